@@ -1,0 +1,350 @@
+package hypersdk
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachine is a live view of a KubeVirt VirtualMachine joined with its
+// VirtualMachineInstance. It is not stored by HyperSDK: reads come from the
+// KubeVirt objects and writes go through to the KubeVirt VirtualMachine.
+type VirtualMachine struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+
+	Spec   VirtualMachineSpec
+	Status VirtualMachineStatus
+}
+
+// VirtualMachineSpec is the desired shape of a virtual machine.
+type VirtualMachineSpec struct {
+	// CPUs is the number of virtual CPUs the guest sees.
+	CPUs int32
+	// Memory is the guest memory.
+	Memory *resource.Quantity
+	// GPUs are the passthrough GPUs of the guest, by device resource name.
+	GPUs []GPURequest
+	// Running says whether the VM should run. Defaults to true.
+	Running *bool
+	// Image is the container disk image the VM boots from. Exactly one of
+	// image and source is set.
+	Image string
+	// Source is a persistent root disk the VM boots from, instead of an image.
+	Source *VirtualMachineSource
+}
+
+// GPURequest asks for a number of GPUs of one model.
+type GPURequest struct {
+	// DeviceName is the extended resource name of the GPU model, for example
+	// nvidia.com/A100.
+	DeviceName string
+	// Count is how many GPUs of this model the guest gets. Defaults to 1.
+	Count int32
+}
+
+// VirtualMachineSource is a persistent root disk. Exactly one field is set.
+type VirtualMachineSource struct {
+	// PersistentVolumeClaim names a claim in the VM's namespace.
+	PersistentVolumeClaim string
+	// DataVolume names a CDI DataVolume in the VM's namespace.
+	DataVolume string
+}
+
+// VirtualMachinePhase summarises where a virtual machine is in its life.
+type VirtualMachinePhase string
+
+// Virtual machine phases, derived from the KubeVirt VirtualMachine and its
+// VirtualMachineInstance.
+const (
+	VirtualMachineStopped    VirtualMachinePhase = "Stopped"
+	VirtualMachineStarting   VirtualMachinePhase = "Starting"
+	VirtualMachineScheduling VirtualMachinePhase = "Scheduling"
+	VirtualMachineRunning    VirtualMachinePhase = "Running"
+	VirtualMachineMigrating  VirtualMachinePhase = "Migrating"
+	VirtualMachineStopping   VirtualMachinePhase = "Stopping"
+	VirtualMachineFailed     VirtualMachinePhase = "Failed"
+	VirtualMachineUnknown    VirtualMachinePhase = "Unknown"
+)
+
+// VirtualMachineStatus is what the VM is doing now.
+type VirtualMachineStatus struct {
+	// Phase is a one-word summary of the VM's state.
+	Phase VirtualMachinePhase
+	// NodeName is the node the VM runs on, empty when it does not run.
+	NodeName string
+	// IPs are the guest's addresses, from its network interfaces.
+	IPs []string
+	// AllocatedCPUs is the number of CPUs of the running instance.
+	AllocatedCPUs int32
+	// AllocatedMemory is the memory of the running instance.
+	AllocatedMemory *resource.Quantity
+	// Conditions of the running instance (Ready, LiveMigratable, ...).
+	Conditions []metav1.Condition
+	// CreatedAt is when the KubeVirt VirtualMachine was created.
+	CreatedAt *metav1.Time
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineList is a list of virtual machines.
+type VirtualMachineList struct {
+	metav1.TypeMeta
+	metav1.ListMeta
+
+	Items []VirtualMachine
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VMOperation is one long-running operation on a virtual machine, with its
+// progress. Clients watch it to follow the work.
+type VMOperation struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+
+	Spec   VMOperationSpec
+	Status VMOperationStatus
+}
+
+// VMOperationType names what an operation does.
+type VMOperationType string
+
+// The operation types; each has its own options block in VMOperationSpec.
+const (
+	VMOperationClone    VMOperationType = "Clone"
+	VMOperationMigrate  VMOperationType = "Migrate"
+	VMOperationResize   VMOperationType = "Resize"
+	VMOperationSnapshot VMOperationType = "Snapshot"
+	VMOperationStart    VMOperationType = "Start"
+	VMOperationStop     VMOperationType = "Stop"
+	VMOperationRestart  VMOperationType = "Restart"
+)
+
+// VMOperationSpec says what to do to which VM. Only the options block that
+// matches Type may be set.
+type VMOperationSpec struct {
+	// VMName is the virtual machine, in the operation's namespace.
+	VMName string
+	// Type is what the operation does.
+	Type VMOperationType
+	// Cancel asks the executor to stop the operation where KubeVirt allows it.
+	Cancel bool
+
+	Clone    *CloneSpec
+	Migrate  *MigrateSpec
+	Resize   *ResizeSpec
+	Snapshot *SnapshotSpec
+	Start    *StartSpec
+	Stop     *StopSpec
+	Restart  *RestartSpec
+}
+
+// CloneSpec copies a virtual machine, or one of its snapshots, to a new VM.
+type CloneSpec struct {
+	// TargetName is the name of the new VM.
+	TargetName string
+	// TargetNamespace is the namespace of the new VM; defaults to the source's.
+	TargetNamespace string
+	// SnapshotRef clones from this VirtualMachineSnapshot instead of the VM.
+	SnapshotRef string
+	// LinkedClone shares the source's disks copy-on-write instead of copying.
+	LinkedClone bool
+	// PowerOnAfter starts the new VM when the clone is done.
+	PowerOnAfter bool
+	// NewMACAddresses gives the clone's interfaces new MAC addresses.
+	NewMACAddresses bool
+	// LabelFilters select the source labels copied to the clone (KubeVirt's
+	// glob syntax, "!" negates). Empty copies all.
+	LabelFilters []string
+	// AnnotationFilters select the source annotations copied to the clone.
+	AnnotationFilters []string
+}
+
+// MigrateSpec moves a virtual machine to another node.
+type MigrateSpec struct {
+	// TargetNode pins the destination node.
+	TargetNode string
+	// NodeSelector narrows the destination nodes.
+	NodeSelector map[string]string
+	// AllowColdMigration stops, moves and starts the VM when it cannot
+	// migrate live.
+	AllowColdMigration bool
+}
+
+// ResizeRestartPolicy says whether a resize may restart the VM.
+type ResizeRestartPolicy string
+
+// Resize restart policies.
+const (
+	// ResizeRestartNever fails a resize that cannot be applied live.
+	ResizeRestartNever ResizeRestartPolicy = "Never"
+	// ResizeRestartIfNeeded restarts only when hotplug cannot apply the change.
+	ResizeRestartIfNeeded ResizeRestartPolicy = "IfNeeded"
+	// ResizeRestartAlways restarts the VM after changing it.
+	ResizeRestartAlways ResizeRestartPolicy = "Always"
+)
+
+// ResizeSpec changes a virtual machine's CPUs and/or memory.
+type ResizeSpec struct {
+	// CPUs is the new CPU count.
+	CPUs *int32
+	// Memory is the new guest memory, at least 1Gi.
+	Memory *resource.Quantity
+	// RestartPolicy decides whether the VM may be restarted. Defaults to IfNeeded.
+	RestartPolicy ResizeRestartPolicy
+}
+
+// SnapshotSpec takes a VirtualMachineSnapshot.
+type SnapshotSpec struct {
+	// Name of the VirtualMachineSnapshot; generated from the VM name when empty.
+	Name string
+	// Description is kept on the snapshot as an annotation.
+	Description string
+	// Quiesce freezes the guest file systems while the snapshot is taken.
+	Quiesce bool
+	// FailureDeadline fails the snapshot when it takes longer.
+	FailureDeadline *metav1.Duration
+}
+
+// StartSpec starts a stopped virtual machine.
+type StartSpec struct {
+	// Paused starts the VM with its CPUs paused.
+	Paused bool
+}
+
+// StopSpec stops a running virtual machine.
+type StopSpec struct {
+	// GracePeriodSeconds overrides the VM's termination grace period.
+	GracePeriodSeconds *int64
+}
+
+// RestartSpec restarts a running virtual machine.
+type RestartSpec struct {
+	// GracePeriodSeconds overrides the VM's termination grace period.
+	GracePeriodSeconds *int64
+}
+
+// VMOperationPhase is where an operation is in its life.
+type VMOperationPhase string
+
+// Operation phases. Succeeded, Failed and Cancelled are final.
+const (
+	VMOperationPending   VMOperationPhase = "Pending"
+	VMOperationRunning   VMOperationPhase = "Running"
+	VMOperationSucceeded VMOperationPhase = "Succeeded"
+	VMOperationFailed    VMOperationPhase = "Failed"
+	VMOperationCancelled VMOperationPhase = "Cancelled"
+)
+
+// VMOperationStatus is how far an operation got.
+type VMOperationStatus struct {
+	// Phase of the operation.
+	Phase VMOperationPhase
+	// Progress is a percentage, 0 to 100.
+	Progress int32
+	// Message says what the operation is doing or why it ended.
+	Message string
+	// Conditions of the operation.
+	Conditions []metav1.Condition
+	// StartTime is when the executor began the operation.
+	StartTime *metav1.Time
+	// CompletionTime is when the operation reached a final phase.
+	CompletionTime *metav1.Time
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VMOperationList is a list of operations.
+type VMOperationList struct {
+	metav1.TypeMeta
+	metav1.ListMeta
+
+	Items []VMOperation
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineCloneOptions is the body of a POST to virtualmachines/clone.
+type VirtualMachineCloneOptions struct {
+	metav1.TypeMeta
+	CloneSpec
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineMigrateOptions is the body of a POST to virtualmachines/migrate.
+type VirtualMachineMigrateOptions struct {
+	metav1.TypeMeta
+	MigrateSpec
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineResizeOptions is the body of a POST to virtualmachines/resize.
+type VirtualMachineResizeOptions struct {
+	metav1.TypeMeta
+	ResizeSpec
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineSnapshotOptions is the body of a POST to virtualmachines/snapshot.
+type VirtualMachineSnapshotOptions struct {
+	metav1.TypeMeta
+	SnapshotSpec
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineStartOptions is the body of a POST to virtualmachines/start.
+type VirtualMachineStartOptions struct {
+	metav1.TypeMeta
+	StartSpec
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineStopOptions is the body of a POST to virtualmachines/stop.
+type VirtualMachineStopOptions struct {
+	metav1.TypeMeta
+	StopSpec
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineRestartOptions is the body of a POST to virtualmachines/restart.
+type VirtualMachineRestartOptions struct {
+	metav1.TypeMeta
+	RestartSpec
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineConsoleOptions are the query parameters of virtualmachines/console.
+type VirtualMachineConsoleOptions struct {
+	metav1.TypeMeta
+	// Protocol selects "plain" for a binary WebSocket that carries the serial
+	// bytes as they are; empty speaks the Kubernetes remote-command protocols.
+	Protocol string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineHistoryOptions are the query parameters of virtualmachines/history.
+type VirtualMachineHistoryOptions struct {
+	metav1.TypeMeta
+	// TimeRange is one of 1h, 6h, 24h, 7d, 30d, ending now. Exclusive with start/end.
+	TimeRange string
+	// Start of the window (RFC3339).
+	Start string
+	// End of the window (RFC3339); defaults to now.
+	End string
+	// Step between points, a duration such as 5m.
+	Step string
+	// Fields limits the series returned.
+	Fields []string
+	// Format is "json" (default) or "csv".
+	Format string
+}

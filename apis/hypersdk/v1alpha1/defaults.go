@@ -1,0 +1,65 @@
+package v1alpha1
+
+import "k8s.io/apimachinery/pkg/runtime"
+
+func addDefaultingFuncs(scheme *runtime.Scheme) error {
+	return RegisterDefaults(scheme)
+}
+
+// SetDefaults_VirtualMachineSpec makes a VM run unless asked otherwise, as
+// `kubectl create` users of KubeVirt's examples expect.
+func SetDefaults_VirtualMachineSpec(obj *VirtualMachineSpec) {
+	if obj.Running == nil {
+		running := true
+		obj.Running = &running
+	}
+}
+
+// SetDefaults_GPURequest asks for one GPU when no count is given.
+func SetDefaults_GPURequest(obj *GPURequest) {
+	if obj.Count == 0 {
+		obj.Count = 1
+	}
+}
+
+// SetDefaults_VMOperationSpec fills the options block of operation types whose
+// options are all optional, so a client may post just a type and a VM name.
+// Clone and Resize have required options and are left for validation to reject.
+func SetDefaults_VMOperationSpec(obj *VMOperationSpec) {
+	switch obj.Type {
+	case VMOperationMigrate:
+		if obj.Migrate == nil && obj.onlyBlock() {
+			obj.Migrate = &MigrateSpec{}
+		}
+	case VMOperationSnapshot:
+		if obj.Snapshot == nil && obj.onlyBlock() {
+			obj.Snapshot = &SnapshotSpec{}
+		}
+	case VMOperationStart:
+		if obj.Start == nil && obj.onlyBlock() {
+			obj.Start = &StartSpec{}
+		}
+	case VMOperationStop:
+		if obj.Stop == nil && obj.onlyBlock() {
+			obj.Stop = &StopSpec{}
+		}
+	case VMOperationRestart:
+		if obj.Restart == nil && obj.onlyBlock() {
+			obj.Restart = &RestartSpec{}
+		}
+	}
+}
+
+// onlyBlock reports whether no options block is set, so defaulting never
+// hides a block that does not match the type from validation.
+func (obj *VMOperationSpec) onlyBlock() bool {
+	return obj.Clone == nil && obj.Migrate == nil && obj.Resize == nil && obj.Snapshot == nil &&
+		obj.Start == nil && obj.Stop == nil && obj.Restart == nil
+}
+
+// SetDefaults_ResizeSpec restarts only when hotplug cannot apply a resize.
+func SetDefaults_ResizeSpec(obj *ResizeSpec) {
+	if obj.RestartPolicy == "" {
+		obj.RestartPolicy = ResizeRestartIfNeeded
+	}
+}

@@ -1,0 +1,364 @@
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachine is a live view of a KubeVirt VirtualMachine joined with its
+// VirtualMachineInstance. It is not stored by HyperSDK: reads come from the
+// KubeVirt objects and writes go through to the KubeVirt VirtualMachine.
+type VirtualMachine struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   VirtualMachineSpec   `json:"spec,omitempty"`
+	Status VirtualMachineStatus `json:"status,omitempty"`
+}
+
+// VirtualMachineSpec is the desired shape of a virtual machine.
+type VirtualMachineSpec struct {
+	// CPUs is the number of virtual CPUs the guest sees.
+	CPUs int32 `json:"cpus,omitempty"`
+	// Memory is the guest memory.
+	Memory *resource.Quantity `json:"memory,omitempty"`
+	// GPUs are the passthrough GPUs of the guest, by device resource name.
+	// +listType=map
+	// +listMapKey=deviceName
+	GPUs []GPURequest `json:"gpus,omitempty"`
+	// Running says whether the VM should run. Defaults to true.
+	Running *bool `json:"running,omitempty"`
+	// Image is the container disk image the VM boots from. Exactly one of
+	// image and source is set.
+	Image string `json:"image,omitempty"`
+	// Source is a persistent root disk the VM boots from, instead of an image.
+	Source *VirtualMachineSource `json:"source,omitempty"`
+}
+
+// GPURequest asks for a number of GPUs of one model.
+type GPURequest struct {
+	// DeviceName is the extended resource name of the GPU model, for example
+	// nvidia.com/A100.
+	DeviceName string `json:"deviceName"`
+	// Count is how many GPUs of this model the guest gets. Defaults to 1.
+	Count int32 `json:"count,omitempty"`
+}
+
+// VirtualMachineSource is a persistent root disk. Exactly one field is set.
+type VirtualMachineSource struct {
+	// PersistentVolumeClaim names a claim in the VM's namespace.
+	PersistentVolumeClaim string `json:"persistentVolumeClaim,omitempty"`
+	// DataVolume names a CDI DataVolume in the VM's namespace.
+	DataVolume string `json:"dataVolume,omitempty"`
+}
+
+// VirtualMachinePhase summarises where a virtual machine is in its life.
+type VirtualMachinePhase string
+
+// Virtual machine phases, derived from the KubeVirt VirtualMachine and its
+// VirtualMachineInstance.
+const (
+	VirtualMachineStopped    VirtualMachinePhase = "Stopped"
+	VirtualMachineStarting   VirtualMachinePhase = "Starting"
+	VirtualMachineScheduling VirtualMachinePhase = "Scheduling"
+	VirtualMachineRunning    VirtualMachinePhase = "Running"
+	VirtualMachineMigrating  VirtualMachinePhase = "Migrating"
+	VirtualMachineStopping   VirtualMachinePhase = "Stopping"
+	VirtualMachineFailed     VirtualMachinePhase = "Failed"
+	VirtualMachineUnknown    VirtualMachinePhase = "Unknown"
+)
+
+// VirtualMachineStatus is what the VM is doing now.
+type VirtualMachineStatus struct {
+	// Phase is a one-word summary of the VM's state.
+	Phase VirtualMachinePhase `json:"phase,omitempty"`
+	// NodeName is the node the VM runs on, empty when it does not run.
+	NodeName string `json:"nodeName,omitempty"`
+	// IPs are the guest's addresses, from its network interfaces.
+	// +listType=atomic
+	IPs []string `json:"ips,omitempty"`
+	// AllocatedCPUs is the number of CPUs of the running instance.
+	AllocatedCPUs int32 `json:"allocatedCPUs,omitempty"`
+	// AllocatedMemory is the memory of the running instance.
+	AllocatedMemory *resource.Quantity `json:"allocatedMemory,omitempty"`
+	// Conditions of the running instance (Ready, LiveMigratable, ...).
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// CreatedAt is when the KubeVirt VirtualMachine was created.
+	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineList is a list of virtual machines.
+type VirtualMachineList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []VirtualMachine `json:"items"`
+}
+
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VMOperation is one long-running operation on a virtual machine, with its
+// progress. Clients watch it to follow the work.
+type VMOperation struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   VMOperationSpec   `json:"spec,omitempty"`
+	Status VMOperationStatus `json:"status,omitempty"`
+}
+
+// VMOperationType names what an operation does.
+type VMOperationType string
+
+// The operation types; each has its own options block in VMOperationSpec.
+const (
+	VMOperationClone    VMOperationType = "Clone"
+	VMOperationMigrate  VMOperationType = "Migrate"
+	VMOperationResize   VMOperationType = "Resize"
+	VMOperationSnapshot VMOperationType = "Snapshot"
+	VMOperationStart    VMOperationType = "Start"
+	VMOperationStop     VMOperationType = "Stop"
+	VMOperationRestart  VMOperationType = "Restart"
+)
+
+// VMOperationSpec says what to do to which VM. Only the options block that
+// matches Type may be set.
+type VMOperationSpec struct {
+	// VMName is the virtual machine, in the operation's namespace.
+	VMName string `json:"vmName"`
+	// Type is what the operation does.
+	Type VMOperationType `json:"type"`
+	// Cancel asks the executor to stop the operation where KubeVirt allows it.
+	Cancel bool `json:"cancel,omitempty"`
+
+	Clone    *CloneSpec    `json:"clone,omitempty"`
+	Migrate  *MigrateSpec  `json:"migrate,omitempty"`
+	Resize   *ResizeSpec   `json:"resize,omitempty"`
+	Snapshot *SnapshotSpec `json:"snapshot,omitempty"`
+	Start    *StartSpec    `json:"start,omitempty"`
+	Stop     *StopSpec     `json:"stop,omitempty"`
+	Restart  *RestartSpec  `json:"restart,omitempty"`
+}
+
+// CloneSpec copies a virtual machine, or one of its snapshots, to a new VM.
+type CloneSpec struct {
+	// TargetName is the name of the new VM.
+	TargetName string `json:"targetName"`
+	// TargetNamespace is the namespace of the new VM; defaults to the source's.
+	TargetNamespace string `json:"targetNamespace,omitempty"`
+	// SnapshotRef clones from this VirtualMachineSnapshot instead of the VM.
+	SnapshotRef string `json:"snapshotRef,omitempty"`
+	// LinkedClone shares the source's disks copy-on-write instead of copying.
+	LinkedClone bool `json:"linkedClone,omitempty"`
+	// PowerOnAfter starts the new VM when the clone is done.
+	PowerOnAfter bool `json:"powerOnAfter,omitempty"`
+	// NewMACAddresses gives the clone's interfaces new MAC addresses.
+	NewMACAddresses bool `json:"newMacAddresses,omitempty"`
+	// LabelFilters select the source labels copied to the clone (KubeVirt's
+	// glob syntax, "!" negates). Empty copies all.
+	// +listType=atomic
+	LabelFilters []string `json:"labelFilters,omitempty"`
+	// AnnotationFilters select the source annotations copied to the clone.
+	// +listType=atomic
+	AnnotationFilters []string `json:"annotationFilters,omitempty"`
+}
+
+// MigrateSpec moves a virtual machine to another node.
+type MigrateSpec struct {
+	// TargetNode pins the destination node.
+	TargetNode string `json:"targetNode,omitempty"`
+	// NodeSelector narrows the destination nodes.
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// AllowColdMigration stops, moves and starts the VM when it cannot
+	// migrate live.
+	AllowColdMigration bool `json:"allowColdMigration,omitempty"`
+}
+
+// ResizeRestartPolicy says whether a resize may restart the VM.
+type ResizeRestartPolicy string
+
+// Resize restart policies.
+const (
+	// ResizeRestartNever fails a resize that cannot be applied live.
+	ResizeRestartNever ResizeRestartPolicy = "Never"
+	// ResizeRestartIfNeeded restarts only when hotplug cannot apply the change.
+	ResizeRestartIfNeeded ResizeRestartPolicy = "IfNeeded"
+	// ResizeRestartAlways restarts the VM after changing it.
+	ResizeRestartAlways ResizeRestartPolicy = "Always"
+)
+
+// ResizeSpec changes a virtual machine's CPUs and/or memory.
+type ResizeSpec struct {
+	// CPUs is the new CPU count.
+	CPUs *int32 `json:"cpus,omitempty"`
+	// Memory is the new guest memory, at least 1Gi.
+	Memory *resource.Quantity `json:"memory,omitempty"`
+	// RestartPolicy decides whether the VM may be restarted. Defaults to IfNeeded.
+	RestartPolicy ResizeRestartPolicy `json:"restartPolicy,omitempty"`
+}
+
+// SnapshotSpec takes a VirtualMachineSnapshot.
+type SnapshotSpec struct {
+	// Name of the VirtualMachineSnapshot; generated from the VM name when empty.
+	Name string `json:"name,omitempty"`
+	// Description is kept on the snapshot as an annotation.
+	Description string `json:"description,omitempty"`
+	// Quiesce freezes the guest file systems while the snapshot is taken.
+	Quiesce bool `json:"quiesce,omitempty"`
+	// FailureDeadline fails the snapshot when it takes longer.
+	FailureDeadline *metav1.Duration `json:"failureDeadline,omitempty"`
+}
+
+// StartSpec starts a stopped virtual machine.
+type StartSpec struct {
+	// Paused starts the VM with its CPUs paused.
+	Paused bool `json:"paused,omitempty"`
+}
+
+// StopSpec stops a running virtual machine.
+type StopSpec struct {
+	// GracePeriodSeconds overrides the VM's termination grace period.
+	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
+}
+
+// RestartSpec restarts a running virtual machine.
+type RestartSpec struct {
+	// GracePeriodSeconds overrides the VM's termination grace period.
+	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
+}
+
+// VMOperationPhase is where an operation is in its life.
+type VMOperationPhase string
+
+// Operation phases. Succeeded, Failed and Cancelled are final.
+const (
+	VMOperationPending   VMOperationPhase = "Pending"
+	VMOperationRunning   VMOperationPhase = "Running"
+	VMOperationSucceeded VMOperationPhase = "Succeeded"
+	VMOperationFailed    VMOperationPhase = "Failed"
+	VMOperationCancelled VMOperationPhase = "Cancelled"
+)
+
+// VMOperationStatus is how far an operation got.
+type VMOperationStatus struct {
+	// Phase of the operation.
+	Phase VMOperationPhase `json:"phase,omitempty"`
+	// Progress is a percentage, 0 to 100.
+	Progress int32 `json:"progress,omitempty"`
+	// Message says what the operation is doing or why it ended.
+	Message string `json:"message,omitempty"`
+	// Conditions of the operation.
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// StartTime is when the executor began the operation.
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// CompletionTime is when the operation reached a final phase.
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VMOperationList is a list of operations.
+type VMOperationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []VMOperation `json:"items"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineCloneOptions is the body of a POST to virtualmachines/clone.
+type VirtualMachineCloneOptions struct {
+	metav1.TypeMeta `json:",inline"`
+	CloneSpec       `json:",inline"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineMigrateOptions is the body of a POST to virtualmachines/migrate.
+type VirtualMachineMigrateOptions struct {
+	metav1.TypeMeta `json:",inline"`
+	MigrateSpec     `json:",inline"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineResizeOptions is the body of a POST to virtualmachines/resize.
+type VirtualMachineResizeOptions struct {
+	metav1.TypeMeta `json:",inline"`
+	ResizeSpec      `json:",inline"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineSnapshotOptions is the body of a POST to virtualmachines/snapshot.
+type VirtualMachineSnapshotOptions struct {
+	metav1.TypeMeta `json:",inline"`
+	SnapshotSpec    `json:",inline"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineStartOptions is the body of a POST to virtualmachines/start.
+type VirtualMachineStartOptions struct {
+	metav1.TypeMeta `json:",inline"`
+	StartSpec       `json:",inline"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineStopOptions is the body of a POST to virtualmachines/stop.
+type VirtualMachineStopOptions struct {
+	metav1.TypeMeta `json:",inline"`
+	StopSpec        `json:",inline"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineRestartOptions is the body of a POST to virtualmachines/restart.
+type VirtualMachineRestartOptions struct {
+	metav1.TypeMeta `json:",inline"`
+	RestartSpec     `json:",inline"`
+}
+
+// +k8s:conversion-gen:explicit-from=net/url.Values
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineConsoleOptions are the query parameters of virtualmachines/console.
+type VirtualMachineConsoleOptions struct {
+	metav1.TypeMeta `json:",inline"`
+	// Protocol selects "plain" for a binary WebSocket that carries the serial
+	// bytes as they are; empty speaks the Kubernetes remote-command protocols.
+	Protocol string `json:"protocol,omitempty"`
+}
+
+// +k8s:conversion-gen:explicit-from=net/url.Values
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineHistoryOptions are the query parameters of virtualmachines/history.
+type VirtualMachineHistoryOptions struct {
+	metav1.TypeMeta `json:",inline"`
+	// TimeRange is one of 1h, 6h, 24h, 7d, 30d, ending now. Exclusive with start/end.
+	TimeRange string `json:"timeRange,omitempty"`
+	// Start of the window (RFC3339).
+	Start string `json:"start,omitempty"`
+	// End of the window (RFC3339); defaults to now.
+	End string `json:"end,omitempty"`
+	// Step between points, a duration such as 5m.
+	Step string `json:"step,omitempty"`
+	// Fields limits the series returned.
+	// +listType=atomic
+	Fields []string `json:"fields,omitempty"`
+	// Format is "json" (default) or "csv".
+	Format string `json:"format,omitempty"`
+}

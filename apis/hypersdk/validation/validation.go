@@ -1,0 +1,294 @@
+// Package validation checks hypersdk.io objects. Every function takes the
+// field path of what it checks and returns all problems at once, so a client
+// sees each bad field in one 422 answer.
+package validation
+
+import (
+	"fmt"
+
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/sets"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+)
+
+var (
+	// minMemory is the smallest guest memory HyperSDK accepts: below it no
+	// general-purpose guest OS boots.
+	minMemory = resource.MustParse("1Gi")
+
+	operationTypes = sets.New(
+		string(hypersdk.VMOperationClone), string(hypersdk.VMOperationMigrate), string(hypersdk.VMOperationResize),
+		string(hypersdk.VMOperationSnapshot), string(hypersdk.VMOperationStart), string(hypersdk.VMOperationStop),
+		string(hypersdk.VMOperationRestart))
+	operationPhases = sets.New(
+		string(hypersdk.VMOperationPending), string(hypersdk.VMOperationRunning), string(hypersdk.VMOperationSucceeded),
+		string(hypersdk.VMOperationFailed), string(hypersdk.VMOperationCancelled))
+	restartPolicies = sets.New(
+		string(hypersdk.ResizeRestartNever), string(hypersdk.ResizeRestartIfNeeded), string(hypersdk.ResizeRestartAlways))
+)
+
+// ValidateVirtualMachine checks a VM about to be created.
+func ValidateVirtualMachine(vm *hypersdk.VirtualMachine) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMeta(&vm.ObjectMeta, true,
+		apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	return append(allErrs, ValidateVirtualMachineSpec(&vm.Spec, field.NewPath("spec"))...)
+}
+
+// ValidateVirtualMachineUpdate checks a change to a VM.
+func ValidateVirtualMachineUpdate(vm, old *hypersdk.VirtualMachine) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&vm.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	return append(allErrs, ValidateVirtualMachineSpec(&vm.Spec, field.NewPath("spec"))...)
+}
+
+// ValidateVirtualMachineSpec checks the shape of a VM.
+func ValidateVirtualMachineSpec(spec *hypersdk.VirtualMachineSpec, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if spec.CPUs < 1 {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("cpus"), spec.CPUs, "must be at least 1"))
+	}
+	if spec.Memory == nil {
+		allErrs = append(allErrs, field.Required(fldPath.Child("memory"), ""))
+	} else if spec.Memory.Cmp(minMemory) < 0 {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("memory"), spec.Memory.String(), "must be at least "+minMemory.String()))
+	}
+	seen := sets.New[string]()
+	for i, gpu := range spec.GPUs {
+		p := fldPath.Child("gpus").Index(i)
+		if gpu.DeviceName == "" {
+			allErrs = append(allErrs, field.Required(p.Child("deviceName"), "the GPU's extended resource name, for example nvidia.com/A100"))
+		} else {
+			for _, msg := range utilvalidation.IsQualifiedName(gpu.DeviceName) {
+				allErrs = append(allErrs, field.Invalid(p.Child("deviceName"), gpu.DeviceName, msg))
+			}
+			if seen.Has(gpu.DeviceName) {
+				allErrs = append(allErrs, field.Duplicate(p.Child("deviceName"), gpu.DeviceName))
+			}
+			seen.Insert(gpu.DeviceName)
+		}
+		if gpu.Count < 1 {
+			allErrs = append(allErrs, field.Invalid(p.Child("count"), gpu.Count, "must be at least 1"))
+		}
+	}
+	switch {
+	case spec.Image == "" && spec.Source == nil:
+		allErrs = append(allErrs, field.Required(fldPath.Child("image"), "either image or source is required"))
+	case spec.Image != "" && spec.Source != nil:
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("source"), "may not be set together with image"))
+	case spec.Source != nil:
+		allErrs = append(allErrs, validateSource(spec.Source, fldPath.Child("source"))...)
+	}
+	return allErrs
+}
+
+func validateSource(src *hypersdk.VirtualMachineSource, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	switch {
+	case src.PersistentVolumeClaim == "" && src.DataVolume == "":
+		allErrs = append(allErrs, field.Required(fldPath, "one of persistentVolumeClaim and dataVolume is required"))
+	case src.PersistentVolumeClaim != "" && src.DataVolume != "":
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("dataVolume"), "may not be set together with persistentVolumeClaim"))
+	case src.PersistentVolumeClaim != "":
+		allErrs = append(allErrs, validateName(src.PersistentVolumeClaim, fldPath.Child("persistentVolumeClaim"))...)
+	default:
+		allErrs = append(allErrs, validateName(src.DataVolume, fldPath.Child("dataVolume"))...)
+	}
+	return allErrs
+}
+
+// ValidateVMOperation checks an operation about to be created.
+func ValidateVMOperation(op *hypersdk.VMOperation) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMeta(&op.ObjectMeta, true,
+		apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	return append(allErrs, ValidateVMOperationSpec(&op.Spec, field.NewPath("spec"))...)
+}
+
+// ValidateVMOperationUpdate checks a change to an operation's spec: only
+// cancel may change, and only from false to true.
+func ValidateVMOperationUpdate(op, old *hypersdk.VMOperation) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&op.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	specPath := field.NewPath("spec")
+	if old.Spec.Cancel && !op.Spec.Cancel {
+		allErrs = append(allErrs, field.Forbidden(specPath.Child("cancel"), "a cancelled operation cannot be resumed"))
+	}
+	newSpec, oldSpec := op.Spec, old.Spec
+	newSpec.Cancel, oldSpec.Cancel = false, false
+	allErrs = append(allErrs, apimachineryvalidation.ValidateImmutableField(newSpec, oldSpec, specPath)...)
+	return allErrs
+}
+
+// ValidateVMOperationStatusUpdate checks a status written by the executor: a
+// known phase, progress within 0-100, and no way back out of a final phase.
+func ValidateVMOperationStatusUpdate(op, old *hypersdk.VMOperation) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&op.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	statusPath := field.NewPath("status")
+	st := &op.Status
+	if st.Phase != "" && !operationPhases.Has(string(st.Phase)) {
+		allErrs = append(allErrs, field.NotSupported(statusPath.Child("phase"), st.Phase, sets.List(operationPhases)))
+	}
+	if st.Progress < 0 || st.Progress > 100 {
+		allErrs = append(allErrs, field.Invalid(statusPath.Child("progress"), st.Progress, "must be between 0 and 100"))
+	}
+	if IsFinal(old.Status.Phase) && st.Phase != old.Status.Phase {
+		allErrs = append(allErrs, field.Forbidden(statusPath.Child("phase"),
+			fmt.Sprintf("operation already ended %s", old.Status.Phase)))
+	}
+	allErrs = append(allErrs, metav1validation.ValidateConditions(st.Conditions, statusPath.Child("conditions"))...)
+	return allErrs
+}
+
+// IsFinal reports whether an operation in this phase is over.
+func IsFinal(phase hypersdk.VMOperationPhase) bool {
+	return phase == hypersdk.VMOperationSucceeded || phase == hypersdk.VMOperationFailed || phase == hypersdk.VMOperationCancelled
+}
+
+// ValidateVMOperationSpec checks the VM name, the type and that exactly the
+// options block of that type is set.
+func ValidateVMOperationSpec(spec *hypersdk.VMOperationSpec, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if spec.VMName == "" {
+		allErrs = append(allErrs, field.Required(fldPath.Child("vmName"), "the virtual machine to operate on"))
+	} else {
+		allErrs = append(allErrs, validateName(spec.VMName, fldPath.Child("vmName"))...)
+	}
+	if !operationTypes.Has(string(spec.Type)) {
+		if spec.Type == "" {
+			allErrs = append(allErrs, field.Required(fldPath.Child("type"), fmt.Sprintf("one of %q", sets.List(operationTypes))))
+		} else {
+			allErrs = append(allErrs, field.NotSupported(fldPath.Child("type"), spec.Type, sets.List(operationTypes)))
+		}
+	}
+
+	blocks := []struct {
+		typ   hypersdk.VMOperationType
+		field string
+		set   bool
+	}{
+		{hypersdk.VMOperationClone, "clone", spec.Clone != nil},
+		{hypersdk.VMOperationMigrate, "migrate", spec.Migrate != nil},
+		{hypersdk.VMOperationResize, "resize", spec.Resize != nil},
+		{hypersdk.VMOperationSnapshot, "snapshot", spec.Snapshot != nil},
+		{hypersdk.VMOperationStart, "start", spec.Start != nil},
+		{hypersdk.VMOperationStop, "stop", spec.Stop != nil},
+		{hypersdk.VMOperationRestart, "restart", spec.Restart != nil},
+	}
+	for _, b := range blocks {
+		switch {
+		case b.set && b.typ != spec.Type:
+			allErrs = append(allErrs, field.Forbidden(fldPath.Child(b.field),
+				fmt.Sprintf("may only be set when type is %s", b.typ)))
+		case !b.set && b.typ == spec.Type:
+			allErrs = append(allErrs, field.Required(fldPath.Child(b.field),
+				fmt.Sprintf("the options of a %s operation", b.typ)))
+		}
+	}
+
+	if spec.Clone != nil {
+		allErrs = append(allErrs, ValidateCloneSpec(spec.Clone, fldPath.Child("clone"))...)
+	}
+	if spec.Migrate != nil {
+		allErrs = append(allErrs, ValidateMigrateSpec(spec.Migrate, fldPath.Child("migrate"))...)
+	}
+	if spec.Resize != nil {
+		allErrs = append(allErrs, ValidateResizeSpec(spec.Resize, fldPath.Child("resize"))...)
+	}
+	if spec.Snapshot != nil {
+		allErrs = append(allErrs, ValidateSnapshotSpec(spec.Snapshot, fldPath.Child("snapshot"))...)
+	}
+	if spec.Stop != nil {
+		allErrs = append(allErrs, validateGracePeriod(spec.Stop.GracePeriodSeconds, fldPath.Child("stop", "gracePeriodSeconds"))...)
+	}
+	if spec.Restart != nil {
+		allErrs = append(allErrs, validateGracePeriod(spec.Restart.GracePeriodSeconds, fldPath.Child("restart", "gracePeriodSeconds"))...)
+	}
+	return allErrs
+}
+
+// ValidateCloneSpec checks clone options.
+func ValidateCloneSpec(spec *hypersdk.CloneSpec, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if spec.TargetName == "" {
+		allErrs = append(allErrs, field.Required(fldPath.Child("targetName"), "the name of the new virtual machine"))
+	} else {
+		allErrs = append(allErrs, validateName(spec.TargetName, fldPath.Child("targetName"))...)
+	}
+	if spec.TargetNamespace != "" {
+		for _, msg := range apimachineryvalidation.ValidateNamespaceName(spec.TargetNamespace, false) {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("targetNamespace"), spec.TargetNamespace, msg))
+		}
+	}
+	if spec.SnapshotRef != "" {
+		allErrs = append(allErrs, validateName(spec.SnapshotRef, fldPath.Child("snapshotRef"))...)
+	}
+	for i, f := range spec.LabelFilters {
+		if f == "" || f == "!" {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("labelFilters").Index(i), f, "must be a label key pattern"))
+		}
+	}
+	for i, f := range spec.AnnotationFilters {
+		if f == "" || f == "!" {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("annotationFilters").Index(i), f, "must be an annotation key pattern"))
+		}
+	}
+	return allErrs
+}
+
+// ValidateMigrateSpec checks migrate options.
+func ValidateMigrateSpec(spec *hypersdk.MigrateSpec, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if spec.TargetNode != "" {
+		allErrs = append(allErrs, validateName(spec.TargetNode, fldPath.Child("targetNode"))...)
+	}
+	allErrs = append(allErrs, metav1validation.ValidateLabels(spec.NodeSelector, fldPath.Child("nodeSelector"))...)
+	return allErrs
+}
+
+// ValidateResizeSpec checks resize options that need no knowledge of the VM;
+// the VM's own maximum is checked when the operation is created.
+func ValidateResizeSpec(spec *hypersdk.ResizeSpec, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if spec.CPUs == nil && spec.Memory == nil {
+		allErrs = append(allErrs, field.Required(fldPath, "at least one of cpus and memory"))
+	}
+	if spec.CPUs != nil && *spec.CPUs < 1 {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("cpus"), *spec.CPUs, "must be at least 1"))
+	}
+	if spec.Memory != nil && spec.Memory.Cmp(minMemory) < 0 {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("memory"), spec.Memory.String(), "must be at least "+minMemory.String()))
+	}
+	if !restartPolicies.Has(string(spec.RestartPolicy)) {
+		allErrs = append(allErrs, field.NotSupported(fldPath.Child("restartPolicy"), spec.RestartPolicy, sets.List(restartPolicies)))
+	}
+	return allErrs
+}
+
+// ValidateSnapshotSpec checks snapshot options.
+func ValidateSnapshotSpec(spec *hypersdk.SnapshotSpec, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if spec.Name != "" {
+		allErrs = append(allErrs, validateName(spec.Name, fldPath.Child("name"))...)
+	}
+	if spec.FailureDeadline != nil && spec.FailureDeadline.Duration < 0 {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("failureDeadline"), spec.FailureDeadline.Duration.String(), "must not be negative"))
+	}
+	return allErrs
+}
+
+func validateGracePeriod(seconds *int64, fldPath *field.Path) field.ErrorList {
+	if seconds != nil && *seconds < 0 {
+		return field.ErrorList{field.Invalid(fldPath, *seconds, "must not be negative")}
+	}
+	return nil
+}
+
+func validateName(name string, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for _, msg := range apimachineryvalidation.NameIsDNSSubdomain(name, false) {
+		allErrs = append(allErrs, field.Invalid(fldPath, name, msg))
+	}
+	return allErrs
+}

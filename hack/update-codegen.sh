@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Regenerates everything under generated/ and the zz_generated helpers beside
+# the API types, with k8s.io/code-generator's kube_codegen.sh from the module
+# cache (the version go.mod pins). Never edit the output by hand.
+set -o errexit -o nounset -o pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${root}"
+module="github.com/hypersdk/hypersdk"
+boilerplate="${root}/hack/boilerplate.go.txt"
+
+source "$(go list -m -f '{{.Dir}}' k8s.io/code-generator)/kube_codegen.sh"
+
+# deepcopy, defaulters and conversions, next to the types.
+kube::codegen::gen_helpers --boilerplate "${boilerplate}" "${root}/apis"
+
+# The report lists API rule violations we accept; a new one fails generation
+# until it is reviewed (UPDATE_API_KNOWN_VIOLATIONS=true accepts it).
+report=()
+if [[ "${UPDATE_API_KNOWN_VIOLATIONS:-}" == "true" ]]; then report=(--update-report); fi
+kube::codegen::gen_openapi \
+  --output-dir "${root}/generated/openapi" \
+  --output-pkg "${module}/generated/openapi" \
+  --report-filename "${root}/hack/api-rule-violations.list" \
+  --output-model-name-file zz_generated.model_name.go \
+  "${report[@]}" \
+  --boilerplate "${boilerplate}" \
+  "${root}/apis"
+
+kube::codegen::gen_client \
+  --with-watch \
+  --with-applyconfig \
+  --applyconfig-openapi-schema <(go run ./hack/openapi-schema) \
+  --output-dir "${root}/generated" \
+  --output-pkg "${module}/generated" \
+  --boilerplate "${boilerplate}" \
+  "${root}/apis"

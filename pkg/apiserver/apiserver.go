@@ -1,0 +1,107 @@
+// Package apiserver wires the hypersdk.io aggregated API server: options,
+// configuration and the installed resources.
+package apiserver
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/healthz"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+	"github.com/hypersdk/hypersdk/pkg/registry/virtualmachine"
+	"github.com/hypersdk/hypersdk/pkg/registry/vmoperation"
+)
+
+// ExtraConfig is what HyperSDK adds to a generic API server's configuration.
+type ExtraConfig struct {
+	Scheme *runtime.Scheme
+	Codecs serializer.CodecFactory
+	// KubeVirt reaches the KubeVirt objects the VM view is computed from.
+	KubeVirt kubevirt.Clientset
+	// ViewWorkers is how many VMs the view feeder rebuilds at once.
+	ViewWorkers int
+}
+
+// Config is the whole configuration of the server.
+type Config struct {
+	GenericConfig *genericapiserver.RecommendedConfig
+	ExtraConfig   ExtraConfig
+}
+
+type completedConfig struct {
+	GenericConfig genericapiserver.CompletedConfig
+	ExtraConfig   *ExtraConfig
+}
+
+// CompletedConfig can only be made by Complete, so New always sees defaults.
+type CompletedConfig struct {
+	*completedConfig
+}
+
+// Server is a running hypersdk.io API server.
+type Server struct {
+	GenericAPIServer *genericapiserver.GenericAPIServer
+}
+
+// Complete fills in defaults.
+func (cfg *Config) Complete() CompletedConfig {
+	if cfg.ExtraConfig.ViewWorkers <= 0 {
+		cfg.ExtraConfig.ViewWorkers = 2
+	}
+	return CompletedConfig{&completedConfig{cfg.GenericConfig.Complete(), &cfg.ExtraConfig}}
+}
+
+// New builds the server and installs the hypersdk.io resources.
+func (c completedConfig) New() (*Server, error) {
+	if c.ExtraConfig.KubeVirt == nil {
+		return nil, errors.New("no KubeVirt client configured")
+	}
+	generic, err := c.GenericConfig.New("hypersdk-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, fmt.Errorf("creating generic API server: %w", err)
+	}
+	scheme := c.ExtraConfig.Scheme
+
+	operations, operationStatus, err := vmoperation.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	// Versions start from the wall clock, above any an earlier process gave out.
+	vms := virtualmachine.NewREST(scheme, kubevirt.NewWriter(c.ExtraConfig.KubeVirt), uint64(time.Now().UnixMicro()))
+	feeder := kubevirt.NewViewFeeder(c.ExtraConfig.KubeVirt, vms, 0)
+
+	group := genericapiserver.NewDefaultAPIGroupInfo(hypersdk.GroupName, scheme, metav1.ParameterCodec, c.ExtraConfig.Codecs)
+	group.VersionedResourcesStorageMap["v1alpha1"] = map[string]rest.Storage{
+		"virtualmachines":     vms,
+		"vmoperations":        operations,
+		"vmoperations/status": operationStatus,
+	}
+	if err := generic.InstallAPIGroup(&group); err != nil {
+		return nil, fmt.Errorf("installing %s: %w", hypersdk.GroupName, err)
+	}
+
+	workers := c.ExtraConfig.ViewWorkers
+	generic.AddPostStartHookOrDie("hypersdk-kubevirt-views", func(ctx genericapiserver.PostStartHookContext) error {
+		go feeder.Run(ctx, workers)
+		return nil
+	})
+	// Not ready until the VM view holds every VM: an empty list is a wrong answer.
+	if err := generic.AddReadyzChecks(healthz.NamedCheck("kubevirt-views-synced", func(*http.Request) error {
+		if !feeder.HasSynced() {
+			return errors.New("KubeVirt informers have not synced")
+		}
+		return nil
+	})); err != nil {
+		return nil, err
+	}
+	return &Server{GenericAPIServer: generic}, nil
+}

@@ -1,0 +1,117 @@
+package apiserver
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	cliflag "k8s.io/component-base/cli/flag"
+	netutils "k8s.io/utils/net"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	generatedopenapi "github.com/hypersdk/hypersdk/generated/openapi"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+)
+
+const etcdPathPrefix = "/registry/hypersdk.io"
+
+// Options are the command-line options of hypersdk-apiserver.
+type Options struct {
+	Recommended *genericoptions.RecommendedOptions
+	// ViewWorkers is how many VM views are rebuilt at once.
+	ViewWorkers int
+
+	scheme *runtime.Scheme
+	codecs serializer.CodecFactory
+}
+
+// NewOptions returns options with their defaults.
+func NewOptions() *Options {
+	scheme, codecs := NewScheme()
+	o := &Options{
+		Recommended: genericoptions.NewRecommendedOptions(etcdPathPrefix, codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
+		ViewWorkers: 2,
+		scheme:      scheme,
+		codecs:      codecs,
+	}
+	o.Recommended.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
+		v1alpha1.SchemeGroupVersion, schema.GroupKind{Group: v1alpha1.GroupName})
+	return o
+}
+
+// Flags returns the options as named flag sets, so --help prints sections.
+func (o *Options) Flags() cliflag.NamedFlagSets {
+	var fss cliflag.NamedFlagSets
+	o.Recommended.Etcd.AddFlags(fss.FlagSet("etcd"))
+	o.Recommended.SecureServing.AddFlags(fss.FlagSet("secure serving"))
+	o.Recommended.Authentication.AddFlags(fss.FlagSet("authentication"))
+	o.Recommended.Authorization.AddFlags(fss.FlagSet("authorization"))
+	o.Recommended.Audit.AddFlags(fss.FlagSet("auditing"))
+	o.Recommended.Features.AddFlags(fss.FlagSet("features"))
+	o.Recommended.CoreAPI.AddFlags(fss.FlagSet("kubernetes API"))
+	o.Recommended.Admission.AddFlags(fss.FlagSet("admission"))
+	o.Recommended.EgressSelector.AddFlags(fss.FlagSet("egress selector"))
+	o.Recommended.Traces.AddFlags(fss.FlagSet("traces"))
+	fs := fss.FlagSet("hypersdk")
+	fs.IntVar(&o.ViewWorkers, "view-workers", o.ViewWorkers, "How many VM views are rebuilt from KubeVirt objects at once.")
+	return fss
+}
+
+// AddFlags adds every option to fs.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	for _, f := range o.Flags().FlagSets {
+		fs.AddFlagSet(f)
+	}
+}
+
+// Validate returns every problem with the options at once.
+func (o *Options) Validate() error {
+	errs := o.Recommended.Validate()
+	if o.ViewWorkers < 1 {
+		errs = append(errs, fmt.Errorf("--view-workers must be at least 1, got %d", o.ViewWorkers))
+	}
+	return utilerrors.NewAggregate(errs)
+}
+
+// Config builds the server configuration from the options.
+func (o *Options) Config() (*Config, error) {
+	if err := o.Recommended.SecureServing.MaybeDefaultWithSelfSignedCerts(
+		"localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+		return nil, fmt.Errorf("creating self-signed serving certificate: %w", err)
+	}
+	generic := genericapiserver.NewRecommendedConfig(o.codecs)
+	namer := openapi.NewDefinitionNamer(o.scheme)
+	generic.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(generatedopenapi.GetOpenAPIDefinitions, namer)
+	generic.OpenAPIConfig.Info.Title = "HyperSDK"
+	generic.OpenAPIConfig.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	generic.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(generatedopenapi.GetOpenAPIDefinitions, namer)
+	generic.OpenAPIV3Config.Info.Title = "HyperSDK"
+	generic.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	generic.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
+	generic.FeatureGate = utilfeature.DefaultFeatureGate
+	if err := o.Recommended.ApplyTo(generic); err != nil {
+		return nil, fmt.Errorf("applying options: %w", err)
+	}
+	kv, err := kubevirt.NewClientset(generic.ClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	return &Config{
+		GenericConfig: generic,
+		ExtraConfig: ExtraConfig{
+			Scheme:      o.scheme,
+			Codecs:      o.codecs,
+			KubeVirt:    kv,
+			ViewWorkers: o.ViewWorkers,
+		},
+	}, nil
+}

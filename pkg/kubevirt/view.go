@@ -1,0 +1,295 @@
+// Package kubevirt is HyperSDK's one adapter to KubeVirt: it builds the
+// hypersdk.io VirtualMachine view from KubeVirt objects, writes view changes
+// back to them, and owns the KubeVirt clients and informers. Nothing else in
+// HyperSDK imports KubeVirt client packages.
+package kubevirt
+
+import (
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+)
+
+// RootDiskName is the volume and disk name HyperSDK gives a VM's boot disk.
+const RootDiskName = "rootdisk"
+
+// View joins a KubeVirt VirtualMachine with its VirtualMachineInstance (nil when
+// the VM does not run) into the hypersdk.io view. The result shares no memory
+// with its inputs. Its ResourceVersion is left empty: the view cache versions it.
+func View(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance) *hypersdk.VirtualMachine {
+	out := &hypersdk.VirtualMachine{}
+	meta := vm.ObjectMeta.DeepCopy()
+	out.ObjectMeta = metav1.ObjectMeta{
+		Name:              meta.Name,
+		Namespace:         meta.Namespace,
+		UID:               meta.UID,
+		Generation:        meta.Generation,
+		CreationTimestamp: meta.CreationTimestamp,
+		DeletionTimestamp: meta.DeletionTimestamp,
+		Labels:            meta.Labels,
+		Annotations:       meta.Annotations,
+	}
+	created := meta.CreationTimestamp
+	if vm.Spec.Template != nil {
+		out.Spec = specFromTemplate(&vm.Spec.Template.Spec)
+	}
+	running := WantsRunning(vm, vmi)
+	out.Spec.Running = &running
+	out.Status = statusFrom(vm, vmi, running)
+	out.Status.CreatedAt = &created
+	return out
+}
+
+// WantsRunning reports whether the VM's run strategy asks for a running
+// instance. Manual follows whatever runs now.
+func WantsRunning(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance) bool {
+	if vm.Spec.RunStrategy != nil {
+		switch *vm.Spec.RunStrategy {
+		case kvv1.RunStrategyAlways, kvv1.RunStrategyRerunOnFailure, kvv1.RunStrategyOnce:
+			return true
+		case kvv1.RunStrategyManual:
+			return vmi != nil && vmi.DeletionTimestamp == nil
+		default:
+			return false
+		}
+	}
+	return vm.Spec.Running != nil && *vm.Spec.Running
+}
+
+func specFromTemplate(t *kvv1.VirtualMachineInstanceSpec) hypersdk.VirtualMachineSpec {
+	var spec hypersdk.VirtualMachineSpec
+	spec.CPUs = CPUCount(t.Domain.CPU)
+	if m := GuestMemory(t); m != nil {
+		spec.Memory = m
+	}
+	counts := map[string]int32{}
+	for _, gpu := range t.Domain.Devices.GPUs {
+		counts[gpu.DeviceName]++
+	}
+	for name, n := range counts {
+		spec.GPUs = append(spec.GPUs, hypersdk.GPURequest{DeviceName: name, Count: n})
+	}
+	sort.Slice(spec.GPUs, func(i, j int) bool { return spec.GPUs[i].DeviceName < spec.GPUs[j].DeviceName })
+	for _, v := range t.Volumes {
+		if v.Name != RootDiskName && len(t.Volumes) > 1 {
+			continue
+		}
+		switch {
+		case v.ContainerDisk != nil:
+			spec.Image = v.ContainerDisk.Image
+		case v.PersistentVolumeClaim != nil:
+			spec.Source = &hypersdk.VirtualMachineSource{PersistentVolumeClaim: v.PersistentVolumeClaim.ClaimName}
+		case v.DataVolume != nil:
+			spec.Source = &hypersdk.VirtualMachineSource{DataVolume: v.DataVolume.Name}
+		}
+		break
+	}
+	return spec
+}
+
+// CPUCount is the number of vCPUs a KubeVirt CPU topology gives the guest:
+// sockets x cores x threads, each defaulting to 1.
+func CPUCount(cpu *kvv1.CPU) int32 {
+	if cpu == nil {
+		return 1
+	}
+	n := int32(1)
+	for _, v := range []uint32{cpu.Sockets, cpu.Cores, cpu.Threads} {
+		if v > 0 {
+			n *= int32(v)
+		}
+	}
+	return n
+}
+
+// GuestMemory is the memory the guest sees: domain.memory.guest, else the
+// memory request, as KubeVirt defaults it.
+func GuestMemory(t *kvv1.VirtualMachineInstanceSpec) *resource.Quantity {
+	if t.Domain.Memory != nil && t.Domain.Memory.Guest != nil {
+		m := t.Domain.Memory.Guest.DeepCopy()
+		return &m
+	}
+	if m, ok := t.Domain.Resources.Requests[corev1.ResourceMemory]; ok {
+		m = m.DeepCopy()
+		return &m
+	}
+	return nil
+}
+
+func statusFrom(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance, running bool) hypersdk.VirtualMachineStatus {
+	var st hypersdk.VirtualMachineStatus
+	st.Phase = Phase(vm, vmi, running)
+	if vmi == nil {
+		return st
+	}
+	st.NodeName = vmi.Status.NodeName
+	for _, iface := range vmi.Status.Interfaces {
+		ips := iface.IPs
+		if len(ips) == 0 && iface.IP != "" {
+			ips = []string{iface.IP}
+		}
+		st.IPs = append(st.IPs, ips...)
+	}
+	if vmi.Status.Phase == kvv1.Running {
+		if topo := vmi.Status.CurrentCPUTopology; topo != nil {
+			st.AllocatedCPUs = CPUCount(&kvv1.CPU{Sockets: topo.Sockets, Cores: topo.Cores, Threads: topo.Threads})
+		} else {
+			st.AllocatedCPUs = CPUCount(vmi.Spec.Domain.CPU)
+		}
+		if vmi.Status.Memory != nil && vmi.Status.Memory.GuestCurrent != nil {
+			m := vmi.Status.Memory.GuestCurrent.DeepCopy()
+			st.AllocatedMemory = &m
+		} else {
+			st.AllocatedMemory = GuestMemory(&vmi.Spec)
+		}
+	}
+	for _, c := range vmi.Status.Conditions {
+		reason := c.Reason
+		if reason == "" {
+			// metav1.Condition requires a reason; KubeVirt often leaves it empty.
+			reason = "AsReportedByKubeVirt"
+		}
+		st.Conditions = append(st.Conditions, metav1.Condition{
+			Type:               string(c.Type),
+			Status:             metav1.ConditionStatus(c.Status),
+			LastTransitionTime: c.LastTransitionTime,
+			Reason:             reason,
+			Message:            c.Message,
+		})
+	}
+	return st
+}
+
+// Phase summarises a VM and its instance in one word.
+func Phase(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance, running bool) hypersdk.VirtualMachinePhase {
+	if vmi == nil {
+		if running && vm.DeletionTimestamp == nil {
+			return hypersdk.VirtualMachineStarting
+		}
+		return hypersdk.VirtualMachineStopped
+	}
+	if vmi.DeletionTimestamp != nil || vm.DeletionTimestamp != nil {
+		return hypersdk.VirtualMachineStopping
+	}
+	switch vmi.Status.Phase {
+	case kvv1.VmPhaseUnset, kvv1.Pending, kvv1.Scheduling:
+		return hypersdk.VirtualMachineScheduling
+	case kvv1.Scheduled:
+		return hypersdk.VirtualMachineStarting
+	case kvv1.Running:
+		if ms := vmi.Status.MigrationState; ms != nil && !ms.Completed && !ms.Failed {
+			return hypersdk.VirtualMachineMigrating
+		}
+		return hypersdk.VirtualMachineRunning
+	case kvv1.Succeeded:
+		return hypersdk.VirtualMachineStopped
+	case kvv1.Failed:
+		return hypersdk.VirtualMachineFailed
+	default:
+		return hypersdk.VirtualMachineUnknown
+	}
+}
+
+// NewVirtualMachine builds the KubeVirt VirtualMachine for a view being created.
+func NewVirtualMachine(view *hypersdk.VirtualMachine) (*kvv1.VirtualMachine, error) {
+	vm := &kvv1.VirtualMachine{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:         view.Name,
+			GenerateName: view.GenerateName,
+			Namespace:    view.Namespace,
+			Labels:       view.Labels,
+			Annotations:  view.Annotations,
+		},
+		Spec: kvv1.VirtualMachineSpec{
+			Template: &kvv1.VirtualMachineInstanceTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"kubevirt.io/domain": view.Name}},
+				Spec: kvv1.VirtualMachineInstanceSpec{
+					Domain: kvv1.DomainSpec{
+						Devices: kvv1.Devices{
+							Disks: []kvv1.Disk{{
+								Name:       RootDiskName,
+								DiskDevice: kvv1.DiskDevice{Disk: &kvv1.DiskTarget{Bus: kvv1.DiskBusVirtio}},
+							}},
+						},
+					},
+				},
+			},
+		},
+	}
+	if err := ApplySpec(vm, &view.Spec); err != nil {
+		return nil, err
+	}
+	return vm, nil
+}
+
+// ApplySpec writes a view's spec into a KubeVirt VM, changing only what the
+// view describes: CPU count, guest memory, GPUs, run strategy and root disk.
+func ApplySpec(vm *kvv1.VirtualMachine, spec *hypersdk.VirtualMachineSpec) error {
+	if vm.Spec.Template == nil {
+		return fmt.Errorf("KubeVirt VirtualMachine %s/%s has no template", vm.Namespace, vm.Name)
+	}
+	t := &vm.Spec.Template.Spec
+	if spec.CPUs > 0 && CPUCount(t.Domain.CPU) != spec.CPUs {
+		if t.Domain.CPU == nil {
+			t.Domain.CPU = &kvv1.CPU{}
+		}
+		// Sockets are the unit KubeVirt hotplugs, so the count goes there.
+		t.Domain.CPU.Sockets, t.Domain.CPU.Cores, t.Domain.CPU.Threads = uint32(spec.CPUs), 1, 1
+	}
+	if spec.Memory != nil {
+		if t.Domain.Memory == nil {
+			t.Domain.Memory = &kvv1.Memory{}
+		}
+		m := spec.Memory.DeepCopy()
+		t.Domain.Memory.Guest = &m
+		if req, ok := t.Domain.Resources.Requests[corev1.ResourceMemory]; ok && req.Cmp(m) != 0 {
+			t.Domain.Resources.Requests[corev1.ResourceMemory] = m.DeepCopy()
+		}
+	}
+	var gpus []kvv1.GPU
+	for _, g := range spec.GPUs {
+		for i := int32(0); i < g.Count; i++ {
+			gpus = append(gpus, kvv1.GPU{Name: fmt.Sprintf("gpu%d", len(gpus)), DeviceName: g.DeviceName})
+		}
+	}
+	t.Domain.Devices.GPUs = gpus
+	if spec.Running != nil {
+		strategy := kvv1.RunStrategyHalted
+		if *spec.Running {
+			strategy = kvv1.RunStrategyAlways
+		}
+		vm.Spec.Running = nil
+		vm.Spec.RunStrategy = &strategy
+	}
+	applyRootDisk(t, spec)
+	return nil
+}
+
+func applyRootDisk(t *kvv1.VirtualMachineInstanceSpec, spec *hypersdk.VirtualMachineSpec) {
+	var src kvv1.VolumeSource
+	switch {
+	case spec.Image != "":
+		src.ContainerDisk = &kvv1.ContainerDiskSource{Image: spec.Image}
+	case spec.Source != nil && spec.Source.PersistentVolumeClaim != "":
+		src.PersistentVolumeClaim = &kvv1.PersistentVolumeClaimVolumeSource{
+			PersistentVolumeClaimVolumeSource: corev1.PersistentVolumeClaimVolumeSource{ClaimName: spec.Source.PersistentVolumeClaim},
+		}
+	case spec.Source != nil && spec.Source.DataVolume != "":
+		src.DataVolume = &kvv1.DataVolumeSource{Name: spec.Source.DataVolume}
+	default:
+		return
+	}
+	for i := range t.Volumes {
+		if t.Volumes[i].Name == RootDiskName {
+			t.Volumes[i].VolumeSource = src
+			return
+		}
+	}
+	t.Volumes = append(t.Volumes, kvv1.Volume{Name: RootDiskName, VolumeSource: src})
+}

@@ -1,0 +1,124 @@
+package vmoperation
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metatable "k8s.io/apimachinery/pkg/api/meta/table"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+)
+
+// REST is the etcd storage of vmoperations.
+type REST struct {
+	*genericregistry.Store
+}
+
+// StatusREST is the storage of vmoperations/status.
+type StatusREST struct {
+	store *genericregistry.Store
+}
+
+var (
+	_ rest.ShortNamesProvider  = &REST{}
+	_ rest.CategoriesProvider  = &REST{}
+	_ rest.Patcher             = &StatusREST{}
+	_ rest.ResetFieldsStrategy = strategy{}
+)
+
+// NewREST returns the storage of vmoperations and of their status subresource.
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *StatusREST, error) {
+	s := NewStrategy(scheme)
+	store := &genericregistry.Store{
+		NewFunc:                   func() runtime.Object { return &hypersdk.VMOperation{} },
+		NewListFunc:               func() runtime.Object { return &hypersdk.VMOperationList{} },
+		PredicateFunc:             Match,
+		DefaultQualifiedResource:  hypersdk.Resource("vmoperations"),
+		SingularQualifiedResource: hypersdk.Resource("vmoperation"),
+		CreateStrategy:            s,
+		UpdateStrategy:            s,
+		DeleteStrategy:            s,
+		ResetFieldsStrategy:       s,
+		TableConvertor:            tableConvertor{},
+	}
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+		return nil, nil, fmt.Errorf("completing vmoperations storage: %w", err)
+	}
+	statusStore := *store
+	status := NewStatusStrategy(scheme)
+	statusStore.UpdateStrategy = status
+	statusStore.ResetFieldsStrategy = status
+	return &REST{store}, &StatusREST{&statusStore}, nil
+}
+
+// ShortNames lets `kubectl get vmop` work.
+func (*REST) ShortNames() []string { return []string{"vmop"} }
+
+// Categories puts operations in `kubectl get hypersdk`.
+func (*REST) Categories() []string { return []string{"hypersdk"} }
+
+// New returns an empty VMOperation.
+func (r *StatusREST) New() runtime.Object { return &hypersdk.VMOperation{} }
+
+// Destroy does nothing: the main resource owns the store.
+func (r *StatusREST) Destroy() {}
+
+// Get returns the operation, for patches of its status.
+func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+	return r.store.Get(ctx, name, options)
+}
+
+// Update writes the status of an operation.
+func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
+	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	// Status updates never create the object.
+	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}
+
+// GetResetFields says which fields a status writer may not set.
+func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return r.store.GetResetFields()
+}
+
+// ConvertToTable prints the status subresource like the main resource.
+func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+	return r.store.ConvertToTable(ctx, object, tableOptions)
+}
+
+// tableConvertor prints operations for kubectl.
+type tableConvertor struct{}
+
+var columns = []metav1.TableColumnDefinition{
+	{Name: "Name", Type: "string", Format: "name", Description: "Name of the operation"},
+	{Name: "VM", Type: "string", Description: "The virtual machine operated on"},
+	{Name: "Type", Type: "string", Description: "What the operation does"},
+	{Name: "Phase", Type: "string", Description: "Where the operation is in its life"},
+	{Name: "Progress", Type: "string", Description: "Percentage done"},
+	{Name: "Age", Type: "string", Description: "Time since creation"},
+	{Name: "Message", Type: "string", Priority: 1, Description: "What the operation does now, or why it ended"},
+}
+
+func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
+	table := &metav1.Table{ColumnDefinitions: columns}
+	if m, err := meta.ListAccessor(obj); err == nil {
+		table.ResourceVersion = m.GetResourceVersion()
+		table.Continue = m.GetContinue()
+		table.RemainingItemCount = m.GetRemainingItemCount()
+	} else if m, err := meta.CommonAccessor(obj); err == nil {
+		table.ResourceVersion = m.GetResourceVersion()
+	}
+	var err error
+	table.Rows, err = metatable.MetaToTableRow(obj, func(obj runtime.Object, m metav1.Object, name, age string) ([]interface{}, error) {
+		op := obj.(*hypersdk.VMOperation)
+		return []interface{}{name, op.Spec.VMName, string(op.Spec.Type), string(op.Status.Phase),
+			fmt.Sprintf("%d%%", op.Status.Progress), age, op.Status.Message}, nil
+	})
+	return table, err
+}

@@ -1,0 +1,39 @@
+# HyperSDK. `make run` brings up the sandbox; `make test` runs every test.
+GO ?= go
+BIN := _output/bin
+
+.PHONY: all build run test unit e2e verify generate tools clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The control plane's binaries, built from the Go module proxy on first use
+# (about 10 minutes on 2 cores, then cached per version).
+tools:
+	@hack/tools-bin.sh
+
+run: build
+	@bin=$$(hack/tools-bin.sh) && $(BIN)/hypersdk-sandbox --control-plane-bin "$$bin" --dir _output/sandbox
+
+# verify first: stale generated code or vet findings fail the run early.
+test: verify
+	@hack/tools-bin.sh >/dev/null
+	$(GO) test -count=1 -timeout 50m ./...
+
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)
+
+e2e:
+	$(GO) test -count=1 -timeout 50m -v ./test/...
+
+verify:
+	hack/verify-codegen.sh
+	$(GO) vet ./...
+
+generate:
+	hack/update-codegen.sh
+
+clean:
+	rm -rf _output

@@ -1,0 +1,10 @@
+// Package artifacts holds HyperSDK's manifests as a kustomize tree, and
+// embeds them so the sandbox installs exactly what is in the repository.
+package artifacts
+
+import "embed"
+
+// FS holds every manifest under artifacts/.
+//
+//go:embed kubevirt rbac deploy sandbox
+var FS embed.FS

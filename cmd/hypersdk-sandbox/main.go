@@ -1,0 +1,59 @@
+// Command hypersdk-sandbox runs HyperSDK on a real local Kubernetes control
+// plane and keeps it up until Ctrl-C or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/hypersdk/hypersdk/pkg/sandbox"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "hypersdk-sandbox:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var cfg sandbox.Config
+	flag.StringVar(&cfg.Dir, "dir", "_output/sandbox", "Working directory: kubeconfig, certificates, etcd data and logs.")
+	flag.StringVar(&cfg.ControlPlaneBinDir, "control-plane-bin", os.Getenv("HYPERSDK_CONTROL_PLANE_BIN"),
+		"Directory with etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl (hack/tools-bin.sh prints it).")
+	flag.StringVar(&cfg.BinDir, "bin", filepath.Dir(self), "Directory with HyperSDK's binaries.")
+	flag.DurationVar(&cfg.StartTimeout, "start-timeout", 3*time.Minute, "How long each start-up step may take.")
+	klog.InitFlags(nil)
+	flag.Parse()
+	if cfg.ControlPlaneBinDir == "" {
+		return errors.New("--control-plane-bin is required (run hack/tools-bin.sh to build and print it)")
+	}
+	if cfg.Dir, err = filepath.Abs(cfg.Dir); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sb, err := sandbox.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer sb.Stop()
+	fmt.Printf("HyperSDK sandbox ready: export KUBECONFIG=%s\n", sb.Kubeconfig)
+	<-ctx.Done()
+	fmt.Println("Stopping the sandbox")
+	return nil
+}

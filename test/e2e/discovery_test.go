@@ -1,0 +1,60 @@
+package e2e
+
+import (
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestDiscovery: kubectl finds both resources, and discovery advertises no
+// subresource that is not served yet.
+func TestDiscovery(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	out, err := env.Kubectl(t, "api-resources", "--api-group=hypersdk.io", "-o", "name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(out)
+	sort.Strings(got)
+	want := []string{"virtualmachines.hypersdk.io", "vmoperations.hypersdk.io"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("kubectl api-resources --api-group=hypersdk.io = %v, want %v", got, want)
+	}
+
+	out, err = env.Kubectl(t, "api-resources", "--api-group=hypersdk.io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, short := range []string{"hvm", "vmop"} {
+		if !strings.Contains(out, " "+short+" ") {
+			t.Errorf("short name %q missing from kubectl api-resources:\n%s", short, out)
+		}
+	}
+
+	resources, err := env.Kube.Discovery().ServerResourcesForGroupVersion("hypersdk.io/v1alpha1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range resources.APIResources {
+		names = append(names, r.Name)
+		if r.Name == "virtualmachines" && !contains(r.Categories, "hypersdk") {
+			t.Errorf("virtualmachines categories = %v, want hypersdk", r.Categories)
+		}
+	}
+	sort.Strings(names)
+	// Subresources of virtualmachines appear as each one starts to work.
+	wantNames := "virtualmachines vmoperations vmoperations/status"
+	if strings.Join(names, " ") != wantNames {
+		t.Errorf("discovery lists %v, want %s", names, wantNames)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

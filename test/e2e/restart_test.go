@@ -1,0 +1,58 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/test/framework"
+)
+
+// TestRestartOfAPIServer: VMOperations live in etcd and survive a restart of
+// hypersdk-apiserver; the VM view is rebuilt from KubeVirt, and a watch from
+// a version the old process gave out gets 410 Gone, so clients relist.
+func TestRestartOfAPIServer(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "restart")
+	created, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Create(ctx, &v1alpha1.VMOperation{
+		ObjectMeta: metav1.ObjectMeta{Name: "survivor"},
+		Spec:       v1alpha1.VMOperationSpec{VMName: "vm1", Type: v1alpha1.VMOperationStart},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createKubeVirtVM(t, ns, kubevirtVM("steady", 1, "1Gi", nil))
+	var before string
+	framework.Eventually(t, "the VM view", func(ctx context.Context) (bool, error) {
+		list, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).List(ctx, metav1.ListOptions{})
+		if err != nil || len(list.Items) != 1 {
+			return false, err
+		}
+		before = list.ResourceVersion
+		return true, nil
+	})
+
+	if err := env.RestartAPIServer(ctx); err != nil {
+		t.Fatalf("restarting hypersdk-apiserver: %v", err)
+	}
+
+	got, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, "survivor", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("operation after restart: %v", err)
+	}
+	if got.UID != created.UID || got.Spec.Type != v1alpha1.VMOperationStart {
+		t.Errorf("operation after restart = %s/%s, want %s/Start", got.UID, got.Spec.Type, created.UID)
+	}
+	framework.Eventually(t, "the VM view after restart", func(ctx context.Context) (bool, error) {
+		list, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).List(ctx, metav1.ListOptions{})
+		return err == nil && len(list.Items) == 1 && list.Items[0].Name == "steady", err
+	})
+	_, err = env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: before})
+	if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+		t.Errorf("watch from a pre-restart version: err = %v, want 410 Gone", err)
+	}
+}

@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+)
+
+// TestInvalidOperationsAreRejected: each invalid VMOperation gets 422 naming
+// the field, and nothing is stored.
+func TestInvalidOperationsAreRejected(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "invalid")
+	ops := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns)
+
+	for _, tc := range []struct {
+		name  string
+		spec  v1alpha1.VMOperationSpec
+		field string
+	}{
+		{"bad type", v1alpha1.VMOperationSpec{VMName: "vm1", Type: "Teleport"}, "spec.type"},
+		{"empty vmName", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart}, "spec.vmName"},
+		{"options of another type", v1alpha1.VMOperationSpec{VMName: "vm1", Type: v1alpha1.VMOperationStop,
+			Resize: &v1alpha1.ResizeSpec{CPUs: ptr.To[int32](2)}}, "spec.resize"},
+		{"missing required options", v1alpha1.VMOperationSpec{VMName: "vm1", Type: v1alpha1.VMOperationClone}, "spec.clone"},
+		{"resize below one CPU", v1alpha1.VMOperationSpec{VMName: "vm1", Type: v1alpha1.VMOperationResize,
+			Resize: &v1alpha1.ResizeSpec{CPUs: ptr.To[int32](0)}}, "spec.resize.cpus"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ops.Create(ctx, &v1alpha1.VMOperation{
+				ObjectMeta: metav1.ObjectMeta{Name: "op"}, Spec: tc.spec,
+			}, metav1.CreateOptions{})
+			assertInvalid(t, err, tc.field)
+		})
+	}
+	list, err := ops.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 0 {
+		t.Errorf("%d invalid operations were stored", len(list.Items))
+	}
+
+	// Status: progress above 100 is refused and the stored status is unchanged.
+	op, err := ops.Create(ctx, &v1alpha1.VMOperation{
+		ObjectMeta: metav1.ObjectMeta{Name: "valid"},
+		Spec:       v1alpha1.VMOperationSpec{VMName: "vm1", Type: v1alpha1.VMOperationRestart},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op.Status.Phase != v1alpha1.VMOperationPending || op.Spec.Restart == nil {
+		t.Errorf("created operation phase %q restart options %v, want Pending and defaulted options", op.Status.Phase, op.Spec.Restart)
+	}
+	op.Status.Progress = 150
+	_, err = ops.UpdateStatus(ctx, op, metav1.UpdateOptions{})
+	assertInvalid(t, err, "status.progress")
+	stored, err := ops.Get(ctx, "valid", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Status.Progress != 0 {
+		t.Errorf("stored progress = %d after a rejected update, want 0", stored.Status.Progress)
+	}
+
+	// An invalid VM written through the view creates no KubeVirt object.
+	_, err = env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Create(ctx, &v1alpha1.VirtualMachine{
+		ObjectMeta: metav1.ObjectMeta{Name: "tiny"},
+		Spec:       v1alpha1.VirtualMachineSpec{CPUs: 0, Image: "x"},
+	}, metav1.CreateOptions{})
+	assertInvalid(t, err, "spec.cpus")
+	if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "tiny", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("KubeVirt VM of an invalid view: err = %v, want not found", err)
+	}
+}
+
+func assertInvalid(t *testing.T, err error, field string) {
+	t.Helper()
+	if !apierrors.IsInvalid(err) {
+		t.Fatalf("err = %v, want 422 Invalid", err)
+	}
+	status, ok := err.(apierrors.APIStatus)
+	if !ok || status.Status().Details == nil {
+		t.Fatalf("no Status details in %v", err)
+	}
+	for _, c := range status.Status().Details.Causes {
+		if c.Field == field || strings.HasPrefix(c.Field, field+".") {
+			return
+		}
+	}
+	t.Errorf("422 causes %+v do not name %s", status.Status().Details.Causes, field)
+}

@@ -1,0 +1,279 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	kvv1 "kubevirt.io/api/core/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/test/framework"
+)
+
+// TestVirtualMachineView: a VM created through the kubevirt.io API appears
+// in `kubectl get hvm` with the right columns, and its changes and deletion
+// arrive on a watch of hypersdk.io.
+func TestVirtualMachineView(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "view")
+
+	w, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("watching VMs: %v", err)
+	}
+	defer w.Stop()
+
+	vm := createKubeVirtVM(t, ns, kubevirtVM("web", 2, "2Gi", map[string]string{"app": "web"}))
+	added := nextEvent(t, w, watch.Added)
+	if added.Name != "web" || added.Spec.CPUs != 2 || added.Spec.Memory.String() != "2Gi" {
+		t.Fatalf("ADDED %s with cpus=%d memory=%v, want web, 2, 2Gi", added.Name, added.Spec.CPUs, added.Spec.Memory)
+	}
+
+	// virt-controller's part: the instance runs on a node.
+	createVMI(t, runningVMI(vm, "node-a", "10.244.0.7"))
+	running := waitForEvent(t, w, func(vm *v1alpha1.VirtualMachine) bool {
+		return vm.Status.Phase == v1alpha1.VirtualMachineRunning
+	})
+	if running.Status.NodeName != "node-a" || strings.Join(running.Status.IPs, ",") != "10.244.0.7" {
+		t.Errorf("running VM status = %+v, want node-a and 10.244.0.7", running.Status)
+	}
+
+	out, err := env.Kubectl(t, "get", "hvm", "-n", ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertTable(t, out, []string{"NAME", "PHASE", "NODE", "CPUS", "MEMORY", "AGE"}, []string{"web", "Running", "node-a", "2", "2Gi"})
+	out, err = env.Kubectl(t, "get", "hvm", "-n", ns, "-o", "wide")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertTable(t, out, []string{"NAME", "PHASE", "NODE", "CPUS", "MEMORY", "AGE", "IP", "GPUS", "IMAGE"},
+		[]string{"web", "Running", "node-a", "2", "2Gi"})
+	if !strings.Contains(out, "10.244.0.7") || !strings.Contains(out, "quay.io/containerdisks/fedora:41") {
+		t.Errorf("-o wide lacks the IP or image:\n%s", out)
+	}
+	// kubectl across namespaces sees it too.
+	if out, err = env.Kubectl(t, "get", "hvm", "-A"); err != nil || !strings.Contains(out, ns) {
+		t.Errorf("kubectl get hvm -A = %q, %v; want a row in %s", out, err, ns)
+	}
+
+	// A change of the KubeVirt object arrives as MODIFIED.
+	kv := env.KubeVirt.KubevirtV1().VirtualMachines(ns)
+	cur, err := kv.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.Template.Spec.Domain.CPU.Cores = 4
+	if _, err := kv.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitForEvent(t, w, func(vm *v1alpha1.VirtualMachine) bool { return vm.Spec.CPUs == 4 })
+
+	// Deleting it arrives as DELETED.
+	if err := kv.Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deleted := nextEvent(t, w, watch.Deleted)
+	if deleted.Name != "web" {
+		t.Errorf("DELETED %s, want web", deleted.Name)
+	}
+}
+
+// TestVirtualMachineWriteThrough: create, update and delete through
+// hypersdk.io change the KubeVirt VirtualMachine.
+func TestVirtualMachineWriteThrough(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "write")
+	vms := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns)
+
+	created, err := vms.Create(ctx, &v1alpha1.VirtualMachine{
+		ObjectMeta: metav1.ObjectMeta{Name: "db", Labels: map[string]string{"tier": "data"}},
+		Spec: v1alpha1.VirtualMachineSpec{
+			CPUs: 4, Memory: ptr.To(resourceQuantity("8Gi")), Image: "quay.io/containerdisks/ubuntu:24.04",
+			Running: ptr.To(false),
+			GPUs:    []v1alpha1.GPURequest{{DeviceName: "nvidia.com/A100", Count: 2}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating VM through hypersdk.io: %v", err)
+	}
+	if created.ResourceVersion == "" || created.Status.Phase != v1alpha1.VirtualMachineStopped {
+		t.Errorf("created VM rv=%q phase=%q, want a resourceVersion and Stopped", created.ResourceVersion, created.Status.Phase)
+	}
+	kvm, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "db", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the KubeVirt VM was not created: %v", err)
+	}
+	dom := kvm.Spec.Template.Spec.Domain
+	if got := dom.CPU.Sockets * max(dom.CPU.Cores, 1) * max(dom.CPU.Threads, 1); got != 4 {
+		t.Errorf("KubeVirt vCPUs = %d, want 4", got)
+	}
+	if dom.Memory.Guest.String() != "8Gi" || len(dom.Devices.GPUs) != 2 || *kvm.Spec.RunStrategy != kvv1.RunStrategyHalted {
+		t.Errorf("KubeVirt VM = memory %v, %d GPUs, runStrategy %v; want 8Gi, 2, Halted",
+			dom.Memory.Guest, len(dom.Devices.GPUs), *kvm.Spec.RunStrategy)
+	}
+
+	if _, err := env.Kubectl(t, "patch", "hvm", "db", "-n", ns, "--type=merge", "-p", `{"spec":{"cpus":6,"running":true}}`); err != nil {
+		t.Fatal(err)
+	}
+	kvm, err = env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "db", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kvm.Spec.Template.Spec.Domain.CPU.Sockets != 6 || *kvm.Spec.RunStrategy != kvv1.RunStrategyAlways {
+		t.Errorf("after patch: sockets %d runStrategy %v, want 6 Always",
+			kvm.Spec.Template.Spec.Domain.CPU.Sockets, *kvm.Spec.RunStrategy)
+	}
+
+	// A stale resourceVersion is a conflict, as everywhere in Kubernetes.
+	stale := created.DeepCopy()
+	stale.Spec.CPUs = 8
+	if _, err := vms.Update(ctx, stale, metav1.UpdateOptions{}); err == nil || !strings.Contains(err.Error(), "modified") {
+		t.Errorf("update with a stale resourceVersion = %v, want a conflict", err)
+	}
+
+	if err := vms.Delete(ctx, "db", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the KubeVirt VM to be gone", func(ctx context.Context) (bool, error) {
+		_, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "db", metav1.GetOptions{})
+		return err != nil && strings.Contains(err.Error(), "not found"), nil
+	})
+}
+
+// TestSelectorsFilterOnServer: field and label selectors are applied by the
+// server: the raw response holds only the matches.
+func TestSelectorsFilterOnServer(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "select")
+	a := createKubeVirtVM(t, ns, kubevirtVM("a", 1, "1Gi", map[string]string{"team": "red"}))
+	createKubeVirtVM(t, ns, kubevirtVM("b", 2, "1Gi", map[string]string{"team": "blue"}))
+	c := createKubeVirtVM(t, ns, kubevirtVM("c", 1, "1Gi", map[string]string{"team": "blue"}))
+	createVMI(t, runningVMI(a, "node-1", "10.0.0.1"))
+	createVMI(t, runningVMI(c, "node-2", "10.0.0.2"))
+	framework.Eventually(t, "two running VMs", func(ctx context.Context) (bool, error) {
+		return len(rawNames(t, ns, url.Values{"fieldSelector": {"status.phase=Running"}})) == 2, nil
+	})
+
+	for _, tc := range []struct {
+		query url.Values
+		want  string
+	}{
+		{url.Values{"fieldSelector": {"status.phase=Running"}}, "a c"},
+		{url.Values{"fieldSelector": {"status.phase=Starting"}}, "b"},
+		{url.Values{"fieldSelector": {"status.nodeName=node-2"}}, "c"},
+		{url.Values{"fieldSelector": {"metadata.name=b"}}, "b"},
+		{url.Values{"fieldSelector": {"spec.cpus=2"}}, "b"},
+		{url.Values{"labelSelector": {"team=blue"}}, "b c"},
+		{url.Values{"labelSelector": {"team=blue"}, "fieldSelector": {"status.phase=Running"}}, "c"},
+		{url.Values{"labelSelector": {"team=green"}}, ""},
+	} {
+		if got := strings.Join(rawNames(t, ns, tc.query), " "); got != tc.want {
+			t.Errorf("GET ?%s = [%s], want [%s]", tc.query.Encode(), got, tc.want)
+		}
+	}
+
+	// kubectl passes them through the same way.
+	out, err := env.Kubectl(t, "get", "hvm", "-n", ns, "--field-selector", "status.phase=Running", "-l", "team=red", "-o", "name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(out) != "virtualmachine.hypersdk.io/a" {
+		t.Errorf("kubectl with selectors = %q, want only a", out)
+	}
+	// An unknown field is refused, not ignored.
+	if _, err := env.Kubectl(t, "get", "hvm", "-n", ns, "--field-selector", "spec.colour=red"); err == nil ||
+		!strings.Contains(err.Error(), "field label not supported") {
+		t.Errorf("unknown field selector: err = %v, want 'field label not supported'", err)
+	}
+}
+
+// rawNames lists VMs with a raw GET through kube-apiserver and returns the
+// names in the response body, sorted.
+func rawNames(t *testing.T, ns string, query url.Values) []string {
+	t.Helper()
+	body, err := env.Kube.Discovery().RESTClient().Get().
+		AbsPath("/apis/hypersdk.io/v1alpha1/namespaces/" + ns + "/virtualmachines").
+		Param("fieldSelector", query.Get("fieldSelector")).
+		Param("labelSelector", query.Get("labelSelector")).
+		DoRaw(context.Background())
+	if err != nil {
+		t.Fatalf("GET virtualmachines?%s: %v", query.Encode(), err)
+	}
+	var list v1alpha1.VirtualMachineList
+	if err := json.Unmarshal(body, &list); err != nil {
+		t.Fatalf("decoding list: %v", err)
+	}
+	names := []string{}
+	for _, vm := range list.Items {
+		names = append(names, vm.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func nextEvent(t *testing.T, w watch.Interface, typ watch.EventType) *v1alpha1.VirtualMachine {
+	t.Helper()
+	timeout := time.After(framework.Timeout)
+	for {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatalf("watch closed waiting for %s", typ)
+			}
+			if ev.Type == typ {
+				return ev.Object.(*v1alpha1.VirtualMachine)
+			}
+		case <-timeout:
+			t.Fatalf("no %s event within %v", typ, framework.Timeout)
+		}
+	}
+}
+
+func waitForEvent(t *testing.T, w watch.Interface, match func(*v1alpha1.VirtualMachine) bool) *v1alpha1.VirtualMachine {
+	t.Helper()
+	timeout := time.After(framework.Timeout)
+	for {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatal("watch closed")
+			}
+			if vm, isVM := ev.Object.(*v1alpha1.VirtualMachine); isVM && ev.Type == watch.Modified && match(vm) {
+				return vm
+			}
+		case <-timeout:
+			t.Fatalf("no matching MODIFIED event within %v", framework.Timeout)
+		}
+	}
+}
+
+// assertTable checks kubectl's header and that one row starts with the
+// given cells.
+func assertTable(t *testing.T, out string, header, row []string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("table has no rows:\n%s", out)
+	}
+	if got := strings.Fields(lines[0]); strings.Join(got, " ") != strings.Join(header, " ") {
+		t.Errorf("header = %v, want %v", got, header)
+	}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) >= len(row) && strings.Join(f[:len(row)], " ") == strings.Join(row, " ") {
+			return
+		}
+	}
+	t.Errorf("no row starting with %v in:\n%s", row, out)
+}

@@ -1,0 +1,220 @@
+// Package framework starts the sandbox for end-to-end tests and gives them
+// clients: the admin's, and ServiceAccount identities with real tokens. Every
+// request goes through kube-apiserver, never straight to HyperSDK's servers.
+package framework
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+	"github.com/hypersdk/hypersdk/pkg/sandbox"
+)
+
+// Timeout is the generous deadline of every wait: CI shares 2 cores with a
+// whole control plane.
+const Timeout = 2 * time.Minute
+
+// RepoRoot is the repository's top directory.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// ControlPlaneBinDir builds (once, cached outside the repo) and returns the
+// directory of the control plane's binaries.
+func ControlPlaneBinDir() (string, error) {
+	cmd := exec.Command(filepath.Join(RepoRoot(), "hack", "tools-bin.sh"))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("hack/tools-bin.sh: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// BuildBinaries builds HyperSDK's commands into dir.
+func BuildBinaries(dir string) error {
+	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/...")
+	cmd.Dir = RepoRoot()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go build ./cmd/...: %w: %s", err, out)
+	}
+	return nil
+}
+
+// Env is a running sandbox with the binaries it was started from.
+type Env struct {
+	*sandbox.Sandbox
+	ControlPlaneBin string
+	BinDir          string
+	Kube            kubernetes.Interface
+	HyperSDK        hypersdkclient.Interface
+	KubeVirt        kubevirt.Clientset
+}
+
+// Setup builds everything and starts a sandbox in a temporary directory. The
+// returned stop function ends it and removes the directory.
+func Setup(ctx context.Context) (*Env, func(), error) {
+	cpBin, err := ControlPlaneBinDir()
+	if err != nil {
+		return nil, nil, err
+	}
+	tmp, err := os.MkdirTemp("", "hypersdk-e2e-")
+	if err != nil {
+		return nil, nil, err
+	}
+	binDir := filepath.Join(tmp, "bin")
+	if err := BuildBinaries(binDir); err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, err
+	}
+	sb, err := sandbox.Start(ctx, sandbox.Config{
+		ControlPlaneBinDir: cpBin,
+		BinDir:             binDir,
+		Dir:                filepath.Join(tmp, "sandbox"),
+	})
+	if err != nil {
+		dumpLogs(filepath.Join(tmp, "sandbox", "logs"))
+		os.RemoveAll(tmp)
+		return nil, nil, err
+	}
+	env := &Env{Sandbox: sb, ControlPlaneBin: cpBin, BinDir: binDir}
+	stop := func() {
+		sb.Stop()
+		if os.Getenv("HYPERSDK_E2E_KEEP") == "" {
+			os.RemoveAll(tmp)
+		}
+	}
+	if env.Kube, err = kubernetes.NewForConfig(sb.Admin); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	if env.HyperSDK, err = hypersdkclient.NewForConfig(sb.Admin); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	if env.KubeVirt, err = kubevirt.NewClientset(sb.Admin); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return env, stop, nil
+}
+
+// DumpLogsOnFailure prints the tail of every component's log when t failed.
+func (e *Env) DumpLogsOnFailure(t *testing.T) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpLogs(e.ControlPlane.LogDir)
+		}
+	})
+}
+
+func dumpLogs(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		lines := strings.Split(string(data), "\n")
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		fmt.Fprintf(os.Stderr, "===== %s (last %d lines)\n%s\n", e.Name(), len(lines), strings.Join(lines, "\n"))
+	}
+}
+
+// Namespace creates a namespace for one test and deletes it afterwards.
+func (e *Env) Namespace(t *testing.T, prefix string) string {
+	t.Helper()
+	ns, err := e.Kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = e.Kube.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
+	})
+	return ns.Name
+}
+
+// Kubectl runs kubectl as the admin; extra arguments may set another identity.
+func (e *Env) Kubectl(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(e.ControlPlaneBin, "kubectl"), append([]string{"--kubeconfig=" + e.Kubeconfig}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// ServiceAccountToken creates a ServiceAccount bound to clusterRole in its
+// namespace (no binding when clusterRole is empty) and returns a token for it.
+func (e *Env) ServiceAccountToken(t *testing.T, namespace, name, clusterRole string) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := e.Kube.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating ServiceAccount %s: %v", name, err)
+	}
+	if clusterRole != "" {
+		if _, err := e.Kube.RbacV1().RoleBindings(namespace).Create(ctx, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: clusterRole},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: namespace}},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("binding %s to %s: %v", name, clusterRole, err)
+		}
+	}
+	tr, err := e.Kube.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("token for %s: %v", name, err)
+	}
+	return tr.Status.Token
+}
+
+// ConfigFor returns a REST config with the given bearer token and no other
+// credentials; an empty token makes an anonymous client.
+func (e *Env) ConfigFor(token string) *rest.Config {
+	cfg := rest.AnonymousClientConfig(e.Admin)
+	cfg.BearerToken = token
+	return cfg
+}
+
+// Eventually polls cond until it returns true or Timeout passes.
+func Eventually(t *testing.T, what string, cond func(ctx context.Context) (bool, error)) {
+	t.Helper()
+	var last error
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, Timeout, true, func(ctx context.Context) (bool, error) {
+		ok, err := cond(ctx)
+		last = err
+		return ok, nil
+	})
+	if err != nil {
+		t.Fatalf("timed out waiting for %s (last error: %v)", what, last)
+	}
+}

@@ -7,8 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kvv1 "kubevirt.io/api/core/v1"
 	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
 )
 
 // kubevirtVM is a KubeVirt VirtualMachine as a KubeVirt user would write it.

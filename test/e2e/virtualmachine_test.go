@@ -11,8 +11,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	kvv1 "kubevirt.io/api/core/v1"
 	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/test/framework"
@@ -203,7 +203,7 @@ func TestSelectorsFilterOnServer(t *testing.T) {
 func rawNames(t *testing.T, ns string, query url.Values) []string {
 	t.Helper()
 	body, err := env.Kube.Discovery().RESTClient().Get().
-		AbsPath("/apis/hypersdk.io/v1alpha1/namespaces/" + ns + "/virtualmachines").
+		AbsPath("/apis/hypersdk.io/v1alpha1/namespaces/"+ns+"/virtualmachines").
 		Param("fieldSelector", query.Get("fieldSelector")).
 		Param("labelSelector", query.Get("labelSelector")).
 		DoRaw(context.Background())

@@ -1,0 +1,58 @@
+// Package fuzzer fills hypersdk.io objects with random, already-defaulted
+// values for round-trip tests: decoding applies defaults, so a fuzzed object
+// must hold them already to compare equal after the trip.
+package fuzzer
+
+import (
+	runtimeserializer "k8s.io/apimachinery/pkg/runtime/serializer"
+	"sigs.k8s.io/randfill"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+)
+
+// Funcs returns the fuzzer functions of the hypersdk.io group.
+var Funcs = func(runtimeserializer.CodecFactory) []interface{} {
+	return []interface{}{
+		func(s *hypersdk.VirtualMachineSpec, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.Running == nil {
+				running := c.Bool()
+				s.Running = &running
+			}
+		},
+		func(g *hypersdk.GPURequest, c randfill.Continue) {
+			c.FillNoCustom(g)
+			if g.Count == 0 {
+				g.Count = 1
+			}
+		},
+		func(s *hypersdk.ResizeSpec, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.RestartPolicy == "" {
+				s.RestartPolicy = hypersdk.ResizeRestartIfNeeded
+			}
+		},
+		func(s *hypersdk.VMOperationSpec, c randfill.Continue) {
+			c.FillNoCustom(s)
+			// Defaulting fills the options of option-less types when no
+			// block is set; give them one.
+			none := s.Clone == nil && s.Migrate == nil && s.Resize == nil && s.Snapshot == nil &&
+				s.Start == nil && s.Stop == nil && s.Restart == nil
+			if !none {
+				return
+			}
+			switch s.Type {
+			case hypersdk.VMOperationMigrate:
+				s.Migrate = &hypersdk.MigrateSpec{}
+			case hypersdk.VMOperationSnapshot:
+				s.Snapshot = &hypersdk.SnapshotSpec{}
+			case hypersdk.VMOperationStart:
+				s.Start = &hypersdk.StartSpec{}
+			case hypersdk.VMOperationStop:
+				s.Stop = &hypersdk.StopSpec{}
+			case hypersdk.VMOperationRestart:
+				s.Restart = &hypersdk.RestartSpec{}
+			}
+		},
+	}
+}

@@ -1,0 +1,147 @@
+package validation
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+)
+
+func fields(errs field.ErrorList) string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Field)
+	}
+	return strings.Join(out, ",")
+}
+
+func op(spec hypersdk.VMOperationSpec) *hypersdk.VMOperation {
+	return &hypersdk.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: "op", Namespace: "ns"}, Spec: spec}
+}
+
+func TestValidateVMOperation(t *testing.T) {
+	qty := func(s string) *resource.Quantity { q := resource.MustParse(s); return &q }
+	for _, tc := range []struct {
+		name string
+		spec hypersdk.VMOperationSpec
+		want string // failing field paths, in order; empty when valid
+	}{
+		{"start", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationStart, Start: &hypersdk.StartSpec{}}, ""},
+		{"clone", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationClone,
+			Clone: &hypersdk.CloneSpec{TargetName: "copy", TargetNamespace: "other", LabelFilters: []string{"app*", "!secret"}}}, ""},
+		{"resize", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationResize,
+			Resize: &hypersdk.ResizeSpec{CPUs: ptr.To[int32](4), Memory: qty("2Gi"), RestartPolicy: hypersdk.ResizeRestartNever}}, ""},
+		{"no type", hypersdk.VMOperationSpec{VMName: "vm"}, "spec.type"},
+		{"unknown type", hypersdk.VMOperationSpec{VMName: "vm", Type: "Teleport"}, "spec.type"},
+		{"no vm", hypersdk.VMOperationSpec{Type: hypersdk.VMOperationStart, Start: &hypersdk.StartSpec{}}, "spec.vmName"},
+		{"bad vm name", hypersdk.VMOperationSpec{VMName: "Not_A_Name", Type: hypersdk.VMOperationStart, Start: &hypersdk.StartSpec{}}, "spec.vmName"},
+		{"block of another type", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationStart,
+			Start: &hypersdk.StartSpec{}, Stop: &hypersdk.StopSpec{}}, "spec.stop"},
+		{"missing block", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationResize}, "spec.resize"},
+		{"clone without target", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationClone,
+			Clone: &hypersdk.CloneSpec{}}, "spec.clone.targetName"},
+		{"clone bad namespace and filter", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationClone,
+			Clone: &hypersdk.CloneSpec{TargetName: "c", TargetNamespace: "Bad_NS", AnnotationFilters: []string{"!"}}},
+			"spec.clone.targetNamespace,spec.clone.annotationFilters[0]"},
+		{"resize nothing", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationResize,
+			Resize: &hypersdk.ResizeSpec{RestartPolicy: hypersdk.ResizeRestartIfNeeded}}, "spec.resize"},
+		{"resize too small", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationResize,
+			Resize: &hypersdk.ResizeSpec{CPUs: ptr.To[int32](0), Memory: qty("512Mi"), RestartPolicy: "Sometimes"}},
+			"spec.resize.cpus,spec.resize.memory,spec.resize.restartPolicy"},
+		{"negative grace", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationStop,
+			Stop: &hypersdk.StopSpec{GracePeriodSeconds: ptr.To[int64](-1)}}, "spec.stop.gracePeriodSeconds"},
+		{"migrate bad selector", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationMigrate,
+			Migrate: &hypersdk.MigrateSpec{TargetNode: "node_1", NodeSelector: map[string]string{"a/b/c": "x"}}},
+			"spec.migrate.targetNode,spec.migrate.nodeSelector"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fields(ValidateVMOperation(op(tc.spec))); got != tc.want {
+				t.Errorf("failing fields = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateVMOperationUpdate(t *testing.T) {
+	old := op(hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationStart, Start: &hypersdk.StartSpec{}})
+	old.ResourceVersion = "1"
+	cancel := old.DeepCopy()
+	cancel.Spec.Cancel = true
+	if errs := ValidateVMOperationUpdate(cancel, old); len(errs) != 0 {
+		t.Errorf("cancelling: %v", errs)
+	}
+	if got := fields(ValidateVMOperationUpdate(old, cancel)); got != "spec.cancel" {
+		t.Errorf("un-cancelling fails on %q, want spec.cancel", got)
+	}
+	retarget := old.DeepCopy()
+	retarget.Spec.VMName = "other"
+	if got := fields(ValidateVMOperationUpdate(retarget, old)); got != "spec" {
+		t.Errorf("changing the VM fails on %q, want spec (immutable)", got)
+	}
+}
+
+func TestValidateVMOperationStatusUpdate(t *testing.T) {
+	old := op(hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationStart, Start: &hypersdk.StartSpec{}})
+	old.ResourceVersion = "1"
+	withStatus := func(o *hypersdk.VMOperation, phase hypersdk.VMOperationPhase, progress int32) *hypersdk.VMOperation {
+		n := o.DeepCopy()
+		n.Status.Phase, n.Status.Progress = phase, progress
+		return n
+	}
+	for _, tc := range []struct {
+		name     string
+		old, new *hypersdk.VMOperation
+		want     string
+	}{
+		{"progress", old, withStatus(old, hypersdk.VMOperationRunning, 40), ""},
+		{"done", old, withStatus(old, hypersdk.VMOperationSucceeded, 100), ""},
+		{"above 100", old, withStatus(old, hypersdk.VMOperationRunning, 150), "status.progress"},
+		{"negative", old, withStatus(old, hypersdk.VMOperationRunning, -1), "status.progress"},
+		{"unknown phase", old, withStatus(old, "Paused", 10), "status.phase"},
+		{"back from final", withStatus(old, hypersdk.VMOperationFailed, 50), withStatus(old, hypersdk.VMOperationRunning, 50), "status.phase"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fields(ValidateVMOperationStatusUpdate(tc.new, tc.old)); got != tc.want {
+				t.Errorf("failing fields = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateVirtualMachine(t *testing.T) {
+	mem := resource.MustParse("2Gi")
+	small := resource.MustParse("100Mi")
+	vm := func(spec hypersdk.VirtualMachineSpec) *hypersdk.VirtualMachine {
+		return &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns"}, Spec: spec}
+	}
+	for _, tc := range []struct {
+		name string
+		spec hypersdk.VirtualMachineSpec
+		want string
+	}{
+		{"image", hypersdk.VirtualMachineSpec{CPUs: 2, Memory: &mem, Image: "img"}, ""},
+		{"pvc with gpus", hypersdk.VirtualMachineSpec{CPUs: 2, Memory: &mem,
+			Source: &hypersdk.VirtualMachineSource{PersistentVolumeClaim: "disk"},
+			GPUs:   []hypersdk.GPURequest{{DeviceName: "nvidia.com/A100", Count: 2}}}, ""},
+		{"nothing", hypersdk.VirtualMachineSpec{}, "spec.cpus,spec.memory,spec.image"},
+		{"too small", hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &small, Image: "img"}, "spec.memory"},
+		{"image and source", hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &mem, Image: "img",
+			Source: &hypersdk.VirtualMachineSource{DataVolume: "dv"}}, "spec.source"},
+		{"two sources", hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &mem,
+			Source: &hypersdk.VirtualMachineSource{DataVolume: "dv", PersistentVolumeClaim: "pvc"}}, "spec.source.dataVolume"},
+		{"bad gpus", hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &mem, Image: "img",
+			GPUs: []hypersdk.GPURequest{{DeviceName: "nvidia.com/T4", Count: 1}, {DeviceName: "nvidia.com/T4", Count: 0}, {Count: 1}}},
+			"spec.gpus[1].deviceName,spec.gpus[1].count,spec.gpus[2].deviceName"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fields(ValidateVirtualMachine(vm(tc.spec))); got != tc.want {
+				t.Errorf("failing fields = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

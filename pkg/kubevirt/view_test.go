@@ -1,0 +1,191 @@
+package kubevirt
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+)
+
+func TestCPUCount(t *testing.T) {
+	for _, tc := range []struct {
+		cpu  *kvv1.CPU
+		want int32
+	}{
+		{nil, 1},
+		{&kvv1.CPU{}, 1},
+		{&kvv1.CPU{Cores: 4}, 4},
+		{&kvv1.CPU{Sockets: 2, Cores: 4, Threads: 2}, 16},
+		{&kvv1.CPU{Sockets: 3}, 3},
+	} {
+		if got := CPUCount(tc.cpu); got != tc.want {
+			t.Errorf("CPUCount(%+v) = %d, want %d", tc.cpu, got, tc.want)
+		}
+	}
+}
+
+func TestWantsRunning(t *testing.T) {
+	vmi := &kvv1.VirtualMachineInstance{}
+	for _, tc := range []struct {
+		name     string
+		running  *bool
+		strategy *kvv1.VirtualMachineRunStrategy
+		vmi      *kvv1.VirtualMachineInstance
+		want     bool
+	}{
+		{"running true", ptr.To(true), nil, nil, true},
+		{"running false", ptr.To(false), nil, vmi, false},
+		{"unset", nil, nil, nil, false},
+		{"Always", nil, ptr.To(kvv1.RunStrategyAlways), nil, true},
+		{"RerunOnFailure", nil, ptr.To(kvv1.RunStrategyRerunOnFailure), nil, true},
+		{"Halted", nil, ptr.To(kvv1.RunStrategyHalted), vmi, false},
+		{"Manual with instance", nil, ptr.To(kvv1.RunStrategyManual), vmi, true},
+		{"Manual without", nil, ptr.To(kvv1.RunStrategyManual), nil, false},
+	} {
+		vm := &kvv1.VirtualMachine{Spec: kvv1.VirtualMachineSpec{Running: tc.running, RunStrategy: tc.strategy}}
+		if got := WantsRunning(vm, tc.vmi); got != tc.want {
+			t.Errorf("%s: WantsRunning = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestPhase(t *testing.T) {
+	now := metav1.Now()
+	vm := &kvv1.VirtualMachine{}
+	inPhase := func(p kvv1.VirtualMachineInstancePhase) *kvv1.VirtualMachineInstance {
+		return &kvv1.VirtualMachineInstance{Status: kvv1.VirtualMachineInstanceStatus{Phase: p}}
+	}
+	migrating := inPhase(kvv1.Running)
+	migrating.Status.MigrationState = &kvv1.VirtualMachineInstanceMigrationState{}
+	migrated := inPhase(kvv1.Running)
+	migrated.Status.MigrationState = &kvv1.VirtualMachineInstanceMigrationState{Completed: true}
+	stopping := inPhase(kvv1.Running)
+	stopping.DeletionTimestamp = &now
+	for _, tc := range []struct {
+		name    string
+		vmi     *kvv1.VirtualMachineInstance
+		running bool
+		want    hypersdk.VirtualMachinePhase
+	}{
+		{"halted", nil, false, hypersdk.VirtualMachineStopped},
+		{"asked to run", nil, true, hypersdk.VirtualMachineStarting},
+		{"pending", inPhase(kvv1.Pending), true, hypersdk.VirtualMachineScheduling},
+		{"scheduling", inPhase(kvv1.Scheduling), true, hypersdk.VirtualMachineScheduling},
+		{"scheduled", inPhase(kvv1.Scheduled), true, hypersdk.VirtualMachineStarting},
+		{"running", inPhase(kvv1.Running), true, hypersdk.VirtualMachineRunning},
+		{"migrating", migrating, true, hypersdk.VirtualMachineMigrating},
+		{"migrated", migrated, true, hypersdk.VirtualMachineRunning},
+		{"stopping", stopping, true, hypersdk.VirtualMachineStopping},
+		{"succeeded", inPhase(kvv1.Succeeded), false, hypersdk.VirtualMachineStopped},
+		{"failed", inPhase(kvv1.Failed), true, hypersdk.VirtualMachineFailed},
+		{"unknown", inPhase(kvv1.Unknown), true, hypersdk.VirtualMachineUnknown},
+	} {
+		if got := Phase(vm, tc.vmi, tc.running); got != tc.want {
+			t.Errorf("%s: Phase = %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestNewVirtualMachineRoundTrip: the KubeVirt VM made from a view reads
+// back as the same view.
+func TestNewVirtualMachineRoundTrip(t *testing.T) {
+	mem := resource.MustParse("3Gi")
+	for _, spec := range []hypersdk.VirtualMachineSpec{
+		{CPUs: 4, Memory: &mem, Image: "img:1", Running: ptr.To(true)},
+		{CPUs: 1, Memory: &mem, Running: ptr.To(false), Source: &hypersdk.VirtualMachineSource{PersistentVolumeClaim: "root"},
+			GPUs: []hypersdk.GPURequest{{DeviceName: "nvidia.com/A100", Count: 2}, {DeviceName: "nvidia.com/T4", Count: 1}}},
+		{CPUs: 2, Memory: &mem, Running: ptr.To(true), Source: &hypersdk.VirtualMachineSource{DataVolume: "dv"}},
+	} {
+		view := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns"}, Spec: spec}
+		vm, err := NewVirtualMachine(view)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := View(vm, nil)
+		if !equality.Semantic.DeepEqual(got.Spec, spec) {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got.Spec, spec)
+		}
+	}
+}
+
+// TestApplySpecKeepsWhatTheViewDoesNotDescribe: a write through the view
+// leaves the rest of a hand-written KubeVirt VM alone.
+func TestApplySpecKeepsWhatTheViewDoesNotDescribe(t *testing.T) {
+	vm := &kvv1.VirtualMachine{Spec: kvv1.VirtualMachineSpec{
+		Running: ptr.To(true),
+		Template: &kvv1.VirtualMachineInstanceTemplateSpec{Spec: kvv1.VirtualMachineInstanceSpec{
+			Domain: kvv1.DomainSpec{
+				CPU:       &kvv1.CPU{Cores: 2, Model: "host-passthrough"},
+				Resources: kvv1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}},
+			},
+			Volumes: []kvv1.Volume{
+				{Name: RootDiskName, VolumeSource: kvv1.VolumeSource{ContainerDisk: &kvv1.ContainerDiskSource{Image: "old"}}},
+				{Name: "cloudinit", VolumeSource: kvv1.VolumeSource{CloudInitNoCloud: &kvv1.CloudInitNoCloudSource{UserData: "#cloud-config"}}},
+			},
+		}},
+	}}
+	mem := resource.MustParse("4Gi")
+	if err := ApplySpec(vm, &hypersdk.VirtualMachineSpec{CPUs: 2, Memory: &mem, Image: "new", Running: ptr.To(false)}); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := vm.Spec.Template.Spec
+	if tmpl.Domain.CPU.Cores != 2 || tmpl.Domain.CPU.Model != "host-passthrough" {
+		t.Errorf("unchanged CPU count rewrote the topology: %+v", tmpl.Domain.CPU)
+	}
+	if req := tmpl.Domain.Resources.Requests[corev1.ResourceMemory]; req.String() != "4Gi" || tmpl.Domain.Memory.Guest.String() != "4Gi" {
+		t.Errorf("memory request %s guest %s, want 4Gi both", req.String(), tmpl.Domain.Memory.Guest)
+	}
+	if len(tmpl.Volumes) != 2 || tmpl.Volumes[0].ContainerDisk.Image != "new" || tmpl.Volumes[1].CloudInitNoCloud == nil {
+		t.Errorf("volumes = %+v, want the root disk replaced and cloud-init kept", tmpl.Volumes)
+	}
+	if vm.Spec.Running != nil || *vm.Spec.RunStrategy != kvv1.RunStrategyHalted {
+		t.Errorf("running=%v runStrategy=%v, want runStrategy Halted only", vm.Spec.Running, vm.Spec.RunStrategy)
+	}
+}
+
+func TestViewStatus(t *testing.T) {
+	vm := &kvv1.VirtualMachine{
+		ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", Labels: map[string]string{"a": "b"}},
+		Spec: kvv1.VirtualMachineSpec{RunStrategy: ptr.To(kvv1.RunStrategyAlways), Template: &kvv1.VirtualMachineInstanceTemplateSpec{
+			Spec: kvv1.VirtualMachineInstanceSpec{Domain: kvv1.DomainSpec{CPU: &kvv1.CPU{Sockets: 2}}},
+		}},
+	}
+	vmi := &kvv1.VirtualMachineInstance{
+		Spec: kvv1.VirtualMachineInstanceSpec{Domain: kvv1.DomainSpec{CPU: &kvv1.CPU{Sockets: 2},
+			Memory: &kvv1.Memory{Guest: ptr.To(resource.MustParse("2Gi"))}}},
+		Status: kvv1.VirtualMachineInstanceStatus{
+			Phase:    kvv1.Running,
+			NodeName: "n1",
+			Interfaces: []kvv1.VirtualMachineInstanceNetworkInterface{
+				{IP: "10.0.0.1"}, {IPs: []string{"10.0.1.1", "fd00::1"}},
+			},
+			CurrentCPUTopology: &kvv1.CPUTopology{Sockets: 3, Cores: 1, Threads: 1},
+			Conditions: []kvv1.VirtualMachineInstanceCondition{
+				{Type: kvv1.VirtualMachineInstanceIsMigratable, Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"},
+				{Type: kvv1.VirtualMachineInstanceReady, Status: corev1.ConditionTrue},
+			},
+		},
+	}
+	v := View(vm, vmi)
+	st := v.Status
+	if st.Phase != hypersdk.VirtualMachineRunning || st.NodeName != "n1" || len(st.IPs) != 3 || st.IPs[2] != "fd00::1" {
+		t.Errorf("status = %+v", st)
+	}
+	if st.AllocatedCPUs != 3 || st.AllocatedMemory.String() != "2Gi" {
+		t.Errorf("allocated %d CPUs %v memory, want the hotplugged 3 and 2Gi", st.AllocatedCPUs, st.AllocatedMemory)
+	}
+	if len(st.Conditions) != 2 || st.Conditions[0].Reason != "DisksNotLiveMigratable" || st.Conditions[1].Reason == "" {
+		t.Errorf("conditions = %+v, want KubeVirt's reasons and a placeholder where it gave none", st.Conditions)
+	}
+	// The view owns its memory.
+	v.Labels["a"] = "changed"
+	if vm.Labels["a"] != "b" {
+		t.Error("View shares labels with the KubeVirt object")
+	}
+}

@@ -46,4 +46,19 @@ if ! complete; then
     echo "hypersdk: control plane built in $((SECONDS - start))s" >&2
   fi
 fi
+
+# kwok refuses to start without stages: concatenate the ones its module ships
+# (nodes turn Ready and keep a lease; pods on them run and get an IP).
+stages="${bin}/kwok-stages.yaml"
+if [[ ! -s "${stages}" ]]; then
+  kwok_dir="$(cd "${tools_dir}" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
+  tmp_stages="$(mktemp "${bin}/.stages.XXXXXX")"
+  for f in "${kwok_dir}"/kustomize/stage/node/fast/node-initialize.yaml \
+           "${kwok_dir}"/kustomize/stage/node/heartbeat-with-lease/*.yaml \
+           "${kwok_dir}"/kustomize/stage/pod/fast/*.yaml; do
+    echo "---"
+    cat "${f}"
+  done > "${tmp_stages}"
+  mv "${tmp_stages}" "${stages}"
+fi
 echo "${bin}"

@@ -36,7 +36,13 @@ func run() error {
 		"Directory with etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl (hack/tools-bin.sh prints it).")
 	flag.StringVar(&cfg.BinDir, "bin", filepath.Dir(self), "Directory with HyperSDK's binaries.")
 	flag.DurationVar(&cfg.StartTimeout, "start-timeout", 3*time.Minute, "How long each start-up step may take.")
-	klog.InitFlags(nil)
+	flag.IntVar(&cfg.Nodes, "nodes", 6, "Simulated nodes (kwok), spread over the ES, US-CAL-CISO and NO grid zones.")
+	flag.IntVar(&cfg.VMs, "vms", 8, "Demo VMs to start.")
+	flag.Int64Var(&cfg.Seed, "seed", 1, "Seed of the demo VMs' sizes and load profiles.")
+	// Imported packages may have registered klog's flags already.
+	if flag.Lookup("v") == nil {
+		klog.InitFlags(nil)
+	}
 	flag.Parse()
 	if cfg.ControlPlaneBinDir == "" {
 		return errors.New("--control-plane-bin is required (run hack/tools-bin.sh to build and print it)")

@@ -7,10 +7,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -37,24 +35,9 @@ type ViewFeeder struct {
 
 // NewViewFeeder returns a feeder over the KubeVirt API reached by client.
 func NewViewFeeder(client Clientset, sink ViewSink, resync time.Duration) *ViewFeeder {
-	kv := client.KubevirtV1()
 	f := &ViewFeeder{
-		vms: cache.NewSharedIndexInformer(&cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return kv.VirtualMachines(metav1.NamespaceAll).List(ctx, o)
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return kv.VirtualMachines(metav1.NamespaceAll).Watch(ctx, o)
-			},
-		}, &kvv1.VirtualMachine{}, resync, cache.Indexers{}),
-		vmis: cache.NewSharedIndexInformer(&cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return kv.VirtualMachineInstances(metav1.NamespaceAll).List(ctx, o)
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return kv.VirtualMachineInstances(metav1.NamespaceAll).Watch(ctx, o)
-			},
-		}, &kvv1.VirtualMachineInstance{}, resync, cache.Indexers{}),
+		vms:  NewVirtualMachineInformer(client, resync),
+		vmis: NewVirtualMachineInstanceInformer(client, resync),
 		sink: sink,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[cache.ObjectName](),

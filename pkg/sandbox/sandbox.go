@@ -28,6 +28,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/artifacts"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/controlplane"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/pki"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/process"
@@ -51,6 +52,12 @@ type Config struct {
 	Dir string
 	// StartTimeout bounds each start-up step.
 	StartTimeout time.Duration
+	// Nodes is the size of the simulated fleet.
+	Nodes int
+	// VMs is how many demo VMs to start.
+	VMs int
+	// Seed varies the demo VMs' sizes and load profiles.
+	Seed int64
 }
 
 // Sandbox is a running sandbox.
@@ -63,6 +70,7 @@ type Sandbox struct {
 	ControlPlane *controlplane.ControlPlane
 
 	cfg       Config
+	procs     []*process.Process // everything started beside the control plane
 	apiCA     []byte
 	apiServer *process.Process
 	apiArgs   []string
@@ -81,6 +89,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	cp, err := controlplane.Start(ctx, controlplane.Config{
 		BinDir:       cfg.ControlPlaneBinDir,
 		Dir:          cfg.Dir,
+		Scheduler:    true,
 		StartTimeout: cfg.StartTimeout,
 	})
 	if err != nil {
@@ -101,6 +110,32 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	logger.Info("hypersdk.io API available")
+
+	client, err := kubernetes.NewForConfig(sb.Admin)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := kubevirt.NewClientset(sb.Admin)
+	if err != nil {
+		return nil, err
+	}
+	if err := sb.startKwok(); err != nil {
+		return nil, err
+	}
+	if err := sb.createNodes(ctx, client); err != nil {
+		return nil, err
+	}
+	if err := sb.startSimulator(); err != nil {
+		return nil, err
+	}
+	if err := sb.waitNodesSchedulable(ctx, client); err != nil {
+		return nil, err
+	}
+	logger.Info("Nodes ready", "nodes", cfg.Nodes)
+	if err := sb.createDemoVMs(ctx, client, kv); err != nil {
+		return nil, err
+	}
+	logger.Info("Demo VMs running", "vms", cfg.VMs)
 	return sb, nil
 }
 
@@ -209,6 +244,7 @@ func (sb *Sandbox) runAPIServer() error {
 		return err
 	}
 	sb.apiServer = p
+	sb.procs = append(sb.procs, p)
 	return nil
 }
 
@@ -331,10 +367,10 @@ func (sb *Sandbox) waitAvailable(ctx context.Context) error {
 	})
 }
 
-// Stop ends every process of the sandbox.
+// Stop ends every process of the sandbox: its own first, all at once, then
+// the control plane.
 func (sb *Sandbox) Stop() {
-	if sb.apiServer != nil {
-		sb.apiServer.Stop(10 * time.Second)
-	}
+	process.StopAll(sb.procs, 10*time.Second)
+	sb.procs = nil
 	sb.ControlPlane.Stop()
 }

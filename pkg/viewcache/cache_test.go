@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
@@ -132,7 +132,7 @@ func TestWatchPredicateTransitions(t *testing.T) {
 	defer w.Stop()
 	c.Set("ns/a", cm("a", "red")) // starts matching: ADDED for this watcher
 	assertEvent(t, recv(t, w), watch.Added, "a", "102")
-	c.Set("ns/b", cm("b", "blue")) // never matches: nothing
+	c.Set("ns/b", cm("b", "blue"))  // never matches: nothing
 	c.Set("ns/a", cm("a", "green")) // stops matching: DELETED
 	assertEvent(t, recv(t, w), watch.Deleted, "a", "104")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -32,22 +31,6 @@ func kubevirtVM(name string, cpus uint32, memory string, labels map[string]strin
 	}
 }
 
-// runningVMI is the instance KubeVirt would have made for vm, running on node.
-// These tests play virt-controller's part by hand; the sandbox's simulator
-// does it for real.
-func runningVMI(vm *kvv1.VirtualMachine, node, ip string) *kvv1.VirtualMachineInstance {
-	return &kvv1.VirtualMachineInstance{
-		ObjectMeta: metav1.ObjectMeta{Name: vm.Name, Namespace: vm.Namespace, Labels: vm.Labels},
-		Spec:       vm.Spec.Template.Spec,
-		Status: kvv1.VirtualMachineInstanceStatus{
-			Phase:      kvv1.Running,
-			NodeName:   node,
-			Interfaces: []kvv1.VirtualMachineInstanceNetworkInterface{{Name: "default", IP: ip, IPs: []string{ip}}},
-			Conditions: []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceReady, Status: corev1.ConditionTrue}},
-		},
-	}
-}
-
 func createKubeVirtVM(t *testing.T, ns string, vm *kvv1.VirtualMachine) *kvv1.VirtualMachine {
 	t.Helper()
 	created, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Create(context.Background(), vm, metav1.CreateOptions{})
@@ -55,13 +38,6 @@ func createKubeVirtVM(t *testing.T, ns string, vm *kvv1.VirtualMachine) *kvv1.Vi
 		t.Fatalf("creating KubeVirt VM %s: %v", vm.Name, err)
 	}
 	return created
-}
-
-func createVMI(t *testing.T, vmi *kvv1.VirtualMachineInstance) {
-	t.Helper()
-	if _, err := env.KubeVirt.KubevirtV1().VirtualMachineInstances(vmi.Namespace).Create(context.Background(), vmi, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating VMI %s: %v", vmi.Name, err)
-	}
 }
 
 func resourceQuantity(s string) resource.Quantity { return resource.MustParse(s) }

@@ -32,33 +32,33 @@ func TestVirtualMachineView(t *testing.T) {
 	}
 	defer w.Stop()
 
-	vm := createKubeVirtVM(t, ns, kubevirtVM("web", 2, "2Gi", map[string]string{"app": "web"}))
+	createKubeVirtVM(t, ns, kubevirtVM("web", 2, "2Gi", map[string]string{"app": "web"}))
 	added := nextEvent(t, w, watch.Added)
 	if added.Name != "web" || added.Spec.CPUs != 2 || added.Spec.Memory.String() != "2Gi" {
 		t.Fatalf("ADDED %s with cpus=%d memory=%v, want web, 2, 2Gi", added.Name, added.Spec.CPUs, added.Spec.Memory)
 	}
 
-	// virt-controller's part: the instance runs on a node.
-	createVMI(t, runningVMI(vm, "node-a", "10.244.0.7"))
+	// The simulated KubeVirt starts it; kube-scheduler places its pod.
 	running := waitForEvent(t, w, func(vm *v1alpha1.VirtualMachine) bool {
 		return vm.Status.Phase == v1alpha1.VirtualMachineRunning
 	})
-	if running.Status.NodeName != "node-a" || strings.Join(running.Status.IPs, ",") != "10.244.0.7" {
-		t.Errorf("running VM status = %+v, want node-a and 10.244.0.7", running.Status)
+	node := running.Status.NodeName
+	if !strings.HasPrefix(node, "node-") || len(running.Status.IPs) != 1 || running.Status.AllocatedCPUs != 2 {
+		t.Errorf("running VM status = %+v, want a fleet node, one IP and 2 allocated CPUs", running.Status)
 	}
 
 	out, err := env.Kubectl(t, "get", "hvm", "-n", ns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertTable(t, out, []string{"NAME", "PHASE", "NODE", "CPUS", "MEMORY", "AGE"}, []string{"web", "Running", "node-a", "2", "2Gi"})
+	assertTable(t, out, []string{"NAME", "PHASE", "NODE", "CPUS", "MEMORY", "AGE"}, []string{"web", "Running", node, "2", "2Gi"})
 	out, err = env.Kubectl(t, "get", "hvm", "-n", ns, "-o", "wide")
 	if err != nil {
 		t.Fatal(err)
 	}
 	assertTable(t, out, []string{"NAME", "PHASE", "NODE", "CPUS", "MEMORY", "AGE", "IP", "GPUS", "IMAGE"},
-		[]string{"web", "Running", "node-a", "2", "2Gi"})
-	if !strings.Contains(out, "10.244.0.7") || !strings.Contains(out, "quay.io/containerdisks/fedora:41") {
+		[]string{"web", "Running", node, "2", "2Gi"})
+	if !strings.Contains(out, running.Status.IPs[0]) || !strings.Contains(out, "quay.io/containerdisks/fedora:41") {
 		t.Errorf("-o wide lacks the IP or image:\n%s", out)
 	}
 	// kubectl across namespaces sees it too.
@@ -156,22 +156,38 @@ func TestVirtualMachineWriteThrough(t *testing.T) {
 func TestSelectorsFilterOnServer(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ns := env.Namespace(t, "select")
-	a := createKubeVirtVM(t, ns, kubevirtVM("a", 1, "1Gi", map[string]string{"team": "red"}))
-	createKubeVirtVM(t, ns, kubevirtVM("b", 2, "1Gi", map[string]string{"team": "blue"}))
-	c := createKubeVirtVM(t, ns, kubevirtVM("c", 1, "1Gi", map[string]string{"team": "blue"}))
-	createVMI(t, runningVMI(a, "node-1", "10.0.0.1"))
-	createVMI(t, runningVMI(c, "node-2", "10.0.0.2"))
+	createKubeVirtVM(t, ns, kubevirtVM("a", 1, "1Gi", map[string]string{"team": "red"}))
+	stopped := kubevirtVM("b", 2, "1Gi", map[string]string{"team": "blue"})
+	stopped.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
+	createKubeVirtVM(t, ns, stopped)
+	createKubeVirtVM(t, ns, kubevirtVM("c", 1, "1Gi", map[string]string{"team": "blue"}))
 	framework.Eventually(t, "two running VMs", func(ctx context.Context) (bool, error) {
 		return len(rawNames(t, ns, url.Values{"fieldSelector": {"status.phase=Running"}})) == 2, nil
 	})
+	vmC, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Get(context.Background(), "c", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onNodeOfC []string // computed here, from the unfiltered list
+	for _, vm := range all.Items {
+		if vm.Status.NodeName == vmC.Status.NodeName {
+			onNodeOfC = append(onNodeOfC, vm.Name)
+		}
+	}
+	sort.Strings(onNodeOfC)
 
 	for _, tc := range []struct {
 		query url.Values
 		want  string
 	}{
 		{url.Values{"fieldSelector": {"status.phase=Running"}}, "a c"},
-		{url.Values{"fieldSelector": {"status.phase=Starting"}}, "b"},
-		{url.Values{"fieldSelector": {"status.nodeName=node-2"}}, "c"},
+		{url.Values{"fieldSelector": {"status.phase=Stopped"}}, "b"},
+		{url.Values{"fieldSelector": {"status.nodeName=" + vmC.Status.NodeName}}, strings.Join(onNodeOfC, " ")},
+		{url.Values{"fieldSelector": {"status.nodeName=no-such-node"}}, ""},
 		{url.Values{"fieldSelector": {"metadata.name=b"}}, "b"},
 		{url.Values{"fieldSelector": {"spec.cpus=2"}}, "b"},
 		{url.Values{"labelSelector": {"team=blue"}}, "b c"},

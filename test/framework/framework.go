@@ -29,6 +29,9 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/sandbox"
 )
 
+// Nodes is the size of the test fleet: two of each zone, GPU servers among them.
+const Nodes = 6
+
 // Timeout is the generous deadline of every wait: CI shares 2 cores with a
 // whole control plane.
 const Timeout = 2 * time.Minute
@@ -92,6 +95,7 @@ func Setup(ctx context.Context) (*Env, func(), error) {
 		ControlPlaneBinDir: cpBin,
 		BinDir:             binDir,
 		Dir:                filepath.Join(tmp, "sandbox"),
+		Nodes:              Nodes,
 	})
 	if err != nil {
 		dumpLogs(filepath.Join(tmp, "sandbox", "logs"))

@@ -308,10 +308,20 @@ func (cp *ControlPlane) waitDefaultServiceAccount(ctx context.Context) error {
 	})
 }
 
-// Stop ends every process, last started first.
+// Stop ends every process: the controllers together, then kube-apiserver,
+// then etcd, so nothing loses its server while it shuts down.
 func (cp *ControlPlane) Stop() {
-	for i := len(cp.procs) - 1; i >= 0; i-- {
-		cp.procs[i].Stop(10 * time.Second)
+	var controllers, rest []*process.Process
+	for _, p := range cp.procs {
+		if p.Name == "kube-controller-manager" || p.Name == "kube-scheduler" {
+			controllers = append(controllers, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	process.StopAll(controllers, 10*time.Second)
+	for i := len(rest) - 1; i >= 0; i-- {
+		rest[i].Stop(10 * time.Second)
 	}
 	cp.procs = nil
 }

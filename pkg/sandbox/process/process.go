@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -149,4 +150,17 @@ func Poll(ctx context.Context, timeout time.Duration, fn func(context.Context) e
 		case <-tick.C:
 		}
 	}
+}
+
+// StopAll stops procs concurrently and waits for all of them.
+func StopAll(procs []*Process, grace time.Duration) {
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.Stop(grace)
+		}()
+	}
+	wg.Wait()
 }

@@ -62,17 +62,25 @@ type Config struct {
 type Simulator struct {
 	cfg Config
 
-	kubeInformers informers.SharedInformerFactory
-	pods          corelisters.PodLister
-	podInformer   cache.SharedIndexInformer
-	vmInformer    cache.SharedIndexInformer
-	vmiInformer   cache.SharedIndexInformer
-	migInformer   cache.SharedIndexInformer
+	kubeInformers    informers.SharedInformerFactory
+	pods             corelisters.PodLister
+	podInformer      cache.SharedIndexInformer
+	vmInformer       cache.SharedIndexInformer
+	vmiInformer      cache.SharedIndexInformer
+	migInformer      cache.SharedIndexInformer
+	snapshotInformer cache.SharedIndexInformer
+	restoreInformer  cache.SharedIndexInformer
+	cloneInformer    cache.SharedIndexInformer
+	poolInformer     cache.SharedIndexInformer
 
 	controllers []*controller
 	vms         *controller
 	vmis        *controller
 	migrations  *controller
+	snapshots   *controller
+	restores    *controller
+	clones      *controller
+	pools       *controller
 }
 
 // New returns a simulator; Run starts it.
@@ -96,12 +104,27 @@ func New(cfg Config) *Simulator {
 	s.vmInformer = kubevirt.NewVirtualMachineInformer(cfg.KubeVirt, 0)
 	s.vmiInformer = kubevirt.NewVirtualMachineInstanceInformer(cfg.KubeVirt, 0)
 	s.migInformer = kubevirt.NewMigrationInformer(cfg.KubeVirt, 0)
+	s.snapshotInformer = kubevirt.NewSnapshotInformer(cfg.KubeVirt, 0)
+	s.restoreInformer = kubevirt.NewRestoreInformer(cfg.KubeVirt, 0)
+	s.cloneInformer = kubevirt.NewCloneInformer(cfg.KubeVirt, 0)
+	s.poolInformer = kubevirt.NewPoolInformer(cfg.KubeVirt, 0)
 
 	s.vms = s.newController("vm", s.syncVM)
 	s.vmis = s.newController("vmi", s.syncVMI)
 	s.migrations = s.newController("migration", s.syncMigration)
+	s.snapshots = s.newController("snapshot", s.syncSnapshot)
+	s.restores = s.newController("restore", s.syncRestore)
+	s.clones = s.newController("clone", s.syncClone)
+	s.pools = s.newController("pool", s.syncPool)
 
-	s.onChange(s.vmInformer, s.vms.enqueue)
+	s.onChange(s.vmInformer, func(obj interface{}) {
+		s.vms.enqueue(obj)
+		s.enqueuePoolOf(obj)
+	})
+	s.onChange(s.snapshotInformer, s.snapshots.enqueue)
+	s.onChange(s.restoreInformer, s.restores.enqueue)
+	s.onChange(s.cloneInformer, s.clones.enqueue)
+	s.onChange(s.poolInformer, s.pools.enqueue)
 	s.onChange(s.vmiInformer, func(obj interface{}) {
 		s.vmis.enqueue(obj)
 		s.vms.enqueue(obj) // a VMI has its VM's name
@@ -122,10 +145,13 @@ func (s *Simulator) Run(ctx context.Context) error {
 	logger := klog.FromContext(ctx).WithValues("component", "kubevirt-simulator")
 	ctx = klog.NewContext(ctx, logger)
 	s.kubeInformers.Start(ctx.Done())
-	for _, inf := range []cache.SharedIndexInformer{s.vmInformer, s.vmiInformer, s.migInformer} {
+	kubevirtInformers := []cache.SharedIndexInformer{s.vmInformer, s.vmiInformer, s.migInformer,
+		s.snapshotInformer, s.restoreInformer, s.cloneInformer, s.poolInformer}
+	synced := []cache.InformerSynced{s.podInformer.HasSynced}
+	for _, inf := range kubevirtInformers {
 		go inf.RunWithContext(ctx)
+		synced = append(synced, inf.HasSynced)
 	}
-	synced := []cache.InformerSynced{s.podInformer.HasSynced, s.vmInformer.HasSynced, s.vmiInformer.HasSynced, s.migInformer.HasSynced}
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return fmt.Errorf("KubeVirt simulator: informers did not sync: %w", ctx.Err())
 	}

@@ -1,0 +1,239 @@
+package kubevirtsim
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
+	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
+)
+
+// syncSnapshot takes a VirtualMachineSnapshot: InProgress, then a
+// VirtualMachineSnapshotContent holding the VM's definition and its volumes'
+// backups, then Succeeded and ReadyToUse, as virt-controller does.
+func (s *Simulator) syncSnapshot(ctx context.Context, key cache.ObjectName) error {
+	obj, exists, err := s.snapshotInformer.GetIndexer().GetByKey(key.String())
+	if err != nil || !exists {
+		return err
+	}
+	snap := obj.(*snapshotv1.VirtualMachineSnapshot)
+	if snap.DeletionTimestamp != nil || snap.Status != nil && (snap.Status.Phase == snapshotv1.Succeeded || snap.Status.Phase == snapshotv1.Failed) {
+		return nil
+	}
+	updated := snap.DeepCopy()
+	if updated.Status == nil {
+		updated.Status = &snapshotv1.VirtualMachineSnapshotStatus{}
+	}
+	st := updated.Status
+	now := s.now()
+	switch {
+	case snap.Spec.Source.Kind != "VirtualMachine":
+		st.Phase = snapshotv1.Failed
+		st.Conditions = setSnapshotCondition(st.Conditions, snapshotv1.ConditionFailure, corev1.ConditionTrue, "InvalidSource",
+			fmt.Sprintf("cannot snapshot a %s", snap.Spec.Source.Kind), now)
+	case st.Phase == snapshotv1.PhaseUnset:
+		st.Phase = snapshotv1.InProgress
+		st.ReadyToUse = ptr.To(false)
+		st.Conditions = setSnapshotCondition(st.Conditions, snapshotv1.ConditionProgressing, corev1.ConditionTrue, "Operation in progress", "", now)
+		st.Conditions = setSnapshotCondition(st.Conditions, snapshotv1.ConditionReady, corev1.ConditionFalse, "Not ready", "", now)
+		s.snapshots.after(key, s.cfg.StepDelay)
+	default:
+		vmObj, ok, err := s.vmInformer.GetIndexer().GetByKey(snap.Namespace + "/" + snap.Spec.Source.Name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			st.Phase = snapshotv1.Failed
+			st.Conditions = setSnapshotCondition(st.Conditions, snapshotv1.ConditionFailure, corev1.ConditionTrue, "SourceNotFound",
+				fmt.Sprintf("VirtualMachine %s does not exist", snap.Spec.Source.Name), now)
+			break
+		}
+		vm := vmObj.(*kvv1.VirtualMachine)
+		content, err := s.ensureSnapshotContent(ctx, snap, vm)
+		if err != nil {
+			return err
+		}
+		st.SourceUID = ptr.To(vm.UID)
+		st.VirtualMachineSnapshotContentName = ptr.To(content.Name)
+		st.CreationTime = &now
+		st.ReadyToUse = ptr.To(true)
+		st.Phase = snapshotv1.Succeeded
+		st.Indications = []snapshotv1.Indication{snapshotv1.VMSnapshotNoGuestAgentIndication}
+		if vm.Status.Ready {
+			st.Indications = append(st.Indications, snapshotv1.VMSnapshotOnlineSnapshotIndication)
+		}
+		st.Conditions = setSnapshotCondition(st.Conditions, snapshotv1.ConditionProgressing, corev1.ConditionFalse, "Operation complete", "", now)
+		st.Conditions = setSnapshotCondition(st.Conditions, snapshotv1.ConditionReady, corev1.ConditionTrue, "Operation complete", "", now)
+	}
+	if equality.Semantic.DeepEqual(snap.Status, updated.Status) {
+		return nil
+	}
+	_, err = s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(snap.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	return ignoreNotFound(err)
+}
+
+func (s *Simulator) ensureSnapshotContent(ctx context.Context, snap *snapshotv1.VirtualMachineSnapshot, vm *kvv1.VirtualMachine) (*snapshotv1.VirtualMachineSnapshotContent, error) {
+	contents := s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshotContents(snap.Namespace)
+	name := "vmsnapshot-content-" + string(snap.UID)
+	if existing, err := contents.Get(ctx, name, metav1.GetOptions{}); err == nil {
+		return existing, nil
+	} else if !apierrors.IsNotFound(err) {
+		return nil, err
+	}
+	var backups []snapshotv1.VolumeBackup
+	if vm.Spec.Template != nil {
+		for _, v := range vm.Spec.Template.Spec.Volumes {
+			claim := ""
+			switch {
+			case v.PersistentVolumeClaim != nil:
+				claim = v.PersistentVolumeClaim.ClaimName
+			case v.DataVolume != nil:
+				claim = v.DataVolume.Name
+			default:
+				continue // container disks are images: nothing to back up
+			}
+			backups = append(backups, snapshotv1.VolumeBackup{
+				VolumeName:            v.Name,
+				PersistentVolumeClaim: snapshotv1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: claim}},
+				VolumeSnapshotName:    ptr.To(fmt.Sprintf("vmsnapshot-%s-volume-%s", snap.UID, v.Name)),
+			})
+		}
+	}
+	content := &snapshotv1.VirtualMachineSnapshotContent{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: snap.Namespace,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(snap,
+				snapshotv1.SchemeGroupVersion.WithKind("VirtualMachineSnapshot"))},
+		},
+		Spec: snapshotv1.VirtualMachineSnapshotContentSpec{
+			VirtualMachineSnapshotName: ptr.To(snap.Name),
+			Source: snapshotv1.SourceSpec{VirtualMachine: &snapshotv1.VirtualMachine{
+				ObjectMeta: metav1.ObjectMeta{Name: vm.Name, Namespace: vm.Namespace, UID: vm.UID,
+					Labels: vm.Labels, Annotations: vm.Annotations},
+				Spec: *vm.Spec.DeepCopy(),
+			}},
+			VolumeBackups: backups,
+		},
+	}
+	created, err := contents.Create(ctx, content, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("creating snapshot content: %w", err)
+	}
+	now := s.now()
+	created.Status = &snapshotv1.VirtualMachineSnapshotContentStatus{CreationTime: &now, ReadyToUse: ptr.To(true)}
+	return contents.UpdateStatus(ctx, created, metav1.UpdateOptions{})
+}
+
+// syncRestore restores a snapshot's VM definition onto its target: a new VM
+// (stopped) when the target does not exist, else the target's spec, which
+// must not be running, as KubeVirt requires.
+func (s *Simulator) syncRestore(ctx context.Context, key cache.ObjectName) error {
+	obj, exists, err := s.restoreInformer.GetIndexer().GetByKey(key.String())
+	if err != nil || !exists {
+		return err
+	}
+	restore := obj.(*snapshotv1.VirtualMachineRestore)
+	if restore.DeletionTimestamp != nil || restore.Status != nil && restore.Status.Complete != nil && *restore.Status.Complete {
+		return nil
+	}
+	updated := restore.DeepCopy()
+	if updated.Status == nil {
+		updated.Status = &snapshotv1.VirtualMachineRestoreStatus{Complete: ptr.To(false)}
+	}
+	st := updated.Status
+	now := s.now()
+	progressing := func(reason string) {
+		st.Conditions = setSnapshotCondition(st.Conditions, snapshotv1.ConditionProgressing, corev1.ConditionTrue, reason, "", now)
+		st.Conditions = setSnapshotCondition(st.Conditions, snapshotv1.ConditionReady, corev1.ConditionFalse, reason, "", now)
+	}
+	vm, err := s.restoredVM(ctx, restore)
+	switch {
+	case err != nil:
+		progressing(err.Error())
+		s.restores.after(key, s.cfg.StepDelay)
+	case vm == nil:
+		progressing("Operation in progress")
+		s.restores.after(key, s.cfg.StepDelay)
+	default:
+		st.Complete = ptr.To(true)
+		st.RestoreTime = &now
+		st.Conditions = setSnapshotCondition(st.Conditions, snapshotv1.ConditionProgressing, corev1.ConditionFalse, "Operation complete", "", now)
+		st.Conditions = setSnapshotCondition(st.Conditions, snapshotv1.ConditionReady, corev1.ConditionTrue, "Operation complete", "", now)
+	}
+	if equality.Semantic.DeepEqual(restore.Status, updated.Status) {
+		return nil
+	}
+	_, err = s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineRestores(restore.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	return ignoreNotFound(err)
+}
+
+// restoredVM writes the snapshot onto the target and returns it, or nil with
+// a reason to wait.
+func (s *Simulator) restoredVM(ctx context.Context, restore *snapshotv1.VirtualMachineRestore) (*kvv1.VirtualMachine, error) {
+	snapObj, ok, err := s.snapshotInformer.GetIndexer().GetByKey(restore.Namespace + "/" + restore.Spec.VirtualMachineSnapshotName)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("waiting for snapshot %s", restore.Spec.VirtualMachineSnapshotName)
+	}
+	snap := snapObj.(*snapshotv1.VirtualMachineSnapshot)
+	if snap.Status == nil || snap.Status.ReadyToUse == nil || !*snap.Status.ReadyToUse || snap.Status.VirtualMachineSnapshotContentName == nil {
+		return nil, fmt.Errorf("waiting for snapshot %s to be ready", snap.Name)
+	}
+	content, err := s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshotContents(restore.Namespace).Get(ctx,
+		*snap.Status.VirtualMachineSnapshotContentName, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	source := content.Spec.Source.VirtualMachine
+	vms := s.cfg.KubeVirt.KubevirtV1().VirtualMachines(restore.Namespace)
+	target, err := vms.Get(ctx, restore.Spec.Target.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		vm := &kvv1.VirtualMachine{
+			ObjectMeta: metav1.ObjectMeta{Name: restore.Spec.Target.Name, Namespace: restore.Namespace,
+				Labels: source.Labels, Annotations: source.Annotations},
+			Spec: *source.Spec.DeepCopy(),
+		}
+		// A restored copy starts stopped; whoever asked starts it.
+		vm.Spec.Running = nil
+		vm.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
+		return vms.Create(ctx, vm, metav1.CreateOptions{})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if target.Annotations["restore.kubevirt.io/lastRestoreUID"] == string(restore.UID) {
+		return target, nil
+	}
+	if vmiObj, running, _ := s.vmiInformer.GetIndexer().GetByKey(restore.Namespace + "/" + target.Name); running && !vmiObj.(*kvv1.VirtualMachineInstance).IsFinal() {
+		return nil, fmt.Errorf("waiting for VirtualMachine %s to stop", target.Name)
+	}
+	keep := target.Spec.RunStrategy
+	target.Spec = *source.Spec.DeepCopy()
+	target.Spec.Running, target.Spec.RunStrategy = nil, keep
+	if target.Annotations == nil {
+		target.Annotations = map[string]string{}
+	}
+	target.Annotations["restore.kubevirt.io/lastRestoreUID"] = string(restore.UID)
+	return vms.Update(ctx, target, metav1.UpdateOptions{})
+}
+
+func setSnapshotCondition(conds []snapshotv1.Condition, typ snapshotv1.ConditionType, status corev1.ConditionStatus, reason, msg string, now metav1.Time) []snapshotv1.Condition {
+	for i := range conds {
+		if conds[i].Type == typ {
+			if conds[i].Status != status {
+				conds[i].LastTransitionTime = now
+			}
+			conds[i].Status, conds[i].Reason, conds[i].Message = status, reason, msg
+			return conds
+		}
+	}
+	return append(conds, snapshotv1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, LastTransitionTime: now})
+}

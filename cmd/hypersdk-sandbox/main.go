@@ -39,6 +39,8 @@ func run() error {
 	flag.IntVar(&cfg.Nodes, "nodes", 6, "Simulated nodes (kwok), spread over the ES, US-CAL-CISO and NO grid zones.")
 	flag.IntVar(&cfg.VMs, "vms", 8, "Demo VMs to start.")
 	flag.Int64Var(&cfg.Seed, "seed", 1, "Seed of the demo VMs' sizes and load profiles.")
+	flag.Float64Var(&cfg.Speed, "speed", 60, "Simulated seconds per real second, for carbon and usage traces (60: an hour of traces per real minute).")
+	simStart := flag.String("sim-start", sandbox.DefaultSimStart.Format(time.RFC3339), "Simulated time at start-up (RFC3339), within the carbon traces.")
 	// Imported packages may have registered klog's flags already.
 	if flag.Lookup("v") == nil {
 		klog.InitFlags(nil)
@@ -49,6 +51,9 @@ func run() error {
 	}
 	if cfg.Dir, err = filepath.Abs(cfg.Dir); err != nil {
 		return err
+	}
+	if cfg.SimStart, err = time.Parse(time.RFC3339, *simStart); err != nil {
+		return fmt.Errorf("--sim-start: %w", err)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -25,10 +25,6 @@ import (
 // DemoNamespace holds the demo VMs.
 const DemoNamespace = "demo"
 
-// LoadProfileAnnotation on a VM (or its template) names its load profile in
-// usage.ParseProfile's syntax; the simulator picks one when it is absent.
-const LoadProfileAnnotation = "hypersdk.io/load-profile"
-
 // startKwok runs kwok for the annotated nodes with the stages hack/tools-bin.sh
 // prepared, on a pod network big enough for thousands of VMs.
 func (sb *Sandbox) startKwok() error {
@@ -96,19 +92,6 @@ func nodeSchedulable(n *corev1.Node) bool {
 	return false
 }
 
-func (sb *Sandbox) startSimulator() error {
-	p, err := process.Start("kubevirt-simulator", sb.ControlPlane.LogDir,
-		filepath.Join(sb.cfg.BinDir, "hypersdk-kubevirt-simulator"), []string{
-			"--kubeconfig=" + sb.Kubeconfig,
-			"--v=1",
-		}, nil)
-	if err != nil {
-		return err
-	}
-	sb.procs = append(sb.procs, p)
-	return nil
-}
-
 // DemoVM is the i-th demo virtual machine: sizes and load profiles vary,
 // chosen from the seed.
 func DemoVM(seed int64, i int) *kvv1.VirtualMachine {
@@ -125,14 +108,14 @@ func DemoVM(seed int64, i int) *kvv1.VirtualMachine {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: DemoNamespace,
 			Labels:      map[string]string{"app.kubernetes.io/part-of": "hypersdk-demo"},
-			Annotations: map[string]string{LoadProfileAnnotation: profile.String()},
+			Annotations: map[string]string{usage.Annotation: profile.String()},
 		},
 		Spec: kvv1.VirtualMachineSpec{
 			RunStrategy: ptr.To(kvv1.RunStrategyAlways),
 			Template: &kvv1.VirtualMachineInstanceTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
 					Labels:      map[string]string{"kubevirt.io/domain": name},
-					Annotations: map[string]string{LoadProfileAnnotation: profile.String()},
+					Annotations: map[string]string{usage.Annotation: profile.String()},
 				},
 				Spec: kvv1.VirtualMachineInstanceSpec{
 					Domain: kvv1.DomainSpec{

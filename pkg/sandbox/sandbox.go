@@ -13,11 +13,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -32,7 +32,12 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/sandbox/controlplane"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/pki"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/process"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/simclock"
 )
+
+// DefaultSimStart is where simulated time starts: a date every shipped carbon
+// trace covers.
+var DefaultSimStart = time.Date(2022, time.June, 1, 0, 0, 0, 0, time.UTC)
 
 const (
 	systemNamespace = "hypersdk-system"
@@ -58,6 +63,10 @@ type Config struct {
 	VMs int
 	// Seed varies the demo VMs' sizes and load profiles.
 	Seed int64
+	// Speed is how many simulated seconds pass per real second.
+	Speed float64
+	// SimStart is the simulated time at start-up, within the carbon traces.
+	SimStart time.Time
 }
 
 // Sandbox is a running sandbox.
@@ -69,12 +78,12 @@ type Sandbox struct {
 	// ControlPlane is the Kubernetes control plane underneath.
 	ControlPlane *controlplane.ControlPlane
 
+	// SimClock is the simulated time of carbon and load traces.
+	SimClock simclock.Clock
+
 	cfg       Config
 	procs     []*process.Process // everything started beside the control plane
-	apiCA     []byte
-	apiServer *process.Process
-	apiArgs   []string
-	apiPort   int
+	apiServer *aggregated
 }
 
 // Start brings up the sandbox. On error it stops whatever it had started.
@@ -95,7 +104,11 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sb := &Sandbox{Kubeconfig: cp.AdminKubeconfig, Admin: cp.Admin, ControlPlane: cp, cfg: cfg}
+	if cfg.SimStart.IsZero() {
+		cfg.SimStart = DefaultSimStart
+	}
+	sb := &Sandbox{Kubeconfig: cp.AdminKubeconfig, Admin: cp.Admin, ControlPlane: cp, cfg: cfg,
+		SimClock: simclock.Clock{Epoch: time.Now(), Start: cfg.SimStart, Speed: cfg.Speed}}
 	defer func() {
 		if err != nil {
 			sb.Stop()
@@ -125,7 +138,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if err := sb.createNodes(ctx, client); err != nil {
 		return nil, err
 	}
-	if err := sb.startSimulator(); err != nil {
+	if err := sb.startSimulator(ctx); err != nil {
 		return nil, err
 	}
 	if err := sb.waitNodesSchedulable(ctx, client); err != nil {
@@ -175,49 +188,65 @@ func (sb *Sandbox) installArtifacts(ctx context.Context) error {
 	return err
 }
 
-func (sb *Sandbox) startAPIServer(ctx context.Context) error {
+// aggregated is a server of ours behind kube-apiserver's aggregation layer.
+type aggregated struct {
+	name        string // process, Service and certificate name
+	bin         string
+	args        []string
+	port        int
+	ca          []byte
+	apiServices []string
+	proc        *process.Process
+}
+
+// newAggregated prepares a server's serving certificate (from a fresh CA, for
+// <name>.hypersdk-system.svc, which the aggregator checks) and port.
+func (sb *Sandbox) newAggregated(name, bin string) (*aggregated, string, string, error) {
 	dir := filepath.Join(sb.cfg.Dir, "hypersdk")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return nil, "", "", err
 	}
-	// The aggregator checks the serving certificate against
-	// <service>.<namespace>.svc, whatever address it dials.
-	ca, err := pki.NewCA("hypersdk-apiserver-ca")
+	ca, err := pki.NewCA(name + "-ca")
 	if err != nil {
-		return err
+		return nil, "", "", err
 	}
 	serving, err := ca.Issue(pki.Leaf{
-		CommonName: apiServerName,
-		DNSNames: []string{apiServerName + "." + systemNamespace + ".svc", apiServerName + "." + systemNamespace + ".svc.cluster.local",
-			"localhost"},
-		IPs:    []net.IP{net.ParseIP("127.0.0.1")},
-		Server: true,
+		CommonName: name,
+		DNSNames:   []string{name + "." + systemNamespace + ".svc", name + "." + systemNamespace + ".svc.cluster.local", "localhost"},
+		IPs:        []net.IP{net.ParseIP("127.0.0.1")},
+		Server:     true,
 	})
 	if err != nil {
-		return err
+		return nil, "", "", err
 	}
-	certFile, keyFile, err := serving.Write(dir, "apiserver-serving")
+	certFile, keyFile, err := serving.Write(dir, name+"-serving")
+	if err != nil {
+		return nil, "", "", err
+	}
+	ports, err := process.FreePorts(1)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return &aggregated{name: name, bin: filepath.Join(sb.cfg.BinDir, bin), port: ports[0], ca: ca.CertPEM()}, certFile, keyFile, nil
+}
+
+func (sb *Sandbox) startAPIServer(ctx context.Context) error {
+	a, certFile, keyFile, err := sb.newAggregated(apiServerName, apiServerName)
 	if err != nil {
 		return err
 	}
-
 	// The server runs with its own ServiceAccount's token, so the RBAC in
 	// artifacts/ is what it really gets.
 	client, err := kubernetes.NewForConfig(sb.Admin)
 	if err != nil {
 		return err
 	}
-	kubeconfig := filepath.Join(dir, "apiserver.kubeconfig")
+	kubeconfig := filepath.Join(sb.cfg.Dir, "hypersdk", "apiserver.kubeconfig")
 	if err := sb.writeServiceAccountKubeconfig(ctx, client, apiServerName, kubeconfig); err != nil {
 		return err
 	}
-	ports, err := process.FreePorts(1)
-	if err != nil {
-		return err
-	}
-	sb.apiPort = ports[0]
-	sb.apiArgs = []string{
-		"--secure-port=" + strconv.Itoa(sb.apiPort),
+	a.args = []string{
+		"--secure-port=" + strconv.Itoa(a.port),
 		"--bind-address=127.0.0.1",
 		"--tls-cert-file=" + certFile,
 		"--tls-private-key-file=" + keyFile,
@@ -228,22 +257,54 @@ func (sb *Sandbox) startAPIServer(ctx context.Context) error {
 		"--profiling=false",
 		"--v=2",
 	}
-	if err := sb.runAPIServer(); err != nil {
-		return err
-	}
-	sb.apiCA = ca.CertPEM()
-	if err := sb.register(ctx, client, sb.apiCA); err != nil {
-		return err
-	}
-	return sb.waitAvailable(ctx)
+	a.apiServices = []string{"v1alpha1.hypersdk.io"}
+	sb.apiServer = a
+	return sb.startAggregated(ctx, client, a)
 }
 
-func (sb *Sandbox) runAPIServer() error {
-	p, err := process.Start(apiServerName, sb.ControlPlane.LogDir, filepath.Join(sb.cfg.BinDir, apiServerName), sb.apiArgs, nil)
+// startSimulator runs the KubeVirt simulator, which also serves
+// metrics.k8s.io and subresources.kubevirt.io, with admin rights: it plays
+// KubeVirt and metrics-server.
+func (sb *Sandbox) startSimulator(ctx context.Context) error {
+	a, certFile, keyFile, err := sb.newAggregated("kubevirt-simulator", "hypersdk-kubevirt-simulator")
 	if err != nil {
 		return err
 	}
-	sb.apiServer = p
+	a.args = []string{
+		"--kubeconfig=" + sb.Kubeconfig,
+		"--secure-port=" + strconv.Itoa(a.port),
+		"--bind-address=127.0.0.1",
+		"--tls-cert-file=" + certFile,
+		"--tls-private-key-file=" + keyFile,
+		"--sim-epoch=" + sb.SimClock.Epoch.Format(time.RFC3339Nano),
+		"--sim-start=" + sb.SimClock.Start.Format(time.RFC3339),
+		"--speed=" + strconv.FormatFloat(sb.SimClock.Speed, 'f', -1, 64),
+		"--v=1",
+	}
+	a.apiServices = []string{"v1beta1.metrics.k8s.io", "v1.subresources.kubevirt.io"}
+	client, err := kubernetes.NewForConfig(sb.Admin)
+	if err != nil {
+		return err
+	}
+	return sb.startAggregated(ctx, client, a)
+}
+
+func (sb *Sandbox) startAggregated(ctx context.Context, client kubernetes.Interface, a *aggregated) error {
+	if err := sb.run(a); err != nil {
+		return err
+	}
+	if err := sb.register(ctx, client, a); err != nil {
+		return err
+	}
+	return sb.waitAvailable(ctx, a)
+}
+
+func (sb *Sandbox) run(a *aggregated) error {
+	p, err := process.Start(a.name, sb.ControlPlane.LogDir, a.bin, a.args, nil)
+	if err != nil {
+		return err
+	}
+	a.proc = p
 	sb.procs = append(sb.procs, p)
 	return nil
 }
@@ -251,11 +312,11 @@ func (sb *Sandbox) runAPIServer() error {
 // RestartAPIServer kills hypersdk-apiserver and starts it again, waiting
 // until the aggregated API is available once more.
 func (sb *Sandbox) RestartAPIServer(ctx context.Context) error {
-	sb.apiServer.Kill()
-	if err := sb.runAPIServer(); err != nil {
+	sb.apiServer.proc.Kill()
+	if err := sb.run(sb.apiServer); err != nil {
 		return err
 	}
-	return sb.waitAvailable(ctx)
+	return sb.waitAvailable(ctx, sb.apiServer)
 }
 
 func (sb *Sandbox) writeServiceAccountKubeconfig(ctx context.Context, client kubernetes.Interface, name, path string) error {
@@ -276,61 +337,65 @@ func (sb *Sandbox) writeServiceAccountKubeconfig(ctx context.Context, client kub
 	return controlplane.WriteKubeconfig(path, sb.Admin.Host, sb.Admin.CAData, &clientcmdapi.AuthInfo{Token: token})
 }
 
-// register points the APIService at the server: an ExternalName Service
-// resolves to localhost, so no kube-proxy is needed.
-func (sb *Sandbox) register(ctx context.Context, client kubernetes.Interface, caBundle []byte) error {
+// register points APIServices at a server: an ExternalName Service resolves
+// to localhost, so no kube-proxy is needed.
+func (sb *Sandbox) register(ctx context.Context, client kubernetes.Interface, a *aggregated) error {
 	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: apiServerName, Namespace: systemNamespace},
+		ObjectMeta: metav1.ObjectMeta{Name: a.name, Namespace: systemNamespace},
 		Spec: corev1.ServiceSpec{
 			Type:         corev1.ServiceTypeExternalName,
 			ExternalName: "localhost",
-			Ports:        []corev1.ServicePort{{Name: "https", Port: int32(sb.apiPort)}},
+			Ports:        []corev1.ServicePort{{Name: "https", Port: int32(a.port)}},
 		},
 	}
 	if _, err := client.CoreV1().Services(systemNamespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("creating Service %s: %w", apiServerName, err)
+		return fmt.Errorf("creating Service %s: %w", a.name, err)
 	}
 	agg, err := aggregator.NewForConfig(sb.Admin)
 	if err != nil {
 		return err
 	}
-	apiService := &apiregistrationv1.APIService{
-		ObjectMeta: metav1.ObjectMeta{Name: apiServiceName},
-		Spec: apiregistrationv1.APIServiceSpec{
-			Group:                "hypersdk.io",
-			Version:              "v1alpha1",
-			GroupPriorityMinimum: 1000,
-			VersionPriority:      15,
-			CABundle:             caBundle,
-			Service: &apiregistrationv1.ServiceReference{
-				Namespace: systemNamespace,
-				Name:      apiServerName,
-				Port:      ptr.To(int32(sb.apiPort)),
+	for _, name := range a.apiServices {
+		version, group, _ := strings.Cut(name, ".")
+		apiService := &apiregistrationv1.APIService{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: apiregistrationv1.APIServiceSpec{
+				Group:                group,
+				Version:              version,
+				GroupPriorityMinimum: 1000,
+				VersionPriority:      15,
+				CABundle:             a.ca,
+				Service: &apiregistrationv1.ServiceReference{
+					Namespace: systemNamespace,
+					Name:      a.name,
+					Port:      ptr.To(int32(a.port)),
+				},
 			},
-		},
-	}
-	if _, err := agg.ApiregistrationV1().APIServices().Create(ctx, apiService, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("creating APIService %s: %w", apiServiceName, err)
+		}
+		if _, err := agg.ApiregistrationV1().APIServices().Create(ctx, apiService, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating APIService %s: %w", name, err)
+		}
 	}
 	return nil
 }
 
 // waitAvailable waits until the server itself is ready and kube-apiserver
-// sees it Available, so a request through the aggregator reaches it.
-func (sb *Sandbox) waitAvailable(ctx context.Context) error {
+// sees each of its APIServices Available, so requests through the aggregator
+// reach it.
+func (sb *Sandbox) waitAvailable(ctx context.Context, a *aggregated) error {
 	agg, err := aggregator.NewForConfig(sb.Admin)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, sb.cfg.StartTimeout)
 	defer cancel()
-	direct := &rest.Config{Host: "https://" + process.Addr(sb.apiPort), TLSClientConfig: rest.TLSClientConfig{CAData: sb.apiCA}}
+	direct := &rest.Config{Host: "https://" + process.Addr(a.port), TLSClientConfig: rest.TLSClientConfig{CAData: a.ca}}
 	transport, err := rest.TransportFor(direct)
 	if err != nil {
 		return err
 	}
 	hc := &http.Client{Transport: transport, Timeout: 5 * time.Second}
-	if err := sb.apiServer.WaitFor(ctx, "/readyz", func(ctx context.Context) error {
+	if err := a.proc.WaitFor(ctx, "/readyz", func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, direct.Host+"/readyz", nil)
 		if err != nil {
 			return err
@@ -347,24 +412,26 @@ func (sb *Sandbox) waitAvailable(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	return sb.apiServer.WaitFor(ctx, "APIService "+apiServiceName+" Available", func(ctx context.Context) error {
-		svc, err := agg.ApiregistrationV1().APIServices().Get(ctx, apiServiceName, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		for _, c := range svc.Status.Conditions {
-			if c.Type == apiregistrationv1.Available {
-				if c.Status == apiregistrationv1.ConditionTrue {
-					return nil
-				}
-				return fmt.Errorf("%s: %s", c.Reason, c.Message)
+	for _, name := range a.apiServices {
+		if err := a.proc.WaitFor(ctx, "APIService "+name+" Available", func(ctx context.Context) error {
+			svc, err := agg.ApiregistrationV1().APIServices().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
 			}
+			for _, c := range svc.Status.Conditions {
+				if c.Type == apiregistrationv1.Available {
+					if c.Status == apiregistrationv1.ConditionTrue {
+						return nil
+					}
+					return fmt.Errorf("%s: %s", c.Reason, c.Message)
+				}
+			}
+			return fmt.Errorf("no Available condition yet")
+		}); err != nil {
+			return err
 		}
-		return fmt.Errorf("no Available condition yet")
-	})
+	}
+	return nil
 }
 
 // Stop ends every process of the sandbox: its own first, all at once, then

@@ -32,6 +32,10 @@ import (
 // Nodes is the size of the test fleet: two of each zone, GPU servers among them.
 const Nodes = 6
 
+// Speed of simulated time in tests: a simulated hour per real second, so
+// load and carbon traces move within a test.
+const Speed = 3600
+
 // Timeout is the generous deadline of every wait: CI shares 2 cores with a
 // whole control plane.
 const Timeout = 2 * time.Minute
@@ -96,6 +100,7 @@ func Setup(ctx context.Context) (*Env, func(), error) {
 		BinDir:             binDir,
 		Dir:                filepath.Join(tmp, "sandbox"),
 		Nodes:              Nodes,
+		Speed:              Speed,
 	})
 	if err != nil {
 		dumpLogs(filepath.Join(tmp, "sandbox", "logs"))

@@ -26,6 +26,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/simclock"
 )
 
 // Labels KubeVirt puts on virt-launcher pods.
@@ -48,6 +49,8 @@ type Config struct {
 	KubeVirt kubevirt.Clientset
 	// Clock stamps conditions and timestamps; the real clock when nil.
 	Clock clock.Clock
+	// SimClock is the simulated time load profiles follow.
+	SimClock simclock.Clock
 	// StepDelay is how long a simulated migration or hotplug step takes.
 	StepDelay time.Duration
 	// LiveUpdate is KubeVirt's vmRolloutStrategy LiveUpdate: CPU and memory
@@ -64,6 +67,8 @@ type Simulator struct {
 
 	kubeInformers    informers.SharedInformerFactory
 	pods             corelisters.PodLister
+	nodes            corelisters.NodeLister
+	nodeInformer     cache.SharedIndexInformer
 	podInformer      cache.SharedIndexInformer
 	vmInformer       cache.SharedIndexInformer
 	vmiInformer      cache.SharedIndexInformer
@@ -100,6 +105,10 @@ func New(cfg Config) *Simulator {
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LauncherLabel + "=" + LauncherLabelValue }))
 	s.podInformer = s.kubeInformers.Core().V1().Pods().Informer()
 	s.pods = s.kubeInformers.Core().V1().Pods().Lister()
+	// Nodes come from a factory without the launcher-pod filter.
+	nodeFactory := informers.NewSharedInformerFactory(cfg.Kube, 0)
+	s.nodeInformer = nodeFactory.Core().V1().Nodes().Informer()
+	s.nodes = nodeFactory.Core().V1().Nodes().Lister()
 	utilruntime.Must(s.podInformer.AddIndexers(cache.Indexers{byVMI: podByVMI}))
 	s.vmInformer = kubevirt.NewVirtualMachineInformer(cfg.KubeVirt, 0)
 	s.vmiInformer = kubevirt.NewVirtualMachineInstanceInformer(cfg.KubeVirt, 0)
@@ -147,7 +156,8 @@ func (s *Simulator) Run(ctx context.Context) error {
 	s.kubeInformers.Start(ctx.Done())
 	kubevirtInformers := []cache.SharedIndexInformer{s.vmInformer, s.vmiInformer, s.migInformer,
 		s.snapshotInformer, s.restoreInformer, s.cloneInformer, s.poolInformer}
-	synced := []cache.InformerSynced{s.podInformer.HasSynced}
+	go s.nodeInformer.RunWithContext(ctx)
+	synced := []cache.InformerSynced{s.podInformer.HasSynced, s.nodeInformer.HasSynced}
 	for _, inf := range kubevirtInformers {
 		go inf.RunWithContext(ctx)
 		synced = append(synced, inf.HasSynced)

@@ -1,0 +1,68 @@
+// Package console connects to a VM's serial console and VNC display. Its
+// Dialer reaches KubeVirt's own console and VNC subresources
+// (subresources.kubevirt.io, served by virt-api, or by the sandbox's
+// simulator) through kube-apiserver, so HyperSDK has one code path for real
+// and simulated clusters.
+package console
+
+import (
+	"io"
+	"sync"
+
+	"github.com/gorilla/websocket"
+)
+
+// Stream is a WebSocket as an io.ReadWriteCloser: each Write is one binary
+// message, Read returns message bytes in order across message boundaries.
+type Stream struct {
+	conn *websocket.Conn
+	mu   sync.Mutex // one writer at a time, as gorilla requires
+	cur  io.Reader
+}
+
+// NewStream wraps conn.
+func NewStream(conn *websocket.Conn) *Stream { return &Stream{conn: conn} }
+
+func (s *Stream) Read(p []byte) (int, error) {
+	for {
+		if s.cur == nil {
+			typ, r, err := s.conn.NextReader()
+			if err != nil {
+				if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
+					return 0, io.EOF
+				}
+				return 0, err
+			}
+			if typ != websocket.BinaryMessage && typ != websocket.TextMessage {
+				continue
+			}
+			s.cur = r
+		}
+		n, err := s.cur.Read(p)
+		if err == io.EOF {
+			s.cur = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (s *Stream) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.conn.WriteMessage(websocket.BinaryMessage, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Close sends a normal closure and closes the connection.
+func (s *Stream) Close() error {
+	s.mu.Lock()
+	_ = s.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+	s.mu.Unlock()
+	return s.conn.Close()
+}

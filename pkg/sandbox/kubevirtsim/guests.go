@@ -1,0 +1,75 @@
+package kubevirtsim
+
+import (
+	"strings"
+
+	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/consoleapi"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/guest"
+)
+
+var _ consoleapi.Guests = &Simulator{}
+
+// Guest describes the guest of a running VMI from its live object, so CPU
+// and memory hotplug show inside the guest at once.
+func (s *Simulator) Guest(namespace, name string) (func() guest.Info, bool) {
+	if vmi := s.runningVMI(namespace, name); vmi == nil {
+		return nil, false
+	}
+	return func() guest.Info {
+		vmi := s.runningVMI(namespace, name)
+		if vmi == nil {
+			return guest.Info{Hostname: name}
+		}
+		cpus := int(kubevirt.CPUCount(vmi.Spec.Domain.CPU))
+		if t := vmi.Status.CurrentCPUTopology; t != nil {
+			cpus = int(max(t.Sockets, 1) * max(t.Cores, 1) * max(t.Threads, 1))
+		}
+		var memMiB int64 = 1024
+		if vmi.Status.Memory != nil && vmi.Status.Memory.GuestCurrent != nil {
+			memMiB = vmi.Status.Memory.GuestCurrent.Value() >> 20
+		} else if m := guestMemory(vmi); m != nil {
+			memMiB = m.Value() >> 20
+		}
+		info := guest.Info{Hostname: name, CPUs: cpus, MemoryMiB: memMiB, OS: osOf(vmi)}
+		for _, t := range vmi.Status.PhaseTransitionTimestamps {
+			if t.Phase == kvv1.Running {
+				info.Boot = t.PhaseTransitionTimestamp.Time
+			}
+		}
+		return info
+	}, true
+}
+
+func (s *Simulator) runningVMI(namespace, name string) *kvv1.VirtualMachineInstance {
+	obj, ok, err := s.vmiInformer.GetIndexer().GetByKey(namespace + "/" + name)
+	if err != nil || !ok {
+		return nil
+	}
+	vmi := obj.(*kvv1.VirtualMachineInstance)
+	if vmi.Status.Phase != kvv1.Running || vmi.DeletionTimestamp != nil {
+		return nil
+	}
+	return vmi
+}
+
+// osOf guesses the guest OS from its boot image, for the console banner.
+func osOf(vmi *kvv1.VirtualMachineInstance) string {
+	for _, v := range vmi.Spec.Volumes {
+		if v.ContainerDisk == nil {
+			continue
+		}
+		img := strings.ToLower(v.ContainerDisk.Image)
+		switch {
+		case strings.Contains(img, "ubuntu"):
+			return "Ubuntu 24.04 LTS"
+		case strings.Contains(img, "centos"):
+			return "CentOS Stream 9"
+		case strings.Contains(img, "fedora"):
+			return "Fedora Linux 41"
+		}
+	}
+	return "Fedora Linux 41"
+}

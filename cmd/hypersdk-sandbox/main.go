@@ -40,6 +40,7 @@ func run() error {
 	flag.IntVar(&cfg.VMs, "vms", 8, "Demo VMs to start.")
 	flag.Int64Var(&cfg.Seed, "seed", 1, "Seed of the demo VMs' sizes and load profiles.")
 	flag.Float64Var(&cfg.Speed, "speed", 60, "Simulated seconds per real second, for carbon and usage traces (60: an hour of traces per real minute).")
+	flag.StringVar(&cfg.CarbonDir, "carbon-data", "../shared/data/carbon", "Directory of Electricity Maps hourly carbon traces (<zone>_<year>_hourly.csv) to replay per zone; empty for none.")
 	simStart := flag.String("sim-start", sandbox.DefaultSimStart.Format(time.RFC3339), "Simulated time at start-up (RFC3339), within the carbon traces.")
 	// Imported packages may have registered klog's flags already.
 	if flag.Lookup("v") == nil {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -67,6 +68,9 @@ type Config struct {
 	Speed float64
 	// SimStart is the simulated time at start-up, within the carbon traces.
 	SimStart time.Time
+	// CarbonDir holds the Electricity Maps hourly traces replayed per zone
+	// (shared/data/carbon); no replay when empty.
+	CarbonDir string
 }
 
 // Sandbox is a running sandbox.
@@ -83,6 +87,8 @@ type Sandbox struct {
 
 	cfg       Config
 	procs     []*process.Process // everything started beside the control plane
+	stop      context.CancelFunc // ends the in-process loops
+	loops     sync.WaitGroup
 	apiServer *aggregated
 }
 
@@ -145,6 +151,19 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	logger.Info("Nodes ready", "nodes", cfg.Nodes)
+	if cfg.CarbonDir != "" {
+		provider, err := CarbonProvider(cfg.CarbonDir, clockMapping{sb.SimClock.Epoch, sb.SimClock.Start, sb.SimClock.Speed})
+		if err != nil {
+			return nil, err
+		}
+		loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		sb.stop = cancel
+		sb.loops.Add(1)
+		go func() {
+			defer sb.loops.Done()
+			publishCarbon(loopCtx, client, provider)
+		}()
+	}
 	if err := sb.createDemoVMs(ctx, client, kv); err != nil {
 		return nil, err
 	}
@@ -437,6 +456,10 @@ func (sb *Sandbox) waitAvailable(ctx context.Context, a *aggregated) error {
 // Stop ends every process of the sandbox: its own first, all at once, then
 // the control plane.
 func (sb *Sandbox) Stop() {
+	if sb.stop != nil {
+		sb.stop()
+		sb.loops.Wait()
+	}
 	process.StopAll(sb.procs, 10*time.Second)
 	sb.procs = nil
 	sb.ControlPlane.Stop()

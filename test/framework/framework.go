@@ -101,6 +101,7 @@ func Setup(ctx context.Context) (*Env, func(), error) {
 		Dir:                filepath.Join(tmp, "sandbox"),
 		Nodes:              Nodes,
 		Speed:              Speed,
+		CarbonDir:          filepath.Join(RepoRoot(), "..", "shared", "data", "carbon"),
 	})
 	if err != nil {
 		dumpLogs(filepath.Join(tmp, "sandbox", "logs"))

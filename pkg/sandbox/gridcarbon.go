@@ -1,0 +1,103 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/hypersdk/hypersdk/pkg/carbon"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
+)
+
+// CarbonConfigMap holds the replayed grid carbon intensity of each zone at
+// the simulated now, for people and tools that look at the sandbox.
+const CarbonConfigMap = "grid-carbon-intensity"
+
+// CarbonProvider replays the Electricity Maps hourly traces of the fleet's
+// zones (the direct, location-based signal) on the sandbox's simulated clock,
+// looping at the end of the year. Traces are read from dir as
+// <zone>_<year>_hourly.csv for the year of start.
+func CarbonProvider(dir string, sim clockMapping) (*carbon.TraceProvider, error) {
+	var traces []*carbon.Trace
+	for _, zone := range fleet.Zones {
+		path := filepath.Join(dir, fmt.Sprintf("%s_%d_hourly.csv", zone, sim.Start.Year()))
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("carbon trace of zone %s for %d: %w", zone, sim.Start.Year(), err)
+		}
+		tr, err := carbon.LoadTraceFile(path, carbon.Direct)
+		if err != nil {
+			return nil, err
+		}
+		traces = append(traces, tr)
+	}
+	return carbon.NewTraceProviderWithConfig(carbon.TraceProviderConfig{
+		Clock: clock.RealClock{}, Start: sim.Start, Epoch: sim.Epoch, Speed: sim.Speed, Loop: true,
+	}, traces...)
+}
+
+// clockMapping is the part of simclock.Clock a replay needs.
+type clockMapping struct {
+	Epoch, Start time.Time
+	Speed        float64
+}
+
+// publishCarbon writes every zone's current intensity to the ConfigMap once a
+// real second, until ctx ends.
+func publishCarbon(ctx context.Context, client kubernetes.Interface, provider carbon.Provider) {
+	logger := klog.FromContext(ctx).WithValues("component", "carbon-replay")
+	cms := client.CoreV1().ConfigMaps(systemNamespace)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var last map[string]string
+	for {
+		data := map[string]string{"signal": "direct (location-based), gCO2eq/kWh", "source": "Electricity Maps hourly traces"}
+		for _, zone := range fleet.Zones {
+			in, err := provider.Current(ctx, zone)
+			if err != nil {
+				logger.Error(err, "Replaying carbon intensity", "zone", zone)
+				continue
+			}
+			data[zone] = strconv.FormatFloat(in.GramsPerKWh, 'f', 2, 64)
+			data["hour"] = in.At.UTC().Format(time.RFC3339)
+		}
+		if !equalMaps(data, last) {
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: CarbonConfigMap, Namespace: systemNamespace}, Data: data}
+			_, err := cms.Update(ctx, cm, metav1.UpdateOptions{})
+			if apierrors.IsNotFound(err) {
+				_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+			}
+			if err != nil && ctx.Err() == nil {
+				logger.Error(err, "Publishing carbon intensity")
+			} else {
+				last = data
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

@@ -2,7 +2,7 @@
 GO ?= go
 BIN := _output/bin
 
-.PHONY: all build run test unit e2e verify generate tools clean
+.PHONY: all build run test unit e2e bench verify generate tools clean
 
 all: build
 
@@ -27,6 +27,11 @@ unit:
 
 e2e:
 	$(GO) test -count=1 -timeout 50m -v ./test/...
+
+# Benchmarks against real control planes; figures land in _output/bench/.
+bench:
+	@hack/tools-bin.sh >/dev/null
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/
 
 verify:
 	hack/verify-codegen.sh

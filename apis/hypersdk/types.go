@@ -3,6 +3,7 @@ package hypersdk
 import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -252,6 +253,11 @@ type VMOperationStatus struct {
 	StartTime *metav1.Time
 	// CompletionTime is when the operation reached a final phase.
 	CompletionTime *metav1.Time
+	// Resources are the objects the operation created or acted on (the
+	// KubeVirt migration, snapshot or clone, the new VM, the instance it
+	// replaced), so a client can follow them and a restarted executor
+	// resumes where it was.
+	Resources []ResourceReference
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -347,4 +353,16 @@ type VirtualMachineHistoryOptions struct {
 	Fields []string
 	// Format is "json" (default) or "csv".
 	Format string
+}
+
+// ResourceReference names an object an operation created or acted on.
+type ResourceReference struct {
+	// Role says what the object is to the operation, for example
+	// "migration", "snapshot", "clone" or "replaced".
+	Role       string
+	APIVersion string
+	Kind       string
+	Namespace  string
+	Name       string
+	UID        types.UID
 }

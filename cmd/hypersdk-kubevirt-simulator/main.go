@@ -56,7 +56,7 @@ func run() error {
 	o := options{serving: genericoptions.NewSecureServingOptions().WithLoopback()}
 	fs := pflag.NewFlagSet("hypersdk-kubevirt-simulator", pflag.ExitOnError)
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "Path of the kubeconfig to reach the cluster with (also used for delegated authentication and authorization).")
-	fs.Float64Var(&o.qps, "kube-api-qps", 200, "Client QPS towards the API server.")
+	fs.Float64Var(&o.qps, "kube-api-qps", 1000, "Client QPS towards the API server.")
 	fs.DurationVar(&o.sim.StepDelay, "step-delay", 200*time.Millisecond, "How long one simulated migration or hotplug step takes.")
 	fs.BoolVar(&o.sim.LiveUpdate, "live-update", true, "Simulate KubeVirt's LiveUpdate rollout strategy: hotplug CPU and memory within maxSockets/maxGuest.")
 	fs.IntVar(&o.sim.Workers, "workers", 4, "Workers per simulated controller.")

@@ -40,6 +40,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.MigrateSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ResizeSpec"):
 		return &hypersdkv1alpha1.ResizeSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ResourceReference"):
+		return &hypersdkv1alpha1.ResourceReferenceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RestartSpec"):
 		return &hypersdkv1alpha1.RestartSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SnapshotSpec"):

@@ -38,6 +38,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.GPURequest{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_GPURequest(ref),
 		v1alpha1.MigrateSpec{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_MigrateSpec(ref),
 		v1alpha1.ResizeSpec{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_ResizeSpec(ref),
+		v1alpha1.ResourceReference{}.OpenAPIModelName():             schema_hypersdk_apis_hypersdk_v1alpha1_ResourceReference(ref),
 		v1alpha1.RestartSpec{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_RestartSpec(ref),
 		v1alpha1.SnapshotSpec{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_SnapshotSpec(ref),
 		v1alpha1.StartSpec{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_StartSpec(ref),
@@ -321,6 +322,60 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_ResizeSpec(ref common.ReferenceCallb
 		},
 		Dependencies: []string{
 			resource.Quantity{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_ResourceReference(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ResourceReference names an object an operation created or acted on.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"role": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Role says what the object is to the operation, for example \"migration\", \"snapshot\", \"clone\" or \"replaced\".",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"uid": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+				},
+				Required: []string{"role", "kind", "name"},
+			},
+		},
 	}
 }
 
@@ -656,11 +711,29 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationStatus(ref common.Referen
 							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
+					"resources": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Resources are the objects the operation created or acted on (the KubeVirt migration, snapshot or clone, the new VM, the instance it replaced), so a client can follow them and a restarted executor resumes where it was.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ResourceReference{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.ResourceReference{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 

@@ -14,9 +14,11 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+	ops "github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/registry/virtualmachine"
 	"github.com/hypersdk/hypersdk/pkg/registry/vmoperation"
 )
@@ -27,6 +29,9 @@ type ExtraConfig struct {
 	Codecs serializer.CodecFactory
 	// KubeVirt reaches the KubeVirt objects the VM view is computed from.
 	KubeVirt kubevirt.Clientset
+	// Kube reaches the cluster for checks before operations (nodes, pods,
+	// access reviews on behalf of the caller).
+	Kube kubernetes.Interface
 	// ViewWorkers is how many VMs the view feeder rebuilds at once.
 	ViewWorkers int
 }
@@ -62,8 +67,8 @@ func (cfg *Config) Complete() CompletedConfig {
 
 // New builds the server and installs the hypersdk.io resources.
 func (c completedConfig) New() (*Server, error) {
-	if c.ExtraConfig.KubeVirt == nil {
-		return nil, errors.New("no KubeVirt client configured")
+	if c.ExtraConfig.KubeVirt == nil || c.ExtraConfig.Kube == nil {
+		return nil, errors.New("no KubeVirt or Kubernetes client configured")
 	}
 	generic, err := c.GenericConfig.New("hypersdk-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
@@ -80,11 +85,16 @@ func (c completedConfig) New() (*Server, error) {
 	feeder := kubevirt.NewViewFeeder(c.ExtraConfig.KubeVirt, vms, 0)
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(hypersdk.GroupName, scheme, metav1.ParameterCodec, c.ExtraConfig.Codecs)
-	group.VersionedResourcesStorageMap["v1alpha1"] = map[string]rest.Storage{
+	storage := map[string]rest.Storage{
 		"virtualmachines":     vms,
 		"vmoperations":        operations,
 		"vmoperations/status": operationStatus,
 	}
+	precheck := &ops.Prechecker{Kube: c.ExtraConfig.Kube, KubeVirt: c.ExtraConfig.KubeVirt}
+	for name, sub := range virtualmachine.NewOperationRESTs(operations, precheck) {
+		storage["virtualmachines/"+name] = sub
+	}
+	group.VersionedResourcesStorageMap["v1alpha1"] = storage
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", hypersdk.GroupName, err)
 	}

@@ -14,6 +14,7 @@ import (
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/util/compatibility"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/client-go/kubernetes"
 	cliflag "k8s.io/component-base/cli/flag"
 	netutils "k8s.io/utils/net"
 
@@ -105,12 +106,17 @@ func (o *Options) Config() (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	kube, err := kubernetes.NewForConfig(generic.ClientConfig)
+	if err != nil {
+		return nil, err
+	}
 	return &Config{
 		GenericConfig: generic,
 		ExtraConfig: ExtraConfig{
 			Scheme:      o.scheme,
 			Codecs:      o.codecs,
 			KubeVirt:    kv,
+			Kube:        kube,
 			ViewWorkers: o.ViewWorkers,
 		},
 	}, nil

@@ -71,6 +71,9 @@ type Config struct {
 	// CarbonDir holds the Electricity Maps hourly traces replayed per zone
 	// (shared/data/carbon); no replay when empty.
 	CarbonDir string
+	// StepDelay is how long one simulated migration or hotplug step takes;
+	// the simulator's default when zero.
+	StepDelay time.Duration
 }
 
 // Sandbox is a running sandbox.
@@ -85,11 +88,13 @@ type Sandbox struct {
 	// SimClock is the simulated time of carbon and load traces.
 	SimClock simclock.Clock
 
-	cfg       Config
-	procs     []*process.Process // everything started beside the control plane
-	stop      context.CancelFunc // ends the in-process loops
-	loops     sync.WaitGroup
-	apiServer *aggregated
+	cfg        Config
+	procs      []*process.Process // everything started beside the control plane
+	stop       context.CancelFunc // ends the in-process loops
+	loops      sync.WaitGroup
+	apiServer  *aggregated
+	controller *process.Process
+	ctrlArgs   []string
 }
 
 // Start brings up the sandbox. On error it stops whatever it had started.
@@ -145,6 +150,9 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	if err := sb.startSimulator(ctx); err != nil {
+		return nil, err
+	}
+	if err := sb.startController(ctx, client); err != nil {
 		return nil, err
 	}
 	if err := sb.waitNodesSchedulable(ctx, client); err != nil {
@@ -299,6 +307,9 @@ func (sb *Sandbox) startSimulator(ctx context.Context) error {
 		"--sim-start=" + sb.SimClock.Start.Format(time.RFC3339),
 		"--speed=" + strconv.FormatFloat(sb.SimClock.Speed, 'f', -1, 64),
 		"--v=1",
+	}
+	if sb.cfg.StepDelay > 0 {
+		a.args = append(a.args, "--step-delay="+sb.cfg.StepDelay.String())
 	}
 	a.apiServices = []string{"v1beta1.metrics.k8s.io", "v1.subresources.kubevirt.io"}
 	client, err := kubernetes.NewForConfig(sb.Admin)
@@ -463,4 +474,41 @@ func (sb *Sandbox) Stop() {
 	process.StopAll(sb.procs, 10*time.Second)
 	sb.procs = nil
 	sb.ControlPlane.Stop()
+}
+
+// startController runs hypersdk-controller with its own ServiceAccount.
+func (sb *Sandbox) startController(ctx context.Context, client kubernetes.Interface) error {
+	kubeconfig := filepath.Join(sb.cfg.Dir, "hypersdk", "controller.kubeconfig")
+	if err := sb.writeServiceAccountKubeconfig(ctx, client, "hypersdk-controller", kubeconfig); err != nil {
+		return err
+	}
+	sb.ctrlArgs = []string{"--kubeconfig=" + kubeconfig, "--v=2"}
+	return sb.runController()
+}
+
+func (sb *Sandbox) runController() error {
+	p, err := process.Start("hypersdk-controller", sb.ControlPlane.LogDir, filepath.Join(sb.cfg.BinDir, "hypersdk-controller"), sb.ctrlArgs, nil)
+	if err != nil {
+		return err
+	}
+	sb.controller = p
+	sb.procs = append(sb.procs, p)
+	return nil
+}
+
+// KillController ends hypersdk-controller with SIGKILL, as a crash would.
+func (sb *Sandbox) KillController() { sb.controller.Kill() }
+
+// StartController starts hypersdk-controller again after KillController.
+func (sb *Sandbox) StartController() error { return sb.runController() }
+
+// PID returns the process id of a sandbox component by name (for example
+// kubevirt-simulator, kwok, hypersdk-apiserver), 0 when it does not run.
+func (sb *Sandbox) PID(name string) int {
+	for _, p := range sb.procs {
+		if p.Name == name {
+			return p.Pid()
+		}
+	}
+	return 0
 }

@@ -44,7 +44,9 @@ func TestDiscovery(t *testing.T) {
 	}
 	sort.Strings(names)
 	// Subresources of virtualmachines appear as each one starts to work.
-	wantNames := "virtualmachines vmoperations vmoperations/status"
+	wantNames := "virtualmachines virtualmachines/clone virtualmachines/migrate virtualmachines/resize " +
+		"virtualmachines/restart virtualmachines/snapshot virtualmachines/start virtualmachines/stop " +
+		"vmoperations vmoperations/status"
 	if strings.Join(names, " ") != wantNames {
 		t.Errorf("discovery lists %v, want %s", names, wantNames)
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	corev1 "k8s.io/api/core/v1"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -41,3 +42,24 @@ func createKubeVirtVM(t *testing.T, ns string, vm *kvv1.VirtualMachine) *kvv1.Vi
 }
 
 func resourceQuantity(s string) resource.Quantity { return resource.MustParse(s) }
+
+// createRWOVM makes a running VM whose root disk is a ReadWriteOnce claim.
+func createRWOVM(t *testing.T, ns, name string) {
+	t.Helper()
+	if _, err := env.Kube.CoreV1().PersistentVolumeClaims(ns).Create(context.Background(), &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-root"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	vm := kubevirtVM(name, 1, "1Gi", nil)
+	vm.Spec.Template.Spec.Volumes = []kvv1.Volume{{Name: "rootdisk", VolumeSource: kvv1.VolumeSource{
+		PersistentVolumeClaim: &kvv1.PersistentVolumeClaimVolumeSource{
+			PersistentVolumeClaimVolumeSource: corev1.PersistentVolumeClaimVolumeSource{ClaimName: name + "-root"},
+		},
+	}}}
+	createKubeVirtVM(t, ns, vm)
+}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hypersdk/hypersdk/test/framework"
 )
 
 // TestSandboxCommand: what `make run` runs prints its ready line within 3
@@ -21,7 +23,8 @@ func TestSandboxCommand(t *testing.T) {
 	dir := t.TempDir()
 	for run := 1; run <= 2; run++ {
 		cmd := exec.Command(filepath.Join(env.BinDir, "hypersdk-sandbox"),
-			"--dir="+dir, "--control-plane-bin="+env.ControlPlaneBin)
+			"--dir="+dir, "--control-plane-bin="+env.ControlPlaneBin,
+			"--carbon-data="+filepath.Join(framework.RepoRoot(), "..", "shared", "data", "carbon"))
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -34,7 +37,9 @@ func TestSandboxCommand(t *testing.T) {
 		defer cmd.Process.Kill()
 
 		ready := make(chan string, 1)
+		ended := make(chan struct{})
 		go func() {
+			defer close(ended)
 			sc := bufio.NewScanner(stdout)
 			for sc.Scan() {
 				if kc, ok := strings.CutPrefix(sc.Text(), "HyperSDK sandbox ready: export KUBECONFIG="); ok {
@@ -45,6 +50,8 @@ func TestSandboxCommand(t *testing.T) {
 		var kubeconfig string
 		select {
 		case kubeconfig = <-ready:
+		case <-ended:
+			t.Fatalf("run %d: the sandbox exited before its ready line", run)
 		case <-time.After(3 * time.Minute):
 			t.Fatalf("run %d: no ready line within 3 minutes", run)
 		}

@@ -102,6 +102,8 @@ func Setup(ctx context.Context) (*Env, func(), error) {
 		Nodes:              Nodes,
 		Speed:              Speed,
 		CarbonDir:          filepath.Join(RepoRoot(), "..", "shared", "data", "carbon"),
+		// Slow enough that a test can act in the middle of a migration.
+		StepDelay: 500 * time.Millisecond,
 	})
 	if err != nil {
 		dumpLogs(filepath.Join(tmp, "sandbox", "logs"))

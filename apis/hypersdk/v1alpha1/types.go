@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // +genclient
@@ -263,6 +264,12 @@ type VMOperationStatus struct {
 	StartTime *metav1.Time `json:"startTime,omitempty"`
 	// CompletionTime is when the operation reached a final phase.
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Resources are the objects the operation created or acted on (the
+	// KubeVirt migration, snapshot or clone, the new VM, the instance it
+	// replaced), so a client can follow them and a restarted executor
+	// resumes where it was.
+	// +listType=atomic
+	Resources []ResourceReference `json:"resources,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -361,4 +368,16 @@ type VirtualMachineHistoryOptions struct {
 	Fields []string `json:"fields,omitempty"`
 	// Format is "json" (default) or "csv".
 	Format string `json:"format,omitempty"`
+}
+
+// ResourceReference names an object an operation created or acted on.
+type ResourceReference struct {
+	// Role says what the object is to the operation, for example
+	// "migration", "snapshot", "clone" or "replaced".
+	Role       string    `json:"role"`
+	APIVersion string    `json:"apiVersion,omitempty"`
+	Kind       string    `json:"kind"`
+	Namespace  string    `json:"namespace,omitempty"`
+	Name       string    `json:"name"`
+	UID        types.UID `json:"uid,omitempty"`
 }

@@ -42,6 +42,11 @@ func (in ResizeSpec) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ResourceReference) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.ResourceReference"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in RestartSpec) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.RestartSpec"
 }

@@ -3,8 +3,6 @@ package kubevirtsim
 import (
 	"context"
 	"fmt"
-	"path"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -15,6 +13,8 @@ import (
 	clonev1 "kubevirt.io/api/clone/v1beta1"
 	kvv1 "kubevirt.io/api/core/v1"
 	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
+
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
 // syncClone clones as KubeVirt does, by snapshot and restore: a temporary
@@ -138,11 +138,11 @@ func (s *Simulator) applyCloneFilters(ctx context.Context, clone *clonev1.Virtua
 	if err != nil {
 		return err
 	}
-	vm.Labels = filterKeys(vm.Labels, clone.Spec.LabelFilters)
-	vm.Annotations = filterKeys(vm.Annotations, clone.Spec.AnnotationFilters)
+	vm.Labels = kubevirt.FilterKeys(vm.Labels, clone.Spec.LabelFilters)
+	vm.Annotations = kubevirt.FilterKeys(vm.Annotations, clone.Spec.AnnotationFilters)
 	if t := vm.Spec.Template; t != nil {
-		t.ObjectMeta.Labels = filterKeys(t.ObjectMeta.Labels, clone.Spec.Template.LabelFilters)
-		t.ObjectMeta.Annotations = filterKeys(t.ObjectMeta.Annotations, clone.Spec.Template.AnnotationFilters)
+		t.ObjectMeta.Labels = kubevirt.FilterKeys(t.ObjectMeta.Labels, clone.Spec.Template.LabelFilters)
+		t.ObjectMeta.Annotations = kubevirt.FilterKeys(t.ObjectMeta.Annotations, clone.Spec.Template.AnnotationFilters)
 		for i, iface := range t.Spec.Domain.Devices.Interfaces {
 			if mac, ok := clone.Spec.NewMacAddresses[iface.Name]; ok {
 				t.Spec.Domain.Devices.Interfaces[i].MacAddress = mac
@@ -153,28 +153,6 @@ func (s *Simulator) applyCloneFilters(ctx context.Context, clone *clonev1.Virtua
 	}
 	_, err = vms.Update(ctx, vm, metav1.UpdateOptions{})
 	return err
-}
-
-// filterKeys applies KubeVirt's clone filters: glob patterns, "!" negates,
-// later patterns win; no filters keep everything.
-func filterKeys(in map[string]string, filters []string) map[string]string {
-	if len(filters) == 0 || in == nil {
-		return in
-	}
-	out := map[string]string{}
-	for k, v := range in {
-		keep := false
-		for _, f := range filters {
-			neg := strings.HasPrefix(f, "!")
-			if ok, _ := path.Match(strings.TrimPrefix(f, "!"), k); ok {
-				keep = !neg
-			}
-		}
-		if keep {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 func setCloneCondition(conds []clonev1.Condition, typ clonev1.ConditionType, status corev1.ConditionStatus, reason, msg string, now metav1.Time) []clonev1.Condition {

@@ -132,6 +132,13 @@ func (s *Simulator) hotplug(ctx context.Context, vm *kvv1.VirtualMachine, vmi *k
 		setCondition(updated, kvv1.VirtualMachineInstanceMemoryChange, corev1.ConditionTrue, "", "", s.now())
 		changed = true
 	}
+	// Placement constraints are live-updatable under LiveUpdate: they apply to
+	// the next migration, not to where the instance runs now.
+	if s.cfg.LiveUpdate && (!equality.Semantic.DeepEqual(want.NodeSelector, have.NodeSelector) ||
+		!equality.Semantic.DeepEqual(want.Affinity, have.Affinity) || !equality.Semantic.DeepEqual(want.Tolerations, have.Tolerations)) {
+		updated.Spec.NodeSelector, updated.Spec.Affinity, updated.Spec.Tolerations = want.NodeSelector, want.Affinity, want.Tolerations
+		changed = true
+	}
 	if changed {
 		if _, err := s.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(vmi.Namespace).Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
 			return false, fmt.Errorf("hotplugging VMI: %w", err)

@@ -41,6 +41,11 @@ type VMOperationStatusApplyConfiguration struct {
 	StartTime *metav1.Time `json:"startTime,omitempty"`
 	// CompletionTime is when the operation reached a final phase.
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Resources are the objects the operation created or acted on (the
+	// KubeVirt migration, snapshot or clone, the new VM, the instance it
+	// replaced), so a client can follow them and a restarted executor
+	// resumes where it was.
+	Resources []ResourceReferenceApplyConfiguration `json:"resources,omitempty"`
 }
 
 // VMOperationStatusApplyConfiguration constructs a declarative configuration of the VMOperationStatus type for use with
@@ -99,5 +104,18 @@ func (b *VMOperationStatusApplyConfiguration) WithStartTime(value metav1.Time) *
 // If called multiple times, the CompletionTime field is set to the value of the last call.
 func (b *VMOperationStatusApplyConfiguration) WithCompletionTime(value metav1.Time) *VMOperationStatusApplyConfiguration {
 	b.CompletionTime = &value
+	return b
+}
+
+// WithResources adds the given value to the Resources field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Resources field.
+func (b *VMOperationStatusApplyConfiguration) WithResources(values ...*ResourceReferenceApplyConfiguration) *VMOperationStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithResources")
+		}
+		b.Resources = append(b.Resources, *values[i])
+	}
 	return b
 }

@@ -1,0 +1,315 @@
+package operations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+	hypersdkinformers "github.com/hypersdk/hypersdk/generated/informers/externalversions"
+	listers "github.com/hypersdk/hypersdk/generated/listers/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+)
+
+// Defaults of an Executor.
+const (
+	DefaultTTL               = 24 * time.Hour
+	DefaultMaxMigrations     = 5
+	DefaultMaxMigrationsNode = 2
+	defaultWorkers           = 4
+	pollWhileRunning         = 500 * time.Millisecond
+	ownerAnnotation          = "hypersdk.io/operation"
+	linkedCloneAnnotation    = "hypersdk.io/linked-clone-of"
+	snapshotDescriptionAnnot = "hypersdk.io/description"
+)
+
+// ExecutorConfig configures an Executor.
+type ExecutorConfig struct {
+	Kube     kubernetes.Interface
+	KubeVirt kubevirt.Clientset
+	HyperSDK hypersdkclient.Interface
+	// Clock is the real clock when nil.
+	Clock clock.Clock
+	// TTL is how long a finished operation is kept before it is deleted.
+	TTL time.Duration
+	// MaxMigrations in flight in the cluster, MaxMigrationsPerNode out of one node.
+	MaxMigrations, MaxMigrationsPerNode int
+	Workers                             int
+}
+
+// Executor carries out VMOperations against KubeVirt objects. It is level
+// triggered: every pass reads the operation and the objects it acts on and
+// takes the next step, creating KubeVirt objects under names derived from
+// the operation, so a restarted executor resumes without doing anything
+// twice.
+type Executor struct {
+	cfg       ExecutorConfig
+	factory   hypersdkinformers.SharedInformerFactory
+	opLister  listers.VMOperationLister
+	opsSynced cache.InformerSynced
+	queue     workqueue.TypedRateLimitingInterface[cache.ObjectName]
+}
+
+// NewExecutor returns an executor; Run starts it.
+func NewExecutor(cfg ExecutorConfig) *Executor {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.MaxMigrations == 0 {
+		cfg.MaxMigrations = DefaultMaxMigrations
+	}
+	if cfg.MaxMigrationsPerNode == 0 {
+		cfg.MaxMigrationsPerNode = DefaultMaxMigrationsNode
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = defaultWorkers
+	}
+	e := &Executor{cfg: cfg}
+	e.factory = hypersdkinformers.NewSharedInformerFactory(cfg.HyperSDK, 0)
+	inf := e.factory.Hypersdk().V1alpha1().VMOperations()
+	e.opLister = inf.Lister()
+	e.opsSynced = inf.Informer().HasSynced
+	e.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[cache.ObjectName](100*time.Millisecond, 10*time.Second),
+		workqueue.TypedRateLimitingQueueConfig[cache.ObjectName]{Name: "vmoperations"})
+	_, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    e.enqueue,
+		UpdateFunc: func(_, obj interface{}) { e.enqueue(obj) },
+	})
+	utilruntime.Must(err)
+	return e
+}
+
+func (e *Executor) enqueue(obj interface{}) {
+	if key, err := cache.ObjectToName(obj); err == nil {
+		e.queue.Add(key)
+	}
+}
+
+// Run executes operations until ctx ends.
+func (e *Executor) Run(ctx context.Context) error {
+	defer e.queue.ShutDown()
+	logger := klog.FromContext(ctx).WithValues("controller", "vmoperations")
+	ctx = klog.NewContext(ctx, logger)
+	e.factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), e.opsSynced) {
+		return errors.New("VMOperation informer did not sync")
+	}
+	logger.Info("Executing VM operations")
+	for i := 0; i < e.cfg.Workers; i++ {
+		go wait.UntilWithContext(ctx, e.work, time.Second)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func (e *Executor) work(ctx context.Context) {
+	for {
+		key, quit := e.queue.Get()
+		if quit {
+			return
+		}
+		if err := e.sync(ctx, key); err != nil {
+			klog.FromContext(ctx).V(2).Info("Retrying operation", "operation", key.String(), "err", err)
+			e.queue.AddRateLimited(key)
+		} else {
+			e.queue.Forget(key)
+		}
+		e.queue.Done(key)
+	}
+}
+
+// step is what one pass learned: the new progress and message, and whether
+// the operation ended.
+type step struct {
+	progress int32
+	message  string
+	done     bool
+	failed   error
+	// requeue after this long when the operation waits on something that
+	// sends no event to this controller.
+	requeue time.Duration
+}
+
+func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
+	op, err := e.opLister.VMOperations(key.Namespace).Get(key.Name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if final(op.Status.Phase) {
+		return e.collect(ctx, op, key)
+	}
+	updated := op.DeepCopy()
+	st := &updated.Status
+	now := metav1.NewTime(e.cfg.Clock.Now())
+
+	switch {
+	case op.Spec.Cancel:
+		if err := e.cancel(ctx, updated); err != nil {
+			return err
+		}
+		st.Phase, st.Message, st.CompletionTime = v1alpha1.VMOperationCancelled, "cancelled", &now
+		setCondition(st, "Cancelled", metav1.ConditionTrue, "CancelRequested", "cancelled on request", now)
+	case st.Phase == "" || st.Phase == v1alpha1.VMOperationPending:
+		if op.Spec.Type == v1alpha1.VMOperationMigrate {
+			if wait := e.migrationSlot(ctx, op); wait != "" {
+				st.Phase, st.Message = v1alpha1.VMOperationPending, wait
+				e.queue.AddAfter(key, 2*time.Second)
+				break
+			}
+		}
+		st.Phase, st.StartTime, st.Progress, st.Message = v1alpha1.VMOperationRunning, &now, 1, "starting"
+	default:
+		s, err := e.run(ctx, updated)
+		if err != nil {
+			return err
+		}
+		if s.progress > st.Progress {
+			st.Progress = s.progress // progress never goes backwards
+		}
+		if s.message != "" {
+			st.Message = s.message
+		}
+		switch {
+		case s.failed != nil:
+			st.Phase, st.Message, st.CompletionTime = v1alpha1.VMOperationFailed, s.failed.Error(), &now
+			setCondition(st, "Failed", metav1.ConditionTrue, "OperationFailed", s.failed.Error(), now)
+		case s.done:
+			st.Phase, st.Progress, st.CompletionTime = v1alpha1.VMOperationSucceeded, 100, &now
+			setCondition(st, "Succeeded", metav1.ConditionTrue, "OperationSucceeded", st.Message, now)
+		case s.requeue > 0:
+			e.queue.AddAfter(key, s.requeue)
+		default:
+			e.queue.AddAfter(key, pollWhileRunning)
+		}
+	}
+	if equality.Semantic.DeepEqual(op.Status, updated.Status) {
+		return nil
+	}
+	_, err = e.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(op.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		e.queue.Add(key) // a newer version is coming through the informer
+		return nil
+	}
+	return err
+}
+
+// run takes the next step of a running operation.
+func (e *Executor) run(ctx context.Context, op *v1alpha1.VMOperation) (step, error) {
+	switch op.Spec.Type {
+	case v1alpha1.VMOperationStart:
+		return e.start(ctx, op)
+	case v1alpha1.VMOperationStop:
+		return e.stop(ctx, op)
+	case v1alpha1.VMOperationRestart:
+		return e.restart(ctx, op)
+	case v1alpha1.VMOperationMigrate:
+		return e.migrate(ctx, op)
+	case v1alpha1.VMOperationResize:
+		return e.resize(ctx, op)
+	case v1alpha1.VMOperationSnapshot:
+		return e.snapshot(ctx, op)
+	case v1alpha1.VMOperationClone:
+		return e.clone(ctx, op)
+	}
+	return step{failed: fmt.Errorf("unknown operation type %q", op.Spec.Type)}, nil
+}
+
+// collect deletes a finished operation once its TTL has passed.
+func (e *Executor) collect(ctx context.Context, op *v1alpha1.VMOperation, key cache.ObjectName) error {
+	if op.Status.CompletionTime == nil {
+		return nil
+	}
+	left := op.Status.CompletionTime.Add(e.cfg.TTL).Sub(e.cfg.Clock.Now())
+	if left > 0 {
+		e.queue.AddAfter(key, left)
+		return nil
+	}
+	uid := op.UID
+	err := e.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(op.Namespace).Delete(ctx, op.Name,
+		metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
+}
+
+// migrationSlot says why a migration must wait, or "" when it may start.
+func (e *Executor) migrationSlot(ctx context.Context, op *v1alpha1.VMOperation) string {
+	all, err := e.opLister.List(labels.Everything())
+	if err != nil {
+		return err.Error()
+	}
+	source := ""
+	if vmi, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(op.Namespace).Get(ctx, op.Spec.VMName, metav1.GetOptions{}); err == nil {
+		source = vmi.Status.NodeName
+	}
+	cluster, node := 0, 0
+	for _, other := range all {
+		if other.Spec.Type != v1alpha1.VMOperationMigrate || other.Status.Phase != v1alpha1.VMOperationRunning || other.UID == op.UID {
+			continue
+		}
+		cluster++
+		if ref := recorded(other, "Node", "source"); ref != nil && ref.Name == source {
+			node++
+		}
+	}
+	switch {
+	case cluster >= e.cfg.MaxMigrations:
+		return fmt.Sprintf("waiting: %d migrations in flight in the cluster (limit %d)", cluster, e.cfg.MaxMigrations)
+	case source != "" && node >= e.cfg.MaxMigrationsPerNode:
+		return fmt.Sprintf("waiting: %d migrations leaving node %s (limit %d)", node, source, e.cfg.MaxMigrationsPerNode)
+	}
+	return ""
+}
+
+func final(p v1alpha1.VMOperationPhase) bool {
+	return p == v1alpha1.VMOperationSucceeded || p == v1alpha1.VMOperationFailed || p == v1alpha1.VMOperationCancelled
+}
+
+func setCondition(st *v1alpha1.VMOperationStatus, typ string, status metav1.ConditionStatus, reason, msg string, now metav1.Time) {
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, LastTransitionTime: now})
+}
+
+// recorded finds a recorded reference by kind and role.
+func recorded(op *v1alpha1.VMOperation, kind, role string) *v1alpha1.ResourceReference {
+	for i := range op.Status.Resources {
+		r := &op.Status.Resources[i]
+		if r.Kind == kind && r.Role == role {
+			return r
+		}
+	}
+	return nil
+}
+
+// record remembers a reference under a role, once.
+func record(op *v1alpha1.VMOperation, ref v1alpha1.ResourceReference) {
+	if recorded(op, ref.Kind, ref.Role) == nil {
+		op.Status.Resources = append(op.Status.Resources, ref)
+	}
+}
+
+// kubevirtName is the name of a KubeVirt object an operation creates: the
+// same on every pass, so creation is idempotent.
+func kubevirtName(op *v1alpha1.VMOperation) string { return "hypersdk-" + op.Name }

@@ -1,0 +1,268 @@
+// Package operations knows how each VMOperation type works against KubeVirt:
+// what must hold before one is accepted (Prechecker, used by the API server)
+// and how it is carried out and reported (Executor, run by the controller).
+package operations
+
+import (
+	"context"
+	"fmt"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/client-go/kubernetes"
+	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+)
+
+// Prechecker validates an operation against the cluster before it is
+// accepted, so a request that cannot succeed is refused with a 4xx naming
+// the problem and nothing is created.
+type Prechecker struct {
+	Kube     kubernetes.Interface
+	KubeVirt kubevirt.Clientset
+}
+
+// Check returns nil when op may be created, else an API error.
+func (p *Prechecker) Check(ctx context.Context, caller user.Info, op *hypersdk.VMOperation) error {
+	vms := p.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace)
+	vm, err := vms.Get(ctx, op.Spec.VMName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return apierrors.NewNotFound(hypersdk.Resource("virtualmachines"), op.Spec.VMName)
+	}
+	if err != nil {
+		return err
+	}
+	vmi, err := p.KubeVirt.KubevirtV1().VirtualMachineInstances(op.Namespace).Get(ctx, op.Spec.VMName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		vmi = nil
+	} else if err != nil {
+		return err
+	}
+	running := vmi != nil && vmi.Status.Phase == kvv1.Running && vmi.DeletionTimestamp == nil
+	kind := hypersdk.Kind(optionsKind(op.Spec.Type))
+	conflict := func(msg string) error {
+		return apierrors.NewConflict(hypersdk.Resource("virtualmachines"), op.Spec.VMName, fmt.Errorf("%s", msg))
+	}
+	switch op.Spec.Type {
+	case hypersdk.VMOperationStart:
+		if kubevirt.WantsRunning(vm, vmi) {
+			return conflict("VM is already running")
+		}
+	case hypersdk.VMOperationStop:
+		if !kubevirt.WantsRunning(vm, vmi) && vmi == nil {
+			return conflict("VM is not running")
+		}
+	case hypersdk.VMOperationRestart:
+		if vmi == nil {
+			return conflict("VM is not running")
+		}
+	case hypersdk.VMOperationResize:
+		if errs := resizeLimits(vm, op.Spec.Resize); len(errs) > 0 {
+			return apierrors.NewInvalid(kind, op.Spec.VMName, errs)
+		}
+	case hypersdk.VMOperationMigrate:
+		if !running {
+			return conflict("VM is not running: only a running VM migrates")
+		}
+		if errs := p.checkMigrate(ctx, vm, vmi, op.Spec.Migrate); len(errs) > 0 {
+			return apierrors.NewInvalid(kind, op.Spec.VMName, errs)
+		}
+	case hypersdk.VMOperationSnapshot:
+		if name := op.Spec.Snapshot.Name; name != "" {
+			if _, err := p.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
+				return apierrors.NewAlreadyExists(snapshotResource, name)
+			}
+		}
+	case hypersdk.VMOperationClone:
+		return p.checkClone(ctx, caller, op)
+	}
+	return nil
+}
+
+var snapshotResource = kvv1.Resource("virtualmachinesnapshots")
+
+func optionsKind(t hypersdk.VMOperationType) string {
+	return "VirtualMachine" + string(t) + "Options"
+}
+
+// resizeLimits refuses sizes above what the VM can ever have: its maxSockets
+// and maxGuest when set (hotplug bounds), and a hard ceiling otherwise.
+func resizeLimits(vm *kvv1.VirtualMachine, spec *hypersdk.ResizeSpec) field.ErrorList {
+	var errs field.ErrorList
+	dom := vm.Spec.Template.Spec.Domain
+	if spec.CPUs != nil {
+		limit := int32(MaxCPUs)
+		if cpu := dom.CPU; cpu != nil && cpu.MaxSockets > 0 {
+			limit = int32(cpu.MaxSockets * max(cpu.Cores, 1) * max(cpu.Threads, 1))
+		}
+		if *spec.CPUs > limit {
+			errs = append(errs, field.Invalid(field.NewPath("cpus"), *spec.CPUs, fmt.Sprintf("above the VM's maximum of %d", limit)))
+		}
+	}
+	if spec.Memory != nil {
+		limit := MaxMemory
+		if m := dom.Memory; m != nil && m.MaxGuest != nil {
+			limit = *m.MaxGuest
+		}
+		if spec.Memory.Cmp(limit) > 0 {
+			errs = append(errs, field.Invalid(field.NewPath("memory"), spec.Memory.String(), "above the VM's maximum of "+limit.String()))
+		}
+	}
+	return errs
+}
+
+// Hard ceilings of a resize for VMs without hotplug bounds: KubeVirt's
+// largest supported guest.
+var (
+	MaxCPUs   = 512
+	MaxMemory = resource.MustParse("4Ti")
+)
+
+// checkMigrate: the VMI must be LiveMigratable unless cold migration is
+// allowed, and a named target node must exist, be schedulable and fit the
+// VM's pod.
+func (p *Prechecker) checkMigrate(ctx context.Context, vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance, spec *hypersdk.MigrateSpec) field.ErrorList {
+	var errs field.ErrorList
+	if reason, msg := NotMigratable(vmi); reason != "" && !spec.AllowColdMigration {
+		errs = append(errs, field.Forbidden(field.NewPath("allowColdMigration"),
+			fmt.Sprintf("cannot migrate live: %s: %s; set allowColdMigration to stop, move and start the VM", reason, msg)))
+	}
+	if spec.TargetNode == "" {
+		return errs
+	}
+	path := field.NewPath("targetNode")
+	node, err := p.Kube.CoreV1().Nodes().Get(ctx, spec.TargetNode, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return append(errs, field.NotFound(path, spec.TargetNode))
+	}
+	if err != nil {
+		return append(errs, field.InternalError(path, err))
+	}
+	if spec.TargetNode == vmi.Status.NodeName {
+		return append(errs, field.Invalid(path, spec.TargetNode, "the VM already runs there"))
+	}
+	if node.Spec.Unschedulable || !nodeReady(node) {
+		return append(errs, field.Invalid(path, spec.TargetNode, "node is not schedulable"))
+	}
+	for k, v := range spec.NodeSelector {
+		if node.Labels[k] != v {
+			errs = append(errs, field.Invalid(path, spec.TargetNode, fmt.Sprintf("node does not match nodeSelector %s=%s", k, v)))
+		}
+	}
+	if msg := p.fits(ctx, node, vmi); msg != "" {
+		errs = append(errs, field.Invalid(path, spec.TargetNode, msg))
+	}
+	return errs
+}
+
+// NotMigratable returns KubeVirt's reason when a VMI cannot migrate live.
+func NotMigratable(vmi *kvv1.VirtualMachineInstance) (reason, message string) {
+	for _, c := range vmi.Status.Conditions {
+		if c.Type == kvv1.VirtualMachineInstanceIsMigratable && c.Status != corev1.ConditionTrue {
+			return c.Reason, c.Message
+		}
+	}
+	return "", ""
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// fits reports why node lacks room for the VM's launcher pod, or "".
+func (p *Prechecker) fits(ctx context.Context, node *corev1.Node, vmi *kvv1.VirtualMachineInstance) string {
+	pods, err := p.Kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node.Name).String(),
+	})
+	if err != nil {
+		return fmt.Sprintf("listing its pods: %v", err)
+	}
+	used := corev1.ResourceList{}
+	for _, pod := range pods.Items {
+		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		for _, c := range pod.Spec.Containers {
+			for name, q := range c.Resources.Requests {
+				sum := used[name]
+				sum.Add(q)
+				used[name] = sum
+			}
+		}
+	}
+	cpu := resource.NewQuantity(int64(kubevirt.CPUCount(vmi.Spec.Domain.CPU)), resource.DecimalSI)
+	if req, ok := vmi.Spec.Domain.Resources.Requests[corev1.ResourceCPU]; ok {
+		cpu = &req
+	}
+	mem := resource.MustParse("1Gi")
+	if m := kubevirt.GuestMemory(&vmi.Spec); m != nil {
+		mem = *m
+	}
+	for name, need := range map[corev1.ResourceName]resource.Quantity{corev1.ResourceCPU: *cpu, corev1.ResourceMemory: mem} {
+		free := node.Status.Allocatable[name].DeepCopy()
+		free.Sub(used[name])
+		if free.Cmp(need) < 0 {
+			return fmt.Sprintf("not enough %s: %s free, the VM needs %s", name, free.String(), need.String())
+		}
+	}
+	return ""
+}
+
+// checkClone: the target must not exist, a snapshot source must, and a
+// clone into another namespace needs the caller's right to create VMs there,
+// asked of kube-apiserver as the caller.
+func (p *Prechecker) checkClone(ctx context.Context, caller user.Info, op *hypersdk.VMOperation) error {
+	spec := op.Spec.Clone
+	targetNS := spec.TargetNamespace
+	if targetNS == "" {
+		targetNS = op.Namespace
+	}
+	if spec.SnapshotRef != "" {
+		if _, err := p.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace).Get(ctx, spec.SnapshotRef, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return apierrors.NewNotFound(snapshotResource, spec.SnapshotRef)
+		} else if err != nil {
+			return err
+		}
+	}
+	if _, err := p.KubeVirt.KubevirtV1().VirtualMachines(targetNS).Get(ctx, spec.TargetName, metav1.GetOptions{}); err == nil {
+		return apierrors.NewAlreadyExists(hypersdk.Resource("virtualmachines"), targetNS+"/"+spec.TargetName)
+	} else if !apierrors.IsNotFound(err) {
+		return err
+	}
+	if targetNS == op.Namespace || caller == nil {
+		return nil
+	}
+	extra := map[string]authorizationv1.ExtraValue{}
+	for k, v := range caller.GetExtra() {
+		extra[k] = v
+	}
+	sar, err := p.Kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+		Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: caller.GetName(), Groups: caller.GetGroups(), UID: caller.GetUID(), Extra: extra,
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: targetNS, Verb: "create", Group: hypersdk.GroupName, Resource: "virtualmachines",
+			},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("asking whether %s may create VMs in %s: %w", caller.GetName(), targetNS, err)
+	}
+	if !sar.Status.Allowed {
+		return apierrors.NewForbidden(hypersdk.Resource("virtualmachines"), spec.TargetName,
+			fmt.Errorf("cloning into namespace %s needs permission to create virtualmachines there", targetNS))
+	}
+	return nil
+}

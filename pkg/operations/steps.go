@@ -1,0 +1,483 @@
+package operations
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
+	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+)
+
+const hostnameLabel = "kubernetes.io/hostname"
+
+// instanceProgress maps a VMI's phase to progress towards Running.
+func instanceProgress(vmi *kvv1.VirtualMachineInstance) (int32, string) {
+	if vmi == nil {
+		return 10, "waiting for the instance"
+	}
+	switch vmi.Status.Phase {
+	case kvv1.Pending:
+		return 20, "instance pending"
+	case kvv1.Scheduling:
+		return 40, "scheduling the instance"
+	case kvv1.Scheduled:
+		return 70, "instance scheduled on " + vmi.Status.NodeName
+	case kvv1.Running:
+		return 100, "running on " + vmi.Status.NodeName
+	}
+	return 10, "instance " + string(vmi.Status.Phase)
+}
+
+func (e *Executor) getVMI(ctx context.Context, ns, name string) (*kvv1.VirtualMachineInstance, error) {
+	vmi, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return vmi, err
+}
+
+func (e *Executor) setRunStrategy(ctx context.Context, ns, name string, s kvv1.VirtualMachineRunStrategy) error {
+	patch := fmt.Sprintf(`{"spec":{"running":null,"runStrategy":%q}}`, s)
+	_, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(ns).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	return err
+}
+
+func running(vmi *kvv1.VirtualMachineInstance) bool {
+	return vmi != nil && vmi.Status.Phase == kvv1.Running && vmi.DeletionTimestamp == nil
+}
+
+func (e *Executor) start(ctx context.Context, op *v1alpha1.VMOperation) (step, error) {
+	if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.RunStrategyAlways); err != nil {
+		return vmGone(err)
+	}
+	vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
+	if err != nil {
+		return step{}, err
+	}
+	p, msg := instanceProgress(vmi)
+	return step{progress: p, message: msg, done: running(vmi)}, nil
+}
+
+func (e *Executor) stop(ctx context.Context, op *v1alpha1.VMOperation) (step, error) {
+	vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
+	if err != nil {
+		return step{}, err
+	}
+	if g := op.Spec.Stop.GracePeriodSeconds; g != nil && vmi != nil && vmi.DeletionTimestamp == nil {
+		// The grace period applies to this stop only, as virtctl stop's does.
+		if err := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(op.Namespace).Delete(ctx, vmi.Name,
+			metav1.DeleteOptions{GracePeriodSeconds: g}); err != nil && !apierrors.IsNotFound(err) {
+			return step{}, err
+		}
+	}
+	if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.RunStrategyHalted); err != nil {
+		return vmGone(err)
+	}
+	if vmi == nil {
+		return step{progress: 100, message: "stopped", done: true}, nil
+	}
+	return step{progress: 50, message: "stopping the instance"}, nil
+}
+
+// restart replaces the instance, as KubeVirt's restart does, and waits for
+// the new one to run. The replaced instance's UID is recorded first, so a
+// restarted executor does not restart twice.
+func (e *Executor) restart(ctx context.Context, op *v1alpha1.VMOperation) (step, error) {
+	vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
+	if err != nil {
+		return step{}, err
+	}
+	old := recorded(op, "VirtualMachineInstance", "replaced")
+	if old == nil {
+		if vmi == nil {
+			return step{failed: fmt.Errorf("VM %s is not running", op.Spec.VMName)}, nil
+		}
+		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineInstance", APIVersion: kvv1.GroupVersion.String(),
+			Namespace: vmi.Namespace, Name: vmi.Name, UID: vmi.UID, Role: "replaced"})
+		return step{progress: 5, message: "restarting"}, nil // persist the record before acting
+	}
+	if vmi != nil && vmi.UID == old.UID {
+		if vmi.DeletionTimestamp == nil {
+			opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &old.UID}}
+			if op.Spec.Restart != nil && op.Spec.Restart.GracePeriodSeconds != nil {
+				opts.GracePeriodSeconds = op.Spec.Restart.GracePeriodSeconds
+			}
+			if err := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(op.Namespace).Delete(ctx, vmi.Name, opts); err != nil &&
+				!apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+				return step{}, err
+			}
+		}
+		return step{progress: 20, message: "stopping the old instance"}, nil
+	}
+	p, msg := instanceProgress(vmi)
+	return step{progress: 20 + p*8/10, message: msg, done: running(vmi)}, nil
+}
+
+// migrate moves the VM live through a VirtualMachineInstanceMigration, or,
+// when its disks cannot move live and cold migration is allowed, stops it,
+// pins it to the target and starts it there.
+func (e *Executor) migrate(ctx context.Context, op *v1alpha1.VMOperation) (step, error) {
+	vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
+	if err != nil {
+		return step{}, err
+	}
+	if recorded(op, "Node", "source") == nil {
+		if !running(vmi) {
+			return step{failed: fmt.Errorf("VM %s is not running", op.Spec.VMName)}, nil
+		}
+		record(op, v1alpha1.ResourceReference{Kind: "Node", Name: vmi.Status.NodeName, Role: "source"})
+		return step{progress: 2, message: "migrating from " + vmi.Status.NodeName}, nil
+	}
+	if recorded(op, "VirtualMachine", "cold") != nil {
+		return e.coldMigrate(ctx, op, vmi)
+	}
+	if reason, msg := NotMigratable(vmi); reason != "" && recorded(op, "VirtualMachineInstanceMigration", "migration") == nil {
+		if !op.Spec.Migrate.AllowColdMigration {
+			return step{failed: fmt.Errorf("cannot migrate live: %s: %s", reason, msg)}, nil
+		}
+		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachine", Namespace: op.Namespace, Name: op.Spec.VMName, Role: "cold"})
+		return step{progress: 5, message: "cannot migrate live (" + reason + "): migrating cold"}, nil
+	}
+	migs := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(op.Namespace)
+	name := kubevirtName(op)
+	mig, err := migs.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		selector := map[string]string{}
+		for k, v := range op.Spec.Migrate.NodeSelector {
+			selector[k] = v
+		}
+		if op.Spec.Migrate.TargetNode != "" {
+			selector[hostnameLabel] = op.Spec.Migrate.TargetNode
+		}
+		mig, err = migs.Create(ctx, &kvv1.VirtualMachineInstanceMigration{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{ownerAnnotation: op.Name}},
+			Spec:       kvv1.VirtualMachineInstanceMigrationSpec{VMIName: op.Spec.VMName, AddedNodeSelector: selector},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return step{}, fmt.Errorf("creating migration: %w", err)
+		}
+		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineInstanceMigration", APIVersion: kvv1.GroupVersion.String(),
+			Namespace: op.Namespace, Name: name, UID: mig.UID, Role: "migration"})
+		return step{progress: 5, message: "migration created"}, nil
+	}
+	if err != nil {
+		return step{}, err
+	}
+	progress := map[kvv1.VirtualMachineInstanceMigrationPhase]int32{
+		kvv1.MigrationPending: 10, kvv1.MigrationScheduling: 20, kvv1.MigrationScheduled: 35, kvv1.MigrationPreparingTarget: 50,
+		kvv1.MigrationTargetReady: 65, kvv1.MigrationRunning: 80, kvv1.MigrationSucceeded: 100,
+	}[mig.Status.Phase]
+	switch mig.Status.Phase {
+	case kvv1.MigrationSucceeded:
+		target := ""
+		if mig.Status.MigrationState != nil {
+			target = mig.Status.MigrationState.TargetNode
+		}
+		return step{progress: 100, message: "migrated to " + target, done: true}, nil
+	case kvv1.MigrationFailed:
+		msg := "migration failed"
+		for _, c := range mig.Status.Conditions {
+			if c.Message != "" {
+				msg = c.Message
+			}
+		}
+		return step{failed: fmt.Errorf("%s", msg)}, nil
+	}
+	return step{progress: progress, message: "migration " + string(mig.Status.Phase)}, nil
+}
+
+// coldMigrate: choose the target while the VM still runs, stop it, pin it
+// to the target and start it there, then take the pin off. Each pass reads
+// where the VM is and whether it is pinned, so a restarted executor picks up
+// at the right step.
+func (e *Executor) coldMigrate(ctx context.Context, op *v1alpha1.VMOperation, vmi *kvv1.VirtualMachineInstance) (step, error) {
+	vms := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace)
+	pin := recorded(op, "Node", "target")
+	if pin == nil {
+		target := op.Spec.Migrate.TargetNode
+		if target == "" {
+			var err error
+			if target, err = e.pickNode(ctx, op, vmi, recorded(op, "Node", "source").Name); err != nil {
+				return step{failed: err}, nil
+			}
+		}
+		record(op, v1alpha1.ResourceReference{Kind: "Node", Name: target, Role: "target"})
+		return step{progress: 10, message: "moving cold to " + target}, nil
+	}
+	vm, err := vms.Get(ctx, op.Spec.VMName, metav1.GetOptions{})
+	if err != nil {
+		return vmGone(err)
+	}
+	pinned := vm.Spec.Template.Spec.NodeSelector[hostnameLabel] == pin.Name
+	switch {
+	case running(vmi) && vmi.Status.NodeName == pin.Name:
+		if pinned {
+			// Take the pin off again, so the VM may move later.
+			patch := fmt.Sprintf(`{"spec":{"template":{"spec":{"nodeSelector":{%q:null}}}}}`, hostnameLabel)
+			if _, err := vms.Patch(ctx, op.Spec.VMName, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+				return vmGone(err)
+			}
+		}
+		return step{progress: 100, message: "migrated cold to " + pin.Name, done: true}, nil
+	case pinned:
+		p, msg := instanceProgress(vmi)
+		return step{progress: 50 + p*4/10, message: msg}, nil
+	case vmi != nil:
+		if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.RunStrategyHalted); err != nil {
+			return vmGone(err)
+		}
+		return step{progress: 20, message: "stopping for a cold migration"}, nil
+	}
+	patch, _ := json.Marshal(map[string]interface{}{"spec": map[string]interface{}{
+		"runStrategy": kvv1.RunStrategyAlways,
+		"template":    map[string]interface{}{"spec": map[string]interface{}{"nodeSelector": map[string]string{hostnameLabel: pin.Name}}},
+	}})
+	if _, err := vms.Patch(ctx, op.Spec.VMName, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return vmGone(err)
+	}
+	return step{progress: 50, message: "starting on " + pin.Name}, nil
+}
+
+// pickNode chooses a schedulable node other than source with room for the VM.
+func (e *Executor) pickNode(ctx context.Context, op *v1alpha1.VMOperation, vmi *kvv1.VirtualMachineInstance, source string) (string, error) {
+	if vmi == nil {
+		return "", fmt.Errorf("VM %s stopped before a target was chosen", op.Spec.VMName)
+	}
+	nodes, err := e.cfg.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "kubevirt.io/schedulable=true"})
+	if err != nil {
+		return "", err
+	}
+	p := &Prechecker{Kube: e.cfg.Kube, KubeVirt: e.cfg.KubeVirt}
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		if n.Name != source && !n.Spec.Unschedulable && nodeReady(n) && p.fits(ctx, n, vmi) == "" {
+			return n.Name, nil
+		}
+	}
+	return "", fmt.Errorf("no other node has room for VM %s", op.Spec.VMName)
+}
+
+// resize changes CPUs and memory: live when the VM's hotplug bounds allow,
+// else by restart as restartPolicy allows. Nothing changes when the policy
+// forbids the restart the change needs.
+func (e *Executor) resize(ctx context.Context, op *v1alpha1.VMOperation) (step, error) {
+	spec := op.Spec.Resize
+	vms := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace)
+	vm, err := vms.Get(ctx, op.Spec.VMName, metav1.GetOptions{})
+	if err != nil {
+		return vmGone(err)
+	}
+	vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
+	if err != nil {
+		return step{}, err
+	}
+	applied := recorded(op, "VirtualMachine", "resized")
+	if applied == nil {
+		live := hotpluggable(vm, spec)
+		needsRestart := vmi != nil && (!live || spec.RestartPolicy == v1alpha1.ResizeRestartAlways)
+		if needsRestart && spec.RestartPolicy == v1alpha1.ResizeRestartNever {
+			return step{failed: fmt.Errorf("the change cannot be applied live (maxSockets/maxGuest) and restartPolicy is Never")}, nil
+		}
+		dom := &vm.Spec.Template.Spec.Domain
+		if spec.CPUs != nil {
+			if dom.CPU == nil {
+				dom.CPU = &kvv1.CPU{}
+			}
+			cores, threads := max(dom.CPU.Cores, 1), max(dom.CPU.Threads, 1)
+			dom.CPU.Sockets = uint32(*spec.CPUs) / (cores * threads)
+			if dom.CPU.Sockets*cores*threads != uint32(*spec.CPUs) {
+				dom.CPU.Sockets, dom.CPU.Cores, dom.CPU.Threads = uint32(*spec.CPUs), 1, 1
+			}
+		}
+		if spec.Memory != nil {
+			if dom.Memory == nil {
+				dom.Memory = &kvv1.Memory{}
+			}
+			m := spec.Memory.DeepCopy()
+			dom.Memory.Guest = &m
+			if _, ok := dom.Resources.Requests[corev1.ResourceMemory]; ok {
+				dom.Resources.Requests[corev1.ResourceMemory] = m.DeepCopy()
+			}
+		}
+		_, err := vms.Update(ctx, vm, metav1.UpdateOptions{})
+		if err != nil {
+			return step{}, err
+		}
+		role := "live"
+		if needsRestart {
+			role = "restart"
+		}
+		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachine", Namespace: vm.Namespace, Name: vm.Name, UID: vm.UID,
+			Role: "resized"})
+		record(op, v1alpha1.ResourceReference{Kind: "Plan", Name: role, Role: "plan"})
+		if needsRestart && vmi != nil {
+			record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineInstance", Namespace: vmi.Namespace, Name: vmi.Name, UID: vmi.UID, Role: "replaced"})
+		}
+		return step{progress: 20, message: "VM spec changed (" + role + ")"}, nil
+	}
+	if vmi == nil {
+		return step{progress: 100, message: "resized; applies when the VM starts", done: true}, nil
+	}
+	if plan := recorded(op, "Plan", "plan"); plan != nil && plan.Name == "restart" {
+		return e.restartForResize(ctx, op, vmi)
+	}
+	if hasVMCondition(vm, kvv1.VirtualMachineRestartRequired) {
+		// The cluster could not hotplug after all.
+		if spec.RestartPolicy == v1alpha1.ResizeRestartNever {
+			return step{failed: fmt.Errorf("the cluster could not apply the change live and restartPolicy is Never; the VM is flagged RestartRequired")}, nil
+		}
+		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineInstance", Namespace: vmi.Namespace, Name: vmi.Name, UID: vmi.UID, Role: "replaced"})
+		recorded(op, "Plan", "plan").Name = "restart"
+		return step{progress: 40, message: "live update refused: restarting"}, nil
+	}
+	if sized(vmi, spec) {
+		return step{progress: 100, message: "resized live", done: true}, nil
+	}
+	return step{progress: 50, message: "hotplugging"}, nil
+}
+
+func (e *Executor) restartForResize(ctx context.Context, op *v1alpha1.VMOperation, vmi *kvv1.VirtualMachineInstance) (step, error) {
+	old := recorded(op, "VirtualMachineInstance", "replaced")
+	if old != nil && vmi.UID == old.UID {
+		if vmi.DeletionTimestamp == nil {
+			err := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(op.Namespace).Delete(ctx, vmi.Name,
+				metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &old.UID}})
+			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+				return step{}, err
+			}
+		}
+		return step{progress: 40, message: "restarting to apply the new size"}, nil
+	}
+	p, msg := instanceProgress(vmi)
+	if running(vmi) && sized(vmi, op.Spec.Resize) {
+		return step{progress: 100, message: "resized with a restart", done: true}, nil
+	}
+	return step{progress: 40 + p/2, message: msg}, nil
+}
+
+// hotpluggable: within maxSockets (same cores and threads) and maxGuest.
+func hotpluggable(vm *kvv1.VirtualMachine, spec *v1alpha1.ResizeSpec) bool {
+	dom := vm.Spec.Template.Spec.Domain
+	if spec.CPUs != nil {
+		c := dom.CPU
+		if c == nil || c.MaxSockets == 0 {
+			return false
+		}
+		per := max(c.Cores, 1) * max(c.Threads, 1)
+		if uint32(*spec.CPUs)%per != 0 || uint32(*spec.CPUs)/per > c.MaxSockets {
+			return false
+		}
+	}
+	if spec.Memory != nil {
+		m := dom.Memory
+		if m == nil || m.MaxGuest == nil || spec.Memory.Cmp(*m.MaxGuest) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// sized reports whether the running guest has the asked-for size.
+func sized(vmi *kvv1.VirtualMachineInstance, spec *v1alpha1.ResizeSpec) bool {
+	if spec.CPUs != nil {
+		cpus := kubevirt.CPUCount(vmi.Spec.Domain.CPU)
+		if t := vmi.Status.CurrentCPUTopology; t != nil {
+			cpus = int32(max(t.Sockets, 1) * max(t.Cores, 1) * max(t.Threads, 1))
+		}
+		if cpus != *spec.CPUs {
+			return false
+		}
+	}
+	if spec.Memory != nil {
+		m := kubevirt.GuestMemory(&vmi.Spec)
+		if vmi.Status.Memory != nil && vmi.Status.Memory.GuestCurrent != nil {
+			m = vmi.Status.Memory.GuestCurrent
+		}
+		if m == nil || m.Cmp(*spec.Memory) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func hasVMCondition(vm *kvv1.VirtualMachine, typ kvv1.VirtualMachineConditionType) bool {
+	for _, c := range vm.Status.Conditions {
+		if c.Type == typ && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+// snapshot takes a VirtualMachineSnapshot and waits until it is ready.
+func (e *Executor) snapshot(ctx context.Context, op *v1alpha1.VMOperation) (step, error) {
+	spec := op.Spec.Snapshot
+	name := spec.Name
+	if name == "" {
+		name = kubevirtName(op)
+	}
+	snaps := e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace)
+	snap, err := snaps.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		annotations := map[string]string{ownerAnnotation: op.Name}
+		if spec.Description != "" {
+			annotations[snapshotDescriptionAnnot] = spec.Description
+		}
+		snap, err = snaps.Create(ctx, &snapshotv1.VirtualMachineSnapshot{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: annotations},
+			Spec: snapshotv1.VirtualMachineSnapshotSpec{
+				Source:          corev1.TypedLocalObjectReference{APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: op.Spec.VMName},
+				FailureDeadline: spec.FailureDeadline,
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return step{}, fmt.Errorf("creating snapshot: %w", err)
+		}
+		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineSnapshot", APIVersion: snapshotv1.SchemeGroupVersion.String(),
+			Namespace: op.Namespace, Name: name, UID: snap.UID, Role: "snapshot"})
+		return step{progress: 10, message: "snapshot requested"}, nil
+	}
+	if err != nil {
+		return step{}, err
+	}
+	if snap.Annotations[ownerAnnotation] != op.Name {
+		return step{failed: fmt.Errorf("snapshot %s already exists and belongs to something else", name)}, nil
+	}
+	if snap.Status == nil {
+		return step{progress: 10, message: "snapshot requested"}, nil
+	}
+	switch {
+	case snap.Status.Phase == snapshotv1.Failed:
+		return step{failed: fmt.Errorf("snapshot %s failed", name)}, nil
+	case snap.Status.ReadyToUse != nil && *snap.Status.ReadyToUse:
+		return step{progress: 100, message: "snapshot " + name + " ready", done: true}, nil
+	}
+	return step{progress: 50, message: "snapshot " + string(snap.Status.Phase)}, nil
+}
+
+func vmGone(err error) (step, error) {
+	if apierrors.IsNotFound(err) {
+		return step{failed: fmt.Errorf("the VM is gone")}, nil
+	}
+	return step{}, err
+}
+
+// cancel stops what can be stopped: a migration is aborted by deleting it.
+func (e *Executor) cancel(ctx context.Context, op *v1alpha1.VMOperation) error {
+	if ref := recorded(op, "VirtualMachineInstanceMigration", "migration"); ref != nil {
+		err := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(op.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package virtualmachine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/authentication/user"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
+)
+
+// Labels every VMOperation made by a subresource carries, so clients can
+// list the operations of a VM.
+const (
+	VMLabel            = "hypersdk.io/vm"
+	OperationTypeLabel = "hypersdk.io/operation"
+)
+
+// Prechecker decides whether an operation may start, given the cluster.
+type Prechecker interface {
+	Check(ctx context.Context, caller user.Info, op *hypersdk.VMOperation) error
+}
+
+// OperationREST serves one operation subresource of virtualmachines (clone,
+// migrate, resize, snapshot, start, stop, restart): a POST of its typed
+// options is validated, checked against the cluster, and becomes a
+// VMOperation, answered with 201.
+type OperationREST struct {
+	typ        hypersdk.VMOperationType
+	newOptions func() runtime.Object
+	toSpec     func(runtime.Object, *hypersdk.VMOperationSpec)
+	validate   func(runtime.Object) field.ErrorList
+	operations rest.Creater
+	precheck   Prechecker
+}
+
+var (
+	_ rest.NamedCreater = &OperationREST{}
+	_ rest.Storage      = &OperationREST{}
+)
+
+// NewOperationRESTs returns the storage of every operation subresource,
+// keyed by subresource name.
+func NewOperationRESTs(operations rest.Creater, precheck Prechecker) map[string]*OperationREST {
+	mk := func(typ hypersdk.VMOperationType, newOptions func() runtime.Object,
+		toSpec func(runtime.Object, *hypersdk.VMOperationSpec), validate func(runtime.Object) field.ErrorList) *OperationREST {
+		return &OperationREST{typ: typ, newOptions: newOptions, toSpec: toSpec, validate: validate, operations: operations, precheck: precheck}
+	}
+	return map[string]*OperationREST{
+		"clone": mk(hypersdk.VMOperationClone, func() runtime.Object { return &hypersdk.VirtualMachineCloneOptions{} },
+			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
+				spec := o.(*hypersdk.VirtualMachineCloneOptions).CloneSpec
+				s.Clone = &spec
+			},
+			func(o runtime.Object) field.ErrorList {
+				return validation.ValidateCloneSpec(&o.(*hypersdk.VirtualMachineCloneOptions).CloneSpec, nil)
+			}),
+		"migrate": mk(hypersdk.VMOperationMigrate, func() runtime.Object { return &hypersdk.VirtualMachineMigrateOptions{} },
+			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
+				spec := o.(*hypersdk.VirtualMachineMigrateOptions).MigrateSpec
+				s.Migrate = &spec
+			},
+			func(o runtime.Object) field.ErrorList {
+				return validation.ValidateMigrateSpec(&o.(*hypersdk.VirtualMachineMigrateOptions).MigrateSpec, nil)
+			}),
+		"resize": mk(hypersdk.VMOperationResize, func() runtime.Object { return &hypersdk.VirtualMachineResizeOptions{} },
+			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
+				spec := o.(*hypersdk.VirtualMachineResizeOptions).ResizeSpec
+				s.Resize = &spec
+			},
+			func(o runtime.Object) field.ErrorList {
+				return validation.ValidateResizeSpec(&o.(*hypersdk.VirtualMachineResizeOptions).ResizeSpec, nil)
+			}),
+		"snapshot": mk(hypersdk.VMOperationSnapshot, func() runtime.Object { return &hypersdk.VirtualMachineSnapshotOptions{} },
+			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
+				spec := o.(*hypersdk.VirtualMachineSnapshotOptions).SnapshotSpec
+				s.Snapshot = &spec
+			},
+			func(o runtime.Object) field.ErrorList {
+				return validation.ValidateSnapshotSpec(&o.(*hypersdk.VirtualMachineSnapshotOptions).SnapshotSpec, nil)
+			}),
+		"start": mk(hypersdk.VMOperationStart, func() runtime.Object { return &hypersdk.VirtualMachineStartOptions{} },
+			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
+				spec := o.(*hypersdk.VirtualMachineStartOptions).StartSpec
+				s.Start = &spec
+			},
+			func(runtime.Object) field.ErrorList { return nil }),
+		"stop": mk(hypersdk.VMOperationStop, func() runtime.Object { return &hypersdk.VirtualMachineStopOptions{} },
+			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
+				spec := o.(*hypersdk.VirtualMachineStopOptions).StopSpec
+				s.Stop = &spec
+			},
+			func(o runtime.Object) field.ErrorList {
+				return validation.ValidateVMOperationSpec(&hypersdk.VMOperationSpec{VMName: "x", Type: hypersdk.VMOperationStop,
+					Stop: &o.(*hypersdk.VirtualMachineStopOptions).StopSpec}, nil)
+			}),
+		"restart": mk(hypersdk.VMOperationRestart, func() runtime.Object { return &hypersdk.VirtualMachineRestartOptions{} },
+			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
+				spec := o.(*hypersdk.VirtualMachineRestartOptions).RestartSpec
+				s.Restart = &spec
+			},
+			func(o runtime.Object) field.ErrorList {
+				return validation.ValidateVMOperationSpec(&hypersdk.VMOperationSpec{VMName: "x", Type: hypersdk.VMOperationRestart,
+					Restart: &o.(*hypersdk.VirtualMachineRestartOptions).RestartSpec}, nil)
+			}),
+	}
+}
+
+// New returns an empty options object of this subresource's kind.
+func (r *OperationREST) New() runtime.Object { return r.newOptions() }
+
+// Destroy releases nothing.
+func (r *OperationREST) Destroy() {}
+
+// Create turns options for VM name into a VMOperation.
+func (r *OperationREST) Create(ctx context.Context, name string, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	kind := hypersdk.Kind(fmt.Sprintf("VirtualMachine%sOptions", r.typ))
+	if errs := r.validate(obj); len(errs) > 0 {
+		return nil, apierrors.NewInvalid(kind, name, errs)
+	}
+	if createValidation != nil {
+		if err := createValidation(ctx, obj.DeepCopyObject()); err != nil {
+			return nil, err
+		}
+	}
+	ns, _ := genericapirequest.NamespaceFrom(ctx)
+	op := &hypersdk.VMOperation{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: fmt.Sprintf("%s-%s-", name, strings.ToLower(string(r.typ))),
+			Namespace:    ns,
+			Labels:       map[string]string{VMLabel: name, OperationTypeLabel: string(r.typ)},
+		},
+		Spec: hypersdk.VMOperationSpec{VMName: name, Type: r.typ},
+	}
+	r.toSpec(obj, &op.Spec)
+	caller, _ := genericapirequest.UserFrom(ctx)
+	if err := r.precheck.Check(ctx, caller, op); err != nil {
+		return nil, err
+	}
+	return r.operations.Create(ctx, op, rest.ValidateAllObjectFunc, &metav1.CreateOptions{DryRun: options.DryRun, FieldManager: options.FieldManager})
+}

@@ -1,0 +1,283 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+	"github.com/hypersdk/hypersdk/test/framework"
+)
+
+// post sends body to virtualmachines/<vm>/<sub> and returns the HTTP status
+// and the created operation (when 201).
+func post(t *testing.T, c hypersdkclient.Interface, ns, vm, sub string, body interface{}, dryRun bool) (int, *v1alpha1.VMOperation, error) {
+	t.Helper()
+	data, ok := body.([]byte)
+	if !ok {
+		var err error
+		if data, err = json.Marshal(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := c.HypersdkV1alpha1().RESTClient().Post().Namespace(ns).Resource("virtualmachines").Name(vm).SubResource(sub).
+		SetHeader("Content-Type", "application/json").Body(data)
+	if dryRun {
+		req = req.Param("dryRun", "All")
+	}
+	res := req.Do(context.Background())
+	var code int
+	res.StatusCode(&code)
+	op := &v1alpha1.VMOperation{}
+	err := res.Into(op)
+	return code, op, err
+}
+
+// runOperation posts an operation and follows it on a watch to its end,
+// checking Pending -> Running -> Succeeded with progress that only grows.
+func runOperation(t *testing.T, ns, vm, sub string, body interface{}) *v1alpha1.VMOperation {
+	t.Helper()
+	code, op, err := post(t, env.HyperSDK, ns, vm, sub, body, false)
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("POST %s/%s: %d %v", vm, sub, code, err)
+	}
+	if op.Status.Phase != v1alpha1.VMOperationPending || op.Spec.VMName != vm {
+		t.Fatalf("created operation %+v, want Pending for %s", op.Status, vm)
+	}
+	return follow(t, op, v1alpha1.VMOperationSucceeded)
+}
+
+func follow(t *testing.T, op *v1alpha1.VMOperation, want v1alpha1.VMOperationPhase) *v1alpha1.VMOperation {
+	t.Helper()
+	w, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(op.Namespace).Watch(context.Background(), metav1.ListOptions{
+		FieldSelector: "metadata.name=" + op.Name, ResourceVersion: op.ResourceVersion,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	phases := []string{string(op.Status.Phase)}
+	last := op.Status.Progress
+	deadline := time.After(framework.Timeout)
+	for {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatal("operation watch closed")
+			}
+			if ev.Type != watch.Modified {
+				continue
+			}
+			cur := ev.Object.(*v1alpha1.VMOperation)
+			if p := string(cur.Status.Phase); p != phases[len(phases)-1] {
+				phases = append(phases, p)
+			}
+			if cur.Status.Progress < last {
+				t.Errorf("progress went back from %d to %d", last, cur.Status.Progress)
+			}
+			last = cur.Status.Progress
+			if validationFinal(cur.Status.Phase) {
+				if cur.Status.Phase != want {
+					t.Fatalf("operation %s ended %s: %s (phases %v)", cur.Name, cur.Status.Phase, cur.Status.Message, phases)
+				}
+				if want == v1alpha1.VMOperationSucceeded {
+					// The phases seen since the watch began, in order.
+					if got := strings.Join(phases, ","); !strings.HasSuffix("Pending,Running,Succeeded", got) || cur.Status.Progress != 100 ||
+						cur.Status.CompletionTime == nil || cur.Status.StartTime == nil {
+						t.Errorf("operation %s: phases %s progress %d times %v/%v", cur.Name, got, cur.Status.Progress,
+							cur.Status.StartTime, cur.Status.CompletionTime)
+					}
+				}
+				return cur
+			}
+		case <-deadline:
+			t.Fatalf("operation %s did not end; phases %v", op.Name, phases)
+		}
+	}
+}
+
+func validationFinal(p v1alpha1.VMOperationPhase) bool {
+	return p == v1alpha1.VMOperationSucceeded || p == v1alpha1.VMOperationFailed || p == v1alpha1.VMOperationCancelled
+}
+
+// TestOperationsPower: stop, start and restart through hypersdk.io.
+func TestOperationsPower(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "ops-power")
+	createKubeVirtVM(t, ns, kubevirtVM("svc", 1, "1Gi", nil))
+	first := runningVMI(t, ns, "svc", "")
+
+	runOperation(t, ns, "svc", "stop", map[string]interface{}{"gracePeriodSeconds": 0})
+	if _, err := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(context.Background(), "svc", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("after stop the VMI is still there (%v)", err)
+	}
+	runOperation(t, ns, "svc", "start", map[string]interface{}{})
+	second := runningVMI(t, ns, "svc", first.UID)
+	op := runOperation(t, ns, "svc", "restart", map[string]interface{}{})
+	third := runningVMI(t, ns, "svc", second.UID)
+	if len(op.Status.Resources) == 0 || op.Status.Resources[0].UID != second.UID || third.UID == second.UID {
+		t.Errorf("restart replaced %v, want the instance %s replaced by a new one", op.Status.Resources, second.UID)
+	}
+}
+
+// TestOperationsMigrate: live migration to any node and to a chosen node;
+// a ReadWriteOnce disk is refused with KubeVirt's reason and moves cold
+// when allowed.
+func TestOperationsMigrate(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "ops-migrate")
+	createKubeVirtVM(t, ns, kubevirtVM("m1", 1, "1Gi", nil))
+	before := runningVMI(t, ns, "m1", "")
+	runOperation(t, ns, "m1", "migrate", map[string]interface{}{})
+	after, _ := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "m1", metav1.GetOptions{})
+	if after.Status.NodeName == before.Status.NodeName {
+		t.Errorf("migration left the VM on %s", before.Status.NodeName)
+	}
+	target := otherNode(t, after.Status.NodeName)
+	runOperation(t, ns, "m1", "migrate", map[string]interface{}{"targetNode": target})
+	after, _ = env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "m1", metav1.GetOptions{})
+	if after.Status.NodeName != target {
+		t.Errorf("migration with targetNode %s ended on %s", target, after.Status.NodeName)
+	}
+
+	createRWOVM(t, ns, "pinned")
+	pinned := runningVMI(t, ns, "pinned", "")
+	code, _, err := post(t, env.HyperSDK, ns, "pinned", "migrate", map[string]interface{}{}, false)
+	if code != http.StatusUnprocessableEntity || err == nil || !strings.Contains(err.Error(), "DisksNotLiveMigratable") {
+		t.Errorf("live migration of a RWO VM: %d %v, want 422 naming DisksNotLiveMigratable", code, err)
+	}
+	runOperation(t, ns, "pinned", "migrate", map[string]interface{}{"allowColdMigration": true})
+	moved := runningVMI(t, ns, "pinned", pinned.UID)
+	if moved.Status.NodeName == pinned.Status.NodeName {
+		t.Errorf("cold migration left the VM on %s", pinned.Status.NodeName)
+	}
+}
+
+func otherNode(t *testing.T, not string) string {
+	t.Helper()
+	nodes, err := env.Kube.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes.Items {
+		if n.Name != not && n.Labels["node.kubernetes.io/instance-type"] != "gpu-a100x4" {
+			return n.Name
+		}
+	}
+	t.Fatal("no other node")
+	return ""
+}
+
+// TestOperationsResize: live within maxSockets/maxGuest, by restart otherwise.
+func TestOperationsResize(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "ops-resize")
+	live := kubevirtVM("elastic", 0, "2Gi", nil)
+	live.Spec.Template.Spec.Domain.CPU = &kvv1.CPU{Sockets: 2, Cores: 1, Threads: 1, MaxSockets: 8}
+	live.Spec.Template.Spec.Domain.Memory.MaxGuest = ptr.To(resourceQuantity("8Gi"))
+	createKubeVirtVM(t, ns, live)
+	before := runningVMI(t, ns, "elastic", "")
+	runOperation(t, ns, "elastic", "resize", map[string]interface{}{"cpus": 4, "memory": "4Gi"})
+	after, _ := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "elastic", metav1.GetOptions{})
+	if after.UID != before.UID || after.Status.CurrentCPUTopology.Sockets != 4 || after.Status.Memory.GuestCurrent.String() != "4Gi" {
+		t.Errorf("live resize: uid %s->%s sockets %d memory %v", before.UID, after.UID, after.Status.CurrentCPUTopology.Sockets, after.Status.Memory.GuestCurrent)
+	}
+
+	createKubeVirtVM(t, ns, kubevirtVM("rigid", 2, "2Gi", nil))
+	old := runningVMI(t, ns, "rigid", "")
+	// Without hotplug bounds, Never refuses and changes nothing.
+	code, op, err := post(t, env.HyperSDK, ns, "rigid", "resize", map[string]interface{}{"cpus": 3, "restartPolicy": "Never"}, false)
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("POST resize: %d %v", code, err)
+	}
+	follow(t, op, v1alpha1.VMOperationFailed)
+	if vm, _ := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "rigid", metav1.GetOptions{}); vm.Spec.Template.Spec.Domain.CPU.Cores != 2 {
+		t.Errorf("a refused resize changed the VM")
+	}
+	runOperation(t, ns, "rigid", "resize", map[string]interface{}{"cpus": 3})
+	restarted := runningVMI(t, ns, "rigid", old.UID)
+	if got := restarted.Spec.Domain.CPU.Sockets * max(restarted.Spec.Domain.CPU.Cores, 1); got != 3 {
+		t.Errorf("restarted VM has %d CPUs, want 3", got)
+	}
+}
+
+// TestOperationsSnapshotAndClone: a snapshot, clones from the VM and from the
+// snapshot, and a clone into another namespace that is started after.
+func TestOperationsSnapshotAndClone(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "ops-clone")
+	other := env.Namespace(t, "ops-clone-target")
+	createKubeVirtVM(t, ns, kubevirtVM("golden", 2, "2Gi", map[string]string{"app": "golden", "private": "x"}))
+	runningVMI(t, ns, "golden", "")
+
+	runOperation(t, ns, "golden", "snapshot", map[string]interface{}{"name": "golden-snap", "description": "before upgrade"})
+	snap, err := env.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ns).Get(ctx, "golden-snap", metav1.GetOptions{})
+	if err != nil || snap.Annotations["hypersdk.io/description"] != "before upgrade" {
+		t.Fatalf("snapshot: %v %v", err, snap)
+	}
+	runOperation(t, ns, "golden", "clone", map[string]interface{}{"targetName": "copy-a", "labelFilters": []string{"*", "!private"}})
+	a, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "copy-a", metav1.GetOptions{})
+	if err != nil || a.Labels["app"] != "golden" || a.Labels["private"] != "" {
+		t.Errorf("clone from VM: %v labels %v", err, a.Labels)
+	}
+	runOperation(t, ns, "golden", "clone", map[string]interface{}{"targetName": "copy-b", "snapshotRef": "golden-snap"})
+	if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "copy-b", metav1.GetOptions{}); err != nil {
+		t.Errorf("clone from snapshot: %v", err)
+	}
+	runOperation(t, ns, "golden", "clone", map[string]interface{}{"targetName": "copy-c", "targetNamespace": other, "powerOnAfter": true})
+	runningVMI(t, other, "copy-c", "")
+}
+
+// TestOperationSurvivesControllerKill: SIGKILL of hypersdk-controller in the
+// middle of a migration; the next one finishes it, with one migration only.
+func TestOperationSurvivesControllerKill(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "ops-crash")
+	createKubeVirtVM(t, ns, kubevirtVM("survivor", 1, "1Gi", nil))
+	before := runningVMI(t, ns, "survivor", "")
+	code, op, err := post(t, env.HyperSDK, ns, "survivor", "migrate", map[string]interface{}{}, false)
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("POST migrate: %d %v", code, err)
+	}
+	framework.Eventually(t, "the migration to be under way", func(ctx context.Context) (bool, error) {
+		cur, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, op.Name, metav1.GetOptions{})
+		return err == nil && cur.Status.Phase == v1alpha1.VMOperationRunning && cur.Status.Progress >= 5 && cur.Status.Progress < 100, err
+	})
+	env.KillController()
+	if err := env.StartController(); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, op.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := follow(t, cur, v1alpha1.VMOperationSucceeded)
+	if done.Status.Phase != v1alpha1.VMOperationSucceeded {
+		t.Fatalf("operation ended %s", done.Status.Phase)
+	}
+	migs, err := env.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(migs.Items) != 1 || migs.Items[0].Status.Phase != kvv1.MigrationSucceeded {
+		t.Errorf("%d migrations for one operation, want exactly 1 that succeeded", len(migs.Items))
+	}
+	after, _ := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "survivor", metav1.GetOptions{})
+	if after.UID != before.UID || after.Status.NodeName == before.Status.NodeName {
+		t.Errorf("after the crash: VMI %s on %s, want the same VMI moved off %s", after.UID, after.Status.NodeName, before.Status.NodeName)
+	}
+}

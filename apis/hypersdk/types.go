@@ -334,6 +334,9 @@ type VirtualMachineConsoleOptions struct {
 	// Protocol selects "plain" for a binary WebSocket that carries the serial
 	// bytes as they are; empty speaks the Kubernetes remote-command protocols.
 	Protocol string
+	// Shared, for vnc only, lets other viewers watch too (the default); false
+	// takes the display exclusively and is refused while another viewer is on.
+	Shared *bool
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -418,6 +418,11 @@ func (in *VirtualMachineCloneOptions) DeepCopyObject() runtime.Object {
 func (in *VirtualMachineConsoleOptions) DeepCopyInto(out *VirtualMachineConsoleOptions) {
 	*out = *in
 	out.TypeMeta = in.TypeMeta
+	if in.Shared != nil {
+		in, out := &in.Shared, &out.Shared
+		*out = new(bool)
+		**out = **in
+	}
 	return
 }
 

@@ -921,6 +921,13 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineConsoleOptions(ref com
 							Format:      "",
 						},
 					},
+					"shared": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Shared, for vnc only, lets other viewers watch too (the default); false takes the display exclusively and is refused while another viewer is on.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
 				},
 			},
 		},

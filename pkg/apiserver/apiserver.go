@@ -8,15 +8,16 @@ import (
 	"net/http"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/kubernetes"
+	restclient "k8s.io/client-go/rest"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/console"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	ops "github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/registry/virtualmachine"
@@ -32,6 +33,9 @@ type ExtraConfig struct {
 	// Kube reaches the cluster for checks before operations (nodes, pods,
 	// access reviews on behalf of the caller).
 	Kube kubernetes.Interface
+	// ClientConfig is the server's own identity towards the cluster, used to
+	// dial guests through KubeVirt's console subresources.
+	ClientConfig *restclient.Config
 	// ViewWorkers is how many VMs the view feeder rebuilds at once.
 	ViewWorkers int
 }
@@ -84,7 +88,7 @@ func (c completedConfig) New() (*Server, error) {
 	vms := virtualmachine.NewREST(scheme, kubevirt.NewWriter(c.ExtraConfig.KubeVirt), uint64(time.Now().UnixMicro()))
 	feeder := kubevirt.NewViewFeeder(c.ExtraConfig.KubeVirt, vms, 0)
 
-	group := genericapiserver.NewDefaultAPIGroupInfo(hypersdk.GroupName, scheme, metav1.ParameterCodec, c.ExtraConfig.Codecs)
+	group := genericapiserver.NewDefaultAPIGroupInfo(hypersdk.GroupName, scheme, runtime.NewParameterCodec(scheme), c.ExtraConfig.Codecs)
 	storage := map[string]rest.Storage{
 		"virtualmachines":     vms,
 		"vmoperations":        operations,
@@ -94,6 +98,9 @@ func (c completedConfig) New() (*Server, error) {
 	for name, sub := range virtualmachine.NewOperationRESTs(operations, precheck) {
 		storage["virtualmachines/"+name] = sub
 	}
+	bridge := console.NewBridge(console.NewKubeVirtDialer(c.ExtraConfig.ClientConfig))
+	storage["virtualmachines/console"] = virtualmachine.NewConsoleREST(vms, bridge, console.Serial)
+	storage["virtualmachines/vnc"] = virtualmachine.NewConsoleREST(vms, bridge, console.VNC)
 	group.VersionedResourcesStorageMap["v1alpha1"] = storage
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", hypersdk.GroupName, err)

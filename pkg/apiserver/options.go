@@ -113,11 +113,12 @@ func (o *Options) Config() (*Config, error) {
 	return &Config{
 		GenericConfig: generic,
 		ExtraConfig: ExtraConfig{
-			Scheme:      o.scheme,
-			Codecs:      o.codecs,
-			KubeVirt:    kv,
-			Kube:        kube,
-			ViewWorkers: o.ViewWorkers,
+			Scheme:       o.scheme,
+			Codecs:       o.codecs,
+			KubeVirt:     kv,
+			Kube:         kube,
+			ClientConfig: generic.ClientConfig,
+			ViewWorkers:  o.ViewWorkers,
 		},
 	}, nil
 }

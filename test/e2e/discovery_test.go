@@ -44,8 +44,8 @@ func TestDiscovery(t *testing.T) {
 	}
 	sort.Strings(names)
 	// Subresources of virtualmachines appear as each one starts to work.
-	wantNames := "virtualmachines virtualmachines/clone virtualmachines/migrate virtualmachines/resize " +
-		"virtualmachines/restart virtualmachines/snapshot virtualmachines/start virtualmachines/stop " +
+	wantNames := "virtualmachines virtualmachines/clone virtualmachines/console virtualmachines/migrate virtualmachines/resize " +
+		"virtualmachines/restart virtualmachines/snapshot virtualmachines/start virtualmachines/stop virtualmachines/vnc " +
 		"vmoperations vmoperations/status"
 	if strings.Join(names, " ") != wantNames {
 		t.Errorf("discovery lists %v, want %s", names, wantNames)

@@ -347,6 +347,9 @@ type VirtualMachineConsoleOptions struct {
 	// Protocol selects "plain" for a binary WebSocket that carries the serial
 	// bytes as they are; empty speaks the Kubernetes remote-command protocols.
 	Protocol string `json:"protocol,omitempty"`
+	// Shared, for vnc only, lets other viewers watch too (the default); false
+	// takes the display exclusively and is refused while another viewer is on.
+	Shared *bool `json:"shared,omitempty"`
 }
 
 // +k8s:conversion-gen:explicit-from=net/url.Values

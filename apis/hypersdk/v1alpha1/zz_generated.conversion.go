@@ -652,6 +652,7 @@ func Convert_hypersdk_VirtualMachineCloneOptions_To_v1alpha1_VirtualMachineClone
 
 func autoConvert_v1alpha1_VirtualMachineConsoleOptions_To_hypersdk_VirtualMachineConsoleOptions(in *VirtualMachineConsoleOptions, out *hypersdk.VirtualMachineConsoleOptions, s conversion.Scope) error {
 	out.Protocol = in.Protocol
+	out.Shared = (*bool)(unsafe.Pointer(in.Shared))
 	return nil
 }
 
@@ -662,6 +663,7 @@ func Convert_v1alpha1_VirtualMachineConsoleOptions_To_hypersdk_VirtualMachineCon
 
 func autoConvert_hypersdk_VirtualMachineConsoleOptions_To_v1alpha1_VirtualMachineConsoleOptions(in *hypersdk.VirtualMachineConsoleOptions, out *VirtualMachineConsoleOptions, s conversion.Scope) error {
 	out.Protocol = in.Protocol
+	out.Shared = (*bool)(unsafe.Pointer(in.Shared))
 	return nil
 }
 
@@ -679,6 +681,13 @@ func autoConvert_url_Values_To_v1alpha1_VirtualMachineConsoleOptions(in *url.Val
 		}
 	} else {
 		out.Protocol = ""
+	}
+	if values, ok := map[string][]string(*in)["shared"]; ok && len(values) > 0 {
+		if err := runtime.Convert_Slice_string_To_Pointer_bool(&values, &out.Shared, s); err != nil {
+			return err
+		}
+	} else {
+		out.Shared = nil
 	}
 	return nil
 }

@@ -1,0 +1,248 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
+	"k8s.io/klog/v2"
+	"k8s.io/streaming/pkg/httpstream/wsstream"
+)
+
+// Protocols a client may speak to HyperSDK's console subresource.
+const (
+	// PlainProtocol is a binary WebSocket carrying the raw bytes, for
+	// browsers (also accepted: "binary", as noVNC asks, and KubeVirt's
+	// plain.kubevirt.io).
+	PlainProtocol = "plain"
+	v5Protocol    = "v5.channel.k8s.io"
+)
+
+// Bridge connects clients to guests: it dials the guest through a Dialer and
+// copies bytes between it and the client, speaking the client's protocol.
+type Bridge struct {
+	Dialer Dialer
+	// PingInterval keeps idle plain WebSocket sessions open through proxies.
+	PingInterval time.Duration
+	// StreamCreationTimeout bounds how long SPDY clients take to open streams.
+	StreamCreationTimeout time.Duration
+}
+
+// NewBridge returns a bridge over dialer with sensible timeouts.
+func NewBridge(dialer Dialer) *Bridge {
+	return &Bridge{Dialer: dialer, PingInterval: 30 * time.Second, StreamCreationTimeout: 30 * time.Second}
+}
+
+// Serve attaches the client of req to the guest's console or display. The
+// protocol follows the request: a plain binary WebSocket when asked for
+// (?protocol=plain, or the plain/binary subprotocols; always for VNC), the
+// Kubernetes remote-command protocols otherwise: WebSocket v5.channel.k8s.io
+// down to channel.k8s.io, or SPDY, as client-go's executors and kubectl speak.
+func (b *Bridge) Serve(w http.ResponseWriter, req *http.Request, namespace, name string, kind Kind, plain bool) {
+	ctx := req.Context()
+	logger := klog.FromContext(ctx).WithValues("vmi", klog.KRef(namespace, name), "kind", kind)
+	up, err := b.Dialer.Dial(ctx, namespace, name, kind)
+	if err != nil {
+		logger.Error(err, "Dialing guest")
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer up.Close()
+	subprotocols := wsProtocols(req)
+	switch {
+	case plain || kind == VNC || hasAny(subprotocols, "plain.kubevirt.io", "binary", PlainProtocol):
+		b.servePlain(ctx, w, req, up)
+	case wsstream.IsWebSocketRequest(req) && hasAny(subprotocols, v5Protocol):
+		b.serveV5(w, req, up)
+	default:
+		opts, err := streamOptions(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		remotecommand.ServeAttach(w, req, attacher{up}, name, "", "console", opts, 0, b.StreamCreationTimeout,
+			remotecommand.SupportedStreamingProtocols)
+	}
+	logger.V(2).Info("Console session ended")
+}
+
+// streamOptions reads the streams a client asks for, with the API's query
+// names (stdin, stdout, stderr, tty), as for pods/attach.
+func streamOptions(req *http.Request) (*remotecommand.Options, error) {
+	q := req.URL.Query()
+	on := func(k string) bool { v := q.Get(k); return v == "true" || v == "1" }
+	opts := &remotecommand.Options{Stdin: on("stdin"), Stdout: on("stdout"), Stderr: on("stderr"), TTY: on("tty")}
+	if opts.TTY {
+		opts.Stderr = false // a terminal has one output stream
+	}
+	if !opts.Stdin && !opts.Stdout && !opts.Stderr {
+		return nil, errors.New("ask for at least one of stdin, stdout and stderr")
+	}
+	return opts, nil
+}
+
+func wsProtocols(req *http.Request) []string {
+	var out []string
+	for _, h := range req.Header.Values("Sec-Websocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			out = append(out, strings.TrimSpace(p))
+		}
+	}
+	return out
+}
+
+func hasAny(list []string, want ...string) bool {
+	for _, l := range list {
+		for _, w := range want {
+			if l == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// servePlain copies raw bytes over a binary WebSocket, with pings.
+func (b *Bridge) servePlain(ctx context.Context, w http.ResponseWriter, req *http.Request, up io.ReadWriteCloser) {
+	u := websocket.Upgrader{
+		Subprotocols: []string{"plain.kubevirt.io", "binary", PlainProtocol},
+		// Authentication and authorization already happened in the API server
+		// chain; the origin is the browser page's.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	conn, err := u.Upgrade(w, req, nil)
+	if err != nil {
+		return
+	}
+	client := NewStream(conn)
+	defer client.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if b.PingInterval > 0 {
+		go func() {
+			t := time.NewTicker(b.PingInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if client.Ping() != nil {
+						cancel()
+						return
+					}
+				}
+			}
+		}()
+	}
+	pipe(ctx, client, up)
+}
+
+// serveV5 speaks v5.channel.k8s.io (stdin 0, stdout 1, stderr 2, error 3,
+// resize 4, and the stream-close signal), which client-go's WebSocket
+// executor needs and the kubelet's library does not offer.
+func (b *Bridge) serveV5(w http.ResponseWriter, req *http.Request, up io.ReadWriteCloser) {
+	opts, err := streamOptions(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	channel := func(on bool, t wsstream.ChannelType) wsstream.ChannelType {
+		if on {
+			return t
+		}
+		return wsstream.IgnoreChannel
+	}
+	channels := []wsstream.ChannelType{
+		channel(opts.Stdin, wsstream.ReadChannel), channel(opts.Stdout, wsstream.WriteChannel),
+		channel(opts.Stderr, wsstream.WriteChannel), wsstream.WriteChannel, wsstream.ReadChannel,
+	}
+	conn := wsstream.NewConn(map[string]wsstream.ChannelProtocolConfig{v5Protocol: {Binary: true, Channels: channels}})
+	_, streams, err := conn.Open(w, req)
+	if err != nil {
+		klog.FromContext(req.Context()).Error(err, "Opening v5 WebSocket streams")
+		return
+	}
+	defer conn.Close()
+	// An empty write tells the client the session is established.
+	out := streams[1]
+	if !opts.Stdout {
+		out = streams[3]
+	}
+	_, _ = out.Write(nil)
+	go func() { _, _ = io.Copy(io.Discard, streams[4]) }() // serial consoles have no size
+	done := make(chan struct{})
+	go func() {
+		if opts.Stdin {
+			_, _ = io.Copy(up, streams[0])
+		}
+		<-done
+	}()
+	_, copyErr := io.Copy(out, up)
+	close(done)
+	status := map[string]interface{}{"metadata": map[string]interface{}{}, "status": "Success"}
+	if copyErr != nil && copyErr != io.EOF {
+		status = map[string]interface{}{"metadata": map[string]interface{}{}, "status": "Failure", "message": copyErr.Error()}
+	}
+	data, _ := json.Marshal(status)
+	_, _ = streams[3].Write(data)
+}
+
+// attacher plugs the guest stream into the kubelet's attach server.
+type attacher struct{ up io.ReadWriteCloser }
+
+func (a attacher) AttachContainer(ctx context.Context, _, _, _ string, in io.Reader, out, _ io.WriteCloser, _ bool, resize <-chan remotecommand.TerminalSize) error {
+	if resize != nil {
+		go func() {
+			for range resize { // serial consoles have no size
+			}
+		}()
+	}
+	if out == nil {
+		out = nopWriteCloser{io.Discard}
+	}
+	var wg sync.WaitGroup
+	if in != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = io.Copy(a.up, in)
+		}()
+	}
+	_, err := io.Copy(out, a.up)
+	if err == io.EOF {
+		err = nil
+	}
+	return err
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// pipe copies both ways until either side ends or ctx does.
+func pipe(ctx context.Context, a, b io.ReadWriteCloser) {
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(a, b); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(b, a); done <- struct{}{} }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	_ = a.Close()
+	_ = b.Close()
+}
+
+// Ping sends a WebSocket ping.
+func (s *Stream) Ping() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second))
+}

@@ -93,7 +93,7 @@ func mutate(rng *rand.Rand, in []byte) []byte {
 		case 1:
 			out = append(out[:i], out[i+1:]...)
 		default:
-			out = append(out[:i], append([]byte{"{}[]\",:0-9e"[rng.Intn(12)]}, out[i:]...)...)
+			out = append(out[:i], append([]byte{`{}[]",:09e-`[rng.Intn(11)]}, out[i:]...)...)
 		}
 	}
 	return out

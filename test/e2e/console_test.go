@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -132,4 +133,29 @@ func dialStatus(t *testing.T, cfg *rest.Config, rawURL string) (io.ReadWriteClos
 		return nil, code
 	}
 	return console.NewStream(conn), code
+}
+
+// TestConsoleClosesWhenVMStops: an attached session ends cleanly when the VM
+// stops.
+func TestConsoleClosesWhenVMStops(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "console-stop")
+	createKubeVirtVM(t, ns, kubevirtVM("brief", 1, "1Gi", nil))
+	runningVMI(t, ns, "brief", "")
+	cfg := env.Admin
+	conn := dialPlain(t, cfg, cfg.Host+"/apis/hypersdk.io/v1alpha1/namespaces/"+ns+"/virtualmachines/brief/console?protocol=plain", http.StatusSwitchingProtocols)
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	expect(t, r, "login: ")
+	runOperation(t, ns, "brief", "stop", map[string]interface{}{})
+	ended := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, r)
+		ended <- err
+	}()
+	select {
+	case <-ended:
+	case <-time.After(framework.Timeout):
+		t.Fatal("the console session outlived the VM")
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gorilla/websocket"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -102,6 +103,23 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stream := console.NewStream(conn)
+	// The session ends when the VM stops, as a real serial line goes dead.
+	go func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, running := h.guests.Guest(ns, name); !running {
+					cancel()
+					_ = stream.Close()
+					return
+				}
+			}
+		}
+	}()
 	logger := klog.FromContext(ctx).WithValues("vmi", klog.KRef(ns, name), "subresource", sub)
 	logger.V(2).Info("Guest session opened")
 	if sub == "console" {

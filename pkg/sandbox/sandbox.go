@@ -93,6 +93,7 @@ type Sandbox struct {
 	stop       context.CancelFunc // ends the in-process loops
 	loops      sync.WaitGroup
 	apiServer  *aggregated
+	simulator  *aggregated
 	controller *process.Process
 	ctrlArgs   []string
 }
@@ -316,7 +317,18 @@ func (sb *Sandbox) startSimulator(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sb.simulator = a
 	return sb.startAggregated(ctx, client, a)
+}
+
+// SimulatorConfig reaches the simulator's own server directly, bypassing
+// kube-apiserver, with the admin's client certificate: for benchmarks that
+// compare against the aggregated path.
+func (sb *Sandbox) SimulatorConfig() *rest.Config {
+	cfg := rest.CopyConfig(sb.Admin)
+	cfg.Host = "https://" + process.Addr(sb.simulator.port)
+	cfg.CAData = sb.simulator.ca
+	return cfg
 }
 
 func (sb *Sandbox) startAggregated(ctx context.Context, client kubernetes.Interface, a *aggregated) error {

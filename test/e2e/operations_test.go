@@ -281,3 +281,40 @@ func TestOperationSurvivesControllerKill(t *testing.T) {
 		t.Errorf("after the crash: VMI %s on %s, want the same VMI moved off %s", after.UID, after.Status.NodeName, before.Status.NodeName)
 	}
 }
+
+// TestOperationCancel: cancelling a migration that cannot find a target
+// aborts it: the operation ends Cancelled, KubeVirt's migration and its
+// target pod go, and the VM stays where it was.
+func TestOperationCancel(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "ops-cancel")
+	createKubeVirtVM(t, ns, kubevirtVM("stay", 1, "1Gi", nil))
+	before := runningVMI(t, ns, "stay", "")
+	code, op, err := post(t, env.HyperSDK, ns, "stay", "migrate",
+		map[string]interface{}{"nodeSelector": map[string]string{"hypersdk.io/no-such-label": "x"}}, false)
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("POST migrate: %d %v", code, err)
+	}
+	framework.Eventually(t, "the migration to wait for a target", func(ctx context.Context) (bool, error) {
+		cur, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, op.Name, metav1.GetOptions{})
+		return err == nil && strings.Contains(cur.Status.Message, "Scheduling"), err
+	})
+	cur, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, op.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.Cancel = true
+	if cur, err = env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	follow(t, cur, v1alpha1.VMOperationCancelled)
+	framework.Eventually(t, "the migration and its target pod to go", func(ctx context.Context) (bool, error) {
+		migs, err := env.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(ns).List(ctx, metav1.ListOptions{})
+		return err == nil && len(migs.Items) == 0 && len(launcherPods(t, ns, "stay")) == 1, err
+	})
+	after, _ := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "stay", metav1.GetOptions{})
+	if after.UID != before.UID || after.Status.NodeName != before.Status.NodeName || after.Status.Phase != kvv1.Running {
+		t.Errorf("after cancel the VM is %s on %s (%s), want it running on %s", after.UID, after.Status.NodeName, after.Status.Phase, before.Status.NodeName)
+	}
+}

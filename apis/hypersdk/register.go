@@ -33,6 +33,11 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&VirtualMachineRestartOptions{},
 		&VirtualMachineConsoleOptions{},
 		&VirtualMachineHistoryOptions{},
+		&VirtualMachineHistory{},
+		&ClusterHistory{},
+		&PlacementPolicy{},
+		&PlacementPolicyList{},
+		&VirtualMachinePlacement{},
 	)
 	return nil
 }

@@ -38,6 +38,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.GPURequestApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("MigrateSpec"):
 		return &hypersdkv1alpha1.MigrateSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("PlacementPolicy"):
+		return &hypersdkv1alpha1.PlacementPolicyApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("PlacementPolicySpec"):
+		return &hypersdkv1alpha1.PlacementPolicySpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ResizeSpec"):
 		return &hypersdkv1alpha1.ResizeSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ResourceReference"):

@@ -35,8 +35,20 @@ import (
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
 		v1alpha1.CloneSpec{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_CloneSpec(ref),
+		v1alpha1.ClusterHistory{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_ClusterHistory(ref),
+		v1alpha1.FilteredNode{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_FilteredNode(ref),
 		v1alpha1.GPURequest{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_GPURequest(ref),
+		v1alpha1.HistoryPoint{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_HistoryPoint(ref),
+		v1alpha1.HistorySeries{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_HistorySeries(ref),
+		v1alpha1.HistoryTrend{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_HistoryTrend(ref),
+		v1alpha1.HistoryWindow{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_HistoryWindow(ref),
 		v1alpha1.MigrateSpec{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_MigrateSpec(ref),
+		v1alpha1.NodeScore{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_NodeScore(ref),
+		v1alpha1.PlacementDecision{}.OpenAPIModelName():             schema_hypersdk_apis_hypersdk_v1alpha1_PlacementDecision(ref),
+		v1alpha1.PlacementPolicy{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicy(ref),
+		v1alpha1.PlacementPolicyList{}.OpenAPIModelName():           schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicyList(ref),
+		v1alpha1.PlacementPolicySpec{}.OpenAPIModelName():           schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicySpec(ref),
+		v1alpha1.PlacementWeights{}.OpenAPIModelName():              schema_hypersdk_apis_hypersdk_v1alpha1_PlacementWeights(ref),
 		v1alpha1.ResizeSpec{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_ResizeSpec(ref),
 		v1alpha1.ResourceReference{}.OpenAPIModelName():             schema_hypersdk_apis_hypersdk_v1alpha1_ResourceReference(ref),
 		v1alpha1.RestartSpec{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_RestartSpec(ref),
@@ -50,9 +62,11 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.VirtualMachine{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachine(ref),
 		v1alpha1.VirtualMachineCloneOptions{}.OpenAPIModelName():    schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCloneOptions(ref),
 		v1alpha1.VirtualMachineConsoleOptions{}.OpenAPIModelName():  schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineConsoleOptions(ref),
+		v1alpha1.VirtualMachineHistory{}.OpenAPIModelName():         schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineHistory(ref),
 		v1alpha1.VirtualMachineHistoryOptions{}.OpenAPIModelName():  schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineHistoryOptions(ref),
 		v1alpha1.VirtualMachineList{}.OpenAPIModelName():            schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineList(ref),
 		v1alpha1.VirtualMachineMigrateOptions{}.OpenAPIModelName():  schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineMigrateOptions(ref),
+		v1alpha1.VirtualMachinePlacement{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachinePlacement(ref),
 		v1alpha1.VirtualMachineResizeOptions{}.OpenAPIModelName():   schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineResizeOptions(ref),
 		v1alpha1.VirtualMachineRestartOptions{}.OpenAPIModelName():  schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRestartOptions(ref),
 		v1alpha1.VirtualMachineSnapshotOptions{}.OpenAPIModelName(): schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSnapshotOptions(ref),
@@ -219,6 +233,98 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CloneSpec(ref common.ReferenceCallba
 	}
 }
 
+func schema_hypersdk_apis_hypersdk_v1alpha1_ClusterHistory(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ClusterHistory is the cluster-wide history: VM counts, usage totals, average carbon intensity and cost. The only object is named \"cluster\"; it takes the same options as virtualmachines/history.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"window": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Window is the time range and step the series were evaluated at.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.HistoryWindow{}.OpenAPIModelName()),
+						},
+					},
+					"series": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"field",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Series holds one entry per requested field, in the order asked.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.HistorySeries{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"window", "series"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.HistorySeries{}.OpenAPIModelName(), v1alpha1.HistoryWindow{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_FilteredNode(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "FilteredNode is a node ruled out and why.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"node": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+				},
+				Required: []string{"node", "reason"},
+			},
+		},
+	}
+}
+
 func schema_hypersdk_apis_hypersdk_v1alpha1_GPURequest(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -245,6 +351,173 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_GPURequest(ref common.ReferenceCallb
 				Required: []string{"deviceName"},
 			},
 		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_HistoryPoint(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "HistoryPoint is one value at one time.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"value": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+				},
+				Required: []string{"time", "value"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_HistorySeries(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "HistorySeries is one field over the window.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"field": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Field is the series name, for example cpuUsage.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"unit": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Unit of the values, for example cores, bytes, gCO2eq/kWh.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"points": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Points are the values, oldest first; evaluation times without samples are left out.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.HistoryPoint{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"trend": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Trend summarises the points.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.HistoryTrend{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"field", "unit", "points", "trend"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.HistoryPoint{}.OpenAPIModelName(), v1alpha1.HistoryTrend{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_HistoryTrend(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "HistoryTrend summarises a series. All values are zero when Count is zero.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"avg": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"min": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"max": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"p95": {
+						SchemaProps: spec.SchemaProps{
+							Description: "P95 is the nearest-rank 95th percentile of the points.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"count": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Count is the number of points.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+				Required: []string{"avg", "min", "max", "p95", "count"},
+			},
+		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_HistoryWindow(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "HistoryWindow is the evaluation grid of a history answer: points are at start, start+step, ... up to end, each the average of the samples in the step before it.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"start": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"end": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"step": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"start", "end", "step"},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -285,6 +558,454 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_MigrateSpec(ref common.ReferenceCall
 						},
 					},
 				},
+			},
+		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_NodeScore(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "NodeScore is one candidate node: scores are 0-100, higher is better.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"node": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"zone": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"total": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"carbon": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"cost": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"pressure": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"gpu": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"number"},
+							Format: "double",
+						},
+					},
+					"carbonIntensity": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CarbonIntensity of the node's zone, gCO2eq/kWh.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"gramsCO2PerHour": {
+						SchemaProps: spec.SchemaProps{
+							Description: "GramsCO2PerHour the VM is estimated to cause there.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"costPerHour": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CostPerHour of the VM there.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"predictedUtilization": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PredictedUtilization is the node's CPU load with the VM, percent.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"gpuDevices": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "GPUDevices the VM would get there.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"node", "total", "carbon", "cost", "pressure", "carbonIntensity", "gramsCO2PerHour", "costPerHour", "predictedUtilization"},
+			},
+		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementDecision(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "PlacementDecision is one decision, as recorded at bind time.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time of the decision.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"pod": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Pod is the virt-launcher (or migration target) pod placed.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"node": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Node is where the pod was bound.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"policy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Policy is the PlacementPolicy used; empty for the default.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"weights": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Weights are the criterion weights used.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.PlacementWeights{}.OpenAPIModelName()),
+						},
+					},
+					"gpuDevices": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "GPUDevices are the devices bound to the VM.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"candidates": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Candidates are the best-scored nodes, best first; the chosen node is always included.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.NodeScore{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"filtered": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Filtered are nodes ruled out, with the reason.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.FilteredNode{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"filteredCount": {
+						SchemaProps: spec.SchemaProps{
+							Description: "FilteredCount is how many nodes were ruled out in all; Filtered may list fewer.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+				Required: []string{"time", "pod", "node", "weights", "candidates"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.FilteredNode{}.OpenAPIModelName(), v1alpha1.NodeScore{}.OpenAPIModelName(), v1alpha1.PlacementWeights{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicy(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "PlacementPolicy sets the weights and hard limits HyperSDK's scheduler extender places the VMs it selects with. When several policies select a VM, the one with the highest priority wins (ties: the first by name); with none, the built-in default applies.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.PlacementPolicySpec{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.PlacementPolicySpec{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicyList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "PlacementPolicyList is a list of PlacementPolicy.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.PlacementPolicy{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.PlacementPolicy{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicySpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "PlacementPolicySpec holds the weights (0-100, relative to each other) and the limits.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"vmSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "VMSelector selects the VMs, by label, the policy applies to; empty selects every VM.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+					"priority": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Priority orders policies that select the same VM; higher wins.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"carbonWeight": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CarbonWeight weighs the grams of CO2 per hour the VM would cause.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"costWeight": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CostWeight weighs the VM's price per hour on the node.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"pressureWeight": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PressureWeight weighs the node's load with the VM added.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"gpuWeight": {
+						SchemaProps: spec.SchemaProps{
+							Description: "GPUWeight weighs GPU locality and packing, for VMs with GPUs.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"gpuPolicy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "GPUPolicy is Binpack (default) or Spread.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"maxCarbonIntensity": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MaxCarbonIntensity, in gCO2eq/kWh, filters out nodes whose zone is above it.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"maxNodeUtilization": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MaxNodeUtilization, in percent of allocatable CPU, filters out nodes whose measured load is above it.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"targetUtilization": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TargetUtilization is the CPU load, in percent, pressure scoring packs nodes towards (Trimaran's target load packing).",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"carbonForecastHorizon": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CarbonForecastHorizon, when set, scores carbon by the zone's average forecast intensity over this horizon instead of the current value.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementWeights(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "PlacementWeights are the weights a decision used.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"carbon": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"cost": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"pressure": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"gpu": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+				},
+				Required: []string{"carbon", "cost", "pressure", "gpu"},
 			},
 		},
 	}
@@ -934,6 +1655,71 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineConsoleOptions(ref com
 	}
 }
 
+func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineHistory(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineHistory is the answer of virtualmachines/history: usage series of one VM over a window, with trends. It is computed on request from the history store and never stored.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObjectMeta names the VM.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"window": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Window is the time range and step the series were evaluated at.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.HistoryWindow{}.OpenAPIModelName()),
+						},
+					},
+					"series": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"field",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Series holds one entry per requested field, in the order asked.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.HistorySeries{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"window", "series"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.HistorySeries{}.OpenAPIModelName(), v1alpha1.HistoryWindow{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
 func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineHistoryOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1116,6 +1902,62 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineMigrateOptions(ref com
 				},
 			},
 		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachinePlacement(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachinePlacement is the answer of virtualmachines/placement: the last placement decision of the scheduler extender for the VM.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObjectMeta names the VM.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"decision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Decision is absent when no decision was recorded, for example when the extender was unavailable (see Degraded).",
+							Ref:         ref(v1alpha1.PlacementDecision{}.OpenAPIModelName()),
+						},
+					},
+					"degraded": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Degraded says the VM's current pod was placed without the extender.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message explains Degraded or a missing decision.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.PlacementDecision{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 

@@ -41,6 +41,11 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&VirtualMachineRestartOptions{},
 		&VirtualMachineConsoleOptions{},
 		&VirtualMachineHistoryOptions{},
+		&VirtualMachineHistory{},
+		&ClusterHistory{},
+		&PlacementPolicy{},
+		&PlacementPolicyList{},
+		&VirtualMachinePlacement{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

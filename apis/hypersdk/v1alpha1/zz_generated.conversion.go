@@ -47,6 +47,26 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*ClusterHistory)(nil), (*hypersdk.ClusterHistory)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ClusterHistory_To_hypersdk_ClusterHistory(a.(*ClusterHistory), b.(*hypersdk.ClusterHistory), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.ClusterHistory)(nil), (*ClusterHistory)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_ClusterHistory_To_v1alpha1_ClusterHistory(a.(*hypersdk.ClusterHistory), b.(*ClusterHistory), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*FilteredNode)(nil), (*hypersdk.FilteredNode)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_FilteredNode_To_hypersdk_FilteredNode(a.(*FilteredNode), b.(*hypersdk.FilteredNode), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.FilteredNode)(nil), (*FilteredNode)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_FilteredNode_To_v1alpha1_FilteredNode(a.(*hypersdk.FilteredNode), b.(*FilteredNode), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*GPURequest)(nil), (*hypersdk.GPURequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_GPURequest_To_hypersdk_GPURequest(a.(*GPURequest), b.(*hypersdk.GPURequest), scope)
 	}); err != nil {
@@ -57,6 +77,46 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*HistoryPoint)(nil), (*hypersdk.HistoryPoint)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_HistoryPoint_To_hypersdk_HistoryPoint(a.(*HistoryPoint), b.(*hypersdk.HistoryPoint), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.HistoryPoint)(nil), (*HistoryPoint)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_HistoryPoint_To_v1alpha1_HistoryPoint(a.(*hypersdk.HistoryPoint), b.(*HistoryPoint), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*HistorySeries)(nil), (*hypersdk.HistorySeries)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_HistorySeries_To_hypersdk_HistorySeries(a.(*HistorySeries), b.(*hypersdk.HistorySeries), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.HistorySeries)(nil), (*HistorySeries)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_HistorySeries_To_v1alpha1_HistorySeries(a.(*hypersdk.HistorySeries), b.(*HistorySeries), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*HistoryTrend)(nil), (*hypersdk.HistoryTrend)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_HistoryTrend_To_hypersdk_HistoryTrend(a.(*HistoryTrend), b.(*hypersdk.HistoryTrend), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.HistoryTrend)(nil), (*HistoryTrend)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_HistoryTrend_To_v1alpha1_HistoryTrend(a.(*hypersdk.HistoryTrend), b.(*HistoryTrend), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*HistoryWindow)(nil), (*hypersdk.HistoryWindow)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_HistoryWindow_To_hypersdk_HistoryWindow(a.(*HistoryWindow), b.(*hypersdk.HistoryWindow), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.HistoryWindow)(nil), (*HistoryWindow)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_HistoryWindow_To_v1alpha1_HistoryWindow(a.(*hypersdk.HistoryWindow), b.(*HistoryWindow), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*MigrateSpec)(nil), (*hypersdk.MigrateSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_MigrateSpec_To_hypersdk_MigrateSpec(a.(*MigrateSpec), b.(*hypersdk.MigrateSpec), scope)
 	}); err != nil {
@@ -64,6 +124,66 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*hypersdk.MigrateSpec)(nil), (*MigrateSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_hypersdk_MigrateSpec_To_v1alpha1_MigrateSpec(a.(*hypersdk.MigrateSpec), b.(*MigrateSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*NodeScore)(nil), (*hypersdk.NodeScore)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_NodeScore_To_hypersdk_NodeScore(a.(*NodeScore), b.(*hypersdk.NodeScore), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.NodeScore)(nil), (*NodeScore)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_NodeScore_To_v1alpha1_NodeScore(a.(*hypersdk.NodeScore), b.(*NodeScore), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*PlacementDecision)(nil), (*hypersdk.PlacementDecision)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_PlacementDecision_To_hypersdk_PlacementDecision(a.(*PlacementDecision), b.(*hypersdk.PlacementDecision), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.PlacementDecision)(nil), (*PlacementDecision)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_PlacementDecision_To_v1alpha1_PlacementDecision(a.(*hypersdk.PlacementDecision), b.(*PlacementDecision), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*PlacementPolicy)(nil), (*hypersdk.PlacementPolicy)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_PlacementPolicy_To_hypersdk_PlacementPolicy(a.(*PlacementPolicy), b.(*hypersdk.PlacementPolicy), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.PlacementPolicy)(nil), (*PlacementPolicy)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_PlacementPolicy_To_v1alpha1_PlacementPolicy(a.(*hypersdk.PlacementPolicy), b.(*PlacementPolicy), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*PlacementPolicyList)(nil), (*hypersdk.PlacementPolicyList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_PlacementPolicyList_To_hypersdk_PlacementPolicyList(a.(*PlacementPolicyList), b.(*hypersdk.PlacementPolicyList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.PlacementPolicyList)(nil), (*PlacementPolicyList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_PlacementPolicyList_To_v1alpha1_PlacementPolicyList(a.(*hypersdk.PlacementPolicyList), b.(*PlacementPolicyList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*PlacementPolicySpec)(nil), (*hypersdk.PlacementPolicySpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_PlacementPolicySpec_To_hypersdk_PlacementPolicySpec(a.(*PlacementPolicySpec), b.(*hypersdk.PlacementPolicySpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.PlacementPolicySpec)(nil), (*PlacementPolicySpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_PlacementPolicySpec_To_v1alpha1_PlacementPolicySpec(a.(*hypersdk.PlacementPolicySpec), b.(*PlacementPolicySpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*PlacementWeights)(nil), (*hypersdk.PlacementWeights)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_PlacementWeights_To_hypersdk_PlacementWeights(a.(*PlacementWeights), b.(*hypersdk.PlacementWeights), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.PlacementWeights)(nil), (*PlacementWeights)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights(a.(*hypersdk.PlacementWeights), b.(*PlacementWeights), scope)
 	}); err != nil {
 		return err
 	}
@@ -197,6 +317,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*VirtualMachineHistory)(nil), (*hypersdk.VirtualMachineHistory)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VirtualMachineHistory_To_hypersdk_VirtualMachineHistory(a.(*VirtualMachineHistory), b.(*hypersdk.VirtualMachineHistory), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.VirtualMachineHistory)(nil), (*VirtualMachineHistory)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_VirtualMachineHistory_To_v1alpha1_VirtualMachineHistory(a.(*hypersdk.VirtualMachineHistory), b.(*VirtualMachineHistory), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*VirtualMachineHistoryOptions)(nil), (*hypersdk.VirtualMachineHistoryOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_VirtualMachineHistoryOptions_To_hypersdk_VirtualMachineHistoryOptions(a.(*VirtualMachineHistoryOptions), b.(*hypersdk.VirtualMachineHistoryOptions), scope)
 	}); err != nil {
@@ -224,6 +354,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*hypersdk.VirtualMachineMigrateOptions)(nil), (*VirtualMachineMigrateOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_hypersdk_VirtualMachineMigrateOptions_To_v1alpha1_VirtualMachineMigrateOptions(a.(*hypersdk.VirtualMachineMigrateOptions), b.(*VirtualMachineMigrateOptions), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*VirtualMachinePlacement)(nil), (*hypersdk.VirtualMachinePlacement)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VirtualMachinePlacement_To_hypersdk_VirtualMachinePlacement(a.(*VirtualMachinePlacement), b.(*hypersdk.VirtualMachinePlacement), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.VirtualMachinePlacement)(nil), (*VirtualMachinePlacement)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_VirtualMachinePlacement_To_v1alpha1_VirtualMachinePlacement(a.(*hypersdk.VirtualMachinePlacement), b.(*VirtualMachinePlacement), scope)
 	}); err != nil {
 		return err
 	}
@@ -340,6 +480,54 @@ func Convert_hypersdk_CloneSpec_To_v1alpha1_CloneSpec(in *hypersdk.CloneSpec, ou
 	return autoConvert_hypersdk_CloneSpec_To_v1alpha1_CloneSpec(in, out, s)
 }
 
+func autoConvert_v1alpha1_ClusterHistory_To_hypersdk_ClusterHistory(in *ClusterHistory, out *hypersdk.ClusterHistory, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_HistoryWindow_To_hypersdk_HistoryWindow(&in.Window, &out.Window, s); err != nil {
+		return err
+	}
+	out.Series = *(*[]hypersdk.HistorySeries)(unsafe.Pointer(&in.Series))
+	return nil
+}
+
+// Convert_v1alpha1_ClusterHistory_To_hypersdk_ClusterHistory is an autogenerated conversion function.
+func Convert_v1alpha1_ClusterHistory_To_hypersdk_ClusterHistory(in *ClusterHistory, out *hypersdk.ClusterHistory, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ClusterHistory_To_hypersdk_ClusterHistory(in, out, s)
+}
+
+func autoConvert_hypersdk_ClusterHistory_To_v1alpha1_ClusterHistory(in *hypersdk.ClusterHistory, out *ClusterHistory, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_hypersdk_HistoryWindow_To_v1alpha1_HistoryWindow(&in.Window, &out.Window, s); err != nil {
+		return err
+	}
+	out.Series = *(*[]HistorySeries)(unsafe.Pointer(&in.Series))
+	return nil
+}
+
+// Convert_hypersdk_ClusterHistory_To_v1alpha1_ClusterHistory is an autogenerated conversion function.
+func Convert_hypersdk_ClusterHistory_To_v1alpha1_ClusterHistory(in *hypersdk.ClusterHistory, out *ClusterHistory, s conversion.Scope) error {
+	return autoConvert_hypersdk_ClusterHistory_To_v1alpha1_ClusterHistory(in, out, s)
+}
+
+func autoConvert_v1alpha1_FilteredNode_To_hypersdk_FilteredNode(in *FilteredNode, out *hypersdk.FilteredNode, s conversion.Scope) error {
+	*out = *(*hypersdk.FilteredNode)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_FilteredNode_To_hypersdk_FilteredNode is an autogenerated conversion function.
+func Convert_v1alpha1_FilteredNode_To_hypersdk_FilteredNode(in *FilteredNode, out *hypersdk.FilteredNode, s conversion.Scope) error {
+	return autoConvert_v1alpha1_FilteredNode_To_hypersdk_FilteredNode(in, out, s)
+}
+
+func autoConvert_hypersdk_FilteredNode_To_v1alpha1_FilteredNode(in *hypersdk.FilteredNode, out *FilteredNode, s conversion.Scope) error {
+	*out = *(*FilteredNode)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_FilteredNode_To_v1alpha1_FilteredNode is an autogenerated conversion function.
+func Convert_hypersdk_FilteredNode_To_v1alpha1_FilteredNode(in *hypersdk.FilteredNode, out *FilteredNode, s conversion.Scope) error {
+	return autoConvert_hypersdk_FilteredNode_To_v1alpha1_FilteredNode(in, out, s)
+}
+
 func autoConvert_v1alpha1_GPURequest_To_hypersdk_GPURequest(in *GPURequest, out *hypersdk.GPURequest, s conversion.Scope) error {
 	*out = *(*hypersdk.GPURequest)(unsafe.Pointer(in))
 	return nil
@@ -360,6 +548,86 @@ func Convert_hypersdk_GPURequest_To_v1alpha1_GPURequest(in *hypersdk.GPURequest,
 	return autoConvert_hypersdk_GPURequest_To_v1alpha1_GPURequest(in, out, s)
 }
 
+func autoConvert_v1alpha1_HistoryPoint_To_hypersdk_HistoryPoint(in *HistoryPoint, out *hypersdk.HistoryPoint, s conversion.Scope) error {
+	*out = *(*hypersdk.HistoryPoint)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_HistoryPoint_To_hypersdk_HistoryPoint is an autogenerated conversion function.
+func Convert_v1alpha1_HistoryPoint_To_hypersdk_HistoryPoint(in *HistoryPoint, out *hypersdk.HistoryPoint, s conversion.Scope) error {
+	return autoConvert_v1alpha1_HistoryPoint_To_hypersdk_HistoryPoint(in, out, s)
+}
+
+func autoConvert_hypersdk_HistoryPoint_To_v1alpha1_HistoryPoint(in *hypersdk.HistoryPoint, out *HistoryPoint, s conversion.Scope) error {
+	*out = *(*HistoryPoint)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_HistoryPoint_To_v1alpha1_HistoryPoint is an autogenerated conversion function.
+func Convert_hypersdk_HistoryPoint_To_v1alpha1_HistoryPoint(in *hypersdk.HistoryPoint, out *HistoryPoint, s conversion.Scope) error {
+	return autoConvert_hypersdk_HistoryPoint_To_v1alpha1_HistoryPoint(in, out, s)
+}
+
+func autoConvert_v1alpha1_HistorySeries_To_hypersdk_HistorySeries(in *HistorySeries, out *hypersdk.HistorySeries, s conversion.Scope) error {
+	*out = *(*hypersdk.HistorySeries)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_HistorySeries_To_hypersdk_HistorySeries is an autogenerated conversion function.
+func Convert_v1alpha1_HistorySeries_To_hypersdk_HistorySeries(in *HistorySeries, out *hypersdk.HistorySeries, s conversion.Scope) error {
+	return autoConvert_v1alpha1_HistorySeries_To_hypersdk_HistorySeries(in, out, s)
+}
+
+func autoConvert_hypersdk_HistorySeries_To_v1alpha1_HistorySeries(in *hypersdk.HistorySeries, out *HistorySeries, s conversion.Scope) error {
+	*out = *(*HistorySeries)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_HistorySeries_To_v1alpha1_HistorySeries is an autogenerated conversion function.
+func Convert_hypersdk_HistorySeries_To_v1alpha1_HistorySeries(in *hypersdk.HistorySeries, out *HistorySeries, s conversion.Scope) error {
+	return autoConvert_hypersdk_HistorySeries_To_v1alpha1_HistorySeries(in, out, s)
+}
+
+func autoConvert_v1alpha1_HistoryTrend_To_hypersdk_HistoryTrend(in *HistoryTrend, out *hypersdk.HistoryTrend, s conversion.Scope) error {
+	*out = *(*hypersdk.HistoryTrend)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_HistoryTrend_To_hypersdk_HistoryTrend is an autogenerated conversion function.
+func Convert_v1alpha1_HistoryTrend_To_hypersdk_HistoryTrend(in *HistoryTrend, out *hypersdk.HistoryTrend, s conversion.Scope) error {
+	return autoConvert_v1alpha1_HistoryTrend_To_hypersdk_HistoryTrend(in, out, s)
+}
+
+func autoConvert_hypersdk_HistoryTrend_To_v1alpha1_HistoryTrend(in *hypersdk.HistoryTrend, out *HistoryTrend, s conversion.Scope) error {
+	*out = *(*HistoryTrend)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_HistoryTrend_To_v1alpha1_HistoryTrend is an autogenerated conversion function.
+func Convert_hypersdk_HistoryTrend_To_v1alpha1_HistoryTrend(in *hypersdk.HistoryTrend, out *HistoryTrend, s conversion.Scope) error {
+	return autoConvert_hypersdk_HistoryTrend_To_v1alpha1_HistoryTrend(in, out, s)
+}
+
+func autoConvert_v1alpha1_HistoryWindow_To_hypersdk_HistoryWindow(in *HistoryWindow, out *hypersdk.HistoryWindow, s conversion.Scope) error {
+	*out = *(*hypersdk.HistoryWindow)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_HistoryWindow_To_hypersdk_HistoryWindow is an autogenerated conversion function.
+func Convert_v1alpha1_HistoryWindow_To_hypersdk_HistoryWindow(in *HistoryWindow, out *hypersdk.HistoryWindow, s conversion.Scope) error {
+	return autoConvert_v1alpha1_HistoryWindow_To_hypersdk_HistoryWindow(in, out, s)
+}
+
+func autoConvert_hypersdk_HistoryWindow_To_v1alpha1_HistoryWindow(in *hypersdk.HistoryWindow, out *HistoryWindow, s conversion.Scope) error {
+	*out = *(*HistoryWindow)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_HistoryWindow_To_v1alpha1_HistoryWindow is an autogenerated conversion function.
+func Convert_hypersdk_HistoryWindow_To_v1alpha1_HistoryWindow(in *hypersdk.HistoryWindow, out *HistoryWindow, s conversion.Scope) error {
+	return autoConvert_hypersdk_HistoryWindow_To_v1alpha1_HistoryWindow(in, out, s)
+}
+
 func autoConvert_v1alpha1_MigrateSpec_To_hypersdk_MigrateSpec(in *MigrateSpec, out *hypersdk.MigrateSpec, s conversion.Scope) error {
 	*out = *(*hypersdk.MigrateSpec)(unsafe.Pointer(in))
 	return nil
@@ -378,6 +646,134 @@ func autoConvert_hypersdk_MigrateSpec_To_v1alpha1_MigrateSpec(in *hypersdk.Migra
 // Convert_hypersdk_MigrateSpec_To_v1alpha1_MigrateSpec is an autogenerated conversion function.
 func Convert_hypersdk_MigrateSpec_To_v1alpha1_MigrateSpec(in *hypersdk.MigrateSpec, out *MigrateSpec, s conversion.Scope) error {
 	return autoConvert_hypersdk_MigrateSpec_To_v1alpha1_MigrateSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_NodeScore_To_hypersdk_NodeScore(in *NodeScore, out *hypersdk.NodeScore, s conversion.Scope) error {
+	*out = *(*hypersdk.NodeScore)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_NodeScore_To_hypersdk_NodeScore is an autogenerated conversion function.
+func Convert_v1alpha1_NodeScore_To_hypersdk_NodeScore(in *NodeScore, out *hypersdk.NodeScore, s conversion.Scope) error {
+	return autoConvert_v1alpha1_NodeScore_To_hypersdk_NodeScore(in, out, s)
+}
+
+func autoConvert_hypersdk_NodeScore_To_v1alpha1_NodeScore(in *hypersdk.NodeScore, out *NodeScore, s conversion.Scope) error {
+	*out = *(*NodeScore)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_NodeScore_To_v1alpha1_NodeScore is an autogenerated conversion function.
+func Convert_hypersdk_NodeScore_To_v1alpha1_NodeScore(in *hypersdk.NodeScore, out *NodeScore, s conversion.Scope) error {
+	return autoConvert_hypersdk_NodeScore_To_v1alpha1_NodeScore(in, out, s)
+}
+
+func autoConvert_v1alpha1_PlacementDecision_To_hypersdk_PlacementDecision(in *PlacementDecision, out *hypersdk.PlacementDecision, s conversion.Scope) error {
+	*out = *(*hypersdk.PlacementDecision)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_PlacementDecision_To_hypersdk_PlacementDecision is an autogenerated conversion function.
+func Convert_v1alpha1_PlacementDecision_To_hypersdk_PlacementDecision(in *PlacementDecision, out *hypersdk.PlacementDecision, s conversion.Scope) error {
+	return autoConvert_v1alpha1_PlacementDecision_To_hypersdk_PlacementDecision(in, out, s)
+}
+
+func autoConvert_hypersdk_PlacementDecision_To_v1alpha1_PlacementDecision(in *hypersdk.PlacementDecision, out *PlacementDecision, s conversion.Scope) error {
+	*out = *(*PlacementDecision)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_PlacementDecision_To_v1alpha1_PlacementDecision is an autogenerated conversion function.
+func Convert_hypersdk_PlacementDecision_To_v1alpha1_PlacementDecision(in *hypersdk.PlacementDecision, out *PlacementDecision, s conversion.Scope) error {
+	return autoConvert_hypersdk_PlacementDecision_To_v1alpha1_PlacementDecision(in, out, s)
+}
+
+func autoConvert_v1alpha1_PlacementPolicy_To_hypersdk_PlacementPolicy(in *PlacementPolicy, out *hypersdk.PlacementPolicy, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_PlacementPolicySpec_To_hypersdk_PlacementPolicySpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_PlacementPolicy_To_hypersdk_PlacementPolicy is an autogenerated conversion function.
+func Convert_v1alpha1_PlacementPolicy_To_hypersdk_PlacementPolicy(in *PlacementPolicy, out *hypersdk.PlacementPolicy, s conversion.Scope) error {
+	return autoConvert_v1alpha1_PlacementPolicy_To_hypersdk_PlacementPolicy(in, out, s)
+}
+
+func autoConvert_hypersdk_PlacementPolicy_To_v1alpha1_PlacementPolicy(in *hypersdk.PlacementPolicy, out *PlacementPolicy, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_hypersdk_PlacementPolicySpec_To_v1alpha1_PlacementPolicySpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_hypersdk_PlacementPolicy_To_v1alpha1_PlacementPolicy is an autogenerated conversion function.
+func Convert_hypersdk_PlacementPolicy_To_v1alpha1_PlacementPolicy(in *hypersdk.PlacementPolicy, out *PlacementPolicy, s conversion.Scope) error {
+	return autoConvert_hypersdk_PlacementPolicy_To_v1alpha1_PlacementPolicy(in, out, s)
+}
+
+func autoConvert_v1alpha1_PlacementPolicyList_To_hypersdk_PlacementPolicyList(in *PlacementPolicyList, out *hypersdk.PlacementPolicyList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]hypersdk.PlacementPolicy)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_PlacementPolicyList_To_hypersdk_PlacementPolicyList is an autogenerated conversion function.
+func Convert_v1alpha1_PlacementPolicyList_To_hypersdk_PlacementPolicyList(in *PlacementPolicyList, out *hypersdk.PlacementPolicyList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_PlacementPolicyList_To_hypersdk_PlacementPolicyList(in, out, s)
+}
+
+func autoConvert_hypersdk_PlacementPolicyList_To_v1alpha1_PlacementPolicyList(in *hypersdk.PlacementPolicyList, out *PlacementPolicyList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]PlacementPolicy)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_hypersdk_PlacementPolicyList_To_v1alpha1_PlacementPolicyList is an autogenerated conversion function.
+func Convert_hypersdk_PlacementPolicyList_To_v1alpha1_PlacementPolicyList(in *hypersdk.PlacementPolicyList, out *PlacementPolicyList, s conversion.Scope) error {
+	return autoConvert_hypersdk_PlacementPolicyList_To_v1alpha1_PlacementPolicyList(in, out, s)
+}
+
+func autoConvert_v1alpha1_PlacementPolicySpec_To_hypersdk_PlacementPolicySpec(in *PlacementPolicySpec, out *hypersdk.PlacementPolicySpec, s conversion.Scope) error {
+	*out = *(*hypersdk.PlacementPolicySpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_PlacementPolicySpec_To_hypersdk_PlacementPolicySpec is an autogenerated conversion function.
+func Convert_v1alpha1_PlacementPolicySpec_To_hypersdk_PlacementPolicySpec(in *PlacementPolicySpec, out *hypersdk.PlacementPolicySpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_PlacementPolicySpec_To_hypersdk_PlacementPolicySpec(in, out, s)
+}
+
+func autoConvert_hypersdk_PlacementPolicySpec_To_v1alpha1_PlacementPolicySpec(in *hypersdk.PlacementPolicySpec, out *PlacementPolicySpec, s conversion.Scope) error {
+	*out = *(*PlacementPolicySpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_PlacementPolicySpec_To_v1alpha1_PlacementPolicySpec is an autogenerated conversion function.
+func Convert_hypersdk_PlacementPolicySpec_To_v1alpha1_PlacementPolicySpec(in *hypersdk.PlacementPolicySpec, out *PlacementPolicySpec, s conversion.Scope) error {
+	return autoConvert_hypersdk_PlacementPolicySpec_To_v1alpha1_PlacementPolicySpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_PlacementWeights_To_hypersdk_PlacementWeights(in *PlacementWeights, out *hypersdk.PlacementWeights, s conversion.Scope) error {
+	*out = *(*hypersdk.PlacementWeights)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_PlacementWeights_To_hypersdk_PlacementWeights is an autogenerated conversion function.
+func Convert_v1alpha1_PlacementWeights_To_hypersdk_PlacementWeights(in *PlacementWeights, out *hypersdk.PlacementWeights, s conversion.Scope) error {
+	return autoConvert_v1alpha1_PlacementWeights_To_hypersdk_PlacementWeights(in, out, s)
+}
+
+func autoConvert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights(in *hypersdk.PlacementWeights, out *PlacementWeights, s conversion.Scope) error {
+	*out = *(*PlacementWeights)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights is an autogenerated conversion function.
+func Convert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights(in *hypersdk.PlacementWeights, out *PlacementWeights, s conversion.Scope) error {
+	return autoConvert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights(in, out, s)
 }
 
 func autoConvert_v1alpha1_ResizeSpec_To_hypersdk_ResizeSpec(in *ResizeSpec, out *hypersdk.ResizeSpec, s conversion.Scope) error {
@@ -697,6 +1093,34 @@ func Convert_url_Values_To_v1alpha1_VirtualMachineConsoleOptions(in *url.Values,
 	return autoConvert_url_Values_To_v1alpha1_VirtualMachineConsoleOptions(in, out, s)
 }
 
+func autoConvert_v1alpha1_VirtualMachineHistory_To_hypersdk_VirtualMachineHistory(in *VirtualMachineHistory, out *hypersdk.VirtualMachineHistory, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_HistoryWindow_To_hypersdk_HistoryWindow(&in.Window, &out.Window, s); err != nil {
+		return err
+	}
+	out.Series = *(*[]hypersdk.HistorySeries)(unsafe.Pointer(&in.Series))
+	return nil
+}
+
+// Convert_v1alpha1_VirtualMachineHistory_To_hypersdk_VirtualMachineHistory is an autogenerated conversion function.
+func Convert_v1alpha1_VirtualMachineHistory_To_hypersdk_VirtualMachineHistory(in *VirtualMachineHistory, out *hypersdk.VirtualMachineHistory, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VirtualMachineHistory_To_hypersdk_VirtualMachineHistory(in, out, s)
+}
+
+func autoConvert_hypersdk_VirtualMachineHistory_To_v1alpha1_VirtualMachineHistory(in *hypersdk.VirtualMachineHistory, out *VirtualMachineHistory, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_hypersdk_HistoryWindow_To_v1alpha1_HistoryWindow(&in.Window, &out.Window, s); err != nil {
+		return err
+	}
+	out.Series = *(*[]HistorySeries)(unsafe.Pointer(&in.Series))
+	return nil
+}
+
+// Convert_hypersdk_VirtualMachineHistory_To_v1alpha1_VirtualMachineHistory is an autogenerated conversion function.
+func Convert_hypersdk_VirtualMachineHistory_To_v1alpha1_VirtualMachineHistory(in *hypersdk.VirtualMachineHistory, out *VirtualMachineHistory, s conversion.Scope) error {
+	return autoConvert_hypersdk_VirtualMachineHistory_To_v1alpha1_VirtualMachineHistory(in, out, s)
+}
+
 func autoConvert_v1alpha1_VirtualMachineHistoryOptions_To_hypersdk_VirtualMachineHistoryOptions(in *VirtualMachineHistoryOptions, out *hypersdk.VirtualMachineHistoryOptions, s conversion.Scope) error {
 	out.TimeRange = in.TimeRange
 	out.Start = in.Start
@@ -822,6 +1246,32 @@ func autoConvert_hypersdk_VirtualMachineMigrateOptions_To_v1alpha1_VirtualMachin
 // Convert_hypersdk_VirtualMachineMigrateOptions_To_v1alpha1_VirtualMachineMigrateOptions is an autogenerated conversion function.
 func Convert_hypersdk_VirtualMachineMigrateOptions_To_v1alpha1_VirtualMachineMigrateOptions(in *hypersdk.VirtualMachineMigrateOptions, out *VirtualMachineMigrateOptions, s conversion.Scope) error {
 	return autoConvert_hypersdk_VirtualMachineMigrateOptions_To_v1alpha1_VirtualMachineMigrateOptions(in, out, s)
+}
+
+func autoConvert_v1alpha1_VirtualMachinePlacement_To_hypersdk_VirtualMachinePlacement(in *VirtualMachinePlacement, out *hypersdk.VirtualMachinePlacement, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	out.Decision = (*hypersdk.PlacementDecision)(unsafe.Pointer(in.Decision))
+	out.Degraded = in.Degraded
+	out.Message = in.Message
+	return nil
+}
+
+// Convert_v1alpha1_VirtualMachinePlacement_To_hypersdk_VirtualMachinePlacement is an autogenerated conversion function.
+func Convert_v1alpha1_VirtualMachinePlacement_To_hypersdk_VirtualMachinePlacement(in *VirtualMachinePlacement, out *hypersdk.VirtualMachinePlacement, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VirtualMachinePlacement_To_hypersdk_VirtualMachinePlacement(in, out, s)
+}
+
+func autoConvert_hypersdk_VirtualMachinePlacement_To_v1alpha1_VirtualMachinePlacement(in *hypersdk.VirtualMachinePlacement, out *VirtualMachinePlacement, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	out.Decision = (*PlacementDecision)(unsafe.Pointer(in.Decision))
+	out.Degraded = in.Degraded
+	out.Message = in.Message
+	return nil
+}
+
+// Convert_hypersdk_VirtualMachinePlacement_To_v1alpha1_VirtualMachinePlacement is an autogenerated conversion function.
+func Convert_hypersdk_VirtualMachinePlacement_To_v1alpha1_VirtualMachinePlacement(in *hypersdk.VirtualMachinePlacement, out *VirtualMachinePlacement, s conversion.Scope) error {
+	return autoConvert_hypersdk_VirtualMachinePlacement_To_v1alpha1_VirtualMachinePlacement(in, out, s)
 }
 
 func autoConvert_v1alpha1_VirtualMachineResizeOptions_To_hypersdk_VirtualMachineResizeOptions(in *VirtualMachineResizeOptions, out *hypersdk.VirtualMachineResizeOptions, s conversion.Scope) error {

@@ -27,13 +27,73 @@ func (in CloneSpec) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ClusterHistory) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.ClusterHistory"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in FilteredNode) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.FilteredNode"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in GPURequest) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.GPURequest"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in HistoryPoint) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.HistoryPoint"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in HistorySeries) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.HistorySeries"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in HistoryTrend) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.HistoryTrend"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in HistoryWindow) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.HistoryWindow"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in MigrateSpec) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.MigrateSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NodeScore) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.NodeScore"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in PlacementDecision) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.PlacementDecision"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in PlacementPolicy) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.PlacementPolicy"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in PlacementPolicyList) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.PlacementPolicyList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in PlacementPolicySpec) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.PlacementPolicySpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in PlacementWeights) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.PlacementWeights"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -102,6 +162,11 @@ func (in VirtualMachineConsoleOptions) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VirtualMachineHistory) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineHistory"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in VirtualMachineHistoryOptions) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineHistoryOptions"
 }
@@ -114,6 +179,11 @@ func (in VirtualMachineList) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in VirtualMachineMigrateOptions) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineMigrateOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VirtualMachinePlacement) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachinePlacement"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -18,6 +18,10 @@ limitations under the License.
 
 package v1alpha1
 
+// PlacementPolicyListerExpansion allows custom methods to be added to
+// PlacementPolicyLister.
+type PlacementPolicyListerExpansion interface{}
+
 // VMOperationListerExpansion allows custom methods to be added to
 // VMOperationLister.
 type VMOperationListerExpansion interface{}

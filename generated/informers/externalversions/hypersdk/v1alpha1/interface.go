@@ -24,6 +24,8 @@ import (
 
 // Interface provides access to all the informers in this group version.
 type Interface interface {
+	// PlacementPolicies returns a PlacementPolicyInformer.
+	PlacementPolicies() TypedPlacementPolicyInformer
 	// VMOperations returns a VMOperationInformer.
 	VMOperations() TypedVMOperationInformer
 	// VirtualMachines returns a VirtualMachineInformer.
@@ -39,6 +41,11 @@ type version struct {
 // New returns a new Interface.
 func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakListOptions internalinterfaces.TweakListOptionsFunc) Interface {
 	return &version{factory: f, namespace: namespace, tweakListOptions: tweakListOptions}
+}
+
+// PlacementPolicies returns a TypedPlacementPolicyInformer.
+func (v *version) PlacementPolicies() TypedPlacementPolicyInformer {
+	return &placementPolicyInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
 }
 
 // VMOperations returns a TypedVMOperationInformer.

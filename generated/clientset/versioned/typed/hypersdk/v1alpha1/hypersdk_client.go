@@ -28,6 +28,7 @@ import (
 
 type HypersdkV1alpha1Interface interface {
 	RESTClient() rest.Interface
+	PlacementPoliciesGetter
 	VMOperationsGetter
 	VirtualMachinesGetter
 }
@@ -35,6 +36,10 @@ type HypersdkV1alpha1Interface interface {
 // HypersdkV1alpha1Client is used to interact with features provided by the hypersdk.io group.
 type HypersdkV1alpha1Client struct {
 	restClient rest.Interface
+}
+
+func (c *HypersdkV1alpha1Client) PlacementPolicies() PlacementPolicyInterface {
+	return newPlacementPolicies(c)
 }
 
 func (c *HypersdkV1alpha1Client) VMOperations(namespace string) VMOperationInterface {

@@ -1,0 +1,154 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +genclient
+// +genclient:nonNamespaced
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// PlacementPolicy sets the weights and hard limits HyperSDK's scheduler
+// extender places the VMs it selects with. When several policies select a
+// VM, the one with the highest priority wins (ties: the first by name); with
+// none, the built-in default applies.
+type PlacementPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec PlacementPolicySpec `json:"spec"`
+}
+
+// GPUPolicy says how GPU VMs share GPU servers.
+type GPUPolicy string
+
+const (
+	// GPUPolicyBinpack fills partly used GPU servers first, keeping whole
+	// servers free for large VMs.
+	GPUPolicyBinpack GPUPolicy = "Binpack"
+	// GPUPolicySpread prefers the servers with the most free GPUs.
+	GPUPolicySpread GPUPolicy = "Spread"
+)
+
+// PlacementPolicySpec holds the weights (0-100, relative to each other) and
+// the limits.
+type PlacementPolicySpec struct {
+	// VMSelector selects the VMs, by label, the policy applies to; empty
+	// selects every VM.
+	VMSelector *metav1.LabelSelector `json:"vmSelector,omitempty"`
+	// Priority orders policies that select the same VM; higher wins.
+	Priority int32 `json:"priority,omitempty"`
+	// CarbonWeight weighs the grams of CO2 per hour the VM would cause.
+	CarbonWeight *int32 `json:"carbonWeight,omitempty"`
+	// CostWeight weighs the VM's price per hour on the node.
+	CostWeight *int32 `json:"costWeight,omitempty"`
+	// PressureWeight weighs the node's load with the VM added.
+	PressureWeight *int32 `json:"pressureWeight,omitempty"`
+	// GPUWeight weighs GPU locality and packing, for VMs with GPUs.
+	GPUWeight *int32 `json:"gpuWeight,omitempty"`
+	// GPUPolicy is Binpack (default) or Spread.
+	GPUPolicy GPUPolicy `json:"gpuPolicy,omitempty"`
+	// MaxCarbonIntensity, in gCO2eq/kWh, filters out nodes whose zone is
+	// above it.
+	MaxCarbonIntensity *int32 `json:"maxCarbonIntensity,omitempty"`
+	// MaxNodeUtilization, in percent of allocatable CPU, filters out nodes
+	// whose measured load is above it.
+	MaxNodeUtilization *int32 `json:"maxNodeUtilization,omitempty"`
+	// TargetUtilization is the CPU load, in percent, pressure scoring packs
+	// nodes towards (Trimaran's target load packing).
+	TargetUtilization *int32 `json:"targetUtilization,omitempty"`
+	// CarbonForecastHorizon, when set, scores carbon by the zone's average
+	// forecast intensity over this horizon instead of the current value.
+	CarbonForecastHorizon *metav1.Duration `json:"carbonForecastHorizon,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// PlacementPolicyList is a list of PlacementPolicy.
+type PlacementPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []PlacementPolicy `json:"items"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachinePlacement is the answer of virtualmachines/placement: the
+// last placement decision of the scheduler extender for the VM.
+type VirtualMachinePlacement struct {
+	metav1.TypeMeta `json:",inline"`
+	// ObjectMeta names the VM.
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Decision is absent when no decision was recorded, for example when
+	// the extender was unavailable (see Degraded).
+	Decision *PlacementDecision `json:"decision,omitempty"`
+	// Degraded says the VM's current pod was placed without the extender.
+	Degraded bool `json:"degraded,omitempty"`
+	// Message explains Degraded or a missing decision.
+	Message string `json:"message,omitempty"`
+}
+
+// PlacementDecision is one decision, as recorded at bind time.
+type PlacementDecision struct {
+	// Time of the decision.
+	Time metav1.Time `json:"time"`
+	// Pod is the virt-launcher (or migration target) pod placed.
+	Pod string `json:"pod"`
+	// Node is where the pod was bound.
+	Node string `json:"node"`
+	// Policy is the PlacementPolicy used; empty for the default.
+	Policy string `json:"policy,omitempty"`
+	// Weights are the criterion weights used.
+	Weights PlacementWeights `json:"weights"`
+	// GPUDevices are the devices bound to the VM.
+	// +listType=atomic
+	GPUDevices []string `json:"gpuDevices,omitempty"`
+	// Candidates are the best-scored nodes, best first; the chosen node is
+	// always included.
+	// +listType=atomic
+	Candidates []NodeScore `json:"candidates"`
+	// Filtered are nodes ruled out, with the reason.
+	// +listType=atomic
+	Filtered []FilteredNode `json:"filtered,omitempty"`
+	// FilteredCount is how many nodes were ruled out in all; Filtered may
+	// list fewer.
+	FilteredCount int32 `json:"filteredCount,omitempty"`
+}
+
+// PlacementWeights are the weights a decision used.
+type PlacementWeights struct {
+	Carbon   float64 `json:"carbon"`
+	Cost     float64 `json:"cost"`
+	Pressure float64 `json:"pressure"`
+	GPU      float64 `json:"gpu"`
+}
+
+// NodeScore is one candidate node: scores are 0-100, higher is better.
+type NodeScore struct {
+	Node     string  `json:"node"`
+	Zone     string  `json:"zone,omitempty"`
+	Total    float64 `json:"total"`
+	Carbon   float64 `json:"carbon"`
+	Cost     float64 `json:"cost"`
+	Pressure float64 `json:"pressure"`
+	GPU      float64 `json:"gpu,omitempty"`
+	// CarbonIntensity of the node's zone, gCO2eq/kWh.
+	CarbonIntensity float64 `json:"carbonIntensity"`
+	// GramsCO2PerHour the VM is estimated to cause there.
+	GramsCO2PerHour float64 `json:"gramsCO2PerHour"`
+	// CostPerHour of the VM there.
+	CostPerHour float64 `json:"costPerHour"`
+	// PredictedUtilization is the node's CPU load with the VM, percent.
+	PredictedUtilization float64 `json:"predictedUtilization"`
+	// GPUDevices the VM would get there.
+	// +listType=atomic
+	GPUDevices []string `json:"gpuDevices,omitempty"`
+}
+
+// FilteredNode is a node ruled out and why.
+type FilteredNode struct {
+	Node   string `json:"node"`
+	Reason string `json:"reason"`
+}

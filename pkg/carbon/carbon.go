@@ -18,6 +18,9 @@ type Intensity struct {
 	// At is the start of the hour (or of the provider's interval) the value is for.
 	At          time.Time
 	GramsPerKWh float64
+	// Freshness says whether the value is a current upstream answer or a
+	// fallback; only CachedProvider serves anything but Fresh.
+	Freshness Freshness
 }
 
 // Provider gives current intensity and a forecast per zone.

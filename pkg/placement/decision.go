@@ -1,0 +1,51 @@
+package placement
+
+// NodeScore is how one feasible node scores for the VM.
+type NodeScore struct {
+	Node string
+	// Total is the weighted average of the criteria, 0..100.
+	Total float64
+	// Carbon, Cost, Pressure and GPU are the criteria's scores, 0..100,
+	// 100 best. GPU is zero for VMs without GPUs.
+	Carbon, Cost, Pressure, GPU float64
+
+	// GramsCO2PerHour is the VM's estimated emission rate, if CarbonKnown.
+	GramsCO2PerHour float64
+	CarbonKnown     bool
+	// CostPerHour is the VM's price on the node in US dollars.
+	CostPerHour float64
+	// PredictedUtilization is the node's CPU utilisation in percent with the
+	// VM, from usage if UsageKnown, else from requests.
+	PredictedUtilization float64
+	UsageKnown           bool
+	// GPUDevices are the IDs of the devices chosen, GPULocality how they are
+	// connected.
+	GPUDevices  []string
+	GPULocality Locality
+}
+
+// Notes explains what the score had to assume.
+func (s NodeScore) Notes() []string {
+	var notes []string
+	if !s.CarbonKnown {
+		notes = append(notes, "carbon intensity unknown: no emission estimate, carbon scored 0")
+	}
+	if !s.UsageKnown {
+		notes = append(notes, "usage unknown: pressure predicted from requests")
+	}
+	return notes
+}
+
+// FilteredNode is a node the VM cannot be placed on, and why.
+type FilteredNode struct {
+	Node   string
+	Reason string
+}
+
+// Decision is the outcome of Evaluate.
+type Decision struct {
+	// Scores ranks the feasible nodes, best first, ties by node name.
+	Scores []NodeScore
+	// Filtered lists the infeasible nodes in input order.
+	Filtered []FilteredNode
+}

@@ -1,0 +1,85 @@
+package placement
+
+import "github.com/hypersdk/hypersdk/pkg/cost"
+
+// Evaluate filters and ranks nodes for vm under policy p.
+//
+// A node is filtered, with a reason, when it is spot and the VM does not
+// allow spot, lacks the CPU or memory (allocatable − requested), exceeds
+// p.MaxCarbonIntensity or p.MaxNodeUtilization, or lacks free GPUs of a
+// requested model. Every other node is scored; carbon and cost are min-max
+// normalised across those feasible nodes, so scores compare candidates of
+// one call only. The total is
+//
+//	Total = Σ wᵢ × scoreᵢ / Σ wᵢ
+//
+// over the criteria with a positive weight, the GPU criterion only for VMs
+// that ask for GPUs (zero when no weight is positive). A node with unknown
+// carbon intensity is not filtered but scores 0 on carbon. Scores are ranked
+// best first, ties by node name; Filtered keeps the input order.
+//
+// Evaluate does no I/O, does not modify its inputs and is safe to call
+// concurrently; p should pass Validate. It is called for every pod on clusters of thousands of nodes,
+// so it allocates per call, not per node, except for filter reasons.
+func Evaluate(vm VMRequest, nodes []NodeSnapshot, p Policy) Decision {
+	p = p.withDefaults()
+	e := evaluator{vm: &vm, p: &p, vmUtil: vmCPUUtilization(&vm), wantsGPUs: vm.wantsGPUs()}
+	if e.wantsGPUs {
+		e.gpuCosts = make([]cost.GPUCount, len(vm.GPUs))
+		e.noGPUReasons = make([]string, len(vm.GPUs))
+	}
+	d := Decision{Scores: make([]NodeScore, 0, len(nodes))}
+	var carbon, price span
+	var ids []string
+	for i := range nodes {
+		n := &nodes[i]
+		s, fit, reason := e.assess(n)
+		if reason != "" {
+			d.Filtered = append(d.Filtered, FilteredNode{Node: n.Name, Reason: reason})
+			continue
+		}
+		if e.wantsGPUs {
+			// Every node's IDs share one growing array; a reallocation
+			// leaves earlier slices on the old, still valid, array.
+			start := len(ids)
+			ids = appendIDs(ids, n.GPUs, fit.devices)
+			s.GPUDevices = ids[start:len(ids):len(ids)]
+		}
+		if s.CarbonKnown {
+			carbon.add(s.GramsCO2PerHour)
+		}
+		price.add(s.CostPerHour)
+		d.Scores = append(d.Scores, s)
+	}
+	for i := range d.Scores {
+		s := &d.Scores[i]
+		if s.CarbonKnown {
+			s.Carbon = lowerIsBetter(s.GramsCO2PerHour, carbon.lo, carbon.hi)
+		}
+		s.Cost = lowerIsBetter(s.CostPerHour, price.lo, price.hi)
+		s.Total = e.total(s)
+	}
+	rank(d.Scores)
+	return d
+}
+
+// total is the weighted average of s's criteria; see Evaluate.
+func (e *evaluator) total(s *NodeScore) float64 {
+	var sum, weights float64
+	add := func(w, score float64) {
+		if w > 0 {
+			sum += w * score
+			weights += w
+		}
+	}
+	add(e.p.CarbonWeight, s.Carbon)
+	add(e.p.CostWeight, s.Cost)
+	add(e.p.PressureWeight, s.Pressure)
+	if e.wantsGPUs {
+		add(e.p.GPUWeight, s.GPU)
+	}
+	if weights == 0 {
+		return 0
+	}
+	return sum / weights
+}

@@ -1,0 +1,337 @@
+package placement
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hypersdk/hypersdk/pkg/cost"
+)
+
+const gi = 1 << 30
+
+// snap is a 16-core, 64 GiB node with 4 cores and 16 GiB requested, a
+// 50-250 W power curve and PUE 1.2, charging price per core-hour and
+// price/8 per GiB-hour. The test VM (4 cores, 8 GiB) then costs 5×price per
+// hour there and emits intensity × (4/16 × 250 W) × 1.2 = 0.075×intensity g/h.
+func snap(name, zone string, intensity, price float64) NodeSnapshot {
+	return NodeSnapshot{
+		Name: name, Zone: zone, CapacityType: cost.OnDemand,
+		AllocatableCPU: 16, AllocatableMemory: 64 * gi, RequestedCPU: 4, RequestedMemory: 16 * gi,
+		CarbonIntensity: intensity, CarbonKnown: true,
+		Pricing: cost.NodePricing{CPUCoreHour: price, MemoryGiBHour: price / 8, GPUHour: []cost.GPUPrice{{Model: "A100", Hour: 3}}},
+		Power:   PowerModel{IdleWatts: 50, MaxWatts: 250},
+		PUE:     1.2,
+	}
+}
+
+var testVM = VMRequest{Namespace: "default", Name: "vm", CPUCores: 4, MemoryBytes: 8 * gi}
+
+// zones are three nodes: ES cheapest, NO cleanest, US-CAL-CISO neither.
+func zones() []NodeSnapshot {
+	return []NodeSnapshot{
+		snap("es", "ES", 200, 0.03),          // 15 g/h, $0.15/h
+		snap("ca", "US-CAL-CISO", 250, 0.04), // 18.75 g/h, $0.20/h
+		snap("no", "NO", 30, 0.05),           // 2.25 g/h, $0.25/h
+	}
+}
+
+func names(scores []NodeScore) []string {
+	var out []string
+	for _, s := range scores {
+		out = append(out, s.Node)
+	}
+	return out
+}
+
+func TestEvaluateRanking(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy Policy
+		order  []string
+		totals []float64 // in order
+	}{
+		// carbon: NO 100, ES 100×(18.75−15)/(18.75−2.25), CA 0
+		{"carbon-dominant picks the cleanest zone", Policy{CarbonWeight: 1}, []string{"no", "es", "ca"}, []float64{100, 100 * 3.75 / 16.5, 0}},
+		// cost: ES 100, CA 50, NO 0
+		{"cost-dominant picks the cheapest", Policy{CostWeight: 1}, []string{"es", "ca", "no"}, []float64{100, 50, 0}},
+		// (2×carbon + cost) / 3
+		{"weighted average", Policy{CarbonWeight: 2, CostWeight: 1}, []string{"no", "es", "ca"},
+			[]float64{200.0 / 3, (2*100*3.75/16.5 + 100) / 3, 50.0 / 3}},
+		// GPU weight does not count for a VM without GPUs.
+		{"GPU weight ignored", Policy{CostWeight: 1, GPUWeight: 5}, []string{"es", "ca", "no"}, []float64{100, 50, 0}},
+		{"no weights: name order", Policy{}, []string{"ca", "es", "no"}, []float64{0, 0, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Evaluate(testVM, zones(), tc.policy)
+			if got := names(d.Scores); !slices.Equal(got, tc.order) {
+				t.Fatalf("order %v, want %v", got, tc.order)
+			}
+			for i, s := range d.Scores {
+				if !approx(s.Total, tc.totals[i]) {
+					t.Errorf("%s: total %v, want %v", s.Node, s.Total, tc.totals[i])
+				}
+			}
+			if len(d.Filtered) != 0 {
+				t.Errorf("filtered %v", d.Filtered)
+			}
+		})
+	}
+}
+
+func TestEvaluateRawFigures(t *testing.T) {
+	d := Evaluate(testVM, zones(), DefaultPolicy())
+	for _, want := range []struct {
+		node                   string
+		grams, cost, carbonScr float64
+	}{
+		{"es", 15, 0.15, 100 * 3.75 / 16.5},
+		{"ca", 18.75, 0.20, 0},
+		{"no", 2.25, 0.25, 100},
+	} {
+		i := slices.IndexFunc(d.Scores, func(s NodeScore) bool { return s.Node == want.node })
+		s := d.Scores[i]
+		if !approx(s.GramsCO2PerHour, want.grams) || !approx(s.CostPerHour, want.cost) || !approx(s.Carbon, want.carbonScr) {
+			t.Errorf("%s: %.4g g/h, $%.4g/h, carbon %.4g; want %.4g, %.4g, %.4g",
+				s.Node, s.GramsCO2PerHour, s.CostPerHour, s.Carbon, want.grams, want.cost, want.carbonScr)
+		}
+		// (4 requested + 4) / 16 = 50%, below the 60% target: 40×50/60 + 60.
+		if !approx(s.PredictedUtilization, 50) || !approx(s.Pressure, 40*50/60.0+60) {
+			t.Errorf("%s: predicted %v%%, pressure %v", s.Node, s.PredictedUtilization, s.Pressure)
+		}
+		if s.GPUDevices != nil || s.GPULocality != LocalityNone || s.GPU != 0 {
+			t.Errorf("%s: GPU figures for a VM without GPUs: %+v", s.Node, s)
+		}
+		if notes := s.Notes(); len(notes) != 1 || !strings.Contains(notes[0], "usage unknown") {
+			t.Errorf("%s: notes %q", s.Node, notes)
+		}
+	}
+}
+
+func TestEvaluateFilters(t *testing.T) {
+	spot := snap("spot-es", "ES", 200, 0.01)
+	spot.CapacityType = cost.Spot
+	hot := snap("hot", "ES", 200, 0.03)
+	hot.UsageCPU, hot.UsageMemory, hot.UsageKnown = 11, 16*gi, true // (11+4)/16 = 93.75%
+	full := snap("full", "ES", 200, 0.03)
+	full.RequestedCPU = 14
+	dark := snap("dark", "XX", 0, 0.03)
+	dark.CarbonKnown = false
+
+	for _, tc := range []struct {
+		name     string
+		vm       VMRequest
+		nodes    []NodeSnapshot
+		policy   Policy
+		order    []string
+		filtered []FilteredNode
+	}{
+		{
+			name:     "spot excluded without AllowSpot",
+			vm:       testVM,
+			nodes:    []NodeSnapshot{spot, snap("es", "ES", 200, 0.03)},
+			policy:   Policy{CostWeight: 1},
+			order:    []string{"es"},
+			filtered: []FilteredNode{{"spot-es", "spot node, and the VM does not allow spot capacity"}},
+		},
+		{
+			name:   "spot wins on cost with AllowSpot",
+			vm:     VMRequest{CPUCores: 4, MemoryBytes: 8 * gi, AllowSpot: true},
+			nodes:  []NodeSnapshot{snap("es", "ES", 200, 0.03), spot},
+			policy: Policy{CostWeight: 1},
+			order:  []string{"spot-es", "es"},
+		},
+		{
+			name:     "utilisation limit",
+			vm:       testVM,
+			nodes:    []NodeSnapshot{hot, snap("es", "ES", 200, 0.03)},
+			policy:   Policy{PressureWeight: 1, MaxNodeUtilization: 80},
+			order:    []string{"es"},
+			filtered: []FilteredNode{{"hot", "node CPU utilisation would be 93.8% with this VM, above policy maximum 80%"}},
+		},
+		{
+			name:     "carbon limit",
+			vm:       testVM,
+			nodes:    zones(),
+			policy:   Policy{CostWeight: 1, MaxCarbonIntensity: 220},
+			order:    []string{"es", "no"},
+			filtered: []FilteredNode{{"ca", "zone US-CAL-CISO carbon intensity 250 g/kWh above policy maximum 220"}},
+		},
+		{
+			name:     "insufficient CPU, filtered in input order",
+			vm:       testVM,
+			nodes:    []NodeSnapshot{spot, full, snap("es", "ES", 200, 0.03)},
+			policy:   DefaultPolicy(),
+			order:    []string{"es"},
+			filtered: []FilteredNode{{"spot-es", "spot node, and the VM does not allow spot capacity"}, {"full", "insufficient CPU: VM requests 4 cores, node has 2 of 16 free"}},
+		},
+		{
+			// Unknown carbon is not filtered, even with a limit; it scores 0.
+			name:   "unknown carbon is kept",
+			vm:     testVM,
+			nodes:  []NodeSnapshot{dark, snap("no", "NO", 30, 0.03)},
+			policy: Policy{CarbonWeight: 1, MaxCarbonIntensity: 100},
+			order:  []string{"no", "dark"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Evaluate(tc.vm, tc.nodes, tc.policy)
+			if got := names(d.Scores); !slices.Equal(got, tc.order) {
+				t.Errorf("order %v, want %v", got, tc.order)
+			}
+			if !slices.Equal(d.Filtered, tc.filtered) {
+				t.Errorf("filtered %q, want %q", d.Filtered, tc.filtered)
+			}
+		})
+	}
+}
+
+func TestEvaluateUnknownCarbonNoted(t *testing.T) {
+	dark := snap("dark", "XX", 0, 0.03)
+	dark.CarbonKnown = false
+	dark.UsageKnown = true
+	d := Evaluate(testVM, []NodeSnapshot{dark, snap("no", "NO", 30, 0.03)}, DefaultPolicy())
+	s := d.Scores[slices.IndexFunc(d.Scores, func(s NodeScore) bool { return s.Node == "dark" })]
+	if s.CarbonKnown || s.Carbon != 0 || s.GramsCO2PerHour != 0 {
+		t.Errorf("unknown carbon scored %+v", s)
+	}
+	if notes := s.Notes(); len(notes) != 1 || !strings.Contains(notes[0], "carbon intensity unknown") {
+		t.Errorf("notes %q", notes)
+	}
+}
+
+func TestEvaluatePressure(t *testing.T) {
+	n := snap("n", "ES", 200, 0.03)
+	n.UsageCPU, n.UsageCPUStdDev, n.UsageMemory, n.UsageKnown = 4, 4, 16*gi, true
+	for _, tc := range []struct {
+		name   string
+		policy Policy
+		want   float64
+	}{
+		// usage 4 + 4 of 16 = 50%: 40×50/60 + 60
+		{"TargetLoadPacking", Policy{PressureWeight: 1}, 40*50/60.0 + 60},
+		{"TargetLoadPacking, target 40", Policy{PressureWeight: 1, TargetUtilization: 40}, 40 * 50 / 60.0},
+		// CPU mu 0.5, sigma 0.25 → risk 0.5; memory (16+8)/64 → risk 0.1875
+		{"LoadVariationRiskBalancing", Policy{PressureWeight: 1, Pressure: LoadVariationRiskBalancing}, 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Evaluate(testVM, []NodeSnapshot{n}, tc.policy).Scores[0]
+			if !approx(s.Pressure, tc.want) || !approx(s.Total, tc.want) {
+				t.Errorf("pressure %v, total %v, want %v", s.Pressure, s.Total, tc.want)
+			}
+		})
+	}
+}
+
+func TestEvaluateRunningVM(t *testing.T) {
+	// A running VM using 6 of its 4 cores pays for 6: 6×0.03 + 8×0.03/8.
+	vm := testVM
+	vm.UsageCPU = 6
+	s := Evaluate(vm, []NodeSnapshot{snap("es", "ES", 200, 0.03)}, DefaultPolicy()).Scores[0]
+	if !approx(s.CostPerHour, 0.21) {
+		t.Errorf("cost %v, want 0.21", s.CostPerHour)
+	}
+	// Half-busy: 4/16 × (50 + 200×0.5) W × 200 g/kWh × 1.2
+	vm.UsageCPU = 2
+	s = Evaluate(vm, []NodeSnapshot{snap("es", "ES", 200, 0.03)}, DefaultPolicy()).Scores[0]
+	if !approx(s.GramsCO2PerHour, 37.5*0.2*1.2) {
+		t.Errorf("grams %v, want %v", s.GramsCO2PerHour, 37.5*0.2*1.2)
+	}
+}
+
+// gpuNode is a 48-core A100 server (the sandbox's shape) with assigned devices taken.
+func gpuNode(name string, taken ...string) NodeSnapshot {
+	n := snap(name, "ES", 200, 0.03)
+	n.AllocatableCPU, n.AllocatableMemory = 48, 384*gi
+	n.GPUs, n.GPUsAssigned = a100x4, assigned(taken...)
+	return n
+}
+
+func TestEvaluateGPUs(t *testing.T) {
+	gpuVM := testVM
+	gpuVM.GPUs = []GPURequest{{Model: "A100", ResourceName: "nvidia.com/A100", Count: 2}}
+	cpuOnly := snap("cpu-only", "ES", 200, 0.03)
+	for _, tc := range []struct {
+		name     string
+		nodes    []NodeSnapshot
+		policy   Policy
+		order    []string
+		devices  []string // of the best node
+		locality Locality
+		gpu      float64
+	}{
+		{
+			name:     "NVLink pair on an A100x4",
+			nodes:    []NodeSnapshot{gpuNode("a100"), cpuOnly},
+			policy:   DefaultPolicy(),
+			order:    []string{"a100"},
+			devices:  []string{"gpu0", "gpu1"},
+			locality: LocalityNVLinkSameNUMA,
+			gpu:      (200 + 50) / 3.0, // 2 of 4 left free
+		},
+		{
+			name:     "binpack fills the partly used server",
+			nodes:    []NodeSnapshot{gpuNode("a100-empty"), gpuNode("a100-partial", "gpu0")},
+			policy:   Policy{GPUWeight: 1, GPUPolicy: GPUBinpack},
+			order:    []string{"a100-partial", "a100-empty"},
+			devices:  []string{"gpu2", "gpu3"},
+			locality: LocalityNVLinkSameNUMA,
+			gpu:      (200 + 75) / 3.0, // 1 of 4 left free
+		},
+		{
+			name:     "spread takes the empty server",
+			nodes:    []NodeSnapshot{gpuNode("a100-empty"), gpuNode("a100-partial", "gpu0")},
+			policy:   Policy{GPUWeight: 1, GPUPolicy: GPUSpread},
+			order:    []string{"a100-empty", "a100-partial"},
+			devices:  []string{"gpu0", "gpu1"},
+			locality: LocalityNVLinkSameNUMA,
+			gpu:      (200 + 50) / 3.0,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Evaluate(gpuVM, tc.nodes, tc.policy)
+			if got := names(d.Scores); !slices.Equal(got, tc.order) {
+				t.Fatalf("order %v, want %v", got, tc.order)
+			}
+			best := d.Scores[0]
+			if !slices.Equal(best.GPUDevices, tc.devices) || best.GPULocality != tc.locality || !approx(best.GPU, tc.gpu) {
+				t.Errorf("best %s: devices %v (%v), GPU score %v; want %v (%v), %v",
+					best.Node, best.GPUDevices, best.GPULocality, best.GPU, tc.devices, tc.locality, tc.gpu)
+			}
+			// 4×0.03 + 8×0.03/8 + 2 A100 × $3
+			if !approx(best.CostPerHour, 0.15+6) {
+				t.Errorf("cost %v, want 6.15", best.CostPerHour)
+			}
+		})
+	}
+	d := Evaluate(gpuVM, []NodeSnapshot{cpuOnly}, DefaultPolicy())
+	want := []FilteredNode{{"cpu-only", "not enough free A100 GPUs: VM requests 2, node has 0 free"}}
+	if !slices.Equal(d.Filtered, want) || len(d.Scores) != 0 {
+		t.Errorf("filtered %q, scores %v; want %q", d.Filtered, d.Scores, want)
+	}
+}
+
+func TestEvaluateGPUDevicesDoNotAlias(t *testing.T) {
+	// Device ID slices share one array; appending to one must not touch the next.
+	gpuVM := testVM
+	gpuVM.GPUs = []GPURequest{{Model: "A100", Count: 1}}
+	d := Evaluate(gpuVM, []NodeSnapshot{gpuNode("a"), gpuNode("b", "gpu0")}, Policy{GPUWeight: 1})
+	first := d.Scores[0].GPUDevices
+	second := slices.Clone(d.Scores[1].GPUDevices)
+	_ = append(first, "extra")
+	if !slices.Equal(d.Scores[1].GPUDevices, second) {
+		t.Errorf("appending to one node's devices changed another's: %v", d.Scores[1].GPUDevices)
+	}
+}
+
+func TestEvaluateAllocations(t *testing.T) {
+	// Scoring allocates per call, not per node.
+	for _, n := range []int{500, 5000} {
+		nodes := benchNodes(n)
+		vm := VMRequest{CPUCores: 2, MemoryBytes: 4 * gi, AllowSpot: true}
+		allocs := testing.AllocsPerRun(5, func() { Evaluate(vm, nodes, DefaultPolicy()) })
+		if allocs > 2 {
+			t.Errorf("%d nodes: %v allocations per Evaluate, want at most 2", n, allocs)
+		}
+	}
+}

@@ -1,0 +1,49 @@
+package placement
+
+import (
+	"testing"
+
+	"github.com/hypersdk/hypersdk/pkg/cost"
+)
+
+func TestFilters(t *testing.T) {
+	const gi = 1 << 30
+	node := NodeSnapshot{Name: "n", Zone: "ES", AllocatableCPU: 16, AllocatableMemory: 32 * gi, RequestedCPU: 13.5, RequestedMemory: 28.5 * gi}
+	spotNode := node
+	spotNode.CapacityType = cost.Spot
+	noCPU := NodeSnapshot{AllocatableMemory: gi}
+	dirty := node
+	dirty.CarbonIntensity, dirty.CarbonKnown = 312, true
+	unknownDirty := dirty
+	unknownDirty.CarbonKnown = false
+	limits := Policy{MaxCarbonIntensity: 250, MaxNodeUtilization: 80}
+
+	for _, tc := range []struct {
+		name   string
+		reason string
+		want   string
+	}{
+		{"spot not allowed", spotReason(&VMRequest{}, &spotNode), "spot node, and the VM does not allow spot capacity"},
+		{"spot allowed", spotReason(&VMRequest{AllowSpot: true}, &spotNode), ""},
+		{"on-demand", spotReason(&VMRequest{}, &node), ""},
+		{"fits", fitReason(&VMRequest{CPUCores: 2.5, MemoryBytes: 3.5 * gi}, &node), ""},
+		{"insufficient CPU", fitReason(&VMRequest{CPUCores: 4, MemoryBytes: gi}, &node),
+			"insufficient CPU: VM requests 4 cores, node has 2.5 of 16 free"},
+		{"insufficient memory", fitReason(&VMRequest{CPUCores: 1, MemoryBytes: 8 * gi}, &node),
+			"insufficient memory: VM requests 8 GiB, node has 3.5 of 32 GiB free"},
+		{"no allocatable CPU", fitReason(&VMRequest{}, &noCPU), "insufficient CPU: VM requests 0 cores, node has 0 of 0 free"},
+		{"carbon above maximum", carbonReason(&dirty, &limits), "zone ES carbon intensity 312 g/kWh above policy maximum 250"},
+		{"carbon unknown passes", carbonReason(&unknownDirty, &limits), ""},
+		{"no carbon limit", carbonReason(&dirty, &Policy{}), ""},
+		{"CPU utilisation", utilisationReason(92, 50, &limits), "node CPU utilisation would be 92% with this VM, above policy maximum 80%"},
+		{"memory utilisation", utilisationReason(50, 85, &limits), "node memory utilisation would be 85% with this VM, above policy maximum 80%"},
+		{"at the limit", utilisationReason(80, 80, &limits), ""},
+		{"no utilisation limit", utilisationReason(150, 150, &Policy{}), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.reason != tc.want {
+				t.Errorf("got %q, want %q", tc.reason, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,166 @@
+package placement
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/hypersdk/hypersdk/pkg/cost"
+	"github.com/hypersdk/hypersdk/pkg/gpu"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
+)
+
+// a100x4 is the sandbox's 4×A100 server: NVLink pairs gpu0-gpu1 (NUMA 0)
+// and gpu2-gpu3 (NUMA 1).
+var a100x4 = fleet.GPUA100.GPUs
+
+// t4x2 is the sandbox's 2×T4 server: no NVLink, one device per NUMA node.
+var t4x2 = fleet.GPUT4.GPUs
+
+// nvswitch8 is an 8-GPU server with NVLink between all devices, gpu0-3 on
+// NUMA 0 and gpu4-7 on NUMA 1.
+func nvswitch8() []gpu.Device {
+	devs := make([]gpu.Device, 8)
+	for i := range devs {
+		devs[i] = gpu.Device{ID: fmt.Sprintf("gpu%d", i), Model: "H100", ResourceName: "nvidia.com/H100", NUMANode: i / 4}
+		for j := range 8 {
+			if j != i {
+				devs[i].NVLinkPeers = append(devs[i].NVLinkPeers, fmt.Sprintf("gpu%d", j))
+			}
+		}
+	}
+	return devs
+}
+
+func assigned(ids ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
+}
+
+func TestFleetA100Topology(t *testing.T) {
+	// The GPU tests below assume this layout of the sandbox's servers.
+	for i, want := range []struct {
+		id, peer string
+		numa     int
+	}{{"gpu0", "gpu1", 0}, {"gpu1", "gpu0", 0}, {"gpu2", "gpu3", 1}, {"gpu3", "gpu2", 1}} {
+		d := a100x4[i]
+		if d.ID != want.id || d.NUMANode != want.numa || !slices.Equal(d.NVLinkPeers, []string{want.peer}) || d.Model != "A100" {
+			t.Fatalf("fleet A100 device %d is %+v, want %s on NUMA %d linked to %s", i, d, want.id, want.numa, want.peer)
+		}
+	}
+}
+
+func TestFitGPUs(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		devs      []gpu.Device
+		assigned  map[string]bool
+		reqs      []GPURequest
+		policy    GPUPolicy
+		want      []string
+		locality  Locality
+		freeAfter int
+		reason    string
+	}{
+		{"pair on empty server", a100x4, nil, []GPURequest{{Model: "A100", Count: 2}}, GPUBinpack,
+			[]string{"gpu0", "gpu1"}, LocalityNVLinkSameNUMA, 2, ""},
+		{"pair on empty server, spread", a100x4, nil, []GPURequest{{Model: "A100", Count: 2}}, GPUSpread,
+			[]string{"gpu0", "gpu1"}, LocalityNVLinkSameNUMA, 2, ""},
+		{"pair beside a used device", a100x4, assigned("gpu0"), []GPURequest{{Model: "A100", Count: 2}}, GPUBinpack,
+			[]string{"gpu2", "gpu3"}, LocalityNVLinkSameNUMA, 1, ""},
+		{"by resource name", a100x4, nil, []GPURequest{{ResourceName: "nvidia.com/A100", Count: 2}}, GPUBinpack,
+			[]string{"gpu0", "gpu1"}, LocalityNVLinkSameNUMA, 2, ""},
+		{"binpack fills the broken pair", a100x4, assigned("gpu0"), []GPURequest{{Model: "A100", Count: 1}}, GPUBinpack,
+			[]string{"gpu1"}, LocalityNVLinkSameNUMA, 2, ""},
+		{"spread takes the emptiest NUMA node", a100x4, assigned("gpu0"), []GPURequest{{Model: "A100", Count: 1}}, GPUSpread,
+			[]string{"gpu2"}, LocalityNVLinkSameNUMA, 2, ""},
+		{"only split devices left", a100x4, assigned("gpu0", "gpu2"), []GPURequest{{Model: "A100", Count: 2}}, GPUBinpack,
+			[]string{"gpu1", "gpu3"}, LocalityMixed, 0, ""},
+		{"three of a pair-linked server", a100x4, nil, []GPURequest{{Model: "A100", Count: 3}}, GPUBinpack,
+			[]string{"gpu0", "gpu1", "gpu2"}, LocalityMixed, 1, ""},
+		{"no NVLink", t4x2, nil, []GPURequest{{Model: "T4", Count: 2}}, GPUBinpack,
+			[]string{"gpu0", "gpu1"}, LocalityMixed, 0, ""},
+		{"NVSwitch keeps one NUMA node", nvswitch8(), assigned("gpu0"), []GPURequest{{Model: "H100", Count: 4}}, GPUBinpack,
+			[]string{"gpu4", "gpu5", "gpu6", "gpu7"}, LocalityNVLinkSameNUMA, 3, ""},
+		{"NVSwitch across NUMA nodes", nvswitch8(), assigned("gpu0", "gpu4"), []GPURequest{{Model: "H100", Count: 4}}, GPUBinpack,
+			[]string{"gpu1", "gpu2", "gpu3", "gpu5"}, LocalityNVLink, 2, ""},
+		{"two requests", a100x4, nil, []GPURequest{{Model: "A100", Count: 1}, {Model: "A100", Count: 2}}, GPUBinpack,
+			[]string{"gpu0", "gpu2", "gpu3"}, LocalityNVLinkSameNUMA, 1, ""},
+		{"too few free", a100x4, assigned("gpu1"), []GPURequest{{Model: "A100", Count: 4}}, GPUBinpack,
+			nil, 0, 0, "not enough free A100 GPUs: VM requests 4, node has 3 free"},
+		{"wrong model", a100x4, nil, []GPURequest{{Model: "T4", Count: 1}}, GPUBinpack,
+			nil, 0, 0, "not enough free T4 GPUs: VM requests 1, node has 0 free"},
+		{"no GPUs", nil, nil, []GPURequest{{ResourceName: "nvidia.com/A100", Count: 1}}, GPUBinpack,
+			nil, 0, 0, "not enough free nvidia.com/A100 GPUs: VM requests 1, node has 0 free"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			costs := make([]cost.GPUCount, len(tc.reqs))
+			fit, ok, failed, free := fitGPUs(tc.devs, tc.assigned, tc.reqs, tc.policy, costs)
+			reason := ""
+			if !ok {
+				reason = gpuReason(tc.reqs[failed], free)
+			}
+			if reason != tc.reason {
+				t.Fatalf("reason %q, want %q", reason, tc.reason)
+			}
+			if reason != "" {
+				return
+			}
+			if got := appendIDs(nil, tc.devs, fit.devices); !slices.Equal(got, tc.want) {
+				t.Errorf("devices %v, want %v", got, tc.want)
+			}
+			if fit.locality != tc.locality {
+				t.Errorf("locality %v, want %v", fit.locality, tc.locality)
+			}
+			if fit.freeAfter != tc.freeAfter || fit.total != len(tc.devs) {
+				t.Errorf("%d of %d free after, want %d of %d", fit.freeAfter, fit.total, tc.freeAfter, len(tc.devs))
+			}
+			for i, r := range tc.reqs {
+				if costs[i].Count != r.Count || costs[i].Model != tc.devs[0].Model {
+					t.Errorf("priced request %d as %+v", i, costs[i])
+				}
+			}
+		})
+	}
+}
+
+func TestGPUScore(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		l                  Locality
+		freeAfter, devices int
+		policy             GPUPolicy
+		want               float64
+	}{
+		{"NVLink pair, binpack", LocalityNVLinkSameNUMA, 1, 4, GPUBinpack, (200 + 75) / 3.0},
+		{"NVLink pair, spread", LocalityNVLinkSameNUMA, 1, 4, GPUSpread, (200 + 25) / 3.0},
+		{"NVLink across NUMA, fills server", LocalityNVLink, 0, 8, GPUBinpack, (180 + 100) / 3.0},
+		{"same NUMA, fills server", LocalitySameNUMA, 0, 2, GPUBinpack, (100 + 100) / 3.0},
+		{"mixed, half free, spread", LocalityMixed, 2, 4, GPUSpread, 50 / 3.0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := GPUScore(tc.l, tc.freeAfter, tc.devices, tc.policy); !approx(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLowerIndices(t *testing.T) {
+	for _, tc := range []struct {
+		a, b uint64
+		want bool
+	}{
+		{0b0011, 0b1100, true},  // {0,1} before {2,3}
+		{0b1100, 0b0011, false}, // {2,3} after {0,1}
+		{0b0101, 0b0110, true},  // {0,2} before {1,2}
+		{0b0110, 0b0110, false}, // equal
+	} {
+		if got := lowerIndices(tc.a, tc.b); got != tc.want {
+			t.Errorf("lowerIndices(%b, %b) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

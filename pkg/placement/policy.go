@@ -1,0 +1,123 @@
+package placement
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// GPUPolicy says how GPU VMs share GPU servers.
+type GPUPolicy string
+
+const (
+	// GPUBinpack fills partly used servers (and NUMA nodes) first, keeping
+	// whole servers free for large VMs.
+	GPUBinpack GPUPolicy = "binpack"
+	// GPUSpread prefers the servers with the most free devices.
+	GPUSpread GPUPolicy = "spread"
+)
+
+// PressureAlgorithm selects the load-aware pressure scorer.
+type PressureAlgorithm string
+
+const (
+	// TargetLoadPacking packs nodes up to a target CPU utilisation and
+	// spreads beyond it (TargetLoadPackingScore). It is the default: it only
+	// needs current usage, which metrics.k8s.io gives.
+	TargetLoadPacking PressureAlgorithm = "TargetLoadPacking"
+	// LoadVariationRiskBalancing balances mean plus variation of CPU and
+	// memory usage (LoadVariationRiskScore); it needs usage history.
+	LoadVariationRiskBalancing PressureAlgorithm = "LoadVariationRiskBalancing"
+)
+
+// DefaultTargetUtilization is the TargetLoadPacking target in percent. It is
+// higher than Trimaran's 40 because VMs are long-lived and steadier than pods.
+const DefaultTargetUtilization = 60
+
+// Policy tunes Evaluate. Zero GPUPolicy, Pressure and TargetUtilization take
+// their defaults.
+type Policy struct {
+	// Weights of the criteria in the total; zero leaves a criterion out.
+	// GPUWeight only counts for VMs that ask for GPUs.
+	CarbonWeight, CostWeight, PressureWeight, GPUWeight float64
+	GPUPolicy                                           GPUPolicy
+	Pressure                                            PressureAlgorithm
+	// MaxCarbonIntensity filters nodes whose zone is dirtier, in g/kWh; zero
+	// means no limit.
+	MaxCarbonIntensity float64
+	// MaxNodeUtilization filters nodes whose CPU or memory utilisation would
+	// exceed it with the VM, in percent; zero means no limit.
+	MaxNodeUtilization float64
+	// TargetUtilization is TargetLoadPacking's target CPU utilisation in percent.
+	TargetUtilization float64
+	// CarbonHorizon is how far ahead callers average the intensity forecast
+	// (MeanIntensity) when filling NodeSnapshot.CarbonIntensity; zero means
+	// the current value. A VM runs for hours, so a forecast average ranks
+	// zones better than one hour's value.
+	CarbonHorizon time.Duration
+}
+
+// DefaultPolicy weighs carbon, cost and pressure (and GPU fit for GPU VMs)
+// equally, bin-packs GPUs and sets no hard limits.
+func DefaultPolicy() Policy {
+	return Policy{
+		CarbonWeight: 1, CostWeight: 1, PressureWeight: 1, GPUWeight: 1,
+		GPUPolicy:         GPUBinpack,
+		Pressure:          TargetLoadPacking,
+		TargetUtilization: DefaultTargetUtilization,
+	}
+}
+
+// withDefaults fills the zero fields that have defaults.
+func (p Policy) withDefaults() Policy {
+	if p.GPUPolicy == "" {
+		p.GPUPolicy = GPUBinpack
+	}
+	if p.Pressure == "" {
+		p.Pressure = TargetLoadPacking
+	}
+	if p.TargetUtilization == 0 {
+		p.TargetUtilization = DefaultTargetUtilization
+	}
+	return p
+}
+
+// Validate reports every invalid field of p; Evaluate assumes a valid policy.
+func (p Policy) Validate() error {
+	var errs []error
+	for _, w := range []struct {
+		name string
+		v    float64
+	}{{"carbon", p.CarbonWeight}, {"cost", p.CostWeight}, {"pressure", p.PressureWeight}, {"GPU", p.GPUWeight}} {
+		if !(w.v >= 0) || math.IsInf(w.v, 0) {
+			errs = append(errs, fmt.Errorf("%s weight %v: want a finite number >= 0", w.name, w.v))
+		}
+	}
+	switch p.GPUPolicy {
+	case "", GPUBinpack, GPUSpread:
+	default:
+		errs = append(errs, fmt.Errorf("GPU policy %q: want %q or %q", p.GPUPolicy, GPUBinpack, GPUSpread))
+	}
+	switch p.Pressure {
+	case "", TargetLoadPacking, LoadVariationRiskBalancing:
+	default:
+		errs = append(errs, fmt.Errorf("pressure algorithm %q: want %q or %q", p.Pressure, TargetLoadPacking, LoadVariationRiskBalancing))
+	}
+	if !(p.MaxCarbonIntensity >= 0) || math.IsInf(p.MaxCarbonIntensity, 0) {
+		errs = append(errs, fmt.Errorf("max carbon intensity %v g/kWh: want a finite number >= 0", p.MaxCarbonIntensity))
+	}
+	if !(p.MaxNodeUtilization >= 0 && p.MaxNodeUtilization <= 100) {
+		errs = append(errs, fmt.Errorf("max node utilisation %v%%: want 0..100", p.MaxNodeUtilization))
+	}
+	if !(p.TargetUtilization >= 0 && p.TargetUtilization < 100) {
+		errs = append(errs, fmt.Errorf("target utilisation %v%%: want 0 (default) or in (0, 100)", p.TargetUtilization))
+	}
+	if p.CarbonHorizon < 0 {
+		errs = append(errs, fmt.Errorf("carbon horizon %s: want >= 0", p.CarbonHorizon))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid placement policy: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,36 @@
+package placement
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestRank(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		in     []NodeScore
+		wanted []string
+	}{
+		{"empty", nil, nil},
+		{"already ranked", []NodeScore{{Node: "a", Total: 3}, {Node: "b", Total: 2}}, []string{"a", "b"}},
+		{"reversed", []NodeScore{{Node: "a", Total: 1}, {Node: "b", Total: 2}, {Node: "c", Total: 3}}, []string{"c", "b", "a"}},
+		{"ties by name", []NodeScore{{Node: "c", Total: 5}, {Node: "a", Total: 5}, {Node: "b", Total: 9}, {Node: "d", Total: 5}}, []string{"b", "a", "c", "d"}},
+		// Two cycles: positions 0↔1 and 2→3→4→2.
+		{"several cycles", []NodeScore{{Node: "b", Total: 4}, {Node: "a", Total: 5}, {Node: "e", Total: 1}, {Node: "c", Total: 3}, {Node: "d", Total: 2}}, []string{"a", "b", "c", "d", "e"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := slices.Clone(tc.in)
+			rank(in)
+			if got := names(in); !slices.Equal(got, tc.wanted) {
+				t.Errorf("got %v, want %v", got, tc.wanted)
+			}
+			// Totals travel with their nodes.
+			for _, s := range in {
+				orig := tc.in[slices.IndexFunc(tc.in, func(o NodeScore) bool { return o.Node == s.Node })]
+				if s.Total != orig.Total {
+					t.Errorf("%s: total %v, want %v", s.Node, s.Total, orig.Total)
+				}
+			}
+		})
+	}
+}

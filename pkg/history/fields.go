@@ -1,0 +1,107 @@
+package history
+
+import "slices"
+
+// Series field names. VM and cluster queries share the resource fields.
+const (
+	FieldCPUUsage        = "cpuUsage"
+	FieldCPUAllocated    = "cpuAllocated"
+	FieldMemoryUsage     = "memoryUsage"
+	FieldMemoryAllocated = "memoryAllocated"
+	FieldCarbonIntensity = "carbonIntensity"
+	FieldCostPerHour     = "costPerHour"
+	FieldVMs             = "vms"
+	FieldVMsRunning      = "vmsRunning"
+	FieldVMsStopped      = "vmsStopped"
+	FieldVMsOther        = "vmsOther"
+)
+
+// field is one series: its name in queries, its column in SQLite and its
+// metric in Prometheus. This one table is what keeps the exporter, the
+// Prometheus reader and the SQLite schema in step.
+type field[S any] struct {
+	name   string
+	column string
+	metric string
+	help   string
+	value  func(*S) float64
+}
+
+var vmFieldTable = []field[VMSample]{
+	{FieldCPUUsage, "cpu_usage", "hypersdk_vm_cpu_usage_cores", "CPU cores the VM used.",
+		func(s *VMSample) float64 { return s.CPUUsageCores }},
+	{FieldCPUAllocated, "cpu_allocated", "hypersdk_vm_cpu_allocated_cores", "CPU cores allocated to the VM.",
+		func(s *VMSample) float64 { return s.CPUAllocatedCores }},
+	{FieldMemoryUsage, "memory_usage", "hypersdk_vm_memory_usage_bytes", "Memory the VM used, bytes.",
+		func(s *VMSample) float64 { return s.MemoryUsageBytes }},
+	{FieldMemoryAllocated, "memory_allocated", "hypersdk_vm_memory_allocated_bytes", "Memory allocated to the VM, bytes.",
+		func(s *VMSample) float64 { return s.MemoryAllocatedBytes }},
+	{FieldCarbonIntensity, "carbon_intensity", "hypersdk_vm_carbon_intensity_grams_per_kwh", "Carbon intensity of the VM's zone, g CO2eq/kWh; 0 if unknown.",
+		func(s *VMSample) float64 { return s.CarbonIntensity }},
+	{FieldCostPerHour, "cost_per_hour", "hypersdk_vm_cost_per_hour", "Cost of the VM per hour; 0 if unknown.",
+		func(s *VMSample) float64 { return s.CostPerHour }},
+}
+
+// The VM counts by phase are metrics of their own rather than one metric with
+// a phase label, so that summing hypersdk_cluster_vms over its labels never
+// counts a VM twice and each field maps to exactly one metric.
+var clusterFieldTable = []field[ClusterSample]{
+	{FieldVMs, "vms", "hypersdk_cluster_vms", "VMs in the cluster.",
+		func(s *ClusterSample) float64 { return s.VMs }},
+	{FieldVMsRunning, "vms_running", "hypersdk_cluster_vms_running", "Running VMs.",
+		func(s *ClusterSample) float64 { return s.VMsRunning }},
+	{FieldVMsStopped, "vms_stopped", "hypersdk_cluster_vms_stopped", "Stopped VMs.",
+		func(s *ClusterSample) float64 { return s.VMsStopped }},
+	{FieldVMsOther, "vms_other", "hypersdk_cluster_vms_other", "VMs neither running nor stopped.",
+		func(s *ClusterSample) float64 { return s.VMsOther }},
+	{FieldCPUUsage, "cpu_usage", "hypersdk_cluster_cpu_usage_cores", "CPU cores used by all VMs.",
+		func(s *ClusterSample) float64 { return s.CPUUsageCores }},
+	{FieldCPUAllocated, "cpu_allocated", "hypersdk_cluster_cpu_allocated_cores", "CPU cores allocated to all VMs.",
+		func(s *ClusterSample) float64 { return s.CPUAllocatedCores }},
+	{FieldMemoryUsage, "memory_usage", "hypersdk_cluster_memory_usage_bytes", "Memory used by all VMs, bytes.",
+		func(s *ClusterSample) float64 { return s.MemoryUsageBytes }},
+	{FieldMemoryAllocated, "memory_allocated", "hypersdk_cluster_memory_allocated_bytes", "Memory allocated to all VMs, bytes.",
+		func(s *ClusterSample) float64 { return s.MemoryAllocatedBytes }},
+	{FieldCarbonIntensity, "carbon_intensity", "hypersdk_cluster_carbon_intensity_grams_per_kwh", "Average carbon intensity of the VMs' zones, g CO2eq/kWh.",
+		func(s *ClusterSample) float64 { return s.CarbonIntensityAvg }},
+	{FieldCostPerHour, "cost_per_hour", "hypersdk_cluster_cost_per_hour", "Cost of all VMs per hour.",
+		func(s *ClusterSample) float64 { return s.CostPerHour }},
+}
+
+// VMFields are the VM series, in the order queries return them by default.
+var VMFields = names(vmFieldTable)
+
+// ClusterFields are the cluster series, in the order queries return them by
+// default.
+var ClusterFields = names(clusterFieldTable)
+
+// ValidVMField reports whether f names a VM series.
+func ValidVMField(f string) bool { return slices.Contains(VMFields, f) }
+
+// ValidClusterField reports whether f names a cluster series.
+func ValidClusterField(f string) bool { return slices.Contains(ClusterFields, f) }
+
+func names[S any](table []field[S]) []string {
+	out := make([]string, len(table))
+	for i, f := range table {
+		out[i] = f.name
+	}
+	return out
+}
+
+// lookup returns the table entries for the requested names, all of them when
+// none are requested. Names are checked by the caller.
+func lookup[S any](table []field[S], requested []string) []field[S] {
+	if len(requested) == 0 {
+		return table
+	}
+	out := make([]field[S], 0, len(requested))
+	for _, name := range requested {
+		for _, f := range table {
+			if f.name == name {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}

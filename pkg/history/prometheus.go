@@ -1,0 +1,228 @@
+package history
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/klog/v2"
+)
+
+// Source is which series a PrometheusStore reads.
+type Source int
+
+const (
+	// SourceHyperSDK reads the hypersdk_* series of the store's Exporter.
+	SourceHyperSDK Source = iota
+	// SourceKubeVirt reads KubeVirt's kubevirt_vmi_* series: VM history
+	// without a recorder, but no cluster history, carbon or cost.
+	SourceKubeVirt
+)
+
+// PrometheusOptions configure a PrometheusStore.
+type PrometheusOptions struct {
+	// URL of the Prometheus server (or anything serving its HTTP API).
+	URL    string
+	Source Source
+	// Retention should be the server's --storage.tsdb.retention.time.
+	// Default 15 days, Prometheus' own default.
+	Retention time.Duration
+	// RoundTripper carries the requests, for TLS or credentials. Default
+	// the client library's.
+	RoundTripper http.RoundTripper
+	// Timeout bounds each query. Default 30 seconds.
+	Timeout time.Duration
+}
+
+// PrometheusStore is a Store backed by Prometheus. Append only hands the
+// batch to the store's Exporter, which the caller registers for Prometheus
+// to scrape: durability is Prometheus' job, and a batch is stored once it
+// has been scraped (see Exporter for the scrape settings this needs).
+type PrometheusStore struct {
+	api      promv1.API
+	opts     PrometheusOptions
+	exporter *Exporter
+
+	mu           sync.Mutex
+	closedRanges *bool // learnt from the server's version; nil until known
+}
+
+// NewPrometheusStore returns a store querying the server at opts.URL.
+func NewPrometheusStore(opts PrometheusOptions) (*PrometheusStore, error) {
+	if opts.Retention == 0 {
+		opts.Retention = 15 * 24 * time.Hour
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	client, err := api.NewClient(api.Config{Address: opts.URL, RoundTripper: opts.RoundTripper})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus client for %q: %w", opts.URL, err)
+	}
+	return &PrometheusStore{api: promv1.NewAPI(client), opts: opts, exporter: NewExporter()}, nil
+}
+
+// Exporter is the collector Append feeds; register it where Prometheus
+// scrapes.
+func (s *PrometheusStore) Exporter() *Exporter { return s.exporter }
+
+// Append exposes b on the Exporter; it never fails.
+func (s *PrometheusStore) Append(_ context.Context, b Batch) error {
+	s.exporter.Set(b)
+	return nil
+}
+
+// Retention is PrometheusOptions.Retention.
+func (s *PrometheusStore) Retention() time.Duration { return s.opts.Retention }
+
+// Close releases nothing: the HTTP client holds only idle connections.
+func (s *PrometheusStore) Close() error { return nil }
+
+// QueryVM runs one range query per field; see Query for the semantics and
+// average for how they are met.
+func (s *PrometheusStore) QueryVM(ctx context.Context, q Query) ([]Series, error) {
+	if err := checkQuery(q, vmKind); err != nil {
+		return nil, err
+	}
+	rng := s.rangeFor(ctx, q.Step)
+	sel := selector(q.Namespace, q.Name)
+	fields := lookup(vmFieldTable, q.Fields)
+	exprs := make([]string, len(fields))
+	for i, f := range fields {
+		if s.opts.Source == SourceKubeVirt {
+			exprs[i] = kubeVirtExpr(f.name, sel, rng)
+		} else {
+			exprs[i] = average(f.metric, sel, rng)
+		}
+	}
+	series, err := s.run(ctx, names(fields), exprs, q)
+	if err != nil {
+		return nil, fmt.Errorf("querying history of VM %s/%s: %w", q.Namespace, q.Name, err)
+	}
+	return series, nil
+}
+
+// QueryCluster runs one range query per field; KubeVirt's series have no
+// cluster totals, so it fails with ErrUnsupported for SourceKubeVirt.
+func (s *PrometheusStore) QueryCluster(ctx context.Context, q Query) ([]Series, error) {
+	if s.opts.Source == SourceKubeVirt {
+		return nil, fmt.Errorf("cluster history is not available from KubeVirt's metrics: %w", ErrUnsupported)
+	}
+	if err := checkQuery(q, clusterKind); err != nil {
+		return nil, err
+	}
+	rng := s.rangeFor(ctx, q.Step)
+	fields := lookup(clusterFieldTable, q.Fields)
+	exprs := make([]string, len(fields))
+	for i, f := range fields {
+		exprs[i] = average(f.metric, "", rng)
+	}
+	series, err := s.run(ctx, names(fields), exprs, q)
+	if err != nil {
+		return nil, fmt.Errorf("querying cluster history: %w", err)
+	}
+	return series, nil
+}
+
+// run evaluates the expressions concurrently, one series each; an empty
+// expression is a field without data.
+func (s *PrometheusStore) run(ctx context.Context, fields, exprs []string, q Query) ([]Series, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	r := promv1.Range{
+		Start: time.UnixMilli(q.Start.UnixMilli()),
+		End:   time.UnixMilli(q.End.UnixMilli()),
+		Step:  q.Step,
+	}
+	out := make([]Series, len(fields))
+	g, ctx := errgroup.WithContext(ctx)
+	for i := range fields {
+		out[i] = Series{Field: fields[i], Points: []Point{}}
+		if exprs[i] == "" {
+			continue
+		}
+		g.Go(func() error {
+			points, err := s.queryRange(ctx, exprs[i], r)
+			if err != nil {
+				return fmt.Errorf("%s: %w", fields[i], err)
+			}
+			out[i].Points = points
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *PrometheusStore) queryRange(ctx context.Context, expr string, r promv1.Range) ([]Point, error) {
+	v, warnings, _, err := s.api.QueryRange(ctx, expr, r)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", expr, err)
+	}
+	if len(warnings) > 0 {
+		klog.FromContext(ctx).V(2).Info("Prometheus warned about a history query", "query", expr, "warnings", warnings)
+	}
+	m, ok := v.(model.Matrix)
+	if !ok {
+		return nil, fmt.Errorf("query %s: got a %s, want a matrix", expr, v.Type())
+	}
+	switch len(m) {
+	case 0:
+		return []Point{}, nil
+	case 1:
+	default:
+		// The expressions aggregate to one series; more means they are wrong.
+		return nil, fmt.Errorf("query %s: got %d series, want one", expr, len(m))
+	}
+	points := make([]Point, len(m[0].Values))
+	for i, p := range m[0].Values {
+		points[i] = Point{Time: p.Timestamp.Time(), Value: float64(p.Value)}
+	}
+	return points, nil
+}
+
+// rangeFor returns the range selector that picks (T-step, T] at each
+// evaluation time T. Prometheus 3 ranges are left-open, (T-r, T], so that is
+// [step]; Prometheus 2 ranges are closed, [T-r, T], and with millisecond
+// timestamps [step-1ms] is (T-step, T]. The server's version is asked once;
+// if it cannot be learnt (a server without the buildinfo endpoint, or down),
+// this query assumes Prometheus 3 and the next one asks again.
+func (s *PrometheusStore) rangeFor(ctx context.Context, step time.Duration) string {
+	s.mu.Lock()
+	known := s.closedRanges
+	s.mu.Unlock()
+	if known == nil {
+		info, err := s.api.Buildinfo(ctx)
+		if err != nil {
+			klog.FromContext(ctx).V(2).Info("Could not learn the Prometheus version; assuming left-open ranges", "err", err)
+			return rangeOf(step)
+		}
+		closed := closedRanges(info.Version)
+		s.mu.Lock()
+		s.closedRanges = &closed
+		s.mu.Unlock()
+		known = &closed
+	}
+	if *known {
+		return rangeOf(step - time.Millisecond)
+	}
+	return rangeOf(step)
+}
+
+// closedRanges reports whether a Prometheus of that version (such as
+// "2.42.0+ds") selects closed ranges: every release before 3.
+func closedRanges(version string) bool {
+	major, _, _ := strings.Cut(version, ".")
+	n, err := strconv.Atoi(strings.TrimPrefix(major, "v"))
+	return err == nil && n < 3
+}

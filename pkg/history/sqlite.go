@@ -1,0 +1,290 @@
+package history
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// SQLiteOptions configure a SQLiteStore; zero values take the defaults.
+type SQLiteOptions struct {
+	// Retention is how long samples are kept at all. Default 30 days.
+	Retention time.Duration
+	// RawRetention is how long samples are kept as recorded; older ones are
+	// replaced by per-DownsampleInterval averages. Default 48 hours.
+	RawRetention time.Duration
+	// DownsampleInterval is the resolution of samples older than
+	// RawRetention, and how often Append compacts. Default 1 hour.
+	DownsampleInterval time.Duration
+	// ReadOnly opens an existing file for queries only, as the API server
+	// does while the recorder writes the same file.
+	ReadOnly bool
+	// Clock decides what "older than" means. Default the real clock.
+	Clock clock.PassiveClock
+}
+
+// ErrCompacted is wrapped by Append for a batch at or before the downsampled
+// horizon: its interval already holds averages, and adding a raw sample to
+// them could count a tick twice.
+var ErrCompacted = errors.New("tick is in the already downsampled past")
+
+// SQLiteStore is a Store in one SQLite file. One process writes it (the
+// recorder) while others read it (ReadOnly): WAL mode lets readers go on
+// during a write, and busy_timeout makes the rare lock waits (checkpoints)
+// block briefly instead of failing.
+//
+// Append compacts the file (see Compact) after storing a batch, at most once
+// per DownsampleInterval, so a recorder needs no schedule of its own.
+type SQLiteStore struct {
+	db    *sql.DB
+	opts  SQLiteOptions
+	clock clock.PassiveClock
+
+	// mu serialises writers in this process; it guards the fields below.
+	mu             sync.Mutex
+	ids            map[vmKey]int64
+	compactedUntil int64 // unix ms
+	lastCompact    time.Time
+}
+
+type vmKey struct{ namespace, name string }
+
+// busyTimeout bounds how long a statement waits for another connection's
+// lock, typically a WAL checkpoint, before failing.
+const busyTimeout = 10 * time.Second
+
+// OpenSQLite opens (and unless ReadOnly, creates and migrates) the store at
+// path.
+func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLiteStore, error) {
+	opts, err := sqliteDefaults(opts)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("history database path %q: %w", path, err)
+	}
+	params := url.Values{}
+	params.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
+	if opts.ReadOnly {
+		// mode=ro also refuses to create a missing file.
+		params.Set("mode", "ro")
+	} else {
+		params.Set("_journal_mode", "WAL")
+		// FULL: a commit is on disk when it returns, so an acknowledged
+		// Append survives a crash or power loss (NORMAL could lose it).
+		params.Set("_synchronous", "FULL")
+		// Every transaction here writes, so take the write lock at BEGIN
+		// instead of upgrading later, which can fail without waiting.
+		params.Set("_txlock", "immediate")
+	}
+	dsn := (&url.URL{Scheme: "file", Path: abs, RawQuery: params.Encode()}).String()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening history database %s: %w", abs, err)
+	}
+	// Each connection has its own page cache; a few cover queries running
+	// beside a write.
+	db.SetMaxOpenConns(4)
+	s := &SQLiteStore{db: db, opts: opts, clock: opts.Clock, ids: map[vmKey]int64{}}
+	if err := s.init(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening history database %s: %w", abs, err)
+	}
+	return s, nil
+}
+
+func sqliteDefaults(o SQLiteOptions) (SQLiteOptions, error) {
+	if o.Retention == 0 {
+		o.Retention = 30 * 24 * time.Hour
+	}
+	if o.RawRetention == 0 {
+		o.RawRetention = 48 * time.Hour
+	}
+	if o.DownsampleInterval == 0 {
+		o.DownsampleInterval = time.Hour
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	switch {
+	case o.Retention < 0 || o.RawRetention < 0:
+		return o, fmt.Errorf("history retention %s and raw retention %s must be positive", o.Retention, o.RawRetention)
+	case o.RawRetention > o.Retention:
+		return o, fmt.Errorf("history raw retention %s is longer than retention %s", o.RawRetention, o.Retention)
+	case o.DownsampleInterval < time.Millisecond || o.DownsampleInterval%time.Millisecond != 0:
+		return o, fmt.Errorf("history downsample interval %s is not a positive whole number of milliseconds", o.DownsampleInterval)
+	}
+	return o, nil
+}
+
+func (s *SQLiteStore) init(ctx context.Context) error {
+	if s.opts.ReadOnly {
+		return checkSchema(ctx, s.db)
+	}
+	if err := migrate(ctx, s.db); err != nil {
+		return err
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'compacted_until'`).Scan(&s.compactedUntil); err != nil {
+		return fmt.Errorf("reading compaction horizon: %w", err)
+	}
+	return nil
+}
+
+// Retention is SQLiteOptions.Retention.
+func (s *SQLiteStore) Retention() time.Duration { return s.opts.Retention }
+
+// Close closes the database.
+func (s *SQLiteStore) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("closing history database: %w", err)
+	}
+	return nil
+}
+
+// Append stores b in one transaction; see Store.Append. It returns an error
+// wrapping ErrCompacted for a batch older than the downsampled horizon.
+func (s *SQLiteStore) Append(ctx context.Context, b Batch) error {
+	if s.opts.ReadOnly {
+		return errors.New("appending history: store is read-only")
+	}
+	ts := b.Time.UnixMilli()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ts <= s.compactedUntil {
+		return fmt.Errorf("appending history at %s (downsampled up to %s): %w",
+			b.Time.UTC().Format(time.RFC3339), time.UnixMilli(s.compactedUntil).UTC().Format(time.RFC3339), ErrCompacted)
+	}
+	newIDs, err := s.insert(ctx, ts, b)
+	if err != nil {
+		return fmt.Errorf("appending history at %s: %w", b.Time.UTC().Format(time.RFC3339), err)
+	}
+	// Only ids of a committed transaction may be cached.
+	for k, id := range newIDs {
+		s.ids[k] = id
+	}
+	if now := s.clock.Now(); now.Sub(s.lastCompact) >= s.opts.DownsampleInterval {
+		// The batch is already durable; a failed compaction only delays
+		// downsampling until the next Append tries again.
+		if err := s.compact(ctx); err != nil {
+			klog.FromContext(ctx).Error(err, "Compacting history failed; will retry on the next append")
+		} else {
+			s.lastCompact = now
+		}
+	}
+	return nil
+}
+
+const insertVMSample = `INSERT OR IGNORE INTO vm_samples (vm, ts, n, node, zone, phase,
+	cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour)
+	VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+const insertClusterSample = `INSERT OR IGNORE INTO cluster_samples (ts, n,
+	vms, vms_running, vms_stopped, vms_other,
+	cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour)
+	VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// insert writes the batch in one transaction and returns the ids it gave to
+// VMs it had not seen before.
+func (s *SQLiteStore) insert(ctx context.Context, ts int64, b Batch) (map[vmKey]int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("beginning transaction: %w", err)
+	}
+	defer tx.Rollback()
+	newIDs, err := s.vmIDs(ctx, tx, b.VMs)
+	if err != nil {
+		return nil, err
+	}
+	stmt, err := tx.PrepareContext(ctx, insertVMSample)
+	if err != nil {
+		return nil, fmt.Errorf("preparing VM sample insert: %w", err)
+	}
+	defer stmt.Close()
+	for i := range b.VMs {
+		v := &b.VMs[i]
+		k := vmKey{v.Namespace, v.Name}
+		id, ok := s.ids[k]
+		if !ok {
+			id = newIDs[k]
+		}
+		if _, err := stmt.ExecContext(ctx, id, ts, v.Node, v.Zone, v.Phase,
+			v.CPUUsageCores, v.CPUAllocatedCores, v.MemoryUsageBytes, v.MemoryAllocatedBytes,
+			v.CarbonIntensity, v.CostPerHour); err != nil {
+			return nil, fmt.Errorf("inserting sample of VM %s/%s: %w", v.Namespace, v.Name, err)
+		}
+	}
+	c := &b.Cluster
+	if _, err := tx.ExecContext(ctx, insertClusterSample, ts,
+		c.VMs, c.VMsRunning, c.VMsStopped, c.VMsOther,
+		c.CPUUsageCores, c.CPUAllocatedCores, c.MemoryUsageBytes, c.MemoryAllocatedBytes,
+		c.CarbonIntensityAvg, c.CostPerHour); err != nil {
+		return nil, fmt.Errorf("inserting cluster sample: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("committing: %w", err)
+	}
+	return newIDs, nil
+}
+
+// vmIDs registers the VMs of vms that are not in the id cache.
+func (s *SQLiteStore) vmIDs(ctx context.Context, tx *sql.Tx, vms []VMSample) (map[vmKey]int64, error) {
+	newIDs := map[vmKey]int64{}
+	var stmt *sql.Stmt
+	for i := range vms {
+		k := vmKey{vms[i].Namespace, vms[i].Name}
+		if _, ok := s.ids[k]; ok {
+			continue
+		}
+		if _, ok := newIDs[k]; ok {
+			continue
+		}
+		if stmt == nil {
+			var err error
+			// The no-op update makes RETURNING give the id of a VM
+			// registered before, too.
+			if stmt, err = tx.PrepareContext(ctx, `INSERT INTO vms (namespace, name) VALUES (?, ?)
+				ON CONFLICT (namespace, name) DO UPDATE SET name = excluded.name RETURNING id`); err != nil {
+				return nil, fmt.Errorf("preparing VM registration: %w", err)
+			}
+			defer stmt.Close()
+		}
+		var id int64
+		if err := stmt.QueryRowContext(ctx, k.namespace, k.name).Scan(&id); err != nil {
+			return nil, fmt.Errorf("registering VM %s/%s: %w", k.namespace, k.name, err)
+		}
+		newIDs[k] = id
+	}
+	return newIDs, nil
+}
+
+// SizeBytes is the size of the database (page_count * page_size), including
+// pages committed to the WAL but not yet checkpointed.
+func (s *SQLiteStore) SizeBytes(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("measuring history database: %w", err)
+	}
+	return n, nil
+}
+
+// SampleCount is the number of stored rows, VM and cluster. Each row holds
+// every field of one VM (or of the cluster) at one tick, or the average of
+// one downsampled interval. It counts by scanning: for benchmarks and
+// infrequent metrics, not for every request.
+func (s *SQLiteStore) SampleCount(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM vm_samples) + (SELECT count(*) FROM cluster_samples)`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting history samples: %w", err)
+	}
+	return n, nil
+}

@@ -18,8 +18,11 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/console"
+	"github.com/hypersdk/hypersdk/pkg/history"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	ops "github.com/hypersdk/hypersdk/pkg/operations"
+	historyrest "github.com/hypersdk/hypersdk/pkg/registry/history"
+	"github.com/hypersdk/hypersdk/pkg/registry/placementpolicy"
 	"github.com/hypersdk/hypersdk/pkg/registry/virtualmachine"
 	"github.com/hypersdk/hypersdk/pkg/registry/vmoperation"
 )
@@ -38,6 +41,8 @@ type ExtraConfig struct {
 	ClientConfig *restclient.Config
 	// ViewWorkers is how many VMs the view feeder rebuilds at once.
 	ViewWorkers int
+	// History answers virtualmachines/history and clusterhistories.
+	History history.Store
 }
 
 // Config is the whole configuration of the server.
@@ -71,8 +76,8 @@ func (cfg *Config) Complete() CompletedConfig {
 
 // New builds the server and installs the hypersdk.io resources.
 func (c completedConfig) New() (*Server, error) {
-	if c.ExtraConfig.KubeVirt == nil || c.ExtraConfig.Kube == nil {
-		return nil, errors.New("no KubeVirt or Kubernetes client configured")
+	if c.ExtraConfig.KubeVirt == nil || c.ExtraConfig.Kube == nil || c.ExtraConfig.History == nil {
+		return nil, errors.New("no KubeVirt or Kubernetes client or history store configured")
 	}
 	generic, err := c.GenericConfig.New("hypersdk-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
@@ -101,6 +106,15 @@ func (c completedConfig) New() (*Server, error) {
 	bridge := console.NewBridge(console.NewKubeVirtDialer(c.ExtraConfig.ClientConfig))
 	storage["virtualmachines/console"] = virtualmachine.NewConsoleREST(vms, bridge, console.Serial)
 	storage["virtualmachines/vnc"] = virtualmachine.NewConsoleREST(vms, bridge, console.VNC)
+	storage["virtualmachines/placement"] = virtualmachine.NewPlacementREST(vms, c.ExtraConfig.Kube)
+	historyCfg := historyrest.Config{Store: c.ExtraConfig.History, Codecs: c.ExtraConfig.Codecs}
+	storage["virtualmachines/history"] = historyrest.NewVMREST(historyCfg, vms)
+	storage["clusterhistories"] = historyrest.NewClusterREST(historyCfg)
+	policies, err := placementpolicy.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	storage["placementpolicies"] = policies
 	group.VersionedResourcesStorageMap["v1alpha1"] = storage
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", hypersdk.GroupName, err)

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 	"net"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	generatedopenapi "github.com/hypersdk/hypersdk/generated/openapi"
+	"github.com/hypersdk/hypersdk/pkg/historystore"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
@@ -30,6 +32,8 @@ type Options struct {
 	Recommended *genericoptions.RecommendedOptions
 	// ViewWorkers is how many VM views are rebuilt at once.
 	ViewWorkers int
+	// History is the store virtualmachines/history and clusterhistories read.
+	History historystore.Options
 
 	scheme *runtime.Scheme
 	codecs serializer.CodecFactory
@@ -64,6 +68,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	o.Recommended.Traces.AddFlags(fss.FlagSet("traces"))
 	fs := fss.FlagSet("hypersdk")
 	fs.IntVar(&o.ViewWorkers, "view-workers", o.ViewWorkers, "How many VM views are rebuilt from KubeVirt objects at once.")
+	o.History.AddFlags(fss.FlagSet("history"))
 	return fss
 }
 
@@ -110,6 +115,10 @@ func (o *Options) Config() (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	history, err := o.History.Open(context.Background(), true)
+	if err != nil {
+		return nil, fmt.Errorf("history store: %w", err)
+	}
 	return &Config{
 		GenericConfig: generic,
 		ExtraConfig: ExtraConfig{
@@ -119,6 +128,7 @@ func (o *Options) Config() (*Config, error) {
 			Kube:         kube,
 			ClientConfig: generic.ClientConfig,
 			ViewWorkers:  o.ViewWorkers,
+			History:      history,
 		},
 	}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -50,6 +51,8 @@ type ExecutorConfig struct {
 	// MaxMigrations in flight in the cluster, MaxMigrationsPerNode out of one node.
 	MaxMigrations, MaxMigrationsPerNode int
 	Workers                             int
+	// Registerer takes the executor's metrics; nil registers nothing.
+	Registerer prometheus.Registerer
 }
 
 // Executor carries out VMOperations against KubeVirt objects. It is level
@@ -63,6 +66,7 @@ type Executor struct {
 	opLister  listers.VMOperationLister
 	opsSynced cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[cache.ObjectName]
+	metrics   *metrics
 }
 
 // NewExecutor returns an executor; Run starts it.
@@ -82,7 +86,10 @@ func NewExecutor(cfg ExecutorConfig) *Executor {
 	if cfg.Workers == 0 {
 		cfg.Workers = defaultWorkers
 	}
-	e := &Executor{cfg: cfg}
+	e := &Executor{cfg: cfg, metrics: newMetrics()}
+	if cfg.Registerer != nil {
+		utilruntime.Must(e.metrics.register(cfg.Registerer))
+	}
 	e.factory = hypersdkinformers.NewSharedInformerFactory(cfg.HyperSDK, 0)
 	inf := e.factory.Hypersdk().V1alpha1().VMOperations()
 	e.opLister = inf.Lister()
@@ -211,6 +218,9 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 	if apierrors.IsConflict(err) {
 		e.queue.Add(key) // a newer version is coming through the informer
 		return nil
+	}
+	if err == nil && final(st.Phase) {
+		e.metrics.finished(op, st.Phase, now.Time)
 	}
 	return err
 }

@@ -1,0 +1,138 @@
+// Package historystore gives hypersdk-controller (which writes history) and
+// hypersdk-apiserver (which serves it) the same options for choosing and
+// opening a history store.
+package historystore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/hypersdk/hypersdk/pkg/history"
+)
+
+// Backends.
+const (
+	SQLite     = "sqlite"
+	Prometheus = "prometheus"
+)
+
+// Options choose a store.
+type Options struct {
+	Backend            string
+	SQLitePath         string
+	Retention          time.Duration
+	RawRetention       time.Duration
+	DownsampleInterval time.Duration
+	PrometheusURL      string
+	// PrometheusSource is "hypersdk" (the recorder's exported series) or
+	// "kubevirt" (KubeVirt's kubevirt_vmi_* series).
+	PrometheusSource string
+}
+
+// AddFlags adds the options to fs.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Backend, "history-store", SQLite, "History store: sqlite (an embedded file) or prometheus (query_range on an existing Prometheus).")
+	fs.StringVar(&o.SQLitePath, "history-db", "hypersdk-history.db", "Path of the SQLite history file.")
+	fs.DurationVar(&o.Retention, "history-retention", 30*24*time.Hour, "How long SQLite keeps history.")
+	fs.DurationVar(&o.RawRetention, "history-raw-retention", 48*time.Hour, "How long SQLite keeps samples as recorded before downsampling them.")
+	fs.DurationVar(&o.DownsampleInterval, "history-downsample-interval", time.Hour, "Resolution of downsampled SQLite history.")
+	fs.StringVar(&o.PrometheusURL, "prometheus-url", "", "Base URL of Prometheus, for --history-store=prometheus.")
+	fs.StringVar(&o.PrometheusSource, "prometheus-source", "hypersdk", "Series to read from Prometheus: hypersdk (the recorder's) or kubevirt (kubevirt_vmi_*).")
+}
+
+// Open opens the chosen store. A reader (readOnly) of a SQLite file that
+// the recorder has not created yet gets a store that opens it on first use
+// and answers empty series until then.
+func (o *Options) Open(ctx context.Context, readOnly bool) (history.Store, error) {
+	switch o.Backend {
+	case SQLite:
+		opts := history.SQLiteOptions{Retention: o.Retention, RawRetention: o.RawRetention,
+			DownsampleInterval: o.DownsampleInterval, ReadOnly: readOnly}
+		if readOnly {
+			return &lazySQLite{path: o.SQLitePath, opts: opts}, nil
+		}
+		return history.OpenSQLite(ctx, o.SQLitePath, opts)
+	case Prometheus:
+		if o.PrometheusURL == "" {
+			return nil, errors.New("--prometheus-url is required with --history-store=prometheus")
+		}
+		var src history.Source
+		switch o.PrometheusSource {
+		case "hypersdk":
+			src = history.SourceHyperSDK
+		case "kubevirt":
+			src = history.SourceKubeVirt
+		default:
+			return nil, fmt.Errorf("--prometheus-source %q: want hypersdk or kubevirt", o.PrometheusSource)
+		}
+		return history.NewPrometheusStore(history.PrometheusOptions{URL: o.PrometheusURL, Source: src, Retention: o.Retention})
+	}
+	return nil, fmt.Errorf("--history-store %q: want %s or %s", o.Backend, SQLite, Prometheus)
+}
+
+// lazySQLite opens a read-only SQLite store once its file exists.
+type lazySQLite struct {
+	path string
+	opts history.SQLiteOptions
+
+	mu    sync.Mutex
+	store *history.SQLiteStore
+}
+
+var _ history.Store = &lazySQLite{}
+
+// open returns the store, or nil while the file does not exist.
+func (l *lazySQLite) open(ctx context.Context) (*history.SQLiteStore, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.store != nil {
+		return l.store, nil
+	}
+	if _, err := os.Stat(l.path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	s, err := history.OpenSQLite(ctx, l.path, l.opts)
+	if err != nil {
+		return nil, err
+	}
+	l.store = s
+	return s, nil
+}
+
+func (l *lazySQLite) Append(context.Context, history.Batch) error {
+	return errors.New("read-only history store")
+}
+
+func (l *lazySQLite) QueryVM(ctx context.Context, q history.Query) ([]history.Series, error) {
+	s, err := l.open(ctx)
+	if s == nil || err != nil {
+		return nil, err
+	}
+	return s.QueryVM(ctx, q)
+}
+
+func (l *lazySQLite) QueryCluster(ctx context.Context, q history.Query) ([]history.Series, error) {
+	s, err := l.open(ctx)
+	if s == nil || err != nil {
+		return nil, err
+	}
+	return s.QueryCluster(ctx, q)
+}
+
+func (l *lazySQLite) Retention() time.Duration { return l.opts.Retention }
+
+func (l *lazySQLite) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.store == nil {
+		return nil
+	}
+	return l.store.Close()
+}

@@ -1,0 +1,46 @@
+package operations
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+)
+
+// metrics count finished operations and how long they took, by type.
+type metrics struct {
+	finishedTotal *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		finishedTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hypersdk_operations_total",
+			Help: "VMOperations finished, by type and final phase.",
+		}, []string{"type", "phase"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hypersdk_operation_duration_seconds",
+			Help:    "Time from creation to completion of VMOperations, by type and final phase.",
+			Buckets: prometheus.ExponentialBuckets(0.5, 2, 14),
+		}, []string{"type", "phase"}),
+	}
+}
+
+func (m *metrics) register(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{m.finishedTotal, m.duration} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("registering operation metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// finished records an operation that just reached phase at now.
+func (m *metrics) finished(op *v1alpha1.VMOperation, phase v1alpha1.VMOperationPhase, now time.Time) {
+	labels := []string{string(op.Spec.Type), string(phase)}
+	m.finishedTotal.WithLabelValues(labels...).Inc()
+	m.duration.WithLabelValues(labels...).Observe(max(now.Sub(op.CreationTimestamp.Time), 0).Seconds())
+}

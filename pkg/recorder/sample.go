@@ -1,0 +1,166 @@
+package recorder
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/carbon"
+	"github.com/hypersdk/hypersdk/pkg/cost"
+	"github.com/hypersdk/hypersdk/pkg/gpu"
+	"github.com/hypersdk/hypersdk/pkg/history"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+)
+
+// usage is one pod's reading from the metrics API.
+type usage struct{ cpu, memory float64 }
+
+// sample builds the batch of tick t from the caches and one metrics API list.
+func (r *Recorder) sample(ctx context.Context, t time.Time) (history.Batch, error) {
+	b := history.Batch{Time: t}
+	podUsage, err := r.podUsage(ctx)
+	if err != nil {
+		return b, err
+	}
+	zones := map[string]float64{} // intensity by zone, looked up once per tick
+	var carbonSum float64
+	var carbonVMs int
+	for _, obj := range r.vms.GetStore().List() {
+		vm, ok := obj.(*kvv1.VirtualMachine)
+		if !ok {
+			continue
+		}
+		var vmi *kvv1.VirtualMachineInstance
+		if o, exists, _ := r.vmis.GetStore().GetByKey(vm.Namespace + "/" + vm.Name); exists {
+			vmi, _ = o.(*kvv1.VirtualMachineInstance)
+		}
+		view := kubevirt.View(vm, vmi)
+		s := history.VMSample{Namespace: vm.Namespace, Name: vm.Name, Node: view.Status.NodeName, Phase: string(view.Status.Phase)}
+		s.CPUAllocatedCores = float64(view.Status.AllocatedCPUs)
+		if m := view.Status.AllocatedMemory; m != nil {
+			s.MemoryAllocatedBytes = float64(m.Value())
+		}
+		if vmi != nil && s.Node != "" {
+			u := podUsage[launcherKey{vmi.UID, s.Node}]
+			s.CPUUsageCores, s.MemoryUsageBytes = u.cpu, u.memory
+			if node, err := r.nodes.Get(s.Node); err == nil {
+				r.placeOnNode(ctx, &s, view, node, zones)
+			}
+		}
+		if s.CarbonIntensity > 0 {
+			carbonSum += s.CarbonIntensity
+			carbonVMs++
+		}
+		b.VMs = append(b.VMs, s)
+		addToCluster(&b.Cluster, s)
+	}
+	if carbonVMs > 0 {
+		b.Cluster.CarbonIntensityAvg = carbonSum / float64(carbonVMs)
+	}
+	return b, nil
+}
+
+// placeOnNode fills in what depends on the VM's node: zone, the zone's
+// carbon intensity and the VM's price per hour there.
+func (r *Recorder) placeOnNode(ctx context.Context, s *history.VMSample, view *hypersdk.VirtualMachine, node *corev1.Node, zones map[string]float64) {
+	logger := klog.FromContext(ctx)
+	if zone, ok := carbon.ZoneOf(node.Labels, node.Annotations); ok {
+		s.Zone = zone
+		intensity, seen := zones[zone]
+		if !seen && r.cfg.Carbon != nil {
+			if in, err := r.cfg.Carbon.Current(ctx, zone); err == nil {
+				intensity = in.GramsPerKWh
+			} else {
+				logger.V(4).Info("No carbon intensity", "zone", zone, "err", err)
+			}
+			zones[zone] = intensity
+		}
+		s.CarbonIntensity = intensity
+	}
+	pricing, err := r.cfg.Prices.NodePrices(node)
+	if err != nil {
+		logger.V(4).Info("Node not priced", "node", node.Name, "err", err)
+		return
+	}
+	s.CostPerHour = cost.VMCostPerHour(pricing, s.CPUAllocatedCores, s.MemoryAllocatedBytes,
+		gpuCounts(view.Spec.GPUs, node), s.CPUUsageCores, s.MemoryUsageBytes)
+}
+
+// gpuCounts maps the VM's GPU requests (by resource name) to models, from
+// the node's inventory.
+func gpuCounts(reqs []hypersdk.GPURequest, node *corev1.Node) []cost.GPUCount {
+	if len(reqs) == 0 {
+		return nil
+	}
+	devices, _ := gpu.ParseInventory(node.Annotations)
+	var out []cost.GPUCount
+	for _, req := range reqs {
+		model := req.DeviceName
+		for _, d := range devices {
+			if d.ResourceName == req.DeviceName {
+				model = d.Model
+				break
+			}
+		}
+		out = append(out, cost.GPUCount{Model: model, Count: int(req.Count)})
+	}
+	return out
+}
+
+// addToCluster adds one VM to the cluster totals.
+func addToCluster(c *history.ClusterSample, s history.VMSample) {
+	c.VMs++
+	switch hypersdk.VirtualMachinePhase(s.Phase) {
+	case hypersdk.VirtualMachineRunning, hypersdk.VirtualMachineMigrating:
+		c.VMsRunning++
+	case hypersdk.VirtualMachineStopped:
+		c.VMsStopped++
+	default:
+		c.VMsOther++
+	}
+	c.CPUUsageCores += s.CPUUsageCores
+	c.CPUAllocatedCores += s.CPUAllocatedCores
+	c.MemoryUsageBytes += s.MemoryUsageBytes
+	c.MemoryAllocatedBytes += s.MemoryAllocatedBytes
+	c.CostPerHour += s.CostPerHour
+}
+
+// launcherKey finds the pod that runs a VMI on a node: during a migration
+// a VMI has two pods, and only the one on the VMI's node runs the guest.
+type launcherKey struct {
+	vmi  types.UID
+	node string
+}
+
+// createdByLabel on a virt-launcher pod holds its VMI's UID.
+const createdByLabel = "kubevirt.io/created-by"
+
+// podUsage reads every virt-launcher pod's usage, keyed by VMI and node.
+func (r *Recorder) podUsage(ctx context.Context) (map[launcherKey]usage, error) {
+	list, err := r.cfg.Metrics.MetricsV1beta1().PodMetricses(metav1.NamespaceAll).List(ctx,
+		metav1.ListOptions{LabelSelector: launcherSelector})
+	if err != nil {
+		return nil, fmt.Errorf("listing pod metrics: %w", err)
+	}
+	out := make(map[launcherKey]usage, len(list.Items))
+	for _, pm := range list.Items {
+		pod, err := r.pods.Pods(pm.Namespace).Get(pm.Name)
+		if err != nil || pod.Spec.NodeName == "" {
+			continue
+		}
+		var u usage
+		for _, c := range pm.Containers {
+			u.cpu += c.Usage.Cpu().AsApproximateFloat64()
+			u.memory += c.Usage.Memory().AsApproximateFloat64()
+		}
+		out[launcherKey{types.UID(pod.Labels[createdByLabel]), pod.Spec.NodeName}] = u
+	}
+	return out, nil
+}

@@ -1,0 +1,228 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
+	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/utils/clock"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/history"
+)
+
+// ClusterName is the name of the only ClusterHistory.
+const ClusterName = "cluster"
+
+// units of every series, for people reading an answer.
+var units = map[string]string{
+	history.FieldCPUUsage:        "cores",
+	history.FieldCPUAllocated:    "cores",
+	history.FieldMemoryUsage:     "bytes",
+	history.FieldMemoryAllocated: "bytes",
+	history.FieldCarbonIntensity: "gCO2eq/kWh",
+	history.FieldCostPerHour:     "currency/h",
+	history.FieldVMs:             "count",
+	history.FieldVMsRunning:      "count",
+	history.FieldVMsStopped:      "count",
+	history.FieldVMsOther:        "count",
+}
+
+// Config is what both history resources need.
+type Config struct {
+	Store history.Store
+	// Codecs encodes answers in the negotiated format.
+	Codecs runtime.NegotiatedSerializer
+	Clock  clock.PassiveClock
+}
+
+// VMGetter finds a VM, so history of a VM that does not exist is a 404.
+type VMGetter interface {
+	Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error)
+}
+
+// VMREST serves virtualmachines/history.
+type VMREST struct {
+	cfg Config
+	vms VMGetter
+}
+
+// ClusterREST serves clusterhistories/cluster.
+type ClusterREST struct {
+	cfg Config
+}
+
+var (
+	_ rest.Connecter            = &VMREST{}
+	_ rest.Connecter            = &ClusterREST{}
+	_ rest.Scoper               = &ClusterREST{}
+	_ rest.SingularNameProvider = &ClusterREST{}
+)
+
+// NewVMREST returns the storage of virtualmachines/history.
+func NewVMREST(cfg Config, vms VMGetter) *VMREST { return &VMREST{cfg: withDefaults(cfg), vms: vms} }
+
+// NewClusterREST returns the storage of clusterhistories.
+func NewClusterREST(cfg Config) *ClusterREST { return &ClusterREST{cfg: withDefaults(cfg)} }
+
+func withDefaults(cfg Config) Config {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	return cfg
+}
+
+func (r *VMREST) New() runtime.Object { return &hypersdk.VirtualMachineHistory{} }
+func (r *VMREST) Destroy()            {}
+
+// ConnectMethods is GET only: history is read.
+func (r *VMREST) ConnectMethods() []string { return []string{http.MethodGet} }
+
+func (r *VMREST) NewConnectOptions() (runtime.Object, bool, string) {
+	return &hypersdk.VirtualMachineHistoryOptions{}, false, ""
+}
+
+// Connect answers the VM's history. Every error is returned before the
+// handler runs, so clients get a Kubernetes Status.
+func (r *VMREST) Connect(ctx context.Context, name string, options runtime.Object, _ rest.Responder) (http.Handler, error) {
+	namespace := genericapirequest.NamespaceValue(ctx)
+	if _, err := r.vms.Get(ctx, name, &metav1.GetOptions{}); err != nil {
+		return nil, err
+	}
+	gr := hypersdk.Resource("virtualmachines")
+	req, err := r.cfg.parse(options, history.ValidVMField, gr, name)
+	if err != nil {
+		return nil, err
+	}
+	req.query.Namespace, req.query.Name = namespace, name
+	if req.query.Fields == nil {
+		req.query.Fields = history.VMFields
+	}
+	series, err := r.cfg.Store.QueryVM(ctx, req.query)
+	if err != nil {
+		return nil, fmt.Errorf("querying history of VM %s/%s: %w", namespace, name, err)
+	}
+	obj := &hypersdk.VirtualMachineHistory{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Window:     window(req.query),
+		Series:     toAPI(req.query.Fields, series),
+	}
+	filename := fmt.Sprintf("vm-%s-history-%s.csv", name, r.cfg.Clock.Now().UTC().Format(time.DateOnly))
+	return r.cfg.handler(req, obj, obj.Window, obj.Series, filename), nil
+}
+
+func (r *ClusterREST) New() runtime.Object      { return &hypersdk.ClusterHistory{} }
+func (r *ClusterREST) Destroy()                 {}
+func (r *ClusterREST) NamespaceScoped() bool    { return false }
+func (r *ClusterREST) GetSingularName() string  { return "clusterhistory" }
+func (r *ClusterREST) ConnectMethods() []string { return []string{http.MethodGet} }
+func (r *ClusterREST) NewConnectOptions() (runtime.Object, bool, string) {
+	return &hypersdk.VirtualMachineHistoryOptions{}, false, ""
+}
+
+// Connect answers the cluster's history; the only name is "cluster".
+func (r *ClusterREST) Connect(ctx context.Context, name string, options runtime.Object, _ rest.Responder) (http.Handler, error) {
+	gr := hypersdk.Resource("clusterhistories")
+	if name != ClusterName {
+		return nil, apierrors.NewNotFound(gr, name)
+	}
+	req, err := r.cfg.parse(options, history.ValidClusterField, gr, name)
+	if err != nil {
+		return nil, err
+	}
+	if req.query.Fields == nil {
+		req.query.Fields = history.ClusterFields
+	}
+	series, err := r.cfg.Store.QueryCluster(ctx, req.query)
+	if err != nil {
+		return nil, fmt.Errorf("querying cluster history: %w", err)
+	}
+	obj := &hypersdk.ClusterHistory{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Window:     window(req.query),
+		Series:     toAPI(req.query.Fields, series),
+	}
+	filename := fmt.Sprintf("cluster-history-%s.csv", r.cfg.Clock.Now().UTC().Format(time.DateOnly))
+	return r.cfg.handler(req, obj, obj.Window, obj.Series, filename), nil
+}
+
+// parse reads the options and checks them against the store's limits.
+func (cfg Config) parse(options runtime.Object, valid func(string) bool, gr schema.GroupResource, name string) (request, error) {
+	opts, ok := options.(*hypersdk.VirtualMachineHistoryOptions)
+	if !ok {
+		return request{}, fmt.Errorf("invalid options object: %T", options)
+	}
+	now := cfg.Clock.Now()
+	req, err := parseOptions(opts, valid, now, gr, name)
+	if err != nil {
+		return req, err
+	}
+	if err := history.Validate(req.query, cfg.Store.Retention(), now, history.MaxPoints); err != nil {
+		var qe *history.QueryError
+		if errors.As(err, &qe) {
+			return req, badRequest(gr, name, qe.Field, qe.Msg)
+		}
+		return req, apierrors.NewBadRequest(err.Error())
+	}
+	return req, nil
+}
+
+// handler writes the answer as CSV when asked by format=csv or an Accept
+// header, and otherwise in the format the client negotiated (JSON, YAML).
+func (cfg Config) handler(req request, obj runtime.Object, w hypersdk.HistoryWindow, series []hypersdk.HistorySeries, filename string) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if req.csv || wantsCSV(r) {
+			rw.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			rw.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", filename))
+			if err := writeCSV(rw, series); err != nil {
+				// Headers are gone; all that is left is to cut the body short.
+				panic(http.ErrAbortHandler)
+			}
+			return
+		}
+		responsewriters.WriteObjectNegotiated(cfg.Codecs, negotiation.DefaultEndpointRestrictions,
+			v1alpha1.SchemeGroupVersion, rw, r, http.StatusOK, obj, false)
+	})
+}
+
+func window(q history.Query) hypersdk.HistoryWindow {
+	return hypersdk.HistoryWindow{
+		Start: metav1.NewTime(q.Start.UTC()),
+		End:   metav1.NewTime(q.End.UTC()),
+		Step:  metav1.Duration{Duration: q.Step},
+	}
+}
+
+// toAPI orders series as asked and adds units and trends; a field the store
+// returned nothing for is an empty series, not a missing one.
+func toAPI(fields []string, series []history.Series) []hypersdk.HistorySeries {
+	byField := make(map[string]history.Series, len(series))
+	for _, s := range series {
+		byField[s.Field] = s
+	}
+	out := make([]hypersdk.HistorySeries, 0, len(fields))
+	for _, f := range fields {
+		s := byField[f]
+		points := make([]hypersdk.HistoryPoint, len(s.Points))
+		for i, p := range s.Points {
+			points[i] = hypersdk.HistoryPoint{Time: metav1.NewTime(p.Time.UTC()), Value: p.Value}
+		}
+		t := history.Trends(s.Points)
+		out = append(out, hypersdk.HistorySeries{
+			Field: f, Unit: units[f], Points: points,
+			Trend: hypersdk.HistoryTrend{Avg: t.Avg, Min: t.Min, Max: t.Max, P95: t.P95, Count: int32(t.Count)},
+		})
+	}
+	return out
+}

@@ -1,0 +1,127 @@
+package virtualmachine
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/placementrecord"
+)
+
+// PlacementREST serves virtualmachines/placement: the decision the scheduler
+// extender recorded on the VM's newest scheduled virt-launcher pod.
+type PlacementREST struct {
+	vms  *REST
+	kube kubernetes.Interface
+}
+
+var (
+	_ rest.Getter         = &PlacementREST{}
+	_ rest.TableConvertor = &PlacementREST{}
+)
+
+// NewPlacementREST returns the storage of virtualmachines/placement.
+func NewPlacementREST(vms *REST, kube kubernetes.Interface) *PlacementREST {
+	return &PlacementREST{vms: vms, kube: kube}
+}
+
+func (r *PlacementREST) New() runtime.Object { return &hypersdk.VirtualMachinePlacement{} }
+func (r *PlacementREST) Destroy()            {}
+
+// Get finds the VM's pods (running ones and migration targets alike) and
+// answers the decision of the one scheduled last. A pod bound without a
+// decision was placed while the extender was unavailable: Degraded.
+func (r *PlacementREST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+	namespace := genericapirequest.NamespaceValue(ctx)
+	if _, err := r.vms.Get(ctx, name, &metav1.GetOptions{}); err != nil {
+		return nil, err
+	}
+	sel := labels.SelectorFromSet(labels.Set{"kubevirt.io": "virt-launcher", "vm.kubevirt.io/name": name})
+	pods, err := r.kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, fmt.Errorf("listing pods of VM %s/%s: %w", namespace, name, err)
+	}
+	out := &hypersdk.VirtualMachinePlacement{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
+	var newest *corev1.Pod
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.Spec.NodeName == "" {
+			continue
+		}
+		if newest == nil || newest.CreationTimestamp.Before(&p.CreationTimestamp) ||
+			(newest.CreationTimestamp.Equal(&p.CreationTimestamp) && newest.Name < p.Name) {
+			newest = p
+		}
+	}
+	if newest == nil {
+		out.Message = "the VM has no scheduled pod"
+		return out, nil
+	}
+	d, ok, err := placementrecord.Decode(newest.Annotations)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		out.Degraded = true
+		out.Message = fmt.Sprintf("pod %s was placed on %s without HyperSDK's scheduler extender", newest.Name, newest.Spec.NodeName)
+		return out, nil
+	}
+	var internal hypersdk.PlacementDecision
+	if err := v1alpha1.Convert_v1alpha1_PlacementDecision_To_hypersdk_PlacementDecision(d, &internal, nil); err != nil {
+		return nil, err
+	}
+	out.Decision = &internal
+	return out, nil
+}
+
+var placementColumns = []metav1.TableColumnDefinition{
+	{Name: "Node", Type: "string", Description: "A candidate node; * marks the chosen one"},
+	{Name: "Zone", Type: "string"},
+	{Name: "Total", Type: "number", Description: "Weighted score, 0-100"},
+	{Name: "Carbon", Type: "number"},
+	{Name: "Cost", Type: "number"},
+	{Name: "Pressure", Type: "number"},
+	{Name: "GPU", Type: "number"},
+	{Name: "gCO2/h", Type: "number", Description: "Estimated emissions of the VM there"},
+	{Name: "$/h", Type: "string", Description: "Price of the VM there"},
+	{Name: "Util%", Type: "number", Description: "Node CPU load with the VM"},
+	{Name: "Intensity", Type: "number", Priority: 1, Description: "Zone carbon intensity, gCO2eq/kWh"},
+	{Name: "GPUs", Type: "string", Priority: 1},
+}
+
+// ConvertToTable prints one row per candidate node; a missing decision is
+// one row with the reason.
+func (r *PlacementREST) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
+	p, ok := obj.(*hypersdk.VirtualMachinePlacement)
+	if !ok {
+		return nil, fmt.Errorf("not a VirtualMachinePlacement: %T", obj)
+	}
+	table := &metav1.Table{ColumnDefinitions: placementColumns}
+	if p.Decision == nil {
+		table.Rows = append(table.Rows, metav1.TableRow{Cells: []interface{}{"<none>", p.Message, 0, 0, 0, 0, 0, 0, "", 0, 0, ""},
+			Object: runtime.RawExtension{Object: p}})
+		return table, nil
+	}
+	for _, c := range p.Decision.Candidates {
+		node := c.Node
+		if c.Node == p.Decision.Node {
+			node = "*" + node
+		}
+		gpus := strings.Join(c.GPUDevices, ",")
+		table.Rows = append(table.Rows, metav1.TableRow{Cells: []interface{}{node, c.Zone, c.Total, c.Carbon, c.Cost,
+			c.Pressure, c.GPU, c.GramsCO2PerHour, strconv.FormatFloat(c.CostPerHour, 'f', 4, 64), c.PredictedUtilization,
+			c.CarbonIntensity, gpus}, Object: runtime.RawExtension{Object: p}})
+	}
+	return table, nil
+}

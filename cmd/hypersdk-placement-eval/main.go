@@ -1,0 +1,145 @@
+// Command hypersdk-placement-eval compares, offline, where VMs land and what
+// they emit and cost over a simulated month on the real carbon traces: under
+// kube-scheduler's default scoring, under HyperSDK's placement model, and
+// under an oracle that knows the future. See docs/placement-evaluation.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/hypersdk/hypersdk/pkg/cost"
+	"github.com/hypersdk/hypersdk/pkg/evaluation"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
+)
+
+func main() {
+	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	if errors.Is(err, pflag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hypersdk-placement-eval:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	carbonData string
+	nodes      int
+	days       int
+	start      string
+	seed       uint64
+	load       float64
+	format     string
+	gpuNodes   bool
+}
+
+// run writes the results to out and the runtime to errOut, so that out is
+// the same for the same flags.
+func run(ctx context.Context, args []string, out, errOut io.Writer) error {
+	var o options
+	fs := pflag.NewFlagSet("hypersdk-placement-eval", pflag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.StringVar(&o.carbonData, "carbon-data", "../shared/data/carbon", "Directory of the hourly carbon traces (<zone>_<year>_hourly.csv); relative to the working directory.")
+	fs.IntVar(&o.nodes, "nodes", 30, "Nodes of the sandbox fleet plan (pkg/sandbox/fleet.Plan).")
+	fs.IntVar(&o.days, "days", 30, "Days of VM arrivals to simulate.")
+	fs.StringVar(&o.start, "start", "2022-06-01", "First simulated day (YYYY-MM-DD, UTC) or instant (RFC3339).")
+	fs.Uint64Var(&o.seed, "seed", 1, "Seed of the workload and of the default scheduler's tie-breaking.")
+	fs.Float64Var(&o.load, "load", 0.55, "Mean share of the fleet's CPUs that running VMs request, in (0, 1].")
+	fs.StringVar(&o.format, "format", "table", "Output format: table or csv.")
+	fs.BoolVar(&o.gpuNodes, "gpu-nodes", true, "Keep the plan's GPU servers in the fleet. Nothing taints them in the sandbox, so CPU VMs may land on them; false leaves them out, as if tainted for GPU VMs.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return o.run(ctx, out, errOut)
+}
+
+func (o *options) run(ctx context.Context, out, errOut io.Writer) error {
+	if o.format != "table" && o.format != "csv" {
+		return fmt.Errorf("--format %q: want table or csv", o.format)
+	}
+	if o.nodes <= 0 || o.days <= 0 {
+		return fmt.Errorf("--nodes %d and --days %d: want > 0", o.nodes, o.days)
+	}
+	start, err := parseStart(o.start)
+	if err != nil {
+		return err
+	}
+	end := start.AddDate(0, 0, o.days)
+	began := time.Now()
+
+	nodes, err := evaluation.NodesFromFleet(o.plan(), cost.DefaultModel())
+	if err != nil {
+		return err
+	}
+	traces, err := evaluation.LoadTraces(o.carbonData, fleet.Zones, start, end)
+	if err != nil {
+		return err
+	}
+	vms, err := evaluation.Generate(evaluation.WorkloadConfig{Start: start, Window: end.Sub(start), Seed: o.seed,
+		Load: o.load, CapacityCPUs: evaluation.CapacityCPUs(nodes)})
+	if err != nil {
+		return err
+	}
+	strategies, err := evaluation.Contenders(traces, start, end, o.seed)
+	if err != nil {
+		return err
+	}
+	sim := evaluation.Simulation{Nodes: nodes, VMs: vms, End: end, Traces: traces}
+	results := make([]evaluation.Result, 0, len(strategies))
+	for _, s := range strategies {
+		r, err := sim.Run(ctx, s)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+
+	fmt.Fprintf(errOut, "Simulated in %s.\n", time.Since(began).Round(time.Millisecond))
+	if o.format == "csv" {
+		return evaluation.WriteCSV(out, results)
+	}
+	gpus := "with"
+	if !o.gpuNodes {
+		gpus = "without"
+	}
+	fmt.Fprintf(out, "%d VMs arriving over %d days from %s on %d sandbox nodes %s GPU servers (%.0f CPUs, zones %v), load %.2f, seed %d.\n",
+		len(vms), o.days, start.Format(time.RFC3339), len(nodes), gpus, evaluation.CapacityCPUs(nodes), fleet.Zones, o.load, o.seed)
+	fmt.Fprintf(out, "Carbon: Electricity Maps hourly traces, direct (location-based) signal. The oracle reads the true future.\n\n")
+	return evaluation.WriteTable(out, results)
+}
+
+// plan is the sandbox fleet of --nodes nodes, less its GPU servers unless
+// --gpu-nodes.
+func (o *options) plan() []fleet.Node {
+	plan := fleet.Plan(o.nodes)
+	if o.gpuNodes {
+		return plan
+	}
+	cpuOnly := plan[:0]
+	for _, n := range plan {
+		if len(n.Type.GPUs) == 0 {
+			cpuOnly = append(cpuOnly, n)
+		}
+	}
+	return cpuOnly
+}
+
+// parseStart reads a UTC date or an RFC3339 instant.
+func parseStart(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--start %q: want YYYY-MM-DD or RFC3339", s)
+	}
+	return t.UTC(), nil
+}

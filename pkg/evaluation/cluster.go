@@ -1,0 +1,103 @@
+package evaluation
+
+import (
+	"container/heap"
+	"fmt"
+	"time"
+
+	"github.com/hypersdk/hypersdk/pkg/cost"
+)
+
+// Cluster is one strategy's bookkeeping: the nodes and the requests of the
+// VMs running on them. Strategies read it; only the simulation binds and
+// releases, so no strategy can overcommit a node.
+type Cluster struct {
+	Nodes   []Node
+	index   map[string]int
+	used    []requests
+	running departures
+}
+
+type requests struct{ cpuMilli, memory int64 }
+
+// NewCluster starts an empty cluster of nodes, whose names must be unique.
+func NewCluster(nodes []Node) (*Cluster, error) {
+	c := &Cluster{Nodes: nodes, index: make(map[string]int, len(nodes)), used: make([]requests, len(nodes))}
+	for i, n := range nodes {
+		if _, dup := c.index[n.Name]; dup {
+			return nil, fmt.Errorf("two nodes named %q", n.Name)
+		}
+		c.index[n.Name] = i
+	}
+	return c, nil
+}
+
+// Index returns the position of the named node in Nodes.
+func (c *Cluster) Index(name string) (int, bool) {
+	i, ok := c.index[name]
+	return i, ok
+}
+
+// Requested returns the CPU (millicores) and memory (bytes) the VMs on
+// node i request.
+func (c *Cluster) Requested(i int) (cpuMilli, memory int64) {
+	return c.used[i].cpuMilli, c.used[i].memory
+}
+
+// Fits reports whether vm's requests fit in node i's unrequested
+// allocatable CPU and memory, kube-scheduler's NodeResourcesFit filter.
+func (c *Cluster) Fits(i int, vm *VM) bool {
+	n, u := &c.Nodes[i], c.used[i]
+	return u.cpuMilli+vm.CPUMilli() <= n.CPUMilli && u.memory+vm.MemoryBytes() <= n.MemoryBytes
+}
+
+// SpotAllowed reports whether vm may run on node i: spot nodes only take
+// VMs labelled to allow spot, as HyperSDK's filter enforces.
+func (c *Cluster) SpotAllowed(i int, vm *VM) bool {
+	return vm.AllowSpot || c.Nodes[i].CapacityType != cost.Spot
+}
+
+// bind runs vm on node i until its departure.
+func (c *Cluster) bind(i int, vm *VM) error {
+	if !c.Fits(i, vm) {
+		cpu, mem := c.Requested(i)
+		n := &c.Nodes[i]
+		return fmt.Errorf("VM %s (%d CPUs, %d MiB) does not fit on node %s (%d/%d mCPU, %d/%d MiB requested)",
+			vm.Name, vm.CPUs, vm.MemoryBytes()>>20, n.Name, cpu, n.CPUMilli, mem>>20, n.MemoryBytes>>20)
+	}
+	c.used[i].cpuMilli += vm.CPUMilli()
+	c.used[i].memory += vm.MemoryBytes()
+	heap.Push(&c.running, departure{at: vm.Departure, node: i, req: requests{vm.CPUMilli(), vm.MemoryBytes()}})
+	return nil
+}
+
+// releaseUntil frees the requests of every VM that departs at or before t,
+// so a VM arriving at t can take the place of one leaving at t.
+func (c *Cluster) releaseUntil(t time.Time) {
+	for len(c.running) > 0 && !c.running[0].at.After(t) {
+		d := heap.Pop(&c.running).(departure)
+		c.used[d.node].cpuMilli -= d.req.cpuMilli
+		c.used[d.node].memory -= d.req.memory
+	}
+}
+
+// departure is a running VM, keyed by when it stops.
+type departure struct {
+	at   time.Time
+	node int
+	req  requests
+}
+
+// departures is a min-heap by departure time (container/heap).
+type departures []departure
+
+func (h departures) Len() int           { return len(h) }
+func (h departures) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h departures) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *departures) Push(x any)        { *h = append(*h, x.(departure)) }
+func (h *departures) Pop() any {
+	old := *h
+	d := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return d
+}

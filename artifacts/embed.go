@@ -6,5 +6,5 @@ import "embed"
 
 // FS holds every manifest under artifacts/.
 //
-//go:embed kubevirt rbac flowcontrol deploy sandbox
+//go:embed kubevirt rbac flowcontrol deploy sandbox scheduler
 var FS embed.FS

@@ -27,11 +27,11 @@ import (
 	"k8s.io/klog/v2"
 
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
-	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/carbonflags"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/history"
 	"github.com/hypersdk/hypersdk/pkg/historystore"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/placementaudit"
 	"github.com/hypersdk/hypersdk/pkg/recorder"

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+
+	"github.com/hypersdk/hypersdk/pkg/promutil"
 )
 
 // metrics count finished operations and how long they took, by type.
@@ -30,10 +32,8 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.finishedTotal, m.duration} {
-		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("registering operation metrics: %w", err)
-		}
+	if err := promutil.Register(reg, m.finishedTotal, m.duration); err != nil {
+		return fmt.Errorf("operation executor: %w", err)
 	}
 	return nil
 }

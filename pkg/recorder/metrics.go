@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hypersdk/hypersdk/pkg/promutil"
 )
 
 // metrics are the recorder's own: how batches go, not what they hold.
@@ -35,13 +37,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Size of the history store on disk, when the store knows it.",
 		}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.batches, m.batchSize, m.batchSeconds, m.storeBytes} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("registering recorder metrics: %w", err)
-		}
+	if err := promutil.Register(reg, m.batches, m.batchSize, m.batchSeconds, m.storeBytes); err != nil {
+		return nil, fmt.Errorf("history recorder: %w", err)
 	}
 	return m, nil
 }

@@ -2,9 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -13,9 +10,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
-	"k8s.io/utils/clock"
 
 	"github.com/hypersdk/hypersdk/pkg/carbon"
+	"github.com/hypersdk/hypersdk/pkg/carbonflags"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 )
 
@@ -23,26 +20,12 @@ import (
 // the simulated now, for people and tools that look at the sandbox.
 const CarbonConfigMap = "grid-carbon-intensity"
 
-// CarbonProvider replays the Electricity Maps hourly traces of the fleet's
-// zones (the direct, location-based signal) on the sandbox's simulated clock,
-// looping at the end of the year. Traces are read from dir as
-// <zone>_<year>_hourly.csv for the year of start.
+// CarbonProvider replays the Electricity Maps hourly traces in dir (the
+// direct, location-based signal) on the sandbox's simulated clock, looping at
+// the end of the year, exactly as the sandbox's components do with
+// --carbon-provider=trace.
 func CarbonProvider(dir string, sim clockMapping) (*carbon.TraceProvider, error) {
-	var traces []*carbon.Trace
-	for _, zone := range fleet.Zones {
-		path := filepath.Join(dir, fmt.Sprintf("%s_%d_hourly.csv", zone, sim.Start.Year()))
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("carbon trace of zone %s for %d: %w", zone, sim.Start.Year(), err)
-		}
-		tr, err := carbon.LoadTraceFile(path, carbon.Direct)
-		if err != nil {
-			return nil, err
-		}
-		traces = append(traces, tr)
-	}
-	return carbon.NewTraceProviderWithConfig(carbon.TraceProviderConfig{
-		Clock: clock.RealClock{}, Start: sim.Start, Epoch: sim.Epoch, Speed: sim.Speed, Loop: true,
-	}, traces...)
+	return carbonflags.TraceReplay(dir, sim.Start, sim.Epoch, sim.Speed)
 }
 
 // clockMapping is the part of simclock.Clock a replay needs.

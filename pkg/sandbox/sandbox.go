@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,6 +75,8 @@ type Config struct {
 	// StepDelay is how long one simulated migration or hotplug step takes;
 	// the simulator's default when zero.
 	StepDelay time.Duration
+	// RecordInterval is the history recorder's interval; 10s when zero.
+	RecordInterval time.Duration
 }
 
 // Sandbox is a running sandbox.
@@ -96,6 +99,13 @@ type Sandbox struct {
 	simulator  *aggregated
 	controller *process.Process
 	ctrlArgs   []string
+
+	apiServerArgs []string // as first started, before RestartAPIServer's extras
+
+	extender     *process.Process
+	extenderArgs []string
+	extenderPort int
+	metricsPort  int // hypersdk-controller's /metrics
 }
 
 // Start brings up the sandbox. On error it stops whatever it had started.
@@ -107,20 +117,35 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	logger := klog.FromContext(ctx)
+	if cfg.SimStart.IsZero() {
+		cfg.SimStart = DefaultSimStart
+	}
+	if cfg.RecordInterval == 0 {
+		cfg.RecordInterval = 10 * time.Second
+	}
+	ports, err := process.FreePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	sb := &Sandbox{cfg: cfg, extenderPort: ports[0], metricsPort: ports[1]}
+	// kube-scheduler calls the extender, which starts later: it is
+	// ignorable, so nothing waits on it meanwhile.
+	schedulerConfig, err := sb.writeSchedulerConfig(controlplane.AdminKubeconfigPath(cfg.Dir))
+	if err != nil {
+		return nil, err
+	}
 	cp, err := controlplane.Start(ctx, controlplane.Config{
-		BinDir:       cfg.ControlPlaneBinDir,
-		Dir:          cfg.Dir,
-		Scheduler:    true,
-		StartTimeout: cfg.StartTimeout,
+		BinDir:          cfg.ControlPlaneBinDir,
+		Dir:             cfg.Dir,
+		Scheduler:       true,
+		SchedulerConfig: schedulerConfig,
+		StartTimeout:    cfg.StartTimeout,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if cfg.SimStart.IsZero() {
-		cfg.SimStart = DefaultSimStart
-	}
-	sb := &Sandbox{Kubeconfig: cp.AdminKubeconfig, Admin: cp.Admin, ControlPlane: cp, cfg: cfg,
-		SimClock: simclock.Clock{Epoch: time.Now(), Start: cfg.SimStart, Speed: cfg.Speed}}
+	sb.Kubeconfig, sb.Admin, sb.ControlPlane = cp.AdminKubeconfig, cp.Admin, cp
+	sb.SimClock = simclock.Clock{Epoch: time.Now(), Start: cfg.SimStart, Speed: cfg.Speed}
 	defer func() {
 		if err != nil {
 			sb.Stop()
@@ -151,6 +176,9 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	if err := sb.startSimulator(ctx); err != nil {
+		return nil, err
+	}
+	if err := sb.startExtender(ctx, client); err != nil {
 		return nil, err
 	}
 	if err := sb.startController(ctx, client); err != nil {
@@ -282,6 +310,7 @@ func (sb *Sandbox) startAPIServer(ctx context.Context) error {
 		"--kubeconfig=" + kubeconfig,
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
+		"--history-db=" + sb.HistoryDB(),
 		"--profiling=false",
 		"--v=2",
 	}
@@ -351,10 +380,15 @@ func (sb *Sandbox) run(a *aggregated) error {
 	return nil
 }
 
-// RestartAPIServer kills hypersdk-apiserver and starts it again, waiting
-// until the aggregated API is available once more.
-func (sb *Sandbox) RestartAPIServer(ctx context.Context) error {
+// RestartAPIServer kills hypersdk-apiserver and starts it again with its
+// usual flags followed by extraArgs (which override them), waiting until the
+// aggregated API is available once more.
+func (sb *Sandbox) RestartAPIServer(ctx context.Context, extraArgs ...string) error {
 	sb.apiServer.proc.Kill()
+	if sb.apiServerArgs == nil {
+		sb.apiServerArgs = slices.Clone(sb.apiServer.args)
+	}
+	sb.apiServer.args = append(slices.Clone(sb.apiServerArgs), extraArgs...)
 	if err := sb.run(sb.apiServer); err != nil {
 		return err
 	}
@@ -438,19 +472,7 @@ func (sb *Sandbox) waitAvailable(ctx context.Context, a *aggregated) error {
 	}
 	hc := &http.Client{Transport: transport, Timeout: 5 * time.Second}
 	if err := a.proc.WaitFor(ctx, "/readyz", func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, direct.Host+"/readyz", nil)
-		if err != nil {
-			return err
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/readyz: %s", resp.Status)
-		}
-		return nil
+		return process.GetOK(ctx, hc, direct.Host+"/readyz")
 	}); err != nil {
 		return err
 	}
@@ -494,7 +516,13 @@ func (sb *Sandbox) startController(ctx context.Context, client kubernetes.Interf
 	if err := sb.writeServiceAccountKubeconfig(ctx, client, "hypersdk-controller", kubeconfig); err != nil {
 		return err
 	}
-	sb.ctrlArgs = []string{"--kubeconfig=" + kubeconfig, "--v=2"}
+	sb.ctrlArgs = append([]string{
+		"--kubeconfig=" + kubeconfig,
+		"--history-db=" + sb.HistoryDB(),
+		"--record-interval=" + sb.cfg.RecordInterval.String(),
+		"--metrics-bind-address=" + process.Addr(sb.metricsPort),
+		"--v=2",
+	}, sb.carbonArgs()...)
 	return sb.runController()
 }
 
@@ -506,6 +534,16 @@ func (sb *Sandbox) runController() error {
 	sb.controller = p
 	sb.procs = append(sb.procs, p)
 	return nil
+}
+
+// HistoryDB is the SQLite history file the recorder writes and
+// hypersdk-apiserver reads.
+func (sb *Sandbox) HistoryDB() string { return filepath.Join(sb.cfg.Dir, "hypersdk", "history.db") }
+
+// ControllerMetricsURL is hypersdk-controller's /metrics, which carries the
+// recorder's series for Prometheus to scrape.
+func (sb *Sandbox) ControllerMetricsURL() string {
+	return "http://" + process.Addr(sb.metricsPort) + "/metrics"
 }
 
 // KillController ends hypersdk-controller with SIGKILL, as a crash would.

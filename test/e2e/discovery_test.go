@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestDiscovery: kubectl finds both resources, and discovery advertises no
+// TestDiscovery: kubectl finds every resource, and discovery advertises no
 // subresource that is not served yet.
 func TestDiscovery(t *testing.T) {
 	env.DumpLogsOnFailure(t)
@@ -16,7 +16,7 @@ func TestDiscovery(t *testing.T) {
 	}
 	got := strings.Fields(out)
 	sort.Strings(got)
-	want := []string{"virtualmachines.hypersdk.io", "vmoperations.hypersdk.io"}
+	want := []string{"clusterhistories.hypersdk.io", "placementpolicies.hypersdk.io", "virtualmachines.hypersdk.io", "vmoperations.hypersdk.io"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("kubectl api-resources --api-group=hypersdk.io = %v, want %v", got, want)
 	}
@@ -44,7 +44,8 @@ func TestDiscovery(t *testing.T) {
 	}
 	sort.Strings(names)
 	// Subresources of virtualmachines appear as each one starts to work.
-	wantNames := "virtualmachines virtualmachines/clone virtualmachines/console virtualmachines/migrate virtualmachines/resize " +
+	wantNames := "clusterhistories placementpolicies virtualmachines virtualmachines/clone virtualmachines/console " +
+		"virtualmachines/history virtualmachines/migrate virtualmachines/placement virtualmachines/resize " +
 		"virtualmachines/restart virtualmachines/snapshot virtualmachines/start virtualmachines/stop virtualmachines/vnc " +
 		"vmoperations vmoperations/status"
 	if strings.Join(names, " ") != wantNames {

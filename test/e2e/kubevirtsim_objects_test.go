@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	clonev1 "kubevirt.io/api/clone/v1beta1"
 	kvv1 "kubevirt.io/api/core/v1"
@@ -59,12 +60,17 @@ func TestSnapshotRestoreClone(t *testing.T) {
 		_, err := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "origin", metav1.GetOptions{})
 		return apierrors.IsNotFound(err), nil
 	})
-	cur, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "origin", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cur.Spec.Template.Spec.Domain.CPU.Cores = 6
-	if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+	// The simulator writes the VM's status as it stops: retry on conflict,
+	// as any client-go writer does.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "origin", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.Template.Spec.Domain.CPU.Cores = 6
+		_, err = env.KubeVirt.KubevirtV1().VirtualMachines(ns).Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	restores := env.KubeVirt.SnapshotV1beta1().VirtualMachineRestores(ns)

@@ -36,6 +36,9 @@ const Nodes = 6
 // load and carbon traces move within a test.
 const Speed = 3600
 
+// RecordInterval is the history recorder's interval in tests.
+const RecordInterval = 2 * time.Second
+
 // Timeout is the generous deadline of every wait: CI shares 2 cores with a
 // whole control plane.
 const Timeout = 2 * time.Minute
@@ -104,6 +107,8 @@ func Setup(ctx context.Context) (*Env, func(), error) {
 		CarbonDir:          filepath.Join(RepoRoot(), "..", "shared", "data", "carbon"),
 		// Slow enough that a test can act in the middle of a migration.
 		StepDelay: 500 * time.Millisecond,
+		// Short, so history fills within a test.
+		RecordInterval: RecordInterval,
 	})
 	if err != nil {
 		dumpLogs(filepath.Join(tmp, "sandbox", "logs"))

@@ -90,17 +90,5 @@ func (p *Prometheus) URL() string { return p.url }
 func (p *Prometheus) Stop() { p.proc.Stop(10 * time.Second) }
 
 func (p *Prometheus) ready(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url+"/-/ready", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("/-/ready answered %s", resp.Status)
-	}
-	return nil
+	return process.GetOK(ctx, http.DefaultClient, p.url+"/-/ready")
 }

@@ -235,7 +235,7 @@ func (cp *ControlPlane) writePKI(apiPort int) (*pkiFiles, error) {
 		return nil, err
 	}
 	server := "https://" + process.Addr(apiPort)
-	cp.AdminKubeconfig = filepath.Join(cp.cfg.Dir, "kubeconfig")
+	cp.AdminKubeconfig = AdminKubeconfigPath(cp.cfg.Dir)
 	if err := WriteKubeconfig(cp.AdminKubeconfig, server, cp.ClusterCA.CertPEM(), &clientcmdapi.AuthInfo{
 		ClientCertificateData: admin.CertPEM,
 		ClientKeyData:         admin.KeyPEM,
@@ -325,3 +325,7 @@ func (cp *ControlPlane) Stop() {
 	}
 	cp.procs = nil
 }
+
+// AdminKubeconfigPath is where Start writes the admin kubeconfig in dir, so
+// callers can point configuration files at it before the control plane runs.
+func AdminKubeconfigPath(dir string) string { return filepath.Join(dir, "kubeconfig") }

@@ -13,6 +13,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/pkg/gpu"
 )
 
 // syncVMI moves an instance through KubeVirt's phases by its launcher pod:
@@ -39,7 +41,8 @@ func (s *Simulator) syncVMI(ctx context.Context, key cache.ObjectName) error {
 		return err
 	}
 	s.hotplugStatus(key, updated)
-	if equality.Semantic.DeepEqual(vmi.Status, updated.Status) && equality.Semantic.DeepEqual(vmi.Labels, updated.Labels) {
+	if equality.Semantic.DeepEqual(vmi.Status, updated.Status) && equality.Semantic.DeepEqual(vmi.Labels, updated.Labels) &&
+		equality.Semantic.DeepEqual(vmi.Annotations, updated.Annotations) {
 		return nil
 	}
 	_, err = s.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(vmi.Namespace).Update(ctx, updated, metav1.UpdateOptions{})
@@ -105,6 +108,12 @@ func (s *Simulator) advanceVMI(ctx context.Context, vmi *kvv1.VirtualMachineInst
 		vmi.Labels = map[string]string{}
 	}
 	vmi.Labels["kubevirt.io/nodeName"] = pod.Spec.NodeName
+	if devices := s.gpuDevices(vmi, pod); devices != "" {
+		if vmi.Annotations == nil {
+			vmi.Annotations = map[string]string{}
+		}
+		vmi.Annotations[gpu.AssignedAnnotation] = devices
+	}
 	vmi.Status.LauncherContainerImageVersion = launcherImage
 	vmi.Status.Interfaces = []kvv1.VirtualMachineInstanceNetworkInterface{{
 		Name: "default", InterfaceName: "eth0", IP: pod.Status.PodIP, IPs: podIPs(pod),

@@ -1,0 +1,326 @@
+// Package extender is HyperSDK's kube-scheduler extender: it filters and
+// scores nodes for virt-launcher pods with the placement model (carbon, cost,
+// pressure, GPU fit), binds them with the GPU devices it chose, and records
+// each decision on the pod for the placement subresource. Everything it reads
+// on a request comes from informers and pollers, never from an API call.
+package extender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+	"k8s.io/utils/clock"
+
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+	hypersdkinformers "github.com/hypersdk/hypersdk/generated/informers/externalversions"
+	listers "github.com/hypersdk/hypersdk/generated/listers/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/carbon"
+	"github.com/hypersdk/hypersdk/pkg/cost"
+	"github.com/hypersdk/hypersdk/pkg/placement"
+
+	"github.com/hypersdk/hypersdk/pkg/promutil"
+)
+
+// Defaults of Config.
+const (
+	DefaultUsageInterval = 5 * time.Second
+	DefaultCandidates    = 5
+	DefaultFilteredShown = 10
+	// decisionTTL bounds how long a prioritize result waits for its bind.
+	decisionTTL = 10 * time.Minute
+)
+
+// Config of an Extender.
+type Config struct {
+	Kube     kubernetes.Interface
+	HyperSDK hypersdkclient.Interface
+	Metrics  metricsclient.Interface
+	// Carbon gives zone intensities; nil scores carbon as unknown.
+	Carbon carbon.Provider
+	Prices cost.Model
+	// UsageInterval is how often node usage is read from metrics.k8s.io.
+	UsageInterval time.Duration
+	// Candidates and FilteredShown bound what a recorded decision lists.
+	Candidates, FilteredShown int
+	Registerer                prometheus.Registerer
+	Clock                     clock.PassiveClock
+}
+
+// Extender answers kube-scheduler's filter, prioritize and bind calls.
+type Extender struct {
+	cfg      Config
+	nodes    *nodeCache
+	usage    *usagePoller
+	pods     corelisters.PodLister
+	policies listers.PlacementPolicyLister
+	metrics  *metrics
+
+	kubeInformers     informers.SharedInformerFactory
+	hypersdkInformers hypersdkinformers.SharedInformerFactory
+	synced            []cache.InformerSynced
+
+	mu        sync.Mutex
+	decisions map[types.UID]pending // last prioritize result per pod
+	filtered  map[types.UID]filteredAt
+	lastSweep time.Time
+}
+
+// filteredAt is what a pod's last filter call ruled out.
+type filteredAt struct {
+	at    time.Time
+	nodes []placement.FilteredNode
+}
+
+// pending is a scored pod waiting for its bind.
+type pending struct {
+	at         time.Time
+	decision   placement.Decision
+	policy     placement.Policy
+	policyName string
+	// zones are the intensities the scoring used, by zone.
+	zones map[string]zoneValue
+}
+
+// zoneValue is a zone's carbon intensity, if known.
+type zoneValue struct {
+	v  float64
+	ok bool
+}
+
+// New builds an extender; Run starts its caches.
+func New(cfg Config) (*Extender, error) {
+	if cfg.Kube == nil || cfg.HyperSDK == nil || cfg.Metrics == nil {
+		return nil, errors.New("extender: Kubernetes, HyperSDK and metrics clients are required")
+	}
+	if cfg.UsageInterval <= 0 {
+		cfg.UsageInterval = DefaultUsageInterval
+	}
+	if cfg.Candidates <= 0 {
+		cfg.Candidates = DefaultCandidates
+	}
+	if cfg.FilteredShown <= 0 {
+		cfg.FilteredShown = DefaultFilteredShown
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	e := &Extender{
+		cfg:               cfg,
+		nodes:             newNodeCache(cfg.Prices),
+		usage:             &usagePoller{client: cfg.Metrics, interval: cfg.UsageInterval, updated: m.usageUpdated},
+		metrics:           m,
+		kubeInformers:     informers.NewSharedInformerFactory(cfg.Kube, 0),
+		hypersdkInformers: hypersdkinformers.NewSharedInformerFactory(cfg.HyperSDK, 0),
+		decisions:         map[types.UID]pending{},
+		filtered:          map[types.UID]filteredAt{},
+	}
+	nodeInf := e.kubeInformers.Core().V1().Nodes().Informer()
+	if _, err := nodeInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { e.nodes.setNode(obj.(*corev1.Node)) },
+		UpdateFunc: func(_, obj any) { e.nodes.setNode(obj.(*corev1.Node)) },
+		DeleteFunc: func(obj any) {
+			if n, ok := unwrap(obj).(*corev1.Node); ok {
+				e.nodes.deleteNode(n.Name)
+			}
+		},
+	}); err != nil {
+		return nil, err
+	}
+	podInf := e.kubeInformers.Core().V1().Pods()
+	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { e.nodes.setPod(obj.(*corev1.Pod)) },
+		UpdateFunc: func(_, obj any) { e.nodes.setPod(obj.(*corev1.Pod)) },
+		DeleteFunc: func(obj any) {
+			if p, ok := unwrap(obj).(*corev1.Pod); ok {
+				e.nodes.deletePod(p.UID)
+			}
+		},
+	}); err != nil {
+		return nil, err
+	}
+	e.pods = podInf.Lister()
+	policyInf := e.hypersdkInformers.Hypersdk().V1alpha1().PlacementPolicies()
+	e.policies = policyInf.Lister()
+	e.synced = []cache.InformerSynced{nodeInf.HasSynced, podInf.Informer().HasSynced, policyInf.Informer().HasSynced}
+	// How many policies decisions see: a policy applied a moment before a
+	// VM may not have reached this cache yet.
+	if err := promutil.Register(cfg.Registerer, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hypersdk_extender_placement_policies",
+		Help: "PlacementPolicies in the extender's cache.",
+	}, func() float64 { return float64(len(policyInf.Informer().GetStore().ListKeys())) })); err != nil {
+		return nil, fmt.Errorf("extender: %w", err)
+	}
+	return e, nil
+}
+
+func unwrap(obj any) any {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		return d.Obj
+	}
+	return obj
+}
+
+// Run starts the caches and the usage poller and waits for them to sync.
+func (e *Extender) Run(ctx context.Context) error {
+	e.kubeInformers.Start(ctx.Done())
+	e.hypersdkInformers.Start(ctx.Done())
+	go e.usage.run(ctx)
+	if !cache.WaitForCacheSync(ctx.Done(), e.synced...) {
+		return fmt.Errorf("extender caches did not sync: %w", ctx.Err())
+	}
+	klog.FromContext(ctx).Info("Extender caches synced")
+	return nil
+}
+
+// HasSynced reports whether every cache is ready, for /readyz.
+func (e *Extender) HasSynced() bool {
+	for _, s := range e.synced {
+		if !s() {
+			return false
+		}
+	}
+	return true
+}
+
+// evaluate scores names for pod with the policy that selects it.
+func (e *Extender) evaluate(ctx context.Context, pod *corev1.Pod, names []string) pending {
+	vm := e.vmRequest(pod)
+	pol, polName := selectPolicy(e.policies, pod.Labels)
+	zones := map[string]zoneValue{}
+	snaps, unknown := e.nodes.snapshots(names, e.usage.current(), e.intensities(ctx, pol.CarbonHorizon, zones))
+	d := placement.Evaluate(vm, snaps, pol)
+	p := pending{at: e.cfg.Clock.Now(), decision: d, policy: pol, policyName: polName, zones: zones}
+	for _, n := range unknown {
+		p.decision.Filtered = append(p.decision.Filtered, placement.FilteredNode{Node: n, Reason: "node not known to the extender yet"})
+	}
+	return p
+}
+
+// intensities memoises the zone intensity in memo for one request: a few
+// zones serve thousands of nodes.
+func (e *Extender) intensities(ctx context.Context, horizon time.Duration, memo map[string]zoneValue) func(string) (float64, bool) {
+	return func(zone string) (float64, bool) {
+		if v, ok := memo[zone]; ok {
+			return v.v, v.ok
+		}
+		var v zoneValue
+		if e.cfg.Carbon != nil {
+			v.v, v.ok = zoneIntensity(ctx, e.cfg.Carbon, zone, horizon)
+		}
+		if !v.ok {
+			e.metrics.carbonUnknown.WithLabelValues(zone).Inc()
+		}
+		memo[zone] = v
+		return v.v, v.ok
+	}
+}
+
+// zoneIntensity is the current intensity, or the forecast's mean over
+// horizon when one is set.
+func zoneIntensity(ctx context.Context, p carbon.Provider, zone string, horizon time.Duration) (float64, bool) {
+	if horizon > 0 {
+		f, err := p.Forecast(ctx, zone, horizon)
+		if err == nil && len(f) > 0 {
+			var sum float64
+			for _, in := range f {
+				sum += in.GramsPerKWh
+			}
+			return sum / float64(len(f)), true
+		}
+	}
+	in, err := p.Current(ctx, zone)
+	if err != nil {
+		klog.FromContext(ctx).V(4).Info("No carbon intensity", "zone", zone, "err", err)
+		return 0, false
+	}
+	return in.GramsPerKWh, true
+}
+
+// vmRequest reads what placement needs from a virt-launcher pod.
+func (e *Extender) vmRequest(pod *corev1.Pod) placement.VMRequest {
+	vm := placement.VMRequest{Namespace: pod.Namespace, Name: pod.Labels[vmNameLabel], Labels: pod.Labels,
+		AllowSpot: pod.Labels[AllowSpotLabel] == "true"}
+	gpus := map[corev1.ResourceName]int{}
+	for _, c := range pod.Spec.Containers {
+		vm.CPUCores += c.Resources.Requests.Cpu().AsApproximateFloat64()
+		vm.MemoryBytes += c.Resources.Requests.Memory().AsApproximateFloat64()
+		for name, q := range c.Resources.Requests {
+			if e.nodes.isGPU(name) {
+				gpus[name] += int(q.Value())
+			}
+		}
+	}
+	for name, n := range gpus {
+		vm.GPUs = append(vm.GPUs, placement.GPURequest{ResourceName: string(name), Count: n})
+	}
+	return vm
+}
+
+// remember keeps a pod's last scoring for its bind, dropping old entries.
+func (e *Extender) remember(uid types.UID, p pending) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sweepLocked(p.at)
+	e.decisions[uid] = p
+}
+
+// rememberFiltered keeps what the filter ruled out for the pod's decision.
+func (e *Extender) rememberFiltered(uid types.UID, nodes []placement.FilteredNode) {
+	now := e.cfg.Clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sweepLocked(now)
+	e.filtered[uid] = filteredAt{at: now, nodes: nodes}
+}
+
+// filteredFor returns and forgets what the pod's filter call ruled out.
+func (e *Extender) filteredFor(uid types.UID) []placement.FilteredNode {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f := e.filtered[uid]
+	delete(e.filtered, uid)
+	return f.nodes
+}
+
+// sweepLocked drops entries of pods whose bind never came (another
+// extender or plugin failed them, or they were deleted).
+func (e *Extender) sweepLocked(now time.Time) {
+	if now.Sub(e.lastSweep) < decisionTTL {
+		return
+	}
+	e.lastSweep = now
+	for k, v := range e.decisions {
+		if now.Sub(v.at) > decisionTTL {
+			delete(e.decisions, k)
+		}
+	}
+	for k, v := range e.filtered {
+		if now.Sub(v.at) > decisionTTL {
+			delete(e.filtered, k)
+		}
+	}
+}
+
+func (e *Extender) recall(uid types.UID) (pending, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, ok := e.decisions[uid]
+	delete(e.decisions, uid)
+	return p, ok
+}

@@ -1,0 +1,193 @@
+package extender
+
+import (
+	"maps"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+
+	"github.com/hypersdk/hypersdk/pkg/carbon"
+	"github.com/hypersdk/hypersdk/pkg/cost"
+	"github.com/hypersdk/hypersdk/pkg/gpu"
+	"github.com/hypersdk/hypersdk/pkg/placement"
+)
+
+// nodeState is what the extender keeps per node between requests: the parts
+// of a placement.NodeSnapshot that change only with the Node object, plus
+// the sums of the pods bound to it, kept up to date by pod events so that no
+// request has to walk every pod.
+type nodeState struct {
+	static       placement.NodeSnapshot
+	requestedCPU float64
+	requestedMem float64
+	assigned     map[string]bool // GPU device IDs bound to pods here
+}
+
+// boundPod is what one bound pod adds to its node.
+type boundPod struct {
+	node     string
+	cpu, mem float64
+	devices  []string
+}
+
+// nodeCache holds every node's state. Event handlers write it; requests read
+// it under the read lock.
+type nodeCache struct {
+	prices cost.Model
+
+	mu    sync.RWMutex
+	nodes map[string]*nodeState
+	pods  map[types.UID]boundPod
+	// gpuResources are the extended resource names of GPUs seen in any
+	// inventory: a pod requesting one of them asks for GPUs.
+	gpuResources map[corev1.ResourceName]bool
+}
+
+func newNodeCache(prices cost.Model) *nodeCache {
+	return &nodeCache{prices: prices, nodes: map[string]*nodeState{}, pods: map[types.UID]boundPod{},
+		gpuResources: map[corev1.ResourceName]bool{}}
+}
+
+// setNode records a node's static facts; pods already counted stay.
+func (c *nodeCache) setNode(node *corev1.Node) {
+	s := placement.NodeSnapshot{Name: node.Name}
+	s.Zone, _ = carbon.ZoneOf(node.Labels, node.Annotations)
+	if ct, err := cost.CapacityTypeOf(node); err == nil {
+		s.CapacityType = ct
+	}
+	s.AllocatableCPU = node.Status.Allocatable.Cpu().AsApproximateFloat64()
+	s.AllocatableMemory = node.Status.Allocatable.Memory().AsApproximateFloat64()
+	if p, err := c.prices.NodePrices(node); err == nil {
+		s.Pricing = p
+	} else {
+		klog.V(2).InfoS("Node not priced", "node", node.Name, "err", err)
+	}
+	if devices, err := gpu.ParseInventory(node.Annotations); err == nil {
+		s.GPUs = devices
+	} else {
+		klog.V(2).InfoS("Ignoring bad GPU inventory", "node", node.Name, "err", err)
+	}
+	if node.Spec.Unschedulable {
+		// Cordoned nodes take nothing; kube-scheduler filters them too.
+		s.AllocatableCPU, s.AllocatableMemory = 0, 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, d := range s.GPUs {
+		if d.ResourceName != "" {
+			c.gpuResources[corev1.ResourceName(d.ResourceName)] = true
+		}
+	}
+	st, ok := c.nodes[node.Name]
+	if !ok {
+		st = &nodeState{assigned: map[string]bool{}}
+		c.nodes[node.Name] = st
+	}
+	st.static = s
+}
+
+func (c *nodeCache) deleteNode(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.nodes, name)
+}
+
+// setPod counts a bound, unfinished pod on its node, or uncounts it.
+func (c *nodeCache) setPod(pod *corev1.Pod) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.removePodLocked(pod.UID)
+	if pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return
+	}
+	b := boundPod{node: pod.Spec.NodeName}
+	for _, ctr := range pod.Spec.Containers {
+		b.cpu += ctr.Resources.Requests.Cpu().AsApproximateFloat64()
+		b.mem += ctr.Resources.Requests.Memory().AsApproximateFloat64()
+	}
+	if ids := pod.Annotations[gpu.AssignedAnnotation]; ids != "" {
+		b.devices = strings.Split(ids, ",")
+	}
+	c.pods[pod.UID] = b
+	st, ok := c.nodes[b.node]
+	if !ok {
+		// The pod's node event may come later; keep the sums meanwhile.
+		st = &nodeState{assigned: map[string]bool{}}
+		c.nodes[b.node] = st
+	}
+	st.requestedCPU += b.cpu
+	st.requestedMem += b.mem
+	for _, id := range b.devices {
+		st.assigned[id] = true
+	}
+}
+
+func (c *nodeCache) deletePod(uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.removePodLocked(uid)
+}
+
+func (c *nodeCache) removePodLocked(uid types.UID) {
+	b, ok := c.pods[uid]
+	if !ok {
+		return
+	}
+	delete(c.pods, uid)
+	if st, ok := c.nodes[b.node]; ok {
+		st.requestedCPU -= b.cpu
+		st.requestedMem -= b.mem
+		for _, id := range b.devices {
+			delete(st.assigned, id)
+		}
+	}
+}
+
+// isGPU reports whether a requested resource is a GPU model's.
+func (c *nodeCache) isGPU(name corev1.ResourceName) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gpuResources[name]
+}
+
+// snapshots returns a snapshot per named node, filling usage and carbon from
+// the given sources; unknown lists names the cache has never seen.
+func (c *nodeCache) snapshots(names []string, usage map[string]nodeUsage, intensity func(zone string) (float64, bool)) (out []placement.NodeSnapshot, unknown []string) {
+	out = make([]placement.NodeSnapshot, 0, len(names))
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, name := range names {
+		st, ok := c.nodes[name]
+		if !ok || st.static.Name == "" {
+			unknown = append(unknown, name)
+			continue
+		}
+		s := st.static
+		s.RequestedCPU, s.RequestedMemory = st.requestedCPU, st.requestedMem
+		if len(st.assigned) > 0 {
+			// A copy: pod events change the map after the lock is released.
+			s.GPUsAssigned = maps.Clone(st.assigned)
+		}
+		if u, ok := usage[name]; ok {
+			s.UsageCPU, s.UsageMemory, s.UsageKnown = u.cpu, u.mem, true
+		}
+		if s.Zone != "" {
+			s.CarbonIntensity, s.CarbonKnown = intensity(s.Zone)
+		}
+		out = append(out, s)
+	}
+	return out, unknown
+}
+
+// zone returns a node's carbon zone, empty if unknown.
+func (c *nodeCache) zone(name string) string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if st, ok := c.nodes[name]; ok {
+		return st.static.Zone
+	}
+	return ""
+}

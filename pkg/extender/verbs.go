@@ -1,0 +1,212 @@
+package extender
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	extenderv1 "k8s.io/kube-scheduler/extender/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/gpu"
+	"github.com/hypersdk/hypersdk/pkg/placement"
+	"github.com/hypersdk/hypersdk/pkg/placementrecord"
+)
+
+// Labels the extender reads on virt-launcher pods (copied there from the
+// VM's template, as KubeVirt does with every template label).
+const (
+	vmNameLabel = "vm.kubevirt.io/name"
+	// AllowSpotLabel set to "true" lets a VM run on spot capacity.
+	AllowSpotLabel = "hypersdk.io/allow-spot"
+)
+
+// Filter keeps the nodes the placement model finds feasible and gives the
+// reason for each other one. The scheduler runs with nodeCacheCapable, so
+// only names travel.
+func (e *Extender) Filter(ctx context.Context, args *extenderv1.ExtenderArgs) *extenderv1.ExtenderFilterResult {
+	if args.Pod == nil || args.NodeNames == nil {
+		return &extenderv1.ExtenderFilterResult{Error: "filter needs a pod and node names (nodeCacheCapable: true)"}
+	}
+	p := e.evaluate(ctx, args.Pod, *args.NodeNames)
+	names := make([]string, 0, len(p.decision.Scores))
+	for _, s := range p.decision.Scores {
+		names = append(names, s.Node)
+	}
+	failed := make(extenderv1.FailedNodesMap, len(p.decision.Filtered))
+	for _, f := range p.decision.Filtered {
+		failed[f.Node] = f.Reason
+	}
+	e.metrics.filtered.Add(float64(len(failed)))
+	// Prioritize only sees the nodes that passed; keep the reasons for the
+	// record of the decision.
+	e.rememberFiltered(args.Pod.UID, p.decision.Filtered)
+	klog.FromContext(ctx).V(3).Info("Filtered", "pod", klog.KObj(args.Pod), "nodes", len(*args.NodeNames), "passed", len(names), "policy", p.policyName)
+	return &extenderv1.ExtenderFilterResult{NodeNames: &names, FailedNodes: failed}
+}
+
+// Prioritize scores the nodes 0..MaxExtenderPriority from the model's
+// weighted total (0..100), and keeps the result for the bind.
+func (e *Extender) Prioritize(ctx context.Context, args *extenderv1.ExtenderArgs) (*extenderv1.HostPriorityList, error) {
+	if args.Pod == nil || args.NodeNames == nil {
+		return nil, fmt.Errorf("prioritize needs a pod and node names (nodeCacheCapable: true)")
+	}
+	p := e.evaluate(ctx, args.Pod, *args.NodeNames)
+	out := make(extenderv1.HostPriorityList, 0, len(*args.NodeNames))
+	for _, s := range p.decision.Scores {
+		out = append(out, extenderv1.HostPriority{Host: s.Node, Score: scaleScore(s.Total)})
+	}
+	// Nodes the model rules out (the filter may not have run, or the world
+	// changed since) score zero rather than going missing.
+	for _, f := range p.decision.Filtered {
+		out = append(out, extenderv1.HostPriority{Host: f.Node, Score: 0})
+	}
+	p.decision.Filtered = append(e.filteredFor(args.Pod.UID), p.decision.Filtered...)
+	klog.FromContext(ctx).V(3).Info("Prioritized", "pod", klog.KObj(args.Pod), "nodes", len(*args.NodeNames), "filtered", len(p.decision.Filtered))
+	e.remember(args.Pod.UID, p)
+	return &out, nil
+}
+
+// scaleScore maps a 0..100 total onto the extender range, rounding so the
+// best node of a spread-out field gets the full score.
+func scaleScore(total float64) int64 {
+	s := int64(math.Round(total * float64(extenderv1.MaxExtenderPriority) / 100))
+	return min(max(s, 0), extenderv1.MaxExtenderPriority)
+}
+
+// Bind binds the pod to the chosen node with the GPU devices the model picks
+// there, and records the decision on the pod in the same write.
+func (e *Extender) Bind(ctx context.Context, args *extenderv1.ExtenderBindingArgs) error {
+	p, scored := e.recall(args.PodUID)
+	chosen, ok := findScore(p.decision.Scores, args.Node)
+	if !scored || !ok || !devicesStillFree(e.nodes, chosen) {
+		// Not scored (e.g. a single feasible node skips prioritize), or the
+		// node changed since: score the chosen node now.
+		pod, err := e.pod(ctx, args)
+		if err != nil {
+			return err
+		}
+		again := e.evaluate(ctx, pod, []string{args.Node})
+		if chosen, ok = findScore(again.decision.Scores, args.Node); !ok {
+			reason := "node is not feasible"
+			if len(again.decision.Filtered) > 0 {
+				reason = again.decision.Filtered[0].Reason
+			}
+			return fmt.Errorf("binding %s/%s to %s: %s", args.PodNamespace, args.PodName, args.Node, reason)
+		}
+		if !scored {
+			// What the filter ruled out is still part of this decision.
+			p = again
+			p.decision.Filtered = append(e.filteredFor(args.PodUID), again.decision.Filtered...)
+		}
+	}
+	record := e.record(args.PodName, args.Node, p, chosen)
+	value, err := placementrecord.Encode(record)
+	if err != nil {
+		return err
+	}
+	binding := &corev1.Binding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: args.PodNamespace, Name: args.PodName, UID: args.PodUID,
+			Annotations: map[string]string{placementrecord.Annotation: value}},
+		Target: corev1.ObjectReference{Kind: "Node", Name: args.Node},
+	}
+	if len(chosen.GPUDevices) > 0 {
+		binding.Annotations[gpu.AssignedAnnotation] = strings.Join(chosen.GPUDevices, ",")
+	}
+	if err := e.cfg.Kube.CoreV1().Pods(args.PodNamespace).Bind(ctx, binding, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("binding %s/%s to %s: %w", args.PodNamespace, args.PodName, args.Node, err)
+	}
+	return nil
+}
+
+// pod returns the pod being bound from the cache, or from the API when the
+// cache has not seen it yet (it may be seconds old).
+func (e *Extender) pod(ctx context.Context, args *extenderv1.ExtenderBindingArgs) (*corev1.Pod, error) {
+	pod, err := e.pods.Pods(args.PodNamespace).Get(args.PodName)
+	if err != nil || pod.UID != args.PodUID {
+		if pod, err = e.cfg.Kube.CoreV1().Pods(args.PodNamespace).Get(ctx, args.PodName, metav1.GetOptions{}); err != nil {
+			return nil, fmt.Errorf("reading pod %s/%s: %w", args.PodNamespace, args.PodName, err)
+		}
+	}
+	if pod.UID != args.PodUID {
+		return nil, fmt.Errorf("pod %s/%s has UID %s, not %s", args.PodNamespace, args.PodName, pod.UID, args.PodUID)
+	}
+	return pod, nil
+}
+
+func findScore(scores []placement.NodeScore, node string) (placement.NodeScore, bool) {
+	for _, s := range scores {
+		if s.Node == node {
+			return s, true
+		}
+	}
+	return placement.NodeScore{}, false
+}
+
+// devicesStillFree reports whether the devices chosen at scoring time are
+// still unassigned: another pod may have been bound to them since.
+func devicesStillFree(c *nodeCache, s placement.NodeScore) bool {
+	if len(s.GPUDevices) == 0 {
+		return true
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	st, ok := c.nodes[s.Node]
+	if !ok {
+		return false
+	}
+	for _, id := range s.GPUDevices {
+		if st.assigned[id] {
+			return false
+		}
+	}
+	return true
+}
+
+// record is the decision as the placement subresource serves it: the best
+// candidates (with the chosen node always among them) and the first
+// filtered nodes with their reasons.
+func (e *Extender) record(pod, node string, p pending, chosen placement.NodeScore) *v1alpha1.PlacementDecision {
+	d := &v1alpha1.PlacementDecision{
+		Time: metav1.NewTime(e.cfg.Clock.Now()), Pod: pod, Node: node, Policy: p.policyName,
+		Weights: v1alpha1.PlacementWeights{Carbon: p.policy.CarbonWeight, Cost: p.policy.CostWeight,
+			Pressure: p.policy.PressureWeight, GPU: p.policy.GPUWeight},
+		GPUDevices:    chosen.GPUDevices,
+		FilteredCount: int32(len(p.decision.Filtered)),
+	}
+	included := false
+	for i, s := range p.decision.Scores {
+		if i >= e.cfg.Candidates {
+			break
+		}
+		included = included || s.Node == node
+		d.Candidates = append(d.Candidates, e.toAPIScore(s, p.zones))
+	}
+	if !included {
+		d.Candidates = append(d.Candidates, e.toAPIScore(chosen, p.zones))
+	}
+	for i, f := range p.decision.Filtered {
+		if i >= e.cfg.FilteredShown {
+			break
+		}
+		d.Filtered = append(d.Filtered, v1alpha1.FilteredNode{Node: f.Node, Reason: f.Reason})
+	}
+	return d
+}
+
+func (e *Extender) toAPIScore(s placement.NodeScore, zones map[string]zoneValue) v1alpha1.NodeScore {
+	zone := e.nodes.zone(s.Node)
+	return v1alpha1.NodeScore{
+		Node: s.Node, Zone: zone, Total: round2(s.Total), Carbon: round2(s.Carbon), Cost: round2(s.Cost),
+		Pressure: round2(s.Pressure), GPU: round2(s.GPU), CarbonIntensity: round2(zones[zone].v),
+		GramsCO2PerHour: round2(s.GramsCO2PerHour), CostPerHour: math.Round(s.CostPerHour*1e4) / 1e4,
+		PredictedUtilization: round2(s.PredictedUtilization), GPUDevices: s.GPUDevices,
+	}
+}
+
+// round2 keeps two decimals: the record is for people and stays small.
+func round2(v float64) float64 { return math.Round(v*100) / 100 }

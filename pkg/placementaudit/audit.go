@@ -1,0 +1,115 @@
+// Package placementaudit notices VMs placed without HyperSDK's scheduler
+// extender. The extender is ignorable, so when it is down kube-scheduler
+// places virt-launcher pods on its own; this controller makes that visible
+// with an event on the pod's VMI and a metric, since the extender that would
+// say so is the component that is missing.
+package placementaudit
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/pkg/placementrecord"
+
+	"github.com/hypersdk/hypersdk/pkg/promutil"
+)
+
+// Reason of the event on a VMI placed without the extender.
+const Reason = "PlacementDegraded"
+
+// Auditor watches virt-launcher pods.
+type Auditor struct {
+	kube     kubernetes.Interface
+	degraded prometheus.Counter
+
+	mu   sync.Mutex
+	seen map[types.UID]bool // pods already reported
+}
+
+// New returns an auditor whose counter is registered with reg (if not nil).
+func New(kube kubernetes.Interface, reg prometheus.Registerer) (*Auditor, error) {
+	a := &Auditor{kube: kube, seen: map[types.UID]bool{},
+		degraded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hypersdk_placement_degraded_total",
+			Help: "virt-launcher pods bound without a decision of HyperSDK's scheduler extender.",
+		})}
+	if err := promutil.Register(reg, a.degraded); err != nil {
+		return nil, fmt.Errorf("placement audit: %w", err)
+	}
+	return a, nil
+}
+
+// Run watches until ctx ends.
+func (a *Auditor) Run(ctx context.Context) error {
+	factory := informers.NewSharedInformerFactoryWithOptions(a.kube, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "kubevirt.io=virt-launcher" }))
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.kube.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "hypersdk-controller"})
+	inf := factory.Core().V1().Pods().Informer()
+	check := func(obj any) {
+		if pod, ok := obj.(*corev1.Pod); ok {
+			a.check(ctx, recorder, pod)
+		}
+	}
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    check,
+		UpdateFunc: func(_, obj any) { check(obj) },
+		DeleteFunc: func(obj any) {
+			if pod, ok := obj.(*corev1.Pod); ok {
+				a.mu.Lock()
+				delete(a.seen, pod.UID)
+				a.mu.Unlock()
+			}
+		},
+	}); err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	<-ctx.Done()
+	factory.Shutdown()
+	return nil
+}
+
+// check reports a bound pod that carries no placement decision, once.
+func (a *Auditor) check(ctx context.Context, recorder record.EventRecorder, pod *corev1.Pod) {
+	if pod.Spec.NodeName == "" {
+		return
+	}
+	if _, ok := pod.Annotations[placementrecord.Annotation]; ok {
+		return
+	}
+	a.mu.Lock()
+	if a.seen[pod.UID] {
+		a.mu.Unlock()
+		return
+	}
+	a.seen[pod.UID] = true
+	a.mu.Unlock()
+	a.degraded.Inc()
+	msg := fmt.Sprintf("pod %s was bound to %s without HyperSDK's scheduler extender: carbon, cost, pressure and GPU topology were not considered",
+		pod.Name, pod.Spec.NodeName)
+	klog.FromContext(ctx).Info("Placement degraded", "pod", klog.KObj(pod), "node", pod.Spec.NodeName)
+	ref := &corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID}
+	for _, o := range pod.OwnerReferences {
+		if o.Kind == "VirtualMachineInstance" {
+			ref = &corev1.ObjectReference{Kind: o.Kind, APIVersion: kvv1.GroupVersion.String(), Namespace: pod.Namespace, Name: o.Name, UID: o.UID}
+		}
+	}
+	recorder.Event(ref, corev1.EventTypeWarning, Reason, msg)
+}

@@ -1,0 +1,546 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/gpu"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
+	"github.com/hypersdk/hypersdk/test/framework"
+)
+
+// policyLabel on a VM's template selects the PlacementPolicy of one test,
+// so policies never reach the VMs of other tests.
+const policyLabel = "e2e.hypersdk.io/policy"
+
+// createPolicy makes a PlacementPolicy selecting VMs labelled with its name,
+// deleted after the test.
+func createPolicy(t *testing.T, name string, spec v1alpha1.PlacementPolicySpec) {
+	t.Helper()
+	spec.VMSelector = &metav1.LabelSelector{MatchLabels: map[string]string{policyLabel: name}}
+	_, err := env.HyperSDK.HypersdkV1alpha1().PlacementPolicies().Create(context.Background(),
+		&v1alpha1.PlacementPolicy{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating PlacementPolicy %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = env.HyperSDK.HypersdkV1alpha1().PlacementPolicies().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	// Decisions use the extender's cache: wait until the policy is in it.
+	framework.Eventually(t, "the extender seeing PlacementPolicy "+name, func(ctx context.Context) (bool, error) {
+		list, err := env.HyperSDK.HypersdkV1alpha1().PlacementPolicies().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		cached, err := scrape(ctx, env.ExtenderURL()+"/metrics", "hypersdk_extender_placement_policies")
+		return err == nil && int(cached) == len(list.Items), err
+	})
+}
+
+// placedVM is a KubeVirt VM under a policy, optionally kept to some zones.
+func placedVM(name, policy string, zones []string, extraLabels map[string]string) *kvv1.VirtualMachine {
+	vm := kubevirtVM(name, 1, "1Gi", nil)
+	labels := map[string]string{policyLabel: policy}
+	for k, v := range extraLabels {
+		labels[k] = v
+	}
+	vm.Spec.Template.ObjectMeta.Labels = labels
+	if len(zones) > 0 {
+		vm.Spec.Template.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: fleet.RegionLabel, Operator: corev1.NodeSelectorOpIn, Values: zones}},
+			}}},
+		}}
+	}
+	return vm
+}
+
+// placement reads virtualmachines/placement, waiting for a decision.
+func placement(t *testing.T, ns, name string) *v1alpha1.VirtualMachinePlacement {
+	t.Helper()
+	var p *v1alpha1.VirtualMachinePlacement
+	framework.Eventually(t, "placement decision of "+name, func(ctx context.Context) (bool, error) {
+		got := &v1alpha1.VirtualMachinePlacement{}
+		err := env.HyperSDK.HypersdkV1alpha1().RESTClient().Get().Namespace(ns).Resource("virtualmachines").
+			Name(name).SubResource("placement").Do(ctx).Into(got)
+		if err != nil {
+			return false, err
+		}
+		p = got
+		return got.Decision != nil || got.Degraded, nil
+	})
+	return p
+}
+
+// decision reads the VM's placement decision, failing if it was placed
+// without the extender.
+func decision(t *testing.T, ns, name string) *v1alpha1.PlacementDecision {
+	t.Helper()
+	p := placement(t, ns, name)
+	if p.Decision == nil {
+		t.Fatalf("no placement decision for %s: %s", name, p.Message)
+	}
+	return p.Decision
+}
+
+func chosen(t *testing.T, d *v1alpha1.PlacementDecision) v1alpha1.NodeScore {
+	t.Helper()
+	for _, c := range d.Candidates {
+		if c.Node == d.Node {
+			return c
+		}
+	}
+	t.Fatalf("chosen node %s missing from the candidates %+v", d.Node, d.Candidates)
+	return v1alpha1.NodeScore{}
+}
+
+// deleteVM deletes a KubeVirt VM and waits until its pods are gone, so the
+// capacity it held is free again.
+func deleteVM(t *testing.T, ns, name string) {
+	t.Helper()
+	if err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "pods of "+name+" gone", func(ctx context.Context) (bool, error) {
+		pods, err := env.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "vm.kubevirt.io/name=" + name})
+		return err == nil && len(pods.Items) == 0, err
+	})
+}
+
+// TestPlacementFollowsCarbon: with carbon dominant, each VM goes to the
+// cleaner of Spain and California at the moment it is placed, and as the
+// replayed traces cross, the choice moves from one zone to the other.
+func TestPlacementFollowsCarbon(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "carbon")
+	createPolicy(t, "carbon-first", v1alpha1.PlacementPolicySpec{CarbonWeight: ptr.To[int32](100), CostWeight: ptr.To[int32](0),
+		PressureWeight: ptr.To[int32](0), GPUWeight: ptr.To[int32](0)})
+	zones := []string{"ES", "US-CAL-CISO"}
+	seen := map[string]bool{}
+	deadline := time.Now().Add(3 * time.Minute)
+	for i := 0; len(seen) < 2; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d VMs only zones %v were chosen; the traces cross several times a simulated day", i, seen)
+		}
+		name := fmt.Sprintf("follow-%d", i)
+		createKubeVirtVM(t, ns, placedVM(name, "carbon-first", zones, nil))
+		runningVMI(t, ns, name, "")
+		p := placement(t, ns, name)
+		if p.Decision == nil {
+			t.Fatalf("no decision for %s: %s", name, p.Message)
+		}
+		d := p.Decision
+		c := chosen(t, d)
+		if !slices.Contains(zones, c.Zone) {
+			t.Fatalf("%s placed in zone %q, outside its affinity %v", name, c.Zone, zones)
+		}
+		// The chosen zone is the cleanest among the candidates at decision time.
+		for _, other := range d.Candidates {
+			if other.CarbonIntensity < c.CarbonIntensity {
+				t.Fatalf("%s went to %s (%s, %.1f g/kWh) although %s (%s) had %.1f g/kWh", name, c.Node, c.Zone,
+					c.CarbonIntensity, other.Node, other.Zone, other.CarbonIntensity)
+			}
+		}
+		if c.Carbon != 100 {
+			t.Fatalf("chosen node %s has carbon score %v, want the best (100): %+v", c.Node, c.Carbon, d.Candidates)
+		}
+		if d.Policy != "carbon-first" {
+			t.Fatalf("decision used policy %q, want carbon-first", d.Policy)
+		}
+		seen[c.Zone] = true
+		deleteVM(t, ns, name)
+	}
+}
+
+// TestPlacementCarbonLimit: nodes in zones above maxCarbonIntensity are
+// filtered with that reason, and the VM lands in a zone below it.
+func TestPlacementCarbonLimit(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "carbonlimit")
+	// Norway's grid stays far below 80 g/kWh all year; Spain and California
+	// stay above it.
+	createPolicy(t, "clean-only", v1alpha1.PlacementPolicySpec{MaxCarbonIntensity: ptr.To[int32](80)})
+	createKubeVirtVM(t, ns, placedVM("clean", "clean-only", nil, nil))
+	runningVMI(t, ns, "clean", "")
+	d := decision(t, ns, "clean")
+	if d == nil || d.Policy != "clean-only" {
+		t.Fatalf("decision %+v, want one under policy clean-only", d)
+	}
+	if c := chosen(t, d); c.Zone != "NO" || c.CarbonIntensity > 80 {
+		t.Fatalf("VM placed on %s in %s at %.1f g/kWh, want a Norwegian node below 80", c.Node, c.Zone, c.CarbonIntensity)
+	}
+	// Every Spanish and Californian node is ruled out: by the carbon limit,
+	// or first by another hard limit (a spot node, for this VM).
+	dirty := append(nodesWithLabel(t, fleet.RegionLabel, "ES"), nodesWithLabel(t, fleet.RegionLabel, "US-CAL-CISO")...)
+	byCarbon := 0
+	for _, node := range dirty {
+		i := slices.IndexFunc(d.Filtered, func(f v1alpha1.FilteredNode) bool { return f.Node == node })
+		if i < 0 {
+			t.Fatalf("%s, in a zone above 80 g/kWh, was not filtered: %+v", node, d.Filtered)
+		}
+		if strings.Contains(d.Filtered[i].Reason, "above policy maximum 80") {
+			byCarbon++
+		}
+	}
+	if byCarbon < len(dirty)-len(nodesWithLabel(t, fleet.CapacityTypeLabel, "spot")) {
+		t.Fatalf("want every on-demand node of Spain and California filtered by the carbon limit, got %+v", d.Filtered)
+	}
+}
+
+// TestPlacementFollowsCost: with cost dominant the cheapest feasible node
+// wins; spot nodes are filtered for VMs that do not allow spot, and chosen
+// for one that does.
+func TestPlacementFollowsCost(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "cost")
+	createPolicy(t, "cheapest", v1alpha1.PlacementPolicySpec{CarbonWeight: ptr.To[int32](0), CostWeight: ptr.To[int32](100),
+		PressureWeight: ptr.To[int32](0)})
+	spotNodes := nodesWithLabel(t, fleet.CapacityTypeLabel, "spot")
+	if len(spotNodes) == 0 {
+		t.Fatal("the test fleet has no spot node")
+	}
+
+	createKubeVirtVM(t, ns, placedVM("on-demand", "cheapest", nil, nil))
+	runningVMI(t, ns, "on-demand", "")
+	d := decision(t, ns, "on-demand")
+	c := chosen(t, d)
+	if slices.Contains(spotNodes, c.Node) {
+		t.Fatalf("VM without spot permission placed on spot node %s", c.Node)
+	}
+	for _, other := range d.Candidates {
+		if other.CostPerHour < c.CostPerHour {
+			t.Fatalf("chose %s at $%.4f/h over cheaper %s at $%.4f/h", c.Node, c.CostPerHour, other.Node, other.CostPerHour)
+		}
+	}
+	for _, spot := range spotNodes {
+		if !slices.ContainsFunc(d.Filtered, func(f v1alpha1.FilteredNode) bool {
+			return f.Node == spot && strings.Contains(f.Reason, "spot")
+		}) {
+			t.Fatalf("spot node %s not filtered for a VM without spot permission: %+v", spot, d.Filtered)
+		}
+	}
+
+	createKubeVirtVM(t, ns, placedVM("spot-ok", "cheapest", nil, map[string]string{"hypersdk.io/allow-spot": "true"}))
+	runningVMI(t, ns, "spot-ok", "")
+	d = decision(t, ns, "spot-ok")
+	if c := chosen(t, d); !slices.Contains(spotNodes, c.Node) {
+		t.Fatalf("VM allowing spot placed on on-demand %s ($%.4f/h); candidates %+v", c.Node, c.CostPerHour, d.Candidates)
+	}
+}
+
+func nodesWithLabel(t *testing.T, key, value string) []string {
+	t.Helper()
+	nodes, err := env.Kube.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: key + "=" + value})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, n := range nodes.Items {
+		names = append(names, n.Name)
+	}
+	return names
+}
+
+// TestPlacementAvoidsLoadedNode: a node whose simulated load is above the
+// policy's maxNodeUtilization takes no new VM, and the decision says why.
+func TestPlacementAvoidsLoadedNode(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "pressure")
+	norway := nodesWithLabel(t, fleet.RegionLabel, "NO")
+	if len(norway) != 2 {
+		t.Fatalf("want two Norwegian nodes, got %v", norway)
+	}
+	busy, calm := norway[0], norway[1]
+	// Fill most of the free CPU of one node with a VM running flat out,
+	// leaving room for one more VM so that only the load can keep it out.
+	free := freeCPU(t, busy)
+	if free < 6 {
+		t.Fatalf("%s has only %d free CPUs", busy, free)
+	}
+	filler := kubevirtVM("filler", uint32(free-2), "4Gi", nil)
+	filler.Spec.Template.ObjectMeta.Annotations = map[string]string{"hypersdk.io/load-profile": "steady:0.95"}
+	filler.Spec.Template.Spec.NodeSelector = map[string]string{"kubernetes.io/hostname": busy}
+	createKubeVirtVM(t, ns, filler)
+	runningVMI(t, ns, "filler", "")
+	var busyUtil, calmUtil float64
+	framework.Eventually(t, busy+" loaded in metrics.k8s.io", func(ctx context.Context) (bool, error) {
+		var err error
+		if busyUtil, err = utilization(ctx, busy); err != nil {
+			return false, err
+		}
+		calmUtil, err = utilization(ctx, calm)
+		return busyUtil > calmUtil+20, err
+	})
+	loadedAt := time.Now()
+	framework.Eventually(t, "the extender reading node usage after the load", func(ctx context.Context) (bool, error) {
+		v, err := scrape(ctx, env.ExtenderURL()+"/metrics", "hypersdk_extender_usage_updated_timestamp_seconds")
+		return err == nil && v > float64(loadedAt.Unix()+1), err
+	})
+	// A limit between the two: the calm node stays below it with the new
+	// VM, the busy one is above it already.
+	limit := int32((busyUtil + calmUtil) / 2)
+	t.Logf("%s at %.0f%%, %s at %.0f%%: limit %d%%", busy, busyUtil, calm, calmUtil, limit)
+	createPolicy(t, "not-busy", v1alpha1.PlacementPolicySpec{MaxNodeUtilization: ptr.To(limit)})
+	createKubeVirtVM(t, ns, placedVM("newcomer", "not-busy", []string{"NO"}, nil))
+	runningVMI(t, ns, "newcomer", "")
+	d := decision(t, ns, "newcomer")
+	if d.Policy != "not-busy" {
+		t.Fatalf("decision under policy %q, want not-busy", d.Policy)
+	}
+	if d.Node != calm {
+		t.Fatalf("VM placed on %s, want %s: %s is loaded above the policy's %d%%", d.Node, calm, busy, limit)
+	}
+	want := fmt.Sprintf("maximum %d%%", limit)
+	if !slices.ContainsFunc(d.Filtered, func(f v1alpha1.FilteredNode) bool {
+		return f.Node == busy && strings.Contains(f.Reason, "utilisation") && strings.Contains(f.Reason, want)
+	}) {
+		t.Fatalf("%s not filtered for its load (want a reason with %q): %+v", busy, want, d.Filtered)
+	}
+}
+
+// freeCPU is a node's allocatable CPU minus its pods' requests, in whole CPUs.
+func freeCPU(t *testing.T, node string) int {
+	t.Helper()
+	n, err := env.Kube.CoreV1().Nodes().Get(context.Background(), node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := env.Kube.CoreV1().Pods("").List(context.Background(), metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := n.Status.Allocatable.Cpu().MilliValue()
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		for _, c := range p.Spec.Containers {
+			free -= c.Resources.Requests.Cpu().MilliValue()
+		}
+	}
+	return int(free / 1000)
+}
+
+// utilization is a node's CPU usage from metrics.k8s.io, in percent of allocatable.
+func utilization(ctx context.Context, node string) (float64, error) {
+	n, err := env.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		return 0, err
+	}
+	raw, err := env.Kube.CoreV1().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/nodes", node).DoRaw(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var nm struct {
+		Usage corev1.ResourceList `json:"usage"`
+	}
+	if err := json.Unmarshal(raw, &nm); err != nil {
+		return 0, err
+	}
+	return 100 * nm.Usage.Cpu().AsApproximateFloat64() / n.Status.Allocatable.Cpu().AsApproximateFloat64(), nil
+}
+
+// gpuVM asks for count A100s under a policy.
+func gpuVM(name, policy string, count int) *kvv1.VirtualMachine {
+	vm := placedVM(name, policy, nil, nil)
+	for i := range count {
+		vm.Spec.Template.Spec.Domain.Devices.GPUs = append(vm.Spec.Template.Spec.Domain.Devices.GPUs,
+			kvv1.GPU{Name: fmt.Sprintf("gpu%d", i), DeviceName: "nvidia.com/A100"})
+	}
+	return vm
+}
+
+// boundDevices returns the VM's node, the devices the extender recorded in
+// the pod's annotation, and the node's inventory.
+func boundDevices(t *testing.T, ns, name string) (string, []string, map[string]gpu.Device) {
+	t.Helper()
+	pods := launcherPods(t, ns, name)
+	if len(pods) != 1 {
+		t.Fatalf("want one virt-launcher pod for %s, got %d", name, len(pods))
+	}
+	pod := pods[0]
+	ids := strings.Split(pod.Annotations[gpu.AssignedAnnotation], ",")
+	node, err := env.Kube.CoreV1().Nodes().Get(context.Background(), pod.Spec.NodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := gpu.ParseInventory(node.Annotations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]gpu.Device{}
+	for _, d := range inv {
+		byID[d.ID] = d
+	}
+	return node.Name, ids, byID
+}
+
+// TestPlacementGPUTopology: a 2-GPU VM gets two devices joined by NVLink,
+// and the devices bound are the ones the decision names; then binpack and
+// spread lay single-GPU VMs out differently on a server.
+func TestPlacementGPUTopology(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "gpu")
+	createPolicy(t, "gpu-binpack", v1alpha1.PlacementPolicySpec{GPUPolicy: v1alpha1.GPUPolicyBinpack})
+	createPolicy(t, "gpu-spread", v1alpha1.PlacementPolicySpec{GPUPolicy: v1alpha1.GPUPolicySpread})
+
+	createKubeVirtVM(t, ns, gpuVM("pair", "gpu-binpack", 2))
+	runningVMI(t, ns, "pair", "")
+	d := decision(t, ns, "pair")
+	node, ids, inv := boundDevices(t, ns, "pair")
+	if node != d.Node || !slices.Equal(ids, d.GPUDevices) {
+		t.Fatalf("bound %s %v, decision says %s %v", node, ids, d.Node, d.GPUDevices)
+	}
+	if len(ids) != 2 || !slices.Contains(inv[ids[0]].NVLinkPeers, ids[1]) {
+		t.Fatalf("2-GPU VM got %v on %s, not an NVLink pair (inventory %+v)", ids, node, inv)
+	}
+	deleteVM(t, ns, "pair")
+
+	// One GPU taken on a server: binpack fills its NUMA node's pair, spread
+	// goes to the other NUMA node.
+	createKubeVirtVM(t, ns, gpuVM("first", "gpu-binpack", 1))
+	runningVMI(t, ns, "first", "")
+	firstNode, first, inv := boundDevices(t, ns, "first")
+
+	createKubeVirtVM(t, ns, gpuVM("spread", "gpu-spread", 1))
+	runningVMI(t, ns, "spread", "")
+	spreadNode, spread, _ := boundDevices(t, ns, "spread")
+	if spreadNode == firstNode && inv[spread[0]].NUMANode == inv[first[0]].NUMANode {
+		t.Fatalf("spread put its GPU %s on the NUMA node of %s", spread[0], first[0])
+	}
+	deleteVM(t, ns, "spread")
+
+	createKubeVirtVM(t, ns, gpuVM("binpack", "gpu-binpack", 1))
+	runningVMI(t, ns, "binpack", "")
+	packNode, packed, _ := boundDevices(t, ns, "binpack")
+	if packNode != firstNode || !slices.Contains(inv[first[0]].NVLinkPeers, packed[0]) {
+		t.Fatalf("binpack put its GPU on %s %v, want the NVLink peer of %s on %s", packNode, packed, first[0], firstNode)
+	}
+}
+
+// TestPlacementBreakdownMatchesNode: the placement subresource, read with
+// kubectl, shows the chosen node with the per-criterion scores that make up
+// its total under the policy's weights; the Table form lists it.
+func TestPlacementBreakdownMatchesNode(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "breakdown")
+	createPolicy(t, "mixed", v1alpha1.PlacementPolicySpec{CarbonWeight: ptr.To[int32](50), CostWeight: ptr.To[int32](30),
+		PressureWeight: ptr.To[int32](20)})
+	createKubeVirtVM(t, ns, placedVM("explained", "mixed", nil, nil))
+	vmi := runningVMI(t, ns, "explained", "")
+	placement(t, ns, "explained")
+
+	out, err := env.Kubectl(t, "get", "--raw", "/apis/hypersdk.io/v1alpha1/namespaces/"+ns+"/virtualmachines/explained/placement")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p v1alpha1.VirtualMachinePlacement
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("decoding %s: %v", out, err)
+	}
+	d := p.Decision
+	if d.Node != vmi.Status.NodeName {
+		t.Fatalf("decision names %s, VMI runs on %s", d.Node, vmi.Status.NodeName)
+	}
+	c := chosen(t, d)
+	w := d.Weights
+	want := (w.Carbon*c.Carbon + w.Cost*c.Cost + w.Pressure*c.Pressure) / (w.Carbon + w.Cost + w.Pressure)
+	if math.Abs(want-c.Total) > 0.05 {
+		t.Fatalf("total %.2f of %s does not match weights %+v and scores carbon %.2f cost %.2f pressure %.2f (want %.2f)",
+			c.Total, c.Node, w, c.Carbon, c.Cost, c.Pressure, want)
+	}
+	if w.Carbon != 50 || w.Cost != 30 || w.Pressure != 20 {
+		t.Fatalf("weights %+v, want the policy's 50/30/20", w)
+	}
+
+	req := env.HyperSDK.HypersdkV1alpha1().RESTClient().Get().Namespace(ns).Resource("virtualmachines").
+		Name("explained").SubResource("placement").SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+	raw, err := req.DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table metav1.Table
+	if err := json.Unmarshal(raw, &table); err != nil {
+		t.Fatal(err)
+	}
+	if len(table.Rows) != len(d.Candidates) || !slices.ContainsFunc(table.Rows, func(r metav1.TableRow) bool {
+		return r.Cells[0] == "*"+d.Node
+	}) {
+		t.Fatalf("table %s does not mark %s among %d candidates", raw, d.Node, len(d.Candidates))
+	}
+}
+
+// TestPlacementWithoutExtender: with the extender killed, kube-scheduler
+// still places VMs (the extender is ignorable), the placement subresource
+// says the placement was degraded, and so do an event and a metric.
+func TestPlacementWithoutExtender(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "degraded")
+	env.KillExtender()
+	t.Cleanup(func() {
+		if err := env.StartExtender(context.Background()); err != nil {
+			t.Errorf("restarting the extender: %v", err)
+		}
+	})
+	createKubeVirtVM(t, ns, kubevirtVM("unguided", 1, "1Gi", nil))
+	vmi := runningVMI(t, ns, "unguided", "")
+	p := placement(t, ns, "unguided")
+	if !p.Degraded || p.Decision != nil || !strings.Contains(p.Message, vmi.Status.NodeName) {
+		t.Fatalf("placement %+v, want degraded on %s", p, vmi.Status.NodeName)
+	}
+	framework.Eventually(t, "PlacementDegraded event on the VMI", func(ctx context.Context) (bool, error) {
+		events, err := env.Kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
+			FieldSelector: "reason=PlacementDegraded,involvedObject.name=unguided"})
+		return err == nil && len(events.Items) > 0, err
+	})
+	framework.Eventually(t, "hypersdk_placement_degraded_total above 0", func(ctx context.Context) (bool, error) {
+		v, err := scrape(ctx, env.ControllerMetricsURL(), "hypersdk_placement_degraded_total")
+		return err == nil && v > 0, err
+	})
+}
+
+// scrape reads one unlabelled sample from a Prometheus text endpoint.
+func scrape(ctx context.Context, url, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	f, ok := families[name]
+	if !ok || len(f.Metric) == 0 {
+		return 0, fmt.Errorf("%s not exported at %s", name, url)
+	}
+	m := f.Metric[0]
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue(), nil
+	case m.Gauge != nil:
+		return m.Gauge.GetValue(), nil
+	}
+	return 0, fmt.Errorf("%s is neither counter nor gauge", name)
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
@@ -40,6 +42,7 @@ func run() error {
 		kubeconfig, bindAddress string
 		qps                     float32
 		carbonOpts              carbonflags.Options
+		profiling               bool
 		cfg                     extender.Config
 	)
 	fs := pflag.NewFlagSet("hypersdk-scheduler-extender", pflag.ExitOnError)
@@ -48,6 +51,7 @@ func run() error {
 	fs.Float32Var(&qps, "kube-api-qps", 200, "Queries per second to kube-apiserver (binds); burst is twice this.")
 	fs.DurationVar(&cfg.UsageInterval, "usage-interval", extender.DefaultUsageInterval, "How often node usage is read from metrics.k8s.io.")
 	fs.IntVar(&cfg.Candidates, "decision-candidates", extender.DefaultCandidates, "Best nodes listed in each recorded decision.")
+	fs.BoolVar(&profiling, "profiling", false, "Serve Go's profiles at /debug/pprof/ on --bind-address.")
 	carbonOpts.AddFlags(fs)
 	goflags := flag.NewFlagSet("klog", flag.ExitOnError)
 	klog.InitFlags(goflags)
@@ -61,7 +65,12 @@ func run() error {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
 	restCfg.QPS, restCfg.Burst = qps, int(2*qps)
-	if cfg.Kube, err = kubernetes.NewForConfig(restCfg); err != nil {
+	// Built-in kinds (the pod and node informers, binds) in protobuf, as
+	// kube-scheduler does: JSON costs the API server and us far more CPU.
+	kubeCfg := rest.CopyConfig(restCfg)
+	kubeCfg.ContentType = "application/vnd.kubernetes.protobuf"
+	kubeCfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	if cfg.Kube, err = kubernetes.NewForConfig(kubeCfg); err != nil {
 		return err
 	}
 	if cfg.HyperSDK, err = hypersdkclient.NewForConfig(restCfg); err != nil {
@@ -87,7 +96,15 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", bindAddress, err)
 	}
-	srv := &http.Server{Handler: ext.Handler(reg), ReadHeaderTimeout: 10 * time.Second}
+	handler := ext.Handler(reg)
+	if profiling {
+		mux := http.NewServeMux()
+		mux.Handle("/", handler)
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		handler = mux
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)

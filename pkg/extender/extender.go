@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -33,11 +34,14 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/promutil"
 )
 
+// launcherSelector selects virt-launcher pods, the pods the extender places.
+const launcherSelector = "kubevirt.io=virt-launcher"
+
 // Defaults of Config.
 const (
 	DefaultUsageInterval = 5 * time.Second
-	DefaultCandidates    = 5
-	DefaultFilteredShown = 10
+	DefaultCandidates    = 3
+	DefaultFilteredShown = 5
 	// decisionTTL bounds how long a prioritize result waits for its bind.
 	decisionTTL = 10 * time.Minute
 )
@@ -68,19 +72,14 @@ type Extender struct {
 	metrics  *metrics
 
 	kubeInformers     informers.SharedInformerFactory
+	launcherInformers informers.SharedInformerFactory
 	hypersdkInformers hypersdkinformers.SharedInformerFactory
 	synced            []cache.InformerSynced
 
 	mu        sync.Mutex
 	decisions map[types.UID]pending // last prioritize result per pod
-	filtered  map[types.UID]filteredAt
+	filtered  map[types.UID]pending // last filter result per pod
 	lastSweep time.Time
-}
-
-// filteredAt is what a pod's last filter call ruled out.
-type filteredAt struct {
-	at    time.Time
-	nodes []placement.FilteredNode
 }
 
 // pending is a scored pod waiting for its bind.
@@ -121,14 +120,20 @@ func New(cfg Config) (*Extender, error) {
 		return nil, err
 	}
 	e := &Extender{
-		cfg:               cfg,
-		nodes:             newNodeCache(cfg.Prices),
-		usage:             &usagePoller{client: cfg.Metrics, interval: cfg.UsageInterval, updated: m.usageUpdated},
-		metrics:           m,
-		kubeInformers:     informers.NewSharedInformerFactory(cfg.Kube, 0),
+		cfg:           cfg,
+		nodes:         newNodeCache(cfg.Prices),
+		usage:         &usagePoller{client: cfg.Metrics, interval: cfg.UsageInterval, updated: m.usageUpdated},
+		metrics:       m,
+		kubeInformers: informers.NewSharedInformerFactory(cfg.Kube, 0),
+		// Only VM pods: capacity is kube-scheduler's to check (NodeResourcesFit
+		// runs before any extender), so the extender needs other pods for
+		// nothing, and watching every pod of a busy cluster costs the API
+		// server and the extender CPU on the scheduling path.
+		launcherInformers: informers.NewSharedInformerFactoryWithOptions(cfg.Kube, 0,
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = launcherSelector })),
 		hypersdkInformers: hypersdkinformers.NewSharedInformerFactory(cfg.HyperSDK, 0),
 		decisions:         map[types.UID]pending{},
-		filtered:          map[types.UID]filteredAt{},
+		filtered:          map[types.UID]pending{},
 	}
 	nodeInf := e.kubeInformers.Core().V1().Nodes().Informer()
 	if _, err := nodeInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -142,7 +147,7 @@ func New(cfg Config) (*Extender, error) {
 	}); err != nil {
 		return nil, err
 	}
-	podInf := e.kubeInformers.Core().V1().Pods()
+	podInf := e.launcherInformers.Core().V1().Pods()
 	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { e.nodes.setPod(obj.(*corev1.Pod)) },
 		UpdateFunc: func(_, obj any) { e.nodes.setPod(obj.(*corev1.Pod)) },
@@ -179,6 +184,7 @@ func unwrap(obj any) any {
 // Run starts the caches and the usage poller and waits for them to sync.
 func (e *Extender) Run(ctx context.Context) error {
 	e.kubeInformers.Start(ctx.Done())
+	e.launcherInformers.Start(ctx.Done())
 	e.hypersdkInformers.Start(ctx.Done())
 	go e.usage.run(ctx)
 	if !cache.WaitForCacheSync(ctx.Done(), e.synced...) {
@@ -280,22 +286,22 @@ func (e *Extender) remember(uid types.UID, p pending) {
 	e.decisions[uid] = p
 }
 
-// rememberFiltered keeps what the filter ruled out for the pod's decision.
-func (e *Extender) rememberFiltered(uid types.UID, nodes []placement.FilteredNode) {
-	now := e.cfg.Clock.Now()
+// rememberFiltered keeps a pod's filter evaluation for its prioritize and
+// for the record of its decision.
+func (e *Extender) rememberFiltered(uid types.UID, p pending) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.sweepLocked(now)
-	e.filtered[uid] = filteredAt{at: now, nodes: nodes}
+	e.sweepLocked(p.at)
+	e.filtered[uid] = p
 }
 
-// filteredFor returns and forgets what the pod's filter call ruled out.
-func (e *Extender) filteredFor(uid types.UID) []placement.FilteredNode {
+// filteredFor returns and forgets the pod's filter evaluation.
+func (e *Extender) filteredFor(uid types.UID) (pending, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	f := e.filtered[uid]
+	p, ok := e.filtered[uid]
 	delete(e.filtered, uid)
-	return f.nodes
+	return p, ok
 }
 
 // sweepLocked drops entries of pods whose bind never came (another

@@ -17,8 +17,10 @@ import (
 
 // nodeState is what the extender keeps per node between requests: the parts
 // of a placement.NodeSnapshot that change only with the Node object, plus
-// the sums of the pods bound to it, kept up to date by pod events so that no
-// request has to walk every pod.
+// the sums of the VM pods bound to it, kept up to date by pod events so that
+// no request has to walk every pod. The sums cover VM pods only: they feed
+// GPU bookkeeping and, when usage is unknown, pressure; whether a node has
+// room at all is checked by kube-scheduler before the extender is asked.
 type nodeState struct {
 	static       placement.NodeSnapshot
 	requestedCPU float64

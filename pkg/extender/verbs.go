@@ -42,9 +42,9 @@ func (e *Extender) Filter(ctx context.Context, args *extenderv1.ExtenderArgs) *e
 		failed[f.Node] = f.Reason
 	}
 	e.metrics.filtered.Add(float64(len(failed)))
-	// Prioritize only sees the nodes that passed; keep the reasons for the
-	// record of the decision.
-	e.rememberFiltered(args.Pod.UID, p.decision.Filtered)
+	// Prioritize usually asks about exactly the nodes that passed: keep the
+	// evaluation for it, and the reasons for the record of the decision.
+	e.rememberFiltered(args.Pod.UID, p)
 	klog.FromContext(ctx).V(3).Info("Filtered", "pod", klog.KObj(args.Pod), "nodes", len(*args.NodeNames), "passed", len(names), "policy", p.policyName)
 	return &extenderv1.ExtenderFilterResult{NodeNames: &names, FailedNodes: failed}
 }
@@ -55,7 +55,14 @@ func (e *Extender) Prioritize(ctx context.Context, args *extenderv1.ExtenderArgs
 	if args.Pod == nil || args.NodeNames == nil {
 		return nil, fmt.Errorf("prioritize needs a pod and node names (nodeCacheCapable: true)")
 	}
-	p := e.evaluate(ctx, args.Pod, *args.NodeNames)
+	p, ok := e.filteredFor(args.Pod.UID)
+	if !ok || !sameNodes(p.decision.Scores, *args.NodeNames) {
+		// Not filtered by us, or the scheduler narrowed the list since:
+		// min-max normalisation depends on the set, so score it afresh.
+		filtered := p.decision.Filtered
+		p = e.evaluate(ctx, args.Pod, *args.NodeNames)
+		p.decision.Filtered = append(filtered, p.decision.Filtered...)
+	}
 	out := make(extenderv1.HostPriorityList, 0, len(*args.NodeNames))
 	for _, s := range p.decision.Scores {
 		out = append(out, extenderv1.HostPriority{Host: s.Node, Score: scaleScore(s.Total)})
@@ -65,10 +72,27 @@ func (e *Extender) Prioritize(ctx context.Context, args *extenderv1.ExtenderArgs
 	for _, f := range p.decision.Filtered {
 		out = append(out, extenderv1.HostPriority{Host: f.Node, Score: 0})
 	}
-	p.decision.Filtered = append(e.filteredFor(args.Pod.UID), p.decision.Filtered...)
-	klog.FromContext(ctx).V(3).Info("Prioritized", "pod", klog.KObj(args.Pod), "nodes", len(*args.NodeNames), "filtered", len(p.decision.Filtered))
+	klog.FromContext(ctx).V(3).Info("Prioritized", "pod", klog.KObj(args.Pod), "nodes", len(*args.NodeNames),
+		"filtered", len(p.decision.Filtered), "reused", ok)
 	e.remember(args.Pod.UID, p)
 	return &out, nil
+}
+
+// sameNodes reports whether names are exactly the scored nodes.
+func sameNodes(scores []placement.NodeScore, names []string) bool {
+	if len(scores) != len(names) {
+		return false
+	}
+	set := make(map[string]struct{}, len(scores))
+	for _, s := range scores {
+		set[s.Node] = struct{}{}
+	}
+	for _, n := range names {
+		if _, ok := set[n]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // scaleScore maps a 0..100 total onto the extender range, rounding so the
@@ -100,8 +124,9 @@ func (e *Extender) Bind(ctx context.Context, args *extenderv1.ExtenderBindingArg
 		}
 		if !scored {
 			// What the filter ruled out is still part of this decision.
+			filtered, _ := e.filteredFor(args.PodUID)
 			p = again
-			p.decision.Filtered = append(e.filteredFor(args.PodUID), again.decision.Filtered...)
+			p.decision.Filtered = append(filtered.decision.Filtered, again.decision.Filtered...)
 		}
 	}
 	record := e.record(args.PodName, args.Node, p, chosen)

@@ -88,7 +88,7 @@ func (a *Auditor) Run(ctx context.Context) error {
 
 // check reports a bound pod that carries no placement decision, once.
 func (a *Auditor) check(ctx context.Context, recorder record.EventRecorder, pod *corev1.Pod) {
-	if pod.Spec.NodeName == "" {
+	if pod.Spec.NodeName == "" || !requestsKVM(pod) {
 		return
 	}
 	if _, ok := pod.Annotations[placementrecord.Annotation]; ok {
@@ -112,4 +112,20 @@ func (a *Auditor) check(ctx context.Context, recorder record.EventRecorder, pod 
 		}
 	}
 	recorder.Event(ref, corev1.EventTypeWarning, Reason, msg)
+}
+
+// kvmResource is what the extender manages: only pods asking for it are
+// sent to the extender, so only they can be placed without it.
+const kvmResource corev1.ResourceName = "devices.kubevirt.io/kvm"
+
+func requestsKVM(pod *corev1.Pod) bool {
+	for _, c := range pod.Spec.Containers {
+		if _, ok := c.Resources.Requests[kvmResource]; ok {
+			return true
+		}
+		if _, ok := c.Resources.Limits[kvmResource]; ok {
+			return true
+		}
+	}
+	return false
 }

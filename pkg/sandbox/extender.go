@@ -46,7 +46,7 @@ func (sb *Sandbox) startExtender(ctx context.Context, client kubernetes.Interfac
 		"--usage-interval=2s",
 		// As kube-scheduler's own client: binds must not queue behind a rate limit.
 		"--kube-api-qps=5000",
-		"--v=3",
+		"--v=2",
 	}, sb.carbonArgs()...)
 	return sb.StartExtender(ctx)
 }

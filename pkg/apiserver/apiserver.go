@@ -94,6 +94,7 @@ func (c completedConfig) New() (*Server, error) {
 	feeder := kubevirt.NewViewFeeder(c.ExtraConfig.KubeVirt, vms, 0)
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(hypersdk.GroupName, scheme, runtime.NewParameterCodec(scheme), c.ExtraConfig.Codecs)
+	group.NegotiatedSerializer = jsonAndYAML{c.ExtraConfig.Codecs}
 	storage := map[string]rest.Storage{
 		"virtualmachines":     vms,
 		"vmoperations":        operations,
@@ -107,7 +108,7 @@ func (c completedConfig) New() (*Server, error) {
 	storage["virtualmachines/console"] = virtualmachine.NewConsoleREST(vms, bridge, console.Serial)
 	storage["virtualmachines/vnc"] = virtualmachine.NewConsoleREST(vms, bridge, console.VNC)
 	storage["virtualmachines/placement"] = virtualmachine.NewPlacementREST(vms, c.ExtraConfig.Kube)
-	historyCfg := historyrest.Config{Store: c.ExtraConfig.History, Codecs: c.ExtraConfig.Codecs}
+	historyCfg := historyrest.Config{Store: c.ExtraConfig.History, Codecs: group.NegotiatedSerializer}
 	storage["virtualmachines/history"] = historyrest.NewVMREST(historyCfg, vms)
 	storage["clusterhistories"] = historyrest.NewClusterREST(historyCfg)
 	policies, err := placementpolicy.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)

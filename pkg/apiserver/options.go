@@ -95,6 +95,7 @@ func (o *Options) Config() (*Config, error) {
 		return nil, fmt.Errorf("creating self-signed serving certificate: %w", err)
 	}
 	generic := genericapiserver.NewRecommendedConfig(o.codecs)
+	generic.Serializer = jsonAndYAML{o.codecs}
 	namer := openapi.NewDefinitionNamer(o.scheme)
 	generic.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(generatedopenapi.GetOpenAPIDefinitions, namer)
 	generic.OpenAPIConfig.Info.Title = "HyperSDK"

@@ -25,3 +25,25 @@ func NewScheme() (*runtime.Scheme, serializer.CodecFactory) {
 	)
 	return scheme, serializer.NewCodecFactory(scheme)
 }
+
+// jsonAndYAML is a codec factory that offers no protobuf: hypersdk.io types
+// have no protobuf encoding, and a server that advertises it fails every
+// client that prefers it. The namespace controller does: without this,
+// deleting a namespace that holds VMOperations never finishes ("does not
+// implement the protobuf marshalling interface").
+type jsonAndYAML struct {
+	serializer.CodecFactory
+}
+
+var _ runtime.NegotiatedSerializer = jsonAndYAML{}
+
+// SupportedMediaTypes drops protobuf from the factory's media types.
+func (f jsonAndYAML) SupportedMediaTypes() []runtime.SerializerInfo {
+	var out []runtime.SerializerInfo
+	for _, info := range f.CodecFactory.SupportedMediaTypes() {
+		if info.MediaType != runtime.ContentTypeProtobuf {
+			out = append(out, info)
+		}
+	}
+	return out
+}

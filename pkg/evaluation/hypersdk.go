@@ -86,18 +86,10 @@ func (h *HyperSDK) intensity(ctx context.Context, zone string) (float64, error) 
 	if v, ok := h.zones[zone]; ok {
 		return v, nil
 	}
-	if h.policy.CarbonHorizon > 0 {
-		if f, err := h.provider.Forecast(ctx, zone, h.policy.CarbonHorizon); err == nil {
-			if v, err := placement.MeanIntensity(f); err == nil {
-				h.zones[zone] = v
-				return v, nil
-			}
-		}
-	}
-	in, err := h.provider.Current(ctx, zone)
+	v, err := placement.ZoneIntensity(ctx, h.provider, zone, h.policy.CarbonHorizon)
 	if err != nil {
 		return 0, fmt.Errorf("replaying carbon intensity: %w", err)
 	}
-	h.zones[zone] = in.GramsPerKWh
-	return in.GramsPerKWh, nil
+	h.zones[zone] = v
+	return v, nil
 }

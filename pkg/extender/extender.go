@@ -227,7 +227,11 @@ func (e *Extender) intensities(ctx context.Context, horizon time.Duration, memo 
 		}
 		var v zoneValue
 		if e.cfg.Carbon != nil {
-			v.v, v.ok = zoneIntensity(ctx, e.cfg.Carbon, zone, horizon)
+			intensity, err := placement.ZoneIntensity(ctx, e.cfg.Carbon, zone, horizon)
+			if err != nil {
+				klog.FromContext(ctx).V(4).Info("No carbon intensity", "zone", zone, "err", err)
+			}
+			v.v, v.ok = intensity, err == nil
 		}
 		if !v.ok {
 			e.metrics.carbonUnknown.WithLabelValues(zone).Inc()
@@ -235,27 +239,6 @@ func (e *Extender) intensities(ctx context.Context, horizon time.Duration, memo 
 		memo[zone] = v
 		return v.v, v.ok
 	}
-}
-
-// zoneIntensity is the current intensity, or the forecast's mean over
-// horizon when one is set.
-func zoneIntensity(ctx context.Context, p carbon.Provider, zone string, horizon time.Duration) (float64, bool) {
-	if horizon > 0 {
-		f, err := p.Forecast(ctx, zone, horizon)
-		if err == nil && len(f) > 0 {
-			var sum float64
-			for _, in := range f {
-				sum += in.GramsPerKWh
-			}
-			return sum / float64(len(f)), true
-		}
-	}
-	in, err := p.Current(ctx, zone)
-	if err != nil {
-		klog.FromContext(ctx).V(4).Info("No carbon intensity", "zone", zone, "err", err)
-		return 0, false
-	}
-	return in.GramsPerKWh, true
 }
 
 // vmRequest reads what placement needs from a virt-launcher pod.

@@ -1,7 +1,9 @@
 package placement
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"github.com/hypersdk/hypersdk/pkg/carbon"
 )
@@ -19,4 +21,23 @@ func MeanIntensity(forecast []carbon.Intensity) (float64, error) {
 		sum += v.GramsPerKWh
 	}
 	return sum / float64(len(forecast)), nil
+}
+
+// ZoneIntensity is the intensity a placement scores a zone by: the mean of
+// the forecast over horizon when horizon is set and the provider has a
+// forecast, else the current value. The extender and the evaluation both
+// fill NodeSnapshot.CarbonIntensity with it.
+func ZoneIntensity(ctx context.Context, p carbon.Provider, zone string, horizon time.Duration) (float64, error) {
+	if horizon > 0 {
+		if f, err := p.Forecast(ctx, zone, horizon); err == nil {
+			if mean, err := MeanIntensity(f); err == nil {
+				return mean, nil
+			}
+		}
+	}
+	in, err := p.Current(ctx, zone)
+	if err != nil {
+		return 0, err
+	}
+	return in.GramsPerKWh, nil
 }

@@ -1,7 +1,9 @@
 package placement
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/hypersdk/hypersdk/pkg/carbon"
 )
@@ -27,5 +29,42 @@ func TestMeanIntensity(t *testing.T) {
 				t.Errorf("got %v, %v; want %v, error %v", got, err, tc.want, tc.wantErr)
 			}
 		})
+	}
+}
+
+// stubProvider answers Current with current and Forecast with forecast (or
+// an error when forecast is nil).
+type stubProvider struct {
+	current  float64
+	forecast []carbon.Intensity
+}
+
+func (s stubProvider) Current(context.Context, string) (carbon.Intensity, error) {
+	return carbon.Intensity{GramsPerKWh: s.current}, nil
+}
+
+func (s stubProvider) Forecast(context.Context, string, time.Duration) ([]carbon.Intensity, error) {
+	if s.forecast == nil {
+		return nil, carbon.ErrNoData
+	}
+	return s.forecast, nil
+}
+
+func TestZoneIntensity(t *testing.T) {
+	forecast := []carbon.Intensity{{GramsPerKWh: 100}, {GramsPerKWh: 300}}
+	for _, tc := range []struct {
+		name     string
+		p        stubProvider
+		horizon  time.Duration
+		expected float64
+	}{
+		{"no horizon: current", stubProvider{current: 50, forecast: forecast}, 0, 50},
+		{"horizon: forecast mean", stubProvider{current: 50, forecast: forecast}, 2 * time.Hour, 200},
+		{"no forecast: current", stubProvider{current: 50}, 2 * time.Hour, 50},
+	} {
+		got, err := ZoneIntensity(context.Background(), tc.p, "ES", tc.horizon)
+		if err != nil || got != tc.expected {
+			t.Errorf("%s: got %v, %v; want %v", tc.name, got, err, tc.expected)
+		}
 	}
 }

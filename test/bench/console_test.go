@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,7 +24,6 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/console"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/sandbox"
-	"github.com/hypersdk/hypersdk/test/framework"
 )
 
 const (
@@ -42,20 +40,7 @@ const (
 // of a shell command, output throughput, and 200 sessions held for 60 s.
 func BenchmarkConsole(b *testing.B) {
 	ctx := context.Background()
-	cpBin, err := framework.ControlPlaneBinDir()
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmp := b.TempDir()
-	if err := framework.BuildBinaries(filepath.Join(tmp, "bin")); err != nil {
-		b.Fatal(err)
-	}
-	sb, err := sandbox.Start(ctx, sandbox.Config{
-		ControlPlaneBinDir: cpBin, BinDir: filepath.Join(tmp, "bin"), Dir: filepath.Join(tmp, "sandbox"), Nodes: 6,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	sb, _ := startSandbox(b, sandbox.Config{Nodes: 6})
 	defer sb.Stop()
 	kv, err := kubevirt.NewClientset(sb.Admin)
 	if err != nil {

@@ -40,24 +40,8 @@ const (
 // and the simulator's CPU use once everything runs.
 func BenchmarkSandboxScale(b *testing.B) {
 	ctx := context.Background()
-	cpBin, err := framework.ControlPlaneBinDir()
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmp := b.TempDir()
-	if err := framework.BuildBinaries(filepath.Join(tmp, "bin")); err != nil {
-		b.Fatal(err)
-	}
-	start := time.Now()
-	sb, err := sandbox.Start(ctx, sandbox.Config{
-		ControlPlaneBinDir: cpBin, BinDir: filepath.Join(tmp, "bin"), Dir: filepath.Join(tmp, "sandbox"),
-		Nodes: scaleNodes, Speed: 60, StartTimeout: 10 * time.Minute,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	sb, startup := startSandbox(b, sandbox.Config{Nodes: scaleNodes, Speed: 60, StartTimeout: 10 * time.Minute})
 	defer sb.Stop()
-	startup := time.Since(start)
 	// The load generator must not be the bottleneck: no client-side limit.
 	cfg := rest.CopyConfig(sb.Admin)
 	cfg.QPS, cfg.Burst = 5000, 10000
@@ -216,6 +200,28 @@ func rssMiB(b *testing.B, pid int) float64 {
 	}
 	pages, _ := strconv.ParseFloat(strings.Fields(string(data))[1], 64)
 	return pages * float64(os.Getpagesize()) / (1 << 20)
+}
+
+// startSandbox builds HyperSDK's binaries and starts a sandbox with cfg in
+// a temporary directory, filling in where binaries and files go. It returns
+// the sandbox and how long it took to come up (the build excluded); the
+// caller stops it.
+func startSandbox(b *testing.B, cfg sandbox.Config) (*sandbox.Sandbox, time.Duration) {
+	cpBin, err := framework.ControlPlaneBinDir()
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmp := b.TempDir()
+	if err := framework.BuildBinaries(filepath.Join(tmp, "bin")); err != nil {
+		b.Fatal(err)
+	}
+	cfg.ControlPlaneBinDir, cfg.BinDir, cfg.Dir = cpBin, filepath.Join(tmp, "bin"), filepath.Join(tmp, "sandbox")
+	start := time.Now()
+	sb, err := sandbox.Start(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sb, time.Since(start)
 }
 
 func writeFigures(b *testing.B, name, text string) {

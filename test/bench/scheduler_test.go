@@ -57,26 +57,9 @@ func BenchmarkSchedulerExtender(b *testing.B) {
 }
 
 func schedulerAtSize(b *testing.B, nodes int) string {
-	ctx := context.Background()
-	cpBin, err := framework.ControlPlaneBinDir()
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmp := b.TempDir()
-	if err := framework.BuildBinaries(filepath.Join(tmp, "bin")); err != nil {
-		b.Fatal(err)
-	}
-	start := time.Now()
-	sb, err := sandbox.Start(ctx, sandbox.Config{
-		ControlPlaneBinDir: cpBin, BinDir: filepath.Join(tmp, "bin"), Dir: filepath.Join(tmp, "sandbox"),
-		Nodes: nodes, Speed: 60, StartTimeout: 30 * time.Minute,
-		CarbonDir: filepath.Join(framework.RepoRoot(), "..", "shared", "data", "carbon"),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	sb, startup := startSandbox(b, sandbox.Config{Nodes: nodes, Speed: 60, StartTimeout: 30 * time.Minute,
+		CarbonDir: filepath.Join(framework.RepoRoot(), "..", "shared", "data", "carbon")})
 	defer sb.Stop()
-	startup := time.Since(start)
 	cfg := rest.CopyConfig(sb.Admin)
 	cfg.QPS, cfg.Burst = 5000, 10000
 	kube, err := kubernetes.NewForConfig(cfg)

@@ -31,11 +31,9 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/placement"
 
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/promutil"
 )
-
-// launcherSelector selects virt-launcher pods, the pods the extender places.
-const launcherSelector = "kubevirt.io=virt-launcher"
 
 // Defaults of Config.
 const (
@@ -130,7 +128,7 @@ func New(cfg Config) (*Extender, error) {
 		// nothing, and watching every pod of a busy cluster costs the API
 		// server and the extender CPU on the scheduling path.
 		launcherInformers: informers.NewSharedInformerFactoryWithOptions(cfg.Kube, 0,
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = launcherSelector })),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = kubevirt.LauncherSelector })),
 		hypersdkInformers: hypersdkinformers.NewSharedInformerFactory(cfg.HyperSDK, 0),
 		decisions:         map[types.UID]pending{},
 		filtered:          map[types.UID]pending{},
@@ -243,7 +241,7 @@ func (e *Extender) intensities(ctx context.Context, horizon time.Duration, memo 
 
 // vmRequest reads what placement needs from a virt-launcher pod.
 func (e *Extender) vmRequest(pod *corev1.Pod) placement.VMRequest {
-	vm := placement.VMRequest{Namespace: pod.Namespace, Name: pod.Labels[vmNameLabel], Labels: pod.Labels,
+	vm := placement.VMRequest{Namespace: pod.Namespace, Name: pod.Labels[kubevirt.VMNameLabel], Labels: pod.Labels,
 		AllowSpot: pod.Labels[AllowSpotLabel] == "true"}
 	gpus := map[corev1.ResourceName]int{}
 	for _, c := range pod.Spec.Containers {

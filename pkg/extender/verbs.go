@@ -17,13 +17,9 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/placementrecord"
 )
 
-// Labels the extender reads on virt-launcher pods (copied there from the
-// VM's template, as KubeVirt does with every template label).
-const (
-	vmNameLabel = "vm.kubevirt.io/name"
-	// AllowSpotLabel set to "true" lets a VM run on spot capacity.
-	AllowSpotLabel = "hypersdk.io/allow-spot"
-)
+// AllowSpotLabel set to "true" on a VM's template (KubeVirt copies template
+// labels onto the virt-launcher pod) lets the VM run on spot capacity.
+const AllowSpotLabel = "hypersdk.io/allow-spot"
 
 // Filter keeps the nodes the placement model finds feasible and gives the
 // reason for each other one. The scheduler runs with nodeCacheCapable, so

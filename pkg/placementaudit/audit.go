@@ -25,6 +25,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/pkg/placementrecord"
 
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/promutil"
 )
 
@@ -56,7 +57,7 @@ func New(kube kubernetes.Interface, reg prometheus.Registerer) (*Auditor, error)
 // Run watches until ctx ends.
 func (a *Auditor) Run(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactoryWithOptions(a.kube, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "kubevirt.io=virt-launcher" }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = kubevirt.LauncherSelector }))
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.kube.CoreV1().Events("")})
 	defer broadcaster.Shutdown()

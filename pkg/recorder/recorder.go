@@ -33,9 +33,6 @@ const (
 	MinInterval     = time.Second
 )
 
-// launcherSelector picks virt-launcher pods, the only pods whose usage is a VM's.
-const launcherSelector = "kubevirt.io=virt-launcher"
-
 // Config of a Recorder.
 type Config struct {
 	Interval time.Duration
@@ -83,7 +80,7 @@ func New(cfg Config) (*Recorder, error) {
 	}
 	nodes := informers.NewSharedInformerFactory(cfg.Kube, 0)
 	launchers := informers.NewSharedInformerFactoryWithOptions(cfg.Kube, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = launcherSelector }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = kubevirt.LauncherSelector }))
 	nodeInf, podInf := nodes.Core().V1().Nodes(), launchers.Core().V1().Pods()
 	r := &Recorder{
 		cfg: cfg, metrics: m,

@@ -139,13 +139,10 @@ type launcherKey struct {
 	node string
 }
 
-// createdByLabel on a virt-launcher pod holds its VMI's UID.
-const createdByLabel = "kubevirt.io/created-by"
-
 // podUsage reads every virt-launcher pod's usage, keyed by VMI and node.
 func (r *Recorder) podUsage(ctx context.Context) (map[launcherKey]usage, error) {
 	list, err := r.cfg.Metrics.MetricsV1beta1().PodMetricses(metav1.NamespaceAll).List(ctx,
-		metav1.ListOptions{LabelSelector: launcherSelector})
+		metav1.ListOptions{LabelSelector: kubevirt.LauncherSelector})
 	if err != nil {
 		return nil, fmt.Errorf("listing pod metrics: %w", err)
 	}
@@ -160,7 +157,7 @@ func (r *Recorder) podUsage(ctx context.Context) (map[launcherKey]usage, error) 
 			u.cpu += c.Usage.Cpu().AsApproximateFloat64()
 			u.memory += c.Usage.Memory().AsApproximateFloat64()
 		}
-		out[launcherKey{types.UID(pod.Labels[createdByLabel]), pod.Spec.NodeName}] = u
+		out[launcherKey{types.UID(pod.Labels[kubevirt.CreatedByLabel]), pod.Spec.NodeName}] = u
 	}
 	return out, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/placementrecord"
 )
 
@@ -47,7 +48,7 @@ func (r *PlacementREST) Get(ctx context.Context, name string, _ *metav1.GetOptio
 	if _, err := r.vms.Get(ctx, name, &metav1.GetOptions{}); err != nil {
 		return nil, err
 	}
-	sel := labels.SelectorFromSet(labels.Set{"kubevirt.io": "virt-launcher", "vm.kubevirt.io/name": name})
+	sel := labels.SelectorFromSet(labels.Set{kubevirt.LauncherLabel: kubevirt.LauncherLabelValue, kubevirt.VMNameLabel: name})
 	pods, err := r.kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
 		return nil, fmt.Errorf("listing pods of VM %s/%s: %w", namespace, name, err)

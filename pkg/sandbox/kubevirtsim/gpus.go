@@ -9,6 +9,8 @@ import (
 	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/pkg/gpu"
+
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
 // gpuDevices says which physical GPUs the guest got, as a device plugin
@@ -50,7 +52,7 @@ func (s *Simulator) gpuDevices(vmi *kvv1.VirtualMachineInstance, pod *corev1.Pod
 // devicesInUse are the GPUs of the other running launcher pods on pod's node.
 func (s *Simulator) devicesInUse(pod *corev1.Pod) map[string]bool {
 	used := map[string]bool{}
-	pods, err := s.pods.List(labels.SelectorFromSet(labels.Set{LauncherLabel: LauncherLabelValue}))
+	pods, err := s.pods.List(labels.SelectorFromSet(labels.Set{kubevirt.LauncherLabel: kubevirt.LauncherLabelValue}))
 	if err != nil {
 		return used
 	}
@@ -61,7 +63,7 @@ func (s *Simulator) devicesInUse(pod *corev1.Pod) map[string]bool {
 		ids := p.Annotations[gpu.AssignedAnnotation]
 		if ids == "" {
 			// Fallback allocations are on the VMI the pod runs.
-			if obj, ok, _ := s.vmiInformer.GetIndexer().GetByKey(p.Namespace + "/" + p.Labels[VMNameLabel]); ok {
+			if obj, ok, _ := s.vmiInformer.GetIndexer().GetByKey(p.Namespace + "/" + p.Labels[kubevirt.VMNameLabel]); ok {
 				if vmi, ok := obj.(*kvv1.VirtualMachineInstance); ok {
 					ids = vmi.Annotations[gpu.AssignedAnnotation]
 				}

@@ -47,9 +47,9 @@ func launcherPod(vmi *kvv1.VirtualMachineInstance) *corev1.Pod {
 	for k, v := range vmi.Labels {
 		labels[k] = v
 	}
-	labels[LauncherLabel] = LauncherLabelValue
-	labels[CreatedByLabel] = string(vmi.UID)
-	labels[VMNameLabel] = vmi.Name
+	labels[kubevirt.LauncherLabel] = kubevirt.LauncherLabelValue
+	labels[kubevirt.CreatedByLabel] = string(vmi.UID)
+	labels[kubevirt.VMNameLabel] = vmi.Name
 	nodeSelector := map[string]string{fleet.SchedulableLabel: "true"}
 	for k, v := range vmi.Spec.NodeSelector {
 		nodeSelector[k] = v

@@ -13,6 +13,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
 const migrationNameAnnotation = "kubevirt.io/migrationJobName"
@@ -193,7 +195,7 @@ func (s *Simulator) abortMigration(ctx context.Context, key cache.ObjectName) er
 		if pod.Annotations[migrationNameAnnotation] != key.Name || pod.Labels[MigrationJobLabel] == "" {
 			continue
 		}
-		vmiObj, ok, _ := s.vmiInformer.GetIndexer().GetByKey(key.Namespace + "/" + pod.Labels[VMNameLabel])
+		vmiObj, ok, _ := s.vmiInformer.GetIndexer().GetByKey(key.Namespace + "/" + pod.Labels[kubevirt.VMNameLabel])
 		if ok {
 			vmi := vmiObj.(*kvv1.VirtualMachineInstance)
 			if _, active := vmi.Status.ActivePods[pod.UID]; active {
@@ -234,7 +236,7 @@ func migrationTargetPod(vmi *kvv1.VirtualMachineInstance, mig *kvv1.VirtualMachi
 	}
 	aa := pod.Spec.Affinity.PodAntiAffinity
 	aa.RequiredDuringSchedulingIgnoredDuringExecution = append(aa.RequiredDuringSchedulingIgnoredDuringExecution, corev1.PodAffinityTerm{
-		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{CreatedByLabel: string(vmi.UID)}},
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{kubevirt.CreatedByLabel: string(vmi.UID)}},
 		TopologyKey:   "kubernetes.io/hostname",
 	})
 	return pod

@@ -31,10 +31,6 @@ import (
 
 // Labels KubeVirt puts on virt-launcher pods.
 const (
-	LauncherLabel       = "kubevirt.io"
-	LauncherLabelValue  = "virt-launcher"
-	CreatedByLabel      = "kubevirt.io/created-by"
-	VMNameLabel         = "vm.kubevirt.io/name"
 	MigrationJobLabel   = "kubevirt.io/migrationJobUID"
 	launcherImage       = "quay.io/kubevirt/virt-launcher:v1.9.0"
 	launcherContainer   = "compute"
@@ -102,7 +98,9 @@ func New(cfg Config) *Simulator {
 	s := &Simulator{cfg: cfg}
 	// Only virt-launcher pods matter to KubeVirt.
 	s.kubeInformers = informers.NewSharedInformerFactoryWithOptions(cfg.Kube, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LauncherLabel + "=" + LauncherLabelValue }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.LabelSelector = kubevirt.LauncherLabel + "=" + kubevirt.LauncherLabelValue
+		}))
 	s.podInformer = s.kubeInformers.Core().V1().Pods().Informer()
 	s.pods = s.kubeInformers.Core().V1().Pods().Lister()
 	// Nodes come from a factory without the launcher-pod filter.
@@ -196,7 +194,7 @@ func podByVMI(obj interface{}) ([]string, error) {
 	if !ok {
 		return nil, nil
 	}
-	if name := pod.Labels[VMNameLabel]; name != "" {
+	if name := pod.Labels[kubevirt.VMNameLabel]; name != "" {
 		return []string{pod.Namespace + "/" + name}, nil
 	}
 	return nil, nil
@@ -207,10 +205,10 @@ func vmiKeyOfPod(obj interface{}) (cache.ObjectName, bool) {
 		obj = d.Obj
 	}
 	pod, ok := obj.(*corev1.Pod)
-	if !ok || pod.Labels[VMNameLabel] == "" {
+	if !ok || pod.Labels[kubevirt.VMNameLabel] == "" {
 		return cache.ObjectName{}, false
 	}
-	return cache.ObjectName{Namespace: pod.Namespace, Name: pod.Labels[VMNameLabel]}, true
+	return cache.ObjectName{Namespace: pod.Namespace, Name: pod.Labels[kubevirt.VMNameLabel]}, true
 }
 
 // launcherPods returns the virt-launcher pods of a VMI.

@@ -99,7 +99,7 @@ func (s *Simulator) podUsage(pod *corev1.Pod) (int64, int64, bool) {
 	if !podRunning(pod) || pod.Spec.NodeName == "" {
 		return 0, 0, false
 	}
-	obj, ok, err := s.vmiInformer.GetIndexer().GetByKey(pod.Namespace + "/" + pod.Labels[VMNameLabel])
+	obj, ok, err := s.vmiInformer.GetIndexer().GetByKey(pod.Namespace + "/" + pod.Labels[kubevirt.VMNameLabel])
 	if err != nil || !ok {
 		return 0, 0, false
 	}

@@ -75,7 +75,7 @@ func (s *Simulator) syncVM(ctx context.Context, key cache.ObjectName) error {
 
 func newVMI(vm *kvv1.VirtualMachine) *kvv1.VirtualMachineInstance {
 	t := vm.Spec.Template
-	labels := map[string]string{VMNameLabel: vm.Name}
+	labels := map[string]string{kubevirt.VMNameLabel: vm.Name}
 	for k, v := range t.ObjectMeta.Labels {
 		labels[k] = v
 	}

@@ -15,6 +15,8 @@ import (
 	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/pkg/gpu"
+
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
 // syncVMI moves an instance through KubeVirt's phases by its launcher pod:
@@ -134,7 +136,7 @@ func (s *Simulator) advanceVMI(ctx context.Context, vmi *kvv1.VirtualMachineInst
 func (s *Simulator) activePod(vmi *kvv1.VirtualMachineInstance) *corev1.Pod {
 	var candidate *corev1.Pod
 	for _, pod := range s.launcherPods(vmi.Namespace, vmi.Name) {
-		if pod.Labels[CreatedByLabel] != string(vmi.UID) || pod.DeletionTimestamp != nil {
+		if pod.Labels[kubevirt.CreatedByLabel] != string(vmi.UID) || pod.DeletionTimestamp != nil {
 			continue
 		}
 		if _, ok := vmi.Status.ActivePods[pod.UID]; ok {

@@ -12,27 +12,12 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/hypersdk/hypersdk/pkg/carbon"
-	"github.com/hypersdk/hypersdk/pkg/carbonflags"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 )
 
 // CarbonConfigMap holds the replayed grid carbon intensity of each zone at
 // the simulated now, for people and tools that look at the sandbox.
 const CarbonConfigMap = "grid-carbon-intensity"
-
-// CarbonProvider replays the Electricity Maps hourly traces in dir (the
-// direct, location-based signal) on the sandbox's simulated clock, looping at
-// the end of the year, exactly as the sandbox's components do with
-// --carbon-provider=trace.
-func CarbonProvider(dir string, sim clockMapping) (*carbon.TraceProvider, error) {
-	return carbonflags.TraceReplay(dir, sim.Start, sim.Epoch, sim.Speed)
-}
-
-// clockMapping is the part of simclock.Clock a replay needs.
-type clockMapping struct {
-	Epoch, Start time.Time
-	Speed        float64
-}
 
 // publishCarbon writes every zone's current intensity to the ConfigMap once a
 // real second, until ctx ends.

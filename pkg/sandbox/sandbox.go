@@ -30,6 +30,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/artifacts"
+	"github.com/hypersdk/hypersdk/pkg/carbonflags"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/controlplane"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/pki"
@@ -189,7 +190,8 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}
 	logger.Info("Nodes ready", "nodes", cfg.Nodes)
 	if cfg.CarbonDir != "" {
-		provider, err := CarbonProvider(cfg.CarbonDir, clockMapping{sb.SimClock.Epoch, sb.SimClock.Start, sb.SimClock.Speed})
+		// The same replay the components get from carbonArgs.
+		provider, err := carbonflags.TraceReplay(cfg.CarbonDir, sb.SimClock.Start, sb.SimClock.Epoch, sb.SimClock.Speed)
 		if err != nil {
 			return nil, err
 		}

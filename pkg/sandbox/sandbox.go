@@ -124,7 +124,9 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if cfg.RecordInterval == 0 {
 		cfg.RecordInterval = 10 * time.Second
 	}
-	ports, err := process.FreePorts(2)
+	// Both servers start long after this (the extender's port goes into the
+	// scheduler's configuration first).
+	ports, err := process.ReservedPorts(2)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ package process
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -181,4 +182,30 @@ func GetOK(ctx context.Context, client *http.Client, url string) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return nil
+}
+
+// ReservedPorts returns n free ports below the kernel's default ephemeral
+// range (32768 and up), for servers that start well after their port is
+// chosen: a port from FreePorts may meanwhile be taken as the local port of
+// some outbound connection, one below the range cannot.
+func ReservedPorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for port := 20000 + rand.IntN(10000); len(ports) < n && port < 32768; port++ {
+		l, err := net.Listen("tcp", Addr(port))
+		if err != nil {
+			continue // in use
+		}
+		ls = append(ls, l)
+		ports = append(ports, port)
+	}
+	if len(ports) < n {
+		return nil, fmt.Errorf("no %d free ports below 32768", n)
+	}
+	return ports, nil
 }

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
 
@@ -35,6 +37,9 @@ func (sb *Sandbox) startKwok() error {
 		"--config=" + filepath.Join(sb.cfg.ControlPlaneBinDir, "kwok-stages.yaml"),
 		"--cidr=10.128.0.0/12",
 		"--node-lease-duration-seconds=40",
+		// At INFO kwok logs every lease renewal and node patch: 100 MB in
+		// 15 minutes with 5,000 nodes.
+		"--v=WARN",
 	}, nil)
 	if err != nil {
 		return err
@@ -43,18 +48,31 @@ func (sb *Sandbox) startKwok() error {
 	return nil
 }
 
-// createNodes writes the fleet's Node objects; kwok makes them Ready.
-func (sb *Sandbox) createNodes(ctx context.Context, client kubernetes.Interface) error {
-	for _, n := range fleet.Plan(sb.cfg.Nodes) {
-		node, err := n.Object()
-		if err != nil {
-			return err
-		}
-		if _, err := client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating node %s: %w", n.Name, err)
-		}
+// createNodes writes the fleet's Node objects; kwok makes them Ready. Nodes
+// are written by several workers on a client of their own: at the default
+// client rate (5 QPS) a fleet of 5,000 took 17 minutes.
+func (sb *Sandbox) createNodes(ctx context.Context) error {
+	cfg := rest.CopyConfig(sb.Admin)
+	cfg.QPS, cfg.Burst = 200, 400
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
 	}
-	return nil
+	plan := fleet.Plan(sb.cfg.Nodes)
+	errs := make([]error, len(plan))
+	workqueue.ParallelizeUntil(ctx, 8, len(plan), func(i int) {
+		node, err := plan[i].Object()
+		if err == nil {
+			_, err = client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+		}
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			errs[i] = fmt.Errorf("creating node %s: %w", plan[i].Name, err)
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // waitNodesSchedulable waits until every node is Ready and the node

@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
 
 	"github.com/hypersdk/hypersdk/artifacts"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/process"
@@ -33,6 +35,32 @@ func (sb *Sandbox) writeSchedulerConfig(kubeconfig string) (string, error) {
 	return path, nil
 }
 
+// RestartScheduler restarts kube-scheduler with the extender configured, or
+// without it (the same configuration less its extenders), so benchmarks can
+// compare the same pods on the same fleet both ways.
+func (sb *Sandbox) RestartScheduler(ctx context.Context, withExtender bool) error {
+	path := filepath.Join(sb.cfg.Dir, "kube-scheduler-config.yaml")
+	if !withExtender {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var cfg map[string]any
+		if err := yaml.Unmarshal(data, &cfg); err != nil {
+			return fmt.Errorf("reading scheduler configuration: %w", err)
+		}
+		delete(cfg, "extenders")
+		if data, err = yaml.Marshal(cfg); err != nil {
+			return err
+		}
+		path = filepath.Join(sb.cfg.Dir, "kube-scheduler-config-no-extender.yaml")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return fmt.Errorf("writing scheduler configuration: %w", err)
+		}
+	}
+	return sb.ControlPlane.RestartScheduler(ctx, path)
+}
+
 // startExtender runs hypersdk-scheduler-extender with its own
 // ServiceAccount and waits until its caches are ready.
 func (sb *Sandbox) startExtender(ctx context.Context, client kubernetes.Interface) error {
@@ -46,6 +74,7 @@ func (sb *Sandbox) startExtender(ctx context.Context, client kubernetes.Interfac
 		"--usage-interval=2s",
 		// As kube-scheduler's own client: binds must not queue behind a rate limit.
 		"--kube-api-qps=5000",
+		"--profiling=" + strconv.FormatBool(sb.cfg.Profiling),
 		"--v=2",
 	}, sb.carbonArgs()...)
 	return sb.StartExtender(ctx)

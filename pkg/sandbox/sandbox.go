@@ -78,6 +78,8 @@ type Config struct {
 	StepDelay time.Duration
 	// RecordInterval is the history recorder's interval; 10s when zero.
 	RecordInterval time.Duration
+	// Profiling serves /debug/pprof on the Kubernetes components.
+	Profiling bool
 }
 
 // Sandbox is a running sandbox.
@@ -143,6 +145,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		Scheduler:       true,
 		SchedulerConfig: schedulerConfig,
 		StartTimeout:    cfg.StartTimeout,
+		Profiling:       cfg.Profiling,
 	})
 	if err != nil {
 		return nil, err
@@ -175,7 +178,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if err := sb.startKwok(); err != nil {
 		return nil, err
 	}
-	if err := sb.createNodes(ctx, client); err != nil {
+	if err := sb.createNodes(ctx); err != nil {
 		return nil, err
 	}
 	if err := sb.startSimulator(ctx); err != nil {

@@ -7,9 +7,11 @@ package controlplane
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,6 +42,9 @@ type Config struct {
 	SchedulerConfig string
 	// StartTimeout bounds how long each component may take to become ready.
 	StartTimeout time.Duration
+	// Profiling serves /debug/pprof on kube-apiserver, kube-controller-manager
+	// and kube-scheduler (to cluster-admin), for benchmarks that profile them.
+	Profiling bool
 }
 
 // ControlPlane is a running control plane.
@@ -54,9 +59,13 @@ type ControlPlane struct {
 	ClusterCA *pki.CA
 	// LogDir holds one log file per process.
 	LogDir string
+	// SchedulerURL is kube-scheduler's secure port (self-signed certificate;
+	// authenticates the admin client certificate), when it runs.
+	SchedulerURL string
 
-	cfg   Config
-	procs []*process.Process
+	cfg           Config
+	procs         []*process.Process
+	schedulerArgs []string // without --config
 }
 
 // Start brings up the control plane and returns when kube-apiserver is ready
@@ -129,7 +138,7 @@ func Start(ctx context.Context, cfg Config) (_ *ControlPlane, err error) {
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--proxy-client-cert-file=" + files.proxyClientCert,
 		"--proxy-client-key-file=" + files.proxyClientKey,
-		"--profiling=false",
+		"--profiling=" + strconv.FormatBool(cfg.Profiling),
 		"--v=1",
 	}); err != nil {
 		return nil, err
@@ -144,7 +153,7 @@ func Start(ctx context.Context, cfg Config) (_ *ControlPlane, err error) {
 		"--authorization-kubeconfig=" + cp.AdminKubeconfig,
 		"--bind-address=127.0.0.1",
 		"--leader-elect=false",
-		"--profiling=false",
+		"--profiling=" + strconv.FormatBool(cfg.Profiling),
 	}
 	if err := cp.start("kube-controller-manager", append(common,
 		"--secure-port="+strconv.Itoa(kcmPort),
@@ -160,11 +169,9 @@ func Start(ctx context.Context, cfg Config) (_ *ControlPlane, err error) {
 		return nil, err
 	}
 	if cfg.Scheduler {
-		args := append(common, "--secure-port="+strconv.Itoa(schedPort))
-		if cfg.SchedulerConfig != "" {
-			args = append(args, "--config="+cfg.SchedulerConfig)
-		}
-		if err := cp.start("kube-scheduler", args); err != nil {
+		cp.schedulerArgs = append(common, "--secure-port="+strconv.Itoa(schedPort))
+		cp.SchedulerURL = "https://" + process.Addr(schedPort)
+		if err := cp.start("kube-scheduler", cp.withConfig(cfg.SchedulerConfig)); err != nil {
 			return nil, err
 		}
 	}
@@ -268,6 +275,42 @@ func (cp *ControlPlane) start(name string, args []string) error {
 	}
 	cp.procs = append(cp.procs, p)
 	return nil
+}
+
+func (cp *ControlPlane) withConfig(schedulerConfig string) []string {
+	args := append([]string(nil), cp.schedulerArgs...)
+	if schedulerConfig != "" {
+		args = append(args, "--config="+schedulerConfig)
+	}
+	return args
+}
+
+// RestartScheduler stops kube-scheduler and starts it again with the
+// configuration file schedulerConfig (kube-scheduler's defaults when empty),
+// and returns once it is ready: its informers have synced.
+func (cp *ControlPlane) RestartScheduler(ctx context.Context, schedulerConfig string) error {
+	old := cp.proc("kube-scheduler")
+	if old == nil {
+		return errors.New("kube-scheduler is not running")
+	}
+	old.Stop(10 * time.Second)
+	for i, p := range cp.procs {
+		if p == old {
+			cp.procs = append(cp.procs[:i], cp.procs[i+1:]...)
+			break
+		}
+	}
+	if err := cp.start("kube-scheduler", cp.withConfig(schedulerConfig)); err != nil {
+		return err
+	}
+	// /readyz is open to anyone; the certificate is self-signed.
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	defer client.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(ctx, cp.cfg.StartTimeout)
+	defer cancel()
+	return cp.proc("kube-scheduler").WaitFor(ctx, "/readyz", func(ctx context.Context) error {
+		return process.GetOK(ctx, client, cp.SchedulerURL+"/readyz")
+	})
 }
 
 func (cp *ControlPlane) proc(name string) *process.Process {

@@ -22,11 +22,11 @@ const maxBody = 16 << 20
 // plus /metrics from gatherer and /healthz and /readyz.
 func (e *Extender) Handler(gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /filter", verb(e, "filter", func(ctx context.Context, args *extenderv1.ExtenderArgs) (any, error) {
-		return e.Filter(ctx, args), nil
+	mux.HandleFunc("POST /filter", verb(e, "filter", func(ctx context.Context, args *schedulingArgs) (any, error) {
+		return e.Filter(ctx, args.extenderArgs()), nil
 	}))
-	mux.HandleFunc("POST /prioritize", verb(e, "prioritize", func(ctx context.Context, args *extenderv1.ExtenderArgs) (any, error) {
-		return e.Prioritize(ctx, args)
+	mux.HandleFunc("POST /prioritize", verb(e, "prioritize", func(ctx context.Context, args *schedulingArgs) (any, error) {
+		return e.Prioritize(ctx, args.extenderArgs())
 	}))
 	mux.HandleFunc("POST /bind", verb(e, "bind", func(ctx context.Context, args *extenderv1.ExtenderBindingArgs) (any, error) {
 		res := &extenderv1.ExtenderBindingResult{}

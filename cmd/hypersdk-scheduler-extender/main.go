@@ -51,6 +51,7 @@ func run() error {
 	fs.Float32Var(&qps, "kube-api-qps", 200, "Queries per second to kube-apiserver (binds); burst is twice this.")
 	fs.DurationVar(&cfg.UsageInterval, "usage-interval", extender.DefaultUsageInterval, "How often node usage is read from metrics.k8s.io.")
 	fs.IntVar(&cfg.Candidates, "decision-candidates", extender.DefaultCandidates, "Best nodes listed in each recorded decision.")
+	fs.BoolVar(&cfg.ChooseInFilter, "choose-in-filter", true, "Answer filter with the single best node for VM pods that state no soft scheduling preference, so kube-scheduler skips scoring and prioritize.")
 	fs.BoolVar(&profiling, "profiling", false, "Serve Go's profiles at /debug/pprof/ on --bind-address.")
 	carbonOpts.AddFlags(fs)
 	goflags := flag.NewFlagSet("klog", flag.ExitOnError)

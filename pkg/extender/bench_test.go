@@ -27,31 +27,17 @@ import (
 
 // BenchmarkVerbs measures the extender's own cost per pod (filter,
 // prioritize and bind through its HTTP handler, with JSON as kube-scheduler
-// sends it) on fleets of the sandbox's shape. The API calls go to a fake
-// clientset: this isolates the extender from the API server.
+// sends it) on fleets of the sandbox's shape, choosing in filter or not
+// (then kube-scheduler skips prioritize, as here). The API calls go to a
+// fake clientset: this isolates the extender from the API server.
 func BenchmarkVerbs(b *testing.B) {
-	for _, n := range []int{500, 5000} {
-		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
-			kube := fake.NewClientset()
-			carbonProvider, err := carbon.NewFixedProvider(clock.RealClock{}, map[string]float64{"ES": 150, "US-CAL-CISO": 200, "NO": 30})
-			if err != nil {
-				b.Fatal(err)
-			}
-			e, err := New(Config{Kube: kube, HyperSDK: hypersdkfake.NewClientset(), Metrics: metricsfake.NewSimpleClientset(),
-				Carbon: carbonProvider, Prices: cost.DefaultModel(), Registerer: prometheus.NewRegistry()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			names := make([]string, 0, n)
-			for _, fn := range fleet.Plan(n) {
-				node, err := fn.Object()
-				if err != nil {
-					b.Fatal(err)
-				}
-				e.nodes.setNode(node)
-				names = append(names, node.Name)
-			}
-			e.synced = nil // caches filled by hand
+	for _, tc := range []struct {
+		nodes  int
+		choose bool
+	}{{500, false}, {500, true}, {5000, false}, {5000, true}} {
+		n := tc.nodes
+		b.Run(fmt.Sprintf("nodes=%d/choose-in-filter=%t", n, tc.choose), func(b *testing.B) {
+			e, kube, names := fleetExtender(b, n, tc.choose)
 			h := e.Handler(prometheus.NewRegistry())
 			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "virt-launcher-x", Namespace: "ns",
 				Labels: map[string]string{"kubevirt.io": "virt-launcher", "vm.kubevirt.io/name": "x"}},
@@ -65,14 +51,18 @@ func BenchmarkVerbs(b *testing.B) {
 				args := extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}
 				var filtered extenderv1.ExtenderFilterResult
 				post(b, h, "/filter", args, &filtered)
-				args.NodeNames = filtered.NodeNames
-				var prio extenderv1.HostPriorityList
-				post(b, h, "/prioritize", args, &prio)
+				node := (*filtered.NodeNames)[0]
+				if len(*filtered.NodeNames) > 1 {
+					args.NodeNames = filtered.NodeNames
+					var prio extenderv1.HostPriorityList
+					post(b, h, "/prioritize", args, &prio)
+					node = prio[0].Host
+				}
 				if _, err := kube.CoreV1().Pods("ns").Create(context.Background(), pod.DeepCopy(), metav1.CreateOptions{}); err != nil {
 					b.Fatal(err)
 				}
 				var bind extenderv1.ExtenderBindingResult
-				post(b, h, "/bind", extenderv1.ExtenderBindingArgs{PodName: pod.Name, PodNamespace: "ns", PodUID: pod.UID, Node: prio[0].Host}, &bind)
+				post(b, h, "/bind", extenderv1.ExtenderBindingArgs{PodName: pod.Name, PodNamespace: "ns", PodUID: pod.UID, Node: node}, &bind)
 				if bind.Error != "" {
 					b.Fatal(bind.Error)
 				}
@@ -81,7 +71,35 @@ func BenchmarkVerbs(b *testing.B) {
 	}
 }
 
-func post(b *testing.B, h http.Handler, path string, in, out any) {
+// fleetExtender is an extender over the sandbox's fleet of n nodes, with
+// fixed carbon intensities and fake clients, its caches filled by hand.
+func fleetExtender(tb testing.TB, n int, choose bool) (*Extender, *fake.Clientset, []string) {
+	tb.Helper()
+	kube := fake.NewClientset()
+	carbonProvider, err := carbon.NewFixedProvider(clock.RealClock{}, map[string]float64{"ES": 150, "US-CAL-CISO": 200, "NO": 30})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := New(Config{Kube: kube, HyperSDK: hypersdkfake.NewClientset(), Metrics: metricsfake.NewSimpleClientset(),
+		Carbon: carbonProvider, Prices: cost.DefaultModel(), Registerer: prometheus.NewRegistry(), ChooseInFilter: choose})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	names := make([]string, 0, n)
+	for _, fn := range fleet.Plan(n) {
+		node, err := fn.Object()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		e.nodes.setNode(node)
+		names = append(names, node.Name)
+	}
+	e.synced = nil
+	return e, kube, names
+}
+
+func post(b testing.TB, h http.Handler, path string, in, out any) {
+	b.Helper()
 	body, err := json.Marshal(in)
 	if err != nil {
 		b.Fatal(err)

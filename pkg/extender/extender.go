@@ -56,8 +56,12 @@ type Config struct {
 	UsageInterval time.Duration
 	// Candidates and FilteredShown bound what a recorded decision lists.
 	Candidates, FilteredShown int
-	Registerer                prometheus.Registerer
-	Clock                     clock.PassiveClock
+	// ChooseInFilter lets the filter answer with the one best node when the
+	// pod has no preference kube-scheduler's own scoring would weigh: the
+	// scheduler then skips scoring and prioritize (see Filter).
+	ChooseInFilter bool
+	Registerer     prometheus.Registerer
+	Clock          clock.PassiveClock
 }
 
 // Extender answers kube-scheduler's filter, prioritize and bind calls.

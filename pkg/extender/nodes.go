@@ -23,6 +23,7 @@ import (
 // room at all is checked by kube-scheduler before the extender is asked.
 type nodeState struct {
 	static       placement.NodeSnapshot
+	preferAvoid  []corev1.Taint // PreferNoSchedule taints, which kube-scheduler scores
 	requestedCPU float64
 	requestedMem float64
 	assigned     map[string]bool // GPU device IDs bound to pods here
@@ -76,6 +77,12 @@ func (c *nodeCache) setNode(node *corev1.Node) {
 		// Cordoned nodes take nothing; kube-scheduler filters them too.
 		s.AllocatableCPU, s.AllocatableMemory = 0, 0
 	}
+	var preferAvoid []corev1.Taint
+	for _, t := range node.Spec.Taints {
+		if t.Effect == corev1.TaintEffectPreferNoSchedule {
+			preferAvoid = append(preferAvoid, t)
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, d := range s.GPUs {
@@ -88,7 +95,35 @@ func (c *nodeCache) setNode(node *corev1.Node) {
 		st = &nodeState{assigned: map[string]bool{}}
 		c.nodes[node.Name] = st
 	}
-	st.static = s
+	st.static, st.preferAvoid = s, preferAvoid
+}
+
+// avoidedByTaint reports whether any named node has a PreferNoSchedule
+// taint the tolerations do not tolerate.
+func (c *nodeCache) avoidedByTaint(names []string, tolerations []corev1.Toleration) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, name := range names {
+		st, ok := c.nodes[name]
+		if !ok {
+			continue
+		}
+		for i := range st.preferAvoid {
+			if !tolerated(&st.preferAvoid[i], tolerations) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func tolerated(taint *corev1.Taint, tolerations []corev1.Toleration) bool {
+	for i := range tolerations {
+		if tolerations[i].ToleratesTaint(klog.Background(), taint, false) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *nodeCache) deleteNode(name string) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
@@ -165,6 +166,47 @@ func TestPlacementFollowsCarbon(t *testing.T) {
 		}
 		seen[c.Zone] = true
 		deleteVM(t, ns, name)
+	}
+}
+
+// TestPlacementSoftPreference: a VM with a soft preference is left to
+// kube-scheduler's scoring, which calls prioritize; the extender's score
+// still leads (weight 20), so the VM lands in the cleaner zone. VMs without
+// one are chosen in filter and never reach prioritize (the other tests).
+func TestPlacementSoftPreference(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "softpref")
+	createPolicy(t, "soft-carbon", v1alpha1.PlacementPolicySpec{CarbonWeight: ptr.To[int32](100), CostWeight: ptr.To[int32](0),
+		PressureWeight: ptr.To[int32](0), GPUWeight: ptr.To[int32](0)})
+	prioritized := func(ctx context.Context) (float64, error) {
+		v, err := scrape(ctx, env.ExtenderURL()+"/metrics", "hypersdk_extender_requests_total", "verb", "prioritize", "result", "ok")
+		if err != nil && strings.Contains(err.Error(), "not exported") {
+			return 0, nil // no prioritize call yet
+		}
+		return v, err
+	}
+	before, err := prioritized(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := placedVM("preferring", "soft-carbon", []string{"ES", "US-CAL-CISO"}, nil)
+	// Anti-affinity to pods that do not exist: kube-scheduler weighs it, equally everywhere.
+	vm.Spec.Template.Spec.Affinity.PodAntiAffinity = &corev1.PodAntiAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 50, PodAffinityTerm: corev1.PodAffinityTerm{
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"e2e.hypersdk.io/nothing": "here"}},
+			TopologyKey:   "kubernetes.io/hostname"}}}}
+	createKubeVirtVM(t, ns, vm)
+	runningVMI(t, ns, vm.Name, "")
+	d := decision(t, ns, vm.Name)
+	if c := chosen(t, d); c.Carbon != 100 {
+		t.Fatalf("chosen node %s has carbon score %v, want the best (100): %+v", c.Node, c.Carbon, d.Candidates)
+	}
+	after, err := prioritized(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after <= before {
+		t.Fatalf("prioritize calls %v before and %v after placing a VM with a soft preference, want more", before, after)
 	}
 }
 
@@ -516,7 +558,7 @@ func TestPlacementWithoutExtender(t *testing.T) {
 }
 
 // scrape reads one unlabelled sample from a Prometheus text endpoint.
-func scrape(ctx context.Context, url, name string) (float64, error) {
+func scrape(ctx context.Context, url, name string, labels ...string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
@@ -535,12 +577,28 @@ func scrape(ctx context.Context, url, name string) (float64, error) {
 	if !ok || len(f.Metric) == 0 {
 		return 0, fmt.Errorf("%s not exported at %s", name, url)
 	}
-	m := f.Metric[0]
-	switch {
-	case m.Counter != nil:
-		return m.Counter.GetValue(), nil
-	case m.Gauge != nil:
-		return m.Gauge.GetValue(), nil
+	// The sum of the series with the given label pairs.
+	var sum float64
+	found := false
+series:
+	for _, m := range f.Metric {
+		for i := 0; i+1 < len(labels); i += 2 {
+			if !slices.ContainsFunc(m.Label, func(l *dto.LabelPair) bool { return l.GetName() == labels[i] && l.GetValue() == labels[i+1] }) {
+				continue series
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			sum += m.Counter.GetValue()
+		case m.Gauge != nil:
+			sum += m.Gauge.GetValue()
+		default:
+			return 0, fmt.Errorf("%s is neither counter nor gauge", name)
+		}
+		found = true
 	}
-	return 0, fmt.Errorf("%s is neither counter nor gauge", name)
+	if !found {
+		return 0, fmt.Errorf("%s%v not exported at %s", name, labels, url)
+	}
+	return sum, nil
 }

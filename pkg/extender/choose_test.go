@@ -1,0 +1,118 @@
+package extender
+
+import (
+	"context"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	k8stesting "k8s.io/client-go/testing"
+	extenderv1 "k8s.io/kube-scheduler/extender/v1"
+
+	"github.com/hypersdk/hypersdk/pkg/placementrecord"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
+)
+
+// TestChooseInFilter goes through the HTTP handler as kube-scheduler does:
+// a VM pod without soft preferences gets the model's best node alone from
+// filter, and its bind records the whole evaluation; a pod with a
+// preference, or a node with a PreferNoSchedule taint it does not
+// tolerate, leaves the ranking to prioritize.
+func TestChooseInFilter(t *testing.T) {
+	e, kube, names := fleetExtender(t, 30, true)
+	var bound []*corev1.Binding
+	kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "binding" {
+			bound = append(bound, a.(k8stesting.CreateAction).GetObject().(*corev1.Binding))
+		}
+		return false, nil, nil
+	})
+	h := e.Handler(prometheus.NewRegistry())
+	newPod := func(name string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: k8stypes.UID("uid-" + name),
+			Labels: map[string]string{"kubevirt.io": "virt-launcher"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "compute", Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi"),
+					"devices.kubevirt.io/kvm": resource.MustParse("1")}}}}}}
+	}
+	filter := func(pod *corev1.Pod, names []string) []string {
+		t.Helper()
+		var res extenderv1.ExtenderFilterResult
+		post(t, h, "/filter", extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}, &res)
+		if res.Error != "" {
+			t.Fatal(res.Error)
+		}
+		return *res.NodeNames
+	}
+
+	plain := newPod("plain")
+	best := e.evaluate(context.Background(), plain, names)
+	if len(best.decision.Scores) < 4 {
+		t.Fatalf("want a field of feasible nodes, got %d", len(best.decision.Scores))
+	}
+	got := filter(plain, names)
+	if len(got) != 1 || got[0] != best.decision.Scores[0].Node {
+		t.Fatalf("filter kept %v, want only the best node %s", got, best.decision.Scores[0].Node)
+	}
+	if _, err := kube.CoreV1().Pods("ns").Create(context.Background(), plain.DeepCopy(), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var res extenderv1.ExtenderBindingResult
+	post(t, h, "/bind", extenderv1.ExtenderBindingArgs{PodName: plain.Name, PodNamespace: "ns", PodUID: plain.UID, Node: got[0]}, &res)
+	if res.Error != "" {
+		t.Fatal(res.Error)
+	}
+	if len(bound) != 1 || bound[0].Target.Name != got[0] {
+		t.Fatalf("bindings %+v, want one to %s", bound, got[0])
+	}
+	d, ok, err := placementrecord.Decode(bound[0].Annotations)
+	if err != nil || !ok {
+		t.Fatalf("decision annotation: ok %t, %v", ok, err)
+	}
+	if d.Node != got[0] || len(d.Candidates) != DefaultCandidates || d.Candidates[0].Node != got[0] ||
+		d.Candidates[1].Node != best.decision.Scores[1].Node {
+		t.Fatalf("recorded decision %+v, want the %d best of the filter's evaluation", d, DefaultCandidates)
+	}
+
+	preferring := newPod("preferring")
+	preferring.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{{Weight: 10,
+			Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
+				{Key: "topology.kubernetes.io/region", Operator: corev1.NodeSelectorOpIn, Values: []string{"NO"}}}}}}}}
+	if got := filter(preferring, names); len(got) != len(best.decision.Scores) {
+		t.Errorf("pod with a preferred node affinity: filter kept %d nodes, want all %d feasible", len(got), len(best.decision.Scores))
+	}
+	spreading := newPod("spreading")
+	spreading.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1,
+		TopologyKey: "topology.kubernetes.io/zone", WhenUnsatisfiable: corev1.ScheduleAnyway}}
+	if got := filter(spreading, names); len(got) != len(best.decision.Scores) {
+		t.Errorf("pod with a soft topology spread: filter kept %d nodes, want all", len(got))
+	}
+
+	// A PreferNoSchedule taint among the candidates is kube-scheduler's to
+	// weigh, unless the pod tolerates it.
+	var tainted *corev1.Node
+	for _, fn := range fleet.Plan(30) {
+		if fn.Name == names[0] {
+			node, err := fn.Object()
+			if err != nil {
+				t.Fatal(err)
+			}
+			tainted = node
+		}
+	}
+	tainted.Spec.Taints = []corev1.Taint{{Key: "maintenance", Value: "soon", Effect: corev1.TaintEffectPreferNoSchedule}}
+	e.nodes.setNode(tainted)
+	if got := filter(newPod("untolerating"), names); len(got) != len(best.decision.Scores) {
+		t.Errorf("untolerated PreferNoSchedule taint: filter kept %d nodes, want all", len(got))
+	}
+	tolerating := newPod("tolerating")
+	tolerating.Spec.Tolerations = []corev1.Toleration{{Key: "maintenance", Operator: corev1.TolerationOpExists}}
+	if got := filter(tolerating, names); len(got) != 1 {
+		t.Errorf("tolerated PreferNoSchedule taint: filter kept %d nodes, want the best alone", len(got))
+	}
+}

@@ -3,10 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,10 +32,13 @@ const schedulerPods = 2000
 
 // BenchmarkSchedulerExtender measures the real kube-scheduler's throughput
 // on kwok fleets of several sizes, with HyperSDK's extender and without it,
-// in the same run on the same scheduler: pods of a VM's shape without
-// devices.kubevirt.io/kvm are not sent to the extender (it manages only
-// that resource), the same pods with it are. Sizes come from
-// HYPERSDK_BENCH_NODES (comma-separated), default 500,2000.
+// in the same run on the same fleet with the same pods (a virt-launcher pod's
+// shape and its devices.kubevirt.io/kvm request): kube-scheduler is
+// restarted before each batch with the sandbox's configuration, or the same
+// less its extenders. Sizes come from HYPERSDK_BENCH_NODES (comma-separated),
+// default 500,2000. With HYPERSDK_BENCH_PROFILE set to a directory, each
+// batch also writes CPU profiles of kube-apiserver, kube-scheduler and the
+// extender there.
 func BenchmarkSchedulerExtender(b *testing.B) {
 	sizes := []int{500, 2000}
 	if v := os.Getenv("HYPERSDK_BENCH_NODES"); v != "" {
@@ -56,10 +61,39 @@ func BenchmarkSchedulerExtender(b *testing.B) {
 	fmt.Print(report)
 }
 
+// schedulerSetup is one way of running kube-scheduler in the comparison.
+type schedulerSetup struct {
+	name         string
+	withExtender bool
+}
+
+// schedulerSetups: kube-scheduler as it comes, and with the extender.
+// kube-scheduler turns off opportunistic batching (reusing one pod's
+// filtering and scoring for the next identical pod; beta, on since 1.35) in
+// profiles with extenders; the report shows how many hints the default runs
+// used, to tell whether that, rather than the extender's cost, separates
+// the two.
+var schedulerSetups = []schedulerSetup{
+	{name: "default kube-scheduler"},
+	{name: "with extender", withExtender: true},
+}
+
+// schedulerRun sums one setup's batches.
+type schedulerRun struct {
+	took          time.Duration
+	cpu, requests map[string]float64
+	attempts      map[string]float64
+	batch         map[string]float64
+	busy          float64
+	algorithm     histogram
+}
+
 func schedulerAtSize(b *testing.B, nodes int) string {
+	profileDir := os.Getenv("HYPERSDK_BENCH_PROFILE")
 	sb, startup := startSandbox(b, sandbox.Config{Nodes: nodes, Speed: 60, StartTimeout: 30 * time.Minute,
-		CarbonDir: filepath.Join(framework.RepoRoot(), "..", "shared", "data", "carbon")})
+		CarbonDir: filepath.Join(framework.RepoRoot(), "..", "shared", "data", "carbon"), Profiling: profileDir != ""})
 	defer sb.Stop()
+	endpoints := newSchedulerEndpoints(b, sb)
 	cfg := rest.CopyConfig(sb.Admin)
 	cfg.QPS, cfg.Burst = 5000, 10000
 	kube, err := kubernetes.NewForConfig(cfg)
@@ -67,34 +101,67 @@ func schedulerAtSize(b *testing.B, nodes int) string {
 		b.Fatal(err)
 	}
 
-	// Alternate the two kinds of run, twice, so drift on the shared cores
-	// (compactions, garbage collection) hits both alike.
-	var without, with time.Duration
-	cpuWithout, cpuWith := map[string]float64{}, map[string]float64{}
+	// Alternate the setups, twice, so drift on the shared cores
+	// (compactions, garbage collection) hits all alike.
+	runs := make([]schedulerRun, len(schedulerSetups))
+	for i := range runs {
+		runs[i] = schedulerRun{cpu: map[string]float64{}, requests: map[string]float64{}, attempts: map[string]float64{}, batch: map[string]float64{}}
+	}
 	before := extenderHistograms(b, sb.ExtenderURL())
 	out := fmt.Sprintf("\n## %d kwok nodes (sandbox up in %.0f s)\n", nodes, startup.Seconds())
 	for round := 1; round <= 2; round++ {
-		for _, kvm := range []bool{false, true} {
-			cpu0 := processCPU(b)
-			took := scheduleBatch(b, kube, fmt.Sprintf("run-%d-%d-%t", nodes, round, kvm), kvm)
-			cpu1 := processCPU(b)
-			kind, total, cpu := "without extender", &without, cpuWithout
-			if kvm {
-				kind, total, cpu = "with extender   ", &with, cpuWith
+		for i, setup := range schedulerSetups {
+			run := &runs[i]
+			if err := sb.RestartScheduler(context.Background(), setup.withExtender); err != nil {
+				b.Fatal(err)
 			}
-			*total += took
-			for name, v := range cpu1 {
-				cpu[name] += v - cpu0[name]
-			}
-			out += fmt.Sprintf("round %d %s: %d pods scheduled in %.1f s = %.0f pods/s\n", round, kind, schedulerPods, took.Seconds(), schedulerPods/took.Seconds())
+			ns := fmt.Sprintf("run-%d-%d-%d", nodes, round, i)
+			mustNamespace(b, kube, ns)
+			cpu0, machine0, requests0, sched0 := processCPU(b), machineCPU(b), endpoints.apiserverCounts(b), endpoints.schedulerCounts(b)
+			profiled := endpoints.profile(b, profileDir, fmt.Sprintf("%d-round%d-%d", nodes, round, i))
+			took := scheduleBatch(b, kube, ns)
+			cpu1, machine1, requests1, sched1 := processCPU(b), machineCPU(b), endpoints.apiserverCounts(b), endpoints.schedulerCounts(b)
+			profiled()
+			deleteBatch(b, kube, ns)
+			run.took += took
+			addDiff(run.cpu, cpu1, cpu0)
+			addDiff(run.requests, requests1, requests0)
+			addDiff(run.attempts, sched1.attempts, sched0.attempts)
+			addDiff(run.batch, sched1.batch, sched0.batch)
+			run.busy += machine1.busy - machine0.busy
+			run.algorithm = sum(run.algorithm, diff(sched1.algorithm, sched0.algorithm))
+			out += fmt.Sprintf("round %d %-22s: %d pods scheduled in %5.1f s = %3.0f pods/s, machine %.0f%% busy\n", round, setup.name,
+				schedulerPods, took.Seconds(), schedulerPods/took.Seconds(), 100*(machine1.busy-machine0.busy)/(machine1.total-machine0.total))
 		}
 	}
 	after := extenderHistograms(b, sb.ExtenderURL())
-	out += fmt.Sprintf("both rounds: without %.0f pods/s, with %.0f pods/s: %.2f of the scheduler's own throughput\n",
-		2*schedulerPods/without.Seconds(), 2*schedulerPods/with.Seconds(), without.Seconds()/with.Seconds())
-	out += "CPU seconds per process, both rounds (without / with extender, each including pod deletion):"
-	for _, name := range cpuProcesses {
-		out += fmt.Sprintf(" %s %.1f/%.1f", name, cpuWithout[name], cpuWith[name])
+	pods := float64(2 * schedulerPods)
+	rate := func(r schedulerRun) float64 { return pods / r.took.Seconds() }
+	def, ext := runs[0], runs[1]
+	out += fmt.Sprintf("both rounds: default %.0f pods/s, with extender %.0f pods/s: %.2f of the scheduler's own throughput\n",
+		rate(def), rate(ext), rate(ext)/rate(def))
+	for i, setup := range schedulerSetups {
+		r := runs[i]
+		out += fmt.Sprintf("%s: CPU ms per pod while scheduling:", setup.name)
+		for _, name := range cpuProcesses {
+			out += fmt.Sprintf(" %s %.2f", name, 1000*r.cpu[name]/pods)
+		}
+		out += fmt.Sprintf("; whole machine %.2f\n", 1000*r.busy/pods)
+		out += fmt.Sprintf("  kube-scheduler: attempts scheduled %.0f unschedulable %.0f error %.0f; batching hint used %.0f not used %.0f no hint %.0f;"+
+			" algorithm (filters, extenders, scores) p50 %.2f ms p99 %.2f ms\n",
+			r.attempts["scheduled"], r.attempts["unschedulable"], r.attempts["error"], r.batch["hint_used"], r.batch["hint_not_used"], r.batch["no_hint"],
+			1000*quantile(r.algorithm, 0.5), 1000*quantile(r.algorithm, 0.99))
+	}
+	out += "kube-apiserver requests and watch bytes per pod while scheduling, where default and extender runs differ (default / with extender):"
+	for _, k := range slices.Sorted(maps.Keys(ext.requests)) {
+		a, c := def.requests[k]/pods, ext.requests[k]/pods
+		floor := 0.05 // requests per pod
+		if strings.HasPrefix(k, "watch-bytes ") {
+			floor = 100 // bytes per pod: below, the watches kube-scheduler's restart opens
+		}
+		if max(a, c) >= floor && math.Abs(a-c) >= 0.1*max(a, c) {
+			out += fmt.Sprintf(" [%s %.2f/%.2f]", k, a, c)
+		}
 	}
 	out += "\n"
 	for _, verb := range []string{"filter", "prioritize", "bind"} {
@@ -105,19 +172,20 @@ func schedulerAtSize(b *testing.B, nodes int) string {
 	return out
 }
 
-// scheduleBatch creates schedulerPods pods and times until all are bound.
-func scheduleBatch(b *testing.B, kube kubernetes.Interface, ns string, kvm bool) time.Duration {
-	mustNamespace(b, kube, ns)
+// addDiff adds after-before to into, key by key.
+func addDiff(into, after, before map[string]float64) {
+	for k, v := range after {
+		into[k] += v - before[k]
+	}
+}
+
+// scheduleBatch creates schedulerPods virt-launcher-shaped pods in ns and
+// times until all are bound.
+func scheduleBatch(b *testing.B, kube kubernetes.Interface, ns string) time.Duration {
 	t0 := time.Now()
 	createAll(b, schedulerPods, func(i int) error {
 		pod := barePod(i)
-		// Both runs look like virt-launcher pods to every watcher; only the
-		// kvm request sends the second run's pods to the extender.
 		pod.Labels = map[string]string{"kubevirt.io": "virt-launcher"}
-		if !kvm {
-			delete(pod.Spec.Containers[0].Resources.Requests, "devices.kubevirt.io/kvm")
-			pod.Spec.Containers[0].Resources.Limits = nil
-		}
 		_, err := kube.CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{})
 		return err
 	})
@@ -137,12 +205,14 @@ func scheduleBatch(b *testing.B, kube kubernetes.Interface, ns string, kvm bool)
 	if err != nil {
 		b.Fatal(err)
 	}
-	took := time.Since(t0)
+	return time.Since(t0)
+}
+
+func deleteBatch(b *testing.B, kube kubernetes.Interface, ns string) {
 	if err := kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	waitPodsGone(b, kube, ns)
-	return took
 }
 
 // histogram is a cumulative latency histogram of one verb.
@@ -205,6 +275,21 @@ func diff(after, before histogram) histogram {
 	return out
 }
 
+// sum adds two histograms of the same buckets; either may be empty.
+func sum(a, c histogram) histogram {
+	if a.count == 0 {
+		return c
+	}
+	if c.count == 0 {
+		return a
+	}
+	out := histogram{count: a.count + c.count, bounds: a.bounds, buckets: make([]uint64, len(a.buckets))}
+	for i := range a.buckets {
+		out.buckets[i] = a.buckets[i] + c.buckets[i]
+	}
+	return out
+}
+
 // quantile interpolates linearly within the bucket holding the rank, as
 // Prometheus' histogram_quantile does.
 func quantile(h histogram, q float64) float64 {
@@ -230,6 +315,34 @@ func quantile(h histogram, q float64) float64 {
 // cpuProcesses are the binaries whose CPU use the benchmark reports.
 var cpuProcesses = []string{"kube-apiserver", "etcd", "kube-scheduler", "hypersdk-scheduler-extender", "kwok",
 	"hypersdk-kubevirt-simulator", "hypersdk-controller", "kube-controller-manager"}
+
+// machineTime is the machine's CPU time from /proc/stat, in seconds: busy
+// (user, nice, system, irq, softirq, steal) and total.
+type machineTime struct{ busy, total float64 }
+
+func machineCPU(b *testing.B) machineTime {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line)[1:] // user nice system idle iowait irq softirq steal ...
+	var t machineTime
+	for i, f := range fields {
+		if i >= 8 {
+			break // guest time is already counted in user
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t.total += v / 100 // USER_HZ
+		if i != 3 && i != 4 {
+			t.busy += v / 100
+		}
+	}
+	return t
+}
 
 // processCPU sums user+system CPU seconds of every running process of each
 // of cpuProcesses, found by the base name of its executable.

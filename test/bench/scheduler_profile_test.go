@@ -1,0 +1,184 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"k8s.io/client-go/rest"
+
+	"github.com/hypersdk/hypersdk/pkg/sandbox"
+)
+
+// profileSeconds is how long each CPU profile of a batch lasts, from the
+// batch's start; a batch takes 10-40 s.
+const profileSeconds = "10"
+
+// schedulerEndpoints reaches kube-scheduler's secure port, and
+// kube-apiserver's and the extender's profiles, as cluster-admin.
+type schedulerEndpoints struct {
+	scheduler, apiserver *http.Client
+	sb                   *sandbox.Sandbox
+}
+
+func newSchedulerEndpoints(b *testing.B, sb *sandbox.Sandbox) *schedulerEndpoints {
+	api, err := rest.HTTPClientFor(sb.Admin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// kube-scheduler serves a self-signed certificate; it authenticates the
+	// admin's client certificate all the same.
+	cfg := rest.CopyConfig(sb.Admin)
+	cfg.Host = sb.ControlPlane.SchedulerURL
+	cfg.TLSClientConfig.Insecure, cfg.TLSClientConfig.CAData, cfg.TLSClientConfig.CAFile = true, nil, ""
+	sched, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &schedulerEndpoints{scheduler: sched, apiserver: api, sb: sb}
+}
+
+// scrape parses kube-scheduler's /metrics.
+func (e *schedulerEndpoints) scrape(b *testing.B) map[string]*dto.MetricFamily {
+	resp, err := e.scheduler.Get(e.sb.ControlPlane.SchedulerURL + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return families
+}
+
+// apiserverCounts sums kube-apiserver's request counter by verb, resource
+// and subresource, and the bytes of watch events it sent by resource
+// ("watch-bytes <resource>").
+func (e *schedulerEndpoints) apiserverCounts(b *testing.B) map[string]float64 {
+	resp, err := e.apiserver.Get(e.sb.Admin.Host + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[string]float64{}
+	if f := families["apiserver_request_total"]; f != nil {
+		for _, m := range f.Metric {
+			key := label(m, "verb") + " " + label(m, "resource")
+			if sub := label(m, "subresource"); sub != "" {
+				key += "/" + sub
+			}
+			out[key] += m.GetCounter().GetValue()
+		}
+	}
+	if f := families["apiserver_watch_events_sizes"]; f != nil {
+		for _, m := range f.Metric {
+			out["watch-bytes "+label(m, "resource")] += m.GetHistogram().GetSampleSum()
+		}
+	}
+	return out
+}
+
+// schedulerCounts are kube-scheduler's figures the report uses.
+type schedulerCounts struct {
+	attempts  map[string]float64 // schedule_attempts_total by result
+	batch     map[string]float64 // batch_attempts_total by result
+	algorithm histogram          // scheduling_algorithm_duration_seconds
+}
+
+// schedulerCounts scrapes kube-scheduler. The algorithm histogram is the
+// serial part of a scheduling attempt, where the extender's filter and
+// prioritize calls happen.
+func (e *schedulerEndpoints) schedulerCounts(b *testing.B) schedulerCounts {
+	families := e.scrape(b)
+	out := schedulerCounts{attempts: map[string]float64{}, batch: map[string]float64{}}
+	if f := families["scheduler_schedule_attempts_total"]; f != nil {
+		for _, m := range f.Metric {
+			out.attempts[label(m, "result")] += m.GetCounter().GetValue()
+		}
+	}
+	if f := families["scheduler_batch_attempts_total"]; f != nil {
+		for _, m := range f.Metric {
+			out.batch[label(m, "result")] += m.GetCounter().GetValue()
+		}
+	}
+	if f := families["scheduler_scheduling_algorithm_duration_seconds"]; f != nil && len(f.Metric) > 0 {
+		out.algorithm = toHistogram(f.Metric[0].GetHistogram())
+	}
+	return out
+}
+
+// profile starts CPU profiles of kube-apiserver, kube-scheduler and the
+// extender into dir, named after the batch; the returned func waits for
+// them. Nothing happens when dir is empty.
+func (e *schedulerEndpoints) profile(b *testing.B, dir, batch string) func() {
+	if dir == "" {
+		return func() {}
+	}
+	targets := map[string]struct {
+		client *http.Client
+		url    string
+	}{
+		"kube-apiserver":              {e.apiserver, e.sb.Admin.Host},
+		"kube-scheduler":              {e.scheduler, e.sb.ControlPlane.SchedulerURL},
+		"hypersdk-scheduler-extender": {http.DefaultClient, e.sb.ExtenderURL()},
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(targets))
+	for name, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- fetch(t.client, t.url+"/debug/pprof/profile?seconds="+profileSeconds,
+				filepath.Join(dir, batch+"-"+name+".pprof"))
+		}()
+	}
+	return func() {
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func fetch(client *http.Client, url, path string) error {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("profiling %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("profiling %s: %s: %s", url, resp.Status, body)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -46,9 +46,9 @@ func newSchedulerEndpoints(b *testing.B, sb *sandbox.Sandbox) *schedulerEndpoint
 	return &schedulerEndpoints{scheduler: sched, apiserver: api, sb: sb}
 }
 
-// scrape parses kube-scheduler's /metrics.
-func (e *schedulerEndpoints) scrape(b *testing.B) map[string]*dto.MetricFamily {
-	resp, err := e.scheduler.Get(e.sb.ControlPlane.SchedulerURL + "/metrics")
+// scrapeMetrics parses a Prometheus text endpoint.
+func scrapeMetrics(b *testing.B, client *http.Client, url string) map[string]*dto.MetricFamily {
+	resp, err := client.Get(url)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -65,16 +65,7 @@ func (e *schedulerEndpoints) scrape(b *testing.B) map[string]*dto.MetricFamily {
 // and subresource, and the bytes of watch events it sent by resource
 // ("watch-bytes <resource>").
 func (e *schedulerEndpoints) apiserverCounts(b *testing.B) map[string]float64 {
-	resp, err := e.apiserver.Get(e.sb.Admin.Host + "/metrics")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		b.Fatal(err)
-	}
+	families := scrapeMetrics(b, e.apiserver, e.sb.Admin.Host+"/metrics")
 	out := map[string]float64{}
 	if f := families["apiserver_request_total"]; f != nil {
 		for _, m := range f.Metric {
@@ -104,7 +95,7 @@ type schedulerCounts struct {
 // serial part of a scheduling attempt, where the extender's filter and
 // prioritize calls happen.
 func (e *schedulerEndpoints) schedulerCounts(b *testing.B) schedulerCounts {
-	families := e.scrape(b)
+	families := scrapeMetrics(b, e.scheduler, e.sb.ControlPlane.SchedulerURL+"/metrics")
 	out := schedulerCounts{attempts: map[string]float64{}, batch: map[string]float64{}}
 	if f := families["scheduler_schedule_attempts_total"]; f != nil {
 		for _, m := range f.Metric {

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -223,16 +221,7 @@ type histogram struct {
 }
 
 func extenderHistograms(b *testing.B, url string) map[string]histogram {
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		b.Fatal(err)
-	}
+	families := scrapeMetrics(b, http.DefaultClient, url+"/metrics")
 	out := map[string]histogram{}
 	f := families["hypersdk_extender_request_duration_seconds"]
 	if f == nil {

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/klog/v2"
 
 	"github.com/hypersdk/hypersdk/pkg/carbon"
@@ -109,18 +110,9 @@ func (c *nodeCache) avoidedByTaint(names []string, tolerations []corev1.Tolerati
 			continue
 		}
 		for i := range st.preferAvoid {
-			if !tolerated(&st.preferAvoid[i], tolerations) {
+			if !corev1helpers.TolerationsTolerateTaint(klog.Background(), tolerations, &st.preferAvoid[i], false) {
 				return true
 			}
-		}
-	}
-	return false
-}
-
-func tolerated(taint *corev1.Taint, tolerations []corev1.Toleration) bool {
-	for i := range tolerations {
-		if tolerations[i].ToleratesTaint(klog.Background(), taint, false) {
-			return true
 		}
 	}
 	return false

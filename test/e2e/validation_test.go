@@ -7,6 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
@@ -59,8 +60,18 @@ func TestInvalidOperationsAreRejected(t *testing.T) {
 	if op.Status.Phase != v1alpha1.VMOperationPending || op.Spec.Restart == nil {
 		t.Errorf("created operation phase %q restart options %v, want Pending and defaulted options", op.Status.Phase, op.Spec.Restart)
 	}
-	op.Status.Progress = 150
-	_, err = ops.UpdateStatus(ctx, op, metav1.UpdateOptions{})
+	// hypersdk-controller works on the operation meanwhile (vm1 does not
+	// exist, so it fails it): write on the latest version, as any client
+	// would, so a 409 from that race is not mistaken for the answer.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		latest, err := ops.Get(ctx, "valid", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		latest.Status.Progress = 150
+		_, err = ops.UpdateStatus(ctx, latest, metav1.UpdateOptions{})
+		return err
+	})
 	assertInvalid(t, err, "status.progress")
 	stored, err := ops.Get(ctx, "valid", metav1.GetOptions{})
 	if err != nil {

@@ -9,10 +9,11 @@ all: build
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-# The control plane's binaries, built from the Go module proxy on first use
-# (about 10 minutes on 2 cores, then cached per version).
+# The control plane's binaries and Prometheus, built from the Go module proxy
+# on first use (about 15 minutes on 2 cores, then cached per version).
 tools:
 	@hack/tools-bin.sh
+	@hack/prometheus-bin.sh
 
 run: build
 	@bin=$$(hack/tools-bin.sh) && $(BIN)/hypersdk-sandbox --control-plane-bin "$$bin" --dir _output/sandbox
@@ -20,6 +21,7 @@ run: build
 # verify first: stale generated code or vet findings fail the run early.
 test: verify
 	@hack/tools-bin.sh >/dev/null
+	@hack/prometheus-bin.sh >/dev/null
 	$(GO) test -count=1 -timeout 50m ./...
 
 unit:
@@ -31,6 +33,7 @@ e2e:
 # Benchmarks against real control planes; figures land in _output/bench/.
 bench:
 	@hack/tools-bin.sh >/dev/null
+	@hack/prometheus-bin.sh >/dev/null
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/
 
 verify:

@@ -8,50 +8,25 @@
 # about 10 minutes on 2 cores; progress goes to stderr, the directory to stdout.
 set -euo pipefail
 
-tools_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/tools" && pwd)"
-key="$(cat "${tools_dir}/go.mod" "${tools_dir}/go.sum" "${tools_dir}/cmd/etcd/main.go" | sha256sum | cut -c1-16)"
-cache_root="${HYPERSDK_TOOLS_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/hypersdk/tools}"
-bin="${cache_root}/k8s-v1.37.2-${key}/bin"
-binaries=(etcd kube-apiserver kube-scheduler kube-controller-manager kubectl kwok)
+hack="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "${hack}/lib/cached-build.sh"
+tools_dir="${hack}/tools"
+key="$(hypersdk::module_key "${tools_dir}/go.mod" "${tools_dir}/go.sum" "${tools_dir}/cmd/etcd/main.go")"
+bin="$(hypersdk::cache_root)/k8s-v1.37.2-${key}/bin"
 
-complete() {
-  local b
-  for b in "${binaries[@]}"; do [[ -x "${bin}/${b}" ]] || return 1; done
-}
-
-if ! complete; then
-  mkdir -p "${cache_root}"
-  # One builder at a time: parallel test packages may all ask at once.
-  exec 9>"${cache_root}/.lock"
-  flock 9
-  if ! complete; then
-    tmp="$(mktemp -d "${cache_root}/build.XXXXXX")"
-    trap 'rm -rf "${tmp}"' EXIT
-    echo "hypersdk: building the test control plane (etcd, kube-apiserver, kube-scheduler," >&2
-    echo "hypersdk: kube-controller-manager, kubectl, kwok) from the Go module proxy into" >&2
-    echo "hypersdk: ${bin}. First time only: about 10 minutes on 2 cores." >&2
-    cd "${tools_dir}"
-    start=${SECONDS}
-    n=0
-    for b in "${binaries[@]}"; do
-      n=$((n + 1))
-      if [[ "${b}" == etcd ]]; then pkg=./cmd/etcd; else pkg="$(go list -f '{{.ImportPath}}' tool | grep "/${b}\$")"; fi
-      echo "hypersdk: [${n}/${#binaries[@]}] ${b} ($((SECONDS - start))s elapsed)" >&2
-      CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "${tmp}/${b}" "${pkg}"
-    done
-    mkdir -p "$(dirname "${bin}")"
-    rm -rf "${bin}"
-    mv "${tmp}" "${bin}"
-    trap - EXIT
-    echo "hypersdk: control plane built in $((SECONDS - start))s" >&2
-  fi
+names=(etcd kube-apiserver kube-scheduler kube-controller-manager kubectl kwok)
+if ! hypersdk::all_built "${bin}" "${names[@]}"; then
+  specs=(etcd=./cmd/etcd)
+  tools="$(cd "${tools_dir}" && go list -f '{{.ImportPath}}' tool)"
+  for b in "${names[@]:1}"; do specs+=("${b}=$(grep "/${b}\$" <<<"${tools}")"); done
+  hypersdk::cached_build "${tools_dir}" "${bin}" "about 10 minutes" "${specs[@]}"
 fi
 
 # kwok refuses to start without stages: concatenate the ones its module ships
 # (nodes turn Ready and keep a lease; pods on them run and get an IP).
 stages="${bin}/kwok-stages.yaml"
 if [[ ! -s "${stages}" ]]; then
-  kwok_dir="$(cd "${tools_dir}" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
+  kwok_dir="$(cd "${tools_dir}" && go mod download -json sigs.k8s.io/kwok | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
   tmp_stages="$(mktemp "${bin}/.stages.XXXXXX")"
   for f in "${kwok_dir}"/kustomize/stage/node/fast/node-initialize.yaml \
            "${kwok_dir}"/kustomize/stage/node/heartbeat-with-lease/*.yaml \

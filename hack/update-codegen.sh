@@ -9,7 +9,14 @@ cd "${root}"
 module="github.com/hypersdk/hypersdk"
 boilerplate="${root}/hack/boilerplate.go.txt"
 
-source "$(go list -m -f '{{.Dir}}' k8s.io/code-generator)/kube_codegen.sh"
+# `go list -m -f {{.Dir}}` prints nothing for a module not yet downloaded;
+# `go mod download -json` downloads it first and prints where it is.
+codegen_dir="$(go mod download -json k8s.io/code-generator | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+if [[ -z "${codegen_dir}" ]]; then
+  echo "could not download k8s.io/code-generator" >&2
+  exit 1
+fi
+source "${codegen_dir}/kube_codegen.sh"
 
 # deepcopy, defaulters and conversions, next to the types.
 kube::codegen::gen_helpers --boilerplate "${boilerplate}" "${root}/apis"

@@ -348,13 +348,11 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 // Exporter so the names and labels are exactly what Prometheus would have
 // scraped, and turns it into blocks in promDir/data with promtool.
 func backfill(b *testing.B, month []history.Batch, promDir string) (size int64, samples int64, took time.Duration) {
-	promtool := os.Getenv("PROMTOOL_BIN")
-	if promtool == "" {
-		var err error
-		if promtool, err = exec.LookPath("promtool"); err != nil {
-			b.Fatalf("promtool not found (Debian package prometheus, or set PROMTOOL_BIN): %v", err)
-		}
+	binDir, err := framework.PrometheusBinDir()
+	if err != nil {
+		b.Fatal(err)
 	}
+	promtool := filepath.Join(binDir, "promtool")
 	if err := os.MkdirAll(promDir, 0o755); err != nil {
 		b.Fatal(err)
 	}

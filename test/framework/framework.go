@@ -51,12 +51,19 @@ func RepoRoot() string {
 
 // ControlPlaneBinDir builds (once, cached outside the repo) and returns the
 // directory of the control plane's binaries.
-func ControlPlaneBinDir() (string, error) {
-	cmd := exec.Command(filepath.Join(RepoRoot(), "hack", "tools-bin.sh"))
+func ControlPlaneBinDir() (string, error) { return hackBinDir("tools-bin.sh") }
+
+// PrometheusBinDir builds (once, cached outside the repo) and returns the
+// directory holding prometheus and promtool.
+func PrometheusBinDir() (string, error) { return hackBinDir("prometheus-bin.sh") }
+
+// hackBinDir runs one of hack/'s build scripts, which print a directory.
+func hackBinDir(script string) (string, error) {
+	cmd := exec.Command(filepath.Join(RepoRoot(), "hack", script))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("hack/tools-bin.sh: %w", err)
+		return "", fmt.Errorf("hack/%s: %w", script, err)
 	}
 	return strings.TrimSpace(string(out)), nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -27,16 +26,15 @@ type Prometheus struct {
 // scrapeInterval, and returns once it is ready. Blocks already in dir/data,
 // for example backfilled with promtool tsdb create-blocks-from, are served.
 // Retention is 40 days, room for a month of history. It is stopped when t
-// ends. The binary is $PROMETHEUS_BIN, else prometheus on PATH.
+// ends. The binary is the one hack/prometheus-bin.sh builds, never one from
+// PATH, so every machine runs the same version.
 func StartPrometheus(ctx context.Context, t testing.TB, dir string, targets []string, scrapeInterval time.Duration) (*Prometheus, error) {
 	t.Helper()
-	bin := os.Getenv("PROMETHEUS_BIN")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("prometheus"); err != nil {
-			return nil, fmt.Errorf("prometheus binary not found: set PROMETHEUS_BIN or install it (Debian package prometheus): %w", err)
-		}
+	binDir, err := PrometheusBinDir()
+	if err != nil {
+		return nil, err
 	}
+	bin := filepath.Join(binDir, "prometheus")
 	ports, err := process.FreePorts(1)
 	if err != nil {
 		return nil, fmt.Errorf("choosing a port for prometheus: %w", err)

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Shared by hack/tools-bin.sh and hack/prometheus-bin.sh: build Go commands
+# from a pinned module under hack/ into a cache directory outside the
+# repository, keyed by a hash of the module's files, so every checkout with
+# the same pins reuses one build. Progress goes to stderr.
+
+# hypersdk::cache_root prints where cached builds live.
+hypersdk::cache_root() {
+  echo "${HYPERSDK_TOOLS_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/hypersdk/tools}"
+}
+
+# hypersdk::all_built <bin dir> <name>... succeeds when every binary is there.
+hypersdk::all_built() {
+  local bin="$1" name
+  shift
+  for name in "$@"; do [[ -x "${bin}/${name}" ]] || return 1; done
+}
+
+# hypersdk::cached_build <module dir> <bin dir> <estimate> <name=package>...
+# builds each package of the module into <bin dir>/<name> unless all are
+# there already. <estimate> is printed before a cold build so nobody thinks
+# it hangs. GOFLAGS_EXTRA adds flags to every go build (for example tags).
+hypersdk::cached_build() {
+  local module_dir="$1" bin="$2" estimate="$3"
+  shift 3
+  local specs=("$@") spec names=()
+  for spec in "${specs[@]}"; do names+=("${spec%%=*}"); done
+  hypersdk::all_built "${bin}" "${names[@]}" && return 0
+
+  local root
+  root="$(hypersdk::cache_root)"
+  mkdir -p "${root}"
+  # One builder at a time: parallel test packages may all ask at once.
+  exec 9>"${root}/.lock"
+  flock 9
+  if ! hypersdk::all_built "${bin}" "${names[@]}"; then
+    local tmp
+    tmp="$(mktemp -d "${root}/build.XXXXXX")"
+    # shellcheck disable=SC2064 # expand tmp now: the trap outlives this function's locals
+    trap "rm -rf '${tmp}'" EXIT
+    echo "hypersdk: building ${names[*]} from the Go module proxy into" >&2
+    echo "hypersdk: ${bin}. First time only: ${estimate} on 2 cores." >&2
+    local start=${SECONDS} n=0
+    for spec in "${specs[@]}"; do
+      n=$((n + 1))
+      echo "hypersdk: [${n}/${#specs[@]}] ${spec%%=*} ($((SECONDS - start))s elapsed)" >&2
+      # shellcheck disable=SC2086 # GOFLAGS_EXTRA is a list of flags
+      (cd "${module_dir}" && CGO_ENABLED=0 go build -trimpath -ldflags="-s ${LDFLAGS_EXTRA:-}" ${GOFLAGS_EXTRA:-} \
+        -o "${tmp}/${spec%%=*}" "${spec#*=}")
+    done
+    mkdir -p "$(dirname "${bin}")"
+    rm -rf "${bin}"
+    mv "${tmp}" "${bin}"
+    trap - EXIT
+    echo "hypersdk: built in $((SECONDS - start))s" >&2
+  fi
+  exec 9>&-
+}
+
+# hypersdk::module_key <files>... prints a short hash of the files.
+hypersdk::module_key() {
+  cat "$@" | sha256sum | cut -c1-16
+}

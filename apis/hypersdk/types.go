@@ -132,6 +132,11 @@ type VMOperationSpec struct {
 	Type VMOperationType
 	// Cancel asks the executor to stop the operation where KubeVirt allows it.
 	Cancel bool
+	// Requester is who asked for the operation. The server sets it from the
+	// authenticated user when the operation is created, whatever the client
+	// sent, and it never changes; the executor acts only as far as the
+	// requester may.
+	Requester *VMOperationRequester
 
 	Clone    *CloneSpec
 	Migrate  *MigrateSpec
@@ -141,6 +146,23 @@ type VMOperationSpec struct {
 	Stop     *StopSpec
 	Restart  *RestartSpec
 }
+
+// VMOperationRequester is the authenticated user who created an operation, as
+// kube-apiserver told hypersdk-apiserver (the same fields as a
+// CertificateSigningRequest's).
+type VMOperationRequester struct {
+	// Username of the requester.
+	Username string
+	// UID of the requester.
+	UID string
+	// Groups of the requester.
+	Groups []string
+	// Extra attributes of the requester.
+	Extra map[string]ExtraValue
+}
+
+// ExtraValue holds the values of one extra attribute of a user.
+type ExtraValue []string
 
 // CloneSpec copies a virtual machine, or one of its snapshots, to a new VM.
 type CloneSpec struct {

@@ -64,6 +64,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.VirtualMachineStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("VMOperation"):
 		return &hypersdkv1alpha1.VMOperationApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("VMOperationRequester"):
+		return &hypersdkv1alpha1.VMOperationRequesterApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("VMOperationSpec"):
 		return &hypersdkv1alpha1.VMOperationSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("VMOperationStatus"):

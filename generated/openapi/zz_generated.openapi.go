@@ -57,6 +57,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.StopSpec{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_StopSpec(ref),
 		v1alpha1.VMOperation{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_VMOperation(ref),
 		v1alpha1.VMOperationList{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationList(ref),
+		v1alpha1.VMOperationRequester{}.OpenAPIModelName():          schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationRequester(ref),
 		v1alpha1.VMOperationSpec{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationSpec(ref),
 		v1alpha1.VMOperationStatus{}.OpenAPIModelName():             schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationStatus(ref),
 		v1alpha1.VirtualMachine{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachine(ref),
@@ -1297,6 +1298,76 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationList(ref common.Reference
 	}
 }
 
+func schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationRequester(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VMOperationRequester is the authenticated user who created an operation, as kube-apiserver told hypersdk-apiserver (the same fields as a CertificateSigningRequest's).",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"username": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Username of the requester.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"uid": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UID of the requester.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"groups": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Groups of the requester.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"extra": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Extra attributes of the requester.",
+							Type:        []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type: []string{"array"},
+										Items: &spec.SchemaOrArray{
+											Schema: &spec.Schema{
+												SchemaProps: spec.SchemaProps{
+													Type:   []string{"string"},
+													Format: "",
+												},
+											},
+										},
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"username"},
+			},
+		},
+	}
+}
+
 func schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1325,6 +1396,12 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationSpec(ref common.Reference
 							Description: "Cancel asks the executor to stop the operation where KubeVirt allows it.",
 							Type:        []string{"boolean"},
 							Format:      "",
+						},
+					},
+					"requester": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Requester is who asked for the operation. The server sets it from the authenticated user when the operation is created, whatever the client sent, and it never changes; the executor acts only as far as the requester may.",
+							Ref:         ref(v1alpha1.VMOperationRequester{}.OpenAPIModelName()),
 						},
 					},
 					"clone": {
@@ -1367,7 +1444,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationSpec(ref common.Reference
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.CloneSpec{}.OpenAPIModelName(), v1alpha1.MigrateSpec{}.OpenAPIModelName(), v1alpha1.ResizeSpec{}.OpenAPIModelName(), v1alpha1.RestartSpec{}.OpenAPIModelName(), v1alpha1.SnapshotSpec{}.OpenAPIModelName(), v1alpha1.StartSpec{}.OpenAPIModelName(), v1alpha1.StopSpec{}.OpenAPIModelName()},
+			v1alpha1.CloneSpec{}.OpenAPIModelName(), v1alpha1.MigrateSpec{}.OpenAPIModelName(), v1alpha1.ResizeSpec{}.OpenAPIModelName(), v1alpha1.RestartSpec{}.OpenAPIModelName(), v1alpha1.SnapshotSpec{}.OpenAPIModelName(), v1alpha1.StartSpec{}.OpenAPIModelName(), v1alpha1.StopSpec{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName()},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
@@ -85,7 +86,14 @@ func (c completedConfig) New() (*Server, error) {
 	}
 	scheme := c.ExtraConfig.Scheme
 
-	operations, operationStatus, err := vmoperation.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)
+	if c.GenericConfig.Authorization.Authorizer == nil {
+		return nil, errors.New("no authorizer configured: operations are authorized as their requester")
+	}
+	admit := &ops.Admission{
+		Authorizer: c.GenericConfig.Authorization.Authorizer,
+		Precheck:   &ops.Prechecker{Kube: c.ExtraConfig.Kube, KubeVirt: c.ExtraConfig.KubeVirt},
+	}
+	operations, operationStatus, err := vmoperation.NewREST(scheme, c.GenericConfig.RESTOptionsGetter, admit)
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +108,8 @@ func (c completedConfig) New() (*Server, error) {
 		"vmoperations":        operations,
 		"vmoperations/status": operationStatus,
 	}
-	precheck := &ops.Prechecker{Kube: c.ExtraConfig.Kube, KubeVirt: c.ExtraConfig.KubeVirt}
-	for name, sub := range virtualmachine.NewOperationRESTs(operations, precheck) {
+	objects := admission.NewObjectInterfacesFromScheme(scheme)
+	for name, sub := range virtualmachine.NewOperationRESTs(operations, c.GenericConfig.AdmissionControl, objects) {
 		storage["virtualmachines/"+name] = sub
 	}
 	bridge := console.NewBridge(console.NewKubeVirtDialer(c.ExtraConfig.ClientConfig))

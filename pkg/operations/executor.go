@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -179,6 +180,13 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 		st.Phase, st.Message, st.CompletionTime = v1alpha1.VMOperationCancelled, "cancelled", &now
 		setCondition(st, "Cancelled", metav1.ConditionTrue, "CancelRequested", "cancelled on request", now)
 	case st.Phase == "" || st.Phase == v1alpha1.VMOperationPending:
+		if err := e.reviewRequester(ctx, op); apierrors.IsForbidden(err) {
+			st.Phase, st.Message, st.CompletionTime = v1alpha1.VMOperationFailed, err.Error(), &now
+			setCondition(st, "Failed", metav1.ConditionTrue, "Forbidden", err.Error(), now)
+			break
+		} else if err != nil {
+			return err
+		}
 		if op.Spec.Type == v1alpha1.VMOperationMigrate {
 			if wait := e.migrationSlot(ctx, op); wait != "" {
 				st.Phase, st.Message = v1alpha1.VMOperationPending, wait
@@ -263,6 +271,31 @@ func (e *Executor) collect(ctx context.Context, op *v1alpha1.VMOperation, key ca
 		return nil
 	}
 	return err
+}
+
+// reviewRequester asks kube-apiserver whether the operation's requester may
+// still have it carried out, just before the executor starts acting with its
+// own rights: hypersdk-apiserver checked at creation, but rights can be
+// taken away meanwhile, and an operation that reached etcd some other way
+// has no requester at all.
+func (e *Executor) reviewRequester(ctx context.Context, op *v1alpha1.VMOperation) error {
+	r := op.Spec.Requester
+	if r == nil || r.Username == "" {
+		return apierrors.NewForbidden(v1alpha1.Resource("vmoperations"), op.Name,
+			errors.New("the operation records no requester, so nobody can be held to have asked for it"))
+	}
+	spec := &authorizationv1.SubjectAccessReviewSpec{User: r.Username, UID: r.UID, Groups: r.Groups}
+	for k, v := range r.Extra {
+		if spec.Extra == nil {
+			spec.Extra = map[string]authorizationv1.ExtraValue{}
+		}
+		spec.Extra[k] = authorizationv1.ExtraValue(v)
+	}
+	req := Request{Namespace: op.Namespace, VMName: op.Spec.VMName, Type: string(op.Spec.Type)}
+	if c := op.Spec.Clone; c != nil {
+		req.CloneNamespace, req.CloneName = c.TargetNamespace, c.TargetName
+	}
+	return Review(ctx, e.cfg.Kube, spec, RequiredAccess(req))
 }
 
 // migrationSlot says why a migration must wait, or "" when it may start.

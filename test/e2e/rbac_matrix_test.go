@@ -2,18 +2,27 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
 
 // TestRBACMatrix: for view, edit, admin, hypersdk:migrate and no role, every
-// subresource answers allowed or 403 exactly as artifacts/rbac says. Writes
-// are dry runs; "allowed" means anything but 401/403.
+// subresource answers allowed or 403 exactly as artifacts/rbac says, and a
+// VMOperation of each type created directly gets the same answer as the POST
+// to the subresource. Writes are dry runs; "allowed" means anything but
+// 401/403.
 func TestRBACMatrix(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ns := env.Namespace(t, "matrix")
@@ -46,6 +55,11 @@ func TestRBACMatrix(t *testing.T) {
 			if got != allowed[role][sub] {
 				t.Errorf("role %q POST %s: %d (%v), want allowed=%v", role, sub, code, err, allowed[role][sub])
 			}
+			code, err = createOperation(t, c, ns, "vm", sub, body)
+			got = code != http.StatusForbidden && code != http.StatusUnauthorized
+			if got != allowed[role][sub] {
+				t.Errorf("role %q VMOperation %s created directly: %d (%v), want allowed=%v", role, sub, code, err, allowed[role][sub])
+			}
 		}
 		for _, sub := range []string{"console", "vnc"} {
 			cfg := env.ConfigFor(tokens[role])
@@ -58,6 +72,156 @@ func TestRBACMatrix(t *testing.T) {
 			if got != allowed[role][sub] {
 				t.Errorf("role %q GET %s: %d, want allowed=%v", role, sub, code, allowed[role][sub])
 			}
+		}
+	}
+}
+
+// createOperation creates (as a dry run) a VMOperation of the type named by
+// sub, with body as its options, and returns the HTTP status.
+func createOperation(t *testing.T, c hypersdkclient.Interface, ns, vm, sub, body string) (int, error) {
+	t.Helper()
+	typ := strings.ToUpper(sub[:1]) + sub[1:]
+	data := fmt.Sprintf(`{"apiVersion":"hypersdk.io/v1alpha1","kind":"VMOperation","metadata":{"generateName":"direct-"},`+
+		`"spec":{"vmName":%q,"type":%q,%q:%s}}`, vm, typ, sub, body)
+	res := c.HypersdkV1alpha1().RESTClient().Post().Namespace(ns).Resource("vmoperations").
+		Param("dryRun", "All").SetHeader("Content-Type", "application/json").Body([]byte(data)).Do(context.Background())
+	var code int
+	res.StatusCode(&code)
+	return code, res.Error()
+}
+
+// TestCrossNamespaceClone: an editor of one namespace who may not write
+// another is refused a clone into it both ways (403), and nothing is left in
+// either namespace; once allowed there, both ways are accepted.
+func TestCrossNamespaceClone(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	source, target := env.Namespace(t, "clone-src"), env.Namespace(t, "clone-dst")
+	createKubeVirtVM(t, source, kubevirtVM("vm", 1, "1Gi", nil))
+	editor := client(t, env.ServiceAccountToken(t, source, "editor", "edit"))
+	framework.Eventually(t, "edit to list VMs", func(ctx context.Context) (bool, error) {
+		_, err := editor.HypersdkV1alpha1().VirtualMachines(source).List(ctx, metav1.ListOptions{})
+		return err == nil, err
+	})
+	body := fmt.Sprintf(`{"targetName":"copy","targetNamespace":%q}`, target)
+	code, _, err := post(t, editor, source, "vm", "clone", []byte(body), false)
+	if code != http.StatusForbidden {
+		t.Errorf("clone into %s through the subresource: %d (%v), want 403", target, code, err)
+	}
+	res := editor.HypersdkV1alpha1().RESTClient().Post().Namespace(source).Resource("vmoperations").
+		SetHeader("Content-Type", "application/json").
+		Body([]byte(`{"apiVersion":"hypersdk.io/v1alpha1","kind":"VMOperation","metadata":{"name":"sneaky"},` +
+			`"spec":{"vmName":"vm","type":"Clone","clone":` + body + `}}`)).Do(ctx)
+	res.StatusCode(&code)
+	if code != http.StatusForbidden {
+		t.Errorf("clone into %s as a VMOperation: %d (%v), want 403", target, code, res.Error())
+	}
+	ops, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(source).List(ctx, metav1.ListOptions{})
+	if err != nil || len(ops.Items) != 0 {
+		t.Errorf("operations left in %s: %d (%v), want none", source, len(ops.Items), err)
+	}
+	for _, ns := range []string{source, target} {
+		vms, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, vm := range vms.Items {
+			if vm.Name != "vm" || ns != source {
+				t.Errorf("VM %s/%s appeared after a refused clone", ns, vm.Name)
+			}
+		}
+	}
+
+	// The same editor, allowed to write the target namespace, may clone there both ways.
+	if _, err := env.Kube.RbacV1().RoleBindings(target).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "editor-from-" + source},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "edit"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "editor", Namespace: source}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the clone to be allowed through the subresource", func(ctx context.Context) (bool, error) {
+		code, _, err := post(t, editor, source, "vm", "clone", []byte(body), true)
+		return code == http.StatusCreated, err
+	})
+	if code, err := createOperation(t, editor, source, "vm", "clone", body); code != http.StatusCreated {
+		t.Errorf("allowed clone as a VMOperation: %d (%v), want 201", code, err)
+	}
+}
+
+// TestAdmissionPolicyOnOperations: a ValidatingAdmissionPolicy on
+// vmoperations that forbids Restart in a namespace stops a Restart asked for
+// either way there, and nothing else.
+func TestAdmissionPolicyOnOperations(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	frozen, open := env.Namespace(t, "frozen"), env.Namespace(t, "open")
+	if _, err := env.Kube.CoreV1().Namespaces().Patch(ctx, frozen, types.MergePatchType,
+		[]byte(`{"metadata":{"labels":{"e2e.hypersdk.io/freeze-restarts":"true"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{frozen, open} {
+		createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
+		runningVMI(t, ns, "vm", "")
+	}
+	name := "freeze-restarts-" + frozen
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule: admissionregistrationv1.Rule{APIGroups: []string{"hypersdk.io"}, APIVersions: []string{"*"},
+						Resources: []string{"vmoperations"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{
+				Expression: "object.spec.type != 'Restart'",
+				Message:    "restarts are frozen here",
+			}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"e2e.hypersdk.io/freeze-restarts": "true"}}},
+		},
+	}
+	policies := env.Kube.AdmissionregistrationV1()
+	if _, err := policies.ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = policies.ValidatingAdmissionPolicies().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	if _, err := policies.ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = policies.ValidatingAdmissionPolicyBindings().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+
+	// hypersdk-apiserver learns of the policy through its informers.
+	var directErr error
+	framework.Eventually(t, "the policy to refuse a Restart created directly", func(ctx context.Context) (bool, error) {
+		_, directErr = createOperation(t, env.HyperSDK, frozen, "vm", "restart", "{}")
+		return directErr != nil && strings.Contains(directErr.Error(), "restarts are frozen here"), nil
+	})
+	code, _, err := post(t, env.HyperSDK, frozen, "vm", "restart", []byte("{}"), true)
+	if err == nil || !strings.Contains(err.Error(), "restarts are frozen here") {
+		t.Errorf("Restart through the subresource under the policy: %d (%v), want refused by the policy", code, err)
+	}
+	if want := apierrors.ReasonForError(directErr); apierrors.ReasonForError(err) != want {
+		t.Errorf("the two ways answer differently: subresource %q, direct %q", apierrors.ReasonForError(err), want)
+	}
+	for _, tc := range []struct{ ns, sub string }{{frozen, "stop"}, {open, "restart"}} {
+		if code, _, err := post(t, env.HyperSDK, tc.ns, "vm", tc.sub, []byte("{}"), true); code != http.StatusCreated {
+			t.Errorf("%s in %s through the subresource: %d (%v), want 201", tc.sub, tc.ns, code, err)
+		}
+		if code, err := createOperation(t, env.HyperSDK, tc.ns, "vm", tc.sub, "{}"); code != http.StatusCreated {
+			t.Errorf("%s in %s created directly: %d (%v), want 201", tc.sub, tc.ns, code, err)
 		}
 	}
 }

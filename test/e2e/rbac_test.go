@@ -7,6 +7,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
+
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/test/framework"
@@ -21,6 +24,9 @@ func TestRBAC(t *testing.T) {
 	editor := client(t, env.ServiceAccountToken(t, ns, "editor", "edit"))
 	nobody := client(t, env.ServiceAccountToken(t, ns, "nobody", ""))
 	anonymous := client(t, "")
+	stopped := kubevirtVM("vm1", 1, "1Gi", nil)
+	stopped.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
+	createKubeVirtVM(t, ns, stopped)
 
 	op := func(name string) *v1alpha1.VMOperation {
 		return &v1alpha1.VMOperation{
@@ -42,10 +48,23 @@ func TestRBAC(t *testing.T) {
 		t.Errorf("view creating an operation: err = %v, want 403 Forbidden", err)
 	}
 
+	var created *v1alpha1.VMOperation
 	framework.Eventually(t, "edit to create an operation", func(ctx context.Context) (bool, error) {
-		_, err := editor.HypersdkV1alpha1().VMOperations(ns).Create(ctx, op("by-editor"), metav1.CreateOptions{})
+		created, err = editor.HypersdkV1alpha1().VMOperations(ns).Create(ctx, op("by-editor"), metav1.CreateOptions{})
 		return err == nil, err
 	})
+	// The server records who asked, whatever the client wrote.
+	if r := created.Spec.Requester; r == nil || r.Username != "system:serviceaccount:"+ns+":editor" {
+		t.Errorf("requester of the editor's operation = %+v, want the editor's ServiceAccount", r)
+	}
+	forged := op("forged")
+	forged.Spec.Type = v1alpha1.VMOperationSnapshot // vm1 may be running by now
+	forged.Spec.Requester = &v1alpha1.VMOperationRequester{Username: "system:admin", Groups: []string{"system:masters"}}
+	if got, err := editor.HypersdkV1alpha1().VMOperations(ns).Create(context.Background(), forged, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+		t.Errorf("editor's operation naming another requester: %v", err)
+	} else if got.Spec.Requester == nil || got.Spec.Requester.Username != "system:serviceaccount:"+ns+":editor" {
+		t.Errorf("a requester sent by the client was kept: %+v", got.Spec.Requester)
+	}
 
 	_, err = nobody.HypersdkV1alpha1().VirtualMachines(ns).List(context.Background(), metav1.ListOptions{})
 	if !apierrors.IsForbidden(err) {

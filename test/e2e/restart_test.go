@@ -18,14 +18,14 @@ func TestRestartOfAPIServer(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
 	ns := env.Namespace(t, "restart")
+	createKubeVirtVM(t, ns, kubevirtVM("steady", 1, "1Gi", nil))
 	created, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Create(ctx, &v1alpha1.VMOperation{
 		ObjectMeta: metav1.ObjectMeta{Name: "survivor"},
-		Spec:       v1alpha1.VMOperationSpec{VMName: "vm1", Type: v1alpha1.VMOperationStart},
+		Spec:       v1alpha1.VMOperationSpec{VMName: "steady", Type: v1alpha1.VMOperationSnapshot},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	createKubeVirtVM(t, ns, kubevirtVM("steady", 1, "1Gi", nil))
 	var before string
 	framework.Eventually(t, "the VM view", func(ctx context.Context) (bool, error) {
 		list, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).List(ctx, metav1.ListOptions{})
@@ -44,8 +44,8 @@ func TestRestartOfAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("operation after restart: %v", err)
 	}
-	if got.UID != created.UID || got.Spec.Type != v1alpha1.VMOperationStart {
-		t.Errorf("operation after restart = %s/%s, want %s/Start", got.UID, got.Spec.Type, created.UID)
+	if got.UID != created.UID || got.Spec.Type != v1alpha1.VMOperationSnapshot {
+		t.Errorf("operation after restart = %s/%s, want %s/Snapshot", got.UID, got.Spec.Type, created.UID)
 	}
 	framework.Eventually(t, "the VM view after restart", func(ctx context.Context) (bool, error) {
 		list, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).List(ctx, metav1.ListOptions{})

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 )
@@ -50,19 +51,22 @@ func TestInvalidOperationsAreRejected(t *testing.T) {
 	}
 
 	// Status: progress above 100 is refused and the stored status is unchanged.
+	stopped := kubevirtVM("vm1", 1, "1Gi", nil)
+	stopped.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
+	createKubeVirtVM(t, ns, stopped)
 	op, err := ops.Create(ctx, &v1alpha1.VMOperation{
 		ObjectMeta: metav1.ObjectMeta{Name: "valid"},
-		Spec:       v1alpha1.VMOperationSpec{VMName: "vm1", Type: v1alpha1.VMOperationRestart},
+		Spec:       v1alpha1.VMOperationSpec{VMName: "vm1", Type: v1alpha1.VMOperationStart},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if op.Status.Phase != v1alpha1.VMOperationPending || op.Spec.Restart == nil {
-		t.Errorf("created operation phase %q restart options %v, want Pending and defaulted options", op.Status.Phase, op.Spec.Restart)
+	if op.Status.Phase != v1alpha1.VMOperationPending || op.Spec.Start == nil {
+		t.Errorf("created operation phase %q start options %v, want Pending and defaulted options", op.Status.Phase, op.Spec.Start)
 	}
-	// hypersdk-controller works on the operation meanwhile (vm1 does not
-	// exist, so it fails it): write on the latest version, as any client
-	// would, so a 409 from that race is not mistaken for the answer.
+	// hypersdk-controller works on the operation meanwhile: write on the
+	// latest version, as any client would, so a 409 from that race is not
+	// mistaken for the answer.
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		latest, err := ops.Get(ctx, "valid", metav1.GetOptions{})
 		if err != nil {

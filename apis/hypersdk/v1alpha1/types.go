@@ -139,6 +139,12 @@ type VMOperationSpec struct {
 	Type VMOperationType `json:"type"`
 	// Cancel asks the executor to stop the operation where KubeVirt allows it.
 	Cancel bool `json:"cancel,omitempty"`
+	// Requester is who asked for the operation. The server sets it from the
+	// authenticated user when the operation is created, whatever the client
+	// sent, and it never changes; the executor acts only as far as the
+	// requester may.
+	// +optional
+	Requester *VMOperationRequester `json:"requester,omitempty"`
 
 	Clone    *CloneSpec    `json:"clone,omitempty"`
 	Migrate  *MigrateSpec  `json:"migrate,omitempty"`
@@ -148,6 +154,27 @@ type VMOperationSpec struct {
 	Stop     *StopSpec     `json:"stop,omitempty"`
 	Restart  *RestartSpec  `json:"restart,omitempty"`
 }
+
+// VMOperationRequester is the authenticated user who created an operation, as
+// kube-apiserver told hypersdk-apiserver (the same fields as a
+// CertificateSigningRequest's).
+type VMOperationRequester struct {
+	// Username of the requester.
+	Username string `json:"username"`
+	// UID of the requester.
+	// +optional
+	UID string `json:"uid,omitempty"`
+	// Groups of the requester.
+	// +optional
+	// +listType=atomic
+	Groups []string `json:"groups,omitempty"`
+	// Extra attributes of the requester.
+	// +optional
+	Extra map[string]ExtraValue `json:"extra,omitempty"`
+}
+
+// ExtraValue holds the values of one extra attribute of a user.
+type ExtraValue []string
 
 // CloneSpec copies a virtual machine, or one of its snapshots, to a new VM.
 type CloneSpec struct {

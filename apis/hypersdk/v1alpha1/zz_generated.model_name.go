@@ -137,6 +137,11 @@ func (in VMOperationList) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VMOperationRequester) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.VMOperationRequester"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in VMOperationSpec) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.VMOperationSpec"
 }

@@ -104,7 +104,12 @@ func validateSource(src *hypersdk.VirtualMachineSource, fldPath *field.Path) fie
 func ValidateVMOperation(op *hypersdk.VMOperation) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMeta(&op.ObjectMeta, true,
 		apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
-	return append(allErrs, ValidateVMOperationSpec(&op.Spec, field.NewPath("spec"))...)
+	allErrs = append(allErrs, ValidateVMOperationSpec(&op.Spec, field.NewPath("spec"))...)
+	if r := op.Spec.Requester; r == nil || r.Username == "" {
+		allErrs = append(allErrs, field.Required(field.NewPath("spec", "requester", "username"),
+			"the server records who asks for an operation; an operation without a requester is refused"))
+	}
+	return allErrs
 }
 
 // ValidateVMOperationUpdate checks a change to an operation's spec: only

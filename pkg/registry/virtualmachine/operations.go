@@ -9,37 +9,30 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/admission"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 )
 
-// Labels every VMOperation made by a subresource carries, so clients can
-// list the operations of a VM.
-const (
-	VMLabel            = "hypersdk.io/vm"
-	OperationTypeLabel = "hypersdk.io/operation"
-)
-
-// Prechecker decides whether an operation may start, given the cluster.
-type Prechecker interface {
-	Check(ctx context.Context, caller user.Info, op *hypersdk.VMOperation) error
-}
-
 // OperationREST serves one operation subresource of virtualmachines (clone,
 // migrate, resize, snapshot, start, stop, restart): a POST of its typed
-// options is validated, checked against the cluster, and becomes a
-// VMOperation, answered with 201.
+// options is validated and becomes a VMOperation, answered with 201. The
+// operation is created through the vmoperations storage with the admission
+// of a VMOperation create, so it meets exactly the checks of one posted
+// directly: admission plugins and policies on vmoperations, the requester's
+// access and the prechecks.
 type OperationREST struct {
 	typ        hypersdk.VMOperationType
 	newOptions func() runtime.Object
 	toSpec     func(runtime.Object, *hypersdk.VMOperationSpec)
 	validate   func(runtime.Object) field.ErrorList
 	operations rest.Creater
-	precheck   Prechecker
+	admit      admission.Interface
+	objects    admission.ObjectInterfaces
 }
 
 var (
@@ -48,11 +41,14 @@ var (
 )
 
 // NewOperationRESTs returns the storage of every operation subresource,
-// keyed by subresource name.
-func NewOperationRESTs(operations rest.Creater, precheck Prechecker) map[string]*OperationREST {
+// keyed by subresource name. operations is the vmoperations storage; admit
+// is the server's admission chain (nil admits everything), objects its
+// conversions.
+func NewOperationRESTs(operations rest.Creater, admit admission.Interface, objects admission.ObjectInterfaces) map[string]*OperationREST {
 	mk := func(typ hypersdk.VMOperationType, newOptions func() runtime.Object,
 		toSpec func(runtime.Object, *hypersdk.VMOperationSpec), validate func(runtime.Object) field.ErrorList) *OperationREST {
-		return &OperationREST{typ: typ, newOptions: newOptions, toSpec: toSpec, validate: validate, operations: operations, precheck: precheck}
+		return &OperationREST{typ: typ, newOptions: newOptions, toSpec: toSpec, validate: validate,
+			operations: operations, admit: admit, objects: objects}
 	}
 	return map[string]*OperationREST{
 		"clone": mk(hypersdk.VMOperationClone, func() runtime.Object { return &hypersdk.VirtualMachineCloneOptions{} },
@@ -136,14 +132,23 @@ func (r *OperationREST) Create(ctx context.Context, name string, obj runtime.Obj
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: fmt.Sprintf("%s-%s-", name, strings.ToLower(string(r.typ))),
 			Namespace:    ns,
-			Labels:       map[string]string{VMLabel: name, OperationTypeLabel: string(r.typ)},
 		},
 		Spec: hypersdk.VMOperationSpec{VMName: name, Type: r.typ},
 	}
 	r.toSpec(obj, &op.Spec)
-	caller, _ := genericapirequest.UserFrom(ctx)
-	if err := r.precheck.Check(ctx, caller, op); err != nil {
-		return nil, err
+	createOptions := &metav1.CreateOptions{DryRun: options.DryRun, FieldManager: options.FieldManager}
+	if r.admit == nil {
+		return r.operations.Create(ctx, op, nil, createOptions)
 	}
-	return r.operations.Create(ctx, op, rest.ValidateAllObjectFunc, &metav1.CreateOptions{DryRun: options.DryRun, FieldManager: options.FieldManager})
+	// What the endpoint of a VMOperation create would do: mutating
+	// admission first, validating admission inside the storage's Create.
+	caller, _ := genericapirequest.UserFrom(ctx)
+	attrs := admission.NewAttributesRecord(op, nil, v1alpha1.SchemeGroupVersion.WithKind("VMOperation"), ns, "",
+		v1alpha1.SchemeGroupVersion.WithResource("vmoperations"), "", admission.Create, createOptions, len(options.DryRun) > 0, caller)
+	if mutating, ok := r.admit.(admission.MutationInterface); ok && mutating.Handles(admission.Create) {
+		if err := mutating.Admit(ctx, attrs, r.objects); err != nil {
+			return nil, err
+		}
+	}
+	return r.operations.Create(ctx, op, rest.AdmissionToValidateObjectFunc(r.admit, attrs, r.objects), createOptions)
 }

@@ -16,9 +16,18 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 )
 
+// Admitter decides whether the caller may have an operation carried out
+// and whether it can be, before it is stored. Every way an operation is
+// created passes it: a POST of a VMOperation, server-side apply, and the
+// operation subresources of virtualmachines, which create through this REST.
+type Admitter interface {
+	Admit(ctx context.Context, op *hypersdk.VMOperation) error
+}
+
 // REST is the etcd storage of vmoperations.
 type REST struct {
 	*genericregistry.Store
+	admitter Admitter
 }
 
 // StatusREST is the storage of vmoperations/status.
@@ -28,13 +37,16 @@ type StatusREST struct {
 
 var (
 	_ rest.ShortNamesProvider  = &REST{}
+	_ rest.Creater             = &REST{}
+	_ rest.Updater             = &REST{}
 	_ rest.CategoriesProvider  = &REST{}
 	_ rest.Patcher             = &StatusREST{}
 	_ rest.ResetFieldsStrategy = strategy{}
 )
 
-// NewREST returns the storage of vmoperations and of their status subresource.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *StatusREST, error) {
+// NewREST returns the storage of vmoperations and of their status
+// subresource. admitter checks every operation about to be created.
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, admitter Admitter) (*REST, *StatusREST, error) {
 	s := NewStrategy(scheme)
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &hypersdk.VMOperation{} },
@@ -55,7 +67,33 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*RES
 	status := NewStatusStrategy(scheme)
 	statusStore.UpdateStrategy = status
 	statusStore.ResetFieldsStrategy = status
-	return &REST{store}, &StatusREST{&statusStore}, nil
+	return &REST{Store: store, admitter: admitter}, &StatusREST{&statusStore}, nil
+}
+
+// Create stores a new operation once the caller's admission and the
+// admitter accept it. The strategy has set its requester by then.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	return r.Store.Create(ctx, obj, r.admitting(createValidation), options)
+}
+
+// Update changes an operation; when it creates one (server-side apply of a
+// new object), the admitter checks it as Create does.
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
+	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.Store.Update(ctx, name, objInfo, r.admitting(createValidation), updateValidation, forceAllowCreate, options)
+}
+
+// admitting runs the request's own create validation (validating admission)
+// and then the admitter.
+func (r *REST) admitting(validate rest.ValidateObjectFunc) rest.ValidateObjectFunc {
+	return func(ctx context.Context, obj runtime.Object) error {
+		if validate != nil {
+			if err := validate(ctx, obj); err != nil {
+				return err
+			}
+		}
+		return r.admitter.Admit(ctx, obj.(*hypersdk.VMOperation))
+	}
 }
 
 // ShortNames lets `kubectl get vmop` work.

@@ -4,11 +4,14 @@ package vmoperation
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/authentication/user"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
@@ -39,17 +42,51 @@ var (
 
 func (strategy) NamespaceScoped() bool { return true }
 
-// PrepareForCreate starts every operation Pending, whatever the client sent.
-func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
+// Labels every VMOperation carries, however it was created, so clients can
+// list the operations of a VM or of a type.
+const (
+	VMLabel   = "hypersdk.io/vm"
+	TypeLabel = "hypersdk.io/operation"
+)
+
+// PrepareForCreate starts every operation Pending, whatever the client sent,
+// records the authenticated user as its requester (a client cannot name
+// someone else) and labels it with its VM and type.
+func (strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	op := obj.(*hypersdk.VMOperation)
 	op.Status = hypersdk.VMOperationStatus{Phase: hypersdk.VMOperationPending}
 	op.Generation = 1
+	op.Spec.Requester = nil
+	if caller, ok := genericapirequest.UserFrom(ctx); ok && caller.GetName() != "" {
+		op.Spec.Requester = requesterOf(caller)
+	}
+	if op.Labels == nil {
+		op.Labels = map[string]string{}
+	}
+	op.Labels[VMLabel], op.Labels[TypeLabel] = op.Spec.VMName, string(op.Spec.Type)
 }
 
-// PrepareForUpdate keeps the status: it changes only through vmoperations/status.
+func requesterOf(u user.Info) *hypersdk.VMOperationRequester {
+	r := &hypersdk.VMOperationRequester{Username: u.GetName(), UID: u.GetUID(), Groups: slices.Clone(u.GetGroups())}
+	for k, v := range u.GetExtra() {
+		if r.Extra == nil {
+			r.Extra = map[string]hypersdk.ExtraValue{}
+		}
+		r.Extra[k] = slices.Clone(v)
+	}
+	return r
+}
+
+// PrepareForUpdate keeps the status (it changes only through
+// vmoperations/status), the requester and the labels the server set.
 func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	op, prev := obj.(*hypersdk.VMOperation), old.(*hypersdk.VMOperation)
 	op.Status = prev.Status
+	op.Spec.Requester = prev.Spec.Requester
+	if op.Labels == nil {
+		op.Labels = map[string]string{}
+	}
+	op.Labels[VMLabel], op.Labels[TypeLabel] = prev.Labels[VMLabel], prev.Labels[TypeLabel]
 	if op.Spec.Cancel != prev.Spec.Cancel {
 		op.Generation = prev.Generation + 1
 	}
@@ -78,7 +115,7 @@ func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object
 // GetResetFields says which fields each writer may not set, for server-side apply.
 func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"hypersdk.io/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
+		"hypersdk.io/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("status"), fieldpath.MakePathOrDie("spec", "requester")),
 	}
 }
 

@@ -33,14 +33,19 @@ type VMOperationSpecApplyConfiguration struct {
 	// Type is what the operation does.
 	Type *hypersdkv1alpha1.VMOperationType `json:"type,omitempty"`
 	// Cancel asks the executor to stop the operation where KubeVirt allows it.
-	Cancel   *bool                           `json:"cancel,omitempty"`
-	Clone    *CloneSpecApplyConfiguration    `json:"clone,omitempty"`
-	Migrate  *MigrateSpecApplyConfiguration  `json:"migrate,omitempty"`
-	Resize   *ResizeSpecApplyConfiguration   `json:"resize,omitempty"`
-	Snapshot *SnapshotSpecApplyConfiguration `json:"snapshot,omitempty"`
-	Start    *StartSpecApplyConfiguration    `json:"start,omitempty"`
-	Stop     *StopSpecApplyConfiguration     `json:"stop,omitempty"`
-	Restart  *RestartSpecApplyConfiguration  `json:"restart,omitempty"`
+	Cancel *bool `json:"cancel,omitempty"`
+	// Requester is who asked for the operation. The server sets it from the
+	// authenticated user when the operation is created, whatever the client
+	// sent, and it never changes; the executor acts only as far as the
+	// requester may.
+	Requester *VMOperationRequesterApplyConfiguration `json:"requester,omitempty"`
+	Clone     *CloneSpecApplyConfiguration            `json:"clone,omitempty"`
+	Migrate   *MigrateSpecApplyConfiguration          `json:"migrate,omitempty"`
+	Resize    *ResizeSpecApplyConfiguration           `json:"resize,omitempty"`
+	Snapshot  *SnapshotSpecApplyConfiguration         `json:"snapshot,omitempty"`
+	Start     *StartSpecApplyConfiguration            `json:"start,omitempty"`
+	Stop      *StopSpecApplyConfiguration             `json:"stop,omitempty"`
+	Restart   *RestartSpecApplyConfiguration          `json:"restart,omitempty"`
 }
 
 // VMOperationSpecApplyConfiguration constructs a declarative configuration of the VMOperationSpec type for use with
@@ -70,6 +75,14 @@ func (b *VMOperationSpecApplyConfiguration) WithType(value hypersdkv1alpha1.VMOp
 // If called multiple times, the Cancel field is set to the value of the last call.
 func (b *VMOperationSpecApplyConfiguration) WithCancel(value bool) *VMOperationSpecApplyConfiguration {
 	b.Cancel = &value
+	return b
+}
+
+// WithRequester sets the Requester field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Requester field is set to the value of the last call.
+func (b *VMOperationSpecApplyConfiguration) WithRequester(value *VMOperationRequesterApplyConfiguration) *VMOperationSpecApplyConfiguration {
+	b.Requester = value
 	return b
 }
 

@@ -1,0 +1,53 @@
+package vmoperation
+
+import (
+	"context"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+)
+
+func TestRequesterIsTheAuthenticatedUser(t *testing.T) {
+	s := NewStrategy(nil)
+	ctx := genericapirequest.WithUser(context.Background(), &user.DefaultInfo{
+		Name: "alice", UID: "42", Groups: []string{"dev"}, Extra: map[string][]string{"scope": {"vm"}},
+	})
+	op := &hypersdk.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: "op", Namespace: "ns"}, Spec: hypersdk.VMOperationSpec{
+		VMName: "vm", Type: hypersdk.VMOperationStart, Start: &hypersdk.StartSpec{},
+		Requester: &hypersdk.VMOperationRequester{Username: "system:admin", Groups: []string{"system:masters"}},
+	}}
+	s.PrepareForCreate(ctx, op)
+	r := op.Spec.Requester
+	if r == nil || r.Username != "alice" || r.UID != "42" || len(r.Groups) != 1 || r.Groups[0] != "dev" || r.Extra["scope"][0] != "vm" {
+		t.Fatalf("requester after create = %+v, want alice as authenticated", r)
+	}
+	if op.Labels[VMLabel] != "vm" || op.Labels[TypeLabel] != "Start" {
+		t.Errorf("labels = %v, want the VM and the type", op.Labels)
+	}
+	if errs := s.Validate(ctx, op); len(errs) != 0 {
+		t.Errorf("valid operation refused: %v", errs)
+	}
+
+	// No user: no requester, and validation refuses it.
+	anon := &hypersdk.VMOperation{ObjectMeta: op.ObjectMeta, Spec: op.Spec}
+	s.PrepareForCreate(context.Background(), anon)
+	if anon.Spec.Requester != nil {
+		t.Errorf("requester without a user = %+v, want none", anon.Spec.Requester)
+	}
+	if errs := s.Validate(context.Background(), anon); len(errs) != 1 || errs[0].Field != "spec.requester.username" {
+		t.Errorf("validation without a requester = %v, want spec.requester.username required", errs)
+	}
+
+	// An update cannot change the requester or the labels.
+	changed := op.DeepCopy()
+	changed.Spec.Requester = &hypersdk.VMOperationRequester{Username: "mallory"}
+	changed.Labels = map[string]string{VMLabel: "other"}
+	s.PrepareForUpdate(ctx, changed, op)
+	if changed.Spec.Requester.Username != "alice" || changed.Labels[VMLabel] != "vm" || changed.Labels[TypeLabel] != "Start" {
+		t.Errorf("after update: requester %+v labels %v, want alice and the original labels", changed.Spec.Requester, changed.Labels)
+	}
+}

@@ -20,7 +20,12 @@ func fields(errs field.ErrorList) string {
 	return strings.Join(out, ",")
 }
 
+// op is an operation as the server stores it: with a requester, unless the
+// spec says otherwise.
 func op(spec hypersdk.VMOperationSpec) *hypersdk.VMOperation {
+	if spec.Requester == nil {
+		spec.Requester = &hypersdk.VMOperationRequester{Username: "alice"}
+	}
 	return &hypersdk.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: "op", Namespace: "ns"}, Spec: spec}
 }
 
@@ -58,6 +63,8 @@ func TestValidateVMOperation(t *testing.T) {
 		{"migrate bad selector", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationMigrate,
 			Migrate: &hypersdk.MigrateSpec{TargetNode: "node_1", NodeSelector: map[string]string{"a/b/c": "x"}}},
 			"spec.migrate.targetNode,spec.migrate.nodeSelector"},
+		{"no requester", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationStart, Start: &hypersdk.StartSpec{},
+			Requester: &hypersdk.VMOperationRequester{}}, "spec.requester.username"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := fields(ValidateVMOperation(op(tc.spec))); got != tc.want {

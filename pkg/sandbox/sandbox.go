@@ -33,7 +33,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/carbonflags"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/controlplane"
-	"github.com/hypersdk/hypersdk/pkg/sandbox/pki"
+	"github.com/hypersdk/hypersdk/pkg/pki"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/process"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/simclock"
 )
@@ -360,12 +360,7 @@ func (sb *Sandbox) startSimulator(ctx context.Context) error {
 // SimulatorConfig reaches the simulator's own server directly, bypassing
 // kube-apiserver, with the admin's client certificate: for benchmarks that
 // compare against the aggregated path.
-func (sb *Sandbox) SimulatorConfig() *rest.Config {
-	cfg := rest.CopyConfig(sb.Admin)
-	cfg.Host = "https://" + process.Addr(sb.simulator.port)
-	cfg.CAData = sb.simulator.ca
-	return cfg
-}
+func (sb *Sandbox) SimulatorConfig() *rest.Config { return sb.directConfig(sb.simulator) }
 
 func (sb *Sandbox) startAggregated(ctx context.Context, client kubernetes.Interface, a *aggregated) error {
 	if err := sb.run(a); err != nil {
@@ -400,6 +395,41 @@ func (sb *Sandbox) RestartAPIServer(ctx context.Context, extraArgs ...string) er
 		return err
 	}
 	return sb.waitAvailable(ctx, sb.apiServer)
+}
+
+// APIServerConfig reaches hypersdk-apiserver directly, bypassing
+// kube-apiserver, with the admin's client certificate (which the server
+// accepts as kube-apiserver's clients are accepted).
+func (sb *Sandbox) APIServerConfig() *rest.Config { return sb.directConfig(sb.apiServer) }
+
+func (sb *Sandbox) directConfig(a *aggregated) *rest.Config {
+	cfg := rest.CopyConfig(sb.Admin)
+	cfg.Host = "https://" + process.Addr(a.port)
+	cfg.CAData = a.ca
+	return cfg
+}
+
+// StartAPIServerReplica starts another hypersdk-apiserver with the same
+// flags, store and certificate on a port of its own (not behind the
+// APIService), as a second replica would run, and returns a configuration
+// that reaches it directly once it is ready. It stops with the sandbox.
+func (sb *Sandbox) StartAPIServerReplica(ctx context.Context) (*rest.Config, error) {
+	ports, err := process.FreePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	replica := *sb.apiServer
+	replica.name = apiServerName + "-" + strconv.Itoa(ports[0])
+	replica.port = ports[0]
+	replica.apiServices = nil
+	replica.args = append(slices.Clone(sb.apiServer.args), "--secure-port="+strconv.Itoa(ports[0]))
+	if err := sb.run(&replica); err != nil {
+		return nil, err
+	}
+	if err := sb.waitAvailable(ctx, &replica); err != nil {
+		return nil, err
+	}
+	return sb.directConfig(&replica), nil
 }
 
 func (sb *Sandbox) writeServiceAccountKubeconfig(ctx context.Context, client kubernetes.Interface, name, path string) error {

@@ -25,7 +25,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/klog/v2"
 
-	"github.com/hypersdk/hypersdk/pkg/sandbox/pki"
+	"github.com/hypersdk/hypersdk/pkg/pki"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/process"
 )
 

@@ -1,8 +1,10 @@
-// Package pki makes the certificate authorities, serving and client
-// certificates, and service-account keys a local control plane needs.
+// Package pki makes certificate authorities, serving and client
+// certificates and service-account keys: for the sandbox's control plane,
+// and for hypersdk-controller's self-signed certificates in a cluster.
 package pki
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -22,8 +24,8 @@ import (
 	"k8s.io/client-go/util/keyutil"
 )
 
-// validity of every certificate: long enough for any sandbox session.
-const validity = 365 * 24 * time.Hour
+// DefaultValidity of a leaf certificate; a CA lasts ten times as long.
+const DefaultValidity = 365 * 24 * time.Hour
 
 // CA is a certificate authority that signs leaf certificates.
 type CA struct {
@@ -44,6 +46,26 @@ func NewCA(cn string) (*CA, error) {
 	return &CA{Cert: c, Key: key}, nil
 }
 
+// LoadCA reads a CA from its PEM-encoded certificate and key.
+func LoadCA(certPEM, keyPEM []byte) (*CA, error) {
+	certs, err := cert.ParseCertsPEM(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("parsing CA certificate: %w", err)
+	}
+	key, err := keyutil.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("parsing CA key: %w", err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok || !certs[0].IsCA {
+		return nil, fmt.Errorf("not a CA certificate and signing key")
+	}
+	return &CA{Cert: certs[0], Key: signer}, nil
+}
+
+// KeyPEM is the CA's private key, PEM encoded.
+func (ca *CA) KeyPEM() ([]byte, error) { return keyutil.MarshalPrivateKeyToPEM(ca.Key) }
+
 // CertPEM is the CA certificate, PEM encoded.
 func (ca *CA) CertPEM() []byte { return encodeCert(ca.Cert) }
 
@@ -59,6 +81,8 @@ type Leaf struct {
 	IPs          []net.IP
 	Client       bool
 	Server       bool
+	// Validity is how long the certificate is valid; DefaultValidity when zero.
+	Validity time.Duration
 }
 
 // KeyPair is a PEM-encoded certificate and its private key.
@@ -83,7 +107,7 @@ func (ca *CA) Issue(leaf Leaf) (*KeyPair, error) {
 		DNSNames:     leaf.DNSNames,
 		IPAddresses:  leaf.IPs,
 		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(validity),
+		NotAfter:     time.Now().Add(cmp.Or(leaf.Validity, DefaultValidity)),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 	}
 	if leaf.Client {

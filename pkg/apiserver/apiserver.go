@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -40,8 +39,6 @@ type ExtraConfig struct {
 	// ClientConfig is the server's own identity towards the cluster, used to
 	// dial guests through KubeVirt's console subresources.
 	ClientConfig *restclient.Config
-	// ViewWorkers is how many VMs the view feeder rebuilds at once.
-	ViewWorkers int
 	// History answers virtualmachines/history and clusterhistories.
 	History history.Store
 }
@@ -69,9 +66,6 @@ type Server struct {
 
 // Complete fills in defaults.
 func (cfg *Config) Complete() CompletedConfig {
-	if cfg.ExtraConfig.ViewWorkers <= 0 {
-		cfg.ExtraConfig.ViewWorkers = 2
-	}
 	return CompletedConfig{&completedConfig{cfg.GenericConfig.Complete(), &cfg.ExtraConfig}}
 }
 
@@ -97,9 +91,11 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Versions start from the wall clock, above any an earlier process gave out.
-	vms := virtualmachine.NewREST(scheme, kubevirt.NewWriter(c.ExtraConfig.KubeVirt), uint64(time.Now().UnixMicro()))
-	feeder := kubevirt.NewViewFeeder(c.ExtraConfig.KubeVirt, vms, 0)
+	// The view's versions come from KubeVirt's own, so every replica (and
+	// this process after a restart) hands out the same ones.
+	views := virtualmachine.NewCache()
+	vms := virtualmachine.NewREST(scheme, views, kubevirt.NewWriter(c.ExtraConfig.KubeVirt))
+	feeder := kubevirt.NewViewFeeder(c.ExtraConfig.KubeVirt, views)
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(hypersdk.GroupName, scheme, runtime.NewParameterCodec(scheme), c.ExtraConfig.Codecs)
 	group.NegotiatedSerializer = jsonAndYAML{c.ExtraConfig.Codecs}
@@ -129,19 +125,32 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("installing %s: %w", hypersdk.GroupName, err)
 	}
 
-	workers := c.ExtraConfig.ViewWorkers
 	generic.AddPostStartHookOrDie("hypersdk-kubevirt-views", func(ctx genericapiserver.PostStartHookContext) error {
-		go feeder.Run(ctx, workers)
+		go feeder.Run(ctx)
 		return nil
 	})
-	// Not ready until the VM view holds every VM: an empty list is a wrong answer.
+	// Not ready until the VM view has listed every VM once (an empty list
+	// would be a wrong answer); from then on ready, however busy the view is.
 	if err := generic.AddReadyzChecks(healthz.NamedCheck("kubevirt-views-synced", func(*http.Request) error {
-		if !feeder.HasSynced() {
-			return errors.New("KubeVirt informers have not synced")
+		if !vms.HasSynced() {
+			return errors.New("the VM view has not listed KubeVirt's VirtualMachines and instances yet")
 		}
 		return nil
 	})); err != nil {
 		return nil, err
+	}
+	// Nor until it can tell who kube-apiserver forwards requests for: the
+	// front-proxy CA comes from a ConfigMap read after start, and before that
+	// every forwarded request would be anonymous and refused.
+	if rh := c.GenericConfig.Authentication.RequestHeaderConfig; rh != nil && rh.CAContentProvider != nil {
+		if err := generic.AddReadyzChecks(healthz.NamedCheck("requestheader-client-ca", func(*http.Request) error {
+			if len(rh.CAContentProvider.CurrentCABundleContent()) == 0 {
+				return errors.New("the front-proxy client CA has not been read yet")
+			}
+			return nil
+		})); err != nil {
+			return nil, err
+		}
 	}
 	return &Server{GenericAPIServer: generic}, nil
 }

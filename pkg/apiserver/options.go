@@ -30,8 +30,6 @@ const etcdPathPrefix = "/registry/hypersdk.io"
 // Options are the command-line options of hypersdk-apiserver.
 type Options struct {
 	Recommended *genericoptions.RecommendedOptions
-	// ViewWorkers is how many VM views are rebuilt at once.
-	ViewWorkers int
 	// History is the store virtualmachines/history and clusterhistories read.
 	History historystore.Options
 
@@ -44,7 +42,6 @@ func NewOptions() *Options {
 	scheme, codecs := NewScheme()
 	o := &Options{
 		Recommended: genericoptions.NewRecommendedOptions(etcdPathPrefix, codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
-		ViewWorkers: 2,
 		scheme:      scheme,
 		codecs:      codecs,
 	}
@@ -66,8 +63,6 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	o.Recommended.Admission.AddFlags(fss.FlagSet("admission"))
 	o.Recommended.EgressSelector.AddFlags(fss.FlagSet("egress selector"))
 	o.Recommended.Traces.AddFlags(fss.FlagSet("traces"))
-	fs := fss.FlagSet("hypersdk")
-	fs.IntVar(&o.ViewWorkers, "view-workers", o.ViewWorkers, "How many VM views are rebuilt from KubeVirt objects at once.")
 	o.History.AddFlags(fss.FlagSet("history"))
 	return fss
 }
@@ -82,9 +77,6 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 // Validate returns every problem with the options at once.
 func (o *Options) Validate() error {
 	errs := o.Recommended.Validate()
-	if o.ViewWorkers < 1 {
-		errs = append(errs, fmt.Errorf("--view-workers must be at least 1, got %d", o.ViewWorkers))
-	}
 	return utilerrors.NewAggregate(errs)
 }
 
@@ -128,7 +120,6 @@ func (o *Options) Config() (*Config, error) {
 			KubeVirt:     kv,
 			Kube:         kube,
 			ClientConfig: generic.ClientConfig,
-			ViewWorkers:  o.ViewWorkers,
 			History:      history,
 		},
 	}, nil

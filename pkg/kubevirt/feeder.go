@@ -3,222 +3,215 @@ package kubevirt
 import (
 	"context"
 	"fmt"
-	"time"
+	"strconv"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
-	"k8s.io/klog/v2"
 	kvv1 "kubevirt.io/api/core/v1"
 
-	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/viewcache"
 )
 
-// ViewSink receives VM views; a nil view means the VM is gone.
-type ViewSink interface {
-	SetView(namespace, name string, view *hypersdk.VirtualMachine)
+// The sources of the VM view, in the order of the components of its
+// resourceVersions (see viewcache.Position).
+const (
+	SourceVM    = 0
+	SourceVMI   = 1
+	ViewSources = 2
+)
+
+// JoinView is the view cache's join: the view of a VM from its KubeVirt
+// VirtualMachine and VirtualMachineInstance (same namespace and name), none
+// without a VirtualMachine.
+func JoinView(_ string, sides []viewcache.Object) viewcache.Object {
+	vm, _ := sides[SourceVM].(*kvv1.VirtualMachine)
+	if vm == nil {
+		return nil
+	}
+	vmi, _ := sides[SourceVMI].(*kvv1.VirtualMachineInstance)
+	return View(vm, vmi)
 }
 
-// ViewFeeder watches KubeVirt VirtualMachines and VirtualMachineInstances in
-// all namespaces and sends the joined view of every VM whose objects changed
-// to a sink. A work queue serialises the work per VM, so a slow event on one
-// informer never overwrites a newer view computed from the other.
+// ViewSink takes the KubeVirt objects views are joined from, in the order
+// each source's watch delivers them (viewcache.Cache is one).
+type ViewSink interface {
+	Replace(src int, objs map[string]viewcache.Object, rv uint64) error
+	Apply(src int, key string, obj viewcache.Object, deleted bool) error
+}
+
+// ViewFeeder lists and watches KubeVirt VirtualMachines and
+// VirtualMachineInstances in all namespaces and hands every object and event
+// to a sink, in the order of each watch and with nothing in between, so the
+// sink's positions are the sources' own resourceVersions.
 type ViewFeeder struct {
-	vms   cache.SharedIndexInformer
-	vmis  cache.SharedIndexInformer
-	sink  ViewSink
-	queue workqueue.TypedRateLimitingInterface[cache.ObjectName]
+	reflectors []*cache.Reflector
 }
 
 // NewViewFeeder returns a feeder over the KubeVirt API reached by client.
-func NewViewFeeder(client Clientset, sink ViewSink, resync time.Duration) *ViewFeeder {
-	f := &ViewFeeder{
-		vms:  NewVirtualMachineInformer(client, resync),
-		vmis: NewVirtualMachineInstanceInformer(client, resync),
-		sink: sink,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[cache.ObjectName](),
-			workqueue.TypedRateLimitingQueueConfig[cache.ObjectName]{Name: "vm-views"}),
-	}
-	// A VMI has its VM's name, so both informers enqueue the same key.
-	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    f.enqueue,
-		UpdateFunc: func(_, obj interface{}) { f.enqueue(obj) },
-		DeleteFunc: f.enqueue,
-	}
-	utilruntime.Must(addHandler(f.vms, handler))
-	utilruntime.Must(addHandler(f.vmis, handler))
-	return f
-}
-
-func addHandler(inf cache.SharedIndexInformer, h cache.ResourceEventHandler) error {
-	_, err := inf.AddEventHandler(h)
-	return err
-}
-
-func (f *ViewFeeder) enqueue(obj interface{}) {
-	name, err := cache.DeletionHandlingObjectToName(obj)
-	if err != nil {
-		utilruntime.HandleError(err)
-		return
-	}
-	f.queue.Add(name)
-}
-
-// HasSynced reports whether both informers listed once and every VM they
-// listed has been sent to the sink.
-func (f *ViewFeeder) HasSynced() bool {
-	return f.vms.HasSynced() && f.vmis.HasSynced() && f.queue.Len() == 0
+func NewViewFeeder(client Clientset, sink ViewSink) *ViewFeeder {
+	vms, vmis := client.KubevirtV1().VirtualMachines(metav1.NamespaceAll), client.KubevirtV1().VirtualMachineInstances(metav1.NamespaceAll)
+	return &ViewFeeder{reflectors: []*cache.Reflector{
+		cache.NewReflectorWithOptions(newSourceListWatch(vms), &kvv1.VirtualMachine{},
+			&sourceStore{src: SourceVM, sink: sink}, cache.ReflectorOptions{Name: "vm-view-vms"}),
+		cache.NewReflectorWithOptions(newSourceListWatch(vmis), &kvv1.VirtualMachineInstance{},
+			&sourceStore{src: SourceVMI, sink: sink}, cache.ReflectorOptions{Name: "vm-view-vmis"}),
+	}}
 }
 
 // Run feeds the sink until ctx is done.
-func (f *ViewFeeder) Run(ctx context.Context, workers int) {
-	defer f.queue.ShutDown()
-	logger := klog.FromContext(ctx).WithValues("controller", "vm-views")
-	go f.vms.RunWithContext(ctx)
-	go f.vmis.RunWithContext(ctx)
-	if !cache.WaitForCacheSync(ctx.Done(), f.vms.HasSynced, f.vmis.HasSynced) {
-		return
-	}
-	logger.Info("KubeVirt informers synced")
-	for i := 0; i < workers; i++ {
-		go wait.UntilWithContext(ctx, f.work, time.Second)
+func (f *ViewFeeder) Run(ctx context.Context) {
+	for _, r := range f.reflectors {
+		go r.RunWithContext(ctx)
 	}
 	<-ctx.Done()
 }
 
-func (f *ViewFeeder) work(ctx context.Context) {
-	for {
-		key, quit := f.queue.Get()
-		if quit {
-			return
-		}
-		err := f.sync(key)
-		if err != nil {
-			klog.FromContext(ctx).Error(err, "Building VM view", "vm", klog.KRef(key.Namespace, key.Name))
-			f.queue.AddRateLimited(key)
-		} else {
-			f.queue.Forget(key)
-		}
-		f.queue.Done(key)
-	}
+// sourceStore is where a reflector puts one source's objects: straight into
+// the sink.
+type sourceStore struct {
+	src  int
+	sink ViewSink
 }
 
-func (f *ViewFeeder) sync(key cache.ObjectName) error {
-	vmObj, vmExists, err := f.vms.GetIndexer().GetByKey(key.String())
-	if err != nil {
-		return fmt.Errorf("reading VM cache: %w", err)
+var _ cache.ReflectorStore = &sourceStore{}
+
+func (s *sourceStore) apply(obj interface{}, deleted bool) error {
+	o, ok := obj.(viewcache.Object)
+	if !ok {
+		return fmt.Errorf("unexpected %T from the watch", obj)
 	}
-	if !vmExists {
-		f.sink.SetView(key.Namespace, key.Name, nil)
-		return nil
+	if err := s.sink.Apply(s.src, viewcache.Key(o.GetNamespace(), o.GetName()), o, deleted); err != nil {
+		utilruntime.HandleError(fmt.Errorf("applying %s/%s to the VM view: %w", o.GetNamespace(), o.GetName(), err))
 	}
-	var vmi *kvv1.VirtualMachineInstance
-	vmiObj, vmiExists, err := f.vmis.GetIndexer().GetByKey(key.String())
-	if err != nil {
-		return fmt.Errorf("reading VMI cache: %w", err)
-	}
-	if vmiExists {
-		vmi = vmiObj.(*kvv1.VirtualMachineInstance)
-	}
-	f.sink.SetView(key.Namespace, key.Name, View(vmObj.(*kvv1.VirtualMachine), vmi))
 	return nil
 }
 
-// Writer writes views through to KubeVirt VirtualMachines.
-type Writer struct {
-	client Clientset
+func (s *sourceStore) Add(obj interface{}) error    { return s.apply(obj, false) }
+func (s *sourceStore) Update(obj interface{}) error { return s.apply(obj, false) }
+func (s *sourceStore) Delete(obj interface{}) error { return s.apply(obj, true) }
+func (s *sourceStore) Resync() error                { return nil }
+
+func (s *sourceStore) Replace(list []interface{}, rv string) error {
+	v, err := strconv.ParseUint(rv, 10, 64)
+	if err != nil {
+		return fmt.Errorf("list resourceVersion %q: %w", rv, err)
+	}
+	objs := make(map[string]viewcache.Object, len(list))
+	for _, obj := range list {
+		o, ok := obj.(viewcache.Object)
+		if !ok {
+			return fmt.Errorf("unexpected %T in the list", obj)
+		}
+		objs[viewcache.Key(o.GetNamespace(), o.GetName())] = o
+	}
+	return s.sink.Replace(s.src, objs, v)
 }
 
-// NewWriter returns a writer that uses client.
-func NewWriter(client Clientset) *Writer { return &Writer{client: client} }
+// sourceListWatch lists and watches one source for the view. A list at
+// revision L says nothing about when objects deleted before L went, so a
+// cache loaded from it could not answer a client that still holds them. So
+// the list claims the version of its newest object (M <= L) instead, and the
+// watch that follows starts there: every event in (M, L] (only deletions, or
+// objects made and removed in between) arrives as an event. Every replica
+// that lists the same objects then starts at the same position. When
+// kube-apiserver no longer holds M, the next list keeps its own L.
+type sourceListWatch[L runtime.Object] struct {
+	client listWatcher[L]
 
-// Create creates the KubeVirt VM of a view and returns the view of what was
-// created.
-func (w *Writer) Create(ctx context.Context, view *hypersdk.VirtualMachine, dryRun []string) (*hypersdk.VirtualMachine, error) {
-	vm, err := NewVirtualMachine(view)
+	mu         sync.Mutex
+	rewritten  bool // the last list claimed its newest object's version
+	keepListRV bool // a watch from such a version was too old: do not claim it again
+}
+
+func newSourceListWatch[L runtime.Object](client listWatcher[L]) *sourceListWatch[L] {
+	return &sourceListWatch[L]{client: client}
+}
+
+var _ cache.ListerWatcherWithContext = &sourceListWatch[*kvv1.VirtualMachineList]{}
+
+// IsWatchListSemanticsUnSupported makes the reflector list and then watch,
+// so the list's version can be chosen as above.
+func (lw *sourceListWatch[L]) IsWatchListSemanticsUnSupported() bool { return true }
+
+func (lw *sourceListWatch[L]) List(opts metav1.ListOptions) (runtime.Object, error) {
+	return lw.ListWithContext(context.Background(), opts)
+}
+
+func (lw *sourceListWatch[L]) Watch(opts metav1.ListOptions) (watch.Interface, error) {
+	return lw.WatchWithContext(context.Background(), opts)
+}
+
+func (lw *sourceListWatch[L]) ListWithContext(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+	list, err := lw.client.List(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	created, err := w.client.KubevirtV1().VirtualMachines(view.Namespace).Create(ctx, vm, metav1.CreateOptions{DryRun: dryRun})
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	lw.rewritten = false
+	if lw.keepListRV {
+		lw.keepListRV = false
+		return list, nil
+	}
+	items, err := meta.ExtractList(list)
 	if err != nil {
-		return nil, translate(err, view.Name)
+		return nil, err
 	}
-	return View(created, nil), nil
-}
-
-// Update writes a view's labels, annotations and spec to its KubeVirt VM,
-// retrying on conflicts with other writers of the KubeVirt object. uid, when
-// set, must match the KubeVirt VM's (a precondition against a replaced VM).
-func (w *Writer) Update(ctx context.Context, view *hypersdk.VirtualMachine, dryRun []string) (*hypersdk.VirtualMachine, error) {
-	vms := w.client.KubevirtV1().VirtualMachines(view.Namespace)
-	var out *hypersdk.VirtualMachine
-	err := retryOnConflict(ctx, func() error {
-		vm, err := vms.Get(ctx, view.Name, metav1.GetOptions{})
+	var newest uint64
+	for _, item := range items {
+		m, err := meta.Accessor(item)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if view.UID != "" && vm.UID != view.UID {
-			return apierrors.NewConflict(hypersdk.Resource("virtualmachines"), view.Name,
-				fmt.Errorf("the object has been replaced: UID %s is now %s", view.UID, vm.UID))
+		if v, err := strconv.ParseUint(m.GetResourceVersion(), 10, 64); err == nil {
+			newest = max(newest, v)
 		}
-		vm.Labels, vm.Annotations = view.Labels, view.Annotations
-		if err := ApplySpec(vm, &view.Spec); err != nil {
-			return err
-		}
-		updated, err := vms.Update(ctx, vm, metav1.UpdateOptions{DryRun: dryRun})
-		if err != nil {
-			return err
-		}
-		out = View(updated, nil)
-		return nil
-	})
+	}
+	if newest == 0 {
+		return list, nil
+	}
+	lm, err := meta.ListAccessor(list)
 	if err != nil {
-		return nil, translate(err, view.Name)
+		return nil, err
 	}
-	return out, nil
+	lm.SetResourceVersion(strconv.FormatUint(newest, 10))
+	lw.rewritten = true
+	return list, nil
 }
 
-// Delete deletes the KubeVirt VM; KubeVirt then stops and removes its instance.
-func (w *Writer) Delete(ctx context.Context, namespace, name string, opts metav1.DeleteOptions) error {
-	return translate(w.client.KubevirtV1().VirtualMachines(namespace).Delete(ctx, name, opts), name)
-}
-
-func retryOnConflict(ctx context.Context, fn func() error) error {
-	backoff := wait.Backoff{Steps: 5, Duration: 10 * time.Millisecond, Factor: 2, Jitter: 0.1}
-	var last error
-	err := wait.ExponentialBackoffWithContext(ctx, backoff, func(context.Context) (bool, error) {
-		last = fn()
-		switch {
-		case last == nil:
-			return true, nil
-		case apierrors.IsConflict(last):
-			return false, nil
-		default:
-			return false, last
+func (lw *sourceListWatch[L]) WatchWithContext(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+	lw.mu.Lock()
+	rewritten := lw.rewritten
+	lw.rewritten = false
+	lw.mu.Unlock()
+	w, err := lw.client.Watch(ctx, opts)
+	if !rewritten {
+		return w, err
+	}
+	if err != nil {
+		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+			lw.expired()
 		}
-	})
-	if wait.Interrupted(err) && last != nil {
-		return last
+		return nil, err
 	}
-	return err
+	return watch.Filter(w, func(ev watch.Event) (watch.Event, bool) {
+		if ev.Type == watch.Error {
+			if st, ok := ev.Object.(*metav1.Status); ok && (st.Reason == metav1.StatusReasonExpired || st.Reason == metav1.StatusReasonGone) {
+				lw.expired()
+			}
+		}
+		return ev, true
+	}), nil
 }
 
-// translate names hypersdk.io virtualmachines, not KubeVirt's resource, in
-// the errors clients see for the view.
-func translate(err error, name string) error {
-	gr := hypersdk.Resource("virtualmachines")
-	switch {
-	case err == nil:
-		return nil
-	case apierrors.IsNotFound(err):
-		return apierrors.NewNotFound(gr, name)
-	case apierrors.IsAlreadyExists(err):
-		return apierrors.NewAlreadyExists(gr, name)
-	default:
-		return err
-	}
+func (lw *sourceListWatch[L]) expired() {
+	lw.mu.Lock()
+	lw.keepListRV = true
+	lw.mu.Unlock()
 }

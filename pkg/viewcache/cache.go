@@ -1,16 +1,25 @@
 // Package viewcache is an in-memory watch cache for API objects that have no
-// etcd behind them, such as the hypersdk.io VirtualMachine view computed from
-// KubeVirt objects. It gives them what clients expect from any Kubernetes list
-// and watch: a monotonically increasing resourceVersion, watches that resume
-// from a version, 410 Gone for versions it no longer holds, and the
+// etcd behind them, but are joined from objects that do: the hypersdk.io
+// VirtualMachine view, computed from a KubeVirt VirtualMachine and its
+// VirtualMachineInstance. It gives such views what clients expect from any
+// Kubernetes list and watch: resourceVersions, watches that resume from a
+// version, 410 Gone for versions it no longer holds, paged lists, and the
 // sendInitialEvents protocol of client-go's streaming list.
+//
+// Its versions are Positions derived from the sources' own resourceVersions,
+// so every replica of a server that feeds a cache from the same API server
+// hands out the same version for the same state, with no coordination: a
+// client may list on one replica and resume its watch on another.
 package viewcache
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -20,7 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 )
 
-// Object is what the cache holds: any API object with metadata.
+// Object is what the cache holds and is fed: any API object with metadata.
 type Object interface {
 	runtime.Object
 	metav1.Object
@@ -33,91 +42,226 @@ type Predicate func(Object) bool
 type Config struct {
 	// Resource names the cached resource in errors.
 	Resource schema.GroupResource
-	// StartVersion is the first resourceVersion the cache hands out. Start it
-	// above any version an earlier process could have handed out (for example
-	// from the wall clock), so clients of that process get 410 Gone and relist.
-	StartVersion uint64
-	// History is how many past events a watch can resume from.
+	// Sources is how many source streams a view is joined from (for the VM
+	// view: VirtualMachines and VirtualMachineInstances).
+	Sources int
+	// Join computes the view of key from one object per source (nil where a
+	// source has none), or nil when key has no view. It must not modify the
+	// sides, and the view it returns must share no memory with them.
+	Join func(key string, sides []Object) Object
+	// History is how many past source events a watch can resume from.
 	History int
 	// WatchBuffer is how many events a slow watcher may lag before the cache
 	// ends its watch (the client then resumes or relists).
 	WatchBuffer int
 	// NewBookmark returns an empty object of the cached kind, for bookmarks.
 	NewBookmark func() Object
-	// Equal reports whether two versions of an object are the same, ignoring
-	// resourceVersion; an update that changes nothing is not an event.
+	// Equal reports whether two views are the same, ignoring
+	// resourceVersion; a source event that changes no view is no watch event.
 	Equal func(a, b Object) bool
+	// CatchUp bounds how long a request for a position this cache has not
+	// reached yet (one another replica handed out) waits for it.
+	CatchUp time.Duration
+}
+
+type entry struct {
+	sides []Object // one object per source, nil where absent
+	view  Object   // the joined view, nil when there is none
+}
+
+// record is one applied source event, kept so that a watch or list at an
+// earlier position can be answered.
+type record struct {
+	src    int
+	rv     uint64
+	key    string
+	before Object   // the source's object of key before the event
+	sides  []Object // every source's object of key after the event
+	cut    Position // the cache's position after the event
 }
 
 type event struct {
-	typ     watch.EventType
-	version uint64
-	prev    Object // nil for an addition
-	obj     Object // the deleted object for a deletion
+	typ  watch.EventType
+	rv   string // the position to stamp on the object sent
+	prev Object // nil for an addition
+	obj  Object // the deleted view for a deletion
 }
 
-// Cache holds the current objects by namespace/name and a bounded history of
-// events. It is safe for concurrent use.
+// Cache holds the current source objects and views by key, the position it
+// is at, and a bounded history of source events. It is safe for concurrent use.
 type Cache struct {
 	cfg Config
 
 	mu       sync.RWMutex
-	version  uint64
-	objects  map[string]Object
-	history  []event // ring of the last cfg.History events, oldest first
+	pos      Position
+	floor    Position // the earliest position history fully covers, per source
+	synced   []bool
+	entries  map[string]*entry
+	history  []*record
 	watchers map[*watcher]struct{}
+	changed  chan struct{} // closed and replaced whenever pos moves
 }
 
 // New returns an empty cache.
 func New(cfg Config) *Cache {
+	if cfg.Sources <= 0 {
+		cfg.Sources = 1
+	}
 	if cfg.History <= 0 {
 		cfg.History = 1000
 	}
 	if cfg.WatchBuffer <= 0 {
 		cfg.WatchBuffer = 256
 	}
+	if cfg.CatchUp <= 0 {
+		cfg.CatchUp = 3 * time.Second
+	}
 	return &Cache{
 		cfg:      cfg,
-		version:  cfg.StartVersion,
-		objects:  map[string]Object{},
+		pos:      make(Position, cfg.Sources),
+		floor:    make(Position, cfg.Sources),
+		synced:   make([]bool, cfg.Sources),
+		entries:  map[string]*entry{},
 		watchers: map[*watcher]struct{}{},
+		changed:  make(chan struct{}),
 	}
 }
 
 // Key is the cache key of a namespaced object.
 func Key(namespace, name string) string { return namespace + "/" + name }
 
-// Set stores obj under key, or deletes key when obj is nil, and notifies
-// watchers. The cache takes ownership of obj and sets its resourceVersion.
-func (c *Cache) Set(key string, obj Object) {
+func resourceVersion(obj Object) (uint64, error) {
+	v, err := strconv.ParseUint(obj.GetResourceVersion(), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s/%s has resourceVersion %q: %w", obj.GetNamespace(), obj.GetName(), obj.GetResourceVersion(), err)
+	}
+	return v, nil
+}
+
+// Replace loads every object of source src, as listed at version rv. The
+// first call for a source sets where its history begins. A later call (the
+// source's watch broke and it relisted) applies the difference as events,
+// and history no longer reaches back before it for that source, since the
+// events in between are unknown.
+func (c *Cache) Replace(src int, objs map[string]Object, rv uint64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	prev, existed := c.objects[key]
-	var ev event
-	switch {
-	case obj == nil && !existed:
-		return
-	case obj == nil:
-		c.version++
-		deleted := prev.DeepCopyObject().(Object)
-		deleted.SetResourceVersion(strconv.FormatUint(c.version, 10))
-		delete(c.objects, key)
-		ev = event{typ: watch.Deleted, version: c.version, prev: prev, obj: deleted}
-	case existed && c.cfg.Equal != nil && c.cfg.Equal(prev, obj):
-		return
-	default:
-		c.version++
-		obj.SetResourceVersion(strconv.FormatUint(c.version, 10))
-		c.objects[key] = obj
-		ev = event{typ: watch.Modified, version: c.version, prev: prev, obj: obj}
-		if !existed {
-			ev.typ, ev.prev = watch.Added, nil
+	if !c.synced[src] {
+		for key, obj := range objs {
+			e := c.entry(key)
+			e.sides[src] = obj
+			c.update(key, e, "")
+		}
+		c.pos[src] = max(c.pos[src], rv)
+		c.floor[src] = c.pos[src]
+		c.synced[src] = true
+		c.moved()
+		return nil
+	}
+	// Objects that changed, in the order of their versions, then those that
+	// are gone, at the list's version (when they went is unknown).
+	type change struct {
+		key string
+		obj Object
+		rv  uint64
+	}
+	var changes []change
+	for key, obj := range objs {
+		v, err := resourceVersion(obj)
+		if err != nil {
+			return err
+		}
+		if cur := c.side(key, src); cur == nil || cur.GetResourceVersion() != obj.GetResourceVersion() {
+			changes = append(changes, change{key, obj, max(v, c.pos[src]+1)})
 		}
 	}
-	c.history = append(c.history, ev)
-	if len(c.history) > c.cfg.History {
-		c.history = c.history[len(c.history)-c.cfg.History:]
+	slices.SortFunc(changes, func(a, b change) int { return cmp.Compare(a.rv, b.rv) })
+	for key, e := range c.entries {
+		if e.sides[src] != nil {
+			if _, ok := objs[key]; !ok {
+				changes = append(changes, change{key, nil, max(rv, c.pos[src]+1)})
+			}
+		}
 	}
+	for _, ch := range changes {
+		c.apply(src, ch.key, ch.obj, ch.obj == nil, max(ch.rv, c.pos[src]))
+	}
+	c.pos[src] = max(c.pos[src], rv)
+	c.floor[src] = c.pos[src]
+	c.moved()
+	return nil
+}
+
+// Apply applies one event of source src: obj is the object's new state, or
+// its final state when deleted. Events of one source must come in the
+// order of their resourceVersions, as one watch delivers them; an event at
+// or below the source's position has been applied already and is ignored.
+func (c *Cache) Apply(src int, key string, obj Object, deleted bool) error {
+	rv, err := resourceVersion(obj)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rv <= c.pos[src] {
+		return nil
+	}
+	c.apply(src, key, obj, deleted, rv)
+	c.moved()
+	return nil
+}
+
+func (c *Cache) apply(src int, key string, obj Object, deleted bool, rv uint64) {
+	e := c.entry(key)
+	before := e.sides[src]
+	if deleted {
+		if before == nil {
+			// Deleted before this cache saw it (it was listed after the
+			// deletion): the object still existed at earlier positions.
+			before = obj
+		}
+		e.sides[src] = nil
+	} else {
+		e.sides[src] = obj
+	}
+	c.pos[src] = rv
+	r := &record{src: src, rv: rv, key: key, before: before, sides: append([]Object(nil), e.sides...), cut: c.pos.clone()}
+	c.history = append(c.history, r)
+	if over := len(c.history) - c.cfg.History; over > 0 {
+		for _, old := range c.history[:over] {
+			c.floor[old.src] = max(c.floor[old.src], old.rv)
+		}
+		c.history = c.history[over:]
+	}
+	c.update(key, e, c.pos.String())
+}
+
+// update recomputes the view of key and tells watchers when it changed; rv
+// is the position to stamp on events.
+func (c *Cache) update(key string, e *entry, rv string) {
+	prev := e.view
+	view := c.join(key, e.sides)
+	e.view = view
+	if view == nil && !hasAny(e.sides) {
+		delete(c.entries, key)
+	}
+	var ev event
+	switch {
+	case prev == nil && view == nil:
+		return
+	case prev == nil:
+		ev = event{typ: watch.Added, obj: view}
+	case view == nil:
+		ev = event{typ: watch.Deleted, prev: prev, obj: prev}
+	case c.cfg.Equal != nil && c.cfg.Equal(prev, view):
+		return
+	default:
+		ev = event{typ: watch.Modified, prev: prev, obj: view}
+	}
+	if rv == "" {
+		rv = c.pos.String()
+	}
+	ev.rv = rv
 	for w := range c.watchers {
 		if !w.send(ev) {
 			delete(c.watchers, w)
@@ -125,204 +269,155 @@ func (c *Cache) Set(key string, obj Object) {
 	}
 }
 
-// Get returns a copy of the object under key.
+// join computes a view and stamps it with the versions of its own sides.
+func (c *Cache) join(key string, sides []Object) Object {
+	view := c.cfg.Join(key, sides)
+	if view == nil {
+		return nil
+	}
+	own := make(Position, len(sides))
+	for i, s := range sides {
+		if s != nil {
+			own[i], _ = resourceVersion(s)
+		}
+	}
+	view.SetResourceVersion(own.String())
+	return view
+}
+
+func hasAny(sides []Object) bool {
+	for _, s := range sides {
+		if s != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Cache) entry(key string) *entry {
+	e, ok := c.entries[key]
+	if !ok {
+		e = &entry{sides: make([]Object, c.cfg.Sources)}
+		c.entries[key] = e
+	}
+	return e
+}
+
+func (c *Cache) side(key string, src int) Object {
+	if e, ok := c.entries[key]; ok {
+		return e.sides[src]
+	}
+	return nil
+}
+
+// moved wakes everyone waiting for the position to move.
+func (c *Cache) moved() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// Synced reports whether every source has been listed once. It stays true.
+func (c *Cache) Synced() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, s := range c.synced {
+		if !s {
+			return false
+		}
+	}
+	return true
+}
+
+// Position returns where the cache is.
+func (c *Cache) Position() Position {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.pos.clone()
+}
+
+// Get returns a copy of the view under key. Its resourceVersion is the
+// position of its own sources' versions.
 func (c *Cache) Get(key string) (Object, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	obj, ok := c.objects[key]
-	if !ok {
+	e, ok := c.entries[key]
+	if !ok || e.view == nil {
 		return nil, false
 	}
-	return obj.DeepCopyObject().(Object), true
+	return e.view.DeepCopyObject().(Object), true
 }
 
-// List returns copies of the objects that match, in key order is not
-// promised, and the version the list is consistent at.
-func (c *Cache) List(match Predicate) ([]Object, uint64) {
+// WaitForSource waits until the cache has applied source src up to rv (for
+// example a write's own result), for at most the CatchUp time.
+func (c *Cache) WaitForSource(ctx context.Context, src int, rv uint64) error {
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	out := make([]Object, 0, len(c.objects))
-	for _, obj := range c.objects {
-		if match == nil || match(obj) {
-			out = append(out, obj.DeepCopyObject().(Object))
-		}
-	}
-	return out, c.version
+	want := c.pos.clone()
+	c.mu.RUnlock()
+	want[src] = max(want[src], rv)
+	return c.waitFor(ctx, want)
 }
 
-// Version is the cache's current resourceVersion.
-func (c *Cache) Version() uint64 {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.version
-}
-
-// WatchOptions say where a watch starts.
-type WatchOptions struct {
-	// ResourceVersion is "" or "0" to start with the current state, else the
-	// version after which events are wanted.
-	ResourceVersion string
-	// SendInitialEvents sends the current state as ADDED events followed by a
-	// bookmark annotated k8s.io/initial-events-end, as client-go's streaming
-	// list expects.
-	SendInitialEvents *bool
-	// AllowBookmarks permits the initial-events-end bookmark.
-	AllowBookmarks bool
-}
-
-// Watch starts a watch of the objects that match. It ends when ctx is done,
-// when the client stops it, or when the client falls too far behind.
-func (c *Cache) Watch(ctx context.Context, match Predicate, opts WatchOptions) (watch.Interface, error) {
-	var from uint64
-	if opts.ResourceVersion != "" {
-		v, err := strconv.ParseUint(opts.ResourceVersion, 10, 64)
-		if err != nil {
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion %q: %v", opts.ResourceVersion, err))
+// waitFor waits until the cache has reached p, for at most CatchUp.
+func (c *Cache) waitFor(ctx context.Context, p Position) error {
+	timer := time.NewTimer(c.cfg.CatchUp)
+	defer timer.Stop()
+	for {
+		c.mu.RLock()
+		reached, ch, cur := c.pos.AtLeast(p), c.changed, c.pos.clone()
+		c.mu.RUnlock()
+		if reached {
+			return nil
 		}
-		from = v
-	}
-	initial := from == 0
-	if opts.SendInitialEvents != nil {
-		initial = *opts.SendInitialEvents
-	}
-
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var replay []event
-	switch {
-	case initial:
-		if from > c.version {
-			return nil, c.tooNew(from)
-		}
-		for _, obj := range c.objects {
-			if match == nil || match(obj) {
-				replay = append(replay, event{typ: watch.Added, version: c.version, obj: obj})
-			}
-		}
-	case from > c.version:
-		return nil, c.tooNew(from)
-	case from < c.version:
-		oldest := c.version + 1
-		if len(c.history) > 0 {
-			oldest = c.history[0].version
-		}
-		if from+1 < oldest {
-			return nil, apierrors.NewResourceExpired(fmt.Sprintf(
-				"too old resource version: %d (%d)", from, oldest-1))
-		}
-		for _, ev := range c.history {
-			if ev.version > from {
-				replay = append(replay, ev)
-			}
-		}
-	}
-
-	// The buffer holds the replay as well as live events, so it never blocks.
-	w := &watcher{
-		match:  match,
-		result: make(chan watch.Event, len(replay)+c.cfg.WatchBuffer+1),
-		done:   make(chan struct{}),
-	}
-	for _, ev := range replay {
-		w.send(ev)
-	}
-	if initial && opts.SendInitialEvents != nil && opts.AllowBookmarks && c.cfg.NewBookmark != nil {
-		bm := c.cfg.NewBookmark()
-		bm.SetResourceVersion(strconv.FormatUint(c.version, 10))
-		bm.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
-		w.result <- watch.Event{Type: watch.Bookmark, Object: bm}
-	}
-	c.watchers[w] = struct{}{}
-	go func() {
 		select {
+		case <-ch:
+		case <-timer.C:
+			return c.tooLarge(p, cur)
 		case <-ctx.Done():
-		case <-w.done:
-		}
-		c.mu.Lock()
-		if _, ok := c.watchers[w]; ok {
-			delete(c.watchers, w)
-			w.close()
-		}
-		c.mu.Unlock()
-	}()
-	return w, nil
-}
-
-func (c *Cache) tooNew(v uint64) error {
-	return apierrors.NewResourceExpired(fmt.Sprintf(
-		"resource version %d of %s is newer than this server's %d: relist", v, c.cfg.Resource, c.version))
-}
-
-type watcher struct {
-	match  Predicate
-	result chan watch.Event
-	done   chan struct{}
-	once   sync.Once
-	closed bool // guarded by the cache's lock
-}
-
-// send delivers ev as this watcher sees it through its predicate, following
-// the apiserver's rules: an object that stops matching is DELETED for this
-// watcher, one that starts matching is ADDED. It returns false, closing the
-// watcher, when the client lags too far behind.
-func (w *watcher) send(ev event) bool {
-	if w.closed {
-		return false
-	}
-	cur := w.match == nil || w.match(ev.obj)
-	was := ev.prev != nil && (w.match == nil || w.match(ev.prev))
-	out := watch.Event{Type: ev.typ, Object: ev.obj}
-	switch ev.typ {
-	case watch.Added:
-		if !cur {
-			return true
-		}
-	case watch.Modified:
-		switch {
-		case cur && was:
-		case cur:
-			out.Type = watch.Added
-		case was:
-			out.Type = watch.Deleted
-		default:
-			return true
-		}
-	case watch.Deleted:
-		if !was {
-			return true
+			return ctx.Err()
 		}
 	}
-	out.Object = out.Object.DeepCopyObject()
-	select {
-	case w.result <- out:
-		return true
-	default:
-		w.close()
-		return false
-	}
 }
 
-func (w *watcher) close() {
-	if !w.closed {
-		w.closed = true
-		close(w.result)
-	}
+// tooLarge is the error kube-apiserver gives for a version it has not
+// reached: 504 with a ResourceVersionTooLarge cause, which client-go's
+// reflector answers by retrying.
+func (c *Cache) tooLarge(want, have Position) error {
+	err := apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %s, current: %s", want, have), 1)
+	err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+		Type:    metav1.CauseTypeResourceVersionTooLarge,
+		Message: "Too large resource version",
+	})
+	return err
 }
 
-// Stop ends the watch.
-func (w *watcher) Stop() { w.once.Do(func() { close(w.done) }) }
+// parse reads a resourceVersion a client sent: nil for "" and "0", which
+// mean "any version"; 410 Gone for versions of another scheme (such as those
+// of an earlier release), so the client relists.
+func (c *Cache) parse(rv string) (Position, error) {
+	if rv == "" || rv == "0" {
+		return nil, nil
+	}
+	p, err := ParsePosition(rv, c.cfg.Sources)
+	if err != nil {
+		return nil, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %s: %v", rv, err))
+	}
+	return p, nil
+}
 
-// ResultChan delivers the events.
-func (w *watcher) ResultChan() <-chan watch.Event { return w.result }
-
-var _ watch.Interface = &watcher{}
+// covered returns 410 Gone unless history reaches back to p.
+func (c *Cache) covered(p Position) error {
+	if !p.AtLeast(c.floor) {
+		return apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %s (%s)", p, c.floor))
+	}
+	return nil
+}
 
 // SetListVersion stamps a list with the version it is consistent at.
-func SetListVersion(list runtime.Object, version uint64) error {
+func SetListVersion(list runtime.Object, rv string) error {
 	lm, err := meta.ListAccessor(list)
 	if err != nil {
 		return err
 	}
-	lm.SetResourceVersion(strconv.FormatUint(version, 10))
+	lm.SetResourceVersion(rv)
 	return nil
 }

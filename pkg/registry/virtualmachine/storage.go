@@ -2,8 +2,8 @@ package virtualmachine
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,33 +13,34 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage/names"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/viewcache"
 )
 
-// Writer writes views through to the objects they are computed from.
+// Writer writes views through to the KubeVirt VirtualMachines they are
+// computed from. seen is the VirtualMachine version a client's view was
+// made from (0 for an unconditional write); a VirtualMachine changed since is
+// a *kubevirt.StaleError. Each returns the VirtualMachine's new version.
 type Writer interface {
-	Create(ctx context.Context, view *hypersdk.VirtualMachine, dryRun []string) (*hypersdk.VirtualMachine, error)
-	Update(ctx context.Context, view *hypersdk.VirtualMachine, dryRun []string) (*hypersdk.VirtualMachine, error)
-	Delete(ctx context.Context, namespace, name string, opts metav1.DeleteOptions) error
+	Create(ctx context.Context, view *hypersdk.VirtualMachine, dryRun []string) (*hypersdk.VirtualMachine, uint64, error)
+	Update(ctx context.Context, view *hypersdk.VirtualMachine, seen uint64, dryRun []string) (*hypersdk.VirtualMachine, uint64, error)
+	Delete(ctx context.Context, namespace, name string, uid types.UID, seen uint64, opts metav1.DeleteOptions) error
 }
 
-// REST serves virtualmachines from the view cache.
+// REST serves virtualmachines from the view cache, which the KubeVirt feeder
+// fills (see kubevirt.JoinView).
 type REST struct {
 	cache    *viewcache.Cache
 	writer   Writer
 	strategy strategy
 	tableConvertor
-	// settle bounds how long a write waits for the informers to bring its
-	// result into the cache, so the answer carries a resourceVersion that a
-	// following watch can start from.
-	settle time.Duration
 }
 
 var (
@@ -56,21 +57,21 @@ var (
 	_ rest.SingularNameProvider = &REST{}
 )
 
-// NewREST returns the storage of virtualmachines. Its cache starts at
-// startVersion: pass something above any version an earlier process handed
-// out (the wall clock in microseconds does), so their watchers relist.
-func NewREST(typer runtime.ObjectTyper, writer Writer, startVersion uint64) *REST {
-	return &REST{
-		cache: viewcache.New(viewcache.Config{
-			Resource:     hypersdk.Resource("virtualmachines"),
-			StartVersion: startVersion,
-			NewBookmark:  func() viewcache.Object { return &hypersdk.VirtualMachine{} },
-			Equal:        equalIgnoringVersion,
-		}),
-		writer:   writer,
-		strategy: strategy{typer, names.SimpleNameGenerator},
-		settle:   10 * time.Second,
-	}
+// NewCache returns the view cache of virtualmachines.
+func NewCache() *viewcache.Cache {
+	return viewcache.New(viewcache.Config{
+		Resource:    hypersdk.Resource("virtualmachines"),
+		Sources:     kubevirt.ViewSources,
+		Join:        kubevirt.JoinView,
+		History:     10000,
+		NewBookmark: func() viewcache.Object { return &hypersdk.VirtualMachine{} },
+		Equal:       equalIgnoringVersion,
+	})
+}
+
+// NewREST returns the storage of virtualmachines over a view cache.
+func NewREST(typer runtime.ObjectTyper, cache *viewcache.Cache, writer Writer) *REST {
+	return &REST{cache: cache, writer: writer, strategy: strategy{typer, names.SimpleNameGenerator}}
 }
 
 func equalIgnoringVersion(a, b viewcache.Object) bool {
@@ -79,14 +80,9 @@ func equalIgnoringVersion(a, b viewcache.Object) bool {
 	return equality.Semantic.DeepEqual(x, y)
 }
 
-// SetView stores the view of one VM; nil removes it. The KubeVirt feeder calls it.
-func (r *REST) SetView(namespace, name string, view *hypersdk.VirtualMachine) {
-	if view == nil {
-		r.cache.Set(viewcache.Key(namespace, name), nil)
-		return
-	}
-	r.cache.Set(viewcache.Key(namespace, name), view)
-}
+// HasSynced reports whether the view holds every VM: true from the first
+// time both KubeVirt sources were listed on.
+func (r *REST) HasSynced() bool { return r.cache.Synced() }
 
 // New returns an empty VirtualMachine.
 func (r *REST) New() runtime.Object { return &hypersdk.VirtualMachine{} }
@@ -119,17 +115,26 @@ func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runt
 	return obj, nil
 }
 
-// List returns the VMs that match the request's namespace and selectors.
-// Selectors are applied here, on the server.
+// List returns the VMs that match the request's namespace and selectors,
+// which are applied here, on the server. limit and continue page the list;
+// every page is at the position of the first, on any replica.
 func (r *REST) List(ctx context.Context, options *metainternalversion.ListOptions) (runtime.Object, error) {
-	items, version := r.cache.List(predicate(ctx, options))
-	list := &hypersdk.VirtualMachineList{Items: make([]hypersdk.VirtualMachine, 0, len(items))}
-	for _, obj := range items {
-		list.Items = append(list.Items, *obj.(*hypersdk.VirtualMachine))
+	opts := viewcache.ListOptions{Match: predicate(ctx, options)}
+	if options != nil {
+		opts.ResourceVersion = options.ResourceVersion
+		opts.Exact = options.ResourceVersionMatch == metav1.ResourceVersionMatchExact
+		opts.Limit = options.Limit
+		opts.Continue = options.Continue
 	}
-	if err := viewcache.SetListVersion(list, version); err != nil {
+	res, err := r.cache.List(ctx, opts)
+	if err != nil {
 		return nil, err
 	}
+	list := &hypersdk.VirtualMachineList{Items: make([]hypersdk.VirtualMachine, 0, len(res.Items))}
+	for _, obj := range res.Items {
+		list.Items = append(list.Items, *obj.(*hypersdk.VirtualMachine))
+	}
+	list.ResourceVersion, list.Continue = res.ResourceVersion, res.Continue
 	return list, nil
 }
 
@@ -177,54 +182,85 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 			return nil, err
 		}
 	}
-	created, err := r.writer.Create(ctx, obj.(*hypersdk.VirtualMachine), options.DryRun)
+	created, version, err := r.writer.Create(ctx, obj.(*hypersdk.VirtualMachine), options.DryRun)
 	if err != nil {
 		return nil, err
 	}
 	if len(options.DryRun) > 0 {
 		return created, nil
 	}
-	return r.awaitView(ctx, created), nil
+	return r.written(ctx, created, version), nil
 }
 
-// Update applies a change to the view to the KubeVirt VirtualMachine. A
-// resourceVersion in the request must be the view's current one.
+// Update applies a change to the view to the KubeVirt VirtualMachine, with
+// optimistic concurrency: a resourceVersion in the request (any this
+// resource handed out, on any replica) must be at least the KubeVirt
+// VirtualMachine's current version, or the answer is 409 Conflict. Like
+// kube-apiserver's own storage, a change computed from a view the cache had
+// not brought up to date yet (a patch applies to what the cache holds) is
+// computed again once it has, rather than refused.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	oldObj, err := r.Get(ctx, name, nil)
-	if err != nil {
-		return nil, false, err
-	}
-	obj, err := objInfo.UpdatedObject(ctx, oldObj)
-	if err != nil {
-		return nil, false, err
-	}
-	vm, old := obj.(*hypersdk.VirtualMachine), oldObj.(*hypersdk.VirtualMachine)
-	if vm.ResourceVersion != "" && vm.ResourceVersion != old.ResourceVersion {
-		return nil, false, apierrors.NewConflict(hypersdk.Resource("virtualmachines"), name,
-			fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
-	}
-	if err := rest.BeforeUpdate(r.strategy, ctx, obj, oldObj); err != nil {
-		return nil, false, err
-	}
-	if updateValidation != nil {
-		if err := updateValidation(ctx, obj.DeepCopyObject(), oldObj.DeepCopyObject()); err != nil {
+	for attempt := 0; ; attempt++ {
+		oldObj, err := r.Get(ctx, name, nil)
+		if err != nil {
 			return nil, false, err
 		}
+		obj, err := objInfo.UpdatedObject(ctx, oldObj)
+		if err != nil {
+			return nil, false, err
+		}
+		vm, old := obj.(*hypersdk.VirtualMachine), oldObj.(*hypersdk.VirtualMachine)
+		seen, err := seenVersion(vm.ResourceVersion)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := rest.BeforeUpdate(r.strategy, ctx, obj, oldObj); err != nil {
+			return nil, false, err
+		}
+		if updateValidation != nil {
+			if err := updateValidation(ctx, obj.DeepCopyObject(), oldObj.DeepCopyObject()); err != nil {
+				return nil, false, err
+			}
+		}
+		vm.UID = old.UID
+		updated, version, err := r.writer.Update(ctx, vm, seen, options.DryRun)
+		var staleErr *kubevirt.StaleError
+		if errors.As(err, &staleErr) && vm.ResourceVersion == old.ResourceVersion && attempt < 3 {
+			// The request was computed from the cache's view, which was behind
+			// KubeVirt: once the cache has caught up, compute it again.
+			if err := r.cache.WaitForSource(ctx, kubevirt.SourceVM, staleErr.Current); err != nil {
+				return nil, false, staleErr
+			}
+			continue
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if len(options.DryRun) > 0 {
+			return updated, false, nil
+		}
+		return r.written(ctx, updated, version), false, nil
 	}
-	vm.UID = old.UID
-	updated, err := r.writer.Update(ctx, vm, options.DryRun)
+}
+
+// seenVersion is the KubeVirt VirtualMachine version a resourceVersion the
+// client sent was made from; 0 when it sent none.
+func seenVersion(rv string) (uint64, error) {
+	if rv == "" {
+		return 0, nil
+	}
+	p, err := viewcache.ParsePosition(rv, kubevirt.ViewSources)
 	if err != nil {
-		return nil, false, err
+		return 0, apierrors.NewConflict(hypersdk.Resource("virtualmachines"), "", fmt.Errorf(
+			"resourceVersion %q was not handed out by this resource; get the object again", rv))
 	}
-	if len(options.DryRun) > 0 {
-		return updated, false, nil
-	}
-	return r.awaitView(ctx, updated), false, nil
+	return max(p[kubevirt.SourceVM], 1), nil
 }
 
 // Delete deletes the KubeVirt VirtualMachine; the view disappears when
-// KubeVirt has removed it.
+// KubeVirt has removed it. Preconditions are checked against the KubeVirt
+// VirtualMachine.
 func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
 	obj, err := r.Get(ctx, name, nil)
 	if err != nil {
@@ -240,49 +276,35 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 	if options != nil {
 		opts = *options.DeepCopy()
 	}
+	uid, seen := vm.UID, uint64(0)
 	if p := opts.Preconditions; p != nil {
-		if p.ResourceVersion != nil && *p.ResourceVersion != vm.ResourceVersion {
-			return nil, false, apierrors.NewConflict(hypersdk.Resource("virtualmachines"), name,
-				fmt.Errorf("precondition failed: resourceVersion %s, object has %s", *p.ResourceVersion, vm.ResourceVersion))
-		}
 		if p.UID != nil && *p.UID != vm.UID {
 			return nil, false, apierrors.NewConflict(hypersdk.Resource("virtualmachines"), name,
 				fmt.Errorf("precondition failed: UID %s, object has %s", *p.UID, vm.UID))
 		}
+		if p.ResourceVersion != nil {
+			if seen, err = seenVersion(*p.ResourceVersion); err != nil {
+				return nil, false, err
+			}
+		}
 	}
-	// The KubeVirt object has its own resourceVersion; guard by UID only.
-	uid := vm.UID
-	opts.Preconditions = &metav1.Preconditions{UID: &uid}
-	if err := r.writer.Delete(ctx, vm.Namespace, name, opts); err != nil {
+	if err := r.writer.Delete(ctx, vm.Namespace, name, uid, seen, opts); err != nil {
 		return nil, false, err
 	}
 	return obj, false, nil
 }
 
-// awaitView waits until the informers brought a write into the cache and
-// returns the cached view, which carries the resourceVersion watchers see.
-// If that takes too long it returns the view computed from the write.
-func (r *REST) awaitView(ctx context.Context, written *hypersdk.VirtualMachine) runtime.Object {
-	key := viewcache.Key(written.Namespace, written.Name)
-	var found runtime.Object
-	_ = wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, r.settle, true, func(context.Context) (bool, error) {
-		obj, ok := r.cache.Get(key)
-		if !ok {
-			return false, nil
+// written returns the view of a write once the cache holds it (so a watch
+// from its resourceVersion sees what follows), or, if that takes too long,
+// the view computed from the write itself.
+func (r *REST) written(ctx context.Context, view *hypersdk.VirtualMachine, version uint64) runtime.Object {
+	if err := r.cache.WaitForSource(ctx, kubevirt.SourceVM, version); err == nil {
+		if obj, ok := r.cache.Get(viewcache.Key(view.Namespace, view.Name)); ok {
+			return obj
 		}
-		vm := obj.(*hypersdk.VirtualMachine)
-		if vm.UID != written.UID || vm.Generation < written.Generation ||
-			!equality.Semantic.DeepEqual(vm.Labels, written.Labels) ||
-			!equality.Semantic.DeepEqual(vm.Annotations, written.Annotations) {
-			return false, nil
-		}
-		found = obj
-		return true, nil
-	})
-	if found == nil {
-		return written
 	}
-	return found
+	view.ResourceVersion = viewcache.Position{version, 0}.String()
+	return view
 }
 
 // ConvertToTable prints VMs for kubectl.

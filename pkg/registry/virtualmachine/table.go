@@ -35,6 +35,8 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ ru
 	table := &metav1.Table{ColumnDefinitions: columns}
 	if m, err := meta.ListAccessor(obj); err == nil {
 		table.ResourceVersion = m.GetResourceVersion()
+		table.Continue = m.GetContinue()
+		table.RemainingItemCount = m.GetRemainingItemCount()
 	} else if m, err := meta.CommonAccessor(obj); err == nil {
 		table.ResourceVersion = m.GetResourceVersion()
 	}

@@ -1,0 +1,159 @@
+package viewcache
+
+import (
+	"context"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// WatchOptions say where a watch starts.
+type WatchOptions struct {
+	// ResourceVersion is "" or "0" to start with the current state, else the
+	// position after which events are wanted (from this or another replica).
+	ResourceVersion string
+	// SendInitialEvents sends the current state as ADDED events followed by a
+	// bookmark annotated k8s.io/initial-events-end, as client-go's streaming
+	// list expects.
+	SendInitialEvents *bool
+	// AllowBookmarks permits the initial-events-end bookmark.
+	AllowBookmarks bool
+}
+
+// Watch starts a watch of the views that match. It ends when ctx is done,
+// when the client stops it, or when the client falls too far behind. A
+// position this cache has not reached yet is waited for (CatchUp); one its
+// history no longer covers is 410 Gone.
+func (c *Cache) Watch(ctx context.Context, match Predicate, opts WatchOptions) (watch.Interface, error) {
+	from, err := c.parse(opts.ResourceVersion)
+	if err != nil {
+		return nil, err
+	}
+	initial := from == nil
+	if opts.SendInitialEvents != nil {
+		initial = *opts.SendInitialEvents
+	}
+	if from != nil {
+		if err := c.waitFor(ctx, from); err != nil {
+			return nil, err
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var replay []event
+	switch {
+	case initial:
+		rv := c.pos.String()
+		for _, e := range c.entries {
+			if e.view != nil && (match == nil || match(e.view)) {
+				replay = append(replay, event{typ: watch.Added, obj: e.view, rv: rv})
+			}
+		}
+	default:
+		if err := c.covered(from); err != nil {
+			return nil, err
+		}
+		replay = c.replay(from)
+	}
+
+	// The buffer holds the replay as well as live events, so it never blocks.
+	w := &watcher{
+		match:  match,
+		result: make(chan watch.Event, len(replay)+c.cfg.WatchBuffer+1),
+		done:   make(chan struct{}),
+	}
+	for _, ev := range replay {
+		w.send(ev)
+	}
+	if initial && opts.SendInitialEvents != nil && opts.AllowBookmarks && c.cfg.NewBookmark != nil {
+		bm := c.cfg.NewBookmark()
+		bm.SetResourceVersion(c.pos.String())
+		bm.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
+		w.result <- watch.Event{Type: watch.Bookmark, Object: bm}
+	}
+	c.watchers[w] = struct{}{}
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-w.done:
+		}
+		c.mu.Lock()
+		if _, ok := c.watchers[w]; ok {
+			delete(c.watchers, w)
+			w.close()
+		}
+		c.mu.Unlock()
+	}()
+	return w, nil
+}
+
+type watcher struct {
+	match  Predicate
+	result chan watch.Event
+	done   chan struct{}
+	once   sync.Once
+	closed bool // guarded by the cache's lock
+}
+
+// send delivers ev as this watcher sees it through its predicate, following
+// the apiserver's rules: an object that stops matching is DELETED for this
+// watcher, one that starts matching is ADDED. The object sent carries the
+// event's position as its resourceVersion, so a client resumes from it. It
+// returns false, closing the watcher, when the client lags too far behind.
+func (w *watcher) send(ev event) bool {
+	if w.closed {
+		return false
+	}
+	cur := w.match == nil || w.match(ev.obj)
+	was := ev.prev != nil && (w.match == nil || w.match(ev.prev))
+	out := watch.Event{Type: ev.typ}
+	send := ev.obj
+	switch ev.typ {
+	case watch.Added:
+		if !cur {
+			return true
+		}
+	case watch.Modified:
+		switch {
+		case cur && was:
+		case cur:
+			out.Type = watch.Added
+		case was:
+			// As kube-apiserver does: the object as it last matched.
+			out.Type, send = watch.Deleted, ev.prev
+		default:
+			return true
+		}
+	case watch.Deleted:
+		if !was {
+			return true
+		}
+	}
+	obj := send.DeepCopyObject().(Object)
+	obj.SetResourceVersion(ev.rv)
+	out.Object = obj
+	select {
+	case w.result <- out:
+		return true
+	default:
+		w.close()
+		return false
+	}
+}
+
+func (w *watcher) close() {
+	if !w.closed {
+		w.closed = true
+		close(w.result)
+	}
+}
+
+// Stop ends the watch.
+func (w *watcher) Stop() { w.once.Do(func() { close(w.done) }) }
+
+// ResultChan delivers the events.
+func (w *watcher) ResultChan() <-chan watch.Event { return w.result }
+
+var _ watch.Interface = &watcher{}

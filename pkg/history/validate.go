@@ -25,6 +25,10 @@ func (e *QueryError) Error() string { return e.Field + ": " + e.Msg }
 // all, such as cluster history from KubeVirt's metrics.
 var ErrUnsupported = errors.New("not supported by this history backend")
 
+// ErrUnavailable wraps the error of a store that cannot answer now (its file
+// or server is missing): an error, never an empty answer.
+var ErrUnavailable = errors.New("history store unavailable")
+
 // Validate checks q as an API server should before querying a store with
 // that retention, at time now: a range that ends after it starts and does
 // not reach before now-retention, a positive step of whole milliseconds,

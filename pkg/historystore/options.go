@@ -49,7 +49,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 
 // Open opens the chosen store. A reader (readOnly) of a SQLite file that
 // the recorder has not created yet gets a store that opens it on first use
-// and answers empty series until then.
+// and until then answers every query with history.ErrUnavailable, never
+// with empty series: an empty answer would say "no history", when the truth
+// is "no recorder writes where this server reads".
 func (o *Options) Open(ctx context.Context, readOnly bool) (history.Store, error) {
 	switch o.Backend {
 	case SQLite:
@@ -88,7 +90,8 @@ type lazySQLite struct {
 
 var _ history.Store = &lazySQLite{}
 
-// open returns the store, or nil while the file does not exist.
+// open returns the store, or history.ErrUnavailable while the file does
+// not exist.
 func (l *lazySQLite) open(ctx context.Context) (*history.SQLiteStore, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -96,7 +99,8 @@ func (l *lazySQLite) open(ctx context.Context) (*history.SQLiteStore, error) {
 		return l.store, nil
 	}
 	if _, err := os.Stat(l.path); errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, fmt.Errorf("%w: the SQLite file %s does not exist: the history recorder (hypersdk-controller) "+
+			"creates it and must run where this server reads it", history.ErrUnavailable, l.path)
 	}
 	s, err := history.OpenSQLite(ctx, l.path, l.opts)
 	if err != nil {
@@ -112,7 +116,7 @@ func (l *lazySQLite) Append(context.Context, history.Batch) error {
 
 func (l *lazySQLite) QueryVM(ctx context.Context, q history.Query) ([]history.Series, error) {
 	s, err := l.open(ctx)
-	if s == nil || err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return s.QueryVM(ctx, q)
@@ -120,7 +124,7 @@ func (l *lazySQLite) QueryVM(ctx context.Context, q history.Query) ([]history.Se
 
 func (l *lazySQLite) QueryCluster(ctx context.Context, q history.Query) ([]history.Series, error) {
 	s, err := l.open(ctx)
-	if s == nil || err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return s.QueryCluster(ctx, q)

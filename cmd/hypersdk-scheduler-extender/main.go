@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -25,9 +24,9 @@ import (
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
-	"github.com/hypersdk/hypersdk/pkg/carbonflags"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/extender"
+	"github.com/hypersdk/hypersdk/pkg/tlsserve"
 )
 
 func main() {
@@ -38,34 +37,24 @@ func main() {
 }
 
 func run() error {
-	var (
-		kubeconfig, bindAddress string
-		qps                     float32
-		carbonOpts              carbonflags.Options
-		profiling               bool
-		cfg                     extender.Config
-	)
-	fs := pflag.NewFlagSet("hypersdk-scheduler-extender", pflag.ExitOnError)
-	fs.StringVar(&kubeconfig, "kubeconfig", "", "Path of a kubeconfig; in-cluster configuration when empty.")
-	fs.StringVar(&bindAddress, "bind-address", "127.0.0.1:8888", "Address the verbs, /metrics, /healthz and /readyz are served on.")
-	fs.Float32Var(&qps, "kube-api-qps", 200, "Queries per second to kube-apiserver (binds); burst is twice this.")
-	fs.DurationVar(&cfg.UsageInterval, "usage-interval", extender.DefaultUsageInterval, "How often node usage is read from metrics.k8s.io.")
-	fs.IntVar(&cfg.Candidates, "decision-candidates", extender.DefaultCandidates, "Best nodes listed in each recorded decision.")
-	fs.BoolVar(&cfg.ChooseInFilter, "choose-in-filter", true, "Answer filter with the single best node for VM pods that state no soft scheduling preference, so kube-scheduler skips scoring and prioritize.")
-	fs.BoolVar(&profiling, "profiling", false, "Serve Go's profiles at /debug/pprof/ on --bind-address.")
-	carbonOpts.AddFlags(fs)
-	goflags := flag.NewFlagSet("klog", flag.ExitOnError)
-	klog.InitFlags(goflags)
-	fs.AddGoFlagSet(goflags)
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	o := newOptions()
+	fs := pflag.NewFlagSet("hypersdk-scheduler-extender", pflag.ContinueOnError)
+	addAll(fs, o.flags())
+	if err := fs.Parse(os.Args[1:]); errors.Is(err, pflag.ErrHelp) {
+		return nil
+	} else if err != nil {
 		return err
 	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	cfg := o.Extender
 
-	restCfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	restCfg, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	restCfg.QPS, restCfg.Burst = qps, int(2*qps)
+	restCfg.QPS, restCfg.Burst = o.QPS, int(2*o.QPS)
 	// Built-in kinds (the pod and node informers, binds) in protobuf, as
 	// kube-scheduler does: JSON costs the API server and us far more CPU.
 	kubeCfg := rest.CopyConfig(restCfg)
@@ -84,7 +73,7 @@ func run() error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg.Registerer = reg
 	cfg.Prices = cost.DefaultModel()
-	if cfg.Carbon, err = carbonOpts.Provider(reg); err != nil {
+	if cfg.Carbon, err = o.Carbon.Provider(reg); err != nil {
 		return fmt.Errorf("carbon provider: %w", err)
 	}
 	ext, err := extender.New(cfg)
@@ -93,12 +82,22 @@ func run() error {
 	}
 
 	ctx := genericapiserver.SetupSignalContext()
-	ln, err := net.Listen("tcp", bindAddress)
+	ln, err := net.Listen("tcp", o.BindAddress)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", bindAddress, err)
+		return fmt.Errorf("listening on %s: %w", o.BindAddress, err)
+	}
+	if o.TLS.Enabled() {
+		if ln, err = o.TLS.Listener(ctx, ln); err != nil {
+			return err
+		}
 	}
 	handler := ext.Handler(reg)
-	if profiling {
+	if o.TLS.ClientCAFile != "" {
+		// Only kube-scheduler, with a certificate the client CA signed, may
+		// filter, score and bind; probes and scrapes need none.
+		handler = tlsserve.RequireClientCert(handler, "/filter", "/prioritize", "/bind")
+	}
+	if o.Profiling {
 		mux := http.NewServeMux()
 		mux.Handle("/", handler)
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -117,7 +116,7 @@ func run() error {
 			klog.ErrorS(err, "Extender caches")
 		}
 	}()
-	klog.InfoS("Serving scheduler extender", "address", ln.Addr().String())
+	klog.InfoS("Serving scheduler extender", "address", ln.Addr().String(), "tls", o.TLS.Enabled(), "clientCertificates", o.TLS.ClientCAFile != "")
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

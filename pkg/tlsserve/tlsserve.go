@@ -1,0 +1,97 @@
+// Package tlsserve serves HTTP over TLS for HyperSDK's plain servers (the
+// scheduler extender, the controller's metrics): the serving certificate
+// and the client CA are read from files and read again when they change, as
+// k8s.io/apiserver does for its own certificates (cert-manager and
+// hypersdk-controller rotate them in place), and chosen paths can require a
+// client certificate that the client CA signed.
+package tlsserve
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+)
+
+// Options name the certificate files.
+type Options struct {
+	CertFile     string
+	KeyFile      string
+	ClientCAFile string
+}
+
+// AddFlags adds --tls-cert-file, --tls-private-key-file and --client-ca-file.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.CertFile, "tls-cert-file", o.CertFile, "Serving certificate (PEM); serve plain HTTP when empty. Read again when it changes.")
+	fs.StringVar(&o.KeyFile, "tls-private-key-file", o.KeyFile, "Private key of --tls-cert-file.")
+	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, "CA bundle (PEM) that must have signed a client's certificate where one is required.")
+}
+
+// Validate returns every problem with the options.
+func (o *Options) Validate() []error {
+	var errs []error
+	if (o.CertFile == "") != (o.KeyFile == "") {
+		errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file go together"))
+	}
+	if o.ClientCAFile != "" && o.CertFile == "" {
+		errs = append(errs, errors.New("--client-ca-file needs --tls-cert-file: client certificates are only seen over TLS"))
+	}
+	return errs
+}
+
+// Enabled reports whether TLS is configured.
+func (o *Options) Enabled() bool { return o.CertFile != "" }
+
+// Listener wraps ln in TLS with the configured certificates, kept current
+// until ctx ends. A client certificate is asked for, and verified against
+// the client CA when one is given, but not required at the handshake: use
+// RequireClientCert on the handlers that need one.
+func (o *Options) Listener(ctx context.Context, ln net.Listener) (net.Listener, error) {
+	serving, err := dynamiccertificates.NewDynamicServingContentFromFiles("serving-cert", o.CertFile, o.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading the serving certificate: %w", err)
+	}
+	base := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+	var clientCA *dynamiccertificates.DynamicFileCAContent
+	if o.ClientCAFile != "" {
+		if clientCA, err = dynamiccertificates.NewDynamicCAContentFromFile("client-ca", o.ClientCAFile); err != nil {
+			return nil, fmt.Errorf("loading the client CA: %w", err)
+		}
+		base.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	var ca dynamiccertificates.CAContentProvider
+	if clientCA != nil {
+		ca = clientCA
+	}
+	controller := dynamiccertificates.NewDynamicServingCertificateController(base, ca, serving, nil, nil)
+	serving.AddListener(controller)
+	if clientCA != nil {
+		clientCA.AddListener(controller)
+		go clientCA.Run(ctx, 1)
+	}
+	if err := controller.RunOnce(); err != nil {
+		return nil, fmt.Errorf("building the TLS configuration: %w", err)
+	}
+	go serving.Run(ctx, 1)
+	go controller.Run(1, ctx.Done())
+	return tls.NewListener(ln, &tls.Config{GetConfigForClient: controller.GetConfigForClient}), nil
+}
+
+// RequireClientCert answers 401 on the given paths to requests that came
+// without a client certificate the client CA verified, and passes every
+// other request to h.
+func RequireClientCert(h http.Handler, paths ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if slices.Contains(paths, r.URL.Path) && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+			http.Error(w, "a client certificate signed by the client CA is required", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,15 +1,17 @@
 // Command hypersdk-controller runs HyperSDK's controllers with leader
-// election: today the VMOperation executor.
+// election: the VMOperation executor, the history recorder, the placement
+// audit and, for clusters without cert-manager, the certificates controller
+// (--controllers chooses).
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,9 +27,11 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
+	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/pkg/carbonflags"
+	"github.com/hypersdk/hypersdk/pkg/certs"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/history"
 	"github.com/hypersdk/hypersdk/pkg/historystore"
@@ -35,6 +39,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/placementaudit"
 	"github.com/hypersdk/hypersdk/pkg/recorder"
+	"github.com/hypersdk/hypersdk/pkg/tlsserve"
 )
 
 func main() {
@@ -45,43 +50,24 @@ func main() {
 }
 
 func run() error {
-	var (
-		kubeconfig, leaseNamespace, identity string
-		leaderElect                          bool
-		cfg                                  operations.ExecutorConfig
-		metricsAddress                       string
-		recordInterval                       time.Duration
-		historyOpts                          historystore.Options
-		carbonOpts                           carbonflags.Options
-		auditPlacement                       bool
-	)
-	host, _ := os.Hostname()
-	fs := pflag.NewFlagSet("hypersdk-controller", pflag.ExitOnError)
-	fs.StringVar(&kubeconfig, "kubeconfig", "", "Path of a kubeconfig; in-cluster configuration when empty.")
-	fs.BoolVar(&leaderElect, "leader-elect", true, "Run only while holding the leader lease, so replicas can stand by.")
-	fs.StringVar(&leaseNamespace, "leader-elect-namespace", "hypersdk-system", "Namespace of the leader lease.")
-	fs.StringVar(&identity, "leader-elect-identity", fmt.Sprintf("%s_%d", host, os.Getpid()), "This replica's name in the lease.")
-	fs.DurationVar(&cfg.TTL, "operation-ttl", operations.DefaultTTL, "How long finished VMOperations are kept.")
-	fs.IntVar(&cfg.MaxMigrations, "max-migrations", operations.DefaultMaxMigrations, "Migrations in flight in the cluster at most.")
-	fs.IntVar(&cfg.MaxMigrationsPerNode, "max-migrations-per-node", operations.DefaultMaxMigrationsNode, "Migrations leaving one node at most.")
-	fs.IntVar(&cfg.Workers, "workers", 4, "Operations worked on at once.")
-	fs.StringVar(&metricsAddress, "metrics-bind-address", "127.0.0.1:8080", "Address /metrics is served on (plain HTTP); empty disables it.")
-	fs.DurationVar(&recordInterval, "record-interval", recorder.DefaultInterval, "How often the history recorder samples every VM; 0 disables the recorder.")
-	fs.BoolVar(&auditPlacement, "audit-placement", true, "Report virt-launcher pods bound without HyperSDK's scheduler extender (event and metric).")
-	historyOpts.AddFlags(fs)
-	carbonOpts.AddFlags(fs)
-	goflags := flag.NewFlagSet("klog", flag.ExitOnError)
-	klog.InitFlags(goflags)
-	fs.AddGoFlagSet(goflags)
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	o := newOptions()
+	fs := pflag.NewFlagSet("hypersdk-controller", pflag.ContinueOnError)
+	addAll(fs, o.flags())
+	if err := fs.Parse(os.Args[1:]); errors.Is(err, pflag.ErrHelp) {
+		return nil
+	} else if err != nil {
 		return err
 	}
-
-	restCfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err := o.validate(); err != nil {
+		return err
+	}
+	on := o.enabled()
+	restCfg, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
 	restCfg.QPS, restCfg.Burst = 100, 200
+	cfg := o.Executor
 	if cfg.Kube, err = kubernetes.NewForConfig(restCfg); err != nil {
 		return err
 	}
@@ -95,48 +81,62 @@ func run() error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg.Registerer = reg
-	var rec *recorder.Recorder
-	if recordInterval > 0 {
-		if rec, err = newRecorder(ctx, restCfg, cfg, recordInterval, &historyOpts, &carbonOpts, reg); err != nil {
+
+	var run []func(context.Context) error
+	for _, name := range on {
+		switch name {
+		case recorderController:
+			rec, err := newRecorder(ctx, restCfg, cfg, o.RecordInterval, &o.History, &o.Carbon, reg)
+			if err != nil {
+				return err
+			}
+			run = append(run, rec.Run)
+		case placementAuditController:
+			auditor, err := placementaudit.New(cfg.Kube, reg)
+			if err != nil {
+				return err
+			}
+			run = append(run, auditor.Run)
+		case certificatesController:
+			certsCfg, err := certs.LoadConfig(o.Certificates)
+			if err != nil {
+				return err
+			}
+			agg, err := aggregator.NewForConfig(restCfg)
+			if err != nil {
+				return err
+			}
+			rotator := certs.NewRotator(*certsCfg, cfg.Kube, agg, nil)
+			run = append(run, func(ctx context.Context) error { rotator.Run(ctx); return nil })
+		case executorController:
+			run = append(run, operations.NewExecutor(cfg).Run)
+		}
+	}
+	if o.MetricsAddress != "" {
+		if err := serveMetrics(ctx, o.MetricsAddress, &o.Metrics, reg); err != nil {
 			return err
 		}
 	}
-	if metricsAddress != "" {
-		if err := serveMetrics(ctx, metricsAddress, reg); err != nil {
-			return err
-		}
-	}
-	var auditor *placementaudit.Auditor
-	if auditPlacement {
-		if auditor, err = placementaudit.New(cfg.Kube, reg); err != nil {
-			return err
-		}
-	}
+	klog.InfoS("Running controllers", "controllers", on, "leaderElect", o.LeaderElect)
 	runControllers := func(ctx context.Context) {
-		if auditor != nil {
+		var wg sync.WaitGroup
+		for i, fn := range run {
+			wg.Add(1)
 			go func() {
-				if err := auditor.Run(ctx); err != nil {
-					klog.ErrorS(err, "Placement auditor stopped")
+				defer wg.Done()
+				if err := fn(ctx); err != nil {
+					klog.ErrorS(err, "Controller stopped", "controller", on[i])
 				}
 			}()
 		}
-		if rec != nil {
-			go func() {
-				if err := rec.Run(ctx); err != nil {
-					klog.ErrorS(err, "History recorder stopped")
-				}
-			}()
-		}
-		if err := operations.NewExecutor(cfg).Run(ctx); err != nil {
-			klog.ErrorS(err, "Executor stopped")
-		}
+		wg.Wait()
 	}
-	if !leaderElect {
+	if !o.LeaderElect {
 		runControllers(ctx)
 		return nil
 	}
-	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, leaseNamespace, "hypersdk-controller",
-		cfg.Kube.CoreV1(), cfg.Kube.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: identity})
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, o.LeaseNamespace, "hypersdk-controller",
+		cfg.Kube.CoreV1(), cfg.Kube.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: o.Identity})
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func run() error {
 		Name:            "hypersdk-controller",
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: runControllers,
-			OnStoppedLeading: func() { klog.InfoS("Lost the leader lease", "identity", identity) },
+			OnStoppedLeading: func() { klog.InfoS("Lost the leader lease", "identity", o.Identity) },
 		},
 	})
 	return nil
@@ -185,11 +185,17 @@ func newRecorder(ctx context.Context, restCfg *rest.Config, cfg operations.Execu
 	})
 }
 
-// serveMetrics serves /metrics on address until ctx ends.
-func serveMetrics(ctx context.Context, address string, gatherer prometheus.Gatherer) error {
+// serveMetrics serves /metrics on address (over TLS when configured) until
+// ctx ends.
+func serveMetrics(ctx context.Context, address string, tlsOpts *tlsserve.Options, gatherer prometheus.Gatherer) error {
 	ln, err := net.Listen("tcp", address)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", address, err)
+	}
+	if tlsOpts.Enabled() {
+		if ln, err = tlsOpts.Listener(ctx, ln); err != nil {
+			return err
+		}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))

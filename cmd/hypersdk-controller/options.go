@@ -1,0 +1,151 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	cliflag "k8s.io/component-base/cli/flag"
+	"k8s.io/klog/v2"
+
+	"github.com/hypersdk/hypersdk/pkg/carbonflags"
+	"github.com/hypersdk/hypersdk/pkg/historystore"
+	"github.com/hypersdk/hypersdk/pkg/operations"
+	"github.com/hypersdk/hypersdk/pkg/recorder"
+	"github.com/hypersdk/hypersdk/pkg/tlsserve"
+)
+
+// The controllers hypersdk-controller can run.
+const (
+	executorController       = "executor"
+	recorderController       = "recorder"
+	placementAuditController = "placement-audit"
+	certificatesController   = "certificates"
+)
+
+var (
+	allControllers = []string{executorController, recorderController, placementAuditController, certificatesController}
+	// certificates needs a configuration, so "*" leaves it out.
+	defaultControllers = []string{executorController, recorderController, placementAuditController}
+)
+
+// options are the command-line options of hypersdk-controller.
+type options struct {
+	Kubeconfig     string
+	Controllers    []string
+	LeaderElect    bool
+	LeaseNamespace string
+	Identity       string
+	MetricsAddress string
+	Metrics        tlsserve.Options
+	Executor       operations.ExecutorConfig
+	RecordInterval time.Duration
+	History        historystore.Options
+	Carbon         carbonflags.Options
+	Certificates   string
+}
+
+func newOptions() *options {
+	host, _ := os.Hostname()
+	return &options{
+		Controllers:    []string{"*"},
+		LeaderElect:    true,
+		LeaseNamespace: "hypersdk-system",
+		Identity:       fmt.Sprintf("%s_%d", host, os.Getpid()),
+		MetricsAddress: "127.0.0.1:8080",
+		Executor: operations.ExecutorConfig{
+			TTL:                  operations.DefaultTTL,
+			MaxMigrations:        operations.DefaultMaxMigrations,
+			MaxMigrationsPerNode: operations.DefaultMaxMigrationsNode,
+			Workers:              4,
+		},
+		RecordInterval: recorder.DefaultInterval,
+	}
+}
+
+// flags returns the options as named flag sets.
+func (o *options) flags() cliflag.NamedFlagSets {
+	var fss cliflag.NamedFlagSets
+	fs := fss.FlagSet("controller")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path of a kubeconfig; in-cluster configuration when empty.")
+	fs.StringSliceVar(&o.Controllers, "controllers", o.Controllers, fmt.Sprintf(
+		"Controllers to run: '*' for %s; a name adds one, '-name' removes one. All: %s.",
+		strings.Join(defaultControllers, ", "), strings.Join(allControllers, ", ")))
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Run only while holding the leader lease, so replicas can stand by.")
+	fs.StringVar(&o.LeaseNamespace, "leader-elect-namespace", o.LeaseNamespace, "Namespace of the leader lease.")
+	fs.StringVar(&o.Identity, "leader-elect-identity", o.Identity, "This replica's name in the lease.")
+	fs.StringVar(&o.MetricsAddress, "metrics-bind-address", o.MetricsAddress, "Address /metrics is served on; empty disables it.")
+	o.Metrics.AddFlags(fss.FlagSet("metrics serving"))
+	ex := fss.FlagSet("operations")
+	ex.DurationVar(&o.Executor.TTL, "operation-ttl", o.Executor.TTL, "How long finished VMOperations are kept.")
+	ex.IntVar(&o.Executor.MaxMigrations, "max-migrations", o.Executor.MaxMigrations, "Migrations in flight in the cluster at most.")
+	ex.IntVar(&o.Executor.MaxMigrationsPerNode, "max-migrations-per-node", o.Executor.MaxMigrationsPerNode, "Migrations leaving one node at most.")
+	ex.IntVar(&o.Executor.Workers, "workers", o.Executor.Workers, "Operations worked on at once.")
+	hist := fss.FlagSet("history")
+	hist.DurationVar(&o.RecordInterval, "record-interval", o.RecordInterval, "How often the history recorder samples every VM.")
+	o.History.AddFlags(hist)
+	o.Carbon.AddFlags(fss.FlagSet("carbon"))
+	fss.FlagSet("certificates").StringVar(&o.Certificates, "certificates-config", o.Certificates,
+		"File naming the CA and certificate Secrets the certificates controller keeps and the APIServices whose caBundle it sets.")
+	goflags := flag.NewFlagSet("klog", flag.ExitOnError)
+	klog.InitFlags(goflags)
+	fss.FlagSet("logging").AddGoFlagSet(goflags)
+	return fss
+}
+
+// enabled returns the controllers --controllers selects.
+func (o *options) enabled() []string {
+	var on []string
+	for _, c := range o.Controllers {
+		switch {
+		case c == "*":
+			on = append(on, defaultControllers...)
+		case strings.HasPrefix(c, "-"):
+			on = slices.DeleteFunc(on, func(s string) bool { return s == c[1:] })
+		default:
+			on = append(on, c)
+		}
+	}
+	slices.Sort(on)
+	return slices.Compact(on)
+}
+
+// validate returns every problem with the options at once.
+func (o *options) validate() error {
+	var errs []error
+	for _, c := range o.Controllers {
+		if name := strings.TrimPrefix(c, "-"); c != "*" && !slices.Contains(allControllers, name) {
+			errs = append(errs, fmt.Errorf("--controllers: unknown controller %q (known: %s)", name, strings.Join(allControllers, ", ")))
+		}
+	}
+	on := o.enabled()
+	if slices.Contains(on, certificatesController) && o.Certificates == "" {
+		errs = append(errs, errors.New("the certificates controller needs --certificates-config"))
+	}
+	if slices.Contains(on, recorderController) && o.RecordInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--record-interval must be positive, got %v", o.RecordInterval))
+	}
+	if o.Executor.Workers < 1 || o.Executor.MaxMigrations < 1 || o.Executor.MaxMigrationsPerNode < 1 {
+		errs = append(errs, errors.New("--workers, --max-migrations and --max-migrations-per-node must be at least 1"))
+	}
+	if o.Executor.TTL <= 0 {
+		errs = append(errs, fmt.Errorf("--operation-ttl must be positive, got %v", o.Executor.TTL))
+	}
+	if o.LeaderElect && (o.LeaseNamespace == "" || o.Identity == "") {
+		errs = append(errs, errors.New("--leader-elect needs --leader-elect-namespace and --leader-elect-identity"))
+	}
+	errs = append(errs, o.Metrics.Validate()...)
+	return utilerrors.NewAggregate(errs)
+}
+
+func addAll(fs *pflag.FlagSet, fss cliflag.NamedFlagSets) {
+	for _, name := range fss.Order {
+		fs.AddFlagSet(fss.FlagSets[name])
+	}
+}

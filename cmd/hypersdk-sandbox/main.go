@@ -16,9 +16,17 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/hypersdk/hypersdk/pkg/sandbox"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/container"
 )
 
 func main() {
+	// The sandbox's host node starts each container as this binary with
+	// "container-init <spec>", in namespaces of its own.
+	if spec, ok := container.IsInit(os.Args); ok {
+		err := container.Init(spec)
+		fmt.Fprintln(os.Stderr, "hypersdk-sandbox container-init:", err)
+		os.Exit(127)
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "hypersdk-sandbox:", err)
 		os.Exit(1)
@@ -39,6 +47,7 @@ func run() error {
 	flag.IntVar(&cfg.Nodes, "nodes", 6, "Simulated nodes (kwok), spread over the ES, US-CAL-CISO and NO grid zones.")
 	flag.IntVar(&cfg.VMs, "vms", 8, "Demo VMs to start.")
 	flag.Int64Var(&cfg.Seed, "seed", 1, "Seed of the demo VMs' sizes and load profiles.")
+	flag.BoolVar(&cfg.Deploy, "deploy", false, "Run HyperSDK as artifacts/deploy installs it (kubectl apply -k), its pods on a host node of the sandbox; needs root.")
 	flag.Float64Var(&cfg.Speed, "speed", 60, "Simulated seconds per real second, for carbon and usage traces (60: an hour of traces per real minute).")
 	flag.StringVar(&cfg.CarbonDir, "carbon-data", "../shared/data/carbon", "Directory of Electricity Maps hourly carbon traces (<zone>_<year>_hourly.csv) to replay per zone; empty for none.")
 	simStart := flag.String("sim-start", sandbox.DefaultSimStart.Format(time.RFC3339), "Simulated time at start-up (RFC3339), within the carbon traces.")

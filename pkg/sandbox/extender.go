@@ -2,32 +2,83 @@ package sandbox
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/hypersdk/hypersdk/artifacts"
+	"github.com/hypersdk/hypersdk/pkg/pki"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/process"
 )
 
 const extenderName = "hypersdk-scheduler-extender"
 
+// extenderTLS holds the extender's certificates: its serving certificate and
+// kube-scheduler's client certificate, both signed by one CA, which the
+// extender trusts for clients and kube-scheduler for the server, as
+// hypersdk-controller's certificates controller sets them up in a cluster.
+type extenderTLS struct {
+	ca                            []byte
+	caFile, certFile, keyFile     string // the extender's serving certificate
+	clientCertFile, clientKeyFile string // kube-scheduler's
+}
+
+func (sb *Sandbox) writeExtenderTLS() (*extenderTLS, error) {
+	dir := filepath.Join(sb.cfg.Dir, "hypersdk", "extender-tls")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	ca, err := pki.NewCA("hypersdk-extender-ca")
+	if err != nil {
+		return nil, err
+	}
+	t := &extenderTLS{ca: ca.CertPEM()}
+	if t.caFile, err = ca.WriteCA(dir, "ca"); err != nil {
+		return nil, err
+	}
+	serving, err := ca.Issue(pki.Leaf{CommonName: extenderName, Server: true,
+		DNSNames: []string{"localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1")}})
+	if err != nil {
+		return nil, err
+	}
+	if t.certFile, t.keyFile, err = serving.Write(dir, "serving"); err != nil {
+		return nil, err
+	}
+	client, err := ca.Issue(pki.Leaf{CommonName: "kube-scheduler", Client: true})
+	if err != nil {
+		return nil, err
+	}
+	if t.clientCertFile, t.clientKeyFile, err = client.Write(dir, "kube-scheduler"); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
 // writeSchedulerConfig writes artifacts/scheduler's KubeSchedulerConfiguration
-// with the extender's address and the admin kubeconfig filled in, and
-// returns its path.
+// with the extender's address, kube-scheduler's client certificate and the
+// admin kubeconfig filled in, and returns its path.
 func (sb *Sandbox) writeSchedulerConfig(kubeconfig string) (string, error) {
 	tmpl, err := artifacts.FS.ReadFile("scheduler/kube-scheduler-config.yaml")
 	if err != nil {
 		return "", err
 	}
-	cfg := strings.Replace(string(tmpl), "urlPrefix: EXTENDER_URL", "urlPrefix: http://"+process.Addr(sb.extenderPort), 1)
-	cfg = strings.Replace(cfg, "clientConnection:\n", "clientConnection:\n  kubeconfig: "+kubeconfig+"\n", 1)
+	cfg := strings.NewReplacer(
+		"urlPrefix: EXTENDER_URL", "urlPrefix: "+sb.ExtenderURL(),
+		"clientConnection:\n", "clientConnection:\n  kubeconfig: "+kubeconfig+"\n",
+		"/etc/kubernetes/hypersdk/tls.crt", sb.extenderTLS.clientCertFile,
+		"/etc/kubernetes/hypersdk/tls.key", sb.extenderTLS.clientKeyFile,
+		"/etc/kubernetes/hypersdk/ca.crt", sb.extenderTLS.caFile,
+	).Replace(string(tmpl))
 	path := filepath.Join(sb.cfg.Dir, "kube-scheduler-config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return "", fmt.Errorf("writing scheduler configuration: %w", err)
@@ -71,6 +122,9 @@ func (sb *Sandbox) startExtender(ctx context.Context, client kubernetes.Interfac
 	sb.extenderArgs = append([]string{
 		"--kubeconfig=" + kubeconfig,
 		"--bind-address=" + process.Addr(sb.extenderPort),
+		"--tls-cert-file=" + sb.extenderTLS.certFile,
+		"--tls-private-key-file=" + sb.extenderTLS.keyFile,
+		"--client-ca-file=" + sb.extenderTLS.caFile,
 		"--usage-interval=2s",
 		// As kube-scheduler's own client: binds must not queue behind a rate limit.
 		"--kube-api-qps=5000",
@@ -89,16 +143,27 @@ func (sb *Sandbox) StartExtender(ctx context.Context) error {
 	}
 	sb.extender = p
 	sb.procs = append(sb.procs, p)
+	hc := sb.ExtenderHTTPClient()
 	return p.WaitFor(ctx, "/readyz", func(ctx context.Context) error {
-		return process.GetOK(ctx, http.DefaultClient, sb.ExtenderURL()+"/readyz")
+		return process.GetOK(ctx, hc, sb.ExtenderURL()+"/readyz")
 	})
 }
 
 // KillExtender ends the extender with SIGKILL, as a crash would.
 func (sb *Sandbox) KillExtender() { sb.extender.Kill() }
 
-// ExtenderURL is where the extender serves its verbs and /metrics.
-func (sb *Sandbox) ExtenderURL() string { return "http://" + process.Addr(sb.extenderPort) }
+// ExtenderURL is where the extender serves its verbs and /metrics, over TLS.
+func (sb *Sandbox) ExtenderURL() string { return "https://" + process.Addr(sb.extenderPort) }
+
+// ExtenderHTTPClient trusts the extender's serving certificate (and shows no
+// client certificate: enough for /metrics and the health checks).
+func (sb *Sandbox) ExtenderHTTPClient() *http.Client {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(sb.extenderTLS.ca)
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+	}}
+}
 
 // carbonArgs are the flags that make a component replay the same carbon
 // traces on the same simulated clock as the sandbox.

@@ -32,8 +32,9 @@ import (
 	"github.com/hypersdk/hypersdk/artifacts"
 	"github.com/hypersdk/hypersdk/pkg/carbonflags"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
-	"github.com/hypersdk/hypersdk/pkg/sandbox/controlplane"
 	"github.com/hypersdk/hypersdk/pkg/pki"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/controlplane"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/hostnode"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/process"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/simclock"
 )
@@ -80,6 +81,10 @@ type Config struct {
 	RecordInterval time.Duration
 	// Profiling serves /debug/pprof on the Kubernetes components.
 	Profiling bool
+	// Deploy runs HyperSDK as artifacts/deploy describes it (kubectl apply
+	// -k), its pods run by a host node of the sandbox (pkg/sandbox/hostnode),
+	// instead of starting its servers as processes with the sandbox's flags.
+	Deploy bool
 }
 
 // Sandbox is a running sandbox.
@@ -93,6 +98,8 @@ type Sandbox struct {
 
 	// SimClock is the simulated time of carbon and load traces.
 	SimClock simclock.Clock
+	// HostNode runs the pods of artifacts/deploy, with Config.Deploy.
+	HostNode *hostnode.Node
 
 	cfg        Config
 	procs      []*process.Process // everything started beside the control plane
@@ -108,6 +115,7 @@ type Sandbox struct {
 	extender     *process.Process
 	extenderArgs []string
 	extenderPort int
+	extenderTLS  *extenderTLS
 	metricsPort  int // hypersdk-controller's /metrics
 }
 
@@ -133,11 +141,17 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	sb := &Sandbox{cfg: cfg, extenderPort: ports[0], metricsPort: ports[1]}
-	// kube-scheduler calls the extender, which starts later: it is
-	// ignorable, so nothing waits on it meanwhile.
-	schedulerConfig, err := sb.writeSchedulerConfig(controlplane.AdminKubeconfigPath(cfg.Dir))
-	if err != nil {
+	if sb.extenderTLS, err = sb.writeExtenderTLS(); err != nil {
 		return nil, err
+	}
+	// kube-scheduler calls the extender, which starts later: it is
+	// ignorable, so nothing waits on it meanwhile. In a deployment, VMs
+	// choose hypersdk-scheduler instead.
+	var schedulerConfig string
+	if !cfg.Deploy {
+		if schedulerConfig, err = sb.writeSchedulerConfig(controlplane.AdminKubeconfigPath(cfg.Dir)); err != nil {
+			return nil, err
+		}
 	}
 	cp, err := controlplane.Start(ctx, controlplane.Config{
 		BinDir:          cfg.ControlPlaneBinDir,
@@ -152,6 +166,8 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}
 	sb.Kubeconfig, sb.Admin, sb.ControlPlane = cp.AdminKubeconfig, cp.Admin, cp
 	sb.SimClock = simclock.Clock{Epoch: time.Now(), Start: cfg.SimStart, Speed: cfg.Speed}
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	sb.stop = cancel
 	defer func() {
 		if err != nil {
 			sb.Stop()
@@ -162,14 +178,20 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if err := sb.installArtifacts(ctx); err != nil {
 		return nil, err
 	}
-	if err := sb.startAPIServer(ctx); err != nil {
-		return nil, err
-	}
-	logger.Info("hypersdk.io API available")
-
 	client, err := kubernetes.NewForConfig(sb.Admin)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Deploy {
+		if err := sb.startDeployment(ctx, loopCtx, client); err != nil {
+			return nil, err
+		}
+		logger.Info("hypersdk.io API available, from artifacts/deploy")
+	} else {
+		if err := sb.startAPIServer(ctx); err != nil {
+			return nil, err
+		}
+		logger.Info("hypersdk.io API available")
 	}
 	kv, err := kubevirt.NewClientset(sb.Admin)
 	if err != nil {
@@ -184,11 +206,13 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if err := sb.startSimulator(ctx); err != nil {
 		return nil, err
 	}
-	if err := sb.startExtender(ctx, client); err != nil {
-		return nil, err
-	}
-	if err := sb.startController(ctx, client); err != nil {
-		return nil, err
+	if !cfg.Deploy {
+		if err := sb.startExtender(ctx, client); err != nil {
+			return nil, err
+		}
+		if err := sb.startController(ctx, client); err != nil {
+			return nil, err
+		}
 	}
 	if err := sb.waitNodesSchedulable(ctx, client); err != nil {
 		return nil, err
@@ -200,8 +224,6 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		if err != nil {
 			return nil, err
 		}
-		loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		sb.stop = cancel
 		sb.loops.Add(1)
 		go func() {
 			defer sb.loops.Done()
@@ -236,20 +258,28 @@ func (sb *Sandbox) Kubectl(ctx context.Context, args ...string) ([]byte, error) 
 	return out, nil
 }
 
-// installArtifacts applies artifacts/sandbox, exactly as embedded, and waits
-// for the CRDs to be served.
+// installArtifacts applies artifacts/sandbox (or, for a deployment, only
+// the KubeVirt CRDs of artifacts/kubevirt: artifacts/deploy brings the rest),
+// exactly as embedded, and waits for the CRDs to be served.
 func (sb *Sandbox) installArtifacts(ctx context.Context) error {
-	dir := filepath.Join(sb.cfg.Dir, "artifacts")
+	dir := sb.ArtifactsDir()
 	if err := os.CopyFS(dir, artifacts.FS); err != nil {
 		return fmt.Errorf("writing artifacts: %w", err)
 	}
-	if _, err := sb.Kubectl(ctx, "apply", "--server-side", "-k", filepath.Join(dir, "sandbox")); err != nil {
+	tree := "sandbox"
+	if sb.cfg.Deploy {
+		tree = "kubevirt"
+	}
+	if _, err := sb.Kubectl(ctx, "apply", "--server-side", "-k", filepath.Join(dir, tree)); err != nil {
 		return err
 	}
 	_, err := sb.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=120s",
 		"crd", "-l", "app.kubernetes.io/part-of=hypersdk-sandbox")
 	return err
 }
+
+// ArtifactsDir holds a copy of artifacts/, as embedded in the binary.
+func (sb *Sandbox) ArtifactsDir() string { return filepath.Join(sb.cfg.Dir, "artifacts") }
 
 // aggregated is a server of ours behind kube-apiserver's aggregation layer.
 type aggregated struct {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/sandbox"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
 
@@ -120,6 +121,8 @@ func barePod(i int) *corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{Name: "bare-" + strconv.Itoa(i)},
 		Spec: corev1.PodSpec{
 			NodeSelector: map[string]string{"kubevirt.io/schedulable": "true"},
+			// As the simulated KubeVirt's launcher pods, onto the simulated nodes.
+			Tolerations: []corev1.Toleration{fleet.FakeNodeToleration},
 			Containers: []corev1.Container{{Name: "compute", Image: "quay.io/kubevirt/virt-launcher:v1.9.0",
 				Resources: corev1.ResourceRequirements{
 					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"),

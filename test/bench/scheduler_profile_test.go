@@ -126,7 +126,7 @@ func (e *schedulerEndpoints) profile(b *testing.B, dir, batch string) func() {
 	}{
 		"kube-apiserver":              {e.apiserver, e.sb.Admin.Host},
 		"kube-scheduler":              {e.scheduler, e.sb.ControlPlane.SchedulerURL},
-		"hypersdk-scheduler-extender": {http.DefaultClient, e.sb.ExtenderURL()},
+		"hypersdk-scheduler-extender": {e.sb.ExtenderHTTPClient(), e.sb.ExtenderURL()},
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(targets))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -105,7 +104,7 @@ func schedulerAtSize(b *testing.B, nodes int) string {
 	for i := range runs {
 		runs[i] = schedulerRun{cpu: map[string]float64{}, requests: map[string]float64{}, attempts: map[string]float64{}, batch: map[string]float64{}}
 	}
-	before := extenderHistograms(b, sb.ExtenderURL())
+	before := extenderHistograms(b, sb)
 	out := fmt.Sprintf("\n## %d kwok nodes (sandbox up in %.0f s)\n", nodes, startup.Seconds())
 	for round := 1; round <= 2; round++ {
 		for i, setup := range schedulerSetups {
@@ -132,7 +131,7 @@ func schedulerAtSize(b *testing.B, nodes int) string {
 				schedulerPods, took.Seconds(), schedulerPods/took.Seconds(), 100*(machine1.busy-machine0.busy)/(machine1.total-machine0.total))
 		}
 	}
-	after := extenderHistograms(b, sb.ExtenderURL())
+	after := extenderHistograms(b, sb)
 	pods := float64(2 * schedulerPods)
 	rate := func(r schedulerRun) float64 { return pods / r.took.Seconds() }
 	def, ext := runs[0], runs[1]
@@ -225,8 +224,8 @@ type histogram struct {
 	buckets []uint64 // cumulative, per bound
 }
 
-func extenderHistograms(b *testing.B, url string) map[string]histogram {
-	families := scrapeMetrics(b, http.DefaultClient, url+"/metrics")
+func extenderHistograms(b *testing.B, sb *sandbox.Sandbox) map[string]histogram {
+	families := scrapeMetrics(b, sb.ExtenderHTTPClient(), sb.ExtenderURL()+"/metrics")
 	out := map[string]histogram{}
 	f := families["hypersdk_extender_request_duration_seconds"]
 	if f == nil {

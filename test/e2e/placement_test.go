@@ -49,7 +49,7 @@ func createPolicy(t *testing.T, name string, spec v1alpha1.PlacementPolicySpec) 
 		if err != nil {
 			return false, err
 		}
-		cached, err := scrape(ctx, env.ExtenderURL()+"/metrics", "hypersdk_extender_placement_policies")
+		cached, err := scrape(ctx, env.ExtenderHTTPClient(), env.ExtenderURL()+"/metrics", "hypersdk_extender_placement_policies")
 		return err == nil && int(cached) == len(list.Items), err
 	})
 }
@@ -179,7 +179,7 @@ func TestPlacementSoftPreference(t *testing.T) {
 	createPolicy(t, "soft-carbon", v1alpha1.PlacementPolicySpec{CarbonWeight: ptr.To[int32](100), CostWeight: ptr.To[int32](0),
 		PressureWeight: ptr.To[int32](0), GPUWeight: ptr.To[int32](0)})
 	prioritized := func(ctx context.Context) (float64, error) {
-		v, err := scrape(ctx, env.ExtenderURL()+"/metrics", "hypersdk_extender_requests_total", "verb", "prioritize", "result", "ok")
+		v, err := scrape(ctx, env.ExtenderHTTPClient(), env.ExtenderURL()+"/metrics", "hypersdk_extender_requests_total", "verb", "prioritize", "result", "ok")
 		if err != nil && strings.Contains(err.Error(), "not exported") {
 			return 0, nil // no prioritize call yet
 		}
@@ -331,7 +331,7 @@ func TestPlacementAvoidsLoadedNode(t *testing.T) {
 	})
 	loadedAt := time.Now()
 	framework.Eventually(t, "the extender reading node usage after the load", func(ctx context.Context) (bool, error) {
-		v, err := scrape(ctx, env.ExtenderURL()+"/metrics", "hypersdk_extender_usage_updated_timestamp_seconds")
+		v, err := scrape(ctx, env.ExtenderHTTPClient(), env.ExtenderURL()+"/metrics", "hypersdk_extender_usage_updated_timestamp_seconds")
 		return err == nil && v > float64(loadedAt.Unix()+1), err
 	})
 	// A limit between the two: the calm node stays below it with the new
@@ -552,18 +552,18 @@ func TestPlacementWithoutExtender(t *testing.T) {
 		return err == nil && len(events.Items) > 0, err
 	})
 	framework.Eventually(t, "hypersdk_placement_degraded_total above 0", func(ctx context.Context) (bool, error) {
-		v, err := scrape(ctx, env.ControllerMetricsURL(), "hypersdk_placement_degraded_total")
+		v, err := scrape(ctx, http.DefaultClient, env.ControllerMetricsURL(), "hypersdk_placement_degraded_total")
 		return err == nil && v > 0, err
 	})
 }
 
 // scrape reads one unlabelled sample from a Prometheus text endpoint.
-func scrape(ctx context.Context, url, name string, labels ...string) (float64, error) {
+func scrape(ctx context.Context, client *http.Client, url, name string, labels ...string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}

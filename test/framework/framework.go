@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,6 +58,10 @@ func ControlPlaneBinDir() (string, error) { return hackBinDir("tools-bin.sh") }
 // directory holding prometheus and promtool.
 func PrometheusBinDir() (string, error) { return hackBinDir("prometheus-bin.sh") }
 
+// ThirdPartyCRDs fetches (once, cached outside the repo) and returns the
+// directory of cert-manager's and prometheus-operator's CRDs.
+func ThirdPartyCRDs() (string, error) { return hackBinDir("third-party-crds.sh") }
+
 // hackBinDir runs one of hack/'s build scripts, which print a directory.
 func hackBinDir(script string) (string, error) {
 	cmd := exec.Command(filepath.Join(RepoRoot(), "hack", script))
@@ -68,9 +73,11 @@ func hackBinDir(script string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// BuildBinaries builds HyperSDK's commands into dir.
+// BuildBinaries builds HyperSDK's commands into dir, static as the images
+// hold them (CGO_ENABLED=0, as the Dockerfile builds them).
 func BuildBinaries(dir string) error {
 	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/...")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Dir = RepoRoot()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -90,12 +97,24 @@ type Env struct {
 }
 
 // Setup builds everything and starts a sandbox in a temporary directory. The
-// returned stop function ends it and removes the directory.
-func Setup(ctx context.Context) (*Env, func(), error) {
+// returned stop function ends it and removes the directory. Options change
+// the sandbox's configuration before it starts.
+func Setup(ctx context.Context, options ...func(*sandbox.Config)) (_ *Env, _ func(), err error) {
 	cpBin, err := ControlPlaneBinDir()
 	if err != nil {
 		return nil, nil, err
 	}
+	// One sandbox at a time on this machine: go test runs packages in
+	// parallel, and two control planes on 2 cores starve each other.
+	unlock, err := lockSandbox()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			unlock()
+		}
+	}()
 	tmp, err := os.MkdirTemp("", "hypersdk-e2e-")
 	if err != nil {
 		return nil, nil, err
@@ -105,7 +124,7 @@ func Setup(ctx context.Context) (*Env, func(), error) {
 		os.RemoveAll(tmp)
 		return nil, nil, err
 	}
-	sb, err := sandbox.Start(ctx, sandbox.Config{
+	cfg := sandbox.Config{
 		ControlPlaneBinDir: cpBin,
 		BinDir:             binDir,
 		Dir:                filepath.Join(tmp, "sandbox"),
@@ -116,14 +135,21 @@ func Setup(ctx context.Context) (*Env, func(), error) {
 		StepDelay: 500 * time.Millisecond,
 		// Short, so history fills within a test.
 		RecordInterval: RecordInterval,
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	sb, err := sandbox.Start(ctx, cfg)
 	if err != nil {
 		dumpLogs(filepath.Join(tmp, "sandbox", "logs"))
-		os.RemoveAll(tmp)
+		if os.Getenv("HYPERSDK_E2E_KEEP") == "" {
+			os.RemoveAll(tmp)
+		}
 		return nil, nil, err
 	}
 	env := &Env{Sandbox: sb, ControlPlaneBin: cpBin, BinDir: binDir}
 	stop := func() {
+		defer unlock()
 		sb.Stop()
 		if os.Getenv("HYPERSDK_E2E_KEEP") == "" {
 			os.RemoveAll(tmp)
@@ -142,6 +168,28 @@ func Setup(ctx context.Context) (*Env, func(), error) {
 		return nil, nil, err
 	}
 	return env, stop, nil
+}
+
+// lockSandbox takes this machine's sandbox lock, waiting for it, and
+// returns its release.
+func lockSandbox() (func(), error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "hypersdk", "sandbox.lock")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // DumpLogsOnFailure prints the tail of every component's log when t failed.

@@ -29,6 +29,14 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/sandbox/process"
 )
 
+// Services get ClusterIPs in a loopback range, which the sandbox's host node
+// (pkg/sandbox/hostnode) forwards like kube-proxy: on loopback no routing is
+// needed, and nothing else on the machine uses 127.100/16.
+const (
+	ServiceCIDR         = "127.100.0.0/16"
+	KubernetesServiceIP = "127.100.0.1"
+)
+
 // Config says where the binaries are and where the control plane keeps its
 // files (certificates, etcd data, kubeconfigs, logs).
 type Config struct {
@@ -127,7 +135,7 @@ func Start(ctx context.Context, cfg Config) (_ *ControlPlane, err error) {
 		"--service-account-signing-key-file=" + files.saKey,
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--authorization-mode=RBAC",
-		"--service-cluster-ip-range=10.96.0.0/16",
+		"--service-cluster-ip-range=" + ServiceCIDR,
 		"--allow-privileged=true",
 		// The kubernetes Service cannot point at loopback; nothing here needs it.
 		"--endpoint-reconciler-type=none",
@@ -210,8 +218,8 @@ func (cp *ControlPlane) writePKI(apiPort int) (*pkiFiles, error) {
 	}
 	serving, err := cp.ClusterCA.Issue(pki.Leaf{
 		CommonName: "kube-apiserver",
-		DNSNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
-		IPs:        []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")},
+		DNSNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+		IPs:        []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(KubernetesServiceIP)},
 		Server:     true,
 	})
 	if err != nil {

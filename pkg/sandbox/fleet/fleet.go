@@ -19,6 +19,11 @@ import (
 const (
 	// KwokAnnotation marks nodes kwok manages.
 	KwokAnnotation = "kwok.x-k8s.io/node"
+	// FakeNodeTaintKey taints every simulated node, as kwok advises: only
+	// pods that tolerate it (the simulated virt-launcher pods) land there, and
+	// pods that must really run (HyperSDK's own, in a sandbox that runs
+	// artifacts/deploy) go to a node whose pods are processes.
+	FakeNodeTaintKey = KwokAnnotation
 	// SchedulableLabel is set on nodes KubeVirt may place VMs on.
 	SchedulableLabel = "kubevirt.io/schedulable"
 	// RegionLabel names the grid zone of a node.
@@ -29,6 +34,14 @@ const (
 	CapacityTypeLabel = "hypersdk.io/capacity-type"
 	// KVMResource is the device KubeVirt's virt-handler advertises.
 	KVMResource corev1.ResourceName = "devices.kubevirt.io/kvm"
+)
+
+// FakeNodeTaint is the taint of every simulated node; FakeNodeToleration
+// tolerates it.
+var (
+	FakeNodeTaint      = corev1.Taint{Key: FakeNodeTaintKey, Value: "fake", Effect: corev1.TaintEffectNoSchedule}
+	FakeNodeToleration = corev1.Toleration{Key: FakeNodeTaintKey, Operator: corev1.TolerationOpEqual, Value: "fake",
+		Effect: corev1.TaintEffectNoSchedule}
 )
 
 // Zones are the grid zones of the fleet, whose carbon traces ship in
@@ -149,6 +162,7 @@ func (n Node) Object() (*corev1.Node, error) {
 			},
 			Annotations: annotations,
 		},
+		Spec: corev1.NodeSpec{Taints: []corev1.Taint{FakeNodeTaint}},
 		Status: corev1.NodeStatus{
 			Capacity:    capacity,
 			Allocatable: capacity,

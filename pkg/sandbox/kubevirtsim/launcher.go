@@ -2,6 +2,7 @@ package kubevirtsim
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -68,10 +69,12 @@ func launcherPod(vmi *kvv1.VirtualMachineInstance) *corev1.Pod {
 				kvv1.GroupVersion.WithKind("VirtualMachineInstance"))},
 		},
 		Spec: corev1.PodSpec{
-			SchedulerName:                 vmi.Spec.SchedulerName,
-			NodeSelector:                  nodeSelector,
-			Affinity:                      vmi.Spec.Affinity.DeepCopy(),
-			Tolerations:                   vmi.Spec.Tolerations,
+			SchedulerName: vmi.Spec.SchedulerName,
+			NodeSelector:  nodeSelector,
+			Affinity:      vmi.Spec.Affinity.DeepCopy(),
+			// The simulated nodes carry the fake-node taint; the pods of
+			// simulated VMs run there.
+			Tolerations:                   append(slices.Clone(vmi.Spec.Tolerations), fleet.FakeNodeToleration),
 			RestartPolicy:                 corev1.RestartPolicyNever,
 			TerminationGracePeriodSeconds: &grace,
 			Containers: []corev1.Container{{

@@ -30,6 +30,20 @@ type Process struct {
 
 // Start runs bin with args, its output appended to <logDir>/<name>.log.
 func Start(name, logDir, bin string, args []string, env []string) (*Process, error) {
+	return StartWith(name, logDir, bin, args, Options{Env: env})
+}
+
+// Options of StartWith.
+type Options struct {
+	// Env is added to this process's environment.
+	Env []string
+	// Cloneflags are namespaces (syscall.CLONE_NEW*) the child gets.
+	Cloneflags uintptr
+}
+
+// StartWith is Start with options.
+func StartWith(name, logDir, bin string, args []string, opts Options) (*Process, error) {
+	env := opts.Env
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -44,8 +58,9 @@ func Start(name, logDir, bin string, args []string, env []string) (*Process, err
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// A group of its own, so stopping it reaches its children too, and
 		// killed with us, so a crashed test leaves nothing running.
-		Setpgid:   true,
-		Pdeathsig: syscall.SIGKILL,
+		Setpgid:    true,
+		Pdeathsig:  syscall.SIGKILL,
+		Cloneflags: opts.Cloneflags,
 	}
 	if err := cmd.Start(); err != nil {
 		log.Close()

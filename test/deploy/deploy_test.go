@@ -1,0 +1,505 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/placementrecord"
+	"github.com/hypersdk/hypersdk/pkg/sandbox"
+	"github.com/hypersdk/hypersdk/test/framework"
+)
+
+const system = "hypersdk-system"
+
+// rendered is `kubectl kustomize artifacts/deploy`, the workloads of it.
+func rendered(t *testing.T) (deployments []appsv1.Deployment, statefulSets []appsv1.StatefulSet) {
+	t.Helper()
+	out, err := env.Kubectl(t, "kustomize", filepath.Join(env.ArtifactsDir(), "deploy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(out, "\n---\n") {
+		var head metav1.TypeMeta
+		if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
+			t.Fatal(err)
+		}
+		switch head.Kind {
+		case "Deployment":
+			var d appsv1.Deployment
+			if err := yaml.UnmarshalStrict([]byte(doc), &d); err != nil {
+				t.Fatal(err)
+			}
+			deployments = append(deployments, d)
+		case "StatefulSet":
+			var s appsv1.StatefulSet
+			if err := yaml.UnmarshalStrict([]byte(doc), &s); err != nil {
+				t.Fatal(err)
+			}
+			statefulSets = append(statefulSets, s)
+		}
+	}
+	return deployments, statefulSets
+}
+
+// workload is the pod template of a Deployment or StatefulSet, its selector
+// and its replicas.
+type workload struct {
+	name     string
+	template corev1.PodTemplateSpec
+	selector *metav1.LabelSelector
+	replicas int32
+}
+
+func workloads(t *testing.T) []workload {
+	t.Helper()
+	deployments, statefulSets := rendered(t)
+	var out []workload
+	for _, d := range deployments {
+		out = append(out, workload{d.Name, d.Spec.Template, d.Spec.Selector, ptr.Deref(d.Spec.Replicas, 1)})
+	}
+	for _, s := range statefulSets {
+		out = append(out, workload{s.Name, s.Spec.Template, s.Spec.Selector, ptr.Deref(s.Spec.Replicas, 1)})
+	}
+	return out
+}
+
+func readyPods(ctx context.Context, w workload) ([]corev1.Pod, error) {
+	sel, err := metav1.LabelSelectorAsSelector(w.selector)
+	if err != nil {
+		return nil, err
+	}
+	pods, err := env.Kube.CoreV1().Pods(system).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, err
+	}
+	var ready []corev1.Pod
+	for _, p := range pods.Items {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
+				ready = append(ready, p)
+			}
+		}
+	}
+	return ready, nil
+}
+
+// TestComponentsRunAsWritten: every container of every workload in
+// artifacts/deploy runs, on the host node, as a process whose command line,
+// environment, user, mounts and root file system are exactly the manifest's,
+// read from the running process itself (/proc), not from the node's records.
+func TestComponentsRunAsWritten(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	all := workloads(t)
+	if len(all) < 5 {
+		t.Fatalf("artifacts/deploy has %d workloads, want etcd, apiserver, controller, extender and scheduler", len(all))
+	}
+	for _, w := range all {
+		t.Run(w.name, func(t *testing.T) {
+			var pods []corev1.Pod
+			framework.Eventually(t, fmt.Sprintf("%d ready pods of %s", w.replicas, w.name), func(ctx context.Context) (bool, error) {
+				var err error
+				pods, err = readyPods(ctx, w)
+				return len(pods) == int(w.replicas), err
+			})
+			for _, pod := range pods {
+				if pod.Spec.NodeName != sandbox.HostNodeName {
+					t.Errorf("pod %s runs on %s, not on the host node", pod.Name, pod.Spec.NodeName)
+				}
+				for _, c := range w.template.Spec.Containers {
+					checkContainer(t, &pod, w.template.Spec, c)
+				}
+			}
+		})
+	}
+}
+
+var varRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+
+// checkContainer compares the running process of container c in pod with
+// the manifest's container.
+func checkContainer(t *testing.T, pod *corev1.Pod, spec corev1.PodSpec, c corev1.Container) {
+	t.Helper()
+	var pid int
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == c.Name && cs.State.Running != nil {
+			pid, _ = strconv.Atoi(strings.TrimPrefix(cs.ContainerID, "sandbox://"))
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("%s/%s: not running", pod.Name, c.Name)
+	}
+	// The manifest's environment, resolved as kubelet resolves it.
+	want := map[string]string{}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			want[e.Name] = e.Value
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+			want[e.Name] = pod.Name
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "status.podIP":
+			want[e.Name] = pod.Status.PodIP
+		default:
+			t.Fatalf("%s: env %s has a source this test does not resolve", c.Name, e.Name)
+		}
+	}
+	expand := func(s string) string {
+		return varRef.ReplaceAllStringFunc(s, func(ref string) string {
+			if v, ok := want[ref[2:len(ref)-1]]; ok {
+				return v
+			}
+			return ref
+		})
+	}
+	argv := slices.Clone(c.Command)
+	if len(argv) == 0 {
+		// Our images' entrypoint is the binary at /<image name>.
+		argv = []string{"/" + imageName(c.Image)}
+	}
+	argv = append(argv, c.Args...)
+	for i := range argv {
+		argv[i] = expand(argv[i])
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00"); !slices.Equal(got, argv) {
+		t.Errorf("%s/%s runs\n  %q\nwant\n  %q", pod.Name, c.Name, got, argv)
+	}
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, kv := range strings.Split(string(environ), "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			got[k] = v
+		}
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s/%s: env %s=%q, want %q", pod.Name, c.Name, k, got[k], v)
+		}
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := ptr.Deref(spec.SecurityContext.RunAsUser, -1)
+	if c.SecurityContext != nil && c.SecurityContext.RunAsUser != nil {
+		uid = *c.SecurityContext.RunAsUser
+	}
+	if !regexp.MustCompile(fmt.Sprintf(`(?m)^Uid:\s+%d\s+%d\s+%d\s+%d$`, uid, uid, uid, uid)).Match(status) {
+		t.Errorf("%s/%s does not run as user %d:\n%s", pod.Name, c.Name, uid, status)
+	}
+	if !regexp.MustCompile(`(?m)^CapEff:\s+0+$`).Match(status) || !regexp.MustCompile(`(?m)^NoNewPrivs:\s+1$`).Match(status) {
+		t.Errorf("%s/%s keeps capabilities or may gain privileges:\n%s", pod.Name, c.Name, status)
+	}
+	mountinfo, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts := map[string]string{} // mount point -> options
+	for _, line := range strings.Split(string(mountinfo), "\n") {
+		if f := strings.Fields(line); len(f) > 5 {
+			mounts[f[4]] = f[5]
+		}
+	}
+	if opts := mounts["/"]; !strings.HasPrefix(opts, "ro") {
+		t.Errorf("%s/%s: root file system mounted %q, want read-only", pod.Name, c.Name, opts)
+	}
+	for _, m := range c.VolumeMounts {
+		opts, ok := mounts[m.MountPath]
+		if !ok {
+			t.Errorf("%s/%s: nothing mounted at %s", pod.Name, c.Name, m.MountPath)
+			continue
+		}
+		if m.ReadOnly && !strings.HasPrefix(opts, "ro") {
+			t.Errorf("%s/%s: %s mounted %q, want read-only", pod.Name, c.Name, m.MountPath, opts)
+		}
+	}
+}
+
+func imageName(image string) string {
+	name := image[strings.LastIndex(image, "/")+1:]
+	name, _, _ = strings.Cut(name, ":")
+	return name
+}
+
+// TestAPIServiceThroughTheManifests: kube-apiserver reaches hypersdk.io
+// through the manifests' own ClusterIP Service, verifying the serving
+// certificate with the caBundle the certificates controller set from the CA
+// it made.
+func TestAPIServiceThroughTheManifests(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	svc, err := env.Kube.CoreV1().Services(system).Get(ctx, "hypersdk-apiserver", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Spec.Type != corev1.ServiceTypeClusterIP || svc.Spec.ClusterIP == "" {
+		t.Errorf("Service hypersdk-apiserver is %s %q, want the manifests' ClusterIP Service", svc.Spec.Type, svc.Spec.ClusterIP)
+	}
+	out, err := env.Kubectl(t, "get", "apiservice", "v1alpha1.hypersdk.io", "-o", "jsonpath={.spec.caBundle}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := env.Kube.CoreV1().Secrets(system).Get(ctx, "hypersdk-ca", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bundle := string(ca.Data["ca.crt"]); out == "" || !strings.Contains(bundle, "BEGIN CERTIFICATE") {
+		t.Fatalf("APIService caBundle %q / CA Secret %q: want both set", out, bundle)
+	}
+	if _, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines("").List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("listing VMs through kube-apiserver: %v", err)
+	}
+	if _, err := env.Kubectl(t, "wait", "--for=condition=Available", "--timeout=60s", "apiservice/v1alpha1.hypersdk.io"); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestVMPlacedThroughTheExtenderOverTLS: a VM that chooses hypersdk-scheduler
+// is placed by it through the extender, over TLS with kube-scheduler's client
+// certificate; without one the extender refuses to filter.
+func TestVMPlacedThroughTheExtenderOverTLS(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "placed")
+	vm := runningVM("placed")
+	vm.Spec.Template.Spec.SchedulerName = "hypersdk-scheduler"
+	if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Create(ctx, vm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.Pod
+	framework.Eventually(t, "the VM's pod bound with a placement decision", func(ctx context.Context) (bool, error) {
+		pods, err := env.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil || len(pods.Items) == 0 {
+			return false, err
+		}
+		pod = pods.Items[0]
+		return pod.Spec.NodeName != "" && pod.Annotations[placementrecord.Annotation] != "", nil
+	})
+	if pod.Spec.SchedulerName != "hypersdk-scheduler" || pod.Spec.NodeName == sandbox.HostNodeName {
+		t.Errorf("pod scheduled by %q on %s, want hypersdk-scheduler on a fleet node", pod.Spec.SchedulerName, pod.Spec.NodeName)
+	}
+
+	// The extender's Service, reached as kube-scheduler would, but with no
+	// client certificate: refused; its health is open.
+	svc, err := env.Kube.CoreV1().Services(system).Get(ctx, "hypersdk-scheduler-extender", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "https://" + svc.Spec.ClusterIP + ":443"
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		InsecureSkipVerify: true, //nolint:gosec // only the refusal is checked
+	}}}
+	resp, err := hc.Post(base+"/filter", "application/json", bytes.NewReader([]byte("{}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("filter without a client certificate: %s, want 401", resp.Status)
+	}
+	if resp, err = hc.Get(base + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("extender /readyz: %v %v", resp, err)
+	}
+	// Plain HTTP is not served.
+	if resp, err := http.Get("http://" + svc.Spec.ClusterIP + ":443/readyz"); err == nil && resp.StatusCode == http.StatusOK {
+		t.Error("the extender answers plain HTTP")
+	}
+}
+
+func runningVM(name string) *kvv1.VirtualMachine {
+	return &kvv1.VirtualMachine{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: kvv1.VirtualMachineSpec{
+			RunStrategy: ptr.To(kvv1.RunStrategyAlways),
+			Template: &kvv1.VirtualMachineInstanceTemplateSpec{Spec: kvv1.VirtualMachineInstanceSpec{
+				Domain: kvv1.DomainSpec{CPU: &kvv1.CPU{Cores: 1}, Memory: &kvv1.Memory{Guest: ptr.To(resource.MustParse("1Gi"))}},
+				Volumes: []kvv1.Volume{{Name: "rootdisk", VolumeSource: kvv1.VolumeSource{
+					ContainerDisk: &kvv1.ContainerDiskSource{Image: "quay.io/containerdisks/fedora:41"}}}},
+			}},
+		},
+	}
+}
+
+// TestHistoryRecordedByTheController: the recorder beside hypersdk-apiserver
+// (hypersdk-controller --controllers=recorder, as the manifest runs it)
+// writes the SQLite file on the pod's claim, and history answers from it.
+func TestHistoryRecordedByTheController(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "history")
+	if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Create(ctx, runningVM("recorded"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The manifest records once a minute: wait for two ticks at most.
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
+		body, err := env.HyperSDK.HypersdkV1alpha1().RESTClient().Get().Namespace(ns).Resource("virtualmachines").
+			Name("recorded").SubResource("history").
+			Param("timeRange", "1h").Param("step", "1m").Param("fields", "memoryAllocated").DoRaw(ctx)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		var h v1alpha1.VirtualMachineHistory
+		if err := yaml.Unmarshal(body, &h); err != nil {
+			return false, err
+		}
+		for _, s := range h.Series {
+			for _, p := range s.Points {
+				if p.Value > 0 {
+					return true, nil
+				}
+			}
+		}
+		last = string(body)
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("no recorded history for the VM: %v (last answer: %.300s)", err, last)
+	}
+}
+
+// TestStateSurvivesDeletingTheServerAndItsStore: VMOperations and
+// PlacementPolicies are in etcd on a PersistentVolumeClaim; deleting the pods
+// of hypersdk-apiserver and of etcd (their StatefulSets make new ones) loses
+// neither.
+func TestStateSurvivesDeletingTheServerAndItsStore(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "survive")
+	if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Create(ctx, runningVM("kept"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	policy, err := env.HyperSDK.HypersdkV1alpha1().PlacementPolicies().Create(ctx, &v1alpha1.PlacementPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "survivor-" + ns},
+		Spec:       v1alpha1.PlacementPolicySpec{CarbonWeight: ptr.To[int32](70)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = env.HyperSDK.HypersdkV1alpha1().PlacementPolicies().Delete(context.Background(), policy.Name, metav1.DeleteOptions{})
+	})
+	var op *v1alpha1.VMOperation
+	framework.Eventually(t, "a snapshot operation accepted", func(ctx context.Context) (bool, error) {
+		op, err = env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Create(ctx, &v1alpha1.VMOperation{
+			ObjectMeta: metav1.ObjectMeta{Name: "kept-snapshot"},
+			Spec:       v1alpha1.VMOperationSpec{VMName: "kept", Type: v1alpha1.VMOperationSnapshot},
+		}, metav1.CreateOptions{})
+		return err == nil, err
+	})
+
+	// Delete every pod of the server and of its store; their workloads make
+	// new ones, which mount the same claims.
+	old := map[string]bool{}
+	for _, app := range []string{"hypersdk-apiserver", "hypersdk-etcd"} {
+		sel := "app.kubernetes.io/name=" + app
+		pods, err := env.Kube.CoreV1().Pods(system).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil || len(pods.Items) == 0 {
+			t.Fatalf("pods of %s: %d, %v", app, len(pods.Items), err)
+		}
+		for _, p := range pods.Items {
+			old[string(p.UID)] = true
+		}
+		if err := env.Kube.CoreV1().Pods(system).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: sel}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	framework.Eventually(t, "new pods of the server and of etcd, ready", func(ctx context.Context) (bool, error) {
+		for _, app := range []string{"hypersdk-apiserver", "hypersdk-etcd"} {
+			pods, err := env.Kube.CoreV1().Pods(system).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + app})
+			if err != nil || len(pods.Items) != 1 {
+				return false, err
+			}
+			if p := &pods.Items[0]; old[string(p.UID)] || !ready(p) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err := env.WaitAPIServiceAvailable(ctx, "v1alpha1.hypersdk.io"); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the operation and the policy after the restart", func(ctx context.Context) (bool, error) {
+		got, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, op.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if got.UID != op.UID || got.Spec.Requester == nil || got.Spec.Requester.Username != op.Spec.Requester.Username {
+			return false, fmt.Errorf("operation after restart: %+v", got)
+		}
+		p, err := env.HyperSDK.HypersdkV1alpha1().PlacementPolicies().Get(ctx, policy.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return p.UID == policy.UID && ptr.Deref(p.Spec.CarbonWeight, 0) == 70, nil
+	})
+}
+
+func ready(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// TestOverlaysDryRun: kube-apiserver accepts the base, the default install
+// and every overlay (with cert-manager's and prometheus-operator's CRDs
+// installed, as those overlays need) in a server-side dry run.
+func TestOverlaysDryRun(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	crds, err := framework.ThirdPartyCRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Kubectl(t, "apply", "--server-side", "-f", crds); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Kubectl(t, "wait", "--for=condition=Established", "--timeout=60s", "crd/certificates.cert-manager.io",
+		"crd/issuers.cert-manager.io", "crd/servicemonitors.monitoring.coreos.com"); err != nil {
+		t.Fatal(err)
+	}
+	deploy := filepath.Join(env.ArtifactsDir(), "deploy")
+	for _, dir := range []string{"base", ".", "overlays/cert-manager", "overlays/prometheus", "overlays/ha"} {
+		t.Run(dir, func(t *testing.T) {
+			cmd := exec.Command(filepath.Join(env.ControlPlaneBin, "kubectl"), "--kubeconfig="+env.Kubeconfig,
+				"apply", "--dry-run=server", "--server-side", "--force-conflicts", "-k", filepath.Join(deploy, dir))
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("kubectl apply --dry-run=server -k %s: %v\n%s", dir, err, out)
+			}
+			if !strings.Contains(string(out), "(server dry run)") {
+				t.Errorf("no server dry run reported:\n%s", out)
+			}
+		})
+	}
+}

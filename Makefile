@@ -2,12 +2,18 @@
 GO ?= go
 BIN := _output/bin
 
-.PHONY: all build run test unit e2e bench verify generate tools clean
+.PHONY: all build run test unit e2e bench verify generate tools images clean
+
+# Images: one per binary that runs in a cluster (see Dockerfile).
+REGISTRY ?= ghcr.io/hypersdk
+TAG ?= v0.1.0
+IMAGES := hypersdk-apiserver hypersdk-controller hypersdk-scheduler-extender
 
 all: build
 
+# Static, as the images hold them.
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
 
 # The control plane's binaries and Prometheus, built from the Go module proxy
 # on first use (about 15 minutes on 2 cores, then cached per version).
@@ -42,6 +48,15 @@ verify:
 
 generate:
 	hack/update-codegen.sh
+
+# Needs a container runtime (docker or a compatible CLI). Push them, then
+# point artifacts/deploy at them: kustomize edit set image
+# ghcr.io/hypersdk/hypersdk-apiserver=$(REGISTRY)/hypersdk-apiserver:$(TAG) ...
+images:
+	@for image in $(IMAGES); do \
+		echo docker build --target $$image -t $(REGISTRY)/$$image:$(TAG) . ; \
+		docker build --target $$image -t $(REGISTRY)/$$image:$(TAG) . || exit 1; \
+	done
 
 clean:
 	rm -rf _output

@@ -1,0 +1,272 @@
+// Package manifests checks what artifacts/deploy and the Dockerfile promise
+// without a cluster, a registry or a container runtime: every layout renders,
+// every pod is locked down and budgeted, every image HyperSDK ships has a
+// Dockerfile target that builds a static binary and runs it the way the
+// sandbox's host node runs it.
+package manifests
+
+import (
+	"bufio"
+	"debug/elf"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hypersdk/hypersdk/pkg/sandbox"
+	"github.com/hypersdk/hypersdk/test/framework"
+)
+
+// layouts are every kustomization a user may apply.
+var layouts = []string{"artifacts/deploy", "artifacts/deploy/base", "artifacts/deploy/overlays/cert-manager",
+	"artifacts/deploy/overlays/prometheus", "artifacts/deploy/overlays/ha"}
+
+type objects struct {
+	pods     map[string]corev1.PodTemplateSpec // by workload name
+	selector map[string]*metav1.LabelSelector
+	pdbs     []policyv1.PodDisruptionBudget
+	policies []networkingv1.NetworkPolicy
+}
+
+func render(t *testing.T, dir string) objects {
+	t.Helper()
+	bin, err := framework.ControlPlaneBinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(bin, "kubectl"), "kustomize", filepath.Join(framework.RepoRoot(), dir)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, out)
+	}
+	objs := objects{pods: map[string]corev1.PodTemplateSpec{}, selector: map[string]*metav1.LabelSelector{}}
+	for _, doc := range strings.Split(string(out), "\n---\n") {
+		var head metav1.TypeMeta
+		if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
+			t.Fatal(err)
+		}
+		switch head.Kind {
+		case "Deployment":
+			var d appsv1.Deployment
+			mustDecode(t, doc, &d)
+			objs.pods[d.Name], objs.selector[d.Name] = d.Spec.Template, d.Spec.Selector
+		case "StatefulSet":
+			var s appsv1.StatefulSet
+			mustDecode(t, doc, &s)
+			objs.pods[s.Name], objs.selector[s.Name] = s.Spec.Template, s.Spec.Selector
+		case "DaemonSet", "Job", "CronJob", "Pod", "ReplicaSet":
+			t.Errorf("%s: a %s; the checks below know Deployments and StatefulSets", dir, head.Kind)
+		case "PodDisruptionBudget":
+			var p policyv1.PodDisruptionBudget
+			mustDecode(t, doc, &p)
+			objs.pdbs = append(objs.pdbs, p)
+		case "NetworkPolicy":
+			var p networkingv1.NetworkPolicy
+			mustDecode(t, doc, &p)
+			objs.policies = append(objs.policies, p)
+		}
+	}
+	return objs
+}
+
+func mustDecode(t *testing.T, doc string, into any) {
+	t.Helper()
+	if err := yaml.UnmarshalStrict([]byte(doc), into); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPodsAreLockedDown: in every layout, every container runs as non-root
+// with a read-only root, no capabilities, no privilege escalation, the
+// runtime's seccomp profile, requests and a memory limit; its image carries a
+// tag set through kustomize; every workload has a disruption budget; and
+// ingress is denied unless a NetworkPolicy allows it.
+func TestPodsAreLockedDown(t *testing.T) {
+	tagged := regexp.MustCompile(`^[a-z0-9./-]+:[A-Za-z0-9._-]+$`)
+	for _, dir := range layouts {
+		t.Run(dir, func(t *testing.T) {
+			objs := render(t, dir)
+			if len(objs.pods) < 5 {
+				t.Fatalf("%d workloads, want etcd, apiserver, controller, extender and scheduler", len(objs.pods))
+			}
+			for name, tmpl := range objs.pods {
+				psc := tmpl.Spec.SecurityContext
+				if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
+					t.Errorf("%s: pod may run as root", name)
+				}
+				if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+					t.Errorf("%s: no RuntimeDefault seccomp profile", name)
+				}
+				for _, c := range tmpl.Spec.Containers {
+					sc := c.SecurityContext
+					switch {
+					case sc == nil:
+						t.Errorf("%s/%s: no security context", name, c.Name)
+						continue
+					case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+						t.Errorf("%s/%s: writable root file system", name, c.Name)
+					case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+						t.Errorf("%s/%s: may escalate privileges", name, c.Name)
+					case sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0:
+						t.Errorf("%s/%s: keeps capabilities", name, c.Name)
+					}
+					if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
+						t.Errorf("%s/%s: no CPU and memory requests or no memory limit", name, c.Name)
+					}
+					if !tagged.MatchString(c.Image) || strings.HasSuffix(c.Image, ":latest") {
+						t.Errorf("%s/%s: image %q has no pinned tag", name, c.Name, c.Image)
+					}
+				}
+				if !budgeted(objs.pdbs, tmpl.Labels) {
+					t.Errorf("%s: no PodDisruptionBudget selects its pods", name)
+				}
+			}
+			denyAll := slices.ContainsFunc(objs.policies, func(p networkingv1.NetworkPolicy) bool {
+				return len(p.Spec.PodSelector.MatchLabels) == 0 && len(p.Spec.PodSelector.MatchExpressions) == 0 &&
+					slices.Contains(p.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) && len(p.Spec.Ingress) == 0
+			})
+			if !denyAll {
+				t.Error("no NetworkPolicy denies ingress by default")
+			}
+		})
+	}
+}
+
+func budgeted(pdbs []policyv1.PodDisruptionBudget, podLabels map[string]string) bool {
+	for _, p := range pdbs {
+		if sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector); err == nil && sel.Matches(labels.Set(podLabels)) {
+			return true
+		}
+	}
+	return false
+}
+
+// target is one stage of the Dockerfile that makes an image.
+type target struct {
+	base, copyTo, user string
+	entrypoint         []string
+}
+
+func dockerfileTargets(t *testing.T) map[string]*target {
+	t.Helper()
+	f, err := os.Open(filepath.Join(framework.RepoRoot(), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	targets := map[string]*target{}
+	var cur *target
+	from := regexp.MustCompile(`^FROM\s+(\S+)\s+AS\s+(\S+)$`)
+	cp := regexp.MustCompile(`^COPY\s+--from=build\s+\S+\s+(\S+)$`)
+	entry := regexp.MustCompile(`^ENTRYPOINT\s+\["([^"]+)"\]$`)
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		line := strings.TrimSpace(s.Text())
+		if m := from.FindStringSubmatch(line); m != nil {
+			cur = nil
+			if m[2] != "build" {
+				cur = &target{base: m[1]}
+				targets[m[2]] = cur
+			}
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		if m := cp.FindStringSubmatch(line); m != nil {
+			cur.copyTo = m[1]
+		} else if m := entry.FindStringSubmatch(line); m != nil {
+			cur.entrypoint = []string{m[1]}
+		} else if u, ok := strings.CutPrefix(line, "USER "); ok {
+			cur.user = u
+		}
+	}
+	return targets
+}
+
+// TestImagesMatchTheDockerfile: every HyperSDK image the manifests run has
+// a Dockerfile target on a distroless static base, as nonroot, whose binary
+// and entrypoint are what the sandbox's host node runs for that image; and
+// every such binary builds static (the base has no C library).
+func TestImagesMatchTheDockerfile(t *testing.T) {
+	targets := dockerfileTargets(t)
+	images := sandbox.Images("/bin", "/cp")
+	used := map[string]bool{}
+	for _, dir := range layouts {
+		for _, tmpl := range render(t, dir).pods {
+			for _, c := range tmpl.Spec.Containers {
+				repo, _, _ := strings.Cut(c.Image, ":")
+				if _, ok := images[repo]; !ok {
+					t.Errorf("%s: image %s is unknown to the sandbox's host node", dir, repo)
+				}
+				if strings.HasPrefix(repo, "ghcr.io/hypersdk/") {
+					used[strings.TrimPrefix(repo, "ghcr.io/hypersdk/")] = true
+				}
+			}
+		}
+	}
+	if len(used) != 3 {
+		t.Errorf("HyperSDK images used: %v, want the apiserver's, the controller's and the extender's", used)
+	}
+	// Built as the Dockerfile builds them (and as the tests' sandboxes do,
+	// so the build cache serves them).
+	tmp := t.TempDir()
+	var pkgs []string
+	for name := range used {
+		pkgs = append(pkgs, "./cmd/"+name)
+	}
+	build := exec.Command("go", append([]string{"build", "-o", tmp + "/"}, pkgs...)...)
+	build.Dir, build.Env = framework.RepoRoot(), append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building %v as the Dockerfile does: %v\n%s", pkgs, err, msg)
+	}
+	for name := range used {
+		tg, ok := targets[name]
+		if !ok {
+			t.Errorf("no Dockerfile target %s", name)
+			continue
+		}
+		img := images["ghcr.io/hypersdk/"+name]
+		if !strings.HasPrefix(tg.base, "gcr.io/distroless/static") || tg.user != "65532:65532" ||
+			tg.copyTo != img.Path || !slices.Equal(tg.entrypoint, img.Entrypoint) || img.User != 65532 {
+			t.Errorf("target %s = %+v; the sandbox runs it as %+v", name, tg, img)
+		}
+		if _, err := os.Stat(filepath.Join(framework.RepoRoot(), "cmd", name)); err != nil {
+			t.Errorf("target %s has no cmd/%s", name, name)
+		}
+		if interp := interpreter(t, filepath.Join(tmp, name)); interp != "" {
+			t.Errorf("%s needs %s, which a distroless static image lacks", name, interp)
+		}
+	}
+}
+
+// interpreter is the dynamic loader an executable asks for, "" when static.
+func interpreter(t *testing.T, path string) string {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			data := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(data, 0); err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Sprintf("the loader %s", strings.TrimRight(string(data), "\x00"))
+		}
+	}
+	return ""
+}

@@ -148,6 +148,9 @@ func (lw *sourceListWatch[L]) Watch(opts metav1.ListOptions) (watch.Interface, e
 }
 
 func (lw *sourceListWatch[L]) ListWithContext(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+	// One page: the version claimed below is the newest object's of the
+	// whole list.
+	opts.Limit, opts.Continue = 0, ""
 	list, err := lw.client.List(ctx, opts)
 	if err != nil {
 		return nil, err

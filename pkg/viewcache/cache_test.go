@@ -317,6 +317,23 @@ type client struct {
 	rv    string
 }
 
+// drain takes every event w has queued; events are queued before Apply and
+// Watch return.
+func (cl *client) drain(w watch.Interface) {
+	cl.t.Helper()
+	for {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				cl.t.Fatal("watch closed")
+			}
+			cl.take(ev)
+		default:
+			return
+		}
+	}
+}
+
 func (cl *client) take(ev watch.Event) {
 	cl.t.Helper()
 	obj := ev.Object.(Object)
@@ -381,19 +398,8 @@ func TestResumeOnAnotherReplica(t *testing.T) {
 			for _, e := range order[:stop] {
 				apply(t, a, e.src, e.obj, e.deleted)
 			}
-			// Drain what a delivered for those events, then stop watching a.
-		drain:
-			for {
-				select {
-				case ev, ok := <-w.ResultChan():
-					if !ok {
-						t.Fatal("watch closed")
-					}
-					cl.take(ev)
-				default: // events are queued before Apply and Watch return
-					break drain
-				}
-			}
+			// Take what a delivered for those events, then stop watching a.
+			cl.drain(w)
 			w.Stop()
 
 			w2, err := b.Watch(context.Background(), nil, WatchOptions{ResourceVersion: cl.rv})
@@ -401,18 +407,7 @@ func TestResumeOnAnotherReplica(t *testing.T) {
 				t.Fatalf("resuming at %s on the other replica: %v", cl.rv, err)
 			}
 			defer w2.Stop()
-		drain2:
-			for {
-				select {
-				case ev, ok := <-w2.ResultChan():
-					if !ok {
-						t.Fatal("watch closed")
-					}
-					cl.take(ev)
-				default: // events are queued before Apply and Watch return
-					break drain2
-				}
-			}
+			cl.drain(w2)
 			res, err := b.List(context.Background(), ListOptions{})
 			if err != nil {
 				t.Fatal(err)

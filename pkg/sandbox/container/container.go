@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -85,6 +86,10 @@ var hostFiles = []string{"/etc/ssl/certs", "/usr/share/zoneinfo",
 // Init runs in the child made by Start: it never returns on success, since
 // the container's process replaces it.
 func Init(specPath string) error {
+	// Credentials, no_new_privs and the parent-death signal are set per
+	// thread, and execve runs with the calling thread's: all of it must
+	// happen on one thread.
+	runtime.LockOSThread()
 	data, err := os.ReadFile(specPath)
 	if err != nil {
 		return err

@@ -85,13 +85,23 @@ func (sb *Sandbox) startDeployment(ctx, loopCtx context.Context, client kubernet
 		return err
 	}
 	sb.HostNode = node
+	stopped := make(chan error, 1)
 	sb.loops.Add(1)
 	go func() {
 		defer sb.loops.Done()
-		if err := node.Run(loopCtx); err != nil {
+		err := node.Run(loopCtx)
+		if err != nil {
 			klog.FromContext(loopCtx).Error(err, "Host node stopped")
 		}
+		stopped <- err
 	}()
+	select {
+	case <-node.Registered():
+	case err := <-stopped:
+		return fmt.Errorf("host node: %w", err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	if _, err := sb.Kubectl(ctx, "apply", "--server-side", "-k", filepath.Join(sb.ArtifactsDir(), "deploy")); err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 )
@@ -100,11 +101,14 @@ type Node struct {
 
 	startedMu sync.Mutex
 	started   map[string]Started // the last start of each pod/container
+
+	registered chan struct{} // closed once the Node is Ready
 }
 
 // New returns a node; Run registers it and runs its pods.
 func New(cfg Config) (*Node, error) {
-	n := &Node{cfg: cfg, workers: map[types.UID]*podWorker{}, ips: newAddresses(cfg.PodCIDR), started: map[string]Started{}}
+	n := &Node{cfg: cfg, workers: map[types.UID]*podWorker{}, ips: newAddresses(cfg.PodCIDR), started: map[string]Started{},
+		registered: make(chan struct{})}
 	n.factory = informers.NewSharedInformerFactory(cfg.Kube, 0)
 	n.nodePods = informers.NewSharedInformerFactoryWithOptions(cfg.Kube, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.Name).String()
@@ -175,16 +179,30 @@ func (n *Node) register(ctx context.Context) error {
 			NodeInfo:  corev1.NodeSystemInfo{KubeletVersion: "hypersdk-sandbox", OperatingSystem: "linux", Architecture: "amd64"},
 		},
 	}
-	created, err := n.cfg.Kube.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-	if err != nil {
+	nodes := n.cfg.Kube.CoreV1().Nodes()
+	if _, err := nodes.Create(ctx, node, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("registering node %s: %w", n.cfg.Name, err)
 	}
-	created.Status = node.Status
-	if _, err := n.cfg.Kube.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+	// kube-controller-manager annotates new nodes meanwhile: write the
+	// status on the latest version.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		latest, err := nodes.Get(ctx, n.cfg.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		latest.Status = node.Status
+		_, err = nodes.UpdateStatus(ctx, latest, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("setting status of node %s: %w", n.cfg.Name, err)
 	}
+	close(n.registered)
 	return nil
 }
+
+// Registered is closed once the Node is registered and Ready.
+func (n *Node) Registered() <-chan struct{} { return n.registered }
 
 // heartbeat renews the node's lease, as kubelets do.
 func (n *Node) heartbeat(ctx context.Context) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
@@ -88,22 +89,35 @@ func (c *Cache) List(ctx context.Context, opts ListOptions) (*ListResult, error)
 			return nil, err
 		}
 	}
-	views := c.snapshotAt(at)
-	keys := make([]string, 0, len(views))
-	for key, v := range views {
-		if key > after && (opts.Match == nil || opts.Match(v)) {
-			keys = append(keys, key)
+	type item struct {
+		key  string
+		view Object
+	}
+	var items []item
+	add := func(key string, v Object) {
+		if v != nil && key > after && (opts.Match == nil || opts.Match(v)) {
+			items = append(items, item{key, v})
 		}
 	}
-	slices.Sort(keys)
-	res := &ListResult{ResourceVersion: at.String()}
-	if opts.Limit > 0 && int64(len(keys)) > opts.Limit {
-		keys = keys[:opts.Limit]
-		res.Continue = encodeContinue(at, keys[len(keys)-1])
+	if c.pos.Equal(at) {
+		items = make([]item, 0, len(c.entries))
+		for key, e := range c.entries {
+			add(key, e.view)
+		}
+	} else {
+		for key, v := range c.snapshotAt(at) {
+			add(key, v)
+		}
 	}
-	res.Items = make([]Object, len(keys))
-	for i, key := range keys {
-		res.Items[i] = views[key].DeepCopyObject().(Object)
+	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.key, b.key) })
+	res := &ListResult{ResourceVersion: at.String()}
+	if opts.Limit > 0 && int64(len(items)) > opts.Limit {
+		items = items[:opts.Limit]
+		res.Continue = encodeContinue(at, items[len(items)-1].key)
+	}
+	res.Items = make([]Object, len(items))
+	for i, it := range items {
+		res.Items[i] = it.view.DeepCopyObject().(Object)
 	}
 	return res, nil
 }

@@ -120,18 +120,10 @@ func (c *Cache) replay(p Position) []event {
 	return out
 }
 
-// snapshotAt returns every view at position p, by key. The caller holds the
-// lock and has checked that history covers p.
+// snapshotAt returns every view at an earlier position p, by key. The
+// caller holds the lock and has checked that history covers p.
 func (c *Cache) snapshotAt(p Position) map[string]Object {
 	out := make(map[string]Object, len(c.entries))
-	if c.pos.Equal(p) {
-		for key, e := range c.entries {
-			if e.view != nil {
-				out[key] = e.view
-			}
-		}
-		return out
-	}
 	h := c.byKey()
 	for key, e := range c.entries {
 		if _, changed := h[key]; !changed && e.view != nil {

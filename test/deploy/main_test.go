@@ -17,6 +17,12 @@ import (
 var env *framework.Env
 
 func TestMain(m *testing.M) {
+	// The host node runs each container in namespaces of its own and routes
+	// its pods' addresses, as a kubelet and a CNI plugin do: root only.
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "deploy tests run HyperSDK's pods as a kubelet would, which needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
+		os.Exit(1)
+	}
 	var stop func()
 	var err error
 	env, stop, err = framework.Setup(context.Background(), func(cfg *sandbox.Config) {

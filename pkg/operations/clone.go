@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	clonev1 "kubevirt.io/api/clone/v1beta1"
 	kvv1 "kubevirt.io/api/core/v1"
@@ -23,9 +24,9 @@ import (
 // clone starts.
 func (e *Executor) clone(ctx context.Context, op *v1alpha1.VMOperation) (step, error) {
 	spec := op.Spec.Clone
-	targetNS := spec.TargetNamespace
-	if targetNS == "" {
-		targetNS = op.Namespace
+	targetNS := cloneNamespace(op)
+	if recorded(op, "VirtualMachine", "target") == nil {
+		return e.reserveTarget(ctx, op, targetNS)
 	}
 	if recorded(op, "VirtualMachine", "clone") == nil {
 		var s step
@@ -72,18 +73,71 @@ func (e *Executor) clone(ctx context.Context, op *v1alpha1.VMOperation) (step, e
 	return step{progress: 80 + p/5, message: "clone " + msg, done: running(vmi)}, nil
 }
 
+// cloneNamespace is where a clone operation puts the new VM.
+func cloneNamespace(op *v1alpha1.VMOperation) string {
+	if ns := op.Spec.Clone.TargetNamespace; ns != "" {
+		return ns
+	}
+	return op.Namespace
+}
+
+// reserveTarget claims the new VM's name for this operation before anything
+// is made, so of two operations cloning to one name exactly one goes on and
+// the other fails with a conflict; the claim is recorded in the status, so
+// it outlives an executor restart.
+func (e *Executor) reserveTarget(ctx context.Context, op *v1alpha1.VMOperation, targetNS string) (step, error) {
+	name := op.Spec.Clone.TargetName
+	if holder, ok := e.reserved.target(cache.MetaObjectToName(op), targetNS, name); !ok {
+		return step{failed: apierrors.NewConflict(kvv1.Resource("virtualmachines"), targetNS+"/"+name,
+			fmt.Errorf("operation %s is already cloning to that name", holder))}, nil
+	}
+	if _, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(targetNS).Get(ctx, name, metav1.GetOptions{}); err == nil {
+		return step{failed: apierrors.NewAlreadyExists(kvv1.Resource("virtualmachines"), targetNS+"/"+name)}, nil
+	} else if !apierrors.IsNotFound(err) {
+		return step{}, err
+	}
+	record(op, v1alpha1.ResourceReference{Kind: "VirtualMachine", APIVersion: kvv1.GroupVersion.String(),
+		Namespace: targetNS, Name: name, Role: "target"})
+	return step{progress: 2, message: "cloning to " + targetNS + "/" + name}, nil
+}
+
+// temporary returns the recorded temporary object of a kind, recording it
+// under name first when it is not yet: an object is created only once it is
+// recorded, so it is never lost to a status write that failed, and
+// cleanUp deletes it however the operation ends. The second result is true
+// when the record is new and must be written before the object is made.
+func temporary(op *v1alpha1.VMOperation, kind, apiVersion, name string) (*v1alpha1.ResourceReference, bool) {
+	for i := range op.Status.Resources {
+		if r := &op.Status.Resources[i]; r.Kind == kind && r.Role == roleTemporary {
+			return r, false
+		}
+	}
+	record(op, v1alpha1.ResourceReference{Kind: kind, APIVersion: apiVersion, Namespace: op.Namespace, Name: name, Role: roleTemporary})
+	return &op.Status.Resources[len(op.Status.Resources)-1], true
+}
+
+// ownedBy makes op the owner of what it creates for itself, so the garbage
+// collector removes it with the operation should cleanUp never run.
+func ownedBy(op *v1alpha1.VMOperation) []metav1.OwnerReference {
+	return []metav1.OwnerReference{{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "VMOperation", Name: op.Name, UID: op.UID}}
+}
+
 func (e *Executor) cloneInNamespace(ctx context.Context, op *v1alpha1.VMOperation) (step, error) {
 	spec := op.Spec.Clone
 	clones := e.cfg.KubeVirt.CloneV1beta1().VirtualMachineClones(op.Namespace)
-	name := kubevirtName(op)
+	ref, isNew := temporary(op, "VirtualMachineClone", clonev1.SchemeGroupVersion.String(), kubevirtName(op))
+	if isNew {
+		return step{progress: 5, message: "requesting the clone"}, nil
+	}
+	name := ref.Name
 	c, err := clones.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		source := &corev1.TypedLocalObjectReference{APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: op.Spec.VMName}
 		if spec.SnapshotRef != "" {
 			source = &corev1.TypedLocalObjectReference{APIGroup: ptr.To(snapshotv1.SchemeGroupVersion.Group), Kind: "VirtualMachineSnapshot", Name: spec.SnapshotRef}
 		}
-		c, err = clones.Create(ctx, &clonev1.VirtualMachineClone{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{ownerAnnotation: op.Name}},
+		_, err = clones.Create(ctx, &clonev1.VirtualMachineClone{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{ownerAnnotation: op.Name}, OwnerReferences: ownedBy(op)},
 			Spec: clonev1.VirtualMachineCloneSpec{
 				Source:            source,
 				Target:            &corev1.TypedLocalObjectReference{APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: spec.TargetName},
@@ -94,8 +148,6 @@ func (e *Executor) cloneInNamespace(ctx context.Context, op *v1alpha1.VMOperatio
 		if err != nil {
 			return step{}, fmt.Errorf("creating clone: %w", err)
 		}
-		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineClone", APIVersion: clonev1.SchemeGroupVersion.String(),
-			Namespace: op.Namespace, Name: name, UID: c.UID, Role: "kubevirt-clone"})
 		return step{progress: 10, message: "clone requested"}, nil
 	}
 	if err != nil {
@@ -126,18 +178,20 @@ func (e *Executor) cloneAcross(ctx context.Context, op *v1alpha1.VMOperation, ta
 	snaps := e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace)
 	snapName := spec.SnapshotRef
 	if snapName == "" {
-		snapName = kubevirtName(op)
+		ref, isNew := temporary(op, "VirtualMachineSnapshot", snapshotv1.SchemeGroupVersion.String(), kubevirtName(op))
+		if isNew {
+			return step{progress: 5, message: "snapshotting the source"}, nil
+		}
+		snapName = ref.Name
 		if _, err := snaps.Get(ctx, snapName, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-			snap, err := snaps.Create(ctx, &snapshotv1.VirtualMachineSnapshot{
-				ObjectMeta: metav1.ObjectMeta{Name: snapName, Annotations: map[string]string{ownerAnnotation: op.Name}},
+			_, err := snaps.Create(ctx, &snapshotv1.VirtualMachineSnapshot{
+				ObjectMeta: metav1.ObjectMeta{Name: snapName, Annotations: map[string]string{ownerAnnotation: op.Name}, OwnerReferences: ownedBy(op)},
 				Spec: snapshotv1.VirtualMachineSnapshotSpec{Source: corev1.TypedLocalObjectReference{
 					APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: op.Spec.VMName}},
 			}, metav1.CreateOptions{})
 			if err != nil {
 				return step{}, fmt.Errorf("creating snapshot for the clone: %w", err)
 			}
-			record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineSnapshot", APIVersion: snapshotv1.SchemeGroupVersion.String(),
-				Namespace: op.Namespace, Name: snapName, UID: snap.UID, Role: "clone-snapshot"})
 			return step{progress: 10, message: "snapshotting the source"}, nil
 		} else if err != nil {
 			return step{}, err
@@ -185,9 +239,6 @@ func (e *Executor) cloneAcross(ctx context.Context, op *v1alpha1.VMOperation, ta
 		if getErr != nil || existing.Annotations[ownerAnnotation] != op.Namespace+"/"+op.Name {
 			return step{failed: fmt.Errorf("target VM %s/%s already exists", targetNS, spec.TargetName)}, nil
 		}
-	}
-	if ref := recorded(op, "VirtualMachineSnapshot", "clone-snapshot"); ref != nil {
-		_ = snaps.Delete(ctx, ref.Name, metav1.DeleteOptions{}) // temporary; the clone stands alone now
 	}
 	return step{progress: 75, done: true}, nil
 }

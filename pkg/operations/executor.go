@@ -35,6 +35,10 @@ const (
 	DefaultMaxMigrationsNode = 2
 	defaultWorkers           = 4
 	pollWhileRunning         = 500 * time.Millisecond
+	// maxAttempts bounds the retries of an error the executor cannot tell
+	// will pass: after that many failed passes in a row the operation fails
+	// with the error (about a minute with the queue's backoff).
+	maxAttempts              = 12
 	ownerAnnotation          = "hypersdk.io/operation"
 	linkedCloneAnnotation    = "hypersdk.io/linked-clone-of"
 	snapshotDescriptionAnnot = "hypersdk.io/description"
@@ -68,6 +72,7 @@ type Executor struct {
 	opsSynced cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[cache.ObjectName]
 	metrics   *metrics
+	reserved  *reservations
 }
 
 // NewExecutor returns an executor; Run starts it.
@@ -87,7 +92,8 @@ func NewExecutor(cfg ExecutorConfig) *Executor {
 	if cfg.Workers == 0 {
 		cfg.Workers = defaultWorkers
 	}
-	e := &Executor{cfg: cfg, metrics: newMetrics()}
+	e := &Executor{cfg: cfg, reserved: newReservations(cfg.MaxMigrations, cfg.MaxMigrationsPerNode)}
+	e.metrics = newMetrics(e.reserved.migrationsInFlight)
 	if cfg.Registerer != nil {
 		utilruntime.Must(e.metrics.register(cfg.Registerer))
 	}
@@ -101,6 +107,12 @@ func NewExecutor(cfg ExecutorConfig) *Executor {
 	_, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    e.enqueue,
 		UpdateFunc: func(_, obj interface{}) { e.enqueue(obj) },
+		// A deleted operation gives back what it held.
+		DeleteFunc: func(obj interface{}) {
+			if key, err := cache.DeletionHandlingObjectToName(obj); err == nil {
+				e.queue.Add(key)
+			}
+		},
 	})
 	utilruntime.Must(err)
 	return e
@@ -121,6 +133,11 @@ func (e *Executor) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), e.opsSynced) {
 		return errors.New("VMOperation informer did not sync")
 	}
+	all, err := e.opLister.List(labels.Everything())
+	if err != nil {
+		return fmt.Errorf("listing operations: %w", err)
+	}
+	e.reserved.seed(all)
 	logger.Info("Executing VM operations")
 	for i := 0; i < e.cfg.Workers; i++ {
 		go wait.UntilWithContext(ctx, e.work, time.Second)
@@ -160,12 +177,17 @@ type step struct {
 func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 	op, err := e.opLister.VMOperations(key.Namespace).Get(key.Name)
 	if apierrors.IsNotFound(err) {
+		e.reserved.release(key)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	if final(op.Status.Phase) {
+		e.reserved.release(key)
+		if err := e.cleanUp(ctx, op); err != nil {
+			return err
+		}
 		return e.collect(ctx, op, key)
 	}
 	updated := op.DeepCopy()
@@ -180,15 +202,23 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 		st.Phase, st.Message, st.CompletionTime = v1alpha1.VMOperationCancelled, "cancelled", &now
 		setCondition(st, "Cancelled", metav1.ConditionTrue, "CancelRequested", "cancelled on request", now)
 	case st.Phase == "" || st.Phase == v1alpha1.VMOperationPending:
-		if err := e.reviewRequester(ctx, op); apierrors.IsForbidden(err) {
-			st.Phase, st.Message, st.CompletionTime = v1alpha1.VMOperationFailed, err.Error(), &now
-			setCondition(st, "Failed", metav1.ConditionTrue, "Forbidden", err.Error(), now)
-			break
-		} else if err != nil {
+		if err := e.reviewRequester(ctx, op); err != nil {
+			if failed := e.giveUp(key, err); failed != nil {
+				fail(st, failed, now)
+				break
+			}
 			return err
 		}
 		if op.Spec.Type == v1alpha1.VMOperationMigrate {
-			if wait := e.migrationSlot(ctx, op); wait != "" {
+			wait, err := e.migrationSlot(ctx, updated)
+			if err != nil {
+				if failed := e.giveUp(key, err); failed != nil {
+					fail(st, failed, now)
+					break
+				}
+				return err
+			}
+			if wait != "" {
 				st.Phase, st.Message = v1alpha1.VMOperationPending, wait
 				e.queue.AddAfter(key, 2*time.Second)
 				break
@@ -198,7 +228,9 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 	default:
 		s, err := e.run(ctx, updated)
 		if err != nil {
-			return err
+			if s.failed = e.giveUp(key, err); s.failed == nil {
+				return err
+			}
 		}
 		if s.progress > st.Progress {
 			st.Progress = s.progress // progress never goes backwards
@@ -208,8 +240,7 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 		}
 		switch {
 		case s.failed != nil:
-			st.Phase, st.Message, st.CompletionTime = v1alpha1.VMOperationFailed, s.failed.Error(), &now
-			setCondition(st, "Failed", metav1.ConditionTrue, "OperationFailed", s.failed.Error(), now)
+			fail(st, s.failed, now)
 		case s.done:
 			st.Phase, st.Progress, st.CompletionTime = v1alpha1.VMOperationSucceeded, 100, &now
 			setCondition(st, "Succeeded", metav1.ConditionTrue, "OperationSucceeded", st.Message, now)
@@ -228,9 +259,42 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 		return nil
 	}
 	if err == nil && final(st.Phase) {
+		e.reserved.release(key) // at once: waiting migrations need the slot
 		e.metrics.finished(op, st.Phase, now.Time)
 	}
 	return err
+}
+
+// giveUp returns the error an operation fails with when err cannot pass by
+// retrying (the request itself is wrong or refused: forbidden, over quota,
+// invalid, into a namespace that does not exist) or has come back
+// maxAttempts times in a row; nil means retry with backoff.
+func (e *Executor) giveUp(key cache.ObjectName, err error) error {
+	var p permanent
+	switch {
+	case errors.As(err, &p), apierrors.IsForbidden(err), apierrors.IsInvalid(err), apierrors.IsBadRequest(err),
+		apierrors.IsNotFound(err), apierrors.IsAlreadyExists(err), apierrors.IsMethodNotSupported(err):
+		return err
+	case e.queue.NumRequeues(key)+1 >= maxAttempts:
+		return fmt.Errorf("gave up after %d attempts: %w", maxAttempts, err)
+	}
+	return nil
+}
+
+// permanent marks an error no retry can mend.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
+// fail ends an operation with err, its API reason (Forbidden, NotFound,
+// Conflict, ...) as the condition's reason when it has one.
+func fail(st *v1alpha1.VMOperationStatus, err error, now metav1.Time) {
+	reason := "OperationFailed"
+	if r := apierrors.ReasonForError(err); r != metav1.StatusReasonUnknown {
+		reason = string(r)
+	}
+	st.Phase, st.Message, st.CompletionTime = v1alpha1.VMOperationFailed, err.Error(), &now
+	setCondition(st, "Failed", metav1.ConditionTrue, reason, err.Error(), now)
 }
 
 // run takes the next step of a running operation.
@@ -298,33 +362,25 @@ func (e *Executor) reviewRequester(ctx context.Context, op *v1alpha1.VMOperation
 	return Review(ctx, e.cfg.Kube, spec, RequiredAccess(req))
 }
 
-// migrationSlot says why a migration must wait, or "" when it may start.
-func (e *Executor) migrationSlot(ctx context.Context, op *v1alpha1.VMOperation) string {
-	all, err := e.opLister.List(labels.Everything())
-	if err != nil {
-		return err.Error()
-	}
-	source := ""
-	if vmi, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(op.Namespace).Get(ctx, op.Spec.VMName, metav1.GetOptions{}); err == nil {
-		source = vmi.Status.NodeName
-	}
-	cluster, node := 0, 0
-	for _, other := range all {
-		if other.Spec.Type != v1alpha1.VMOperationMigrate || other.Status.Phase != v1alpha1.VMOperationRunning || other.UID == op.UID {
-			continue
+// migrationSlot reserves a slot for a migration out of the node the VM runs
+// on and records that node in the operation, or says why it must wait.
+func (e *Executor) migrationSlot(ctx context.Context, op *v1alpha1.VMOperation) (string, error) {
+	source := recorded(op, "Node", "source")
+	if source == nil {
+		vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
+		if err != nil {
+			return "", err
 		}
-		cluster++
-		if ref := recorded(other, "Node", "source"); ref != nil && ref.Name == source {
-			node++
+		if !running(vmi) {
+			return "", permanent{fmt.Errorf("VM %s is not running: only a running VM migrates", op.Spec.VMName)}
 		}
+		source = &v1alpha1.ResourceReference{Kind: "Node", Name: vmi.Status.NodeName, Role: "source"}
 	}
-	switch {
-	case cluster >= e.cfg.MaxMigrations:
-		return fmt.Sprintf("waiting: %d migrations in flight in the cluster (limit %d)", cluster, e.cfg.MaxMigrations)
-	case source != "" && node >= e.cfg.MaxMigrationsPerNode:
-		return fmt.Sprintf("waiting: %d migrations leaving node %s (limit %d)", node, source, e.cfg.MaxMigrationsPerNode)
+	if ok, wait := e.reserved.migration(cache.MetaObjectToName(op), source.Name); !ok {
+		return wait, nil
 	}
-	return ""
+	record(op, *source)
+	return "", nil
 }
 
 func final(p v1alpha1.VMOperationPhase) bool {

@@ -11,14 +11,20 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/promutil"
 )
 
-// metrics count finished operations and how long they took, by type.
+// metrics count finished operations and how long they took, by type, and
+// show the migration slots in use.
 type metrics struct {
 	finishedTotal *prometheus.CounterVec
 	duration      *prometheus.HistogramVec
+	migrations    prometheus.GaugeFunc
 }
 
-func newMetrics() *metrics {
+func newMetrics(migrationsInFlight func() int) *metrics {
 	return &metrics{
+		migrations: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hypersdk_operation_migrations_in_flight",
+			Help: "Migration slots the executor has granted and not yet taken back (limit --max-migrations).",
+		}, func() float64 { return float64(migrationsInFlight()) }),
 		finishedTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hypersdk_operations_total",
 			Help: "VMOperations finished, by type and final phase.",
@@ -32,7 +38,7 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) register(reg prometheus.Registerer) error {
-	if err := promutil.Register(reg, m.finishedTotal, m.duration); err != nil {
+	if err := promutil.Register(reg, m.finishedTotal, m.duration, m.migrations); err != nil {
 		return fmt.Errorf("operation executor: %w", err)
 	}
 	return nil

@@ -220,12 +220,21 @@ func (p *Prechecker) fits(ctx context.Context, node *corev1.Node, vmi *kvv1.Virt
 	return ""
 }
 
-// checkClone: the target must not exist and a snapshot source must.
+// checkClone: the target namespace must exist, the target must not, and a
+// snapshot source must.
 func (p *Prechecker) checkClone(ctx context.Context, op *hypersdk.VMOperation) error {
 	spec := op.Spec.Clone
 	targetNS := spec.TargetNamespace
 	if targetNS == "" {
 		targetNS = op.Namespace
+	}
+	if targetNS != op.Namespace {
+		if _, err := p.Kube.CoreV1().Namespaces().Get(ctx, targetNS, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return apierrors.NewInvalid(hypersdk.Kind(optionsKind(op.Spec.Type)), op.Spec.VMName, field.ErrorList{
+				field.NotFound(field.NewPath("targetNamespace"), targetNS)})
+		} else if err != nil {
+			return err
+		}
 	}
 	if spec.SnapshotRef != "" {
 		if _, err := p.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace).Get(ctx, spec.SnapshotRef, metav1.GetOptions{}); apierrors.IsNotFound(err) {

@@ -131,11 +131,8 @@ func (e *Executor) migrate(ctx context.Context, op *v1alpha1.VMOperation) (step,
 		return step{}, err
 	}
 	if recorded(op, "Node", "source") == nil {
-		if !running(vmi) {
-			return step{failed: fmt.Errorf("VM %s is not running", op.Spec.VMName)}, nil
-		}
-		record(op, v1alpha1.ResourceReference{Kind: "Node", Name: vmi.Status.NodeName, Role: "source"})
-		return step{progress: 2, message: "migrating from " + vmi.Status.NodeName}, nil
+		// migrationSlot records it when it grants the slot.
+		return step{failed: fmt.Errorf("the migration holds no slot: it records no source node")}, nil
 	}
 	if recorded(op, "VirtualMachine", "cold") != nil {
 		return e.coldMigrate(ctx, op, vmi)

@@ -1,0 +1,635 @@
+package operations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
+	testingclock "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	clonev1 "kubevirt.io/api/clone/v1beta1"
+	kvv1 "kubevirt.io/api/core/v1"
+	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
+	kvfake "kubevirt.io/client-go/kubevirt/fake"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hyperfake "github.com/hypersdk/hypersdk/generated/clientset/versioned/fake"
+	listers "github.com/hypersdk/hypersdk/generated/listers/hypersdk/v1alpha1"
+)
+
+// harness drives an Executor one pass at a time against fake clientsets.
+// The executor's lister is an indexer the harness refreshes from the fake
+// after every pass, so each pass sees what the last one wrote, as the
+// informer would a moment later.
+type harness struct {
+	t     *testing.T
+	e     *Executor
+	hyper *hyperfake.Clientset
+	kv    *kvfake.Clientset
+	kube  *kubefake.Clientset
+	idx   cache.Indexer
+	clock *testingclock.FakeClock
+	ctx   context.Context
+}
+
+func newHarness(t *testing.T, cfg ExecutorConfig, kubevirtObjects ...runtime.Object) *harness {
+	t.Helper()
+	h := &harness{
+		t: t, hyper: hyperfake.NewSimpleClientset(), kv: kvfake.NewSimpleClientset(kubevirtObjects...),
+		kube:  kubefake.NewClientset(),
+		idx:   cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{}),
+		clock: testingclock.NewFakeClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)),
+		ctx:   context.Background(),
+	}
+	// Every requester may do what it asked, unless a test says otherwise.
+	h.kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+		sar.Status.Allowed = sar.Spec.User != "mallory"
+		return true, sar, nil
+	})
+	cfg.Kube, cfg.KubeVirt, cfg.HyperSDK, cfg.Clock = h.kube, h.kv, h.hyper, h.clock
+	h.e = NewExecutor(cfg)
+	h.e.opLister = listers.NewVMOperationLister(h.idx)
+	t.Cleanup(h.e.queue.ShutDown)
+	return h
+}
+
+// create stores a Pending operation as hypersdk-apiserver would.
+func (h *harness) create(name, vm string, spec v1alpha1.VMOperationSpec) cache.ObjectName {
+	h.t.Helper()
+	spec.VMName = vm
+	if spec.Requester == nil {
+		spec.Requester = &v1alpha1.VMOperationRequester{Username: "alice"}
+	}
+	op := &v1alpha1.VMOperation{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID("uid-" + name),
+			CreationTimestamp: metav1.NewTime(h.clock.Now())},
+		Spec:   spec,
+		Status: v1alpha1.VMOperationStatus{Phase: v1alpha1.VMOperationPending},
+	}
+	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").Create(h.ctx, op, metav1.CreateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+	h.refresh()
+	return cache.ObjectName{Namespace: "ns", Name: name}
+}
+
+// refresh copies every operation from the fake into the lister's indexer.
+func (h *harness) refresh() {
+	h.t.Helper()
+	list, err := h.hyper.HypersdkV1alpha1().VMOperations("").List(h.ctx, metav1.ListOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, obj := range h.idx.List() {
+		_ = h.idx.Delete(obj)
+	}
+	for i := range list.Items {
+		if err := h.idx.Add(&list.Items[i]); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+}
+
+// pass runs one sync, as a worker would (a failed pass counts towards the
+// retry bound), and returns the operation afterwards.
+func (h *harness) pass(key cache.ObjectName) (*v1alpha1.VMOperation, error) {
+	h.t.Helper()
+	err := h.e.sync(h.ctx, key)
+	if err != nil {
+		h.e.queue.AddRateLimited(key)
+	} else {
+		h.e.queue.Forget(key)
+	}
+	h.refresh()
+	return h.get(key), err
+}
+
+func (h *harness) get(key cache.ObjectName) *v1alpha1.VMOperation {
+	h.t.Helper()
+	op, err := h.hyper.HypersdkV1alpha1().VMOperations(key.Namespace).Get(h.ctx, key.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return op
+}
+
+// until passes until done says so, failing the test after n passes; it
+// checks that progress never goes back.
+func (h *harness) until(key cache.ObjectName, n int, done func(*v1alpha1.VMOperation) bool) *v1alpha1.VMOperation {
+	h.t.Helper()
+	last := int32(0)
+	for i := 0; i < n; i++ {
+		op, err := h.pass(key)
+		if err != nil {
+			h.t.Fatalf("pass %d: %v", i, err)
+		}
+		if op.Status.Progress < last {
+			h.t.Fatalf("progress went back from %d to %d", last, op.Status.Progress)
+		}
+		last = op.Status.Progress
+		if done(op) {
+			return op
+		}
+	}
+	op := h.get(key)
+	h.t.Fatalf("after %d passes: %s %d%% %q", n, op.Status.Phase, op.Status.Progress, op.Status.Message)
+	return nil
+}
+
+func phaseIs(p v1alpha1.VMOperationPhase) func(*v1alpha1.VMOperation) bool {
+	return func(op *v1alpha1.VMOperation) bool { return op.Status.Phase == p }
+}
+
+func ended(op *v1alpha1.VMOperation) bool { return final(op.Status.Phase) }
+
+func testVM(name string, runStrategy kvv1.VirtualMachineRunStrategy) *kvv1.VirtualMachine {
+	return &kvv1.VirtualMachine{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID("vm-" + name)},
+		Spec: kvv1.VirtualMachineSpec{RunStrategy: ptr.To(runStrategy), Template: &kvv1.VirtualMachineInstanceTemplateSpec{
+			Spec: kvv1.VirtualMachineInstanceSpec{Domain: kvv1.DomainSpec{CPU: &kvv1.CPU{Sockets: 1}}},
+		}},
+	}
+}
+
+func testVMI(name, node string, uid types.UID) *kvv1.VirtualMachineInstance {
+	return &kvv1.VirtualMachineInstance{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: uid},
+		Status:     kvv1.VirtualMachineInstanceStatus{Phase: kvv1.Running, NodeName: node},
+	}
+}
+
+func (h *harness) setVMI(vmi *kvv1.VirtualMachineInstance) {
+	h.t.Helper()
+	vmis := h.kv.KubevirtV1().VirtualMachineInstances(vmi.Namespace)
+	if _, err := vmis.Get(h.ctx, vmi.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		_, err = vmis.Create(h.ctx, vmi, metav1.CreateOptions{})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		return
+	}
+	if _, err := vmis.Update(h.ctx, vmi, metav1.UpdateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) runStrategy(vm string) kvv1.VirtualMachineRunStrategy {
+	h.t.Helper()
+	got, err := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, vm, metav1.GetOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return ptr.Deref(got.Spec.RunStrategy, "")
+}
+
+func TestExecutorStart(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+	key := h.create("start", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart, Start: &v1alpha1.StartSpec{}})
+	op := h.until(key, 1, phaseIs(v1alpha1.VMOperationRunning))
+	if op.Status.StartTime == nil || op.Status.Progress != 1 {
+		t.Fatalf("started operation: %+v", op.Status)
+	}
+	op = h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "waiting for the instance" })
+	if got := h.runStrategy("vm"); got != kvv1.RunStrategyAlways {
+		t.Fatalf("run strategy %s, want Always", got)
+	}
+	// Passes while nothing happens change nothing and do not finish.
+	h.until(key, 1, func(*v1alpha1.VMOperation) bool { return true })
+	if op = h.get(key); op.Status.Phase != v1alpha1.VMOperationRunning {
+		t.Fatalf("finished without an instance: %+v", op.Status)
+	}
+	h.setVMI(testVMI("vm", "node-a", "vmi-1"))
+	op = h.until(key, 2, ended)
+	if op.Status.Phase != v1alpha1.VMOperationSucceeded || op.Status.Progress != 100 || op.Status.Message != "running on node-a" {
+		t.Fatalf("start ended %+v", op.Status)
+	}
+}
+
+func TestExecutorStop(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
+	key := h.create("stop", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStop, Stop: &v1alpha1.StopSpec{GracePeriodSeconds: ptr.To[int64](0)}})
+	h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "stopping the instance" })
+	if got := h.runStrategy("vm"); got != kvv1.RunStrategyHalted {
+		t.Fatalf("run strategy %s, want Halted", got)
+	}
+	// A grace period applies to this stop: the instance was deleted at once.
+	if _, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("instance after a stop with grace period 0: %v", err)
+	}
+	if op := h.until(key, 2, ended); op.Status.Phase != v1alpha1.VMOperationSucceeded {
+		t.Fatalf("stop ended %+v", op.Status)
+	}
+}
+
+func TestExecutorRestart(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
+	key := h.create("restart", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationRestart, Restart: &v1alpha1.RestartSpec{}})
+	op := h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return recorded(op, "VirtualMachineInstance", "replaced") != nil })
+	if ref := recorded(op, "VirtualMachineInstance", "replaced"); ref.UID != "vmi-1" {
+		t.Fatalf("recorded %+v, want the running instance vmi-1", ref)
+	}
+	// Recorded before acting: the instance is still there.
+	if _, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{}); err != nil {
+		t.Fatalf("instance deleted before the record was written: %v", err)
+	}
+	h.until(key, 1, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "stopping the old instance" })
+	if _, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("old instance not deleted: %v", err)
+	}
+	h.setVMI(testVMI("vm", "node-b", "vmi-2"))
+	if op := h.until(key, 2, ended); op.Status.Phase != v1alpha1.VMOperationSucceeded {
+		t.Fatalf("restart ended %+v", op.Status)
+	}
+}
+
+func TestExecutorRestartOfStoppedVMFails(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+	key := h.create("restart", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationRestart, Restart: &v1alpha1.RestartSpec{}})
+	op := h.until(key, 3, ended)
+	if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "not running") {
+		t.Fatalf("restart of a stopped VM ended %+v", op.Status)
+	}
+}
+
+func migrateSpec() v1alpha1.VMOperationSpec {
+	return v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationMigrate, Migrate: &v1alpha1.MigrateSpec{}}
+}
+
+func (h *harness) setMigrationPhase(op string, phase kvv1.VirtualMachineInstanceMigrationPhase) {
+	h.t.Helper()
+	migs := h.kv.KubevirtV1().VirtualMachineInstanceMigrations("ns")
+	mig, err := migs.Get(h.ctx, "hypersdk-"+op, metav1.GetOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	mig.Status.Phase = phase
+	mig.Status.MigrationState = &kvv1.VirtualMachineInstanceMigrationState{TargetNode: "node-z"}
+	if _, err := migs.Update(h.ctx, mig, metav1.UpdateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func TestExecutorMigrate(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
+	key := h.create("mig", "vm", migrateSpec())
+	op := h.until(key, 1, phaseIs(v1alpha1.VMOperationRunning))
+	if src := recorded(op, "Node", "source"); src == nil || src.Name != "node-a" {
+		t.Fatalf("source node %+v, want node-a recorded with the slot", src)
+	}
+	h.until(key, 2, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "migration created" })
+	// Another pass does not create a second migration.
+	h.until(key, 1, func(op *v1alpha1.VMOperation) bool { return true })
+	migs, _ := h.kv.KubevirtV1().VirtualMachineInstanceMigrations("ns").List(h.ctx, metav1.ListOptions{})
+	if len(migs.Items) != 1 || migs.Items[0].Spec.VMIName != "vm" {
+		t.Fatalf("migrations %+v, want one for vm", migs.Items)
+	}
+	h.setMigrationPhase("mig", kvv1.MigrationRunning)
+	if op := h.until(key, 1, func(*v1alpha1.VMOperation) bool { return true }); op.Status.Progress != 80 {
+		t.Fatalf("progress while running %d, want 80", op.Status.Progress)
+	}
+	h.setMigrationPhase("mig", kvv1.MigrationSucceeded)
+	if op := h.until(key, 2, ended); op.Status.Phase != v1alpha1.VMOperationSucceeded || op.Status.Message != "migrated to node-z" {
+		t.Fatalf("migration ended %+v", op.Status)
+	}
+	if n := h.e.reserved.migrationsInFlight(); n != 0 {
+		t.Fatalf("%d migration slots held after the end", n)
+	}
+}
+
+func TestExecutorMigrationFailureIsReported(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
+	key := h.create("mig", "vm", migrateSpec())
+	h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "migration created" })
+	migs := h.kv.KubevirtV1().VirtualMachineInstanceMigrations("ns")
+	mig, _ := migs.Get(h.ctx, "hypersdk-mig", metav1.GetOptions{})
+	mig.Status.Phase = kvv1.MigrationFailed
+	mig.Status.Conditions = []kvv1.VirtualMachineInstanceMigrationCondition{{Type: "Failed", Status: corev1.ConditionTrue, Message: "target pod crashed"}}
+	if _, err := migs.Update(h.ctx, mig, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	op := h.until(key, 2, ended)
+	if op.Status.Phase != v1alpha1.VMOperationFailed || op.Status.Message != "target pod crashed" ||
+		!meta.IsStatusConditionTrue(op.Status.Conditions, "Failed") {
+		t.Fatalf("failed migration reported as %+v", op.Status)
+	}
+}
+
+func TestExecutorMigrationLimits(t *testing.T) {
+	objs := []runtime.Object{}
+	for i, node := range []string{"node-a", "node-a", "node-a", "node-b", "node-c"} {
+		name := fmt.Sprintf("vm%d", i)
+		objs = append(objs, testVM(name, kvv1.RunStrategyAlways), testVMI(name, node, types.UID("vmi-"+name)))
+	}
+	h := newHarness(t, ExecutorConfig{MaxMigrations: 3, MaxMigrationsPerNode: 2}, objs...)
+	var keys []cache.ObjectName
+	for i := 0; i < 5; i++ {
+		keys = append(keys, h.create(fmt.Sprintf("mig%d", i), fmt.Sprintf("vm%d", i), migrateSpec()))
+	}
+	phases := func() []v1alpha1.VMOperationPhase {
+		var out []v1alpha1.VMOperationPhase
+		for _, k := range keys {
+			op, err := h.pass(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, op.Status.Phase)
+		}
+		return out
+	}
+	got := phases()
+	// vm0 and vm1 leave node-a, vm2 waits for node-a, vm3 takes the last
+	// cluster slot, vm4 waits for the cluster.
+	want := []v1alpha1.VMOperationPhase{"Running", "Running", "Pending", "Running", "Pending"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("phases %v, want %v", got, want)
+	}
+	if msg := h.get(keys[2]).Status.Message; !strings.Contains(msg, "leaving node node-a (limit 2)") {
+		t.Errorf("vm2 waits with %q", msg)
+	}
+	if msg := h.get(keys[4]).Status.Message; !strings.Contains(msg, "in the cluster (limit 3)") {
+		t.Errorf("vm4 waits with %q", msg)
+	}
+	// A new executor (a restart) takes over the grants from the statuses.
+	restarted := newHarness(t, ExecutorConfig{MaxMigrations: 3, MaxMigrationsPerNode: 2})
+	all, _ := h.e.opLister.List(labels.Everything())
+	restarted.e.reserved.seed(all)
+	if n := restarted.e.reserved.migrationsInFlight(); n != 3 {
+		t.Errorf("a restarted executor holds %d slots, want the 3 recorded", n)
+	}
+	// The first migration ends: its slots go to the waiting ones.
+	op := h.get(keys[0])
+	op.Spec.Cancel = true
+	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.refresh()
+	got = phases()
+	want = []v1alpha1.VMOperationPhase{"Cancelled", "Running", "Running", "Running", "Pending"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after one ended: phases %v, want %v", got, want)
+	}
+}
+
+func TestExecutorCancelDeletesMigration(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
+	key := h.create("mig", "vm", migrateSpec())
+	h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "migration created" })
+	op := h.get(key)
+	op.Spec.Cancel = true
+	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.refresh()
+	if op := h.until(key, 1, ended); op.Status.Phase != v1alpha1.VMOperationCancelled {
+		t.Fatalf("cancel ended %+v", op.Status)
+	}
+	if _, err := h.kv.KubevirtV1().VirtualMachineInstanceMigrations("ns").Get(h.ctx, "hypersdk-mig", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("migration after cancel: %v", err)
+	}
+}
+
+func TestExecutorResizeStoppedVM(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+	key := h.create("resize", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationResize,
+		Resize: &v1alpha1.ResizeSpec{CPUs: ptr.To[int32](4)}})
+	op := h.until(key, 4, ended)
+	if op.Status.Phase != v1alpha1.VMOperationSucceeded || op.Status.Message != "resized; applies when the VM starts" {
+		t.Fatalf("resize ended %+v", op.Status)
+	}
+	vm, _ := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "vm", metav1.GetOptions{})
+	if vm.Spec.Template.Spec.Domain.CPU.Sockets != 4 {
+		t.Fatalf("sockets %d, want 4", vm.Spec.Template.Spec.Domain.CPU.Sockets)
+	}
+}
+
+func TestExecutorSnapshot(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways))
+	key := h.create("snap", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationSnapshot,
+		Snapshot: &v1alpha1.SnapshotSpec{Name: "s1", Description: "before"}})
+	h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "snapshot requested" })
+	snaps := h.kv.SnapshotV1beta1().VirtualMachineSnapshots("ns")
+	snap, err := snaps.Get(h.ctx, "s1", metav1.GetOptions{})
+	if err != nil || snap.Annotations[snapshotDescriptionAnnot] != "before" {
+		t.Fatalf("snapshot %v %v", snap, err)
+	}
+	snap.Status = &snapshotv1.VirtualMachineSnapshotStatus{Phase: snapshotv1.Succeeded, ReadyToUse: ptr.To(true)}
+	if _, err := snaps.Update(h.ctx, snap, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if op := h.until(key, 2, ended); op.Status.Phase != v1alpha1.VMOperationSucceeded {
+		t.Fatalf("snapshot ended %+v", op.Status)
+	}
+	// The snapshot is the result, not a temporary: it stays.
+	if _, err := snaps.Get(h.ctx, "s1", metav1.GetOptions{}); err != nil {
+		t.Fatalf("snapshot after the operation: %v", err)
+	}
+}
+
+func cloneSpec(target, targetNS string) v1alpha1.VMOperationSpec {
+	return v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationClone, Clone: &v1alpha1.CloneSpec{TargetName: target, TargetNamespace: targetNS}}
+}
+
+func TestExecutorCloneInNamespace(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+	key := h.create("clone", "vm", cloneSpec("copy", ""))
+	op := h.until(key, 4, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "clone requested" })
+	if ref := recorded(op, "VirtualMachine", "target"); ref == nil || ref.Name != "copy" {
+		t.Fatalf("target not reserved: %+v", op.Status.Resources)
+	}
+	clones := h.kv.CloneV1beta1().VirtualMachineClones("ns")
+	c, err := clones.Get(h.ctx, "hypersdk-clone", metav1.GetOptions{})
+	if err != nil || len(c.OwnerReferences) != 1 || c.OwnerReferences[0].UID != op.UID {
+		t.Fatalf("clone %v %v, want one owned by the operation", c, err)
+	}
+	// KubeVirt clones: the VM appears, the clone succeeds.
+	if _, err := h.kv.KubevirtV1().VirtualMachines("ns").Create(h.ctx, testVM("copy", kvv1.RunStrategyHalted), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Status.Phase = clonev1.Succeeded
+	if _, err := clones.Update(h.ctx, c, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	op = h.until(key, 3, ended)
+	if op.Status.Phase != v1alpha1.VMOperationSucceeded || op.Status.Message != "cloned to ns/copy" {
+		t.Fatalf("clone ended %+v", op.Status)
+	}
+	h.until(key, 1, func(*v1alpha1.VMOperation) bool { return true }) // the pass after the end cleans up
+	if _, err := clones.Get(h.ctx, "hypersdk-clone", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("VirtualMachineClone left after the clone: %v", err)
+	}
+	if op := h.get(key); !meta.IsStatusConditionTrue(op.Status.Conditions, conditionCleanedUp) {
+		t.Fatalf("conditions %+v, want CleanedUp", op.Status.Conditions)
+	}
+	if _, err := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "copy", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the clone itself went: %v", err)
+	}
+}
+
+// readySnapshot plays KubeVirt: the snapshot is ready with content holding
+// the source VM.
+func (h *harness) readySnapshot(name string, source *kvv1.VirtualMachine) {
+	h.t.Helper()
+	content := &snapshotv1.VirtualMachineSnapshotContent{
+		ObjectMeta: metav1.ObjectMeta{Name: "content-" + name, Namespace: "ns"},
+		Spec: snapshotv1.VirtualMachineSnapshotContentSpec{Source: snapshotv1.SourceSpec{VirtualMachine: &snapshotv1.VirtualMachine{
+			ObjectMeta: metav1.ObjectMeta{Name: source.Name, Labels: map[string]string{"app": "x"}}, Spec: source.Spec}}},
+	}
+	if _, err := h.kv.SnapshotV1beta1().VirtualMachineSnapshotContents("ns").Create(h.ctx, content, metav1.CreateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+	snaps := h.kv.SnapshotV1beta1().VirtualMachineSnapshots("ns")
+	snap, err := snaps.Get(h.ctx, name, metav1.GetOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	snap.Status = &snapshotv1.VirtualMachineSnapshotStatus{Phase: snapshotv1.Succeeded, ReadyToUse: ptr.To(true),
+		VirtualMachineSnapshotContentName: ptr.To(content.Name)}
+	if _, err := snaps.Update(h.ctx, snap, metav1.UpdateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func TestExecutorCloneAcrossNamespaces(t *testing.T) {
+	source := testVM("vm", kvv1.RunStrategyAlways)
+	h := newHarness(t, ExecutorConfig{}, source)
+	key := h.create("clone", "vm", cloneSpec("copy", "other"))
+	op := h.until(key, 3, func(op *v1alpha1.VMOperation) bool {
+		return recorded(op, "VirtualMachineSnapshot", roleTemporary) != nil
+	})
+	// Recorded before it is made.
+	snaps := h.kv.SnapshotV1beta1().VirtualMachineSnapshots("ns")
+	if _, err := snaps.Get(h.ctx, "hypersdk-clone", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("snapshot made before it was recorded: %v", err)
+	}
+	h.until(key, 1, func(op *v1alpha1.VMOperation) bool { return true })
+	snap, err := snaps.Get(h.ctx, "hypersdk-clone", metav1.GetOptions{})
+	if err != nil || len(snap.OwnerReferences) != 1 || snap.OwnerReferences[0].UID != op.UID {
+		t.Fatalf("temporary snapshot %v %v, want one owned by the operation", snap, err)
+	}
+	h.until(key, 1, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "waiting for snapshot hypersdk-clone" })
+	h.readySnapshot("hypersdk-clone", source)
+	op = h.until(key, 3, ended)
+	if op.Status.Phase != v1alpha1.VMOperationSucceeded || op.Status.Message != "cloned to other/copy" {
+		t.Fatalf("clone ended %+v", op.Status)
+	}
+	vm, err := h.kv.KubevirtV1().VirtualMachines("other").Get(h.ctx, "copy", metav1.GetOptions{})
+	if err != nil || ptr.Deref(vm.Spec.RunStrategy, "") != kvv1.RunStrategyHalted || vm.Labels["app"] != "x" {
+		t.Fatalf("clone %v %v, want a stopped copy with the source's labels", vm, err)
+	}
+	h.until(key, 1, func(*v1alpha1.VMOperation) bool { return true })
+	if _, err := snaps.Get(h.ctx, "hypersdk-clone", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("temporary snapshot left: %v", err)
+	}
+}
+
+// A target that cannot be created (here: over quota) fails the operation
+// with that reason at once, and leaves neither a snapshot nor a VM.
+func TestExecutorCloneForbiddenTarget(t *testing.T) {
+	source := testVM("vm", kvv1.RunStrategyAlways)
+	h := newHarness(t, ExecutorConfig{}, source)
+	h.kv.PrependReactor("create", "virtualmachines", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(kvv1.Resource("virtualmachines"), "copy", errors.New("exceeded quota: vms, requested: count/virtualmachines.kubevirt.io=1"))
+	})
+	key := h.create("clone", "vm", cloneSpec("copy", "other"))
+	h.until(key, 5, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "waiting for snapshot hypersdk-clone" })
+	h.readySnapshot("hypersdk-clone", source)
+	op := h.until(key, 2, ended)
+	cond := meta.FindStatusCondition(op.Status.Conditions, "Failed")
+	if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "exceeded quota") || cond == nil || cond.Reason != "Forbidden" {
+		t.Fatalf("clone over quota ended %+v", op.Status)
+	}
+	h.until(key, 1, func(*v1alpha1.VMOperation) bool { return true })
+	if _, err := h.kv.SnapshotV1beta1().VirtualMachineSnapshots("ns").Get(h.ctx, "hypersdk-clone", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("temporary snapshot left after a failed clone: %v", err)
+	}
+}
+
+// Two operations cloning to one name: the first reserves it, the second
+// fails with a conflict before it makes anything.
+func TestExecutorCloneSameTarget(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+	first := h.create("first", "vm", cloneSpec("copy", "other"))
+	second := h.create("second", "vm", cloneSpec("copy", "other"))
+	h.until(first, 2, func(op *v1alpha1.VMOperation) bool { return recorded(op, "VirtualMachine", "target") != nil })
+	op := h.until(second, 3, ended)
+	cond := meta.FindStatusCondition(op.Status.Conditions, "Failed")
+	if op.Status.Phase != v1alpha1.VMOperationFailed || cond == nil || cond.Reason != string(metav1.StatusReasonConflict) ||
+		!strings.Contains(op.Status.Message, "ns/first is already cloning") {
+		t.Fatalf("second clone ended %+v", op.Status)
+	}
+	if len(op.Status.Resources) != 0 {
+		t.Fatalf("the loser recorded %+v", op.Status.Resources)
+	}
+	// When the first ends, the name is free again.
+	h.e.reserved.release(first)
+	third := h.create("third", "vm", cloneSpec("copy", "other"))
+	h.until(third, 2, func(op *v1alpha1.VMOperation) bool { return recorded(op, "VirtualMachine", "target") != nil })
+}
+
+// An error that does not pass is retried a bounded number of times, then
+// fails the operation with the error.
+func TestExecutorGivesUp(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+	h.kv.PrependReactor("patch", "virtualmachines", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewServiceUnavailable("etcd is down")
+	})
+	key := h.create("start", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart, Start: &v1alpha1.StartSpec{}})
+	h.until(key, 1, phaseIs(v1alpha1.VMOperationRunning))
+	for i := 1; i < maxAttempts; i++ {
+		op, err := h.pass(key)
+		if err == nil || op.Status.Phase != v1alpha1.VMOperationRunning {
+			t.Fatalf("attempt %d: %v, phase %s; want a retry", i, err, op.Status.Phase)
+		}
+	}
+	op, err := h.pass(key)
+	if err != nil || op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "gave up after 12 attempts: etcd is down") {
+		t.Fatalf("after %d attempts: %v %+v", maxAttempts, err, op.Status)
+	}
+}
+
+func TestExecutorRefusesRequesterWithoutAccess(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+	key := h.create("start", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart, Start: &v1alpha1.StartSpec{},
+		Requester: &v1alpha1.VMOperationRequester{Username: "mallory"}})
+	op := h.until(key, 1, ended)
+	cond := meta.FindStatusCondition(op.Status.Conditions, "Failed")
+	if op.Status.Phase != v1alpha1.VMOperationFailed || cond == nil || cond.Reason != "Forbidden" {
+		t.Fatalf("operation of a requester without access: %+v", op.Status)
+	}
+	if got := h.runStrategy("vm"); got != kvv1.RunStrategyHalted {
+		t.Fatalf("the VM was touched: run strategy %s", got)
+	}
+}
+
+// Finished operations are deleted once their TTL has passed, not before.
+func TestExecutorCollectsAfterTTL(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{TTL: time.Hour}, testVM("vm", kvv1.RunStrategyHalted))
+	key := h.create("restart", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationRestart, Restart: &v1alpha1.RestartSpec{}})
+	h.until(key, 3, ended)
+	h.clock.Step(59 * time.Minute)
+	if op, err := h.pass(key); err != nil || op == nil {
+		t.Fatalf("collected before its TTL: %v", err)
+	}
+	h.clock.Step(2 * time.Minute)
+	if op, err := h.pass(key); err != nil || op != nil {
+		t.Fatalf("not collected after its TTL: %v %v", err, op)
+	}
+}

@@ -11,6 +11,9 @@ import (
 	"k8s.io/component-base/cli"
 	cliflag "k8s.io/component-base/cli/flag"
 	_ "k8s.io/component-base/logs/json/register"
+	// rest_client_* metrics on /metrics, rest_client_rate_limiter_duration_seconds
+	// among them: client-side throttling of this server's requests shows there.
+	_ "k8s.io/component-base/metrics/prometheus/restclient"
 	"k8s.io/component-base/term"
 
 	"github.com/hypersdk/hypersdk/pkg/apiserver"

@@ -83,17 +83,18 @@ func (c completedConfig) New() (*Server, error) {
 	if c.GenericConfig.Authorization.Authorizer == nil {
 		return nil, errors.New("no authorizer configured: operations are authorized as their requester")
 	}
+	// The view's versions come from KubeVirt's own, so every replica (and
+	// this process after a restart) hands out the same ones.
+	views := virtualmachine.NewCache()
 	admit := &ops.Admission{
 		Authorizer: c.GenericConfig.Authorization.Authorizer,
-		Precheck:   &ops.Prechecker{Kube: c.ExtraConfig.Kube, KubeVirt: c.ExtraConfig.KubeVirt},
+		Precheck: &ops.Prechecker{Kube: c.ExtraConfig.Kube, KubeVirt: c.ExtraConfig.KubeVirt,
+			Cache: kubevirt.CachedObjects{Cache: views}},
 	}
 	operations, operationStatus, err := vmoperation.NewREST(scheme, c.GenericConfig.RESTOptionsGetter, admit)
 	if err != nil {
 		return nil, err
 	}
-	// The view's versions come from KubeVirt's own, so every replica (and
-	// this process after a restart) hands out the same ones.
-	views := virtualmachine.NewCache()
 	vms := virtualmachine.NewREST(scheme, views, kubevirt.NewWriter(c.ExtraConfig.KubeVirt))
 	feeder := kubevirt.NewViewFeeder(c.ExtraConfig.KubeVirt, views)
 

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apiserver/pkg/util/compatibility"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	cliflag "k8s.io/component-base/cli/flag"
 	netutils "k8s.io/utils/net"
 
@@ -32,6 +33,11 @@ type Options struct {
 	Recommended *genericoptions.RecommendedOptions
 	// History is the store virtualmachines/history and clusterhistories read.
 	History historystore.Options
+	// KubeAPIQPS and KubeAPIBurst limit the server's own requests to
+	// kube-apiserver (prechecks, writes to KubeVirt objects). client-go's
+	// default of 5 per second made operation POSTs queue behind each other.
+	KubeAPIQPS   float32
+	KubeAPIBurst int
 
 	scheme *runtime.Scheme
 	codecs serializer.CodecFactory
@@ -41,9 +47,11 @@ type Options struct {
 func NewOptions() *Options {
 	scheme, codecs := NewScheme()
 	o := &Options{
-		Recommended: genericoptions.NewRecommendedOptions(etcdPathPrefix, codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
-		scheme:      scheme,
-		codecs:      codecs,
+		Recommended:  genericoptions.NewRecommendedOptions(etcdPathPrefix, codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
+		KubeAPIQPS:   100,
+		KubeAPIBurst: 200,
+		scheme:       scheme,
+		codecs:       codecs,
 	}
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
 		v1alpha1.SchemeGroupVersion, schema.GroupKind{Group: v1alpha1.GroupName})
@@ -59,7 +67,10 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	o.Recommended.Authorization.AddFlags(fss.FlagSet("authorization"))
 	o.Recommended.Audit.AddFlags(fss.FlagSet("auditing"))
 	o.Recommended.Features.AddFlags(fss.FlagSet("features"))
-	o.Recommended.CoreAPI.AddFlags(fss.FlagSet("kubernetes API"))
+	kubeAPI := fss.FlagSet("kubernetes API")
+	o.Recommended.CoreAPI.AddFlags(kubeAPI)
+	kubeAPI.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second this server makes to kube-apiserver at most (client-side rate limit).")
+	kubeAPI.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Requests this server may make to kube-apiserver in a burst above --kube-api-qps.")
 	o.Recommended.Admission.AddFlags(fss.FlagSet("admission"))
 	o.Recommended.EgressSelector.AddFlags(fss.FlagSet("egress selector"))
 	o.Recommended.Traces.AddFlags(fss.FlagSet("traces"))
@@ -77,6 +88,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 // Validate returns every problem with the options at once.
 func (o *Options) Validate() error {
 	errs := o.Recommended.Validate()
+	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst < 1 {
+		errs = append(errs, fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive, got %g and %d", o.KubeAPIQPS, o.KubeAPIBurst))
+	}
 	return utilerrors.NewAggregate(errs)
 }
 
@@ -100,11 +114,13 @@ func (o *Options) Config() (*Config, error) {
 	if err := o.Recommended.ApplyTo(generic); err != nil {
 		return nil, fmt.Errorf("applying options: %w", err)
 	}
-	kv, err := kubevirt.NewClientset(generic.ClientConfig)
+	clientConfig := rest.CopyConfig(generic.ClientConfig)
+	clientConfig.QPS, clientConfig.Burst = o.KubeAPIQPS, o.KubeAPIBurst
+	kv, err := kubevirt.NewClientset(clientConfig)
 	if err != nil {
 		return nil, err
 	}
-	kube, err := kubernetes.NewForConfig(generic.ClientConfig)
+	kube, err := kubernetes.NewForConfig(clientConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +135,7 @@ func (o *Options) Config() (*Config, error) {
 			Codecs:       o.codecs,
 			KubeVirt:     kv,
 			Kube:         kube,
-			ClientConfig: generic.ClientConfig,
+			ClientConfig: clientConfig,
 			History:      history,
 		},
 	}, nil

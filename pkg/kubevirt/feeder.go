@@ -64,6 +64,25 @@ func NewViewFeeder(client Clientset, sink ViewSink) *ViewFeeder {
 	}}
 }
 
+// CachedObjects reads the KubeVirt objects behind the VM view from its
+// cache, without a request to kube-apiserver.
+type CachedObjects struct{ Cache *viewcache.Cache }
+
+// Objects returns the VM namespace/name and its instance (nil when it has
+// none); false when the cache holds no such VM.
+func (c CachedObjects) Objects(namespace, name string) (*kvv1.VirtualMachine, *kvv1.VirtualMachineInstance, bool) {
+	key := viewcache.Key(namespace, name)
+	o, ok := c.Cache.Side(key, SourceVM)
+	if !ok {
+		return nil, nil, false
+	}
+	vm := o.(*kvv1.VirtualMachine)
+	if o, ok := c.Cache.Side(key, SourceVMI); ok {
+		return vm, o.(*kvv1.VirtualMachineInstance), true
+	}
+	return vm, nil, true
+}
+
 // Run feeds the sink until ctx is done.
 func (f *ViewFeeder) Run(ctx context.Context) {
 	for _, r := range f.reflectors {

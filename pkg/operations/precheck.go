@@ -26,11 +26,33 @@ import (
 type Prechecker struct {
 	Kube     kubernetes.Interface
 	KubeVirt kubevirt.Clientset
+	// Cache, when set, is where the VM and its instance are read first.
+	Cache ObjectCache
+}
+
+// ObjectCache holds the KubeVirt objects an API server watches.
+type ObjectCache interface {
+	// Objects returns the VM and its instance (nil when it has none); false
+	// when the cache holds no such VM.
+	Objects(namespace, name string) (*kvv1.VirtualMachine, *kvv1.VirtualMachineInstance, bool)
 }
 
 // Check returns nil when op may be created, else an API error. Who may ask
 // for it is not its business: RequiredAccess and Authorize decide that.
+//
+// The VM and its instance come from the cache when there is one, so an
+// operation POST costs kube-apiserver nothing in the common case. A cache
+// lags behind by a moment, so what it would refuse (a VM just created, an
+// instance that just started) is checked again on the live objects before
+// the request is refused; what it lets through, the executor checks again
+// when it acts.
 func (p *Prechecker) Check(ctx context.Context, op *hypersdk.VMOperation) error {
+	if p.Cache != nil {
+		vm, vmi, ok := p.Cache.Objects(op.Namespace, op.Spec.VMName)
+		if ok && p.check(ctx, op, vm, vmi) == nil {
+			return nil
+		}
+	}
 	vms := p.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace)
 	vm, err := vms.Get(ctx, op.Spec.VMName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -45,6 +67,11 @@ func (p *Prechecker) Check(ctx context.Context, op *hypersdk.VMOperation) error 
 	} else if err != nil {
 		return err
 	}
+	return p.check(ctx, op, vm, vmi)
+}
+
+// check decides on op given its VM and instance (nil when stopped).
+func (p *Prechecker) check(ctx context.Context, op *hypersdk.VMOperation, vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance) error {
 	running := vmi != nil && vmi.Status.Phase == kvv1.Running && vmi.DeletionTimestamp == nil
 	kind := hypersdk.Kind(optionsKind(op.Spec.Type))
 	conflict := func(msg string) error {

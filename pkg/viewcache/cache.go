@@ -347,6 +347,17 @@ func (c *Cache) Get(key string) (Object, bool) {
 	return e.view.DeepCopyObject().(Object), true
 }
 
+// Side returns a copy of what source src last gave for key, or false.
+func (c *Cache) Side(key string, src int) (Object, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	o := c.side(key, src)
+	if o == nil {
+		return nil, false
+	}
+	return o.DeepCopyObject().(Object), true
+}
+
 // WaitForSource waits until the cache has applied source src up to rv (for
 // example a write's own result), for at most the CatchUp time.
 func (c *Cache) WaitForSource(ctx context.Context, src int, rv uint64) error {

@@ -30,6 +30,10 @@ type SQLiteOptions struct {
 	ReadOnly bool
 	// Clock decides what "older than" means. Default the real clock.
 	Clock clock.PassiveClock
+	// BeforeCommit, when set, is called inside each Append's transaction
+	// after every row is written and before the commit, with the batch's
+	// time: a fault point for tests of what a crash there leaves.
+	BeforeCommit func(at time.Time)
 }
 
 // ErrCompacted is wrapped by Append for a batch at or before the downsampled
@@ -229,6 +233,9 @@ func (s *SQLiteStore) insert(ctx context.Context, ts int64, b Batch) (map[vmKey]
 		c.CPUUsageCores, c.CPUAllocatedCores, c.MemoryUsageBytes, c.MemoryAllocatedBytes,
 		c.CarbonIntensityAvg, c.CostPerHour); err != nil {
 		return nil, fmt.Errorf("inserting cluster sample: %w", err)
+	}
+	if s.opts.BeforeCommit != nil {
+		s.opts.BeforeCommit(time.UnixMilli(ts))
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("committing: %w", err)

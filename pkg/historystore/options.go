@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -34,6 +35,11 @@ type Options struct {
 	// PrometheusSource is "hypersdk" (the recorder's exported series) or
 	// "kubevirt" (KubeVirt's kubevirt_vmi_* series).
 	PrometheusSource string
+	// FaultKillInWrite names a file: when it exists as a SQLite batch is
+	// written, the writer deletes it and kills itself with SIGKILL inside
+	// the write's transaction. A fault point for crash tests; inert while
+	// the file does not exist.
+	FaultKillInWrite string
 }
 
 // AddFlags adds the options to fs.
@@ -45,6 +51,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.DownsampleInterval, "history-downsample-interval", time.Hour, "Resolution of downsampled SQLite history.")
 	fs.StringVar(&o.PrometheusURL, "prometheus-url", "", "Base URL of Prometheus, for --history-store=prometheus.")
 	fs.StringVar(&o.PrometheusSource, "prometheus-source", "hypersdk", "Series to read from Prometheus: hypersdk (the recorder's) or kubevirt (kubevirt_vmi_*).")
+	fs.StringVar(&o.FaultKillInWrite, "fault-kill-in-write", "", "Testing only: when this file exists at a SQLite write, delete it and die by SIGKILL inside the write's transaction.")
+	_ = fs.MarkHidden("fault-kill-in-write")
 }
 
 // Open opens the chosen store. A reader (readOnly) of a SQLite file that
@@ -59,6 +67,9 @@ func (o *Options) Open(ctx context.Context, readOnly bool) (history.Store, error
 			DownsampleInterval: o.DownsampleInterval, ReadOnly: readOnly}
 		if readOnly {
 			return &lazySQLite{path: o.SQLitePath, opts: opts}, nil
+		}
+		if o.FaultKillInWrite != "" {
+			opts.BeforeCommit = killInWrite(o.FaultKillInWrite)
 		}
 		return history.OpenSQLite(ctx, o.SQLitePath, opts)
 	case Prometheus:
@@ -139,4 +150,17 @@ func (l *lazySQLite) Close() error {
 		return nil
 	}
 	return l.store.Close()
+}
+
+// killInWrite is the fault point of FaultKillInWrite.
+func killInWrite(trigger string) func(time.Time) {
+	return func(at time.Time) {
+		if err := os.Remove(trigger); err != nil {
+			return // not asked for
+		}
+		// Straight to stderr, unbuffered: the process is gone a moment later.
+		fmt.Fprintf(os.Stderr, "fault point: killed inside the write of the batch at %s\n", at.UTC().Format(time.RFC3339Nano))
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // SIGKILL cannot be caught; this only waits for it to land
+	}
 }

@@ -137,20 +137,21 @@ func (sb *Sandbox) startExtender(ctx context.Context, client kubernetes.Interfac
 // StartExtender starts the extender (again, after KillExtender) and waits
 // for /readyz.
 func (sb *Sandbox) StartExtender(ctx context.Context) error {
-	p, err := process.Start(extenderName, sb.ControlPlane.LogDir, filepath.Join(sb.cfg.BinDir, extenderName), sb.extenderArgs, nil)
+	p, err := sb.supervise(extenderName, filepath.Join(sb.cfg.BinDir, extenderName), sb.extenderArgs)
 	if err != nil {
 		return err
 	}
 	sb.extender = p
-	sb.procs = append(sb.procs, p)
 	hc := sb.ExtenderHTTPClient()
-	return p.WaitFor(ctx, "/readyz", func(ctx context.Context) error {
+	return p.Current().WaitFor(ctx, "/readyz", func(ctx context.Context) error {
 		return process.GetOK(ctx, hc, sb.ExtenderURL()+"/readyz")
 	})
 }
 
-// KillExtender ends the extender with SIGKILL, as a crash would.
-func (sb *Sandbox) KillExtender() { sb.extender.Kill() }
+// KillExtender ends the extender with SIGKILL and keeps it down (the
+// sandbox does not start it again) until StartExtender: an extender that is
+// gone for good, as tests of scheduling without it need.
+func (sb *Sandbox) KillExtender() { sb.extender.Stop(0) }
 
 // ExtenderURL is where the extender serves its verbs and /metrics, over TLS.
 func (sb *Sandbox) ExtenderURL() string { return "https://" + process.Addr(sb.extenderPort) }

@@ -102,17 +102,19 @@ type Sandbox struct {
 	HostNode *hostnode.Node
 
 	cfg        Config
-	procs      []*process.Process // everything started beside the control plane
+	procs      []*process.Process    // started beside the control plane, not restarted (kwok)
+	supervised []*process.Supervised // HyperSDK's own: restarted when they exit
+	logger     klog.Logger
 	stop       context.CancelFunc // ends the in-process loops
 	loops      sync.WaitGroup
 	apiServer  *aggregated
 	simulator  *aggregated
-	controller *process.Process
+	controller *process.Supervised
 	ctrlArgs   []string
 
 	apiServerArgs []string // as first started, before RestartAPIServer's extras
 
-	extender     *process.Process
+	extender     *process.Supervised
 	extenderArgs []string
 	extenderPort int
 	extenderTLS  *extenderTLS
@@ -140,7 +142,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sb := &Sandbox{cfg: cfg, extenderPort: ports[0], metricsPort: ports[1]}
+	sb := &Sandbox{cfg: cfg, extenderPort: ports[0], metricsPort: ports[1], logger: logger}
 	if sb.extenderTLS, err = sb.writeExtenderTLS(); err != nil {
 		return nil, err
 	}
@@ -289,7 +291,7 @@ type aggregated struct {
 	port        int
 	ca          []byte
 	apiServices []string
-	proc        *process.Process
+	proc        *process.Supervised
 }
 
 // newAggregated prepares a server's serving certificate (from a fresh CA, for
@@ -403,25 +405,43 @@ func (sb *Sandbox) startAggregated(ctx context.Context, client kubernetes.Interf
 }
 
 func (sb *Sandbox) run(a *aggregated) error {
-	p, err := process.Start(a.name, sb.ControlPlane.LogDir, a.bin, a.args, nil)
+	p, err := sb.supervise(a.name, a.bin, a.args)
 	if err != nil {
 		return err
 	}
 	a.proc = p
-	sb.procs = append(sb.procs, p)
 	return nil
+}
+
+// supervise starts one of HyperSDK's components and keeps it running, as a
+// kubelet would its pod: when it exits it is started again with a back-off,
+// and the sandbox's log says so, louder when it keeps failing.
+func (sb *Sandbox) supervise(name, bin string, args []string) (*process.Supervised, error) {
+	p, err := process.Supervise(name, sb.ControlPlane.LogDir, bin, args, process.Options{}, func(e process.Exit) {
+		if e.Failing {
+			sb.logger.Error(e.Err, "Component keeps failing; restarting it again", "component", e.Name,
+				"restarts", e.Restarts, "backoff", e.Backoff, "log", e.Log)
+			return
+		}
+		sb.logger.Info("Component exited; restarting it", "component", e.Name, "err", e.Err,
+			"restarts", e.Restarts, "backoff", e.Backoff, "log", e.Log)
+	})
+	if err != nil {
+		return nil, err
+	}
+	sb.supervised = append(sb.supervised, p)
+	return p, nil
 }
 
 // RestartAPIServer kills hypersdk-apiserver and starts it again with its
 // usual flags followed by extraArgs (which override them), waiting until the
 // aggregated API is available once more.
 func (sb *Sandbox) RestartAPIServer(ctx context.Context, extraArgs ...string) error {
-	sb.apiServer.proc.Kill()
 	if sb.apiServerArgs == nil {
 		sb.apiServerArgs = slices.Clone(sb.apiServer.args)
 	}
 	sb.apiServer.args = append(slices.Clone(sb.apiServerArgs), extraArgs...)
-	if err := sb.run(sb.apiServer); err != nil {
+	if err := sb.apiServer.proc.Restart(ctx, sb.apiServer.args); err != nil {
 		return err
 	}
 	return sb.waitAvailable(ctx, sb.apiServer)
@@ -538,13 +558,13 @@ func (sb *Sandbox) waitAvailable(ctx context.Context, a *aggregated) error {
 		return err
 	}
 	hc := &http.Client{Transport: transport, Timeout: 5 * time.Second}
-	if err := a.proc.WaitFor(ctx, "/readyz", func(ctx context.Context) error {
+	if err := a.proc.Current().WaitFor(ctx, "/readyz", func(ctx context.Context) error {
 		return process.GetOK(ctx, hc, direct.Host+"/readyz")
 	}); err != nil {
 		return err
 	}
 	for _, name := range a.apiServices {
-		if err := a.proc.WaitFor(ctx, "APIService "+name+" Available", func(ctx context.Context) error {
+		if err := a.proc.Current().WaitFor(ctx, "APIService "+name+" Available", func(ctx context.Context) error {
 			svc, err := agg.ApiregistrationV1().APIServices().Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
 				return err
@@ -572,8 +592,9 @@ func (sb *Sandbox) Stop() {
 		sb.stop()
 		sb.loops.Wait()
 	}
+	process.StopAll(sb.supervised, 10*time.Second)
 	process.StopAll(sb.procs, 10*time.Second)
-	sb.procs = nil
+	sb.procs, sb.supervised = nil, nil
 	sb.ControlPlane.Stop()
 }
 
@@ -588,19 +609,26 @@ func (sb *Sandbox) startController(ctx context.Context, client kubernetes.Interf
 		"--history-db=" + sb.HistoryDB(),
 		"--record-interval=" + sb.cfg.RecordInterval.String(),
 		"--metrics-bind-address=" + process.Addr(sb.metricsPort),
+		"--fault-kill-in-write=" + sb.RecorderFaultFile(),
 		"--v=2",
 	}, sb.carbonArgs()...)
 	return sb.runController()
 }
 
 func (sb *Sandbox) runController() error {
-	p, err := process.Start("hypersdk-controller", sb.ControlPlane.LogDir, filepath.Join(sb.cfg.BinDir, "hypersdk-controller"), sb.ctrlArgs, nil)
+	p, err := sb.supervise("hypersdk-controller", filepath.Join(sb.cfg.BinDir, "hypersdk-controller"), sb.ctrlArgs)
 	if err != nil {
 		return err
 	}
 	sb.controller = p
-	sb.procs = append(sb.procs, p)
 	return nil
+}
+
+// RecorderFaultFile is the file that, once created, makes hypersdk-controller
+// kill itself inside its next history write (and delete the file): a fault
+// point for tests of what a crash leaves in the store.
+func (sb *Sandbox) RecorderFaultFile() string {
+	return filepath.Join(sb.cfg.Dir, "hypersdk", "fault-kill-in-write")
 }
 
 // HistoryDB is the SQLite history file the recorder writes and
@@ -613,15 +641,22 @@ func (sb *Sandbox) ControllerMetricsURL() string {
 	return "http://" + process.Addr(sb.metricsPort) + "/metrics"
 }
 
-// KillController ends hypersdk-controller with SIGKILL, as a crash would.
-func (sb *Sandbox) KillController() { sb.controller.Kill() }
-
-// StartController starts hypersdk-controller again after KillController.
-func (sb *Sandbox) StartController() error { return sb.runController() }
+// KillController ends hypersdk-controller with SIGKILL, as a crash would,
+// and waits until the sandbox has started it again.
+func (sb *Sandbox) KillController(ctx context.Context) error {
+	p := sb.controller.Current()
+	p.Kill()
+	return sb.controller.WaitStarted(ctx, p)
+}
 
 // PID returns the process id of a sandbox component by name (for example
 // kubevirt-simulator, kwok, hypersdk-apiserver), 0 when it does not run.
 func (sb *Sandbox) PID(name string) int {
+	for _, p := range sb.supervised {
+		if p.Name() == name {
+			return p.Current().Pid()
+		}
+	}
 	for _, p := range sb.procs {
 		if p.Name == name {
 			return p.Pid()

@@ -391,9 +391,32 @@ func acknowledged(t *testing.T) []time.Time {
 	return out
 }
 
+var killedLine = regexp.MustCompile(`fault point: killed inside the write of the batch at (\S+)`)
+
+// killedInWrite returns the batch times the recorder was killed in the
+// middle of writing.
+func killedInWrite(t *testing.T) []time.Time {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(env.ControlPlane.LogDir, "hypersdk-controller.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []time.Time
+	for _, m := range killedLine.FindAllStringSubmatch(string(data), -1) {
+		ts, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ts)
+	}
+	return out
+}
+
 // TestHistorySurvivesRecorderKill kills hypersdk-controller with SIGKILL
-// right as a batch is being recorded, twice, and checks that every tick the
-// recorder acknowledged is in the store exactly once.
+// inside the transaction of a history write (a fault point: the rows are
+// written, the commit is not), twice; the sandbox starts it again each time.
+// Every tick the recorder acknowledged is in the store exactly once, and
+// nothing of the ticks it was killed writing.
 func TestHistorySurvivesRecorderKill(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ns := env.Namespace(t, "historykill")
@@ -402,16 +425,21 @@ func TestHistorySurvivesRecorderKill(t *testing.T) {
 	}
 	runningVMI(t, ns, "kept-2", "")
 	step := framework.RecordInterval
-	for round := range 2 {
+	for range 2 {
 		before := len(acknowledged(t))
 		framework.Eventually(t, "a batch stored", func(context.Context) (bool, error) { return len(acknowledged(t)) > before, nil })
-		// Kill as the next tick's batch is sampled and written.
-		next := time.Now().Truncate(step).Add(step)
-		time.Sleep(time.Until(next) + time.Duration(round)*3*time.Millisecond)
-		env.KillController()
-		if err := env.StartController(); err != nil {
+		pid := env.PID("hypersdk-controller")
+		if err := os.WriteFile(env.RecorderFaultFile(), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		framework.Eventually(t, "the recorder killed inside a write and started again", func(context.Context) (bool, error) {
+			_, err := os.Stat(env.RecorderFaultFile())
+			return os.IsNotExist(err) && env.PID("hypersdk-controller") != pid, nil
+		})
+	}
+	killed := killedInWrite(t)
+	if len(killed) != 2 {
+		t.Fatalf("the log shows %d kills inside a write, want 2", len(killed))
 	}
 	after := len(acknowledged(t))
 	framework.Eventually(t, "the restarted recorder storing again", func(context.Context) (bool, error) {
@@ -434,6 +462,14 @@ func TestHistorySurvivesRecorderKill(t *testing.T) {
 	for _, p := range got[0].Points {
 		stored[p.Time.UTC()] = p.Value
 		vmSamples += p.Value
+	}
+	for _, ts := range killed {
+		if _, ok := stored[ts.UTC()]; ok {
+			t.Errorf("tick %v, killed before its commit, is in the store", ts)
+		}
+		if slices.ContainsFunc(acked, ts.Equal) {
+			t.Errorf("tick %v, killed before its commit, was acknowledged", ts)
+		}
 	}
 	seen := map[time.Time]bool{}
 	for _, ts := range acked {

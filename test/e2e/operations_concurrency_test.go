@@ -290,8 +290,7 @@ func TestCloneSurvivesControllerKill(t *testing.T) {
 	target := env.Namespace(t, "ops-clone-crash-target")
 	key := "hypersdk.io/e2e-" + ns
 	op := cloneWaitingForNode(t, ns, target, key)
-	env.KillController()
-	if err := env.StartController(); err != nil {
+	if err := env.KillController(ctx); err != nil {
 		t.Fatal(err)
 	}
 	node := otherNode(t, "")

@@ -257,8 +257,7 @@ func TestOperationSurvivesControllerKill(t *testing.T) {
 		cur, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, op.Name, metav1.GetOptions{})
 		return err == nil && cur.Status.Phase == v1alpha1.VMOperationRunning && cur.Status.Progress >= 5 && cur.Status.Progress < 100, err
 	})
-	env.KillController()
-	if err := env.StartController(); err != nil {
+	if err := env.KillController(ctx); err != nil {
 		t.Fatal(err)
 	}
 	cur, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, op.Name, metav1.GetOptions{})

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"syscall"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -80,5 +82,35 @@ func TestRestartOfAPIServer(t *testing.T) {
 	_, err = env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: "1764300000000000"})
 	if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
 		t.Errorf("watch from a version of another scheme: err = %v, want 410 Gone", err)
+	}
+}
+
+// TestComponentsComeBack: kill -9 of hypersdk-controller and of
+// hypersdk-apiserver, as a crash or the OOM killer would; the sandbox
+// starts each again by itself, and operations work afterwards.
+func TestComponentsComeBack(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "comeback")
+	createKubeVirtVM(t, ns, kubevirtVM("phoenix", 1, "1Gi", nil))
+	runningVMI(t, ns, "phoenix", "")
+	for _, name := range []string{"hypersdk-controller", "hypersdk-apiserver"} {
+		pid := env.PID(name)
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill -9 %s (%d): %v", name, pid, err)
+		}
+		framework.Eventually(t, name+" to run again", func(context.Context) (bool, error) {
+			return env.PID(name) != pid, nil
+		})
+		// hypersdk.io answers again (through the aggregator, from the new
+		// process), and the new controller carries out an operation.
+		var op *v1alpha1.VMOperation
+		framework.Eventually(t, "a restart operation accepted after "+name+" came back", func(context.Context) (bool, error) {
+			code, created, err := post(t, env.HyperSDK, ns, "phoenix", "restart", map[string]interface{}{}, false)
+			op = created
+			return code == http.StatusCreated, err
+		})
+		if end := followToEnd(t, op); end.Status.Phase != v1alpha1.VMOperationSucceeded {
+			t.Fatalf("restart after %s came back ended %s: %s", name, end.Status.Phase, end.Status.Message)
+		}
 	}
 }

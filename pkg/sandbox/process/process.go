@@ -170,7 +170,7 @@ func Poll(ctx context.Context, timeout time.Duration, fn func(context.Context) e
 }
 
 // StopAll stops procs concurrently and waits for all of them.
-func StopAll(procs []*Process, grace time.Duration) {
+func StopAll[P interface{ Stop(time.Duration) }](procs []P, grace time.Duration) {
 	var wg sync.WaitGroup
 	for _, p := range procs {
 		wg.Add(1)

@@ -170,7 +170,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CloneSpec(ref common.ReferenceCallba
 					},
 					"linkedClone": {
 						SchemaProps: spec.SchemaProps{
-							Description: "LinkedClone shares the source's disks copy-on-write instead of copying.",
+							Description: "LinkedClone asks for disks shared copy-on-write with the source instead of copied. Not supported yet: a request with it is refused (422 naming linkedClone) rather than served with a full copy.",
 							Type:        []string{"boolean"},
 							Format:      "",
 						},
@@ -1144,7 +1144,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_SnapshotSpec(ref common.ReferenceCal
 					},
 					"quiesce": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Quiesce freezes the guest file systems while the snapshot is taken.",
+							Description: "Quiesce requires the guest file systems to be frozen while a running VM is snapshotted (KubeVirt freezes them through the guest agent). It is refused (422 naming quiesce) when the VM's guest agent is not connected, and the operation fails, deleting the snapshot, when the snapshot reports it was not frozen. A stopped VM needs no freeze. Without it KubeVirt still freezes when an agent is connected.",
 							Type:        []string{"boolean"},
 							Format:      "",
 						},
@@ -1172,7 +1172,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_StartSpec(ref common.ReferenceCallba
 				Properties: map[string]spec.Schema{
 					"paused": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Paused starts the VM with its CPUs paused.",
+							Description: "Paused starts the VM with its CPUs paused: the VM template's startStrategy becomes Paused (KubeVirt's field) and the operation succeeds once the instance reports its Paused condition. The template keeps it, so later starts and restarts are paused too, until a Start without paused clears it.",
 							Type:        []string{"boolean"},
 							Format:      "",
 						},
@@ -1627,7 +1627,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCloneOptions(ref commo
 					},
 					"linkedClone": {
 						SchemaProps: spec.SchemaProps{
-							Description: "LinkedClone shares the source's disks copy-on-write instead of copying.",
+							Description: "LinkedClone asks for disks shared copy-on-write with the source instead of copied. Not supported yet: a request with it is refused (422 naming linkedClone) rather than served with a full copy.",
 							Type:        []string{"boolean"},
 							Format:      "",
 						},
@@ -2158,7 +2158,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSnapshotOptions(ref co
 					},
 					"quiesce": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Quiesce freezes the guest file systems while the snapshot is taken.",
+							Description: "Quiesce requires the guest file systems to be frozen while a running VM is snapshotted (KubeVirt freezes them through the guest agent). It is refused (422 naming quiesce) when the VM's guest agent is not connected, and the operation fails, deleting the snapshot, when the snapshot reports it was not frozen. A stopped VM needs no freeze. Without it KubeVirt still freezes when an agent is connected.",
 							Type:        []string{"boolean"},
 							Format:      "",
 						},
@@ -2296,7 +2296,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineStartOptions(ref commo
 					},
 					"paused": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Paused starts the VM with its CPUs paused.",
+							Description: "Paused starts the VM with its CPUs paused: the VM template's startStrategy becomes Paused (KubeVirt's field) and the operation succeeds once the instance reports its Paused condition. The template keeps it, so later starts and restarts are paused too, until a Start without paused clears it.",
 							Type:        []string{"boolean"},
 							Format:      "",
 						},

@@ -43,18 +43,6 @@ func (e *Executor) clone(ctx context.Context, op *v1alpha1.VMOperation) (step, e
 		if err != nil {
 			return step{}, err
 		}
-		if spec.LinkedClone {
-			// Real linked clones share the source's disks copy-on-write
-			// through the storage driver; KubeVirt has no such flag, so the
-			// relation is recorded where tools can see it.
-			if vm.Annotations == nil {
-				vm.Annotations = map[string]string{}
-			}
-			vm.Annotations[linkedCloneAnnotation] = op.Namespace + "/" + op.Spec.VMName
-			if vm, err = e.cfg.KubeVirt.KubevirtV1().VirtualMachines(targetNS).Update(ctx, vm, metav1.UpdateOptions{}); err != nil {
-				return step{}, err
-			}
-		}
 		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachine", APIVersion: kvv1.GroupVersion.String(),
 			Namespace: targetNS, Name: spec.TargetName, UID: vm.UID, Role: "clone"})
 		return step{progress: 80, message: "cloned to " + targetNS + "/" + spec.TargetName}, nil

@@ -40,7 +40,6 @@ const (
 	// with the error (about a minute with the queue's backoff).
 	maxAttempts              = 12
 	ownerAnnotation          = "hypersdk.io/operation"
-	linkedCloneAnnotation    = "hypersdk.io/linked-clone-of"
 	snapshotDescriptionAnnot = "hypersdk.io/description"
 )
 

@@ -420,6 +420,104 @@ func TestExecutorResizeStoppedVM(t *testing.T) {
 	}
 }
 
+func (h *harness) startStrategy(vm string) *kvv1.StartStrategy {
+	h.t.Helper()
+	got, err := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, vm, metav1.GetOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return got.Spec.Template.Spec.StartStrategy
+}
+
+func TestExecutorStartPaused(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+	key := h.create("start", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart, Start: &v1alpha1.StartSpec{Paused: true}})
+	h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "waiting for the instance" })
+	if got := h.startStrategy("vm"); got == nil || *got != kvv1.StartStrategyPaused {
+		t.Fatalf("start strategy %v, want Paused", got)
+	}
+	if got := h.runStrategy("vm"); got != kvv1.RunStrategyAlways {
+		t.Fatalf("run strategy %s, want Always", got)
+	}
+	// Running is not enough: the instance must say it is paused.
+	vmi := testVMI("vm", "node-a", "vmi-1")
+	vmi.Spec.StartStrategy = ptr.To(kvv1.StartStrategyPaused)
+	h.setVMI(vmi)
+	op := h.until(key, 2, func(op *v1alpha1.VMOperation) bool { return op.Status.Progress == 90 })
+	if op.Status.Phase != v1alpha1.VMOperationRunning {
+		t.Fatalf("finished before the instance reported paused: %+v", op.Status)
+	}
+	vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstancePaused, Status: corev1.ConditionTrue}}
+	h.setVMI(vmi)
+	op = h.until(key, 2, ended)
+	if op.Status.Phase != v1alpha1.VMOperationSucceeded || op.Status.Message != "running, paused" {
+		t.Fatalf("paused start ended %+v", op.Status)
+	}
+}
+
+func TestExecutorStartUnpausedClearsStartStrategy(t *testing.T) {
+	vm := testVM("vm", kvv1.RunStrategyHalted)
+	vm.Spec.Template.Spec.StartStrategy = ptr.To(kvv1.StartStrategyPaused)
+	h := newHarness(t, ExecutorConfig{}, vm)
+	key := h.create("start", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart, Start: &v1alpha1.StartSpec{}})
+	h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "waiting for the instance" })
+	if got := h.startStrategy("vm"); got != nil {
+		t.Fatalf("start strategy %v after a start that is not paused", *got)
+	}
+}
+
+func TestExecutorStartPausedRaced(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+	key := h.create("start", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart, Start: &v1alpha1.StartSpec{Paused: true}})
+	h.until(key, 1, phaseIs(v1alpha1.VMOperationRunning))
+	// Someone else started the VM, not paused, before this operation acted.
+	h.setVMI(testVMI("vm", "node-a", "vmi-1"))
+	op := h.until(key, 3, ended)
+	if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "not paused") {
+		t.Fatalf("raced paused start ended %+v", op.Status)
+	}
+}
+
+func TestExecutorSnapshotQuiesce(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		indications []snapshotv1.Indication
+		want        v1alpha1.VMOperationPhase
+		kept        bool
+	}{
+		{"frozen", []snapshotv1.Indication{snapshotv1.VMSnapshotOnlineSnapshotIndication, snapshotv1.VMSnapshotGuestAgentIndication}, v1alpha1.VMOperationSucceeded, true},
+		{"no agent", []snapshotv1.Indication{snapshotv1.VMSnapshotOnlineSnapshotIndication, snapshotv1.VMSnapshotNoGuestAgentIndication}, v1alpha1.VMOperationFailed, false},
+		{"offline", nil, v1alpha1.VMOperationSucceeded, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways))
+			key := h.create("snap", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationSnapshot,
+				Snapshot: &v1alpha1.SnapshotSpec{Name: "s1", Quiesce: true}})
+			h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "snapshot requested" })
+			snaps := h.kv.SnapshotV1beta1().VirtualMachineSnapshots("ns")
+			snap, err := snaps.Get(h.ctx, "s1", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap.Status = &snapshotv1.VirtualMachineSnapshotStatus{Phase: snapshotv1.Succeeded, ReadyToUse: ptr.To(true), Indications: tc.indications}
+			if _, err := snaps.Update(h.ctx, snap, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			op := h.until(key, 2, ended)
+			if op.Status.Phase != tc.want {
+				t.Fatalf("quiesced snapshot ended %+v, want %s", op.Status, tc.want)
+			}
+			if tc.want == v1alpha1.VMOperationFailed && !strings.Contains(op.Status.Message, "quiesce") {
+				t.Fatalf("failure does not name quiesce: %q", op.Status.Message)
+			}
+			_, err = snaps.Get(h.ctx, "s1", metav1.GetOptions{})
+			if kept := err == nil; kept != tc.kept {
+				t.Fatalf("snapshot kept %v, want %v (%v)", kept, tc.kept, err)
+			}
+		})
+	}
+}
+
 func TestExecutorSnapshot(t *testing.T) {
 	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways))
 	key := h.create("snap", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationSnapshot,

@@ -102,6 +102,10 @@ func (p *Prechecker) check(ctx context.Context, op *hypersdk.VMOperation, vm *kv
 			return apierrors.NewInvalid(kind, op.Spec.VMName, errs)
 		}
 	case hypersdk.VMOperationSnapshot:
+		if op.Spec.Snapshot.Quiesce && running && !agentConnected(vmi) {
+			return apierrors.NewInvalid(kind, op.Spec.VMName, field.ErrorList{field.Invalid(field.NewPath("quiesce"), true,
+				"the VM's guest agent is not connected, so its file systems cannot be frozen; install qemu-guest-agent in the guest, or omit quiesce for a crash-consistent snapshot")})
+		}
 		if name := op.Spec.Snapshot.Name; name != "" {
 			if _, err := p.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
 				return apierrors.NewAlreadyExists(snapshotResource, name)
@@ -111,6 +115,15 @@ func (p *Prechecker) check(ctx context.Context, op *hypersdk.VMOperation, vm *kv
 		return p.checkClone(ctx, op)
 	}
 	return nil
+}
+
+func agentConnected(vmi *kvv1.VirtualMachineInstance) bool {
+	for _, c := range vmi.Status.Conditions {
+		if c.Type == kvv1.VirtualMachineInstanceAgentConnected && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 var snapshotResource = kvv1.Resource("virtualmachinesnapshots")
@@ -251,6 +264,14 @@ func (p *Prechecker) fits(ctx context.Context, node *corev1.Node, vmi *kvv1.Virt
 // snapshot source must.
 func (p *Prechecker) checkClone(ctx context.Context, op *hypersdk.VMOperation) error {
 	spec := op.Spec.Clone
+	if spec.LinkedClone {
+		// Copy-on-write needs the storage driver to clone volumes (CSI
+		// volume cloning) and a way to learn which classes can; HyperSDK
+		// has neither yet, and a full copy silently made instead is not
+		// what was asked for.
+		return apierrors.NewInvalid(hypersdk.Kind(optionsKind(op.Spec.Type)), op.Spec.VMName, field.ErrorList{field.Forbidden(field.NewPath("linkedClone"),
+			"linked (copy-on-write) clones are not supported: HyperSDK cannot yet tell which storage classes clone volumes copy-on-write; omit linkedClone for a full copy")})
+	}
 	targetNS := spec.TargetNamespace
 	if targetNS == "" {
 		targetNS = op.Namespace

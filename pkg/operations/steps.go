@@ -55,16 +55,54 @@ func running(vmi *kvv1.VirtualMachineInstance) bool {
 	return vmi != nil && vmi.Status.Phase == kvv1.Running && vmi.DeletionTimestamp == nil
 }
 
+// start runs the VM, paused or not as asked: KubeVirt's startStrategy on the
+// template is set to match before the instance is made (the VM is stopped,
+// so nothing waits for a restart), and stays for later starts as KubeVirt's
+// own field does.
 func (e *Executor) start(ctx context.Context, op *v1alpha1.VMOperation) (step, error) {
-	if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.RunStrategyAlways); err != nil {
-		return vmGone(err)
+	paused := op.Spec.Start != nil && op.Spec.Start.Paused
+	strategy := "null"
+	if paused {
+		strategy = fmt.Sprintf("%q", kvv1.StartStrategyPaused)
 	}
 	vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
 	if err != nil {
 		return step{}, err
 	}
 	p, msg := instanceProgress(vmi)
-	return step{progress: p, message: msg, done: running(vmi)}, nil
+	if vmi == nil || vmi.DeletionTimestamp != nil || vmi.IsFinal() {
+		// The next instance is made from this template.
+		patch := fmt.Sprintf(`{"spec":{"running":null,"runStrategy":%q,"template":{"spec":{"startStrategy":%s}}}}`, kvv1.RunStrategyAlways, strategy)
+		if _, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace).Patch(ctx, op.Spec.VMName, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			return vmGone(err)
+		}
+		return step{progress: p, message: msg}, nil
+	}
+	if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.RunStrategyAlways); err != nil {
+		return vmGone(err)
+	}
+	if !running(vmi) {
+		return step{progress: p, message: msg}, nil
+	}
+	switch {
+	case paused && !vmiCondition(vmi, kvv1.VirtualMachineInstancePaused):
+		if !vmi.ShouldStartPaused() {
+			return step{failed: fmt.Errorf("the VM was started by something else, not paused")}, nil
+		}
+		return step{progress: 90, message: "running, waiting for it to report paused"}, nil
+	case paused:
+		return step{progress: 100, message: "running, paused", done: true}, nil
+	}
+	return step{progress: p, message: msg, done: true}, nil
+}
+
+func vmiCondition(vmi *kvv1.VirtualMachineInstance, typ kvv1.VirtualMachineInstanceConditionType) bool {
+	for _, c := range vmi.Status.Conditions {
+		if c.Type == typ && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Executor) stop(ctx context.Context, op *v1alpha1.VMOperation) (step, error) {
@@ -456,9 +494,40 @@ func (e *Executor) snapshot(ctx context.Context, op *v1alpha1.VMOperation) (step
 	case snap.Status.Phase == snapshotv1.Failed:
 		return step{failed: fmt.Errorf("snapshot %s failed", name)}, nil
 	case snap.Status.ReadyToUse != nil && *snap.Status.ReadyToUse:
-		return step{progress: 100, message: "snapshot " + name + " ready", done: true}, nil
+		if spec.Quiesce && online(snap) && !indicated(snap, snapshotv1.VMSnapshotGuestAgentIndication) {
+			// Not what was asked for: a crash-consistent copy. It goes, so
+			// the failed operation leaves nothing behind.
+			if err := snaps.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return step{}, fmt.Errorf("deleting the snapshot taken without quiescing: %w", err)
+			}
+			return step{failed: fmt.Errorf("quiesce: the guest file systems were not frozen (no guest agent answered); the snapshot was deleted")}, nil
+		}
+		msg := "snapshot " + name + " ready"
+		if indicated(snap, snapshotv1.VMSnapshotGuestAgentIndication) {
+			msg += ", file systems frozen by the guest agent"
+		}
+		return step{progress: 100, message: msg, done: true}, nil
 	}
 	return step{progress: 50, message: "snapshot " + string(snap.Status.Phase)}, nil
+}
+
+// online is whether a snapshot was taken of a running VM.
+func online(snap *snapshotv1.VirtualMachineSnapshot) bool {
+	return indicated(snap, snapshotv1.VMSnapshotOnlineSnapshotIndication)
+}
+
+func indicated(snap *snapshotv1.VirtualMachineSnapshot, ind snapshotv1.Indication) bool {
+	for _, i := range snap.Status.SourceIndications {
+		if i.Indication == ind {
+			return true
+		}
+	}
+	for _, i := range snap.Status.Indications {
+		if i == ind {
+			return true
+		}
+	}
+	return false
 }
 
 func vmGone(err error) (step, error) {

@@ -184,7 +184,9 @@ type CloneSpec struct {
 	TargetNamespace string `json:"targetNamespace,omitempty"`
 	// SnapshotRef clones from this VirtualMachineSnapshot instead of the VM.
 	SnapshotRef string `json:"snapshotRef,omitempty"`
-	// LinkedClone shares the source's disks copy-on-write instead of copying.
+	// LinkedClone asks for disks shared copy-on-write with the source
+	// instead of copied. Not supported yet: a request with it is refused
+	// (422 naming linkedClone) rather than served with a full copy.
 	LinkedClone bool `json:"linkedClone,omitempty"`
 	// PowerOnAfter starts the new VM when the clone is done.
 	PowerOnAfter bool `json:"powerOnAfter,omitempty"`
@@ -239,7 +241,12 @@ type SnapshotSpec struct {
 	Name string `json:"name,omitempty"`
 	// Description is kept on the snapshot as an annotation.
 	Description string `json:"description,omitempty"`
-	// Quiesce freezes the guest file systems while the snapshot is taken.
+	// Quiesce requires the guest file systems to be frozen while a running
+	// VM is snapshotted (KubeVirt freezes them through the guest agent). It
+	// is refused (422 naming quiesce) when the VM's guest agent is not
+	// connected, and the operation fails, deleting the snapshot, when the
+	// snapshot reports it was not frozen. A stopped VM needs no freeze.
+	// Without it KubeVirt still freezes when an agent is connected.
 	Quiesce bool `json:"quiesce,omitempty"`
 	// FailureDeadline fails the snapshot when it takes longer.
 	FailureDeadline *metav1.Duration `json:"failureDeadline,omitempty"`
@@ -247,7 +254,11 @@ type SnapshotSpec struct {
 
 // StartSpec starts a stopped virtual machine.
 type StartSpec struct {
-	// Paused starts the VM with its CPUs paused.
+	// Paused starts the VM with its CPUs paused: the VM template's
+	// startStrategy becomes Paused (KubeVirt's field) and the operation
+	// succeeds once the instance reports its Paused condition. The template
+	// keeps it, so later starts and restarts are paused too, until a Start
+	// without paused clears it.
 	Paused bool `json:"paused,omitempty"`
 }
 

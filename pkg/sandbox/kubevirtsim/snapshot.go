@@ -64,10 +64,7 @@ func (s *Simulator) syncSnapshot(ctx context.Context, key cache.ObjectName) erro
 		st.CreationTime = &now
 		st.ReadyToUse = ptr.To(true)
 		st.Phase = snapshotv1.Succeeded
-		st.Indications = []snapshotv1.Indication{snapshotv1.VMSnapshotNoGuestAgentIndication}
-		if vm.Status.Ready {
-			st.Indications = append(st.Indications, snapshotv1.VMSnapshotOnlineSnapshotIndication)
-		}
+		st.Indications, st.SourceIndications = s.snapshotIndications(vm)
 		st.Conditions = setSnapshotCondition(st.Conditions, snapshotv1.ConditionProgressing, corev1.ConditionFalse, "Operation complete", "", now)
 		st.Conditions = setSnapshotCondition(st.Conditions, snapshotv1.ConditionReady, corev1.ConditionTrue, "Operation complete", "", now)
 	}
@@ -76,6 +73,33 @@ func (s *Simulator) syncSnapshot(ctx context.Context, key cache.ObjectName) erro
 	}
 	_, err = s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(snap.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
 	return ignoreNotFound(err)
+}
+
+// snapshotIndications says how the VM was when it was snapshotted, as
+// virt-controller does: a running VM is snapshotted online, its file systems
+// frozen through the guest agent when one is connected.
+func (s *Simulator) snapshotIndications(vm *kvv1.VirtualMachine) ([]snapshotv1.Indication, []snapshotv1.SourceIndication) {
+	vmi := s.runningVMI(vm.Namespace, vm.Name)
+	if vmi == nil {
+		return nil, nil
+	}
+	ind := []snapshotv1.SourceIndication{{Indication: snapshotv1.VMSnapshotOnlineSnapshotIndication,
+		Message: "the snapshot was taken while the VM was running"}}
+	if hasCondition(vmi, kvv1.VirtualMachineInstanceAgentConnected) {
+		ind = append(ind, snapshotv1.SourceIndication{Indication: snapshotv1.VMSnapshotGuestAgentIndication,
+			Message: "the guest file systems were frozen through the guest agent"})
+	} else {
+		ind = append(ind, snapshotv1.SourceIndication{Indication: snapshotv1.VMSnapshotNoGuestAgentIndication,
+			Message: "no guest agent: the snapshot is crash-consistent"})
+	}
+	if hasCondition(vmi, kvv1.VirtualMachineInstancePaused) {
+		ind = append(ind, snapshotv1.SourceIndication{Indication: snapshotv1.VMSnapshotPausedIndication, Message: "the VM was paused"})
+	}
+	var legacy []snapshotv1.Indication
+	for _, i := range ind {
+		legacy = append(legacy, i.Indication)
+	}
+	return legacy, ind
 }
 
 func (s *Simulator) ensureSnapshotContent(ctx context.Context, snap *snapshotv1.VirtualMachineSnapshot, vm *kvv1.VirtualMachine) (*snapshotv1.VirtualMachineSnapshotContent, error) {

@@ -257,6 +257,9 @@ func printableStatus(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance, 
 		if ms := vmi.Status.MigrationState; ms != nil && !ms.Completed && !ms.Failed {
 			return kvv1.VirtualMachineStatusMigrating
 		}
+		if hasCondition(vmi, kvv1.VirtualMachineInstancePaused) {
+			return kvv1.VirtualMachineStatusPaused
+		}
 		return kvv1.VirtualMachineStatusRunning
 	case kvv1.Succeeded, kvv1.Failed:
 		return kvv1.VirtualMachineStatusStopped

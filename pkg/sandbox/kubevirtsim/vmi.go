@@ -103,6 +103,11 @@ func (s *Simulator) advanceVMI(ctx context.Context, vmi *kvv1.VirtualMachineInst
 			cur, req := m.DeepCopy(), m.DeepCopy()
 			vmi.Status.Memory = &kvv1.MemoryStatus{GuestAtBoot: m, GuestCurrent: &cur, GuestRequested: &req}
 		}
+		if vmi.ShouldStartPaused() {
+			// The domain is created with its CPUs stopped, as virt-launcher
+			// does for startStrategy Paused; it stays so until unpaused.
+			setCondition(vmi, kvv1.VirtualMachineInstancePaused, corev1.ConditionTrue, pausedByUser, "started paused (startStrategy Paused)", s.now())
+		}
 	}
 	vmi.Status.NodeName = pod.Spec.NodeName
 	vmi.Status.ActivePods = map[types.UID]string{pod.UID: pod.Spec.NodeName}
@@ -123,12 +128,28 @@ func (s *Simulator) advanceVMI(ctx context.Context, vmi *kvv1.VirtualMachineInst
 	}}
 	now := s.now()
 	setCondition(vmi, kvv1.VirtualMachineInstanceReady, corev1.ConditionTrue, "", "", now)
+	if hasGuestAgent(vmi) {
+		setCondition(vmi, kvv1.VirtualMachineInstanceAgentConnected, corev1.ConditionTrue, "", "", now)
+	}
 	if reason, msg := s.notMigratable(vmi); reason != "" {
 		setCondition(vmi, kvv1.VirtualMachineInstanceIsMigratable, corev1.ConditionFalse, reason, msg, now)
 	} else {
 		setCondition(vmi, kvv1.VirtualMachineInstanceIsMigratable, corev1.ConditionTrue, "", "", now)
 	}
 	return nil
+}
+
+// pausedByUser is the reason virt-handler gives a Paused condition it did
+// not pause for an I/O error.
+const pausedByUser = "PausedByUser"
+
+// NoGuestAgentAnnotation on a VM's template (value "true") makes its
+// simulated guest one without qemu-guest-agent: no AgentConnected condition,
+// and snapshots taken without freezing the file systems.
+const NoGuestAgentAnnotation = "sandbox.hypersdk.io/no-guest-agent"
+
+func hasGuestAgent(vmi *kvv1.VirtualMachineInstance) bool {
+	return vmi.Annotations[NoGuestAgentAnnotation] != "true"
 }
 
 // activePod is the pod the instance runs in: the one named in activePods,

@@ -31,7 +31,12 @@ type SnapshotSpecApplyConfiguration struct {
 	Name *string `json:"name,omitempty"`
 	// Description is kept on the snapshot as an annotation.
 	Description *string `json:"description,omitempty"`
-	// Quiesce freezes the guest file systems while the snapshot is taken.
+	// Quiesce requires the guest file systems to be frozen while a running
+	// VM is snapshotted (KubeVirt freezes them through the guest agent). It
+	// is refused (422 naming quiesce) when the VM's guest agent is not
+	// connected, and the operation fails, deleting the snapshot, when the
+	// snapshot reports it was not frozen. A stopped VM needs no freeze.
+	// Without it KubeVirt still freezes when an agent is connected.
 	Quiesce *bool `json:"quiesce,omitempty"`
 	// FailureDeadline fails the snapshot when it takes longer.
 	FailureDeadline *v1.Duration `json:"failureDeadline,omitempty"`

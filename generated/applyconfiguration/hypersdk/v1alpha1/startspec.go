@@ -23,7 +23,11 @@ package v1alpha1
 //
 // StartSpec starts a stopped virtual machine.
 type StartSpecApplyConfiguration struct {
-	// Paused starts the VM with its CPUs paused.
+	// Paused starts the VM with its CPUs paused: the VM template's
+	// startStrategy becomes Paused (KubeVirt's field) and the operation
+	// succeeds once the instance reports its Paused condition. The template
+	// keeps it, so later starts and restarts are paused too, until a Start
+	// without paused clears it.
 	Paused *bool `json:"paused,omitempty"`
 }
 

@@ -86,6 +86,12 @@ func (o *options) run(ctx context.Context) error {
 	if o.sim.KubeVirt, err = kubevirt.NewClientset(restCfg); err != nil {
 		return err
 	}
+	if o.sim.CDI, err = kubevirt.NewCDIClientset(restCfg); err != nil {
+		return err
+	}
+	if o.sim.VolumeSnapshots, err = kubevirt.NewVolumeSnapshotClientset(restCfg); err != nil {
+		return err
+	}
 	epoch := time.Now()
 	if o.simEpoch != "" {
 		if epoch, err = time.Parse(time.RFC3339Nano, o.simEpoch); err != nil {

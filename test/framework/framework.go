@@ -94,6 +94,8 @@ type Env struct {
 	Kube            kubernetes.Interface
 	HyperSDK        hypersdkclient.Interface
 	KubeVirt        kubevirt.Clientset
+	CDI             kubevirt.CDIClientset
+	VolumeSnapshots kubevirt.VolumeSnapshotClientset
 }
 
 // Setup builds everything and starts a sandbox in a temporary directory. The
@@ -164,6 +166,14 @@ func Setup(ctx context.Context, options ...func(*sandbox.Config)) (_ *Env, _ fun
 		return nil, nil, err
 	}
 	if env.KubeVirt, err = kubevirt.NewClientset(sb.Admin); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	if env.CDI, err = kubevirt.NewCDIClientset(sb.Admin); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	if env.VolumeSnapshots, err = kubevirt.NewVolumeSnapshotClientset(sb.Admin); err != nil {
 		stop()
 		return nil, nil, err
 	}

@@ -43,6 +43,9 @@ const (
 type Config struct {
 	Kube     kubernetes.Interface
 	KubeVirt kubevirt.Clientset
+	// CDI and VolumeSnapshots are the storage APIs KubeVirt's disks use.
+	CDI             kubevirt.CDIClientset
+	VolumeSnapshots kubevirt.VolumeSnapshotClientset
 	// Clock stamps conditions and timestamps; the real clock when nil.
 	Clock clock.Clock
 	// SimClock is the simulated time load profiles follow.
@@ -62,6 +65,7 @@ type Simulator struct {
 	cfg Config
 
 	kubeInformers    informers.SharedInformerFactory
+	clusterInformers informers.SharedInformerFactory
 	pods             corelisters.PodLister
 	nodes            corelisters.NodeLister
 	nodeInformer     cache.SharedIndexInformer
@@ -73,6 +77,9 @@ type Simulator struct {
 	restoreInformer  cache.SharedIndexInformer
 	cloneInformer    cache.SharedIndexInformer
 	poolInformer     cache.SharedIndexInformer
+	pvcInformer      cache.SharedIndexInformer
+	pvInformer       cache.SharedIndexInformer
+	dvInformer       cache.SharedIndexInformer
 
 	controllers []*controller
 	vms         *controller
@@ -82,6 +89,9 @@ type Simulator struct {
 	restores    *controller
 	clones      *controller
 	pools       *controller
+	claims      *controller
+	volumes     *controller
+	dataVolumes *controller
 }
 
 // New returns a simulator; Run starts it.
@@ -103,10 +113,13 @@ func New(cfg Config) *Simulator {
 		}))
 	s.podInformer = s.kubeInformers.Core().V1().Pods().Informer()
 	s.pods = s.kubeInformers.Core().V1().Pods().Lister()
-	// Nodes come from a factory without the launcher-pod filter.
+	// Nodes and storage come from a factory without the launcher-pod filter.
 	nodeFactory := informers.NewSharedInformerFactory(cfg.Kube, 0)
+	s.clusterInformers = nodeFactory
 	s.nodeInformer = nodeFactory.Core().V1().Nodes().Informer()
 	s.nodes = nodeFactory.Core().V1().Nodes().Lister()
+	s.pvcInformer = nodeFactory.Core().V1().PersistentVolumeClaims().Informer()
+	s.pvInformer = nodeFactory.Core().V1().PersistentVolumes().Informer()
 	utilruntime.Must(s.podInformer.AddIndexers(cache.Indexers{byVMI: podByVMI}))
 	s.vmInformer = kubevirt.NewVirtualMachineInformer(cfg.KubeVirt, 0)
 	s.vmiInformer = kubevirt.NewVirtualMachineInstanceInformer(cfg.KubeVirt, 0)
@@ -115,6 +128,7 @@ func New(cfg Config) *Simulator {
 	s.restoreInformer = kubevirt.NewRestoreInformer(cfg.KubeVirt, 0)
 	s.cloneInformer = kubevirt.NewCloneInformer(cfg.KubeVirt, 0)
 	s.poolInformer = kubevirt.NewPoolInformer(cfg.KubeVirt, 0)
+	s.dvInformer = kubevirt.NewDataVolumeInformer(cfg.CDI, 0)
 
 	s.vms = s.newController("vm", s.syncVM)
 	s.vmis = s.newController("vmi", s.syncVMI)
@@ -123,6 +137,19 @@ func New(cfg Config) *Simulator {
 	s.restores = s.newController("restore", s.syncRestore)
 	s.clones = s.newController("clone", s.syncClone)
 	s.pools = s.newController("pool", s.syncPool)
+	s.claims = s.newController("claim", s.syncClaim)
+	s.volumes = s.newController("volume", s.syncVolume)
+	s.dataVolumes = s.newController("datavolume", s.syncDataVolume)
+
+	s.onChange(s.pvcInformer, func(obj interface{}) {
+		s.claims.enqueue(obj)
+		enqueueOwner(s.dataVolumes, obj, "DataVolume")
+	})
+	s.onChange(s.pvInformer, s.volumes.enqueue)
+	s.onChange(s.dvInformer, func(obj interface{}) {
+		s.dataVolumes.enqueue(obj)
+		enqueueOwner(s.vms, obj, "VirtualMachine")
+	})
 
 	s.onChange(s.vmInformer, func(obj interface{}) {
 		s.vms.enqueue(obj)
@@ -154,8 +181,9 @@ func (s *Simulator) Run(ctx context.Context) error {
 	s.kubeInformers.Start(ctx.Done())
 	kubevirtInformers := []cache.SharedIndexInformer{s.vmInformer, s.vmiInformer, s.migInformer,
 		s.snapshotInformer, s.restoreInformer, s.cloneInformer, s.poolInformer}
-	go s.nodeInformer.RunWithContext(ctx)
-	synced := []cache.InformerSynced{s.podInformer.HasSynced, s.nodeInformer.HasSynced}
+	s.clusterInformers.Start(ctx.Done())
+	kubevirtInformers = append(kubevirtInformers, s.dvInformer)
+	synced := []cache.InformerSynced{s.podInformer.HasSynced, s.nodeInformer.HasSynced, s.pvcInformer.HasSynced, s.pvInformer.HasSynced}
 	for _, inf := range kubevirtInformers {
 		go inf.RunWithContext(ctx)
 		synced = append(synced, inf.HasSynced)
@@ -175,6 +203,20 @@ func (s *Simulator) Run(ctx context.Context) error {
 	<-ctx.Done()
 	wg.Wait()
 	return nil
+}
+
+// enqueueOwner queues the controlling owner of kind of obj on c.
+func enqueueOwner(c *controller, obj interface{}, kind string) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return
+	}
+	if ref := metav1.GetControllerOf(m); ref != nil && ref.Kind == kind {
+		c.queue.Add(cache.ObjectName{Namespace: m.GetNamespace(), Name: ref.Name})
+	}
 }
 
 func (s *Simulator) onChange(inf cache.SharedIndexInformer, fn func(interface{})) {

@@ -12,6 +12,8 @@ import (
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
 	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
+
+	snapshotapi "github.com/kubernetes-csi/external-snapshotter/client/v4/apis/volumesnapshot/v1"
 )
 
 // syncSnapshot takes a VirtualMachineSnapshot: InProgress, then a
@@ -105,8 +107,12 @@ func (s *Simulator) snapshotIndications(vm *kvv1.VirtualMachine) ([]snapshotv1.I
 func (s *Simulator) ensureSnapshotContent(ctx context.Context, snap *snapshotv1.VirtualMachineSnapshot, vm *kvv1.VirtualMachine) (*snapshotv1.VirtualMachineSnapshotContent, error) {
 	contents := s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshotContents(snap.Namespace)
 	name := "vmsnapshot-content-" + string(snap.UID)
-	if existing, err := contents.Get(ctx, name, metav1.GetOptions{}); err == nil {
-		return existing, nil
+	existing, err := contents.Get(ctx, name, metav1.GetOptions{})
+	if err == nil {
+		if ptr.Deref(existing.Status, snapshotv1.VirtualMachineSnapshotContentStatus{}).ReadyToUse != nil {
+			return existing, nil
+		}
+		return s.snapshotVolumes(ctx, existing)
 	} else if !apierrors.IsNotFound(err) {
 		return nil, err
 	}
@@ -122,10 +128,19 @@ func (s *Simulator) ensureSnapshotContent(ctx context.Context, snap *snapshotv1.
 			default:
 				continue // container disks are images: nothing to back up
 			}
+			// The backup keeps the claim as it was, so a restore can make
+			// one like it.
+			pvc, err := s.cfg.Kube.CoreV1().PersistentVolumeClaims(vm.Namespace).Get(ctx, claim, metav1.GetOptions{})
+			if err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+			}
 			backups = append(backups, snapshotv1.VolumeBackup{
-				VolumeName:            v.Name,
-				PersistentVolumeClaim: snapshotv1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: claim}},
-				VolumeSnapshotName:    ptr.To(fmt.Sprintf("vmsnapshot-%s-volume-%s", snap.UID, v.Name)),
+				VolumeName: v.Name,
+				PersistentVolumeClaim: snapshotv1.PersistentVolumeClaim{
+					ObjectMeta: metav1.ObjectMeta{Name: claim, Labels: pvc.Labels},
+					Spec:       *pvc.Spec.DeepCopy(),
+				},
+				VolumeSnapshotName: ptr.To(fmt.Sprintf("vmsnapshot-%s-volume-%s", snap.UID, v.Name)),
 			})
 		}
 	}
@@ -149,9 +164,21 @@ func (s *Simulator) ensureSnapshotContent(ctx context.Context, snap *snapshotv1.
 	if err != nil {
 		return nil, fmt.Errorf("creating snapshot content: %w", err)
 	}
+	return s.snapshotVolumes(ctx, created)
+}
+
+// snapshotVolumes takes the VolumeSnapshots a content's volume backups name,
+// owned by the content, then marks the content ready.
+func (s *Simulator) snapshotVolumes(ctx context.Context, content *snapshotv1.VirtualMachineSnapshotContent) (*snapshotv1.VirtualMachineSnapshotContent, error) {
+	owner := *metav1.NewControllerRef(content, snapshotv1.SchemeGroupVersion.WithKind("VirtualMachineSnapshotContent"))
+	for _, b := range content.Spec.VolumeBackups {
+		if err := s.snapshotVolume(ctx, owner, content.Namespace, ptr.Deref(b.VolumeSnapshotName, ""), b.PersistentVolumeClaim.Name); err != nil {
+			return nil, err
+		}
+	}
 	now := s.now()
-	created.Status = &snapshotv1.VirtualMachineSnapshotContentStatus{CreationTime: &now, ReadyToUse: ptr.To(true)}
-	return contents.UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	content.Status = &snapshotv1.VirtualMachineSnapshotContentStatus{CreationTime: &now, ReadyToUse: ptr.To(true)}
+	return s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshotContents(content.Namespace).UpdateStatus(ctx, content, metav1.UpdateOptions{})
 }
 
 // syncRestore restores a snapshot's VM definition onto its target: a new VM
@@ -220,21 +247,30 @@ func (s *Simulator) restoredVM(ctx context.Context, restore *snapshotv1.VirtualM
 	vms := s.cfg.KubeVirt.KubevirtV1().VirtualMachines(restore.Namespace)
 	target, err := vms.Get(ctx, restore.Spec.Target.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
+		annotations := map[string]string{lastRestoreAnnotation: string(restore.UID)}
+		for k, v := range source.Annotations {
+			annotations[k] = v
+		}
 		vm := &kvv1.VirtualMachine{
 			ObjectMeta: metav1.ObjectMeta{Name: restore.Spec.Target.Name, Namespace: restore.Namespace,
-				Labels: source.Labels, Annotations: source.Annotations},
+				Labels: source.Labels, Annotations: annotations},
 			Spec: *source.Spec.DeepCopy(),
 		}
-		// A restored copy starts stopped; whoever asked starts it.
+		// A restored copy starts stopped; whoever asked starts it. Its
+		// disks are new claims restored from the volume backups.
 		vm.Spec.Running = nil
 		vm.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
-		return vms.Create(ctx, vm, metav1.CreateOptions{})
+		restoredClaims(vm, content, restore)
+		if target, err = vms.Create(ctx, vm, metav1.CreateOptions{}); err != nil {
+			return nil, err
+		}
+		return target, s.restoreClaims(ctx, target, content, restore)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if target.Annotations["restore.kubevirt.io/lastRestoreUID"] == string(restore.UID) {
-		return target, nil
+	if target.Annotations[lastRestoreAnnotation] == string(restore.UID) {
+		return target, s.restoreClaims(ctx, target, content, restore)
 	}
 	if vmiObj, running, _ := s.vmiInformer.GetIndexer().GetByKey(restore.Namespace + "/" + target.Name); running && !vmiObj.(*kvv1.VirtualMachineInstance).IsFinal() {
 		return nil, fmt.Errorf("waiting for VirtualMachine %s to stop", target.Name)
@@ -245,8 +281,72 @@ func (s *Simulator) restoredVM(ctx context.Context, restore *snapshotv1.VirtualM
 	if target.Annotations == nil {
 		target.Annotations = map[string]string{}
 	}
-	target.Annotations["restore.kubevirt.io/lastRestoreUID"] = string(restore.UID)
+	target.Annotations[lastRestoreAnnotation] = string(restore.UID)
 	return vms.Update(ctx, target, metav1.UpdateOptions{})
+}
+
+const lastRestoreAnnotation = "restore.kubevirt.io/lastRestoreUID"
+
+// restoredClaimName is the claim a restore makes for a volume, as
+// virt-controller names it.
+func restoredClaimName(restore *snapshotv1.VirtualMachineRestore, volume string) string {
+	return fmt.Sprintf("restore-%s-%s", restore.UID, volume)
+}
+
+// restoredClaims points the volumes of a VM restored as new at the claims
+// the restore makes, and drops the DataVolume templates they came from.
+func restoredClaims(vm *kvv1.VirtualMachine, content *snapshotv1.VirtualMachineSnapshotContent, restore *snapshotv1.VirtualMachineRestore) {
+	replaced := map[string]bool{}
+	for _, b := range content.Spec.VolumeBackups {
+		for i := range vm.Spec.Template.Spec.Volumes {
+			v := &vm.Spec.Template.Spec.Volumes[i]
+			if v.Name != b.VolumeName {
+				continue
+			}
+			if v.DataVolume != nil {
+				replaced[v.DataVolume.Name] = true
+			}
+			v.VolumeSource = kvv1.VolumeSource{PersistentVolumeClaim: &kvv1.PersistentVolumeClaimVolumeSource{
+				PersistentVolumeClaimVolumeSource: corev1.PersistentVolumeClaimVolumeSource{ClaimName: restoredClaimName(restore, v.Name)},
+			}}
+		}
+	}
+	templates := vm.Spec.DataVolumeTemplates[:0]
+	for _, t := range vm.Spec.DataVolumeTemplates {
+		if !replaced[t.Name] {
+			templates = append(templates, t)
+		}
+	}
+	vm.Spec.DataVolumeTemplates = templates
+}
+
+// restoreClaims makes, for a VM restored as new, a claim per volume backup
+// from its VolumeSnapshot, owned by the VM so they go with it, and reports
+// until they are bound.
+func (s *Simulator) restoreClaims(ctx context.Context, vm *kvv1.VirtualMachine, content *snapshotv1.VirtualMachineSnapshotContent, restore *snapshotv1.VirtualMachineRestore) error {
+	claims := s.cfg.Kube.CoreV1().PersistentVolumeClaims(vm.Namespace)
+	for _, b := range content.Spec.VolumeBackups {
+		spec := b.PersistentVolumeClaim.Spec.DeepCopy()
+		spec.VolumeName, spec.DataSource = "", nil
+		spec.DataSourceRef = &corev1.TypedObjectReference{APIGroup: ptr.To(snapshotapi.GroupName), Kind: volumeSnapshotKind, Name: ptr.Deref(b.VolumeSnapshotName, "")}
+		_, err := claims.Create(ctx, &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: restoredClaimName(restore, b.VolumeName), Labels: b.PersistentVolumeClaim.Labels,
+				OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(vm, kvv1.GroupVersion.WithKind("VirtualMachine"))}},
+			Spec: *spec,
+		}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("restoring volume %s: %w", b.VolumeName, err)
+		}
+	}
+	// The restore is complete once every volume is: its snapshot may go then.
+	for _, b := range content.Spec.VolumeBackups {
+		name := restoredClaimName(restore, b.VolumeName)
+		obj, ok, _ := s.pvcInformer.GetIndexer().GetByKey(vm.Namespace + "/" + name)
+		if !ok || obj.(*corev1.PersistentVolumeClaim).Status.Phase != corev1.ClaimBound {
+			return fmt.Errorf("waiting for restored volume %s to be bound", name)
+		}
+	}
+	return nil
 }
 
 func setSnapshotCondition(conds []snapshotv1.Condition, typ snapshotv1.ConditionType, status corev1.ConditionStatus, reason, msg string, now metav1.Time) []snapshotv1.Condition {

@@ -42,9 +42,15 @@ func (s *Simulator) syncVM(ctx context.Context, key cache.ObjectName) error {
 		return nil
 	}
 	want := kubevirt.WantsRunning(vm, vmi)
+	disksReady, err := s.dataVolumesReady(ctx, vm)
+	if err != nil {
+		return err
+	}
 	rerun := vm.Spec.RunStrategy == nil || *vm.Spec.RunStrategy == kvv1.RunStrategyAlways ||
 		(*vm.Spec.RunStrategy == kvv1.RunStrategyRerunOnFailure && vmi != nil && vmi.Status.Phase == kvv1.Failed)
 	switch {
+	case want && vmi == nil && !disksReady:
+		// KubeVirt starts a VM once its DataVolumes are populated.
 	case want && vmi == nil:
 		created, err := vmis.Create(ctx, newVMI(vm), metav1.CreateOptions{})
 		if err != nil {
@@ -70,7 +76,7 @@ func (s *Simulator) syncVM(ctx context.Context, key cache.ObjectName) error {
 			return err
 		}
 	}
-	return s.updateVMStatus(ctx, vm, vmi, want, restartRequired)
+	return s.updateVMStatus(ctx, vm, vmi, want, want && !disksReady, restartRequired)
 }
 
 func newVMI(vm *kvv1.VirtualMachine) *kvv1.VirtualMachineInstance {
@@ -200,11 +206,14 @@ func (s *Simulator) hotplugStatus(key cache.ObjectName, vmi *kvv1.VirtualMachine
 	}
 }
 
-func (s *Simulator) updateVMStatus(ctx context.Context, vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance, want, restartRequired bool) error {
+func (s *Simulator) updateVMStatus(ctx context.Context, vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance, want, provisioning, restartRequired bool) error {
 	st := vm.Status.DeepCopy()
 	st.Created = vmi != nil && vmi.DeletionTimestamp == nil
 	st.Ready = st.Created && vmi.Status.Phase == kvv1.Running && hasCondition(vmi, kvv1.VirtualMachineInstanceReady)
 	st.PrintableStatus = printableStatus(vm, vmi, want)
+	if provisioning && vmi == nil {
+		st.PrintableStatus = kvv1.VirtualMachineStatusProvisioning
+	}
 	st.ObservedGeneration = vm.Generation
 	st.DesiredGeneration = vm.Generation
 	if vm.Spec.RunStrategy != nil {

@@ -74,6 +74,9 @@ func run() error {
 	if cfg.KubeVirt, err = kubevirt.NewClientset(restCfg); err != nil {
 		return err
 	}
+	if cfg.CDI, err = kubevirt.NewCDIClientset(restCfg); err != nil {
+		return err
+	}
 	if cfg.HyperSDK, err = hypersdkclient.NewForConfig(restCfg); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	clonev1 "kubevirt.io/api/clone/v1beta1"
 	kvv1 "kubevirt.io/api/core/v1"
 	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
@@ -210,6 +211,9 @@ func (e *Executor) cloneAcross(ctx context.Context, op *v1alpha1.VMOperation, ta
 		Spec: *src.Spec.DeepCopy(),
 	}
 	vm.Spec.Running, vm.Spec.RunStrategy = nil, ptr.To(kvv1.RunStrategyHalted)
+	if err := withRestoredDisks(vm, content, op.Namespace); err != nil {
+		return step{failed: err}, nil
+	}
 	if spec.NewMACAddresses && vm.Spec.Template != nil {
 		for i := range vm.Spec.Template.Spec.Domain.Devices.Interfaces {
 			vm.Spec.Template.Spec.Domain.Devices.Interfaces[i].MacAddress = ""
@@ -219,7 +223,8 @@ func (e *Executor) cloneAcross(ctx context.Context, op *v1alpha1.VMOperation, ta
 		vm.Annotations = map[string]string{}
 	}
 	vm.Annotations[ownerAnnotation] = op.Namespace + "/" + op.Name
-	if _, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(targetNS).Create(ctx, vm, metav1.CreateOptions{}); err != nil {
+	created, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(targetNS).Create(ctx, vm, metav1.CreateOptions{})
+	if err != nil {
 		if !apierrors.IsAlreadyExists(err) {
 			return step{}, fmt.Errorf("creating the clone in %s: %w", targetNS, err)
 		}
@@ -227,6 +232,84 @@ func (e *Executor) cloneAcross(ctx context.Context, op *v1alpha1.VMOperation, ta
 		if getErr != nil || existing.Annotations[ownerAnnotation] != op.Namespace+"/"+op.Name {
 			return step{failed: fmt.Errorf("target VM %s/%s already exists", targetNS, spec.TargetName)}, nil
 		}
+		created = existing
+	}
+	return e.disksCopied(ctx, created)
+}
+
+// withRestoredDisks gives a VM made from a snapshot of another namespace's
+// VM its own disks: each volume the source kept on a claim or DataVolume
+// becomes a DataVolume template restored from that volume's backup in the
+// snapshot (CDI restores a VolumeSnapshot across namespaces), named after
+// the new VM, so nothing in the target namespace is shared or clobbered and
+// KubeVirt makes the disks with the VM and starts it only once they are
+// populated. The source's templates for those volumes are dropped.
+func withRestoredDisks(vm *kvv1.VirtualMachine, content *snapshotv1.VirtualMachineSnapshotContent, sourceNS string) error {
+	if vm.Spec.Template == nil {
+		return nil
+	}
+	backups := map[string]snapshotv1.VolumeBackup{}
+	for _, b := range content.Spec.VolumeBackups {
+		backups[b.VolumeName] = b
+	}
+	replaced := map[string]bool{}
+	var restored []kvv1.DataVolumeTemplateSpec
+	for i := range vm.Spec.Template.Spec.Volumes {
+		v := &vm.Spec.Template.Spec.Volumes[i]
+		switch {
+		case v.PersistentVolumeClaim != nil:
+		case v.DataVolume != nil:
+			replaced[v.DataVolume.Name] = true
+		default:
+			continue // container disks and the like travel in the spec
+		}
+		b, ok := backups[v.Name]
+		if !ok || b.VolumeSnapshotName == nil {
+			return fmt.Errorf("volume %s has no backup in snapshot content %s, so it cannot be copied to another namespace", v.Name, content.Name)
+		}
+		claim := b.PersistentVolumeClaim.Spec
+		name := vm.Name + "-" + v.Name
+		restored = append(restored, kvv1.DataVolumeTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: b.PersistentVolumeClaim.Labels},
+			Spec: cdiv1.DataVolumeSpec{
+				Source: &cdiv1.DataVolumeSource{Snapshot: &cdiv1.DataVolumeSourceSnapshot{Namespace: sourceNS, Name: *b.VolumeSnapshotName}},
+				Storage: &cdiv1.StorageSpec{AccessModes: claim.AccessModes, Resources: claim.Resources,
+					StorageClassName: claim.StorageClassName, VolumeMode: claim.VolumeMode},
+			},
+		})
+		v.VolumeSource = kvv1.VolumeSource{DataVolume: &kvv1.DataVolumeSource{Name: name}}
+	}
+	templates := restored
+	for _, t := range vm.Spec.DataVolumeTemplates {
+		if !replaced[t.Name] {
+			templates = append(templates, t)
+		}
+	}
+	vm.Spec.DataVolumeTemplates = templates
+	return nil
+}
+
+// disksCopied waits for the DataVolumes of a cloned VM to be populated:
+// until then the snapshot they are restored from must stay.
+func (e *Executor) disksCopied(ctx context.Context, vm *kvv1.VirtualMachine) (step, error) {
+	done := 0
+	for _, t := range vm.Spec.DataVolumeTemplates {
+		dv, err := e.cfg.CDI.CdiV1beta1().DataVolumes(vm.Namespace).Get(ctx, t.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return step{}, err
+		}
+		switch dv.Status.Phase {
+		case cdiv1.Succeeded:
+			done++
+		case cdiv1.Failed:
+			return step{failed: fmt.Errorf("copying disk %s/%s failed", vm.Namespace, t.Name)}, nil
+		}
+	}
+	if n := len(vm.Spec.DataVolumeTemplates); done < n {
+		return step{progress: 60 + int32(15*done/n), message: fmt.Sprintf("copying disks: %d of %d done", done, n)}, nil
 	}
 	return step{progress: 75, done: true}, nil
 }

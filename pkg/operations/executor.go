@@ -47,6 +47,8 @@ const (
 type ExecutorConfig struct {
 	Kube     kubernetes.Interface
 	KubeVirt kubevirt.Clientset
+	// CDI reads the DataVolumes a clone's disks are copied into.
+	CDI      kubevirt.CDIClientset
 	HyperSDK hypersdkclient.Interface
 	// Clock is the real clock when nil.
 	Clock clock.Clock

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -24,7 +25,9 @@ import (
 	clonev1 "kubevirt.io/api/clone/v1beta1"
 	kvv1 "kubevirt.io/api/core/v1"
 	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
+	cdifake "kubevirt.io/client-go/containerizeddataimporter/fake"
 	kvfake "kubevirt.io/client-go/kubevirt/fake"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hyperfake "github.com/hypersdk/hypersdk/generated/clientset/versioned/fake"
@@ -41,6 +44,7 @@ type harness struct {
 	hyper *hyperfake.Clientset
 	kv    *kvfake.Clientset
 	kube  *kubefake.Clientset
+	cdi   *cdifake.Clientset
 	idx   cache.Indexer
 	clock *testingclock.FakeClock
 	ctx   context.Context
@@ -50,7 +54,7 @@ func newHarness(t *testing.T, cfg ExecutorConfig, kubevirtObjects ...runtime.Obj
 	t.Helper()
 	h := &harness{
 		t: t, hyper: hyperfake.NewSimpleClientset(), kv: kvfake.NewSimpleClientset(kubevirtObjects...),
-		kube:  kubefake.NewClientset(),
+		kube: kubefake.NewClientset(), cdi: cdifake.NewSimpleClientset(),
 		idx:   cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{}),
 		clock: testingclock.NewFakeClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)),
 		ctx:   context.Background(),
@@ -61,7 +65,7 @@ func newHarness(t *testing.T, cfg ExecutorConfig, kubevirtObjects ...runtime.Obj
 		sar.Status.Allowed = sar.Spec.User != "mallory"
 		return true, sar, nil
 	})
-	cfg.Kube, cfg.KubeVirt, cfg.HyperSDK, cfg.Clock = h.kube, h.kv, h.hyper, h.clock
+	cfg.Kube, cfg.KubeVirt, cfg.CDI, cfg.HyperSDK, cfg.Clock = h.kube, h.kv, h.cdi, h.hyper, h.clock
 	h.e = NewExecutor(cfg)
 	h.e.opLister = listers.NewVMOperationLister(h.idx)
 	t.Cleanup(h.e.queue.ShutDown)
@@ -583,12 +587,13 @@ func TestExecutorCloneInNamespace(t *testing.T) {
 
 // readySnapshot plays KubeVirt: the snapshot is ready with content holding
 // the source VM.
-func (h *harness) readySnapshot(name string, source *kvv1.VirtualMachine) {
+func (h *harness) readySnapshot(name string, source *kvv1.VirtualMachine, backups ...snapshotv1.VolumeBackup) {
 	h.t.Helper()
 	content := &snapshotv1.VirtualMachineSnapshotContent{
 		ObjectMeta: metav1.ObjectMeta{Name: "content-" + name, Namespace: "ns"},
 		Spec: snapshotv1.VirtualMachineSnapshotContentSpec{Source: snapshotv1.SourceSpec{VirtualMachine: &snapshotv1.VirtualMachine{
-			ObjectMeta: metav1.ObjectMeta{Name: source.Name, Labels: map[string]string{"app": "x"}}, Spec: source.Spec}}},
+			ObjectMeta: metav1.ObjectMeta{Name: source.Name, Labels: map[string]string{"app": "x"}}, Spec: source.Spec}},
+			VolumeBackups: backups},
 	}
 	if _, err := h.kv.SnapshotV1beta1().VirtualMachineSnapshotContents("ns").Create(h.ctx, content, metav1.CreateOptions{}); err != nil {
 		h.t.Fatal(err)
@@ -635,6 +640,99 @@ func TestExecutorCloneAcrossNamespaces(t *testing.T) {
 	h.until(key, 1, func(*v1alpha1.VMOperation) bool { return true })
 	if _, err := snaps.Get(h.ctx, "hypersdk-clone", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("temporary snapshot left: %v", err)
+	}
+}
+
+// A VM with disks on a claim and a DataVolume is cloned across namespaces
+// with its own disks: DataVolume templates restored from the snapshot's
+// volume backups, named after the clone; the operation (and the snapshot
+// the disks are restored from) lasts until they are populated.
+func TestExecutorCloneAcrossNamespacesWithDisks(t *testing.T) {
+	source := testVM("vm", kvv1.RunStrategyAlways)
+	source.Spec.DataVolumeTemplates = []kvv1.DataVolumeTemplateSpec{{ObjectMeta: metav1.ObjectMeta{Name: "vm-data"},
+		Spec: cdiv1.DataVolumeSpec{Source: &cdiv1.DataVolumeSource{Blank: &cdiv1.DataVolumeBlankImage{}}}}}
+	source.Spec.Template.Spec.Volumes = []kvv1.Volume{
+		{Name: "root", VolumeSource: kvv1.VolumeSource{PersistentVolumeClaim: &kvv1.PersistentVolumeClaimVolumeSource{
+			PersistentVolumeClaimVolumeSource: corev1.PersistentVolumeClaimVolumeSource{ClaimName: "vm-root"}}}},
+		{Name: "data", VolumeSource: kvv1.VolumeSource{DataVolume: &kvv1.DataVolumeSource{Name: "vm-data"}}},
+		{Name: "cloudinit", VolumeSource: kvv1.VolumeSource{CloudInitNoCloud: &kvv1.CloudInitNoCloudSource{UserData: "#cloud-config"}}},
+	}
+	h := newHarness(t, ExecutorConfig{}, source)
+	key := h.create("clone", "vm", cloneSpec("copy", "other"))
+	h.until(key, 8, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "waiting for snapshot hypersdk-clone" })
+	size := corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}}
+	backup := func(volume, claim string) snapshotv1.VolumeBackup {
+		return snapshotv1.VolumeBackup{VolumeName: volume, VolumeSnapshotName: ptr.To("vs-" + volume),
+			PersistentVolumeClaim: snapshotv1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: claim},
+				Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, Resources: size}}}
+	}
+	h.readySnapshot("hypersdk-clone", source, backup("root", "vm-root"), backup("data", "vm-data"))
+	op := h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "copying disks: 0 of 2 done" })
+	vm, err := h.kv.KubevirtV1().VirtualMachines("other").Get(h.ctx, "copy", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"root": "copy-root", "data": "copy-data", "cloudinit": ""}
+	for _, v := range vm.Spec.Template.Spec.Volumes {
+		name := ""
+		if v.DataVolume != nil {
+			name = v.DataVolume.Name
+		}
+		if name != want[v.Name] || v.PersistentVolumeClaim != nil {
+			t.Errorf("clone volume %s: %+v, want DataVolume %q", v.Name, v.VolumeSource, want[v.Name])
+		}
+	}
+	if len(vm.Spec.DataVolumeTemplates) != 2 {
+		t.Fatalf("clone DataVolume templates %+v, want the two restored ones", vm.Spec.DataVolumeTemplates)
+	}
+	for _, dvt := range vm.Spec.DataVolumeTemplates {
+		src := dvt.Spec.Source
+		if src == nil || src.Snapshot == nil || src.Snapshot.Namespace != "ns" || "copy-"+strings.TrimPrefix(src.Snapshot.Name, "vs-") != dvt.Name ||
+			dvt.Spec.Storage == nil || dvt.Spec.Storage.Resources.Requests.Storage().String() != "10Gi" {
+			t.Errorf("DataVolume template %s: %+v", dvt.Name, dvt.Spec)
+		}
+	}
+	// The disks are still being copied: the snapshot stays.
+	if _, err := h.kv.SnapshotV1beta1().VirtualMachineSnapshots("ns").Get(h.ctx, "hypersdk-clone", metav1.GetOptions{}); err != nil {
+		t.Fatalf("snapshot gone while disks copy: %v", err)
+	}
+	for i, name := range []string{"copy-root", "copy-data"} {
+		if _, err := h.cdi.CdiV1beta1().DataVolumes("other").Create(h.ctx, &cdiv1.DataVolume{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "other"},
+			Status:     cdiv1.DataVolumeStatus{Phase: cdiv1.Succeeded},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			op = h.until(key, 2, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "copying disks: 1 of 2 done" })
+		}
+	}
+	op = h.until(key, 3, ended)
+	if op.Status.Phase != v1alpha1.VMOperationSucceeded {
+		t.Fatalf("clone with disks ended %+v", op.Status)
+	}
+	h.until(key, 1, func(*v1alpha1.VMOperation) bool { return true })
+	if _, err := h.kv.SnapshotV1beta1().VirtualMachineSnapshots("ns").Get(h.ctx, "hypersdk-clone", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("temporary snapshot left: %v", err)
+	}
+}
+
+// A disk the snapshot has no backup of cannot be copied: the clone fails
+// and makes no VM.
+func TestExecutorCloneAcrossNamespacesWithoutBackup(t *testing.T) {
+	source := testVM("vm", kvv1.RunStrategyAlways)
+	source.Spec.Template.Spec.Volumes = []kvv1.Volume{{Name: "root", VolumeSource: kvv1.VolumeSource{PersistentVolumeClaim: &kvv1.PersistentVolumeClaimVolumeSource{
+		PersistentVolumeClaimVolumeSource: corev1.PersistentVolumeClaimVolumeSource{ClaimName: "vm-root"}}}}}
+	h := newHarness(t, ExecutorConfig{}, source)
+	key := h.create("clone", "vm", cloneSpec("copy", "other"))
+	h.until(key, 8, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "waiting for snapshot hypersdk-clone" })
+	h.readySnapshot("hypersdk-clone", source)
+	op := h.until(key, 3, ended)
+	if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "volume root has no backup") {
+		t.Fatalf("clone of a disk without backup ended %+v", op.Status)
+	}
+	if _, err := h.kv.KubevirtV1().VirtualMachines("other").Get(h.ctx, "copy", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("clone VM made: %v", err)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/test/framework"
 )
 
 // kubevirtVM is a KubeVirt VirtualMachine as a KubeVirt user would write it.
@@ -46,8 +48,15 @@ func resourceQuantity(s string) resource.Quantity { return resource.MustParse(s)
 // createRWOVM makes a running VM whose root disk is a ReadWriteOnce claim.
 func createRWOVM(t *testing.T, ns, name string) {
 	t.Helper()
+	createKubeVirtVM(t, ns, withClaimDisk(t, ns, kubevirtVM(name, 1, "1Gi", nil)))
+}
+
+// withClaimDisk makes a ReadWriteOnce claim <vm>-root in ns and puts vm's
+// root disk on it.
+func withClaimDisk(t *testing.T, ns string, vm *kvv1.VirtualMachine) *kvv1.VirtualMachine {
+	t.Helper()
 	if _, err := env.Kube.CoreV1().PersistentVolumeClaims(ns).Create(context.Background(), &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: name + "-root"},
+		ObjectMeta: metav1.ObjectMeta{Name: vm.Name + "-root"},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}},
@@ -55,11 +64,25 @@ func createRWOVM(t *testing.T, ns, name string) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	vm := kubevirtVM(name, 1, "1Gi", nil)
 	vm.Spec.Template.Spec.Volumes = []kvv1.Volume{{Name: "rootdisk", VolumeSource: kvv1.VolumeSource{
 		PersistentVolumeClaim: &kvv1.PersistentVolumeClaimVolumeSource{
-			PersistentVolumeClaimVolumeSource: corev1.PersistentVolumeClaimVolumeSource{ClaimName: name + "-root"},
+			PersistentVolumeClaimVolumeSource: corev1.PersistentVolumeClaimVolumeSource{ClaimName: vm.Name + "-root"},
 		},
 	}}}
-	createKubeVirtVM(t, ns, vm)
+	return vm
+}
+
+// boundVolume waits for a claim to be bound and returns its volume.
+func boundVolume(t *testing.T, ns, claim string) *corev1.PersistentVolume {
+	t.Helper()
+	var pv *corev1.PersistentVolume
+	framework.Eventually(t, "claim "+ns+"/"+claim+" bound", func(ctx context.Context) (bool, error) {
+		pvc, err := env.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claim, metav1.GetOptions{})
+		if err != nil || pvc.Status.Phase != corev1.ClaimBound {
+			return false, err
+		}
+		pv, err = env.Kube.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+		return err == nil, err
+	})
+	return pv
 }

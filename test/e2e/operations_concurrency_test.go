@@ -226,12 +226,13 @@ func TestCloneTargetRefusedLater(t *testing.T) {
 	}
 }
 
-// cloneWaitingForNode clones a stopped VM, which can run only on a node
-// labelled key (none is yet), into target with powerOnAfter, and returns the
-// operation once the copy is made and waits for a node.
+// cloneWaitingForNode clones a stopped VM with its root disk on a claim,
+// which can run only on a node labelled key (none is yet), into target with
+// powerOnAfter, and returns the operation once the copy and its disk are
+// made and it waits for a node.
 func cloneWaitingForNode(t *testing.T, ns, target, key string) *v1alpha1.VMOperation {
 	t.Helper()
-	vm := kubevirtVM("src", 1, "1Gi", nil)
+	vm := withClaimDisk(t, ns, kubevirtVM("src", 1, "1Gi", nil))
 	vm.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
 	vm.Spec.Template.Spec.NodeSelector = map[string]string{key: "yes"}
 	createKubeVirtVM(t, ns, vm)
@@ -270,14 +271,23 @@ func TestCancelledCloneLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	follow(t, cancelled, v1alpha1.VMOperationCancelled)
-	framework.Eventually(t, "the half-made copy to go", func(ctx context.Context) (bool, error) {
+	framework.Eventually(t, "the half-made copy and its disk to go", func(ctx context.Context) (bool, error) {
 		_, err := env.KubeVirt.KubevirtV1().VirtualMachines(target).Get(ctx, "copy", metav1.GetOptions{})
-		return apierrors.IsNotFound(err), nil
+		if !apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		dvs, err := env.CDI.CdiV1beta1().DataVolumes(target).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		claims, err := env.Kube.CoreV1().PersistentVolumeClaims(target).List(ctx, metav1.ListOptions{})
+		return err == nil && len(dvs.Items)+len(claims.Items) == 0, err
 	})
 	nothingTemporaryLeft(t, ns)
 	if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "src", metav1.GetOptions{}); err != nil {
 		t.Errorf("the source: %v", err)
 	}
+	boundVolume(t, ns, "src-root")
 }
 
 // TestCloneSurvivesControllerKill: SIGKILL of hypersdk-controller while a
@@ -311,6 +321,9 @@ func TestCloneSurvivesControllerKill(t *testing.T) {
 	if err != nil || len(vms.Items) != 1 {
 		t.Errorf("%d VMs in the target namespace (%v), want the one copy", len(vms.Items), err)
 	}
+	if source, copied := boundVolume(t, ns, "src-root"), boundVolume(t, target, "copy-rootdisk"); source.Name == copied.Name {
+		t.Errorf("the copy shares the source's volume %s", source.Name)
+	}
 }
 
 // followToEnd follows an operation to whichever final phase it reaches.
@@ -325,8 +338,9 @@ func followToEnd(t *testing.T, op *v1alpha1.VMOperation) *v1alpha1.VMOperation {
 	return end
 }
 
-// nothingTemporaryLeft waits until the namespace holds no snapshot,
-// restore or clone object that operations made for themselves.
+// nothingTemporaryLeft waits until the namespace holds no snapshot (of a VM
+// or of a volume), restore or clone object that operations made for
+// themselves.
 func nothingTemporaryLeft(t *testing.T, ns string) {
 	t.Helper()
 	framework.Eventually(t, "no temporary snapshot or clone in "+ns, func(ctx context.Context) (bool, error) {
@@ -342,6 +356,10 @@ func nothingTemporaryLeft(t *testing.T, ns string) {
 		if err != nil {
 			return false, err
 		}
-		return len(snaps.Items)+len(restores.Items)+len(clones.Items) == 0, nil
+		volumeSnaps, err := env.VolumeSnapshots.SnapshotV1().VolumeSnapshots(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		return len(snaps.Items)+len(restores.Items)+len(clones.Items)+len(volumeSnaps.Items) == 0, nil
 	})
 }

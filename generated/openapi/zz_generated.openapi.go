@@ -170,7 +170,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CloneSpec(ref common.ReferenceCallba
 					},
 					"linkedClone": {
 						SchemaProps: spec.SchemaProps{
-							Description: "LinkedClone asks for disks shared copy-on-write with the source instead of copied. Not supported yet: a request with it is refused (422 naming linkedClone) rather than served with a full copy.",
+							Description: "LinkedClone shares the source's disks copy-on-write instead of copying them: each disk of the new VM is a CSI clone of the source's claim (a DataVolume with the claim as its source, on a storage class whose CDI StorageProfile has cloneStrategy csi-clone). It needs the source stopped (409 otherwise), the clone in the source's namespace, no snapshotRef, and every disk on such a claim; otherwise it is refused (422 naming linkedClone) rather than served with a full copy.",
 							Type:        []string{"boolean"},
 							Format:      "",
 						},
@@ -1627,7 +1627,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCloneOptions(ref commo
 					},
 					"linkedClone": {
 						SchemaProps: spec.SchemaProps{
-							Description: "LinkedClone asks for disks shared copy-on-write with the source instead of copied. Not supported yet: a request with it is refused (422 naming linkedClone) rather than served with a full copy.",
+							Description: "LinkedClone shares the source's disks copy-on-write instead of copying them: each disk of the new VM is a CSI clone of the source's claim (a DataVolume with the claim as its source, on a storage class whose CDI StorageProfile has cloneStrategy csi-clone). It needs the source stopped (409 otherwise), the clone in the source's namespace, no snapshotRef, and every disk on such a claim; otherwise it is refused (422 naming linkedClone) rather than served with a full copy.",
 							Type:        []string{"boolean"},
 							Format:      "",
 						},

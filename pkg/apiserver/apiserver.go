@@ -33,6 +33,8 @@ type ExtraConfig struct {
 	Codecs serializer.CodecFactory
 	// KubeVirt reaches the KubeVirt objects the VM view is computed from.
 	KubeVirt kubevirt.Clientset
+	// CDI tells how storage classes clone, for linked clones.
+	CDI kubevirt.CDIClientset
 	// Kube reaches the cluster for checks before operations (nodes, pods,
 	// access reviews on behalf of the caller).
 	Kube kubernetes.Interface
@@ -88,7 +90,7 @@ func (c completedConfig) New() (*Server, error) {
 	views := virtualmachine.NewCache()
 	admit := &ops.Admission{
 		Authorizer: c.GenericConfig.Authorization.Authorizer,
-		Precheck: &ops.Prechecker{Kube: c.ExtraConfig.Kube, KubeVirt: c.ExtraConfig.KubeVirt,
+		Precheck: &ops.Prechecker{Kube: c.ExtraConfig.Kube, KubeVirt: c.ExtraConfig.KubeVirt, CDI: c.ExtraConfig.CDI,
 			Cache: kubevirt.CachedObjects{Cache: views}},
 	}
 	operations, operationStatus, err := vmoperation.NewREST(scheme, c.GenericConfig.RESTOptionsGetter, admit)

@@ -124,6 +124,10 @@ func (o *Options) Config() (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	cdi, err := kubevirt.NewCDIClientset(clientConfig)
+	if err != nil {
+		return nil, err
+	}
 	history, err := o.History.Open(context.Background(), true)
 	if err != nil {
 		return nil, fmt.Errorf("history store: %w", err)
@@ -134,6 +138,7 @@ func (o *Options) Config() (*Config, error) {
 			Scheme:       o.scheme,
 			Codecs:       o.codecs,
 			KubeVirt:     kv,
+			CDI:          cdi,
 			Kube:         kube,
 			ClientConfig: clientConfig,
 			History:      history,

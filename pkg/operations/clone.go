@@ -32,9 +32,12 @@ func (e *Executor) clone(ctx context.Context, op *v1alpha1.VMOperation) (step, e
 	if recorded(op, "VirtualMachine", "clone") == nil {
 		var s step
 		var err error
-		if targetNS == op.Namespace {
+		switch {
+		case spec.LinkedClone:
+			s, err = e.cloneLinked(ctx, op)
+		case targetNS == op.Namespace:
 			s, err = e.cloneInNamespace(ctx, op)
-		} else {
+		default:
 			s, err = e.cloneAcross(ctx, op, targetNS)
 		}
 		if err != nil || !s.done || s.failed != nil {
@@ -202,19 +205,28 @@ func (e *Executor) cloneAcross(ctx context.Context, op *v1alpha1.VMOperation, ta
 		return step{}, err
 	}
 	src := content.Spec.Source.VirtualMachine
-	vm := &kvv1.VirtualMachine{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: spec.TargetName, Namespace: targetNS,
-			Labels:      kubevirt.FilterKeys(src.Labels, spec.LabelFilters),
-			Annotations: kubevirt.FilterKeys(src.Annotations, spec.AnnotationFilters),
-		},
-		Spec: *src.Spec.DeepCopy(),
-	}
-	vm.Spec.Running, vm.Spec.RunStrategy = nil, ptr.To(kvv1.RunStrategyHalted)
+	vm := cloneOf(op, targetNS, src.ObjectMeta, src.Spec)
 	if err := withRestoredDisks(vm, content, op.Namespace); err != nil {
 		return step{failed: err}, nil
 	}
-	if spec.NewMACAddresses && vm.Spec.Template != nil {
+	return e.createClone(ctx, op, vm)
+}
+
+// cloneOf is the VM a clone makes from a source's metadata and spec:
+// stopped, with the label and annotation filters applied, new MAC addresses
+// if asked, and marked as made by op.
+func cloneOf(op *v1alpha1.VMOperation, targetNS string, src metav1.ObjectMeta, spec kvv1.VirtualMachineSpec) *kvv1.VirtualMachine {
+	c := op.Spec.Clone
+	vm := &kvv1.VirtualMachine{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: c.TargetName, Namespace: targetNS,
+			Labels:      kubevirt.FilterKeys(src.Labels, c.LabelFilters),
+			Annotations: kubevirt.FilterKeys(src.Annotations, c.AnnotationFilters),
+		},
+		Spec: *spec.DeepCopy(),
+	}
+	vm.Spec.Running, vm.Spec.RunStrategy = nil, ptr.To(kvv1.RunStrategyHalted)
+	if c.NewMACAddresses && vm.Spec.Template != nil {
 		for i := range vm.Spec.Template.Spec.Domain.Devices.Interfaces {
 			vm.Spec.Template.Spec.Domain.Devices.Interfaces[i].MacAddress = ""
 		}
@@ -223,18 +235,107 @@ func (e *Executor) cloneAcross(ctx context.Context, op *v1alpha1.VMOperation, ta
 		vm.Annotations = map[string]string{}
 	}
 	vm.Annotations[ownerAnnotation] = op.Namespace + "/" + op.Name
-	created, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(targetNS).Create(ctx, vm, metav1.CreateOptions{})
+	return vm
+}
+
+// createClone creates the clone's VM (or finds the one op made before) and
+// waits for its disks.
+func (e *Executor) createClone(ctx context.Context, op *v1alpha1.VMOperation, vm *kvv1.VirtualMachine) (step, error) {
+	vms := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(vm.Namespace)
+	created, err := vms.Create(ctx, vm, metav1.CreateOptions{})
 	if err != nil {
 		if !apierrors.IsAlreadyExists(err) {
-			return step{}, fmt.Errorf("creating the clone in %s: %w", targetNS, err)
+			return step{}, fmt.Errorf("creating the clone in %s: %w", vm.Namespace, err)
 		}
-		existing, getErr := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(targetNS).Get(ctx, spec.TargetName, metav1.GetOptions{})
+		existing, getErr := vms.Get(ctx, vm.Name, metav1.GetOptions{})
 		if getErr != nil || existing.Annotations[ownerAnnotation] != op.Namespace+"/"+op.Name {
-			return step{failed: fmt.Errorf("target VM %s/%s already exists", targetNS, spec.TargetName)}, nil
+			return step{failed: fmt.Errorf("target VM %s/%s already exists", vm.Namespace, vm.Name)}, nil
 		}
 		created = existing
 	}
 	return e.disksCopied(ctx, created)
+}
+
+// cloneLinked makes the new VM beside a stopped source with each disk a CSI
+// clone of the source's claim: a DataVolume template with the claim as its
+// source, which CDI clones copy-on-write on a class whose StorageProfile
+// says csi-clone (the precheck refused any other). Until the VM exists the
+// source must stay stopped: a clone of a volume a guest is writing is not
+// a consistent disk.
+func (e *Executor) cloneLinked(ctx context.Context, op *v1alpha1.VMOperation) (step, error) {
+	vms := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace)
+	if existing, err := vms.Get(ctx, op.Spec.Clone.TargetName, metav1.GetOptions{}); err == nil {
+		if existing.Annotations[ownerAnnotation] != op.Namespace+"/"+op.Name {
+			return step{failed: fmt.Errorf("target VM %s/%s already exists", existing.Namespace, existing.Name)}, nil
+		}
+		return e.disksCopied(ctx, existing)
+	} else if !apierrors.IsNotFound(err) {
+		return step{}, err
+	}
+	src, err := vms.Get(ctx, op.Spec.VMName, metav1.GetOptions{})
+	if err != nil {
+		return vmGone(err)
+	}
+	if vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName); err != nil {
+		return step{}, err
+	} else if vmi != nil {
+		return step{failed: fmt.Errorf("linkedClone: the source VM was started; a linked clone needs it stopped")}, nil
+	}
+	vm := cloneOf(op, op.Namespace, src.ObjectMeta, src.Spec)
+	if err := e.withLinkedDisks(ctx, vm); err != nil {
+		return step{}, err
+	}
+	vm.Annotations[linkedCloneAnnotation] = op.Namespace + "/" + op.Spec.VMName
+	return e.createClone(ctx, op, vm)
+}
+
+// withLinkedDisks turns each disk of vm on a claim or DataVolume into a
+// DataVolume template, named after vm, cloning that claim.
+func (e *Executor) withLinkedDisks(ctx context.Context, vm *kvv1.VirtualMachine) error {
+	if vm.Spec.Template == nil {
+		return nil
+	}
+	replaced := map[string]bool{}
+	var linked []kvv1.DataVolumeTemplateSpec
+	for i := range vm.Spec.Template.Spec.Volumes {
+		v := &vm.Spec.Template.Spec.Volumes[i]
+		claimName := ""
+		switch {
+		case v.PersistentVolumeClaim != nil:
+			claimName = v.PersistentVolumeClaim.ClaimName
+		case v.DataVolume != nil:
+			claimName = v.DataVolume.Name
+			replaced[claimName] = true
+		default:
+			continue
+		}
+		claim, err := e.cfg.Kube.CoreV1().PersistentVolumeClaims(vm.Namespace).Get(ctx, claimName, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+		name := vm.Name + "-" + v.Name
+		linked = append(linked, kvv1.DataVolumeTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: claim.Labels},
+			Spec: cdiv1.DataVolumeSpec{
+				Source: &cdiv1.DataVolumeSource{PVC: &cdiv1.DataVolumeSourcePVC{Namespace: vm.Namespace, Name: claimName}},
+				Storage: &cdiv1.StorageSpec{AccessModes: claim.Spec.AccessModes, Resources: claim.Spec.Resources,
+					StorageClassName: claim.Spec.StorageClassName, VolumeMode: claim.Spec.VolumeMode},
+			},
+		})
+		v.VolumeSource = kvv1.VolumeSource{DataVolume: &kvv1.DataVolumeSource{Name: name}}
+	}
+	vm.Spec.DataVolumeTemplates = keepTemplates(linked, vm.Spec.DataVolumeTemplates, replaced)
+	return nil
+}
+
+// keepTemplates is the new templates and those of the source not replaced.
+func keepTemplates(added, source []kvv1.DataVolumeTemplateSpec, replaced map[string]bool) []kvv1.DataVolumeTemplateSpec {
+	for _, t := range source {
+		if !replaced[t.Name] {
+			added = append(added, t)
+		}
+	}
+	return added
 }
 
 // withRestoredDisks gives a VM made from a snapshot of another namespace's
@@ -279,13 +380,7 @@ func withRestoredDisks(vm *kvv1.VirtualMachine, content *snapshotv1.VirtualMachi
 		})
 		v.VolumeSource = kvv1.VolumeSource{DataVolume: &kvv1.DataVolumeSource{Name: name}}
 	}
-	templates := restored
-	for _, t := range vm.Spec.DataVolumeTemplates {
-		if !replaced[t.Name] {
-			templates = append(templates, t)
-		}
-	}
-	vm.Spec.DataVolumeTemplates = templates
+	vm.Spec.DataVolumeTemplates = keepTemplates(restored, vm.Spec.DataVolumeTemplates, replaced)
 	return nil
 }
 

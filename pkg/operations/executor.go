@@ -40,6 +40,7 @@ const (
 	// with the error (about a minute with the queue's backoff).
 	maxAttempts              = 12
 	ownerAnnotation          = "hypersdk.io/operation"
+	linkedCloneAnnotation    = "hypersdk.io/linked-clone-of"
 	snapshotDescriptionAnnot = "hypersdk.io/description"
 )
 

@@ -14,7 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
@@ -26,6 +28,9 @@ import (
 type Prechecker struct {
 	Kube     kubernetes.Interface
 	KubeVirt kubevirt.Clientset
+	// CDI tells how a storage class clones (its StorageProfile), for
+	// linked clones.
+	CDI kubevirt.CDIClientset
 	// Cache, when set, is where the VM and its instance are read first.
 	Cache ObjectCache
 }
@@ -112,9 +117,90 @@ func (p *Prechecker) check(ctx context.Context, op *hypersdk.VMOperation, vm *kv
 			}
 		}
 	case hypersdk.VMOperationClone:
+		if op.Spec.Clone.LinkedClone {
+			if vmi != nil {
+				return conflict("a linked clone shares the source's disks as they are: stop the VM first")
+			}
+			if errs := p.checkLinkedClone(ctx, op, vm); len(errs) > 0 {
+				return apierrors.NewInvalid(kind, op.Spec.VMName, errs)
+			}
+		}
 		return p.checkClone(ctx, op)
 	}
 	return nil
+}
+
+// checkLinkedClone: a linked clone stays in the source's namespace (CSI
+// volume cloning does not cross namespaces), starts from the VM, not a
+// snapshot, and every disk is on a claim whose storage class clones
+// copy-on-write (its CDI StorageProfile's cloneStrategy is csi-clone);
+// anything else would be a full copy, which is not what was asked.
+func (p *Prechecker) checkLinkedClone(ctx context.Context, op *hypersdk.VMOperation, vm *kvv1.VirtualMachine) field.ErrorList {
+	spec := op.Spec.Clone
+	path := field.NewPath("linkedClone")
+	if spec.TargetNamespace != "" && spec.TargetNamespace != op.Namespace {
+		return field.ErrorList{field.Invalid(path, true, "a linked clone stays in the source's namespace: CSI volume cloning does not cross namespaces; omit linkedClone for a full copy")}
+	}
+	if spec.SnapshotRef != "" {
+		return field.ErrorList{field.Invalid(path, true, "a linked clone shares the VM's volumes, not a snapshot's; omit linkedClone to clone from the snapshot")}
+	}
+	var errs field.ErrorList
+	claims := 0
+	var volumes []kvv1.Volume
+	if vm.Spec.Template != nil {
+		volumes = vm.Spec.Template.Spec.Volumes
+	}
+	for _, v := range volumes {
+		claim := ""
+		switch {
+		case v.PersistentVolumeClaim != nil:
+			claim = v.PersistentVolumeClaim.ClaimName
+		case v.DataVolume != nil:
+			claim = v.DataVolume.Name
+		default:
+			continue
+		}
+		claims++
+		if msg, err := p.copyOnWrite(ctx, op.Namespace, claim); err != nil {
+			errs = append(errs, field.InternalError(path, err))
+		} else if msg != "" {
+			errs = append(errs, field.Invalid(path, true, fmt.Sprintf("volume %s: %s; omit linkedClone for a full copy", v.Name, msg)))
+		}
+	}
+	if claims == 0 {
+		errs = append(errs, field.Invalid(path, true, "the VM has no disks on volume claims to share; omit linkedClone"))
+	}
+	return errs
+}
+
+// copyOnWrite says why a claim cannot be cloned copy-on-write, or "".
+func (p *Prechecker) copyOnWrite(ctx context.Context, namespace, claim string) (string, error) {
+	pvc, err := p.Kube.CoreV1().PersistentVolumeClaims(namespace).Get(ctx, claim, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Sprintf("claim %s does not exist", claim), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	class := ptr.Deref(pvc.Spec.StorageClassName, "")
+	if class == "" {
+		return fmt.Sprintf("claim %s has no storage class, so how it clones is unknown", claim), nil
+	}
+	if p.CDI == nil {
+		return "CDI is not reachable, so how storage clones is unknown", nil
+	}
+	profile, err := p.CDI.CdiV1beta1().StorageProfiles().Get(ctx, class, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Sprintf("storage class %s has no CDI StorageProfile, so how it clones is unknown", class), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if s := ptr.Deref(profile.Status.CloneStrategy, ""); s != cdiv1.CloneStrategyCsiClone {
+		return fmt.Sprintf("storage class %s does not clone volumes copy-on-write (its CDI StorageProfile's cloneStrategy is %q, not %q)",
+			class, s, cdiv1.CloneStrategyCsiClone), nil
+	}
+	return "", nil
 }
 
 func agentConnected(vmi *kvv1.VirtualMachineInstance) bool {
@@ -264,14 +350,6 @@ func (p *Prechecker) fits(ctx context.Context, node *corev1.Node, vmi *kvv1.Virt
 // snapshot source must.
 func (p *Prechecker) checkClone(ctx context.Context, op *hypersdk.VMOperation) error {
 	spec := op.Spec.Clone
-	if spec.LinkedClone {
-		// Copy-on-write needs the storage driver to clone volumes (CSI
-		// volume cloning) and a way to learn which classes can; HyperSDK
-		// has neither yet, and a full copy silently made instead is not
-		// what was asked for.
-		return apierrors.NewInvalid(hypersdk.Kind(optionsKind(op.Spec.Type)), op.Spec.VMName, field.ErrorList{field.Forbidden(field.NewPath("linkedClone"),
-			"linked (copy-on-write) clones are not supported: HyperSDK cannot yet tell which storage classes clone volumes copy-on-write; omit linkedClone for a full copy")})
-	}
 	targetNS := spec.TargetNamespace
 	if targetNS == "" {
 		targetNS = op.Namespace

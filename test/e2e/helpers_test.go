@@ -55,11 +55,23 @@ func createRWOVM(t *testing.T, ns, name string) {
 // root disk on it.
 func withClaimDisk(t *testing.T, ns string, vm *kvv1.VirtualMachine) *kvv1.VirtualMachine {
 	t.Helper()
+	return withClaimDiskOf(t, ns, vm, "")
+}
+
+// withClaimDiskOf is withClaimDisk with the claim of a storage class ("":
+// none).
+func withClaimDiskOf(t *testing.T, ns string, vm *kvv1.VirtualMachine, class string) *kvv1.VirtualMachine {
+	t.Helper()
+	var className *string
+	if class != "" {
+		className = &class
+	}
 	if _, err := env.Kube.CoreV1().PersistentVolumeClaims(ns).Create(context.Background(), &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: vm.Name + "-root"},
 		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}},
+			StorageClassName: className,
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}},
 		},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

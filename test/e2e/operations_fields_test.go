@@ -3,11 +3,14 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
@@ -104,30 +107,73 @@ func TestSnapshotQuiesce(t *testing.T) {
 	}
 }
 
-// TestLinkedCloneRefused: a linked clone is refused both ways with a 422
-// naming linkedClone, and nothing is made.
-func TestLinkedCloneRefused(t *testing.T) {
+// TestLinkedClone: a linked clone of a stopped VM whose disk is on a class
+// that clones copy-on-write (its StorageProfile says csi-clone) gets a CSI
+// clone of the source's volume; on a class that copies, or of a running
+// VM, it is refused both ways, naming linkedClone, and nothing is made.
+func TestLinkedClone(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
 	ns := env.Namespace(t, "ops-linked")
-	createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
-	body := `{"targetName":"linked","linkedClone":true}`
-	code, _, err := post(t, env.HyperSDK, ns, "vm", "clone", []byte(body), false)
-	if code != http.StatusUnprocessableEntity {
-		t.Fatalf("linked clone through the subresource: %d %v, want 422", code, err)
+	cow, copying := ns+"-csi", ns+"-nfs"
+	for class, provisioner := range map[string]string{cow: kubevirtsim.StorageDriver, copying: "nfs.example.com"} {
+		if _, err := env.Kube.StorageV1().StorageClasses().Create(ctx, &storagev1.StorageClass{
+			ObjectMeta: metav1.ObjectMeta{Name: class}, Provisioner: provisioner,
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = env.Kube.StorageV1().StorageClasses().Delete(context.Background(), class, metav1.DeleteOptions{})
+		})
+		framework.Eventually(t, "CDI's profile of "+class, func(ctx context.Context) (bool, error) {
+			p, err := env.CDI.CdiV1beta1().StorageProfiles().Get(ctx, class, metav1.GetOptions{})
+			return err == nil && p.Status.CloneStrategy != nil, nil
+		})
+	}
+	onClass := func(name, class string) {
+		vm := withClaimDiskOf(t, ns, kubevirtVM(name, 1, "1Gi", nil), class)
+		vm.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
+		createKubeVirtVM(t, ns, vm)
+	}
+	onClass("fast", cow)
+	onClass("slow", copying)
+	source := boundVolume(t, ns, "fast-root")
+
+	op := runOperation(t, ns, "fast", "clone", map[string]interface{}{"targetName": "fast-linked", "linkedClone": true})
+	if op.Status.Message != "cloned to "+ns+"/fast-linked" {
+		t.Errorf("linked clone ended with %q", op.Status.Message)
+	}
+	linked := boundVolume(t, ns, "fast-linked-rootdisk")
+	if linked.Name == source.Name || linked.Annotations[kubevirtsim.ClonedFromAnnotation] != source.Name {
+		t.Errorf("the linked clone's volume %s is cloned from %q, want a CSI clone of %s", linked.Name,
+			linked.Annotations[kubevirtsim.ClonedFromAnnotation], source.Name)
+	}
+	if got, want := linked.Annotations[kubevirtsim.ContentAnnotation], source.Annotations[kubevirtsim.ContentAnnotation]; got != want {
+		t.Errorf("the linked clone holds %q, want the source's %q", got, want)
+	}
+	nothingTemporaryLeft(t, ns)
+
+	body := `{"targetName":"slow-linked","linkedClone":true}`
+	code, _, err := post(t, env.HyperSDK, ns, "slow", "clone", []byte(body), false)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(fmt.Sprint(err), "does not clone volumes copy-on-write") {
+		t.Fatalf("linked clone on a copying class through the subresource: %d %v, want 422", code, err)
 	}
 	assertInvalid(t, err, "linkedClone")
-	code, err = createOperation(t, env.HyperSDK, ns, "vm", "clone", body)
+	code, err = createOperation(t, env.HyperSDK, ns, "slow", "clone", body)
 	if code != http.StatusUnprocessableEntity {
-		t.Fatalf("linked clone as a VMOperation: %d %v, want 422", code, err)
+		t.Fatalf("linked clone on a copying class as a VMOperation: %d %v, want 422", code, err)
 	}
 	assertInvalid(t, err, "linkedClone")
-	ops, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).List(ctx, metav1.ListOptions{})
-	if err != nil || len(ops.Items) != 0 {
-		t.Fatalf("operations after refused linked clones: %v %v", ops, err)
+
+	runOperation(t, ns, "fast", "start", map[string]bool{})
+	code, _, err = post(t, env.HyperSDK, ns, "fast", "clone", []byte(`{"targetName":"hot-linked","linkedClone":true}`), false)
+	if code != http.StatusConflict {
+		t.Fatalf("linked clone of a running VM: %d %v, want 409", code, err)
 	}
-	if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "linked", metav1.GetOptions{}); err == nil {
-		t.Fatal("a refused linked clone made a VM")
+	for _, name := range []string{"slow-linked", "hot-linked"} {
+		if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("a refused linked clone made %s: %v", name, err)
+		}
 	}
 }
 

@@ -184,9 +184,13 @@ type CloneSpec struct {
 	TargetNamespace string `json:"targetNamespace,omitempty"`
 	// SnapshotRef clones from this VirtualMachineSnapshot instead of the VM.
 	SnapshotRef string `json:"snapshotRef,omitempty"`
-	// LinkedClone asks for disks shared copy-on-write with the source
-	// instead of copied. Not supported yet: a request with it is refused
-	// (422 naming linkedClone) rather than served with a full copy.
+	// LinkedClone shares the source's disks copy-on-write instead of
+	// copying them: each disk of the new VM is a CSI clone of the source's
+	// claim (a DataVolume with the claim as its source, on a storage class
+	// whose CDI StorageProfile has cloneStrategy csi-clone). It needs the
+	// source stopped (409 otherwise), the clone in the source's namespace,
+	// no snapshotRef, and every disk on such a claim; otherwise it is
+	// refused (422 naming linkedClone) rather than served with a full copy.
 	LinkedClone bool `json:"linkedClone,omitempty"`
 	// PowerOnAfter starts the new VM when the clone is done.
 	PowerOnAfter bool `json:"powerOnAfter,omitempty"`

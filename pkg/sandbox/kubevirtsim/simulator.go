@@ -80,6 +80,7 @@ type Simulator struct {
 	pvcInformer      cache.SharedIndexInformer
 	pvInformer       cache.SharedIndexInformer
 	dvInformer       cache.SharedIndexInformer
+	classInformer    cache.SharedIndexInformer
 
 	controllers []*controller
 	vms         *controller
@@ -92,6 +93,7 @@ type Simulator struct {
 	claims      *controller
 	volumes     *controller
 	dataVolumes *controller
+	profiles    *controller
 }
 
 // New returns a simulator; Run starts it.
@@ -120,6 +122,7 @@ func New(cfg Config) *Simulator {
 	s.nodes = nodeFactory.Core().V1().Nodes().Lister()
 	s.pvcInformer = nodeFactory.Core().V1().PersistentVolumeClaims().Informer()
 	s.pvInformer = nodeFactory.Core().V1().PersistentVolumes().Informer()
+	s.classInformer = nodeFactory.Storage().V1().StorageClasses().Informer()
 	utilruntime.Must(s.podInformer.AddIndexers(cache.Indexers{byVMI: podByVMI}))
 	s.vmInformer = kubevirt.NewVirtualMachineInformer(cfg.KubeVirt, 0)
 	s.vmiInformer = kubevirt.NewVirtualMachineInstanceInformer(cfg.KubeVirt, 0)
@@ -140,6 +143,8 @@ func New(cfg Config) *Simulator {
 	s.claims = s.newController("claim", s.syncClaim)
 	s.volumes = s.newController("volume", s.syncVolume)
 	s.dataVolumes = s.newController("datavolume", s.syncDataVolume)
+	s.profiles = s.newController("storageprofile", s.syncStorageProfile)
+	s.onChange(s.classInformer, s.profiles.enqueue)
 
 	s.onChange(s.pvcInformer, func(obj interface{}) {
 		s.claims.enqueue(obj)
@@ -183,7 +188,8 @@ func (s *Simulator) Run(ctx context.Context) error {
 		s.snapshotInformer, s.restoreInformer, s.cloneInformer, s.poolInformer}
 	s.clusterInformers.Start(ctx.Done())
 	kubevirtInformers = append(kubevirtInformers, s.dvInformer)
-	synced := []cache.InformerSynced{s.podInformer.HasSynced, s.nodeInformer.HasSynced, s.pvcInformer.HasSynced, s.pvInformer.HasSynced}
+	synced := []cache.InformerSynced{s.podInformer.HasSynced, s.nodeInformer.HasSynced, s.pvcInformer.HasSynced,
+		s.pvInformer.HasSynced, s.classInformer.HasSynced}
 	for _, inf := range kubevirtInformers {
 		go inf.RunWithContext(ctx)
 		synced = append(synced, inf.HasSynced)

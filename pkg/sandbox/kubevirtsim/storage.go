@@ -7,6 +7,7 @@ import (
 
 	snapshotapi "github.com/kubernetes-csi/external-snapshotter/client/v4/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -41,8 +42,11 @@ const (
 	// populateFromClaimAnnotation names the claim (namespace/name) a
 	// DataVolume with a claim source copies.
 	populateFromClaimAnnotation = "sandbox.hypersdk.io/populate-from-claim"
-	provisionedByAnnotation     = "pv.kubernetes.io/provisioned-by"
-	volumeSnapshotKind          = "VolumeSnapshot"
+	// ClonedFromAnnotation on a PersistentVolume names the volume it is a
+	// CSI clone of: it shares that volume's blocks copy-on-write.
+	ClonedFromAnnotation    = "sandbox.hypersdk.io/cloned-from"
+	provisionedByAnnotation = "pv.kubernetes.io/provisioned-by"
+	volumeSnapshotKind      = "VolumeSnapshot"
 )
 
 // syncClaim provisions a volume for a claim that has none, as a CSI
@@ -55,16 +59,28 @@ func (s *Simulator) syncClaim(ctx context.Context, key cache.ObjectName) error {
 		return err
 	}
 	pvc := obj.(*corev1.PersistentVolumeClaim)
-	if pvc.DeletionTimestamp != nil || pvc.Spec.VolumeName != "" {
+	if pvc.DeletionTimestamp != nil || pvc.Spec.VolumeName != "" || !s.provisions(pvc) {
 		return nil
 	}
 	name := "pvc-" + string(pvc.UID)
 	if _, ok, _ := s.pvInformer.GetIndexer().GetByKey(name); ok {
 		return nil
 	}
-	content, from := "vol-"+string(pvc.UID), ""
+	content, from, clonedFrom := "vol-"+string(pvc.UID), "", ""
 	size := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
-	if source := pvc.Annotations[populateFromClaimAnnotation]; source != "" {
+	if ref := pvc.Spec.DataSource; ref != nil && ref.Kind == "PersistentVolumeClaim" && ptr.Deref(ref.APIGroup, "") == "" {
+		// CSI volume cloning: the new volume shares the source's blocks.
+		obj, ok, _ := s.pvcInformer.GetIndexer().GetByKey(pvc.Namespace + "/" + ref.Name)
+		if !ok || obj.(*corev1.PersistentVolumeClaim).Spec.VolumeName == "" {
+			s.claims.after(key, s.cfg.StepDelay)
+			return nil // the external-provisioner waits for its source
+		}
+		srcPV, err := s.cfg.Kube.CoreV1().PersistentVolumes().Get(ctx, obj.(*corev1.PersistentVolumeClaim).Spec.VolumeName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		content, clonedFrom = srcPV.Annotations[ContentAnnotation], srcPV.Name
+	} else if source := pvc.Annotations[populateFromClaimAnnotation]; source != "" {
 		ns, claim, _ := strings.Cut(source, "/")
 		src, err := s.cfg.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claim, metav1.GetOptions{})
 		if err == nil && src.Spec.VolumeName != "" {
@@ -121,10 +137,70 @@ func (s *Simulator) syncClaim(ctx context.Context, key cache.ObjectName) error {
 	if from != "" {
 		pv.Annotations[RestoredFromAnnotation] = from
 	}
+	if clonedFrom != "" {
+		pv.Annotations[ClonedFromAnnotation] = clonedFrom
+	}
 	if _, err := s.cfg.Kube.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("provisioning a volume for claim %s: %w", key, err)
 	}
 	return nil
+}
+
+// provisions says whether a claim is the simulated driver's: one without a
+// storage class, or of a class it provisions.
+func (s *Simulator) provisions(pvc *corev1.PersistentVolumeClaim) bool {
+	class := ptr.Deref(pvc.Spec.StorageClassName, "")
+	if class == "" {
+		return true
+	}
+	obj, ok, _ := s.classInformer.GetIndexer().GetByKey(class)
+	return ok && obj.(*storagev1.StorageClass).Provisioner == StorageDriver
+}
+
+// syncStorageProfile publishes, as CDI does, a StorageProfile for each
+// storage class (and deletes it with the class) saying how it clones: csi-clone for the simulated driver's
+// classes (it clones volumes copy-on-write), a full copy for any other, or
+// what the profile's spec asks for.
+func (s *Simulator) syncStorageProfile(ctx context.Context, key cache.ObjectName) error {
+	profiles := s.cfg.CDI.CdiV1beta1().StorageProfiles()
+	obj, exists, err := s.classInformer.GetIndexer().GetByKey(key.Name)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return ignoreNotFound(profiles.Delete(ctx, key.Name, metav1.DeleteOptions{}))
+	}
+	class := obj.(*storagev1.StorageClass)
+	profile, err := profiles.Get(ctx, class.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		profile, err = profiles.Create(ctx, &cdiv1.StorageProfile{ObjectMeta: metav1.ObjectMeta{Name: class.Name}}, metav1.CreateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("storage profile of %s: %w", class.Name, err)
+	}
+	strategy := cdiv1.CloneStrategyHostAssisted
+	if class.Provisioner == StorageDriver {
+		strategy = cdiv1.CloneStrategyCsiClone
+	}
+	if profile.Spec.CloneStrategy != nil {
+		strategy = *profile.Spec.CloneStrategy
+	}
+	want := cdiv1.StorageProfileStatus{StorageClass: ptr.To(class.Name), Provisioner: ptr.To(class.Provisioner), CloneStrategy: ptr.To(strategy)}
+	if equality.Semantic.DeepEqual(profile.Status, want) {
+		return nil
+	}
+	profile.Status = want
+	_, err = profiles.UpdateStatus(ctx, profile, metav1.UpdateOptions{})
+	return err
+}
+
+// cloneStrategy is how CDI clones a claim of class: its profile's strategy.
+func (s *Simulator) cloneStrategy(ctx context.Context, class string) cdiv1.CDICloneStrategy {
+	profile, err := s.cfg.CDI.CdiV1beta1().StorageProfiles().Get(ctx, class, metav1.GetOptions{})
+	if err != nil || profile.Status.CloneStrategy == nil {
+		return cdiv1.CloneStrategyHostAssisted
+	}
+	return *profile.Status.CloneStrategy
 }
 
 // restoreSource is the VolumeSnapshot (namespace/name) a claim is to be
@@ -249,8 +325,9 @@ func dataVolumeInProgress(dv *cdiv1.DataVolume) cdiv1.DataVolumePhase {
 }
 
 // createDataVolumeClaim makes the claim a DataVolume describes: restored
-// from a snapshot source, a copy of a claim source, else (an import, a
-// blank disk) a new volume.
+// from a snapshot source, a CSI clone of a claim source in its namespace
+// when the class's profile says csi-clone, else a copy of it, else (an
+// import, a blank disk) a new volume.
 func (s *Simulator) createDataVolumeClaim(ctx context.Context, dv *cdiv1.DataVolume) (*corev1.PersistentVolumeClaim, error) {
 	spec := corev1.PersistentVolumeClaimSpec{}
 	switch {
@@ -273,7 +350,13 @@ func (s *Simulator) createDataVolumeClaim(ctx context.Context, dv *cdiv1.DataVol
 		if ns == "" {
 			ns = dv.Namespace
 		}
-		annotations[populateFromClaimAnnotation] = ns + "/" + src.PVC.Name
+		if ns == dv.Namespace && s.cloneStrategy(ctx, ptr.Deref(spec.StorageClassName, "")) == cdiv1.CloneStrategyCsiClone {
+			// CDI's csi-clone: the claim names its source, and the CSI
+			// driver clones the volume.
+			spec.DataSource = &corev1.TypedLocalObjectReference{Kind: "PersistentVolumeClaim", Name: src.PVC.Name}
+		} else {
+			annotations[populateFromClaimAnnotation] = ns + "/" + src.PVC.Name
+		}
 	}
 	if _, ok := spec.Resources.Requests[corev1.ResourceStorage]; !ok {
 		spec.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}

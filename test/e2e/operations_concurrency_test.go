@@ -200,17 +200,7 @@ func TestCloneTargetRefusedLater(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t, "ops-clone-quota")
 	target := env.Namespace(t, "ops-clone-quota-target")
-	if _, err := env.Kube.CoreV1().ResourceQuotas(target).Create(ctx, &corev1.ResourceQuota{
-		ObjectMeta: metav1.ObjectMeta{Name: "no-vms"},
-		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{
-			"count/virtualmachines.kubevirt.io": resource.MustParse("0")}},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	framework.Eventually(t, "the quota to be counted", func(ctx context.Context) (bool, error) {
-		q, err := env.Kube.CoreV1().ResourceQuotas(target).Get(ctx, "no-vms", metav1.GetOptions{})
-		return err == nil && q.Status.Hard != nil, err
-	})
+	noVMsQuota(t, target)
 	createKubeVirtVM(t, ns, kubevirtVM("src", 1, "1Gi", nil))
 	code, op, err := post(t, env.HyperSDK, ns, "src", "clone", map[string]interface{}{"targetName": "copy", "targetNamespace": target}, false)
 	if err != nil || code != http.StatusCreated {
@@ -224,6 +214,28 @@ func TestCloneTargetRefusedLater(t *testing.T) {
 	if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(target).Get(ctx, "copy", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("a VM in the target namespace: %v", err)
 	}
+}
+
+// noVMsQuota gives ns a quota of no KubeVirt VMs and waits until the quota
+// controller has counted it: before that, admission refuses with "status
+// unknown" rather than "exceeded quota".
+func noVMsQuota(t *testing.T, ns string) {
+	t.Helper()
+	const vms = "count/virtualmachines.kubevirt.io"
+	if _, err := env.Kube.CoreV1().ResourceQuotas(ns).Create(context.Background(), &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "no-vms"},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{vms: resource.MustParse("0")}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the quota to be counted", func(ctx context.Context) (bool, error) {
+		q, err := env.Kube.CoreV1().ResourceQuotas(ns).Get(ctx, "no-vms", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		_, counted := q.Status.Used[vms]
+		return counted, nil
+	})
 }
 
 // cloneWaitingForNode clones a stopped VM with its root disk on a claim,

@@ -173,6 +173,10 @@ func Start(ctx context.Context, cfg Config) (_ *ControlPlane, err error) {
 		"--use-service-account-credentials=false",
 		// kwok nodes answer no kubelet probes: do not evict their pods.
 		"--node-monitor-grace-period=1h",
+		// A quota made before its resource is monitored (custom resources
+		// are discovered every 30 s) is counted at the next full sync,
+		// 5 minutes by default: a sandbox wants it sooner.
+		"--resource-quota-sync-period=15s",
 	)); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,265 @@
+package cli
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/util/jsonpath"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+)
+
+// output prints objects in the format -o names: a table (the default),
+// wide, csv, or any of cli-runtime's printers (json, yaml, name, jsonpath,
+// go-template).
+type output struct {
+	scheme    *runtime.Scheme
+	flags     *genericclioptions.PrintFlags
+	noHeaders bool
+	sortBy    string
+	// allNamespaces adds a namespace column to tables.
+	allNamespaces bool
+	// single is set when one object was asked for by name: the object
+	// formats print it, not a list holding it.
+	single bool
+}
+
+// tableFormats are the formats output draws itself.
+var tableFormats = []string{"table", "wide", "csv"}
+
+func newOutput() *output {
+	s := newScheme()
+	return &output{scheme: s, flags: genericclioptions.NewPrintFlags("").WithTypeSetter(s)}
+}
+
+// setKind fills in obj's apiVersion and kind, which typed clients leave out.
+func (o *output) setKind(obj runtime.Object) error {
+	gvks, _, err := o.scheme.ObjectKinds(obj)
+	if err != nil {
+		return err
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvks[0])
+	return nil
+}
+
+// newScheme knows hypersdk.io's kinds, so printed objects say what they are.
+func newScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(v1alpha1.AddToScheme(s))
+	return s
+}
+
+func (o *output) addFlags(cmd *cobra.Command) {
+	o.flags.AddFlags(cmd)
+	cmd.Flags().Lookup("output").Usage = "Output format: table (default), wide, csv, json, yaml, name, jsonpath=..., jsonpath-file=..., go-template=..."
+	cmd.Flags().BoolVar(&o.noHeaders, "no-headers", false, "Leave out the header line of table, wide and csv output.")
+	cmd.Flags().StringVar(&o.sortBy, "sort-by", "", "Sort by a JSONPath expression on the objects, e.g. '{.status.allocatedCPUs}' or '.metadata.name' (numbers and quantities compare by value).")
+}
+
+func (o *output) format() string { return *o.flags.OutputFormat }
+
+func (o *output) table() bool {
+	switch o.format() {
+	case "", "table", "wide", "csv":
+		return true
+	}
+	return false
+}
+
+// printer is cli-runtime's printer for a format output does not draw; it
+// fails at once on a format nobody knows.
+func (o *output) printer() (printers.ResourcePrinter, error) {
+	if o.table() {
+		return nil, nil
+	}
+	p, err := o.flags.ToPrinter()
+	if genericclioptions.IsNoCompatiblePrinterError(err) {
+		allowed := append(append([]string{}, tableFormats...), o.flags.AllowedFormats()...)
+		return nil, fmt.Errorf("unknown output format %q: use one of %s", o.format(), strings.Join(allowed, ", "))
+	}
+	return p, err
+}
+
+// columns describe a table of one kind of object.
+type columns struct {
+	names, wide []string
+	row         func(obj runtime.Object, wide bool) []interface{}
+}
+
+// print writes items in the chosen format: json, yaml and templates get a
+// list holding them (or the object itself when one was named), as kubectl
+// get does.
+func (o *output) print(w io.Writer, list runtime.Object, items []runtime.Object, cols columns) error {
+	if err := o.sort(items); err != nil {
+		return err
+	}
+	if !o.table() {
+		p, err := o.printer()
+		if err != nil {
+			return err
+		}
+		if o.format() == "name" {
+			for _, item := range items {
+				if err := p.PrintObj(item, w); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if o.single && len(items) == 1 {
+			return p.PrintObj(items[0], w) // as kubectl get NAME prints the object
+		}
+		if err := meta.SetList(list, items); err != nil {
+			return err
+		}
+		return p.PrintObj(list, w)
+	}
+	return o.printRows(w, items, cols, nil)
+}
+
+// printRows draws items as a table or csv; lead, when set, gives extra
+// leading cells per item (a watch's event type and time).
+func (o *output) printRows(w io.Writer, items []runtime.Object, cols columns, lead func(int) (names []string, cells []interface{})) error {
+	wide := o.format() == "wide"
+	names := cols.names
+	if wide {
+		names = append(append([]string{}, names...), cols.wide...)
+	}
+	var leadNames []string
+	if lead != nil && len(items) > 0 {
+		leadNames, _ = lead(0)
+	}
+	t := &metav1.Table{}
+	for _, n := range append(append([]string{}, leadNames...), names...) {
+		t.ColumnDefinitions = append(t.ColumnDefinitions, metav1.TableColumnDefinition{Name: n, Type: "string"})
+	}
+	for i, item := range items {
+		cells := cols.row(item, wide)
+		if lead != nil {
+			_, l := lead(i)
+			cells = append(l, cells...)
+		}
+		t.Rows = append(t.Rows, metav1.TableRow{Cells: cells, Object: runtime.RawExtension{Object: item}})
+	}
+	if o.format() == "csv" {
+		return o.csv(w, t)
+	}
+	return printers.NewTablePrinter(printers.PrintOptions{NoHeaders: o.noHeaders, WithNamespace: o.allNamespaces}).PrintObj(t, w)
+}
+
+// csv writes a table as comma-separated values with a header line, the
+// namespace first when listing all namespaces.
+func (o *output) csv(w io.Writer, t *metav1.Table) error {
+	cw := csv.NewWriter(w)
+	if !o.noHeaders {
+		var header []string
+		if o.allNamespaces {
+			header = append(header, "namespace")
+		}
+		for _, c := range t.ColumnDefinitions {
+			header = append(header, strings.ToLower(c.Name))
+		}
+		if err := cw.Write(header); err != nil {
+			return err
+		}
+	}
+	for _, r := range t.Rows {
+		var rec []string
+		if o.allNamespaces {
+			m, err := meta.Accessor(r.Object.Object)
+			if err != nil {
+				return err
+			}
+			rec = append(rec, m.GetNamespace())
+		}
+		for _, c := range r.Cells {
+			rec = append(rec, fmt.Sprint(c))
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// sort orders items by the --sort-by JSONPath: numbers and quantities by
+// value, anything else as text; items without the field come first.
+func (o *output) sort(items []runtime.Object) error {
+	if o.sortBy == "" {
+		return nil
+	}
+	expr := o.sortBy
+	if !strings.HasPrefix(expr, "{") {
+		expr = "{" + strings.TrimPrefix(expr, "{") + "}"
+	}
+	jp := jsonpath.New("sort-by").AllowMissingKeys(true)
+	if err := jp.Parse(expr); err != nil {
+		return fmt.Errorf("--sort-by %q: %w", o.sortBy, err)
+	}
+	keys := make([]string, len(items))
+	for i, item := range items {
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(item)
+		if err != nil {
+			return err
+		}
+		var b strings.Builder
+		if err := jp.Execute(&b, u); err != nil {
+			return fmt.Errorf("--sort-by %q: %w", o.sortBy, err)
+		}
+		keys[i] = b.String()
+	}
+	idx := make([]int, len(items))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return less(keys[idx[a]], keys[idx[b]]) })
+	sorted := make([]runtime.Object, len(items))
+	for i, j := range idx {
+		sorted[i] = items[j]
+	}
+	copy(items, sorted)
+	return nil
+}
+
+func less(a, b string) bool {
+	if x, err := strconv.ParseFloat(a, 64); err == nil {
+		if y, err := strconv.ParseFloat(b, 64); err == nil {
+			return x < y
+		}
+	}
+	if x, err := resource.ParseQuantity(a); err == nil {
+		if y, err := resource.ParseQuantity(b); err == nil {
+			return x.Cmp(y) < 0
+		}
+	}
+	return a < b
+}
+
+func age(t metav1.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(time.Since(t.Time))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}

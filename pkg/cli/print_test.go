@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/csv"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+)
+
+func vm(name string, cpus int32, memory string) *v1alpha1.VirtualMachine {
+	return &v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"},
+		Spec: v1alpha1.VirtualMachineSpec{CPUs: cpus, Memory: ptr.To(resource.MustParse(memory))}}
+}
+
+func TestSortByCompareQuantitiesAndNumbers(t *testing.T) {
+	items := []runtime.Object{vm("a", 16, "512Mi"), vm("b", 2, "8Gi"), vm("c", 4, "1Gi")}
+	for _, tc := range []struct{ by, want string }{
+		{".spec.cpus", "bca"},     // 2 < 4 < 16, not "16" < "2"
+		{"{.spec.memory}", "acb"}, // 512Mi < 1Gi < 8Gi
+		{".metadata.name", "abc"},
+	} {
+		o := &output{sortBy: tc.by}
+		if err := o.sort(items); err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, it := range items {
+			got += it.(*v1alpha1.VirtualMachine).Name
+		}
+		if got != tc.want {
+			t.Errorf("--sort-by %s: %s, want %s", tc.by, got, tc.want)
+		}
+	}
+	if err := (&output{sortBy: "{.spec["}).sort(items); err == nil {
+		t.Error("a broken --sort-by expression was accepted")
+	}
+}
+
+func TestFilters(t *testing.T) {
+	f := vmFilters{minCPUs: 2, minMemory: "2Gi"}
+	if err := f.validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		vm   *v1alpha1.VirtualMachine
+		want bool
+	}{{vm("x", 2, "2Gi"), true}, {vm("x", 1, "4Gi"), false}, {vm("x", 4, "1Gi"), false}} {
+		if got := f.match(tc.vm); got != tc.want {
+			t.Errorf("match(%d CPUs, %s) = %v", tc.vm.Spec.CPUs, tc.vm.Spec.Memory, got)
+		}
+	}
+	if err := (&vmFilters{minMemory: "4Gx"}).validate(); err == nil {
+		t.Error("a bad quantity was accepted")
+	}
+	f = vmFilters{labels: "tier=web", status: "Running", node: "n1"}
+	if o := f.listOptions(); o.LabelSelector != "tier=web" || o.FieldSelector != "status.phase=Running,status.nodeName=n1" {
+		t.Errorf("list options %+v", o)
+	}
+}
+
+func TestCSVHasHeaderAndNamespace(t *testing.T) {
+	o := newOutput()
+	*o.flags.OutputFormat = "csv"
+	o.allNamespaces = true
+	var b bytes.Buffer
+	if err := o.print(&b, &v1alpha1.VirtualMachineList{}, []runtime.Object{vm("a", 1, "1Gi")}, vmColumns); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0][0] != "namespace" || rows[0][1] != "name" || rows[1][0] != "ns" || rows[1][1] != "a" || rows[1][3] != "1" {
+		t.Errorf("csv %v", rows)
+	}
+}

@@ -1,0 +1,85 @@
+// Package cli is `kubectl hyper`: commands on HyperSDK's VMs and operations,
+// built on cobra and cli-runtime so that the connection flags (--kubeconfig,
+// --context, -n, --as, --request-timeout, ...) behave as kubectl's.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+)
+
+// Run runs kubectl hyper with args and returns the process exit code: 0, or
+// 1 after one line on stderr naming the problem.
+func Run(streams genericiooptions.IOStreams, args []string) int {
+	cmd := NewCommand(streams)
+	cmd.SetArgs(args)
+	// Ctrl-C ends a watch or a wait cleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(streams.ErrOut, "error: "+oneLine(err))
+		return 1
+	}
+	return 0
+}
+
+// oneLine is an error as one line: an API error's Status message, which
+// names the object and the field, else the error's text.
+func oneLine(err error) string {
+	var status apierrors.APIStatus
+	msg := err.Error()
+	if errors.As(err, &status) && status.Status().Message != "" {
+		msg = status.Status().Message
+	}
+	return strings.Join(strings.Fields(msg), " ")
+}
+
+// env is what every command shares: the connection flags and the streams.
+type env struct {
+	flags   *genericclioptions.ConfigFlags
+	streams genericiooptions.IOStreams
+}
+
+// client is the hypersdk.io clientset for the flags' cluster and user.
+func (e *env) client() (hypersdkclient.Interface, error) {
+	cfg, err := e.flags.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	return hypersdkclient.NewForConfig(cfg)
+}
+
+// namespace is the -n namespace, else the kubeconfig context's.
+func (e *env) namespace() (string, error) {
+	ns, _, err := e.flags.ToRawKubeConfigLoader().Namespace()
+	return ns, err
+}
+
+// NewCommand returns the root command.
+func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	e := &env{flags: genericclioptions.NewConfigFlags(true), streams: streams}
+	cmd := &cobra.Command{
+		Use:           "kubectl-hyper",
+		Short:         "Work with HyperSDK virtual machines and their operations",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl hyper"},
+	}
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
+	e.flags.AddFlags(cmd.PersistentFlags())
+	cmd.AddCommand(newVMCommand(e), newOpCommand(e))
+	return cmd
+}

@@ -1,0 +1,345 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/cli-runtime/pkg/printers"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+)
+
+func newVMCommand(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "vm",
+		Aliases: []string{"vms"},
+		Short:   "List, inspect and operate virtual machines (virtualmachines.hypersdk.io)",
+	}
+	cmd.AddCommand(newVMListCommand(e, "list"), newVMListCommand(e, "get"), newVMDeleteCommand(e))
+	for _, op := range operationCommands {
+		cmd.AddCommand(newOperationCommand(e, op))
+	}
+	return cmd
+}
+
+// completeVMs completes the names of VMs not yet given, in the namespace
+// the flags name.
+func completeVMs(e *env) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(cmd *cobra.Command, given []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		ns, err := e.namespace()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		c, err := e.client()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		list, err := c.HypersdkV1alpha1().VirtualMachines(ns).List(cmd.Context(), metav1.ListOptions{})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var names []string
+		for _, vm := range list.Items {
+			if strings.HasPrefix(vm.Name, prefix) && !slices.Contains(given, vm.Name) {
+				names = append(names, vm.Name)
+			}
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func newVMDeleteCommand(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:               "delete NAME...",
+		Short:             "Delete VMs (their KubeVirt VirtualMachines, and with them the instances)",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeVMs(e),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ns, err := e.namespace()
+			if err != nil {
+				return err
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			for _, name := range args {
+				if err := c.HypersdkV1alpha1().VirtualMachines(ns).Delete(cmd.Context(), name, metav1.DeleteOptions{}); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.streams.Out, "virtualmachine.hypersdk.io/%s deleted\n", name)
+			}
+			return nil
+		},
+	}
+}
+
+// vmFilters select VMs. Labels, status and node are selected by the server;
+// CPUs and memory, which it cannot select on, here.
+type vmFilters struct {
+	labels    string
+	status    string
+	node      string
+	minCPUs   int32
+	minMemory string
+	memory    *resource.Quantity
+}
+
+func (f *vmFilters) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.labels, "selector", "l", "", "Label selector (server-side), e.g. app=web,tier!=db.")
+	cmd.Flags().StringVar(&f.status, "status", "", "Only VMs in this phase, e.g. Running, Stopped (server-side, field status.phase).")
+	cmd.Flags().StringVar(&f.node, "node", "", "Only VMs running on this node (server-side, field status.nodeName).")
+	cmd.Flags().Int32Var(&f.minCPUs, "min-cpus", 0, "Only VMs with at least this many vCPUs (client-side).")
+	cmd.Flags().StringVar(&f.minMemory, "min-memory", "", "Only VMs with at least this much memory, a quantity such as 4Gi (client-side).")
+}
+
+func (f *vmFilters) validate() error {
+	if f.minCPUs < 0 {
+		return fmt.Errorf("--min-cpus must not be negative, got %d", f.minCPUs)
+	}
+	if f.minMemory != "" {
+		q, err := resource.ParseQuantity(f.minMemory)
+		if err != nil {
+			return fmt.Errorf("--min-memory %q is not a quantity (such as 512Mi or 4Gi)", f.minMemory)
+		}
+		f.memory = &q
+	}
+	return nil
+}
+
+// listOptions carries the server-side filters.
+func (f *vmFilters) listOptions() metav1.ListOptions {
+	var sel []fields.Selector
+	if f.status != "" {
+		sel = append(sel, fields.OneTermEqualSelector("status.phase", f.status))
+	}
+	if f.node != "" {
+		sel = append(sel, fields.OneTermEqualSelector("status.nodeName", f.node))
+	}
+	return metav1.ListOptions{LabelSelector: f.labels, FieldSelector: fields.AndSelectors(sel...).String()}
+}
+
+// match applies the client-side filters.
+func (f *vmFilters) match(vm *v1alpha1.VirtualMachine) bool {
+	if f.minCPUs > 0 && vm.Spec.CPUs < f.minCPUs {
+		return false
+	}
+	if f.memory != nil && (vm.Spec.Memory == nil || vm.Spec.Memory.Cmp(*f.memory) < 0) {
+		return false
+	}
+	return true
+}
+
+func newVMListCommand(e *env, use string) *cobra.Command {
+	var (
+		filters       vmFilters
+		allNamespaces bool
+		watchFlag     bool
+	)
+	out := newOutput()
+	cmd := &cobra.Command{
+		Use:   use + " [NAME...]",
+		Short: "List VMs, or get the named ones",
+		Long: `List VMs, or get the named ones.
+
+Filters combine with AND. -l, --status and --node are selected by the API
+server; --min-cpus and --min-memory are applied here to what it returns.
+With --watch, every change is printed with its event type (ADDED, MODIFIED,
+DELETED) and time, in any output format, until interrupted.`,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: completeVMs(e),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := filters.validate(); err != nil {
+				return err
+			}
+			if _, err := out.printer(); err != nil {
+				return err
+			}
+			ns, err := e.namespace()
+			if err != nil {
+				return err
+			}
+			if allNamespaces {
+				ns = metav1.NamespaceAll
+				out.allNamespaces = true
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			vms := c.HypersdkV1alpha1().VirtualMachines(ns)
+			opts := filters.listOptions()
+			named := map[string]bool{}
+			for _, a := range args {
+				named[a] = true
+			}
+			keep := func(vm *v1alpha1.VirtualMachine) bool {
+				return (len(named) == 0 || named[vm.Name]) && filters.match(vm)
+			}
+			ctx := cmd.Context()
+			var list *v1alpha1.VirtualMachineList
+			out.single = len(args) == 1
+			if len(args) == 1 && opts.LabelSelector == "" && opts.FieldSelector == "" {
+				vm, err := vms.Get(ctx, args[0], metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				list = &v1alpha1.VirtualMachineList{Items: []v1alpha1.VirtualMachine{*vm}}
+				list.ResourceVersion = vm.ResourceVersion
+			} else if list, err = vms.List(ctx, opts); err != nil {
+				return err
+			}
+			var items []runtime.Object
+			for i := range list.Items {
+				if keep(&list.Items[i]) {
+					items = append(items, &list.Items[i])
+				}
+			}
+			for a := range named {
+				if !containsVM(items, a) {
+					return fmt.Errorf("virtualmachines.hypersdk.io %q not found", a)
+				}
+			}
+			if !watchFlag {
+				return out.print(e.streams.Out, &v1alpha1.VirtualMachineList{}, items, vmColumns)
+			}
+			opts.ResourceVersion = list.ResourceVersion
+			w, err := vms.Watch(ctx, opts)
+			if err != nil {
+				return err
+			}
+			defer w.Stop()
+			return watchEvents(ctx, e, out, items, w, vmColumns, func(obj runtime.Object) bool {
+				vm, ok := obj.(*v1alpha1.VirtualMachine)
+				return ok && keep(vm)
+			})
+		},
+	}
+	filters.addFlags(cmd)
+	out.addFlags(cmd)
+	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "List VMs in every namespace.")
+	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "After listing, print every change until interrupted.")
+	return cmd
+}
+
+func containsVM(items []runtime.Object, name string) bool {
+	for _, it := range items {
+		if it.(*v1alpha1.VirtualMachine).Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+var vmColumns = columns{
+	names: []string{"NAME", "STATUS", "CPUS", "MEMORY", "NODE", "AGE"},
+	wide:  []string{"IP", "ALLOCATED-CPUS", "ALLOCATED-MEMORY", "IMAGE"},
+	row: func(obj runtime.Object, wide bool) []interface{} {
+		vm := obj.(*v1alpha1.VirtualMachine)
+		mem := "<none>"
+		if vm.Spec.Memory != nil {
+			mem = vm.Spec.Memory.String()
+		}
+		cells := []interface{}{vm.Name, orNone(string(vm.Status.Phase)), vm.Spec.CPUs, mem, orNone(vm.Status.NodeName), age(vm.CreationTimestamp)}
+		if wide {
+			allocMem := "<none>"
+			if vm.Status.AllocatedMemory != nil {
+				allocMem = vm.Status.AllocatedMemory.String()
+			}
+			cells = append(cells, orNone(strings.Join(vm.Status.IPs, ",")), vm.Status.AllocatedCPUs, allocMem, orNone(vm.Spec.Image))
+		}
+		return cells
+	},
+}
+
+// watchEvents prints the listed items as ADDED (as kubectl get --watch
+// --output-watch-events does), then each event of w that keep accepts, with
+// its type and time, until ctx ends. A watch that ends by itself (the
+// server's timeout) is an error, so a script notices.
+func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Object, w watch.Interface, cols columns, keep func(runtime.Object) bool) error {
+	printer, err := out.printer()
+	if err != nil {
+		return err
+	}
+	headers := !out.noHeaders
+	emit := func(ev watch.Event) error {
+		now := time.Now().UTC().Format(time.RFC3339)
+		if printer != nil {
+			return printEvent(e.streams.Out, out, printer, ev, now)
+		}
+		o := *out
+		o.noHeaders = !headers
+		headers = false
+		return o.printRows(e.streams.Out, []runtime.Object{ev.Object}, cols, func(int) ([]string, []interface{}) {
+			return []string{"EVENT", "TIME"}, []interface{}{string(ev.Type), now}
+		})
+	}
+	for _, obj := range listed {
+		if err := emit(watch.Event{Type: watch.Added, Object: obj}); err != nil {
+			return err
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return fmt.Errorf("the watch was closed by the server")
+			}
+			if ev.Type == watch.Error {
+				return fmt.Errorf("watch: %v", ev.Object)
+			}
+			if ev.Type == watch.Bookmark || !keep(ev.Object) {
+				continue
+			}
+			if err := emit(ev); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// printEvent writes an event in an object format: {type, time, object} in
+// json (a line each) and yaml (a document each), "TYPE TIME kind/name" for
+// name, and the template's output for jsonpath and go-template.
+func printEvent(w io.Writer, out *output, p printers.ResourcePrinter, ev watch.Event, now string) error {
+	obj := ev.Object.DeepCopyObject()
+	if err := out.setKind(obj); err != nil {
+		return err
+	}
+	doc := map[string]interface{}{"type": ev.Type, "time": now, "object": obj}
+	switch out.format() {
+	case "json":
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	case "yaml":
+		b, err := yaml.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "---\n%s", b)
+		return err
+	case "name":
+		if _, err := fmt.Fprintf(w, "%s %s ", ev.Type, now); err != nil {
+			return err
+		}
+	}
+	return p.PrintObj(obj, w)
+}

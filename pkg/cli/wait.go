@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+)
+
+// waitFlags say whether and how a command follows the operation it made.
+type waitFlags struct {
+	wait         bool
+	showProgress bool
+	timeout      time.Duration
+}
+
+func (w *waitFlags) addFlags(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&w.wait, "wait", false, "Follow the operation to its end; exit non-zero unless it succeeds.")
+	w.addFollowFlags(cmd)
+}
+
+func (w *waitFlags) addFollowFlags(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&w.showProgress, "show-progress", false, "While following, show phase, progress, message and elapsed time: a bar on a terminal, a line per change otherwise.")
+	cmd.Flags().DurationVar(&w.timeout, "timeout", 0, "Give up following after this long (0: no limit); the operation goes on.")
+}
+
+// follow watches op (relisting if the watch expires) until it ends,
+// reporting progress as asked, and returns an error carrying the
+// operation's message unless it Succeeded.
+func (w *waitFlags) follow(ctx context.Context, e *env, c hypersdkclient.Interface, op *v1alpha1.VMOperation) error {
+	if w.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, w.timeout)
+		defer cancel()
+	}
+	ops := c.HypersdkV1alpha1().VMOperations(op.Namespace)
+	selector := fields.OneTermEqualSelector("metadata.name", op.Name).String()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = selector
+			return ops.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = selector
+			return ops.Watch(ctx, o)
+		},
+	}
+	p := newProgress(e.streams.Out, w.showProgress)
+	last := op
+	_, err := watchtools.UntilWithSync(ctx, lw, &v1alpha1.VMOperation{}, nil, func(ev watch.Event) (bool, error) {
+		if ev.Type == watch.Deleted {
+			return false, fmt.Errorf("operation %s was deleted before it ended", op.Name)
+		}
+		cur, ok := ev.Object.(*v1alpha1.VMOperation)
+		if !ok {
+			return false, nil
+		}
+		last = cur
+		p.show(cur)
+		return final(cur.Status.Phase), nil
+	})
+	p.done()
+	if wait.Interrupted(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		why := "interrupted"
+		if w.timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			why = fmt.Sprintf("gave up after %s", w.timeout)
+		}
+		return fmt.Errorf("%s waiting for operation %s, which goes on (%s %d%%: %s)", why, op.Name,
+			orNone(string(last.Status.Phase)), last.Status.Progress, orNone(last.Status.Message))
+	}
+	if err != nil {
+		return err
+	}
+	if last.Status.Phase != v1alpha1.VMOperationSucceeded {
+		return fmt.Errorf("operation %s %s: %s", op.Name, last.Status.Phase, last.Status.Message)
+	}
+	fmt.Fprintf(e.streams.Out, "vmoperation.hypersdk.io/%s %s: %s\n", op.Name, last.Status.Phase, last.Status.Message)
+	return nil
+}
+
+func final(p v1alpha1.VMOperationPhase) bool {
+	return p == v1alpha1.VMOperationSucceeded || p == v1alpha1.VMOperationFailed || p == v1alpha1.VMOperationCancelled
+}
+
+// progress reports an operation as it goes: a bar redrawn in place on a
+// terminal, else a line whenever phase, progress or message change; nothing
+// unless asked.
+type progress struct {
+	w        io.Writer
+	enabled  bool
+	terminal bool
+	start    time.Time
+	last     string
+}
+
+func newProgress(w io.Writer, enabled bool) *progress {
+	f, ok := w.(*os.File)
+	return &progress{w: w, enabled: enabled, terminal: ok && term.IsTerminal(int(f.Fd())), start: time.Now()}
+}
+
+const barWidth = 30
+
+func (p *progress) show(op *v1alpha1.VMOperation) {
+	if !p.enabled {
+		return
+	}
+	state := fmt.Sprintf("%s %d%% %s", orNone(string(op.Status.Phase)), op.Status.Progress, op.Status.Message)
+	if state == p.last {
+		return
+	}
+	p.last = state
+	elapsed := time.Since(p.start).Round(time.Second)
+	if !p.terminal {
+		fmt.Fprintf(p.w, "%s %s\n", elapsed, state)
+		return
+	}
+	filled := int(op.Status.Progress) * barWidth / 100
+	filled = min(max(filled, 0), barWidth)
+	fmt.Fprintf(p.w, "\r\x1b[K[%s%s] %3d%% %-9s %s (%s)", strings.Repeat("#", filled), strings.Repeat("-", barWidth-filled),
+		op.Status.Progress, op.Status.Phase, op.Status.Message, elapsed)
+}
+
+// done ends the bar's line.
+func (p *progress) done() {
+	if p.enabled && p.terminal && p.last != "" {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,396 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/test/framework"
+)
+
+// hyperCommand is `kubectl hyper args...` as a user runs it: kubectl finds
+// the plugin on PATH, and the kubeconfig comes from KUBECONFIG.
+func hyperCommand(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(env.ControlPlaneBin, "kubectl"), append([]string{"hyper"}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig, "PATH="+env.BinDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return cmd
+}
+
+// hyper runs kubectl hyper to its end and returns stdout, stderr and the
+// exit code.
+func hyper(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), framework.Timeout)
+	defer cancel()
+	cmd := hyperCommand(ctx, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if exit, ok := err.(*exec.ExitError); ok {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatalf("kubectl hyper %s: %v", strings.Join(args, " "), err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// hyperOK runs kubectl hyper and fails the test unless it exits 0.
+func hyperOK(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, code := hyper(t, args...)
+	if code != 0 {
+		t.Fatalf("kubectl hyper %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+	}
+	return out
+}
+
+// TestKubectlHyperList: filters combine as a hand check says, and every
+// output format parses to the same VMs.
+func TestKubectlHyperList(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "hyper-list")
+	for _, v := range []struct {
+		name   string
+		cpus   uint32
+		memory string
+		tier   string
+	}{{"small-web", 1, "1Gi", "web"}, {"big-web", 4, "8Gi", "web"}, {"mid-web", 2, "2Gi", "web"}, {"big-db", 4, "8Gi", "db"}} {
+		createKubeVirtVM(t, ns, kubevirtVM(v.name, v.cpus, v.memory, map[string]string{"tier": v.tier}))
+	}
+	stopped := kubevirtVM("stopped-web", 8, "16Gi", map[string]string{"tier": "web"})
+	stopped.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
+	createKubeVirtVM(t, ns, stopped)
+	var list v1alpha1.VirtualMachineList
+	framework.Eventually(t, "four VMs running", func(ctx context.Context) (bool, error) {
+		l, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Running"})
+		if err == nil {
+			list = *l
+		}
+		return err == nil && len(l.Items) == 4, err
+	})
+
+	// The hand check: tier=web, Running, at least 2 vCPUs and 2Gi.
+	var want []string
+	for _, vm := range list.Items {
+		if vm.Labels["tier"] == "web" && vm.Spec.CPUs >= 2 && vm.Spec.Memory.Cmp(resource.MustParse("2Gi")) >= 0 {
+			want = append(want, vm.Name)
+		}
+	}
+	sort.Strings(want)
+	if len(want) != 2 {
+		t.Fatalf("hand check found %v, want big-web and mid-web", want)
+	}
+	filters := []string{"vm", "list", "-n", ns, "-l", "tier=web", "--status", "Running", "--min-cpus", "2", "--min-memory", "2Gi"}
+
+	var fromJSON v1alpha1.VirtualMachineList
+	if err := json.Unmarshal([]byte(hyperOK(t, append(filters, "-o", "json")...)), &fromJSON); err != nil {
+		t.Fatalf("-o json does not parse: %v", err)
+	}
+	if got := vmNames(fromJSON.Items); !reflect.DeepEqual(got, want) {
+		t.Errorf("-o json with filters: %v, want %v", got, want)
+	}
+	if fromJSON.Kind != "VirtualMachineList" || fromJSON.APIVersion != "hypersdk.io/v1alpha1" {
+		t.Errorf("-o json prints kind %q apiVersion %q", fromJSON.Kind, fromJSON.APIVersion)
+	}
+	var fromYAML v1alpha1.VirtualMachineList
+	if err := yaml.Unmarshal([]byte(hyperOK(t, append(filters, "-o", "yaml")...)), &fromYAML); err != nil {
+		t.Fatalf("-o yaml does not parse: %v", err)
+	}
+	if !reflect.DeepEqual(vmNames(fromYAML.Items), want) || !reflect.DeepEqual(fromYAML.Items[0].Spec, fromJSON.Items[0].Spec) {
+		t.Errorf("-o yaml does not round-trip to -o json's VMs: %v", vmNames(fromYAML.Items))
+	}
+
+	records, err := csv.NewReader(strings.NewReader(hyperOK(t, append(filters, "-o", "csv")...))).ReadAll()
+	if err != nil {
+		t.Fatalf("-o csv does not parse: %v", err)
+	}
+	if len(records) != 3 || strings.Join(records[0], ",") != "name,status,cpus,memory,node,age" {
+		t.Fatalf("-o csv: %v, want a header and two rows", records)
+	}
+	for i, r := range records[1:] {
+		if r[0] != want[i] || r[1] != "Running" {
+			t.Errorf("csv row %v, want %s Running", r, want[i])
+		}
+	}
+
+	if got := strings.Fields(hyperOK(t, append(filters, "-o", "name")...)); !reflect.DeepEqual(got,
+		[]string{"virtualmachine.hypersdk.io/" + want[0], "virtualmachine.hypersdk.io/" + want[1]}) {
+		t.Errorf("-o name: %v", got)
+	}
+	if got := strings.Fields(hyperOK(t, append(filters, "-o", "jsonpath={.items[*].metadata.name}")...)); !reflect.DeepEqual(got, want) {
+		t.Errorf("-o jsonpath: %v, want %v", got, want)
+	}
+
+	table := hyperOK(t, "vm", "list", "-n", ns, "--sort-by", ".spec.memory")
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if len(lines) != 6 || !strings.HasPrefix(lines[0], "NAME") || !strings.Contains(lines[0], "STATUS") {
+		t.Fatalf("table:\n%s", table)
+	}
+	if first, last := strings.Fields(lines[1])[0], strings.Fields(lines[5])[0]; first != "small-web" || last != "stopped-web" {
+		t.Errorf("--sort-by .spec.memory puts %s first and %s last:\n%s", first, last, table)
+	}
+	noHeaders := hyperOK(t, "vm", "list", "-n", ns, "-o", "wide", "--no-headers", "--status", "Stopped")
+	if f := strings.Fields(noHeaders); len(f) == 0 || f[0] != "stopped-web" || strings.Contains(noHeaders, "NAME") {
+		t.Errorf("-o wide --no-headers --status Stopped:\n%s", noHeaders)
+	}
+
+	node := list.Items[0].Status.NodeName
+	var onNode []string
+	for _, vm := range list.Items {
+		if vm.Status.NodeName == node {
+			onNode = append(onNode, vm.Name)
+		}
+	}
+	sort.Strings(onNode)
+	if got := strings.Fields(hyperOK(t, "vm", "list", "-n", ns, "--node", node, "-o", "jsonpath={.items[*].metadata.name}")); !reflect.DeepEqual(got, onNode) {
+		t.Errorf("--node %s: %v, want %v", node, got, onNode)
+	}
+	var one v1alpha1.VirtualMachine
+	if err := json.Unmarshal([]byte(hyperOK(t, "vm", "get", "big-db", "-n", ns, "-o", "json")), &one); err != nil || one.Name != "big-db" || one.Kind != "VirtualMachine" {
+		t.Errorf("vm get big-db -o json: %v %s/%s", err, one.Kind, one.Name)
+	}
+}
+
+func vmNames(items []v1alpha1.VirtualMachine) []string {
+	var names []string
+	for _, vm := range items {
+		names = append(names, vm.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// TestKubectlHyperWatch: --watch prints ADDED, MODIFIED and DELETED with
+// time as a VM is created, started and deleted, and Ctrl-C ends it cleanly.
+func TestKubectlHyperWatch(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "hyper-watch")
+	cmd := hyperCommand(ctx, "vm", "list", "-n", ns, "--watch", "-o", "name")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		s := bufio.NewScanner(stdout)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+		close(lines)
+	}()
+	vm := kubevirtVM("watched", 1, "1Gi", nil)
+	vm.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
+	expectEvent := func(typ string, act func()) {
+		t.Helper()
+		deadline := time.After(framework.Timeout)
+		for {
+			if act != nil {
+				act()
+				act = nil
+			}
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("watch ended before %s: %s", typ, stderr.String())
+				}
+				f := strings.Fields(l)
+				if len(f) == 3 && f[0] == typ && f[2] == "virtualmachine.hypersdk.io/watched" {
+					if _, err := time.Parse(time.RFC3339, f[1]); err != nil {
+						t.Errorf("event time %q: %v", f[1], err)
+					}
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %s event", typ)
+			}
+		}
+	}
+	expectEvent("ADDED", func() { createKubeVirtVM(t, ns, vm) })
+	expectEvent("MODIFIED", func() { hyperOK(t, "vm", "start", "watched", "-n", ns) })
+	expectEvent("DELETED", func() { hyperOK(t, "vm", "delete", "watched", "-n", ns) })
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for range lines {
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("watch after Ctrl-C: %v: %s", err, stderr.String())
+	}
+}
+
+// TestKubectlHyperOperations: --wait --show-progress follows an operation to
+// Succeeded with exit code 0; an operation that fails exits non-zero with
+// its message; op list, get and wait see the operations.
+func TestKubectlHyperOperations(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "hyper-ops")
+	createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
+	runningVMI(t, ns, "vm", "")
+
+	out := hyperOK(t, "vm", "stop", "vm", "-n", ns, "--wait", "--show-progress", "--timeout", "5m")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if !strings.HasPrefix(lines[0], "vmoperation.hypersdk.io/") || !strings.HasSuffix(lines[0], " created") {
+		t.Errorf("first line %q, want the operation created", lines[0])
+	}
+	if last := lines[len(lines)-1]; !strings.Contains(last, " Succeeded: ") {
+		t.Errorf("last line %q, want Succeeded", last)
+	}
+	progressLines := 0
+	for _, l := range lines[1 : len(lines)-1] {
+		if strings.Contains(l, "%") {
+			progressLines++
+		}
+	}
+	if progressLines == 0 {
+		t.Errorf("--show-progress printed no progress lines:\n%s", out)
+	}
+	opName := strings.TrimSuffix(strings.TrimPrefix(lines[0], "vmoperation.hypersdk.io/"), " created")
+
+	var op v1alpha1.VMOperation
+	if err := json.Unmarshal([]byte(hyperOK(t, "op", "get", opName, "-n", ns, "-o", "json")), &op); err != nil ||
+		op.Status.Phase != v1alpha1.VMOperationSucceeded || op.Spec.Type != v1alpha1.VMOperationStop {
+		t.Errorf("op get %s: %v %+v", opName, err, op.Status)
+	}
+	if got := hyperOK(t, "op", "wait", opName, "-n", ns); !strings.Contains(got, "Succeeded") {
+		t.Errorf("op wait on a finished operation: %q", got)
+	}
+	if got := hyperOK(t, "op", "list", "-n", ns, "--vm", "vm", "-o", "name"); strings.TrimSpace(got) != "vmoperation.hypersdk.io/"+opName {
+		t.Errorf("op list --vm vm: %q", got)
+	}
+
+	// A clone whose VM an admission policy refuses in the target namespace
+	// is accepted, then fails.
+	target := env.Namespace(t, "hyper-ops-denied")
+	denyKubeVirtVMs(t, target)
+	_, errOut, code := hyper(t, "vm", "clone", "vm", "-n", ns, "--target", "copy", "--target-namespace", target, "--wait")
+	if code == 0 || !strings.Contains(errOut, "Failed") || !strings.Contains(errOut, "no KubeVirt VMs may be made here") {
+		t.Errorf("failing clone: exit %d, stderr %q; want non-zero with the policy's message", code, errOut)
+	}
+}
+
+// denyKubeVirtVMs makes a ValidatingAdmissionPolicy refuse new KubeVirt VMs
+// in ns, and waits until kube-apiserver applies it.
+func denyKubeVirtVMs(t *testing.T, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	name := "deny-vms-" + ns
+	policies := env.Kube.AdmissionregistrationV1()
+	if _, err := policies.ValidatingAdmissionPolicies().Create(ctx, &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule: admissionregistrationv1.Rule{APIGroups: []string{"kubevirt.io"}, APIVersions: []string{"*"},
+						Resources: []string{"virtualmachines"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "false", Message: "no KubeVirt VMs may be made here"}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = policies.ValidatingAdmissionPolicies().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	if _, err := policies.ValidatingAdmissionPolicyBindings().Create(ctx, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = policies.ValidatingAdmissionPolicyBindings().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	framework.Eventually(t, "the policy to refuse VMs in "+ns, func(ctx context.Context) (bool, error) {
+		_, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Create(ctx, kubevirtVM("probe", 1, "1Gi", nil),
+			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err != nil && strings.Contains(err.Error(), "no KubeVirt VMs may be made here"), nil
+	})
+}
+
+// TestKubectlHyperBadInput: each mistake is one line on stderr and a
+// non-zero exit.
+func TestKubectlHyperBadInput(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "hyper-bad")
+	createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
+	for _, tc := range []struct {
+		name string
+		args []string
+		says string
+	}{
+		{"unknown VM", []string{"vm", "get", "nope", "-n", ns}, `"nope" not found`},
+		{"unknown VM for an operation", []string{"vm", "restart", "nope", "-n", ns}, `"nope" not found`},
+		{"bad quantity", []string{"vm", "list", "-n", ns, "--min-memory", "4Gx"}, "--min-memory"},
+		{"bad resize quantity", []string{"vm", "resize", "vm", "-n", ns, "--memory", "lots"}, "--memory"},
+		{"unknown output format", []string{"vm", "list", "-n", ns, "-o", "xml"}, `unknown output format "xml"`},
+		{"clone without target", []string{"vm", "clone", "vm", "-n", ns}, "--target is required"},
+		{"no permission", []string{"vm", "list", "-n", ns, "--as", "system:serviceaccount:" + ns + ":nobody"}, "forbidden"},
+		{"no permission to operate", []string{"vm", "stop", "vm", "-n", ns, "--as", "system:serviceaccount:" + ns + ":nobody"}, "cannot create"},
+	} {
+		out, errOut, code := hyper(t, tc.args...)
+		lines := strings.Split(strings.TrimRight(errOut, "\n"), "\n")
+		if code == 0 || len(lines) != 1 || !strings.HasPrefix(lines[0], "error: ") || !strings.Contains(lines[0], tc.says) {
+			t.Errorf("%s: exit %d, stderr %q, stdout %q; want one line saying %q", tc.name, code, errOut, out, tc.says)
+		}
+	}
+}
+
+// TestKubectlHyperCompletion: the shell completion scripts are there, and
+// VM names complete.
+func TestKubectlHyperCompletion(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "hyper-complete")
+	createKubeVirtVM(t, ns, kubevirtVM("alpha", 1, "1Gi", nil))
+	createKubeVirtVM(t, ns, kubevirtVM("beta", 1, "1Gi", nil))
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		if out := hyperOK(t, "completion", shell); !strings.Contains(out, "kubectl-hyper") && !strings.Contains(out, "kubectl hyper") {
+			t.Errorf("completion %s prints no script for the plugin:\n%.200s", shell, out)
+		}
+	}
+	framework.Eventually(t, "the VMs in the view", func(ctx context.Context) (bool, error) {
+		l, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).List(ctx, metav1.ListOptions{})
+		return err == nil && len(l.Items) == 2, err
+	})
+	out := hyperOK(t, "__complete", "vm", "start", "-n", ns, "")
+	if got := strings.Fields(strings.Split(out, ":")[0]); !reflect.DeepEqual(got, []string{"alpha", "beta"}) {
+		t.Errorf("completing vm start: %q", out)
+	}
+	out = hyperOK(t, "__complete", "vm", "delete", "-n", ns, "alpha", "")
+	if got := strings.Fields(strings.Split(out, ":")[0]); !reflect.DeepEqual(got, []string{"beta"}) {
+		t.Errorf("completing vm delete alpha: %q", out)
+	}
+}

@@ -120,11 +120,7 @@ operation's message, when it fails, is cancelled or --timeout passes.`,
 			if err != nil {
 				return err
 			}
-			ns, err := e.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := e.client()
+			ns, c, err := e.clientIn()
 			if err != nil {
 				return err
 			}
@@ -171,9 +167,9 @@ func newOpCommand(e *env) *cobra.Command {
 var opColumns = columns{
 	names: []string{"NAME", "VM", "TYPE", "PHASE", "PROGRESS", "MESSAGE", "AGE"},
 	wide:  []string{"REQUESTER", "STARTED", "COMPLETED"},
-	row: func(obj runtime.Object, wide bool) []interface{} {
+	row: func(obj any, wide bool) []any {
 		op := obj.(*v1alpha1.VMOperation)
-		cells := []interface{}{op.Name, op.Spec.VMName, string(op.Spec.Type), orNone(string(op.Status.Phase)),
+		cells := []any{op.Name, op.Spec.VMName, string(op.Spec.Type), orNone(string(op.Status.Phase)),
 			fmt.Sprintf("%d%%", op.Status.Progress), orNone(op.Status.Message), age(op.CreationTimestamp)}
 		if wide {
 			requester := ""
@@ -213,17 +209,13 @@ type and time until interrupted.`,
 			if _, err := out.printer(); err != nil {
 				return err
 			}
-			ns, err := e.namespace()
+			ns, c, err := e.clientIn()
 			if err != nil {
 				return err
 			}
 			if allNamespaces {
 				ns = metav1.NamespaceAll
 				out.allNamespaces = true
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
 			}
 			ops := c.HypersdkV1alpha1().VMOperations(ns)
 			ctx := cmd.Context()
@@ -309,11 +301,7 @@ func newOpCancelCommand(e *env) *cobra.Command {
 		Short: "Ask an operation to stop (a migration is aborted; a half-made clone is removed)",
 		Args:  exactlyOneName,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, err := e.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := e.client()
+			ns, c, err := e.clientIn()
 			if err != nil {
 				return err
 			}
@@ -337,11 +325,7 @@ func exactlyOneName(_ *cobra.Command, args []string) error {
 }
 
 func getOperation(ctx context.Context, e *env, name string) (*v1alpha1.VMOperation, hypersdkclient.Interface, error) {
-	ns, err := e.namespace()
-	if err != nil {
-		return nil, nil, err
-	}
-	c, err := e.client()
+	ns, c, err := e.clientIn()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -94,10 +94,10 @@ func (o *output) printer() (printers.ResourcePrinter, error) {
 	return p, err
 }
 
-// columns describe a table of one kind of object.
+// columns describe a table of one kind of row.
 type columns struct {
 	names, wide []string
-	row         func(obj runtime.Object, wide bool) []interface{}
+	row         func(item any, wide bool) []any
 }
 
 // print writes items in the chosen format: json, yaml and templates get a
@@ -128,12 +128,17 @@ func (o *output) print(w io.Writer, list runtime.Object, items []runtime.Object,
 		}
 		return p.PrintObj(list, w)
 	}
-	return o.printRows(w, items, cols, nil)
+	rows := make([]any, len(items))
+	for i, item := range items {
+		rows[i] = item
+	}
+	return o.printRows(w, rows, cols, nil)
 }
 
 // printRows draws items as a table or csv; lead, when set, gives extra
-// leading cells per item (a watch's event type and time).
-func (o *output) printRows(w io.Writer, items []runtime.Object, cols columns, lead func(int) (names []string, cells []interface{})) error {
+// leading cells per item (a watch's event type and time). Items that are
+// API objects give the namespace column of -A.
+func (o *output) printRows(w io.Writer, items []any, cols columns, lead func(int) (names []string, cells []any)) error {
 	wide := o.format() == "wide"
 	names := cols.names
 	if wide {
@@ -153,7 +158,11 @@ func (o *output) printRows(w io.Writer, items []runtime.Object, cols columns, le
 			_, l := lead(i)
 			cells = append(l, cells...)
 		}
-		t.Rows = append(t.Rows, metav1.TableRow{Cells: cells, Object: runtime.RawExtension{Object: item}})
+		row := metav1.TableRow{Cells: cells}
+		if obj, ok := item.(runtime.Object); ok {
+			row.Object = runtime.RawExtension{Object: obj}
+		}
+		t.Rows = append(t.Rows, row)
 	}
 	if o.format() == "csv" {
 		return o.csv(w, t)
@@ -180,11 +189,11 @@ func (o *output) csv(w io.Writer, t *metav1.Table) error {
 	for _, r := range t.Rows {
 		var rec []string
 		if o.allNamespaces {
-			m, err := meta.Accessor(r.Object.Object)
-			if err != nil {
-				return err
+			ns := ""
+			if m, err := meta.Accessor(r.Object.Object); err == nil {
+				ns = m.GetNamespace()
 			}
-			rec = append(rec, m.GetNamespace())
+			rec = append(rec, ns)
 		}
 		for _, c := range r.Cells {
 			rec = append(rec, fmt.Sprint(c))

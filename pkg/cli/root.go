@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
 
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 )
@@ -61,6 +62,21 @@ func (e *env) client() (hypersdkclient.Interface, error) {
 	return hypersdkclient.NewForConfig(cfg)
 }
 
+// vmSubresource is a GET of a VM's subresource.
+func vmSubresource(c hypersdkclient.Interface, ns, vm, sub string) *rest.Request {
+	return c.HypersdkV1alpha1().RESTClient().Get().Namespace(ns).Resource("virtualmachines").Name(vm).SubResource(sub)
+}
+
+// clientIn returns the namespace the flags name and a client.
+func (e *env) clientIn() (string, hypersdkclient.Interface, error) {
+	ns, err := e.namespace()
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := e.client()
+	return ns, c, err
+}
+
 // namespace is the -n namespace, else the kubeconfig context's.
 func (e *env) namespace() (string, error) {
 	ns, _, err := e.flags.ToRawKubeConfigLoader().Namespace()
@@ -80,6 +96,6 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
 	e.flags.AddFlags(cmd.PersistentFlags())
-	cmd.AddCommand(newVMCommand(e), newOpCommand(e))
+	cmd.AddCommand(newVMCommand(e), newOpCommand(e), newConsoleCommand(e), newVNCCommand(e), newTemplateCommand(e))
 	return cmd
 }

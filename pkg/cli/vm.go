@@ -27,7 +27,8 @@ func newVMCommand(e *env) *cobra.Command {
 		Aliases: []string{"vms"},
 		Short:   "List, inspect and operate virtual machines (virtualmachines.hypersdk.io)",
 	}
-	cmd.AddCommand(newVMListCommand(e, "list"), newVMListCommand(e, "get"), newVMDeleteCommand(e))
+	cmd.AddCommand(newVMListCommand(e, "list"), newVMListCommand(e, "get"), newVMDeleteCommand(e),
+		newVMHistoryCommand(e), newVMPlacementCommand(e), newVMDescribeCommand(e), newVMCreateCommand(e))
 	for _, op := range operationCommands {
 		cmd.AddCommand(newOperationCommand(e, op))
 	}
@@ -38,11 +39,7 @@ func newVMCommand(e *env) *cobra.Command {
 // the flags name.
 func completeVMs(e *env) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(cmd *cobra.Command, given []string, prefix string) ([]string, cobra.ShellCompDirective) {
-		ns, err := e.namespace()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		c, err := e.client()
+		ns, c, err := e.clientIn()
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}
@@ -67,11 +64,7 @@ func newVMDeleteCommand(e *env) *cobra.Command {
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: completeVMs(e),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, err := e.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := e.client()
+			ns, c, err := e.clientIn()
 			if err != nil {
 				return err
 			}
@@ -167,17 +160,13 @@ DELETED) and time, in any output format, until interrupted.`,
 			if _, err := out.printer(); err != nil {
 				return err
 			}
-			ns, err := e.namespace()
+			ns, c, err := e.clientIn()
 			if err != nil {
 				return err
 			}
 			if allNamespaces {
 				ns = metav1.NamespaceAll
 				out.allNamespaces = true
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
 			}
 			vms := c.HypersdkV1alpha1().VirtualMachines(ns)
 			opts := filters.listOptions()
@@ -246,13 +235,13 @@ func containsVM(items []runtime.Object, name string) bool {
 var vmColumns = columns{
 	names: []string{"NAME", "STATUS", "CPUS", "MEMORY", "NODE", "AGE"},
 	wide:  []string{"IP", "ALLOCATED-CPUS", "ALLOCATED-MEMORY", "IMAGE"},
-	row: func(obj runtime.Object, wide bool) []interface{} {
+	row: func(obj any, wide bool) []any {
 		vm := obj.(*v1alpha1.VirtualMachine)
 		mem := "<none>"
 		if vm.Spec.Memory != nil {
 			mem = vm.Spec.Memory.String()
 		}
-		cells := []interface{}{vm.Name, orNone(string(vm.Status.Phase)), vm.Spec.CPUs, mem, orNone(vm.Status.NodeName), age(vm.CreationTimestamp)}
+		cells := []any{vm.Name, orNone(string(vm.Status.Phase)), vm.Spec.CPUs, mem, orNone(vm.Status.NodeName), age(vm.CreationTimestamp)}
 		if wide {
 			allocMem := "<none>"
 			if vm.Status.AllocatedMemory != nil {
@@ -282,8 +271,8 @@ func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Obje
 		o := *out
 		o.noHeaders = !headers
 		headers = false
-		return o.printRows(e.streams.Out, []runtime.Object{ev.Object}, cols, func(int) ([]string, []interface{}) {
-			return []string{"EVENT", "TIME"}, []interface{}{string(ev.Type), now}
+		return o.printRows(e.streams.Out, []any{ev.Object}, cols, func(int) ([]string, []any) {
+			return []string{"EVENT", "TIME"}, []any{string(ev.Type), now}
 		})
 	}
 	for _, obj := range listed {

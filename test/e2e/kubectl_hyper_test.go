@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -392,5 +394,122 @@ func TestKubectlHyperCompletion(t *testing.T) {
 	out = hyperOK(t, "__complete", "vm", "delete", "-n", ns, "alpha", "")
 	if got := strings.Fields(strings.Split(out, ":")[0]); !reflect.DeepEqual(got, []string{"beta"}) {
 		t.Errorf("completing vm delete alpha: %q", out)
+	}
+}
+
+// TestKubectlHyperHistoryAndPlacement: vm history and vm placement show
+// what the subresources hold, in a table and in every format.
+func TestKubectlHyperHistoryAndPlacement(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "hyper-history")
+	createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
+	vmi := runningVMI(t, ns, "vm", "")
+	var h v1alpha1.VirtualMachineHistory
+	framework.Eventually(t, "recorded cpuUsage points", func(ctx context.Context) (bool, error) {
+		out, errOut, code := hyper(t, "vm", "history", "vm", "-n", ns, "--range", "1h", "--fields", "cpuUsage,memoryUsage", "-o", "json")
+		if code != 0 {
+			return false, fmt.Errorf("%s", errOut)
+		}
+		h = v1alpha1.VirtualMachineHistory{}
+		if err := json.Unmarshal([]byte(out), &h); err != nil {
+			return false, err
+		}
+		return len(h.Series) == 2 && len(h.Series[0].Points) > 0, nil
+	})
+	if h.Kind != "VirtualMachineHistory" || h.Series[0].Field != "cpuUsage" {
+		t.Errorf("history -o json: kind %q, series %q", h.Kind, h.Series[0].Field)
+	}
+	records, err := csv.NewReader(strings.NewReader(hyperOK(t, "vm", "history", "vm", "-n", ns, "--range", "1h",
+		"--fields", "cpuUsage,memoryUsage", "-o", "csv"))).ReadAll()
+	if err != nil || len(records) < 2 || strings.Join(records[0], ",") != "time,cpuUsage,memoryUsage" {
+		t.Errorf("history -o csv: %v %v", err, records)
+	}
+	table := strings.Split(strings.TrimSpace(hyperOK(t, "vm", "history", "vm", "-n", ns, "--fields", "cpuUsage")), "\n")
+	if len(table) != 2 || !strings.HasPrefix(table[0], "FIELD") || strings.Fields(table[1])[0] != "cpuUsage" {
+		t.Errorf("history table:\n%s", strings.Join(table, "\n"))
+	}
+
+	var p v1alpha1.VirtualMachinePlacement
+	if err := json.Unmarshal([]byte(hyperOK(t, "vm", "placement", "vm", "-n", ns, "-o", "json")), &p); err != nil || p.Kind != "VirtualMachinePlacement" {
+		t.Fatalf("placement -o json: %v kind %q", err, p.Kind)
+	}
+	placementTable := hyperOK(t, "vm", "placement", "vm", "-n", ns)
+	if p.Decision == nil {
+		if !strings.Contains(placementTable, p.Message) {
+			t.Errorf("placement without a decision prints %q, want its message %q", placementTable, p.Message)
+		}
+		return
+	}
+	if p.Decision.Node != vmi.Status.NodeName {
+		t.Errorf("placement decision node %s, the VM runs on %s", p.Decision.Node, vmi.Status.NodeName)
+	}
+	chosen := ""
+	for _, l := range strings.Split(placementTable, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "*" {
+			chosen = f[1]
+		}
+	}
+	if chosen != p.Decision.Node {
+		t.Errorf("placement table marks %q, the decision is %s:\n%s", chosen, p.Decision.Node, placementTable)
+	}
+}
+
+// TestKubectlHyperTemplatesAndCreate: templates come from the built-in
+// examples and the ConfigMap catalogue; vm create from flags or a template
+// makes the VM asked for (a dry run makes nothing); describe shows it.
+func TestKubectlHyperTemplatesAndCreate(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "hyper-templates")
+	catalog := env.Namespace(t, "hyper-catalog")
+	if _, err := env.Kube.CoreV1().ConfigMaps(catalog).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-small", Labels: map[string]string{"hypersdk.io/vm-template": "true"},
+			Annotations: map[string]string{"hypersdk.io/description": "a small web server"}},
+		Data: map[string]string{"template": "apiVersion: hypersdk.io/v1alpha1\nkind: VirtualMachine\nmetadata:\n  labels:\n    tier: web\nspec:\n  cpus: 1\n  memory: 1Gi\n  image: quay.io/containerdisks/centos-stream:9\n"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	list := hyperOK(t, "template", "list", "--catalog-namespace", catalog)
+	if !strings.Contains(list, "fedora") || !strings.Contains(list, "artifacts/examples/vm.yaml") ||
+		!strings.Contains(list, "web-small") || !strings.Contains(list, "a small web server") {
+		t.Errorf("template list:\n%s", list)
+	}
+	var tmpl v1alpha1.VirtualMachine
+	if err := yaml.Unmarshal([]byte(hyperOK(t, "template", "get", "web-small", "--catalog-namespace", catalog)), &tmpl); err != nil ||
+		tmpl.Kind != "VirtualMachine" || tmpl.Spec.Image != "quay.io/containerdisks/centos-stream:9" {
+		t.Errorf("template get web-small: %v %+v", err, tmpl)
+	}
+
+	hyperOK(t, "vm", "create", "dry", "-n", ns, "--cpus", "2", "--dry-run")
+	if _, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Get(ctx, "dry", metav1.GetOptions{}); err == nil {
+		t.Error("a dry run made a VM")
+	}
+	hyperOK(t, "vm", "create", "from-flags", "-n", ns, "--cpus", "2", "--memory", "3Gi", "-l", "app=x")
+	hyperOK(t, "vm", "create", "from-template", "-n", ns, "--template", "web-small", "--catalog-namespace", catalog, "--cpus", "4", "--running")
+	for _, tc := range []struct {
+		name, image string
+		cpus        int32
+		memory      string
+		label       string
+	}{{"from-flags", "quay.io/containerdisks/fedora:41", 2, "3Gi", "app"}, {"from-template", "quay.io/containerdisks/centos-stream:9", 4, "1Gi", "tier"}} {
+		vm, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Get(ctx, tc.name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vm.Spec.Image != tc.image || vm.Spec.CPUs != tc.cpus || vm.Spec.Memory.String() != tc.memory || vm.Labels[tc.label] == "" {
+			t.Errorf("%s: %+v labels %v", tc.name, vm.Spec, vm.Labels)
+		}
+	}
+	runningVMI(t, ns, "from-template", "")
+	hyperOK(t, "vm", "restart", "from-template", "-n", ns, "--wait")
+	desc := hyperOK(t, "vm", "describe", "from-template", "-n", ns)
+	for _, want := range []string{"Name:", "from-template", "CPUs:", "4", "Image:", "centos-stream", "Operations:", "Restart", "Succeeded"} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("describe lacks %q:\n%s", want, desc)
+		}
+	}
+	_, errOut, code := hyper(t, "vm", "create", "bad", "-n", ns, "--gpu", "nvidia.com/A100")
+	if code == 0 || !strings.Contains(errOut, "want model=count") {
+		t.Errorf("--gpu without a count: exit %d %q", code, errOut)
 	}
 }

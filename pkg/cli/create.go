@@ -1,0 +1,284 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+)
+
+// vmFields are what a VM is created from, by flags or by the form.
+type vmFields struct {
+	name, namespace   string
+	cpus              int32
+	memory            string
+	image, template   string
+	claim, dataVolume string
+	gpus              []string
+	labels            map[string]string
+	running           bool
+}
+
+const (
+	defaultCPUs   = 2
+	defaultMemory = "2Gi"
+	defaultImage  = "quay.io/containerdisks/fedora:41"
+)
+
+func newVMCreateCommand(e *env) *cobra.Command {
+	f := vmFields{}
+	var interactive, dryRun bool
+	var catalog string
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a VM from flags, a template, or an interactive form",
+		Long: `Create a VM (virtualmachines.hypersdk.io) booting from an image, an existing
+claim or DataVolume, or a template (kubectl hyper template list), with CPUs,
+memory and GPUs (model=count). --interactive asks for each field on the
+terminal with defaults, checks the answers with the server (a dry run) and
+asks for confirmation; without a terminal it refuses.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				f.name = args[0]
+			}
+			ns, c, err := e.clientIn()
+			if err != nil {
+				return err
+			}
+			if f.namespace == "" {
+				f.namespace = ns
+			}
+			ctx := cmd.Context()
+			if interactive {
+				return e.createInteractively(ctx, c, &f, catalog)
+			}
+			if f.name == "" {
+				return fmt.Errorf("name the VM: kubectl hyper vm create NAME, or --interactive")
+			}
+			vm, err := e.vmFrom(ctx, &f, catalog)
+			if err != nil {
+				return err
+			}
+			opts := metav1.CreateOptions{}
+			if dryRun {
+				opts.DryRun = []string{metav1.DryRunAll}
+			}
+			created, err := c.HypersdkV1alpha1().VirtualMachines(f.namespace).Create(ctx, vm, opts)
+			if err != nil {
+				return err
+			}
+			suffix := "created"
+			if dryRun {
+				suffix = "created (server dry run)"
+			}
+			_, err = fmt.Fprintf(e.streams.Out, "virtualmachine.hypersdk.io/%s %s\n", created.Name, suffix)
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.Int32Var(&f.cpus, "cpus", 0, fmt.Sprintf("vCPUs (%d, or the template's, when not given).", defaultCPUs))
+	fl.StringVar(&f.memory, "memory", "", fmt.Sprintf("Guest memory, a quantity (%s, or the template's, when not given).", defaultMemory))
+	fl.StringVar(&f.image, "image", "", "Container disk image to boot from ("+defaultImage+" when no other source is given).")
+	fl.StringVar(&f.template, "template", "", "Start from this template; other flags override its fields.")
+	fl.StringVar(&f.claim, "claim", "", "Boot from this PersistentVolumeClaim.")
+	fl.StringVar(&f.dataVolume, "data-volume", "", "Boot from this DataVolume.")
+	fl.StringArrayVar(&f.gpus, "gpu", nil, "GPUs as model=count, e.g. nvidia.com/A100=2 (repeatable).")
+	fl.StringToStringVarP(&f.labels, "labels", "l", nil, "Labels, key=value,...")
+	fl.BoolVar(&f.running, "running", false, "Start the VM once created.")
+	fl.BoolVarP(&interactive, "interactive", "i", false, "Ask for each field on the terminal.")
+	fl.BoolVar(&dryRun, "dry-run", false, "Have the server check the VM without creating it.")
+	fl.StringVar(&catalog, "catalog-namespace", defaultTemplateHome, "Namespace of the template ConfigMaps.")
+	return cmd
+}
+
+// vmFrom builds the VM the fields describe, on top of a template if one is
+// named.
+func (e *env) vmFrom(ctx context.Context, f *vmFields, catalog string) (*v1alpha1.VirtualMachine, error) {
+	vm := &v1alpha1.VirtualMachine{}
+	if f.template != "" {
+		ts, err := e.templates(ctx, catalog)
+		if err != nil {
+			return nil, err
+		}
+		t, ok := ts[f.template]
+		if !ok {
+			return nil, fmt.Errorf("template %q not found (kubectl hyper template list)", f.template)
+		}
+		vm.Spec = *t.vm.Spec.DeepCopy()
+		vm.Labels = t.vm.Labels
+	}
+	vm.Name, vm.Namespace = f.name, f.namespace
+	for k, v := range f.labels {
+		if vm.Labels == nil {
+			vm.Labels = map[string]string{}
+		}
+		vm.Labels[k] = v
+	}
+	if f.cpus != 0 {
+		vm.Spec.CPUs = f.cpus
+	} else if vm.Spec.CPUs == 0 {
+		vm.Spec.CPUs = defaultCPUs
+	}
+	switch {
+	case f.memory != "":
+		q, err := resource.ParseQuantity(f.memory)
+		if err != nil {
+			return nil, fmt.Errorf("--memory %q is not a quantity (such as 512Mi or 4Gi)", f.memory)
+		}
+		vm.Spec.Memory = &q
+	case vm.Spec.Memory == nil:
+		vm.Spec.Memory = ptr.To(resource.MustParse(defaultMemory))
+	}
+	switch {
+	case f.claim != "":
+		vm.Spec.Image, vm.Spec.Source = "", &v1alpha1.VirtualMachineSource{PersistentVolumeClaim: f.claim}
+	case f.dataVolume != "":
+		vm.Spec.Image, vm.Spec.Source = "", &v1alpha1.VirtualMachineSource{DataVolume: f.dataVolume}
+	case f.image != "":
+		vm.Spec.Image, vm.Spec.Source = f.image, nil
+	case vm.Spec.Image == "" && vm.Spec.Source == nil:
+		vm.Spec.Image = defaultImage
+	}
+	for _, g := range f.gpus {
+		model, count, ok := strings.Cut(g, "=")
+		n, err := strconv.Atoi(count)
+		if !ok || err != nil || n < 1 || model == "" {
+			return nil, fmt.Errorf("--gpu %q: want model=count, e.g. nvidia.com/A100=1", g)
+		}
+		vm.Spec.GPUs = append(vm.Spec.GPUs, v1alpha1.GPURequest{DeviceName: model, Count: int32(n)})
+	}
+	vm.Spec.Running = ptr.To(f.running)
+	return vm, nil
+}
+
+// createInteractively asks for each field with a default, has the server
+// check the VM (a dry run; on a refusal it says why and asks again), shows
+// it, and creates it once confirmed.
+func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interface, f *vmFields, catalog string) error {
+	in, ok := e.streams.In.(*os.File)
+	if !ok || !term.IsTerminal(int(in.Fd())) {
+		return fmt.Errorf("--interactive needs a terminal; without one give the fields as flags (kubectl hyper vm create NAME --cpus ... --memory ...)")
+	}
+	r := bufio.NewReader(in)
+	w := e.streams.Out
+	if f.cpus == 0 {
+		f.cpus = defaultCPUs
+	}
+	if f.memory == "" {
+		f.memory = defaultMemory
+	}
+	source := "image"
+	if f.image == "" {
+		f.image = defaultImage
+	}
+	for {
+		var err error
+		fields := []struct {
+			prompt string
+			value  *string
+		}{{"Name", &f.name}, {"Namespace", &f.namespace}}
+		for _, q := range fields {
+			if *q.value, err = ask(r, w, q.prompt, *q.value); err != nil {
+				return err
+			}
+		}
+		cpus, err := ask(r, w, "CPUs", strconv.Itoa(int(f.cpus)))
+		if err != nil {
+			return err
+		}
+		n, convErr := strconv.Atoi(cpus)
+		if convErr != nil || n < 1 {
+			fmt.Fprintf(w, "  CPUs must be a whole number above 0, not %q\n", cpus)
+			continue
+		}
+		f.cpus = int32(n)
+		if f.memory, err = ask(r, w, "Memory", f.memory); err != nil {
+			return err
+		}
+		if source, err = ask(r, w, "Source (image, template, claim)", source); err != nil {
+			return err
+		}
+		f.image, f.template, f.claim = askSource(r, w, source, f)
+		gpus, err := ask(r, w, "GPUs (model=count, empty for none)", strings.Join(f.gpus, ","))
+		if err != nil {
+			return err
+		}
+		f.gpus = nil
+		if gpus != "" {
+			f.gpus = strings.Split(gpus, ",")
+		}
+		vm, err := e.vmFrom(ctx, f, catalog)
+		if err == nil {
+			_, err = c.HypersdkV1alpha1().VirtualMachines(f.namespace).Create(ctx, vm, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		}
+		if err != nil {
+			fmt.Fprintf(w, "  The server refuses this VM: %s\n  Try again (Enter keeps an answer).\n", oneLine(err))
+			continue
+		}
+		summary, err := yaml.Marshal(vm.Spec)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\nVirtualMachine %s/%s:\n%s", vm.Namespace, vm.Name, indent(string(summary)))
+		yes, err := ask(r, w, "Create it? (yes/no)", "no")
+		if err != nil {
+			return err
+		}
+		if yes != "yes" && yes != "y" {
+			fmt.Fprintln(w, "Nothing created.")
+			return nil
+		}
+		created, err := c.HypersdkV1alpha1().VirtualMachines(vm.Namespace).Create(ctx, vm, metav1.CreateOptions{})
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "virtualmachine.hypersdk.io/%s created\n", created.Name)
+		return err
+	}
+}
+
+// askSource asks for what the chosen source needs.
+func askSource(r *bufio.Reader, w io.Writer, source string, f *vmFields) (image, template, claim string) {
+	switch source {
+	case "template":
+		t, _ := ask(r, w, "Template", f.template)
+		return "", t, ""
+	case "claim":
+		c, _ := ask(r, w, "Claim", f.claim)
+		return "", "", c
+	}
+	img, _ := ask(r, w, "Image", f.image)
+	return img, "", ""
+}
+
+// ask prompts with a default and returns the answer, or the default for an
+// empty one.
+func ask(r *bufio.Reader, w io.Writer, prompt, def string) (string, error) {
+	fmt.Fprintf(w, "%s [%s]: ", prompt, def)
+	line, err := r.ReadString('\n')
+	if err != nil && (err != io.EOF || line == "") {
+		return "", fmt.Errorf("reading the answer to %q: %w", prompt, err)
+	}
+	if line = strings.TrimSpace(line); line == "" {
+		return def, nil
+	}
+	return line, nil
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
+}

@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+)
+
+func newVMHistoryCommand(e *env) *cobra.Command {
+	var timeRange, step, fieldList string
+	out := newOutput()
+	cmd := &cobra.Command{
+		Use:   "history NAME",
+		Short: "Show a VM's recorded usage, carbon and cost over a time range",
+		Long: `Show a VM's history from virtualmachines/history: one row per series with its
+trend (avg, min, max, p95) and last value; -o csv gives every point (the
+server's CSV), -o json or yaml the whole object.`,
+		Args:              exactlyOneVM,
+		ValidArgsFunction: completeVMs(e),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := out.printer(); err != nil {
+				return err
+			}
+			ns, c, err := e.clientIn()
+			if err != nil {
+				return err
+			}
+			req := vmSubresource(c, ns, args[0], "history").Param("timeRange", timeRange)
+			if step != "" {
+				req = req.Param("step", step)
+			}
+			if fieldList != "" {
+				req = req.Param("fields", fieldList)
+			}
+			if out.format() == "csv" {
+				body, err := req.Param("format", "csv").DoRaw(cmd.Context())
+				if err != nil {
+					return err
+				}
+				_, err = e.streams.Out.Write(body)
+				return err
+			}
+			h := &v1alpha1.VirtualMachineHistory{}
+			if err := req.Do(cmd.Context()).Into(h); err != nil {
+				return err
+			}
+			if !out.table() {
+				p, err := out.printer()
+				if err != nil {
+					return err
+				}
+				return p.PrintObj(h, e.streams.Out)
+			}
+			var rows []any
+			for i := range h.Series {
+				rows = append(rows, &h.Series[i])
+			}
+			return out.printRows(e.streams.Out, rows, seriesColumns, nil)
+		},
+	}
+	out.addFlags(cmd)
+	cmd.Flags().StringVar(&timeRange, "range", "1h", "How far back: 1h, 6h, 24h, 7d or 30d.")
+	cmd.Flags().StringVar(&step, "step", "", "Time between points (the server picks one for the range when empty).")
+	cmd.Flags().StringVar(&fieldList, "fields", "", "Series to show, comma-separated (all when empty), e.g. cpuUsage,carbonIntensity.")
+	return cmd
+}
+
+var seriesColumns = columns{
+	names: []string{"FIELD", "UNIT", "POINTS", "AVG", "MIN", "MAX", "P95", "LAST"},
+	row: func(obj any, _ bool) []any {
+		s := obj.(*v1alpha1.HistorySeries)
+		last := "<none>"
+		if n := len(s.Points); n > 0 {
+			last = num(s.Points[n-1].Value)
+		}
+		return []any{s.Field, s.Unit, len(s.Points), num(s.Trend.Avg), num(s.Trend.Min), num(s.Trend.Max), num(s.Trend.P95), last}
+	},
+}
+
+func num(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+
+func newVMPlacementCommand(e *env) *cobra.Command {
+	out := newOutput()
+	cmd := &cobra.Command{
+		Use:   "placement NAME",
+		Short: "Show why a VM runs where it does: every candidate node's scores",
+		Long: `Show virtualmachines/placement: the scheduler extender's decision for the VM's
+pod, one row per candidate node (the chosen one marked *), and the nodes it
+filtered out; -o json or yaml gives the whole object.`,
+		Args:              exactlyOneVM,
+		ValidArgsFunction: completeVMs(e),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := out.printer(); err != nil {
+				return err
+			}
+			ns, c, err := e.clientIn()
+			if err != nil {
+				return err
+			}
+			p := &v1alpha1.VirtualMachinePlacement{}
+			if err := vmSubresource(c, ns, args[0], "placement").Do(cmd.Context()).Into(p); err != nil {
+				return err
+			}
+			if !out.table() {
+				printer, err := out.printer()
+				if err != nil {
+					return err
+				}
+				return printer.PrintObj(p, e.streams.Out)
+			}
+			if p.Decision == nil {
+				msg := p.Message
+				if msg == "" {
+					msg = "no placement decision recorded"
+				}
+				_, err := fmt.Fprintf(e.streams.Out, "%s/%s: %s\n", ns, args[0], msg)
+				return err
+			}
+			var rows []any
+			for i := range p.Decision.Candidates {
+				rows = append(rows, &candidateRow{NodeScore: &p.Decision.Candidates[i], chosen: p.Decision.Candidates[i].Node == p.Decision.Node})
+			}
+			if err := out.printRows(e.streams.Out, rows, candidateColumns, nil); err != nil {
+				return err
+			}
+			for _, f := range p.Decision.Filtered {
+				fmt.Fprintf(e.streams.Out, "filtered out %s: %s\n", f.Node, f.Reason)
+			}
+			return nil
+		},
+	}
+	out.addFlags(cmd)
+	return cmd
+}
+
+// candidateRow is a node's scores, and whether it was chosen.
+type candidateRow struct {
+	*v1alpha1.NodeScore
+	chosen bool
+}
+
+var candidateColumns = columns{
+	names: []string{"", "NODE", "ZONE", "TOTAL", "CARBON", "COST", "PRESSURE", "GCO2/H", "COST/H"},
+	row: func(obj any, _ bool) []any {
+		r := obj.(*candidateRow)
+		mark := ""
+		if r.chosen {
+			mark = "*"
+		}
+		return []any{mark, r.Node, orNone(r.Zone), num(r.Total), num(r.Carbon), num(r.Cost), num(r.Pressure),
+			num(r.GramsCO2PerHour), num(r.CostPerHour)}
+	},
+}

@@ -219,13 +219,10 @@ type and time until interrupted.`,
 			}
 			ops := c.HypersdkV1alpha1().VMOperations(ns)
 			ctx := cmd.Context()
-			named := map[string]bool{}
-			for _, a := range args {
-				named[a] = true
-			}
+			named := namesOf(args)
 			keep := func(obj runtime.Object) bool {
 				op, ok := obj.(*v1alpha1.VMOperation)
-				return ok && (len(named) == 0 || named[op.Name]) && (vm == "" || op.Spec.VMName == vm) &&
+				return ok && named.match(op.Name) && (vm == "" || op.Spec.VMName == vm) &&
 					(phase == "" || string(op.Status.Phase) == phase)
 			}
 			var list *v1alpha1.VMOperationList
@@ -246,14 +243,8 @@ type and time until interrupted.`,
 					items = append(items, &list.Items[i])
 				}
 			}
-			for a := range named {
-				found := false
-				for _, it := range items {
-					found = found || it.(*v1alpha1.VMOperation).Name == a
-				}
-				if !found {
-					return fmt.Errorf("vmoperations.hypersdk.io %q not found", a)
-				}
+			if err := named.allIn(items, "vmoperations.hypersdk.io"); err != nil {
+				return err
 			}
 			if !watchFlag {
 				return out.print(e.streams.Out, &v1alpha1.VMOperationList{}, items, opColumns)

@@ -272,3 +272,32 @@ func orNone(s string) string {
 	}
 	return s
 }
+
+// nameSet is the names a list or get asks for; empty asks for all.
+type nameSet map[string]bool
+
+func namesOf(args []string) nameSet {
+	n := nameSet{}
+	for _, a := range args {
+		n[a] = true
+	}
+	return n
+}
+
+func (n nameSet) match(name string) bool { return len(n) == 0 || n[name] }
+
+// allIn fails, as kubectl get does, when a named object is not among items.
+func (n nameSet) allIn(items []runtime.Object, resource string) error {
+	found := map[string]bool{}
+	for _, it := range items {
+		if m, err := meta.Accessor(it); err == nil {
+			found[m.GetName()] = true
+		}
+	}
+	for name := range n {
+		if !found[name] {
+			return fmt.Errorf("%s %q not found", resource, name)
+		}
+	}
+	return nil
+}

@@ -170,12 +170,9 @@ DELETED) and time, in any output format, until interrupted.`,
 			}
 			vms := c.HypersdkV1alpha1().VirtualMachines(ns)
 			opts := filters.listOptions()
-			named := map[string]bool{}
-			for _, a := range args {
-				named[a] = true
-			}
+			named := namesOf(args)
 			keep := func(vm *v1alpha1.VirtualMachine) bool {
-				return (len(named) == 0 || named[vm.Name]) && filters.match(vm)
+				return named.match(vm.Name) && filters.match(vm)
 			}
 			ctx := cmd.Context()
 			var list *v1alpha1.VirtualMachineList
@@ -196,10 +193,8 @@ DELETED) and time, in any output format, until interrupted.`,
 					items = append(items, &list.Items[i])
 				}
 			}
-			for a := range named {
-				if !containsVM(items, a) {
-					return fmt.Errorf("virtualmachines.hypersdk.io %q not found", a)
-				}
+			if err := named.allIn(items, "virtualmachines.hypersdk.io"); err != nil {
+				return err
 			}
 			if !watchFlag {
 				return out.print(e.streams.Out, &v1alpha1.VirtualMachineList{}, items, vmColumns)
@@ -221,15 +216,6 @@ DELETED) and time, in any output format, until interrupted.`,
 	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "List VMs in every namespace.")
 	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "After listing, print every change until interrupted.")
 	return cmd
-}
-
-func containsVM(items []runtime.Object, name string) bool {
-	for _, it := range items {
-		if it.(*v1alpha1.VirtualMachine).Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 var vmColumns = columns{

@@ -299,15 +299,12 @@ func (e *Executor) withLinkedDisks(ctx context.Context, vm *kvv1.VirtualMachine)
 	var linked []kvv1.DataVolumeTemplateSpec
 	for i := range vm.Spec.Template.Spec.Volumes {
 		v := &vm.Spec.Template.Spec.Volumes[i]
-		claimName := ""
-		switch {
-		case v.PersistentVolumeClaim != nil:
-			claimName = v.PersistentVolumeClaim.ClaimName
-		case v.DataVolume != nil:
-			claimName = v.DataVolume.Name
-			replaced[claimName] = true
-		default:
+		claimName, ok := kubevirt.ClaimOf(*v)
+		if !ok {
 			continue
+		}
+		if v.DataVolume != nil {
+			replaced[claimName] = true
 		}
 		claim, err := e.cfg.Kube.CoreV1().PersistentVolumeClaims(vm.Namespace).Get(ctx, claimName, metav1.GetOptions{})
 		if err != nil {
@@ -357,12 +354,12 @@ func withRestoredDisks(vm *kvv1.VirtualMachine, content *snapshotv1.VirtualMachi
 	var restored []kvv1.DataVolumeTemplateSpec
 	for i := range vm.Spec.Template.Spec.Volumes {
 		v := &vm.Spec.Template.Spec.Volumes[i]
-		switch {
-		case v.PersistentVolumeClaim != nil:
-		case v.DataVolume != nil:
-			replaced[v.DataVolume.Name] = true
-		default:
+		source, ok := kubevirt.ClaimOf(*v)
+		if !ok {
 			continue // container disks and the like travel in the spec
+		}
+		if v.DataVolume != nil {
+			replaced[source] = true
 		}
 		b, ok := backups[v.Name]
 		if !ok || b.VolumeSnapshotName == nil {

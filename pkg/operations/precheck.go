@@ -151,13 +151,8 @@ func (p *Prechecker) checkLinkedClone(ctx context.Context, op *hypersdk.VMOperat
 		volumes = vm.Spec.Template.Spec.Volumes
 	}
 	for _, v := range volumes {
-		claim := ""
-		switch {
-		case v.PersistentVolumeClaim != nil:
-			claim = v.PersistentVolumeClaim.ClaimName
-		case v.DataVolume != nil:
-			claim = v.DataVolume.Name
-		default:
+		claim, ok := kubevirt.ClaimOf(v)
+		if !ok {
 			continue
 		}
 		claims++

@@ -14,6 +14,8 @@ import (
 	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
 
 	snapshotapi "github.com/kubernetes-csi/external-snapshotter/client/v4/apis/volumesnapshot/v1"
+
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
 // syncSnapshot takes a VirtualMachineSnapshot: InProgress, then a
@@ -119,13 +121,8 @@ func (s *Simulator) ensureSnapshotContent(ctx context.Context, snap *snapshotv1.
 	var backups []snapshotv1.VolumeBackup
 	if vm.Spec.Template != nil {
 		for _, v := range vm.Spec.Template.Spec.Volumes {
-			claim := ""
-			switch {
-			case v.PersistentVolumeClaim != nil:
-				claim = v.PersistentVolumeClaim.ClaimName
-			case v.DataVolume != nil:
-				claim = v.DataVolume.Name
-			default:
+			claim, ok := kubevirt.ClaimOf(v)
+			if !ok {
 				continue // container disks are images: nothing to back up
 			}
 			// The backup keeps the claim as it was, so a restore can make

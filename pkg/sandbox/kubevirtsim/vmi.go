@@ -178,13 +178,8 @@ func (s *Simulator) activePod(vmi *kvv1.VirtualMachineInstance) *corev1.Pod {
 // persistent volume claim that is not ReadWriteMany.
 func (s *Simulator) notMigratable(vmi *kvv1.VirtualMachineInstance) (reason, message string) {
 	for _, v := range vmi.Spec.Volumes {
-		claim := ""
-		switch {
-		case v.PersistentVolumeClaim != nil:
-			claim = v.PersistentVolumeClaim.ClaimName
-		case v.DataVolume != nil:
-			claim = v.DataVolume.Name
-		default:
+		claim, ok := kubevirt.ClaimOf(v)
+		if !ok {
 			continue
 		}
 		pvc, err := s.cfg.Kube.CoreV1().PersistentVolumeClaims(vmi.Namespace).Get(context.Background(), claim, metav1.GetOptions{})

@@ -93,14 +93,17 @@ var operationCommands = []operationCommand{
 			return spec, nil
 		}
 	}},
-	{"snapshot", "Take a snapshot of a VM", func(cmd *cobra.Command) func() (interface{}, error) {
-		spec := &v1alpha1.SnapshotSpec{}
-		cmd.Flags().StringVar(&spec.Name, "name", "", "Name of the snapshot (derived from the operation when empty).")
-		cmd.Flags().StringVar(&spec.Description, "description", "", "Kept on the snapshot.")
-		cmd.Flags().BoolVar(&spec.Quiesce, "quiesce", false, "Require the guest file systems to be frozen (needs the guest agent).")
-		return func() (interface{}, error) { return spec, nil }
-	}},
+	snapshotOperation,
 }
+
+// snapshotOperation is both vm snapshot and snapshot create.
+var snapshotOperation = operationCommand{"snapshot", "Take a snapshot of a VM", func(cmd *cobra.Command) func() (interface{}, error) {
+	spec := &v1alpha1.SnapshotSpec{}
+	cmd.Flags().StringVar(&spec.Name, "name", "", "Name of the snapshot (derived from the operation when empty).")
+	cmd.Flags().StringVar(&spec.Description, "description", "", "Kept on the snapshot.")
+	cmd.Flags().BoolVar(&spec.Quiesce, "quiesce", false, "Require the guest file systems to be frozen (needs the guest agent).")
+	return func() (interface{}, error) { return spec, nil }
+}}
 
 func newOperationCommand(e *env, op operationCommand) *cobra.Command {
 	var w waitFlags
@@ -249,7 +252,7 @@ type and time until interrupted.`,
 			if !watchFlag {
 				return out.print(e.streams.Out, &v1alpha1.VMOperationList{}, items, opColumns)
 			}
-			w, err := ops.Watch(ctx, metav1.ListOptions{LabelSelector: labels, ResourceVersion: list.ResourceVersion})
+			w, err := ops.Watch(ctx, metav1.ListOptions{LabelSelector: labels, ResourceVersion: list.ResourceVersion, TimeoutSeconds: e.watchTimeout()})
 			if err != nil {
 				return err
 			}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/util/jsonpath"
+	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 )
@@ -56,10 +57,11 @@ func (o *output) setKind(obj runtime.Object) error {
 	return nil
 }
 
-// newScheme knows hypersdk.io's kinds, so printed objects say what they are.
+// newScheme knows hypersdk.io's kinds and KubeVirt's snapshots, so printed objects say what they are.
 func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(v1alpha1.AddToScheme(s))
+	utilruntime.Must(snapshotv1.AddToScheme(s))
 	return s
 }
 
@@ -137,7 +139,8 @@ func (o *output) print(w io.Writer, list runtime.Object, items []runtime.Object,
 
 // printRows draws items as a table or csv; lead, when set, gives extra
 // leading cells per item (a watch's event type and time). Items that are
-// API objects give the namespace column of -A.
+// API objects, or say which object they describe, give the namespace
+// column of -A.
 func (o *output) printRows(w io.Writer, items []any, cols columns, lead func(int) (names []string, cells []any)) error {
 	wide := o.format() == "wide"
 	names := cols.names
@@ -159,8 +162,11 @@ func (o *output) printRows(w io.Writer, items []any, cols columns, lead func(int
 			cells = append(l, cells...)
 		}
 		row := metav1.TableRow{Cells: cells}
-		if obj, ok := item.(runtime.Object); ok {
-			row.Object = runtime.RawExtension{Object: obj}
+		switch it := item.(type) {
+		case runtime.Object:
+			row.Object = runtime.RawExtension{Object: it}
+		case interface{ object() runtime.Object }:
+			row.Object = runtime.RawExtension{Object: it.object()}
 		}
 		t.Rows = append(t.Rows, row)
 	}

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -77,6 +78,26 @@ func (e *env) clientIn() (string, hypersdkclient.Interface, error) {
 	return ns, c, err
 }
 
+// requestTimeout is --request-timeout (0 when unset or not a duration:
+// the client then fails on it first).
+func (e *env) requestTimeout() time.Duration {
+	cfg, err := e.flags.ToRESTConfig()
+	if err != nil {
+		return 0
+	}
+	return cfg.Timeout
+}
+
+// watchTimeout is --request-timeout as a watch's timeoutSeconds, so the
+// server ends the watch cleanly when it passes.
+func (e *env) watchTimeout() *int64 {
+	if t := e.requestTimeout(); t > 0 {
+		secs := int64((t + time.Second - 1) / time.Second)
+		return &secs
+	}
+	return nil
+}
+
 // namespace is the -n namespace, else the kubeconfig context's.
 func (e *env) namespace() (string, error) {
 	ns, _, err := e.flags.ToRawKubeConfigLoader().Namespace()
@@ -96,6 +117,6 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
 	e.flags.AddFlags(cmd.PersistentFlags())
-	cmd.AddCommand(newVMCommand(e), newOpCommand(e), newConsoleCommand(e), newVNCCommand(e), newTemplateCommand(e))
+	cmd.AddCommand(newVMCommand(e), newOpCommand(e), newConsoleCommand(e), newVNCCommand(e), newTemplateCommand(e), newSnapshotCommand(e))
 	return cmd
 }

@@ -28,7 +28,7 @@ func newVMCommand(e *env) *cobra.Command {
 		Short:   "List, inspect and operate virtual machines (virtualmachines.hypersdk.io)",
 	}
 	cmd.AddCommand(newVMListCommand(e, "list"), newVMListCommand(e, "get"), newVMDeleteCommand(e),
-		newVMHistoryCommand(e), newVMPlacementCommand(e), newVMDescribeCommand(e), newVMCreateCommand(e))
+		newVMHistoryCommand(e), newVMPlacementCommand(e), newVMDescribeCommand(e), newVMCreateCommand(e), newVMTopCommand(e))
 	for _, op := range operationCommands {
 		cmd.AddCommand(newOperationCommand(e, op))
 	}
@@ -199,7 +199,7 @@ DELETED) and time, in any output format, until interrupted.`,
 			if !watchFlag {
 				return out.print(e.streams.Out, &v1alpha1.VirtualMachineList{}, items, vmColumns)
 			}
-			opts.ResourceVersion = list.ResourceVersion
+			opts.ResourceVersion, opts.TimeoutSeconds = list.ResourceVersion, e.watchTimeout()
 			w, err := vms.Watch(ctx, opts)
 			if err != nil {
 				return err
@@ -241,8 +241,9 @@ var vmColumns = columns{
 
 // watchEvents prints the listed items as ADDED (as kubectl get --watch
 // --output-watch-events does), then each event of w that keep accepts, with
-// its type and time, until ctx ends. A watch that ends by itself (the
-// server's timeout) is an error, so a script notices.
+// its type and time, until ctx ends or --request-timeout passes. A watch
+// that ends by itself otherwise (the server's timeout) is an error, so a
+// script notices.
 func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Object, w watch.Interface, cols columns, keep func(runtime.Object) bool) error {
 	printer, err := out.printer()
 	if err != nil {
@@ -272,6 +273,9 @@ func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Obje
 			return nil
 		case ev, ok := <-w.ResultChan():
 			if !ok {
+				if e.requestTimeout() > 0 {
+					return nil // --request-timeout ended it, as it ends kubectl get --watch
+				}
 				return fmt.Errorf("the watch was closed by the server")
 			}
 			if ev.Type == watch.Error {

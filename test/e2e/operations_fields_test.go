@@ -116,20 +116,8 @@ func TestLinkedClone(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t, "ops-linked")
 	cow, copying := ns+"-csi", ns+"-nfs"
-	for class, provisioner := range map[string]string{cow: kubevirtsim.StorageDriver, copying: "nfs.example.com"} {
-		if _, err := env.Kube.StorageV1().StorageClasses().Create(ctx, &storagev1.StorageClass{
-			ObjectMeta: metav1.ObjectMeta{Name: class}, Provisioner: provisioner,
-		}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = env.Kube.StorageV1().StorageClasses().Delete(context.Background(), class, metav1.DeleteOptions{})
-		})
-		framework.Eventually(t, "CDI's profile of "+class, func(ctx context.Context) (bool, error) {
-			p, err := env.CDI.CdiV1beta1().StorageProfiles().Get(ctx, class, metav1.GetOptions{})
-			return err == nil && p.Status.CloneStrategy != nil, nil
-		})
-	}
+	storageClassWithProfile(t, cow, kubevirtsim.StorageDriver)
+	storageClassWithProfile(t, copying, "nfs.example.com")
 	onClass := func(name, class string) {
 		vm := withClaimDiskOf(t, ns, kubevirtVM(name, 1, "1Gi", nil), class)
 		vm.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
@@ -236,4 +224,22 @@ func snapshotIndicates(snap *snapshotv1.VirtualMachineSnapshot, ind snapshotv1.I
 		}
 	}
 	return false
+}
+
+// storageClassWithProfile makes a storage class of a provisioner and waits
+// for CDI's StorageProfile of it, which says how its volumes clone.
+func storageClassWithProfile(t *testing.T, class, provisioner string) {
+	t.Helper()
+	if _, err := env.Kube.StorageV1().StorageClasses().Create(context.Background(), &storagev1.StorageClass{
+		ObjectMeta: metav1.ObjectMeta{Name: class}, Provisioner: provisioner,
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = env.Kube.StorageV1().StorageClasses().Delete(context.Background(), class, metav1.DeleteOptions{})
+	})
+	framework.Eventually(t, "CDI's profile of "+class, func(ctx context.Context) (bool, error) {
+		p, err := env.CDI.CdiV1beta1().StorageProfiles().Get(ctx, class, metav1.GetOptions{})
+		return err == nil && p.Status.CloneStrategy != nil, nil
+	})
 }

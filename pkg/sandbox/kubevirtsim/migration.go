@@ -3,6 +3,7 @@ package kubevirtsim
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,7 +18,12 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
-const migrationNameAnnotation = "kubevirt.io/migrationJobName"
+const (
+	migrationNameAnnotation = "kubevirt.io/migrationJobName"
+	// defaultUnschedulableTimeout is how long KubeVirt lets a migration's
+	// target pod stay unschedulable before it fails the migration.
+	defaultUnschedulableTimeout = 5 * time.Minute
+)
 
 // syncMigration walks a VirtualMachineInstanceMigration through KubeVirt's
 // phases: a target pod that must not share the source's node is placed by
@@ -55,6 +61,11 @@ func (s *Simulator) syncMigration(ctx context.Context, key cache.ObjectName) err
 	}
 	if equality.Semantic.DeepEqual(mig.Status, updated.Status) {
 		return nil
+	}
+	if updated.Status.Phase == kvv1.MigrationFailed && ok {
+		if err := s.cleanUpFailedMigration(ctx, updated, vmiObj.(*kvv1.VirtualMachineInstance)); err != nil {
+			return err
+		}
 	}
 	_, err = s.cfg.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(mig.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
 	return ignoreNotFound(err)
@@ -111,6 +122,7 @@ func (s *Simulator) advanceMigration(ctx context.Context, mig *kvv1.VirtualMachi
 		default:
 			if msg, ok := unschedulable(target); ok {
 				setMigrationCondition(mig, "TargetPodUnschedulable", corev1.ConditionTrue, corev1.PodReasonUnschedulable, msg, s.now())
+				s.timeOutUnschedulable(mig, target, key)
 			}
 		}
 	case kvv1.MigrationScheduled:
@@ -216,6 +228,59 @@ func (s *Simulator) abortMigration(ctx context.Context, key cache.ObjectName) er
 		}
 	}
 	return nil
+}
+
+// timeOutUnschedulable fails a migration whose target pod the scheduler
+// could not place for longer than KubeVirt's unschedulable timeout (five
+// minutes, or the migration's
+// kubevirt.io/migrationUnschedulablePodTimeoutSeconds annotation), as
+// KubeVirt's migration controller does; until then it waits.
+func (s *Simulator) timeOutUnschedulable(mig *kvv1.VirtualMachineInstanceMigration, target *corev1.Pod, key cache.ObjectName) {
+	timeout := defaultUnschedulableTimeout
+	if v, ok := mig.Annotations[kvv1.MigrationUnschedulablePodTimeoutSecondsAnnotation]; ok {
+		if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs > 0 {
+			timeout = time.Duration(secs) * time.Second
+		}
+	}
+	since := target.CreationTimestamp.Time
+	for _, c := range target.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+			since = c.LastTransitionTime.Time
+		}
+	}
+	if left := since.Add(timeout).Sub(s.cfg.Clock.Now()); left > 0 {
+		s.migrations.after(key, left)
+		return
+	}
+	s.failMigration(mig, "TargetPodUnschedulable", fmt.Sprintf(
+		"Migration target pod was removed from cluster due to being unschedulable for %d seconds", int64(timeout/time.Second)))
+}
+
+// cleanUpFailedMigration does what KubeVirt does when a migration fails:
+// the target pod goes, and the instance, still on its source, records the
+// failure so that another migration may start.
+func (s *Simulator) cleanUpFailedMigration(ctx context.Context, mig *kvv1.VirtualMachineInstanceMigration, vmi *kvv1.VirtualMachineInstance) error {
+	if target := s.targetPod(mig); target != nil {
+		if _, active := vmi.Status.ActivePods[target.UID]; !active {
+			if err := s.deletePods(ctx, []*corev1.Pod{target}); err != nil {
+				return err
+			}
+		}
+	}
+	ms := vmi.Status.MigrationState
+	if ms == nil || ms.MigrationUID != mig.UID || ms.Completed || ms.Failed {
+		return nil
+	}
+	failed := ms.DeepCopy()
+	failed.Failed = true
+	for _, c := range mig.Status.Conditions {
+		if c.Type == "Failed" {
+			failed.FailureReason = c.Message
+		}
+	}
+	now := s.now()
+	failed.EndTimestamp = &now
+	return s.updateVMIMigrationState(ctx, vmi, failed)
 }
 
 func migrationTargetPod(vmi *kvv1.VirtualMachineInstance, mig *kvv1.VirtualMachineInstanceMigration) *corev1.Pod {

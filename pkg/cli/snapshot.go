@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
+
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+)
+
+func newSnapshotCommand(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "snapshot",
+		Aliases: []string{"snapshots", "snap"},
+		Short:   "Take, list and delete VM snapshots (KubeVirt VirtualMachineSnapshots)",
+	}
+	create := newOperationCommand(e, snapshotOperation)
+	create.Use = "create NAME"
+	create.Short = "Take a snapshot of the VM NAME (the same operation as vm snapshot)"
+	cmd.AddCommand(create, newSnapshotListCommand(e), newSnapshotDeleteCommand(e))
+	return cmd
+}
+
+func newSnapshotListCommand(e *env) *cobra.Command {
+	var (
+		vm, labels    string
+		allNamespaces bool
+	)
+	out := newOutput()
+	cmd := &cobra.Command{
+		Use:     "list [NAME...]",
+		Aliases: []string{"get"},
+		Short:   "List snapshots, or get the named ones",
+		Long: `List KubeVirt VirtualMachineSnapshots, or get the named ones. -l is selected
+by the API server; --vm is applied here to what it returns.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := out.printer(); err != nil {
+				return err
+			}
+			ns, err := e.namespace()
+			if err != nil {
+				return err
+			}
+			if allNamespaces {
+				ns = metav1.NamespaceAll
+				out.allNamespaces = true
+			}
+			kv, err := e.kubeVirt()
+			if err != nil {
+				return err
+			}
+			list, err := kv.SnapshotV1beta1().VirtualMachineSnapshots(ns).List(cmd.Context(), metav1.ListOptions{LabelSelector: labels})
+			if err != nil {
+				return err
+			}
+			named := namesOf(args)
+			var items []runtime.Object
+			for i := range list.Items {
+				s := &list.Items[i]
+				if named.match(s.Name) && (vm == "" || s.Spec.Source.Name == vm) {
+					items = append(items, s)
+				}
+			}
+			if err := named.allIn(items, "virtualmachinesnapshots.snapshot.kubevirt.io"); err != nil {
+				return err
+			}
+			out.single = len(args) == 1
+			return out.print(e.streams.Out, &snapshotv1.VirtualMachineSnapshotList{}, items, snapshotColumns)
+		},
+	}
+	out.addFlags(cmd)
+	cmd.Flags().StringVar(&vm, "vm", "", "Only snapshots of this VM (client-side).")
+	cmd.Flags().StringVarP(&labels, "selector", "l", "", "Label selector (server-side).")
+	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "List snapshots in every namespace.")
+	return cmd
+}
+
+var snapshotColumns = columns{
+	names: []string{"NAME", "VM", "PHASE", "READY", "AGE"},
+	wide:  []string{"INDICATIONS", "DESCRIPTION", "ERROR"},
+	row: func(item any, wide bool) []any {
+		s := item.(*snapshotv1.VirtualMachineSnapshot)
+		phase, ready := "<none>", false
+		var indications []string
+		errMsg := "<none>"
+		if st := s.Status; st != nil {
+			phase = orNone(string(st.Phase))
+			ready = st.ReadyToUse != nil && *st.ReadyToUse
+			for _, i := range st.Indications {
+				indications = append(indications, string(i))
+			}
+			if st.Error != nil && st.Error.Message != nil {
+				errMsg = *st.Error.Message
+			}
+		}
+		cells := []any{s.Name, s.Spec.Source.Name, phase, ready, age(s.CreationTimestamp)}
+		if wide {
+			cells = append(cells, orNone(strings.Join(indications, ",")), orNone(s.Annotations[descriptionAnnot]), errMsg)
+		}
+		return cells
+	},
+}
+
+func newSnapshotDeleteCommand(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete NAME...",
+		Short: "Delete snapshots (and, as KubeVirt's deletion policy says, their contents)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ns, err := e.namespace()
+			if err != nil {
+				return err
+			}
+			kv, err := e.kubeVirt()
+			if err != nil {
+				return err
+			}
+			for _, name := range args {
+				if err := kv.SnapshotV1beta1().VirtualMachineSnapshots(ns).Delete(cmd.Context(), name, metav1.DeleteOptions{}); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.streams.Out, "virtualmachinesnapshot.snapshot.kubevirt.io/%s deleted\n", name)
+			}
+			return nil
+		},
+	}
+}
+
+// kubeVirt is KubeVirt's clientset for the flags' cluster and user.
+func (e *env) kubeVirt() (kubevirt.Clientset, error) {
+	cfg, err := e.flags.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	return kubevirt.NewClientset(cfg)
+}

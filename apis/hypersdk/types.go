@@ -121,6 +121,7 @@ const (
 	VMOperationStart    VMOperationType = "Start"
 	VMOperationStop     VMOperationType = "Stop"
 	VMOperationRestart  VMOperationType = "Restart"
+	VMOperationRestore  VMOperationType = "Restore"
 )
 
 // VMOperationSpec says what to do to which VM. Only the options block that
@@ -145,6 +146,7 @@ type VMOperationSpec struct {
 	Start    *StartSpec
 	Stop     *StopSpec
 	Restart  *RestartSpec
+	Restore  *RestoreSpec
 }
 
 // VMOperationRequester is the authenticated user who created an operation, as
@@ -264,6 +266,19 @@ type RestartSpec struct {
 	GracePeriodSeconds *int64
 }
 
+// RestoreSpec brings a virtual machine back to one of its snapshots
+// (KubeVirt's VirtualMachineRestore), or makes a new VM from it.
+type RestoreSpec struct {
+	// SnapshotName is the VirtualMachineSnapshot of this VM to restore.
+	SnapshotName string
+	// TargetName, when set, restores the snapshot as a new VM of this name
+	// in the VM's namespace (stopped, with its own restored disks) and
+	// leaves the VM as it is. Empty restores the VM itself: a running VM is
+	// stopped, restored and started again; a restore that fails or is
+	// cancelled starts it again as it was.
+	TargetName string
+}
+
 // VMOperationPhase is where an operation is in its life.
 type VMOperationPhase string
 
@@ -361,6 +376,14 @@ type VirtualMachineStopOptions struct {
 type VirtualMachineRestartOptions struct {
 	metav1.TypeMeta
 	RestartSpec
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineRestoreOptions is the body of a POST to virtualmachines/restore.
+type VirtualMachineRestoreOptions struct {
+	metav1.TypeMeta
+	RestoreSpec
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -48,6 +48,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.ResourceReferenceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RestartSpec"):
 		return &hypersdkv1alpha1.RestartSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RestoreSpec"):
+		return &hypersdkv1alpha1.RestoreSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SnapshotSpec"):
 		return &hypersdkv1alpha1.SnapshotSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("StartSpec"):

@@ -52,6 +52,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ResizeSpec{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_ResizeSpec(ref),
 		v1alpha1.ResourceReference{}.OpenAPIModelName():             schema_hypersdk_apis_hypersdk_v1alpha1_ResourceReference(ref),
 		v1alpha1.RestartSpec{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_RestartSpec(ref),
+		v1alpha1.RestoreSpec{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_RestoreSpec(ref),
 		v1alpha1.SnapshotSpec{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_SnapshotSpec(ref),
 		v1alpha1.StartSpec{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_StartSpec(ref),
 		v1alpha1.StopSpec{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_StopSpec(ref),
@@ -70,6 +71,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.VirtualMachinePlacement{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachinePlacement(ref),
 		v1alpha1.VirtualMachineResizeOptions{}.OpenAPIModelName():   schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineResizeOptions(ref),
 		v1alpha1.VirtualMachineRestartOptions{}.OpenAPIModelName():  schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRestartOptions(ref),
+		v1alpha1.VirtualMachineRestoreOptions{}.OpenAPIModelName():  schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRestoreOptions(ref),
 		v1alpha1.VirtualMachineSnapshotOptions{}.OpenAPIModelName(): schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSnapshotOptions(ref),
 		v1alpha1.VirtualMachineSource{}.OpenAPIModelName():          schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSource(ref),
 		v1alpha1.VirtualMachineSpec{}.OpenAPIModelName():            schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSpec(ref),
@@ -1121,6 +1123,35 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RestartSpec(ref common.ReferenceCall
 	}
 }
 
+func schema_hypersdk_apis_hypersdk_v1alpha1_RestoreSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RestoreSpec brings a virtual machine back to one of its snapshots (KubeVirt's VirtualMachineRestore), or makes a new VM from it.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"snapshotName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SnapshotName is the VirtualMachineSnapshot of this VM to restore.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"targetName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TargetName, when set, restores the snapshot as a new VM of this name in the VM's namespace (stopped, with its own restored disks) and leaves the VM as it is. Empty restores the VM itself: a running VM is stopped, restored and started again; a restore that fails or is cancelled starts it again as it was.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"snapshotName"},
+			},
+		},
+	}
+}
+
 func schema_hypersdk_apis_hypersdk_v1alpha1_SnapshotSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1439,12 +1470,17 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationSpec(ref common.Reference
 							Ref: ref(v1alpha1.RestartSpec{}.OpenAPIModelName()),
 						},
 					},
+					"restore": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1alpha1.RestoreSpec{}.OpenAPIModelName()),
+						},
+					},
 				},
 				Required: []string{"vmName", "type"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.CloneSpec{}.OpenAPIModelName(), v1alpha1.MigrateSpec{}.OpenAPIModelName(), v1alpha1.ResizeSpec{}.OpenAPIModelName(), v1alpha1.RestartSpec{}.OpenAPIModelName(), v1alpha1.SnapshotSpec{}.OpenAPIModelName(), v1alpha1.StartSpec{}.OpenAPIModelName(), v1alpha1.StopSpec{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName()},
+			v1alpha1.CloneSpec{}.OpenAPIModelName(), v1alpha1.MigrateSpec{}.OpenAPIModelName(), v1alpha1.ResizeSpec{}.OpenAPIModelName(), v1alpha1.RestartSpec{}.OpenAPIModelName(), v1alpha1.RestoreSpec{}.OpenAPIModelName(), v1alpha1.SnapshotSpec{}.OpenAPIModelName(), v1alpha1.StartSpec{}.OpenAPIModelName(), v1alpha1.StopSpec{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName()},
 	}
 }
 
@@ -2116,6 +2152,49 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRestartOptions(ref com
 						},
 					},
 				},
+			},
+		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRestoreOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineRestoreOptions is the body of a POST to virtualmachines/restore.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"snapshotName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SnapshotName is the VirtualMachineSnapshot of this VM to restore.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"targetName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TargetName, when set, restores the snapshot as a new VM of this name in the VM's namespace (stopped, with its own restored disks) and leaves the VM as it is. Empty restores the VM itself: a running VM is stopped, restored and started again; a restore that fails or is cancelled starts it again as it was.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"snapshotName"},
 			},
 		},
 	}

@@ -94,7 +94,23 @@ var operationCommands = []operationCommand{
 		}
 	}},
 	snapshotOperation,
+	restoreOperation,
 }
+
+// restoreOperation is both vm restore and (with the VM read from the
+// snapshot) snapshot restore.
+var restoreOperation = operationCommand{"restore", "Bring a VM back to one of its snapshots, or make a new VM from it",
+	func(cmd *cobra.Command) func() (interface{}, error) {
+		spec := &v1alpha1.RestoreSpec{}
+		cmd.Flags().StringVar(&spec.SnapshotName, "snapshot", "", "The VM's VirtualMachineSnapshot to restore (required).")
+		cmd.Flags().StringVar(&spec.TargetName, "as-new", "", "Restore as a new, stopped VM of this name and leave the VM as it is.")
+		return func() (interface{}, error) {
+			if spec.SnapshotName == "" {
+				return nil, fmt.Errorf("--snapshot is required: the snapshot to restore")
+			}
+			return spec, nil
+		}
+	}}
 
 // snapshotOperation is both vm snapshot and snapshot create.
 var snapshotOperation = operationCommand{"snapshot", "Take a snapshot of a VM", func(cmd *cobra.Command) func() (interface{}, error) {
@@ -123,31 +139,36 @@ operation's message, when it fails, is cancelled or --timeout passes.`,
 			if err != nil {
 				return err
 			}
-			ns, c, err := e.clientIn()
-			if err != nil {
-				return err
-			}
-			data, err := json.Marshal(b)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			created := &v1alpha1.VMOperation{}
-			err = c.HypersdkV1alpha1().RESTClient().Post().Namespace(ns).Resource("virtualmachines").Name(args[0]).
-				SubResource(op.sub).SetHeader("Content-Type", "application/json").Body(data).Do(ctx).Into(created)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.streams.Out, "vmoperation.hypersdk.io/%s created\n", created.Name)
-			if !w.wait {
-				return nil
-			}
-			return w.follow(ctx, e, c, created)
+			return postOperation(cmd.Context(), e, &w, args[0], op.sub, b)
 		},
 	}
 	body = op.flags(cmd)
 	w.addFlags(cmd)
 	return cmd
+}
+
+// postOperation posts body to the VM's operation subresource sub, says which
+// VMOperation it became and, with --wait, follows it.
+func postOperation(ctx context.Context, e *env, w *waitFlags, vm, sub string, body interface{}) error {
+	ns, c, err := e.clientIn()
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	created := &v1alpha1.VMOperation{}
+	err = c.HypersdkV1alpha1().RESTClient().Post().Namespace(ns).Resource("virtualmachines").Name(vm).
+		SubResource(sub).SetHeader("Content-Type", "application/json").Body(data).Do(ctx).Into(created)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.streams.Out, "vmoperation.hypersdk.io/%s created\n", created.Name)
+	if !w.wait {
+		return nil
+	}
+	return w.follow(ctx, e, c, created)
 }
 
 func exactlyOneVM(_ *cobra.Command, args []string) error {
@@ -216,10 +237,7 @@ type and time until interrupted.`,
 			if err != nil {
 				return err
 			}
-			if allNamespaces {
-				ns = metav1.NamespaceAll
-				out.allNamespaces = true
-			}
+			ns = out.scope(ns, allNamespaces)
 			ops := c.HypersdkV1alpha1().VMOperations(ns)
 			ctx := cmd.Context()
 			named := namesOf(args)

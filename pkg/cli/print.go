@@ -72,6 +72,16 @@ func (o *output) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.sortBy, "sort-by", "", "Sort by a JSONPath expression on the objects, e.g. '{.status.allocatedCPUs}' or '.metadata.name' (numbers and quantities compare by value).")
 }
 
+// scope is the namespace to list in: every one with -A, which also adds a
+// namespace column to tables; else ns.
+func (o *output) scope(ns string, allNamespaces bool) string {
+	if allNamespaces {
+		o.allNamespaces = true
+		return metav1.NamespaceAll
+	}
+	return ns
+}
+
 func (o *output) format() string { return *o.flags.OutputFormat }
 
 func (o *output) table() bool {

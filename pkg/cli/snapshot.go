@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
 
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
@@ -16,12 +17,12 @@ func newSnapshotCommand(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "snapshot",
 		Aliases: []string{"snapshots", "snap"},
-		Short:   "Take, list and delete VM snapshots (KubeVirt VirtualMachineSnapshots)",
+		Short:   "Take, list, restore and delete VM snapshots (KubeVirt VirtualMachineSnapshots)",
 	}
 	create := newOperationCommand(e, snapshotOperation)
 	create.Use = "create NAME"
 	create.Short = "Take a snapshot of the VM NAME (the same operation as vm snapshot)"
-	cmd.AddCommand(create, newSnapshotListCommand(e), newSnapshotDeleteCommand(e))
+	cmd.AddCommand(create, newSnapshotListCommand(e), newSnapshotDeleteCommand(e), newSnapshotRestoreCommand(e))
 	return cmd
 }
 
@@ -41,18 +42,11 @@ by the API server; --vm is applied here to what it returns.`,
 			if _, err := out.printer(); err != nil {
 				return err
 			}
-			ns, err := e.namespace()
+			ns, kv, err := e.kubeVirtIn()
 			if err != nil {
 				return err
 			}
-			if allNamespaces {
-				ns = metav1.NamespaceAll
-				out.allNamespaces = true
-			}
-			kv, err := e.kubeVirt()
-			if err != nil {
-				return err
-			}
+			ns = out.scope(ns, allNamespaces)
 			list, err := kv.SnapshotV1beta1().VirtualMachineSnapshots(ns).List(cmd.Context(), metav1.ListOptions{LabelSelector: labels})
 			if err != nil {
 				return err
@@ -111,11 +105,7 @@ func newSnapshotDeleteCommand(e *env) *cobra.Command {
 		Short: "Delete snapshots (and, as KubeVirt's deletion policy says, their contents)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, err := e.namespace()
-			if err != nil {
-				return err
-			}
-			kv, err := e.kubeVirt()
+			ns, kv, err := e.kubeVirtIn()
 			if err != nil {
 				return err
 			}
@@ -130,11 +120,51 @@ func newSnapshotDeleteCommand(e *env) *cobra.Command {
 	}
 }
 
-// kubeVirt is KubeVirt's clientset for the flags' cluster and user.
-func (e *env) kubeVirt() (kubevirt.Clientset, error) {
+func newSnapshotRestoreCommand(e *env) *cobra.Command {
+	var (
+		asNew string
+		w     waitFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "restore SNAPSHOT",
+		Short: "Bring the snapshot's VM back to it, or make a new VM from it (the same operation as vm restore)",
+		Long: `Bring the snapshot's VM back to it (a running VM is stopped, restored and
+started again), or with --as-new make a new, stopped VM from it and leave the
+VM as it is. The request is a Restore VMOperation on the snapshot's VM; with
+--wait the command follows it and exits non-zero unless it succeeds.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ns, kv, err := e.kubeVirtIn()
+			if err != nil {
+				return err
+			}
+			snap, err := kv.SnapshotV1beta1().VirtualMachineSnapshots(ns).Get(cmd.Context(), args[0], metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if snap.Spec.Source.Kind != "VirtualMachine" {
+				return fmt.Errorf("snapshot %s is of a %s, not a VirtualMachine", args[0], snap.Spec.Source.Kind)
+			}
+			return postOperation(cmd.Context(), e, &w, snap.Spec.Source.Name, "restore",
+				&v1alpha1.RestoreSpec{SnapshotName: args[0], TargetName: asNew})
+		},
+	}
+	cmd.Flags().StringVar(&asNew, "as-new", "", "Restore as a new, stopped VM of this name and leave the VM as it is.")
+	w.addFlags(cmd)
+	return cmd
+}
+
+// kubeVirtIn returns the namespace the flags name and KubeVirt's clientset
+// for the flags' cluster and user.
+func (e *env) kubeVirtIn() (string, kubevirt.Clientset, error) {
+	ns, err := e.namespace()
+	if err != nil {
+		return "", nil, err
+	}
 	cfg, err := e.flags.ToRESTConfig()
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return kubevirt.NewClientset(cfg)
+	kv, err := kubevirt.NewClientset(cfg)
+	return ns, kv, err
 }

@@ -54,10 +54,7 @@ metrics.k8s.io itself cannot be read the command fails.`,
 			if err != nil {
 				return err
 			}
-			if allNamespaces {
-				ns = metav1.NamespaceAll
-				out.allNamespaces = true
-			}
+			ns = out.scope(ns, allNamespaces)
 			cfg, err := e.flags.ToRESTConfig()
 			if err != nil {
 				return err

@@ -164,10 +164,7 @@ DELETED) and time, in any output format, until interrupted.`,
 			if err != nil {
 				return err
 			}
-			if allNamespaces {
-				ns = metav1.NamespaceAll
-				out.allNamespaces = true
-			}
+			ns = out.scope(ns, allNamespaces)
 			vms := c.HypersdkV1alpha1().VirtualMachines(ns)
 			opts := filters.listOptions()
 			named := namesOf(args)

@@ -23,8 +23,9 @@ const (
 )
 
 // cleanUp deletes, once an operation has ended, its temporary objects and,
-// unless it succeeded, the VM a clone had begun to make, so a failed or
-// cancelled operation leaves nothing half done. A delete that fails is
+// unless it succeeded, the VM a clone had begun to make, and starts again a
+// VM a restore stopped, so a failed or cancelled operation leaves nothing
+// half done. A delete that fails is
 // reported in the CleanedUp condition and retried with backoff.
 func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error {
 	if meta.IsStatusConditionTrue(op.Status.Conditions, conditionCleanedUp) {
@@ -47,6 +48,13 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 			errs = append(errs, err)
 		} else if gone != "" {
 			deleted = append(deleted, gone)
+		}
+	}
+	if op.Status.Phase != v1alpha1.VMOperationSucceeded && op.Spec.Type == v1alpha1.VMOperationRestore {
+		if did, err := e.restartAfterRestore(ctx, op); err != nil {
+			errs = append(errs, err)
+		} else if did != "" {
+			deleted = append(deleted, did)
 		}
 	}
 	if len(deleted) == 0 && len(errs) == 0 {
@@ -72,6 +80,8 @@ func (e *Executor) deleteRef(ctx context.Context, ref v1alpha1.ResourceReference
 	switch ref.Kind {
 	case "VirtualMachineSnapshot":
 		err = e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ref.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{})
+	case "VirtualMachineRestore":
+		err = e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineRestores(ref.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{})
 	case "VirtualMachineClone":
 		err = e.cfg.KubeVirt.CloneV1beta1().VirtualMachineClones(ref.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{})
 	default:

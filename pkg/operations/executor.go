@@ -316,6 +316,8 @@ func (e *Executor) run(ctx context.Context, op *v1alpha1.VMOperation) (step, err
 		return e.snapshot(ctx, op)
 	case v1alpha1.VMOperationClone:
 		return e.clone(ctx, op)
+	case v1alpha1.VMOperationRestore:
+		return e.restore(ctx, op)
 	}
 	return step{failed: fmt.Errorf("unknown operation type %q", op.Spec.Type)}, nil
 }

@@ -126,6 +126,8 @@ func (p *Prechecker) check(ctx context.Context, op *hypersdk.VMOperation, vm *kv
 			}
 		}
 		return p.checkClone(ctx, op)
+	case hypersdk.VMOperationRestore:
+		return p.checkRestore(ctx, op)
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ func TestDiscovery(t *testing.T) {
 	// Subresources of virtualmachines appear as each one starts to work.
 	wantNames := "clusterhistories placementpolicies virtualmachines virtualmachines/clone virtualmachines/console " +
 		"virtualmachines/history virtualmachines/migrate virtualmachines/placement virtualmachines/resize " +
-		"virtualmachines/restart virtualmachines/snapshot virtualmachines/start virtualmachines/stop virtualmachines/vnc " +
+		"virtualmachines/restart virtualmachines/restore virtualmachines/snapshot virtualmachines/start virtualmachines/stop virtualmachines/vnc " +
 		"vmoperations vmoperations/status"
 	if strings.Join(names, " ") != wantNames {
 		t.Errorf("discovery lists %v, want %s", names, wantNames)

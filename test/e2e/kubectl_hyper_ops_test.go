@@ -319,3 +319,83 @@ func TestKubectlHyperConnectionFlags(t *testing.T) {
 		t.Errorf("--request-timeout soon: exit %d, %q", code, errOut)
 	}
 }
+
+// TestKubectlHyperRestore: snapshot restore brings a running VM back to its
+// snapshot (stopped, restored, started again); vm restore --as-new makes a
+// second, stopped VM and leaves the first alone; a cancelled restore leaves
+// the VM running and no restore behind; bad requests are one line.
+func TestKubectlHyperRestore(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "hyper-restore")
+	vm := kubevirtVM("orig", 0, "2Gi", nil)
+	vm.Spec.Template.Spec.Domain.CPU = &kvv1.CPU{Sockets: 2, Cores: 1, Threads: 1, MaxSockets: 8}
+	vm.Spec.Template.Spec.Domain.Memory.MaxGuest = ptr.To(resource.MustParse("8Gi"))
+	createKubeVirtVM(t, ns, vm)
+	createKubeVirtVM(t, ns, kubevirtVM("other", 1, "1Gi", nil))
+	runningVMI(t, ns, "orig", "")
+	hyperOK(t, "snapshot", "create", "orig", "-n", ns, "--name", "s1", "--wait")
+	hyperOK(t, "vm", "resize", "orig", "-n", ns, "--cpus", "4", "--wait")
+	resized := runningVMI(t, ns, "orig", "")
+	sockets := func(name string) uint32 {
+		got, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Spec.Template.Spec.Domain.CPU.Sockets
+	}
+	if got := sockets("orig"); got != 4 {
+		t.Fatalf("after resize the VM has %d sockets, want 4", got)
+	}
+
+	out := hyperOK(t, "snapshot", "restore", "s1", "-n", ns, "--wait", "--show-progress")
+	if last := lastLine(out); !strings.Contains(last, "Succeeded") || !strings.Contains(last, "restored snapshot s1") {
+		t.Errorf("snapshot restore s1 ended with %q", last)
+	}
+	restored := runningVMI(t, ns, "orig", resized.UID)
+	if got := sockets("orig"); got != 2 || restored.Spec.Domain.CPU.Sockets != 2 {
+		t.Errorf("after restoring s1 the VM has %d sockets and its instance %d, want the snapshot's 2", got, restored.Spec.Domain.CPU.Sockets)
+	}
+
+	hyperOK(t, "vm", "restore", "orig", "-n", ns, "--snapshot", "s1", "--as-new", "twin", "--wait")
+	twin, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "twin", metav1.GetOptions{})
+	if err != nil || twin.Spec.Template.Spec.Domain.CPU.Sockets != 2 || twin.Spec.RunStrategy == nil || *twin.Spec.RunStrategy != kvv1.RunStrategyHalted {
+		t.Errorf("restore --as-new twin: %v %+v", err, twin.Spec.RunStrategy)
+	}
+	if now := runningVMI(t, ns, "orig", ""); now.UID != restored.UID {
+		t.Errorf("restore --as-new restarted the VM it came from")
+	}
+
+	for _, tc := range []struct {
+		args    []string
+		mention string
+	}{
+		{[]string{"vm", "restore", "orig", "--snapshot", "s1", "--as-new", "twin"}, "already exists"},
+		{[]string{"vm", "restore", "other", "--snapshot", "s1"}, "is a snapshot of VirtualMachine orig"},
+		{[]string{"vm", "restore", "orig"}, "--snapshot is required"},
+		{[]string{"snapshot", "restore", "nosuch"}, `"nosuch" not found`},
+	} {
+		_, errOut, code := hyper(t, append(tc.args, "-n", ns)...)
+		if code == 0 || !strings.Contains(errOut, tc.mention) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("%v: exit %d, %q; want one line naming %q", tc.args, code, errOut, tc.mention)
+		}
+	}
+
+	// Cancelled at once: whatever it had done, the VM runs again and no
+	// VirtualMachineRestore is left.
+	out = hyperOK(t, "vm", "restore", "orig", "-n", ns, "--snapshot", "s1")
+	op := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(out), "vmoperation.hypersdk.io/"), " created")
+	hyperOK(t, "op", "cancel", op, "-n", ns)
+	framework.Eventually(t, "the cancelled restore to end with the VM running and nothing left", func(ctx context.Context) (bool, error) {
+		got, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, op, metav1.GetOptions{})
+		if err != nil || got.Status.CompletionTime == nil {
+			return false, err
+		}
+		restores, err := env.KubeVirt.SnapshotV1beta1().VirtualMachineRestores(ns).List(ctx, metav1.ListOptions{})
+		if err != nil || len(restores.Items) != 0 {
+			return false, err
+		}
+		vmi, err := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "orig", metav1.GetOptions{})
+		return err == nil && vmi.Status.Phase == kvv1.Running, nil
+	})
+}

@@ -37,6 +37,9 @@ func TestOperationBadInput(t *testing.T) {
 		{"options of the wrong kind", "target", "migrate",
 			[]byte(`{"apiVersion":"hypersdk.io/v1alpha1","kind":"VirtualMachineResizeOptions","cpus":2}`), http.StatusBadRequest, "VirtualMachineResizeOptions"},
 		{"start a running VM", "target", "start", map[string]interface{}{}, http.StatusConflict, "already running"},
+		{"restore without a snapshot", "target", "restore", map[string]interface{}{}, http.StatusUnprocessableEntity, "snapshotName"},
+		{"restore an unknown snapshot", "target", "restore", map[string]interface{}{"snapshotName": "nosuch"}, http.StatusNotFound, "nosuch"},
+		{"restore as a bad name", "target", "restore", map[string]interface{}{"snapshotName": "s", "targetName": "Bad_Name"}, http.StatusUnprocessableEntity, "targetName"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, err := post(t, env.HyperSDK, ns, tc.vm, tc.sub, tc.body, false)
@@ -52,9 +55,10 @@ func TestOperationBadInput(t *testing.T) {
 	// Fuzz: random and mutated bodies on every operation subresource.
 	rng := rand.New(rand.NewSource(42))
 	valid := [][]byte{[]byte(`{"cpus":2}`), []byte(`{"targetName":"x","labelFilters":["*"]}`), []byte(`{"targetNode":"node-001"}`),
-		[]byte(`{"name":"s","failureDeadline":"5m"}`), []byte(`{"gracePeriodSeconds":3}`), []byte(`{"memory":"2Gi","restartPolicy":"Never"}`)}
-	subs := []string{"clone", "migrate", "resize", "snapshot", "start", "stop", "restart"}
-	for i := 0; i < 210; i++ {
+		[]byte(`{"name":"s","failureDeadline":"5m"}`), []byte(`{"gracePeriodSeconds":3}`), []byte(`{"memory":"2Gi","restartPolicy":"Never"}`),
+		[]byte(`{"snapshotName":"s","targetName":"t"}`)}
+	subs := []string{"clone", "migrate", "resize", "snapshot", "start", "stop", "restart", "restore"}
+	for i := 0; i < 240; i++ {
 		body := mutate(rng, valid[rng.Intn(len(valid))])
 		code, _, _ := post(t, env.HyperSDK, ns, "target", subs[i%len(subs)], body, true)
 		if code >= 500 || code == 0 {

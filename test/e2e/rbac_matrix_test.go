@@ -39,11 +39,15 @@ func TestRBACMatrix(t *testing.T) {
 		return err == nil, err
 	})
 	bodies := map[string]string{"clone": `{"targetName":"copy"}`, "migrate": `{}`, "resize": `{"cpus":2}`,
-		"snapshot": `{}`, "start": `{}`, "stop": `{}`, "restart": `{}`}
+		"snapshot": `{}`, "start": `{}`, "stop": `{}`, "restart": `{}`,
+		// No such snapshot: an allowed caller is told 404, the others 403.
+		"restore": `{"snapshotName":"snap"}`}
 	allowed := map[string]map[string]bool{
-		"view":             {},
-		"edit":             {"console": true, "vnc": true, "clone": true, "resize": true, "snapshot": true, "start": true, "stop": true, "restart": true},
-		"admin":            {"console": true, "vnc": true, "clone": true, "resize": true, "snapshot": true, "start": true, "stop": true, "restart": true, "migrate": true},
+		"view": {},
+		"edit": {"console": true, "vnc": true, "clone": true, "resize": true, "snapshot": true, "start": true, "stop": true, "restart": true,
+			"restore": true},
+		"admin": {"console": true, "vnc": true, "clone": true, "resize": true, "snapshot": true, "start": true, "stop": true, "restart": true,
+			"restore": true, "migrate": true},
 		"hypersdk:migrate": {"migrate": true},
 		"":                 {},
 	}

@@ -37,7 +37,7 @@ var Funcs = func(runtimeserializer.CodecFactory) []interface{} {
 			// Defaulting fills the options of option-less types when no
 			// block is set; give them one.
 			none := s.Clone == nil && s.Migrate == nil && s.Resize == nil && s.Snapshot == nil &&
-				s.Start == nil && s.Stop == nil && s.Restart == nil
+				s.Start == nil && s.Stop == nil && s.Restart == nil && s.Restore == nil
 			if !none {
 				return
 			}

@@ -24,7 +24,7 @@ func SetDefaults_GPURequest(obj *GPURequest) {
 
 // SetDefaults_VMOperationSpec fills the options block of operation types whose
 // options are all optional, so a client may post just a type and a VM name.
-// Clone and Resize have required options and are left for validation to reject.
+// Clone, Resize and Restore have required options and are left for validation to reject.
 func SetDefaults_VMOperationSpec(obj *VMOperationSpec) {
 	switch obj.Type {
 	case VMOperationMigrate:
@@ -54,7 +54,7 @@ func SetDefaults_VMOperationSpec(obj *VMOperationSpec) {
 // hides a block that does not match the type from validation.
 func (obj *VMOperationSpec) onlyBlock() bool {
 	return obj.Clone == nil && obj.Migrate == nil && obj.Resize == nil && obj.Snapshot == nil &&
-		obj.Start == nil && obj.Stop == nil && obj.Restart == nil
+		obj.Start == nil && obj.Stop == nil && obj.Restart == nil && obj.Restore == nil
 }
 
 // SetDefaults_ResizeSpec restarts only when hotplug cannot apply a resize.

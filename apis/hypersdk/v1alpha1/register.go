@@ -36,6 +36,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&VirtualMachineMigrateOptions{},
 		&VirtualMachineResizeOptions{},
 		&VirtualMachineSnapshotOptions{},
+		&VirtualMachineRestoreOptions{},
 		&VirtualMachineStartOptions{},
 		&VirtualMachineStopOptions{},
 		&VirtualMachineRestartOptions{},

@@ -128,6 +128,7 @@ const (
 	VMOperationStart    VMOperationType = "Start"
 	VMOperationStop     VMOperationType = "Stop"
 	VMOperationRestart  VMOperationType = "Restart"
+	VMOperationRestore  VMOperationType = "Restore"
 )
 
 // VMOperationSpec says what to do to which VM. Only the options block that
@@ -153,6 +154,7 @@ type VMOperationSpec struct {
 	Start    *StartSpec    `json:"start,omitempty"`
 	Stop     *StopSpec     `json:"stop,omitempty"`
 	Restart  *RestartSpec  `json:"restart,omitempty"`
+	Restore  *RestoreSpec  `json:"restore,omitempty"`
 }
 
 // VMOperationRequester is the authenticated user who created an operation, as
@@ -278,6 +280,19 @@ type RestartSpec struct {
 	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
 }
 
+// RestoreSpec brings a virtual machine back to one of its snapshots
+// (KubeVirt's VirtualMachineRestore), or makes a new VM from it.
+type RestoreSpec struct {
+	// SnapshotName is the VirtualMachineSnapshot of this VM to restore.
+	SnapshotName string `json:"snapshotName"`
+	// TargetName, when set, restores the snapshot as a new VM of this name
+	// in the VM's namespace (stopped, with its own restored disks) and
+	// leaves the VM as it is. Empty restores the VM itself: a running VM is
+	// stopped, restored and started again; a restore that fails or is
+	// cancelled starts it again as it was.
+	TargetName string `json:"targetName,omitempty"`
+}
+
 // VMOperationPhase is where an operation is in its life.
 type VMOperationPhase string
 
@@ -378,6 +393,14 @@ type VirtualMachineStopOptions struct {
 type VirtualMachineRestartOptions struct {
 	metav1.TypeMeta `json:",inline"`
 	RestartSpec     `json:",inline"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineRestoreOptions is the body of a POST to virtualmachines/restore.
+type VirtualMachineRestoreOptions struct {
+	metav1.TypeMeta `json:",inline"`
+	RestoreSpec     `json:",inline"`
 }
 
 // +k8s:conversion-gen:explicit-from=net/url.Values

@@ -112,6 +112,11 @@ func (in RestartSpec) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RestoreSpec) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.RestoreSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in SnapshotSpec) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.SnapshotSpec"
 }
@@ -199,6 +204,11 @@ func (in VirtualMachineResizeOptions) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in VirtualMachineRestartOptions) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineRestartOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VirtualMachineRestoreOptions) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineRestoreOptions"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

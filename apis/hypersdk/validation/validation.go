@@ -24,7 +24,7 @@ var (
 	operationTypes = sets.New(
 		string(hypersdk.VMOperationClone), string(hypersdk.VMOperationMigrate), string(hypersdk.VMOperationResize),
 		string(hypersdk.VMOperationSnapshot), string(hypersdk.VMOperationStart), string(hypersdk.VMOperationStop),
-		string(hypersdk.VMOperationRestart))
+		string(hypersdk.VMOperationRestart), string(hypersdk.VMOperationRestore))
 	operationPhases = sets.New(
 		string(hypersdk.VMOperationPending), string(hypersdk.VMOperationRunning), string(hypersdk.VMOperationSucceeded),
 		string(hypersdk.VMOperationFailed), string(hypersdk.VMOperationCancelled))
@@ -180,6 +180,7 @@ func ValidateVMOperationSpec(spec *hypersdk.VMOperationSpec, fldPath *field.Path
 		{hypersdk.VMOperationStart, "start", spec.Start != nil},
 		{hypersdk.VMOperationStop, "stop", spec.Stop != nil},
 		{hypersdk.VMOperationRestart, "restart", spec.Restart != nil},
+		{hypersdk.VMOperationRestore, "restore", spec.Restore != nil},
 	}
 	for _, b := range blocks {
 		switch {
@@ -203,6 +204,9 @@ func ValidateVMOperationSpec(spec *hypersdk.VMOperationSpec, fldPath *field.Path
 	}
 	if spec.Snapshot != nil {
 		allErrs = append(allErrs, ValidateSnapshotSpec(spec.Snapshot, fldPath.Child("snapshot"))...)
+	}
+	if spec.Restore != nil {
+		allErrs = append(allErrs, ValidateRestoreSpec(spec.Restore, fldPath.Child("restore"))...)
 	}
 	if spec.Stop != nil {
 		allErrs = append(allErrs, validateGracePeriod(spec.Stop.GracePeriodSeconds, fldPath.Child("stop", "gracePeriodSeconds"))...)
@@ -279,6 +283,21 @@ func ValidateSnapshotSpec(spec *hypersdk.SnapshotSpec, fldPath *field.Path) fiel
 	}
 	if spec.FailureDeadline != nil && spec.FailureDeadline.Duration < 0 {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("failureDeadline"), spec.FailureDeadline.Duration.String(), "must not be negative"))
+	}
+	return allErrs
+}
+
+// ValidateRestoreSpec checks restore options; whether the snapshot is the
+// VM's and ready, and the new name free, is checked against the cluster.
+func ValidateRestoreSpec(spec *hypersdk.RestoreSpec, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if spec.SnapshotName == "" {
+		allErrs = append(allErrs, field.Required(fldPath.Child("snapshotName"), "the VirtualMachineSnapshot to restore"))
+	} else {
+		allErrs = append(allErrs, validateName(spec.SnapshotName, fldPath.Child("snapshotName"))...)
+	}
+	if spec.TargetName != "" {
+		allErrs = append(allErrs, validateName(spec.TargetName, fldPath.Child("targetName"))...)
 	}
 	return allErrs
 }

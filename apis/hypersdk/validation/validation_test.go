@@ -63,6 +63,11 @@ func TestValidateVMOperation(t *testing.T) {
 		{"migrate bad selector", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationMigrate,
 			Migrate: &hypersdk.MigrateSpec{TargetNode: "node_1", NodeSelector: map[string]string{"a/b/c": "x"}}},
 			"spec.migrate.targetNode,spec.migrate.nodeSelector"},
+		{"restore", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationRestore,
+			Restore: &hypersdk.RestoreSpec{SnapshotName: "snap", TargetName: "copy"}}, ""},
+		{"restore without a snapshot, to a bad name", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationRestore,
+			Restore: &hypersdk.RestoreSpec{TargetName: "Bad_Name"}}, "spec.restore.snapshotName,spec.restore.targetName"},
+		{"restore without options", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationRestore}, "spec.restore"},
 		{"no requester", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationStart, Start: &hypersdk.StartSpec{},
 			Requester: &hypersdk.VMOperationRequester{}}, "spec.requester.username"},
 	} {

@@ -19,7 +19,7 @@ import (
 )
 
 // OperationREST serves one operation subresource of virtualmachines (clone,
-// migrate, resize, snapshot, start, stop, restart): a POST of its typed
+// migrate, resize, snapshot, restore, start, stop, restart): a POST of its typed
 // options is validated and becomes a VMOperation, answered with 201. The
 // operation is created through the vmoperations storage with the admission
 // of a VMOperation create, so it meets exactly the checks of one posted
@@ -82,6 +82,14 @@ func NewOperationRESTs(operations rest.Creater, admit admission.Interface, objec
 			},
 			func(o runtime.Object) field.ErrorList {
 				return validation.ValidateSnapshotSpec(&o.(*hypersdk.VirtualMachineSnapshotOptions).SnapshotSpec, nil)
+			}),
+		"restore": mk(hypersdk.VMOperationRestore, func() runtime.Object { return &hypersdk.VirtualMachineRestoreOptions{} },
+			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
+				spec := o.(*hypersdk.VirtualMachineRestoreOptions).RestoreSpec
+				s.Restore = &spec
+			},
+			func(o runtime.Object) field.ErrorList {
+				return validation.ValidateRestoreSpec(&o.(*hypersdk.VirtualMachineRestoreOptions).RestoreSpec, nil)
 			}),
 		"start": mk(hypersdk.VMOperationStart, func() runtime.Object { return &hypersdk.VirtualMachineStartOptions{} },
 			func(o runtime.Object, s *hypersdk.VMOperationSpec) {

@@ -46,6 +46,7 @@ type VMOperationSpecApplyConfiguration struct {
 	Start     *StartSpecApplyConfiguration            `json:"start,omitempty"`
 	Stop      *StopSpecApplyConfiguration             `json:"stop,omitempty"`
 	Restart   *RestartSpecApplyConfiguration          `json:"restart,omitempty"`
+	Restore   *RestoreSpecApplyConfiguration          `json:"restore,omitempty"`
 }
 
 // VMOperationSpecApplyConfiguration constructs a declarative configuration of the VMOperationSpec type for use with
@@ -139,5 +140,13 @@ func (b *VMOperationSpecApplyConfiguration) WithStop(value *StopSpecApplyConfigu
 // If called multiple times, the Restart field is set to the value of the last call.
 func (b *VMOperationSpecApplyConfiguration) WithRestart(value *RestartSpecApplyConfiguration) *VMOperationSpecApplyConfiguration {
 	b.Restart = value
+	return b
+}
+
+// WithRestore sets the Restore field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Restore field is set to the value of the last call.
+func (b *VMOperationSpecApplyConfiguration) WithRestore(value *RestoreSpecApplyConfiguration) *VMOperationSpecApplyConfiguration {
+	b.Restore = value
 	return b
 }

@@ -1,0 +1,157 @@
+package operations
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
+	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+)
+
+// roleRestart records that a restore in place stopped a running VM, so the
+// VM is started again when the restore ends, however it ends.
+const roleRestart = "restart"
+
+// checkRestore: the snapshot must exist, be of this VM and be ready to use;
+// a new VM's name must be free.
+func (p *Prechecker) checkRestore(ctx context.Context, op *hypersdk.VMOperation) error {
+	spec := op.Spec.Restore
+	kind := hypersdk.Kind(optionsKind(op.Spec.Type))
+	snap, err := p.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace).Get(ctx, spec.SnapshotName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return apierrors.NewNotFound(snapshotResource, spec.SnapshotName)
+	}
+	if err != nil {
+		return err
+	}
+	if snap.Spec.Source.Kind != "VirtualMachine" || snap.Spec.Source.Name != op.Spec.VMName {
+		return apierrors.NewInvalid(kind, op.Spec.VMName, field.ErrorList{field.Invalid(field.NewPath("snapshotName"), spec.SnapshotName,
+			fmt.Sprintf("is a snapshot of %s %s, not of this VM", snap.Spec.Source.Kind, snap.Spec.Source.Name))})
+	}
+	if snap.Status == nil || !ptr.Deref(snap.Status.ReadyToUse, false) {
+		return apierrors.NewConflict(snapshotResource, spec.SnapshotName, fmt.Errorf("the snapshot is not ready to use"))
+	}
+	if spec.TargetName == "" {
+		return nil
+	}
+	if spec.TargetName == op.Spec.VMName {
+		return apierrors.NewInvalid(kind, op.Spec.VMName, field.ErrorList{field.Invalid(field.NewPath("targetName"), spec.TargetName,
+			"is this VM: omit targetName to restore the VM itself")})
+	}
+	if _, err := p.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace).Get(ctx, spec.TargetName, metav1.GetOptions{}); err == nil {
+		return apierrors.NewAlreadyExists(hypersdk.Resource("virtualmachines"), op.Namespace+"/"+spec.TargetName)
+	} else if !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// restore brings the VM back to a snapshot through a KubeVirt
+// VirtualMachineRestore, or makes a new VM from it. KubeVirt restores a VM
+// only while it is stopped, so a running VM is stopped first and started
+// again after; that it was running is recorded before it is stopped, so a
+// restarted executor, and the clean-up of a restore that fails or is
+// cancelled, start it again.
+func (e *Executor) restore(ctx context.Context, op *v1alpha1.VMOperation) (step, error) {
+	spec := op.Spec.Restore
+	target := spec.TargetName
+	inPlace := target == ""
+	if inPlace {
+		target = op.Spec.VMName
+	}
+	name := kubevirtName(op)
+	made := recorded(op, "VirtualMachineRestore", roleTemporary)
+	if inPlace && made == nil {
+		vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
+		if err != nil {
+			return step{}, err
+		}
+		if vmi != nil {
+			if recorded(op, "VirtualMachine", roleRestart) == nil {
+				record(op, v1alpha1.ResourceReference{Kind: "VirtualMachine", APIVersion: kvv1.GroupVersion.String(),
+					Namespace: op.Namespace, Name: op.Spec.VMName, Role: roleRestart})
+				return step{progress: 5, message: "stopping the VM to restore it"}, nil // persist the record before acting
+			}
+			if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.RunStrategyHalted); err != nil {
+				return vmGone(err)
+			}
+			return step{progress: 15, message: "stopping the VM to restore it"}, nil
+		}
+	}
+	restores := e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineRestores(op.Namespace)
+	r, err := restores.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		if made != nil {
+			return step{failed: fmt.Errorf("VirtualMachineRestore %s was deleted before it completed", name)}, nil
+		}
+		r, err = restores.Create(ctx, &snapshotv1.VirtualMachineRestore{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{ownerAnnotation: op.Name}},
+			Spec: snapshotv1.VirtualMachineRestoreSpec{
+				Target:                     corev1.TypedLocalObjectReference{APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: target},
+				VirtualMachineSnapshotName: spec.SnapshotName,
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return step{}, fmt.Errorf("creating restore: %w", err)
+		}
+		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineRestore", APIVersion: snapshotv1.SchemeGroupVersion.String(),
+			Namespace: op.Namespace, Name: name, UID: r.UID, Role: roleTemporary})
+		return step{progress: 30, message: "restore requested"}, nil
+	}
+	if err != nil {
+		return step{}, err
+	}
+	if r.Status == nil || !ptr.Deref(r.Status.Complete, false) {
+		msg := "restoring snapshot " + spec.SnapshotName
+		if r.Status != nil {
+			for _, c := range r.Status.Conditions {
+				if c.Type == snapshotv1.ConditionProgressing && c.Reason != "" {
+					msg += ": " + c.Reason
+				}
+			}
+		}
+		return step{progress: 50, message: msg}, nil
+	}
+	if !inPlace {
+		return step{progress: 100, message: fmt.Sprintf("restored snapshot %s as new VM %s (stopped)", spec.SnapshotName, target), done: true}, nil
+	}
+	if recorded(op, "VirtualMachine", roleRestart) == nil {
+		return step{progress: 100, message: "restored snapshot " + spec.SnapshotName, done: true}, nil
+	}
+	if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.RunStrategyAlways); err != nil {
+		return vmGone(err)
+	}
+	vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
+	if err != nil {
+		return step{}, err
+	}
+	p, msg := instanceProgress(vmi)
+	if !running(vmi) {
+		return step{progress: 70 + p*3/10, message: "restored snapshot " + spec.SnapshotName + "; starting: " + msg}, nil
+	}
+	return step{progress: 100, message: "restored snapshot " + spec.SnapshotName + "; " + msg, done: true}, nil
+}
+
+// restartAfterRestore starts a VM a restore in place stopped, when the
+// restore failed or was cancelled: the VM runs again as it was (or, when
+// the restore went through, as restored). It returns what it did.
+func (e *Executor) restartAfterRestore(ctx context.Context, op *v1alpha1.VMOperation) (string, error) {
+	if recorded(op, "VirtualMachine", roleRestart) == nil {
+		return "", nil
+	}
+	if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.RunStrategyAlways); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("starting VM %s again after the restore: %w", op.Spec.VMName, err)
+	}
+	return "started VM " + op.Spec.VMName + " again", nil
+}

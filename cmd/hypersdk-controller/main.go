@@ -183,8 +183,9 @@ func newRecorder(ctx context.Context, restCfg *rest.Config, cfg operations.Execu
 		return nil, err
 	}
 	return recorder.New(recorder.Config{
-		Interval: interval, Store: store, Kube: cfg.Kube, KubeVirt: cfg.KubeVirt, Metrics: metrics,
-		Carbon: provider, Prices: cost.DefaultModel(), Exporter: exporter, Registerer: reg,
+		SamplerConfig: recorder.SamplerConfig{Kube: cfg.Kube, KubeVirt: cfg.KubeVirt, Metrics: metrics,
+			Carbon: provider, Prices: cost.DefaultModel()},
+		Interval: interval, Store: store, Exporter: exporter, Registerer: reg,
 	})
 }
 

@@ -11,19 +11,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
-	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
-	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 	"k8s.io/utils/clock"
 
-	"github.com/hypersdk/hypersdk/pkg/carbon"
-	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/history"
-	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
 // DefaultInterval is the production sampling interval; MinInterval is the
@@ -35,15 +26,9 @@ const (
 
 // Config of a Recorder.
 type Config struct {
+	SamplerConfig
 	Interval time.Duration
 	Store    history.Store
-	Kube     kubernetes.Interface
-	KubeVirt kubevirt.Clientset
-	Metrics  metricsclient.Interface
-	// Carbon gives zone intensities; nil records zero.
-	Carbon carbon.Provider
-	// Prices prices VMs on their node.
-	Prices cost.Model
 	// Exporter, when set, publishes each stored batch for Prometheus.
 	Exporter *history.Exporter
 	// Registerer takes the recorder's own metrics; nil registers nothing.
@@ -55,18 +40,13 @@ type Config struct {
 type Recorder struct {
 	cfg     Config
 	metrics *metrics
-
-	vms, vmis cache.SharedIndexInformer
-	nodes     corelisters.NodeLister
-	pods      corelisters.PodLister
-	factories []informers.SharedInformerFactory
-	synced    []cache.InformerSynced
+	sampler *Sampler
 }
 
 // New checks cfg and builds a recorder; Run starts it.
 func New(cfg Config) (*Recorder, error) {
-	if cfg.Store == nil || cfg.Kube == nil || cfg.KubeVirt == nil || cfg.Metrics == nil {
-		return nil, errors.New("recorder: store, Kubernetes, KubeVirt and metrics clients are required")
+	if cfg.Store == nil {
+		return nil, errors.New("recorder: a history store is required")
 	}
 	if cfg.Interval < MinInterval {
 		return nil, fmt.Errorf("recorder: interval %s below the minimum %s", cfg.Interval, MinInterval)
@@ -74,25 +54,15 @@ func New(cfg Config) (*Recorder, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
+	sampler, err := NewSampler(cfg.SamplerConfig)
+	if err != nil {
+		return nil, fmt.Errorf("recorder: %w", err)
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	nodes := informers.NewSharedInformerFactory(cfg.Kube, 0)
-	launchers := informers.NewSharedInformerFactoryWithOptions(cfg.Kube, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = kubevirt.LauncherSelector }))
-	nodeInf, podInf := nodes.Core().V1().Nodes(), launchers.Core().V1().Pods()
-	r := &Recorder{
-		cfg: cfg, metrics: m,
-		vms:       kubevirt.NewVirtualMachineInformer(cfg.KubeVirt, 0),
-		vmis:      kubevirt.NewVirtualMachineInstanceInformer(cfg.KubeVirt, 0),
-		nodes:     nodeInf.Lister(),
-		pods:      podInf.Lister(),
-		factories: []informers.SharedInformerFactory{nodes, launchers},
-	}
-	r.synced = []cache.InformerSynced{r.vms.HasSynced, r.vmis.HasSynced,
-		nodeInf.Informer().HasSynced, podInf.Informer().HasSynced}
-	return r, nil
+	return &Recorder{cfg: cfg, metrics: m, sampler: sampler}, nil
 }
 
 // Run records a batch at every multiple of the interval until ctx ends.
@@ -100,13 +70,8 @@ func New(cfg Config) (*Recorder, error) {
 // same tick times and a tick stored before a crash is not stored twice.
 func (r *Recorder) Run(ctx context.Context) error {
 	logger := klog.FromContext(ctx).WithValues("controller", "history-recorder")
-	go r.vms.Run(ctx.Done())
-	go r.vmis.Run(ctx.Done())
-	for _, f := range r.factories {
-		f.Start(ctx.Done())
-	}
-	if !cache.WaitForCacheSync(ctx.Done(), r.synced...) {
-		return fmt.Errorf("history recorder: caches did not sync: %w", ctx.Err())
+	if err := r.sampler.Start(ctx); err != nil {
+		return fmt.Errorf("history recorder: %w", err)
 	}
 	logger.Info("History recorder started", "interval", r.cfg.Interval)
 	for {
@@ -126,7 +91,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 // Record samples everything now and stores it as the batch of tick t.
 func (r *Recorder) Record(ctx context.Context, t time.Time) error {
 	start := r.cfg.Clock.Now()
-	b, err := r.sample(ctx, t)
+	b, err := r.sampler.Sample(ctx, t)
 	if err != nil {
 		r.metrics.batches.WithLabelValues("error").Inc()
 		return err

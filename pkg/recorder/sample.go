@@ -22,8 +22,8 @@ import (
 // usage is one pod's reading from the metrics API.
 type usage struct{ cpu, memory float64 }
 
-// sample builds the batch of tick t from the caches and one metrics API list.
-func (r *Recorder) sample(ctx context.Context, t time.Time) (history.Batch, error) {
+// Sample builds the batch of time t from the caches and one metrics API list.
+func (r *Sampler) Sample(ctx context.Context, t time.Time) (history.Batch, error) {
 	b := history.Batch{Time: t}
 	podUsage, err := r.podUsage(ctx)
 	if err != nil {
@@ -69,7 +69,7 @@ func (r *Recorder) sample(ctx context.Context, t time.Time) (history.Batch, erro
 
 // placeOnNode fills in what depends on the VM's node: zone, the zone's
 // carbon intensity and the VM's price per hour there.
-func (r *Recorder) placeOnNode(ctx context.Context, s *history.VMSample, view *hypersdk.VirtualMachine, node *corev1.Node, zones map[string]float64) {
+func (r *Sampler) placeOnNode(ctx context.Context, s *history.VMSample, view *hypersdk.VirtualMachine, node *corev1.Node, zones map[string]float64) {
 	logger := klog.FromContext(ctx)
 	if zone, ok := carbon.ZoneOf(node.Labels, node.Annotations); ok {
 		s.Zone = zone
@@ -140,7 +140,7 @@ type launcherKey struct {
 }
 
 // podUsage reads every virt-launcher pod's usage, keyed by VMI and node.
-func (r *Recorder) podUsage(ctx context.Context) (map[launcherKey]usage, error) {
+func (r *Sampler) podUsage(ctx context.Context) (map[launcherKey]usage, error) {
 	list, err := r.cfg.Metrics.MetricsV1beta1().PodMetricses(metav1.NamespaceAll).List(ctx,
 		metav1.ListOptions{LabelSelector: kubevirt.LauncherSelector})
 	if err != nil {

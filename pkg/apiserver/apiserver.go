@@ -15,16 +15,19 @@ import (
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/console"
 	"github.com/hypersdk/hypersdk/pkg/history"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	ops "github.com/hypersdk/hypersdk/pkg/operations"
+	"github.com/hypersdk/hypersdk/pkg/recorder"
 	historyrest "github.com/hypersdk/hypersdk/pkg/registry/history"
 	"github.com/hypersdk/hypersdk/pkg/registry/placementpolicy"
 	"github.com/hypersdk/hypersdk/pkg/registry/virtualmachine"
 	"github.com/hypersdk/hypersdk/pkg/registry/vmoperation"
+	"github.com/hypersdk/hypersdk/pkg/vmmetrics"
 )
 
 // ExtraConfig is what HyperSDK adds to a generic API server's configuration.
@@ -43,6 +46,9 @@ type ExtraConfig struct {
 	ClientConfig *restclient.Config
 	// History answers virtualmachines/history and clusterhistories.
 	History history.Store
+	// Sampler reads VM usage for the metrics APIs; Metrics serves them.
+	Sampler *recorder.Sampler
+	Metrics *vmmetrics.Provider
 }
 
 // Config is the whole configuration of the server.
@@ -73,8 +79,9 @@ func (cfg *Config) Complete() CompletedConfig {
 
 // New builds the server and installs the hypersdk.io resources.
 func (c completedConfig) New() (*Server, error) {
-	if c.ExtraConfig.KubeVirt == nil || c.ExtraConfig.Kube == nil || c.ExtraConfig.History == nil {
-		return nil, errors.New("no KubeVirt or Kubernetes client or history store configured")
+	if c.ExtraConfig.KubeVirt == nil || c.ExtraConfig.Kube == nil || c.ExtraConfig.History == nil ||
+		c.ExtraConfig.Sampler == nil || c.ExtraConfig.Metrics == nil {
+		return nil, errors.New("no KubeVirt or Kubernetes client, history store or VM metrics configured")
 	}
 	generic, err := c.GenericConfig.New("hypersdk-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
@@ -128,6 +135,17 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("installing %s: %w", hypersdk.GroupName, err)
 	}
 
+	if err := vmmetrics.Install(generic, c.ExtraConfig.Metrics); err != nil {
+		return nil, fmt.Errorf("installing the metrics APIs: %w", err)
+	}
+	generic.AddPostStartHookOrDie("hypersdk-vm-metrics", func(ctx genericapiserver.PostStartHookContext) error {
+		go func() {
+			if err := c.ExtraConfig.Sampler.Start(ctx); err != nil {
+				klog.FromContext(ctx).Error(err, "VM metrics sampler stopped")
+			}
+		}()
+		return nil
+	})
 	generic.AddPostStartHookOrDie("hypersdk-kubevirt-views", func(ctx genericapiserver.PostStartHookContext) error {
 		go feeder.Run(ctx)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -18,12 +19,19 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	cliflag "k8s.io/component-base/cli/flag"
+	"k8s.io/component-base/metrics/legacyregistry"
+	"k8s.io/kube-openapi/pkg/common"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 	netutils "k8s.io/utils/net"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	generatedopenapi "github.com/hypersdk/hypersdk/generated/openapi"
+	"github.com/hypersdk/hypersdk/pkg/carbonflags"
+	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/historystore"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+	"github.com/hypersdk/hypersdk/pkg/recorder"
+	"github.com/hypersdk/hypersdk/pkg/vmmetrics"
 )
 
 const etcdPathPrefix = "/registry/hypersdk.io"
@@ -38,6 +46,11 @@ type Options struct {
 	// default of 5 per second made operation POSTs queue behind each other.
 	KubeAPIQPS   float32
 	KubeAPIBurst int
+	// Carbon is the carbon intensity provider the metrics APIs read.
+	Carbon carbonflags.Options
+	// MetricsSampleTTL is how long one sample of every VM answers the
+	// metrics APIs.
+	MetricsSampleTTL time.Duration
 
 	scheme *runtime.Scheme
 	codecs serializer.CodecFactory
@@ -47,11 +60,12 @@ type Options struct {
 func NewOptions() *Options {
 	scheme, codecs := NewScheme()
 	o := &Options{
-		Recommended:  genericoptions.NewRecommendedOptions(etcdPathPrefix, codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
-		KubeAPIQPS:   100,
-		KubeAPIBurst: 200,
-		scheme:       scheme,
-		codecs:       codecs,
+		Recommended:      genericoptions.NewRecommendedOptions(etcdPathPrefix, codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
+		KubeAPIQPS:       100,
+		KubeAPIBurst:     200,
+		MetricsSampleTTL: 10 * time.Second,
+		scheme:           scheme,
+		codecs:           codecs,
 	}
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
 		v1alpha1.SchemeGroupVersion, schema.GroupKind{Group: v1alpha1.GroupName})
@@ -75,6 +89,10 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	o.Recommended.EgressSelector.AddFlags(fss.FlagSet("egress selector"))
 	o.Recommended.Traces.AddFlags(fss.FlagSet("traces"))
 	o.History.AddFlags(fss.FlagSet("history"))
+	metrics := fss.FlagSet("metrics APIs")
+	o.Carbon.AddFlags(metrics)
+	metrics.DurationVar(&o.MetricsSampleTTL, "metrics-sample-ttl", o.MetricsSampleTTL,
+		"How long one reading of every VM's usage answers custom.metrics.k8s.io and external.metrics.k8s.io.")
 	return fss
 }
 
@@ -88,10 +106,24 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 // Validate returns every problem with the options at once.
 func (o *Options) Validate() error {
 	errs := o.Recommended.Validate()
+	if o.MetricsSampleTTL <= 0 {
+		errs = append(errs, fmt.Errorf("--metrics-sample-ttl must be positive, got %s", o.MetricsSampleTTL))
+	}
 	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst < 1 {
 		errs = append(errs, fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive, got %g and %d", o.KubeAPIQPS, o.KubeAPIBurst))
 	}
 	return utilerrors.NewAggregate(errs)
+}
+
+// openAPIDefinitions are hypersdk.io's and the metrics APIs' types.
+func openAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
+	defs := generatedopenapi.GetOpenAPIDefinitions(ref)
+	for k, v := range vmmetrics.OpenAPIDefinitions(ref) {
+		if _, ok := defs[k]; !ok {
+			defs[k] = v
+		}
+	}
+	return defs
 }
 
 // Config builds the server configuration from the options.
@@ -102,11 +134,11 @@ func (o *Options) Config() (*Config, error) {
 	}
 	generic := genericapiserver.NewRecommendedConfig(o.codecs)
 	generic.Serializer = jsonAndYAML{o.codecs}
-	namer := openapi.NewDefinitionNamer(o.scheme)
-	generic.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(generatedopenapi.GetOpenAPIDefinitions, namer)
+	namer := openapi.NewDefinitionNamer(o.scheme, vmmetrics.Scheme)
+	generic.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openAPIDefinitions, namer)
 	generic.OpenAPIConfig.Info.Title = "HyperSDK"
 	generic.OpenAPIConfig.Info.Version = v1alpha1.SchemeGroupVersion.Version
-	generic.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(generatedopenapi.GetOpenAPIDefinitions, namer)
+	generic.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openAPIDefinitions, namer)
 	generic.OpenAPIV3Config.Info.Title = "HyperSDK"
 	generic.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
 	generic.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
@@ -132,6 +164,19 @@ func (o *Options) Config() (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("history store: %w", err)
 	}
+	metrics, err := metricsclient.NewForConfig(clientConfig)
+	if err != nil {
+		return nil, err
+	}
+	carbonProvider, err := o.Carbon.Provider(legacyregistry.Registerer())
+	if err != nil {
+		return nil, fmt.Errorf("carbon provider: %w", err)
+	}
+	sampler, err := recorder.NewSampler(recorder.SamplerConfig{Kube: kube, KubeVirt: kv, Metrics: metrics,
+		Carbon: carbonProvider, Prices: cost.DefaultModel()})
+	if err != nil {
+		return nil, err
+	}
 	return &Config{
 		GenericConfig: generic,
 		ExtraConfig: ExtraConfig{
@@ -142,6 +187,8 @@ func (o *Options) Config() (*Config, error) {
 			Kube:         kube,
 			ClientConfig: clientConfig,
 			History:      history,
+			Sampler:      sampler,
+			Metrics:      vmmetrics.NewProvider(sampler, o.MetricsSampleTTL, nil),
 		},
 	}, nil
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -100,3 +102,9 @@ func (s *Sampler) VirtualMachine(namespace, name string) (*kvv1.VirtualMachine, 
 
 // Carbon is the configured carbon intensity provider, nil when none is.
 func (s *Sampler) Carbon() carbon.Provider { return s.cfg.Carbon }
+
+// LauncherPods are the cached virt-launcher pods in namespace that selector
+// matches.
+func (s *Sampler) LauncherPods(namespace string, selector labels.Selector) ([]*corev1.Pod, error) {
+	return s.pods.Pods(namespace).List(selector)
+}

@@ -353,7 +353,9 @@ func (sb *Sandbox) startAPIServer(ctx context.Context) error {
 		"--profiling=false",
 		"--v=2",
 	}
-	a.apiServices = []string{"v1alpha1.hypersdk.io"}
+	a.args = append(a.args, sb.carbonArgs()...)
+	a.apiServices = []string{"v1alpha1.hypersdk.io", "v1beta1.custom.metrics.k8s.io", "v1beta2.custom.metrics.k8s.io",
+		"v1beta1.external.metrics.k8s.io"}
 	sb.apiServer = a
 	return sb.startAggregated(ctx, client, a)
 }

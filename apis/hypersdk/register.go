@@ -38,6 +38,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ClusterHistory{},
 		&PlacementPolicy{},
 		&PlacementPolicyList{},
+		&CarbonScalingPolicy{},
+		&CarbonScalingPolicyList{},
 		&VirtualMachinePlacement{},
 	)
 	return nil

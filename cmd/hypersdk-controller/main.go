@@ -1,6 +1,7 @@
 // Command hypersdk-controller runs HyperSDK's controllers with leader
 // election: the VMOperation executor, the history recorder, the placement
-// audit and, for clusters without cert-manager, the certificates controller
+// audit, the carbon scaler (CarbonScalingPolicies on HPAs) and, for
+// clusters without cert-manager, the certificates controller
 // (--controllers chooses).
 package main
 
@@ -30,7 +31,8 @@ import (
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
-	"github.com/hypersdk/hypersdk/pkg/carbonflags"
+	"github.com/hypersdk/hypersdk/pkg/carbon"
+	"github.com/hypersdk/hypersdk/pkg/carbonscaler"
 	"github.com/hypersdk/hypersdk/pkg/certs"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/history"
@@ -85,11 +87,17 @@ func run() error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg.Registerer = reg
 
+	// One carbon provider for every controller: a live one caches, and its
+	// metrics are registered once.
+	carbonProvider, err := o.Carbon.Provider(reg)
+	if err != nil {
+		return fmt.Errorf("carbon provider: %w", err)
+	}
 	var run []func(context.Context) error
 	for _, name := range on {
 		switch name {
 		case recorderController:
-			rec, err := newRecorder(ctx, restCfg, cfg, o.RecordInterval, &o.History, &o.Carbon, reg)
+			rec, err := newRecorder(ctx, restCfg, cfg, o.RecordInterval, &o.History, carbonProvider, reg)
 			if err != nil {
 				return err
 			}
@@ -113,6 +121,9 @@ func run() error {
 			run = append(run, func(ctx context.Context) error { rotator.Run(ctx); return nil })
 		case executorController:
 			run = append(run, operations.NewExecutor(cfg).Run)
+		case carbonScalerController:
+			run = append(run, carbonscaler.New(carbonscaler.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK,
+				Carbon: carbonProvider, Interval: o.CarbonScalingInterval}).Run)
 		}
 	}
 	if o.MetricsAddress != "" {
@@ -162,7 +173,7 @@ func run() error {
 // Prometheus store the recorder's exporter is what Prometheus scrapes; with
 // SQLite the exporter is served too, so a Prometheus can be added later.
 func newRecorder(ctx context.Context, restCfg *rest.Config, cfg operations.ExecutorConfig, interval time.Duration,
-	historyOpts *historystore.Options, carbonOpts *carbonflags.Options, reg *prometheus.Registry) (*recorder.Recorder, error) {
+	historyOpts *historystore.Options, provider carbon.Provider, reg *prometheus.Registry) (*recorder.Recorder, error) {
 	store, err := historyOpts.Open(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("history store: %w", err)
@@ -173,10 +184,6 @@ func newRecorder(ctx context.Context, restCfg *rest.Config, cfg operations.Execu
 	}
 	if err := reg.Register(exporter); err != nil {
 		return nil, fmt.Errorf("registering history exporter: %w", err)
-	}
-	provider, err := carbonOpts.Provider(reg)
-	if err != nil {
-		return nil, fmt.Errorf("carbon provider: %w", err)
 	}
 	metrics, err := metricsclient.NewForConfig(restCfg)
 	if err != nil {

@@ -27,12 +27,13 @@ const (
 	recorderController       = "recorder"
 	placementAuditController = "placement-audit"
 	certificatesController   = "certificates"
+	carbonScalerController   = "carbon-scaler"
 )
 
 var (
-	allControllers = []string{executorController, recorderController, placementAuditController, certificatesController}
+	allControllers = []string{executorController, recorderController, placementAuditController, certificatesController, carbonScalerController}
 	// certificates needs a configuration, so "*" leaves it out.
-	defaultControllers = []string{executorController, recorderController, placementAuditController}
+	defaultControllers = []string{executorController, recorderController, placementAuditController, carbonScalerController}
 )
 
 // options are the command-line options of hypersdk-controller.
@@ -48,7 +49,9 @@ type options struct {
 	RecordInterval time.Duration
 	History        historystore.Options
 	Carbon         carbonflags.Options
-	Certificates   string
+	// CarbonScalingInterval is how often CarbonScalingPolicies are applied.
+	CarbonScalingInterval time.Duration
+	Certificates          string
 }
 
 func newOptions() *options {
@@ -65,7 +68,8 @@ func newOptions() *options {
 			MaxMigrationsPerNode: operations.DefaultMaxMigrationsNode,
 			Workers:              4,
 		},
-		RecordInterval: recorder.DefaultInterval,
+		RecordInterval:        recorder.DefaultInterval,
+		CarbonScalingInterval: time.Minute,
 	}
 }
 
@@ -90,7 +94,10 @@ func (o *options) flags() cliflag.NamedFlagSets {
 	hist := fss.FlagSet("history")
 	hist.DurationVar(&o.RecordInterval, "record-interval", o.RecordInterval, "How often the history recorder samples every VM.")
 	o.History.AddFlags(hist)
-	o.Carbon.AddFlags(fss.FlagSet("carbon"))
+	carbonFlags := fss.FlagSet("carbon")
+	o.Carbon.AddFlags(carbonFlags)
+	carbonFlags.DurationVar(&o.CarbonScalingInterval, "carbon-scaling-interval", o.CarbonScalingInterval,
+		"How often the carbon scaler reads intensities and applies CarbonScalingPolicies to HPAs.")
 	fss.FlagSet("certificates").StringVar(&o.Certificates, "certificates-config", o.Certificates,
 		"File naming the CA and certificate Secrets the certificates controller keeps and the APIServices whose caBundle it sets.")
 	goflags := flag.NewFlagSet("klog", flag.ExitOnError)
@@ -127,6 +134,9 @@ func (o *options) validate() error {
 	on := o.enabled()
 	if slices.Contains(on, certificatesController) && o.Certificates == "" {
 		errs = append(errs, errors.New("the certificates controller needs --certificates-config"))
+	}
+	if slices.Contains(on, carbonScalerController) && o.CarbonScalingInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--carbon-scaling-interval must be positive, got %v", o.CarbonScalingInterval))
 	}
 	if slices.Contains(on, recorderController) && o.RecordInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--record-interval must be positive, got %v", o.RecordInterval))

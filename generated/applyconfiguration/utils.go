@@ -32,6 +32,16 @@ import (
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
 	// Group=hypersdk.io, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithKind("CarbonCappedHPA"):
+		return &hypersdkv1alpha1.CarbonCappedHPAApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CarbonScalingBand"):
+		return &hypersdkv1alpha1.CarbonScalingBandApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CarbonScalingPolicy"):
+		return &hypersdkv1alpha1.CarbonScalingPolicyApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CarbonScalingPolicySpec"):
+		return &hypersdkv1alpha1.CarbonScalingPolicySpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CarbonScalingPolicyStatus"):
+		return &hypersdkv1alpha1.CarbonScalingPolicyStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CloneSpec"):
 		return &hypersdkv1alpha1.CloneSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("GPURequest"):

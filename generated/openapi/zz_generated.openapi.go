@@ -34,6 +34,12 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
+		v1alpha1.CarbonCappedHPA{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_CarbonCappedHPA(ref),
+		v1alpha1.CarbonScalingBand{}.OpenAPIModelName():             schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingBand(ref),
+		v1alpha1.CarbonScalingPolicy{}.OpenAPIModelName():           schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicy(ref),
+		v1alpha1.CarbonScalingPolicyList{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicyList(ref),
+		v1alpha1.CarbonScalingPolicySpec{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicySpec(ref),
+		v1alpha1.CarbonScalingPolicyStatus{}.OpenAPIModelName():     schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicyStatus(ref),
 		v1alpha1.CloneSpec{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_CloneSpec(ref),
 		v1alpha1.ClusterHistory{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_ClusterHistory(ref),
 		v1alpha1.FilteredNode{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_FilteredNode(ref),
@@ -138,6 +144,318 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1beta1.NodeMetricsList{}.OpenAPIModelName():                schema_pkg_apis_metrics_v1beta1_NodeMetricsList(ref),
 		v1beta1.PodMetrics{}.OpenAPIModelName():                     schema_pkg_apis_metrics_v1beta1_PodMetrics(ref),
 		v1beta1.PodMetricsList{}.OpenAPIModelName():                 schema_pkg_apis_metrics_v1beta1_PodMetricsList(ref),
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_CarbonCappedHPA(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "CarbonCappedHPA is one selected HPA.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"zone": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Zone whose intensity applies to it.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"originalMaxReplicas": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OriginalMaxReplicas is the HPA's own maximum.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"maxReplicas": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MaxReplicas is what it is now.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+				Required: []string{"namespace", "name", "originalMaxReplicas", "maxReplicas"},
+			},
+		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingBand(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "CarbonScalingBand is one step of the cap.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"aboveGramsPerKWh": {
+						SchemaProps: spec.SchemaProps{
+							Description: "AboveGramsPerKWh is the intensity, in gCO2eq/kWh, from which the band applies.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"maxReplicasPercent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MaxReplicasPercent is the cap, in percent of the HPA's own maxReplicas (rounded up, and never below its minReplicas).",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+				Required: []string{"aboveGramsPerKWh", "maxReplicasPercent"},
+			},
+		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicy(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "CarbonScalingPolicy caps the maxReplicas of the HorizontalPodAutoscalers it selects while their grid zone's carbon intensity is high: the higher the band the intensity is in, the lower the cap; the HPAs get their own maximum back when the grid is clean again, never go below their minReplicas, and are left alone during an override window.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.CarbonScalingPolicySpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.CarbonScalingPolicyStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.CarbonScalingPolicySpec{}.OpenAPIModelName(), v1alpha1.CarbonScalingPolicyStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicyList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "CarbonScalingPolicyList is a list of CarbonScalingPolicy.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.CarbonScalingPolicy{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.CarbonScalingPolicy{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicySpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "CarbonScalingPolicySpec says which HPAs, which zone and which bands.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"hpaSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "HPASelector selects HorizontalPodAutoscalers in every namespace by label. Required: a policy never caps every HPA by accident.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+					"zone": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Zone is the grid zone (as the carbon provider names it) whose intensity applies; an HPA's hypersdk.io/carbon-zone annotation overrides it for that HPA.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"bands": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Bands, from the lowest threshold up: at or above a band's threshold an HPA's maxReplicas is capped to that share of its own maximum. Thresholds rise and shares fall from one band to the next.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.CarbonScalingBand{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"overrideUntil": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OverrideUntil lifts every cap until this time (an event that must scale whatever the grid), after which the bands apply again.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"hpaSelector", "zone", "bands"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.CarbonScalingBand{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicyStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "CarbonScalingPolicyStatus says what the policy last did.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObservedGeneration is the spec generation this status is about.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"lastEvaluated": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastEvaluated is when the controller last read the intensity.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"gramsPerKWh": {
+						SchemaProps: spec.SchemaProps{
+							Description: "GramsPerKWh is the zone's intensity it read.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"activeBand": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ActiveBand is the index of the band in force, nil when none is.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"hpas": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "HPAs are the autoscalers it selects, with their caps.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.CarbonCappedHPA{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions: Ready (the intensity could be read and the caps applied) and Capping (a band is in force).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.CarbonCappedHPA{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	ops "github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/recorder"
+	"github.com/hypersdk/hypersdk/pkg/registry/carbonscalingpolicy"
 	historyrest "github.com/hypersdk/hypersdk/pkg/registry/history"
 	"github.com/hypersdk/hypersdk/pkg/registry/placementpolicy"
 	"github.com/hypersdk/hypersdk/pkg/registry/virtualmachine"
@@ -130,6 +131,12 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	storage["placementpolicies"] = policies
+	scaling, scalingStatus, err := carbonscalingpolicy.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	storage["carbonscalingpolicies"] = scaling
+	storage["carbonscalingpolicies/status"] = scalingStatus
 	group.VersionedResourcesStorageMap["v1alpha1"] = storage
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", hypersdk.GroupName, err)

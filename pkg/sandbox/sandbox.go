@@ -612,9 +612,20 @@ func (sb *Sandbox) startController(ctx context.Context, client kubernetes.Interf
 		"--record-interval=" + sb.cfg.RecordInterval.String(),
 		"--metrics-bind-address=" + process.Addr(sb.metricsPort),
 		"--fault-kill-in-write=" + sb.RecorderFaultFile(),
+		"--carbon-scaling-interval=" + sb.carbonScalingInterval().String(),
 		"--v=2",
 	}, sb.carbonArgs()...)
 	return sb.runController()
+}
+
+// carbonScalingInterval applies CarbonScalingPolicies once per simulated
+// hour (the traces' resolution), between once a second and once a minute.
+func (sb *Sandbox) carbonScalingInterval() time.Duration {
+	every := time.Minute
+	if sb.SimClock.Speed > 0 {
+		every = time.Duration(float64(time.Hour) / sb.SimClock.Speed)
+	}
+	return min(max(every, time.Second), time.Minute)
 }
 
 func (sb *Sandbox) runController() error {

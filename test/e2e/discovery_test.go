@@ -16,7 +16,8 @@ func TestDiscovery(t *testing.T) {
 	}
 	got := strings.Fields(out)
 	sort.Strings(got)
-	want := []string{"clusterhistories.hypersdk.io", "placementpolicies.hypersdk.io", "virtualmachines.hypersdk.io", "vmoperations.hypersdk.io"}
+	want := []string{"carbonscalingpolicies.hypersdk.io", "clusterhistories.hypersdk.io", "placementpolicies.hypersdk.io",
+		"virtualmachines.hypersdk.io", "vmoperations.hypersdk.io"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("kubectl api-resources --api-group=hypersdk.io = %v, want %v", got, want)
 	}
@@ -25,7 +26,7 @@ func TestDiscovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, short := range []string{"hvm", "vmop"} {
+	for _, short := range []string{"hvm", "vmop", "csp"} {
 		if !strings.Contains(out, " "+short+" ") {
 			t.Errorf("short name %q missing from kubectl api-resources:\n%s", short, out)
 		}
@@ -44,7 +45,7 @@ func TestDiscovery(t *testing.T) {
 	}
 	sort.Strings(names)
 	// Subresources of virtualmachines appear as each one starts to work.
-	wantNames := "clusterhistories placementpolicies virtualmachines virtualmachines/clone virtualmachines/console " +
+	wantNames := "carbonscalingpolicies carbonscalingpolicies/status clusterhistories placementpolicies virtualmachines virtualmachines/clone virtualmachines/console " +
 		"virtualmachines/history virtualmachines/migrate virtualmachines/placement virtualmachines/resize " +
 		"virtualmachines/restart virtualmachines/restore virtualmachines/snapshot virtualmachines/start virtualmachines/stop virtualmachines/vnc " +
 		"vmoperations vmoperations/status"

@@ -46,6 +46,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ClusterHistory{},
 		&PlacementPolicy{},
 		&PlacementPolicyList{},
+		&CarbonScalingPolicy{},
+		&CarbonScalingPolicyList{},
 		&VirtualMachinePlacement{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)

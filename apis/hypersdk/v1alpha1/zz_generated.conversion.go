@@ -37,6 +37,66 @@ func init() {
 // RegisterConversions adds conversion functions to the given scheme.
 // Public to allow building arbitrary schemes.
 func RegisterConversions(s *runtime.Scheme) error {
+	if err := s.AddGeneratedConversionFunc((*CarbonCappedHPA)(nil), (*hypersdk.CarbonCappedHPA)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_CarbonCappedHPA_To_hypersdk_CarbonCappedHPA(a.(*CarbonCappedHPA), b.(*hypersdk.CarbonCappedHPA), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.CarbonCappedHPA)(nil), (*CarbonCappedHPA)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_CarbonCappedHPA_To_v1alpha1_CarbonCappedHPA(a.(*hypersdk.CarbonCappedHPA), b.(*CarbonCappedHPA), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*CarbonScalingBand)(nil), (*hypersdk.CarbonScalingBand)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_CarbonScalingBand_To_hypersdk_CarbonScalingBand(a.(*CarbonScalingBand), b.(*hypersdk.CarbonScalingBand), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.CarbonScalingBand)(nil), (*CarbonScalingBand)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_CarbonScalingBand_To_v1alpha1_CarbonScalingBand(a.(*hypersdk.CarbonScalingBand), b.(*CarbonScalingBand), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*CarbonScalingPolicy)(nil), (*hypersdk.CarbonScalingPolicy)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_CarbonScalingPolicy_To_hypersdk_CarbonScalingPolicy(a.(*CarbonScalingPolicy), b.(*hypersdk.CarbonScalingPolicy), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.CarbonScalingPolicy)(nil), (*CarbonScalingPolicy)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_CarbonScalingPolicy_To_v1alpha1_CarbonScalingPolicy(a.(*hypersdk.CarbonScalingPolicy), b.(*CarbonScalingPolicy), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*CarbonScalingPolicyList)(nil), (*hypersdk.CarbonScalingPolicyList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_CarbonScalingPolicyList_To_hypersdk_CarbonScalingPolicyList(a.(*CarbonScalingPolicyList), b.(*hypersdk.CarbonScalingPolicyList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.CarbonScalingPolicyList)(nil), (*CarbonScalingPolicyList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_CarbonScalingPolicyList_To_v1alpha1_CarbonScalingPolicyList(a.(*hypersdk.CarbonScalingPolicyList), b.(*CarbonScalingPolicyList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*CarbonScalingPolicySpec)(nil), (*hypersdk.CarbonScalingPolicySpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_CarbonScalingPolicySpec_To_hypersdk_CarbonScalingPolicySpec(a.(*CarbonScalingPolicySpec), b.(*hypersdk.CarbonScalingPolicySpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.CarbonScalingPolicySpec)(nil), (*CarbonScalingPolicySpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_CarbonScalingPolicySpec_To_v1alpha1_CarbonScalingPolicySpec(a.(*hypersdk.CarbonScalingPolicySpec), b.(*CarbonScalingPolicySpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*CarbonScalingPolicyStatus)(nil), (*hypersdk.CarbonScalingPolicyStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_CarbonScalingPolicyStatus_To_hypersdk_CarbonScalingPolicyStatus(a.(*CarbonScalingPolicyStatus), b.(*hypersdk.CarbonScalingPolicyStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.CarbonScalingPolicyStatus)(nil), (*CarbonScalingPolicyStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_CarbonScalingPolicyStatus_To_v1alpha1_CarbonScalingPolicyStatus(a.(*hypersdk.CarbonScalingPolicyStatus), b.(*CarbonScalingPolicyStatus), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*CloneSpec)(nil), (*hypersdk.CloneSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_CloneSpec_To_hypersdk_CloneSpec(a.(*CloneSpec), b.(*hypersdk.CloneSpec), scope)
 	}); err != nil {
@@ -488,6 +548,140 @@ func RegisterConversions(s *runtime.Scheme) error {
 		return err
 	}
 	return nil
+}
+
+func autoConvert_v1alpha1_CarbonCappedHPA_To_hypersdk_CarbonCappedHPA(in *CarbonCappedHPA, out *hypersdk.CarbonCappedHPA, s conversion.Scope) error {
+	*out = *(*hypersdk.CarbonCappedHPA)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_CarbonCappedHPA_To_hypersdk_CarbonCappedHPA is an autogenerated conversion function.
+func Convert_v1alpha1_CarbonCappedHPA_To_hypersdk_CarbonCappedHPA(in *CarbonCappedHPA, out *hypersdk.CarbonCappedHPA, s conversion.Scope) error {
+	return autoConvert_v1alpha1_CarbonCappedHPA_To_hypersdk_CarbonCappedHPA(in, out, s)
+}
+
+func autoConvert_hypersdk_CarbonCappedHPA_To_v1alpha1_CarbonCappedHPA(in *hypersdk.CarbonCappedHPA, out *CarbonCappedHPA, s conversion.Scope) error {
+	*out = *(*CarbonCappedHPA)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_CarbonCappedHPA_To_v1alpha1_CarbonCappedHPA is an autogenerated conversion function.
+func Convert_hypersdk_CarbonCappedHPA_To_v1alpha1_CarbonCappedHPA(in *hypersdk.CarbonCappedHPA, out *CarbonCappedHPA, s conversion.Scope) error {
+	return autoConvert_hypersdk_CarbonCappedHPA_To_v1alpha1_CarbonCappedHPA(in, out, s)
+}
+
+func autoConvert_v1alpha1_CarbonScalingBand_To_hypersdk_CarbonScalingBand(in *CarbonScalingBand, out *hypersdk.CarbonScalingBand, s conversion.Scope) error {
+	*out = *(*hypersdk.CarbonScalingBand)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_CarbonScalingBand_To_hypersdk_CarbonScalingBand is an autogenerated conversion function.
+func Convert_v1alpha1_CarbonScalingBand_To_hypersdk_CarbonScalingBand(in *CarbonScalingBand, out *hypersdk.CarbonScalingBand, s conversion.Scope) error {
+	return autoConvert_v1alpha1_CarbonScalingBand_To_hypersdk_CarbonScalingBand(in, out, s)
+}
+
+func autoConvert_hypersdk_CarbonScalingBand_To_v1alpha1_CarbonScalingBand(in *hypersdk.CarbonScalingBand, out *CarbonScalingBand, s conversion.Scope) error {
+	*out = *(*CarbonScalingBand)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_CarbonScalingBand_To_v1alpha1_CarbonScalingBand is an autogenerated conversion function.
+func Convert_hypersdk_CarbonScalingBand_To_v1alpha1_CarbonScalingBand(in *hypersdk.CarbonScalingBand, out *CarbonScalingBand, s conversion.Scope) error {
+	return autoConvert_hypersdk_CarbonScalingBand_To_v1alpha1_CarbonScalingBand(in, out, s)
+}
+
+func autoConvert_v1alpha1_CarbonScalingPolicy_To_hypersdk_CarbonScalingPolicy(in *CarbonScalingPolicy, out *hypersdk.CarbonScalingPolicy, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_CarbonScalingPolicySpec_To_hypersdk_CarbonScalingPolicySpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_CarbonScalingPolicyStatus_To_hypersdk_CarbonScalingPolicyStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_CarbonScalingPolicy_To_hypersdk_CarbonScalingPolicy is an autogenerated conversion function.
+func Convert_v1alpha1_CarbonScalingPolicy_To_hypersdk_CarbonScalingPolicy(in *CarbonScalingPolicy, out *hypersdk.CarbonScalingPolicy, s conversion.Scope) error {
+	return autoConvert_v1alpha1_CarbonScalingPolicy_To_hypersdk_CarbonScalingPolicy(in, out, s)
+}
+
+func autoConvert_hypersdk_CarbonScalingPolicy_To_v1alpha1_CarbonScalingPolicy(in *hypersdk.CarbonScalingPolicy, out *CarbonScalingPolicy, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_hypersdk_CarbonScalingPolicySpec_To_v1alpha1_CarbonScalingPolicySpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_hypersdk_CarbonScalingPolicyStatus_To_v1alpha1_CarbonScalingPolicyStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_hypersdk_CarbonScalingPolicy_To_v1alpha1_CarbonScalingPolicy is an autogenerated conversion function.
+func Convert_hypersdk_CarbonScalingPolicy_To_v1alpha1_CarbonScalingPolicy(in *hypersdk.CarbonScalingPolicy, out *CarbonScalingPolicy, s conversion.Scope) error {
+	return autoConvert_hypersdk_CarbonScalingPolicy_To_v1alpha1_CarbonScalingPolicy(in, out, s)
+}
+
+func autoConvert_v1alpha1_CarbonScalingPolicyList_To_hypersdk_CarbonScalingPolicyList(in *CarbonScalingPolicyList, out *hypersdk.CarbonScalingPolicyList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]hypersdk.CarbonScalingPolicy)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_CarbonScalingPolicyList_To_hypersdk_CarbonScalingPolicyList is an autogenerated conversion function.
+func Convert_v1alpha1_CarbonScalingPolicyList_To_hypersdk_CarbonScalingPolicyList(in *CarbonScalingPolicyList, out *hypersdk.CarbonScalingPolicyList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_CarbonScalingPolicyList_To_hypersdk_CarbonScalingPolicyList(in, out, s)
+}
+
+func autoConvert_hypersdk_CarbonScalingPolicyList_To_v1alpha1_CarbonScalingPolicyList(in *hypersdk.CarbonScalingPolicyList, out *CarbonScalingPolicyList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]CarbonScalingPolicy)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_hypersdk_CarbonScalingPolicyList_To_v1alpha1_CarbonScalingPolicyList is an autogenerated conversion function.
+func Convert_hypersdk_CarbonScalingPolicyList_To_v1alpha1_CarbonScalingPolicyList(in *hypersdk.CarbonScalingPolicyList, out *CarbonScalingPolicyList, s conversion.Scope) error {
+	return autoConvert_hypersdk_CarbonScalingPolicyList_To_v1alpha1_CarbonScalingPolicyList(in, out, s)
+}
+
+func autoConvert_v1alpha1_CarbonScalingPolicySpec_To_hypersdk_CarbonScalingPolicySpec(in *CarbonScalingPolicySpec, out *hypersdk.CarbonScalingPolicySpec, s conversion.Scope) error {
+	*out = *(*hypersdk.CarbonScalingPolicySpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_CarbonScalingPolicySpec_To_hypersdk_CarbonScalingPolicySpec is an autogenerated conversion function.
+func Convert_v1alpha1_CarbonScalingPolicySpec_To_hypersdk_CarbonScalingPolicySpec(in *CarbonScalingPolicySpec, out *hypersdk.CarbonScalingPolicySpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_CarbonScalingPolicySpec_To_hypersdk_CarbonScalingPolicySpec(in, out, s)
+}
+
+func autoConvert_hypersdk_CarbonScalingPolicySpec_To_v1alpha1_CarbonScalingPolicySpec(in *hypersdk.CarbonScalingPolicySpec, out *CarbonScalingPolicySpec, s conversion.Scope) error {
+	*out = *(*CarbonScalingPolicySpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_CarbonScalingPolicySpec_To_v1alpha1_CarbonScalingPolicySpec is an autogenerated conversion function.
+func Convert_hypersdk_CarbonScalingPolicySpec_To_v1alpha1_CarbonScalingPolicySpec(in *hypersdk.CarbonScalingPolicySpec, out *CarbonScalingPolicySpec, s conversion.Scope) error {
+	return autoConvert_hypersdk_CarbonScalingPolicySpec_To_v1alpha1_CarbonScalingPolicySpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_CarbonScalingPolicyStatus_To_hypersdk_CarbonScalingPolicyStatus(in *CarbonScalingPolicyStatus, out *hypersdk.CarbonScalingPolicyStatus, s conversion.Scope) error {
+	*out = *(*hypersdk.CarbonScalingPolicyStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_CarbonScalingPolicyStatus_To_hypersdk_CarbonScalingPolicyStatus is an autogenerated conversion function.
+func Convert_v1alpha1_CarbonScalingPolicyStatus_To_hypersdk_CarbonScalingPolicyStatus(in *CarbonScalingPolicyStatus, out *hypersdk.CarbonScalingPolicyStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_CarbonScalingPolicyStatus_To_hypersdk_CarbonScalingPolicyStatus(in, out, s)
+}
+
+func autoConvert_hypersdk_CarbonScalingPolicyStatus_To_v1alpha1_CarbonScalingPolicyStatus(in *hypersdk.CarbonScalingPolicyStatus, out *CarbonScalingPolicyStatus, s conversion.Scope) error {
+	*out = *(*CarbonScalingPolicyStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_CarbonScalingPolicyStatus_To_v1alpha1_CarbonScalingPolicyStatus is an autogenerated conversion function.
+func Convert_hypersdk_CarbonScalingPolicyStatus_To_v1alpha1_CarbonScalingPolicyStatus(in *hypersdk.CarbonScalingPolicyStatus, out *CarbonScalingPolicyStatus, s conversion.Scope) error {
+	return autoConvert_hypersdk_CarbonScalingPolicyStatus_To_v1alpha1_CarbonScalingPolicyStatus(in, out, s)
 }
 
 func autoConvert_v1alpha1_CloneSpec_To_hypersdk_CloneSpec(in *CloneSpec, out *hypersdk.CloneSpec, s conversion.Scope) error {

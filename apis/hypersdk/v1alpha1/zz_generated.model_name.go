@@ -22,6 +22,36 @@ limitations under the License.
 package v1alpha1
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in CarbonCappedHPA) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.CarbonCappedHPA"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in CarbonScalingBand) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.CarbonScalingBand"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in CarbonScalingPolicy) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.CarbonScalingPolicy"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in CarbonScalingPolicyList) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.CarbonScalingPolicyList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in CarbonScalingPolicySpec) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.CarbonScalingPolicySpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in CarbonScalingPolicyStatus) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.CarbonScalingPolicyStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in CloneSpec) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.CloneSpec"
 }

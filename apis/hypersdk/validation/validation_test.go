@@ -157,3 +157,29 @@ func TestValidateVirtualMachine(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateCarbonScalingPolicy(t *testing.T) {
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "batch"}}
+	for _, tc := range []struct {
+		name string
+		spec hypersdk.CarbonScalingPolicySpec
+		want string
+	}{
+		{"valid", hypersdk.CarbonScalingPolicySpec{HPASelector: sel, Zone: "DE",
+			Bands: []hypersdk.CarbonScalingBand{{AboveGramsPerKWh: 300, MaxReplicasPercent: 75}, {AboveGramsPerKWh: 450, MaxReplicasPercent: 50}}}, ""},
+		{"empty", hypersdk.CarbonScalingPolicySpec{HPASelector: &metav1.LabelSelector{}}, "spec.hpaSelector,spec.zone,spec.bands"},
+		{"out of range", hypersdk.CarbonScalingPolicySpec{HPASelector: sel, Zone: "DE",
+			Bands: []hypersdk.CarbonScalingBand{{AboveGramsPerKWh: 0, MaxReplicasPercent: 100}}},
+			"spec.bands[0].aboveGramsPerKWh,spec.bands[0].maxReplicasPercent"},
+		{"a dirtier band caps less", hypersdk.CarbonScalingPolicySpec{HPASelector: sel, Zone: "DE",
+			Bands: []hypersdk.CarbonScalingBand{{AboveGramsPerKWh: 300, MaxReplicasPercent: 50}, {AboveGramsPerKWh: 400, MaxReplicasPercent: 60}}},
+			"spec.bands[1].maxReplicasPercent"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &hypersdk.CarbonScalingPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: tc.spec}
+			if got := fields(ValidateCarbonScalingPolicy(p)); got != tc.want {
+				t.Errorf("failing fields = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -18,6 +18,10 @@ limitations under the License.
 
 package v1alpha1
 
+// CarbonScalingPolicyListerExpansion allows custom methods to be added to
+// CarbonScalingPolicyLister.
+type CarbonScalingPolicyListerExpansion interface{}
+
 // PlacementPolicyListerExpansion allows custom methods to be added to
 // PlacementPolicyLister.
 type PlacementPolicyListerExpansion interface{}

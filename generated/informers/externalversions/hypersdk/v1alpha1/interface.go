@@ -24,6 +24,8 @@ import (
 
 // Interface provides access to all the informers in this group version.
 type Interface interface {
+	// CarbonScalingPolicies returns a CarbonScalingPolicyInformer.
+	CarbonScalingPolicies() TypedCarbonScalingPolicyInformer
 	// PlacementPolicies returns a PlacementPolicyInformer.
 	PlacementPolicies() TypedPlacementPolicyInformer
 	// VMOperations returns a VMOperationInformer.
@@ -41,6 +43,11 @@ type version struct {
 // New returns a new Interface.
 func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakListOptions internalinterfaces.TweakListOptionsFunc) Interface {
 	return &version{factory: f, namespace: namespace, tweakListOptions: tweakListOptions}
+}
+
+// CarbonScalingPolicies returns a TypedCarbonScalingPolicyInformer.
+func (v *version) CarbonScalingPolicies() TypedCarbonScalingPolicyInformer {
+	return &carbonScalingPolicyInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
 }
 
 // PlacementPolicies returns a TypedPlacementPolicyInformer.

@@ -28,6 +28,7 @@ import (
 
 type HypersdkV1alpha1Interface interface {
 	RESTClient() rest.Interface
+	CarbonScalingPoliciesGetter
 	PlacementPoliciesGetter
 	VMOperationsGetter
 	VirtualMachinesGetter
@@ -36,6 +37,10 @@ type HypersdkV1alpha1Interface interface {
 // HypersdkV1alpha1Client is used to interact with features provided by the hypersdk.io group.
 type HypersdkV1alpha1Client struct {
 	restClient rest.Interface
+}
+
+func (c *HypersdkV1alpha1Client) CarbonScalingPolicies() CarbonScalingPolicyInterface {
+	return newCarbonScalingPolicies(c)
 }
 
 func (c *HypersdkV1alpha1Client) PlacementPolicies() PlacementPolicyInterface {

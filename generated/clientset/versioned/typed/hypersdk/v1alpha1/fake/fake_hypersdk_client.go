@@ -28,6 +28,10 @@ type FakeHypersdkV1alpha1 struct {
 	*testing.Fake
 }
 
+func (c *FakeHypersdkV1alpha1) CarbonScalingPolicies() v1alpha1.CarbonScalingPolicyInterface {
+	return newFakeCarbonScalingPolicies(c)
+}
+
 func (c *FakeHypersdkV1alpha1) PlacementPolicies() v1alpha1.PlacementPolicyInterface {
 	return newFakePlacementPolicies(c)
 }

@@ -1,0 +1,282 @@
+// Package carbonscaler caps HorizontalPodAutoscalers while their grid is
+// dirty, as CarbonScalingPolicies say: the carbon-aware-keda-operator's
+// pattern, for plain HPAs. Each pass reads every policy's zone intensity,
+// lowers the maxReplicas of the HPAs it selects to its band's share
+// (never below minReplicas), gives them their own maximum back below the
+// lowest band or during an override, and says what it did in the policy's
+// status and in events on the HPAs.
+package carbonscaler
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+	"github.com/hypersdk/hypersdk/pkg/carbon"
+)
+
+// Annotations on a capped HPA: its own maximum, to give back, and the
+// policy that capped it, so two policies never fight over one HPA.
+const (
+	OriginalMaxAnnotation = "hypersdk.io/original-max-replicas"
+	CappedByAnnotation    = "hypersdk.io/carbon-capped-by"
+)
+
+// Conditions of a policy.
+const (
+	// ConditionReady is True when the last pass read every intensity it
+	// needed and applied the caps.
+	ConditionReady = "Ready"
+	// ConditionCapping is True while a band is in force in the policy's zone.
+	ConditionCapping = "Capping"
+)
+
+// Config of a Scaler.
+type Config struct {
+	Kube     kubernetes.Interface
+	HyperSDK hypersdkclient.Interface
+	// Carbon gives zone intensities; with none every policy says so and
+	// no HPA is touched.
+	Carbon carbon.Provider
+	// Interval between passes.
+	Interval time.Duration
+	Clock    clock.Clock
+}
+
+// Scaler applies CarbonScalingPolicies.
+type Scaler struct {
+	cfg      Config
+	recorder record.EventRecorder
+}
+
+// New returns a scaler; Run starts it.
+func New(cfg Config) *Scaler {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	return &Scaler{cfg: cfg}
+}
+
+// Run makes a pass every interval until ctx ends.
+func (s *Scaler) Run(ctx context.Context) error {
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: s.cfg.Kube.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	s.recorder = broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "hypersdk-carbon-scaler"})
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		if err := s.Pass(ctx); err != nil {
+			klog.FromContext(ctx).Error(err, "Carbon scaling pass failed")
+		}
+	}, s.cfg.Interval)
+	return nil
+}
+
+// Pass applies every policy once, and gives HPAs whose policy is gone
+// their maximum back.
+func (s *Scaler) Pass(ctx context.Context) error {
+	policies, err := s.cfg.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("listing carbon scaling policies: %w", err)
+	}
+	live := map[string]bool{}
+	for i := range policies.Items {
+		p := &policies.Items[i]
+		live[p.Name] = true
+		if err := s.sync(ctx, p); err != nil {
+			klog.FromContext(ctx).Error(err, "Applying carbon scaling policy", "policy", p.Name)
+		}
+	}
+	hpas, err := s.cfg.Kube.AutoscalingV2().HorizontalPodAutoscalers(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("listing HorizontalPodAutoscalers: %w", err)
+	}
+	for i := range hpas.Items {
+		hpa := &hpas.Items[i]
+		if by := hpa.Annotations[CappedByAnnotation]; by != "" && !live[by] {
+			if err := s.restore(ctx, hpa, fmt.Sprintf("carbon scaling policy %s is gone", by)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sync applies one policy and writes what it did to its status.
+func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy) error {
+	now := metav1.NewTime(s.cfg.Clock.Now())
+	selector, err := metav1.LabelSelectorAsSelector(p.Spec.HPASelector)
+	if err != nil {
+		return err
+	}
+	hpas, err := s.cfg.Kube.AutoscalingV2().HorizontalPodAutoscalers(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if err != nil {
+		return fmt.Errorf("listing the HPAs policy %s selects: %w", p.Name, err)
+	}
+	st := v1alpha1.CarbonScalingPolicyStatus{ObservedGeneration: p.Generation, LastEvaluated: &now, Conditions: p.Status.Conditions}
+	override := p.Spec.OverrideUntil != nil && now.Before(p.Spec.OverrideUntil)
+	intensities := map[string]float64{}
+	var failures []string
+	read := func(zone string) (float64, bool) {
+		if g, ok := intensities[zone]; ok {
+			return g, true
+		}
+		if s.cfg.Carbon == nil {
+			failures = append(failures, "no carbon intensity provider is configured (--carbon-provider)")
+			return 0, false
+		}
+		in, err := s.cfg.Carbon.Current(ctx, zone)
+		if err != nil {
+			failures = append(failures, fmt.Sprintf("zone %s: %v", zone, err))
+			return 0, false
+		}
+		intensities[zone] = in.GramsPerKWh
+		return in.GramsPerKWh, true
+	}
+	if g, ok := read(p.Spec.Zone); ok {
+		st.GramsPerKWh = ptr.To(int32(math.Round(g)))
+		if b := activeBand(p.Spec.Bands, g); b >= 0 && !override {
+			st.ActiveBand = ptr.To(int32(b))
+		}
+	}
+	for i := range hpas.Items {
+		hpa := &hpas.Items[i]
+		if by := hpa.Annotations[CappedByAnnotation]; by != "" && by != p.Name {
+			continue // another policy caps it
+		}
+		zone := p.Spec.Zone
+		if z := hpa.Annotations[carbon.ZoneKey]; z != "" {
+			zone = z
+		}
+		entry := v1alpha1.CarbonCappedHPA{Namespace: hpa.Namespace, Name: hpa.Name, Zone: zone,
+			OriginalMaxReplicas: original(hpa), MaxReplicas: hpa.Spec.MaxReplicas}
+		g, ok := read(zone)
+		if !ok {
+			st.HPAs = append(st.HPAs, entry) // caps stay as they were: no signal is no reason to scale
+			continue
+		}
+		band := activeBand(p.Spec.Bands, g)
+		switch {
+		case override && band >= 0:
+			err = s.restore(ctx, hpa, fmt.Sprintf("override of policy %s until %s", p.Name, p.Spec.OverrideUntil.UTC().Format(time.RFC3339)))
+		case band < 0:
+			err = s.restore(ctx, hpa, fmt.Sprintf("zone %s is at %.0f gCO2eq/kWh, below policy %s's lowest band (%d)", zone, g, p.Name, p.Spec.Bands[0].AboveGramsPerKWh))
+		default:
+			err = s.cap(ctx, hpa, p, p.Spec.Bands[band], zone, g)
+		}
+		if err != nil {
+			failures = append(failures, fmt.Sprintf("HPA %s/%s: %v", hpa.Namespace, hpa.Name, err))
+		}
+		entry.OriginalMaxReplicas, entry.MaxReplicas = original(hpa), hpa.Spec.MaxReplicas
+		st.HPAs = append(st.HPAs, entry)
+	}
+	if len(failures) > 0 {
+		setCondition(&st, ConditionReady, metav1.ConditionFalse, "Failed", fmt.Sprint(failures), now)
+	} else {
+		setCondition(&st, ConditionReady, metav1.ConditionTrue, "Applied", fmt.Sprintf("%d HPAs evaluated", len(st.HPAs)), now)
+	}
+	switch {
+	case override:
+		setCondition(&st, ConditionCapping, metav1.ConditionFalse, "Override", "caps lifted until "+p.Spec.OverrideUntil.UTC().Format(time.RFC3339), now)
+	case st.ActiveBand != nil:
+		b := p.Spec.Bands[*st.ActiveBand]
+		setCondition(&st, ConditionCapping, metav1.ConditionTrue, "BandInForce",
+			fmt.Sprintf("%d gCO2eq/kWh in %s is at or above %d: maxReplicas capped to %d%%", *st.GramsPerKWh, p.Spec.Zone, b.AboveGramsPerKWh, b.MaxReplicasPercent), now)
+	case st.GramsPerKWh != nil:
+		setCondition(&st, ConditionCapping, metav1.ConditionFalse, "Clean",
+			fmt.Sprintf("%d gCO2eq/kWh in %s is below %d", *st.GramsPerKWh, p.Spec.Zone, p.Spec.Bands[0].AboveGramsPerKWh), now)
+	}
+	updated := p.DeepCopy()
+	updated.Status = st
+	_, err = s.cfg.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies().UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	return err
+}
+
+// activeBand is the index of the highest band g reaches, -1 for none.
+func activeBand(bands []v1alpha1.CarbonScalingBand, g float64) int {
+	active := -1
+	for i, b := range bands {
+		if g >= float64(b.AboveGramsPerKWh) {
+			active = i
+		}
+	}
+	return active
+}
+
+// original is an HPA's own maximum: the one it had before a cap.
+func original(hpa *autoscalingv2.HorizontalPodAutoscaler) int32 {
+	if v, err := strconv.ParseInt(hpa.Annotations[OriginalMaxAnnotation], 10, 32); err == nil && v > 0 {
+		return int32(v)
+	}
+	return hpa.Spec.MaxReplicas
+}
+
+// capped is the band's share of own, rounded up, never below floor (nor 1).
+func capped(own, floor, percent int32) int32 {
+	return max(int32(math.Ceil(float64(own)*float64(percent)/100)), floor, 1)
+}
+
+// cap sets an HPA's maxReplicas to the band's share of its own maximum,
+// remembering that maximum on the HPA.
+func (s *Scaler) cap(ctx context.Context, hpa *autoscalingv2.HorizontalPodAutoscaler, p *v1alpha1.CarbonScalingPolicy,
+	band v1alpha1.CarbonScalingBand, zone string, g float64) error {
+	orig := original(hpa)
+	want := capped(orig, ptr.Deref(hpa.Spec.MinReplicas, 1), band.MaxReplicasPercent)
+	if hpa.Spec.MaxReplicas == want && hpa.Annotations[CappedByAnnotation] == p.Name {
+		return nil
+	}
+	updated := hpa.DeepCopy()
+	if updated.Annotations == nil {
+		updated.Annotations = map[string]string{}
+	}
+	updated.Annotations[OriginalMaxAnnotation] = strconv.Itoa(int(orig))
+	updated.Annotations[CappedByAnnotation] = p.Name
+	updated.Spec.MaxReplicas = want
+	got, err := s.cfg.Kube.AutoscalingV2().HorizontalPodAutoscalers(hpa.Namespace).Update(ctx, updated, metav1.UpdateOptions{})
+	if err != nil {
+		return err
+	}
+	s.recorder.Eventf(got, corev1.EventTypeNormal, "CarbonCapped",
+		"Zone %s is at %.0f gCO2eq/kWh, at or above %d (policy %s): maxReplicas %d -> %d (%d%% of %d)",
+		zone, g, band.AboveGramsPerKWh, p.Name, hpa.Spec.MaxReplicas, want, band.MaxReplicasPercent, orig)
+	*hpa = *got
+	return nil
+}
+
+// restore gives a capped HPA its own maximum back.
+func (s *Scaler) restore(ctx context.Context, hpa *autoscalingv2.HorizontalPodAutoscaler, why string) error {
+	if hpa.Annotations[CappedByAnnotation] == "" {
+		return nil
+	}
+	updated := hpa.DeepCopy()
+	updated.Spec.MaxReplicas = original(hpa)
+	delete(updated.Annotations, OriginalMaxAnnotation)
+	delete(updated.Annotations, CappedByAnnotation)
+	got, err := s.cfg.Kube.AutoscalingV2().HorizontalPodAutoscalers(hpa.Namespace).Update(ctx, updated, metav1.UpdateOptions{})
+	if err != nil {
+		return err
+	}
+	s.recorder.Eventf(got, corev1.EventTypeNormal, "CarbonCapLifted", "%s: maxReplicas %d -> %d", why, hpa.Spec.MaxReplicas, got.Spec.MaxReplicas)
+	*hpa = *got
+	return nil
+}
+
+func setCondition(st *v1alpha1.CarbonScalingPolicyStatus, typ string, status metav1.ConditionStatus, reason, msg string, now metav1.Time) {
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, LastTransitionTime: now})
+}

@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/ptr"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/carbon"
+	"github.com/hypersdk/hypersdk/pkg/carbonscaler"
+	"github.com/hypersdk/hypersdk/test/framework"
+)
+
+// zoneQuantiles are the q-quantiles of a zone's replayed trace.
+func zoneQuantiles(t *testing.T, zone string, qs ...float64) []int32 {
+	t.Helper()
+	tr, err := carbon.LoadTraceFile(filepath.Join(framework.RepoRoot(), "..", "shared", "data", "carbon", zone+"_2022_hourly.csv"), carbon.Direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := append([]float64(nil), tr.Values...)
+	sort.Float64s(values)
+	out := make([]int32, len(qs))
+	for i, q := range qs {
+		out[i] = int32(values[int(q*float64(len(values)-1))])
+	}
+	return out
+}
+
+// TestCarbonScalingPolicy: as the replayed intensity of a zone moves
+// through a policy's bands, the HPAs it selects are capped step by step (70%
+// then 40% of their own maximum, never below their minimum) and get their
+// maximum back when the grid is clean; the policy's status and the HPAs'
+// events say so; an override lifts the caps; bad policies are refused with
+// field paths.
+func TestCarbonScalingPolicy(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "carbon-scaling")
+	policies := env.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies()
+
+	bad := &v1alpha1.CarbonScalingPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: ns + "-bad"},
+		Spec: v1alpha1.CarbonScalingPolicySpec{Zone: "ES", HPASelector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+			Bands: []v1alpha1.CarbonScalingBand{{AboveGramsPerKWh: 300, MaxReplicasPercent: 50}, {AboveGramsPerKWh: 200, MaxReplicasPercent: 60}}},
+	}
+	_, err := policies.Create(ctx, bad, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.bands[1].aboveGramsPerKWh") || !strings.Contains(err.Error(), "spec.bands[1].maxReplicasPercent") {
+		t.Errorf("bands out of order: %v, want 422 naming spec.bands[1]", err)
+	}
+	bad.Spec.HPASelector, bad.Spec.Bands = nil, nil
+	if _, err := policies.Create(ctx, bad, metav1.CreateOptions{}); !apierrors.IsInvalid(err) ||
+		!strings.Contains(err.Error(), "spec.hpaSelector") || !strings.Contains(err.Error(), "spec.bands") {
+		t.Errorf("no selector, no bands: %v, want 422 naming both", err)
+	}
+
+	hpas := env.Kube.AutoscalingV2().HorizontalPodAutoscalers(ns)
+	for name, min := range map[string]int32{"wide": 2, "floor": 5} {
+		if _, err := hpas.Create(ctx, &autoscalingv2.HorizontalPodAutoscaler{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"carbon": ns}},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "pool.kubevirt.io/v1beta1", Kind: "VirtualMachinePool", Name: name},
+				MinReplicas:    ptr.To(min), MaxReplicas: 10,
+			},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Watch every change to the HPAs from here on.
+	w, err := hpas.Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	seen := map[string]map[int32]bool{"wide": {}, "floor": {}}
+	events := w.ResultChan()
+
+	// Bands between quantiles of the zone's year, so a few simulated days
+	// (seconds here) cross them both ways.
+	q := zoneQuantiles(t, "ES", 0.3, 0.7)
+	policy, err := policies.Create(ctx, &v1alpha1.CarbonScalingPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: ns},
+		Spec: v1alpha1.CarbonScalingPolicySpec{
+			Zone:        "ES",
+			HPASelector: &metav1.LabelSelector{MatchLabels: map[string]string{"carbon": ns}},
+			Bands:       []v1alpha1.CarbonScalingBand{{AboveGramsPerKWh: q[0], MaxReplicasPercent: 70}, {AboveGramsPerKWh: q[1], MaxReplicasPercent: 40}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = policies.Delete(context.Background(), policy.Name, metav1.DeleteOptions{}) })
+
+	// wide: 7 (70%), 4 (40%) and 10 again (clean); floor: 7, 5 (40% is 4,
+	// below its minimum of 5) and 10.
+	want := map[string][]int32{"wide": {10, 7, 4}, "floor": {10, 7, 5}}
+	deadline := time.After(framework.Timeout)
+	for !allSeen(seen, want) {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				t.Fatal("the HPA watch ended")
+			}
+			if ev.Type != watch.Modified && ev.Type != watch.Added {
+				continue
+			}
+			hpa := ev.Object.(*autoscalingv2.HorizontalPodAutoscaler)
+			m := hpa.Spec.MaxReplicas
+			capped := hpa.Annotations[carbonscaler.CappedByAnnotation] == ns
+			// Capped exactly when below its own maximum, and never below its minimum.
+			if capped == (m == 10) || m < ptr.Deref(hpa.Spec.MinReplicas, 1) {
+				t.Errorf("HPA %s at maxReplicas %d (minimum %d) with capped-by %q", hpa.Name, m,
+					ptr.Deref(hpa.Spec.MinReplicas, 1), hpa.Annotations[carbonscaler.CappedByAnnotation])
+			}
+			// Its own maximum counts once it was given back after a cap.
+			if seen[hpa.Name] != nil && (capped || len(seen[hpa.Name]) > 0) {
+				seen[hpa.Name][m] = true
+			}
+		case <-deadline:
+			t.Fatalf("HPAs went through %v, want %v", seen, want)
+		}
+	}
+
+	got, err := policies.Get(ctx, policy.Name, metav1.GetOptions{})
+	if err != nil || got.Status.LastEvaluated == nil || got.Status.GramsPerKWh == nil || len(got.Status.HPAs) != 2 ||
+		!meta.IsStatusConditionTrue(got.Status.Conditions, carbonscaler.ConditionReady) {
+		t.Errorf("policy status: %+v (%v)", got.Status, err)
+	}
+	framework.Eventually(t, "a CarbonCapped event on HPA wide", func(ctx context.Context) (bool, error) {
+		evs, err := env.Kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=wide,reason=CarbonCapped"})
+		return err == nil && len(evs.Items) > 0 && strings.Contains(evs.Items[0].Message, "gCO2eq/kWh"), err
+	})
+
+	// An override lifts every cap until it ends.
+	got.Spec.OverrideUntil = ptr.To(metav1.NewTime(time.Now().Add(time.Hour)))
+	if _, err := policies.Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the override to lift the caps", func(ctx context.Context) (bool, error) {
+		p, err := policies.Get(ctx, policy.Name, metav1.GetOptions{})
+		if err != nil || p.Status.ObservedGeneration != p.Generation {
+			return false, err
+		}
+		c := meta.FindStatusCondition(p.Status.Conditions, carbonscaler.ConditionCapping)
+		for _, name := range []string{"wide", "floor"} {
+			hpa, err := hpas.Get(ctx, name, metav1.GetOptions{})
+			if err != nil || hpa.Spec.MaxReplicas != 10 || hpa.Annotations[carbonscaler.CappedByAnnotation] != "" {
+				return false, err
+			}
+		}
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == "Override", nil
+	})
+
+	// A refused update names the field, and keeps the policy as it was.
+	got, _ = policies.Get(ctx, policy.Name, metav1.GetOptions{})
+	got.Spec.Bands[0].MaxReplicasPercent = 100
+	if _, err := policies.Update(ctx, got, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.bands[0].maxReplicasPercent") {
+		t.Errorf("a 100%% band: %v, want 422", err)
+	}
+}
+
+func allSeen(seen map[string]map[int32]bool, want map[string][]int32) bool {
+	for name, values := range want {
+		for _, v := range values {
+			if !seen[name][v] {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -2,7 +2,7 @@
 GO ?= go
 BIN := _output/bin
 
-.PHONY: all build run test unit e2e bench verify generate tools images clean
+.PHONY: all build run test unit e2e bench verify generate tools images krew clean
 
 # Images: one per binary that runs in a cluster (see Dockerfile).
 REGISTRY ?= ghcr.io/hypersdk
@@ -41,6 +41,11 @@ bench:
 	@hack/tools-bin.sh >/dev/null
 	@hack/prometheus-bin.sh >/dev/null
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/
+
+# kubectl-hyper's release archives and the krew manifest for them, in
+# _output/krew (TAG is the version; KREW_BASE_URL where the archives go).
+krew:
+	$(GO) run ./hack/krew -version $(TAG) $(if $(KREW_BASE_URL),-base-url $(KREW_BASE_URL)) -out _output/krew
 
 verify:
 	hack/verify-codegen.sh

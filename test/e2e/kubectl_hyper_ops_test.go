@@ -399,3 +399,54 @@ func TestKubectlHyperRestore(t *testing.T) {
 		return err == nil && vmi.Status.Phase == kvv1.Running, nil
 	})
 }
+
+// TestKubectlHyperPowerFlags: start --paused gives a paused guest, restart
+// --grace-period replaces the instance, stop --grace-period stops it; op
+// list filters by phase and VM, across namespaces with -A.
+func TestKubectlHyperPowerFlags(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "hyper-power")
+	vm := kubevirtVM("box", 1, "1Gi", nil)
+	vm.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
+	createKubeVirtVM(t, ns, vm)
+
+	hyperOK(t, "vm", "start", "box", "-n", ns, "--paused", "--wait")
+	paused := runningVMI(t, ns, "box", "")
+	if !hasVMICondition(paused, kvv1.VirtualMachineInstancePaused) {
+		t.Errorf("start --paused: the instance has no Paused condition: %+v", paused.Status.Conditions)
+	}
+	hyperOK(t, "vm", "restart", "box", "-n", ns, "--grace-period", "0", "--wait")
+	restarted := runningVMI(t, ns, "box", paused.UID)
+	hyperOK(t, "vm", "stop", "box", "-n", ns, "--grace-period", "5", "--wait")
+	if _, err := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "box", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("after stop --wait the instance %s is still there (%v)", restarted.UID, err)
+	}
+
+	out := hyperOK(t, "op", "list", "-A", "--vm", "box", "--phase", "Succeeded", "-o", "csv", "--no-headers")
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]bool{}
+	for _, r := range rows {
+		if r[0] == ns {
+			types[r[3]] = true
+		}
+	}
+	if len(rows) < 3 || !types["Start"] || !types["Restart"] || !types["Stop"] {
+		t.Errorf("op list -A --vm box --phase Succeeded:\n%s", out)
+	}
+	if out := hyperOK(t, "op", "list", "-n", ns, "--phase", "Failed", "-o", "name"); out != "" {
+		t.Errorf("op list --phase Failed: %q, want nothing", out)
+	}
+}
+
+func hasVMICondition(vmi *kvv1.VirtualMachineInstance, typ kvv1.VirtualMachineInstanceConditionType) bool {
+	for _, c := range vmi.Status.Conditions {
+		if c.Type == typ && c.Status == "True" {
+			return true
+		}
+	}
+	return false
+}

@@ -32,6 +32,8 @@ import (
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
 	// Group=hypersdk.io, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithKind("BlankDisk"):
+		return &hypersdkv1alpha1.BlankDiskApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CarbonCappedHPA"):
 		return &hypersdkv1alpha1.CarbonCappedHPAApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CarbonScalingBand"):

@@ -34,6 +34,7 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
+		v1alpha1.BlankDisk{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_BlankDisk(ref),
 		v1alpha1.CarbonCappedHPA{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_CarbonCappedHPA(ref),
 		v1alpha1.CarbonScalingBand{}.OpenAPIModelName():             schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingBand(ref),
 		v1alpha1.CarbonScalingPolicy{}.OpenAPIModelName():           schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicy(ref),
@@ -144,6 +145,35 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1beta1.NodeMetricsList{}.OpenAPIModelName():                schema_pkg_apis_metrics_v1beta1_NodeMetricsList(ref),
 		v1beta1.PodMetrics{}.OpenAPIModelName():                     schema_pkg_apis_metrics_v1beta1_PodMetrics(ref),
 		v1beta1.PodMetricsList{}.OpenAPIModelName():                 schema_pkg_apis_metrics_v1beta1_PodMetricsList(ref),
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BlankDisk(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BlankDisk is a new, empty disk.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"size": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Size of the disk, at least 1Gi.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+					"storageClassName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "StorageClassName is the class of its claim; the cluster's default when empty.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"size"},
+			},
+		},
+		Dependencies: []string{
+			resource.Quantity{}.OpenAPIModelName()},
 	}
 }
 
@@ -2595,9 +2625,17 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSource(ref common.Refe
 							Format:      "",
 						},
 					},
+					"blank": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Blank is a new empty disk, made with the VM (a CDI DataVolume <vm>-rootdisk with a blank source) and deleted with it: for a guest installed over the network or from an ISO.",
+							Ref:         ref(v1alpha1.BlankDisk{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},
+		Dependencies: []string{
+			v1alpha1.BlankDisk{}.OpenAPIModelName()},
 	}
 }
 

@@ -9,6 +9,7 @@ package carbonscaler
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -241,14 +243,7 @@ func (s *Scaler) cap(ctx context.Context, hpa *autoscalingv2.HorizontalPodAutosc
 	if hpa.Spec.MaxReplicas == want && hpa.Annotations[CappedByAnnotation] == p.Name {
 		return nil
 	}
-	updated := hpa.DeepCopy()
-	if updated.Annotations == nil {
-		updated.Annotations = map[string]string{}
-	}
-	updated.Annotations[OriginalMaxAnnotation] = strconv.Itoa(int(orig))
-	updated.Annotations[CappedByAnnotation] = p.Name
-	updated.Spec.MaxReplicas = want
-	got, err := s.cfg.Kube.AutoscalingV2().HorizontalPodAutoscalers(hpa.Namespace).Update(ctx, updated, metav1.UpdateOptions{})
+	got, err := s.patch(ctx, hpa, map[string]any{OriginalMaxAnnotation: strconv.Itoa(int(orig)), CappedByAnnotation: p.Name}, want)
 	if err != nil {
 		return err
 	}
@@ -264,17 +259,27 @@ func (s *Scaler) restore(ctx context.Context, hpa *autoscalingv2.HorizontalPodAu
 	if hpa.Annotations[CappedByAnnotation] == "" {
 		return nil
 	}
-	updated := hpa.DeepCopy()
-	updated.Spec.MaxReplicas = original(hpa)
-	delete(updated.Annotations, OriginalMaxAnnotation)
-	delete(updated.Annotations, CappedByAnnotation)
-	got, err := s.cfg.Kube.AutoscalingV2().HorizontalPodAutoscalers(hpa.Namespace).Update(ctx, updated, metav1.UpdateOptions{})
+	got, err := s.patch(ctx, hpa, map[string]any{OriginalMaxAnnotation: nil, CappedByAnnotation: nil}, original(hpa))
 	if err != nil {
 		return err
 	}
 	s.recorder.Eventf(got, corev1.EventTypeNormal, "CarbonCapLifted", "%s: maxReplicas %d -> %d", why, hpa.Spec.MaxReplicas, got.Spec.MaxReplicas)
 	*hpa = *got
 	return nil
+}
+
+// patch sets an HPA's maxReplicas and annotations (nil removes one) with a
+// merge patch: the HPA controller writes the HPA's status all the time, and
+// an update of the whole object would keep losing to it.
+func (s *Scaler) patch(ctx context.Context, hpa *autoscalingv2.HorizontalPodAutoscaler, annotations map[string]any, maxReplicas int32) (*autoscalingv2.HorizontalPodAutoscaler, error) {
+	body, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"annotations": annotations},
+		"spec":     map[string]any{"maxReplicas": maxReplicas},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.cfg.Kube.AutoscalingV2().HorizontalPodAutoscalers(hpa.Namespace).Patch(ctx, hpa.Name, types.MergePatchType, body, metav1.PatchOptions{})
 }
 
 func setCondition(st *v1alpha1.CarbonScalingPolicyStatus, typ string, status metav1.ConditionStatus, reason, msg string, now metav1.Time) {

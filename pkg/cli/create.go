@@ -27,15 +27,19 @@ type vmFields struct {
 	memory            string
 	image, template   string
 	claim, dataVolume string
-	gpus              []string
-	labels            map[string]string
-	running           bool
+	// blank is the size of a new empty disk; storageClass its class.
+	blank, storageClass string
+	gpus                []string
+	labels              map[string]string
+	running             bool
 }
 
 const (
 	defaultCPUs   = 2
 	defaultMemory = "2Gi"
 	defaultImage  = "quay.io/containerdisks/fedora:41"
+	// defaultBlankSize is the interactive form's suggestion for a blank disk.
+	defaultBlankSize = "20Gi"
 )
 
 func newVMCreateCommand(e *env) *cobra.Command {
@@ -46,10 +50,10 @@ func newVMCreateCommand(e *env) *cobra.Command {
 		Use:   "create NAME",
 		Short: "Create a VM from flags, a template, or an interactive form",
 		Long: `Create a VM (virtualmachines.hypersdk.io) booting from an image, an existing
-claim or DataVolume, or a template (kubectl hyper template list), with CPUs,
-memory and GPUs (model=count). --interactive asks for each field on the
-terminal with defaults, checks the answers with the server (a dry run) and
-asks for confirmation; without a terminal it refuses.`,
+claim or DataVolume, a new blank disk, or a template (kubectl hyper template
+list), with CPUs, memory and GPUs (model=count). --interactive asks for each
+field on the terminal with defaults, checks the answers with the server (a
+dry run) and asks for confirmation; without a terminal it refuses.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -96,6 +100,8 @@ asks for confirmation; without a terminal it refuses.`,
 	fl.StringVar(&f.template, "template", "", "Start from this template; other flags override its fields.")
 	fl.StringVar(&f.claim, "claim", "", "Boot from this PersistentVolumeClaim.")
 	fl.StringVar(&f.dataVolume, "data-volume", "", "Boot from this DataVolume.")
+	fl.StringVar(&f.blank, "blank", "", "Give the VM a new empty disk of this size (e.g. 20Gi), to install a guest on.")
+	fl.StringVar(&f.storageClass, "storage-class", "", "Storage class of the --blank disk (the cluster's default when empty).")
 	fl.StringArrayVar(&f.gpus, "gpu", nil, "GPUs as model=count, e.g. nvidia.com/A100=2 (repeatable).")
 	fl.StringToStringVarP(&f.labels, "labels", "l", nil, "Labels, key=value,...")
 	fl.BoolVar(&f.running, "running", false, "Start the VM once created.")
@@ -144,6 +150,12 @@ func (e *env) vmFrom(ctx context.Context, f *vmFields, catalog string) (*v1alpha
 		vm.Spec.Memory = ptr.To(resource.MustParse(defaultMemory))
 	}
 	switch {
+	case f.blank != "":
+		size, err := resource.ParseQuantity(f.blank)
+		if err != nil {
+			return nil, fmt.Errorf("--blank %q is not a quantity (such as 20Gi)", f.blank)
+		}
+		vm.Spec.Image, vm.Spec.Source = "", &v1alpha1.VirtualMachineSource{Blank: &v1alpha1.BlankDisk{Size: size, StorageClassName: f.storageClass}}
 	case f.claim != "":
 		vm.Spec.Image, vm.Spec.Source = "", &v1alpha1.VirtualMachineSource{PersistentVolumeClaim: f.claim}
 	case f.dataVolume != "":
@@ -209,10 +221,10 @@ func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interfac
 		if f.memory, err = ask(r, w, "Memory", f.memory); err != nil {
 			return err
 		}
-		if source, err = ask(r, w, "Source (image, template, claim)", source); err != nil {
+		if source, err = ask(r, w, "Source (image, template, claim, blank)", source); err != nil {
 			return err
 		}
-		f.image, f.template, f.claim = askSource(r, w, source, f)
+		askSource(r, w, source, f)
 		gpus, err := ask(r, w, "GPUs (model=count, empty for none)", strings.Join(f.gpus, ","))
 		if err != nil {
 			return err
@@ -251,18 +263,24 @@ func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interfac
 	}
 }
 
-// askSource asks for what the chosen source needs.
-func askSource(r *bufio.Reader, w io.Writer, source string, f *vmFields) (image, template, claim string) {
+// askSource asks for what the chosen source needs and keeps only that
+// source in f.
+func askSource(r *bufio.Reader, w io.Writer, source string, f *vmFields) {
+	image, template, claim, blank := f.image, f.template, f.claim, f.blank
+	f.image, f.template, f.claim, f.blank = "", "", "", ""
 	switch source {
 	case "template":
-		t, _ := ask(r, w, "Template", f.template)
-		return "", t, ""
+		f.template, _ = ask(r, w, "Template", template)
 	case "claim":
-		c, _ := ask(r, w, "Claim", f.claim)
-		return "", "", c
+		f.claim, _ = ask(r, w, "Claim", claim)
+	case "blank":
+		if blank == "" {
+			blank = defaultBlankSize
+		}
+		f.blank, _ = ask(r, w, "Disk size", blank)
+	default:
+		f.image, _ = ask(r, w, "Image", image)
 	}
-	img, _ := ask(r, w, "Image", f.image)
-	return img, "", ""
 }
 
 // ask prompts with a default and returns the answer, or the default for an

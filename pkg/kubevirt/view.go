@@ -11,7 +11,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 )
@@ -37,7 +39,7 @@ func View(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance) *hypersdk.V
 	}
 	created := meta.CreationTimestamp
 	if vm.Spec.Template != nil {
-		out.Spec = specFromTemplate(&vm.Spec.Template.Spec)
+		out.Spec = specFromTemplate(&vm.Spec.Template.Spec, vm.Spec.DataVolumeTemplates)
 	}
 	running := WantsRunning(vm, vmi)
 	out.Spec.Running = &running
@@ -62,7 +64,7 @@ func WantsRunning(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance) boo
 	return vm.Spec.Running != nil && *vm.Spec.Running
 }
 
-func specFromTemplate(t *kvv1.VirtualMachineInstanceSpec) hypersdk.VirtualMachineSpec {
+func specFromTemplate(t *kvv1.VirtualMachineInstanceSpec, dvTemplates []kvv1.DataVolumeTemplateSpec) hypersdk.VirtualMachineSpec {
 	var spec hypersdk.VirtualMachineSpec
 	spec.CPUs = CPUCount(t.Domain.CPU)
 	if m := GuestMemory(t); m != nil {
@@ -87,6 +89,9 @@ func specFromTemplate(t *kvv1.VirtualMachineInstanceSpec) hypersdk.VirtualMachin
 			spec.Source = &hypersdk.VirtualMachineSource{PersistentVolumeClaim: v.PersistentVolumeClaim.ClaimName}
 		case v.DataVolume != nil:
 			spec.Source = &hypersdk.VirtualMachineSource{DataVolume: v.DataVolume.Name}
+			if blank := blankDisk(v.DataVolume.Name, dvTemplates); blank != nil {
+				spec.Source = &hypersdk.VirtualMachineSource{Blank: blank}
+			}
 		}
 		break
 	}
@@ -267,11 +272,40 @@ func ApplySpec(vm *kvv1.VirtualMachine, spec *hypersdk.VirtualMachineSpec) error
 		vm.Spec.Running = nil
 		vm.Spec.RunStrategy = &strategy
 	}
-	applyRootDisk(t, spec)
+	applyRootDisk(vm, spec)
 	return nil
 }
 
-func applyRootDisk(t *kvv1.VirtualMachineInstanceSpec, spec *hypersdk.VirtualMachineSpec) {
+// blankDisk is the blank disk a VM's template makes for the DataVolume
+// name, nil when the template makes none or makes it from a source.
+func blankDisk(name string, templates []kvv1.DataVolumeTemplateSpec) *hypersdk.BlankDisk {
+	for _, t := range templates {
+		if t.Name != name || t.Spec.Source == nil || t.Spec.Source.Blank == nil || t.Spec.Storage == nil {
+			continue
+		}
+		size := t.Spec.Storage.Resources.Requests[corev1.ResourceStorage]
+		return &hypersdk.BlankDisk{Size: size, StorageClassName: ptr.Deref(t.Spec.Storage.StorageClassName, "")}
+	}
+	return nil
+}
+
+// blankDiskTemplate is the DataVolume template of a VM's blank root disk.
+func blankDiskTemplate(name string, blank *hypersdk.BlankDisk) kvv1.DataVolumeTemplateSpec {
+	// ReadWriteOnce: CDI fills access modes in only from a StorageProfile
+	// that has them, and a root disk needs one writer.
+	storage := &cdiv1.StorageSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: blank.Size.DeepCopy()}}}
+	if blank.StorageClassName != "" {
+		storage.StorageClassName = ptr.To(blank.StorageClassName)
+	}
+	return kvv1.DataVolumeTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       cdiv1.DataVolumeSpec{Source: &cdiv1.DataVolumeSource{Blank: &cdiv1.DataVolumeBlankImage{}}, Storage: storage},
+	}
+}
+
+func applyRootDisk(vm *kvv1.VirtualMachine, spec *hypersdk.VirtualMachineSpec) {
+	t := &vm.Spec.Template.Spec
 	var src kvv1.VolumeSource
 	switch {
 	case spec.Image != "":
@@ -282,6 +316,19 @@ func applyRootDisk(t *kvv1.VirtualMachineInstanceSpec, spec *hypersdk.VirtualMac
 		}
 	case spec.Source != nil && spec.Source.DataVolume != "":
 		src.DataVolume = &kvv1.DataVolumeSource{Name: spec.Source.DataVolume}
+	case spec.Source != nil && spec.Source.Blank != nil:
+		name := vm.Name + "-" + RootDiskName
+		src.DataVolume = &kvv1.DataVolumeSource{Name: name}
+		dv := blankDiskTemplate(name, spec.Source.Blank)
+		replaced := false
+		for i := range vm.Spec.DataVolumeTemplates {
+			if vm.Spec.DataVolumeTemplates[i].Name == name {
+				vm.Spec.DataVolumeTemplates[i], replaced = dv, true
+			}
+		}
+		if !replaced {
+			vm.Spec.DataVolumeTemplates = append(vm.Spec.DataVolumeTemplates, dv)
+		}
 	default:
 		return
 	}

@@ -189,3 +189,29 @@ func TestViewStatus(t *testing.T) {
 		t.Error("View shares labels with the KubeVirt object")
 	}
 }
+
+// TestBlankDiskRoundTrip: a blank source becomes a DataVolume template with
+// a blank source that the root disk uses, and reads back as the same source.
+func TestBlankDiskRoundTrip(t *testing.T) {
+	vm := &kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "installer"}, Spec: kvv1.VirtualMachineSpec{
+		Template: &kvv1.VirtualMachineInstanceTemplateSpec{Spec: kvv1.VirtualMachineInstanceSpec{
+			Volumes: []kvv1.Volume{{Name: RootDiskName, VolumeSource: kvv1.VolumeSource{ContainerDisk: &kvv1.ContainerDiskSource{Image: "old"}}}},
+		}},
+	}}
+	blank := &hypersdk.BlankDisk{Size: resource.MustParse("20Gi"), StorageClassName: "fast"}
+	for i := 0; i < 2; i++ { // applying twice keeps one template
+		if err := ApplySpec(vm, &hypersdk.VirtualMachineSpec{Source: &hypersdk.VirtualMachineSource{Blank: blank}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(vm.Spec.DataVolumeTemplates); n != 1 || vm.Spec.DataVolumeTemplates[0].Spec.Source.Blank == nil {
+		t.Fatalf("DataVolume templates %+v, want one with a blank source", vm.Spec.DataVolumeTemplates)
+	}
+	if dv := vm.Spec.Template.Spec.Volumes[0].DataVolume; dv == nil || dv.Name != "installer-rootdisk" {
+		t.Errorf("root disk %+v, want DataVolume installer-rootdisk", vm.Spec.Template.Spec.Volumes[0])
+	}
+	src := View(vm, nil).Spec.Source
+	if src == nil || src.Blank == nil || src.Blank.Size.String() != "20Gi" || src.Blank.StorageClassName != "fast" {
+		t.Errorf("view source %+v, want the blank disk back", src)
+	}
+}

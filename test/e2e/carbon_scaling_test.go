@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 
@@ -142,8 +144,10 @@ func TestCarbonScalingPolicy(t *testing.T) {
 	})
 
 	// An override lifts every cap until it ends.
-	got.Spec.OverrideUntil = ptr.To(metav1.NewTime(time.Now().Add(time.Hour)))
-	if _, err := policies.Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+	// Patches, not updates: the controller writes the status every pass, so
+	// a read-modify-write of the whole object would race it.
+	override := fmt.Sprintf(`{"spec":{"overrideUntil":%q}}`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	if _, err := policies.Patch(ctx, policy.Name, types.MergePatchType, []byte(override), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	framework.Eventually(t, "the override to lift the caps", func(ctx context.Context) (bool, error) {
@@ -162,9 +166,8 @@ func TestCarbonScalingPolicy(t *testing.T) {
 	})
 
 	// A refused update names the field, and keeps the policy as it was.
-	got, _ = policies.Get(ctx, policy.Name, metav1.GetOptions{})
-	got.Spec.Bands[0].MaxReplicasPercent = 100
-	if _, err := policies.Update(ctx, got, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.bands[0].maxReplicasPercent") {
+	bands := fmt.Sprintf(`{"spec":{"bands":[{"aboveGramsPerKWh":%d,"maxReplicasPercent":100}]}}`, q[0])
+	if _, err := policies.Patch(ctx, policy.Name, types.MergePatchType, []byte(bands), metav1.PatchOptions{}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.bands[0].maxReplicasPercent") {
 		t.Errorf("a 100%% band: %v, want 422", err)
 	}
 }

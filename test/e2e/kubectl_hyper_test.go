@@ -512,4 +512,20 @@ func TestKubectlHyperTemplatesAndCreate(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "want model=count") {
 		t.Errorf("--gpu without a count: exit %d %q", code, errOut)
 	}
+
+	// A blank disk: a DataVolume with a blank source, made with the VM.
+	hyperOK(t, "vm", "create", "installer", "-n", ns, "--blank", "10Gi", "--running")
+	runningVMI(t, ns, "installer", "")
+	vm, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Get(ctx, "installer", metav1.GetOptions{})
+	if err != nil || vm.Spec.Source == nil || vm.Spec.Source.Blank == nil || vm.Spec.Source.Blank.Size.String() != "10Gi" || vm.Spec.Image != "" {
+		t.Errorf("create --blank 10Gi: %v %+v", err, vm.Spec)
+	}
+	dv, err := env.CDI.CdiV1beta1().DataVolumes(ns).Get(ctx, "installer-rootdisk", metav1.GetOptions{})
+	if err != nil || dv.Spec.Source == nil || dv.Spec.Source.Blank == nil || dv.Status.Phase != "Succeeded" {
+		t.Errorf("the blank disk's DataVolume: %v %+v %s", err, dv.Spec.Source, dv.Status.Phase)
+	}
+	_, errOut, code = hyper(t, "vm", "create", "tiny", "-n", ns, "--blank", "100Mi")
+	if code == 0 || !strings.Contains(errOut, "spec.source.blank.size") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("--blank 100Mi: exit %d %q, want one line naming spec.source.blank.size", code, errOut)
+	}
 }

@@ -54,6 +54,19 @@ type VirtualMachineSource struct {
 	PersistentVolumeClaim string `json:"persistentVolumeClaim,omitempty"`
 	// DataVolume names a CDI DataVolume in the VM's namespace.
 	DataVolume string `json:"dataVolume,omitempty"`
+	// Blank is a new empty disk, made with the VM (a CDI DataVolume
+	// <vm>-rootdisk with a blank source) and deleted with it: for a guest
+	// installed over the network or from an ISO.
+	Blank *BlankDisk `json:"blank,omitempty"`
+}
+
+// BlankDisk is a new, empty disk.
+type BlankDisk struct {
+	// Size of the disk, at least 1Gi.
+	Size resource.Quantity `json:"size"`
+	// StorageClassName is the class of its claim; the cluster's default
+	// when empty.
+	StorageClassName string `json:"storageClassName,omitempty"`
 }
 
 // VirtualMachinePhase summarises where a virtual machine is in its life.

@@ -22,6 +22,11 @@ limitations under the License.
 package v1alpha1
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BlankDisk) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BlankDisk"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in CarbonCappedHPA) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.CarbonCappedHPA"
 }

@@ -20,6 +20,8 @@ var (
 	// minMemory is the smallest guest memory HyperSDK accepts: below it no
 	// general-purpose guest OS boots.
 	minMemory = resource.MustParse("1Gi")
+	// minDiskSize is the smallest blank disk: below it no guest installs.
+	minDiskSize = resource.MustParse("1Gi")
 
 	operationTypes = sets.New(
 		string(hypersdk.VMOperationClone), string(hypersdk.VMOperationMigrate), string(hypersdk.VMOperationResize),
@@ -87,15 +89,28 @@ func ValidateVirtualMachineSpec(spec *hypersdk.VirtualMachineSpec, fldPath *fiel
 
 func validateSource(src *hypersdk.VirtualMachineSource, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
+	set := 0
+	for _, isSet := range []bool{src.PersistentVolumeClaim != "", src.DataVolume != "", src.Blank != nil} {
+		if isSet {
+			set++
+		}
+	}
 	switch {
-	case src.PersistentVolumeClaim == "" && src.DataVolume == "":
-		allErrs = append(allErrs, field.Required(fldPath, "one of persistentVolumeClaim and dataVolume is required"))
-	case src.PersistentVolumeClaim != "" && src.DataVolume != "":
-		allErrs = append(allErrs, field.Forbidden(fldPath.Child("dataVolume"), "may not be set together with persistentVolumeClaim"))
+	case set == 0:
+		allErrs = append(allErrs, field.Required(fldPath, "one of persistentVolumeClaim, dataVolume and blank is required"))
+	case set > 1:
+		allErrs = append(allErrs, field.Forbidden(fldPath, "only one of persistentVolumeClaim, dataVolume and blank may be set"))
 	case src.PersistentVolumeClaim != "":
 		allErrs = append(allErrs, validateName(src.PersistentVolumeClaim, fldPath.Child("persistentVolumeClaim"))...)
-	default:
+	case src.DataVolume != "":
 		allErrs = append(allErrs, validateName(src.DataVolume, fldPath.Child("dataVolume"))...)
+	default:
+		if src.Blank.Size.Cmp(minDiskSize) < 0 {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("blank", "size"), src.Blank.Size.String(), "must be at least "+minDiskSize.String()))
+		}
+		if c := src.Blank.StorageClassName; c != "" {
+			allErrs = append(allErrs, validateName(c, fldPath.Child("blank", "storageClassName"))...)
+		}
 	}
 	return allErrs
 }

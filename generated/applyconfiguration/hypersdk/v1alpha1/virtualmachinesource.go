@@ -27,6 +27,10 @@ type VirtualMachineSourceApplyConfiguration struct {
 	PersistentVolumeClaim *string `json:"persistentVolumeClaim,omitempty"`
 	// DataVolume names a CDI DataVolume in the VM's namespace.
 	DataVolume *string `json:"dataVolume,omitempty"`
+	// Blank is a new empty disk, made with the VM (a CDI DataVolume
+	// <vm>-rootdisk with a blank source) and deleted with it: for a guest
+	// installed over the network or from an ISO.
+	Blank *BlankDiskApplyConfiguration `json:"blank,omitempty"`
 }
 
 // VirtualMachineSourceApplyConfiguration constructs a declarative configuration of the VirtualMachineSource type for use with
@@ -48,5 +52,13 @@ func (b *VirtualMachineSourceApplyConfiguration) WithPersistentVolumeClaim(value
 // If called multiple times, the DataVolume field is set to the value of the last call.
 func (b *VirtualMachineSourceApplyConfiguration) WithDataVolume(value string) *VirtualMachineSourceApplyConfiguration {
 	b.DataVolume = &value
+	return b
+}
+
+// WithBlank sets the Blank field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Blank field is set to the value of the last call.
+func (b *VirtualMachineSourceApplyConfiguration) WithBlank(value *BlankDiskApplyConfiguration) *VirtualMachineSourceApplyConfiguration {
+	b.Blank = value
 	return b
 }

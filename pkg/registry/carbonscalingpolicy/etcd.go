@@ -19,15 +19,10 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
+	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
 )
 
-// StatusREST is the storage of carbonscalingpolicies/status.
-type StatusREST struct {
-	store *genericregistry.Store
-}
-
 var (
-	_ rest.Patcher             = &StatusREST{}
 	_ rest.RESTCreateStrategy  = strategy{}
 	_ rest.RESTUpdateStrategy  = strategy{}
 	_ rest.ResetFieldsStrategy = statusStrategy{}
@@ -47,7 +42,7 @@ func (*REST) ShortNames() []string { return []string{"csp"} }
 func (*REST) Categories() []string { return []string{"hypersdk"} }
 
 // NewREST returns the storage of carbonscalingpolicies and of their status.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *StatusREST, error) {
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *statusrest.REST, error) {
 	s := strategy{scheme, names.SimpleNameGenerator}
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &hypersdk.CarbonScalingPolicy{} },
@@ -67,35 +62,7 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*RES
 	status := statusStrategy{s}
 	statusStore.UpdateStrategy = status
 	statusStore.ResetFieldsStrategy = status
-	return &REST{store}, &StatusREST{&statusStore}, nil
-}
-
-// New returns an empty policy.
-func (r *StatusREST) New() runtime.Object { return &hypersdk.CarbonScalingPolicy{} }
-
-// Destroy releases nothing: the main storage owns the store.
-func (r *StatusREST) Destroy() {}
-
-// Get returns the policy, for patches of its status.
-func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-// Update writes the status of a policy.
-func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
-	updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	// Status updates never create the object.
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-// GetResetFields says which fields a status writer may not set.
-func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-// ConvertToTable prints the status subresource like the main resource.
-func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
+	return &REST{store}, statusrest.New(&statusStore), nil
 }
 
 // strategy keeps users to the spec: the status is the controller's.

@@ -11,9 +11,9 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
 )
 
 // Admitter decides whether the caller may have an operation carried out
@@ -30,23 +30,17 @@ type REST struct {
 	admitter Admitter
 }
 
-// StatusREST is the storage of vmoperations/status.
-type StatusREST struct {
-	store *genericregistry.Store
-}
-
 var (
 	_ rest.ShortNamesProvider  = &REST{}
 	_ rest.Creater             = &REST{}
 	_ rest.Updater             = &REST{}
 	_ rest.CategoriesProvider  = &REST{}
-	_ rest.Patcher             = &StatusREST{}
 	_ rest.ResetFieldsStrategy = strategy{}
 )
 
 // NewREST returns the storage of vmoperations and of their status
 // subresource. admitter checks every operation about to be created.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, admitter Admitter) (*REST, *StatusREST, error) {
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, admitter Admitter) (*REST, *statusrest.REST, error) {
 	s := NewStrategy(scheme)
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &hypersdk.VMOperation{} },
@@ -67,7 +61,7 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, admit
 	status := NewStatusStrategy(scheme)
 	statusStore.UpdateStrategy = status
 	statusStore.ResetFieldsStrategy = status
-	return &REST{Store: store, admitter: admitter}, &StatusREST{&statusStore}, nil
+	return &REST{Store: store, admitter: admitter}, statusrest.New(&statusStore), nil
 }
 
 // Create stores a new operation once the caller's admission and the
@@ -101,34 +95,6 @@ func (*REST) ShortNames() []string { return []string{"vmop"} }
 
 // Categories puts operations in `kubectl get hypersdk`.
 func (*REST) Categories() []string { return []string{"hypersdk"} }
-
-// New returns an empty VMOperation.
-func (r *StatusREST) New() runtime.Object { return &hypersdk.VMOperation{} }
-
-// Destroy does nothing: the main resource owns the store.
-func (r *StatusREST) Destroy() {}
-
-// Get returns the operation, for patches of its status.
-func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-// Update writes the status of an operation.
-func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
-	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	// Status updates never create the object.
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-// GetResetFields says which fields a status writer may not set.
-func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-// ConvertToTable prints the status subresource like the main resource.
-func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
-}
 
 // tableConvertor prints operations for kubectl.
 type tableConvertor struct{}

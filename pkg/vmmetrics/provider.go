@@ -94,7 +94,8 @@ type Provider struct {
 
 	mu      sync.Mutex
 	sampled time.Time
-	batch   history.Batch
+	// byName is the last sample by VM; callers only read it.
+	byName map[types.NamespacedName]vmSample
 }
 
 var (
@@ -116,7 +117,8 @@ type vmSample struct {
 	at time.Time
 }
 
-// samples returns the latest samples by namespace/name, sampling again when
+// samples returns the latest samples by namespace/name (shared: read only),
+// sampling again when
 // they are older than the TTL. A failed sample is an error, never stale or
 // empty data.
 func (p *Provider) samples(ctx context.Context) (map[types.NamespacedName]vmSample, error) {
@@ -131,13 +133,14 @@ func (p *Provider) samples(ctx context.Context) (map[types.NamespacedName]vmSamp
 		if err != nil {
 			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("reading VM usage: %v", err))
 		}
-		p.batch, p.sampled = b, now
+		// Indexed once per sample, not per request: every query reads it.
+		byName := make(map[types.NamespacedName]vmSample, len(b.VMs))
+		for _, s := range b.VMs {
+			byName[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = vmSample{s, now}
+		}
+		p.byName, p.sampled = byName, now
 	}
-	out := make(map[types.NamespacedName]vmSample, len(p.batch.VMs))
-	for _, s := range p.batch.VMs {
-		out[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = vmSample{s, p.sampled}
-	}
-	return out, nil
+	return p.byName, nil
 }
 
 // value is metric of a running VM's sample; false when the VM does not run

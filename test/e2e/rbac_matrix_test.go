@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
@@ -77,6 +78,24 @@ func TestRBACMatrix(t *testing.T) {
 				t.Errorf("role %q GET %s: %d, want allowed=%v", role, sub, code, allowed[role][sub])
 			}
 		}
+	}
+
+	// CarbonScalingPolicies cap HPAs in every namespace: no namespace role
+	// may write one, only a cluster admin.
+	policy := &v1alpha1.CarbonScalingPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: ns + "-cap"},
+		Spec: v1alpha1.CarbonScalingPolicySpec{Zone: "ES", HPASelector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+			Bands: []v1alpha1.CarbonScalingBand{{AboveGramsPerKWh: 300, MaxReplicasPercent: 50}}},
+	}
+	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+	for _, role := range roles {
+		_, err := client(t, tokens[role]).HypersdkV1alpha1().CarbonScalingPolicies().Create(context.Background(), policy, dryRun)
+		if !apierrors.IsForbidden(err) {
+			t.Errorf("role %q created a CarbonScalingPolicy: %v, want 403", role, err)
+		}
+	}
+	if _, err := env.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies().Create(context.Background(), policy, dryRun); err != nil {
+		t.Errorf("a cluster admin creating a CarbonScalingPolicy: %v", err)
 	}
 }
 

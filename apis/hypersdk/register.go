@@ -40,6 +40,9 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&PlacementPolicyList{},
 		&CarbonScalingPolicy{},
 		&CarbonScalingPolicyList{},
+		&VirtualMachineAutoscaler{},
+		&VirtualMachineAutoscalerList{},
+		&VirtualMachineRecommendation{},
 		&VirtualMachinePlacement{},
 	)
 	return nil

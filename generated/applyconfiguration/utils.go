@@ -32,6 +32,10 @@ import (
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
 	// Group=hypersdk.io, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithKind("AutoscalerResources"):
+		return &hypersdkv1alpha1.AutoscalerResourcesApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("AutoscalerTargetRef"):
+		return &hypersdkv1alpha1.AutoscalerTargetRefApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BlankDisk"):
 		return &hypersdkv1alpha1.BlankDiskApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CarbonCappedHPA"):
@@ -48,12 +52,16 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.CloneSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("GPURequest"):
 		return &hypersdkv1alpha1.GPURequestApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("MaintenanceWindow"):
+		return &hypersdkv1alpha1.MaintenanceWindowApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("MigrateSpec"):
 		return &hypersdkv1alpha1.MigrateSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PlacementPolicy"):
 		return &hypersdkv1alpha1.PlacementPolicyApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PlacementPolicySpec"):
 		return &hypersdkv1alpha1.PlacementPolicySpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RecommendationEvidence"):
+		return &hypersdkv1alpha1.RecommendationEvidenceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ResizeSpec"):
 		return &hypersdkv1alpha1.ResizeSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ResourceReference"):
@@ -70,6 +78,14 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.StopSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("VirtualMachine"):
 		return &hypersdkv1alpha1.VirtualMachineApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("VirtualMachineAutoscaler"):
+		return &hypersdkv1alpha1.VirtualMachineAutoscalerApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("VirtualMachineAutoscalerSpec"):
+		return &hypersdkv1alpha1.VirtualMachineAutoscalerSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("VirtualMachineAutoscalerStatus"):
+		return &hypersdkv1alpha1.VirtualMachineAutoscalerStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("VirtualMachineRecommendationStatus"):
+		return &hypersdkv1alpha1.VirtualMachineRecommendationStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("VirtualMachineSource"):
 		return &hypersdkv1alpha1.VirtualMachineSourceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("VirtualMachineSpec"):

@@ -34,117 +34,189 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
-		v1alpha1.BlankDisk{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_BlankDisk(ref),
-		v1alpha1.CarbonCappedHPA{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_CarbonCappedHPA(ref),
-		v1alpha1.CarbonScalingBand{}.OpenAPIModelName():             schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingBand(ref),
-		v1alpha1.CarbonScalingPolicy{}.OpenAPIModelName():           schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicy(ref),
-		v1alpha1.CarbonScalingPolicyList{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicyList(ref),
-		v1alpha1.CarbonScalingPolicySpec{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicySpec(ref),
-		v1alpha1.CarbonScalingPolicyStatus{}.OpenAPIModelName():     schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicyStatus(ref),
-		v1alpha1.CloneSpec{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_CloneSpec(ref),
-		v1alpha1.ClusterHistory{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_ClusterHistory(ref),
-		v1alpha1.FilteredNode{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_FilteredNode(ref),
-		v1alpha1.GPURequest{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_GPURequest(ref),
-		v1alpha1.HistoryPoint{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_HistoryPoint(ref),
-		v1alpha1.HistorySeries{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_HistorySeries(ref),
-		v1alpha1.HistoryTrend{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_HistoryTrend(ref),
-		v1alpha1.HistoryWindow{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_HistoryWindow(ref),
-		v1alpha1.MigrateSpec{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_MigrateSpec(ref),
-		v1alpha1.NodeScore{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_NodeScore(ref),
-		v1alpha1.PlacementDecision{}.OpenAPIModelName():             schema_hypersdk_apis_hypersdk_v1alpha1_PlacementDecision(ref),
-		v1alpha1.PlacementPolicy{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicy(ref),
-		v1alpha1.PlacementPolicyList{}.OpenAPIModelName():           schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicyList(ref),
-		v1alpha1.PlacementPolicySpec{}.OpenAPIModelName():           schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicySpec(ref),
-		v1alpha1.PlacementWeights{}.OpenAPIModelName():              schema_hypersdk_apis_hypersdk_v1alpha1_PlacementWeights(ref),
-		v1alpha1.ResizeSpec{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_ResizeSpec(ref),
-		v1alpha1.ResourceReference{}.OpenAPIModelName():             schema_hypersdk_apis_hypersdk_v1alpha1_ResourceReference(ref),
-		v1alpha1.RestartSpec{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_RestartSpec(ref),
-		v1alpha1.RestoreSpec{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_RestoreSpec(ref),
-		v1alpha1.SnapshotSpec{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_SnapshotSpec(ref),
-		v1alpha1.StartSpec{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_StartSpec(ref),
-		v1alpha1.StopSpec{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_StopSpec(ref),
-		v1alpha1.VMOperation{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_VMOperation(ref),
-		v1alpha1.VMOperationList{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationList(ref),
-		v1alpha1.VMOperationRequester{}.OpenAPIModelName():          schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationRequester(ref),
-		v1alpha1.VMOperationSpec{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationSpec(ref),
-		v1alpha1.VMOperationStatus{}.OpenAPIModelName():             schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationStatus(ref),
-		v1alpha1.VirtualMachine{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachine(ref),
-		v1alpha1.VirtualMachineCloneOptions{}.OpenAPIModelName():    schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCloneOptions(ref),
-		v1alpha1.VirtualMachineConsoleOptions{}.OpenAPIModelName():  schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineConsoleOptions(ref),
-		v1alpha1.VirtualMachineHistory{}.OpenAPIModelName():         schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineHistory(ref),
-		v1alpha1.VirtualMachineHistoryOptions{}.OpenAPIModelName():  schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineHistoryOptions(ref),
-		v1alpha1.VirtualMachineList{}.OpenAPIModelName():            schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineList(ref),
-		v1alpha1.VirtualMachineMigrateOptions{}.OpenAPIModelName():  schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineMigrateOptions(ref),
-		v1alpha1.VirtualMachinePlacement{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachinePlacement(ref),
-		v1alpha1.VirtualMachineResizeOptions{}.OpenAPIModelName():   schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineResizeOptions(ref),
-		v1alpha1.VirtualMachineRestartOptions{}.OpenAPIModelName():  schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRestartOptions(ref),
-		v1alpha1.VirtualMachineRestoreOptions{}.OpenAPIModelName():  schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRestoreOptions(ref),
-		v1alpha1.VirtualMachineSnapshotOptions{}.OpenAPIModelName(): schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSnapshotOptions(ref),
-		v1alpha1.VirtualMachineSource{}.OpenAPIModelName():          schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSource(ref),
-		v1alpha1.VirtualMachineSpec{}.OpenAPIModelName():            schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSpec(ref),
-		v1alpha1.VirtualMachineStartOptions{}.OpenAPIModelName():    schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineStartOptions(ref),
-		v1alpha1.VirtualMachineStatus{}.OpenAPIModelName():          schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineStatus(ref),
-		v1alpha1.VirtualMachineStopOptions{}.OpenAPIModelName():     schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineStopOptions(ref),
-		resource.Quantity{}.OpenAPIModelName():                      schema_apimachinery_pkg_api_resource_Quantity(ref),
-		v1.APIGroup{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_APIGroup(ref),
-		v1.APIGroupList{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_APIGroupList(ref),
-		v1.APIResource{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_APIResource(ref),
-		v1.APIResourceList{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_APIResourceList(ref),
-		v1.APIVersions{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_APIVersions(ref),
-		v1.ApplyOptions{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_ApplyOptions(ref),
-		v1.Condition{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_Condition(ref),
-		v1.CreateOptions{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_CreateOptions(ref),
-		v1.DeleteOptions{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_DeleteOptions(ref),
-		v1.Duration{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_Duration(ref),
-		v1.FieldSelectorRequirement{}.OpenAPIModelName():            schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
-		v1.FieldsV1{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_FieldsV1(ref),
-		v1.GetOptions{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_GetOptions(ref),
-		v1.GroupKind{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_GroupKind(ref),
-		v1.GroupResource{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_GroupResource(ref),
-		v1.GroupVersion{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_GroupVersion(ref),
-		v1.GroupVersionForDiscovery{}.OpenAPIModelName():            schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
-		v1.GroupVersionKind{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_GroupVersionKind(ref),
-		v1.GroupVersionResource{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_GroupVersionResource(ref),
-		v1.InternalEvent{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_InternalEvent(ref),
-		v1.LabelSelector{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_LabelSelector(ref),
-		v1.LabelSelectorRequirement{}.OpenAPIModelName():            schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
-		v1.List{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_List(ref),
-		v1.ListMeta{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_ListMeta(ref),
-		v1.ListOptions{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_ListOptions(ref),
-		v1.ManagedFieldsEntry{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
-		v1.MicroTime{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_MicroTime(ref),
-		v1.ObjectMeta{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_ObjectMeta(ref),
-		v1.OwnerReference{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_OwnerReference(ref),
-		v1.PartialObjectMetadata{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
-		v1.PartialObjectMetadataList{}.OpenAPIModelName():           schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
-		v1.Patch{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_Patch(ref),
-		v1.PatchOptions{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_PatchOptions(ref),
-		v1.Preconditions{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_Preconditions(ref),
-		v1.RootPaths{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_RootPaths(ref),
-		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():           schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
-		v1.ShardInfo{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_ShardInfo(ref),
-		v1.Status{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_Status(ref),
-		v1.StatusCause{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_StatusCause(ref),
-		v1.StatusDetails{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_StatusDetails(ref),
-		v1.Table{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_Table(ref),
-		v1.TableColumnDefinition{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
-		v1.TableOptions{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_TableOptions(ref),
-		v1.TableRow{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_TableRow(ref),
-		v1.TableRowCondition{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_TableRowCondition(ref),
-		v1.Time{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_Time(ref),
-		v1.Timestamp{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_Timestamp(ref),
-		v1.TypeMeta{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_TypeMeta(ref),
-		v1.UpdateOptions{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_UpdateOptions(ref),
-		v1.WatchEvent{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_WatchEvent(ref),
-		runtime.RawExtension{}.OpenAPIModelName():                   schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
-		runtime.TypeMeta{}.OpenAPIModelName():                       schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
-		runtime.Unknown{}.OpenAPIModelName():                        schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
-		version.Info{}.OpenAPIModelName():                           schema_k8sio_apimachinery_pkg_version_Info(ref),
-		v1beta1.ContainerMetrics{}.OpenAPIModelName():               schema_pkg_apis_metrics_v1beta1_ContainerMetrics(ref),
-		v1beta1.NodeMetrics{}.OpenAPIModelName():                    schema_pkg_apis_metrics_v1beta1_NodeMetrics(ref),
-		v1beta1.NodeMetricsList{}.OpenAPIModelName():                schema_pkg_apis_metrics_v1beta1_NodeMetricsList(ref),
-		v1beta1.PodMetrics{}.OpenAPIModelName():                     schema_pkg_apis_metrics_v1beta1_PodMetrics(ref),
-		v1beta1.PodMetricsList{}.OpenAPIModelName():                 schema_pkg_apis_metrics_v1beta1_PodMetricsList(ref),
+		v1alpha1.AutoscalerResources{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_AutoscalerResources(ref),
+		v1alpha1.AutoscalerTargetRef{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_AutoscalerTargetRef(ref),
+		v1alpha1.BlankDisk{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_BlankDisk(ref),
+		v1alpha1.CarbonCappedHPA{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_CarbonCappedHPA(ref),
+		v1alpha1.CarbonScalingBand{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingBand(ref),
+		v1alpha1.CarbonScalingPolicy{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicy(ref),
+		v1alpha1.CarbonScalingPolicyList{}.OpenAPIModelName():            schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicyList(ref),
+		v1alpha1.CarbonScalingPolicySpec{}.OpenAPIModelName():            schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicySpec(ref),
+		v1alpha1.CarbonScalingPolicyStatus{}.OpenAPIModelName():          schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicyStatus(ref),
+		v1alpha1.CloneSpec{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_CloneSpec(ref),
+		v1alpha1.ClusterHistory{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_ClusterHistory(ref),
+		v1alpha1.FilteredNode{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_FilteredNode(ref),
+		v1alpha1.GPURequest{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_GPURequest(ref),
+		v1alpha1.HistoryPoint{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_HistoryPoint(ref),
+		v1alpha1.HistorySeries{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_HistorySeries(ref),
+		v1alpha1.HistoryTrend{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_HistoryTrend(ref),
+		v1alpha1.HistoryWindow{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_HistoryWindow(ref),
+		v1alpha1.MaintenanceWindow{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_MaintenanceWindow(ref),
+		v1alpha1.MigrateSpec{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_MigrateSpec(ref),
+		v1alpha1.NodeScore{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_NodeScore(ref),
+		v1alpha1.PlacementDecision{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_PlacementDecision(ref),
+		v1alpha1.PlacementPolicy{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicy(ref),
+		v1alpha1.PlacementPolicyList{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicyList(ref),
+		v1alpha1.PlacementPolicySpec{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicySpec(ref),
+		v1alpha1.PlacementWeights{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_PlacementWeights(ref),
+		v1alpha1.RecommendationEvidence{}.OpenAPIModelName():             schema_hypersdk_apis_hypersdk_v1alpha1_RecommendationEvidence(ref),
+		v1alpha1.ResizeSpec{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_ResizeSpec(ref),
+		v1alpha1.ResourceReference{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_ResourceReference(ref),
+		v1alpha1.RestartSpec{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_RestartSpec(ref),
+		v1alpha1.RestoreSpec{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_RestoreSpec(ref),
+		v1alpha1.SnapshotSpec{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_SnapshotSpec(ref),
+		v1alpha1.StartSpec{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_StartSpec(ref),
+		v1alpha1.StopSpec{}.OpenAPIModelName():                           schema_hypersdk_apis_hypersdk_v1alpha1_StopSpec(ref),
+		v1alpha1.VMOperation{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_VMOperation(ref),
+		v1alpha1.VMOperationList{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationList(ref),
+		v1alpha1.VMOperationRequester{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationRequester(ref),
+		v1alpha1.VMOperationSpec{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationSpec(ref),
+		v1alpha1.VMOperationStatus{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationStatus(ref),
+		v1alpha1.VirtualMachine{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachine(ref),
+		v1alpha1.VirtualMachineAutoscaler{}.OpenAPIModelName():           schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscaler(ref),
+		v1alpha1.VirtualMachineAutoscalerList{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscalerList(ref),
+		v1alpha1.VirtualMachineAutoscalerSpec{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscalerSpec(ref),
+		v1alpha1.VirtualMachineAutoscalerStatus{}.OpenAPIModelName():     schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscalerStatus(ref),
+		v1alpha1.VirtualMachineCloneOptions{}.OpenAPIModelName():         schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCloneOptions(ref),
+		v1alpha1.VirtualMachineConsoleOptions{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineConsoleOptions(ref),
+		v1alpha1.VirtualMachineHistory{}.OpenAPIModelName():              schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineHistory(ref),
+		v1alpha1.VirtualMachineHistoryOptions{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineHistoryOptions(ref),
+		v1alpha1.VirtualMachineList{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineList(ref),
+		v1alpha1.VirtualMachineMigrateOptions{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineMigrateOptions(ref),
+		v1alpha1.VirtualMachinePlacement{}.OpenAPIModelName():            schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachinePlacement(ref),
+		v1alpha1.VirtualMachineRecommendation{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRecommendation(ref),
+		v1alpha1.VirtualMachineRecommendationStatus{}.OpenAPIModelName(): schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRecommendationStatus(ref),
+		v1alpha1.VirtualMachineResizeOptions{}.OpenAPIModelName():        schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineResizeOptions(ref),
+		v1alpha1.VirtualMachineRestartOptions{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRestartOptions(ref),
+		v1alpha1.VirtualMachineRestoreOptions{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRestoreOptions(ref),
+		v1alpha1.VirtualMachineSnapshotOptions{}.OpenAPIModelName():      schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSnapshotOptions(ref),
+		v1alpha1.VirtualMachineSource{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSource(ref),
+		v1alpha1.VirtualMachineSpec{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSpec(ref),
+		v1alpha1.VirtualMachineStartOptions{}.OpenAPIModelName():         schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineStartOptions(ref),
+		v1alpha1.VirtualMachineStatus{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineStatus(ref),
+		v1alpha1.VirtualMachineStopOptions{}.OpenAPIModelName():          schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineStopOptions(ref),
+		resource.Quantity{}.OpenAPIModelName():                           schema_apimachinery_pkg_api_resource_Quantity(ref),
+		v1.APIGroup{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_APIGroup(ref),
+		v1.APIGroupList{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_APIGroupList(ref),
+		v1.APIResource{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_APIResource(ref),
+		v1.APIResourceList{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_APIResourceList(ref),
+		v1.APIVersions{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_APIVersions(ref),
+		v1.ApplyOptions{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_ApplyOptions(ref),
+		v1.Condition{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_Condition(ref),
+		v1.CreateOptions{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_CreateOptions(ref),
+		v1.DeleteOptions{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_DeleteOptions(ref),
+		v1.Duration{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_Duration(ref),
+		v1.FieldSelectorRequirement{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
+		v1.FieldsV1{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_FieldsV1(ref),
+		v1.GetOptions{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_GetOptions(ref),
+		v1.GroupKind{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_GroupKind(ref),
+		v1.GroupResource{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_GroupResource(ref),
+		v1.GroupVersion{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_GroupVersion(ref),
+		v1.GroupVersionForDiscovery{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
+		v1.GroupVersionKind{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_GroupVersionKind(ref),
+		v1.GroupVersionResource{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_GroupVersionResource(ref),
+		v1.InternalEvent{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_InternalEvent(ref),
+		v1.LabelSelector{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_LabelSelector(ref),
+		v1.LabelSelectorRequirement{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
+		v1.List{}.OpenAPIModelName():                                     schema_pkg_apis_meta_v1_List(ref),
+		v1.ListMeta{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_ListMeta(ref),
+		v1.ListOptions{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_ListOptions(ref),
+		v1.ManagedFieldsEntry{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
+		v1.MicroTime{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_MicroTime(ref),
+		v1.ObjectMeta{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_ObjectMeta(ref),
+		v1.OwnerReference{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_OwnerReference(ref),
+		v1.PartialObjectMetadata{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
+		v1.PartialObjectMetadataList{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
+		v1.Patch{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_Patch(ref),
+		v1.PatchOptions{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_PatchOptions(ref),
+		v1.Preconditions{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_Preconditions(ref),
+		v1.RootPaths{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_RootPaths(ref),
+		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
+		v1.ShardInfo{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_ShardInfo(ref),
+		v1.Status{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_Status(ref),
+		v1.StatusCause{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_StatusCause(ref),
+		v1.StatusDetails{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_StatusDetails(ref),
+		v1.Table{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_Table(ref),
+		v1.TableColumnDefinition{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
+		v1.TableOptions{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_TableOptions(ref),
+		v1.TableRow{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_TableRow(ref),
+		v1.TableRowCondition{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_TableRowCondition(ref),
+		v1.Time{}.OpenAPIModelName():                                     schema_pkg_apis_meta_v1_Time(ref),
+		v1.Timestamp{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_Timestamp(ref),
+		v1.TypeMeta{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_TypeMeta(ref),
+		v1.UpdateOptions{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_UpdateOptions(ref),
+		v1.WatchEvent{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_WatchEvent(ref),
+		runtime.RawExtension{}.OpenAPIModelName():                        schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
+		runtime.TypeMeta{}.OpenAPIModelName():                            schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
+		runtime.Unknown{}.OpenAPIModelName():                             schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
+		version.Info{}.OpenAPIModelName():                                schema_k8sio_apimachinery_pkg_version_Info(ref),
+		v1beta1.ContainerMetrics{}.OpenAPIModelName():                    schema_pkg_apis_metrics_v1beta1_ContainerMetrics(ref),
+		v1beta1.NodeMetrics{}.OpenAPIModelName():                         schema_pkg_apis_metrics_v1beta1_NodeMetrics(ref),
+		v1beta1.NodeMetricsList{}.OpenAPIModelName():                     schema_pkg_apis_metrics_v1beta1_NodeMetricsList(ref),
+		v1beta1.PodMetrics{}.OpenAPIModelName():                          schema_pkg_apis_metrics_v1beta1_PodMetrics(ref),
+		v1beta1.PodMetricsList{}.OpenAPIModelName():                      schema_pkg_apis_metrics_v1beta1_PodMetricsList(ref),
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_AutoscalerResources(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "AutoscalerResources is a size: whole vCPUs and guest memory.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"cpus": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+					"memory": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			resource.Quantity{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_AutoscalerTargetRef(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "AutoscalerTargetRef names the object an autoscaler sizes.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion is kubevirt.io/v1 for a VirtualMachine, pool.kubevirt.io/v1beta1 for a VirtualMachinePool; optional.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is VirtualMachine or VirtualMachinePool.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+				},
+				Required: []string{"kind", "name"},
+			},
+		},
 	}
 }
 
@@ -872,6 +944,36 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_HistoryWindow(ref common.ReferenceCa
 	}
 }
 
+func schema_hypersdk_apis_hypersdk_v1alpha1_MaintenanceWindow(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "MaintenanceWindow opens at every time its cron schedule names and lasts for its duration.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"schedule": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Schedule is a standard five-field cron expression, in UTC.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"duration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Duration is how long the window stays open.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"schedule", "duration"},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName()},
+	}
+}
+
 func schema_hypersdk_apis_hypersdk_v1alpha1_MigrateSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1359,6 +1461,64 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementWeights(ref common.Referenc
 				Required: []string{"carbon", "cost", "pressure", "gpu"},
 			},
 		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_RecommendationEvidence(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RecommendationEvidence is what a recommendation rests on.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"strategy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Strategy is the recommender's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"samples": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Samples is how many usage samples contribute.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"windowStart": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WindowStart and WindowEnd are the oldest and newest of them.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"windowEnd": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"confidencePercent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ConfidencePercent grows with the evidence, 0 to 100.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"method": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Method says how the target is computed (the percentiles and margins).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"strategy", "samples", "confidencePercent"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -1966,6 +2126,269 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachine(ref common.ReferenceC
 	}
 }
 
+func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscaler(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineAutoscaler right-sizes the vCPUs and memory of a VirtualMachine, or of every VM of a VirtualMachinePool, from their usage history: it always recommends, and applies its recommendations as Resize VMOperations as far as its updateMode allows.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.VirtualMachineAutoscalerSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.VirtualMachineAutoscalerStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.VirtualMachineAutoscalerSpec{}.OpenAPIModelName(), v1alpha1.VirtualMachineAutoscalerStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscalerList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineAutoscalerList is a list of VirtualMachineAutoscaler.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.VirtualMachineAutoscaler{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.VirtualMachineAutoscaler{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscalerSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineAutoscalerSpec says what to size, how and within which limits.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"targetRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TargetRef is the VirtualMachine or VirtualMachinePool (kubevirt.io) to size, in the autoscaler's namespace.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.AutoscalerTargetRef{}.OpenAPIModelName()),
+						},
+					},
+					"updateMode": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UpdateMode is Off (the default), Initial, Live or LiveOrRestart.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"minAllowed": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MinAllowed and MaxAllowed bound the recommendation.",
+							Ref:         ref(v1alpha1.AutoscalerResources{}.OpenAPIModelName()),
+						},
+					},
+					"maxAllowed": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1alpha1.AutoscalerResources{}.OpenAPIModelName()),
+						},
+					},
+					"controlledResources": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "set",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "ControlledResources are the resources it sizes: cpu, memory; both by default.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"maintenanceWindows": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "MaintenanceWindows are when LiveOrRestart may restart a VM.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.MaintenanceWindow{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"maxChangesPerDay": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MaxChangesPerDay bounds the resizes of one VM in any 24 hours; 2 by default.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"cooldown": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Cooldown is the least time between two resizes of one VM; 1h by default.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"requester": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Requester is who last wrote the spec. The server sets it from the authenticated user on create and on every change of the spec, whatever the client sent; the controller resizes only the VMs the requester may resize itself (create virtualmachines/resize).",
+							Ref:         ref(v1alpha1.VMOperationRequester{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"targetRef"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.AutoscalerResources{}.OpenAPIModelName(), v1alpha1.AutoscalerTargetRef{}.OpenAPIModelName(), v1alpha1.MaintenanceWindow{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName(), v1.Duration{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscalerStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineAutoscalerStatus holds the recommendations.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObservedGeneration is the spec generation this status is about.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"lastEvaluated": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastEvaluated is when the controller last recommended.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"virtualMachines": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"name",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "VirtualMachines are the sized VMs, each with its recommendation.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.VirtualMachineRecommendationStatus{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions: RecommendationProvided (every targeted VM has one).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.VirtualMachineRecommendationStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
 func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCloneOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -2419,6 +2842,169 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachinePlacement(ref common.R
 		},
 		Dependencies: []string{
 			v1alpha1.PlacementDecision{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRecommendation(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineRecommendation is the answer of virtualmachines/recommendation: the recommendation of the autoscaler that sizes the VM.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObjectMeta names the VM.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"autoscaler": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Autoscaler is the VirtualMachineAutoscaler the recommendation is from.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"updateMode": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UpdateMode is the autoscaler's.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"lastEvaluated": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastEvaluated is when it was computed.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"recommendation": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Recommendation is the VM's entry of the autoscaler's status.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.VirtualMachineRecommendationStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"autoscaler", "updateMode", "recommendation"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.VirtualMachineRecommendationStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRecommendationStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineRecommendationStatus is one VM's recommendation, its evidence and what the autoscaler did about it.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the VM.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"current": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Current is the VM's size now.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.AutoscalerResources{}.OpenAPIModelName()),
+						},
+					},
+					"target": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Target is the recommended size; LowerBound and UpperBound the range within which the current size is left alone. All three are rounded to what KubeVirt applies and within minAllowed and maxAllowed.",
+							Ref:         ref(v1alpha1.AutoscalerResources{}.OpenAPIModelName()),
+						},
+					},
+					"lowerBound": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1alpha1.AutoscalerResources{}.OpenAPIModelName()),
+						},
+					},
+					"upperBound": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1alpha1.AutoscalerResources{}.OpenAPIModelName()),
+						},
+					},
+					"uncappedCPU": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UncappedTarget is the estimate before rounding and limits: CPU in cores (millicores), memory in bytes.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+					"uncappedMemory": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+					"evidence": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Evidence behind the recommendation.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.RecommendationEvidence{}.OpenAPIModelName()),
+						},
+					},
+					"action": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Action says what the autoscaler did or would do, and why.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"operation": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Operation is the last Resize VMOperation it created for this VM.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"changes": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Changes are the times of the resizes of the last 24 hours (for maxChangesPerDay and the cooldown, across controller restarts).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Time{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"name", "current", "evidence"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.AutoscalerResources{}.OpenAPIModelName(), v1alpha1.RecommendationEvidence{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 

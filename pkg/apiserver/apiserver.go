@@ -27,6 +27,7 @@ import (
 	historyrest "github.com/hypersdk/hypersdk/pkg/registry/history"
 	"github.com/hypersdk/hypersdk/pkg/registry/placementpolicy"
 	"github.com/hypersdk/hypersdk/pkg/registry/virtualmachine"
+	"github.com/hypersdk/hypersdk/pkg/registry/vmautoscaler"
 	"github.com/hypersdk/hypersdk/pkg/registry/vmoperation"
 	"github.com/hypersdk/hypersdk/pkg/vmmetrics"
 )
@@ -137,6 +138,13 @@ func (c completedConfig) New() (*Server, error) {
 	}
 	storage["carbonscalingpolicies"] = scaling
 	storage["carbonscalingpolicies/status"] = scalingStatus
+	autoscalers, autoscalerStatus, err := vmautoscaler.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	storage["virtualmachineautoscalers"] = autoscalers
+	storage["virtualmachineautoscalers/status"] = autoscalerStatus
+	storage["virtualmachines/recommendation"] = virtualmachine.NewRecommendationREST(vms, autoscalers)
 	group.VersionedResourcesStorageMap["v1alpha1"] = storage
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", hypersdk.GroupName, err)

@@ -4,6 +4,9 @@
 package fuzzer
 
 import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeserializer "k8s.io/apimachinery/pkg/runtime/serializer"
 	"sigs.k8s.io/randfill"
 
@@ -30,6 +33,22 @@ var Funcs = func(runtimeserializer.CodecFactory) []interface{} {
 			c.FillNoCustom(s)
 			if s.RestartPolicy == "" {
 				s.RestartPolicy = hypersdk.ResizeRestartIfNeeded
+			}
+		},
+		func(s *hypersdk.VirtualMachineAutoscalerSpec, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.UpdateMode == "" {
+				s.UpdateMode = hypersdk.AutoscalerUpdateOff
+			}
+			if len(s.ControlledResources) == 0 {
+				s.ControlledResources = []string{hypersdk.AutoscalerResourceCPU, hypersdk.AutoscalerResourceMemory}
+			}
+			if s.MaxChangesPerDay == nil {
+				n := int32(2)
+				s.MaxChangesPerDay = &n
+			}
+			if s.Cooldown == nil {
+				s.Cooldown = &metav1.Duration{Duration: time.Hour}
 			}
 		},
 		func(s *hypersdk.VMOperationSpec, c randfill.Continue) {

@@ -1,6 +1,11 @@
 package v1alpha1
 
-import "k8s.io/apimachinery/pkg/runtime"
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
 
 func addDefaultingFuncs(scheme *runtime.Scheme) error {
 	return RegisterDefaults(scheme)
@@ -61,5 +66,24 @@ func (obj *VMOperationSpec) onlyBlock() bool {
 func SetDefaults_ResizeSpec(obj *ResizeSpec) {
 	if obj.RestartPolicy == "" {
 		obj.RestartPolicy = ResizeRestartIfNeeded
+	}
+}
+
+// SetDefaults_VirtualMachineAutoscalerSpec recommends only unless asked to
+// act, sizes both resources, and limits changes to two a day an hour apart:
+// a VM is not a pod, and every resize disturbs its guest.
+func SetDefaults_VirtualMachineAutoscalerSpec(obj *VirtualMachineAutoscalerSpec) {
+	if obj.UpdateMode == "" {
+		obj.UpdateMode = AutoscalerUpdateOff
+	}
+	if len(obj.ControlledResources) == 0 {
+		obj.ControlledResources = []string{AutoscalerResourceCPU, AutoscalerResourceMemory}
+	}
+	if obj.MaxChangesPerDay == nil {
+		n := int32(2)
+		obj.MaxChangesPerDay = &n
+	}
+	if obj.Cooldown == nil {
+		obj.Cooldown = &metav1.Duration{Duration: time.Hour}
 	}
 }

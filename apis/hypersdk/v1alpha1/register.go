@@ -48,6 +48,9 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&PlacementPolicyList{},
 		&CarbonScalingPolicy{},
 		&CarbonScalingPolicyList{},
+		&VirtualMachineAutoscaler{},
+		&VirtualMachineAutoscalerList{},
+		&VirtualMachineRecommendation{},
 		&VirtualMachinePlacement{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)

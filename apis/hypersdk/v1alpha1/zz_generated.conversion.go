@@ -26,6 +26,7 @@ import (
 	unsafe "unsafe"
 
 	hypersdk "github.com/hypersdk/hypersdk/apis/hypersdk"
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	conversion "k8s.io/apimachinery/pkg/conversion"
 	runtime "k8s.io/apimachinery/pkg/runtime"
 )
@@ -37,6 +38,26 @@ func init() {
 // RegisterConversions adds conversion functions to the given scheme.
 // Public to allow building arbitrary schemes.
 func RegisterConversions(s *runtime.Scheme) error {
+	if err := s.AddGeneratedConversionFunc((*AutoscalerResources)(nil), (*hypersdk.AutoscalerResources)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AutoscalerResources_To_hypersdk_AutoscalerResources(a.(*AutoscalerResources), b.(*hypersdk.AutoscalerResources), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.AutoscalerResources)(nil), (*AutoscalerResources)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_AutoscalerResources_To_v1alpha1_AutoscalerResources(a.(*hypersdk.AutoscalerResources), b.(*AutoscalerResources), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AutoscalerTargetRef)(nil), (*hypersdk.AutoscalerTargetRef)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AutoscalerTargetRef_To_hypersdk_AutoscalerTargetRef(a.(*AutoscalerTargetRef), b.(*hypersdk.AutoscalerTargetRef), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.AutoscalerTargetRef)(nil), (*AutoscalerTargetRef)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_AutoscalerTargetRef_To_v1alpha1_AutoscalerTargetRef(a.(*hypersdk.AutoscalerTargetRef), b.(*AutoscalerTargetRef), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*BlankDisk)(nil), (*hypersdk.BlankDisk)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_BlankDisk_To_hypersdk_BlankDisk(a.(*BlankDisk), b.(*hypersdk.BlankDisk), scope)
 	}); err != nil {
@@ -187,6 +208,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*MaintenanceWindow)(nil), (*hypersdk.MaintenanceWindow)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_MaintenanceWindow_To_hypersdk_MaintenanceWindow(a.(*MaintenanceWindow), b.(*hypersdk.MaintenanceWindow), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.MaintenanceWindow)(nil), (*MaintenanceWindow)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_MaintenanceWindow_To_v1alpha1_MaintenanceWindow(a.(*hypersdk.MaintenanceWindow), b.(*MaintenanceWindow), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*MigrateSpec)(nil), (*hypersdk.MigrateSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_MigrateSpec_To_hypersdk_MigrateSpec(a.(*MigrateSpec), b.(*hypersdk.MigrateSpec), scope)
 	}); err != nil {
@@ -254,6 +285,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*hypersdk.PlacementWeights)(nil), (*PlacementWeights)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights(a.(*hypersdk.PlacementWeights), b.(*PlacementWeights), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*RecommendationEvidence)(nil), (*hypersdk.RecommendationEvidence)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RecommendationEvidence_To_hypersdk_RecommendationEvidence(a.(*RecommendationEvidence), b.(*hypersdk.RecommendationEvidence), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.RecommendationEvidence)(nil), (*RecommendationEvidence)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_RecommendationEvidence_To_v1alpha1_RecommendationEvidence(a.(*hypersdk.RecommendationEvidence), b.(*RecommendationEvidence), scope)
 	}); err != nil {
 		return err
 	}
@@ -387,6 +428,46 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*VirtualMachineAutoscaler)(nil), (*hypersdk.VirtualMachineAutoscaler)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VirtualMachineAutoscaler_To_hypersdk_VirtualMachineAutoscaler(a.(*VirtualMachineAutoscaler), b.(*hypersdk.VirtualMachineAutoscaler), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.VirtualMachineAutoscaler)(nil), (*VirtualMachineAutoscaler)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_VirtualMachineAutoscaler_To_v1alpha1_VirtualMachineAutoscaler(a.(*hypersdk.VirtualMachineAutoscaler), b.(*VirtualMachineAutoscaler), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*VirtualMachineAutoscalerList)(nil), (*hypersdk.VirtualMachineAutoscalerList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VirtualMachineAutoscalerList_To_hypersdk_VirtualMachineAutoscalerList(a.(*VirtualMachineAutoscalerList), b.(*hypersdk.VirtualMachineAutoscalerList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.VirtualMachineAutoscalerList)(nil), (*VirtualMachineAutoscalerList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_VirtualMachineAutoscalerList_To_v1alpha1_VirtualMachineAutoscalerList(a.(*hypersdk.VirtualMachineAutoscalerList), b.(*VirtualMachineAutoscalerList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*VirtualMachineAutoscalerSpec)(nil), (*hypersdk.VirtualMachineAutoscalerSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VirtualMachineAutoscalerSpec_To_hypersdk_VirtualMachineAutoscalerSpec(a.(*VirtualMachineAutoscalerSpec), b.(*hypersdk.VirtualMachineAutoscalerSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.VirtualMachineAutoscalerSpec)(nil), (*VirtualMachineAutoscalerSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_VirtualMachineAutoscalerSpec_To_v1alpha1_VirtualMachineAutoscalerSpec(a.(*hypersdk.VirtualMachineAutoscalerSpec), b.(*VirtualMachineAutoscalerSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*VirtualMachineAutoscalerStatus)(nil), (*hypersdk.VirtualMachineAutoscalerStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VirtualMachineAutoscalerStatus_To_hypersdk_VirtualMachineAutoscalerStatus(a.(*VirtualMachineAutoscalerStatus), b.(*hypersdk.VirtualMachineAutoscalerStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.VirtualMachineAutoscalerStatus)(nil), (*VirtualMachineAutoscalerStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_VirtualMachineAutoscalerStatus_To_v1alpha1_VirtualMachineAutoscalerStatus(a.(*hypersdk.VirtualMachineAutoscalerStatus), b.(*VirtualMachineAutoscalerStatus), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*VirtualMachineCloneOptions)(nil), (*hypersdk.VirtualMachineCloneOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_VirtualMachineCloneOptions_To_hypersdk_VirtualMachineCloneOptions(a.(*VirtualMachineCloneOptions), b.(*hypersdk.VirtualMachineCloneOptions), scope)
 	}); err != nil {
@@ -454,6 +535,26 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*hypersdk.VirtualMachinePlacement)(nil), (*VirtualMachinePlacement)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_hypersdk_VirtualMachinePlacement_To_v1alpha1_VirtualMachinePlacement(a.(*hypersdk.VirtualMachinePlacement), b.(*VirtualMachinePlacement), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*VirtualMachineRecommendation)(nil), (*hypersdk.VirtualMachineRecommendation)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VirtualMachineRecommendation_To_hypersdk_VirtualMachineRecommendation(a.(*VirtualMachineRecommendation), b.(*hypersdk.VirtualMachineRecommendation), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.VirtualMachineRecommendation)(nil), (*VirtualMachineRecommendation)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_VirtualMachineRecommendation_To_v1alpha1_VirtualMachineRecommendation(a.(*hypersdk.VirtualMachineRecommendation), b.(*VirtualMachineRecommendation), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*VirtualMachineRecommendationStatus)(nil), (*hypersdk.VirtualMachineRecommendationStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VirtualMachineRecommendationStatus_To_hypersdk_VirtualMachineRecommendationStatus(a.(*VirtualMachineRecommendationStatus), b.(*hypersdk.VirtualMachineRecommendationStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.VirtualMachineRecommendationStatus)(nil), (*VirtualMachineRecommendationStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_VirtualMachineRecommendationStatus_To_v1alpha1_VirtualMachineRecommendationStatus(a.(*hypersdk.VirtualMachineRecommendationStatus), b.(*VirtualMachineRecommendationStatus), scope)
 	}); err != nil {
 		return err
 	}
@@ -558,6 +659,46 @@ func RegisterConversions(s *runtime.Scheme) error {
 		return err
 	}
 	return nil
+}
+
+func autoConvert_v1alpha1_AutoscalerResources_To_hypersdk_AutoscalerResources(in *AutoscalerResources, out *hypersdk.AutoscalerResources, s conversion.Scope) error {
+	*out = *(*hypersdk.AutoscalerResources)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_AutoscalerResources_To_hypersdk_AutoscalerResources is an autogenerated conversion function.
+func Convert_v1alpha1_AutoscalerResources_To_hypersdk_AutoscalerResources(in *AutoscalerResources, out *hypersdk.AutoscalerResources, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AutoscalerResources_To_hypersdk_AutoscalerResources(in, out, s)
+}
+
+func autoConvert_hypersdk_AutoscalerResources_To_v1alpha1_AutoscalerResources(in *hypersdk.AutoscalerResources, out *AutoscalerResources, s conversion.Scope) error {
+	*out = *(*AutoscalerResources)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_AutoscalerResources_To_v1alpha1_AutoscalerResources is an autogenerated conversion function.
+func Convert_hypersdk_AutoscalerResources_To_v1alpha1_AutoscalerResources(in *hypersdk.AutoscalerResources, out *AutoscalerResources, s conversion.Scope) error {
+	return autoConvert_hypersdk_AutoscalerResources_To_v1alpha1_AutoscalerResources(in, out, s)
+}
+
+func autoConvert_v1alpha1_AutoscalerTargetRef_To_hypersdk_AutoscalerTargetRef(in *AutoscalerTargetRef, out *hypersdk.AutoscalerTargetRef, s conversion.Scope) error {
+	*out = *(*hypersdk.AutoscalerTargetRef)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_AutoscalerTargetRef_To_hypersdk_AutoscalerTargetRef is an autogenerated conversion function.
+func Convert_v1alpha1_AutoscalerTargetRef_To_hypersdk_AutoscalerTargetRef(in *AutoscalerTargetRef, out *hypersdk.AutoscalerTargetRef, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AutoscalerTargetRef_To_hypersdk_AutoscalerTargetRef(in, out, s)
+}
+
+func autoConvert_hypersdk_AutoscalerTargetRef_To_v1alpha1_AutoscalerTargetRef(in *hypersdk.AutoscalerTargetRef, out *AutoscalerTargetRef, s conversion.Scope) error {
+	*out = *(*AutoscalerTargetRef)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_AutoscalerTargetRef_To_v1alpha1_AutoscalerTargetRef is an autogenerated conversion function.
+func Convert_hypersdk_AutoscalerTargetRef_To_v1alpha1_AutoscalerTargetRef(in *hypersdk.AutoscalerTargetRef, out *AutoscalerTargetRef, s conversion.Scope) error {
+	return autoConvert_hypersdk_AutoscalerTargetRef_To_v1alpha1_AutoscalerTargetRef(in, out, s)
 }
 
 func autoConvert_v1alpha1_BlankDisk_To_hypersdk_BlankDisk(in *BlankDisk, out *hypersdk.BlankDisk, s conversion.Scope) error {
@@ -882,6 +1023,26 @@ func Convert_hypersdk_HistoryWindow_To_v1alpha1_HistoryWindow(in *hypersdk.Histo
 	return autoConvert_hypersdk_HistoryWindow_To_v1alpha1_HistoryWindow(in, out, s)
 }
 
+func autoConvert_v1alpha1_MaintenanceWindow_To_hypersdk_MaintenanceWindow(in *MaintenanceWindow, out *hypersdk.MaintenanceWindow, s conversion.Scope) error {
+	*out = *(*hypersdk.MaintenanceWindow)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_MaintenanceWindow_To_hypersdk_MaintenanceWindow is an autogenerated conversion function.
+func Convert_v1alpha1_MaintenanceWindow_To_hypersdk_MaintenanceWindow(in *MaintenanceWindow, out *hypersdk.MaintenanceWindow, s conversion.Scope) error {
+	return autoConvert_v1alpha1_MaintenanceWindow_To_hypersdk_MaintenanceWindow(in, out, s)
+}
+
+func autoConvert_hypersdk_MaintenanceWindow_To_v1alpha1_MaintenanceWindow(in *hypersdk.MaintenanceWindow, out *MaintenanceWindow, s conversion.Scope) error {
+	*out = *(*MaintenanceWindow)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_MaintenanceWindow_To_v1alpha1_MaintenanceWindow is an autogenerated conversion function.
+func Convert_hypersdk_MaintenanceWindow_To_v1alpha1_MaintenanceWindow(in *hypersdk.MaintenanceWindow, out *MaintenanceWindow, s conversion.Scope) error {
+	return autoConvert_hypersdk_MaintenanceWindow_To_v1alpha1_MaintenanceWindow(in, out, s)
+}
+
 func autoConvert_v1alpha1_MigrateSpec_To_hypersdk_MigrateSpec(in *MigrateSpec, out *hypersdk.MigrateSpec, s conversion.Scope) error {
 	*out = *(*hypersdk.MigrateSpec)(unsafe.Pointer(in))
 	return nil
@@ -1028,6 +1189,26 @@ func autoConvert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights(in *hype
 // Convert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights is an autogenerated conversion function.
 func Convert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights(in *hypersdk.PlacementWeights, out *PlacementWeights, s conversion.Scope) error {
 	return autoConvert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights(in, out, s)
+}
+
+func autoConvert_v1alpha1_RecommendationEvidence_To_hypersdk_RecommendationEvidence(in *RecommendationEvidence, out *hypersdk.RecommendationEvidence, s conversion.Scope) error {
+	*out = *(*hypersdk.RecommendationEvidence)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_RecommendationEvidence_To_hypersdk_RecommendationEvidence is an autogenerated conversion function.
+func Convert_v1alpha1_RecommendationEvidence_To_hypersdk_RecommendationEvidence(in *RecommendationEvidence, out *hypersdk.RecommendationEvidence, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RecommendationEvidence_To_hypersdk_RecommendationEvidence(in, out, s)
+}
+
+func autoConvert_hypersdk_RecommendationEvidence_To_v1alpha1_RecommendationEvidence(in *hypersdk.RecommendationEvidence, out *RecommendationEvidence, s conversion.Scope) error {
+	*out = *(*RecommendationEvidence)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_RecommendationEvidence_To_v1alpha1_RecommendationEvidence is an autogenerated conversion function.
+func Convert_hypersdk_RecommendationEvidence_To_v1alpha1_RecommendationEvidence(in *hypersdk.RecommendationEvidence, out *RecommendationEvidence, s conversion.Scope) error {
+	return autoConvert_hypersdk_RecommendationEvidence_To_v1alpha1_RecommendationEvidence(in, out, s)
 }
 
 func autoConvert_v1alpha1_ResizeSpec_To_hypersdk_ResizeSpec(in *ResizeSpec, out *hypersdk.ResizeSpec, s conversion.Scope) error {
@@ -1316,6 +1497,100 @@ func Convert_hypersdk_VirtualMachine_To_v1alpha1_VirtualMachine(in *hypersdk.Vir
 	return autoConvert_hypersdk_VirtualMachine_To_v1alpha1_VirtualMachine(in, out, s)
 }
 
+func autoConvert_v1alpha1_VirtualMachineAutoscaler_To_hypersdk_VirtualMachineAutoscaler(in *VirtualMachineAutoscaler, out *hypersdk.VirtualMachineAutoscaler, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_VirtualMachineAutoscalerSpec_To_hypersdk_VirtualMachineAutoscalerSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_VirtualMachineAutoscalerStatus_To_hypersdk_VirtualMachineAutoscalerStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_VirtualMachineAutoscaler_To_hypersdk_VirtualMachineAutoscaler is an autogenerated conversion function.
+func Convert_v1alpha1_VirtualMachineAutoscaler_To_hypersdk_VirtualMachineAutoscaler(in *VirtualMachineAutoscaler, out *hypersdk.VirtualMachineAutoscaler, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VirtualMachineAutoscaler_To_hypersdk_VirtualMachineAutoscaler(in, out, s)
+}
+
+func autoConvert_hypersdk_VirtualMachineAutoscaler_To_v1alpha1_VirtualMachineAutoscaler(in *hypersdk.VirtualMachineAutoscaler, out *VirtualMachineAutoscaler, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_hypersdk_VirtualMachineAutoscalerSpec_To_v1alpha1_VirtualMachineAutoscalerSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_hypersdk_VirtualMachineAutoscalerStatus_To_v1alpha1_VirtualMachineAutoscalerStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_hypersdk_VirtualMachineAutoscaler_To_v1alpha1_VirtualMachineAutoscaler is an autogenerated conversion function.
+func Convert_hypersdk_VirtualMachineAutoscaler_To_v1alpha1_VirtualMachineAutoscaler(in *hypersdk.VirtualMachineAutoscaler, out *VirtualMachineAutoscaler, s conversion.Scope) error {
+	return autoConvert_hypersdk_VirtualMachineAutoscaler_To_v1alpha1_VirtualMachineAutoscaler(in, out, s)
+}
+
+func autoConvert_v1alpha1_VirtualMachineAutoscalerList_To_hypersdk_VirtualMachineAutoscalerList(in *VirtualMachineAutoscalerList, out *hypersdk.VirtualMachineAutoscalerList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]hypersdk.VirtualMachineAutoscaler)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_VirtualMachineAutoscalerList_To_hypersdk_VirtualMachineAutoscalerList is an autogenerated conversion function.
+func Convert_v1alpha1_VirtualMachineAutoscalerList_To_hypersdk_VirtualMachineAutoscalerList(in *VirtualMachineAutoscalerList, out *hypersdk.VirtualMachineAutoscalerList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VirtualMachineAutoscalerList_To_hypersdk_VirtualMachineAutoscalerList(in, out, s)
+}
+
+func autoConvert_hypersdk_VirtualMachineAutoscalerList_To_v1alpha1_VirtualMachineAutoscalerList(in *hypersdk.VirtualMachineAutoscalerList, out *VirtualMachineAutoscalerList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]VirtualMachineAutoscaler)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_hypersdk_VirtualMachineAutoscalerList_To_v1alpha1_VirtualMachineAutoscalerList is an autogenerated conversion function.
+func Convert_hypersdk_VirtualMachineAutoscalerList_To_v1alpha1_VirtualMachineAutoscalerList(in *hypersdk.VirtualMachineAutoscalerList, out *VirtualMachineAutoscalerList, s conversion.Scope) error {
+	return autoConvert_hypersdk_VirtualMachineAutoscalerList_To_v1alpha1_VirtualMachineAutoscalerList(in, out, s)
+}
+
+func autoConvert_v1alpha1_VirtualMachineAutoscalerSpec_To_hypersdk_VirtualMachineAutoscalerSpec(in *VirtualMachineAutoscalerSpec, out *hypersdk.VirtualMachineAutoscalerSpec, s conversion.Scope) error {
+	*out = *(*hypersdk.VirtualMachineAutoscalerSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_VirtualMachineAutoscalerSpec_To_hypersdk_VirtualMachineAutoscalerSpec is an autogenerated conversion function.
+func Convert_v1alpha1_VirtualMachineAutoscalerSpec_To_hypersdk_VirtualMachineAutoscalerSpec(in *VirtualMachineAutoscalerSpec, out *hypersdk.VirtualMachineAutoscalerSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VirtualMachineAutoscalerSpec_To_hypersdk_VirtualMachineAutoscalerSpec(in, out, s)
+}
+
+func autoConvert_hypersdk_VirtualMachineAutoscalerSpec_To_v1alpha1_VirtualMachineAutoscalerSpec(in *hypersdk.VirtualMachineAutoscalerSpec, out *VirtualMachineAutoscalerSpec, s conversion.Scope) error {
+	*out = *(*VirtualMachineAutoscalerSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_VirtualMachineAutoscalerSpec_To_v1alpha1_VirtualMachineAutoscalerSpec is an autogenerated conversion function.
+func Convert_hypersdk_VirtualMachineAutoscalerSpec_To_v1alpha1_VirtualMachineAutoscalerSpec(in *hypersdk.VirtualMachineAutoscalerSpec, out *VirtualMachineAutoscalerSpec, s conversion.Scope) error {
+	return autoConvert_hypersdk_VirtualMachineAutoscalerSpec_To_v1alpha1_VirtualMachineAutoscalerSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_VirtualMachineAutoscalerStatus_To_hypersdk_VirtualMachineAutoscalerStatus(in *VirtualMachineAutoscalerStatus, out *hypersdk.VirtualMachineAutoscalerStatus, s conversion.Scope) error {
+	*out = *(*hypersdk.VirtualMachineAutoscalerStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_VirtualMachineAutoscalerStatus_To_hypersdk_VirtualMachineAutoscalerStatus is an autogenerated conversion function.
+func Convert_v1alpha1_VirtualMachineAutoscalerStatus_To_hypersdk_VirtualMachineAutoscalerStatus(in *VirtualMachineAutoscalerStatus, out *hypersdk.VirtualMachineAutoscalerStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VirtualMachineAutoscalerStatus_To_hypersdk_VirtualMachineAutoscalerStatus(in, out, s)
+}
+
+func autoConvert_hypersdk_VirtualMachineAutoscalerStatus_To_v1alpha1_VirtualMachineAutoscalerStatus(in *hypersdk.VirtualMachineAutoscalerStatus, out *VirtualMachineAutoscalerStatus, s conversion.Scope) error {
+	*out = *(*VirtualMachineAutoscalerStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_VirtualMachineAutoscalerStatus_To_v1alpha1_VirtualMachineAutoscalerStatus is an autogenerated conversion function.
+func Convert_hypersdk_VirtualMachineAutoscalerStatus_To_v1alpha1_VirtualMachineAutoscalerStatus(in *hypersdk.VirtualMachineAutoscalerStatus, out *VirtualMachineAutoscalerStatus, s conversion.Scope) error {
+	return autoConvert_hypersdk_VirtualMachineAutoscalerStatus_To_v1alpha1_VirtualMachineAutoscalerStatus(in, out, s)
+}
+
 func autoConvert_v1alpha1_VirtualMachineCloneOptions_To_hypersdk_VirtualMachineCloneOptions(in *VirtualMachineCloneOptions, out *hypersdk.VirtualMachineCloneOptions, s conversion.Scope) error {
 	if err := Convert_v1alpha1_CloneSpec_To_hypersdk_CloneSpec(&in.CloneSpec, &out.CloneSpec, s); err != nil {
 		return err
@@ -1566,6 +1841,58 @@ func autoConvert_hypersdk_VirtualMachinePlacement_To_v1alpha1_VirtualMachinePlac
 // Convert_hypersdk_VirtualMachinePlacement_To_v1alpha1_VirtualMachinePlacement is an autogenerated conversion function.
 func Convert_hypersdk_VirtualMachinePlacement_To_v1alpha1_VirtualMachinePlacement(in *hypersdk.VirtualMachinePlacement, out *VirtualMachinePlacement, s conversion.Scope) error {
 	return autoConvert_hypersdk_VirtualMachinePlacement_To_v1alpha1_VirtualMachinePlacement(in, out, s)
+}
+
+func autoConvert_v1alpha1_VirtualMachineRecommendation_To_hypersdk_VirtualMachineRecommendation(in *VirtualMachineRecommendation, out *hypersdk.VirtualMachineRecommendation, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	out.Autoscaler = in.Autoscaler
+	out.UpdateMode = hypersdk.AutoscalerUpdateMode(in.UpdateMode)
+	out.LastEvaluated = (*v1.Time)(unsafe.Pointer(in.LastEvaluated))
+	if err := Convert_v1alpha1_VirtualMachineRecommendationStatus_To_hypersdk_VirtualMachineRecommendationStatus(&in.Recommendation, &out.Recommendation, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_VirtualMachineRecommendation_To_hypersdk_VirtualMachineRecommendation is an autogenerated conversion function.
+func Convert_v1alpha1_VirtualMachineRecommendation_To_hypersdk_VirtualMachineRecommendation(in *VirtualMachineRecommendation, out *hypersdk.VirtualMachineRecommendation, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VirtualMachineRecommendation_To_hypersdk_VirtualMachineRecommendation(in, out, s)
+}
+
+func autoConvert_hypersdk_VirtualMachineRecommendation_To_v1alpha1_VirtualMachineRecommendation(in *hypersdk.VirtualMachineRecommendation, out *VirtualMachineRecommendation, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	out.Autoscaler = in.Autoscaler
+	out.UpdateMode = AutoscalerUpdateMode(in.UpdateMode)
+	out.LastEvaluated = (*v1.Time)(unsafe.Pointer(in.LastEvaluated))
+	if err := Convert_hypersdk_VirtualMachineRecommendationStatus_To_v1alpha1_VirtualMachineRecommendationStatus(&in.Recommendation, &out.Recommendation, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_hypersdk_VirtualMachineRecommendation_To_v1alpha1_VirtualMachineRecommendation is an autogenerated conversion function.
+func Convert_hypersdk_VirtualMachineRecommendation_To_v1alpha1_VirtualMachineRecommendation(in *hypersdk.VirtualMachineRecommendation, out *VirtualMachineRecommendation, s conversion.Scope) error {
+	return autoConvert_hypersdk_VirtualMachineRecommendation_To_v1alpha1_VirtualMachineRecommendation(in, out, s)
+}
+
+func autoConvert_v1alpha1_VirtualMachineRecommendationStatus_To_hypersdk_VirtualMachineRecommendationStatus(in *VirtualMachineRecommendationStatus, out *hypersdk.VirtualMachineRecommendationStatus, s conversion.Scope) error {
+	*out = *(*hypersdk.VirtualMachineRecommendationStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_VirtualMachineRecommendationStatus_To_hypersdk_VirtualMachineRecommendationStatus is an autogenerated conversion function.
+func Convert_v1alpha1_VirtualMachineRecommendationStatus_To_hypersdk_VirtualMachineRecommendationStatus(in *VirtualMachineRecommendationStatus, out *hypersdk.VirtualMachineRecommendationStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VirtualMachineRecommendationStatus_To_hypersdk_VirtualMachineRecommendationStatus(in, out, s)
+}
+
+func autoConvert_hypersdk_VirtualMachineRecommendationStatus_To_v1alpha1_VirtualMachineRecommendationStatus(in *hypersdk.VirtualMachineRecommendationStatus, out *VirtualMachineRecommendationStatus, s conversion.Scope) error {
+	*out = *(*VirtualMachineRecommendationStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_VirtualMachineRecommendationStatus_To_v1alpha1_VirtualMachineRecommendationStatus is an autogenerated conversion function.
+func Convert_hypersdk_VirtualMachineRecommendationStatus_To_v1alpha1_VirtualMachineRecommendationStatus(in *hypersdk.VirtualMachineRecommendationStatus, out *VirtualMachineRecommendationStatus, s conversion.Scope) error {
+	return autoConvert_hypersdk_VirtualMachineRecommendationStatus_To_v1alpha1_VirtualMachineRecommendationStatus(in, out, s)
 }
 
 func autoConvert_v1alpha1_VirtualMachineResizeOptions_To_hypersdk_VirtualMachineResizeOptions(in *VirtualMachineResizeOptions, out *hypersdk.VirtualMachineResizeOptions, s conversion.Scope) error {

@@ -32,6 +32,10 @@ func RegisterDefaults(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&VMOperation{}, func(obj interface{}) { SetObjectDefaults_VMOperation(obj.(*VMOperation)) })
 	scheme.AddTypeDefaultingFunc(&VMOperationList{}, func(obj interface{}) { SetObjectDefaults_VMOperationList(obj.(*VMOperationList)) })
 	scheme.AddTypeDefaultingFunc(&VirtualMachine{}, func(obj interface{}) { SetObjectDefaults_VirtualMachine(obj.(*VirtualMachine)) })
+	scheme.AddTypeDefaultingFunc(&VirtualMachineAutoscaler{}, func(obj interface{}) { SetObjectDefaults_VirtualMachineAutoscaler(obj.(*VirtualMachineAutoscaler)) })
+	scheme.AddTypeDefaultingFunc(&VirtualMachineAutoscalerList{}, func(obj interface{}) {
+		SetObjectDefaults_VirtualMachineAutoscalerList(obj.(*VirtualMachineAutoscalerList))
+	})
 	scheme.AddTypeDefaultingFunc(&VirtualMachineList{}, func(obj interface{}) { SetObjectDefaults_VirtualMachineList(obj.(*VirtualMachineList)) })
 	scheme.AddTypeDefaultingFunc(&VirtualMachineResizeOptions{}, func(obj interface{}) {
 		SetObjectDefaults_VirtualMachineResizeOptions(obj.(*VirtualMachineResizeOptions))
@@ -58,6 +62,17 @@ func SetObjectDefaults_VirtualMachine(in *VirtualMachine) {
 	for i := range in.Spec.GPUs {
 		a := &in.Spec.GPUs[i]
 		SetDefaults_GPURequest(a)
+	}
+}
+
+func SetObjectDefaults_VirtualMachineAutoscaler(in *VirtualMachineAutoscaler) {
+	SetDefaults_VirtualMachineAutoscalerSpec(&in.Spec)
+}
+
+func SetObjectDefaults_VirtualMachineAutoscalerList(in *VirtualMachineAutoscalerList) {
+	for i := range in.Items {
+		a := &in.Items[i]
+		SetObjectDefaults_VirtualMachineAutoscaler(a)
 	}
 }
 

@@ -22,6 +22,16 @@ limitations under the License.
 package v1alpha1
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AutoscalerResources) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.AutoscalerResources"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AutoscalerTargetRef) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.AutoscalerTargetRef"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in BlankDisk) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.BlankDisk"
 }
@@ -97,6 +107,11 @@ func (in HistoryWindow) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in MaintenanceWindow) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.MaintenanceWindow"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in MigrateSpec) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.MigrateSpec"
 }
@@ -129,6 +144,11 @@ func (in PlacementPolicySpec) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PlacementWeights) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.PlacementWeights"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RecommendationEvidence) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.RecommendationEvidence"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -197,6 +217,26 @@ func (in VirtualMachine) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VirtualMachineAutoscaler) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineAutoscaler"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VirtualMachineAutoscalerList) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineAutoscalerList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VirtualMachineAutoscalerSpec) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineAutoscalerSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VirtualMachineAutoscalerStatus) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineAutoscalerStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in VirtualMachineCloneOptions) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineCloneOptions"
 }
@@ -229,6 +269,16 @@ func (in VirtualMachineMigrateOptions) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in VirtualMachinePlacement) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachinePlacement"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VirtualMachineRecommendation) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineRecommendation"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VirtualMachineRecommendationStatus) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineRecommendationStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -3,6 +3,7 @@ package validation
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -183,6 +184,53 @@ func TestValidateCarbonScalingPolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &hypersdk.CarbonScalingPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: tc.spec}
 			if got := fields(ValidateCarbonScalingPolicy(p)); got != tc.want {
+				t.Errorf("failing fields = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateVirtualMachineAutoscaler(t *testing.T) {
+	two, one, day := int32(2), int32(1), &metav1.Duration{Duration: time.Hour}
+	gi := func(s string) *resource.Quantity { q := resource.MustParse(s); return &q }
+	valid := func() hypersdk.VirtualMachineAutoscalerSpec {
+		return hypersdk.VirtualMachineAutoscalerSpec{
+			TargetRef:  hypersdk.AutoscalerTargetRef{Kind: "VirtualMachine", Name: "vm1"},
+			UpdateMode: hypersdk.AutoscalerUpdateLiveOrRestart, ControlledResources: []string{"cpu", "memory"},
+			MinAllowed:         &hypersdk.AutoscalerResources{CPUs: &one, Memory: gi("1Gi")},
+			MaxAllowed:         &hypersdk.AutoscalerResources{CPUs: &two, Memory: gi("8Gi")},
+			MaintenanceWindows: []hypersdk.MaintenanceWindow{{Schedule: "0 2 * * 6", Duration: metav1.Duration{Duration: 2 * time.Hour}}},
+			MaxChangesPerDay:   &two, Cooldown: day,
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*hypersdk.VirtualMachineAutoscalerSpec)
+		want   string
+	}{
+		{"valid", func(*hypersdk.VirtualMachineAutoscalerSpec) {}, ""},
+		{"min above max", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
+			s.MinAllowed.CPUs, s.MinAllowed.Memory = ptr.To[int32](4), gi("16Gi")
+		}, "spec.minAllowed.cpus,spec.minAllowed.memory"},
+		{"empty window", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
+			s.MaintenanceWindows[0] = hypersdk.MaintenanceWindow{Schedule: "every night"}
+		}, "spec.maintenanceWindows[0].schedule,spec.maintenanceWindows[0].duration"},
+		{"restart without a window", func(s *hypersdk.VirtualMachineAutoscalerSpec) { s.MaintenanceWindows = nil }, "spec.maintenanceWindows"},
+		{"unknown resource", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
+			s.ControlledResources = []string{"cpu", "gpu", "cpu"}
+		}, "spec.controlledResources[1],spec.controlledResources[2]"},
+		{"bad target and mode", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
+			s.TargetRef, s.UpdateMode = hypersdk.AutoscalerTargetRef{Kind: "Pod"}, "Auto"
+		}, "spec.targetRef.kind,spec.targetRef.name,spec.updateMode"},
+		{"limits below what a VM can have", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
+			s.MinAllowed = &hypersdk.AutoscalerResources{CPUs: ptr.To[int32](0), Memory: gi("64Mi")}
+			s.MaxChangesPerDay = ptr.To[int32](0)
+		}, "spec.minAllowed.cpus,spec.minAllowed.memory,spec.maxChangesPerDay"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &hypersdk.VirtualMachineAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns"}, Spec: valid()}
+			tc.change(&a.Spec)
+			if got := fields(ValidateVirtualMachineAutoscaler(a)); got != tc.want {
 				t.Errorf("failing fields = %q, want %q", got, tc.want)
 			}
 		})

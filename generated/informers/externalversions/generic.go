@@ -61,6 +61,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Hypersdk().V1alpha1().VMOperations().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("virtualmachines"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Hypersdk().V1alpha1().VirtualMachines().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("virtualmachineautoscalers"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Hypersdk().V1alpha1().VirtualMachineAutoscalers().Informer()}, nil
 
 	}
 

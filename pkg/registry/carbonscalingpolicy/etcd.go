@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metatable "k8s.io/apimachinery/pkg/api/meta/table"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -14,8 +13,6 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"k8s.io/apiserver/pkg/storage/names"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
@@ -23,11 +20,8 @@ import (
 )
 
 var (
-	_ rest.RESTCreateStrategy  = strategy{}
-	_ rest.RESTUpdateStrategy  = strategy{}
-	_ rest.ResetFieldsStrategy = statusStrategy{}
-	_ rest.ShortNamesProvider  = &REST{}
-	_ rest.CategoriesProvider  = &REST{}
+	_ rest.ShortNamesProvider = &REST{}
+	_ rest.CategoriesProvider = &REST{}
 )
 
 // REST is the storage of carbonscalingpolicies.
@@ -41,96 +35,37 @@ func (*REST) ShortNames() []string { return []string{"csp"} }
 // Categories puts the kind among HyperSDK's.
 func (*REST) Categories() []string { return []string{"hypersdk"} }
 
+func policy(obj runtime.Object) *hypersdk.CarbonScalingPolicy {
+	return obj.(*hypersdk.CarbonScalingPolicy)
+}
+
+// kind: cluster admins write the spec, the controller the status.
+var kind = statusrest.Kind{
+	ClearStatus: func(obj runtime.Object) { policy(obj).Status = hypersdk.CarbonScalingPolicyStatus{} },
+	Keep:        func(to, from runtime.Object) { policy(to).Status = policy(from).Status },
+	CopySpec: func(to, from runtime.Object) {
+		policy(to).Spec, policy(to).ObjectMeta = policy(from).Spec, policy(from).ObjectMeta
+	},
+	Spec: func(obj runtime.Object) any { return policy(obj).Spec },
+	Validate: func(obj runtime.Object) field.ErrorList {
+		return validation.ValidateCarbonScalingPolicy(policy(obj))
+	},
+}
+
 // NewREST returns the storage of carbonscalingpolicies and of their status.
 func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *statusrest.REST, error) {
-	s := strategy{scheme, names.SimpleNameGenerator}
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &hypersdk.CarbonScalingPolicy{} },
 		NewListFunc:               func() runtime.Object { return &hypersdk.CarbonScalingPolicyList{} },
 		DefaultQualifiedResource:  hypersdk.Resource("carbonscalingpolicies"),
 		SingularQualifiedResource: hypersdk.Resource("carbonscalingpolicy"),
-		CreateStrategy:            s,
-		UpdateStrategy:            s,
-		DeleteStrategy:            s,
-		ResetFieldsStrategy:       s,
 		TableConvertor:            tableConvertor{},
 	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {
-		return nil, nil, fmt.Errorf("completing carbonscalingpolicies storage: %w", err)
+	status, err := statusrest.Complete(store, scheme, kind, optsGetter)
+	if err != nil {
+		return nil, nil, err
 	}
-	statusStore := *store
-	status := statusStrategy{s}
-	statusStore.UpdateStrategy = status
-	statusStore.ResetFieldsStrategy = status
-	return &REST{store}, statusrest.New(&statusStore), nil
-}
-
-// strategy keeps users to the spec: the status is the controller's.
-type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
-}
-
-func (strategy) NamespaceScoped() bool { return false }
-
-func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
-	p := obj.(*hypersdk.CarbonScalingPolicy)
-	p.Status = hypersdk.CarbonScalingPolicyStatus{}
-	p.Generation = 1
-}
-
-// PrepareForUpdate keeps the status and bumps the generation when the spec
-// changes, so the status can say which spec it is about.
-func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
-	p, prev := obj.(*hypersdk.CarbonScalingPolicy), old.(*hypersdk.CarbonScalingPolicy)
-	p.Status = prev.Status
-	p.Generation = prev.Generation
-	if !apiequality.Semantic.DeepEqual(p.Spec, prev.Spec) {
-		p.Generation++
-	}
-}
-
-func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	return validation.ValidateCarbonScalingPolicy(obj.(*hypersdk.CarbonScalingPolicy))
-}
-
-func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-func (strategy) AllowCreateOnUpdate(context.Context) bool                  { return false }
-func (strategy) AllowUnconditionalUpdate(context.Context) bool             { return true }
-func (strategy) Canonicalize(runtime.Object)                               {}
-
-func (strategy) ValidateUpdate(_ context.Context, obj, _ runtime.Object) field.ErrorList {
-	return validation.ValidateCarbonScalingPolicy(obj.(*hypersdk.CarbonScalingPolicy))
-}
-
-func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
-
-// GetResetFields: server-side apply of the main resource leaves the status.
-func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"hypersdk.io/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
-	}
-}
-
-// statusStrategy lets the controller write the status and nothing else.
-type statusStrategy struct{ strategy }
-
-func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
-	p, prev := obj.(*hypersdk.CarbonScalingPolicy), old.(*hypersdk.CarbonScalingPolicy)
-	p.Spec = prev.Spec
-	p.ObjectMeta = prev.ObjectMeta
-}
-
-func (statusStrategy) ValidateUpdate(context.Context, runtime.Object, runtime.Object) field.ErrorList {
-	return nil
-}
-
-func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"hypersdk.io/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("spec"), fieldpath.MakePathOrDie("metadata")),
-	}
+	return &REST{store}, status, nil
 }
 
 // tableConvertor prints policies for kubectl.

@@ -58,7 +58,7 @@ func (strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	op.Generation = 1
 	op.Spec.Requester = nil
 	if caller, ok := genericapirequest.UserFrom(ctx); ok && caller.GetName() != "" {
-		op.Spec.Requester = requesterOf(caller)
+		op.Spec.Requester = RequesterOf(caller)
 	}
 	if op.Labels == nil {
 		op.Labels = map[string]string{}
@@ -66,7 +66,8 @@ func (strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	op.Labels[VMLabel], op.Labels[TypeLabel] = op.Spec.VMName, string(op.Spec.Type)
 }
 
-func requesterOf(u user.Info) *hypersdk.VMOperationRequester {
+// RequesterOf records an authenticated user as the requester of an object.
+func RequesterOf(u user.Info) *hypersdk.VMOperationRequester {
 	r := &hypersdk.VMOperationRequester{Username: u.GetName(), UID: u.GetUID(), Groups: slices.Clone(u.GetGroups())}
 	for k, v := range u.GetExtra() {
 		if r.Extra == nil {

@@ -41,3 +41,11 @@ type VirtualMachineListerExpansion interface{}
 // VirtualMachineNamespaceListerExpansion allows custom methods to be added to
 // VirtualMachineNamespaceLister.
 type VirtualMachineNamespaceListerExpansion interface{}
+
+// VirtualMachineAutoscalerListerExpansion allows custom methods to be added to
+// VirtualMachineAutoscalerLister.
+type VirtualMachineAutoscalerListerExpansion interface{}
+
+// VirtualMachineAutoscalerNamespaceListerExpansion allows custom methods to be added to
+// VirtualMachineAutoscalerNamespaceLister.
+type VirtualMachineAutoscalerNamespaceListerExpansion interface{}

@@ -32,6 +32,8 @@ type Interface interface {
 	VMOperations() TypedVMOperationInformer
 	// VirtualMachines returns a VirtualMachineInformer.
 	VirtualMachines() TypedVirtualMachineInformer
+	// VirtualMachineAutoscalers returns a VirtualMachineAutoscalerInformer.
+	VirtualMachineAutoscalers() TypedVirtualMachineAutoscalerInformer
 }
 
 type version struct {
@@ -63,4 +65,9 @@ func (v *version) VMOperations() TypedVMOperationInformer {
 // VirtualMachines returns a TypedVirtualMachineInformer.
 func (v *version) VirtualMachines() TypedVirtualMachineInformer {
 	return &virtualMachineInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// VirtualMachineAutoscalers returns a TypedVirtualMachineAutoscalerInformer.
+func (v *version) VirtualMachineAutoscalers() TypedVirtualMachineAutoscalerInformer {
+	return &virtualMachineAutoscalerInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }

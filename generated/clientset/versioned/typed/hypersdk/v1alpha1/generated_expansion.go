@@ -25,3 +25,5 @@ type PlacementPolicyExpansion interface{}
 type VMOperationExpansion interface{}
 
 type VirtualMachineExpansion interface{}
+
+type VirtualMachineAutoscalerExpansion interface{}

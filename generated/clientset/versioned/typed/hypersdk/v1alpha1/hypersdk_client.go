@@ -32,6 +32,7 @@ type HypersdkV1alpha1Interface interface {
 	PlacementPoliciesGetter
 	VMOperationsGetter
 	VirtualMachinesGetter
+	VirtualMachineAutoscalersGetter
 }
 
 // HypersdkV1alpha1Client is used to interact with features provided by the hypersdk.io group.
@@ -53,6 +54,10 @@ func (c *HypersdkV1alpha1Client) VMOperations(namespace string) VMOperationInter
 
 func (c *HypersdkV1alpha1Client) VirtualMachines(namespace string) VirtualMachineInterface {
 	return newVirtualMachines(c, namespace)
+}
+
+func (c *HypersdkV1alpha1Client) VirtualMachineAutoscalers(namespace string) VirtualMachineAutoscalerInterface {
+	return newVirtualMachineAutoscalers(c, namespace)
 }
 
 // NewForConfig creates a new HypersdkV1alpha1Client for the given config.

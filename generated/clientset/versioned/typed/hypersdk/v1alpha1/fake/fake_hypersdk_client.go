@@ -44,6 +44,10 @@ func (c *FakeHypersdkV1alpha1) VirtualMachines(namespace string) v1alpha1.Virtua
 	return newFakeVirtualMachines(c, namespace)
 }
 
+func (c *FakeHypersdkV1alpha1) VirtualMachineAutoscalers(namespace string) v1alpha1.VirtualMachineAutoscalerInterface {
+	return newFakeVirtualMachineAutoscalers(c, namespace)
+}
+
 // RESTClient returns a RESTClient that is used to communicate
 // with API server by this client implementation.
 func (c *FakeHypersdkV1alpha1) RESTClient() rest.Interface {

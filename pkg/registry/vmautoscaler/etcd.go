@@ -1,0 +1,110 @@
+// Package vmautoscaler stores hypersdk.io VirtualMachineAutoscalers in etcd:
+// the spec from users, the status (the recommendations) from
+// hypersdk-controller.
+package vmautoscaler
+
+import (
+	"context"
+
+	metatable "k8s.io/apimachinery/pkg/api/meta/table"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
+	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
+	"github.com/hypersdk/hypersdk/pkg/registry/vmoperation"
+)
+
+var (
+	_ rest.ShortNamesProvider = &REST{}
+	_ rest.CategoriesProvider = &REST{}
+)
+
+// REST is the storage of virtualmachineautoscalers.
+type REST struct {
+	*genericregistry.Store
+}
+
+// ShortNames lets kubectl say vma.
+func (*REST) ShortNames() []string { return []string{"vma"} }
+
+// Categories puts the kind among HyperSDK's.
+func (*REST) Categories() []string { return []string{"hypersdk"} }
+
+func autoscaler(obj runtime.Object) *hypersdk.VirtualMachineAutoscaler {
+	return obj.(*hypersdk.VirtualMachineAutoscaler)
+}
+
+// kind: users write the spec, the controller the status. Whoever writes the
+// spec becomes its requester: the controller acts for an autoscaler only as
+// far as its author may act.
+var kind = statusrest.Kind{
+	Namespaced:  true,
+	ClearStatus: func(obj runtime.Object) { autoscaler(obj).Status = hypersdk.VirtualMachineAutoscalerStatus{} },
+	Keep: func(to, from runtime.Object) {
+		autoscaler(to).Status, autoscaler(to).Spec.Requester = autoscaler(from).Status, autoscaler(from).Spec.Requester
+	},
+	CopySpec: func(to, from runtime.Object) {
+		autoscaler(to).Spec, autoscaler(to).ObjectMeta = autoscaler(from).Spec, autoscaler(from).ObjectMeta
+	},
+	Spec: func(obj runtime.Object) any { return autoscaler(obj).Spec },
+	Validate: func(obj runtime.Object) field.ErrorList {
+		return validation.ValidateVirtualMachineAutoscaler(autoscaler(obj))
+	},
+	SpecWritten: func(ctx context.Context, obj runtime.Object) {
+		a := autoscaler(obj)
+		a.Spec.Requester = nil
+		if caller, ok := genericapirequest.UserFrom(ctx); ok && caller.GetName() != "" {
+			a.Spec.Requester = vmoperation.RequesterOf(caller)
+		}
+	},
+}
+
+// NewREST returns the storage of virtualmachineautoscalers and of their status.
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *statusrest.REST, error) {
+	store := &genericregistry.Store{
+		NewFunc:                   func() runtime.Object { return &hypersdk.VirtualMachineAutoscaler{} },
+		NewListFunc:               func() runtime.Object { return &hypersdk.VirtualMachineAutoscalerList{} },
+		DefaultQualifiedResource:  hypersdk.Resource("virtualmachineautoscalers"),
+		SingularQualifiedResource: hypersdk.Resource("virtualmachineautoscaler"),
+		TableConvertor:            tableConvertor{},
+	}
+	status, err := statusrest.Complete(store, scheme, kind, optsGetter)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &REST{store}, status, nil
+}
+
+// tableConvertor prints autoscalers for kubectl.
+type tableConvertor struct{}
+
+var columns = []metav1.TableColumnDefinition{
+	{Name: "Name", Type: "string", Format: "name"},
+	{Name: "Target", Type: "string", Description: "The VM or pool sized"},
+	{Name: "Mode", Type: "string", Description: "updateMode"},
+	{Name: "VMs", Type: "integer", Description: "VMs with a recommendation"},
+	{Name: "Age", Type: "string"},
+}
+
+func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
+	table := &metav1.Table{ColumnDefinitions: columns}
+	var err error
+	table.Rows, err = metatable.MetaToTableRow(obj, func(obj runtime.Object, _ metav1.Object, name, age string) ([]interface{}, error) {
+		a := autoscaler(obj)
+		n := 0
+		for _, vm := range a.Status.VirtualMachines {
+			if vm.Target != nil {
+				n++
+			}
+		}
+		return []interface{}{name, a.Spec.TargetRef.Kind + "/" + a.Spec.TargetRef.Name, string(a.Spec.UpdateMode), n, age}, nil
+	})
+	return table, err
+}

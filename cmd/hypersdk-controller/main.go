@@ -1,6 +1,7 @@
 // Command hypersdk-controller runs HyperSDK's controllers with leader
 // election: the VMOperation executor, the history recorder, the placement
-// audit, the carbon scaler (CarbonScalingPolicies on HPAs) and, for
+// audit, the carbon scaler (CarbonScalingPolicies on HPAs), the VM
+// autoscaler (VirtualMachineAutoscalers) and, for
 // clusters without cert-manager, the certificates controller
 // (--controllers chooses).
 package main
@@ -31,6 +32,7 @@ import (
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+	"github.com/hypersdk/hypersdk/pkg/autoscaler"
 	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/carbonscaler"
 	"github.com/hypersdk/hypersdk/pkg/certs"
@@ -41,6 +43,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/placementaudit"
 	"github.com/hypersdk/hypersdk/pkg/recorder"
+	"github.com/hypersdk/hypersdk/pkg/rightsizing"
 	"github.com/hypersdk/hypersdk/pkg/tlsserve"
 )
 
@@ -124,6 +127,14 @@ func run() error {
 		case carbonScalerController:
 			run = append(run, carbonscaler.New(carbonscaler.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK,
 				Carbon: carbonProvider, Interval: o.CarbonScalingInterval}).Run)
+		case autoscalerController:
+			newRecommender := rightsizing.NewVM
+			if o.Autoscaler.Strategy == "vpa" {
+				newRecommender = rightsizing.NewVPA
+			}
+			run = append(run, autoscaler.New(autoscaler.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK, KubeVirt: cfg.KubeVirt,
+				Samples:        autoscaler.HistoryAPI{Client: cfg.HyperSDK.HypersdkV1alpha1().RESTClient(), Step: o.RecordInterval},
+				NewRecommender: newRecommender, Interval: o.Autoscaler.Interval, Window: o.Autoscaler.Window}).Run)
 		}
 	}
 	if o.MetricsAddress != "" {

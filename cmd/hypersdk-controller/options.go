@@ -28,12 +28,15 @@ const (
 	placementAuditController = "placement-audit"
 	certificatesController   = "certificates"
 	carbonScalerController   = "carbon-scaler"
+	autoscalerController     = "autoscaler"
 )
 
 var (
-	allControllers = []string{executorController, recorderController, placementAuditController, certificatesController, carbonScalerController}
+	allControllers = []string{executorController, recorderController, placementAuditController, certificatesController,
+		carbonScalerController, autoscalerController}
 	// certificates needs a configuration, so "*" leaves it out.
-	defaultControllers = []string{executorController, recorderController, placementAuditController, carbonScalerController}
+	defaultControllers = []string{executorController, recorderController, placementAuditController, carbonScalerController,
+		autoscalerController}
 )
 
 // options are the command-line options of hypersdk-controller.
@@ -52,6 +55,17 @@ type options struct {
 	// CarbonScalingInterval is how often CarbonScalingPolicies are applied.
 	CarbonScalingInterval time.Duration
 	Certificates          string
+	Autoscaler            autoscalerOptions
+}
+
+// autoscalerOptions configure the VirtualMachineAutoscaler controller.
+type autoscalerOptions struct {
+	// Interval between passes over the autoscalers.
+	Interval time.Duration
+	// Window is how much history a VM's recommender starts from.
+	Window time.Duration
+	// Strategy is the recommender: vm (HyperSDK's) or vpa (the baseline).
+	Strategy string
 }
 
 func newOptions() *options {
@@ -70,6 +84,7 @@ func newOptions() *options {
 		},
 		RecordInterval:        recorder.DefaultInterval,
 		CarbonScalingInterval: time.Minute,
+		Autoscaler:            autoscalerOptions{Interval: time.Minute, Window: 8 * 24 * time.Hour, Strategy: "vm"},
 	}
 }
 
@@ -98,6 +113,13 @@ func (o *options) flags() cliflag.NamedFlagSets {
 	o.Carbon.AddFlags(carbonFlags)
 	carbonFlags.DurationVar(&o.CarbonScalingInterval, "carbon-scaling-interval", o.CarbonScalingInterval,
 		"How often the carbon scaler reads intensities and applies CarbonScalingPolicies to HPAs.")
+	as := fss.FlagSet("autoscaler")
+	as.DurationVar(&o.Autoscaler.Interval, "autoscaler-interval", o.Autoscaler.Interval,
+		"How often VirtualMachineAutoscalers recommend and act; their VMs' history is read at --record-interval steps.")
+	as.DurationVar(&o.Autoscaler.Window, "autoscaler-history-window", o.Autoscaler.Window,
+		"How much of a VM's history its recommender is built from when the controller starts (the VPA's 8 days by default).")
+	as.StringVar(&o.Autoscaler.Strategy, "autoscaler-strategy", o.Autoscaler.Strategy,
+		"Recommender: vm (HyperSDK's, for VMs) or vpa (the Vertical Pod Autoscaler's, as a baseline).")
 	fss.FlagSet("certificates").StringVar(&o.Certificates, "certificates-config", o.Certificates,
 		"File naming the CA and certificate Secrets the certificates controller keeps and the APIServices whose caBundle it sets.")
 	goflags := flag.NewFlagSet("klog", flag.ExitOnError)
@@ -138,8 +160,19 @@ func (o *options) validate() error {
 	if slices.Contains(on, carbonScalerController) && o.CarbonScalingInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--carbon-scaling-interval must be positive, got %v", o.CarbonScalingInterval))
 	}
-	if slices.Contains(on, recorderController) && o.RecordInterval <= 0 {
-		errs = append(errs, fmt.Errorf("--record-interval must be positive, got %v", o.RecordInterval))
+	if slices.Contains(on, autoscalerController) {
+		if o.Autoscaler.Interval <= 0 || o.Autoscaler.Window <= 0 {
+			errs = append(errs, fmt.Errorf("--autoscaler-interval and --autoscaler-history-window must be positive, got %v and %v",
+				o.Autoscaler.Interval, o.Autoscaler.Window))
+		}
+		if o.Autoscaler.Strategy != "vm" && o.Autoscaler.Strategy != "vpa" {
+			errs = append(errs, fmt.Errorf("--autoscaler-strategy: unknown strategy %q (known: vm, vpa)", o.Autoscaler.Strategy))
+		}
+	}
+	if slices.Contains(on, recorderController) || slices.Contains(on, autoscalerController) {
+		if o.RecordInterval <= 0 {
+			errs = append(errs, fmt.Errorf("--record-interval must be positive, got %v", o.RecordInterval))
+		}
 	}
 	if o.Executor.Workers < 1 || o.Executor.MaxMigrations < 1 || o.Executor.MaxMigrationsPerNode < 1 {
 		errs = append(errs, errors.New("--workers, --max-migrations and --max-migrations-per-node must be at least 1"))

@@ -352,6 +352,15 @@ func (e *Executor) reviewRequester(ctx context.Context, op *v1alpha1.VMOperation
 		return apierrors.NewForbidden(v1alpha1.Resource("vmoperations"), op.Name,
 			errors.New("the operation records no requester, so nobody can be held to have asked for it"))
 	}
+	req := Request{Namespace: op.Namespace, VMName: op.Spec.VMName, Type: string(op.Spec.Type)}
+	if c := op.Spec.Clone; c != nil {
+		req.CloneNamespace, req.CloneName = c.TargetNamespace, c.TargetName
+	}
+	return Review(ctx, e.cfg.Kube, ReviewSpecOf(r), RequiredAccess(req))
+}
+
+// ReviewSpecOf is the SubjectAccessReview subject of a recorded requester.
+func ReviewSpecOf(r *v1alpha1.VMOperationRequester) *authorizationv1.SubjectAccessReviewSpec {
 	spec := &authorizationv1.SubjectAccessReviewSpec{User: r.Username, UID: r.UID, Groups: r.Groups}
 	for k, v := range r.Extra {
 		if spec.Extra == nil {
@@ -359,11 +368,7 @@ func (e *Executor) reviewRequester(ctx context.Context, op *v1alpha1.VMOperation
 		}
 		spec.Extra[k] = authorizationv1.ExtraValue(v)
 	}
-	req := Request{Namespace: op.Namespace, VMName: op.Spec.VMName, Type: string(op.Spec.Type)}
-	if c := op.Spec.Clone; c != nil {
-		req.CloneNamespace, req.CloneName = c.TargetNamespace, c.TargetName
-	}
-	return Review(ctx, e.cfg.Kube, spec, RequiredAccess(req))
+	return spec
 }
 
 // migrationSlot reserves a slot for a migration out of the node the VM runs

@@ -613,6 +613,8 @@ func (sb *Sandbox) startController(ctx context.Context, client kubernetes.Interf
 		"--metrics-bind-address=" + process.Addr(sb.metricsPort),
 		"--fault-kill-in-write=" + sb.RecorderFaultFile(),
 		"--carbon-scaling-interval=" + sb.carbonScalingInterval().String(),
+		// Autoscalers recommend at every new history sample.
+		"--autoscaler-interval=" + sb.cfg.RecordInterval.String(),
 		"--v=2",
 	}, sb.carbonArgs()...)
 	return sb.runController()

@@ -1,0 +1,34 @@
+package autoscaler
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/history"
+)
+
+func TestJoinPairsPointsAndDropsStoppedOnes(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	at := func(s int) metav1.Time { return metav1.NewTime(t0.Add(time.Duration(s) * time.Second)) }
+	got := join([]v1alpha1.HistorySeries{
+		{Field: history.FieldMemoryUsage, Points: []v1alpha1.HistoryPoint{{Time: at(0), Value: 2e9}, {Time: at(10), Value: 0}, {Time: at(30), Value: 3e9}}},
+		{Field: history.FieldCPUUsage, Points: []v1alpha1.HistoryPoint{{Time: at(0), Value: 0.5}, {Time: at(10), Value: 0}, {Time: at(20), Value: 1}, {Time: at(30), Value: 0}}},
+		{Field: history.FieldCPUAllocated, Points: []v1alpha1.HistoryPoint{{Time: at(0), Value: 4}, {Time: at(30), Value: 2}}},
+	})
+	// t=10: both zero (no guest running); t=20: no memory point.
+	if len(got) != 2 || got[0].CPUCores != 0.5 || got[0].MemoryBytes != 2e9 || !got[1].Time.Equal(at(30).Time) ||
+		got[1].CPUCores != 0 || got[1].MemoryBytes != 3e9 || got[0].Allocation.CPUs != 4 || got[1].Allocation.CPUs != 2 {
+		t.Errorf("join = %+v", got)
+	}
+}
+
+func TestLimitsNeverBelowWhatAResizeAccepts(t *testing.T) {
+	zero := int32(0)
+	l := limitsOf(v1alpha1.VirtualMachineAutoscalerSpec{MinAllowed: &v1alpha1.AutoscalerResources{CPUs: &zero}})
+	if l.Min.CPUs != 1 || l.Min.MemoryBytes != 1<<30 || l.Max.CPUs != 0 {
+		t.Errorf("limits = %+v, want at least 1 vCPU and 1Gi, no maximum", l)
+	}
+}

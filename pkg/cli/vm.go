@@ -28,7 +28,8 @@ func newVMCommand(e *env) *cobra.Command {
 		Short:   "List, inspect and operate virtual machines (virtualmachines.hypersdk.io)",
 	}
 	cmd.AddCommand(newVMListCommand(e, "list"), newVMListCommand(e, "get"), newVMDeleteCommand(e),
-		newVMHistoryCommand(e), newVMPlacementCommand(e), newVMDescribeCommand(e), newVMCreateCommand(e), newVMTopCommand(e))
+		newVMHistoryCommand(e), newVMPlacementCommand(e), newVMDescribeCommand(e), newVMCreateCommand(e), newVMTopCommand(e),
+		newVMRecommendCommand(e))
 	for _, op := range operationCommands {
 		cmd.AddCommand(newOperationCommand(e, op))
 	}

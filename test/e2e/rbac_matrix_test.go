@@ -80,6 +80,31 @@ func TestRBACMatrix(t *testing.T) {
 		}
 	}
 
+	// Recommendations are read like history (view and up; 404 here, as no
+	// autoscaler sizes the VM); autoscalers are read by view and written by
+	// edit and admin, who may resize the VMs an autoscaler resizes.
+	reads := map[string]bool{"view": true, "edit": true, "admin": true}
+	writes := map[string]bool{"edit": true, "admin": true}
+	vma := &v1alpha1.VirtualMachineAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "vma"},
+		Spec: v1alpha1.VirtualMachineAutoscalerSpec{TargetRef: v1alpha1.AutoscalerTargetRef{Kind: "VirtualMachine", Name: "vm"}}}
+	for _, role := range roles {
+		c := client(t, tokens[role])
+		err := c.HypersdkV1alpha1().RESTClient().Get().Namespace(ns).Resource("virtualmachines").Name("vm").
+			SubResource("recommendation").Do(context.Background()).Error()
+		if got := !apierrors.IsForbidden(err); got != reads[role] {
+			t.Errorf("role %q GET recommendation: %v, want allowed=%v", role, err, reads[role])
+		}
+		_, err = c.HypersdkV1alpha1().VirtualMachineAutoscalers(ns).List(context.Background(), metav1.ListOptions{})
+		if got := err == nil; got != reads[role] {
+			t.Errorf("role %q listing VirtualMachineAutoscalers: %v, want allowed=%v", role, err, reads[role])
+		}
+		_, err = c.HypersdkV1alpha1().VirtualMachineAutoscalers(ns).Create(context.Background(), vma,
+			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if got := err == nil; got != writes[role] {
+			t.Errorf("role %q creating a VirtualMachineAutoscaler: %v, want allowed=%v", role, err, writes[role])
+		}
+	}
+
 	// CarbonScalingPolicies cap HPAs in every namespace: no namespace role
 	// may write one, only a cluster admin.
 	policy := &v1alpha1.CarbonScalingPolicy{

@@ -51,9 +51,15 @@ func (h HistoryAPI) Samples(ctx context.Context, namespace, vm string, start, en
 		if to.After(end) {
 			to = end
 		}
+		// The first point due is a step after what was read: none is due
+		// yet when less than a step has passed.
+		first := from.Add(h.Step)
+		if first.After(to) {
+			break
+		}
 		var res v1alpha1.VirtualMachineHistory
 		err := h.Client.Get().Namespace(namespace).Resource("virtualmachines").Name(vm).SubResource("history").
-			Param("start", from.Add(h.Step).UTC().Format(time.RFC3339)).Param("end", to.UTC().Format(time.RFC3339)).
+			Param("start", first.UTC().Format(time.RFC3339)).Param("end", to.UTC().Format(time.RFC3339)).
 			Param("step", h.Step.String()).Param("fields", strings.Join(fields, ",")).
 			Do(ctx).Into(&res)
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/autoscaler"
 	"github.com/hypersdk/hypersdk/pkg/placementrecord"
 	"github.com/hypersdk/hypersdk/pkg/sandbox"
 	"github.com/hypersdk/hypersdk/test/framework"
@@ -349,7 +351,8 @@ func runningVM(name string) *kvv1.VirtualMachine {
 
 // TestHistoryRecordedByTheController: the recorder beside hypersdk-apiserver
 // (hypersdk-controller --controllers=recorder, as the manifest runs it)
-// writes the SQLite file on the pod's claim, and history answers from it.
+// writes the SQLite file on the pod's claim, history answers from it, and
+// the shipped controller's VM autoscaler reads it.
 func TestHistoryRecordedByTheController(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
@@ -383,6 +386,31 @@ func TestHistoryRecordedByTheController(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("no recorded history for the VM: %v (last answer: %.300s)", err, last)
+	}
+
+	// The shipped controller runs the VM autoscaler with its RBAC: it reads
+	// that history and says in the status what it made of it.
+	vma := &v1alpha1.VirtualMachineAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "recorded"},
+		Spec: v1alpha1.VirtualMachineAutoscalerSpec{TargetRef: v1alpha1.AutoscalerTargetRef{Kind: "VirtualMachine", Name: "recorded"}}}
+	if _, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachineAutoscalers(ns).Create(ctx, vma, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var cond *metav1.Condition
+	err = wait.PollUntilContextTimeout(ctx, 2*time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
+		got, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachineAutoscalers(ns).Get(ctx, "recorded", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		cond = meta.FindStatusCondition(got.Status.Conditions, autoscaler.ConditionRecommendationProvided)
+		return cond != nil && len(got.Status.VirtualMachines) == 1, nil
+	})
+	if err != nil {
+		t.Fatalf("the autoscaler was not evaluated: %v", err)
+	}
+	// With the simulator's usage it recommends; without usage samples it
+	// says so. Anything else (a refused history read, a missing VM) fails.
+	if cond.Reason != "Recommended" && cond.Reason != "NoUsageSamples" {
+		t.Errorf("autoscaler condition %s: %s: %s", cond.Type, cond.Reason, cond.Message)
 	}
 }
 

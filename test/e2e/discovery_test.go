@@ -16,8 +16,8 @@ func TestDiscovery(t *testing.T) {
 	}
 	got := strings.Fields(out)
 	sort.Strings(got)
-	want := []string{"carbonscalingpolicies.hypersdk.io", "clusterhistories.hypersdk.io", "placementpolicies.hypersdk.io",
-		"virtualmachines.hypersdk.io", "vmoperations.hypersdk.io"}
+	want := []string{"backupschedules.hypersdk.io", "carbonscalingpolicies.hypersdk.io", "clusterhistories.hypersdk.io",
+		"placementpolicies.hypersdk.io", "virtualmachineautoscalers.hypersdk.io", "virtualmachines.hypersdk.io", "vmoperations.hypersdk.io"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("kubectl api-resources --api-group=hypersdk.io = %v, want %v", got, want)
 	}
@@ -26,7 +26,7 @@ func TestDiscovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, short := range []string{"hvm", "vmop", "csp"} {
+	for _, short := range []string{"hvm", "vmop", "csp", "vma", "bs"} {
 		if !strings.Contains(out, " "+short+" ") {
 			t.Errorf("short name %q missing from kubectl api-resources:\n%s", short, out)
 		}
@@ -45,8 +45,9 @@ func TestDiscovery(t *testing.T) {
 	}
 	sort.Strings(names)
 	// Subresources of virtualmachines appear as each one starts to work.
-	wantNames := "carbonscalingpolicies carbonscalingpolicies/status clusterhistories placementpolicies virtualmachines virtualmachines/clone virtualmachines/console " +
-		"virtualmachines/history virtualmachines/migrate virtualmachines/placement virtualmachines/resize " +
+	wantNames := "backupschedules backupschedules/status carbonscalingpolicies carbonscalingpolicies/status clusterhistories placementpolicies " +
+		"virtualmachineautoscalers virtualmachineautoscalers/status virtualmachines virtualmachines/clone virtualmachines/console " +
+		"virtualmachines/history virtualmachines/migrate virtualmachines/placement virtualmachines/recommendation virtualmachines/resize " +
 		"virtualmachines/restart virtualmachines/restore virtualmachines/snapshot virtualmachines/start virtualmachines/stop virtualmachines/vnc " +
 		"vmoperations vmoperations/status"
 	if strings.Join(names, " ") != wantNames {

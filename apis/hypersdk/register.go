@@ -43,6 +43,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&VirtualMachineAutoscaler{},
 		&VirtualMachineAutoscalerList{},
 		&VirtualMachineRecommendation{},
+		&BackupSchedule{},
+		&BackupScheduleList{},
 		&VirtualMachinePlacement{},
 	)
 	return nil

@@ -36,6 +36,16 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.AutoscalerResourcesApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("AutoscalerTargetRef"):
 		return &hypersdkv1alpha1.AutoscalerTargetRefApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BackupFailure"):
+		return &hypersdkv1alpha1.BackupFailureApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BackupRetention"):
+		return &hypersdkv1alpha1.BackupRetentionApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BackupSchedule"):
+		return &hypersdkv1alpha1.BackupScheduleApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BackupScheduleSpec"):
+		return &hypersdkv1alpha1.BackupScheduleSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BackupScheduleStatus"):
+		return &hypersdkv1alpha1.BackupScheduleStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BlankDisk"):
 		return &hypersdkv1alpha1.BlankDiskApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CarbonCappedHPA"):
@@ -70,6 +80,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.RestartSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RestoreSpec"):
 		return &hypersdkv1alpha1.RestoreSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ScheduledSnapshot"):
+		return &hypersdkv1alpha1.ScheduledSnapshotApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SnapshotSpec"):
 		return &hypersdkv1alpha1.SnapshotSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("StartSpec"):

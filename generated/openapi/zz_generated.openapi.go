@@ -36,6 +36,12 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 	return map[string]common.OpenAPIDefinition{
 		v1alpha1.AutoscalerResources{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_AutoscalerResources(ref),
 		v1alpha1.AutoscalerTargetRef{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_AutoscalerTargetRef(ref),
+		v1alpha1.BackupFailure{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_BackupFailure(ref),
+		v1alpha1.BackupRetention{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_BackupRetention(ref),
+		v1alpha1.BackupSchedule{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_BackupSchedule(ref),
+		v1alpha1.BackupScheduleList{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleList(ref),
+		v1alpha1.BackupScheduleSpec{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleSpec(ref),
+		v1alpha1.BackupScheduleStatus{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleStatus(ref),
 		v1alpha1.BlankDisk{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_BlankDisk(ref),
 		v1alpha1.CarbonCappedHPA{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_CarbonCappedHPA(ref),
 		v1alpha1.CarbonScalingBand{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingBand(ref),
@@ -64,6 +70,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ResourceReference{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_ResourceReference(ref),
 		v1alpha1.RestartSpec{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_RestartSpec(ref),
 		v1alpha1.RestoreSpec{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_RestoreSpec(ref),
+		v1alpha1.ScheduledSnapshot{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_ScheduledSnapshot(ref),
 		v1alpha1.SnapshotSpec{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_SnapshotSpec(ref),
 		v1alpha1.StartSpec{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_StartSpec(ref),
 		v1alpha1.StopSpec{}.OpenAPIModelName():                           schema_hypersdk_apis_hypersdk_v1alpha1_StopSpec(ref),
@@ -217,6 +224,333 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_AutoscalerTargetRef(ref common.Refer
 				Required: []string{"kind", "name"},
 			},
 		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BackupFailure(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupFailure is a snapshot that failed.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"vmName": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+				},
+				Required: []string{"time", "vmName", "message"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BackupRetention(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupRetention keeps, per VM, the newest keepLast snapshots and none older than maxAge; at least one of them is set.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"keepLast": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+					"maxAge": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BackupSchedule(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupSchedule snapshots the VMs it selects on a cron schedule, as Snapshot VMOperations, and prunes the snapshots it made beyond its retention.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.BackupScheduleSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.BackupScheduleStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.BackupScheduleSpec{}.OpenAPIModelName(), v1alpha1.BackupScheduleStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupScheduleList is a list of BackupSchedule.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.BackupSchedule{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.BackupSchedule{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupScheduleSpec says which VMs, when, and how many snapshots to keep.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"vmSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "VMSelector selects VMs of the schedule's namespace by label. Required: a schedule never snapshots every VM by accident.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+					"schedule": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Schedule is a five-field cron expression (minute hour day month weekday) or a descriptor: @hourly, @daily, @weekly, @monthly or @every <duration>.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"timeZone": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TimeZone is the IANA time zone of the schedule; UTC by default.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"retention": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Retention says which of the schedule's snapshots are kept.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.BackupRetention{}.OpenAPIModelName()),
+						},
+					},
+					"maxConcurrent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MaxConcurrent bounds the schedule's snapshots in progress at once; 5 by default.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"suspend": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Suspend stops new runs; slots passed while suspended are not caught up.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"requester": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Requester is who last wrote the spec. The server sets it from the authenticated user on create and on every change of the spec; the controller snapshots and prunes only as far as the requester may.",
+							Ref:         ref(v1alpha1.VMOperationRequester{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"vmSelector", "schedule", "retention"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.BackupRetention{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupScheduleStatus says what the schedule did and will do.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int64",
+						},
+					},
+					"lastScheduleTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastScheduleTime is the slot of the last run started. Slots missed while the controller was down are run once, at its return, as this newest slot.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"nextScheduleTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "NextScheduleTime is the next slot.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"lastSuccessfulTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastSuccessfulTime is when a snapshot of the schedule last succeeded.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"lastFailure": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastFailure is the last snapshot of the schedule that failed.",
+							Ref:         ref(v1alpha1.BackupFailure{}.OpenAPIModelName()),
+						},
+					},
+					"pending": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Pending are the VMs of the current run whose snapshot has not been started yet (beyond maxConcurrent).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"snapshots": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"name",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Snapshots are the snapshots the schedule made and keeps, oldest first.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ScheduledSnapshot{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions: Ready (the last pass could do what the schedule asks).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.BackupFailure{}.OpenAPIModelName(), v1alpha1.ScheduledSnapshot{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -1657,6 +1991,59 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RestoreSpec(ref common.ReferenceCall
 				Required: []string{"snapshotName"},
 			},
 		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_ScheduledSnapshot(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ScheduledSnapshot is one snapshot a schedule made.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the VirtualMachineSnapshot.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"vmName": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"slot": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Slot is the schedule time of its run.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"operation": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Operation is the Snapshot VMOperation that made it.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Phase is the operation's: Pending, Running or Succeeded (failed snapshots are dropped and reported in lastFailure).",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name", "vmName", "slot", "operation", "phase"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	ops "github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/recorder"
+	"github.com/hypersdk/hypersdk/pkg/registry/backupschedule"
 	"github.com/hypersdk/hypersdk/pkg/registry/carbonscalingpolicy"
 	historyrest "github.com/hypersdk/hypersdk/pkg/registry/history"
 	"github.com/hypersdk/hypersdk/pkg/registry/placementpolicy"
@@ -145,6 +146,12 @@ func (c completedConfig) New() (*Server, error) {
 	storage["virtualmachineautoscalers"] = autoscalers
 	storage["virtualmachineautoscalers/status"] = autoscalerStatus
 	storage["virtualmachines/recommendation"] = virtualmachine.NewRecommendationREST(vms, autoscalers)
+	backups, backupStatus, err := backupschedule.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	storage["backupschedules"] = backups
+	storage["backupschedules/status"] = backupStatus
 	group.VersionedResourcesStorageMap["v1alpha1"] = storage
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", hypersdk.GroupName, err)

@@ -51,6 +51,13 @@ var Funcs = func(runtimeserializer.CodecFactory) []interface{} {
 				s.Cooldown = &metav1.Duration{Duration: time.Hour}
 			}
 		},
+		func(s *hypersdk.BackupScheduleSpec, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.MaxConcurrent == nil {
+				n := int32(5)
+				s.MaxConcurrent = &n
+			}
+		},
 		func(s *hypersdk.VMOperationSpec, c randfill.Continue) {
 			c.FillNoCustom(s)
 			// Defaulting fills the options of option-less types when no

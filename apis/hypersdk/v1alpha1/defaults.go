@@ -87,3 +87,11 @@ func SetDefaults_VirtualMachineAutoscalerSpec(obj *VirtualMachineAutoscalerSpec)
 		obj.Cooldown = &metav1.Duration{Duration: time.Hour}
 	}
 }
+
+// SetDefaults_BackupScheduleSpec snapshots five VMs at a time.
+func SetDefaults_BackupScheduleSpec(obj *BackupScheduleSpec) {
+	if obj.MaxConcurrent == nil {
+		n := int32(5)
+		obj.MaxConcurrent = &n
+	}
+}

@@ -51,6 +51,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&VirtualMachineAutoscaler{},
 		&VirtualMachineAutoscalerList{},
 		&VirtualMachineRecommendation{},
+		&BackupSchedule{},
+		&BackupScheduleList{},
 		&VirtualMachinePlacement{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)

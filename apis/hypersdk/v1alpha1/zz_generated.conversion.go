@@ -58,6 +58,66 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*BackupFailure)(nil), (*hypersdk.BackupFailure)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_BackupFailure_To_hypersdk_BackupFailure(a.(*BackupFailure), b.(*hypersdk.BackupFailure), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.BackupFailure)(nil), (*BackupFailure)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_BackupFailure_To_v1alpha1_BackupFailure(a.(*hypersdk.BackupFailure), b.(*BackupFailure), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*BackupRetention)(nil), (*hypersdk.BackupRetention)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_BackupRetention_To_hypersdk_BackupRetention(a.(*BackupRetention), b.(*hypersdk.BackupRetention), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.BackupRetention)(nil), (*BackupRetention)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_BackupRetention_To_v1alpha1_BackupRetention(a.(*hypersdk.BackupRetention), b.(*BackupRetention), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*BackupSchedule)(nil), (*hypersdk.BackupSchedule)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_BackupSchedule_To_hypersdk_BackupSchedule(a.(*BackupSchedule), b.(*hypersdk.BackupSchedule), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.BackupSchedule)(nil), (*BackupSchedule)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_BackupSchedule_To_v1alpha1_BackupSchedule(a.(*hypersdk.BackupSchedule), b.(*BackupSchedule), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*BackupScheduleList)(nil), (*hypersdk.BackupScheduleList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_BackupScheduleList_To_hypersdk_BackupScheduleList(a.(*BackupScheduleList), b.(*hypersdk.BackupScheduleList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.BackupScheduleList)(nil), (*BackupScheduleList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_BackupScheduleList_To_v1alpha1_BackupScheduleList(a.(*hypersdk.BackupScheduleList), b.(*BackupScheduleList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*BackupScheduleSpec)(nil), (*hypersdk.BackupScheduleSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_BackupScheduleSpec_To_hypersdk_BackupScheduleSpec(a.(*BackupScheduleSpec), b.(*hypersdk.BackupScheduleSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.BackupScheduleSpec)(nil), (*BackupScheduleSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_BackupScheduleSpec_To_v1alpha1_BackupScheduleSpec(a.(*hypersdk.BackupScheduleSpec), b.(*BackupScheduleSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*BackupScheduleStatus)(nil), (*hypersdk.BackupScheduleStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_BackupScheduleStatus_To_hypersdk_BackupScheduleStatus(a.(*BackupScheduleStatus), b.(*hypersdk.BackupScheduleStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.BackupScheduleStatus)(nil), (*BackupScheduleStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_BackupScheduleStatus_To_v1alpha1_BackupScheduleStatus(a.(*hypersdk.BackupScheduleStatus), b.(*BackupScheduleStatus), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*BlankDisk)(nil), (*hypersdk.BlankDisk)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_BlankDisk_To_hypersdk_BlankDisk(a.(*BlankDisk), b.(*hypersdk.BlankDisk), scope)
 	}); err != nil {
@@ -335,6 +395,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*hypersdk.RestoreSpec)(nil), (*RestoreSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_hypersdk_RestoreSpec_To_v1alpha1_RestoreSpec(a.(*hypersdk.RestoreSpec), b.(*RestoreSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ScheduledSnapshot)(nil), (*hypersdk.ScheduledSnapshot)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ScheduledSnapshot_To_hypersdk_ScheduledSnapshot(a.(*ScheduledSnapshot), b.(*hypersdk.ScheduledSnapshot), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.ScheduledSnapshot)(nil), (*ScheduledSnapshot)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_ScheduledSnapshot_To_v1alpha1_ScheduledSnapshot(a.(*hypersdk.ScheduledSnapshot), b.(*ScheduledSnapshot), scope)
 	}); err != nil {
 		return err
 	}
@@ -699,6 +769,140 @@ func autoConvert_hypersdk_AutoscalerTargetRef_To_v1alpha1_AutoscalerTargetRef(in
 // Convert_hypersdk_AutoscalerTargetRef_To_v1alpha1_AutoscalerTargetRef is an autogenerated conversion function.
 func Convert_hypersdk_AutoscalerTargetRef_To_v1alpha1_AutoscalerTargetRef(in *hypersdk.AutoscalerTargetRef, out *AutoscalerTargetRef, s conversion.Scope) error {
 	return autoConvert_hypersdk_AutoscalerTargetRef_To_v1alpha1_AutoscalerTargetRef(in, out, s)
+}
+
+func autoConvert_v1alpha1_BackupFailure_To_hypersdk_BackupFailure(in *BackupFailure, out *hypersdk.BackupFailure, s conversion.Scope) error {
+	*out = *(*hypersdk.BackupFailure)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_BackupFailure_To_hypersdk_BackupFailure is an autogenerated conversion function.
+func Convert_v1alpha1_BackupFailure_To_hypersdk_BackupFailure(in *BackupFailure, out *hypersdk.BackupFailure, s conversion.Scope) error {
+	return autoConvert_v1alpha1_BackupFailure_To_hypersdk_BackupFailure(in, out, s)
+}
+
+func autoConvert_hypersdk_BackupFailure_To_v1alpha1_BackupFailure(in *hypersdk.BackupFailure, out *BackupFailure, s conversion.Scope) error {
+	*out = *(*BackupFailure)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_BackupFailure_To_v1alpha1_BackupFailure is an autogenerated conversion function.
+func Convert_hypersdk_BackupFailure_To_v1alpha1_BackupFailure(in *hypersdk.BackupFailure, out *BackupFailure, s conversion.Scope) error {
+	return autoConvert_hypersdk_BackupFailure_To_v1alpha1_BackupFailure(in, out, s)
+}
+
+func autoConvert_v1alpha1_BackupRetention_To_hypersdk_BackupRetention(in *BackupRetention, out *hypersdk.BackupRetention, s conversion.Scope) error {
+	*out = *(*hypersdk.BackupRetention)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_BackupRetention_To_hypersdk_BackupRetention is an autogenerated conversion function.
+func Convert_v1alpha1_BackupRetention_To_hypersdk_BackupRetention(in *BackupRetention, out *hypersdk.BackupRetention, s conversion.Scope) error {
+	return autoConvert_v1alpha1_BackupRetention_To_hypersdk_BackupRetention(in, out, s)
+}
+
+func autoConvert_hypersdk_BackupRetention_To_v1alpha1_BackupRetention(in *hypersdk.BackupRetention, out *BackupRetention, s conversion.Scope) error {
+	*out = *(*BackupRetention)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_BackupRetention_To_v1alpha1_BackupRetention is an autogenerated conversion function.
+func Convert_hypersdk_BackupRetention_To_v1alpha1_BackupRetention(in *hypersdk.BackupRetention, out *BackupRetention, s conversion.Scope) error {
+	return autoConvert_hypersdk_BackupRetention_To_v1alpha1_BackupRetention(in, out, s)
+}
+
+func autoConvert_v1alpha1_BackupSchedule_To_hypersdk_BackupSchedule(in *BackupSchedule, out *hypersdk.BackupSchedule, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_BackupScheduleSpec_To_hypersdk_BackupScheduleSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_BackupScheduleStatus_To_hypersdk_BackupScheduleStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_BackupSchedule_To_hypersdk_BackupSchedule is an autogenerated conversion function.
+func Convert_v1alpha1_BackupSchedule_To_hypersdk_BackupSchedule(in *BackupSchedule, out *hypersdk.BackupSchedule, s conversion.Scope) error {
+	return autoConvert_v1alpha1_BackupSchedule_To_hypersdk_BackupSchedule(in, out, s)
+}
+
+func autoConvert_hypersdk_BackupSchedule_To_v1alpha1_BackupSchedule(in *hypersdk.BackupSchedule, out *BackupSchedule, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_hypersdk_BackupScheduleSpec_To_v1alpha1_BackupScheduleSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_hypersdk_BackupScheduleStatus_To_v1alpha1_BackupScheduleStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_hypersdk_BackupSchedule_To_v1alpha1_BackupSchedule is an autogenerated conversion function.
+func Convert_hypersdk_BackupSchedule_To_v1alpha1_BackupSchedule(in *hypersdk.BackupSchedule, out *BackupSchedule, s conversion.Scope) error {
+	return autoConvert_hypersdk_BackupSchedule_To_v1alpha1_BackupSchedule(in, out, s)
+}
+
+func autoConvert_v1alpha1_BackupScheduleList_To_hypersdk_BackupScheduleList(in *BackupScheduleList, out *hypersdk.BackupScheduleList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]hypersdk.BackupSchedule)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_BackupScheduleList_To_hypersdk_BackupScheduleList is an autogenerated conversion function.
+func Convert_v1alpha1_BackupScheduleList_To_hypersdk_BackupScheduleList(in *BackupScheduleList, out *hypersdk.BackupScheduleList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_BackupScheduleList_To_hypersdk_BackupScheduleList(in, out, s)
+}
+
+func autoConvert_hypersdk_BackupScheduleList_To_v1alpha1_BackupScheduleList(in *hypersdk.BackupScheduleList, out *BackupScheduleList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]BackupSchedule)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_hypersdk_BackupScheduleList_To_v1alpha1_BackupScheduleList is an autogenerated conversion function.
+func Convert_hypersdk_BackupScheduleList_To_v1alpha1_BackupScheduleList(in *hypersdk.BackupScheduleList, out *BackupScheduleList, s conversion.Scope) error {
+	return autoConvert_hypersdk_BackupScheduleList_To_v1alpha1_BackupScheduleList(in, out, s)
+}
+
+func autoConvert_v1alpha1_BackupScheduleSpec_To_hypersdk_BackupScheduleSpec(in *BackupScheduleSpec, out *hypersdk.BackupScheduleSpec, s conversion.Scope) error {
+	*out = *(*hypersdk.BackupScheduleSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_BackupScheduleSpec_To_hypersdk_BackupScheduleSpec is an autogenerated conversion function.
+func Convert_v1alpha1_BackupScheduleSpec_To_hypersdk_BackupScheduleSpec(in *BackupScheduleSpec, out *hypersdk.BackupScheduleSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_BackupScheduleSpec_To_hypersdk_BackupScheduleSpec(in, out, s)
+}
+
+func autoConvert_hypersdk_BackupScheduleSpec_To_v1alpha1_BackupScheduleSpec(in *hypersdk.BackupScheduleSpec, out *BackupScheduleSpec, s conversion.Scope) error {
+	*out = *(*BackupScheduleSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_BackupScheduleSpec_To_v1alpha1_BackupScheduleSpec is an autogenerated conversion function.
+func Convert_hypersdk_BackupScheduleSpec_To_v1alpha1_BackupScheduleSpec(in *hypersdk.BackupScheduleSpec, out *BackupScheduleSpec, s conversion.Scope) error {
+	return autoConvert_hypersdk_BackupScheduleSpec_To_v1alpha1_BackupScheduleSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_BackupScheduleStatus_To_hypersdk_BackupScheduleStatus(in *BackupScheduleStatus, out *hypersdk.BackupScheduleStatus, s conversion.Scope) error {
+	*out = *(*hypersdk.BackupScheduleStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_BackupScheduleStatus_To_hypersdk_BackupScheduleStatus is an autogenerated conversion function.
+func Convert_v1alpha1_BackupScheduleStatus_To_hypersdk_BackupScheduleStatus(in *BackupScheduleStatus, out *hypersdk.BackupScheduleStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_BackupScheduleStatus_To_hypersdk_BackupScheduleStatus(in, out, s)
+}
+
+func autoConvert_hypersdk_BackupScheduleStatus_To_v1alpha1_BackupScheduleStatus(in *hypersdk.BackupScheduleStatus, out *BackupScheduleStatus, s conversion.Scope) error {
+	*out = *(*BackupScheduleStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_BackupScheduleStatus_To_v1alpha1_BackupScheduleStatus is an autogenerated conversion function.
+func Convert_hypersdk_BackupScheduleStatus_To_v1alpha1_BackupScheduleStatus(in *hypersdk.BackupScheduleStatus, out *BackupScheduleStatus, s conversion.Scope) error {
+	return autoConvert_hypersdk_BackupScheduleStatus_To_v1alpha1_BackupScheduleStatus(in, out, s)
 }
 
 func autoConvert_v1alpha1_BlankDisk_To_hypersdk_BlankDisk(in *BlankDisk, out *hypersdk.BlankDisk, s conversion.Scope) error {
@@ -1289,6 +1493,26 @@ func autoConvert_hypersdk_RestoreSpec_To_v1alpha1_RestoreSpec(in *hypersdk.Resto
 // Convert_hypersdk_RestoreSpec_To_v1alpha1_RestoreSpec is an autogenerated conversion function.
 func Convert_hypersdk_RestoreSpec_To_v1alpha1_RestoreSpec(in *hypersdk.RestoreSpec, out *RestoreSpec, s conversion.Scope) error {
 	return autoConvert_hypersdk_RestoreSpec_To_v1alpha1_RestoreSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_ScheduledSnapshot_To_hypersdk_ScheduledSnapshot(in *ScheduledSnapshot, out *hypersdk.ScheduledSnapshot, s conversion.Scope) error {
+	*out = *(*hypersdk.ScheduledSnapshot)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ScheduledSnapshot_To_hypersdk_ScheduledSnapshot is an autogenerated conversion function.
+func Convert_v1alpha1_ScheduledSnapshot_To_hypersdk_ScheduledSnapshot(in *ScheduledSnapshot, out *hypersdk.ScheduledSnapshot, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ScheduledSnapshot_To_hypersdk_ScheduledSnapshot(in, out, s)
+}
+
+func autoConvert_hypersdk_ScheduledSnapshot_To_v1alpha1_ScheduledSnapshot(in *hypersdk.ScheduledSnapshot, out *ScheduledSnapshot, s conversion.Scope) error {
+	*out = *(*ScheduledSnapshot)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_ScheduledSnapshot_To_v1alpha1_ScheduledSnapshot is an autogenerated conversion function.
+func Convert_hypersdk_ScheduledSnapshot_To_v1alpha1_ScheduledSnapshot(in *hypersdk.ScheduledSnapshot, out *ScheduledSnapshot, s conversion.Scope) error {
+	return autoConvert_hypersdk_ScheduledSnapshot_To_v1alpha1_ScheduledSnapshot(in, out, s)
 }
 
 func autoConvert_v1alpha1_SnapshotSpec_To_hypersdk_SnapshotSpec(in *SnapshotSpec, out *hypersdk.SnapshotSpec, s conversion.Scope) error {

@@ -29,6 +29,8 @@ import (
 // Public to allow building arbitrary schemes.
 // All generated defaulters are covering - they call all nested defaulters.
 func RegisterDefaults(scheme *runtime.Scheme) error {
+	scheme.AddTypeDefaultingFunc(&BackupSchedule{}, func(obj interface{}) { SetObjectDefaults_BackupSchedule(obj.(*BackupSchedule)) })
+	scheme.AddTypeDefaultingFunc(&BackupScheduleList{}, func(obj interface{}) { SetObjectDefaults_BackupScheduleList(obj.(*BackupScheduleList)) })
 	scheme.AddTypeDefaultingFunc(&VMOperation{}, func(obj interface{}) { SetObjectDefaults_VMOperation(obj.(*VMOperation)) })
 	scheme.AddTypeDefaultingFunc(&VMOperationList{}, func(obj interface{}) { SetObjectDefaults_VMOperationList(obj.(*VMOperationList)) })
 	scheme.AddTypeDefaultingFunc(&VirtualMachine{}, func(obj interface{}) { SetObjectDefaults_VirtualMachine(obj.(*VirtualMachine)) })
@@ -41,6 +43,17 @@ func RegisterDefaults(scheme *runtime.Scheme) error {
 		SetObjectDefaults_VirtualMachineResizeOptions(obj.(*VirtualMachineResizeOptions))
 	})
 	return nil
+}
+
+func SetObjectDefaults_BackupSchedule(in *BackupSchedule) {
+	SetDefaults_BackupScheduleSpec(&in.Spec)
+}
+
+func SetObjectDefaults_BackupScheduleList(in *BackupScheduleList) {
+	for i := range in.Items {
+		a := &in.Items[i]
+		SetObjectDefaults_BackupSchedule(a)
+	}
 }
 
 func SetObjectDefaults_VMOperation(in *VMOperation) {

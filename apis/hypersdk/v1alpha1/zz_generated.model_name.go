@@ -32,6 +32,36 @@ func (in AutoscalerTargetRef) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupFailure) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BackupFailure"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupRetention) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BackupRetention"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupSchedule) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BackupSchedule"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupScheduleList) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BackupScheduleList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupScheduleSpec) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BackupScheduleSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupScheduleStatus) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BackupScheduleStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in BlankDisk) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.BlankDisk"
 }
@@ -169,6 +199,11 @@ func (in RestartSpec) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in RestoreSpec) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.RestoreSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ScheduledSnapshot) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.ScheduledSnapshot"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -236,3 +236,37 @@ func TestValidateVirtualMachineAutoscaler(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateBackupSchedule(t *testing.T) {
+	valid := func() hypersdk.BackupScheduleSpec {
+		return hypersdk.BackupScheduleSpec{
+			VMSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"backup": "nightly"}},
+			Schedule:   "0 2 * * *", TimeZone: "Europe/Madrid",
+			Retention:     hypersdk.BackupRetention{KeepLast: ptr.To[int32](7)},
+			MaxConcurrent: ptr.To[int32](5),
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*hypersdk.BackupScheduleSpec)
+		want   string
+	}{
+		{"valid", func(*hypersdk.BackupScheduleSpec) {}, ""},
+		{"descriptor", func(s *hypersdk.BackupScheduleSpec) { s.Schedule = "@every 6h" }, ""},
+		{"invalid cron and zone", func(s *hypersdk.BackupScheduleSpec) { s.Schedule, s.TimeZone = "61 * * * *", "Mars/Olympus" },
+			"spec.schedule,spec.timeZone"},
+		{"retention zero everywhere", func(s *hypersdk.BackupScheduleSpec) {
+			s.Retention = hypersdk.BackupRetention{KeepLast: ptr.To[int32](0), MaxAge: &metav1.Duration{}}
+		}, "spec.retention"},
+		{"no selector, no concurrency", func(s *hypersdk.BackupScheduleSpec) { s.VMSelector, s.MaxConcurrent = nil, ptr.To[int32](0) },
+			"spec.vmSelector,spec.maxConcurrent"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &hypersdk.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "ns"}, Spec: valid()}
+			tc.change(&b.Spec)
+			if got := fields(ValidateBackupSchedule(b)); got != tc.want {
+				t.Errorf("failing fields = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -39,6 +39,16 @@ func Parser() *typed.Parser {
 var parserOnce sync.Once
 var parser *typed.Parser
 var schemaYAML = typed.YAMLObject(`types:
+- name: com.github.hypersdk.hypersdk.apis.hypersdk.v1alpha1.BackupSchedule
+  scalar: untyped
+  list:
+    elementType:
+      namedType: __untyped_atomic_
+    elementRelationship: atomic
+  map:
+    elementType:
+      namedType: __untyped_deduced_
+    elementRelationship: separable
 - name: com.github.hypersdk.hypersdk.apis.hypersdk.v1alpha1.CarbonScalingPolicy
   scalar: untyped
   list:

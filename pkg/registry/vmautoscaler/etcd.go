@@ -10,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -58,11 +57,7 @@ var kind = statusrest.Kind{
 		return validation.ValidateVirtualMachineAutoscaler(autoscaler(obj))
 	},
 	SpecWritten: func(ctx context.Context, obj runtime.Object) {
-		a := autoscaler(obj)
-		a.Spec.Requester = nil
-		if caller, ok := genericapirequest.UserFrom(ctx); ok && caller.GetName() != "" {
-			a.Spec.Requester = vmoperation.RequesterOf(caller)
-		}
+		autoscaler(obj).Spec.Requester = vmoperation.RequesterFrom(ctx)
 	},
 }
 

@@ -56,14 +56,20 @@ func (strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	op := obj.(*hypersdk.VMOperation)
 	op.Status = hypersdk.VMOperationStatus{Phase: hypersdk.VMOperationPending}
 	op.Generation = 1
-	op.Spec.Requester = nil
-	if caller, ok := genericapirequest.UserFrom(ctx); ok && caller.GetName() != "" {
-		op.Spec.Requester = RequesterOf(caller)
-	}
+	op.Spec.Requester = RequesterFrom(ctx)
 	if op.Labels == nil {
 		op.Labels = map[string]string{}
 	}
 	op.Labels[VMLabel], op.Labels[TypeLabel] = op.Spec.VMName, string(op.Spec.Type)
+}
+
+// RequesterFrom is the authenticated user of a request as a requester, nil
+// without one.
+func RequesterFrom(ctx context.Context) *hypersdk.VMOperationRequester {
+	if caller, ok := genericapirequest.UserFrom(ctx); ok && caller.GetName() != "" {
+		return RequesterOf(caller)
+	}
+	return nil
 }
 
 // RequesterOf records an authenticated user as the requester of an object.

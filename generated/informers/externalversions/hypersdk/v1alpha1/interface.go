@@ -24,6 +24,8 @@ import (
 
 // Interface provides access to all the informers in this group version.
 type Interface interface {
+	// BackupSchedules returns a BackupScheduleInformer.
+	BackupSchedules() TypedBackupScheduleInformer
 	// CarbonScalingPolicies returns a CarbonScalingPolicyInformer.
 	CarbonScalingPolicies() TypedCarbonScalingPolicyInformer
 	// PlacementPolicies returns a PlacementPolicyInformer.
@@ -45,6 +47,11 @@ type version struct {
 // New returns a new Interface.
 func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakListOptions internalinterfaces.TweakListOptionsFunc) Interface {
 	return &version{factory: f, namespace: namespace, tweakListOptions: tweakListOptions}
+}
+
+// BackupSchedules returns a TypedBackupScheduleInformer.
+func (v *version) BackupSchedules() TypedBackupScheduleInformer {
+	return &backupScheduleInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // CarbonScalingPolicies returns a TypedCarbonScalingPolicyInformer.

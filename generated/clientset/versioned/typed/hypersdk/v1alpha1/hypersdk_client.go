@@ -28,6 +28,7 @@ import (
 
 type HypersdkV1alpha1Interface interface {
 	RESTClient() rest.Interface
+	BackupSchedulesGetter
 	CarbonScalingPoliciesGetter
 	PlacementPoliciesGetter
 	VMOperationsGetter
@@ -38,6 +39,10 @@ type HypersdkV1alpha1Interface interface {
 // HypersdkV1alpha1Client is used to interact with features provided by the hypersdk.io group.
 type HypersdkV1alpha1Client struct {
 	restClient rest.Interface
+}
+
+func (c *HypersdkV1alpha1Client) BackupSchedules(namespace string) BackupScheduleInterface {
+	return newBackupSchedules(c, namespace)
 }
 
 func (c *HypersdkV1alpha1Client) CarbonScalingPolicies() CarbonScalingPolicyInterface {

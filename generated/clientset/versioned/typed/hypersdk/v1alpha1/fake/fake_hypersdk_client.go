@@ -28,6 +28,10 @@ type FakeHypersdkV1alpha1 struct {
 	*testing.Fake
 }
 
+func (c *FakeHypersdkV1alpha1) BackupSchedules(namespace string) v1alpha1.BackupScheduleInterface {
+	return newFakeBackupSchedules(c, namespace)
+}
+
 func (c *FakeHypersdkV1alpha1) CarbonScalingPolicies() v1alpha1.CarbonScalingPolicyInterface {
 	return newFakeCarbonScalingPolicies(c)
 }

@@ -1,0 +1,102 @@
+package hypersdk
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BackupSchedule snapshots the VMs it selects on a cron schedule, as
+// Snapshot VMOperations, and prunes the snapshots it made beyond its
+// retention.
+type BackupSchedule struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+
+	Spec   BackupScheduleSpec
+	Status BackupScheduleStatus
+}
+
+// BackupScheduleSpec says which VMs, when, and how many snapshots to keep.
+type BackupScheduleSpec struct {
+	// VMSelector selects VMs of the schedule's namespace by label. Required:
+	// a schedule never snapshots every VM by accident.
+	VMSelector *metav1.LabelSelector
+	// Schedule is a five-field cron expression (minute hour day month
+	// weekday) or a descriptor: @hourly, @daily, @weekly, @monthly or
+	// @every <duration>.
+	Schedule string
+	// TimeZone is the IANA time zone of the schedule; UTC by default.
+	TimeZone string
+	// Retention says which of the schedule's snapshots are kept.
+	Retention BackupRetention
+	// MaxConcurrent bounds the schedule's snapshots in progress at once;
+	// 5 by default.
+	MaxConcurrent *int32
+	// Suspend stops new runs; slots passed while suspended are not caught up.
+	Suspend bool
+	// Requester is who last wrote the spec. The server sets it from the
+	// authenticated user on create and on every change of the spec; the
+	// controller snapshots and prunes only as far as the requester may.
+	Requester *VMOperationRequester
+}
+
+// BackupRetention keeps, per VM, the newest keepLast snapshots and none
+// older than maxAge; at least one of them is set.
+type BackupRetention struct {
+	KeepLast *int32
+	MaxAge   *metav1.Duration
+}
+
+// BackupScheduleStatus says what the schedule did and will do.
+type BackupScheduleStatus struct {
+	ObservedGeneration int64
+	// LastScheduleTime is the slot of the last run started. Slots missed
+	// while the controller was down are run once, at its return, as this
+	// newest slot.
+	LastScheduleTime *metav1.Time
+	// NextScheduleTime is the next slot.
+	NextScheduleTime *metav1.Time
+	// LastSuccessfulTime is when a snapshot of the schedule last succeeded.
+	LastSuccessfulTime *metav1.Time
+	// LastFailure is the last snapshot of the schedule that failed.
+	LastFailure *BackupFailure
+	// Pending are the VMs of the current run whose snapshot has not been
+	// started yet (beyond maxConcurrent).
+	Pending []string
+	// Snapshots are the snapshots the schedule made and keeps, oldest first.
+	Snapshots []ScheduledSnapshot
+	// Conditions: Ready (the last pass could do what the schedule asks).
+	Conditions []metav1.Condition
+}
+
+// ScheduledSnapshot is one snapshot a schedule made.
+type ScheduledSnapshot struct {
+	// Name of the VirtualMachineSnapshot.
+	Name   string
+	VMName string
+	// Slot is the schedule time of its run.
+	Slot metav1.Time
+	// Operation is the Snapshot VMOperation that made it.
+	Operation string
+	// Phase is the operation's: Pending, Running or Succeeded (failed
+	// snapshots are dropped and reported in lastFailure).
+	Phase VMOperationPhase
+}
+
+// BackupFailure is a snapshot that failed.
+type BackupFailure struct {
+	Time    metav1.Time
+	VMName  string
+	Message string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BackupScheduleList is a list of BackupSchedule.
+type BackupScheduleList struct {
+	metav1.TypeMeta
+	metav1.ListMeta
+
+	Items []BackupSchedule
+}

@@ -1,0 +1,122 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BackupSchedule snapshots the VMs it selects on a cron schedule, as
+// Snapshot VMOperations, and prunes the snapshots it made beyond its
+// retention.
+type BackupSchedule struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   BackupScheduleSpec   `json:"spec"`
+	Status BackupScheduleStatus `json:"status,omitempty"`
+}
+
+// BackupScheduleSpec says which VMs, when, and how many snapshots to keep.
+type BackupScheduleSpec struct {
+	// VMSelector selects VMs of the schedule's namespace by label. Required:
+	// a schedule never snapshots every VM by accident.
+	VMSelector *metav1.LabelSelector `json:"vmSelector"`
+	// Schedule is a five-field cron expression (minute hour day month
+	// weekday) or a descriptor: @hourly, @daily, @weekly, @monthly or
+	// @every <duration>.
+	Schedule string `json:"schedule"`
+	// TimeZone is the IANA time zone of the schedule; UTC by default.
+	// +optional
+	TimeZone string `json:"timeZone,omitempty"`
+	// Retention says which of the schedule's snapshots are kept.
+	Retention BackupRetention `json:"retention"`
+	// MaxConcurrent bounds the schedule's snapshots in progress at once;
+	// 5 by default.
+	// +optional
+	MaxConcurrent *int32 `json:"maxConcurrent,omitempty"`
+	// Suspend stops new runs; slots passed while suspended are not caught up.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+	// Requester is who last wrote the spec. The server sets it from the
+	// authenticated user on create and on every change of the spec; the
+	// controller snapshots and prunes only as far as the requester may.
+	// +optional
+	Requester *VMOperationRequester `json:"requester,omitempty"`
+}
+
+// BackupRetention keeps, per VM, the newest keepLast snapshots and none
+// older than maxAge; at least one of them is set.
+type BackupRetention struct {
+	// +optional
+	KeepLast *int32 `json:"keepLast,omitempty"`
+	// +optional
+	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
+}
+
+// BackupScheduleStatus says what the schedule did and will do.
+type BackupScheduleStatus struct {
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// LastScheduleTime is the slot of the last run started. Slots missed
+	// while the controller was down are run once, at its return, as this
+	// newest slot.
+	// +optional
+	LastScheduleTime *metav1.Time `json:"lastScheduleTime,omitempty"`
+	// NextScheduleTime is the next slot.
+	// +optional
+	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
+	// LastSuccessfulTime is when a snapshot of the schedule last succeeded.
+	// +optional
+	LastSuccessfulTime *metav1.Time `json:"lastSuccessfulTime,omitempty"`
+	// LastFailure is the last snapshot of the schedule that failed.
+	// +optional
+	LastFailure *BackupFailure `json:"lastFailure,omitempty"`
+	// Pending are the VMs of the current run whose snapshot has not been
+	// started yet (beyond maxConcurrent).
+	// +optional
+	// +listType=atomic
+	Pending []string `json:"pending,omitempty"`
+	// Snapshots are the snapshots the schedule made and keeps, oldest first.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Snapshots []ScheduledSnapshot `json:"snapshots,omitempty"`
+	// Conditions: Ready (the last pass could do what the schedule asks).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// ScheduledSnapshot is one snapshot a schedule made.
+type ScheduledSnapshot struct {
+	// Name of the VirtualMachineSnapshot.
+	Name   string `json:"name"`
+	VMName string `json:"vmName"`
+	// Slot is the schedule time of its run.
+	Slot metav1.Time `json:"slot"`
+	// Operation is the Snapshot VMOperation that made it.
+	Operation string `json:"operation"`
+	// Phase is the operation's: Pending, Running or Succeeded (failed
+	// snapshots are dropped and reported in lastFailure).
+	Phase VMOperationPhase `json:"phase"`
+}
+
+// BackupFailure is a snapshot that failed.
+type BackupFailure struct {
+	Time    metav1.Time `json:"time"`
+	VMName  string      `json:"vmName"`
+	Message string      `json:"message"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BackupScheduleList is a list of BackupSchedule.
+type BackupScheduleList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []BackupSchedule `json:"items"`
+}

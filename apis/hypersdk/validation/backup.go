@@ -1,0 +1,77 @@
+package validation
+
+import (
+	"time"
+
+	"github.com/robfig/cron/v3"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+)
+
+// backupParser reads backup schedules: five fields or a descriptor
+// (@hourly, @every 10m, ...).
+var backupParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ParseBackupSchedule parses a schedule in its time zone ("" is UTC) as the
+// controller runs it.
+func ParseBackupSchedule(schedule, timeZone string) (cron.Schedule, error) {
+	if timeZone == "" {
+		timeZone = "UTC"
+	}
+	loc, err := time.LoadLocation(timeZone)
+	if err != nil {
+		return nil, err
+	}
+	s, err := backupParser.Parse(schedule)
+	if err != nil {
+		return nil, err
+	}
+	if spec, ok := s.(*cron.SpecSchedule); ok {
+		spec.Location = loc
+	}
+	return s, nil
+}
+
+// ValidateBackupSchedule checks a BackupSchedule on create and update.
+func ValidateBackupSchedule(b *hypersdk.BackupSchedule) field.ErrorList {
+	allErrs := validateName(b.Name, field.NewPath("metadata", "name"))
+	spec, fldPath := &b.Spec, field.NewPath("spec")
+	sel := fldPath.Child("vmSelector")
+	switch {
+	case spec.VMSelector == nil || (len(spec.VMSelector.MatchLabels) == 0 && len(spec.VMSelector.MatchExpressions) == 0):
+		allErrs = append(allErrs, field.Required(sel, "select the VMs to back up by label"))
+	default:
+		allErrs = append(allErrs, metav1validation.ValidateLabelSelector(spec.VMSelector, metav1validation.LabelSelectorValidationOptions{}, sel)...)
+	}
+	if spec.Schedule == "" {
+		allErrs = append(allErrs, field.Required(fldPath.Child("schedule"), "a five-field cron expression such as \"0 2 * * *\" or @every 6h"))
+	} else if s, err := backupParser.Parse(spec.Schedule); err != nil {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("schedule"), spec.Schedule, err.Error()))
+	} else if every, ok := s.(cron.ConstantDelaySchedule); ok && every.Delay < time.Second {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("schedule"), spec.Schedule, "@every must be at least 1s"))
+	}
+	if spec.TimeZone != "" {
+		if _, err := time.LoadLocation(spec.TimeZone); err != nil {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("timeZone"), spec.TimeZone, "not an IANA time zone such as Europe/Madrid"))
+		}
+	}
+	ret := fldPath.Child("retention")
+	r := spec.Retention
+	if (r.KeepLast == nil || *r.KeepLast == 0) && (r.MaxAge == nil || r.MaxAge.Duration == 0) {
+		allErrs = append(allErrs, field.Required(ret, "keepLast, maxAge or both: a schedule that keeps nothing would delete every snapshot it makes"))
+	}
+	if r.KeepLast != nil && *r.KeepLast != 0 {
+		allErrs = append(allErrs, inRange(*r.KeepLast, 1, 1000, ret.Child("keepLast"))...)
+	}
+	if r.MaxAge != nil && r.MaxAge.Duration < 0 {
+		allErrs = append(allErrs, field.Invalid(ret.Child("maxAge"), r.MaxAge.Duration.String(), "must not be negative"))
+	}
+	if n := spec.MaxConcurrent; n == nil {
+		allErrs = append(allErrs, field.Required(fldPath.Child("maxConcurrent"), ""))
+	} else {
+		allErrs = append(allErrs, inRange(*n, 1, 100, fldPath.Child("maxConcurrent"))...)
+	}
+	return allErrs
+}

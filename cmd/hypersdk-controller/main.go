@@ -1,7 +1,8 @@
 // Command hypersdk-controller runs HyperSDK's controllers with leader
 // election: the VMOperation executor, the history recorder, the placement
 // audit, the carbon scaler (CarbonScalingPolicies on HPAs), the VM
-// autoscaler (VirtualMachineAutoscalers) and, for
+// autoscaler (VirtualMachineAutoscalers), the backup scheduler
+// (BackupSchedules) and, for
 // clusters without cert-manager, the certificates controller
 // (--controllers chooses).
 package main
@@ -33,6 +34,7 @@ import (
 
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/pkg/autoscaler"
+	"github.com/hypersdk/hypersdk/pkg/backup"
 	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/carbonscaler"
 	"github.com/hypersdk/hypersdk/pkg/certs"
@@ -127,6 +129,9 @@ func run() error {
 		case carbonScalerController:
 			run = append(run, carbonscaler.New(carbonscaler.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK,
 				Carbon: carbonProvider, Interval: o.CarbonScalingInterval}).Run)
+		case backupController:
+			run = append(run, backup.New(backup.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK, KubeVirt: cfg.KubeVirt,
+				Interval: o.BackupInterval}).Run)
 		case autoscalerController:
 			newRecommender := rightsizing.NewVM
 			if o.Autoscaler.Strategy == "vpa" {

@@ -29,14 +29,15 @@ const (
 	certificatesController   = "certificates"
 	carbonScalerController   = "carbon-scaler"
 	autoscalerController     = "autoscaler"
+	backupController         = "backup"
 )
 
 var (
 	allControllers = []string{executorController, recorderController, placementAuditController, certificatesController,
-		carbonScalerController, autoscalerController}
+		carbonScalerController, autoscalerController, backupController}
 	// certificates needs a configuration, so "*" leaves it out.
 	defaultControllers = []string{executorController, recorderController, placementAuditController, carbonScalerController,
-		autoscalerController}
+		autoscalerController, backupController}
 )
 
 // options are the command-line options of hypersdk-controller.
@@ -56,6 +57,8 @@ type options struct {
 	CarbonScalingInterval time.Duration
 	Certificates          string
 	Autoscaler            autoscalerOptions
+	// BackupInterval is how often BackupSchedules are brought up to date.
+	BackupInterval time.Duration
 }
 
 // autoscalerOptions configure the VirtualMachineAutoscaler controller.
@@ -85,6 +88,7 @@ func newOptions() *options {
 		RecordInterval:        recorder.DefaultInterval,
 		CarbonScalingInterval: time.Minute,
 		Autoscaler:            autoscalerOptions{Interval: time.Minute, Window: 8 * 24 * time.Hour, Strategy: "vm"},
+		BackupInterval:        10 * time.Second,
 	}
 }
 
@@ -120,6 +124,8 @@ func (o *options) flags() cliflag.NamedFlagSets {
 		"How much of a VM's history its recommender is built from when the controller starts (the VPA's 8 days by default).")
 	as.StringVar(&o.Autoscaler.Strategy, "autoscaler-strategy", o.Autoscaler.Strategy,
 		"Recommender: vm (HyperSDK's, for VMs) or vpa (the Vertical Pod Autoscaler's, as a baseline).")
+	fss.FlagSet("backup").DurationVar(&o.BackupInterval, "backup-interval", o.BackupInterval,
+		"How often BackupSchedules are checked: a run starts within this long of its slot.")
 	fss.FlagSet("certificates").StringVar(&o.Certificates, "certificates-config", o.Certificates,
 		"File naming the CA and certificate Secrets the certificates controller keeps and the APIServices whose caBundle it sets.")
 	goflags := flag.NewFlagSet("klog", flag.ExitOnError)
@@ -159,6 +165,9 @@ func (o *options) validate() error {
 	}
 	if slices.Contains(on, carbonScalerController) && o.CarbonScalingInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--carbon-scaling-interval must be positive, got %v", o.CarbonScalingInterval))
+	}
+	if slices.Contains(on, backupController) && o.BackupInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--backup-interval must be positive, got %v", o.BackupInterval))
 	}
 	if slices.Contains(on, autoscalerController) {
 		if o.Autoscaler.Interval <= 0 || o.Autoscaler.Window <= 0 {

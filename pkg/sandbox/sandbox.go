@@ -615,6 +615,7 @@ func (sb *Sandbox) startController(ctx context.Context, client kubernetes.Interf
 		"--carbon-scaling-interval=" + sb.carbonScalingInterval().String(),
 		// Autoscalers recommend at every new history sample.
 		"--autoscaler-interval=" + sb.cfg.RecordInterval.String(),
+		"--backup-interval=1s",
 		"--v=2",
 	}, sb.carbonArgs()...)
 	return sb.runController()
@@ -654,6 +655,13 @@ func (sb *Sandbox) HistoryDB() string { return filepath.Join(sb.cfg.Dir, "hypers
 // recorder's series for Prometheus to scrape.
 func (sb *Sandbox) ControllerMetricsURL() string {
 	return "http://" + process.Addr(sb.metricsPort) + "/metrics"
+}
+
+// RestartController restarts hypersdk-controller with extra arguments
+// after its usual ones (none: as the sandbox runs it), for example
+// --controllers=*,-backup to take one controller down for a while.
+func (sb *Sandbox) RestartController(ctx context.Context, extra ...string) error {
+	return sb.controller.Restart(ctx, append(slices.Clone(sb.ctrlArgs), extra...))
 }
 
 // KillController ends hypersdk-controller with SIGKILL, as a crash would,

@@ -1,0 +1,324 @@
+// Package backup is hypersdk-controller's backup scheduler: each
+// BackupSchedule's due run becomes one Snapshot VMOperation per selected VM
+// (at most maxConcurrent in progress), and the snapshots it made beyond its
+// retention are deleted. Every write is made only as far as the schedule's
+// requester may make it (SubjectAccessReviews), and every name is derived
+// from the schedule, the VM and the slot, so a controller restarted in the
+// middle of a run neither loses nor repeats a snapshot.
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+	"github.com/hypersdk/hypersdk/pkg/operations"
+)
+
+// LabelSchedule marks the VMOperations a schedule creates.
+const LabelSchedule = "hypersdk.io/backup-schedule"
+
+// ConditionReady is True when the last pass did what the schedule asks.
+const ConditionReady = "Ready"
+
+// Config is what the scheduler needs.
+type Config struct {
+	Kube     kubernetes.Interface
+	HyperSDK hypersdkclient.Interface
+	KubeVirt kubevirt.Clientset
+	// Interval between passes; runs start within one interval of their slot.
+	Interval time.Duration
+	Clock    clock.Clock
+}
+
+// Scheduler runs BackupSchedules.
+type Scheduler struct{ cfg Config }
+
+// New returns a scheduler; Run starts it.
+func New(cfg Config) *Scheduler {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	return &Scheduler{cfg: cfg}
+}
+
+// Run makes a pass every interval until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) error {
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		if err := s.Pass(ctx); err != nil {
+			klog.FromContext(ctx).Error(err, "Backup pass failed")
+		}
+	}, s.cfg.Interval)
+	return nil
+}
+
+// Pass brings every schedule up to date once.
+func (s *Scheduler) Pass(ctx context.Context) error {
+	list, err := s.cfg.HyperSDK.HypersdkV1alpha1().BackupSchedules(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("listing backup schedules: %w", err)
+	}
+	for i := range list.Items {
+		b := &list.Items[i]
+		if err := s.sync(ctx, b); err != nil {
+			klog.FromContext(ctx).Error(err, "Running backup schedule", "schedule", klog.KObj(b))
+		}
+	}
+	return nil
+}
+
+// sync follows the schedule's snapshots, starts a due run, starts the run's
+// pending snapshots, prunes, and writes the status.
+func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error {
+	now := s.cfg.Clock.Now()
+	st := b.Status.DeepCopy()
+	st.ObservedGeneration = b.Generation
+	sched, err := validation.ParseBackupSchedule(b.Spec.Schedule, b.Spec.TimeZone)
+	if err == nil {
+		err = s.follow(ctx, b, st, now)
+	}
+	if err == nil {
+		last := b.CreationTimestamp.Time
+		if st.LastScheduleTime != nil {
+			last = st.LastScheduleTime.Time
+		}
+		if slot, due := dueSlot(sched, last, now); due && !b.Spec.Suspend {
+			// A run still pending when the next slot comes is replaced by it:
+			// the newest state of each VM is what a backup is for.
+			st.LastScheduleTime = &metav1.Time{Time: slot}
+			st.Pending, err = s.selected(ctx, b)
+		} else if due {
+			// Suspended: the slot passes without a run.
+			st.LastScheduleTime = &metav1.Time{Time: slot}
+		}
+		st.NextScheduleTime = &metav1.Time{Time: sched.Next(now)}
+	}
+	if err == nil {
+		err = s.start(ctx, b, st)
+	}
+	if err == nil {
+		err = s.prune(ctx, b, st, now)
+	}
+	cond := metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: "Scheduled",
+		Message: fmt.Sprintf("%d snapshots kept, %d VMs waiting", len(st.Snapshots), len(st.Pending))}
+	if err != nil {
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Failed", err.Error()
+		if apierrors.IsForbidden(err) {
+			cond.Reason = "Forbidden"
+		}
+	}
+	cond.ObservedGeneration, cond.LastTransitionTime = b.Generation, metav1.NewTime(now)
+	meta.SetStatusCondition(&st.Conditions, cond)
+	out := b.DeepCopy()
+	out.Status = *st
+	if _, uerr := s.cfg.HyperSDK.HypersdkV1alpha1().BackupSchedules(b.Namespace).UpdateStatus(ctx, out, metav1.UpdateOptions{}); uerr != nil {
+		return fmt.Errorf("writing the status of backup schedule %s/%s: %w", b.Namespace, b.Name, uerr)
+	}
+	return err
+}
+
+// selected lists the names of the VMs the schedule selects, sorted.
+func (s *Scheduler) selected(ctx context.Context, b *v1alpha1.BackupSchedule) ([]string, error) {
+	sel, err := metav1.LabelSelectorAsSelector(b.Spec.VMSelector)
+	if err != nil {
+		return nil, err
+	}
+	vms, err := s.cfg.KubeVirt.KubevirtV1().VirtualMachines(b.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, fmt.Errorf("listing the VMs of backup schedule %s: %w", b.Name, err)
+	}
+	var names []string
+	for _, vm := range vms.Items {
+		names = append(names, vm.Name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// follow updates the phases of the snapshots in progress; failed ones are
+// dropped and reported.
+func (s *Scheduler) follow(ctx context.Context, b *v1alpha1.BackupSchedule, st *v1alpha1.BackupScheduleStatus, now time.Time) error {
+	kept := st.Snapshots[:0]
+	for _, snap := range st.Snapshots {
+		if snap.Phase == v1alpha1.VMOperationSucceeded {
+			kept = append(kept, snap)
+			continue
+		}
+		op, err := s.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(b.Namespace).Get(ctx, snap.Operation, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			st.LastFailure = &v1alpha1.BackupFailure{Time: metav1.NewTime(now), VMName: snap.VMName,
+				Message: fmt.Sprintf("operation %s is gone before it finished", snap.Operation)}
+			continue
+		case err != nil:
+			return fmt.Errorf("reading operation %s: %w", snap.Operation, err)
+		}
+		switch op.Status.Phase {
+		case v1alpha1.VMOperationFailed, v1alpha1.VMOperationCancelled:
+			st.LastFailure = &v1alpha1.BackupFailure{Time: metav1.NewTime(now), VMName: snap.VMName, Message: op.Status.Message}
+			continue
+		case v1alpha1.VMOperationSucceeded:
+			t := now
+			if c := op.Status.CompletionTime; c != nil {
+				t = c.Time
+			}
+			st.LastSuccessfulTime = &metav1.Time{Time: t}
+		}
+		if op.Status.Phase != "" {
+			snap.Phase = op.Status.Phase
+		}
+		kept = append(kept, snap)
+	}
+	st.Snapshots = kept
+	return nil
+}
+
+// start creates the pending VMs' Snapshot operations while fewer than
+// maxConcurrent of the schedule's snapshots are in progress.
+func (s *Scheduler) start(ctx context.Context, b *v1alpha1.BackupSchedule, st *v1alpha1.BackupScheduleStatus) error {
+	busy := 0
+	for _, snap := range st.Snapshots {
+		if snap.Phase != v1alpha1.VMOperationSucceeded {
+			busy++
+		}
+	}
+	limit := 5
+	if b.Spec.MaxConcurrent != nil {
+		limit = int(*b.Spec.MaxConcurrent)
+	}
+	for len(st.Pending) > 0 && busy < limit {
+		vm := st.Pending[0]
+		name := snapshotName(b.Name, vm, st.LastScheduleTime.Time)
+		if err := s.review(ctx, b, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "create",
+			Group: "hypersdk.io", Resource: "virtualmachines", Subresource: "snapshot", Name: vm}); err != nil {
+			return err
+		}
+		op := &v1alpha1.VMOperation{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: b.Namespace, Labels: map[string]string{LabelSchedule: b.Name}},
+			Spec: v1alpha1.VMOperationSpec{VMName: vm, Type: v1alpha1.VMOperationSnapshot,
+				Snapshot: &v1alpha1.SnapshotSpec{Name: name, Description: "backup schedule " + b.Name}},
+		}
+		_, err := s.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(b.Namespace).Create(ctx, op, metav1.CreateOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			// The VM went between the list and now: nothing to back up.
+			st.Pending = st.Pending[1:]
+			continue
+		case err != nil && !apierrors.IsAlreadyExists(err):
+			// AlreadyExists: created before a restart; followed from here.
+			return fmt.Errorf("creating the snapshot operation of VM %s: %w", vm, err)
+		}
+		st.Pending = st.Pending[1:]
+		if !hasSnapshot(st, name) {
+			st.Snapshots = append(st.Snapshots, v1alpha1.ScheduledSnapshot{Name: name, VMName: vm, Slot: *st.LastScheduleTime,
+				Operation: name, Phase: v1alpha1.VMOperationPending})
+		}
+		busy++
+	}
+	return nil
+}
+
+// prune deletes, per VM, the schedule's succeeded snapshots beyond keepLast
+// or older than maxAge. Only snapshots in the status (made by the schedule)
+// are candidates, and each must still carry the annotation of the operation
+// that made it.
+func (s *Scheduler) prune(ctx context.Context, b *v1alpha1.BackupSchedule, st *v1alpha1.BackupScheduleStatus, now time.Time) error {
+	r := b.Spec.Retention
+	perVM := map[string]int{}
+	drop := map[string]bool{}
+	// Newest first.
+	sort.SliceStable(st.Snapshots, func(i, j int) bool { return st.Snapshots[i].Slot.After(st.Snapshots[j].Slot.Time) })
+	for _, snap := range st.Snapshots {
+		if snap.Phase != v1alpha1.VMOperationSucceeded {
+			continue
+		}
+		perVM[snap.VMName]++
+		tooMany := r.KeepLast != nil && *r.KeepLast > 0 && perVM[snap.VMName] > int(*r.KeepLast)
+		tooOld := r.MaxAge != nil && r.MaxAge.Duration > 0 && now.Sub(snap.Slot.Time) > r.MaxAge.Duration
+		if tooMany || tooOld {
+			drop[snap.Name] = true
+		}
+	}
+	snaps := s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(b.Namespace)
+	kept := st.Snapshots[:0]
+	var firstErr error
+	for _, snap := range st.Snapshots {
+		if !drop[snap.Name] || firstErr != nil {
+			kept = append(kept, snap)
+			continue
+		}
+		err := s.review(ctx, b, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "delete",
+			Group: "snapshot.kubevirt.io", Resource: "virtualmachinesnapshots", Name: snap.Name})
+		if err == nil {
+			err = deleteOwn(ctx, snaps, snap)
+		}
+		if errors.Is(err, errNotOurs) {
+			// Forget it: it is someone else's now.
+			continue
+		}
+		if err != nil {
+			firstErr = err
+			kept = append(kept, snap)
+		}
+	}
+	// Oldest first, as the API documents.
+	sort.SliceStable(kept, func(i, j int) bool { return kept[i].Slot.Before(&kept[j].Slot) })
+	st.Snapshots = kept
+	return firstErr
+}
+
+// snapshotName is the name of a VM's snapshot (and of its operation) for
+// one slot of a schedule.
+func snapshotName(schedule, vm string, slot time.Time) string {
+	return schedule + "-" + vm + "-" + strconv.FormatInt(slot.Unix(), 10)
+}
+
+func hasSnapshot(st *v1alpha1.BackupScheduleStatus, name string) bool {
+	for _, s := range st.Snapshots {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// review asks kube-apiserver whether the schedule's requester may do what
+// the controller is about to do for it.
+func (s *Scheduler) review(ctx context.Context, b *v1alpha1.BackupSchedule, attrs *authorizationv1.ResourceAttributes) error {
+	r := b.Spec.Requester
+	if r == nil || r.Username == "" {
+		return apierrors.NewForbidden(v1alpha1.Resource("backupschedules"), b.Name,
+			fmt.Errorf("the schedule records no requester, so nobody can be held to have asked for its backups"))
+	}
+	spec := operations.ReviewSpecOf(r)
+	spec.ResourceAttributes = attrs
+	sar, err := s.cfg.Kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: *spec}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("reviewing access of %s: %w", r.Username, err)
+	}
+	if !sar.Status.Allowed {
+		res := attrs.Resource
+		if attrs.Subresource != "" {
+			res += "/" + attrs.Subresource
+		}
+		return apierrors.NewForbidden(v1alpha1.Resource("backupschedules"), b.Name,
+			fmt.Errorf("user %q cannot %s %s.%s %q in namespace %q: %s", r.Username, attrs.Verb, res, attrs.Group, attrs.Name, attrs.Namespace, sar.Status.Reason))
+	}
+	return nil
+}

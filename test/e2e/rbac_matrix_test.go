@@ -81,12 +81,16 @@ func TestRBACMatrix(t *testing.T) {
 	}
 
 	// Recommendations are read like history (view and up; 404 here, as no
-	// autoscaler sizes the VM); autoscalers are read by view and written by
-	// edit and admin, who may resize the VMs an autoscaler resizes.
+	// autoscaler sizes the VM); autoscalers and backup schedules are read by
+	// view and written by edit and admin, who may resize and snapshot the
+	// VMs they act on.
 	reads := map[string]bool{"view": true, "edit": true, "admin": true}
 	writes := map[string]bool{"edit": true, "admin": true}
 	vma := &v1alpha1.VirtualMachineAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "vma"},
 		Spec: v1alpha1.VirtualMachineAutoscalerSpec{TargetRef: v1alpha1.AutoscalerTargetRef{Kind: "VirtualMachine", Name: "vm"}}}
+	schedule := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "bs"},
+		Spec: v1alpha1.BackupScheduleSpec{VMSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+			Schedule: "@daily", Retention: v1alpha1.BackupRetention{KeepLast: ptr.To[int32](1)}}}
 	for _, role := range roles {
 		c := client(t, tokens[role])
 		err := c.HypersdkV1alpha1().RESTClient().Get().Namespace(ns).Resource("virtualmachines").Name("vm").
@@ -102,6 +106,15 @@ func TestRBACMatrix(t *testing.T) {
 			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if got := err == nil; got != writes[role] {
 			t.Errorf("role %q creating a VirtualMachineAutoscaler: %v, want allowed=%v", role, err, writes[role])
+		}
+		_, err = c.HypersdkV1alpha1().BackupSchedules(ns).List(context.Background(), metav1.ListOptions{})
+		if got := err == nil; got != reads[role] {
+			t.Errorf("role %q listing BackupSchedules: %v, want allowed=%v", role, err, reads[role])
+		}
+		_, err = c.HypersdkV1alpha1().BackupSchedules(ns).Create(context.Background(), schedule,
+			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if got := err == nil; got != writes[role] {
+			t.Errorf("role %q creating a BackupSchedule: %v, want allowed=%v", role, err, writes[role])
 		}
 	}
 

@@ -1,0 +1,187 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/backup"
+	"github.com/hypersdk/hypersdk/test/framework"
+)
+
+// scheduleSnapshots counts the VirtualMachineSnapshots of a schedule per VM
+// (their names are <schedule>-<vm>-<slot>), and reports whether other exists.
+func scheduleSnapshots(ctx context.Context, ns, schedule, other string) (map[string]int, bool, error) {
+	list, err := env.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, false, err
+	}
+	count, found := map[string]int{}, false
+	for _, s := range list.Items {
+		if s.Name == other {
+			found = true
+		}
+		if rest, ok := strings.CutPrefix(s.Name, schedule+"-"); ok && s.DeletionTimestamp == nil {
+			count[rest[:strings.LastIndex(rest, "-")]]++
+		}
+	}
+	return count, found, nil
+}
+
+// operationSlots are the slots (unix seconds) the schedule's operations were made for.
+func operationSlots(t *testing.T, ns, schedule string) map[int64]int {
+	t.Helper()
+	ops, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).List(context.Background(),
+		metav1.ListOptions{LabelSelector: backup.LabelSchedule + "=" + schedule})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots := map[int64]int{}
+	for _, op := range ops.Items {
+		slot, err := strconv.ParseInt(op.Name[strings.LastIndex(op.Name, "-")+1:], 10, 64)
+		if err != nil {
+			t.Fatalf("operation %s: no slot in its name", op.Name)
+		}
+		slots[slot]++
+	}
+	return slots
+}
+
+// TestBackupSchedule: a schedule snapshots the VMs it selects on its slots,
+// one at a time (maxConcurrent 1), keeps exactly keepLast of its own per VM,
+// never prunes a snapshot it did not make, and after being down for
+// several slots runs once, for the newest.
+func TestBackupSchedule(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "backup")
+	for _, name := range []string{"a", "b", "c"} {
+		labels := map[string]string{"backup": "yes"}
+		if name == "c" {
+			labels = nil
+		}
+		createKubeVirtVM(t, ns, kubevirtVM(name, 1, "1Gi", labels))
+	}
+	runOperation(t, ns, "a", "snapshot", map[string]interface{}{"name": "manual"})
+	t.Cleanup(func() {
+		if b, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(context.Background(), "often", metav1.GetOptions{}); t.Failed() && err == nil {
+			t.Logf("schedule status at the failure: %+v", b.Status)
+		}
+	})
+
+	bs := &v1alpha1.BackupSchedule{
+		ObjectMeta: metav1.ObjectMeta{Name: "often"},
+		Spec: v1alpha1.BackupScheduleSpec{
+			VMSelector:    &metav1.LabelSelector{MatchLabels: map[string]string{"backup": "yes"}},
+			Schedule:      "@every 4s",
+			Retention:     v1alpha1.BackupRetention{KeepLast: ptr.To[int32](2)},
+			MaxConcurrent: ptr.To[int32](1),
+		},
+	}
+	bad := bs.DeepCopy()
+	bad.Spec.Schedule, bad.Spec.Retention = "every night", v1alpha1.BackupRetention{KeepLast: ptr.To[int32](0)}
+	_, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Create(ctx, bad, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.schedule") || !strings.Contains(err.Error(), "spec.retention") {
+		t.Errorf("a bad schedule: %v, want 422 naming spec.schedule and spec.retention", err)
+	}
+	if _, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Create(ctx, bs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "four runs with snapshots of both VMs", func(ctx context.Context) (bool, error) {
+		slots := operationSlots(t, ns, "often")
+		count, _, err := scheduleSnapshots(ctx, ns, "often", "")
+		return err == nil && len(slots) >= 4 && count["a"] >= 2 && count["b"] >= 2, err
+	})
+	example := filepath.Join(framework.RepoRoot(), "artifacts", "examples", "backup-schedule.yaml")
+	if out, err := env.Kubectl(t, "apply", "-n", ns, "--dry-run=server", "-f", example); err != nil {
+		t.Errorf("the shipped example is refused: %v\n%s", err, out)
+	}
+	setSuspend(t, ns, "often", true)
+	var st v1alpha1.BackupScheduleStatus
+	framework.Eventually(t, "the last run done and pruned", func(ctx context.Context) (bool, error) {
+		b, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(ctx, "often", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		st = b.Status
+		if len(st.Pending) > 0 {
+			return false, nil
+		}
+		for _, s := range st.Snapshots {
+			if s.Phase != v1alpha1.VMOperationSucceeded {
+				return false, nil
+			}
+		}
+		count, _, err := scheduleSnapshots(ctx, ns, "often", "")
+		return err == nil && count["a"] == 2 && count["b"] == 2, err
+	})
+	count, manual, err := scheduleSnapshots(ctx, ns, "often", "manual")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count["a"] != 2 || count["b"] != 2 || count["c"] != 0 || len(st.Snapshots) != 4 || !manual {
+		t.Errorf("kept %v (status lists %d), manual snapshot kept: %v; want 2 of a and b each, none of c, and the manual one",
+			count, len(st.Snapshots), manual)
+	}
+	if st.LastSuccessfulTime == nil || st.NextScheduleTime == nil || st.LastFailure != nil {
+		t.Errorf("status: last success %v, next %v, last failure %+v", st.LastSuccessfulTime, st.NextScheduleTime, st.LastFailure)
+	}
+
+	// The scheduler down for three slots or more: once back, one run.
+	down := time.Now()
+	if err := env.RestartController(ctx, "--controllers=*,-backup"); err != nil {
+		t.Fatal(err)
+	}
+	setSuspend(t, ns, "often", false)
+	framework.Eventually(t, "three slots to pass", func(context.Context) (bool, error) {
+		return time.Since(down) > 13*time.Second, nil
+	})
+	if err := env.RestartController(ctx); err != nil {
+		t.Fatal(err)
+	}
+	up := time.Now()
+	framework.Eventually(t, "a run after the scheduler is back", func(context.Context) (bool, error) {
+		for slot := range operationSlots(t, ns, "often") {
+			if slot > down.Unix() {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	// The first run after the return is for the newest slot at the return
+	// (within one 4s period of it, a second for rounding), not for the
+	// oldest missed one, and the missed slots before it got no run.
+	var after []int64
+	for slot := range operationSlots(t, ns, "often") {
+		if slot > down.Unix() {
+			after = append(after, slot)
+		}
+	}
+	slices.Sort(after)
+	if first := after[0]; first < up.Unix()-5 || first < down.Unix()+8 {
+		t.Errorf("the scheduler was down %s to %s (slots every 4s); its first run was for the slot at %s, want the newest one",
+			down.Format(time.TimeOnly), up.Format(time.TimeOnly), time.Unix(first, 0).Format(time.TimeOnly))
+	}
+}
+
+func setSuspend(t *testing.T, ns, name string, suspend bool) {
+	t.Helper()
+	framework.Eventually(t, "the schedule updated", func(ctx context.Context) (bool, error) {
+		b, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		b.Spec.Suspend = suspend
+		_, err = env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Update(ctx, b, metav1.UpdateOptions{})
+		return err == nil, nil
+	})
+}

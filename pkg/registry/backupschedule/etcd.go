@@ -13,29 +13,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
-	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
 	"github.com/hypersdk/hypersdk/pkg/registry/vmoperation"
 )
-
-var (
-	_ rest.ShortNamesProvider = &REST{}
-	_ rest.CategoriesProvider = &REST{}
-)
-
-// REST is the storage of backupschedules.
-type REST struct {
-	*genericregistry.Store
-}
-
-// ShortNames lets kubectl say bs.
-func (*REST) ShortNames() []string { return []string{"bs"} }
-
-// Categories puts the kind among HyperSDK's.
-func (*REST) Categories() []string { return []string{"hypersdk"} }
 
 func schedule(obj runtime.Object) *hypersdk.BackupSchedule { return obj.(*hypersdk.BackupSchedule) }
 
@@ -57,8 +40,9 @@ var kind = statusrest.Kind{
 	},
 }
 
-// NewREST returns the storage of backupschedules and of their status.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *statusrest.REST, error) {
+// NewREST returns the storage of backupschedules (kubectl short name bs) and of
+// their status.
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*statusrest.Resource, *statusrest.REST, error) {
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &hypersdk.BackupSchedule{} },
 		NewListFunc:               func() runtime.Object { return &hypersdk.BackupScheduleList{} },
@@ -66,11 +50,7 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*RES
 		SingularQualifiedResource: hypersdk.Resource("backupschedule"),
 		TableConvertor:            tableConvertor{},
 	}
-	status, err := statusrest.Complete(store, scheme, kind, optsGetter)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &REST{store}, status, nil
+	return statusrest.NewResource(store, scheme, kind, optsGetter, "bs")
 }
 
 // tableConvertor prints schedules for kubectl.

@@ -12,28 +12,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
-	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
 )
-
-var (
-	_ rest.ShortNamesProvider = &REST{}
-	_ rest.CategoriesProvider = &REST{}
-)
-
-// REST is the storage of carbonscalingpolicies.
-type REST struct {
-	*genericregistry.Store
-}
-
-// ShortNames lets kubectl say csp.
-func (*REST) ShortNames() []string { return []string{"csp"} }
-
-// Categories puts the kind among HyperSDK's.
-func (*REST) Categories() []string { return []string{"hypersdk"} }
 
 func policy(obj runtime.Object) *hypersdk.CarbonScalingPolicy {
 	return obj.(*hypersdk.CarbonScalingPolicy)
@@ -52,8 +35,9 @@ var kind = statusrest.Kind{
 	},
 }
 
-// NewREST returns the storage of carbonscalingpolicies and of their status.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *statusrest.REST, error) {
+// NewREST returns the storage of carbonscalingpolicies (kubectl short name csp) and of
+// their status.
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*statusrest.Resource, *statusrest.REST, error) {
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &hypersdk.CarbonScalingPolicy{} },
 		NewListFunc:               func() runtime.Object { return &hypersdk.CarbonScalingPolicyList{} },
@@ -61,11 +45,7 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*RES
 		SingularQualifiedResource: hypersdk.Resource("carbonscalingpolicy"),
 		TableConvertor:            tableConvertor{},
 	}
-	status, err := statusrest.Complete(store, scheme, kind, optsGetter)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &REST{store}, status, nil
+	return statusrest.NewResource(store, scheme, kind, optsGetter, "csp")
 }
 
 // tableConvertor prints policies for kubectl.

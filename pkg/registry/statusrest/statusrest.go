@@ -1,6 +1,8 @@
-// Package statusrest is the storage of a status subresource over an etcd
-// store, for every hypersdk.io kind that has one: reads of the object,
-// writes through the store's status strategy, never a create.
+// Package statusrest is the storage of the hypersdk.io kinds whose spec is
+// their users' and whose status is hypersdk-controller's: one create and
+// update strategy for all of them (Kind says what differs), and the status
+// subresource over the etcd store: reads of the object, writes through the
+// status strategy, never a create.
 package statusrest
 
 import (

@@ -39,9 +39,38 @@ var (
 	_ rest.ResetFieldsStrategy = statusStrategy{}
 )
 
-// Complete gives store the strategies of kind, completes it, and returns the
+// Resource is the storage of such a kind, listed among HyperSDK's.
+type Resource struct {
+	*genericregistry.Store
+	shortNames []string
+}
+
+var (
+	_ rest.ShortNamesProvider = &Resource{}
+	_ rest.CategoriesProvider = &Resource{}
+)
+
+// ShortNames are what kubectl also accepts for the resource.
+func (r *Resource) ShortNames() []string { return r.shortNames }
+
+// Categories puts the kind among HyperSDK's.
+func (*Resource) Categories() []string { return []string{"hypersdk"} }
+
+// NewResource gives store the strategies of kind, completes it, and returns
+// the storage of the resource (with its kubectl short names) and of its
+// status subresource.
+func NewResource(store *genericregistry.Store, typer runtime.ObjectTyper, kind Kind, optsGetter generic.RESTOptionsGetter,
+	shortNames ...string) (*Resource, *REST, error) {
+	status, err := complete(store, typer, kind, optsGetter)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &Resource{Store: store, shortNames: shortNames}, status, nil
+}
+
+// complete gives store the strategies of kind, completes it, and returns the
 // storage of its status subresource.
-func Complete(store *genericregistry.Store, typer runtime.ObjectTyper, kind Kind, optsGetter generic.RESTOptionsGetter) (*REST, error) {
+func complete(store *genericregistry.Store, typer runtime.ObjectTyper, kind Kind, optsGetter generic.RESTOptionsGetter) (*REST, error) {
 	s := strategy{typer, names.SimpleNameGenerator, kind}
 	store.CreateStrategy, store.UpdateStrategy, store.DeleteStrategy, store.ResetFieldsStrategy = s, s, s, s
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {

@@ -12,29 +12,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
-	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
 	"github.com/hypersdk/hypersdk/pkg/registry/vmoperation"
 )
-
-var (
-	_ rest.ShortNamesProvider = &REST{}
-	_ rest.CategoriesProvider = &REST{}
-)
-
-// REST is the storage of virtualmachineautoscalers.
-type REST struct {
-	*genericregistry.Store
-}
-
-// ShortNames lets kubectl say vma.
-func (*REST) ShortNames() []string { return []string{"vma"} }
-
-// Categories puts the kind among HyperSDK's.
-func (*REST) Categories() []string { return []string{"hypersdk"} }
 
 func autoscaler(obj runtime.Object) *hypersdk.VirtualMachineAutoscaler {
 	return obj.(*hypersdk.VirtualMachineAutoscaler)
@@ -61,8 +44,9 @@ var kind = statusrest.Kind{
 	},
 }
 
-// NewREST returns the storage of virtualmachineautoscalers and of their status.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *statusrest.REST, error) {
+// NewREST returns the storage of virtualmachineautoscalers (kubectl short name vma) and of
+// their status.
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*statusrest.Resource, *statusrest.REST, error) {
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &hypersdk.VirtualMachineAutoscaler{} },
 		NewListFunc:               func() runtime.Object { return &hypersdk.VirtualMachineAutoscalerList{} },
@@ -70,11 +54,7 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*RES
 		SingularQualifiedResource: hypersdk.Resource("virtualmachineautoscaler"),
 		TableConvertor:            tableConvertor{},
 	}
-	status, err := statusrest.Complete(store, scheme, kind, optsGetter)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &REST{store}, status, nil
+	return statusrest.NewResource(store, scheme, kind, optsGetter, "vma")
 }
 
 // tableConvertor prints autoscalers for kubectl.

@@ -45,6 +45,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&VirtualMachineRecommendation{},
 		&BackupSchedule{},
 		&BackupScheduleList{},
+		&VirtualMachineCost{},
 		&VirtualMachinePlacement{},
 	)
 	return nil

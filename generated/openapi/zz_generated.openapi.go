@@ -86,6 +86,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.VirtualMachineAutoscalerStatus{}.OpenAPIModelName():     schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscalerStatus(ref),
 		v1alpha1.VirtualMachineCloneOptions{}.OpenAPIModelName():         schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCloneOptions(ref),
 		v1alpha1.VirtualMachineConsoleOptions{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineConsoleOptions(ref),
+		v1alpha1.VirtualMachineCost{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref),
 		v1alpha1.VirtualMachineHistory{}.OpenAPIModelName():              schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineHistory(ref),
 		v1alpha1.VirtualMachineHistoryOptions{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineHistoryOptions(ref),
 		v1alpha1.VirtualMachineList{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineList(ref),
@@ -2923,6 +2924,122 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineConsoleOptions(ref com
 				},
 			},
 		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineCost is the answer of virtualmachines/cost: what the VM costs now on its node, and what history recorded it cost today and this month. Amounts are in the price model's currency; computed on request, never stored.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObjectMeta names the VM.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"sampledAt": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SampledAt is when usage and allocation were read.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"node": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Node and Zone are where the VM runs; empty when it does not run.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"zone": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"costPerHour": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CostPerHour is max(allocated, used) of CPU and memory at the node's prices, GPUs included (pkg/cost); 0 when the VM does not run.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"cpuAllocatedCores": {
+						SchemaProps: spec.SchemaProps{
+							Description: "The amounts it is computed from: cores and bytes.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"cpuUsageCores": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"memoryAllocatedBytes": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"memoryUsageBytes": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"carbonIntensity": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CarbonIntensity of the VM's zone now, gCO2eq/kWh; 0 when unknown.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"today": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Today and MonthToDate are the cost recorded in history since 00:00 UTC and since the first of the month (or the store's retention).",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"monthToDate": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+				},
+				Required: []string{"sampledAt", "costPerHour", "cpuAllocatedCores", "cpuUsageCores", "memoryAllocatedBytes", "memoryUsageBytes", "carbonIntensity", "today", "monthToDate"},
+			},
+		},
+		Dependencies: []string{
+			v1.ObjectMeta{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 

@@ -127,6 +127,7 @@ func (c completedConfig) New() (*Server, error) {
 	storage["virtualmachines/placement"] = virtualmachine.NewPlacementREST(vms, c.ExtraConfig.Kube)
 	historyCfg := historyrest.Config{Store: c.ExtraConfig.History, Codecs: group.NegotiatedSerializer}
 	storage["virtualmachines/history"] = historyrest.NewVMREST(historyCfg, vms)
+	storage["virtualmachines/cost"] = virtualmachine.NewCostREST(vms, c.ExtraConfig.Metrics, c.ExtraConfig.History)
 	storage["clusterhistories"] = historyrest.NewClusterREST(historyCfg)
 	policies, err := placementpolicy.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)
 	if err != nil {

@@ -354,3 +354,18 @@ func (p *Provider) ListAllMetrics() []provider.CustomMetricInfo {
 	}
 	return out
 }
+
+// VMSample is the latest sample of one VM and when it was taken, sampled
+// again when older than the TTL; NotFound when the sample has no such VM,
+// ServiceUnavailable when usage cannot be read.
+func (p *Provider) VMSample(ctx context.Context, namespace, name string) (history.VMSample, time.Time, error) {
+	samples, err := p.samples(ctx)
+	if err != nil {
+		return history.VMSample{}, time.Time{}, err
+	}
+	s, ok := samples[types.NamespacedName{Namespace: namespace, Name: name}]
+	if !ok {
+		return history.VMSample{}, time.Time{}, apierrors.NewNotFound(schema.GroupResource{Group: "hypersdk.io", Resource: "virtualmachines"}, name)
+	}
+	return s.VMSample, s.at, nil
+}

@@ -53,6 +53,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&VirtualMachineRecommendation{},
 		&BackupSchedule{},
 		&BackupScheduleList{},
+		&VirtualMachineCost{},
 		&VirtualMachinePlacement{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)

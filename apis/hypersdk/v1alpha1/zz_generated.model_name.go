@@ -282,6 +282,11 @@ func (in VirtualMachineConsoleOptions) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VirtualMachineCost) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineCost"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in VirtualMachineHistory) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineHistory"
 }

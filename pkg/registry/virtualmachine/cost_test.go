@@ -1,0 +1,63 @@
+package virtualmachine
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hypersdk/hypersdk/pkg/history"
+)
+
+// TestSpentIntegratesWhateverTheRecorderInterval: a VM at 1.2 per hour costs
+// the same over the same time whether recorded every 2s or every 5m, and an
+// hour without samples costs nothing.
+func TestSpentIntegratesWhateverTheRecorderInterval(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	for _, tc := range []struct {
+		every time.Duration
+		span  time.Duration
+		want  float64 // hours × 1.2
+	}{
+		{2 * time.Second, 10 * time.Minute, 0.2},
+		{5 * time.Minute, 2 * time.Hour, 2.4},
+	} {
+		store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		first := now.Add(-tc.span)
+		// An hour without samples, then the span with them.
+		for at := first.Add(-3 * time.Hour); at.Before(first.Add(-2 * time.Hour)); at = at.Add(tc.every) {
+			if err := store.Append(ctx, history.Batch{Time: at, VMs: []history.VMSample{{Namespace: "ns", Name: "vm", CostPerHour: 1.2}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for at := first.Add(tc.every); !at.After(now); at = at.Add(tc.every) {
+			if err := store.Append(ctx, history.Batch{Time: at, VMs: []history.VMSample{{Namespace: "ns", Name: "vm", CostPerHour: 1.2}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := &CostREST{store: store}
+		got, err := r.spent(ctx, "ns", "vm", first.Add(-4*time.Hour), first, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got-tc.want) > 0.02*tc.want {
+			t.Errorf("every %s over %s: spent %.4f, want %.4f", tc.every, tc.span, got, tc.want)
+		}
+	}
+}
+
+// TestIntegrateNeverCountsBeforeTheVMExisted: a VM 20s old with one point
+// has cost 20s of it, not the minute the point averages.
+func TestIntegrateNeverCountsBeforeTheVMExisted(t *testing.T) {
+	at := time.Date(2026, 11, 30, 12, 1, 0, 0, time.UTC)
+	got := integrate([]history.Point{{Time: at, Value: 3.6}}, at.Add(-20*time.Second))
+	if math.Abs(got-0.02) > 1e-9 {
+		t.Errorf("spent %.6f, want 0.02 (3.6 per hour for 20s)", got)
+	}
+}

@@ -29,7 +29,7 @@ func newVMCommand(e *env) *cobra.Command {
 	}
 	cmd.AddCommand(newVMListCommand(e, "list"), newVMListCommand(e, "get"), newVMDeleteCommand(e),
 		newVMHistoryCommand(e), newVMPlacementCommand(e), newVMDescribeCommand(e), newVMCreateCommand(e), newVMTopCommand(e),
-		newVMRecommendCommand(e))
+		newVMRecommendCommand(e), newVMCostCommand(e))
 	for _, op := range operationCommands {
 		cmd.AddCommand(newOperationCommand(e, op))
 	}

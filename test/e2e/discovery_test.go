@@ -46,7 +46,7 @@ func TestDiscovery(t *testing.T) {
 	sort.Strings(names)
 	// Subresources of virtualmachines appear as each one starts to work.
 	wantNames := "backupschedules backupschedules/status carbonscalingpolicies carbonscalingpolicies/status clusterhistories placementpolicies " +
-		"virtualmachineautoscalers virtualmachineautoscalers/status virtualmachines virtualmachines/clone virtualmachines/console " +
+		"virtualmachineautoscalers virtualmachineautoscalers/status virtualmachines virtualmachines/clone virtualmachines/console virtualmachines/cost " +
 		"virtualmachines/history virtualmachines/migrate virtualmachines/placement virtualmachines/recommendation virtualmachines/resize " +
 		"virtualmachines/restart virtualmachines/restore virtualmachines/snapshot virtualmachines/start virtualmachines/stop virtualmachines/vnc " +
 		"vmoperations vmoperations/status"

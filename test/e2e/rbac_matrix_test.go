@@ -80,10 +80,10 @@ func TestRBACMatrix(t *testing.T) {
 		}
 	}
 
-	// Recommendations are read like history (view and up; 404 here, as no
-	// autoscaler sizes the VM); autoscalers and backup schedules are read by
-	// view and written by edit and admin, who may resize and snapshot the
-	// VMs they act on.
+	// Recommendations and costs are read like history (view and up; a
+	// recommendation is 404 here, as no autoscaler sizes the VM); autoscalers
+	// and backup schedules are read by view and written by edit and admin,
+	// who may resize and snapshot the VMs they act on.
 	reads := map[string]bool{"view": true, "edit": true, "admin": true}
 	writes := map[string]bool{"edit": true, "admin": true}
 	vma := &v1alpha1.VirtualMachineAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "vma"},
@@ -97,6 +97,11 @@ func TestRBACMatrix(t *testing.T) {
 			SubResource("recommendation").Do(context.Background()).Error()
 		if got := !apierrors.IsForbidden(err); got != reads[role] {
 			t.Errorf("role %q GET recommendation: %v, want allowed=%v", role, err, reads[role])
+		}
+		err = c.HypersdkV1alpha1().RESTClient().Get().Namespace(ns).Resource("virtualmachines").Name("vm").
+			SubResource("cost").Do(context.Background()).Error()
+		if got := err == nil; got != reads[role] {
+			t.Errorf("role %q GET cost: %v, want allowed=%v", role, err, reads[role])
 		}
 		_, err = c.HypersdkV1alpha1().VirtualMachineAutoscalers(ns).List(context.Background(), metav1.ListOptions{})
 		if got := err == nil; got != reads[role] {

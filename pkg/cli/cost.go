@@ -20,23 +20,10 @@ object. Amounts are in the price model's currency.`,
 		Args:              exactlyOneVM,
 		ValidArgsFunction: completeVMs(e),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := out.printer(); err != nil {
-				return err
-			}
-			ns, c, err := e.clientIn()
-			if err != nil {
-				return err
-			}
 			cost := &v1alpha1.VirtualMachineCost{}
-			if err := vmSubresource(c, ns, args[0], "cost").Do(cmd.Context()).Into(cost); err != nil {
+			_, done, err := e.getVMSubresource(cmd.Context(), out, args[0], "cost", cost)
+			if done || err != nil {
 				return err
-			}
-			if !out.table() {
-				printer, err := out.printer()
-				if err != nil {
-					return err
-				}
-				return printer.PrintObj(cost, e.streams.Out)
 			}
 			return out.printRows(e.streams.Out, []any{cost}, costColumns, nil)
 		},

@@ -93,23 +93,10 @@ filtered out; -o json or yaml gives the whole object.`,
 		Args:              exactlyOneVM,
 		ValidArgsFunction: completeVMs(e),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := out.printer(); err != nil {
-				return err
-			}
-			ns, c, err := e.clientIn()
-			if err != nil {
-				return err
-			}
 			p := &v1alpha1.VirtualMachinePlacement{}
-			if err := vmSubresource(c, ns, args[0], "placement").Do(cmd.Context()).Into(p); err != nil {
+			ns, done, err := e.getVMSubresource(cmd.Context(), out, args[0], "placement", p)
+			if done || err != nil {
 				return err
-			}
-			if !out.table() {
-				printer, err := out.printer()
-				if err != nil {
-					return err
-				}
-				return printer.PrintObj(p, e.streams.Out)
 			}
 			if p.Decision == nil {
 				msg := p.Message

@@ -26,23 +26,10 @@ to get recommendations without resizes.`,
 		Args:              exactlyOneVM,
 		ValidArgsFunction: completeVMs(e),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := out.printer(); err != nil {
-				return err
-			}
-			ns, c, err := e.clientIn()
-			if err != nil {
-				return err
-			}
 			r := &v1alpha1.VirtualMachineRecommendation{}
-			if err := vmSubresource(c, ns, args[0], "recommendation").Do(cmd.Context()).Into(r); err != nil {
+			_, done, err := e.getVMSubresource(cmd.Context(), out, args[0], "recommendation", r)
+			if done || err != nil {
 				return err
-			}
-			if !out.table() {
-				printer, err := out.printer()
-				if err != nil {
-					return err
-				}
-				return printer.PrintObj(r, e.streams.Out)
 			}
 			rec := r.Recommendation
 			rows := []any{

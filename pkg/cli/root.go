@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
@@ -66,6 +67,27 @@ func (e *env) client() (hypersdkclient.Interface, error) {
 // vmSubresource is a GET of a VM's subresource.
 func vmSubresource(c hypersdkclient.Interface, ns, vm, sub string) *rest.Request {
 	return c.HypersdkV1alpha1().RESTClient().Get().Namespace(ns).Resource("virtualmachines").Name(vm).SubResource(sub)
+}
+
+// getVMSubresource reads a VM's read-only subresource into obj and, unless
+// the output is a table, prints it whole; done says it was printed. The
+// output flags are checked before anything is read.
+func (e *env) getVMSubresource(ctx context.Context, out *output, vm, sub string, obj runtime.Object) (ns string, done bool, err error) {
+	printer, err := out.printer()
+	if err != nil {
+		return "", false, err
+	}
+	ns, c, err := e.clientIn()
+	if err != nil {
+		return "", false, err
+	}
+	if err := vmSubresource(c, ns, vm, sub).Do(ctx).Into(obj); err != nil {
+		return "", false, err
+	}
+	if out.table() {
+		return ns, false, nil
+	}
+	return ns, true, printer.PrintObj(obj, e.streams.Out)
 }
 
 // clientIn returns the namespace the flags name and a client.

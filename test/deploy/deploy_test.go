@@ -289,27 +289,12 @@ func TestAPIServiceThroughTheManifests(t *testing.T) {
 func TestVMPlacedThroughTheExtenderOverTLS(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
-	ns := env.Namespace(t, "placed")
-	vm := runningVM("placed")
-	vm.Spec.Template.Spec.SchedulerName = "hypersdk-scheduler"
-	if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Create(ctx, vm, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	var pod corev1.Pod
-	framework.Eventually(t, "the VM's pod bound with a placement decision", func(ctx context.Context) (bool, error) {
-		pods, err := env.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-		if err != nil || len(pods.Items) == 0 {
-			return false, err
-		}
-		pod = pods.Items[0]
-		return pod.Spec.NodeName != "" && pod.Annotations[placementrecord.Annotation] != "", nil
-	})
-	if pod.Spec.SchedulerName != "hypersdk-scheduler" || pod.Spec.NodeName == sandbox.HostNodeName {
-		t.Errorf("pod scheduled by %q on %s, want hypersdk-scheduler on a fleet node", pod.Spec.SchedulerName, pod.Spec.NodeName)
-	}
 
-	// The extender's Service, reached as kube-scheduler would, but with no
-	// client certificate: refused; its health is open.
+	// The extender's Service, reached as kube-scheduler reaches it, but with
+	// no client certificate: its health is open, filtering is refused. The
+	// scheduler treats the extender as ignorable (a VM still starts when it
+	// is down, and placement-audit reports it), so the VM below is created
+	// only once the extender answers through its Service.
 	svc, err := env.Kube.CoreV1().Services(system).Get(ctx, "hypersdk-scheduler-extender", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -318,6 +303,14 @@ func TestVMPlacedThroughTheExtenderOverTLS(t *testing.T) {
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		InsecureSkipVerify: true, //nolint:gosec // only the refusal is checked
 	}}}
+	framework.Eventually(t, "the extender ready through its Service", func(ctx context.Context) (bool, error) {
+		resp, err := hc.Get(base + "/readyz")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("/readyz: %s", resp.Status)
+	})
 	resp, err := hc.Post(base+"/filter", "application/json", bytes.NewReader([]byte("{}")))
 	if err != nil {
 		t.Fatal(err)
@@ -326,13 +319,76 @@ func TestVMPlacedThroughTheExtenderOverTLS(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("filter without a client certificate: %s, want 401", resp.Status)
 	}
-	if resp, err = hc.Get(base + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
-		t.Errorf("extender /readyz: %v %v", resp, err)
-	}
 	// Plain HTTP is not served.
 	if resp, err := http.Get("http://" + svc.Spec.ClusterIP + ":443/readyz"); err == nil && resp.StatusCode == http.StatusOK {
 		t.Error("the extender answers plain HTTP")
 	}
+
+	ns := env.Namespace(t, "placed")
+	vm := runningVM("placed")
+	vm.Spec.Template.Spec.SchedulerName = "hypersdk-scheduler"
+	if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Create(ctx, vm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.Pod
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, framework.Timeout, true, func(ctx context.Context) (bool, error) {
+		pods, err := env.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil || len(pods.Items) == 0 {
+			return false, nil
+		}
+		pod = pods.Items[0]
+		return pod.Spec.NodeName != "", nil
+	})
+	if err != nil || pod.Annotations[placementrecord.Annotation] == "" {
+		t.Fatalf("the VM's pod was not placed by the extender: node %q, placement decision %t, %s\nevents:\n%s\nscheduler log lines about the extender:\n%s",
+			pod.Spec.NodeName, pod.Annotations[placementrecord.Annotation] != "", scheduledCondition(&pod), events(ctx, ns), schedulerExtenderLog(t))
+	}
+	if pod.Spec.SchedulerName != "hypersdk-scheduler" || pod.Spec.NodeName == sandbox.HostNodeName {
+		t.Errorf("pod scheduled by %q on %s, want hypersdk-scheduler on a fleet node", pod.Spec.SchedulerName, pod.Spec.NodeName)
+	}
+}
+
+// scheduledCondition is the pod's PodScheduled condition, for a failure.
+func scheduledCondition(pod *corev1.Pod) string {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			return fmt.Sprintf("PodScheduled=%s %s: %s", c.Status, c.Reason, c.Message)
+		}
+	}
+	return "no PodScheduled condition"
+}
+
+// events lists a namespace's events, for a failure.
+func events(ctx context.Context, ns string) string {
+	list, err := env.Kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, e := range list.Items {
+		fmt.Fprintf(&b, "  %s %s/%s %s: %s\n", e.Type, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message)
+	}
+	return b.String()
+}
+
+// schedulerExtenderLog is every line of the hypersdk-scheduler containers'
+// logs that mentions the extender, for a failure.
+func schedulerExtenderLog(t *testing.T) string {
+	logs, _ := filepath.Glob(filepath.Join(env.ControlPlane.LogDir, system+"_hypersdk-scheduler-*_kube-scheduler.log"))
+	var b strings.Builder
+	for _, l := range logs {
+		data, err := os.ReadFile(l)
+		if err != nil {
+			t.Log(err)
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.Contains(strings.ToLower(line), "extender") {
+				fmt.Fprintf(&b, "  %s: %s\n", filepath.Base(l), line)
+			}
+		}
+	}
+	return b.String()
 }
 
 func runningVM(name string) *kvv1.VirtualMachine {

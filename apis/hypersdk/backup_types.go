@@ -41,11 +41,19 @@ type BackupScheduleSpec struct {
 	Requester *VMOperationRequester
 }
 
-// BackupRetention keeps, per VM, the newest keepLast snapshots and none
-// older than maxAge; at least one of them is set.
+// BackupRetention says, per VM, which of the schedule's snapshots are kept.
+// The counts keep the union of what each keeps: the newest keepLast, and the
+// newest snapshot of each of the last keepHourly hours, keepDaily days,
+// keepWeekly ISO weeks and keepMonthly months that have one (periods in the
+// schedule's time zone). maxAge then drops every snapshot older than it,
+// whatever the counts say. At least one field is set.
 type BackupRetention struct {
-	KeepLast *int32
-	MaxAge   *metav1.Duration
+	KeepLast    *int32
+	KeepHourly  *int32
+	KeepDaily   *int32
+	KeepWeekly  *int32
+	KeepMonthly *int32
+	MaxAge      *metav1.Duration
 }
 
 // BackupScheduleStatus says what the schedule did and will do.

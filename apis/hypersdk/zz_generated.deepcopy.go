@@ -93,6 +93,26 @@ func (in *BackupRetention) DeepCopyInto(out *BackupRetention) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.KeepHourly != nil {
+		in, out := &in.KeepHourly, &out.KeepHourly
+		*out = new(int32)
+		**out = **in
+	}
+	if in.KeepDaily != nil {
+		in, out := &in.KeepDaily, &out.KeepDaily
+		*out = new(int32)
+		**out = **in
+	}
+	if in.KeepWeekly != nil {
+		in, out := &in.KeepWeekly, &out.KeepWeekly
+		*out = new(int32)
+		**out = **in
+	}
+	if in.KeepMonthly != nil {
+		in, out := &in.KeepMonthly, &out.KeepMonthly
+		*out = new(int32)
+		**out = **in
+	}
 	if in.MaxAge != nil {
 		in, out := &in.MaxAge, &out.MaxAge
 		*out = new(v1.Duration)

@@ -267,10 +267,34 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupRetention(ref common.Reference
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "BackupRetention keeps, per VM, the newest keepLast snapshots and none older than maxAge; at least one of them is set.",
+				Description: "BackupRetention says, per VM, which of the schedule's snapshots are kept. The counts keep the union of what each keeps: the newest keepLast, and the newest snapshot of each of the last keepHourly hours, keepDaily days, keepWeekly ISO weeks and keepMonthly months that have one (periods in the schedule's time zone). maxAge then drops every snapshot older than it, whatever the counts say. At least one field is set.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"keepLast": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+					"keepHourly": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+					"keepDaily": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+					"keepWeekly": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+					"keepMonthly": {
 						SchemaProps: spec.SchemaProps{
 							Type:   []string{"integer"},
 							Format: "int32",

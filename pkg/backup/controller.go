@@ -234,27 +234,15 @@ func (s *Scheduler) start(ctx context.Context, b *v1alpha1.BackupSchedule, st *v
 	return nil
 }
 
-// prune deletes, per VM, the schedule's succeeded snapshots beyond keepLast
-// or older than maxAge. Only snapshots in the status (made by the schedule)
-// are candidates, and each must still carry the annotation of the operation
-// that made it.
+// prune deletes the schedule's succeeded snapshots its retention does not
+// keep. Only snapshots in the status (made by the schedule) are candidates,
+// and each must still carry the annotation of the operation that made it.
 func (s *Scheduler) prune(ctx context.Context, b *v1alpha1.BackupSchedule, st *v1alpha1.BackupScheduleStatus, now time.Time) error {
-	r := b.Spec.Retention
-	perVM := map[string]int{}
-	drop := map[string]bool{}
-	// Newest first.
-	sort.SliceStable(st.Snapshots, func(i, j int) bool { return st.Snapshots[i].Slot.After(st.Snapshots[j].Slot.Time) })
-	for _, snap := range st.Snapshots {
-		if snap.Phase != v1alpha1.VMOperationSucceeded {
-			continue
-		}
-		perVM[snap.VMName]++
-		tooMany := r.KeepLast != nil && *r.KeepLast > 0 && perVM[snap.VMName] > int(*r.KeepLast)
-		tooOld := r.MaxAge != nil && r.MaxAge.Duration > 0 && now.Sub(snap.Slot.Time) > r.MaxAge.Duration
-		if tooMany || tooOld {
-			drop[snap.Name] = true
-		}
+	loc, err := time.LoadLocation(b.Spec.TimeZone)
+	if err != nil {
+		return fmt.Errorf("time zone of the retention periods: %w", err)
 	}
+	drop := expired(st.Snapshots, b.Spec.Retention, loc, now)
 	snaps := s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(b.Namespace)
 	kept := st.Snapshots[:0]
 	var firstErr error

@@ -46,11 +46,23 @@ type BackupScheduleSpec struct {
 	Requester *VMOperationRequester `json:"requester,omitempty"`
 }
 
-// BackupRetention keeps, per VM, the newest keepLast snapshots and none
-// older than maxAge; at least one of them is set.
+// BackupRetention says, per VM, which of the schedule's snapshots are kept.
+// The counts keep the union of what each keeps: the newest keepLast, and the
+// newest snapshot of each of the last keepHourly hours, keepDaily days,
+// keepWeekly ISO weeks and keepMonthly months that have one (periods in the
+// schedule's time zone). maxAge then drops every snapshot older than it,
+// whatever the counts say. At least one field is set.
 type BackupRetention struct {
 	// +optional
 	KeepLast *int32 `json:"keepLast,omitempty"`
+	// +optional
+	KeepHourly *int32 `json:"keepHourly,omitempty"`
+	// +optional
+	KeepDaily *int32 `json:"keepDaily,omitempty"`
+	// +optional
+	KeepWeekly *int32 `json:"keepWeekly,omitempty"`
+	// +optional
+	KeepMonthly *int32 `json:"keepMonthly,omitempty"`
 	// +optional
 	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
 }

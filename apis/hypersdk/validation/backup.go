@@ -59,11 +59,19 @@ func ValidateBackupSchedule(b *hypersdk.BackupSchedule) field.ErrorList {
 	}
 	ret := fldPath.Child("retention")
 	r := spec.Retention
-	if (r.KeepLast == nil || *r.KeepLast == 0) && (r.MaxAge == nil || r.MaxAge.Duration == 0) {
-		allErrs = append(allErrs, field.Required(ret, "keepLast, maxAge or both: a schedule that keeps nothing would delete every snapshot it makes"))
+	counts := []struct {
+		name string
+		n    *int32
+	}{{"keepLast", r.KeepLast}, {"keepHourly", r.KeepHourly}, {"keepDaily", r.KeepDaily}, {"keepWeekly", r.KeepWeekly}, {"keepMonthly", r.KeepMonthly}}
+	keeps := r.MaxAge != nil && r.MaxAge.Duration != 0
+	for _, c := range counts {
+		if c.n != nil && *c.n != 0 {
+			keeps = true
+			allErrs = append(allErrs, inRange(*c.n, 1, 1000, ret.Child(c.name))...)
+		}
 	}
-	if r.KeepLast != nil && *r.KeepLast != 0 {
-		allErrs = append(allErrs, inRange(*r.KeepLast, 1, 1000, ret.Child("keepLast"))...)
+	if !keeps {
+		allErrs = append(allErrs, field.Required(ret, "keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly or maxAge: a schedule that keeps nothing would delete every snapshot it makes"))
 	}
 	if r.MaxAge != nil && r.MaxAge.Duration < 0 {
 		allErrs = append(allErrs, field.Invalid(ret.Child("maxAge"), r.MaxAge.Duration.String(), "must not be negative"))

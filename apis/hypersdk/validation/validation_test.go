@@ -258,6 +258,12 @@ func TestValidateBackupSchedule(t *testing.T) {
 		{"retention zero everywhere", func(s *hypersdk.BackupScheduleSpec) {
 			s.Retention = hypersdk.BackupRetention{KeepLast: ptr.To[int32](0), MaxAge: &metav1.Duration{}}
 		}, "spec.retention"},
+		{"periods only", func(s *hypersdk.BackupScheduleSpec) {
+			s.Retention = hypersdk.BackupRetention{KeepDaily: ptr.To[int32](7), KeepWeekly: ptr.To[int32](4), KeepMonthly: ptr.To[int32](12)}
+		}, ""},
+		{"negative and huge counts", func(s *hypersdk.BackupScheduleSpec) {
+			s.Retention = hypersdk.BackupRetention{KeepHourly: ptr.To[int32](-1), KeepMonthly: ptr.To[int32](5000)}
+		}, "spec.retention.keepHourly,spec.retention.keepMonthly"},
 		{"no selector, no concurrency", func(s *hypersdk.BackupScheduleSpec) { s.VMSelector, s.MaxConcurrent = nil, ptr.To[int32](0) },
 			"spec.vmSelector,spec.maxConcurrent"},
 	} {

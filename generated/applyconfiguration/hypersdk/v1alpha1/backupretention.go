@@ -25,11 +25,19 @@ import (
 // BackupRetentionApplyConfiguration represents a declarative configuration of the BackupRetention type for use
 // with apply.
 //
-// BackupRetention keeps, per VM, the newest keepLast snapshots and none
-// older than maxAge; at least one of them is set.
+// BackupRetention says, per VM, which of the schedule's snapshots are kept.
+// The counts keep the union of what each keeps: the newest keepLast, and the
+// newest snapshot of each of the last keepHourly hours, keepDaily days,
+// keepWeekly ISO weeks and keepMonthly months that have one (periods in the
+// schedule's time zone). maxAge then drops every snapshot older than it,
+// whatever the counts say. At least one field is set.
 type BackupRetentionApplyConfiguration struct {
-	KeepLast *int32       `json:"keepLast,omitempty"`
-	MaxAge   *v1.Duration `json:"maxAge,omitempty"`
+	KeepLast    *int32       `json:"keepLast,omitempty"`
+	KeepHourly  *int32       `json:"keepHourly,omitempty"`
+	KeepDaily   *int32       `json:"keepDaily,omitempty"`
+	KeepWeekly  *int32       `json:"keepWeekly,omitempty"`
+	KeepMonthly *int32       `json:"keepMonthly,omitempty"`
+	MaxAge      *v1.Duration `json:"maxAge,omitempty"`
 }
 
 // BackupRetentionApplyConfiguration constructs a declarative configuration of the BackupRetention type for use with
@@ -43,6 +51,38 @@ func BackupRetention() *BackupRetentionApplyConfiguration {
 // If called multiple times, the KeepLast field is set to the value of the last call.
 func (b *BackupRetentionApplyConfiguration) WithKeepLast(value int32) *BackupRetentionApplyConfiguration {
 	b.KeepLast = &value
+	return b
+}
+
+// WithKeepHourly sets the KeepHourly field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the KeepHourly field is set to the value of the last call.
+func (b *BackupRetentionApplyConfiguration) WithKeepHourly(value int32) *BackupRetentionApplyConfiguration {
+	b.KeepHourly = &value
+	return b
+}
+
+// WithKeepDaily sets the KeepDaily field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the KeepDaily field is set to the value of the last call.
+func (b *BackupRetentionApplyConfiguration) WithKeepDaily(value int32) *BackupRetentionApplyConfiguration {
+	b.KeepDaily = &value
+	return b
+}
+
+// WithKeepWeekly sets the KeepWeekly field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the KeepWeekly field is set to the value of the last call.
+func (b *BackupRetentionApplyConfiguration) WithKeepWeekly(value int32) *BackupRetentionApplyConfiguration {
+	b.KeepWeekly = &value
+	return b
+}
+
+// WithKeepMonthly sets the KeepMonthly field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the KeepMonthly field is set to the value of the last call.
+func (b *BackupRetentionApplyConfiguration) WithKeepMonthly(value int32) *BackupRetentionApplyConfiguration {
+	b.KeepMonthly = &value
 	return b
 }
 

@@ -46,6 +46,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&BackupSchedule{},
 		&BackupScheduleList{},
 		&VirtualMachineCost{},
+		&CostReport{},
+		&CostReportOptions{},
 		&VirtualMachinePlacement{},
 	)
 	return nil

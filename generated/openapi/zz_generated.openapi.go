@@ -51,6 +51,9 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.CarbonScalingPolicyStatus{}.OpenAPIModelName():          schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicyStatus(ref),
 		v1alpha1.CloneSpec{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_CloneSpec(ref),
 		v1alpha1.ClusterHistory{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_ClusterHistory(ref),
+		v1alpha1.CostAmounts{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_CostAmounts(ref),
+		v1alpha1.CostReport{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_CostReport(ref),
+		v1alpha1.CostReportOptions{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_CostReportOptions(ref),
 		v1alpha1.FilteredNode{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_FilteredNode(ref),
 		v1alpha1.GPURequest{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_GPURequest(ref),
 		v1alpha1.HistoryPoint{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_HistoryPoint(ref),
@@ -87,6 +90,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.VirtualMachineCloneOptions{}.OpenAPIModelName():         schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCloneOptions(ref),
 		v1alpha1.VirtualMachineConsoleOptions{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineConsoleOptions(ref),
 		v1alpha1.VirtualMachineCost{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref),
+		v1alpha1.VirtualMachineCostEntry{}.OpenAPIModelName():            schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCostEntry(ref),
 		v1alpha1.VirtualMachineHistory{}.OpenAPIModelName():              schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineHistory(ref),
 		v1alpha1.VirtualMachineHistoryOptions{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineHistoryOptions(ref),
 		v1alpha1.VirtualMachineList{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineList(ref),
@@ -1076,6 +1080,167 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_ClusterHistory(ref common.ReferenceC
 		},
 		Dependencies: []string{
 			v1alpha1.HistorySeries{}.OpenAPIModelName(), v1alpha1.HistoryWindow{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_CostAmounts(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "CostAmounts are costs (in the price model's currency) and emissions (gCO2eq) now, since 00:00 UTC and since the first of the month.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"costPerHour": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"today": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"monthToDate": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"carbonGramsPerHour": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"carbonGramsToday": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"carbonGramsMonthToDate": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+				},
+				Required: []string{"costPerHour", "today", "monthToDate", "carbonGramsPerHour", "carbonGramsToday", "carbonGramsMonthToDate"},
+			},
+		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_CostReport(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "CostReport is the answer of namespaces/<ns>/costreports/current: what the namespace's VMs cost and emit now, today and this month, each VM as its virtualmachines/cost says and the namespace as their sum. Computed on request, never stored.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObjectMeta names the report (\"current\") and the namespace.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"generatedAt": {
+						SchemaProps: spec.SchemaProps{
+							Description: "GeneratedAt is when the report was computed.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"total": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Total is the sum over the VMs.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.CostAmounts{}.OpenAPIModelName()),
+						},
+					},
+					"virtualMachines": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"name",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "VirtualMachines are the namespace's VMs, by name.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.VirtualMachineCostEntry{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"generatedAt", "total"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.CostAmounts{}.OpenAPIModelName(), v1alpha1.VirtualMachineCostEntry{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_CostReportOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "CostReportOptions are the query parameters of costreports.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"format": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Format is \"json\" (default) or \"csv\" (one row per VM, then the total; an Accept: text/csv header asks for the same).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
 	}
 }
 
@@ -3058,12 +3223,70 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref common.Refere
 							Format:  "double",
 						},
 					},
+					"carbonGramsPerHour": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CarbonGramsPerHour is the VM's emission rate now, gCO2eq/h, and CarbonGramsToday and CarbonGramsMonthToDate what history recorded over the same spans as the cost: the zone's intensity × the power of the VM's cores at their measured utilisation, on the default per-vCPU power model and PUE (pkg/placement), which history keeps no node power curve to refine.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"carbonGramsToday": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"carbonGramsMonthToDate": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
 				},
-				Required: []string{"sampledAt", "costPerHour", "cpuAllocatedCores", "cpuUsageCores", "memoryAllocatedBytes", "memoryUsageBytes", "carbonIntensity", "today", "monthToDate"},
+				Required: []string{"sampledAt", "costPerHour", "cpuAllocatedCores", "cpuUsageCores", "memoryAllocatedBytes", "memoryUsageBytes", "carbonIntensity", "today", "monthToDate", "carbonGramsPerHour", "carbonGramsToday", "carbonGramsMonthToDate"},
 			},
 		},
 		Dependencies: []string{
 			v1.ObjectMeta{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCostEntry(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineCostEntry is one VM of a CostReport.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"node": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Node the VM runs on; empty when it does not run.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"amounts": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.CostAmounts{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"name", "amounts"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.CostAmounts{}.OpenAPIModelName()},
 	}
 }
 

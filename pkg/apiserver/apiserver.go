@@ -25,6 +25,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/recorder"
 	"github.com/hypersdk/hypersdk/pkg/registry/backupschedule"
 	"github.com/hypersdk/hypersdk/pkg/registry/carbonscalingpolicy"
+	"github.com/hypersdk/hypersdk/pkg/registry/costreport"
 	historyrest "github.com/hypersdk/hypersdk/pkg/registry/history"
 	"github.com/hypersdk/hypersdk/pkg/registry/placementpolicy"
 	"github.com/hypersdk/hypersdk/pkg/registry/virtualmachine"
@@ -127,7 +128,9 @@ func (c completedConfig) New() (*Server, error) {
 	storage["virtualmachines/placement"] = virtualmachine.NewPlacementREST(vms, c.ExtraConfig.Kube)
 	historyCfg := historyrest.Config{Store: c.ExtraConfig.History, Codecs: group.NegotiatedSerializer}
 	storage["virtualmachines/history"] = historyrest.NewVMREST(historyCfg, vms)
-	storage["virtualmachines/cost"] = virtualmachine.NewCostREST(vms, c.ExtraConfig.Metrics, c.ExtraConfig.History)
+	costs := virtualmachine.NewCostREST(vms, c.ExtraConfig.Metrics, c.ExtraConfig.History)
+	storage["virtualmachines/cost"] = costs
+	storage["costreports"] = costreport.NewREST(vms, costs, group.NegotiatedSerializer)
 	storage["clusterhistories"] = historyrest.NewClusterREST(historyCfg)
 	policies, err := placementpolicy.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)
 	if err != nil {

@@ -33,16 +33,67 @@ object. Amounts are in the price model's currency.`,
 }
 
 var costColumns = columns{
-	names: []string{"NAME", "NODE", "PER HOUR", "TODAY", "MONTH TO DATE"},
-	wide:  []string{"ZONE", "CPU ALLOC", "CPU USED", "MEM ALLOC", "MEM USED", "GCO2/KWH"},
+	names: []string{"NAME", "NODE", "PER HOUR", "TODAY", "MONTH TO DATE", "GCO2/H"},
+	wide:  []string{"GCO2 TODAY", "GCO2 MONTH", "ZONE", "CPU ALLOC", "CPU USED", "MEM ALLOC", "MEM USED", "GCO2/KWH"},
 	row: func(obj any, wide bool) []any {
 		c := obj.(*v1alpha1.VirtualMachineCost)
-		row := []any{c.Name, orNone(c.Node), num(c.CostPerHour), num(c.Today), num(c.MonthToDate)}
+		row := []any{c.Name, orNone(c.Node), num(c.CostPerHour), num(c.Today), num(c.MonthToDate), num(c.CarbonGramsPerHour)}
 		if wide {
-			row = append(row, orNone(c.Zone), num(c.CPUAllocatedCores), num(c.CPUUsageCores),
+			row = append(row, num(c.CarbonGramsToday), num(c.CarbonGramsMonthToDate), orNone(c.Zone), num(c.CPUAllocatedCores), num(c.CPUUsageCores),
 				binaryBytes(c.MemoryAllocatedBytes), binaryBytes(c.MemoryUsageBytes), num(c.CarbonIntensity))
 		}
 		return row
+	},
+}
+
+func newCostReportCommand(e *env) *cobra.Command {
+	out := newOutput()
+	cmd := &cobra.Command{
+		Use:   "cost",
+		Short: "Show what the namespace's VMs cost and emit now, today and this month",
+		Long: `Show costreports/current of the namespace: each VM's cost per hour now, today's
+and the month's cost from history, and the grams of CO2eq of the same spans,
+then their total. -o csv gives the same rows for a spreadsheet; -o json or
+yaml the whole report. Amounts are in the price model's currency.`,
+		Example: `  kubectl hyper cost -n team-a
+  kubectl hyper cost -n team-a -o csv > team-a.csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			printer, err := out.printer()
+			if err != nil {
+				return err
+			}
+			ns, c, err := e.clientIn()
+			if err != nil {
+				return err
+			}
+			report := &v1alpha1.CostReport{}
+			if err := c.HypersdkV1alpha1().RESTClient().Get().Namespace(ns).Resource("costreports").Name("current").
+				Do(cmd.Context()).Into(report); err != nil {
+				return err
+			}
+			if !out.table() {
+				return printer.PrintObj(report, e.streams.Out)
+			}
+			rows := make([]any, 0, len(report.VirtualMachines)+1)
+			for i := range report.VirtualMachines {
+				rows = append(rows, &report.VirtualMachines[i])
+			}
+			rows = append(rows, &v1alpha1.VirtualMachineCostEntry{Name: "TOTAL", Amounts: report.Total})
+			return out.printRows(e.streams.Out, rows, costReportColumns, nil)
+		},
+	}
+	out.addFlags(cmd)
+	return cmd
+}
+
+var costReportColumns = columns{
+	names: []string{"NAME", "NODE", "PER HOUR", "TODAY", "MONTH TO DATE", "GCO2/H", "GCO2 TODAY", "GCO2 MONTH"},
+	row: func(obj any, _ bool) []any {
+		c := obj.(*v1alpha1.VirtualMachineCostEntry)
+		a := c.Amounts
+		return []any{c.Name, orNone(c.Node), num(a.CostPerHour), num(a.Today), num(a.MonthToDate),
+			num(a.CarbonGramsPerHour), num(a.CarbonGramsToday), num(a.CarbonGramsMonthToDate)}
 	},
 }
 

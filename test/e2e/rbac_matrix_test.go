@@ -80,7 +80,7 @@ func TestRBACMatrix(t *testing.T) {
 		}
 	}
 
-	// Recommendations and costs are read like history (view and up; a
+	// Recommendations, costs and cost reports are read like history (view and up; a
 	// recommendation is 404 here, as no autoscaler sizes the VM); autoscalers
 	// and backup schedules are read by view and written by edit and admin,
 	// who may resize and snapshot the VMs they act on.
@@ -102,6 +102,11 @@ func TestRBACMatrix(t *testing.T) {
 			SubResource("cost").Do(context.Background()).Error()
 		if got := err == nil; got != reads[role] {
 			t.Errorf("role %q GET cost: %v, want allowed=%v", role, err, reads[role])
+		}
+		err = c.HypersdkV1alpha1().RESTClient().Get().Namespace(ns).Resource("costreports").Name("current").
+			Do(context.Background()).Error()
+		if got := err == nil; got != reads[role] {
+			t.Errorf("role %q GET costreports/current: %v, want allowed=%v", role, err, reads[role])
 		}
 		_, err = c.HypersdkV1alpha1().VirtualMachineAutoscalers(ns).List(context.Background(), metav1.ListOptions{})
 		if got := err == nil; got != reads[role] {

@@ -36,4 +36,66 @@ type VirtualMachineCost struct {
 	// UTC and since the first of the month (or the store's retention).
 	Today       float64 `json:"today"`
 	MonthToDate float64 `json:"monthToDate"`
+	// CarbonGramsPerHour is the VM's emission rate now, gCO2eq/h, and
+	// CarbonGramsToday and CarbonGramsMonthToDate what history recorded
+	// over the same spans as the cost: the zone's intensity × the power of
+	// the VM's cores at their measured utilisation, on the default
+	// per-vCPU power model and PUE (pkg/placement), which history keeps
+	// no node power curve to refine.
+	CarbonGramsPerHour     float64 `json:"carbonGramsPerHour"`
+	CarbonGramsToday       float64 `json:"carbonGramsToday"`
+	CarbonGramsMonthToDate float64 `json:"carbonGramsMonthToDate"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// CostReport is the answer of namespaces/<ns>/costreports/current: what the
+// namespace's VMs cost and emit now, today and this month, each VM as its
+// virtualmachines/cost says and the namespace as their sum. Computed on
+// request, never stored.
+type CostReport struct {
+	metav1.TypeMeta `json:",inline"`
+	// ObjectMeta names the report ("current") and the namespace.
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// GeneratedAt is when the report was computed.
+	GeneratedAt metav1.Time `json:"generatedAt"`
+	// Total is the sum over the VMs.
+	Total CostAmounts `json:"total"`
+	// VirtualMachines are the namespace's VMs, by name.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	VirtualMachines []VirtualMachineCostEntry `json:"virtualMachines,omitempty"`
+}
+
+// CostAmounts are costs (in the price model's currency) and emissions
+// (gCO2eq) now, since 00:00 UTC and since the first of the month.
+type CostAmounts struct {
+	CostPerHour            float64 `json:"costPerHour"`
+	Today                  float64 `json:"today"`
+	MonthToDate            float64 `json:"monthToDate"`
+	CarbonGramsPerHour     float64 `json:"carbonGramsPerHour"`
+	CarbonGramsToday       float64 `json:"carbonGramsToday"`
+	CarbonGramsMonthToDate float64 `json:"carbonGramsMonthToDate"`
+}
+
+// VirtualMachineCostEntry is one VM of a CostReport.
+type VirtualMachineCostEntry struct {
+	Name string `json:"name"`
+	// Node the VM runs on; empty when it does not run.
+	// +optional
+	Node    string      `json:"node,omitempty"`
+	Amounts CostAmounts `json:"amounts"`
+}
+
+// +k8s:conversion-gen:explicit-from=net/url.Values
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// CostReportOptions are the query parameters of costreports.
+type CostReportOptions struct {
+	metav1.TypeMeta `json:",inline"`
+	// Format is "json" (default) or "csv" (one row per VM, then the total;
+	// an Accept: text/csv header asks for the same).
+	Format string `json:"format,omitempty"`
 }

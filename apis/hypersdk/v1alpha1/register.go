@@ -54,6 +54,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&BackupSchedule{},
 		&BackupScheduleList{},
 		&VirtualMachineCost{},
+		&CostReport{},
+		&CostReportOptions{},
 		&VirtualMachinePlacement{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)

@@ -107,6 +107,21 @@ func (in ClusterHistory) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in CostAmounts) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.CostAmounts"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in CostReport) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.CostReport"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in CostReportOptions) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.CostReportOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in FilteredNode) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.FilteredNode"
 }
@@ -284,6 +299,11 @@ func (in VirtualMachineConsoleOptions) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in VirtualMachineCost) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineCost"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VirtualMachineCostEntry) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineCostEntry"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

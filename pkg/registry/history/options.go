@@ -43,7 +43,7 @@ type request struct {
 func parseOptions(opts *hypersdk.VirtualMachineHistoryOptions, valid func(string) bool, now time.Time, gr schema.GroupResource, name string) (request, error) {
 	var req request
 	bad := func(field, format string, args ...any) error {
-		return badRequest(gr, name, field, fmt.Sprintf(format, args...))
+		return BadRequest(gr, name, field, fmt.Sprintf(format, args...))
 	}
 	end := now
 	var window time.Duration // of timeRange, or the default
@@ -116,8 +116,8 @@ func parseOptions(opts *hypersdk.VirtualMachineHistoryOptions, valid func(string
 	return req, nil
 }
 
-// badRequest is a 400 Status that names the parameter at fault.
-func badRequest(gr schema.GroupResource, name, field, msg string) error {
+// BadRequest is a 400 Status that names the parameter at fault.
+func BadRequest(gr schema.GroupResource, name, field, msg string) error {
 	err := apierrors.NewBadRequest(fmt.Sprintf("%s: %s", field, msg))
 	err.ErrStatus.Details = &metav1.StatusDetails{
 		Group: gr.Group, Kind: gr.Resource, Name: name,
@@ -126,8 +126,8 @@ func badRequest(gr schema.GroupResource, name, field, msg string) error {
 	return err
 }
 
-// wantsCSV reports whether the client asked for CSV by Accept header.
-func wantsCSV(r *http.Request) bool {
+// WantsCSV reports whether the client asked for CSV by Accept header.
+func WantsCSV(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
 		mediaType, _, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if mediaType == "text/csv" {

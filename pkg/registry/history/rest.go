@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -128,7 +129,7 @@ func (r *VMREST) Connect(ctx context.Context, name string, options runtime.Objec
 		Series:     toAPI(req.query.Fields, series),
 	}
 	filename := fmt.Sprintf("vm-%s-history-%s.csv", name, r.cfg.Clock.Now().UTC().Format(time.DateOnly))
-	return r.cfg.handler(req, obj, obj.Window, obj.Series, filename), nil
+	return r.cfg.handler(req, obj, obj.Series, filename), nil
 }
 
 func (r *ClusterREST) New() runtime.Object      { return &hypersdk.ClusterHistory{} }
@@ -163,7 +164,7 @@ func (r *ClusterREST) Connect(ctx context.Context, name string, options runtime.
 		Series:     toAPI(req.query.Fields, series),
 	}
 	filename := fmt.Sprintf("cluster-history-%s.csv", r.cfg.Clock.Now().UTC().Format(time.DateOnly))
-	return r.cfg.handler(req, obj, obj.Window, obj.Series, filename), nil
+	return r.cfg.handler(req, obj, obj.Series, filename), nil
 }
 
 // parse reads the options and checks them against the store's limits.
@@ -180,7 +181,7 @@ func (cfg Config) parse(options runtime.Object, valid func(string) bool, gr sche
 	if err := history.Validate(req.query, cfg.Store.Retention(), now, history.MaxPoints); err != nil {
 		var qe *history.QueryError
 		if errors.As(err, &qe) {
-			return req, badRequest(gr, name, qe.Field, qe.Msg)
+			return req, BadRequest(gr, name, qe.Field, qe.Msg)
 		}
 		return req, apierrors.NewBadRequest(err.Error())
 	}
@@ -189,18 +190,25 @@ func (cfg Config) parse(options runtime.Object, valid func(string) bool, gr sche
 
 // handler writes the answer as CSV when asked by format=csv or an Accept
 // header, and otherwise in the format the client negotiated (JSON, YAML).
-func (cfg Config) handler(req request, obj runtime.Object, w hypersdk.HistoryWindow, series []hypersdk.HistorySeries, filename string) http.Handler {
+func (cfg Config) handler(req request, obj runtime.Object, series []hypersdk.HistorySeries, filename string) http.Handler {
+	return CSVOrNegotiated(cfg.Codecs, req.csv, filename, obj, func(w io.Writer) error { return writeCSV(w, series) })
+}
+
+// CSVOrNegotiated answers obj as CSV, written by writeCSV, when asCSV is
+// set or the client's Accept header asks for text/csv, and otherwise in the
+// format the client negotiated (JSON, YAML).
+func CSVOrNegotiated(codecs runtime.NegotiatedSerializer, asCSV bool, filename string, obj runtime.Object, writeCSV func(io.Writer) error) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if req.csv || wantsCSV(r) {
+		if asCSV || WantsCSV(r) {
 			rw.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			rw.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", filename))
-			if err := writeCSV(rw, series); err != nil {
+			if err := writeCSV(rw); err != nil {
 				// Headers are gone; all that is left is to cut the body short.
 				panic(http.ErrAbortHandler)
 			}
 			return
 		}
-		responsewriters.WriteObjectNegotiated(cfg.Codecs, negotiation.DefaultEndpointRestrictions,
+		responsewriters.WriteObjectNegotiated(codecs, negotiation.DefaultEndpointRestrictions,
 			v1alpha1.SchemeGroupVersion, rw, r, http.StatusOK, obj, false)
 	})
 }

@@ -3,17 +3,18 @@ package virtualmachine
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/utils/clock"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/history"
+	"github.com/hypersdk/hypersdk/pkg/placement"
 )
 
 // VMSampler gives the latest sample of one VM (vmmetrics.Provider: the same
@@ -41,17 +42,20 @@ func NewCostREST(vms *REST, sampler VMSampler, store history.Store) *CostREST {
 func (r *CostREST) New() runtime.Object { return &hypersdk.VirtualMachineCost{} }
 func (r *CostREST) Destroy()            {}
 
-// Get answers the cost of a VM; a VM without a sample (not running yet)
-// costs nothing now, and a source that cannot be read is an error, never
-// a zero.
+// Get answers the cost of a VM.
 func (r *CostREST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
-	namespace := genericapirequest.NamespaceValue(ctx)
 	vm, err := r.vms.Get(ctx, name, &metav1.GetOptions{})
 	if err != nil {
 		return nil, err
 	}
-	created := vm.(*hypersdk.VirtualMachine).CreationTimestamp.Time
-	now := r.clock.Now()
+	return r.CostOf(ctx, vm.(*hypersdk.VirtualMachine), r.clock.Now())
+}
+
+// CostOf is the cost of vm at now; a VM without a sample (not running yet)
+// costs nothing now, and a source that cannot be read is an error, never
+// a zero.
+func (r *CostREST) CostOf(ctx context.Context, vm *hypersdk.VirtualMachine, now time.Time) (*hypersdk.VirtualMachineCost, error) {
+	namespace, name := vm.Namespace, vm.Name
 	out := &hypersdk.VirtualMachineCost{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}, SampledAt: metav1.NewTime(now)}
 	s, at, err := r.sampler.VMSample(ctx, namespace, name)
 	switch {
@@ -63,16 +67,31 @@ func (r *CostREST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (
 		out.Node, out.Zone, out.CostPerHour, out.CarbonIntensity = s.Node, s.Zone, s.CostPerHour, s.CarbonIntensity
 		out.CPUAllocatedCores, out.CPUUsageCores = s.CPUAllocatedCores, s.CPUUsageCores
 		out.MemoryAllocatedBytes, out.MemoryUsageBytes = s.MemoryAllocatedBytes, s.MemoryUsageBytes
+		out.CarbonGramsPerHour = carbonPerHour(s.CarbonIntensity, s.CPUAllocatedCores, s.CPUUsageCores)
 	}
 	day := now.UTC().Truncate(24 * time.Hour)
 	month := time.Date(day.Year(), day.Month(), 1, 0, 0, 0, 0, time.UTC)
-	if out.Today, err = r.spent(ctx, namespace, name, created, day, now); err != nil {
+	points, err := r.recorded(ctx, namespace, name, month, now)
+	if err != nil {
 		return nil, err
 	}
-	if out.MonthToDate, err = r.spent(ctx, namespace, name, created, month, now); err != nil {
-		return nil, err
-	}
+	created := vm.CreationTimestamp.Time
+	monthSpent := integrate(points, created)
+	out.MonthToDate, out.CarbonGramsMonthToDate = monthSpent.cost, monthSpent.carbonGrams
+	todaySpent := integrate(since(points, day), created)
+	out.Today, out.CarbonGramsToday = todaySpent.cost, todaySpent.carbonGrams
 	return out, nil
+}
+
+// carbonPerHour is a VM's emission rate, gCO2eq/h, in a zone of the given
+// intensity: its cores at their utilisation on the default per-vCPU power
+// model and PUE (history keeps no node power curve).
+func carbonPerHour(intensity, cpuAllocated, cpuUsage float64) float64 {
+	if cpuAllocated <= 0 || intensity <= 0 {
+		return 0
+	}
+	u := min(1, max(0, cpuUsage/cpuAllocated))
+	return placement.GramsCO2PerHour(intensity, placement.VMPowerWatts(placement.PowerModel{}, cpuAllocated, cpuAllocated, u), 0)
 }
 
 // costStep is the resolution costs are integrated at, and maxSampleGap the
@@ -84,14 +103,21 @@ const (
 	maxSampleGap = time.Hour + costStep
 )
 
-// spent integrates the recorded cost per hour over (from, now], one point a
-// minute (the average of the samples in the minute before it), so a 2s and
-// a 5m recorder interval and downsampled history all add up to the same cost.
-func (r *CostREST) spent(ctx context.Context, namespace, name string, created, from, now time.Time) (float64, error) {
+// ratePoint is what a VM cost and emitted per hour at one evaluation time.
+type ratePoint struct {
+	at                time.Time
+	cost, carbonGrams float64
+}
+
+// recorded reads the VM's cost and emission rates over (from, now], one
+// point a minute (the average of the samples in the minute before it), so a
+// 2s and a 5m recorder interval and downsampled history all add up alike.
+func (r *CostREST) recorded(ctx context.Context, namespace, name string, from, now time.Time) ([]ratePoint, error) {
 	if horizon := now.Add(-r.store.Retention()).Add(costStep); from.Before(horizon) {
 		from = horizon
 	}
-	var points []history.Point
+	fields := []string{history.FieldCostPerHour, history.FieldCarbonIntensity, history.FieldCPUAllocated, history.FieldCPUUsage}
+	var points []ratePoint
 	chunk := costStep * (history.MaxPoints - 1)
 	for start := from.Truncate(costStep).Add(costStep); !start.After(now); start = start.Add(chunk) {
 		end := start.Add(chunk - costStep)
@@ -99,35 +125,67 @@ func (r *CostREST) spent(ctx context.Context, namespace, name string, created, f
 			end = now
 		}
 		series, err := r.store.QueryVM(ctx, history.Query{Namespace: namespace, Name: name, Start: start, End: end,
-			Step: costStep, Fields: []string{history.FieldCostPerHour}})
+			Step: costStep, Fields: fields})
 		if err != nil {
-			return 0, fmt.Errorf("reading the cost history of VM %s/%s: %w", namespace, name, err)
+			return nil, fmt.Errorf("reading the cost history of VM %s/%s: %w", namespace, name, err)
 		}
-		for _, s := range series {
-			points = append(points, s.Points...)
-		}
+		points = append(points, rates(series)...)
 	}
-	return integrate(points, created), nil
+	return points, nil
 }
 
-// integrate sums value × the time each point stands for: the gap since the
+// rates joins the series of one query by time: the fields of a VM are
+// recorded together, so their points share evaluation times.
+func rates(series []history.Series) []ratePoint {
+	values := map[string]map[time.Time]float64{}
+	for _, s := range series {
+		m := make(map[time.Time]float64, len(s.Points))
+		for _, p := range s.Points {
+			m[p.Time] = p.Value
+		}
+		values[s.Field] = m
+	}
+	var out []ratePoint
+	for _, s := range series {
+		if s.Field != history.FieldCostPerHour {
+			continue
+		}
+		for _, p := range s.Points {
+			out = append(out, ratePoint{at: p.Time, cost: p.Value, carbonGrams: carbonPerHour(
+				values[history.FieldCarbonIntensity][p.Time], values[history.FieldCPUAllocated][p.Time], values[history.FieldCPUUsage][p.Time])})
+		}
+	}
+	return out
+}
+
+// since is the tail of points (in time order) after from.
+func since(points []ratePoint, from time.Time) []ratePoint {
+	i := sort.Search(len(points), func(i int) bool { return points[i].at.After(from) })
+	return points[i:]
+}
+
+// spent is an integral of rates over time: currency and gCO2eq.
+type spent struct{ cost, carbonGrams float64 }
+
+// integrate sums rate × the time each point stands for: the gap since the
 // point before it, or, for the first point after an outage, the gap to the
 // point after it (the recorder's interval), else one step; never more than
 // the VM has existed.
-func integrate(points []history.Point, created time.Time) float64 {
-	total := 0.0
+func integrate(points []ratePoint, created time.Time) spent {
+	var total spent
 	for i, p := range points {
 		gap := costStep
 		switch {
-		case i > 0 && p.Time.Sub(points[i-1].Time) <= maxSampleGap:
-			gap = p.Time.Sub(points[i-1].Time)
-		case i+1 < len(points) && points[i+1].Time.Sub(p.Time) <= maxSampleGap:
-			gap = points[i+1].Time.Sub(p.Time)
+		case i > 0 && p.at.Sub(points[i-1].at) <= maxSampleGap:
+			gap = p.at.Sub(points[i-1].at)
+		case i+1 < len(points) && points[i+1].at.Sub(p.at) <= maxSampleGap:
+			gap = points[i+1].at.Sub(p.at)
 		}
-		if lived := p.Time.Sub(created); lived >= 0 && lived < gap {
+		if lived := p.at.Sub(created); lived >= 0 && lived < gap {
 			gap = lived
 		}
-		total += p.Value * gap.Hours()
+		total.cost += p.cost * gap.Hours()
+		total.carbonGrams += p.carbonGrams * gap.Hours()
 	}
 	return total
 }

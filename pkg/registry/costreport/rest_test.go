@@ -1,0 +1,90 @@
+package costreport
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+)
+
+type vmList []string
+
+func (l vmList) List(context.Context, *metainternalversion.ListOptions) (runtime.Object, error) {
+	out := &hypersdk.VirtualMachineList{}
+	for _, n := range l {
+		out.Items = append(out.Items, hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "ns"}})
+	}
+	return out, nil
+}
+
+// costs gives each VM a cost per hour; "broken" cannot be read.
+type costs map[string]float64
+
+func (c costs) CostOf(_ context.Context, vm *hypersdk.VirtualMachine, now time.Time) (*hypersdk.VirtualMachineCost, error) {
+	if vm.Name == "broken" {
+		return nil, errors.New("history unavailable")
+	}
+	v := c[vm.Name]
+	return &hypersdk.VirtualMachineCost{ObjectMeta: metav1.ObjectMeta{Name: vm.Name}, SampledAt: metav1.NewTime(now), Node: "n1",
+		CostPerHour: v, Today: 2 * v, MonthToDate: 10 * v, CarbonGramsPerHour: 100 * v, CarbonGramsToday: 200 * v, CarbonGramsMonthToDate: 1000 * v}, nil
+}
+
+func TestReportSumsItsVMs(t *testing.T) {
+	ctx := genericapirequest.WithNamespace(context.Background(), "ns")
+	r := NewREST(vmList{"b", "a"}, costs{"a": 0.25, "b": 0.5}, nil)
+	report, err := r.report(ctx, "ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report.VirtualMachines) != 2 || report.VirtualMachines[0].Name != "a" {
+		t.Fatalf("entries %+v, want a then b", report.VirtualMachines)
+	}
+	want := hypersdk.CostAmounts{CostPerHour: 0.75, Today: 1.5, MonthToDate: 7.5, CarbonGramsPerHour: 75, CarbonGramsToday: 150, CarbonGramsMonthToDate: 750}
+	if report.Total != want {
+		t.Errorf("total %+v, want %+v", report.Total, want)
+	}
+
+	h, err := r.Connect(ctx, Name, &hypersdk.CostReportOptions{Format: "csv"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	rows, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 || strings.Join(rows[0], ",") != strings.Join(csvHeader, ",") ||
+		strings.Join(rows[1], ",") != "a,n1,0.25,0.5,2.5,25,50,250" || strings.Join(rows[3], ",") != "total,,0.75,1.5,7.5,75,150,750" {
+		t.Errorf("csv:\n%s", rec.Body.String())
+	}
+}
+
+func TestReportErrors(t *testing.T) {
+	ctx := genericapirequest.WithNamespace(context.Background(), "ns")
+	r := NewREST(vmList{"a", "broken"}, costs{"a": 1}, nil)
+	if _, err := r.Connect(ctx, "last-month", &hypersdk.CostReportOptions{}, nil); !apierrors.IsNotFound(err) {
+		t.Errorf("another name: %v, want 404", err)
+	}
+	_, err := r.Connect(ctx, Name, &hypersdk.CostReportOptions{Format: "xml"}, nil)
+	var status apierrors.APIStatus
+	if !apierrors.IsBadRequest(err) || !errors.As(err, &status) || status.Status().Details.Causes[0].Field != "format" {
+		t.Errorf("format=xml: %v, want 400 naming format", err)
+	}
+	// A VM whose cost cannot be read fails the report, not its total.
+	if _, err := r.Connect(ctx, Name, &hypersdk.CostReportOptions{}, nil); err == nil || !strings.Contains(err.Error(), "broken") {
+		t.Errorf("unreadable VM: %v, want an error naming it", err)
+	}
+}

@@ -47,6 +47,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&BackupScheduleList{},
 		&VirtualMachineCost{},
 		&CostReport{},
+		&Budget{},
+		&BudgetList{},
 		&CostReportOptions{},
 		&VirtualMachinePlacement{},
 	)

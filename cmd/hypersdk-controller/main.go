@@ -2,7 +2,7 @@
 // election: the VMOperation executor, the history recorder, the placement
 // audit, the carbon scaler (CarbonScalingPolicies on HPAs), the VM
 // autoscaler (VirtualMachineAutoscalers), the backup scheduler
-// (BackupSchedules) and, for
+// (BackupSchedules), the budget keeper (Budgets) and, for
 // clusters without cert-manager, the certificates controller
 // (--controllers chooses).
 package main
@@ -35,6 +35,7 @@ import (
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/pkg/autoscaler"
 	"github.com/hypersdk/hypersdk/pkg/backup"
+	"github.com/hypersdk/hypersdk/pkg/budget"
 	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/carbonscaler"
 	"github.com/hypersdk/hypersdk/pkg/certs"
@@ -132,6 +133,12 @@ func run() error {
 		case backupController:
 			run = append(run, backup.New(backup.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK, KubeVirt: cfg.KubeVirt,
 				Interval: o.BackupInterval}).Run)
+		case budgetController:
+			keeper, err := budget.New(budget.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK, Registerer: reg, Interval: o.BudgetInterval})
+			if err != nil {
+				return err
+			}
+			run = append(run, keeper.Run)
 		case autoscalerController:
 			newRecommender := rightsizing.NewVM
 			if o.Autoscaler.Strategy == "vpa" {

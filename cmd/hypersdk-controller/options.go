@@ -30,14 +30,15 @@ const (
 	carbonScalerController   = "carbon-scaler"
 	autoscalerController     = "autoscaler"
 	backupController         = "backup"
+	budgetController         = "budget"
 )
 
 var (
 	allControllers = []string{executorController, recorderController, placementAuditController, certificatesController,
-		carbonScalerController, autoscalerController, backupController}
+		carbonScalerController, autoscalerController, backupController, budgetController}
 	// certificates needs a configuration, so "*" leaves it out.
 	defaultControllers = []string{executorController, recorderController, placementAuditController, carbonScalerController,
-		autoscalerController, backupController}
+		autoscalerController, backupController, budgetController}
 )
 
 // options are the command-line options of hypersdk-controller.
@@ -59,6 +60,8 @@ type options struct {
 	Autoscaler            autoscalerOptions
 	// BackupInterval is how often BackupSchedules are brought up to date.
 	BackupInterval time.Duration
+	// BudgetInterval is how often Budgets' spend is read.
+	BudgetInterval time.Duration
 }
 
 // autoscalerOptions configure the VirtualMachineAutoscaler controller.
@@ -89,6 +92,7 @@ func newOptions() *options {
 		CarbonScalingInterval: time.Minute,
 		Autoscaler:            autoscalerOptions{Interval: time.Minute, Window: 8 * 24 * time.Hour, Strategy: "vm"},
 		BackupInterval:        10 * time.Second,
+		BudgetInterval:        time.Minute,
 	}
 }
 
@@ -126,6 +130,8 @@ func (o *options) flags() cliflag.NamedFlagSets {
 		"Recommender: vm (HyperSDK's, for VMs) or vpa (the Vertical Pod Autoscaler's, as a baseline).")
 	fss.FlagSet("backup").DurationVar(&o.BackupInterval, "backup-interval", o.BackupInterval,
 		"How often BackupSchedules are checked: a run starts within this long of its slot.")
+	fss.FlagSet("budget").DurationVar(&o.BudgetInterval, "budget-interval", o.BudgetInterval,
+		"How often Budgets' month to date is read: a spent, enforced budget refuses new VMs within this long.")
 	fss.FlagSet("certificates").StringVar(&o.Certificates, "certificates-config", o.Certificates,
 		"File naming the CA and certificate Secrets the certificates controller keeps and the APIServices whose caBundle it sets.")
 	goflags := flag.NewFlagSet("klog", flag.ExitOnError)
@@ -168,6 +174,9 @@ func (o *options) validate() error {
 	}
 	if slices.Contains(on, backupController) && o.BackupInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--backup-interval must be positive, got %v", o.BackupInterval))
+	}
+	if slices.Contains(on, budgetController) && o.BudgetInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--budget-interval must be positive, got %v", o.BudgetInterval))
 	}
 	if slices.Contains(on, autoscalerController) {
 		if o.Autoscaler.Interval <= 0 || o.Autoscaler.Window <= 0 {

@@ -48,6 +48,12 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.BackupScheduleStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BlankDisk"):
 		return &hypersdkv1alpha1.BlankDiskApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Budget"):
+		return &hypersdkv1alpha1.BudgetApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BudgetSpec"):
+		return &hypersdkv1alpha1.BudgetSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BudgetStatus"):
+		return &hypersdkv1alpha1.BudgetStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CarbonCappedHPA"):
 		return &hypersdkv1alpha1.CarbonCappedHPAApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CarbonScalingBand"):

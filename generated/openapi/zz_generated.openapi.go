@@ -43,6 +43,10 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.BackupScheduleSpec{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleSpec(ref),
 		v1alpha1.BackupScheduleStatus{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleStatus(ref),
 		v1alpha1.BlankDisk{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_BlankDisk(ref),
+		v1alpha1.Budget{}.OpenAPIModelName():                             schema_hypersdk_apis_hypersdk_v1alpha1_Budget(ref),
+		v1alpha1.BudgetList{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_BudgetList(ref),
+		v1alpha1.BudgetSpec{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_BudgetSpec(ref),
+		v1alpha1.BudgetStatus{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_BudgetStatus(ref),
 		v1alpha1.CarbonCappedHPA{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_CarbonCappedHPA(ref),
 		v1alpha1.CarbonScalingBand{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingBand(ref),
 		v1alpha1.CarbonScalingPolicy{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicy(ref),
@@ -609,6 +613,262 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BlankDisk(ref common.ReferenceCallba
 		},
 		Dependencies: []string{
 			resource.Quantity{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_Budget(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Budget caps what a namespace's VMs (or those of it a selector picks) may cost in a calendar month (UTC): hypersdk-controller follows the spend from costreports, says in status, events and metrics when a threshold is crossed, projects the month's end, and with enforce refuses new VMs in the scope once the budget is spent.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.BudgetSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.BudgetStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.BudgetSpec{}.OpenAPIModelName(), v1alpha1.BudgetStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BudgetList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BudgetList is a list of Budget.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.Budget{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.Budget{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BudgetSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BudgetSpec is the amount, its scope and what to do as it is spent.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"amount": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Amount is the monthly budget in the price model's currency, above 0.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+					"vmSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "VMSelector limits the budget to the namespace's VMs with these labels; all of them when unset.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+					"thresholds": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Thresholds are percentages of the amount, in increasing order, each announced once a month by an event and in status when the month's spend reaches it; 50, 80 and 100 by default.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"integer"},
+										Format: "int32",
+									},
+								},
+							},
+						},
+					},
+					"enforce": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Enforce refuses new VMs in the budget's scope (KubeVirt's and hypersdk.io's) while the month's spend is at or above the amount. Running VMs are left alone.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"amount"},
+			},
+		},
+		Dependencies: []string{
+			resource.Quantity{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BudgetStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BudgetStatus is the month's spend and what it crossed.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int64",
+						},
+					},
+					"month": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Month the figures are for, as 2006-01 (UTC).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"spent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spent is the month to date of the VMs in scope, from costreports.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"costPerHour": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CostPerHour is what the VMs in scope cost per hour now.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"projected": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Projected is the month's spend at its end if the VMs keep costing what they cost now: spent + costPerHour × the hours left.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"percent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Percent is spent as a percentage of the amount.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"crossed": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Crossed are the thresholds the month's spend has reached.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"integer"},
+										Format: "int32",
+									},
+								},
+							},
+						},
+					},
+					"lastUpdateTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastUpdateTime is when the spend was last read.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions: Ready (the spend could be read), Exceeded (spent is at or above the amount) and Enforced (new VMs are being refused).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	ops "github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/recorder"
 	"github.com/hypersdk/hypersdk/pkg/registry/backupschedule"
+	"github.com/hypersdk/hypersdk/pkg/registry/budget"
 	"github.com/hypersdk/hypersdk/pkg/registry/carbonscalingpolicy"
 	"github.com/hypersdk/hypersdk/pkg/registry/costreport"
 	historyrest "github.com/hypersdk/hypersdk/pkg/registry/history"
@@ -156,6 +157,12 @@ func (c completedConfig) New() (*Server, error) {
 	}
 	storage["backupschedules"] = backups
 	storage["backupschedules/status"] = backupStatus
+	budgets, budgetStatus, err := budget.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	storage["budgets"] = budgets
+	storage["budgets/status"] = budgetStatus
 	group.VersionedResourcesStorageMap["v1alpha1"] = storage
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", hypersdk.GroupName, err)

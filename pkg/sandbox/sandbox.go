@@ -616,6 +616,7 @@ func (sb *Sandbox) startController(ctx context.Context, client kubernetes.Interf
 		// Autoscalers recommend at every new history sample.
 		"--autoscaler-interval=" + sb.cfg.RecordInterval.String(),
 		"--backup-interval=1s",
+		"--budget-interval=" + sb.cfg.RecordInterval.String(),
 		"--v=2",
 	}, sb.carbonArgs()...)
 	return sb.runController()

@@ -10,6 +10,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -83,7 +84,8 @@ func TestRBACMatrix(t *testing.T) {
 	// Recommendations, costs and cost reports are read like history (view and up; a
 	// recommendation is 404 here, as no autoscaler sizes the VM); autoscalers
 	// and backup schedules are read by view and written by edit and admin,
-	// who may resize and snapshot the VMs they act on.
+	// who may resize and snapshot the VMs they act on; budgets are read by
+	// view and written by admin only (an enforced one refuses new VMs).
 	reads := map[string]bool{"view": true, "edit": true, "admin": true}
 	writes := map[string]bool{"edit": true, "admin": true}
 	vma := &v1alpha1.VirtualMachineAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "vma"},
@@ -91,6 +93,7 @@ func TestRBACMatrix(t *testing.T) {
 	schedule := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "bs"},
 		Spec: v1alpha1.BackupScheduleSpec{VMSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
 			Schedule: "@daily", Retention: v1alpha1.BackupRetention{KeepLast: ptr.To[int32](1)}}}
+	budget := &v1alpha1.Budget{ObjectMeta: metav1.ObjectMeta{Name: "budget"}, Spec: v1alpha1.BudgetSpec{Amount: resource.MustParse("100")}}
 	for _, role := range roles {
 		c := client(t, tokens[role])
 		err := c.HypersdkV1alpha1().RESTClient().Get().Namespace(ns).Resource("virtualmachines").Name("vm").
@@ -125,6 +128,14 @@ func TestRBACMatrix(t *testing.T) {
 			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if got := err == nil; got != writes[role] {
 			t.Errorf("role %q creating a BackupSchedule: %v, want allowed=%v", role, err, writes[role])
+		}
+		_, err = c.HypersdkV1alpha1().Budgets(ns).List(context.Background(), metav1.ListOptions{})
+		if got := err == nil; got != reads[role] {
+			t.Errorf("role %q listing Budgets: %v, want allowed=%v", role, err, reads[role])
+		}
+		_, err = c.HypersdkV1alpha1().Budgets(ns).Create(context.Background(), budget, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if got := err == nil; got != (role == "admin") {
+			t.Errorf("role %q creating a Budget: %v, want allowed=%v (admin only)", role, err, role == "admin")
 		}
 	}
 

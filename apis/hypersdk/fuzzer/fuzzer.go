@@ -51,6 +51,12 @@ var Funcs = func(runtimeserializer.CodecFactory) []interface{} {
 				s.Cooldown = &metav1.Duration{Duration: time.Hour}
 			}
 		},
+		func(s *hypersdk.BudgetSpec, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if len(s.Thresholds) == 0 {
+				s.Thresholds = []int32{50, 80, 100}
+			}
+		},
 		func(s *hypersdk.BackupScheduleSpec, c randfill.Continue) {
 			c.FillNoCustom(s)
 			if s.MaxConcurrent == nil {

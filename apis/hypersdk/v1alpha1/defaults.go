@@ -95,3 +95,10 @@ func SetDefaults_BackupScheduleSpec(obj *BackupScheduleSpec) {
 		obj.MaxConcurrent = &n
 	}
 }
+
+// SetDefaults_BudgetSpec announces half, four fifths and all of the budget.
+func SetDefaults_BudgetSpec(obj *BudgetSpec) {
+	if len(obj.Thresholds) == 0 {
+		obj.Thresholds = []int32{50, 80, 100}
+	}
+}

@@ -55,6 +55,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&BackupScheduleList{},
 		&VirtualMachineCost{},
 		&CostReport{},
+		&Budget{},
+		&BudgetList{},
 		&CostReportOptions{},
 		&VirtualMachinePlacement{},
 	)

@@ -31,6 +31,8 @@ import (
 func RegisterDefaults(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&BackupSchedule{}, func(obj interface{}) { SetObjectDefaults_BackupSchedule(obj.(*BackupSchedule)) })
 	scheme.AddTypeDefaultingFunc(&BackupScheduleList{}, func(obj interface{}) { SetObjectDefaults_BackupScheduleList(obj.(*BackupScheduleList)) })
+	scheme.AddTypeDefaultingFunc(&Budget{}, func(obj interface{}) { SetObjectDefaults_Budget(obj.(*Budget)) })
+	scheme.AddTypeDefaultingFunc(&BudgetList{}, func(obj interface{}) { SetObjectDefaults_BudgetList(obj.(*BudgetList)) })
 	scheme.AddTypeDefaultingFunc(&VMOperation{}, func(obj interface{}) { SetObjectDefaults_VMOperation(obj.(*VMOperation)) })
 	scheme.AddTypeDefaultingFunc(&VMOperationList{}, func(obj interface{}) { SetObjectDefaults_VMOperationList(obj.(*VMOperationList)) })
 	scheme.AddTypeDefaultingFunc(&VirtualMachine{}, func(obj interface{}) { SetObjectDefaults_VirtualMachine(obj.(*VirtualMachine)) })
@@ -53,6 +55,17 @@ func SetObjectDefaults_BackupScheduleList(in *BackupScheduleList) {
 	for i := range in.Items {
 		a := &in.Items[i]
 		SetObjectDefaults_BackupSchedule(a)
+	}
+}
+
+func SetObjectDefaults_Budget(in *Budget) {
+	SetDefaults_BudgetSpec(&in.Spec)
+}
+
+func SetObjectDefaults_BudgetList(in *BudgetList) {
+	for i := range in.Items {
+		a := &in.Items[i]
+		SetObjectDefaults_Budget(a)
 	}
 }
 

@@ -67,6 +67,26 @@ func (in BlankDisk) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Budget) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.Budget"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BudgetList) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BudgetList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BudgetSpec) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BudgetSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BudgetStatus) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BudgetStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in CarbonCappedHPA) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.CarbonCappedHPA"
 }

@@ -276,3 +276,29 @@ func TestValidateBackupSchedule(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*hypersdk.BudgetSpec)
+		want   string
+	}{
+		{"valid", func(*hypersdk.BudgetSpec) {}, ""},
+		{"negative amount", func(s *hypersdk.BudgetSpec) { s.Amount = resource.MustParse("-5") }, "spec.amount"},
+		{"zero amount", func(s *hypersdk.BudgetSpec) { s.Amount = resource.Quantity{} }, "spec.amount"},
+		{"thresholds out of order", func(s *hypersdk.BudgetSpec) { s.Thresholds = []int32{80, 50, 100} }, "spec.thresholds[1]"},
+		{"threshold out of range", func(s *hypersdk.BudgetSpec) { s.Thresholds = []int32{0, 80} }, "spec.thresholds[0]"},
+		{"bad selector", func(s *hypersdk.BudgetSpec) {
+			s.VMSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "team", Operator: "Near"}}}
+		}, "spec.vmSelector.matchExpressions[0].operator"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &hypersdk.Budget{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "ns"},
+				Spec: hypersdk.BudgetSpec{Amount: resource.MustParse("250.50"), Thresholds: []int32{50, 80, 100}}}
+			tc.change(&b.Spec)
+			if got := fields(ValidateBudget(b)); got != tc.want {
+				t.Errorf("failing fields = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

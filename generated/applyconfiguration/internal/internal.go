@@ -49,6 +49,16 @@ var schemaYAML = typed.YAMLObject(`types:
     elementType:
       namedType: __untyped_deduced_
     elementRelationship: separable
+- name: com.github.hypersdk.hypersdk.apis.hypersdk.v1alpha1.Budget
+  scalar: untyped
+  list:
+    elementType:
+      namedType: __untyped_atomic_
+    elementRelationship: atomic
+  map:
+    elementType:
+      namedType: __untyped_deduced_
+    elementRelationship: separable
 - name: com.github.hypersdk.hypersdk.apis.hypersdk.v1alpha1.CarbonScalingPolicy
   scalar: untyped
   list:

@@ -55,6 +55,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 	// Group=hypersdk.io, Version=v1alpha1
 	case v1alpha1.SchemeGroupVersion.WithResource("backupschedules"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Hypersdk().V1alpha1().BackupSchedules().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("budgets"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Hypersdk().V1alpha1().Budgets().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("carbonscalingpolicies"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Hypersdk().V1alpha1().CarbonScalingPolicies().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("placementpolicies"):

@@ -26,6 +26,14 @@ type BackupScheduleListerExpansion interface{}
 // BackupScheduleNamespaceLister.
 type BackupScheduleNamespaceListerExpansion interface{}
 
+// BudgetListerExpansion allows custom methods to be added to
+// BudgetLister.
+type BudgetListerExpansion interface{}
+
+// BudgetNamespaceListerExpansion allows custom methods to be added to
+// BudgetNamespaceLister.
+type BudgetNamespaceListerExpansion interface{}
+
 // CarbonScalingPolicyListerExpansion allows custom methods to be added to
 // CarbonScalingPolicyLister.
 type CarbonScalingPolicyListerExpansion interface{}

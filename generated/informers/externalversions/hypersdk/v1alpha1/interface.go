@@ -26,6 +26,8 @@ import (
 type Interface interface {
 	// BackupSchedules returns a BackupScheduleInformer.
 	BackupSchedules() TypedBackupScheduleInformer
+	// Budgets returns a BudgetInformer.
+	Budgets() TypedBudgetInformer
 	// CarbonScalingPolicies returns a CarbonScalingPolicyInformer.
 	CarbonScalingPolicies() TypedCarbonScalingPolicyInformer
 	// PlacementPolicies returns a PlacementPolicyInformer.
@@ -52,6 +54,11 @@ func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakList
 // BackupSchedules returns a TypedBackupScheduleInformer.
 func (v *version) BackupSchedules() TypedBackupScheduleInformer {
 	return &backupScheduleInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// Budgets returns a TypedBudgetInformer.
+func (v *version) Budgets() TypedBudgetInformer {
+	return &budgetInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // CarbonScalingPolicies returns a TypedCarbonScalingPolicyInformer.

@@ -20,6 +20,8 @@ package v1alpha1
 
 type BackupScheduleExpansion interface{}
 
+type BudgetExpansion interface{}
+
 type CarbonScalingPolicyExpansion interface{}
 
 type PlacementPolicyExpansion interface{}

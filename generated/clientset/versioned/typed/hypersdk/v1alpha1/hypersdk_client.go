@@ -29,6 +29,7 @@ import (
 type HypersdkV1alpha1Interface interface {
 	RESTClient() rest.Interface
 	BackupSchedulesGetter
+	BudgetsGetter
 	CarbonScalingPoliciesGetter
 	PlacementPoliciesGetter
 	VMOperationsGetter
@@ -43,6 +44,10 @@ type HypersdkV1alpha1Client struct {
 
 func (c *HypersdkV1alpha1Client) BackupSchedules(namespace string) BackupScheduleInterface {
 	return newBackupSchedules(c, namespace)
+}
+
+func (c *HypersdkV1alpha1Client) Budgets(namespace string) BudgetInterface {
+	return newBudgets(c, namespace)
 }
 
 func (c *HypersdkV1alpha1Client) CarbonScalingPolicies() CarbonScalingPolicyInterface {

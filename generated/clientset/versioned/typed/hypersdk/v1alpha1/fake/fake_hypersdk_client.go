@@ -32,6 +32,10 @@ func (c *FakeHypersdkV1alpha1) BackupSchedules(namespace string) v1alpha1.Backup
 	return newFakeBackupSchedules(c, namespace)
 }
 
+func (c *FakeHypersdkV1alpha1) Budgets(namespace string) v1alpha1.BudgetInterface {
+	return newFakeBudgets(c, namespace)
+}
+
 func (c *FakeHypersdkV1alpha1) CarbonScalingPolicies() v1alpha1.CarbonScalingPolicyInterface {
 	return newFakeCarbonScalingPolicies(c)
 }

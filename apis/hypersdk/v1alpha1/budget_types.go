@@ -1,0 +1,88 @@
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Budget caps what a namespace's VMs (or those of it a selector picks) may
+// cost in a calendar month (UTC): hypersdk-controller follows the spend
+// from costreports, says in status, events and metrics when a threshold is
+// crossed, projects the month's end, and with enforce refuses new VMs in
+// the scope once the budget is spent.
+type Budget struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   BudgetSpec   `json:"spec"`
+	Status BudgetStatus `json:"status,omitempty"`
+}
+
+// BudgetSpec is the amount, its scope and what to do as it is spent.
+type BudgetSpec struct {
+	// Amount is the monthly budget in the price model's currency, above 0.
+	Amount resource.Quantity `json:"amount"`
+	// VMSelector limits the budget to the namespace's VMs with these
+	// labels; all of them when unset.
+	// +optional
+	VMSelector *metav1.LabelSelector `json:"vmSelector,omitempty"`
+	// Thresholds are percentages of the amount, in increasing order, each
+	// announced once a month by an event and in status when the month's
+	// spend reaches it; 50, 80 and 100 by default.
+	// +optional
+	// +listType=atomic
+	Thresholds []int32 `json:"thresholds,omitempty"`
+	// Enforce refuses new VMs in the budget's scope (KubeVirt's and
+	// hypersdk.io's) while the month's spend is at or above the amount.
+	// Running VMs are left alone.
+	// +optional
+	Enforce bool `json:"enforce,omitempty"`
+}
+
+// BudgetStatus is the month's spend and what it crossed.
+type BudgetStatus struct {
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Month the figures are for, as 2006-01 (UTC).
+	// +optional
+	Month string `json:"month,omitempty"`
+	// Spent is the month to date of the VMs in scope, from costreports.
+	// +optional
+	Spent float64 `json:"spent"`
+	// CostPerHour is what the VMs in scope cost per hour now.
+	// +optional
+	CostPerHour float64 `json:"costPerHour"`
+	// Projected is the month's spend at its end if the VMs keep costing
+	// what they cost now: spent + costPerHour × the hours left.
+	// +optional
+	Projected float64 `json:"projected"`
+	// Percent is spent as a percentage of the amount.
+	// +optional
+	Percent float64 `json:"percent"`
+	// Crossed are the thresholds the month's spend has reached.
+	// +optional
+	// +listType=atomic
+	Crossed []int32 `json:"crossed,omitempty"`
+	// LastUpdateTime is when the spend was last read.
+	// +optional
+	LastUpdateTime *metav1.Time `json:"lastUpdateTime,omitempty"`
+	// Conditions: Ready (the spend could be read), Exceeded (spent is at
+	// or above the amount) and Enforced (new VMs are being refused).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BudgetList is a list of Budget.
+type BudgetList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []Budget `json:"items"`
+}

@@ -1,0 +1,328 @@
+// Package budget is hypersdk-controller's budget keeper: it reads each
+// namespace's costreports/current, writes every Budget's month to date,
+// projection and crossed thresholds to its status, announces each
+// threshold once a month with an event, exports the figures as Prometheus
+// metrics, and for an enforced, spent budget refuses new VMs in its scope
+// with a ValidatingAdmissionPolicy of its own.
+package budget
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+)
+
+// Conditions of a Budget.
+const (
+	ConditionReady    = "Ready"
+	ConditionExceeded = "Exceeded"
+	ConditionEnforced = "Enforced"
+)
+
+// Event reasons.
+const (
+	ReasonThresholdCrossed = "BudgetThresholdCrossed"
+	ReasonEnforced         = "BudgetEnforced"
+)
+
+// Config is what the keeper needs.
+type Config struct {
+	Kube     kubernetes.Interface
+	HyperSDK hypersdkclient.Interface
+	// Registerer gets the budgets' metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Interval between passes.
+	Interval time.Duration
+	Clock    clock.Clock
+}
+
+// Keeper follows Budgets.
+type Keeper struct {
+	cfg      Config
+	metrics  *metrics
+	recorder record.EventRecorder
+}
+
+// New returns a keeper; Run starts it.
+func New(cfg Config) (*Keeper, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Keeper{cfg: cfg, metrics: m}, nil
+}
+
+// Run makes a pass every interval until ctx ends.
+func (k *Keeper) Run(ctx context.Context) error {
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: k.cfg.Kube.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	k.recorder = broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "hypersdk-budget"})
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		if err := k.Pass(ctx); err != nil {
+			klog.FromContext(ctx).Error(err, "Budget pass failed")
+		}
+	}, k.cfg.Interval)
+	return nil
+}
+
+// Pass brings every budget up to date once, and lifts the refusals of
+// budgets that are gone.
+func (k *Keeper) Pass(ctx context.Context) error {
+	list, err := k.cfg.HyperSDK.HypersdkV1alpha1().Budgets(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("listing budgets: %w", err)
+	}
+	reports := map[string]*v1alpha1.CostReport{}
+	enforced := map[string]bool{}
+	for i := range list.Items {
+		b := &list.Items[i]
+		on, err := k.sync(ctx, b, reports)
+		if err != nil {
+			klog.FromContext(ctx).Error(err, "Following budget", "budget", klog.KObj(b))
+		}
+		if on {
+			enforced[policyName(b)] = true
+		}
+	}
+	k.metrics.forget(list.Items)
+	return k.sweep(ctx, enforced)
+}
+
+// sync reads the spend in b's scope, writes the status, announces new
+// thresholds, and refuses or allows new VMs. It reports whether b's
+// refusal is in place.
+func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[string]*v1alpha1.CostReport) (bool, error) {
+	now := k.cfg.Clock.Now().UTC()
+	st := b.Status.DeepCopy()
+	st.ObservedGeneration = b.Generation
+	month := now.Format("2006-01")
+	if st.Month != month {
+		st.Month, st.Crossed = month, nil
+	}
+	spent, perHour, err := k.spend(ctx, b, reports)
+	ready := metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: "SpendRead",
+		Message: "month to date read from costreports/current"}
+	enforcing := false
+	if err != nil {
+		// Without a figure nothing changes: the last one stands in status,
+		// and a refusal in place stays until the spend can be read.
+		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, "SpendUnavailable", err.Error()
+		enforcing = meta.IsStatusConditionTrue(b.Status.Conditions, ConditionEnforced)
+	} else {
+		amount := b.Spec.Amount.AsApproximateFloat64()
+		for _, t := range account(st, b.Spec, spent, perHour, now) {
+			k.event(b, corev1.EventTypeWarning, ReasonThresholdCrossed, "%d%% of %s spent in %s: %.6g, projected %.6g at the month's end",
+				t, b.Spec.Amount.String(), month, spent, st.Projected)
+		}
+		k.metrics.set(b, st)
+		exceeded := metav1.Condition{Type: ConditionExceeded, Status: metav1.ConditionFalse, Reason: "WithinBudget",
+			Message: fmt.Sprintf("%.6g of %s spent in %s", spent, b.Spec.Amount.String(), month)}
+		if spent >= amount {
+			exceeded.Status, exceeded.Reason = metav1.ConditionTrue, "BudgetSpent"
+		}
+		setCondition(st, b, exceeded, now)
+		enforcing = b.Spec.Enforce && spent >= amount
+	}
+	setCondition(st, b, ready, now)
+
+	enforced := metav1.Condition{Type: ConditionEnforced, Status: metav1.ConditionFalse, Reason: "NotEnforced",
+		Message: "new VMs are allowed"}
+	var werr error
+	if enforcing {
+		werr = k.refuse(ctx, b, month)
+		if werr == nil {
+			enforced.Status, enforced.Reason = metav1.ConditionTrue, "NewVMsRefused"
+			enforced.Message = fmt.Sprintf("new VMs in scope are refused until %s ends or the amount is raised", month)
+			if !meta.IsStatusConditionTrue(b.Status.Conditions, ConditionEnforced) {
+				k.event(b, corev1.EventTypeWarning, ReasonEnforced, "%s spent in %s: new VMs in scope are refused", b.Spec.Amount.String(), month)
+			}
+		} else {
+			enforced.Reason, enforced.Message = "RefusalFailed", werr.Error()
+		}
+	}
+	setCondition(st, b, enforced, now)
+	out := b.DeepCopy()
+	out.Status = *st
+	if _, uerr := k.cfg.HyperSDK.HypersdkV1alpha1().Budgets(b.Namespace).UpdateStatus(ctx, out, metav1.UpdateOptions{}); uerr != nil {
+		return enforcing && werr == nil, fmt.Errorf("writing the status of budget %s/%s: %w", b.Namespace, b.Name, uerr)
+	}
+	if err != nil {
+		return enforcing, err
+	}
+	return enforcing && werr == nil, werr
+}
+
+// account writes the month's spend into st (whose month is now's) and
+// returns the thresholds it reaches for the first time this month.
+func account(st *v1alpha1.BudgetStatus, spec v1alpha1.BudgetSpec, spent, perHour float64, now time.Time) []int32 {
+	nextMonth := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	st.Spent, st.CostPerHour = spent, perHour
+	st.Projected = spent + perHour*nextMonth.Sub(now).Hours()
+	st.Percent = 100 * spent / spec.Amount.AsApproximateFloat64()
+	st.LastUpdateTime = &metav1.Time{Time: now}
+	var newly []int32
+	for _, t := range spec.Thresholds {
+		if st.Percent >= float64(t) && !slices.Contains(st.Crossed, t) {
+			st.Crossed = append(st.Crossed, t)
+			newly = append(newly, t)
+		}
+	}
+	return newly
+}
+
+func setCondition(st *v1alpha1.BudgetStatus, b *v1alpha1.Budget, c metav1.Condition, now time.Time) {
+	c.ObservedGeneration, c.LastTransitionTime = b.Generation, metav1.NewTime(now)
+	meta.SetStatusCondition(&st.Conditions, c)
+}
+
+// spend is the month to date and the cost per hour of the VMs in b's
+// scope, from the namespace's cost report (read once per pass).
+func (k *Keeper) spend(ctx context.Context, b *v1alpha1.Budget, reports map[string]*v1alpha1.CostReport) (spent, perHour float64, err error) {
+	report, ok := reports[b.Namespace]
+	if !ok {
+		report = &v1alpha1.CostReport{}
+		if err := k.cfg.HyperSDK.HypersdkV1alpha1().RESTClient().Get().Namespace(b.Namespace).Resource("costreports").
+			Name("current").Do(ctx).Into(report); err != nil {
+			return 0, 0, fmt.Errorf("reading the cost report of %s: %w", b.Namespace, err)
+		}
+		reports[b.Namespace] = report
+	}
+	inScope := func(string) bool { return true }
+	if b.Spec.VMSelector != nil {
+		selector, err := metav1.LabelSelectorAsSelector(b.Spec.VMSelector)
+		if err != nil {
+			return 0, 0, err
+		}
+		vms, err := k.cfg.HyperSDK.HypersdkV1alpha1().VirtualMachines(b.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+		if err != nil {
+			return 0, 0, fmt.Errorf("listing the VMs of budget %s/%s: %w", b.Namespace, b.Name, err)
+		}
+		names := map[string]bool{}
+		for _, vm := range vms.Items {
+			names[vm.Name] = true
+		}
+		inScope = func(name string) bool { return names[name] }
+	}
+	for _, vm := range report.VirtualMachines {
+		if inScope(vm.Name) {
+			spent += vm.Amounts.MonthToDate
+			perHour += vm.Amounts.CostPerHour
+		}
+	}
+	return spent, perHour, nil
+}
+
+func (k *Keeper) event(b *v1alpha1.Budget, eventType, reason, format string, args ...any) {
+	ref := &corev1.ObjectReference{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "Budget",
+		Namespace: b.Namespace, Name: b.Name, UID: b.UID}
+	k.recorder.Eventf(ref, eventType, reason, format, args...)
+}
+
+// Labels on the admission policies and bindings the keeper owns.
+const (
+	LabelManagedBy  = "app.kubernetes.io/managed-by"
+	managedBy       = "hypersdk-budget"
+	LabelNamespace  = "hypersdk.io/budget-namespace"
+	LabelBudgetName = "hypersdk.io/budget-name"
+)
+
+// policyName names the admission policy and binding of a budget.
+func policyName(b *v1alpha1.Budget) string {
+	return "hypersdk-budget." + b.Namespace + "." + b.Name
+}
+
+// refuse puts in place the admission policy that denies creating VMs in
+// b's scope: KubeVirt VirtualMachines in its namespace with its selector's
+// labels (hypersdk.io's VMs are created as KubeVirt's, so the same policy
+// refuses them).
+func (k *Keeper) refuse(ctx context.Context, b *v1alpha1.Budget, month string) error {
+	name := policyName(b)
+	objectMeta := metav1.ObjectMeta{Name: name, Labels: map[string]string{
+		LabelManagedBy: managedBy, LabelNamespace: b.Namespace, LabelBudgetName: b.Name}}
+	message := fmt.Sprintf("budget %s of namespace %s is spent for %s (%s): new VMs are refused until the month ends or spec.amount is raised",
+		b.Name, b.Namespace, month, b.Spec.Amount.String())
+	fail := admissionregistrationv1.Fail
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: objectMeta,
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: &fail,
+			MatchConstraints: &admissionregistrationv1.MatchResources{
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: b.Namespace}},
+				ObjectSelector:    b.Spec.VMSelector,
+				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule: admissionregistrationv1.Rule{APIGroups: []string{"kubevirt.io"}, APIVersions: []string{"*"},
+						Resources: []string{"virtualmachines"}},
+				}}},
+			},
+			Validations: []admissionregistrationv1.Validation{{Expression: "false", Message: message}},
+		}}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: objectMeta,
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}}}
+	policies := k.cfg.Kube.AdmissionregistrationV1().ValidatingAdmissionPolicies()
+	if err := apply(ctx, policy, policies.Get, policies.Create, policies.Update, func(got, want *admissionregistrationv1.ValidatingAdmissionPolicy) {
+		got.Labels, got.Spec = want.Labels, want.Spec
+	}); err != nil {
+		return fmt.Errorf("admission policy %s: %w", name, err)
+	}
+	bindings := k.cfg.Kube.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings()
+	if err := apply(ctx, binding, bindings.Get, bindings.Create, bindings.Update, func(got, want *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
+		got.Labels, got.Spec = want.Labels, want.Spec
+	}); err != nil {
+		return fmt.Errorf("admission policy binding %s: %w", name, err)
+	}
+	return nil
+}
+
+// sweep deletes the keeper's admission policies and bindings that no
+// enforced, spent budget asks for.
+func (k *Keeper) sweep(ctx context.Context, keep map[string]bool) error {
+	opts := metav1.ListOptions{LabelSelector: labels.SelectorFromSet(labels.Set{LabelManagedBy: managedBy}).String()}
+	api := k.cfg.Kube.AdmissionregistrationV1()
+	bindings, err := api.ValidatingAdmissionPolicyBindings().List(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("listing budget admission policy bindings: %w", err)
+	}
+	for _, b := range bindings.Items {
+		if !keep[b.Name] {
+			if err := api.ValidatingAdmissionPolicyBindings().Delete(ctx, b.Name, metav1.DeleteOptions{}); ignoreNotFound(err) != nil {
+				return err
+			}
+		}
+	}
+	policies, err := api.ValidatingAdmissionPolicies().List(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("listing budget admission policies: %w", err)
+	}
+	for _, p := range policies.Items {
+		if !keep[p.Name] {
+			if err := api.ValidatingAdmissionPolicies().Delete(ctx, p.Name, metav1.DeleteOptions{}); ignoreNotFound(err) != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

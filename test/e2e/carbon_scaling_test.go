@@ -23,20 +23,53 @@ import (
 	"github.com/hypersdk/hypersdk/test/framework"
 )
 
-// zoneQuantiles are the q-quantiles of a zone's replayed trace.
-func zoneQuantiles(t *testing.T, zone string, qs ...float64) []int32 {
+// upcomingBands picks two bands for zone from the replayed trace ahead of
+// simulated now (read here as an oracle, as the test knows the replay): the
+// 30% and 70% quantiles of a 48-hour window that visits all three bands and
+// comes back under the lower one after being above it, starting a few
+// simulated hours from now so the policy is in place first.
+func upcomingBands(t *testing.T, zone string) []int32 {
 	t.Helper()
 	tr, err := carbon.LoadTraceFile(filepath.Join(framework.RepoRoot(), "..", "shared", "data", "carbon", zone+"_2022_hourly.csv"), carbon.Direct)
 	if err != nil {
 		t.Fatal(err)
 	}
-	values := append([]float64(nil), tr.Values...)
-	sort.Float64s(values)
-	out := make([]int32, len(qs))
-	for i, q := range qs {
-		out[i] = int32(values[int(q*float64(len(values)-1))])
+	now := env.SimClock.Now()
+	for offset := 5; offset < 24*30; offset += 6 {
+		var values []float64
+		for h := range 48 {
+			v, ok := tr.At(now.Add(time.Duration(offset+h) * time.Hour))
+			if !ok {
+				break
+			}
+			values = append(values, v)
+		}
+		if len(values) < 48 {
+			break
+		}
+		sorted := append([]float64(nil), values...)
+		sort.Float64s(sorted)
+		lo, hi := int32(sorted[14]), int32(sorted[33])
+		if lo >= hi {
+			continue
+		}
+		above, middle, back := false, false, false
+		for _, v := range values {
+			switch {
+			case v > float64(hi):
+				above = true
+			case v > float64(lo):
+				middle = true
+			case above || middle:
+				back = true
+			}
+		}
+		if above && middle && back {
+			return []int32{lo, hi}
+		}
 	}
-	return out
+	t.Fatalf("no 48-hour window of the %s trace ahead of %s crosses two bands both ways", zone, now)
+	return nil
 }
 
 // TestCarbonScalingPolicy: as the replayed intensity of a zone moves
@@ -87,9 +120,10 @@ func TestCarbonScalingPolicy(t *testing.T) {
 	seen := map[string]map[int32]bool{"wide": {}, "floor": {}}
 	events := w.ResultChan()
 
-	// Bands between quantiles of the zone's year, so a few simulated days
-	// (seconds here) cross them both ways.
-	q := zoneQuantiles(t, "ES", 0.3, 0.7)
+	// Bands between quantiles of the replay's next simulated days (seconds
+	// here), which cross them both ways: the year's quantiles would leave
+	// the test at the mercy of a long clean or dirty spell where it starts.
+	q := upcomingBands(t, "ES")
 	policy, err := policies.Create(ctx, &v1alpha1.CarbonScalingPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: ns},
 		Spec: v1alpha1.CarbonScalingPolicySpec{

@@ -17,10 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -29,6 +26,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+	"github.com/hypersdk/hypersdk/pkg/passloop"
 )
 
 // Conditions of a Budget.
@@ -76,16 +74,8 @@ func New(cfg Config) (*Keeper, error) {
 
 // Run makes a pass every interval until ctx ends.
 func (k *Keeper) Run(ctx context.Context) error {
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: k.cfg.Kube.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	k.recorder = broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "hypersdk-budget"})
-	wait.UntilWithContext(ctx, func(ctx context.Context) {
-		if err := k.Pass(ctx); err != nil {
-			klog.FromContext(ctx).Error(err, "Budget pass failed")
-		}
-	}, k.cfg.Interval)
-	return nil
+	return passloop.Run(ctx, k.cfg.Kube, "hypersdk-budget", k.cfg.Interval,
+		func(r record.EventRecorder) { k.recorder = r }, k.Pass)
 }
 
 // Pass brings every budget up to date once, and lifts the refusals of

@@ -20,10 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -32,6 +29,7 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/pkg/carbon"
+	"github.com/hypersdk/hypersdk/pkg/passloop"
 )
 
 // Annotations on a capped HPA: its own maximum, to give back, and the
@@ -78,16 +76,8 @@ func New(cfg Config) *Scaler {
 
 // Run makes a pass every interval until ctx ends.
 func (s *Scaler) Run(ctx context.Context) error {
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: s.cfg.Kube.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	s.recorder = broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "hypersdk-carbon-scaler"})
-	wait.UntilWithContext(ctx, func(ctx context.Context) {
-		if err := s.Pass(ctx); err != nil {
-			klog.FromContext(ctx).Error(err, "Carbon scaling pass failed")
-		}
-	}, s.cfg.Interval)
-	return nil
+	return passloop.Run(ctx, s.cfg.Kube, "hypersdk-carbon-scaler", s.cfg.Interval,
+		func(r record.EventRecorder) { s.recorder = r }, s.Pass)
 }
 
 // Pass applies every policy once, and gives HPAs whose policy is gone

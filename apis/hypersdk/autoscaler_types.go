@@ -178,4 +178,20 @@ type VirtualMachineRecommendation struct {
 	LastEvaluated *metav1.Time
 	// Recommendation is the VM's entry of the autoscaler's status.
 	Recommendation VirtualMachineRecommendationStatus
+	// Savings is what the target would change in the VM's cost on its
+	// node; unset while there is no target or the VM does not run.
+	Savings *RecommendationSavings
+}
+
+// RecommendationSavings prices the current size and the target with
+// pkg/cost at the node's prices, usage above a size paid as usage, GPUs
+// left out (right-sizing does not change them).
+type RecommendationSavings struct {
+	// Node whose prices are used.
+	Node               string
+	CurrentCostPerHour float64
+	TargetCostPerHour  float64
+	// MonthlySaving is (current − target) × 730 hours; negative when the
+	// target costs more.
+	MonthlySaving float64
 }

@@ -48,6 +48,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&VirtualMachineCost{},
 		&CostReport{},
 		&Budget{},
+		&IdleVMPolicy{},
+		&IdleVMPolicyList{},
 		&BudgetList{},
 		&CostReportOptions{},
 		&VirtualMachinePlacement{},

@@ -2,7 +2,8 @@
 // election: the VMOperation executor, the history recorder, the placement
 // audit, the carbon scaler (CarbonScalingPolicies on HPAs), the VM
 // autoscaler (VirtualMachineAutoscalers), the backup scheduler
-// (BackupSchedules), the budget keeper (Budgets) and, for
+// (BackupSchedules), the budget keeper (Budgets), the idle VM finder
+// (IdleVMPolicies) and, for
 // clusters without cert-manager, the certificates controller
 // (--controllers chooses).
 package main
@@ -42,6 +43,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/history"
 	"github.com/hypersdk/hypersdk/pkg/historystore"
+	"github.com/hypersdk/hypersdk/pkg/idle"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/placementaudit"
@@ -139,6 +141,14 @@ func run() error {
 				return err
 			}
 			run = append(run, keeper.Run)
+		case idleController:
+			finder, err := idle.New(idle.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK, Registerer: reg, Interval: o.IdleInterval,
+				Samples:    autoscaler.HistoryAPI{Client: cfg.HyperSDK.HypersdkV1alpha1().RESTClient(), Step: o.RecordInterval},
+				SampleStep: o.RecordInterval})
+			if err != nil {
+				return err
+			}
+			run = append(run, finder.Run)
 		case autoscalerController:
 			newRecommender := rightsizing.NewVM
 			if o.Autoscaler.Strategy == "vpa" {

@@ -31,14 +31,15 @@ const (
 	autoscalerController     = "autoscaler"
 	backupController         = "backup"
 	budgetController         = "budget"
+	idleController           = "idle"
 )
 
 var (
 	allControllers = []string{executorController, recorderController, placementAuditController, certificatesController,
-		carbonScalerController, autoscalerController, backupController, budgetController}
+		carbonScalerController, autoscalerController, backupController, budgetController, idleController}
 	// certificates needs a configuration, so "*" leaves it out.
 	defaultControllers = []string{executorController, recorderController, placementAuditController, carbonScalerController,
-		autoscalerController, backupController, budgetController}
+		autoscalerController, backupController, budgetController, idleController}
 )
 
 // options are the command-line options of hypersdk-controller.
@@ -62,6 +63,8 @@ type options struct {
 	BackupInterval time.Duration
 	// BudgetInterval is how often Budgets' spend is read.
 	BudgetInterval time.Duration
+	// IdleInterval is how often IdleVMPolicies look at their VMs.
+	IdleInterval time.Duration
 }
 
 // autoscalerOptions configure the VirtualMachineAutoscaler controller.
@@ -93,6 +96,7 @@ func newOptions() *options {
 		Autoscaler:            autoscalerOptions{Interval: time.Minute, Window: 8 * 24 * time.Hour, Strategy: "vm"},
 		BackupInterval:        10 * time.Second,
 		BudgetInterval:        time.Minute,
+		IdleInterval:          time.Minute,
 	}
 }
 
@@ -132,6 +136,8 @@ func (o *options) flags() cliflag.NamedFlagSets {
 		"How often BackupSchedules are checked: a run starts within this long of its slot.")
 	fss.FlagSet("budget").DurationVar(&o.BudgetInterval, "budget-interval", o.BudgetInterval,
 		"How often Budgets' month to date is read: a spent, enforced budget refuses new VMs within this long.")
+	fss.FlagSet("idle").DurationVar(&o.IdleInterval, "idle-interval", o.IdleInterval,
+		"How often IdleVMPolicies look at their VMs' history.")
 	fss.FlagSet("certificates").StringVar(&o.Certificates, "certificates-config", o.Certificates,
 		"File naming the CA and certificate Secrets the certificates controller keeps and the APIServices whose caBundle it sets.")
 	goflags := flag.NewFlagSet("klog", flag.ExitOnError)
@@ -174,6 +180,9 @@ func (o *options) validate() error {
 	}
 	if slices.Contains(on, backupController) && o.BackupInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--backup-interval must be positive, got %v", o.BackupInterval))
+	}
+	if slices.Contains(on, idleController) && o.IdleInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--idle-interval must be positive, got %v", o.IdleInterval))
 	}
 	if slices.Contains(on, budgetController) && o.BudgetInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--budget-interval must be positive, got %v", o.BudgetInterval))

@@ -68,6 +68,14 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.CloneSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("GPURequest"):
 		return &hypersdkv1alpha1.GPURequestApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("IdleVM"):
+		return &hypersdkv1alpha1.IdleVMApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("IdleVMPolicy"):
+		return &hypersdkv1alpha1.IdleVMPolicyApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("IdleVMPolicySpec"):
+		return &hypersdkv1alpha1.IdleVMPolicySpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("IdleVMPolicyStatus"):
+		return &hypersdkv1alpha1.IdleVMPolicyStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("MaintenanceWindow"):
 		return &hypersdkv1alpha1.MaintenanceWindowApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("MigrateSpec"):

@@ -64,6 +64,11 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.HistorySeries{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_HistorySeries(ref),
 		v1alpha1.HistoryTrend{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_HistoryTrend(ref),
 		v1alpha1.HistoryWindow{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_HistoryWindow(ref),
+		v1alpha1.IdleVM{}.OpenAPIModelName():                             schema_hypersdk_apis_hypersdk_v1alpha1_IdleVM(ref),
+		v1alpha1.IdleVMPolicy{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicy(ref),
+		v1alpha1.IdleVMPolicyList{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicyList(ref),
+		v1alpha1.IdleVMPolicySpec{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicySpec(ref),
+		v1alpha1.IdleVMPolicyStatus{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicyStatus(ref),
 		v1alpha1.MaintenanceWindow{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_MaintenanceWindow(ref),
 		v1alpha1.MigrateSpec{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_MigrateSpec(ref),
 		v1alpha1.NodeScore{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_NodeScore(ref),
@@ -73,6 +78,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.PlacementPolicySpec{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicySpec(ref),
 		v1alpha1.PlacementWeights{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_PlacementWeights(ref),
 		v1alpha1.RecommendationEvidence{}.OpenAPIModelName():             schema_hypersdk_apis_hypersdk_v1alpha1_RecommendationEvidence(ref),
+		v1alpha1.RecommendationSavings{}.OpenAPIModelName():              schema_hypersdk_apis_hypersdk_v1alpha1_RecommendationSavings(ref),
 		v1alpha1.ResizeSpec{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_ResizeSpec(ref),
 		v1alpha1.ResourceReference{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_ResourceReference(ref),
 		v1alpha1.RestartSpec{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_RestartSpec(ref),
@@ -1728,6 +1734,281 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_HistoryWindow(ref common.ReferenceCa
 	}
 }
 
+func schema_hypersdk_apis_hypersdk_v1alpha1_IdleVM(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "IdleVM is one VM an IdleVMPolicy found idle.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"since": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Since is when the policy first found it idle.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"peakCPUPercent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PeakCPUPercent is its highest CPU use in the window, in percent of its vCPUs.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"optedOut": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OptedOut is true when the VM carries hypersdk.io/idle-opt-out=true: reported, never stopped.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"stopAt": {
+						SchemaProps: spec.SchemaProps{
+							Description: "StopAt is when it will be stopped (Action Stop, not opted out).",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"operation": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Operation is the Stop VMOperation the policy created for it.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name", "since", "peakCPUPercent"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicy(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "IdleVMPolicy finds the running VMs of its namespace whose CPU use stayed below a threshold for a whole window, from their history, reports them, and optionally stops them after a grace period.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.IdleVMPolicySpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.IdleVMPolicyStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.IdleVMPolicySpec{}.OpenAPIModelName(), v1alpha1.IdleVMPolicyStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicyList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "IdleVMPolicyList is a list of IdleVMPolicy.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.IdleVMPolicy{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.IdleVMPolicy{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicySpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "IdleVMPolicySpec says which VMs, what idle means and what to do.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"vmSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "VMSelector limits the policy to VMs with these labels; all of the namespace's when unset.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+					"cpuThresholdPercent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CPUThresholdPercent: a VM is idle when its CPU use stayed below this percentage of its vCPUs at every recorded sample of the window; 1 to 100, 5 by default.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"window": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Window is how long the VM must have been idle, all of it recorded; 24h by default, at least 10s, at most 30 days.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"action": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Action is Report (default) or Stop.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"gracePeriod": {
+						SchemaProps: spec.SchemaProps{
+							Description: "GracePeriod is how long after it was first found idle a VM is stopped (Action Stop); 1h by default.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"requester": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Requester is who last wrote the spec. The server sets it from the authenticated user; the controller stops only VMs the requester may stop.",
+							Ref:         ref(v1alpha1.VMOperationRequester{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.VMOperationRequester{}.OpenAPIModelName(), v1.Duration{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicyStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "IdleVMPolicyStatus lists the idle VMs.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int64",
+						},
+					},
+					"idleVMs": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"name",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "IdleVMs are the running VMs idle for the whole window at the last pass.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.IdleVM{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"lastCheckTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastCheckTime is when the VMs were last looked at.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions: Ready (the last pass could read every VM's history and do what the policy asks).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.IdleVM{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
 func schema_hypersdk_apis_hypersdk_v1alpha1_MaintenanceWindow(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -2303,6 +2584,50 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RecommendationEvidence(ref common.Re
 		},
 		Dependencies: []string{
 			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_RecommendationSavings(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RecommendationSavings prices the current size and the target with pkg/cost at the node's prices, usage above a size paid as usage, GPUs left out (right-sizing does not change them).",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"node": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Node whose prices are used.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"currentCostPerHour": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"targetCostPerHour": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"monthlySaving": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MonthlySaving is (current − target) × 730 hours; negative when the target costs more.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+				},
+				Required: []string{"node", "currentCostPerHour", "targetCostPerHour", "monthlySaving"},
+			},
+		},
 	}
 }
 
@@ -3913,12 +4238,18 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRecommendation(ref com
 							Ref:         ref(v1alpha1.VirtualMachineRecommendationStatus{}.OpenAPIModelName()),
 						},
 					},
+					"savings": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Savings is what the target would change in the VM's cost on its node; unset while there is no target or the VM does not run.",
+							Ref:         ref(v1alpha1.RecommendationSavings{}.OpenAPIModelName()),
+						},
+					},
 				},
 				Required: []string{"autoscaler", "updateMode", "recommendation"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.VirtualMachineRecommendationStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.RecommendationSavings{}.OpenAPIModelName(), v1alpha1.VirtualMachineRecommendationStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 

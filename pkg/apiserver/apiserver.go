@@ -19,6 +19,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/console"
+	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/history"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	ops "github.com/hypersdk/hypersdk/pkg/operations"
@@ -28,6 +29,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/registry/carbonscalingpolicy"
 	"github.com/hypersdk/hypersdk/pkg/registry/costreport"
 	historyrest "github.com/hypersdk/hypersdk/pkg/registry/history"
+	"github.com/hypersdk/hypersdk/pkg/registry/idlevmpolicy"
 	"github.com/hypersdk/hypersdk/pkg/registry/placementpolicy"
 	"github.com/hypersdk/hypersdk/pkg/registry/virtualmachine"
 	"github.com/hypersdk/hypersdk/pkg/registry/vmautoscaler"
@@ -54,6 +56,9 @@ type ExtraConfig struct {
 	// Sampler reads VM usage for the metrics APIs; Metrics serves them.
 	Sampler *recorder.Sampler
 	Metrics *vmmetrics.Provider
+	// Prices are the sampler's, for pricing the sizes a recommendation
+	// compares.
+	Prices cost.Model
 }
 
 // Config is the whole configuration of the server.
@@ -150,7 +155,8 @@ func (c completedConfig) New() (*Server, error) {
 	}
 	storage["virtualmachineautoscalers"] = autoscalers
 	storage["virtualmachineautoscalers/status"] = autoscalerStatus
-	storage["virtualmachines/recommendation"] = virtualmachine.NewRecommendationREST(vms, autoscalers)
+	storage["virtualmachines/recommendation"] = virtualmachine.NewRecommendationREST(vms, autoscalers,
+		&virtualmachine.Pricer{Sampler: c.ExtraConfig.Metrics, Kube: c.ExtraConfig.Kube, Prices: c.ExtraConfig.Prices})
 	backups, backupStatus, err := backupschedule.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)
 	if err != nil {
 		return nil, err
@@ -163,6 +169,12 @@ func (c completedConfig) New() (*Server, error) {
 	}
 	storage["budgets"] = budgets
 	storage["budgets/status"] = budgetStatus
+	idle, idleStatus, err := idlevmpolicy.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	storage["idlevmpolicies"] = idle
+	storage["idlevmpolicies/status"] = idleStatus
 	group.VersionedResourcesStorageMap["v1alpha1"] = storage
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", hypersdk.GroupName, err)

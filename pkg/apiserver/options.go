@@ -172,8 +172,9 @@ func (o *Options) Config() (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("carbon provider: %w", err)
 	}
+	prices := cost.DefaultModel()
 	sampler, err := recorder.NewSampler(recorder.SamplerConfig{Kube: kube, KubeVirt: kv, Metrics: metrics,
-		Carbon: carbonProvider, Prices: cost.DefaultModel()})
+		Carbon: carbonProvider, Prices: prices})
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +190,7 @@ func (o *Options) Config() (*Config, error) {
 			History:      history,
 			Sampler:      sampler,
 			Metrics:      vmmetrics.NewProvider(sampler, o.MetricsSampleTTL, nil),
+			Prices:       prices,
 		},
 	}, nil
 }

@@ -50,6 +50,10 @@ to get recommendations without resizes.`,
 			if ev.Method != "" {
 				fmt.Fprintf(e.streams.Out, "Method:      %s\n", ev.Method)
 			}
+			if sv := r.Savings; sv != nil {
+				fmt.Fprintf(e.streams.Out, "Saving:      %s per month (%s per hour now, %s at the target, on %s)\n",
+					num(sv.MonthlySaving), num(sv.CurrentCostPerHour), num(sv.TargetCostPerHour), sv.Node)
+			}
 			_, err = fmt.Fprintf(e.streams.Out, "Action:      %s\n", orNone(rec.Action))
 			return err
 		},

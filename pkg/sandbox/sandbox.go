@@ -617,6 +617,7 @@ func (sb *Sandbox) startController(ctx context.Context, client kubernetes.Interf
 		"--autoscaler-interval=" + sb.cfg.RecordInterval.String(),
 		"--backup-interval=1s",
 		"--budget-interval=" + sb.cfg.RecordInterval.String(),
+		"--idle-interval=" + sb.cfg.RecordInterval.String(),
 		"--v=2",
 	}, sb.carbonArgs()...)
 	return sb.runController()

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/pkg/autoscaler"
+	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
 
@@ -144,13 +146,37 @@ func TestAutoscalerOffRecommends(t *testing.T) {
 	if rec.Evidence.WindowStart == nil || rec.Evidence.Strategy == "" || rec.Action == "" || later.Autoscaler != "off" {
 		t.Errorf("recommendation lacks evidence or action: %+v", later)
 	}
+	// In money: both sizes at the node's prices (pkg/cost), the usage
+	// floor included; a smaller target saves.
+	if sv := later.Savings; sv == nil {
+		t.Errorf("no savings with the recommendation: %+v", later)
+	} else {
+		node, err := env.Kube.CoreV1().Nodes().Get(ctx, sv.Node, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prices, err := cost.DefaultModel().NodePrices(node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Usage (about 1 core and 2Gi) is under the current size, so it does
+		// not count there; at the target it may, by a little.
+		current := cost.VMCostPerHour(prices, 4, 4<<30, nil, 0, 0)
+		cpus, mem := float64(*rec.Target.CPUs), rec.Target.Memory.AsApproximateFloat64()
+		target := cost.VMCostPerHour(prices, cpus, mem, nil, 0, 0)
+		targetAtUsage := cost.VMCostPerHour(prices, cpus+0.5, mem+0.5*(1<<30), nil, 0, 0)
+		if math.Abs(sv.CurrentCostPerHour-current) > 1e-9 || sv.TargetCostPerHour < target-1e-9 || sv.TargetCostPerHour > targetAtUsage ||
+			math.Abs(sv.MonthlySaving-(sv.CurrentCostPerHour-sv.TargetCostPerHour)*730) > 1e-6 || sv.MonthlySaving <= 0 {
+			t.Errorf("savings %+v; want %.6f now, %.6f to %.6f at the target, the difference × 730 a month", sv, current, target, targetAtUsage)
+		}
+	}
 	if *rec.Current.CPUs != 4 || len(resizeOperations(t, ns, "off")) != 0 {
 		t.Errorf("Off resized: current %s, operations %d", size(rec.Current), len(resizeOperations(t, ns, "off")))
 	}
 
 	// The same through the plugin, as a table and as the object.
 	table := hyperOK(t, "vm", "recommend", "steady", "-n", ns)
-	for _, want := range []string{"RESOURCE", "cpus", "memory", "Autoscaler:  off (updateMode Off)", "Samples:", "Action:"} {
+	for _, want := range []string{"RESOURCE", "cpus", "memory", "Autoscaler:  off (updateMode Off)", "Samples:", "Action:", "per month"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("kubectl hyper vm recommend: no %q in\n%s", want, table)
 		}

@@ -81,11 +81,12 @@ func TestRBACMatrix(t *testing.T) {
 		}
 	}
 
-	// Recommendations, costs and cost reports are read like history (view and up; a
-	// recommendation is 404 here, as no autoscaler sizes the VM); autoscalers
-	// and backup schedules are read by view and written by edit and admin,
-	// who may resize and snapshot the VMs they act on; budgets are read by
-	// view and written by admin only (an enforced one refuses new VMs).
+	// Recommendations, costs and cost reports are read like history (view
+	// and up; a recommendation is 404 here, as no autoscaler sizes the VM);
+	// autoscalers, backup schedules and idle VM policies are read by view and
+	// written by edit and admin, who may resize, snapshot and stop the VMs
+	// they act on; budgets are read by view and written by admin only (an
+	// enforced one refuses new VMs).
 	reads := map[string]bool{"view": true, "edit": true, "admin": true}
 	writes := map[string]bool{"edit": true, "admin": true}
 	vma := &v1alpha1.VirtualMachineAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "vma"},
@@ -93,6 +94,7 @@ func TestRBACMatrix(t *testing.T) {
 	schedule := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "bs"},
 		Spec: v1alpha1.BackupScheduleSpec{VMSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
 			Schedule: "@daily", Retention: v1alpha1.BackupRetention{KeepLast: ptr.To[int32](1)}}}
+	idlePolicy := &v1alpha1.IdleVMPolicy{ObjectMeta: metav1.ObjectMeta{Name: "idle"}}
 	budget := &v1alpha1.Budget{ObjectMeta: metav1.ObjectMeta{Name: "budget"}, Spec: v1alpha1.BudgetSpec{Amount: resource.MustParse("100")}}
 	for _, role := range roles {
 		c := client(t, tokens[role])
@@ -128,6 +130,14 @@ func TestRBACMatrix(t *testing.T) {
 			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if got := err == nil; got != writes[role] {
 			t.Errorf("role %q creating a BackupSchedule: %v, want allowed=%v", role, err, writes[role])
+		}
+		_, err = c.HypersdkV1alpha1().IdleVMPolicies(ns).List(context.Background(), metav1.ListOptions{})
+		if got := err == nil; got != reads[role] {
+			t.Errorf("role %q listing IdleVMPolicies: %v, want allowed=%v", role, err, reads[role])
+		}
+		_, err = c.HypersdkV1alpha1().IdleVMPolicies(ns).Create(context.Background(), idlePolicy, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if got := err == nil; got != writes[role] {
+			t.Errorf("role %q creating an IdleVMPolicy: %v, want allowed=%v", role, err, writes[role])
 		}
 		_, err = c.HypersdkV1alpha1().Budgets(ns).List(context.Background(), metav1.ListOptions{})
 		if got := err == nil; got != reads[role] {

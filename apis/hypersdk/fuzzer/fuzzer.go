@@ -51,6 +51,21 @@ var Funcs = func(runtimeserializer.CodecFactory) []interface{} {
 				s.Cooldown = &metav1.Duration{Duration: time.Hour}
 			}
 		},
+		func(s *hypersdk.IdleVMPolicySpec, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.CPUThresholdPercent == 0 {
+				s.CPUThresholdPercent = 5
+			}
+			if s.Window == nil {
+				s.Window = &metav1.Duration{Duration: 24 * time.Hour}
+			}
+			if s.Action == "" {
+				s.Action = hypersdk.IdleActionReport
+			}
+			if s.GracePeriod == nil {
+				s.GracePeriod = &metav1.Duration{Duration: time.Hour}
+			}
+		},
 		func(s *hypersdk.BudgetSpec, c randfill.Continue) {
 			c.FillNoCustom(s)
 			if len(s.Thresholds) == 0 {

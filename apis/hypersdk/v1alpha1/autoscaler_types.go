@@ -213,4 +213,21 @@ type VirtualMachineRecommendation struct {
 	LastEvaluated *metav1.Time `json:"lastEvaluated,omitempty"`
 	// Recommendation is the VM's entry of the autoscaler's status.
 	Recommendation VirtualMachineRecommendationStatus `json:"recommendation"`
+	// Savings is what the target would change in the VM's cost on its
+	// node; unset while there is no target or the VM does not run.
+	// +optional
+	Savings *RecommendationSavings `json:"savings,omitempty"`
+}
+
+// RecommendationSavings prices the current size and the target with
+// pkg/cost at the node's prices, usage above a size paid as usage, GPUs
+// left out (right-sizing does not change them).
+type RecommendationSavings struct {
+	// Node whose prices are used.
+	Node               string  `json:"node"`
+	CurrentCostPerHour float64 `json:"currentCostPerHour"`
+	TargetCostPerHour  float64 `json:"targetCostPerHour"`
+	// MonthlySaving is (current − target) × 730 hours; negative when the
+	// target costs more.
+	MonthlySaving float64 `json:"monthlySaving"`
 }

@@ -102,3 +102,20 @@ func SetDefaults_BudgetSpec(obj *BudgetSpec) {
 		obj.Thresholds = []int32{50, 80, 100}
 	}
 }
+
+// SetDefaults_IdleVMPolicySpec reports VMs under 5% CPU for a day, and
+// stops them (when asked) an hour after.
+func SetDefaults_IdleVMPolicySpec(obj *IdleVMPolicySpec) {
+	if obj.CPUThresholdPercent == 0 {
+		obj.CPUThresholdPercent = 5
+	}
+	if obj.Window == nil {
+		obj.Window = &metav1.Duration{Duration: 24 * time.Hour}
+	}
+	if obj.Action == "" {
+		obj.Action = IdleActionReport
+	}
+	if obj.GracePeriod == nil {
+		obj.GracePeriod = &metav1.Duration{Duration: time.Hour}
+	}
+}

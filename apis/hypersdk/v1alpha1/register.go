@@ -56,6 +56,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&VirtualMachineCost{},
 		&CostReport{},
 		&Budget{},
+		&IdleVMPolicy{},
+		&IdleVMPolicyList{},
 		&BudgetList{},
 		&CostReportOptions{},
 		&VirtualMachinePlacement{},

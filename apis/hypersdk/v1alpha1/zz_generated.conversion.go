@@ -338,6 +338,56 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*IdleVM)(nil), (*hypersdk.IdleVM)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_IdleVM_To_hypersdk_IdleVM(a.(*IdleVM), b.(*hypersdk.IdleVM), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.IdleVM)(nil), (*IdleVM)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_IdleVM_To_v1alpha1_IdleVM(a.(*hypersdk.IdleVM), b.(*IdleVM), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*IdleVMPolicy)(nil), (*hypersdk.IdleVMPolicy)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_IdleVMPolicy_To_hypersdk_IdleVMPolicy(a.(*IdleVMPolicy), b.(*hypersdk.IdleVMPolicy), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.IdleVMPolicy)(nil), (*IdleVMPolicy)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_IdleVMPolicy_To_v1alpha1_IdleVMPolicy(a.(*hypersdk.IdleVMPolicy), b.(*IdleVMPolicy), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*IdleVMPolicyList)(nil), (*hypersdk.IdleVMPolicyList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_IdleVMPolicyList_To_hypersdk_IdleVMPolicyList(a.(*IdleVMPolicyList), b.(*hypersdk.IdleVMPolicyList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.IdleVMPolicyList)(nil), (*IdleVMPolicyList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_IdleVMPolicyList_To_v1alpha1_IdleVMPolicyList(a.(*hypersdk.IdleVMPolicyList), b.(*IdleVMPolicyList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*IdleVMPolicySpec)(nil), (*hypersdk.IdleVMPolicySpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_IdleVMPolicySpec_To_hypersdk_IdleVMPolicySpec(a.(*IdleVMPolicySpec), b.(*hypersdk.IdleVMPolicySpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.IdleVMPolicySpec)(nil), (*IdleVMPolicySpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_IdleVMPolicySpec_To_v1alpha1_IdleVMPolicySpec(a.(*hypersdk.IdleVMPolicySpec), b.(*IdleVMPolicySpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*IdleVMPolicyStatus)(nil), (*hypersdk.IdleVMPolicyStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_IdleVMPolicyStatus_To_hypersdk_IdleVMPolicyStatus(a.(*IdleVMPolicyStatus), b.(*hypersdk.IdleVMPolicyStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.IdleVMPolicyStatus)(nil), (*IdleVMPolicyStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_IdleVMPolicyStatus_To_v1alpha1_IdleVMPolicyStatus(a.(*hypersdk.IdleVMPolicyStatus), b.(*IdleVMPolicyStatus), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*MaintenanceWindow)(nil), (*hypersdk.MaintenanceWindow)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_MaintenanceWindow_To_hypersdk_MaintenanceWindow(a.(*MaintenanceWindow), b.(*hypersdk.MaintenanceWindow), scope)
 	}); err != nil {
@@ -425,6 +475,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*hypersdk.RecommendationEvidence)(nil), (*RecommendationEvidence)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_hypersdk_RecommendationEvidence_To_v1alpha1_RecommendationEvidence(a.(*hypersdk.RecommendationEvidence), b.(*RecommendationEvidence), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*RecommendationSavings)(nil), (*hypersdk.RecommendationSavings)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RecommendationSavings_To_hypersdk_RecommendationSavings(a.(*RecommendationSavings), b.(*hypersdk.RecommendationSavings), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.RecommendationSavings)(nil), (*RecommendationSavings)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_RecommendationSavings_To_v1alpha1_RecommendationSavings(a.(*hypersdk.RecommendationSavings), b.(*RecommendationSavings), scope)
 	}); err != nil {
 		return err
 	}
@@ -1504,6 +1564,120 @@ func Convert_hypersdk_HistoryWindow_To_v1alpha1_HistoryWindow(in *hypersdk.Histo
 	return autoConvert_hypersdk_HistoryWindow_To_v1alpha1_HistoryWindow(in, out, s)
 }
 
+func autoConvert_v1alpha1_IdleVM_To_hypersdk_IdleVM(in *IdleVM, out *hypersdk.IdleVM, s conversion.Scope) error {
+	*out = *(*hypersdk.IdleVM)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_IdleVM_To_hypersdk_IdleVM is an autogenerated conversion function.
+func Convert_v1alpha1_IdleVM_To_hypersdk_IdleVM(in *IdleVM, out *hypersdk.IdleVM, s conversion.Scope) error {
+	return autoConvert_v1alpha1_IdleVM_To_hypersdk_IdleVM(in, out, s)
+}
+
+func autoConvert_hypersdk_IdleVM_To_v1alpha1_IdleVM(in *hypersdk.IdleVM, out *IdleVM, s conversion.Scope) error {
+	*out = *(*IdleVM)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_IdleVM_To_v1alpha1_IdleVM is an autogenerated conversion function.
+func Convert_hypersdk_IdleVM_To_v1alpha1_IdleVM(in *hypersdk.IdleVM, out *IdleVM, s conversion.Scope) error {
+	return autoConvert_hypersdk_IdleVM_To_v1alpha1_IdleVM(in, out, s)
+}
+
+func autoConvert_v1alpha1_IdleVMPolicy_To_hypersdk_IdleVMPolicy(in *IdleVMPolicy, out *hypersdk.IdleVMPolicy, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_IdleVMPolicySpec_To_hypersdk_IdleVMPolicySpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_IdleVMPolicyStatus_To_hypersdk_IdleVMPolicyStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_IdleVMPolicy_To_hypersdk_IdleVMPolicy is an autogenerated conversion function.
+func Convert_v1alpha1_IdleVMPolicy_To_hypersdk_IdleVMPolicy(in *IdleVMPolicy, out *hypersdk.IdleVMPolicy, s conversion.Scope) error {
+	return autoConvert_v1alpha1_IdleVMPolicy_To_hypersdk_IdleVMPolicy(in, out, s)
+}
+
+func autoConvert_hypersdk_IdleVMPolicy_To_v1alpha1_IdleVMPolicy(in *hypersdk.IdleVMPolicy, out *IdleVMPolicy, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_hypersdk_IdleVMPolicySpec_To_v1alpha1_IdleVMPolicySpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_hypersdk_IdleVMPolicyStatus_To_v1alpha1_IdleVMPolicyStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_hypersdk_IdleVMPolicy_To_v1alpha1_IdleVMPolicy is an autogenerated conversion function.
+func Convert_hypersdk_IdleVMPolicy_To_v1alpha1_IdleVMPolicy(in *hypersdk.IdleVMPolicy, out *IdleVMPolicy, s conversion.Scope) error {
+	return autoConvert_hypersdk_IdleVMPolicy_To_v1alpha1_IdleVMPolicy(in, out, s)
+}
+
+func autoConvert_v1alpha1_IdleVMPolicyList_To_hypersdk_IdleVMPolicyList(in *IdleVMPolicyList, out *hypersdk.IdleVMPolicyList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]hypersdk.IdleVMPolicy)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_IdleVMPolicyList_To_hypersdk_IdleVMPolicyList is an autogenerated conversion function.
+func Convert_v1alpha1_IdleVMPolicyList_To_hypersdk_IdleVMPolicyList(in *IdleVMPolicyList, out *hypersdk.IdleVMPolicyList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_IdleVMPolicyList_To_hypersdk_IdleVMPolicyList(in, out, s)
+}
+
+func autoConvert_hypersdk_IdleVMPolicyList_To_v1alpha1_IdleVMPolicyList(in *hypersdk.IdleVMPolicyList, out *IdleVMPolicyList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]IdleVMPolicy)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_hypersdk_IdleVMPolicyList_To_v1alpha1_IdleVMPolicyList is an autogenerated conversion function.
+func Convert_hypersdk_IdleVMPolicyList_To_v1alpha1_IdleVMPolicyList(in *hypersdk.IdleVMPolicyList, out *IdleVMPolicyList, s conversion.Scope) error {
+	return autoConvert_hypersdk_IdleVMPolicyList_To_v1alpha1_IdleVMPolicyList(in, out, s)
+}
+
+func autoConvert_v1alpha1_IdleVMPolicySpec_To_hypersdk_IdleVMPolicySpec(in *IdleVMPolicySpec, out *hypersdk.IdleVMPolicySpec, s conversion.Scope) error {
+	*out = *(*hypersdk.IdleVMPolicySpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_IdleVMPolicySpec_To_hypersdk_IdleVMPolicySpec is an autogenerated conversion function.
+func Convert_v1alpha1_IdleVMPolicySpec_To_hypersdk_IdleVMPolicySpec(in *IdleVMPolicySpec, out *hypersdk.IdleVMPolicySpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_IdleVMPolicySpec_To_hypersdk_IdleVMPolicySpec(in, out, s)
+}
+
+func autoConvert_hypersdk_IdleVMPolicySpec_To_v1alpha1_IdleVMPolicySpec(in *hypersdk.IdleVMPolicySpec, out *IdleVMPolicySpec, s conversion.Scope) error {
+	*out = *(*IdleVMPolicySpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_IdleVMPolicySpec_To_v1alpha1_IdleVMPolicySpec is an autogenerated conversion function.
+func Convert_hypersdk_IdleVMPolicySpec_To_v1alpha1_IdleVMPolicySpec(in *hypersdk.IdleVMPolicySpec, out *IdleVMPolicySpec, s conversion.Scope) error {
+	return autoConvert_hypersdk_IdleVMPolicySpec_To_v1alpha1_IdleVMPolicySpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_IdleVMPolicyStatus_To_hypersdk_IdleVMPolicyStatus(in *IdleVMPolicyStatus, out *hypersdk.IdleVMPolicyStatus, s conversion.Scope) error {
+	*out = *(*hypersdk.IdleVMPolicyStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_IdleVMPolicyStatus_To_hypersdk_IdleVMPolicyStatus is an autogenerated conversion function.
+func Convert_v1alpha1_IdleVMPolicyStatus_To_hypersdk_IdleVMPolicyStatus(in *IdleVMPolicyStatus, out *hypersdk.IdleVMPolicyStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_IdleVMPolicyStatus_To_hypersdk_IdleVMPolicyStatus(in, out, s)
+}
+
+func autoConvert_hypersdk_IdleVMPolicyStatus_To_v1alpha1_IdleVMPolicyStatus(in *hypersdk.IdleVMPolicyStatus, out *IdleVMPolicyStatus, s conversion.Scope) error {
+	*out = *(*IdleVMPolicyStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_IdleVMPolicyStatus_To_v1alpha1_IdleVMPolicyStatus is an autogenerated conversion function.
+func Convert_hypersdk_IdleVMPolicyStatus_To_v1alpha1_IdleVMPolicyStatus(in *hypersdk.IdleVMPolicyStatus, out *IdleVMPolicyStatus, s conversion.Scope) error {
+	return autoConvert_hypersdk_IdleVMPolicyStatus_To_v1alpha1_IdleVMPolicyStatus(in, out, s)
+}
+
 func autoConvert_v1alpha1_MaintenanceWindow_To_hypersdk_MaintenanceWindow(in *MaintenanceWindow, out *hypersdk.MaintenanceWindow, s conversion.Scope) error {
 	*out = *(*hypersdk.MaintenanceWindow)(unsafe.Pointer(in))
 	return nil
@@ -1690,6 +1864,26 @@ func autoConvert_hypersdk_RecommendationEvidence_To_v1alpha1_RecommendationEvide
 // Convert_hypersdk_RecommendationEvidence_To_v1alpha1_RecommendationEvidence is an autogenerated conversion function.
 func Convert_hypersdk_RecommendationEvidence_To_v1alpha1_RecommendationEvidence(in *hypersdk.RecommendationEvidence, out *RecommendationEvidence, s conversion.Scope) error {
 	return autoConvert_hypersdk_RecommendationEvidence_To_v1alpha1_RecommendationEvidence(in, out, s)
+}
+
+func autoConvert_v1alpha1_RecommendationSavings_To_hypersdk_RecommendationSavings(in *RecommendationSavings, out *hypersdk.RecommendationSavings, s conversion.Scope) error {
+	*out = *(*hypersdk.RecommendationSavings)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_RecommendationSavings_To_hypersdk_RecommendationSavings is an autogenerated conversion function.
+func Convert_v1alpha1_RecommendationSavings_To_hypersdk_RecommendationSavings(in *RecommendationSavings, out *hypersdk.RecommendationSavings, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RecommendationSavings_To_hypersdk_RecommendationSavings(in, out, s)
+}
+
+func autoConvert_hypersdk_RecommendationSavings_To_v1alpha1_RecommendationSavings(in *hypersdk.RecommendationSavings, out *RecommendationSavings, s conversion.Scope) error {
+	*out = *(*RecommendationSavings)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_RecommendationSavings_To_v1alpha1_RecommendationSavings is an autogenerated conversion function.
+func Convert_hypersdk_RecommendationSavings_To_v1alpha1_RecommendationSavings(in *hypersdk.RecommendationSavings, out *RecommendationSavings, s conversion.Scope) error {
+	return autoConvert_hypersdk_RecommendationSavings_To_v1alpha1_RecommendationSavings(in, out, s)
 }
 
 func autoConvert_v1alpha1_ResizeSpec_To_hypersdk_ResizeSpec(in *ResizeSpec, out *hypersdk.ResizeSpec, s conversion.Scope) error {
@@ -2420,6 +2614,7 @@ func autoConvert_v1alpha1_VirtualMachineRecommendation_To_hypersdk_VirtualMachin
 	if err := Convert_v1alpha1_VirtualMachineRecommendationStatus_To_hypersdk_VirtualMachineRecommendationStatus(&in.Recommendation, &out.Recommendation, s); err != nil {
 		return err
 	}
+	out.Savings = (*hypersdk.RecommendationSavings)(unsafe.Pointer(in.Savings))
 	return nil
 }
 
@@ -2436,6 +2631,7 @@ func autoConvert_hypersdk_VirtualMachineRecommendation_To_v1alpha1_VirtualMachin
 	if err := Convert_hypersdk_VirtualMachineRecommendationStatus_To_v1alpha1_VirtualMachineRecommendationStatus(&in.Recommendation, &out.Recommendation, s); err != nil {
 		return err
 	}
+	out.Savings = (*RecommendationSavings)(unsafe.Pointer(in.Savings))
 	return nil
 }
 

@@ -33,6 +33,8 @@ func RegisterDefaults(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&BackupScheduleList{}, func(obj interface{}) { SetObjectDefaults_BackupScheduleList(obj.(*BackupScheduleList)) })
 	scheme.AddTypeDefaultingFunc(&Budget{}, func(obj interface{}) { SetObjectDefaults_Budget(obj.(*Budget)) })
 	scheme.AddTypeDefaultingFunc(&BudgetList{}, func(obj interface{}) { SetObjectDefaults_BudgetList(obj.(*BudgetList)) })
+	scheme.AddTypeDefaultingFunc(&IdleVMPolicy{}, func(obj interface{}) { SetObjectDefaults_IdleVMPolicy(obj.(*IdleVMPolicy)) })
+	scheme.AddTypeDefaultingFunc(&IdleVMPolicyList{}, func(obj interface{}) { SetObjectDefaults_IdleVMPolicyList(obj.(*IdleVMPolicyList)) })
 	scheme.AddTypeDefaultingFunc(&VMOperation{}, func(obj interface{}) { SetObjectDefaults_VMOperation(obj.(*VMOperation)) })
 	scheme.AddTypeDefaultingFunc(&VMOperationList{}, func(obj interface{}) { SetObjectDefaults_VMOperationList(obj.(*VMOperationList)) })
 	scheme.AddTypeDefaultingFunc(&VirtualMachine{}, func(obj interface{}) { SetObjectDefaults_VirtualMachine(obj.(*VirtualMachine)) })
@@ -66,6 +68,17 @@ func SetObjectDefaults_BudgetList(in *BudgetList) {
 	for i := range in.Items {
 		a := &in.Items[i]
 		SetObjectDefaults_Budget(a)
+	}
+}
+
+func SetObjectDefaults_IdleVMPolicy(in *IdleVMPolicy) {
+	SetDefaults_IdleVMPolicySpec(&in.Spec)
+}
+
+func SetObjectDefaults_IdleVMPolicyList(in *IdleVMPolicyList) {
+	for i := range in.Items {
+		a := &in.Items[i]
+		SetObjectDefaults_IdleVMPolicy(a)
 	}
 }
 

@@ -172,6 +172,31 @@ func (in HistoryWindow) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in IdleVM) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.IdleVM"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in IdleVMPolicy) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.IdleVMPolicy"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in IdleVMPolicyList) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.IdleVMPolicyList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in IdleVMPolicySpec) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.IdleVMPolicySpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in IdleVMPolicyStatus) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.IdleVMPolicyStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in MaintenanceWindow) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.MaintenanceWindow"
 }
@@ -214,6 +239,11 @@ func (in PlacementWeights) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in RecommendationEvidence) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.RecommendationEvidence"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RecommendationSavings) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.RecommendationSavings"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

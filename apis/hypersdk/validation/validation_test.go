@@ -302,3 +302,29 @@ func TestValidateBudget(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateIdleVMPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*hypersdk.IdleVMPolicySpec)
+		want   string
+	}{
+		{"valid", func(*hypersdk.IdleVMPolicySpec) {}, ""},
+		{"threshold and window out of range", func(s *hypersdk.IdleVMPolicySpec) {
+			s.CPUThresholdPercent, s.Window = 150, &metav1.Duration{Duration: time.Second}
+		}, "spec.cpuThresholdPercent,spec.window"},
+		{"unknown action, negative grace", func(s *hypersdk.IdleVMPolicySpec) {
+			s.Action, s.GracePeriod = "Delete", &metav1.Duration{Duration: -time.Minute}
+		}, "spec.action,spec.gracePeriod"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &hypersdk.IdleVMPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"},
+				Spec: hypersdk.IdleVMPolicySpec{CPUThresholdPercent: 5, Window: &metav1.Duration{Duration: time.Hour},
+					Action: hypersdk.IdleActionStop, GracePeriod: &metav1.Duration{Duration: time.Hour}}}
+			tc.change(&p.Spec)
+			if got := fields(ValidateIdleVMPolicy(p)); got != tc.want {
+				t.Errorf("failing fields = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -11,8 +11,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/cost"
 )
 
 // RecommendationREST serves virtualmachines/recommendation: the VM's entry in
@@ -21,14 +23,23 @@ import (
 type RecommendationREST struct {
 	vms         *REST
 	autoscalers rest.Lister
+	pricer      *Pricer
+}
+
+// Pricer prices a VM's sizes on the node it runs on: the sample gives the
+// node and the usage, the node its prices.
+type Pricer struct {
+	Sampler VMSampler
+	Kube    kubernetes.Interface
+	Prices  cost.Model
 }
 
 var _ rest.Getter = &RecommendationREST{}
 
 // NewRecommendationREST returns the storage of virtualmachines/recommendation;
-// autoscalers lists VirtualMachineAutoscalers.
-func NewRecommendationREST(vms *REST, autoscalers rest.Lister) *RecommendationREST {
-	return &RecommendationREST{vms: vms, autoscalers: autoscalers}
+// autoscalers lists VirtualMachineAutoscalers, pricer prices the sizes.
+func NewRecommendationREST(vms *REST, autoscalers rest.Lister, pricer *Pricer) *RecommendationREST {
+	return &RecommendationREST{vms: vms, autoscalers: autoscalers, pricer: pricer}
 }
 
 func (r *RecommendationREST) New() runtime.Object { return &hypersdk.VirtualMachineRecommendation{} }
@@ -60,12 +71,17 @@ func (r *RecommendationREST) Get(ctx context.Context, name string, _ *metav1.Get
 			if vm.Name != name {
 				continue
 			}
+			savings, err := r.pricer.savings(ctx, namespace, name, vm)
+			if err != nil {
+				return nil, err
+			}
 			return &hypersdk.VirtualMachineRecommendation{
 				ObjectMeta:     metav1.ObjectMeta{Name: name, Namespace: namespace},
 				Autoscaler:     a.Name,
 				UpdateMode:     a.Spec.UpdateMode,
 				LastEvaluated:  a.Status.LastEvaluated,
 				Recommendation: vm,
+				Savings:        savings,
 			}, nil
 		}
 	}
@@ -75,4 +91,44 @@ func (r *RecommendationREST) Get(ctx context.Context, name string, _ *metav1.Get
 			"create one with targetRef kind VirtualMachine (updateMode Off only recommends) and wait for its first pass", namespace, name)
 	}
 	return nil, err
+}
+
+// hoursPerMonth is the average month, for monthly figures.
+const hoursPerMonth = 730
+
+// savings prices rec's current size and target on the VM's node; nil when
+// there is no target or the VM does not run (no sample), an error when the
+// node or its prices cannot be read.
+func (p *Pricer) savings(ctx context.Context, namespace, name string, rec hypersdk.VirtualMachineRecommendationStatus) (*hypersdk.RecommendationSavings, error) {
+	if rec.Target == nil {
+		return nil, nil
+	}
+	s, _, err := p.Sampler.VMSample(ctx, namespace, name)
+	if apierrors.IsNotFound(err) || (err == nil && s.Node == "") {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	node, err := p.Kube.CoreV1().Nodes().Get(ctx, s.Node, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("reading node %s to price VM %s/%s: %w", s.Node, namespace, name, err)
+	}
+	prices, err := p.Prices.NodePrices(node)
+	if err != nil {
+		return nil, fmt.Errorf("prices of node %s: %w", s.Node, err)
+	}
+	perHour := func(size hypersdk.AutoscalerResources) float64 {
+		cpus, mem := s.CPUAllocatedCores, s.MemoryAllocatedBytes
+		if size.CPUs != nil {
+			cpus = float64(*size.CPUs)
+		}
+		if size.Memory != nil {
+			mem = size.Memory.AsApproximateFloat64()
+		}
+		return cost.VMCostPerHour(prices, cpus, mem, nil, s.CPUUsageCores, s.MemoryUsageBytes)
+	}
+	out := &hypersdk.RecommendationSavings{Node: s.Node, CurrentCostPerHour: perHour(rec.Current), TargetCostPerHour: perHour(*rec.Target)}
+	out.MonthlySaving = (out.CurrentCostPerHour - out.TargetCostPerHour) * hoursPerMonth
+	return out, nil
 }

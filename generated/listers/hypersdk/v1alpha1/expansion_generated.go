@@ -38,6 +38,14 @@ type BudgetNamespaceListerExpansion interface{}
 // CarbonScalingPolicyLister.
 type CarbonScalingPolicyListerExpansion interface{}
 
+// IdleVMPolicyListerExpansion allows custom methods to be added to
+// IdleVMPolicyLister.
+type IdleVMPolicyListerExpansion interface{}
+
+// IdleVMPolicyNamespaceListerExpansion allows custom methods to be added to
+// IdleVMPolicyNamespaceLister.
+type IdleVMPolicyNamespaceListerExpansion interface{}
+
 // PlacementPolicyListerExpansion allows custom methods to be added to
 // PlacementPolicyLister.
 type PlacementPolicyListerExpansion interface{}

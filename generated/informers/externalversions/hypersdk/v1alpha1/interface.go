@@ -30,6 +30,8 @@ type Interface interface {
 	Budgets() TypedBudgetInformer
 	// CarbonScalingPolicies returns a CarbonScalingPolicyInformer.
 	CarbonScalingPolicies() TypedCarbonScalingPolicyInformer
+	// IdleVMPolicies returns a IdleVMPolicyInformer.
+	IdleVMPolicies() TypedIdleVMPolicyInformer
 	// PlacementPolicies returns a PlacementPolicyInformer.
 	PlacementPolicies() TypedPlacementPolicyInformer
 	// VMOperations returns a VMOperationInformer.
@@ -64,6 +66,11 @@ func (v *version) Budgets() TypedBudgetInformer {
 // CarbonScalingPolicies returns a TypedCarbonScalingPolicyInformer.
 func (v *version) CarbonScalingPolicies() TypedCarbonScalingPolicyInformer {
 	return &carbonScalingPolicyInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
+}
+
+// IdleVMPolicies returns a TypedIdleVMPolicyInformer.
+func (v *version) IdleVMPolicies() TypedIdleVMPolicyInformer {
+	return &idleVMPolicyInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // PlacementPolicies returns a TypedPlacementPolicyInformer.

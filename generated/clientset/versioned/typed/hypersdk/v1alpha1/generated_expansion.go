@@ -24,6 +24,8 @@ type BudgetExpansion interface{}
 
 type CarbonScalingPolicyExpansion interface{}
 
+type IdleVMPolicyExpansion interface{}
+
 type PlacementPolicyExpansion interface{}
 
 type VMOperationExpansion interface{}

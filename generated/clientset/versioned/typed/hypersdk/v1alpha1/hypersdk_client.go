@@ -31,6 +31,7 @@ type HypersdkV1alpha1Interface interface {
 	BackupSchedulesGetter
 	BudgetsGetter
 	CarbonScalingPoliciesGetter
+	IdleVMPoliciesGetter
 	PlacementPoliciesGetter
 	VMOperationsGetter
 	VirtualMachinesGetter
@@ -52,6 +53,10 @@ func (c *HypersdkV1alpha1Client) Budgets(namespace string) BudgetInterface {
 
 func (c *HypersdkV1alpha1Client) CarbonScalingPolicies() CarbonScalingPolicyInterface {
 	return newCarbonScalingPolicies(c)
+}
+
+func (c *HypersdkV1alpha1Client) IdleVMPolicies(namespace string) IdleVMPolicyInterface {
+	return newIdleVMPolicies(c, namespace)
 }
 
 func (c *HypersdkV1alpha1Client) PlacementPolicies() PlacementPolicyInterface {

@@ -40,6 +40,10 @@ func (c *FakeHypersdkV1alpha1) CarbonScalingPolicies() v1alpha1.CarbonScalingPol
 	return newFakeCarbonScalingPolicies(c)
 }
 
+func (c *FakeHypersdkV1alpha1) IdleVMPolicies(namespace string) v1alpha1.IdleVMPolicyInterface {
+	return newFakeIdleVMPolicies(c, namespace)
+}
+
 func (c *FakeHypersdkV1alpha1) PlacementPolicies() v1alpha1.PlacementPolicyInterface {
 	return newFakePlacementPolicies(c)
 }

@@ -103,7 +103,7 @@ func (k *Keeper) Pass(ctx context.Context) error {
 
 // sync reads the spend in b's scope, writes the status, announces new
 // thresholds, and refuses or allows new VMs. It reports whether b's
-// refusal is in place.
+// refusal is to stay.
 func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[string]*v1alpha1.CostReport) (bool, error) {
 	now := k.cfg.Clock.Now().UTC()
 	st := b.Status.DeepCopy()
@@ -156,13 +156,15 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 	setCondition(st, b, enforced, now)
 	out := b.DeepCopy()
 	out.Status = *st
+	// A refusal that could not be brought up to date is kept as it is, not
+	// swept: a budget that should refuse never stops refusing on an error.
 	if _, uerr := k.cfg.HyperSDK.HypersdkV1alpha1().Budgets(b.Namespace).UpdateStatus(ctx, out, metav1.UpdateOptions{}); uerr != nil {
-		return enforcing && werr == nil, fmt.Errorf("writing the status of budget %s/%s: %w", b.Namespace, b.Name, uerr)
+		return enforcing, fmt.Errorf("writing the status of budget %s/%s: %w", b.Namespace, b.Name, uerr)
 	}
 	if err != nil {
 		return enforcing, err
 	}
-	return enforcing && werr == nil, werr
+	return enforcing, werr
 }
 
 // account writes the month's spend into st (whose month is now's) and

@@ -33,6 +33,9 @@ type BackupScheduleSpec struct {
 	// MaxConcurrent bounds the schedule's snapshots in progress at once;
 	// 5 by default.
 	MaxConcurrent *int32
+	// CarbonWindow, when set, defers each run to the hour of lowest
+	// forecast grid carbon intensity within a window after its slot.
+	CarbonWindow *BackupCarbonWindow
 	// Suspend stops new runs; slots passed while suspended are not caught up.
 	Suspend bool
 	// Requester is who last wrote the spec. The server sets it from the
@@ -56,6 +59,36 @@ type BackupRetention struct {
 	MaxAge      *metav1.Duration
 }
 
+// BackupCarbonWindow defers a run to the cleanest forecast hour after its
+// slot.
+type BackupCarbonWindow struct {
+	// Within is how long after its slot a run may start: 1h to 168h.
+	Within metav1.Duration
+	// Zone is the grid zone whose forecast counts; when empty, the zone of
+	// the nodes that run most of the selected VMs.
+	Zone string
+}
+
+// BackupCarbonPlan is the carbon-aware choice of one run.
+type BackupCarbonPlan struct {
+	// Slot is the run's schedule time.
+	Slot metav1.Time
+	Zone string
+	// WindowStart is the first forecast hour (the hour of the slot on the
+	// carbon provider's timeline, which in the sandbox is simulated time).
+	WindowStart metav1.Time
+	// RunAt is the chosen hour, the first of the lowest forecast.
+	RunAt metav1.Time
+	// ForecastGramsPerKWh is the forecast at RunAt; SlotGramsPerKWh the
+	// intensity when the slot came, what running at once would have met.
+	ForecastGramsPerKWh int32
+	SlotGramsPerKWh     int32
+	// StartedAt is the provider's hour when the run started, and
+	// StartedGramsPerKWh the intensity then; unset while the run waits.
+	StartedAt          *metav1.Time
+	StartedGramsPerKWh int32
+}
+
 // BackupScheduleStatus says what the schedule did and will do.
 type BackupScheduleStatus struct {
 	ObservedGeneration int64
@@ -72,9 +105,12 @@ type BackupScheduleStatus struct {
 	// Pending are the VMs of the current run whose snapshot has not been
 	// started yet (beyond maxConcurrent).
 	Pending []string
+	// CarbonPlan is the carbon-aware choice of the last run.
+	CarbonPlan *BackupCarbonPlan
 	// Snapshots are the snapshots the schedule made and keeps, oldest first.
 	Snapshots []ScheduledSnapshot
-	// Conditions: Ready (the last pass could do what the schedule asks).
+	// Conditions: Ready (the last pass could do what the schedule asks),
+	// CarbonAware (the last run's hour was chosen on a forecast).
 	Conditions []metav1.Condition
 }
 

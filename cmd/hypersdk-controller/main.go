@@ -134,7 +134,7 @@ func run() error {
 				Carbon: carbonProvider, Interval: o.CarbonScalingInterval}).Run)
 		case backupController:
 			run = append(run, backup.New(backup.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK, KubeVirt: cfg.KubeVirt,
-				Interval: o.BackupInterval}).Run)
+				Carbon: carbonProvider, Interval: o.BackupInterval}).Run)
 		case budgetController:
 			keeper, err := budget.New(budget.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK, Registerer: reg, Interval: o.BudgetInterval})
 			if err != nil {

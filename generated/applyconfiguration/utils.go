@@ -36,6 +36,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.AutoscalerResourcesApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("AutoscalerTargetRef"):
 		return &hypersdkv1alpha1.AutoscalerTargetRefApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BackupCarbonPlan"):
+		return &hypersdkv1alpha1.BackupCarbonPlanApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BackupCarbonWindow"):
+		return &hypersdkv1alpha1.BackupCarbonWindowApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BackupFailure"):
 		return &hypersdkv1alpha1.BackupFailureApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BackupRetention"):

@@ -36,6 +36,8 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 	return map[string]common.OpenAPIDefinition{
 		v1alpha1.AutoscalerResources{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_AutoscalerResources(ref),
 		v1alpha1.AutoscalerTargetRef{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_AutoscalerTargetRef(ref),
+		v1alpha1.BackupCarbonPlan{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_BackupCarbonPlan(ref),
+		v1alpha1.BackupCarbonWindow{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_BackupCarbonWindow(ref),
 		v1alpha1.BackupFailure{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_BackupFailure(ref),
 		v1alpha1.BackupRetention{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_BackupRetention(ref),
 		v1alpha1.BackupSchedule{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_BackupSchedule(ref),
@@ -239,6 +241,105 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_AutoscalerTargetRef(ref common.Refer
 				Required: []string{"kind", "name"},
 			},
 		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BackupCarbonPlan(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupCarbonPlan is the carbon-aware choice of one run.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"slot": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Slot is the run's schedule time.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"zone": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"windowStart": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WindowStart is the first forecast hour (the hour of the slot on the carbon provider's timeline, which in the sandbox is simulated time).",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"runAt": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RunAt is the chosen hour, the first of the lowest forecast.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"forecastGramsPerKWh": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ForecastGramsPerKWh is the forecast at RunAt.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"slotGramsPerKWh": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SlotGramsPerKWh is the intensity when the slot came, what running at once would have met.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"startedAt": {
+						SchemaProps: spec.SchemaProps{
+							Description: "StartedAt is the provider's hour when the run started; unset while the run waits.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"startedGramsPerKWh": {
+						SchemaProps: spec.SchemaProps{
+							Description: "StartedGramsPerKWh is the intensity when the run started.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+				Required: []string{"slot", "zone", "windowStart", "runAt", "forecastGramsPerKWh", "slotGramsPerKWh"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BackupCarbonWindow(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupCarbonWindow defers a run to the cleanest forecast hour after its slot. Without a carbon provider, or when the forecast fails, runs start at their slot and the CarbonAware condition says why.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"within": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Within is how long after its slot a run may start: 1h to 168h.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"zone": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Zone is the grid zone whose forecast counts; when empty, the zone of the nodes that run most of the selected VMs.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"within"},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName()},
 	}
 }
 
@@ -465,6 +566,12 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleSpec(ref common.Refere
 							Format:      "int32",
 						},
 					},
+					"carbonWindow": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CarbonWindow, when set, defers each run to the hour of lowest forecast grid carbon intensity within a window after its slot.",
+							Ref:         ref(v1alpha1.BackupCarbonWindow{}.OpenAPIModelName()),
+						},
+					},
 					"suspend": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Suspend stops new runs; slots passed while suspended are not caught up.",
@@ -483,7 +590,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleSpec(ref common.Refere
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.BackupRetention{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
+			v1alpha1.BackupCarbonWindow{}.OpenAPIModelName(), v1alpha1.BackupRetention{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
 	}
 }
 
@@ -543,6 +650,12 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleStatus(ref common.Refe
 							},
 						},
 					},
+					"carbonPlan": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CarbonPlan is the carbon-aware choice of the last run.",
+							Ref:         ref(v1alpha1.BackupCarbonPlan{}.OpenAPIModelName()),
+						},
+					},
 					"snapshots": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
@@ -574,7 +687,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleStatus(ref common.Refe
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Conditions: Ready (the last pass could do what the schedule asks).",
+							Description: "Conditions: Ready (the last pass could do what the schedule asks), CarbonAware (the last run's hour was chosen on a forecast).",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -589,7 +702,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleStatus(ref common.Refe
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.BackupFailure{}.OpenAPIModelName(), v1alpha1.ScheduledSnapshot{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.BackupCarbonPlan{}.OpenAPIModelName(), v1alpha1.BackupFailure{}.OpenAPIModelName(), v1alpha1.ScheduledSnapshot{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/operations"
 )
@@ -42,6 +43,9 @@ type Config struct {
 	Kube     kubernetes.Interface
 	HyperSDK hypersdkclient.Interface
 	KubeVirt kubevirt.Clientset
+	// Carbon gives the forecasts of carbon-aware windows; nil runs every
+	// run at its slot (and says so in the schedule's conditions).
+	Carbon carbon.Provider
 	// Interval between passes; runs start within one interval of their slot.
 	Interval time.Duration
 	Clock    clock.Clock
@@ -89,6 +93,7 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 	now := s.cfg.Clock.Now()
 	st := b.Status.DeepCopy()
 	st.ObservedGeneration = b.Generation
+	var carbonCond *metav1.Condition
 	sched, err := validation.ParseBackupSchedule(b.Spec.Schedule, b.Spec.TimeZone)
 	if err == nil {
 		err = s.follow(ctx, b, st, now)
@@ -98,14 +103,32 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 		if st.LastScheduleTime != nil {
 			last = st.LastScheduleTime.Time
 		}
-		if slot, due := dueSlot(sched, last, now); due && !b.Spec.Suspend {
-			// A run still pending when the next slot comes is replaced by it:
-			// the newest state of each VM is what a backup is for.
+		slot, due := dueSlot(sched, last, now)
+		switch {
+		case due && !b.Spec.Suspend:
+			// A run still pending or waiting when the next slot comes is
+			// replaced by it: the newest state of each VM is what a backup
+			// is for.
 			st.LastScheduleTime = &metav1.Time{Time: slot}
-			st.Pending, err = s.selected(ctx, b)
-		} else if due {
+			st.Pending, st.CarbonPlan = nil, nil
+			var vms []string
+			if vms, err = s.selected(ctx, b); err == nil && b.Spec.CarbonWindow != nil {
+				var c metav1.Condition
+				st.CarbonPlan, c = s.plan(ctx, b, slot, vms)
+				carbonCond = &c
+			}
+			if err == nil && (st.CarbonPlan == nil || st.CarbonPlan.StartedAt != nil) {
+				st.Pending = vms
+			}
+		case due:
 			// Suspended: the slot passes without a run.
 			st.LastScheduleTime = &metav1.Time{Time: slot}
+			st.CarbonPlan = nil
+		case b.Spec.CarbonWindow != nil && st.CarbonPlan != nil && st.CarbonPlan.StartedAt == nil:
+			var start bool
+			if start, carbonCond = s.due(ctx, b, st.CarbonPlan, now); start {
+				st.Pending, err = s.selected(ctx, b)
+			}
 		}
 		st.NextScheduleTime = &metav1.Time{Time: sched.Next(now)}
 	}
@@ -125,6 +148,14 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 	}
 	cond.ObservedGeneration, cond.LastTransitionTime = b.Generation, metav1.NewTime(now)
 	meta.SetStatusCondition(&st.Conditions, cond)
+	switch {
+	case b.Spec.CarbonWindow == nil:
+		st.CarbonPlan = nil
+		meta.RemoveStatusCondition(&st.Conditions, ConditionCarbonAware)
+	case carbonCond != nil:
+		carbonCond.ObservedGeneration, carbonCond.LastTransitionTime = b.Generation, metav1.NewTime(now)
+		meta.SetStatusCondition(&st.Conditions, *carbonCond)
+	}
 	out := b.DeepCopy()
 	out.Status = *st
 	if _, uerr := s.cfg.HyperSDK.HypersdkV1alpha1().BackupSchedules(b.Namespace).UpdateStatus(ctx, out, metav1.UpdateOptions{}); uerr != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -10,11 +11,14 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/backup"
+	"github.com/hypersdk/hypersdk/pkg/carbon"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
 
@@ -183,5 +187,91 @@ func setSuspend(t *testing.T, ns, name string, suspend bool) {
 		b.Spec.Suspend = suspend
 		_, err = env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Update(ctx, b, metav1.UpdateOptions{})
 		return err == nil, nil
+	})
+}
+
+// TestBackupCarbonWindow: a schedule with a carbon-aware window defers its
+// run to the hour of lowest forecast intensity in the zone of its VM's node
+// within the window, and starts it at that hour. The replay's forecast is
+// seasonal-naive (each hour gets the value of the same hour a day before),
+// so the test recomputes it from the trace file and checks the choice.
+func TestBackupCarbonWindow(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "backup-carbon")
+	createKubeVirtVM(t, ns, kubevirtVM("db", 1, "1Gi", map[string]string{"backup": "yes"}))
+	vmi := runningVMI(t, ns, "db", "")
+	node, err := env.Kube.CoreV1().Nodes().Get(ctx, vmi.Status.NodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := node.Labels[fleet.RegionLabel]
+	const within = 12 * time.Hour
+	bs := &v1alpha1.BackupSchedule{
+		ObjectMeta: metav1.ObjectMeta{Name: "green"},
+		Spec: v1alpha1.BackupScheduleSpec{
+			VMSelector:    &metav1.LabelSelector{MatchLabels: map[string]string{"backup": "yes"}},
+			Schedule:      "@every 30s",
+			Retention:     v1alpha1.BackupRetention{KeepLast: ptr.To[int32](3)},
+			MaxConcurrent: ptr.To[int32](1),
+			CarbonWindow:  &v1alpha1.BackupCarbonWindow{Within: metav1.Duration{Duration: within}},
+		},
+	}
+	bad := bs.DeepCopy()
+	bad.Spec.CarbonWindow.Within.Duration = 10 * 24 * time.Hour
+	if _, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Create(ctx, bad, metav1.CreateOptions{}); !apierrors.IsInvalid(err) ||
+		!strings.Contains(err.Error(), "spec.carbonWindow.within") {
+		t.Errorf("a 10-day window: %v, want 422 naming spec.carbonWindow.within", err)
+	}
+	if _, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Create(ctx, bs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var b *v1alpha1.BackupSchedule
+	framework.Eventually(t, "the first run started on its carbon plan", func(ctx context.Context) (bool, error) {
+		b, err = env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(ctx, "green", metav1.GetOptions{})
+		return err == nil && b.Status.CarbonPlan != nil && b.Status.CarbonPlan.StartedAt != nil, err
+	})
+	p := b.Status.CarbonPlan
+	t.Logf("carbon plan: %+v", p)
+	if c := meta.FindStatusCondition(b.Status.Conditions, backup.ConditionCarbonAware); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("CarbonAware condition: %+v, want True", c)
+	}
+	if p.Zone != zone {
+		t.Errorf("planned in zone %q, want %q, the zone of node %s that runs the VM", p.Zone, zone, node.Name)
+	}
+	tr, err := carbon.LoadTraceFile(filepath.Join(framework.RepoRoot(), "..", "shared", "data", "carbon", zone+"_2022_hourly.csv"), carbon.Direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(h time.Time) float64 {
+		v, ok := tr.At(h)
+		if !ok {
+			t.Fatalf("the %s trace has no value at %s", zone, h)
+		}
+		return v
+	}
+	// The forecast of hour i of the window is the trace a day before it.
+	best, bestAt := math.Inf(1), time.Time{}
+	for i := range int(within / time.Hour) {
+		h := p.WindowStart.Add(time.Duration(i) * time.Hour)
+		if v := at(h.Add(-24 * time.Hour)); v < best {
+			best, bestAt = v, h
+		}
+	}
+	if !p.RunAt.Time.Equal(bestAt) || p.ForecastGramsPerKWh != int32(math.Round(best)) {
+		t.Errorf("planned %s at %d g/kWh; the cleanest forecast hour of the window from %s is %s at %.0f g/kWh",
+			p.RunAt.UTC(), p.ForecastGramsPerKWh, p.WindowStart.UTC(), bestAt.UTC(), best)
+	}
+	if want := int32(math.Round(at(p.WindowStart.Time))); p.SlotGramsPerKWh != want {
+		t.Errorf("intensity at the slot: %d g/kWh, the trace says %d", p.SlotGramsPerKWh, want)
+	}
+	if p.StartedAt.Before(&p.RunAt) || p.StartedAt.Time.After(p.WindowStart.Add(within)) {
+		t.Errorf("started at %s, want at or after the planned %s and within the window", p.StartedAt.UTC(), p.RunAt.UTC())
+	}
+	if want := int32(math.Round(at(p.StartedAt.Time))); p.StartedGramsPerKWh != want {
+		t.Errorf("intensity at the start: %d g/kWh, the trace says %d", p.StartedGramsPerKWh, want)
+	}
+	framework.Eventually(t, "the run's snapshot of the VM", func(ctx context.Context) (bool, error) {
+		return operationSlots(t, ns, "green")[p.Slot.Unix()] == 1, nil
 	})
 }

@@ -36,6 +36,10 @@ type BackupScheduleSpec struct {
 	// 5 by default.
 	// +optional
 	MaxConcurrent *int32 `json:"maxConcurrent,omitempty"`
+	// CarbonWindow, when set, defers each run to the hour of lowest
+	// forecast grid carbon intensity within a window after its slot.
+	// +optional
+	CarbonWindow *BackupCarbonWindow `json:"carbonWindow,omitempty"`
 	// Suspend stops new runs; slots passed while suspended are not caught up.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
@@ -67,6 +71,42 @@ type BackupRetention struct {
 	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
 }
 
+// BackupCarbonWindow defers a run to the cleanest forecast hour after its
+// slot. Without a carbon provider, or when the forecast fails, runs start
+// at their slot and the CarbonAware condition says why.
+type BackupCarbonWindow struct {
+	// Within is how long after its slot a run may start: 1h to 168h.
+	Within metav1.Duration `json:"within"`
+	// Zone is the grid zone whose forecast counts; when empty, the zone of
+	// the nodes that run most of the selected VMs.
+	// +optional
+	Zone string `json:"zone,omitempty"`
+}
+
+// BackupCarbonPlan is the carbon-aware choice of one run.
+type BackupCarbonPlan struct {
+	// Slot is the run's schedule time.
+	Slot metav1.Time `json:"slot"`
+	Zone string      `json:"zone"`
+	// WindowStart is the first forecast hour (the hour of the slot on the
+	// carbon provider's timeline, which in the sandbox is simulated time).
+	WindowStart metav1.Time `json:"windowStart"`
+	// RunAt is the chosen hour, the first of the lowest forecast.
+	RunAt metav1.Time `json:"runAt"`
+	// ForecastGramsPerKWh is the forecast at RunAt.
+	ForecastGramsPerKWh int32 `json:"forecastGramsPerKWh"`
+	// SlotGramsPerKWh is the intensity when the slot came, what running at
+	// once would have met.
+	SlotGramsPerKWh int32 `json:"slotGramsPerKWh"`
+	// StartedAt is the provider's hour when the run started; unset while
+	// the run waits.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// StartedGramsPerKWh is the intensity when the run started.
+	// +optional
+	StartedGramsPerKWh int32 `json:"startedGramsPerKWh,omitempty"`
+}
+
 // BackupScheduleStatus says what the schedule did and will do.
 type BackupScheduleStatus struct {
 	// +optional
@@ -90,12 +130,16 @@ type BackupScheduleStatus struct {
 	// +optional
 	// +listType=atomic
 	Pending []string `json:"pending,omitempty"`
+	// CarbonPlan is the carbon-aware choice of the last run.
+	// +optional
+	CarbonPlan *BackupCarbonPlan `json:"carbonPlan,omitempty"`
 	// Snapshots are the snapshots the schedule made and keeps, oldest first.
 	// +optional
 	// +listType=map
 	// +listMapKey=name
 	Snapshots []ScheduledSnapshot `json:"snapshots,omitempty"`
-	// Conditions: Ready (the last pass could do what the schedule asks).
+	// Conditions: Ready (the last pass could do what the schedule asks),
+	// CarbonAware (the last run's hour was chosen on a forecast).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -32,6 +32,16 @@ func (in AutoscalerTargetRef) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupCarbonPlan) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BackupCarbonPlan"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupCarbonWindow) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BackupCarbonWindow"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in BackupFailure) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.BackupFailure"
 }

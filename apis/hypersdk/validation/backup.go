@@ -81,5 +81,11 @@ func ValidateBackupSchedule(b *hypersdk.BackupSchedule) field.ErrorList {
 	} else {
 		allErrs = append(allErrs, inRange(*n, 1, 100, fldPath.Child("maxConcurrent"))...)
 	}
+	if w := spec.CarbonWindow; w != nil {
+		if d := w.Within.Duration; d < time.Hour || d > 168*time.Hour {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("carbonWindow", "within"), d.String(),
+				"must be between 1h and 168h: carbon intensity is forecast by the hour, at most a week ahead"))
+		}
+	}
 	return allErrs
 }

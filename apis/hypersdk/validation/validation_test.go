@@ -266,6 +266,15 @@ func TestValidateBackupSchedule(t *testing.T) {
 		}, "spec.retention.keepHourly,spec.retention.keepMonthly"},
 		{"no selector, no concurrency", func(s *hypersdk.BackupScheduleSpec) { s.VMSelector, s.MaxConcurrent = nil, ptr.To[int32](0) },
 			"spec.vmSelector,spec.maxConcurrent"},
+		{"carbon window", func(s *hypersdk.BackupScheduleSpec) {
+			s.CarbonWindow = &hypersdk.BackupCarbonWindow{Within: metav1.Duration{Duration: 12 * time.Hour}, Zone: "ES"}
+		}, ""},
+		{"carbon window too short", func(s *hypersdk.BackupScheduleSpec) {
+			s.CarbonWindow = &hypersdk.BackupCarbonWindow{Within: metav1.Duration{Duration: 30 * time.Minute}}
+		}, "spec.carbonWindow.within"},
+		{"carbon window beyond a week", func(s *hypersdk.BackupScheduleSpec) {
+			s.CarbonWindow = &hypersdk.BackupCarbonWindow{Within: metav1.Duration{Duration: 200 * time.Hour}}
+		}, "spec.carbonWindow.within"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := &hypersdk.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "ns"}, Spec: valid()}

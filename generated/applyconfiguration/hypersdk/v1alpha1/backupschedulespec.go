@@ -41,6 +41,9 @@ type BackupScheduleSpecApplyConfiguration struct {
 	// MaxConcurrent bounds the schedule's snapshots in progress at once;
 	// 5 by default.
 	MaxConcurrent *int32 `json:"maxConcurrent,omitempty"`
+	// CarbonWindow, when set, defers each run to the hour of lowest
+	// forecast grid carbon intensity within a window after its slot.
+	CarbonWindow *BackupCarbonWindowApplyConfiguration `json:"carbonWindow,omitempty"`
 	// Suspend stops new runs; slots passed while suspended are not caught up.
 	Suspend *bool `json:"suspend,omitempty"`
 	// Requester is who last wrote the spec. The server sets it from the
@@ -92,6 +95,14 @@ func (b *BackupScheduleSpecApplyConfiguration) WithRetention(value *BackupRetent
 // If called multiple times, the MaxConcurrent field is set to the value of the last call.
 func (b *BackupScheduleSpecApplyConfiguration) WithMaxConcurrent(value int32) *BackupScheduleSpecApplyConfiguration {
 	b.MaxConcurrent = &value
+	return b
+}
+
+// WithCarbonWindow sets the CarbonWindow field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the CarbonWindow field is set to the value of the last call.
+func (b *BackupScheduleSpecApplyConfiguration) WithCarbonWindow(value *BackupCarbonWindowApplyConfiguration) *BackupScheduleSpecApplyConfiguration {
+	b.CarbonWindow = value
 	return b
 }
 

@@ -42,9 +42,12 @@ type BackupScheduleStatusApplyConfiguration struct {
 	// Pending are the VMs of the current run whose snapshot has not been
 	// started yet (beyond maxConcurrent).
 	Pending []string `json:"pending,omitempty"`
+	// CarbonPlan is the carbon-aware choice of the last run.
+	CarbonPlan *BackupCarbonPlanApplyConfiguration `json:"carbonPlan,omitempty"`
 	// Snapshots are the snapshots the schedule made and keeps, oldest first.
 	Snapshots []ScheduledSnapshotApplyConfiguration `json:"snapshots,omitempty"`
-	// Conditions: Ready (the last pass could do what the schedule asks).
+	// Conditions: Ready (the last pass could do what the schedule asks),
+	// CarbonAware (the last run's hour was chosen on a forecast).
 	Conditions []metav1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 }
 
@@ -101,6 +104,14 @@ func (b *BackupScheduleStatusApplyConfiguration) WithPending(values ...string) *
 	for i := range values {
 		b.Pending = append(b.Pending, values[i])
 	}
+	return b
+}
+
+// WithCarbonPlan sets the CarbonPlan field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the CarbonPlan field is set to the value of the last call.
+func (b *BackupScheduleStatusApplyConfiguration) WithCarbonPlan(value *BackupCarbonPlanApplyConfiguration) *BackupScheduleStatusApplyConfiguration {
+	b.CarbonPlan = value
 	return b
 }
 

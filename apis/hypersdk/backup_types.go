@@ -36,6 +36,9 @@ type BackupScheduleSpec struct {
 	// CarbonWindow, when set, defers each run to the hour of lowest
 	// forecast grid carbon intensity within a window after its slot.
 	CarbonWindow *BackupCarbonWindow
+	// Verification, when set, restores snapshots into scratch VMs and
+	// checks that their guests answer on the serial console.
+	Verification *BackupVerification
 	// Suspend stops new runs; slots passed while suspended are not caught up.
 	Suspend bool
 	// Requester is who last wrote the spec. The server sets it from the
@@ -67,6 +70,43 @@ type BackupCarbonWindow struct {
 	// Zone is the grid zone whose forecast counts; when empty, the zone of
 	// the nodes that run most of the selected VMs.
 	Zone string
+}
+
+// BackupVerification restores the snapshots of every Every-th run, one at
+// a time, as a new VM named <snapshot>-verify in the schedule's namespace,
+// starts it, and reads its serial console: with Command, logged in as
+// Username, the command's output must contain ExpectedOutput; without, the
+// console must show ExpectedOutput ("login:" by default) once the guest is
+// up. The scratch VM is deleted whatever the result.
+type BackupVerification struct {
+	Every          int32
+	Command        string
+	ExpectedOutput string
+	Username       string
+	// Timeout bounds a verification from its restore to its check.
+	Timeout metav1.Duration
+}
+
+// BackupVerificationProgress is the verification in progress.
+type BackupVerificationProgress struct {
+	Snapshot  string
+	VMName    string
+	ScratchVM string
+	Phase     string
+	Started   metav1.Time
+	// Result and Message, once the check is done, while the scratch VM is
+	// deleted.
+	Result  string
+	Message string
+}
+
+// BackupVerificationResult is a finished verification.
+type BackupVerificationResult struct {
+	Snapshot string
+	VMName   string
+	Time     metav1.Time
+	Result   string
+	Message  string
 }
 
 // BackupCarbonPlan is the carbon-aware choice of one run.
@@ -107,6 +147,12 @@ type BackupScheduleStatus struct {
 	Pending []string
 	// CarbonPlan is the carbon-aware choice of the last run.
 	CarbonPlan *BackupCarbonPlan
+	// Runs counts the runs started, for verification's every-N-th.
+	Runs int64
+	// Verifying is the verification in progress; LastVerification the last
+	// one done.
+	Verifying        *BackupVerificationProgress
+	LastVerification *BackupVerificationResult
 	// Snapshots are the snapshots the schedule made and keeps, oldest first.
 	Snapshots []ScheduledSnapshot
 	// Conditions: Ready (the last pass could do what the schedule asks),
@@ -126,6 +172,10 @@ type ScheduledSnapshot struct {
 	// Phase is the operation's: Pending, Running or Succeeded (failed
 	// snapshots are dropped and reported in lastFailure).
 	Phase VMOperationPhase
+	// Verify says the snapshot is to be verified; Verification is the
+	// result: Succeeded or Failed.
+	Verify       bool
+	Verification string
 }
 
 // BackupFailure is a snapshot that failed.

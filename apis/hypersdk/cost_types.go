@@ -43,6 +43,29 @@ type VirtualMachineCost struct {
 	CarbonGramsPerHour     float64
 	CarbonGramsToday       float64
 	CarbonGramsMonthToDate float64
+	// CloudComparison prices the VM's size (its vCPUs, memory and GPUs)
+	// at the cheapest instance type that fits it in each public cloud
+	// price list the server has (dated, with their source), cheapest first.
+	CloudComparison []CloudInstancePrice
+}
+
+// CloudInstancePrice is the on-demand price of one instance type of a
+// public cloud's price list.
+type CloudInstancePrice struct {
+	Cloud        string
+	Region       string
+	InstanceType string
+	VCPUs        int32
+	// MemoryBytes is the instance type's memory.
+	MemoryBytes int64
+	GPUs        int32
+	GPUModel    string
+	// PricePerHour is the on-demand list price, in Currency.
+	PricePerHour float64
+	Currency     string
+	// PriceListDate (YYYY-MM-DD) is when the price was read from Source.
+	PriceListDate string
+	Source        string
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -40,6 +40,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/carbonscaler"
 	"github.com/hypersdk/hypersdk/pkg/certs"
+	"github.com/hypersdk/hypersdk/pkg/console"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/history"
 	"github.com/hypersdk/hypersdk/pkg/historystore"
@@ -133,8 +134,12 @@ func run() error {
 			run = append(run, carbonscaler.New(carbonscaler.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK,
 				Carbon: carbonProvider, Interval: o.CarbonScalingInterval}).Run)
 		case backupController:
-			run = append(run, backup.New(backup.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK, KubeVirt: cfg.KubeVirt,
-				Carbon: carbonProvider, Interval: o.BackupInterval}).Run)
+			scheduler, err := backup.New(backup.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK, KubeVirt: cfg.KubeVirt,
+				Carbon: carbonProvider, Dialer: console.NewKubeVirtDialer(restCfg), Registerer: reg, Interval: o.BackupInterval})
+			if err != nil {
+				return err
+			}
+			run = append(run, scheduler.Run)
 		case budgetController:
 			keeper, err := budget.New(budget.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK, Registerer: reg, Interval: o.BudgetInterval})
 			if err != nil {

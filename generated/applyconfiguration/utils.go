@@ -50,6 +50,12 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.BackupScheduleSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BackupScheduleStatus"):
 		return &hypersdkv1alpha1.BackupScheduleStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BackupVerification"):
+		return &hypersdkv1alpha1.BackupVerificationApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BackupVerificationProgress"):
+		return &hypersdkv1alpha1.BackupVerificationProgressApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BackupVerificationResult"):
+		return &hypersdkv1alpha1.BackupVerificationResultApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BlankDisk"):
 		return &hypersdkv1alpha1.BlankDiskApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Budget"):

@@ -44,6 +44,9 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.BackupScheduleList{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleList(ref),
 		v1alpha1.BackupScheduleSpec{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleSpec(ref),
 		v1alpha1.BackupScheduleStatus{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleStatus(ref),
+		v1alpha1.BackupVerification{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_BackupVerification(ref),
+		v1alpha1.BackupVerificationProgress{}.OpenAPIModelName():         schema_hypersdk_apis_hypersdk_v1alpha1_BackupVerificationProgress(ref),
+		v1alpha1.BackupVerificationResult{}.OpenAPIModelName():           schema_hypersdk_apis_hypersdk_v1alpha1_BackupVerificationResult(ref),
 		v1alpha1.BlankDisk{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_BlankDisk(ref),
 		v1alpha1.Budget{}.OpenAPIModelName():                             schema_hypersdk_apis_hypersdk_v1alpha1_Budget(ref),
 		v1alpha1.BudgetList{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_BudgetList(ref),
@@ -56,6 +59,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.CarbonScalingPolicySpec{}.OpenAPIModelName():            schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicySpec(ref),
 		v1alpha1.CarbonScalingPolicyStatus{}.OpenAPIModelName():          schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicyStatus(ref),
 		v1alpha1.CloneSpec{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_CloneSpec(ref),
+		v1alpha1.CloudInstancePrice{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_CloudInstancePrice(ref),
 		v1alpha1.ClusterHistory{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_ClusterHistory(ref),
 		v1alpha1.CostAmounts{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_CostAmounts(ref),
 		v1alpha1.CostReport{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_CostReport(ref),
@@ -572,6 +576,12 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleSpec(ref common.Refere
 							Ref:         ref(v1alpha1.BackupCarbonWindow{}.OpenAPIModelName()),
 						},
 					},
+					"verification": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Verification, when set, restores snapshots into scratch VMs and checks that their guests answer on the serial console.",
+							Ref:         ref(v1alpha1.BackupVerification{}.OpenAPIModelName()),
+						},
+					},
 					"suspend": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Suspend stops new runs; slots passed while suspended are not caught up.",
@@ -590,7 +600,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleSpec(ref common.Refere
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.BackupCarbonWindow{}.OpenAPIModelName(), v1alpha1.BackupRetention{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
+			v1alpha1.BackupCarbonWindow{}.OpenAPIModelName(), v1alpha1.BackupRetention{}.OpenAPIModelName(), v1alpha1.BackupVerification{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
 	}
 }
 
@@ -656,6 +666,25 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleStatus(ref common.Refe
 							Ref:         ref(v1alpha1.BackupCarbonPlan{}.OpenAPIModelName()),
 						},
 					},
+					"runs": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Runs counts the runs started, for verification's every-N-th.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"verifying": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Verifying is the verification in progress.",
+							Ref:         ref(v1alpha1.BackupVerificationProgress{}.OpenAPIModelName()),
+						},
+					},
+					"lastVerification": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastVerification is the last verification done.",
+							Ref:         ref(v1alpha1.BackupVerificationResult{}.OpenAPIModelName()),
+						},
+					},
 					"snapshots": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
@@ -687,7 +716,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleStatus(ref common.Refe
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Conditions: Ready (the last pass could do what the schedule asks), CarbonAware (the last run's hour was chosen on a forecast).",
+							Description: "Conditions: Ready (the last pass could do what the schedule asks), CarbonAware (the last run's hour was chosen on a forecast), Verified (the last verification's result).",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -702,7 +731,169 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleStatus(ref common.Refe
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.BackupCarbonPlan{}.OpenAPIModelName(), v1alpha1.BackupFailure{}.OpenAPIModelName(), v1alpha1.ScheduledSnapshot{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.BackupCarbonPlan{}.OpenAPIModelName(), v1alpha1.BackupFailure{}.OpenAPIModelName(), v1alpha1.BackupVerificationProgress{}.OpenAPIModelName(), v1alpha1.BackupVerificationResult{}.OpenAPIModelName(), v1alpha1.ScheduledSnapshot{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BackupVerification(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupVerification restores the snapshots of every Every-th run, one at a time, as a new VM named <snapshot>-verify in the schedule's namespace, starts it, and reads its serial console: with Command, logged in as Username, the command's output must contain ExpectedOutput; without, the console must show ExpectedOutput (\"login:\" by default) once the guest is up. The scratch VM is deleted whatever the result. Each step is made only as far as the schedule's requester may make it (restore, start, console, delete).",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"every": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Every verifies the snapshots of each Every-th run: 1 to 100; 1 by default.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"command": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Command is typed at the guest's shell prompt.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"expectedOutput": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ExpectedOutput must appear on the console: in the command's output, or, without a command, once the guest is up (\"login:\" by default).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"username": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Username is typed at a login prompt before the command (an empty password follows); required with a command.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"timeout": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Timeout bounds a verification from its restore to its check: 1m to 1h; 10m by default.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BackupVerificationProgress(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupVerificationProgress is the verification in progress.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"snapshot": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"vmName": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"scratchVM": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Phase: Restoring, Starting, Checking or Cleaning.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"started": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"result": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Result and Message, once the check is done, while the scratch VM is deleted.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+				},
+				Required: []string{"snapshot", "vmName", "scratchVM", "phase", "started"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BackupVerificationResult(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupVerificationResult is a finished verification.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"snapshot": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"vmName": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"result": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Result: Succeeded or Failed.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+				},
+				Required: []string{"snapshot", "vmName", "time", "result", "message"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -1393,6 +1584,98 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CloneSpec(ref common.ReferenceCallba
 					},
 				},
 				Required: []string{"targetName"},
+			},
+		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_CloudInstancePrice(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "CloudInstancePrice is the on-demand price of one instance type of a public cloud's price list.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"cloud": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"region": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"instanceType": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"vcpus": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"integer"},
+							Format:  "int32",
+						},
+					},
+					"memoryBytes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MemoryBytes is the instance type's memory.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"gpus": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+					"gpuModel": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"pricePerHour": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PricePerHour is the on-demand list price, in Currency.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"currency": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"priceListDate": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PriceListDate (YYYY-MM-DD) is when the price was read from Source.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"source": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+				},
+				Required: []string{"cloud", "region", "instanceType", "vcpus", "memoryBytes", "pricePerHour", "currency", "priceListDate", "source"},
 			},
 		},
 	}
@@ -2926,6 +3209,20 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_ScheduledSnapshot(ref common.Referen
 							Format:      "",
 						},
 					},
+					"verify": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Verify says the snapshot is to be verified.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"verification": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Verification is its result: Succeeded or Failed.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
 				},
 				Required: []string{"name", "vmName", "slot", "operation", "phase"},
 			},
@@ -3943,12 +4240,30 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref common.Refere
 							Format:  "double",
 						},
 					},
+					"cloudComparison": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "CloudComparison prices the VM's size (its vCPUs, memory and GPUs) at the cheapest instance type that fits it in each public cloud price list the server has (dated, with their source), cheapest first.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.CloudInstancePrice{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 				},
 				Required: []string{"sampledAt", "costPerHour", "cpuAllocatedCores", "cpuUsageCores", "memoryAllocatedBytes", "memoryUsageBytes", "carbonIntensity", "today", "monthToDate", "carbonGramsPerHour", "carbonGramsToday", "carbonGramsMonthToDate"},
 			},
 		},
 		Dependencies: []string{
-			v1.ObjectMeta{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.CloudInstancePrice{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/cloudprices"
 	"github.com/hypersdk/hypersdk/pkg/console"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/history"
@@ -59,6 +60,9 @@ type ExtraConfig struct {
 	// Prices are the sampler's, for pricing the sizes a recommendation
 	// compares.
 	Prices cost.Model
+	// CloudPrices are the public cloud price lists virtualmachines/cost
+	// compares a VM's size with.
+	CloudPrices []cloudprices.List
 }
 
 // Config is the whole configuration of the server.
@@ -134,7 +138,7 @@ func (c completedConfig) New() (*Server, error) {
 	storage["virtualmachines/placement"] = virtualmachine.NewPlacementREST(vms, c.ExtraConfig.Kube)
 	historyCfg := historyrest.Config{Store: c.ExtraConfig.History, Codecs: group.NegotiatedSerializer}
 	storage["virtualmachines/history"] = historyrest.NewVMREST(historyCfg, vms)
-	costs := virtualmachine.NewCostREST(vms, c.ExtraConfig.Metrics, c.ExtraConfig.History)
+	costs := virtualmachine.NewCostREST(vms, c.ExtraConfig.Metrics, c.ExtraConfig.History, c.ExtraConfig.CloudPrices)
 	storage["virtualmachines/cost"] = costs
 	storage["costreports"] = costreport.NewREST(vms, costs, group.NegotiatedSerializer)
 	storage["clusterhistories"] = historyrest.NewClusterREST(historyCfg)

@@ -27,6 +27,7 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	generatedopenapi "github.com/hypersdk/hypersdk/generated/openapi"
 	"github.com/hypersdk/hypersdk/pkg/carbonflags"
+	"github.com/hypersdk/hypersdk/pkg/cloudprices"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/historystore"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
@@ -51,6 +52,9 @@ type Options struct {
 	// MetricsSampleTTL is how long one sample of every VM answers the
 	// metrics APIs.
 	MetricsSampleTTL time.Duration
+	// CloudPricesDir holds public cloud price lists that replace the built-in
+	// ones of virtualmachines/cost's comparison.
+	CloudPricesDir string
 
 	scheme *runtime.Scheme
 	codecs serializer.CodecFactory
@@ -93,6 +97,8 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	o.Carbon.AddFlags(metrics)
 	metrics.DurationVar(&o.MetricsSampleTTL, "metrics-sample-ttl", o.MetricsSampleTTL,
 		"How long one reading of every VM's usage answers custom.metrics.k8s.io and external.metrics.k8s.io.")
+	fss.FlagSet("cost").StringVar(&o.CloudPricesDir, "cloud-prices-dir", "",
+		"Directory of public cloud price lists (*.csv, see pkg/cloudprices) that virtualmachines/cost compares a VM with, replacing the built-in lists; it must hold at least one.")
 	return fss
 }
 
@@ -173,6 +179,13 @@ func (o *Options) Config() (*Config, error) {
 		return nil, fmt.Errorf("carbon provider: %w", err)
 	}
 	prices := cost.DefaultModel()
+	clouds, err := cloudprices.BuiltIn()
+	if o.CloudPricesDir != "" {
+		clouds, err = cloudprices.LoadDir(o.CloudPricesDir)
+	}
+	if err != nil {
+		return nil, err
+	}
 	sampler, err := recorder.NewSampler(recorder.SamplerConfig{Kube: kube, KubeVirt: kv, Metrics: metrics,
 		Carbon: carbonProvider, Prices: prices})
 	if err != nil {
@@ -191,6 +204,7 @@ func (o *Options) Config() (*Config, error) {
 			Sampler:      sampler,
 			Metrics:      vmmetrics.NewProvider(sampler, o.MetricsSampleTTL, nil),
 			Prices:       prices,
+			CloudPrices:  clouds,
 		},
 	}, nil
 }

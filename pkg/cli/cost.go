@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -15,7 +17,9 @@ func newVMCostCommand(e *env) *cobra.Command {
 		Long: `Show virtualmachines/cost: the VM's cost per hour on its node now (the larger of
 its allocation and its usage at the node's prices), today's and the month's
 cost from its history, and what it rests on; -o json or yaml gives the whole
-object. Amounts are in the price model's currency.`,
+object. Amounts are in the price model's currency. Below, the same size (vCPUs, memory,
+GPUs) at the cheapest fitting on-demand instance type of each public cloud
+price list the server has, with the list's date (-o wide: its source).`,
 		Example:           `  kubectl hyper vm cost web-1 -o wide`,
 		Args:              exactlyOneVM,
 		ValidArgsFunction: completeVMs(e),
@@ -25,7 +29,16 @@ object. Amounts are in the price model's currency.`,
 			if done || err != nil {
 				return err
 			}
-			return out.printRows(e.streams.Out, []any{cost}, costColumns, nil)
+			if err := out.printRows(e.streams.Out, []any{cost}, costColumns, nil); err != nil || out.format() == "csv" || len(cost.CloudComparison) == 0 {
+				return err
+			}
+			// The same size at public clouds' list prices, cheapest first.
+			rows := make([]any, len(cost.CloudComparison))
+			for i := range cost.CloudComparison {
+				rows[i] = cloudRow{price: &cost.CloudComparison[i], here: cost.CostPerHour}
+			}
+			fmt.Fprintln(e.streams.Out)
+			return out.printRows(e.streams.Out, rows, cloudColumns, nil)
 		},
 	}
 	out.addFlags(cmd)
@@ -46,6 +59,34 @@ var costColumns = columns{
 	},
 }
 
+// cloudRow is one public cloud's price for a VM's size, beside its cost here.
+type cloudRow struct {
+	price *v1alpha1.CloudInstancePrice
+	here  float64
+}
+
+var cloudColumns = columns{
+	names: []string{"CLOUD", "REGION", "INSTANCE TYPE", "VCPUS", "MEMORY", "GPUS", "PER HOUR", "VS HERE", "PRICES OF"},
+	wide:  []string{"SOURCE"},
+	row: func(obj any, wide bool) []any {
+		r := obj.(cloudRow)
+		p := r.price
+		gpus, vs := "0", "n/a"
+		if p.GPUs > 0 {
+			gpus = fmt.Sprintf("%dx%s", p.GPUs, p.GPUModel)
+		}
+		if r.here > 0 {
+			vs = fmt.Sprintf("%+.0f%%", (p.PricePerHour/r.here-1)*100)
+		}
+		row := []any{p.Cloud, p.Region, p.InstanceType, p.VCPUs, binaryBytes(float64(p.MemoryBytes)), gpus,
+			num(p.PricePerHour) + " " + p.Currency, vs, p.PriceListDate}
+		if wide {
+			row = append(row, p.Source)
+		}
+		return row
+	},
+}
+
 func newCostReportCommand(e *env) *cobra.Command {
 	out := newOutput()
 	cmd := &cobra.Command{
@@ -54,7 +95,9 @@ func newCostReportCommand(e *env) *cobra.Command {
 		Long: `Show costreports/current of the namespace: each VM's cost per hour now, today's
 and the month's cost from history, and the grams of CO2eq of the same spans,
 then their total. -o csv gives the same rows for a spreadsheet; -o json or
-yaml the whole report. Amounts are in the price model's currency.`,
+yaml the whole report. Amounts are in the price model's currency. Below, the same size (vCPUs, memory,
+GPUs) at the cheapest fitting on-demand instance type of each public cloud
+price list the server has, with the list's date (-o wide: its source).`,
 		Example: `  kubectl hyper cost -n team-a
   kubectl hyper cost -n team-a -o csv > team-a.csv`,
 		Args: cobra.NoArgs,

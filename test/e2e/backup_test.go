@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"math"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/backup"
 	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/kubevirtsim"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
 
@@ -274,4 +276,120 @@ func TestBackupCarbonWindow(t *testing.T) {
 	framework.Eventually(t, "the run's snapshot of the VM", func(ctx context.Context) (bool, error) {
 		return operationSlots(t, ns, "green")[p.Slot.Unix()] == 1, nil
 	})
+}
+
+// TestBackupVerification: each snapshot of a schedule with verification is
+// restored as a scratch VM, started, and checked on its serial console (a
+// login, a command and its expected output), then the scratch VM is
+// deleted; the result is on the snapshot, in the status, in the Verified
+// condition, in an event and in hypersdk_backup_verifications_total. A VM
+// whose disk is corrupt gives a snapshot that restores to a guest stuck at
+// a kernel panic: its verification fails.
+func TestBackupVerification(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "backup-verify")
+	labels := map[string]string{"backup": "verified"}
+	createKubeVirtVM(t, ns, kubevirtVM("db", 1, "1Gi", labels))
+	broken := kubevirtVM("broken", 1, "1Gi", labels)
+	broken.Spec.Template.ObjectMeta.Annotations = map[string]string{kubevirtsim.CorruptDiskAnnotation: "true"}
+	createKubeVirtVM(t, ns, broken)
+	runningVMI(t, ns, "db", "")
+	runningVMI(t, ns, "broken", "")
+	bs := &v1alpha1.BackupSchedule{
+		ObjectMeta: metav1.ObjectMeta{Name: "checked"},
+		Spec: v1alpha1.BackupScheduleSpec{
+			VMSelector:    &metav1.LabelSelector{MatchLabels: labels},
+			Schedule:      "@every 10s",
+			Retention:     v1alpha1.BackupRetention{KeepLast: ptr.To[int32](1)},
+			MaxConcurrent: ptr.To[int32](2),
+			Verification: &v1alpha1.BackupVerification{Command: "uname -s", Username: "fedora", ExpectedOutput: "Linux",
+				Timeout: metav1.Duration{Duration: time.Minute}},
+		},
+	}
+	bad := bs.DeepCopy()
+	bad.Spec.Verification.Username, bad.Spec.Verification.Every = "", 500
+	if _, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Create(ctx, bad, metav1.CreateOptions{}); !apierrors.IsInvalid(err) ||
+		!strings.Contains(err.Error(), "spec.verification.username") || !strings.Contains(err.Error(), "spec.verification.every") {
+		t.Errorf("verification without a user, every 500: %v, want 422 naming both fields", err)
+	}
+	if _, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Create(ctx, bs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if b, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(context.Background(), "checked", metav1.GetOptions{}); t.Failed() && err == nil {
+			t.Logf("schedule status at the failure: %+v", b.Status)
+			ops, _ := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).List(context.Background(), metav1.ListOptions{})
+			for _, op := range ops.Items {
+				t.Logf("operation %s (%s of %s): %s %s", op.Name, op.Spec.Type, op.Spec.VMName, op.Status.Phase, op.Status.Message)
+			}
+		}
+	})
+	// One run is enough: suspend once its snapshots are made.
+	var first map[string]string // VM -> snapshot
+	framework.Eventually(t, "the first run's snapshots", func(ctx context.Context) (bool, error) {
+		b, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(ctx, "checked", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		first = map[string]string{}
+		for _, s := range b.Status.Snapshots {
+			if s.Phase == v1alpha1.VMOperationSucceeded && s.Verify {
+				first[s.VMName] = s.Name
+			}
+		}
+		return len(first) == 2, nil
+	})
+	setSuspend(t, ns, "checked", true)
+	verified := func(vm, want string) {
+		t.Helper()
+		framework.Eventually(t, "the verification of "+vm+"'s snapshot", func(ctx context.Context) (bool, error) {
+			snap, err := env.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ns).Get(ctx, first[vm], metav1.GetOptions{})
+			return err == nil && snap.Annotations[backup.VerificationAnnotation] != "", err
+		})
+		snap, err := env.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ns).Get(ctx, first[vm], metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %s: %s", vm, snap.Annotations[backup.VerificationAnnotation], snap.Annotations[backup.VerificationMessageAnnotation])
+		if got := snap.Annotations[backup.VerificationAnnotation]; got != want {
+			t.Errorf("verification of %s's snapshot: %s (%s), want %s", vm, got, snap.Annotations[backup.VerificationMessageAnnotation], want)
+		}
+	}
+	verified("broken", backup.ResultFailed)
+	verified("db", backup.ResultSucceeded)
+
+	b, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(ctx, "checked", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range b.Status.Snapshots {
+		if want := map[string]string{"db": backup.ResultSucceeded, "broken": backup.ResultFailed}[s.VMName]; s.Name == first[s.VMName] && s.Verification != want {
+			t.Errorf("status of snapshot %s: verification %q, want %q", s.Name, s.Verification, want)
+		}
+	}
+	if c := meta.FindStatusCondition(b.Status.Conditions, backup.ConditionVerified); c == nil || c.Status != metav1.ConditionTrue ||
+		b.Status.LastVerification == nil || b.Status.LastVerification.VMName != "db" || b.Status.Verifying != nil {
+		t.Errorf("after db's verification: condition %+v, last %+v, in progress %+v", c, b.Status.LastVerification, b.Status.Verifying)
+	}
+	framework.Eventually(t, "the scratch VMs deleted and the failure announced", func(ctx context.Context) (bool, error) {
+		vms, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, vm := range vms.Items {
+			if strings.HasSuffix(vm.Name, "-verify") {
+				return false, nil
+			}
+		}
+		events, err := env.Kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+		return err == nil && anyEvent(events.Items, "Kernel panic"), err
+	})
+	for result, want := range map[string]float64{"failed": 1, "succeeded": 1} {
+		got, err := scrape(ctx, http.DefaultClient, env.ControllerMetricsURL(), "hypersdk_backup_verifications_total",
+			"namespace", ns, "schedule", "checked", "result", result)
+		if err != nil || got != want {
+			t.Errorf("hypersdk_backup_verifications_total{result=%q} = %v (%v), want %v", result, got, err, want)
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/cloudprices"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
@@ -61,9 +62,34 @@ func TestVMCost(t *testing.T) {
 	if c.Today > c.MonthToDate+1e-12 || c.MonthToDate > 2*c.CostPerHour*ran {
 		t.Errorf("today %.6f, month to date %.6f, for a VM at %.6f per hour for %.4f h", c.Today, c.MonthToDate, c.CostPerHour, ran)
 	}
+	// The same size at each built-in cloud price list's cheapest fitting
+	// instance type, cheapest first.
+	lists, err := cloudprices.BuiltIn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.CloudComparison) != len(lists) || len(lists) < 3 {
+		t.Fatalf("cloud comparison %+v, want one entry for each of the %d built-in lists", c.CloudComparison, len(lists))
+	}
+	for i, got := range c.CloudComparison {
+		if i > 0 && got.PricePerHour < c.CloudComparison[i-1].PricePerHour {
+			t.Errorf("comparison not cheapest first: %+v", c.CloudComparison)
+		}
+		for _, l := range lists {
+			if l.Cloud != got.Cloud {
+				continue
+			}
+			in, _ := l.Nearest(cloudprices.Size{VCPUs: 2, MemoryGiB: 2})
+			if got.InstanceType != in.Type || got.PricePerHour != in.PerHour || got.VCPUs != int32(in.VCPUs) ||
+				got.Source != l.Source || got.PriceListDate != l.Date.Format(time.DateOnly) || got.Region != l.Region {
+				t.Errorf("%s: %+v, want %s at %.4f from %s of %s", got.Cloud, got, in.Type, in.PerHour, l.Source, l.Date)
+			}
+		}
+	}
 	// The same through the plugin.
 	table := hyperOK(t, "vm", "cost", "priced", "-n", ns, "-o", "wide")
-	for _, want := range []string{"PER HOUR", "MONTH TO DATE", "CPU ALLOC", node.Name, "2Gi"} {
+	for _, want := range []string{"PER HOUR", "MONTH TO DATE", "CPU ALLOC", node.Name, "2Gi",
+		"INSTANCE TYPE", "VS HERE", c.CloudComparison[0].InstanceType, c.CloudComparison[0].Source} {
 		if !strings.Contains(table, want) {
 			t.Errorf("kubectl hyper vm cost -o wide: no %q in\n%s", want, table)
 		}

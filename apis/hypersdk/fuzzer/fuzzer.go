@@ -78,6 +78,17 @@ var Funcs = func(runtimeserializer.CodecFactory) []interface{} {
 				n := int32(5)
 				s.MaxConcurrent = &n
 			}
+			if v := s.Verification; v != nil {
+				if v.Every == 0 {
+					v.Every = 1
+				}
+				if v.Timeout.Duration == 0 {
+					v.Timeout.Duration = 10 * time.Minute
+				}
+				if v.Command == "" && v.ExpectedOutput == "" {
+					v.ExpectedOutput = "login:"
+				}
+			}
 		},
 		func(s *hypersdk.VMOperationSpec, c randfill.Continue) {
 			c.FillNoCustom(s)

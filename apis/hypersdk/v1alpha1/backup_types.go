@@ -40,6 +40,10 @@ type BackupScheduleSpec struct {
 	// forecast grid carbon intensity within a window after its slot.
 	// +optional
 	CarbonWindow *BackupCarbonWindow `json:"carbonWindow,omitempty"`
+	// Verification, when set, restores snapshots into scratch VMs and
+	// checks that their guests answer on the serial console.
+	// +optional
+	Verification *BackupVerification `json:"verification,omitempty"`
 	// Suspend stops new runs; slots passed while suspended are not caught up.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
@@ -81,6 +85,62 @@ type BackupCarbonWindow struct {
 	// the nodes that run most of the selected VMs.
 	// +optional
 	Zone string `json:"zone,omitempty"`
+}
+
+// BackupVerification restores the snapshots of every Every-th run, one at
+// a time, as a new VM named <snapshot>-verify in the schedule's namespace,
+// starts it, and reads its serial console: with Command, logged in as
+// Username, the command's output must contain ExpectedOutput; without, the
+// console must show ExpectedOutput ("login:" by default) once the guest is
+// up. The scratch VM is deleted whatever the result. Each step is made only
+// as far as the schedule's requester may make it (restore, start, console,
+// delete).
+type BackupVerification struct {
+	// Every verifies the snapshots of each Every-th run: 1 to 100; 1 by
+	// default.
+	// +optional
+	Every int32 `json:"every,omitempty"`
+	// Command is typed at the guest's shell prompt.
+	// +optional
+	Command string `json:"command,omitempty"`
+	// ExpectedOutput must appear on the console: in the command's output,
+	// or, without a command, once the guest is up ("login:" by default).
+	// +optional
+	ExpectedOutput string `json:"expectedOutput,omitempty"`
+	// Username is typed at a login prompt before the command (an empty
+	// password follows); required with a command.
+	// +optional
+	Username string `json:"username,omitempty"`
+	// Timeout bounds a verification from its restore to its check: 1m to
+	// 1h; 10m by default.
+	// +optional
+	Timeout metav1.Duration `json:"timeout,omitempty"`
+}
+
+// BackupVerificationProgress is the verification in progress.
+type BackupVerificationProgress struct {
+	Snapshot  string `json:"snapshot"`
+	VMName    string `json:"vmName"`
+	ScratchVM string `json:"scratchVM"`
+	// Phase: Restoring, Starting, Checking or Cleaning.
+	Phase   string      `json:"phase"`
+	Started metav1.Time `json:"started"`
+	// Result and Message, once the check is done, while the scratch VM is
+	// deleted.
+	// +optional
+	Result string `json:"result,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// BackupVerificationResult is a finished verification.
+type BackupVerificationResult struct {
+	Snapshot string      `json:"snapshot"`
+	VMName   string      `json:"vmName"`
+	Time     metav1.Time `json:"time"`
+	// Result: Succeeded or Failed.
+	Result  string `json:"result"`
+	Message string `json:"message"`
 }
 
 // BackupCarbonPlan is the carbon-aware choice of one run.
@@ -133,13 +193,23 @@ type BackupScheduleStatus struct {
 	// CarbonPlan is the carbon-aware choice of the last run.
 	// +optional
 	CarbonPlan *BackupCarbonPlan `json:"carbonPlan,omitempty"`
+	// Runs counts the runs started, for verification's every-N-th.
+	// +optional
+	Runs int64 `json:"runs,omitempty"`
+	// Verifying is the verification in progress.
+	// +optional
+	Verifying *BackupVerificationProgress `json:"verifying,omitempty"`
+	// LastVerification is the last verification done.
+	// +optional
+	LastVerification *BackupVerificationResult `json:"lastVerification,omitempty"`
 	// Snapshots are the snapshots the schedule made and keeps, oldest first.
 	// +optional
 	// +listType=map
 	// +listMapKey=name
 	Snapshots []ScheduledSnapshot `json:"snapshots,omitempty"`
 	// Conditions: Ready (the last pass could do what the schedule asks),
-	// CarbonAware (the last run's hour was chosen on a forecast).
+	// CarbonAware (the last run's hour was chosen on a forecast), Verified
+	// (the last verification's result).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -158,6 +228,12 @@ type ScheduledSnapshot struct {
 	// Phase is the operation's: Pending, Running or Succeeded (failed
 	// snapshots are dropped and reported in lastFailure).
 	Phase VMOperationPhase `json:"phase"`
+	// Verify says the snapshot is to be verified.
+	// +optional
+	Verify bool `json:"verify,omitempty"`
+	// Verification is its result: Succeeded or Failed.
+	// +optional
+	Verification string `json:"verification,omitempty"`
 }
 
 // BackupFailure is a snapshot that failed.

@@ -45,6 +45,33 @@ type VirtualMachineCost struct {
 	CarbonGramsPerHour     float64 `json:"carbonGramsPerHour"`
 	CarbonGramsToday       float64 `json:"carbonGramsToday"`
 	CarbonGramsMonthToDate float64 `json:"carbonGramsMonthToDate"`
+	// CloudComparison prices the VM's size (its vCPUs, memory and GPUs)
+	// at the cheapest instance type that fits it in each public cloud
+	// price list the server has (dated, with their source), cheapest first.
+	// +optional
+	// +listType=atomic
+	CloudComparison []CloudInstancePrice `json:"cloudComparison,omitempty"`
+}
+
+// CloudInstancePrice is the on-demand price of one instance type of a
+// public cloud's price list.
+type CloudInstancePrice struct {
+	Cloud        string `json:"cloud"`
+	Region       string `json:"region"`
+	InstanceType string `json:"instanceType"`
+	VCPUs        int32  `json:"vcpus"`
+	// MemoryBytes is the instance type's memory.
+	MemoryBytes int64 `json:"memoryBytes"`
+	// +optional
+	GPUs int32 `json:"gpus,omitempty"`
+	// +optional
+	GPUModel string `json:"gpuModel,omitempty"`
+	// PricePerHour is the on-demand list price, in Currency.
+	PricePerHour float64 `json:"pricePerHour"`
+	Currency     string  `json:"currency"`
+	// PriceListDate (YYYY-MM-DD) is when the price was read from Source.
+	PriceListDate string `json:"priceListDate"`
+	Source        string `json:"source"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -96,6 +96,20 @@ func SetDefaults_BackupScheduleSpec(obj *BackupScheduleSpec) {
 	}
 }
 
+// SetDefaults_BackupVerification verifies every run within ten minutes,
+// and without a command waits for the login prompt.
+func SetDefaults_BackupVerification(obj *BackupVerification) {
+	if obj.Every == 0 {
+		obj.Every = 1
+	}
+	if obj.Timeout.Duration == 0 {
+		obj.Timeout.Duration = 10 * time.Minute
+	}
+	if obj.Command == "" && obj.ExpectedOutput == "" {
+		obj.ExpectedOutput = "login:"
+	}
+}
+
 // SetDefaults_BudgetSpec announces half, four fifths and all of the budget.
 func SetDefaults_BudgetSpec(obj *BudgetSpec) {
 	if len(obj.Thresholds) == 0 {

@@ -51,6 +51,9 @@ func RegisterDefaults(scheme *runtime.Scheme) error {
 
 func SetObjectDefaults_BackupSchedule(in *BackupSchedule) {
 	SetDefaults_BackupScheduleSpec(&in.Spec)
+	if in.Spec.Verification != nil {
+		SetDefaults_BackupVerification(in.Spec.Verification)
+	}
 }
 
 func SetObjectDefaults_BackupScheduleList(in *BackupScheduleList) {

@@ -72,6 +72,21 @@ func (in BackupScheduleStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupVerification) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BackupVerification"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupVerificationProgress) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BackupVerificationProgress"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupVerificationResult) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BackupVerificationResult"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in BlankDisk) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.BlankDisk"
 }
@@ -129,6 +144,11 @@ func (in CarbonScalingPolicyStatus) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in CloneSpec) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.CloneSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in CloudInstancePrice) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.CloudInstancePrice"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -1,6 +1,8 @@
 package validation
 
 import (
+	"strings"
+
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -80,6 +82,24 @@ func ValidateBackupSchedule(b *hypersdk.BackupSchedule) field.ErrorList {
 		allErrs = append(allErrs, field.Required(fldPath.Child("maxConcurrent"), ""))
 	} else {
 		allErrs = append(allErrs, inRange(*n, 1, 100, fldPath.Child("maxConcurrent"))...)
+	}
+	if v := spec.Verification; v != nil {
+		vp := fldPath.Child("verification")
+		allErrs = append(allErrs, inRange(v.Every, 1, 100, vp.Child("every"))...)
+		if d := v.Timeout.Duration; d < time.Minute || d > time.Hour {
+			allErrs = append(allErrs, field.Invalid(vp.Child("timeout"), d.String(), "must be between 1m and 1h"))
+		}
+		if v.Command != "" && v.Username == "" {
+			allErrs = append(allErrs, field.Required(vp.Child("username"), "the command is typed at a shell: give the user to log in as"))
+		}
+		if v.ExpectedOutput == "" {
+			allErrs = append(allErrs, field.Required(vp.Child("expectedOutput"), "what the console must show for the backup to count as good"))
+		}
+		for _, f := range []struct{ name, value string }{{"command", v.Command}, {"username", v.Username}, {"expectedOutput", v.ExpectedOutput}} {
+			if len(f.value) > 256 || strings.ContainsAny(f.value, "\r\n") {
+				allErrs = append(allErrs, field.Invalid(vp.Child(f.name), f.value, "one line of at most 256 characters"))
+			}
+		}
 	}
 	if w := spec.CarbonWindow; w != nil {
 		if d := w.Within.Duration; d < time.Hour || d > 168*time.Hour {

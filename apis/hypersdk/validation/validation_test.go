@@ -269,6 +269,13 @@ func TestValidateBackupSchedule(t *testing.T) {
 		{"carbon window", func(s *hypersdk.BackupScheduleSpec) {
 			s.CarbonWindow = &hypersdk.BackupCarbonWindow{Within: metav1.Duration{Duration: 12 * time.Hour}, Zone: "ES"}
 		}, ""},
+		{"verification", func(s *hypersdk.BackupScheduleSpec) {
+			s.Verification = &hypersdk.BackupVerification{Every: 7, Command: "hostname", Username: "fedora", ExpectedOutput: "db",
+				Timeout: metav1.Duration{Duration: 5 * time.Minute}}
+		}, ""},
+		{"verification out of range", func(s *hypersdk.BackupScheduleSpec) {
+			s.Verification = &hypersdk.BackupVerification{Every: 0, Command: "cat /etc/hostname\nrm -rf /", ExpectedOutput: "db"}
+		}, "spec.verification.every,spec.verification.timeout,spec.verification.username,spec.verification.command"},
 		{"carbon window too short", func(s *hypersdk.BackupScheduleSpec) {
 			s.CarbonWindow = &hypersdk.BackupCarbonWindow{Within: metav1.Duration{Duration: 30 * time.Minute}}
 		}, "spec.carbonWindow.within"},

@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/cloudprices"
 	"github.com/hypersdk/hypersdk/pkg/history"
 	"github.com/hypersdk/hypersdk/pkg/placement"
 )
@@ -29,26 +30,58 @@ type CostREST struct {
 	vms     *REST
 	sampler VMSampler
 	store   history.Store
+	clouds  []cloudprices.List
 	clock   clock.Clock
 }
 
 var _ rest.Getter = &CostREST{}
 
 // NewCostREST returns the storage of virtualmachines/cost.
-func NewCostREST(vms *REST, sampler VMSampler, store history.Store) *CostREST {
-	return &CostREST{vms: vms, sampler: sampler, store: store, clock: clock.RealClock{}}
+func NewCostREST(vms *REST, sampler VMSampler, store history.Store, clouds []cloudprices.List) *CostREST {
+	return &CostREST{vms: vms, sampler: sampler, store: store, clouds: clouds, clock: clock.RealClock{}}
 }
 
 func (r *CostREST) New() runtime.Object { return &hypersdk.VirtualMachineCost{} }
 func (r *CostREST) Destroy()            {}
 
-// Get answers the cost of a VM.
+// Get answers the cost of a VM, with its size priced at the public clouds'.
 func (r *CostREST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
-	vm, err := r.vms.Get(ctx, name, &metav1.GetOptions{})
+	obj, err := r.vms.Get(ctx, name, &metav1.GetOptions{})
 	if err != nil {
 		return nil, err
 	}
-	return r.CostOf(ctx, vm.(*hypersdk.VirtualMachine), r.clock.Now())
+	vm := obj.(*hypersdk.VirtualMachine)
+	out, err := r.CostOf(ctx, vm, r.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	out.CloudComparison = compareClouds(r.clouds, vm.Spec)
+	return out, nil
+}
+
+// compareClouds prices the VM's size at the cheapest instance type that fits
+// it in each price list, cheapest first; lists with none that fits are left
+// out.
+func compareClouds(lists []cloudprices.List, spec hypersdk.VirtualMachineSpec) []hypersdk.CloudInstancePrice {
+	size := cloudprices.Size{VCPUs: float64(spec.CPUs), GPUs: map[string]int{}}
+	if spec.Memory != nil {
+		size.MemoryGiB = float64(spec.Memory.Value()) / (1 << 30)
+	}
+	for _, g := range spec.GPUs {
+		size.GPUs[g.DeviceName] += int(g.Count)
+	}
+	var out []hypersdk.CloudInstancePrice
+	for _, l := range lists {
+		in, ok := l.Nearest(size)
+		if !ok {
+			continue
+		}
+		out = append(out, hypersdk.CloudInstancePrice{Cloud: l.Cloud, Region: l.Region, InstanceType: in.Type,
+			VCPUs: int32(in.VCPUs), MemoryBytes: int64(in.MemoryGiB * (1 << 30)), GPUs: int32(in.GPUs), GPUModel: in.GPUModel,
+			PricePerHour: in.PerHour, Currency: l.Currency, PriceListDate: l.Date.Format(time.DateOnly), Source: l.Source})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].PricePerHour < out[j].PricePerHour })
+	return out
 }
 
 // CostOf is the cost of vm at now; a VM without a sample (not running yet)

@@ -23,6 +23,9 @@ type Info struct {
 	MemoryMiB int64
 	Boot      time.Time
 	OS        string // pretty name, e.g. "Fedora Linux 41"
+	// Panic, when set, is the kernel panic a guest whose disk is corrupt
+	// stops at: the console shows it and never answers.
+	Panic string
 }
 
 // Defaults for the fields of Info a caller leaves empty, so the console

@@ -78,6 +78,13 @@ type console struct {
 func serveConsole(ctx context.Context, rw io.ReadWriter, info func() Info, clk clock.PassiveClock, start consoleState) error {
 	defer interruptOnDone(ctx, rw)()
 	c := &console{in: bufio.NewReader(rw), w: rw, info: info, clock: clk, state: start}
+	if in := c.currentInfo(); in.Panic != "" {
+		// A guest that cannot mount its root disk: the boot log ends in a
+		// panic and the line stays dead, whatever is typed.
+		fmt.Fprintf(rw, "\r\nKernel panic - not syncing: %s\r\n---[ end Kernel panic - not syncing: %s ]---\r\n", in.Panic, in.Panic)
+		_, err := io.Copy(io.Discard, rw)
+		return sessionResult(ctx, err)
+	}
 	if start == stateShell {
 		c.out.WriteString("\r\n")
 		c.prompt()

@@ -12,6 +12,12 @@ import (
 
 var _ consoleapi.Guests = &Simulator{}
 
+// CorruptDiskAnnotation on a VM's template (and so on its instances) makes
+// its simulated guest stop at a kernel panic, as one whose root disk is
+// corrupt would: a fault to inject into a snapshot to see that backup
+// verification notices. Restoring such a snapshot restores the fault.
+const CorruptDiskAnnotation = "sandbox.hypersdk.io/corrupt-disk"
+
 // Guest describes the guest of a running VMI from its live object, so CPU
 // and memory hotplug show inside the guest at once.
 func (s *Simulator) Guest(namespace, name string) (func() guest.Info, bool) {
@@ -34,6 +40,9 @@ func (s *Simulator) Guest(namespace, name string) (func() guest.Info, bool) {
 			memMiB = m.Value() >> 20
 		}
 		info := guest.Info{Hostname: name, CPUs: cpus, MemoryMiB: memMiB, OS: osOf(vmi)}
+		if vmi.Annotations[CorruptDiskAnnotation] == "true" {
+			info.Panic = "VFS: Unable to mount root fs on unknown-block(252,1)"
+		}
 		for _, t := range vmi.Status.PhaseTransitionTimestamps {
 			if t.Phase == kvv1.Running {
 				info.Boot = t.PhaseTransitionTimestamp.Time

@@ -44,6 +44,9 @@ type BackupScheduleSpecApplyConfiguration struct {
 	// CarbonWindow, when set, defers each run to the hour of lowest
 	// forecast grid carbon intensity within a window after its slot.
 	CarbonWindow *BackupCarbonWindowApplyConfiguration `json:"carbonWindow,omitempty"`
+	// Verification, when set, restores snapshots into scratch VMs and
+	// checks that their guests answer on the serial console.
+	Verification *BackupVerificationApplyConfiguration `json:"verification,omitempty"`
 	// Suspend stops new runs; slots passed while suspended are not caught up.
 	Suspend *bool `json:"suspend,omitempty"`
 	// Requester is who last wrote the spec. The server sets it from the
@@ -103,6 +106,14 @@ func (b *BackupScheduleSpecApplyConfiguration) WithMaxConcurrent(value int32) *B
 // If called multiple times, the CarbonWindow field is set to the value of the last call.
 func (b *BackupScheduleSpecApplyConfiguration) WithCarbonWindow(value *BackupCarbonWindowApplyConfiguration) *BackupScheduleSpecApplyConfiguration {
 	b.CarbonWindow = value
+	return b
+}
+
+// WithVerification sets the Verification field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Verification field is set to the value of the last call.
+func (b *BackupScheduleSpecApplyConfiguration) WithVerification(value *BackupVerificationApplyConfiguration) *BackupScheduleSpecApplyConfiguration {
+	b.Verification = value
 	return b
 }
 

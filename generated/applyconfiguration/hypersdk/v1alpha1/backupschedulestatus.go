@@ -44,10 +44,17 @@ type BackupScheduleStatusApplyConfiguration struct {
 	Pending []string `json:"pending,omitempty"`
 	// CarbonPlan is the carbon-aware choice of the last run.
 	CarbonPlan *BackupCarbonPlanApplyConfiguration `json:"carbonPlan,omitempty"`
+	// Runs counts the runs started, for verification's every-N-th.
+	Runs *int64 `json:"runs,omitempty"`
+	// Verifying is the verification in progress.
+	Verifying *BackupVerificationProgressApplyConfiguration `json:"verifying,omitempty"`
+	// LastVerification is the last verification done.
+	LastVerification *BackupVerificationResultApplyConfiguration `json:"lastVerification,omitempty"`
 	// Snapshots are the snapshots the schedule made and keeps, oldest first.
 	Snapshots []ScheduledSnapshotApplyConfiguration `json:"snapshots,omitempty"`
 	// Conditions: Ready (the last pass could do what the schedule asks),
-	// CarbonAware (the last run's hour was chosen on a forecast).
+	// CarbonAware (the last run's hour was chosen on a forecast), Verified
+	// (the last verification's result).
 	Conditions []metav1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 }
 
@@ -112,6 +119,30 @@ func (b *BackupScheduleStatusApplyConfiguration) WithPending(values ...string) *
 // If called multiple times, the CarbonPlan field is set to the value of the last call.
 func (b *BackupScheduleStatusApplyConfiguration) WithCarbonPlan(value *BackupCarbonPlanApplyConfiguration) *BackupScheduleStatusApplyConfiguration {
 	b.CarbonPlan = value
+	return b
+}
+
+// WithRuns sets the Runs field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Runs field is set to the value of the last call.
+func (b *BackupScheduleStatusApplyConfiguration) WithRuns(value int64) *BackupScheduleStatusApplyConfiguration {
+	b.Runs = &value
+	return b
+}
+
+// WithVerifying sets the Verifying field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Verifying field is set to the value of the last call.
+func (b *BackupScheduleStatusApplyConfiguration) WithVerifying(value *BackupVerificationProgressApplyConfiguration) *BackupScheduleStatusApplyConfiguration {
+	b.Verifying = value
+	return b
+}
+
+// WithLastVerification sets the LastVerification field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the LastVerification field is set to the value of the last call.
+func (b *BackupScheduleStatusApplyConfiguration) WithLastVerification(value *BackupVerificationResultApplyConfiguration) *BackupScheduleStatusApplyConfiguration {
+	b.LastVerification = value
 	return b
 }
 

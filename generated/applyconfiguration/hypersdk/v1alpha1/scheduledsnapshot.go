@@ -38,6 +38,10 @@ type ScheduledSnapshotApplyConfiguration struct {
 	// Phase is the operation's: Pending, Running or Succeeded (failed
 	// snapshots are dropped and reported in lastFailure).
 	Phase *hypersdkv1alpha1.VMOperationPhase `json:"phase,omitempty"`
+	// Verify says the snapshot is to be verified.
+	Verify *bool `json:"verify,omitempty"`
+	// Verification is its result: Succeeded or Failed.
+	Verification *string `json:"verification,omitempty"`
 }
 
 // ScheduledSnapshotApplyConfiguration constructs a declarative configuration of the ScheduledSnapshot type for use with
@@ -83,5 +87,21 @@ func (b *ScheduledSnapshotApplyConfiguration) WithOperation(value string) *Sched
 // If called multiple times, the Phase field is set to the value of the last call.
 func (b *ScheduledSnapshotApplyConfiguration) WithPhase(value hypersdkv1alpha1.VMOperationPhase) *ScheduledSnapshotApplyConfiguration {
 	b.Phase = &value
+	return b
+}
+
+// WithVerify sets the Verify field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Verify field is set to the value of the last call.
+func (b *ScheduledSnapshotApplyConfiguration) WithVerify(value bool) *ScheduledSnapshotApplyConfiguration {
+	b.Verify = &value
+	return b
+}
+
+// WithVerification sets the Verification field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Verification field is set to the value of the last call.
+func (b *ScheduledSnapshotApplyConfiguration) WithVerification(value string) *ScheduledSnapshotApplyConfiguration {
+	b.Verification = &value
 	return b
 }

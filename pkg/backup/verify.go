@@ -1,0 +1,352 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/console"
+)
+
+// Verification results, phases and where they are recorded.
+const (
+	ResultSucceeded = "Succeeded"
+	ResultFailed    = "Failed"
+
+	phaseRestoring = "Restoring"
+	phaseStarting  = "Starting"
+	phaseChecking  = "Checking"
+	phaseCleaning  = "Cleaning"
+
+	// ConditionVerified is the last verification's result.
+	ConditionVerified = "Verified"
+	// LabelVerification marks the operations of a schedule's
+	// verifications (not LabelSchedule: they are not snapshots).
+	LabelVerification = "hypersdk.io/backup-verification"
+	// VerificationAnnotation and VerificationMessageAnnotation record the
+	// result on the VirtualMachineSnapshot.
+	VerificationAnnotation        = "hypersdk.io/backup-verification"
+	VerificationMessageAnnotation = "hypersdk.io/backup-verification-message"
+
+	scratchSuffix = "-verify"
+	// checkFor bounds one look at the console, so a pass over many
+	// schedules is not held up by one guest; the verification's timeout
+	// bounds all of them.
+	checkFor = 10 * time.Second
+	// keepOutput is how much of the console a failure message quotes.
+	keepOutput = 300
+)
+
+// scratchName is the VM a snapshot is restored into for verification.
+func scratchName(snapshot string) string {
+	name := snapshot + scratchSuffix
+	if len(name) <= 63 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(snapshot))
+	return snapshot[:63-len(scratchSuffix)-11] + "-" + hex.EncodeToString(sum[:])[:10] + scratchSuffix
+}
+
+// isScratch: VMs a schedule restored for verification carry the source's
+// labels, so they would be selected; they are never backed up.
+func isScratch(schedule, vm string) bool {
+	return strings.HasPrefix(vm, schedule+"-") && strings.HasSuffix(vm, scratchSuffix)
+}
+
+// verify moves the schedule's verification one step: it picks the next
+// snapshot to verify, restores it as a scratch VM, starts it, checks its
+// console, and deletes it; every name is derived from the snapshot, so a
+// restart in the middle continues where it was.
+func (s *Scheduler) verify(ctx context.Context, b *v1alpha1.BackupSchedule, st *v1alpha1.BackupScheduleStatus, rev *reviewer, now time.Time) error {
+	v := b.Spec.Verification
+	p := st.Verifying
+	if p == nil {
+		if v == nil {
+			return nil
+		}
+		for _, snap := range st.Snapshots {
+			if snap.Verify && snap.Verification == "" && snap.Phase == v1alpha1.VMOperationSucceeded {
+				p = &v1alpha1.BackupVerificationProgress{Snapshot: snap.Name, VMName: snap.VMName,
+					ScratchVM: scratchName(snap.Name), Phase: phaseRestoring, Started: metav1.NewTime(now)}
+				st.Verifying = p
+				break
+			}
+		}
+		if p == nil {
+			return nil
+		}
+	}
+	if v == nil && p.Phase != phaseCleaning {
+		fail(p, "verification was turned off")
+	}
+	var err error
+	switch p.Phase {
+	case phaseRestoring:
+		err = s.stepOperation(ctx, b, rev, p, p.ScratchVM+"-restore", p.VMName, "restore", phaseStarting,
+			v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationRestore, Restore: &v1alpha1.RestoreSpec{SnapshotName: p.Snapshot, TargetName: p.ScratchVM}})
+	case phaseStarting:
+		err = s.stepOperation(ctx, b, rev, p, p.ScratchVM+"-start", p.ScratchVM, "start", phaseChecking,
+			v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart, Start: &v1alpha1.StartSpec{}})
+	case phaseChecking:
+		if err = rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "get",
+			Group: "hypersdk.io", Resource: "virtualmachines", Subresource: "console", Name: p.ScratchVM}); err != nil {
+			break
+		}
+		ok, out, cerr := s.check(ctx, b.Namespace, p.ScratchVM, v)
+		switch {
+		case ok:
+			p.Phase, p.Result, p.Message = phaseCleaning, ResultSucceeded, fmt.Sprintf("the guest answered %q", v.ExpectedOutput)
+		case now.Sub(p.Started.Time) > v.Timeout.Duration:
+			msg := fmt.Sprintf("no %q on the console within %s", v.ExpectedOutput, v.Timeout.Duration)
+			if cerr != nil {
+				msg += ": " + cerr.Error()
+			}
+			fail(p, msg+"; the console showed: "+tail(out))
+		}
+	}
+	if v != nil && p.Phase != phaseCleaning && now.Sub(p.Started.Time) > v.Timeout.Duration {
+		msg := fmt.Sprintf("%s for longer than %s", strings.ToLower(p.Phase), v.Timeout.Duration)
+		if err != nil {
+			msg, err = msg+": "+err.Error(), nil
+		}
+		fail(p, msg)
+	}
+	if err != nil || p.Phase != phaseCleaning {
+		return err
+	}
+	return s.finishVerification(ctx, b, st, rev, p, now)
+}
+
+func fail(p *v1alpha1.BackupVerificationProgress, msg string) {
+	p.Phase, p.Result, p.Message = phaseCleaning, ResultFailed, msg
+}
+
+// stepOperation creates (once) the operation of a verification step as the
+// requester may, and moves to next when it succeeds; a failed step fails
+// the verification.
+func (s *Scheduler) stepOperation(ctx context.Context, b *v1alpha1.BackupSchedule, rev *reviewer, p *v1alpha1.BackupVerificationProgress,
+	name, vm, subresource, next string, spec v1alpha1.VMOperationSpec) error {
+	ops := s.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(b.Namespace)
+	op, err := ops.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		if err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "create",
+			Group: "hypersdk.io", Resource: "virtualmachines", Subresource: subresource, Name: vm}); err != nil {
+			return err
+		}
+		spec.VMName = vm
+		op, err = ops.Create(ctx, &v1alpha1.VMOperation{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelVerification: b.Name}},
+			Spec:       spec,
+		}, metav1.CreateOptions{})
+		if apierrors.IsInvalid(err) || apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+			// Refused by its precheck (the snapshot gone, the name taken).
+			fail(p, fmt.Sprintf("%s: %v", subresource, err))
+			return nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("the %s operation of verification %s: %w", subresource, p.ScratchVM, err)
+	}
+	switch op.Status.Phase {
+	case v1alpha1.VMOperationSucceeded:
+		p.Phase = next
+	case v1alpha1.VMOperationFailed, v1alpha1.VMOperationCancelled:
+		fail(p, fmt.Sprintf("%s: %s", subresource, op.Status.Message))
+	}
+	return nil
+}
+
+// finishVerification deletes the scratch VM, then records the result on the
+// snapshot, in the status, as an event and in the metric.
+func (s *Scheduler) finishVerification(ctx context.Context, b *v1alpha1.BackupSchedule, st *v1alpha1.BackupScheduleStatus, rev *reviewer,
+	p *v1alpha1.BackupVerificationProgress, now time.Time) error {
+	if err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "delete",
+		Group: "kubevirt.io", Resource: "virtualmachines", Name: p.ScratchVM}); err != nil {
+		return err
+	}
+	err := s.cfg.KubeVirt.KubevirtV1().VirtualMachines(b.Namespace).Delete(ctx, p.ScratchVM, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting scratch VM %s: %w", p.ScratchVM, err)
+	}
+	if err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "patch",
+		Group: "snapshot.kubevirt.io", Resource: "virtualmachinesnapshots", Name: p.Snapshot}); err != nil {
+		return err
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		VerificationAnnotation: p.Result, VerificationMessageAnnotation: p.Message}}})
+	_, err = s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(b.Namespace).Patch(ctx, p.Snapshot, types.MergePatchType, patch, metav1.PatchOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("recording the verification on snapshot %s: %w", p.Snapshot, err)
+	}
+	for i := range st.Snapshots {
+		if st.Snapshots[i].Name == p.Snapshot {
+			st.Snapshots[i].Verification = p.Result
+		}
+	}
+	st.LastVerification = &v1alpha1.BackupVerificationResult{Snapshot: p.Snapshot, VMName: p.VMName, Time: metav1.NewTime(now),
+		Result: p.Result, Message: p.Message}
+	st.Verifying = nil
+	cond := metav1.Condition{Type: ConditionVerified, Status: metav1.ConditionTrue, Reason: ResultSucceeded,
+		Message: fmt.Sprintf("snapshot %s of VM %s: %s", p.Snapshot, p.VMName, p.Message), ObservedGeneration: b.Generation,
+		LastTransitionTime: metav1.NewTime(now)}
+	eventType, reason := corev1.EventTypeNormal, "BackupVerified"
+	if p.Result != ResultSucceeded {
+		cond.Status, cond.Reason = metav1.ConditionFalse, ResultFailed
+		eventType, reason = corev1.EventTypeWarning, "BackupVerificationFailed"
+	}
+	meta.SetStatusCondition(&st.Conditions, cond)
+	s.metrics.verifications.WithLabelValues(b.Namespace, b.Name, strings.ToLower(p.Result)).Inc()
+	if s.recorder != nil {
+		s.recorder.Eventf(scheduleRef(b), eventType, reason, "Snapshot %s of VM %s: %s", p.Snapshot, p.VMName, p.Message)
+	}
+	return nil
+}
+
+func scheduleRef(b *v1alpha1.BackupSchedule) *corev1.ObjectReference {
+	return &corev1.ObjectReference{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "BackupSchedule",
+		Namespace: b.Namespace, Name: b.Name, UID: b.UID, ResourceVersion: b.ResourceVersion}
+}
+
+// check reads the scratch VM's serial console for up to checkFor: it
+// presses Enter and, with a command, logs in as the user (an empty
+// password) and types the command; it is done when the expected output
+// appears after what it typed last. It returns what the console showed.
+func (s *Scheduler) check(ctx context.Context, ns, vm string, v *v1alpha1.BackupVerification) (bool, string, error) {
+	if s.cfg.Dialer == nil {
+		return false, "", fmt.Errorf("hypersdk-controller has no console dialer")
+	}
+	ctx, cancel := context.WithTimeout(ctx, checkFor)
+	defer cancel()
+	conn, err := s.cfg.Dialer.Dial(ctx, ns, vm, console.Serial)
+	if err != nil {
+		return false, "", err
+	}
+	t := newTerminal(conn)
+	go func() { <-ctx.Done(); conn.Close() }()
+	if _, err := io.WriteString(conn, "\r"); err != nil {
+		return false, t.all(), err
+	}
+	if v.Command == "" {
+		return t.waitFor(ctx, 0, v.ExpectedOutput) >= 0, t.all(), ctx.Err()
+	}
+	// At a login prompt, log in; at a shell prompt, go on.
+	from := 0
+	if at := t.waitFor(ctx, 0, "login:", "$ ", "# "); at < 0 {
+		return false, t.all(), ctx.Err()
+	} else if strings.HasPrefix(t.since(at), "login:") {
+		from = t.len()
+		if _, err := io.WriteString(conn, v.Username+"\r"); err != nil {
+			return false, t.all(), err
+		}
+		if t.waitFor(ctx, from, "Password:") < 0 {
+			return false, t.all(), ctx.Err()
+		}
+		from = t.len()
+		if _, err := io.WriteString(conn, "\r"); err != nil {
+			return false, t.all(), err
+		}
+		if t.waitFor(ctx, from, "$ ", "# ") < 0 {
+			return false, t.all(), ctx.Err()
+		}
+	}
+	from = t.len()
+	if _, err := io.WriteString(conn, v.Command+"\r"); err != nil {
+		return false, t.all(), err
+	}
+	// The echo of the command line comes first; the output after it.
+	echo := t.waitFor(ctx, from, v.Command)
+	if echo < 0 {
+		return false, t.all(), ctx.Err()
+	}
+	return t.waitFor(ctx, echo+len(v.Command), v.ExpectedOutput) >= 0, t.all(), ctx.Err()
+}
+
+// terminal gathers what a console shows, for waitFor.
+type terminal struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+func newTerminal(r io.Reader) *terminal {
+	t := &terminal{changed: make(chan struct{}, 1)}
+	go func() {
+		p := make([]byte, 4096)
+		for {
+			n, err := r.Read(p)
+			t.mu.Lock()
+			if t.buf.Len() < 1<<20 {
+				t.buf.Write(p[:n])
+			}
+			t.mu.Unlock()
+			select {
+			case t.changed <- struct{}{}:
+			default:
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return t
+}
+
+func (t *terminal) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.buf.Len()
+}
+
+func (t *terminal) all() string { return t.since(0) }
+
+func (t *terminal) since(from int) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf.Bytes()[min(from, t.buf.Len()):])
+}
+
+// waitFor returns the offset of the first of wants to appear at or after
+// from, or -1 when ctx ends first.
+func (t *terminal) waitFor(ctx context.Context, from int, wants ...string) int {
+	for {
+		text := t.since(from)
+		first := -1
+		for _, w := range wants {
+			if i := strings.Index(text, w); i >= 0 && (first < 0 || i < first) {
+				first = i
+			}
+		}
+		if first >= 0 {
+			return from + first
+		}
+		select {
+		case <-ctx.Done():
+			return -1
+		case <-t.changed:
+		}
+	}
+}
+
+// tail is the end of what a console showed, on one line, for a message.
+func tail(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > keepOutput {
+		s = "..." + s[len(s)-keepOutput:]
+	}
+	return fmt.Sprintf("%q", s)
+}

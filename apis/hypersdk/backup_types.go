@@ -39,6 +39,8 @@ type BackupScheduleSpec struct {
 	// Verification, when set, restores snapshots into scratch VMs and
 	// checks that their guests answer on the serial console.
 	Verification *BackupVerification
+	// Replication, when set, copies each snapshot to another cluster.
+	Replication *BackupReplication
 	// Suspend stops new runs; slots passed while suspended are not caught up.
 	Suspend bool
 	// Requester is who last wrote the spec. The server sets it from the
@@ -85,6 +87,12 @@ type BackupVerification struct {
 	Username       string
 	// Timeout bounds a verification from its restore to its check.
 	Timeout metav1.Duration
+}
+
+// BackupReplication copies the schedule's snapshots to another cluster.
+type BackupReplication struct {
+	KubeconfigSecret string
+	Namespace        string
 }
 
 // BackupVerificationProgress is the verification in progress.
@@ -176,6 +184,8 @@ type ScheduledSnapshot struct {
 	// result: Succeeded or Failed.
 	Verify       bool
 	Verification string
+	// Replicated says the snapshot is on the replication's cluster.
+	Replicated bool
 }
 
 // BackupFailure is a snapshot that failed.

@@ -42,6 +42,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.BackupCarbonWindowApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BackupFailure"):
 		return &hypersdkv1alpha1.BackupFailureApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BackupReplication"):
+		return &hypersdkv1alpha1.BackupReplicationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BackupRetention"):
 		return &hypersdkv1alpha1.BackupRetentionApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BackupSchedule"):

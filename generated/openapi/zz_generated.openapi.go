@@ -39,6 +39,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.BackupCarbonPlan{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_BackupCarbonPlan(ref),
 		v1alpha1.BackupCarbonWindow{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_BackupCarbonWindow(ref),
 		v1alpha1.BackupFailure{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_BackupFailure(ref),
+		v1alpha1.BackupReplication{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_BackupReplication(ref),
 		v1alpha1.BackupRetention{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_BackupRetention(ref),
 		v1alpha1.BackupSchedule{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_BackupSchedule(ref),
 		v1alpha1.BackupScheduleList{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleList(ref),
@@ -382,6 +383,35 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupFailure(ref common.ReferenceCa
 	}
 }
 
+func schema_hypersdk_apis_hypersdk_v1alpha1_BackupReplication(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupReplication copies each snapshot the schedule made, once it is ready, to another cluster: the VirtualMachineSnapshot and its content are re-created there under the same names (ready to use, annotated with where they come from), and deleted there when the schedule prunes them here. Only the objects are copied: the disks' volume snapshots must reach the other cluster through the storage layer (see docs/backup.md).",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kubeconfigSecret": {
+						SchemaProps: spec.SchemaProps{
+							Description: "KubeconfigSecret is a Secret of the schedule's namespace whose key \"kubeconfig\" reaches the other cluster; the schedule's requester must be allowed to read it.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Namespace on the other cluster; the schedule's by default. It must exist there.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"kubeconfigSecret"},
+			},
+		},
+	}
+}
+
 func schema_hypersdk_apis_hypersdk_v1alpha1_BackupRetention(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -582,6 +612,12 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleSpec(ref common.Refere
 							Ref:         ref(v1alpha1.BackupVerification{}.OpenAPIModelName()),
 						},
 					},
+					"replication": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Replication, when set, copies each snapshot to another cluster.",
+							Ref:         ref(v1alpha1.BackupReplication{}.OpenAPIModelName()),
+						},
+					},
 					"suspend": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Suspend stops new runs; slots passed while suspended are not caught up.",
@@ -600,7 +636,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleSpec(ref common.Refere
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.BackupCarbonWindow{}.OpenAPIModelName(), v1alpha1.BackupRetention{}.OpenAPIModelName(), v1alpha1.BackupVerification{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
+			v1alpha1.BackupCarbonWindow{}.OpenAPIModelName(), v1alpha1.BackupReplication{}.OpenAPIModelName(), v1alpha1.BackupRetention{}.OpenAPIModelName(), v1alpha1.BackupVerification{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
 	}
 }
 
@@ -716,7 +752,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleStatus(ref common.Refe
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Conditions: Ready (the last pass could do what the schedule asks), CarbonAware (the last run's hour was chosen on a forecast), Verified (the last verification's result).",
+							Description: "Conditions: Ready (the last pass could do what the schedule asks), CarbonAware (the last run's hour was chosen on a forecast), Verified (the last verification's result), Replicated (the last replication could copy every ready snapshot).",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -3220,6 +3256,13 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_ScheduledSnapshot(ref common.Referen
 						SchemaProps: spec.SchemaProps{
 							Description: "Verification is its result: Succeeded or Failed.",
 							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"replicated": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Replicated says the snapshot is on the replication's cluster.",
+							Type:        []string{"boolean"},
 							Format:      "",
 						},
 					},

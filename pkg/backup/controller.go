@@ -137,6 +137,7 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 	st.ObservedGeneration = b.Generation
 	var carbonCond *metav1.Condition
 	rev := &reviewer{s: s, b: b, all: map[string]bool{}}
+	other := &peer{}
 	sched, err := validation.ParseBackupSchedule(b.Spec.Schedule, b.Spec.TimeZone)
 	if err == nil {
 		err = s.follow(ctx, b, st, now)
@@ -181,10 +182,14 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 		err = s.start(ctx, b, st, rev)
 	}
 	if err == nil {
-		err = s.prune(ctx, b, st, now, rev)
+		err = s.prune(ctx, b, st, now, rev, other)
 	}
 	if err == nil {
 		err = s.verify(ctx, b, st, rev, now)
+	}
+	var replicated *metav1.Condition
+	if err == nil && b.Spec.Replication != nil {
+		replicated = s.replicate(ctx, b, st, rev, other)
 	}
 	cond := metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: "Scheduled",
 		Message: fmt.Sprintf("%d snapshots kept, %d VMs waiting", len(st.Snapshots), len(st.Pending))}
@@ -203,6 +208,13 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 	case carbonCond != nil:
 		carbonCond.ObservedGeneration, carbonCond.LastTransitionTime = b.Generation, metav1.NewTime(now)
 		meta.SetStatusCondition(&st.Conditions, *carbonCond)
+	}
+	switch {
+	case b.Spec.Replication == nil:
+		meta.RemoveStatusCondition(&st.Conditions, ConditionReplicated)
+	case replicated != nil:
+		replicated.ObservedGeneration, replicated.LastTransitionTime = b.Generation, metav1.NewTime(now)
+		meta.SetStatusCondition(&st.Conditions, *replicated)
 	}
 	if equality.Semantic.DeepEqual(&b.Status, st) {
 		// Nothing new: between runs a pass makes no write.
@@ -327,7 +339,7 @@ func (s *Scheduler) start(ctx context.Context, b *v1alpha1.BackupSchedule, st *v
 // prune deletes the schedule's succeeded snapshots its retention does not
 // keep. Only snapshots in the status (made by the schedule) are candidates,
 // and each must still carry the annotation of the operation that made it.
-func (s *Scheduler) prune(ctx context.Context, b *v1alpha1.BackupSchedule, st *v1alpha1.BackupScheduleStatus, now time.Time, rev *reviewer) error {
+func (s *Scheduler) prune(ctx context.Context, b *v1alpha1.BackupSchedule, st *v1alpha1.BackupScheduleStatus, now time.Time, rev *reviewer, other *peer) error {
 	loc, err := time.LoadLocation(b.Spec.TimeZone)
 	if err != nil {
 		return fmt.Errorf("time zone of the retention periods: %w", err)
@@ -343,6 +355,10 @@ func (s *Scheduler) prune(ctx context.Context, b *v1alpha1.BackupSchedule, st *v
 		}
 		err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "delete",
 			Group: "snapshot.kubevirt.io", Resource: "virtualmachinesnapshots", Name: snap.Name})
+		if err == nil && snap.Replicated && b.Spec.Replication != nil {
+			// The copy goes first: pruned here, it would be forgotten there.
+			err = s.unreplicate(ctx, b, rev, other, snap.Name)
+		}
 		if err == nil {
 			err = deleteOwn(ctx, snaps, snap)
 		}

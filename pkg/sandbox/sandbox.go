@@ -251,8 +251,12 @@ func clean(dir string) error {
 
 // Kubectl runs the control plane's kubectl with the admin kubeconfig.
 func (sb *Sandbox) Kubectl(ctx context.Context, args ...string) ([]byte, error) {
+	return sb.kubectl(ctx, sb.Kubeconfig, args...)
+}
+
+func (sb *Sandbox) kubectl(ctx context.Context, kubeconfig string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(sb.cfg.ControlPlaneBinDir, "kubectl"),
-		append([]string{"--kubeconfig=" + sb.Kubeconfig}, args...)...)
+		append([]string{"--kubeconfig=" + kubeconfig}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return out, fmt.Errorf("kubectl %v: %w: %s", args, err, out)
@@ -278,6 +282,26 @@ func (sb *Sandbox) installArtifacts(ctx context.Context) error {
 	_, err := sb.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=120s",
 		"crd", "-l", "app.kubernetes.io/part-of=hypersdk-sandbox")
 	return err
+}
+
+// StartPeerCluster brings up a second control plane (etcd and
+// kube-apiserver, no nodes) with KubeVirt's CRDs, named name, for what
+// works across clusters such as backup replication. The caller stops it.
+func (sb *Sandbox) StartPeerCluster(ctx context.Context, name string) (*controlplane.ControlPlane, error) {
+	cp, err := controlplane.Start(ctx, controlplane.Config{BinDir: sb.cfg.ControlPlaneBinDir,
+		Dir: filepath.Join(sb.cfg.Dir, "peers", name), StartTimeout: sb.cfg.StartTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("starting peer cluster %s: %w", name, err)
+	}
+	if _, err = sb.kubectl(ctx, cp.AdminKubeconfig, "apply", "--server-side", "-k", filepath.Join(sb.ArtifactsDir(), "kubevirt")); err == nil {
+		_, err = sb.kubectl(ctx, cp.AdminKubeconfig, "wait", "--for=condition=Established", "--timeout=120s",
+			"crd", "-l", "app.kubernetes.io/part-of=hypersdk-sandbox")
+	}
+	if err != nil {
+		cp.Stop()
+		return nil, fmt.Errorf("installing KubeVirt's CRDs on peer cluster %s: %w", name, err)
+	}
+	return cp, nil
 }
 
 // ArtifactsDir holds a copy of artifacts/, as embedded in the binary.

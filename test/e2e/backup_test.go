@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -11,14 +12,18 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/pkg/backup"
 	"github.com/hypersdk/hypersdk/pkg/carbon"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/kubevirtsim"
 	"github.com/hypersdk/hypersdk/test/framework"
@@ -392,4 +397,108 @@ func TestBackupVerification(t *testing.T) {
 			t.Errorf("hypersdk_backup_verifications_total{result=%q} = %v (%v), want %v", result, got, err, want)
 		}
 	}
+}
+
+// TestBackupReplication: a schedule with replication copies each snapshot,
+// once ready, with its content, to a second cluster named by a kubeconfig
+// Secret, and deletes the copy there when it prunes the snapshot here.
+func TestBackupReplication(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "backup-replica")
+	peer, err := env.StartPeerCluster(ctx, "dr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(peer.Stop)
+	peerKube := kubernetes.NewForConfigOrDie(peer.Admin)
+	peerKV, err := kubevirt.NewClientset(peer.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peerKube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "dr-" + ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := os.ReadFile(peer.AdminKubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "dr-site"},
+		Data: map[string][]byte{"kubeconfig": kubeconfig}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	createKubeVirtVM(t, ns, kubevirtVM("db", 1, "1Gi", map[string]string{"backup": "replicated"}))
+	bs := &v1alpha1.BackupSchedule{
+		ObjectMeta: metav1.ObjectMeta{Name: "offsite"},
+		Spec: v1alpha1.BackupScheduleSpec{
+			VMSelector:    &metav1.LabelSelector{MatchLabels: map[string]string{"backup": "replicated"}},
+			Schedule:      "@every 5s",
+			Retention:     v1alpha1.BackupRetention{KeepLast: ptr.To[int32](1)},
+			MaxConcurrent: ptr.To[int32](1),
+			Replication:   &v1alpha1.BackupReplication{KubeconfigSecret: "dr-site", Namespace: "dr-" + ns},
+		},
+	}
+	if _, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Create(ctx, bs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	framework.Eventually(t, "a snapshot replicated", func(ctx context.Context) (bool, error) {
+		b, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(ctx, "offsite", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, s := range b.Status.Snapshots {
+			if s.Replicated {
+				first = s.Name
+				return meta.IsStatusConditionTrue(b.Status.Conditions, backup.ConditionReplicated), nil
+			}
+		}
+		return false, nil
+	})
+	copied, err := peerKV.SnapshotV1beta1().VirtualMachineSnapshots("dr-"+ns).Get(ctx, first, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the replicated snapshot %s on the second cluster: %v", first, err)
+	}
+	original, err := env.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ns).Get(ctx, first, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if copied.Status == nil || !ptr.Deref(copied.Status.ReadyToUse, false) || copied.Spec.Source.Name != "db" ||
+		copied.Annotations[backup.ReplicatedFromAnnotation] != ns+"/"+first {
+		t.Errorf("the copy: %+v %+v, want ready, of db, annotated from %s/%s", copied.Annotations, copied.Status, ns, first)
+	}
+	content, err := peerKV.SnapshotV1beta1().VirtualMachineSnapshotContents("dr-"+ns).Get(ctx, *copied.Status.VirtualMachineSnapshotContentName, metav1.GetOptions{})
+	if err != nil || content.Spec.Source.VirtualMachine == nil || content.Spec.Source.VirtualMachine.Name != "db" ||
+		*original.Status.VirtualMachineSnapshotContentName != content.Name {
+		t.Errorf("the copy's content: %+v, %v; want the original's %s, of db", content, err, *original.Status.VirtualMachineSnapshotContentName)
+	}
+	// keepLast 1: the next run prunes the first snapshot, here and there.
+	framework.Eventually(t, "the first snapshot pruned on both clusters", func(ctx context.Context) (bool, error) {
+		_, here := env.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ns).Get(ctx, first, metav1.GetOptions{})
+		_, there := peerKV.SnapshotV1beta1().VirtualMachineSnapshots("dr-"+ns).Get(ctx, first, metav1.GetOptions{})
+		return apierrors.IsNotFound(here) && apierrors.IsNotFound(there), nil
+	})
+	setSuspend(t, ns, "offsite", true)
+
+	// A schedule whose author may write schedules (hypersdk:edit) but not
+	// read Secrets replicates nothing.
+	token := env.ServiceAccountToken(t, ns, "backup-editor", "hypersdk:edit")
+	editor, err := hypersdkclient.NewForConfig(env.ConfigFor(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied := bs.DeepCopy()
+	denied.Name = "no-secret-access"
+	denied.Spec.Schedule = "@every 3s"
+	if _, err := editor.HypersdkV1alpha1().BackupSchedules(ns).Create(ctx, denied, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "replication refused for want of rights on the Secret", func(ctx context.Context) (bool, error) {
+		b, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(ctx, "no-secret-access", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		c := meta.FindStatusCondition(b.Status.Conditions, backup.ConditionReplicated)
+		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "secrets"), nil
+	})
 }

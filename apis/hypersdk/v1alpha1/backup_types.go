@@ -44,6 +44,9 @@ type BackupScheduleSpec struct {
 	// checks that their guests answer on the serial console.
 	// +optional
 	Verification *BackupVerification `json:"verification,omitempty"`
+	// Replication, when set, copies each snapshot to another cluster.
+	// +optional
+	Replication *BackupReplication `json:"replication,omitempty"`
 	// Suspend stops new runs; slots passed while suspended are not caught up.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
@@ -115,6 +118,23 @@ type BackupVerification struct {
 	// 1h; 10m by default.
 	// +optional
 	Timeout metav1.Duration `json:"timeout,omitempty"`
+}
+
+// BackupReplication copies each snapshot the schedule made, once it is
+// ready, to another cluster: the VirtualMachineSnapshot and its content are
+// re-created there under the same names (ready to use, annotated with
+// where they come from), and deleted there when the schedule prunes them
+// here. Only the objects are copied: the disks' volume snapshots must reach
+// the other cluster through the storage layer (see docs/backup.md).
+type BackupReplication struct {
+	// KubeconfigSecret is a Secret of the schedule's namespace whose key
+	// "kubeconfig" reaches the other cluster; the schedule's requester must
+	// be allowed to read it.
+	KubeconfigSecret string `json:"kubeconfigSecret"`
+	// Namespace on the other cluster; the schedule's by default. It must
+	// exist there.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // BackupVerificationProgress is the verification in progress.
@@ -209,7 +229,8 @@ type BackupScheduleStatus struct {
 	Snapshots []ScheduledSnapshot `json:"snapshots,omitempty"`
 	// Conditions: Ready (the last pass could do what the schedule asks),
 	// CarbonAware (the last run's hour was chosen on a forecast), Verified
-	// (the last verification's result).
+	// (the last verification's result), Replicated (the last replication
+	// could copy every ready snapshot).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -234,6 +255,9 @@ type ScheduledSnapshot struct {
 	// Verification is its result: Succeeded or Failed.
 	// +optional
 	Verification string `json:"verification,omitempty"`
+	// Replicated says the snapshot is on the replication's cluster.
+	// +optional
+	Replicated bool `json:"replicated,omitempty"`
 }
 
 // BackupFailure is a snapshot that failed.

@@ -47,6 +47,11 @@ func (in BackupFailure) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupReplication) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BackupReplication"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in BackupRetention) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.BackupRetention"
 }

@@ -1,6 +1,8 @@
 package validation
 
 import (
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+
 	"strings"
 
 	"time"
@@ -98,6 +100,21 @@ func ValidateBackupSchedule(b *hypersdk.BackupSchedule) field.ErrorList {
 		for _, f := range []struct{ name, value string }{{"command", v.Command}, {"username", v.Username}, {"expectedOutput", v.ExpectedOutput}} {
 			if len(f.value) > 256 || strings.ContainsAny(f.value, "\r\n") {
 				allErrs = append(allErrs, field.Invalid(vp.Child(f.name), f.value, "one line of at most 256 characters"))
+			}
+		}
+	}
+	if r := spec.Replication; r != nil {
+		rp := fldPath.Child("replication")
+		if r.KubeconfigSecret == "" {
+			allErrs = append(allErrs, field.Required(rp.Child("kubeconfigSecret"), "a Secret of this namespace with the other cluster's kubeconfig"))
+		} else {
+			for _, msg := range apimachineryvalidation.NameIsDNSSubdomain(r.KubeconfigSecret, false) {
+				allErrs = append(allErrs, field.Invalid(rp.Child("kubeconfigSecret"), r.KubeconfigSecret, msg))
+			}
+		}
+		if r.Namespace != "" {
+			for _, msg := range apimachineryvalidation.ValidateNamespaceName(r.Namespace, false) {
+				allErrs = append(allErrs, field.Invalid(rp.Child("namespace"), r.Namespace, msg))
 			}
 		}
 	}

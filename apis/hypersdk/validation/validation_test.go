@@ -276,6 +276,12 @@ func TestValidateBackupSchedule(t *testing.T) {
 		{"verification out of range", func(s *hypersdk.BackupScheduleSpec) {
 			s.Verification = &hypersdk.BackupVerification{Every: 0, Command: "cat /etc/hostname\nrm -rf /", ExpectedOutput: "db"}
 		}, "spec.verification.every,spec.verification.timeout,spec.verification.username,spec.verification.command"},
+		{"replication", func(s *hypersdk.BackupScheduleSpec) {
+			s.Replication = &hypersdk.BackupReplication{KubeconfigSecret: "dr-site", Namespace: "backups"}
+		}, ""},
+		{"replication without a secret, bad namespace", func(s *hypersdk.BackupScheduleSpec) {
+			s.Replication = &hypersdk.BackupReplication{Namespace: "Backups!"}
+		}, "spec.replication.kubeconfigSecret,spec.replication.namespace"},
 		{"carbon window too short", func(s *hypersdk.BackupScheduleSpec) {
 			s.CarbonWindow = &hypersdk.BackupCarbonWindow{Within: metav1.Duration{Duration: 30 * time.Minute}}
 		}, "spec.carbonWindow.within"},

@@ -47,6 +47,8 @@ type BackupScheduleSpecApplyConfiguration struct {
 	// Verification, when set, restores snapshots into scratch VMs and
 	// checks that their guests answer on the serial console.
 	Verification *BackupVerificationApplyConfiguration `json:"verification,omitempty"`
+	// Replication, when set, copies each snapshot to another cluster.
+	Replication *BackupReplicationApplyConfiguration `json:"replication,omitempty"`
 	// Suspend stops new runs; slots passed while suspended are not caught up.
 	Suspend *bool `json:"suspend,omitempty"`
 	// Requester is who last wrote the spec. The server sets it from the
@@ -114,6 +116,14 @@ func (b *BackupScheduleSpecApplyConfiguration) WithCarbonWindow(value *BackupCar
 // If called multiple times, the Verification field is set to the value of the last call.
 func (b *BackupScheduleSpecApplyConfiguration) WithVerification(value *BackupVerificationApplyConfiguration) *BackupScheduleSpecApplyConfiguration {
 	b.Verification = value
+	return b
+}
+
+// WithReplication sets the Replication field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Replication field is set to the value of the last call.
+func (b *BackupScheduleSpecApplyConfiguration) WithReplication(value *BackupReplicationApplyConfiguration) *BackupScheduleSpecApplyConfiguration {
+	b.Replication = value
 	return b
 }
 

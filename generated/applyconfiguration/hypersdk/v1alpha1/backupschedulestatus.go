@@ -54,7 +54,8 @@ type BackupScheduleStatusApplyConfiguration struct {
 	Snapshots []ScheduledSnapshotApplyConfiguration `json:"snapshots,omitempty"`
 	// Conditions: Ready (the last pass could do what the schedule asks),
 	// CarbonAware (the last run's hour was chosen on a forecast), Verified
-	// (the last verification's result).
+	// (the last verification's result), Replicated (the last replication
+	// could copy every ready snapshot).
 	Conditions []metav1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 }
 

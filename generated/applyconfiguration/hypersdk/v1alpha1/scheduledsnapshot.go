@@ -42,6 +42,8 @@ type ScheduledSnapshotApplyConfiguration struct {
 	Verify *bool `json:"verify,omitempty"`
 	// Verification is its result: Succeeded or Failed.
 	Verification *string `json:"verification,omitempty"`
+	// Replicated says the snapshot is on the replication's cluster.
+	Replicated *bool `json:"replicated,omitempty"`
 }
 
 // ScheduledSnapshotApplyConfiguration constructs a declarative configuration of the ScheduledSnapshot type for use with
@@ -103,5 +105,13 @@ func (b *ScheduledSnapshotApplyConfiguration) WithVerify(value bool) *ScheduledS
 // If called multiple times, the Verification field is set to the value of the last call.
 func (b *ScheduledSnapshotApplyConfiguration) WithVerification(value string) *ScheduledSnapshotApplyConfiguration {
 	b.Verification = &value
+	return b
+}
+
+// WithReplicated sets the Replicated field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Replicated field is set to the value of the last call.
+func (b *ScheduledSnapshotApplyConfiguration) WithReplicated(value bool) *ScheduledSnapshotApplyConfiguration {
+	b.Replicated = &value
 	return b
 }

@@ -1,0 +1,188 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+)
+
+const (
+	// ConditionReplicated is True when every ready snapshot of the
+	// schedule is on the replication's cluster.
+	ConditionReplicated = "Replicated"
+	// ReplicatedFromAnnotation, on the copies, names the original:
+	// <namespace>/<name>.
+	ReplicatedFromAnnotation = "hypersdk.io/replicated-from"
+	// kubeconfigKey is the key of the replication Secret.
+	kubeconfigKey = "kubeconfig"
+)
+
+// peer is the replication's cluster, reached once per pass at most.
+type peer struct {
+	kv       kubevirt.Clientset
+	ns, host string
+	err      error
+	reached  bool
+}
+
+// reach reads the schedule's kubeconfig Secret, as far as the requester
+// may, and makes the other cluster's client.
+func (s *Scheduler) reach(ctx context.Context, b *v1alpha1.BackupSchedule, rev *reviewer, p *peer) error {
+	if p.reached {
+		return p.err
+	}
+	p.reached = true
+	r := b.Spec.Replication
+	p.err = func() error {
+		if err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "get",
+			Resource: "secrets", Name: r.KubeconfigSecret}); err != nil {
+			return err
+		}
+		sec, err := s.cfg.Kube.CoreV1().Secrets(b.Namespace).Get(ctx, r.KubeconfigSecret, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("reading the replication Secret %s: %w", r.KubeconfigSecret, err)
+		}
+		cfg, err := clientcmd.RESTConfigFromKubeConfig(sec.Data[kubeconfigKey])
+		if err != nil {
+			return fmt.Errorf("the %q key of Secret %s is not a kubeconfig: %w", kubeconfigKey, r.KubeconfigSecret, err)
+		}
+		if p.kv, err = kubevirt.NewClientset(cfg); err != nil {
+			return err
+		}
+		p.host, p.ns = cfg.Host, r.Namespace
+		if p.ns == "" {
+			p.ns = b.Namespace
+		}
+		return nil
+	}()
+	return p.err
+}
+
+// replicate copies the schedule's ready snapshots that are not on the other
+// cluster yet; the condition says how far it got.
+func (s *Scheduler) replicate(ctx context.Context, b *v1alpha1.BackupSchedule, st *v1alpha1.BackupScheduleStatus, rev *reviewer, p *peer) *metav1.Condition {
+	todo := 0
+	for _, snap := range st.Snapshots {
+		if snap.Phase == v1alpha1.VMOperationSucceeded && !snap.Replicated {
+			todo++
+		}
+	}
+	if todo == 0 {
+		return nil
+	}
+	cond := &metav1.Condition{Type: ConditionReplicated, Status: metav1.ConditionFalse, Reason: "Failed"}
+	if err := s.reach(ctx, b, rev, p); err != nil {
+		cond.Message = err.Error()
+		return cond
+	}
+	for i := range st.Snapshots {
+		snap := &st.Snapshots[i]
+		if snap.Phase != v1alpha1.VMOperationSucceeded || snap.Replicated {
+			continue
+		}
+		if err := s.copySnapshot(ctx, b.Namespace, snap.Name, p); err != nil {
+			cond.Message = fmt.Sprintf("copying snapshot %s to %s: %v", snap.Name, p.host, err)
+			return cond
+		}
+		snap.Replicated = true
+	}
+	cond.Status, cond.Reason = metav1.ConditionTrue, "Copied"
+	cond.Message = fmt.Sprintf("every ready snapshot is in namespace %s of %s", p.ns, p.host)
+	return cond
+}
+
+// copySnapshot re-creates a snapshot's content and then the snapshot on
+// the other cluster, ready to use; copies already there are kept.
+func (s *Scheduler) copySnapshot(ctx context.Context, ns, name string, p *peer) error {
+	local := s.cfg.KubeVirt.SnapshotV1beta1()
+	snap, err := local.VirtualMachineSnapshots(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if snap.Status == nil || snap.Status.VirtualMachineSnapshotContentName == nil {
+		return fmt.Errorf("snapshot %s has no content", name)
+	}
+	content, err := local.VirtualMachineSnapshotContents(ns).Get(ctx, *snap.Status.VirtualMachineSnapshotContentName, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	from := map[string]string{ReplicatedFromAnnotation: ns + "/" + name}
+	remote := p.kv.SnapshotV1beta1()
+	c := &snapshotv1.VirtualMachineSnapshotContent{
+		ObjectMeta: metav1.ObjectMeta{Name: content.Name, Namespace: p.ns, Labels: content.Labels, Annotations: merge(content.Annotations, from)},
+		Spec:       *content.Spec.DeepCopy(),
+	}
+	if _, err := remote.VirtualMachineSnapshotContents(p.ns).Create(ctx, c, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	copied := &snapshotv1.VirtualMachineSnapshot{
+		ObjectMeta: metav1.ObjectMeta{Name: snap.Name, Namespace: p.ns, Labels: snap.Labels, Annotations: merge(snap.Annotations, from)},
+		Spec:       *snap.Spec.DeepCopy(),
+	}
+	created, err := remote.VirtualMachineSnapshots(p.ns).Create(ctx, copied, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		if created, err = remote.VirtualMachineSnapshots(p.ns).Get(ctx, snap.Name, metav1.GetOptions{}); err == nil &&
+			created.Status != nil && ptr.Deref(created.Status.ReadyToUse, false) {
+			return nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	// The copy is ready as the original is: what a restore there checks.
+	created.Status = &snapshotv1.VirtualMachineSnapshotStatus{ReadyToUse: ptr.To(true), Phase: snapshotv1.Succeeded,
+		CreationTime: snap.Status.CreationTime, VirtualMachineSnapshotContentName: ptr.To(content.Name),
+		SourceUID: snap.Status.SourceUID, Indications: snap.Status.Indications}
+	_, err = remote.VirtualMachineSnapshots(p.ns).UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	return err
+}
+
+// unreplicate deletes a snapshot's copies on the other cluster, before the
+// schedule prunes it here.
+func (s *Scheduler) unreplicate(ctx context.Context, b *v1alpha1.BackupSchedule, rev *reviewer, p *peer, name string) error {
+	if err := s.reach(ctx, b, rev, p); err != nil {
+		return err
+	}
+	remote := p.kv.SnapshotV1beta1()
+	snap, err := remote.VirtualMachineSnapshots(p.ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the copy of snapshot %s on %s: %w", name, p.host, err)
+	}
+	if snap.Annotations[ReplicatedFromAnnotation] == "" {
+		return nil // not a copy of ours: left alone
+	}
+	if snap.Status != nil && snap.Status.VirtualMachineSnapshotContentName != nil {
+		err := remote.VirtualMachineSnapshotContents(p.ns).Delete(ctx, *snap.Status.VirtualMachineSnapshotContentName, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting the copy of snapshot %s's content on %s: %w", name, p.host, err)
+		}
+	}
+	err = remote.VirtualMachineSnapshots(p.ns).Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &snap.UID}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting the copy of snapshot %s on %s: %w", name, p.host, err)
+	}
+	return nil
+}
+
+func merge(a, b map[string]string) map[string]string {
+	out := make(map[string]string, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -115,17 +116,25 @@ func (s *Scheduler) copySnapshot(ctx context.Context, ns, name string, p *peer) 
 	if err != nil {
 		return err
 	}
-	from := map[string]string{ReplicatedFromAnnotation: ns + "/" + name}
+	// Each copy keeps the original's annotations and names the original.
+	annotated := func(a map[string]string) map[string]string {
+		out := maps.Clone(a)
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[ReplicatedFromAnnotation] = ns + "/" + name
+		return out
+	}
 	remote := p.kv.SnapshotV1beta1()
 	c := &snapshotv1.VirtualMachineSnapshotContent{
-		ObjectMeta: metav1.ObjectMeta{Name: content.Name, Namespace: p.ns, Labels: content.Labels, Annotations: merge(content.Annotations, from)},
+		ObjectMeta: metav1.ObjectMeta{Name: content.Name, Namespace: p.ns, Labels: content.Labels, Annotations: annotated(content.Annotations)},
 		Spec:       *content.Spec.DeepCopy(),
 	}
 	if _, err := remote.VirtualMachineSnapshotContents(p.ns).Create(ctx, c, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
 	copied := &snapshotv1.VirtualMachineSnapshot{
-		ObjectMeta: metav1.ObjectMeta{Name: snap.Name, Namespace: p.ns, Labels: snap.Labels, Annotations: merge(snap.Annotations, from)},
+		ObjectMeta: metav1.ObjectMeta{Name: snap.Name, Namespace: p.ns, Labels: snap.Labels, Annotations: annotated(snap.Annotations)},
 		Spec:       *snap.Spec.DeepCopy(),
 	}
 	created, err := remote.VirtualMachineSnapshots(p.ns).Create(ctx, copied, metav1.CreateOptions{})
@@ -174,15 +183,4 @@ func (s *Scheduler) unreplicate(ctx context.Context, b *v1alpha1.BackupSchedule,
 		return fmt.Errorf("deleting the copy of snapshot %s on %s: %w", name, p.host, err)
 	}
 	return nil
-}
-
-func merge(a, b map[string]string) map[string]string {
-	out := make(map[string]string, len(a)+len(b))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
 }

@@ -184,6 +184,14 @@ func TestBackupSchedule(t *testing.T) {
 	}
 }
 
+// deleteScheduleOnCleanup removes a schedule when the test ends, before its
+// namespace goes, so no run of it overlaps the tests after.
+func deleteScheduleOnCleanup(t *testing.T, ns, name string) {
+	t.Cleanup(func() {
+		_ = env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+}
+
 func setSuspend(t *testing.T, ns, name string, suspend bool) {
 	t.Helper()
 	framework.Eventually(t, "the schedule updated", func(ctx context.Context) (bool, error) {
@@ -233,6 +241,7 @@ func TestBackupCarbonWindow(t *testing.T) {
 	if _, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Create(ctx, bs, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	deleteScheduleOnCleanup(t, ns, "green")
 	var b *v1alpha1.BackupSchedule
 	framework.Eventually(t, "the first run started on its carbon plan", func(ctx context.Context) (bool, error) {
 		b, err = env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(ctx, "green", metav1.GetOptions{})
@@ -321,6 +330,7 @@ func TestBackupVerification(t *testing.T) {
 	if _, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Create(ctx, bs, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	deleteScheduleOnCleanup(t, ns, "checked")
 	t.Cleanup(func() {
 		if b, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(context.Background(), "checked", metav1.GetOptions{}); t.Failed() && err == nil {
 			t.Logf("schedule status at the failure: %+v", b.Status)
@@ -441,6 +451,7 @@ func TestBackupReplication(t *testing.T) {
 	if _, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Create(ctx, bs, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	deleteScheduleOnCleanup(t, ns, "offsite")
 	var first string
 	framework.Eventually(t, "a snapshot replicated", func(ctx context.Context) (bool, error) {
 		b, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(ctx, "offsite", metav1.GetOptions{})
@@ -493,6 +504,7 @@ func TestBackupReplication(t *testing.T) {
 	if _, err := editor.HypersdkV1alpha1().BackupSchedules(ns).Create(ctx, denied, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	deleteScheduleOnCleanup(t, ns, "no-secret-access")
 	framework.Eventually(t, "replication refused for want of rights on the Secret", func(ctx context.Context) (bool, error) {
 		b, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(ctx, "no-secret-access", metav1.GetOptions{})
 		if err != nil {

@@ -58,8 +58,11 @@ func TestBudget(t *testing.T) {
 		}
 		return err == nil && perHour > 0, err
 	})
-	// Spent once the VM has run about 90 seconds: 80% at about 72.
-	amount := resource.MustParse(strconv.FormatFloat(perHour*90/3600, 'f', 9, 64))
+	// Spent once the VM has run about 45 seconds: 80% at about 36. The
+	// month to date is integrated by the minute and leaves out the minute
+	// in progress, so it lags the VM by up to a minute: 90 seconds left
+	// 80% at up to 132 s, past the 2-minute wait.
+	amount := resource.MustParse(strconv.FormatFloat(perHour*45/3600, 'f', 9, 64))
 	b, err := budgets.Create(ctx, &v1alpha1.Budget{ObjectMeta: metav1.ObjectMeta{Name: "team-a"},
 		Spec: v1alpha1.BudgetSpec{Amount: amount, VMSelector: &metav1.LabelSelector{MatchLabels: team}, Enforce: true}},
 		metav1.CreateOptions{})
@@ -70,6 +73,11 @@ func TestBudget(t *testing.T) {
 		t.Errorf("default thresholds %s, want [50 80 100]", got)
 	}
 
+	t.Cleanup(func() {
+		if b, err := budgets.Get(context.Background(), "team-a", metav1.GetOptions{}); t.Failed() && err == nil {
+			t.Logf("budget status at the failure: %+v (amount %s, cost per hour at the start %.6g)", b.Status, b.Spec.Amount.String(), perHour)
+		}
+	})
 	framework.Eventually(t, "80% crossed, with its event and metric", func(ctx context.Context) (bool, error) {
 		b, err := budgets.Get(ctx, "team-a", metav1.GetOptions{})
 		if err != nil || !slices.Contains(b.Status.Crossed, 80) {

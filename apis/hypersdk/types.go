@@ -39,7 +39,9 @@ type VirtualMachineSpec struct {
 // GPURequest asks for a number of GPUs of one model.
 type GPURequest struct {
 	// DeviceName is the extended resource name of the GPU model, for example
-	// nvidia.com/A100.
+	// nvidia.com/GA100_A100_SXM4_40GB, or of a shared-GPU profile: a vGPU
+	// type (nvidia.com/GRID_T4-8Q) or MIG profile (nvidia.com/mig-3g.20gb),
+	// which must fit its GPU's rules.
 	DeviceName string
 	// Count is how many GPUs of this model the guest gets. Defaults to 1.
 	Count int32

@@ -1979,7 +1979,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_GPURequest(ref common.ReferenceCallb
 				Properties: map[string]spec.Schema{
 					"deviceName": {
 						SchemaProps: spec.SchemaProps{
-							Description: "DeviceName is the extended resource name of the GPU model, for example nvidia.com/A100.",
+							Description: "DeviceName is the extended resource name of the GPU model, for example nvidia.com/GA100_A100_SXM4_40GB, or of a shared-GPU profile: a vGPU type (nvidia.com/GRID_T4-8Q) or MIG profile (nvidia.com/mig-3g.20gb), which must fit its GPU's rules.",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",

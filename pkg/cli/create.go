@@ -102,7 +102,7 @@ dry run) and asks for confirmation; without a terminal it refuses.`,
 	fl.StringVar(&f.dataVolume, "data-volume", "", "Boot from this DataVolume.")
 	fl.StringVar(&f.blank, "blank", "", "Give the VM a new empty disk of this size (e.g. 20Gi), to install a guest on.")
 	fl.StringVar(&f.storageClass, "storage-class", "", "Storage class of the --blank disk (the cluster's default when empty).")
-	fl.StringArrayVar(&f.gpus, "gpu", nil, "GPUs as model=count, e.g. nvidia.com/A100=2 (repeatable).")
+	fl.StringArrayVar(&f.gpus, "gpu", nil, "GPUs as model=count, e.g. nvidia.com/GA100_A100_SXM4_40GB=2 or nvidia.com/GRID_T4-8Q=1 (repeatable).")
 	fl.StringToStringVarP(&f.labels, "labels", "l", nil, "Labels, key=value,...")
 	fl.BoolVar(&f.running, "running", false, "Start the VM once created.")
 	fl.BoolVarP(&interactive, "interactive", "i", false, "Ask for each field on the terminal.")
@@ -169,7 +169,7 @@ func (e *env) vmFrom(ctx context.Context, f *vmFields, catalog string) (*v1alpha
 		model, count, ok := strings.Cut(g, "=")
 		n, err := strconv.Atoi(count)
 		if !ok || err != nil || n < 1 || model == "" {
-			return nil, fmt.Errorf("--gpu %q: want model=count, e.g. nvidia.com/A100=1", g)
+			return nil, fmt.Errorf("--gpu %q: want model=count, e.g. nvidia.com/GRID_T4-8Q=1", g)
 		}
 		vm.Spec.GPUs = append(vm.Spec.GPUs, v1alpha1.GPURequest{DeviceName: model, Count: int32(n)})
 	}

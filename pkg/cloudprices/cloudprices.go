@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hypersdk/hypersdk/pkg/gpu"
 )
 
 //go:embed data/*.csv
@@ -154,8 +156,8 @@ func load(fsys fs.FS, dir string) ([]List, error) {
 type Size struct {
 	VCPUs     float64
 	MemoryGiB float64
-	// GPUs counts GPUs per model (A100, or a device resource name such as
-	// nvidia.com/A100, whose last segment is the model).
+	// GPUs counts GPUs per model (A100) or device resource name
+	// (nvidia.com/GA100_A100_SXM4_40GB), read with gpu.ModelOf.
 	GPUs map[string]int
 }
 
@@ -171,7 +173,7 @@ func (l List) Nearest(s Size) (Instance, bool) {
 		if model != "" {
 			return Instance{}, false
 		}
-		model, count = name[strings.LastIndex(name, "/")+1:], n
+		model, count = gpu.ModelOf(name), n
 	}
 	var best Instance
 	found := false

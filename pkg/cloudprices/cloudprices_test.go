@@ -32,6 +32,8 @@ func TestBuiltInNearest(t *testing.T) {
 		{Size{VCPUs: 2, MemoryGiB: 16}, map[string]string{"aws": "r6i.large", "gcp": "n2-highmem-2", "azure": "Standard_E2s_v5"}},
 		{Size{VCPUs: 8, MemoryGiB: 64, GPUs: map[string]int{"nvidia.com/A100": 1}},
 			map[string]string{"aws": "", "gcp": "a2-highgpu-1g", "azure": "Standard_NC24ads_A100_v4"}},
+		{Size{VCPUs: 8, MemoryGiB: 64, GPUs: map[string]int{"nvidia.com/GA100_A100_SXM4_40GB": 1}},
+			map[string]string{"aws": "", "gcp": "a2-highgpu-1g", "azure": "Standard_NC24ads_A100_v4"}},
 		{Size{VCPUs: 4, MemoryGiB: 16, GPUs: map[string]int{"A100": 1, "T4": 1}}, map[string]string{"aws": "", "gcp": "", "azure": ""}},
 		{Size{VCPUs: 200, MemoryGiB: 8}, map[string]string{"aws": "", "gcp": "", "azure": ""}},
 	} {

@@ -9,14 +9,13 @@ import (
 
 // TestSandboxFleet prices the nodes the sandbox really writes: the full
 // shape of each costs its annotated price, spot nodes are read as spot, and
-// the A100 and T4 servers' GPUs come out near list price.
+// the A100 and T4 servers' GPUs come out near list price, the vGPU server's
+// too (four T4-8Q instances are two T4s).
 func TestSandboxFleet(t *testing.T) {
 	m := DefaultModel()
-	for _, n := range fleet.Plan(12) {
-		obj, err := n.Object()
-		if err != nil {
-			t.Fatal(err)
-		}
+	vgpu := fleet.Node{Name: "vgpu", Zone: fleet.Zones[0], Type: fleet.GPUT4vGPU, Price: fleet.GPUT4vGPU.Price}
+	for _, n := range append(fleet.Plan(12), vgpu) {
+		obj := n.Object()
 		ct, err := CapacityTypeOf(obj)
 		if err != nil {
 			t.Fatal(err)
@@ -30,7 +29,11 @@ func TestSandboxFleet(t *testing.T) {
 		}
 		var gpus []GPUCount
 		for _, d := range n.Type.GPUs {
-			gpus = addGPU(gpus, d.Model, 1)
+			share := 1.0
+			if d.Parent != "" {
+				share = 0.5 // each of the vGPU server's T4s holds two T4-8Q
+			}
+			gpus = addGPU(gpus, d.Model, share)
 		}
 		price, err := strconv.ParseFloat(obj.Annotations[PriceAnnotation], 64)
 		if err != nil {

@@ -94,7 +94,7 @@ func (p *NodePricing) scaleToNodePrice(s shape, o overrides) error {
 	add(o.hasCPU, o.cpu, p.CPUCoreHour, s.cpuCores)
 	add(o.hasMemory, o.memory, p.MemoryGiBHour, s.memoryGiB)
 	for _, g := range s.gpus {
-		add(o.hasGPU, o.gpu, p.GPU(g.Model), float64(g.Count))
+		add(o.hasGPU, o.gpu, p.GPU(g.Model), g.Count)
 	}
 	rest := o.node - fixed
 	if rest < 0 {

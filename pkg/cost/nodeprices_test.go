@@ -74,7 +74,7 @@ func TestNodePrices(t *testing.T) {
 		want        NodePricing
 		wantErr     string
 		wholeTotal  float64 // if non-zero, pricing the full shape must give this back
-		wholeShapeG int     // A100s in the shape for the wholeTotal check
+		wholeShapeG float64 // A100s in the shape for the wholeTotal check
 	}{
 		{
 			name: "defaults on-demand",

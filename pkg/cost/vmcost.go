@@ -1,9 +1,10 @@
 package cost
 
-// GPUCount is a number of devices of one model.
+// GPUCount is a number of devices of one model; an instance of a shared
+// GPU counts as its share of the device (gpu.Share).
 type GPUCount struct {
 	Model string
-	Count int
+	Count float64
 }
 
 // VMCostPerHour is what a VM costs per hour on a node priced p, charging each
@@ -17,7 +18,7 @@ type GPUCount struct {
 func VMCostPerHour(p NodePricing, cpuCores, memBytes float64, gpus []GPUCount, usageCPU, usageMem float64) float64 {
 	c := max(cpuCores, usageCPU)*p.CPUCoreHour + max(memBytes, usageMem)/gibibyte*p.MemoryGiBHour
 	for _, g := range gpus {
-		c += float64(g.Count) * p.GPU(g.Model)
+		c += g.Count * p.GPU(g.Model)
 	}
 	return c
 }

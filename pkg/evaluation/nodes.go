@@ -32,11 +32,7 @@ type Node struct {
 func NodesFromFleet(plan []fleet.Node, prices cost.Model) ([]Node, error) {
 	nodes := make([]Node, 0, len(plan))
 	for _, p := range plan {
-		obj, err := p.Object()
-		if err != nil {
-			return nil, fmt.Errorf("building node %s: %w", p.Name, err)
-		}
-		n, err := nodeFromObject(obj, prices)
+		n, err := nodeFromObject(p.Object(), prices)
 		if err != nil {
 			return nil, err
 		}

@@ -87,12 +87,8 @@ func fleetExtender(tb testing.TB, n int, choose bool) (*Extender, *fake.Clientse
 	}
 	names := make([]string, 0, n)
 	for _, fn := range fleet.Plan(n) {
-		node, err := fn.Object()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		e.nodes.setNode(node)
-		names = append(names, node.Name)
+		e.nodes.setNode(fn.Object())
+		names = append(names, fn.Name)
 	}
 	e.synced = nil
 	return e, kube, names

@@ -98,11 +98,7 @@ func TestChooseInFilter(t *testing.T) {
 	var tainted *corev1.Node
 	for _, fn := range fleet.Plan(30) {
 		if fn.Name == names[0] {
-			node, err := fn.Object()
-			if err != nil {
-				t.Fatal(err)
-			}
-			tainted = node
+			tainted = fn.Object()
 		}
 	}
 	tainted.Spec.Taints = []corev1.Taint{{Key: "maintenance", Value: "soon", Effect: corev1.TaintEffectPreferNoSchedule}}

@@ -69,7 +69,7 @@ func (c *nodeCache) setNode(node *corev1.Node) {
 	} else {
 		klog.V(2).InfoS("Node not priced", "node", node.Name, "err", err)
 	}
-	if devices, err := gpu.ParseInventory(node.Annotations); err == nil {
+	if devices, err := gpu.NodeDevices(node); err == nil {
 		s.GPUs = devices
 	} else {
 		klog.V(2).InfoS("Ignoring bad GPU inventory", "node", node.Name, "err", err)

@@ -1,7 +1,7 @@
-// Package gpu describes the GPUs of a node: the per-device inventory that a
-// node advertises in an annotation, beside the extended resources the device
-// plugin counts. Placement reads it to keep multi-GPU VMs on NVLink peers and
-// one NUMA node; the sandbox writes it for its simulated fleet.
+// Package gpu describes the GPUs of a node, from what real clusters publish
+// (device-plugin resources and GPU feature discovery labels, NodeDevices) or
+// from an annotation that overrides them with exact topology. Placement
+// reads it to keep multi-GPU VMs on NVLink peers and one NUMA node.
 package gpu
 
 import (
@@ -9,7 +9,9 @@ import (
 	"fmt"
 )
 
-// InventoryAnnotation holds a node's devices as a JSON list of Device.
+// InventoryAnnotation holds a node's devices as a JSON list of Device. An
+// administrator sets it where the published shapes miss the wiring (PCIe
+// cards joined by NVLink bridges, NUMA nodes); it replaces them.
 const InventoryAnnotation = "hypersdk.io/gpu-devices"
 
 // AssignedAnnotation on a virt-launcher pod lists the device IDs bound to it,
@@ -26,10 +28,17 @@ type Device struct {
 	ResourceName string `json:"resourceName"`
 	// MemoryMiB is the device memory.
 	MemoryMiB int64 `json:"memoryMiB"`
-	// NUMANode is the host NUMA node the device hangs off.
+	// NUMANode is the host NUMA node the device hangs off, NUMAUnknown when
+	// the node does not say.
 	NUMANode int `json:"numaNode"`
 	// NVLinkPeers are the IDs of devices with a direct NVLink to this one.
 	NVLinkPeers []string `json:"nvlinkPeers,omitempty"`
+	// Parent, on an instance of a shared GPU, is the ID of the physical GPU
+	// it runs on; its siblings share that GPU.
+	Parent string `json:"parent,omitempty"`
+	// Profile, on an instance of a shared GPU, is its vGPU type or MIG
+	// profile (Profile.Name).
+	Profile string `json:"profile,omitempty"`
 }
 
 // ParseInventory reads the inventory annotation of a node; a node without
@@ -53,4 +62,19 @@ func FormatInventory(devices []Device) (string, error) {
 		return "", fmt.Errorf("encoding GPU inventory: %w", err)
 	}
 	return string(data), nil
+}
+
+// Share is the part of a physical GPU that devs[i] is: 1 for a whole GPU,
+// 1/n for one of n instances of a shared one.
+func Share(devs []Device, i int) float64 {
+	if devs[i].Parent == "" {
+		return 1
+	}
+	n := 0
+	for j := range devs {
+		if devs[j].Parent == devs[i].Parent {
+			n++
+		}
+	}
+	return 1 / float64(n)
 }

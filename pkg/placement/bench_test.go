@@ -16,10 +16,7 @@ func benchNodes(n int) []NodeSnapshot {
 	model := cost.DefaultModel()
 	nodes := make([]NodeSnapshot, 0, n)
 	for i, f := range fleet.Plan(n) {
-		obj, err := f.Object()
-		if err != nil {
-			panic(err)
-		}
+		obj := f.Object()
 		pricing, err := model.NodePrices(obj)
 		if err != nil {
 			panic(err)

@@ -89,9 +89,20 @@ func GPUScore(l Locality, freeAfter, devices int, policy GPUPolicy) float64 {
 // topology is a node's devices as bitmasks over their indices.
 type topology struct {
 	free uint64
-	// peers[i] holds the NVLink peers of device i; numa[i] the devices on
-	// its NUMA node, itself included.
+	// peers[i] holds the NVLink peers of device i; numa[i] the devices of
+	// its group (sameGroup), itself included: binpack fills a group, spread
+	// empties them, so shared-GPU instances pack onto one physical GPU.
 	peers, numa [maxDevices]uint64
+}
+
+// sameGroup reports whether a and b are grouped for locality and packing:
+// instances of one shared GPU (its siblings), else whole devices on one
+// known NUMA node. A device of unknown NUMA node is grouped with none.
+func sameGroup(a, b *gpu.Device) bool {
+	if a.Parent != "" || b.Parent != "" {
+		return a.Parent == b.Parent
+	}
+	return a.NUMANode == b.NUMANode && a.NUMANode != gpu.NUMAUnknown
 }
 
 // init fills t for devs, of which assigned are taken.
@@ -101,7 +112,7 @@ func (t *topology) init(devs []gpu.Device, assigned map[string]bool) {
 			t.free |= 1 << i
 		}
 		for j := range devs {
-			if devs[j].NUMANode == devs[i].NUMANode {
+			if j == i || sameGroup(&devs[i], &devs[j]) {
 				t.numa[i] |= 1 << j
 			}
 			if j != i && slices.Contains(devs[i].NVLinkPeers, devs[j].ID) {
@@ -149,7 +160,13 @@ func fitGPUs(devs []gpu.Device, assigned map[string]bool, reqs []GPURequest, pol
 		avail &^= set
 		fit.devices |= set
 		fit.locality = min(fit.locality, loc)
-		costs[i] = cost.GPUCount{Model: devs[bits.TrailingZeros64(set)].Model, Count: r.Count}
+		costs[i] = cost.GPUCount{Model: devs[bits.TrailingZeros64(set)].Model, Count: float64(r.Count)}
+		if devs[bits.TrailingZeros64(set)].Parent != "" {
+			costs[i].Count = 0
+			for c := set; c != 0; c &= c - 1 {
+				costs[i].Count += gpu.Share(devs, bits.TrailingZeros64(c))
+			}
+		}
 	}
 	fit.freeAfter = bits.OnesCount64(avail)
 	return fit, true, 0, 0

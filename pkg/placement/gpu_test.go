@@ -10,12 +10,20 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 )
 
-// a100x4 is the sandbox's 4×A100 server: NVLink pairs gpu0-gpu1 (NUMA 0)
-// and gpu2-gpu3 (NUMA 1).
-var a100x4 = fleet.GPUA100.GPUs
+// a100x4 is a server of four PCIe A100s whose inventory annotation gives
+// the wiring: NVLink bridges join gpu0-gpu1 (NUMA 0) and gpu2-gpu3 (NUMA 1).
+var a100x4 = []gpu.Device{
+	{ID: "gpu0", Model: "A100", ResourceName: "nvidia.com/A100", NUMANode: 0, NVLinkPeers: []string{"gpu1"}},
+	{ID: "gpu1", Model: "A100", ResourceName: "nvidia.com/A100", NUMANode: 0, NVLinkPeers: []string{"gpu0"}},
+	{ID: "gpu2", Model: "A100", ResourceName: "nvidia.com/A100", NUMANode: 1, NVLinkPeers: []string{"gpu3"}},
+	{ID: "gpu3", Model: "A100", ResourceName: "nvidia.com/A100", NUMANode: 1, NVLinkPeers: []string{"gpu2"}},
+}
 
-// t4x2 is the sandbox's 2×T4 server: no NVLink, one device per NUMA node.
-var t4x2 = fleet.GPUT4.GPUs
+// t4x2 is a 2×T4 server: no NVLink, one device per NUMA node.
+var t4x2 = []gpu.Device{
+	{ID: "gpu0", Model: "T4", ResourceName: "nvidia.com/T4", NUMANode: 0},
+	{ID: "gpu1", Model: "T4", ResourceName: "nvidia.com/T4", NUMANode: 1},
+}
 
 // nvswitch8 is an 8-GPU server with NVLink between all devices, gpu0-3 on
 // NUMA 0 and gpu4-7 on NUMA 1.
@@ -32,25 +40,20 @@ func nvswitch8() []gpu.Device {
 	return devs
 }
 
+// vgpuT4x2 is two T4s each cut into two T4-8Q instances.
+var vgpuT4x2 = []gpu.Device{
+	{ID: "gpu0-T4-8Q-0", Model: "T4", ResourceName: "nvidia.com/GRID_T4-8Q", NUMANode: gpu.NUMAUnknown, Parent: "gpu0", Profile: "T4-8Q"},
+	{ID: "gpu0-T4-8Q-1", Model: "T4", ResourceName: "nvidia.com/GRID_T4-8Q", NUMANode: gpu.NUMAUnknown, Parent: "gpu0", Profile: "T4-8Q"},
+	{ID: "gpu1-T4-8Q-0", Model: "T4", ResourceName: "nvidia.com/GRID_T4-8Q", NUMANode: gpu.NUMAUnknown, Parent: "gpu1", Profile: "T4-8Q"},
+	{ID: "gpu1-T4-8Q-1", Model: "T4", ResourceName: "nvidia.com/GRID_T4-8Q", NUMANode: gpu.NUMAUnknown, Parent: "gpu1", Profile: "T4-8Q"},
+}
+
 func assigned(ids ...string) map[string]bool {
 	m := map[string]bool{}
 	for _, id := range ids {
 		m[id] = true
 	}
 	return m
-}
-
-func TestFleetA100Topology(t *testing.T) {
-	// The GPU tests below assume this layout of the sandbox's servers.
-	for i, want := range []struct {
-		id, peer string
-		numa     int
-	}{{"gpu0", "gpu1", 0}, {"gpu1", "gpu0", 0}, {"gpu2", "gpu3", 1}, {"gpu3", "gpu2", 1}} {
-		d := a100x4[i]
-		if d.ID != want.id || d.NUMANode != want.numa || !slices.Equal(d.NVLinkPeers, []string{want.peer}) || d.Model != "A100" {
-			t.Fatalf("fleet A100 device %d is %+v, want %s on NUMA %d linked to %s", i, d, want.id, want.numa, want.peer)
-		}
-	}
 }
 
 func TestFitGPUs(t *testing.T) {
@@ -85,6 +88,18 @@ func TestFitGPUs(t *testing.T) {
 			[]string{"gpu0", "gpu1"}, LocalityMixed, 0, ""},
 		{"NVSwitch keeps one NUMA node", nvswitch8(), assigned("gpu0"), []GPURequest{{Model: "H100", Count: 4}}, GPUBinpack,
 			[]string{"gpu4", "gpu5", "gpu6", "gpu7"}, LocalityNVLinkSameNUMA, 3, ""},
+		{"sandbox HGX board: any pair, NUMA unknown", fleet.GPUA100.GPUs, assigned("gpu1"), []GPURequest{{Model: "A100", Count: 2}}, GPUBinpack,
+			[]string{"gpu0", "gpu2"}, LocalityNVLink, 1, ""},
+		{"sandbox HGX board: one device is local to itself", fleet.GPUA100.GPUs, nil, []GPURequest{{Model: "A100", Count: 1}}, GPUSpread,
+			[]string{"gpu0"}, LocalityNVLinkSameNUMA, 3, ""},
+		{"sandbox T4 server", fleet.GPUT4.GPUs, nil, []GPURequest{{Model: "T4", Count: 2}}, GPUBinpack,
+			[]string{"gpu0", "gpu1"}, LocalityMixed, 0, ""},
+		{"binpack shares the GPU a vGPU already runs on", vgpuT4x2, assigned("gpu1-T4-8Q-0"),
+			[]GPURequest{{ResourceName: "nvidia.com/GRID_T4-8Q", Count: 1}}, GPUBinpack, []string{"gpu1-T4-8Q-1"}, LocalityNVLinkSameNUMA, 2, ""},
+		{"spread takes the idle GPU", vgpuT4x2, assigned("gpu1-T4-8Q-0"),
+			[]GPURequest{{ResourceName: "nvidia.com/GRID_T4-8Q", Count: 1}}, GPUSpread, []string{"gpu0-T4-8Q-0"}, LocalityNVLinkSameNUMA, 2, ""},
+		{"a full GPU sends the next instance to the other", vgpuT4x2, assigned("gpu0-T4-8Q-0", "gpu0-T4-8Q-1"),
+			[]GPURequest{{ResourceName: "nvidia.com/GRID_T4-8Q", Count: 1}}, GPUBinpack, []string{"gpu1-T4-8Q-0"}, LocalityNVLinkSameNUMA, 1, ""},
 		{"NVSwitch across NUMA nodes", nvswitch8(), assigned("gpu0", "gpu4"), []GPURequest{{Model: "H100", Count: 4}}, GPUBinpack,
 			[]string{"gpu1", "gpu2", "gpu3", "gpu5"}, LocalityNVLink, 2, ""},
 		{"two requests", a100x4, nil, []GPURequest{{Model: "A100", Count: 1}, {Model: "A100", Count: 2}}, GPUBinpack,
@@ -119,7 +134,7 @@ func TestFitGPUs(t *testing.T) {
 				t.Errorf("%d of %d free after, want %d of %d", fit.freeAfter, fit.total, tc.freeAfter, len(tc.devs))
 			}
 			for i, r := range tc.reqs {
-				if costs[i].Count != r.Count || costs[i].Model != tc.devs[0].Model {
+				if want := float64(r.Count) * gpu.Share(tc.devs, 0); costs[i].Count != want || costs[i].Model != tc.devs[0].Model {
 					t.Errorf("priced request %d as %+v", i, costs[i])
 				}
 			}

@@ -99,17 +99,17 @@ func gpuCounts(reqs []hypersdk.GPURequest, node *corev1.Node) []cost.GPUCount {
 	if len(reqs) == 0 {
 		return nil
 	}
-	devices, _ := gpu.ParseInventory(node.Annotations)
+	devices, _ := gpu.NodeDevices(node)
 	var out []cost.GPUCount
 	for _, req := range reqs {
-		model := req.DeviceName
-		for _, d := range devices {
+		model, share := req.DeviceName, 1.0
+		for i, d := range devices {
 			if d.ResourceName == req.DeviceName {
-				model = d.Model
+				model, share = d.Model, gpu.Share(devices, i)
 				break
 			}
 		}
-		out = append(out, cost.GPUCount{Model: model, Count: int(req.Count)})
+		out = append(out, cost.GPUCount{Model: model, Count: float64(req.Count) * share})
 	}
 	return out
 }

@@ -61,10 +61,7 @@ func (sb *Sandbox) createNodes(ctx context.Context) error {
 	plan := fleet.Plan(sb.cfg.Nodes)
 	errs := make([]error, len(plan))
 	workqueue.ParallelizeUntil(ctx, 8, len(plan), func(i int) {
-		node, err := plan[i].Object()
-		if err == nil {
-			_, err = client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-		}
+		_, err := client.CoreV1().Nodes().Create(ctx, plan[i].Object(), metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			errs[i] = fmt.Errorf("creating node %s: %w", plan[i].Name, err)
 		}

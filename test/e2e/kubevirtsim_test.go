@@ -56,7 +56,7 @@ func TestVMRunsOnScheduledNode(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ns := env.Namespace(t, "run")
 	vm := kubevirtVM("runner", 2, "4Gi", nil)
-	vm.Spec.Template.Spec.Domain.Devices.GPUs = []kvv1.GPU{{Name: "gpu0", DeviceName: "nvidia.com/T4"}}
+	vm.Spec.Template.Spec.Domain.Devices.GPUs = []kvv1.GPU{{Name: "gpu0", DeviceName: t4Resource}}
 	createKubeVirtVM(t, ns, vm)
 	vmi := runningVMI(t, ns, "runner", "")
 
@@ -77,7 +77,7 @@ func TestVMRunsOnScheduledNode(t *testing.T) {
 	}
 	req := pod.Spec.Containers[0].Resources.Requests
 	if req.Cpu().Value() != 2 || req.Name("devices.kubevirt.io/kvm", resource.DecimalSI).Value() != 1 ||
-		req.Name("nvidia.com/T4", resource.DecimalSI).Value() != 1 {
+		req.Name(corev1.ResourceName(t4Resource), resource.DecimalSI).Value() != 1 {
 		t.Errorf("pod requests %v, want 2 CPUs, the kvm device and one T4", req)
 	}
 	node, err := env.Kube.CoreV1().Nodes().Get(context.Background(), pod.Spec.NodeName, metav1.GetOptions{})

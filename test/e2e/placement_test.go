@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -398,18 +399,65 @@ func utilization(ctx context.Context, node string) (float64, error) {
 	return 100 * nm.Usage.Cpu().AsApproximateFloat64() / n.Status.Allocatable.Cpu().AsApproximateFloat64(), nil
 }
 
+// The sandbox's GPU servers publish the device resources NVIDIA's GPU
+// Operator advertises for KubeVirt.
+var (
+	a100Resource = fleet.GPUA100.GPUs[0].ResourceName
+	t4Resource   = fleet.GPUT4.GPUs[0].ResourceName
+)
+
+// addNode creates a sandbox node for the test, waits until kube-scheduler
+// may place pods on it, and deletes it when the test ends.
+func addNode(t *testing.T, n fleet.Node) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := env.Kube.CoreV1().Nodes().Create(ctx, n.Object(), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating node %s: %v", n.Name, err)
+	}
+	t.Cleanup(func() {
+		if err := env.Kube.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("deleting node %s: %v", n.Name, err)
+		}
+	})
+	framework.Eventually(t, "node "+n.Name+" schedulable", func(ctx context.Context) (bool, error) {
+		node, err := env.Kube.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, taint := range node.Spec.Taints {
+			if taint.Key != fleet.FakeNodeTaintKey {
+				return false, fmt.Errorf("still tainted %s", taint.Key)
+			}
+		}
+		for _, c := range node.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, errors.New("not Ready")
+	})
+}
+
+// gpuOnlyPolicy lets GPU fit alone decide, so that carbon and cost cannot
+// pick the server.
+func gpuOnlyPolicy(p v1alpha1.GPUPolicy) v1alpha1.PlacementPolicySpec {
+	return v1alpha1.PlacementPolicySpec{GPUPolicy: p, CarbonWeight: ptr.To[int32](0), CostWeight: ptr.To[int32](0),
+		PressureWeight: ptr.To[int32](0), GPUWeight: ptr.To[int32](100)}
+}
+
 // gpuVM asks for count A100s under a policy.
 func gpuVM(name, policy string, count int) *kvv1.VirtualMachine {
 	vm := placedVM(name, policy, nil, nil)
 	for i := range count {
 		vm.Spec.Template.Spec.Domain.Devices.GPUs = append(vm.Spec.Template.Spec.Domain.Devices.GPUs,
-			kvv1.GPU{Name: fmt.Sprintf("gpu%d", i), DeviceName: "nvidia.com/A100"})
+			kvv1.GPU{Name: fmt.Sprintf("gpu%d", i), DeviceName: a100Resource})
 	}
 	return vm
 }
 
 // boundDevices returns the VM's node, the devices the extender recorded in
-// the pod's annotation, and the node's inventory.
+// the pod's annotation, and the node's devices as read from what the node
+// publishes; it fails if the node carries HyperSDK's inventory annotation.
 func boundDevices(t *testing.T, ns, name string) (string, []string, map[string]gpu.Device) {
 	t.Helper()
 	pods := launcherPods(t, ns, name)
@@ -422,7 +470,10 @@ func boundDevices(t *testing.T, ns, name string) (string, []string, map[string]g
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, err := gpu.ParseInventory(node.Annotations)
+	if _, ok := node.Annotations[gpu.InventoryAnnotation]; ok {
+		t.Fatalf("node %s carries %s; the sandbox publishes real shapes only", node.Name, gpu.InventoryAnnotation)
+	}
+	inv, err := gpu.NodeDevices(node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,14 +484,19 @@ func boundDevices(t *testing.T, ns, name string) (string, []string, map[string]g
 	return node.Name, ids, byID
 }
 
-// TestPlacementGPUTopology: a 2-GPU VM gets two devices joined by NVLink,
-// and the devices bound are the ones the decision names; then binpack and
-// spread lay single-GPU VMs out differently on a server.
+// TestPlacementGPUTopology: on nodes that publish only a device plugin's
+// resources and GPU feature discovery's labels, a 2-GPU VM gets two devices
+// joined by NVLink, and the devices bound are the ones the decision names;
+// then, with one GPU of a server taken, binpack fills that server and
+// spread goes to an empty one.
 func TestPlacementGPUTopology(t *testing.T) {
 	env.DumpLogsOnFailure(t)
+	// A second A100 server, so that spread has an empty one to go to. It is
+	// created before the namespace, so it goes after the namespace's VMs.
+	addNode(t, fleet.Node{Name: "node-a100-extra", Zone: fleet.Zones[0], Type: fleet.GPUA100, Price: fleet.GPUA100.Price})
 	ns := env.Namespace(t, "gpu")
-	createPolicy(t, "gpu-binpack", v1alpha1.PlacementPolicySpec{GPUPolicy: v1alpha1.GPUPolicyBinpack})
-	createPolicy(t, "gpu-spread", v1alpha1.PlacementPolicySpec{GPUPolicy: v1alpha1.GPUPolicySpread})
+	createPolicy(t, "gpu-binpack", gpuOnlyPolicy(v1alpha1.GPUPolicyBinpack))
+	createPolicy(t, "gpu-spread", gpuOnlyPolicy(v1alpha1.GPUPolicySpread))
 
 	createKubeVirtVM(t, ns, gpuVM("pair", "gpu-binpack", 2))
 	runningVMI(t, ns, "pair", "")
@@ -454,26 +510,80 @@ func TestPlacementGPUTopology(t *testing.T) {
 	}
 	deleteVM(t, ns, "pair")
 
-	// One GPU taken on a server: binpack fills its NUMA node's pair, spread
-	// goes to the other NUMA node.
 	createKubeVirtVM(t, ns, gpuVM("first", "gpu-binpack", 1))
 	runningVMI(t, ns, "first", "")
-	firstNode, first, inv := boundDevices(t, ns, "first")
+	firstNode, first, _ := boundDevices(t, ns, "first")
 
 	createKubeVirtVM(t, ns, gpuVM("spread", "gpu-spread", 1))
 	runningVMI(t, ns, "spread", "")
-	spreadNode, spread, _ := boundDevices(t, ns, "spread")
-	if spreadNode == firstNode && inv[spread[0]].NUMANode == inv[first[0]].NUMANode {
-		t.Fatalf("spread put its GPU %s on the NUMA node of %s", spread[0], first[0])
+	if spreadNode, spread, _ := boundDevices(t, ns, "spread"); spreadNode == firstNode {
+		t.Fatalf("spread put its GPU %s on %s, beside %s, while another A100 server is empty", spread[0], spreadNode, first[0])
 	}
 	deleteVM(t, ns, "spread")
 
 	createKubeVirtVM(t, ns, gpuVM("binpack", "gpu-binpack", 1))
 	runningVMI(t, ns, "binpack", "")
-	packNode, packed, _ := boundDevices(t, ns, "binpack")
-	if packNode != firstNode || !slices.Contains(inv[first[0]].NVLinkPeers, packed[0]) {
-		t.Fatalf("binpack put its GPU on %s %v, want the NVLink peer of %s on %s", packNode, packed, first[0], firstNode)
+	if packNode, packed, _ := boundDevices(t, ns, "binpack"); packNode != firstNode || slices.Contains(packed, first[0]) {
+		t.Fatalf("binpack put its GPU on %s %v, want another device of %s beside %s", packNode, packed, firstNode, first[0])
 	}
+}
+
+// TestPlacementGPUSharing: on a node whose two T4s are cut into two T4-8Q
+// vGPUs each (published as nvidia.com/GRID_T4-8Q, as KubeVirt's mediated
+// devices are), spread starts a second VM on the idle GPU, binpack then
+// shares that GPU, and the next VM, which the profile's rules leave no room
+// for there, goes to the other GPU; each VM is bound to the instance its
+// placement decision names. (Lowest-index order alone would share at the
+// spread step and not at the binpack one.) A VM asking for a profile no GPU
+// has is refused with the field named.
+func TestPlacementGPUSharing(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	addNode(t, fleet.Node{Name: "node-t4-vgpu", Zone: fleet.Zones[1], Type: fleet.GPUT4vGPU, Price: fleet.GPUT4vGPU.Price})
+	ns := env.Namespace(t, "vgpu")
+	createPolicy(t, "vgpu-binpack", gpuOnlyPolicy(v1alpha1.GPUPolicyBinpack))
+	createPolicy(t, "vgpu-spread", gpuOnlyPolicy(v1alpha1.GPUPolicySpread))
+	profile := fleet.GPUT4vGPU.GPUs[0].ResourceName
+
+	// run starts a vGPU VM and returns the physical GPU its instance is on.
+	run := func(name, policy string) string {
+		t.Helper()
+		vm := placedVM(name, policy, nil, nil)
+		vm.Spec.Template.Spec.Domain.Devices.GPUs = []kvv1.GPU{{Name: "vgpu", DeviceName: profile}}
+		createKubeVirtVM(t, ns, vm)
+		vmi := runningVMI(t, ns, name, "")
+		d := decision(t, ns, name)
+		node, ids, inv := boundDevices(t, ns, name)
+		if node != "node-t4-vgpu" || node != d.Node || !slices.Equal(ids, d.GPUDevices) || len(ids) != 1 {
+			t.Fatalf("%s bound to %s %v, decision says %s %v", name, node, ids, d.Node, d.GPUDevices)
+		}
+		if got := vmi.Annotations[gpu.AssignedAnnotation]; got != ids[0] {
+			t.Errorf("%s: the guest got %q, the pod was bound to %q", name, got, ids[0])
+		}
+		dev := inv[ids[0]]
+		if dev.Profile != "T4-8Q" || dev.Parent == "" {
+			t.Fatalf("%s got %+v, not a T4-8Q instance", name, dev)
+		}
+		return dev.Parent
+	}
+	first := run("spread-1", "vgpu-spread")
+	second := run("spread-2", "vgpu-spread")
+	if second == first {
+		t.Fatalf("spread put a second T4-8Q VM on GPU %s beside the first, while the other T4 was idle", first)
+	}
+	deleteVM(t, ns, "spread-1")
+	if packed := run("binpack-1", "vgpu-binpack"); packed != second {
+		t.Fatalf("binpack put a T4-8Q VM on idle GPU %s, want it to share %s", packed, second)
+	}
+	if full := run("binpack-2", "vgpu-binpack"); full == second {
+		t.Fatalf("a third T4-8Q VM went to %s, whose 16 GB hold only two", full)
+	}
+
+	_, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Create(context.Background(), &v1alpha1.VirtualMachine{
+		ObjectMeta: metav1.ObjectMeta{Name: "bad-profile"},
+		Spec: v1alpha1.VirtualMachineSpec{CPUs: 1, Memory: ptr.To(resourceQuantity("1Gi")), Image: "quay.io/containerdisks/fedora:41",
+			GPUs: []v1alpha1.GPURequest{{DeviceName: "nvidia.com/GRID_T4-5Q", Count: 1}}},
+	}, metav1.CreateOptions{})
+	assertInvalid(t, err, "spec.gpus[0].deviceName")
 }
 
 // TestPlacementBreakdownMatchesNode: the placement subresource, read with

@@ -101,7 +101,7 @@ func TestVirtualMachineWriteThrough(t *testing.T) {
 		Spec: v1alpha1.VirtualMachineSpec{
 			CPUs: 4, Memory: ptr.To(resourceQuantity("8Gi")), Image: "quay.io/containerdisks/ubuntu:24.04",
 			Running: ptr.To(false),
-			GPUs:    []v1alpha1.GPURequest{{DeviceName: "nvidia.com/A100", Count: 2}},
+			GPUs:    []v1alpha1.GPURequest{{DeviceName: a100Resource, Count: 2}},
 		},
 	}, metav1.CreateOptions{})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	gpuinfo "github.com/hypersdk/hypersdk/pkg/gpu"
 )
 
 var (
@@ -62,10 +63,13 @@ func ValidateVirtualMachineSpec(spec *hypersdk.VirtualMachineSpec, fldPath *fiel
 	for i, gpu := range spec.GPUs {
 		p := fldPath.Child("gpus").Index(i)
 		if gpu.DeviceName == "" {
-			allErrs = append(allErrs, field.Required(p.Child("deviceName"), "the GPU's extended resource name, for example nvidia.com/A100"))
+			allErrs = append(allErrs, field.Required(p.Child("deviceName"), "the GPU's extended resource name, for example nvidia.com/GA100_A100_SXM4_40GB"))
 		} else {
 			for _, msg := range utilvalidation.IsQualifiedName(gpu.DeviceName) {
 				allErrs = append(allErrs, field.Invalid(p.Child("deviceName"), gpu.DeviceName, msg))
+			}
+			if _, shared, err := gpuinfo.ParseProfile(gpu.DeviceName); shared && err != nil {
+				allErrs = append(allErrs, field.Invalid(p.Child("deviceName"), gpu.DeviceName, err.Error()))
 			}
 			if seen.Has(gpu.DeviceName) {
 				allErrs = append(allErrs, field.Duplicate(p.Child("deviceName"), gpu.DeviceName))

@@ -155,6 +155,11 @@ func TestValidateVirtualMachine(t *testing.T) {
 		{"bad gpus", hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &mem, Image: "img",
 			GPUs: []hypersdk.GPURequest{{DeviceName: "nvidia.com/T4", Count: 1}, {DeviceName: "nvidia.com/T4", Count: 0}, {Count: 1}}},
 			"spec.gpus[1].deviceName,spec.gpus[1].count,spec.gpus[2].deviceName"},
+		{"vGPU and MIG profiles", hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &mem, Image: "img",
+			GPUs: []hypersdk.GPURequest{{DeviceName: "nvidia.com/GRID_T4-8Q", Count: 1}, {DeviceName: "nvidia.com/mig-3g.20gb", Count: 1}}}, ""},
+		{"unknown profiles", hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &mem, Image: "img",
+			GPUs: []hypersdk.GPURequest{{DeviceName: "nvidia.com/GRID_T4-5Q", Count: 1}, {DeviceName: "nvidia.com/mig-5g.25gb", Count: 1}}},
+			"spec.gpus[0].deviceName,spec.gpus[1].deviceName"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := fields(ValidateVirtualMachine(vm(tc.spec))); got != tc.want {

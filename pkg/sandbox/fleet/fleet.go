@@ -54,27 +54,63 @@ type InstanceType struct {
 	CPUs     int64
 	MemoryGi int64
 	Price    float64
-	GPUs     []gpu.Device
+	// GPUs are the node's devices as gpu.NodeDevices reads them from what
+	// the Node publishes.
+	GPUs []gpu.Device
+	// GPUProduct and GPUMemoryMiB are the product name and device memory
+	// GPU feature discovery labels the node with.
+	GPUProduct   string
+	GPUMemoryMiB int64
 }
 
-// A100x4 has two NVLink pairs, one per NUMA node, as on 4-GPU servers.
-var a100x4 = []gpu.Device{
-	{ID: "gpu0", Model: "A100", ResourceName: "nvidia.com/A100", MemoryMiB: 40960, NUMANode: 0, NVLinkPeers: []string{"gpu1"}},
-	{ID: "gpu1", Model: "A100", ResourceName: "nvidia.com/A100", MemoryMiB: 40960, NUMANode: 0, NVLinkPeers: []string{"gpu0"}},
-	{ID: "gpu2", Model: "A100", ResourceName: "nvidia.com/A100", MemoryMiB: 40960, NUMANode: 1, NVLinkPeers: []string{"gpu3"}},
-	{ID: "gpu3", Model: "A100", ResourceName: "nvidia.com/A100", MemoryMiB: 40960, NUMANode: 1, NVLinkPeers: []string{"gpu2"}},
-}
+// GPU servers publish what NVIDIA's GPU Operator publishes for KubeVirt: one
+// extended resource per PCI device name and GFD's product labels, no
+// HyperSDK annotation. The A100s are SXM4 modules on a 4-GPU HGX board, so
+// every pair is NVLinked; the T4s are PCIe cards without NVLink. Neither
+// says which NUMA node a device hangs off.
+var (
+	a100x4 = devices(4, gpu.Device{Model: "A100", ResourceName: "nvidia.com/GA100_A100_SXM4_40GB", MemoryMiB: 40 << 10}, true)
+	t4x2   = devices(2, gpu.Device{Model: "T4", ResourceName: "nvidia.com/TU104GL_Tesla_T4", MemoryMiB: 15360}, false)
+)
 
-var t4x2 = []gpu.Device{
-	{ID: "gpu0", Model: "T4", ResourceName: "nvidia.com/T4", MemoryMiB: 16384, NUMANode: 0},
-	{ID: "gpu1", Model: "T4", ResourceName: "nvidia.com/T4", MemoryMiB: 16384, NUMANode: 1},
+// t4x2vGPU is two T4s that KubeVirt's mediated-device configuration cut
+// into two 8 GB T4-8Q vGPUs each, advertised as nvidia.com/GRID_T4-8Q.
+var t4x2vGPU = func() []gpu.Device {
+	out := make([]gpu.Device, 4)
+	for i := range out {
+		parent := fmt.Sprintf("gpu%d", i/2)
+		out[i] = gpu.Device{ID: fmt.Sprintf("%s-T4-8Q-%d", parent, i%2), Model: "T4", ResourceName: "nvidia.com/GRID_T4-8Q",
+			MemoryMiB: 8 << 10, NUMANode: gpu.NUMAUnknown, Parent: parent, Profile: "T4-8Q"}
+	}
+	return out
+}()
+
+// devices is n copies of d numbered gpu0.., every pair NVLinked if linked.
+func devices(n int, d gpu.Device, linked bool) []gpu.Device {
+	out := make([]gpu.Device, n)
+	for i := range out {
+		out[i] = d
+		out[i].ID = fmt.Sprintf("gpu%d", i)
+		out[i].NUMANode = gpu.NUMAUnknown
+		for j := range n {
+			if linked && j != i {
+				out[i].NVLinkPeers = append(out[i].NVLinkPeers, fmt.Sprintf("gpu%d", j))
+			}
+		}
+	}
+	return out
 }
 
 // Instance types, priced like public-cloud list prices of similar shapes.
 var (
-	General  = []InstanceType{{"standard-8", 8, 32, 0.384, nil}, {"standard-16", 16, 64, 0.768, nil}, {"compute-16", 16, 32, 0.680, nil}, {"memory-16", 16, 128, 1.008, nil}}
-	GPUA100  = InstanceType{"gpu-a100x4", 48, 384, 16.39, a100x4}
-	GPUT4    = InstanceType{"gpu-t4x2", 16, 64, 1.50, t4x2}
+	General = []InstanceType{{Name: "standard-8", CPUs: 8, MemoryGi: 32, Price: 0.384}, {Name: "standard-16", CPUs: 16, MemoryGi: 64, Price: 0.768},
+		{Name: "compute-16", CPUs: 16, MemoryGi: 32, Price: 0.680}, {Name: "memory-16", CPUs: 16, MemoryGi: 128, Price: 1.008}}
+	GPUA100 = InstanceType{Name: "gpu-a100x4", CPUs: 48, MemoryGi: 384, Price: 16.39, GPUs: a100x4,
+		GPUProduct: "NVIDIA-A100-SXM4-40GB", GPUMemoryMiB: 40 << 10}
+	GPUT4 = InstanceType{Name: "gpu-t4x2", CPUs: 16, MemoryGi: 64, Price: 1.50, GPUs: t4x2, GPUProduct: "Tesla-T4", GPUMemoryMiB: 15360}
+	// GPUT4vGPU is not in Plan: tests that share GPUs add it.
+	GPUT4vGPU = InstanceType{Name: "gpu-t4x2-vgpu", CPUs: 16, MemoryGi: 64, Price: 1.50, GPUs: t4x2vGPU, GPUProduct: "Tesla-T4",
+		GPUMemoryMiB: 15360}
 	spotRate = 0.35 // spot capacity costs about a third of on-demand
 )
 
@@ -115,7 +151,7 @@ func Plan(n int) []Node {
 }
 
 // Object is the Node object kwok will manage.
-func (n Node) Object() (*corev1.Node, error) {
+func (n Node) Object() *corev1.Node {
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:              *resource.NewQuantity(n.Type.CPUs, resource.DecimalSI),
 		corev1.ResourceMemory:           *resource.NewQuantity(n.Type.MemoryGi<<30, resource.BinarySI),
@@ -136,31 +172,31 @@ func (n Node) Object() (*corev1.Node, error) {
 	if n.Spot {
 		capacityType = "spot"
 	}
-	annotations := map[string]string{
-		KwokAnnotation:  "fake",
-		PriceAnnotation: strconv.FormatFloat(n.Price, 'f', 4, 64),
+	labels := map[string]string{
+		"kubernetes.io/hostname":           n.Name,
+		"kubernetes.io/os":                 "linux",
+		"kubernetes.io/arch":               "amd64",
+		"node.kubernetes.io/instance-type": n.Type.Name,
+		RegionLabel:                        n.Zone,
+		"topology.kubernetes.io/zone":      n.Zone + "-a",
+		SchedulableLabel:                   "true",
+		CapacityTypeLabel:                  capacityType,
 	}
-	if len(n.Type.GPUs) > 0 {
-		inv, err := gpu.FormatInventory(n.Type.GPUs)
-		if err != nil {
-			return nil, err
-		}
-		annotations[gpu.InventoryAnnotation] = inv
+	if gpus := n.Type.GPUs; len(gpus) > 0 {
+		labels["nvidia.com/gpu.present"] = "true"
+		labels[gpu.ProductLabel] = n.Type.GPUProduct
+		labels[gpu.CountLabel] = strconv.Itoa(physicalGPUs(gpus))
+		labels[gpu.MemoryLabel] = strconv.FormatInt(n.Type.GPUMemoryMiB, 10)
+		labels[gpu.MIGCapableLabel] = strconv.FormatBool(gpus[0].Model == "A100")
 	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: n.Name,
-			Labels: map[string]string{
-				"kubernetes.io/hostname":           n.Name,
-				"kubernetes.io/os":                 "linux",
-				"kubernetes.io/arch":               "amd64",
-				"node.kubernetes.io/instance-type": n.Type.Name,
-				RegionLabel:                        n.Zone,
-				"topology.kubernetes.io/zone":      n.Zone + "-a",
-				SchedulableLabel:                   "true",
-				CapacityTypeLabel:                  capacityType,
+			Name:   n.Name,
+			Labels: labels,
+			Annotations: map[string]string{
+				KwokAnnotation:  "fake",
+				PriceAnnotation: strconv.FormatFloat(n.Price, 'f', 4, 64),
 			},
-			Annotations: annotations,
 		},
 		Spec: corev1.NodeSpec{Taints: []corev1.Taint{FakeNodeTaint}},
 		Status: corev1.NodeStatus{
@@ -168,5 +204,18 @@ func (n Node) Object() (*corev1.Node, error) {
 			Allocatable: capacity,
 			NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: "fake", Architecture: "amd64", OperatingSystem: "linux"},
 		},
-	}, nil
+	}
+}
+
+// physicalGPUs counts the whole devices and the GPUs shared ones run on.
+func physicalGPUs(devs []gpu.Device) int {
+	parents := map[string]bool{}
+	for _, d := range devs {
+		if d.Parent == "" {
+			parents[d.ID] = true
+		} else {
+			parents[d.Parent] = true
+		}
+	}
+	return len(parents)
 }

@@ -32,7 +32,7 @@ func (s *Simulator) gpuDevices(vmi *kvv1.VirtualMachineInstance, pod *corev1.Pod
 	if err != nil {
 		return ""
 	}
-	inventory, err := gpu.ParseInventory(node.Annotations)
+	inventory, err := gpu.NodeDevices(node)
 	if err != nil {
 		return ""
 	}

@@ -27,6 +27,9 @@ type VirtualMachineSpec struct {
 	Memory *resource.Quantity
 	// GPUs are the passthrough GPUs of the guest, by device resource name.
 	GPUs []GPURequest
+	// USBRedirection gives the guest KubeVirt's client USB redirection
+	// slots, for virtualmachines/usbredir.
+	USBRedirection bool
 	// Running says whether the VM should run. Defaults to true.
 	Running *bool
 	// Image is the container disk image the VM boots from. Exactly one of

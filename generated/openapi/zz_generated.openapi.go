@@ -5079,6 +5079,13 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSpec(ref common.Refere
 							},
 						},
 					},
+					"usbRedirection": {
+						SchemaProps: spec.SchemaProps{
+							Description: "USBRedirection gives the guest KubeVirt's client USB redirection slots (spec.domain.devices.clientPassthrough), so that a client can lend it a local USB device through virtualmachines/usbredir.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
 					"running": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Running says whether the VM should run. Defaults to true.",

@@ -135,6 +135,7 @@ func (c completedConfig) New() (*Server, error) {
 	bridge := console.NewBridge(console.NewKubeVirtDialer(c.ExtraConfig.ClientConfig))
 	storage["virtualmachines/console"] = virtualmachine.NewConsoleREST(vms, bridge, console.Serial)
 	storage["virtualmachines/vnc"] = virtualmachine.NewConsoleREST(vms, bridge, console.VNC)
+	storage["virtualmachines/usbredir"] = virtualmachine.NewConsoleREST(vms, bridge, console.USBRedir)
 	storage["virtualmachines/placement"] = virtualmachine.NewPlacementREST(vms, c.ExtraConfig.Kube)
 	historyCfg := historyrest.Config{Store: c.ExtraConfig.History, Codecs: group.NegotiatedSerializer}
 	storage["virtualmachines/history"] = historyrest.NewVMREST(historyCfg, vms)

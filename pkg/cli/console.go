@@ -147,61 +147,68 @@ Prints the address; runs until interrupted.`,
 		Args:              exactlyOneVM,
 		ValidArgsFunction: completeVMs(e),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, c, err := e.clientIn()
-			if err != nil {
-				return err
-			}
-			cfg, err := e.flags.ToRESTConfig()
-			if err != nil {
-				return err
-			}
-			u := vmSubresource(c, ns, args[0], "vnc").URL()
-			rt, holder, err := websocket.RoundTripperFor(cfg)
-			if err != nil {
-				return err
-			}
-			dial := func(ctx context.Context) (io.ReadWriteCloser, error) {
-				req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-				if err != nil {
-					return nil, err
-				}
-				conn, err := websocket.Negotiate(rt, holder, req, "binary")
-				if err != nil {
-					return nil, fmt.Errorf("connecting to %s/%s's display: %w", ns, args[0], err)
-				}
-				return console.NewStream(conn), nil
-			}
-			// Refuse at once what would fail for every viewer.
-			probe, err := dial(cmd.Context())
-			if err != nil {
-				return err
-			}
-			probe.Close()
-			l, err := net.Listen("tcp", address)
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			fmt.Fprintf(e.streams.Out, "VNC of %s/%s on %s\n", ns, args[0], l.Addr())
-			ctx := cmd.Context()
-			go func() {
-				<-ctx.Done()
-				l.Close()
-			}()
-			for {
-				viewer, err := l.Accept()
-				if err != nil {
-					if ctx.Err() != nil {
-						return nil
-					}
-					return err
-				}
-				go bridge(ctx, e, viewer, dial)
-			}
+			return listenAndBridge(cmd, e, args[0], "vnc", "VNC", address)
 		},
 	}
 	cmd.Flags().StringVar(&address, "address", "127.0.0.1:5900", "Local address to listen on (port 0 picks a free one).")
 	return cmd
+}
+
+// listenAndBridge serves a VM's streaming subresource on a local address:
+// each local connection gets its own session, opened with the user's
+// credentials. It checks one session opens before listening, so that what
+// would fail for every client (no such VM, no rights) fails at once.
+func listenAndBridge(cmd *cobra.Command, e *env, name, subresource, what, address string) error {
+	ns, c, err := e.clientIn()
+	if err != nil {
+		return err
+	}
+	cfg, err := e.flags.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	u := vmSubresource(c, ns, name, subresource).URL()
+	rt, holder, err := websocket.RoundTripperFor(cfg)
+	if err != nil {
+		return err
+	}
+	dial := func(ctx context.Context) (io.ReadWriteCloser, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		conn, err := websocket.Negotiate(rt, holder, req, "binary")
+		if err != nil {
+			return nil, fmt.Errorf("connecting to %s/%s's %s: %w", ns, name, subresource, err)
+		}
+		return console.NewStream(conn), nil
+	}
+	probe, err := dial(cmd.Context())
+	if err != nil {
+		return err
+	}
+	probe.Close()
+	l, err := net.Listen("tcp", address)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	fmt.Fprintf(e.streams.Out, "%s of %s/%s on %s\n", what, ns, name, l.Addr())
+	ctx := cmd.Context()
+	go func() {
+		<-ctx.Done()
+		l.Close()
+	}()
+	for {
+		client, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		go bridge(ctx, e, client, dial)
+	}
 }
 
 // bridge copies between a local viewer and the VM's display until either ends.

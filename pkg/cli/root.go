@@ -139,7 +139,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
 	e.flags.AddFlags(cmd.PersistentFlags())
-	cmd.AddCommand(newVMCommand(e), newOpCommand(e), newConsoleCommand(e), newVNCCommand(e), newTemplateCommand(e), newSnapshotCommand(e),
+	cmd.AddCommand(newVMCommand(e), newOpCommand(e), newConsoleCommand(e), newVNCCommand(e), newUSBCommand(e), newTemplateCommand(e), newSnapshotCommand(e),
 		newCostReportCommand(e))
 	return cmd
 }

@@ -21,6 +21,9 @@ const (
 	Serial Kind = "console"
 	// VNC is the guest's graphical display, spoken as RFB.
 	VNC Kind = "vnc"
+	// USBRedir is a client USB redirection slot, spoken as usbredir: the
+	// client lends the guest one of its USB devices.
+	USBRedir Kind = "usbredir"
 )
 
 // Dialer opens a byte stream to a VM instance's console or display.

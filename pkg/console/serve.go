@@ -42,7 +42,8 @@ func NewBridge(dialer Dialer) *Bridge {
 
 // Serve attaches the client of req to the guest's console or display. The
 // protocol follows the request: a plain binary WebSocket when asked for
-// (?protocol=plain, or the plain/binary subprotocols; always for VNC), the
+// (?protocol=plain, or the plain/binary subprotocols; always for VNC and
+// usbredir, which are binary protocols of their own), the
 // Kubernetes remote-command protocols otherwise: WebSocket v5.channel.k8s.io
 // down to channel.k8s.io, or SPDY, as client-go's executors and kubectl speak.
 func (b *Bridge) Serve(w http.ResponseWriter, req *http.Request, namespace, name string, kind Kind, plain bool) {
@@ -57,7 +58,7 @@ func (b *Bridge) Serve(w http.ResponseWriter, req *http.Request, namespace, name
 	defer up.Close()
 	subprotocols := wsProtocols(req)
 	switch {
-	case plain || kind == VNC || hasAny(subprotocols, "plain.kubevirt.io", "binary", PlainProtocol):
+	case plain || kind != Serial || hasAny(subprotocols, "plain.kubevirt.io", "binary", PlainProtocol):
 		b.servePlain(ctx, w, req, up)
 	case wsstream.IsWebSocketRequest(req) && hasAny(subprotocols, v5Protocol):
 		b.serveV5(w, req, up)

@@ -78,6 +78,7 @@ func specFromTemplate(t *kvv1.VirtualMachineInstanceSpec, dvTemplates []kvv1.Dat
 		spec.GPUs = append(spec.GPUs, hypersdk.GPURequest{DeviceName: name, Count: n})
 	}
 	sort.Slice(spec.GPUs, func(i, j int) bool { return spec.GPUs[i].DeviceName < spec.GPUs[j].DeviceName })
+	spec.USBRedirection = t.Domain.Devices.ClientPassthrough != nil
 	for _, v := range t.Volumes {
 		if v.Name != RootDiskName && len(t.Volumes) > 1 {
 			continue
@@ -234,7 +235,8 @@ func NewVirtualMachine(view *hypersdk.VirtualMachine) (*kvv1.VirtualMachine, err
 }
 
 // ApplySpec writes a view's spec into a KubeVirt VM, changing only what the
-// view describes: CPU count, guest memory, GPUs, run strategy and root disk.
+// view describes: CPU count, guest memory, GPUs, USB redirection, run
+// strategy and root disk.
 func ApplySpec(vm *kvv1.VirtualMachine, spec *hypersdk.VirtualMachineSpec) error {
 	if vm.Spec.Template == nil {
 		return fmt.Errorf("KubeVirt VirtualMachine %s/%s has no template", vm.Namespace, vm.Name)
@@ -264,6 +266,12 @@ func ApplySpec(vm *kvv1.VirtualMachine, spec *hypersdk.VirtualMachineSpec) error
 		}
 	}
 	t.Domain.Devices.GPUs = gpus
+	switch {
+	case !spec.USBRedirection:
+		t.Domain.Devices.ClientPassthrough = nil
+	case t.Domain.Devices.ClientPassthrough == nil:
+		t.Domain.Devices.ClientPassthrough = &kvv1.ClientPassthroughDevices{}
+	}
 	if spec.Running != nil {
 		strategy := kvv1.RunStrategyHalted
 		if *spec.Running {

@@ -101,6 +101,7 @@ func TestNewVirtualMachineRoundTrip(t *testing.T) {
 		{CPUs: 1, Memory: &mem, Running: ptr.To(false), Source: &hypersdk.VirtualMachineSource{PersistentVolumeClaim: "root"},
 			GPUs: []hypersdk.GPURequest{{DeviceName: "nvidia.com/A100", Count: 2}, {DeviceName: "nvidia.com/T4", Count: 1}}},
 		{CPUs: 2, Memory: &mem, Running: ptr.To(true), Source: &hypersdk.VirtualMachineSource{DataVolume: "dv"}},
+		{CPUs: 1, Memory: &mem, Image: "img:1", Running: ptr.To(true), USBRedirection: true},
 	} {
 		view := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns"}, Spec: spec}
 		vm, err := NewVirtualMachine(view)

@@ -48,7 +48,7 @@ func TestDiscovery(t *testing.T) {
 	wantNames := "backupschedules backupschedules/status budgets budgets/status carbonscalingpolicies carbonscalingpolicies/status clusterhistories costreports idlevmpolicies idlevmpolicies/status placementpolicies " +
 		"virtualmachineautoscalers virtualmachineautoscalers/status virtualmachines virtualmachines/clone virtualmachines/console virtualmachines/cost " +
 		"virtualmachines/history virtualmachines/migrate virtualmachines/placement virtualmachines/recommendation virtualmachines/resize " +
-		"virtualmachines/restart virtualmachines/restore virtualmachines/snapshot virtualmachines/start virtualmachines/stop virtualmachines/vnc " +
+		"virtualmachines/restart virtualmachines/restore virtualmachines/snapshot virtualmachines/start virtualmachines/stop virtualmachines/usbredir virtualmachines/vnc " +
 		"vmoperations vmoperations/status"
 	if strings.Join(names, " ") != wantNames {
 		t.Errorf("discovery lists %v, want %s", names, wantNames)

@@ -104,33 +104,40 @@ func TestGuestConsoleAndVNC(t *testing.T) {
 	rfbHandshake(t, vnc)
 }
 
-// expect reads until want appears, failing after framework.Timeout.
-func expect(t *testing.T, r *bufio.Reader, want string) {
+// expect reads until want appears, failing after framework.Timeout, and
+// returns what it read.
+func expect(t *testing.T, r *bufio.Reader, want string) string {
 	t.Helper()
-	done := make(chan string, 1)
+	type result struct {
+		seen string
+		err  error
+	}
+	done := make(chan result, 1)
 	go func() {
 		var seen strings.Builder
 		for {
 			b, err := r.ReadByte()
 			if err != nil {
-				done <- seen.String() + " [" + err.Error() + "]"
+				done <- result{seen.String(), err}
 				return
 			}
 			seen.WriteByte(b)
 			if strings.HasSuffix(seen.String(), want) {
-				done <- ""
+				done <- result{seen: seen.String()}
 				return
 			}
 		}
 	}()
 	select {
 	case got := <-done:
-		if got != "" {
-			t.Fatalf("stream ended before %q; got %q", want, got)
+		if got.err != nil {
+			t.Fatalf("stream ended before %q; got %q [%v]", want, got.seen, got.err)
 		}
+		return got.seen
 	case <-time.After(framework.Timeout):
 		t.Fatalf("no %q within %v", want, framework.Timeout)
 	}
+	return ""
 }
 
 // rfbHandshake plays an RFB 3.8 client (RFC 6143): version, security None,

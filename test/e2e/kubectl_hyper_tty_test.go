@@ -110,6 +110,29 @@ func TestKubectlHyperProgressBar(t *testing.T) {
 	}
 }
 
+// startListener starts a kubectl hyper command that serves on a local
+// address and prints it last on its first line; it returns the command, the
+// address and what the command writes to stderr.
+func startListener(t *testing.T, ctx context.Context, args ...string) (*exec.Cmd, string, *strings.Builder) {
+	t.Helper()
+	cmd := hyperCommand(ctx, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no address from %v: %v: %s", args, err, stderr.String())
+	}
+	f := strings.Fields(line)
+	return cmd, f[len(f)-1], stderr
+}
+
 // TestKubectlHyperVNC: the local VNC endpoint completes an RFB 3.8
 // handshake and sends a framebuffer update; Ctrl-C ends it.
 func TestKubectlHyperVNC(t *testing.T) {
@@ -119,22 +142,7 @@ func TestKubectlHyperVNC(t *testing.T) {
 	runningVMI(t, ns, "tty", "")
 	ctx, cancel := context.WithTimeout(context.Background(), framework.Timeout)
 	defer cancel()
-	cmd := hyperCommand(ctx, "vnc", "tty", "-n", ns, "--address", "127.0.0.1:0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no address from vnc: %v: %s", err, stderr.String())
-	}
-	f := strings.Fields(line)
-	addr := f[len(f)-1]
+	cmd, addr, stderr := startListener(t, ctx, "vnc", "tty", "-n", ns, "--address", "127.0.0.1:0")
 	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)

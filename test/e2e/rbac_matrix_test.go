@@ -46,9 +46,9 @@ func TestRBACMatrix(t *testing.T) {
 		"restore": `{"snapshotName":"snap"}`}
 	allowed := map[string]map[string]bool{
 		"view": {},
-		"edit": {"console": true, "vnc": true, "clone": true, "resize": true, "snapshot": true, "start": true, "stop": true, "restart": true,
+		"edit": {"console": true, "vnc": true, "usbredir": true, "clone": true, "resize": true, "snapshot": true, "start": true, "stop": true, "restart": true,
 			"restore": true},
-		"admin": {"console": true, "vnc": true, "clone": true, "resize": true, "snapshot": true, "start": true, "stop": true, "restart": true,
+		"admin": {"console": true, "vnc": true, "usbredir": true, "clone": true, "resize": true, "snapshot": true, "start": true, "stop": true, "restart": true,
 			"restore": true, "migrate": true},
 		"hypersdk:migrate": {"migrate": true},
 		"":                 {},
@@ -67,10 +67,12 @@ func TestRBACMatrix(t *testing.T) {
 				t.Errorf("role %q VMOperation %s created directly: %d (%v), want allowed=%v", role, sub, code, err, allowed[role][sub])
 			}
 		}
-		for _, sub := range []string{"console", "vnc"} {
+		// usbredir is refused to the allowed with 409: vm has no USB
+		// redirection; the others get 403 first.
+		for _, sub := range []string{"console", "vnc", "usbredir"} {
 			cfg := env.ConfigFor(tokens[role])
 			raw := cfg.Host + "/apis/hypersdk.io/v1alpha1/namespaces/" + ns + "/virtualmachines/vm/" + sub + "?protocol=plain"
-			if sub == "vnc" {
+			if sub != "console" {
 				raw = strings.TrimSuffix(raw, "?protocol=plain")
 			}
 			code := upgradeStatus(t, tokens[role], raw)

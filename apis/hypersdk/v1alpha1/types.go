@@ -30,6 +30,10 @@ type VirtualMachineSpec struct {
 	// +listType=map
 	// +listMapKey=deviceName
 	GPUs []GPURequest `json:"gpus,omitempty"`
+	// USBRedirection gives the guest KubeVirt's client USB redirection
+	// slots (spec.domain.devices.clientPassthrough), so that a client can
+	// lend it a local USB device through virtualmachines/usbredir.
+	USBRedirection bool `json:"usbRedirection,omitempty"`
 	// Running says whether the VM should run. Defaults to true.
 	Running *bool `json:"running,omitempty"`
 	// Image is the container disk image the VM boots from. Exactly one of

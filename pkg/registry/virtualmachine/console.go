@@ -2,6 +2,7 @@ package virtualmachine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -16,9 +17,10 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/viewcache"
 )
 
-// ConsoleREST serves virtualmachines/console and virtualmachines/vnc: a
-// streaming connection to the guest, authorized by kube-apiserver as `get`
-// on the subresource, then dialed through KubeVirt with HyperSDK's identity.
+// ConsoleREST serves virtualmachines/console, virtualmachines/vnc and
+// virtualmachines/usbredir: a streaming connection to the guest, authorized
+// by kube-apiserver as `get` on the subresource, then dialed through
+// KubeVirt with HyperSDK's identity.
 type ConsoleREST struct {
 	vms    *REST
 	bridge *console.Bridge
@@ -69,6 +71,10 @@ func (r *ConsoleREST) Connect(ctx context.Context, name string, options runtime.
 	if vm.Status.Phase != hypersdk.VirtualMachineRunning && vm.Status.Phase != hypersdk.VirtualMachineMigrating {
 		return nil, apierrors.NewConflict(hypersdk.Resource("virtualmachines"), name,
 			fmt.Errorf("VM is %s: only a running VM has a %s", vm.Status.Phase, r.kind))
+	}
+	if r.kind == console.USBRedir && !vm.Spec.USBRedirection {
+		return nil, apierrors.NewConflict(hypersdk.Resource("virtualmachines"), name,
+			errors.New("spec.usbRedirection is false: the guest has no USB redirection slots"))
 	}
 	if opts.Protocol != "" && opts.Protocol != console.PlainProtocol {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("protocol %q: only %q or empty", opts.Protocol, console.PlainProtocol))

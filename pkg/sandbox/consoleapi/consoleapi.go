@@ -1,7 +1,8 @@
-// Package consoleapi serves KubeVirt's console and VNC subresources
-// (subresources.kubevirt.io/v1 virtualmachineinstances/console and /vnc) the
-// way virt-api does: a WebSocket with the plain.kubevirt.io subprotocol whose
-// binary messages carry the raw serial or RFB bytes. The sandbox's guests sit
+// Package consoleapi serves KubeVirt's console, VNC and USB redirection
+// subresources (subresources.kubevirt.io/v1 virtualmachineinstances/console,
+// /vnc and /usbredir) the way virt-api does: a WebSocket with the
+// plain.kubevirt.io subprotocol whose binary messages carry the raw serial,
+// RFB or usbredir bytes. The sandbox's guests sit
 // behind it, so HyperSDK reaches them exactly as it reaches real KubeVirt.
 package consoleapi
 
@@ -58,6 +59,7 @@ func Install(server *genericapiserver.GenericAPIServer, guests Guests, clk clock
 		APIResources: []metav1.APIResource{
 			{Name: "virtualmachineinstances/console", Namespaced: true, Kind: "VirtualMachineInstance", Verbs: []string{"get"}},
 			{Name: "virtualmachineinstances/vnc", Namespaced: true, Kind: "VirtualMachineInstance", Verbs: []string{"get"}},
+			{Name: "virtualmachineinstances/usbredir", Namespaced: true, Kind: "VirtualMachineInstance", Verbs: []string{"get"}},
 		},
 	}))
 	mux.HandlePrefix("/apis/"+Group+"/"+Version+"/", h)
@@ -76,11 +78,11 @@ type handler struct {
 	clock  clock.PassiveClock
 }
 
-// ServeHTTP answers .../namespaces/{ns}/virtualmachineinstances/{name}/{console|vnc}.
+// ServeHTTP answers .../namespaces/{ns}/virtualmachineinstances/{name}/{console|vnc|usbredir}.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/apis/"+Group+"/"+Version+"/"), "/")
 	if len(parts) != 5 || parts[0] != "namespaces" || parts[2] != "virtualmachineinstances" ||
-		(parts[4] != "console" && parts[4] != "vnc") {
+		(parts[4] != "console" && parts[4] != "vnc" && parts[4] != "usbredir") {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
@@ -88,6 +90,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info, ok := h.guests.Guest(ns, name)
 	if !ok {
 		http.Error(w, fmt.Sprintf("VirtualMachineInstance %s/%s is not running", ns, name), http.StatusBadRequest)
+		return
+	}
+	usb := info().USB
+	if sub == "usbredir" && usb == nil {
+		// virt-api refuses usbredir to a VMI without clientPassthrough.
+		http.Error(w, fmt.Sprintf("VirtualMachineInstance %s/%s has no client USB redirection (clientPassthrough)", ns, name),
+			http.StatusBadRequest)
 		return
 	}
 	up := websocket.Upgrader{
@@ -122,9 +131,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	logger := klog.FromContext(ctx).WithValues("vmi", klog.KRef(ns, name), "subresource", sub)
 	logger.V(2).Info("Guest session opened")
-	if sub == "console" {
+	switch sub {
+	case "console":
 		err = guest.Serve(ctx, stream, info, h.clock)
-	} else {
+	case "usbredir":
+		err = guest.ServeUSBRedir(ctx, stream, usb)
+	default:
 		err = guest.ServeVNC(ctx, stream, guest.NewTextScreen(0, 0, func() []string { return screenLines(info()) }))
 	}
 	logger.V(2).Info("Guest session closed", "err", err)

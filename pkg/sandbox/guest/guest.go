@@ -26,6 +26,9 @@ type Info struct {
 	// Panic, when set, is the kernel panic a guest whose disk is corrupt
 	// stops at: the console shows it and never answers.
 	Panic string
+	// USB is the guest's USB bus, shared by its usbredir sessions and its
+	// console; nil for a guest without USB redirection.
+	USB *USBBus
 }
 
 // Defaults for the fields of Info a caller leaves empty, so the console

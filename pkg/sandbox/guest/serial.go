@@ -262,6 +262,8 @@ func (c *console) exec(line string) {
 		c.print(formatFree(in.MemoryMiB, args[1:]))
 	case "cat":
 		c.cat(in, args[1:])
+	case "lsusb":
+		c.print(in.USB.lsusb())
 	case "exit", "logout":
 		c.logout()
 	default:

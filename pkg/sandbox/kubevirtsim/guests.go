@@ -3,6 +3,7 @@ package kubevirtsim
 import (
 	"strings"
 
+	"k8s.io/apimachinery/pkg/types"
 	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
@@ -39,7 +40,7 @@ func (s *Simulator) Guest(namespace, name string) (func() guest.Info, bool) {
 		} else if m := guestMemory(vmi); m != nil {
 			memMiB = m.Value() >> 20
 		}
-		info := guest.Info{Hostname: name, CPUs: cpus, MemoryMiB: memMiB, OS: osOf(vmi)}
+		info := guest.Info{Hostname: name, CPUs: cpus, MemoryMiB: memMiB, OS: osOf(vmi), USB: s.usbBus(vmi)}
 		if vmi.Annotations[CorruptDiskAnnotation] == "true" {
 			info.Panic = "VFS: Unable to mount root fs on unknown-block(252,1)"
 		}
@@ -81,4 +82,30 @@ func osOf(vmi *kvv1.VirtualMachineInstance) string {
 		}
 	}
 	return "Fedora Linux 41"
+}
+
+// usbBus is the USB bus of a VMI with client USB redirection
+// (spec.domain.devices.clientPassthrough), nil for one without. Buses of
+// VMIs that are gone are dropped when a new one is made.
+func (s *Simulator) usbBus(vmi *kvv1.VirtualMachineInstance) *guest.USBBus {
+	if vmi.Spec.Domain.Devices.ClientPassthrough == nil {
+		return nil
+	}
+	s.usbMu.Lock()
+	defer s.usbMu.Unlock()
+	if bus, ok := s.usbBuses[vmi.UID]; ok {
+		return bus
+	}
+	live := map[types.UID]bool{}
+	for _, obj := range s.vmiInformer.GetStore().List() {
+		live[obj.(*kvv1.VirtualMachineInstance).UID] = true
+	}
+	for uid := range s.usbBuses {
+		if !live[uid] {
+			delete(s.usbBuses, uid)
+		}
+	}
+	bus := &guest.USBBus{}
+	s.usbBuses[vmi.UID] = bus
+	return bus
 }

@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
@@ -26,6 +27,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/guest"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/simclock"
 )
 
@@ -94,6 +96,11 @@ type Simulator struct {
 	volumes     *controller
 	dataVolumes *controller
 	profiles    *controller
+
+	usbMu sync.Mutex
+	// usbBuses are the USB buses of VMIs with client USB redirection, by
+	// VMI UID: a restarted VMI gets an empty bus.
+	usbBuses map[types.UID]*guest.USBBus
 }
 
 // New returns a simulator; Run starts it.
@@ -107,7 +114,7 @@ func New(cfg Config) *Simulator {
 	if cfg.Workers == 0 {
 		cfg.Workers = defaultWorkers
 	}
-	s := &Simulator{cfg: cfg}
+	s := &Simulator{cfg: cfg, usbBuses: map[types.UID]*guest.USBBus{}}
 	// Only virt-launcher pods matter to KubeVirt.
 	s.kubeInformers = informers.NewSharedInformerFactoryWithOptions(cfg.Kube, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {

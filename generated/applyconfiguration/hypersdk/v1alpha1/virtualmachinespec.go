@@ -33,6 +33,10 @@ type VirtualMachineSpecApplyConfiguration struct {
 	Memory *resource.Quantity `json:"memory,omitempty"`
 	// GPUs are the passthrough GPUs of the guest, by device resource name.
 	GPUs []GPURequestApplyConfiguration `json:"gpus,omitempty"`
+	// USBRedirection gives the guest KubeVirt's client USB redirection
+	// slots (spec.domain.devices.clientPassthrough), so that a client can
+	// lend it a local USB device through virtualmachines/usbredir.
+	USBRedirection *bool `json:"usbRedirection,omitempty"`
 	// Running says whether the VM should run. Defaults to true.
 	Running *bool `json:"running,omitempty"`
 	// Image is the container disk image the VM boots from. Exactly one of
@@ -74,6 +78,14 @@ func (b *VirtualMachineSpecApplyConfiguration) WithGPUs(values ...*GPURequestApp
 		}
 		b.GPUs = append(b.GPUs, *values[i])
 	}
+	return b
+}
+
+// WithUSBRedirection sets the USBRedirection field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the USBRedirection field is set to the value of the last call.
+func (b *VirtualMachineSpecApplyConfiguration) WithUSBRedirection(value bool) *VirtualMachineSpecApplyConfiguration {
+	b.USBRedirection = &value
 	return b
 }
 

@@ -30,6 +30,8 @@ type VirtualMachineSpec struct {
 	// USBRedirection gives the guest KubeVirt's client USB redirection
 	// slots, for virtualmachines/usbredir.
 	USBRedirection bool
+	// USBDevices are host USB devices passed through to the guest.
+	USBDevices []USBDeviceRequest
 	// Running says whether the VM should run. Defaults to true.
 	Running *bool
 	// Image is the container disk image the VM boots from. Exactly one of
@@ -37,6 +39,15 @@ type VirtualMachineSpec struct {
 	Image string
 	// Source is a persistent root disk the VM boots from, instead of an image.
 	Source *VirtualMachineSource
+}
+
+// USBDeviceRequest asks for one host USB device by filter.
+type USBDeviceRequest struct {
+	Name    string
+	Vendor  string
+	Product string
+	Class   string
+	Serial  string
 }
 
 // GPURequest asks for a number of GPUs of one model.

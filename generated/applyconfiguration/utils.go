@@ -114,6 +114,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.StartSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("StopSpec"):
 		return &hypersdkv1alpha1.StopSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("USBDeviceRequest"):
+		return &hypersdkv1alpha1.USBDeviceRequestApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("VirtualMachine"):
 		return &hypersdkv1alpha1.VirtualMachineApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("VirtualMachineAutoscaler"):

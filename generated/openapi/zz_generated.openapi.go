@@ -94,6 +94,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.SnapshotSpec{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_SnapshotSpec(ref),
 		v1alpha1.StartSpec{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_StartSpec(ref),
 		v1alpha1.StopSpec{}.OpenAPIModelName():                           schema_hypersdk_apis_hypersdk_v1alpha1_StopSpec(ref),
+		v1alpha1.USBDeviceRequest{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_USBDeviceRequest(ref),
 		v1alpha1.VMOperation{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_VMOperation(ref),
 		v1alpha1.VMOperationList{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationList(ref),
 		v1alpha1.VMOperationRequester{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationRequester(ref),
@@ -3357,6 +3358,58 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_StopSpec(ref common.ReferenceCallbac
 	}
 }
 
+func schema_hypersdk_apis_hypersdk_v1alpha1_USBDeviceRequest(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "USBDeviceRequest asks for one host USB device. Vendor and product select it among the devices KubeVirt permits (its CR's permittedHostDevices.usb); class and serial narrow the nodes to those whose node-feature-discovery labels show such a device.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name is the device's name in the VM, unique among its USB devices.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"vendor": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Vendor is the USB vendor ID, four hexadecimal digits (0781).",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"product": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Product is the USB product ID, four hexadecimal digits (5581).",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"class": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Class is the USB device class, two hexadecimal digits (08: mass storage), as NFD's usb-<class>_<vendor>_<product> labels name it.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"serial": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Serial is the device's serial number; it needs class, and NFD configured to label devices with their serial.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name", "vendor", "product"},
+			},
+		},
+	}
+}
+
 func schema_hypersdk_apis_hypersdk_v1alpha1_VMOperation(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -5086,6 +5139,27 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSpec(ref common.Refere
 							Format:      "",
 						},
 					},
+					"usbDevices": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"name",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "USBDevices are host USB devices passed through to the guest, chosen by filter: the VM runs only on a node with a free matching device.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.USBDeviceRequest{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 					"running": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Running says whether the VM should run. Defaults to true.",
@@ -5110,7 +5184,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSpec(ref common.Refere
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.GPURequest{}.OpenAPIModelName(), v1alpha1.VirtualMachineSource{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName()},
+			v1alpha1.GPURequest{}.OpenAPIModelName(), v1alpha1.USBDeviceRequest{}.OpenAPIModelName(), v1alpha1.VirtualMachineSource{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName()},
 	}
 }
 

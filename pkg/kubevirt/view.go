@@ -40,6 +40,7 @@ func View(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance) *hypersdk.V
 	created := meta.CreationTimestamp
 	if vm.Spec.Template != nil {
 		out.Spec = specFromTemplate(&vm.Spec.Template.Spec, vm.Spec.DataVolumeTemplates)
+		out.Spec.USBDevices = USBDevicesOf(vm.Spec.Template.ObjectMeta.Annotations)
 	}
 	running := WantsRunning(vm, vmi)
 	out.Spec.Running = &running

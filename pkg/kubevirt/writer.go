@@ -56,6 +56,13 @@ func (w *Writer) Create(ctx context.Context, view *hypersdk.VirtualMachine, dryR
 	if err != nil {
 		return nil, 0, err
 	}
+	resources, err := resolveUSB(ctx, w.client, view)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := applyUSB(vm, view.Spec.USBDevices, resources); err != nil {
+		return nil, 0, err
+	}
 	created, err := w.client.KubevirtV1().VirtualMachines(view.Namespace).Create(ctx, vm, metav1.CreateOptions{DryRun: dryRun})
 	if err != nil {
 		return nil, 0, translate(err, view.Name)
@@ -72,6 +79,10 @@ func (w *Writer) Create(ctx context.Context, view *hypersdk.VirtualMachine, dryR
 // the VirtualMachine's (a precondition against a replaced VM).
 func (w *Writer) Update(ctx context.Context, view *hypersdk.VirtualMachine, seen uint64, dryRun []string) (*hypersdk.VirtualMachine, uint64, error) {
 	vms := w.client.KubevirtV1().VirtualMachines(view.Namespace)
+	resources, err := resolveUSB(ctx, w.client, view)
+	if err != nil {
+		return nil, 0, err
+	}
 	var out *kvv1.VirtualMachine
 	write := func() error {
 		vm, err := vms.Get(ctx, view.Name, metav1.GetOptions{})
@@ -88,6 +99,9 @@ func (w *Writer) Update(ctx context.Context, view *hypersdk.VirtualMachine, seen
 		if err := ApplySpec(vm, &view.Spec); err != nil {
 			return err
 		}
+		if err := applyUSB(vm, view.Spec.USBDevices, resources); err != nil {
+			return err
+		}
 		out, err = vms.Update(ctx, vm, metav1.UpdateOptions{DryRun: dryRun})
 		if apierrors.IsConflict(err) && seen > 0 {
 			// Changed between the read and the write: say to what.
@@ -97,7 +111,6 @@ func (w *Writer) Update(ctx context.Context, view *hypersdk.VirtualMachine, seen
 		}
 		return err
 	}
-	var err error
 	if seen == 0 {
 		err = retry.RetryOnConflict(retry.DefaultRetry, write)
 	} else {

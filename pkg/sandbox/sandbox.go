@@ -279,8 +279,11 @@ func (sb *Sandbox) installArtifacts(ctx context.Context) error {
 	if _, err := sb.Kubectl(ctx, "apply", "--server-side", "-k", filepath.Join(dir, tree)); err != nil {
 		return err
 	}
-	_, err := sb.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=120s",
-		"crd", "-l", "app.kubernetes.io/part-of=hypersdk-sandbox")
+	if _, err := sb.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=120s",
+		"crd", "-l", "app.kubernetes.io/part-of=hypersdk-sandbox"); err != nil {
+		return err
+	}
+	_, err := sb.Kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(dir, "sandbox", "kubevirt-cr.yaml"))
 	return err
 }
 

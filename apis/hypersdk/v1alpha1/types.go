@@ -34,6 +34,11 @@ type VirtualMachineSpec struct {
 	// slots (spec.domain.devices.clientPassthrough), so that a client can
 	// lend it a local USB device through virtualmachines/usbredir.
 	USBRedirection bool `json:"usbRedirection,omitempty"`
+	// USBDevices are host USB devices passed through to the guest, chosen
+	// by filter: the VM runs only on a node with a free matching device.
+	// +listType=map
+	// +listMapKey=name
+	USBDevices []USBDeviceRequest `json:"usbDevices,omitempty"`
 	// Running says whether the VM should run. Defaults to true.
 	Running *bool `json:"running,omitempty"`
 	// Image is the container disk image the VM boots from. Exactly one of
@@ -41,6 +46,25 @@ type VirtualMachineSpec struct {
 	Image string `json:"image,omitempty"`
 	// Source is a persistent root disk the VM boots from, instead of an image.
 	Source *VirtualMachineSource `json:"source,omitempty"`
+}
+
+// USBDeviceRequest asks for one host USB device. Vendor and product select
+// it among the devices KubeVirt permits (its CR's
+// permittedHostDevices.usb); class and serial narrow the nodes to those
+// whose node-feature-discovery labels show such a device.
+type USBDeviceRequest struct {
+	// Name is the device's name in the VM, unique among its USB devices.
+	Name string `json:"name"`
+	// Vendor is the USB vendor ID, four hexadecimal digits (0781).
+	Vendor string `json:"vendor"`
+	// Product is the USB product ID, four hexadecimal digits (5581).
+	Product string `json:"product"`
+	// Class is the USB device class, two hexadecimal digits (08: mass
+	// storage), as NFD's usb-<class>_<vendor>_<product> labels name it.
+	Class string `json:"class,omitempty"`
+	// Serial is the device's serial number; it needs class, and NFD
+	// configured to label devices with their serial.
+	Serial string `json:"serial,omitempty"`
 }
 
 // GPURequest asks for a number of GPUs of one model.

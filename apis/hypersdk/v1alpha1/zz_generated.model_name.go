@@ -322,6 +322,11 @@ func (in StopSpec) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in USBDeviceRequest) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.USBDeviceRequest"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in VMOperation) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.VMOperation"
 }

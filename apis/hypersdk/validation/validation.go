@@ -5,6 +5,7 @@ package validation
 
 import (
 	"fmt"
+	"regexp"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -80,6 +81,7 @@ func ValidateVirtualMachineSpec(spec *hypersdk.VirtualMachineSpec, fldPath *fiel
 			allErrs = append(allErrs, field.Invalid(p.Child("count"), gpu.Count, "must be at least 1"))
 		}
 	}
+	allErrs = append(allErrs, validateUSBDevices(spec.USBDevices, fldPath.Child("usbDevices"))...)
 	switch {
 	case spec.Image == "" && spec.Source == nil:
 		allErrs = append(allErrs, field.Required(fldPath.Child("image"), "either image or source is required"))
@@ -332,6 +334,50 @@ func validateName(name string, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	for _, msg := range apimachineryvalidation.NameIsDNSSubdomain(name, false) {
 		allErrs = append(allErrs, field.Invalid(fldPath, name, msg))
+	}
+	return allErrs
+}
+
+var (
+	usbID     = regexp.MustCompile(`^[0-9a-f]{4}$`)
+	usbClass  = regexp.MustCompile(`^[0-9a-f]{2}$`)
+	usbSerial = regexp.MustCompile(`^[A-Za-z0-9._-]{1,63}$`)
+)
+
+// validateUSBDevices checks USB filters: IDs in the lower-case hexadecimal
+// that KubeVirt's selectors and NFD's labels use, and a serial only beside
+// a class, since NFD's label names the class first.
+func validateUSBDevices(devices []hypersdk.USBDeviceRequest, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	seen := sets.New[string]()
+	for i, d := range devices {
+		p := fldPath.Index(i)
+		switch {
+		case d.Name == "":
+			allErrs = append(allErrs, field.Required(p.Child("name"), ""))
+		case seen.Has(d.Name):
+			allErrs = append(allErrs, field.Duplicate(p.Child("name"), d.Name))
+		default:
+			for _, msg := range utilvalidation.IsDNS1123Label(d.Name) {
+				allErrs = append(allErrs, field.Invalid(p.Child("name"), d.Name, msg))
+			}
+		}
+		seen.Insert(d.Name)
+		if !usbID.MatchString(d.Vendor) {
+			allErrs = append(allErrs, field.Invalid(p.Child("vendor"), d.Vendor, "must be four lower-case hexadecimal digits, e.g. 0781"))
+		}
+		if !usbID.MatchString(d.Product) {
+			allErrs = append(allErrs, field.Invalid(p.Child("product"), d.Product, "must be four lower-case hexadecimal digits, e.g. 5581"))
+		}
+		if d.Class != "" && !usbClass.MatchString(d.Class) {
+			allErrs = append(allErrs, field.Invalid(p.Child("class"), d.Class, "must be two lower-case hexadecimal digits, e.g. 08"))
+		}
+		switch {
+		case d.Serial != "" && d.Class == "":
+			allErrs = append(allErrs, field.Required(p.Child("class"), "a serial filter needs the class: NFD's label names it first"))
+		case d.Serial != "" && !usbSerial.MatchString(d.Serial):
+			allErrs = append(allErrs, field.Invalid(p.Child("serial"), d.Serial, "must be 1-63 letters, digits, '.', '_' or '-'"))
+		}
 	}
 	return allErrs
 }

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hypersdk/hypersdk/pkg/gpu"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
 // Labels and annotations of sandbox nodes.
@@ -61,7 +62,24 @@ type InstanceType struct {
 	// GPU feature discovery labels the node with.
 	GPUProduct   string
 	GPUMemoryMiB int64
+	// USB are the host USB devices KubeVirt may pass through.
+	USB []USBDevice
 }
+
+// USBDevice is a host USB device as KubeVirt's virt-handler (a resource
+// per permittedHostDevices.usb entry) and node-feature-discovery (a label
+// per class, vendor and product) publish it. The sandbox's KubeVirt CR
+// (artifacts/sandbox/kubevirt-cr.yaml) permits these.
+type USBDevice struct {
+	Resource               string
+	Class, Vendor, Product string
+}
+
+// USB devices of the sandbox.
+var (
+	USBStick   = USBDevice{Resource: "kubevirt.io/sandisk-extreme", Class: "08", Vendor: "0781", Product: "5581"}
+	USBYubiKey = USBDevice{Resource: "kubevirt.io/yubikey", Class: "03", Vendor: "1050", Product: "0407"}
+)
 
 // GPU servers publish what NVIDIA's GPU Operator publishes for KubeVirt: one
 // extended resource per PCI device name and GFD's product labels, no
@@ -108,6 +126,8 @@ var (
 	GPUA100 = InstanceType{Name: "gpu-a100x4", CPUs: 48, MemoryGi: 384, Price: 16.39, GPUs: a100x4,
 		GPUProduct: "NVIDIA-A100-SXM4-40GB", GPUMemoryMiB: 40 << 10}
 	GPUT4 = InstanceType{Name: "gpu-t4x2", CPUs: 16, MemoryGi: 64, Price: 1.50, GPUs: t4x2, GPUProduct: "Tesla-T4", GPUMemoryMiB: 15360}
+	// USBEdge is not in Plan: tests of USB passthrough add it.
+	USBEdge = InstanceType{Name: "usb-edge-8", CPUs: 8, MemoryGi: 32, Price: 0.384, USB: []USBDevice{USBStick, USBYubiKey}}
 	// GPUT4vGPU is not in Plan: tests that share GPUs add it.
 	GPUT4vGPU = InstanceType{Name: "gpu-t4x2-vgpu", CPUs: 16, MemoryGi: 64, Price: 1.50, GPUs: t4x2vGPU, GPUProduct: "Tesla-T4",
 		GPUMemoryMiB: 15360}
@@ -165,6 +185,9 @@ func (n Node) Object() *corev1.Node {
 	for _, d := range n.Type.GPUs {
 		counts[d.ResourceName]++
 	}
+	for _, u := range n.Type.USB {
+		counts[u.Resource]++
+	}
 	for name, c := range counts {
 		capacity[corev1.ResourceName(name)] = *resource.NewQuantity(c, resource.DecimalSI)
 	}
@@ -188,6 +211,9 @@ func (n Node) Object() *corev1.Node {
 		labels[gpu.CountLabel] = strconv.Itoa(physicalGPUs(gpus))
 		labels[gpu.MemoryLabel] = strconv.FormatInt(n.Type.GPUMemoryMiB, 10)
 		labels[gpu.MIGCapableLabel] = strconv.FormatBool(gpus[0].Model == "A100")
+	}
+	for _, u := range n.Type.USB {
+		labels[kubevirt.NFDUSBLabel(u.Class, u.Vendor, u.Product, "")] = "true"
 	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{

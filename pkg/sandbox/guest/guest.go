@@ -29,6 +29,8 @@ type Info struct {
 	// USB is the guest's USB bus, shared by its usbredir sessions and its
 	// console; nil for a guest without USB redirection.
 	USB *USBBus
+	// HostUSB are the host USB devices passed through to the guest.
+	HostUSB []USBDevice
 }
 
 // Defaults for the fields of Info a caller leaves empty, so the console

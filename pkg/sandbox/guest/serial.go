@@ -263,7 +263,7 @@ func (c *console) exec(line string) {
 	case "cat":
 		c.cat(in, args[1:])
 	case "lsusb":
-		c.print(in.USB.lsusb())
+		c.print(lsusb(in.HostUSB, in.USB))
 	case "exit", "logout":
 		c.logout()
 	default:

@@ -71,10 +71,17 @@ func (b *USBBus) detach(address int) {
 	b.devices = slices.DeleteFunc(b.devices, func(d USBDevice) bool { return d.Address == address })
 }
 
-// lsusb lists the bus as lsusb does.
-func (b *USBBus) lsusb() string {
+// lsusb lists the devices passed through from the host (bus 2) and lent
+// over usbredir (bus 1), as lsusb does.
+func lsusb(host []USBDevice, b *USBBus) string {
 	var sb strings.Builder
 	sb.WriteString("Bus 001 Device 001: ID 1d6b:0002 Linux Foundation 2.0 root hub\n")
+	if len(host) > 0 {
+		sb.WriteString("Bus 002 Device 001: ID 1d6b:0003 Linux Foundation 3.0 root hub\n")
+	}
+	for i, d := range host {
+		fmt.Fprintf(&sb, "Bus 002 Device %03d: ID %04x:%04x\n", i+2, d.Vendor, d.Product)
+	}
 	if b == nil {
 		return sb.String()
 	}

@@ -60,7 +60,7 @@ func TestUSBRedirAttachAndDetach(t *testing.T) {
 	if d.Vendor != 0x0781 || d.Product != 0x5567 || d.Class != 8 || d.Address != 2 {
 		t.Fatalf("attached %+v", d)
 	}
-	if got := bus.lsusb(); !strings.Contains(got, "Bus 001 Device 002: ID 0781:5567") {
+	if got := lsusb(nil, bus); !strings.Contains(got, "Bus 001 Device 002: ID 0781:5567") {
 		t.Fatalf("lsusb:\n%s", got)
 	}
 	if err := writePacket(client, usbredirDeviceDisconnect, 0, nil); err != nil {

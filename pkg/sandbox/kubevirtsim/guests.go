@@ -1,6 +1,7 @@
 package kubevirtsim
 
 import (
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -40,7 +41,7 @@ func (s *Simulator) Guest(namespace, name string) (func() guest.Info, bool) {
 		} else if m := guestMemory(vmi); m != nil {
 			memMiB = m.Value() >> 20
 		}
-		info := guest.Info{Hostname: name, CPUs: cpus, MemoryMiB: memMiB, OS: osOf(vmi), USB: s.usbBus(vmi)}
+		info := guest.Info{Hostname: name, CPUs: cpus, MemoryMiB: memMiB, OS: osOf(vmi), USB: s.usbBus(vmi), HostUSB: hostUSB(vmi)}
 		if vmi.Annotations[CorruptDiskAnnotation] == "true" {
 			info.Panic = "VFS: Unable to mount root fs on unknown-block(252,1)"
 		}
@@ -108,4 +109,24 @@ func (s *Simulator) usbBus(vmi *kvv1.VirtualMachineInstance) *guest.USBBus {
 	bus := &guest.USBBus{}
 	s.usbBuses[vmi.UID] = bus
 	return bus
+}
+
+// hostUSB are the host USB devices of a VMI: its hostDevices that
+// HyperSDK's USB filters (kept in an annotation the template passes on)
+// name, as vendor:product, in filter order.
+func hostUSB(vmi *kvv1.VirtualMachineInstance) []guest.USBDevice {
+	var out []guest.USBDevice
+	for _, f := range kubevirt.USBDevicesOf(vmi.Annotations) {
+		for _, h := range vmi.Spec.Domain.Devices.HostDevices {
+			if h.Name != kubevirt.USBHostDeviceName(f.Name) {
+				continue
+			}
+			vendor, err1 := strconv.ParseUint(f.Vendor, 16, 16)
+			product, err2 := strconv.ParseUint(f.Product, 16, 16)
+			if err1 == nil && err2 == nil {
+				out = append(out, guest.USBDevice{Vendor: uint16(vendor), Product: uint16(product)})
+			}
+		}
+	}
+	return out
 }

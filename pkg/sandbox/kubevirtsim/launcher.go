@@ -38,6 +38,9 @@ func launcherPod(vmi *kvv1.VirtualMachineInstance) *corev1.Pod {
 	for _, g := range dom.Devices.GPUs {
 		gpus[g.DeviceName]++
 	}
+	for _, d := range dom.Devices.HostDevices {
+		gpus[d.DeviceName]++ // host devices are device-plugin resources too
+	}
 	for name, n := range gpus {
 		// Extended resources need equal requests and limits.
 		requests[corev1.ResourceName(name)] = *resource.NewQuantity(n, resource.DecimalSI)

@@ -37,6 +37,9 @@ type VirtualMachineSpecApplyConfiguration struct {
 	// slots (spec.domain.devices.clientPassthrough), so that a client can
 	// lend it a local USB device through virtualmachines/usbredir.
 	USBRedirection *bool `json:"usbRedirection,omitempty"`
+	// USBDevices are host USB devices passed through to the guest, chosen
+	// by filter: the VM runs only on a node with a free matching device.
+	USBDevices []USBDeviceRequestApplyConfiguration `json:"usbDevices,omitempty"`
 	// Running says whether the VM should run. Defaults to true.
 	Running *bool `json:"running,omitempty"`
 	// Image is the container disk image the VM boots from. Exactly one of
@@ -86,6 +89,19 @@ func (b *VirtualMachineSpecApplyConfiguration) WithGPUs(values ...*GPURequestApp
 // If called multiple times, the USBRedirection field is set to the value of the last call.
 func (b *VirtualMachineSpecApplyConfiguration) WithUSBRedirection(value bool) *VirtualMachineSpecApplyConfiguration {
 	b.USBRedirection = &value
+	return b
+}
+
+// WithUSBDevices adds the given value to the USBDevices field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the USBDevices field.
+func (b *VirtualMachineSpecApplyConfiguration) WithUSBDevices(values ...*USBDeviceRequestApplyConfiguration) *VirtualMachineSpecApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithUSBDevices")
+		}
+		b.USBDevices = append(b.USBDevices, *values[i])
+	}
 	return b
 }
 

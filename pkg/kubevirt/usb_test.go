@@ -1,0 +1,67 @@
+package kubevirt
+
+import (
+	"reflect"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+)
+
+func TestUSBResource(t *testing.T) {
+	kvs := []kvv1.KubeVirt{{}, {Spec: kvv1.KubeVirtSpec{Configuration: kvv1.KubeVirtConfiguration{
+		PermittedHostDevices: &kvv1.PermittedHostDevices{USB: []kvv1.USBHostDevice{
+			{ResourceName: "kubevirt.io/storage", Selectors: []kvv1.USBSelector{{Vendor: "46f4", Product: "0001"}, {Vendor: "0781", Product: "5581"}}},
+		}}}}}}
+	if r, ok := USBResource(kvs, "0781", "5581"); !ok || r != "kubevirt.io/storage" {
+		t.Errorf("0781:5581 -> %q, %v", r, ok)
+	}
+	if r, ok := USBResource(kvs, "0781", "5582"); ok {
+		t.Errorf("0781:5582 matched %q", r)
+	}
+}
+
+// TestUSBRoundTrip: a view's USB devices become hostDevices, a node
+// selector for the class filter and the template annotation, read back as
+// the same view; a later write without them removes only what they added.
+func TestUSBRoundTrip(t *testing.T) {
+	mem := resource.MustParse("1Gi")
+	devices := []hypersdk.USBDeviceRequest{{Name: "stick", Vendor: "0781", Product: "5581", Class: "08"},
+		{Name: "key", Vendor: "1050", Product: "0407"}}
+	view := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns"},
+		Spec: hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &mem, Image: "img", Running: ptr.To(true), USBDevices: devices}}
+	vm, err := NewVirtualMachine(view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &vm.Spec.Template.Spec
+	tmpl.Domain.Devices.HostDevices = []kvv1.HostDevice{{Name: "nic", DeviceName: "intel.com/sriov"}}
+	tmpl.NodeSelector = map[string]string{"zone": "a"}
+	if err := applyUSB(vm, devices, []string{"kubevirt.io/sandisk", "kubevirt.io/yubikey"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []kvv1.HostDevice{{Name: "nic", DeviceName: "intel.com/sriov"}, {Name: "usb-stick", DeviceName: "kubevirt.io/sandisk"},
+		{Name: "usb-key", DeviceName: "kubevirt.io/yubikey"}}
+	if !reflect.DeepEqual(tmpl.Domain.Devices.HostDevices, want) {
+		t.Errorf("hostDevices %+v", tmpl.Domain.Devices.HostDevices)
+	}
+	if !reflect.DeepEqual(tmpl.NodeSelector, map[string]string{"zone": "a",
+		"feature.node.kubernetes.io/usb-08_0781_5581.present": "true"}) {
+		t.Errorf("nodeSelector %v", tmpl.NodeSelector)
+	}
+	if got := View(vm, nil).Spec.USBDevices; !reflect.DeepEqual(got, devices) {
+		t.Errorf("view reads back %+v", got)
+	}
+	if err := applyUSB(vm, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(tmpl.Domain.Devices.HostDevices) != 1 || !reflect.DeepEqual(tmpl.NodeSelector, map[string]string{"zone": "a"}) ||
+		View(vm, nil).Spec.USBDevices != nil {
+		t.Errorf("after removing the USB devices: %+v, %v, %+v", tmpl.Domain.Devices.HostDevices, tmpl.NodeSelector,
+			View(vm, nil).Spec.USBDevices)
+	}
+}

@@ -15,7 +15,7 @@ COPY . .
 ARG TARGETOS
 ARG TARGETARCH
 RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath -ldflags=-s -o /out/ \
-    ./cmd/hypersdk-apiserver ./cmd/hypersdk-controller ./cmd/hypersdk-scheduler-extender
+    ./cmd/hypersdk-apiserver ./cmd/hypersdk-controller ./cmd/hypersdk-scheduler-extender ./cmd/hypersdk-usb-agent
 
 FROM gcr.io/distroless/static-debian12:nonroot AS hypersdk-apiserver
 COPY --from=build /out/hypersdk-apiserver /hypersdk-apiserver
@@ -31,3 +31,11 @@ FROM gcr.io/distroless/static-debian12:nonroot AS hypersdk-scheduler-extender
 COPY --from=build /out/hypersdk-scheduler-extender /hypersdk-scheduler-extender
 USER 65532:65532
 ENTRYPOINT ["/hypersdk-scheduler-extender"]
+
+# The USB agent is the exception: it runs usbredir's usbredirect, a C
+# program, as root in a privileged pod (artifacts/deploy/components/
+# usb-hotplug), so it needs Debian's package rather than a static base.
+FROM debian:bookworm-slim AS hypersdk-usb-agent
+RUN apt-get update && apt-get install -y --no-install-recommends usbredirect && rm -rf /var/lib/apt/lists/*
+COPY --from=build /out/hypersdk-usb-agent /hypersdk-usb-agent
+ENTRYPOINT ["/hypersdk-usb-agent"]

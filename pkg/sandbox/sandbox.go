@@ -283,6 +283,12 @@ func (sb *Sandbox) installArtifacts(ctx context.Context) error {
 		"crd", "-l", "app.kubernetes.io/part-of=hypersdk-sandbox"); err != nil {
 		return err
 	}
+	if !sb.cfg.Deploy {
+		// The USB agent is opt-in (a component); tests start it per node.
+		if _, err := sb.Kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(dir, usbAgentRBAC)); err != nil {
+			return err
+		}
+	}
 	_, err := sb.Kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(dir, "sandbox", "kubevirt-cr.yaml"))
 	return err
 }

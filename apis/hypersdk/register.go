@@ -29,6 +29,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&VirtualMachineResizeOptions{},
 		&VirtualMachineSnapshotOptions{},
 		&VirtualMachineRestoreOptions{},
+		&VirtualMachineAttachUSBOptions{},
+		&VirtualMachineDetachUSBOptions{},
 		&VirtualMachineStartOptions{},
 		&VirtualMachineStopOptions{},
 		&VirtualMachineRestartOptions{},

@@ -143,14 +143,16 @@ type VMOperationType string
 
 // The operation types; each has its own options block in VMOperationSpec.
 const (
-	VMOperationClone    VMOperationType = "Clone"
-	VMOperationMigrate  VMOperationType = "Migrate"
-	VMOperationResize   VMOperationType = "Resize"
-	VMOperationSnapshot VMOperationType = "Snapshot"
-	VMOperationStart    VMOperationType = "Start"
-	VMOperationStop     VMOperationType = "Stop"
-	VMOperationRestart  VMOperationType = "Restart"
-	VMOperationRestore  VMOperationType = "Restore"
+	VMOperationClone     VMOperationType = "Clone"
+	VMOperationMigrate   VMOperationType = "Migrate"
+	VMOperationResize    VMOperationType = "Resize"
+	VMOperationSnapshot  VMOperationType = "Snapshot"
+	VMOperationStart     VMOperationType = "Start"
+	VMOperationStop      VMOperationType = "Stop"
+	VMOperationRestart   VMOperationType = "Restart"
+	VMOperationRestore   VMOperationType = "Restore"
+	VMOperationAttachUSB VMOperationType = "AttachUSB"
+	VMOperationDetachUSB VMOperationType = "DetachUSB"
 )
 
 // VMOperationSpec says what to do to which VM. Only the options block that
@@ -168,14 +170,16 @@ type VMOperationSpec struct {
 	// requester may.
 	Requester *VMOperationRequester
 
-	Clone    *CloneSpec
-	Migrate  *MigrateSpec
-	Resize   *ResizeSpec
-	Snapshot *SnapshotSpec
-	Start    *StartSpec
-	Stop     *StopSpec
-	Restart  *RestartSpec
-	Restore  *RestoreSpec
+	Clone     *CloneSpec
+	Migrate   *MigrateSpec
+	Resize    *ResizeSpec
+	Snapshot  *SnapshotSpec
+	Start     *StartSpec
+	Stop      *StopSpec
+	Restart   *RestartSpec
+	Restore   *RestoreSpec
+	AttachUSB *AttachUSBSpec
+	DetachUSB *DetachUSBSpec
 }
 
 // VMOperationRequester is the authenticated user who created an operation, as
@@ -308,6 +312,19 @@ type RestoreSpec struct {
 	TargetName string
 }
 
+// AttachUSBSpec hot-plugs a USB device of the VM's node into the running VM,
+// lent over client USB redirection by the node's USB agent.
+type AttachUSBSpec struct {
+	// Device selects the device; its name names the attachment.
+	Device USBDeviceRequest
+}
+
+// DetachUSBSpec unplugs a device attached by an AttachUSB operation.
+type DetachUSBSpec struct {
+	// Name is the attached device's name.
+	Name string
+}
+
 // VMOperationPhase is where an operation is in its life.
 type VMOperationPhase string
 
@@ -405,6 +422,22 @@ type VirtualMachineStopOptions struct {
 type VirtualMachineRestartOptions struct {
 	metav1.TypeMeta
 	RestartSpec
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineAttachUSBOptions is the body of a POST to virtualmachines/attachusb.
+type VirtualMachineAttachUSBOptions struct {
+	metav1.TypeMeta
+	AttachUSBSpec
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineDetachUSBOptions is the body of a POST to virtualmachines/detachusb.
+type VirtualMachineDetachUSBOptions struct {
+	metav1.TypeMeta
+	DetachUSBSpec
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

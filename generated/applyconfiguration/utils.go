@@ -32,6 +32,8 @@ import (
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
 	// Group=hypersdk.io, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithKind("AttachUSBSpec"):
+		return &hypersdkv1alpha1.AttachUSBSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("AutoscalerResources"):
 		return &hypersdkv1alpha1.AutoscalerResourcesApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("AutoscalerTargetRef"):
@@ -78,6 +80,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.CarbonScalingPolicyStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CloneSpec"):
 		return &hypersdkv1alpha1.CloneSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("DetachUSBSpec"):
+		return &hypersdkv1alpha1.DetachUSBSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("GPURequest"):
 		return &hypersdkv1alpha1.GPURequestApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("IdleVM"):

@@ -34,6 +34,7 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
+		v1alpha1.AttachUSBSpec{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_AttachUSBSpec(ref),
 		v1alpha1.AutoscalerResources{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_AutoscalerResources(ref),
 		v1alpha1.AutoscalerTargetRef{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_AutoscalerTargetRef(ref),
 		v1alpha1.BackupCarbonPlan{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_BackupCarbonPlan(ref),
@@ -65,6 +66,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.CostAmounts{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_CostAmounts(ref),
 		v1alpha1.CostReport{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_CostReport(ref),
 		v1alpha1.CostReportOptions{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_CostReportOptions(ref),
+		v1alpha1.DetachUSBSpec{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_DetachUSBSpec(ref),
 		v1alpha1.FilteredNode{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_FilteredNode(ref),
 		v1alpha1.GPURequest{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_GPURequest(ref),
 		v1alpha1.HistoryPoint{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_HistoryPoint(ref),
@@ -101,6 +103,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.VMOperationSpec{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationSpec(ref),
 		v1alpha1.VMOperationStatus{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationStatus(ref),
 		v1alpha1.VirtualMachine{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachine(ref),
+		v1alpha1.VirtualMachineAttachUSBOptions{}.OpenAPIModelName():     schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAttachUSBOptions(ref),
 		v1alpha1.VirtualMachineAutoscaler{}.OpenAPIModelName():           schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscaler(ref),
 		v1alpha1.VirtualMachineAutoscalerList{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscalerList(ref),
 		v1alpha1.VirtualMachineAutoscalerSpec{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscalerSpec(ref),
@@ -109,6 +112,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.VirtualMachineConsoleOptions{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineConsoleOptions(ref),
 		v1alpha1.VirtualMachineCost{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref),
 		v1alpha1.VirtualMachineCostEntry{}.OpenAPIModelName():            schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCostEntry(ref),
+		v1alpha1.VirtualMachineDetachUSBOptions{}.OpenAPIModelName():     schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineDetachUSBOptions(ref),
 		v1alpha1.VirtualMachineHistory{}.OpenAPIModelName():              schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineHistory(ref),
 		v1alpha1.VirtualMachineHistoryOptions{}.OpenAPIModelName():       schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineHistoryOptions(ref),
 		v1alpha1.VirtualMachineList{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineList(ref),
@@ -185,6 +189,29 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1beta1.NodeMetricsList{}.OpenAPIModelName():                     schema_pkg_apis_metrics_v1beta1_NodeMetricsList(ref),
 		v1beta1.PodMetrics{}.OpenAPIModelName():                          schema_pkg_apis_metrics_v1beta1_PodMetrics(ref),
 		v1beta1.PodMetricsList{}.OpenAPIModelName():                      schema_pkg_apis_metrics_v1beta1_PodMetricsList(ref),
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_AttachUSBSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "AttachUSBSpec hot-plugs a USB device of the VM's node into the running VM. KubeVirt has no hot-plug for host devices, so the device is lent over its client USB redirection (the VM needs spec.usbRedirection): the USB agent on the node redirects the device, as usbredirect would, until it is detached or the instance ends. It is not kept in spec.usbDevices.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"device": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Device selects the device by vendor and product (and class or serial) among those KubeVirt permits and the node has; its name is the attachment's name, unique in the VM.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.USBDeviceRequest{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"device"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.USBDeviceRequest{}.OpenAPIModelName()},
 	}
 }
 
@@ -1943,6 +1970,28 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CostReportOptions(ref common.Referen
 	}
 }
 
+func schema_hypersdk_apis_hypersdk_v1alpha1_DetachUSBSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DetachUSBSpec unplugs a device attached by an AttachUSB operation.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name is the attached device's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name"},
+			},
+		},
+	}
+}
+
 func schema_hypersdk_apis_hypersdk_v1alpha1_FilteredNode(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -3651,12 +3700,22 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationSpec(ref common.Reference
 							Ref: ref(v1alpha1.RestoreSpec{}.OpenAPIModelName()),
 						},
 					},
+					"attachUSB": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1alpha1.AttachUSBSpec{}.OpenAPIModelName()),
+						},
+					},
+					"detachUSB": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1alpha1.DetachUSBSpec{}.OpenAPIModelName()),
+						},
+					},
 				},
 				Required: []string{"vmName", "type"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.CloneSpec{}.OpenAPIModelName(), v1alpha1.MigrateSpec{}.OpenAPIModelName(), v1alpha1.ResizeSpec{}.OpenAPIModelName(), v1alpha1.RestartSpec{}.OpenAPIModelName(), v1alpha1.RestoreSpec{}.OpenAPIModelName(), v1alpha1.SnapshotSpec{}.OpenAPIModelName(), v1alpha1.StartSpec{}.OpenAPIModelName(), v1alpha1.StopSpec{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName()},
+			v1alpha1.AttachUSBSpec{}.OpenAPIModelName(), v1alpha1.CloneSpec{}.OpenAPIModelName(), v1alpha1.DetachUSBSpec{}.OpenAPIModelName(), v1alpha1.MigrateSpec{}.OpenAPIModelName(), v1alpha1.ResizeSpec{}.OpenAPIModelName(), v1alpha1.RestartSpec{}.OpenAPIModelName(), v1alpha1.RestoreSpec{}.OpenAPIModelName(), v1alpha1.SnapshotSpec{}.OpenAPIModelName(), v1alpha1.StartSpec{}.OpenAPIModelName(), v1alpha1.StopSpec{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName()},
 	}
 }
 
@@ -3791,6 +3850,43 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachine(ref common.ReferenceC
 		},
 		Dependencies: []string{
 			v1alpha1.VirtualMachineSpec{}.OpenAPIModelName(), v1alpha1.VirtualMachineStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAttachUSBOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineAttachUSBOptions is the body of a POST to virtualmachines/attachusb.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"device": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Device selects the device by vendor and product (and class or serial) among those KubeVirt permits and the node has; its name is the attachment's name, unique in the VM.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.USBDeviceRequest{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"device"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.USBDeviceRequest{}.OpenAPIModelName()},
 	}
 }
 
@@ -4396,6 +4492,42 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCostEntry(ref common.R
 		},
 		Dependencies: []string{
 			v1alpha1.CostAmounts{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineDetachUSBOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineDetachUSBOptions is the body of a POST to virtualmachines/detachusb.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name is the attached device's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name"},
+			},
+		},
 	}
 }
 

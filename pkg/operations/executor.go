@@ -318,6 +318,10 @@ func (e *Executor) run(ctx context.Context, op *v1alpha1.VMOperation) (step, err
 		return e.clone(ctx, op)
 	case v1alpha1.VMOperationRestore:
 		return e.restore(ctx, op)
+	case v1alpha1.VMOperationAttachUSB:
+		return e.attachUSB(ctx, op)
+	case v1alpha1.VMOperationDetachUSB:
+		return e.detachUSB(ctx, op)
 	}
 	return step{failed: fmt.Errorf("unknown operation type %q", op.Spec.Type)}, nil
 }

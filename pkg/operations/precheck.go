@@ -128,6 +128,8 @@ func (p *Prechecker) check(ctx context.Context, op *hypersdk.VMOperation, vm *kv
 		return p.checkClone(ctx, op)
 	case hypersdk.VMOperationRestore:
 		return p.checkRestore(ctx, op)
+	case hypersdk.VMOperationAttachUSB, hypersdk.VMOperationDetachUSB:
+		return p.checkUSBHotplug(ctx, op, vmi)
 	}
 	return nil
 }

@@ -537,8 +537,13 @@ func vmGone(err error) (step, error) {
 	return step{}, err
 }
 
-// cancel stops what can be stopped: a migration is aborted by deleting it.
+// cancel stops what can be stopped: a migration is aborted by deleting it,
+// a hot-plug by unlisting its device.
 func (e *Executor) cancel(ctx context.Context, op *v1alpha1.VMOperation) error {
+	if a := op.Spec.AttachUSB; a != nil {
+		// A cancelled hot-plug leaves nothing attached.
+		return e.unlistUSB(ctx, op.Namespace, op.Spec.VMName, a.Device.Name)
+	}
 	if ref := recorded(op, "VirtualMachineInstanceMigration", "migration"); ref != nil {
 		err := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(op.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {

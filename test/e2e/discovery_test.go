@@ -46,8 +46,8 @@ func TestDiscovery(t *testing.T) {
 	sort.Strings(names)
 	// Subresources of virtualmachines appear as each one starts to work.
 	wantNames := "backupschedules backupschedules/status budgets budgets/status carbonscalingpolicies carbonscalingpolicies/status clusterhistories costreports idlevmpolicies idlevmpolicies/status placementpolicies " +
-		"virtualmachineautoscalers virtualmachineautoscalers/status virtualmachines virtualmachines/clone virtualmachines/console virtualmachines/cost " +
-		"virtualmachines/history virtualmachines/migrate virtualmachines/placement virtualmachines/recommendation virtualmachines/resize " +
+		"virtualmachineautoscalers virtualmachineautoscalers/status virtualmachines virtualmachines/attachusb virtualmachines/clone virtualmachines/console virtualmachines/cost " +
+		"virtualmachines/detachusb virtualmachines/history virtualmachines/migrate virtualmachines/placement virtualmachines/recommendation virtualmachines/resize " +
 		"virtualmachines/restart virtualmachines/restore virtualmachines/snapshot virtualmachines/start virtualmachines/stop virtualmachines/usbredir virtualmachines/vnc " +
 		"vmoperations vmoperations/status"
 	if strings.Join(names, " ") != wantNames {

@@ -43,13 +43,15 @@ func TestRBACMatrix(t *testing.T) {
 	bodies := map[string]string{"clone": `{"targetName":"copy"}`, "migrate": `{}`, "resize": `{"cpus":2}`,
 		"snapshot": `{}`, "start": `{}`, "stop": `{}`, "restart": `{}`,
 		// No such snapshot: an allowed caller is told 404, the others 403.
-		"restore": `{"snapshotName":"snap"}`}
+		"restore": `{"snapshotName":"snap"}`,
+		// vm has no USB redirection: an allowed caller is told 409.
+		"attachusb": `{"device":{"name":"s","vendor":"0781","product":"5581"}}`, "detachusb": `{"name":"s"}`}
 	allowed := map[string]map[string]bool{
 		"view": {},
 		"edit": {"console": true, "vnc": true, "usbredir": true, "clone": true, "resize": true, "snapshot": true, "start": true, "stop": true, "restart": true,
-			"restore": true},
+			"restore": true, "attachusb": true, "detachusb": true},
 		"admin": {"console": true, "vnc": true, "usbredir": true, "clone": true, "resize": true, "snapshot": true, "start": true, "stop": true, "restart": true,
-			"restore": true, "migrate": true},
+			"restore": true, "migrate": true, "attachusb": true, "detachusb": true},
 		"hypersdk:migrate": {"migrate": true},
 		"":                 {},
 	}
@@ -174,9 +176,12 @@ func TestRBACMatrix(t *testing.T) {
 // sub, with body as its options, and returns the HTTP status.
 func createOperation(t *testing.T, c hypersdkclient.Interface, ns, vm, sub, body string) (int, error) {
 	t.Helper()
-	typ := strings.ToUpper(sub[:1]) + sub[1:]
+	typ, block := strings.ToUpper(sub[:1])+sub[1:], sub
+	if usb, ok := strings.CutSuffix(sub, "usb"); ok { // attachusb: AttachUSB, attachUSB
+		typ, block = strings.ToUpper(usb[:1])+usb[1:]+"USB", usb+"USB"
+	}
 	data := fmt.Sprintf(`{"apiVersion":"hypersdk.io/v1alpha1","kind":"VMOperation","metadata":{"generateName":"direct-"},`+
-		`"spec":{"vmName":%q,"type":%q,%q:%s}}`, vm, typ, sub, body)
+		`"spec":{"vmName":%q,"type":%q,%q:%s}}`, vm, typ, block, body)
 	res := c.HypersdkV1alpha1().RESTClient().Post().Namespace(ns).Resource("vmoperations").
 		Param("dryRun", "All").SetHeader("Content-Type", "application/json").Body([]byte(data)).Do(context.Background())
 	var code int

@@ -164,14 +164,16 @@ type VMOperationType string
 
 // The operation types; each has its own options block in VMOperationSpec.
 const (
-	VMOperationClone    VMOperationType = "Clone"
-	VMOperationMigrate  VMOperationType = "Migrate"
-	VMOperationResize   VMOperationType = "Resize"
-	VMOperationSnapshot VMOperationType = "Snapshot"
-	VMOperationStart    VMOperationType = "Start"
-	VMOperationStop     VMOperationType = "Stop"
-	VMOperationRestart  VMOperationType = "Restart"
-	VMOperationRestore  VMOperationType = "Restore"
+	VMOperationClone     VMOperationType = "Clone"
+	VMOperationMigrate   VMOperationType = "Migrate"
+	VMOperationResize    VMOperationType = "Resize"
+	VMOperationSnapshot  VMOperationType = "Snapshot"
+	VMOperationStart     VMOperationType = "Start"
+	VMOperationStop      VMOperationType = "Stop"
+	VMOperationRestart   VMOperationType = "Restart"
+	VMOperationRestore   VMOperationType = "Restore"
+	VMOperationAttachUSB VMOperationType = "AttachUSB"
+	VMOperationDetachUSB VMOperationType = "DetachUSB"
 )
 
 // VMOperationSpec says what to do to which VM. Only the options block that
@@ -190,14 +192,16 @@ type VMOperationSpec struct {
 	// +optional
 	Requester *VMOperationRequester `json:"requester,omitempty"`
 
-	Clone    *CloneSpec    `json:"clone,omitempty"`
-	Migrate  *MigrateSpec  `json:"migrate,omitempty"`
-	Resize   *ResizeSpec   `json:"resize,omitempty"`
-	Snapshot *SnapshotSpec `json:"snapshot,omitempty"`
-	Start    *StartSpec    `json:"start,omitempty"`
-	Stop     *StopSpec     `json:"stop,omitempty"`
-	Restart  *RestartSpec  `json:"restart,omitempty"`
-	Restore  *RestoreSpec  `json:"restore,omitempty"`
+	Clone     *CloneSpec     `json:"clone,omitempty"`
+	Migrate   *MigrateSpec   `json:"migrate,omitempty"`
+	Resize    *ResizeSpec    `json:"resize,omitempty"`
+	Snapshot  *SnapshotSpec  `json:"snapshot,omitempty"`
+	Start     *StartSpec     `json:"start,omitempty"`
+	Stop      *StopSpec      `json:"stop,omitempty"`
+	Restart   *RestartSpec   `json:"restart,omitempty"`
+	Restore   *RestoreSpec   `json:"restore,omitempty"`
+	AttachUSB *AttachUSBSpec `json:"attachUSB,omitempty"`
+	DetachUSB *DetachUSBSpec `json:"detachUSB,omitempty"`
 }
 
 // VMOperationRequester is the authenticated user who created an operation, as
@@ -336,6 +340,24 @@ type RestoreSpec struct {
 	TargetName string `json:"targetName,omitempty"`
 }
 
+// AttachUSBSpec hot-plugs a USB device of the VM's node into the running
+// VM. KubeVirt has no hot-plug for host devices, so the device is lent over
+// its client USB redirection (the VM needs spec.usbRedirection): the USB
+// agent on the node redirects the device, as usbredirect would, until it is
+// detached or the instance ends. It is not kept in spec.usbDevices.
+type AttachUSBSpec struct {
+	// Device selects the device by vendor and product (and class or serial)
+	// among those KubeVirt permits and the node has; its name is the
+	// attachment's name, unique in the VM.
+	Device USBDeviceRequest `json:"device"`
+}
+
+// DetachUSBSpec unplugs a device attached by an AttachUSB operation.
+type DetachUSBSpec struct {
+	// Name is the attached device's name.
+	Name string `json:"name"`
+}
+
 // VMOperationPhase is where an operation is in its life.
 type VMOperationPhase string
 
@@ -436,6 +458,22 @@ type VirtualMachineStopOptions struct {
 type VirtualMachineRestartOptions struct {
 	metav1.TypeMeta `json:",inline"`
 	RestartSpec     `json:",inline"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineAttachUSBOptions is the body of a POST to virtualmachines/attachusb.
+type VirtualMachineAttachUSBOptions struct {
+	metav1.TypeMeta `json:",inline"`
+	AttachUSBSpec   `json:",inline"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VirtualMachineDetachUSBOptions is the body of a POST to virtualmachines/detachusb.
+type VirtualMachineDetachUSBOptions struct {
+	metav1.TypeMeta `json:",inline"`
+	DetachUSBSpec   `json:",inline"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -38,6 +38,16 @@ func init() {
 // RegisterConversions adds conversion functions to the given scheme.
 // Public to allow building arbitrary schemes.
 func RegisterConversions(s *runtime.Scheme) error {
+	if err := s.AddGeneratedConversionFunc((*AttachUSBSpec)(nil), (*hypersdk.AttachUSBSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AttachUSBSpec_To_hypersdk_AttachUSBSpec(a.(*AttachUSBSpec), b.(*hypersdk.AttachUSBSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.AttachUSBSpec)(nil), (*AttachUSBSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_AttachUSBSpec_To_v1alpha1_AttachUSBSpec(a.(*hypersdk.AttachUSBSpec), b.(*AttachUSBSpec), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*AutoscalerResources)(nil), (*hypersdk.AutoscalerResources)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_AutoscalerResources_To_hypersdk_AutoscalerResources(a.(*AutoscalerResources), b.(*hypersdk.AutoscalerResources), scope)
 	}); err != nil {
@@ -345,6 +355,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*hypersdk.CostReportOptions)(nil), (*CostReportOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_hypersdk_CostReportOptions_To_v1alpha1_CostReportOptions(a.(*hypersdk.CostReportOptions), b.(*CostReportOptions), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*DetachUSBSpec)(nil), (*hypersdk.DetachUSBSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_DetachUSBSpec_To_hypersdk_DetachUSBSpec(a.(*DetachUSBSpec), b.(*hypersdk.DetachUSBSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.DetachUSBSpec)(nil), (*DetachUSBSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_DetachUSBSpec_To_v1alpha1_DetachUSBSpec(a.(*hypersdk.DetachUSBSpec), b.(*DetachUSBSpec), scope)
 	}); err != nil {
 		return err
 	}
@@ -708,6 +728,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*VirtualMachineAttachUSBOptions)(nil), (*hypersdk.VirtualMachineAttachUSBOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VirtualMachineAttachUSBOptions_To_hypersdk_VirtualMachineAttachUSBOptions(a.(*VirtualMachineAttachUSBOptions), b.(*hypersdk.VirtualMachineAttachUSBOptions), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.VirtualMachineAttachUSBOptions)(nil), (*VirtualMachineAttachUSBOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_VirtualMachineAttachUSBOptions_To_v1alpha1_VirtualMachineAttachUSBOptions(a.(*hypersdk.VirtualMachineAttachUSBOptions), b.(*VirtualMachineAttachUSBOptions), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*VirtualMachineAutoscaler)(nil), (*hypersdk.VirtualMachineAutoscaler)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_VirtualMachineAutoscaler_To_hypersdk_VirtualMachineAutoscaler(a.(*VirtualMachineAutoscaler), b.(*hypersdk.VirtualMachineAutoscaler), scope)
 	}); err != nil {
@@ -785,6 +815,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*hypersdk.VirtualMachineCostEntry)(nil), (*VirtualMachineCostEntry)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_hypersdk_VirtualMachineCostEntry_To_v1alpha1_VirtualMachineCostEntry(a.(*hypersdk.VirtualMachineCostEntry), b.(*VirtualMachineCostEntry), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*VirtualMachineDetachUSBOptions)(nil), (*hypersdk.VirtualMachineDetachUSBOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VirtualMachineDetachUSBOptions_To_hypersdk_VirtualMachineDetachUSBOptions(a.(*VirtualMachineDetachUSBOptions), b.(*hypersdk.VirtualMachineDetachUSBOptions), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.VirtualMachineDetachUSBOptions)(nil), (*VirtualMachineDetachUSBOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_VirtualMachineDetachUSBOptions_To_v1alpha1_VirtualMachineDetachUSBOptions(a.(*hypersdk.VirtualMachineDetachUSBOptions), b.(*VirtualMachineDetachUSBOptions), scope)
 	}); err != nil {
 		return err
 	}
@@ -964,6 +1004,26 @@ func RegisterConversions(s *runtime.Scheme) error {
 		return err
 	}
 	return nil
+}
+
+func autoConvert_v1alpha1_AttachUSBSpec_To_hypersdk_AttachUSBSpec(in *AttachUSBSpec, out *hypersdk.AttachUSBSpec, s conversion.Scope) error {
+	*out = *(*hypersdk.AttachUSBSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_AttachUSBSpec_To_hypersdk_AttachUSBSpec is an autogenerated conversion function.
+func Convert_v1alpha1_AttachUSBSpec_To_hypersdk_AttachUSBSpec(in *AttachUSBSpec, out *hypersdk.AttachUSBSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AttachUSBSpec_To_hypersdk_AttachUSBSpec(in, out, s)
+}
+
+func autoConvert_hypersdk_AttachUSBSpec_To_v1alpha1_AttachUSBSpec(in *hypersdk.AttachUSBSpec, out *AttachUSBSpec, s conversion.Scope) error {
+	*out = *(*AttachUSBSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_AttachUSBSpec_To_v1alpha1_AttachUSBSpec is an autogenerated conversion function.
+func Convert_hypersdk_AttachUSBSpec_To_v1alpha1_AttachUSBSpec(in *hypersdk.AttachUSBSpec, out *AttachUSBSpec, s conversion.Scope) error {
+	return autoConvert_hypersdk_AttachUSBSpec_To_v1alpha1_AttachUSBSpec(in, out, s)
 }
 
 func autoConvert_v1alpha1_AutoscalerResources_To_hypersdk_AutoscalerResources(in *AutoscalerResources, out *hypersdk.AutoscalerResources, s conversion.Scope) error {
@@ -1662,6 +1722,26 @@ func autoConvert_url_Values_To_v1alpha1_CostReportOptions(in *url.Values, out *C
 // Convert_url_Values_To_v1alpha1_CostReportOptions is an autogenerated conversion function.
 func Convert_url_Values_To_v1alpha1_CostReportOptions(in *url.Values, out *CostReportOptions, s conversion.Scope) error {
 	return autoConvert_url_Values_To_v1alpha1_CostReportOptions(in, out, s)
+}
+
+func autoConvert_v1alpha1_DetachUSBSpec_To_hypersdk_DetachUSBSpec(in *DetachUSBSpec, out *hypersdk.DetachUSBSpec, s conversion.Scope) error {
+	*out = *(*hypersdk.DetachUSBSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_DetachUSBSpec_To_hypersdk_DetachUSBSpec is an autogenerated conversion function.
+func Convert_v1alpha1_DetachUSBSpec_To_hypersdk_DetachUSBSpec(in *DetachUSBSpec, out *hypersdk.DetachUSBSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_DetachUSBSpec_To_hypersdk_DetachUSBSpec(in, out, s)
+}
+
+func autoConvert_hypersdk_DetachUSBSpec_To_v1alpha1_DetachUSBSpec(in *hypersdk.DetachUSBSpec, out *DetachUSBSpec, s conversion.Scope) error {
+	*out = *(*DetachUSBSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_DetachUSBSpec_To_v1alpha1_DetachUSBSpec is an autogenerated conversion function.
+func Convert_hypersdk_DetachUSBSpec_To_v1alpha1_DetachUSBSpec(in *hypersdk.DetachUSBSpec, out *DetachUSBSpec, s conversion.Scope) error {
+	return autoConvert_hypersdk_DetachUSBSpec_To_v1alpha1_DetachUSBSpec(in, out, s)
 }
 
 func autoConvert_v1alpha1_FilteredNode_To_hypersdk_FilteredNode(in *FilteredNode, out *hypersdk.FilteredNode, s conversion.Scope) error {
@@ -2432,6 +2512,30 @@ func Convert_hypersdk_VirtualMachine_To_v1alpha1_VirtualMachine(in *hypersdk.Vir
 	return autoConvert_hypersdk_VirtualMachine_To_v1alpha1_VirtualMachine(in, out, s)
 }
 
+func autoConvert_v1alpha1_VirtualMachineAttachUSBOptions_To_hypersdk_VirtualMachineAttachUSBOptions(in *VirtualMachineAttachUSBOptions, out *hypersdk.VirtualMachineAttachUSBOptions, s conversion.Scope) error {
+	if err := Convert_v1alpha1_AttachUSBSpec_To_hypersdk_AttachUSBSpec(&in.AttachUSBSpec, &out.AttachUSBSpec, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_VirtualMachineAttachUSBOptions_To_hypersdk_VirtualMachineAttachUSBOptions is an autogenerated conversion function.
+func Convert_v1alpha1_VirtualMachineAttachUSBOptions_To_hypersdk_VirtualMachineAttachUSBOptions(in *VirtualMachineAttachUSBOptions, out *hypersdk.VirtualMachineAttachUSBOptions, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VirtualMachineAttachUSBOptions_To_hypersdk_VirtualMachineAttachUSBOptions(in, out, s)
+}
+
+func autoConvert_hypersdk_VirtualMachineAttachUSBOptions_To_v1alpha1_VirtualMachineAttachUSBOptions(in *hypersdk.VirtualMachineAttachUSBOptions, out *VirtualMachineAttachUSBOptions, s conversion.Scope) error {
+	if err := Convert_hypersdk_AttachUSBSpec_To_v1alpha1_AttachUSBSpec(&in.AttachUSBSpec, &out.AttachUSBSpec, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_hypersdk_VirtualMachineAttachUSBOptions_To_v1alpha1_VirtualMachineAttachUSBOptions is an autogenerated conversion function.
+func Convert_hypersdk_VirtualMachineAttachUSBOptions_To_v1alpha1_VirtualMachineAttachUSBOptions(in *hypersdk.VirtualMachineAttachUSBOptions, out *VirtualMachineAttachUSBOptions, s conversion.Scope) error {
+	return autoConvert_hypersdk_VirtualMachineAttachUSBOptions_To_v1alpha1_VirtualMachineAttachUSBOptions(in, out, s)
+}
+
 func autoConvert_v1alpha1_VirtualMachineAutoscaler_To_hypersdk_VirtualMachineAutoscaler(in *VirtualMachineAutoscaler, out *hypersdk.VirtualMachineAutoscaler, s conversion.Scope) error {
 	out.ObjectMeta = in.ObjectMeta
 	if err := Convert_v1alpha1_VirtualMachineAutoscalerSpec_To_hypersdk_VirtualMachineAutoscalerSpec(&in.Spec, &out.Spec, s); err != nil {
@@ -2665,6 +2769,30 @@ func autoConvert_hypersdk_VirtualMachineCostEntry_To_v1alpha1_VirtualMachineCost
 // Convert_hypersdk_VirtualMachineCostEntry_To_v1alpha1_VirtualMachineCostEntry is an autogenerated conversion function.
 func Convert_hypersdk_VirtualMachineCostEntry_To_v1alpha1_VirtualMachineCostEntry(in *hypersdk.VirtualMachineCostEntry, out *VirtualMachineCostEntry, s conversion.Scope) error {
 	return autoConvert_hypersdk_VirtualMachineCostEntry_To_v1alpha1_VirtualMachineCostEntry(in, out, s)
+}
+
+func autoConvert_v1alpha1_VirtualMachineDetachUSBOptions_To_hypersdk_VirtualMachineDetachUSBOptions(in *VirtualMachineDetachUSBOptions, out *hypersdk.VirtualMachineDetachUSBOptions, s conversion.Scope) error {
+	if err := Convert_v1alpha1_DetachUSBSpec_To_hypersdk_DetachUSBSpec(&in.DetachUSBSpec, &out.DetachUSBSpec, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_VirtualMachineDetachUSBOptions_To_hypersdk_VirtualMachineDetachUSBOptions is an autogenerated conversion function.
+func Convert_v1alpha1_VirtualMachineDetachUSBOptions_To_hypersdk_VirtualMachineDetachUSBOptions(in *VirtualMachineDetachUSBOptions, out *hypersdk.VirtualMachineDetachUSBOptions, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VirtualMachineDetachUSBOptions_To_hypersdk_VirtualMachineDetachUSBOptions(in, out, s)
+}
+
+func autoConvert_hypersdk_VirtualMachineDetachUSBOptions_To_v1alpha1_VirtualMachineDetachUSBOptions(in *hypersdk.VirtualMachineDetachUSBOptions, out *VirtualMachineDetachUSBOptions, s conversion.Scope) error {
+	if err := Convert_hypersdk_DetachUSBSpec_To_v1alpha1_DetachUSBSpec(&in.DetachUSBSpec, &out.DetachUSBSpec, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_hypersdk_VirtualMachineDetachUSBOptions_To_v1alpha1_VirtualMachineDetachUSBOptions is an autogenerated conversion function.
+func Convert_hypersdk_VirtualMachineDetachUSBOptions_To_v1alpha1_VirtualMachineDetachUSBOptions(in *hypersdk.VirtualMachineDetachUSBOptions, out *VirtualMachineDetachUSBOptions, s conversion.Scope) error {
+	return autoConvert_hypersdk_VirtualMachineDetachUSBOptions_To_v1alpha1_VirtualMachineDetachUSBOptions(in, out, s)
 }
 
 func autoConvert_v1alpha1_VirtualMachineHistory_To_hypersdk_VirtualMachineHistory(in *VirtualMachineHistory, out *hypersdk.VirtualMachineHistory, s conversion.Scope) error {

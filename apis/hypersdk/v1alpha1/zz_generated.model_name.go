@@ -22,6 +22,11 @@ limitations under the License.
 package v1alpha1
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AttachUSBSpec) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.AttachUSBSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in AutoscalerResources) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.AutoscalerResources"
 }
@@ -174,6 +179,11 @@ func (in CostReport) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in CostReportOptions) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.CostReportOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DetachUSBSpec) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.DetachUSBSpec"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -357,6 +367,11 @@ func (in VirtualMachine) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VirtualMachineAttachUSBOptions) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineAttachUSBOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in VirtualMachineAutoscaler) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineAutoscaler"
 }
@@ -394,6 +409,11 @@ func (in VirtualMachineCost) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in VirtualMachineCostEntry) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineCostEntry"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VirtualMachineDetachUSBOptions) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.VirtualMachineDetachUSBOptions"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -28,7 +28,8 @@ var (
 	operationTypes = sets.New(
 		string(hypersdk.VMOperationClone), string(hypersdk.VMOperationMigrate), string(hypersdk.VMOperationResize),
 		string(hypersdk.VMOperationSnapshot), string(hypersdk.VMOperationStart), string(hypersdk.VMOperationStop),
-		string(hypersdk.VMOperationRestart), string(hypersdk.VMOperationRestore))
+		string(hypersdk.VMOperationRestart), string(hypersdk.VMOperationRestore),
+		string(hypersdk.VMOperationAttachUSB), string(hypersdk.VMOperationDetachUSB))
 	operationPhases = sets.New(
 		string(hypersdk.VMOperationPending), string(hypersdk.VMOperationRunning), string(hypersdk.VMOperationSucceeded),
 		string(hypersdk.VMOperationFailed), string(hypersdk.VMOperationCancelled))
@@ -202,6 +203,8 @@ func ValidateVMOperationSpec(spec *hypersdk.VMOperationSpec, fldPath *field.Path
 		{hypersdk.VMOperationStop, "stop", spec.Stop != nil},
 		{hypersdk.VMOperationRestart, "restart", spec.Restart != nil},
 		{hypersdk.VMOperationRestore, "restore", spec.Restore != nil},
+		{hypersdk.VMOperationAttachUSB, "attachUSB", spec.AttachUSB != nil},
+		{hypersdk.VMOperationDetachUSB, "detachUSB", spec.DetachUSB != nil},
 	}
 	for _, b := range blocks {
 		switch {
@@ -234,6 +237,19 @@ func ValidateVMOperationSpec(spec *hypersdk.VMOperationSpec, fldPath *field.Path
 	}
 	if spec.Restart != nil {
 		allErrs = append(allErrs, validateGracePeriod(spec.Restart.GracePeriodSeconds, fldPath.Child("restart", "gracePeriodSeconds"))...)
+	}
+	if spec.AttachUSB != nil {
+		allErrs = append(allErrs, validateUSBDevice(spec.AttachUSB.Device, fldPath.Child("attachUSB", "device"))...)
+	}
+	if spec.DetachUSB != nil {
+		p := fldPath.Child("detachUSB", "name")
+		if spec.DetachUSB.Name == "" {
+			allErrs = append(allErrs, field.Required(p, "the attached device's name"))
+		} else {
+			for _, msg := range utilvalidation.IsDNS1123Label(spec.DetachUSB.Name) {
+				allErrs = append(allErrs, field.Invalid(p, spec.DetachUSB.Name, msg))
+			}
+		}
 	}
 	return allErrs
 }
@@ -352,32 +368,39 @@ func validateUSBDevices(devices []hypersdk.USBDeviceRequest, fldPath *field.Path
 	seen := sets.New[string]()
 	for i, d := range devices {
 		p := fldPath.Index(i)
-		switch {
-		case d.Name == "":
-			allErrs = append(allErrs, field.Required(p.Child("name"), ""))
-		case seen.Has(d.Name):
+		if d.Name != "" && seen.Has(d.Name) {
 			allErrs = append(allErrs, field.Duplicate(p.Child("name"), d.Name))
-		default:
-			for _, msg := range utilvalidation.IsDNS1123Label(d.Name) {
-				allErrs = append(allErrs, field.Invalid(p.Child("name"), d.Name, msg))
-			}
 		}
 		seen.Insert(d.Name)
-		if !usbID.MatchString(d.Vendor) {
-			allErrs = append(allErrs, field.Invalid(p.Child("vendor"), d.Vendor, "must be four lower-case hexadecimal digits, e.g. 0781"))
+		allErrs = append(allErrs, validateUSBDevice(d, p)...)
+	}
+	return allErrs
+}
+
+// validateUSBDevice checks one USB filter.
+func validateUSBDevice(d hypersdk.USBDeviceRequest, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if d.Name == "" {
+		allErrs = append(allErrs, field.Required(p.Child("name"), ""))
+	} else {
+		for _, msg := range utilvalidation.IsDNS1123Label(d.Name) {
+			allErrs = append(allErrs, field.Invalid(p.Child("name"), d.Name, msg))
 		}
-		if !usbID.MatchString(d.Product) {
-			allErrs = append(allErrs, field.Invalid(p.Child("product"), d.Product, "must be four lower-case hexadecimal digits, e.g. 5581"))
-		}
-		if d.Class != "" && !usbClass.MatchString(d.Class) {
-			allErrs = append(allErrs, field.Invalid(p.Child("class"), d.Class, "must be two lower-case hexadecimal digits, e.g. 08"))
-		}
-		switch {
-		case d.Serial != "" && d.Class == "":
-			allErrs = append(allErrs, field.Required(p.Child("class"), "a serial filter needs the class: NFD's label names it first"))
-		case d.Serial != "" && !usbSerial.MatchString(d.Serial):
-			allErrs = append(allErrs, field.Invalid(p.Child("serial"), d.Serial, "must be 1-63 letters, digits, '.', '_' or '-'"))
-		}
+	}
+	if !usbID.MatchString(d.Vendor) {
+		allErrs = append(allErrs, field.Invalid(p.Child("vendor"), d.Vendor, "must be four lower-case hexadecimal digits, e.g. 0781"))
+	}
+	if !usbID.MatchString(d.Product) {
+		allErrs = append(allErrs, field.Invalid(p.Child("product"), d.Product, "must be four lower-case hexadecimal digits, e.g. 5581"))
+	}
+	if d.Class != "" && !usbClass.MatchString(d.Class) {
+		allErrs = append(allErrs, field.Invalid(p.Child("class"), d.Class, "must be two lower-case hexadecimal digits, e.g. 08"))
+	}
+	switch {
+	case d.Serial != "" && d.Class == "":
+		allErrs = append(allErrs, field.Required(p.Child("class"), "a serial filter needs the class: NFD's label names it first"))
+	case d.Serial != "" && !usbSerial.MatchString(d.Serial):
+		allErrs = append(allErrs, field.Invalid(p.Child("serial"), d.Serial, "must be 1-63 letters, digits, '.', '_' or '-'"))
 	}
 	return allErrs
 }

@@ -19,8 +19,9 @@ import (
 )
 
 // OperationREST serves one operation subresource of virtualmachines (clone,
-// migrate, resize, snapshot, restore, start, stop, restart): a POST of its typed
-// options is validated and becomes a VMOperation, answered with 201. The
+// migrate, resize, snapshot, restore, start, stop, restart, attachusb,
+// detachusb): a POST of its typed options is validated and becomes a
+// VMOperation, answered with 201. The
 // operation is created through the vmoperations storage with the admission
 // of a VMOperation create, so it meets exactly the checks of one posted
 // directly: admission plugins and policies on vmoperations, the requester's
@@ -114,6 +115,24 @@ func NewOperationRESTs(operations rest.Creater, admit admission.Interface, objec
 			func(o runtime.Object) field.ErrorList {
 				return validation.ValidateVMOperationSpec(&hypersdk.VMOperationSpec{VMName: "x", Type: hypersdk.VMOperationRestart,
 					Restart: &o.(*hypersdk.VirtualMachineRestartOptions).RestartSpec}, nil)
+			}),
+		"attachusb": mk(hypersdk.VMOperationAttachUSB, func() runtime.Object { return &hypersdk.VirtualMachineAttachUSBOptions{} },
+			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
+				spec := o.(*hypersdk.VirtualMachineAttachUSBOptions).AttachUSBSpec
+				s.AttachUSB = &spec
+			},
+			func(o runtime.Object) field.ErrorList {
+				return validation.ValidateVMOperationSpec(&hypersdk.VMOperationSpec{VMName: "x", Type: hypersdk.VMOperationAttachUSB,
+					AttachUSB: &o.(*hypersdk.VirtualMachineAttachUSBOptions).AttachUSBSpec}, nil)
+			}),
+		"detachusb": mk(hypersdk.VMOperationDetachUSB, func() runtime.Object { return &hypersdk.VirtualMachineDetachUSBOptions{} },
+			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
+				spec := o.(*hypersdk.VirtualMachineDetachUSBOptions).DetachUSBSpec
+				s.DetachUSB = &spec
+			},
+			func(o runtime.Object) field.ErrorList {
+				return validation.ValidateVMOperationSpec(&hypersdk.VMOperationSpec{VMName: "x", Type: hypersdk.VMOperationDetachUSB,
+					DetachUSB: &o.(*hypersdk.VirtualMachineDetachUSBOptions).DetachUSBSpec}, nil)
 			}),
 	}
 }

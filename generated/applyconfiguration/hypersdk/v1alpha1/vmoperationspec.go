@@ -47,6 +47,8 @@ type VMOperationSpecApplyConfiguration struct {
 	Stop      *StopSpecApplyConfiguration             `json:"stop,omitempty"`
 	Restart   *RestartSpecApplyConfiguration          `json:"restart,omitempty"`
 	Restore   *RestoreSpecApplyConfiguration          `json:"restore,omitempty"`
+	AttachUSB *AttachUSBSpecApplyConfiguration        `json:"attachUSB,omitempty"`
+	DetachUSB *DetachUSBSpecApplyConfiguration        `json:"detachUSB,omitempty"`
 }
 
 // VMOperationSpecApplyConfiguration constructs a declarative configuration of the VMOperationSpec type for use with
@@ -148,5 +150,21 @@ func (b *VMOperationSpecApplyConfiguration) WithRestart(value *RestartSpecApplyC
 // If called multiple times, the Restore field is set to the value of the last call.
 func (b *VMOperationSpecApplyConfiguration) WithRestore(value *RestoreSpecApplyConfiguration) *VMOperationSpecApplyConfiguration {
 	b.Restore = value
+	return b
+}
+
+// WithAttachUSB sets the AttachUSB field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the AttachUSB field is set to the value of the last call.
+func (b *VMOperationSpecApplyConfiguration) WithAttachUSB(value *AttachUSBSpecApplyConfiguration) *VMOperationSpecApplyConfiguration {
+	b.AttachUSB = value
+	return b
+}
+
+// WithDetachUSB sets the DetachUSB field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the DetachUSB field is set to the value of the last call.
+func (b *VMOperationSpecApplyConfiguration) WithDetachUSB(value *DetachUSBSpecApplyConfiguration) *VMOperationSpecApplyConfiguration {
+	b.DetachUSB = value
 	return b
 }

@@ -84,6 +84,23 @@ func (e *schedulerEndpoints) apiserverCounts(b *testing.B) map[string]float64 {
 	return out
 }
 
+// bindingLatency is kube-apiserver's own latency histogram of pod binds
+// (POST pods/binding): the same figure whether kube-scheduler's default
+// binder or the extender sends them, so the extender's bind latency can be
+// split into the API server's share and its own.
+func (e *schedulerEndpoints) bindingLatency(b *testing.B) histogram {
+	families := scrapeMetrics(b, e.apiserver, e.sb.Admin.Host+"/metrics")
+	var out histogram
+	if f := families["apiserver_request_duration_seconds"]; f != nil {
+		for _, m := range f.Metric {
+			if label(m, "verb") == "POST" && label(m, "resource") == "pods" && label(m, "subresource") == "binding" {
+				out = sum(out, toHistogram(m.GetHistogram()))
+			}
+		}
+	}
+	return out
+}
+
 // schedulerCounts are kube-scheduler's figures the report uses.
 type schedulerCounts struct {
 	attempts  map[string]float64 // schedule_attempts_total by result

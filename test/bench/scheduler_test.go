@@ -83,6 +83,7 @@ type schedulerRun struct {
 	batch         map[string]float64
 	busy          float64
 	algorithm     histogram
+	binding       histogram // kube-apiserver's POST pods/binding latency
 }
 
 func schedulerAtSize(b *testing.B, nodes int) string {
@@ -115,9 +116,11 @@ func schedulerAtSize(b *testing.B, nodes int) string {
 			ns := fmt.Sprintf("run-%d-%d-%d", nodes, round, i)
 			mustNamespace(b, kube, ns)
 			cpu0, machine0, requests0, sched0 := processCPU(b), machineCPU(b), endpoints.apiserverCounts(b), endpoints.schedulerCounts(b)
+			binding0 := endpoints.bindingLatency(b)
 			profiled := endpoints.profile(b, profileDir, fmt.Sprintf("%d-round%d-%d", nodes, round, i))
 			took := scheduleBatch(b, kube, ns)
 			cpu1, machine1, requests1, sched1 := processCPU(b), machineCPU(b), endpoints.apiserverCounts(b), endpoints.schedulerCounts(b)
+			run.binding = sum(run.binding, diff(endpoints.bindingLatency(b), binding0))
 			profiled()
 			deleteBatch(b, kube, ns)
 			run.took += took
@@ -148,6 +151,8 @@ func schedulerAtSize(b *testing.B, nodes int) string {
 			" algorithm (filters, extenders, scores) p50 %.2f ms p99 %.2f ms\n",
 			r.attempts["scheduled"], r.attempts["unschedulable"], r.attempts["error"], r.batch["hint_used"], r.batch["hint_not_used"], r.batch["no_hint"],
 			1000*quantile(r.algorithm, 0.5), 1000*quantile(r.algorithm, 0.99))
+		out += fmt.Sprintf("  kube-apiserver POST pods/binding: %d, p50 %.2f ms p99 %.2f ms\n",
+			r.binding.count, 1000*quantile(r.binding, 0.5), 1000*quantile(r.binding, 0.99))
 	}
 	out += "kube-apiserver requests and watch bytes per pod while scheduling, where default and extender runs differ (default / with extender):"
 	for _, k := range slices.Sorted(maps.Keys(ext.requests)) {

@@ -52,6 +52,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Budget{},
 		&IdleVMPolicy{},
 		&IdleVMPolicyList{},
+		&RebalancePolicy{},
+		&RebalancePolicyList{},
 		&BudgetList{},
 		&CostReportOptions{},
 		&VirtualMachinePlacement{},

@@ -78,10 +78,16 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.CarbonScalingPolicySpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CarbonScalingPolicyStatus"):
 		return &hypersdkv1alpha1.CarbonScalingPolicyStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CarbonTrigger"):
+		return &hypersdkv1alpha1.CarbonTriggerApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CloneSpec"):
 		return &hypersdkv1alpha1.CloneSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CostTrigger"):
+		return &hypersdkv1alpha1.CostTriggerApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("DetachUSBSpec"):
 		return &hypersdkv1alpha1.DetachUSBSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("DrainTrigger"):
+		return &hypersdkv1alpha1.DrainTriggerApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("GPURequest"):
 		return &hypersdkv1alpha1.GPURequestApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("IdleVM"):
@@ -92,6 +98,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.IdleVMPolicySpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("IdleVMPolicyStatus"):
 		return &hypersdkv1alpha1.IdleVMPolicyStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("MaintenanceTrigger"):
+		return &hypersdkv1alpha1.MaintenanceTriggerApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("MaintenanceWindow"):
 		return &hypersdkv1alpha1.MaintenanceWindowApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("MigrateSpec"):
@@ -100,6 +108,20 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.PlacementPolicyApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PlacementPolicySpec"):
 		return &hypersdkv1alpha1.PlacementPolicySpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("PressureTrigger"):
+		return &hypersdkv1alpha1.PressureTriggerApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RebalanceArmed"):
+		return &hypersdkv1alpha1.RebalanceArmedApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RebalanceMove"):
+		return &hypersdkv1alpha1.RebalanceMoveApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RebalancePolicy"):
+		return &hypersdkv1alpha1.RebalancePolicyApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RebalancePolicySpec"):
+		return &hypersdkv1alpha1.RebalancePolicySpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RebalancePolicyStatus"):
+		return &hypersdkv1alpha1.RebalancePolicyStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RebalanceTrigger"):
+		return &hypersdkv1alpha1.RebalanceTriggerApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RecommendationEvidence"):
 		return &hypersdkv1alpha1.RecommendationEvidenceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ResizeSpec"):

@@ -60,13 +60,16 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.CarbonScalingPolicyList{}.OpenAPIModelName():            schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicyList(ref),
 		v1alpha1.CarbonScalingPolicySpec{}.OpenAPIModelName():            schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicySpec(ref),
 		v1alpha1.CarbonScalingPolicyStatus{}.OpenAPIModelName():          schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicyStatus(ref),
+		v1alpha1.CarbonTrigger{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_CarbonTrigger(ref),
 		v1alpha1.CloneSpec{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_CloneSpec(ref),
 		v1alpha1.CloudInstancePrice{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_CloudInstancePrice(ref),
 		v1alpha1.ClusterHistory{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_ClusterHistory(ref),
 		v1alpha1.CostAmounts{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_CostAmounts(ref),
 		v1alpha1.CostReport{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_CostReport(ref),
 		v1alpha1.CostReportOptions{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_CostReportOptions(ref),
+		v1alpha1.CostTrigger{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_CostTrigger(ref),
 		v1alpha1.DetachUSBSpec{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_DetachUSBSpec(ref),
+		v1alpha1.DrainTrigger{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_DrainTrigger(ref),
 		v1alpha1.FilteredNode{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_FilteredNode(ref),
 		v1alpha1.GPURequest{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_GPURequest(ref),
 		v1alpha1.HistoryPoint{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_HistoryPoint(ref),
@@ -78,6 +81,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.IdleVMPolicyList{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicyList(ref),
 		v1alpha1.IdleVMPolicySpec{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicySpec(ref),
 		v1alpha1.IdleVMPolicyStatus{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicyStatus(ref),
+		v1alpha1.MaintenanceTrigger{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_MaintenanceTrigger(ref),
 		v1alpha1.MaintenanceWindow{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_MaintenanceWindow(ref),
 		v1alpha1.MigrateSpec{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_MigrateSpec(ref),
 		v1alpha1.NodeScore{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_NodeScore(ref),
@@ -86,6 +90,14 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.PlacementPolicyList{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicyList(ref),
 		v1alpha1.PlacementPolicySpec{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicySpec(ref),
 		v1alpha1.PlacementWeights{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_PlacementWeights(ref),
+		v1alpha1.PressureTrigger{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_PressureTrigger(ref),
+		v1alpha1.RebalanceArmed{}.OpenAPIModelName():                     schema_hypersdk_apis_hypersdk_v1alpha1_RebalanceArmed(ref),
+		v1alpha1.RebalanceMove{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_RebalanceMove(ref),
+		v1alpha1.RebalancePolicy{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicy(ref),
+		v1alpha1.RebalancePolicyList{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicyList(ref),
+		v1alpha1.RebalancePolicySpec{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicySpec(ref),
+		v1alpha1.RebalancePolicyStatus{}.OpenAPIModelName():              schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicyStatus(ref),
+		v1alpha1.RebalanceTrigger{}.OpenAPIModelName():                   schema_hypersdk_apis_hypersdk_v1alpha1_RebalanceTrigger(ref),
 		v1alpha1.RecommendationEvidence{}.OpenAPIModelName():             schema_hypersdk_apis_hypersdk_v1alpha1_RecommendationEvidence(ref),
 		v1alpha1.RecommendationSavings{}.OpenAPIModelName():              schema_hypersdk_apis_hypersdk_v1alpha1_RecommendationSavings(ref),
 		v1alpha1.ResizeSpec{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_ResizeSpec(ref),
@@ -1558,6 +1570,47 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicyStatus(ref common
 	}
 }
 
+func schema_hypersdk_apis_hypersdk_v1alpha1_CarbonTrigger(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "CarbonTrigger: a VM moves to a zone whose grid intensity has been lower than its own zone's by more than ThresholdPercent for For, when the grams saved over the VM's expected remaining life beat the migration's. The trigger disarms only once the gap falls below half the threshold.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"thresholdPercent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ThresholdPercent: 1 to 100, 20 by default.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"for": {
+						SchemaProps: spec.SchemaProps{
+							Description: "For: 1h by default.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"useForecast": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UseForecast compares the zones' mean forecast intensity over ForecastHorizon instead of the current one.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"forecastHorizon": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ForecastHorizon: 4h by default, at most 48h.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName()},
+	}
+}
+
 func schema_hypersdk_apis_hypersdk_v1alpha1_CloneSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1970,6 +2023,26 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CostReportOptions(ref common.Referen
 	}
 }
 
+func schema_hypersdk_apis_hypersdk_v1alpha1_CostTrigger(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "CostTrigger: a VM moves to a node where it would cost less by more than ThresholdPercent, when the dollars saved over its expected remaining life beat the migration's.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"thresholdPercent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ThresholdPercent: 1 to 100, 10 by default.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
 func schema_hypersdk_apis_hypersdk_v1alpha1_DetachUSBSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1989,6 +2062,28 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_DetachUSBSpec(ref common.ReferenceCa
 				Required: []string{"name"},
 			},
 		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_DrainTrigger(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DrainTrigger empties the cordoned nodes (spec.unschedulable) that match NodeSelector.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"nodeSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "NodeSelector: required and not empty.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"nodeSelector"},
+			},
+		},
+		Dependencies: []string{
+			v1.LabelSelector{}.OpenAPIModelName()},
 	}
 }
 
@@ -2488,6 +2583,56 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicyStatus(ref common.Refere
 		},
 		Dependencies: []string{
 			v1alpha1.IdleVM{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_MaintenanceTrigger(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "MaintenanceTrigger empties the nodes it selects DrainBefore each window opens (and taints them hypersdk.io/maintenance=draining:PreferNoSchedule), then keeps them empty while it is open (hypersdk.io/maintenance=open:NoSchedule).",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name tells windows apart in the plan.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"schedule": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Schedule is a five-field cron expression, in UTC: when the window opens.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"duration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Duration is how long it stays open: 1m to 7 days.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"drainBefore": {
+						SchemaProps: spec.SchemaProps{
+							Description: "DrainBefore is how long before it opens the nodes start emptying; 1h by default.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"nodeSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "NodeSelector selects the nodes; required and not empty.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"name", "schedule", "duration", "nodeSelector"},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
 	}
 }
 
@@ -3008,6 +3153,502 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementWeights(ref common.Referenc
 				Required: []string{"carbon", "cost", "pressure", "gpu"},
 			},
 		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_PressureTrigger(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "PressureTrigger: a node whose CPU or memory use (metrics.k8s.io, percent of allocatable) stayed above HighThresholdPercent for For is overloaded; its VMs move to nodes whose CPU and memory use are both below LowThresholdPercent, as long as those stay below the high threshold.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"lowThresholdPercent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LowThresholdPercent: 1 to 99, 20 by default, below the high one.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"highThresholdPercent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "HighThresholdPercent: 2 to 100, 80 by default.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"for": {
+						SchemaProps: spec.SchemaProps{
+							Description: "For is how long the load must stay above the high threshold; 5m by default.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_RebalanceArmed(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RebalanceArmed is one trigger condition that has held since Since: an overloaded node (\"pressure/<node>\") or a zone with a cleaner one (\"carbon/<zone>\").",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"key": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"since": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"key", "since"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_RebalanceMove(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RebalanceMove is one VM the policy would move or moved.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"vmName": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"fromNode": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"toNode": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"trigger": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Reason says why, in words.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"savedGramsCO2PerHour": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SavedGramsCO2PerHour and SavedCostPerHour (US dollars) are what the VM would emit and cost less per hour on ToNode; negative is more.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"savedCostPerHour": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"migrationGramsCO2": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MigrationGramsCO2 and MigrationCost are what the move itself costs: copying the VM's memory and running it twice meanwhile.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"migrationCost": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"number"},
+							Format:  "double",
+						},
+					},
+					"expectedRemainingHours": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ExpectedRemainingHours is the VM's expected remaining life the savings were counted over (as long as it has run so far, 1h to 30d).",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"operation": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Operation is the Migrate VMOperation carrying the move out (Automatic).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"namespace", "vmName", "fromNode", "toNode", "trigger", "reason", "savedGramsCO2PerHour", "savedCostPerHour", "migrationGramsCO2", "migrationCost", "expectedRemainingHours"},
+			},
+		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicy(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RebalancePolicy moves running VMs by live migration when the load, the grid or the prices under them have moved since they were placed, or when their nodes need emptying; in DryRun it only says what it would do.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.RebalancePolicySpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.RebalancePolicyStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.RebalancePolicySpec{}.OpenAPIModelName(), v1alpha1.RebalancePolicyStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicyList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RebalancePolicyList is a list of RebalancePolicy.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.RebalancePolicy{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.RebalancePolicy{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicySpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RebalancePolicySpec says which VMs, when and how far they may be moved.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"mode": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Mode is DryRun (default) or Automatic.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"vmSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "VMSelector limits the policy to VMs with these labels, in every namespace; all VMs when unset. VMs annotated hypersdk.io/rebalance-exclude=true never move.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+					"nodeSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "NodeSelector limits the policy to the nodes with these labels: it moves only VMs running on them and only onto them. All nodes when unset.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+					"triggers": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Triggers are the reasons to move a VM; at least one, at most one of each type except Maintenance.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.RebalanceTrigger{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"maxInFlight": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MaxInFlight bounds the policy's migrations running at once in the cluster: 1 to 5, 5 by default.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"maxInFlightPerNode": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MaxInFlightPerNode bounds its migrations running at once out of or into one node: 1 to 2, 2 by default.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"cooldown": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Cooldown is how long a VM the policy moved stays put; it doubles with each further move the policy makes of it within a day, up to 24h. 1h by default, at least 10s.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"allowColdMigration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "AllowColdMigration lets the policy move VMs that cannot migrate live (stop, move, start); only live-migratable VMs move otherwise. Moves that empty a node for maintenance or drain ignore the savings model but not this.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"carbonPricePerTonne": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CarbonPricePerTonne, in US dollars per tonne CO2eq, puts carbon and cost in one currency: a carbon or cost move must save money once emissions are charged at this price. Zero (default) weighs carbon moves by grams and cost moves by dollars separately.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"requester": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Requester is who last wrote the spec. The server sets it from the authenticated user; the controller migrates only VMs the requester may migrate.",
+							Ref:         ref(v1alpha1.VMOperationRequester{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"triggers"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.RebalanceTrigger{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName(), v1.Duration{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicyStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RebalancePolicyStatus is the plan and what has been done of it.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int64",
+						},
+					},
+					"lastPassTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastPassTime is when the controller last looked at the policy.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"plan": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Plan is the moves of the last pass, the ones started first.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.RebalanceMove{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"inFlight": {
+						SchemaProps: spec.SchemaProps{
+							Description: "InFlight counts the policy's migrations still running.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"armed": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"key",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Armed remembers since when each trigger condition has held, for For and the carbon trigger's hysteresis.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.RebalanceArmed{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions: Ready (the last pass read every signal it needed and did what the mode asks).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.RebalanceArmed{}.OpenAPIModelName(), v1alpha1.RebalanceMove{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_RebalanceTrigger(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RebalanceTrigger is one reason to move VMs; the member named by Type is set, the others are not.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"type": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"pressure": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1alpha1.PressureTrigger{}.OpenAPIModelName()),
+						},
+					},
+					"carbon": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1alpha1.CarbonTrigger{}.OpenAPIModelName()),
+						},
+					},
+					"cost": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1alpha1.CostTrigger{}.OpenAPIModelName()),
+						},
+					},
+					"maintenance": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1alpha1.MaintenanceTrigger{}.OpenAPIModelName()),
+						},
+					},
+					"drain": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1alpha1.DrainTrigger{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"type"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.CarbonTrigger{}.OpenAPIModelName(), v1alpha1.CostTrigger{}.OpenAPIModelName(), v1alpha1.DrainTrigger{}.OpenAPIModelName(), v1alpha1.MaintenanceTrigger{}.OpenAPIModelName(), v1alpha1.PressureTrigger{}.OpenAPIModelName()},
 	}
 }
 

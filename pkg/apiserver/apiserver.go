@@ -32,6 +32,7 @@ import (
 	historyrest "github.com/hypersdk/hypersdk/pkg/registry/history"
 	"github.com/hypersdk/hypersdk/pkg/registry/idlevmpolicy"
 	"github.com/hypersdk/hypersdk/pkg/registry/placementpolicy"
+	"github.com/hypersdk/hypersdk/pkg/registry/rebalancepolicy"
 	"github.com/hypersdk/hypersdk/pkg/registry/virtualmachine"
 	"github.com/hypersdk/hypersdk/pkg/registry/vmautoscaler"
 	"github.com/hypersdk/hypersdk/pkg/registry/vmoperation"
@@ -180,6 +181,12 @@ func (c completedConfig) New() (*Server, error) {
 	}
 	storage["idlevmpolicies"] = idle
 	storage["idlevmpolicies/status"] = idleStatus
+	rebalance, rebalanceStatus, err := rebalancepolicy.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	storage["rebalancepolicies"] = rebalance
+	storage["rebalancepolicies/status"] = rebalanceStatus
 	group.VersionedResourcesStorageMap["v1alpha1"] = storage
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", hypersdk.GroupName, err)

@@ -170,6 +170,20 @@ func TestRBACMatrix(t *testing.T) {
 	if _, err := env.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies().Create(context.Background(), policy, dryRun); err != nil {
 		t.Errorf("a cluster admin creating a CarbonScalingPolicy: %v", err)
 	}
+	// RebalancePolicies move VMs of every namespace: likewise, and the
+	// migrations they start need the author's own migrate rights
+	// (TestRebalanceRequesterRights).
+	rebalancePolicy := &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: ns + "-rebalance"},
+		Spec: v1alpha1.RebalancePolicySpec{Triggers: []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceCost}}}}
+	for _, role := range roles {
+		c := client(t, tokens[role])
+		if _, err := c.HypersdkV1alpha1().RebalancePolicies().Create(context.Background(), rebalancePolicy, dryRun); !apierrors.IsForbidden(err) {
+			t.Errorf("role %q created a RebalancePolicy: %v, want 403", role, err)
+		}
+	}
+	if _, err := env.HyperSDK.HypersdkV1alpha1().RebalancePolicies().Create(context.Background(), rebalancePolicy, dryRun); err != nil {
+		t.Errorf("a cluster admin creating a RebalancePolicy: %v", err)
+	}
 }
 
 // createOperation creates (as a dry run) a VMOperation of the type named by

@@ -66,6 +66,57 @@ var Funcs = func(runtimeserializer.CodecFactory) []interface{} {
 				s.GracePeriod = &metav1.Duration{Duration: time.Hour}
 			}
 		},
+		func(s *hypersdk.RebalancePolicySpec, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.Mode == "" {
+				s.Mode = hypersdk.RebalanceDryRun
+			}
+			if s.MaxInFlight == 0 {
+				s.MaxInFlight = 5
+			}
+			if s.MaxInFlightPerNode == 0 {
+				s.MaxInFlightPerNode = 2
+			}
+			if s.Cooldown == nil {
+				s.Cooldown = &metav1.Duration{Duration: time.Hour}
+			}
+		},
+		func(s *hypersdk.PressureTrigger, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.LowThresholdPercent == 0 {
+				s.LowThresholdPercent = 20
+			}
+			if s.HighThresholdPercent == 0 {
+				s.HighThresholdPercent = 80
+			}
+			if s.For == nil {
+				s.For = &metav1.Duration{Duration: 5 * time.Minute}
+			}
+		},
+		func(s *hypersdk.CarbonTrigger, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.ThresholdPercent == 0 {
+				s.ThresholdPercent = 20
+			}
+			if s.For == nil {
+				s.For = &metav1.Duration{Duration: time.Hour}
+			}
+			if s.ForecastHorizon == nil {
+				s.ForecastHorizon = &metav1.Duration{Duration: 4 * time.Hour}
+			}
+		},
+		func(s *hypersdk.CostTrigger, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.ThresholdPercent == 0 {
+				s.ThresholdPercent = 10
+			}
+		},
+		func(s *hypersdk.MaintenanceTrigger, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.DrainBefore == nil {
+				s.DrainBefore = &metav1.Duration{Duration: time.Hour}
+			}
+		},
 		func(s *hypersdk.BudgetSpec, c randfill.Continue) {
 			c.FillNoCustom(s)
 			if len(s.Thresholds) == 0 {

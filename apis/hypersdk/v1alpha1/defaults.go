@@ -133,3 +133,62 @@ func SetDefaults_IdleVMPolicySpec(obj *IdleVMPolicySpec) {
 		obj.GracePeriod = &metav1.Duration{Duration: time.Hour}
 	}
 }
+
+// SetDefaults_RebalancePolicySpec plans without moving, within the
+// operation limits, and leaves a moved VM alone for an hour.
+func SetDefaults_RebalancePolicySpec(obj *RebalancePolicySpec) {
+	if obj.Mode == "" {
+		obj.Mode = RebalanceDryRun
+	}
+	if obj.MaxInFlight == 0 {
+		obj.MaxInFlight = 5
+	}
+	if obj.MaxInFlightPerNode == 0 {
+		obj.MaxInFlightPerNode = 2
+	}
+	if obj.Cooldown == nil {
+		obj.Cooldown = &metav1.Duration{Duration: time.Hour}
+	}
+}
+
+// SetDefaults_PressureTrigger is descheduler's usual 20/80 after five
+// minutes: long enough that a burst does not move VMs.
+func SetDefaults_PressureTrigger(obj *PressureTrigger) {
+	if obj.LowThresholdPercent == 0 {
+		obj.LowThresholdPercent = 20
+	}
+	if obj.HighThresholdPercent == 0 {
+		obj.HighThresholdPercent = 80
+	}
+	if obj.For == nil {
+		obj.For = &metav1.Duration{Duration: 5 * time.Minute}
+	}
+}
+
+// SetDefaults_CarbonTrigger moves for a 20% cleaner grid that has lasted
+// an hour (grid intensity is published hourly).
+func SetDefaults_CarbonTrigger(obj *CarbonTrigger) {
+	if obj.ThresholdPercent == 0 {
+		obj.ThresholdPercent = 20
+	}
+	if obj.For == nil {
+		obj.For = &metav1.Duration{Duration: time.Hour}
+	}
+	if obj.ForecastHorizon == nil {
+		obj.ForecastHorizon = &metav1.Duration{Duration: 4 * time.Hour}
+	}
+}
+
+// SetDefaults_CostTrigger moves for a 10% cheaper node.
+func SetDefaults_CostTrigger(obj *CostTrigger) {
+	if obj.ThresholdPercent == 0 {
+		obj.ThresholdPercent = 10
+	}
+}
+
+// SetDefaults_MaintenanceTrigger starts emptying an hour ahead.
+func SetDefaults_MaintenanceTrigger(obj *MaintenanceTrigger) {
+	if obj.DrainBefore == nil {
+		obj.DrainBefore = &metav1.Duration{Duration: time.Hour}
+	}
+}

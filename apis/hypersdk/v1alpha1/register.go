@@ -60,6 +60,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Budget{},
 		&IdleVMPolicy{},
 		&IdleVMPolicyList{},
+		&RebalancePolicy{},
+		&RebalancePolicyList{},
 		&BudgetList{},
 		&CostReportOptions{},
 		&VirtualMachinePlacement{},

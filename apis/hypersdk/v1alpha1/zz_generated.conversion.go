@@ -298,6 +298,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*CarbonTrigger)(nil), (*hypersdk.CarbonTrigger)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_CarbonTrigger_To_hypersdk_CarbonTrigger(a.(*CarbonTrigger), b.(*hypersdk.CarbonTrigger), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.CarbonTrigger)(nil), (*CarbonTrigger)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_CarbonTrigger_To_v1alpha1_CarbonTrigger(a.(*hypersdk.CarbonTrigger), b.(*CarbonTrigger), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*CloneSpec)(nil), (*hypersdk.CloneSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_CloneSpec_To_hypersdk_CloneSpec(a.(*CloneSpec), b.(*hypersdk.CloneSpec), scope)
 	}); err != nil {
@@ -358,6 +368,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*CostTrigger)(nil), (*hypersdk.CostTrigger)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_CostTrigger_To_hypersdk_CostTrigger(a.(*CostTrigger), b.(*hypersdk.CostTrigger), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.CostTrigger)(nil), (*CostTrigger)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_CostTrigger_To_v1alpha1_CostTrigger(a.(*hypersdk.CostTrigger), b.(*CostTrigger), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*DetachUSBSpec)(nil), (*hypersdk.DetachUSBSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_DetachUSBSpec_To_hypersdk_DetachUSBSpec(a.(*DetachUSBSpec), b.(*hypersdk.DetachUSBSpec), scope)
 	}); err != nil {
@@ -365,6 +385,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*hypersdk.DetachUSBSpec)(nil), (*DetachUSBSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_hypersdk_DetachUSBSpec_To_v1alpha1_DetachUSBSpec(a.(*hypersdk.DetachUSBSpec), b.(*DetachUSBSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*DrainTrigger)(nil), (*hypersdk.DrainTrigger)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_DrainTrigger_To_hypersdk_DrainTrigger(a.(*DrainTrigger), b.(*hypersdk.DrainTrigger), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.DrainTrigger)(nil), (*DrainTrigger)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_DrainTrigger_To_v1alpha1_DrainTrigger(a.(*hypersdk.DrainTrigger), b.(*DrainTrigger), scope)
 	}); err != nil {
 		return err
 	}
@@ -478,6 +508,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*MaintenanceTrigger)(nil), (*hypersdk.MaintenanceTrigger)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_MaintenanceTrigger_To_hypersdk_MaintenanceTrigger(a.(*MaintenanceTrigger), b.(*hypersdk.MaintenanceTrigger), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.MaintenanceTrigger)(nil), (*MaintenanceTrigger)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_MaintenanceTrigger_To_v1alpha1_MaintenanceTrigger(a.(*hypersdk.MaintenanceTrigger), b.(*MaintenanceTrigger), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*MaintenanceWindow)(nil), (*hypersdk.MaintenanceWindow)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_MaintenanceWindow_To_hypersdk_MaintenanceWindow(a.(*MaintenanceWindow), b.(*hypersdk.MaintenanceWindow), scope)
 	}); err != nil {
@@ -555,6 +595,86 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*hypersdk.PlacementWeights)(nil), (*PlacementWeights)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights(a.(*hypersdk.PlacementWeights), b.(*PlacementWeights), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*PressureTrigger)(nil), (*hypersdk.PressureTrigger)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_PressureTrigger_To_hypersdk_PressureTrigger(a.(*PressureTrigger), b.(*hypersdk.PressureTrigger), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.PressureTrigger)(nil), (*PressureTrigger)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_PressureTrigger_To_v1alpha1_PressureTrigger(a.(*hypersdk.PressureTrigger), b.(*PressureTrigger), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*RebalanceArmed)(nil), (*hypersdk.RebalanceArmed)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RebalanceArmed_To_hypersdk_RebalanceArmed(a.(*RebalanceArmed), b.(*hypersdk.RebalanceArmed), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.RebalanceArmed)(nil), (*RebalanceArmed)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_RebalanceArmed_To_v1alpha1_RebalanceArmed(a.(*hypersdk.RebalanceArmed), b.(*RebalanceArmed), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*RebalanceMove)(nil), (*hypersdk.RebalanceMove)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RebalanceMove_To_hypersdk_RebalanceMove(a.(*RebalanceMove), b.(*hypersdk.RebalanceMove), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.RebalanceMove)(nil), (*RebalanceMove)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_RebalanceMove_To_v1alpha1_RebalanceMove(a.(*hypersdk.RebalanceMove), b.(*RebalanceMove), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*RebalancePolicy)(nil), (*hypersdk.RebalancePolicy)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RebalancePolicy_To_hypersdk_RebalancePolicy(a.(*RebalancePolicy), b.(*hypersdk.RebalancePolicy), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.RebalancePolicy)(nil), (*RebalancePolicy)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_RebalancePolicy_To_v1alpha1_RebalancePolicy(a.(*hypersdk.RebalancePolicy), b.(*RebalancePolicy), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*RebalancePolicyList)(nil), (*hypersdk.RebalancePolicyList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RebalancePolicyList_To_hypersdk_RebalancePolicyList(a.(*RebalancePolicyList), b.(*hypersdk.RebalancePolicyList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.RebalancePolicyList)(nil), (*RebalancePolicyList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_RebalancePolicyList_To_v1alpha1_RebalancePolicyList(a.(*hypersdk.RebalancePolicyList), b.(*RebalancePolicyList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*RebalancePolicySpec)(nil), (*hypersdk.RebalancePolicySpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RebalancePolicySpec_To_hypersdk_RebalancePolicySpec(a.(*RebalancePolicySpec), b.(*hypersdk.RebalancePolicySpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.RebalancePolicySpec)(nil), (*RebalancePolicySpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_RebalancePolicySpec_To_v1alpha1_RebalancePolicySpec(a.(*hypersdk.RebalancePolicySpec), b.(*RebalancePolicySpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*RebalancePolicyStatus)(nil), (*hypersdk.RebalancePolicyStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RebalancePolicyStatus_To_hypersdk_RebalancePolicyStatus(a.(*RebalancePolicyStatus), b.(*hypersdk.RebalancePolicyStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.RebalancePolicyStatus)(nil), (*RebalancePolicyStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_RebalancePolicyStatus_To_v1alpha1_RebalancePolicyStatus(a.(*hypersdk.RebalancePolicyStatus), b.(*RebalancePolicyStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*RebalanceTrigger)(nil), (*hypersdk.RebalanceTrigger)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RebalanceTrigger_To_hypersdk_RebalanceTrigger(a.(*RebalanceTrigger), b.(*hypersdk.RebalanceTrigger), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*hypersdk.RebalanceTrigger)(nil), (*RebalanceTrigger)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_hypersdk_RebalanceTrigger_To_v1alpha1_RebalanceTrigger(a.(*hypersdk.RebalanceTrigger), b.(*RebalanceTrigger), scope)
 	}); err != nil {
 		return err
 	}
@@ -1568,6 +1688,26 @@ func Convert_hypersdk_CarbonScalingPolicyStatus_To_v1alpha1_CarbonScalingPolicyS
 	return autoConvert_hypersdk_CarbonScalingPolicyStatus_To_v1alpha1_CarbonScalingPolicyStatus(in, out, s)
 }
 
+func autoConvert_v1alpha1_CarbonTrigger_To_hypersdk_CarbonTrigger(in *CarbonTrigger, out *hypersdk.CarbonTrigger, s conversion.Scope) error {
+	*out = *(*hypersdk.CarbonTrigger)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_CarbonTrigger_To_hypersdk_CarbonTrigger is an autogenerated conversion function.
+func Convert_v1alpha1_CarbonTrigger_To_hypersdk_CarbonTrigger(in *CarbonTrigger, out *hypersdk.CarbonTrigger, s conversion.Scope) error {
+	return autoConvert_v1alpha1_CarbonTrigger_To_hypersdk_CarbonTrigger(in, out, s)
+}
+
+func autoConvert_hypersdk_CarbonTrigger_To_v1alpha1_CarbonTrigger(in *hypersdk.CarbonTrigger, out *CarbonTrigger, s conversion.Scope) error {
+	*out = *(*CarbonTrigger)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_CarbonTrigger_To_v1alpha1_CarbonTrigger is an autogenerated conversion function.
+func Convert_hypersdk_CarbonTrigger_To_v1alpha1_CarbonTrigger(in *hypersdk.CarbonTrigger, out *CarbonTrigger, s conversion.Scope) error {
+	return autoConvert_hypersdk_CarbonTrigger_To_v1alpha1_CarbonTrigger(in, out, s)
+}
+
 func autoConvert_v1alpha1_CloneSpec_To_hypersdk_CloneSpec(in *CloneSpec, out *hypersdk.CloneSpec, s conversion.Scope) error {
 	*out = *(*hypersdk.CloneSpec)(unsafe.Pointer(in))
 	return nil
@@ -1724,6 +1864,26 @@ func Convert_url_Values_To_v1alpha1_CostReportOptions(in *url.Values, out *CostR
 	return autoConvert_url_Values_To_v1alpha1_CostReportOptions(in, out, s)
 }
 
+func autoConvert_v1alpha1_CostTrigger_To_hypersdk_CostTrigger(in *CostTrigger, out *hypersdk.CostTrigger, s conversion.Scope) error {
+	*out = *(*hypersdk.CostTrigger)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_CostTrigger_To_hypersdk_CostTrigger is an autogenerated conversion function.
+func Convert_v1alpha1_CostTrigger_To_hypersdk_CostTrigger(in *CostTrigger, out *hypersdk.CostTrigger, s conversion.Scope) error {
+	return autoConvert_v1alpha1_CostTrigger_To_hypersdk_CostTrigger(in, out, s)
+}
+
+func autoConvert_hypersdk_CostTrigger_To_v1alpha1_CostTrigger(in *hypersdk.CostTrigger, out *CostTrigger, s conversion.Scope) error {
+	*out = *(*CostTrigger)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_CostTrigger_To_v1alpha1_CostTrigger is an autogenerated conversion function.
+func Convert_hypersdk_CostTrigger_To_v1alpha1_CostTrigger(in *hypersdk.CostTrigger, out *CostTrigger, s conversion.Scope) error {
+	return autoConvert_hypersdk_CostTrigger_To_v1alpha1_CostTrigger(in, out, s)
+}
+
 func autoConvert_v1alpha1_DetachUSBSpec_To_hypersdk_DetachUSBSpec(in *DetachUSBSpec, out *hypersdk.DetachUSBSpec, s conversion.Scope) error {
 	*out = *(*hypersdk.DetachUSBSpec)(unsafe.Pointer(in))
 	return nil
@@ -1742,6 +1902,26 @@ func autoConvert_hypersdk_DetachUSBSpec_To_v1alpha1_DetachUSBSpec(in *hypersdk.D
 // Convert_hypersdk_DetachUSBSpec_To_v1alpha1_DetachUSBSpec is an autogenerated conversion function.
 func Convert_hypersdk_DetachUSBSpec_To_v1alpha1_DetachUSBSpec(in *hypersdk.DetachUSBSpec, out *DetachUSBSpec, s conversion.Scope) error {
 	return autoConvert_hypersdk_DetachUSBSpec_To_v1alpha1_DetachUSBSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_DrainTrigger_To_hypersdk_DrainTrigger(in *DrainTrigger, out *hypersdk.DrainTrigger, s conversion.Scope) error {
+	*out = *(*hypersdk.DrainTrigger)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_DrainTrigger_To_hypersdk_DrainTrigger is an autogenerated conversion function.
+func Convert_v1alpha1_DrainTrigger_To_hypersdk_DrainTrigger(in *DrainTrigger, out *hypersdk.DrainTrigger, s conversion.Scope) error {
+	return autoConvert_v1alpha1_DrainTrigger_To_hypersdk_DrainTrigger(in, out, s)
+}
+
+func autoConvert_hypersdk_DrainTrigger_To_v1alpha1_DrainTrigger(in *hypersdk.DrainTrigger, out *DrainTrigger, s conversion.Scope) error {
+	*out = *(*DrainTrigger)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_DrainTrigger_To_v1alpha1_DrainTrigger is an autogenerated conversion function.
+func Convert_hypersdk_DrainTrigger_To_v1alpha1_DrainTrigger(in *hypersdk.DrainTrigger, out *DrainTrigger, s conversion.Scope) error {
+	return autoConvert_hypersdk_DrainTrigger_To_v1alpha1_DrainTrigger(in, out, s)
 }
 
 func autoConvert_v1alpha1_FilteredNode_To_hypersdk_FilteredNode(in *FilteredNode, out *hypersdk.FilteredNode, s conversion.Scope) error {
@@ -1978,6 +2158,26 @@ func Convert_hypersdk_IdleVMPolicyStatus_To_v1alpha1_IdleVMPolicyStatus(in *hype
 	return autoConvert_hypersdk_IdleVMPolicyStatus_To_v1alpha1_IdleVMPolicyStatus(in, out, s)
 }
 
+func autoConvert_v1alpha1_MaintenanceTrigger_To_hypersdk_MaintenanceTrigger(in *MaintenanceTrigger, out *hypersdk.MaintenanceTrigger, s conversion.Scope) error {
+	*out = *(*hypersdk.MaintenanceTrigger)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_MaintenanceTrigger_To_hypersdk_MaintenanceTrigger is an autogenerated conversion function.
+func Convert_v1alpha1_MaintenanceTrigger_To_hypersdk_MaintenanceTrigger(in *MaintenanceTrigger, out *hypersdk.MaintenanceTrigger, s conversion.Scope) error {
+	return autoConvert_v1alpha1_MaintenanceTrigger_To_hypersdk_MaintenanceTrigger(in, out, s)
+}
+
+func autoConvert_hypersdk_MaintenanceTrigger_To_v1alpha1_MaintenanceTrigger(in *hypersdk.MaintenanceTrigger, out *MaintenanceTrigger, s conversion.Scope) error {
+	*out = *(*MaintenanceTrigger)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_MaintenanceTrigger_To_v1alpha1_MaintenanceTrigger is an autogenerated conversion function.
+func Convert_hypersdk_MaintenanceTrigger_To_v1alpha1_MaintenanceTrigger(in *hypersdk.MaintenanceTrigger, out *MaintenanceTrigger, s conversion.Scope) error {
+	return autoConvert_hypersdk_MaintenanceTrigger_To_v1alpha1_MaintenanceTrigger(in, out, s)
+}
+
 func autoConvert_v1alpha1_MaintenanceWindow_To_hypersdk_MaintenanceWindow(in *MaintenanceWindow, out *hypersdk.MaintenanceWindow, s conversion.Scope) error {
 	*out = *(*hypersdk.MaintenanceWindow)(unsafe.Pointer(in))
 	return nil
@@ -2144,6 +2344,180 @@ func autoConvert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights(in *hype
 // Convert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights is an autogenerated conversion function.
 func Convert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights(in *hypersdk.PlacementWeights, out *PlacementWeights, s conversion.Scope) error {
 	return autoConvert_hypersdk_PlacementWeights_To_v1alpha1_PlacementWeights(in, out, s)
+}
+
+func autoConvert_v1alpha1_PressureTrigger_To_hypersdk_PressureTrigger(in *PressureTrigger, out *hypersdk.PressureTrigger, s conversion.Scope) error {
+	*out = *(*hypersdk.PressureTrigger)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_PressureTrigger_To_hypersdk_PressureTrigger is an autogenerated conversion function.
+func Convert_v1alpha1_PressureTrigger_To_hypersdk_PressureTrigger(in *PressureTrigger, out *hypersdk.PressureTrigger, s conversion.Scope) error {
+	return autoConvert_v1alpha1_PressureTrigger_To_hypersdk_PressureTrigger(in, out, s)
+}
+
+func autoConvert_hypersdk_PressureTrigger_To_v1alpha1_PressureTrigger(in *hypersdk.PressureTrigger, out *PressureTrigger, s conversion.Scope) error {
+	*out = *(*PressureTrigger)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_PressureTrigger_To_v1alpha1_PressureTrigger is an autogenerated conversion function.
+func Convert_hypersdk_PressureTrigger_To_v1alpha1_PressureTrigger(in *hypersdk.PressureTrigger, out *PressureTrigger, s conversion.Scope) error {
+	return autoConvert_hypersdk_PressureTrigger_To_v1alpha1_PressureTrigger(in, out, s)
+}
+
+func autoConvert_v1alpha1_RebalanceArmed_To_hypersdk_RebalanceArmed(in *RebalanceArmed, out *hypersdk.RebalanceArmed, s conversion.Scope) error {
+	*out = *(*hypersdk.RebalanceArmed)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_RebalanceArmed_To_hypersdk_RebalanceArmed is an autogenerated conversion function.
+func Convert_v1alpha1_RebalanceArmed_To_hypersdk_RebalanceArmed(in *RebalanceArmed, out *hypersdk.RebalanceArmed, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RebalanceArmed_To_hypersdk_RebalanceArmed(in, out, s)
+}
+
+func autoConvert_hypersdk_RebalanceArmed_To_v1alpha1_RebalanceArmed(in *hypersdk.RebalanceArmed, out *RebalanceArmed, s conversion.Scope) error {
+	*out = *(*RebalanceArmed)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_RebalanceArmed_To_v1alpha1_RebalanceArmed is an autogenerated conversion function.
+func Convert_hypersdk_RebalanceArmed_To_v1alpha1_RebalanceArmed(in *hypersdk.RebalanceArmed, out *RebalanceArmed, s conversion.Scope) error {
+	return autoConvert_hypersdk_RebalanceArmed_To_v1alpha1_RebalanceArmed(in, out, s)
+}
+
+func autoConvert_v1alpha1_RebalanceMove_To_hypersdk_RebalanceMove(in *RebalanceMove, out *hypersdk.RebalanceMove, s conversion.Scope) error {
+	*out = *(*hypersdk.RebalanceMove)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_RebalanceMove_To_hypersdk_RebalanceMove is an autogenerated conversion function.
+func Convert_v1alpha1_RebalanceMove_To_hypersdk_RebalanceMove(in *RebalanceMove, out *hypersdk.RebalanceMove, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RebalanceMove_To_hypersdk_RebalanceMove(in, out, s)
+}
+
+func autoConvert_hypersdk_RebalanceMove_To_v1alpha1_RebalanceMove(in *hypersdk.RebalanceMove, out *RebalanceMove, s conversion.Scope) error {
+	*out = *(*RebalanceMove)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_RebalanceMove_To_v1alpha1_RebalanceMove is an autogenerated conversion function.
+func Convert_hypersdk_RebalanceMove_To_v1alpha1_RebalanceMove(in *hypersdk.RebalanceMove, out *RebalanceMove, s conversion.Scope) error {
+	return autoConvert_hypersdk_RebalanceMove_To_v1alpha1_RebalanceMove(in, out, s)
+}
+
+func autoConvert_v1alpha1_RebalancePolicy_To_hypersdk_RebalancePolicy(in *RebalancePolicy, out *hypersdk.RebalancePolicy, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_RebalancePolicySpec_To_hypersdk_RebalancePolicySpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_RebalancePolicyStatus_To_hypersdk_RebalancePolicyStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_RebalancePolicy_To_hypersdk_RebalancePolicy is an autogenerated conversion function.
+func Convert_v1alpha1_RebalancePolicy_To_hypersdk_RebalancePolicy(in *RebalancePolicy, out *hypersdk.RebalancePolicy, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RebalancePolicy_To_hypersdk_RebalancePolicy(in, out, s)
+}
+
+func autoConvert_hypersdk_RebalancePolicy_To_v1alpha1_RebalancePolicy(in *hypersdk.RebalancePolicy, out *RebalancePolicy, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_hypersdk_RebalancePolicySpec_To_v1alpha1_RebalancePolicySpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_hypersdk_RebalancePolicyStatus_To_v1alpha1_RebalancePolicyStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_hypersdk_RebalancePolicy_To_v1alpha1_RebalancePolicy is an autogenerated conversion function.
+func Convert_hypersdk_RebalancePolicy_To_v1alpha1_RebalancePolicy(in *hypersdk.RebalancePolicy, out *RebalancePolicy, s conversion.Scope) error {
+	return autoConvert_hypersdk_RebalancePolicy_To_v1alpha1_RebalancePolicy(in, out, s)
+}
+
+func autoConvert_v1alpha1_RebalancePolicyList_To_hypersdk_RebalancePolicyList(in *RebalancePolicyList, out *hypersdk.RebalancePolicyList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]hypersdk.RebalancePolicy)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_RebalancePolicyList_To_hypersdk_RebalancePolicyList is an autogenerated conversion function.
+func Convert_v1alpha1_RebalancePolicyList_To_hypersdk_RebalancePolicyList(in *RebalancePolicyList, out *hypersdk.RebalancePolicyList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RebalancePolicyList_To_hypersdk_RebalancePolicyList(in, out, s)
+}
+
+func autoConvert_hypersdk_RebalancePolicyList_To_v1alpha1_RebalancePolicyList(in *hypersdk.RebalancePolicyList, out *RebalancePolicyList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]RebalancePolicy)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_hypersdk_RebalancePolicyList_To_v1alpha1_RebalancePolicyList is an autogenerated conversion function.
+func Convert_hypersdk_RebalancePolicyList_To_v1alpha1_RebalancePolicyList(in *hypersdk.RebalancePolicyList, out *RebalancePolicyList, s conversion.Scope) error {
+	return autoConvert_hypersdk_RebalancePolicyList_To_v1alpha1_RebalancePolicyList(in, out, s)
+}
+
+func autoConvert_v1alpha1_RebalancePolicySpec_To_hypersdk_RebalancePolicySpec(in *RebalancePolicySpec, out *hypersdk.RebalancePolicySpec, s conversion.Scope) error {
+	*out = *(*hypersdk.RebalancePolicySpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_RebalancePolicySpec_To_hypersdk_RebalancePolicySpec is an autogenerated conversion function.
+func Convert_v1alpha1_RebalancePolicySpec_To_hypersdk_RebalancePolicySpec(in *RebalancePolicySpec, out *hypersdk.RebalancePolicySpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RebalancePolicySpec_To_hypersdk_RebalancePolicySpec(in, out, s)
+}
+
+func autoConvert_hypersdk_RebalancePolicySpec_To_v1alpha1_RebalancePolicySpec(in *hypersdk.RebalancePolicySpec, out *RebalancePolicySpec, s conversion.Scope) error {
+	*out = *(*RebalancePolicySpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_RebalancePolicySpec_To_v1alpha1_RebalancePolicySpec is an autogenerated conversion function.
+func Convert_hypersdk_RebalancePolicySpec_To_v1alpha1_RebalancePolicySpec(in *hypersdk.RebalancePolicySpec, out *RebalancePolicySpec, s conversion.Scope) error {
+	return autoConvert_hypersdk_RebalancePolicySpec_To_v1alpha1_RebalancePolicySpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_RebalancePolicyStatus_To_hypersdk_RebalancePolicyStatus(in *RebalancePolicyStatus, out *hypersdk.RebalancePolicyStatus, s conversion.Scope) error {
+	*out = *(*hypersdk.RebalancePolicyStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_RebalancePolicyStatus_To_hypersdk_RebalancePolicyStatus is an autogenerated conversion function.
+func Convert_v1alpha1_RebalancePolicyStatus_To_hypersdk_RebalancePolicyStatus(in *RebalancePolicyStatus, out *hypersdk.RebalancePolicyStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RebalancePolicyStatus_To_hypersdk_RebalancePolicyStatus(in, out, s)
+}
+
+func autoConvert_hypersdk_RebalancePolicyStatus_To_v1alpha1_RebalancePolicyStatus(in *hypersdk.RebalancePolicyStatus, out *RebalancePolicyStatus, s conversion.Scope) error {
+	*out = *(*RebalancePolicyStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_RebalancePolicyStatus_To_v1alpha1_RebalancePolicyStatus is an autogenerated conversion function.
+func Convert_hypersdk_RebalancePolicyStatus_To_v1alpha1_RebalancePolicyStatus(in *hypersdk.RebalancePolicyStatus, out *RebalancePolicyStatus, s conversion.Scope) error {
+	return autoConvert_hypersdk_RebalancePolicyStatus_To_v1alpha1_RebalancePolicyStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_RebalanceTrigger_To_hypersdk_RebalanceTrigger(in *RebalanceTrigger, out *hypersdk.RebalanceTrigger, s conversion.Scope) error {
+	*out = *(*hypersdk.RebalanceTrigger)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_RebalanceTrigger_To_hypersdk_RebalanceTrigger is an autogenerated conversion function.
+func Convert_v1alpha1_RebalanceTrigger_To_hypersdk_RebalanceTrigger(in *RebalanceTrigger, out *hypersdk.RebalanceTrigger, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RebalanceTrigger_To_hypersdk_RebalanceTrigger(in, out, s)
+}
+
+func autoConvert_hypersdk_RebalanceTrigger_To_v1alpha1_RebalanceTrigger(in *hypersdk.RebalanceTrigger, out *RebalanceTrigger, s conversion.Scope) error {
+	*out = *(*RebalanceTrigger)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_hypersdk_RebalanceTrigger_To_v1alpha1_RebalanceTrigger is an autogenerated conversion function.
+func Convert_hypersdk_RebalanceTrigger_To_v1alpha1_RebalanceTrigger(in *hypersdk.RebalanceTrigger, out *RebalanceTrigger, s conversion.Scope) error {
+	return autoConvert_hypersdk_RebalanceTrigger_To_v1alpha1_RebalanceTrigger(in, out, s)
 }
 
 func autoConvert_v1alpha1_RecommendationEvidence_To_hypersdk_RecommendationEvidence(in *RecommendationEvidence, out *hypersdk.RecommendationEvidence, s conversion.Scope) error {

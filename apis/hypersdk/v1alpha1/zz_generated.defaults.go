@@ -35,6 +35,8 @@ func RegisterDefaults(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&BudgetList{}, func(obj interface{}) { SetObjectDefaults_BudgetList(obj.(*BudgetList)) })
 	scheme.AddTypeDefaultingFunc(&IdleVMPolicy{}, func(obj interface{}) { SetObjectDefaults_IdleVMPolicy(obj.(*IdleVMPolicy)) })
 	scheme.AddTypeDefaultingFunc(&IdleVMPolicyList{}, func(obj interface{}) { SetObjectDefaults_IdleVMPolicyList(obj.(*IdleVMPolicyList)) })
+	scheme.AddTypeDefaultingFunc(&RebalancePolicy{}, func(obj interface{}) { SetObjectDefaults_RebalancePolicy(obj.(*RebalancePolicy)) })
+	scheme.AddTypeDefaultingFunc(&RebalancePolicyList{}, func(obj interface{}) { SetObjectDefaults_RebalancePolicyList(obj.(*RebalancePolicyList)) })
 	scheme.AddTypeDefaultingFunc(&VMOperation{}, func(obj interface{}) { SetObjectDefaults_VMOperation(obj.(*VMOperation)) })
 	scheme.AddTypeDefaultingFunc(&VMOperationList{}, func(obj interface{}) { SetObjectDefaults_VMOperationList(obj.(*VMOperationList)) })
 	scheme.AddTypeDefaultingFunc(&VirtualMachine{}, func(obj interface{}) { SetObjectDefaults_VirtualMachine(obj.(*VirtualMachine)) })
@@ -82,6 +84,32 @@ func SetObjectDefaults_IdleVMPolicyList(in *IdleVMPolicyList) {
 	for i := range in.Items {
 		a := &in.Items[i]
 		SetObjectDefaults_IdleVMPolicy(a)
+	}
+}
+
+func SetObjectDefaults_RebalancePolicy(in *RebalancePolicy) {
+	SetDefaults_RebalancePolicySpec(&in.Spec)
+	for i := range in.Spec.Triggers {
+		a := &in.Spec.Triggers[i]
+		if a.Pressure != nil {
+			SetDefaults_PressureTrigger(a.Pressure)
+		}
+		if a.Carbon != nil {
+			SetDefaults_CarbonTrigger(a.Carbon)
+		}
+		if a.Cost != nil {
+			SetDefaults_CostTrigger(a.Cost)
+		}
+		if a.Maintenance != nil {
+			SetDefaults_MaintenanceTrigger(a.Maintenance)
+		}
+	}
+}
+
+func SetObjectDefaults_RebalancePolicyList(in *RebalancePolicyList) {
+	for i := range in.Items {
+		a := &in.Items[i]
+		SetObjectDefaults_RebalancePolicy(a)
 	}
 }
 

@@ -152,6 +152,11 @@ func (in CarbonScalingPolicyStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in CarbonTrigger) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.CarbonTrigger"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in CloneSpec) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.CloneSpec"
 }
@@ -182,8 +187,18 @@ func (in CostReportOptions) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in CostTrigger) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.CostTrigger"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in DetachUSBSpec) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.DetachUSBSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DrainTrigger) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.DrainTrigger"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -242,6 +257,11 @@ func (in IdleVMPolicyStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in MaintenanceTrigger) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.MaintenanceTrigger"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in MaintenanceWindow) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.MaintenanceWindow"
 }
@@ -279,6 +299,46 @@ func (in PlacementPolicySpec) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PlacementWeights) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.PlacementWeights"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in PressureTrigger) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.PressureTrigger"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RebalanceArmed) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.RebalanceArmed"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RebalanceMove) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.RebalanceMove"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RebalancePolicy) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.RebalancePolicy"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RebalancePolicyList) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.RebalancePolicyList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RebalancePolicySpec) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.RebalancePolicySpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RebalancePolicyStatus) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.RebalancePolicyStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RebalanceTrigger) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.RebalanceTrigger"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

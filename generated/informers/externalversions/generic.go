@@ -63,6 +63,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Hypersdk().V1alpha1().IdleVMPolicies().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("placementpolicies"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Hypersdk().V1alpha1().PlacementPolicies().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("rebalancepolicies"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Hypersdk().V1alpha1().RebalancePolicies().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("vmoperations"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Hypersdk().V1alpha1().VMOperations().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("virtualmachines"):

@@ -50,6 +50,10 @@ type IdleVMPolicyNamespaceListerExpansion interface{}
 // PlacementPolicyLister.
 type PlacementPolicyListerExpansion interface{}
 
+// RebalancePolicyListerExpansion allows custom methods to be added to
+// RebalancePolicyLister.
+type RebalancePolicyListerExpansion interface{}
+
 // VMOperationListerExpansion allows custom methods to be added to
 // VMOperationLister.
 type VMOperationListerExpansion interface{}

@@ -34,6 +34,8 @@ type Interface interface {
 	IdleVMPolicies() TypedIdleVMPolicyInformer
 	// PlacementPolicies returns a PlacementPolicyInformer.
 	PlacementPolicies() TypedPlacementPolicyInformer
+	// RebalancePolicies returns a RebalancePolicyInformer.
+	RebalancePolicies() TypedRebalancePolicyInformer
 	// VMOperations returns a VMOperationInformer.
 	VMOperations() TypedVMOperationInformer
 	// VirtualMachines returns a VirtualMachineInformer.
@@ -76,6 +78,11 @@ func (v *version) IdleVMPolicies() TypedIdleVMPolicyInformer {
 // PlacementPolicies returns a TypedPlacementPolicyInformer.
 func (v *version) PlacementPolicies() TypedPlacementPolicyInformer {
 	return &placementPolicyInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
+}
+
+// RebalancePolicies returns a TypedRebalancePolicyInformer.
+func (v *version) RebalancePolicies() TypedRebalancePolicyInformer {
+	return &rebalancePolicyInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
 }
 
 // VMOperations returns a TypedVMOperationInformer.

@@ -28,6 +28,8 @@ type IdleVMPolicyExpansion interface{}
 
 type PlacementPolicyExpansion interface{}
 
+type RebalancePolicyExpansion interface{}
+
 type VMOperationExpansion interface{}
 
 type VirtualMachineExpansion interface{}

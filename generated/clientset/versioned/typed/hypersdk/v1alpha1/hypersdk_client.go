@@ -33,6 +33,7 @@ type HypersdkV1alpha1Interface interface {
 	CarbonScalingPoliciesGetter
 	IdleVMPoliciesGetter
 	PlacementPoliciesGetter
+	RebalancePoliciesGetter
 	VMOperationsGetter
 	VirtualMachinesGetter
 	VirtualMachineAutoscalersGetter
@@ -61,6 +62,10 @@ func (c *HypersdkV1alpha1Client) IdleVMPolicies(namespace string) IdleVMPolicyIn
 
 func (c *HypersdkV1alpha1Client) PlacementPolicies() PlacementPolicyInterface {
 	return newPlacementPolicies(c)
+}
+
+func (c *HypersdkV1alpha1Client) RebalancePolicies() RebalancePolicyInterface {
+	return newRebalancePolicies(c)
 }
 
 func (c *HypersdkV1alpha1Client) VMOperations(namespace string) VMOperationInterface {

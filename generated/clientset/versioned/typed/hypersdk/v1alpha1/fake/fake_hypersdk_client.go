@@ -48,6 +48,10 @@ func (c *FakeHypersdkV1alpha1) PlacementPolicies() v1alpha1.PlacementPolicyInter
 	return newFakePlacementPolicies(c)
 }
 
+func (c *FakeHypersdkV1alpha1) RebalancePolicies() v1alpha1.RebalancePolicyInterface {
+	return newFakeRebalancePolicies(c)
+}
+
 func (c *FakeHypersdkV1alpha1) VMOperations(namespace string) v1alpha1.VMOperationInterface {
 	return newFakeVMOperations(c, namespace)
 }

@@ -1,0 +1,74 @@
+package validation
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+)
+
+func TestValidateRebalancePolicy(t *testing.T) {
+	d := func(x time.Duration) *metav1.Duration { return &metav1.Duration{Duration: x} }
+	nodes := &metav1.LabelSelector{MatchLabels: map[string]string{"rack": "a"}}
+	window := func() *hypersdk.MaintenanceTrigger {
+		return &hypersdk.MaintenanceTrigger{Name: "kernel", Schedule: "0 2 * * 6", Duration: metav1.Duration{Duration: 2 * time.Hour},
+			DrainBefore: d(time.Hour), NodeSelector: nodes}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*hypersdk.RebalancePolicySpec)
+		want   string
+	}{
+		{"valid", func(*hypersdk.RebalancePolicySpec) {}, ""},
+		{"no triggers", func(s *hypersdk.RebalancePolicySpec) { s.Triggers = nil }, "spec.triggers"},
+		{"unknown trigger", func(s *hypersdk.RebalancePolicySpec) {
+			s.Triggers = append(s.Triggers, hypersdk.RebalanceTrigger{Type: "Weather"})
+		}, "spec.triggers[5].type"},
+		{"member of another type", func(s *hypersdk.RebalancePolicySpec) {
+			s.Triggers[0].Cost = &hypersdk.CostTrigger{ThresholdPercent: 10}
+		}, "spec.triggers[0].cost"},
+		{"overlapping thresholds", func(s *hypersdk.RebalancePolicySpec) {
+			s.Triggers[0].Pressure.LowThresholdPercent, s.Triggers[0].Pressure.HighThresholdPercent = 80, 70
+		}, "spec.triggers[0].pressure.lowThresholdPercent"},
+		{"empty window", func(s *hypersdk.RebalancePolicySpec) {
+			s.Triggers[3].Maintenance.Duration = metav1.Duration{}
+		}, "spec.triggers[3].maintenance.duration"},
+		{"bad schedule, every node", func(s *hypersdk.RebalancePolicySpec) {
+			s.Triggers[3].Maintenance.Schedule, s.Triggers[3].Maintenance.NodeSelector = "at two", &metav1.LabelSelector{}
+		}, "spec.triggers[3].maintenance.schedule,spec.triggers[3].maintenance.nodeSelector"},
+		{"two windows of one name", func(s *hypersdk.RebalancePolicySpec) {
+			s.Triggers = append(s.Triggers, hypersdk.RebalanceTrigger{Type: hypersdk.RebalanceMaintenance, Maintenance: window()})
+		}, "spec.triggers[5].maintenance.name"},
+		{"two pressure triggers", func(s *hypersdk.RebalancePolicySpec) {
+			s.Triggers = append(s.Triggers, s.Triggers[0])
+		}, "spec.triggers[5].type"},
+		{"negative price, limits above the operation limits", func(s *hypersdk.RebalancePolicySpec) {
+			s.CarbonPricePerTonne, s.MaxInFlight, s.MaxInFlightPerNode = -1, 6, 3
+		}, "spec.maxInFlight,spec.maxInFlightPerNode,spec.carbonPricePerTonne"},
+		{"unknown mode, short cooldown", func(s *hypersdk.RebalancePolicySpec) {
+			s.Mode, s.Cooldown = "Sometimes", d(time.Second)
+		}, "spec.mode,spec.cooldown"},
+		{"drain without nodes, carbon threshold out of range", func(s *hypersdk.RebalancePolicySpec) {
+			s.Triggers[4].Drain.NodeSelector = nil
+			s.Triggers[1].Carbon.ThresholdPercent = 0
+		}, "spec.triggers[1].carbon.thresholdPercent,spec.triggers[4].drain.nodeSelector"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &hypersdk.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"},
+				Spec: hypersdk.RebalancePolicySpec{Mode: hypersdk.RebalanceAutomatic, MaxInFlight: 5, MaxInFlightPerNode: 2,
+					Cooldown: d(time.Hour), Triggers: []hypersdk.RebalanceTrigger{
+						{Type: hypersdk.RebalancePressure, Pressure: &hypersdk.PressureTrigger{LowThresholdPercent: 20, HighThresholdPercent: 80, For: d(time.Minute)}},
+						{Type: hypersdk.RebalanceCarbon, Carbon: &hypersdk.CarbonTrigger{ThresholdPercent: 20, For: d(time.Hour), ForecastHorizon: d(4 * time.Hour)}},
+						{Type: hypersdk.RebalanceCost, Cost: &hypersdk.CostTrigger{ThresholdPercent: 10}},
+						{Type: hypersdk.RebalanceMaintenance, Maintenance: window()},
+						{Type: hypersdk.RebalanceDrain, Drain: &hypersdk.DrainTrigger{NodeSelector: nodes}},
+					}}}
+			tc.change(&p.Spec)
+			if got := fields(ValidateRebalancePolicy(p)); got != tc.want {
+				t.Errorf("failing fields = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -3,7 +3,7 @@
 // audit, the carbon scaler (CarbonScalingPolicies on HPAs), the VM
 // autoscaler (VirtualMachineAutoscalers), the backup scheduler
 // (BackupSchedules), the budget keeper (Budgets), the idle VM finder
-// (IdleVMPolicies) and, for
+// (IdleVMPolicies), the rebalancer (RebalancePolicies) and, for
 // clusters without cert-manager, the certificates controller
 // (--controllers chooses).
 package main
@@ -48,6 +48,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/placementaudit"
+	"github.com/hypersdk/hypersdk/pkg/rebalance"
 	"github.com/hypersdk/hypersdk/pkg/recorder"
 	"github.com/hypersdk/hypersdk/pkg/rightsizing"
 	"github.com/hypersdk/hypersdk/pkg/tlsserve"
@@ -154,6 +155,17 @@ func run() error {
 				return err
 			}
 			run = append(run, finder.Run)
+		case rebalanceController:
+			metrics, err := metricsclient.NewForConfig(restCfg)
+			if err != nil {
+				return err
+			}
+			rebalancer, err := rebalance.New(rebalance.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK, KubeVirt: cfg.KubeVirt,
+				Metrics: metrics, Carbon: carbonProvider, Prices: cost.DefaultModel(), Registerer: reg, Interval: o.RebalanceInterval})
+			if err != nil {
+				return err
+			}
+			run = append(run, rebalancer.Run)
 		case autoscalerController:
 			newRecommender := rightsizing.NewVM
 			if o.Autoscaler.Strategy == "vpa" {

@@ -32,14 +32,15 @@ const (
 	backupController         = "backup"
 	budgetController         = "budget"
 	idleController           = "idle"
+	rebalanceController      = "rebalance"
 )
 
 var (
 	allControllers = []string{executorController, recorderController, placementAuditController, certificatesController,
-		carbonScalerController, autoscalerController, backupController, budgetController, idleController}
+		carbonScalerController, autoscalerController, backupController, budgetController, idleController, rebalanceController}
 	// certificates needs a configuration, so "*" leaves it out.
 	defaultControllers = []string{executorController, recorderController, placementAuditController, carbonScalerController,
-		autoscalerController, backupController, budgetController, idleController}
+		autoscalerController, backupController, budgetController, idleController, rebalanceController}
 )
 
 // options are the command-line options of hypersdk-controller.
@@ -65,6 +66,8 @@ type options struct {
 	BudgetInterval time.Duration
 	// IdleInterval is how often IdleVMPolicies look at their VMs.
 	IdleInterval time.Duration
+	// RebalanceInterval is how often RebalancePolicies plan.
+	RebalanceInterval time.Duration
 }
 
 // autoscalerOptions configure the VirtualMachineAutoscaler controller.
@@ -97,6 +100,7 @@ func newOptions() *options {
 		BackupInterval:        10 * time.Second,
 		BudgetInterval:        time.Minute,
 		IdleInterval:          time.Minute,
+		RebalanceInterval:     time.Minute,
 	}
 }
 
@@ -138,6 +142,8 @@ func (o *options) flags() cliflag.NamedFlagSets {
 		"How often Budgets' month to date is read: a spent, enforced budget refuses new VMs within this long.")
 	fss.FlagSet("idle").DurationVar(&o.IdleInterval, "idle-interval", o.IdleInterval,
 		"How often IdleVMPolicies look at their VMs' history.")
+	fss.FlagSet("rebalance").DurationVar(&o.RebalanceInterval, "rebalance-interval", o.RebalanceInterval,
+		"How often RebalancePolicies plan and start migrations.")
 	fss.FlagSet("certificates").StringVar(&o.Certificates, "certificates-config", o.Certificates,
 		"File naming the CA and certificate Secrets the certificates controller keeps and the APIServices whose caBundle it sets.")
 	goflags := flag.NewFlagSet("klog", flag.ExitOnError)
@@ -180,6 +186,9 @@ func (o *options) validate() error {
 	}
 	if slices.Contains(on, backupController) && o.BackupInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--backup-interval must be positive, got %v", o.BackupInterval))
+	}
+	if slices.Contains(on, rebalanceController) && o.RebalanceInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--rebalance-interval must be positive, got %v", o.RebalanceInterval))
 	}
 	if slices.Contains(on, idleController) && o.IdleInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--idle-interval must be positive, got %v", o.IdleInterval))

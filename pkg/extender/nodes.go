@@ -10,9 +10,9 @@ import (
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/klog/v2"
 
-	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/gpu"
+	"github.com/hypersdk/hypersdk/pkg/nodesnapshot"
 	"github.com/hypersdk/hypersdk/pkg/placement"
 )
 
@@ -57,27 +57,7 @@ func newNodeCache(prices cost.Model) *nodeCache {
 
 // setNode records a node's static facts; pods already counted stay.
 func (c *nodeCache) setNode(node *corev1.Node) {
-	s := placement.NodeSnapshot{Name: node.Name}
-	s.Zone, _ = carbon.ZoneOf(node.Labels, node.Annotations)
-	if ct, err := cost.CapacityTypeOf(node); err == nil {
-		s.CapacityType = ct
-	}
-	s.AllocatableCPU = node.Status.Allocatable.Cpu().AsApproximateFloat64()
-	s.AllocatableMemory = node.Status.Allocatable.Memory().AsApproximateFloat64()
-	if p, err := c.prices.NodePrices(node); err == nil {
-		s.Pricing = p
-	} else {
-		klog.V(2).InfoS("Node not priced", "node", node.Name, "err", err)
-	}
-	if devices, err := gpu.NodeDevices(node); err == nil {
-		s.GPUs = devices
-	} else {
-		klog.V(2).InfoS("Ignoring bad GPU inventory", "node", node.Name, "err", err)
-	}
-	if node.Spec.Unschedulable {
-		// Cordoned nodes take nothing; kube-scheduler filters them too.
-		s.AllocatableCPU, s.AllocatableMemory = 0, 0
-	}
+	s := nodesnapshot.Static(node, c.prices)
 	var preferAvoid []corev1.Taint
 	for _, t := range node.Spec.Taints {
 		if t.Effect == corev1.TaintEffectPreferNoSchedule {

@@ -651,6 +651,7 @@ func (sb *Sandbox) startController(ctx context.Context, client kubernetes.Interf
 		"--backup-interval=1s",
 		"--budget-interval=" + sb.cfg.RecordInterval.String(),
 		"--idle-interval=" + sb.cfg.RecordInterval.String(),
+		"--rebalance-interval=1s",
 		"--v=2",
 	}, sb.carbonArgs()...)
 	return sb.runController()

@@ -408,10 +408,14 @@ var (
 
 // addNode creates a sandbox node for the test, waits until kube-scheduler
 // may place pods on it, and deletes it when the test ends.
-func addNode(t *testing.T, n fleet.Node) {
+func addNode(t *testing.T, n fleet.Node, mutate ...func(*corev1.Node)) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := env.Kube.CoreV1().Nodes().Create(ctx, n.Object(), metav1.CreateOptions{}); err != nil {
+	obj := n.Object()
+	for _, m := range mutate {
+		m(obj)
+	}
+	if _, err := env.Kube.CoreV1().Nodes().Create(ctx, obj, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating node %s: %v", n.Name, err)
 	}
 	t.Cleanup(func() {

@@ -1,0 +1,43 @@
+// Package nodesnapshot reads what placement needs to know about a node from
+// its Node object, so that the scheduler extender and the rebalancer see a
+// node the same way.
+package nodesnapshot
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/hypersdk/hypersdk/pkg/carbon"
+	"github.com/hypersdk/hypersdk/pkg/cost"
+	"github.com/hypersdk/hypersdk/pkg/gpu"
+	"github.com/hypersdk/hypersdk/pkg/placement"
+)
+
+// Static returns the parts of node's snapshot that change only with the
+// Node object: zone, capacity type, allocatable, prices and GPUs. A cordoned
+// node gets no allocatable, so that nothing fits on it. Requests, usage and
+// carbon intensity are the caller's to fill.
+func Static(node *corev1.Node, prices cost.Model) placement.NodeSnapshot {
+	s := placement.NodeSnapshot{Name: node.Name}
+	s.Zone, _ = carbon.ZoneOf(node.Labels, node.Annotations)
+	if ct, err := cost.CapacityTypeOf(node); err == nil {
+		s.CapacityType = ct
+	}
+	s.AllocatableCPU = node.Status.Allocatable.Cpu().AsApproximateFloat64()
+	s.AllocatableMemory = node.Status.Allocatable.Memory().AsApproximateFloat64()
+	if p, err := prices.NodePrices(node); err == nil {
+		s.Pricing = p
+	} else {
+		klog.V(2).InfoS("Node not priced", "node", node.Name, "err", err)
+	}
+	if devices, err := gpu.NodeDevices(node); err == nil {
+		s.GPUs = devices
+	} else {
+		klog.V(2).InfoS("Ignoring bad GPU inventory", "node", node.Name, "err", err)
+	}
+	if node.Spec.Unschedulable {
+		// Cordoned nodes take nothing; kube-scheduler filters them too.
+		s.AllocatableCPU, s.AllocatableMemory = 0, 0
+	}
+	return s
+}

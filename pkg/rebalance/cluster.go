@@ -1,0 +1,203 @@
+package rebalance
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+	"github.com/hypersdk/hypersdk/pkg/nodesnapshot"
+	"github.com/hypersdk/hypersdk/pkg/operations"
+	"github.com/hypersdk/hypersdk/pkg/placement"
+)
+
+// cluster is what one pass reads, once for every policy.
+type cluster struct {
+	nodes []corev1.Node
+	// requested sums the requests of the unfinished pods bound to each node.
+	requested map[string][2]float64
+	// nodeUsage is metrics.k8s.io's; nil when it could not be read.
+	nodeUsage    map[string][2]float64
+	nodeUsageErr error
+	// vmUsage is each VM's launcher pod's usage, vmRequests its requests
+	// (what the scheduler extender places by), by namespace/name.
+	vmUsage, vmRequests map[string][2]float64
+	vmis                []kvv1.VirtualMachineInstance
+	// vms are the KubeVirt VMs by namespace/name, for labels and the
+	// exclusion annotation.
+	vms map[string]*kvv1.VirtualMachine
+	// intensity caches zone intensities by zone and horizon.
+	intensity map[string]zoneIntensity
+}
+
+type zoneIntensity struct {
+	value float64
+	err   error
+}
+
+// read lists what every policy needs.
+func (c *Controller) read(ctx context.Context) (*cluster, error) {
+	cl := &cluster{requested: map[string][2]float64{}, vmUsage: map[string][2]float64{}, vmRequests: map[string][2]float64{},
+		vms: map[string]*kvv1.VirtualMachine{}, intensity: map[string]zoneIntensity{}}
+	nodes, err := c.cfg.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	cl.nodes = nodes.Items
+	pods, err := c.cfg.Kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing pods: %w", err)
+	}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		var r [2]float64
+		for _, ctr := range pod.Spec.Containers {
+			r[0] += ctr.Resources.Requests.Cpu().AsApproximateFloat64()
+			r[1] += ctr.Resources.Requests.Memory().AsApproximateFloat64()
+		}
+		sum := cl.requested[pod.Spec.NodeName]
+		cl.requested[pod.Spec.NodeName] = [2]float64{sum[0] + r[0], sum[1] + r[1]}
+		if vm := pod.Labels[kubevirt.VMNameLabel]; vm != "" && pod.Status.Phase == corev1.PodRunning {
+			// During a migration both pods run; either gives the requests.
+			cl.vmRequests[pod.Namespace+"/"+vm] = r
+		}
+	}
+	if nm, err := c.cfg.Metrics.MetricsV1beta1().NodeMetricses().List(ctx, metav1.ListOptions{}); err != nil {
+		cl.nodeUsageErr = fmt.Errorf("reading node usage from metrics.k8s.io: %w", err)
+	} else {
+		cl.nodeUsage = make(map[string][2]float64, len(nm.Items))
+		for _, m := range nm.Items {
+			cl.nodeUsage[m.Name] = [2]float64{m.Usage.Cpu().AsApproximateFloat64(), m.Usage.Memory().AsApproximateFloat64()}
+		}
+	}
+	if pm, err := c.cfg.Metrics.MetricsV1beta1().PodMetricses(metav1.NamespaceAll).List(ctx,
+		metav1.ListOptions{LabelSelector: kubevirt.VMNameLabel}); err == nil {
+		for _, m := range pm.Items {
+			u := cl.vmUsage[m.Namespace+"/"+m.Labels[kubevirt.VMNameLabel]]
+			for _, ctr := range m.Containers {
+				u[0] += ctr.Usage.Cpu().AsApproximateFloat64()
+				u[1] += ctr.Usage.Memory().AsApproximateFloat64()
+			}
+			cl.vmUsage[m.Namespace+"/"+m.Labels[kubevirt.VMNameLabel]] = u
+		}
+	}
+	vmis, err := c.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing VM instances: %w", err)
+	}
+	cl.vmis = vmis.Items
+	vms, err := c.cfg.KubeVirt.KubevirtV1().VirtualMachines(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing VMs: %w", err)
+	}
+	for i := range vms.Items {
+		cl.vms[vms.Items[i].Namespace+"/"+vms.Items[i].Name] = &vms.Items[i]
+	}
+	return cl, nil
+}
+
+// input builds a policy's view: the nodes it selects with their requests,
+// usage and zone intensity, and the running VMs on them it selects.
+// missing lists signals a trigger needs that could not be read.
+func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.RebalancePolicy) (in *Input, missing []string, err error) {
+	nodeSel, vmSel := labels.Everything(), labels.Everything()
+	if p.Spec.NodeSelector != nil {
+		if nodeSel, err = metav1.LabelSelectorAsSelector(p.Spec.NodeSelector); err != nil {
+			return nil, nil, err
+		}
+	}
+	if p.Spec.VMSelector != nil {
+		if vmSel, err = metav1.LabelSelectorAsSelector(p.Spec.VMSelector); err != nil {
+			return nil, nil, err
+		}
+	}
+	var carbonTrigger *v1alpha1.CarbonTrigger
+	for i := range p.Spec.Triggers {
+		switch t := &p.Spec.Triggers[i]; t.Type {
+		case v1alpha1.RebalanceCarbon:
+			carbonTrigger = t.Carbon
+		case v1alpha1.RebalancePressure:
+			if cl.nodeUsageErr != nil {
+				missing = append(missing, cl.nodeUsageErr.Error())
+			}
+		}
+	}
+	in = &Input{Now: c.cfg.Clock.Now(), Placement: placement.DefaultPolicy(), Armed: map[string]time.Time{}}
+	for _, a := range p.Status.Armed {
+		in.Armed[a.Key] = a.Since.Time
+	}
+	inScope := map[string]bool{}
+	for i := range cl.nodes {
+		node := &cl.nodes[i]
+		if !nodeSel.Matches(labels.Set(node.Labels)) {
+			continue
+		}
+		inScope[node.Name] = true
+		s := nodesnapshot.Static(node, c.cfg.Prices)
+		r := cl.requested[node.Name]
+		s.RequestedCPU, s.RequestedMemory = r[0], r[1]
+		if u, ok := cl.nodeUsage[node.Name]; ok {
+			s.UsageCPU, s.UsageMemory, s.UsageKnown = u[0], u[1], true
+		}
+		if s.Zone != "" {
+			zi := c.zoneIntensity(ctx, cl, s.Zone, carbonTrigger)
+			s.CarbonIntensity, s.CarbonKnown = zi.value, zi.err == nil
+			if zi.err != nil && carbonTrigger != nil {
+				missing = append(missing, fmt.Sprintf("carbon intensity of zone %s: %v", s.Zone, zi.err))
+			}
+		}
+		in.Nodes = append(in.Nodes, Node{Snapshot: s, Labels: node.Labels, Unschedulable: node.Spec.Unschedulable})
+	}
+	for i := range cl.vmis {
+		vmi := &cl.vmis[i]
+		key := vmi.Namespace + "/" + vmi.Name
+		vm := cl.vms[key]
+		if vmi.Status.Phase != kvv1.Running || !inScope[vmi.Status.NodeName] || vm == nil || !vmSel.Matches(labels.Set(vm.Labels)) {
+			continue
+		}
+		if len(vmi.Spec.Domain.Devices.GPUs) > 0 || len(vmi.Spec.Domain.Devices.HostDevices) > 0 {
+			// Passed-through devices pin a VM to its node's hardware.
+			continue
+		}
+		req, u := cl.vmRequests[key], cl.vmUsage[key]
+		reason, _ := operations.NotMigratable(vmi)
+		in.VMs = append(in.VMs, VM{Namespace: vmi.Namespace, Name: vmi.Name, Node: vmi.Status.NodeName,
+			Request: placement.VMRequest{Namespace: vmi.Namespace, Name: vmi.Name, CPUCores: req[0],
+				MemoryBytes: req[1], Labels: vm.Labels, UsageCPU: u[0], UsageMemory: u[1]},
+			LiveMigratable: reason == "",
+			Excluded:       vm.Annotations[v1alpha1.RebalanceExcludeAnnotation] == "true" || vmi.Annotations[v1alpha1.RebalanceExcludeAnnotation] == "true",
+			Started:        vmi.CreationTimestamp.Time,
+		})
+	}
+	return in, missing, nil
+}
+
+// zoneIntensity is the intensity the carbon trigger compares a zone by:
+// the forecast mean over its horizon when it asks for it, else the current
+// value.
+func (c *Controller) zoneIntensity(ctx context.Context, cl *cluster, zone string, t *v1alpha1.CarbonTrigger) zoneIntensity {
+	if c.cfg.Carbon == nil {
+		return zoneIntensity{err: fmt.Errorf("no carbon intensity source configured")}
+	}
+	var horizon time.Duration
+	if t != nil && t.UseForecast && t.ForecastHorizon != nil {
+		horizon = t.ForecastHorizon.Duration
+	}
+	key := zone + "/" + horizon.String()
+	if zi, ok := cl.intensity[key]; ok {
+		return zi
+	}
+	v, err := placement.ZoneIntensity(ctx, c.cfg.Carbon, zone, horizon)
+	zi := zoneIntensity{value: v, err: err}
+	cl.intensity[key] = zi
+	return zi
+}

@@ -1,0 +1,317 @@
+// Package rebalance is hypersdk-controller's rebalancer: for each
+// RebalancePolicy it plans which running VMs to move where (Compute, pure)
+// from the nodes' measured load, the zones' grid intensity, the nodes'
+// prices and maintenance windows, writes the plan in the policy's status,
+// and in Automatic mode carries each move out as a Migrate VMOperation,
+// only as far as the policy's requester may migrate the VM.
+package rebalance
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+	"k8s.io/utils/clock"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+	"github.com/hypersdk/hypersdk/pkg/carbon"
+	"github.com/hypersdk/hypersdk/pkg/cost"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+	"github.com/hypersdk/hypersdk/pkg/operations"
+	"github.com/hypersdk/hypersdk/pkg/passloop"
+)
+
+// LabelPolicy marks the Migrate VMOperations a policy creates.
+const LabelPolicy = "hypersdk.io/rebalance-policy"
+
+// ConditionReady is True when the last pass read every signal its
+// triggers need and did what the mode asks.
+const ConditionReady = "Ready"
+
+// ReasonMigrating is the event a policy gets for each move it starts.
+const ReasonMigrating = "Rebalancing"
+
+// maxHeld bounds the held VMs the Ready condition's message lists.
+const maxHeld = 10
+
+// Config is what the rebalancer needs.
+type Config struct {
+	Kube     kubernetes.Interface
+	HyperSDK hypersdkclient.Interface
+	KubeVirt kubevirt.Clientset
+	Metrics  metricsclient.Interface
+	// Carbon gives zones' intensity; nil fails carbon triggers explicitly.
+	Carbon carbon.Provider
+	Prices cost.Model
+	// Registerer gets the metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Interval between passes.
+	Interval time.Duration
+	Clock    clock.Clock
+}
+
+// Controller follows RebalancePolicies.
+type Controller struct {
+	cfg      Config
+	moves    *prometheus.CounterVec
+	planned  *prometheus.GaugeVec
+	recorder record.EventRecorder
+}
+
+// New returns a rebalancer; Run starts it.
+func New(cfg Config) (*Controller, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	c := &Controller{cfg: cfg,
+		moves: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hypersdk_rebalance_migrations_total",
+			Help: "Migrate VMOperations a RebalancePolicy started, by trigger."}, []string{"policy", "trigger"}),
+		planned: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hypersdk_rebalance_planned_moves",
+			Help: "Moves a RebalancePolicy planned at its last pass."}, []string{"policy"}),
+	}
+	if cfg.Registerer != nil {
+		for _, col := range []prometheus.Collector{c.moves, c.planned} {
+			if err := cfg.Registerer.Register(col); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c, nil
+}
+
+// Run makes a pass every interval until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	return passloop.Run(ctx, c.cfg.Kube, "hypersdk-rebalancer", c.cfg.Interval,
+		func(r record.EventRecorder) { c.recorder = r }, c.Pass)
+}
+
+// Pass plans every policy once, then brings the maintenance taints in line
+// with the Automatic policies' windows.
+func (c *Controller) Pass(ctx context.Context) error {
+	list, err := c.cfg.HyperSDK.HypersdkV1alpha1().RebalancePolicies().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("listing rebalance policies: %w", err)
+	}
+	c.planned.Reset()
+	taints := map[string]string{}
+	if len(list.Items) > 0 {
+		cl, err := c.read(ctx)
+		if err != nil {
+			return err
+		}
+		for i := range list.Items {
+			p := &list.Items[i]
+			maintenance, err := c.sync(ctx, cl, p)
+			if err != nil {
+				klog.FromContext(ctx).Error(err, "Following rebalance policy", "policy", p.Name)
+			}
+			for node, state := range maintenance {
+				if taints[node] != MaintenanceOpen {
+					taints[node] = state
+				}
+			}
+		}
+	}
+	return c.taint(ctx, taints)
+}
+
+// sync plans p, starts its moves in Automatic mode and writes its status;
+// it returns the maintenance state of the nodes p taints.
+func (c *Controller) sync(ctx context.Context, cl *cluster, p *v1alpha1.RebalancePolicy) (map[string]string, error) {
+	in, missing, err := c.input(ctx, cl, p)
+	var plan Plan
+	planned := false
+	if err == nil {
+		err = c.flights(ctx, p, cl, in)
+	}
+	if err == nil {
+		plan, err = Compute(&p.Spec, in)
+		planned = err == nil
+	}
+	automatic := p.Spec.Mode == v1alpha1.RebalanceAutomatic
+	if err == nil && automatic {
+		err = c.start(ctx, p, plan.Moves)
+	}
+	st := p.Status.DeepCopy()
+	st.ObservedGeneration = p.Generation
+	now := c.cfg.Clock.Now()
+	st.LastPassTime = &metav1.Time{Time: now}
+	if planned {
+		// Also when starting the moves failed: the plan says what the
+		// policy wanted, the condition why it did not happen.
+		st.Plan, st.Armed = plan.Moves, armedList(plan.Armed)
+		st.InFlight = int32(len(in.InFlight))
+		for _, m := range plan.Moves {
+			if m.Operation != "" {
+				st.InFlight++
+			}
+		}
+	}
+	c.planned.WithLabelValues(p.Name).Set(float64(len(st.Plan)))
+	cond := metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: "Planned",
+		Message: fmt.Sprintf("%d moves planned, %d in flight", len(st.Plan), st.InFlight)}
+	if len(plan.Held) > 0 {
+		held := plan.Held[:min(len(plan.Held), maxHeld)]
+		cond.Message += "; held: " + strings.Join(held, "; ")
+		if len(plan.Held) > maxHeld {
+			cond.Message += fmt.Sprintf("; and %d more", len(plan.Held)-maxHeld)
+		}
+	}
+	switch {
+	case err != nil:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Failed", err.Error()
+		if apierrors.IsForbidden(err) {
+			cond.Reason = "Forbidden"
+		}
+	case len(missing) > 0:
+		cond.Status, cond.Reason = metav1.ConditionFalse, "SignalMissing"
+		cond.Message = strings.Join(missing, "; ") + "; " + cond.Message
+	}
+	cond.ObservedGeneration, cond.LastTransitionTime = p.Generation, metav1.NewTime(now)
+	meta.SetStatusCondition(&st.Conditions, cond)
+	out := p.DeepCopy()
+	out.Status = *st
+	if _, uerr := c.cfg.HyperSDK.HypersdkV1alpha1().RebalancePolicies().UpdateStatus(ctx, out, metav1.UpdateOptions{}); uerr != nil {
+		return nil, fmt.Errorf("writing the status of rebalance policy %s: %w", p.Name, uerr)
+	}
+	if !automatic || err != nil {
+		return nil, err
+	}
+	return plan.Maintenance, nil
+}
+
+// flights reads p's Migrate operations: those still running are in
+// flight, and those of the last day put their VMs on a cooldown that
+// doubles with each move.
+func (c *Controller) flights(ctx context.Context, p *v1alpha1.RebalancePolicy, cl *cluster, in *Input) error {
+	ops, err := c.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(metav1.NamespaceAll).List(ctx,
+		metav1.ListOptions{LabelSelector: LabelPolicy + "=" + p.Name})
+	if err != nil {
+		return fmt.Errorf("listing the operations of rebalance policy %s: %w", p.Name, err)
+	}
+	nodeOf := map[string]string{}
+	for i := range cl.vmis {
+		nodeOf[cl.vmis[i].Namespace+"/"+cl.vmis[i].Name] = cl.vmis[i].Status.NodeName
+	}
+	type history struct {
+		last  time.Time
+		count int
+	}
+	recent := map[string]history{}
+	for i := range ops.Items {
+		op := &ops.Items[i]
+		key := op.Namespace + "/" + op.Spec.VMName
+		if !final(op.Status.Phase) {
+			to := ""
+			if op.Spec.Migrate != nil {
+				to = op.Spec.Migrate.TargetNode
+			}
+			in.InFlight = append(in.InFlight, Flight{Namespace: op.Namespace, VMName: op.Spec.VMName, From: nodeOf[key], To: to})
+			continue
+		}
+		at := op.CreationTimestamp.Time
+		if op.Status.CompletionTime != nil {
+			at = op.Status.CompletionTime.Time
+		}
+		if in.Now.Sub(at) > 24*time.Hour {
+			continue
+		}
+		h := recent[key]
+		h.count++
+		if at.After(h.last) {
+			h.last = at
+		}
+		recent[key] = h
+	}
+	for i := range in.VMs {
+		vm := &in.VMs[i]
+		if h, ok := recent[vm.Namespace+"/"+vm.Name]; ok {
+			wait := float64(p.Spec.Cooldown.Duration) * math.Pow(2, float64(h.count-1))
+			vm.CooldownUntil = h.last.Add(time.Duration(min(wait, float64(24*time.Hour))))
+		}
+	}
+	return nil
+}
+
+// start creates a Migrate VMOperation for each move, after asking whether
+// the policy's requester may migrate the VM. The name is the policy's, the
+// VM's and the pass's time, so a retried create after a lost answer finds
+// the first; the next pass finds the operation by its label and neither
+// repeats nor loses the move.
+func (c *Controller) start(ctx context.Context, p *v1alpha1.RebalancePolicy, moves []v1alpha1.RebalanceMove) error {
+	r := p.Spec.Requester
+	for i := range moves {
+		m := &moves[i]
+		if r == nil || r.Username == "" {
+			return apierrors.NewForbidden(v1alpha1.Resource("rebalancepolicies"), p.Name,
+				fmt.Errorf("the policy records no requester, so nobody can be held to have asked to migrate VMs"))
+		}
+		req := operations.Request{Namespace: m.Namespace, VMName: m.VMName, Type: string(v1alpha1.VMOperationMigrate)}
+		if err := operations.Review(ctx, c.cfg.Kube, operations.ReviewSpecOf(r), operations.RequiredAccess(req)); err != nil {
+			return err
+		}
+		name := operationName(p.Name, m.VMName, c.cfg.Clock.Now())
+		op := &v1alpha1.VMOperation{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: m.Namespace,
+				Labels: map[string]string{LabelPolicy: p.Name},
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: v1alpha1.SchemeGroupVersion.String(),
+					Kind: "RebalancePolicy", Name: p.Name, UID: p.UID}}},
+			Spec: v1alpha1.VMOperationSpec{VMName: m.VMName, Type: v1alpha1.VMOperationMigrate,
+				Migrate: &v1alpha1.MigrateSpec{TargetNode: m.ToNode, AllowColdMigration: p.Spec.AllowColdMigration}},
+		}
+		_, err := c.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(m.Namespace).Create(ctx, op, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("migrating VM %s/%s: %w", m.Namespace, m.VMName, err)
+		}
+		m.Operation = name
+		if err == nil {
+			c.moves.WithLabelValues(p.Name, string(m.Trigger)).Inc()
+			c.event(p, corev1.EventTypeNormal, ReasonMigrating, "VM %s/%s from %s to %s (%s): %s, operation %s",
+				m.Namespace, m.VMName, m.FromNode, m.ToNode, m.Trigger, m.Reason, name)
+		}
+	}
+	return nil
+}
+
+// operationName is a DNS subdomain unique to the policy, the VM and the
+// second.
+func operationName(policy, vm string, now time.Time) string {
+	name := "rebalance-" + policy + "-" + vm
+	suffix := "-" + strconv.FormatInt(now.Unix(), 10)
+	if len(name)+len(suffix) > 253 {
+		name = name[:253-len(suffix)]
+	}
+	return strings.TrimRight(name, "-.") + suffix
+}
+
+func final(p v1alpha1.VMOperationPhase) bool {
+	return p == v1alpha1.VMOperationSucceeded || p == v1alpha1.VMOperationFailed || p == v1alpha1.VMOperationCancelled
+}
+
+func armedList(m map[string]time.Time) []v1alpha1.RebalanceArmed {
+	var out []v1alpha1.RebalanceArmed
+	for _, k := range sortedKeys(m) {
+		out = append(out, v1alpha1.RebalanceArmed{Key: k, Since: metav1.NewTime(m[k])})
+	}
+	return out
+}
+
+func (c *Controller) event(p *v1alpha1.RebalancePolicy, eventType, reason, format string, args ...any) {
+	ref := &corev1.ObjectReference{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "RebalancePolicy",
+		Name: p.Name, UID: p.UID}
+	c.recorder.Eventf(ref, eventType, reason, format, args...)
+}

@@ -1,0 +1,586 @@
+package rebalance
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/placement"
+)
+
+// Node is one node in the policy's scope.
+type Node struct {
+	// Snapshot carries allocatable (zero when cordoned), the requests of
+	// every pod on the node, measured usage, the zone's intensity (as the
+	// carbon trigger compares it), prices and GPUs.
+	Snapshot      placement.NodeSnapshot
+	Labels        map[string]string
+	Unschedulable bool
+}
+
+// VM is one running VM the policy selects, on a node in its scope.
+type VM struct {
+	Namespace, Name, Node string
+	// Request holds the VM's requests and measured usage.
+	Request        placement.VMRequest
+	LiveMigratable bool
+	// Excluded VMs (hypersdk.io/rebalance-exclude) never move.
+	Excluded bool
+	// Started is when the VM's instance started, for its expected life.
+	Started time.Time
+	// CooldownUntil: the policy moved the VM lately and moves it for
+	// savings or pressure only after this; emptying a node ignores it.
+	CooldownUntil time.Time
+}
+
+// Flight is one of the policy's migrations still running.
+type Flight struct {
+	Namespace, VMName, From, To string
+}
+
+// Input is everything one pass knows; Compute does no I/O.
+type Input struct {
+	Now      time.Time
+	Nodes    []Node
+	VMs      []VM
+	InFlight []Flight
+	// Armed is the status's record of since when each trigger condition
+	// has held.
+	Armed map[string]time.Time
+	// Placement ranks candidate nodes, as for a new VM.
+	Placement placement.Policy
+}
+
+// Plan is the outcome of one pass.
+type Plan struct {
+	// Moves to start now, within the limits, emptying nodes first.
+	Moves []v1alpha1.RebalanceMove
+	// Armed is the new record of trigger conditions.
+	Armed map[string]time.Time
+	// Maintenance maps each node a maintenance window empties to its state:
+	// MaintenanceDraining before the window, MaintenanceOpen in it.
+	Maintenance map[string]string
+	// Held says why VMs that should move do not, one line each.
+	Held []string
+}
+
+// Maintenance states of a node, the values of the hypersdk.io/maintenance
+// taint.
+const (
+	MaintenanceDraining = "draining"
+	MaintenanceOpen     = "open"
+)
+
+// Armed keys.
+func pressureKey(node string) string { return "pressure/" + node }
+func carbonKey(zone string) string   { return "carbon/" + zone }
+
+// planner is one Compute call's working state.
+type planner struct {
+	spec  *v1alpha1.RebalancePolicySpec
+	in    *Input
+	plan  Plan
+	nodes map[string]*nodeState
+	// budget is how many more migrations may start in the cluster.
+	budget int
+	moved  map[string]bool
+	names  []string // of nodes, sorted
+	// scratch holds best's candidates between calls: a pass over thousands
+	// of VMs would otherwise copy every node's snapshot for each.
+	scratch []placement.NodeSnapshot
+}
+
+// nodeState is a node as the moves planned so far leave it.
+type nodeState struct {
+	*Node
+	flights int
+	// evacuate says why the node must be emptied; empty if not.
+	evacuate string
+	vms      []*VM
+}
+
+// Compute plans one pass of policy spec over in.
+func Compute(spec *v1alpha1.RebalancePolicySpec, in *Input) (Plan, error) {
+	p := &planner{spec: spec, in: in, nodes: make(map[string]*nodeState, len(in.Nodes)), moved: map[string]bool{},
+		plan: Plan{Armed: map[string]time.Time{}, Maintenance: map[string]string{}},
+		// A policy's limit on top of the running ones.
+		budget: int(spec.MaxInFlight) - len(in.InFlight)}
+	for i := range in.Nodes {
+		n := in.Nodes[i] // a copy: planned moves change the snapshot
+		p.nodes[n.Snapshot.Name] = &nodeState{Node: &n}
+	}
+	p.names = sortedKeys(p.nodes)
+	vms := make(map[string]*VM, len(in.VMs))
+	for i := range in.VMs {
+		vm := &in.VMs[i]
+		vms[vm.Namespace+"/"+vm.Name] = vm
+		if st, ok := p.nodes[vm.Node]; ok {
+			st.vms = append(st.vms, vm)
+		}
+	}
+	for _, f := range in.InFlight {
+		key := f.Namespace + "/" + f.VMName
+		p.moved[key] = true
+		for _, name := range []string{f.From, f.To} {
+			if st, ok := p.nodes[name]; ok {
+				st.flights++
+			}
+		}
+		// A VM on its way out no longer loads its source, though its
+		// source pod is still measured until the migration ends.
+		if vm, ok := vms[key]; ok {
+			if src, ok := p.nodes[f.From]; ok {
+				src.Snapshot.UsageCPU = max(0, src.Snapshot.UsageCPU-vm.Request.UsageCPU)
+				src.Snapshot.UsageMemory = max(0, src.Snapshot.UsageMemory-vm.Request.UsageMemory)
+			}
+			if dst, ok := p.nodes[f.To]; ok {
+				dst.Snapshot.UsageCPU += vm.Request.UsageCPU
+				dst.Snapshot.UsageMemory += vm.Request.UsageMemory
+			}
+		}
+	}
+	for _, st := range p.nodes {
+		slices.SortFunc(st.vms, func(a, b *VM) int {
+			return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		})
+	}
+	if err := p.markEvacuations(); err != nil {
+		return Plan{}, err
+	}
+	p.evacuate()
+	for i := range spec.Triggers {
+		t := &spec.Triggers[i]
+		switch t.Type {
+		case v1alpha1.RebalancePressure:
+			p.pressure(t.Pressure)
+		case v1alpha1.RebalanceCarbon:
+			p.carbon(t.Carbon)
+		case v1alpha1.RebalanceCost:
+			p.cost(t.Cost)
+		}
+	}
+	return p.plan, nil
+}
+
+// markEvacuations finds the nodes maintenance windows and drains empty.
+func (p *planner) markEvacuations() error {
+	for i := range p.spec.Triggers {
+		t := &p.spec.Triggers[i]
+		var sel labels.Selector
+		var err error
+		switch {
+		case t.Type == v1alpha1.RebalanceMaintenance && t.Maintenance != nil:
+			sel, err = metav1.LabelSelectorAsSelector(t.Maintenance.NodeSelector)
+		case t.Type == v1alpha1.RebalanceDrain && t.Drain != nil:
+			sel, err = metav1.LabelSelectorAsSelector(t.Drain.NodeSelector)
+		default:
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("triggers[%d] node selector: %w", i, err)
+		}
+		state, reason := "", ""
+		if t.Type == v1alpha1.RebalanceMaintenance {
+			if state, reason, err = windowState(p.in.Now, t.Maintenance); err != nil {
+				return fmt.Errorf("triggers[%d]: %w", i, err)
+			}
+			if state == "" {
+				continue
+			}
+		}
+		for _, name := range p.nodeNames() {
+			st := p.nodes[name]
+			if !sel.Matches(labels.Set(st.Labels)) {
+				continue
+			}
+			if t.Type == v1alpha1.RebalanceDrain {
+				if !st.Unschedulable {
+					continue
+				}
+				reason = "node " + name + " is cordoned for draining"
+			} else if p.plan.Maintenance[name] != MaintenanceOpen {
+				p.plan.Maintenance[name] = state
+			}
+			if st.evacuate == "" {
+				st.evacuate = reason
+			}
+		}
+	}
+	return nil
+}
+
+// evacuate moves every VM off the nodes to empty, anywhere the placement
+// model ranks best, cooldown or not: the node is going away.
+func (p *planner) evacuate() {
+	for _, name := range p.nodeNames() {
+		st := p.nodes[name]
+		if st.evacuate == "" {
+			continue
+		}
+		trigger := v1alpha1.RebalanceDrain
+		if _, ok := p.plan.Maintenance[name]; ok {
+			trigger = v1alpha1.RebalanceMaintenance
+		}
+		for _, vm := range st.vms {
+			if !p.movable(vm, false) {
+				continue
+			}
+			score, target, ok := p.best(vm, func(*nodeState) bool { return true }, rankPlacement)
+			if !ok {
+				p.hold(vm, "no node can take it")
+				continue
+			}
+			p.add(vm, target, trigger, st.evacuate, score)
+		}
+	}
+}
+
+// pressure is descheduler's LowNodeUtilization on measured use: nodes above
+// the high threshold for long enough give VMs, the busiest first, to nodes
+// below the low one, until they are back under the high one, without
+// pushing a receiver over it.
+func (p *planner) pressure(t *v1alpha1.PressureTrigger) {
+	if t == nil {
+		return
+	}
+	high, low := float64(t.HighThresholdPercent), float64(t.LowThresholdPercent)
+	var over []*nodeState
+	under := map[string]bool{}
+	for _, name := range p.nodeNames() {
+		st := p.nodes[name]
+		cpu, mem, known := utilization(&st.Snapshot)
+		if !known {
+			continue
+		}
+		key := pressureKey(name)
+		switch {
+		case cpu > high || mem > high:
+			since := p.arm(key)
+			if p.in.Now.Sub(since) >= t.For.Duration && st.evacuate == "" {
+				over = append(over, st)
+			}
+		case cpu < low && mem < low && st.evacuate == "" && !st.Unschedulable:
+			under[name] = true
+		}
+	}
+	slices.SortStableFunc(over, func(a, b *nodeState) int {
+		ac, am, _ := utilization(&a.Snapshot)
+		bc, bm, _ := utilization(&b.Snapshot)
+		return cmp.Compare(max(bc, bm), max(ac, am))
+	})
+	for _, st := range over {
+		vms := slices.Clone(st.vms)
+		slices.SortStableFunc(vms, func(a, b *VM) int { return cmp.Compare(b.Request.UsageCPU, a.Request.UsageCPU) })
+		for _, vm := range vms {
+			cpu, mem, _ := utilization(&st.Snapshot)
+			if cpu <= high && mem <= high {
+				break
+			}
+			if !p.movable(vm, true) {
+				continue
+			}
+			stays := func(n *nodeState) bool {
+				if !under[n.Snapshot.Name] {
+					return false
+				}
+				s := n.Snapshot
+				s.UsageCPU += vm.Request.UsageCPU
+				s.UsageMemory += vm.Request.UsageMemory
+				c, m, _ := utilization(&s)
+				return c <= high && m <= high
+			}
+			score, target, ok := p.best(vm, stays, rankPlacement)
+			if !ok {
+				p.hold(vm, fmt.Sprintf("node %s is over %v%% but no node under %v%% can take the VM", st.Snapshot.Name, high, low))
+				continue
+			}
+			p.add(vm, target, v1alpha1.RebalancePressure, fmt.Sprintf("node %s at %.0f%% CPU, %.0f%% memory, above %v%% for %s",
+				st.Snapshot.Name, cpu, mem, high, p.in.Now.Sub(p.plan.Armed[pressureKey(st.Snapshot.Name)]).Round(time.Second)), score)
+		}
+	}
+}
+
+// carbon moves VMs out of zones that have had a much cleaner zone for long
+// enough, when the grams saved over the VM's remaining life beat the move's.
+func (p *planner) carbon(t *v1alpha1.CarbonTrigger) {
+	if t == nil {
+		return
+	}
+	zones := map[string]float64{}
+	for _, st := range p.nodes {
+		if s := &st.Snapshot; s.Zone != "" && s.CarbonKnown {
+			zones[s.Zone] = s.CarbonIntensity
+		}
+	}
+	cleanest := math.Inf(1)
+	for _, st := range p.nodes {
+		if s := &st.Snapshot; s.CarbonKnown && st.evacuate == "" && !st.Unschedulable {
+			cleanest = min(cleanest, s.CarbonIntensity)
+		}
+	}
+	threshold := float64(t.ThresholdPercent)
+	firing := map[string]bool{}
+	for _, zone := range sortedKeys(zones) {
+		in := zones[zone]
+		gap := 0.0
+		if in > 0 && !math.IsInf(cleanest, 1) {
+			gap = (in - cleanest) / in * 100
+		}
+		key := carbonKey(zone)
+		switch {
+		case gap > threshold:
+			since := p.arm(key)
+			firing[zone] = p.in.Now.Sub(since) >= t.For.Duration
+		case gap >= threshold/2:
+			// Hysteresis: between half the threshold and the threshold an
+			// armed zone stays armed, an unarmed one stays unarmed.
+			if since, ok := p.in.Armed[key]; ok {
+				p.plan.Armed[key] = since
+				firing[zone] = p.in.Now.Sub(since) >= t.For.Duration
+			}
+		}
+	}
+	for _, name := range p.nodeNames() {
+		st := p.nodes[name]
+		zone := st.Snapshot.Zone
+		if !firing[zone] || st.evacuate != "" {
+			continue
+		}
+		// Within the hysteresis band a zone stays armed, so a target need
+		// only be cleaner by half the threshold; ranking by grams still
+		// picks the cleanest.
+		limit := zones[zone] * (1 - threshold/200)
+		for _, vm := range st.vms {
+			if !p.movable(vm, true) {
+				continue
+			}
+			cleaner := func(n *nodeState) bool { return n.Snapshot.CarbonKnown && n.Snapshot.CarbonIntensity <= limit }
+			p.consider(vm, st, cleaner, rankGrams, v1alpha1.RebalanceCarbon, func(saved savings) (bool, string) {
+				if saved.life*saved.grams <= saved.mig.Grams {
+					return false, ""
+				}
+				return p.pays(saved), fmt.Sprintf("zone %s at %.0f g/kWh has had a zone %.0f%% cleaner for %s; saves %.2f gCO2eq/h over %s, the move costs %.1f g",
+					zone, zones[zone], (zones[zone]-cleanest)/zones[zone]*100, p.in.Now.Sub(p.plan.Armed[carbonKey(zone)]).Round(time.Second),
+					saved.grams, time.Duration(saved.life*float64(time.Hour)).Round(time.Minute), saved.mig.Grams)
+			})
+		}
+	}
+}
+
+// cost moves VMs to a node where they cost less by more than the
+// threshold, when the dollars saved over their remaining life beat the
+// move's.
+func (p *planner) cost(t *v1alpha1.CostTrigger) {
+	if t == nil {
+		return
+	}
+	for _, name := range p.nodeNames() {
+		st := p.nodes[name]
+		if st.evacuate != "" {
+			continue
+		}
+		for _, vm := range st.vms {
+			if !p.movable(vm, true) {
+				continue
+			}
+			p.consider(vm, st, func(*nodeState) bool { return true }, rankDollars, v1alpha1.RebalanceCost, func(saved savings) (bool, string) {
+				if saved.now.CostPerHour <= 0 || saved.dollars/saved.now.CostPerHour*100 <= float64(t.ThresholdPercent) ||
+					saved.life*saved.dollars <= saved.mig.Dollars {
+					return false, ""
+				}
+				return p.pays(saved), fmt.Sprintf("$%.4f/h cheaper (%.0f%%); saves $%.2f over %s, the move costs $%.4f",
+					saved.dollars, saved.dollars/saved.now.CostPerHour*100, saved.life*saved.dollars,
+					time.Duration(saved.life*float64(time.Hour)).Round(time.Minute), saved.mig.Dollars)
+			})
+		}
+	}
+}
+
+// savings compares a VM where it runs with a candidate target.
+type savings struct {
+	now, target    placement.NodeScore
+	grams, dollars float64 // per hour
+	life           float64 // hours
+	mig            MigrationCost
+}
+
+// pays: with a carbon price, the move must also save money once emissions
+// are charged at it.
+func (p *planner) pays(s savings) bool {
+	price := float64(p.spec.CarbonPricePerTonne) / 1e6 // dollars per gram
+	if price == 0 {
+		return true
+	}
+	return s.life*(s.dollars+s.grams*price) > s.mig.Dollars+s.mig.Grams*price
+}
+
+// consider moves vm to the best node among those ok accepts, ranked by
+// rank, if worth says the move is worth it.
+func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, rank ranking, trigger v1alpha1.RebalanceTriggerType,
+	worth func(savings) (bool, string)) {
+	target, node, found := p.best(vm, ok, rank)
+	if !found {
+		return
+	}
+	here, known := p.scoreHere(vm, src)
+	if !known {
+		return
+	}
+	s := savings{now: here, target: target, grams: here.GramsCO2PerHour - target.GramsCO2PerHour,
+		dollars: here.CostPerHour - target.CostPerHour, life: remainingLife(vm.Started, p.in.Now).Hours()}
+	s.mig = migrationCost(&vm.Request, target, src.Snapshot.CarbonIntensity)
+	if yes, why := worth(s); yes {
+		p.add(vm, node, trigger, why, target)
+	}
+}
+
+// scoreHere is how vm scores on its own node, the node taken without it.
+func (p *planner) scoreHere(vm *VM, src *nodeState) (placement.NodeScore, bool) {
+	s := src.Snapshot
+	s.RequestedCPU -= vm.Request.CPUCores
+	s.RequestedMemory -= vm.Request.MemoryBytes
+	s.UsageCPU = max(0, s.UsageCPU-vm.Request.UsageCPU)
+	s.UsageMemory = max(0, s.UsageMemory-vm.Request.UsageMemory)
+	if src.Unschedulable {
+		return placement.NodeScore{}, false
+	}
+	d := placement.Evaluate(vm.Request, []placement.NodeSnapshot{s}, p.in.Placement)
+	if len(d.Scores) == 0 {
+		return placement.NodeScore{}, false
+	}
+	return d.Scores[0], true
+}
+
+// ranking orders feasible targets, best first.
+type ranking func(a, b *placement.NodeScore) int
+
+func rankPlacement(a, b *placement.NodeScore) int { return 0 } // Evaluate's own order
+func rankGrams(a, b *placement.NodeScore) int {
+	return cmp.Or(cmp.Compare(a.GramsCO2PerHour, b.GramsCO2PerHour), cmp.Compare(a.CostPerHour, b.CostPerHour))
+}
+func rankDollars(a, b *placement.NodeScore) int {
+	return cmp.Or(cmp.Compare(a.CostPerHour, b.CostPerHour), cmp.Compare(a.GramsCO2PerHour, b.GramsCO2PerHour))
+}
+
+// best is the target for vm among the nodes ok accepts that are not its
+// own, not being emptied, not cordoned and have a migration to spare.
+func (p *planner) best(vm *VM, ok func(*nodeState) bool, rank ranking) (placement.NodeScore, string, bool) {
+	cands := p.scratch[:0]
+	for _, name := range p.nodeNames() {
+		st := p.nodes[name]
+		if name == vm.Node || st.evacuate != "" || st.Unschedulable || st.flights >= int(p.spec.MaxInFlightPerNode) || !ok(st) {
+			continue
+		}
+		cands = append(cands, st.Snapshot)
+	}
+	p.scratch = cands
+	d := placement.Evaluate(vm.Request, cands, p.in.Placement)
+	if len(d.Scores) == 0 {
+		return placement.NodeScore{}, "", false
+	}
+	// The first best by rank, Evaluate's order breaking ties.
+	top := 0
+	for i := 1; i < len(d.Scores); i++ {
+		if rank(&d.Scores[i], &d.Scores[top]) < 0 {
+			top = i
+		}
+	}
+	return d.Scores[top], d.Scores[top].Node, true
+}
+
+// movable: not excluded, not already moving, migratable (or cold moves
+// allowed), not cooling down (unless the node is being emptied), and the
+// limits leave room. Holds say why an otherwise due VM stays.
+func (p *planner) movable(vm *VM, cooldown bool) bool {
+	key := vm.Namespace + "/" + vm.Name
+	switch {
+	case vm.Excluded:
+		p.hold(vm, "excluded by "+v1alpha1.RebalanceExcludeAnnotation)
+		return false
+	case p.moved[key]:
+		return false
+	case !vm.LiveMigratable && !p.spec.AllowColdMigration:
+		p.hold(vm, "cannot migrate live and the policy does not allow cold migration")
+		return false
+	case cooldown && p.in.Now.Before(vm.CooldownUntil):
+		return false
+	case p.budget <= 0:
+		p.hold(vm, fmt.Sprintf("%d migrations already in flight", p.spec.MaxInFlight))
+		return false
+	case p.nodes[vm.Node].flights >= int(p.spec.MaxInFlightPerNode):
+		p.hold(vm, fmt.Sprintf("%d migrations already in flight on node %s", p.spec.MaxInFlightPerNode, vm.Node))
+		return false
+	}
+	return true
+}
+
+// add plans moving vm to target and books it on both nodes.
+func (p *planner) add(vm *VM, target string, trigger v1alpha1.RebalanceTriggerType, reason string, score placement.NodeScore) {
+	src, dst := p.nodes[vm.Node], p.nodes[target]
+	move := v1alpha1.RebalanceMove{Namespace: vm.Namespace, VMName: vm.Name, FromNode: vm.Node, ToNode: target,
+		Trigger: trigger, Reason: reason, ExpectedRemainingHours: round(remainingLife(vm.Started, p.in.Now).Hours())}
+	if here, ok := p.scoreHere(vm, src); ok {
+		move.SavedGramsCO2PerHour = round(here.GramsCO2PerHour - score.GramsCO2PerHour)
+		move.SavedCostPerHour = round(here.CostPerHour - score.CostPerHour)
+	}
+	mig := migrationCost(&vm.Request, score, src.Snapshot.CarbonIntensity)
+	move.MigrationGramsCO2, move.MigrationCost = round(mig.Grams), round(mig.Dollars)
+	p.plan.Moves = append(p.plan.Moves, move)
+	p.moved[vm.Namespace+"/"+vm.Name] = true
+	p.budget--
+	src.flights++
+	dst.flights++
+	src.Snapshot.RequestedCPU -= vm.Request.CPUCores
+	src.Snapshot.RequestedMemory -= vm.Request.MemoryBytes
+	src.Snapshot.UsageCPU = max(0, src.Snapshot.UsageCPU-vm.Request.UsageCPU)
+	src.Snapshot.UsageMemory = max(0, src.Snapshot.UsageMemory-vm.Request.UsageMemory)
+	dst.Snapshot.RequestedCPU += vm.Request.CPUCores
+	dst.Snapshot.RequestedMemory += vm.Request.MemoryBytes
+	dst.Snapshot.UsageCPU += vm.Request.UsageCPU
+	dst.Snapshot.UsageMemory += vm.Request.UsageMemory
+}
+
+// arm records that the condition under key holds now, keeping since when.
+func (p *planner) arm(key string) time.Time {
+	since, ok := p.in.Armed[key]
+	if !ok {
+		since = p.in.Now
+	}
+	p.plan.Armed[key] = since
+	return since
+}
+
+func (p *planner) hold(vm *VM, why string) {
+	p.plan.Held = append(p.plan.Held, vm.Namespace+"/"+vm.Name+": "+why)
+}
+
+func (p *planner) nodeNames() []string { return p.names }
+
+// utilization is a node's measured CPU and memory use in percent of
+// allocatable; known is false without usage or allocatable.
+func utilization(s *placement.NodeSnapshot) (cpu, mem float64, known bool) {
+	if !s.UsageKnown || s.AllocatableCPU <= 0 || s.AllocatableMemory <= 0 {
+		return 0, 0, false
+	}
+	return s.UsageCPU / s.AllocatableCPU * 100, s.UsageMemory / s.AllocatableMemory * 100, true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// round keeps six decimals: a migration's dollars are often a few cents
+// of a cent.
+func round(v float64) float64 { return math.Round(v*1e6) / 1e6 }

@@ -1,0 +1,321 @@
+package rebalance
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/cost"
+	"github.com/hypersdk/hypersdk/pkg/placement"
+)
+
+const gib = 1 << 30
+
+var now = time.Date(2026, 12, 1, 10, 30, 0, 0, time.UTC)
+
+func node(name, zone string, intensity, cpuUsedPct float64) Node {
+	return Node{Labels: map[string]string{"name": name}, Snapshot: placement.NodeSnapshot{
+		Name: name, Zone: zone, AllocatableCPU: 16, AllocatableMemory: 64 * gib,
+		UsageCPU: 16 * cpuUsedPct / 100, UsageMemory: 8 * gib, UsageKnown: true,
+		CarbonIntensity: intensity, CarbonKnown: intensity > 0,
+		Pricing: cost.NodePricing{CPUCoreHour: 0.03, MemoryGiBHour: 0.004},
+	}}
+}
+
+// place puts vm on its node, adding its requests and usage.
+func place(in *Input, vm VM) {
+	for i := range in.Nodes {
+		if s := &in.Nodes[i].Snapshot; s.Name == vm.Node {
+			s.RequestedCPU += vm.Request.CPUCores
+			s.RequestedMemory += vm.Request.MemoryBytes
+		}
+	}
+	in.VMs = append(in.VMs, vm)
+}
+
+func vm(name, node string, cpus, usedCPU, memGiB float64) VM {
+	return VM{Namespace: "ns", Name: name, Node: node, LiveMigratable: true, Started: now.Add(-24 * time.Hour),
+		Request: placement.VMRequest{Namespace: "ns", Name: name, CPUCores: cpus, MemoryBytes: memGiB * gib, UsageCPU: usedCPU}}
+}
+
+func spec(triggers ...v1alpha1.RebalanceTrigger) *v1alpha1.RebalancePolicySpec {
+	return &v1alpha1.RebalancePolicySpec{Mode: v1alpha1.RebalanceAutomatic, MaxInFlight: 5, MaxInFlightPerNode: 2,
+		Cooldown: &metav1.Duration{Duration: time.Hour}, Triggers: triggers}
+}
+
+func pressure(forDur time.Duration) v1alpha1.RebalanceTrigger {
+	return v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalancePressure, Pressure: &v1alpha1.PressureTrigger{
+		LowThresholdPercent: 30, HighThresholdPercent: 70, For: &metav1.Duration{Duration: forDur}}}
+}
+
+func moves(p Plan) string {
+	var out []string
+	for _, m := range p.Moves {
+		out = append(out, fmt.Sprintf("%s:%s->%s", m.VMName, m.FromNode, m.ToNode))
+	}
+	return strings.Join(out, " ")
+}
+
+func TestPressureMovesBusiestVMsWithinTheNodeLimit(t *testing.T) {
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("hot", "ES", 200, 100), node("cool", "ES", 200, 10), node("mid", "ES", 200, 50)},
+		Armed: map[string]time.Time{pressureKey("hot"): now.Add(-10 * time.Minute)}}
+	// After the two busiest leave, hot is still at 73%: a third would go
+	// but for the limit of two per node.
+	for i, used := range []float64{2.2, 2.1, 2, 1.9, 1.8, 1.7} {
+		place(in, vm(fmt.Sprintf("vm%d", i), "hot", 4, used, 2))
+	}
+	plan, err := Compute(spec(pressure(5*time.Minute)), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two at most out of one node at once, the busiest first, only to the
+	// node under the low threshold; "mid" sits between the thresholds.
+	if got := moves(plan); got != "vm0:hot->cool vm1:hot->cool" {
+		t.Errorf("moves = %q", got)
+	}
+	for _, m := range plan.Moves {
+		if m.Trigger != v1alpha1.RebalancePressure || !strings.Contains(m.Reason, "above 70% for 10m0s") {
+			t.Errorf("move %+v: want a pressure reason naming the threshold and how long", m)
+		}
+	}
+	if len(plan.Held) == 0 || !strings.Contains(plan.Held[0], "in flight on node hot") {
+		t.Errorf("held = %q, want the third VM held by the node limit", plan.Held)
+	}
+	if !plan.Armed[pressureKey("hot")].Equal(now.Add(-10 * time.Minute)) {
+		t.Errorf("armed = %v, want the earlier since kept", plan.Armed)
+	}
+}
+
+func TestPressureWaitsForSustainedLoadAndRespectsInFlight(t *testing.T) {
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("hot", "ES", 200, 95), node("cool", "ES", 200, 10)}}
+	place(in, vm("a", "hot", 4, 4, 2))
+	plan, err := Compute(spec(pressure(5*time.Minute)), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Moves) != 0 || !plan.Armed[pressureKey("hot")].Equal(now) {
+		t.Fatalf("first sight of the load: moves %q, armed %v; want none and armed now", moves(plan), plan.Armed)
+	}
+	// Later, but one migration out of hot and one into cool are running
+	// with a per-node limit of one.
+	in.Now, in.Armed = now.Add(6*time.Minute), plan.Armed
+	in.InFlight = []Flight{{Namespace: "ns", VMName: "other", From: "hot", To: "cool"}}
+	s := spec(pressure(5 * time.Minute))
+	s.MaxInFlightPerNode = 1
+	if plan, _ = Compute(s, in); len(plan.Moves) != 0 || len(plan.Held) != 1 {
+		t.Errorf("with the node's limit reached: moves %q, held %q; want none and one held", moves(plan), plan.Held)
+	}
+	// Load gone: disarmed.
+	in.InFlight, in.Nodes[0].Snapshot.UsageCPU = nil, 4
+	if plan, _ = Compute(s, in); len(plan.Armed) != 0 || len(plan.Moves) != 0 {
+		t.Errorf("after the load fell: armed %v, moves %q", plan.Armed, moves(plan))
+	}
+}
+
+func TestPressureCountsVMsInFlightAsGone(t *testing.T) {
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("hot", "ES", 200, 75), node("cool", "ES", 200, 10)},
+		Armed: map[string]time.Time{pressureKey("hot"): now.Add(-time.Hour)}}
+	place(in, vm("leaving", "hot", 4, 2.2, 2))
+	place(in, vm("staying", "hot", 4, 2, 2))
+	in.InFlight = []Flight{{Namespace: "ns", VMName: "leaving", From: "hot", To: "cool"}}
+	// Measured at 75%, but 61% once the migration in flight ends.
+	plan, err := Compute(spec(pressure(time.Minute)), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Moves) != 0 {
+		t.Errorf("moves = %q: the VM already leaving brings hot under 70%%", moves(plan))
+	}
+}
+
+func TestMaintenanceEmptiesNodesBeforeTheWindowAndKeepsThemEmpty(t *testing.T) {
+	window := v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceMaintenance, Maintenance: &v1alpha1.MaintenanceTrigger{
+		Name: "kernel", Schedule: "0 11 * * *", Duration: metav1.Duration{Duration: time.Hour},
+		DrainBefore:  &metav1.Duration{Duration: time.Hour},
+		NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "old"}}}}
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("old", "ES", 200, 40), node("new", "ES", 200, 40)}}
+	place(in, vm("a", "old", 2, 1, 2))
+	place(in, vm("b", "old", 2, 1, 2))
+	kept := vm("kept", "old", 2, 1, 2)
+	kept.Excluded = true
+	place(in, kept)
+	// Cooling down does not keep a VM on a node going away.
+	in.VMs[0].CooldownUntil = now.Add(time.Hour)
+	plan, err := Compute(spec(window), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "a:old->new b:old->new" {
+		t.Errorf("moves = %q", got)
+	}
+	if plan.Maintenance["old"] != MaintenanceDraining || len(plan.Maintenance) != 1 {
+		t.Errorf("maintenance = %v, want old draining", plan.Maintenance)
+	}
+	if len(plan.Held) != 1 || !strings.Contains(plan.Held[0], "ns/kept: excluded") {
+		t.Errorf("held = %q, want the excluded VM", plan.Held)
+	}
+	for _, at := range []struct {
+		t    time.Time
+		want string
+	}{{now.Add(-31 * time.Minute), ""}, {now.Add(45 * time.Minute), MaintenanceOpen}, {now.Add(91 * time.Minute), ""}} {
+		in.Now = at.t
+		plan, _ = Compute(spec(window), in)
+		if plan.Maintenance["old"] != at.want {
+			t.Errorf("at %s: old is %q, want %q", at.t.Format(time.Kitchen), plan.Maintenance["old"], at.want)
+		}
+		if at.want == "" && len(plan.Moves) != 0 {
+			t.Errorf("at %s outside the window: moves %q", at.t.Format(time.Kitchen), moves(plan))
+		}
+	}
+}
+
+func TestDrainEmptiesOnlyCordonedMatchingNodes(t *testing.T) {
+	drain := v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceDrain, Drain: &v1alpha1.DrainTrigger{
+		NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"retire": "yes"}}}}
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("a", "ES", 200, 40), node("b", "ES", 200, 40), node("c", "ES", 200, 40)}}
+	in.Nodes[0].Labels["retire"], in.Nodes[1].Labels["retire"] = "yes", "yes"
+	in.Nodes[0].Unschedulable, in.Nodes[0].Snapshot.AllocatableCPU, in.Nodes[0].Snapshot.AllocatableMemory = true, 0, 0
+	place(in, vm("on-a", "a", 2, 1, 2))
+	place(in, vm("on-b", "b", 2, 1, 2))
+	plan, err := Compute(spec(drain), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "on-a:a->b" && got != "on-a:a->c" {
+		t.Errorf("moves = %q, want on-a off the cordoned node only", got)
+	}
+}
+
+func carbonTrigger(forDur time.Duration) v1alpha1.RebalanceTrigger {
+	return v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceCarbon, Carbon: &v1alpha1.CarbonTrigger{
+		ThresholdPercent: 30, For: &metav1.Duration{Duration: forDur}}}
+}
+
+func TestCarbonMovesOnlyWhenTheSavingBeatsTheMigration(t *testing.T) {
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("dirty", "PL", 700, 40), node("clean", "NO", 30, 40)},
+		Armed: map[string]time.Time{carbonKey("PL"): now.Add(-2 * time.Hour)}}
+	// Busy with little memory: worth it. Nearly idle with lots of memory
+	// and a fresh start (one hour of expected life): the copy costs more.
+	place(in, vm("busy", "dirty", 8, 8, 1))
+	big := vm("big", "dirty", 1, 0.05, 48)
+	big.Started = now.Add(-time.Minute)
+	place(in, big)
+	plan, err := Compute(spec(carbonTrigger(time.Hour)), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "busy:dirty->clean" {
+		t.Fatalf("moves = %q, want only busy", got)
+	}
+	m := plan.Moves[0]
+	if m.SavedGramsCO2PerHour <= 0 || m.MigrationGramsCO2 <= 0 || m.SavedGramsCO2PerHour*m.ExpectedRemainingHours <= m.MigrationGramsCO2 {
+		t.Errorf("move %+v: the saving over the remaining life must beat the migration", m)
+	}
+	bigMig := migrationCost(&big.Request, placement.NodeScore{}, 700)
+	if bigMig.Grams < 100 {
+		t.Errorf("copying 48 GiB at 700 g/kWh costs %.1f g; the model lost the copy's energy", bigMig.Grams)
+	}
+	// An internal carbon price does not make a money-losing move pay: the
+	// clean node costs far more here.
+	in.Nodes[1].Snapshot.Pricing = cost.NodePricing{CPUCoreHour: 3, MemoryGiBHour: 0.4}
+	s := spec(carbonTrigger(time.Hour))
+	s.CarbonPricePerTonne = 100
+	if plan, _ = Compute(s, in); len(plan.Moves) != 0 {
+		t.Errorf("at $100/t a move costing $24/h more moved: %q", moves(plan))
+	}
+}
+
+func TestCarbonHysteresis(t *testing.T) {
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("z1", "A", 100, 40), node("z2", "B", 75, 40)}}
+	place(in, vm("v", "z1", 8, 8, 1))
+	s := spec(carbonTrigger(time.Hour))
+	// A 25% gap under a 30% threshold does not arm.
+	plan, _ := Compute(s, in)
+	if len(plan.Armed) != 0 {
+		t.Fatalf("armed %v at a 25%% gap", plan.Armed)
+	}
+	// 40% arms; too recent to move.
+	in.Nodes[1].Snapshot.CarbonIntensity = 60
+	plan, _ = Compute(s, in)
+	if !plan.Armed[carbonKey("A")].Equal(now) || len(plan.Moves) != 0 {
+		t.Fatalf("at 40%%: armed %v, moves %q", plan.Armed, moves(plan))
+	}
+	// Back to 25%, above half the threshold: still armed, and an hour on
+	// it fires.
+	in.Armed, in.Now, in.Nodes[1].Snapshot.CarbonIntensity = plan.Armed, now.Add(61*time.Minute), 75
+	if plan, _ = Compute(s, in); moves(plan) != "v:z1->z2" {
+		t.Errorf("armed zone at a 25%% gap after an hour: moves %q", moves(plan))
+	}
+	// 10%: disarmed.
+	in.Nodes[1].Snapshot.CarbonIntensity = 90
+	if plan, _ = Compute(s, in); len(plan.Armed) != 0 || len(plan.Moves) != 0 {
+		t.Errorf("at 10%%: armed %v, moves %q", plan.Armed, moves(plan))
+	}
+}
+
+func TestCostMovesToACheaperNodeAndHonoursCooldownAndLimits(t *testing.T) {
+	trigger := v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceCost, Cost: &v1alpha1.CostTrigger{ThresholdPercent: 20}}
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("dear", "ES", 200, 40), node("cheap", "ES", 200, 20), node("same", "ES", 200, 20)}}
+	in.Nodes[1].Snapshot.Pricing = cost.NodePricing{CPUCoreHour: 0.01, MemoryGiBHour: 0.001}
+	place(in, vm("a", "dear", 2, 1, 2))
+	place(in, vm("b", "dear", 2, 1, 2))
+	cooling := vm("c", "dear", 2, 1, 2)
+	cooling.CooldownUntil = now.Add(time.Minute)
+	place(in, cooling)
+	cold := vm("d", "dear", 2, 1, 2)
+	cold.LiveMigratable = false
+	place(in, cold)
+	s := spec(trigger)
+	s.MaxInFlight = 1
+	plan, err := Compute(s, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "a:dear->cheap" {
+		t.Errorf("moves = %q, want one (the cluster limit) to the cheap node", got)
+	}
+	s.MaxInFlight = 5
+	plan, _ = Compute(s, in)
+	if got := moves(plan); got != "a:dear->cheap b:dear->cheap" {
+		t.Errorf("moves = %q: the cooling VM and the one that cannot migrate live must stay, two per node", got)
+	}
+	s.AllowColdMigration, s.MaxInFlightPerNode = true, 2
+	in.Nodes = append(in.Nodes, node("cheap2", "ES", 200, 20))
+	in.Nodes[3].Snapshot.Pricing = in.Nodes[1].Snapshot.Pricing
+	if plan, _ = Compute(s, in); len(plan.Moves) != 2 {
+		t.Errorf("moves = %q: still two out of dear at once", moves(plan))
+	}
+}
+
+func TestWindowState(t *testing.T) {
+	m := &v1alpha1.MaintenanceTrigger{Name: "w", Schedule: "0 2 * * 6", Duration: metav1.Duration{Duration: 2 * time.Hour},
+		DrainBefore: &metav1.Duration{Duration: 30 * time.Minute}}
+	sat := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC) // a Saturday
+	for _, tc := range []struct {
+		at   time.Time
+		want string
+	}{
+		{sat.Add(time.Hour), ""},
+		{sat.Add(90 * time.Minute), MaintenanceDraining},
+		{sat.Add(2 * time.Hour), MaintenanceOpen},
+		{sat.Add(4*time.Hour - time.Second), MaintenanceOpen},
+		{sat.Add(4 * time.Hour), ""},
+	} {
+		got, reason, err := windowState(tc.at, m)
+		if err != nil || got != tc.want {
+			t.Errorf("at %s: %q (%s), %v; want %q", tc.at.Format(time.RFC3339), got, reason, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,72 @@
+package rebalance
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+)
+
+// TaintKey marks the nodes maintenance windows empty: value draining with
+// effect PreferNoSchedule before the window (new VMs go elsewhere if they
+// can, as the rebalancer moves the present ones off), value open with
+// effect NoSchedule while it is open (nothing new lands there).
+const TaintKey = "hypersdk.io/maintenance"
+
+// taintFor is the taint a node in a maintenance state carries.
+func taintFor(state string) corev1.Taint {
+	effect := corev1.TaintEffectPreferNoSchedule
+	if state == MaintenanceOpen {
+		effect = corev1.TaintEffectNoSchedule
+	}
+	return corev1.Taint{Key: TaintKey, Value: state, Effect: effect}
+}
+
+// taint gives the nodes in want their maintenance taint and takes it off
+// every other node.
+func (c *Controller) taint(ctx context.Context, want map[string]string) error {
+	nodes, err := c.cfg.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("listing nodes: %w", err)
+	}
+	for i := range nodes.Items {
+		node := &nodes.Items[i]
+		state, wanted := want[node.Name]
+		if current, ok := maintenanceTaint(node); ok == wanted && (!ok || current == taintFor(state)) {
+			continue
+		}
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			n, err := c.cfg.Kube.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			taints := make([]corev1.Taint, 0, len(n.Spec.Taints)+1)
+			for _, t := range n.Spec.Taints {
+				if t.Key != TaintKey {
+					taints = append(taints, t)
+				}
+			}
+			if wanted {
+				taints = append(taints, taintFor(state))
+			}
+			n.Spec.Taints = taints
+			_, err = c.cfg.Kube.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("setting the maintenance taint of node %s: %w", node.Name, err)
+		}
+	}
+	return nil
+}
+
+func maintenanceTaint(node *corev1.Node) (corev1.Taint, bool) {
+	for _, t := range node.Spec.Taints {
+		if t.Key == TaintKey {
+			return corev1.Taint{Key: t.Key, Value: t.Value, Effect: t.Effect}, true
+		}
+	}
+	return corev1.Taint{}, false
+}

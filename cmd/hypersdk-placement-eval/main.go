@@ -39,6 +39,10 @@ type options struct {
 	load       float64
 	format     string
 	gpuNodes   bool
+	// windows, when set, evaluates every month in a range instead of one
+	// window; plot is where to draw the carbon/cost trade-off.
+	windows string
+	plot    string
 }
 
 // run writes the results to out and the runtime to errOut, so that out is
@@ -55,8 +59,13 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.Float64Var(&o.load, "load", 0.55, "Mean share of the fleet's CPUs that running VMs request, in (0, 1].")
 	fs.StringVar(&o.format, "format", "table", "Output format: table or csv.")
 	fs.BoolVar(&o.gpuNodes, "gpu-nodes", true, "Keep the plan's GPU servers in the fleet. Nothing taints them in the sandbox, so CPU VMs may land on them; false leaves them out, as if tainted for GPU VMs.")
+	fs.StringVar(&o.windows, "windows", "", "Evaluate every 30-day window starting on the first of each month in a range, such as 2022-01..2023-12, with and without GPU servers, at loads 0.55 and 0.8, and print one row each and a summary (--start, --days, --load and --gpu-nodes are then ignored).")
+	fs.StringVar(&o.plot, "plot", "", "Write the carbon/cost trade-off curve of the carbon price sweep to this PNG file (averaged over the windows evaluated).")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.windows != "" {
+		return o.runWindows(ctx, out, errOut)
 	}
 	return o.run(ctx, out, errOut)
 }
@@ -88,21 +97,19 @@ func (o *options) run(ctx context.Context, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	strategies, err := evaluation.Contenders(traces, start, end, o.seed)
+	sim := evaluation.Simulation{Nodes: nodes, VMs: vms, End: end, Traces: traces}
+	win, err := evaluation.EvaluateWindow(ctx, &sim, start, o.seed)
 	if err != nil {
 		return err
 	}
-	sim := evaluation.Simulation{Nodes: nodes, VMs: vms, End: end, Traces: traces}
-	results := make([]evaluation.Result, 0, len(strategies))
-	for _, s := range strategies {
-		r, err := sim.Run(ctx, s)
-		if err != nil {
-			return err
-		}
-		results = append(results, r)
-	}
+	results := win.Results
 
 	fmt.Fprintf(errOut, "Simulated in %s.\n", time.Since(began).Round(time.Millisecond))
+	if o.plot != "" {
+		if err := evaluation.PlotTradeOff(o.plot, []*evaluation.Window{win}); err != nil {
+			return err
+		}
+	}
 	if o.format == "csv" {
 		return evaluation.WriteCSV(out, results)
 	}
@@ -112,15 +119,22 @@ func (o *options) run(ctx context.Context, out, errOut io.Writer) error {
 	}
 	fmt.Fprintf(out, "%d VMs arriving over %d days from %s on %d sandbox nodes %s GPU servers (%.0f CPUs, zones %v), load %.2f, seed %d.\n",
 		len(vms), o.days, start.Format(time.RFC3339), len(nodes), gpus, evaluation.CapacityCPUs(nodes), fleet.Zones, o.load, o.seed)
-	fmt.Fprintf(out, "Carbon: Electricity Maps hourly traces, direct (location-based) signal. The oracle reads the true future.\n\n")
-	return evaluation.WriteTable(out, results)
+	fmt.Fprintf(out, "Carbon: Electricity Maps hourly traces, direct (location-based) signal. The oracles read the true future.\n\n")
+	if err := evaluation.WriteTable(out, results); err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	return evaluation.WriteShares(out, win)
 }
 
 // plan is the sandbox fleet of --nodes nodes, less its GPU servers unless
 // --gpu-nodes.
-func (o *options) plan() []fleet.Node {
-	plan := fleet.Plan(o.nodes)
-	if o.gpuNodes {
+func (o *options) plan() []fleet.Node { return planOf(o.nodes, o.gpuNodes) }
+
+// planOf is the sandbox fleet of n nodes, less its GPU servers unless gpus.
+func planOf(n int, gpus bool) []fleet.Node {
+	plan := fleet.Plan(n)
+	if gpus {
 		return plan
 	}
 	cpuOnly := plan[:0]

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -74,5 +75,45 @@ func TestRunPrintsEveryStrategy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRunWindows: the windows mode prints a row per case (a month with and
+// without GPU servers, at each load), the references and a summary per
+// strategy, skips a month some zone has no trace for, and plots the curve.
+func TestRunWindows(t *testing.T) {
+	if _, err := os.Stat(carbonData); err != nil {
+		t.Skipf("no carbon traces next to the repository: %v", err)
+	}
+	plot := filepath.Join(t.TempDir(), "curve.png")
+	var out bytes.Buffer
+	args := []string{"--carbon-data=" + carbonData, "--nodes=6", "--days=2", "--windows=2022-12..2023-01", "--plot=" + plot}
+	if err := run(context.Background(), args, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	cases := 0
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[0] == "2022-12" && (f[1] == "true" || f[1] == "false") {
+			cases++
+		}
+	}
+	if cases != 4 {
+		t.Errorf("%d rows for 2022-12, want 4 (GPU servers or not, two loads):\n%s", cases, out.String())
+	}
+	for _, w := range []string{"over 4 cases", "hypersdk-$200/t", "oracle-capped+5%"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, out.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(carbonData, "NO_2023_hourly.csv")); err != nil && !strings.Contains(out.String(), "2023-01  skipped") {
+		t.Errorf("a month without NO's trace is not reported skipped:\n%s", out.String())
+	}
+	png, err := os.ReadFile(plot)
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Errorf("plot: %v, %d bytes, want a PNG", err, len(png))
+	}
+	if err := run(context.Background(), []string{"--windows=2023-05..2022-01"}, &out, &bytes.Buffer{}); err == nil ||
+		!strings.Contains(err.Error(), "--windows") {
+		t.Errorf("a backwards range: %v, want an error naming --windows", err)
 	}
 }

@@ -3106,6 +3106,13 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicySpec(ref common.Refer
 							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
 						},
 					},
+					"carbonPricePerTonne": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CarbonPricePerTonne, in US dollars per tonne CO2eq, replaces the carbon and cost weights' two criteria by one when set: the VM's hourly price plus its hourly emissions at this price, weighed by the two weights together. The trade-off is then stated in money: at $200/t a node emitting 10 g/h more must be $0.002/h cheaper to win. 0 to 100000.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
 				},
 			},
 		},

@@ -12,21 +12,39 @@ import (
 // the diurnal cycle of solar zones and the lifetime of most VMs.
 const ForecastHorizon = 24 * time.Hour
 
+// CarbonPrices are the carbon prices, US dollars per tonne CO2eq, the
+// evaluation sweeps: from well below to well above published social costs
+// of carbon (US EPA 2023: $190/t for 2020 emissions), so that the curve
+// shows the whole trade-off.
+var CarbonPrices = []float64{25, 50, 100, 200, 400, 800, 1600, 3200, 6400}
+
+// PriceStrategy names the HyperSDK strategy at a carbon price.
+func PriceStrategy(price float64) string { return fmt.Sprintf("hypersdk-$%.0f/t", price) }
+
 // Contenders are the strategies of the evaluation, default-scheduler first
-// as the baseline, the oracle last. Each is fresh: placers keep state.
+// as the baseline, then HyperSDK's (its default, carbon only, forecast, and
+// the carbon price sweep), the oracle last. Each is fresh: placers keep
+// state.
 func Contenders(traces map[string]*carbon.Trace, start, end time.Time, seed uint64) ([]Strategy, error) {
 	carbonOnly := placement.Policy{CarbonWeight: 1}
 	forecast := placement.DefaultPolicy()
 	forecast.CarbonHorizon = ForecastHorizon
 	out := []Strategy{{Name: "default-scheduler", Signal: "none", Placer: NewDefaultScheduler(seed)}}
-	for _, h := range []struct {
+	type contender struct {
 		name, signal string
 		policy       placement.Policy
-	}{
+	}
+	hypersdk := []contender{
 		{"hypersdk", "current hour", placement.DefaultPolicy()},
 		{"hypersdk-carbon", "current hour", carbonOnly},
 		{"hypersdk-forecast", fmt.Sprintf("seasonal-naive %.0fh mean", ForecastHorizon.Hours()), forecast},
-	} {
+	}
+	for _, price := range CarbonPrices {
+		p := placement.DefaultPolicy()
+		p.CarbonPricePerTonne = price
+		hypersdk = append(hypersdk, contender{PriceStrategy(price), "current hour", p})
+	}
+	for _, h := range hypersdk {
 		p, err := NewHyperSDK(h.policy, sortedTraces(traces), start)
 		if err != nil {
 			return nil, fmt.Errorf("strategy %s: %w", h.name, err)

@@ -27,6 +27,8 @@ type Result struct {
 	// ZoneCPUHours splits Usage.CPUHours by the zone of the nodes, to
 	// show where a strategy put the work.
 	ZoneCPUHours map[string]float64
+	// PlacedVMs marks, by index into Simulation.VMs, the VMs placed.
+	PlacedVMs []bool
 }
 
 // Run places the VMs with s on an empty cluster, one at a time in arrival
@@ -39,7 +41,7 @@ func (sim *Simulation) Run(ctx context.Context, s Strategy) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	r := Result{Strategy: s.Name, Signal: s.Signal, ZoneCPUHours: map[string]float64{}}
+	r := Result{Strategy: s.Name, Signal: s.Signal, ZoneCPUHours: map[string]float64{}, PlacedVMs: make([]bool, len(sim.VMs))}
 	for k := range sim.VMs {
 		vm := &sim.VMs[k]
 		if k > 0 && vm.Arrival.Before(sim.VMs[k-1].Arrival) {
@@ -65,6 +67,7 @@ func (sim *Simulation) Run(ctx context.Context, s Strategy) (Result, error) {
 			return Result{}, err
 		}
 		r.Placed++
+		r.PlacedVMs[k] = true
 		r.Usage.Add(u)
 		r.ZoneCPUHours[c.Nodes[i].Zone] += u.CPUHours
 	}

@@ -105,6 +105,9 @@ func TestRunCountsRejections(t *testing.T) {
 			results := runAll(t, &Simulation{Nodes: tc.nodes, VMs: tc.vms, End: end, Traces: traces}, 1)
 			for name, r := range results {
 				want, ok := tc.want[name]
+				if !ok && strings.HasPrefix(name, "hypersdk-$") {
+					want, ok = tc.want["hypersdk"]
+				}
 				if !ok {
 					want = tc.want["default-scheduler"]
 				}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"text/tabwriter"
@@ -96,3 +97,41 @@ func share(part, whole float64) string {
 }
 
 func num(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+
+// WriteShares prints the references of a window and, for each strategy,
+// its cost and emissions against the baseline and the share it captures
+// of each reference's saving.
+func WriteShares(w io.Writer, win *Window) error {
+	base, capped := win.Baseline(), win.Capped()
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "References with the true future and at most $%.2f (%s's cost +%.0f%%):\n", win.Budget, base.Strategy, CostCap*100)
+	note := fmt.Sprintf("(cost priced at %.3g g/$)", win.CappedGramsPerDollar)
+	if !win.CappedWithinBudget {
+		note = "(over budget even at its cheapest: no share of its saving)"
+	}
+	fmt.Fprintf(tw, "  %s\t%.1f kg CO2eq\t%s\tcost %s\t%s\n", capped.Strategy, capped.Grams/1000,
+		percent(capped.Grams, base.Grams), percent(capped.Dollars, base.Dollars), note)
+	if math.IsInf(win.BoundGrams, 1) {
+		fmt.Fprintf(tw, "  relaxation bound\tinfeasible: the cheapest node that honours spot labels for each VM %s placed costs more\n", base.Strategy)
+	} else {
+		fmt.Fprintf(tw, "  relaxation bound\t%.1f kg CO2eq\t%s\t\t(capacities dropped; the VMs %s placed)\n", win.BoundGrams/1000,
+			percent(win.BoundGrams, base.Grams), base.Strategy)
+	}
+	fmt.Fprintf(tw, "\nstrategy\trejected\tcost vs %s\tCO2 vs %s\tshare of capped oracle's saving\tshare of bound's saving\n", base.Strategy, base.Strategy)
+	for _, r := range win.Results[1:] {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.Strategy, r.Rejected, percent(r.Dollars, base.Dollars), percent(r.Grams, base.Grams),
+			ratio(win.CappedShare(r)), ratio(win.Share(r, win.BoundGrams)))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing shares: %w", err)
+	}
+	return nil
+}
+
+// ratio is a fraction in percent, n/a when undefined.
+func ratio(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f%%", x*100)
+}

@@ -43,6 +43,7 @@ func TestSelectPolicy(t *testing.T) {
 	green := &v1alpha1.PlacementPolicy{ObjectMeta: metav1.ObjectMeta{Name: "green"}, Spec: v1alpha1.PlacementPolicySpec{
 		VMSelector:   &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "batch"}},
 		CarbonWeight: ptr.To[int32](90), MaxCarbonIntensity: ptr.To[int32](200), GPUPolicy: v1alpha1.GPUPolicySpread,
+		CarbonPricePerTonne: ptr.To[int32](250),
 	}}
 	urgent := &v1alpha1.PlacementPolicy{ObjectMeta: metav1.ObjectMeta{Name: "urgent"}, Spec: v1alpha1.PlacementPolicySpec{
 		VMSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "batch", "urgent": "yes"}},
@@ -69,7 +70,8 @@ func TestSelectPolicy(t *testing.T) {
 	}
 
 	p, name := selectPolicy(policyLister(t, green), map[string]string{"tier": "batch"})
-	if name != "green" || p.CarbonWeight != 90 || p.CostWeight != 1 || p.MaxCarbonIntensity != 200 || p.GPUPolicy != placement.GPUSpread {
+	if name != "green" || p.CarbonWeight != 90 || p.CostWeight != 1 || p.MaxCarbonIntensity != 200 || p.GPUPolicy != placement.GPUSpread ||
+		p.CarbonPricePerTonne != 250 {
 		t.Errorf("green: got %s %+v", name, p)
 	}
 	if p, name := selectPolicy(policyLister(t), nil); name != "" || p != placement.DefaultPolicy() {

@@ -59,6 +59,7 @@ func toPolicy(spec *v1alpha1.PlacementPolicySpec) placement.Policy {
 	set(&p.MaxCarbonIntensity, spec.MaxCarbonIntensity)
 	set(&p.MaxNodeUtilization, spec.MaxNodeUtilization)
 	set(&p.TargetUtilization, spec.TargetUtilization)
+	set(&p.CarbonPricePerTonne, spec.CarbonPricePerTonne)
 	switch spec.GPUPolicy {
 	case v1alpha1.GPUPolicySpread:
 		p.GPUPolicy = placement.GPUSpread

@@ -8,12 +8,18 @@ type NodeScore struct {
 	// Carbon, Cost, Pressure and GPU are the criteria's scores, 0..100,
 	// 100 best. GPU is zero for VMs without GPUs.
 	Carbon, Cost, Pressure, GPU float64
+	// Priced scores PricedCostPerHour, in place of Carbon and Cost when
+	// the policy sets a carbon price.
+	Priced float64
 
 	// GramsCO2PerHour is the VM's estimated emission rate, if CarbonKnown.
 	GramsCO2PerHour float64
 	CarbonKnown     bool
 	// CostPerHour is the VM's price on the node in US dollars.
 	CostPerHour float64
+	// PricedCostPerHour is CostPerHour plus the VM's emissions at the
+	// policy's carbon price (zero without one).
+	PricedCostPerHour float64
 	// PredictedUtilization is the node's CPU utilisation in percent with the
 	// VM, from usage if UsageKnown, else from requests.
 	PredictedUtilization float64

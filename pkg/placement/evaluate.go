@@ -51,6 +51,9 @@ func Evaluate(vm VMRequest, nodes []NodeSnapshot, p Policy) Decision {
 		price.add(s.CostPerHour)
 		d.Scores = append(d.Scores, s)
 	}
+	if p.CarbonPricePerTonne > 0 {
+		e.pricedScores(d.Scores, carbon.hi)
+	}
 	for i := range d.Scores {
 		s := &d.Scores[i]
 		if s.CarbonKnown {
@@ -72,8 +75,14 @@ func (e *evaluator) total(s *NodeScore) float64 {
 			weights += w
 		}
 	}
-	add(e.p.CarbonWeight, s.Carbon)
-	add(e.p.CostWeight, s.Cost)
+	if e.p.CarbonPricePerTonne > 0 {
+		// One criterion in one currency, weighing what carbon and cost
+		// weighed together.
+		add(e.p.CarbonWeight+e.p.CostWeight, s.Priced)
+	} else {
+		add(e.p.CarbonWeight, s.Carbon)
+		add(e.p.CostWeight, s.Cost)
+	}
 	add(e.p.PressureWeight, s.Pressure)
 	if e.wantsGPUs {
 		add(e.p.GPUWeight, s.GPU)
@@ -82,4 +91,25 @@ func (e *evaluator) total(s *NodeScore) float64 {
 		return 0
 	}
 	return sum / weights
+}
+
+// pricedScores fills each score's PricedCostPerHour, the VM's price with its
+// emissions charged at the policy's carbon price, and Priced, that min-max
+// normalised. A node of unknown intensity is charged the dirtiest known
+// node's grams: not knowing must not look clean.
+func (e *evaluator) pricedScores(scores []NodeScore, dirtiest float64) {
+	perGram := e.p.CarbonPricePerTonne / 1e6
+	var priced span
+	for i := range scores {
+		s := &scores[i]
+		grams := dirtiest
+		if s.CarbonKnown {
+			grams = s.GramsCO2PerHour
+		}
+		s.PricedCostPerHour = s.CostPerHour + grams*perGram
+		priced.add(s.PricedCostPerHour)
+	}
+	for i := range scores {
+		scores[i].Priced = lowerIsBetter(scores[i].PricedCostPerHour, priced.lo, priced.hi)
+	}
 }

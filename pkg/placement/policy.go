@@ -51,6 +51,13 @@ type Policy struct {
 	MaxNodeUtilization float64
 	// TargetUtilization is TargetLoadPacking's target CPU utilisation in percent.
 	TargetUtilization float64
+	// CarbonPricePerTonne, in US dollars per tonne CO2eq, when positive
+	// replaces the carbon and cost criteria by one: the VM's hourly price
+	// plus its hourly emissions at this price (PricedCostPerHour), under
+	// their two weights together. A user then states the trade-off in
+	// money: at $100/t a node emitting 10 g/h more must be $0.001/h
+	// cheaper to win.
+	CarbonPricePerTonne float64
 	// CarbonHorizon is how far ahead callers average the intensity forecast
 	// (MeanIntensity) when filling NodeSnapshot.CarbonIntensity; zero means
 	// the current value. A VM runs for hours, so a forecast average ranks
@@ -112,6 +119,9 @@ func (p Policy) Validate() error {
 	}
 	if !(p.TargetUtilization >= 0 && p.TargetUtilization < 100) {
 		errs = append(errs, fmt.Errorf("target utilisation %v%%: want 0 (default) or in (0, 100)", p.TargetUtilization))
+	}
+	if !(p.CarbonPricePerTonne >= 0) || math.IsInf(p.CarbonPricePerTonne, 0) {
+		errs = append(errs, fmt.Errorf("carbon price %v $/t: want a finite number >= 0", p.CarbonPricePerTonne))
 	}
 	if p.CarbonHorizon < 0 {
 		errs = append(errs, fmt.Errorf("carbon horizon %s: want >= 0", p.CarbonHorizon))

@@ -60,6 +60,14 @@ type PlacementPolicySpec struct {
 	// CarbonForecastHorizon, when set, scores carbon by the zone's average
 	// forecast intensity over this horizon instead of the current value.
 	CarbonForecastHorizon *metav1.Duration `json:"carbonForecastHorizon,omitempty"`
+	// CarbonPricePerTonne, in US dollars per tonne CO2eq, replaces the
+	// carbon and cost weights' two criteria by one when set: the VM's
+	// hourly price plus its hourly emissions at this price, weighed by the
+	// two weights together. The trade-off is then stated in money: at
+	// $200/t a node emitting 10 g/h more must be $0.002/h cheaper to win.
+	// 0 to 100000.
+	// +optional
+	CarbonPricePerTonne *int32 `json:"carbonPricePerTonne,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -1472,6 +1472,11 @@ func (in *PlacementPolicySpec) DeepCopyInto(out *PlacementPolicySpec) {
 		*out = new(v1.Duration)
 		**out = **in
 	}
+	if in.CarbonPricePerTonne != nil {
+		in, out := &in.CarbonPricePerTonne, &out.CarbonPricePerTonne
+		*out = new(int32)
+		**out = **in
+	}
 	return
 }
 

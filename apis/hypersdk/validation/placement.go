@@ -51,6 +51,9 @@ func ValidatePlacementPolicySpec(spec *hypersdk.PlacementPolicySpec, fldPath *fi
 		allErrs = append(allErrs, field.NotSupported(fldPath.Child("gpuPolicy"), spec.GPUPolicy,
 			[]string{string(hypersdk.GPUPolicyBinpack), string(hypersdk.GPUPolicySpread)}))
 	}
+	if v := spec.CarbonPricePerTonne; v != nil {
+		allErrs = append(allErrs, inRange(*v, 0, 100000, fldPath.Child("carbonPricePerTonne"))...)
+	}
 	if v := spec.MaxCarbonIntensity; v != nil {
 		allErrs = append(allErrs, inRange(*v, 1, 5000, fldPath.Child("maxCarbonIntensity"))...)
 	}

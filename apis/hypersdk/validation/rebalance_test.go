@@ -72,3 +72,16 @@ func TestValidateRebalancePolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestValidatePlacementPolicyCarbonPrice(t *testing.T) {
+	for _, tc := range []struct {
+		price int32
+		want  string
+	}{{0, ""}, {200, ""}, {100000, ""}, {-1, "spec.carbonPricePerTonne"}, {100001, "spec.carbonPricePerTonne"}} {
+		p := &hypersdk.PlacementPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"},
+			Spec: hypersdk.PlacementPolicySpec{CarbonPricePerTonne: &tc.price}}
+		if got := fields(ValidatePlacementPolicy(p)); got != tc.want {
+			t.Errorf("price %d: failing fields %q, want %q", tc.price, got, tc.want)
+		}
+	}
+}

@@ -57,6 +57,13 @@ type PlacementPolicySpecApplyConfiguration struct {
 	// CarbonForecastHorizon, when set, scores carbon by the zone's average
 	// forecast intensity over this horizon instead of the current value.
 	CarbonForecastHorizon *metav1.Duration `json:"carbonForecastHorizon,omitempty"`
+	// CarbonPricePerTonne, in US dollars per tonne CO2eq, replaces the
+	// carbon and cost weights' two criteria by one when set: the VM's
+	// hourly price plus its hourly emissions at this price, weighed by the
+	// two weights together. The trade-off is then stated in money: at
+	// $200/t a node emitting 10 g/h more must be $0.002/h cheaper to win.
+	// 0 to 100000.
+	CarbonPricePerTonne *int32 `json:"carbonPricePerTonne,omitempty"`
 }
 
 // PlacementPolicySpecApplyConfiguration constructs a declarative configuration of the PlacementPolicySpec type for use with
@@ -150,5 +157,13 @@ func (b *PlacementPolicySpecApplyConfiguration) WithTargetUtilization(value int3
 // If called multiple times, the CarbonForecastHorizon field is set to the value of the last call.
 func (b *PlacementPolicySpecApplyConfiguration) WithCarbonForecastHorizon(value metav1.Duration) *PlacementPolicySpecApplyConfiguration {
 	b.CarbonForecastHorizon = &value
+	return b
+}
+
+// WithCarbonPricePerTonne sets the CarbonPricePerTonne field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the CarbonPricePerTonne field is set to the value of the last call.
+func (b *PlacementPolicySpecApplyConfiguration) WithCarbonPricePerTonne(value int32) *PlacementPolicySpecApplyConfiguration {
+	b.CarbonPricePerTonne = &value
 	return b
 }

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hypersdk/hypersdk/pkg/cost"
+	"github.com/hypersdk/hypersdk/pkg/evaluation"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
+)
+
+// windowLoads are the loads every window is evaluated at.
+var windowLoads = []float64{0.55, 0.8}
+
+// runWindows evaluates every month of --windows with and without GPU
+// servers at each of windowLoads, prints a row per case and a summary per
+// strategy, and plots the averaged trade-off curve if asked.
+func (o *options) runWindows(ctx context.Context, out, errOut io.Writer) error {
+	from, to, err := parseMonths(o.windows)
+	if err != nil {
+		return err
+	}
+	began := time.Now()
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "window\tGPU servers\tload\tdefault-scheduler rejected\thypersdk rejected\tcost\tCO2\tshare of capped\tshare of bound\t"+
+		"oracle-capped rejected\tcost\tCO2\tbound CO2\n")
+	var wins []*evaluation.Window
+	for m := from; !m.After(to); m = m.AddDate(0, 1, 0) {
+		end := m.AddDate(0, 0, o.days)
+		traces, err := evaluation.LoadTraces(o.carbonData, fleet.Zones, m, end)
+		if err != nil {
+			fmt.Fprintf(tw, "%s\tskipped: %v\n", m.Format("2006-01"), err)
+			continue
+		}
+		for _, gpus := range []bool{true, false} {
+			nodes, err := evaluation.NodesFromFleet(planOf(o.nodes, gpus), cost.DefaultModel())
+			if err != nil {
+				return err
+			}
+			for _, load := range windowLoads {
+				vms, err := evaluation.Generate(evaluation.WorkloadConfig{Start: m, Window: end.Sub(m), Seed: o.seed,
+					Load: load, CapacityCPUs: evaluation.CapacityCPUs(nodes)})
+				if err != nil {
+					return err
+				}
+				sim := evaluation.Simulation{Nodes: nodes, VMs: vms, End: end, Traces: traces}
+				win, err := evaluation.EvaluateWindow(ctx, &sim, m, o.seed)
+				if err != nil {
+					return fmt.Errorf("window %s: %w", m.Format("2006-01"), err)
+				}
+				wins = append(wins, win)
+				base, h, capped := win.Baseline(), find(win, "hypersdk"), win.Capped()
+				fmt.Fprintf(tw, "%s\t%v\t%.2f\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", m.Format("2006-01"), gpus, load,
+					base.Rejected, h.Rejected, pct(h.Dollars, base.Dollars), pct(h.Grams, base.Grams),
+					share(win.CappedShare(h)), share(win.Share(h, win.BoundGrams)),
+					capped.Rejected, pct(capped.Dollars, base.Dollars), pct(capped.Grams, base.Grams), pct(win.BoundGrams, base.Grams))
+			}
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(errOut, "Simulated %d cases in %s.\n", len(wins), time.Since(began).Round(time.Second))
+	if len(wins) == 0 {
+		return fmt.Errorf("no window of %s has a carbon trace for every zone %v", o.windows, fleet.Zones)
+	}
+	if err := writeSummary(out, wins); err != nil {
+		return err
+	}
+	if o.plot != "" {
+		return evaluation.PlotTradeOff(o.plot, wins)
+	}
+	return nil
+}
+
+// writeSummary prints, for each strategy, its cost and emissions against
+// kube-scheduler over all cases: the worst and the mean, the least and the
+// mean share of the references' savings, and how often it rejected more
+// VMs than kube-scheduler.
+func writeSummary(out io.Writer, wins []*evaluation.Window) error {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "\nShares are over the cases where the reference stays within the budget.\n")
+	fmt.Fprintf(tw, "over %d cases\tworst cost\tmean cost\tmean CO2\tcases within +%.0f%% cost\tleast share of capped\tpooled share of capped\tpooled share of bound\tcases rejecting more than default-scheduler\n",
+		len(wins), evaluation.CostCap*100)
+	for _, r := range wins[0].Results[1:] {
+		var worst, sumCost, sumCO2, sumCapped, sumBound, refCapped, refBound float64
+		least := math.Inf(1)
+		within, more, shares, bounds := 0, 0, 0, 0
+		worst = math.Inf(-1)
+		for _, w := range wins {
+			x, base := find(w, r.Strategy), w.Baseline()
+			c := x.Dollars/base.Dollars - 1
+			worst, sumCost, sumCO2 = max(worst, c), sumCost+c, sumCO2+x.Grams/base.Grams-1
+			if c <= evaluation.CostCap+1e-9 {
+				within++
+			}
+			if x.Rejected > base.Rejected {
+				more++
+			}
+			// Pooled shares: the grams saved over all cases against the
+			// reference's, so that a case where the reference saves
+			// almost nothing does not swing the figure.
+			if s := w.CappedShare(x); !math.IsNaN(s) {
+				least, shares = min(least, s), shares+1
+				sumCapped += base.Grams - x.Grams
+				refCapped += base.Grams - w.Capped().Grams
+			}
+			if s := w.Share(x, w.BoundGrams); !math.IsNaN(s) {
+				bounds++
+				sumBound += base.Grams - x.Grams
+				refBound += base.Grams - w.BoundGrams
+			}
+		}
+		n := float64(len(wins))
+		meanCapped, meanBound := math.NaN(), math.NaN()
+		if shares > 0 && refCapped > 0 {
+			meanCapped = sumCapped / refCapped
+		}
+		if bounds > 0 && refBound > 0 {
+			meanBound = sumBound / refBound
+		}
+		fmt.Fprintf(tw, "%s\t%+.1f%%\t%+.1f%%\t%+.1f%%\t%d\t%s\t%s\t%s\t%d\n", r.Strategy, worst*100, sumCost/n*100, sumCO2/n*100,
+			within, share(least), share(meanCapped), share(meanBound), more)
+	}
+	return tw.Flush()
+}
+
+func find(w *evaluation.Window, strategy string) evaluation.Result {
+	for _, r := range w.Results {
+		if r.Strategy == strategy {
+			return r
+		}
+	}
+	return evaluation.Result{}
+}
+
+func pct(x, base float64) string {
+	if math.IsInf(x, 1) {
+		return "infeasible"
+	}
+	if base == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%+.1f%%", (x/base-1)*100)
+}
+
+func share(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f%%", x*100)
+}
+
+// parseMonths reads "YYYY-MM..YYYY-MM" into the first instants of both
+// months, UTC.
+func parseMonths(s string) (time.Time, time.Time, error) {
+	a, b, ok := strings.Cut(s, "..")
+	if !ok {
+		a, b = s, s
+	}
+	from, err1 := time.Parse("2006-01", a)
+	to, err2 := time.Parse("2006-01", b)
+	if err1 != nil || err2 != nil || to.Before(from) {
+		return time.Time{}, time.Time{}, fmt.Errorf("--windows %q: want YYYY-MM..YYYY-MM, first month not after the last", s)
+	}
+	return from, to, nil
+}

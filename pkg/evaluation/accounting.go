@@ -45,22 +45,25 @@ func (u Usage) MeanIntensity() float64 {
 // with P_vm = placement.VMPowerWatts at the VM's utilisation and I the true
 // recorded intensity (Trace.At) of each hour the VM overlaps.
 func Account(vm *VM, n *Node, traces map[string]*carbon.Trace, end time.Time) (Usage, error) {
-	to := vm.Departure
-	if to.After(end) {
-		to = end
-	}
-	if !to.After(vm.Arrival) {
+	return AccountSpan(vm, n, traces, vm.Arrival, earliest(vm.Departure, end))
+}
+
+// AccountSpan is what vm uses on n from from to to: its share of the
+// node's power at its utilisation, the true intensity of every hour, and
+// the node's price for its size. An empty or negative span uses nothing.
+func AccountSpan(vm *VM, n *Node, traces map[string]*carbon.Trace, from, to time.Time) (Usage, error) {
+	if !to.After(from) {
 		return Usage{}, nil
 	}
 	tr, ok := traces[n.Zone]
 	if !ok {
 		return Usage{}, fmt.Errorf("no carbon trace for zone %q of node %s", n.Zone, n.Name)
 	}
-	intensityHours, err := integrate(tr, vm.Arrival, to)
+	intensityHours, err := integrate(tr, from, to)
 	if err != nil {
 		return Usage{}, fmt.Errorf("accounting VM %s on node %s: %w", vm.Name, n.Name, err)
 	}
-	h := to.Sub(vm.Arrival).Hours()
+	h := to.Sub(from).Hours()
 	watts := placement.VMPowerWatts(n.Power, float64(n.CPUMilli)/1000, float64(vm.CPUs), vm.Utilization)
 	pue := n.PUE
 	if pue <= 0 {
@@ -94,4 +97,14 @@ func integrate(tr *carbon.Trace, from, to time.Time) (float64, error) {
 		t = next
 	}
 	return sum, nil
+}
+
+// earliest is the earliest of times.
+func earliest(first time.Time, rest ...time.Time) time.Time {
+	for _, t := range rest {
+		if t.Before(first) {
+			first = t
+		}
+	}
+	return first
 }

@@ -16,13 +16,16 @@ type Cluster struct {
 	index   map[string]int
 	used    []requests
 	running departures
+	// nodeOf is the node of each running VM, by index into the
+	// simulation's VMs: a rebalanced VM departs from where it was moved.
+	nodeOf map[int]int
 }
 
 type requests struct{ cpuMilli, memory int64 }
 
 // NewCluster starts an empty cluster of nodes, whose names must be unique.
 func NewCluster(nodes []Node) (*Cluster, error) {
-	c := &Cluster{Nodes: nodes, index: make(map[string]int, len(nodes)), used: make([]requests, len(nodes))}
+	c := &Cluster{Nodes: nodes, index: make(map[string]int, len(nodes)), used: make([]requests, len(nodes)), nodeOf: map[int]int{}}
 	for i, n := range nodes {
 		if _, dup := c.index[n.Name]; dup {
 			return nil, fmt.Errorf("two nodes named %q", n.Name)
@@ -57,8 +60,8 @@ func (c *Cluster) SpotAllowed(i int, vm *VM) bool {
 	return vm.AllowSpot || c.Nodes[i].CapacityType != cost.Spot
 }
 
-// bind runs vm on node i until its departure.
-func (c *Cluster) bind(i int, vm *VM) error {
+// bind runs vm, the simulation's VM k, on node i until its departure.
+func (c *Cluster) bind(i, k int, vm *VM) error {
 	if !c.Fits(i, vm) {
 		cpu, mem := c.Requested(i)
 		n := &c.Nodes[i]
@@ -67,25 +70,43 @@ func (c *Cluster) bind(i int, vm *VM) error {
 	}
 	c.used[i].cpuMilli += vm.CPUMilli()
 	c.used[i].memory += vm.MemoryBytes()
-	heap.Push(&c.running, departure{at: vm.Departure, node: i, req: requests{vm.CPUMilli(), vm.MemoryBytes()}})
+	c.nodeOf[k] = i
+	heap.Push(&c.running, departure{at: vm.Departure, vm: k, req: requests{vm.CPUMilli(), vm.MemoryBytes()}})
 	return nil
 }
 
-// releaseUntil frees the requests of every VM that departs at or before t,
-// so a VM arriving at t can take the place of one leaving at t.
+// move takes running VM k from its node to node to, which must fit it.
+func (c *Cluster) move(k, to int, vm *VM) error {
+	from, ok := c.nodeOf[k]
+	if !ok {
+		return fmt.Errorf("VM %s is not running", vm.Name)
+	}
+	if !c.Fits(to, vm) {
+		return fmt.Errorf("VM %s does not fit on node %s", vm.Name, c.Nodes[to].Name)
+	}
+	c.used[from].cpuMilli -= vm.CPUMilli()
+	c.used[from].memory -= vm.MemoryBytes()
+	c.used[to].cpuMilli += vm.CPUMilli()
+	c.used[to].memory += vm.MemoryBytes()
+	c.nodeOf[k] = to
+	return nil
+}
+
 func (c *Cluster) releaseUntil(t time.Time) {
 	for len(c.running) > 0 && !c.running[0].at.After(t) {
 		d := heap.Pop(&c.running).(departure)
-		c.used[d.node].cpuMilli -= d.req.cpuMilli
-		c.used[d.node].memory -= d.req.memory
+		i := c.nodeOf[d.vm]
+		delete(c.nodeOf, d.vm)
+		c.used[i].cpuMilli -= d.req.cpuMilli
+		c.used[i].memory -= d.req.memory
 	}
 }
 
 // departure is a running VM, keyed by when it stops.
 type departure struct {
-	at   time.Time
-	node int
-	req  requests
+	at  time.Time
+	vm  int
+	req requests
 }
 
 // departures is a min-heap by departure time (container/heap).

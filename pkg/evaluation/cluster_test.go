@@ -11,8 +11,8 @@ func TestClusterBindAndRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	long, short := vm("long", 0, 3*time.Hour, 2), vm("short", 0, time.Hour, 2)
-	for _, v := range []*VM{&long, &short} {
-		if err := c.bind(0, v); err != nil {
+	for k, v := range []*VM{&long, &short} {
+		if err := c.bind(0, k, v); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -20,7 +20,7 @@ func TestClusterBindAndRelease(t *testing.T) {
 	if c.Fits(0, &extra) {
 		t.Error("a full node fits another VM")
 	}
-	if err := c.bind(0, &extra); err == nil {
+	if err := c.bind(0, 2, &extra); err == nil {
 		t.Error("bind overcommitted the node")
 	}
 	for _, step := range []struct {

@@ -23,7 +23,8 @@ func PriceStrategy(price float64) string { return fmt.Sprintf("hypersdk-$%.0f/t"
 
 // Contenders are the strategies of the evaluation, default-scheduler first
 // as the baseline, then HyperSDK's (its default, carbon only, forecast, and
-// the carbon price sweep), the oracle last. Each is fresh: placers keep
+// the carbon price sweep), kube-scheduler and HyperSDK's default and carbon
+// only with the rebalancer, the oracle last. Each is fresh: placers keep
 // state.
 func Contenders(traces map[string]*carbon.Trace, start, end time.Time, seed uint64) ([]Strategy, error) {
 	carbonOnly := placement.Policy{CarbonWeight: 1}
@@ -51,6 +52,19 @@ func Contenders(traces map[string]*carbon.Trace, start, end time.Time, seed uint
 		}
 		out = append(out, Strategy{Name: h.name, Signal: h.signal, Placer: p})
 	}
+	// With the rebalancer: kube-scheduler's placements and HyperSDK's
+	// default and carbon-only ones, each moved afterwards by a
+	// RebalancePolicy with the API's defaults.
+	rebalanced := []Strategy{{Name: "default-scheduler+rebalance", Signal: "current hour (rebalancer)",
+		Placer: NewDefaultScheduler(seed), Rebalance: DefaultRebalancing()}}
+	for _, h := range hypersdk[:2] {
+		p, err := NewHyperSDK(h.policy, sortedTraces(traces), start)
+		if err != nil {
+			return nil, fmt.Errorf("strategy %s: %w", h.name, err)
+		}
+		rebalanced = append(rebalanced, Strategy{Name: h.name + "+rebalance", Signal: h.signal, Placer: p, Rebalance: DefaultRebalancing()})
+	}
+	out = append(out, rebalanced...)
 	out = append(out, Strategy{Name: "oracle", Signal: "TRUE FUTURE (offline)", Placer: NewOracle(traces, end)})
 	return out, nil
 }

@@ -73,7 +73,7 @@ func TestDefaultSchedulerPlace(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range tc.running {
-				if err := c.bind(i, &tc.running[i]); err != nil {
+				if err := c.bind(i, i, &tc.running[i]); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -72,3 +72,48 @@ func TestCostCappedSpendsTheBudgetOnCarbon(t *testing.T) {
 		t.Errorf("bound under the cheapest spend = %v, %v; want +Inf", bound, err)
 	}
 }
+
+// TestRebalancingMovesAndCharges: zone A is clean for the first two hours
+// and then far dirtier than B for good; kube-scheduler puts a long VM on
+// A's bigger node. The carbon trigger arms at 02:00 and may fire from
+// 03:00, but the move waits until the saving over the VM's expected
+// remaining life (its age) beats the migration: copying its 8.25 GiB at
+// 800 g/kWh costs about 60 g, moving saves about 10 g/h, so at 06:00. The
+// run is charged A's span, B's span and the migration, and emits less than
+// without.
+func TestRebalancingMovesAndCharges(t *testing.T) {
+	ctx := context.Background()
+	a, b := node("a", "A", 16, 64), node("b", "B", 8, 64)
+	values := append(repeat(20, 2), repeat(800, 46)...)
+	sim := &Simulation{Nodes: []Node{a, b}, VMs: []VM{vm("long", 0, 24*time.Hour, 4)}, End: t0.Add(24 * time.Hour),
+		Traces: traceMap(trace("A", t0, values...), trace("B", t0, repeat(100, 48)...))}
+	sim.VMs[0].Utilization = 0.9
+	plain, err := sim.Run(ctx, Strategy{Name: "ds", Placer: NewDefaultScheduler(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := sim.Run(ctx, Strategy{Name: "ds+rebalance", Placer: NewDefaultScheduler(1), Rebalance: DefaultRebalancing()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.ZoneCPUHours["B"] != 0 || moved.Migrations != 1 {
+		t.Fatalf("without: %v; with: %d migrations, want the VM on A, then one move", plain.ZoneCPUHours, moved.Migrations)
+	}
+	v := &sim.VMs[0]
+	onA, err := AccountSpan(v, &a, sim.Traces, t0, t0.Add(6*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	onB, err := AccountSpan(v, &b, sim.Traces, t0.Add(6*time.Hour), sim.End)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := onA.Grams + onB.Grams + moved.MigrationGrams
+	if math.Abs(moved.Grams-want) > 1e-9 || moved.MigrationGrams <= 0 || moved.MigrationDollars <= 0 {
+		t.Errorf("charged %.3f g (migration %.3f g, $%.5f), want A's %.3f + B's %.3f + the migration", moved.Grams,
+			moved.MigrationGrams, moved.MigrationDollars, onA.Grams, onB.Grams)
+	}
+	if moved.Grams >= plain.Grams || moved.ZoneCPUHours["B"] != 4*18 {
+		t.Errorf("with the rebalancer %.1f g and %v CPU-hours, want less than %.1f g and 72 on B", moved.Grams, moved.ZoneCPUHours, plain.Grams)
+	}
+}

@@ -29,6 +29,10 @@ type Result struct {
 	ZoneCPUHours map[string]float64
 	// PlacedVMs marks, by index into Simulation.VMs, the VMs placed.
 	PlacedVMs []bool
+	// Migrations counts the rebalancer's moves; MigrationGrams and
+	// MigrationDollars are what they cost, included in Usage.
+	Migrations                       int
+	MigrationGrams, MigrationDollars float64
 }
 
 // Run places the VMs with s on an empty cluster, one at a time in arrival
@@ -42,10 +46,55 @@ func (sim *Simulation) Run(ctx context.Context, s Strategy) (Result, error) {
 		return Result{}, err
 	}
 	r := Result{Strategy: s.Name, Signal: s.Signal, ZoneCPUHours: map[string]float64{}, PlacedVMs: make([]bool, len(sim.VMs))}
+	// Each placed VM is accounted by span: from since on its node until it
+	// moves, departs or the simulation ends.
+	since := make([]time.Time, len(sim.VMs))
+	where := make([]int, len(sim.VMs))
+	account := func(k int, to time.Time) error {
+		vm := &sim.VMs[k]
+		u, err := AccountSpan(vm, &c.Nodes[where[k]], sim.Traces, since[k], earliest(to, vm.Departure, sim.End))
+		if err != nil {
+			return err
+		}
+		r.Usage.Add(u)
+		r.ZoneCPUHours[c.Nodes[where[k]].Zone] += u.CPUHours
+		return nil
+	}
+	var rb *rebalancer
+	if s.Rebalance != nil && len(sim.VMs) > 0 {
+		rb = newRebalancer(s.Rebalance, sim.VMs[0].Arrival)
+	}
+	// rebalanceUntil runs the passes due by t.
+	rebalanceUntil := func(t time.Time) error {
+		for rb != nil && !rb.next.After(t) && rb.next.Before(sim.End) {
+			now := rb.next
+			rb.next = rb.next.Add(rb.cfg.Every)
+			c.releaseUntil(now)
+			moves, err := rb.pass(now, sim, c)
+			if err != nil {
+				return fmt.Errorf("%s rebalancing at %s: %w", s.Name, now.Format(time.RFC3339), err)
+			}
+			for _, m := range moves {
+				if err := account(m.vm, now); err != nil {
+					return err
+				}
+				since[m.vm], where[m.vm] = now, m.to
+				r.Migrations++
+				r.MigrationGrams += m.cost.Grams
+				r.MigrationDollars += m.cost.Dollars
+				r.Usage.Grams += m.cost.Grams
+				r.Usage.Dollars += m.cost.Dollars
+			}
+		}
+		return nil
+	}
 	for k := range sim.VMs {
 		vm := &sim.VMs[k]
 		if k > 0 && vm.Arrival.Before(sim.VMs[k-1].Arrival) {
 			return Result{}, fmt.Errorf("VM %s arrives before VM %s: want arrival order", vm.Name, sim.VMs[k-1].Name)
+		}
+		if err := rebalanceUntil(vm.Arrival); err != nil {
+			return Result{}, err
 		}
 		c.releaseUntil(vm.Arrival)
 		i, err := s.Placer.Place(ctx, vm, vm.Arrival, c)
@@ -59,17 +108,22 @@ func (sim *Simulation) Run(ctx context.Context, s Strategy) (Result, error) {
 		if i >= len(c.Nodes) {
 			return Result{}, fmt.Errorf("%s placed VM %s on node %d of %d", s.Name, vm.Name, i, len(c.Nodes))
 		}
-		if err := c.bind(i, vm); err != nil {
+		if err := c.bind(i, k, vm); err != nil {
 			return Result{}, fmt.Errorf("%s overcommits: %w", s.Name, err)
-		}
-		u, err := Account(vm, &c.Nodes[i], sim.Traces, sim.End)
-		if err != nil {
-			return Result{}, err
 		}
 		r.Placed++
 		r.PlacedVMs[k] = true
-		r.Usage.Add(u)
-		r.ZoneCPUHours[c.Nodes[i].Zone] += u.CPUHours
+		since[k], where[k] = vm.Arrival, i
+	}
+	if err := rebalanceUntil(sim.End); err != nil {
+		return Result{}, err
+	}
+	for k, placed := range r.PlacedVMs {
+		if placed {
+			if err := account(k, sim.End); err != nil {
+				return Result{}, err
+			}
+		}
 	}
 	return r, nil
 }

@@ -104,7 +104,7 @@ func TestRunCountsRejections(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			results := runAll(t, &Simulation{Nodes: tc.nodes, VMs: tc.vms, End: end, Traces: traces}, 1)
 			for name, r := range results {
-				want, ok := tc.want[name]
+				want, ok := tc.want[strings.TrimSuffix(name, "+rebalance")]
 				if !ok && strings.HasPrefix(name, "hypersdk-$") {
 					want, ok = tc.want["hypersdk"]
 				}

@@ -18,4 +18,6 @@ type Strategy struct {
 	// that knows the future is labelled as such.
 	Signal string
 	Placer Placer
+	// Rebalance, when set, moves the running VMs every pass.
+	Rebalance *Rebalancing
 }

@@ -1,0 +1,119 @@
+package evaluation
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/placement"
+	"github.com/hypersdk/hypersdk/pkg/rebalance"
+)
+
+// Rebalancing moves a strategy's running VMs every Every with the
+// rebalancer's own planner (rebalance.Compute) under Policy, as
+// hypersdk-controller would, seeing each zone's intensity of the current
+// hour only. A migration completes within the pass; its grams and dollars
+// (rebalance's migration cost model) are charged to the run.
+type Rebalancing struct {
+	Policy v1alpha1.RebalancePolicySpec
+	Every  time.Duration
+}
+
+// DefaultRebalancing is a RebalancePolicy with the carbon and cost
+// triggers at the API's defaults, planning hourly (the traces' step).
+func DefaultRebalancing() *Rebalancing {
+	spec := v1alpha1.RebalancePolicySpec{Mode: v1alpha1.RebalanceAutomatic, Triggers: []v1alpha1.RebalanceTrigger{
+		{Type: v1alpha1.RebalanceCarbon, Carbon: &v1alpha1.CarbonTrigger{}},
+		{Type: v1alpha1.RebalanceCost, Cost: &v1alpha1.CostTrigger{}},
+	}}
+	v1alpha1.SetDefaults_RebalancePolicySpec(&spec)
+	v1alpha1.SetDefaults_CarbonTrigger(spec.Triggers[0].Carbon)
+	v1alpha1.SetDefaults_CostTrigger(spec.Triggers[1].Cost)
+	return &Rebalancing{Policy: spec, Every: time.Hour}
+}
+
+// rebalancer is one run's rebalancing state.
+type rebalancer struct {
+	cfg   *Rebalancing
+	armed map[string]time.Time
+	moved map[int]moveHistory
+	next  time.Time
+}
+
+type moveHistory struct {
+	last  time.Time
+	count int
+}
+
+// migration is one move a pass made.
+type migration struct {
+	vm, from, to int
+	cost         rebalance.MigrationCost
+}
+
+func newRebalancer(cfg *Rebalancing, start time.Time) *rebalancer {
+	return &rebalancer{cfg: cfg, armed: map[string]time.Time{}, moved: map[int]moveHistory{}, next: start.Add(cfg.Every)}
+}
+
+// pass plans and applies one rebalancing pass at now.
+func (rb *rebalancer) pass(now time.Time, sim *Simulation, c *Cluster) ([]migration, error) {
+	in := &rebalance.Input{Now: now, Armed: rb.armed, Placement: placement.DefaultPolicy()}
+	for i := range c.Nodes {
+		n := &c.Nodes[i]
+		cpu, mem := c.Requested(i)
+		s := placement.NodeSnapshot{Name: n.Name, Zone: n.Zone, CapacityType: n.CapacityType,
+			AllocatableCPU: float64(n.CPUMilli) / 1000, AllocatableMemory: float64(n.MemoryBytes),
+			RequestedCPU: float64(cpu) / 1000, RequestedMemory: float64(mem),
+			Pricing: n.Pricing, Power: n.Power, PUE: n.PUE}
+		if tr, ok := sim.Traces[n.Zone]; ok {
+			s.CarbonIntensity, s.CarbonKnown = tr.At(now)
+		}
+		in.Nodes = append(in.Nodes, rebalance.Node{Snapshot: s})
+	}
+	running := make([]int, 0, len(c.nodeOf))
+	for k := range c.nodeOf {
+		running = append(running, k)
+	}
+	slices.Sort(running)
+	byName := make(map[string]int, len(running))
+	for _, k := range running {
+		vm := &sim.VMs[k]
+		byName[vm.Name] = k
+		v := rebalance.VM{Name: vm.Name, Node: c.Nodes[c.nodeOf[k]].Name, LiveMigratable: true, Started: vm.Arrival,
+			Request: placement.VMRequest{Name: vm.Name, CPUCores: float64(vm.CPUs), MemoryBytes: float64(vm.MemoryBytes()),
+				AllowSpot: vm.AllowSpot, UsageCPU: float64(vm.CPUs) * vm.Utilization}}
+		if h, ok := rb.moved[k]; ok && now.Sub(h.last) < 24*time.Hour {
+			wait := float64(rb.cfg.Policy.Cooldown.Duration) * math.Pow(2, float64(h.count-1))
+			v.CooldownUntil = h.last.Add(time.Duration(min(wait, float64(24*time.Hour))))
+		}
+		in.VMs = append(in.VMs, v)
+	}
+	plan, err := rebalance.Compute(&rb.cfg.Policy, in)
+	if err != nil {
+		return nil, err
+	}
+	rb.armed = plan.Armed
+	var out []migration
+	for _, m := range plan.Moves {
+		k, ok := byName[m.VMName]
+		to, found := c.Index(m.ToNode)
+		if !ok || !found {
+			return nil, fmt.Errorf("rebalancer moved unknown VM %s or to unknown node %s", m.VMName, m.ToNode)
+		}
+		from := c.nodeOf[k]
+		if err := c.move(k, to, &sim.VMs[k]); err != nil {
+			return nil, fmt.Errorf("rebalancer overcommits: %w", err)
+		}
+		h := rb.moved[k]
+		if now.Sub(h.last) >= 24*time.Hour {
+			h.count = 0
+		}
+		h.last, h.count = now, h.count+1
+		rb.moved[k] = h
+		out = append(out, migration{vm: k, from: from, to: to,
+			cost: rebalance.MigrationCost{Grams: m.MigrationGramsCO2, Dollars: m.MigrationCost}})
+	}
+	return out, nil
+}

@@ -1,12 +1,16 @@
 package evaluation
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
 	"time"
 
+	testingclock "k8s.io/utils/clock/testing"
+
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/placement"
 	"github.com/hypersdk/hypersdk/pkg/rebalance"
 )
@@ -40,6 +44,12 @@ type rebalancer struct {
 	armed map[string]time.Time
 	moved map[int]moveHistory
 	next  time.Time
+	// clock and provider replay the traces as hypersdk-controller's carbon
+	// source would: the current hour, or the forecast mean when the
+	// carbon trigger asks for it; horizon is that trigger's.
+	clock    *testingclock.FakePassiveClock
+	provider *carbon.TraceProvider
+	horizon  time.Duration
 }
 
 type moveHistory struct {
@@ -53,13 +63,27 @@ type migration struct {
 	cost         rebalance.MigrationCost
 }
 
-func newRebalancer(cfg *Rebalancing, start time.Time) *rebalancer {
-	return &rebalancer{cfg: cfg, armed: map[string]time.Time{}, moved: map[int]moveHistory{}, next: start.Add(cfg.Every)}
+func newRebalancer(cfg *Rebalancing, sim *Simulation, start time.Time) (*rebalancer, error) {
+	clk := testingclock.NewFakePassiveClock(start)
+	p, err := carbon.NewTraceProviderWithConfig(carbon.TraceProviderConfig{Clock: clk, Start: start, Epoch: start}, sortedTraces(sim.Traces)...)
+	if err != nil {
+		return nil, fmt.Errorf("replaying carbon traces: %w", err)
+	}
+	rb := &rebalancer{cfg: cfg, armed: map[string]time.Time{}, moved: map[int]moveHistory{}, next: start.Add(cfg.Every),
+		clock: clk, provider: p}
+	for _, t := range cfg.Policy.Triggers {
+		if t.Type == v1alpha1.RebalanceCarbon && t.Carbon != nil && t.Carbon.UseForecast && t.Carbon.ForecastHorizon != nil {
+			rb.horizon = t.Carbon.ForecastHorizon.Duration
+		}
+	}
+	return rb, nil
 }
 
 // pass plans and applies one rebalancing pass at now.
-func (rb *rebalancer) pass(now time.Time, sim *Simulation, c *Cluster) ([]migration, error) {
+func (rb *rebalancer) pass(ctx context.Context, now time.Time, sim *Simulation, c *Cluster) ([]migration, error) {
 	in := &rebalance.Input{Now: now, Armed: rb.armed, Placement: placement.DefaultPolicy()}
+	rb.clock.SetTime(now)
+	zones := map[string]float64{}
 	for i := range c.Nodes {
 		n := &c.Nodes[i]
 		cpu, mem := c.Requested(i)
@@ -67,9 +91,15 @@ func (rb *rebalancer) pass(now time.Time, sim *Simulation, c *Cluster) ([]migrat
 			AllocatableCPU: float64(n.CPUMilli) / 1000, AllocatableMemory: float64(n.MemoryBytes),
 			RequestedCPU: float64(cpu) / 1000, RequestedMemory: float64(mem),
 			Pricing: n.Pricing, Power: n.Power, PUE: n.PUE}
-		if tr, ok := sim.Traces[n.Zone]; ok {
-			s.CarbonIntensity, s.CarbonKnown = tr.At(now)
+		v, ok := zones[n.Zone]
+		if !ok {
+			var err error
+			if v, err = placement.ZoneIntensity(ctx, rb.provider, n.Zone, rb.horizon); err != nil {
+				return nil, fmt.Errorf("replaying the intensity of zone %s: %w", n.Zone, err)
+			}
+			zones[n.Zone] = v
 		}
+		s.CarbonIntensity, s.CarbonKnown = v, true
 		in.Nodes = append(in.Nodes, rebalance.Node{Snapshot: s})
 	}
 	running := make([]int, 0, len(c.nodeOf))

@@ -62,7 +62,9 @@ func (sim *Simulation) Run(ctx context.Context, s Strategy) (Result, error) {
 	}
 	var rb *rebalancer
 	if s.Rebalance != nil && len(sim.VMs) > 0 {
-		rb = newRebalancer(s.Rebalance, sim.VMs[0].Arrival)
+		if rb, err = newRebalancer(s.Rebalance, sim, sim.VMs[0].Arrival); err != nil {
+			return Result{}, err
+		}
 	}
 	// rebalanceUntil runs the passes due by t.
 	rebalanceUntil := func(t time.Time) error {
@@ -70,7 +72,7 @@ func (sim *Simulation) Run(ctx context.Context, s Strategy) (Result, error) {
 			now := rb.next
 			rb.next = rb.next.Add(rb.cfg.Every)
 			c.releaseUntil(now)
-			moves, err := rb.pass(now, sim, c)
+			moves, err := rb.pass(ctx, now, sim, c)
 			if err != nil {
 				return fmt.Errorf("%s rebalancing at %s: %w", s.Name, now.Format(time.RFC3339), err)
 			}

@@ -1574,7 +1574,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CarbonTrigger(ref common.ReferenceCa
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "CarbonTrigger: a VM moves to a zone whose grid intensity has been lower than its own zone's by more than ThresholdPercent for For, when the grams saved over the VM's expected remaining life beat the migration's. The trigger disarms only once the gap falls below half the threshold.",
+				Description: "CarbonTrigger: a VM moves to a zone whose grid intensity has been lower than its own zone's by more than ThresholdPercent for For, when the grams saved over the VM's expected remaining life beat the migration's. Each pair of zones arms on its own and disarms only once its gap falls below half the threshold.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"thresholdPercent": {
@@ -3202,7 +3202,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalanceArmed(ref common.ReferenceC
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "RebalanceArmed is one trigger condition that has held since Since: an overloaded node (\"pressure/<node>\") or a zone with a cleaner one (\"carbon/<zone>\").",
+				Description: "RebalanceArmed is one trigger condition that has held since Since: an overloaded node (\"pressure/<node>\") or a zone that has been cleaner than another by more than the threshold (\"carbon/<from>/<to>\").",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"key": {

@@ -22,7 +22,7 @@ func BenchmarkPass(b *testing.B) {
 		intensity float64
 	}{{"PL", 650}, {"ES", 180}, {"NO", 30}}
 	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
-		Armed: map[string]time.Time{carbonKey("PL"): now.Add(-2 * time.Hour)}}
+		Armed: map[string]time.Time{carbonKey("PL", "NO"): now.Add(-2 * time.Hour), carbonKey("PL", "ES"): now.Add(-2 * time.Hour)}}
 	for i := range 500 {
 		z := zones[i%len(zones)]
 		used := 45.0

@@ -79,8 +79,8 @@ const (
 )
 
 // Armed keys.
-func pressureKey(node string) string { return "pressure/" + node }
-func carbonKey(zone string) string   { return "carbon/" + zone }
+func pressureKey(node string) string   { return "pressure/" + node }
+func carbonKey(from, to string) string { return "carbon/" + from + "/" + to }
 
 // planner is one Compute call's working state.
 type planner struct {
@@ -307,8 +307,12 @@ func (p *planner) pressure(t *v1alpha1.PressureTrigger) {
 	}
 }
 
-// carbon moves VMs out of zones that have had a much cleaner zone for long
-// enough, when the grams saved over the VM's remaining life beat the move's.
+// carbon moves VMs to a zone that has been cleaner than theirs by more
+// than the threshold for long enough, when the grams saved over the VM's
+// remaining life beat the move's. Each pair of zones is armed on its own
+// ("carbon/<from>/<to>"), so a VM only moves to a zone that has itself
+// been cleaner for the trigger's whole For: two zones whose order swings
+// within the day never arm against each other unless a swing lasts.
 func (p *planner) carbon(t *v1alpha1.CarbonTrigger) {
 	if t == nil {
 		return
@@ -319,55 +323,54 @@ func (p *planner) carbon(t *v1alpha1.CarbonTrigger) {
 			zones[s.Zone] = s.CarbonIntensity
 		}
 	}
-	cleanest := math.Inf(1)
-	for _, st := range p.nodes {
-		if s := &st.Snapshot; s.CarbonKnown && st.evacuate == "" && !st.Unschedulable {
-			cleanest = min(cleanest, s.CarbonIntensity)
-		}
-	}
 	threshold := float64(t.ThresholdPercent)
-	firing := map[string]bool{}
-	for _, zone := range sortedKeys(zones) {
-		in := zones[zone]
-		gap := 0.0
-		if in > 0 && !math.IsInf(cleanest, 1) {
-			gap = (in - cleanest) / in * 100
-		}
-		key := carbonKey(zone)
-		switch {
-		case gap > threshold:
-			since := p.arm(key)
-			firing[zone] = p.in.Now.Sub(since) >= t.For.Duration
-		case gap >= threshold/2:
-			// Hysteresis: between half the threshold and the threshold an
-			// armed zone stays armed, an unarmed one stays unarmed.
-			if since, ok := p.in.Armed[key]; ok {
+	names := sortedKeys(zones)
+	// fired[from] lists the zones VMs of from may move to now.
+	fired := map[string]map[string]bool{}
+	for _, from := range names {
+		for _, to := range names {
+			if from == to || zones[from] <= 0 {
+				continue
+			}
+			gap := (zones[from] - zones[to]) / zones[from] * 100
+			key := carbonKey(from, to)
+			since, armed := p.in.Armed[key]
+			switch {
+			case gap > threshold:
+				since, armed = p.arm(key), true
+			case gap >= threshold/2 && armed:
+				// Hysteresis: between half the threshold and the threshold
+				// an armed pair stays armed, an unarmed one stays unarmed.
 				p.plan.Armed[key] = since
-				firing[zone] = p.in.Now.Sub(since) >= t.For.Duration
+			default:
+				armed = false
+			}
+			if armed && p.in.Now.Sub(since) >= t.For.Duration {
+				if fired[from] == nil {
+					fired[from] = map[string]bool{}
+				}
+				fired[from][to] = true
 			}
 		}
 	}
 	for _, name := range p.nodeNames() {
 		st := p.nodes[name]
-		zone := st.Snapshot.Zone
-		if !firing[zone] || st.evacuate != "" {
+		from := st.Snapshot.Zone
+		if len(fired[from]) == 0 || st.evacuate != "" {
 			continue
 		}
-		// Within the hysteresis band a zone stays armed, so a target need
-		// only be cleaner by half the threshold; ranking by grams still
-		// picks the cleanest.
-		limit := zones[zone] * (1 - threshold/200)
+		cleaner := func(n *nodeState) bool { return fired[from][n.Snapshot.Zone] }
 		for _, vm := range st.vms {
 			if !p.movable(vm, true) {
 				continue
 			}
-			cleaner := func(n *nodeState) bool { return n.Snapshot.CarbonKnown && n.Snapshot.CarbonIntensity <= limit }
 			p.consider(vm, st, cleaner, rankGrams, v1alpha1.RebalanceCarbon, func(saved savings) (bool, string) {
 				if saved.life*saved.grams <= saved.mig.Grams {
 					return false, ""
 				}
-				return p.pays(saved), fmt.Sprintf("zone %s at %.0f g/kWh has had a zone %.0f%% cleaner for %s; saves %.2f gCO2eq/h over %s, the move costs %.1f g",
-					zone, zones[zone], (zones[zone]-cleanest)/zones[zone]*100, p.in.Now.Sub(p.plan.Armed[carbonKey(zone)]).Round(time.Second),
+				to := p.nodes[saved.target.Node].Snapshot.Zone
+				return p.pays(saved), fmt.Sprintf("zone %s at %.0f g/kWh has been %.0f%% cleaner than %s for %s; saves %.2f gCO2eq/h over %s, the move costs %.1f g",
+					to, zones[to], (zones[from]-zones[to])/zones[from]*100, from, p.in.Now.Sub(p.plan.Armed[carbonKey(from, to)]).Round(time.Second),
 					saved.grams, time.Duration(saved.life*float64(time.Hour)).Round(time.Minute), saved.mig.Grams)
 			})
 		}

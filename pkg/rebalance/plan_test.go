@@ -203,7 +203,7 @@ func carbonTrigger(forDur time.Duration) v1alpha1.RebalanceTrigger {
 func TestCarbonMovesOnlyWhenTheSavingBeatsTheMigration(t *testing.T) {
 	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
 		Nodes: []Node{node("dirty", "PL", 700, 40), node("clean", "NO", 30, 40)},
-		Armed: map[string]time.Time{carbonKey("PL"): now.Add(-2 * time.Hour)}}
+		Armed: map[string]time.Time{carbonKey("PL", "NO"): now.Add(-2 * time.Hour)}}
 	// Busy with little memory: worth it. Nearly idle with lots of memory
 	// and a fresh start (one hour of expected life): the copy costs more.
 	place(in, vm("busy", "dirty", 8, 8, 1))
@@ -248,7 +248,7 @@ func TestCarbonHysteresis(t *testing.T) {
 	// 40% arms; too recent to move.
 	in.Nodes[1].Snapshot.CarbonIntensity = 60
 	plan, _ = Compute(s, in)
-	if !plan.Armed[carbonKey("A")].Equal(now) || len(plan.Moves) != 0 {
+	if !plan.Armed[carbonKey("A", "B")].Equal(now) || len(plan.Moves) != 0 {
 		t.Fatalf("at 40%%: armed %v, moves %q", plan.Armed, moves(plan))
 	}
 	// Back to 25%, above half the threshold: still armed, and an hour on
@@ -317,5 +317,29 @@ func TestWindowState(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("at %s: %q (%s), %v; want %q", tc.at.Format(time.RFC3339), got, reason, err, tc.want)
 		}
+	}
+}
+
+// TestCarbonMovesOnlyToAZoneCleanerForLongEnough: B has been cleaner than
+// A for two hours, C (cleaner still) only since now: VMs of A go to B. An
+// hour later C's pair has fired too and wins.
+func TestCarbonMovesOnlyToAZoneCleanerForLongEnough(t *testing.T) {
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("a", "A", 500, 40), node("b", "B", 300, 40), node("c", "C", 100, 40)},
+		Armed: map[string]time.Time{carbonKey("A", "B"): now.Add(-2 * time.Hour)}}
+	place(in, vm("v", "a", 8, 8, 1))
+	plan, err := Compute(spec(carbonTrigger(time.Hour)), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "v:a->b" {
+		t.Errorf("moves = %q, want v to B, the zone cleaner for long enough", got)
+	}
+	if !plan.Armed[carbonKey("A", "C")].Equal(now) || !plan.Armed[carbonKey("B", "C")].Equal(now) || len(plan.Armed) != 3 {
+		t.Errorf("armed = %v, want A->B kept and A->C, B->C from now", plan.Armed)
+	}
+	in.Now, in.Armed = now.Add(time.Hour), plan.Armed
+	if plan, _ = Compute(spec(carbonTrigger(time.Hour)), in); moves(plan) != "v:a->c" {
+		t.Errorf("an hour later: moves = %q, want v to C", moves(plan))
 	}
 }

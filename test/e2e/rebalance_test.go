@@ -395,13 +395,13 @@ func TestRebalanceCarbon(t *testing.T) {
 		Carbon: &v1alpha1.CarbonTrigger{ThresholdPercent: 50, For: &metav1.Duration{Duration: wait}}})
 
 	var armed time.Time
-	framework.Eventually(t, "zone ES armed", func(ctx context.Context) (bool, error) {
+	framework.Eventually(t, "zone NO armed against ES", func(ctx context.Context) (bool, error) {
 		p, err := rebalancePolicy(ctx, ns)
 		if err != nil {
 			return false, err
 		}
 		for _, a := range p.Status.Armed {
-			if a.Key == "carbon/ES" {
+			if a.Key == "carbon/ES/NO" {
 				armed = a.Since.Time
 				return true, nil
 			}

@@ -142,7 +142,8 @@ type PressureTrigger struct {
 // CarbonTrigger: a VM moves to a zone whose grid intensity has been lower
 // than its own zone's by more than ThresholdPercent for For, when the
 // grams saved over the VM's expected remaining life beat the migration's.
-// The trigger disarms only once the gap falls below half the threshold.
+// Each pair of zones arms on its own and disarms only once its gap falls
+// below half the threshold.
 type CarbonTrigger struct {
 	// ThresholdPercent: 1 to 100, 20 by default.
 	// +optional
@@ -224,8 +225,8 @@ type RebalancePolicyStatus struct {
 }
 
 // RebalanceArmed is one trigger condition that has held since Since: an
-// overloaded node ("pressure/<node>") or a zone with a cleaner one
-// ("carbon/<zone>").
+// overloaded node ("pressure/<node>") or a zone that has been cleaner than
+// another by more than the threshold ("carbon/<from>/<to>").
 type RebalanceArmed struct {
 	Key   string      `json:"key"`
 	Since metav1.Time `json:"since"`

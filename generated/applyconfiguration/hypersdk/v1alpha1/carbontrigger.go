@@ -28,7 +28,8 @@ import (
 // CarbonTrigger: a VM moves to a zone whose grid intensity has been lower
 // than its own zone's by more than ThresholdPercent for For, when the
 // grams saved over the VM's expected remaining life beat the migration's.
-// The trigger disarms only once the gap falls below half the threshold.
+// Each pair of zones arms on its own and disarms only once its gap falls
+// below half the threshold.
 type CarbonTriggerApplyConfiguration struct {
 	// ThresholdPercent: 1 to 100, 20 by default.
 	ThresholdPercent *int32 `json:"thresholdPercent,omitempty"`

@@ -26,8 +26,8 @@ import (
 // with apply.
 //
 // RebalanceArmed is one trigger condition that has held since Since: an
-// overloaded node ("pressure/<node>") or a zone with a cleaner one
-// ("carbon/<zone>").
+// overloaded node ("pressure/<node>") or a zone that has been cleaner than
+// another by more than the threshold ("carbon/<from>/<to>").
 type RebalanceArmedApplyConfiguration struct {
 	Key   *string  `json:"key,omitempty"`
 	Since *v1.Time `json:"since,omitempty"`

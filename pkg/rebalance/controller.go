@@ -70,6 +70,9 @@ type Controller struct {
 	moves    *prometheus.CounterVec
 	planned  *prometheus.GaugeVec
 	recorder record.EventRecorder
+	// untainted is true once a pass has left no maintenance taint on any
+	// node, so that passes without policies need not list the nodes.
+	untainted bool
 }
 
 // New returns a rebalancer; Run starts it.
@@ -107,6 +110,10 @@ func (c *Controller) Pass(ctx context.Context) error {
 		return fmt.Errorf("listing rebalance policies: %w", err)
 	}
 	c.planned.Reset()
+	if len(list.Items) == 0 && c.untainted {
+		// Nothing to plan and no maintenance taint left behind.
+		return nil
+	}
 	taints := map[string]string{}
 	if len(list.Items) > 0 {
 		cl, err := c.read(ctx)
@@ -126,7 +133,11 @@ func (c *Controller) Pass(ctx context.Context) error {
 			}
 		}
 	}
-	return c.taint(ctx, taints)
+	if err := c.taint(ctx, taints); err != nil {
+		return err
+	}
+	c.untainted = len(taints) == 0
+	return nil
 }
 
 // sync plans p, starts its moves in Automatic mode and writes its status;

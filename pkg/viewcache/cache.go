@@ -85,6 +85,28 @@ type event struct {
 	rv   string // the position to stamp on the object sent
 	prev Object // nil for an addition
 	obj  Object // the deleted view for a deletion
+
+	// sentObj and sentPrev are obj and prev as watchers receive them,
+	// stamped with rv: copied on first use and then shared by every watcher,
+	// as kube-apiserver's watch cache shares one object among its watchers.
+	// Nothing downstream modifies them (the watch handler only encodes), so
+	// a change costs one copy however many watch it.
+	sentObj, sentPrev Object
+}
+
+// stamped returns the object of the event (or, with prev, the one before
+// it) as sent: a copy carrying the event's position as resourceVersion.
+func (ev *event) stamped(prev bool) Object {
+	sent, src := &ev.sentObj, ev.obj
+	if prev {
+		sent, src = &ev.sentPrev, ev.prev
+	}
+	if *sent == nil {
+		o := src.DeepCopyObject().(Object)
+		o.SetResourceVersion(ev.rv)
+		*sent = o
+	}
+	return *sent
 }
 
 // Cache holds the current source objects and views by key, the position it
@@ -263,7 +285,7 @@ func (c *Cache) update(key string, e *entry, rv string) {
 	}
 	ev.rv = rv
 	for w := range c.watchers {
-		if !w.send(ev) {
+		if !w.send(&ev) {
 			delete(c.watchers, w)
 		}
 	}

@@ -64,8 +64,8 @@ func (c *Cache) Watch(ctx context.Context, match Predicate, opts WatchOptions) (
 		result: make(chan watch.Event, len(replay)+c.cfg.WatchBuffer+1),
 		done:   make(chan struct{}),
 	}
-	for _, ev := range replay {
-		w.send(ev)
+	for i := range replay {
+		w.send(&replay[i])
 	}
 	if initial && opts.SendInitialEvents != nil && opts.AllowBookmarks && c.cfg.NewBookmark != nil {
 		bm := c.cfg.NewBookmark()
@@ -102,14 +102,14 @@ type watcher struct {
 // watcher, one that starts matching is ADDED. The object sent carries the
 // event's position as its resourceVersion, so a client resumes from it. It
 // returns false, closing the watcher, when the client lags too far behind.
-func (w *watcher) send(ev event) bool {
+func (w *watcher) send(ev *event) bool {
 	if w.closed {
 		return false
 	}
 	cur := w.match == nil || w.match(ev.obj)
 	was := ev.prev != nil && (w.match == nil || w.match(ev.prev))
 	out := watch.Event{Type: ev.typ}
-	send := ev.obj
+	sendPrev := false
 	switch ev.typ {
 	case watch.Added:
 		if !cur {
@@ -122,7 +122,7 @@ func (w *watcher) send(ev event) bool {
 			out.Type = watch.Added
 		case was:
 			// As kube-apiserver does: the object as it last matched.
-			out.Type, send = watch.Deleted, ev.prev
+			out.Type, sendPrev = watch.Deleted, true
 		default:
 			return true
 		}
@@ -131,9 +131,7 @@ func (w *watcher) send(ev event) bool {
 			return true
 		}
 	}
-	obj := send.DeepCopyObject().(Object)
-	obj.SetResourceVersion(ev.rv)
-	out.Object = obj
+	out.Object = ev.stamped(sendPrev)
 	select {
 	case w.result <- out:
 		return true

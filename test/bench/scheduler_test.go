@@ -346,24 +346,9 @@ func machineCPU(b *testing.B) machineTime {
 // of cpuProcesses, found by the base name of its executable.
 func processCPU(b *testing.B) map[string]float64 {
 	out := map[string]float64{}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-		if err != nil {
-			continue
-		}
-		name := filepath.Base(exe)
-		for _, want := range cpuProcesses {
-			if name == want {
-				out[name] += cpuSeconds(b, pid)
-			}
+	for _, name := range cpuProcesses {
+		if _, cpu := processStats(b, name); cpu > 0 {
+			out[name] = cpu
 		}
 	}
 	return out

@@ -90,7 +90,8 @@ type event struct {
 	// stamped with rv: copied on first use and then shared by every watcher,
 	// as kube-apiserver's watch cache shares one object among its watchers.
 	// Nothing downstream modifies them (the watch handler only encodes), so
-	// a change costs one copy however many watch it.
+	// a change costs one copy, and one encoding per format (sentObject),
+	// however many watch it.
 	sentObj, sentPrev Object
 }
 
@@ -104,7 +105,7 @@ func (ev *event) stamped(prev bool) Object {
 	if *sent == nil {
 		o := src.DeepCopyObject().(Object)
 		o.SetResourceVersion(ev.rv)
-		*sent = o
+		*sent = &sentObject{Object: o}
 	}
 	return *sent
 }

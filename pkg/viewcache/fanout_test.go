@@ -1,14 +1,17 @@
 package viewcache
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 )
@@ -146,4 +149,49 @@ func TestWatchFanOutUnderConcurrency(t *testing.T) {
 	}
 	cancel()
 	consumers.Wait()
+}
+
+// Two watchers of one change receive one object, which encodes once per
+// encoder identifier; what GetObject returns is the caller's to change.
+func TestWatchersShareOneEncodingPerFormat(t *testing.T) {
+	c := synced(t, 100)
+	var ws []watch.Interface
+	for range 2 {
+		w, err := c.Watch(context.Background(), nil, WatchOptions{ResourceVersion: c.Position().String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		ws = append(ws, w)
+	}
+	put(t, c, vmSrc, src("a", 101, "one"))
+	calls := map[runtime.Identifier]int{}
+	for _, w := range ws {
+		ev := recv(t, w)
+		co, ok := ev.Object.(runtime.CacheableObject)
+		if !ok {
+			t.Fatalf("watch object %T is not a runtime.CacheableObject", ev.Object)
+		}
+		for _, id := range []runtime.Identifier{"json", "yaml"} {
+			var out bytes.Buffer
+			err := co.CacheEncode(id, func(o runtime.Object, w io.Writer) error {
+				calls[id]++
+				return json.NewEncoder(w).Encode(o)
+			}, &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), `"vm":"one"`) || !strings.Contains(out.String(), `"resourceVersion":"101.100"`) {
+				t.Fatalf("%s encoding %s lacks the view or its position", id, out.String())
+			}
+		}
+		copied := co.GetObject().(Object)
+		copied.SetLabels(map[string]string{"changed": "yes"})
+		if ev.Object.(Object).GetLabels()["vm"] != "one" {
+			t.Fatal("changing GetObject's result changed the shared object")
+		}
+	}
+	if calls["json"] != 1 || calls["yaml"] != 1 {
+		t.Fatalf("encodings per format %v, want one each for both watchers", calls)
+	}
 }

@@ -1,11 +1,17 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -292,4 +298,62 @@ func assertTable(t *testing.T, out string, header, row []string) {
 		}
 	}
 	t.Errorf("no row starting with %v in:\n%s", row, out)
+}
+
+// TestKubectlGetWatch: two `kubectl get hvm -w` at once (Tables over a
+// watch, whose events the server encodes once for both and for the JSON
+// watcher beside them) each print the header once, then the VM's rows as it
+// starts.
+func TestKubectlGetWatch(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "get-watch")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	var outs []*lockedBuffer
+	for range 2 {
+		out := &lockedBuffer{}
+		cmd := exec.CommandContext(ctx, filepath.Join(env.ControlPlaneBin, "kubectl"), "--kubeconfig="+env.Kubeconfig,
+			"get", "hvm", "-n", ns, "-w")
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cancel(); _ = cmd.Wait() }()
+		outs = append(outs, out)
+	}
+	createKubeVirtVM(t, ns, kubevirtVM("web", 2, "2Gi", nil))
+	waitForEvent(t, w, func(vm *v1alpha1.VirtualMachine) bool { return vm.Status.Phase == v1alpha1.VirtualMachineRunning })
+	running := regexp.MustCompile(`(?m)^web\s+Running\s+node-\S+\s+2\s+2Gi`)
+	framework.Eventually(t, "both kubectl get -w to print web Running once, under one header", func(context.Context) (bool, error) {
+		for i, out := range outs {
+			s := out.String()
+			if strings.Count(s, "NAME") != 1 || !running.MatchString(s) {
+				return false, fmt.Errorf("kubectl %d printed:\n%s", i, s)
+			}
+		}
+		return true, nil
+	})
+}
+
+// lockedBuffer is a bytes.Buffer a process writes while the test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

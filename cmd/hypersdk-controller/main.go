@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/client-go/rest"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
@@ -30,6 +29,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/component-base/metrics/legacyregistry"
+	_ "k8s.io/component-base/metrics/prometheus/restclient" // client-go's metrics
 	"k8s.io/klog/v2"
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 
@@ -93,8 +94,10 @@ func run() error {
 		return err
 	}
 	ctx := genericapiserver.SetupSignalContext()
+	// The controllers' own metrics; client-go's (requests, latency, time
+	// spent on the client-side rate limit) and the Go runtime's are in
+	// component-base's registry, where its restclient package puts them.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg.Registerer = reg
 
 	// One carbon provider for every controller: a live one caches, and its
@@ -177,7 +180,7 @@ func run() error {
 		}
 	}
 	if o.MetricsAddress != "" {
-		if err := serveMetrics(ctx, o.MetricsAddress, &o.Metrics, reg); err != nil {
+		if err := serveMetrics(ctx, o.MetricsAddress, &o.Metrics, prometheus.Gatherers{reg, legacyregistry.DefaultGatherer}); err != nil {
 			return err
 		}
 	}

@@ -92,7 +92,7 @@ func newOptions() *options {
 			TTL:                  operations.DefaultTTL,
 			MaxMigrations:        operations.DefaultMaxMigrations,
 			MaxMigrationsPerNode: operations.DefaultMaxMigrationsNode,
-			Workers:              4,
+			Workers:              16,
 		},
 		RecordInterval:        recorder.DefaultInterval,
 		CarbonScalingInterval: time.Minute,

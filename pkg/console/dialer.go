@@ -69,7 +69,8 @@ func (d *KubeVirtDialer) Dial(ctx context.Context, namespace, name string, kind 
 	if token != "" {
 		header.Set("Authorization", "Bearer "+token)
 	}
-	dialer := websocket.Dialer{TLSClientConfig: tlsCfg, Subprotocols: []string{"plain.kubevirt.io"}}
+	dialer := websocket.Dialer{TLSClientConfig: tlsCfg, Subprotocols: []string{"plain.kubevirt.io"},
+		ReadBufferSize: frameBuffer, WriteBufferSize: frameBuffer, WriteBufferPool: writeBuffers}
 	conn, resp, err := dialer.DialContext(ctx, u.String(), header)
 	if err != nil {
 		if resp != nil {

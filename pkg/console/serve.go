@@ -113,7 +113,10 @@ func hasAny(list []string, want ...string) bool {
 // servePlain copies raw bytes over a binary WebSocket, with pings.
 func (b *Bridge) servePlain(ctx context.Context, w http.ResponseWriter, req *http.Request, up io.ReadWriteCloser) {
 	u := websocket.Upgrader{
-		Subprotocols: []string{"plain.kubevirt.io", "binary", PlainProtocol},
+		Subprotocols:    []string{"plain.kubevirt.io", "binary", PlainProtocol},
+		ReadBufferSize:  frameBuffer,
+		WriteBufferSize: frameBuffer,
+		WriteBufferPool: writeBuffers,
 		// Authentication and authorization already happened in the API server
 		// chain; the origin is the browser page's.
 		CheckOrigin: func(*http.Request) bool { return true },
@@ -228,11 +231,20 @@ type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
 
-// pipe copies both ways until either side ends or ctx does.
+// pipe copies both ways until either side ends or ctx does. Each read
+// becomes one WebSocket message on the other side, so the copy buffer is
+// as large as a frame: a VNC update crosses in a few large messages rather
+// than many 32 KiB ones.
 func pipe(ctx context.Context, a, b io.ReadWriteCloser) {
 	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(a, b); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(b, a); done <- struct{}{} }()
+	copyAll := func(dst io.Writer, src io.Reader) {
+		buf := copyBuffers.Get().(*[]byte)
+		defer copyBuffers.Put(buf)
+		_, _ = io.CopyBuffer(dst, src, *buf)
+		done <- struct{}{}
+	}
+	go copyAll(a, b)
+	go copyAll(b, a)
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -12,6 +12,19 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// frameBuffer is the size of WebSocket read and write buffers (gorilla's
+// default is 4 KiB): a full-screen VNC update is megabytes, and each
+// buffer's worth is a frame and a TLS record on every hop.
+const frameBuffer = 64 << 10
+
+var (
+	// writeBuffers lend write buffers to connections only while they write,
+	// so idle consoles hold none.
+	writeBuffers = &sync.Pool{}
+	// copyBuffers hold the buffers pipe copies through.
+	copyBuffers = sync.Pool{New: func() any { b := make([]byte, frameBuffer); return &b }}
+)
+
 // Stream is a WebSocket as an io.ReadWriteCloser: each Write is one binary
 // message, Read returns message bytes in order across message boundaries.
 type Stream struct {

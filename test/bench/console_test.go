@@ -137,12 +137,25 @@ func BenchmarkConsole(b *testing.B) {
 	b.ReportMetric(o.serialBps/t.serialBps, "serial-throughput-vs-kubevirt")
 	b.ReportMetric(o.vncBps/t.vncBps, "vnc-throughput-vs-kubevirt")
 
-	held, drops, err := hold(ours.serial, holdFor)
+	rssBefore, _ := processStats(b, "hypersdk-apiserver")
+	type holdResult struct {
+		held, drops int
+		err         error
+	}
+	holding := make(chan holdResult, 1)
+	go func() {
+		held, drops, err := hold(ours.serial, holdFor)
+		holding <- holdResult{held, drops, err}
+	}()
+	time.Sleep(holdFor / 2) // sampling memory mid-hold, not waiting for a condition
+	rssDuring, _ := processStats(b, "hypersdk-apiserver")
+	res := <-holding
+	held, drops, err := res.held, res.drops, res.err
 	if err != nil {
 		b.Fatal(err)
 	}
-	fmt.Fprintf(&report, "%d concurrent serial sessions via HyperSDK held %s with an echo every 5 s each: %d sessions completed, %d drops\n",
-		sessions, holdFor, held, drops)
+	fmt.Fprintf(&report, "%d concurrent serial sessions via HyperSDK held %s with an echo every 5 s each: %d sessions completed, %d drops; hypersdk-apiserver RSS %.0f MiB before, %.0f MiB mid-hold\n",
+		sessions, holdFor, held, drops, rssBefore, rssDuring)
 	fmt.Print(report.String())
 	writeFigures(b, "console.txt", report.String())
 	if drops > 0 {

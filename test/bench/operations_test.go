@@ -148,22 +148,27 @@ func throttled(b *testing.B, cfg *rest.Config) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	res, err := client.Get(cfg.Host + "/metrics")
+	return histogramSum(b, client, cfg.Host+"/metrics", "rest_client_rate_limiter_duration_seconds")
+}
+
+// histogramSum adds up the sums of a histogram family's series at url.
+func histogramSum(b *testing.B, client *http.Client, url, family string) float64 {
+	res, err := client.Get(url)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		b.Fatalf("GET /metrics: %s", res.Status)
+		b.Fatalf("GET %s: %s", url, res.Status)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(res.Body)
 	if err != nil {
 		b.Fatal(err)
 	}
-	fam, ok := families["rest_client_rate_limiter_duration_seconds"]
+	fam, ok := families[family]
 	if !ok {
-		b.Fatal("hypersdk-apiserver exports no rest_client_rate_limiter_duration_seconds")
+		b.Fatalf("%s exports no %s", url, family)
 	}
 	sum := 0.0
 	for _, m := range fam.GetMetric() {

@@ -40,7 +40,7 @@ e2e:
 bench:
 	@hack/tools-bin.sh >/dev/null
 	@hack/prometheus-bin.sh >/dev/null
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 180m ./test/bench/
 
 # kubectl-hyper's release archives and the krew manifest for them, in
 # _output/krew (TAG is the version; KREW_BASE_URL where the archives go).

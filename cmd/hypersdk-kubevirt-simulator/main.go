@@ -28,6 +28,7 @@ import (
 	"k8s.io/utils/clock"
 
 	generatedopenapi "github.com/hypersdk/hypersdk/generated/openapi"
+	"github.com/hypersdk/hypersdk/pkg/console"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/consoleapi"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/kubevirtsim"
@@ -148,6 +149,8 @@ func (o *options) server(sim *kubevirtsim.Simulator) (*genericapiserver.GenericA
 	cfg.OpenAPIV3Config.Info.Title = "KubeVirt simulator"
 	cfg.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
 	cfg.FeatureGate = utilfeature.DefaultFeatureGate
+	// virt-api keeps console and VNC sessions for as long as they last.
+	cfg.LongRunningFunc = console.LongRunning()
 	server, err := cfg.Complete().New("hypersdk-kubevirt-simulator", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err

@@ -28,6 +28,7 @@ import (
 	generatedopenapi "github.com/hypersdk/hypersdk/generated/openapi"
 	"github.com/hypersdk/hypersdk/pkg/carbonflags"
 	"github.com/hypersdk/hypersdk/pkg/cloudprices"
+	"github.com/hypersdk/hypersdk/pkg/console"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/historystore"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
@@ -147,6 +148,8 @@ func (o *Options) Config() (*Config, error) {
 	generic.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openAPIDefinitions, namer)
 	generic.OpenAPIV3Config.Info.Title = "HyperSDK"
 	generic.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	// Without this the request deadline ends every console after a minute.
+	generic.LongRunningFunc = console.LongRunning()
 	generic.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
 	generic.FeatureGate = utilfeature.DefaultFeatureGate
 	if err := o.Recommended.ApplyTo(generic); err != nil {

@@ -73,7 +73,7 @@ func (w *waitFlags) follow(ctx context.Context, e *env, c hypersdkclient.Interfa
 		}
 		last = cur
 		p.show(cur)
-		return final(cur.Status.Phase), nil
+		return cur.Status.Phase.Final(), nil
 	})
 	p.done()
 	if wait.Interrupted(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -92,10 +92,6 @@ func (w *waitFlags) follow(ctx context.Context, e *env, c hypersdkclient.Interfa
 	}
 	fmt.Fprintf(e.streams.Out, "vmoperation.hypersdk.io/%s %s: %s\n", op.Name, last.Status.Phase, last.Status.Message)
 	return nil
-}
-
-func final(p v1alpha1.VMOperationPhase) bool {
-	return p == v1alpha1.VMOperationSucceeded || p == v1alpha1.VMOperationFailed || p == v1alpha1.VMOperationCancelled
 }
 
 // progress reports an operation as it goes: a bar redrawn in place on a

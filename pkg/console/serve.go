@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"k8s.io/apimachinery/pkg/util/sets"
+	apirequest "k8s.io/apiserver/pkg/endpoints/request"
+	genericfilters "k8s.io/apiserver/pkg/server/filters"
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
 	"k8s.io/klog/v2"
 	"k8s.io/streaming/pkg/httpstream/wsstream"
@@ -258,4 +261,14 @@ func (s *Stream) Ping() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second))
+}
+
+// LongRunning is the long-running request check of an API server that
+// serves console, VNC or USB redirection subresources: their sessions last
+// as long as their users keep them, as pods/attach does, so neither the
+// request deadline (--request-timeout, 60 s by default) nor the in-flight
+// limits may apply to them. Watches are long-running as by default.
+func LongRunning() apirequest.LongRunningRequestCheck {
+	return genericfilters.BasicLongRunningRequestCheck(sets.NewString("watch"),
+		sets.NewString(string(Serial), string(VNC), string(USBRedir)))
 }

@@ -189,7 +189,7 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 	if err != nil {
 		return err
 	}
-	if final(op.Status.Phase) {
+	if op.Status.Phase.Final() {
 		e.reserved.release(key)
 		if err := e.cleanUp(ctx, op); err != nil {
 			return err
@@ -264,7 +264,7 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 		e.queue.Add(key) // a newer version is coming through the informer
 		return nil
 	}
-	if err == nil && final(st.Phase) {
+	if err == nil && st.Phase.Final() {
 		e.reserved.release(key) // at once: waiting migrations need the slot
 		e.metrics.finished(op, st.Phase, now.Time)
 	}
@@ -398,10 +398,6 @@ func (e *Executor) migrationSlot(ctx context.Context, op *v1alpha1.VMOperation) 
 	}
 	record(op, *source)
 	return "", nil
-}
-
-func final(p v1alpha1.VMOperationPhase) bool {
-	return p == v1alpha1.VMOperationSucceeded || p == v1alpha1.VMOperationFailed || p == v1alpha1.VMOperationCancelled
 }
 
 func setCondition(st *v1alpha1.VMOperationStatus, typ string, status metav1.ConditionStatus, reason, msg string, now metav1.Time) {

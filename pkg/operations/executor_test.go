@@ -162,7 +162,7 @@ func phaseIs(p v1alpha1.VMOperationPhase) func(*v1alpha1.VMOperation) bool {
 	return func(op *v1alpha1.VMOperation) bool { return op.Status.Phase == p }
 }
 
-func ended(op *v1alpha1.VMOperation) bool { return final(op.Status.Phase) }
+func ended(op *v1alpha1.VMOperation) bool { return op.Status.Phase.Final() }
 
 func testVM(name string, runStrategy kvv1.VirtualMachineRunStrategy) *kvv1.VirtualMachine {
 	return &kvv1.VirtualMachine{

@@ -37,7 +37,7 @@ func (r *reservations) seed(ops []*v1alpha1.VMOperation) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, op := range ops {
-		if final(op.Status.Phase) {
+		if op.Status.Phase.Final() {
 			continue
 		}
 		key := cache.MetaObjectToName(op)

@@ -9,7 +9,9 @@ package rebalance
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -226,7 +228,7 @@ func (c *Controller) flights(ctx context.Context, p *v1alpha1.RebalancePolicy, c
 	for i := range ops.Items {
 		op := &ops.Items[i]
 		key := op.Namespace + "/" + op.Spec.VMName
-		if !final(op.Status.Phase) {
+		if !op.Status.Phase.Final() {
 			to := ""
 			if op.Spec.Migrate != nil {
 				to = op.Spec.Migrate.TargetNode
@@ -309,13 +311,9 @@ func operationName(policy, vm string, now time.Time) string {
 	return strings.TrimRight(name, "-.") + suffix
 }
 
-func final(p v1alpha1.VMOperationPhase) bool {
-	return p == v1alpha1.VMOperationSucceeded || p == v1alpha1.VMOperationFailed || p == v1alpha1.VMOperationCancelled
-}
-
 func armedList(m map[string]time.Time) []v1alpha1.RebalanceArmed {
 	var out []v1alpha1.RebalanceArmed
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, v1alpha1.RebalanceArmed{Key: k, Since: metav1.NewTime(m[k])})
 	}
 	return out

@@ -3,6 +3,7 @@ package rebalance
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -116,7 +117,7 @@ func Compute(spec *v1alpha1.RebalancePolicySpec, in *Input) (Plan, error) {
 		n := in.Nodes[i] // a copy: planned moves change the snapshot
 		p.nodes[n.Snapshot.Name] = &nodeState{Node: &n}
 	}
-	p.names = sortedKeys(p.nodes)
+	p.names = slices.Sorted(maps.Keys(p.nodes))
 	vms := make(map[string]*VM, len(in.VMs))
 	for i := range in.VMs {
 		vm := &in.VMs[i]
@@ -324,7 +325,7 @@ func (p *planner) carbon(t *v1alpha1.CarbonTrigger) {
 		}
 	}
 	threshold := float64(t.ThresholdPercent)
-	names := sortedKeys(zones)
+	names := slices.Sorted(maps.Keys(zones))
 	// fired[from] lists the zones VMs of from may move to now.
 	fired := map[string]map[string]bool{}
 	for _, from := range names {
@@ -573,15 +574,6 @@ func utilization(s *placement.NodeSnapshot) (cpu, mem float64, known bool) {
 		return 0, 0, false
 	}
 	return s.UsageCPU / s.AllocatableCPU * 100, s.UsageMemory / s.AllocatableMemory * 100, true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // round keeps six decimals: a migration's dollars are often a few cents

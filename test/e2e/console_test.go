@@ -84,6 +84,32 @@ func TestConsoleSubresource(t *testing.T) {
 	})
 }
 
+// TestConsoleOutlivesRequestTimeout: a console session is long-running, like
+// pods/attach: it still answers after the API servers' request timeout
+// (--request-timeout, 60 s), which used to end every session after a minute.
+func TestConsoleOutlivesRequestTimeout(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "console-long")
+	createKubeVirtVM(t, ns, kubevirtVM("long", 1, "1Gi", nil))
+	runningVMI(t, ns, "long", "")
+	var conn io.ReadWriteCloser
+	framework.Eventually(t, "the console to accept a session", func(context.Context) (bool, error) {
+		c, code := dialStatus(t, env.Admin, env.Admin.Host+"/apis/hypersdk.io/v1alpha1/namespaces/"+ns+"/virtualmachines/long/console?protocol=plain")
+		conn = c
+		return code == http.StatusSwitchingProtocols, fmt.Errorf("status %d", code)
+	})
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	shell(t, r, conn)
+	// The session is used, not idle, for longer than the timeout.
+	for i, end := 0, time.Now().Add(75*time.Second); time.Now().Before(end); i++ {
+		token := fmt.Sprintf("tick-%d", i)
+		io.WriteString(conn, "echo "+token+"\r")
+		expect(t, r, token+"\r\n")
+		time.Sleep(5 * time.Second) // the user's pause between commands
+	}
+}
+
 // shell logs in on the serial console and runs echo hello.
 func shell(t *testing.T, r *bufio.Reader, w io.Writer) {
 	t.Helper()

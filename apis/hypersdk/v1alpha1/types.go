@@ -370,6 +370,11 @@ const (
 	VMOperationCancelled VMOperationPhase = "Cancelled"
 )
 
+// Final reports whether an operation in this phase has ended for good.
+func (p VMOperationPhase) Final() bool {
+	return p == VMOperationSucceeded || p == VMOperationFailed || p == VMOperationCancelled
+}
+
 // VMOperationStatus is how far an operation got.
 type VMOperationStatus struct {
 	// Phase of the operation.

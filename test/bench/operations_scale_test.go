@@ -16,8 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
 	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
@@ -48,20 +46,7 @@ func BenchmarkOperationsAtScale(b *testing.B) {
 	ctx := context.Background()
 	sb, _ := startSandbox(b, sandbox.Config{Nodes: 100, Speed: 60, StartTimeout: 10 * time.Minute})
 	defer sb.Stop()
-	cfg := rest.CopyConfig(sb.Admin)
-	cfg.QPS, cfg.Burst = 5000, 10000
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	kv, err := kubevirt.NewClientset(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	hyper, err := hypersdkclient.NewForConfig(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	kube, kv, hyper := loadClients(b, sb)
 	running := scaleOps * 3 / 4
 	for _, ns := range []string{"direct", "ops"} {
 		mustNamespace(b, kube, ns)

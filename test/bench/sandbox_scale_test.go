@@ -23,6 +23,7 @@ import (
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
 
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/sandbox"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
@@ -43,17 +44,7 @@ func BenchmarkSandboxScale(b *testing.B) {
 	ctx := context.Background()
 	sb, startup := startSandbox(b, sandbox.Config{Nodes: scaleNodes, Speed: 60, StartTimeout: 10 * time.Minute})
 	defer sb.Stop()
-	// The load generator must not be the bottleneck: no client-side limit.
-	cfg := rest.CopyConfig(sb.Admin)
-	cfg.QPS, cfg.Burst = 5000, 10000
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	kv, err := kubevirt.NewClientset(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	kube, kv, _ := loadClients(b, sb)
 
 	// Baseline: the same number of bare pods of the VMs' shape.
 	mustNamespace(b, kube, "baseline")
@@ -102,6 +93,26 @@ simulator steady CPU with %d running VMs, over %s: %.3f cores; RSS %.0f MiB
 	b.ReportMetric(vmsTime.Seconds(), "s-vms-running")
 	b.ReportMetric(podsTime.Seconds(), "s-pods-running")
 	b.ReportMetric(steadyCores, "sim-cores")
+}
+
+// loadClients are the admin's clients for a benchmark's load, without a
+// client-side rate limit: the load generator must not be the bottleneck.
+func loadClients(b *testing.B, sb *sandbox.Sandbox) (kubernetes.Interface, kubevirt.Clientset, hypersdkclient.Interface) {
+	cfg := rest.CopyConfig(sb.Admin)
+	cfg.QPS, cfg.Burst = 5000, 10000
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	kv, err := kubevirt.NewClientset(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hyper, err := hypersdkclient.NewForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return kube, kv, hyper
 }
 
 // createAll runs create for 0..n-1 from 16 goroutines, as many clients would.

@@ -9,10 +9,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
-	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/sandbox"
 )
 
@@ -30,16 +27,7 @@ func BenchmarkVMMetrics(b *testing.B) {
 	ctx := context.Background()
 	sb, _ := startSandbox(b, sandbox.Config{Nodes: 100, Speed: 60, StartTimeout: 10 * time.Minute})
 	defer sb.Stop()
-	cfg := rest.CopyConfig(sb.Admin)
-	cfg.QPS, cfg.Burst = 5000, 10000
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	kv, err := kubevirt.NewClientset(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	kube, kv, _ := loadClients(b, sb)
 	mustNamespace(b, kube, "metrics")
 	createAll(b, metricsVMs, func(i int) error {
 		vm := scaleVM(i)

@@ -18,11 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	kvv1 "kubevirt.io/api/core/v1"
 
-	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/sandbox"
 )
@@ -66,20 +63,7 @@ func BenchmarkVMView(b *testing.B) {
 	// Small VMs (50m, 128Mi) so that the fleet holds them: about 100 per node.
 	sb, startup := startSandbox(b, sandbox.Config{Nodes: max(100, n/40), Speed: 60, StartTimeout: 10 * time.Minute})
 	defer sb.Stop()
-	cfg := rest.CopyConfig(sb.Admin)
-	cfg.QPS, cfg.Burst = 5000, 10000
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	kv, err := kubevirt.NewClientset(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	hyper, err := hypersdkclient.NewForConfig(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	kube, kv, hyper := loadClients(b, sb)
 	crd := vmPath{name: "kubevirt.io VirtualMachine CRD",
 		list: func(ctx context.Context, opts metav1.ListOptions) (int, string, string, error) {
 			l, err := kv.KubevirtV1().VirtualMachines("").List(ctx, opts)

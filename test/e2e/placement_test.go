@@ -406,8 +406,9 @@ var (
 	t4Resource   = fleet.GPUT4.GPUs[0].ResourceName
 )
 
-// addNode creates a sandbox node for the test, waits until kube-scheduler
-// may place pods on it, and deletes it when the test ends.
+// addNode creates a sandbox node for the test, waits until it is Ready and
+// carries no taint but kwok's and the ones mutate gave it, and deletes it
+// when the test ends.
 func addNode(t *testing.T, n fleet.Node, mutate ...func(*corev1.Node)) {
 	t.Helper()
 	ctx := context.Background()
@@ -429,7 +430,7 @@ func addNode(t *testing.T, n fleet.Node, mutate ...func(*corev1.Node)) {
 			return false, err
 		}
 		for _, taint := range node.Spec.Taints {
-			if taint.Key != fleet.FakeNodeTaintKey {
+			if taint.Key != fleet.FakeNodeTaintKey && !slices.ContainsFunc(obj.Spec.Taints, func(own corev1.Taint) bool { return own.MatchTaint(&taint) }) {
 				return false, fmt.Errorf("still tainted %s", taint.Key)
 			}
 		}

@@ -26,7 +26,11 @@ import (
 )
 
 // rebalanceLabel confines a test's nodes, VMs and policy to each other:
-// a RebalancePolicy is cluster-wide, and the sandbox is shared.
+// a RebalancePolicy is cluster-wide, and the sandbox is shared. The nodes
+// also carry it as a NoSchedule taint that only the test's VMs tolerate: the
+// extender prefers idle nodes, so any VM started elsewhere in the sandbox
+// meanwhile would otherwise land on a fresh test node and take the room the
+// test counts on (a CI run lost TestRebalancePressure's fifth VM that way).
 const rebalanceLabel = "hypersdk.io/e2e-rebalance"
 
 func rebalanceNode(t *testing.T, ns, name, zone string, labels map[string]string) {
@@ -35,6 +39,7 @@ func rebalanceNode(t *testing.T, ns, name, zone string, labels map[string]string
 	addNode(t, fleet.Node{Name: name, Zone: zone, Type: typ, Price: typ.Price}, func(n *corev1.Node) {
 		n.Labels[rebalanceLabel] = ns
 		maps.Copy(n.Labels, labels)
+		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: rebalanceLabel, Value: ns, Effect: corev1.TaintEffectNoSchedule})
 	})
 }
 
@@ -46,6 +51,8 @@ func rebalanceVM(t *testing.T, ns, name string, cpus uint32, memory string, load
 	vm.Annotations = annotations
 	vm.Spec.Template.ObjectMeta.Annotations = map[string]string{"hypersdk.io/load-profile": fmt.Sprintf("steady:%g", load)}
 	vm.Spec.Template.Spec.NodeSelector = map[string]string{rebalanceLabel: ns}
+	vm.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Key: rebalanceLabel, Operator: corev1.TolerationOpEqual, Value: ns,
+		Effect: corev1.TaintEffectNoSchedule}}
 	createKubeVirtVM(t, ns, vm)
 }
 

@@ -54,6 +54,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&IdleVMPolicyList{},
 		&RebalancePolicy{},
 		&RebalancePolicyList{},
+		&Dashboard{},
+		&DashboardList{},
 		&BudgetList{},
 		&CostReportOptions{},
 		&VirtualMachinePlacement{},

@@ -84,6 +84,16 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.CloneSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CostTrigger"):
 		return &hypersdkv1alpha1.CostTriggerApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Dashboard"):
+		return &hypersdkv1alpha1.DashboardApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("DashboardSpec"):
+		return &hypersdkv1alpha1.DashboardSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("DashboardTimeRange"):
+		return &hypersdkv1alpha1.DashboardTimeRangeApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("DashboardVMReference"):
+		return &hypersdkv1alpha1.DashboardVMReferenceApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("DashboardWidget"):
+		return &hypersdkv1alpha1.DashboardWidgetApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("DetachUSBSpec"):
 		return &hypersdkv1alpha1.DetachUSBSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("DrainTrigger"):

@@ -68,6 +68,12 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.CostReport{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_CostReport(ref),
 		v1alpha1.CostReportOptions{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_CostReportOptions(ref),
 		v1alpha1.CostTrigger{}.OpenAPIModelName():                        schema_hypersdk_apis_hypersdk_v1alpha1_CostTrigger(ref),
+		v1alpha1.Dashboard{}.OpenAPIModelName():                          schema_hypersdk_apis_hypersdk_v1alpha1_Dashboard(ref),
+		v1alpha1.DashboardList{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_DashboardList(ref),
+		v1alpha1.DashboardSpec{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_DashboardSpec(ref),
+		v1alpha1.DashboardTimeRange{}.OpenAPIModelName():                 schema_hypersdk_apis_hypersdk_v1alpha1_DashboardTimeRange(ref),
+		v1alpha1.DashboardVMReference{}.OpenAPIModelName():               schema_hypersdk_apis_hypersdk_v1alpha1_DashboardVMReference(ref),
+		v1alpha1.DashboardWidget{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_DashboardWidget(ref),
 		v1alpha1.DetachUSBSpec{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_DetachUSBSpec(ref),
 		v1alpha1.DrainTrigger{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_DrainTrigger(ref),
 		v1alpha1.FilteredNode{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_FilteredNode(ref),
@@ -2040,6 +2046,318 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CostTrigger(ref common.ReferenceCall
 				},
 			},
 		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_Dashboard(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Dashboard is a saved view of `kubectl hyper dashboard`: widgets laid out on a grid. It is an ordinary namespaced object so that RBAC decides who may read or change a saved view and `kubectl apply` can ship one.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.DashboardSpec{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.DashboardSpec{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_DashboardList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DashboardList is a list of Dashboards.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.Dashboard{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.Dashboard{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_DashboardSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DashboardSpec is the layout and what each widget shows.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"title": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Title is shown above the grid; the object's name when empty.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"description": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Description says what the dashboard is for.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"columns": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Columns is the width of the grid in cells: 1 to 24, 12 by default.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"timeRange": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TimeRange is what the charts show unless a widget sets its own; the last 24 hours by default.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.DashboardTimeRange{}.OpenAPIModelName()),
+						},
+					},
+					"widgets": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"name",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Widgets are placed on the grid; no two overlap.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.DashboardWidget{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.DashboardTimeRange{}.OpenAPIModelName(), v1alpha1.DashboardWidget{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_DashboardTimeRange(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DashboardTimeRange is either a window ending now (last) or a fixed range (start and end), at most 30 days: what VM history keeps.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"last": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Last is 1h, 6h, 24h, 7d or 30d.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"start": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"end": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_DashboardVMReference(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DashboardVMReference names a VM; in the dashboard's namespace when namespace is empty.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+				},
+				Required: []string{"name"},
+			},
+		},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_DashboardWidget(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DashboardWidget is one cell range of the grid and what it shows.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name identifies the widget within the dashboard (a DNS label).",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"type": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"chart": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Chart is which chart a Chart widget draws.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"vm": {
+						SchemaProps: spec.SchemaProps{
+							Description: "VM is the VM of a VMResources chart, a Console or a VNC widget.",
+							Ref:         ref(v1alpha1.DashboardVMReference{}.OpenAPIModelName()),
+						},
+					},
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Namespace limits a VMList to one namespace; all the user may list when empty.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"vmSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "VMSelector filters a VMList by label.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+					"cluster": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Cluster is the cluster the widget shows: the primary cluster when empty, every cluster (with per-cluster and aggregated totals) for \"*\".",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"timeRange": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TimeRange overrides the dashboard's for a chart.",
+							Ref:         ref(v1alpha1.DashboardTimeRange{}.OpenAPIModelName()),
+						},
+					},
+					"column": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Column and Row are the widget's top-left cell (from 0), Width and Height its size in cells. (Not x and y: YAML 1.1 reads a bare y as true, and kubectl's YAML does.)",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"row": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"integer"},
+							Format:  "int32",
+						},
+					},
+					"width": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"integer"},
+							Format:  "int32",
+						},
+					},
+					"height": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"integer"},
+							Format:  "int32",
+						},
+					},
+				},
+				Required: []string{"name", "type", "column", "row", "width", "height"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.DashboardTimeRange{}.OpenAPIModelName(), v1alpha1.DashboardVMReference{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
 	}
 }
 

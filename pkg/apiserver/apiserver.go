@@ -29,6 +29,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/registry/budget"
 	"github.com/hypersdk/hypersdk/pkg/registry/carbonscalingpolicy"
 	"github.com/hypersdk/hypersdk/pkg/registry/costreport"
+	"github.com/hypersdk/hypersdk/pkg/registry/dashboard"
 	historyrest "github.com/hypersdk/hypersdk/pkg/registry/history"
 	"github.com/hypersdk/hypersdk/pkg/registry/idlevmpolicy"
 	"github.com/hypersdk/hypersdk/pkg/registry/placementpolicy"
@@ -168,6 +169,11 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	storage["backupschedules"] = backups
+	dashboards, err := dashboard.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	storage["dashboards"] = dashboards
 	storage["backupschedules/status"] = backupStatus
 	budgets, budgetStatus, err := budget.NewREST(scheme, c.GenericConfig.RESTOptionsGetter)
 	if err != nil {

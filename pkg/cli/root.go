@@ -140,6 +140,6 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.SetErr(streams.ErrOut)
 	e.flags.AddFlags(cmd.PersistentFlags())
 	cmd.AddCommand(newVMCommand(e), newOpCommand(e), newConsoleCommand(e), newVNCCommand(e), newUSBCommand(e), newTemplateCommand(e), newSnapshotCommand(e),
-		newCostReportCommand(e))
+		newCostReportCommand(e), newDashboardCommand(e), newClustersCommand(e))
 	return cmd
 }

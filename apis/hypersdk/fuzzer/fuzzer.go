@@ -123,6 +123,15 @@ var Funcs = func(runtimeserializer.CodecFactory) []interface{} {
 				s.Thresholds = []int32{50, 80, 100}
 			}
 		},
+		func(s *hypersdk.DashboardSpec, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.Columns == 0 {
+				s.Columns = 12
+			}
+			if s.TimeRange == (hypersdk.DashboardTimeRange{}) {
+				s.TimeRange.Last = "24h"
+			}
+		},
 		func(s *hypersdk.BackupScheduleSpec, c randfill.Continue) {
 			c.FillNoCustom(s)
 			if s.MaxConcurrent == nil {

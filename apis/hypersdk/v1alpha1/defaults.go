@@ -88,6 +88,17 @@ func SetDefaults_VirtualMachineAutoscalerSpec(obj *VirtualMachineAutoscalerSpec)
 	}
 }
 
+// SetDefaults_DashboardSpec lays widgets out on twelve columns, the common
+// grid width, and shows the last day when no range is given.
+func SetDefaults_DashboardSpec(obj *DashboardSpec) {
+	if obj.Columns == 0 {
+		obj.Columns = 12
+	}
+	if obj.TimeRange == (DashboardTimeRange{}) {
+		obj.TimeRange.Last = "24h"
+	}
+}
+
 // SetDefaults_BackupScheduleSpec snapshots five VMs at a time.
 func SetDefaults_BackupScheduleSpec(obj *BackupScheduleSpec) {
 	if obj.MaxConcurrent == nil {

@@ -62,6 +62,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&IdleVMPolicyList{},
 		&RebalancePolicy{},
 		&RebalancePolicyList{},
+		&Dashboard{},
+		&DashboardList{},
 		&BudgetList{},
 		&CostReportOptions{},
 		&VirtualMachinePlacement{},

@@ -33,6 +33,8 @@ func RegisterDefaults(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&BackupScheduleList{}, func(obj interface{}) { SetObjectDefaults_BackupScheduleList(obj.(*BackupScheduleList)) })
 	scheme.AddTypeDefaultingFunc(&Budget{}, func(obj interface{}) { SetObjectDefaults_Budget(obj.(*Budget)) })
 	scheme.AddTypeDefaultingFunc(&BudgetList{}, func(obj interface{}) { SetObjectDefaults_BudgetList(obj.(*BudgetList)) })
+	scheme.AddTypeDefaultingFunc(&Dashboard{}, func(obj interface{}) { SetObjectDefaults_Dashboard(obj.(*Dashboard)) })
+	scheme.AddTypeDefaultingFunc(&DashboardList{}, func(obj interface{}) { SetObjectDefaults_DashboardList(obj.(*DashboardList)) })
 	scheme.AddTypeDefaultingFunc(&IdleVMPolicy{}, func(obj interface{}) { SetObjectDefaults_IdleVMPolicy(obj.(*IdleVMPolicy)) })
 	scheme.AddTypeDefaultingFunc(&IdleVMPolicyList{}, func(obj interface{}) { SetObjectDefaults_IdleVMPolicyList(obj.(*IdleVMPolicyList)) })
 	scheme.AddTypeDefaultingFunc(&RebalancePolicy{}, func(obj interface{}) { SetObjectDefaults_RebalancePolicy(obj.(*RebalancePolicy)) })
@@ -73,6 +75,17 @@ func SetObjectDefaults_BudgetList(in *BudgetList) {
 	for i := range in.Items {
 		a := &in.Items[i]
 		SetObjectDefaults_Budget(a)
+	}
+}
+
+func SetObjectDefaults_Dashboard(in *Dashboard) {
+	SetDefaults_DashboardSpec(&in.Spec)
+}
+
+func SetObjectDefaults_DashboardList(in *DashboardList) {
+	for i := range in.Items {
+		a := &in.Items[i]
+		SetObjectDefaults_Dashboard(a)
 	}
 }
 

@@ -192,6 +192,36 @@ func (in CostTrigger) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Dashboard) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.Dashboard"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DashboardList) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.DashboardList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DashboardSpec) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.DashboardSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DashboardTimeRange) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.DashboardTimeRange"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DashboardVMReference) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.DashboardVMReference"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DashboardWidget) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.DashboardWidget"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in DetachUSBSpec) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.DetachUSBSpec"
 }

@@ -69,6 +69,16 @@ var schemaYAML = typed.YAMLObject(`types:
     elementType:
       namedType: __untyped_deduced_
     elementRelationship: separable
+- name: com.github.hypersdk.hypersdk.apis.hypersdk.v1alpha1.Dashboard
+  scalar: untyped
+  list:
+    elementType:
+      namedType: __untyped_atomic_
+    elementRelationship: atomic
+  map:
+    elementType:
+      namedType: __untyped_deduced_
+    elementRelationship: separable
 - name: com.github.hypersdk.hypersdk.apis.hypersdk.v1alpha1.IdleVMPolicy
   scalar: untyped
   list:

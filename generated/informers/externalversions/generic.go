@@ -59,6 +59,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Hypersdk().V1alpha1().Budgets().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("carbonscalingpolicies"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Hypersdk().V1alpha1().CarbonScalingPolicies().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("dashboards"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Hypersdk().V1alpha1().Dashboards().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("idlevmpolicies"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Hypersdk().V1alpha1().IdleVMPolicies().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("placementpolicies"):

@@ -38,6 +38,14 @@ type BudgetNamespaceListerExpansion interface{}
 // CarbonScalingPolicyLister.
 type CarbonScalingPolicyListerExpansion interface{}
 
+// DashboardListerExpansion allows custom methods to be added to
+// DashboardLister.
+type DashboardListerExpansion interface{}
+
+// DashboardNamespaceListerExpansion allows custom methods to be added to
+// DashboardNamespaceLister.
+type DashboardNamespaceListerExpansion interface{}
+
 // IdleVMPolicyListerExpansion allows custom methods to be added to
 // IdleVMPolicyLister.
 type IdleVMPolicyListerExpansion interface{}

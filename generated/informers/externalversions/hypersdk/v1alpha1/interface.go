@@ -30,6 +30,8 @@ type Interface interface {
 	Budgets() TypedBudgetInformer
 	// CarbonScalingPolicies returns a CarbonScalingPolicyInformer.
 	CarbonScalingPolicies() TypedCarbonScalingPolicyInformer
+	// Dashboards returns a DashboardInformer.
+	Dashboards() TypedDashboardInformer
 	// IdleVMPolicies returns a IdleVMPolicyInformer.
 	IdleVMPolicies() TypedIdleVMPolicyInformer
 	// PlacementPolicies returns a PlacementPolicyInformer.
@@ -68,6 +70,11 @@ func (v *version) Budgets() TypedBudgetInformer {
 // CarbonScalingPolicies returns a TypedCarbonScalingPolicyInformer.
 func (v *version) CarbonScalingPolicies() TypedCarbonScalingPolicyInformer {
 	return &carbonScalingPolicyInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
+}
+
+// Dashboards returns a TypedDashboardInformer.
+func (v *version) Dashboards() TypedDashboardInformer {
+	return &dashboardInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // IdleVMPolicies returns a TypedIdleVMPolicyInformer.

@@ -24,6 +24,8 @@ type BudgetExpansion interface{}
 
 type CarbonScalingPolicyExpansion interface{}
 
+type DashboardExpansion interface{}
+
 type IdleVMPolicyExpansion interface{}
 
 type PlacementPolicyExpansion interface{}

@@ -31,6 +31,7 @@ type HypersdkV1alpha1Interface interface {
 	BackupSchedulesGetter
 	BudgetsGetter
 	CarbonScalingPoliciesGetter
+	DashboardsGetter
 	IdleVMPoliciesGetter
 	PlacementPoliciesGetter
 	RebalancePoliciesGetter
@@ -54,6 +55,10 @@ func (c *HypersdkV1alpha1Client) Budgets(namespace string) BudgetInterface {
 
 func (c *HypersdkV1alpha1Client) CarbonScalingPolicies() CarbonScalingPolicyInterface {
 	return newCarbonScalingPolicies(c)
+}
+
+func (c *HypersdkV1alpha1Client) Dashboards(namespace string) DashboardInterface {
+	return newDashboards(c, namespace)
 }
 
 func (c *HypersdkV1alpha1Client) IdleVMPolicies(namespace string) IdleVMPolicyInterface {

@@ -40,6 +40,10 @@ func (c *FakeHypersdkV1alpha1) CarbonScalingPolicies() v1alpha1.CarbonScalingPol
 	return newFakeCarbonScalingPolicies(c)
 }
 
+func (c *FakeHypersdkV1alpha1) Dashboards(namespace string) v1alpha1.DashboardInterface {
+	return newFakeDashboards(c, namespace)
+}
+
 func (c *FakeHypersdkV1alpha1) IdleVMPolicies(namespace string) v1alpha1.IdleVMPolicyInterface {
 	return newFakeIdleVMPolicies(c, namespace)
 }

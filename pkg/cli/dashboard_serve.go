@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hypersdk/hypersdk/pkg/dashboard"
+)
+
+// clusterStore is the clusters file the flags name, checked against the
+// user's kubeconfig.
+func (e *env) clusterStore(path string) *dashboard.ClusterStore {
+	return &dashboard.ClusterStore{Path: path, Kubeconfig: e.flags.ToRawKubeConfigLoader()}
+}
+
+// serveDashboard runs the dashboard on a loopback address until ctx ends.
+func (e *env) serveDashboard(ctx context.Context, store *dashboard.ClusterStore, address string, port int) error {
+	if ip := net.ParseIP(address); address != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--address %s: the dashboard uses your credentials and listens on loopback only "+
+			"(run it in the cluster from artifacts/dashboard to share it)", address)
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return err
+	}
+	srv := &dashboard.Server{Store: store, Token: base64.RawURLEncoding.EncodeToString(secret),
+		Resync: 2 * time.Second, Probe: 10 * time.Second}
+	ln, err := net.Listen("tcp", net.JoinHostPort(address, strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv.Start(ctx)
+	httpServer := &http.Server{Handler: srv.Handler(dashboard.UI()), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
+		defer done()
+		_ = httpServer.Shutdown(shutdown)
+	}()
+	fmt.Fprintf(e.streams.Out, "Dashboard: http://%s/?token=%s\n", ln.Addr(), srv.Token)
+	if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func newClustersCommand(e *env) *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:     "clusters",
+		Aliases: []string{"cluster"},
+		Short:   "The clusters kubectl hyper dashboard shows: kubeconfig contexts, one of them primary",
+		Long: `The clusters kubectl hyper dashboard shows are kubeconfig contexts, listed in
+a clusters file that a running dashboard re-reads: add, remove and use take
+effect there within seconds. Without the file, the current context is the
+only cluster.`,
+	}
+	cmd.PersistentFlags().StringVar(&path, "clusters-file", dashboard.DefaultClustersFile(), "The list of clusters the dashboard shows.")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the clusters, the primary first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := e.clusterStore(path).Load()
+			if err != nil {
+				return err
+			}
+			out := newOutput()
+			rows := make([]any, 0, len(l.Contexts))
+			for _, c := range l.Contexts {
+				rows = append(rows, [2]string{c, map[bool]string{true: "*"}[c == l.Primary]})
+			}
+			return out.printRows(e.streams.Out, rows, columns{names: []string{"CONTEXT", "PRIMARY"},
+				row: func(item any, _ bool) []any { r := item.([2]string); return []any{r[0], r[1]} }}, nil)
+		},
+	}
+	change := func(use, short, done string, f func(*dashboard.ClusterStore, string) error) *cobra.Command {
+		return &cobra.Command{
+			Use:   use + " CONTEXT",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if err := f(e.clusterStore(path), args[0]); err != nil {
+					return err
+				}
+				_, err := fmt.Fprintf(e.streams.Out, "cluster %s %s\n", args[0], done)
+				return err
+			},
+		}
+	}
+	cmd.AddCommand(list,
+		change("add", "Show a kubeconfig context's cluster", "added", (*dashboard.ClusterStore).Add),
+		change("remove", "Stop showing a cluster", "removed", (*dashboard.ClusterStore).Remove),
+		change("use", "Make a shown cluster the primary one", "is primary", (*dashboard.ClusterStore).Use))
+	return cmd
+}

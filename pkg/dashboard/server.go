@@ -1,0 +1,438 @@
+package dashboard
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+)
+
+// TokenCookie carries the dashboard's token once the browser has opened
+// the URL with ?token=.
+const TokenCookie = "hypersdk-dashboard"
+
+// Server is kubectl hyper dashboard's HTTP server in local mode: it talks
+// to each cluster with the user's own kubeconfig credentials (so RBAC is
+// the user's, and exec and OIDC credential plugins work), behind a random
+// token, on a loopback address only.
+type Server struct {
+	// Store is the clusters file, re-read while the server runs.
+	Store *ClusterStore
+	// Token must accompany every request but the first page's, which
+	// trades ?token= for a cookie.
+	Token string
+	// Resync is how often the clusters file is re-read; Probe how often
+	// each cluster's health is checked.
+	Resync, Probe time.Duration
+
+	mu       sync.RWMutex
+	list     ClusterList
+	clusters map[string]*cluster
+	loadErr  error
+}
+
+// cluster is one shown cluster: the user's credentials for it, a proxy
+// through them, and what the last probe found.
+type cluster struct {
+	name   string
+	config *rest.Config
+	proxy  *httputil.ReverseProxy
+	client hypersdkclient.Interface
+
+	mu     sync.Mutex
+	health ClusterHealth
+}
+
+// ClusterHealth is what GET /api/clusters says of one cluster.
+type ClusterHealth struct {
+	Name    string `json:"name"`
+	Server  string `json:"server,omitempty"`
+	Primary bool   `json:"primary"`
+	// Up is true when the last probe reached the API server; HyperSDK
+	// when hypersdk.io was served there.
+	Up       bool      `json:"up"`
+	HyperSDK bool      `json:"hypersdk"`
+	Version  string    `json:"version,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Checked  time.Time `json:"checked,omitzero"`
+}
+
+// Start reads the clusters file, then re-reads it and probes the clusters
+// in the background until ctx ends.
+func (s *Server) Start(ctx context.Context) {
+	s.sync()
+	go wait.UntilWithContext(ctx, func(ctx context.Context) { s.sync() }, s.Resync)
+	go wait.UntilWithContext(ctx, s.probeAll, s.Probe)
+}
+
+// sync builds what a changed clusters file needs: a proxy per new
+// cluster, none for removed ones.
+func (s *Server) sync() {
+	l, err := s.Store.Load()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loadErr = err
+	if err != nil {
+		return
+	}
+	raw, err := s.Store.Kubeconfig.RawConfig()
+	if err != nil {
+		s.loadErr = fmt.Errorf("reading kubeconfig: %w", err)
+		return
+	}
+	next := map[string]*cluster{}
+	for _, name := range l.Contexts {
+		if c, ok := s.clusters[name]; ok {
+			next[name] = c
+			continue
+		}
+		c, err := newCluster(name, contextConfig(raw, name))
+		if err != nil {
+			c = &cluster{name: name, health: ClusterHealth{Name: name, Error: err.Error()}}
+		}
+		next[name] = c
+		if c.config != nil {
+			go c.probe(context.Background())
+		}
+	}
+	s.list, s.clusters = l, next
+}
+
+func newCluster(name string, cc clientcmd.ClientConfig) (*cluster, error) {
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig context %s: %w", name, err)
+	}
+	rt, err := rest.TransportFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("credentials of context %s: %w", name, err)
+	}
+	target, err := url.Parse(cfg.Host)
+	if err != nil {
+		return nil, fmt.Errorf("server of context %s: %w", name, err)
+	}
+	prefix := "/k8s/" + name
+	proxy := &httputil.ReverseProxy{
+		Transport: rt,
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.URL.Path = strings.TrimRight(target.Path, "/") + strings.TrimPrefix(r.In.URL.Path, prefix)
+			r.Out.URL.RawPath = ""
+			// The user's kubeconfig credentials go to the cluster; the
+			// dashboard's token and the browser's origin do not.
+			r.Out.Header.Del("Authorization")
+			r.Out.Header.Del("Cookie")
+			r.Out.Header.Del("Origin")
+		},
+		FlushInterval: -1, // watches stream
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeError(w, http.StatusBadGateway, fmt.Errorf("cluster %s: %w", name, err))
+		},
+	}
+	// The dashboard's own reads (probes, counts) give up on a cluster that
+	// does not answer, so one that hangs shows as down.
+	bounded := rest.CopyConfig(cfg)
+	bounded.Timeout = 15 * time.Second
+	client, err := hypersdkclient.NewForConfig(bounded)
+	if err != nil {
+		return nil, err
+	}
+	return &cluster{name: name, config: cfg, proxy: proxy, client: client, health: ClusterHealth{Name: name, Server: cfg.Host}}, nil
+}
+
+func (s *Server) probeAll(ctx context.Context) {
+	s.mu.RLock()
+	clusters := make([]*cluster, 0, len(s.clusters))
+	for _, c := range s.clusters {
+		if c.config != nil {
+			clusters = append(clusters, c)
+		}
+	}
+	s.mu.RUnlock()
+	var wg sync.WaitGroup
+	for _, c := range clusters {
+		wg.Go(func() { c.probe(ctx) })
+	}
+	wg.Wait()
+}
+
+// probe asks the cluster for its version and for hypersdk.io, with the
+// user's credentials.
+func (c *cluster) probe(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	h := ClusterHealth{Name: c.name, Server: c.config.Host, Checked: time.Now()}
+	disco := c.client.Discovery()
+	if v, err := disco.ServerVersion(); err != nil {
+		h.Error = err.Error()
+	} else {
+		h.Up, h.Version = true, v.GitVersion
+		err := disco.RESTClient().Get().AbsPath("/apis/hypersdk.io/v1alpha1").Do(ctx).Error()
+		h.HyperSDK = err == nil
+		if err != nil {
+			h.Error = "hypersdk.io not served: " + err.Error()
+		}
+	}
+	c.mu.Lock()
+	c.health = h
+	c.mu.Unlock()
+}
+
+func (c *cluster) status() ClusterHealth {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.health
+}
+
+// Handler serves the UI, the clusters API and the per-cluster proxies.
+func (s *Server) Handler(ui http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/clusters", s.getClusters)
+	mux.HandleFunc("POST /api/clusters", s.changeClusters(s.Store.Add))
+	mux.HandleFunc("DELETE /api/clusters/{name}", func(w http.ResponseWriter, r *http.Request) {
+		s.apply(w, s.Store.Remove(r.PathValue("name")))
+	})
+	mux.HandleFunc("PUT /api/primary", s.changeClusters(s.Store.Use))
+	mux.HandleFunc("GET /api/summary", s.summary)
+	mux.HandleFunc("/k8s/{cluster}/", s.proxy)
+	mux.Handle("/", ui)
+	return s.guard(mux)
+}
+
+// guard lets through only requests to a loopback host name (no DNS
+// rebinding), from the dashboard's own origin (no cross-site requests), with
+// the token.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			writeError(w, http.StatusForbidden, fmt.Errorf("host %q: the dashboard answers on localhost only", r.Host))
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+			writeError(w, http.StatusForbidden, fmt.Errorf("origin %q is not the dashboard's", o))
+			return
+		}
+		if t := r.URL.Query().Get("token"); r.Method == http.MethodGet && r.URL.Path == "/" && s.tokenMatches(t) {
+			http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: t, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		if c, err := r.Cookie(TokenCookie); err != nil || !s.tokenMatches(c.Value) {
+			writeError(w, http.StatusUnauthorized, errors.New("open the URL kubectl hyper dashboard printed: it carries the token"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) tokenMatches(t string) bool {
+	return t != "" && subtle.ConstantTimeCompare([]byte(t), []byte(s.Token)) == 1
+}
+
+// Clusters lists the shown clusters, primary first, with their health.
+func (s *Server) Clusters() ([]ClusterHealth, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.loadErr != nil {
+		return nil, s.loadErr
+	}
+	out := make([]ClusterHealth, 0, len(s.list.Contexts))
+	for _, name := range s.list.Contexts {
+		h := s.clusters[name].status()
+		h.Primary = name == s.list.Primary
+		out = append(out, h)
+	}
+	slices.SortStableFunc(out, func(a, b ClusterHealth) int {
+		switch {
+		case a.Primary == b.Primary:
+			return 0
+		case a.Primary:
+			return -1
+		}
+		return 1
+	})
+	return out, nil
+}
+
+func (s *Server) getClusters(w http.ResponseWriter, _ *http.Request) {
+	out, err := s.Clusters()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// changeClusters applies a change named by {"context": ...}.
+func (s *Server) changeClusters(change func(string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Context string `json:"context"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil || body.Context == "" {
+			writeError(w, http.StatusBadRequest, errors.New(`want {"context": "<kubeconfig context>"}`))
+			return
+		}
+		s.apply(w, change(body.Context))
+	}
+}
+
+// apply answers a change of the clusters file and takes it in at once.
+func (s *Server) apply(w http.ResponseWriter, err error) {
+	if err != nil {
+		writeError(w, http.StatusConflict, err)
+		return
+	}
+	s.sync()
+	s.getClusters(w, nil)
+}
+
+func (s *Server) lookup(name string) (*cluster, string) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if name == "" {
+		name = s.list.Primary
+	}
+	return s.clusters[name], name
+}
+
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
+	c, name := s.lookup(r.PathValue("cluster"))
+	switch {
+	case c == nil:
+		writeError(w, http.StatusNotFound, fmt.Errorf("cluster %q is not shown", name))
+	case c.proxy == nil:
+		writeError(w, http.StatusBadGateway, errors.New(c.status().Error))
+	default:
+		c.proxy.ServeHTTP(w, r)
+	}
+}
+
+// ClusterVMs counts one cluster's VMs by phase, or says why it could not.
+type ClusterVMs struct {
+	Cluster string         `json:"cluster"`
+	Up      bool           `json:"up"`
+	Error   string         `json:"error,omitempty"`
+	Total   int            `json:"total"`
+	ByPhase map[string]int `json:"byPhase"`
+}
+
+// Summary is GET /api/summary: VMs per cluster and over all of them.
+type Summary struct {
+	Clusters []ClusterVMs   `json:"clusters"`
+	Total    int            `json:"total"`
+	ByPhase  map[string]int `json:"byPhase"`
+}
+
+// summary counts the VMs the user may list (?namespace=, ?cluster= one
+// cluster or * for all, the primary by default), each cluster on its own:
+// one that is down is reported with its error and left out of the totals.
+func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
+	s.mu.RLock()
+	names := []string{s.list.Primary}
+	switch want := r.URL.Query().Get("cluster"); want {
+	case "*":
+		names = slices.Clone(s.list.Contexts)
+	case "":
+	default:
+		names = []string{want}
+	}
+	s.mu.RUnlock()
+	ns := r.URL.Query().Get("namespace")
+	out := Summary{Clusters: make([]ClusterVMs, len(names)), ByPhase: map[string]int{}}
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() { out.Clusters[i] = s.countVMs(r.Context(), name, ns) })
+	}
+	wg.Wait()
+	for _, c := range out.Clusters {
+		out.Total += c.Total
+		for p, n := range c.ByPhase {
+			out.ByPhase[p] += n
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) countVMs(ctx context.Context, name, ns string) ClusterVMs {
+	out := ClusterVMs{Cluster: name, ByPhase: map[string]int{}}
+	c, _ := s.lookup(name)
+	switch {
+	case c == nil:
+		out.Error = "not shown"
+		return out
+	case c.client == nil:
+		out.Error = c.status().Error
+		return out
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	opts := metav1.ListOptions{Limit: 500}
+	for {
+		list, err := c.client.HypersdkV1alpha1().VirtualMachines(ns).List(ctx, opts)
+		if err != nil {
+			out.Error, out.Total, out.ByPhase = err.Error(), 0, map[string]int{}
+			return out
+		}
+		for i := range list.Items {
+			out.ByPhase[phaseOf(&list.Items[i])]++
+		}
+		out.Total += len(list.Items)
+		if opts.Continue = list.Continue; opts.Continue == "" {
+			break
+		}
+	}
+	out.Up = true
+	return out
+}
+
+func phaseOf(vm *v1alpha1.VirtualMachine) string {
+	if vm.Status.Phase == "" {
+		return "Unknown"
+	}
+	return string(vm.Status.Phase)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		klog.V(2).Info("Writing a dashboard response", "err", err)
+	}
+}
+
+// writeError answers with a Kubernetes-style Status, as the proxied API
+// servers do, so the UI reads one error shape.
+func writeError(w http.ResponseWriter, code int, err error) {
+	reason := map[int]metav1.StatusReason{http.StatusBadRequest: metav1.StatusReasonBadRequest,
+		http.StatusUnauthorized: metav1.StatusReasonUnauthorized, http.StatusForbidden: metav1.StatusReasonForbidden,
+		http.StatusNotFound: metav1.StatusReasonNotFound, http.StatusConflict: metav1.StatusReasonConflict,
+		http.StatusBadGateway: metav1.StatusReasonServiceUnavailable}[code]
+	if reason == "" {
+		reason = metav1.StatusReasonInternalError
+	}
+	writeJSON(w, code, metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusFailure,
+		Message: err.Error(), Code: int32(code), Reason: reason})
+}

@@ -1,0 +1,110 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// testStore is a clusters file beside a kubeconfig with the given
+// contexts, each pointing at server.
+func testStore(t *testing.T, server string, contexts ...string) *ClusterStore {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: server}
+	cfg.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: "user-token"}
+	for _, c := range contexts {
+		cfg.Contexts[c] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+	}
+	cfg.CurrentContext = contexts[0]
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}, nil)
+	return &ClusterStore{Path: filepath.Join(dir, "hypersdk", "clusters.yaml"), Kubeconfig: loader}
+}
+
+func TestClusterStore(t *testing.T) {
+	s := testStore(t, "https://127.0.0.1:1", "a", "b", "c")
+	l, err := s.Load()
+	if err != nil || l.Primary != "a" || len(l.Contexts) != 1 {
+		t.Fatalf("without a file: %+v %v, want the current context alone", l, err)
+	}
+	for _, step := range []struct {
+		f       func(string) error
+		context string
+		ok      bool
+	}{{s.Add, "b", true}, {s.Add, "b", false}, {s.Add, "missing", false}, {s.Use, "c", false},
+		{s.Add, "c", true}, {s.Use, "c", true}, {s.Remove, "c", true}, {s.Remove, "c", false}} {
+		if err := step.f(step.context); (err == nil) != step.ok {
+			t.Errorf("%s: error %v, want ok=%v", step.context, err, step.ok)
+		}
+	}
+	// Removing the primary made the first remaining one primary.
+	if l, err := s.Load(); err != nil || l.Primary != "a" || strings.Join(l.Contexts, ",") != "a,b" {
+		t.Errorf("after the changes: %+v %v", l, err)
+	}
+	if err := os.WriteFile(s.Path, []byte("primary: a\nclusterz: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(); err == nil {
+		t.Error("a clusters file with an unknown field loaded")
+	}
+}
+
+// TestServerGuard: only loopback hosts, the dashboard's own origin and the
+// token get through; the token in the URL is traded for a cookie.
+func TestServerGuard(t *testing.T) {
+	s := &Server{Store: testStore(t, "https://127.0.0.1:1", "a"), Token: "secret", Resync: time.Hour, Probe: time.Hour}
+	s.Start(t.Context())
+	h := s.Handler(UI())
+	do := func(host, origin, cookie, target string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, target, nil)
+		r.Host = host
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		if cookie != "" {
+			r.AddCookie(&http.Cookie{Name: TokenCookie, Value: cookie})
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	for _, tc := range []struct {
+		name, host, origin, cookie, target string
+		want                               int
+	}{
+		{"token traded for a cookie", "127.0.0.1:8000", "", "", "/?token=secret", http.StatusSeeOther},
+		{"wrong token", "127.0.0.1:8000", "", "", "/?token=guess", http.StatusUnauthorized},
+		{"no token", "localhost:8000", "", "", "/api/clusters", http.StatusUnauthorized},
+		{"rebinding host", "evil.example:8000", "", "secret", "/api/clusters", http.StatusForbidden},
+		{"other origin", "127.0.0.1:8000", "http://evil.example", "secret", "/api/clusters", http.StatusForbidden},
+		{"own origin", "127.0.0.1:8000", "http://127.0.0.1:8000", "secret", "/api/clusters", http.StatusOK},
+		{"IPv6 loopback", "[::1]:8000", "", "secret", "/", http.StatusOK},
+		{"cluster not shown", "127.0.0.1:8000", "", "secret", "/k8s/b/version", http.StatusNotFound},
+	} {
+		if w := do(tc.host, tc.origin, tc.cookie, tc.target); w.Code != tc.want {
+			t.Errorf("%s: %d %s, want %d", tc.name, w.Code, w.Body, tc.want)
+		}
+	}
+	w := do("127.0.0.1:8000", "", "", "/?token=secret")
+	if c := w.Result().Cookies(); len(c) != 1 || c[0].Value != "secret" || !c[0].HttpOnly || c[0].SameSite != http.SameSiteStrictMode {
+		t.Errorf("cookie %+v", c)
+	}
+	var clusters []ClusterHealth
+	if err := json.Unmarshal(do("127.0.0.1:8000", "", "secret", "/api/clusters").Body.Bytes(), &clusters); err != nil ||
+		len(clusters) != 1 || clusters[0].Name != "a" || !clusters[0].Primary {
+		t.Errorf("clusters %+v %v", clusters, err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/nodesnapshot"
 	"github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/placement"
+	"github.com/hypersdk/hypersdk/pkg/placementpolicy"
 )
 
 // cluster is what one pass reads, once for every policy.
@@ -34,6 +35,9 @@ type cluster struct {
 	vms map[string]*kvv1.VirtualMachine
 	// intensity caches zone intensities by zone and horizon.
 	intensity map[string]zoneIntensity
+	// placement are the PlacementPolicies: each VM is ranked with the one
+	// the scheduler extender would place it with.
+	placement []*v1alpha1.PlacementPolicy
 }
 
 type zoneIntensity struct {
@@ -101,6 +105,13 @@ func (c *Controller) read(ctx context.Context) (*cluster, error) {
 	}
 	for i := range vms.Items {
 		cl.vms[vms.Items[i].Namespace+"/"+vms.Items[i].Name] = &vms.Items[i]
+	}
+	policies, err := c.cfg.HyperSDK.HypersdkV1alpha1().PlacementPolicies().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing placement policies: %w", err)
+	}
+	for i := range policies.Items {
+		cl.placement = append(cl.placement, &policies.Items[i])
 	}
 	return cl, nil
 }
@@ -170,12 +181,16 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 		}
 		req, u := cl.vmRequests[key], cl.vmUsage[key]
 		reason, _ := operations.NotMigratable(vmi)
+		// The instance's labels are its launcher pod's, which the
+		// extender selects the policy by.
+		pol, _ := placementpolicy.Select(cl.placement, vmi.Labels)
 		in.VMs = append(in.VMs, VM{Namespace: vmi.Namespace, Name: vmi.Name, Node: vmi.Status.NodeName,
 			Request: placement.VMRequest{Namespace: vmi.Namespace, Name: vmi.Name, CPUCores: req[0],
 				MemoryBytes: req[1], Labels: vm.Labels, UsageCPU: u[0], UsageMemory: u[1]},
 			LiveMigratable: reason == "",
 			Excluded:       vm.Annotations[v1alpha1.RebalanceExcludeAnnotation] == "true" || vmi.Annotations[v1alpha1.RebalanceExcludeAnnotation] == "true",
 			Started:        vmi.CreationTimestamp.Time,
+			Placement:      &pol,
 		})
 	}
 	return in, missing, nil

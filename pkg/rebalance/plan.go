@@ -39,6 +39,9 @@ type VM struct {
 	// CooldownUntil: the policy moved the VM lately and moves it for
 	// savings or pressure only after this; emptying a node ignores it.
 	CooldownUntil time.Time
+	// Placement is the PlacementPolicy that governs the VM, mapped onto
+	// the model; Input.Placement when nil.
+	Placement *placement.Policy
 }
 
 // Flight is one of the policy's migrations still running.
@@ -55,7 +58,8 @@ type Input struct {
 	// Armed is the status's record of since when each trigger condition
 	// has held.
 	Armed map[string]time.Time
-	// Placement ranks candidate nodes, as for a new VM.
+	// Placement ranks candidate nodes, as for a new VM, for the VMs
+	// without a policy of their own.
 	Placement placement.Policy
 }
 
@@ -455,11 +459,20 @@ func (p *planner) scoreHere(vm *VM, src *nodeState) (placement.NodeScore, bool) 
 	if src.Unschedulable {
 		return placement.NodeScore{}, false
 	}
-	d := placement.Evaluate(vm.Request, []placement.NodeSnapshot{s}, p.in.Placement)
+	d := placement.Evaluate(vm.Request, []placement.NodeSnapshot{s}, p.policyOf(vm))
 	if len(d.Scores) == 0 {
 		return placement.NodeScore{}, false
 	}
 	return d.Scores[0], true
+}
+
+// policyOf is the placement policy vm is ranked with: its own, as the
+// scheduler extender would place it, else the input's.
+func (p *planner) policyOf(vm *VM) placement.Policy {
+	if vm.Placement != nil {
+		return *vm.Placement
+	}
+	return p.in.Placement
 }
 
 // ranking orders feasible targets, best first.
@@ -485,7 +498,7 @@ func (p *planner) best(vm *VM, ok func(*nodeState) bool, rank ranking) (placemen
 		cands = append(cands, st.Snapshot)
 	}
 	p.scratch = cands
-	d := placement.Evaluate(vm.Request, cands, p.in.Placement)
+	d := placement.Evaluate(vm.Request, cands, p.policyOf(vm))
 	if len(d.Scores) == 0 {
 		return placement.NodeScore{}, "", false
 	}

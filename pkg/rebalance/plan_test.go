@@ -343,3 +343,32 @@ func TestCarbonMovesOnlyToAZoneCleanerForLongEnough(t *testing.T) {
 		t.Errorf("an hour later: moves = %q, want v to C", moves(plan))
 	}
 }
+
+// TestEachVMIsRankedWithItsOwnPlacementPolicy: emptying a node sends each
+// VM where the scheduler extender would place it, by the PlacementPolicy
+// that governs it: a carbon ceiling keeps one VM off the dirty node, a
+// cost-only policy sends the other to the cheap one.
+func TestEachVMIsRankedWithItsOwnPlacementPolicy(t *testing.T) {
+	drain := v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceDrain, Drain: &v1alpha1.DrainTrigger{
+		NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"retire": "yes"}}}}
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("a", "ES", 200, 40), node("cheap-dirty", "PL", 600, 30), node("clean", "FR", 40, 30)}}
+	in.Nodes[0].Labels["retire"] = "yes"
+	in.Nodes[0].Unschedulable, in.Nodes[0].Snapshot.AllocatableCPU, in.Nodes[0].Snapshot.AllocatableMemory = true, 0, 0
+	in.Nodes[1].Snapshot.Pricing.CPUCoreHour = 0.01
+	ceiling := placement.DefaultPolicy()
+	ceiling.MaxCarbonIntensity = 100
+	costOnly := placement.DefaultPolicy()
+	costOnly.CarbonWeight, costOnly.PressureWeight = 0, 0
+	clean, cheap := vm("clean-only", "a", 2, 1, 2), vm("cost-only", "a", 2, 1, 2)
+	clean.Placement, cheap.Placement = &ceiling, &costOnly
+	place(in, clean)
+	place(in, cheap)
+	plan, err := Compute(spec(drain), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "clean-only:a->clean cost-only:a->cheap-dirty" && got != "cost-only:a->cheap-dirty clean-only:a->clean" {
+		t.Errorf("moves = %q, want clean-only to clean and cost-only to cheap-dirty", got)
+	}
+}

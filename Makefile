@@ -28,12 +28,14 @@ run: build
 test: verify
 	@hack/tools-bin.sh >/dev/null
 	@hack/prometheus-bin.sh >/dev/null
+	@hack/chromium.sh >/dev/null
 	$(GO) test -count=1 -timeout 50m ./...
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)
 
 e2e:
+	@hack/chromium.sh >/dev/null
 	$(GO) test -count=1 -timeout 50m -v ./test/...
 
 # Benchmarks against real control planes; figures land in _output/bench/.

@@ -38,31 +38,11 @@ func TestDashboardServer(t *testing.T) {
 	createKubeVirtVM(t, ns, kubevirtVM("web", 1, "1Gi", nil))
 	runningVMI(t, ns, "web", "")
 
-	raw, err := clientcmd.LoadFromFile(env.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := raw.CurrentContext
-	raw.Clusters["nowhere"] = &clientcmdapi.Cluster{Server: "https://127.0.0.1:1", InsecureSkipTLSVerify: true}
-	raw.Contexts["down"] = &clientcmdapi.Context{Cluster: "nowhere", AuthInfo: raw.Contexts[admin].AuthInfo}
-	raw.AuthInfos["viewer"] = &clientcmdapi.AuthInfo{Token: env.ServiceAccountToken(t, ns, "viewer", "view")}
-	raw.Contexts["viewer"] = &clientcmdapi.Context{Cluster: raw.Contexts[admin].Cluster, AuthInfo: "viewer"}
-	dir := t.TempDir()
-	kubeconfig, clusters := filepath.Join(dir, "kubeconfig"), filepath.Join(dir, "clusters.yaml")
-	if err := clientcmd.WriteToFile(*raw, kubeconfig); err != nil {
-		t.Fatal(err)
-	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
+	kubeconfig, clusters, admin := dashboardKubeconfig(t, ns)
 	run := func(args ...string) string {
-		t.Helper()
-		cmd := hyperCommand(ctx, append(args, "--clusters-file", clusters)...)
-		cmd.Env = append(cmd.Env, "KUBECONFIG="+kubeconfig)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("kubectl hyper %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
+		return hyperWith(t, ctx, kubeconfig, append(args, "--clusters-file", clusters)...)
 	}
 	run("clusters", "add", "down")
 	run("clusters", "add", "viewer")
@@ -70,24 +50,7 @@ func TestDashboardServer(t *testing.T) {
 		!strings.Contains(strings.SplitN(out, "\n", 3)[1], "*") {
 		t.Errorf("clusters list, want %s primary and first:\n%s", admin, out)
 	}
-
-	cmd := hyperCommand(ctx, "dashboard", "--clusters-file", clusters)
-	cmd.Env = append(cmd.Env, "KUBECONFIG="+kubeconfig)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stop(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "Dashboard: http://127.0.0.1:") {
-		t.Fatalf("first line %q, %v", line, err)
-	}
-	start := strings.TrimSpace(strings.TrimPrefix(line, "Dashboard: "))
-	base := start[:strings.Index(start, "/?token=")]
-	token := start[len(base)+len("/?token="):]
+	start, base, token := startDashboard(t, ctx, kubeconfig, clusters)
 
 	if resp, err := http.Get(base + "/api/clusters"); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("without the token: %v %v", resp, err)
@@ -204,4 +167,63 @@ func TestDashboardServer(t *testing.T) {
 	if _, err := get(ctx, "/api/summary", &summary); err != nil || len(summary.Clusters) != 1 || summary.Clusters[0].Cluster != "viewer" {
 		t.Errorf("summary of the primary: %+v %v", summary, err)
 	}
+}
+
+// dashboardKubeconfig writes a kubeconfig with the sandbox's admin context
+// (current), "viewer" (the sandbox as a ServiceAccount bound to view in ns)
+// and "down" (a server that refuses connections), and names a clusters file
+// beside it.
+func dashboardKubeconfig(t *testing.T, ns string) (kubeconfig, clusters, admin string) {
+	t.Helper()
+	raw, err := clientcmd.LoadFromFile(env.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin = raw.CurrentContext
+	raw.Clusters["nowhere"] = &clientcmdapi.Cluster{Server: "https://127.0.0.1:1", InsecureSkipTLSVerify: true}
+	raw.Contexts["down"] = &clientcmdapi.Context{Cluster: "nowhere", AuthInfo: raw.Contexts[admin].AuthInfo}
+	raw.AuthInfos["viewer"] = &clientcmdapi.AuthInfo{Token: env.ServiceAccountToken(t, ns, "viewer", "view")}
+	raw.Contexts["viewer"] = &clientcmdapi.Context{Cluster: raw.Contexts[admin].Cluster, AuthInfo: "viewer"}
+	dir := t.TempDir()
+	kubeconfig, clusters = filepath.Join(dir, "kubeconfig"), filepath.Join(dir, "clusters.yaml")
+	if err := clientcmd.WriteToFile(*raw, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	return kubeconfig, clusters, admin
+}
+
+// hyperWith runs kubectl hyper with another kubeconfig and returns its output.
+func hyperWith(t *testing.T, ctx context.Context, kubeconfig string, args ...string) string {
+	t.Helper()
+	cmd := hyperCommand(ctx, args...)
+	cmd.Env = append(cmd.Env, "KUBECONFIG="+kubeconfig)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl hyper %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// startDashboard runs kubectl hyper dashboard until ctx ends and returns
+// the URL it printed, its base and its token.
+func startDashboard(t *testing.T, ctx context.Context, kubeconfig, clusters string) (start, base, token string) {
+	t.Helper()
+	ctx, stop := context.WithCancel(ctx)
+	cmd := hyperCommand(ctx, "dashboard", "--clusters-file", clusters)
+	cmd.Env = append(cmd.Env, "KUBECONFIG="+kubeconfig)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "Dashboard: http://127.0.0.1:") {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	start = strings.TrimSpace(strings.TrimPrefix(line, "Dashboard: "))
+	base = start[:strings.Index(start, "/?token=")]
+	return start, base, start[len(base)+len("/?token="):]
 }

@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hypersdk/hypersdk/test/framework"
+)
+
+// chromium is Debian's browser, which make test installs (hack/chromium.sh).
+const chromium = "/usr/bin/chromium"
+
+// newBrowser starts a headless Chromium with a fresh profile and without
+// the background connections this closed network refuses.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("no browser at %s (%v): make test installs Debian's chromium with hack/chromium.sh", chromium, err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	browser, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	// The first action starts the browser, on a context without a deadline.
+	if err := chromedp.Do(browser, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting %s: %v", chromium, err)
+	}
+	return browser
+}
+
+// text evaluates a JavaScript expression giving a string in the page.
+func text(browser context.Context, expr string) (string, error) {
+	ctx, cancel := context.WithTimeout(browser, 20*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+}
+
+// TestDashboardInBrowser: in real Chromium, the dashboard lists the VMs of
+// the primary cluster and keeps the list live by watch (a VM created and
+// deleted through the API appears and goes without a reload), shows a
+// cluster that refuses connections as down with its error, and shows the
+// same VM counts as the API. The screenshot (PNG) lands in
+// _output/screenshots.
+func TestDashboardInBrowser(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "dash-browser")
+	createKubeVirtVM(t, ns, kubevirtVM("web", 1, "1Gi", nil))
+	runningVMI(t, ns, "web", "")
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	kubeconfig, clusters, _ := dashboardKubeconfig(t, ns)
+	hyperWith(t, ctx, kubeconfig, "clusters", "add", "down", "--clusters-file", clusters)
+	start, _, _ := startDashboard(t, ctx, kubeconfig, clusters)
+
+	browser := newBrowser(t)
+	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil {
+		t.Fatal(err)
+	}
+	row := func(name string) string {
+		return fmt.Sprintf(`(document.querySelector('#vms tr[data-vm="%s/%s"]') || {innerText: ""}).innerText`, ns, name)
+	}
+	framework.Eventually(t, "web listed Running, the list live", func(context.Context) (bool, error) {
+		got, err := text(browser, row("web"))
+		if err != nil {
+			return false, err
+		}
+		live, err := text(browser, `document.getElementById("watch-state").innerText`)
+		return strings.Contains(got, "Running") && live == "(live)", err
+	})
+	framework.Eventually(t, "the down cluster shown down", func(context.Context) (bool, error) {
+		got, err := text(browser, `[...document.querySelectorAll("#clusters tbody tr")].map(r => r.innerText).join("\n")`)
+		return strings.Contains(got, "down\thttps://127.0.0.1:1\t\tdown\t\t"), err
+	})
+
+	createKubeVirtVM(t, ns, kubevirtVM("late", 1, "1Gi", nil))
+	framework.Eventually(t, "late appears Running without a reload", func(context.Context) (bool, error) {
+		got, err := text(browser, row("late"))
+		return strings.Contains(got, "Running"), err
+	})
+	if err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Delete(ctx, "late", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "late gone", func(context.Context) (bool, error) {
+		got, err := text(browser, row("late"))
+		return got == "", err
+	})
+
+	shot, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("..", "..", "_output", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "dashboard-clusters.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

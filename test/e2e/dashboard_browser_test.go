@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,9 +12,23 @@ import (
 
 	"github.com/chromedp/chromedp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
 
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
+
+// csvNames is namespace,name,phase,node of each row of a CSV export.
+func csvNames(csv string) string {
+	var out []string
+	for i, line := range strings.Split(strings.TrimSpace(csv), "\n") {
+		if f := strings.Split(line, ","); i > 0 && len(f) >= 4 {
+			out = append(out, strings.Join(f[:4], ","))
+		}
+	}
+	return strings.Join(out, "\n")
+}
 
 // chromium is Debian's browser, which make test installs (hack/chromium.sh).
 const chromium = "/usr/bin/chromium"
@@ -50,13 +65,18 @@ func text(browser context.Context, expr string) (string, error) {
 // TestDashboardInBrowser: in real Chromium, the dashboard lists the VMs of
 // the primary cluster and keeps the list live by watch (a VM created and
 // deleted through the API appears and goes without a reload), shows a
-// cluster that refuses connections as down with its error, and shows the
-// same VM counts as the API. The screenshot (PNG) lands in
-// _output/screenshots.
+// cluster that refuses connections as down with its error, and its filters
+// (labels by the API server, phase, CPUs and memory in the page) and CSV
+// and JSON exports give exactly the VMs the API gives for the same
+// filters. The screenshot (PNG) lands in _output/screenshots.
 func TestDashboardInBrowser(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ns := env.Namespace(t, "dash-browser")
-	createKubeVirtVM(t, ns, kubevirtVM("web", 1, "1Gi", nil))
+	mine := map[string]string{"hypersdk.io/e2e-dashboard": ns}
+	createKubeVirtVM(t, ns, kubevirtVM("web", 1, "1Gi", mine))
+	big := kubevirtVM("big", 2, "3Gi", mine)
+	big.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
+	createKubeVirtVM(t, ns, big)
 	runningVMI(t, ns, "web", "")
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -96,6 +116,60 @@ func TestDashboardInBrowser(t *testing.T) {
 		got, err := text(browser, row("late"))
 		return got == "", err
 	})
+
+	// Filters: the label selector goes to the API server; phase, CPUs and
+	// memory are applied in the page. Exports are what the table shows.
+	selector := "hypersdk.io/e2e-dashboard=" + ns
+	if _, err := text(browser, `(() => { const f = document.getElementById("f-labels"); f.value = "`+selector+`";
+		f.dispatchEvent(new Event("change")); return ""; })()`); err != nil {
+		t.Fatal(err)
+	}
+	api, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines("").List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		phase, cpus, memory string
+		keep                func(vm *v1alpha1.VirtualMachine) bool
+	}{
+		{"", "", "", func(*v1alpha1.VirtualMachine) bool { return true }},
+		{"Running", "", "", func(vm *v1alpha1.VirtualMachine) bool { return vm.Status.Phase == v1alpha1.VirtualMachineRunning }},
+		{"", "2", "2.5", func(vm *v1alpha1.VirtualMachine) bool {
+			return vm.Spec.CPUs >= 2 && vm.Spec.Memory != nil && vm.Spec.Memory.Value() >= 5<<29
+		}},
+	} {
+		var want []string
+		for i := range api.Items {
+			if vm := &api.Items[i]; tc.keep(vm) {
+				want = append(want, fmt.Sprintf("%s,%s,%s,%s", vm.Namespace, vm.Name, vm.Status.Phase, vm.Status.NodeName))
+			}
+		}
+		if len(want) == 0 {
+			t.Fatalf("filters %+v select nothing in the API's list %v", tc, api.Items)
+		}
+		set := fmt.Sprintf(`(() => { for (const [id, v] of [["f-phase", %q], ["f-cpus", %q], ["f-memory", %q]]) {
+			const f = document.getElementById(id); f.value = v; f.dispatchEvent(new Event("input")); } return ""; })()`,
+			tc.phase, tc.cpus, tc.memory)
+		var csv, jsonList string
+		framework.Eventually(t, fmt.Sprintf("export with filters %+v", tc), func(context.Context) (bool, error) {
+			if _, err := text(browser, set); err != nil {
+				return false, err
+			}
+			if csv, err = text(browser, `exportText("csv")`); err != nil {
+				return false, err
+			}
+			jsonList, err = text(browser, `exportText("json")`)
+			return err == nil && csvNames(csv) == strings.Join(want, "\n"), err
+		})
+		var exported v1alpha1.VirtualMachineList
+		if err := json.Unmarshal([]byte(jsonList), &exported); err != nil || len(exported.Items) != len(want) {
+			t.Errorf("JSON export %v (%d VMs), want %d", err, len(exported.Items), len(want))
+		}
+		rows, err := text(browser, `String(document.querySelectorAll("#vms tbody tr").length)`)
+		if err != nil || rows != fmt.Sprint(len(want)) {
+			t.Errorf("table shows %s rows (%v), want %d", rows, err, len(want))
+		}
+	}
 
 	shot, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
 	if err != nil {

@@ -40,6 +40,12 @@ import (
 // LabelPolicy marks the Migrate VMOperations a policy creates.
 const LabelPolicy = "hypersdk.io/rebalance-policy"
 
+// AnnotationFrom records on a policy's Migrate VMOperation the node the VM
+// left: once the migration is done the VM's instance is on the target, but
+// until the operation is final it still counts against its source node's
+// limit.
+const AnnotationFrom = "hypersdk.io/rebalance-from"
+
 // ConditionReady is True when the last pass read every signal its
 // triggers need and did what the mode asks.
 const ConditionReady = "Ready"
@@ -233,7 +239,11 @@ func (c *Controller) flights(ctx context.Context, p *v1alpha1.RebalancePolicy, c
 			if op.Spec.Migrate != nil {
 				to = op.Spec.Migrate.TargetNode
 			}
-			in.InFlight = append(in.InFlight, Flight{Namespace: op.Namespace, VMName: op.Spec.VMName, From: nodeOf[key], To: to})
+			from := op.Annotations[AnnotationFrom]
+			if from == "" {
+				from = nodeOf[key]
+			}
+			in.InFlight = append(in.InFlight, Flight{Namespace: op.Namespace, VMName: op.Spec.VMName, From: from, To: to})
 			continue
 		}
 		at := op.CreationTimestamp.Time
@@ -280,7 +290,8 @@ func (c *Controller) start(ctx context.Context, p *v1alpha1.RebalancePolicy, mov
 		name := operationName(p.Name, m.VMName, c.cfg.Clock.Now())
 		op := &v1alpha1.VMOperation{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: m.Namespace,
-				Labels: map[string]string{LabelPolicy: p.Name},
+				Labels:      map[string]string{LabelPolicy: p.Name},
+				Annotations: map[string]string{AnnotationFrom: m.FromNode},
 				OwnerReferences: []metav1.OwnerReference{{APIVersion: v1alpha1.SchemeGroupVersion.String(),
 					Kind: "RebalancePolicy", Name: p.Name, UID: p.UID}}},
 			Spec: v1alpha1.VMOperationSpec{VMName: m.VMName, Type: v1alpha1.VMOperationMigrate,

@@ -17,7 +17,7 @@ func TestDiscovery(t *testing.T) {
 	got := strings.Fields(out)
 	sort.Strings(got)
 	want := []string{"backupschedules.hypersdk.io", "budgets.hypersdk.io", "carbonscalingpolicies.hypersdk.io", "clusterhistories.hypersdk.io",
-		"costreports.hypersdk.io", "idlevmpolicies.hypersdk.io", "placementpolicies.hypersdk.io", "rebalancepolicies.hypersdk.io", "virtualmachineautoscalers.hypersdk.io", "virtualmachines.hypersdk.io", "vmoperations.hypersdk.io"}
+		"costreports.hypersdk.io", "dashboards.hypersdk.io", "idlevmpolicies.hypersdk.io", "placementpolicies.hypersdk.io", "rebalancepolicies.hypersdk.io", "virtualmachineautoscalers.hypersdk.io", "virtualmachines.hypersdk.io", "vmoperations.hypersdk.io"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("kubectl api-resources --api-group=hypersdk.io = %v, want %v", got, want)
 	}
@@ -45,7 +45,7 @@ func TestDiscovery(t *testing.T) {
 	}
 	sort.Strings(names)
 	// Subresources of virtualmachines appear as each one starts to work.
-	wantNames := "backupschedules backupschedules/status budgets budgets/status carbonscalingpolicies carbonscalingpolicies/status clusterhistories costreports idlevmpolicies idlevmpolicies/status placementpolicies rebalancepolicies rebalancepolicies/status " +
+	wantNames := "backupschedules backupschedules/status budgets budgets/status carbonscalingpolicies carbonscalingpolicies/status clusterhistories costreports dashboards idlevmpolicies idlevmpolicies/status placementpolicies rebalancepolicies rebalancepolicies/status " +
 		"virtualmachineautoscalers virtualmachineautoscalers/status virtualmachines virtualmachines/attachusb virtualmachines/clone virtualmachines/console virtualmachines/cost " +
 		"virtualmachines/detachusb virtualmachines/history virtualmachines/migrate virtualmachines/placement virtualmachines/recommendation virtualmachines/resize " +
 		"virtualmachines/restart virtualmachines/restore virtualmachines/snapshot virtualmachines/start virtualmachines/stop virtualmachines/usbredir virtualmachines/vnc " +

@@ -169,7 +169,15 @@ func (s *Simulator) completeMigration(ctx context.Context, mig *kvv1.VirtualMach
 	state.EndTimestamp = &now
 	state.Completed = true
 	state.TargetNode = target.Spec.NodeName
-	source := s.activePod(vmi)
+	// Every other launcher pod of the instance goes, not only the one its
+	// status names: after a pass that moved the instance but failed to
+	// delete the source, the status already names the target.
+	var sources []*corev1.Pod
+	for _, pod := range s.launcherPods(vmi.Namespace, vmi.Name) {
+		if pod.UID != target.UID && pod.Labels[kubevirt.CreatedByLabel] == string(vmi.UID) {
+			sources = append(sources, pod)
+		}
+	}
 
 	moved := vmi.DeepCopy()
 	moved.Status.MigrationState = state.DeepCopy()
@@ -186,10 +194,8 @@ func (s *Simulator) completeMigration(ctx context.Context, mig *kvv1.VirtualMach
 	if _, err := s.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(vmi.Namespace).Update(ctx, moved, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("moving VMI to %s: %w", target.Spec.NodeName, err)
 	}
-	if source != nil && source.UID != target.UID {
-		if err := s.deletePods(ctx, []*corev1.Pod{source}); err != nil {
-			return err
-		}
+	if err := s.deletePods(ctx, sources); err != nil {
+		return err
 	}
 	klog.FromContext(ctx).V(2).Info("Migrated", "vmi", klog.KObj(vmi), "from", state.SourceNode, "to", state.TargetNode)
 	s.setMigrationPhase(mig, kvv1.MigrationSucceeded)

@@ -24,7 +24,7 @@ func (e *env) clusterStore(path string) *dashboard.ClusterStore {
 
 // serveDashboard runs the dashboard on a loopback address until ctx ends.
 func (e *env) serveDashboard(ctx context.Context, store *dashboard.ClusterStore, address string, port int) error {
-	if ip := net.ParseIP(address); address != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !dashboard.IsLoopback(address) {
 		return fmt.Errorf("--address %s: the dashboard uses your credentials and listens on loopback only "+
 			"(run it in the cluster from artifacts/dashboard to share it)", address)
 	}

@@ -226,7 +226,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		if err != nil {
 			host = r.Host
 		}
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if !IsLoopback(host) {
 			writeError(w, http.StatusForbidden, fmt.Errorf("host %q: the dashboard answers on localhost only", r.Host))
 			return
 		}
@@ -245,6 +245,13 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// IsLoopback tells whether host (a name or an address, without a port)
+// can only be this machine: localhost or a loopback address.
+func IsLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 func (s *Server) tokenMatches(t string) bool {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -196,12 +197,25 @@ func TestDashboardInBrowser(t *testing.T) {
 			return strings.Contains(got, want), err
 		})
 	}
+	// chromedp's SendKeys adds a char event to each keyDown that carries
+	// text, and xterm.js takes both: every key would reach the guest twice.
+	// A keyDown with its text and a keyUp is what a keyboard gives.
 	typeKeys := func(keys string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(tab, 20*time.Second)
 		defer cancel()
-		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(".xterm-helper-textarea"), keys)); err != nil {
-			t.Fatal(err)
+		for _, r := range keys {
+			down := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyDown, Text: string(r), Key: string(r)}
+			if r == '\r' {
+				down.Key, down.Code, down.WindowsVirtualKeyCode = "Enter", "Enter", 13
+			}
+			up := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyUp, Key: down.Key, Code: down.Code,
+				WindowsVirtualKeyCode: down.WindowsVirtualKeyCode}
+			for _, ev := range []input.DispatchKeyEventParams{down, up} {
+				if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	}
 	framework.Eventually(t, "the console connected", func(context.Context) (bool, error) {

@@ -2,7 +2,7 @@
 GO ?= go
 BIN := _output/bin
 
-.PHONY: all build run test unit e2e bench verify generate tools images krew clean
+.PHONY: all build ui run test unit e2e bench verify generate tools images krew clean
 
 # Images: one per binary that runs in a cluster (see Dockerfile).
 REGISTRY ?= ghcr.io/hypersdk
@@ -12,8 +12,13 @@ IMAGES := hypersdk-apiserver hypersdk-controller hypersdk-scheduler-extender hyp
 all: build
 
 # Static, as the images hold them.
-build:
+build: ui
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
+
+# The browser libraries kubectl hyper dashboard embeds: npm ci at the
+# versions pkg/dashboard/web/package-lock.json pins, into pkg/dashboard/ui/vendor.
+ui:
+	@hack/dashboard-ui.sh
 
 # The control plane's binaries and Prometheus, built from the Go module proxy
 # on first use (about 15 minutes on 2 cores, then cached per version).
@@ -29,6 +34,7 @@ test: verify
 	@hack/tools-bin.sh >/dev/null
 	@hack/prometheus-bin.sh >/dev/null
 	@hack/chromium.sh >/dev/null
+	@hack/dashboard-ui.sh
 	$(GO) test -count=1 -timeout 50m ./...
 
 unit:
@@ -36,6 +42,7 @@ unit:
 
 e2e:
 	@hack/chromium.sh >/dev/null
+	@hack/dashboard-ui.sh
 	$(GO) test -count=1 -timeout 50m -v ./test/...
 
 # Benchmarks against real control planes; figures land in _output/bench/.

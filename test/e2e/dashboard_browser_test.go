@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -80,9 +83,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	runningVMI(t, ns, "web", "")
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	kubeconfig, clusters, _ := dashboardKubeconfig(t, ns)
+	kubeconfig, clusters, admin := dashboardKubeconfig(t, ns)
 	hyperWith(t, ctx, kubeconfig, "clusters", "add", "down", "--clusters-file", clusters)
-	start, _, _ := startDashboard(t, ctx, kubeconfig, clusters)
+	hyperWith(t, ctx, kubeconfig, "clusters", "add", "viewer", "--clusters-file", clusters)
+	start, base, _ := startDashboard(t, ctx, kubeconfig, clusters)
 
 	browser := newBrowser(t)
 	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil {
@@ -171,7 +175,81 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	}
 
-	shot, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
+	screenshot(t, browser, "dashboard-clusters.png")
+
+	// The serial console in a tab of its own: xterm.js over the VM's
+	// console subresource, as the admin; the viewer is refused.
+	consoleURL := func(cluster string) string {
+		return base + "/console.html?cluster=" + url.QueryEscape(cluster) + "&namespace=" + ns + "&vm=web"
+	}
+	tab, closeTab := chromedp.NewContext(browser)
+	defer closeTab()
+	if err := chromedp.Do(tab, chromedp.Navigate(consoleURL(admin))); err != nil {
+		t.Fatal(err)
+	}
+	screen := func(want string) {
+		t.Helper()
+		framework.Eventually(t, "the console shows "+strconv.Quote(want), func(context.Context) (bool, error) {
+			// The DOM renderer draws blanks as no-break spaces and pads each
+			// row to the terminal's width.
+			got, err := text(tab, `(document.querySelector(".xterm-rows") || {innerText: ""}).innerText
+				.replaceAll("\u00a0", " ").split("\n").map(l => l.trimEnd()).join("\n")`)
+			return strings.Contains(got, want), err
+		})
+	}
+	// chromedp's SendKeys adds a char event to each keyDown that carries
+	// text, and xterm.js takes both: every key would reach the guest twice.
+	// A keyDown with its text and a keyUp is what a keyboard gives.
+	typeKeys := func(keys string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(tab, 20*time.Second)
+		defer cancel()
+		for _, r := range keys {
+			down := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyDown, Text: string(r), Key: string(r)}
+			if r == '\r' {
+				down.Key, down.Code, down.WindowsVirtualKeyCode = "Enter", "Enter", 13
+			}
+			up := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyUp, Key: down.Key, Code: down.Code,
+				WindowsVirtualKeyCode: down.WindowsVirtualKeyCode}
+			for _, ev := range []input.DispatchKeyEventParams{down, up} {
+				if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	framework.Eventually(t, "the console connected", func(context.Context) (bool, error) {
+		got, err := text(tab, `document.getElementById("state").innerText`)
+		return got == "connected", err
+	})
+	typeKeys("\r")
+	screen("login:")
+	typeKeys("fedora\r")
+	screen("Password:")
+	typeKeys("secret\r")
+	screen("$")
+	typeKeys("echo hello\r")
+	screen("echo hello\nhello")
+	screenshot(t, tab, "dashboard-console.png")
+
+	refused, closeRefused := chromedp.NewContext(browser)
+	defer closeRefused()
+	if err := chromedp.Do(refused, chromedp.Navigate(consoleURL("viewer"))); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the viewer's console refused", func(context.Context) (bool, error) {
+		got, err := text(refused, `document.getElementById("state").innerText`)
+		return got == "closed: refused or ended", err
+	})
+	if got, err := text(refused, `document.querySelector(".xterm-rows").innerText`); err != nil || strings.Contains(got, "login:") {
+		t.Errorf("the viewer's console shows %q (%v)", got, err)
+	}
+}
+
+// screenshot saves the tab as a PNG in _output/screenshots.
+func screenshot(t *testing.T, tab context.Context, name string) {
+	t.Helper()
+	shot, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +257,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "dashboard-clusters.png"), shot, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name), shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,0 +1,14 @@
+// Copies the browser libraries the dashboard's pages import into
+// ../ui/vendor, which the Go binary embeds. The libraries ship as built
+// ES modules, so nothing else needs building.
+import { cpSync, mkdirSync, rmSync } from "node:fs";
+
+const vendor = new URL("../ui/vendor/", import.meta.url);
+rmSync(vendor, { recursive: true, force: true });
+mkdirSync(vendor, { recursive: true });
+for (const [from, to] of [
+  ["@xterm/xterm/lib/xterm.mjs", "xterm.mjs"],
+  ["@xterm/xterm/css/xterm.css", "xterm.css"],
+]) {
+  cpSync(new URL("node_modules/" + from, import.meta.url), new URL(to, vendor));
+}

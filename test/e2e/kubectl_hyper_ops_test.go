@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -220,32 +221,35 @@ func TestKubectlHyperTop(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The pod's usage as metrics.k8s.io reports it.
-	sample := func(ctx context.Context) (milliCPU, memMi float64, ok bool) {
+	sample := func(ctx context.Context) (milliCPU, memMi float64, err error) {
 		pods := launcherPods(t, ns, "busy")
 		if len(pods) != 1 {
-			return 0, 0, false
+			return 0, 0, fmt.Errorf("launcher pods %s", podStates(ctx, ns, "busy"))
 		}
 		pm, err := metrics.MetricsV1beta1().PodMetricses(ns).Get(ctx, pods[0].Name, metav1.GetOptions{})
 		if err != nil {
-			return 0, 0, false
+			return 0, 0, fmt.Errorf("metrics.k8s.io of pod %s (%s): %w", pods[0].Name, podStates(ctx, ns, "busy"), err)
 		}
 		for _, ct := range pm.Containers {
 			milliCPU += float64(ct.Usage.Cpu().MilliValue())
 			memMi += float64(ct.Usage.Memory().Value() >> 20)
 		}
-		return milliCPU, memMi, true
+		return milliCPU, memMi, nil
 	}
 	// The simulated load is steady with noise, so top is checked against
 	// samples taken just before and after it, within the noise.
 	var row []string
 	var cpuBefore, cpuAfter, memBefore, memAfter float64
 	framework.Eventually(t, "vm top and metrics.k8s.io to report the VM", func(ctx context.Context) (bool, error) {
-		var ok0, ok1 bool
-		cpuBefore, memBefore, ok0 = sample(ctx)
-		out, _, code := hyper(t, "vm", "top", "-n", ns, "-l", "tier=web", "-o", "csv")
-		cpuAfter, memAfter, ok1 = sample(ctx)
-		if code != 0 || !ok0 || !ok1 {
-			return false, nil
+		var err0, err1 error
+		cpuBefore, memBefore, err0 = sample(ctx)
+		out, stderr, code := hyper(t, "vm", "top", "-n", ns, "-l", "tier=web", "-o", "csv")
+		cpuAfter, memAfter, err1 = sample(ctx)
+		if code != 0 {
+			return false, fmt.Errorf("vm top: exit %d: %s", code, stderr)
+		}
+		if err := errors.Join(err0, err1); err != nil {
+			return false, err
 		}
 		records, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 		if err != nil {
@@ -255,7 +259,10 @@ func TestKubectlHyperTop(t *testing.T) {
 			return false, fmt.Errorf("vm top -o csv: %q, want a header and the running VM only", out)
 		}
 		row = records[1]
-		return row[2] != "<unknown>", nil
+		if row[2] == "<unknown>" {
+			return false, fmt.Errorf("vm top: %q; VM %s", out, vmState(ctx, ns, "busy"))
+		}
+		return true, nil
 	})
 	milli, err1 := strconv.Atoi(strings.TrimSuffix(row[2], "m"))
 	mi, err2 := strconv.Atoi(strings.TrimSuffix(row[4], "Mi"))
@@ -449,4 +456,13 @@ func hasVMICondition(vmi *kvv1.VirtualMachineInstance, typ kvv1.VirtualMachineIn
 		}
 	}
 	return false
+}
+
+// vmState is a hypersdk.io VM's phase and node, for failure messages.
+func vmState(ctx context.Context, ns, name string) string {
+	vm, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	return fmt.Sprintf("phase %q on node %q", vm.Status.Phase, vm.Status.NodeName)
 }

@@ -28,9 +28,44 @@ func runningVMI(t *testing.T, ns, name string, notUID types.UID) *kvv1.VirtualMa
 			return false, err
 		}
 		vmi = got
-		return got.UID != notUID && got.Status.Phase == kvv1.Running, nil
+		if got.UID != notUID && got.Status.Phase == kvv1.Running {
+			return true, nil
+		}
+		// Say where it is stuck, for the failure message.
+		return false, fmt.Errorf("VMI phase %q (uid %s), conditions %s; launcher pods: %s",
+			got.Status.Phase, got.UID, vmiConditions(got), podStates(ctx, ns, name))
 	})
 	return vmi
+}
+
+func vmiConditions(vmi *kvv1.VirtualMachineInstance) string {
+	var out []string
+	for _, c := range vmi.Status.Conditions {
+		out = append(out, fmt.Sprintf("%s=%s(%s: %s)", c.Type, c.Status, c.Reason, c.Message))
+	}
+	return "[" + strings.Join(out, ", ") + "]"
+}
+
+// podStates describes the virt-launcher pods of a VM: phase, node and the
+// conditions that are not true.
+func podStates(ctx context.Context, ns, vm string) string {
+	pods, err := env.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
+		LabelSelector: "kubevirt.io=virt-launcher,vm.kubevirt.io/name=" + vm,
+	})
+	if err != nil {
+		return "(listing: " + err.Error() + ")"
+	}
+	var out []string
+	for _, p := range pods.Items {
+		s := fmt.Sprintf("%s phase=%s node=%q deleting=%t", p.Name, p.Status.Phase, p.Spec.NodeName, p.DeletionTimestamp != nil)
+		for _, c := range p.Status.Conditions {
+			if c.Status != corev1.ConditionTrue {
+				s += fmt.Sprintf(" %s=%s(%s: %s)", c.Type, c.Status, c.Reason, c.Message)
+			}
+		}
+		out = append(out, s)
+	}
+	return "[" + strings.Join(out, "; ") + "]"
 }
 
 func launcherPods(t *testing.T, ns, vm string) []corev1.Pod {

@@ -41,8 +41,10 @@ const Speed = 3600
 const RecordInterval = 2 * time.Second
 
 // Timeout is the generous deadline of every wait: CI shares 2 cores with a
-// whole control plane.
-const Timeout = 2 * time.Minute
+// whole control plane. Two minutes was not always enough there (a Get in
+// flight at the deadline, TestUSBHotplug); a wait that succeeds costs
+// nothing more for a longer deadline.
+const Timeout = 4 * time.Minute
 
 // RepoRoot is the repository's top directory.
 func RepoRoot() string {

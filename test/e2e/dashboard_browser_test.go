@@ -261,3 +261,135 @@ func screenshot(t *testing.T, tab context.Context, name string) {
 		t.Fatal(err)
 	}
 }
+
+// TestDashboardVMPageInBrowser: a VM's page shows its status live and the
+// operations on it with progress bars. A migration started with the page's
+// button walks its bar to 100% and the page shows the VM on the node it
+// was sent to, as the API does. A user bound to view sees the VM but no
+// operation buttons and no console link (the page asks the API server with
+// SelfSubjectAccessReviews, as that user).
+func TestDashboardVMPageInBrowser(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "dash-vm")
+	createKubeVirtVM(t, ns, kubevirtVM("mover", 1, "1Gi", nil))
+	from := runningVMI(t, ns, "mover", "").Status.NodeName
+	target := otherNode(t, from)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	kubeconfig, clusters, admin := dashboardKubeconfig(t, ns)
+	hyperWith(t, ctx, kubeconfig, "clusters", "add", "viewer", "--clusters-file", clusters)
+	start, base, _ := startDashboard(t, ctx, kubeconfig, clusters)
+	browser := newBrowser(t)
+	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil { // trades the token for the cookie
+		t.Fatal(err)
+	}
+	page := func(cluster string) string {
+		return base + "/vm.html?" + url.Values{"cluster": {cluster}, "namespace": {ns}, "vm": {"mover"}}.Encode()
+	}
+	fact := func(tab context.Context, name string) (string, error) {
+		return text(tab, fmt.Sprintf(`(document.querySelector('#facts tr[data-fact="%s"] td:nth-child(2)') || {innerText: ""}).innerText`, name))
+	}
+	rightsChecked := func(tab context.Context) {
+		t.Helper()
+		framework.Eventually(t, "the page checked the user's rights", func(context.Context) (bool, error) {
+			got, err := text(tab, `document.body.dataset.rights || ""`)
+			return got == "checked", err
+		})
+	}
+
+	if err := chromedp.Do(browser, chromedp.Navigate(page(admin))); err != nil {
+		t.Fatal(err)
+	}
+	rightsChecked(browser)
+	framework.Eventually(t, "the page shows mover Running on "+from, func(context.Context) (bool, error) {
+		phase, err := fact(browser, "Phase")
+		if err != nil {
+			return false, err
+		}
+		node, err := fact(browser, "Node")
+		return phase == "Running" && node == from, err
+	})
+	buttons, err := text(browser, `[...document.querySelectorAll("#actions button")].map(b => b.id).join(",")`)
+	if err != nil || buttons != "op-start,op-stop,op-restart,op-migrate" {
+		t.Errorf("the admin's buttons: %q (%v), want start, stop, restart and migrate", buttons, err)
+	}
+	if got, err := text(browser, `String(document.querySelectorAll("#console a").length)`); err != nil || got != "1" {
+		t.Errorf("the admin's console links: %s (%v), want 1", got, err)
+	}
+
+	// Every value the progress bar takes, as the page draws it.
+	if _, err := text(browser, `(() => { window.seen = [];
+		new MutationObserver(() => { const b = document.querySelector("#ops tbody tr progress");
+			if (b && window.seen[window.seen.length - 1] !== b.value) window.seen.push(b.value); })
+		.observe(document.querySelector("#ops tbody"), {childList: true, subtree: true}); return ""; })()`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := text(browser, fmt.Sprintf(`(() => { document.getElementById("op-migrate-input").value = %q;
+		document.getElementById("op-migrate").click(); return ""; })()`, target)); err != nil {
+		t.Fatal(err)
+	}
+	var opName string
+	framework.Eventually(t, "the migration's bar at 100%, Succeeded", func(context.Context) (bool, error) {
+		row, err := text(browser, `(() => { const r = document.querySelector("#ops tbody tr");
+			return r ? [r.dataset.op, r.dataset.phase, r.querySelector("progress").value, r.cells[1].innerText].join(" ") : ""; })()`)
+		if err != nil {
+			return false, err
+		}
+		if e, _ := text(browser, `document.getElementById("op-error").innerText`); e != "" {
+			return false, fmt.Errorf("the page says %q", e)
+		}
+		f := strings.Fields(row)
+		if len(f) == 4 {
+			opName = f[0]
+		}
+		return len(f) == 4 && f[1] == string(v1alpha1.VMOperationSucceeded) && f[2] == "100" && f[3] == "Migrate", nil
+	})
+	seen, _ := text(browser, `window.seen.join(" ")`)
+	t.Logf("the progress bar of %s took the values %s", opName, seen)
+	op, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, opName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op.Spec.Type != v1alpha1.VMOperationMigrate || op.Status.Phase != v1alpha1.VMOperationSucceeded || op.Status.Progress != 100 ||
+		op.Spec.Migrate == nil || op.Spec.Migrate.TargetNode != target {
+		t.Errorf("the API's operation %s: %s %s %d%% %+v, want a Succeeded migration to %s at 100%%",
+			opName, op.Spec.Type, op.Status.Phase, op.Status.Progress, op.Spec.Migrate, target)
+	}
+	framework.Eventually(t, "the page shows mover on "+target+", as the API does", func(ctx context.Context) (bool, error) {
+		vmi, err := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "mover", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		node, err := fact(browser, "Node")
+		return node == target && vmi.Status.NodeName == target, err
+	})
+	screenshot(t, browser, "dashboard-vm.png")
+
+	// The viewer reads the same VM and its operations, and is offered
+	// nothing to change and no console.
+	viewer, closeViewer := chromedp.NewContext(browser)
+	defer closeViewer()
+	if err := chromedp.Do(viewer, chromedp.Navigate(page("viewer"))); err != nil {
+		t.Fatal(err)
+	}
+	rightsChecked(viewer)
+	framework.Eventually(t, "the viewer sees mover on "+target+" and the migration", func(context.Context) (bool, error) {
+		node, err := fact(viewer, "Node")
+		if err != nil {
+			return false, err
+		}
+		op, err := text(viewer, `(document.querySelector("#ops tbody tr") || {dataset: {}}).dataset.op || ""`)
+		return node == target && op == opName, err
+	})
+	for what, expr := range map[string]string{
+		"operation buttons": `String(document.querySelectorAll("#actions button").length)`,
+		"console links":     `String(document.querySelectorAll("#console a").length)`,
+	} {
+		if got, err := text(viewer, expr); err != nil || got != "0" {
+			t.Errorf("the viewer's %s: %s (%v), want none", what, got, err)
+		}
+	}
+	if got, err := text(viewer, `document.getElementById("rights").innerText`); err != nil || got != "You may not change this VM." {
+		t.Errorf("the viewer's page says %q (%v)", got, err)
+	}
+}

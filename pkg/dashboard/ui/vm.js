@@ -1,0 +1,139 @@
+// One VM of one cluster: its spec and status, live by watch; the operations
+// on it with their progress, live by watch; and buttons for the operations
+// the user may ask for. Every request goes through the dashboard's proxy
+// with the user's own credentials, so the API server decides: the page asks
+// it first (a SelfSubjectAccessReview per subresource) only to leave out
+// what would be refused.
+import { follow, statusMessage, clusterAPI } from "./listwatch.js";
+
+const params = new URLSearchParams(location.search);
+const cluster = params.get("cluster"), namespace = params.get("namespace"), name = params.get("vm");
+const api = clusterAPI(cluster);
+const nsPath = `${api}/apis/hypersdk.io/v1alpha1/namespaces/${encodeURIComponent(namespace)}`;
+document.getElementById("title").textContent = `${namespace}/${name} on ${cluster}`;
+
+function cell(row, text) {
+  row.insertCell().textContent = text ?? "";
+}
+
+function renderVM(vm) {
+  const facts = document.querySelector("#facts tbody");
+  facts.replaceChildren();
+  if (!vm) {
+    cell(facts.insertRow(), "deleted");
+    return;
+  }
+  for (const [k, v] of [["Phase", vm.status?.phase], ["Node", vm.status?.nodeName], ["CPUs", vm.spec?.cpus],
+    ["Memory", vm.spec?.memory], ["Running", String(vm.spec?.running ?? "")], ["Image", vm.spec?.image]]) {
+    const row = facts.insertRow();
+    row.dataset.fact = k;
+    cell(row, k);
+    cell(row, v);
+  }
+  const conds = document.querySelector("#conditions tbody");
+  conds.replaceChildren();
+  for (const c of vm.status?.conditions ?? []) {
+    const row = conds.insertRow();
+    cell(row, c.type); cell(row, c.status); cell(row, c.reason); cell(row, c.message);
+  }
+}
+
+follow(`${nsPath}/virtualmachines?fieldSelector=${encodeURIComponent("metadata.name=" + name)}`, {
+  onList: (items) => renderVM(items[0]),
+  onEvent: (type, vm) => renderVM(type === "DELETED" ? null : vm),
+  onState: (s) => { document.getElementById("watch-state").textContent = s; },
+});
+
+// The operations on this VM, newest first, each with its progress bar.
+const ops = new Map();
+function renderOps() {
+  const tb = document.querySelector("#ops tbody");
+  tb.replaceChildren();
+  const newest = [...ops.values()].sort((a, b) =>
+    b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp) || b.metadata.name.localeCompare(a.metadata.name));
+  for (const op of newest) {
+    const row = tb.insertRow();
+    row.dataset.op = op.metadata.name;
+    row.dataset.phase = op.status?.phase ?? "";
+    cell(row, op.metadata.name); cell(row, op.spec.type); cell(row, op.status?.phase);
+    const bar = document.createElement("progress");
+    bar.max = 100;
+    bar.value = op.status?.progress ?? 0;
+    const td = row.insertCell();
+    td.append(bar, ` ${op.status?.progress ?? 0}%`);
+    cell(row, op.status?.message); cell(row, op.spec.requester?.username);
+  }
+}
+follow(`${nsPath}/vmoperations?fieldSelector=${encodeURIComponent("spec.vmName=" + name)}`, {
+  onList: (items) => { ops.clear(); for (const op of items) ops.set(op.metadata.name, op); renderOps(); },
+  onEvent: (type, op) => { if (type === "DELETED") ops.delete(op.metadata.name); else ops.set(op.metadata.name, op); renderOps(); },
+});
+
+// allowed asks the API server whether the user may verb the VM's subresource.
+async function allowed(verb, subresource) {
+  const resp = await fetch(`${api}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview",
+      spec: { resourceAttributes: { group: "hypersdk.io", resource: "virtualmachines", subresource, verb, namespace, name } },
+    }),
+  });
+  if (!resp.ok) throw new Error(await statusMessage(resp));
+  return (await resp.json()).status?.allowed === true;
+}
+
+// ask posts an operation to the VM's subresource; the answer is the
+// VMOperation, which the watch above then shows as it progresses.
+async function ask(subresource, body) {
+  const err = document.getElementById("op-error");
+  err.textContent = "";
+  const resp = await fetch(`${nsPath}/virtualmachines/${encodeURIComponent(name)}/${subresource}`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  if (!resp.ok) err.textContent = `${subresource}: ${await statusMessage(resp)}`;
+}
+
+const operations = [
+  { subresource: "start", label: "Start", body: () => ({}) },
+  { subresource: "stop", label: "Stop", body: () => ({}) },
+  { subresource: "restart", label: "Restart", body: () => ({}) },
+  { subresource: "migrate", label: "Migrate", input: "target node (any)",
+    body: (node) => (node ? { targetNode: node } : {}) },
+];
+
+async function showActions() {
+  const actions = document.getElementById("actions"), rights = document.getElementById("rights");
+  try {
+    const [mayConsole, ...may] = await Promise.all([allowed("get", "console"),
+      ...operations.map((o) => allowed("create", o.subresource))]);
+    operations.forEach((o, i) => {
+      if (!may[i]) return;
+      const button = document.createElement("button");
+      button.id = `op-${o.subresource}`;
+      button.textContent = o.label;
+      let input = null;
+      if (o.input) {
+        input = document.createElement("input");
+        input.id = `op-${o.subresource}-input`;
+        input.placeholder = o.input;
+        input.size = 16;
+      }
+      button.addEventListener("click", () => ask(o.subresource, o.body(input?.value.trim())));
+      actions.append(button);
+      if (input) actions.append(input, " ");
+    });
+    rights.textContent = may.some(Boolean) ? "" : "You may not change this VM.";
+    if (mayConsole) {
+      const link = document.createElement("a");
+      link.target = "_blank";
+      link.textContent = "Serial console";
+      link.href = "console.html?" + new URLSearchParams({ cluster, namespace, vm: name });
+      document.getElementById("console").append(link);
+    }
+  } catch (e) {
+    rights.textContent = `rights unknown: ${e.message}`;
+  }
+  document.body.dataset.rights = "checked";
+}
+showActions();

@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"image/png"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -266,7 +270,7 @@ func screenshot(t *testing.T, tab context.Context, name string) {
 // operations on it with progress bars. A migration started with the page's
 // button walks its bar to 100% and the page shows the VM on the node it
 // was sent to, as the API does. A user bound to view sees the VM but no
-// operation buttons and no console link (the page asks the API server with
+// operation buttons and no console links (the page asks the API server with
 // SelfSubjectAccessReviews, as that user).
 func TestDashboardVMPageInBrowser(t *testing.T) {
 	env.DumpLogsOnFailure(t)
@@ -313,8 +317,8 @@ func TestDashboardVMPageInBrowser(t *testing.T) {
 	if err != nil || buttons != "op-start,op-stop,op-restart,op-migrate" {
 		t.Errorf("the admin's buttons: %q (%v), want start, stop, restart and migrate", buttons, err)
 	}
-	if got, err := text(browser, `String(document.querySelectorAll("#console a").length)`); err != nil || got != "1" {
-		t.Errorf("the admin's console links: %s (%v), want 1", got, err)
+	if got, err := text(browser, `[...document.querySelectorAll("#console a")].map(a => a.id).join(",")`); err != nil || got != "console-link,vnc-link" {
+		t.Errorf("the admin's console links: %q (%v), want the serial and the VNC console", got, err)
 	}
 
 	// Every value the progress bar takes, as the page draws it.
@@ -392,4 +396,91 @@ func TestDashboardVMPageInBrowser(t *testing.T) {
 	if got, err := text(viewer, `document.getElementById("rights").innerText`); err != nil || got != "You may not change this VM." {
 		t.Errorf("the viewer's page says %q (%v)", got, err)
 	}
+}
+
+// TestDashboardVNCInBrowser: noVNC in the dashboard draws the guest's
+// framebuffer: the canvas's pixels (a PNG the canvas gives) equal, pixel
+// for pixel, a frame the test reads over the vnc subresource itself. A
+// user bound to view is refused.
+func TestDashboardVNCInBrowser(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "dash-vnc")
+	createKubeVirtVM(t, ns, kubevirtVM("screen", 1, "1Gi", nil))
+	runningVMI(t, ns, "screen", "")
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	kubeconfig, clusters, admin := dashboardKubeconfig(t, ns)
+	hyperWith(t, ctx, kubeconfig, "clusters", "add", "viewer", "--clusters-file", clusters)
+	start, base, _ := startDashboard(t, ctx, kubeconfig, clusters)
+	browser := newBrowser(t)
+	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil { // trades the token for the cookie
+		t.Fatal(err)
+	}
+	vncPage := func(cluster string) string {
+		return base + "/vnc.html?" + url.Values{"cluster": {cluster}, "namespace": {ns}, "vm": {"screen"}}.Encode()
+	}
+	if err := chromedp.Do(browser, chromedp.Navigate(vncPage(admin))); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "noVNC connected", func(context.Context) (bool, error) {
+		got, err := text(browser, `document.getElementById("state").innerText`)
+		return got == "connected", err
+	})
+
+	conn := dialPlain(t, env.Admin, env.Admin.Host+"/apis/hypersdk.io/v1alpha1/namespaces/"+ns+"/virtualmachines/screen/vnc",
+		http.StatusSwitchingProtocols)
+	defer conn.Close()
+	w, h, frame := rfbHandshake(t, conn)
+	colours := map[[3]byte]bool{}
+	for i := 0; i+3 < len(frame); i += 4 {
+		colours[[3]byte{frame[i], frame[i+1], frame[i+2]}] = true
+	}
+	if len(colours) < 2 {
+		t.Fatalf("the guest's %dx%d frame has %d colours: nothing drawn to compare", w, h, len(colours))
+	}
+	framework.Eventually(t, "the canvas to show the guest's frame", func(context.Context) (bool, error) {
+		dataURL, err := text(browser, `(() => { const c = document.querySelector("#screen canvas");
+			return c ? c.toDataURL("image/png") : ""; })()`)
+		if err != nil || dataURL == "" {
+			return false, err
+		}
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(dataURL, "data:image/png;base64,"))
+		if err != nil {
+			return false, err
+		}
+		img, err := png.Decode(bytes.NewReader(raw))
+		if err != nil {
+			return false, err
+		}
+		if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+			return false, fmt.Errorf("canvas %dx%d, guest screen %dx%d", b.Dx(), b.Dy(), w, h)
+		}
+		differ := 0
+		for y := range h {
+			for x := range w {
+				r, g, b, _ := img.At(x, y).RGBA()
+				p := frame[(y*w+x)*4:]
+				if byte(r>>8) != p[2] || byte(g>>8) != p[1] || byte(b>>8) != p[0] {
+					differ++
+				}
+			}
+		}
+		if differ > 0 {
+			// The guest may have drawn since: compare with its latest frame.
+			frame = rfbFrame(t, conn, w, h)
+			return false, fmt.Errorf("%d of %d pixels differ", differ, w*h)
+		}
+		return true, nil
+	})
+	screenshot(t, browser, "dashboard-vnc.png")
+
+	viewer, closeViewer := chromedp.NewContext(browser)
+	defer closeViewer()
+	if err := chromedp.Do(viewer, chromedp.Navigate(vncPage("viewer"))); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the viewer's VNC refused", func(context.Context) (bool, error) {
+		got, err := text(viewer, `document.getElementById("state").innerText`)
+		return got == "closed: refused or ended", err
+	})
 }

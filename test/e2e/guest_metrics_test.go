@@ -141,16 +141,12 @@ func expect(t *testing.T, r *bufio.Reader, want string) string {
 }
 
 // rfbHandshake plays an RFB 3.8 client (RFC 6143): version, security None,
-// ClientInit, ServerInit, then one full framebuffer update request.
-func rfbHandshake(t *testing.T, c io.ReadWriter) {
+// ClientInit, ServerInit, then one full framebuffer update request. It
+// returns the screen's size and that first frame in the server's native
+// pixel format (32 bits: blue, green, red, unused).
+func rfbHandshake(t *testing.T, c io.ReadWriter) (w, h int, frame []byte) {
 	t.Helper()
-	read := func(n int) []byte {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(c, buf); err != nil {
-			t.Fatalf("reading %d bytes: %v", n, err)
-		}
-		return buf
-	}
+	read := rfbReader(t, c)
 	if v := string(read(12)); v != "RFB 003.008\n" {
 		t.Fatalf("server version %q", v)
 	}
@@ -165,24 +161,42 @@ func rfbHandshake(t *testing.T, c io.ReadWriter) {
 	}
 	c.Write([]byte{1}) // shared
 	init := read(24)
-	w, h := binary.BigEndian.Uint16(init[0:2]), binary.BigEndian.Uint16(init[2:4])
+	w, h = int(binary.BigEndian.Uint16(init[0:2])), int(binary.BigEndian.Uint16(init[2:4]))
 	bpp := init[4]
 	name := string(read(int(binary.BigEndian.Uint32(init[20:24]))))
 	if w == 0 || h == 0 || bpp != 32 || name == "" {
 		t.Fatalf("ServerInit %dx%d %dbpp %q", w, h, bpp, name)
 	}
+	return w, h, rfbFrame(t, c, w, h)
+}
+
+// rfbFrame asks for the whole w×h screen (not incremental) and reads it.
+func rfbFrame(t *testing.T, c io.ReadWriter, w, h int) []byte {
+	t.Helper()
+	read := rfbReader(t, c)
 	req := []byte{3, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-	binary.BigEndian.PutUint16(req[6:8], w)
-	binary.BigEndian.PutUint16(req[8:10], h)
+	binary.BigEndian.PutUint16(req[6:8], uint16(w))
+	binary.BigEndian.PutUint16(req[8:10], uint16(h))
 	c.Write(req)
 	hdr := read(4)
 	if hdr[0] != 0 || binary.BigEndian.Uint16(hdr[2:4]) != 1 {
 		t.Fatalf("FramebufferUpdate header %v, want type 0 with one rectangle", hdr)
 	}
 	rect := read(12)
-	rw, rh := binary.BigEndian.Uint16(rect[4:6]), binary.BigEndian.Uint16(rect[6:8])
+	rw, rh := int(binary.BigEndian.Uint16(rect[4:6])), int(binary.BigEndian.Uint16(rect[6:8]))
 	if enc := int32(binary.BigEndian.Uint32(rect[8:12])); enc != 0 || rw != w || rh != h {
 		t.Fatalf("rectangle %dx%d encoding %d, want %dx%d raw", rw, rh, enc, w, h)
 	}
-	read(int(rw) * int(rh) * 4)
+	return read(rw * rh * 4)
+}
+
+func rfbReader(t *testing.T, c io.Reader) func(n int) []byte {
+	return func(n int) []byte {
+		t.Helper()
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatalf("reading %d bytes: %v", n, err)
+		}
+		return buf
+	}
 }

@@ -105,7 +105,7 @@ const operations = [
 async function showActions() {
   const actions = document.getElementById("actions"), rights = document.getElementById("rights");
   try {
-    const [mayConsole, ...may] = await Promise.all([allowed("get", "console"),
+    const [mayConsole, mayVNC, ...may] = await Promise.all([allowed("get", "console"), allowed("get", "vnc"),
       ...operations.map((o) => allowed("create", o.subresource))]);
     operations.forEach((o, i) => {
       if (!may[i]) return;
@@ -124,12 +124,14 @@ async function showActions() {
       if (input) actions.append(input, " ");
     });
     rights.textContent = may.some(Boolean) ? "" : "You may not change this VM.";
-    if (mayConsole) {
+    for (const [may, page, label] of [[mayConsole, "console", "Serial console"], [mayVNC, "vnc", "VNC console"]]) {
+      if (!may) continue;
       const link = document.createElement("a");
+      link.id = `${page}-link`;
       link.target = "_blank";
-      link.textContent = "Serial console";
-      link.href = "console.html?" + new URLSearchParams({ cluster, namespace, vm: name });
-      document.getElementById("console").append(link);
+      link.textContent = label;
+      link.href = `${page}.html?` + new URLSearchParams({ cluster, namespace, vm: name });
+      document.getElementById("console").append(link, " ");
     }
   } catch (e) {
     rights.textContent = `rights unknown: ${e.message}`;

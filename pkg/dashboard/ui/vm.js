@@ -11,6 +11,8 @@ const cluster = params.get("cluster"), namespace = params.get("namespace"), name
 const api = clusterAPI(cluster);
 const nsPath = `${api}/apis/hypersdk.io/v1alpha1/namespaces/${encodeURIComponent(namespace)}`;
 document.getElementById("title").textContent = `${namespace}/${name} on ${cluster}`;
+document.getElementById("charts").href = "charts.html?" +
+  new URLSearchParams({ cluster, vm: `${namespace}/${name}`, chart: "VMResources" });
 
 function cell(row, text) {
   row.insertCell().textContent = text ?? "";

@@ -1,0 +1,247 @@
+// The charts, each drawn from what the API answers for the chosen window:
+// clusterhistories/cluster and virtualmachines/history (the history store),
+// and vmoperations (operations by type and outcome, migrations over time).
+// Nothing is made up: a chart whose source fails shows the error. Each
+// chart exports its numbers as CSV and its drawing as PNG.
+import { clusterAPI, statusMessage } from "./listwatch.js";
+
+const params = new URLSearchParams(location.search);
+const cluster = params.get("cluster");
+const api = clusterAPI(cluster);
+const hyper = `${api}/apis/hypersdk.io/v1alpha1`;
+
+// The window: a named range ending now, or start and end (RFC 3339), and
+// an optional step, as the history API takes them.
+function windowQuery() {
+  const q = new URLSearchParams();
+  for (const k of ["timeRange", "start", "end", "step"]) if (params.get(k)) q.set(k, params.get(k));
+  if (!q.has("timeRange") && !q.has("start")) q.set("timeRange", "24h");
+  return q;
+}
+
+async function getJSON(url) {
+  const resp = await fetch(url);
+  if (!resp.ok) throw new Error(await statusMessage(resp));
+  return resp.json();
+}
+
+// history is one history answer as line series: [{name, unit, points}].
+async function history(path, fields) {
+  const q = windowQuery();
+  q.set("fields", fields.join(","));
+  const h = await getJSON(`${path}?${q}`);
+  return {
+    window: { start: Date.parse(h.window.start), end: Date.parse(h.window.end), step: h.window.step },
+    series: h.series.map((s) => ({ name: s.field, unit: s.unit, points: s.points.map((p) => [Date.parse(p.time), p.value]) })),
+  };
+}
+const clusterHistory = (fields) => history(`${hyper}/clusterhistories/cluster`, fields);
+
+// operations lists every VMOperation the user may list (all namespaces).
+async function operations() {
+  return (await getJSON(`${hyper}/vmoperations`)).items;
+}
+
+// The window's bounds for the charts built from operations: the same
+// window the history API evaluates (asked of it with a single field).
+async function bounds() {
+  return (await clusterHistory(["vms"])).window;
+}
+
+const charts = [
+  { name: "VMsByPhase", title: "VMs by phase", load: () => clusterHistory(["vms", "vmsRunning", "vmsStopped", "vmsOther"]) },
+  { name: "CPUUsedVsAllocated", title: "CPU used vs allocated (cores)", load: () => clusterHistory(["cpuUsage", "cpuAllocated"]) },
+  { name: "MemoryUsedVsAllocated", title: "Memory used vs allocated (bytes)", load: () => clusterHistory(["memoryUsage", "memoryAllocated"]) },
+  { name: "CarbonIntensity", title: "Carbon intensity of the VMs' zones (g CO2eq/kWh)", load: () => clusterHistory(["carbonIntensity"]) },
+  { name: "Cost", title: "Cost per hour", load: () => clusterHistory(["costPerHour"]) },
+  {
+    // Operations created in the window, by type and by how they ended.
+    name: "Operations", title: "Operations by type and outcome", load: async () => {
+      const [w, ops] = await Promise.all([bounds(), operations()]);
+      const counts = new Map();
+      for (const op of ops) {
+        const t = Date.parse(op.metadata.creationTimestamp);
+        if (t < w.start || t > w.end) continue;
+        const key = `${op.spec.type} ${op.status?.phase || "Pending"}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      return { window: w, bars: [...counts.keys()].sort().map((k) => [k, counts.get(k)]) };
+    },
+  },
+  {
+    // Migrations that ended in each step of the window, by outcome.
+    name: "Migrations", title: "Migrations over time", load: async () => {
+      const [w, ops] = await Promise.all([bounds(), operations()]);
+      const step = parseDuration(w.step);
+      const n = Math.floor((w.end - w.start) / step) + 1;
+      const series = ["Succeeded", "Failed", "Cancelled"].map((phase) => ({
+        name: phase, unit: "migrations", points: Array.from({ length: n }, (_, i) => [w.start + i * step, 0]),
+      }));
+      for (const op of ops) {
+        if (op.spec.type !== "Migrate" || !op.status?.completionTime) continue;
+        const s = series.find((s) => s.name === op.status.phase);
+        const t = Date.parse(op.status.completionTime);
+        // A point stands for the step before it, as in the history API.
+        const i = Math.ceil((t - w.start) / step);
+        if (s && i >= 0 && i < n) s.points[i][1]++;
+      }
+      return { window: w, series };
+    },
+  },
+  {
+    name: "VMResources", title: "One VM: CPU, memory and carbon", load: async () => {
+      const vm = params.get("vm");
+      if (!vm || !vm.includes("/")) throw new Error("choose a VM (namespace/name) above");
+      const [ns, name] = vm.split("/");
+      return history(`${hyper}/namespaces/${encodeURIComponent(ns)}/virtualmachines/${encodeURIComponent(name)}/history`,
+        ["cpuUsage", "memoryUsage", "carbonIntensity"]);
+    },
+  },
+];
+
+// parseDuration reads a Go duration as the API writes it (1h2m3.5s).
+function parseDuration(d) {
+  let ms = 0;
+  for (const [, v, u] of d.matchAll(/([0-9.]+)(ms|h|m|s)/g)) ms += parseFloat(v) * { h: 3600e3, m: 60e3, s: 1e3, ms: 1 }[u];
+  return ms;
+}
+
+const colours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd"];
+const W = 560, H = 220, L = 60, R = 10, T = 10, B = 40;
+const svgNS = "http://www.w3.org/2000/svg";
+function el(name, attrs, parent) {
+  const e = document.createElementNS(svgNS, name);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  parent?.append(e);
+  return e;
+}
+function label(v) {
+  return Math.abs(v) >= 1e6 ? v.toExponential(2) : String(Math.round(v * 1000) / 1000);
+}
+
+// draw renders data as lines (series) or bars into an SVG.
+function draw(data) {
+  const svg = el("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, xmlns: svgNS });
+  el("rect", { x: 0, y: 0, width: W, height: H, fill: "#fff" }, svg);
+  const values = data.series ? data.series.flatMap((s) => s.points.map((p) => p[1])) : data.bars.map((b) => b[1]);
+  const max = Math.max(1e-9, ...values);
+  const y = (v) => T + (H - T - B) * (1 - v / max);
+  el("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#888" }, svg);
+  el("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#888" }, svg);
+  el("text", { x: L - 4, y: T + 8, "text-anchor": "end" }, svg).textContent = label(max);
+  el("text", { x: L - 4, y: H - B, "text-anchor": "end" }, svg).textContent = "0";
+  if (data.series) {
+    const { start, end } = data.window;
+    const x = (t) => L + (W - L - R) * (end > start ? (t - start) / (end - start) : 0);
+    el("text", { x: L, y: H - B + 14 }, svg).textContent = new Date(start).toISOString().slice(0, 16).replace("T", " ");
+    el("text", { x: W - R, y: H - B + 14, "text-anchor": "end" }, svg).textContent = new Date(end).toISOString().slice(0, 16).replace("T", " ");
+    data.series.forEach((s, i) => {
+      const d = s.points.map((p, j) => `${j ? "L" : "M"}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join("");
+      el("path", { d: d || "M0,0", fill: "none", stroke: colours[i % colours.length], "stroke-width": 1.5,
+        "data-series": s.name, "data-points": s.points.length }, svg);
+      // A dot per point, so that a lone point (a window of one step) shows.
+      for (const p of s.points) {
+        el("circle", { cx: x(p[0]).toFixed(1), cy: y(p[1]).toFixed(1), r: 2, fill: colours[i % colours.length] }, svg);
+      }
+      el("text", { x: L + 4 + i * 110, y: H - 6, fill: colours[i % colours.length] }, svg).textContent = s.name;
+    });
+  } else {
+    const bw = (W - L - R) / Math.max(1, data.bars.length);
+    data.bars.forEach(([name, v], i) => {
+      el("rect", { x: L + i * bw + 2, y: y(v), width: Math.max(1, bw - 4), height: H - B - y(v), fill: colours[i % colours.length],
+        "data-bar": name, "data-value": v }, svg);
+      el("text", { x: L + i * bw + bw / 2, y: H - B + 14, "text-anchor": "middle" }, svg).textContent = name;
+    });
+  }
+  return svg;
+}
+
+// csv is a chart's numbers: time and one column per series, or label and
+// value per bar. Numbers are written as JavaScript prints them.
+function csv(data) {
+  if (data.bars) return ["label,value", ...data.bars.map(([k, v]) => `${k},${v}`)].join("\n") + "\n";
+  const rows = [["time", ...data.series.map((s) => s.name)].join(",")];
+  const n = Math.max(0, ...data.series.map((s) => s.points.length));
+  for (let i = 0; i < n; i++) {
+    const t = data.series.find((s) => s.points[i])?.points[i][0];
+    rows.push([new Date(t).toISOString(), ...data.series.map((s) => s.points[i]?.[1] ?? "")].join(","));
+  }
+  return rows.join("\n") + "\n";
+}
+
+// png renders an SVG to a PNG data URL through a canvas.
+async function png(svg) {
+  const img = new Image();
+  img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(new XMLSerializer().serializeToString(svg));
+  await img.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = W;
+  canvas.height = H;
+  canvas.getContext("2d").drawImage(img, 0, 0);
+  return canvas.toDataURL("image/png");
+}
+
+function save(href, filename) {
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = filename;
+  a.click();
+}
+
+// Loaded charts by name, for the export buttons and the browser tests.
+const loaded = new Map();
+window.chartCSV = (name) => csv(loaded.get(name));
+window.chartPNG = (name) => png(document.querySelector(`figure[data-chart="${name}"] svg`));
+
+async function show(chart, fig) {
+  try {
+    const data = await chart.load();
+    loaded.set(chart.name, data);
+    fig.append(draw(data));
+    fig.dataset.state = "drawn";
+  } catch (e) {
+    const p = document.createElement("p");
+    p.className = "error";
+    p.textContent = e.message;
+    fig.append(p);
+    fig.dataset.state = "error";
+  }
+}
+
+// Only the charts asked for (chart=A,B), else all of them.
+const only = params.get("chart")?.split(",");
+const figures = document.getElementById("charts");
+await Promise.all(charts.filter((c) => !only || only.includes(c.name)).map((chart) => {
+  const fig = document.createElement("figure");
+  fig.dataset.chart = chart.name;
+  const cap = document.createElement("figcaption");
+  cap.textContent = chart.title;
+  for (const [what, act] of [["PNG", async () => save(await window.chartPNG(chart.name), `${chart.name}.png`)],
+    ["CSV", () => save(URL.createObjectURL(new Blob([window.chartCSV(chart.name)], { type: "text/csv" })), `${chart.name}.csv`)]]) {
+    const b = document.createElement("button");
+    b.textContent = what;
+    b.addEventListener("click", act);
+    cap.append(b);
+  }
+  fig.append(cap);
+  figures.append(fig);
+  return show(chart, fig);
+}));
+document.getElementById("window").textContent = `on ${cluster}, ${windowQuery()}`;
+document.body.dataset.charts = "loaded";
+
+// The range form reloads the page with the window in its address.
+const last = document.getElementById("r-last");
+last.value = params.get("timeRange") ?? (params.get("start") ? "" : "24h");
+document.getElementById("r-start").value = params.get("start") ?? "";
+document.getElementById("r-end").value = params.get("end") ?? "";
+document.getElementById("r-vm").value = params.get("vm") ?? "";
+document.getElementById("r-apply").addEventListener("click", () => {
+  const q = new URLSearchParams({ cluster });
+  const start = document.getElementById("r-start").value.trim(), end = document.getElementById("r-end").value.trim();
+  if (last.value) q.set("timeRange", last.value);
+  else { if (start) q.set("start", start); if (end) q.set("end", end); }
+  const vm = document.getElementById("r-vm").value.trim();
+  if (vm) q.set("vm", vm);
+  location.search = q.toString();
+});

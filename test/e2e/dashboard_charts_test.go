@@ -1,0 +1,289 @@
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"maps"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/test/framework"
+)
+
+// chartsDrawnFromHistory are the charts of the page that are history
+// series, and the history fields each draws (VM charts from the VM's
+// history, the others from clusterhistories/cluster).
+var chartsDrawnFromHistory = []struct {
+	chart  string
+	vm     bool
+	fields []string
+}{
+	{"VMsByPhase", false, []string{"vms", "vmsRunning", "vmsStopped", "vmsOther"}},
+	{"CPUUsedVsAllocated", false, []string{"cpuUsage", "cpuAllocated"}},
+	{"MemoryUsedVsAllocated", false, []string{"memoryUsage", "memoryAllocated"}},
+	{"CarbonIntensity", false, []string{"carbonIntensity"}},
+	{"Cost", false, []string{"costPerHour"}},
+	{"VMResources", true, []string{"cpuUsage", "memoryUsage", "carbonIntensity"}},
+}
+
+// TestDashboardChartsInBrowser: for a fixed window, every chart of the
+// charts page holds exactly the numbers the API gives for it (history
+// series point by point; operations counted by type and outcome, and
+// migrations by the step they ended in, from the API's list), draws one
+// line per series with a vertex per point (or a bar per count), and
+// exports a PNG of its drawing.
+func TestDashboardChartsInBrowser(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "dash-charts")
+	// The window starts before the test's VM, so the cluster charts have
+	// the sandbox's history to show as well.
+	start := time.Now().UTC().Add(-5 * time.Minute).Truncate(time.Minute)
+	createKubeVirtVM(t, ns, kubevirtVM("charted", 1, "1Gi", nil))
+	from := runningVMI(t, ns, "charted", "").Status.NodeName
+	code, op, err := post(t, env.HyperSDK, ns, "charted", "migrate", map[string]interface{}{"targetNode": otherNode(t, from)}, false)
+	if code != http.StatusCreated {
+		t.Fatalf("migrate: %d %v", code, err)
+	}
+	follow(t, op, v1alpha1.VMOperationSucceeded)
+	// The window ends on its grid of 30 s steps after the migration ended,
+	// so that both operation charts count it.
+	const step = 30 * time.Second
+	end := start.Add(time.Duration(math.Ceil(float64(time.Since(start))/float64(step))) * step)
+	window := url.Values{"start": {start.Format(time.RFC3339)}, "end": {end.Format(time.RFC3339)}, "step": {step.String()}}
+	framework.Eventually(t, "the window to end", func(context.Context) (bool, error) {
+		return time.Now().After(end), nil
+	})
+
+	dashCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	kubeconfig, clusters, admin := dashboardKubeconfig(t, ns)
+	startURL, base, _ := startDashboard(t, dashCtx, kubeconfig, clusters)
+	browser := newBrowser(t)
+	if err := chromedp.Do(browser, chromedp.Navigate(startURL)); err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"cluster": {admin}, "vm": {ns + "/charted"}}
+	for k, v := range window {
+		q[k] = v
+	}
+	page := base + "/charts.html?" + q.Encode()
+
+	names := []string{"VMsByPhase", "CPUUsedVsAllocated", "MemoryUsedVsAllocated", "CarbonIntensity", "Cost",
+		"Operations", "Migrations", "VMResources"}
+	framework.Eventually(t, "every chart to show the API's numbers", func(ctx context.Context) (bool, error) {
+		if err := chromedp.Do(browser, chromedp.Navigate(page)); err != nil {
+			return false, err
+		}
+		if loaded, err := waitText(browser, `document.body.dataset.charts || ""`, "loaded"); !loaded {
+			return false, fmt.Errorf("the page did not load its charts: %v", err)
+		}
+		drawn, err := text(browser, `[...document.querySelectorAll("figure")].map(f => f.dataset.chart + "=" + f.dataset.state + (f.querySelector(".error")?.innerText ?? "")).join(" ")`)
+		if err != nil {
+			return false, err
+		}
+		for _, name := range names {
+			if !strings.Contains(" "+drawn+" ", " "+name+"=drawn ") {
+				return false, fmt.Errorf("charts: %s; want %s drawn", drawn, name)
+			}
+		}
+		for _, c := range chartsDrawnFromHistory {
+			path := "/apis/hypersdk.io/v1alpha1/clusterhistories/cluster"
+			if c.vm {
+				path = "/apis/hypersdk.io/v1alpha1/namespaces/" + ns + "/virtualmachines/charted/history"
+			}
+			want, err := historyRows(t, path, window, c.fields)
+			if err != nil {
+				return false, err
+			}
+			if err := chartMatches(browser, c.chart, want); err != nil {
+				return false, err
+			}
+		}
+		opsWant, migWant, err := operationRows(ctx, t, window)
+		if err != nil {
+			return false, err
+		}
+		if err := chartMatches(browser, "Operations", opsWant); err != nil {
+			return false, err
+		}
+		return true, chartMatches(browser, "Migrations", migWant)
+	})
+
+	// This test's migration is in both operation charts.
+	for chart, want := range map[string]string{"Operations": "Migrate Succeeded,", "Migrations": ",1"} {
+		if got, _ := text(browser, fmt.Sprintf("chartCSV(%q)", chart)); !strings.Contains(got, want) {
+			t.Errorf("%s chart lacks this test's migration (%q):\n%s", chart, want, got)
+		}
+	}
+	pngCtx, cancel := context.WithTimeout(browser, 20*time.Second)
+	defer cancel()
+	shot, err := chromedp.Run(pngCtx, chromedp.Evaluate[string](`chartPNG("Cost")`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(shot, "data:image/png;base64,"))
+	if err != nil {
+		t.Fatalf("chartPNG: %v", err)
+	}
+	if img, err := png.Decode(strings.NewReader(string(raw))); err != nil || img.Bounds().Dx() != 560 || img.Bounds().Dy() != 220 {
+		t.Errorf("the Cost chart's PNG export: %v (%v), want a 560x220 PNG", err, img)
+	}
+	screenshot(t, browser, "dashboard-charts.png")
+}
+
+// waitText polls a JavaScript expression until it gives want (20 s).
+func waitText(browser context.Context, expr, want string) (bool, error) {
+	var err error
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		var got string
+		if got, err = text(browser, expr); err == nil && got == want {
+			return true, nil
+		}
+	}
+	return false, err
+}
+
+// historyRows is the CSV a history chart should export: the API's points
+// for the window, a column per field.
+func historyRows(t *testing.T, path string, window url.Values, fields []string) ([][]string, error) {
+	q := url.Values{"fields": {strings.Join(fields, ",")}}
+	for k, v := range window {
+		q[k] = v
+	}
+	code, _, body := getRaw(t, env.Admin, path+"?"+q.Encode(), nil)
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %d %s", path, code, body)
+	}
+	var h v1alpha1.ClusterHistory // the VM's answer has the same shape
+	if err := json.Unmarshal(body, &h); err != nil {
+		return nil, err
+	}
+	rows := [][]string{append([]string{"time"}, fields...)}
+	for i := range h.Series[0].Points {
+		row := []string{jsTime(h.Series[0].Points[i].Time.Time)}
+		for _, s := range h.Series {
+			row = append(row, strconv.FormatFloat(s.Points[i].Value, 'g', -1, 64))
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// operationRows are the CSVs the operation charts should export, counted
+// here from the API's list of every VMOperation: by type and outcome for
+// those created in the window, and migrations by the step they ended in.
+func operationRows(ctx context.Context, t *testing.T, window url.Values) (byOutcome, migrations [][]string, err error) {
+	code, _, body := getRaw(t, env.Admin, "/apis/hypersdk.io/v1alpha1/clusterhistories/cluster?fields=vms&"+window.Encode(), nil)
+	if code != http.StatusOK {
+		return nil, nil, fmt.Errorf("clusterhistories: %d %s", code, body)
+	}
+	var h v1alpha1.ClusterHistory
+	if err := json.Unmarshal(body, &h); err != nil {
+		return nil, nil, err
+	}
+	start, end, step := h.Window.Start.Time, h.Window.End.Time, h.Window.Step.Duration
+	ops, err := env.HyperSDK.HypersdkV1alpha1().VMOperations("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	counts := map[string]int{}
+	n := int(end.Sub(start)/step) + 1
+	ended := map[v1alpha1.VMOperationPhase][]int{}
+	phases := []v1alpha1.VMOperationPhase{v1alpha1.VMOperationSucceeded, v1alpha1.VMOperationFailed, v1alpha1.VMOperationCancelled}
+	for _, p := range phases {
+		ended[p] = make([]int, n)
+	}
+	for _, op := range ops.Items {
+		if c := op.CreationTimestamp.Time; !c.Before(start) && !c.After(end) {
+			phase := string(op.Status.Phase)
+			if phase == "" {
+				phase = "Pending"
+			}
+			counts[string(op.Spec.Type)+" "+phase]++
+		}
+		if op.Spec.Type == v1alpha1.VMOperationMigrate && op.Status.CompletionTime != nil && ended[op.Status.Phase] != nil {
+			i := int(math.Ceil(float64(op.Status.CompletionTime.Sub(start)) / float64(step)))
+			if i >= 0 && i < n {
+				ended[op.Status.Phase][i]++
+			}
+		}
+	}
+	byOutcome = [][]string{{"label", "value"}}
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		byOutcome = append(byOutcome, []string{k, strconv.Itoa(counts[k])})
+	}
+	migrations = [][]string{{"time", "Succeeded", "Failed", "Cancelled"}}
+	for i := range n {
+		row := []string{jsTime(start.Add(time.Duration(i) * step))}
+		for _, p := range phases {
+			row = append(row, strconv.Itoa(ended[p][i]))
+		}
+		migrations = append(migrations, row)
+	}
+	return byOutcome, migrations, nil
+}
+
+// chartMatches compares a chart's CSV export with want (numbers as
+// numbers) and checks its drawing: a line per series with a vertex per
+// row, or a bar per row.
+func chartMatches(browser context.Context, chart string, want [][]string) error {
+	out, err := text(browser, fmt.Sprintf("chartCSV(%q)", chart))
+	if err != nil {
+		return err
+	}
+	got, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		return fmt.Errorf("%s: CSV export: %w", chart, err)
+	}
+	if len(got) != len(want) {
+		return fmt.Errorf("%s: %d CSV rows, the API gives %d:\n%s", chart, len(got), len(want), out)
+	}
+	for i := range want {
+		if len(got[i]) != len(want[i]) {
+			return fmt.Errorf("%s row %d: %v, want %v", chart, i, got[i], want[i])
+		}
+		for j := range want[i] {
+			g, errG := strconv.ParseFloat(got[i][j], 64)
+			w, errW := strconv.ParseFloat(want[i][j], 64)
+			if (errG == nil && errW == nil && g != w) || ((errG != nil || errW != nil) && got[i][j] != want[i][j]) {
+				return fmt.Errorf("%s row %d: %v, the API gives %v", chart, i, got[i], want[i])
+			}
+		}
+	}
+	shape, err := text(browser, fmt.Sprintf(`(() => { const f = document.querySelector('figure[data-chart="%s"]');
+		const lines = [...f.querySelectorAll("path[data-series]")].map(p => p.dataset.series + ":" + p.dataset.points);
+		return lines.length ? lines.join(" ") : "bars:" + f.querySelectorAll("rect[data-bar]").length; })()`, chart))
+	if err != nil {
+		return err
+	}
+	var wantShape []string
+	if want[0][0] == "time" {
+		for _, s := range want[0][1:] {
+			wantShape = append(wantShape, fmt.Sprintf("%s:%d", s, len(want)-1))
+		}
+	} else {
+		wantShape = []string{fmt.Sprintf("bars:%d", len(want)-1)}
+	}
+	if shape != strings.Join(wantShape, " ") {
+		return fmt.Errorf("%s drawn as %q, want %q", chart, shape, strings.Join(wantShape, " "))
+	}
+	return nil
+}
+
+// jsTime is a time as JavaScript's toISOString writes it.
+func jsTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

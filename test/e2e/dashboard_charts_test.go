@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/csv"
@@ -18,9 +19,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/placementrecord"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
 
@@ -84,8 +88,16 @@ func TestDashboardChartsInBrowser(t *testing.T) {
 	page := base + "/charts.html?" + q.Encode()
 
 	names := []string{"VMsByPhase", "CPUUsedVsAllocated", "MemoryUsedVsAllocated", "CarbonIntensity", "Cost",
-		"Operations", "Migrations", "VMResources"}
-	framework.Eventually(t, "every chart to show the API's numbers", func(ctx context.Context) (bool, error) {
+		"Operations", "Migrations", "NodeUtilization", "TopVMs", "PlacementsByZone", "VMResources"}
+	var lastErr string
+	framework.Eventually(t, "every chart to show the API's numbers", func(ctx context.Context) (ok bool, err error) {
+		defer func() {
+			// Each way a round falls short, once, for the failure's story.
+			if err != nil && err.Error() != lastErr {
+				lastErr = err.Error()
+				t.Logf("not yet: %v", err)
+			}
+		}()
 		if err := chromedp.Do(browser, chromedp.Navigate(page)); err != nil {
 			return false, err
 		}
@@ -121,11 +133,30 @@ func TestDashboardChartsInBrowser(t *testing.T) {
 		if err := chartMatches(browser, "Operations", opsWant); err != nil {
 			return false, err
 		}
-		return true, chartMatches(browser, "Migrations", migWant)
+		if err := chartMatches(browser, "Migrations", migWant); err != nil {
+			return false, err
+		}
+		nodesWant, topWant, zonesWant, err := nowRows(ctx, t, ns, window)
+		if err != nil {
+			return false, err
+		}
+		if err := chartMatches(browser, "PlacementsByZone", zonesWant); err != nil {
+			return false, err
+		}
+		// Usage now moves with the sandbox's simulated clock between the
+		// page's read and the test's (seen: 0.6 points of a node's CPU, 0.03
+		// cores of a VM's): those columns match within a bound, the rest
+		// exactly.
+		if err := chartMatches(browser, "NodeUtilization", nodesWant, 2, 2); err != nil {
+			return false, err
+		}
+		return true, chartMatches(browser, "TopVMs", topWant, 0, 0, 0.1)
 	})
 
-	// This test's migration is in both operation charts.
-	for chart, want := range map[string]string{"Operations": "Migrate Succeeded,", "Migrations": ",1"} {
+	// This test's migration is in both operation charts, its VM in the
+	// top VMs, its placements among the zones.
+	for chart, want := range map[string]string{"Operations": "Migrate Succeeded,", "Migrations": ",1", "TopVMs": "\ncharted,",
+		"PlacementsByZone": "-a,"} {
 		if got, _ := text(browser, fmt.Sprintf("chartCSV(%q)", chart)); !strings.Contains(got, want) {
 			t.Errorf("%s chart lacks this test's migration (%q):\n%s", chart, want, got)
 		}
@@ -241,7 +272,10 @@ func operationRows(ctx context.Context, t *testing.T, window url.Values) (byOutc
 // chartMatches compares a chart's CSV export with want (numbers as
 // numbers) and checks its drawing: a line per series with a vertex per
 // row, or a bar per row.
-func chartMatches(browser context.Context, chart string, want [][]string) error {
+//
+// slack, when given, is the absolute difference allowed in each value
+// column (0: exact).
+func chartMatches(browser context.Context, chart string, want [][]string, slack ...float64) error {
 	out, err := text(browser, fmt.Sprintf("chartCSV(%q)", chart))
 	if err != nil {
 		return err
@@ -260,14 +294,22 @@ func chartMatches(browser context.Context, chart string, want [][]string) error 
 		for j := range want[i] {
 			g, errG := strconv.ParseFloat(got[i][j], 64)
 			w, errW := strconv.ParseFloat(want[i][j], 64)
-			if (errG == nil && errW == nil && g != w) || ((errG != nil || errW != nil) && got[i][j] != want[i][j]) {
+			// Shares and sums are computed in the page: equal to a part in 10^9.
+			bound := 1e-9 * math.Max(1, math.Abs(w))
+			if j > 0 && j <= len(slack) {
+				bound = max(bound, slack[j-1])
+			}
+			if (errG == nil && errW == nil && math.Abs(g-w) > bound) ||
+				((errG != nil || errW != nil) && got[i][j] != want[i][j]) {
 				return fmt.Errorf("%s row %d: %v, the API gives %v", chart, i, got[i], want[i])
 			}
 		}
 	}
 	shape, err := text(browser, fmt.Sprintf(`(() => { const f = document.querySelector('figure[data-chart="%s"]');
 		const lines = [...f.querySelectorAll("path[data-series]")].map(p => p.dataset.series + ":" + p.dataset.points);
-		return lines.length ? lines.join(" ") : "bars:" + f.querySelectorAll("rect[data-bar]").length; })()`, chart))
+		if (lines.length) return lines.join(" ");
+		const cells = f.querySelectorAll("rect[data-cell]").length;
+		return cells ? "cells:" + cells : "bars:" + f.querySelectorAll("rect[data-bar]").length; })()`, chart))
 	if err != nil {
 		return err
 	}
@@ -276,8 +318,10 @@ func chartMatches(browser context.Context, chart string, want [][]string) error 
 		for _, s := range want[0][1:] {
 			wantShape = append(wantShape, fmt.Sprintf("%s:%d", s, len(want)-1))
 		}
-	} else {
+	} else if want[0][0] == "label" {
 		wantShape = []string{fmt.Sprintf("bars:%d", len(want)-1)}
+	} else {
+		wantShape = []string{fmt.Sprintf("cells:%d", (len(want)-1)*(len(want[0])-1))}
 	}
 	if shape != strings.Join(wantShape, " ") {
 		return fmt.Errorf("%s drawn as %q, want %q", chart, shape, strings.Join(wantShape, " "))
@@ -287,3 +331,100 @@ func chartMatches(browser context.Context, chart string, want [][]string) error 
 
 // jsTime is a time as JavaScript's toISOString writes it.
 func jsTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// nowRows are the CSVs of the charts of the present: each node's usage as
+// a share of its allocatable CPU and memory; the namespace's VMs by cost
+// with their emissions and CPU; the placement decisions on the launcher
+// pods that exist, made in the window, by zone.
+func nowRows(ctx context.Context, t *testing.T, ns string, window url.Values) (nodeRows, topRows, zoneRows [][]string, err error) {
+	nodes, err := env.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	mc, err := metricsclient.NewForConfig(env.Admin)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	usage, err := mc.MetricsV1beta1().NodeMetricses().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	used := map[string]corev1.ResourceList{}
+	for _, m := range usage.Items {
+		used[m.Name] = m.Usage
+	}
+	share := func(u, of float64) float64 { return math.Round(10000*u/of) / 100 }
+	nodeRows = [][]string{{"node", "cpuPercent", "memoryPercent"}}
+	slices.SortFunc(nodes.Items, func(a, b corev1.Node) int { return strings.Compare(a.Name, b.Name) })
+	zoneOf := map[string]string{}
+	for _, n := range nodes.Items {
+		zoneOf[n.Name] = n.Labels["topology.kubernetes.io/zone"]
+		u := used[n.Name]
+		nodeRows = append(nodeRows, []string{n.Name,
+			fmt.Sprint(share(u.Cpu().AsApproximateFloat64(), n.Status.Allocatable.Cpu().AsApproximateFloat64())),
+			fmt.Sprint(share(u.Memory().AsApproximateFloat64(), n.Status.Allocatable.Memory().AsApproximateFloat64()))})
+	}
+
+	code, _, body := getRaw(t, env.Admin, "/apis/hypersdk.io/v1alpha1/namespaces/"+ns+"/costreports/current", nil)
+	if code != http.StatusOK {
+		return nil, nil, nil, fmt.Errorf("costreports: %d %s", code, body)
+	}
+	var report v1alpha1.CostReport
+	if err := json.Unmarshal(body, &report); err != nil {
+		return nil, nil, nil, err
+	}
+	podUsage, err := mc.MetricsV1beta1().PodMetricses(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubevirt.io=virt-launcher"})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cpu := map[string]float64{}
+	for _, pm := range podUsage.Items {
+		for _, c := range pm.Containers {
+			cpu[pm.Labels["vm.kubevirt.io/name"]] += c.Usage.Cpu().AsApproximateFloat64()
+		}
+	}
+	entries := report.VirtualMachines
+	slices.SortFunc(entries, func(a, b v1alpha1.VirtualMachineCostEntry) int {
+		if c := -cmp.Compare(a.Amounts.CostPerHour, b.Amounts.CostPerHour); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	topRows = [][]string{{"vm", "costPerHour", "carbonGramsPerHour", "cpuCores"}}
+	for _, e := range entries[:min(10, len(entries))] {
+		topRows = append(topRows, []string{e.Name, fmt.Sprint(e.Amounts.CostPerHour), fmt.Sprint(e.Amounts.CarbonGramsPerHour), fmt.Sprint(cpu[e.Name])})
+	}
+
+	start, err := time.Parse(time.RFC3339, window.Get("start"))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	end, err := time.Parse(time.RFC3339, window.Get("end"))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pods, err := env.Kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: "kubevirt.io=virt-launcher"})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	zones := map[string]int{}
+	for _, pod := range pods.Items {
+		d, ok, err := placementrecord.Decode(pod.Annotations)
+		if err != nil || !ok || d.Time.Time.Before(start) || d.Time.Time.After(end) {
+			continue
+		}
+		zone, known := zoneOf[d.Node]
+		switch {
+		case !known:
+			zone = "(node gone)"
+		case zone == "":
+			zone = "(no zone)"
+		}
+		zones[zone]++
+	}
+	zoneRows = [][]string{{"label", "value"}}
+	for _, z := range slices.Sorted(maps.Keys(zones)) {
+		zoneRows = append(zoneRows, []string{z, strconv.Itoa(zones[z])})
+	}
+	return nodeRows, topRows, zoneRows, nil
+}

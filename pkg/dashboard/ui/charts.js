@@ -10,6 +10,14 @@ const cluster = params.get("cluster");
 const api = clusterAPI(cluster);
 const hyper = `${api}/apis/hypersdk.io/v1alpha1`;
 
+// namespace is the one the per-namespace charts show: namespace=, else
+// the chosen VM's.
+function namespace() {
+  const ns = params.get("namespace") || params.get("vm")?.split("/")[0];
+  if (!ns) throw new Error("choose a namespace or a VM (namespace/name) above");
+  return ns;
+}
+
 // The window: a named range ending now, or start and end (RFC 3339), and
 // an optional step, as the history API takes them.
 function windowQuery() {
@@ -89,6 +97,63 @@ const charts = [
     },
   },
   {
+    // Each node's usage now (metrics.k8s.io) as a share of what it can
+    // allocate: one row per node.
+    name: "NodeUtilization", title: "Node utilization now (% of allocatable)", load: async () => {
+      const [nodes, usage] = await Promise.all([getJSON(`${api}/api/v1/nodes`),
+        getJSON(`${api}/apis/metrics.k8s.io/v1beta1/nodes`)]);
+      const used = new Map(usage.items.map((m) => [m.metadata.name, m.usage]));
+      const rows = nodes.items.map((n) => n.metadata.name).sort().map((name) => {
+        const n = nodes.items.find((x) => x.metadata.name === name), u = used.get(name);
+        if (!u) throw new Error(`metrics.k8s.io has no usage of node ${name}`);
+        return [name, percent(quantity(u.cpu), quantity(n.status.allocatable.cpu)),
+          percent(quantity(u.memory), quantity(n.status.allocatable.memory))];
+      });
+      return { heat: { key: "node", columns: ["cpuPercent", "memoryPercent"], rows } };
+    },
+  },
+  {
+    // The namespace's VMs that cost and emit the most now (costreports)
+    // with the CPU their launcher pods use (metrics.k8s.io): the top ten by
+    // cost.
+    name: "TopVMs", title: "Top VMs by cost, carbon and CPU", load: async () => {
+      const ns = namespace();
+      const [report, pods] = await Promise.all([
+        getJSON(`${hyper}/namespaces/${encodeURIComponent(ns)}/costreports/current`),
+        getJSON(`${api}/apis/metrics.k8s.io/v1beta1/namespaces/${encodeURIComponent(ns)}/pods?labelSelector=${encodeURIComponent("kubevirt.io=virt-launcher")}`),
+      ]);
+      const cpu = new Map();
+      for (const pm of pods.items) {
+        const vm = pm.metadata.labels?.["vm.kubevirt.io/name"];
+        if (vm) cpu.set(vm, (cpu.get(vm) ?? 0) + pm.containers.reduce((sum, c) => sum + quantity(c.usage.cpu), 0));
+      }
+      const rows = (report.virtualMachines ?? []).map((e) => [e.name, e.amounts.costPerHour, e.amounts.carbonGramsPerHour, cpu.get(e.name) ?? 0])
+        .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 10);
+      return { heat: { key: "vm", columns: ["costPerHour", "carbonGramsPerHour", "cpuCores"], rows } };
+    },
+  },
+  {
+    // The decisions of the scheduler extender on the launcher pods that
+    // exist (each pod carries its own), made in the window, by the zone of
+    // the node chosen.
+    name: "PlacementsByZone", title: "Placement decisions by zone", load: async () => {
+      const [w, pods, nodes] = await Promise.all([bounds(),
+        getJSON(`${api}/api/v1/pods?labelSelector=${encodeURIComponent("kubevirt.io=virt-launcher")}`),
+        getJSON(`${api}/api/v1/nodes`)]);
+      const zoneOf = new Map(nodes.items.map((n) => [n.metadata.name, n.metadata.labels?.["topology.kubernetes.io/zone"] ?? "(no zone)"]));
+      const counts = new Map();
+      for (const pod of pods.items) {
+        const raw = pod.metadata.annotations?.["hypersdk.io/placement-decision"];
+        if (!raw) continue;
+        const d = JSON.parse(raw), t = Date.parse(d.time);
+        if (t < w.start || t > w.end) continue;
+        const zone = zoneOf.get(d.node) ?? "(node gone)";
+        counts.set(zone, (counts.get(zone) ?? 0) + 1);
+      }
+      return { window: w, bars: [...counts.keys()].sort().map((k) => [k, counts.get(k)]) };
+    },
+  },
+  {
     name: "VMResources", title: "One VM: CPU, memory and carbon", load: async () => {
       const vm = params.get("vm");
       if (!vm || !vm.includes("/")) throw new Error("choose a VM (namespace/name) above");
@@ -98,6 +163,20 @@ const charts = [
     },
   },
 ];
+
+// quantity reads a Kubernetes quantity (250m, 16, 1536Mi, 2e3) as a number.
+function quantity(q) {
+  const m = /^([+-]?[0-9.]+)(?:([numkMGTPE]|[KMGTPE]i)|[eE]([+-]?[0-9]+))?$/.exec(String(q ?? ""));
+  if (!m) return NaN;
+  const scale = { n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+    Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+  const v = parseFloat(m[1]);
+  if (m[3]) return v * 10 ** parseInt(m[3], 10);
+  return m[2] ? v * scale[m[2]] : v;
+}
+
+// percent is a share with two decimals, as the heat maps show it.
+const percent = (used, of) => (of > 0 ? Math.round((10000 * used) / of) / 100 : 0);
 
 // parseDuration reads a Go duration as the API writes it (1h2m3.5s).
 function parseDuration(d) {
@@ -123,6 +202,7 @@ function label(v) {
 function draw(data) {
   const svg = el("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, xmlns: svgNS });
   el("rect", { x: 0, y: 0, width: W, height: H, fill: "#fff" }, svg);
+  if (data.heat) return drawHeat(svg, data.heat);
   const values = data.series ? data.series.flatMap((s) => s.points.map((p) => p[1])) : data.bars.map((b) => b[1]);
   const max = Math.max(1e-9, ...values);
   const y = (v) => T + (H - T - B) * (1 - v / max);
@@ -156,10 +236,29 @@ function draw(data) {
   return svg;
 }
 
+// drawHeat draws a table of numbers as cells shaded by each column's
+// largest value, with the numbers written in them.
+function drawHeat(svg, heat) {
+  const cw = (W - 120) / heat.columns.length, ch = Math.min(24, (H - 20) / Math.max(1, heat.rows.length));
+  heat.columns.forEach((c, j) => { el("text", { x: 120 + j * cw + 4, y: 12 }, svg).textContent = c; });
+  const max = heat.columns.map((_, j) => Math.max(1e-9, ...heat.rows.map((r) => r[j + 1])));
+  heat.rows.forEach((r, i) => {
+    el("text", { x: 4, y: 20 + i * ch + ch * 0.7 }, svg).textContent = r[0];
+    heat.columns.forEach((_, j) => {
+      const share = r[j + 1] / max[j];
+      el("rect", { x: 120 + j * cw, y: 20 + i * ch, width: cw - 2, height: ch - 2,
+        fill: `rgb(255, ${Math.round(240 - 200 * share)}, ${Math.round(220 - 200 * share)})`, "data-cell": `${r[0]}/${heat.columns[j]}` }, svg);
+      el("text", { x: 120 + j * cw + 4, y: 20 + i * ch + ch * 0.7 }, svg).textContent = label(r[j + 1]);
+    });
+  });
+  return svg;
+}
+
 // csv is a chart's numbers: time and one column per series, or label and
 // value per bar. Numbers are written as JavaScript prints them.
 function csv(data) {
   if (data.bars) return ["label,value", ...data.bars.map(([k, v]) => `${k},${v}`)].join("\n") + "\n";
+  if (data.heat) return [[data.heat.key, ...data.heat.columns], ...data.heat.rows].map((r) => r.join(",")).join("\n") + "\n";
   const rows = [["time", ...data.series.map((s) => s.name)].join(",")];
   const n = Math.max(0, ...data.series.map((s) => s.points.length));
   for (let i = 0; i < n; i++) {

@@ -484,3 +484,147 @@ func TestDashboardVNCInBrowser(t *testing.T) {
 		return got == "closed: refused or ended", err
 	})
 }
+
+// TestDashboardEditorInBrowser: a custom dashboard is built in the page by
+// adding widgets and dragging them (a title bar moves a widget, its corner
+// resizes it; real mouse events), saved, found as a Dashboard object with
+// those cells, and shown the same after a reload. A move onto another
+// widget is refused in the page.
+func TestDashboardEditorInBrowser(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	ns := env.Namespace(t, "dash-editor")
+	kubeconfig, clusters, _ := dashboardKubeconfig(t, ns)
+	start, base, _ := startDashboard(t, ctx, kubeconfig, clusters)
+	browser := newBrowser(t)
+	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil {
+		t.Fatal(err)
+	}
+	page := base + "/dashboard.html?" + url.Values{"namespace": {ns}, "name": {"mine"}}.Encode()
+	open := func() {
+		t.Helper()
+		if err := chromedp.Do(browser, chromedp.Navigate(page)); err != nil {
+			t.Fatal(err)
+		}
+		framework.Eventually(t, "the editor loaded", func(context.Context) (bool, error) {
+			got, err := text(browser, `document.body.dataset.loaded || ""`)
+			if got == "error" {
+				msg, _ := text(browser, `document.getElementById("error").innerText`)
+				return false, fmt.Errorf("the editor failed: %s", msg)
+			}
+			return got == "true", err
+		})
+	}
+	cells := func() string {
+		t.Helper()
+		got, err := text(browser, `[...document.querySelectorAll("#grid [data-widget]")].map(w => w.dataset.widget + "@" + w.dataset.cell).join(" ")`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	open()
+	for _, add := range []string{"Chart:CPUUsedVsAllocated", "VMList"} {
+		if _, err := text(browser, fmt.Sprintf(`(() => { document.getElementById("add-type").value = %q;
+			document.getElementById("add").click(); return ""; })()`, add)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := cells(), "cpuusedvsallocated-1@0,0,6,4 vmlist-1@6,0,6,4"; got != want {
+		t.Fatalf("after adding two widgets: %s, want %s", got, want)
+	}
+
+	// dragTo presses the mouse on the element sel, moves it to the middle
+	// of grid cell (col, row) and releases it there.
+	dragTo := func(sel string, col, row int) {
+		t.Helper()
+		var at []float64
+		js := fmt.Sprintf(`(() => { const e = document.querySelector(%q).getBoundingClientRect();
+			const g = document.getElementById("grid").getBoundingClientRect(); const cols = 12;
+			return [e.left + e.width / 2, e.top + e.height / 2, g.left + (%d + 0.5) * g.width / cols, g.top + (%d + 0.5) * 64]; })()`, sel, col, row)
+		ctx, cancel := context.WithTimeout(browser, 20*time.Second)
+		defer cancel()
+		at, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x0, y0, x1, y1 := at[0], at[1], at[2], at[3]
+		move := func(typ input.DispatchMouseEventType, x, y float64, buttons int64) input.DispatchMouseEventParams {
+			return input.DispatchMouseEventParams{Type: typ, X: x, Y: y, Button: input.MouseButtonLeft, Buttons: buttons, ClickCount: 1}
+		}
+		events := []input.DispatchMouseEventParams{move(input.DispatchMouseEventTypeMousePressed, x0, y0, 1)}
+		for i := 1; i <= 5; i++ {
+			f := float64(i) / 5
+			events = append(events, move(input.DispatchMouseEventTypeMouseMoved, x0+(x1-x0)*f, y0+(y1-y0)*f, 1))
+		}
+		events = append(events, move(input.DispatchMouseEventTypeMouseReleased, x1, y1, 0))
+		for _, ev := range events {
+			if _, err := chromedp.Call(ctx, input.DispatchMouseEvent, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dragTo(`[data-widget="cpuusedvsallocated-1"] .widget-head`, 2, 5)
+	dragTo(`[data-widget="vmlist-1"] .resize`, 9, 1)
+	want := "cpuusedvsallocated-1@2,5,6,4 vmlist-1@6,0,4,2"
+	if got := cells(); got != want {
+		t.Fatalf("after dragging: %s, want %s", got, want)
+	}
+	// Onto the list: refused, nothing moves.
+	dragTo(`[data-widget="cpuusedvsallocated-1"] .widget-head`, 7, 0)
+	if got := cells(); got != want {
+		t.Errorf("a move onto another widget: %s, want it refused (%s)", got, want)
+	}
+	if msg, _ := text(browser, `document.getElementById("error").innerText`); !strings.Contains(msg, "taken") {
+		t.Errorf("the refused move says %q", msg)
+	}
+
+	if _, err := text(browser, `(() => { document.getElementById("save").click(); return ""; })()`); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the dashboard saved", func(context.Context) (bool, error) {
+		got, err := text(browser, `document.getElementById("save-state").innerText`)
+		if strings.HasPrefix(got, "not saved") {
+			return false, fmt.Errorf("%s", got)
+		}
+		return got == "saved", err
+	})
+	d, err := env.HyperSDK.HypersdkV1alpha1().Dashboards(ns).Get(ctx, "mine", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the saved dashboard: %v", err)
+	}
+	var stored []string
+	for _, w := range d.Spec.Widgets {
+		stored = append(stored, fmt.Sprintf("%s@%d,%d,%d,%d", w.Name, w.Column, w.Row, w.Width, w.Height))
+	}
+	if got := strings.Join(stored, " "); got != want {
+		t.Errorf("the Dashboard object's widgets: %s, want %s", got, want)
+	}
+	if w := d.Spec.Widgets[0]; w.Type != v1alpha1.DashboardChart || w.Chart != "CPUUsedVsAllocated" {
+		t.Errorf("the first widget: %s %s, want the CPU chart", w.Type, w.Chart)
+	}
+	screenshot(t, browser, "dashboard-editor.png")
+
+	open()
+	if got := cells(); got != want {
+		t.Errorf("after a reload: %s, want %s", got, want)
+	}
+	// A second save updates the object (its resourceVersion moves on).
+	dragTo(`[data-widget="vmlist-1"] .widget-head`, 0, 0)
+	if _, err := text(browser, `(() => { document.getElementById("save").click(); return ""; })()`); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the move saved as an update", func(ctx context.Context) (bool, error) {
+		again, err := env.HyperSDK.HypersdkV1alpha1().Dashboards(ns).Get(ctx, "mine", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, w := range again.Spec.Widgets {
+			if w.Name == "vmlist-1" {
+				return w.Column == 0 && w.Row == 0 && again.ResourceVersion != d.ResourceVersion, nil
+			}
+		}
+		return false, fmt.Errorf("vmlist-1 gone from %+v", again.Spec.Widgets)
+	})
+}

@@ -7,6 +7,8 @@ import { clusterAPI, statusMessage } from "./listwatch.js";
 
 const params = new URLSearchParams(location.search);
 const cluster = params.get("cluster");
+// In a dashboard's widget the page is only its chart.
+if (params.get("embed")) document.body.classList.add("embed");
 const api = clusterAPI(cluster);
 const hyper = `${api}/apis/hypersdk.io/v1alpha1`;
 

@@ -55,35 +55,9 @@ func TestDashboardServer(t *testing.T) {
 	if resp, err := http.Get(base + "/api/clusters"); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("without the token: %v %v", resp, err)
 	}
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar}
-	page, err := browser.Get(start)
-	if err != nil || page.StatusCode != http.StatusOK {
-		t.Fatalf("opening %s: %v %v", start, page, err)
-	}
-	page.Body.Close()
-	get := func(ctx context.Context, path string, into any) (int, error) {
-		resp, err := browser.Get(base + path)
-		if err != nil {
-			return 0, err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			body, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, body)
-		}
-		return resp.StatusCode, json.NewDecoder(resp.Body).Decode(into)
-	}
+	get := dashboardAPI(t, start, base)
 	health := func(ctx context.Context) (map[string]dashboard.ClusterHealth, []string, error) {
-		var list []dashboard.ClusterHealth
-		if _, err := get(ctx, "/api/clusters", &list); err != nil {
-			return nil, nil, err
-		}
-		byName, order := map[string]dashboard.ClusterHealth{}, []string{}
-		for _, c := range list {
-			byName[c.Name], order = c, append(order, c.Name)
-		}
-		return byName, order, nil
+		return clusterHealth(get)
 	}
 	framework.Eventually(t, "the sandbox up, down down", func(ctx context.Context) (bool, error) {
 		h, order, err := health(ctx)
@@ -95,7 +69,7 @@ func TestDashboardServer(t *testing.T) {
 	})
 
 	var vms v1alpha1.VirtualMachineList
-	if _, err := get(ctx, "/k8s/"+admin+"/apis/hypersdk.io/v1alpha1/namespaces/"+ns+"/virtualmachines", &vms); err != nil {
+	if _, err := get("/k8s/"+admin+"/apis/hypersdk.io/v1alpha1/namespaces/"+ns+"/virtualmachines", &vms); err != nil {
 		t.Fatal(err)
 	}
 	direct, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).List(ctx, metav1.ListOptions{})
@@ -141,7 +115,7 @@ func TestDashboardServer(t *testing.T) {
 	conn.Close()
 
 	var summary dashboard.Summary
-	if _, err := get(ctx, "/api/summary?cluster=*&namespace="+ns, &summary); err != nil {
+	if _, err := get("/api/summary?cluster=*&namespace="+ns, &summary); err != nil {
 		t.Fatal(err)
 	}
 	counts := map[string]dashboard.ClusterVMs{}
@@ -164,7 +138,7 @@ func TestDashboardServer(t *testing.T) {
 		}
 		return len(order) == 2 && order[0] == "viewer" && h["viewer"].Primary && h[admin].Up, nil
 	})
-	if _, err := get(ctx, "/api/summary", &summary); err != nil || len(summary.Clusters) != 1 || summary.Clusters[0].Cluster != "viewer" {
+	if _, err := get("/api/summary", &summary); err != nil || len(summary.Clusters) != 1 || summary.Clusters[0].Cluster != "viewer" {
 		t.Errorf("summary of the primary: %+v %v", summary, err)
 	}
 }
@@ -226,4 +200,42 @@ func startDashboard(t *testing.T, ctx context.Context, kubeconfig, clusters stri
 	start = strings.TrimSpace(strings.TrimPrefix(line, "Dashboard: "))
 	base = start[:strings.Index(start, "/?token=")]
 	return start, base, start[len(base)+len("/?token="):]
+}
+
+// dashboardAPI opens the dashboard's start URL as a browser would (the token
+// traded for the cookie) and returns a GET of its API that decodes JSON.
+func dashboardAPI(t *testing.T, start, base string) func(path string, into any) (int, error) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	page, err := browser.Get(start)
+	if err != nil || page.StatusCode != http.StatusOK {
+		t.Fatalf("opening %s: %v %v", start, page, err)
+	}
+	page.Body.Close()
+	return func(path string, into any) (int, error) {
+		resp, err := browser.Get(base + path)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+		return resp.StatusCode, json.NewDecoder(resp.Body).Decode(into)
+	}
+}
+
+// clusterHealth is /api/clusters by name, and the names in its order.
+func clusterHealth(get func(string, any) (int, error)) (map[string]dashboard.ClusterHealth, []string, error) {
+	var list []dashboard.ClusterHealth
+	if _, err := get("/api/clusters", &list); err != nil {
+		return nil, nil, err
+	}
+	byName, order := map[string]dashboard.ClusterHealth{}, []string{}
+	for _, c := range list {
+		byName[c.Name], order = c, append(order, c.Name)
+	}
+	return byName, order, nil
 }

@@ -22,39 +22,8 @@ import (
 func TestSandboxCommand(t *testing.T) {
 	dir := t.TempDir()
 	for run := 1; run <= 2; run++ {
-		cmd := exec.Command(filepath.Join(env.BinDir, "hypersdk-sandbox"),
-			"--dir="+dir, "--control-plane-bin="+env.ControlPlaneBin,
-			"--carbon-data="+filepath.Join(framework.RepoRoot(), "..", "shared", "data", "carbon"))
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
 		start := time.Now()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer cmd.Process.Kill()
-
-		ready := make(chan string, 1)
-		ended := make(chan struct{})
-		go func() {
-			defer close(ended)
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				if kc, ok := strings.CutPrefix(sc.Text(), "HyperSDK sandbox ready: export KUBECONFIG="); ok {
-					ready <- kc
-				}
-			}
-		}()
-		var kubeconfig string
-		select {
-		case kubeconfig = <-ready:
-		case <-ended:
-			t.Fatalf("run %d: the sandbox exited before its ready line", run)
-		case <-time.After(3 * time.Minute):
-			t.Fatalf("run %d: no ready line within 3 minutes", run)
-		}
+		cmd, kubeconfig := startSandboxCommand(t, dir)
 		t.Logf("run %d: ready after %v", run, time.Since(start).Round(time.Millisecond))
 		if kubeconfig != filepath.Join(dir, "kubeconfig") {
 			t.Errorf("ready line names %s, want %s", kubeconfig, filepath.Join(dir, "kubeconfig"))
@@ -154,4 +123,44 @@ func processesMentioning(s string) []string {
 		}
 	}
 	return found
+}
+
+// startSandboxCommand runs what make run runs, a whole second sandbox in
+// dir, waits for its ready line (3 minutes at most) and returns the process
+// and the kubeconfig the line names. The process is killed at the end of
+// the test if it still runs.
+func startSandboxCommand(t *testing.T, dir string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(env.BinDir, "hypersdk-sandbox"),
+		"--dir="+dir, "--control-plane-bin="+env.ControlPlaneBin,
+		"--carbon-data="+filepath.Join(framework.RepoRoot(), "..", "shared", "data", "carbon"))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	ready := make(chan string, 1)
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if kc, ok := strings.CutPrefix(sc.Text(), "HyperSDK sandbox ready: export KUBECONFIG="); ok {
+				ready <- kc
+			}
+		}
+	}()
+	select {
+	case kubeconfig := <-ready:
+		return cmd, kubeconfig
+	case <-ended:
+		t.Fatal("the sandbox exited before its ready line")
+	case <-time.After(3 * time.Minute):
+		t.Fatal("no ready line within 3 minutes")
+	}
+	return nil, ""
 }

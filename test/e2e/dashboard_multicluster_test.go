@@ -1,0 +1,173 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+	"github.com/hypersdk/hypersdk/pkg/dashboard"
+	"github.com/hypersdk/hypersdk/test/framework"
+)
+
+// TestDashboardTwoControlPlanes: kubectl hyper dashboard over two sandbox
+// control planes (the test's and a second one, started as make run starts
+// it): both appear up, the VM counts of each equal what its API lists and
+// the total is their sum; removing the second at run time leaves the first
+// working; once the second control plane is stopped it shows down with its
+// error while the first keeps answering.
+func TestDashboardTwoControlPlanes(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "dash-multi")
+	createKubeVirtVM(t, ns, kubevirtVM("here", 1, "1Gi", nil))
+	runningVMI(t, ns, "here", "")
+	secondCmd, secondKubeconfig := startSandboxCommand(t, t.TempDir())
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	kubeconfig, clusters, admin := dashboardKubeconfig(t, ns)
+	addContext(t, kubeconfig, secondKubeconfig, "second")
+	hyperWith(t, ctx, kubeconfig, "clusters", "add", "second", "--clusters-file", clusters)
+	secondCfg, err := clientcmd.BuildConfigFromFlags("", secondKubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := hypersdkclient.NewForConfig(secondCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, base, _ := startDashboard(t, ctx, kubeconfig, clusters)
+	get := dashboardAPI(t, start, base)
+	summary := func() (dashboard.Summary, map[string]dashboard.ClusterVMs, error) {
+		var s dashboard.Summary
+		if _, err := get("/api/summary?cluster=*", &s); err != nil {
+			return s, nil, err
+		}
+		by := map[string]dashboard.ClusterVMs{}
+		for _, c := range s.Clusters {
+			by[c.Cluster] = c
+		}
+		return s, by, nil
+	}
+	count := func(ctx context.Context, c hypersdkclient.Interface) (int, error) {
+		l, err := c.HypersdkV1alpha1().VirtualMachines("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return 0, err
+		}
+		return len(l.Items), nil
+	}
+
+	framework.Eventually(t, "both control planes up, each count its API's, the total their sum", func(ctx context.Context) (bool, error) {
+		h, order, err := clusterHealth(get)
+		if err != nil {
+			return false, err
+		}
+		if !slices.Equal(order, []string{admin, "second"}) || !h[admin].Up || !h["second"].Up || !h["second"].HyperSDK {
+			return false, fmt.Errorf("clusters %v %+v", order, h)
+		}
+		s, by, err := summary()
+		if err != nil {
+			return false, err
+		}
+		here, err := count(ctx, env.HyperSDK)
+		if err != nil {
+			return false, err
+		}
+		there, err := count(ctx, second)
+		if err != nil {
+			return false, err
+		}
+		phases := map[string]int{}
+		for _, c := range s.Clusters {
+			for p, n := range c.ByPhase {
+				phases[p] += n
+			}
+		}
+		if by[admin].Total != here || by["second"].Total != there || there != 8 || s.Total != here+there ||
+			!maps.Equal(phases, s.ByPhase) {
+			return false, fmt.Errorf("summary %+v; the APIs list %d and %d VMs (the second its 8 demo VMs)", s, here, there)
+		}
+		return true, nil
+	})
+
+	hyperWith(t, ctx, kubeconfig, "clusters", "remove", "second", "--clusters-file", clusters)
+	framework.Eventually(t, "the second cluster gone at run time, the first working", func(ctx context.Context) (bool, error) {
+		h, order, err := clusterHealth(get)
+		if err != nil {
+			return false, err
+		}
+		s, by, err := summary()
+		if err != nil {
+			return false, err
+		}
+		return slices.Equal(order, []string{admin}) && h[admin].Up && len(s.Clusters) == 1 && by[admin].Up && s.Total == by[admin].Total, nil
+	})
+
+	hyperWith(t, ctx, kubeconfig, "clusters", "add", "second", "--clusters-file", clusters)
+	framework.Eventually(t, "the second cluster back", func(context.Context) (bool, error) {
+		h, _, err := clusterHealth(get)
+		return err == nil && h["second"].Up, err
+	})
+	if err := secondCmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- secondCmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Logf("the second sandbox exited with %v", err)
+		}
+	case <-time.After(framework.Timeout):
+		t.Fatal("the second sandbox did not stop")
+	}
+	framework.Eventually(t, "the stopped control plane down with its error, the first up", func(ctx context.Context) (bool, error) {
+		h, _, err := clusterHealth(get)
+		if err != nil {
+			return false, err
+		}
+		s, by, err := summary()
+		if err != nil {
+			return false, err
+		}
+		here, err := count(ctx, env.HyperSDK)
+		if err != nil {
+			return false, err
+		}
+		return !h["second"].Up && h["second"].Error != "" && h[admin].Up && !by["second"].Up && by["second"].Error != "" &&
+			by[admin].Total == here && s.Total == here, nil
+	})
+}
+
+// addContext copies the current context of the kubeconfig from into the
+// kubeconfig at path, named name (cluster, user and context alike).
+func addContext(t *testing.T, path, from, name string) {
+	t.Helper()
+	dst, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := clientcmd.LoadFromFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := src.Contexts[src.CurrentContext]
+	if c == nil {
+		t.Fatalf("%s has no current context", from)
+	}
+	dst.Clusters[name] = src.Clusters[c.Cluster]
+	dst.AuthInfos[name] = src.AuthInfos[c.AuthInfo]
+	ctx := c.DeepCopy()
+	ctx.Cluster, ctx.AuthInfo = name, name
+	dst.Contexts[name] = ctx
+	if err := clientcmd.WriteToFile(*dst, path); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -51,15 +51,46 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	browser, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
-	// The first action starts the browser, on a context without a deadline.
-	if err := chromedp.Do(browser, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting %s: %v", chromium, err)
+	// Chromium sometimes exits before it serves DevTools (seen once here,
+	// right after the previous test's browser closed: "chrome failed to
+	// start" with nothing but its usual dbus complaints); a fresh process
+	// is tried twice more before the test gives up.
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		browser, cancel := chromedp.NewContext(alloc)
+		// The first action starts the browser, on a context without a deadline.
+		if err = chromedp.Do(browser, chromedp.Navigate("about:blank")); err == nil {
+			t.Cleanup(cancelAlloc)
+			t.Cleanup(cancel)
+			return browser
+		}
+		cancel()
+		cancelAlloc()
+		t.Logf("starting %s (attempt %d): %v", chromium, attempt, err)
 	}
-	return browser
+	t.Fatalf("starting %s: %v", chromium, err)
+	return nil
+}
+
+// browseDashboard runs kubectl hyper dashboard over the sandbox's contexts
+// that dashboardKubeconfig writes for ns, with the named ones added as
+// clusters, until the test ends, and opens it in a fresh browser, which
+// trades the printed token for the cookie. It returns the browser, the
+// dashboard's base URL and the admin context (the primary cluster).
+func browseDashboard(t *testing.T, ns string, clusterNames ...string) (browser context.Context, base, admin string) {
+	t.Helper()
+	ctx := context.Background()
+	kubeconfig, clusters, admin := dashboardKubeconfig(t, ns)
+	for _, name := range clusterNames {
+		hyperWith(t, ctx, kubeconfig, "clusters", "add", name, "--clusters-file", clusters)
+	}
+	start, base, _ := startDashboard(t, ctx, kubeconfig, clusters)
+	browser = newBrowser(t)
+	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil {
+		t.Fatal(err)
+	}
+	return browser, base, admin
 }
 
 // text evaluates a JavaScript expression giving a string in the page.
@@ -85,17 +116,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	big.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
 	createKubeVirtVM(t, ns, big)
 	runningVMI(t, ns, "web", "")
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	kubeconfig, clusters, admin := dashboardKubeconfig(t, ns)
-	hyperWith(t, ctx, kubeconfig, "clusters", "add", "down", "--clusters-file", clusters)
-	hyperWith(t, ctx, kubeconfig, "clusters", "add", "viewer", "--clusters-file", clusters)
-	start, base, _ := startDashboard(t, ctx, kubeconfig, clusters)
-
-	browser := newBrowser(t)
-	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
+	browser, base, admin := browseDashboard(t, ns, "down", "viewer")
 	row := func(name string) string {
 		return fmt.Sprintf(`(document.querySelector('#vms tr[data-vm="%s/%s"]') || {innerText: ""}).innerText`, ns, name)
 	}
@@ -278,15 +300,8 @@ func TestDashboardVMPageInBrowser(t *testing.T) {
 	createKubeVirtVM(t, ns, kubevirtVM("mover", 1, "1Gi", nil))
 	from := runningVMI(t, ns, "mover", "").Status.NodeName
 	target := otherNode(t, from)
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	kubeconfig, clusters, admin := dashboardKubeconfig(t, ns)
-	hyperWith(t, ctx, kubeconfig, "clusters", "add", "viewer", "--clusters-file", clusters)
-	start, base, _ := startDashboard(t, ctx, kubeconfig, clusters)
-	browser := newBrowser(t)
-	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil { // trades the token for the cookie
-		t.Fatal(err)
-	}
+	ctx := context.Background()
+	browser, base, admin := browseDashboard(t, ns, "viewer")
 	page := func(cluster string) string {
 		return base + "/vm.html?" + url.Values{"cluster": {cluster}, "namespace": {ns}, "vm": {"mover"}}.Encode()
 	}
@@ -407,15 +422,7 @@ func TestDashboardVNCInBrowser(t *testing.T) {
 	ns := env.Namespace(t, "dash-vnc")
 	createKubeVirtVM(t, ns, kubevirtVM("screen", 1, "1Gi", nil))
 	runningVMI(t, ns, "screen", "")
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	kubeconfig, clusters, admin := dashboardKubeconfig(t, ns)
-	hyperWith(t, ctx, kubeconfig, "clusters", "add", "viewer", "--clusters-file", clusters)
-	start, base, _ := startDashboard(t, ctx, kubeconfig, clusters)
-	browser := newBrowser(t)
-	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil { // trades the token for the cookie
-		t.Fatal(err)
-	}
+	browser, base, admin := browseDashboard(t, ns, "viewer")
 	vncPage := func(cluster string) string {
 		return base + "/vnc.html?" + url.Values{"cluster": {cluster}, "namespace": {ns}, "vm": {"screen"}}.Encode()
 	}
@@ -492,15 +499,9 @@ func TestDashboardVNCInBrowser(t *testing.T) {
 // widget is refused in the page.
 func TestDashboardEditorInBrowser(t *testing.T) {
 	env.DumpLogsOnFailure(t)
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
+	ctx := context.Background()
 	ns := env.Namespace(t, "dash-editor")
-	kubeconfig, clusters, _ := dashboardKubeconfig(t, ns)
-	start, base, _ := startDashboard(t, ctx, kubeconfig, clusters)
-	browser := newBrowser(t)
-	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil {
-		t.Fatal(err)
-	}
+	browser, base, _ := browseDashboard(t, ns)
 	page := base + "/dashboard.html?" + url.Values{"namespace": {ns}, "name": {"mine"}}.Encode()
 	open := func() {
 		t.Helper()

@@ -52,7 +52,6 @@ var chartsDrawnFromHistory = []struct {
 // exports a PNG of its drawing.
 func TestDashboardChartsInBrowser(t *testing.T) {
 	env.DumpLogsOnFailure(t)
-	ctx := context.Background()
 	ns := env.Namespace(t, "dash-charts")
 	// The window starts before the test's VM, so the cluster charts have
 	// the sandbox's history to show as well.
@@ -73,14 +72,7 @@ func TestDashboardChartsInBrowser(t *testing.T) {
 		return time.Now().After(end), nil
 	})
 
-	dashCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	kubeconfig, clusters, admin := dashboardKubeconfig(t, ns)
-	startURL, base, _ := startDashboard(t, dashCtx, kubeconfig, clusters)
-	browser := newBrowser(t)
-	if err := chromedp.Do(browser, chromedp.Navigate(startURL)); err != nil {
-		t.Fatal(err)
-	}
+	browser, base, admin := browseDashboard(t, ns)
 	q := url.Values{"cluster": {admin}, "vm": {ns + "/charted"}}
 	for k, v := range window {
 		q[k] = v

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"syscall"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
@@ -115,18 +113,8 @@ func TestDashboardTwoControlPlanes(t *testing.T) {
 		h, _, err := clusterHealth(get)
 		return err == nil && h["second"].Up, err
 	})
-	if err := secondCmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- secondCmd.Wait() }()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Logf("the second sandbox exited with %v", err)
-		}
-	case <-time.After(framework.Timeout):
-		t.Fatal("the second sandbox did not stop")
+	if err := stopSandboxCommand(t, secondCmd); err != nil {
+		t.Logf("the second sandbox exited with %v", err)
 	}
 	framework.Eventually(t, "the stopped control plane down with its error, the first up", func(ctx context.Context) (bool, error) {
 		h, _, err := clusterHealth(get)

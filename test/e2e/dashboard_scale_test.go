@@ -84,14 +84,7 @@ func TestDashboardListOf2000InBrowser(t *testing.T) {
 		return err == nil && len(l.Items) == listScale, err
 	})
 
-	dashCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	kubeconfig, clusters, _ := dashboardKubeconfig(t, ns)
-	start, _, _ := startDashboard(t, dashCtx, kubeconfig, clusters)
-	browser := newBrowser(t)
-	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil {
-		t.Fatal(err)
-	}
+	browser, _, _ := browseDashboard(t, ns)
 	shown := fmt.Sprintf(`String(document.querySelectorAll('#vms tr[data-vm^="%s/"]').length)`, ns)
 	framework.Eventually(t, fmt.Sprintf("the list showing all %d VMs, live", listScale), func(context.Context) (bool, error) {
 		got, err := text(browser, shown)

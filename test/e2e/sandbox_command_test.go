@@ -56,18 +56,8 @@ func TestSandboxCommand(t *testing.T) {
 		if len(ports) < 3 {
 			t.Errorf("found only ports %v of the sandbox's processes", ports)
 		}
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("run %d: sandbox exited with %v after SIGTERM, want 0", run, err)
-			}
-		case <-time.After(2 * time.Minute):
-			t.Fatalf("run %d: sandbox did not stop within 2 minutes of SIGTERM", run)
+		if err := stopSandboxCommand(t, cmd); err != nil {
+			t.Errorf("run %d: sandbox exited with %v after SIGTERM, want 0", run, err)
 		}
 		if left := processesMentioning(dir); len(left) > 0 {
 			t.Errorf("run %d: processes left behind: %v", run, left)
@@ -163,4 +153,23 @@ func startSandboxCommand(t *testing.T, dir string) (*exec.Cmd, string) {
 		t.Fatal("no ready line within 3 minutes")
 	}
 	return nil, ""
+}
+
+// stopSandboxCommand sends SIGTERM to a sandbox started by
+// startSandboxCommand and returns how it exited; the test fails at once if
+// it has not stopped 2 minutes later.
+func stopSandboxCommand(t *testing.T, cmd *exec.Cmd) error {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		return err
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the sandbox did not stop within 2 minutes of SIGTERM")
+	}
+	return nil
 }

@@ -47,16 +47,22 @@ async function history(path, fields) {
 }
 const clusterHistory = (fields) => history(`${hyper}/clusterhistories/cluster`, fields);
 
-// operations lists every VMOperation the user may list (all namespaces).
-async function operations() {
-  return (await getJSON(`${hyper}/vmoperations`)).items;
+// once keeps the first answer of load, so that charts sharing a source ask
+// for it once per page load.
+function once(load) {
+  let answer;
+  return () => (answer ??= load());
 }
 
-// The window's bounds for the charts built from operations: the same
-// window the history API evaluates (asked of it with a single field).
-async function bounds() {
-  return (await clusterHistory(["vms"])).window;
-}
+// operations lists every VMOperation the user may list (all namespaces).
+const operations = once(async () => (await getJSON(`${hyper}/vmoperations`)).items);
+
+// nodes lists the cluster's nodes.
+const nodes = once(() => getJSON(`${api}/api/v1/nodes`));
+
+// The window's bounds for the charts built from operations and pods: the
+// same window the history API evaluates (asked of it with a single field).
+const bounds = once(async () => (await clusterHistory(["vms"])).window);
 
 const charts = [
   { name: "VMsByPhase", title: "VMs by phase", load: () => clusterHistory(["vms", "vmsRunning", "vmsStopped", "vmsOther"]) },
@@ -102,11 +108,11 @@ const charts = [
     // Each node's usage now (metrics.k8s.io) as a share of what it can
     // allocate: one row per node.
     name: "NodeUtilization", title: "Node utilization now (% of allocatable)", load: async () => {
-      const [nodes, usage] = await Promise.all([getJSON(`${api}/api/v1/nodes`),
-        getJSON(`${api}/apis/metrics.k8s.io/v1beta1/nodes`)]);
+      const [all, usage] = await Promise.all([nodes(), getJSON(`${api}/apis/metrics.k8s.io/v1beta1/nodes`)]);
       const used = new Map(usage.items.map((m) => [m.metadata.name, m.usage]));
-      const rows = nodes.items.map((n) => n.metadata.name).sort().map((name) => {
-        const n = nodes.items.find((x) => x.metadata.name === name), u = used.get(name);
+      const byName = [...all.items].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+      const rows = byName.map((n) => {
+        const name = n.metadata.name, u = used.get(name);
         if (!u) throw new Error(`metrics.k8s.io has no usage of node ${name}`);
         return [name, percent(quantity(u.cpu), quantity(n.status.allocatable.cpu)),
           percent(quantity(u.memory), quantity(n.status.allocatable.memory))];
@@ -139,10 +145,9 @@ const charts = [
     // exist (each pod carries its own), made in the window, by the zone of
     // the node chosen.
     name: "PlacementsByZone", title: "Placement decisions by zone", load: async () => {
-      const [w, pods, nodes] = await Promise.all([bounds(),
-        getJSON(`${api}/api/v1/pods?labelSelector=${encodeURIComponent("kubevirt.io=virt-launcher")}`),
-        getJSON(`${api}/api/v1/nodes`)]);
-      const zoneOf = new Map(nodes.items.map((n) => [n.metadata.name, n.metadata.labels?.["topology.kubernetes.io/zone"] ?? "(no zone)"]));
+      const [w, pods, all] = await Promise.all([bounds(),
+        getJSON(`${api}/api/v1/pods?labelSelector=${encodeURIComponent("kubevirt.io=virt-launcher")}`), nodes()]);
+      const zoneOf = new Map(all.items.map((n) => [n.metadata.name, n.metadata.labels?.["topology.kubernetes.io/zone"] ?? "(no zone)"]));
       const counts = new Map();
       for (const pod of pods.items) {
         const raw = pod.metadata.annotations?.["hypersdk.io/placement-decision"];

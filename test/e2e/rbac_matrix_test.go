@@ -100,6 +100,10 @@ func TestRBACMatrix(t *testing.T) {
 			Schedule: "@daily", Retention: v1alpha1.BackupRetention{KeepLast: ptr.To[int32](1)}}}
 	idlePolicy := &v1alpha1.IdleVMPolicy{ObjectMeta: metav1.ObjectMeta{Name: "idle"}}
 	budget := &v1alpha1.Budget{ObjectMeta: metav1.ObjectMeta{Name: "budget"}, Spec: v1alpha1.BudgetSpec{Amount: resource.MustParse("100")}}
+	// Dashboards are saved views: read by view, written by edit and admin,
+	// from kubectl and from kubectl hyper dashboard's editor alike (the
+	// editor writes through the user's own credentials to this same API).
+	dash := &v1alpha1.Dashboard{ObjectMeta: metav1.ObjectMeta{Name: "dash"}, Spec: v1alpha1.DashboardSpec{Title: "matrix"}}
 	for _, role := range roles {
 		c := client(t, tokens[role])
 		err := c.HypersdkV1alpha1().RESTClient().Get().Namespace(ns).Resource("virtualmachines").Name("vm").
@@ -150,6 +154,14 @@ func TestRBACMatrix(t *testing.T) {
 		_, err = c.HypersdkV1alpha1().Budgets(ns).Create(context.Background(), budget, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if got := err == nil; got != (role == "admin") {
 			t.Errorf("role %q creating a Budget: %v, want allowed=%v (admin only)", role, err, role == "admin")
+		}
+		_, err = c.HypersdkV1alpha1().Dashboards(ns).List(context.Background(), metav1.ListOptions{})
+		if got := err == nil; got != reads[role] {
+			t.Errorf("role %q listing Dashboards: %v, want allowed=%v", role, err, reads[role])
+		}
+		_, err = c.HypersdkV1alpha1().Dashboards(ns).Create(context.Background(), dash, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if got := err == nil; got != writes[role] {
+			t.Errorf("role %q creating a Dashboard: %v, want allowed=%v", role, err, writes[role])
 		}
 	}
 

@@ -15,6 +15,8 @@ import (
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
 
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/kubevirtsim"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
 
@@ -35,6 +37,22 @@ func runningVMI(t *testing.T, ns, name string, notUID types.UID) *kvv1.VirtualMa
 		return false, fmt.Errorf("VMI phase %q (uid %s), conditions %s; launcher pods: %s",
 			got.Status.Phase, got.UID, vmiConditions(got), podStates(ctx, ns, name))
 	})
+	// KubeVirt runs a VMI in one pod (and a migration's target beside it):
+	// a second pod is a simulator bug that takes a node's room.
+	pods, err := env.Kube.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{
+		LabelSelector: kubevirt.CreatedByLabel + "=" + string(vmi.UID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running []string
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && p.Labels[kubevirtsim.MigrationJobLabel] == "" && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			running = append(running, p.Name)
+		}
+	}
+	if len(running) > 1 {
+		t.Errorf("VMI %s/%s has %d launcher pods %v, want one", ns, name, len(running), running)
+	}
 	return vmi
 }
 

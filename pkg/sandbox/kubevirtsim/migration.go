@@ -95,6 +95,14 @@ func (s *Simulator) advanceMigration(ctx context.Context, mig *kvv1.VirtualMachi
 			return nil
 		}
 		if target == nil {
+			// As for the VMI's pod: an earlier pass may have created it.
+			live, err := s.liveLauncherPod(ctx, vmi, mig.UID)
+			if err != nil {
+				return err
+			}
+			target = live
+		}
+		if target == nil {
 			pod := migrationTargetPod(vmi, mig)
 			created, err := s.cfg.Kube.CoreV1().Pods(mig.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 			if err != nil {

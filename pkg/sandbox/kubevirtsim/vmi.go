@@ -63,6 +63,19 @@ func (s *Simulator) advanceVMI(ctx context.Context, vmi *kvv1.VirtualMachineInst
 		setCondition(vmi, kvv1.VirtualMachineInstanceReady, corev1.ConditionFalse, "PodTerminating", "the virt-launcher pod is gone", s.now())
 		return nil
 	case pod == nil:
+		// The pod cache may not have the pod an earlier pass created yet
+		// (the VMI's own update can arrive first, or that update failed);
+		// KubeVirt guards this with expectations, the simulator asks the
+		// API and adopts what it finds. The pod's add event requeues the VMI.
+		live, err := s.liveLauncherPod(ctx, vmi, "")
+		if err != nil {
+			return err
+		}
+		if live != nil {
+			s.setPhase(vmi, kvv1.Scheduling)
+			vmi.Status.ActivePods = map[types.UID]string{live.UID: ""}
+			return nil
+		}
 		created, err := s.cfg.Kube.CoreV1().Pods(vmi.Namespace).Create(ctx, launcherPod(vmi), metav1.CreateOptions{})
 		if err != nil {
 			return fmt.Errorf("creating virt-launcher pod: %w", err)
@@ -154,6 +167,23 @@ func hasGuestAgent(vmi *kvv1.VirtualMachineInstance) bool {
 
 // activePod is the pod the instance runs in: the one named in activePods,
 // else the one launcher pod that is not a migration target.
+// liveLauncherPod is a launcher pod of vmi that the API has, whatever the
+// cache says: the migration target pod of migration when it is set, else
+// the pod the VMI runs in. Pods being deleted do not count.
+func (s *Simulator) liveLauncherPod(ctx context.Context, vmi *kvv1.VirtualMachineInstance, migration types.UID) (*corev1.Pod, error) {
+	pods, err := s.cfg.Kube.CoreV1().Pods(vmi.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: kubevirt.CreatedByLabel + "=" + string(vmi.UID)})
+	if err != nil {
+		return nil, fmt.Errorf("listing virt-launcher pods of %s: %w", vmi.Name, err)
+	}
+	for i, pod := range pods.Items {
+		if pod.DeletionTimestamp == nil && pod.Labels[MigrationJobLabel] == string(migration) {
+			return &pods.Items[i], nil
+		}
+	}
+	return nil, nil
+}
+
 func (s *Simulator) activePod(vmi *kvv1.VirtualMachineInstance) *corev1.Pod {
 	var candidate *corev1.Pod
 	for _, pod := range s.launcherPods(vmi.Namespace, vmi.Name) {

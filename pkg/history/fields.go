@@ -10,6 +10,7 @@ const (
 	FieldMemoryAllocated = "memoryAllocated"
 	FieldCarbonIntensity = "carbonIntensity"
 	FieldCostPerHour     = "costPerHour"
+	FieldCarbonEmissions = "carbonEmissions"
 	FieldVMs             = "vms"
 	FieldVMsRunning      = "vmsRunning"
 	FieldVMsStopped      = "vmsStopped"
@@ -66,6 +67,8 @@ var clusterFieldTable = []field[ClusterSample]{
 		func(s *ClusterSample) float64 { return s.CarbonIntensityAvg }},
 	{FieldCostPerHour, "cost_per_hour", "hypersdk_cluster_cost_per_hour", "Cost of all VMs per hour.",
 		func(s *ClusterSample) float64 { return s.CostPerHour }},
+	{FieldCarbonEmissions, "carbon_emissions", "hypersdk_cluster_carbon_emissions_grams_per_hour", "Emission rate of all VMs, g CO2eq/h.",
+		func(s *ClusterSample) float64 { return s.CarbonGramsPerHour }},
 }
 
 // VMFields are the VM series, in the order queries return them by default.

@@ -45,6 +45,8 @@ type ClusterSample struct {
 	// CarbonIntensityAvg is the average over the VMs' zones, g CO2eq/kWh.
 	CarbonIntensityAvg float64
 	CostPerHour        float64
+	// CarbonGramsPerHour is the VMs' summed emission rate, g CO2eq/h.
+	CarbonGramsPerHour float64
 }
 
 // Batch is everything recorded at one tick. Time is the tick time (the

@@ -194,8 +194,8 @@ const insertVMSample = `INSERT OR IGNORE INTO vm_samples (vm, ts, n, node, zone,
 
 const insertClusterSample = `INSERT OR IGNORE INTO cluster_samples (ts, n,
 	vms, vms_running, vms_stopped, vms_other,
-	cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour)
-	VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour, carbon_emissions)
+	VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // insert writes the batch in one transaction and returns the ids it gave to
 // VMs it had not seen before.
@@ -231,7 +231,7 @@ func (s *SQLiteStore) insert(ctx context.Context, ts int64, b Batch) (map[vmKey]
 	if _, err := tx.ExecContext(ctx, insertClusterSample, ts,
 		c.VMs, c.VMsRunning, c.VMsStopped, c.VMsOther,
 		c.CPUUsageCores, c.CPUAllocatedCores, c.MemoryUsageBytes, c.MemoryAllocatedBytes,
-		c.CarbonIntensityAvg, c.CostPerHour); err != nil {
+		c.CarbonIntensityAvg, c.CostPerHour, c.CarbonGramsPerHour); err != nil {
 		return nil, fmt.Errorf("inserting cluster sample: %w", err)
 	}
 	if s.opts.BeforeCommit != nil {

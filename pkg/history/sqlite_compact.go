@@ -126,11 +126,13 @@ func columns[S any](table []field[S]) string {
 }
 
 // weightedAverages is the select list averaging each column over rows
-// weighted by n, the raw samples each row stands for.
+// weighted by n, the raw samples each row stands for. Rows where a column is
+// NULL (written before it existed) do not count towards its average, which
+// is NULL when no row has it (SQLite's x/0 is NULL).
 func weightedAverages[S any](table []field[S]) string {
 	avgs := make([]string, len(table))
 	for i, f := range table {
-		avgs[i] = fmt.Sprintf("sum(%[1]s * n) / sum(n) AS %[1]s", f.column)
+		avgs[i] = fmt.Sprintf("sum(%[1]s * n) / sum(n * (%[1]s IS NOT NULL)) AS %[1]s", f.column)
 	}
 	return strings.Join(avgs, ", ")
 }

@@ -42,10 +42,11 @@ func (s *SQLiteStore) QueryCluster(ctx context.Context, q Query) ([]Series, erro
 	return bucketed(fields, rows, q), nil
 }
 
-// bucket is one evaluation time with a value per requested column.
+// bucket is one evaluation time with a value per requested column; a column
+// no row in it has is not Valid.
 type bucket struct {
 	k      int64 // index of the evaluation time: Start + k*Step
-	values []float64
+	values []sql.NullFloat64
 }
 
 // buckets averages (the select list of n values) the rows of table selected
@@ -69,7 +70,7 @@ func (s *SQLiteStore) buckets(ctx context.Context, table, where string, args []a
 	defer rows.Close()
 	var out []bucket
 	for rows.Next() {
-		b := bucket{values: make([]float64, n)}
+		b := bucket{values: make([]sql.NullFloat64, n)}
 		dest := []any{&b.k}
 		for i := range b.values {
 			dest = append(dest, &b.values[i])
@@ -86,10 +87,13 @@ func (s *SQLiteStore) buckets(ctx context.Context, table, where string, args []a
 func bucketed[S any](fields []field[S], rows []bucket, q Query) []Series {
 	out := make([]Series, len(fields))
 	for i, f := range fields {
-		out[i] = Series{Field: f.name, Points: make([]Point, len(rows))}
-		for j, r := range rows {
+		out[i] = Series{Field: f.name, Points: make([]Point, 0, len(rows))}
+		for _, r := range rows {
+			if !r.values[i].Valid {
+				continue
+			}
 			t := time.UnixMilli(q.Start.UnixMilli() + r.k*q.Step.Milliseconds())
-			out[i].Points[j] = Point{Time: t, Value: r.values[i]}
+			out[i].Points = append(out[i].Points, Point{Time: t, Value: r.values[i].Float64})
 		}
 	}
 	return out

@@ -63,6 +63,9 @@ var migrations = []string{
 		value INTEGER NOT NULL
 	) WITHOUT ROWID;
 	INSERT INTO meta (key, value) VALUES ('compacted_until', 0);`,
+	// The cluster's emission rate. Rows written before it have none (NULL),
+	// not zero: their points are left out rather than drawn as no emissions.
+	`ALTER TABLE cluster_samples ADD COLUMN carbon_emissions REAL;`,
 }
 
 // migrate brings the schema up to date. The version is read again inside

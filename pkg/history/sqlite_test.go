@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -304,4 +305,54 @@ func TestSQLiteOptionsAreChecked(t *testing.T) {
 	if err == nil {
 		t.Fatal("raw retention longer than retention was accepted")
 	}
+}
+
+// TestSQLiteSeriesAddedLaterLeaveOlderRowsOut: a file written before
+// carbonEmissions existed (schema 1) is migrated on open; its rows have no
+// emission rate, and their points are left out of that series (not drawn as
+// zero), also where a step mixes them with newer rows.
+func TestSQLiteSeriesAddedLaterLeaveOlderRowsOut(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, migrations[0]+"PRAGMA user_version = 1;"); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Duration{time.Minute, 2 * time.Minute} {
+		if _, err := db.ExecContext(ctx, `INSERT INTO cluster_samples (ts, n, vms, vms_running, vms_stopped, vms_other,
+			cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour)
+			VALUES (?, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0)`, t0.Add(at).UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s := openTest(t, path, SQLiteOptions{Clock: clocktesting.NewFakePassiveClock(t0.Add(5 * time.Minute))})
+	for i, at := range []time.Duration{3 * time.Minute, 4 * time.Minute} {
+		b := tick(at, 1)
+		b.Cluster.CarbonGramsPerHour = float64(30 + 20*i)
+		mustAppend(t, s, b)
+	}
+	q := Query{Start: t0.Add(time.Minute), End: t0.Add(4 * time.Minute), Step: time.Minute, Fields: []string{FieldVMs, FieldCarbonEmissions}}
+	got, err := s.QueryCluster(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectSeries(t, got, map[string][]pt{
+		FieldVMs:             {{time.Minute, 1}, {2 * time.Minute, 1}, {3 * time.Minute, 1}, {4 * time.Minute, 1}},
+		FieldCarbonEmissions: {{3 * time.Minute, 30}, {4 * time.Minute, 50}},
+	})
+	// (t0+1m, t0+3m] holds an old row and the 30: its average is 30.
+	q.Step = 2 * time.Minute
+	got, err = s.QueryCluster(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectSeries(t, got, map[string][]pt{
+		FieldVMs:             {{time.Minute, 1}, {3 * time.Minute, 1}},
+		FieldCarbonEmissions: {{3 * time.Minute, 30}},
+	})
 }

@@ -36,6 +36,18 @@ func VMPowerWatts(pm PowerModel, nodeCPUs, vmCPUs, u float64) float64 {
 	return vmCPUs / cpus * (idle + (peak-idle)*u)
 }
 
+// RecordedVMGramsPerHour is a VM's emission rate, gCO2eq/h, from what
+// history records of it: its zone's intensity and its cores at their
+// utilisation, on the default per-vCPU power model and PUE (history keeps no
+// node power curve). Zero when either is unknown.
+func RecordedVMGramsPerHour(intensity, cpuAllocated, cpuUsage float64) float64 {
+	if cpuAllocated <= 0 || intensity <= 0 {
+		return 0
+	}
+	u := min(1, max(0, cpuUsage/cpuAllocated))
+	return GramsCO2PerHour(intensity, VMPowerWatts(PowerModel{}, cpuAllocated, cpuAllocated, u), 0)
+}
+
 // GramsCO2PerHour is the emission rate of a load drawing watts in a zone of
 // the given intensity (g/kWh), in a data centre with the given PUE (zero
 // means DefaultPUE):

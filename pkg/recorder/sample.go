@@ -17,6 +17,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/gpu"
 	"github.com/hypersdk/hypersdk/pkg/history"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+	"github.com/hypersdk/hypersdk/pkg/placement"
 )
 
 // usage is one pod's reading from the metrics API.
@@ -130,6 +131,7 @@ func addToCluster(c *history.ClusterSample, s history.VMSample) {
 	c.MemoryUsageBytes += s.MemoryUsageBytes
 	c.MemoryAllocatedBytes += s.MemoryAllocatedBytes
 	c.CostPerHour += s.CostPerHour
+	c.CarbonGramsPerHour += placement.RecordedVMGramsPerHour(s.CarbonIntensity, s.CPUAllocatedCores, s.CPUUsageCores)
 }
 
 // launcherKey finds the pod that runs a VMI on a node: during a migration

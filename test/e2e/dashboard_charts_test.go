@@ -40,6 +40,7 @@ var chartsDrawnFromHistory = []struct {
 	{"CPUUsedVsAllocated", false, []string{"cpuUsage", "cpuAllocated"}},
 	{"MemoryUsedVsAllocated", false, []string{"memoryUsage", "memoryAllocated"}},
 	{"CarbonIntensity", false, []string{"carbonIntensity"}},
+	{"ClusterCarbon", false, []string{"carbonEmissions"}},
 	{"Cost", false, []string{"costPerHour"}},
 	{"VMResources", true, []string{"cpuUsage", "memoryUsage", "carbonIntensity"}},
 }
@@ -79,8 +80,8 @@ func TestDashboardChartsInBrowser(t *testing.T) {
 	}
 	page := base + "/charts.html?" + q.Encode()
 
-	names := []string{"VMsByPhase", "CPUUsedVsAllocated", "MemoryUsedVsAllocated", "CarbonIntensity", "Cost",
-		"Operations", "Migrations", "NodeUtilization", "TopVMs", "PlacementsByZone", "VMResources"}
+	names := []string{"VMsByPhase", "CPUUsedVsAllocated", "MemoryUsedVsAllocated", "CarbonIntensity", "ClusterCarbon",
+		"Cost", "Operations", "Migrations", "NodeUtilization", "TopVMs", "PlacementsByZone", "VMResources"}
 	var lastErr string
 	framework.Eventually(t, "every chart to show the API's numbers", func(ctx context.Context) (ok bool, err error) {
 		defer func() {
@@ -113,6 +114,11 @@ func TestDashboardChartsInBrowser(t *testing.T) {
 			want, err := historyRows(t, path, window, c.fields)
 			if err != nil {
 				return false, err
+			}
+			// An empty series would match an empty chart; the window holds
+			// the test's running VM, whose zone has an intensity.
+			if len(want) < 2 || (c.chart == "ClusterCarbon" && !slices.ContainsFunc(want[1:], func(r []string) bool { return r[1] != "0" })) {
+				t.Fatalf("%s: the API's series for the window are %v; want points, and emissions above zero", c.chart, want)
 			}
 			if err := chartMatches(browser, c.chart, want); err != nil {
 				return false, err

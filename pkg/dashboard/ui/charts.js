@@ -69,6 +69,7 @@ const charts = [
   { name: "CPUUsedVsAllocated", title: "CPU used vs allocated (cores)", load: () => clusterHistory(["cpuUsage", "cpuAllocated"]) },
   { name: "MemoryUsedVsAllocated", title: "Memory used vs allocated (bytes)", load: () => clusterHistory(["memoryUsage", "memoryAllocated"]) },
   { name: "CarbonIntensity", title: "Carbon intensity of the VMs' zones (g CO2eq/kWh)", load: () => clusterHistory(["carbonIntensity"]) },
+  { name: "ClusterCarbon", title: "Cluster emissions (g CO2eq/h)", load: () => clusterHistory(["carbonEmissions"]) },
   { name: "Cost", title: "Cost per hour", load: () => clusterHistory(["costPerHour"]) },
   {
     // Operations created in the window, by type and by how they ended.

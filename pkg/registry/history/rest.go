@@ -34,6 +34,7 @@ var units = map[string]string{
 	history.FieldMemoryAllocated: "bytes",
 	history.FieldCarbonIntensity: "gCO2eq/kWh",
 	history.FieldCostPerHour:     "currency/h",
+	history.FieldCarbonEmissions: "gCO2eq/h",
 	history.FieldVMs:             "count",
 	history.FieldVMsRunning:      "count",
 	history.FieldVMsStopped:      "count",

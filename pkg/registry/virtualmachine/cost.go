@@ -100,7 +100,7 @@ func (r *CostREST) CostOf(ctx context.Context, vm *hypersdk.VirtualMachine, now 
 		out.Node, out.Zone, out.CostPerHour, out.CarbonIntensity = s.Node, s.Zone, s.CostPerHour, s.CarbonIntensity
 		out.CPUAllocatedCores, out.CPUUsageCores = s.CPUAllocatedCores, s.CPUUsageCores
 		out.MemoryAllocatedBytes, out.MemoryUsageBytes = s.MemoryAllocatedBytes, s.MemoryUsageBytes
-		out.CarbonGramsPerHour = carbonPerHour(s.CarbonIntensity, s.CPUAllocatedCores, s.CPUUsageCores)
+		out.CarbonGramsPerHour = placement.RecordedVMGramsPerHour(s.CarbonIntensity, s.CPUAllocatedCores, s.CPUUsageCores)
 	}
 	day := now.UTC().Truncate(24 * time.Hour)
 	month := time.Date(day.Year(), day.Month(), 1, 0, 0, 0, 0, time.UTC)
@@ -114,17 +114,6 @@ func (r *CostREST) CostOf(ctx context.Context, vm *hypersdk.VirtualMachine, now 
 	todaySpent := integrate(since(points, day), created)
 	out.Today, out.CarbonGramsToday = todaySpent.cost, todaySpent.carbonGrams
 	return out, nil
-}
-
-// carbonPerHour is a VM's emission rate, gCO2eq/h, in a zone of the given
-// intensity: its cores at their utilisation on the default per-vCPU power
-// model and PUE (history keeps no node power curve).
-func carbonPerHour(intensity, cpuAllocated, cpuUsage float64) float64 {
-	if cpuAllocated <= 0 || intensity <= 0 {
-		return 0
-	}
-	u := min(1, max(0, cpuUsage/cpuAllocated))
-	return placement.GramsCO2PerHour(intensity, placement.VMPowerWatts(placement.PowerModel{}, cpuAllocated, cpuAllocated, u), 0)
 }
 
 // costStep is the resolution costs are integrated at, and maxSampleGap the
@@ -184,7 +173,7 @@ func rates(series []history.Series) []ratePoint {
 			continue
 		}
 		for _, p := range s.Points {
-			out = append(out, ratePoint{at: p.Time, cost: p.Value, carbonGrams: carbonPerHour(
+			out = append(out, ratePoint{at: p.Time, cost: p.Value, carbonGrams: placement.RecordedVMGramsPerHour(
 				values[history.FieldCarbonIntensity][p.Time], values[history.FieldCPUAllocated][p.Time], values[history.FieldCPUUsage][p.Time])})
 		}
 	}

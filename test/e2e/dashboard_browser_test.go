@@ -291,8 +291,9 @@ func screenshot(t *testing.T, tab context.Context, name string) {
 // TestDashboardVMPageInBrowser: a VM's page shows its status live and the
 // operations on it with progress bars. A migration started with the page's
 // button walks its bar to 100% and the page shows the VM on the node it
-// was sent to, as the API does. A user bound to view sees the VM but no
-// operation buttons and no console links (the page asks the API server with
+// was sent to, as the API does; a snapshot, a resize and a clone from their
+// buttons each reach 100% and are done as the API sees them. A user bound
+// to view sees the VM and its operations but no operation buttons and no console links (the page asks the API server with
 // SelfSubjectAccessReviews, as that user).
 func TestDashboardVMPageInBrowser(t *testing.T) {
 	env.DumpLogsOnFailure(t)
@@ -329,8 +330,8 @@ func TestDashboardVMPageInBrowser(t *testing.T) {
 		return phase == "Running" && node == from, err
 	})
 	buttons, err := text(browser, `[...document.querySelectorAll("#actions button")].map(b => b.id).join(",")`)
-	if err != nil || buttons != "op-start,op-stop,op-restart,op-migrate" {
-		t.Errorf("the admin's buttons: %q (%v), want start, stop, restart and migrate", buttons, err)
+	if want := "op-start,op-stop,op-restart,op-migrate,op-resize,op-snapshot,op-clone"; err != nil || buttons != want {
+		t.Errorf("the admin's buttons: %q (%v), want %s", buttons, err, want)
 	}
 	if got, err := text(browser, `[...document.querySelectorAll("#console a")].map(a => a.id).join(",")`); err != nil || got != "console-link,vnc-link" {
 		t.Errorf("the admin's console links: %q (%v), want the serial and the VNC console", got, err)
@@ -343,26 +344,36 @@ func TestDashboardVMPageInBrowser(t *testing.T) {
 		.observe(document.querySelector("#ops tbody"), {childList: true, subtree: true}); return ""; })()`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := text(browser, fmt.Sprintf(`(() => { document.getElementById("op-migrate-input").value = %q;
-		document.getElementById("op-migrate").click(); return ""; })()`, target)); err != nil {
-		t.Fatal(err)
+	// runOp fills in an operation's inputs, presses its button and waits
+	// for its row (the one of its type) to show it Succeeded at 100%.
+	runOp := func(subresource string, inputs map[string]string, typ v1alpha1.VMOperationType) string {
+		t.Helper()
+		fill := ""
+		for k, v := range inputs {
+			fill += fmt.Sprintf("document.getElementById(%q).value = %q; ", "op-"+subresource+"-"+k, v)
+		}
+		if _, err := text(browser, fmt.Sprintf(`(() => { %s document.getElementById("op-%s").click(); return ""; })()`, fill, subresource)); err != nil {
+			t.Fatal(err)
+		}
+		var name string
+		framework.Eventually(t, fmt.Sprintf("the %s bar at 100%%, Succeeded", typ), func(context.Context) (bool, error) {
+			row, err := text(browser, fmt.Sprintf(`(() => { const r = [...document.querySelectorAll("#ops tbody tr")].find(r => r.cells[1].innerText === %q);
+				return r ? [r.dataset.op, r.dataset.phase, r.querySelector("progress").value].join(" ") : ""; })()`, typ))
+			if err != nil {
+				return false, err
+			}
+			if e, _ := text(browser, `document.getElementById("op-error").innerText`); e != "" {
+				return false, fmt.Errorf("the page says %q", e)
+			}
+			f := strings.Fields(row)
+			if len(f) == 3 {
+				name = f[0]
+			}
+			return len(f) == 3 && f[1] == string(v1alpha1.VMOperationSucceeded) && f[2] == "100", nil
+		})
+		return name
 	}
-	var opName string
-	framework.Eventually(t, "the migration's bar at 100%, Succeeded", func(context.Context) (bool, error) {
-		row, err := text(browser, `(() => { const r = document.querySelector("#ops tbody tr");
-			return r ? [r.dataset.op, r.dataset.phase, r.querySelector("progress").value, r.cells[1].innerText].join(" ") : ""; })()`)
-		if err != nil {
-			return false, err
-		}
-		if e, _ := text(browser, `document.getElementById("op-error").innerText`); e != "" {
-			return false, fmt.Errorf("the page says %q", e)
-		}
-		f := strings.Fields(row)
-		if len(f) == 4 {
-			opName = f[0]
-		}
-		return len(f) == 4 && f[1] == string(v1alpha1.VMOperationSucceeded) && f[2] == "100" && f[3] == "Migrate", nil
-	})
+	opName := runOp("migrate", map[string]string{"targetNode": target}, v1alpha1.VMOperationMigrate)
 	seen, _ := text(browser, `window.seen.join(" ")`)
 	t.Logf("the progress bar of %s took the values %s", opName, seen)
 	op, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, opName, metav1.GetOptions{})
@@ -382,6 +393,30 @@ func TestDashboardVMPageInBrowser(t *testing.T) {
 		node, err := fact(browser, "Node")
 		return node == target && vmi.Status.NodeName == target, err
 	})
+
+	// The other operations that take inputs, from their buttons: each is
+	// done as the API sees it.
+	runOp("snapshot", map[string]string{"name": "mover-snap"}, v1alpha1.VMOperationSnapshot)
+	if _, err := env.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ns).Get(ctx, "mover-snap", metav1.GetOptions{}); err != nil {
+		t.Errorf("the snapshot taken from the page: %v", err)
+	}
+	runOp("resize", map[string]string{"cpus": "2", "memory": "2Gi"}, v1alpha1.VMOperationResize)
+	framework.Eventually(t, "the page shows mover with 2 CPUs and 2Gi, as the API does", func(ctx context.Context) (bool, error) {
+		vm, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Get(ctx, "mover", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		cpus, err := fact(browser, "CPUs")
+		if err != nil {
+			return false, err
+		}
+		memory, err := fact(browser, "Memory")
+		return vm.Spec.CPUs == 2 && vm.Spec.Memory != nil && vm.Spec.Memory.String() == "2Gi" && cpus == "2" && memory == "2Gi", err
+	})
+	runOp("clone", map[string]string{"targetName": "mover-copy"}, v1alpha1.VMOperationClone)
+	if _, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Get(ctx, "mover-copy", metav1.GetOptions{}); err != nil {
+		t.Errorf("the clone made from the page: %v", err)
+	}
 	screenshot(t, browser, "dashboard-vm.png")
 
 	// The viewer reads the same VM and its operations, and is offered
@@ -392,13 +427,22 @@ func TestDashboardVMPageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	rightsChecked(viewer)
-	framework.Eventually(t, "the viewer sees mover on "+target+" and the migration", func(context.Context) (bool, error) {
+	// (A resize that needs a restart may have moved the VM again.)
+	framework.Eventually(t, "the viewer sees mover where the API has it, and its four operations", func(ctx context.Context) (bool, error) {
+		vmi, err := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "mover", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
 		node, err := fact(viewer, "Node")
 		if err != nil {
 			return false, err
 		}
-		op, err := text(viewer, `(document.querySelector("#ops tbody tr") || {dataset: {}}).dataset.op || ""`)
-		return node == target && op == opName, err
+		ops, err := text(viewer, `[...document.querySelectorAll("#ops tbody tr")].map(r => r.cells[1].innerText).sort().join(",")`)
+		if err != nil {
+			return false, err
+		}
+		return node == vmi.Status.NodeName && ops == "Clone,Migrate,Resize,Snapshot",
+			fmt.Errorf("the viewer sees node %q and operations %q; the API has node %q", node, ops, vmi.Status.NodeName)
 	})
 	for what, expr := range map[string]string{
 		"operation buttons": `String(document.querySelectorAll("#actions button").length)`,

@@ -96,13 +96,26 @@ async function ask(subresource, body) {
   if (!resp.ok) err.textContent = `${subresource}: ${await statusMessage(resp)}`;
 }
 
+// The operations, each with its inputs (all optional but the clone's
+// name: an empty one is left out of the body and the API's default
+// applies) and, where a value is not a string, how the body is made.
 const operations = [
-  { subresource: "start", label: "Start", body: () => ({}) },
-  { subresource: "stop", label: "Stop", body: () => ({}) },
-  { subresource: "restart", label: "Restart", body: () => ({}) },
-  { subresource: "migrate", label: "Migrate", input: "target node (any)",
-    body: (node) => (node ? { targetNode: node } : {}) },
+  { subresource: "start", label: "Start" },
+  { subresource: "stop", label: "Stop" },
+  { subresource: "restart", label: "Restart" },
+  { subresource: "migrate", label: "Migrate", inputs: { targetNode: "target node (any)" } },
+  { subresource: "resize", label: "Resize", inputs: { cpus: "CPUs", memory: "memory (e.g. 4Gi)" },
+    body: (v) => (v.cpus ? { ...v, cpus: Number(v.cpus) } : v) },
+  { subresource: "snapshot", label: "Snapshot", inputs: { name: "snapshot name (generated)" } },
+  { subresource: "clone", label: "Clone", inputs: { targetName: "new VM's name", targetNamespace: "its namespace (this one)" } },
 ];
+
+// values reads an operation's inputs, leaving out the empty ones.
+function values(inputs) {
+  const out = {};
+  for (const [key, input] of Object.entries(inputs)) if (input.value.trim()) out[key] = input.value.trim();
+  return out;
+}
 
 async function showActions() {
   const actions = document.getElementById("actions"), rights = document.getElementById("rights");
@@ -111,19 +124,22 @@ async function showActions() {
       ...operations.map((o) => allowed("create", o.subresource))]);
     operations.forEach((o, i) => {
       if (!may[i]) return;
+      const group = document.createElement("span");
+      group.className = "op";
       const button = document.createElement("button");
       button.id = `op-${o.subresource}`;
       button.textContent = o.label;
-      let input = null;
-      if (o.input) {
-        input = document.createElement("input");
-        input.id = `op-${o.subresource}-input`;
-        input.placeholder = o.input;
-        input.size = 16;
+      const inputs = {};
+      for (const [key, placeholder] of Object.entries(o.inputs ?? {})) {
+        const input = document.createElement("input");
+        input.id = `op-${o.subresource}-${key}`;
+        input.placeholder = placeholder;
+        input.size = 14;
+        inputs[key] = input;
       }
-      button.addEventListener("click", () => ask(o.subresource, o.body(input?.value.trim())));
-      actions.append(button);
-      if (input) actions.append(input, " ");
+      button.addEventListener("click", () => ask(o.subresource, (o.body ?? ((v) => v))(values(inputs))));
+      group.append(button, ...Object.values(inputs));
+      actions.append(group);
     });
     rights.textContent = may.some(Boolean) ? "" : "You may not change this VM.";
     for (const [may, page, label] of [[mayConsole, "console", "Serial console"], [mayVNC, "vnc", "VNC console"]]) {

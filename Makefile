@@ -37,7 +37,9 @@ test: verify
 	@hack/dashboard-ui.sh
 	# The timeout guards against a hang: test/e2e alone took 38 of its 50
 	# minutes in CI before the dashboard's browser tests were added.
-	$(GO) test -count=1 -timeout 70m ./...
+	# -parallel: the e2e tests that mostly wait (t.Parallel) wait together,
+	# whatever the machine's core count.
+	$(GO) test -count=1 -timeout 70m -parallel 6 ./...
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)
@@ -45,7 +47,7 @@ unit:
 e2e:
 	@hack/chromium.sh >/dev/null
 	@hack/dashboard-ui.sh
-	$(GO) test -count=1 -timeout 50m -v ./test/...
+	$(GO) test -count=1 -timeout 50m -parallel 6 -v ./test/...
 
 # Benchmarks against real control planes; figures land in _output/bench/.
 bench:

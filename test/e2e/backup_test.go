@@ -300,6 +300,9 @@ func TestBackupCarbonWindow(t *testing.T) {
 // whose disk is corrupt gives a snapshot that restores to a guest stuck at
 // a kernel panic: its verification fails.
 func TestBackupVerification(t *testing.T) {
+	// Mostly waiting (for schedules and scratch VMs booting): it runs beside the other
+	// waiting tests once the sequential ones are done.
+	t.Parallel()
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
 	ns := env.Namespace(t, "backup-verify")

@@ -29,6 +29,9 @@ import (
 // lets VMs outside its scope be created, and lifts the refusal when the
 // amount is raised. Bad budgets are refused with their field paths.
 func TestBudget(t *testing.T) {
+	// Mostly waiting (for the budget controller's passes): it runs beside the other
+	// waiting tests once the sequential ones are done.
+	t.Parallel()
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
 	ns := env.Namespace(t, "budget")

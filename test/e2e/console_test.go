@@ -88,6 +88,9 @@ func TestConsoleSubresource(t *testing.T) {
 // pods/attach: it still answers after the API servers' request timeout
 // (--request-timeout, 60 s), which used to end every session after a minute.
 func TestConsoleOutlivesRequestTimeout(t *testing.T) {
+	// Mostly waiting (for the request timeout to pass): it runs beside the other
+	// waiting tests once the sequential ones are done.
+	t.Parallel()
 	env.DumpLogsOnFailure(t)
 	ns := env.Namespace(t, "console-long")
 	createKubeVirtVM(t, ns, kubevirtVM("long", 1, "1Gi", nil))

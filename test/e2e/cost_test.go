@@ -104,6 +104,9 @@ func TestVMCost(t *testing.T) {
 // VM's month to date grows by what its recorded history adds up to; the
 // same as CSV and through the plugin.
 func TestNamespaceCostReport(t *testing.T) {
+	// Mostly waiting (for minute boundaries of the cost integration): it runs beside the other
+	// waiting tests once the sequential ones are done.
+	t.Parallel()
 	env.DumpLogsOnFailure(t)
 	ns := env.Namespace(t, "costreport")
 	createKubeVirtVM(t, ns, kubevirtVM("small", 1, "1Gi", nil))

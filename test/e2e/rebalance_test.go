@@ -279,6 +279,9 @@ func TestRebalancePressure(t *testing.T) {
 // keeps it empty while open (NoSchedule: a VM started meanwhile lands
 // elsewhere), and the taint goes when the window closes.
 func TestRebalanceMaintenance(t *testing.T) {
+	// Mostly waiting (for a maintenance window a few minutes ahead): it runs beside the other
+	// waiting tests once the sequential ones are done.
+	t.Parallel()
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
 	ns := env.Namespace(t, "rebalance-maintenance")

@@ -165,8 +165,6 @@ func hasGuestAgent(vmi *kvv1.VirtualMachineInstance) bool {
 	return vmi.Annotations[NoGuestAgentAnnotation] != "true"
 }
 
-// activePod is the pod the instance runs in: the one named in activePods,
-// else the one launcher pod that is not a migration target.
 // liveLauncherPod is a launcher pod of vmi that the API has, whatever the
 // cache says: the migration target pod of migration when it is set, else
 // the pod the VMI runs in. Pods being deleted do not count.
@@ -184,6 +182,8 @@ func (s *Simulator) liveLauncherPod(ctx context.Context, vmi *kvv1.VirtualMachin
 	return nil, nil
 }
 
+// activePod is the pod the instance runs in: the one named in activePods,
+// else the one launcher pod that is not a migration target.
 func (s *Simulator) activePod(vmi *kvv1.VirtualMachineInstance) *corev1.Pod {
 	var candidate *corev1.Pod
 	for _, pod := range s.launcherPods(vmi.Namespace, vmi.Name) {

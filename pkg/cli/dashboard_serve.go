@@ -32,7 +32,7 @@ func (e *env) serveDashboard(ctx context.Context, store *dashboard.ClusterStore,
 	if _, err := rand.Read(secret); err != nil {
 		return err
 	}
-	srv := &dashboard.Server{Store: store, Token: base64.RawURLEncoding.EncodeToString(secret),
+	srv := &dashboard.Server{Source: store, Token: base64.RawURLEncoding.EncodeToString(secret),
 		Resync: 2 * time.Second, Probe: 10 * time.Second}
 	ln, err := net.Listen("tcp", net.JoinHostPort(address, strconv.Itoa(port)))
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
@@ -26,21 +25,27 @@ import (
 )
 
 // TokenCookie carries the dashboard's token once the browser has opened
-// the URL with ?token=.
+// the URL with ?token= (local mode).
 const TokenCookie = "hypersdk-dashboard"
 
-// Server is kubectl hyper dashboard's HTTP server in local mode: it talks
-// to each cluster with the user's own kubeconfig credentials (so RBAC is
-// the user's, and exec and OIDC credential plugins work), behind a random
-// token, on a loopback address only.
+// Server is the dashboard's HTTP server. In local mode (kubectl hyper
+// dashboard) it talks to each cluster with the user's own kubeconfig
+// credentials (so RBAC is the user's, and exec and OIDC credential plugins
+// work), behind a random token, on a loopback address only. In in-cluster
+// mode (hypersdk-dashboard) it holds no credentials for the clusters at
+// all: each user logs in with their own bearer token, which the browser
+// keeps in a cookie and the server forwards on every request.
 type Server struct {
-	// Store is the clusters file, re-read while the server runs.
-	Store *ClusterStore
-	// Token must accompany every request but the first page's, which
-	// trades ?token= for a cookie.
+	// Source lists the clusters, read again every Resync.
+	Source Source
+	// Token, in local mode, must accompany every request but the first
+	// page's, which trades ?token= for a cookie.
 	Token string
-	// Resync is how often the clusters file is re-read; Probe how often
-	// each cluster's health is checked.
+	// InCluster selects in-cluster mode; Token is then unused.
+	InCluster bool
+	// Resync is how often the clusters are listed again; Probe how often
+	// each cluster's health is checked (local mode: in-cluster, health is
+	// checked with each user's token when they ask).
 	Resync, Probe time.Duration
 
 	mu       sync.RWMutex
@@ -49,13 +54,18 @@ type Server struct {
 	loadErr  error
 }
 
-// cluster is one shown cluster: the user's credentials for it, a proxy
-// through them, and what the last probe found.
+// cluster is one shown cluster: the user's credentials for it (local mode)
+// or none (in-cluster mode, the user's token comes with each request), a
+// proxy, and what the last probe found.
 type cluster struct {
-	name   string
-	config *rest.Config
-	proxy  *httputil.ReverseProxy
-	client hypersdkclient.Interface
+	name     string
+	revision string
+	forward  bool
+	config   *rest.Config
+	// bounded is config with a timeout, for the dashboard's own reads.
+	bounded *rest.Config
+	proxy   *httputil.ReverseProxy
+	client  hypersdkclient.Interface
 
 	mu     sync.Mutex
 	health ClusterHealth
@@ -75,52 +85,53 @@ type ClusterHealth struct {
 	Checked  time.Time `json:"checked,omitzero"`
 }
 
-// Start reads the clusters file, then re-reads it and probes the clusters
-// in the background until ctx ends.
+// Start lists the clusters, then lists them again and (local mode) probes
+// them in the background until ctx ends.
 func (s *Server) Start(ctx context.Context) {
 	s.sync()
 	go wait.UntilWithContext(ctx, func(ctx context.Context) { s.sync() }, s.Resync)
-	go wait.UntilWithContext(ctx, s.probeAll, s.Probe)
+	if !s.InCluster {
+		go wait.UntilWithContext(ctx, s.probeAll, s.Probe)
+	}
 }
 
-// sync builds what a changed clusters file needs: a proxy per new
-// cluster, none for removed ones.
+// sync builds what a changed list of clusters needs: a proxy per new or
+// changed cluster, none for removed ones.
 func (s *Server) sync() {
-	l, err := s.Store.Load()
+	l, endpoints, err := s.Source.Clusters()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.loadErr = err
 	if err != nil {
 		return
 	}
-	raw, err := s.Store.Kubeconfig.RawConfig()
-	if err != nil {
-		s.loadErr = fmt.Errorf("reading kubeconfig: %w", err)
-		return
-	}
 	next := map[string]*cluster{}
 	for _, name := range l.Contexts {
-		if c, ok := s.clusters[name]; ok {
+		ep := endpoints[name]
+		if c, ok := s.clusters[name]; ok && c.revision == ep.Revision {
 			next[name] = c
 			continue
 		}
-		c, err := newCluster(name, contextConfig(raw, name))
+		c, err := newCluster(name, ep, s.InCluster)
 		if err != nil {
-			c = &cluster{name: name, health: ClusterHealth{Name: name, Error: err.Error()}}
+			c = &cluster{name: name, revision: ep.Revision, health: ClusterHealth{Name: name, Error: err.Error()}}
 		}
 		next[name] = c
-		if c.config != nil {
+		if c.config != nil && !s.InCluster {
 			go c.probe(context.Background())
 		}
 	}
 	s.list, s.clusters = l, next
 }
 
-func newCluster(name string, cc clientcmd.ClientConfig) (*cluster, error) {
-	cfg, err := cc.ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig context %s: %w", name, err)
+// newCluster makes the proxy and the client for one cluster. With forward
+// set, ep.Config carries no credentials and the proxy sends each request
+// with the token of the user who made it.
+func newCluster(name string, ep Endpoint, forward bool) (*cluster, error) {
+	if ep.Err != nil {
+		return nil, ep.Err
 	}
+	cfg := ep.Config
 	rt, err := rest.TransportFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("credentials of context %s: %w", name, err)
@@ -136,11 +147,21 @@ func newCluster(name string, cc clientcmd.ClientConfig) (*cluster, error) {
 			r.SetURL(target)
 			r.Out.URL.Path = strings.TrimRight(target.Path, "/") + strings.TrimPrefix(r.In.URL.Path, prefix)
 			r.Out.URL.RawPath = ""
-			// The user's kubeconfig credentials go to the cluster; the
-			// dashboard's token and the browser's origin do not.
-			r.Out.Header.Del("Authorization")
-			r.Out.Header.Del("Cookie")
-			r.Out.Header.Del("Origin")
+			// The user's credentials go to the cluster (their kubeconfig's,
+			// or the token they logged in with); the dashboard's token, the
+			// browser's cookies and origin, and any other credential or
+			// impersonation the browser sent do not.
+			for h := range r.Out.Header {
+				if strings.HasPrefix(h, "Impersonate-") {
+					r.Out.Header.Del(h)
+				}
+			}
+			for _, h := range []string{"Authorization", "Proxy-Authorization", "Cookie", "Origin"} {
+				r.Out.Header.Del(h)
+			}
+			if forward {
+				r.Out.Header.Set("Authorization", "Bearer "+userToken(r.In))
+			}
 		},
 		FlushInterval: -1, // watches stream
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -155,7 +176,19 @@ func newCluster(name string, cc clientcmd.ClientConfig) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cluster{name: name, config: cfg, proxy: proxy, client: client, health: ClusterHealth{Name: name, Server: cfg.Host}}, nil
+	return &cluster{name: name, revision: ep.Revision, forward: forward, config: cfg, bounded: bounded, proxy: proxy,
+		client: client, health: ClusterHealth{Name: name, Server: cfg.Host}}, nil
+}
+
+// readerFor is the client for the dashboard's own reads on behalf of r:
+// the user's kubeconfig credentials, or the token r carries.
+func (c *cluster) readerFor(r *http.Request) (hypersdkclient.Interface, error) {
+	if !c.forward {
+		return c.client, nil
+	}
+	cfg := rest.CopyConfig(c.bounded)
+	cfg.BearerToken = userToken(r)
+	return hypersdkclient.NewForConfig(cfg)
 }
 
 func (s *Server) probeAll(ctx context.Context) {
@@ -175,12 +208,20 @@ func (s *Server) probeAll(ctx context.Context) {
 }
 
 // probe asks the cluster for its version and for hypersdk.io, with the
-// user's credentials.
+// user's kubeconfig credentials, and keeps the answer.
 func (c *cluster) probe(ctx context.Context) {
+	h := c.check(ctx, c.client)
+	c.mu.Lock()
+	c.health = h
+	c.mu.Unlock()
+}
+
+// check asks the cluster for its version and for hypersdk.io as client.
+func (c *cluster) check(ctx context.Context, client hypersdkclient.Interface) ClusterHealth {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	h := ClusterHealth{Name: c.name, Server: c.config.Host, Checked: time.Now()}
-	disco := c.client.Discovery()
+	disco := client.Discovery()
 	if v, err := disco.ServerVersion(); err != nil {
 		h.Error = err.Error()
 	} else {
@@ -191,9 +232,7 @@ func (c *cluster) probe(ctx context.Context) {
 			h.Error = "hypersdk.io not served: " + err.Error()
 		}
 	}
-	c.mu.Lock()
-	c.health = h
-	c.mu.Unlock()
+	return h
 }
 
 func (c *cluster) status() ClusterHealth {
@@ -206,20 +245,26 @@ func (c *cluster) status() ClusterHealth {
 func (s *Server) Handler(ui http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/clusters", s.getClusters)
-	mux.HandleFunc("POST /api/clusters", s.changeClusters(s.Store.Add))
+	mux.HandleFunc("POST /api/clusters", s.changeClusters(s.Source.Add))
 	mux.HandleFunc("DELETE /api/clusters/{name}", func(w http.ResponseWriter, r *http.Request) {
-		s.apply(w, s.Store.Remove(r.PathValue("name")))
+		s.apply(w, r, s.Source.Remove(r.PathValue("name")))
 	})
-	mux.HandleFunc("PUT /api/primary", s.changeClusters(s.Store.Use))
+	mux.HandleFunc("PUT /api/primary", s.changeClusters(s.Source.Use))
 	mux.HandleFunc("GET /api/summary", s.summary)
 	mux.HandleFunc("/k8s/{cluster}/", s.proxy)
 	mux.Handle("/", ui)
+	if s.InCluster {
+		mux.HandleFunc("GET /login", s.loginPage)
+		mux.HandleFunc("POST /login", s.login)
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+		return s.guardInCluster(mux)
+	}
 	return s.guard(mux)
 }
 
-// guard lets through only requests to a loopback host name (no DNS
-// rebinding), from the dashboard's own origin (no cross-site requests), with
-// the token.
+// guard (local mode) lets through only requests to a loopback host name
+// (no DNS rebinding), from the dashboard's own origin (no cross-site
+// requests), with the token.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, err := net.SplitHostPort(r.Host)
@@ -258,18 +303,40 @@ func (s *Server) tokenMatches(t string) bool {
 	return t != "" && subtle.ConstantTimeCompare([]byte(t), []byte(s.Token)) == 1
 }
 
-// Clusters lists the shown clusters, primary first, with their health.
-func (s *Server) Clusters() ([]ClusterHealth, error) {
+// Clusters lists the shown clusters, primary first, with their health: in
+// local mode as the last probe found it, in in-cluster mode checked now with
+// the token r carries (the only credentials the dashboard has).
+func (s *Server) Clusters(r *http.Request) ([]ClusterHealth, error) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	if s.loadErr != nil {
+		s.mu.RUnlock()
 		return nil, s.loadErr
 	}
-	out := make([]ClusterHealth, 0, len(s.list.Contexts))
-	for _, name := range s.list.Contexts {
-		h := s.clusters[name].status()
-		h.Primary = name == s.list.Primary
-		out = append(out, h)
+	out := make([]ClusterHealth, len(s.list.Contexts))
+	shown := make([]*cluster, len(s.list.Contexts))
+	primary := s.list.Primary
+	for i, name := range s.list.Contexts {
+		shown[i] = s.clusters[name]
+	}
+	s.mu.RUnlock()
+	var wg sync.WaitGroup
+	for i, c := range shown {
+		if !c.forward {
+			out[i] = c.status()
+			continue
+		}
+		wg.Go(func() {
+			client, err := c.readerFor(r)
+			if err != nil {
+				out[i] = ClusterHealth{Name: c.name, Server: c.config.Host, Error: err.Error()}
+				return
+			}
+			out[i] = c.check(r.Context(), client)
+		})
+	}
+	wg.Wait()
+	for i := range out {
+		out[i].Primary = out[i].Name == primary
 	}
 	slices.SortStableFunc(out, func(a, b ClusterHealth) int {
 		switch {
@@ -283,8 +350,8 @@ func (s *Server) Clusters() ([]ClusterHealth, error) {
 	return out, nil
 }
 
-func (s *Server) getClusters(w http.ResponseWriter, _ *http.Request) {
-	out, err := s.Clusters()
+func (s *Server) getClusters(w http.ResponseWriter, r *http.Request) {
+	out, err := s.Clusters(r)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err)
 		return
@@ -302,18 +369,22 @@ func (s *Server) changeClusters(change func(string) error) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, errors.New(`want {"context": "<kubeconfig context>"}`))
 			return
 		}
-		s.apply(w, change(body.Context))
+		s.apply(w, r, change(body.Context))
 	}
 }
 
-// apply answers a change of the clusters file and takes it in at once.
-func (s *Server) apply(w http.ResponseWriter, err error) {
-	if err != nil {
+// apply answers a change of the list of clusters and takes it in at once.
+func (s *Server) apply(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, ErrReadOnly):
+		writeError(w, http.StatusMethodNotAllowed, err)
+		return
+	case err != nil:
 		writeError(w, http.StatusConflict, err)
 		return
 	}
 	s.sync()
-	s.getClusters(w, nil)
+	s.getClusters(w, r)
 }
 
 func (s *Server) lookup(name string) (*cluster, string) {
@@ -371,7 +442,7 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 	out := Summary{Clusters: make([]ClusterVMs, len(names)), ByPhase: map[string]int{}}
 	var wg sync.WaitGroup
 	for i, name := range names {
-		wg.Go(func() { out.Clusters[i] = s.countVMs(r.Context(), name, ns) })
+		wg.Go(func() { out.Clusters[i] = s.countVMs(r, name, ns) })
 	}
 	wg.Wait()
 	for _, c := range out.Clusters {
@@ -383,7 +454,7 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) countVMs(ctx context.Context, name, ns string) ClusterVMs {
+func (s *Server) countVMs(r *http.Request, name, ns string) ClusterVMs {
 	out := ClusterVMs{Cluster: name, ByPhase: map[string]int{}}
 	c, _ := s.lookup(name)
 	switch {
@@ -394,11 +465,16 @@ func (s *Server) countVMs(ctx context.Context, name, ns string) ClusterVMs {
 		out.Error = c.status().Error
 		return out
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	client, err := c.readerFor(r)
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	opts := metav1.ListOptions{Limit: 500}
 	for {
-		list, err := c.client.HypersdkV1alpha1().VirtualMachines(ns).List(ctx, opts)
+		list, err := client.HypersdkV1alpha1().VirtualMachines(ns).List(ctx, opts)
 		if err != nil {
 			out.Error, out.Total, out.ByPhase = err.Error(), 0, map[string]int{}
 			return out

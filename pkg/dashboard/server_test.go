@@ -65,7 +65,7 @@ func TestClusterStore(t *testing.T) {
 // TestServerGuard: only loopback hosts, the dashboard's own origin and the
 // token get through; the token in the URL is traded for a cookie.
 func TestServerGuard(t *testing.T) {
-	s := &Server{Store: testStore(t, "https://127.0.0.1:1", "a"), Token: "secret", Resync: time.Hour, Probe: time.Hour}
+	s := &Server{Source: testStore(t, "https://127.0.0.1:1", "a"), Token: "secret", Resync: time.Hour, Probe: time.Hour}
 	s.Start(t.Context())
 	h := s.Handler(UI())
 	do := func(host, origin, cookie, target string) *httptest.ResponseRecorder {

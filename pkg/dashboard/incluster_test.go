@@ -1,0 +1,156 @@
+package dashboard
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+func kubeconfigFor(t *testing.T, server string, user *clientcmdapi.AuthInfo) []byte {
+	t.Helper()
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: []byte("ca")}
+	cfg.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+	if user != nil {
+		cfg.AuthInfos["u"] = user
+	}
+	cfg.CurrentContext = "x"
+	data, err := clientcmd.Write(*cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestEndpointFromKubeconfig(t *testing.T) {
+	cfg, err := EndpointFromKubeconfig(kubeconfigFor(t, "https://remote:6443", nil))
+	if err != nil || cfg.Host != "https://remote:6443" || string(cfg.CAData) != "ca" || cfg.BearerToken != "" {
+		t.Fatalf("server and CA only: %+v %v", cfg, err)
+	}
+	for name, data := range map[string][]byte{
+		"token":       kubeconfigFor(t, "https://remote:6443", &clientcmdapi.AuthInfo{Token: "admin"}),
+		"client cert": kubeconfigFor(t, "https://remote:6443", &clientcmdapi.AuthInfo{ClientCertificateData: []byte("x")}),
+		"exec":        kubeconfigFor(t, "https://remote:6443", &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{Command: "sh"}}),
+		"act-as":      kubeconfigFor(t, "https://remote:6443", &clientcmdapi.AuthInfo{Impersonate: "admin"}),
+		"no server":   kubeconfigFor(t, "", nil),
+		"empty":       nil,
+		"not yaml":    []byte("{"),
+	} {
+		if cfg, err := EndpointFromKubeconfig(data); err == nil {
+			t.Errorf("%s: accepted as %+v", name, cfg)
+		}
+	}
+}
+
+// TestSecretSource: the dashboard's own cluster first and primary unless a
+// Secret says otherwise; a Secret with credentials is shown with its error.
+func TestSecretSource(t *testing.T) {
+	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	secret := func(name, rv string, kubeconfig []byte, primary bool) *corev1.Secret {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "dash", ResourceVersion: rv,
+			Labels: map[string]string{ClusterLabel: ""}}, Data: map[string][]byte{KubeconfigKey: kubeconfig}}
+		if primary {
+			s.Annotations = map[string]string{PrimaryAnnotation: "true"}
+		}
+		return s
+	}
+	for _, s := range []*corev1.Secret{
+		secret("west", "1", kubeconfigFor(t, "https://west:6443", nil), false),
+		secret("east", "2", kubeconfigFor(t, "https://east:6443", nil), true),
+		secret("leaky", "3", kubeconfigFor(t, "https://leaky:6443", &clientcmdapi.AuthInfo{Token: "admin"}), false),
+	} {
+		if err := idx.Add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := &SecretSource{Local: "home", LocalConfig: &rest.Config{Host: "https://home"}, Namespace: "dash",
+		Secrets: corelisters.NewSecretLister(idx).Secrets("dash")}
+	l, eps, err := src.Clusters()
+	if err != nil || l.Primary != "east" || strings.Join(l.Contexts, ",") != "home,east,leaky,west" {
+		t.Fatalf("%+v %v", l, err)
+	}
+	if eps["east"].Config.Host != "https://east:6443" || eps["east"].Revision != "2" || eps["leaky"].Err == nil || eps["home"].Config.Host != "https://home" {
+		t.Errorf("endpoints %+v", eps)
+	}
+	if err := src.Add("x"); err == nil || !strings.Contains(err.Error(), ClusterLabel) {
+		t.Errorf("Add from the dashboard: %v", err)
+	}
+}
+
+// TestInClusterForwardsTheUsersToken: in in-cluster mode a request needs
+// the login cookie; the cluster receives that token as the only credential,
+// whatever else the browser sent.
+func TestInClusterForwardsTheUsersToken(t *testing.T) {
+	var got http.Header
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		_, _ = w.Write([]byte("{}"))
+	}))
+	defer api.Close()
+	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	s := &Server{InCluster: true, Resync: time.Hour, Source: &SecretSource{Local: "home",
+		LocalConfig: &rest.Config{Host: api.URL}, Namespace: "dash", Secrets: corelisters.NewSecretLister(idx).Secrets("dash")}}
+	s.Start(t.Context())
+	h := s.Handler(UI())
+	do := func(method, target, origin, token string, extra http.Header) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, target, nil)
+		r.Host = "dashboard.example"
+		for k, v := range extra {
+			r.Header[k] = v
+		}
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		if token != "" {
+			r.AddCookie(&http.Cookie{Name: UserCookie, Value: token})
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if w := do(http.MethodGet, "/", "", "", nil); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/login" {
+		t.Errorf("page without login: %d %s", w.Code, w.Header().Get("Location"))
+	}
+	if w := do(http.MethodGet, "/k8s/home/api", "", "", http.Header{"Authorization": {"Bearer admin"}}); w.Code != http.StatusUnauthorized || got != nil {
+		t.Errorf("API without login but with an Authorization header: %d, reached the cluster: %v", w.Code, got != nil)
+	}
+	if w := do(http.MethodGet, "/login", "", "", nil); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `name="token"`) {
+		t.Errorf("login page: %d", w.Code)
+	}
+	if w := do(http.MethodPost, "/k8s/home/api", "https://evil.example", "alice", nil); w.Code != http.StatusForbidden || got != nil {
+		t.Errorf("another origin: %d", w.Code)
+	}
+	w := do(http.MethodGet, "/k8s/home/api", "https://dashboard.example", "alice", http.Header{
+		"Authorization": {"Bearer admin"}, "Impersonate-User": {"admin"}, "Impersonate-Group": {"system:masters"}})
+	if w.Code != http.StatusOK || got == nil {
+		t.Fatalf("with login: %d %s", w.Code, w.Body)
+	}
+	if a := got.Values("Authorization"); len(a) != 1 || a[0] != "Bearer alice" {
+		t.Errorf("the cluster got Authorization %q, want the user's token alone", a)
+	}
+	for k := range got {
+		if strings.HasPrefix(k, "Impersonate-") || k == "Cookie" || k == "Origin" {
+			t.Errorf("the cluster got %s: %q", k, got.Values(k))
+		}
+	}
+	if w := do(http.MethodPost, "/api/clusters", "", "alice", nil); w.Code != http.StatusBadRequest {
+		t.Errorf("a change without a body: %d", w.Code)
+	}
+	r := httptest.NewRequest(http.MethodPut, "/api/primary", strings.NewReader(`{"context":"home"}`))
+	r.AddCookie(&http.Cookie{Name: UserCookie, Value: "alice"})
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("changing the clusters from the in-cluster dashboard: %d %s", w.Code, w.Body)
+	}
+}

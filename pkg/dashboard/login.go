@@ -1,0 +1,123 @@
+package dashboard
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	authnv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+)
+
+// UserCookie carries, in in-cluster mode, the bearer token the user logged
+// in with. The browser cannot send an Authorization header on a WebSocket
+// (the consoles), but it sends a cookie; HttpOnly keeps the token from the
+// page's scripts, Secure from plain HTTP, SameSite=Strict from other sites.
+const UserCookie = "hypersdk-dashboard-user"
+
+// userToken is the bearer token r carries, "" if none.
+func userToken(r *http.Request) string {
+	c, err := r.Cookie(UserCookie)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// guardInCluster (in-cluster mode) lets through requests from the
+// dashboard's own origin that carry a user's token; the login page and the
+// health check need none. The dashboard does not judge the token itself:
+// every cluster does, on every request.
+func (s *Server) guardInCluster(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Frame-Options", "DENY")
+		if o := r.Header.Get("Origin"); o != "" {
+			if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+				writeError(w, http.StatusForbidden, fmt.Errorf("origin %q is not the dashboard's", o))
+				return
+			}
+		}
+		if r.URL.Path == "/login" || r.URL.Path == "/healthz" || userToken(r) != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Method == http.MethodGet && (r.URL.Path == "/" || strings.HasSuffix(r.URL.Path, ".html")) {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		writeError(w, http.StatusUnauthorized, errors.New("log in at /login with your bearer token"))
+	})
+}
+
+var loginTemplate = template.Must(template.New("login").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>HyperSDK dashboard: log in</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
+<h1>HyperSDK dashboard</h1>
+<p>Log in with your own bearer token for the cluster: every request goes to the clusters with it, so you see and may do exactly what your RBAC allows.
+A ServiceAccount's token comes from <code>kubectl create token NAME</code>. The browser keeps it in a cookie until it closes.</p>
+{{if .}}<p id="error" style="color: #b00">{{.}}</p>{{end}}
+<form method="post" action="/login">
+<textarea name="token" rows="6" cols="80" autocomplete="off" spellcheck="false" required></textarea><br>
+<button type="submit">Log in</button>
+</form>
+</body></html>
+`))
+
+func (s *Server) loginPage(w http.ResponseWriter, _ *http.Request) {
+	writeLoginPage(w, http.StatusOK, "")
+}
+
+func writeLoginPage(w http.ResponseWriter, code int, problem string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	if err := loginTemplate.Execute(w, problem); err != nil {
+		klog.V(2).InfoS("Writing the login page", "err", err)
+	}
+}
+
+// login checks the token with the primary cluster (a SelfSubjectReview, as
+// the user) before the browser keeps it, so a mistyped token is told at
+// once rather than as errors on every view.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		writeLoginPage(w, http.StatusBadRequest, "Unreadable form: "+err.Error())
+		return
+	}
+	token := strings.TrimSpace(r.PostForm.Get("token"))
+	if token == "" {
+		writeLoginPage(w, http.StatusBadRequest, "No token given.")
+		return
+	}
+	c, name := s.lookup("")
+	if c == nil || c.config == nil {
+		writeLoginPage(w, http.StatusBadGateway, fmt.Sprintf("Cannot check the token: the primary cluster %q cannot be reached.", name))
+		return
+	}
+	cfg := rest.CopyConfig(c.bounded)
+	cfg.BearerToken = token
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		writeLoginPage(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	review, err := kube.AuthenticationV1().SelfSubjectReviews().Create(r.Context(), &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	switch {
+	case apierrors.IsUnauthorized(err):
+		writeLoginPage(w, http.StatusUnauthorized, fmt.Sprintf("Cluster %s does not accept this token.", name))
+		return
+	case err != nil:
+		writeLoginPage(w, http.StatusBadGateway, fmt.Sprintf("Cannot check the token with cluster %s: %v", name, err))
+		return
+	}
+	klog.InfoS("Dashboard login", "cluster", name, "user", review.Status.UserInfo.Username)
+	http.SetCookie(w, &http.Cookie{Name: UserCookie, Value: token, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}

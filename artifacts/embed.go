@@ -7,5 +7,5 @@ import "embed"
 
 // FS holds every manifest under artifacts/.
 //
-//go:embed kubevirt rbac flowcontrol deploy sandbox scheduler examples
+//go:embed kubevirt rbac flowcontrol deploy dashboard sandbox scheduler examples
 var FS embed.FS

@@ -45,6 +45,7 @@ func Images(binDir, controlPlaneBinDir string) map[string]hostnode.Image {
 		"ghcr.io/hypersdk/hypersdk-apiserver":          ours("hypersdk-apiserver"),
 		"ghcr.io/hypersdk/hypersdk-controller":         ours("hypersdk-controller"),
 		"ghcr.io/hypersdk/hypersdk-scheduler-extender": ours("hypersdk-scheduler-extender"),
+		"ghcr.io/hypersdk/hypersdk-dashboard":          ours("hypersdk-dashboard"),
 		"registry.k8s.io/etcd":                         upstream("etcd"),
 		"registry.k8s.io/kube-scheduler":               upstream("kube-scheduler"),
 	}

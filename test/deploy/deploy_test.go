@@ -35,10 +35,10 @@ import (
 
 const system = "hypersdk-system"
 
-// rendered is `kubectl kustomize artifacts/deploy`, the workloads of it.
-func rendered(t *testing.T) (deployments []appsv1.Deployment, statefulSets []appsv1.StatefulSet) {
+// rendered is `kubectl kustomize artifacts/<dir>`, the workloads of it.
+func rendered(t *testing.T, dir string) (deployments []appsv1.Deployment, statefulSets []appsv1.StatefulSet) {
 	t.Helper()
-	out, err := env.Kubectl(t, "kustomize", filepath.Join(env.ArtifactsDir(), "deploy"))
+	out, err := env.Kubectl(t, "kustomize", filepath.Join(env.ArtifactsDir(), dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,24 +65,25 @@ func rendered(t *testing.T) (deployments []appsv1.Deployment, statefulSets []app
 	return deployments, statefulSets
 }
 
-// workload is the pod template of a Deployment or StatefulSet, its selector
-// and its replicas.
+// workload is the pod template of a Deployment or StatefulSet, its
+// namespace, its selector and its replicas.
 type workload struct {
-	name     string
-	template corev1.PodTemplateSpec
-	selector *metav1.LabelSelector
-	replicas int32
+	name, namespace string
+	template        corev1.PodTemplateSpec
+	selector        *metav1.LabelSelector
+	replicas        int32
 }
 
-func workloads(t *testing.T) []workload {
+// workloads are those of artifacts/<dir>.
+func workloads(t *testing.T, dir string) []workload {
 	t.Helper()
-	deployments, statefulSets := rendered(t)
+	deployments, statefulSets := rendered(t, dir)
 	var out []workload
 	for _, d := range deployments {
-		out = append(out, workload{d.Name, d.Spec.Template, d.Spec.Selector, ptr.Deref(d.Spec.Replicas, 1)})
+		out = append(out, workload{d.Name, d.Namespace, d.Spec.Template, d.Spec.Selector, ptr.Deref(d.Spec.Replicas, 1)})
 	}
 	for _, s := range statefulSets {
-		out = append(out, workload{s.Name, s.Spec.Template, s.Spec.Selector, ptr.Deref(s.Spec.Replicas, 1)})
+		out = append(out, workload{s.Name, s.Namespace, s.Spec.Template, s.Spec.Selector, ptr.Deref(s.Spec.Replicas, 1)})
 	}
 	return out
 }
@@ -92,7 +93,7 @@ func readyPods(ctx context.Context, w workload) ([]corev1.Pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	pods, err := env.Kube.CoreV1().Pods(system).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	pods, err := env.Kube.CoreV1().Pods(w.namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +114,7 @@ func readyPods(ctx context.Context, w workload) ([]corev1.Pod, error) {
 // read from the running process itself (/proc), not from the node's records.
 func TestComponentsRunAsWritten(t *testing.T) {
 	env.DumpLogsOnFailure(t)
-	all := workloads(t)
+	all := workloads(t, "deploy")
 	if len(all) < 5 {
 		t.Fatalf("artifacts/deploy has %d workloads, want etcd, apiserver, controller, extender and scheduler", len(all))
 	}

@@ -21,9 +21,11 @@ import (
 	"github.com/chromedp/chromedp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	externalmetricsv1beta1 "k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/placementrecord"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
@@ -173,6 +175,95 @@ func TestDashboardChartsInBrowser(t *testing.T) {
 		t.Errorf("the Cost chart's PNG export: %v (%v), want a 560x220 PNG", err, img)
 	}
 	screenshot(t, browser, "dashboard-charts.png")
+
+	// A window that ends now: the carbon chart adds each grid zone's
+	// intensity now and its mean forecasts over 1h, 6h and 24h, as
+	// external.metrics.k8s.io gives them.
+	zones := gridZones(t)
+	if len(zones) < 2 {
+		t.Fatalf("grid zones of the nodes: %v, want the sandbox's several", zones)
+	}
+	forecastPage := base + "/charts.html?" + url.Values{"cluster": {admin}, "chart": {"CarbonIntensity"}, "timeRange": {"24h"}}.Encode()
+	framework.Eventually(t, "each zone's intensity now and forecast in the carbon chart", func(ctx context.Context) (bool, error) {
+		if err := chromedp.Do(browser, chromedp.Navigate(forecastPage)); err != nil {
+			return false, err
+		}
+		if loaded, err := waitText(browser, `document.body.dataset.charts || ""`, "loaded"); !loaded {
+			return false, fmt.Errorf("the page did not load its charts: %v", err)
+		}
+		out, err := text(browser, `chartCSV("CarbonIntensity")`)
+		if err != nil {
+			return false, err
+		}
+		rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if err != nil || len(rows) < 2 {
+			return false, fmt.Errorf("carbon chart CSV %q: %v", out, err)
+		}
+		for _, zone := range zones {
+			col := slices.Index(rows[0], zone+" forecast")
+			if col < 0 {
+				return false, fmt.Errorf("no column for zone %s in %v", zone, rows[0])
+			}
+			var got []float64
+			for _, r := range rows[1:] {
+				if r[col] != "" {
+					v, err := strconv.ParseFloat(r[col], 64)
+					if err != nil {
+						return false, err
+					}
+					got = append(got, v)
+				}
+			}
+			var want []float64
+			for _, horizon := range []string{"", ",horizon=1h", ",horizon=6h", ",horizon=24h"} {
+				v, err := externalCarbonIntensity(t, "zone="+zone+horizon)
+				if err != nil {
+					return false, err
+				}
+				want = append(want, v)
+			}
+			if len(got) != len(want) {
+				return false, fmt.Errorf("zone %s: %v in the chart, the API gives %v", zone, got, want)
+			}
+			for i := range want {
+				if math.Abs(got[i]-want[i]) > 1e-9*math.Max(1, math.Abs(want[i])) {
+					return false, fmt.Errorf("zone %s: %v in the chart, the API gives %v", zone, got, want)
+				}
+			}
+		}
+		return true, nil
+	})
+}
+
+// gridZones are the carbon zones of the cluster's nodes, as pkg/carbon
+// reads them.
+func gridZones(t *testing.T) []string {
+	t.Helper()
+	nodes, err := env.Kube.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, n := range nodes.Items {
+		if z, ok := carbon.ZoneOf(n.Labels, n.Annotations); ok {
+			seen[z] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// externalCarbonIntensity is external.metrics.k8s.io's carbon_intensity for
+// a label selector.
+func externalCarbonIntensity(t *testing.T, selector string) (float64, error) {
+	code, _, body := getRaw(t, env.Admin, "/apis/external.metrics.k8s.io/v1beta1/namespaces/default/carbon_intensity?labelSelector="+url.QueryEscape(selector), nil)
+	if code != http.StatusOK {
+		return 0, fmt.Errorf("carbon_intensity %s: %d %s", selector, code, body)
+	}
+	var list externalmetricsv1beta1.ExternalMetricValueList
+	if err := json.Unmarshal(body, &list); err != nil || len(list.Items) != 1 {
+		return 0, fmt.Errorf("carbon_intensity %s: %s (%v)", selector, body, err)
+	}
+	return list.Items[0].Value.AsApproximateFloat64(), nil
 }
 
 // waitText polls a JavaScript expression until it gives want (20 s).

@@ -68,7 +68,18 @@ const charts = [
   { name: "VMsByPhase", title: "VMs by phase", load: () => clusterHistory(["vms", "vmsRunning", "vmsStopped", "vmsOther"]) },
   { name: "CPUUsedVsAllocated", title: "CPU used vs allocated (cores)", load: () => clusterHistory(["cpuUsage", "cpuAllocated"]) },
   { name: "MemoryUsedVsAllocated", title: "Memory used vs allocated (bytes)", load: () => clusterHistory(["memoryUsage", "memoryAllocated"]) },
-  { name: "CarbonIntensity", title: "Carbon intensity of the VMs' zones (g CO2eq/kWh)", load: () => clusterHistory(["carbonIntensity"]) },
+  {
+    // The VMs' zones over the window (history), and, when the window ends
+    // now, each zone's intensity now and forecast.
+    name: "CarbonIntensity", title: "Grid carbon intensity: the VMs' zones, and each zone now and forecast (g CO2eq/kWh)", load: async () => {
+      const h = await clusterHistory(["carbonIntensity"]);
+      if (params.get("end")) return h;
+      const zones = await forecasts(h.window);
+      h.series.push(...zones);
+      h.window.end = Math.max(h.window.end, ...zones.flatMap((s) => s.points.map((p) => p[0])));
+      return h;
+    },
+  },
   { name: "ClusterCarbon", title: "Cluster emissions (g CO2eq/h)", load: () => clusterHistory(["carbonEmissions"]) },
   { name: "Cost", title: "Cost per hour", load: () => clusterHistory(["costPerHour"]) },
   {
@@ -172,6 +183,33 @@ const charts = [
   },
 ];
 
+// carbonZone is a node's grid zone as HyperSDK reads it (pkg/carbon's
+// ZoneOf): the hypersdk.io/carbon-zone annotation, then that label, then the
+// region label.
+function carbonZone(node) {
+  const key = "hypersdk.io/carbon-zone", m = node.metadata;
+  return m.annotations?.[key] || m.labels?.[key] || m.labels?.["topology.kubernetes.io/region"] || "";
+}
+
+// forecasts are, for each grid zone of the cluster's nodes, its intensity now and
+// its mean forecast over the next 1h, 6h and 24h (external.metrics.k8s.io's
+// carbon_intensity{zone, horizon}), each drawn at the end of its horizon,
+// for the horizons no longer than the window (so the past keeps at least
+// half of the chart).
+async function forecasts(w) {
+  const zones = [...new Set((await nodes()).items.map(carbonZone).filter(Boolean))].sort();
+  const horizons = [["", 0], ["1h", 3600e3], ["6h", 6 * 3600e3], ["24h", 24 * 3600e3]].filter(([, ms]) => ms <= w.end - w.start);
+  const ns = encodeURIComponent(params.get("namespace") || "default");
+  return Promise.all(zones.map(async (zone) => ({
+    name: `${zone} forecast`, unit: "gCO2eq/kWh", points: await Promise.all(horizons.map(async ([horizon, ms]) => {
+      const sel = horizon ? `zone=${zone},horizon=${horizon}` : `zone=${zone}`;
+      const m = await getJSON(`${api}/apis/external.metrics.k8s.io/v1beta1/namespaces/${ns}/carbon_intensity?labelSelector=${encodeURIComponent(sel)}`);
+      if (!m.items?.length) throw new Error(`external.metrics.k8s.io has no carbon_intensity for ${sel}`);
+      return [w.end + ms, quantity(m.items[0].value)];
+    })),
+  })));
+}
+
 // quantity reads a Kubernetes quantity (250m, 16, 1536Mi, 2e3) as a number.
 function quantity(q) {
   const m = /^([+-]?[0-9.]+)(?:([numkMGTPE]|[KMGTPE]i)|[eE]([+-]?[0-9]+))?$/.exec(String(q ?? ""));
@@ -267,12 +305,11 @@ function drawHeat(svg, heat) {
 function csv(data) {
   if (data.bars) return ["label,value", ...data.bars.map(([k, v]) => `${k},${v}`)].join("\n") + "\n";
   if (data.heat) return [[data.heat.key, ...data.heat.columns], ...data.heat.rows].map((r) => r.join(",")).join("\n") + "\n";
+  // A row per time any series has a point at; empty where one has none.
   const rows = [["time", ...data.series.map((s) => s.name)].join(",")];
-  const n = Math.max(0, ...data.series.map((s) => s.points.length));
-  for (let i = 0; i < n; i++) {
-    const t = data.series.find((s) => s.points[i])?.points[i][0];
-    rows.push([new Date(t).toISOString(), ...data.series.map((s) => s.points[i]?.[1] ?? "")].join(","));
-  }
+  const byTime = data.series.map((s) => new Map(s.points.map(([t, v]) => [t, v])));
+  const times = [...new Set(data.series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+  for (const t of times) rows.push([new Date(t).toISOString(), ...byTime.map((m) => m.get(t) ?? "")].join(","));
   return rows.join("\n") + "\n";
 }
 

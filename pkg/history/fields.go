@@ -81,8 +81,22 @@ var ClusterFields = names(clusterFieldTable)
 // ValidVMField reports whether f names a VM series.
 func ValidVMField(f string) bool { return slices.Contains(VMFields, f) }
 
-// ValidClusterField reports whether f names a cluster series.
-func ValidClusterField(f string) bool { return slices.Contains(ClusterFields, f) }
+// FieldCostMonthToDate is derived from costPerHour, not recorded: at each
+// evaluation time, what the cluster's VMs cost since 00:00 UTC on the first
+// of that time's month, as recorded (see MonthToDate).
+const FieldCostMonthToDate = "costMonthToDate"
+
+// DerivedClusterFields are cluster series computed from recorded ones when a
+// query names them; a store answers only ClusterFields, and a query that
+// names no field gets ClusterFields alone (a derived series reads a month
+// of history).
+var DerivedClusterFields = []string{FieldCostMonthToDate}
+
+// ValidClusterField reports whether f names a cluster series, recorded or
+// derived.
+func ValidClusterField(f string) bool {
+	return slices.Contains(ClusterFields, f) || slices.Contains(DerivedClusterFields, f)
+}
 
 func names[S any](table []field[S]) []string {
 	out := make([]string, len(table))

@@ -3,6 +3,7 @@ package history
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -82,7 +83,7 @@ func checkQuery(q Query, kind queryKind) error {
 	}
 	valid, all := ValidVMField, VMFields
 	if kind == clusterKind {
-		valid, all = ValidClusterField, ClusterFields
+		valid, all = ValidClusterField, slices.Concat(ClusterFields, DerivedClusterFields)
 	}
 	seen := map[string]bool{}
 	for _, f := range q.Fields {

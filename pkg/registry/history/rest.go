@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -35,6 +36,7 @@ var units = map[string]string{
 	history.FieldCarbonIntensity: "gCO2eq/kWh",
 	history.FieldCostPerHour:     "currency/h",
 	history.FieldCarbonEmissions: "gCO2eq/h",
+	history.FieldCostMonthToDate: "currency",
 	history.FieldVMs:             "count",
 	history.FieldVMsRunning:      "count",
 	history.FieldVMsStopped:      "count",
@@ -155,7 +157,7 @@ func (r *ClusterREST) Connect(ctx context.Context, name string, options runtime.
 	if req.query.Fields == nil {
 		req.query.Fields = history.ClusterFields
 	}
-	series, err := r.cfg.Store.QueryCluster(ctx, req.query)
+	series, err := r.clusterSeries(ctx, req.query)
 	if err != nil {
 		return nil, storeError(fmt.Errorf("querying cluster history: %w", err))
 	}
@@ -166,6 +168,39 @@ func (r *ClusterREST) Connect(ctx context.Context, name string, options runtime.
 	}
 	filename := fmt.Sprintf("cluster-history-%s.csv", r.cfg.Clock.Now().UTC().Format(time.DateOnly))
 	return r.cfg.handler(req, obj, obj.Series, filename), nil
+}
+
+// clusterSeries asks the store for the recorded fields of q and computes
+// the derived ones: costMonthToDate from a minute-by-minute costPerHour since
+// the first of the window's first month (or the retention's start).
+func (r *ClusterREST) clusterSeries(ctx context.Context, q history.Query) ([]history.Series, error) {
+	recorded := slices.DeleteFunc(slices.Clone(q.Fields), func(f string) bool { return slices.Contains(history.DerivedClusterFields, f) })
+	var out []history.Series
+	if len(recorded) > 0 {
+		stored := q
+		stored.Fields = recorded
+		series, err := r.cfg.Store.QueryCluster(ctx, stored)
+		if err != nil {
+			return nil, err
+		}
+		out = series
+	}
+	if !slices.Contains(q.Fields, history.FieldCostMonthToDate) {
+		return out, nil
+	}
+	from := history.MonthStart(q.Start)
+	if horizon := r.cfg.Clock.Now().Add(-r.cfg.Store.Retention()).Add(history.IntegrationStep); from.Before(horizon) {
+		from = horizon
+	}
+	rates, err := history.ReadRates(ctx, r.cfg.Store.QueryCluster, history.Query{Fields: []string{history.FieldCostPerHour}}, from, q.End)
+	if err != nil {
+		return nil, err
+	}
+	times, err := history.EvaluationTimes(q)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, history.Series{Field: history.FieldCostMonthToDate, Points: history.MonthToDate(rates[0].Points, times)}), nil
 }
 
 // parse reads the options and checks them against the store's limits.

@@ -103,111 +103,44 @@ func (r *CostREST) CostOf(ctx context.Context, vm *hypersdk.VirtualMachine, now 
 		out.CarbonGramsPerHour = placement.RecordedVMGramsPerHour(s.CarbonIntensity, s.CPUAllocatedCores, s.CPUUsageCores)
 	}
 	day := now.UTC().Truncate(24 * time.Hour)
-	month := time.Date(day.Year(), day.Month(), 1, 0, 0, 0, 0, time.UTC)
-	points, err := r.recorded(ctx, namespace, name, month, now)
+	month := history.MonthStart(now)
+	cost, carbonGrams, err := r.recorded(ctx, namespace, name, month, now)
 	if err != nil {
 		return nil, err
 	}
 	created := vm.CreationTimestamp.Time
-	monthSpent := integrate(points, created)
-	out.MonthToDate, out.CarbonGramsMonthToDate = monthSpent.cost, monthSpent.carbonGrams
-	todaySpent := integrate(since(points, day), created)
-	out.Today, out.CarbonGramsToday = todaySpent.cost, todaySpent.carbonGrams
+	out.MonthToDate, out.CarbonGramsMonthToDate = history.Integrate(cost, created), history.Integrate(carbonGrams, created)
+	out.Today = history.Integrate(history.After(cost, day), created)
+	out.CarbonGramsToday = history.Integrate(history.After(carbonGrams, day), created)
 	return out, nil
 }
 
-// costStep is the resolution costs are integrated at, and maxSampleGap the
-// longest time one recorded point stands for: a recorder interval or a
-// downsampled hour. A longer gap is an outage (or the VM did not exist), and
-// the point after it stands for one step only.
-const (
-	costStep     = time.Minute
-	maxSampleGap = time.Hour + costStep
-)
-
-// ratePoint is what a VM cost and emitted per hour at one evaluation time.
-type ratePoint struct {
-	at                time.Time
-	cost, carbonGrams float64
-}
-
-// recorded reads the VM's cost and emission rates over (from, now], one
-// point a minute (the average of the samples in the minute before it), so a
-// 2s and a 5m recorder interval and downsampled history all add up alike.
-func (r *CostREST) recorded(ctx context.Context, namespace, name string, from, now time.Time) ([]ratePoint, error) {
-	if horizon := now.Add(-r.store.Retention()).Add(costStep); from.Before(horizon) {
+// recorded reads the VM's cost and emission rates (per hour) over (from,
+// now], one point a minute (history.ReadRates).
+func (r *CostREST) recorded(ctx context.Context, namespace, name string, from, now time.Time) (cost, carbonGrams []history.Point, err error) {
+	if horizon := now.Add(-r.store.Retention()).Add(history.IntegrationStep); from.Before(horizon) {
 		from = horizon
 	}
-	fields := []string{history.FieldCostPerHour, history.FieldCarbonIntensity, history.FieldCPUAllocated, history.FieldCPUUsage}
-	var points []ratePoint
-	chunk := costStep * (history.MaxPoints - 1)
-	for start := from.Truncate(costStep).Add(costStep); !start.After(now); start = start.Add(chunk) {
-		end := start.Add(chunk - costStep)
-		if end.After(now) {
-			end = now
-		}
-		series, err := r.store.QueryVM(ctx, history.Query{Namespace: namespace, Name: name, Start: start, End: end,
-			Step: costStep, Fields: fields})
-		if err != nil {
-			return nil, fmt.Errorf("reading the cost history of VM %s/%s: %w", namespace, name, err)
-		}
-		points = append(points, rates(series)...)
+	series, err := history.ReadRates(ctx, r.store.QueryVM, history.Query{Namespace: namespace, Name: name,
+		Fields: []string{history.FieldCostPerHour, history.FieldCarbonIntensity, history.FieldCPUAllocated, history.FieldCPUUsage}}, from, now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the cost history of VM %s/%s: %w", namespace, name, err)
 	}
-	return points, nil
-}
-
-// rates joins the series of one query by time: the fields of a VM are
-// recorded together, so their points share evaluation times.
-func rates(series []history.Series) []ratePoint {
-	values := map[string]map[time.Time]float64{}
-	for _, s := range series {
+	// The fields of a VM are recorded together, so their points share
+	// evaluation times.
+	at := func(s history.Series) map[time.Time]float64 {
 		m := make(map[time.Time]float64, len(s.Points))
 		for _, p := range s.Points {
 			m[p.Time] = p.Value
 		}
-		values[s.Field] = m
+		return m
 	}
-	var out []ratePoint
-	for _, s := range series {
-		if s.Field != history.FieldCostPerHour {
-			continue
-		}
-		for _, p := range s.Points {
-			out = append(out, ratePoint{at: p.Time, cost: p.Value, carbonGrams: placement.RecordedVMGramsPerHour(
-				values[history.FieldCarbonIntensity][p.Time], values[history.FieldCPUAllocated][p.Time], values[history.FieldCPUUsage][p.Time])})
-		}
+	intensity, allocated, used := at(series[1]), at(series[2]), at(series[3])
+	cost = series[0].Points
+	carbonGrams = make([]history.Point, len(cost))
+	for i, p := range cost {
+		carbonGrams[i] = history.Point{Time: p.Time,
+			Value: placement.RecordedVMGramsPerHour(intensity[p.Time], allocated[p.Time], used[p.Time])}
 	}
-	return out
-}
-
-// since is the tail of points (in time order) after from.
-func since(points []ratePoint, from time.Time) []ratePoint {
-	i := sort.Search(len(points), func(i int) bool { return points[i].at.After(from) })
-	return points[i:]
-}
-
-// spent is an integral of rates over time: currency and gCO2eq.
-type spent struct{ cost, carbonGrams float64 }
-
-// integrate sums rate × the time each point stands for: the gap since the
-// point before it, or, for the first point after an outage, the gap to the
-// point after it (the recorder's interval), else one step; never more than
-// the VM has existed.
-func integrate(points []ratePoint, created time.Time) spent {
-	var total spent
-	for i, p := range points {
-		gap := costStep
-		switch {
-		case i > 0 && p.at.Sub(points[i-1].at) <= maxSampleGap:
-			gap = p.at.Sub(points[i-1].at)
-		case i+1 < len(points) && points[i+1].at.Sub(p.at) <= maxSampleGap:
-			gap = points[i+1].at.Sub(p.at)
-		}
-		if lived := p.at.Sub(created); lived >= 0 && lived < gap {
-			gap = lived
-		}
-		total.cost += p.cost * gap.Hours()
-		total.carbonGrams += p.carbonGrams * gap.Hours()
-	}
-	return total
+	return cost, carbonGrams, nil
 }

@@ -44,28 +44,18 @@ func TestSpentIntegratesWhateverTheRecorderInterval(t *testing.T) {
 			}
 		}
 		r := &CostREST{store: store}
-		points, err := r.recorded(ctx, "ns", "vm", first, now)
+		cost, carbonGrams, err := r.recorded(ctx, "ns", "vm", first, now)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := integrate(points, first.Add(-4*time.Hour))
-		if math.Abs(got.cost-tc.want) > 0.02*tc.want {
-			t.Errorf("every %s over %s: spent %.4f, want %.4f", tc.every, tc.span, got.cost, tc.want)
+		gotCost, gotGrams := history.Integrate(cost, first.Add(-4*time.Hour)), history.Integrate(carbonGrams, first.Add(-4*time.Hour))
+		if math.Abs(gotCost-tc.want) > 0.02*tc.want {
+			t.Errorf("every %s over %s: spent %.4f, want %.4f", tc.every, tc.span, gotCost, tc.want)
 		}
 		// 2 cores half busy at 400 g/kWh: 2 × (0.74 + 2.76 × 0.5) W × PUE 1.135.
 		const gramsPerHour = 400 * 2 * (0.74 + 2.76*0.5) / 1000 * 1.135
-		if wantGrams := tc.want / 1.2 * gramsPerHour; math.Abs(got.carbonGrams-wantGrams) > 0.02*wantGrams {
-			t.Errorf("every %s over %s: emitted %.4f g, want %.4f", tc.every, tc.span, got.carbonGrams, wantGrams)
+		if wantGrams := tc.want / 1.2 * gramsPerHour; math.Abs(gotGrams-wantGrams) > 0.02*wantGrams {
+			t.Errorf("every %s over %s: emitted %.4f g, want %.4f", tc.every, tc.span, gotGrams, wantGrams)
 		}
-	}
-}
-
-// TestIntegrateNeverCountsBeforeTheVMExisted: a VM 20s old with one point
-// has cost 20s of it, not the minute the point averages.
-func TestIntegrateNeverCountsBeforeTheVMExisted(t *testing.T) {
-	at := time.Date(2026, 11, 30, 12, 1, 0, 0, time.UTC)
-	got := integrate([]ratePoint{{at: at, cost: 3.6}}, at.Add(-20*time.Second)).cost
-	if math.Abs(got-0.02) > 1e-9 {
-		t.Errorf("spent %.6f, want 0.02 (3.6 per hour for 20s)", got)
 	}
 }

@@ -1,0 +1,49 @@
+package history
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/hypersdk/hypersdk/pkg/history"
+)
+
+// TestClusterCostMonthToDate: asked for with a recorded field, the derived
+// costMonthToDate has a point at every evaluation time and grows by what
+// costPerHour adds up to, while the recorded field is the store's own.
+func TestClusterCostMonthToDate(t *testing.T) {
+	ctx := context.Background()
+	store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	// 6 per hour every 10s for the last 40 minutes: 4 so far this month.
+	for at := now.Add(-40 * time.Minute).Add(10 * time.Second); !at.After(now); at = at.Add(10 * time.Second) {
+		if err := store.Append(ctx, history.Batch{Time: at, Cluster: history.ClusterSample{VMs: 1, CostPerHour: 6}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := NewClusterREST(Config{Store: store, Clock: clocktesting.NewFakePassiveClock(now)})
+	q := history.Query{Start: now.Add(-6 * time.Minute), End: now, Step: 30 * time.Second,
+		Fields: []string{history.FieldCostPerHour, history.FieldCostMonthToDate}}
+	series, err := r.clusterSeries(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(series) != 2 || series[0].Field != history.FieldCostPerHour || series[1].Field != history.FieldCostMonthToDate {
+		t.Fatalf("series %+v", series)
+	}
+	if n := len(series[0].Points); n != 13 {
+		t.Errorf("costPerHour: %d points, want 13", n)
+	}
+	mtd := series[1].Points
+	if len(mtd) != 13 || math.Abs(mtd[0].Value-3.4) > 1e-9 || math.Abs(mtd[12].Value-4) > 1e-9 {
+		t.Errorf("costMonthToDate %v, want 13 points from 3.4 to 4", mtd)
+	}
+}

@@ -81,7 +81,15 @@ const charts = [
     },
   },
   { name: "ClusterCarbon", title: "Cluster emissions (g CO2eq/h)", load: () => clusterHistory(["carbonEmissions"]) },
-  { name: "Cost", title: "Cost per hour", load: () => clusterHistory(["costPerHour"]) },
+  {
+    // The rate, and what it added up to since the first of the month (the
+    // API integrates it: costMonthToDate), on an axis of its own.
+    name: "Cost", title: "Cost per hour, and month to date (right axis)", load: async () => {
+      const h = await clusterHistory(["costPerHour", "costMonthToDate"]);
+      h.series[1].axis = "right";
+      return h;
+    },
+  },
   {
     // Operations created in the window, by type and by how they ended.
     name: "Operations", title: "Operations by type and outcome", load: async () => {
@@ -249,27 +257,32 @@ function draw(data) {
   const svg = el("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, xmlns: svgNS });
   el("rect", { x: 0, y: 0, width: W, height: H, fill: "#fff" }, svg);
   if (data.heat) return drawHeat(svg, data.heat);
-  const values = data.series ? data.series.flatMap((s) => s.points.map((p) => p[1])) : data.bars.map((b) => b[1]);
-  const max = Math.max(1e-9, ...values);
-  const y = (v) => T + (H - T - B) * (1 - v / max);
+  // Series with axis "right" are scaled to their own maximum, written at
+  // the top right.
+  const right = (s) => s.axis === "right";
+  const values = (keep) => (data.series ? data.series.filter(keep).flatMap((s) => s.points.map((p) => p[1])) : data.bars.map((b) => b[1]));
+  const max = Math.max(1e-9, ...values((s) => !right(s)));
+  const maxRight = Math.max(1e-9, ...values(right));
+  const y = (v, s) => T + (H - T - B) * (1 - v / (s && right(s) ? maxRight : max));
   el("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#888" }, svg);
   el("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#888" }, svg);
   el("text", { x: L - 4, y: T + 8, "text-anchor": "end" }, svg).textContent = label(max);
   el("text", { x: L - 4, y: H - B, "text-anchor": "end" }, svg).textContent = "0";
+  if (data.series?.some(right)) el("text", { x: W - R, y: T + 8, "text-anchor": "end" }, svg).textContent = label(maxRight);
   if (data.series) {
     const { start, end } = data.window;
     const x = (t) => L + (W - L - R) * (end > start ? (t - start) / (end - start) : 0);
     el("text", { x: L, y: H - B + 14 }, svg).textContent = new Date(start).toISOString().slice(0, 16).replace("T", " ");
     el("text", { x: W - R, y: H - B + 14, "text-anchor": "end" }, svg).textContent = new Date(end).toISOString().slice(0, 16).replace("T", " ");
     data.series.forEach((s, i) => {
-      const d = s.points.map((p, j) => `${j ? "L" : "M"}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join("");
+      const d = s.points.map((p, j) => `${j ? "L" : "M"}${x(p[0]).toFixed(1)},${y(p[1], s).toFixed(1)}`).join("");
       el("path", { d: d || "M0,0", fill: "none", stroke: colours[i % colours.length], "stroke-width": 1.5,
         "data-series": s.name, "data-points": s.points.length }, svg);
       // A dot per point, so that a lone point (a window of one step) shows.
       for (const p of s.points) {
-        el("circle", { cx: x(p[0]).toFixed(1), cy: y(p[1]).toFixed(1), r: 2, fill: colours[i % colours.length] }, svg);
+        el("circle", { cx: x(p[0]).toFixed(1), cy: y(p[1], s).toFixed(1), r: 2, fill: colours[i % colours.length] }, svg);
       }
-      el("text", { x: L + 4 + i * 110, y: H - 6, fill: colours[i % colours.length] }, svg).textContent = s.name;
+      el("text", { x: L + 4 + i * 110, y: H - 6, fill: colours[i % colours.length] }, svg).textContent = s.name + (right(s) ? " (right)" : "");
     });
   } else {
     const bw = (W - L - R) / Math.max(1, data.bars.length);

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -93,6 +96,53 @@ func TestDashboardTwoControlPlanes(t *testing.T) {
 			return false, fmt.Errorf("summary %+v; the APIs list %d and %d VMs (the second its 8 demo VMs)", s, here, there)
 		}
 		return true, nil
+	})
+
+	// In the browser, the VM list of all clusters at once: every VM of
+	// each, named by its cluster, both followed live; then one cluster
+	// chosen shows its VMs alone.
+	browser := newBrowser(t)
+	for _, page := range []string{start, base + "/?cluster=*"} {
+		if err := chromedp.Do(browser, chromedp.Navigate(page)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := func(ctx context.Context, want map[string]int) (bool, error) {
+		got := map[string]int{}
+		for cluster := range want {
+			n, err := text(browser, fmt.Sprintf(`String(document.querySelectorAll('#vms tbody tr[data-cluster="%s"]').length)`, cluster))
+			if err != nil {
+				return false, err
+			}
+			got[cluster], _ = strconv.Atoi(n)
+		}
+		live, err := text(browser, `document.getElementById("watch-state").innerText`)
+		return maps.Equal(got, want) && live == "(live)", fmt.Errorf("rows by cluster %v, want %v; watch %q (%v)", got, want, live, err)
+	}
+	framework.Eventually(t, "the VMs of both clusters in one live list", func(ctx context.Context) (bool, error) {
+		here, err := count(ctx, env.HyperSDK)
+		if err != nil {
+			return false, err
+		}
+		there, err := count(ctx, second)
+		if err != nil {
+			return false, err
+		}
+		return rows(ctx, map[string]int{admin: here, "second": there})
+	})
+	if csv, err := text(browser, `exportText("csv")`); err != nil || !strings.Contains(csv, ",1Gi,"+admin+"\n") || !strings.Contains(csv, ",second\n") {
+		t.Errorf("the export of all clusters names each row's cluster: %v\n%s", err, csv)
+	}
+	if _, err := text(browser, `(() => { const s = document.getElementById("f-cluster"); s.value = "second";
+		s.dispatchEvent(new Event("change")); return ""; })()`); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the second cluster's VMs alone", func(ctx context.Context) (bool, error) {
+		there, err := count(ctx, second)
+		if err != nil {
+			return false, err
+		}
+		return rows(ctx, map[string]int{admin: 0, "second": there})
 	})
 
 	hyperWith(t, ctx, kubeconfig, "clusters", "remove", "second", "--clusters-file", clusters)

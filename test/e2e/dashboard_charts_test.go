@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	externalmetricsv1beta1 "k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
@@ -300,11 +301,16 @@ func waitText(browser context.Context, expr, want string) (bool, error) {
 // historyRows is the CSV a history chart should export: the API's points
 // for the window, a column per field.
 func historyRows(t *testing.T, path string, window url.Values, fields []string) ([][]string, error) {
+	return historyRowsOf(t, env.Admin, path, window, fields)
+}
+
+// historyRowsOf is historyRows from the cluster cfg reaches.
+func historyRowsOf(t *testing.T, cfg *rest.Config, path string, window url.Values, fields []string) ([][]string, error) {
 	q := url.Values{"fields": {strings.Join(fields, ",")}}
 	for k, v := range window {
 		q[k] = v
 	}
-	code, _, body := getRaw(t, env.Admin, path+"?"+q.Encode(), nil)
+	code, _, body := getRaw(t, cfg, path+"?"+q.Encode(), nil)
 	if code != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %d %s", path, code, body)
 	}

@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -133,11 +136,76 @@ func TestDashboardTwoControlPlanes(t *testing.T) {
 	if csv, err := text(browser, `exportText("csv")`); err != nil || !strings.Contains(csv, ",1Gi,"+admin+"\n") || !strings.Contains(csv, ",second\n") {
 		t.Errorf("the export of all clusters names each row's cluster: %v\n%s", err, csv)
 	}
-	if _, err := text(browser, `(() => { const s = document.getElementById("f-cluster"); s.value = "second";
-		s.dispatchEvent(new Event("change")); return ""; })()`); err != nil {
+	// The cluster history charts of all clusters: each cluster's series as
+	// its API gives them, and their sum.
+	framework.Eventually(t, "VMs by phase of every cluster and their sum", func(ctx context.Context) (bool, error) {
+		// The last five minutes on a 30 s grid, anew each round: the second
+		// control plane has only just begun its history.
+		end := time.Now().UTC().Truncate(30 * time.Second)
+		window := url.Values{"start": {end.Add(-5 * time.Minute).Format(time.RFC3339)}, "end": {end.Format(time.RFC3339)}, "step": {"30s"}}
+		chartsPage := base + "/charts.html?" + url.Values{"cluster": {"*"}, "chart": {"VMsByPhase"}, "start": window["start"],
+			"end": window["end"], "step": window["step"]}.Encode()
+		if err := chromedp.Do(browser, chromedp.Navigate(chartsPage)); err != nil {
+			return false, err
+		}
+		if loaded, err := waitText(browser, `document.body.dataset.charts || ""`, "loaded"); !loaded {
+			return false, fmt.Errorf("the charts page did not load: %v", err)
+		}
+		out, err := text(browser, `chartCSV("VMsByPhase")`)
+		if err != nil {
+			return false, err
+		}
+		got, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if err != nil {
+			return false, err
+		}
+		path := "/apis/hypersdk.io/v1alpha1/clusterhistories/cluster"
+		here, err := historyRowsOf(t, env.Admin, path, window, []string{"vms"})
+		if err != nil {
+			return false, err
+		}
+		there, err := historyRowsOf(t, secondCfg, path, window, []string{"vms"})
+		if err != nil {
+			return false, err
+		}
+		if len(there) < 2 {
+			return false, fmt.Errorf("the second cluster's history has no points in the window: %v", there)
+		}
+		// Each time either API has a point at: each cluster's value, or none,
+		// and the sum of those there are.
+		want := map[string][3]string{}
+		for i, rows := range [][][]string{here, there} {
+			for _, r := range rows[1:] {
+				w := want[r[0]]
+				w[i] = r[1]
+				want[r[0]] = w
+			}
+		}
+		col := func(name string) int { return slices.Index(got[0], name) }
+		a, b, all := col(admin+" vms"), col("second vms"), col("all vms")
+		if a < 0 || b < 0 || all < 0 || len(got)-1 != len(want) {
+			return false, fmt.Errorf("chart CSV %q; the APIs give %v", out, want)
+		}
+		value := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v } // "" (no point) adds nothing
+		for _, r := range got[1:] {
+			w, ok := want[r[0]]
+			if !ok || (r[a] == "") != (w[0] == "") || (r[b] == "") != (w[1] == "") || value(r[a]) != value(w[0]) ||
+				value(r[b]) != value(w[1]) || value(r[all]) != value(w[0])+value(w[1]) {
+				return false, fmt.Errorf("row %v; the APIs give %v", r, w)
+			}
+		}
+		return true, nil
+	})
+	if err := chromedp.Do(browser, chromedp.Navigate(base+"/?cluster=*")); err != nil {
 		t.Fatal(err)
 	}
 	framework.Eventually(t, "the second cluster's VMs alone", func(ctx context.Context) (bool, error) {
+		// Chosen in the selector once the page has listed the clusters.
+		if _, err := text(browser, `(() => { const s = document.getElementById("f-cluster");
+			if ([...s.options].some(o => o.value === "second") && s.value !== "second") { s.value = "second"; s.dispatchEvent(new Event("change")); }
+			return ""; })()`); err != nil {
+			return false, err
+		}
 		there, err := count(ctx, second)
 		if err != nil {
 			return false, err

@@ -7,6 +7,10 @@ import { clusterAPI, statusMessage } from "./listwatch.js";
 
 const params = new URLSearchParams(location.search);
 const cluster = params.get("cluster");
+// cluster=* shows every cluster: the cluster history charts draw each
+// cluster's series and the sum of those that add up; the others show one
+// cluster at a time.
+const allClusters = cluster === "*";
 // In a dashboard's widget the page is only its chart.
 if (params.get("embed")) document.body.classList.add("embed");
 const api = clusterAPI(cluster);
@@ -35,9 +39,10 @@ async function getJSON(url) {
   return resp.json();
 }
 
-// history is one history answer as line series: [{name, unit, points}].
-async function history(path, fields) {
-  const q = windowQuery();
+// history is one history answer as line series: [{name, unit, points}],
+// for the page's window or the one given.
+async function history(path, fields, window) {
+  const q = window ? new URLSearchParams(window) : windowQuery();
   q.set("fields", fields.join(","));
   const h = await getJSON(`${path}?${q}`);
   return {
@@ -45,7 +50,44 @@ async function history(path, fields) {
     series: h.series.map((s) => ({ name: s.field, unit: s.unit, points: s.points.map((p) => [Date.parse(p.time), p.value]) })),
   };
 }
-const clusterHistory = (fields) => history(`${hyper}/clusterhistories/cluster`, fields);
+const clusterHistory = (fields) => (allClusters ? everyClusterHistory(fields) : history(`${hyper}/clusterhistories/cluster`, fields));
+
+// The cluster history fields whose values add up over clusters.
+const additive = new Set(["vms", "vmsRunning", "vmsStopped", "vmsOther", "cpuUsage", "cpuAllocated", "memoryUsage",
+  "memoryAllocated", "costPerHour", "carbonEmissions", "costMonthToDate"]);
+
+// everyClusterHistory is the cluster history of every shown cluster for one
+// window (the first cluster's, asked of the others by start, end and step):
+// "<cluster> <field>" for each, then "all <field>", the sum at each time of
+// the clusters that have a point then, for the fields that add up. A
+// cluster that does not answer is left out and named in the chart's notes.
+async function everyClusterHistory(fields) {
+  const names = (await getJSON("/api/clusters")).map((c) => c.name);
+  if (!names.length) throw new Error("no cluster is shown");
+  const path = (name) => `${clusterAPI(name)}/apis/hypersdk.io/v1alpha1/clusterhistories/cluster`;
+  const first = await history(path(names[0]), fields);
+  const window = { start: new Date(first.window.start).toISOString(), end: new Date(first.window.end).toISOString(), step: first.window.step };
+  const answers = [{ status: "fulfilled", value: first }, ...await Promise.allSettled(names.slice(1).map((n) => history(path(n), fields, window)))];
+  const out = { window: first.window, series: [], notes: [] };
+  answers.forEach((a, i) => {
+    if (a.status === "rejected") out.notes.push(`${names[i]}: ${a.reason.message}`);
+    else for (const s of a.value.series) out.series.push({ ...s, name: `${names[i]} ${s.name}` });
+  });
+  for (const field of fields.filter((f) => additive.has(f))) {
+    const sum = new Map();
+    for (const a of answers) {
+      if (a.status !== "fulfilled") continue;
+      for (const [t, v] of a.value.series.find((s) => s.name === field)?.points ?? []) sum.set(t, (sum.get(t) ?? 0) + v);
+    }
+    out.series.push({ name: `all ${field}`, points: [...sum].sort((a, b) => a[0] - b[0]) });
+  }
+  return out;
+}
+
+// oneCluster refuses cluster=* for a chart that shows one cluster at a time.
+function oneCluster() {
+  if (allClusters) throw new Error("this chart shows one cluster at a time: choose one");
+}
 
 // once keeps the first answer of load, so that charts sharing a source ask
 // for it once per page load.
@@ -73,7 +115,7 @@ const charts = [
     // now, each zone's intensity now and forecast.
     name: "CarbonIntensity", title: "Grid carbon intensity: the VMs' zones, and each zone now and forecast (g CO2eq/kWh)", load: async () => {
       const h = await clusterHistory(["carbonIntensity"]);
-      if (params.get("end")) return h;
+      if (params.get("end") || allClusters) return h;
       const zones = await forecasts(h.window);
       h.series.push(...zones);
       h.window.end = Math.max(h.window.end, ...zones.flatMap((s) => s.points.map((p) => p[0])));
@@ -86,13 +128,14 @@ const charts = [
     // API integrates it: costMonthToDate), on an axis of its own.
     name: "Cost", title: "Cost per hour, and month to date (right axis)", load: async () => {
       const h = await clusterHistory(["costPerHour", "costMonthToDate"]);
-      h.series[1].axis = "right";
+      for (const s of h.series) if (s.name.endsWith("costMonthToDate")) s.axis = "right";
       return h;
     },
   },
   {
     // Operations created in the window, by type and by how they ended.
     name: "Operations", title: "Operations by type and outcome", load: async () => {
+      oneCluster();
       const [w, ops] = await Promise.all([bounds(), operations()]);
       const counts = new Map();
       for (const op of ops) {
@@ -107,6 +150,7 @@ const charts = [
   {
     // Migrations that ended in each step of the window, by outcome.
     name: "Migrations", title: "Migrations over time", load: async () => {
+      oneCluster();
       const [w, ops] = await Promise.all([bounds(), operations()]);
       const step = parseDuration(w.step);
       const n = Math.floor((w.end - w.start) / step) + 1;
@@ -128,6 +172,7 @@ const charts = [
     // Each node's usage now (metrics.k8s.io) as a share of what it can
     // allocate: one row per node.
     name: "NodeUtilization", title: "Node utilization now (% of allocatable)", load: async () => {
+      oneCluster();
       const [all, usage] = await Promise.all([nodes(), getJSON(`${api}/apis/metrics.k8s.io/v1beta1/nodes`)]);
       const used = new Map(usage.items.map((m) => [m.metadata.name, m.usage]));
       const byName = [...all.items].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
@@ -145,6 +190,7 @@ const charts = [
     // with the CPU their launcher pods use (metrics.k8s.io): the top ten by
     // cost.
     name: "TopVMs", title: "Top VMs by cost, carbon and CPU", load: async () => {
+      oneCluster();
       const ns = namespace();
       const [report, pods] = await Promise.all([
         getJSON(`${hyper}/namespaces/${encodeURIComponent(ns)}/costreports/current`),
@@ -165,6 +211,7 @@ const charts = [
     // exist (each pod carries its own), made in the window, by the zone of
     // the node chosen.
     name: "PlacementsByZone", title: "Placement decisions by zone", load: async () => {
+      oneCluster();
       const [w, pods, all] = await Promise.all([bounds(),
         getJSON(`${api}/api/v1/pods?labelSelector=${encodeURIComponent("kubevirt.io=virt-launcher")}`), nodes()]);
       const zoneOf = new Map(all.items.map((n) => [n.metadata.name, n.metadata.labels?.["topology.kubernetes.io/zone"] ?? "(no zone)"]));
@@ -182,6 +229,7 @@ const charts = [
   },
   {
     name: "VMResources", title: "One VM: CPU, memory and carbon", load: async () => {
+      oneCluster();
       const vm = params.get("vm");
       if (!vm || !vm.includes("/")) throw new Error("choose a VM (namespace/name) above");
       const [ns, name] = vm.split("/");
@@ -254,8 +302,11 @@ function label(v) {
 
 // draw renders data as lines (series) or bars into an SVG.
 function draw(data) {
-  const svg = el("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, xmlns: svgNS });
-  el("rect", { x: 0, y: 0, width: W, height: H, fill: "#fff" }, svg);
+  // Four legend entries a row, the rows past the first below the chart.
+  const legendRows = Math.max(1, Math.ceil((data.series?.length ?? 0) / 4));
+  const height = H + (legendRows - 1) * 14;
+  const svg = el("svg", { width: W, height, viewBox: `0 0 ${W} ${height}`, xmlns: svgNS });
+  el("rect", { x: 0, y: 0, width: W, height, fill: "#fff" }, svg);
   if (data.heat) return drawHeat(svg, data.heat);
   // Series with axis "right" are scaled to their own maximum, written at
   // the top right.
@@ -282,7 +333,8 @@ function draw(data) {
       for (const p of s.points) {
         el("circle", { cx: x(p[0]).toFixed(1), cy: y(p[1], s).toFixed(1), r: 2, fill: colours[i % colours.length] }, svg);
       }
-      el("text", { x: L + 4 + i * 110, y: H - 6, fill: colours[i % colours.length] }, svg).textContent = s.name + (right(s) ? " (right)" : "");
+      el("text", { x: L + 4 + (i % 4) * 125, y: H - 6 + Math.floor(i / 4) * 14, fill: colours[i % colours.length] }, svg).textContent =
+        s.name + (right(s) ? " (right)" : "");
     });
   } else {
     const bw = (W - L - R) / Math.max(1, data.bars.length);
@@ -333,7 +385,7 @@ async function png(svg) {
   await img.decode();
   const canvas = document.createElement("canvas");
   canvas.width = W;
-  canvas.height = H;
+  canvas.height = Number(svg.getAttribute("height"));
   canvas.getContext("2d").drawImage(img, 0, 0);
   return canvas.toDataURL("image/png");
 }
@@ -355,6 +407,12 @@ async function show(chart, fig) {
     const data = await chart.load();
     loaded.set(chart.name, data);
     fig.append(draw(data));
+    for (const note of data.notes ?? []) {
+      const p = document.createElement("p");
+      p.className = "error";
+      p.textContent = note;
+      fig.append(p);
+    }
     fig.dataset.state = "drawn";
   } catch (e) {
     const p = document.createElement("p");
@@ -384,7 +442,7 @@ await Promise.all(charts.filter((c) => !only || only.includes(c.name)).map((char
   figures.append(fig);
   return show(chart, fig);
 }));
-document.getElementById("window").textContent = `on ${cluster}, ${windowQuery()}`;
+document.getElementById("window").textContent = `on ${allClusters ? "all clusters" : cluster}, ${windowQuery()}`;
 document.body.dataset.charts = "loaded";
 
 // The range form reloads the page with the window in its address.

@@ -337,6 +337,43 @@ func TestDashboardVMPageInBrowser(t *testing.T) {
 		t.Errorf("the admin's console links: %q (%v), want the serial and the VNC console", got, err)
 	}
 
+	// The placement breakdown and the recommendation, as the API gives them.
+	vmPath := "/apis/hypersdk.io/v1alpha1/namespaces/" + ns + "/virtualmachines/mover/"
+	code, _, body := getRaw(t, env.Admin, vmPath+"placement", nil)
+	var placement v1alpha1.VirtualMachinePlacement
+	if err := json.Unmarshal(body, &placement); code != http.StatusOK || err != nil {
+		t.Fatalf("placement of mover: %d %s (%v)", code, body, err)
+	}
+	wantRows, wantNote := []string{}, placement.Message
+	if d := placement.Decision; d != nil {
+		for _, c := range d.Candidates {
+			wantRows = append(wantRows, c.Node)
+		}
+		wantNote = d.Node + " chosen at "
+	}
+	framework.Eventually(t, "the placement breakdown the API gives, best first", func(context.Context) (bool, error) {
+		rows, err := text(browser, `[...document.querySelectorAll("#placement tbody tr")].map(r => r.dataset.node).join(",")`)
+		if err != nil {
+			return false, err
+		}
+		note, err := text(browser, `document.getElementById("placement-note").innerText`)
+		return rows == strings.Join(wantRows, ",") && strings.HasPrefix(note, wantNote) && len(wantRows) > 0,
+			fmt.Errorf("rows %q, note %q; the API gives %v, %q (%v)", rows, note, wantRows, wantNote, err)
+	})
+	code, _, body = getRaw(t, env.Admin, vmPath+"recommendation", nil)
+	wantFact := [2]string{"Autoscaler", ""}
+	if code != http.StatusOK {
+		var status metav1.Status
+		if err := json.Unmarshal(body, &status); err != nil {
+			t.Fatal(err)
+		}
+		wantFact = [2]string{"None", status.Message}
+	}
+	framework.Eventually(t, "the recommendation the API gives, or why there is none", func(context.Context) (bool, error) {
+		got, err := text(browser, fmt.Sprintf(`(document.querySelector('#recommendation tr[data-fact="%s"] td:nth-child(2)') || {innerText: "-"}).innerText`, wantFact[0]))
+		return got != "-" && (wantFact[1] == "" || got == wantFact[1]), fmt.Errorf("%s: %q, want %q (%v)", wantFact[0], got, wantFact[1], err)
+	})
+
 	// Every value the progress bar takes, as the page draws it.
 	if _, err := text(browser, `(() => { window.seen = [];
 		new MutationObserver(() => { const b = document.querySelector("#ops tbody tr progress");

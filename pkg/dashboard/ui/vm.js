@@ -1,4 +1,5 @@
-// One VM of one cluster: its spec and status, live by watch; the operations
+// One VM of one cluster: its spec and status, live by watch; its placement
+// breakdown and right-sizing recommendation; the operations
 // on it with their progress, live by watch; and buttons for the operations
 // the user may ask for. Every request goes through the dashboard's proxy
 // with the user's own credentials, so the API server decides: the page asks
@@ -45,6 +46,67 @@ follow(`${nsPath}/virtualmachines?fieldSelector=${encodeURIComponent("metadata.n
   onEvent: (type, vm) => renderVM(type === "DELETED" ? null : vm),
   onState: (s) => { document.getElementById("watch-state").textContent = s; },
 });
+
+// getJSON answers a GET through the proxy, or throws the API's message.
+async function getJSON(url) {
+  const resp = await fetch(url);
+  if (!resp.ok) throw new Error(await statusMessage(resp));
+  return resp.json();
+}
+
+// The placement breakdown (virtualmachines/placement): the scheduler
+// extender's decision for the VM's pod, every candidate node with its
+// scores, best first as the API lists them.
+async function showPlacement() {
+  const note = document.getElementById("placement-note"), tb = document.querySelector("#placement tbody");
+  try {
+    const p = await getJSON(`${nsPath}/virtualmachines/${encodeURIComponent(name)}/placement`);
+    tb.replaceChildren();
+    const d = p.decision;
+    note.textContent = d ? `${d.node} chosen at ${d.time} by policy ${d.policy || "default"} for pod ${d.pod}` +
+      (d.filteredCount ? `; ${d.filteredCount} ${d.filteredCount === 1 ? "node" : "nodes"} filtered out` : "") : (p.message || "no decision recorded");
+    if (p.degraded) note.textContent += " (degraded: " + (p.message || "") + ")";
+    for (const c of d?.candidates ?? []) {
+      const row = tb.insertRow();
+      row.dataset.node = c.node;
+      for (const v of [c.node, c.zone, c.total, c.carbon, c.cost, c.pressure, c.gpu ?? 0, c.carbonIntensity, c.gramsCO2PerHour,
+        c.costPerHour, c.predictedUtilization]) cell(row, typeof v === "number" ? String(Math.round(v * 1000) / 1000) : v);
+    }
+  } catch (e) {
+    note.textContent = e.message;
+  }
+  note.dataset.state = "shown";
+}
+
+// The right-sizing recommendation (virtualmachines/recommendation) of the
+// autoscaler that sizes the VM, or why there is none.
+async function showRecommendation() {
+  const tb = document.querySelector("#recommendation tbody");
+  const size = (r) => (r ? `${r.cpus ?? "?"} CPUs, ${r.memory ?? "?"}` : "");
+  let facts;
+  try {
+    const r = await getJSON(`${nsPath}/virtualmachines/${encodeURIComponent(name)}/recommendation`);
+    const rec = r.recommendation;
+    facts = [["Autoscaler", `${r.autoscaler} (${r.updateMode})`], ["Current", size(rec.current)], ["Target", size(rec.target)],
+      ["Range", rec.lowerBound ? `${size(rec.lowerBound)} to ${size(rec.upperBound)}` : ""],
+      ["Evidence", `${rec.evidence.samples} samples, ${rec.evidence.confidencePercent}% confidence (${rec.evidence.strategy})`],
+      ["Action", rec.action], ["Monthly saving", r.savings ? String(Math.round(r.savings.monthlySaving * 100) / 100) : ""]];
+  } catch (e) {
+    facts = [["None", e.message]];
+  }
+  tb.replaceChildren();
+  for (const [k, v] of facts) {
+    const row = tb.insertRow();
+    row.dataset.fact = k;
+    cell(row, k);
+    cell(row, v);
+  }
+}
+showPlacement();
+showRecommendation();
+// Both change only when the VM moves or is re-evaluated: read again now
+// and then rather than watched.
+setInterval(() => { showPlacement(); showRecommendation(); }, 30000);
 
 // The operations on this VM, newest first, each with its progress bar.
 const ops = new Map();

@@ -270,6 +270,46 @@ func TestDashboardInBrowser(t *testing.T) {
 	if got, err := text(refused, `document.querySelector(".xterm-rows").innerText`); err != nil || strings.Contains(got, "login:") {
 		t.Errorf("the viewer's console shows %q (%v)", got, err)
 	}
+
+	// The clusters changed from the page at run time: another one made
+	// primary and back, one removed and added again, a context the
+	// kubeconfig lacks refused with the dashboard's reason.
+	clusterRows := `[...document.querySelectorAll("#clusters tbody tr")].map(r => r.cells[0].innerText + (r.cells[2].innerText === "yes" ? "*" : "")).join(",")`
+	shows := func(want string) {
+		t.Helper()
+		framework.Eventually(t, "the clusters "+want, func(context.Context) (bool, error) {
+			got, err := text(browser, clusterRows)
+			return got == want, fmt.Errorf("clusters %q (%v)", got, err)
+		})
+	}
+	press := func(cluster, label string) {
+		t.Helper()
+		framework.Eventually(t, label+" of "+cluster+" pressed", func(context.Context) (bool, error) {
+			got, err := text(browser, fmt.Sprintf(`(() => { const r = [...document.querySelectorAll("#clusters tbody tr")].find(r => r.cells[0].innerText === %q);
+				const b = r && [...r.querySelectorAll("button")].find(b => b.textContent === %q); if (b) b.click(); return b ? "pressed" : ""; })()`, cluster, label))
+			return got == "pressed", err
+		})
+	}
+	add := func(context string) {
+		t.Helper()
+		if _, err := text(browser, fmt.Sprintf(`(() => { document.getElementById("add-context").value = %q;
+			document.getElementById("add-cluster").requestSubmit(); return ""; })()`, context)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	press("viewer", "Make primary")
+	shows("viewer*," + admin + ",down")
+	press(admin, "Make primary")
+	shows(admin + "*,down,viewer")
+	press("down", "Remove")
+	shows(admin + "*,viewer")
+	add("down")
+	shows(admin + "*,viewer,down")
+	add("nope")
+	framework.Eventually(t, "adding an unknown context refused", func(context.Context) (bool, error) {
+		got, err := text(browser, `document.getElementById("clusters-error").innerText`)
+		return strings.Contains(got, `no context "nope"`), fmt.Errorf("error shown: %q (%v)", got, err)
+	})
 }
 
 // screenshot saves the tab as a PNG in _output/screenshots.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
@@ -138,12 +139,16 @@ func TestDashboardTwoControlPlanes(t *testing.T) {
 	}
 	// The cluster history charts of all clusters: each cluster's series as
 	// its API gives them, and their sum.
-	framework.Eventually(t, "VMs by phase of every cluster and their sum", func(ctx context.Context) (bool, error) {
+	secondKube, err := kubernetes.NewForConfig(secondCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "VMs by phase of every cluster and their sum, every cluster's nodes", func(ctx context.Context) (bool, error) {
 		// The last five minutes on a 30 s grid, anew each round: the second
 		// control plane has only just begun its history.
 		end := time.Now().UTC().Truncate(30 * time.Second)
 		window := url.Values{"start": {end.Add(-5 * time.Minute).Format(time.RFC3339)}, "end": {end.Format(time.RFC3339)}, "step": {"30s"}}
-		chartsPage := base + "/charts.html?" + url.Values{"cluster": {"*"}, "chart": {"VMsByPhase"}, "start": window["start"],
+		chartsPage := base + "/charts.html?" + url.Values{"cluster": {"*"}, "chart": {"VMsByPhase,NodeUtilization"}, "start": window["start"],
 			"end": window["end"], "step": window["step"]}.Encode()
 		if err := chromedp.Do(browser, chromedp.Navigate(chartsPage)); err != nil {
 			return false, err
@@ -193,6 +198,30 @@ func TestDashboardTwoControlPlanes(t *testing.T) {
 				value(r[b]) != value(w[1]) || value(r[all]) != value(w[0])+value(w[1]) {
 				return false, fmt.Errorf("row %v; the APIs give %v", r, w)
 			}
+		}
+		// Every node of each cluster, named by its cluster.
+		heat, err := text(browser, `chartCSV("NodeUtilization")`)
+		if err != nil {
+			return false, err
+		}
+		var wantNodes []string
+		for cluster, kube := range map[string]kubernetes.Interface{admin: env.Kube, "second": secondKube} {
+			nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err
+			}
+			for _, n := range nodes.Items {
+				wantNodes = append(wantNodes, cluster+"/"+n.Name)
+			}
+		}
+		var gotNodes []string
+		for _, line := range strings.Split(strings.TrimSpace(heat), "\n")[1:] {
+			gotNodes = append(gotNodes, strings.Split(line, ",")[0])
+		}
+		slices.Sort(wantNodes)
+		slices.Sort(gotNodes)
+		if !slices.Equal(gotNodes, wantNodes) {
+			return false, fmt.Errorf("node utilization rows %v, the APIs' nodes %v", gotNodes, wantNodes)
 		}
 		return true, nil
 	})

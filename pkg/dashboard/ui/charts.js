@@ -1,4 +1,5 @@
-// The charts, each drawn from what the API answers for the chosen window:
+// The charts, each drawn from what the API answers for the chosen window,
+// of one cluster or (cluster=*) of every shown cluster:
 // clusterhistories/cluster and virtualmachines/history (the history store),
 // and vmoperations (operations by type and outcome, migrations over time).
 // Nothing is made up: a chart whose source fails shows the error. Each
@@ -84,10 +85,6 @@ async function everyClusterHistory(fields) {
   return out;
 }
 
-// oneCluster refuses cluster=* for a chart that shows one cluster at a time.
-function oneCluster() {
-  if (allClusters) throw new Error("this chart shows one cluster at a time: choose one");
-}
 
 // once keeps the first answer of load, so that charts sharing a source ask
 // for it once per page load.
@@ -96,11 +93,48 @@ function once(load) {
   return () => (answer ??= load());
 }
 
-// operations lists every VMOperation the user may list (all namespaces).
-const operations = once(async () => (await getJSON(`${hyper}/vmoperations`)).items);
+// perClusterOnce keeps the first answer of load for each cluster.
+function perClusterOnce(load) {
+  const answers = new Map();
+  return (c) => {
+    if (!answers.has(c)) answers.set(c, load(c));
+    return answers.get(c);
+  };
+}
 
-// nodes lists the cluster's nodes.
-const nodes = once(() => getJSON(`${api}/api/v1/nodes`));
+// operations lists every VMOperation the user may list in a cluster (all
+// namespaces).
+const operations = perClusterOnce(async (c) => (await getJSON(`${clusterAPI(c)}/apis/hypersdk.io/v1alpha1/vmoperations`)).items);
+
+// nodes lists a cluster's nodes.
+const nodes = perClusterOnce((c) => getJSON(`${clusterAPI(c)}/api/v1/nodes`));
+
+// shownClusters are the clusters the charts read: the one chosen, or, with
+// cluster=*, every shown one.
+const shownClusters = once(async () => (allClusters ? (await getJSON("/api/clusters")).map((c) => c.name) : [cluster]));
+
+// eachCluster runs read for each shown cluster. With one cluster its error
+// is the chart's; with all of them a cluster whose read fails is left out
+// and named in notes, and the chart fails only when every one does.
+async function eachCluster(read) {
+  const names = await shownClusters();
+  const answers = await Promise.allSettled(names.map(read));
+  if (!allClusters && answers[0].status === "rejected") throw answers[0].reason;
+  const ok = [], notes = [];
+  answers.forEach((a, i) => (a.status === "fulfilled" ? ok.push([names[i], a.value]) : notes.push(`${names[i]}: ${a.reason.message}`)));
+  if (!ok.length) throw new Error(notes.join("; "));
+  return { ok, notes };
+}
+
+// sumBars adds up bars of the same label over clusters, sorted by label.
+function sumBars(answers) {
+  const counts = new Map();
+  for (const [, bars] of answers) for (const [k, v] of bars) counts.set(k, (counts.get(k) ?? 0) + v);
+  return [...counts.keys()].sort().map((k) => [k, counts.get(k)]);
+}
+
+// named is a row's first cell, the cluster's name before it with cluster=*.
+const named = (c, name) => (allClusters ? `${c}/${name}` : name);
 
 // The window's bounds for the charts built from operations and pods: the
 // same window the history API evaluates (asked of it with a single field).
@@ -135,54 +169,59 @@ const charts = [
   {
     // Operations created in the window, by type and by how they ended.
     name: "Operations", title: "Operations by type and outcome", load: async () => {
-      oneCluster();
-      const [w, ops] = await Promise.all([bounds(), operations()]);
-      const counts = new Map();
-      for (const op of ops) {
-        const t = Date.parse(op.metadata.creationTimestamp);
-        if (t < w.start || t > w.end) continue;
-        const key = `${op.spec.type} ${op.status?.phase || "Pending"}`;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-      }
-      return { window: w, bars: [...counts.keys()].sort().map((k) => [k, counts.get(k)]) };
+      const w = await bounds();
+      const { ok, notes } = await eachCluster(async (c) => {
+        const counts = new Map();
+        for (const op of await operations(c)) {
+          const t = Date.parse(op.metadata.creationTimestamp);
+          if (t < w.start || t > w.end) continue;
+          const key = `${op.spec.type} ${op.status?.phase || "Pending"}`;
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+        return [...counts];
+      });
+      return { window: w, bars: sumBars(ok), notes };
     },
   },
   {
     // Migrations that ended in each step of the window, by outcome.
     name: "Migrations", title: "Migrations over time", load: async () => {
-      oneCluster();
-      const [w, ops] = await Promise.all([bounds(), operations()]);
+      const w = await bounds();
       const step = parseDuration(w.step);
       const n = Math.floor((w.end - w.start) / step) + 1;
       const series = ["Succeeded", "Failed", "Cancelled"].map((phase) => ({
         name: phase, unit: "migrations", points: Array.from({ length: n }, (_, i) => [w.start + i * step, 0]),
       }));
-      for (const op of ops) {
-        if (op.spec.type !== "Migrate" || !op.status?.completionTime) continue;
-        const s = series.find((s) => s.name === op.status.phase);
-        const t = Date.parse(op.status.completionTime);
-        // A point stands for the step before it, as in the history API.
-        const i = Math.ceil((t - w.start) / step);
-        if (s && i >= 0 && i < n) s.points[i][1]++;
-      }
-      return { window: w, series };
+      // Every cluster's migrations count in the same steps.
+      const { notes } = await eachCluster(async (c) => {
+        for (const op of await operations(c)) {
+          if (op.spec.type !== "Migrate" || !op.status?.completionTime) continue;
+          const s = series.find((s) => s.name === op.status.phase);
+          const t = Date.parse(op.status.completionTime);
+          // A point stands for the step before it, as in the history API.
+          const i = Math.ceil((t - w.start) / step);
+          if (s && i >= 0 && i < n) s.points[i][1]++;
+        }
+      });
+      return { window: w, series, notes };
     },
   },
   {
     // Each node's usage now (metrics.k8s.io) as a share of what it can
     // allocate: one row per node.
     name: "NodeUtilization", title: "Node utilization now (% of allocatable)", load: async () => {
-      oneCluster();
-      const [all, usage] = await Promise.all([nodes(), getJSON(`${api}/apis/metrics.k8s.io/v1beta1/nodes`)]);
-      const used = new Map(usage.items.map((m) => [m.metadata.name, m.usage]));
-      const byName = [...all.items].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
-      const rows = byName.map((n) => {
-        const name = n.metadata.name, u = used.get(name);
-        if (!u) throw new Error(`metrics.k8s.io has no usage of node ${name}`);
-        return [name, percent(quantity(u.cpu), quantity(n.status.allocatable.cpu)),
-          percent(quantity(u.memory), quantity(n.status.allocatable.memory))];
+      const { ok, notes } = await eachCluster(async (c) => {
+        const [all, usage] = await Promise.all([nodes(c), getJSON(`${clusterAPI(c)}/apis/metrics.k8s.io/v1beta1/nodes`)]);
+        const used = new Map(usage.items.map((m) => [m.metadata.name, m.usage]));
+        const byName = [...all.items].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+        return byName.map((n) => {
+          const name = n.metadata.name, u = used.get(name);
+          if (!u) throw new Error(`metrics.k8s.io has no usage of node ${name}`);
+          return [named(c, name), percent(quantity(u.cpu), quantity(n.status.allocatable.cpu)),
+            percent(quantity(u.memory), quantity(n.status.allocatable.memory))];
+        });
       });
-      return { heat: { key: "node", columns: ["cpuPercent", "memoryPercent"], rows } };
+      return { heat: { key: "node", columns: ["cpuPercent", "memoryPercent"], rows: ok.flatMap(([, rows]) => rows) }, notes };
     },
   },
   {
@@ -190,20 +229,21 @@ const charts = [
     // with the CPU their launcher pods use (metrics.k8s.io): the top ten by
     // cost.
     name: "TopVMs", title: "Top VMs by cost, carbon and CPU", load: async () => {
-      oneCluster();
       const ns = namespace();
-      const [report, pods] = await Promise.all([
-        getJSON(`${hyper}/namespaces/${encodeURIComponent(ns)}/costreports/current`),
-        getJSON(`${api}/apis/metrics.k8s.io/v1beta1/namespaces/${encodeURIComponent(ns)}/pods?labelSelector=${encodeURIComponent("kubevirt.io=virt-launcher")}`),
-      ]);
-      const cpu = new Map();
-      for (const pm of pods.items) {
-        const vm = pm.metadata.labels?.["vm.kubevirt.io/name"];
-        if (vm) cpu.set(vm, (cpu.get(vm) ?? 0) + pm.containers.reduce((sum, c) => sum + quantity(c.usage.cpu), 0));
-      }
-      const rows = (report.virtualMachines ?? []).map((e) => [e.name, e.amounts.costPerHour, e.amounts.carbonGramsPerHour, cpu.get(e.name) ?? 0])
-        .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 10);
-      return { heat: { key: "vm", columns: ["costPerHour", "carbonGramsPerHour", "cpuCores"], rows } };
+      const { ok, notes } = await eachCluster(async (c) => {
+        const [report, pods] = await Promise.all([
+          getJSON(`${clusterAPI(c)}/apis/hypersdk.io/v1alpha1/namespaces/${encodeURIComponent(ns)}/costreports/current`),
+          getJSON(`${clusterAPI(c)}/apis/metrics.k8s.io/v1beta1/namespaces/${encodeURIComponent(ns)}/pods?labelSelector=${encodeURIComponent("kubevirt.io=virt-launcher")}`),
+        ]);
+        const cpu = new Map();
+        for (const pm of pods.items) {
+          const vm = pm.metadata.labels?.["vm.kubevirt.io/name"];
+          if (vm) cpu.set(vm, (cpu.get(vm) ?? 0) + pm.containers.reduce((sum, c) => sum + quantity(c.usage.cpu), 0));
+        }
+        return (report.virtualMachines ?? []).map((e) => [named(c, e.name), e.amounts.costPerHour, e.amounts.carbonGramsPerHour, cpu.get(e.name) ?? 0]);
+      });
+      const rows = ok.flatMap(([, rows]) => rows).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 10);
+      return { heat: { key: "vm", columns: ["costPerHour", "carbonGramsPerHour", "cpuCores"], rows }, notes };
     },
   },
   {
@@ -211,25 +251,28 @@ const charts = [
     // exist (each pod carries its own), made in the window, by the zone of
     // the node chosen.
     name: "PlacementsByZone", title: "Placement decisions by zone", load: async () => {
-      oneCluster();
-      const [w, pods, all] = await Promise.all([bounds(),
-        getJSON(`${api}/api/v1/pods?labelSelector=${encodeURIComponent("kubevirt.io=virt-launcher")}`), nodes()]);
-      const zoneOf = new Map(all.items.map((n) => [n.metadata.name, n.metadata.labels?.["topology.kubernetes.io/zone"] ?? "(no zone)"]));
-      const counts = new Map();
-      for (const pod of pods.items) {
-        const raw = pod.metadata.annotations?.["hypersdk.io/placement-decision"];
-        if (!raw) continue;
-        const d = JSON.parse(raw), t = Date.parse(d.time);
-        if (t < w.start || t > w.end) continue;
-        const zone = zoneOf.get(d.node) ?? "(node gone)";
-        counts.set(zone, (counts.get(zone) ?? 0) + 1);
-      }
-      return { window: w, bars: [...counts.keys()].sort().map((k) => [k, counts.get(k)]) };
+      const w = await bounds();
+      const { ok, notes } = await eachCluster(async (c) => {
+        const [pods, all] = await Promise.all([
+          getJSON(`${clusterAPI(c)}/api/v1/pods?labelSelector=${encodeURIComponent("kubevirt.io=virt-launcher")}`), nodes(c)]);
+        const zoneOf = new Map(all.items.map((n) => [n.metadata.name, n.metadata.labels?.["topology.kubernetes.io/zone"] ?? "(no zone)"]));
+        const counts = new Map();
+        for (const pod of pods.items) {
+          const raw = pod.metadata.annotations?.["hypersdk.io/placement-decision"];
+          if (!raw) continue;
+          const d = JSON.parse(raw), t = Date.parse(d.time);
+          if (t < w.start || t > w.end) continue;
+          const zone = zoneOf.get(d.node) ?? "(node gone)";
+          counts.set(zone, (counts.get(zone) ?? 0) + 1);
+        }
+        return [...counts];
+      });
+      return { window: w, bars: sumBars(ok), notes };
     },
   },
   {
     name: "VMResources", title: "One VM: CPU, memory and carbon", load: async () => {
-      oneCluster();
+      if (allClusters) throw new Error("a VM is in one cluster: choose it");
       const vm = params.get("vm");
       if (!vm || !vm.includes("/")) throw new Error("choose a VM (namespace/name) above");
       const [ns, name] = vm.split("/");
@@ -253,7 +296,7 @@ function carbonZone(node) {
 // for the horizons no longer than the window (so the past keeps at least
 // half of the chart).
 async function forecasts(w) {
-  const zones = [...new Set((await nodes()).items.map(carbonZone).filter(Boolean))].sort();
+  const zones = [...new Set((await nodes(cluster)).items.map(carbonZone).filter(Boolean))].sort();
   const horizons = [["", 0], ["1h", 3600e3], ["6h", 6 * 3600e3], ["24h", 24 * 3600e3]].filter(([, ms]) => ms <= w.end - w.start);
   const ns = encodeURIComponent(params.get("namespace") || "default");
   return Promise.all(zones.map(async (zone) => ({

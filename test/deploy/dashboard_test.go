@@ -9,11 +9,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -79,6 +81,54 @@ func serviceAccountToken(t *testing.T, ns, name, clusterRole string) string {
 		t.Fatal(err)
 	}
 	return tr.Status.Token
+}
+
+// clusterViewerToken is a token of a ServiceAccount in ns bound to view in
+// every namespace.
+func clusterViewerToken(t *testing.T, ns string) string {
+	t.Helper()
+	ctx := context.Background()
+	name := "reader-" + ns
+	if _, err := env.Kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "reader"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "reader", Namespace: ns}}}
+	if _, err := env.Kube.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = env.Kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	tr, err := env.Kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "reader",
+		&authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.Status.Token
+}
+
+// chromium is Debian's browser, which make test installs (hack/chromium.sh).
+const chromium = "/usr/bin/chromium"
+
+// newBrowser is a headless Chromium with a fresh profile that takes the
+// dashboard's self-signed certificate, closed when the test ends.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("no browser at %s (%v): make test installs Debian's chromium with hack/chromium.sh", chromium, err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
+		chromedp.UserDataDir(t.TempDir()), chromedp.Flag("ignore-certificate-errors", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	browser, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("starting %s: %v", chromium, err)
+	}
+	return browser
 }
 
 // clusterSecret is a cluster Secret for the in-cluster dashboard whose
@@ -296,6 +346,62 @@ func TestDashboardInCluster(t *testing.T) {
 		}
 		return sum.Total == 2 && per["in-cluster"] == 1 && per["again"] == 1, fmt.Errorf("summary %+v", sum)
 	})
+
+	// In Chromium: the login form, then the VM list live through the
+	// proxy with the logged-in token (here a user who may list VMs in every
+	// namespace, as the list does).
+	reader := clusterViewerToken(t, ns)
+	browser := newBrowser(t)
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	run("opening the dashboard", chromedp.Navigate(d.base+"/"), chromedp.WaitVisible(`textarea[name="token"]`))
+	run("logging in", chromedp.SetValue(`textarea[name="token"]`, reader), chromedp.Submit(`form`))
+	framework.Eventually(t, "the VM list live in the browser, with the VM", func(context.Context) (bool, error) {
+		state, err := chromedp.Run(browser, chromedp.Evaluate[string](`(document.getElementById("watch-state") || {innerText: ""}).innerText`))
+		if err != nil {
+			return false, err
+		}
+		row, err := chromedp.Run(browser, chromedp.Evaluate[string](
+			fmt.Sprintf(`(document.querySelector('#vms tr[data-vm="%s/counted"]') || {innerText: ""}).innerText`, ns)))
+		return state == "(live)" && strings.Contains(row, "counted"), fmt.Errorf("watch %q, row %q (%v)", state, row, err)
+	})
+
+	// The serial console is a WebSocket, which cannot carry an
+	// Authorization header but carries the cookie: the reader (view) is
+	// refused it, the editor connects, each as that user.
+	if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Create(ctx, runningVM("consoled"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the VM consoled running", func(ctx context.Context) (bool, error) {
+		vmi, err := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "consoled", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return vmi.Status.Phase == kvv1.Running, fmt.Errorf("phase %s", vmi.Status.Phase)
+	})
+	consolePage := d.base + "/console.html?" + url.Values{"cluster": {"in-cluster"}, "namespace": {ns}, "vm": {"consoled"}}.Encode()
+	consoleState := func(who, want string) {
+		t.Helper()
+		run("opening the console as the "+who, chromedp.Navigate(consolePage))
+		framework.Eventually(t, "the "+who+"'s console "+want, func(context.Context) (bool, error) {
+			got, err := chromedp.Run(browser, chromedp.Evaluate[string](`document.getElementById("state").innerText`))
+			return got == want, fmt.Errorf("console %q (%v)", got, err)
+		})
+	}
+	consoleState("reader", "closed: refused or ended")
+	run("opening the login page", chromedp.Navigate(d.base+"/login"), chromedp.WaitVisible(`textarea[name="token"]`))
+	run("logging in as the editor", chromedp.SetValue(`textarea[name="token"]`, editor), chromedp.Submit(`form`))
+	framework.Eventually(t, "logged in as the editor", func(context.Context) (bool, error) {
+		got, err := chromedp.Run(browser, chromedp.Evaluate[string](`location.pathname + " " + document.title`))
+		return got == "/ HyperSDK dashboard", fmt.Errorf("page %q (%v)", got, err)
+	})
+	consoleState("editor", "connected")
 
 	// Made primary, then removed, by changing its Secret; the dashboard
 	// itself may not change the clusters.

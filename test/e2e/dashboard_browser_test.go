@@ -256,6 +256,21 @@ func TestDashboardInBrowser(t *testing.T) {
 	screen("$")
 	typeKeys("echo hello\r")
 	screen("echo hello\nhello")
+	// Copy and paste as a browser does them, through clipboard events on
+	// the terminal: a paste reaches the guest as typed text, a copy takes
+	// the terminal's selection.
+	if _, err := text(tab, `(() => { const dt = new DataTransfer(); dt.setData("text/plain", "echo pasted\r");
+		document.querySelector(".xterm-helper-textarea").dispatchEvent(new ClipboardEvent("paste", {clipboardData: dt, bubbles: true, cancelable: true}));
+		return ""; })()`); err != nil {
+		t.Fatal(err)
+	}
+	screen("echo pasted\npasted")
+	copied, err := text(tab, `(() => { terminal.selectAll(); const dt = new DataTransfer();
+		document.querySelector(".xterm-helper-textarea").dispatchEvent(new ClipboardEvent("copy", {clipboardData: dt, bubbles: true, cancelable: true}));
+		return dt.getData("text/plain"); })()`)
+	if err != nil || !strings.Contains(copied, "echo pasted\npasted") {
+		t.Errorf("copying the terminal's selection gave %q (%v)", copied, err)
+	}
 	screenshot(t, tab, "dashboard-console.png")
 
 	refused, closeRefused := chromedp.NewContext(browser)

@@ -22,4 +22,8 @@ ws.onmessage = (e) => term.write(typeof e.data === "string" ? e.data : new Uint8
 // A refused upgrade (403 for a user RBAC gives no console) closes at once,
 // with 1006: the browser does not tell the page the HTTP status.
 ws.onclose = (e) => { state.textContent = e.code === 1006 ? "closed: refused or ended" : `closed (${e.code})`; };
+// Typed and pasted text alike (xterm.js turns a paste into data; a copy
+// takes the terminal's selection).
 term.onData((data) => ws.readyState === WebSocket.OPEN && ws.send(encoder.encode(data)));
+// The browser tests select what the terminal shows.
+window.terminal = term;

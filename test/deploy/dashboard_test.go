@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,28 +106,6 @@ func clusterViewerToken(t *testing.T, ns string) string {
 		t.Fatal(err)
 	}
 	return tr.Status.Token
-}
-
-// chromium is Debian's browser, which make test installs (hack/chromium.sh).
-const chromium = "/usr/bin/chromium"
-
-// newBrowser is a headless Chromium with a fresh profile that takes the
-// dashboard's self-signed certificate, closed when the test ends.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("no browser at %s (%v): make test installs Debian's chromium with hack/chromium.sh", chromium, err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.UserDataDir(t.TempDir()), chromedp.Flag("ignore-certificate-errors", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	browser, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("starting %s: %v", chromium, err)
-	}
-	return browser
 }
 
 // clusterSecret is a cluster Secret for the in-cluster dashboard whose
@@ -351,7 +328,8 @@ func TestDashboardInCluster(t *testing.T) {
 	// proxy with the logged-in token (here a user who may list VMs in every
 	// namespace, as the list does).
 	reader := clusterViewerToken(t, ns)
-	browser := newBrowser(t)
+	// The dashboard's certificate is self-signed.
+	browser := framework.NewBrowser(t, chromedp.Flag("ignore-certificate-errors", true))
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(browser, 30*time.Second)

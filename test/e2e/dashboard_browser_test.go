@@ -37,42 +37,6 @@ func csvNames(csv string) string {
 	return strings.Join(out, "\n")
 }
 
-// chromium is Debian's browser, which make test installs (hack/chromium.sh).
-const chromium = "/usr/bin/chromium"
-
-// newBrowser starts a headless Chromium with a fresh profile and without
-// the background connections this closed network refuses.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("no browser at %s (%v): make test installs Debian's chromium with hack/chromium.sh", chromium, err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true))
-	// Chromium sometimes exits before it serves DevTools (seen once here,
-	// right after the previous test's browser closed: "chrome failed to
-	// start" with nothing but its usual dbus complaints); a fresh process
-	// is tried twice more before the test gives up.
-	var err error
-	for attempt := 1; attempt <= 3; attempt++ {
-		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-		browser, cancel := chromedp.NewContext(alloc)
-		// The first action starts the browser, on a context without a deadline.
-		if err = chromedp.Do(browser, chromedp.Navigate("about:blank")); err == nil {
-			t.Cleanup(cancelAlloc)
-			t.Cleanup(cancel)
-			return browser
-		}
-		cancel()
-		cancelAlloc()
-		t.Logf("starting %s (attempt %d): %v", chromium, attempt, err)
-	}
-	t.Fatalf("starting %s: %v", chromium, err)
-	return nil
-}
-
 // browseDashboard runs kubectl hyper dashboard over the sandbox's contexts
 // that dashboardKubeconfig writes for ns, with the named ones added as
 // clusters, until the test ends, and opens it in a fresh browser, which
@@ -86,7 +50,7 @@ func browseDashboard(t *testing.T, ns string, clusterNames ...string) (browser c
 		hyperWith(t, ctx, kubeconfig, "clusters", "add", name, "--clusters-file", clusters)
 	}
 	start, base, _ := startDashboard(t, ctx, kubeconfig, clusters)
-	browser = newBrowser(t)
+	browser = framework.NewBrowser(t)
 	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil {
 		t.Fatal(err)
 	}

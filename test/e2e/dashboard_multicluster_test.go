@@ -105,7 +105,7 @@ func TestDashboardTwoControlPlanes(t *testing.T) {
 	// In the browser, the VM list of all clusters at once: every VM of
 	// each, named by its cluster, both followed live; then one cluster
 	// chosen shows its VMs alone.
-	browser := newBrowser(t)
+	browser := framework.NewBrowser(t)
 	for _, page := range []string{start, base + "/?cluster=*"} {
 		if err := chromedp.Do(browser, chromedp.Navigate(page)); err != nil {
 			t.Fatal(err)

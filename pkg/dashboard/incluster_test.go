@@ -146,6 +146,16 @@ func TestInClusterForwardsTheUsersToken(t *testing.T) {
 	if w := do(http.MethodPost, "/api/clusters", "", "alice", nil); w.Code != http.StatusBadRequest {
 		t.Errorf("a change without a body: %d", w.Code)
 	}
+	// A token a cookie cannot carry as it is is refused before any cluster
+	// is asked.
+	got = nil
+	login := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader("token=abc%3Bdef"))
+	login.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, login)
+	if w.Code != http.StatusBadRequest || len(w.Result().Cookies()) != 0 || got != nil {
+		t.Errorf("login with a token holding ';': %d, cookies %v, asked the cluster: %v", w.Code, w.Result().Cookies(), got != nil)
+	}
 	r := httptest.NewRequest(http.MethodPut, "/api/primary", strings.NewReader(`{"context":"home"}`))
 	r.AddCookie(&http.Cookie{Name: UserCookie, Value: "alice"})
 	w = httptest.NewRecorder()

@@ -92,8 +92,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := strings.TrimSpace(r.PostForm.Get("token"))
-	if token == "" {
+	switch {
+	case token == "":
 		writeLoginPage(w, http.StatusBadRequest, "No token given.")
+		return
+	case strings.ContainsFunc(token, notInCookie):
+		// net/http would drop such bytes and keep a different token.
+		writeLoginPage(w, http.StatusBadRequest, `This token has characters a cookie cannot hold (spaces, quotes, semicolons, backslashes or non-ASCII): no bearer token has them.`)
 		return
 	}
 	c, name := s.lookup("")
@@ -120,4 +125,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	klog.InfoS("Dashboard login", "cluster", name, "user", review.Status.UserInfo.Username)
 	http.SetCookie(w, &http.Cookie{Name: UserCookie, Value: token, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// notInCookie tells the bytes a cookie value cannot carry as they are.
+func notInCookie(r rune) bool {
+	return r <= ' ' || r > '~' || r == '"' || r == ';' || r == '\\'
 }

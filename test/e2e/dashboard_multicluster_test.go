@@ -68,6 +68,14 @@ func TestDashboardTwoControlPlanes(t *testing.T) {
 		}
 		return len(l.Items), nil
 	}
+	// counts are the VMs each API lists: the test's cluster's, the second's.
+	counts := func(ctx context.Context) (here, there int, err error) {
+		if here, err = count(ctx, env.HyperSDK); err != nil {
+			return 0, 0, err
+		}
+		there, err = count(ctx, second)
+		return here, there, err
+	}
 
 	framework.Eventually(t, "both control planes up, each count its API's, the total their sum", func(ctx context.Context) (bool, error) {
 		h, order, err := clusterHealth(get)
@@ -81,11 +89,7 @@ func TestDashboardTwoControlPlanes(t *testing.T) {
 		if err != nil {
 			return false, err
 		}
-		here, err := count(ctx, env.HyperSDK)
-		if err != nil {
-			return false, err
-		}
-		there, err := count(ctx, second)
+		here, there, err := counts(ctx)
 		if err != nil {
 			return false, err
 		}
@@ -124,11 +128,7 @@ func TestDashboardTwoControlPlanes(t *testing.T) {
 		return maps.Equal(got, want) && live == "(live)", fmt.Errorf("rows by cluster %v, want %v; watch %q (%v)", got, want, live, err)
 	}
 	framework.Eventually(t, "the VMs of both clusters in one live list", func(ctx context.Context) (bool, error) {
-		here, err := count(ctx, env.HyperSDK)
-		if err != nil {
-			return false, err
-		}
-		there, err := count(ctx, second)
+		here, there, err := counts(ctx)
 		if err != nil {
 			return false, err
 		}

@@ -4,7 +4,7 @@
 // and vmoperations (operations by type and outcome, migrations over time).
 // Nothing is made up: a chart whose source fails shows the error. Each
 // chart exports its numbers as CSV and its drawing as PNG.
-import { clusterAPI, statusMessage } from "./listwatch.js";
+import { clusterAPI, getJSON } from "./listwatch.js";
 
 const params = new URLSearchParams(location.search);
 const cluster = params.get("cluster");
@@ -34,12 +34,6 @@ function windowQuery() {
   return q;
 }
 
-async function getJSON(url) {
-  const resp = await fetch(url);
-  if (!resp.ok) throw new Error(await statusMessage(resp));
-  return resp.json();
-}
-
 // history is one history answer as line series: [{name, unit, points}],
 // for the page's window or the one given.
 async function history(path, fields, window) {
@@ -63,7 +57,7 @@ const additive = new Set(["vms", "vmsRunning", "vmsStopped", "vmsOther", "cpuUsa
 // the clusters that have a point then, for the fields that add up. A
 // cluster that does not answer is left out and named in the chart's notes.
 async function everyClusterHistory(fields) {
-  const names = (await getJSON("/api/clusters")).map((c) => c.name);
+  const names = await shownClusters();
   if (!names.length) throw new Error("no cluster is shown");
   const path = (name) => `${clusterAPI(name)}/apis/hypersdk.io/v1alpha1/clusterhistories/cluster`;
   const first = await history(path(names[0]), fields);

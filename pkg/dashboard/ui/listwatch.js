@@ -54,6 +54,14 @@ export async function statusMessage(resp) {
   }
 }
 
+// getJSON answers a GET (through the proxy, or of the dashboard's own API),
+// or throws the API's message.
+export async function getJSON(url) {
+  const resp = await fetch(url);
+  if (!resp.ok) throw new Error(await statusMessage(resp));
+  return resp.json();
+}
+
 // clusterAPI is the path prefix of a cluster's API through the proxy.
 export function clusterAPI(cluster) {
   return `/k8s/${encodeURIComponent(cluster)}`;

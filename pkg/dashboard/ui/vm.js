@@ -5,7 +5,7 @@
 // with the user's own credentials, so the API server decides: the page asks
 // it first (a SelfSubjectAccessReview per subresource) only to leave out
 // what would be refused.
-import { follow, statusMessage, clusterAPI } from "./listwatch.js";
+import { follow, statusMessage, clusterAPI, getJSON } from "./listwatch.js";
 
 const params = new URLSearchParams(location.search);
 const cluster = params.get("cluster"), namespace = params.get("namespace"), name = params.get("vm");
@@ -46,13 +46,6 @@ follow(`${nsPath}/virtualmachines?fieldSelector=${encodeURIComponent("metadata.n
   onEvent: (type, vm) => renderVM(type === "DELETED" ? null : vm),
   onState: (s) => { document.getElementById("watch-state").textContent = s; },
 });
-
-// getJSON answers a GET through the proxy, or throws the API's message.
-async function getJSON(url) {
-  const resp = await fetch(url);
-  if (!resp.ok) throw new Error(await statusMessage(resp));
-  return resp.json();
-}
 
 // The placement breakdown (virtualmachines/placement): the scheduler
 // extender's decision for the VM's pod, every candidate node with its

@@ -60,8 +60,11 @@ type Config struct {
 	// pod has no preference kube-scheduler's own scoring would weigh: the
 	// scheduler then skips scoring and prioritize (see Filter).
 	ChooseInFilter bool
-	Registerer     prometheus.Registerer
-	Clock          clock.PassiveClock
+	// Informers, when set, is a factory for nodes already running in the
+	// process (kube-scheduler's, for the plugin), so nodes are watched once.
+	Informers  informers.SharedInformerFactory
+	Registerer prometheus.Registerer
+	Clock      clock.PassiveClock
 }
 
 // Extender answers kube-scheduler's filter, prioritize and bind calls.
@@ -117,6 +120,9 @@ func New(cfg Config) (*Extender, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
+	if cfg.Informers == nil {
+		cfg.Informers = informers.NewSharedInformerFactory(cfg.Kube, 0)
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
@@ -126,7 +132,7 @@ func New(cfg Config) (*Extender, error) {
 		nodes:         newNodeCache(cfg.Prices),
 		usage:         &usagePoller{client: cfg.Metrics, interval: cfg.UsageInterval, updated: m.usageUpdated},
 		metrics:       m,
-		kubeInformers: informers.NewSharedInformerFactory(cfg.Kube, 0),
+		kubeInformers: cfg.Informers,
 		// Only VM pods: capacity is kube-scheduler's to check (NodeResourcesFit
 		// runs before any extender), so the extender needs other pods for
 		// nothing, and watching every pod of a busy cluster costs the API

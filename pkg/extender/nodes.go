@@ -35,6 +35,9 @@ type boundPod struct {
 	node     string
 	cpu, mem float64
 	devices  []string
+	// assumed marks a pod the scheduler has reserved a node for and not
+	// yet bound (see assume): the pod cache has not seen it there.
+	assumed bool
 }
 
 // nodeCache holds every node's state. Event handlers write it; requests read
@@ -104,12 +107,17 @@ func (c *nodeCache) deleteNode(name string) {
 	delete(c.nodes, name)
 }
 
-// setPod counts a bound, unfinished pod on its node, or uncounts it.
+// setPod counts a bound, unfinished pod on its node, or uncounts it. An
+// event of a pod still pending keeps what the scheduler assumed for it.
 func (c *nodeCache) setPod(pod *corev1.Pod) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	finished := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	if pod.Spec.NodeName == "" && c.pods[pod.UID].assumed && !finished {
+		return
+	}
 	c.removePodLocked(pod.UID)
-	if pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	if pod.Spec.NodeName == "" || finished {
 		return
 	}
 	b := boundPod{node: pod.Spec.NodeName}
@@ -120,7 +128,36 @@ func (c *nodeCache) setPod(pod *corev1.Pod) {
 	if ids := pod.Annotations[gpu.AssignedAnnotation]; ids != "" {
 		b.devices = strings.Split(ids, ",")
 	}
-	c.pods[pod.UID] = b
+	c.addPodLocked(pod.UID, b)
+}
+
+// assume counts a pod on node with the GPU devices chosen for it before
+// its bind reaches the pod cache, as kube-scheduler assumes pods: pods
+// scored meanwhile see the devices taken. The pod's next event as bound
+// replaces the assumption; forget drops it when the bind does not happen.
+func (c *nodeCache) assume(pod *corev1.Pod, node string, devices []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.removePodLocked(pod.UID)
+	b := boundPod{node: node, devices: devices, assumed: true}
+	for _, ctr := range pod.Spec.Containers {
+		b.cpu += ctr.Resources.Requests.Cpu().AsApproximateFloat64()
+		b.mem += ctr.Resources.Requests.Memory().AsApproximateFloat64()
+	}
+	c.addPodLocked(pod.UID, b)
+}
+
+// forget drops an assumption; a pod the cache has seen bound stays.
+func (c *nodeCache) forget(uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pods[uid].assumed {
+		c.removePodLocked(uid)
+	}
+}
+
+func (c *nodeCache) addPodLocked(uid types.UID, b boundPod) {
+	c.pods[uid] = b
 	st, ok := c.nodes[b.node]
 	if !ok {
 		// The pod's node event may come later; keep the sums meanwhile.

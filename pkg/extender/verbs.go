@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	extenderv1 "k8s.io/kube-scheduler/extender/v1"
 
@@ -95,14 +97,7 @@ func (e *Extender) Prioritize(ctx context.Context, args *extenderv1.ExtenderArgs
 	if args.Pod == nil || args.NodeNames == nil {
 		return nil, fmt.Errorf("prioritize needs a pod and node names (nodeCacheCapable: true)")
 	}
-	p, ok := e.filteredFor(args.Pod.UID)
-	if !ok || !sameNodes(p.decision.Scores, *args.NodeNames) {
-		// Not filtered by us, or the scheduler narrowed the list since:
-		// min-max normalisation depends on the set, so score it afresh.
-		filtered := p.decision.Filtered
-		p = e.evaluate(ctx, args.Pod, *args.NodeNames)
-		p.decision.Filtered = append(filtered, p.decision.Filtered...)
-	}
+	p, ok := e.score(ctx, args.Pod, *args.NodeNames)
 	out := make(extenderv1.HostPriorityList, 0, len(*args.NodeNames))
 	for _, s := range p.decision.Scores {
 		out = append(out, extenderv1.HostPriority{Host: s.Node, Score: scaleScore(s.Total)})
@@ -114,8 +109,23 @@ func (e *Extender) Prioritize(ctx context.Context, args *extenderv1.ExtenderArgs
 	}
 	klog.FromContext(ctx).V(3).Info("Prioritized", "pod", klog.KObj(args.Pod), "nodes", len(*args.NodeNames),
 		"filtered", len(p.decision.Filtered), "reused", ok)
-	e.remember(args.Pod.UID, p)
 	return &out, nil
+}
+
+// score evaluates names for pod, reusing the filter's evaluation when the
+// names are the nodes it passed, and keeps the result for the bind.
+func (e *Extender) score(ctx context.Context, pod *corev1.Pod, names []string) (p pending, reused bool) {
+	p, reused = e.filteredFor(pod.UID)
+	if !reused || !sameNodes(p.decision.Scores, names) {
+		// Not filtered by us, or the scheduler narrowed the list since:
+		// min-max normalisation depends on the set, so score it afresh.
+		filtered := p.decision.Filtered
+		p = e.evaluate(ctx, pod, names)
+		p.decision.Filtered = append(filtered, p.decision.Filtered...)
+		reused = false
+	}
+	e.remember(pod.UID, p)
+	return p, reused
 }
 
 // sameNodes reports whether names are exactly the scored nodes.
@@ -147,7 +157,7 @@ func scaleScore(total float64) int64 {
 func (e *Extender) Bind(ctx context.Context, args *extenderv1.ExtenderBindingArgs) error {
 	p, scored := e.recall(args.PodUID)
 	chosen, ok := findScore(p.decision.Scores, args.Node)
-	if !scored || !ok || !devicesStillFree(e.nodes, chosen) {
+	if !scored || !ok || !devicesStillFree(e.nodes, chosen, args.PodUID) {
 		// Not scored (e.g. a single feasible node skips prioritize), or the
 		// node changed since: score the chosen node now.
 		pod, err := e.pod(ctx, args)
@@ -213,8 +223,9 @@ func findScore(scores []placement.NodeScore, node string) (placement.NodeScore, 
 }
 
 // devicesStillFree reports whether the devices chosen at scoring time are
-// still unassigned: another pod may have been bound to them since.
-func devicesStillFree(c *nodeCache, s placement.NodeScore) bool {
+// still unassigned, or assigned to pod itself: another pod may have been
+// bound to them, or assumed onto them, since.
+func devicesStillFree(c *nodeCache, s placement.NodeScore, pod types.UID) bool {
 	if len(s.GPUDevices) == 0 {
 		return true
 	}
@@ -224,8 +235,9 @@ func devicesStillFree(c *nodeCache, s placement.NodeScore) bool {
 	if !ok {
 		return false
 	}
+	own := c.pods[pod]
 	for _, id := range s.GPUDevices {
-		if st.assigned[id] {
+		if st.assigned[id] && (own.node != s.Node || !slices.Contains(own.devices, id)) {
 			return false
 		}
 	}

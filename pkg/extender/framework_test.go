@@ -1,0 +1,111 @@
+package extender
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	k8stesting "k8s.io/client-go/testing"
+	extenderv1 "k8s.io/kube-scheduler/extender/v1"
+
+	"github.com/hypersdk/hypersdk/pkg/gpu"
+)
+
+// TestReserveHoldsGPUDevices walks the plugin's calls as kube-scheduler
+// makes them when it schedules VM pods faster than their binds reach the
+// pod cache: each reservation holds its GPU devices, so the next pod gets
+// others, or none when the node has none left; a released reservation
+// frees them, a pending pod's events keep it, and the bind writes the
+// devices reserved.
+func TestReserveHoldsGPUDevices(t *testing.T) {
+	ctx := context.Background()
+	e, kube, _ := fleetExtender(t, 6, false)
+	const node = "node-003" // gpu-a100x4: four NVLinked A100s
+	var bound []*corev1.Binding
+	kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "binding" {
+			bound = append(bound, a.(k8stesting.CreateAction).GetObject().(*corev1.Binding))
+		}
+		return false, nil, nil
+	})
+	newPod := func(name string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: k8stypes.UID("uid-" + name),
+			Labels: map[string]string{"kubevirt.io": "virt-launcher"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "compute", Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"),
+					"nvidia.com/GA100_A100_SXM4_40GB": resource.MustParse("2")}}}}}}
+	}
+	// schedule is one scheduling cycle up to Reserve: the devices it holds.
+	schedule := func(pod *corev1.Pod) ([]string, error) {
+		names := []string{node}
+		if res := e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}); res.Error != "" || len(*res.NodeNames) == 0 {
+			return nil, &filteredError{res.FailedNodes[node]}
+		}
+		if _, ok := e.Score(ctx, pod, names)[node]; !ok {
+			t.Fatalf("%s: feasible in filter but not scored", pod.Name)
+		}
+		if err := e.Reserve(ctx, pod, node); err != nil {
+			return nil, err
+		}
+		e.nodes.mu.RLock()
+		defer e.nodes.mu.RUnlock()
+		return e.nodes.pods[pod.UID].devices, nil
+	}
+
+	a, b, c := newPod("a"), newPod("b"), newPod("c")
+	devA, err := schedule(a)
+	if err != nil || len(devA) != 2 {
+		t.Fatalf("first pod: devices %v, %v; want two", devA, err)
+	}
+	devB, err := schedule(b)
+	if err != nil || len(devB) != 2 {
+		t.Fatalf("second pod: devices %v, %v; want two", devB, err)
+	}
+	if slices.ContainsFunc(devB, func(id string) bool { return slices.Contains(devA, id) }) {
+		t.Fatalf("second pod got %v, overlapping the first's reserved %v", devB, devA)
+	}
+	// b's pod changes while its bind is under way (still unbound): the
+	// reservation stands.
+	e.nodes.setPod(b)
+	if devC, err := schedule(c); err == nil {
+		t.Fatalf("third pod got %v with all four GPUs reserved", devC)
+	}
+
+	e.Unreserve(a.UID)
+	devC, err := schedule(c)
+	if err != nil || !sameSet(devC, devA) {
+		t.Fatalf("after the first pod's reservation was released the third got %v, %v; want its devices %v", devC, err, devA)
+	}
+
+	if _, err := kube.CoreV1().Pods("ns").Create(ctx, b.DeepCopy(), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Bind(ctx, &extenderv1.ExtenderBindingArgs{PodName: b.Name, PodNamespace: "ns", PodUID: b.UID, Node: node}); err != nil {
+		t.Fatal(err)
+	}
+	if len(bound) != 1 || !sameSet(strings.Split(bound[0].Annotations[gpu.AssignedAnnotation], ","), devB) {
+		t.Fatalf("bindings %+v, want one with the reserved devices %v", bound, devB)
+	}
+	// The pod cache sees b bound: the assumption gives way to the pod.
+	b.Spec.NodeName = node
+	b.Annotations = bound[0].Annotations
+	e.nodes.setPod(b)
+	e.Unreserve(b.UID) // too late: a bound pod stays counted
+	if devD, err := schedule(newPod("d")); err == nil {
+		t.Fatalf("a fourth pod got %v while b (bound) and c (reserved) hold every GPU", devD)
+	}
+}
+
+type filteredError struct{ reason string }
+
+func (f *filteredError) Error() string { return "filtered: " + f.reason }
+
+func sameSet(a, b []string) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(s string) bool { return !slices.Contains(b, s) })
+}

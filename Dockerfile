@@ -15,7 +15,8 @@ COPY . .
 ARG TARGETOS
 ARG TARGETARCH
 RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath -ldflags=-s -o /out/ \
-    ./cmd/hypersdk-apiserver ./cmd/hypersdk-controller ./cmd/hypersdk-scheduler-extender ./cmd/hypersdk-dashboard ./cmd/hypersdk-usb-agent
+    ./cmd/hypersdk-apiserver ./cmd/hypersdk-controller ./cmd/hypersdk-scheduler-extender ./cmd/hypersdk-dashboard ./cmd/hypersdk-usb-agent \
+    ./cmd/hypersdk-scheduler
 
 FROM gcr.io/distroless/static-debian12:nonroot AS hypersdk-apiserver
 COPY --from=build /out/hypersdk-apiserver /hypersdk-apiserver
@@ -36,6 +37,11 @@ FROM gcr.io/distroless/static-debian12:nonroot AS hypersdk-dashboard
 COPY --from=build /out/hypersdk-dashboard /hypersdk-dashboard
 USER 65532:65532
 ENTRYPOINT ["/hypersdk-dashboard"]
+
+FROM gcr.io/distroless/static-debian12:nonroot AS hypersdk-scheduler
+COPY --from=build /out/hypersdk-scheduler /hypersdk-scheduler
+USER 65532:65532
+ENTRYPOINT ["/hypersdk-scheduler"]
 
 # The USB agent is the exception: it runs usbredir's usbredirect, a C
 # program, as root in a privileged pod (artifacts/deploy/components/

@@ -7,7 +7,7 @@ BIN := _output/bin
 # Images: one per binary that runs in a cluster (see Dockerfile).
 REGISTRY ?= ghcr.io/hypersdk
 TAG ?= v0.1.0
-IMAGES := hypersdk-apiserver hypersdk-controller hypersdk-scheduler-extender hypersdk-dashboard hypersdk-usb-agent
+IMAGES := hypersdk-apiserver hypersdk-controller hypersdk-scheduler-extender hypersdk-dashboard hypersdk-usb-agent hypersdk-scheduler
 
 all: build
 

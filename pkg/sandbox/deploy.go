@@ -46,6 +46,7 @@ func Images(binDir, controlPlaneBinDir string) map[string]hostnode.Image {
 		"ghcr.io/hypersdk/hypersdk-controller":         ours("hypersdk-controller"),
 		"ghcr.io/hypersdk/hypersdk-scheduler-extender": ours("hypersdk-scheduler-extender"),
 		"ghcr.io/hypersdk/hypersdk-dashboard":          ours("hypersdk-dashboard"),
+		"ghcr.io/hypersdk/hypersdk-scheduler":          ours("hypersdk-scheduler"),
 		"registry.k8s.io/etcd":                         upstream("etcd"),
 		"registry.k8s.io/kube-scheduler":               upstream("kube-scheduler"),
 	}

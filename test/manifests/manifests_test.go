@@ -32,7 +32,8 @@ import (
 // layouts are every kustomization a user may apply: HyperSDK's and the
 // in-cluster dashboard's.
 var layouts = []string{"artifacts/deploy", "artifacts/deploy/base", "artifacts/deploy/overlays/cert-manager",
-	"artifacts/deploy/overlays/prometheus", "artifacts/deploy/overlays/ha", "artifacts/dashboard"}
+	"artifacts/deploy/overlays/prometheus", "artifacts/deploy/overlays/ha", "artifacts/deploy/overlays/scheduler-plugin",
+	"artifacts/dashboard"}
 
 type objects struct {
 	pods     map[string]corev1.PodTemplateSpec // by workload name
@@ -92,7 +93,7 @@ func mustDecode(t *testing.T, doc string, into any) {
 // with a read-only root, no capabilities, no privilege escalation, the
 // runtime's seccomp profile, requests and a memory limit; its image carries a
 // tag set through kustomize; every workload has a disruption budget; and
-// ingress is denied unless a NetworkPolicy allows it.
+// ingress is denied unless a NetworkPolicy allows it; every volume is mounted.
 func TestPodsAreLockedDown(t *testing.T) {
 	tagged := regexp.MustCompile(`^[a-z0-9./-]+:[A-Za-z0-9._-]+$`)
 	for _, dir := range layouts {
@@ -131,6 +132,19 @@ func TestPodsAreLockedDown(t *testing.T) {
 				}
 				if !budgeted(objs.pdbs, tmpl.Labels) {
 					t.Errorf("%s: no PodDisruptionBudget selects its pods", name)
+				}
+				// A volume nobody mounts is a patch gone wrong (or a Secret
+				// handed to a pod for nothing).
+				mounted := map[string]bool{}
+				for _, c := range append(tmpl.Spec.InitContainers, tmpl.Spec.Containers...) {
+					for _, m := range c.VolumeMounts {
+						mounted[m.Name] = true
+					}
+				}
+				for _, v := range tmpl.Spec.Volumes {
+					if !mounted[v.Name] {
+						t.Errorf("%s: volume %s is mounted by no container", name, v.Name)
+					}
 				}
 			}
 			denyAll := slices.ContainsFunc(objs.policies, func(p networkingv1.NetworkPolicy) bool {
@@ -217,8 +231,8 @@ func TestImagesMatchTheDockerfile(t *testing.T) {
 			}
 		}
 	}
-	if len(used) != 4 {
-		t.Errorf("HyperSDK images used: %v, want the apiserver's, the controller's, the extender's and the dashboard's", used)
+	if len(used) != 5 {
+		t.Errorf("HyperSDK images used: %v, want the apiserver's, the controller's, the extender's, the dashboard's and hypersdk-scheduler's", used)
 	}
 	// Built as the Dockerfile builds them (and as the tests' sandboxes do,
 	// so the build cache serves them).

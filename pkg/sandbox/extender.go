@@ -112,6 +112,47 @@ func (sb *Sandbox) RestartScheduler(ctx context.Context, withExtender bool) erro
 	return sb.ControlPlane.RestartScheduler(ctx, path)
 }
 
+// RestartSchedulerWithPlugin restarts kube-scheduler as hypersdk-scheduler
+// with the profile artifacts/deploy/components/scheduler-plugin ships, as
+// the sandbox's default scheduler (the sandbox's client connection, no
+// extenders), reading carbon and usage as the sandbox's extender does: the
+// third way benchmarks compare.
+func (sb *Sandbox) RestartSchedulerWithPlugin(ctx context.Context) error {
+	data, err := os.ReadFile(filepath.Join(sb.cfg.Dir, "kube-scheduler-config.yaml"))
+	if err != nil {
+		return err
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		return fmt.Errorf("reading scheduler configuration: %w", err)
+	}
+	shipped, err := artifacts.FS.ReadFile("deploy/components/scheduler-plugin/scheduler-config.yaml")
+	if err != nil {
+		return err
+	}
+	var plugin struct {
+		Profiles []map[string]any `json:"profiles"`
+	}
+	if err := yaml.Unmarshal(shipped, &plugin); err != nil {
+		return fmt.Errorf("reading the plugin's scheduler configuration: %w", err)
+	}
+	if len(plugin.Profiles) != 1 {
+		return fmt.Errorf("the plugin's scheduler configuration has %d profiles, want 1", len(plugin.Profiles))
+	}
+	plugin.Profiles[0]["schedulerName"] = "default-scheduler"
+	delete(cfg, "extenders")
+	cfg["profiles"] = plugin.Profiles
+	if data, err = yaml.Marshal(cfg); err != nil {
+		return err
+	}
+	path := filepath.Join(sb.cfg.Dir, "kube-scheduler-config-plugin.yaml")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("writing scheduler configuration: %w", err)
+	}
+	return sb.ControlPlane.RestartSchedulerAs(ctx, filepath.Join(sb.cfg.BinDir, "hypersdk-scheduler"), path,
+		append([]string{"--usage-interval=2s"}, sb.carbonArgs()...)...)
+}
+
 // startExtender runs hypersdk-scheduler-extender with its own
 // ServiceAccount and waits until its caches are ready.
 func (sb *Sandbox) startExtender(ctx context.Context, client kubernetes.Interface) error {

@@ -106,6 +106,11 @@ type schedulerCounts struct {
 	attempts  map[string]float64 // schedule_attempts_total by result
 	batch     map[string]float64 // batch_attempts_total by result
 	algorithm histogram          // scheduling_algorithm_duration_seconds
+	// bindPlugins is framework_extension_point_duration_seconds of Bind:
+	// the bind plugins (DefaultBinder, or HyperSDKPlacement in
+	// hypersdk-scheduler). An extender's bind happens before them, so it
+	// is not in it.
+	bindPlugins histogram
 }
 
 // schedulerCounts scrapes kube-scheduler. The algorithm histogram is the
@@ -126,6 +131,13 @@ func (e *schedulerEndpoints) schedulerCounts(b *testing.B) schedulerCounts {
 	}
 	if f := families["scheduler_scheduling_algorithm_duration_seconds"]; f != nil && len(f.Metric) > 0 {
 		out.algorithm = toHistogram(f.Metric[0].GetHistogram())
+	}
+	if f := families["scheduler_framework_extension_point_duration_seconds"]; f != nil {
+		for _, m := range f.Metric {
+			if label(m, "extension_point") == "Bind" && label(m, "status") == "Success" {
+				out.bindPlugins = sum(out.bindPlugins, toHistogram(m.GetHistogram()))
+			}
+		}
 	}
 	return out
 }

@@ -28,11 +28,12 @@ import (
 const schedulerPods = 2000
 
 // BenchmarkSchedulerExtender measures the real kube-scheduler's throughput
-// on kwok fleets of several sizes, with HyperSDK's extender and without it,
-// in the same run on the same fleet with the same pods (a virt-launcher pod's
-// shape and its devices.kubevirt.io/kvm request): kube-scheduler is
-// restarted before each batch with the sandbox's configuration, or the same
-// less its extenders. Sizes come from HYPERSDK_BENCH_NODES (comma-separated),
+// on kwok fleets of several sizes three ways: as it comes, with HyperSDK's
+// extender, and as hypersdk-scheduler (the same placement as a framework
+// plugin), in the same run on the same fleet with the same pods (a
+// virt-launcher pod's shape and its devices.kubevirt.io/kvm request): the
+// scheduler is restarted before each batch with the sandbox's
+// configuration, the same less its extenders, or the plugin's profile. Sizes come from HYPERSDK_BENCH_NODES (comma-separated),
 // default 500,2000. With HYPERSDK_BENCH_PROFILE set to a directory, each
 // batch also writes CPU profiles of kube-apiserver, kube-scheduler and the
 // extender there.
@@ -62,6 +63,7 @@ func BenchmarkSchedulerExtender(b *testing.B) {
 type schedulerSetup struct {
 	name         string
 	withExtender bool
+	plugin       bool // hypersdk-scheduler, with HyperSDKPlacement
 }
 
 // schedulerSetups: kube-scheduler as it comes, and with the extender.
@@ -73,6 +75,7 @@ type schedulerSetup struct {
 var schedulerSetups = []schedulerSetup{
 	{name: "default kube-scheduler"},
 	{name: "with extender", withExtender: true},
+	{name: "hypersdk-scheduler", plugin: true},
 }
 
 // schedulerRun sums one setup's batches.
@@ -83,6 +86,7 @@ type schedulerRun struct {
 	batch         map[string]float64
 	busy          float64
 	algorithm     histogram
+	bindPlugins   histogram
 	binding       histogram // kube-apiserver's POST pods/binding latency
 }
 
@@ -110,7 +114,11 @@ func schedulerAtSize(b *testing.B, nodes int) string {
 	for round := 1; round <= 2; round++ {
 		for i, setup := range schedulerSetups {
 			run := &runs[i]
-			if err := sb.RestartScheduler(context.Background(), setup.withExtender); err != nil {
+			restart := func() error { return sb.RestartScheduler(context.Background(), setup.withExtender) }
+			if setup.plugin {
+				restart = func() error { return sb.RestartSchedulerWithPlugin(context.Background()) }
+			}
+			if err := restart(); err != nil {
 				b.Fatal(err)
 			}
 			ns := fmt.Sprintf("run-%d-%d-%d", nodes, round, i)
@@ -130,6 +138,7 @@ func schedulerAtSize(b *testing.B, nodes int) string {
 			addDiff(run.batch, sched1.batch, sched0.batch)
 			run.busy += machine1.busy - machine0.busy
 			run.algorithm = sum(run.algorithm, diff(sched1.algorithm, sched0.algorithm))
+			run.bindPlugins = sum(run.bindPlugins, diff(sched1.bindPlugins, sched0.bindPlugins))
 			out += fmt.Sprintf("round %d %-22s: %d pods scheduled in %5.1f s = %3.0f pods/s, machine %.0f%% busy\n", round, setup.name,
 				schedulerPods, took.Seconds(), schedulerPods/took.Seconds(), 100*(machine1.busy-machine0.busy)/(machine1.total-machine0.total))
 		}
@@ -137,9 +146,10 @@ func schedulerAtSize(b *testing.B, nodes int) string {
 	after := extenderHistograms(b, sb)
 	pods := float64(2 * schedulerPods)
 	rate := func(r schedulerRun) float64 { return pods / r.took.Seconds() }
-	def, ext := runs[0], runs[1]
-	out += fmt.Sprintf("both rounds: default %.0f pods/s, with extender %.0f pods/s: %.2f of the scheduler's own throughput\n",
-		rate(def), rate(ext), rate(ext)/rate(def))
+	def, ext, plugin := runs[0], runs[1], runs[2]
+	out += fmt.Sprintf("both rounds: default %.0f pods/s, with extender %.0f pods/s, hypersdk-scheduler %.0f pods/s: "+
+		"%.2f and %.2f of the scheduler's own throughput\n",
+		rate(def), rate(ext), rate(plugin), rate(ext)/rate(def), rate(plugin)/rate(def))
 	for i, setup := range schedulerSetups {
 		r := runs[i]
 		out += fmt.Sprintf("%s: CPU ms per pod while scheduling:", setup.name)
@@ -151,18 +161,22 @@ func schedulerAtSize(b *testing.B, nodes int) string {
 			" algorithm (filters, extenders, scores) p50 %.2f ms p99 %.2f ms\n",
 			r.attempts["scheduled"], r.attempts["unschedulable"], r.attempts["error"], r.batch["hint_used"], r.batch["hint_not_used"], r.batch["no_hint"],
 			1000*quantile(r.algorithm, 0.5), 1000*quantile(r.algorithm, 0.99))
-		out += fmt.Sprintf("  kube-apiserver POST pods/binding: %d, p50 %.2f ms p99 %.2f ms\n",
-			r.binding.count, 1000*quantile(r.binding, 0.5), 1000*quantile(r.binding, 0.99))
+		out += fmt.Sprintf("  kube-apiserver POST pods/binding: %d, p50 %.2f ms p99 %.2f ms; bind plugins: %d, p50 %.2f ms p99 %.2f ms\n",
+			r.binding.count, 1000*quantile(r.binding, 0.5), 1000*quantile(r.binding, 0.99),
+			r.bindPlugins.count, 1000*quantile(r.bindPlugins, 0.5), 1000*quantile(r.bindPlugins, 0.99))
 	}
-	out += "kube-apiserver requests and watch bytes per pod while scheduling, where default and extender runs differ (default / with extender):"
-	for _, k := range slices.Sorted(maps.Keys(ext.requests)) {
-		a, c := def.requests[k]/pods, ext.requests[k]/pods
+	out += "kube-apiserver requests and watch bytes per pod while scheduling, where the runs differ (default / with extender / hypersdk-scheduler):"
+	keys := maps.Clone(ext.requests)
+	maps.Copy(keys, plugin.requests)
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		a, c, p := def.requests[k]/pods, ext.requests[k]/pods, plugin.requests[k]/pods
 		floor := 0.05 // requests per pod
 		if strings.HasPrefix(k, "watch-bytes ") {
 			floor = 100 // bytes per pod: below, the watches kube-scheduler's restart opens
 		}
-		if max(a, c) >= floor && math.Abs(a-c) >= 0.1*max(a, c) {
-			out += fmt.Sprintf(" [%s %.2f/%.2f]", k, a, c)
+		most := max(a, c, p)
+		if most >= floor && (math.Abs(a-c) >= 0.1*most || math.Abs(a-p) >= 0.1*most) {
+			out += fmt.Sprintf(" [%s %.2f/%.2f/%.2f]", k, a, c, p)
 		}
 	}
 	out += "\n"
@@ -311,7 +325,7 @@ func quantile(h histogram, q float64) float64 {
 }
 
 // cpuProcesses are the binaries whose CPU use the benchmark reports.
-var cpuProcesses = []string{"kube-apiserver", "etcd", "kube-scheduler", "hypersdk-scheduler-extender", "kwok",
+var cpuProcesses = []string{"kube-apiserver", "etcd", "kube-scheduler", "hypersdk-scheduler", "hypersdk-scheduler-extender", "kwok",
 	"hypersdk-kubevirt-simulator", "hypersdk-controller", "kube-controller-manager"}
 
 // machineTime is the machine's CPU time from /proc/stat, in seconds: busy

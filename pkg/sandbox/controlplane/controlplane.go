@@ -301,6 +301,13 @@ func (cp *ControlPlane) withConfig(schedulerConfig string) []string {
 // configuration file schedulerConfig (kube-scheduler's defaults when empty),
 // and returns once it is ready: its informers have synced.
 func (cp *ControlPlane) RestartScheduler(ctx context.Context, schedulerConfig string) error {
+	return cp.RestartSchedulerAs(ctx, filepath.Join(cp.cfg.BinDir, "kube-scheduler"), schedulerConfig)
+}
+
+// RestartSchedulerAs is RestartScheduler with another build of
+// kube-scheduler (hypersdk-scheduler), given its own extra flags; it keeps
+// the name kube-scheduler for its process and log.
+func (cp *ControlPlane) RestartSchedulerAs(ctx context.Context, binary, schedulerConfig string, extraArgs ...string) error {
 	old := cp.proc("kube-scheduler")
 	if old == nil {
 		return errors.New("kube-scheduler is not running")
@@ -312,9 +319,11 @@ func (cp *ControlPlane) RestartScheduler(ctx context.Context, schedulerConfig st
 			break
 		}
 	}
-	if err := cp.start("kube-scheduler", cp.withConfig(schedulerConfig)); err != nil {
+	p, err := process.Start("kube-scheduler", cp.LogDir, binary, append(cp.withConfig(schedulerConfig), extraArgs...), nil)
+	if err != nil {
 		return err
 	}
+	cp.procs = append(cp.procs, p)
 	// /readyz is open to anyone; the certificate is self-signed.
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	defer client.CloseIdleConnections()

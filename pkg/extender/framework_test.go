@@ -109,3 +109,45 @@ func (f *filteredError) Error() string { return "filtered: " + f.reason }
 func sameSet(a, b []string) bool {
 	return len(a) == len(b) && !slices.ContainsFunc(a, func(s string) bool { return !slices.Contains(b, s) })
 }
+
+// TestScoreOfFewerNodesThanFiltered: when the scheduler scores only some of
+// the nodes the filter passed, their scores are what evaluating those
+// nodes alone gives (the filter's assessment ranked again among them).
+func TestScoreOfFewerNodesThanFiltered(t *testing.T) {
+	ctx := context.Background()
+	e, _, names := fleetExtender(t, 60, false)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "uid-vm",
+		Labels: map[string]string{"kubevirt.io": "virt-launcher"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "compute", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi")}}}}}}
+	res := e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names})
+	passed := *res.NodeNames
+	if len(passed) < 10 {
+		t.Fatalf("filter passed %d nodes", len(passed))
+	}
+	// The nodes outside the cleanest zone, as if kube-scheduler's own
+	// filters had ruled those out.
+	var some []string
+	for _, n := range passed {
+		if e.nodes.zone(n) != "NO" {
+			some = append(some, n)
+		}
+	}
+	got := e.Score(ctx, pod, some)
+	want := e.evaluate(ctx, pod, some).decision.Scores
+	if len(got) != len(want) {
+		t.Fatalf("scored %d nodes, want %d", len(got), len(want))
+	}
+	differs := false
+	among := e.evaluate(ctx, pod, passed).decision.Scores
+	for _, s := range want {
+		if g, ok := got[s.Node]; !ok || g != s.Total {
+			t.Errorf("%s: score %v (%t), want %v as evaluated alone", s.Node, g, ok, s.Total)
+		}
+		a, _ := findScore(among, s.Node)
+		differs = differs || a.Total != s.Total
+	}
+	if !differs {
+		t.Error("every score equals its score among all the passed nodes: the subset does not test ranking again")
+	}
+}

@@ -112,37 +112,53 @@ func (e *Extender) Prioritize(ctx context.Context, args *extenderv1.ExtenderArgs
 	return &out, nil
 }
 
-// score evaluates names for pod, reusing the filter's evaluation when the
-// names are the nodes it passed, and keeps the result for the bind.
+// score evaluates names for pod, reusing the filter's evaluation when it
+// scored every one of them, and keeps the result for the bind. The
+// scheduler often asks about fewer nodes than the filter passed (its own
+// filters, or enough feasible nodes found on a large cluster): those are
+// ranked again among themselves (placement.Rescore), since min-max
+// normalisation depends on the set, without assessing them again.
 func (e *Extender) score(ctx context.Context, pod *corev1.Pod, names []string) (p pending, reused bool) {
 	p, reused = e.filteredFor(pod.UID)
-	if !reused || !sameNodes(p.decision.Scores, names) {
-		// Not filtered by us, or the scheduler narrowed the list since:
-		// min-max normalisation depends on the set, so score it afresh.
+	var subset []placement.NodeScore
+	if reused {
+		subset, reused = scoresOf(p.decision.Scores, names)
+	}
+	if reused {
+		if len(subset) < len(p.decision.Scores) {
+			placement.Rescore(e.vmRequest(pod), subset, p.policy)
+			p.decision.Scores = subset
+		}
+	} else {
+		// Not filtered by us, or asked about nodes the filter did not
+		// pass: score them afresh.
 		filtered := p.decision.Filtered
 		p = e.evaluate(ctx, pod, names)
 		p.decision.Filtered = append(filtered, p.decision.Filtered...)
-		reused = false
 	}
 	e.remember(pod.UID, p)
 	return p, reused
 }
 
-// sameNodes reports whether names are exactly the scored nodes.
-func sameNodes(scores []placement.NodeScore, names []string) bool {
-	if len(scores) != len(names) {
-		return false
+// scoresOf returns copies of the scores of names, and whether every name
+// has one.
+func scoresOf(scores []placement.NodeScore, names []string) ([]placement.NodeScore, bool) {
+	if len(names) > len(scores) {
+		return nil, false
 	}
-	set := make(map[string]struct{}, len(scores))
-	for _, s := range scores {
-		set[s.Node] = struct{}{}
+	index := make(map[string]int, len(scores))
+	for i, s := range scores {
+		index[s.Node] = i
 	}
+	out := make([]placement.NodeScore, 0, len(names))
 	for _, n := range names {
-		if _, ok := set[n]; !ok {
-			return false
+		i, ok := index[n]
+		if !ok {
+			return nil, false
 		}
+		out = append(out, scores[i])
 	}
-	return true
+	return out, true
 }
 
 // scaleScore maps a 0..100 total onto the extender range, rounding so the

@@ -51,19 +51,45 @@ func Evaluate(vm VMRequest, nodes []NodeSnapshot, p Policy) Decision {
 		price.add(s.CostPerHour)
 		d.Scores = append(d.Scores, s)
 	}
-	if p.CarbonPricePerTonne > 0 {
-		e.pricedScores(d.Scores, carbon.hi)
+	e.normalize(d.Scores, carbon, price)
+	return d
+}
+
+// Rescore ranks scores, some of one Evaluate call's for the same vm and
+// policy, as Evaluate would have ranked their nodes alone: carbon and cost
+// are normalised again across them, without assessing the nodes again.
+// kube-scheduler filters every node but scores only those that passed
+// every filter (and, on large clusters, only enough of them), so the
+// scoring set is usually a subset of the filtered one. Rescore modifies
+// scores.
+func Rescore(vm VMRequest, scores []NodeScore, p Policy) {
+	p = p.withDefaults()
+	e := evaluator{vm: &vm, p: &p, vmUtil: vmCPUUtilization(&vm), wantsGPUs: vm.wantsGPUs()}
+	var carbon, price span
+	for i := range scores {
+		if scores[i].CarbonKnown {
+			carbon.add(scores[i].GramsCO2PerHour)
+		}
+		price.add(scores[i].CostPerHour)
 	}
-	for i := range d.Scores {
-		s := &d.Scores[i]
+	e.normalize(scores, carbon, price)
+}
+
+// normalize fills the criteria normalised across scores, the totals, and
+// ranks them.
+func (e *evaluator) normalize(scores []NodeScore, carbon, price span) {
+	if e.p.CarbonPricePerTonne > 0 {
+		e.pricedScores(scores, carbon.hi)
+	}
+	for i := range scores {
+		s := &scores[i]
 		if s.CarbonKnown {
 			s.Carbon = lowerIsBetter(s.GramsCO2PerHour, carbon.lo, carbon.hi)
 		}
 		s.Cost = lowerIsBetter(s.CostPerHour, price.lo, price.hi)
 		s.Total = e.total(s)
 	}
-	rank(d.Scores)
-	return d
+	rank(scores)
 }
 
 // total is the weighted average of s's criteria; see Evaluate.

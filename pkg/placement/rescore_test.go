@@ -1,0 +1,82 @@
+package placement
+
+import (
+	"reflect"
+	"testing"
+)
+
+// TestRescoreEqualsEvaluatingTheSubset: ranking a subset of one
+// evaluation's scores with Rescore gives what evaluating those nodes alone
+// gives, with and without a carbon price, GPUs and a node of unknown
+// intensity; and the subset's ranking differs from its order in the whole
+// evaluation's, or the test would not tell Rescore from a plain filter.
+func TestRescoreEqualsEvaluatingTheSubset(t *testing.T) {
+	nodes := benchNodes(60)
+	nodes[4].CarbonKnown = false
+	for i := range nodes {
+		// Servers of one type and zone differ too (the GPU case has no
+		// other spread).
+		nodes[i].CarbonIntensity += float64(i)
+	}
+	for _, tc := range []struct {
+		name   string
+		vm     VMRequest
+		policy Policy
+	}{
+		{"default", VMRequest{CPUCores: 4, MemoryBytes: 16 << 30}, DefaultPolicy()},
+		{"carbon price", VMRequest{CPUCores: 4, MemoryBytes: 16 << 30}, func() Policy { p := DefaultPolicy(); p.CarbonPricePerTonne = 400; return p }()},
+		{"GPUs", VMRequest{CPUCores: 8, MemoryBytes: 64 << 30, GPUs: []GPURequest{{Model: "A100", Count: 2}}}, DefaultPolicy()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			all := Evaluate(tc.vm, nodes, tc.policy)
+			// The feasible nodes but the cheapest and the cleanest, as a
+			// scheduler whose other filters ruled those out would ask: the
+			// spans of cost and carbon change.
+			// (GPU servers of one model all cost the same: then only the
+			// cleanest go.)
+			cheapest, dearest, cleanest := all.Scores[0].CostPerHour, all.Scores[0].CostPerHour, all.Scores[0].GramsCO2PerHour
+			for _, s := range all.Scores {
+				cheapest, dearest = min(cheapest, s.CostPerHour), max(dearest, s.CostPerHour)
+				if s.CarbonKnown {
+					cleanest = min(cleanest, s.GramsCO2PerHour)
+				}
+			}
+			var subset []NodeScore
+			var subsetNodes []NodeSnapshot
+			for _, s := range all.Scores {
+				if (s.CostPerHour == cheapest && cheapest < dearest) || (s.CarbonKnown && s.GramsCO2PerHour == cleanest) {
+					continue
+				}
+				subset = append(subset, s)
+				for _, n := range nodes {
+					if n.Name == s.Node {
+						subsetNodes = append(subsetNodes, n)
+					}
+				}
+			}
+			if len(subset) < 3 {
+				t.Fatalf("only %d nodes in the subset", len(subset))
+			}
+			before := append([]NodeScore(nil), subset...)
+			Rescore(tc.vm, subset, tc.policy)
+			want := Evaluate(tc.vm, subsetNodes, tc.policy).Scores
+			if len(want) != len(subset) {
+				t.Fatalf("evaluating the subset alone scored %d nodes, want %d", len(want), len(subset))
+			}
+			for i := range want {
+				got := subset[i]
+				got.GPUDevices, want[i].GPUDevices = nil, nil // compared below
+				if !reflect.DeepEqual(got, want[i]) {
+					t.Errorf("rank %d: Rescore %+v\nEvaluate %+v", i, got, want[i])
+				}
+			}
+			changed := false
+			for i := range before {
+				changed = changed || before[i].Total != subset[i].Total || before[i].Node != subset[i].Node
+			}
+			if !changed {
+				t.Error("Rescore changed no total or rank: the subset does not test renormalising")
+			}
+		})
+	}
+}

@@ -71,6 +71,43 @@ func BenchmarkVerbs(b *testing.B) {
 	}
 }
 
+// BenchmarkPluginCycle measures one pod's scheduling cycle as
+// hypersdk-scheduler's plugin runs it (PreFilter over every node, then
+// PreScore over the nodes kube-scheduler kept), against the same cycle
+// assessing the kept nodes again as it did before placement.Rescore. Kept:
+// kube-scheduler's default share for the fleet's size (50% - nodes/125,
+// at least 100 nodes), as percentageOfNodesToScore would leave them.
+func BenchmarkPluginCycle(b *testing.B) {
+	for _, n := range []int{500, 5000} {
+		e, _, names := fleetExtender(b, n, false)
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "virt-launcher-x", Namespace: "ns",
+			Labels: map[string]string{"kubevirt.io": "virt-launcher", "vm.kubevirt.io/name": "x"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "compute", Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("2304Mi")}}}}}}
+		ctx := context.Background()
+		// kube-scheduler scores only nodes that passed every filter, ours
+		// included.
+		passed := *e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}).NodeNames
+		share := max(50-n/125, 5)
+		kept := passed[:min(max(n*share/100, min(100, n)), len(passed))]
+		for _, mode := range []string{"rescore", "assess-again"} {
+			b.Run(fmt.Sprintf("nodes=%d/scored=%d/%s", n, len(kept), mode), func(b *testing.B) {
+				b.ReportAllocs()
+				for i := range b.N {
+					pod.UID = k8stypes.UID(fmt.Sprint("uid-", i))
+					e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names})
+					if mode == "rescore" {
+						e.Score(ctx, pod, kept)
+					} else {
+						e.filteredFor(pod.UID)
+						e.remember(pod.UID, e.evaluate(ctx, pod, kept))
+					}
+				}
+			})
+		}
+	}
+}
+
 // fleetExtender is an extender over the sandbox's fleet of n nodes, with
 // fixed carbon intensities and fake clients, its caches filled by hand.
 func fleetExtender(tb testing.TB, n int, choose bool) (*Extender, *fake.Clientset, []string) {

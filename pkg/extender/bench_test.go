@@ -108,6 +108,14 @@ func BenchmarkPluginCycle(b *testing.B) {
 	}
 }
 
+// vmPod is a virt-launcher pod in namespace ns with the UID "uid-<name>",
+// its compute container requesting requests.
+func vmPod(name string, requests corev1.ResourceList) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: k8stypes.UID("uid-" + name),
+		Labels: map[string]string{"kubevirt.io": "virt-launcher"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "compute", Resources: corev1.ResourceRequirements{Requests: requests}}}}}
+}
+
 // fleetExtender is an extender over the sandbox's fleet of n nodes, with
 // fixed carbon intensities and fake clients, its caches filled by hand.
 func fleetExtender(tb testing.TB, n int, choose bool) (*Extender, *fake.Clientset, []string) {

@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	k8stypes "k8s.io/apimachinery/pkg/types"
 	k8stesting "k8s.io/client-go/testing"
 	extenderv1 "k8s.io/kube-scheduler/extender/v1"
 
@@ -33,11 +32,8 @@ func TestChooseInFilter(t *testing.T) {
 	})
 	h := e.Handler(prometheus.NewRegistry())
 	newPod := func(name string) *corev1.Pod {
-		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: k8stypes.UID("uid-" + name),
-			Labels: map[string]string{"kubevirt.io": "virt-launcher"}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "compute", Resources: corev1.ResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi"),
-					"devices.kubevirt.io/kvm": resource.MustParse("1")}}}}}}
+		return vmPod(name, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi"),
+			"devices.kubevirt.io/kvm": resource.MustParse("1")})
 	}
 	filter := func(pod *corev1.Pod, names []string) []string {
 		t.Helper()

@@ -38,14 +38,11 @@ func (e *Extender) Reserve(ctx context.Context, pod *corev1.Pod, node string) er
 	e.mu.Unlock()
 	chosen, ok := findScore(p.decision.Scores, node)
 	if !scored || !ok || !devicesStillFree(e.nodes, chosen, pod.UID) {
-		again := e.evaluate(ctx, pod, []string{node})
-		if chosen, ok = findScore(again.decision.Scores, node); !ok {
-			reason := "node is not feasible"
-			if len(again.decision.Filtered) > 0 {
-				reason = again.decision.Filtered[0].Reason
-			}
-			return fmt.Errorf("reserving %s for %s/%s: %s", node, pod.Namespace, pod.Name, reason)
+		again, c, err := e.evaluateOne(ctx, pod, node)
+		if err != nil {
+			return fmt.Errorf("reserving %s for %s/%s: %w", node, pod.Namespace, pod.Name, err)
 		}
+		chosen = c
 		again.decision.Filtered = append(p.decision.Filtered, again.decision.Filtered...)
 		e.remember(pod.UID, again)
 	}

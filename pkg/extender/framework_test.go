@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	k8stypes "k8s.io/apimachinery/pkg/types"
 	k8stesting "k8s.io/client-go/testing"
 	extenderv1 "k8s.io/kube-scheduler/extender/v1"
 
@@ -35,11 +34,8 @@ func TestReserveHoldsGPUDevices(t *testing.T) {
 		return false, nil, nil
 	})
 	newPod := func(name string) *corev1.Pod {
-		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: k8stypes.UID("uid-" + name),
-			Labels: map[string]string{"kubevirt.io": "virt-launcher"}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "compute", Resources: corev1.ResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"),
-					"nvidia.com/GA100_A100_SXM4_40GB": resource.MustParse("2")}}}}}}
+		return vmPod(name, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"),
+			"nvidia.com/GA100_A100_SXM4_40GB": resource.MustParse("2")})
 	}
 	// schedule is one scheduling cycle up to Reserve: the devices it holds.
 	schedule := func(pod *corev1.Pod) ([]string, error) {
@@ -116,10 +112,7 @@ func sameSet(a, b []string) bool {
 func TestScoreOfFewerNodesThanFiltered(t *testing.T) {
 	ctx := context.Background()
 	e, _, names := fleetExtender(t, 60, false)
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "uid-vm",
-		Labels: map[string]string{"kubevirt.io": "virt-launcher"}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "compute", Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi")}}}}}}
+	pod := vmPod("vm", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi")})
 	res := e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names})
 	passed := *res.NodeNames
 	if len(passed) < 10 {

@@ -2,6 +2,7 @@ package extender
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -180,13 +181,9 @@ func (e *Extender) Bind(ctx context.Context, args *extenderv1.ExtenderBindingArg
 		if err != nil {
 			return err
 		}
-		again := e.evaluate(ctx, pod, []string{args.Node})
-		if chosen, ok = findScore(again.decision.Scores, args.Node); !ok {
-			reason := "node is not feasible"
-			if len(again.decision.Filtered) > 0 {
-				reason = again.decision.Filtered[0].Reason
-			}
-			return fmt.Errorf("binding %s/%s to %s: %s", args.PodNamespace, args.PodName, args.Node, reason)
+		var again pending
+		if again, chosen, err = e.evaluateOne(ctx, pod, args.Node); err != nil {
+			return fmt.Errorf("binding %s/%s to %s: %w", args.PodNamespace, args.PodName, args.Node, err)
 		}
 		if !scored {
 			// What the filter ruled out is still part of this decision.
@@ -227,6 +224,22 @@ func (e *Extender) pod(ctx context.Context, args *extenderv1.ExtenderBindingArgs
 		return nil, fmt.Errorf("pod %s/%s has UID %s, not %s", args.PodNamespace, args.PodName, pod.UID, args.PodUID)
 	}
 	return pod, nil
+}
+
+// evaluateOne scores the pod on node alone, the node the scheduler chose,
+// when the earlier evaluation is gone or stale; the error is the model's
+// reason the node does not fit.
+func (e *Extender) evaluateOne(ctx context.Context, pod *corev1.Pod, node string) (pending, placement.NodeScore, error) {
+	p := e.evaluate(ctx, pod, []string{node})
+	chosen, ok := findScore(p.decision.Scores, node)
+	if !ok {
+		reason := "node is not feasible"
+		if len(p.decision.Filtered) > 0 {
+			reason = p.decision.Filtered[0].Reason
+		}
+		return p, chosen, errors.New(reason)
+	}
+	return p, chosen, nil
 }
 
 func findScore(scores []placement.NodeScore, node string) (placement.NodeScore, bool) {

@@ -72,11 +72,15 @@ func BenchmarkVerbs(b *testing.B) {
 }
 
 // BenchmarkPluginCycle measures one pod's scheduling cycle as
-// hypersdk-scheduler's plugin runs it (PreFilter over every node, then
-// PreScore over the nodes kube-scheduler kept), against the same cycle
-// assessing the kept nodes again as it did before placement.Rescore. Kept:
-// kube-scheduler's default share for the fleet's size (50% - nodes/125,
-// at least 100 nodes), as percentageOfNodesToScore would leave them.
+// hypersdk-scheduler's plugin runs it (a Cycle: Filter on the nodes
+// kube-scheduler visits until it has found enough feasible ones, then
+// Score over those), against the extender's verbs called in process (as
+// the plugin did before Cycle: filter evaluating every node, then
+// prioritize's ranking of the kept ones). Kept: kube-scheduler's default
+// share for the fleet's size (50% - nodes/125, at least 100 nodes), as
+// percentageOfNodesToScore leaves them. The visited nodes are the kept
+// ones and the infeasible nodes among those kube-scheduler went through on
+// the way (here, in fleet order).
 func BenchmarkPluginCycle(b *testing.B) {
 	for _, n := range []int{500, 5000} {
 		e, _, names := fleetExtender(b, n, false)
@@ -85,22 +89,33 @@ func BenchmarkPluginCycle(b *testing.B) {
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "compute", Resources: corev1.ResourceRequirements{
 				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("2304Mi")}}}}}}
 		ctx := context.Background()
-		// kube-scheduler scores only nodes that passed every filter, ours
-		// included.
-		passed := *e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}).NodeNames
+		res := e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names})
 		share := max(50-n/125, 5)
-		kept := passed[:min(max(n*share/100, min(100, n)), len(passed))]
-		for _, mode := range []string{"rescore", "assess-again"} {
-			b.Run(fmt.Sprintf("nodes=%d/scored=%d/%s", n, len(kept), mode), func(b *testing.B) {
+		want := min(max(n*share/100, min(100, n)), len(*res.NodeNames))
+		var visited, kept []string
+		for _, name := range names {
+			if len(kept) == want {
+				break
+			}
+			visited = append(visited, name)
+			if _, failed := res.FailedNodes[name]; !failed {
+				kept = append(kept, name)
+			}
+		}
+		for _, mode := range []string{"cycle", "extender-verbs"} {
+			b.Run(fmt.Sprintf("nodes=%d/visited=%d/scored=%d/%s", n, len(visited), len(kept), mode), func(b *testing.B) {
 				b.ReportAllocs()
 				for i := range b.N {
 					pod.UID = k8stypes.UID(fmt.Sprint("uid-", i))
-					e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names})
-					if mode == "rescore" {
-						e.Score(ctx, pod, kept)
+					if mode == "cycle" {
+						c := e.NewCycle(ctx, pod)
+						for _, name := range visited {
+							c.Filter(name)
+						}
+						c.Score(kept)
 					} else {
-						e.filteredFor(pod.UID)
-						e.remember(pod.UID, e.evaluate(ctx, pod, kept))
+						e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names})
+						e.score(ctx, pod, kept)
 					}
 				}
 			})

@@ -60,8 +60,10 @@ type Config struct {
 	// pod has no preference kube-scheduler's own scoring would weigh: the
 	// scheduler then skips scoring and prioritize (see Filter).
 	ChooseInFilter bool
-	// Informers, when set, is a factory for nodes already running in the
-	// process (kube-scheduler's, for the plugin), so nodes are watched once.
+	// Informers, when set, is a factory already running in the process
+	// (kube-scheduler's, for the plugin): nodes and pods are then watched
+	// once, and the extender reads VM pods from the scheduler's informer of
+	// every unfinished pod instead of watching them a second time.
 	Informers  informers.SharedInformerFactory
 	Registerer prometheus.Registerer
 	Clock      clock.PassiveClock
@@ -77,7 +79,7 @@ type Extender struct {
 	metrics  *metrics
 
 	kubeInformers     informers.SharedInformerFactory
-	launcherInformers informers.SharedInformerFactory
+	podInformers      informers.SharedInformerFactory
 	hypersdkInformers hypersdkinformers.SharedInformerFactory
 	synced            []cache.InformerSynced
 
@@ -96,6 +98,9 @@ type pending struct {
 	// zones are the intensities the scoring used, by zone.
 	zones map[string]zoneValue
 }
+
+// unknownNodeReason rules out a node the node cache has not seen yet.
+const unknownNodeReason = "node not known to the extender yet"
 
 // zoneValue is a zone's carbon intensity, if known.
 type zoneValue struct {
@@ -120,25 +125,28 @@ func New(cfg Config) (*Extender, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
+	// Only VM pods, unless the process already watches every pod: capacity
+	// is kube-scheduler's to check (NodeResourcesFit runs before any
+	// extender), so the extender needs other pods for nothing, and a
+	// second watch of every pod of a busy cluster costs the API server and
+	// the extender CPU on the scheduling path.
+	podInformers := cfg.Informers
 	if cfg.Informers == nil {
 		cfg.Informers = informers.NewSharedInformerFactory(cfg.Kube, 0)
+		podInformers = informers.NewSharedInformerFactoryWithOptions(cfg.Kube, 0,
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = kubevirt.LauncherSelector }))
 	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
 	}
 	e := &Extender{
-		cfg:           cfg,
-		nodes:         newNodeCache(cfg.Prices),
-		usage:         &usagePoller{client: cfg.Metrics, interval: cfg.UsageInterval, updated: m.usageUpdated},
-		metrics:       m,
-		kubeInformers: cfg.Informers,
-		// Only VM pods: capacity is kube-scheduler's to check (NodeResourcesFit
-		// runs before any extender), so the extender needs other pods for
-		// nothing, and watching every pod of a busy cluster costs the API
-		// server and the extender CPU on the scheduling path.
-		launcherInformers: informers.NewSharedInformerFactoryWithOptions(cfg.Kube, 0,
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = kubevirt.LauncherSelector })),
+		cfg:               cfg,
+		nodes:             newNodeCache(cfg.Prices),
+		usage:             &usagePoller{client: cfg.Metrics, interval: cfg.UsageInterval, updated: m.usageUpdated},
+		metrics:           m,
+		kubeInformers:     cfg.Informers,
+		podInformers:      podInformers,
 		hypersdkInformers: hypersdkinformers.NewSharedInformerFactory(cfg.HyperSDK, 0),
 		decisions:         map[types.UID]pending{},
 		filtered:          map[types.UID]pending{},
@@ -155,14 +163,16 @@ func New(cfg Config) (*Extender, error) {
 	}); err != nil {
 		return nil, err
 	}
-	podInf := e.launcherInformers.Core().V1().Pods()
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { e.nodes.setPod(obj.(*corev1.Pod)) },
-		UpdateFunc: func(_, obj any) { e.nodes.setPod(obj.(*corev1.Pod)) },
-		DeleteFunc: func(obj any) {
-			if p, ok := unwrap(obj).(*corev1.Pod); ok {
-				e.nodes.deletePod(p.UID)
-			}
+	podInf := e.podInformers.Core().V1().Pods()
+	if _, err := podInf.Informer().AddEventHandler(cache.FilteringResourceEventHandler{
+		FilterFunc: func(obj any) bool {
+			p, ok := unwrap(obj).(*corev1.Pod)
+			return ok && p.Labels[kubevirt.LauncherLabel] == kubevirt.LauncherLabelValue
+		},
+		Handler: cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { e.nodes.setPod(obj.(*corev1.Pod)) },
+			UpdateFunc: func(_, obj any) { e.nodes.setPod(obj.(*corev1.Pod)) },
+			DeleteFunc: func(obj any) { e.nodes.deletePod(unwrap(obj).(*corev1.Pod).UID) },
 		},
 	}); err != nil {
 		return nil, err
@@ -192,7 +202,7 @@ func unwrap(obj any) any {
 // Run starts the caches and the usage poller and waits for them to sync.
 func (e *Extender) Run(ctx context.Context) error {
 	e.kubeInformers.Start(ctx.Done())
-	e.launcherInformers.Start(ctx.Done())
+	e.podInformers.Start(ctx.Done())
 	e.hypersdkInformers.Start(ctx.Done())
 	go e.usage.run(ctx)
 	if !cache.WaitForCacheSync(ctx.Done(), e.synced...) {
@@ -221,7 +231,7 @@ func (e *Extender) evaluate(ctx context.Context, pod *corev1.Pod, names []string
 	d := placement.Evaluate(vm, snaps, pol)
 	p := pending{at: e.cfg.Clock.Now(), decision: d, policy: pol, policyName: polName, zones: zones}
 	for _, n := range unknown {
-		p.decision.Filtered = append(p.decision.Filtered, placement.FilteredNode{Node: n, Reason: "node not known to the extender yet"})
+		p.decision.Filtered = append(p.decision.Filtered, placement.FilteredNode{Node: n, Reason: unknownNodeReason})
 	}
 	return p
 }

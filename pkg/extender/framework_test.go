@@ -2,8 +2,10 @@ package extender
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +16,7 @@ import (
 	extenderv1 "k8s.io/kube-scheduler/extender/v1"
 
 	"github.com/hypersdk/hypersdk/pkg/gpu"
+	"github.com/hypersdk/hypersdk/pkg/placement"
 )
 
 // TestReserveHoldsGPUDevices walks the plugin's calls as kube-scheduler
@@ -39,11 +42,11 @@ func TestReserveHoldsGPUDevices(t *testing.T) {
 	}
 	// schedule is one scheduling cycle up to Reserve: the devices it holds.
 	schedule := func(pod *corev1.Pod) ([]string, error) {
-		names := []string{node}
-		if res := e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}); res.Error != "" || len(*res.NodeNames) == 0 {
-			return nil, &filteredError{res.FailedNodes[node]}
+		c := e.NewCycle(ctx, pod)
+		if reason := c.Filter(node); reason != "" {
+			return nil, &filteredError{reason}
 		}
-		if _, ok := e.Score(ctx, pod, names)[node]; !ok {
+		if _, ok := c.Score([]string{node})[node]; !ok {
 			t.Fatalf("%s: feasible in filter but not scored", pod.Name)
 		}
 		if err := e.Reserve(ctx, pod, node); err != nil {
@@ -126,7 +129,14 @@ func TestScoreOfFewerNodesThanFiltered(t *testing.T) {
 			some = append(some, n)
 		}
 	}
-	got := e.Score(ctx, pod, some)
+	p, reused := e.score(ctx, pod, some)
+	if !reused {
+		t.Fatal("the filter's evaluation was not reused")
+	}
+	got := map[string]float64{}
+	for _, s := range p.decision.Scores {
+		got[s.Node] = s.Total
+	}
 	want := e.evaluate(ctx, pod, some).decision.Scores
 	if len(got) != len(want) {
 		t.Fatalf("scored %d nodes, want %d", len(got), len(want))
@@ -142,5 +152,58 @@ func TestScoreOfFewerNodesThanFiltered(t *testing.T) {
 	}
 	if !differs {
 		t.Error("every score equals its score among all the passed nodes: the subset does not test ranking again")
+	}
+}
+
+// TestCycleDecidesAsTheVerbs: a Cycle, its Filter called from a goroutine
+// per node as kube-scheduler calls the plugin's, then Score over some of
+// the nodes that passed, leaves the bind the decision the extender's
+// filter and prioritize leave: the same ranked scores and filter reasons,
+// a node the cache has not seen among them.
+func TestCycleDecidesAsTheVerbs(t *testing.T) {
+	ctx := context.Background()
+	e, _, names := fleetExtender(t, 60, false)
+	names = append(names, "node-not-seen")
+	pod := vmPod("big", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("24"), corev1.ResourceMemory: resource.MustParse("64Gi")})
+
+	res := e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names})
+	passed := *res.NodeNames
+	if len(res.FailedNodes) < 2 || len(passed) < 6 {
+		t.Fatalf("the filter passed %d nodes and failed %d: the case tests too little", len(passed), len(res.FailedNodes))
+	}
+	kept := passed[:len(passed)*2/3] // as if kube-scheduler scored only these
+	e.score(ctx, pod, kept)
+	want, _ := e.recall(pod.UID)
+
+	c := e.NewCycle(ctx, pod)
+	reasons := make([]string, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Go(func() { reasons[i] = c.Filter(n) })
+	}
+	wg.Wait()
+	for i, n := range names {
+		if reasons[i] != res.FailedNodes[n] {
+			t.Errorf("%s: cycle's filter says %q, the extender's %q", n, reasons[i], res.FailedNodes[n])
+		}
+	}
+	c.Score(kept)
+	got, ok := e.recall(pod.UID)
+	if !ok {
+		t.Fatal("the cycle left no decision for the bind")
+	}
+	if !reflect.DeepEqual(got.decision.Scores, want.decision.Scores) {
+		t.Errorf("cycle's scores %+v\nthe verbs' %+v", got.decision.Scores, want.decision.Scores)
+	}
+	sortByNode := func(f []placement.FilteredNode) []placement.FilteredNode {
+		f = slices.Clone(f)
+		slices.SortFunc(f, func(a, b placement.FilteredNode) int { return strings.Compare(a.Node, b.Node) })
+		return f
+	}
+	if g, w := got.decision.Filtered, sortByNode(want.decision.Filtered); !reflect.DeepEqual(g, w) {
+		t.Errorf("cycle's filtered %v\nthe verbs' %v", g, w)
+	}
+	if got.policyName != want.policyName || !reflect.DeepEqual(got.zones, want.zones) {
+		t.Errorf("cycle's policy %q and zones %v, the verbs' %q and %v", got.policyName, got.zones, want.policyName, want.zones)
 	}
 }

@@ -206,19 +206,10 @@ func (c *nodeCache) snapshots(names []string, usage map[string]nodeUsage, intens
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, name := range names {
-		st, ok := c.nodes[name]
-		if !ok || st.static.Name == "" {
+		s, ok := c.snapshotLocked(name, usage)
+		if !ok {
 			unknown = append(unknown, name)
 			continue
-		}
-		s := st.static
-		s.RequestedCPU, s.RequestedMemory = st.requestedCPU, st.requestedMem
-		if len(st.assigned) > 0 {
-			// A copy: pod events change the map after the lock is released.
-			s.GPUsAssigned = maps.Clone(st.assigned)
-		}
-		if u, ok := usage[name]; ok {
-			s.UsageCPU, s.UsageMemory, s.UsageKnown = u.cpu, u.mem, true
 		}
 		if s.Zone != "" {
 			s.CarbonIntensity, s.CarbonKnown = intensity(s.Zone)
@@ -226,6 +217,31 @@ func (c *nodeCache) snapshots(names []string, usage map[string]nodeUsage, intens
 		out = append(out, s)
 	}
 	return out, unknown
+}
+
+// snapshot returns one node's snapshot with its usage but not its carbon
+// intensity, and false if the cache has never seen the node.
+func (c *nodeCache) snapshot(name string, usage map[string]nodeUsage) (placement.NodeSnapshot, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.snapshotLocked(name, usage)
+}
+
+func (c *nodeCache) snapshotLocked(name string, usage map[string]nodeUsage) (placement.NodeSnapshot, bool) {
+	st, ok := c.nodes[name]
+	if !ok || st.static.Name == "" {
+		return placement.NodeSnapshot{}, false
+	}
+	s := st.static
+	s.RequestedCPU, s.RequestedMemory = st.requestedCPU, st.requestedMem
+	if len(st.assigned) > 0 {
+		// A copy: pod events change the map after the lock is released.
+		s.GPUsAssigned = maps.Clone(st.assigned)
+	}
+	if u, ok := usage[name]; ok {
+		s.UsageCPU, s.UsageMemory, s.UsageKnown = u.cpu, u.mem, true
+	}
+	return s, true
 }
 
 // zone returns a node's carbon zone, empty if unknown.

@@ -139,3 +139,41 @@ func (e *evaluator) pricedScores(scores []NodeScore, dirtiest float64) {
 		scores[i].Priced = lowerIsBetter(scores[i].PricedCostPerHour, priced.lo, priced.hi)
 	}
 }
+
+// Assessor assesses nodes one at a time for one VM under one policy, for
+// callers that visit the nodes themselves: a scheduler framework's Filter,
+// which kube-scheduler calls from several goroutines and only until it has
+// found enough feasible nodes. Rescore then ranks the scores it kept, as
+// Evaluate would have ranked those nodes.
+type Assessor struct {
+	vm        VMRequest
+	p         Policy
+	vmUtil    float64
+	wantsGPUs bool
+}
+
+// NewAssessor returns an Assessor of vm under p, which should pass Validate.
+func NewAssessor(vm VMRequest, p Policy) *Assessor {
+	return &Assessor{vm: vm, p: p.withDefaults(), vmUtil: vmCPUUtilization(&vm), wantsGPUs: vm.wantsGPUs()}
+}
+
+// Assess filters n, giving the reason it does not fit, or returns its
+// score with the criteria that need no normalisation filled (Evaluate's
+// filters and figures; Carbon, Cost, Priced and Total are Rescore's).
+// It does not modify n and is safe to call concurrently.
+func (a *Assessor) Assess(n *NodeSnapshot) (NodeScore, string) {
+	e := evaluator{vm: &a.vm, p: &a.p, vmUtil: a.vmUtil, wantsGPUs: a.wantsGPUs}
+	if e.wantsGPUs {
+		// Per call: the scratch space of one evaluator is not shared.
+		e.gpuCosts = make([]cost.GPUCount, len(a.vm.GPUs))
+		e.noGPUReasons = make([]string, len(a.vm.GPUs))
+	}
+	s, fit, reason := e.assess(n)
+	if reason != "" {
+		return NodeScore{}, reason
+	}
+	if e.wantsGPUs {
+		s.GPUDevices = appendIDs(nil, n.GPUs, fit.devices)
+	}
+	return s, ""
+}

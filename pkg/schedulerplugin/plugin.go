@@ -1,9 +1,10 @@
 // Package schedulerplugin is HyperSDK's placement as a kube-scheduler
 // framework plugin, for hypersdk-scheduler: kube-scheduler with the plugin
 // compiled in. It runs the extender's model (pkg/extender) in the
-// scheduler's process, so a VM pod costs no HTTP round trips and no pod
-// encodings, and GPU devices are reserved in the scheduling cycle instead
-// of checked at bind time. Decisions are recorded on the pod exactly as the
+// scheduler's process, so a VM pod costs no HTTP round trips, no pod
+// encodings and no second pod watch, only the nodes kube-scheduler visits
+// are assessed, and GPU devices are reserved in the scheduling cycle
+// instead of checked at bind time. Decisions are recorded on the pod exactly as the
 // extender records them.
 package schedulerplugin
 
@@ -125,15 +126,16 @@ func Factory(o *Options) func(context.Context, runtime.Object, fwk.Handle) (fwk.
 func (p *Plugin) Name() string { return Name }
 
 const (
-	filterKey fwk.StateKey = Name + "/filter"
-	scoreKey  fwk.StateKey = Name + "/score"
+	cycleKey fwk.StateKey = Name + "/cycle"
+	scoreKey fwk.StateKey = Name + "/score"
 )
 
-// filterState holds why the model ruled out each node; it is written once
-// per cycle and only read afterwards, so clones share it.
-type filterState struct{ failed map[string]string }
+// cycleState carries the pod's extender.Cycle between extension points.
+// Clones share it: the model reads no node state of the framework's, so a
+// preemption dry run's clone would assess a node exactly as the cycle did.
+type cycleState struct{ *extender.Cycle }
 
-func (s *filterState) Clone() fwk.StateData { return s }
+func (s *cycleState) Clone() fwk.StateData { return s }
 
 // scoreState holds the model's total per feasible node.
 type scoreState struct{ totals map[string]float64 }
@@ -159,8 +161,9 @@ func isVM(pod *corev1.Pod) bool {
 	return pod.Labels[kubevirt.LauncherLabel] == kubevirt.LauncherLabelValue
 }
 
-// PreFilter evaluates every node once for the pod, so Filter is a lookup.
-func (p *Plugin) PreFilter(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+// PreFilter starts the pod's evaluation; Filter assesses the nodes
+// kube-scheduler visits, and only those.
+func (p *Plugin) PreFilter(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	if !isVM(pod) {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
@@ -169,15 +172,7 @@ func (p *Plugin) PreFilter(ctx context.Context, state fwk.CycleState, pod *corev
 		// yet; the pod is retried once they are.
 		return nil, fwk.NewStatus(fwk.Unschedulable, "HyperSDK placement caches are not synced yet")
 	}
-	names := make([]string, len(nodes))
-	for i, n := range nodes {
-		names[i] = n.Node().Name
-	}
-	res := p.ext.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names})
-	if res.Error != "" {
-		return nil, fwk.AsStatus(fmt.Errorf("%s", res.Error))
-	}
-	state.Write(filterKey, &filterState{failed: res.FailedNodes})
+	state.Write(cycleKey, &cycleState{p.ext.NewCycle(ctx, pod)})
 	return nil, nil
 }
 
@@ -185,29 +180,33 @@ func (p *Plugin) PreFilter(ctx context.Context, state fwk.CycleState, pod *corev
 // added or removed (capacity is NodeResourcesFit's).
 func (p *Plugin) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
 
-// Filter rules out the nodes the model found infeasible, with its reason.
+// Filter rules out the nodes the model finds infeasible, with its reason.
 func (p *Plugin) Filter(_ context.Context, state fwk.CycleState, _ *corev1.Pod, node fwk.NodeInfo) *fwk.Status {
-	s, err := read[*filterState](state, filterKey)
+	c, err := read[*cycleState](state, cycleKey)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	if reason, ok := s.failed[node.Node().Name]; ok {
+	if reason := c.Filter(node.Node().Name); reason != "" {
 		return fwk.NewStatus(fwk.Unschedulable, reason)
 	}
 	return nil
 }
 
-// PreScore evaluates the nodes that passed every filter: the model
-// normalises its criteria over the field, so scores depend on the set.
-func (p *Plugin) PreScore(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
+// PreScore ranks the nodes that passed every filter among themselves: the
+// model normalises carbon and cost over the field, so scores depend on it.
+func (p *Plugin) PreScore(_ context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	if !isVM(pod) {
 		return fwk.NewStatus(fwk.Skip)
+	}
+	c, err := read[*cycleState](state, cycleKey)
+	if err != nil {
+		return fwk.AsStatus(err)
 	}
 	names := make([]string, len(nodes))
 	for i, n := range nodes {
 		names[i] = n.Node().Name
 	}
-	state.Write(scoreKey, &scoreState{totals: p.ext.Score(ctx, pod, names)})
+	state.Write(scoreKey, &scoreState{totals: c.Score(names)})
 	return nil
 }
 
@@ -226,9 +225,18 @@ func (p *Plugin) ScoreExtensions() fwk.ScoreExtensions { return nil }
 
 // Reserve holds the GPU devices the decision picks on the node until the
 // bind reaches the pod cache (see extender.Reserve).
-func (p *Plugin) Reserve(ctx context.Context, _ fwk.CycleState, pod *corev1.Pod, node string) *fwk.Status {
+func (p *Plugin) Reserve(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, node string) *fwk.Status {
 	if !isVM(pod) {
 		return nil
+	}
+	c, err := read[*cycleState](state, cycleKey)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	if !c.Scored() {
+		// kube-scheduler skips scoring when one node is feasible: that
+		// node alone is the decision, with the reasons the others failed.
+		c.Score([]string{node})
 	}
 	if err := p.ext.Reserve(ctx, pod, node); err != nil {
 		return fwk.NewStatus(fwk.Unschedulable, err.Error())

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/hypersdk/hypersdk/pkg/placement"
 )
@@ -124,6 +125,19 @@ func (c *Cycle) Score(names []string) map[string]float64 {
 		out[s.Node] = s.Total
 	}
 	return out
+}
+
+// Candidates returns the only nodes the model could accept for the pod,
+// and true, when they are known before assessing any (a set the caller
+// must not modify; kube-scheduler copies it): a VM that
+// does not allow spot capacity can run on on-demand nodes only. The
+// plugin hands them to kube-scheduler from PreFilter, so that it never
+// runs its own filters on the others.
+func (c *Cycle) Candidates() (sets.Set[string], bool) {
+	if c.vm.AllowSpot {
+		return nil, false
+	}
+	return c.e.nodes.onDemandNodes(), true
 }
 
 // Scored reports whether Score has run: kube-scheduler does not score

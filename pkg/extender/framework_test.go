@@ -17,6 +17,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/pkg/gpu"
 	"github.com/hypersdk/hypersdk/pkg/placement"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 )
 
 // TestReserveHoldsGPUDevices walks the plugin's calls as kube-scheduler
@@ -205,5 +206,56 @@ func TestCycleDecidesAsTheVerbs(t *testing.T) {
 	}
 	if got.policyName != want.policyName || !reflect.DeepEqual(got.zones, want.zones) {
 		t.Errorf("cycle's policy %q and zones %v, the verbs' %q and %v", got.policyName, got.zones, want.policyName, want.zones)
+	}
+}
+
+// TestCandidatesAreTheOnDemandNodes: for a VM that does not allow spot
+// capacity the cycle's candidates are exactly the nodes its filter does not
+// rule out as spot, they follow node changes, and a set handed out is not
+// changed afterwards; a VM that allows spot gets no restriction.
+func TestCandidatesAreTheOnDemandNodes(t *testing.T) {
+	ctx := context.Background()
+	e, _, names := fleetExtender(t, 40, false)
+	pod := vmPod("vm", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")})
+	c := e.NewCycle(ctx, pod)
+	got, ok := c.Candidates()
+	if !ok {
+		t.Fatal("no candidates for a VM that does not allow spot")
+	}
+	spot := 0
+	for _, n := range names {
+		isSpot := strings.HasPrefix(c.Filter(n), "spot node")
+		if isSpot {
+			spot++
+		}
+		if got.Has(n) == isSpot {
+			t.Errorf("%s: candidate %t, ruled out as spot %t", n, got.Has(n), isSpot)
+		}
+	}
+	if spot == 0 || got.Len() == 0 {
+		t.Fatalf("%d spot nodes and %d candidates: the fleet tests too little", spot, got.Len())
+	}
+
+	var spotNode *corev1.Node
+	for _, fn := range fleet.Plan(40) {
+		if fn.Spot {
+			spotNode = fn.Object()
+			break
+		}
+	}
+	spotNode.Labels[fleet.CapacityTypeLabel] = "on-demand"
+	e.nodes.setNode(spotNode)
+	e.nodes.deleteNode(names[0])
+	after, _ := e.NewCycle(ctx, pod).Candidates()
+	if !after.Has(spotNode.Name) || after.Has(names[0]) {
+		t.Errorf("after %s became on-demand and %s went: candidate %t and %t", spotNode.Name, names[0], after.Has(spotNode.Name), after.Has(names[0]))
+	}
+	if got.Has(spotNode.Name) || !got.Has(names[0]) {
+		t.Error("a set handed out earlier changed with the nodes")
+	}
+
+	pod.Labels[AllowSpotLabel] = "true"
+	if _, ok := e.NewCycle(ctx, pod).Candidates(); ok {
+		t.Error("a VM that allows spot got a restricted set of candidates")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -163,7 +164,11 @@ func (e *schedulerEndpoints) profile(b *testing.B, dir, batch string) func() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- fetch(t.client, t.url+"/debug/pprof/profile?seconds="+profileSeconds,
+			// The profile takes profileSeconds to answer: longer than
+			// the extender client's request timeout.
+			client := *t.client
+			client.Timeout = time.Minute
+			errs <- fetch(&client, t.url+"/debug/pprof/profile?seconds="+profileSeconds,
 				filepath.Join(dir, batch+"-"+name+".pprof"))
 		}()
 	}

@@ -129,10 +129,11 @@ func (c *Cycle) Score(names []string) map[string]float64 {
 
 // Candidates returns the only nodes the model could accept for the pod,
 // and true, when they are known before assessing any (a set the caller
-// must not modify; kube-scheduler copies it): a VM that
-// does not allow spot capacity can run on on-demand nodes only. The
-// plugin hands them to kube-scheduler from PreFilter, so that it never
-// runs its own filters on the others.
+// must not modify; kube-scheduler copies it): a VM that does not allow
+// spot capacity can run on on-demand nodes only. The plugin hands them to
+// kube-scheduler from PreFilter, so that it never runs its own filters on
+// the others. The decision's record then counts only the nodes visited
+// among them as filtered.
 func (c *Cycle) Candidates() (sets.Set[string], bool) {
 	if c.vm.AllowSpot {
 		return nil, false

@@ -14,15 +14,7 @@ func TestAssessorAndRescoreEqualEvaluate(t *testing.T) {
 	nodes := benchNodes(80)
 	nodes[4].CarbonKnown = false
 	nodes[9].AllocatableCPU = 1 // too small for every VM below
-	for _, tc := range []struct {
-		name   string
-		vm     VMRequest
-		policy Policy
-	}{
-		{"default", VMRequest{CPUCores: 4, MemoryBytes: 16 << 30}, DefaultPolicy()},
-		{"carbon price", VMRequest{CPUCores: 4, MemoryBytes: 16 << 30}, func() Policy { p := DefaultPolicy(); p.CarbonPricePerTonne = 400; return p }()},
-		{"GPUs", VMRequest{CPUCores: 8, MemoryBytes: 64 << 30, GPUs: []GPURequest{{Model: "A100", Count: 2}}}, DefaultPolicy()},
-	} {
+	for _, tc := range rankingCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			want := Evaluate(tc.vm, nodes, tc.policy)
 			a := NewAssessor(tc.vm, tc.policy)

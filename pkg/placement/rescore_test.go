@@ -18,15 +18,7 @@ func TestRescoreEqualsEvaluatingTheSubset(t *testing.T) {
 		// other spread).
 		nodes[i].CarbonIntensity += float64(i)
 	}
-	for _, tc := range []struct {
-		name   string
-		vm     VMRequest
-		policy Policy
-	}{
-		{"default", VMRequest{CPUCores: 4, MemoryBytes: 16 << 30}, DefaultPolicy()},
-		{"carbon price", VMRequest{CPUCores: 4, MemoryBytes: 16 << 30}, func() Policy { p := DefaultPolicy(); p.CarbonPricePerTonne = 400; return p }()},
-		{"GPUs", VMRequest{CPUCores: 8, MemoryBytes: 64 << 30, GPUs: []GPURequest{{Model: "A100", Count: 2}}}, DefaultPolicy()},
-	} {
+	for _, tc := range rankingCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			all := Evaluate(tc.vm, nodes, tc.policy)
 			// The feasible nodes but the cheapest and the cleanest, as a

@@ -4,8 +4,8 @@
 // scheduler's process, so a VM pod costs no HTTP round trips, no pod
 // encodings and no second pod watch, only the nodes kube-scheduler visits
 // are assessed, and GPU devices are reserved in the scheduling cycle
-// instead of checked at bind time. Decisions are recorded on the pod exactly as the
-// extender records them.
+// instead of checked at bind time. Decisions are recorded on the pod
+// exactly as the extender records them.
 package schedulerplugin
 
 import (

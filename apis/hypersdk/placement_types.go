@@ -65,6 +65,14 @@ type PlacementPolicySpec struct {
 	// $200/t a node emitting 10 g/h more must be $0.002/h cheaper to win.
 	// 0 to 100000.
 	CarbonPricePerTonne *int32
+	// CostBudgetPercent states the carbon/cost trade-off as a budget
+	// instead: the nodes where the VM costs at most this many percent more
+	// than on its cheapest feasible node are in budget, carbon decides
+	// among them (under the carbon and cost weights together), and every
+	// node over budget scores 0 and ranks last. At 5 a VM never pays more
+	// than 5% over its cheapest option for carbon. 0 to 1000; not with
+	// carbonPricePerTonne.
+	CostBudgetPercent *int32
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -147,6 +155,9 @@ type NodeScore struct {
 	CostPerHour float64
 	// PredictedUtilization is the node's CPU load with the VM, percent.
 	PredictedUtilization float64
+	// OverBudget says the VM costs more here than the policy's cost
+	// budget allows over its cheapest candidate.
+	OverBudget bool
 	// GPUDevices the VM would get there.
 	// +listType=atomic
 	GPUDevices []string

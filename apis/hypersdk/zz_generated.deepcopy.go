@@ -1632,6 +1632,11 @@ func (in *PlacementPolicySpec) DeepCopyInto(out *PlacementPolicySpec) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.CostBudgetPercent != nil {
+		in, out := &in.CostBudgetPercent, &out.CostBudgetPercent
+		*out = new(int32)
+		**out = **in
+	}
 	return
 }
 

@@ -3112,6 +3112,13 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_NodeScore(ref common.ReferenceCallba
 							Format:      "double",
 						},
 					},
+					"overBudget": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OverBudget says the VM costs more here than the policy's cost budget allows over its cheapest candidate.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
 					"gpuDevices": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
@@ -3427,6 +3434,13 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicySpec(ref common.Refer
 					"carbonPricePerTonne": {
 						SchemaProps: spec.SchemaProps{
 							Description: "CarbonPricePerTonne, in US dollars per tonne CO2eq, replaces the carbon and cost weights' two criteria by one when set: the VM's hourly price plus its hourly emissions at this price, weighed by the two weights together. The trade-off is then stated in money: at $200/t a node emitting 10 g/h more must be $0.002/h cheaper to win. 0 to 100000.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"costBudgetPercent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CostBudgetPercent states the carbon/cost trade-off as a budget instead: the nodes where the VM costs at most this many percent more than on its cheapest feasible node are in budget, carbon decides among them (under the carbon and cost weights together), and every node over budget scores 0 and ranks last. At 5 a VM never pays more than 5% over its cheapest option for carbon. 0 to 1000; not with carbonPricePerTonne.",
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},

@@ -18,12 +18,19 @@ const ForecastHorizon = 24 * time.Hour
 // shows the whole trade-off.
 var CarbonPrices = []float64{25, 50, 100, 200, 400, 800, 1600, 3200, 6400}
 
+// CostBudgets are the cost budgets, percent over the cheapest candidate
+// node, the evaluation sweeps.
+var CostBudgets = []float64{0, 5, 10, 20}
+
+// BudgetStrategy names the HyperSDK strategy with a cost budget.
+func BudgetStrategy(percent float64) string { return fmt.Sprintf("hypersdk-budget+%.0f%%", percent) }
+
 // PriceStrategy names the HyperSDK strategy at a carbon price.
 func PriceStrategy(price float64) string { return fmt.Sprintf("hypersdk-$%.0f/t", price) }
 
 // Contenders are the strategies of the evaluation, default-scheduler first
-// as the baseline, then HyperSDK's (its default, carbon only, forecast, and
-// the carbon price sweep), kube-scheduler and HyperSDK's default and carbon
+// as the baseline, then HyperSDK's (its default, carbon only, forecast, the
+// carbon price sweep and the cost budget sweep), kube-scheduler and HyperSDK's default and carbon
 // only with the rebalancer, the oracle last. Each is fresh: placers keep
 // state.
 func Contenders(traces map[string]*carbon.Trace, start, end time.Time, seed uint64) ([]Strategy, error) {
@@ -44,6 +51,11 @@ func Contenders(traces map[string]*carbon.Trace, start, end time.Time, seed uint
 		p := placement.DefaultPolicy()
 		p.CarbonPricePerTonne = price
 		hypersdk = append(hypersdk, contender{PriceStrategy(price), "current hour", p})
+	}
+	for _, b := range CostBudgets {
+		p := placement.DefaultPolicy()
+		p.CostBudgetPercent = &b
+		hypersdk = append(hypersdk, contender{BudgetStrategy(b), "current hour", p})
 	}
 	for _, h := range hypersdk {
 		p, err := NewHyperSDK(h.policy, sortedTraces(traces), start)

@@ -13,7 +13,7 @@ import (
 )
 
 // PlotTradeOff draws, to a PNG file, the carbon/cost trade-off of the
-// carbon price sweep: each price's mean cost and emissions against
+// carbon price and cost budget sweeps: each point's mean cost and emissions against
 // kube-scheduler over the windows, as a curve, with HyperSDK's other
 // strategies, the oracles and the relaxation bound as labelled points.
 func PlotTradeOff(path string, wins []*Window) error {
@@ -38,23 +38,37 @@ func PlotTradeOff(path string, wins []*Window) error {
 	p.Y.Label.Text = "CO2eq vs kube-scheduler (%)"
 	p.Add(plotter.NewGrid())
 
-	curve := plotter.XYLabels{}
-	for _, price := range CarbonPrices {
-		x, y := mean(PriceStrategy(price))
-		curve.XYs = append(curve.XYs, plotter.XY{X: x, Y: y})
-		curve.Labels = append(curve.Labels, fmt.Sprintf("$%.0f/t", price))
+	// The two sweeps a user chooses from: a carbon price, a cost budget.
+	var curves []plotter.XYLabels
+	for _, sweep := range []struct {
+		legend string
+		color  color.Color
+		points []float64
+		name   func(float64) string
+		label  string
+	}{
+		{"hypersdk at a carbon price", color.RGBA{B: 200, A: 255}, CarbonPrices, PriceStrategy, "$%.0f/t"},
+		{"hypersdk with a cost budget", color.RGBA{G: 150, A: 255}, CostBudgets, BudgetStrategy, "+%.0f%%"},
+	} {
+		curve := plotter.XYLabels{}
+		for _, v := range sweep.points {
+			x, y := mean(sweep.name(v))
+			curve.XYs = append(curve.XYs, plotter.XY{X: x, Y: y})
+			curve.Labels = append(curve.Labels, fmt.Sprintf(sweep.label, v))
+		}
+		line, points, err := plotter.NewLinePoints(curve.XYs)
+		if err != nil {
+			return fmt.Errorf("plotting the curve of %s: %w", sweep.legend, err)
+		}
+		line.Color, points.Color = sweep.color, sweep.color
+		p.Add(line, points)
+		p.Legend.Add(sweep.legend, line, points)
+		curves = append(curves, curve)
 	}
-	line, points, err := plotter.NewLinePoints(curve.XYs)
-	if err != nil {
-		return fmt.Errorf("plotting the price curve: %w", err)
-	}
-	line.Color, points.Color = color.RGBA{B: 200, A: 255}, color.RGBA{B: 200, A: 255}
-	p.Add(line, points)
-	p.Legend.Add("hypersdk at a carbon price", line, points)
 
 	others := plotter.XYLabels{}
 	for _, r := range wins[0].Results[1:] {
-		if strings.HasPrefix(r.Strategy, "hypersdk-$") {
+		if strings.HasPrefix(r.Strategy, "hypersdk-$") || strings.HasPrefix(r.Strategy, "hypersdk-budget+") {
 			continue
 		}
 		x, y := mean(r.Strategy)
@@ -80,7 +94,7 @@ func PlotTradeOff(path string, wins []*Window) error {
 	scatter.Shape, scatter.Color = draw.TriangleGlyph{}, color.RGBA{R: 200, A: 255}
 	p.Add(scatter)
 	p.Legend.Add("other strategies and references", scatter)
-	for _, l := range []plotter.XYLabels{curve, others} {
+	for _, l := range append(curves, others) {
 		labels, err := plotter.NewLabels(l)
 		if err != nil {
 			return fmt.Errorf("plotting labels: %w", err)

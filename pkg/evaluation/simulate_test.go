@@ -105,7 +105,7 @@ func TestRunCountsRejections(t *testing.T) {
 			results := runAll(t, &Simulation{Nodes: tc.nodes, VMs: tc.vms, End: end, Traces: traces}, 1)
 			for name, r := range results {
 				want, ok := tc.want[strings.TrimSuffix(name, "+rebalance")]
-				if !ok && strings.HasPrefix(name, "hypersdk-$") {
+				if !ok && (strings.HasPrefix(name, "hypersdk-$") || strings.HasPrefix(name, "hypersdk-budget+")) {
 					want, ok = tc.want["hypersdk"]
 				}
 				if !ok {

@@ -74,6 +74,11 @@ func TestSelectPolicy(t *testing.T) {
 		p.CarbonPricePerTonne != 250 {
 		t.Errorf("green: got %s %+v", name, p)
 	}
+	budget := &v1alpha1.PlacementPolicy{ObjectMeta: metav1.ObjectMeta{Name: "budget"}, Spec: v1alpha1.PlacementPolicySpec{
+		CostBudgetPercent: ptr.To[int32](7)}}
+	if p, _ := selectPolicy(policyLister(t, budget), nil); p.CostBudgetPercent == nil || *p.CostBudgetPercent != 7 || p.CarbonPricePerTonne != 0 {
+		t.Errorf("budget: got %+v, want a 7%% cost budget", p)
+	}
 	if p, name := selectPolicy(policyLister(t), nil); name != "" || p != placement.DefaultPolicy() {
 		t.Errorf("no policies: got %s %+v, want the default", name, p)
 	}

@@ -310,7 +310,7 @@ func (e *Extender) toAPIScore(s placement.NodeScore, zones map[string]zoneValue)
 		Node: s.Node, Zone: zone, Total: round2(s.Total), Carbon: round2(s.Carbon), Cost: round2(s.Cost),
 		Pressure: round2(s.Pressure), GPU: round2(s.GPU), CarbonIntensity: round2(zones[zone].v),
 		GramsCO2PerHour: round2(s.GramsCO2PerHour), CostPerHour: math.Round(s.CostPerHour*1e4) / 1e4,
-		PredictedUtilization: round2(s.PredictedUtilization), GPUDevices: s.GPUDevices,
+		PredictedUtilization: round2(s.PredictedUtilization), OverBudget: s.OverBudget, GPUDevices: s.GPUDevices,
 	}
 }
 

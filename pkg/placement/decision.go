@@ -20,6 +20,10 @@ type NodeScore struct {
 	// PricedCostPerHour is CostPerHour plus the VM's emissions at the
 	// policy's carbon price (zero without one).
 	PricedCostPerHour float64
+	// OverBudget says the VM costs more here than the policy's cost budget
+	// allows over the cheapest candidate; such a node totals 0 and ranks
+	// after every node in budget.
+	OverBudget bool
 	// PredictedUtilization is the node's CPU utilisation in percent with the
 	// VM, from usage if UsageKnown, else from requests.
 	PredictedUtilization float64

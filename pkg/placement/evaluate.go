@@ -81,15 +81,42 @@ func (e *evaluator) normalize(scores []NodeScore, carbon, price span) {
 	if e.p.CarbonPricePerTonne > 0 {
 		e.pricedScores(scores, carbon.hi)
 	}
+	if e.p.CostBudgetPercent != nil {
+		carbon = e.budget(scores, price.lo)
+	}
 	for i := range scores {
 		s := &scores[i]
 		if s.CarbonKnown {
 			s.Carbon = lowerIsBetter(s.GramsCO2PerHour, carbon.lo, carbon.hi)
 		}
 		s.Cost = lowerIsBetter(s.CostPerHour, price.lo, price.hi)
+		if s.OverBudget {
+			// Outside the span of the nodes in budget.
+			s.Carbon = min(maxScore, max(0, s.Carbon))
+			s.Total = 0
+			continue
+		}
 		s.Total = e.total(s)
 	}
 	rank(scores)
+}
+
+// budget marks the scores over the policy's cost budget above cheapest,
+// the lowest price among them, and returns the span of grams of those in
+// budget, across which carbon is then normalised: the choice is among
+// them. A rounding margin keeps nodes that price the VM the same, computed
+// in a different order, on the same side.
+func (e *evaluator) budget(scores []NodeScore, cheapest float64) span {
+	limit := cheapest * (1 + *e.p.CostBudgetPercent/100) * (1 + 1e-9)
+	var carbon span
+	for i := range scores {
+		s := &scores[i]
+		s.OverBudget = s.CostPerHour > limit
+		if !s.OverBudget && s.CarbonKnown {
+			carbon.add(s.GramsCO2PerHour)
+		}
+	}
+	return carbon
 }
 
 // total is the weighted average of s's criteria; see Evaluate.
@@ -101,11 +128,16 @@ func (e *evaluator) total(s *NodeScore) float64 {
 			weights += w
 		}
 	}
-	if e.p.CarbonPricePerTonne > 0 {
+	switch {
+	case e.p.CarbonPricePerTonne > 0:
 		// One criterion in one currency, weighing what carbon and cost
 		// weighed together.
 		add(e.p.CarbonWeight+e.p.CostWeight, s.Priced)
-	} else {
+	case e.p.CostBudgetPercent != nil:
+		// The budget has settled cost: carbon decides among the nodes
+		// in it, with what carbon and cost weighed together.
+		add(e.p.CarbonWeight+e.p.CostWeight, s.Carbon)
+	default:
 		add(e.p.CarbonWeight, s.Carbon)
 		add(e.p.CostWeight, s.Cost)
 	}

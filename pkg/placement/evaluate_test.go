@@ -372,3 +372,59 @@ func TestCarbonPriceTradesGramsForDollars(t *testing.T) {
 		t.Error("a negative carbon price validates")
 	}
 }
+
+// TestCostBudgetBoundsWhatCarbonMayCost: with a budget, carbon picks among
+// the nodes within the budget over the cheapest, and no saving of grams
+// buys a node over it, which ranks last with a total of 0.
+func TestCostBudgetBoundsWhatCarbonMayCost(t *testing.T) {
+	nodes := []NodeSnapshot{
+		snap("cheap-dirty", "US-CAL-CISO", 400, 0.0400), // $0.2000/h, 30 g/h
+		snap("plus4-mid", "ES", 200, 0.0416),            // $0.2080/h (+4%), 15 g/h
+		snap("plus10-clean", "NO", 30, 0.0440),          // $0.2200/h (+10%), 2.25 g/h
+		snap("plus12-clean", "NO", 20, 0.0448),          // $0.2240/h (+12%), 1.5 g/h
+	}
+	for _, tc := range []struct {
+		budget float64
+		want   []string
+		over   int
+	}{
+		{0, []string{"cheap-dirty", "plus10-clean", "plus12-clean", "plus4-mid"}, 3},
+		{5, []string{"plus4-mid", "cheap-dirty", "plus10-clean", "plus12-clean"}, 2},
+		{10, []string{"plus10-clean", "plus4-mid", "cheap-dirty", "plus12-clean"}, 1},
+		{50, []string{"plus12-clean", "plus10-clean", "plus4-mid", "cheap-dirty"}, 0},
+	} {
+		// Pressure is the same everywhere: it keeps totals in budget
+		// above 0 without changing the order.
+		p := Policy{CarbonWeight: 1, CostWeight: 1, PressureWeight: 1, CostBudgetPercent: &tc.budget}
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		d := Evaluate(testVM, nodes, p)
+		// Over budget, ties at 0 go by name.
+		if got := names(d.Scores); !slices.Equal(got, tc.want) {
+			t.Errorf("budget %v%%: ranked %v, want %v", tc.budget, got, tc.want)
+		}
+		over := 0
+		for i, s := range d.Scores {
+			if s.OverBudget {
+				over++
+				if s.Total != 0 || i < len(d.Scores)-tc.over {
+					t.Errorf("budget %v%%: %s over budget with total %v at rank %d", tc.budget, s.Node, s.Total, i)
+				}
+			} else if s.Total <= 0 {
+				t.Errorf("budget %v%%: %s in budget with total %v", tc.budget, s.Node, s.Total)
+			}
+		}
+		if over != tc.over {
+			t.Errorf("budget %v%%: %d nodes over budget, want %d", tc.budget, over, tc.over)
+		}
+	}
+
+	negative, price := -1.0, 5.0
+	if err := (Policy{CarbonWeight: 1, CostBudgetPercent: &negative}).Validate(); err == nil {
+		t.Error("a negative cost budget validates")
+	}
+	if err := (Policy{CarbonWeight: 1, CostBudgetPercent: &price, CarbonPricePerTonne: 100}).Validate(); err == nil {
+		t.Error("a cost budget with a carbon price validates")
+	}
+}

@@ -12,9 +12,13 @@ import (
 // stack buffer: one allocation each, since a GPU VM fails on most nodes.
 
 // spotReason rejects spot nodes for VMs that do not allow spot capacity.
+// SpotNodeReason is why a spot node is ruled out for a VM that does not
+// allow spot capacity.
+const SpotNodeReason = "spot node, and the VM does not allow spot capacity"
+
 func spotReason(vm *VMRequest, n *NodeSnapshot) string {
 	if n.CapacityType == cost.Spot && !vm.AllowSpot {
-		return "spot node, and the VM does not allow spot capacity"
+		return SpotNodeReason
 	}
 	return ""
 }

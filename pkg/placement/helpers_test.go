@@ -16,9 +16,12 @@ type rankingCase struct {
 func rankingCases() []rankingCase {
 	priced := DefaultPolicy()
 	priced.CarbonPricePerTonne = 400
+	budgeted, budget := DefaultPolicy(), 10.0
+	budgeted.CostBudgetPercent = &budget
 	return []rankingCase{
 		{"default", VMRequest{CPUCores: 4, MemoryBytes: 16 << 30}, DefaultPolicy()},
 		{"carbon price", VMRequest{CPUCores: 4, MemoryBytes: 16 << 30}, priced},
+		{"cost budget", VMRequest{CPUCores: 4, MemoryBytes: 16 << 30}, budgeted},
 		{"GPUs", VMRequest{CPUCores: 8, MemoryBytes: 64 << 30, GPUs: []GPURequest{{Model: "A100", Count: 2}}}, DefaultPolicy()},
 	}
 }

@@ -58,6 +58,15 @@ type Policy struct {
 	// money: at $100/t a node emitting 10 g/h more must be $0.001/h
 	// cheaper to win.
 	CarbonPricePerTonne float64
+	// CostBudgetPercent, when set, states the trade-off as a budget: the
+	// nodes where the VM costs at most this many percent more than on the
+	// cheapest candidate are in budget, and among them carbon decides,
+	// under the carbon and cost weights together (with pressure and GPU
+	// fit at their weights); every node over budget ranks below every node
+	// in budget, with a total of 0. At 5% a VM never pays more than 5%
+	// over its cheapest option for carbon, whatever the intensities.
+	// Exclusive with CarbonPricePerTonne.
+	CostBudgetPercent *float64
 	// CarbonHorizon is how far ahead callers average the intensity forecast
 	// (MeanIntensity) when filling NodeSnapshot.CarbonIntensity; zero means
 	// the current value. A VM runs for hours, so a forecast average ranks
@@ -122,6 +131,14 @@ func (p Policy) Validate() error {
 	}
 	if !(p.CarbonPricePerTonne >= 0) || math.IsInf(p.CarbonPricePerTonne, 0) {
 		errs = append(errs, fmt.Errorf("carbon price %v $/t: want a finite number >= 0", p.CarbonPricePerTonne))
+	}
+	if b := p.CostBudgetPercent; b != nil {
+		if !(*b >= 0) || math.IsInf(*b, 0) {
+			errs = append(errs, fmt.Errorf("cost budget %v%%: want a finite number >= 0", *b))
+		}
+		if p.CarbonPricePerTonne > 0 {
+			errs = append(errs, errors.New("cost budget and carbon price: set one or the other"))
+		}
 	}
 	if p.CarbonHorizon < 0 {
 		errs = append(errs, fmt.Errorf("carbon horizon %s: want >= 0", p.CarbonHorizon))

@@ -10,18 +10,26 @@ import (
 // so sorting keys needs no GC write barriers.
 type rankKey struct {
 	total float64
+	over  bool // over the cost budget: after every node in budget
 	i     int
 }
 
-// rank sorts scores best first, ties by node name. It sorts small keys and
+// rank sorts scores best first (nodes in the cost budget before those over
+// it), ties by node name. It sorts small keys and
 // then permutes scores in place, because moving whole NodeScores through a
 // sort of thousands of nodes costs more than scoring them.
 func rank(scores []NodeScore) {
 	keys := make([]rankKey, len(scores))
 	for i := range scores {
-		keys[i] = rankKey{total: scores[i].Total, i: i}
+		keys[i] = rankKey{total: scores[i].Total, over: scores[i].OverBudget, i: i}
 	}
 	slices.SortFunc(keys, func(a, b rankKey) int {
+		if a.over != b.over {
+			if a.over {
+				return 1
+			}
+			return -1
+		}
 		if c := cmp.Compare(b.total, a.total); c != 0 {
 			return c
 		}

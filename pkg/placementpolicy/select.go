@@ -60,6 +60,10 @@ func ToPolicy(spec *v1alpha1.PlacementPolicySpec) placement.Policy {
 	set(&p.MaxNodeUtilization, spec.MaxNodeUtilization)
 	set(&p.TargetUtilization, spec.TargetUtilization)
 	set(&p.CarbonPricePerTonne, spec.CarbonPricePerTonne)
+	if v := spec.CostBudgetPercent; v != nil {
+		b := float64(*v)
+		p.CostBudgetPercent = &b
+	}
 	switch spec.GPUPolicy {
 	case v1alpha1.GPUPolicySpread:
 		p.GPUPolicy = placement.GPUSpread

@@ -287,6 +287,51 @@ func TestPlacementFollowsCost(t *testing.T) {
 	}
 }
 
+// TestPlacementCostBudget: with a cost budget of 0%, carbon only chooses
+// among the nodes where the VM costs least; the record marks the dearer
+// candidates over budget. A budget beside a carbon price is refused.
+func TestPlacementCostBudget(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "budget")
+	_, err := env.HyperSDK.HypersdkV1alpha1().PlacementPolicies().Create(context.Background(),
+		&v1alpha1.PlacementPolicy{ObjectMeta: metav1.ObjectMeta{Name: "budget-and-price"}, Spec: v1alpha1.PlacementPolicySpec{
+			CostBudgetPercent: ptr.To[int32](5), CarbonPricePerTonne: ptr.To[int32](200)}}, metav1.CreateOptions{})
+	assertInvalid(t, err, "spec.costBudgetPercent")
+
+	createPolicy(t, "cheapest-then-cleanest", v1alpha1.PlacementPolicySpec{CostBudgetPercent: ptr.To[int32](0),
+		CarbonWeight: ptr.To[int32](100), CostWeight: ptr.To[int32](0), PressureWeight: ptr.To[int32](0), GPUWeight: ptr.To[int32](0)})
+	createKubeVirtVM(t, ns, placedVM("budgeted", "cheapest-then-cleanest", nil, nil))
+	runningVMI(t, ns, "budgeted", "")
+	d := decision(t, ns, "budgeted")
+	c := chosen(t, d)
+	if c.OverBudget {
+		t.Fatalf("chosen node %s is over budget: %+v", c.Node, d.Candidates)
+	}
+	// Prices are recorded to $0.0001/h.
+	const rounding = 1e-4
+	over := 0
+	for _, other := range d.Candidates {
+		dearer := other.CostPerHour > c.CostPerHour+rounding
+		switch {
+		case other.CostPerHour < c.CostPerHour-rounding:
+			t.Fatalf("chose %s at $%.4f/h over cheaper %s at $%.4f/h", c.Node, c.CostPerHour, other.Node, other.CostPerHour)
+		case dearer != other.OverBudget || (dearer && other.Total != 0):
+			t.Fatalf("candidate %s at $%.4f/h (chosen $%.4f/h): over budget %v, total %v", other.Node, other.CostPerHour,
+				c.CostPerHour, other.OverBudget, other.Total)
+		case !dearer && other.GramsCO2PerHour < c.GramsCO2PerHour:
+			t.Fatalf("chose %s at %.2f g/h over %s at the same price and %.2f g/h", c.Node, c.GramsCO2PerHour, other.Node, other.GramsCO2PerHour)
+		}
+		if dearer {
+			over++
+		}
+	}
+	// The fleet's instance types price a VM differently, and the GPU
+	// servers take CPU VMs at a premium: some candidate costs more.
+	if over == 0 {
+		t.Fatalf("no candidate over budget: %+v", d.Candidates)
+	}
+}
+
 func nodesWithLabel(t *testing.T, key, value string) []string {
 	t.Helper()
 	nodes, err := env.Kube.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: key + "=" + value})

@@ -68,6 +68,15 @@ type PlacementPolicySpec struct {
 	// 0 to 100000.
 	// +optional
 	CarbonPricePerTonne *int32 `json:"carbonPricePerTonne,omitempty"`
+	// CostBudgetPercent states the carbon/cost trade-off as a budget
+	// instead: the nodes where the VM costs at most this many percent more
+	// than on its cheapest feasible node are in budget, carbon decides
+	// among them (under the carbon and cost weights together), and every
+	// node over budget scores 0 and ranks last. At 5 a VM never pays more
+	// than 5% over its cheapest option for carbon. 0 to 1000; not with
+	// carbonPricePerTonne.
+	// +optional
+	CostBudgetPercent *int32 `json:"costBudgetPercent,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -150,6 +159,9 @@ type NodeScore struct {
 	CostPerHour float64 `json:"costPerHour"`
 	// PredictedUtilization is the node's CPU load with the VM, percent.
 	PredictedUtilization float64 `json:"predictedUtilization"`
+	// OverBudget says the VM costs more here than the policy's cost
+	// budget allows over its cheapest candidate.
+	OverBudget bool `json:"overBudget,omitempty"`
 	// GPUDevices the VM would get there.
 	// +listType=atomic
 	GPUDevices []string `json:"gpuDevices,omitempty"`

@@ -54,6 +54,13 @@ func ValidatePlacementPolicySpec(spec *hypersdk.PlacementPolicySpec, fldPath *fi
 	if v := spec.CarbonPricePerTonne; v != nil {
 		allErrs = append(allErrs, inRange(*v, 0, 100000, fldPath.Child("carbonPricePerTonne"))...)
 	}
+	if v := spec.CostBudgetPercent; v != nil {
+		allErrs = append(allErrs, inRange(*v, 0, 1000, fldPath.Child("costBudgetPercent"))...)
+		if spec.CarbonPricePerTonne != nil {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Child("costBudgetPercent"),
+				"set either carbonPricePerTonne or costBudgetPercent, not both"))
+		}
+	}
 	if v := spec.MaxCarbonIntensity; v != nil {
 		allErrs = append(allErrs, inRange(*v, 1, 5000, fldPath.Child("maxCarbonIntensity"))...)
 	}

@@ -85,3 +85,22 @@ func TestValidatePlacementPolicyCarbonPrice(t *testing.T) {
 		}
 	}
 }
+
+func TestValidatePlacementPolicyCostBudget(t *testing.T) {
+	price := int32(200)
+	for _, tc := range []struct {
+		budget int32
+		price  *int32
+		want   string
+	}{
+		{0, nil, ""}, {5, nil, ""}, {1000, nil, ""},
+		{-1, nil, "spec.costBudgetPercent"}, {1001, nil, "spec.costBudgetPercent"},
+		{5, &price, "spec.costBudgetPercent"}, // a budget or a price, not both
+	} {
+		p := &hypersdk.PlacementPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"},
+			Spec: hypersdk.PlacementPolicySpec{CostBudgetPercent: &tc.budget, CarbonPricePerTonne: tc.price}}
+		if got := fields(ValidatePlacementPolicy(p)); got != tc.want {
+			t.Errorf("budget %d, price %v: failing fields %q, want %q", tc.budget, tc.price, got, tc.want)
+		}
+	}
+}

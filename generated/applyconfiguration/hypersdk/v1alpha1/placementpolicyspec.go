@@ -64,6 +64,14 @@ type PlacementPolicySpecApplyConfiguration struct {
 	// $200/t a node emitting 10 g/h more must be $0.002/h cheaper to win.
 	// 0 to 100000.
 	CarbonPricePerTonne *int32 `json:"carbonPricePerTonne,omitempty"`
+	// CostBudgetPercent states the carbon/cost trade-off as a budget
+	// instead: the nodes where the VM costs at most this many percent more
+	// than on its cheapest feasible node are in budget, carbon decides
+	// among them (under the carbon and cost weights together), and every
+	// node over budget scores 0 and ranks last. At 5 a VM never pays more
+	// than 5% over its cheapest option for carbon. 0 to 1000; not with
+	// carbonPricePerTonne.
+	CostBudgetPercent *int32 `json:"costBudgetPercent,omitempty"`
 }
 
 // PlacementPolicySpecApplyConfiguration constructs a declarative configuration of the PlacementPolicySpec type for use with
@@ -165,5 +173,13 @@ func (b *PlacementPolicySpecApplyConfiguration) WithCarbonForecastHorizon(value 
 // If called multiple times, the CarbonPricePerTonne field is set to the value of the last call.
 func (b *PlacementPolicySpecApplyConfiguration) WithCarbonPricePerTonne(value int32) *PlacementPolicySpecApplyConfiguration {
 	b.CarbonPricePerTonne = &value
+	return b
+}
+
+// WithCostBudgetPercent sets the CostBudgetPercent field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the CostBudgetPercent field is set to the value of the last call.
+func (b *PlacementPolicySpecApplyConfiguration) WithCostBudgetPercent(value int32) *PlacementPolicySpecApplyConfiguration {
+	b.CostBudgetPercent = &value
 	return b
 }

@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/hypersdk/hypersdk/pkg/placement"
 )
@@ -61,9 +60,18 @@ func (e *Extender) NewCycle(ctx context.Context, pod *corev1.Pod) *Cycle {
 	return c
 }
 
-// Filter returns why node does not fit the pod, empty when it does.
+// Filter returns why node does not fit the pod, empty when it does. A spot
+// node for a VM that does not allow spot is ruled out before its snapshot
+// is taken: hypersdk-scheduler's profile runs this filter first, so such
+// nodes (a quarter of a fleet may be spot) cost kube-scheduler no other
+// filter either.
 func (c *Cycle) Filter(node string) string {
-	_, reason := c.assess(node)
+	var reason string
+	if !c.vm.AllowSpot && c.e.nodes.spot(node) {
+		reason = placement.SpotNodeReason
+	} else {
+		_, reason = c.assess(node)
+	}
 	if reason != "" {
 		c.mu.Lock()
 		c.failed[node] = reason
@@ -125,20 +133,6 @@ func (c *Cycle) Score(names []string) map[string]float64 {
 		out[s.Node] = s.Total
 	}
 	return out
-}
-
-// Candidates returns the only nodes the model could accept for the pod,
-// and true, when they are known before assessing any (a set the caller
-// must not modify; kube-scheduler copies it): a VM that does not allow
-// spot capacity can run on on-demand nodes only. The plugin hands them to
-// kube-scheduler from PreFilter, so that it never runs its own filters on
-// the others. The decision's record then counts only the nodes visited
-// among them as filtered.
-func (c *Cycle) Candidates() (sets.Set[string], bool) {
-	if c.vm.AllowSpot {
-		return nil, false
-	}
-	return c.e.nodes.onDemandNodes(), true
 }
 
 // Scored reports whether Score has run: kube-scheduler does not score

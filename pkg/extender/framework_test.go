@@ -209,53 +209,46 @@ func TestCycleDecidesAsTheVerbs(t *testing.T) {
 	}
 }
 
-// TestCandidatesAreTheOnDemandNodes: for a VM that does not allow spot
-// capacity the cycle's candidates are exactly the nodes its filter does not
-// rule out as spot, they follow node changes, and a set handed out is not
-// changed afterwards; a VM that allows spot gets no restriction.
-func TestCandidatesAreTheOnDemandNodes(t *testing.T) {
+// TestCycleRulesOutSpotFirst: Filter rules out a spot node for a VM that
+// does not allow spot without assessing it, with the model's own reason,
+// follows a node relabelled on-demand, and lets a VM that allows spot use
+// spot nodes.
+func TestCycleRulesOutSpotFirst(t *testing.T) {
 	ctx := context.Background()
 	e, _, names := fleetExtender(t, 40, false)
 	pod := vmPod("vm", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")})
+	want := e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}).FailedNodes
 	c := e.NewCycle(ctx, pod)
-	got, ok := c.Candidates()
-	if !ok {
-		t.Fatal("no candidates for a VM that does not allow spot")
-	}
-	spot := 0
+	var spot []string
 	for _, n := range names {
-		isSpot := strings.HasPrefix(c.Filter(n), "spot node")
-		if isSpot {
-			spot++
+		got := c.Filter(n)
+		if got != want[n] {
+			t.Errorf("%s: cycle's reason %q, the filter verb's %q", n, got, want[n])
 		}
-		if got.Has(n) == isSpot {
-			t.Errorf("%s: candidate %t, ruled out as spot %t", n, got.Has(n), isSpot)
+		if got == placement.SpotNodeReason {
+			spot = append(spot, n)
 		}
 	}
-	if spot == 0 || got.Len() == 0 {
-		t.Fatalf("%d spot nodes and %d candidates: the fleet tests too little", spot, got.Len())
+	if len(spot) == 0 || len(spot) == len(names) {
+		t.Fatalf("%d of %d nodes spot: the fleet tests too little", len(spot), len(names))
 	}
 
-	var spotNode *corev1.Node
 	for _, fn := range fleet.Plan(40) {
-		if fn.Spot {
-			spotNode = fn.Object()
-			break
+		if fn.Name == spot[0] {
+			node := fn.Object()
+			node.Labels[fleet.CapacityTypeLabel] = "on-demand"
+			e.nodes.setNode(node)
 		}
 	}
-	spotNode.Labels[fleet.CapacityTypeLabel] = "on-demand"
-	e.nodes.setNode(spotNode)
-	e.nodes.deleteNode(names[0])
-	after, _ := e.NewCycle(ctx, pod).Candidates()
-	if !after.Has(spotNode.Name) || after.Has(names[0]) {
-		t.Errorf("after %s became on-demand and %s went: candidate %t and %t", spotNode.Name, names[0], after.Has(spotNode.Name), after.Has(names[0]))
-	}
-	if got.Has(spotNode.Name) || !got.Has(names[0]) {
-		t.Error("a set handed out earlier changed with the nodes")
+	if reason := e.NewCycle(ctx, pod).Filter(spot[0]); reason != "" {
+		t.Errorf("%s relabelled on-demand: still ruled out: %s", spot[0], reason)
 	}
 
 	pod.Labels[AllowSpotLabel] = "true"
-	if _, ok := e.NewCycle(ctx, pod).Candidates(); ok {
-		t.Error("a VM that allows spot got a restricted set of candidates")
+	c = e.NewCycle(ctx, pod)
+	for _, n := range spot[1:] {
+		if reason := c.Filter(n); reason != "" {
+			t.Errorf("%s: ruled out for a VM that allows spot: %s", n, reason)
+		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/sets"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/klog/v2"
 
@@ -52,16 +51,11 @@ type nodeCache struct {
 	// gpuResources are the extended resource names of GPUs seen in any
 	// inventory: a pod requesting one of them asks for GPUs.
 	gpuResources map[corev1.ResourceName]bool
-	// onDemand names the nodes that are not spot: the only ones a VM
-	// that does not allow spot capacity can run on. onDemandShared is a
-	// copy handed to callers, who must not modify it; it is made again
-	// only after the membership changes, which node heartbeats do not do.
-	onDemand, onDemandShared sets.Set[string]
 }
 
 func newNodeCache(prices cost.Model) *nodeCache {
 	return &nodeCache{prices: prices, nodes: map[string]*nodeState{}, pods: map[types.UID]boundPod{},
-		gpuResources: map[corev1.ResourceName]bool{}, onDemand: sets.New[string]()}
+		gpuResources: map[corev1.ResourceName]bool{}}
 }
 
 // setNode records a node's static facts; pods already counted stay.
@@ -86,31 +80,15 @@ func (c *nodeCache) setNode(node *corev1.Node) {
 		c.nodes[node.Name] = st
 	}
 	st.static, st.preferAvoid = s, preferAvoid
-	if spot := s.CapacityType == cost.Spot; spot == c.onDemand.Has(node.Name) {
-		if spot {
-			c.onDemand.Delete(node.Name)
-		} else {
-			c.onDemand.Insert(node.Name)
-		}
-		c.onDemandShared = nil
-	}
 }
 
-// onDemandNodes returns the names of the nodes that are not spot, as a set
-// the caller must not modify.
-func (c *nodeCache) onDemandNodes() sets.Set[string] {
+// spot reports whether node is a spot node the cache knows: a test that
+// needs no snapshot of the node.
+func (c *nodeCache) spot(name string) bool {
 	c.mu.RLock()
-	shared := c.onDemandShared
-	c.mu.RUnlock()
-	if shared != nil {
-		return shared
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.onDemandShared == nil {
-		c.onDemandShared = c.onDemand.Clone()
-	}
-	return c.onDemandShared
+	defer c.mu.RUnlock()
+	st, ok := c.nodes[name]
+	return ok && st.static.CapacityType == cost.Spot
 }
 
 // avoidedByTaint reports whether any named node has a PreferNoSchedule
@@ -136,10 +114,6 @@ func (c *nodeCache) deleteNode(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.nodes, name)
-	if c.onDemand.Has(name) {
-		c.onDemand.Delete(name)
-		c.onDemandShared = nil
-	}
 }
 
 // setPod counts a bound, unfinished pod on its node, or uncounts it. An

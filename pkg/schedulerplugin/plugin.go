@@ -161,9 +161,13 @@ func isVM(pod *corev1.Pod) bool {
 	return pod.Labels[kubevirt.LauncherLabel] == kubevirt.LauncherLabelValue
 }
 
-// PreFilter starts the pod's evaluation and narrows the nodes to those the
-// model could accept at all; Filter assesses the nodes kube-scheduler
-// visits, and only those.
+// PreFilter starts the pod's evaluation; Filter assesses the nodes
+// kube-scheduler visits, and only those. It returns no PreFilterResult:
+// narrowing the nodes to the on-demand ones was measured to cost more
+// than it saved on large clusters, since kube-scheduler then copies and
+// walks the set for every pod and, finding fewer nodes in it, raises the
+// share it looks for (750 of 3,750 on-demand nodes against 500 of 5,000).
+// Spot nodes are ruled out first thing in Filter instead.
 func (p *Plugin) PreFilter(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	if !isVM(pod) {
 		return nil, fwk.NewStatus(fwk.Skip)
@@ -173,14 +177,7 @@ func (p *Plugin) PreFilter(ctx context.Context, state fwk.CycleState, pod *corev
 		// yet; the pod is retried once they are.
 		return nil, fwk.NewStatus(fwk.Unschedulable, "HyperSDK placement caches are not synced yet")
 	}
-	c := p.ext.NewCycle(ctx, pod)
-	state.Write(cycleKey, &cycleState{c})
-	if names, ok := c.Candidates(); ok {
-		// kube-scheduler's own filters then skip the nodes the model
-		// would rule out anyway (a quarter of a fleet may be spot), and
-		// preemption knows it cannot help there.
-		return &fwk.PreFilterResult{NodeNames: names}, nil
-	}
+	state.Write(cycleKey, &cycleState{p.ext.NewCycle(ctx, pod)})
 	return nil, nil
 }
 

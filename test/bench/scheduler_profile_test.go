@@ -77,6 +77,13 @@ func (e *schedulerEndpoints) apiserverCounts(b *testing.B) map[string]float64 {
 			out[key] += m.GetCounter().GetValue()
 		}
 	}
+	// Watchers kube-apiserver closed because they read too slowly: each
+	// one reconnects, and may list again.
+	if f := families["apiserver_terminated_watchers_total"]; f != nil {
+		for _, m := range f.Metric {
+			out["terminated-watchers "+label(m, "resource")] += m.GetCounter().GetValue()
+		}
+	}
 	if f := families["apiserver_watch_events_sizes"]; f != nil {
 		for _, m := range f.Metric {
 			out["watch-bytes "+label(m, "resource")] += m.GetHistogram().GetSampleSum()

@@ -180,6 +180,17 @@ func schedulerAtSize(b *testing.B, nodes int) string {
 		}
 	}
 	out += "\n"
+	// Watches opened, lists and watchers cut off are few per batch, below
+	// any per-pod floor, yet one list of 5,000 nodes costs more than many
+	// pods: their counts over both rounds.
+	out += "kube-apiserver watches and lists of nodes and pods over both rounds, and watchers it cut off (default / with extender / hypersdk-scheduler):"
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		if (strings.HasPrefix(k, "WATCH ") || strings.HasPrefix(k, "LIST ") || strings.HasPrefix(k, "terminated-watchers ")) &&
+			(strings.HasSuffix(k, " nodes") || strings.HasSuffix(k, " pods")) {
+			out += fmt.Sprintf(" [%s %.0f/%.0f/%.0f]", k, def.requests[k], ext.requests[k], plugin.requests[k])
+		}
+	}
+	out += "\n"
 	for _, verb := range []string{"filter", "prioritize", "bind"} {
 		h := diff(after[verb], before[verb])
 		if h.count == 0 {

@@ -27,7 +27,7 @@ func (o *options) runWindows(ctx context.Context, out, errOut io.Writer) error {
 	}
 	began := time.Now()
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "window\tGPU servers\tload\tdefault-scheduler rejected\thypersdk rejected\tcost\tCO2\tshare of capped\tshare of bound\t"+
+	fmt.Fprintf(tw, "window\tGPU servers\tload\tdefault-scheduler rejected\tspot-tainted rejected\thypersdk rejected\tcost\tCO2\tshare of capped\tshare of bound\t"+
 		"oracle-capped rejected\tcost\tCO2\tbound CO2\n")
 	var wins []*evaluation.Window
 	for m := from; !m.After(to); m = m.AddDate(0, 1, 0) {
@@ -55,8 +55,8 @@ func (o *options) runWindows(ctx context.Context, out, errOut io.Writer) error {
 				}
 				wins = append(wins, win)
 				base, h, capped := win.Baseline(), find(win, "hypersdk"), win.Capped()
-				fmt.Fprintf(tw, "%s\t%v\t%.2f\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", m.Format("2006-01"), gpus, load,
-					base.Rejected, h.Rejected, pct(h.Dollars, base.Dollars), pct(h.Grams, base.Grams),
+				fmt.Fprintf(tw, "%s\t%v\t%.2f\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", m.Format("2006-01"), gpus, load,
+					base.Rejected, find(win, evaluation.SpotTaintedStrategy).Rejected, h.Rejected, pct(h.Dollars, base.Dollars), pct(h.Grams, base.Grams),
 					share(win.CappedShare(h)), share(win.Share(h, win.BoundGrams)),
 					capped.Rejected, pct(capped.Dollars, base.Dollars), pct(capped.Grams, base.Grams), pct(win.BoundGrams, base.Grams))
 			}
@@ -81,16 +81,16 @@ func (o *options) runWindows(ctx context.Context, out, errOut io.Writer) error {
 // writeSummary prints, for each strategy, its cost and emissions against
 // kube-scheduler over all cases: the worst and the mean, the least and the
 // mean share of the references' savings, and how often it rejected more
-// VMs than kube-scheduler.
+// VMs than kube-scheduler, with and without tainted spot nodes.
 func writeSummary(out io.Writer, wins []*evaluation.Window) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "\nShares are over the cases where the reference stays within the budget.\n")
-	fmt.Fprintf(tw, "over %d cases\tworst cost\tmean cost\tmean CO2\tcases within +%.0f%% cost\tleast share of capped\tpooled share of capped\tpooled share of bound\tcases rejecting more than default-scheduler\n",
-		len(wins), evaluation.CostCap*100)
+	fmt.Fprintf(tw, "over %d cases\tworst cost\tmean cost\tmean CO2\tcases within +%.0f%% cost\tleast share of capped\tpooled share of capped\tpooled share of bound\tcases rejecting more than default-scheduler\tthan %s\n",
+		len(wins), evaluation.CostCap*100, evaluation.SpotTaintedStrategy)
 	for _, r := range wins[0].Results[1:] {
 		var worst, sumCost, sumCO2, sumCapped, sumBound, refCapped, refBound float64
 		least := math.Inf(1)
-		within, more, shares, bounds := 0, 0, 0, 0
+		within, more, moreTainted, shares, bounds := 0, 0, 0, 0, 0
 		worst = math.Inf(-1)
 		for _, w := range wins {
 			x, base := find(w, r.Strategy), w.Baseline()
@@ -101,6 +101,9 @@ func writeSummary(out io.Writer, wins []*evaluation.Window) error {
 			}
 			if x.Rejected > base.Rejected {
 				more++
+			}
+			if x.Rejected > find(w, evaluation.SpotTaintedStrategy).Rejected {
+				moreTainted++
 			}
 			// Pooled shares: the grams saved over all cases against the
 			// reference's, so that a case where the reference saves
@@ -124,8 +127,8 @@ func writeSummary(out io.Writer, wins []*evaluation.Window) error {
 		if bounds > 0 && refBound > 0 {
 			meanBound = sumBound / refBound
 		}
-		fmt.Fprintf(tw, "%s\t%+.1f%%\t%+.1f%%\t%+.1f%%\t%d\t%s\t%s\t%s\t%d\n", r.Strategy, worst*100, sumCost/n*100, sumCO2/n*100,
-			within, share(least), share(meanCapped), share(meanBound), more)
+		fmt.Fprintf(tw, "%s\t%+.1f%%\t%+.1f%%\t%+.1f%%\t%d\t%s\t%s\t%s\t%d\t%d\n", r.Strategy, worst*100, sumCost/n*100, sumCO2/n*100,
+			within, share(least), share(meanCapped), share(meanBound), more, moreTainted)
 	}
 	return tw.Flush()
 }

@@ -54,6 +54,16 @@ func (c *Cluster) Fits(i int, vm *VM) bool {
 	return u.cpuMilli+vm.CPUMilli() <= n.CPUMilli && u.memory+vm.MemoryBytes() <= n.MemoryBytes
 }
 
+// fitsAnywhere reports whether vm fits on any node.
+func (c *Cluster) fitsAnywhere(vm *VM) bool {
+	for i := range c.Nodes {
+		if c.Fits(i, vm) {
+			return true
+		}
+	}
+	return false
+}
+
 // SpotAllowed reports whether vm may run on node i: spot nodes only take
 // VMs labelled to allow spot, as HyperSDK's filter enforces.
 func (c *Cluster) SpotAllowed(i int, vm *VM) bool {

@@ -22,6 +22,11 @@ var CarbonPrices = []float64{25, 50, 100, 200, 400, 800, 1600, 3200, 6400}
 // node, the evaluation sweeps.
 var CostBudgets = []float64{0, 5, 10, 20}
 
+// SpotTaintedStrategy names kube-scheduler on a cluster with tainted spot
+// nodes (NewSpotTaintedScheduler), the baseline for rejections: it keeps
+// VMs off spot capacity as HyperSDK does.
+const SpotTaintedStrategy = "default-scheduler-spot-tainted"
+
 // BudgetStrategy names the HyperSDK strategy with a cost budget.
 func BudgetStrategy(percent float64) string { return fmt.Sprintf("hypersdk-budget+%.0f%%", percent) }
 
@@ -29,7 +34,7 @@ func BudgetStrategy(percent float64) string { return fmt.Sprintf("hypersdk-budge
 func PriceStrategy(price float64) string { return fmt.Sprintf("hypersdk-$%.0f/t", price) }
 
 // Contenders are the strategies of the evaluation, default-scheduler first
-// as the baseline, then HyperSDK's (its default, carbon only, forecast, the
+// as the baseline, then kube-scheduler with tainted spot nodes, then HyperSDK's (its default, carbon only, forecast, the
 // carbon price sweep and the cost budget sweep), kube-scheduler and HyperSDK's default and carbon
 // only with the rebalancer, the oracle last. Each is fresh: placers keep
 // state.
@@ -37,7 +42,8 @@ func Contenders(traces map[string]*carbon.Trace, start, end time.Time, seed uint
 	carbonOnly := placement.Policy{CarbonWeight: 1}
 	forecast := placement.DefaultPolicy()
 	forecast.CarbonHorizon = ForecastHorizon
-	out := []Strategy{{Name: "default-scheduler", Signal: "none", Placer: NewDefaultScheduler(seed)}}
+	out := []Strategy{{Name: "default-scheduler", Signal: "none", Placer: NewDefaultScheduler(seed)},
+		{Name: SpotTaintedStrategy, Signal: "none", Placer: NewSpotTaintedScheduler(seed)}}
 	type contender struct {
 		name, signal string
 		policy       placement.Policy

@@ -14,7 +14,8 @@ const maxNodeScore = 100
 // configuration placing a virt-launcher pod that requests CPU and memory.
 //
 // Filter: NodeResourcesFit (the requests fit in unrequested allocatable).
-// kube-scheduler knows nothing of spot capacity, so spot nodes take any VM.
+// kube-scheduler knows nothing of spot capacity, so spot nodes take any VM,
+// unless they are tainted (see NewSpotTaintedScheduler).
 //
 // Score: NodeResourcesFit with the LeastAllocated strategy plus
 // NodeResourcesBalancedAllocation, both weight 1 over CPU and memory weight
@@ -29,6 +30,9 @@ const maxNodeScore = 100
 // sampling); here the randomness is seeded, for repeatable runs.
 type DefaultScheduler struct {
 	rng *rand.Rand
+	// spotTainted adds TaintToleration's filter for a NoSchedule taint on
+	// every spot node that only VMs allowing spot tolerate.
+	spotTainted bool
 }
 
 // NewDefaultScheduler returns the emulation, breaking ties with seed.
@@ -36,11 +40,22 @@ func NewDefaultScheduler(seed uint64) *DefaultScheduler {
 	return &DefaultScheduler{rng: rand.New(rand.NewPCG(seed, 0xde7a))}
 }
 
+// NewSpotTaintedScheduler returns the emulation on a cluster whose spot
+// nodes carry a NoSchedule taint that the VMs labelled to allow spot
+// tolerate: how a cluster without HyperSDK keeps other VMs off spot
+// capacity (AKS taints spot node pools so by default). It honours the
+// spot label as HyperSDK does, so the two reject VMs on the same terms.
+func NewSpotTaintedScheduler(seed uint64) *DefaultScheduler {
+	d := NewDefaultScheduler(seed)
+	d.spotTainted = true
+	return d
+}
+
 // Place implements Placer.
 func (d *DefaultScheduler) Place(_ context.Context, vm *VM, _ time.Time, c *Cluster) (int, error) {
 	best, bestScore, ties := -1, int64(0), 0
 	for i := range c.Nodes {
-		if !c.Fits(i, vm) {
+		if !c.Fits(i, vm) || d.spotTainted && !c.SpotAllowed(i, vm) {
 			continue
 		}
 		cpu, mem := c.Requested(i)

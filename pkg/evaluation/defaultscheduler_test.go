@@ -86,6 +86,32 @@ func TestDefaultSchedulerPlace(t *testing.T) {
 	}
 }
 
+// With tainted spot nodes, kube-scheduler keeps VMs without the allow-spot
+// label off them, as HyperSDK's filter does, and still prefers a spot node
+// for a VM with the label when it scores better.
+func TestSpotTaintedSchedulerHonoursTheLabel(t *testing.T) {
+	c, err := NewCluster([]Node{node("a", "A", 8, 32), spotNode("b", "B", 32, 128)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := vm("new", 0, time.Hour, 2)
+	if got, err := NewSpotTaintedScheduler(1).Place(context.Background(), &v, t0, c); err != nil || got != 0 {
+		t.Errorf("without the label: Place = %d, %v; want 0, the on-demand node", got, err)
+	}
+	v.AllowSpot = true
+	if got, err := NewSpotTaintedScheduler(1).Place(context.Background(), &v, t0, c); err != nil || got != 1 {
+		t.Errorf("with the label: Place = %d, %v; want 1, the emptier spot node", got, err)
+	}
+	alone, err := NewCluster([]Node{spotNode("b", "B", 32, 128)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.AllowSpot = false
+	if got, err := NewSpotTaintedScheduler(1).Place(context.Background(), &v, t0, alone); err != nil || got != -1 {
+		t.Errorf("only a spot node, without the label: Place = %d, %v; want -1", got, err)
+	}
+}
+
 // Ties go to a random best node, as selectHost's reservoir sampling does,
 // not always to the first: the default scheduler spreads identical nodes.
 func TestDefaultSchedulerBreaksTiesAtRandom(t *testing.T) {

@@ -23,6 +23,10 @@ type Simulation struct {
 type Result struct {
 	Strategy, Signal string
 	Placed, Rejected int
+	// RejectedWithRoom counts the rejected VMs that some node had room
+	// for: the strategy's own constraints, such as the spot label, kept
+	// them off every such node.
+	RejectedWithRoom int
 	Usage
 	// ZoneCPUHours splits Usage.CPUHours by the zone of the nodes, to
 	// show where a strategy put the work.
@@ -105,6 +109,9 @@ func (sim *Simulation) Run(ctx context.Context, s Strategy) (Result, error) {
 		}
 		if i < 0 {
 			r.Rejected++
+			if c.fitsAnywhere(vm) {
+				r.RejectedWithRoom++
+			}
 			continue
 		}
 		if i >= len(c.Nodes) {

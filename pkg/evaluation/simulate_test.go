@@ -82,23 +82,25 @@ func TestRunCountsRejections(t *testing.T) {
 		name  string
 		nodes []Node
 		vms   []VM
-		// want is placed, rejected by strategy; missing strategies want
-		// the same as default-scheduler.
-		want map[string][2]int
+		// want is placed, rejected and rejected with room by strategy;
+		// missing strategies want the same as default-scheduler.
+		want map[string][3]int
 	}{
 		{
 			name:  "full node, then freed at departure",
 			nodes: []Node{node("a", "A", 4, 64)},
 			vms:   []VM{vm("big", 0, 2*time.Hour, 4), vm("rejected", time.Hour, time.Hour, 1), vm("after", 2*time.Hour, time.Hour, 2)},
-			want:  map[string][2]int{"default-scheduler": {2, 1}},
+			// Nothing had room for the rejected VM.
+			want: map[string][3]int{"default-scheduler": {2, 1, 0}},
 		},
 		{
 			name:  "spot node without the label",
 			nodes: []Node{spotNode("s", "A", 4, 64)},
 			vms:   []VM{vm("on-demand", 0, time.Hour, 1), spotVM},
-			// Only HyperSDK and the oracle honour the label.
-			want: map[string][2]int{"default-scheduler": {2, 0}, "hypersdk": {1, 1}, "hypersdk-carbon": {1, 1},
-				"hypersdk-forecast": {1, 1}, "oracle": {1, 1}},
+			// HyperSDK, the oracle and kube-scheduler with tainted spot
+			// nodes honour the label; the node had room.
+			want: map[string][3]int{"default-scheduler": {2, 0, 0}, SpotTaintedStrategy: {1, 1, 1}, "hypersdk": {1, 1, 1},
+				"hypersdk-carbon": {1, 1, 1}, "hypersdk-forecast": {1, 1, 1}, "oracle": {1, 1, 1}},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,8 +113,8 @@ func TestRunCountsRejections(t *testing.T) {
 				if !ok {
 					want = tc.want["default-scheduler"]
 				}
-				if got := [2]int{r.Placed, r.Rejected}; got != want {
-					t.Errorf("%s: placed, rejected = %v, want %v", name, got, want)
+				if got := [3]int{r.Placed, r.Rejected, r.RejectedWithRoom}; got != want {
+					t.Errorf("%s: placed, rejected, rejected with room = %v, want %v", name, got, want)
 				}
 			}
 		})

@@ -21,10 +21,10 @@ func WriteTable(w io.Writer, results []Result) error {
 	base := results[0]
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	vs := "vs " + base.Strategy
-	fmt.Fprintf(tw, "strategy\tcarbon signal\tplaced\trejected\tCPU-hours\tkg CO2eq\t%s\tcost $\t%s\tavg g/kWh\n", vs, vs)
+	fmt.Fprintf(tw, "strategy\tcarbon signal\tplaced\trejected\twith room\tCPU-hours\tkg CO2eq\t%s\tcost $\t%s\tavg g/kWh\n", vs, vs)
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%.1f\t%s\t%.2f\t%s\t%.1f\n",
-			r.Strategy, r.Signal, r.Placed, r.Rejected, r.CPUHours,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.0f\t%.1f\t%s\t%.2f\t%s\t%.1f\n",
+			r.Strategy, r.Signal, r.Placed, r.Rejected, r.RejectedWithRoom, r.CPUHours,
 			r.Grams/1000, percent(r.Grams, base.Grams), r.Dollars, percent(r.Dollars, base.Dollars), r.MeanIntensity())
 	}
 	zones := zonesOf(results)
@@ -50,13 +50,13 @@ func WriteTable(w io.Writer, results []Result) error {
 // other tools.
 func WriteCSV(w io.Writer, results []Result) error {
 	zones := zonesOf(results)
-	header := []string{"strategy", "carbon_signal", "placed", "rejected", "cpu_hours", "energy_kwh", "kg_co2eq", "cost_usd", "avg_g_per_kwh"}
+	header := []string{"strategy", "carbon_signal", "placed", "rejected", "rejected_with_room", "cpu_hours", "energy_kwh", "kg_co2eq", "cost_usd", "avg_g_per_kwh"}
 	for _, z := range zones {
 		header = append(header, "cpu_hours_"+z)
 	}
 	rows := [][]string{header}
 	for _, r := range results {
-		row := []string{r.Strategy, r.Signal, strconv.Itoa(r.Placed), strconv.Itoa(r.Rejected),
+		row := []string{r.Strategy, r.Signal, strconv.Itoa(r.Placed), strconv.Itoa(r.Rejected), strconv.Itoa(r.RejectedWithRoom),
 			num(r.CPUHours), num(r.EnergyKWh), num(r.Grams / 1000), num(r.Dollars), num(r.MeanIntensity())}
 		for _, z := range zones {
 			row = append(row, num(r.ZoneCPUHours[z]))

@@ -10,7 +10,7 @@ import (
 var tableResults = []Result{
 	{Strategy: "base", Signal: "none", Placed: 10, Rejected: 1, Usage: Usage{CPUHours: 100, EnergyKWh: 2000, Grams: 400_000, Dollars: 50},
 		ZoneCPUHours: map[string]float64{"B": 100}},
-	{Strategy: "better", Signal: "TRUE FUTURE", Placed: 10, Rejected: 1, Usage: Usage{CPUHours: 100, EnergyKWh: 2000, Grams: 300_000, Dollars: 55},
+	{Strategy: "better", Signal: "TRUE FUTURE", Placed: 10, Rejected: 1, RejectedWithRoom: 1, Usage: Usage{CPUHours: 100, EnergyKWh: 2000, Grams: 300_000, Dollars: 55},
 		ZoneCPUHours: map[string]float64{"A": 25, "B": 75}},
 }
 
@@ -24,7 +24,7 @@ func TestWriteTable(t *testing.T) {
 		t.Fatalf("got %d lines, want a header and 2 rows, a blank line, a header and 2 rows:\n%s", len(lines), out.String())
 	}
 	for i, want := range [][]string{
-		{"strategy", "vs base", "avg g/kWh"},
+		{"strategy", "with room", "vs base", "avg g/kWh"},
 		{"base", "400.0", "+0.0%", "50.00", "200.0"},
 		// 300 kg is 25% less than 400; $55 is 10% more than $50.
 		{"better", "TRUE FUTURE", "300.0", "-25.0%", "55.00", "+10.0%", "150.0"},
@@ -66,7 +66,7 @@ func TestWriteCSV(t *testing.T) {
 		header[h] = i
 	}
 	for col, want := range map[string]string{"strategy": "better", "kg_co2eq": "300", "cost_usd": "55", "avg_g_per_kwh": "150",
-		"rejected": "1", "cpu_hours_A": "25", "cpu_hours_B": "75"} {
+		"rejected": "1", "rejected_with_room": "1", "cpu_hours_A": "25", "cpu_hours_B": "75"} {
 		i, ok := header[col]
 		if !ok {
 			t.Errorf("no column %s in %v", col, rows[0])

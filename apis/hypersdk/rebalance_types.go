@@ -88,6 +88,13 @@ type RebalancePolicySpec struct {
 	// emissions are charged at this price. Zero (default) weighs carbon
 	// moves by grams and cost moves by dollars separately.
 	CarbonPricePerTonne int32
+	// CostBudgetPercent states the trade-off of carbon moves as a budget
+	// instead: a carbon move may leave the VM costing at most this many
+	// percent more than its cheapest option (where it runs or any node it
+	// may move to), and it goes to the cleanest node within that. Cost,
+	// pressure and emptying moves are not bound by it. 0 to 1000; not with
+	// carbonPricePerTonne.
+	CostBudgetPercent *int32
 	// Requester is who last wrote the spec. The server sets it from the
 	// authenticated user; the controller migrates only VMs the requester
 	// may migrate.

@@ -3834,6 +3834,13 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicySpec(ref common.Refer
 							Format:      "int32",
 						},
 					},
+					"costBudgetPercent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CostBudgetPercent states the trade-off of carbon moves as a budget instead: a carbon move may leave the VM costing at most this many percent more than its cheapest option (where it runs or any node it may move to), and it goes to the cleanest node within that. Cost, pressure and emptying moves are not bound by it. 0 to 1000; not with carbonPricePerTonne.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
 					"requester": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Requester is who last wrote the spec. The server sets it from the authenticated user; the controller migrates only VMs the requester may migrate.",

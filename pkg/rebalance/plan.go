@@ -237,7 +237,7 @@ func (p *planner) evacuate() {
 			if !p.movable(vm, false) {
 				continue
 			}
-			score, target, ok := p.best(vm, func(*nodeState) bool { return true }, rankPlacement)
+			score, target, ok := p.best(vm, func(*nodeState) bool { return true }, rankPlacement, nil)
 			if !ok {
 				p.hold(vm, "no node can take it")
 				continue
@@ -301,7 +301,7 @@ func (p *planner) pressure(t *v1alpha1.PressureTrigger) {
 				c, m, _ := utilization(&s)
 				return c <= high && m <= high
 			}
-			score, target, ok := p.best(vm, stays, rankPlacement)
+			score, target, ok := p.best(vm, stays, rankPlacement, nil)
 			if !ok {
 				p.hold(vm, fmt.Sprintf("node %s is over %v%% but no node under %v%% can take the VM", st.Snapshot.Name, high, low))
 				continue
@@ -369,14 +369,18 @@ func (p *planner) carbon(t *v1alpha1.CarbonTrigger) {
 			if !p.movable(vm, true) {
 				continue
 			}
-			p.consider(vm, st, cleaner, rankGrams, v1alpha1.RebalanceCarbon, func(saved savings) (bool, string) {
+			p.consider(vm, st, cleaner, rankGrams, p.spec.CostBudgetPercent, v1alpha1.RebalanceCarbon, func(saved savings) (bool, string) {
 				if saved.life*saved.grams <= saved.mig.Grams {
 					return false, ""
 				}
 				to := p.nodes[saved.target.Node].Snapshot.Zone
-				return p.pays(saved), fmt.Sprintf("zone %s at %.0f g/kWh has been %.0f%% cleaner than %s for %s; saves %.2f gCO2eq/h over %s, the move costs %.1f g",
+				why := fmt.Sprintf("zone %s at %.0f g/kWh has been %.0f%% cleaner than %s for %s; saves %.2f gCO2eq/h over %s, the move costs %.1f g",
 					to, zones[to], (zones[from]-zones[to])/zones[from]*100, from, p.in.Now.Sub(p.plan.Armed[carbonKey(from, to)]).Round(time.Second),
 					saved.grams, time.Duration(saved.life*float64(time.Hour)).Round(time.Minute), saved.mig.Grams)
+				if b := p.spec.CostBudgetPercent; b != nil {
+					why += fmt.Sprintf("; $%.4f/h against $%.4f/h here, within the %d%% cost budget", saved.target.CostPerHour, saved.now.CostPerHour, *b)
+				}
+				return p.pays(saved), why
 			})
 		}
 	}
@@ -398,7 +402,7 @@ func (p *planner) cost(t *v1alpha1.CostTrigger) {
 			if !p.movable(vm, true) {
 				continue
 			}
-			p.consider(vm, st, func(*nodeState) bool { return true }, rankDollars, v1alpha1.RebalanceCost, func(saved savings) (bool, string) {
+			p.consider(vm, st, func(*nodeState) bool { return true }, rankDollars, nil, v1alpha1.RebalanceCost, func(saved savings) (bool, string) {
 				if saved.now.CostPerHour <= 0 || saved.dollars/saved.now.CostPerHour*100 <= float64(t.ThresholdPercent) ||
 					saved.life*saved.dollars <= saved.mig.Dollars {
 					return false, ""
@@ -430,15 +434,20 @@ func (p *planner) pays(s savings) bool {
 }
 
 // consider moves vm to the best node among those ok accepts, ranked by
-// rank, if worth says the move is worth it.
-func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, rank ranking, trigger v1alpha1.RebalanceTriggerType,
-	worth func(savings) (bool, string)) {
-	target, node, found := p.best(vm, ok, rank)
-	if !found {
-		return
-	}
+// rank and within budgetPercent (when set) of its cheapest option, if worth
+// says the move is worth it.
+func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, rank ranking, budgetPercent *int32,
+	trigger v1alpha1.RebalanceTriggerType, worth func(savings) (bool, string)) {
 	here, known := p.scoreHere(vm, src)
 	if !known {
+		return
+	}
+	var maxCost func([]placement.NodeScore) float64
+	if budgetPercent != nil {
+		maxCost = func(targets []placement.NodeScore) float64 { return costLimit(here.CostPerHour, targets, *budgetPercent) }
+	}
+	target, node, found := p.best(vm, ok, rank, maxCost)
+	if !found {
 		return
 	}
 	s := savings{now: here, target: target, grams: here.GramsCO2PerHour - target.GramsCO2PerHour,
@@ -486,9 +495,22 @@ func rankDollars(a, b *placement.NodeScore) int {
 	return cmp.Or(cmp.Compare(a.CostPerHour, b.CostPerHour), cmp.Compare(a.GramsCO2PerHour, b.GramsCO2PerHour))
 }
 
+// costLimit is the most a VM may cost per hour within a budget of percent
+// over its cheapest option: here, where it runs, or one of targets. A
+// rounding margin keeps a target priced like the cheapest in budget, as
+// placement's own budget does.
+func costLimit(here float64, targets []placement.NodeScore, percent int32) float64 {
+	cheapest := here
+	for i := range targets {
+		cheapest = min(cheapest, targets[i].CostPerHour)
+	}
+	return cheapest * (1 + float64(percent)/100) * (1 + 1e-9)
+}
+
 // best is the target for vm among the nodes ok accepts that are not its
-// own, not being emptied, not cordoned and have a migration to spare.
-func (p *planner) best(vm *VM, ok func(*nodeState) bool, rank ranking) (placement.NodeScore, string, bool) {
+// own, not being emptied, not cordoned and have a migration to spare, and
+// cost no more than maxCost gives for them (nil: no limit).
+func (p *planner) best(vm *VM, ok func(*nodeState) bool, rank ranking, maxCost func([]placement.NodeScore) float64) (placement.NodeScore, string, bool) {
 	cands := p.scratch[:0]
 	for _, name := range p.nodeNames() {
 		st := p.nodes[name]
@@ -502,12 +524,22 @@ func (p *planner) best(vm *VM, ok func(*nodeState) bool, rank ranking) (placemen
 	if len(d.Scores) == 0 {
 		return placement.NodeScore{}, "", false
 	}
+	limit := math.Inf(1)
+	if maxCost != nil {
+		limit = maxCost(d.Scores)
+	}
 	// The first best by rank, Evaluate's order breaking ties.
-	top := 0
-	for i := 1; i < len(d.Scores); i++ {
-		if rank(&d.Scores[i], &d.Scores[top]) < 0 {
+	top := -1
+	for i := range d.Scores {
+		if d.Scores[i].CostPerHour > limit {
+			continue
+		}
+		if top < 0 || rank(&d.Scores[i], &d.Scores[top]) < 0 {
 			top = i
 		}
+	}
+	if top < 0 {
+		return placement.NodeScore{}, "", false
 	}
 	return d.Scores[top], d.Scores[top].Node, true
 }

@@ -235,6 +235,52 @@ func TestCarbonMovesOnlyWhenTheSavingBeatsTheMigration(t *testing.T) {
 	}
 }
 
+// A cost budget lets a carbon move go to the cleanest node within the
+// budget over the VM's cheapest option, and nowhere when every cleaner node
+// is over it.
+func TestCarbonMovesWithinTheCostBudget(t *testing.T) {
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("dirty", "PL", 700, 40), node("clean", "NO", 30, 40), node("fair", "SE", 100, 40)},
+		Armed: map[string]time.Time{carbonKey("PL", "NO"): now.Add(-2 * time.Hour), carbonKey("PL", "SE"): now.Add(-2 * time.Hour)}}
+	// Both cleaner nodes cost more than the dirty one: 15% and 4%.
+	in.Nodes[1].Snapshot.Pricing = cost.NodePricing{CPUCoreHour: 0.03 * 1.15, MemoryGiBHour: 0.004 * 1.15}
+	in.Nodes[2].Snapshot.Pricing = cost.NodePricing{CPUCoreHour: 0.03 * 1.04, MemoryGiBHour: 0.004 * 1.04}
+	place(in, vm("busy", "dirty", 8, 8, 1))
+	for _, tc := range []struct {
+		budget *int32
+		want   string
+	}{
+		{nil, "busy:dirty->clean"},
+		{ptr(int32(20)), "busy:dirty->clean"},
+		{ptr(int32(10)), "busy:dirty->fair"},
+		{ptr(int32(4)), "busy:dirty->fair"},
+		{ptr(int32(3)), ""},
+		{ptr(int32(0)), ""},
+	} {
+		s := spec(carbonTrigger(time.Hour))
+		s.CostBudgetPercent = tc.budget
+		plan, err := Compute(s, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := moves(plan); got != tc.want {
+			t.Errorf("budget %v%%: moves = %q, want %q", deref(tc.budget), got, tc.want)
+		}
+		if tc.budget != nil && tc.want != "" && !strings.Contains(plan.Moves[0].Reason, "cost budget") {
+			t.Errorf("budget %v%%: reason %q does not state the budget", *tc.budget, plan.Moves[0].Reason)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func deref(p *int32) any {
+	if p == nil {
+		return "no"
+	}
+	return *p
+}
+
 func TestCarbonHysteresis(t *testing.T) {
 	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
 		Nodes: []Node{node("z1", "A", 100, 40), node("z2", "B", 75, 40)}}

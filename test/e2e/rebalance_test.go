@@ -470,6 +470,15 @@ func TestRebalancePolicyValidation(t *testing.T) {
 			t.Errorf("a bad policy: %v, want 422 naming %s", err, want)
 		}
 	}
+	// A cost budget is 0-1000%, and not with a carbon price.
+	budget := int32(10)
+	_, err = policies.Create(ctx, &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "bad-budget"},
+		Spec: v1alpha1.RebalancePolicySpec{CarbonPricePerTonne: 200, CostBudgetPercent: &budget, Triggers: []v1alpha1.RebalanceTrigger{
+			{Type: v1alpha1.RebalanceCarbon, Carbon: &v1alpha1.CarbonTrigger{ThresholdPercent: 20}},
+		}}}, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.costBudgetPercent") {
+		t.Errorf("a cost budget with a carbon price: %v, want 422 naming spec.costBudgetPercent", err)
+	}
 	example := filepath.Join(framework.RepoRoot(), "artifacts", "examples", "rebalance-policy.yaml")
 	if out, err := env.Kubectl(t, "apply", "--dry-run=server", "-f", example); err != nil {
 		t.Errorf("the shipped example is refused: %v\n%s", err, out)

@@ -99,6 +99,14 @@ type RebalancePolicySpec struct {
 	// moves by grams and cost moves by dollars separately.
 	// +optional
 	CarbonPricePerTonne int32 `json:"carbonPricePerTonne,omitempty"`
+	// CostBudgetPercent states the trade-off of carbon moves as a budget
+	// instead: a carbon move may leave the VM costing at most this many
+	// percent more than its cheapest option (where it runs or any node it
+	// may move to), and it goes to the cleanest node within that. Cost,
+	// pressure and emptying moves are not bound by it. 0 to 1000; not with
+	// carbonPricePerTonne.
+	// +optional
+	CostBudgetPercent *int32 `json:"costBudgetPercent,omitempty"`
 	// Requester is who last wrote the spec. The server sets it from the
 	// authenticated user; the controller migrates only VMs the requester
 	// may migrate.

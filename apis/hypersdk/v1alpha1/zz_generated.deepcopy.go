@@ -1806,6 +1806,11 @@ func (in *RebalancePolicySpec) DeepCopyInto(out *RebalancePolicySpec) {
 		*out = new(v1.Duration)
 		**out = **in
 	}
+	if in.CostBudgetPercent != nil {
+		in, out := &in.CostBudgetPercent, &out.CostBudgetPercent
+		*out = new(int32)
+		**out = **in
+	}
 	if in.Requester != nil {
 		in, out := &in.Requester, &out.Requester
 		*out = new(VMOperationRequester)

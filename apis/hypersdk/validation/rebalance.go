@@ -51,6 +51,13 @@ func ValidateRebalancePolicy(p *hypersdk.RebalancePolicy) field.ErrorList {
 	if spec.CarbonPricePerTonne < 0 {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("carbonPricePerTonne"), spec.CarbonPricePerTonne, "must not be negative"))
 	}
+	if v := spec.CostBudgetPercent; v != nil {
+		allErrs = append(allErrs, inRange(*v, 0, 1000, fldPath.Child("costBudgetPercent"))...)
+		if spec.CarbonPricePerTonne != 0 {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Child("costBudgetPercent"),
+				"set either carbonPricePerTonne or costBudgetPercent, not both"))
+		}
+	}
 	triggers := fldPath.Child("triggers")
 	if len(spec.Triggers) == 0 {
 		allErrs = append(allErrs, field.Required(triggers, fmt.Sprintf("at least one of %v", sets.List(rebalanceTriggers))))

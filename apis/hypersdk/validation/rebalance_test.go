@@ -47,6 +47,14 @@ func TestValidateRebalancePolicy(t *testing.T) {
 		{"negative price, limits above the operation limits", func(s *hypersdk.RebalancePolicySpec) {
 			s.CarbonPricePerTonne, s.MaxInFlight, s.MaxInFlightPerNode = -1, 6, 3
 		}, "spec.maxInFlight,spec.maxInFlightPerNode,spec.carbonPricePerTonne"},
+		{"cost budget out of range", func(s *hypersdk.RebalancePolicySpec) {
+			b := int32(1001)
+			s.CostBudgetPercent = &b
+		}, "spec.costBudgetPercent"},
+		{"cost budget with a carbon price", func(s *hypersdk.RebalancePolicySpec) {
+			b := int32(10)
+			s.CostBudgetPercent, s.CarbonPricePerTonne = &b, 200
+		}, "spec.costBudgetPercent"},
 		{"unknown mode, short cooldown", func(s *hypersdk.RebalancePolicySpec) {
 			s.Mode, s.Cooldown = "Sometimes", d(time.Second)
 		}, "spec.mode,spec.cooldown"},

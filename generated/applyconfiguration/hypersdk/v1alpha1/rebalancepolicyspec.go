@@ -62,6 +62,13 @@ type RebalancePolicySpecApplyConfiguration struct {
 	// emissions are charged at this price. Zero (default) weighs carbon
 	// moves by grams and cost moves by dollars separately.
 	CarbonPricePerTonne *int32 `json:"carbonPricePerTonne,omitempty"`
+	// CostBudgetPercent states the trade-off of carbon moves as a budget
+	// instead: a carbon move may leave the VM costing at most this many
+	// percent more than its cheapest option (where it runs or any node it
+	// may move to), and it goes to the cleanest node within that. Cost,
+	// pressure and emptying moves are not bound by it. 0 to 1000; not with
+	// carbonPricePerTonne.
+	CostBudgetPercent *int32 `json:"costBudgetPercent,omitempty"`
 	// Requester is who last wrote the spec. The server sets it from the
 	// authenticated user; the controller migrates only VMs the requester
 	// may migrate.
@@ -148,6 +155,14 @@ func (b *RebalancePolicySpecApplyConfiguration) WithAllowColdMigration(value boo
 // If called multiple times, the CarbonPricePerTonne field is set to the value of the last call.
 func (b *RebalancePolicySpecApplyConfiguration) WithCarbonPricePerTonne(value int32) *RebalancePolicySpecApplyConfiguration {
 	b.CarbonPricePerTonne = &value
+	return b
+}
+
+// WithCostBudgetPercent sets the CostBudgetPercent field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the CostBudgetPercent field is set to the value of the last call.
+func (b *RebalancePolicySpecApplyConfiguration) WithCostBudgetPercent(value int32) *RebalancePolicySpecApplyConfiguration {
+	b.CostBudgetPercent = &value
 	return b
 }
 

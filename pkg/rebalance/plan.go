@@ -444,7 +444,9 @@ func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, ran
 	}
 	var maxCost func([]placement.NodeScore) float64
 	if budgetPercent != nil {
-		maxCost = func(targets []placement.NodeScore) float64 { return costLimit(here.CostPerHour, targets, *budgetPercent) }
+		maxCost = func(targets []placement.NodeScore) float64 {
+			return costLimit(here.CostPerHour, targets, *budgetPercent)
+		}
 	}
 	target, node, found := p.best(vm, ok, rank, maxCost)
 	if !found {

@@ -100,7 +100,7 @@ func TestRunWindows(t *testing.T) {
 	if cases != 4 {
 		t.Errorf("%d rows for 2022-12, want 4 (GPU servers or not, two loads):\n%s", cases, out.String())
 	}
-	for _, w := range []string{"over 4 cases", "hypersdk-$200/t", "oracle-capped+5%", "than default-scheduler-spot-tainted", "spot-tainted rejected"} {
+	for _, w := range []string{"over 4 cases", "hypersdk-$200/t", "oracle-capped+5%", "than default-scheduler-spot-tainted", "spot-tainted rejected", "per CPU-hour: cost"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, out.String())
 		}

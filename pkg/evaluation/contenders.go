@@ -33,11 +33,11 @@ func BudgetStrategy(percent float64) string { return fmt.Sprintf("hypersdk-budge
 // PriceStrategy names the HyperSDK strategy at a carbon price.
 func PriceStrategy(price float64) string { return fmt.Sprintf("hypersdk-$%.0f/t", price) }
 
-// Contenders are the strategies of the evaluation, default-scheduler first
-// as the baseline, then kube-scheduler with tainted spot nodes, then HyperSDK's (its default, carbon only, forecast, the
-// carbon price sweep and the cost budget sweep), kube-scheduler and HyperSDK's default and carbon
-// only with the rebalancer, the oracle last. Each is fresh: placers keep
-// state.
+// Contenders are the strategies of the evaluation: default-scheduler first
+// as the baseline, kube-scheduler with tainted spot nodes, HyperSDK's (its
+// default, carbon only, forecast, the carbon price sweep and the cost
+// budget sweep), kube-scheduler and HyperSDK's default and carbon only with
+// the rebalancer, the oracle last. Each is fresh: placers keep state.
 func Contenders(traces map[string]*carbon.Trace, start, end time.Time, seed uint64) ([]Strategy, error) {
 	carbonOnly := placement.Policy{CarbonWeight: 1}
 	forecast := placement.DefaultPolicy()

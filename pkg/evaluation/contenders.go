@@ -27,6 +27,11 @@ var CostBudgets = []float64{0, 5, 10, 20}
 // VMs off spot capacity as HyperSDK does.
 const SpotTaintedStrategy = "default-scheduler-spot-tainted"
 
+// RebalancedBudget is the cost budget, percent, of the budgeted strategy
+// the evaluation also runs with the rebalancer, which then moves VMs for
+// carbon within the same budget (RebalancePolicy.spec.costBudgetPercent).
+const RebalancedBudget = 10
+
 // BudgetStrategy names the HyperSDK strategy with a cost budget.
 func BudgetStrategy(percent float64) string { return fmt.Sprintf("hypersdk-budget+%.0f%%", percent) }
 
@@ -36,8 +41,9 @@ func PriceStrategy(price float64) string { return fmt.Sprintf("hypersdk-$%.0f/t"
 // Contenders are the strategies of the evaluation: default-scheduler first
 // as the baseline, kube-scheduler with tainted spot nodes, HyperSDK's (its
 // default, carbon only, forecast, the carbon price sweep and the cost
-// budget sweep), kube-scheduler and HyperSDK's default and carbon only with
-// the rebalancer, the oracle last. Each is fresh: placers keep state.
+// budget sweep), kube-scheduler and HyperSDK's default, carbon only and
+// RebalancedBudget with the rebalancer, the oracle last. Each is fresh:
+// placers keep state.
 func Contenders(traces map[string]*carbon.Trace, start, end time.Time, seed uint64) ([]Strategy, error) {
 	carbonOnly := placement.Policy{CarbonWeight: 1}
 	forecast := placement.DefaultPolicy()
@@ -72,15 +78,27 @@ func Contenders(traces map[string]*carbon.Trace, start, end time.Time, seed uint
 	}
 	// With the rebalancer: kube-scheduler's placements and HyperSDK's
 	// default and carbon-only ones, each moved afterwards by a
-	// RebalancePolicy with the API's defaults.
+	// RebalancePolicy with the API's defaults, and HyperSDK's with a cost
+	// budget, moved within the same budget.
 	rebalanced := []Strategy{{Name: "default-scheduler+rebalance", Signal: "current hour (rebalancer)",
 		Placer: NewDefaultScheduler(seed), Rebalance: DefaultRebalancing()}}
-	for _, h := range hypersdk[:2] {
+	budgeted := DefaultRebalancing()
+	budget := int32(RebalancedBudget)
+	budgeted.Policy.CostBudgetPercent = &budget
+	for _, h := range hypersdk {
+		rb := DefaultRebalancing()
+		switch h.name {
+		case "hypersdk", "hypersdk-carbon":
+		case BudgetStrategy(RebalancedBudget):
+			rb = budgeted
+		default:
+			continue
+		}
 		p, err := NewHyperSDK(h.policy, sortedTraces(traces), start)
 		if err != nil {
 			return nil, fmt.Errorf("strategy %s: %w", h.name, err)
 		}
-		rebalanced = append(rebalanced, Strategy{Name: h.name + "+rebalance", Signal: h.signal, Placer: p, Rebalance: DefaultRebalancing()})
+		rebalanced = append(rebalanced, Strategy{Name: h.name + "+rebalance", Signal: h.signal, Placer: p, Rebalance: rb})
 	}
 	out = append(out, rebalanced...)
 	out = append(out, Strategy{Name: "oracle", Signal: "TRUE FUTURE (offline)", Placer: NewOracle(traces, end)})

@@ -33,6 +33,33 @@ func runAll(t *testing.T, sim *Simulation, seed uint64) map[string]Result {
 	return out
 }
 
+// The rebalanced strategies: kube-scheduler's and HyperSDK's default and
+// carbon-only placements under the API's default RebalancePolicy, and the
+// budgeted placements under the same policy with the same budget.
+func TestContendersRebalanceABudgetWithinIt(t *testing.T) {
+	traces := traceMap(trace("A", t0, repeat(100, 24)...))
+	strategies, err := Contenders(traces, t0, t0.Add(24*time.Hour), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	budgets := map[string]any{}
+	for _, s := range strategies {
+		if s.Rebalance == nil {
+			continue
+		}
+		var b any = "none"
+		if p := s.Rebalance.Policy.CostBudgetPercent; p != nil {
+			b = *p
+		}
+		budgets[s.Name] = b
+	}
+	want := map[string]any{"default-scheduler+rebalance": "none", "hypersdk+rebalance": "none", "hypersdk-carbon+rebalance": "none",
+		BudgetStrategy(RebalancedBudget) + "+rebalance": int32(RebalancedBudget)}
+	if !reflect.DeepEqual(budgets, want) {
+		t.Errorf("rebalanced strategies and their cost budgets = %v, want %v", budgets, want)
+	}
+}
+
 // Two zones: A is always 100 g/kWh; B is 50 in the first hour, then 500.
 // Node a (zone A) is small, node b (zone B) big, so the default scheduler's
 // LeastAllocated prefers b. VM 1 runs 4 hours from 0:00, VM 2 one hour from

@@ -2033,7 +2033,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CostTrigger(ref common.ReferenceCall
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "CostTrigger: a VM moves to a node where it would cost less by more than ThresholdPercent, when the dollars saved over its expected remaining life beat the migration's.",
+				Description: "CostTrigger: a VM moves to a node where it would cost less by more than ThresholdPercent, when the dollars saved over its expected remaining life beat the migration's. Without a carbon price the move must not raise emissions either: the grams saved over that life must beat the migration's, so VMs do not move for cost inside one zone. With a price, the price weighs grams against dollars.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"thresholdPercent": {

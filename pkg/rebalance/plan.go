@@ -388,7 +388,8 @@ func (p *planner) carbon(t *v1alpha1.CarbonTrigger) {
 
 // cost moves VMs to a node where they cost less by more than the
 // threshold, when the dollars saved over their remaining life beat the
-// move's.
+// move's. Without a carbon price the target must not emit more per hour
+// (see consider); with one, the move must also pay with carbon charged.
 func (p *planner) cost(t *v1alpha1.CostTrigger) {
 	if t == nil {
 		return
@@ -407,9 +408,9 @@ func (p *planner) cost(t *v1alpha1.CostTrigger) {
 					saved.life*saved.dollars <= saved.mig.Dollars {
 					return false, ""
 				}
-				return p.pays(saved), fmt.Sprintf("$%.4f/h cheaper (%.0f%%); saves $%.2f over %s, the move costs $%.4f",
+				return p.pays(saved), fmt.Sprintf("$%.4f/h cheaper (%.0f%%); saves $%.2f over %s, the move costs $%.4f; %+.2f gCO2eq/h",
 					saved.dollars, saved.dollars/saved.now.CostPerHour*100, saved.life*saved.dollars,
-					time.Duration(saved.life*float64(time.Hour)).Round(time.Minute), saved.mig.Dollars)
+					time.Duration(saved.life*float64(time.Hour)).Round(time.Minute), saved.mig.Dollars, -saved.grams)
 			})
 		}
 	}
@@ -442,18 +443,33 @@ func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, ran
 	if !known {
 		return
 	}
-	var maxCost func([]placement.NodeScore) float64
-	if budgetPercent != nil {
-		maxCost = func(targets []placement.NodeScore) float64 {
-			return costLimit(here.CostPerHour, targets, *budgetPercent)
+	life := remainingLife(vm.Started, p.in.Now).Hours()
+	var keep func([]placement.NodeScore) func(*placement.NodeScore) bool
+	switch {
+	case budgetPercent != nil:
+		keep = func(targets []placement.NodeScore) func(*placement.NodeScore) bool {
+			limit := costLimit(here.CostPerHour, targets, *budgetPercent)
+			return func(t *placement.NodeScore) bool { return t.CostPerHour <= limit }
+		}
+	case trigger == v1alpha1.RebalanceCost && p.spec.CarbonPricePerTonne == 0:
+		// With no price on carbon nothing says what a gram is worth in
+		// dollars, so a cost move does not trade one for the other: it
+		// goes only where the grams the VM saves over its remaining life
+		// pay for the migration's own. Left to dollars alone, cost moves
+		// were the main reason the evaluation's rebalancer raised
+		// emissions.
+		keep = func([]placement.NodeScore) func(*placement.NodeScore) bool {
+			return func(t *placement.NodeScore) bool {
+				return life*(here.GramsCO2PerHour-t.GramsCO2PerHour) >= migrationCost(&vm.Request, *t, src.Snapshot.CarbonIntensity).Grams
+			}
 		}
 	}
-	target, node, found := p.best(vm, ok, rank, maxCost)
+	target, node, found := p.best(vm, ok, rank, keep)
 	if !found {
 		return
 	}
 	s := savings{now: here, target: target, grams: here.GramsCO2PerHour - target.GramsCO2PerHour,
-		dollars: here.CostPerHour - target.CostPerHour, life: remainingLife(vm.Started, p.in.Now).Hours()}
+		dollars: here.CostPerHour - target.CostPerHour, life: life}
 	s.mig = migrationCost(&vm.Request, target, src.Snapshot.CarbonIntensity)
 	if yes, why := worth(s); yes {
 		p.add(vm, node, trigger, why, target)
@@ -511,8 +527,8 @@ func costLimit(here float64, targets []placement.NodeScore, percent int32) float
 
 // best is the target for vm among the nodes ok accepts that are not its
 // own, not being emptied, not cordoned and have a migration to spare, and
-// cost no more than maxCost gives for them (nil: no limit).
-func (p *planner) best(vm *VM, ok func(*nodeState) bool, rank ranking, maxCost func([]placement.NodeScore) float64) (placement.NodeScore, string, bool) {
+// keep, when set, admits given all feasible targets' scores.
+func (p *planner) best(vm *VM, ok func(*nodeState) bool, rank ranking, keep func([]placement.NodeScore) func(*placement.NodeScore) bool) (placement.NodeScore, string, bool) {
 	cands := p.scratch[:0]
 	for _, name := range p.nodeNames() {
 		st := p.nodes[name]
@@ -526,14 +542,14 @@ func (p *planner) best(vm *VM, ok func(*nodeState) bool, rank ranking, maxCost f
 	if len(d.Scores) == 0 {
 		return placement.NodeScore{}, "", false
 	}
-	limit := math.Inf(1)
-	if maxCost != nil {
-		limit = maxCost(d.Scores)
+	admit := func(*placement.NodeScore) bool { return true }
+	if keep != nil {
+		admit = keep(d.Scores)
 	}
 	// The first best by rank, Evaluate's order breaking ties.
 	top := -1
 	for i := range d.Scores {
-		if d.Scores[i].CostPerHour > limit {
+		if !admit(&d.Scores[i]) {
 			continue
 		}
 		if top < 0 || rank(&d.Scores[i], &d.Scores[top]) < 0 {

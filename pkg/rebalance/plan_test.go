@@ -324,6 +324,12 @@ func TestCostMovesToACheaperNodeAndHonoursCooldownAndLimits(t *testing.T) {
 	cold.LiveMigratable = false
 	place(in, cold)
 	s := spec(trigger)
+	// In one zone a move saves no grams to pay for the migration's: only
+	// a carbon price lets it spend them (TestCostMovesDoNotRaiseEmissions...).
+	if plan, _ := Compute(s, in); len(plan.Moves) != 0 {
+		t.Errorf("moves = %q without a carbon price, want none inside one zone", moves(plan))
+	}
+	s.CarbonPricePerTonne = 100
 	s.MaxInFlight = 1
 	plan, err := Compute(s, in)
 	if err != nil {
@@ -416,5 +422,43 @@ func TestEachVMIsRankedWithItsOwnPlacementPolicy(t *testing.T) {
 	}
 	if got := moves(plan); got != "clean-only:a->clean cost-only:a->cheap-dirty" && got != "cost-only:a->cheap-dirty clean-only:a->clean" {
 		t.Errorf("moves = %q, want clean-only to clean and cost-only to cheap-dirty", got)
+	}
+}
+
+func TestCostMovesDoNotRaiseEmissionsWithoutACarbonPrice(t *testing.T) {
+	trigger := v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceCost, Cost: &v1alpha1.CostTrigger{ThresholdPercent: 20}}
+	cheap := cost.NodePricing{CPUCoreHour: 0.01, MemoryGiBHour: 0.001}
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("here", "ES", 200, 40), node("cheapest", "PL", 700, 20), node("clean", "NO", 30, 20)}}
+	in.Nodes[1].Snapshot.Pricing = cheap
+	in.Nodes[2].Snapshot.Pricing = cost.NodePricing{CPUCoreHour: 0.015, MemoryGiBHour: 0.0015}
+	place(in, vm("a", "here", 2, 1, 2))
+	sameZone := node("cheapES", "ES", 200, 20)
+	sameZone.Snapshot.Pricing = cheap
+	for _, tc := range []struct {
+		name  string
+		nodes []Node
+		price int32
+		want  string
+	}{
+		{"a cheaper clean node wins over the cheapest dirty one", in.Nodes, 0, "a:here->clean"},
+		{"only a dirtier node is cheaper", in.Nodes[:2], 0, ""},
+		{"the cheaper node is as clean: the migration's grams are not paid back", []Node{in.Nodes[0], sameZone}, 0, ""},
+		{"the same with a price on carbon", []Node{in.Nodes[0], sameZone}, 100, "a:here->cheapES"},
+		{"the carbon price decides: $1 a tonne is less than the dollars saved", in.Nodes[:2], 1, "a:here->cheapest"},
+		// 2.4 g/h more against $0.046/h saved: a move pays below about $19,000 a tonne.
+		{"the carbon price decides: $100,000 a tonne is more", in.Nodes[:2], 100000, ""},
+	} {
+		s := spec(trigger)
+		s.CarbonPricePerTonne = tc.price
+		in := *in
+		in.Nodes = tc.nodes
+		plan, err := Compute(s, &in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := moves(plan); got != tc.want {
+			t.Errorf("%s: moves = %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

@@ -23,7 +23,10 @@ package v1alpha1
 //
 // CostTrigger: a VM moves to a node where it would cost less by more than
 // ThresholdPercent, when the dollars saved over its expected remaining life
-// beat the migration's.
+// beat the migration's. Without a carbon price the move must not raise
+// emissions either: the grams saved over that life must beat the
+// migration's, so VMs do not move for cost inside one zone. With a price,
+// the price weighs grams against dollars.
 type CostTriggerApplyConfiguration struct {
 	// ThresholdPercent: 1 to 100, 10 by default.
 	ThresholdPercent *int32 `json:"thresholdPercent,omitempty"`

@@ -388,8 +388,9 @@ func (p *planner) carbon(t *v1alpha1.CarbonTrigger) {
 
 // cost moves VMs to a node where they cost less by more than the
 // threshold, when the dollars saved over their remaining life beat the
-// move's. Without a carbon price the target must not emit more per hour
-// (see consider); with one, the move must also pay with carbon charged.
+// move's. Without a carbon price the target must also save the VM enough
+// grams over that life to pay for the migration's (see consider); with one,
+// the move must pay with carbon charged at it.
 func (p *planner) cost(t *v1alpha1.CostTrigger) {
 	if t == nil {
 		return

@@ -65,6 +65,11 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return err
 	}
 	if o.windows != "" {
+		// The windows' table and summary have no CSV form yet: say so
+		// rather than print a table to a reader expecting CSV.
+		if o.format != "table" {
+			return fmt.Errorf("--format %q with --windows: only table is supported", o.format)
+		}
 		return o.runWindows(ctx, out, errOut)
 	}
 	return o.run(ctx, out, errOut)

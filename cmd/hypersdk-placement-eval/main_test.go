@@ -19,6 +19,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		want string
 	}{
 		{"format", []string{"--format=xml"}, "--format"},
+		{"csv windows", []string{"--format=csv", "--windows=2022-01..2022-02"}, "with --windows"},
 		{"nodes", []string{"--nodes=0"}, "--nodes"},
 		{"start", []string{"--start=June"}, "--start"},
 		{"load", []string{"--load=2", "--carbon-data=" + carbonData}, "load"},

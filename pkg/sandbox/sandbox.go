@@ -79,7 +79,8 @@ type Config struct {
 	StepDelay time.Duration
 	// RecordInterval is the history recorder's interval; 10s when zero.
 	RecordInterval time.Duration
-	// Profiling serves /debug/pprof on the Kubernetes components.
+	// Profiling serves /debug/pprof on the Kubernetes components, the
+	// extender and hypersdk-apiserver.
 	Profiling bool
 	// Deploy runs HyperSDK as artifacts/deploy describes it (kubectl apply
 	// -k), its pods run by a host node of the sandbox (pkg/sandbox/hostnode),
@@ -383,7 +384,7 @@ func (sb *Sandbox) startAPIServer(ctx context.Context) error {
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
 		"--history-db=" + sb.HistoryDB(),
-		"--profiling=false",
+		"--profiling=" + strconv.FormatBool(sb.cfg.Profiling),
 		"--v=2",
 	}
 	a.args = append(a.args, sb.carbonArgs()...)

@@ -32,6 +32,9 @@ const (
 	roundTrips    = 300
 	throughputFor = 5 * time.Second
 	sessions      = 200
+	// splitFor is how long each path streams while its CPU time is split
+	// by process: as long as a profile (profileSeconds).
+	splitFor = 10 * time.Second
 	// catFiles is how many copies of /proc/cpuinfo one throughput command
 	// prints, so that the stream, not the command's round trip, is measured.
 	catFiles = 64
@@ -60,7 +63,10 @@ type consoleFigures struct {
 // throughput, VNC round trip of a one-pixel update and throughput of
 // full-screen Raw updates; then 200 serial sessions held for
 // HYPERSDK_BENCH_CONSOLE_HOLD (10m by default, longer than any request
-// timeout on the way) with an echo every 5 s each.
+// timeout on the way) with an echo every 5 s each. Between the two, each
+// path streams full-screen VNC once more while the CPU time of every process
+// on the way is read, and profiled with HYPERSDK_BENCH_PROFILE set to a
+// directory.
 func BenchmarkConsole(b *testing.B) {
 	ctx := context.Background()
 	holdFor := 10 * time.Minute
@@ -70,7 +76,8 @@ func BenchmarkConsole(b *testing.B) {
 			b.Fatalf("HYPERSDK_BENCH_CONSOLE_HOLD=%q: %v", v, err)
 		}
 	}
-	sb, _ := startSandbox(b, sandbox.Config{Nodes: 6})
+	profileDir := os.Getenv("HYPERSDK_BENCH_PROFILE")
+	sb, _ := startSandbox(b, sandbox.Config{Nodes: 6, Profiling: profileDir != ""})
 	defer sb.Stop()
 	kv, err := kubevirt.NewClientset(sb.Admin)
 	if err != nil {
@@ -136,6 +143,22 @@ func BenchmarkConsole(b *testing.B) {
 		o.serialBps/t.serialBps, ms(o.serialP50-t.serialP50), o.vncBps/t.vncBps, ms(o.vncP50-t.vncP50))
 	b.ReportMetric(o.serialBps/t.serialBps, "serial-throughput-vs-kubevirt")
 	b.ReportMetric(o.vncBps/t.vncBps, "vnc-throughput-vs-kubevirt")
+
+	// Where the time goes: the same full-screen stream on each path, with
+	// every process's CPU time per MiB it moved (and, with
+	// HYPERSDK_BENCH_PROFILE, the API servers' profiles).
+	report.WriteString("Full-screen VNC for 10 s per path, CPU time by process:\n")
+	for i, p := range []consolePath{theirs, ours} {
+		before := readCPUSplit(b)
+		profiled := profilePaths(b, sb, profileDir, fmt.Sprintf("vnc-%d", i))
+		bps, err := vncStream(p.vnc, splitFor)
+		if err != nil {
+			b.Fatalf("%s: vnc: %v", p.name, err)
+		}
+		after := readCPUSplit(b)
+		profiled()
+		fmt.Fprintf(&report, "  %s: %.2f MiB/s; %s\n", p.name, bps/(1<<20), after.per(before, bps*splitFor.Seconds()/(1<<20), "MiB"))
+	}
 
 	rssBefore, _ := processStats(b, "hypersdk-apiserver")
 	type holdResult struct {
@@ -206,7 +229,9 @@ func dial(cfg *rest.Config, raw string) (io.ReadWriteCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := websocket.Dialer{TLSClientConfig: tlsCfg, Subprotocols: []string{"binary"}}
+	// The buffers console.KubeVirtDialer uses on KubeVirt's path, so that
+	// both paths are read by the same client.
+	d := websocket.Dialer{TLSClientConfig: tlsCfg, Subprotocols: []string{"binary"}, ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}
 	conn, resp, err := d.Dial(strings.Replace(raw, "https://", "wss://", 1), http.Header{})
 	if err != nil {
 		if resp != nil {
@@ -377,16 +402,38 @@ func vncFigures(dial func() (io.ReadWriteCloser, error)) (p50, p99 time.Duration
 		rtts = append(rtts, time.Since(start))
 	}
 	sort.Slice(rtts, func(i, j int) bool { return rtts[i] < rtts[j] })
+	bps, err = fullScreen(c, r, w, h, throughputFor)
+	return rtts[len(rtts)/2], rtts[len(rtts)*99/100], bps, err
+}
+
+// vncStream opens a display and reads full-screen updates for d.
+func vncStream(dial func() (io.ReadWriteCloser, error), d time.Duration) (bps float64, err error) {
+	c, err := dial()
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	r := bufio.NewReaderSize(c, 1<<16)
+	w, h, err := rfbHandshake(c, r)
+	if err != nil {
+		return 0, err
+	}
+	return fullScreen(c, r, w, h, d)
+}
+
+// fullScreen asks for full-screen updates one after the other for d and
+// returns the bytes per second read.
+func fullScreen(c io.Writer, r *bufio.Reader, w, h uint16, d time.Duration) (float64, error) {
 	var n int64
 	start := time.Now()
-	for time.Since(start) < throughputFor {
+	for time.Since(start) < d {
 		got, err := rfbUpdate(c, r, w, h)
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, err
 		}
 		n += got
 	}
-	return rtts[len(rtts)/2], rtts[len(rtts)*99/100], float64(n) / time.Since(start).Seconds(), nil
+	return float64(n) / time.Since(start).Seconds(), nil
 }
 
 // rfbHandshake runs the version and security handshake and ClientInit, and

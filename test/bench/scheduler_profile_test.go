@@ -154,16 +154,25 @@ func (e *schedulerEndpoints) schedulerCounts(b *testing.B) schedulerCounts {
 // extender into dir, named after the batch; the returned func waits for
 // them. Nothing happens when dir is empty.
 func (e *schedulerEndpoints) profile(b *testing.B, dir, batch string) func() {
-	if dir == "" {
-		return func() {}
-	}
-	targets := map[string]struct {
-		client *http.Client
-		url    string
-	}{
+	return profileAll(b, dir, batch, map[string]profileTarget{
 		"kube-apiserver":              {e.apiserver, e.sb.Admin.Host},
 		"kube-scheduler":              {e.scheduler, e.sb.ControlPlane.SchedulerURL},
 		"hypersdk-scheduler-extender": {e.sb.ExtenderHTTPClient(), e.sb.ExtenderURL()},
+	})
+}
+
+// profileTarget is a component that serves /debug/pprof at url to client.
+type profileTarget struct {
+	client *http.Client
+	url    string
+}
+
+// profileAll starts a CPU profile of profileSeconds on every target and
+// returns a function that waits for them and writes each to dir as
+// <batch>-<name>.pprof. With dir empty it does nothing.
+func profileAll(b *testing.B, dir, batch string, targets map[string]profileTarget) func() {
+	if dir == "" {
+		return func() {}
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(targets))
@@ -172,7 +181,7 @@ func (e *schedulerEndpoints) profile(b *testing.B, dir, batch string) func() {
 		go func() {
 			defer wg.Done()
 			// The profile takes profileSeconds to answer: longer than
-			// the extender client's request timeout.
+			// some clients' request timeouts.
 			client := *t.client
 			client.Timeout = time.Minute
 			errs <- fetch(&client, t.url+"/debug/pprof/profile?seconds="+profileSeconds,

@@ -123,11 +123,11 @@ func schedulerAtSize(b *testing.B, nodes int) string {
 			}
 			ns := fmt.Sprintf("run-%d-%d-%d", nodes, round, i)
 			mustNamespace(b, kube, ns)
-			cpu0, machine0, requests0, sched0 := processCPU(b), machineCPU(b), endpoints.apiserverCounts(b), endpoints.schedulerCounts(b)
+			cpu0, machine0, requests0, sched0 := processCPU(b, cpuProcesses), machineCPU(b), endpoints.apiserverCounts(b), endpoints.schedulerCounts(b)
 			binding0 := endpoints.bindingLatency(b)
 			profiled := endpoints.profile(b, profileDir, fmt.Sprintf("%d-round%d-%d", nodes, round, i))
 			took := scheduleBatch(b, kube, ns)
-			cpu1, machine1, requests1, sched1 := processCPU(b), machineCPU(b), endpoints.apiserverCounts(b), endpoints.schedulerCounts(b)
+			cpu1, machine1, requests1, sched1 := processCPU(b, cpuProcesses), machineCPU(b), endpoints.apiserverCounts(b), endpoints.schedulerCounts(b)
 			run.binding = sum(run.binding, diff(endpoints.bindingLatency(b), binding0))
 			profiled()
 			deleteBatch(b, kube, ns)
@@ -368,10 +368,10 @@ func machineCPU(b *testing.B) machineTime {
 }
 
 // processCPU sums user+system CPU seconds of every running process of each
-// of cpuProcesses, found by the base name of its executable.
-func processCPU(b *testing.B) map[string]float64 {
+// of names, found by the base name of its executable.
+func processCPU(b *testing.B, names []string) map[string]float64 {
 	out := map[string]float64{}
-	for _, name := range cpuProcesses {
+	for _, name := range names {
 		if _, cpu := processStats(b, name); cpu > 0 {
 			out[name] = cpu
 		}

@@ -64,24 +64,32 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := o.validate(); err != nil {
+		return err
+	}
 	if o.windows != "" {
-		// The windows' table and summary have no CSV form yet: say so
-		// rather than print a table to a reader expecting CSV.
-		if o.format != "table" {
-			return fmt.Errorf("--format %q with --windows: only table is supported", o.format)
-		}
 		return o.runWindows(ctx, out, errOut)
 	}
 	return o.run(ctx, out, errOut)
 }
 
-func (o *options) run(ctx context.Context, out, errOut io.Writer) error {
+// validate checks the flags both modes use, before either starts.
+func (o *options) validate() error {
 	if o.format != "table" && o.format != "csv" {
 		return fmt.Errorf("--format %q: want table or csv", o.format)
+	}
+	// The windows' table and summary have no CSV form yet: say so rather
+	// than print a table to a reader expecting CSV.
+	if o.windows != "" && o.format != "table" {
+		return fmt.Errorf("--format %q with --windows: only table is supported", o.format)
 	}
 	if o.nodes <= 0 || o.days <= 0 {
 		return fmt.Errorf("--nodes %d and --days %d: want > 0", o.nodes, o.days)
 	}
+	return nil
+}
+
+func (o *options) run(ctx context.Context, out, errOut io.Writer) error {
 	start, err := parseStart(o.start)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,6 +83,10 @@ type Extender struct {
 	podInformers      informers.SharedInformerFactory
 	hypersdkInformers hypersdkinformers.SharedInformerFactory
 	synced            []cache.InformerSynced
+
+	// passedLast is how many nodes the last Cycle's Filter passed: the
+	// next cycle sizes its list for about as many.
+	passedLast atomic.Int64
 
 	mu        sync.Mutex
 	decisions map[types.UID]pending // last prioritize result per pod

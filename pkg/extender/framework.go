@@ -28,11 +28,11 @@ import (
 // and nothing is ranked that will not be scored, where the extender's
 // verbs evaluate and rank every node they are sent.
 //
-// Filter keeps only the reasons of the nodes it rules out; Score assesses
-// the nodes it is given again. Keeping every feasible node's figures from
-// Filter for Score would cost more: measured, the map's growth under the
-// concurrent Filter calls took more time than assessing the scored nodes
-// a second time.
+// Filter keeps the scores of the nodes it passes, appended to a slice (a
+// map grown under the concurrent Filter calls costs more than it saves),
+// and the reasons of those it rules out. Score ranks the kept scores of the
+// nodes it is given, as kube-scheduler scores from the snapshot its filters
+// saw, rather than looking each node up and assessing it again.
 type Cycle struct {
 	e          *Extender
 	pod        *corev1.Pod
@@ -46,6 +46,7 @@ type Cycle struct {
 	zones     map[string]zoneValue
 	intensity func(zone string) (float64, bool) // memoises into zones
 	failed    map[string]string                 // the model's reason, by node
+	passed    []placement.NodeScore             // by Filter, in the order of its calls
 	scored    bool
 }
 
@@ -55,7 +56,8 @@ func (e *Extender) NewCycle(ctx context.Context, pod *corev1.Pod) *Cycle {
 	vm := e.vmRequest(pod)
 	pol, polName := selectPolicy(e.policies, pod.Labels)
 	c := &Cycle{e: e, pod: pod, vm: vm, policy: pol, policyName: polName, assessor: placement.NewAssessor(vm, pol),
-		usage: e.usage.current(), zones: map[string]zoneValue{}, failed: map[string]string{}}
+		usage: e.usage.current(), zones: map[string]zoneValue{}, failed: map[string]string{},
+		passed: make([]placement.NodeScore, 0, e.passedLast.Load()*9/8)}
 	c.intensity = e.intensities(ctx, pol.CarbonHorizon, c.zones)
 	return c
 }
@@ -66,16 +68,15 @@ func (e *Extender) NewCycle(ctx context.Context, pod *corev1.Pod) *Cycle {
 // nodes (a quarter of a fleet may be spot) cost kube-scheduler no other
 // filter either.
 func (c *Cycle) Filter(node string) string {
-	var reason string
-	if !c.vm.AllowSpot && c.e.nodes.spot(node) {
-		reason = placement.SpotNodeReason
-	} else {
-		_, reason = c.assess(node)
-	}
+	s, reason := c.assess(node)
+	c.mu.Lock()
 	if reason != "" {
-		c.mu.Lock()
 		c.failed[node] = reason
-		c.mu.Unlock()
+	} else {
+		c.passed = append(c.passed, s)
+	}
+	c.mu.Unlock()
+	if reason != "" {
 		c.e.metrics.filtered.Inc()
 	}
 	return reason
@@ -83,9 +84,9 @@ func (c *Cycle) Filter(node string) string {
 
 // assess assesses node as it is in the cache now.
 func (c *Cycle) assess(node string) (placement.NodeScore, string) {
-	snap, known := c.e.nodes.snapshot(node, c.usage)
-	if !known {
-		return placement.NodeScore{}, unknownNodeReason
+	snap, reason := c.e.nodes.filterSnapshot(node, c.usage, c.vm.AllowSpot)
+	if reason != "" {
+		return placement.NodeScore{}, reason
 	}
 	if snap.Zone != "" {
 		// A few zones serve every node: the first lookup of each is kept
@@ -99,11 +100,29 @@ func (c *Cycle) assess(node string) (placement.NodeScore, string) {
 
 // Score ranks names, the nodes that passed every filter, as evaluating them
 // alone would, keeps the result for the bind as the pod's decision, and
-// returns each one's weighted total (0..100). A node the model rules out
-// (the node changed since Filter) is absent.
+// returns each one's weighted total (0..100). A node Filter passed is
+// ranked with the assessment Filter made; any other is assessed now, and
+// is absent if the model rules it out.
 func (c *Cycle) Score(names []string) map[string]float64 {
+	c.mu.Lock()
+	passed := make(map[string]int, len(c.passed))
+	for i, s := range c.passed {
+		if _, seen := passed[s.Node]; !seen {
+			passed[s.Node] = i
+		}
+	}
+	c.e.passedLast.Store(int64(len(c.passed)))
 	scores := make([]placement.NodeScore, 0, len(names))
+	var rest []string
 	for _, n := range names {
+		if i, ok := passed[n]; ok {
+			scores = append(scores, c.passed[i])
+		} else {
+			rest = append(rest, n)
+		}
+	}
+	c.mu.Unlock()
+	for _, n := range rest {
 		s, reason := c.assess(n)
 		if reason != "" {
 			c.mu.Lock()

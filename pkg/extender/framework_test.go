@@ -252,3 +252,55 @@ func TestCycleRulesOutSpotFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreRanksFiltersAssessment: Score ranks the nodes Filter passed with
+// the assessment Filter made, as kube-scheduler scores from the snapshot
+// its filters saw, even when a node's pods change in between; a node
+// Filter was never asked about is assessed when it is scored, and a node
+// Filter was asked about twice is ranked once.
+func TestScoreRanksFiltersAssessment(t *testing.T) {
+	ctx := context.Background()
+	e, _, names := fleetExtender(t, 30, false)
+	pod := vmPod("vm", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi")})
+	pod.Labels[AllowSpotLabel] = "true"
+	visited, late := names[:len(names)-1], names[len(names)-1]
+
+	c := e.NewCycle(ctx, pod)
+	for _, n := range visited {
+		if reason := c.Filter(n); reason != "" {
+			t.Fatalf("%s ruled out: %s", n, reason)
+		}
+	}
+	c.Filter(visited[0])
+	before := e.evaluate(ctx, pod, names).decision.Scores
+
+	// A pod bound meanwhile changes a passed node's pressure.
+	changed := visited[1]
+	filler := vmPod("filler", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("12"), corev1.ResourceMemory: resource.MustParse("24Gi")})
+	filler.Spec.NodeName = changed
+	e.nodes.setPod(filler)
+	after := e.evaluate(ctx, pod, names).decision.Scores
+	a, _ := findScore(after, changed)
+	b, _ := findScore(before, changed)
+	if a.Pressure == b.Pressure {
+		t.Fatalf("%s: the bound pod left its pressure at %v: the case tests nothing", changed, a.Pressure)
+	}
+
+	totals := c.Score(names)
+	got, _ := e.recall(pod.UID)
+	if len(got.decision.Scores) != len(names) {
+		t.Fatalf("ranked %d scores, want one per node, %d", len(got.decision.Scores), len(names))
+	}
+	for _, w := range before {
+		if w.Node == late {
+			continue // assessed now, after the change
+		}
+		g, ok := findScore(got.decision.Scores, w.Node)
+		if !ok || g.Pressure != w.Pressure {
+			t.Errorf("%s: pressure %v (%t), want %v as Filter assessed it", w.Node, g.Pressure, ok, w.Pressure)
+		}
+	}
+	if _, ok := totals[late]; !ok {
+		t.Errorf("%s, never filtered, was not scored", late)
+	}
+}

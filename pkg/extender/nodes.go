@@ -82,15 +82,6 @@ func (c *nodeCache) setNode(node *corev1.Node) {
 	st.static, st.preferAvoid = s, preferAvoid
 }
 
-// spot reports whether node is a spot node the cache knows: a test that
-// needs no snapshot of the node.
-func (c *nodeCache) spot(name string) bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	st, ok := c.nodes[name]
-	return ok && st.static.CapacityType == cost.Spot
-}
-
 // avoidedByTaint reports whether any named node has a PreferNoSchedule
 // taint the tolerations do not tolerate.
 func (c *nodeCache) avoidedByTaint(names []string, tolerations []corev1.Toleration) bool {
@@ -228,12 +219,23 @@ func (c *nodeCache) snapshots(names []string, usage map[string]nodeUsage, intens
 	return out, unknown
 }
 
-// snapshot returns one node's snapshot with its usage but not its carbon
-// intensity, and false if the cache has never seen the node.
-func (c *nodeCache) snapshot(name string, usage map[string]nodeUsage) (placement.NodeSnapshot, bool) {
+// filterSnapshot returns one node's snapshot with its usage but not its
+// carbon intensity, or why the node is ruled out without one: the cache
+// has never seen it, or it is a spot node and spot is not allowed. It
+// looks the node up once: the scheduler framework asks this for every node
+// it visits, and at 2,000 nodes the lookups by name were most of the
+// filter's time (docs/performance.md).
+func (c *nodeCache) filterSnapshot(name string, usage map[string]nodeUsage, allowSpot bool) (placement.NodeSnapshot, string) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.snapshotLocked(name, usage)
+	st, ok := c.nodes[name]
+	if !ok || st.static.Name == "" {
+		return placement.NodeSnapshot{}, unknownNodeReason
+	}
+	if !allowSpot && st.static.CapacityType == cost.Spot {
+		return placement.NodeSnapshot{}, placement.SpotNodeReason
+	}
+	return snapshotOf(st, name, usage), ""
 }
 
 func (c *nodeCache) snapshotLocked(name string, usage map[string]nodeUsage) (placement.NodeSnapshot, bool) {
@@ -241,6 +243,11 @@ func (c *nodeCache) snapshotLocked(name string, usage map[string]nodeUsage) (pla
 	if !ok || st.static.Name == "" {
 		return placement.NodeSnapshot{}, false
 	}
+	return snapshotOf(st, name, usage), true
+}
+
+// snapshotOf is st's snapshot with name's usage; the cache's lock is held.
+func snapshotOf(st *nodeState, name string, usage map[string]nodeUsage) placement.NodeSnapshot {
 	s := st.static
 	s.RequestedCPU, s.RequestedMemory = st.requestedCPU, st.requestedMem
 	if len(st.assigned) > 0 {
@@ -250,7 +257,7 @@ func (c *nodeCache) snapshotLocked(name string, usage map[string]nodeUsage) (pla
 	if u, ok := usage[name]; ok {
 		s.UsageCPU, s.UsageMemory, s.UsageKnown = u.cpu, u.mem, true
 	}
-	return s, true
+	return s
 }
 
 // zone returns a node's carbon zone, empty if unknown.

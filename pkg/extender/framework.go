@@ -104,25 +104,27 @@ func (c *Cycle) assess(node string) (placement.NodeScore, string) {
 // ranked with the assessment Filter made; any other is assessed now, and
 // is absent if the model rules it out.
 func (c *Cycle) Score(names []string) map[string]float64 {
-	c.mu.Lock()
-	passed := make(map[string]int, len(c.passed))
-	for i, s := range c.passed {
-		if _, seen := passed[s.Node]; !seen {
-			passed[s.Node] = i
-		}
-	}
-	c.e.passedLast.Store(int64(len(c.passed)))
-	scores := make([]placement.NodeScore, 0, len(names))
-	var rest []string
+	wanted := make(map[string]bool, len(names))
 	for _, n := range names {
-		if i, ok := passed[n]; ok {
-			scores = append(scores, c.passed[i])
-		} else {
-			rest = append(rest, n)
+		wanted[n] = true
+	}
+	c.mu.Lock()
+	c.e.passedLast.Store(int64(len(c.passed)))
+	// Keep, in place, the first score Filter made of each named node: the
+	// ranking orders them by total and name, whatever their order here.
+	scores := c.passed[:0]
+	for _, s := range c.passed {
+		if wanted[s.Node] {
+			scores = append(scores, s)
+			delete(wanted, s.Node)
 		}
 	}
+	c.passed = nil // scores holds its array now; a later Filter starts another
 	c.mu.Unlock()
-	for _, n := range rest {
+	for _, n := range names {
+		if !wanted[n] {
+			continue
+		}
 		s, reason := c.assess(n)
 		if reason != "" {
 			c.mu.Lock()

@@ -3420,7 +3420,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicySpec(ref common.Refer
 					},
 					"targetUtilization": {
 						SchemaProps: spec.SchemaProps{
-							Description: "TargetUtilization is the CPU load, in percent, pressure scoring packs nodes towards (Trimaran's target load packing).",
+							Description: "TargetUtilization is the CPU load, in percent, pressure scoring packs nodes towards (Trimaran's target load packing), on measured usage. A node without measured usage is scored by how the VM's requests fit instead (kube-scheduler's MostAllocated and BalancedAllocation), which keeps room for large VMs.",
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},

@@ -57,7 +57,8 @@ func (e *evaluator) assess(n *NodeSnapshot) (NodeScore, gpuFit, string) {
 		watts := VMPowerWatts(n.Power, n.AllocatableCPU, vm.CPUCores, e.vmUtil)
 		s.GramsCO2PerHour = GramsCO2PerHour(n.CarbonIntensity, watts, n.PUE)
 	}
-	if p.Pressure == LoadVariationRiskBalancing {
+	switch {
+	case p.Pressure == LoadVariationRiskBalancing:
 		var cpuStd, memStd float64
 		if n.UsageKnown {
 			cpuStd, memStd = n.UsageCPUStdDev, n.UsageMemoryStdDev
@@ -65,8 +66,12 @@ func (e *evaluator) assess(n *NodeSnapshot) (NodeScore, gpuFit, string) {
 		s.Pressure = LoadVariationRiskScore(
 			LoadStats{Mean: baseCPU, StdDev: cpuStd, Demand: vm.CPUCores, Capacity: n.AllocatableCPU},
 			LoadStats{Mean: baseMem, StdDev: memStd, Demand: vm.MemoryBytes, Capacity: n.AllocatableMemory})
-	} else {
+	case n.UsageKnown:
 		s.Pressure = TargetLoadPackingScore(cpuPct, p.TargetUtilization)
+	default:
+		// TargetLoadPacking's target is of measured load; cpuPct and
+		// memPct are requests here.
+		s.Pressure = FitScore(cpuPct, memPct)
 	}
 	if e.wantsGPUs {
 		s.GPU = GPUScore(fit.locality, fit.freeAfter, fit.total, p.GPUPolicy)

@@ -25,7 +25,8 @@ type NodeScore struct {
 	// after every node in budget.
 	OverBudget bool
 	// PredictedUtilization is the node's CPU utilisation in percent with the
-	// VM, from usage if UsageKnown, else from requests.
+	// VM, from usage if UsageKnown, else from requests (and pressure is then
+	// FitScore, whatever the target).
 	PredictedUtilization float64
 	UsageKnown           bool
 	// GPUDevices are the IDs of the devices chosen, GPULocality how they are
@@ -41,7 +42,7 @@ func (s NodeScore) Notes() []string {
 		notes = append(notes, "carbon intensity unknown: no emission estimate, carbon scored 0")
 	}
 	if !s.UsageKnown {
-		notes = append(notes, "usage unknown: pressure predicted from requests")
+		notes = append(notes, "usage unknown: pressure scores how requests fit (pack, keep CPU and memory in step)")
 	}
 	return notes
 }

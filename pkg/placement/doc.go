@@ -9,7 +9,9 @@
 //   - carbon: grams CO2eq per hour the VM would cause on the node
 //     (GramsCO2PerHour), min-max normalised across the candidates;
 //   - cost: the VM's hourly price on the node (pkg/cost), min-max normalised;
-//   - pressure: Trimaran's TargetLoadPacking on CPU by default, or its
+//   - pressure: Trimaran's TargetLoadPacking on measured CPU usage by
+//     default (on a node without measured usage, FitScore: kube-scheduler's
+//     MostAllocated and BalancedAllocation on requests), or Trimaran's
 //     LoadVariationRiskBalancing;
 //   - GPU fit: locality of the chosen devices (NVLink, NUMA) and the bin-pack
 //     or spread policy, for VMs that ask for GPUs.

@@ -96,8 +96,9 @@ func TestEvaluateRawFigures(t *testing.T) {
 			t.Errorf("%s: %.4g g/h, $%.4g/h, carbon %.4g; want %.4g, %.4g, %.4g",
 				s.Node, s.GramsCO2PerHour, s.CostPerHour, s.Carbon, want.grams, want.cost, want.carbonScr)
 		}
-		// (4 requested + 4) / 16 = 50%, below the 60% target: 40×50/60 + 60.
-		if !approx(s.PredictedUtilization, 50) || !approx(s.Pressure, 40*50/60.0+60) {
+		// CPU (4 requested + 4) / 16 = 50%, memory (16 + 8) / 64 = 37.5%,
+		// usage unknown so FitScore: ((50 + 37.5)/2 + 100 − 12.5/2) / 2.
+		if !approx(s.PredictedUtilization, 50) || !approx(s.Pressure, 68.75) {
 			t.Errorf("%s: predicted %v%%, pressure %v", s.Node, s.PredictedUtilization, s.Pressure)
 		}
 		if s.GPUDevices != nil || s.GPULocality != LocalityNone || s.GPU != 0 {
@@ -426,5 +427,43 @@ func TestCostBudgetBoundsWhatCarbonMayCost(t *testing.T) {
 	}
 	if err := (Policy{CarbonWeight: 1, CostBudgetPercent: &price, CarbonPricePerTonne: 100}).Validate(); err == nil {
 		t.Error("a cost budget with a carbon price validates")
+	}
+}
+
+// Without measured usage, pressure packs requests, so a small VM leaves the
+// room a large one needs; with usage, TargetLoadPacking spreads the load
+// past its target.
+func TestPressureKeepsRoomWithoutUsage(t *testing.T) {
+	nodes := func(usage bool) []NodeSnapshot {
+		fuller, emptier := snap("fuller", "ES", 200, 0.03), snap("emptier", "ES", 200, 0.03)
+		fuller.RequestedCPU, fuller.RequestedMemory = 10, 40*gi
+		emptier.RequestedCPU, emptier.RequestedMemory = 8, 24*gi
+		if usage {
+			fuller.UsageCPU, fuller.UsageMemory, fuller.UsageKnown = 10, 40*gi, true
+			emptier.UsageCPU, emptier.UsageMemory, emptier.UsageKnown = 8, 24*gi, true
+		}
+		return []NodeSnapshot{fuller, emptier}
+	}
+	small := VMRequest{Name: "small", CPUCores: 2, MemoryBytes: 4 * gi}
+	p := Policy{PressureWeight: 1}
+
+	d := Evaluate(small, nodes(false), p)
+	if got := names(d.Scores); !slices.Equal(got, []string{"fuller", "emptier"}) {
+		t.Fatalf("without usage: order %v, want the fuller node first", got)
+	}
+	// The 8 CPUs left free on the emptier node are the only room for an
+	// 8-CPU VM once the small one is placed.
+	after := nodes(false)
+	after[0].RequestedCPU += small.CPUCores
+	after[0].RequestedMemory += small.MemoryBytes
+	if d := Evaluate(VMRequest{Name: "large", CPUCores: 8, MemoryBytes: 16 * gi}, after, p); len(d.Scores) != 1 || d.Scores[0].Node != "emptier" {
+		t.Errorf("large VM after the small one: scores %v, filtered %v; want the emptier node", names(d.Scores), d.Filtered)
+	}
+
+	// 75% and 62.5% CPU are both past the 60% target: TargetLoadPacking
+	// prefers the cooler node.
+	d = Evaluate(small, nodes(true), p)
+	if got := names(d.Scores); !slices.Equal(got, []string{"emptier", "fuller"}) {
+		t.Errorf("with usage: order %v, want the emptier node first", got)
 	}
 }

@@ -24,7 +24,9 @@ type PressureAlgorithm string
 const (
 	// TargetLoadPacking packs nodes up to a target CPU utilisation and
 	// spreads beyond it (TargetLoadPackingScore). It is the default: it only
-	// needs current usage, which metrics.k8s.io gives.
+	// needs current usage, which metrics.k8s.io gives. A node without
+	// measured usage is scored by FitScore instead: past the target,
+	// spreading requests would only fragment free capacity.
 	TargetLoadPacking PressureAlgorithm = "TargetLoadPacking"
 	// LoadVariationRiskBalancing balances mean plus variation of CPU and
 	// memory usage (LoadVariationRiskScore); it needs usage history.

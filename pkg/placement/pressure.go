@@ -37,6 +37,25 @@ func TargetLoadPackingScore(predicted, t float64) float64 {
 	}
 }
 
+// FitScore scores how a VM's requests fit a node that has no measured
+// usage, from the node's requested CPU and memory in percent of allocatable
+// with the VM: the mean of kube-scheduler's NodeResourcesFit MostAllocated
+// score (the two shares averaged) and its NodeResourcesBalancedAllocation
+// score (100 × (1 − the standard deviation of the two shares)), each share
+// capped at 100 as kube-scheduler caps it:
+//
+//	score = ((cpu + memory) / 2 + 100 − |cpu − memory| / 2) / 2
+//
+// Requests are reservations, not load: there is no hot node to spread away
+// from, only room to keep. Spreading reservations past a target, as
+// TargetLoadPacking does, leaves every node with a few CPUs free and none
+// with room for a large VM; packing the fuller nodes and keeping CPU and
+// memory in step keeps whole nodes free (docs/placement-evaluation.md).
+func FitScore(cpuPct, memPct float64) float64 {
+	cpu, mem := min(cpuPct, maxScore), min(memPct, maxScore)
+	return ((cpu+mem)/2 + maxScore - math.Abs(cpu-mem)/2) / 2
+}
+
 // LoadStats describes one resource of a node for LoadVariationRiskScore, all
 // in the same unit: mean and standard deviation of measured usage, the VM's
 // demand and the node's capacity.

@@ -64,3 +64,25 @@ func TestLoadVariationRiskScore(t *testing.T) {
 		})
 	}
 }
+
+func TestFitScore(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		cpu, memory float64
+		want        float64
+	}{
+		{"empty node", 0, 0, 50},
+		{"full and balanced", 100, 100, 100},
+		{"half and balanced", 50, 50, 75},
+		// MostAllocated 43.75, BalancedAllocation 93.75.
+		{"CPU ahead of memory", 50, 37.5, 68.75},
+		{"memory full, CPU idle", 0, 100, 50},
+		{"shares capped at 100", 120, 100, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := FitScore(tc.cpu, tc.memory); !approx(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -52,7 +52,10 @@ type PlacementPolicySpecApplyConfiguration struct {
 	// whose measured load is above it.
 	MaxNodeUtilization *int32 `json:"maxNodeUtilization,omitempty"`
 	// TargetUtilization is the CPU load, in percent, pressure scoring packs
-	// nodes towards (Trimaran's target load packing).
+	// nodes towards (Trimaran's target load packing), on measured usage. A
+	// node without measured usage is scored by how the VM's requests fit
+	// instead (kube-scheduler's MostAllocated and BalancedAllocation), which
+	// keeps room for large VMs.
 	TargetUtilization *int32 `json:"targetUtilization,omitempty"`
 	// CarbonForecastHorizon, when set, scores carbon by the zone's average
 	// forecast intensity over this horizon instead of the current value.

@@ -258,7 +258,15 @@ func TestMigration(t *testing.T) {
 	}
 	framework.Eventually(t, "the source pod to go", func(ctx context.Context) (bool, error) {
 		pods := launcherPods(t, ns, "mover")
-		return len(pods) == 1 && pods[0].Name != sourcePod && pods[0].Spec.NodeName == after.Status.NodeName, nil
+		if len(pods) == 1 && pods[0].Name != sourcePod && pods[0].Spec.NodeName == after.Status.NodeName {
+			return true, nil
+		}
+		// Which pods were left is what a timeout here needs to say.
+		var seen []string
+		for _, p := range pods {
+			seen = append(seen, p.Name+" on "+p.Spec.NodeName)
+		}
+		return false, fmt.Errorf("live launcher pods %v; want one other than %s on %s", seen, sourcePod, after.Status.NodeName)
 	})
 
 	// addedNodeSelector pins the target.

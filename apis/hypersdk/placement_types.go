@@ -37,6 +37,8 @@ type PlacementPolicySpec struct {
 	// Priority orders policies that select the same VM; higher wins.
 	Priority int32
 	// CarbonWeight weighs the grams of CO2 per hour the VM would cause.
+	// Setting it or costWeight (or carbonPricePerTonne) states the
+	// carbon/cost trade-off and drops the default cost budget.
 	CarbonWeight *int32
 	// CostWeight weighs the VM's price per hour on the node.
 	CostWeight *int32
@@ -75,6 +77,8 @@ type PlacementPolicySpec struct {
 	// node over budget scores 0 and ranks last. At 5 a VM never pays more
 	// than 5% over its cheapest option for carbon. 0 to 1000; not with
 	// carbonPricePerTonne.
+	// When a policy sets none of costBudgetPercent, carbonPricePerTonne,
+	// carbonWeight and costWeight (and with no policy), the budget is 20.
 	CostBudgetPercent *int32
 }
 

@@ -3371,7 +3371,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicySpec(ref common.Refer
 					},
 					"carbonWeight": {
 						SchemaProps: spec.SchemaProps{
-							Description: "CarbonWeight weighs the grams of CO2 per hour the VM would cause.",
+							Description: "CarbonWeight weighs the grams of CO2 per hour the VM would cause. Setting it or costWeight (or carbonPricePerTonne) states the carbon/cost trade-off and drops the default cost budget.",
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},
@@ -3440,7 +3440,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicySpec(ref common.Refer
 					},
 					"costBudgetPercent": {
 						SchemaProps: spec.SchemaProps{
-							Description: "CostBudgetPercent states the carbon/cost trade-off as a budget instead: the nodes where the VM costs at most this many percent more than on its cheapest feasible node are in budget, carbon decides among them (under the carbon and cost weights together), and every node over budget scores 0 and ranks last. At 5 a VM never pays more than 5% over its cheapest option for carbon. 0 to 1000; not with carbonPricePerTonne.",
+							Description: "CostBudgetPercent states the carbon/cost trade-off as a budget instead: the nodes where the VM costs at most this many percent more than on its cheapest feasible node are in budget, carbon decides among them (under the carbon and cost weights together), and every node over budget scores 0 and ranks last. At 5 a VM never pays more than 5% over its cheapest option for carbon. 0 to 1000; not with carbonPricePerTonne. When a policy sets none of costBudgetPercent, carbonPricePerTonne, carbonWeight and costWeight (and with no policy), the budget is 20.",
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},

@@ -32,6 +32,11 @@ const SpotTaintedStrategy = "default-scheduler-spot-tainted"
 // carbon within the same budget (RebalancePolicy.spec.costBudgetPercent).
 const RebalancedBudget = 10
 
+// WeightedStrategy names HyperSDK's default policy without its cost
+// budget: carbon and cost traded by their weights, the default before the
+// budget.
+const WeightedStrategy = "hypersdk-weights"
+
 // BudgetStrategy names the HyperSDK strategy with a cost budget.
 func BudgetStrategy(percent float64) string { return fmt.Sprintf("hypersdk-budget+%.0f%%", percent) }
 
@@ -40,8 +45,8 @@ func PriceStrategy(price float64) string { return fmt.Sprintf("hypersdk-$%.0f/t"
 
 // Contenders are the strategies of the evaluation: default-scheduler first
 // as the baseline, kube-scheduler with tainted spot nodes, HyperSDK's (its
-// default, carbon only, forecast, the carbon price sweep and the cost
-// budget sweep), kube-scheduler and HyperSDK's default, carbon only and
+// default, its weights without the budget, carbon only, forecast, the
+// carbon price sweep and the cost budget sweep), kube-scheduler and HyperSDK's default, carbon only and
 // RebalancedBudget with the rebalancer, the oracle last. Each is fresh:
 // placers keep state.
 func Contenders(traces map[string]*carbon.Trace, start, end time.Time, seed uint64) ([]Strategy, error) {
@@ -56,11 +61,12 @@ func Contenders(traces map[string]*carbon.Trace, start, end time.Time, seed uint
 	}
 	hypersdk := []contender{
 		{"hypersdk", "current hour", placement.DefaultPolicy()},
+		{WeightedStrategy, "current hour", placement.WeightedPolicy()},
 		{"hypersdk-carbon", "current hour", carbonOnly},
 		{"hypersdk-forecast", fmt.Sprintf("seasonal-naive %.0fh mean", ForecastHorizon.Hours()), forecast},
 	}
 	for _, price := range CarbonPrices {
-		p := placement.DefaultPolicy()
+		p := placement.WeightedPolicy()
 		p.CarbonPricePerTonne = price
 		hypersdk = append(hypersdk, contender{PriceStrategy(price), "current hour", p})
 	}

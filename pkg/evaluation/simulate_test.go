@@ -127,7 +127,7 @@ func TestRunCountsRejections(t *testing.T) {
 			// HyperSDK, the oracle and kube-scheduler with tainted spot
 			// nodes honour the label; the node had room.
 			want: map[string][3]int{"default-scheduler": {2, 0, 0}, SpotTaintedStrategy: {1, 1, 1}, "hypersdk": {1, 1, 1},
-				"hypersdk-carbon": {1, 1, 1}, "hypersdk-forecast": {1, 1, 1}, "oracle": {1, 1, 1}},
+				WeightedStrategy: {1, 1, 1}, "hypersdk-carbon": {1, 1, 1}, "hypersdk-forecast": {1, 1, 1}, "oracle": {1, 1, 1}},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

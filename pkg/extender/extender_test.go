@@ -1,6 +1,7 @@
 package extender
 
 import (
+	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -67,6 +68,10 @@ func TestSelectPolicy(t *testing.T) {
 		if name != tc.name || p.CarbonWeight != tc.carbon || p.PressureWeight != tc.pressure || p.CostWeight != tc.cost {
 			t.Errorf("labels %v: got %s %+v, want %s carbon %v pressure %v cost %v", tc.labels, name, p, tc.name, tc.carbon, tc.pressure, tc.cost)
 		}
+		if p.CostBudgetPercent != nil {
+			// A policy that sets a carbon or cost weight trades them by weight.
+			t.Errorf("labels %v: policy %s has a cost budget of %v%%, want none", tc.labels, name, *p.CostBudgetPercent)
+		}
 	}
 
 	p, name := selectPolicy(policyLister(t, green), map[string]string{"tier": "batch"})
@@ -79,7 +84,13 @@ func TestSelectPolicy(t *testing.T) {
 	if p, _ := selectPolicy(policyLister(t, budget), nil); p.CostBudgetPercent == nil || *p.CostBudgetPercent != 7 || p.CarbonPricePerTonne != 0 {
 		t.Errorf("budget: got %+v, want a 7%% cost budget", p)
 	}
-	if p, name := selectPolicy(policyLister(t), nil); name != "" || p != placement.DefaultPolicy() {
+	packing := &v1alpha1.PlacementPolicy{ObjectMeta: metav1.ObjectMeta{Name: "packing"}, Spec: v1alpha1.PlacementPolicySpec{
+		PressureWeight: ptr.To[int32](3)}}
+	if p, _ := selectPolicy(policyLister(t, packing), nil); p.CostBudgetPercent == nil ||
+		*p.CostBudgetPercent != placement.DefaultCostBudgetPercent || p.PressureWeight != 3 {
+		t.Errorf("packing: got %+v, want pressure weight 3 and the default cost budget", p)
+	}
+	if p, name := selectPolicy(policyLister(t), nil); name != "" || !reflect.DeepEqual(p, placement.DefaultPolicy()) {
 		t.Errorf("no policies: got %s %+v, want the default", name, p)
 	}
 }

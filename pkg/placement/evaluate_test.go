@@ -81,7 +81,8 @@ func TestEvaluateRanking(t *testing.T) {
 }
 
 func TestEvaluateRawFigures(t *testing.T) {
-	d := Evaluate(testVM, zones(), DefaultPolicy())
+	// Without the default cost budget, which would leave es alone in budget.
+	d := Evaluate(testVM, zones(), WeightedPolicy())
 	for _, want := range []struct {
 		node                   string
 		grams, cost, carbonScr float64
@@ -331,7 +332,8 @@ func TestEvaluateAllocations(t *testing.T) {
 	for _, n := range []int{500, 5000} {
 		nodes := benchNodes(n)
 		vm := VMRequest{CPUCores: 2, MemoryBytes: 4 * gi, AllowSpot: true}
-		allocs := testing.AllocsPerRun(5, func() { Evaluate(vm, nodes, DefaultPolicy()) })
+		p := DefaultPolicy()
+		allocs := testing.AllocsPerRun(5, func() { Evaluate(vm, nodes, p) })
 		if allocs > 2 {
 			t.Errorf("%d nodes: %v allocations per Evaluate, want at most 2", n, allocs)
 		}
@@ -427,6 +429,30 @@ func TestCostBudgetBoundsWhatCarbonMayCost(t *testing.T) {
 	}
 	if err := (Policy{CarbonWeight: 1, CostBudgetPercent: &price, CarbonPricePerTonne: 100}).Validate(); err == nil {
 		t.Error("a cost budget with a carbon price validates")
+	}
+}
+
+// TestDefaultPolicyHasACostBudget: with no policy, carbon decides among the
+// nodes within DefaultCostBudgetPercent of the cheapest, and the cleanest
+// node over it ranks last however clean.
+func TestDefaultPolicyHasACostBudget(t *testing.T) {
+	nodes := []NodeSnapshot{
+		snap("cheap-dirty", "US-CAL-CISO", 400, 0.0400), // $0.2000/h, 30 g/h
+		snap("plus12-clean", "NO", 20, 0.0448),          // $0.2240/h (+12%), 1.5 g/h
+		snap("plus25-cleanest", "NO", 5, 0.0500),        // $0.2500/h (+25%), 0.375 g/h
+	}
+	d := Evaluate(testVM, nodes, DefaultPolicy())
+	if got, want := names(d.Scores), []string{"plus12-clean", "cheap-dirty", "plus25-cleanest"}; !slices.Equal(got, want) {
+		t.Errorf("default policy ranked %v, want %v", got, want)
+	}
+	if last := d.Scores[len(d.Scores)-1]; !last.OverBudget {
+		t.Errorf("%s (+25%%) is not over the default budget of %d%%", last.Node, DefaultCostBudgetPercent)
+	}
+	if err := DefaultPolicy().Validate(); err != nil {
+		t.Errorf("default policy: %v", err)
+	}
+	if WeightedPolicy().CostBudgetPercent != nil {
+		t.Error("the weighted policy has a cost budget")
 	}
 }
 

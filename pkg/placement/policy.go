@@ -76,15 +76,35 @@ type Policy struct {
 	CarbonHorizon time.Duration
 }
 
-// DefaultPolicy weighs carbon, cost and pressure (and GPU fit for GPU VMs)
-// equally, bin-packs GPUs and sets no hard limits.
+// DefaultCostBudgetPercent is the default policy's cost budget: a VM pays
+// at most a fifth more than on its cheapest feasible node for less carbon.
+// A budget is a promise a user can check on every VM, where weights over
+// min-max normalised criteria have no bound on what carbon may cost; and it
+// must span more than one machine shape, or it only ever picks among the
+// nodes of the cheapest shape, which then fill in every zone while the
+// clean zones' other shapes idle (docs/placement-evaluation.md).
+const DefaultCostBudgetPercent = 20
+
+// DefaultPolicy states the carbon/cost trade-off as a cost budget
+// (DefaultCostBudgetPercent), weighs carbon within it, pressure and GPU fit
+// (for GPU VMs) equally, bin-packs GPUs and sets no hard limits.
 func DefaultPolicy() Policy {
+	budget := float64(DefaultCostBudgetPercent)
 	return Policy{
 		CarbonWeight: 1, CostWeight: 1, PressureWeight: 1, GPUWeight: 1,
 		GPUPolicy:         GPUBinpack,
 		Pressure:          TargetLoadPacking,
 		TargetUtilization: DefaultTargetUtilization,
+		CostBudgetPercent: &budget,
 	}
+}
+
+// WeightedPolicy is DefaultPolicy with the carbon/cost trade-off left to
+// the carbon and cost weights: no budget.
+func WeightedPolicy() Policy {
+	p := DefaultPolicy()
+	p.CostBudgetPercent = nil
+	return p
 }
 
 // withDefaults fills the zero fields that have defaults.

@@ -44,9 +44,14 @@ func Select(policies []*v1alpha1.PlacementPolicy, vmLabels map[string]string) (p
 }
 
 // ToPolicy maps the API's policy onto the scoring model's; unset fields keep
-// the default policy's values.
+// the default policy's values. A policy that states the carbon/cost
+// trade-off itself (a carbon or cost weight, a carbon price or a budget)
+// does not get the default cost budget: its weights or price decide.
 func ToPolicy(spec *v1alpha1.PlacementPolicySpec) placement.Policy {
 	p := placement.DefaultPolicy()
+	if spec.CarbonWeight != nil || spec.CostWeight != nil || spec.CarbonPricePerTonne != nil {
+		p = placement.WeightedPolicy()
+	}
 	set := func(dst *float64, v *int32) {
 		if v != nil {
 			*dst = float64(*v)

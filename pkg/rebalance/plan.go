@@ -100,6 +100,9 @@ type planner struct {
 	// scratch holds best's candidates between calls: a pass over thousands
 	// of VMs would otherwise copy every node's snapshot for each.
 	scratch []placement.NodeSnapshot
+	// arrivalRate and zoneFree are per zone, computed when first needed;
+	// add forgets zoneFree, which each move changes.
+	arrivalRate, zoneFree map[string]float64
 }
 
 // nodeState is a node as the moves planned so far leave it.
@@ -370,13 +373,19 @@ func (p *planner) carbon(t *v1alpha1.CarbonTrigger) {
 				continue
 			}
 			p.consider(vm, st, cleaner, rankGrams, p.spec.CostBudgetPercent, v1alpha1.RebalanceCarbon, func(saved savings) (bool, string) {
+				to := p.nodes[saved.target.Node].Snapshot.Zone
+				life := saved.life
+				saved.life = p.horizon(life, to)
 				if saved.life*saved.grams <= saved.mig.Grams {
 					return false, ""
 				}
-				to := p.nodes[saved.target.Node].Snapshot.Zone
 				why := fmt.Sprintf("zone %s at %.0f g/kWh has been %.0f%% cleaner than %s for %s; saves %.2f gCO2eq/h over %s, the move costs %.1f g",
 					to, zones[to], (zones[from]-zones[to])/zones[from]*100, from, p.in.Now.Sub(p.plan.Armed[carbonKey(from, to)]).Round(time.Second),
 					saved.grams, time.Duration(saved.life*float64(time.Hour)).Round(time.Minute), saved.mig.Grams)
+				if saved.life < life {
+					why += fmt.Sprintf(" (VMs arriving in %s would take its free CPUs by then; the VM's expected life is %s)",
+						to, time.Duration(life*float64(time.Hour)).Round(time.Minute))
+				}
 				if b := p.spec.CostBudgetPercent; b != nil {
 					why += fmt.Sprintf("; $%.4f/h against $%.4f/h here, within the %d%% cost budget", saved.target.CostPerHour, saved.now.CostPerHour, *b)
 				}
@@ -384,6 +393,53 @@ func (p *planner) carbon(t *v1alpha1.CarbonTrigger) {
 			})
 		}
 	}
+}
+
+// DisplacementWindow is how far back arrivals into a zone are counted.
+const DisplacementWindow = 24 * time.Hour
+
+// arrivals is the CPU cores per hour of the VMs that started in each zone
+// over the last DisplacementWindow and still run there.
+func (p *planner) arrivals() map[string]float64 {
+	out := map[string]float64{}
+	for i := range p.in.VMs {
+		vm := &p.in.VMs[i]
+		st, ok := p.nodes[vm.Node]
+		if !ok || vm.Started.IsZero() || p.in.Now.Sub(vm.Started) > DisplacementWindow {
+			continue
+		}
+		out[st.Snapshot.Zone] += vm.Request.CPUCores / DisplacementWindow.Hours()
+	}
+	return out
+}
+
+// horizon is how long a VM moved into zone is expected to save: its
+// remaining life, or less when arrivals would fill the zone's free CPU
+// sooner (the room the move takes would then have gone to a new VM).
+func (p *planner) horizon(life float64, zone string) float64 {
+	if p.arrivalRate == nil {
+		p.arrivalRate = p.arrivals()
+	}
+	rate := p.arrivalRate[zone]
+	if rate <= 0 {
+		return life
+	}
+	if p.zoneFree == nil {
+		p.zoneFree = p.freeCPU()
+	}
+	return min(life, p.zoneFree[zone]/rate)
+}
+
+// freeCPU is each zone's unrequested CPU as the moves planned so far leave
+// it, on the nodes that take VMs.
+func (p *planner) freeCPU() map[string]float64 {
+	out := map[string]float64{}
+	for _, st := range p.nodes {
+		if st.evacuate == "" && !st.Unschedulable {
+			out[st.Snapshot.Zone] += max(0, st.Snapshot.AllocatableCPU-st.Snapshot.RequestedCPU)
+		}
+	}
+	return out
 }
 
 // cost moves VMs to a node where they cost less by more than the
@@ -461,7 +517,7 @@ func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, ran
 		// emissions.
 		keep = func([]placement.NodeScore) func(*placement.NodeScore) bool {
 			return func(t *placement.NodeScore) bool {
-				return life*(here.GramsCO2PerHour-t.GramsCO2PerHour) >= migrationCost(&vm.Request, *t, src.Snapshot.CarbonIntensity).Grams
+				return p.horizon(life, p.nodes[t.Node].Snapshot.Zone)*(here.GramsCO2PerHour-t.GramsCO2PerHour) >= migrationCost(&vm.Request, *t, src.Snapshot.CarbonIntensity).Grams
 			}
 		}
 	}
@@ -603,6 +659,7 @@ func (p *planner) add(vm *VM, target string, trigger v1alpha1.RebalanceTriggerTy
 	p.plan.Moves = append(p.plan.Moves, move)
 	p.moved[vm.Namespace+"/"+vm.Name] = true
 	p.budget--
+	p.zoneFree = nil
 	src.flights++
 	dst.flights++
 	src.Snapshot.RequestedCPU -= vm.Request.CPUCores

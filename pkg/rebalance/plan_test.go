@@ -462,3 +462,46 @@ func TestCostMovesDoNotRaiseEmissionsWithoutACarbonPrice(t *testing.T) {
 		}
 	}
 }
+
+// TestCarbonMoveCountsTheRoomArrivalsTake: a move into a clean zone saves
+// only until arrivals would have filled the room it takes; when VMs keep
+// arriving there, the saving over that shorter horizon must still beat the
+// migration.
+func TestCarbonMoveCountsTheRoomArrivalsTake(t *testing.T) {
+	input := func(arrivedAgo time.Duration) *Input {
+		in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+			Nodes: []Node{node("dirty", "PL", 700, 40), node("clean", "NO", 30, 40)},
+			Armed: map[string]time.Time{carbonKey("PL", "NO"): now.Add(-2 * time.Hour)}}
+		// 32 GiB to copy: about 180 g at 700 g/kWh, paid back in about 9
+		// hours on the clean node.
+		place(in, vm("busy", "dirty", 8, 8, 32))
+		for i := range 4 {
+			name := fmt.Sprintf("full-%d", i)
+			in.Nodes = append(in.Nodes, node(name, "NO", 30, 90))
+			v := vm("arrived-"+name, name, 16, 14, 8)
+			v.Started = now.Add(-arrivedAgo)
+			place(in, v)
+		}
+		return in
+	}
+	// 64 CPUs arrived in NO over the last day: the clean node's 16 free
+	// CPUs would be taken in 6 hours, too soon to pay for the copy.
+	plan, err := Compute(spec(carbonTrigger(time.Hour)), input(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Moves) != 0 {
+		t.Errorf("moved %q although arrivals would fill the room in 6h", moves(plan))
+	}
+	// The same VMs arrived two days ago: nothing is arriving, the room
+	// would stay free, and the 24 hours the VM is expected to run pay.
+	if plan, err = Compute(spec(carbonTrigger(time.Hour)), input(48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "busy:dirty->clean" {
+		t.Fatalf("moves = %q, want busy:dirty->clean", got)
+	}
+	if !strings.Contains(plan.Moves[0].Reason, "over 24h0m") {
+		t.Errorf("reason %q does not count the saving over the VM's 24h", plan.Moves[0].Reason)
+	}
+}

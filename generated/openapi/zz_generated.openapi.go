@@ -3640,7 +3640,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalanceMove(ref common.ReferenceCa
 					},
 					"expectedRemainingHours": {
 						SchemaProps: spec.SchemaProps{
-							Description: "ExpectedRemainingHours is the VM's expected remaining life the savings were counted over (as long as it has run so far, 1h to 30d).",
+							Description: "ExpectedRemainingHours is the VM's expected remaining life the savings were counted over (as long as it has run so far, 1h to 30d). A move's grams saved count over less when VMs arriving in the target zone would take its free CPU sooner; the reason then says so.",
 							Default:     0,
 							Type:        []string{"number"},
 							Format:      "double",

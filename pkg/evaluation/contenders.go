@@ -46,9 +46,9 @@ func PriceStrategy(price float64) string { return fmt.Sprintf("hypersdk-$%.0f/t"
 // Contenders are the strategies of the evaluation: default-scheduler first
 // as the baseline, kube-scheduler with tainted spot nodes, HyperSDK's (its
 // default, its weights without the budget, carbon only, forecast, the
-// carbon price sweep and the cost budget sweep), kube-scheduler and HyperSDK's default, carbon only and
-// RebalancedBudget with the rebalancer, the oracle last. Each is fresh:
-// placers keep state.
+// carbon price sweep and the cost budget sweep), kube-scheduler and
+// HyperSDK's default, carbon only and RebalancedBudget with the rebalancer,
+// the oracle last. Each is fresh: placers keep state.
 func Contenders(traces map[string]*carbon.Trace, start, end time.Time, seed uint64) ([]Strategy, error) {
 	carbonOnly := placement.Policy{CarbonWeight: 1}
 	forecast := placement.DefaultPolicy()

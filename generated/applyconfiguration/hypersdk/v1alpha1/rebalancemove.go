@@ -44,6 +44,8 @@ type RebalanceMoveApplyConfiguration struct {
 	MigrationCost     *float64 `json:"migrationCost,omitempty"`
 	// ExpectedRemainingHours is the VM's expected remaining life the
 	// savings were counted over (as long as it has run so far, 1h to 30d).
+	// A move's grams saved count over less when VMs arriving in the target
+	// zone would take its free CPU sooner; the reason then says so.
 	ExpectedRemainingHours *float64 `json:"expectedRemainingHours,omitempty"`
 	// Operation is the Migrate VMOperation carrying the move out
 	// (Automatic).

@@ -50,6 +50,27 @@ type rebalancer struct {
 	clock    *testingclock.FakePassiveClock
 	provider *carbon.TraceProvider
 	horizon  time.Duration
+	// starts are the placements in arrival order, from the first that
+	// may lie within rebalance.DisplacementWindow: the controller
+	// remembers the VMs it saw start, and the planner counts them, gone or
+	// not, as arrivals (rebalance.Input.Starts).
+	starts []rebalance.Start
+}
+
+// started records that a VM of cpus started on node at.
+func (rb *rebalancer) started(node string, at time.Time, cpus int64) {
+	rb.starts = append(rb.starts, rebalance.Start{Node: node, At: at, CPUCores: float64(cpus)})
+}
+
+// recentStarts forgets the starts before rebalance.DisplacementWindow of
+// now and returns the rest.
+func (rb *rebalancer) recentStarts(now time.Time) []rebalance.Start {
+	first := 0
+	for first < len(rb.starts) && now.Sub(rb.starts[first].At) > rebalance.DisplacementWindow {
+		first++
+	}
+	rb.starts = rb.starts[first:]
+	return rb.starts
 }
 
 type moveHistory struct {
@@ -81,7 +102,7 @@ func newRebalancer(cfg *Rebalancing, sim *Simulation, start time.Time) (*rebalan
 
 // pass plans and applies one rebalancing pass at now.
 func (rb *rebalancer) pass(ctx context.Context, now time.Time, sim *Simulation, c *Cluster) ([]migration, error) {
-	in := &rebalance.Input{Now: now, Armed: rb.armed, Placement: placement.DefaultPolicy()}
+	in := &rebalance.Input{Now: now, Armed: rb.armed, Placement: placement.DefaultPolicy(), Starts: rb.recentStarts(now)}
 	rb.clock.SetTime(now)
 	zones := map[string]float64{}
 	for i := range c.Nodes {

@@ -123,6 +123,9 @@ func (sim *Simulation) Run(ctx context.Context, s Strategy) (Result, error) {
 		r.Placed++
 		r.PlacedVMs[k] = true
 		since[k], where[k] = vm.Arrival, i
+		if rb != nil {
+			rb.started(c.Nodes[i].Name, vm.Arrival, vm.CPUs)
+		}
 	}
 	if err := rebalanceUntil(sim.End); err != nil {
 		return Result{}, err

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
@@ -38,6 +39,23 @@ type cluster struct {
 	// placement are the PlacementPolicies: each VM is ranked with the one
 	// the scheduler extender would place it with.
 	placement []*v1alpha1.PlacementPolicy
+	// starts are the VMs that started over the last DisplacementWindow,
+	// running or departed, as the controller saw them.
+	starts []Start
+}
+
+// running is where and when each running VM instance started, by UID.
+func (cl *cluster) running() map[types.UID]Start {
+	out := make(map[types.UID]Start, len(cl.vmis))
+	for i := range cl.vmis {
+		vmi := &cl.vmis[i]
+		if vmi.Status.Phase != kvv1.Running || vmi.Status.NodeName == "" {
+			continue
+		}
+		out[vmi.UID] = Start{Node: vmi.Status.NodeName, At: vmi.CreationTimestamp.Time,
+			CPUCores: cl.vmRequests[vmi.Namespace+"/"+vmi.Name][0]}
+	}
+	return out
 }
 
 type zoneIntensity struct {
@@ -142,7 +160,7 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 			}
 		}
 	}
-	in = &Input{Now: c.cfg.Clock.Now(), Placement: placement.DefaultPolicy(), Armed: map[string]time.Time{}}
+	in = &Input{Now: c.cfg.Clock.Now(), Placement: placement.DefaultPolicy(), Armed: map[string]time.Time{}, Starts: cl.starts}
 	for _, a := range p.Status.Armed {
 		in.Armed[a.Key] = a.Since.Time
 	}

@@ -81,6 +81,8 @@ type Controller struct {
 	// untainted is true once a pass has left no maintenance taint on any
 	// node, so that passes without policies need not list the nodes.
 	untainted bool
+	// starts remembers recent VM starts: arrivals, departed ones too.
+	starts startLog
 }
 
 // New returns a rebalancer; Run starts it.
@@ -128,6 +130,7 @@ func (c *Controller) Pass(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		cl.starts = c.starts.observe(c.cfg.Clock.Now(), cl.running())
 		for i := range list.Items {
 			p := &list.Items[i]
 			maintenance, err := c.sync(ctx, cl, p)

@@ -61,6 +61,20 @@ type Input struct {
 	// Placement ranks candidate nodes, as for a new VM, for the VMs
 	// without a policy of their own.
 	Placement placement.Policy
+	// Starts lists every VM that started on the nodes over the last
+	// DisplacementWindow, running or departed, whatever the policy
+	// selects: the arrivals that take a zone's free CPU. Nil counts the
+	// VMs above that started then; they are only those still running,
+	// and most VMs started in a day end within it, so arrivals would look
+	// several times slower than they are.
+	Starts []Start
+}
+
+// Start is where and when a VM started, and what it requested.
+type Start struct {
+	Node     string
+	At       time.Time
+	CPUCores float64
 }
 
 // Plan is the outcome of one pass.
@@ -399,16 +413,24 @@ func (p *planner) carbon(t *v1alpha1.CarbonTrigger) {
 const DisplacementWindow = 24 * time.Hour
 
 // arrivals is the CPU cores per hour of the VMs that started in each zone
-// over the last DisplacementWindow and still run there.
+// over the last DisplacementWindow (Input.Starts).
 func (p *planner) arrivals() map[string]float64 {
 	out := map[string]float64{}
-	for i := range p.in.VMs {
-		vm := &p.in.VMs[i]
-		st, ok := p.nodes[vm.Node]
-		if !ok || vm.Started.IsZero() || p.in.Now.Sub(vm.Started) > DisplacementWindow {
-			continue
+	count := func(node string, at time.Time, cpu float64) {
+		st, ok := p.nodes[node]
+		if !ok || at.IsZero() || at.After(p.in.Now) || p.in.Now.Sub(at) > DisplacementWindow {
+			return
 		}
-		out[st.Snapshot.Zone] += vm.Request.CPUCores / DisplacementWindow.Hours()
+		out[st.Snapshot.Zone] += cpu / DisplacementWindow.Hours()
+	}
+	if p.in.Starts == nil {
+		for i := range p.in.VMs {
+			vm := &p.in.VMs[i]
+			count(vm.Node, vm.Started, vm.Request.CPUCores)
+		}
+	}
+	for _, s := range p.in.Starts {
+		count(s.Node, s.At, s.CPUCores)
 	}
 	return out
 }

@@ -505,3 +505,46 @@ func TestCarbonMoveCountsTheRoomArrivalsTake(t *testing.T) {
 		t.Errorf("reason %q does not count the saving over the VM's 24h", plan.Moves[0].Reason)
 	}
 }
+
+// TestDepartedVMsCountAsArrivals: VMs that arrived in the clean zone and
+// have already left took its room while they ran, and the next ones will
+// too; counting only the survivors would make arrivals look slower than
+// they are and the room look free for longer.
+func TestDepartedVMsCountAsArrivals(t *testing.T) {
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("dirty", "PL", 700, 40), node("clean", "NO", 30, 40)},
+		Armed: map[string]time.Time{carbonKey("PL", "NO"): now.Add(-2 * time.Hour)}}
+	place(in, vm("busy", "dirty", 8, 8, 32))
+	// Nothing running started in NO lately: the move pays over the VM's
+	// expected 24 hours (TestCarbonMoveCountsTheRoomArrivalsTake).
+	plan, err := Compute(spec(carbonTrigger(time.Hour)), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "busy:dirty->clean" {
+		t.Fatalf("moves = %q, want busy:dirty->clean", got)
+	}
+	// 64 CPUs started on the clean node in the last day and are gone: its
+	// 16 free CPUs would be taken again in 6 hours, too soon to pay. A
+	// start on a node out of the policy's scope is no arrival in NO.
+	for i := range 8 {
+		in.Starts = append(in.Starts, Start{Node: "clean", At: now.Add(-time.Duration(i+1) * time.Hour), CPUCores: 8})
+	}
+	in.Starts = append(in.Starts, Start{Node: "elsewhere", At: now.Add(-time.Hour), CPUCores: 64})
+	if plan, err = Compute(spec(carbonTrigger(time.Hour)), in); err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Moves) != 0 {
+		t.Errorf("moved %q although departed arrivals show the room refilled in 6h", moves(plan))
+	}
+	// Starts older than the window say nothing of today's arrivals.
+	for i := range in.Starts {
+		in.Starts[i].At = now.Add(-DisplacementWindow - time.Duration(i+1)*time.Hour)
+	}
+	if plan, err = Compute(spec(carbonTrigger(time.Hour)), in); err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "busy:dirty->clean" {
+		t.Errorf("moves = %q with only old starts, want busy:dirty->clean", got)
+	}
+}

@@ -113,6 +113,18 @@ func TestRebalancingMovesAndCharges(t *testing.T) {
 		t.Errorf("charged %.3f g (migration %.3f g, $%.5f), want A's %.3f + B's %.3f + the migration", moved.Grams,
 			moved.MigrationGrams, moved.MigrationDollars, onA.Grams, onB.Grams)
 	}
+	// After the move the VM emits on B what it would have emitted more
+	// on A over the same 18 hours.
+	stayed, err := AccountSpan(v, &a, sim.Traces, t0.Add(6*time.Hour), sim.End)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved := stayed.Grams - onB.Grams; saved <= 0 || math.Abs(moved.MovedSavedGrams-saved) > 1e-9 {
+		t.Errorf("moved VMs saved %.3f g, want A's %.3f - B's %.3f over the same span", moved.MovedSavedGrams, stayed.Grams, onB.Grams)
+	}
+	if plain.MovedSavedGrams != 0 {
+		t.Errorf("without moves the moved VMs saved %.3f g, want 0", plain.MovedSavedGrams)
+	}
 	if moved.Grams >= plain.Grams || moved.ZoneCPUHours["B"] != 4*18 {
 		t.Errorf("with the rebalancer %.1f g and %v CPU-hours, want less than %.1f g and 72 on B", moved.Grams, moved.ZoneCPUHours, plain.Grams)
 	}

@@ -129,3 +129,20 @@ func TestRebalancingMovesAndCharges(t *testing.T) {
 		t.Errorf("with the rebalancer %.1f g and %v CPU-hours, want less than %.1f g and 72 on B", moved.Grams, moved.ZoneCPUHours, plain.Grams)
 	}
 }
+
+// TestRebalancerGivesTheDaysStarts: the planner sees every placement of
+// the last rebalance.DisplacementWindow, departed VMs too, as the
+// controller remembers them, and the older ones are dropped.
+func TestRebalancerGivesTheDaysStarts(t *testing.T) {
+	var rb rebalancer
+	rb.started("a", t0.Add(-30*time.Hour), 4)
+	rb.started("b", t0.Add(-10*time.Hour), 2)
+	rb.started("a", t0.Add(-time.Hour), 8)
+	got := rb.recentStarts(t0)
+	if len(got) != 2 || got[0].Node != "b" || got[1].CPUCores != 8 {
+		t.Fatalf("starts = %+v, want b's 2 CPUs 10h ago and a's 8 CPUs 1h ago", got)
+	}
+	if got := rb.recentStarts(t0.Add(20 * time.Hour)); len(got) != 1 || got[0].CPUCores != 8 {
+		t.Errorf("starts 20h later = %+v, want only a's last", got)
+	}
+}

@@ -418,7 +418,7 @@ func (p *planner) arrivals() map[string]float64 {
 	out := map[string]float64{}
 	count := func(node string, at time.Time, cpu float64) {
 		st, ok := p.nodes[node]
-		if !ok || at.IsZero() || at.After(p.in.Now) || p.in.Now.Sub(at) > DisplacementWindow {
+		if !ok || at.IsZero() || p.in.Now.Sub(at) > DisplacementWindow {
 			return
 		}
 		out[st.Snapshot.Zone] += cpu / DisplacementWindow.Hours()

@@ -397,7 +397,7 @@ func (p *planner) carbon(t *v1alpha1.CarbonTrigger) {
 					to, zones[to], (zones[from]-zones[to])/zones[from]*100, from, p.in.Now.Sub(p.plan.Armed[carbonKey(from, to)]).Round(time.Second),
 					saved.grams, time.Duration(saved.life*float64(time.Hour)).Round(time.Minute), saved.mig.Grams)
 				if saved.life < life {
-					why += fmt.Sprintf(" (VMs arriving in %s would take its free CPUs by then; the VM's expected life is %s)",
+					why += fmt.Sprintf(" (VMs arriving in %s or dirtier zones would take its free CPUs by then; the VM's expected life is %s)",
 						to, time.Duration(life*float64(time.Hour)).Round(time.Minute))
 				}
 				if b := p.spec.CostBudgetPercent; b != nil {
@@ -412,16 +412,21 @@ func (p *planner) carbon(t *v1alpha1.CarbonTrigger) {
 // DisplacementWindow is how far back arrivals into a zone are counted.
 const DisplacementWindow = 24 * time.Hour
 
-// arrivals is the CPU cores per hour of the VMs that started in each zone
-// over the last DisplacementWindow (Input.Starts).
+// arrivals is, per zone, the CPU cores per hour of the VMs that would
+// have taken its free CPU: those that started over the last
+// DisplacementWindow (Input.Starts) in the zone or in any zone at least as
+// dirty. The placement model ranks a cleaner zone first, so a VM that
+// started in a dirtier one went there for want of room in the cleaner, and
+// would have taken any room a move leaves it. Starts in cleaner zones, and
+// in zones of unknown intensity, are not counted against it.
 func (p *planner) arrivals() map[string]float64 {
-	out := map[string]float64{}
+	started := map[string]float64{}
 	count := func(node string, at time.Time, cpu float64) {
 		st, ok := p.nodes[node]
 		if !ok || at.IsZero() || p.in.Now.Sub(at) > DisplacementWindow {
 			return
 		}
-		out[st.Snapshot.Zone] += cpu / DisplacementWindow.Hours()
+		started[st.Snapshot.Zone] += cpu / DisplacementWindow.Hours()
 	}
 	if p.in.Starts == nil {
 		for i := range p.in.VMs {
@@ -431,6 +436,27 @@ func (p *planner) arrivals() map[string]float64 {
 	}
 	for _, s := range p.in.Starts {
 		count(s.Node, s.At, s.CPUCores)
+	}
+	intensity := map[string]float64{}
+	for _, st := range p.nodes {
+		if s := &st.Snapshot; s.CarbonKnown {
+			intensity[s.Zone] = s.CarbonIntensity
+		}
+	}
+	out := make(map[string]float64, len(intensity))
+	for zone := range intensity {
+		for from, rate := range started {
+			if from == zone {
+				out[zone] += rate
+			} else if ci, ok := intensity[from]; ok && ci >= intensity[zone] {
+				out[zone] += rate
+			}
+		}
+	}
+	for zone, rate := range started {
+		if _, known := intensity[zone]; !known {
+			out[zone] = rate
+		}
 	}
 	return out
 }

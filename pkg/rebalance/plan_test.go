@@ -510,6 +510,41 @@ func TestCarbonMoveCountsTheRoomArrivalsTake(t *testing.T) {
 // have already left took its room while they ran, and the next ones will
 // too; counting only the survivors would make arrivals look slower than
 // they are and the room look free for longer.
+// A VM that started in a zone dirtier than the target would have taken the
+// target's room had it had any: its start is an arrival into the target. A
+// start in a cleaner zone is not.
+func TestArrivalsInDirtierZonesTakeTheCleanRoom(t *testing.T) {
+	cleaner := node("cleaner", "SE", 10, 40)
+	cleaner.Unschedulable = true // no room: the move's target is NO
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("dirty", "PL", 700, 40), node("mid", "DE", 400, 40), node("clean", "NO", 30, 40), cleaner},
+		Armed: map[string]time.Time{carbonKey("PL", "NO"): now.Add(-2 * time.Hour)}}
+	place(in, vm("busy", "dirty", 8, 8, 32))
+	// 64 CPUs started in SE in the last day: cleaner than NO, they had
+	// room of their own, and NO's 16 free CPUs stay free for the VM's life.
+	for i := range 8 {
+		in.Starts = append(in.Starts, Start{Node: "cleaner", At: now.Add(-time.Duration(i+1) * time.Hour), CPUCores: 8})
+	}
+	plan, err := Compute(spec(carbonTrigger(time.Hour)), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "busy:dirty->clean" {
+		t.Fatalf("moves = %q with starts only in a cleaner zone, want busy:dirty->clean", got)
+	}
+	// The same starts in DE, dirtier than NO: they went there for want of
+	// room in NO and would have filled its 16 free CPUs in 6 hours.
+	for i := range in.Starts {
+		in.Starts[i].Node = "mid"
+	}
+	if plan, err = Compute(spec(carbonTrigger(time.Hour)), in); err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Moves) != 0 {
+		t.Errorf("moved %q although arrivals in a dirtier zone would refill NO in 6h", moves(plan))
+	}
+}
+
 func TestDepartedVMsCountAsArrivals(t *testing.T) {
 	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
 		Nodes: []Node{node("dirty", "PL", 700, 40), node("clean", "NO", 30, 40)},

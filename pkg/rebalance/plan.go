@@ -446,9 +446,7 @@ func (p *planner) arrivals() map[string]float64 {
 	out := make(map[string]float64, len(intensity))
 	for zone := range intensity {
 		for from, rate := range started {
-			if from == zone {
-				out[zone] += rate
-			} else if ci, ok := intensity[from]; ok && ci >= intensity[zone] {
+			if ci, known := intensity[from]; from == zone || known && ci >= intensity[zone] {
 				out[zone] += rate
 			}
 		}

@@ -506,13 +506,10 @@ func TestCarbonMoveCountsTheRoomArrivalsTake(t *testing.T) {
 	}
 }
 
-// TestDepartedVMsCountAsArrivals: VMs that arrived in the clean zone and
-// have already left took its room while they ran, and the next ones will
-// too; counting only the survivors would make arrivals look slower than
-// they are and the room look free for longer.
-// A VM that started in a zone dirtier than the target would have taken the
-// target's room had it had any: its start is an arrival into the target. A
-// start in a cleaner zone is not.
+// TestArrivalsInDirtierZonesTakeTheCleanRoom: a VM that started in a zone
+// dirtier than the target would have taken the target's room had it had
+// any, so its start is an arrival into the target; a start in a cleaner
+// zone is not.
 func TestArrivalsInDirtierZonesTakeTheCleanRoom(t *testing.T) {
 	cleaner := node("cleaner", "SE", 10, 40)
 	cleaner.Unschedulable = true // no room: the move's target is NO
@@ -545,6 +542,10 @@ func TestArrivalsInDirtierZonesTakeTheCleanRoom(t *testing.T) {
 	}
 }
 
+// TestDepartedVMsCountAsArrivals: VMs that arrived in the clean zone and
+// have already left took its room while they ran, and the next ones will
+// too; counting only the survivors would make arrivals look slower than
+// they are and the room look free for longer.
 func TestDepartedVMsCountAsArrivals(t *testing.T) {
 	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
 		Nodes: []Node{node("dirty", "PL", 700, 40), node("clean", "NO", 30, 40)},

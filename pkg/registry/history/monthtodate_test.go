@@ -17,19 +17,22 @@ import (
 // costPerHour adds up to, while the recorded field is the store's own.
 func TestClusterCostMonthToDate(t *testing.T) {
 	ctx := context.Background()
-	store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{})
+	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	// The store's clock too: on the real one, samples at a fixed date fall
+	// into the downsampled past two days later, and Append refuses them.
+	clock := clocktesting.NewFakePassiveClock(now)
+	store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
 	// 6 per hour every 10s for the last 40 minutes: 4 so far this month.
 	for at := now.Add(-40 * time.Minute).Add(10 * time.Second); !at.After(now); at = at.Add(10 * time.Second) {
 		if err := store.Append(ctx, history.Batch{Time: at, Cluster: history.ClusterSample{VMs: 1, CostPerHour: 6}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r := NewClusterREST(Config{Store: store, Clock: clocktesting.NewFakePassiveClock(now)})
+	r := NewClusterREST(Config{Store: store, Clock: clock})
 	q := history.Query{Start: now.Add(-6 * time.Minute), End: now, Step: 30 * time.Second,
 		Fields: []string{history.FieldCostPerHour, history.FieldCostMonthToDate}}
 	series, err := r.clusterSeries(ctx, q)

@@ -16,11 +16,12 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 )
 
-// Watchers share one copy of each event's object. Run with -race: two
-// sources applied from their own goroutines, lists and gets alongside, and
-// watchers (some filtered) that read what they receive concurrently; every
-// watcher must end with exactly the views the cache holds, having seen
-// positions that never go back.
+// Watchers share one copy of each event's object. Two sources applied
+// from their own goroutines, lists and gets alongside, and watchers (some
+// filtered) that read what they receive concurrently; every watcher must
+// end with exactly the views the cache holds, having seen positions that
+// never go back. `make race` (part of `make test`) runs it with -race,
+// which catches a read outside the lock (dropping Get's read lock fails it).
 func TestWatchFanOutUnderConcurrency(t *testing.T) {
 	const (
 		keys     = 50

@@ -55,7 +55,8 @@ type FilteredNode struct {
 
 // Decision is the outcome of Evaluate.
 type Decision struct {
-	// Scores ranks the feasible nodes, best first, ties by node name.
+	// Scores ranks the feasible nodes, best first, ties by the VM's price
+	// there, then by node name.
 	Scores []NodeScore
 	// Filtered lists the infeasible nodes in input order.
 	Filtered []FilteredNode

@@ -16,7 +16,8 @@ import "github.com/hypersdk/hypersdk/pkg/cost"
 // over the criteria with a positive weight, the GPU criterion only for VMs
 // that ask for GPUs (zero when no weight is positive). A node with unknown
 // carbon intensity is not filtered but scores 0 on carbon. Scores are ranked
-// best first, ties by node name; Filtered keeps the input order.
+// best first, ties by the VM's price there, then by node name; Filtered
+// keeps the input order.
 //
 // Evaluate does no I/O, does not modify its inputs and is safe to call
 // concurrently; p should pass Validate. It is called for every pod on clusters of thousands of nodes,

@@ -61,7 +61,7 @@ func TestEvaluateRanking(t *testing.T) {
 			[]float64{200.0 / 3, (2*100*3.75/16.5 + 100) / 3, 50.0 / 3}},
 		// GPU weight does not count for a VM without GPUs.
 		{"GPU weight ignored", Policy{CostWeight: 1, GPUWeight: 5}, []string{"es", "ca", "no"}, []float64{100, 50, 0}},
-		{"no weights: name order", Policy{}, []string{"ca", "es", "no"}, []float64{0, 0, 0}},
+		{"no weights: price order", Policy{}, []string{"es", "ca", "no"}, []float64{0, 0, 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := Evaluate(testVM, zones(), tc.policy)
@@ -391,7 +391,7 @@ func TestCostBudgetBoundsWhatCarbonMayCost(t *testing.T) {
 		want   []string
 		over   int
 	}{
-		{0, []string{"cheap-dirty", "plus10-clean", "plus12-clean", "plus4-mid"}, 3},
+		{0, []string{"cheap-dirty", "plus4-mid", "plus10-clean", "plus12-clean"}, 3},
 		{5, []string{"plus4-mid", "cheap-dirty", "plus10-clean", "plus12-clean"}, 2},
 		{10, []string{"plus10-clean", "plus4-mid", "cheap-dirty", "plus12-clean"}, 1},
 		{50, []string{"plus12-clean", "plus10-clean", "plus4-mid", "cheap-dirty"}, 0},
@@ -403,7 +403,7 @@ func TestCostBudgetBoundsWhatCarbonMayCost(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := Evaluate(testVM, nodes, p)
-		// Over budget, ties at 0 go by name.
+		// Over budget, ties at 0 go by price.
 		if got := names(d.Scores); !slices.Equal(got, tc.want) {
 			t.Errorf("budget %v%%: ranked %v, want %v", tc.budget, got, tc.want)
 		}

@@ -6,22 +6,35 @@ import (
 	"strings"
 )
 
-// rankKey is a score's total and where the score is. It holds no pointers,
-// so sorting keys needs no GC write barriers.
+// rankKey is a score's total, the VM's price on the node and where the
+// score is. It holds no pointers, so sorting keys needs no GC write barriers.
 type rankKey struct {
 	total float64
+	cost  float64
 	over  bool // over the cost budget: after every node in budget
 	i     int
 }
 
 // rank sorts scores best first (nodes in the cost budget before those over
-// it), ties by node name. It sorts small keys and
+// it), ties by the VM's price on the node and then by node name.
+//
+// Why price before name: nodes tie when the policy's criteria cannot tell
+// them apart, as carbon alone cannot within one zone. By name, VMs then
+// fill one node after another whatever its shape, and a node whose shape
+// only some VMs fit (the memory of an 8-vCPU VM with 4 GiB per vCPU) is
+// filled by VMs that fit anywhere. The VM's price is lowest on the shape
+// whose prices match what it asks for, and on spot nodes where it allows
+// them. Over 48 month-long evaluation cases (docs/placement-evaluation.md)
+// carbon-only placement then rejected no more VMs than kube-scheduler with
+// spot nodes tainted, where by name it rejected more in 9.
+//
+// It sorts small keys and
 // then permutes scores in place, because moving whole NodeScores through a
 // sort of thousands of nodes costs more than scoring them.
 func rank(scores []NodeScore) {
 	keys := make([]rankKey, len(scores))
 	for i := range scores {
-		keys[i] = rankKey{total: scores[i].Total, over: scores[i].OverBudget, i: i}
+		keys[i] = rankKey{total: scores[i].Total, cost: scores[i].CostPerHour, over: scores[i].OverBudget, i: i}
 	}
 	slices.SortFunc(keys, func(a, b rankKey) int {
 		if a.over != b.over {
@@ -31,6 +44,9 @@ func rank(scores []NodeScore) {
 			return -1
 		}
 		if c := cmp.Compare(b.total, a.total); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.cost, b.cost); c != 0 {
 			return c
 		}
 		return strings.Compare(scores[a.i].Node, scores[b.i].Node)

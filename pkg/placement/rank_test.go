@@ -15,6 +15,10 @@ func TestRank(t *testing.T) {
 		{"already ranked", []NodeScore{{Node: "a", Total: 3}, {Node: "b", Total: 2}}, []string{"a", "b"}},
 		{"reversed", []NodeScore{{Node: "a", Total: 1}, {Node: "b", Total: 2}, {Node: "c", Total: 3}}, []string{"c", "b", "a"}},
 		{"ties by name", []NodeScore{{Node: "c", Total: 5}, {Node: "a", Total: 5}, {Node: "b", Total: 9}, {Node: "d", Total: 5}}, []string{"b", "a", "c", "d"}},
+		// Equal totals: the cheaper node first, then by name; a higher
+		// total still wins over a lower price.
+		{"ties by price, then name", []NodeScore{{Node: "a", Total: 5, CostPerHour: 0.3}, {Node: "b", Total: 5, CostPerHour: 0.1},
+			{Node: "c", Total: 6, CostPerHour: 0.9}, {Node: "d", Total: 5, CostPerHour: 0.1}}, []string{"c", "b", "d", "a"}},
 		// Two cycles: positions 0↔1 and 2→3→4→2.
 		{"several cycles", []NodeScore{{Node: "b", Total: 4}, {Node: "a", Total: 5}, {Node: "e", Total: 1}, {Node: "c", Total: 3}, {Node: "d", Total: 2}}, []string{"a", "b", "c", "d", "e"}},
 	} {

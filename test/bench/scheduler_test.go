@@ -314,7 +314,10 @@ func sum(a, c histogram) histogram {
 }
 
 // quantile interpolates linearly within the bucket holding the rank, as
-// Prometheus' histogram_quantile does.
+// Prometheus' histogram_quantile does, and like it answers the highest
+// finite bound when the rank is in the +Inf bucket (scraped as text,
+// kube-scheduler's histograms carry it): the quantile is then at least
+// that bound.
 func quantile(h histogram, q float64) float64 {
 	if h.count == 0 {
 		return math.NaN()
@@ -322,11 +325,17 @@ func quantile(h histogram, q float64) float64 {
 	rank := q * float64(h.count)
 	i := sort.Search(len(h.buckets), func(i int) bool { return float64(h.buckets[i]) >= rank })
 	if i == len(h.buckets) {
-		return h.bounds[len(h.bounds)-1]
+		i = len(h.buckets) - 1
+		if !math.IsInf(h.bounds[i], 1) {
+			return h.bounds[i]
+		}
 	}
 	lo, below := 0.0, 0.0
 	if i > 0 {
 		lo, below = h.bounds[i-1], float64(h.buckets[i-1])
+	}
+	if math.IsInf(h.bounds[i], 1) {
+		return lo
 	}
 	inBucket := float64(h.buckets[i]) - below
 	if inBucket == 0 {

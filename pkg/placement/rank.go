@@ -20,17 +20,18 @@ type rankKey struct {
 //
 // Why price before name: nodes tie when the policy's criteria cannot tell
 // them apart, as carbon alone cannot within one zone. By name, VMs then
-// fill one node after another whatever its shape, and a node whose shape
-// only some VMs fit (the memory of an 8-vCPU VM with 4 GiB per vCPU) is
-// filled by VMs that fit anywhere. The VM's price is lowest on the shape
-// whose prices match what it asks for, and on spot nodes where it allows
-// them. Over 48 month-long evaluation cases (docs/placement-evaluation.md)
-// carbon-only placement then rejected no more VMs than kube-scheduler with
-// spot nodes tainted, where by name it rejected more in 9.
+// fill one node after another whatever its shape, and the shapes that
+// only some VMs fit (those with the most memory per CPU, for VMs that ask
+// for it) are filled by VMs that fit anywhere. The VM's price is lowest
+// on the shape whose prices suit what it asks for, and on spot nodes where
+// it allows them. Over the 48 month-long evaluation cases
+// (docs/placement-evaluation.md), carbon-only placement then rejected no
+// more VMs than kube-scheduler with spot nodes tainted in any case, where
+// by name it rejected more in 9.
 //
-// It sorts small keys and
-// then permutes scores in place, because moving whole NodeScores through a
-// sort of thousands of nodes costs more than scoring them.
+// It sorts small keys and then permutes scores in place, because moving
+// whole NodeScores through a sort of thousands of nodes costs more than
+// scoring them.
 func rank(scores []NodeScore) {
 	keys := make([]rankKey, len(scores))
 	for i := range scores {

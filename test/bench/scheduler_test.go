@@ -276,9 +276,16 @@ func label(m *dto.Metric, name string) string {
 	return ""
 }
 
+// toHistogram keeps the finite buckets. Scraped as text, kube-scheduler's
+// histograms carry the +Inf bucket too; the count holds it, and without it a
+// quantile past the last finite bound is that bound, as Prometheus'
+// histogram_quantile answers, not +Inf.
 func toHistogram(h *dto.Histogram) histogram {
 	out := histogram{count: h.GetSampleCount()}
 	for _, bk := range h.Bucket {
+		if math.IsInf(bk.GetUpperBound(), 1) {
+			continue
+		}
 		out.bounds = append(out.bounds, bk.GetUpperBound())
 		out.buckets = append(out.buckets, bk.GetCumulativeCount())
 	}
@@ -314,10 +321,7 @@ func sum(a, c histogram) histogram {
 }
 
 // quantile interpolates linearly within the bucket holding the rank, as
-// Prometheus' histogram_quantile does, and like it answers the highest
-// finite bound when the rank is in the +Inf bucket (scraped as text,
-// kube-scheduler's histograms carry it): the quantile is then at least
-// that bound.
+// Prometheus' histogram_quantile does.
 func quantile(h histogram, q float64) float64 {
 	if h.count == 0 {
 		return math.NaN()
@@ -325,17 +329,11 @@ func quantile(h histogram, q float64) float64 {
 	rank := q * float64(h.count)
 	i := sort.Search(len(h.buckets), func(i int) bool { return float64(h.buckets[i]) >= rank })
 	if i == len(h.buckets) {
-		i = len(h.buckets) - 1
-		if !math.IsInf(h.bounds[i], 1) {
-			return h.bounds[i]
-		}
+		return h.bounds[len(h.bounds)-1]
 	}
 	lo, below := 0.0, 0.0
 	if i > 0 {
 		lo, below = h.bounds[i-1], float64(h.buckets[i-1])
-	}
-	if math.IsInf(h.bounds[i], 1) {
-		return lo
 	}
 	inBucket := float64(h.buckets[i]) - below
 	if inBucket == 0 {

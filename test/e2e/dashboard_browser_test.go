@@ -210,7 +210,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	framework.Eventually(t, "the console connected", func(context.Context) (bool, error) {
 		got, err := text(tab, `document.getElementById("state").innerText`)
-		return got == "connected", err
+		if err != nil || got == "connected" {
+			return got == "connected", err
+		}
+		// What the page got so far says where a console that never
+		// connects stopped: its script, the WebSocket's handshake, or a
+		// refusal.
+		loaded, err := text(tab, `performance.getEntriesByType("resource").map(e => e.name.replace(location.origin, "") + " " + Math.round(e.duration) + "ms").join(", ")`)
+		return false, fmt.Errorf("console state %q, page loaded [%s] (%v)", got, loaded, err)
 	})
 	typeKeys("\r")
 	screen("login:")

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -189,10 +190,20 @@ func startDashboard(t *testing.T, ctx context.Context, kubeconfig, clusters stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What the dashboard logged (its proxy's errors) is shown when the test
+	// fails; it is read only after the command has ended.
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stop(); _ = cmd.Wait() })
+	t.Cleanup(func() {
+		stop()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("kubectl hyper dashboard's log:\n%s", stderr.String())
+		}
+	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "Dashboard: http://127.0.0.1:") {
 		t.Fatalf("first line %q, %v", line, err)

@@ -211,6 +211,9 @@ func setSuspend(t *testing.T, ns, name string, suspend bool) {
 // seasonal-naive (each hour gets the value of the same hour a day before),
 // so the test recomputes it from the trace file and checks the choice.
 func TestBackupCarbonWindow(t *testing.T) {
+	// Mostly waiting (for the run its carbon plan starts): it runs beside the other
+	// waiting tests once the sequential ones are done.
+	t.Parallel()
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
 	ns := env.Namespace(t, "backup-carbon")

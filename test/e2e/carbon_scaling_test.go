@@ -79,6 +79,9 @@ func upcomingBands(t *testing.T, zone string) []int32 {
 // events say so; an override lifts the caps; bad policies are refused with
 // field paths.
 func TestCarbonScalingPolicy(t *testing.T) {
+	// Mostly waiting (for the replayed intensity to cross the policy's bands): it runs beside the other
+	// waiting tests once the sequential ones are done.
+	t.Parallel()
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
 	ns := env.Namespace(t, "carbon-scaling")

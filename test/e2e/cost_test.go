@@ -30,6 +30,9 @@ func vmCost(ctx context.Context, ns, vm string) (*v1alpha1.VirtualMachineCost, e
 // usage on its node, and today's and the month's cost build up from history
 // no faster than the VM has run.
 func TestVMCost(t *testing.T) {
+	// Mostly waiting (for the recorder's history to give a cost): it runs beside the other
+	// waiting tests once the sequential ones are done.
+	t.Parallel()
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
 	ns := env.Namespace(t, "cost")

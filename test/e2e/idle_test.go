@@ -21,6 +21,9 @@ import (
 // Stop VMOperation; an opted-out idle VM is reported and left running; a
 // busy one is not reported. Bad policies are refused with field paths.
 func TestIdleVMPolicy(t *testing.T) {
+	// Mostly waiting (for the policy's idle window to pass): it runs beside the other
+	// waiting tests once the sequential ones are done.
+	t.Parallel()
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
 	ns := env.Namespace(t, "idle")

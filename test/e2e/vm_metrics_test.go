@@ -246,6 +246,9 @@ func withoutMetricsAPI(t *testing.T, f func()) {
 // metrics.k8s.io is gone (ScalingActive=False, not a scale to the minimum),
 // and back down when they go idle.
 func TestHPAScalesPoolOnVMMetrics(t *testing.T) {
+	// Mostly waiting (for kube-controller-manager's HPA passes): it runs beside the other
+	// waiting tests once the sequential ones are done.
+	t.Parallel()
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
 	ns := env.Namespace(t, "vm-hpa")

@@ -3,6 +3,7 @@ package framework
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -18,6 +19,12 @@ func NewBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Con
 	t.Helper()
 	if _, err := os.Stat(Chromium); err != nil {
 		t.Fatalf("no browser at %s (%v): make test installs Debian's chromium with hack/chromium.sh", Chromium, err)
+	}
+	// The pages' libraries (xterm.js, noVNC) come from make ui and are
+	// embedded when the dashboard is built from this tree: without them every
+	// page would stay "loading" and each test wait out its deadline.
+	if _, err := os.Stat(filepath.Join(RepoRoot(), "pkg", "dashboard", "ui", "vendor", "xterm.mjs")); err != nil {
+		t.Fatalf("the dashboard's browser libraries are missing (%v): make test builds them first (make ui)", err)
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(Chromium), chromedp.NoSandbox,
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),

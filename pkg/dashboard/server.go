@@ -165,7 +165,10 @@ func newCluster(name string, ep Endpoint, forward bool) (*cluster, error) {
 		},
 		FlushInterval: -1, // watches stream
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			klog.ErrorS(err, "Proxying to a cluster", "cluster", name, "method", r.Method, "path", r.URL.Path)
+			// A browser that went away (a watch it stopped) is no error.
+			if r.Context().Err() == nil {
+				klog.ErrorS(err, "Proxying to a cluster", "cluster", name, "method", r.Method, "path", r.URL.Path)
+			}
 			writeError(w, http.StatusBadGateway, fmt.Errorf("cluster %s: %w", name, err))
 		},
 	}

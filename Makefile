@@ -1,6 +1,11 @@
 # HyperSDK. `make run` brings up the sandbox; `make test` runs every test.
 GO ?= go
 BIN := _output/bin
+# Every build but the race detector's is static, as the images hold them and
+# the end-to-end tests build the commands they start. One configuration, so
+# go vet, the tests and those commands share one build cache: with cgo on,
+# every package that imports net compiled twice on a cold machine.
+export CGO_ENABLED ?= 0
 
 .PHONY: all build ui run test unit race e2e bench verify generate tools images krew clean
 
@@ -30,17 +35,29 @@ run: build
 	@bin=$$(hack/tools-bin.sh) && $(BIN)/hypersdk-sandbox --control-plane-bin "$$bin" --dir _output/sandbox
 
 # verify first: stale generated code or vet findings fail the run early;
-# then the race detector, before the long run.
-test: verify race
-	@hack/tools-bin.sh >/dev/null
-	@hack/prometheus-bin.sh >/dev/null
+# then the race detector, before the long run. On a cold machine the control
+# plane's binaries and Prometheus take most of the time before the first
+# test: they build beside verify and the race detector's run, which leave a
+# core idle much of the time (code generation is mostly single-threaded).
+test:
+	@hack/tools-bin.sh >/dev/null & tools=$$!; \
+	hack/prometheus-bin.sh >/dev/null & prometheus=$$!; \
+	$(MAKE) --no-print-directory verify race; status=$$?; \
+	wait $$tools || status=1; wait $$prometheus || status=1; \
+	exit $$status
 	@hack/chromium.sh >/dev/null
 	@hack/dashboard-ui.sh
+	# The packages under test/ take most of the run, mostly waiting on a
+	# control plane: they start first, and the unit tests build and run
+	# beside them (go test ./... reached test/ only after every other package).
 	# The timeout guards against a hang: test/e2e alone took 38 of its 50
 	# minutes in CI before the dashboard's browser tests were added.
 	# -parallel: the e2e tests that mostly wait (t.Parallel) wait together,
 	# whatever the machine's core count.
-	$(GO) test -count=1 -timeout 70m -parallel 6 ./...
+	@$(GO) test -count=1 -timeout 70m -parallel 6 ./test/... & e2e=$$!; \
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/); status=$$?; \
+	wait $$e2e || status=1; \
+	exit $$status
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)

@@ -18,20 +18,29 @@ hypersdk::all_built() {
 
 # hypersdk::cached_build <module dir> <bin dir> <estimate> <name=package>...
 # builds each package of the module into <bin dir>/<name> unless all are
-# there already. <estimate> is printed before a cold build so nobody thinks
-# it hangs. GOFLAGS_EXTRA adds flags to every go build (for example tags).
+# there already; <name> is the package's last path element, as go build
+# names it. <estimate> is printed before a cold build so nobody thinks it
+# hangs. GOFLAGS_EXTRA adds flags to the go build (for example tags).
 hypersdk::cached_build() {
   local module_dir="$1" bin="$2" estimate="$3"
   shift 3
-  local specs=("$@") spec names=()
-  for spec in "${specs[@]}"; do names+=("${spec%%=*}"); done
+  local specs=("$@") spec names=() pkgs=()
+  for spec in "${specs[@]}"; do
+    names+=("${spec%%=*}")
+    pkgs+=("${spec#*=}")
+    if [[ "${spec%%=*}" != "$(basename "${spec#*=}")" ]]; then
+      echo "hypersdk: ${spec}: go build names the binary $(basename "${spec#*=}")" >&2
+      return 1
+    fi
+  done
   hypersdk::all_built "${bin}" "${names[@]}" && return 0
 
   local root
   root="$(hypersdk::cache_root)"
   mkdir -p "${root}"
-  # One builder at a time: parallel test packages may all ask at once.
-  exec 9>"${root}/.lock"
+  # One builder per target: parallel test packages may all ask at once.
+  # Different targets build side by side (make test starts them together).
+  exec 9>"${root}/.$(basename "$(dirname "${bin}")").lock"
   flock 9
   if ! hypersdk::all_built "${bin}" "${names[@]}"; then
     local tmp
@@ -40,19 +49,18 @@ hypersdk::cached_build() {
     trap "rm -rf '${tmp}'" EXIT
     echo "hypersdk: building ${names[*]} from the Go module proxy into" >&2
     echo "hypersdk: ${bin}. First time only: ${estimate} on 2 cores." >&2
-    local start=${SECONDS} n=0
-    for spec in "${specs[@]}"; do
-      n=$((n + 1))
-      echo "hypersdk: [${n}/${#specs[@]}] ${spec%%=*} ($((SECONDS - start))s elapsed)" >&2
-      # shellcheck disable=SC2086 # GOFLAGS_EXTRA is a list of flags
-      (cd "${module_dir}" && CGO_ENABLED=0 go build -trimpath -ldflags="-s ${LDFLAGS_EXTRA:-}" ${GOFLAGS_EXTRA:-} \
-        -o "${tmp}/${spec%%=*}" "${spec#*=}")
-    done
+    local start=${SECONDS}
+    # One go build for all of them: it compiles the packages they share
+    # once and links one binary while it compiles or links another, where
+    # a build per binary left a core idle at the end of each.
+    # shellcheck disable=SC2086 # GOFLAGS_EXTRA is a list of flags
+    (cd "${module_dir}" && CGO_ENABLED=0 go build -trimpath -ldflags="-s ${LDFLAGS_EXTRA:-}" ${GOFLAGS_EXTRA:-} \
+      -o "${tmp}/" "${pkgs[@]}")
     mkdir -p "$(dirname "${bin}")"
     rm -rf "${bin}"
     mv "${tmp}" "${bin}"
     trap - EXIT
-    echo "hypersdk: built in $((SECONDS - start))s" >&2
+    echo "hypersdk: built ${names[*]} in $((SECONDS - start))s" >&2
   fi
   exec 9>&-
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared by hack/tools-bin.sh and hack/prometheus-bin.sh: build Go commands
-# from a pinned module under hack/ into a cache directory outside the
+# from a pinned module into a cache directory outside the
 # repository, keyed by a hash of the module's files, so every checkout with
 # the same pins reuses one build. Progress goes to stderr.
 
@@ -52,9 +52,11 @@ hypersdk::cached_build() {
     local start=${SECONDS}
     # One go build for all of them: it compiles the packages they share
     # once and links one binary while it compiles or links another, where
-    # a build per binary left a core idle at the end of each.
+    # a build per binary left a core idle at the end of each. Static and
+    # without -trimpath, as make test builds: a package these binaries share
+    # with HyperSDK's (same version) is then compiled once for both.
     # shellcheck disable=SC2086 # GOFLAGS_EXTRA is a list of flags
-    (cd "${module_dir}" && CGO_ENABLED=0 go build -trimpath -ldflags="-s ${LDFLAGS_EXTRA:-}" ${GOFLAGS_EXTRA:-} \
+    (cd "${module_dir}" && CGO_ENABLED=0 go build -ldflags="-s ${LDFLAGS_EXTRA:-}" ${GOFLAGS_EXTRA:-} \
       -o "${tmp}/" "${pkgs[@]}")
     mkdir -p "$(dirname "${bin}")"
     rm -rf "${bin}"

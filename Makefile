@@ -37,9 +37,10 @@ run: build
 
 # verify first: stale generated code or vet findings fail the run early;
 # then the race detector, before the long run. The control plane's binaries
-# build after go vet, which has compiled most of their packages by then;
-# Prometheus (its own versions of everything: nothing to share) builds beside all of that from the start, in
-# the time code generation and the links leave a core idle.
+# build after go vet, which has compiled most of their packages by then.
+# Prometheus, whose dependencies are all at versions of its own (nothing to
+# share), builds beside all of that from the start, in the time code
+# generation and the links leave a core idle.
 test:
 	@hack/prometheus-bin.sh >/dev/null & prometheus=$$!; \
 	$(MAKE) --no-print-directory verify race && hack/tools-bin.sh >/dev/null; status=$$?; \

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
@@ -131,9 +132,18 @@ func TestBudget(t *testing.T) {
 		t.Errorf("a VM outside the budget's scope: %v", err)
 	}
 
-	// Raised: the refusal is lifted.
-	b.Spec.Amount = resource.MustParse("1000")
-	if _, err := budgets.Update(ctx, b, metav1.UpdateOptions{}); err != nil {
+	// Raised: the refusal is lifted. The controller writes the budget's
+	// status all along, so the raise starts from the latest version, as
+	// kubectl edit would.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		latest, err := budgets.Get(ctx, "team-a", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		latest.Spec.Amount = resource.MustParse("1000")
+		_, err = budgets.Update(ctx, latest, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	framework.Eventually(t, "a new VM in scope allowed again", func(ctx context.Context) (bool, error) {

@@ -56,7 +56,7 @@ test:
 	# -parallel: the e2e tests that mostly wait (t.Parallel) wait together,
 	# whatever the machine's core count.
 	@$(GO) test -count=1 -timeout 70m -parallel 6 ./test/... & e2e=$$!; \
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/); status=$$?; \
+	$(MAKE) --no-print-directory unit; status=$$?; \
 	wait $$e2e || status=1; \
 	exit $$status
 

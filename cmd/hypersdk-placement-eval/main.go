@@ -9,11 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/evaluation"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
@@ -97,11 +100,11 @@ func (o *options) run(ctx context.Context, out, errOut io.Writer) error {
 	end := start.AddDate(0, 0, o.days)
 	began := time.Now()
 
-	nodes, err := evaluation.NodesFromFleet(o.plan(), cost.DefaultModel())
+	traces, missing, err := o.loadTraces(start, end)
 	if err != nil {
 		return err
 	}
-	traces, err := evaluation.LoadTraces(o.carbonData, fleet.Zones, start, end)
+	nodes, err := evaluation.NodesFromFleet(inZones(o.plan(), traces), cost.DefaultModel())
 	if err != nil {
 		return err
 	}
@@ -130,14 +133,33 @@ func (o *options) run(ctx context.Context, out, errOut io.Writer) error {
 	if !o.gpuNodes {
 		gpus = "without"
 	}
+	zones := fmt.Sprint(fleet.Zones)
+	if len(missing) > 0 {
+		zones = fmt.Sprintf("%v, %v left out for want of a trace", slices.Sorted(maps.Keys(traces)), missing)
+	}
 	fmt.Fprintf(out, "%d VMs arriving over %d days from %s on %d sandbox nodes %s GPU servers (%.0f CPUs, zones %v), load %.2f, seed %d.\n",
-		len(vms), o.days, start.Format(time.RFC3339), len(nodes), gpus, evaluation.CapacityCPUs(nodes), fleet.Zones, o.load, o.seed)
+		len(vms), o.days, start.Format(time.RFC3339), len(nodes), gpus, evaluation.CapacityCPUs(nodes), zones, o.load, o.seed)
 	fmt.Fprintf(out, "Carbon: Electricity Maps hourly traces, direct (location-based) signal. The oracles read the true future.\n\n")
 	if err := evaluation.WriteTable(out, results); err != nil {
 		return err
 	}
 	fmt.Fprintln(out)
 	return evaluation.WriteShares(out, win)
+}
+
+// loadTraces loads the traces of the fleet's zones over [start, end). The
+// fleet's nodes in a zone without a trace that year (the 2023 files have
+// no NO) are left out of the evaluation, and missing names those zones;
+// fewer than two zones leave no choice to evaluate.
+func (o *options) loadTraces(start, end time.Time) (traces map[string]*carbon.Trace, missing []string, err error) {
+	traces, missing, err = evaluation.LoadAvailableTraces(o.carbonData, fleet.Zones, start, end)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(traces) < 2 {
+		return nil, nil, fmt.Errorf("carbon traces of %d of the zones %v in %s for %d: no choice of zone to evaluate", len(traces), fleet.Zones, o.carbonData, start.Year())
+	}
+	return traces, missing, nil
 }
 
 // plan is the sandbox fleet of --nodes nodes, less its GPU servers unless

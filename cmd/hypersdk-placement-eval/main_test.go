@@ -81,7 +81,8 @@ func TestRunPrintsEveryStrategy(t *testing.T) {
 
 // TestRunWindows: the windows mode prints a row per case (a month with and
 // without GPU servers, at each load), the references and a summary per
-// strategy, skips a month some zone has no trace for, and plots the curve.
+// strategy, runs a month some zone has no trace for on the other zones'
+// nodes and says so, and plots the curve.
 func TestRunWindows(t *testing.T) {
 	if _, err := os.Stat(carbonData); err != nil {
 		t.Skipf("no carbon traces next to the repository: %v", err)
@@ -92,22 +93,32 @@ func TestRunWindows(t *testing.T) {
 	if err := run(context.Background(), args, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	cases := 0
+	_, noNO := os.Stat(filepath.Join(carbonData, "NO_2023_hourly.csv"))
+	cases := map[string]int{}
 	for _, line := range strings.Split(out.String(), "\n") {
-		if f := strings.Fields(line); len(f) > 3 && f[0] == "2022-12" && (f[1] == "true" || f[1] == "false") {
-			cases++
+		f := strings.Fields(line)
+		if len(f) < 3 || f[1] != "true" && f[1] != "false" {
+			continue
+		}
+		cases[f[0]]++
+		// The last column names the zones left out: none in 2022, NO in
+		// a month without its trace.
+		if want := "-"; f[0] == "2023-01" && noNO != nil && f[len(f)-1] != "NO" || f[0] == "2022-12" && f[len(f)-1] != want {
+			t.Errorf("row %q: wrong zones left out", line)
 		}
 	}
-	if cases != 4 {
-		t.Errorf("%d rows for 2022-12, want 4 (GPU servers or not, two loads):\n%s", cases, out.String())
+	if cases["2022-12"] != 4 || cases["2023-01"] != 4 {
+		t.Errorf("rows per month = %v, want 4 each (GPU servers or not, two loads):\n%s", cases, out.String())
 	}
-	for _, w := range []string{"over 4 cases", "hypersdk-$200/t", "oracle-capped+5%", "than default-scheduler-spot-tainted", "spot-tainted rejected", "per CPU-hour: cost"} {
+	want := []string{"over 8 cases ", "hypersdk-$200/t", "oracle-capped+5%", "than default-scheduler-spot-tainted", "spot-tainted rejected", "per CPU-hour: cost", "its carbon price"}
+	if noNO != nil {
+		// The 2022 cases alone too, where every zone has a trace.
+		want = append(want, "over 4 cases with every zone")
+	}
+	for _, w := range want {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, out.String())
 		}
-	}
-	if _, err := os.Stat(filepath.Join(carbonData, "NO_2023_hourly.csv")); err != nil && !strings.Contains(out.String(), "2023-01  skipped") {
-		t.Errorf("a month without NO's trace is not reported skipped:\n%s", out.String())
 	}
 	png, err := os.ReadFile(plot)
 	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/evaluation"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
@@ -19,7 +20,10 @@ var windowLoads = []float64{0.55, 0.8}
 
 // runWindows evaluates every month of --windows with and without GPU
 // servers at each of windowLoads, prints a row per case and a summary per
-// strategy, and plots the averaged trade-off curve if asked.
+// strategy, and plots the averaged trade-off curve if asked. A month
+// without the trace of some zone runs on the fleet's nodes in the zones
+// that have one (the 2023 files have no NO), and its rows name the zones
+// left out; a month with fewer than two zones' traces is skipped.
 func (o *options) runWindows(ctx context.Context, out, errOut io.Writer) error {
 	from, to, err := parseMonths(o.windows)
 	if err != nil {
@@ -28,17 +32,21 @@ func (o *options) runWindows(ctx context.Context, out, errOut io.Writer) error {
 	began := time.Now()
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "window\tGPU servers\tload\tdefault-scheduler rejected\tspot-tainted rejected\thypersdk rejected\tcost\tCO2\tshare of capped\tshare of bound\t"+
-		"oracle-capped rejected\tcost\tCO2\tbound CO2\n")
-	var wins []*evaluation.Window
+		"oracle-capped rejected\tcost\tCO2\tits carbon price\tbound CO2\tzones left out\n")
+	var wins, allZones []*evaluation.Window
 	for m := from; !m.After(to); m = m.AddDate(0, 1, 0) {
 		end := m.AddDate(0, 0, o.days)
-		traces, err := evaluation.LoadTraces(o.carbonData, fleet.Zones, m, end)
+		traces, missing, err := o.loadTraces(m, end)
 		if err != nil {
 			fmt.Fprintf(tw, "%s\tskipped: %v\n", m.Format("2006-01"), err)
 			continue
 		}
+		leftOut := "-"
+		if len(missing) > 0 {
+			leftOut = strings.Join(missing, ",")
+		}
 		for _, gpus := range []bool{true, false} {
-			nodes, err := evaluation.NodesFromFleet(planOf(o.nodes, gpus), cost.DefaultModel())
+			nodes, err := evaluation.NodesFromFleet(inZones(planOf(o.nodes, gpus), traces), cost.DefaultModel())
 			if err != nil {
 				return err
 			}
@@ -54,11 +62,15 @@ func (o *options) runWindows(ctx context.Context, out, errOut io.Writer) error {
 					return fmt.Errorf("window %s: %w", m.Format("2006-01"), err)
 				}
 				wins = append(wins, win)
+				if len(missing) == 0 {
+					allZones = append(allZones, win)
+				}
 				base, h, capped := win.Baseline(), find(win, "hypersdk"), win.Capped()
-				fmt.Fprintf(tw, "%s\t%v\t%.2f\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", m.Format("2006-01"), gpus, load,
+				fmt.Fprintf(tw, "%s\t%v\t%.2f\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", m.Format("2006-01"), gpus, load,
 					base.Rejected, find(win, evaluation.SpotTaintedStrategy).Rejected, h.Rejected, pct(h.Dollars, base.Dollars), pct(h.Grams, base.Grams),
 					share(win.CappedShare(h)), share(win.Share(h, win.BoundGrams)),
-					capped.Rejected, pct(capped.Dollars, base.Dollars), pct(capped.Grams, base.Grams), pct(win.BoundGrams, base.Grams))
+					capped.Rejected, pct(capped.Dollars, base.Dollars), pct(capped.Grams, base.Grams), perTonne(win),
+					pct(win.BoundGrams, base.Grams), leftOut)
 			}
 		}
 	}
@@ -67,10 +79,17 @@ func (o *options) runWindows(ctx context.Context, out, errOut io.Writer) error {
 	}
 	fmt.Fprintf(errOut, "Simulated %d cases in %s.\n", len(wins), time.Since(began).Round(time.Second))
 	if len(wins) == 0 {
-		return fmt.Errorf("no window of %s has a carbon trace for every zone %v", o.windows, fleet.Zones)
+		return fmt.Errorf("no window of %s has carbon traces for two or more of the zones %v", o.windows, fleet.Zones)
 	}
-	if err := writeSummary(out, wins); err != nil {
+	if err := writeSummary(out, "", wins); err != nil {
 		return err
+	}
+	if len(allZones) > 0 && len(allZones) < len(wins) {
+		// The cases of the whole fleet alone, comparable with runs over
+		// months that have every zone's trace.
+		if err := writeSummary(out, " with every zone", allZones); err != nil {
+			return err
+		}
 	}
 	if o.plot != "" {
 		return evaluation.PlotTradeOff(o.plot, wins)
@@ -85,11 +104,11 @@ func (o *options) runWindows(ctx context.Context, out, errOut io.Writer) error {
 // emissions per CPU-hour placed are printed too: a strategy that rejects
 // fewer VMs than kube-scheduler does more work, which costs and emits more
 // in total.
-func writeSummary(out io.Writer, wins []*evaluation.Window) error {
+func writeSummary(out io.Writer, label string, wins []*evaluation.Window) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "\nShares are over the cases where the reference stays within the budget.\n")
-	fmt.Fprintf(tw, "over %d cases\tworst cost\tmean cost\tmean CO2\tper CPU-hour: cost\tCO2\tcases within +%.0f%% cost\tleast share of capped\tpooled share of capped\tpooled share of bound\tcases rejecting more than default-scheduler\tthan %s\n",
-		len(wins), evaluation.CostCap*100, evaluation.SpotTaintedStrategy)
+	fmt.Fprintf(tw, "over %d cases%s\tworst cost\tmean cost\tmean CO2\tper CPU-hour: cost\tCO2\tcases within +%.0f%% cost\tleast share of capped\tpooled share of capped\tpooled share of bound\tcases rejecting more than default-scheduler\tthan %s\n",
+		len(wins), label, evaluation.CostCap*100, evaluation.SpotTaintedStrategy)
 	for _, r := range wins[0].Results[1:] {
 		var worst, sumCost, sumCO2, sumCostPerHour, sumCO2PerHour, sumCapped, sumBound, refCapped, refBound float64
 		least := math.Inf(1)
@@ -139,6 +158,17 @@ func writeSummary(out io.Writer, wins []*evaluation.Window) error {
 	return tw.Flush()
 }
 
+// inZones is the nodes of plan in the zones traces has.
+func inZones(plan []fleet.Node, traces map[string]*carbon.Trace) []fleet.Node {
+	var out []fleet.Node
+	for _, n := range plan {
+		if _, ok := traces[n.Zone]; ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func find(w *evaluation.Window, strategy string) evaluation.Result {
 	for _, r := range w.Results {
 		if r.Strategy == strategy {
@@ -156,6 +186,20 @@ func pct(x, base float64) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%+.1f%%", (x/base-1)*100)
+}
+
+// perTonne is the carbon price, US dollars per tonne, that the cost-capped
+// oracle's price of cost amounts to (a tonne is 1e6 g): what it paid for
+// the carbon it saved at the margin. "none" when the plain oracle stayed
+// within the budget, "n/a" when no price did.
+func perTonne(w *evaluation.Window) string {
+	switch {
+	case !w.CappedWithinBudget:
+		return "n/a"
+	case w.CappedGramsPerDollar == 0:
+		return "none"
+	}
+	return fmt.Sprintf("$%.0f/t", 1e6/w.CappedGramsPerDollar)
 }
 
 func share(x float64) string {

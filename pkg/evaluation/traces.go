@@ -1,7 +1,10 @@
 package evaluation
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -32,6 +35,27 @@ func LoadTraces(dir string, zones []string, from, to time.Time) (map[string]*car
 		traces[zone] = tr
 	}
 	return traces, nil
+}
+
+// LoadAvailableTraces is LoadTraces over the zones that have a trace file
+// for the year of from; missing lists the others, in the order of zones.
+// A file that exists but cannot be read, or does not cover [from, to), is
+// an error, as in LoadTraces: only a file that is not there is left out.
+func LoadAvailableTraces(dir string, zones []string, from, to time.Time) (traces map[string]*carbon.Trace, missing []string, err error) {
+	var present []string
+	for _, zone := range zones {
+		path := filepath.Join(dir, fmt.Sprintf("%s_%d_hourly.csv", zone, from.Year()))
+		switch _, err := os.Stat(path); {
+		case errors.Is(err, fs.ErrNotExist):
+			missing = append(missing, zone)
+		case err != nil:
+			return nil, nil, fmt.Errorf("carbon trace of zone %s: %w", zone, err)
+		default:
+			present = append(present, zone)
+		}
+	}
+	traces, err = LoadTraces(dir, present, from, to)
+	return traces, missing, err
 }
 
 // sortedTraces lists traces by zone, for a provider built the same way on

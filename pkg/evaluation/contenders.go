@@ -13,10 +13,12 @@ import (
 const ForecastHorizon = 24 * time.Hour
 
 // CarbonPrices are the carbon prices, US dollars per tonne CO2eq, the
-// evaluation sweeps: from well below to well above published social costs
-// of carbon (US EPA 2023: $190/t for 2020 emissions), so that the curve
-// shows the whole trade-off.
-var CarbonPrices = []float64{25, 50, 100, 200, 400, 800, 1600, 3200, 6400}
+// evaluation sweeps: from well below published social costs of carbon (US
+// EPA 2023: $190/t for 2020 emissions) to the tens of thousands of dollars
+// a tonne that the cost-capped oracle pays at the margin on the sandbox
+// fleet (its carbon price, printed per case), so that the curve shows the
+// whole trade-off.
+var CarbonPrices = []float64{25, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200}
 
 // CostBudgets are the cost budgets, percent over the cheapest candidate
 // node, the evaluation sweeps.

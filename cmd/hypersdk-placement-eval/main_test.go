@@ -24,6 +24,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"start", []string{"--start=June"}, "--start"},
 		{"load", []string{"--load=2", "--carbon-data=" + carbonData}, "load"},
 		{"missing traces", []string{"--carbon-data=" + t.TempDir()}, "carbon trace"},
+		{"windows without traces", []string{"--windows=2022-01..2022-02", "--carbon-data=" + t.TempDir()}, "two or more of the zones"},
 		{"trace years", []string{"--start=2022-12-20", "--carbon-data=" + carbonData}, "simulation needs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,8 +104,12 @@ func TestRunWindows(t *testing.T) {
 		cases[f[0]]++
 		// The last column names the zones left out: none in 2022, NO in
 		// a month without its trace.
-		if want := "-"; f[0] == "2023-01" && noNO != nil && f[len(f)-1] != "NO" || f[0] == "2022-12" && f[len(f)-1] != want {
-			t.Errorf("row %q: wrong zones left out", line)
+		leftOut := "-"
+		if f[0] == "2023-01" && noNO != nil {
+			leftOut = "NO"
+		}
+		if f[len(f)-1] != leftOut {
+			t.Errorf("row %q: zones left out %q, want %q", line, f[len(f)-1], leftOut)
 		}
 	}
 	if cases["2022-12"] != 4 || cases["2023-01"] != 4 {

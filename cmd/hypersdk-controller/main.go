@@ -164,7 +164,8 @@ func run() error {
 				return err
 			}
 			rebalancer, err := rebalance.New(rebalance.Config{Kube: cfg.Kube, HyperSDK: cfg.HyperSDK, KubeVirt: cfg.KubeVirt,
-				Metrics: metrics, Carbon: carbonProvider, Prices: cost.DefaultModel(), Registerer: reg, Interval: o.RebalanceInterval})
+				Metrics: metrics, Carbon: carbonProvider, Prices: cost.DefaultModel(), Registerer: reg, Interval: o.RebalanceInterval,
+				StateNamespace: o.LeaseNamespace})
 			if err != nil {
 				return err
 			}

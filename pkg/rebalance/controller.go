@@ -70,6 +70,9 @@ type Config struct {
 	// Interval between passes.
 	Interval time.Duration
 	Clock    clock.Clock
+	// StateNamespace holds StartsConfigMap; empty keeps the start log in
+	// memory only, lost at a restart.
+	StateNamespace string
 }
 
 // Controller follows RebalancePolicies.
@@ -130,7 +133,9 @@ func (c *Controller) Pass(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		c.loadStarts(ctx)
 		cl.starts = c.starts.observe(c.cfg.Clock.Now(), cl.running())
+		c.saveStarts(ctx)
 		for i := range list.Items {
 			p := &list.Items[i]
 			maintenance, err := c.sync(ctx, cl, p)
@@ -149,6 +154,29 @@ func (c *Controller) Pass(ctx context.Context) error {
 	}
 	c.untainted = len(taints) == 0
 	return nil
+}
+
+// loadStarts adds the start log the last leader saved, if the controller
+// keeps one. Failing, the pass goes on with the starts observed so far, as
+// before the log was kept, and says so.
+func (c *Controller) loadStarts(ctx context.Context) {
+	if c.cfg.StateNamespace == "" {
+		return
+	}
+	if err := c.starts.load(ctx, c.cfg.Kube, c.cfg.StateNamespace); err != nil {
+		klog.FromContext(ctx).Error(err, "Arrivals count only the VMs observed since this controller started")
+	}
+}
+
+// saveStarts saves the start log for the next leader, if the controller
+// keeps one; a failed save is tried again at the next pass.
+func (c *Controller) saveStarts(ctx context.Context) {
+	if c.cfg.StateNamespace == "" {
+		return
+	}
+	if err := c.starts.save(ctx, c.cfg.Kube, c.cfg.StateNamespace); err != nil {
+		klog.FromContext(ctx).Error(err, "A restart would lose the VM starts observed since the last save")
+	}
 }
 
 // sync plans p, starts its moves in Automatic mode and writes its status;

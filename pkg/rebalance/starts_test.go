@@ -1,6 +1,7 @@
 package rebalance
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -33,5 +34,37 @@ func TestStartLogKeepsDepartedStartsForTheWindow(t *testing.T) {
 	}
 	if _, ok := l.seen["b"]; ok {
 		t.Error("b is still remembered after the window")
+	}
+}
+
+// The log saves only when it changed, oldest first, at most
+// maxSavedStarts of the newest.
+func TestStartLogEntries(t *testing.T) {
+	var l startLog
+	running := map[types.UID]Start{}
+	for i := range maxSavedStarts + 2 {
+		running[types.UID(fmt.Sprintf("vm-%05d", i))] = Start{Node: "n1", At: now.Add(-time.Duration(i) * time.Second), CPUCores: 1}
+	}
+	l.observe(now, running)
+	if !l.changed {
+		t.Fatal("new starts: the log does not say it changed")
+	}
+	got := l.entries()
+	if len(got) != maxSavedStarts {
+		t.Fatalf("%d entries, want %d", len(got), maxSavedStarts)
+	}
+	// The two oldest (vm-06001 and vm-06000, started the longest ago)
+	// are the ones left out.
+	if got[0].UID != types.UID(fmt.Sprintf("vm-%05d", maxSavedStarts-1)) || got[len(got)-1].UID != "vm-00000" {
+		t.Errorf("entries from %s to %s, want the newest %d, oldest first", got[0].UID, got[len(got)-1].UID, maxSavedStarts)
+	}
+	l.changed = false
+	l.observe(now.Add(time.Second), running)
+	if l.changed {
+		t.Error("the same instances again: the log says it changed")
+	}
+	l.observe(now.Add(DisplacementWindow), running)
+	if !l.changed {
+		t.Error("starts forgotten: the log does not say it changed")
 	}
 }

@@ -452,6 +452,52 @@ func TestRebalanceCarbon(t *testing.T) {
 	}
 }
 
+// TestRebalanceStartLogSurvivesRestart: the VM starts the rebalancer
+// counts as arrivals outlive hypersdk-controller. A VM that started and
+// departed before a SIGKILL is still in the log the next process saves,
+// beside a VM it saw start itself: it read the log back, as it must to
+// count that arrival (it could not observe it again).
+func TestRebalanceStartLogSurvivesRestart(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "rebalance-starts")
+	rebalanceNode(t, ns, ns+"-es", "ES", nil)
+	createRebalancePolicy(t, ns, v1alpha1.RebalanceDryRun, v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceCarbon,
+		Carbon: &v1alpha1.CarbonTrigger{ThresholdPercent: 50}})
+	saved := func(uid types.UID) func(ctx context.Context) (bool, error) {
+		return func(ctx context.Context) (bool, error) {
+			cm, err := env.Kube.CoreV1().ConfigMaps("hypersdk-system").Get(ctx, rebalance.StartsConfigMap, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			return strings.Contains(cm.Data["starts.json"], string(uid)), nil
+		}
+	}
+
+	rebalanceVM(t, ns, "gone", 1, "256Mi", 0.1, nil)
+	gone := runningVMI(t, ns, "gone", "")
+	framework.Eventually(t, "gone's start saved", saved(gone.UID))
+	if err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Delete(ctx, "gone", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "gone's instance deleted", func(ctx context.Context) (bool, error) {
+		_, err := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "gone", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	if err := env.KillController(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rebalanceVM(t, ns, "after", 1, "256Mi", 0.1, nil)
+	after := runningVMI(t, ns, "after", "")
+	framework.Eventually(t, "after's start saved by the new process", saved(after.UID))
+	if ok, err := saved(gone.UID)(ctx); err != nil || !ok {
+		t.Errorf("the log saved after the restart lacks gone's start (%v): the new process did not read it back", err)
+	}
+}
+
 // TestRebalancePolicyValidation: bad policies are refused with the fields
 // named, and a viewer may read policies but not write them.
 func TestRebalancePolicyValidation(t *testing.T) {

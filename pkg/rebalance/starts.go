@@ -100,6 +100,8 @@ func (l *startLog) load(ctx context.Context, kube kubernetes.Interface, namespac
 		for _, s := range saved {
 			starts[s.UID] = Start{Node: s.Node, At: s.At, CPUCores: s.CPUCores}
 		}
+		// What was read back is saved already: only starts observed
+		// before the read make the log differ from the ConfigMap.
 		changed := l.changed
 		l.add(starts)
 		l.changed = changed
@@ -108,9 +110,11 @@ func (l *startLog) load(ctx context.Context, kube kubernetes.Interface, namespac
 	return nil
 }
 
-// save writes l to namespace if it changed since the last save.
+// save writes l to namespace if it changed since the last save. Not
+// before the saved log has been read back: writing then would replace the
+// starts the last leader saw with only those this process has.
 func (l *startLog) save(ctx context.Context, kube kubernetes.Interface, namespace string) error {
-	if !l.changed {
+	if !l.changed || !l.loaded {
 		return nil
 	}
 	data, err := json.Marshal(l.entries())

@@ -1,6 +1,7 @@
 package rebalance
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -66,5 +67,19 @@ func TestStartLogEntries(t *testing.T) {
 	l.observe(now.Add(DisplacementWindow), running)
 	if !l.changed {
 		t.Error("starts forgotten: the log does not say it changed")
+	}
+}
+
+// Until the saved log has been read back, save writes nothing: it would
+// replace the last leader's starts with this process's alone. (It returns
+// before using the client, which is nil here.)
+func TestStartLogSavesOnlyOnceLoaded(t *testing.T) {
+	var l startLog
+	l.observe(now, map[types.UID]Start{"a": {Node: "n1", At: now, CPUCores: 1}})
+	if err := l.save(context.Background(), nil, "hypersdk-system"); err != nil {
+		t.Fatal(err)
+	}
+	if !l.changed {
+		t.Error("a save before the log was read back marked it saved")
 	}
 }

@@ -3119,6 +3119,13 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_NodeScore(ref common.ReferenceCallba
 							Format:      "",
 						},
 					},
+					"spotFallback": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SpotFallback says the node is spot and the VM is not labelled to allow spot capacity: it ranks after every other candidate and is chosen only when no other node fits.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
 					"gpuDevices": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{

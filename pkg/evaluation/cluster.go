@@ -64,10 +64,28 @@ func (c *Cluster) fitsAnywhere(vm *VM) bool {
 	return false
 }
 
-// SpotAllowed reports whether vm may run on node i: spot nodes only take
-// VMs labelled to allow spot, as HyperSDK's filter enforces.
+// SpotAllowed reports whether vm may run on node i whatever else fits:
+// spot nodes take VMs labelled to allow spot.
 func (c *Cluster) SpotAllowed(i int, vm *VM) bool {
 	return vm.AllowSpot || c.Nodes[i].CapacityType != cost.Spot
+}
+
+// SpotFallback reports whether vm may run on spot nodes it is not
+// labelled for: when it fits on no other node, as HyperSDK's placement
+// falls back to them (placement.NodeScore.SpotFallback).
+func (c *Cluster) SpotFallback(vm *VM) bool {
+	for i := range c.Nodes {
+		if c.Fits(i, vm) && c.SpotAllowed(i, vm) {
+			return false
+		}
+	}
+	return true
+}
+
+// Usable reports whether vm fits on node i and may use it, given whether
+// it falls back to spot (SpotFallback).
+func (c *Cluster) Usable(i int, vm *VM, fallback bool) bool {
+	return c.Fits(i, vm) && (fallback || c.SpotAllowed(i, vm))
 }
 
 // bind runs vm, the simulation's VM k, on node i until its departure.

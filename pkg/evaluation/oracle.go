@@ -8,7 +8,8 @@ import (
 )
 
 // Oracle knows the future: it places each VM, among the nodes it fits on
-// and may use (spot only if allowed), on the one where the VM would emit
+// and may use (spot only if allowed, or as HyperSDK's fallback when nothing
+// else fits), on the one where the VM would emit
 // least over its actual lifetime with the true recorded intensities (the
 // accounting itself), cheaper first on ties, then earlier in the fleet.
 //
@@ -29,8 +30,9 @@ func NewOracle(traces map[string]*carbon.Trace, end time.Time) *Oracle {
 func (o *Oracle) Place(_ context.Context, vm *VM, _ time.Time, c *Cluster) (int, error) {
 	best := -1
 	var bestUse Usage
+	fallback := c.SpotFallback(vm)
 	for i := range c.Nodes {
-		if !c.Fits(i, vm) || !c.SpotAllowed(i, vm) {
+		if !c.Usable(i, vm, fallback) {
 			continue
 		}
 		u, err := Account(vm, &c.Nodes[i], o.traces, o.end)

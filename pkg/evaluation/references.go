@@ -25,8 +25,9 @@ func NewPricedOracle(traces map[string]*carbon.Trace, end time.Time, gramsPerDol
 // Place implements Placer.
 func (o *PricedOracle) Place(_ context.Context, vm *VM, _ time.Time, c *Cluster) (int, error) {
 	best, bestScore, bestDollars := -1, 0.0, 0.0
+	fallback := c.SpotFallback(vm)
 	for i := range c.Nodes {
-		if !c.Fits(i, vm) || !c.SpotAllowed(i, vm) {
+		if !c.Usable(i, vm, fallback) {
 			continue
 		}
 		u, err := Account(vm, &c.Nodes[i], o.traces, o.end)
@@ -90,7 +91,7 @@ func CostCapped(ctx context.Context, sim *Simulation, budget float64) (r Result,
 
 // Bound is a lower bound on the grams any placement of the VMs marked in
 // placed could emit for at most budget dollars, each VM on any node it fits
-// when empty: the Lagrangian dual of that assignment with node capacities
+// when empty (spot too: any VM may fall back to spot): the Lagrangian dual of that assignment with node capacities
 // relaxed,
 //
 //	max over λ >= 0 of  Σ_v min_n (g_vn + λ c_vn) − λ·budget
@@ -114,7 +115,10 @@ func Bound(sim *Simulation, placed []bool, budget float64) (float64, error) {
 		vm := &sim.VMs[k]
 		var opts []option
 		for i := range c.Nodes {
-			if !c.Fits(i, vm) || !c.SpotAllowed(i, vm) {
+			// Any node, spot too: with capacities relaxed nothing says
+			// when a VM would fall back to spot, and one that does is a
+			// placement the bound must stay below.
+			if !c.Fits(i, vm) {
 				continue
 			}
 			u, err := Account(vm, &c.Nodes[i], sim.Traces, sim.End)

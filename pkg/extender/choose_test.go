@@ -2,6 +2,7 @@ package extender
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +13,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	extenderv1 "k8s.io/kube-scheduler/extender/v1"
 
+	"github.com/hypersdk/hypersdk/pkg/placement"
 	"github.com/hypersdk/hypersdk/pkg/placementrecord"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 )
@@ -47,6 +49,8 @@ func TestChooseInFilter(t *testing.T) {
 
 	plain := newPod("plain")
 	best := e.evaluate(context.Background(), plain, names)
+	// The filter rules out the spot nodes, fallbacks while others fit.
+	best.decision.Scores = slices.DeleteFunc(best.decision.Scores, func(s placement.NodeScore) bool { return s.SpotFallback })
 	if len(best.decision.Scores) < 4 {
 		t.Fatalf("want a field of feasible nodes, got %d", len(best.decision.Scores))
 	}

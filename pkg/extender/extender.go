@@ -267,7 +267,7 @@ func (e *Extender) intensities(ctx context.Context, horizon time.Duration, memo 
 // vmRequest reads what placement needs from a virt-launcher pod.
 func (e *Extender) vmRequest(pod *corev1.Pod) placement.VMRequest {
 	vm := placement.VMRequest{Namespace: pod.Namespace, Name: pod.Labels[kubevirt.VMNameLabel], Labels: pod.Labels,
-		AllowSpot: pod.Labels[AllowSpotLabel] == "true"}
+		AllowSpot: pod.Labels[AllowSpotLabel] == "true", NoSpot: pod.Labels[AllowSpotLabel] == "false"}
 	gpus := map[corev1.ResourceName]int{}
 	for _, c := range pod.Spec.Containers {
 		vm.CPUCores += c.Resources.Requests.Cpu().AsApproximateFloat64()

@@ -63,10 +63,12 @@ func (e *Extender) NewCycle(ctx context.Context, pod *corev1.Pod) *Cycle {
 }
 
 // Filter returns why node does not fit the pod, empty when it does. A spot
-// node for a VM that does not allow spot is ruled out before its snapshot
-// is taken: hypersdk-scheduler's profile runs this filter first, so such
+// node for a VM that forbids spot is ruled out before its snapshot is
+// taken: hypersdk-scheduler's profile runs this filter first, so such
 // nodes (a quarter of a fleet may be spot) cost kube-scheduler no other
-// filter either.
+// filter either. A spot node for a VM that neither allows nor forbids spot
+// passes, as a fallback: Filter sees one node at a time and cannot know
+// whether another fits, so Score ranks it below every other node.
 func (c *Cycle) Filter(node string) string {
 	s, reason := c.assess(node)
 	c.mu.Lock()
@@ -84,7 +86,7 @@ func (c *Cycle) Filter(node string) string {
 
 // assess assesses node as it is in the cache now.
 func (c *Cycle) assess(node string) (placement.NodeScore, string) {
-	snap, reason := c.e.nodes.filterSnapshot(node, c.usage, c.vm.AllowSpot)
+	snap, reason := c.e.nodes.filterSnapshot(node, c.usage, c.vm.NoSpot)
 	if reason != "" {
 		return placement.NodeScore{}, reason
 	}
@@ -100,7 +102,10 @@ func (c *Cycle) assess(node string) (placement.NodeScore, string) {
 
 // Score ranks names, the nodes that passed every filter, as evaluating them
 // alone would, keeps the result for the bind as the pod's decision, and
-// returns each one's weighted total (0..100). A node Filter passed is
+// returns each one's weighted total (0..100), at least 1 but for a spot
+// fallback while another node is scored, which gets 0: kube-scheduler
+// rounds scores down to whole numbers, and a total under 1 would tie
+// with it. A node Filter passed is
 // ranked with the assessment Filter made; any other is assessed now, and
 // is absent if the model rules it out.
 func (c *Cycle) Score(names []string) map[string]float64 {
@@ -150,8 +155,13 @@ func (c *Cycle) Score(names []string) map[string]float64 {
 	c.e.remember(c.pod.UID, pending{at: c.e.cfg.Clock.Now(), decision: placement.Decision{Scores: scores, Filtered: filtered},
 		policy: c.policy, policyName: c.policyName, zones: zones})
 	out := make(map[string]float64, len(scores))
+	fallbacksOnly := len(scores) > 0 && scores[0].SpotFallback
 	for _, s := range scores {
-		out[s.Node] = s.Total
+		if s.SpotFallback && !fallbacksOnly {
+			out[s.Node] = 0
+		} else {
+			out[s.Node] = max(s.Total, 1)
+		}
 	}
 	return out
 }

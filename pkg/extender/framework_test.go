@@ -209,14 +209,17 @@ func TestCycleDecidesAsTheVerbs(t *testing.T) {
 	}
 }
 
-// TestCycleRulesOutSpotFirst: Filter rules out a spot node for a VM that
-// does not allow spot without assessing it, with the model's own reason,
-// follows a node relabelled on-demand, and lets a VM that allows spot use
-// spot nodes.
-func TestCycleRulesOutSpotFirst(t *testing.T) {
+// TestCycleSpotNodes: for a VM that forbids spot, Filter rules out a spot
+// node without assessing it, with the model's own reason, and follows a
+// node relabelled on-demand. For a VM without the label, Filter passes spot
+// nodes (it cannot know whether another node fits) and Score puts them
+// below every other node, where the filter verb, which sees every node,
+// rules them out. A VM that allows spot uses spot nodes like any other.
+func TestCycleSpotNodes(t *testing.T) {
 	ctx := context.Background()
 	e, _, names := fleetExtender(t, 40, false)
 	pod := vmPod("vm", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")})
+	pod.Labels[AllowSpotLabel] = "false"
 	want := e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}).FailedNodes
 	c := e.NewCycle(ctx, pod)
 	var spot []string
@@ -229,10 +232,38 @@ func TestCycleRulesOutSpotFirst(t *testing.T) {
 			spot = append(spot, n)
 		}
 	}
-	if len(spot) == 0 || len(spot) == len(names) {
+	if len(spot) < 2 || len(spot) == len(names) {
 		t.Fatalf("%d of %d nodes spot: the fleet tests too little", len(spot), len(names))
 	}
 
+	delete(pod.Labels, AllowSpotLabel)
+	want = e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}).FailedNodes
+	c = e.NewCycle(ctx, pod)
+	var passed []string
+	for _, n := range names {
+		if reason := c.Filter(n); reason == "" {
+			passed = append(passed, n)
+		}
+	}
+	totals := c.Score(passed)
+	for _, n := range spot {
+		if want[n] != placement.SpotFallbackReason {
+			t.Errorf("%s: the filter verb's reason %q for a VM without the label, want %q", n, want[n], placement.SpotFallbackReason)
+		}
+		if total, ok := totals[n]; !ok || total != 0 {
+			t.Errorf("%s: cycle's score %v (scored %t) for a VM without the label, want 0", n, total, ok)
+		}
+	}
+	if len(totals) != len(passed) || len(passed) == len(spot) {
+		t.Fatalf("scored %d of %d passed nodes, %d of them spot", len(totals), len(passed), len(spot))
+	}
+	for n, total := range totals {
+		if !slices.Contains(spot, n) && total < 1 {
+			t.Errorf("%s: on-demand node scored %v, not above the spot nodes", n, total)
+		}
+	}
+
+	pod.Labels[AllowSpotLabel] = "false"
 	for _, fn := range fleet.Plan(40) {
 		if fn.Name == spot[0] {
 			node := fn.Object()
@@ -245,10 +276,11 @@ func TestCycleRulesOutSpotFirst(t *testing.T) {
 	}
 
 	pod.Labels[AllowSpotLabel] = "true"
+	want = e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}).FailedNodes
 	c = e.NewCycle(ctx, pod)
 	for _, n := range spot[1:] {
-		if reason := c.Filter(n); reason != "" {
-			t.Errorf("%s: ruled out for a VM that allows spot: %s", n, reason)
+		if reason := c.Filter(n); reason != "" || want[n] != "" {
+			t.Errorf("%s: ruled out for a VM that allows spot: cycle %q, filter verb %q", n, reason, want[n])
 		}
 	}
 }

@@ -221,18 +221,18 @@ func (c *nodeCache) snapshots(names []string, usage map[string]nodeUsage, intens
 
 // filterSnapshot returns one node's snapshot with its usage but not its
 // carbon intensity, or why the node is ruled out without one: the cache
-// has never seen it, or it is a spot node and spot is not allowed. It
+// has never seen it, or it is a spot node and the VM forbids spot. It
 // looks the node up once: the scheduler framework asks this for every node
 // it visits, and at 2,000 nodes the lookups by name were most of the
 // filter's time (docs/performance.md).
-func (c *nodeCache) filterSnapshot(name string, usage map[string]nodeUsage, allowSpot bool) (placement.NodeSnapshot, string) {
+func (c *nodeCache) filterSnapshot(name string, usage map[string]nodeUsage, noSpot bool) (placement.NodeSnapshot, string) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	st, ok := c.nodes[name]
 	if !ok || st.static.Name == "" {
 		return placement.NodeSnapshot{}, unknownNodeReason
 	}
-	if !allowSpot && st.static.CapacityType == cost.Spot {
+	if noSpot && st.static.CapacityType == cost.Spot {
 		return placement.NodeSnapshot{}, placement.SpotNodeReason
 	}
 	return snapshotOf(st, name, usage), ""

@@ -21,7 +21,9 @@ import (
 )
 
 // AllowSpotLabel set to "true" on a VM's template (KubeVirt copies template
-// labels onto the virt-launcher pod) lets the VM run on spot capacity.
+// labels onto the virt-launcher pod) lets the VM run on spot capacity like
+// on any other; "false" keeps it off spot. Without it, a VM goes to a spot
+// node only when no other node fits it (placement.NodeScore.SpotFallback).
 const AllowSpotLabel = "hypersdk.io/allow-spot"
 
 // Filter keeps the nodes the placement model finds feasible and gives the
@@ -41,6 +43,7 @@ func (e *Extender) Filter(ctx context.Context, args *extenderv1.ExtenderArgs) *e
 		return &extenderv1.ExtenderFilterResult{Error: "filter needs a pod and node names (nodeCacheCapable: true)"}
 	}
 	p := e.evaluate(ctx, args.Pod, *args.NodeNames)
+	dropSpotFallbacks(&p.decision)
 	failed := make(extenderv1.FailedNodesMap, len(p.decision.Filtered))
 	for _, f := range p.decision.Filtered {
 		failed[f.Node] = f.Reason
@@ -65,6 +68,25 @@ func (e *Extender) Filter(ctx context.Context, args *extenderv1.ExtenderArgs) *e
 	klog.FromContext(ctx).V(3).Info("Filtered", "pod", klog.KObj(args.Pod), "nodes", len(*args.NodeNames), "passed", len(p.decision.Scores),
 		"chosen", chosen, "policy", p.policyName)
 	return &extenderv1.ExtenderFilterResult{NodeNames: &names, FailedNodes: failed}
+}
+
+// dropSpotFallbacks moves the spot fallbacks of d from its scores, ranked
+// best first, to its filtered nodes when another node is scored:
+// kube-scheduler's own filters have already run, so that node is feasible,
+// and a fallback must not be left for kube-scheduler's scoring to pick.
+func dropSpotFallbacks(d *placement.Decision) {
+	if len(d.Scores) == 0 || d.Scores[0].SpotFallback {
+		return
+	}
+	kept := d.Scores[:0]
+	for _, s := range d.Scores {
+		if s.SpotFallback {
+			d.Filtered = append(d.Filtered, placement.FilteredNode{Node: s.Node, Reason: placement.SpotFallbackReason})
+			continue
+		}
+		kept = append(kept, s)
+	}
+	d.Scores = kept
 }
 
 // weighsPreferences reports whether the pod states a preference that
@@ -310,7 +332,7 @@ func (e *Extender) toAPIScore(s placement.NodeScore, zones map[string]zoneValue)
 		Node: s.Node, Zone: zone, Total: round2(s.Total), Carbon: round2(s.Carbon), Cost: round2(s.Cost),
 		Pressure: round2(s.Pressure), GPU: round2(s.GPU), CarbonIntensity: round2(zones[zone].v),
 		GramsCO2PerHour: round2(s.GramsCO2PerHour), CostPerHour: math.Round(s.CostPerHour*1e4) / 1e4,
-		PredictedUtilization: round2(s.PredictedUtilization), OverBudget: s.OverBudget, GPUDevices: s.GPUDevices,
+		PredictedUtilization: round2(s.PredictedUtilization), OverBudget: s.OverBudget, SpotFallback: s.SpotFallback, GPUDevices: s.GPUDevices,
 	}
 }
 

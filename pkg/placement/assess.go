@@ -52,6 +52,7 @@ func (e *evaluator) assess(n *NodeSnapshot) (NodeScore, gpuFit, string) {
 		CostPerHour:          cost.VMCostPerHour(n.Pricing, vm.CPUCores, vm.MemoryBytes, e.gpuCosts, vm.UsageCPU, vm.UsageMemory),
 		PredictedUtilization: cpuPct,
 		UsageKnown:           n.UsageKnown,
+		SpotFallback:         spotFallback(vm, n),
 	}
 	if n.CarbonKnown {
 		watts := VMPowerWatts(n.Power, n.AllocatableCPU, vm.CPUCores, e.vmUtil)

@@ -24,6 +24,13 @@ type NodeScore struct {
 	// allows over the cheapest candidate; such a node totals 0 and ranks
 	// after every node in budget.
 	OverBudget bool
+	// SpotFallback says the node is spot and the VM neither allows nor
+	// forbids spot capacity. While any other node is a candidate, such a
+	// node totals 0, ranks after every other one, and carbon and cost are
+	// normalised without it: the VM goes to spot only when nothing else
+	// fits, as kube-scheduler would place it there when spot nodes are not
+	// tainted, rather than being rejected.
+	SpotFallback bool
 	// PredictedUtilization is the node's CPU utilisation in percent with the
 	// VM, from usage if UsageKnown, else from requests (and pressure is then
 	// FitScore, whatever the target).

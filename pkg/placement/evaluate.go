@@ -4,12 +4,13 @@ import "github.com/hypersdk/hypersdk/pkg/cost"
 
 // Evaluate filters and ranks nodes for vm under policy p.
 //
-// A node is filtered, with a reason, when it is spot and the VM does not
-// allow spot, lacks the CPU or memory (allocatable − requested), exceeds
+// A node is filtered, with a reason, when it is spot and the VM forbids
+// spot, lacks the CPU or memory (allocatable − requested), exceeds
 // p.MaxCarbonIntensity or p.MaxNodeUtilization, or lacks free GPUs of a
 // requested model. Every other node is scored; carbon and cost are min-max
-// normalised across those feasible nodes, so scores compare candidates of
-// one call only. The total is
+// normalised across those feasible nodes (without the spot fallbacks while
+// any other node is feasible: NodeScore.SpotFallback), so scores compare
+// candidates of one call only. The total is
 //
 //	Total = Σ wᵢ × scoreᵢ / Σ wᵢ
 //
@@ -30,7 +31,6 @@ func Evaluate(vm VMRequest, nodes []NodeSnapshot, p Policy) Decision {
 		e.noGPUReasons = make([]string, len(vm.GPUs))
 	}
 	d := Decision{Scores: make([]NodeScore, 0, len(nodes))}
-	var carbon, price span
 	var ids []string
 	for i := range nodes {
 		n := &nodes[i]
@@ -46,13 +46,9 @@ func Evaluate(vm VMRequest, nodes []NodeSnapshot, p Policy) Decision {
 			ids = appendIDs(ids, n.GPUs, fit.devices)
 			s.GPUDevices = ids[start:len(ids):len(ids)]
 		}
-		if s.CarbonKnown {
-			carbon.add(s.GramsCO2PerHour)
-		}
-		price.add(s.CostPerHour)
 		d.Scores = append(d.Scores, s)
 	}
-	e.normalize(d.Scores, carbon, price)
+	e.normalize(d.Scores)
 	return d
 }
 
@@ -66,24 +62,37 @@ func Evaluate(vm VMRequest, nodes []NodeSnapshot, p Policy) Decision {
 func Rescore(vm VMRequest, scores []NodeScore, p Policy) {
 	p = p.withDefaults()
 	e := evaluator{vm: &vm, p: &p, vmUtil: vmCPUUtilization(&vm), wantsGPUs: vm.wantsGPUs()}
-	var carbon, price span
-	for i := range scores {
-		if scores[i].CarbonKnown {
-			carbon.add(scores[i].GramsCO2PerHour)
-		}
-		price.add(scores[i].CostPerHour)
-	}
-	e.normalize(scores, carbon, price)
+	e.normalize(scores)
 }
 
 // normalize fills the criteria normalised across scores, the totals, and
-// ranks them.
-func (e *evaluator) normalize(scores []NodeScore, carbon, price span) {
+// ranks them. The spot fallbacks are left out of the spans, total 0 and
+// rank last while any other node is a candidate; alone, they are the
+// candidates.
+func (e *evaluator) normalize(scores []NodeScore) {
+	fallbacksOnly := true
+	for i := range scores {
+		if !scores[i].SpotFallback {
+			fallbacksOnly = false
+			break
+		}
+	}
+	var carbon, price span
+	for i := range scores {
+		s := &scores[i]
+		if !candidate(s, fallbacksOnly) {
+			continue
+		}
+		if s.CarbonKnown {
+			carbon.add(s.GramsCO2PerHour)
+		}
+		price.add(s.CostPerHour)
+	}
 	if e.p.CarbonPricePerTonne > 0 {
-		e.pricedScores(scores, carbon.hi)
+		e.pricedScores(scores, carbon.hi, fallbacksOnly)
 	}
 	if e.p.CostBudgetPercent != nil {
-		carbon = e.budget(scores, price.lo)
+		carbon = e.budget(scores, price.lo, fallbacksOnly)
 	}
 	for i := range scores {
 		s := &scores[i]
@@ -91,9 +100,11 @@ func (e *evaluator) normalize(scores []NodeScore, carbon, price span) {
 			s.Carbon = lowerIsBetter(s.GramsCO2PerHour, carbon.lo, carbon.hi)
 		}
 		s.Cost = lowerIsBetter(s.CostPerHour, price.lo, price.hi)
-		if s.OverBudget {
-			// Outside the span of the nodes in budget.
+		if s.OverBudget || !candidate(s, fallbacksOnly) {
+			// Outside the spans of the nodes in budget, or of the nodes
+			// the fallbacks give way to.
 			s.Carbon = min(maxScore, max(0, s.Carbon))
+			s.Cost = min(maxScore, max(0, s.Cost))
 			s.Total = 0
 			continue
 		}
@@ -102,16 +113,25 @@ func (e *evaluator) normalize(scores []NodeScore, carbon, price span) {
 	rank(scores)
 }
 
-// budget marks the scores over the policy's cost budget above cheapest,
-// the lowest price among them, and returns the span of grams of those in
-// budget, across which carbon is then normalised: the choice is among
-// them. A rounding margin keeps nodes that price the VM the same, computed
-// in a different order, on the same side.
-func (e *evaluator) budget(scores []NodeScore, cheapest float64) span {
+// candidate reports whether s is among the nodes the choice is made
+// across: any node but a spot fallback, unless fallbacks are all there is.
+func candidate(s *NodeScore, fallbacksOnly bool) bool {
+	return fallbacksOnly || !s.SpotFallback
+}
+
+// budget marks the candidates over the policy's cost budget above
+// cheapest, the lowest price among them, and returns the span of grams of
+// those in budget, across which carbon is then normalised: the choice is
+// among them. A rounding margin keeps nodes that price the VM the same,
+// computed in a different order, on the same side.
+func (e *evaluator) budget(scores []NodeScore, cheapest float64, fallbacksOnly bool) span {
 	limit := cheapest * (1 + *e.p.CostBudgetPercent/100) * (1 + 1e-9)
 	var carbon span
 	for i := range scores {
 		s := &scores[i]
+		if !candidate(s, fallbacksOnly) {
+			continue
+		}
 		s.OverBudget = s.CostPerHour > limit
 		if !s.OverBudget && s.CarbonKnown {
 			carbon.add(s.GramsCO2PerHour)
@@ -156,7 +176,7 @@ func (e *evaluator) total(s *NodeScore) float64 {
 // emissions charged at the policy's carbon price, and Priced, that min-max
 // normalised. A node of unknown intensity is charged the dirtiest known
 // node's grams: not knowing must not look clean.
-func (e *evaluator) pricedScores(scores []NodeScore, dirtiest float64) {
+func (e *evaluator) pricedScores(scores []NodeScore, dirtiest float64, fallbacksOnly bool) {
 	perGram := e.p.CarbonPricePerTonne / 1e6
 	var priced span
 	for i := range scores {
@@ -166,10 +186,12 @@ func (e *evaluator) pricedScores(scores []NodeScore, dirtiest float64) {
 			grams = s.GramsCO2PerHour
 		}
 		s.PricedCostPerHour = s.CostPerHour + grams*perGram
-		priced.add(s.PricedCostPerHour)
+		if candidate(s, fallbacksOnly) {
+			priced.add(s.PricedCostPerHour)
+		}
 	}
 	for i := range scores {
-		scores[i].Priced = lowerIsBetter(scores[i].PricedCostPerHour, priced.lo, priced.hi)
+		scores[i].Priced = min(maxScore, max(0, lowerIsBetter(scores[i].PricedCostPerHour, priced.lo, priced.hi)))
 	}
 }
 

@@ -112,6 +112,8 @@ func TestEvaluateRawFigures(t *testing.T) {
 }
 
 func TestEvaluateFilters(t *testing.T) {
+	noSpotVM := testVM
+	noSpotVM.NoSpot = true
 	spot := snap("spot-es", "ES", 200, 0.01)
 	spot.CapacityType = cost.Spot
 	hot := snap("hot", "ES", 200, 0.03)
@@ -130,8 +132,8 @@ func TestEvaluateFilters(t *testing.T) {
 		filtered []FilteredNode
 	}{
 		{
-			name:     "spot excluded without AllowSpot",
-			vm:       testVM,
+			name:     "spot excluded with NoSpot",
+			vm:       noSpotVM,
 			nodes:    []NodeSnapshot{spot, snap("es", "ES", 200, 0.03)},
 			policy:   Policy{CostWeight: 1},
 			order:    []string{"es"},
@@ -162,7 +164,7 @@ func TestEvaluateFilters(t *testing.T) {
 		},
 		{
 			name:     "insufficient CPU, filtered in input order",
-			vm:       testVM,
+			vm:       noSpotVM,
 			nodes:    []NodeSnapshot{spot, full, snap("es", "ES", 200, 0.03)},
 			policy:   DefaultPolicy(),
 			order:    []string{"es"},
@@ -491,5 +493,57 @@ func TestPressureKeepsRoomWithoutUsage(t *testing.T) {
 	d = Evaluate(small, nodes(true), p)
 	if got := names(d.Scores); !slices.Equal(got, []string{"emptier", "fuller"}) {
 		t.Errorf("with usage: order %v, want the emptier node first", got)
+	}
+}
+
+// TestEvaluateSpotFallback: a VM that neither allows nor forbids spot goes
+// to a spot node only when nothing else fits. While another node is
+// feasible, the spot nodes (here the cheapest and cleanest) rank last with
+// total 0, and the others score as if the spot nodes were not there;
+// alone, the spot nodes score as for a VM that allows spot.
+func TestEvaluateSpotFallback(t *testing.T) {
+	spot := func(name string) NodeSnapshot {
+		n := snap(name, "NO", 20, 0.01)
+		n.CapacityType = cost.Spot
+		return n
+	}
+	spots := []NodeSnapshot{spot("spot-a"), spot("spot-b")}
+	for _, tc := range rankingCases() {
+		if tc.vm.wantsGPUs() {
+			continue // the nodes have no GPUs
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			vm := tc.vm
+			mixed := Evaluate(vm, append(zones(), spots...), tc.policy)
+			alone := Evaluate(vm, zones(), tc.policy)
+			if got := names(mixed.Scores); len(got) != 5 || !slices.Equal(got[:3], names(alone.Scores)) {
+				t.Fatalf("order %v, want %v then the spot nodes", got, names(alone.Scores))
+			}
+			for i, s := range mixed.Scores {
+				switch {
+				case i < 3 && (s.SpotFallback || s.Total != alone.Scores[i].Total || s.OverBudget != alone.Scores[i].OverBudget):
+					t.Errorf("%s: total %v over budget %v fallback %v, without the spot nodes %v %v", s.Node,
+						s.Total, s.OverBudget, s.SpotFallback, alone.Scores[i].Total, alone.Scores[i].OverBudget)
+				case i >= 3 && (!s.SpotFallback || s.Total != 0):
+					t.Errorf("%s: total %v fallback %v, want a fallback totalling 0", s.Node, s.Total, s.SpotFallback)
+				}
+			}
+
+			only := Evaluate(vm, spots, tc.policy)
+			vm.AllowSpot = true
+			allowed := Evaluate(vm, spots, tc.policy)
+			if len(only.Scores) != 2 || !only.Scores[0].SpotFallback || only.Scores[0].Total == 0 {
+				t.Fatalf("spot nodes alone: %+v, want both scored as fallbacks", only.Scores)
+			}
+			for i := range only.Scores {
+				if only.Scores[i].Node != allowed.Scores[i].Node || only.Scores[i].Total != allowed.Scores[i].Total {
+					t.Errorf("spot nodes alone: rank %d %s total %v, for a VM allowing spot %s %v", i,
+						only.Scores[i].Node, only.Scores[i].Total, allowed.Scores[i].Node, allowed.Scores[i].Total)
+				}
+			}
+			if first := Evaluate(vm, append(zones(), spots...), tc.policy).Scores[0]; first.SpotFallback {
+				t.Errorf("a VM allowing spot: %s is a fallback", first.Node)
+			}
+		})
 	}
 }

@@ -11,16 +11,28 @@ import (
 // does not. Reasons are only built for nodes that fail, by appending to a
 // stack buffer: one allocation each, since a GPU VM fails on most nodes.
 
-// spotReason rejects spot nodes for VMs that do not allow spot capacity.
-// SpotNodeReason is why a spot node is ruled out for a VM that does not
-// allow spot capacity.
+// SpotNodeReason is why a spot node is ruled out for a VM that forbids
+// spot capacity.
 const SpotNodeReason = "spot node, and the VM does not allow spot capacity"
 
+// SpotFallbackReason is why a caller that sees every candidate at once
+// (the extender's filter) rules out a spot fallback: another node fits the
+// VM (NodeScore.SpotFallback).
+const SpotFallbackReason = "spot node, the VM does not allow spot capacity, and other nodes fit it"
+
+// spotReason rejects spot nodes for VMs that forbid spot capacity.
 func spotReason(vm *VMRequest, n *NodeSnapshot) string {
-	if n.CapacityType == cost.Spot && !vm.AllowSpot {
+	if n.CapacityType == cost.Spot && vm.NoSpot {
 		return SpotNodeReason
 	}
 	return ""
+}
+
+// spotFallback reports whether n is spot and vm neither allows nor forbids
+// spot capacity: n is then a candidate only when no other node is
+// (normalize).
+func spotFallback(vm *VMRequest, n *NodeSnapshot) bool {
+	return n.CapacityType == cost.Spot && !vm.AllowSpot && !vm.NoSpot
 }
 
 // fitReason rejects nodes whose unrequested allocatable CPU or memory is

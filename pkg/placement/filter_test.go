@@ -23,7 +23,8 @@ func TestFilters(t *testing.T) {
 		reason string
 		want   string
 	}{
-		{"spot not allowed", spotReason(&VMRequest{}, &spotNode), "spot node, and the VM does not allow spot capacity"},
+		{"spot forbidden", spotReason(&VMRequest{NoSpot: true}, &spotNode), "spot node, and the VM does not allow spot capacity"},
+		{"spot a fallback", spotReason(&VMRequest{}, &spotNode), ""},
 		{"spot allowed", spotReason(&VMRequest{AllowSpot: true}, &spotNode), ""},
 		{"on-demand", spotReason(&VMRequest{}, &node), ""},
 		{"fits", fitReason(&VMRequest{CPUCores: 2.5, MemoryBytes: 3.5 * gi}, &node), ""},

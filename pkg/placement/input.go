@@ -40,8 +40,12 @@ type VMRequest struct {
 	CPUCores    float64
 	MemoryBytes float64
 	GPUs        []GPURequest
-	// AllowSpot lets the VM run on spot capacity.
+	// AllowSpot lets the VM run on spot capacity like on any other.
 	AllowSpot bool
+	// NoSpot keeps the VM off spot capacity. A VM with neither runs on a
+	// spot node only when no other node fits it (NodeScore.SpotFallback),
+	// where kube-scheduler would put it on an untainted spot node anyway.
+	NoSpot bool
 	// Labels are the VM's labels, for callers that pick a Policy by label;
 	// Evaluate does not read them.
 	Labels map[string]string

@@ -11,12 +11,13 @@ import (
 type rankKey struct {
 	total float64
 	cost  float64
-	over  bool // over the cost budget: after every node in budget
+	tier  int8 // over the cost budget, a spot fallback: after the rest
 	i     int
 }
 
 // rank sorts scores best first (nodes in the cost budget before those over
-// it), ties by the VM's price on the node and then by node name.
+// it, spot fallbacks after both), ties by the VM's price on the node and
+// then by node name.
 //
 // Why price before name: nodes tie when the policy's criteria cannot tell
 // them apart, as carbon alone cannot within one zone. By name, VMs then
@@ -35,14 +36,11 @@ type rankKey struct {
 func rank(scores []NodeScore) {
 	keys := make([]rankKey, len(scores))
 	for i := range scores {
-		keys[i] = rankKey{total: scores[i].Total, cost: scores[i].CostPerHour, over: scores[i].OverBudget, i: i}
+		keys[i] = rankKey{total: scores[i].Total, cost: scores[i].CostPerHour, tier: tier(&scores[i]), i: i}
 	}
 	slices.SortFunc(keys, func(a, b rankKey) int {
-		if a.over != b.over {
-			if a.over {
-				return 1
-			}
-			return -1
+		if c := cmp.Compare(a.tier, b.tier); c != 0 {
+			return c
 		}
 		if c := cmp.Compare(b.total, a.total); c != 0 {
 			return c
@@ -70,4 +68,17 @@ func rank(scores []NodeScore) {
 			k = src
 		}
 	}
+}
+
+// tier orders s's kind of node: in budget, over it, then the spot
+// fallbacks (in budget and over it, when they are all there is).
+func tier(s *NodeScore) int8 {
+	var t int8
+	if s.OverBudget {
+		t = 1
+	}
+	if s.SpotFallback {
+		t += 2
+	}
+	return t
 }

@@ -28,6 +28,9 @@ func TestRescoreEqualsEvaluatingTheSubset(t *testing.T) {
 			// cleanest go.)
 			cheapest, dearest, cleanest := all.Scores[0].CostPerHour, all.Scores[0].CostPerHour, all.Scores[0].GramsCO2PerHour
 			for _, s := range all.Scores {
+				if s.SpotFallback {
+					continue // outside the spans
+				}
 				cheapest, dearest = min(cheapest, s.CostPerHour), max(dearest, s.CostPerHour)
 				if s.CarbonKnown {
 					cleanest = min(cleanest, s.GramsCO2PerHour)

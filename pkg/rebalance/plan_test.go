@@ -584,3 +584,51 @@ func TestDepartedVMsCountAsArrivals(t *testing.T) {
 		t.Errorf("moves = %q with only old starts, want busy:dirty->clean", got)
 	}
 }
+
+// TestSavingsNeverMoveAVMOntoSpotItDoesNotAllow: a cheaper spot node draws
+// by cost only the VMs labelled to allow spot; a node being emptied falls
+// back to it, as the scheduler would place the VM, when nothing else fits.
+// A VM that fell back to spot is not moved off it for a saving either: the
+// room it would take is what the next VMs without the label need.
+func TestSavingsNeverMoveAVMOntoSpotItDoesNotAllow(t *testing.T) {
+	trigger := v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceCost, Cost: &v1alpha1.CostTrigger{ThresholdPercent: 20}}
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("dear", "ES", 200, 40), node("spot", "ES", 200, 20)}}
+	in.Nodes[1].Snapshot.CapacityType = cost.Spot
+	in.Nodes[1].Snapshot.Pricing = cost.NodePricing{CPUCoreHour: 0.01, MemoryGiBHour: 0.001}
+	place(in, vm("plain", "dear", 2, 1, 2))
+	allowing := vm("allowing", "dear", 2, 1, 2)
+	allowing.Request.AllowSpot = true
+	place(in, allowing)
+	s := spec(trigger)
+	s.CarbonPricePerTonne = 100
+	plan, err := Compute(s, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "allowing:dear->spot" {
+		t.Errorf("moves = %q, want only the VM that allows spot on the spot node", got)
+	}
+
+	window := v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceMaintenance, Maintenance: &v1alpha1.MaintenanceTrigger{
+		Name: "kernel", Schedule: "0 11 * * *", Duration: metav1.Duration{Duration: time.Hour},
+		DrainBefore:  &metav1.Duration{Duration: time.Hour},
+		NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "dear"}}}}
+	in.VMs = in.VMs[:1]
+	if plan, _ = Compute(spec(window), in); moves(plan) != "plain:dear->spot" {
+		t.Errorf("moves = %q emptying the only on-demand node, want the VM on the spot node", moves(plan))
+	}
+
+	dirty := node("dirty", "PL", 700, 40)
+	dirty.Snapshot.CapacityType = cost.Spot
+	carbon := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{dirty, node("clean", "NO", 30, 40)},
+		Armed: map[string]time.Time{carbonKey("PL", "NO"): now.Add(-2 * time.Hour)}}
+	place(carbon, vm("fell-back", "dirty", 8, 8, 1))
+	allowing = vm("allowing", "dirty", 8, 8, 1)
+	allowing.Request.AllowSpot = true
+	place(carbon, allowing)
+	if plan, _ = Compute(spec(carbonTrigger(time.Hour)), carbon); moves(plan) != "allowing:dirty->clean" {
+		t.Errorf("moves = %q by carbon, want only the VM that allows spot off the dirty spot node", moves(plan))
+	}
+}

@@ -247,8 +247,10 @@ func TestPlacementCarbonLimit(t *testing.T) {
 }
 
 // TestPlacementFollowsCost: with cost dominant the cheapest feasible node
-// wins; spot nodes are filtered for VMs that do not allow spot, and chosen
-// for one that does.
+// wins; spot nodes are filtered for a VM without the allow-spot label while
+// other nodes fit it, and chosen for one that allows spot. A VM without the
+// label that only spot nodes can take (its own affinity) runs on one, as
+// kube-scheduler would place it; one labelled allow-spot "false" does not.
 func TestPlacementFollowsCost(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ns := env.Namespace(t, "cost")
@@ -285,6 +287,35 @@ func TestPlacementFollowsCost(t *testing.T) {
 	if c := chosen(t, d); !slices.Contains(spotNodes, c.Node) {
 		t.Fatalf("VM allowing spot placed on on-demand %s ($%.4f/h); candidates %+v", c.Node, c.CostPerHour, d.Candidates)
 	}
+
+	onlySpot := func(name string, labels map[string]string) {
+		vm := placedVM(name, "cheapest", nil, labels)
+		vm.Spec.Template.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: fleet.CapacityTypeLabel, Operator: corev1.NodeSelectorOpIn, Values: []string{"spot"}}},
+			}}},
+		}}
+		createKubeVirtVM(t, ns, vm)
+	}
+	onlySpot("fallback", nil)
+	runningVMI(t, ns, "fallback", "")
+	if c := chosen(t, decision(t, ns, "fallback")); !slices.Contains(spotNodes, c.Node) || !c.SpotFallback {
+		t.Fatalf("VM without the label that only spot nodes can take placed on %s (marked a spot fallback: %t)", c.Node, c.SpotFallback)
+	}
+	onlySpot("never-spot", map[string]string{"hypersdk.io/allow-spot": "false"})
+	framework.Eventually(t, "never-spot unschedulable for want of a node that is not spot", func(ctx context.Context) (bool, error) {
+		for _, p := range launcherPods(t, ns, "never-spot") {
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+					if p.Spec.NodeName != "" || !strings.Contains(c.Message, "does not allow spot") {
+						return false, fmt.Errorf("pod on %q, unschedulable with %q, want no node and the spot reason", p.Spec.NodeName, c.Message)
+					}
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	})
 }
 
 // TestPlacementCostBudget: with a cost budget of 0%, carbon only chooses

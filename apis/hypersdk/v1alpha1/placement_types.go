@@ -169,6 +169,10 @@ type NodeScore struct {
 	// OverBudget says the VM costs more here than the policy's cost
 	// budget allows over its cheapest candidate.
 	OverBudget bool `json:"overBudget,omitempty"`
+	// SpotFallback says the node is spot and the VM is not labelled to
+	// allow spot capacity: it ranks after every other candidate and is
+	// chosen only when no other node fits.
+	SpotFallback bool `json:"spotFallback,omitempty"`
 	// GPUDevices the VM would get there.
 	// +listType=atomic
 	GPUDevices []string `json:"gpuDevices,omitempty"`

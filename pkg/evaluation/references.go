@@ -91,8 +91,8 @@ func CostCapped(ctx context.Context, sim *Simulation, budget float64) (r Result,
 
 // Bound is a lower bound on the grams any placement of the VMs marked in
 // placed could emit for at most budget dollars, each VM on any node it fits
-// when empty (spot too: any VM may fall back to spot): the Lagrangian dual of that assignment with node capacities
-// relaxed,
+// when empty (spot too: any VM may fall back to spot): the Lagrangian dual
+// of that assignment with node capacities relaxed,
 //
 //	max over λ >= 0 of  Σ_v min_n (g_vn + λ c_vn) − λ·budget
 //

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hypersdk/hypersdk/pkg/evaluation"
 )
 
 // carbonData is the real traces, seen from this package's directory.
@@ -132,5 +134,45 @@ func TestRunWindows(t *testing.T) {
 	if err := run(context.Background(), []string{"--windows=2023-05..2022-01"}, &out, &bytes.Buffer{}); err == nil ||
 		!strings.Contains(err.Error(), "--windows") {
 		t.Errorf("a backwards range: %v, want an error naming --windows", err)
+	}
+}
+
+// TestSummaryCountsCasesMeetingTheLine checks the count of cases within the
+// cost cap that capture at least 90% of the capped oracle's saving: a case
+// over the cap, one short of the share and one where the oracle stays over
+// budget do not count.
+func TestSummaryCountsCasesMeetingTheLine(t *testing.T) {
+	window := func(dollars, grams float64, cappedWithin bool) *evaluation.Window {
+		return &evaluation.Window{CappedWithinBudget: cappedWithin, Results: []evaluation.Result{
+			{Strategy: "default-scheduler", Usage: evaluation.Usage{CPUHours: 1, Dollars: 100, Grams: 1000}},
+			{Strategy: "hypersdk", Usage: evaluation.Usage{CPUHours: 1, Dollars: dollars, Grams: grams}},
+			{Strategy: "oracle-capped+5%", Usage: evaluation.Usage{CPUHours: 1, Dollars: 105, Grams: 800}},
+		}}
+	}
+	wins := []*evaluation.Window{
+		window(104, 810, true),  // +4%, 95% of the saving: meets the line
+		window(105, 820, true),  // +5%, 90%: meets it
+		window(106, 800, true),  // +6%: over the cap
+		window(95, 850, true),   // 75% of the saving
+		window(100, 700, false), // within the cap, but the oracle is over budget: no share
+	}
+	var out bytes.Buffer
+	if err := writeSummary(&out, "", wins); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "within the budget in 4 of these 5 cases") {
+		t.Errorf("summary does not say the line is defined in 4 of 5 cases:\n%s", out.String())
+	}
+	var row []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == "hypersdk" {
+			row = f
+		}
+	}
+	// Columns: name, worst, mean cost, mean CO2, per CPU-hour cost and CO2,
+	// within the cap, least share, pooled shares of capped and bound, then
+	// the cases meeting the line.
+	if len(row) != 13 || row[6] != "4" || row[10] != "2" {
+		t.Errorf("hypersdk row %q: want 13 columns, 4 cases within the cap and 2 meeting the line", row)
 	}
 }

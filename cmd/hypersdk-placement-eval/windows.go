@@ -134,9 +134,10 @@ func writeSummary(out io.Writer, label string, wins []*evaluation.Window) error 
 			work := x.CPUHours / base.CPUHours
 			sumCostPerHour += x.Dollars/base.Dollars/work - 1
 			sumCO2PerHour += x.Grams/base.Grams/work - 1
+			capped := w.CappedShare(x)
 			if c <= evaluation.CostCap+1e-9 {
 				within++
-				if w.CappedShare(x) >= capturedShare {
+				if capped >= capturedShare {
 					met++
 				}
 			}
@@ -149,8 +150,8 @@ func writeSummary(out io.Writer, label string, wins []*evaluation.Window) error 
 			// Pooled shares: the grams saved over all cases against the
 			// reference's, so that a case where the reference saves
 			// almost nothing does not swing the figure.
-			if s := w.CappedShare(x); !math.IsNaN(s) {
-				least, shares = min(least, s), shares+1
+			if !math.IsNaN(capped) {
+				least, shares = min(least, capped), shares+1
 				sumCapped += base.Grams - x.Grams
 				refCapped += base.Grams - w.Capped().Grams
 			}

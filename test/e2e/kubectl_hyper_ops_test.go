@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -78,7 +79,19 @@ func TestKubectlHyperMigrate(t *testing.T) {
 		t.Errorf("failing migration: %v, stderr %q; want a non-zero exit with KubeVirt's message on one line", err, stderr.String())
 	}
 	framework.Eventually(t, "the failed migration's target pod to go", func(ctx context.Context) (bool, error) {
-		return len(launcherPods(t, ns, "mover")) == 1, nil
+		pods := launcherPods(t, ns, "mover")
+		if len(pods) == 1 {
+			return true, nil
+		}
+		migs, err := env.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		var states []string
+		for _, m := range migs.Items {
+			states = append(states, fmt.Sprintf("%s %s uid %s", m.Name, m.Status.Phase, m.UID))
+		}
+		return false, fmt.Errorf("%d live launcher pods: %s; migrations: %s", len(pods), describePods(pods), strings.Join(states, ", "))
 	})
 	vmi, err = env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "mover", metav1.GetOptions{})
 	if err != nil || vmi.Status.NodeName != target || vmi.Status.Phase != kvv1.Running ||
@@ -115,6 +128,16 @@ func hasMigrationCondition(m *kvv1.VirtualMachineInstanceMigration, typ kvv1.Vir
 		}
 	}
 	return false
+}
+
+// describePods names each pod with what says why it is still there.
+func describePods(pods []corev1.Pod) string {
+	var b strings.Builder
+	for _, p := range pods {
+		fmt.Fprintf(&b, "%s (node %q, phase %s, migration %q, created %s); ", p.Name, p.Spec.NodeName, p.Status.Phase,
+			p.Labels[kubevirtsim.MigrationJobLabel], p.CreationTimestamp.Format("15:04:05"))
+	}
+	return b.String()
 }
 
 func lastLine(s string) string {

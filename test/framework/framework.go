@@ -295,7 +295,10 @@ func Eventually(t *testing.T, what string, cond func(ctx context.Context) (bool,
 	var last error
 	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, Timeout, true, func(ctx context.Context) (bool, error) {
 		ok, err := cond(ctx)
-		last = err
+		if ctx.Err() == nil {
+			// The poll's own deadline would hide why the condition failed.
+			last = err
+		}
 		return ok, nil
 	})
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -106,7 +105,8 @@ func (s *Simulator) advanceMigration(ctx context.Context, mig *kvv1.VirtualMachi
 		if target == nil {
 			// As for the VMI's pod: a pass on a migration that has already
 			// failed, its target pod deleted, would create one nobody owns.
-			if current, err := s.migrationCurrent(ctx, mig); err != nil || !current {
+			current, err := cacheCurrent(ctx, s.cfg.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(mig.Namespace).Get, mig)
+			if err != nil || !current {
 				return err
 			}
 			pod := migrationTargetPod(vmi, mig)
@@ -325,19 +325,6 @@ func migrationTargetPod(vmi *kvv1.VirtualMachineInstance, mig *kvv1.VirtualMachi
 		TopologyKey:   "kubernetes.io/hostname",
 	})
 	return pod
-}
-
-// migrationCurrent reports whether the API still has the version of mig
-// that the cache gave this pass.
-func (s *Simulator) migrationCurrent(ctx context.Context, mig *kvv1.VirtualMachineInstanceMigration) (bool, error) {
-	fresh, err := s.cfg.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(mig.Namespace).Get(ctx, mig.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading migration %s: %w", mig.Name, err)
-	}
-	return fresh.ResourceVersion == mig.ResourceVersion, nil
 }
 
 func (s *Simulator) targetPod(mig *kvv1.VirtualMachineInstanceMigration) *corev1.Pod {

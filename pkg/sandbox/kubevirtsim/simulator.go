@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -277,6 +278,20 @@ func (s *Simulator) launcherPods(namespace, vmi string) []*corev1.Pod {
 		pods = append(pods, o.(*corev1.Pod))
 	}
 	return pods
+}
+
+// cacheCurrent reports whether the API still has the version of obj that
+// the cache gave a pass; get reads it from the API. A pass asks before it
+// creates a pod, which an update failing on a stale version cannot undo.
+func cacheCurrent[T metav1.Object](ctx context.Context, get func(context.Context, string, metav1.GetOptions) (T, error), obj metav1.Object) (bool, error) {
+	fresh, err := get(ctx, obj.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
+	}
+	return fresh.GetResourceVersion() == obj.GetResourceVersion(), nil
 }
 
 // controller is one work queue with its sync function.

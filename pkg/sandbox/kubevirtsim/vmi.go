@@ -76,7 +76,14 @@ func (s *Simulator) advanceVMI(ctx context.Context, vmi *kvv1.VirtualMachineInst
 			vmi.Status.ActivePods = map[types.UID]string{live.UID: ""}
 			return nil
 		}
-		if current, err := s.vmiCurrent(ctx, vmi); err != nil || !current {
+		// A pass on an older version of the instance would create a pod
+		// nobody owns: one a migration has just moved to its target pod
+		// (the source going, the move not yet in the cache) has no pod this
+		// pass knows, and the update that then fails on the stale version
+		// cannot take the created pod back. The API showed no live pod
+		// above; the newer version's event requeues the instance.
+		current, err := cacheCurrent(ctx, s.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(vmi.Namespace).Get, vmi)
+		if err != nil || !current {
 			return err
 		}
 		created, err := s.cfg.Kube.CoreV1().Pods(vmi.Namespace).Create(ctx, launcherPod(vmi), metav1.CreateOptions{})
@@ -183,24 +190,6 @@ func (s *Simulator) liveLauncherPod(ctx context.Context, vmi *kvv1.VirtualMachin
 		}
 	}
 	return nil, nil
-}
-
-// vmiCurrent reports whether the API still has the version of vmi that the
-// cache gave this pass; it is asked after the API showed no live pod and
-// before a pod is created. A pass on an older version would create a pod
-// that nobody owns: the instance a migration has just moved to its target
-// pod (the source pod going, the move not yet in the cache) has no pod this
-// pass knows, and the update that fails on the stale version cannot take
-// the created pod back. The newer version's event requeues the instance.
-func (s *Simulator) vmiCurrent(ctx context.Context, vmi *kvv1.VirtualMachineInstance) (bool, error) {
-	fresh, err := s.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(vmi.Namespace).Get(ctx, vmi.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading VMI %s: %w", vmi.Name, err)
-	}
-	return fresh.ResourceVersion == vmi.ResourceVersion, nil
 }
 
 // activePod is the pod the instance runs in: the one named in activePods,

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -235,9 +236,19 @@ func (a *Autoscaler) evaluate(ctx context.Context, vma *v1alpha1.VirtualMachineA
 	if !d.Change {
 		return entry, nil
 	}
-	if busy, err := a.operationRunning(ctx, vma.Namespace, prev.Operation); err != nil || busy {
-		entry.Action = "waiting for operation " + prev.Operation + " to finish before: " + d.Reason
+	unfinished, err := a.unfinishedOperation(ctx, vma, vm.Name)
+	if err != nil {
+		entry.Action = err.Error()
 		return entry, err
+	}
+	if unfinished != nil {
+		if entry.Operation != unfinished.Name {
+			// Its pass's status write was lost: the change counts as made then.
+			entry.Operation = unfinished.Name
+			entry.Changes = append(entry.Changes, unfinished.CreationTimestamp)
+		}
+		entry.Action = "waiting for operation " + unfinished.Name + " to finish before: " + d.Reason
+		return entry, nil
 	}
 	if err := a.mayResize(ctx, vma, vm.Name); err != nil {
 		entry.Action = "not acting: " + err.Error()
@@ -315,24 +326,28 @@ func (a *Autoscaler) decide(ctx context.Context, vma *v1alpha1.VirtualMachineAut
 	return rightsizing.Decide(now, policyOf(vma.Spec), s, est), nil
 }
 
-// operationRunning reports whether the named operation exists and is not
-// finished: one resize at a time per VM.
-func (a *Autoscaler) operationRunning(ctx context.Context, namespace, name string) (bool, error) {
-	if name == "" {
-		return false, nil
+// unfinishedOperation names a Resize this autoscaler made on vm that has
+// not finished, found by the autoscaler's label rather than by the name in
+// its status: a pass whose status write was lost (a conflict, or a restart
+// between the create and the write) recorded no name, and the next pass
+// must not start a second resize beside the first.
+func (a *Autoscaler) unfinishedOperation(ctx context.Context, vma *v1alpha1.VirtualMachineAutoscaler, vm string) (*v1alpha1.VMOperation, error) {
+	ops, err := a.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(vma.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.SelectorFromSet(labels.Set{LabelAutoscaler: vma.Name}).String()})
+	if err != nil {
+		return nil, fmt.Errorf("listing the operations of autoscaler %s/%s: %w", vma.Namespace, vma.Name, err)
 	}
-	op, err := a.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(namespace).Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("reading operation %s: %w", name, err)
+	for i, op := range ops.Items {
+		if op.Spec.VMName != vm {
+			continue
+		}
+		switch op.Status.Phase {
+		case v1alpha1.VMOperationSucceeded, v1alpha1.VMOperationFailed, v1alpha1.VMOperationCancelled:
+			continue
+		}
+		return &ops.Items[i], nil
 	}
-	switch op.Status.Phase {
-	case v1alpha1.VMOperationSucceeded, v1alpha1.VMOperationFailed, v1alpha1.VMOperationCancelled:
-		return false, nil
-	}
-	return true, nil
+	return nil, nil
 }
 
 // mayResize asks kube-apiserver whether the autoscaler's requester may

@@ -63,8 +63,10 @@ func (w *waitFlags) follow(ctx context.Context, e *env, c hypersdkclient.Interfa
 	}
 	p := newProgress(e.streams.Out, w.showProgress)
 	last := op
-	_, err := watchtools.UntilWithSync(ctx, lw, &v1alpha1.VMOperation{}, nil, func(ev watch.Event) (bool, error) {
+	quiet, ended := quietLoggerFor(ctx)
+	_, err := watchtools.UntilWithSync(quiet, lw, &v1alpha1.VMOperation{}, nil, func(ev watch.Event) (bool, error) {
 		if ev.Type == watch.Deleted {
+			ended.Store(true)
 			return false, fmt.Errorf("operation %s was deleted before it ended", op.Name)
 		}
 		cur, ok := ev.Object.(*v1alpha1.VMOperation)
@@ -73,7 +75,9 @@ func (w *waitFlags) follow(ctx context.Context, e *env, c hypersdkclient.Interfa
 		}
 		last = cur
 		p.show(cur)
-		return cur.Status.Phase.Final(), nil
+		final := cur.Status.Phase.Final()
+		ended.Store(final)
+		return final, nil
 	})
 	p.done()
 	if wait.Interrupted(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {

@@ -57,18 +57,18 @@ func TestCostCappedSpendsTheBudgetOnCarbon(t *testing.T) {
 	for i := range all {
 		all[i] = true
 	}
-	for _, b := range []float64{budget, greenest.Dollars * 2} {
-		bound, err := Bound(sim, all, b)
+	for _, b := range []struct{ budget, feasible float64 }{{budget, capped.Grams}, {greenest.Dollars * 2, greenest.Grams}} {
+		bound, err := Bound(sim, all, b.budget, b.feasible)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Capacity never binds here, so the bound is the best placement
 		// within the budget's grams up to the greedy's integrality.
 		if bound > capped.Grams+1e-9 || bound < greenest.Grams-1e-9 {
-			t.Errorf("bound at $%.4f = %.2f g, want between the greenest %.2f and the capped oracle's %.2f", b, bound, greenest.Grams, capped.Grams)
+			t.Errorf("bound at $%.4f = %.2f g, want between the greenest %.2f and the capped oracle's %.2f", b.budget, bound, greenest.Grams, capped.Grams)
 		}
 	}
-	if bound, err := Bound(sim, all, cheapest.Dollars/2); err != nil || !math.IsInf(bound, 1) {
+	if bound, err := Bound(sim, all, cheapest.Dollars/2, cheapest.Grams); err != nil || !math.IsInf(bound, 1) {
 		t.Errorf("bound under the cheapest spend = %v, %v; want +Inf", bound, err)
 	}
 }

@@ -114,7 +114,7 @@ func WriteShares(w io.Writer, win *Window) error {
 	if math.IsInf(win.BoundGrams, 1) {
 		fmt.Fprintf(tw, "  relaxation bound\tinfeasible: the cheapest node that honours spot labels for each VM %s placed costs more\n", base.Strategy)
 	} else {
-		fmt.Fprintf(tw, "  relaxation bound\t%.1f kg CO2eq\t%s\t\t(capacities dropped; the VMs %s placed)\n", win.BoundGrams/1000,
+		fmt.Fprintf(tw, "  relaxation bound\t%.1f kg CO2eq\t%s\t\t(CPU and memory capacities at the top of each hour; the VMs %s placed)\n", win.BoundGrams/1000,
 			percent(win.BoundGrams, base.Grams), base.Strategy)
 	}
 	fmt.Fprintf(tw, "\nstrategy\trejected\tcost vs %s\tCO2 vs %s\tshare of capped oracle's saving\tshare of bound's saving\tmigrations\ttheir kg CO2eq\ttheir cost $\tkg the moved VMs saved\n",

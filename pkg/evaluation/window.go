@@ -70,7 +70,7 @@ func EvaluateWindow(ctx context.Context, sim *Simulation, start time.Time, seed 
 	capped.Strategy, capped.Signal = fmt.Sprintf("oracle-capped+%.0f%%", CostCap*100), "TRUE FUTURE (offline)"
 	w.Results = append(w.Results, capped)
 	w.CappedGramsPerDollar = price
-	if w.BoundGrams, err = Bound(sim, w.Baseline().PlacedVMs, w.Budget); err != nil {
+	if w.BoundGrams, err = Bound(sim, w.Baseline().PlacedVMs, w.Budget, w.Baseline().Grams); err != nil {
 		return nil, fmt.Errorf("relaxation bound: %w", err)
 	}
 	return w, nil

@@ -117,7 +117,7 @@ func TestRunWindows(t *testing.T) {
 	if cases["2022-12"] != 4 || cases["2023-01"] != 4 {
 		t.Errorf("rows per month = %v, want 4 each (GPU servers or not, two loads):\n%s", cases, out.String())
 	}
-	want := []string{"over 8 cases ", "hypersdk-$200/t", "oracle-capped+5%", "than default-scheduler-spot-tainted", "spot-tainted rejected", "per CPU-hour: cost", "its carbon price"}
+	want := []string{"over 8 cases ", "hypersdk-$200/t", "oracle-capped+5%", "oracle-capped+5%+moves", "with moves: cost", "than default-scheduler-spot-tainted", "spot-tainted rejected", "per CPU-hour: cost", "its carbon price"}
 	if noNO != nil {
 		// The 2022 cases alone too, where every zone has a trace.
 		want = append(want, "over 4 cases with every zone")
@@ -147,6 +147,7 @@ func TestSummaryCountsCasesMeetingTheLine(t *testing.T) {
 			{Strategy: "default-scheduler", Usage: evaluation.Usage{CPUHours: 1, Dollars: 100, Grams: 1000}},
 			{Strategy: "hypersdk", Usage: evaluation.Usage{CPUHours: 1, Dollars: dollars, Grams: grams}},
 			{Strategy: "oracle-capped+5%", Usage: evaluation.Usage{CPUHours: 1, Dollars: 105, Grams: 800}},
+			{Strategy: "oracle-capped+5%+moves", Usage: evaluation.Usage{CPUHours: 1, Dollars: 105, Grams: 780}},
 		}}
 	}
 	wins := []*evaluation.Window{

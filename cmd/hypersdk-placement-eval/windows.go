@@ -32,7 +32,7 @@ func (o *options) runWindows(ctx context.Context, out, errOut io.Writer) error {
 	began := time.Now()
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "window\tGPU servers\tload\tdefault-scheduler rejected\tspot-tainted rejected\thypersdk rejected\tcost\tCO2\tshare of capped\tshare of bound\t"+
-		"oracle-capped rejected\tcost\tCO2\tits carbon price\tbound CO2\tzones left out\n")
+		"oracle-capped rejected\tcost\tCO2\tits carbon price\twith moves: cost\tCO2\tmigrations\tbound CO2\tzones left out\n")
 	var wins, allZones []*evaluation.Window
 	for m := from; !m.After(to); m = m.AddDate(0, 1, 0) {
 		end := m.AddDate(0, 0, o.days)
@@ -65,11 +65,12 @@ func (o *options) runWindows(ctx context.Context, out, errOut io.Writer) error {
 				if len(missing) == 0 {
 					allZones = append(allZones, win)
 				}
-				base, h, capped := win.Baseline(), find(win, "hypersdk"), win.Capped()
-				fmt.Fprintf(tw, "%s\t%v\t%.2f\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", m.Format("2006-01"), gpus, load,
+				base, h, capped, moving := win.Baseline(), find(win, "hypersdk"), win.Capped(), win.Moving()
+				fmt.Fprintf(tw, "%s\t%v\t%.2f\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.Format("2006-01"), gpus, load,
 					base.Rejected, find(win, evaluation.SpotTaintedStrategy).Rejected, h.Rejected, pct(h.Dollars, base.Dollars), pct(h.Grams, base.Grams),
 					share(win.CappedShare(h)), share(win.Share(h, win.BoundGrams)),
 					capped.Rejected, pct(capped.Dollars, base.Dollars), pct(capped.Grams, base.Grams), perTonne(win),
+					pct(moving.Dollars, base.Dollars), pct(moving.Grams, base.Grams), moving.Migrations,
 					pct(win.BoundGrams, base.Grams), leftOut)
 			}
 		}

@@ -63,20 +63,25 @@ func AccountSpan(vm *VM, n *Node, traces map[string]*carbon.Trace, from, to time
 	if err != nil {
 		return Usage{}, fmt.Errorf("accounting VM %s on node %s: %w", vm.Name, n.Name, err)
 	}
-	h := to.Sub(from).Hours()
+	return usageOf(vm, n, intensityHours, to.Sub(from).Hours()), nil
+}
+
+// usageOf is what vm uses on n over hours whose intensities sum, each
+// weighted by the part of it the VM ran, to intensityHours (g/kWh × h).
+func usageOf(vm *VM, n *Node, intensityHours, hours float64) Usage {
 	watts := placement.VMPowerWatts(n.Power, float64(n.CPUMilli)/1000, float64(vm.CPUs), vm.Utilization)
 	pue := n.PUE
 	if pue <= 0 {
 		pue = placement.DefaultPUE
 	}
 	return Usage{
-		CPUHours:  float64(vm.CPUs) * h,
-		EnergyKWh: watts / 1000 * h * pue,
+		CPUHours:  float64(vm.CPUs) * hours,
+		EnergyKWh: watts / 1000 * hours * pue,
 		// Grams are linear in intensity, so the intensity-hours give the
-		// grams over the whole run in one call.
+		// grams over the whole span in one call.
 		Grams:   placement.GramsCO2PerHour(intensityHours, watts, pue),
-		Dollars: cost.VMCostPerHour(n.Pricing, float64(vm.CPUs), float64(vm.MemoryBytes()), nil, 0, 0) * h,
-	}, nil
+		Dollars: cost.VMCostPerHour(n.Pricing, float64(vm.CPUs), float64(vm.MemoryBytes()), nil, 0, 0) * hours,
+	}
 }
 
 // integrate is ∫ I dt over [from, to) in g/kWh × hours, the true trace

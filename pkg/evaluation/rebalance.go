@@ -84,6 +84,11 @@ type migration struct {
 	cost         rebalance.MigrationCost
 }
 
+// start implements Mover.
+func (cfg *Rebalancing) start(sim *Simulation, start time.Time) (mover, error) {
+	return newRebalancer(cfg, sim, start)
+}
+
 func newRebalancer(cfg *Rebalancing, sim *Simulation, start time.Time) (*rebalancer, error) {
 	clk := testingclock.NewFakePassiveClock(start)
 	p, err := carbon.NewTraceProviderWithConfig(carbon.TraceProviderConfig{Clock: clk, Start: start, Epoch: start}, sortedTraces(sim.Traces)...)
@@ -100,8 +105,11 @@ func newRebalancer(cfg *Rebalancing, sim *Simulation, start time.Time) (*rebalan
 	return rb, nil
 }
 
+func (rb *rebalancer) due() time.Time { return rb.next }
+
 // pass plans and applies one rebalancing pass at now.
 func (rb *rebalancer) pass(ctx context.Context, now time.Time, sim *Simulation, c *Cluster) ([]migration, error) {
+	rb.next = now.Add(rb.cfg.Every)
 	in := &rebalance.Input{Now: now, Armed: rb.armed, Placement: placement.DefaultPolicy(), Starts: rb.recentStarts(now)}
 	rb.clock.SetTime(now)
 	zones := map[string]float64{}

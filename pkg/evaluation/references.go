@@ -45,18 +45,22 @@ func (o *PricedOracle) Place(_ context.Context, vm *VM, _ time.Time, c *Cluster)
 // costCapSteps bounds the bisection of CostCapped: each step is one run.
 const costCapSteps = 30
 
-// CostCapped is the cost-capped oracle: the PricedOracle at the lowest
-// price of cost (so the most carbon-minded) whose run spends at most
-// budget dollars, found by bisection on the price over whole runs of sim.
+// CostCapped is the cost-capped oracle: the PricedOracle (with
+// OracleMoves at the same price when moves is set) at the lowest price of
+// cost (so the most carbon-minded) whose run spends at most budget
+// dollars, found by bisection on the price over whole runs of sim.
 // It returns that run and the price. A greedy placement's spend is not
 // strictly monotonic in the price, so the run kept is the least-emitting
 // one within budget of those tried. When no run is within budget (a
 // baseline that ignores spot labels can be cheaper than any placement that
 // honours them), it returns the cheapest run and within false.
-func CostCapped(ctx context.Context, sim *Simulation, budget float64) (r Result, price float64, within bool, err error) {
+func CostCapped(ctx context.Context, sim *Simulation, budget float64, moves bool) (r Result, price float64, within bool, err error) {
 	run := func(price float64) (Result, error) {
-		return sim.Run(ctx, Strategy{Name: "oracle-capped", Signal: "TRUE FUTURE (offline)",
-			Placer: NewPricedOracle(sim.Traces, sim.End, price)})
+		s := Strategy{Name: "oracle-capped", Signal: "TRUE FUTURE (offline)", Placer: NewPricedOracle(sim.Traces, sim.End, price)}
+		if moves {
+			s.Rebalance = &OracleMoves{GramsPerDollar: price}
+		}
+		return sim.Run(ctx, s)
 	}
 	best, err := run(0)
 	if err != nil || best.Dollars <= budget {

@@ -41,7 +41,7 @@ func TestCostCappedSpendsTheBudgetOnCarbon(t *testing.T) {
 		t.Fatalf("no trade-off to test: cheapest %+v, greenest %+v", cheapest.Usage, greenest.Usage)
 	}
 	budget := (cheapest.Dollars + greenest.Dollars) / 2
-	capped, _, within, err := CostCapped(ctx, sim, budget)
+	capped, _, within, err := CostCapped(ctx, sim, budget, false)
 	if err != nil || !within {
 		t.Fatalf("capped: within %v, %v", within, err)
 	}
@@ -49,7 +49,7 @@ func TestCostCappedSpendsTheBudgetOnCarbon(t *testing.T) {
 		t.Errorf("capped spends $%.4f of $%.4f for %.1f g; want within budget, between %.1f and %.1f g",
 			capped.Dollars, budget, capped.Grams, greenest.Grams, cheapest.Grams)
 	}
-	if _, _, within, err := CostCapped(ctx, sim, cheapest.Dollars/2); err != nil || within {
+	if _, _, within, err := CostCapped(ctx, sim, cheapest.Dollars/2, false); err != nil || within {
 		t.Errorf("half the cheapest spend: within %v, %v; want not within", within, err)
 	}
 

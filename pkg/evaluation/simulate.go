@@ -81,17 +81,16 @@ func (sim *Simulation) Run(ctx context.Context, s Strategy) (Result, error) {
 		}
 		return nil
 	}
-	var rb *rebalancer
+	var rb mover
 	if s.Rebalance != nil && len(sim.VMs) > 0 {
-		if rb, err = newRebalancer(s.Rebalance, sim, sim.VMs[0].Arrival); err != nil {
+		if rb, err = s.Rebalance.start(sim, sim.VMs[0].Arrival); err != nil {
 			return Result{}, err
 		}
 	}
 	// rebalanceUntil runs the passes due by t.
 	rebalanceUntil := func(t time.Time) error {
-		for rb != nil && !rb.next.After(t) && rb.next.Before(sim.End) {
-			now := rb.next
-			rb.next = rb.next.Add(rb.cfg.Every)
+		for rb != nil && !rb.due().After(t) && rb.due().Before(sim.End) {
+			now := rb.due()
 			c.releaseUntil(now)
 			moves, err := rb.pass(ctx, now, sim, c)
 			if err != nil {

@@ -47,8 +47,12 @@ func TestContendersRebalanceABudgetWithinIt(t *testing.T) {
 		if s.Rebalance == nil {
 			continue
 		}
+		rb, ok := s.Rebalance.(*Rebalancing)
+		if !ok {
+			t.Fatalf("%s moves VMs with %T, want the rebalancer", s.Name, s.Rebalance)
+		}
 		var b any = "none"
-		if p := s.Rebalance.Policy.CostBudgetPercent; p != nil {
+		if p := rb.Policy.CostBudgetPercent; p != nil {
 			b = *p
 		}
 		budgets[s.Name] = b

@@ -18,6 +18,23 @@ type Strategy struct {
 	// that knows the future is labelled as such.
 	Signal string
 	Placer Placer
-	// Rebalance, when set, moves the running VMs every pass.
-	Rebalance *Rebalancing
+	// Rebalance, when set, moves the running VMs between arrivals: the
+	// rebalancer (*Rebalancing) or the oracle's moves (*OracleMoves).
+	Rebalance Mover
+}
+
+// Mover moves the running VMs of a run; each run starts its own.
+type Mover interface {
+	start(sim *Simulation, at time.Time) (mover, error)
+}
+
+// mover is one run's Mover.
+type mover interface {
+	// due is when the next pass is.
+	due() time.Time
+	// pass plans and applies the moves at now, on c, and sets when the
+	// next pass is due.
+	pass(ctx context.Context, now time.Time, sim *Simulation, c *Cluster) ([]migration, error)
+	// started tells it that a VM of cpus was placed on node at.
+	started(node string, at time.Time, cpus int64)
 }

@@ -105,12 +105,18 @@ func WriteShares(w io.Writer, win *Window) error {
 	base, capped := win.Baseline(), win.Capped()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "References with the true future and at most $%.2f (%s's cost +%.0f%%):\n", win.Budget, base.Strategy, CostCap*100)
-	note := fmt.Sprintf("(cost priced at %.3g g/$)", win.CappedGramsPerDollar)
-	if !win.CappedWithinBudget {
-		note = "(over budget even at its cheapest: no share of its saving)"
+	for _, ref := range []struct {
+		r      Result
+		price  float64
+		within bool
+	}{{capped, win.CappedGramsPerDollar, win.CappedWithinBudget}, {win.Moving(), win.MovingGramsPerDollar, win.MovingWithinBudget}} {
+		note := fmt.Sprintf("(cost priced at %.3g g/$; %d migrations)", ref.price, ref.r.Migrations)
+		if !ref.within {
+			note = "(over budget even at its cheapest: no share of its saving)"
+		}
+		fmt.Fprintf(tw, "  %s\t%.1f kg CO2eq\t%s\tcost %s\t%s\n", ref.r.Strategy, ref.r.Grams/1000,
+			percent(ref.r.Grams, base.Grams), percent(ref.r.Dollars, base.Dollars), note)
 	}
-	fmt.Fprintf(tw, "  %s\t%.1f kg CO2eq\t%s\tcost %s\t%s\n", capped.Strategy, capped.Grams/1000,
-		percent(capped.Grams, base.Grams), percent(capped.Dollars, base.Dollars), note)
 	if math.IsInf(win.BoundGrams, 1) {
 		fmt.Fprintf(tw, "  relaxation bound\tinfeasible: the cheapest node that honours spot labels for each VM %s placed costs more\n", base.Strategy)
 	} else {

@@ -15,7 +15,7 @@ const CostCap = 0.05
 // cost-capped oracle, and the relaxation's bound, all within one budget.
 type Window struct {
 	// Results are the contenders', baseline first, then the cost-capped
-	// oracle's.
+	// oracle's without moves and with OracleMoves.
 	Results []Result
 	// Budget is the baseline's dollars times 1+CostCap.
 	Budget float64
@@ -25,6 +25,10 @@ type Window struct {
 	// share of its saving is defined).
 	CappedGramsPerDollar float64
 	CappedWithinBudget   bool
+	// MovingGramsPerDollar and MovingWithinBudget are the same for the
+	// cost-capped oracle with moves.
+	MovingGramsPerDollar float64
+	MovingWithinBudget   bool
 	// BoundGrams is Bound over the VMs the baseline placed.
 	BoundGrams float64
 }
@@ -33,7 +37,10 @@ type Window struct {
 func (w *Window) Baseline() Result { return w.Results[0] }
 
 // Capped is the cost-capped oracle's result.
-func (w *Window) Capped() Result { return w.Results[len(w.Results)-1] }
+func (w *Window) Capped() Result { return w.Results[len(w.Results)-2] }
+
+// Moving is the cost-capped oracle's result with moves.
+func (w *Window) Moving() Result { return w.Results[len(w.Results)-1] }
 
 // Share is the part of a reference's saving over the baseline that r
 // captures: (baseline − r) / (baseline − reference) grams, NaN when the
@@ -62,14 +69,20 @@ func EvaluateWindow(ctx context.Context, sim *Simulation, start time.Time, seed 
 		w.Results = append(w.Results, r)
 	}
 	w.Budget = w.Baseline().Dollars * (1 + CostCap)
-	capped, price, within, err := CostCapped(ctx, sim, w.Budget)
-	if err != nil {
-		return nil, fmt.Errorf("cost-capped oracle: %w", err)
+	for _, moves := range []bool{false, true} {
+		capped, price, within, err := CostCapped(ctx, sim, w.Budget, moves)
+		if err != nil {
+			return nil, fmt.Errorf("cost-capped oracle (moves %v): %w", moves, err)
+		}
+		capped.Strategy, capped.Signal = fmt.Sprintf("oracle-capped+%.0f%%", CostCap*100), "TRUE FUTURE (offline)"
+		if moves {
+			capped.Strategy += "+moves"
+			w.MovingWithinBudget, w.MovingGramsPerDollar = within, price
+		} else {
+			w.CappedWithinBudget, w.CappedGramsPerDollar = within, price
+		}
+		w.Results = append(w.Results, capped)
 	}
-	w.CappedWithinBudget = within
-	capped.Strategy, capped.Signal = fmt.Sprintf("oracle-capped+%.0f%%", CostCap*100), "TRUE FUTURE (offline)"
-	w.Results = append(w.Results, capped)
-	w.CappedGramsPerDollar = price
 	if w.BoundGrams, err = Bound(sim, w.Baseline().PlacedVMs, w.Budget, w.Baseline().Grams); err != nil {
 		return nil, fmt.Errorf("relaxation bound: %w", err)
 	}

@@ -37,11 +37,11 @@ type MigrationCost struct {
 	Dollars float64
 }
 
-// migrationCost prices moving vm from a node of sourceIntensity (g/kWh,
+// EstimateMigration prices moving vm from a node of sourceIntensity (g/kWh,
 // zero if unknown) to a node where it scores target: the copy's energy at
 // the source's intensity, and the VM's grams and dollars on the target for
 // the copy's duration.
-func migrationCost(vm *placement.VMRequest, target placement.NodeScore, sourceIntensity float64) MigrationCost {
+func EstimateMigration(vm *placement.VMRequest, target placement.NodeScore, sourceIntensity float64) MigrationCost {
 	bytes := vm.MemoryBytes * DirtyFactor
 	seconds := bytes / MigrationBytesPerSecond
 	hours := seconds / 3600

@@ -568,7 +568,7 @@ func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, ran
 		// emissions.
 		keep = func([]placement.NodeScore) func(*placement.NodeScore) bool {
 			return func(t *placement.NodeScore) bool {
-				return p.horizon(life, p.nodes[t.Node].Snapshot.Zone)*(here.GramsCO2PerHour-t.GramsCO2PerHour) >= migrationCost(&vm.Request, *t, src.Snapshot.CarbonIntensity).Grams
+				return p.horizon(life, p.nodes[t.Node].Snapshot.Zone)*(here.GramsCO2PerHour-t.GramsCO2PerHour) >= EstimateMigration(&vm.Request, *t, src.Snapshot.CarbonIntensity).Grams
 			}
 		}
 	}
@@ -579,7 +579,7 @@ func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, ran
 	}
 	s := savings{now: here, target: target, grams: here.GramsCO2PerHour - target.GramsCO2PerHour,
 		dollars: here.CostPerHour - target.CostPerHour, life: life}
-	s.mig = migrationCost(&vm.Request, target, src.Snapshot.CarbonIntensity)
+	s.mig = EstimateMigration(&vm.Request, target, src.Snapshot.CarbonIntensity)
 	if yes, why := worth(s); yes {
 		p.add(vm, node, trigger, why, target)
 	}
@@ -711,7 +711,7 @@ func (p *planner) add(vm *VM, target string, trigger v1alpha1.RebalanceTriggerTy
 		move.SavedGramsCO2PerHour = round(here.GramsCO2PerHour - score.GramsCO2PerHour)
 		move.SavedCostPerHour = round(here.CostPerHour - score.CostPerHour)
 	}
-	mig := migrationCost(&vm.Request, score, src.Snapshot.CarbonIntensity)
+	mig := EstimateMigration(&vm.Request, score, src.Snapshot.CarbonIntensity)
 	move.MigrationGramsCO2, move.MigrationCost = round(mig.Grams), round(mig.Dollars)
 	p.plan.Moves = append(p.plan.Moves, move)
 	p.moved[vm.Namespace+"/"+vm.Name] = true

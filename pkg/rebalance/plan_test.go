@@ -221,7 +221,7 @@ func TestCarbonMovesOnlyWhenTheSavingBeatsTheMigration(t *testing.T) {
 	if m.SavedGramsCO2PerHour <= 0 || m.MigrationGramsCO2 <= 0 || m.SavedGramsCO2PerHour*m.ExpectedRemainingHours <= m.MigrationGramsCO2 {
 		t.Errorf("move %+v: the saving over the remaining life must beat the migration", m)
 	}
-	bigMig := migrationCost(&big.Request, placement.NodeScore{}, 700)
+	bigMig := EstimateMigration(&big.Request, placement.NodeScore{}, 700)
 	if bigMig.Grams < 100 {
 		t.Errorf("copying 48 GiB at 700 g/kWh costs %.1f g; the model lost the copy's energy", bigMig.Grams)
 	}

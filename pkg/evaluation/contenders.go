@@ -48,9 +48,9 @@ func PriceStrategy(price float64) string { return fmt.Sprintf("hypersdk-$%.0f/t"
 // Contenders are the strategies of the evaluation: default-scheduler first
 // as the baseline, kube-scheduler with tainted spot nodes, HyperSDK's (its
 // default, its weights without the budget, carbon only, forecast, the
-// carbon price sweep and the cost budget sweep), kube-scheduler and
-// HyperSDK's default, carbon only and RebalancedBudget with the rebalancer,
-// the oracle last. Each is fresh: placers keep state.
+// carbon price sweep and the cost budget sweep), then each of these but
+// the sweeps with the rebalancer, RebalancedBudget's point too, and the
+// oracle last. Each is fresh: placers keep state.
 func Contenders(traces map[string]*carbon.Trace, start, end time.Time, seed uint64) ([]Strategy, error) {
 	carbonOnly := placement.Policy{CarbonWeight: 1}
 	forecast := placement.DefaultPolicy()
@@ -84,19 +84,22 @@ func Contenders(traces map[string]*carbon.Trace, start, end time.Time, seed uint
 		}
 		out = append(out, Strategy{Name: h.name, Signal: h.signal, Placer: p})
 	}
-	// With the rebalancer: kube-scheduler's placements and HyperSDK's
-	// default and carbon-only ones, each moved afterwards by a
-	// RebalancePolicy with the API's defaults, and HyperSDK's with a cost
-	// budget, moved within the same budget.
+	// With the rebalancer: kube-scheduler's placements (spot nodes
+	// tainted or not) and HyperSDK's default, weights, carbon-only and
+	// forecast ones, each moved afterwards by a RebalancePolicy with the
+	// API's defaults, and HyperSDK's with a cost budget, moved within the
+	// same budget.
 	rebalanced := []Strategy{{Name: "default-scheduler+rebalance", Signal: "current hour (rebalancer)",
-		Placer: NewDefaultScheduler(seed), Rebalance: DefaultRebalancing()}}
+		Placer: NewDefaultScheduler(seed), Rebalance: DefaultRebalancing()},
+		{Name: SpotTaintedStrategy + "+rebalance", Signal: "current hour (rebalancer)",
+			Placer: NewSpotTaintedScheduler(seed), Rebalance: DefaultRebalancing()}}
 	budgeted := DefaultRebalancing()
 	budget := int32(RebalancedBudget)
 	budgeted.Policy.CostBudgetPercent = &budget
 	for _, h := range hypersdk {
 		rb := DefaultRebalancing()
 		switch h.name {
-		case "hypersdk", "hypersdk-carbon":
+		case "hypersdk", WeightedStrategy, "hypersdk-carbon", "hypersdk-forecast":
 		case BudgetStrategy(RebalancedBudget):
 			rb = budgeted
 		default:

@@ -57,7 +57,8 @@ func TestContendersRebalanceABudgetWithinIt(t *testing.T) {
 		}
 		budgets[s.Name] = b
 	}
-	want := map[string]any{"default-scheduler+rebalance": "none", "hypersdk+rebalance": "none", "hypersdk-carbon+rebalance": "none",
+	want := map[string]any{"default-scheduler+rebalance": "none", SpotTaintedStrategy + "+rebalance": "none", "hypersdk+rebalance": "none",
+		WeightedStrategy + "+rebalance": "none", "hypersdk-carbon+rebalance": "none", "hypersdk-forecast+rebalance": "none",
 		BudgetStrategy(RebalancedBudget) + "+rebalance": int32(RebalancedBudget)}
 	if !reflect.DeepEqual(budgets, want) {
 		t.Errorf("rebalanced strategies and their cost budgets = %v, want %v", budgets, want)

@@ -84,6 +84,9 @@ func newRelaxation(sim *Simulation, placed []bool, budget float64) (*relaxation,
 			start = sim.VMs[k].Arrival
 		}
 	}
+	if start.IsZero() {
+		return r, nil // nothing placed: no hours to price
+	}
 	start = start.Truncate(time.Hour)
 	r.hours = max(0, int(math.Ceil(sim.End.Sub(start).Hours())))
 	// top is the first hour whose top is at or after t.

@@ -96,4 +96,7 @@ func TestBoundCountsCapacity(t *testing.T) {
 		t.Errorf("bound %.2f g closes %.0f%% of the gap from %.2f g (capacities dropped) to the best %.2f g; want at least 90%%",
 			bound, closed*100, dropped, best)
 	}
+	if none, err := Bound(sim, make([]bool, len(sim.VMs)), budget, 0); err != nil || none != 0 {
+		t.Errorf("bound with nothing placed = %v, %v; want 0", none, err)
+	}
 }

@@ -121,12 +121,13 @@ func writeSummary(out io.Writer, label string, wins []*evaluation.Window) error 
 	}
 	fmt.Fprintf(tw, "\nShares are over the cases where the reference stays within the budget.\n")
 	fmt.Fprintf(tw, "The capped oracle saves carbon within the budget in %d of these %d cases; in the others no share of its saving is defined.\n", saves, len(wins))
-	fmt.Fprintf(tw, "over %d cases%s\tworst cost\tmean cost\tmean CO2\tper CPU-hour: cost\tCO2\tcases within +%.0f%% cost\tleast share of capped\tpooled share of capped\tpooled share of bound\tcases within +%.0f%% and %.0f%% of capped\tcases rejecting more than default-scheduler\tthan %s\n",
+	fmt.Fprintf(tw, "over %d cases%s\tworst cost\tmean cost\tmean CO2\tper CPU-hour: cost\tCO2\tcases within +%.0f%% cost\tleast share of capped\tpooled share of capped\tof capped+moves\tof bound\tcases within +%.0f%% and %.0f%% of capped\tcases rejecting more than default-scheduler\tthan %s\n",
 		len(wins), label, evaluation.CostCap*100, evaluation.CostCap*100, capturedShare*100, evaluation.SpotTaintedStrategy)
 	for _, r := range wins[0].Results[1:] {
-		var worst, sumCost, sumCO2, sumCostPerHour, sumCO2PerHour, sumCapped, sumBound, refCapped, refBound float64
+		var worst, sumCost, sumCO2, sumCostPerHour, sumCO2PerHour float64
+		var ofCapped, ofMoving, ofBound pooled
 		least := math.Inf(1)
-		within, met, more, moreTainted, shares, bounds := 0, 0, 0, 0, 0, 0
+		within, met, more, moreTainted := 0, 0, 0, 0
 		worst = math.Inf(-1)
 		for _, w := range wins {
 			x, base := find(w, r.Strategy), w.Baseline()
@@ -148,32 +149,42 @@ func writeSummary(out io.Writer, label string, wins []*evaluation.Window) error 
 			if x.Rejected > find(w, evaluation.SpotTaintedStrategy).Rejected {
 				moreTainted++
 			}
-			// Pooled shares: the grams saved over all cases against the
-			// reference's, so that a case where the reference saves
-			// almost nothing does not swing the figure.
 			if !math.IsNaN(capped) {
-				least, shares = min(least, capped), shares+1
-				sumCapped += base.Grams - x.Grams
-				refCapped += base.Grams - w.Capped().Grams
+				least = min(least, capped)
+				ofCapped.add(base.Grams, x.Grams, w.Capped().Grams)
 			}
-			if s := w.Share(x, w.BoundGrams); !math.IsNaN(s) {
-				bounds++
-				sumBound += base.Grams - x.Grams
-				refBound += base.Grams - w.BoundGrams
+			if !math.IsNaN(w.MovingShare(x)) {
+				ofMoving.add(base.Grams, x.Grams, w.Moving().Grams)
+			}
+			if !math.IsNaN(w.Share(x, w.BoundGrams)) {
+				ofBound.add(base.Grams, x.Grams, w.BoundGrams)
 			}
 		}
 		n := float64(len(wins))
-		meanCapped, meanBound := math.NaN(), math.NaN()
-		if shares > 0 && refCapped > 0 {
-			meanCapped = sumCapped / refCapped
-		}
-		if bounds > 0 && refBound > 0 {
-			meanBound = sumBound / refBound
-		}
-		fmt.Fprintf(tw, "%s\t%+.1f%%\t%+.1f%%\t%+.1f%%\t%+.1f%%\t%+.1f%%\t%d\t%s\t%s\t%s\t%d\t%d\t%d\n", r.Strategy, worst*100, sumCost/n*100, sumCO2/n*100,
-			sumCostPerHour/n*100, sumCO2PerHour/n*100, within, share(least), share(meanCapped), share(meanBound), met, more, moreTainted)
+		fmt.Fprintf(tw, "%s\t%+.1f%%\t%+.1f%%\t%+.1f%%\t%+.1f%%\t%+.1f%%\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", r.Strategy, worst*100, sumCost/n*100, sumCO2/n*100,
+			sumCostPerHour/n*100, sumCO2PerHour/n*100, within, share(least), share(ofCapped.share()), share(ofMoving.share()), share(ofBound.share()), met, more, moreTainted)
 	}
 	return tw.Flush()
+}
+
+// pooled is a pooled share of a reference's saving: the grams a strategy
+// saved over all cases against the reference's, so that a case where the
+// reference saves almost nothing does not swing the figure.
+type pooled struct{ saved, reference float64 }
+
+// add counts a case where the baseline emits base, the strategy x and the
+// reference reference grams.
+func (p *pooled) add(base, x, reference float64) {
+	p.saved += base - x
+	p.reference += base - reference
+}
+
+// share is NaN when the references saved nothing over the cases added.
+func (p pooled) share() float64 {
+	if p.reference <= 0 {
+		return math.NaN()
+	}
+	return p.saved / p.reference
 }
 
 // inZones is the nodes of plan in the zones traces has.

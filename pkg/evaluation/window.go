@@ -97,3 +97,12 @@ func (w *Window) CappedShare(r Result) float64 {
 	}
 	return w.Share(r, w.Capped().Grams)
 }
+
+// MovingShare is Share of the cost-capped oracle's saving with moves; NaN
+// when it could not stay within the budget.
+func (w *Window) MovingShare(r Result) float64 {
+	if !w.MovingWithinBudget {
+		return math.NaN()
+	}
+	return w.Share(r, w.Moving().Grams)
+}

@@ -123,7 +123,7 @@ func WriteShares(w io.Writer, win *Window) error {
 		fmt.Fprintf(tw, "  relaxation bound\t%.1f kg CO2eq\t%s\t\t(CPU and memory capacities at the top of each hour; the VMs %s placed)\n", win.BoundGrams/1000,
 			percent(win.BoundGrams, base.Grams), base.Strategy)
 	}
-	fmt.Fprintf(tw, "\nstrategy\trejected\tcost vs %s\tCO2 vs %s\tshare of capped oracle's saving\twith moves\tshare of bound's saving\tmigrations\ttheir kg CO2eq\ttheir cost $\tkg the moved VMs saved\n",
+	fmt.Fprintf(tw, "\nstrategy\trejected\tcost vs %s\tCO2 vs %s\tshare of capped oracle's saving\tof capped+moves' saving\tof bound's saving\tmigrations\ttheir kg CO2eq\ttheir cost $\tkg the moved VMs saved\n",
 		base.Strategy, base.Strategy)
 	for _, r := range win.Results[1:] {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%.2f\t%.2f\t%.2f\n", r.Strategy, r.Rejected, percent(r.Dollars, base.Dollars), percent(r.Grams, base.Grams),

@@ -53,6 +53,19 @@ func (m *oracleMover) pass(_ context.Context, now time.Time, sim *Simulation, c 
 		gain   float64
 		cost   rebalance.MigrationCost
 	}
+	// Each zone's intensity now: the copy's at the source, the VM's rate
+	// on the target.
+	intensityNow := map[string]float64{}
+	for i := range c.Nodes {
+		zone := c.Nodes[i].Zone
+		if _, ok := intensityNow[zone]; !ok {
+			v, err := m.future.intensity(zone, now)
+			if err != nil {
+				return nil, err
+			}
+			intensityNow[zone] = v
+		}
+	}
 	var candidates []candidate
 	for _, k := range slices.Sorted(maps.Keys(c.nodeOf)) {
 		vm, from := &sim.VMs[k], c.nodeOf[k]
@@ -64,10 +77,7 @@ func (m *oracleMover) pass(_ context.Context, now time.Time, sim *Simulation, c 
 		if err != nil {
 			return nil, err
 		}
-		source, err := m.future.intensity(c.Nodes[from].Zone, now)
-		if err != nil {
-			return nil, err
-		}
+		source := intensityNow[c.Nodes[from].Zone]
 		req := placement.VMRequest{Name: vm.Name, CPUCores: float64(vm.CPUs), MemoryBytes: float64(vm.MemoryBytes()),
 			AllowSpot: vm.AllowSpot, UsageCPU: float64(vm.CPUs) * vm.Utilization}
 		best := candidate{vm: k, to: -1}
@@ -79,12 +89,8 @@ func (m *oracleMover) pass(_ context.Context, now time.Time, sim *Simulation, c 
 			if err != nil {
 				return nil, err
 			}
-			target, err := m.future.intensity(c.Nodes[to].Zone, now)
-			if err != nil {
-				return nil, err
-			}
 			// The VM's rate on the target now: the copy runs it twice.
-			hour := usageOf(vm, &c.Nodes[to], target, 1)
+			hour := usageOf(vm, &c.Nodes[to], intensityNow[c.Nodes[to].Zone], 1)
 			mig := rebalance.EstimateMigration(&req, placement.NodeScore{GramsCO2PerHour: hour.Grams, CostPerHour: hour.Dollars}, source)
 			gain := stay.Grams + m.price*stay.Dollars - (there.Grams + m.price*there.Dollars + mig.Grams + m.price*mig.Dollars)
 			if gain > best.gain {

@@ -65,10 +65,10 @@ unit:
 
 # The race detector on the packages whose tests run many goroutines over
 # shared state (the VM view's watch fan-out, the history store, the carbon
-# cache). Only these: their dependencies build instrumented in about
+# cache, the backup scheduler's background console looks). Only these: their dependencies build instrumented in about
 # 100 s on 2 cores from a cold cache, where every package would take
 # about 12 minutes.
-RACE_PKGS := ./pkg/viewcache/ ./pkg/history/ ./pkg/carbon/
+RACE_PKGS := ./pkg/viewcache/ ./pkg/history/ ./pkg/carbon/ ./pkg/backup/
 race:
 	@hack/cc.sh >/dev/null
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)

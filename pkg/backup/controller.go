@@ -68,6 +68,7 @@ type Scheduler struct {
 	cfg      Config
 	metrics  *metrics
 	recorder record.EventRecorder
+	looks    looks
 	// The schedules' operations, from an informer: following a run of
 	// 2,000 snapshots by a GET each per pass took the executor's share of
 	// the controller's request budget and made the run twice as long.
@@ -117,6 +118,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // resourceVersion and refused (409); the next pass redoes it, and every
 // step it repeated is keyed by name.
 func (s *Scheduler) Pass(ctx context.Context) error {
+	start := s.cfg.Clock.Now()
+	defer s.looks.forgetBefore(start)
 	list, err := s.schedules.List(labels.Everything())
 	if err != nil {
 		return fmt.Errorf("listing backup schedules: %w", err)

@@ -44,9 +44,8 @@ const (
 	VerificationMessageAnnotation = "hypersdk.io/backup-verification-message"
 
 	scratchSuffix = "-verify"
-	// checkFor bounds one look at the console, so a pass over many
-	// schedules is not held up by one guest; the verification's timeout
-	// bounds all of them.
+	// checkFor bounds one look at the console (looks run beside the
+	// passes); the verification's timeout bounds all of them.
 	checkFor = 10 * time.Second
 	// keepOutput is how much of the console a failure message quotes.
 	keepOutput = 300
@@ -95,6 +94,7 @@ func (s *Scheduler) verify(ctx context.Context, b *v1alpha1.BackupSchedule, st *
 		fail(p, "verification was turned off")
 	}
 	var err error
+	looking := false
 	switch p.Phase {
 	case phaseRestoring:
 		err = s.stepOperation(ctx, b, rev, p, p.ScratchVM+"-restore", p.VMName, "restore", phaseStarting,
@@ -107,19 +107,25 @@ func (s *Scheduler) verify(ctx context.Context, b *v1alpha1.BackupSchedule, st *
 			Group: "hypersdk.io", Resource: "virtualmachines", Subresource: "console", Name: p.ScratchVM}); err != nil {
 			break
 		}
-		ok, out, cerr := s.check(ctx, b.Namespace, p.ScratchVM, v)
+		lk := s.looks.poll(ctx, b.Namespace+"/"+p.ScratchVM, s.cfg.Clock.Now, func(ctx context.Context) (bool, string, error) {
+			return s.check(ctx, b.Namespace, p.ScratchVM, v)
+		})
 		switch {
-		case ok:
+		case lk == nil:
+			// Still looking: past the timeout too, the look's end
+			// (within checkFor) says what the console showed.
+			looking = true
+		case lk.ok:
 			p.Phase, p.Result, p.Message = phaseCleaning, ResultSucceeded, fmt.Sprintf("the guest answered %q", v.ExpectedOutput)
 		case now.Sub(p.Started.Time) > v.Timeout.Duration:
 			msg := fmt.Sprintf("no %q on the console within %s", v.ExpectedOutput, v.Timeout.Duration)
-			if cerr != nil {
-				msg += ": " + cerr.Error()
+			if lk.err != nil {
+				msg += ": " + lk.err.Error()
 			}
-			fail(p, msg+"; the console showed: "+tail(out))
+			fail(p, msg+"; the console showed: "+tail(lk.out))
 		}
 	}
-	if v != nil && p.Phase != phaseCleaning && now.Sub(p.Started.Time) > v.Timeout.Duration {
+	if v != nil && p.Phase != phaseCleaning && !looking && now.Sub(p.Started.Time) > v.Timeout.Duration {
 		msg := fmt.Sprintf("%s for longer than %s", strings.ToLower(p.Phase), v.Timeout.Duration)
 		if err != nil {
 			msg, err = msg+": "+err.Error(), nil

@@ -284,8 +284,12 @@ func TestBackupCarbonWindow(t *testing.T) {
 	if want := int32(math.Round(at(p.WindowStart.Time))); p.SlotGramsPerKWh != want {
 		t.Errorf("intensity at the slot: %d g/kWh, the trace says %d", p.SlotGramsPerKWh, want)
 	}
-	if p.StartedAt.Before(&p.RunAt) || p.StartedAt.Time.After(p.WindowStart.Add(within)) {
-		t.Errorf("started at %s, want at or after the planned %s and within the window", p.StartedAt.UTC(), p.RunAt.UTC())
+	// Not before its hour. How soon after is the pass's lag: a replayed hour
+	// is a second here, so "within the window" would time the controller on
+	// a loaded machine (it failed so in CI, 3 hours late); that a run starts
+	// at its window's end whatever the forecast said is TestCarbonPlanAndStart's.
+	if p.StartedAt.Before(&p.RunAt) {
+		t.Errorf("started at %s, before the planned %s", p.StartedAt.UTC(), p.RunAt.UTC())
 	}
 	if want := int32(math.Round(at(p.StartedAt.Time))); p.StartedGramsPerKWh != want {
 		t.Errorf("intensity at the start: %d g/kWh, the trace says %d", p.StartedGramsPerKWh, want)

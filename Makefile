@@ -65,9 +65,9 @@ unit:
 
 # The race detector on the packages whose tests run many goroutines over
 # shared state (the VM view's watch fan-out, the history store, the carbon
-# cache, the backup scheduler's background console looks). Only these: their dependencies build instrumented in about
-# 100 s on 2 cores from a cold cache, where every package would take
-# about 12 minutes.
+# cache, the backup scheduler's background console looks). Only these:
+# the first three's dependencies built instrumented in about 100 s on 2
+# cores from a cold cache, where every package would take about 12 minutes.
 RACE_PKGS := ./pkg/viewcache/ ./pkg/history/ ./pkg/carbon/ ./pkg/backup/
 race:
 	@hack/cc.sh >/dev/null

@@ -33,6 +33,7 @@ import (
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	hypersdkinformers "github.com/hypersdk/hypersdk/generated/informers/externalversions"
 	hypersdklisters "github.com/hypersdk/hypersdk/generated/listers/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/backup/looks"
 	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/console"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
@@ -68,7 +69,7 @@ type Scheduler struct {
 	cfg      Config
 	metrics  *metrics
 	recorder record.EventRecorder
-	looks    looks
+	looks    looks.Looks
 	// The schedules' operations, from an informer: following a run of
 	// 2,000 snapshots by a GET each per pass took the executor's share of
 	// the controller's request budget and made the run twice as long.
@@ -119,7 +120,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // step it repeated is keyed by name.
 func (s *Scheduler) Pass(ctx context.Context) error {
 	start := s.cfg.Clock.Now()
-	defer s.looks.forgetBefore(start)
+	defer s.looks.ForgetBefore(start)
 	list, err := s.schedules.List(labels.Everything())
 	if err != nil {
 		return fmt.Errorf("listing backup schedules: %w", err)

@@ -107,7 +107,7 @@ func (s *Scheduler) verify(ctx context.Context, b *v1alpha1.BackupSchedule, st *
 			Group: "hypersdk.io", Resource: "virtualmachines", Subresource: "console", Name: p.ScratchVM}); err != nil {
 			break
 		}
-		lk := s.looks.poll(ctx, b.Namespace+"/"+p.ScratchVM, s.cfg.Clock.Now, func(ctx context.Context) (bool, string, error) {
+		lk := s.looks.Poll(ctx, b.Namespace+"/"+p.ScratchVM, s.cfg.Clock.Now, func(ctx context.Context) (bool, string, error) {
 			return s.check(ctx, b.Namespace, p.ScratchVM, v)
 		})
 		switch {
@@ -115,14 +115,14 @@ func (s *Scheduler) verify(ctx context.Context, b *v1alpha1.BackupSchedule, st *
 			// Still looking: past the timeout too, the look's end
 			// (within checkFor) says what the console showed.
 			looking = true
-		case lk.ok:
+		case lk.OK:
 			p.Phase, p.Result, p.Message = phaseCleaning, ResultSucceeded, fmt.Sprintf("the guest answered %q", v.ExpectedOutput)
 		case now.Sub(p.Started.Time) > v.Timeout.Duration:
 			msg := fmt.Sprintf("no %q on the console within %s", v.ExpectedOutput, v.Timeout.Duration)
-			if lk.err != nil {
-				msg += ": " + lk.err.Error()
+			if lk.Err != nil {
+				msg += ": " + lk.Err.Error()
 			}
-			fail(p, msg+"; the console showed: "+tail(lk.out))
+			fail(p, msg+"; the console showed: "+tail(lk.Out))
 		}
 	}
 	if v != nil && p.Phase != phaseCleaning && !looking && now.Sub(p.Started.Time) > v.Timeout.Duration {

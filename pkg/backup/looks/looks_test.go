@@ -1,4 +1,4 @@
-package backup
+package looks
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 func TestLooksDoNotHoldThePass(t *testing.T) {
 	ctx := context.Background()
 	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 5, 14, 0, 0, 0, time.UTC))
-	var l looks
+	var l Looks
 	release := make(chan struct{})
 	started := 0
 	blocked := func(context.Context) (bool, string, error) {
@@ -23,8 +23,8 @@ func TestLooksDoNotHoldThePass(t *testing.T) {
 		<-release
 		return false, "Kernel panic", errors.New("no login prompt")
 	}
-	polled := make(chan *look)
-	go func() { polled <- l.poll(ctx, "ns/a", clk.Now, blocked) }()
+	polled := make(chan *Look)
+	go func() { polled <- l.Poll(ctx, "ns/a", clk.Now, blocked) }()
 	select {
 	case lk := <-polled:
 		if lk != nil {
@@ -33,28 +33,28 @@ func TestLooksDoNotHoldThePass(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("poll waited for the look")
 	}
-	if lk := l.poll(ctx, "ns/a", clk.Now, blocked); lk != nil {
+	if lk := l.Poll(ctx, "ns/a", clk.Now, blocked); lk != nil {
 		t.Fatalf("a poll while the look runs returned %+v", lk)
 	}
 	close(release)
-	var lk *look
+	var lk *Look
 	for deadline := time.Now().Add(30 * time.Second); lk == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		lk = l.poll(ctx, "ns/a", clk.Now, blocked)
+		lk = l.Poll(ctx, "ns/a", clk.Now, blocked)
 	}
-	if lk == nil || lk.ok || lk.out != "Kernel panic" || lk.err == nil || started != 1 {
+	if lk == nil || lk.OK || lk.Out != "Kernel panic" || lk.Err == nil || started != 1 {
 		t.Fatalf("the finished look: %+v after %d starts, want one failed look that saw the panic", lk, started)
 	}
 
 	// A result polled by nobody during a pass that began after it finished
 	// is forgotten; one that finished during the pass is kept.
 	done := func(context.Context) (bool, string, error) { return true, "login:", nil }
-	l.poll(ctx, "ns/gone", clk.Now, done)
+	l.Poll(ctx, "ns/gone", clk.Now, done)
 	waitDone(t, &l, "ns/gone")
 	clk.Step(time.Second)
 	passStart := clk.Now()
-	l.poll(ctx, "ns/new", clk.Now, done)
+	l.Poll(ctx, "ns/new", clk.Now, done)
 	waitDone(t, &l, "ns/new")
-	l.forgetBefore(passStart)
+	l.ForgetBefore(passStart)
 	l.mu.Lock()
 	_, gone := l.all["ns/gone"]
 	_, kept := l.all["ns/new"]
@@ -64,7 +64,7 @@ func TestLooksDoNotHoldThePass(t *testing.T) {
 	}
 }
 
-func waitDone(t *testing.T, l *looks, key string) {
+func waitDone(t *testing.T, l *Looks, key string) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		l.mu.Lock()

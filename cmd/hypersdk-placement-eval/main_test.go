@@ -117,7 +117,7 @@ func TestRunWindows(t *testing.T) {
 	if cases["2022-12"] != 4 || cases["2023-01"] != 4 {
 		t.Errorf("rows per month = %v, want 4 each (GPU servers or not, two loads):\n%s", cases, out.String())
 	}
-	want := []string{"over 8 cases ", "hypersdk-$200/t", "oracle-capped+5%", "oracle-capped+5%+moves", "with moves: cost", "than default-scheduler-spot-tainted", "spot-tainted rejected", "per CPU-hour: cost", "its carbon price"}
+	want := []string{"over 8 cases ", "hypersdk-$200/t", "oracle-capped+5%", "oracle-capped+5%+moves", "hindsight-price+5%", "hindsight price: cost", "with moves: cost", "than default-scheduler-spot-tainted", "spot-tainted rejected", "per CPU-hour: cost", "its carbon price"}
 	if noNO != nil {
 		// The 2022 cases alone too, where every zone has a trace.
 		want = append(want, "over 4 cases with every zone")
@@ -143,11 +143,12 @@ func TestRunWindows(t *testing.T) {
 // budget do not count.
 func TestSummaryCountsCasesMeetingTheLine(t *testing.T) {
 	window := func(dollars, grams float64, cappedWithin bool) *evaluation.Window {
-		return &evaluation.Window{CappedWithinBudget: cappedWithin, MovingWithinBudget: cappedWithin, Results: []evaluation.Result{
+		return &evaluation.Window{CappedWithinBudget: cappedWithin, MovingWithinBudget: cappedWithin, HindsightWithinBudget: cappedWithin, Results: []evaluation.Result{
 			{Strategy: "default-scheduler", Usage: evaluation.Usage{CPUHours: 1, Dollars: 100, Grams: 1000}},
 			{Strategy: "hypersdk", Usage: evaluation.Usage{CPUHours: 1, Dollars: dollars, Grams: grams}},
 			{Strategy: "oracle-capped+5%", Usage: evaluation.Usage{CPUHours: 1, Dollars: 105, Grams: 800}},
 			{Strategy: "oracle-capped+5%+moves", Usage: evaluation.Usage{CPUHours: 1, Dollars: 105, Grams: 780}},
+			{Strategy: "hindsight-price+5%", Usage: evaluation.Usage{CPUHours: 1, Dollars: 105, Grams: 830}},
 		}}
 	}
 	wins := []*evaluation.Window{

@@ -32,7 +32,7 @@ func (o *options) runWindows(ctx context.Context, out, errOut io.Writer) error {
 	began := time.Now()
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "window\tGPU servers\tload\tdefault-scheduler rejected\tspot-tainted rejected\thypersdk rejected\tcost\tCO2\tshare of capped\tshare of bound\t"+
-		"oracle-capped rejected\tcost\tCO2\tits carbon price\twith moves: cost\tCO2\tmigrations\tbound CO2\tzones left out\n")
+		"oracle-capped rejected\tcost\tCO2\tits carbon price\twith moves: cost\tCO2\tmigrations\thindsight price: cost\tCO2\tshare of capped\tits carbon price\tbound CO2\tzones left out\n")
 	var wins, allZones []*evaluation.Window
 	for m := from; !m.After(to); m = m.AddDate(0, 1, 0) {
 		end := m.AddDate(0, 0, o.days)
@@ -65,12 +65,14 @@ func (o *options) runWindows(ctx context.Context, out, errOut io.Writer) error {
 				if len(missing) == 0 {
 					allZones = append(allZones, win)
 				}
-				base, h, capped, moving := win.Baseline(), find(win, "hypersdk"), win.Capped(), win.Moving()
-				fmt.Fprintf(tw, "%s\t%v\t%.2f\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.Format("2006-01"), gpus, load,
+				base, h, capped, moving, hindsight := win.Baseline(), find(win, "hypersdk"), win.Capped(), win.Moving(), win.Hindsight()
+				fmt.Fprintf(tw, "%s\t%v\t%.2f\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Format("2006-01"), gpus, load,
 					base.Rejected, find(win, evaluation.SpotTaintedStrategy).Rejected, h.Rejected, pct(h.Dollars, base.Dollars), pct(h.Grams, base.Grams),
 					share(win.CappedShare(h)), share(win.Share(h, win.BoundGrams)),
-					capped.Rejected, pct(capped.Dollars, base.Dollars), pct(capped.Grams, base.Grams), perTonne(win),
+					capped.Rejected, pct(capped.Dollars, base.Dollars), pct(capped.Grams, base.Grams), perTonne(win.CappedWithinBudget, win.CappedGramsPerDollar),
 					pct(moving.Dollars, base.Dollars), pct(moving.Grams, base.Grams), moving.Migrations,
+					pct(hindsight.Dollars, base.Dollars), pct(hindsight.Grams, base.Grams), share(win.CappedShare(hindsight)),
+					perTonne(win.HindsightWithinBudget, win.HindsightGramsPerDollar),
 					pct(win.BoundGrams, base.Grams), leftOut)
 			}
 		}
@@ -221,14 +223,14 @@ func pct(x, base float64) string {
 // oracle's price of cost amounts to (a tonne is 1e6 g): what it paid for
 // the carbon it saved at the margin. "none" when the plain oracle stayed
 // within the budget, "n/a" when no price did.
-func perTonne(w *evaluation.Window) string {
+func perTonne(within bool, gramsPerDollar float64) string {
 	switch {
-	case !w.CappedWithinBudget:
+	case !within:
 		return "n/a"
-	case w.CappedGramsPerDollar == 0:
+	case gramsPerDollar == 0:
 		return "none"
 	}
-	return fmt.Sprintf("$%.0f/t", 1e6/w.CappedGramsPerDollar)
+	return fmt.Sprintf("$%.0f/t", 1e6/gramsPerDollar)
 }
 
 func share(x float64) string {

@@ -2,6 +2,7 @@ package evaluation
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"time"
 
@@ -42,23 +43,88 @@ func (o *PricedOracle) Place(_ context.Context, vm *VM, _ time.Time, c *Cluster)
 	return best, nil
 }
 
+// HindsightPrice places each VM where its grams per hour at the intensity
+// of the hour it arrives in, plus GramsPerDollar times its dollars per
+// hour, are least: a carbon price on the signal HyperSDK's default policy
+// sees, and nothing else (no pressure, no forecast). The VM's lifetime
+// scales both terms alike, so it does not change the choice: the placer
+// needs nothing an online one lacks but its price. CostCapped sets that
+// price with hindsight, over whole runs, so its run is the best that one
+// carbon price on the current hour, tuned for the month, could do within
+// the budget: how much of the capped oracle's saving is within reach
+// without a forecast. A price that changes within the run could do
+// better, so it is a reference, not a bound.
+type HindsightPrice struct {
+	traces         map[string]*carbon.Trace
+	GramsPerDollar float64
+}
+
+// NewHindsightPrice returns the placer at a price of gramsPerDollar.
+func NewHindsightPrice(traces map[string]*carbon.Trace, gramsPerDollar float64) *HindsightPrice {
+	return &HindsightPrice{traces: traces, GramsPerDollar: gramsPerDollar}
+}
+
+// Place implements Placer.
+func (h *HindsightPrice) Place(_ context.Context, vm *VM, now time.Time, c *Cluster) (int, error) {
+	best, bestScore, bestDollars := -1, 0.0, 0.0
+	fallback := c.SpotFallback(vm)
+	for i := range c.Nodes {
+		if !c.Usable(i, vm, fallback) {
+			continue
+		}
+		n := &c.Nodes[i]
+		tr, ok := h.traces[n.Zone]
+		if !ok {
+			return -1, fmt.Errorf("no carbon trace for zone %q of node %s", n.Zone, n.Name)
+		}
+		intensity, ok := tr.At(now)
+		if !ok {
+			return -1, fmt.Errorf("zone %s trace has no value at %s", n.Zone, now.Format(time.RFC3339))
+		}
+		perHour := usageOf(vm, n, intensity, 1)
+		score := perHour.Grams + h.GramsPerDollar*perHour.Dollars
+		if best < 0 || score < bestScore || score == bestScore && perHour.Dollars < bestDollars {
+			best, bestScore, bestDollars = i, score, perHour.Dollars
+		}
+	}
+	return best, nil
+}
+
+// Reference selects what CostCapped prices.
+type Reference int
+
+const (
+	// Foresight is the PricedOracle: true future intensities over each
+	// VM's true lifetime.
+	Foresight Reference = iota
+	// ForesightMoves is the PricedOracle with OracleMoves at the same
+	// price.
+	ForesightMoves
+	// CurrentHour is HindsightPrice: the current hour's intensity, the
+	// price alone chosen in hindsight.
+	CurrentHour
+)
+
 // costCapSteps bounds the bisection of CostCapped: each step is one run.
 const costCapSteps = 30
 
-// CostCapped is the cost-capped oracle: the PricedOracle (with
-// OracleMoves at the same price when moves is set) at the lowest price of
-// cost (so the most carbon-minded) whose run spends at most budget
+// CostCapped is a cost-capped reference: the PricedOracle (with
+// OracleMoves at the same price for ForesightMoves), or HindsightPrice for
+// CurrentHour, at the lowest price of cost (so the most carbon-minded) whose run spends at most budget
 // dollars, found by bisection on the price over whole runs of sim.
 // It returns that run and the price. A greedy placement's spend is not
 // strictly monotonic in the price, so the run kept is the least-emitting
 // one within budget of those tried. When no run is within budget (a
 // baseline that ignores spot labels can be cheaper than any placement that
 // honours them), it returns the cheapest run and within false.
-func CostCapped(ctx context.Context, sim *Simulation, budget float64, moves bool) (r Result, price float64, within bool, err error) {
+func CostCapped(ctx context.Context, sim *Simulation, budget float64, ref Reference) (r Result, price float64, within bool, err error) {
 	run := func(price float64) (Result, error) {
 		s := Strategy{Name: "oracle-capped", Signal: "TRUE FUTURE (offline)", Placer: NewPricedOracle(sim.Traces, sim.End, price)}
-		if moves {
+		switch ref {
+		case ForesightMoves:
 			s.Rebalance = &OracleMoves{GramsPerDollar: price}
+		case CurrentHour:
+			s.Placer = NewHindsightPrice(sim.Traces, price)
 		}
 		return sim.Run(ctx, s)
 	}

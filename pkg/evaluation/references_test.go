@@ -41,7 +41,7 @@ func TestCostCappedSpendsTheBudgetOnCarbon(t *testing.T) {
 		t.Fatalf("no trade-off to test: cheapest %+v, greenest %+v", cheapest.Usage, greenest.Usage)
 	}
 	budget := (cheapest.Dollars + greenest.Dollars) / 2
-	capped, _, within, err := CostCapped(ctx, sim, budget, false)
+	capped, _, within, err := CostCapped(ctx, sim, budget, Foresight)
 	if err != nil || !within {
 		t.Fatalf("capped: within %v, %v", within, err)
 	}
@@ -49,8 +49,16 @@ func TestCostCappedSpendsTheBudgetOnCarbon(t *testing.T) {
 		t.Errorf("capped spends $%.4f of $%.4f for %.1f g; want within budget, between %.1f and %.1f g",
 			capped.Dollars, budget, capped.Grams, greenest.Grams, cheapest.Grams)
 	}
-	if _, _, within, err := CostCapped(ctx, sim, cheapest.Dollars/2, false); err != nil || within {
+	if _, _, within, err := CostCapped(ctx, sim, cheapest.Dollars/2, Foresight); err != nil || within {
 		t.Errorf("half the cheapest spend: within %v, %v; want not within", within, err)
+	}
+
+	// The intensities never change, so the current hour tells what the
+	// future does: the hindsight price finds the same trade-off.
+	now, _, within, err := CostCapped(ctx, sim, budget, CurrentHour)
+	if err != nil || !within || now.Grams != capped.Grams || now.Dollars != capped.Dollars {
+		t.Errorf("hindsight price: within %v, %v, %.1f g for $%.4f; want the capped oracle's %.1f g for $%.4f", within, err,
+			now.Grams, now.Dollars, capped.Grams, capped.Dollars)
 	}
 
 	all := make([]bool, len(sim.VMs))
@@ -70,6 +78,36 @@ func TestCostCappedSpendsTheBudgetOnCarbon(t *testing.T) {
 	}
 	if bound, err := Bound(sim, all, cheapest.Dollars/2, cheapest.Grams); err != nil || !math.IsInf(bound, 1) {
 		t.Errorf("bound under the cheapest spend = %v, %v; want +Inf", bound, err)
+	}
+}
+
+// TestHindsightPriceSeesOnlyTheCurrentHour: zone A is the cleaner when
+// the VM arrives and far dirtier for the rest of its life. The oracle,
+// knowing that, takes B; the hindsight price takes A, as any placement on
+// the current hour would, and at a high enough price both take the
+// cheaper B.
+func TestHindsightPriceSeesOnlyTheCurrentHour(t *testing.T) {
+	ctx := context.Background()
+	a, b := node("a", "A", 8, 32), node("b", "B", 8, 32)
+	a.Pricing = cost.NodePricing{CPUCoreHour: 0.06, MemoryGiBHour: 0.004}
+	sim := &Simulation{Nodes: []Node{a, b}, VMs: []VM{vm("v", 0, 10*time.Hour, 2)}, End: t0.Add(12 * time.Hour),
+		Traces: traceMap(trace("A", t0, append([]float64{50}, repeat(900, 23)...)...), trace("B", t0, repeat(300, 24)...))}
+	for _, c := range []struct {
+		name   string
+		placer Placer
+		want   string
+	}{
+		{"the oracle", NewPricedOracle(sim.Traces, sim.End, 0), "B"},
+		{"the hindsight price at 0 g/$", NewHindsightPrice(sim.Traces, 0), "A"},
+		{"the hindsight price at 1e9 g/$", NewHindsightPrice(sim.Traces, 1e9), "B"},
+	} {
+		r, err := sim.Run(ctx, Strategy{Name: "x", Placer: c.placer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ZoneCPUHours[c.want] != 20 {
+			t.Errorf("%s: CPU-hours %v, want all 20 in %s", c.name, r.ZoneCPUHours, c.want)
+		}
 	}
 }
 

@@ -104,12 +104,13 @@ func num(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 func WriteShares(w io.Writer, win *Window) error {
 	base, capped := win.Baseline(), win.Capped()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "References with the true future and at most $%.2f (%s's cost +%.0f%%):\n", win.Budget, base.Strategy, CostCap*100)
+	fmt.Fprintf(tw, "References spending at most $%.2f (%s's cost +%.0f%%), the oracles with the true future, the hindsight price with the current hour:\n", win.Budget, base.Strategy, CostCap*100)
 	for _, ref := range []struct {
 		r      Result
 		price  float64
 		within bool
-	}{{capped, win.CappedGramsPerDollar, win.CappedWithinBudget}, {win.Moving(), win.MovingGramsPerDollar, win.MovingWithinBudget}} {
+	}{{capped, win.CappedGramsPerDollar, win.CappedWithinBudget}, {win.Moving(), win.MovingGramsPerDollar, win.MovingWithinBudget},
+		{win.Hindsight(), win.HindsightGramsPerDollar, win.HindsightWithinBudget}} {
 		note := fmt.Sprintf("(cost priced at %.3g g/$; %d migrations)", ref.price, ref.r.Migrations)
 		if !ref.within {
 			note = "(over budget even at its cheapest: no share of its saving)"

@@ -12,10 +12,11 @@ import (
 const CostCap = 0.05
 
 // Window is one evaluation window's figures: every contender, the
-// cost-capped oracle, and the relaxation's bound, all within one budget.
+// cost-capped references, and the relaxation's bound, all within one
+// budget.
 type Window struct {
 	// Results are the contenders', baseline first, then the cost-capped
-	// oracle's without moves and with OracleMoves.
+	// oracle's without moves and with OracleMoves, then HindsightPrice's.
 	Results []Result
 	// Budget is the baseline's dollars times 1+CostCap.
 	Budget float64
@@ -29,6 +30,10 @@ type Window struct {
 	// cost-capped oracle with moves.
 	MovingGramsPerDollar float64
 	MovingWithinBudget   bool
+	// HindsightGramsPerDollar and HindsightWithinBudget are the same for
+	// HindsightPrice.
+	HindsightGramsPerDollar float64
+	HindsightWithinBudget   bool
 	// BoundGrams is Bound over the VMs the baseline placed.
 	BoundGrams float64
 }
@@ -37,10 +42,13 @@ type Window struct {
 func (w *Window) Baseline() Result { return w.Results[0] }
 
 // Capped is the cost-capped oracle's result.
-func (w *Window) Capped() Result { return w.Results[len(w.Results)-2] }
+func (w *Window) Capped() Result { return w.Results[len(w.Results)-3] }
 
 // Moving is the cost-capped oracle's result with moves.
-func (w *Window) Moving() Result { return w.Results[len(w.Results)-1] }
+func (w *Window) Moving() Result { return w.Results[len(w.Results)-2] }
+
+// Hindsight is HindsightPrice's result within the budget.
+func (w *Window) Hindsight() Result { return w.Results[len(w.Results)-1] }
 
 // Share is the part of a reference's saving over the baseline that r
 // captures: (baseline − r) / (baseline − reference) grams, NaN when the
@@ -69,19 +77,23 @@ func EvaluateWindow(ctx context.Context, sim *Simulation, start time.Time, seed 
 		w.Results = append(w.Results, r)
 	}
 	w.Budget = w.Baseline().Dollars * (1 + CostCap)
-	for _, moves := range []bool{false, true} {
-		capped, price, within, err := CostCapped(ctx, sim, w.Budget, moves)
+	for _, ref := range []struct {
+		kind                 Reference
+		name, suffix, signal string
+		price                *float64
+		within               *bool
+	}{
+		{Foresight, "oracle-capped", "", "TRUE FUTURE (offline)", &w.CappedGramsPerDollar, &w.CappedWithinBudget},
+		{ForesightMoves, "oracle-capped", "+moves", "TRUE FUTURE (offline)", &w.MovingGramsPerDollar, &w.MovingWithinBudget},
+		{CurrentHour, "hindsight-price", "", "current hour, price in hindsight", &w.HindsightGramsPerDollar, &w.HindsightWithinBudget},
+	} {
+		r, price, within, err := CostCapped(ctx, sim, w.Budget, ref.kind)
 		if err != nil {
-			return nil, fmt.Errorf("cost-capped oracle (moves %v): %w", moves, err)
+			return nil, fmt.Errorf("%s%s: %w", ref.name, ref.suffix, err)
 		}
-		capped.Strategy, capped.Signal = fmt.Sprintf("oracle-capped+%.0f%%", CostCap*100), "TRUE FUTURE (offline)"
-		if moves {
-			capped.Strategy += "+moves"
-			w.MovingWithinBudget, w.MovingGramsPerDollar = within, price
-		} else {
-			w.CappedWithinBudget, w.CappedGramsPerDollar = within, price
-		}
-		w.Results = append(w.Results, capped)
+		r.Strategy, r.Signal = fmt.Sprintf("%s+%.0f%%%s", ref.name, CostCap*100, ref.suffix), ref.signal
+		*ref.price, *ref.within = price, within
+		w.Results = append(w.Results, r)
 	}
 	if w.BoundGrams, err = Bound(sim, w.Baseline().PlacedVMs, w.Budget, w.Baseline().Grams); err != nil {
 		return nil, fmt.Errorf("relaxation bound: %w", err)

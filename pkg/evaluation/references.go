@@ -25,17 +25,25 @@ func NewPricedOracle(traces map[string]*carbon.Trace, end time.Time, gramsPerDol
 
 // Place implements Placer.
 func (o *PricedOracle) Place(_ context.Context, vm *VM, _ time.Time, c *Cluster) (int, error) {
+	return cheapestPriced(vm, c, o.GramsPerDollar, func(n *Node) (Usage, error) { return Account(vm, n, o.traces, o.end) })
+}
+
+// cheapestPriced returns the node vm may use (spot only if allowed, or as
+// the fallback) where use's grams plus gramsPerDollar times its dollars
+// are least, the cheaper on ties, then the earlier in the fleet; -1 when
+// it fits nowhere.
+func cheapestPriced(vm *VM, c *Cluster, gramsPerDollar float64, use func(n *Node) (Usage, error)) (int, error) {
 	best, bestScore, bestDollars := -1, 0.0, 0.0
 	fallback := c.SpotFallback(vm)
 	for i := range c.Nodes {
 		if !c.Usable(i, vm, fallback) {
 			continue
 		}
-		u, err := Account(vm, &c.Nodes[i], o.traces, o.end)
+		u, err := use(&c.Nodes[i])
 		if err != nil {
 			return -1, err
 		}
-		score := u.Grams + o.GramsPerDollar*u.Dollars
+		score := u.Grams + gramsPerDollar*u.Dollars
 		if best < 0 || score < bestScore || score == bestScore && u.Dollars < bestDollars {
 			best, bestScore, bestDollars = i, score, u.Dollars
 		}
@@ -66,28 +74,17 @@ func NewHindsightPrice(traces map[string]*carbon.Trace, gramsPerDollar float64) 
 
 // Place implements Placer.
 func (h *HindsightPrice) Place(_ context.Context, vm *VM, now time.Time, c *Cluster) (int, error) {
-	best, bestScore, bestDollars := -1, 0.0, 0.0
-	fallback := c.SpotFallback(vm)
-	for i := range c.Nodes {
-		if !c.Usable(i, vm, fallback) {
-			continue
-		}
-		n := &c.Nodes[i]
+	return cheapestPriced(vm, c, h.GramsPerDollar, func(n *Node) (Usage, error) {
 		tr, ok := h.traces[n.Zone]
 		if !ok {
-			return -1, fmt.Errorf("no carbon trace for zone %q of node %s", n.Zone, n.Name)
+			return Usage{}, fmt.Errorf("no carbon trace for zone %q of node %s", n.Zone, n.Name)
 		}
 		intensity, ok := tr.At(now)
 		if !ok {
-			return -1, fmt.Errorf("zone %s trace has no value at %s", n.Zone, now.Format(time.RFC3339))
+			return Usage{}, fmt.Errorf("zone %s trace has no value at %s", n.Zone, now.Format(time.RFC3339))
 		}
-		perHour := usageOf(vm, n, intensity, 1)
-		score := perHour.Grams + h.GramsPerDollar*perHour.Dollars
-		if best < 0 || score < bestScore || score == bestScore && perHour.Dollars < bestDollars {
-			best, bestScore, bestDollars = i, score, perHour.Dollars
-		}
-	}
-	return best, nil
+		return usageOf(vm, n, intensity, 1), nil
+	})
 }
 
 // Reference selects what CostCapped prices.

@@ -219,10 +219,11 @@ func pct(x, base float64) string {
 	return fmt.Sprintf("%+.1f%%", (x/base-1)*100)
 }
 
-// perTonne is the carbon price, US dollars per tonne, that the cost-capped
-// oracle's price of cost amounts to (a tonne is 1e6 g): what it paid for
-// the carbon it saved at the margin. "none" when the plain oracle stayed
-// within the budget, "n/a" when no price did.
+// perTonne is the carbon price, US dollars per tonne, that a cost-capped
+// reference's price of cost amounts to (a tonne is 1e6 g): what it paid
+// for the carbon it saved at the margin. "none" when it stayed within the
+// budget with cost left out (price 0), "n/a" when no price did (within is
+// false).
 func perTonne(within bool, gramsPerDollar float64) string {
 	switch {
 	case !within:

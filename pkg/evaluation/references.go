@@ -107,8 +107,9 @@ const costCapSteps = 30
 
 // CostCapped is a cost-capped reference: the PricedOracle (with
 // OracleMoves at the same price for ForesightMoves), or HindsightPrice for
-// CurrentHour, at the lowest price of cost (so the most carbon-minded) whose run spends at most budget
-// dollars, found by bisection on the price over whole runs of sim.
+// CurrentHour, at the lowest price of cost (so the most carbon-minded)
+// whose run spends at most budget dollars, found by bisection on the price
+// over whole runs of sim.
 // It returns that run and the price. A greedy placement's spend is not
 // strictly monotonic in the price, so the run kept is the least-emitting
 // one within budget of those tried. When no run is within budget (a
@@ -116,12 +117,12 @@ const costCapSteps = 30
 // honours them), it returns the cheapest run and within false.
 func CostCapped(ctx context.Context, sim *Simulation, budget float64, ref Reference) (r Result, price float64, within bool, err error) {
 	run := func(price float64) (Result, error) {
+		if ref == CurrentHour {
+			return sim.Run(ctx, Strategy{Name: "hindsight-price", Signal: "current hour, price in hindsight", Placer: NewHindsightPrice(sim.Traces, price)})
+		}
 		s := Strategy{Name: "oracle-capped", Signal: "TRUE FUTURE (offline)", Placer: NewPricedOracle(sim.Traces, sim.End, price)}
-		switch ref {
-		case ForesightMoves:
+		if ref == ForesightMoves {
 			s.Rebalance = &OracleMoves{GramsPerDollar: price}
-		case CurrentHour:
-			s.Placer = NewHindsightPrice(sim.Traces, price)
 		}
 		return sim.Run(ctx, s)
 	}

@@ -62,7 +62,7 @@ test:
 
 # -timeout: hack/krew's test cross-compiles kubectl-hyper as a release is
 # built (-trimpath, CGO_ENABLED=0), which shares no build cache with the
-# rest of the run: 508 to 523 s of go test's default 10 minutes in cold
+# rest of the run: 508 to 579 s of go test's default 10 minutes in cold
 # runs on 2 cores beside the e2e tests, and over it on 2026-12-05 with a
 # placement evaluation running beside them.
 unit:

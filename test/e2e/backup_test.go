@@ -152,6 +152,16 @@ func TestBackupSchedule(t *testing.T) {
 	if err := env.RestartController(ctx, "--controllers=*,-backup"); err != nil {
 		t.Fatal(err)
 	}
+	// A failure before the restart below must not leave the backup
+	// controller off for the parallel backup tests that run after this one.
+	backOn := false
+	t.Cleanup(func() {
+		if !backOn {
+			if err := env.RestartController(context.Background()); err != nil {
+				t.Errorf("restarting hypersdk-controller with every controller: %v", err)
+			}
+		}
+	})
 	setSuspend(t, ns, "often", false)
 	framework.Eventually(t, "three slots to pass", func(context.Context) (bool, error) {
 		return time.Since(down) > 13*time.Second, nil
@@ -159,6 +169,7 @@ func TestBackupSchedule(t *testing.T) {
 	if err := env.RestartController(ctx); err != nil {
 		t.Fatal(err)
 	}
+	backOn = true
 	up := time.Now()
 	framework.Eventually(t, "a run after the scheduler is back", func(context.Context) (bool, error) {
 		for slot := range operationSlots(t, ns, "often") {

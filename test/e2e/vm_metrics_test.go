@@ -86,7 +86,9 @@ func loadPool(t *testing.T, ns, name string, n int32, load string) {
 // through both APIs and a pool (average and sum); external.metrics.k8s.io
 // for a zone's carbon intensity (now and forecast) and the namespace's VM
 // cost; bad selectors are 400s naming the label; and with metrics.k8s.io
-// gone the metrics are an error, not zero.
+// gone the metrics are an error, not zero, so an HPA on them reports
+// ScalingActive=False and leaves the pool as it is instead of scaling it to
+// its minimum.
 func TestVMMetricsAPIs(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ns := env.Namespace(t, "vm-metrics")

@@ -162,6 +162,28 @@ func SetDefaults_RebalancePolicySpec(obj *RebalancePolicySpec) {
 	}
 }
 
+// SetDefaults_RebalanceTrigger gives a Pressure, Carbon or Cost trigger
+// written as its type alone the member it names, so that its defaults
+// apply: without it the planner would skip a Cost trigger it was shown,
+// and the API would reject a Carbon or Pressure one whose every field has
+// a default. Maintenance and Drain have fields only the user can give.
+func SetDefaults_RebalanceTrigger(obj *RebalanceTrigger) {
+	switch obj.Type {
+	case RebalancePressure:
+		if obj.Pressure == nil {
+			obj.Pressure = &PressureTrigger{}
+		}
+	case RebalanceCarbon:
+		if obj.Carbon == nil {
+			obj.Carbon = &CarbonTrigger{}
+		}
+	case RebalanceCost:
+		if obj.Cost == nil {
+			obj.Cost = &CostTrigger{}
+		}
+	}
+}
+
 // SetDefaults_PressureTrigger is descheduler's usual 20/80 after five
 // minutes: long enough that a burst does not move VMs.
 func SetDefaults_PressureTrigger(obj *PressureTrigger) {

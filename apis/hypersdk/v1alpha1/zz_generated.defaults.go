@@ -104,6 +104,7 @@ func SetObjectDefaults_RebalancePolicy(in *RebalancePolicy) {
 	SetDefaults_RebalancePolicySpec(&in.Spec)
 	for i := range in.Spec.Triggers {
 		a := &in.Spec.Triggers[i]
+		SetDefaults_RebalanceTrigger(a)
 		if a.Pressure != nil {
 			SetDefaults_PressureTrigger(a.Pressure)
 		}

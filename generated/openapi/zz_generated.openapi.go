@@ -242,13 +242,15 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_AutoscalerResources(ref common.Refer
 				Properties: map[string]spec.Schema{
 					"cpus": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"integer"},
-							Format: "int32",
+							Description: "CPUs is a number of whole vCPUs: at least 1 in minAllowed and maxAllowed. Unset in minAllowed means 1, in maxAllowed no maximum.",
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 					"memory": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(resource.Quantity{}.OpenAPIModelName()),
+							Description: "Memory is the guest memory: at least 1Gi in minAllowed and maxAllowed. Unset in minAllowed means 1Gi, in maxAllowed no maximum.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -283,9 +285,10 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_AutoscalerTargetRef(ref common.Refer
 					},
 					"name": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Name of the VirtualMachine or VirtualMachinePool, in the autoscaler's namespace.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 				},
@@ -310,9 +313,10 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupCarbonPlan(ref common.Referenc
 					},
 					"zone": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Zone is the grid zone whose forecast was used: carbonWindow.zone, or when that is empty the zone of the nodes that ran most of the selected VMs.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"windowStart": {
@@ -403,21 +407,24 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupFailure(ref common.ReferenceCa
 				Properties: map[string]spec.Schema{
 					"time": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.Time{}.OpenAPIModelName()),
+							Description: "Time is when the controller found that the snapshot failed.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
 					"vmName": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "VMName is the VM whose snapshot failed.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"message": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Message is the failed or cancelled Snapshot operation's message, or says that the operation was gone before it finished.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 				},
@@ -467,37 +474,43 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupRetention(ref common.Reference
 				Properties: map[string]spec.Schema{
 					"keepLast": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"integer"},
-							Format: "int32",
+							Description: "KeepLast keeps each VM's newest keepLast snapshots: 1 to 1000.",
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 					"keepHourly": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"integer"},
-							Format: "int32",
+							Description: "KeepHourly keeps each VM's newest snapshot of each of the last keepHourly hours that have one: 1 to 1000.",
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 					"keepDaily": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"integer"},
-							Format: "int32",
+							Description: "KeepDaily keeps each VM's newest snapshot of each of the last keepDaily days that have one: 1 to 1000.",
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 					"keepWeekly": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"integer"},
-							Format: "int32",
+							Description: "KeepWeekly keeps each VM's newest snapshot of each of the last keepWeekly ISO weeks (from Monday) that have one: 1 to 1000.",
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 					"keepMonthly": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"integer"},
-							Format: "int32",
+							Description: "KeepMonthly keeps each VM's newest snapshot of each of the last keepMonthly calendar months that have one: 1 to 1000.",
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 					"maxAge": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.Duration{}.OpenAPIModelName()),
+							Description: "MaxAge deletes every snapshot whose slot is older than it, whatever the counts keep; with no count set, it alone decides. Unset or 0: no age limit.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -531,20 +544,23 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupSchedule(ref common.ReferenceC
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"spec": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.BackupScheduleSpec{}.OpenAPIModelName()),
+							Description: "Spec says which VMs to snapshot, when, and which snapshots to keep.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.BackupScheduleSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.BackupScheduleStatus{}.OpenAPIModelName()),
+							Description: "Status is what the schedule did and will do (runs, kept snapshots, verification), written by hypersdk-controller's backup controller.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.BackupScheduleStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -579,13 +595,15 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleList(ref common.Refere
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
 						},
 					},
 					"items": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Items is the list of BackupSchedules.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -695,8 +713,9 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupScheduleStatus(ref common.Refe
 				Properties: map[string]spec.Schema{
 					"observedGeneration": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"integer"},
-							Format: "int64",
+							Description: "ObservedGeneration is the spec generation this status is about.",
+							Type:        []string{"integer"},
+							Format:      "int64",
 						},
 					},
 					"lastScheduleTime": {
@@ -875,23 +894,26 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupVerificationProgress(ref commo
 				Properties: map[string]spec.Schema{
 					"snapshot": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Snapshot is the VirtualMachineSnapshot being verified.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"vmName": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "VMName is the VM the snapshot is of.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"scratchVM": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "ScratchVM is the VM the snapshot is restored into: <snapshot>-verify, shortened with a hash when longer than 63 characters.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"phase": {
@@ -904,7 +926,8 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupVerificationProgress(ref commo
 					},
 					"started": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.Time{}.OpenAPIModelName()),
+							Description: "Started is when the verification began; its timeout counts from it.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
 					"result": {
@@ -916,8 +939,9 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupVerificationProgress(ref commo
 					},
 					"message": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"string"},
-							Format: "",
+							Description: "Message, set with Result, says what the guest answered or why the verification failed.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 				},
@@ -938,21 +962,24 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupVerificationResult(ref common.
 				Properties: map[string]spec.Schema{
 					"snapshot": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Snapshot is the VirtualMachineSnapshot verified.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"vmName": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "VMName is the VM the snapshot is of.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"time": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.Time{}.OpenAPIModelName()),
+							Description: "Time is when the verification ended: the controller deleted its scratch VM and recorded the result on the snapshot.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
 					"result": {
@@ -965,9 +992,10 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupVerificationResult(ref common.
 					},
 					"message": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Message says what the guest answered or why the verification failed.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 				},
@@ -1031,20 +1059,23 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_Budget(ref common.ReferenceCallback)
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"spec": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.BudgetSpec{}.OpenAPIModelName()),
+							Description: "Spec is the monthly amount, its scope, and what to do as it is spent.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.BudgetSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.BudgetStatus{}.OpenAPIModelName()),
+							Description: "Status is the month's spend and what it crossed, written by hypersdk-controller's budget controller.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.BudgetStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -1079,13 +1110,15 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BudgetList(ref common.ReferenceCallb
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
 						},
 					},
 					"items": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Items is the list of Budgets.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -1167,8 +1200,9 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BudgetStatus(ref common.ReferenceCal
 				Properties: map[string]spec.Schema{
 					"observedGeneration": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"integer"},
-							Format: "int64",
+							Description: "ObservedGeneration is the spec generation this status is about.",
+							Type:        []string{"integer"},
+							Format:      "int64",
 						},
 					},
 					"month": {
@@ -1273,16 +1307,18 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CarbonCappedHPA(ref common.Reference
 				Properties: map[string]spec.Schema{
 					"namespace": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Namespace of the HPA.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"name": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Name of the HPA.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"zone": {
@@ -1368,20 +1404,23 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicy(ref common.Refer
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"spec": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.CarbonScalingPolicySpec{}.OpenAPIModelName()),
+							Description: "Spec says which HPAs to cap, whose grid intensity applies, and the bands.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.CarbonScalingPolicySpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.CarbonScalingPolicyStatus{}.OpenAPIModelName()),
+							Description: "Status is the intensity last read and the caps in force, written by hypersdk-controller's carbon-scaler controller.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.CarbonScalingPolicyStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -1416,13 +1455,15 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicyList(ref common.R
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
 						},
 					},
 					"items": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Items is the list of CarbonScalingPolicies.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -1721,30 +1762,34 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CloudInstancePrice(ref common.Refere
 				Properties: map[string]spec.Schema{
 					"cloud": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Cloud names the price list's cloud, as its header gives it, for example \"aws\".",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"region": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Region is the cloud region the list prices, as its header gives it.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"instanceType": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "InstanceType is the cheapest instance type of the list that fits the VM.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"vcpus": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"integer"},
-							Format:  "int32",
+							Description: "VCPUs is the instance type's vCPUs.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 					"memoryBytes": {
@@ -1757,14 +1802,16 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CloudInstancePrice(ref common.Refere
 					},
 					"gpus": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"integer"},
-							Format: "int32",
+							Description: "GPUs is the instance type's GPUs; none when the VM has none.",
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 					"gpuModel": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"string"},
-							Format: "",
+							Description: "GPUModel is the instance type's GPU model.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"pricePerHour": {
@@ -1777,9 +1824,10 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CloudInstancePrice(ref common.Refere
 					},
 					"currency": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Currency is the list's currency, as its header gives it, for example \"USD\".",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"priceListDate": {
@@ -1792,9 +1840,10 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CloudInstancePrice(ref common.Refere
 					},
 					"source": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Source says where the list's figures come from, as its header gives it.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 				},
@@ -1827,8 +1876,9 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_ClusterHistory(ref common.ReferenceC
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata; the name is always \"cluster\".",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"window": {
@@ -1877,44 +1927,50 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CostAmounts(ref common.ReferenceCall
 				Properties: map[string]spec.Schema{
 					"costPerHour": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "CostPerHour is the cost per hour now.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"today": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "Today is the cost recorded since 00:00 UTC.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"monthToDate": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "MonthToDate is the cost recorded since the first of the month.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"carbonGramsPerHour": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "CarbonGramsPerHour is the emission rate now, gCO2eq/h.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"carbonGramsToday": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "CarbonGramsToday is the gCO2eq recorded since 00:00 UTC.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"carbonGramsMonthToDate": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "CarbonGramsMonthToDate is the gCO2eq recorded since the first of the month.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 				},
@@ -2072,14 +2128,16 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_Dashboard(ref common.ReferenceCallba
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"spec": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.DashboardSpec{}.OpenAPIModelName()),
+							Description: "Spec is the grid, its time range, and what each widget shows.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.DashboardSpec{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -2114,13 +2172,15 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_DashboardList(ref common.ReferenceCa
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
 						},
 					},
 					"items": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Items is the list of Dashboards.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -2219,12 +2279,14 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_DashboardTimeRange(ref common.Refere
 					},
 					"start": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.Time{}.OpenAPIModelName()),
+							Description: "Start begins a fixed range; set with end, not with last.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
 					"end": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.Time{}.OpenAPIModelName()),
+							Description: "End ends a fixed range: after start, and at most 30 days after it.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -2244,15 +2306,17 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_DashboardVMReference(ref common.Refe
 				Properties: map[string]spec.Schema{
 					"namespace": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"string"},
-							Format: "",
+							Description: "Namespace of the VM; the dashboard's when empty.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"name": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Name of the VM.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 				},
@@ -2279,9 +2343,10 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_DashboardWidget(ref common.Reference
 					},
 					"type": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Type is Chart, VMList, Console or VNC.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"chart": {
@@ -2333,23 +2398,26 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_DashboardWidget(ref common.Reference
 					},
 					"row": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"integer"},
-							Format:  "int32",
+							Description: "Row is the widget's top row, from 0: at most 1000.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 					"width": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"integer"},
-							Format:  "int32",
+							Description: "Width is how many columns the widget spans: at least 1, and column + width at most the dashboard's columns.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 					"height": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"integer"},
-							Format:  "int32",
+							Description: "Height is how many rows the widget spans: 1 to 48.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 				},
@@ -2414,16 +2482,18 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_FilteredNode(ref common.ReferenceCal
 				Properties: map[string]spec.Schema{
 					"node": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Node is the node's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"reason": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Reason says why the VM cannot go there.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 				},
@@ -2471,14 +2541,16 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_HistoryPoint(ref common.ReferenceCal
 				Properties: map[string]spec.Schema{
 					"time": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.Time{}.OpenAPIModelName()),
+							Description: "Time is the evaluation time, in UTC.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
 					"value": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "Value is the series' value at Time, in the series' unit.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 				},
@@ -2556,23 +2628,26 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_HistoryTrend(ref common.ReferenceCal
 				Properties: map[string]spec.Schema{
 					"avg": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "Avg is the mean of the points.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"min": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "Min is the smallest point.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"max": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "Max is the largest point.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"p95": {
@@ -2607,17 +2682,20 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_HistoryWindow(ref common.ReferenceCa
 				Properties: map[string]spec.Schema{
 					"start": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.Time{}.OpenAPIModelName()),
+							Description: "Start is the first evaluation time, in UTC.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
 					"end": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.Time{}.OpenAPIModelName()),
+							Description: "End is the end of the window, in UTC: the requested end (now when only start is given), or for a timeRange (1h when neither is given) the first step boundary at or after now.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
 					"step": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.Duration{}.OpenAPIModelName()),
+							Description: "Step is the time between evaluation times: the requested step, or by default the window divided into 120 steps, at least 10s.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -2638,9 +2716,10 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_IdleVM(ref common.ReferenceCallback)
 				Properties: map[string]spec.Schema{
 					"name": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Name of the VM, in the policy's namespace.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"since": {
@@ -2709,20 +2788,23 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicy(ref common.ReferenceCal
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"spec": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.IdleVMPolicySpec{}.OpenAPIModelName()),
+							Description: "Spec says which VMs, what idle means and what to do with idle VMs.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.IdleVMPolicySpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.IdleVMPolicyStatus{}.OpenAPIModelName()),
+							Description: "Status lists the idle VMs, written by hypersdk-controller's idle controller.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.IdleVMPolicyStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -2757,13 +2839,15 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicyList(ref common.Referenc
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
 						},
 					},
 					"items": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Items is the list of IdleVMPolicies.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -2844,8 +2928,9 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_IdleVMPolicyStatus(ref common.Refere
 				Properties: map[string]spec.Schema{
 					"observedGeneration": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"integer"},
-							Format: "int64",
+							Description: "ObservedGeneration is the spec generation this status is about.",
+							Type:        []string{"integer"},
+							Format:      "int64",
 						},
 					},
 					"idleVMs": {
@@ -3035,49 +3120,56 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_NodeScore(ref common.ReferenceCallba
 				Properties: map[string]spec.Schema{
 					"node": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Node is the node's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"zone": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"string"},
-							Format: "",
+							Description: "Zone is the node's grid zone (topology.kubernetes.io/region), when it has one.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"total": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "Total is the weighted average of the criteria below; the node with the highest wins. A node over the cost budget, or a spot fallback while other nodes fit, totals 0.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"carbon": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "Carbon scores the VM's grams CO2eq per hour there against the other candidates': 100 for the least.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"cost": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "Cost scores the VM's price per hour there against the other candidates': 100 for the cheapest.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"pressure": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "Pressure scores the node's load with the VM: how close it comes to the policy's target utilization on measured use, or how well the VM's requests fit without it.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"gpu": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"number"},
-							Format: "double",
+							Description: "GPU scores how the GPUs the VM would get are connected and how they pack (or spread) the server; VMs without GPUs have none.",
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"carbonIntensity": {
@@ -3289,14 +3381,16 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicy(ref common.Reference
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"spec": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.PlacementPolicySpec{}.OpenAPIModelName()),
+							Description: "Spec is which VMs the policy places and with what weights, limits and carbon/cost trade-off.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.PlacementPolicySpec{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -3331,13 +3425,15 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicyList(ref common.Refer
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
 						},
 					},
 					"items": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Items is the list of PlacementPolicies.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -3464,35 +3560,39 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementWeights(ref common.Referenc
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "PlacementWeights are the weights a decision used.",
+				Description: "PlacementWeights are the weights a decision used, relative to each other: a node's total is the average of its criterion scores weighed by them.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"carbon": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "Carbon weighs the carbon score (with a carbon price, the priced score, together with Cost).",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"cost": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "Cost weighs the cost score.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"pressure": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "Pressure weighs the pressure score.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"gpu": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "GPU weighs the GPU score; it counts only for VMs with GPUs.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 				},
@@ -3546,14 +3646,16 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalanceArmed(ref common.ReferenceC
 				Properties: map[string]spec.Schema{
 					"key": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Key names the condition: \"pressure/<node>\" or \"carbon/<from>/<to>\".",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"since": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.Time{}.OpenAPIModelName()),
+							Description: "Since is when the condition was first seen holding, without a break.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -3574,37 +3676,42 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalanceMove(ref common.ReferenceCa
 				Properties: map[string]spec.Schema{
 					"namespace": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Namespace is the VM's namespace.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"vmName": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "VMName is the VM's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"fromNode": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "FromNode is the node the VM runs on.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"toNode": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "ToNode is the node it would move or moves to.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"trigger": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Trigger is the type of the trigger that wants the move.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"reason": {
@@ -3617,7 +3724,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalanceMove(ref common.ReferenceCa
 					},
 					"savedGramsCO2PerHour": {
 						SchemaProps: spec.SchemaProps{
-							Description: "SavedGramsCO2PerHour and SavedCostPerHour (US dollars) are what the VM would emit and cost less per hour on ToNode; negative is more.",
+							Description: "SavedGramsCO2PerHour is how many grams CO2eq less the VM would emit per hour on ToNode; negative is more.",
 							Default:     0,
 							Type:        []string{"number"},
 							Format:      "double",
@@ -3625,14 +3732,15 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalanceMove(ref common.ReferenceCa
 					},
 					"savedCostPerHour": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "SavedCostPerHour is how many US dollars less the VM would cost per hour on ToNode; negative is more.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"migrationGramsCO2": {
 						SchemaProps: spec.SchemaProps{
-							Description: "MigrationGramsCO2 and MigrationCost are what the move itself costs: copying the VM's memory and running it twice meanwhile.",
+							Description: "MigrationGramsCO2 is what the move itself emits, in grams CO2eq: copying the VM's memory and running it twice meanwhile.",
 							Default:     0,
 							Type:        []string{"number"},
 							Format:      "double",
@@ -3640,9 +3748,10 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalanceMove(ref common.ReferenceCa
 					},
 					"migrationCost": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "MigrationCost is what the move itself costs, in US dollars, on the same model.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"expectedRemainingHours": {
@@ -3690,20 +3799,23 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicy(ref common.Reference
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"spec": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.RebalancePolicySpec{}.OpenAPIModelName()),
+							Description: "Spec says which VMs may move, why, and how many at once.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.RebalancePolicySpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.RebalancePolicyStatus{}.OpenAPIModelName()),
+							Description: "Status is the last pass's plan and what is in flight, written by hypersdk-controller.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.RebalancePolicyStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -3738,13 +3850,15 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicyList(ref common.Refer
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
 						},
 					},
 					"items": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Items is the list of RebalancePolicies.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -3872,8 +3986,9 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicyStatus(ref common.Ref
 				Properties: map[string]spec.Schema{
 					"observedGeneration": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"integer"},
-							Format: "int64",
+							Description: "ObservedGeneration is the spec's generation the last pass planned for.",
+							Type:        []string{"integer"},
+							Format:      "int64",
 						},
 					},
 					"lastPassTime": {
@@ -3966,34 +4081,40 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalanceTrigger(ref common.Referenc
 				Properties: map[string]spec.Schema{
 					"type": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Type is Pressure, Carbon, Cost, Maintenance or Drain: which of the members below is set.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"pressure": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.PressureTrigger{}.OpenAPIModelName()),
+							Description: "Pressure moves VMs off nodes whose measured use stayed high; with type Pressure only, defaulted when left out.",
+							Ref:         ref(v1alpha1.PressureTrigger{}.OpenAPIModelName()),
 						},
 					},
 					"carbon": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.CarbonTrigger{}.OpenAPIModelName()),
+							Description: "Carbon moves VMs to a zone whose grid has been cleaner for long enough; with type Carbon only, defaulted when left out.",
+							Ref:         ref(v1alpha1.CarbonTrigger{}.OpenAPIModelName()),
 						},
 					},
 					"cost": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.CostTrigger{}.OpenAPIModelName()),
+							Description: "Cost moves VMs to a node where they cost less; with type Cost only, defaulted when left out.",
+							Ref:         ref(v1alpha1.CostTrigger{}.OpenAPIModelName()),
 						},
 					},
 					"maintenance": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.MaintenanceTrigger{}.OpenAPIModelName()),
+							Description: "Maintenance empties nodes before a window opens and keeps them empty while it is open; required with type Maintenance, forbidden with the others.",
+							Ref:         ref(v1alpha1.MaintenanceTrigger{}.OpenAPIModelName()),
 						},
 					},
 					"drain": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.DrainTrigger{}.OpenAPIModelName()),
+							Description: "Drain empties cordoned nodes with given labels; required with type Drain, forbidden with the others.",
+							Ref:         ref(v1alpha1.DrainTrigger{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -4036,7 +4157,8 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RecommendationEvidence(ref common.Re
 					},
 					"windowEnd": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.Time{}.OpenAPIModelName()),
+							Description: "WindowEnd is the time of the newest sample that contributes.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
 					"confidencePercent": {
@@ -4080,16 +4202,18 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RecommendationSavings(ref common.Ref
 					},
 					"currentCostPerHour": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "CurrentCostPerHour is what the VM costs per hour at its current size, in the price model's currency.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"targetCostPerHour": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "TargetCostPerHour is what the VM would cost per hour at the target size, in the price model's currency.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"monthlySaving": {
@@ -4159,34 +4283,39 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_ResourceReference(ref common.Referen
 					},
 					"apiVersion": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"string"},
-							Format: "",
+							Description: "APIVersion is the object's group and version.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"kind": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Kind is the object's kind.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"namespace": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"string"},
-							Format: "",
+							Description: "Namespace is the object's namespace; empty for cluster-scoped ones.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"name": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Name is the object's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"uid": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"string"},
-							Format: "",
+							Description: "UID is the object's UID, when the operation saw it.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 				},
@@ -4262,9 +4391,10 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_ScheduledSnapshot(ref common.Referen
 					},
 					"vmName": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "VMName is the VM the snapshot is of.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"slot": {
@@ -4476,20 +4606,23 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VMOperation(ref common.ReferenceCall
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"spec": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.VMOperationSpec{}.OpenAPIModelName()),
+							Description: "Spec is the VM, what to do to it and the options; only cancel may change after creation.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.VMOperationSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.VMOperationStatus{}.OpenAPIModelName()),
+							Description: "Status is the operation's phase and progress, written by the executor in hypersdk-controller.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.VMOperationStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -4523,13 +4656,15 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationList(ref common.Reference
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
 						},
 					},
 					"items": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Items is the list of VMOperations.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -4656,52 +4791,62 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VMOperationSpec(ref common.Reference
 					},
 					"clone": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.CloneSpec{}.OpenAPIModelName()),
+							Description: "Clone holds the options of a Clone operation; required with that type, forbidden with the others.",
+							Ref:         ref(v1alpha1.CloneSpec{}.OpenAPIModelName()),
 						},
 					},
 					"migrate": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.MigrateSpec{}.OpenAPIModelName()),
+							Description: "Migrate holds the options of a Migrate operation; with that type only, defaulted when left out.",
+							Ref:         ref(v1alpha1.MigrateSpec{}.OpenAPIModelName()),
 						},
 					},
 					"resize": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.ResizeSpec{}.OpenAPIModelName()),
+							Description: "Resize holds the options of a Resize operation; required with that type, forbidden with the others.",
+							Ref:         ref(v1alpha1.ResizeSpec{}.OpenAPIModelName()),
 						},
 					},
 					"snapshot": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.SnapshotSpec{}.OpenAPIModelName()),
+							Description: "Snapshot holds the options of a Snapshot operation; with that type only, defaulted when left out.",
+							Ref:         ref(v1alpha1.SnapshotSpec{}.OpenAPIModelName()),
 						},
 					},
 					"start": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.StartSpec{}.OpenAPIModelName()),
+							Description: "Start holds the options of a Start operation; with that type only, defaulted when left out.",
+							Ref:         ref(v1alpha1.StartSpec{}.OpenAPIModelName()),
 						},
 					},
 					"stop": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.StopSpec{}.OpenAPIModelName()),
+							Description: "Stop holds the options of a Stop operation; with that type only, defaulted when left out.",
+							Ref:         ref(v1alpha1.StopSpec{}.OpenAPIModelName()),
 						},
 					},
 					"restart": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.RestartSpec{}.OpenAPIModelName()),
+							Description: "Restart holds the options of a Restart operation; with that type only, defaulted when left out.",
+							Ref:         ref(v1alpha1.RestartSpec{}.OpenAPIModelName()),
 						},
 					},
 					"restore": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.RestoreSpec{}.OpenAPIModelName()),
+							Description: "Restore holds the options of a Restore operation; required with that type, forbidden with the others.",
+							Ref:         ref(v1alpha1.RestoreSpec{}.OpenAPIModelName()),
 						},
 					},
 					"attachUSB": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.AttachUSBSpec{}.OpenAPIModelName()),
+							Description: "AttachUSB holds the options of an AttachUSB operation; required with that type, forbidden with the others.",
+							Ref:         ref(v1alpha1.AttachUSBSpec{}.OpenAPIModelName()),
 						},
 					},
 					"detachUSB": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.DetachUSBSpec{}.OpenAPIModelName()),
+							Description: "DetachUSB holds the options of a DetachUSB operation; required with that type, forbidden with the others.",
+							Ref:         ref(v1alpha1.DetachUSBSpec{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -4823,20 +4968,23 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachine(ref common.ReferenceC
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata: the KubeVirt VirtualMachine's.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"spec": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.VirtualMachineSpec{}.OpenAPIModelName()),
+							Description: "Spec is the VM's shape, read from and written to the KubeVirt VirtualMachine.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.VirtualMachineSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.VirtualMachineStatus{}.OpenAPIModelName()),
+							Description: "Status is what the VM is doing now, from its VirtualMachineInstance when it runs; read-only.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.VirtualMachineStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -4907,20 +5055,23 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscaler(ref common.
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"spec": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.VirtualMachineAutoscalerSpec{}.OpenAPIModelName()),
+							Description: "Spec says what to size, how, and within which limits.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.VirtualMachineAutoscalerSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.VirtualMachineAutoscalerStatus{}.OpenAPIModelName()),
+							Description: "Status holds the recommendations and what was done about them, written by hypersdk-controller's autoscaler controller.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.VirtualMachineAutoscalerStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -4955,13 +5106,15 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscalerList(ref com
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
 						},
 					},
 					"items": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Items is the list of VirtualMachineAutoscalers.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -5009,7 +5162,8 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineAutoscalerSpec(ref com
 					},
 					"maxAllowed": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.AutoscalerResources{}.OpenAPIModelName()),
+							Description: "MaxAllowed is the largest size recommended; a field left unset does not bound. Each field must not be below minAllowed's.",
+							Ref:         ref(v1alpha1.AutoscalerResources{}.OpenAPIModelName()),
 						},
 					},
 					"controlledResources": {
@@ -5333,15 +5487,16 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref common.Refere
 					},
 					"node": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Node and Zone are where the VM runs; empty when it does not run.",
+							Description: "Node is where the VM runs; empty when it does not run.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
 					"zone": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"string"},
-							Format: "",
+							Description: "Zone is its node's grid zone; empty when it does not run or the node has none.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"costPerHour": {
@@ -5354,7 +5509,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref common.Refere
 					},
 					"cpuAllocatedCores": {
 						SchemaProps: spec.SchemaProps{
-							Description: "The amounts it is computed from: cores and bytes.",
+							Description: "CPUAllocatedCores is the running instance's CPUs, one of the amounts the cost is computed from.",
 							Default:     0,
 							Type:        []string{"number"},
 							Format:      "double",
@@ -5362,23 +5517,26 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref common.Refere
 					},
 					"cpuUsageCores": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "CPUUsageCores is the CPU it uses now (metrics.k8s.io), in cores.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"memoryAllocatedBytes": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "MemoryAllocatedBytes is the running instance's memory, in bytes.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"memoryUsageBytes": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "MemoryUsageBytes is the memory it uses now (metrics.k8s.io), in bytes.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"carbonIntensity": {
@@ -5391,7 +5549,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref common.Refere
 					},
 					"today": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Today and MonthToDate are the cost recorded in history since 00:00 UTC and since the first of the month (or the store's retention).",
+							Description: "Today is the cost recorded in history since 00:00 UTC.",
 							Default:     0,
 							Type:        []string{"number"},
 							Format:      "double",
@@ -5399,14 +5557,15 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref common.Refere
 					},
 					"monthToDate": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "MonthToDate is the cost recorded in history since the first of the month (or as far back as the store keeps).",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"carbonGramsPerHour": {
 						SchemaProps: spec.SchemaProps{
-							Description: "CarbonGramsPerHour is the VM's emission rate now, gCO2eq/h, and CarbonGramsToday and CarbonGramsMonthToDate what history recorded over the same spans as the cost: the zone's intensity × the power of the VM's cores at their measured utilisation, on the default per-vCPU power model and PUE (pkg/placement), which history keeps no node power curve to refine.",
+							Description: "CarbonGramsPerHour is the VM's emission rate now, gCO2eq/h: the zone's intensity × the power of the VM's cores at their measured utilisation, on the default per-vCPU power model and PUE (pkg/placement), which history keeps no node power curve to refine.",
 							Default:     0,
 							Type:        []string{"number"},
 							Format:      "double",
@@ -5414,16 +5573,18 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref common.Refere
 					},
 					"carbonGramsToday": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "CarbonGramsToday is what history recorded the VM emitted since 00:00 UTC, in gCO2eq, on the same model.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"carbonGramsMonthToDate": {
 						SchemaProps: spec.SchemaProps{
-							Default: 0,
-							Type:    []string{"number"},
-							Format:  "double",
+							Description: "CarbonGramsMonthToDate is the same since the first of the month.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
 						},
 					},
 					"cloudComparison": {
@@ -5462,9 +5623,10 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCostEntry(ref common.R
 				Properties: map[string]spec.Schema{
 					"name": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Name is the VM's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"node": {
@@ -5476,8 +5638,9 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCostEntry(ref common.R
 					},
 					"amounts": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1alpha1.CostAmounts{}.OpenAPIModelName()),
+							Description: "Amounts are the VM's, as its virtualmachines/cost says.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.CostAmounts{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -5694,13 +5857,15 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineList(ref common.Refere
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
 						},
 					},
 					"items": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Items is the list of VirtualMachines.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -5933,23 +6098,26 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineRecommendationStatus(r
 					},
 					"lowerBound": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.AutoscalerResources{}.OpenAPIModelName()),
+							Description: "LowerBound is the low end of the range left alone: a controlled resource below it is to be resized to the target, as far as updateMode allows.",
+							Ref:         ref(v1alpha1.AutoscalerResources{}.OpenAPIModelName()),
 						},
 					},
 					"upperBound": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1alpha1.AutoscalerResources{}.OpenAPIModelName()),
+							Description: "UpperBound is the high end of the range left alone: a controlled resource above it is to be resized to the target, as far as updateMode allows.",
+							Ref:         ref(v1alpha1.AutoscalerResources{}.OpenAPIModelName()),
 						},
 					},
 					"uncappedCPU": {
 						SchemaProps: spec.SchemaProps{
-							Description: "UncappedTarget is the estimate before rounding and limits: CPU in cores (millicores), memory in bytes.",
+							Description: "UncappedCPU is the CPU estimate before rounding and limits, in cores (to the millicore).",
 							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
 					"uncappedMemory": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(resource.Quantity{}.OpenAPIModelName()),
+							Description: "UncappedMemory is the memory estimate before rounding and limits, in bytes.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
 					"evidence": {

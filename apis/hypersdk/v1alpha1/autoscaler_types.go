@@ -13,10 +13,15 @@ import (
 // history: it always recommends, and applies its recommendations as Resize
 // VMOperations as far as its updateMode allows.
 type VirtualMachineAutoscaler struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   VirtualMachineAutoscalerSpec   `json:"spec"`
+	// Spec says what to size, how, and within which limits.
+	Spec VirtualMachineAutoscalerSpec `json:"spec"`
+	// Status holds the recommendations and what was done about them,
+	// written by hypersdk-controller's autoscaler controller.
 	Status VirtualMachineAutoscalerStatus `json:"status,omitempty"`
 }
 
@@ -55,6 +60,8 @@ type VirtualMachineAutoscalerSpec struct {
 	// MinAllowed and MaxAllowed bound the recommendation.
 	// +optional
 	MinAllowed *AutoscalerResources `json:"minAllowed,omitempty"`
+	// MaxAllowed is the largest size recommended; a field left unset does
+	// not bound. Each field must not be below minAllowed's.
 	// +optional
 	MaxAllowed *AutoscalerResources `json:"maxAllowed,omitempty"`
 	// ControlledResources are the resources it sizes: cpu, memory; both by
@@ -90,13 +97,19 @@ type AutoscalerTargetRef struct {
 	APIVersion string `json:"apiVersion,omitempty"`
 	// Kind is VirtualMachine or VirtualMachinePool.
 	Kind string `json:"kind"`
+	// Name of the VirtualMachine or VirtualMachinePool, in the autoscaler's
+	// namespace.
 	Name string `json:"name"`
 }
 
 // AutoscalerResources is a size: whole vCPUs and guest memory.
 type AutoscalerResources struct {
+	// CPUs is a number of whole vCPUs: at least 1 in minAllowed and
+	// maxAllowed. Unset in minAllowed means 1, in maxAllowed no maximum.
 	// +optional
 	CPUs *int32 `json:"cpus,omitempty"`
+	// Memory is the guest memory: at least 1Gi in minAllowed and
+	// maxAllowed. Unset in minAllowed means 1Gi, in maxAllowed no maximum.
 	// +optional
 	Memory *resource.Quantity `json:"memory,omitempty"`
 }
@@ -142,14 +155,22 @@ type VirtualMachineRecommendationStatus struct {
 	// what KubeVirt applies and within minAllowed and maxAllowed.
 	// +optional
 	Target *AutoscalerResources `json:"target,omitempty"`
+	// LowerBound is the low end of the range left alone: a controlled
+	// resource below it is to be resized to the target, as far as
+	// updateMode allows.
 	// +optional
 	LowerBound *AutoscalerResources `json:"lowerBound,omitempty"`
+	// UpperBound is the high end of the range left alone: a controlled
+	// resource above it is to be resized to the target, as far as
+	// updateMode allows.
 	// +optional
 	UpperBound *AutoscalerResources `json:"upperBound,omitempty"`
-	// UncappedTarget is the estimate before rounding and limits: CPU in
-	// cores (millicores), memory in bytes.
+	// UncappedCPU is the CPU estimate before rounding and limits, in cores
+	// (to the millicore).
 	// +optional
 	UncappedCPU *resource.Quantity `json:"uncappedCPU,omitempty"`
+	// UncappedMemory is the memory estimate before rounding and limits, in
+	// bytes.
 	// +optional
 	UncappedMemory *resource.Quantity `json:"uncappedMemory,omitempty"`
 	// Evidence behind the recommendation.
@@ -176,6 +197,7 @@ type RecommendationEvidence struct {
 	// WindowStart and WindowEnd are the oldest and newest of them.
 	// +optional
 	WindowStart *metav1.Time `json:"windowStart,omitempty"`
+	// WindowEnd is the time of the newest sample that contributes.
 	// +optional
 	WindowEnd *metav1.Time `json:"windowEnd,omitempty"`
 	// ConfidencePercent grows with the evidence, 0 to 100.
@@ -190,8 +212,11 @@ type RecommendationEvidence struct {
 // VirtualMachineAutoscalerList is a list of VirtualMachineAutoscaler.
 type VirtualMachineAutoscalerList struct {
 	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 
+	// Items is the list of VirtualMachineAutoscalers.
 	Items []VirtualMachineAutoscaler `json:"items"`
 }
 
@@ -224,9 +249,13 @@ type VirtualMachineRecommendation struct {
 // left out (right-sizing does not change them).
 type RecommendationSavings struct {
 	// Node whose prices are used.
-	Node               string  `json:"node"`
+	Node string `json:"node"`
+	// CurrentCostPerHour is what the VM costs per hour at its current size,
+	// in the price model's currency.
 	CurrentCostPerHour float64 `json:"currentCostPerHour"`
-	TargetCostPerHour  float64 `json:"targetCostPerHour"`
+	// TargetCostPerHour is what the VM would cost per hour at the target
+	// size, in the price model's currency.
+	TargetCostPerHour float64 `json:"targetCostPerHour"`
 	// MonthlySaving is (current − target) × 730 hours; negative when the
 	// target costs more.
 	MonthlySaving float64 `json:"monthlySaving"`

@@ -11,10 +11,15 @@ import (
 // Snapshot VMOperations, and prunes the snapshots it made beyond its
 // retention.
 type BackupSchedule struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   BackupScheduleSpec   `json:"spec"`
+	// Spec says which VMs to snapshot, when, and which snapshots to keep.
+	Spec BackupScheduleSpec `json:"spec"`
+	// Status is what the schedule did and will do (runs, kept snapshots,
+	// verification), written by hypersdk-controller's backup controller.
 	Status BackupScheduleStatus `json:"status,omitempty"`
 }
 
@@ -64,16 +69,28 @@ type BackupScheduleSpec struct {
 // schedule's time zone). maxAge then drops every snapshot older than it,
 // whatever the counts say. At least one field is set.
 type BackupRetention struct {
+	// KeepLast keeps each VM's newest keepLast snapshots: 1 to 1000.
 	// +optional
 	KeepLast *int32 `json:"keepLast,omitempty"`
+	// KeepHourly keeps each VM's newest snapshot of each of the last
+	// keepHourly hours that have one: 1 to 1000.
 	// +optional
 	KeepHourly *int32 `json:"keepHourly,omitempty"`
+	// KeepDaily keeps each VM's newest snapshot of each of the last
+	// keepDaily days that have one: 1 to 1000.
 	// +optional
 	KeepDaily *int32 `json:"keepDaily,omitempty"`
+	// KeepWeekly keeps each VM's newest snapshot of each of the last
+	// keepWeekly ISO weeks (from Monday) that have one: 1 to 1000.
 	// +optional
 	KeepWeekly *int32 `json:"keepWeekly,omitempty"`
+	// KeepMonthly keeps each VM's newest snapshot of each of the last
+	// keepMonthly calendar months that have one: 1 to 1000.
 	// +optional
 	KeepMonthly *int32 `json:"keepMonthly,omitempty"`
+	// MaxAge deletes every snapshot whose slot is older than it, whatever
+	// the counts keep; with no count set, it alone decides. Unset or 0: no
+	// age limit.
 	// +optional
 	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
 }
@@ -139,27 +156,39 @@ type BackupReplication struct {
 
 // BackupVerificationProgress is the verification in progress.
 type BackupVerificationProgress struct {
-	Snapshot  string `json:"snapshot"`
-	VMName    string `json:"vmName"`
+	// Snapshot is the VirtualMachineSnapshot being verified.
+	Snapshot string `json:"snapshot"`
+	// VMName is the VM the snapshot is of.
+	VMName string `json:"vmName"`
+	// ScratchVM is the VM the snapshot is restored into: <snapshot>-verify,
+	// shortened with a hash when longer than 63 characters.
 	ScratchVM string `json:"scratchVM"`
 	// Phase: Restoring, Starting, Checking or Cleaning.
-	Phase   string      `json:"phase"`
+	Phase string `json:"phase"`
+	// Started is when the verification began; its timeout counts from it.
 	Started metav1.Time `json:"started"`
 	// Result and Message, once the check is done, while the scratch VM is
 	// deleted.
 	// +optional
 	Result string `json:"result,omitempty"`
+	// Message, set with Result, says what the guest answered or why the
+	// verification failed.
 	// +optional
 	Message string `json:"message,omitempty"`
 }
 
 // BackupVerificationResult is a finished verification.
 type BackupVerificationResult struct {
-	Snapshot string      `json:"snapshot"`
-	VMName   string      `json:"vmName"`
-	Time     metav1.Time `json:"time"`
+	// Snapshot is the VirtualMachineSnapshot verified.
+	Snapshot string `json:"snapshot"`
+	// VMName is the VM the snapshot is of.
+	VMName string `json:"vmName"`
+	// Time is when the verification ended: the controller deleted its
+	// scratch VM and recorded the result on the snapshot.
+	Time metav1.Time `json:"time"`
 	// Result: Succeeded or Failed.
-	Result  string `json:"result"`
+	Result string `json:"result"`
+	// Message says what the guest answered or why the verification failed.
 	Message string `json:"message"`
 }
 
@@ -167,7 +196,10 @@ type BackupVerificationResult struct {
 type BackupCarbonPlan struct {
 	// Slot is the run's schedule time.
 	Slot metav1.Time `json:"slot"`
-	Zone string      `json:"zone"`
+	// Zone is the grid zone whose forecast was used: carbonWindow.zone, or
+	// when that is empty the zone of the nodes that ran most of the
+	// selected VMs.
+	Zone string `json:"zone"`
 	// WindowStart is the first forecast hour (the hour of the slot on the
 	// carbon provider's timeline, which in the sandbox is simulated time).
 	WindowStart metav1.Time `json:"windowStart"`
@@ -189,6 +221,7 @@ type BackupCarbonPlan struct {
 
 // BackupScheduleStatus says what the schedule did and will do.
 type BackupScheduleStatus struct {
+	// ObservedGeneration is the spec generation this status is about.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// LastScheduleTime is the slot of the last run started. Slots missed
@@ -240,7 +273,8 @@ type BackupScheduleStatus struct {
 // ScheduledSnapshot is one snapshot a schedule made.
 type ScheduledSnapshot struct {
 	// Name of the VirtualMachineSnapshot.
-	Name   string `json:"name"`
+	Name string `json:"name"`
+	// VMName is the VM the snapshot is of.
 	VMName string `json:"vmName"`
 	// Slot is the schedule time of its run.
 	Slot metav1.Time `json:"slot"`
@@ -262,9 +296,13 @@ type ScheduledSnapshot struct {
 
 // BackupFailure is a snapshot that failed.
 type BackupFailure struct {
-	Time    metav1.Time `json:"time"`
-	VMName  string      `json:"vmName"`
-	Message string      `json:"message"`
+	// Time is when the controller found that the snapshot failed.
+	Time metav1.Time `json:"time"`
+	// VMName is the VM whose snapshot failed.
+	VMName string `json:"vmName"`
+	// Message is the failed or cancelled Snapshot operation's message, or
+	// says that the operation was gone before it finished.
+	Message string `json:"message"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -272,7 +310,10 @@ type BackupFailure struct {
 // BackupScheduleList is a list of BackupSchedule.
 type BackupScheduleList struct {
 	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 
+	// Items is the list of BackupSchedules.
 	Items []BackupSchedule `json:"items"`
 }

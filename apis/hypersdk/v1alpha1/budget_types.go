@@ -14,10 +14,15 @@ import (
 // crossed, projects the month's end, and with enforce refuses new VMs in
 // the scope once the budget is spent.
 type Budget struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   BudgetSpec   `json:"spec"`
+	// Spec is the monthly amount, its scope, and what to do as it is spent.
+	Spec BudgetSpec `json:"spec"`
+	// Status is the month's spend and what it crossed, written by
+	// hypersdk-controller's budget controller.
 	Status BudgetStatus `json:"status,omitempty"`
 }
 
@@ -44,6 +49,7 @@ type BudgetSpec struct {
 
 // BudgetStatus is the month's spend and what it crossed.
 type BudgetStatus struct {
+	// ObservedGeneration is the spec generation this status is about.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// Month the figures are for, as 2006-01 (UTC).
@@ -82,7 +88,10 @@ type BudgetStatus struct {
 // BudgetList is a list of Budget.
 type BudgetList struct {
 	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 
+	// Items is the list of Budgets.
 	Items []Budget `json:"items"`
 }

@@ -14,10 +14,16 @@ import (
 // maximum back when the grid is clean again, never go below their
 // minReplicas, and are left alone during an override window.
 type CarbonScalingPolicy struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   CarbonScalingPolicySpec   `json:"spec"`
+	// Spec says which HPAs to cap, whose grid intensity applies, and the
+	// bands.
+	Spec CarbonScalingPolicySpec `json:"spec"`
+	// Status is the intensity last read and the caps in force, written by
+	// hypersdk-controller's carbon-scaler controller.
 	Status CarbonScalingPolicyStatus `json:"status,omitempty"`
 }
 
@@ -72,8 +78,10 @@ type CarbonScalingPolicyStatus struct {
 
 // CarbonCappedHPA is one selected HPA.
 type CarbonCappedHPA struct {
+	// Namespace of the HPA.
 	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
+	// Name of the HPA.
+	Name string `json:"name"`
 	// Zone whose intensity applies to it.
 	Zone string `json:"zone,omitempty"`
 	// OriginalMaxReplicas is the HPA's own maximum.
@@ -87,7 +95,10 @@ type CarbonCappedHPA struct {
 // CarbonScalingPolicyList is a list of CarbonScalingPolicy.
 type CarbonScalingPolicyList struct {
 	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 
+	// Items is the list of CarbonScalingPolicies.
 	Items []CarbonScalingPolicy `json:"items"`
 }

@@ -17,33 +17,42 @@ type VirtualMachineCost struct {
 
 	// SampledAt is when usage and allocation were read.
 	SampledAt metav1.Time `json:"sampledAt"`
-	// Node and Zone are where the VM runs; empty when it does not run.
+	// Node is where the VM runs; empty when it does not run.
 	// +optional
 	Node string `json:"node,omitempty"`
+	// Zone is its node's grid zone; empty when it does not run or the node
+	// has none.
 	// +optional
 	Zone string `json:"zone,omitempty"`
 	// CostPerHour is max(allocated, used) of CPU and memory at the node's
 	// prices, GPUs included (pkg/cost); 0 when the VM does not run.
 	CostPerHour float64 `json:"costPerHour"`
-	// The amounts it is computed from: cores and bytes.
-	CPUAllocatedCores    float64 `json:"cpuAllocatedCores"`
-	CPUUsageCores        float64 `json:"cpuUsageCores"`
+	// CPUAllocatedCores is the running instance's CPUs, one of the
+	// amounts the cost is computed from.
+	CPUAllocatedCores float64 `json:"cpuAllocatedCores"`
+	// CPUUsageCores is the CPU it uses now (metrics.k8s.io), in cores.
+	CPUUsageCores float64 `json:"cpuUsageCores"`
+	// MemoryAllocatedBytes is the running instance's memory, in bytes.
 	MemoryAllocatedBytes float64 `json:"memoryAllocatedBytes"`
-	MemoryUsageBytes     float64 `json:"memoryUsageBytes"`
+	// MemoryUsageBytes is the memory it uses now (metrics.k8s.io), in
+	// bytes.
+	MemoryUsageBytes float64 `json:"memoryUsageBytes"`
 	// CarbonIntensity of the VM's zone now, gCO2eq/kWh; 0 when unknown.
 	CarbonIntensity float64 `json:"carbonIntensity"`
-	// Today and MonthToDate are the cost recorded in history since 00:00
-	// UTC and since the first of the month (or the store's retention).
-	Today       float64 `json:"today"`
+	// Today is the cost recorded in history since 00:00 UTC.
+	Today float64 `json:"today"`
+	// MonthToDate is the cost recorded in history since the first of the
+	// month (or as far back as the store keeps).
 	MonthToDate float64 `json:"monthToDate"`
-	// CarbonGramsPerHour is the VM's emission rate now, gCO2eq/h, and
-	// CarbonGramsToday and CarbonGramsMonthToDate what history recorded
-	// over the same spans as the cost: the zone's intensity × the power of
-	// the VM's cores at their measured utilisation, on the default
-	// per-vCPU power model and PUE (pkg/placement), which history keeps
-	// no node power curve to refine.
-	CarbonGramsPerHour     float64 `json:"carbonGramsPerHour"`
-	CarbonGramsToday       float64 `json:"carbonGramsToday"`
+	// CarbonGramsPerHour is the VM's emission rate now, gCO2eq/h: the
+	// zone's intensity × the power of the VM's cores at their measured
+	// utilisation, on the default per-vCPU power model and PUE
+	// (pkg/placement), which history keeps no node power curve to refine.
+	CarbonGramsPerHour float64 `json:"carbonGramsPerHour"`
+	// CarbonGramsToday is what history recorded the VM emitted since
+	// 00:00 UTC, in gCO2eq, on the same model.
+	CarbonGramsToday float64 `json:"carbonGramsToday"`
+	// CarbonGramsMonthToDate is the same since the first of the month.
 	CarbonGramsMonthToDate float64 `json:"carbonGramsMonthToDate"`
 	// CloudComparison prices the VM's size (its vCPUs, memory and GPUs)
 	// at the cheapest instance type that fits it in each public cloud
@@ -56,22 +65,34 @@ type VirtualMachineCost struct {
 // CloudInstancePrice is the on-demand price of one instance type of a
 // public cloud's price list.
 type CloudInstancePrice struct {
-	Cloud        string `json:"cloud"`
-	Region       string `json:"region"`
+	// Cloud names the price list's cloud, as its header gives it, for
+	// example "aws".
+	Cloud string `json:"cloud"`
+	// Region is the cloud region the list prices, as its header gives it.
+	Region string `json:"region"`
+	// InstanceType is the cheapest instance type of the list that fits
+	// the VM.
 	InstanceType string `json:"instanceType"`
-	VCPUs        int32  `json:"vcpus"`
+	// VCPUs is the instance type's vCPUs.
+	VCPUs int32 `json:"vcpus"`
 	// MemoryBytes is the instance type's memory.
 	MemoryBytes int64 `json:"memoryBytes"`
+	// GPUs is the instance type's GPUs; none when the VM has none.
 	// +optional
 	GPUs int32 `json:"gpus,omitempty"`
+	// GPUModel is the instance type's GPU model.
 	// +optional
 	GPUModel string `json:"gpuModel,omitempty"`
 	// PricePerHour is the on-demand list price, in Currency.
 	PricePerHour float64 `json:"pricePerHour"`
-	Currency     string  `json:"currency"`
+	// Currency is the list's currency, as its header gives it, for
+	// example "USD".
+	Currency string `json:"currency"`
 	// PriceListDate (YYYY-MM-DD) is when the price was read from Source.
 	PriceListDate string `json:"priceListDate"`
-	Source        string `json:"source"`
+	// Source says where the list's figures come from, as its header
+	// gives it.
+	Source string `json:"source"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -99,20 +120,29 @@ type CostReport struct {
 // CostAmounts are costs (in the price model's currency) and emissions
 // (gCO2eq) now, since 00:00 UTC and since the first of the month.
 type CostAmounts struct {
-	CostPerHour            float64 `json:"costPerHour"`
-	Today                  float64 `json:"today"`
-	MonthToDate            float64 `json:"monthToDate"`
-	CarbonGramsPerHour     float64 `json:"carbonGramsPerHour"`
-	CarbonGramsToday       float64 `json:"carbonGramsToday"`
+	// CostPerHour is the cost per hour now.
+	CostPerHour float64 `json:"costPerHour"`
+	// Today is the cost recorded since 00:00 UTC.
+	Today float64 `json:"today"`
+	// MonthToDate is the cost recorded since the first of the month.
+	MonthToDate float64 `json:"monthToDate"`
+	// CarbonGramsPerHour is the emission rate now, gCO2eq/h.
+	CarbonGramsPerHour float64 `json:"carbonGramsPerHour"`
+	// CarbonGramsToday is the gCO2eq recorded since 00:00 UTC.
+	CarbonGramsToday float64 `json:"carbonGramsToday"`
+	// CarbonGramsMonthToDate is the gCO2eq recorded since the first of the
+	// month.
 	CarbonGramsMonthToDate float64 `json:"carbonGramsMonthToDate"`
 }
 
 // VirtualMachineCostEntry is one VM of a CostReport.
 type VirtualMachineCostEntry struct {
+	// Name is the VM's name.
 	Name string `json:"name"`
 	// Node the VM runs on; empty when it does not run.
 	// +optional
-	Node    string      `json:"node,omitempty"`
+	Node string `json:"node,omitempty"`
+	// Amounts are the VM's, as its virtualmachines/cost says.
 	Amounts CostAmounts `json:"amounts"`
 }
 

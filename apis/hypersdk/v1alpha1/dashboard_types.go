@@ -11,9 +11,12 @@ import (
 // on a grid. It is an ordinary namespaced object so that RBAC decides who
 // may read or change a saved view and `kubectl apply` can ship one.
 type Dashboard struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// Spec is the grid, its time range, and what each widget shows.
 	Spec DashboardSpec `json:"spec"`
 }
 
@@ -45,8 +48,10 @@ type DashboardTimeRange struct {
 	// Last is 1h, 6h, 24h, 7d or 30d.
 	// +optional
 	Last string `json:"last,omitempty"`
+	// Start begins a fixed range; set with end, not with last.
 	// +optional
 	Start *metav1.Time `json:"start,omitempty"`
+	// End ends a fixed range: after start, and at most 30 days after it.
 	// +optional
 	End *metav1.Time `json:"end,omitempty"`
 }
@@ -87,7 +92,8 @@ const (
 // DashboardWidget is one cell range of the grid and what it shows.
 type DashboardWidget struct {
 	// Name identifies the widget within the dashboard (a DNS label).
-	Name string              `json:"name"`
+	Name string `json:"name"`
+	// Type is Chart, VMList, Console or VNC.
 	Type DashboardWidgetType `json:"type"`
 	// Chart is which chart a Chart widget draws.
 	// +optional
@@ -113,17 +119,23 @@ type DashboardWidget struct {
 	// Height its size in cells. (Not x and y: YAML 1.1 reads a bare y as
 	// true, and kubectl's YAML does.)
 	Column int32 `json:"column"`
-	Row    int32 `json:"row"`
-	Width  int32 `json:"width"`
+	// Row is the widget's top row, from 0: at most 1000.
+	Row int32 `json:"row"`
+	// Width is how many columns the widget spans: at least 1, and column +
+	// width at most the dashboard's columns.
+	Width int32 `json:"width"`
+	// Height is how many rows the widget spans: 1 to 48.
 	Height int32 `json:"height"`
 }
 
 // DashboardVMReference names a VM; in the dashboard's namespace when
 // namespace is empty.
 type DashboardVMReference struct {
+	// Namespace of the VM; the dashboard's when empty.
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
+	// Name of the VM.
+	Name string `json:"name"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -131,7 +143,10 @@ type DashboardVMReference struct {
 // DashboardList is a list of Dashboards.
 type DashboardList struct {
 	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 
+	// Items is the list of Dashboards.
 	Items []Dashboard `json:"items"`
 }

@@ -28,7 +28,9 @@ type VirtualMachineHistory struct {
 // average carbon intensity and cost. The only object is named "cluster"; it
 // takes the same options as virtualmachines/history.
 type ClusterHistory struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata; the name is always "cluster".
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// Window is the time range and step the series were evaluated at.
@@ -43,9 +45,15 @@ type ClusterHistory struct {
 // start, start+step, ... up to end, each the average of the samples in the
 // step before it.
 type HistoryWindow struct {
-	Start metav1.Time     `json:"start"`
-	End   metav1.Time     `json:"end"`
-	Step  metav1.Duration `json:"step"`
+	// Start is the first evaluation time, in UTC.
+	Start metav1.Time `json:"start"`
+	// End is the end of the window, in UTC: the requested end (now when
+	// only start is given), or for a timeRange (1h when neither is given)
+	// the first step boundary at or after now.
+	End metav1.Time `json:"end"`
+	// Step is the time between evaluation times: the requested step, or by
+	// default the window divided into 120 steps, at least 10s.
+	Step metav1.Duration `json:"step"`
 }
 
 // HistorySeries is one field over the window.
@@ -64,14 +72,19 @@ type HistorySeries struct {
 
 // HistoryPoint is one value at one time.
 type HistoryPoint struct {
-	Time  metav1.Time `json:"time"`
-	Value float64     `json:"value"`
+	// Time is the evaluation time, in UTC.
+	Time metav1.Time `json:"time"`
+	// Value is the series' value at Time, in the series' unit.
+	Value float64 `json:"value"`
 }
 
 // HistoryTrend summarises a series. All values are zero when Count is zero.
 type HistoryTrend struct {
+	// Avg is the mean of the points.
 	Avg float64 `json:"avg"`
+	// Min is the smallest point.
 	Min float64 `json:"min"`
+	// Max is the largest point.
 	Max float64 `json:"max"`
 	// P95 is the nearest-rank 95th percentile of the points.
 	P95 float64 `json:"p95"`

@@ -26,10 +26,15 @@ const (
 // below a threshold for a whole window, from their history, reports them,
 // and optionally stops them after a grace period.
 type IdleVMPolicy struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   IdleVMPolicySpec   `json:"spec"`
+	// Spec says which VMs, what idle means and what to do with idle VMs.
+	Spec IdleVMPolicySpec `json:"spec"`
+	// Status lists the idle VMs, written by hypersdk-controller's idle
+	// controller.
 	Status IdleVMPolicyStatus `json:"status,omitempty"`
 }
 
@@ -64,6 +69,7 @@ type IdleVMPolicySpec struct {
 
 // IdleVMPolicyStatus lists the idle VMs.
 type IdleVMPolicyStatus struct {
+	// ObservedGeneration is the spec generation this status is about.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// IdleVMs are the running VMs idle for the whole window at the last
@@ -85,6 +91,7 @@ type IdleVMPolicyStatus struct {
 
 // IdleVM is one VM an IdleVMPolicy found idle.
 type IdleVM struct {
+	// Name of the VM, in the policy's namespace.
 	Name string `json:"name"`
 	// Since is when the policy first found it idle.
 	Since metav1.Time `json:"since"`
@@ -108,7 +115,10 @@ type IdleVM struct {
 // IdleVMPolicyList is a list of IdleVMPolicy.
 type IdleVMPolicyList struct {
 	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 
+	// Items is the list of IdleVMPolicies.
 	Items []IdleVMPolicy `json:"items"`
 }

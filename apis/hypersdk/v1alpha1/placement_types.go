@@ -13,9 +13,13 @@ import (
 // VM, the one with the highest priority wins (ties: the first by name); with
 // none, the built-in default applies.
 type PlacementPolicy struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// Spec is which VMs the policy places and with what weights, limits
+	// and carbon/cost trade-off.
 	Spec PlacementPolicySpec `json:"spec"`
 }
 
@@ -91,8 +95,11 @@ type PlacementPolicySpec struct {
 // PlacementPolicyList is a list of PlacementPolicy.
 type PlacementPolicyList struct {
 	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 
+	// Items is the list of PlacementPolicies.
 	Items []PlacementPolicy `json:"items"`
 }
 
@@ -141,23 +148,45 @@ type PlacementDecision struct {
 	FilteredCount int32 `json:"filteredCount,omitempty"`
 }
 
-// PlacementWeights are the weights a decision used.
+// PlacementWeights are the weights a decision used, relative to each
+// other: a node's total is the average of its criterion scores weighed by
+// them.
 type PlacementWeights struct {
-	Carbon   float64 `json:"carbon"`
-	Cost     float64 `json:"cost"`
+	// Carbon weighs the carbon score (with a carbon price, the priced
+	// score, together with Cost).
+	Carbon float64 `json:"carbon"`
+	// Cost weighs the cost score.
+	Cost float64 `json:"cost"`
+	// Pressure weighs the pressure score.
 	Pressure float64 `json:"pressure"`
-	GPU      float64 `json:"gpu"`
+	// GPU weighs the GPU score; it counts only for VMs with GPUs.
+	GPU float64 `json:"gpu"`
 }
 
 // NodeScore is one candidate node: scores are 0-100, higher is better.
 type NodeScore struct {
-	Node     string  `json:"node"`
-	Zone     string  `json:"zone,omitempty"`
-	Total    float64 `json:"total"`
-	Carbon   float64 `json:"carbon"`
-	Cost     float64 `json:"cost"`
+	// Node is the node's name.
+	Node string `json:"node"`
+	// Zone is the node's grid zone (topology.kubernetes.io/region), when
+	// it has one.
+	Zone string `json:"zone,omitempty"`
+	// Total is the weighted average of the criteria below; the node with
+	// the highest wins. A node over the cost budget, or a spot fallback
+	// while other nodes fit, totals 0.
+	Total float64 `json:"total"`
+	// Carbon scores the VM's grams CO2eq per hour there against the other
+	// candidates': 100 for the least.
+	Carbon float64 `json:"carbon"`
+	// Cost scores the VM's price per hour there against the other
+	// candidates': 100 for the cheapest.
+	Cost float64 `json:"cost"`
+	// Pressure scores the node's load with the VM: how close it comes to
+	// the policy's target utilization on measured use, or how well the
+	// VM's requests fit without it.
 	Pressure float64 `json:"pressure"`
-	GPU      float64 `json:"gpu,omitempty"`
+	// GPU scores how the GPUs the VM would get are connected and how they
+	// pack (or spread) the server; VMs without GPUs have none.
+	GPU float64 `json:"gpu,omitempty"`
 	// CarbonIntensity of the node's zone, gCO2eq/kWh.
 	CarbonIntensity float64 `json:"carbonIntensity"`
 	// GramsCO2PerHour the VM is estimated to cause there.
@@ -180,6 +209,8 @@ type NodeScore struct {
 
 // FilteredNode is a node ruled out and why.
 type FilteredNode struct {
-	Node   string `json:"node"`
+	// Node is the node's name.
+	Node string `json:"node"`
+	// Reason says why the VM cannot go there.
 	Reason string `json:"reason"`
 }

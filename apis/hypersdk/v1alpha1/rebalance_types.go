@@ -48,10 +48,16 @@ const (
 // grid or the prices under them have moved since they were placed, or when
 // their nodes need emptying; in DryRun it only says what it would do.
 type RebalancePolicy struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   RebalancePolicySpec   `json:"spec"`
+	// Spec says which VMs may move, why, and how many at once.
+	Spec RebalancePolicySpec `json:"spec"`
+	// Status is the last pass's plan and what is in flight, written by
+	// hypersdk-controller.
+	// +optional
 	Status RebalancePolicyStatus `json:"status,omitempty"`
 }
 
@@ -117,15 +123,28 @@ type RebalancePolicySpec struct {
 // RebalanceTrigger is one reason to move VMs; the member named by Type is
 // set, the others are not.
 type RebalanceTrigger struct {
+	// Type is Pressure, Carbon, Cost, Maintenance or Drain: which of the
+	// members below is set.
 	Type RebalanceTriggerType `json:"type"`
+	// Pressure moves VMs off nodes whose measured use stayed high; with
+	// type Pressure only, defaulted when left out.
 	// +optional
 	Pressure *PressureTrigger `json:"pressure,omitempty"`
+	// Carbon moves VMs to a zone whose grid has been cleaner for long
+	// enough; with type Carbon only, defaulted when left out.
 	// +optional
 	Carbon *CarbonTrigger `json:"carbon,omitempty"`
+	// Cost moves VMs to a node where they cost less; with type Cost only,
+	// defaulted when left out.
 	// +optional
 	Cost *CostTrigger `json:"cost,omitempty"`
+	// Maintenance empties nodes before a window opens and keeps them empty
+	// while it is open; required with type Maintenance, forbidden with the
+	// others.
 	// +optional
 	Maintenance *MaintenanceTrigger `json:"maintenance,omitempty"`
+	// Drain empties cordoned nodes with given labels; required with type
+	// Drain, forbidden with the others.
 	// +optional
 	Drain *DrainTrigger `json:"drain,omitempty"`
 }
@@ -209,6 +228,8 @@ type DrainTrigger struct {
 
 // RebalancePolicyStatus is the plan and what has been done of it.
 type RebalancePolicyStatus struct {
+	// ObservedGeneration is the spec's generation the last pass planned
+	// for.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// LastPassTime is when the controller last looked at the policy.
@@ -239,27 +260,38 @@ type RebalancePolicyStatus struct {
 // overloaded node ("pressure/<node>") or a zone that has been cleaner than
 // another by more than the threshold ("carbon/<from>/<to>").
 type RebalanceArmed struct {
-	Key   string      `json:"key"`
+	// Key names the condition: "pressure/<node>" or "carbon/<from>/<to>".
+	Key string `json:"key"`
+	// Since is when the condition was first seen holding, without a break.
 	Since metav1.Time `json:"since"`
 }
 
 // RebalanceMove is one VM the policy would move or moved.
 type RebalanceMove struct {
-	Namespace string               `json:"namespace"`
-	VMName    string               `json:"vmName"`
-	FromNode  string               `json:"fromNode"`
-	ToNode    string               `json:"toNode"`
-	Trigger   RebalanceTriggerType `json:"trigger"`
+	// Namespace is the VM's namespace.
+	Namespace string `json:"namespace"`
+	// VMName is the VM's name.
+	VMName string `json:"vmName"`
+	// FromNode is the node the VM runs on.
+	FromNode string `json:"fromNode"`
+	// ToNode is the node it would move or moves to.
+	ToNode string `json:"toNode"`
+	// Trigger is the type of the trigger that wants the move.
+	Trigger RebalanceTriggerType `json:"trigger"`
 	// Reason says why, in words.
 	Reason string `json:"reason"`
-	// SavedGramsCO2PerHour and SavedCostPerHour (US dollars) are what the
-	// VM would emit and cost less per hour on ToNode; negative is more.
+	// SavedGramsCO2PerHour is how many grams CO2eq less the VM would emit
+	// per hour on ToNode; negative is more.
 	SavedGramsCO2PerHour float64 `json:"savedGramsCO2PerHour"`
-	SavedCostPerHour     float64 `json:"savedCostPerHour"`
-	// MigrationGramsCO2 and MigrationCost are what the move itself costs:
+	// SavedCostPerHour is how many US dollars less the VM would cost per
+	// hour on ToNode; negative is more.
+	SavedCostPerHour float64 `json:"savedCostPerHour"`
+	// MigrationGramsCO2 is what the move itself emits, in grams CO2eq:
 	// copying the VM's memory and running it twice meanwhile.
 	MigrationGramsCO2 float64 `json:"migrationGramsCO2"`
-	MigrationCost     float64 `json:"migrationCost"`
+	// MigrationCost is what the move itself costs, in US dollars, on the
+	// same model.
+	MigrationCost float64 `json:"migrationCost"`
 	// ExpectedRemainingHours is the VM's expected remaining life the
 	// savings were counted over (as long as it has run so far, 1h to 30d).
 	// A move's grams saved count over less when VMs arriving in the target
@@ -276,7 +308,10 @@ type RebalanceMove struct {
 // RebalancePolicyList is a list of RebalancePolicy.
 type RebalancePolicyList struct {
 	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 
+	// Items is the list of RebalancePolicies.
 	Items []RebalancePolicy `json:"items"`
 }

@@ -13,10 +13,18 @@ import (
 // VirtualMachineInstance. It is not stored by HyperSDK: reads come from the
 // KubeVirt objects and writes go through to the KubeVirt VirtualMachine.
 type VirtualMachine struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata: the KubeVirt VirtualMachine's.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   VirtualMachineSpec   `json:"spec,omitempty"`
+	// Spec is the VM's shape, read from and written to the KubeVirt
+	// VirtualMachine.
+	// +optional
+	Spec VirtualMachineSpec `json:"spec,omitempty"`
+	// Status is what the VM is doing now, from its VirtualMachineInstance
+	// when it runs; read-only.
+	// +optional
 	Status VirtualMachineStatus `json:"status,omitempty"`
 }
 
@@ -141,8 +149,11 @@ type VirtualMachineStatus struct {
 // VirtualMachineList is a list of virtual machines.
 type VirtualMachineList struct {
 	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 
+	// Items is the list of VirtualMachines.
 	Items []VirtualMachine `json:"items"`
 }
 
@@ -152,10 +163,18 @@ type VirtualMachineList struct {
 // VMOperation is one long-running operation on a virtual machine, with its
 // progress. Clients watch it to follow the work.
 type VMOperation struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   VMOperationSpec   `json:"spec,omitempty"`
+	// Spec is the VM, what to do to it and the options; only cancel may
+	// change after creation.
+	// +optional
+	Spec VMOperationSpec `json:"spec,omitempty"`
+	// Status is the operation's phase and progress, written by the
+	// executor in hypersdk-controller.
+	// +optional
 	Status VMOperationStatus `json:"status,omitempty"`
 }
 
@@ -192,15 +211,45 @@ type VMOperationSpec struct {
 	// +optional
 	Requester *VMOperationRequester `json:"requester,omitempty"`
 
-	Clone     *CloneSpec     `json:"clone,omitempty"`
-	Migrate   *MigrateSpec   `json:"migrate,omitempty"`
-	Resize    *ResizeSpec    `json:"resize,omitempty"`
-	Snapshot  *SnapshotSpec  `json:"snapshot,omitempty"`
-	Start     *StartSpec     `json:"start,omitempty"`
-	Stop      *StopSpec      `json:"stop,omitempty"`
-	Restart   *RestartSpec   `json:"restart,omitempty"`
-	Restore   *RestoreSpec   `json:"restore,omitempty"`
+	// Clone holds the options of a Clone operation; required with that
+	// type, forbidden with the others.
+	// +optional
+	Clone *CloneSpec `json:"clone,omitempty"`
+	// Migrate holds the options of a Migrate operation; with that type
+	// only, defaulted when left out.
+	// +optional
+	Migrate *MigrateSpec `json:"migrate,omitempty"`
+	// Resize holds the options of a Resize operation; required with that
+	// type, forbidden with the others.
+	// +optional
+	Resize *ResizeSpec `json:"resize,omitempty"`
+	// Snapshot holds the options of a Snapshot operation; with that type
+	// only, defaulted when left out.
+	// +optional
+	Snapshot *SnapshotSpec `json:"snapshot,omitempty"`
+	// Start holds the options of a Start operation; with that type only,
+	// defaulted when left out.
+	// +optional
+	Start *StartSpec `json:"start,omitempty"`
+	// Stop holds the options of a Stop operation; with that type only,
+	// defaulted when left out.
+	// +optional
+	Stop *StopSpec `json:"stop,omitempty"`
+	// Restart holds the options of a Restart operation; with that type
+	// only, defaulted when left out.
+	// +optional
+	Restart *RestartSpec `json:"restart,omitempty"`
+	// Restore holds the options of a Restore operation; required with
+	// that type, forbidden with the others.
+	// +optional
+	Restore *RestoreSpec `json:"restore,omitempty"`
+	// AttachUSB holds the options of an AttachUSB operation; required with
+	// that type, forbidden with the others.
+	// +optional
 	AttachUSB *AttachUSBSpec `json:"attachUSB,omitempty"`
+	// DetachUSB holds the options of a DetachUSB operation; required with
+	// that type, forbidden with the others.
+	// +optional
 	DetachUSB *DetachUSBSpec `json:"detachUSB,omitempty"`
 }
 
@@ -404,8 +453,11 @@ type VMOperationStatus struct {
 // VMOperationList is a list of operations.
 type VMOperationList struct {
 	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 
+	// Items is the list of VMOperations.
 	Items []VMOperation `json:"items"`
 }
 
@@ -528,10 +580,18 @@ type VirtualMachineHistoryOptions struct {
 type ResourceReference struct {
 	// Role says what the object is to the operation, for example
 	// "migration", "snapshot", "clone" or "replaced".
-	Role       string    `json:"role"`
-	APIVersion string    `json:"apiVersion,omitempty"`
-	Kind       string    `json:"kind"`
-	Namespace  string    `json:"namespace,omitempty"`
-	Name       string    `json:"name"`
-	UID        types.UID `json:"uid,omitempty"`
+	Role string `json:"role"`
+	// APIVersion is the object's group and version.
+	// +optional
+	APIVersion string `json:"apiVersion,omitempty"`
+	// Kind is the object's kind.
+	Kind string `json:"kind"`
+	// Namespace is the object's namespace; empty for cluster-scoped ones.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// Name is the object's name.
+	Name string `json:"name"`
+	// UID is the object's UID, when the operation saw it.
+	// +optional
+	UID types.UID `json:"uid,omitempty"`
 }

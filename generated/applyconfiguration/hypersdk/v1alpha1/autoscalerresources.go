@@ -27,7 +27,11 @@ import (
 //
 // AutoscalerResources is a size: whole vCPUs and guest memory.
 type AutoscalerResourcesApplyConfiguration struct {
-	CPUs   *int32             `json:"cpus,omitempty"`
+	// CPUs is a number of whole vCPUs: at least 1 in minAllowed and
+	// maxAllowed. Unset in minAllowed means 1, in maxAllowed no maximum.
+	CPUs *int32 `json:"cpus,omitempty"`
+	// Memory is the guest memory: at least 1Gi in minAllowed and
+	// maxAllowed. Unset in minAllowed means 1Gi, in maxAllowed no maximum.
 	Memory *resource.Quantity `json:"memory,omitempty"`
 }
 

@@ -28,6 +28,8 @@ type AutoscalerTargetRefApplyConfiguration struct {
 	APIVersion *string `json:"apiVersion,omitempty"`
 	// Kind is VirtualMachine or VirtualMachinePool.
 	Kind *string `json:"kind,omitempty"`
+	// Name of the VirtualMachine or VirtualMachinePool, in the autoscaler's
+	// namespace.
 	Name *string `json:"name,omitempty"`
 }
 

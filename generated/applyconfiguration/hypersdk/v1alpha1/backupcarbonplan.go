@@ -29,7 +29,10 @@ import (
 type BackupCarbonPlanApplyConfiguration struct {
 	// Slot is the run's schedule time.
 	Slot *v1.Time `json:"slot,omitempty"`
-	Zone *string  `json:"zone,omitempty"`
+	// Zone is the grid zone whose forecast was used: carbonWindow.zone, or
+	// when that is empty the zone of the nodes that ran most of the
+	// selected VMs.
+	Zone *string `json:"zone,omitempty"`
 	// WindowStart is the first forecast hour (the hour of the slot on the
 	// carbon provider's timeline, which in the sandbox is simulated time).
 	WindowStart *v1.Time `json:"windowStart,omitempty"`

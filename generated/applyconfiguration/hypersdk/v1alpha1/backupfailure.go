@@ -27,9 +27,13 @@ import (
 //
 // BackupFailure is a snapshot that failed.
 type BackupFailureApplyConfiguration struct {
-	Time    *v1.Time `json:"time,omitempty"`
-	VMName  *string  `json:"vmName,omitempty"`
-	Message *string  `json:"message,omitempty"`
+	// Time is when the controller found that the snapshot failed.
+	Time *v1.Time `json:"time,omitempty"`
+	// VMName is the VM whose snapshot failed.
+	VMName *string `json:"vmName,omitempty"`
+	// Message is the failed or cancelled Snapshot operation's message, or
+	// says that the operation was gone before it finished.
+	Message *string `json:"message,omitempty"`
 }
 
 // BackupFailureApplyConfiguration constructs a declarative configuration of the BackupFailure type for use with

@@ -32,12 +32,24 @@ import (
 // schedule's time zone). maxAge then drops every snapshot older than it,
 // whatever the counts say. At least one field is set.
 type BackupRetentionApplyConfiguration struct {
-	KeepLast    *int32       `json:"keepLast,omitempty"`
-	KeepHourly  *int32       `json:"keepHourly,omitempty"`
-	KeepDaily   *int32       `json:"keepDaily,omitempty"`
-	KeepWeekly  *int32       `json:"keepWeekly,omitempty"`
-	KeepMonthly *int32       `json:"keepMonthly,omitempty"`
-	MaxAge      *v1.Duration `json:"maxAge,omitempty"`
+	// KeepLast keeps each VM's newest keepLast snapshots: 1 to 1000.
+	KeepLast *int32 `json:"keepLast,omitempty"`
+	// KeepHourly keeps each VM's newest snapshot of each of the last
+	// keepHourly hours that have one: 1 to 1000.
+	KeepHourly *int32 `json:"keepHourly,omitempty"`
+	// KeepDaily keeps each VM's newest snapshot of each of the last
+	// keepDaily days that have one: 1 to 1000.
+	KeepDaily *int32 `json:"keepDaily,omitempty"`
+	// KeepWeekly keeps each VM's newest snapshot of each of the last
+	// keepWeekly ISO weeks (from Monday) that have one: 1 to 1000.
+	KeepWeekly *int32 `json:"keepWeekly,omitempty"`
+	// KeepMonthly keeps each VM's newest snapshot of each of the last
+	// keepMonthly calendar months that have one: 1 to 1000.
+	KeepMonthly *int32 `json:"keepMonthly,omitempty"`
+	// MaxAge deletes every snapshot whose slot is older than it, whatever
+	// the counts keep; with no count set, it alone decides. Unset or 0: no
+	// age limit.
+	MaxAge *v1.Duration `json:"maxAge,omitempty"`
 }
 
 // BackupRetentionApplyConfiguration constructs a declarative configuration of the BackupRetention type for use with

@@ -34,10 +34,14 @@ import (
 // Snapshot VMOperations, and prunes the snapshots it made beyond its
 // retention.
 type BackupScheduleApplyConfiguration struct {
-	v1.TypeMetaApplyConfiguration    `json:""`
+	v1.TypeMetaApplyConfiguration `json:""`
+	// Standard object's metadata.
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
-	Spec                             *BackupScheduleSpecApplyConfiguration   `json:"spec,omitempty"`
-	Status                           *BackupScheduleStatusApplyConfiguration `json:"status,omitempty"`
+	// Spec says which VMs to snapshot, when, and which snapshots to keep.
+	Spec *BackupScheduleSpecApplyConfiguration `json:"spec,omitempty"`
+	// Status is what the schedule did and will do (runs, kept snapshots,
+	// verification), written by hypersdk-controller's backup controller.
+	Status *BackupScheduleStatusApplyConfiguration `json:"status,omitempty"`
 }
 
 // BackupSchedule constructs a declarative configuration of the BackupSchedule type for use with

@@ -28,6 +28,7 @@ import (
 //
 // BackupScheduleStatus says what the schedule did and will do.
 type BackupScheduleStatusApplyConfiguration struct {
+	// ObservedGeneration is the spec generation this status is about.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
 	// LastScheduleTime is the slot of the last run started. Slots missed
 	// while the controller was down are run once, at its return, as this

@@ -27,15 +27,22 @@ import (
 //
 // BackupVerificationProgress is the verification in progress.
 type BackupVerificationProgressApplyConfiguration struct {
-	Snapshot  *string `json:"snapshot,omitempty"`
-	VMName    *string `json:"vmName,omitempty"`
+	// Snapshot is the VirtualMachineSnapshot being verified.
+	Snapshot *string `json:"snapshot,omitempty"`
+	// VMName is the VM the snapshot is of.
+	VMName *string `json:"vmName,omitempty"`
+	// ScratchVM is the VM the snapshot is restored into: <snapshot>-verify,
+	// shortened with a hash when longer than 63 characters.
 	ScratchVM *string `json:"scratchVM,omitempty"`
 	// Phase: Restoring, Starting, Checking or Cleaning.
-	Phase   *string  `json:"phase,omitempty"`
+	Phase *string `json:"phase,omitempty"`
+	// Started is when the verification began; its timeout counts from it.
 	Started *v1.Time `json:"started,omitempty"`
 	// Result and Message, once the check is done, while the scratch VM is
 	// deleted.
-	Result  *string `json:"result,omitempty"`
+	Result *string `json:"result,omitempty"`
+	// Message, set with Result, says what the guest answered or why the
+	// verification failed.
 	Message *string `json:"message,omitempty"`
 }
 

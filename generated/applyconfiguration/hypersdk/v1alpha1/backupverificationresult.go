@@ -27,11 +27,16 @@ import (
 //
 // BackupVerificationResult is a finished verification.
 type BackupVerificationResultApplyConfiguration struct {
-	Snapshot *string  `json:"snapshot,omitempty"`
-	VMName   *string  `json:"vmName,omitempty"`
-	Time     *v1.Time `json:"time,omitempty"`
+	// Snapshot is the VirtualMachineSnapshot verified.
+	Snapshot *string `json:"snapshot,omitempty"`
+	// VMName is the VM the snapshot is of.
+	VMName *string `json:"vmName,omitempty"`
+	// Time is when the verification ended: the controller deleted its
+	// scratch VM and recorded the result on the snapshot.
+	Time *v1.Time `json:"time,omitempty"`
 	// Result: Succeeded or Failed.
-	Result  *string `json:"result,omitempty"`
+	Result *string `json:"result,omitempty"`
+	// Message says what the guest answered or why the verification failed.
 	Message *string `json:"message,omitempty"`
 }
 

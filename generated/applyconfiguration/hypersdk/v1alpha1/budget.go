@@ -36,10 +36,14 @@ import (
 // crossed, projects the month's end, and with enforce refuses new VMs in
 // the scope once the budget is spent.
 type BudgetApplyConfiguration struct {
-	v1.TypeMetaApplyConfiguration    `json:""`
+	v1.TypeMetaApplyConfiguration `json:""`
+	// Standard object's metadata.
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
-	Spec                             *BudgetSpecApplyConfiguration   `json:"spec,omitempty"`
-	Status                           *BudgetStatusApplyConfiguration `json:"status,omitempty"`
+	// Spec is the monthly amount, its scope, and what to do as it is spent.
+	Spec *BudgetSpecApplyConfiguration `json:"spec,omitempty"`
+	// Status is the month's spend and what it crossed, written by
+	// hypersdk-controller's budget controller.
+	Status *BudgetStatusApplyConfiguration `json:"status,omitempty"`
 }
 
 // Budget constructs a declarative configuration of the Budget type for use with

@@ -28,6 +28,7 @@ import (
 //
 // BudgetStatus is the month's spend and what it crossed.
 type BudgetStatusApplyConfiguration struct {
+	// ObservedGeneration is the spec generation this status is about.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
 	// Month the figures are for, as 2006-01 (UTC).
 	Month *string `json:"month,omitempty"`

@@ -23,8 +23,10 @@ package v1alpha1
 //
 // CarbonCappedHPA is one selected HPA.
 type CarbonCappedHPAApplyConfiguration struct {
+	// Namespace of the HPA.
 	Namespace *string `json:"namespace,omitempty"`
-	Name      *string `json:"name,omitempty"`
+	// Name of the HPA.
+	Name *string `json:"name,omitempty"`
 	// Zone whose intensity applies to it.
 	Zone *string `json:"zone,omitempty"`
 	// OriginalMaxReplicas is the HPA's own maximum.

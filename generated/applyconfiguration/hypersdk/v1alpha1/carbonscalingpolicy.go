@@ -36,10 +36,15 @@ import (
 // maximum back when the grid is clean again, never go below their
 // minReplicas, and are left alone during an override window.
 type CarbonScalingPolicyApplyConfiguration struct {
-	v1.TypeMetaApplyConfiguration    `json:""`
+	v1.TypeMetaApplyConfiguration `json:""`
+	// Standard object's metadata.
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
-	Spec                             *CarbonScalingPolicySpecApplyConfiguration   `json:"spec,omitempty"`
-	Status                           *CarbonScalingPolicyStatusApplyConfiguration `json:"status,omitempty"`
+	// Spec says which HPAs to cap, whose grid intensity applies, and the
+	// bands.
+	Spec *CarbonScalingPolicySpecApplyConfiguration `json:"spec,omitempty"`
+	// Status is the intensity last read and the caps in force, written by
+	// hypersdk-controller's carbon-scaler controller.
+	Status *CarbonScalingPolicyStatusApplyConfiguration `json:"status,omitempty"`
 }
 
 // CarbonScalingPolicy constructs a declarative configuration of the CarbonScalingPolicy type for use with

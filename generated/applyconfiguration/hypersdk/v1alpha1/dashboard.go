@@ -34,9 +34,11 @@ import (
 // on a grid. It is an ordinary namespaced object so that RBAC decides who
 // may read or change a saved view and `kubectl apply` can ship one.
 type DashboardApplyConfiguration struct {
-	v1.TypeMetaApplyConfiguration    `json:""`
+	v1.TypeMetaApplyConfiguration `json:""`
+	// Standard object's metadata.
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
-	Spec                             *DashboardSpecApplyConfiguration `json:"spec,omitempty"`
+	// Spec is the grid, its time range, and what each widget shows.
+	Spec *DashboardSpecApplyConfiguration `json:"spec,omitempty"`
 }
 
 // Dashboard constructs a declarative configuration of the Dashboard type for use with

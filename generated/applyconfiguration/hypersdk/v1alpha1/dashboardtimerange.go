@@ -29,9 +29,11 @@ import (
 // (start and end), at most 30 days: what VM history keeps.
 type DashboardTimeRangeApplyConfiguration struct {
 	// Last is 1h, 6h, 24h, 7d or 30d.
-	Last  *string  `json:"last,omitempty"`
+	Last *string `json:"last,omitempty"`
+	// Start begins a fixed range; set with end, not with last.
 	Start *v1.Time `json:"start,omitempty"`
-	End   *v1.Time `json:"end,omitempty"`
+	// End ends a fixed range: after start, and at most 30 days after it.
+	End *v1.Time `json:"end,omitempty"`
 }
 
 // DashboardTimeRangeApplyConfiguration constructs a declarative configuration of the DashboardTimeRange type for use with

@@ -24,8 +24,10 @@ package v1alpha1
 // DashboardVMReference names a VM; in the dashboard's namespace when
 // namespace is empty.
 type DashboardVMReferenceApplyConfiguration struct {
+	// Namespace of the VM; the dashboard's when empty.
 	Namespace *string `json:"namespace,omitempty"`
-	Name      *string `json:"name,omitempty"`
+	// Name of the VM.
+	Name *string `json:"name,omitempty"`
 }
 
 // DashboardVMReferenceApplyConfiguration constructs a declarative configuration of the DashboardVMReference type for use with

@@ -29,7 +29,8 @@ import (
 // DashboardWidget is one cell range of the grid and what it shows.
 type DashboardWidgetApplyConfiguration struct {
 	// Name identifies the widget within the dashboard (a DNS label).
-	Name *string                               `json:"name,omitempty"`
+	Name *string `json:"name,omitempty"`
+	// Type is Chart, VMList, Console or VNC.
 	Type *hypersdkv1alpha1.DashboardWidgetType `json:"type,omitempty"`
 	// Chart is which chart a Chart widget draws.
 	Chart *hypersdkv1alpha1.DashboardChartName `json:"chart,omitempty"`
@@ -49,8 +50,12 @@ type DashboardWidgetApplyConfiguration struct {
 	// Height its size in cells. (Not x and y: YAML 1.1 reads a bare y as
 	// true, and kubectl's YAML does.)
 	Column *int32 `json:"column,omitempty"`
-	Row    *int32 `json:"row,omitempty"`
-	Width  *int32 `json:"width,omitempty"`
+	// Row is the widget's top row, from 0: at most 1000.
+	Row *int32 `json:"row,omitempty"`
+	// Width is how many columns the widget spans: at least 1, and column +
+	// width at most the dashboard's columns.
+	Width *int32 `json:"width,omitempty"`
+	// Height is how many rows the widget spans: 1 to 48.
 	Height *int32 `json:"height,omitempty"`
 }
 

@@ -27,6 +27,7 @@ import (
 //
 // IdleVM is one VM an IdleVMPolicy found idle.
 type IdleVMApplyConfiguration struct {
+	// Name of the VM, in the policy's namespace.
 	Name *string `json:"name,omitempty"`
 	// Since is when the policy first found it idle.
 	Since *v1.Time `json:"since,omitempty"`

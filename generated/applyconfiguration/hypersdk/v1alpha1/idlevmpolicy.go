@@ -34,10 +34,14 @@ import (
 // below a threshold for a whole window, from their history, reports them,
 // and optionally stops them after a grace period.
 type IdleVMPolicyApplyConfiguration struct {
-	v1.TypeMetaApplyConfiguration    `json:""`
+	v1.TypeMetaApplyConfiguration `json:""`
+	// Standard object's metadata.
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
-	Spec                             *IdleVMPolicySpecApplyConfiguration   `json:"spec,omitempty"`
-	Status                           *IdleVMPolicyStatusApplyConfiguration `json:"status,omitempty"`
+	// Spec says which VMs, what idle means and what to do with idle VMs.
+	Spec *IdleVMPolicySpecApplyConfiguration `json:"spec,omitempty"`
+	// Status lists the idle VMs, written by hypersdk-controller's idle
+	// controller.
+	Status *IdleVMPolicyStatusApplyConfiguration `json:"status,omitempty"`
 }
 
 // IdleVMPolicy constructs a declarative configuration of the IdleVMPolicy type for use with

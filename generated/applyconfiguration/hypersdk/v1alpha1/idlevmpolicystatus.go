@@ -28,6 +28,7 @@ import (
 //
 // IdleVMPolicyStatus lists the idle VMs.
 type IdleVMPolicyStatusApplyConfiguration struct {
+	// ObservedGeneration is the spec generation this status is about.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
 	// IdleVMs are the running VMs idle for the whole window at the last
 	// pass.

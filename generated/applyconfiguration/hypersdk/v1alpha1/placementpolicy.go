@@ -35,9 +35,12 @@ import (
 // VM, the one with the highest priority wins (ties: the first by name); with
 // none, the built-in default applies.
 type PlacementPolicyApplyConfiguration struct {
-	v1.TypeMetaApplyConfiguration    `json:""`
+	v1.TypeMetaApplyConfiguration `json:""`
+	// Standard object's metadata.
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
-	Spec                             *PlacementPolicySpecApplyConfiguration `json:"spec,omitempty"`
+	// Spec is which VMs the policy places and with what weights, limits
+	// and carbon/cost trade-off.
+	Spec *PlacementPolicySpecApplyConfiguration `json:"spec,omitempty"`
 }
 
 // PlacementPolicy constructs a declarative configuration of the PlacementPolicy type for use with

@@ -29,7 +29,9 @@ import (
 // overloaded node ("pressure/<node>") or a zone that has been cleaner than
 // another by more than the threshold ("carbon/<from>/<to>").
 type RebalanceArmedApplyConfiguration struct {
-	Key   *string  `json:"key,omitempty"`
+	// Key names the condition: "pressure/<node>" or "carbon/<from>/<to>".
+	Key *string `json:"key,omitempty"`
+	// Since is when the condition was first seen holding, without a break.
 	Since *v1.Time `json:"since,omitempty"`
 }
 

@@ -27,21 +27,30 @@ import (
 //
 // RebalanceMove is one VM the policy would move or moved.
 type RebalanceMoveApplyConfiguration struct {
-	Namespace *string                                `json:"namespace,omitempty"`
-	VMName    *string                                `json:"vmName,omitempty"`
-	FromNode  *string                                `json:"fromNode,omitempty"`
-	ToNode    *string                                `json:"toNode,omitempty"`
-	Trigger   *hypersdkv1alpha1.RebalanceTriggerType `json:"trigger,omitempty"`
+	// Namespace is the VM's namespace.
+	Namespace *string `json:"namespace,omitempty"`
+	// VMName is the VM's name.
+	VMName *string `json:"vmName,omitempty"`
+	// FromNode is the node the VM runs on.
+	FromNode *string `json:"fromNode,omitempty"`
+	// ToNode is the node it would move or moves to.
+	ToNode *string `json:"toNode,omitempty"`
+	// Trigger is the type of the trigger that wants the move.
+	Trigger *hypersdkv1alpha1.RebalanceTriggerType `json:"trigger,omitempty"`
 	// Reason says why, in words.
 	Reason *string `json:"reason,omitempty"`
-	// SavedGramsCO2PerHour and SavedCostPerHour (US dollars) are what the
-	// VM would emit and cost less per hour on ToNode; negative is more.
+	// SavedGramsCO2PerHour is how many grams CO2eq less the VM would emit
+	// per hour on ToNode; negative is more.
 	SavedGramsCO2PerHour *float64 `json:"savedGramsCO2PerHour,omitempty"`
-	SavedCostPerHour     *float64 `json:"savedCostPerHour,omitempty"`
-	// MigrationGramsCO2 and MigrationCost are what the move itself costs:
+	// SavedCostPerHour is how many US dollars less the VM would cost per
+	// hour on ToNode; negative is more.
+	SavedCostPerHour *float64 `json:"savedCostPerHour,omitempty"`
+	// MigrationGramsCO2 is what the move itself emits, in grams CO2eq:
 	// copying the VM's memory and running it twice meanwhile.
 	MigrationGramsCO2 *float64 `json:"migrationGramsCO2,omitempty"`
-	MigrationCost     *float64 `json:"migrationCost,omitempty"`
+	// MigrationCost is what the move itself costs, in US dollars, on the
+	// same model.
+	MigrationCost *float64 `json:"migrationCost,omitempty"`
 	// ExpectedRemainingHours is the VM's expected remaining life the
 	// savings were counted over (as long as it has run so far, 1h to 30d).
 	// A move's grams saved count over less when VMs arriving in the target

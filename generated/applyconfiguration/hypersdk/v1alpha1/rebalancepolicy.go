@@ -34,10 +34,14 @@ import (
 // grid or the prices under them have moved since they were placed, or when
 // their nodes need emptying; in DryRun it only says what it would do.
 type RebalancePolicyApplyConfiguration struct {
-	v1.TypeMetaApplyConfiguration    `json:""`
+	v1.TypeMetaApplyConfiguration `json:""`
+	// Standard object's metadata.
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
-	Spec                             *RebalancePolicySpecApplyConfiguration   `json:"spec,omitempty"`
-	Status                           *RebalancePolicyStatusApplyConfiguration `json:"status,omitempty"`
+	// Spec says which VMs may move, why, and how many at once.
+	Spec *RebalancePolicySpecApplyConfiguration `json:"spec,omitempty"`
+	// Status is the last pass's plan and what is in flight, written by
+	// hypersdk-controller.
+	Status *RebalancePolicyStatusApplyConfiguration `json:"status,omitempty"`
 }
 
 // RebalancePolicy constructs a declarative configuration of the RebalancePolicy type for use with

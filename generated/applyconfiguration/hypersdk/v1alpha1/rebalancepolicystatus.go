@@ -28,6 +28,8 @@ import (
 //
 // RebalancePolicyStatus is the plan and what has been done of it.
 type RebalancePolicyStatusApplyConfiguration struct {
+	// ObservedGeneration is the spec's generation the last pass planned
+	// for.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
 	// LastPassTime is when the controller last looked at the policy.
 	LastPassTime *v1.Time `json:"lastPassTime,omitempty"`

@@ -28,12 +28,25 @@ import (
 // RebalanceTrigger is one reason to move VMs; the member named by Type is
 // set, the others are not.
 type RebalanceTriggerApplyConfiguration struct {
-	Type        *hypersdkv1alpha1.RebalanceTriggerType `json:"type,omitempty"`
-	Pressure    *PressureTriggerApplyConfiguration     `json:"pressure,omitempty"`
-	Carbon      *CarbonTriggerApplyConfiguration       `json:"carbon,omitempty"`
-	Cost        *CostTriggerApplyConfiguration         `json:"cost,omitempty"`
-	Maintenance *MaintenanceTriggerApplyConfiguration  `json:"maintenance,omitempty"`
-	Drain       *DrainTriggerApplyConfiguration        `json:"drain,omitempty"`
+	// Type is Pressure, Carbon, Cost, Maintenance or Drain: which of the
+	// members below is set.
+	Type *hypersdkv1alpha1.RebalanceTriggerType `json:"type,omitempty"`
+	// Pressure moves VMs off nodes whose measured use stayed high; with
+	// type Pressure only, defaulted when left out.
+	Pressure *PressureTriggerApplyConfiguration `json:"pressure,omitempty"`
+	// Carbon moves VMs to a zone whose grid has been cleaner for long
+	// enough; with type Carbon only, defaulted when left out.
+	Carbon *CarbonTriggerApplyConfiguration `json:"carbon,omitempty"`
+	// Cost moves VMs to a node where they cost less; with type Cost only,
+	// defaulted when left out.
+	Cost *CostTriggerApplyConfiguration `json:"cost,omitempty"`
+	// Maintenance empties nodes before a window opens and keeps them empty
+	// while it is open; required with type Maintenance, forbidden with the
+	// others.
+	Maintenance *MaintenanceTriggerApplyConfiguration `json:"maintenance,omitempty"`
+	// Drain empties cordoned nodes with given labels; required with type
+	// Drain, forbidden with the others.
+	Drain *DrainTriggerApplyConfiguration `json:"drain,omitempty"`
 }
 
 // RebalanceTriggerApplyConfiguration constructs a declarative configuration of the RebalanceTrigger type for use with

@@ -33,7 +33,8 @@ type RecommendationEvidenceApplyConfiguration struct {
 	Samples *int32 `json:"samples,omitempty"`
 	// WindowStart and WindowEnd are the oldest and newest of them.
 	WindowStart *v1.Time `json:"windowStart,omitempty"`
-	WindowEnd   *v1.Time `json:"windowEnd,omitempty"`
+	// WindowEnd is the time of the newest sample that contributes.
+	WindowEnd *v1.Time `json:"windowEnd,omitempty"`
 	// ConfidencePercent grows with the evidence, 0 to 100.
 	ConfidencePercent *int32 `json:"confidencePercent,omitempty"`
 	// Method says how the target is computed (the percentiles and margins).

@@ -29,12 +29,17 @@ import (
 type ResourceReferenceApplyConfiguration struct {
 	// Role says what the object is to the operation, for example
 	// "migration", "snapshot", "clone" or "replaced".
-	Role       *string    `json:"role,omitempty"`
-	APIVersion *string    `json:"apiVersion,omitempty"`
-	Kind       *string    `json:"kind,omitempty"`
-	Namespace  *string    `json:"namespace,omitempty"`
-	Name       *string    `json:"name,omitempty"`
-	UID        *types.UID `json:"uid,omitempty"`
+	Role *string `json:"role,omitempty"`
+	// APIVersion is the object's group and version.
+	APIVersion *string `json:"apiVersion,omitempty"`
+	// Kind is the object's kind.
+	Kind *string `json:"kind,omitempty"`
+	// Namespace is the object's namespace; empty for cluster-scoped ones.
+	Namespace *string `json:"namespace,omitempty"`
+	// Name is the object's name.
+	Name *string `json:"name,omitempty"`
+	// UID is the object's UID, when the operation saw it.
+	UID *types.UID `json:"uid,omitempty"`
 }
 
 // ResourceReferenceApplyConfiguration constructs a declarative configuration of the ResourceReference type for use with

@@ -29,7 +29,8 @@ import (
 // ScheduledSnapshot is one snapshot a schedule made.
 type ScheduledSnapshotApplyConfiguration struct {
 	// Name of the VirtualMachineSnapshot.
-	Name   *string `json:"name,omitempty"`
+	Name *string `json:"name,omitempty"`
+	// VMName is the VM the snapshot is of.
 	VMName *string `json:"vmName,omitempty"`
 	// Slot is the schedule time of its run.
 	Slot *v1.Time `json:"slot,omitempty"`

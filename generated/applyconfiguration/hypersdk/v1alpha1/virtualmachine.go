@@ -34,10 +34,15 @@ import (
 // VirtualMachineInstance. It is not stored by HyperSDK: reads come from the
 // KubeVirt objects and writes go through to the KubeVirt VirtualMachine.
 type VirtualMachineApplyConfiguration struct {
-	v1.TypeMetaApplyConfiguration    `json:""`
+	v1.TypeMetaApplyConfiguration `json:""`
+	// Standard object's metadata: the KubeVirt VirtualMachine's.
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
-	Spec                             *VirtualMachineSpecApplyConfiguration   `json:"spec,omitempty"`
-	Status                           *VirtualMachineStatusApplyConfiguration `json:"status,omitempty"`
+	// Spec is the VM's shape, read from and written to the KubeVirt
+	// VirtualMachine.
+	Spec *VirtualMachineSpecApplyConfiguration `json:"spec,omitempty"`
+	// Status is what the VM is doing now, from its VirtualMachineInstance
+	// when it runs; read-only.
+	Status *VirtualMachineStatusApplyConfiguration `json:"status,omitempty"`
 }
 
 // VirtualMachine constructs a declarative configuration of the VirtualMachine type for use with

@@ -35,10 +35,14 @@ import (
 // history: it always recommends, and applies its recommendations as Resize
 // VMOperations as far as its updateMode allows.
 type VirtualMachineAutoscalerApplyConfiguration struct {
-	v1.TypeMetaApplyConfiguration    `json:""`
+	v1.TypeMetaApplyConfiguration `json:""`
+	// Standard object's metadata.
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
-	Spec                             *VirtualMachineAutoscalerSpecApplyConfiguration   `json:"spec,omitempty"`
-	Status                           *VirtualMachineAutoscalerStatusApplyConfiguration `json:"status,omitempty"`
+	// Spec says what to size, how, and within which limits.
+	Spec *VirtualMachineAutoscalerSpecApplyConfiguration `json:"spec,omitempty"`
+	// Status holds the recommendations and what was done about them,
+	// written by hypersdk-controller's autoscaler controller.
+	Status *VirtualMachineAutoscalerStatusApplyConfiguration `json:"status,omitempty"`
 }
 
 // VirtualMachineAutoscaler constructs a declarative configuration of the VirtualMachineAutoscaler type for use with

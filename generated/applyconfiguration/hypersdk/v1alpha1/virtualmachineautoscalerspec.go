@@ -35,6 +35,8 @@ type VirtualMachineAutoscalerSpecApplyConfiguration struct {
 	UpdateMode *hypersdkv1alpha1.AutoscalerUpdateMode `json:"updateMode,omitempty"`
 	// MinAllowed and MaxAllowed bound the recommendation.
 	MinAllowed *AutoscalerResourcesApplyConfiguration `json:"minAllowed,omitempty"`
+	// MaxAllowed is the largest size recommended; a field left unset does
+	// not bound. Each field must not be below minAllowed's.
 	MaxAllowed *AutoscalerResourcesApplyConfiguration `json:"maxAllowed,omitempty"`
 	// ControlledResources are the resources it sizes: cpu, memory; both by
 	// default.

@@ -36,12 +36,20 @@ type VirtualMachineRecommendationStatusApplyConfiguration struct {
 	// Target is the recommended size; LowerBound and UpperBound the range
 	// within which the current size is left alone. All three are rounded to
 	// what KubeVirt applies and within minAllowed and maxAllowed.
-	Target     *AutoscalerResourcesApplyConfiguration `json:"target,omitempty"`
+	Target *AutoscalerResourcesApplyConfiguration `json:"target,omitempty"`
+	// LowerBound is the low end of the range left alone: a controlled
+	// resource below it is to be resized to the target, as far as
+	// updateMode allows.
 	LowerBound *AutoscalerResourcesApplyConfiguration `json:"lowerBound,omitempty"`
+	// UpperBound is the high end of the range left alone: a controlled
+	// resource above it is to be resized to the target, as far as
+	// updateMode allows.
 	UpperBound *AutoscalerResourcesApplyConfiguration `json:"upperBound,omitempty"`
-	// UncappedTarget is the estimate before rounding and limits: CPU in
-	// cores (millicores), memory in bytes.
-	UncappedCPU    *resource.Quantity `json:"uncappedCPU,omitempty"`
+	// UncappedCPU is the CPU estimate before rounding and limits, in cores
+	// (to the millicore).
+	UncappedCPU *resource.Quantity `json:"uncappedCPU,omitempty"`
+	// UncappedMemory is the memory estimate before rounding and limits, in
+	// bytes.
 	UncappedMemory *resource.Quantity `json:"uncappedMemory,omitempty"`
 	// Evidence behind the recommendation.
 	Evidence *RecommendationEvidenceApplyConfiguration `json:"evidence,omitempty"`

@@ -33,10 +33,15 @@ import (
 // VMOperation is one long-running operation on a virtual machine, with its
 // progress. Clients watch it to follow the work.
 type VMOperationApplyConfiguration struct {
-	v1.TypeMetaApplyConfiguration    `json:""`
+	v1.TypeMetaApplyConfiguration `json:""`
+	// Standard object's metadata.
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
-	Spec                             *VMOperationSpecApplyConfiguration   `json:"spec,omitempty"`
-	Status                           *VMOperationStatusApplyConfiguration `json:"status,omitempty"`
+	// Spec is the VM, what to do to it and the options; only cancel may
+	// change after creation.
+	Spec *VMOperationSpecApplyConfiguration `json:"spec,omitempty"`
+	// Status is the operation's phase and progress, written by the
+	// executor in hypersdk-controller.
+	Status *VMOperationStatusApplyConfiguration `json:"status,omitempty"`
 }
 
 // VMOperation constructs a declarative configuration of the VMOperation type for use with

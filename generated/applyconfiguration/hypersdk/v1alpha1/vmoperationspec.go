@@ -39,16 +39,36 @@ type VMOperationSpecApplyConfiguration struct {
 	// sent, and it never changes; the executor acts only as far as the
 	// requester may.
 	Requester *VMOperationRequesterApplyConfiguration `json:"requester,omitempty"`
-	Clone     *CloneSpecApplyConfiguration            `json:"clone,omitempty"`
-	Migrate   *MigrateSpecApplyConfiguration          `json:"migrate,omitempty"`
-	Resize    *ResizeSpecApplyConfiguration           `json:"resize,omitempty"`
-	Snapshot  *SnapshotSpecApplyConfiguration         `json:"snapshot,omitempty"`
-	Start     *StartSpecApplyConfiguration            `json:"start,omitempty"`
-	Stop      *StopSpecApplyConfiguration             `json:"stop,omitempty"`
-	Restart   *RestartSpecApplyConfiguration          `json:"restart,omitempty"`
-	Restore   *RestoreSpecApplyConfiguration          `json:"restore,omitempty"`
-	AttachUSB *AttachUSBSpecApplyConfiguration        `json:"attachUSB,omitempty"`
-	DetachUSB *DetachUSBSpecApplyConfiguration        `json:"detachUSB,omitempty"`
+	// Clone holds the options of a Clone operation; required with that
+	// type, forbidden with the others.
+	Clone *CloneSpecApplyConfiguration `json:"clone,omitempty"`
+	// Migrate holds the options of a Migrate operation; with that type
+	// only, defaulted when left out.
+	Migrate *MigrateSpecApplyConfiguration `json:"migrate,omitempty"`
+	// Resize holds the options of a Resize operation; required with that
+	// type, forbidden with the others.
+	Resize *ResizeSpecApplyConfiguration `json:"resize,omitempty"`
+	// Snapshot holds the options of a Snapshot operation; with that type
+	// only, defaulted when left out.
+	Snapshot *SnapshotSpecApplyConfiguration `json:"snapshot,omitempty"`
+	// Start holds the options of a Start operation; with that type only,
+	// defaulted when left out.
+	Start *StartSpecApplyConfiguration `json:"start,omitempty"`
+	// Stop holds the options of a Stop operation; with that type only,
+	// defaulted when left out.
+	Stop *StopSpecApplyConfiguration `json:"stop,omitempty"`
+	// Restart holds the options of a Restart operation; with that type
+	// only, defaulted when left out.
+	Restart *RestartSpecApplyConfiguration `json:"restart,omitempty"`
+	// Restore holds the options of a Restore operation; required with
+	// that type, forbidden with the others.
+	Restore *RestoreSpecApplyConfiguration `json:"restore,omitempty"`
+	// AttachUSB holds the options of an AttachUSB operation; required with
+	// that type, forbidden with the others.
+	AttachUSB *AttachUSBSpecApplyConfiguration `json:"attachUSB,omitempty"`
+	// DetachUSB holds the options of a DetachUSB operation; required with
+	// that type, forbidden with the others.
+	DetachUSB *DetachUSBSpecApplyConfiguration `json:"detachUSB,omitempty"`
 }
 
 // VMOperationSpecApplyConfiguration constructs a declarative configuration of the VMOperationSpec type for use with

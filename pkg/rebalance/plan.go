@@ -693,10 +693,10 @@ func (p *planner) movable(vm *VM, cooldown bool) bool {
 	case cooldown && p.in.Now.Before(vm.CooldownUntil):
 		return false
 	case p.budget <= 0:
-		p.hold(vm, fmt.Sprintf("%d migrations already in flight", p.spec.MaxInFlight))
+		p.hold(vm, fmt.Sprintf("maxInFlight: %d migrations already planned or in flight", p.spec.MaxInFlight))
 		return false
 	case p.nodes[vm.Node].flights >= int(p.spec.MaxInFlightPerNode):
-		p.hold(vm, fmt.Sprintf("%d migrations already in flight on node %s", p.spec.MaxInFlightPerNode, vm.Node))
+		p.hold(vm, fmt.Sprintf("maxInFlightPerNode: %d migrations already planned or in flight on node %s", p.spec.MaxInFlightPerNode, vm.Node))
 		return false
 	}
 	return true

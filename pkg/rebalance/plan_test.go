@@ -83,7 +83,7 @@ func TestPressureMovesBusiestVMsWithinTheNodeLimit(t *testing.T) {
 			t.Errorf("move %+v: want a pressure reason naming the threshold and how long", m)
 		}
 	}
-	if len(plan.Held) == 0 || !strings.Contains(plan.Held[0], "in flight on node hot") {
+	if len(plan.Held) == 0 || !strings.Contains(plan.Held[0], "maxInFlightPerNode: 2 migrations already planned or in flight on node hot") {
 		t.Errorf("held = %q, want the third VM held by the node limit", plan.Held)
 	}
 	if !plan.Armed[pressureKey("hot")].Equal(now.Add(-10 * time.Minute)) {

@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,7 +27,23 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 
 // ParseWindowSchedule parses a maintenance window's schedule as the
 // controller does.
-func ParseWindowSchedule(s string) (cron.Schedule, error) { return cronParser.Parse(s) }
+func ParseWindowSchedule(s string) (cron.Schedule, error) { return firing(cronParser.Parse(s)) }
+
+// firing passes a parsed schedule on unless no date matches it ("0 2 30 2
+// *"): robfig/cron's Next then answers the zero time, which every caller
+// would take for a time long past, so a maintenance window would count as
+// open for ever and a backup's next run as overdue.
+func firing(s cron.Schedule, err error) (cron.Schedule, error) {
+	if err != nil {
+		return nil, err
+	}
+	// Any reference time will do: robfig/cron searches five years ahead,
+	// and every date a five-field schedule can name comes within four.
+	if s.Next(time.Unix(0, 0).UTC()).IsZero() {
+		return nil, errors.New("no date matches it, so it would never fire")
+	}
+	return s, nil
+}
 
 // ValidateVirtualMachineAutoscaler checks an autoscaler on create and update
 // (its spec; the status is the controller's).

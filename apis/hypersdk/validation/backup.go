@@ -1,13 +1,12 @@
 package validation
 
 import (
-	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
-
+	"errors"
 	"strings"
-
 	"time"
 
 	"github.com/robfig/cron/v3"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -28,7 +27,7 @@ func ParseBackupSchedule(schedule, timeZone string) (cron.Schedule, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := backupParser.Parse(schedule)
+	s, err := parseBackupSchedule(schedule)
 	if err != nil {
 		return nil, err
 	}
@@ -36,6 +35,16 @@ func ParseBackupSchedule(schedule, timeZone string) (cron.Schedule, error) {
 		spec.Location = loc
 	}
 	return s, nil
+}
+
+// parseBackupSchedule parses a schedule without its time zone. A
+// CRON_TZ= or TZ= prefix is refused: the controller runs the schedule in
+// spec.timeZone, which would silently override it.
+func parseBackupSchedule(schedule string) (cron.Schedule, error) {
+	if strings.HasPrefix(schedule, "CRON_TZ=") || strings.HasPrefix(schedule, "TZ=") {
+		return nil, errors.New("a time zone prefix is not read here: set spec.timeZone")
+	}
+	return firing(backupParser.Parse(schedule))
 }
 
 // ValidateBackupSchedule checks a BackupSchedule on create and update.
@@ -51,7 +60,7 @@ func ValidateBackupSchedule(b *hypersdk.BackupSchedule) field.ErrorList {
 	}
 	if spec.Schedule == "" {
 		allErrs = append(allErrs, field.Required(fldPath.Child("schedule"), "a five-field cron expression such as \"0 2 * * *\" or @every 6h"))
-	} else if s, err := backupParser.Parse(spec.Schedule); err != nil {
+	} else if s, err := parseBackupSchedule(spec.Schedule); err != nil {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("schedule"), spec.Schedule, err.Error()))
 	} else if every, ok := s.(cron.ConstantDelaySchedule); ok && every.Delay < time.Second {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("schedule"), spec.Schedule, "@every must be at least 1s"))

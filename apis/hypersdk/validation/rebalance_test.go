@@ -38,6 +38,9 @@ func TestValidateRebalancePolicy(t *testing.T) {
 		{"bad schedule, every node", func(s *hypersdk.RebalancePolicySpec) {
 			s.Triggers[3].Maintenance.Schedule, s.Triggers[3].Maintenance.NodeSelector = "at two", &metav1.LabelSelector{}
 		}, "spec.triggers[3].maintenance.schedule,spec.triggers[3].maintenance.nodeSelector"},
+		{"window on a date that never comes", func(s *hypersdk.RebalancePolicySpec) {
+			s.Triggers[3].Maintenance.Schedule = "0 2 30 2 *"
+		}, "spec.triggers[3].maintenance.schedule"},
 		{"two windows of one name", func(s *hypersdk.RebalancePolicySpec) {
 			s.Triggers = append(s.Triggers, hypersdk.RebalanceTrigger{Type: hypersdk.RebalanceMaintenance, Maintenance: window()})
 		}, "spec.triggers[5].maintenance.name"},

@@ -236,6 +236,12 @@ func TestValidateVirtualMachineAutoscaler(t *testing.T) {
 		{"empty window", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
 			s.MaintenanceWindows[0] = hypersdk.MaintenanceWindow{Schedule: "every night"}
 		}, "spec.maintenanceWindows[0].schedule,spec.maintenanceWindows[0].duration"},
+		{"window on a date that never comes", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
+			s.MaintenanceWindows[0].Schedule = "0 2 30 2 *"
+		}, "spec.maintenanceWindows[0].schedule"},
+		{"window on 29 February", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
+			s.MaintenanceWindows[0].Schedule = "0 2 29 2 *"
+		}, ""},
 		{"restart without a window", func(s *hypersdk.VirtualMachineAutoscalerSpec) { s.MaintenanceWindows = nil }, "spec.maintenanceWindows"},
 		{"unknown resource", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
 			s.ControlledResources = []string{"cpu", "gpu", "cpu"}
@@ -276,6 +282,9 @@ func TestValidateBackupSchedule(t *testing.T) {
 		{"descriptor", func(s *hypersdk.BackupScheduleSpec) { s.Schedule = "@every 6h" }, ""},
 		{"invalid cron and zone", func(s *hypersdk.BackupScheduleSpec) { s.Schedule, s.TimeZone = "61 * * * *", "Mars/Olympus" },
 			"spec.schedule,spec.timeZone"},
+		{"a date that never comes", func(s *hypersdk.BackupScheduleSpec) { s.Schedule = "0 2 31 4 *" }, "spec.schedule"},
+		// spec.timeZone would override the prefix without a word.
+		{"time zone prefix", func(s *hypersdk.BackupScheduleSpec) { s.Schedule = "CRON_TZ=Europe/Madrid 0 2 * * *" }, "spec.schedule"},
 		{"retention zero everywhere", func(s *hypersdk.BackupScheduleSpec) {
 			s.Retention = hypersdk.BackupRetention{KeepLast: ptr.To[int32](0), MaxAge: &metav1.Duration{}}
 		}, "spec.retention"},

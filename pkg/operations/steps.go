@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
@@ -282,12 +283,17 @@ func (e *Executor) coldMigrate(ctx context.Context, op *v1alpha1.VMOperation, vm
 	return step{progress: 50, message: "starting on " + pin.Name}, nil
 }
 
-// pickNode chooses a schedulable node other than source with room for the VM.
+// pickNode chooses a schedulable node other than source, with the labels
+// of the operation's nodeSelector, with room for the VM.
 func (e *Executor) pickNode(ctx context.Context, op *v1alpha1.VMOperation, vmi *kvv1.VirtualMachineInstance, source string) (string, error) {
 	if vmi == nil {
 		return "", fmt.Errorf("VM %s stopped before a target was chosen", op.Spec.VMName)
 	}
-	nodes, err := e.cfg.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "kubevirt.io/schedulable=true"})
+	want := labels.Set{"kubevirt.io/schedulable": "true"}
+	for k, v := range op.Spec.Migrate.NodeSelector {
+		want[k] = v
+	}
+	nodes, err := e.cfg.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: want.String()})
 	if err != nil {
 		return "", err
 	}
@@ -297,6 +303,9 @@ func (e *Executor) pickNode(ctx context.Context, op *v1alpha1.VMOperation, vmi *
 		if n.Name != source && !n.Spec.Unschedulable && nodeReady(n) && p.fits(ctx, n, vmi) == "" {
 			return n.Name, nil
 		}
+	}
+	if len(op.Spec.Migrate.NodeSelector) > 0 {
+		return "", fmt.Errorf("no other node with labels %s has room for VM %s", labels.Set(op.Spec.Migrate.NodeSelector), op.Spec.VMName)
 	}
 	return "", fmt.Errorf("no other node has room for VM %s", op.Spec.VMName)
 }

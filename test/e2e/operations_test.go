@@ -162,6 +162,35 @@ func TestOperationsMigrate(t *testing.T) {
 	if moved.Status.NodeName == pinned.Status.NodeName {
 		t.Errorf("cold migration left the VM on %s", pinned.Status.NodeName)
 	}
+	// A cold move goes only to nodes with the nodeSelector's labels. The
+	// last eligible node by name is asked for: without the selector the
+	// executor takes the first one with room.
+	want := lastOtherNode(t, moved.Status.NodeName)
+	runOperation(t, ns, "pinned", "migrate", map[string]interface{}{"allowColdMigration": true,
+		"nodeSelector": map[string]string{"kubernetes.io/hostname": want}})
+	if got := runningVMI(t, ns, "pinned", moved.UID).Status.NodeName; got != want {
+		t.Errorf("cold migration with nodeSelector kubernetes.io/hostname=%s ended on %s", want, got)
+	}
+}
+
+// lastOtherNode is the last schedulable node by name, other than not and
+// the GPU servers.
+func lastOtherNode(t *testing.T, not string) string {
+	t.Helper()
+	nodes, err := env.Kube.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: "kubevirt.io/schedulable=true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := ""
+	for _, n := range nodes.Items {
+		if n.Name != not && !n.Spec.Unschedulable && n.Labels["node.kubernetes.io/instance-type"] != "gpu-a100x4" && n.Name > last {
+			last = n.Name
+		}
+	}
+	if last == "" {
+		t.Fatal("no other node")
+	}
+	return last
 }
 
 func otherNode(t *testing.T, not string) string {

@@ -736,3 +736,45 @@ func TestDashboardEditorInBrowser(t *testing.T) {
 		return false, fmt.Errorf("vmlist-1 gone from %+v", again.Spec.Widgets)
 	})
 }
+
+// TestDashboardVMListWidgetInBrowser: a saved dashboard's VMList widget
+// lists only the VMs of its namespace that its vmSelector selects, not
+// every VM the user may list.
+func TestDashboardVMListWidgetInBrowser(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns, other := env.Namespace(t, "dash-vmlist"), env.Namespace(t, "dash-vmlist-other")
+	for _, vm := range []struct {
+		ns, name string
+		labels   map[string]string
+	}{{ns, "db", map[string]string{"tier": "db"}}, {ns, "web", nil}, {other, "db", map[string]string{"tier": "db"}}} {
+		halted := kubevirtVM(vm.name, 1, "1Gi", vm.labels)
+		halted.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
+		createKubeVirtVM(t, vm.ns, halted)
+	}
+	if _, err := env.HyperSDK.HypersdkV1alpha1().Dashboards(ns).Create(ctx, &v1alpha1.Dashboard{
+		ObjectMeta: metav1.ObjectMeta{Name: "dbs"},
+		Spec: v1alpha1.DashboardSpec{Widgets: []v1alpha1.DashboardWidget{{Name: "dbs", Type: v1alpha1.DashboardVMList,
+			Namespace: ns, VMSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"db", "cache"}}}},
+			Width: 12, Height: 6}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	browser, base, _ := browseDashboard(t, ns)
+	if err := chromedp.Do(browser, chromedp.Navigate(base+"/dashboard.html?"+url.Values{"namespace": {ns}, "name": {"dbs"}}.Encode())); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the widget lists only "+ns+"/db", func(context.Context) (bool, error) {
+		got, err := text(browser, `(() => { const d = document.querySelector('[data-widget="dbs"] iframe')?.contentDocument;
+			if (!d || d.getElementById("watch-state")?.innerText !== "(live)") return "(loading)";
+			return [...d.querySelectorAll("#vms tr[data-vm]")].map(r => r.dataset.vm).join(" "); })()`)
+		if err != nil || got == "(loading)" {
+			return false, err
+		}
+		if got != ns+"/db" {
+			return false, fmt.Errorf("the widget lists %q", got)
+		}
+		return true, nil
+	})
+}

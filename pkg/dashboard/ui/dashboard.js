@@ -58,12 +58,26 @@ function src(w) {
       q.set("namespace", w.namespace || namespace);
       return `charts.html?${q}`;
     case "VMList":
+      if (w.namespace) q.set("namespace", w.namespace);
+      if (w.vmSelector) q.set("labels", selectorString(w.vmSelector));
       return `index.html?${q}`;
     default: {
       const [vns, vname] = vm.split("/");
       return `${w.type === "VNC" ? "vnc" : "console"}.html?${new URLSearchParams({ cluster: c, namespace: vns, vm: vname })}`;
     }
   }
+}
+
+// selectorString writes a LabelSelector as the API's labelSelector
+// parameter reads it ("app=web,tier in (a,b),!legacy").
+function selectorString(sel) {
+  const parts = Object.entries(sel.matchLabels || {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of sel.matchExpressions || []) {
+    const values = (e.values || []).join(",");
+    parts.push({ In: `${e.key} in (${values})`, NotIn: `${e.key} notin (${values})`, Exists: e.key,
+      DoesNotExist: `!${e.key}` }[e.operator]);
+  }
+  return parts.join(",");
 }
 
 function render() {

@@ -378,7 +378,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupCarbonWindow(ref common.Refere
 				Properties: map[string]spec.Schema{
 					"within": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Within is how long after its slot a run may start: 1h to 168h.",
+							Description: "Within is how long after its slot a run may start: 1h to 168h. A run still waiting when the schedule's next slot comes is replaced by that slot's run (the newest state of each VM is what a backup is for), so a window longer than the schedule's period runs fewer backups than it has slots.",
 							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
 						},
 					},
@@ -3461,7 +3461,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicySpec(ref common.Refer
 				Properties: map[string]spec.Schema{
 					"vmSelector": {
 						SchemaProps: spec.SchemaProps{
-							Description: "VMSelector selects the VMs, by label, the policy applies to; empty selects every VM.",
+							Description: "VMSelector selects the VMs the policy applies to by the labels of their template (the VirtualMachine's spec.template.metadata.labels, which KubeVirt copies to its VMI and launcher pod, as a Service selects them), not the VirtualMachine's own labels. Empty selects every VM.",
 							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
 						},
 					},
@@ -3516,7 +3516,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_PlacementPolicySpec(ref common.Refer
 					},
 					"maxNodeUtilization": {
 						SchemaProps: spec.SchemaProps{
-							Description: "MaxNodeUtilization, in percent of allocatable CPU, filters out nodes whose measured load is above it.",
+							Description: "MaxNodeUtilization, in percent of allocatable, filters out nodes whose CPU or memory utilisation would be above it with the VM added: measured use where the node's usage is known, requests otherwise.",
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},

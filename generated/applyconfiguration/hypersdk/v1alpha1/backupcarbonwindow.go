@@ -29,7 +29,11 @@ import (
 // slot. Without a carbon provider, or when the forecast fails, runs start
 // at their slot and the CarbonAware condition says why.
 type BackupCarbonWindowApplyConfiguration struct {
-	// Within is how long after its slot a run may start: 1h to 168h.
+	// Within is how long after its slot a run may start: 1h to 168h. A
+	// run still waiting when the schedule's next slot comes is replaced by
+	// that slot's run (the newest state of each VM is what a backup is
+	// for), so a window longer than the schedule's period runs fewer
+	// backups than it has slots.
 	Within *v1.Duration `json:"within,omitempty"`
 	// Zone is the grid zone whose forecast counts; when empty, the zone of
 	// the nodes that run most of the selected VMs.

@@ -30,8 +30,11 @@ import (
 // PlacementPolicySpec holds the weights (0-100, relative to each other) and
 // the limits.
 type PlacementPolicySpecApplyConfiguration struct {
-	// VMSelector selects the VMs, by label, the policy applies to; empty
-	// selects every VM.
+	// VMSelector selects the VMs the policy applies to by the labels of
+	// their template (the VirtualMachine's spec.template.metadata.labels,
+	// which KubeVirt copies to its VMI and launcher pod, as a Service
+	// selects them), not the VirtualMachine's own labels. Empty selects
+	// every VM.
 	VMSelector *v1.LabelSelectorApplyConfiguration `json:"vmSelector,omitempty"`
 	// Priority orders policies that select the same VM; higher wins.
 	Priority *int32 `json:"priority,omitempty"`
@@ -50,8 +53,9 @@ type PlacementPolicySpecApplyConfiguration struct {
 	// MaxCarbonIntensity, in gCO2eq/kWh, filters out nodes whose zone is
 	// above it.
 	MaxCarbonIntensity *int32 `json:"maxCarbonIntensity,omitempty"`
-	// MaxNodeUtilization, in percent of allocatable CPU, filters out nodes
-	// whose measured load is above it.
+	// MaxNodeUtilization, in percent of allocatable, filters out nodes
+	// whose CPU or memory utilisation would be above it with the VM added:
+	// measured use where the node's usage is known, requests otherwise.
 	MaxNodeUtilization *int32 `json:"maxNodeUtilization,omitempty"`
 	// TargetUtilization is the CPU load, in percent, pressure scoring packs
 	// nodes towards (Trimaran's target load packing), on measured usage. A

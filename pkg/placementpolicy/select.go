@@ -1,7 +1,9 @@
 // Package placementpolicy maps hypersdk.io PlacementPolicies onto the
 // placement model, and picks the one that governs a VM: the scheduler
 // extender places a new VM with it and the rebalancer moves a running one
-// with it, so that the two never disagree about where the VM belongs.
+// with it, so that the two weigh a VM's nodes alike. (The rebalancer ranks
+// on its Carbon trigger's intensities, not the policy's forecast horizon:
+// docs/rebalancing.md.)
 package placementpolicy
 
 import (

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,14 +20,15 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/util/jsonpath"
+	"k8s.io/kubectl/pkg/cmd/get"
 	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 )
 
 // output prints objects in the format -o names: a table (the default),
-// wide, csv, or any of cli-runtime's printers (json, yaml, name, jsonpath,
-// go-template).
+// wide, csv, any of cli-runtime's printers (json, yaml, name, jsonpath,
+// go-template), or kubectl's custom-columns.
 type output struct {
 	scheme    *runtime.Scheme
 	flags     *genericclioptions.PrintFlags
@@ -67,7 +69,7 @@ func newScheme() *runtime.Scheme {
 
 func (o *output) addFlags(cmd *cobra.Command) {
 	o.flags.AddFlags(cmd)
-	cmd.Flags().Lookup("output").Usage = "Output format: table (default), wide, csv, json, yaml, name, jsonpath=..., jsonpath-file=..., go-template=..."
+	cmd.Flags().Lookup("output").Usage = "Output format: table (default), wide, csv, json, yaml, name, jsonpath=..., jsonpath-file=..., go-template=..., custom-columns=NAME:.path,..., custom-columns-file=..."
 	cmd.Flags().BoolVar(&o.noHeaders, "no-headers", false, "Leave out the header line of table, wide and csv output.")
 	cmd.Flags().StringVar(&o.sortBy, "sort-by", "", "Sort by a JSONPath expression on the objects, e.g. '{.status.allocatedCPUs}' or '.metadata.name' (numbers and quantities compare by value).")
 }
@@ -92,15 +94,21 @@ func (o *output) table() bool {
 	return false
 }
 
-// printer is cli-runtime's printer for a format output does not draw; it
-// fails at once on a format nobody knows.
+// printer is cli-runtime's printer for a format output does not draw, or
+// kubectl's for custom-columns; it fails at once on a format nobody knows.
 func (o *output) printer() (printers.ResourcePrinter, error) {
 	if o.table() {
 		return nil, nil
 	}
+	columns := &get.CustomColumnsPrintFlags{NoHeaders: o.noHeaders}
+	format, spec, _ := strings.Cut(o.format(), "=")
+	if slices.Contains(columns.AllowedFormats(), format) {
+		columns.TemplateArgument = spec
+		return columns.ToPrinter(format)
+	}
 	p, err := o.flags.ToPrinter()
 	if genericclioptions.IsNoCompatiblePrinterError(err) {
-		allowed := append(append([]string{}, tableFormats...), o.flags.AllowedFormats()...)
+		allowed := append(append(append([]string{}, tableFormats...), o.flags.AllowedFormats()...), columns.AllowedFormats()...)
 		return nil, fmt.Errorf("unknown output format %q: use one of %s", o.format(), strings.Join(allowed, ", "))
 	}
 	return p, err

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/csv"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -78,5 +79,38 @@ func TestCSVHasHeaderAndNamespace(t *testing.T) {
 	}
 	if len(rows) != 2 || rows[0][0] != "namespace" || rows[0][1] != "name" || rows[1][0] != "ns" || rows[1][1] != "a" || rows[1][3] != "1" {
 		t.Errorf("csv %v", rows)
+	}
+}
+
+// TestCustomColumns: -o custom-columns prints one header and a row per
+// object, as kubectl get does; --no-headers drops the header.
+func TestCustomColumns(t *testing.T) {
+	items := []runtime.Object{vm("a", 1, "1Gi"), vm("b", 4, "8Gi")}
+	for _, tc := range []struct {
+		noHeaders bool
+		want      string
+	}{
+		{false, "NAME CPUS MEMORY|a 1 1Gi|b 4 8Gi"},
+		{true, "a 1 1Gi|b 4 8Gi"},
+	} {
+		o := newOutput()
+		*o.flags.OutputFormat = "custom-columns=NAME:.metadata.name,CPUS:.spec.cpus,MEMORY:{.spec.memory}"
+		o.noHeaders = tc.noHeaders
+		var b bytes.Buffer
+		if err := o.print(&b, &v1alpha1.VirtualMachineList{}, items, vmColumns); err != nil {
+			t.Fatal(err)
+		}
+		var rows []string
+		for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+			rows = append(rows, strings.Join(strings.Fields(line), " "))
+		}
+		if got := strings.Join(rows, "|"); got != tc.want {
+			t.Errorf("--no-headers=%v: %q, want %q", tc.noHeaders, got, tc.want)
+		}
+	}
+	o := newOutput()
+	*o.flags.OutputFormat = "custom-columns"
+	if _, err := o.printer(); err == nil {
+		t.Error("-o custom-columns without columns was accepted")
 	}
 }

@@ -233,6 +233,9 @@ type and time until interrupted.`,
 			if _, err := out.printer(); err != nil {
 				return err
 			}
+			if allNamespaces && len(args) > 0 {
+				return errNamedAcrossNamespaces
+			}
 			ns, c, err := e.clientIn()
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -83,6 +84,10 @@ func (o *output) scope(ns string, allNamespaces bool) string {
 	}
 	return ns
 }
+
+// errNamedAcrossNamespaces is kubectl's answer to names with -A: a name
+// means one object, and there is no path for one across namespaces.
+var errNamedAcrossNamespaces = errors.New("a resource cannot be retrieved by name across all namespaces")
 
 func (o *output) format() string { return *o.flags.OutputFormat }
 

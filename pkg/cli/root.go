@@ -141,5 +141,31 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	e.flags.AddFlags(cmd.PersistentFlags())
 	cmd.AddCommand(newVMCommand(e), newOpCommand(e), newConsoleCommand(e), newVNCCommand(e), newUSBCommand(e), newTemplateCommand(e), newSnapshotCommand(e),
 		newCostReportCommand(e), newDashboardCommand(e), newClustersCommand(e))
+	refuseUnknownSubcommands(cmd)
 	return cmd
+}
+
+// refuseUnknownSubcommands makes every command group below the root (vm,
+// op, ...) fail on a word that names none of its commands, as kubectl does.
+// cobra checks that only at the root: a group that cannot run itself
+// printed its help and exited 0 for "kubectl hyper vm strat".
+func refuseUnknownSubcommands(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if !c.HasSubCommands() {
+			continue
+		}
+		if !c.Runnable() {
+			c.RunE = func(c *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return c.Help()
+				}
+				msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+				if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+					msg += "; did you mean " + strings.Join(s, " or ") + "?"
+				}
+				return errors.New(msg)
+			}
+		}
+		refuseUnknownSubcommands(c)
+	}
 }

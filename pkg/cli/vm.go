@@ -161,6 +161,9 @@ DELETED) and time, in any output format, until interrupted.`,
 			if _, err := out.printer(); err != nil {
 				return err
 			}
+			if allNamespaces && len(args) > 0 {
+				return errNamedAcrossNamespaces
+			}
 			ns, c, err := e.clientIn()
 			if err != nil {
 				return err

@@ -1,0 +1,32 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// TestRefusals: what kubectl refuses, kubectl hyper refuses before it
+// calls any server (there is none here): a word that names no command of
+// a group, and names with -A. A group alone prints its help.
+func TestRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		code     int
+		out, err string
+	}{
+		{[]string{"vm", "strat", "web-1"}, 1, "", `error: unknown command "strat" for "kubectl hyper vm"`},
+		{[]string{"snapshot", "rm"}, 1, "", `error: unknown command "rm" for "kubectl hyper snapshot"`},
+		{[]string{"vm"}, 0, "Available Commands:", ""},
+		{[]string{"vm", "get", "web-1", "-A"}, 1, "", "error: a resource cannot be retrieved by name across all namespaces"},
+		{[]string{"op", "list", "op-1", "-A"}, 1, "", "error: a resource cannot be retrieved by name across all namespaces"},
+	} {
+		streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+		code := Run(streams, append(tc.args, "--kubeconfig", "/nonexistent"))
+		if code != tc.code || !strings.Contains(out.String(), tc.out) || !strings.Contains(errOut.String(), tc.err) {
+			t.Errorf("kubectl hyper %s: exit %d, stdout %q, stderr %q; want exit %d, stdout with %q, stderr with %q",
+				strings.Join(tc.args, " "), code, out.String(), errOut.String(), tc.code, tc.out, tc.err)
+		}
+	}
+}

@@ -49,6 +49,25 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(msg), " ")
 }
 
+// deleteEach deletes every named object, as kubectl delete does: one that
+// fails is reported on stderr and the others are still tried; the command
+// fails if any did.
+func (e *env) deleteEach(names []string, kind string, del func(name string) error) error {
+	failed := 0
+	for _, name := range names {
+		if err := del(name); err != nil {
+			fmt.Fprintln(e.streams.ErrOut, "error: "+oneLine(err))
+			failed++
+			continue
+		}
+		fmt.Fprintf(e.streams.Out, "%s/%s deleted\n", kind, name)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d not deleted", failed, len(names))
+	}
+	return nil
+}
+
 // env is what every command shares: the connection flags and the streams.
 type env struct {
 	flags   *genericclioptions.ConfigFlags

@@ -109,13 +109,9 @@ func newSnapshotDeleteCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, name := range args {
-				if err := kv.SnapshotV1beta1().VirtualMachineSnapshots(ns).Delete(cmd.Context(), name, metav1.DeleteOptions{}); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.streams.Out, "virtualmachinesnapshot.snapshot.kubevirt.io/%s deleted\n", name)
-			}
-			return nil
+			return e.deleteEach(args, "virtualmachinesnapshot.snapshot.kubevirt.io", func(name string) error {
+				return kv.SnapshotV1beta1().VirtualMachineSnapshots(ns).Delete(cmd.Context(), name, metav1.DeleteOptions{})
+			})
 		},
 	}
 }

@@ -69,13 +69,9 @@ func newVMDeleteCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, name := range args {
-				if err := c.HypersdkV1alpha1().VirtualMachines(ns).Delete(cmd.Context(), name, metav1.DeleteOptions{}); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.streams.Out, "virtualmachine.hypersdk.io/%s deleted\n", name)
-			}
-			return nil
+			return e.deleteEach(args, "virtualmachine.hypersdk.io", func(name string) error {
+				return c.HypersdkV1alpha1().VirtualMachines(ns).Delete(cmd.Context(), name, metav1.DeleteOptions{})
+			})
 		},
 	}
 }

@@ -529,3 +529,27 @@ func TestKubectlHyperTemplatesAndCreate(t *testing.T) {
 		t.Errorf("--blank 100Mi: exit %d %q, want one line naming spec.source.blank.size", code, errOut)
 	}
 }
+
+// TestKubectlHyperDeleteEach: as kubectl delete, a name that fails is
+// reported and the names after it are still deleted; the command fails.
+func TestKubectlHyperDeleteEach(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "hyper-delete")
+	for _, name := range []string{"first", "last"} {
+		vm := kubevirtVM(name, 1, "1Gi", nil)
+		vm.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
+		createKubeVirtVM(t, ns, vm)
+	}
+	out, errOut, code := hyper(t, "vm", "delete", "first", "missing", "last", "-n", ns)
+	if code != 1 || !strings.Contains(out, "virtualmachine.hypersdk.io/first deleted") || !strings.Contains(out, "virtualmachine.hypersdk.io/last deleted") ||
+		!strings.Contains(errOut, `"missing" not found`) || !strings.Contains(errOut, "1 of 3 not deleted") {
+		t.Fatalf("vm delete first missing last: exit %d, stdout %q, stderr %q; want 1, both deleted, missing reported", code, out, errOut)
+	}
+	framework.Eventually(t, "first and last gone", func(ctx context.Context) (bool, error) {
+		vms, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).List(ctx, metav1.ListOptions{})
+		if err != nil || len(vms.Items) > 0 {
+			return false, err
+		}
+		return true, nil
+	})
+}

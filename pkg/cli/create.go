@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -56,6 +57,9 @@ field on the terminal with defaults, checks the answers with the server (a
 dry run) and asks for confirmation; without a terminal it refuses.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if interactive && dryRun {
+				return errors.New("--dry-run with --interactive: the form already checks the VM with a server dry run, and answering no creates nothing")
+			}
 			if len(args) == 1 {
 				f.name = args[0]
 			}
@@ -185,8 +189,8 @@ func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interfac
 	if !ok || !term.IsTerminal(int(in.Fd())) {
 		return fmt.Errorf("--interactive needs a terminal; without one give the fields as flags (kubectl hyper vm create NAME --cpus ... --memory ...)")
 	}
-	r := bufio.NewReader(in)
 	w := e.streams.Out
+	r := newPrompter(ctx, in, w)
 	if f.cpus == 0 {
 		f.cpus = defaultCPUs
 	}
@@ -204,11 +208,11 @@ func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interfac
 			value  *string
 		}{{"Name", &f.name}, {"Namespace", &f.namespace}}
 		for _, q := range fields {
-			if *q.value, err = ask(r, w, q.prompt, *q.value); err != nil {
+			if *q.value, err = r.ask(q.prompt, *q.value); err != nil {
 				return err
 			}
 		}
-		cpus, err := ask(r, w, "CPUs", strconv.Itoa(int(f.cpus)))
+		cpus, err := r.ask("CPUs", strconv.Itoa(int(f.cpus)))
 		if err != nil {
 			return err
 		}
@@ -218,14 +222,16 @@ func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interfac
 			continue
 		}
 		f.cpus = int32(n)
-		if f.memory, err = ask(r, w, "Memory", f.memory); err != nil {
+		if f.memory, err = r.ask("Memory", f.memory); err != nil {
 			return err
 		}
-		if source, err = ask(r, w, "Source (image, template, claim, blank)", source); err != nil {
+		if source, err = r.ask("Source (image, template, claim, blank)", source); err != nil {
 			return err
 		}
-		askSource(r, w, source, f)
-		gpus, err := ask(r, w, "GPUs (model=count, empty for none)", strings.Join(f.gpus, ","))
+		if err := askSource(r, source, f); err != nil {
+			return err
+		}
+		gpus, err := r.ask("GPUs (model=count, empty for none)", strings.Join(f.gpus, ","))
 		if err != nil {
 			return err
 		}
@@ -246,7 +252,7 @@ func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interfac
 			return err
 		}
 		fmt.Fprintf(w, "\nVirtualMachine %s/%s:\n%s", vm.Namespace, vm.Name, indent(string(summary)))
-		yes, err := ask(r, w, "Create it? (yes/no)", "no")
+		yes, err := r.ask("Create it? (yes/no)", "no")
 		if err != nil {
 			return err
 		}
@@ -265,36 +271,83 @@ func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interfac
 
 // askSource asks for what the chosen source needs and keeps only that
 // source in f.
-func askSource(r *bufio.Reader, w io.Writer, source string, f *vmFields) {
+func askSource(r *prompter, source string, f *vmFields) error {
 	image, template, claim, blank := f.image, f.template, f.claim, f.blank
 	f.image, f.template, f.claim, f.blank = "", "", "", ""
+	var err error
 	switch source {
 	case "template":
-		f.template, _ = ask(r, w, "Template", template)
+		f.template, err = r.ask("Template", template)
 	case "claim":
-		f.claim, _ = ask(r, w, "Claim", claim)
+		f.claim, err = r.ask("Claim", claim)
 	case "blank":
 		if blank == "" {
 			blank = defaultBlankSize
 		}
-		f.blank, _ = ask(r, w, "Disk size", blank)
+		f.blank, err = r.ask("Disk size", blank)
 	default:
-		f.image, _ = ask(r, w, "Image", image)
+		f.image, err = r.ask("Image", image)
 	}
+	return err
+}
+
+// prompter asks questions on a terminal. A read from a terminal cannot be
+// interrupted, so the lines are read on their own goroutine and a question
+// also ends when ctx does: Ctrl-C leaves the form at once instead of after
+// the next Enter.
+type prompter struct {
+	ctx   context.Context
+	w     io.Writer
+	lines chan promptLine
+}
+
+type promptLine struct {
+	text string
+	err  error
+}
+
+func newPrompter(ctx context.Context, in io.Reader, w io.Writer) *prompter {
+	p := &prompter{ctx: ctx, w: w, lines: make(chan promptLine)}
+	go func() {
+		defer close(p.lines)
+		r := bufio.NewReader(in)
+		for {
+			text, err := r.ReadString('\n')
+			select {
+			case p.lines <- promptLine{text, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return p
 }
 
 // ask prompts with a default and returns the answer, or the default for an
 // empty one.
-func ask(r *bufio.Reader, w io.Writer, prompt, def string) (string, error) {
-	fmt.Fprintf(w, "%s [%s]: ", prompt, def)
-	line, err := r.ReadString('\n')
-	if err != nil && (err != io.EOF || line == "") {
-		return "", fmt.Errorf("reading the answer to %q: %w", prompt, err)
+func (p *prompter) ask(prompt, def string) (string, error) {
+	fmt.Fprintf(p.w, "%s [%s]: ", prompt, def)
+	var l promptLine
+	select {
+	case <-p.ctx.Done():
+		fmt.Fprintln(p.w)
+		return "", fmt.Errorf("interrupted at %q: nothing created", prompt)
+	case got, ok := <-p.lines:
+		if !ok {
+			got.err = io.EOF
+		}
+		l = got
 	}
-	if line = strings.TrimSpace(line); line == "" {
-		return def, nil
+	if l.err != nil && (l.err != io.EOF || l.text == "") {
+		return "", fmt.Errorf("reading the answer to %q: %w", prompt, l.err)
 	}
-	return line, nil
+	if text := strings.TrimSpace(l.text); text != "" {
+		return text, nil
+	}
+	return def, nil
 }
 
 func indent(s string) string {

@@ -9,7 +9,8 @@ import (
 
 // TestRefusals: what kubectl refuses, kubectl hyper refuses before it
 // calls any server (there is none here): a word that names no command of
-// a group, and names with -A. A group alone prints its help.
+// a group, names with -A, and a dry run of the interactive form (which
+// would create the VM). A group alone prints its help.
 func TestRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		args     []string
@@ -21,6 +22,7 @@ func TestRefusals(t *testing.T) {
 		{[]string{"vm"}, 0, "Available Commands:", ""},
 		{[]string{"vm", "get", "web-1", "-A"}, 1, "", "error: a resource cannot be retrieved by name across all namespaces"},
 		{[]string{"op", "list", "op-1", "-A"}, 1, "", "error: a resource cannot be retrieved by name across all namespaces"},
+		{[]string{"vm", "create", "web-1", "--interactive", "--dry-run"}, 1, "", "error: --dry-run with --interactive"},
 	} {
 		streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 		code := Run(streams, append(tc.args, "--kubeconfig", "/nonexistent"))

@@ -204,4 +204,18 @@ func TestKubectlHyperCreateInteractive(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "--interactive needs a terminal") {
 		t.Errorf("--interactive without a terminal: exit %d, %q", code, errOut)
 	}
+
+	// Ctrl-C at a question leaves the form at once, creating nothing.
+	ptmx, _, cmd = startInPTY(t, ctx, "vm", "create", "--interactive", "-n", ns)
+	r = bufio.NewReader(ptmx)
+	answer("Name []: ", "interrupted")
+	expect(t, r, "Namespace ["+ns+"]: ")
+	io.WriteString(ptmx, "\x03")
+	expect(t, r, `interrupted at "Namespace": nothing created`)
+	if err := cmd.Wait(); err == nil {
+		t.Error("vm create --interactive interrupted: exit 0")
+	}
+	if _, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Get(context.Background(), "interrupted", metav1.GetOptions{}); err == nil {
+		t.Error("the interrupted form created its VM")
+	}
 }

@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPrompterEndsWithItsContext: a question waiting for a line that never
+// comes ends when the context does (Ctrl-C), and answers, defaults and the
+// end of input come through as before.
+func TestPrompterEndsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	in, feed := io.Pipe()
+	defer feed.Close()
+	var out strings.Builder
+	p := newPrompter(ctx, in, &out)
+	go func() { io.WriteString(feed, "web\n\n") }()
+	if got, err := p.ask("Name", "x"); got != "web" || err != nil {
+		t.Fatalf("answer %q %v, want web", got, err)
+	}
+	if got, err := p.ask("CPUs", "2"); got != "2" || err != nil {
+		t.Fatalf("empty answer %q %v, want the default 2", got, err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := p.ask("Memory", "2Gi")
+		ended <- err
+	}()
+	cancel()
+	select {
+	case err := <-ended:
+		if err == nil || !strings.Contains(err.Error(), "nothing created") {
+			t.Errorf("cancelled question: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the question outlived its context")
+	}
+
+	p = newPrompter(context.Background(), strings.NewReader("last"), &out)
+	if got, err := p.ask("Name", ""); got != "last" || err != nil {
+		t.Errorf("a last line without a newline: %q %v", got, err)
+	}
+	if _, err := p.ask("Namespace", "default"); err == nil {
+		t.Error("a question after the end of input was answered")
+	}
+}

@@ -63,7 +63,7 @@ test:
 # -timeout: hack/krew's test cross-compiles kubectl-hyper as a release is
 # built (-trimpath, CGO_ENABLED=0), which shares no build cache with the
 # rest of the run: 172 to 579 s of go test's default 10 minutes in cold
-# runs on 2 cores beside the e2e tests (508 s or more in four of five), and
+# runs on 2 cores beside the e2e tests (508 s or more in four of six), and
 # over it on 2026-12-05 with a placement evaluation running beside them.
 unit:
 	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v /test/)

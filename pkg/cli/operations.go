@@ -267,11 +267,12 @@ type and time until interrupted.`,
 					items = append(items, &list.Items[i])
 				}
 			}
-			if err := named.allIn(items, "vmoperations.hypersdk.io"); err != nil {
-				return err
-			}
+			const resource = "vmoperations.hypersdk.io"
 			if !watchFlag {
-				return out.print(e.streams.Out, &v1alpha1.VMOperationList{}, items, opColumns)
+				return out.printFound(e.streams.Out, e.streams.ErrOut, ns, &v1alpha1.VMOperationList{}, items, opColumns, named, resource)
+			}
+			if err := named.missing(e.streams.ErrOut, items, resource); err != nil {
+				return err
 			}
 			w, err := ops.Watch(ctx, metav1.ListOptions{LabelSelector: labels, ResourceVersion: list.ResourceVersion, TimeoutSeconds: e.watchTimeout()})
 			if err != nil {

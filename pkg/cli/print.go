@@ -315,18 +315,72 @@ func namesOf(args []string) nameSet {
 
 func (n nameSet) match(name string) bool { return len(n) == 0 || n[name] }
 
-// allIn fails, as kubectl get does, when a named object is not among items.
-func (n nameSet) allIn(items []runtime.Object, resource string) error {
+// missing reports the names not among items, one line each as kubectl get
+// does, and fails when there are any; the caller prints the items it found
+// first.
+func (n nameSet) missing(errOut io.Writer, items []runtime.Object, resource string) error {
+	return lastError(errOut, n.notFound(items, resource))
+}
+
+// notFound is an error for each name not among items, in name order.
+func (n nameSet) notFound(items []runtime.Object, resource string) []error {
 	found := map[string]bool{}
 	for _, it := range items {
 		if m, err := meta.Accessor(it); err == nil {
 			found[m.GetName()] = true
 		}
 	}
+	var absent []string
 	for name := range n {
 		if !found[name] {
-			return fmt.Errorf("%s %q not found", resource, name)
+			absent = append(absent, name)
 		}
 	}
-	return nil
+	sort.Strings(absent)
+	errs := make([]error, len(absent))
+	for i, name := range absent {
+		errs[i] = fmt.Errorf("%s %q not found", resource, name)
+	}
+	return errs
+}
+
+// lastError writes every error but the last to errOut as Run writes an
+// error, and returns the last, so each is one line of stderr.
+func lastError(errOut io.Writer, errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	for _, err := range errs[:len(errs)-1] {
+		fmt.Fprintln(errOut, "error: "+oneLine(err))
+	}
+	return errs[len(errs)-1]
+}
+
+// noneFound tells errOut, as kubectl get does, that a list matched nothing,
+// so an empty table is not mistaken for a command that did not run. Machine
+// formats print their empty list instead.
+func (o *output) noneFound(errOut io.Writer, ns string, found int) {
+	if found > 0 || !(o.format() == "" || o.format() == "table" || o.format() == "wide") {
+		return
+	}
+	if ns == metav1.NamespaceAll {
+		fmt.Fprintln(errOut, "No resources found")
+		return
+	}
+	fmt.Fprintf(errOut, "No resources found in %s namespace.\n", ns)
+}
+
+// printFound ends a get or list as kubectl get does: the items found are
+// printed, then each name not found is reported and fails the command, and
+// a list that found nothing says so.
+func (o *output) printFound(out, errOut io.Writer, ns string, list runtime.Object, items []runtime.Object, cols columns, named nameSet, resource string) error {
+	if len(items) > 0 || len(named) == 0 {
+		if err := o.print(out, list, items, cols); err != nil {
+			return err
+		}
+	}
+	if len(named) == 0 {
+		o.noneFound(errOut, ns, len(items))
+	}
+	return named.missing(errOut, items, resource)
 }

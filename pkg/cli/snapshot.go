@@ -59,11 +59,9 @@ by the API server; --vm is applied here to what it returns.`,
 					items = append(items, s)
 				}
 			}
-			if err := named.allIn(items, "virtualmachinesnapshots.snapshot.kubevirt.io"); err != nil {
-				return err
-			}
 			out.single = len(args) == 1
-			return out.print(e.streams.Out, &snapshotv1.VirtualMachineSnapshotList{}, items, snapshotColumns)
+			return out.printFound(e.streams.Out, e.streams.ErrOut, ns, &snapshotv1.VirtualMachineSnapshotList{}, items, snapshotColumns,
+				named, "virtualmachinesnapshots.snapshot.kubevirt.io")
 		},
 	}
 	out.addFlags(cmd)

@@ -39,7 +39,9 @@ func newVMTopCommand(e *env) *cobra.Command {
 their virt-launcher pods (the pod on the VM's node while it migrates), and
 the share of the VM's vCPUs and memory that is. -l is selected by the API
 server. A VM whose pod has no sample yet shows <unknown>; when
-metrics.k8s.io itself cannot be read the command fails.`,
+metrics.k8s.io itself cannot be read the command fails. A named VM that is
+not running, or not there, is a line of stderr after the rows, and the
+command fails, as kubectl get does for names it cannot find.`,
 		ValidArgsFunction: completeVMs(e),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch out.format() {
@@ -102,6 +104,7 @@ metrics.k8s.io itself cannot be read the command fails.`,
 			named := namesOf(args)
 			var rows []any
 			var listed []runtime.Object
+			var stopped []error
 			for i := range vms.Items {
 				vm := &vms.Items[i]
 				if !named.match(vm.Name) {
@@ -109,7 +112,10 @@ metrics.k8s.io itself cannot be read the command fails.`,
 				}
 				listed = append(listed, vm)
 				if vm.Status.NodeName == "" {
-					continue // not running: nothing to measure
+					if len(named) > 0 {
+						stopped = append(stopped, fmt.Errorf("VM %q is %s: only a running VM has usage to show", vm.Name, orNone(string(vm.Status.Phase))))
+					}
+					continue
 				}
 				u := vmUsage{vm: vm}
 				if q, ok := used[podKey{vm.Namespace, vm.Name, vm.Status.NodeName}]; ok {
@@ -117,11 +123,16 @@ metrics.k8s.io itself cannot be read the command fails.`,
 				}
 				rows = append(rows, u)
 			}
-			if err := named.allIn(listed, "virtualmachines.hypersdk.io"); err != nil {
-				return err
-			}
 			sortUsage(rows, sortBy)
-			return out.printRows(e.streams.Out, rows, topColumns, nil)
+			if len(rows) > 0 || len(named) == 0 {
+				if err := out.printRows(e.streams.Out, rows, topColumns, nil); err != nil {
+					return err
+				}
+			}
+			if len(named) == 0 {
+				out.noneFound(e.streams.ErrOut, ns, len(rows))
+			}
+			return lastError(e.streams.ErrOut, append(named.notFound(listed, vmResource), stopped...))
 		},
 	}
 	cmd.Flags().StringVarP(out.flags.OutputFormat, "output", "o", "", "Output format: table (default) or csv.")

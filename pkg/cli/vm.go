@@ -190,11 +190,11 @@ DELETED) and time, in any output format, until interrupted.`,
 					items = append(items, &list.Items[i])
 				}
 			}
-			if err := named.allIn(items, "virtualmachines.hypersdk.io"); err != nil {
-				return err
-			}
 			if !watchFlag {
-				return out.print(e.streams.Out, &v1alpha1.VirtualMachineList{}, items, vmColumns)
+				return out.printFound(e.streams.Out, e.streams.ErrOut, ns, &v1alpha1.VirtualMachineList{}, items, vmColumns, named, vmResource)
+			}
+			if err := named.missing(e.streams.ErrOut, items, vmResource); err != nil {
+				return err
 			}
 			opts.ResourceVersion, opts.TimeoutSeconds = list.ResourceVersion, e.watchTimeout()
 			w, err := vms.Watch(ctx, opts)
@@ -214,6 +214,9 @@ DELETED) and time, in any output format, until interrupted.`,
 	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "After listing, print every change until interrupted.")
 	return cmd
 }
+
+// vmResource names hypersdk.io's VMs in messages as kubectl does.
+const vmResource = "virtualmachines.hypersdk.io"
 
 var vmColumns = columns{
 	names: []string{"NAME", "STATUS", "CPUS", "MEMORY", "NODE", "AGE"},

@@ -307,6 +307,17 @@ func TestKubectlHyperTop(t *testing.T) {
 	if _, errOut, code := hyper(t, "vm", "top", "nosuch", "-n", ns); code == 0 || !strings.Contains(errOut, `"nosuch" not found`) {
 		t.Errorf("vm top nosuch: exit %d, %q", code, errOut)
 	}
+	// Named, as kubectl get names: the rows found, then one line for each
+	// name without usage, and a failed command.
+	out, errOut, code := hyper(t, "vm", "top", "busy", "idle", "nosuch", "-n", ns)
+	if lines := strings.Split(strings.TrimSpace(errOut), "\n"); code == 0 || !strings.Contains(out, "busy") || len(lines) != 2 ||
+		!strings.Contains(lines[0], `"nosuch" not found`) || !strings.Contains(lines[1], `VM "idle" is Stopped`) {
+		t.Errorf("vm top busy idle nosuch: exit %d, stdout %q, stderr %q; want busy's row and a line each for idle and nosuch", code, out, errOut)
+	}
+	empty := env.Namespace(t, "hyper-top-empty")
+	if out, errOut, code := hyper(t, "vm", "top", "-n", empty); code != 0 || out != "" || errOut != "No resources found in "+empty+" namespace.\n" {
+		t.Errorf("vm top in a namespace without VMs: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 	if _, errOut, code := hyper(t, "vm", "top", "-n", ns, "-o", "yaml"); code == 0 || !strings.Contains(errOut, "unknown output format") {
 		t.Errorf("vm top -o yaml: exit %d, %q", code, errOut)
 	}

@@ -371,6 +371,34 @@ func TestKubectlHyperBadInput(t *testing.T) {
 	}
 }
 
+// TestKubectlHyperGetSomeNotFound: as kubectl get, the objects found are
+// printed and each name not found is a line of stderr and a failed command;
+// a list that finds nothing says so on stderr, except in a machine format.
+func TestKubectlHyperGetSomeNotFound(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "hyper-notfound")
+	createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
+	framework.Eventually(t, "the VM in the view", func(ctx context.Context) (bool, error) {
+		_, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Get(ctx, "vm", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	out, errOut, code := hyper(t, "vm", "get", "vm", "nope", "gone", "-n", ns, "-o", "name")
+	if lines := strings.Split(strings.TrimSpace(errOut), "\n"); code == 0 || out != "virtualmachine.hypersdk.io/vm\n" || len(lines) != 2 ||
+		!strings.Contains(lines[0], `"gone" not found`) || !strings.Contains(lines[1], `"nope" not found`) {
+		t.Errorf("vm get vm nope gone: exit %d, stdout %q, stderr %q; want vm, then a line for each missing name", code, out, errOut)
+	}
+	empty := env.Namespace(t, "hyper-none")
+	for _, args := range [][]string{{"vm", "list"}, {"operation", "list"}, {"snapshot", "list"}} {
+		out, errOut, code := hyper(t, append(args, "-n", empty)...)
+		if code != 0 || out != "" || errOut != "No resources found in "+empty+" namespace.\n" {
+			t.Errorf("%s in an empty namespace: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	if out, errOut, code := hyper(t, "vm", "list", "-n", empty, "-o", "json"); code != 0 || errOut != "" || !strings.Contains(out, `"items": []`) {
+		t.Errorf("vm list -o json in an empty namespace: exit %d, stdout %q, stderr %q; want an empty list", code, out, errOut)
+	}
+}
+
 // TestKubectlHyperCompletion: the shell completion scripts are there, and
 // VM names complete.
 func TestKubectlHyperCompletion(t *testing.T) {

@@ -122,11 +122,15 @@ price list the server has, with the list's date (-o wide: its source).`,
 			for i := range report.VirtualMachines {
 				rows = append(rows, &report.VirtualMachines[i])
 			}
+			if err := out.sortRows(rows, func(r any) any { return r }); err != nil {
+				return err
+			}
 			rows = append(rows, &v1alpha1.VirtualMachineCostEntry{Name: "TOTAL", Amounts: report.Total})
 			return out.printRows(e.streams.Out, rows, costReportColumns, nil)
 		},
 	}
 	out.addFlags(cmd)
+	out.addSortFlag(cmd, ".amounts.costPerHour")
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 
@@ -36,9 +37,15 @@ server's CSV), -o json or yaml the whole object.`,
 				req = req.Param("fields", fieldList)
 			}
 			if out.format() == "csv" {
+				if out.sortBy != "" {
+					return fmt.Errorf("--sort-by orders the table's series; -o csv gives every point in time order")
+				}
 				body, err := req.Param("format", "csv").DoRaw(cmd.Context())
 				if err != nil {
 					return err
+				}
+				if out.noHeaders {
+					_, body, _ = bytes.Cut(body, []byte("\n"))
 				}
 				_, err = e.streams.Out.Write(body)
 				return err
@@ -58,10 +65,14 @@ server's CSV), -o json or yaml the whole object.`,
 			for i := range h.Series {
 				rows = append(rows, &h.Series[i])
 			}
+			if err := out.sortRows(rows, func(r any) any { return r }); err != nil {
+				return err
+			}
 			return out.printRows(e.streams.Out, rows, seriesColumns, nil)
 		},
 	}
 	out.addFlags(cmd)
+	out.addSortFlag(cmd, ".trend.p95")
 	cmd.Flags().StringVar(&timeRange, "range", "1h", "How far back: 1h, 6h, 24h, 7d or 30d.")
 	cmd.Flags().StringVar(&step, "step", "", "Time between points (the server picks one for the range when empty).")
 	cmd.Flags().StringVar(&fieldList, "fields", "", "Series to show, comma-separated (all when empty), e.g. cpuUsage,carbonIntensity.")
@@ -89,7 +100,8 @@ func newVMPlacementCommand(e *env) *cobra.Command {
 		Short: "Show why a VM runs where it does: every candidate node's scores",
 		Long: `Show virtualmachines/placement: the scheduler extender's decision for the VM's
 pod, one row per candidate node (the chosen one marked *), and the nodes it
-filtered out; -o json or yaml gives the whole object.`,
+filtered out; -o csv gives the candidates' rows only, -o json or yaml the
+whole object.`,
 		Args:              exactlyOneVM,
 		ValidArgsFunction: completeVMs(e),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -110,8 +122,11 @@ filtered out; -o json or yaml gives the whole object.`,
 			for i := range p.Decision.Candidates {
 				rows = append(rows, &candidateRow{NodeScore: &p.Decision.Candidates[i], chosen: p.Decision.Candidates[i].Node == p.Decision.Node})
 			}
-			if err := out.printRows(e.streams.Out, rows, candidateColumns, nil); err != nil {
+			if err := out.sortRows(rows, func(r any) any { return r.(*candidateRow).NodeScore }); err != nil {
 				return err
+			}
+			if err := out.printRows(e.streams.Out, rows, candidateColumns, nil); err != nil || out.format() == "csv" {
+				return err // csv is the candidates' rows only, so it parses
 			}
 			for _, f := range p.Decision.Filtered {
 				fmt.Fprintf(e.streams.Out, "filtered out %s: %s\n", f.Node, f.Reason)
@@ -120,6 +135,7 @@ filtered out; -o json or yaml gives the whole object.`,
 		},
 	}
 	out.addFlags(cmd)
+	out.addSortFlag(cmd, ".total")
 	return cmd
 }
 

@@ -283,6 +283,7 @@ type and time until interrupted.`,
 		},
 	}
 	out.addFlags(cmd)
+	out.addSortFlag(cmd, ".metadata.creationTimestamp")
 	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "List operations in every namespace.")
 	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "After listing, print every change until interrupted.")
 	cmd.Flags().StringVar(&vm, "vm", "", "Only operations on this VM (client-side).")

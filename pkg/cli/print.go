@@ -72,7 +72,12 @@ func (o *output) addFlags(cmd *cobra.Command) {
 	o.flags.AddFlags(cmd)
 	cmd.Flags().Lookup("output").Usage = "Output format: table (default), wide, csv, json, yaml, name, jsonpath=..., jsonpath-file=..., go-template=..., custom-columns=NAME:.path,..., custom-columns-file=..."
 	cmd.Flags().BoolVar(&o.noHeaders, "no-headers", false, "Leave out the header line of table, wide and csv output.")
-	cmd.Flags().StringVar(&o.sortBy, "sort-by", "", "Sort by a JSONPath expression on the objects, e.g. '{.status.allocatedCPUs}' or '.metadata.name' (numbers and quantities compare by value).")
+}
+
+// addSortFlag adds --sort-by to a command whose rows it orders; example is
+// a JSONPath on one of them.
+func (o *output) addSortFlag(cmd *cobra.Command, example string) {
+	cmd.Flags().StringVar(&o.sortBy, "sort-by", "", "Sort by a JSONPath expression on the rows, e.g. '"+example+"' (numbers and quantities compare by value).")
 }
 
 // scope is the namespace to list in: every one with -A, which also adds a
@@ -238,26 +243,37 @@ func (o *output) csv(w io.Writer, t *metav1.Table) error {
 // sort orders items by the --sort-by JSONPath: numbers and quantities by
 // value, anything else as text; items without the field come first.
 func (o *output) sort(items []runtime.Object) error {
-	if o.sortBy == "" {
+	return sortByPath(o.sortBy, items, func(it runtime.Object) any { return it })
+}
+
+// sortRows orders rows that are not API objects by --sort-by, on what
+// value gives for each (a pointer to the struct the row shows).
+func (o *output) sortRows(rows []any, value func(any) any) error {
+	return sortByPath(o.sortBy, rows, value)
+}
+
+// sortByPath orders items by the JSONPath expr evaluated on value(item).
+func sortByPath[T any](expr string, items []T, value func(T) any) error {
+	if expr == "" {
 		return nil
 	}
-	expr := o.sortBy
-	if !strings.HasPrefix(expr, "{") {
-		expr = "{" + strings.TrimPrefix(expr, "{") + "}"
+	path := expr
+	if !strings.HasPrefix(path, "{") {
+		path = "{" + path + "}"
 	}
 	jp := jsonpath.New("sort-by").AllowMissingKeys(true)
-	if err := jp.Parse(expr); err != nil {
-		return fmt.Errorf("--sort-by %q: %w", o.sortBy, err)
+	if err := jp.Parse(path); err != nil {
+		return fmt.Errorf("--sort-by %q: %w", expr, err)
 	}
 	keys := make([]string, len(items))
 	for i, item := range items {
-		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(item)
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(value(item))
 		if err != nil {
 			return err
 		}
 		var b strings.Builder
 		if err := jp.Execute(&b, u); err != nil {
-			return fmt.Errorf("--sort-by %q: %w", o.sortBy, err)
+			return fmt.Errorf("--sort-by %q: %w", expr, err)
 		}
 		keys[i] = b.String()
 	}
@@ -266,7 +282,7 @@ func (o *output) sort(items []runtime.Object) error {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return less(keys[idx[a]], keys[idx[b]]) })
-	sorted := make([]runtime.Object, len(items))
+	sorted := make([]T, len(items))
 	for i, j := range idx {
 		sorted[i] = items[j]
 	}

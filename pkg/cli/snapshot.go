@@ -65,6 +65,7 @@ by the API server; --vm is applied here to what it returns.`,
 		},
 	}
 	out.addFlags(cmd)
+	out.addSortFlag(cmd, ".metadata.creationTimestamp")
 	cmd.Flags().StringVar(&vm, "vm", "", "Only snapshots of this VM (client-side).")
 	cmd.Flags().StringVarP(&labels, "selector", "l", "", "Label selector (server-side).")
 	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "List snapshots in every namespace.")

@@ -130,10 +130,14 @@ func newTemplateCommand(e *env) *cobra.Command {
 				}
 				return out.print(e.streams.Out, &v1alpha1.VirtualMachineList{}, items, vmColumns)
 			}
+			if err := out.sortRows(rows, func(r any) any { return r.(template).vm }); err != nil {
+				return err
+			}
 			return out.printRows(e.streams.Out, rows, templateColumns, nil)
 		},
 	}
 	out.addFlags(list)
+	out.addSortFlag(list, ".spec.cpus")
 	getOut := newOutput()
 	*getOut.flags.OutputFormat = "yaml"
 	get := &cobra.Command{

@@ -210,6 +210,7 @@ DELETED) and time, in any output format, until interrupted.`,
 	}
 	filters.addFlags(cmd)
 	out.addFlags(cmd)
+	out.addSortFlag(cmd, "{.status.allocatedCPUs}")
 	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "List VMs in every namespace.")
 	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "After listing, print every change until interrupted.")
 	return cmd

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -11,7 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -452,9 +455,28 @@ func TestKubectlHyperHistoryAndPlacement(t *testing.T) {
 	if err != nil || len(records) < 2 || strings.Join(records[0], ",") != "time,cpuUsage,memoryUsage" {
 		t.Errorf("history -o csv: %v %v", err, records)
 	}
+	headless, err := csv.NewReader(strings.NewReader(hyperOK(t, "vm", "history", "vm", "-n", ns, "--range", "1h",
+		"--fields", "cpuUsage,memoryUsage", "-o", "csv", "--no-headers"))).ReadAll()
+	if err != nil || len(headless) == 0 {
+		t.Errorf("history -o csv --no-headers: %v %v", err, headless)
+	} else if _, err := time.Parse(time.RFC3339, headless[0][0]); err != nil {
+		t.Errorf("history -o csv --no-headers starts with %q, not a point", headless[0])
+	}
 	table := strings.Split(strings.TrimSpace(hyperOK(t, "vm", "history", "vm", "-n", ns, "--fields", "cpuUsage")), "\n")
 	if len(table) != 2 || !strings.HasPrefix(table[0], "FIELD") || strings.Fields(table[1])[0] != "cpuUsage" {
 		t.Errorf("history table:\n%s", strings.Join(table, "\n"))
+	}
+	// Memory in bytes averages more than CPU in cores: sorted, cpuUsage
+	// comes first in whichever order the fields were asked for (and the
+	// server answers in that order).
+	for _, tc := range []struct{ fields, first string }{{"memoryUsage,cpuUsage", "cpuUsage"}, {"cpuUsage,memoryUsage", "cpuUsage"}} {
+		table := strings.Split(strings.TrimSpace(hyperOK(t, "vm", "history", "vm", "-n", ns, "--fields", tc.fields, "--sort-by", ".trend.avg")), "\n")
+		if len(table) != 3 || strings.Fields(table[1])[0] != tc.first {
+			t.Errorf("history --fields %s --sort-by .trend.avg puts %s first, want %s:\n%s", tc.fields, strings.Fields(table[1])[0], tc.first, strings.Join(table, "\n"))
+		}
+	}
+	if _, errOut, code := hyper(t, "vm", "cost", "vm", "-n", ns, "--sort-by", ".name"); code == 0 || !strings.Contains(errOut, "unknown flag: --sort-by") {
+		t.Errorf("vm cost --sort-by (one row, nothing to order): exit %d, %q; want an unknown flag", code, errOut)
 	}
 
 	var p v1alpha1.VirtualMachinePlacement
@@ -479,6 +501,25 @@ func TestKubectlHyperHistoryAndPlacement(t *testing.T) {
 	}
 	if chosen != p.Decision.Node {
 		t.Errorf("placement table marks %q, the decision is %s:\n%s", chosen, p.Decision.Node, placementTable)
+	}
+	for _, by := range []struct {
+		path   string
+		column int
+	}{{".total", 3}, {".node", 1}, {".costPerHour", 8}} {
+		rows, err := csv.NewReader(strings.NewReader(hyperOK(t, "vm", "placement", "vm", "-n", ns, "--sort-by", by.path, "-o", "csv", "--no-headers"))).ReadAll()
+		if err != nil || len(rows) != len(p.Decision.Candidates) {
+			t.Fatalf("placement --sort-by %s -o csv: %v, %d rows for %d candidates", by.path, err, len(rows), len(p.Decision.Candidates))
+		}
+		if !slices.IsSortedFunc(rows, func(a, b []string) int {
+			x, errX := strconv.ParseFloat(a[by.column], 64)
+			y, errY := strconv.ParseFloat(b[by.column], 64)
+			if errX != nil || errY != nil {
+				return strings.Compare(a[by.column], b[by.column])
+			}
+			return cmp.Compare(x, y)
+		}) {
+			t.Errorf("placement --sort-by %s is not in order of column %d: %q", by.path, by.column, rows)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ package rebalance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -128,6 +129,9 @@ func (c *Controller) Pass(ctx context.Context) error {
 		return nil
 	}
 	taints := map[string]string{}
+	// A policy whose plan could not be made does not say which nodes it
+	// is emptying: their taints stay until a pass knows.
+	known := true
 	if len(list.Items) > 0 {
 		cl, err := c.read(ctx)
 		if err != nil {
@@ -138,10 +142,11 @@ func (c *Controller) Pass(ctx context.Context) error {
 		c.saveStarts(ctx)
 		for i := range list.Items {
 			p := &list.Items[i]
-			maintenance, err := c.sync(ctx, cl, p)
+			maintenance, planned, err := c.sync(ctx, cl, p)
 			if err != nil {
 				klog.FromContext(ctx).Error(err, "Following rebalance policy", "policy", p.Name)
 			}
+			known = known && planned
 			for node, state := range maintenance {
 				if taints[node] != MaintenanceOpen {
 					taints[node] = state
@@ -149,10 +154,10 @@ func (c *Controller) Pass(ctx context.Context) error {
 			}
 		}
 	}
-	if err := c.taint(ctx, taints); err != nil {
+	if err := c.taint(ctx, taints, !known); err != nil {
 		return err
 	}
-	c.untainted = len(taints) == 0
+	c.untainted = known && len(taints) == 0
 	return nil
 }
 
@@ -180,8 +185,10 @@ func (c *Controller) saveStarts(ctx context.Context) {
 }
 
 // sync plans p, starts its moves in Automatic mode and writes its status;
-// it returns the maintenance state of the nodes p taints.
-func (c *Controller) sync(ctx context.Context, cl *cluster, p *v1alpha1.RebalancePolicy) (map[string]string, error) {
+// it returns the maintenance state of the nodes p taints, and whether that
+// is known. Once planned it is, even when a move or the status write
+// failed: a window stays closed to new VMs while one VM cannot leave.
+func (c *Controller) sync(ctx context.Context, cl *cluster, p *v1alpha1.RebalancePolicy) (map[string]string, bool, error) {
 	in, missing, err := c.input(ctx, cl, p)
 	var plan Plan
 	planned := false
@@ -223,7 +230,7 @@ func (c *Controller) sync(ctx context.Context, cl *cluster, p *v1alpha1.Rebalanc
 	}
 	switch {
 	case err != nil:
-		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Failed", err.Error()
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Failed", strings.ReplaceAll(err.Error(), "\n", "; ")
 		if apierrors.IsForbidden(err) {
 			cond.Reason = "Forbidden"
 		}
@@ -236,12 +243,15 @@ func (c *Controller) sync(ctx context.Context, cl *cluster, p *v1alpha1.Rebalanc
 	out := p.DeepCopy()
 	out.Status = *st
 	if _, uerr := c.cfg.HyperSDK.HypersdkV1alpha1().RebalancePolicies().UpdateStatus(ctx, out, metav1.UpdateOptions{}); uerr != nil {
-		return nil, fmt.Errorf("writing the status of rebalance policy %s: %w", p.Name, uerr)
+		err = errors.Join(err, fmt.Errorf("writing the status of rebalance policy %s: %w", p.Name, uerr))
 	}
-	if !automatic || err != nil {
-		return nil, err
+	if !automatic {
+		return nil, true, err
 	}
-	return plan.Maintenance, nil
+	if !planned {
+		return nil, false, err
+	}
+	return plan.Maintenance, true, err
 }
 
 // flights reads p's Migrate operations: those still running are in
@@ -308,15 +318,18 @@ func (c *Controller) flights(ctx context.Context, p *v1alpha1.RebalancePolicy, c
 // repeats nor loses the move.
 func (c *Controller) start(ctx context.Context, p *v1alpha1.RebalancePolicy, moves []v1alpha1.RebalanceMove) error {
 	r := p.Spec.Requester
+	if len(moves) > 0 && (r == nil || r.Username == "") {
+		return apierrors.NewForbidden(v1alpha1.Resource("rebalancepolicies"), p.Name,
+			fmt.Errorf("the policy records no requester, so nobody can be held to have asked to migrate VMs"))
+	}
+	// A move that cannot start does not hold back the others.
+	var errs []error
 	for i := range moves {
 		m := &moves[i]
-		if r == nil || r.Username == "" {
-			return apierrors.NewForbidden(v1alpha1.Resource("rebalancepolicies"), p.Name,
-				fmt.Errorf("the policy records no requester, so nobody can be held to have asked to migrate VMs"))
-		}
 		req := operations.Request{Namespace: m.Namespace, VMName: m.VMName, Type: string(v1alpha1.VMOperationMigrate)}
 		if err := operations.Review(ctx, c.cfg.Kube, operations.ReviewSpecOf(r), operations.RequiredAccess(req)); err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		name := operationName(p.Name, m.VMName, c.cfg.Clock.Now())
 		op := &v1alpha1.VMOperation{
@@ -330,7 +343,8 @@ func (c *Controller) start(ctx context.Context, p *v1alpha1.RebalancePolicy, mov
 		}
 		_, err := c.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(m.Namespace).Create(ctx, op, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("migrating VM %s/%s: %w", m.Namespace, m.VMName, err)
+			errs = append(errs, fmt.Errorf("migrating VM %s/%s: %w", m.Namespace, m.VMName, err))
+			continue
 		}
 		m.Operation = name
 		if err == nil {
@@ -339,7 +353,7 @@ func (c *Controller) start(ctx context.Context, p *v1alpha1.RebalancePolicy, mov
 				m.Namespace, m.VMName, m.FromNode, m.ToNode, m.Trigger, m.Reason, name)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // operationName is a DNS subdomain unique to the policy, the VM and the

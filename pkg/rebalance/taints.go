@@ -25,8 +25,9 @@ func taintFor(state string) corev1.Taint {
 }
 
 // taint gives the nodes in want their maintenance taint and takes it off
-// every other node.
-func (c *Controller) taint(ctx context.Context, want map[string]string) error {
+// every other node, unless keep says some policy could not tell which
+// nodes it wants.
+func (c *Controller) taint(ctx context.Context, want map[string]string, keep bool) error {
 	nodes, err := c.cfg.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing nodes: %w", err)
@@ -34,7 +35,8 @@ func (c *Controller) taint(ctx context.Context, want map[string]string) error {
 	for i := range nodes.Items {
 		node := &nodes.Items[i]
 		state, wanted := want[node.Name]
-		if current, ok := maintenanceTaint(node); ok == wanted && (!ok || current == taintFor(state)) {
+		current, ok := maintenanceTaint(node)
+		if ok == wanted && (!ok || current == taintFor(state)) || ok && !wanted && keep {
 			continue
 		}
 		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {

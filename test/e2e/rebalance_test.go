@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/pkg/rebalance"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 	"github.com/hypersdk/hypersdk/test/framework"
@@ -531,15 +533,11 @@ func TestRebalancePolicyValidation(t *testing.T) {
 	}
 }
 
-// TestRebalanceRequesterRights: a policy moves VMs only as far as its
-// author may migrate them. An author allowed to write RebalancePolicies but
-// not to migrate gets a Forbidden condition and no operation when its drain
-// trigger wants a VM off a cordoned node; once granted hypersdk:migrate in
-// the VM's namespace, the same policy moves it.
-func TestRebalanceRequesterRights(t *testing.T) {
-	env.DumpLogsOnFailure(t)
+// rebalanceAuthor is a client for service account author of ns, which may
+// write RebalancePolicies and nothing else.
+func rebalanceAuthor(t *testing.T, ns string) hypersdkclient.Interface {
+	t.Helper()
 	ctx := context.Background()
-	ns := env.Namespace(t, "rebalance-rights")
 	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-author"},
 		Rules: []rbacv1.PolicyRule{{APIGroups: []string{v1alpha1.GroupName}, Resources: []string{"rebalancepolicies"},
 			Verbs: []string{"get", "list", "watch", "create", "update", "delete"}}}}
@@ -556,7 +554,109 @@ func TestRebalanceRequesterRights(t *testing.T) {
 		_ = env.Kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
 		_ = env.Kube.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
 	})
-	author := client(t, env.ServiceAccountToken(t, ns, "author", ""))
+	return client(t, env.ServiceAccountToken(t, ns, "author", ""))
+}
+
+// grantMigrate lets service account author of ns migrate VMs in vmNamespace.
+func grantMigrate(t *testing.T, ns, vmNamespace string) {
+	t.Helper()
+	grant := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "author-migrate-grant"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "hypersdk:migrate"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "author", Namespace: ns}}}
+	if _, err := env.Kube.RbacV1().RoleBindings(vmNamespace).Create(context.Background(), grant, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRebalanceMaintenanceRefusedMove: a maintenance window is open on a
+// node with two VMs, one of which the policy's author may not migrate. The
+// other leaves, the refused one stays, and the node keeps its NoSchedule
+// taint pass after pass: one move that cannot start neither lifts the
+// window nor holds back the others.
+func TestRebalanceMaintenanceRefusedMove(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "rebalance-refused")
+	other := env.Namespace(t, "rebalance-refused-other")
+	author := rebalanceAuthor(t, ns)
+	grantMigrate(t, ns, ns)
+
+	kernel, spare := ns+"-kernel", ns+"-spare"
+	rebalanceNode(t, ns, kernel, fleet.Zones[2], map[string]string{"hypersdk.io/e2e-kernel": ns})
+	rebalanceVM(t, ns, "mine", 2, "1Gi", 0.2, nil)
+	theirs := kubevirtVM("theirs", 2, "1Gi", map[string]string{rebalanceLabel: ns})
+	theirs.Spec.Template.Spec.NodeSelector = map[string]string{rebalanceLabel: ns}
+	theirs.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Key: rebalanceLabel, Operator: corev1.TolerationOpEqual, Value: ns,
+		Effect: corev1.TaintEffectNoSchedule}}
+	createKubeVirtVM(t, other, theirs)
+	for _, vm := range []types.NamespacedName{{Namespace: ns, Name: "mine"}, {Namespace: other, Name: "theirs"}} {
+		if vmi := runningVMI(t, vm.Namespace, vm.Name, ""); vmi.Status.NodeName != kernel {
+			t.Fatalf("VM %s runs on %s, want %s", vm, vmi.Status.NodeName, kernel)
+		}
+	}
+	rebalanceNode(t, ns, spare, fleet.Zones[2], nil)
+
+	scope := &metav1.LabelSelector{MatchLabels: map[string]string{rebalanceLabel: ns}}
+	if _, err := author.HypersdkV1alpha1().RebalancePolicies().Create(ctx, &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: ns},
+		Spec: v1alpha1.RebalancePolicySpec{Mode: v1alpha1.RebalanceAutomatic, VMSelector: scope, NodeSelector: scope,
+			Triggers: []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceMaintenance, Maintenance: &v1alpha1.MaintenanceTrigger{
+				Name: "kernel", Schedule: "* * * * *", Duration: metav1.Duration{Duration: time.Hour}, // open at every minute, for an hour
+				NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"hypersdk.io/e2e-kernel": ns}}}}}}},
+		metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = env.HyperSDK.HypersdkV1alpha1().RebalancePolicies().Delete(context.Background(), ns, metav1.DeleteOptions{})
+	})
+	held := func(ctx context.Context) (string, error) {
+		n, err := env.Kube.CoreV1().Nodes().Get(ctx, kernel, metav1.GetOptions{})
+		if err != nil {
+			return "", err
+		}
+		for _, taint := range n.Spec.Taints {
+			if taint.Key == rebalance.TaintKey && taint.Value == rebalance.MaintenanceOpen && taint.Effect == corev1.TaintEffectNoSchedule {
+				return "", nil
+			}
+		}
+		return fmt.Sprintf("%s has taints %v, want %s=%s:NoSchedule", kernel, n.Spec.Taints, rebalance.TaintKey, rebalance.MaintenanceOpen), nil
+	}
+	framework.Eventually(t, "mine moved off "+kernel+", theirs refused, the window held", func(ctx context.Context) (bool, error) {
+		if why, err := held(ctx); why != "" || err != nil {
+			return false, errors.Join(err, errors.New(why))
+		}
+		p, err := rebalancePolicy(ctx, ns)
+		if err != nil {
+			return false, err
+		}
+		if c := meta.FindStatusCondition(p.Status.Conditions, rebalance.ConditionReady); c == nil || c.Reason != "Forbidden" ||
+			!strings.Contains(c.Message, "theirs") {
+			return false, fmt.Errorf("condition %+v, want Forbidden naming theirs", c)
+		}
+		nodes, err := vmNodes(ctx, ns)
+		return err == nil && nodes["mine"] == spare, err
+	})
+	passesAfter(t, ns, time.Now())
+	if why, err := held(ctx); why != "" || err != nil {
+		t.Errorf("after two more passes: %s %v", why, err)
+	}
+	if vmi := runningVMI(t, other, "theirs", ""); vmi.Status.NodeName != kernel {
+		t.Errorf("theirs, which the author may not migrate, runs on %s", vmi.Status.NodeName)
+	}
+	if ops, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(other).List(ctx, metav1.ListOptions{}); err != nil || len(ops.Items) != 0 {
+		t.Errorf("operations in %s: %v (%v), want none", other, ops, err)
+	}
+}
+
+// TestRebalanceRequesterRights: a policy moves VMs only as far as its
+// author may migrate them. An author allowed to write RebalancePolicies but
+// not to migrate gets a Forbidden condition and no operation when its drain
+// trigger wants a VM off a cordoned node; once granted hypersdk:migrate in
+// the VM's namespace, the same policy moves it.
+func TestRebalanceRequesterRights(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "rebalance-rights")
+	author := rebalanceAuthor(t, ns)
 
 	retiring, spare := ns+"-retiring", ns+"-spare"
 	rebalanceNode(t, ns, retiring, fleet.Zones[2], map[string]string{"hypersdk.io/e2e-retire": ns})
@@ -601,12 +701,7 @@ func TestRebalanceRequesterRights(t *testing.T) {
 		t.Errorf("plan %+v, want v to %s for the drain, not started", p.Status.Plan, spare)
 	}
 
-	grant := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "author-migrate-grant"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "hypersdk:migrate"},
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "author", Namespace: ns}}}
-	if _, err := env.Kube.RbacV1().RoleBindings(ns).Create(ctx, grant, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	grantMigrate(t, ns, ns)
 	framework.Eventually(t, "v drained to "+spare, func(ctx context.Context) (bool, error) {
 		ops, err := rebalanceOps(ctx, ns)
 		if err != nil || len(ops) != 1 || ops[0].Status.Phase != v1alpha1.VMOperationSucceeded {

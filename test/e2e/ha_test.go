@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
@@ -299,6 +301,71 @@ func TestChunkedList(t *testing.T) {
 	}
 	if rows != n {
 		t.Errorf("kubectl --chunk-size=50 printed %d rows, want %d", rows, n)
+	}
+}
+
+// TestChunkedTablesEveryKind: kubectl get pages through every kind stored
+// in etcd, as it does through VMs: each Table carries the list's continue
+// token, which the apiserver does not copy from the list. Two copies of
+// each shipped example, one per chunk, both printed.
+func TestChunkedTablesEveryKind(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "chunked-kinds")
+	dir := t.TempDir()
+	for _, kind := range []struct {
+		example, resource string
+		namespaced        bool
+	}{
+		{"backup-schedule", "backupschedules", true}, {"budget", "budgets", true},
+		{"carbon-scaling-policy", "carbonscalingpolicies", true}, {"idle-vm-policy", "idlevmpolicies", true},
+		{"rebalance-policy", "rebalancepolicies", false}, {"vm-autoscaler", "virtualmachineautoscalers", true},
+	} {
+		example, resource, namespaced := kind.example, kind.resource+".hypersdk.io", kind.namespaced
+		raw, err := os.ReadFile(filepath.Join(framework.RepoRoot(), "artifacts", "examples", example+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal(raw, &obj); err != nil {
+			t.Fatal(err)
+		}
+		metadata := obj["metadata"].(map[string]any)
+		var names []string
+		for _, suffix := range []string{"a", "b"} {
+			name := ns + "-" + suffix
+			metadata["name"] = name
+			if namespaced {
+				metadata["namespace"] = ns
+			}
+			out, err := yaml.Marshal(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := filepath.Join(dir, example+"-"+suffix+".yaml")
+			if err := os.WriteFile(file, out, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := env.Kubectl(t, "create", "-f", file); err != nil {
+				t.Fatalf("creating a copy of %s: %v\n%s", example, err, out)
+			}
+			if !namespaced {
+				t.Cleanup(func() { _, _ = env.Kubectl(t, "delete", resource, name, "--ignore-not-found") })
+			}
+			names = append(names, name)
+		}
+		args := []string{"get", resource, "--chunk-size=1", "--no-headers"}
+		if namespaced {
+			args = append(args, "-n", ns)
+		}
+		out, err := env.Kubectl(t, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			if !strings.Contains(out, name) {
+				t.Errorf("kubectl get %s --chunk-size=1 leaves out %s:\n%s", resource, name, out)
+			}
+		}
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"context"
 	"time"
 
-	metatable "k8s.io/apimachinery/pkg/api/meta/table"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -17,6 +16,7 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
+	"github.com/hypersdk/hypersdk/pkg/registry/tables"
 	"github.com/hypersdk/hypersdk/pkg/registry/vmoperation"
 )
 
@@ -66,9 +66,7 @@ var columns = []metav1.TableColumnDefinition{
 }
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{ColumnDefinitions: columns}
-	var err error
-	table.Rows, err = metatable.MetaToTableRow(obj, func(obj runtime.Object, _ metav1.Object, name, age string) ([]interface{}, error) {
+	return tables.Of(obj, columns, func(obj runtime.Object, _ metav1.Object, name, age string) ([]interface{}, error) {
 		b := schedule(obj)
 		last := "<none>"
 		if t := b.Status.LastScheduleTime; t != nil {
@@ -76,5 +74,4 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ ru
 		}
 		return []interface{}{name, b.Spec.Schedule, b.Spec.Suspend, len(b.Status.Snapshots), last, age}, nil
 	})
-	return table, err
 }

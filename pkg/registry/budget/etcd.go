@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 
-	metatable "k8s.io/apimachinery/pkg/api/meta/table"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -16,6 +15,7 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
+	"github.com/hypersdk/hypersdk/pkg/registry/tables"
 )
 
 func budget(obj runtime.Object) *hypersdk.Budget { return obj.(*hypersdk.Budget) }
@@ -58,12 +58,9 @@ var columns = []metav1.TableColumnDefinition{
 }
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{ColumnDefinitions: columns}
-	var err error
-	table.Rows, err = metatable.MetaToTableRow(obj, func(obj runtime.Object, _ metav1.Object, name, age string) ([]interface{}, error) {
+	return tables.Of(obj, columns, func(obj runtime.Object, _ metav1.Object, name, age string) ([]interface{}, error) {
 		b := budget(obj)
 		return []interface{}{name, b.Spec.Amount.String(), fmt.Sprintf("%.4g", b.Status.Spent), fmt.Sprintf("%.0f%%", b.Status.Percent),
 			fmt.Sprintf("%.4g", b.Status.Projected), b.Spec.Enforce, age}, nil
 	})
-	return table, err
 }

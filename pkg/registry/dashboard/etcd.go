@@ -6,7 +6,6 @@ package dashboard
 import (
 	"context"
 
-	metatable "k8s.io/apimachinery/pkg/api/meta/table"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -16,6 +15,7 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
+	"github.com/hypersdk/hypersdk/pkg/registry/tables"
 )
 
 func dashboard(obj runtime.Object) *hypersdk.Dashboard { return obj.(*hypersdk.Dashboard) }
@@ -57,9 +57,7 @@ var columns = []metav1.TableColumnDefinition{
 }
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{ColumnDefinitions: columns}
-	var err error
-	table.Rows, err = metatable.MetaToTableRow(obj, func(obj runtime.Object, _ metav1.Object, name, age string) ([]interface{}, error) {
+	return tables.Of(obj, columns, func(obj runtime.Object, _ metav1.Object, name, age string) ([]interface{}, error) {
 		d := dashboard(obj)
 		span := d.Spec.TimeRange.Last
 		if r := d.Spec.TimeRange; span == "" && r.Start != nil && r.End != nil {
@@ -67,5 +65,4 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ ru
 		}
 		return []interface{}{name, d.Spec.Title, len(d.Spec.Widgets), span, age}, nil
 	})
-	return table, err
 }

@@ -5,7 +5,6 @@ package idlevmpolicy
 import (
 	"context"
 
-	metatable "k8s.io/apimachinery/pkg/api/meta/table"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -15,6 +14,7 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
+	"github.com/hypersdk/hypersdk/pkg/registry/tables"
 	"github.com/hypersdk/hypersdk/pkg/registry/vmoperation"
 )
 
@@ -63,9 +63,7 @@ var columns = []metav1.TableColumnDefinition{
 }
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{ColumnDefinitions: columns}
-	var err error
-	table.Rows, err = metatable.MetaToTableRow(obj, func(obj runtime.Object, _ metav1.Object, name, age string) ([]interface{}, error) {
+	return tables.Of(obj, columns, func(obj runtime.Object, _ metav1.Object, name, age string) ([]interface{}, error) {
 		p := policy(obj)
 		window := ""
 		if p.Spec.Window != nil {
@@ -73,5 +71,4 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ ru
 		}
 		return []interface{}{name, string(p.Spec.Action), p.Spec.CPUThresholdPercent, window, len(p.Status.IdleVMs), age}, nil
 	})
-	return table, err
 }

@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	metatable "k8s.io/apimachinery/pkg/api/meta/table"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
+	"github.com/hypersdk/hypersdk/pkg/registry/tables"
 )
 
 // NewREST returns the etcd storage of placementpolicies.
@@ -99,9 +99,7 @@ var columns = []metav1.TableColumnDefinition{
 }
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{ColumnDefinitions: columns}
-	var err error
-	table.Rows, err = metatable.MetaToTableRow(obj, func(obj runtime.Object, _ metav1.Object, name, age string) ([]interface{}, error) {
+	return tables.Of(obj, columns, func(obj runtime.Object, _ metav1.Object, name, age string) ([]interface{}, error) {
 		s := obj.(*hypersdk.PlacementPolicy).Spec
 		gpu := string(s.GPUPolicy)
 		if gpu == "" {
@@ -110,7 +108,6 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ ru
 		return []interface{}{name, s.Priority, opt(s.CarbonWeight), opt(s.CostWeight), opt(s.PressureWeight), gpu, age,
 			opt(s.MaxCarbonIntensity), opt(s.MaxNodeUtilization)}, nil
 	})
-	return table, err
 }
 
 func opt(v *int32) string {

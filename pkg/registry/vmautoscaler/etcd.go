@@ -6,7 +6,6 @@ package vmautoscaler
 import (
 	"context"
 
-	metatable "k8s.io/apimachinery/pkg/api/meta/table"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -16,6 +15,7 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
+	"github.com/hypersdk/hypersdk/pkg/registry/tables"
 	"github.com/hypersdk/hypersdk/pkg/registry/vmoperation"
 )
 
@@ -69,9 +69,7 @@ var columns = []metav1.TableColumnDefinition{
 }
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{ColumnDefinitions: columns}
-	var err error
-	table.Rows, err = metatable.MetaToTableRow(obj, func(obj runtime.Object, _ metav1.Object, name, age string) ([]interface{}, error) {
+	return tables.Of(obj, columns, func(obj runtime.Object, _ metav1.Object, name, age string) ([]interface{}, error) {
 		a := autoscaler(obj)
 		n := 0
 		for _, vm := range a.Status.VirtualMachines {
@@ -81,5 +79,4 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ ru
 		}
 		return []interface{}{name, a.Spec.TargetRef.Kind + "/" + a.Spec.TargetRef.Name, string(a.Spec.UpdateMode), n, age}, nil
 	})
-	return table, err
 }

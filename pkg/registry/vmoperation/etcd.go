@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metatable "k8s.io/apimachinery/pkg/api/meta/table"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
+	"github.com/hypersdk/hypersdk/pkg/registry/tables"
 )
 
 // Admitter decides whether the caller may have an operation carried out
@@ -110,19 +109,9 @@ var columns = []metav1.TableColumnDefinition{
 }
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{ColumnDefinitions: columns}
-	if m, err := meta.ListAccessor(obj); err == nil {
-		table.ResourceVersion = m.GetResourceVersion()
-		table.Continue = m.GetContinue()
-		table.RemainingItemCount = m.GetRemainingItemCount()
-	} else if m, err := meta.CommonAccessor(obj); err == nil {
-		table.ResourceVersion = m.GetResourceVersion()
-	}
-	var err error
-	table.Rows, err = metatable.MetaToTableRow(obj, func(obj runtime.Object, m metav1.Object, name, age string) ([]interface{}, error) {
+	return tables.Of(obj, columns, func(obj runtime.Object, m metav1.Object, name, age string) ([]interface{}, error) {
 		op := obj.(*hypersdk.VMOperation)
 		return []interface{}{name, op.Spec.VMName, string(op.Spec.Type), string(op.Status.Phase),
 			fmt.Sprintf("%d%%", op.Status.Progress), age, op.Status.Message}, nil
 	})
-	return table, err
 }

@@ -239,6 +239,23 @@ func TestSendInitialEventsEndsWithBookmark(t *testing.T) {
 	}
 }
 
+// TestWatchFromNowWithoutInitialEvents: sendInitialEvents=false with no
+// version (or "0") is a watch of the changes from now on, as kube-apiserver
+// serves it, not a replay from nowhere.
+func TestWatchFromNowWithoutInitialEvents(t *testing.T) {
+	for _, rv := range []string{"", "0"} {
+		c := synced(t, 10)
+		put(t, c, vmSrc, src("a", 101, "red"))
+		w, err := c.Watch(context.Background(), nil, WatchOptions{ResourceVersion: rv, SendInitialEvents: ptr.To(false), AllowBookmarks: true})
+		if err != nil {
+			t.Fatalf("resourceVersion %q: %v", rv, err)
+		}
+		put(t, c, vmSrc, src("b", 102, "blue"))
+		assertEvent(t, recv(t, w), watch.Added, "b", "102.100") // not a, which was there before
+		w.Stop()
+	}
+}
+
 func TestSlowWatcherIsClosed(t *testing.T) {
 	c := synced(t, 100)
 	w, err := c.Watch(context.Background(), nil, WatchOptions{ResourceVersion: "100.100"})

@@ -51,12 +51,13 @@ func (c *Cache) Watch(ctx context.Context, match Predicate, opts WatchOptions) (
 				replay = append(replay, event{typ: watch.Added, obj: e.view, rv: rv})
 			}
 		}
-	default:
+	case from != nil:
 		if err := c.covered(from); err != nil {
 			return nil, err
 		}
 		replay = c.replay(from)
 	}
+	// Else sendInitialEvents=false from no version: changes from now on.
 
 	// The buffer holds the replay as well as live events, so it never blocks.
 	w := &watcher{

@@ -2,12 +2,16 @@ package operations
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 )
@@ -24,8 +28,8 @@ const (
 
 // cleanUp deletes, once an operation has ended, its temporary objects and,
 // unless it succeeded, the VM a clone had begun to make, and starts again a
-// VM a restore stopped, so a failed or cancelled operation leaves nothing
-// half done. A delete that fails is
+// VM a restore or a cold migration stopped (without the cold migration's
+// pin), so a failed or cancelled operation leaves nothing half done. A delete that fails is
 // reported in the CleanedUp condition and retried with backoff.
 func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error {
 	if meta.IsStatusConditionTrue(op.Status.Conditions, conditionCleanedUp) {
@@ -48,6 +52,13 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 			errs = append(errs, err)
 		} else if gone != "" {
 			deleted = append(deleted, gone)
+		}
+	}
+	if op.Status.Phase != v1alpha1.VMOperationSucceeded && op.Spec.Type == v1alpha1.VMOperationMigrate {
+		if did, err := e.rollBackColdMigration(ctx, op); err != nil {
+			errs = append(errs, err)
+		} else if did != "" {
+			deleted = append(deleted, did)
 		}
 	}
 	if op.Status.Phase != v1alpha1.VMOperationSucceeded && op.Spec.Type == v1alpha1.VMOperationRestore {
@@ -119,4 +130,58 @@ func (e *Executor) rollBackClone(ctx context.Context, op *v1alpha1.VMOperation) 
 		return "", fmt.Errorf("deleting the half-made clone %s/%s: %w", target.Namespace, target.Name, err)
 	}
 	return "VirtualMachine " + target.Namespace + "/" + target.Name, nil
+}
+
+// rollBackColdMigration undoes what a failed or cancelled cold migration
+// did to the VM: the pin to the target node comes off, so the VM may run
+// anywhere again, and a VM it stopped is started, in one patch. It returns
+// what it did.
+func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOperation) (string, error) {
+	pin, stopped := recorded(op, "Node", "target"), recorded(op, "VirtualMachine", roleRestart) != nil
+	if pin == nil && !stopped {
+		return "", nil
+	}
+	vms := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace)
+	vm, err := vms.Get(ctx, op.Spec.VMName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading VM %s after its cold migration ended: %w", op.Spec.VMName, err)
+	}
+	spec := map[string]any{}
+	var did []string
+	if pin != nil && vm.Spec.Template != nil && vm.Spec.Template.Spec.NodeSelector[hostnameLabel] == pin.Name {
+		spec["template"] = map[string]any{"spec": map[string]any{"nodeSelector": map[string]any{hostnameLabel: nil}}}
+		did = append(did, "unpinned VM "+op.Spec.VMName+" from "+pin.Name)
+	}
+	if stopped {
+		spec["running"], spec["runStrategy"] = nil, kvv1.RunStrategyAlways
+		did = append(did, "started VM "+op.Spec.VMName+" again")
+	}
+	if len(did) == 0 {
+		return "", nil
+	}
+	patch, err := json.Marshal(map[string]any{"spec": spec})
+	if err != nil {
+		return "", err
+	}
+	if _, err := vms.Patch(ctx, op.Spec.VMName, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("undoing the cold migration of VM %s: %w", op.Spec.VMName, err)
+	}
+	// An instance made while pinned keeps the pin: one that never got to
+	// run there goes, so KubeVirt makes it again from the unpinned template.
+	vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
+	if err != nil {
+		return "", err
+	}
+	if vmi != nil && pin != nil && !running(vmi) && vmi.Spec.NodeSelector[hostnameLabel] == pin.Name {
+		uid := vmi.UID
+		err := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(op.Namespace).Delete(ctx, vmi.Name,
+			metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return "", fmt.Errorf("replacing the instance of VM %s pinned to %s: %w", op.Spec.VMName, pin.Name, err)
+		}
+	}
+	return strings.Join(did, " and "), nil
 }

@@ -16,8 +16,9 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 )
 
-// roleRestart records that a restore in place stopped a running VM, so the
-// VM is started again when the restore ends, however it ends.
+// roleRestart records that a restore in place or a cold migration stopped
+// a running VM, so the VM is started again when the operation ends, however
+// it ends.
 const roleRestart = "restart"
 
 // checkRestore: the snapshot must exist, be of this VM and be ready to use;

@@ -268,6 +268,11 @@ func (e *Executor) coldMigrate(ctx context.Context, op *v1alpha1.VMOperation, vm
 		p, msg := instanceProgress(vmi)
 		return step{progress: 50 + p*4/10, message: msg}, nil
 	case vmi != nil:
+		if recorded(op, "VirtualMachine", roleRestart) == nil {
+			record(op, v1alpha1.ResourceReference{Kind: "VirtualMachine", APIVersion: kvv1.GroupVersion.String(),
+				Namespace: op.Namespace, Name: op.Spec.VMName, Role: roleRestart})
+			return step{progress: 15, message: "stopping for a cold migration"}, nil // persist the record before acting
+		}
 		if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.RunStrategyHalted); err != nil {
 			return vmGone(err)
 		}

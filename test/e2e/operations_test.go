@@ -3,11 +3,14 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
 
@@ -171,6 +175,70 @@ func TestOperationsMigrate(t *testing.T) {
 	if got := runningVMI(t, ns, "pinned", moved.UID).Status.NodeName; got != want {
 		t.Errorf("cold migration with nodeSelector kubernetes.io/hostname=%s ended on %s", want, got)
 	}
+}
+
+// TestOperationsColdMigrationCancelled: a cold migration whose VM cannot
+// start on the target (a taint it does not tolerate, which the precheck does
+// not look at) waits there stopped and pinned; cancelled, it takes the pin
+// off and starts the VM again, so it runs where it can.
+func TestOperationsColdMigrationCancelled(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "ops-cold-cancel")
+	createRWOVM(t, ns, "stuck")
+	before := runningVMI(t, ns, "stuck", "")
+	target := ns + "-blocked"
+	typ := fleet.General[1]
+	addNode(t, fleet.Node{Name: target, Zone: fleet.Zones[1], Type: typ, Price: typ.Price}, func(n *corev1.Node) {
+		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: "hypersdk.io/e2e-blocked", Value: ns, Effect: corev1.TaintEffectNoSchedule})
+	})
+	code, op, err := post(t, env.HyperSDK, ns, "stuck", "migrate", map[string]interface{}{"allowColdMigration": true, "targetNode": target}, false)
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("POST stuck/migrate: %d %v", code, err)
+	}
+	vms := env.KubeVirt.KubevirtV1().VirtualMachines(ns)
+	framework.Eventually(t, "stuck stopped and pinned to "+target, func(ctx context.Context) (bool, error) {
+		vm, err := vms.Get(ctx, "stuck", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		vmi, err := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "stuck", metav1.GetOptions{})
+		if err == nil && vmi.Status.Phase == kvv1.Running {
+			got, _ := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, op.Name, metav1.GetOptions{})
+			return false, fmt.Errorf("stuck runs on %s; operation %s %d%%: %s", vmi.Status.NodeName, got.Status.Phase, got.Status.Progress, got.Status.Message)
+		}
+		return vm.Spec.Template.Spec.NodeSelector["kubernetes.io/hostname"] == target, nil
+	})
+	ops := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns)
+	cur, err := ops.Get(ctx, op.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.Cancel = true
+	if _, err := ops.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the cancelled cold migration undone: stuck unpinned and running", func(ctx context.Context) (bool, error) {
+		got, err := ops.Get(ctx, op.Name, metav1.GetOptions{})
+		if err != nil || got.Status.Phase != v1alpha1.VMOperationCancelled {
+			return false, errors.Join(err, fmt.Errorf("operation %s", got.Status.Phase))
+		}
+		vm, err := vms.Get(ctx, "stuck", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if pin, ok := vm.Spec.Template.Spec.NodeSelector["kubernetes.io/hostname"]; ok {
+			return false, fmt.Errorf("still pinned to %s", pin)
+		}
+		vmi, err := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "stuck", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if vmi.UID == before.UID || vmi.Status.Phase != kvv1.Running || vmi.Status.NodeName == target {
+			return false, fmt.Errorf("instance %s %s on %q", vmi.UID, vmi.Status.Phase, vmi.Status.NodeName)
+		}
+		return true, nil
+	})
 }
 
 // lastOtherNode is the last schedulable node by name, other than not and

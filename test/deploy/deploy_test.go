@@ -28,6 +28,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/autoscaler"
+	"github.com/hypersdk/hypersdk/pkg/carbonscaler"
 	"github.com/hypersdk/hypersdk/pkg/placementrecord"
 	"github.com/hypersdk/hypersdk/pkg/sandbox"
 	"github.com/hypersdk/hypersdk/test/framework"
@@ -468,6 +469,41 @@ func TestHistoryRecordedByTheController(t *testing.T) {
 	// says so. Anything else (a refused history read, a missing VM) fails.
 	if cond.Reason != "Recommended" && cond.Reason != "NoUsageSamples" {
 		t.Errorf("autoscaler condition %s: %s: %s", cond.Type, cond.Reason, cond.Message)
+	}
+}
+
+// TestCarbonScalingPolicyActedOnAsDeployed: the shipped controller runs
+// the carbon scaler (it runs every default controller but the recorder).
+// The CarbonScalingPolicy example is evaluated: its status says when, and
+// whether the intensity it needs could be read.
+func TestCarbonScalingPolicyActedOnAsDeployed(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	raw, err := os.ReadFile(filepath.Join(framework.RepoRoot(), "artifacts", "examples", "carbon-scaling-policy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var policy v1alpha1.CarbonScalingPolicy
+	if err := yaml.UnmarshalStrict(raw, &policy); err != nil {
+		t.Fatal(err)
+	}
+	policy.Name = "deploy-carbon-scaling"
+	policies := env.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies()
+	if _, err := policies.Create(ctx, &policy, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = policies.Delete(context.Background(), policy.Name, metav1.DeleteOptions{}) })
+	// The shipped interval is a minute: wait for two passes at most.
+	var last *v1alpha1.CarbonScalingPolicy
+	err = wait.PollUntilContextTimeout(ctx, 2*time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
+		last, err = policies.Get(ctx, policy.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return last.Status.LastEvaluated != nil && meta.FindStatusCondition(last.Status.Conditions, carbonscaler.ConditionReady) != nil, nil
+	})
+	if err != nil {
+		t.Fatalf("the carbon scaling policy was never evaluated: %v; status %+v", err, last.Status)
 	}
 }
 

@@ -139,8 +139,12 @@ func (s *Scheduler) copySnapshot(ctx context.Context, ns, name string, p *peer) 
 	}
 	created, err := remote.VirtualMachineSnapshots(p.ns).Create(ctx, copied, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
-		if created, err = remote.VirtualMachineSnapshots(p.ns).Get(ctx, snap.Name, metav1.GetOptions{}); err == nil &&
-			created.Status != nil && ptr.Deref(created.Status.ReadyToUse, false) {
+		created, err = remote.VirtualMachineSnapshots(p.ns).Get(ctx, snap.Name, metav1.GetOptions{})
+		if err == nil && created.Annotations[ReplicatedFromAnnotation] != ns+"/"+name {
+			// Another namespace's (or a person's) snapshot of that name.
+			return fmt.Errorf("snapshot %s in namespace %s of %s is not a copy of %s/%s", name, p.ns, p.host, ns, name)
+		}
+		if err == nil && created.Status != nil && ptr.Deref(created.Status.ReadyToUse, false) {
 			return nil
 		}
 	}
@@ -169,8 +173,8 @@ func (s *Scheduler) unreplicate(ctx context.Context, b *v1alpha1.BackupSchedule,
 	if err != nil {
 		return fmt.Errorf("reading the copy of snapshot %s on %s: %w", name, p.host, err)
 	}
-	if snap.Annotations[ReplicatedFromAnnotation] == "" {
-		return nil // not a copy of ours: left alone
+	if snap.Annotations[ReplicatedFromAnnotation] != b.Namespace+"/"+name {
+		return nil // not a copy of this snapshot (another namespace's of the same name): left alone
 	}
 	if snap.Status != nil && snap.Status.VirtualMachineSnapshotContentName != nil {
 		err := remote.VirtualMachineSnapshotContents(p.ns).Delete(ctx, *snap.Status.VirtualMachineSnapshotContentName, metav1.DeleteOptions{})

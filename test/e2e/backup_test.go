@@ -505,12 +505,38 @@ func TestBackupReplication(t *testing.T) {
 		t.Errorf("the copy's content: %+v, %v; want the original's %s, of db", content, err, *original.Status.VirtualMachineSnapshotContentName)
 	}
 	// keepLast 1: the next run prunes the first snapshot, here and there.
-	framework.Eventually(t, "the first snapshot pruned on both clusters", func(ctx context.Context) (bool, error) {
-		_, here := env.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ns).Get(ctx, first, metav1.GetOptions{})
-		_, there := peerKV.SnapshotV1beta1().VirtualMachineSnapshots("dr-"+ns).Get(ctx, first, metav1.GetOptions{})
+	// Not a copy whose annotation names another original, such as another
+	// namespace's snapshot of the same name replicated to the same place:
+	// the first's copy is made to look like one, and stays.
+	copied.Annotations[backup.ReplicatedFromAnnotation] = "elsewhere/" + first
+	if _, err := peerKV.SnapshotV1beta1().VirtualMachineSnapshots("dr-"+ns).Update(ctx, copied, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var second string
+	framework.Eventually(t, "the first snapshot pruned here, and a second replicated and pruned on both clusters", func(ctx context.Context) (bool, error) {
+		if _, err := env.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ns).Get(ctx, first, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return false, err
+		}
+		if second == "" {
+			b, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(ctx, "offsite", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			for _, s := range b.Status.Snapshots {
+				if s.Replicated && s.Name != first {
+					second = s.Name
+				}
+			}
+			return false, nil
+		}
+		_, here := env.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ns).Get(ctx, second, metav1.GetOptions{})
+		_, there := peerKV.SnapshotV1beta1().VirtualMachineSnapshots("dr-"+ns).Get(ctx, second, metav1.GetOptions{})
 		return apierrors.IsNotFound(here) && apierrors.IsNotFound(there), nil
 	})
 	setSuspend(t, ns, "offsite", true)
+	if _, err := peerKV.SnapshotV1beta1().VirtualMachineSnapshots("dr-"+ns).Get(ctx, first, metav1.GetOptions{}); err != nil {
+		t.Errorf("the copy of %s naming another original was deleted with the original: %v", first, err)
+	}
 
 	// A schedule whose author may write schedules (hypersdk:edit) but not
 	// read Secrets replicates nothing.

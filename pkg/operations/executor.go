@@ -42,8 +42,11 @@ const (
 	// maxAttempts bounds the retries of an error the executor cannot tell
 	// will pass: after that many failed passes in a row the operation fails
 	// with the error (about a minute with the queue's backoff).
-	maxAttempts              = 12
-	ownerAnnotation          = "hypersdk.io/operation"
+	maxAttempts     = 12
+	ownerAnnotation = "hypersdk.io/operation"
+	// ownerUIDAnnotation tells the objects of an operation from those an
+	// earlier operation of the same name left behind.
+	ownerUIDAnnotation       = "hypersdk.io/operation-uid"
 	linkedCloneAnnotation    = "hypersdk.io/linked-clone-of"
 	snapshotDescriptionAnnot = "hypersdk.io/description"
 )

@@ -185,7 +185,23 @@ func (e *Executor) migrate(ctx context.Context, op *v1alpha1.VMOperation) (step,
 	}
 	migs := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(op.Namespace)
 	name := kubevirtName(op)
+	if recorded(op, "VirtualMachineInstanceMigration", "migration") == nil {
+		// Recorded before it is made, so a cancel always finds it, even
+		// when the status write after the create would have failed.
+		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineInstanceMigration", APIVersion: kvv1.GroupVersion.String(),
+			Namespace: op.Namespace, Name: name, Role: "migration"})
+		return step{progress: 5, message: "requesting the migration"}, nil
+	}
 	mig, err := migs.Get(ctx, name, metav1.GetOptions{})
+	if err == nil && mig.Annotations[ownerUIDAnnotation] != "" && mig.Annotations[ownerUIDAnnotation] != string(op.UID) {
+		// Left by an earlier operation of the same name: its result is not
+		// this one's. It goes, and the next pass makes this one's.
+		uid := mig.UID
+		if err := migs.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
+			return step{}, fmt.Errorf("deleting the migration an earlier operation %s left: %w", op.Name, err)
+		}
+		return step{progress: 5, message: "requesting the migration"}, nil
+	}
 	if apierrors.IsNotFound(err) {
 		selector := map[string]string{}
 		for k, v := range op.Spec.Migrate.NodeSelector {
@@ -194,15 +210,14 @@ func (e *Executor) migrate(ctx context.Context, op *v1alpha1.VMOperation) (step,
 		if op.Spec.Migrate.TargetNode != "" {
 			selector[hostnameLabel] = op.Spec.Migrate.TargetNode
 		}
-		mig, err = migs.Create(ctx, &kvv1.VirtualMachineInstanceMigration{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{ownerAnnotation: op.Name}},
-			Spec:       kvv1.VirtualMachineInstanceMigrationSpec{VMIName: op.Spec.VMName, AddedNodeSelector: selector},
+		_, err = migs.Create(ctx, &kvv1.VirtualMachineInstanceMigration{
+			ObjectMeta: metav1.ObjectMeta{Name: name,
+				Annotations: map[string]string{ownerAnnotation: op.Name, ownerUIDAnnotation: string(op.UID)}},
+			Spec: kvv1.VirtualMachineInstanceMigrationSpec{VMIName: op.Spec.VMName, AddedNodeSelector: selector},
 		}, metav1.CreateOptions{})
 		if err != nil {
 			return step{}, fmt.Errorf("creating migration: %w", err)
 		}
-		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineInstanceMigration", APIVersion: kvv1.GroupVersion.String(),
-			Namespace: op.Namespace, Name: name, UID: mig.UID, Role: "migration"})
 		return step{progress: 5, message: "migration created"}, nil
 	}
 	if err != nil {

@@ -241,6 +241,47 @@ func TestOperationsColdMigrationCancelled(t *testing.T) {
 	})
 }
 
+// TestOperationsNameReused: a Migrate operation made with the name of an
+// earlier one, deleted, whose KubeVirt migration is still there, migrates
+// its own VM instead of taking the earlier migration's success for its own.
+func TestOperationsNameReused(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "ops-name-reused")
+	createKubeVirtVM(t, ns, kubevirtVM("a", 1, "1Gi", nil))
+	createKubeVirtVM(t, ns, kubevirtVM("b", 1, "1Gi", nil))
+	runningVMI(t, ns, "a", "")
+	before := runningVMI(t, ns, "b", "")
+	ops := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns)
+	migrate := func(vm string) *v1alpha1.VMOperation {
+		op, err := ops.Create(ctx, &v1alpha1.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: "move"},
+			Spec: v1alpha1.VMOperationSpec{VMName: vm, Type: v1alpha1.VMOperationMigrate}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return follow(t, op, v1alpha1.VMOperationSucceeded)
+	}
+	migrate("a")
+	if err := ops.Delete(ctx, "move", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "operation move gone", func(ctx context.Context) (bool, error) {
+		_, err := ops.Get(ctx, "move", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	if _, err := env.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(ns).Get(ctx, "hypersdk-move", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the first operation's migration: %v; the case is an earlier migration still there", err)
+	}
+	migrate("b")
+	after, err := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "b", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Status.NodeName == before.Status.NodeName {
+		t.Errorf("the second operation named move succeeded, but b is still on %s", before.Status.NodeName)
+	}
+}
+
 // lastOtherNode is the last schedulable node by name, other than not and
 // the GPU servers.
 func lastOtherNode(t *testing.T, not string) string {

@@ -27,6 +27,7 @@ const RootDiskName = "rootdisk"
 func View(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance) *hypersdk.VirtualMachine {
 	out := &hypersdk.VirtualMachine{}
 	meta := vm.ObjectMeta.DeepCopy()
+	annotations, managed := splitManagedFields(meta.Annotations)
 	out.ObjectMeta = metav1.ObjectMeta{
 		Name:              meta.Name,
 		Namespace:         meta.Namespace,
@@ -35,7 +36,8 @@ func View(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance) *hypersdk.V
 		CreationTimestamp: meta.CreationTimestamp,
 		DeletionTimestamp: meta.DeletionTimestamp,
 		Labels:            meta.Labels,
-		Annotations:       meta.Annotations,
+		Annotations:       annotations,
+		ManagedFields:     managed,
 	}
 	created := meta.CreationTimestamp
 	if vm.Spec.Template != nil {
@@ -205,13 +207,17 @@ func Phase(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance, running bo
 
 // NewVirtualMachine builds the KubeVirt VirtualMachine for a view being created.
 func NewVirtualMachine(view *hypersdk.VirtualMachine) (*kvv1.VirtualMachine, error) {
+	annotations, err := joinManagedFields(view.Annotations, view.ManagedFields)
+	if err != nil {
+		return nil, err
+	}
 	vm := &kvv1.VirtualMachine{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:         view.Name,
 			GenerateName: view.GenerateName,
 			Namespace:    view.Namespace,
 			Labels:       view.Labels,
-			Annotations:  view.Annotations,
+			Annotations:  annotations,
 		},
 		Spec: kvv1.VirtualMachineSpec{
 			Template: &kvv1.VirtualMachineInstanceTemplateSpec{

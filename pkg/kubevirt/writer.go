@@ -95,7 +95,11 @@ func (w *Writer) Update(ctx context.Context, view *hypersdk.VirtualMachine, seen
 		if current := Version(vm); seen > 0 && current > seen {
 			return stale(view.Name, seen, current)
 		}
-		vm.Labels, vm.Annotations = view.Labels, view.Annotations
+		annotations, err := joinManagedFields(view.Annotations, view.ManagedFields)
+		if err != nil {
+			return err
+		}
+		vm.Labels, vm.Annotations = view.Labels, annotations
 		if err := ApplySpec(vm, &view.Spec); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -15,12 +16,14 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
 
@@ -155,6 +158,58 @@ func TestVirtualMachineWriteThrough(t *testing.T) {
 		_, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "db", metav1.GetOptions{})
 		return err != nil && strings.Contains(err.Error(), "not found"), nil
 	})
+}
+
+// TestServerSideApplyCreatesVM: kubectl apply --server-side of the shipped
+// example VM creates it (the apply of an object that is not there is a
+// create, as for every kind kube-apiserver serves), a dry run creates
+// nothing, applying it again changes nothing, and applying a changed
+// manifest changes the VM: the view's managedFields are kept.
+func TestServerSideApplyCreatesVM(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "ssa")
+	example := filepath.Join(framework.RepoRoot(), "artifacts", "examples", "vm.yaml")
+	if out, err := env.Kubectl(t, "apply", "--server-side", "--dry-run=server", "-n", ns, "-f", example); err != nil {
+		t.Fatalf("a server-side dry-run apply of a VM that is not there: %v\n%s", err, out)
+	}
+	if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "fedora", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the dry run made a KubeVirt VM: %v", err)
+	}
+	for range 2 {
+		if out, err := env.Kubectl(t, "apply", "--server-side", "-n", ns, "-f", example); err != nil {
+			t.Fatalf("kubectl apply --server-side: %v\n%s", err, out)
+		}
+	}
+	kvm, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "fedora", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the applied VM was not created: %v", err)
+	}
+	if cpu := kvm.Spec.Template.Spec.Domain.CPU; cpu == nil || cpu.Sockets*max(cpu.Cores, 1)*max(cpu.Threads, 1) != 2 || kvm.Labels["app"] != "demo" {
+		t.Errorf("the applied VM: CPU %+v labels %v, want the example's 2 vCPUs and app=demo", cpu, kvm.Labels)
+	}
+	// The fields are the applier's: a changed value applies without a
+	// conflict, and a field left out of the manifest goes.
+	raw, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := filepath.Join(t.TempDir(), "vm.yaml")
+	manifest := strings.Replace(strings.Replace(string(raw), "cpus: 2", "cpus: 4", 1), "  labels:\n    app: demo\n", "", 1)
+	if err := os.WriteFile(changed, []byte(manifest), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := env.Kubectl(t, "apply", "--server-side", "-n", ns, "-f", changed); err != nil {
+		t.Fatalf("kubectl apply --server-side of a changed manifest: %v\n%s", err, out)
+	}
+	vm, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Get(ctx, "fedora", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vm.Spec.CPUs != 4 || vm.Labels["app"] != "" || len(vm.ManagedFields) == 0 || vm.Annotations[kubevirt.ManagedFieldsAnnotation] != "" {
+		t.Errorf("after applying cpus 4 without the label: cpus %d, labels %v, managedFields %v, annotations %v; want 4, no app label, the applier's fields kept apart",
+			vm.Spec.CPUs, vm.Labels, vm.ManagedFields, vm.Annotations)
+	}
 }
 
 // TestSelectorsFilterOnServer: field and label selectors are applied by the

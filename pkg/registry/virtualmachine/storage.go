@@ -198,11 +198,20 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 // VirtualMachine's current version, or the answer is 409 Conflict. Like
 // kube-apiserver's own storage, a change computed from a view the cache had
 // not brought up to date yet (a patch applies to what the cache holds) is
-// computed again once it has, rather than refused.
-func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc,
-	updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+// computed again once it has, rather than refused. A server-side apply
+// (forceAllowCreate) of a VM that is not there creates it.
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
+	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	for attempt := 0; ; attempt++ {
 		oldObj, err := r.Get(ctx, name, nil)
+		if apierrors.IsNotFound(err) && forceAllowCreate {
+			obj, err := objInfo.UpdatedObject(ctx, r.New())
+			if err != nil {
+				return nil, false, err
+			}
+			created, err := r.Create(ctx, obj, createValidation, &metav1.CreateOptions{DryRun: options.DryRun, FieldManager: options.FieldManager})
+			return created, err == nil, err
+		}
 		if err != nil {
 			return nil, false, err
 		}

@@ -2,9 +2,12 @@ package history
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 func TestValidate(t *testing.T) {
@@ -84,5 +87,17 @@ func TestTrends(t *testing.T) {
 	}
 	if got := Trends(nil); got != (Trend{}) {
 		t.Fatalf("Trends(nil) = %+v, want zero", got)
+	}
+}
+
+// TestAsStatus: a store that cannot answer is 503 (clients retry), through
+// any wrapping; other errors are left as they are.
+func TestAsStatus(t *testing.T) {
+	if err := AsStatus(fmt.Errorf("querying: %w", ErrUnavailable)); !apierrors.IsServiceUnavailable(err) {
+		t.Errorf("an unavailable store: %v, want 503", err)
+	}
+	other := errors.New("other")
+	if err := AsStatus(other); err != other {
+		t.Errorf("another error became %v", err)
 	}
 }

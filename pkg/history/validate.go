@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // MaxPoints is the default limit on evaluation times per query: Prometheus'
@@ -29,6 +31,16 @@ var ErrUnsupported = errors.New("not supported by this history backend")
 // ErrUnavailable wraps the error of a store that cannot answer now (its file
 // or server is missing): an error, never an empty answer.
 var ErrUnavailable = errors.New("history store unavailable")
+
+// AsStatus is err as an API server answers it: 503 Service Unavailable for
+// a store that cannot answer now, so clients retry and operators see why,
+// rather than a bare 500; any other error as it is.
+func AsStatus(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return apierrors.NewServiceUnavailable(err.Error())
+	}
+	return err
+}
 
 // Validate checks q as an API server should before querying a store with
 // that retention, at time now: a range that ends after it starts and does

@@ -18,11 +18,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/gpu"
+	"github.com/hypersdk/hypersdk/pkg/placementrecord"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
@@ -88,6 +90,33 @@ func placement(t *testing.T, ns, name string) *v1alpha1.VirtualMachinePlacement 
 		return got.Decision != nil || got.Degraded, nil
 	})
 	return p
+}
+
+// TestPlacementRecordUnreadable: whoever may annotate a launcher pod can
+// break its placement record; virtualmachines/placement then answers that
+// the record cannot be read (Degraded), not 500.
+func TestPlacementRecordUnreadable(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "placement-unreadable")
+	createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
+	runningVMI(t, ns, "vm", "")
+	pods := launcherPods(t, ns, "vm")
+	if len(pods) != 1 {
+		t.Fatalf("%d launcher pods, want 1", len(pods))
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"{not json"}}}`, placementrecord.Annotation)
+	if _, err := env.Kube.CoreV1().Pods(ns).Patch(ctx, pods[0].Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := &v1alpha1.VirtualMachinePlacement{}
+	if err := env.HyperSDK.HypersdkV1alpha1().RESTClient().Get().Namespace(ns).Resource("virtualmachines").
+		Name("vm").SubResource("placement").Do(ctx).Into(got); err != nil {
+		t.Fatalf("placement of a pod with a broken record: %v, want an answer saying so", err)
+	}
+	if !got.Degraded || got.Decision != nil || !strings.Contains(got.Message, "cannot be read") {
+		t.Errorf("placement of a pod with a broken record: degraded %v, decision %v, message %q", got.Degraded, got.Decision, got.Message)
+	}
 }
 
 // decision reads the VM's placement decision, failing if it was placed

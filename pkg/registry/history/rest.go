@@ -97,15 +97,6 @@ func (r *VMREST) NewConnectOptions() (runtime.Object, bool, string) {
 	return &hypersdk.VirtualMachineHistoryOptions{}, false, ""
 }
 
-// storeError is 503 Service Unavailable for a store that cannot answer now,
-// so clients retry and operators see why, rather than a bare 500.
-func storeError(err error) error {
-	if errors.Is(err, history.ErrUnavailable) {
-		return apierrors.NewServiceUnavailable(err.Error())
-	}
-	return err
-}
-
 // Connect answers the VM's history. Every error is returned before the
 // handler runs, so clients get a Kubernetes Status.
 func (r *VMREST) Connect(ctx context.Context, name string, options runtime.Object, _ rest.Responder) (http.Handler, error) {
@@ -124,7 +115,7 @@ func (r *VMREST) Connect(ctx context.Context, name string, options runtime.Objec
 	}
 	series, err := r.cfg.Store.QueryVM(ctx, req.query)
 	if err != nil {
-		return nil, storeError(fmt.Errorf("querying history of VM %s/%s: %w", namespace, name, err))
+		return nil, history.AsStatus(fmt.Errorf("querying history of VM %s/%s: %w", namespace, name, err))
 	}
 	obj := &hypersdk.VirtualMachineHistory{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
@@ -159,7 +150,7 @@ func (r *ClusterREST) Connect(ctx context.Context, name string, options runtime.
 	}
 	series, err := r.clusterSeries(ctx, req.query)
 	if err != nil {
-		return nil, storeError(fmt.Errorf("querying cluster history: %w", err))
+		return nil, history.AsStatus(fmt.Errorf("querying cluster history: %w", err))
 	}
 	obj := &hypersdk.ClusterHistory{
 		ObjectMeta: metav1.ObjectMeta{Name: name},

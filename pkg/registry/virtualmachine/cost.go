@@ -106,7 +106,7 @@ func (r *CostREST) CostOf(ctx context.Context, vm *hypersdk.VirtualMachine, now 
 	month := history.MonthStart(now)
 	cost, carbonGrams, err := r.recorded(ctx, namespace, name, month, now)
 	if err != nil {
-		return nil, err
+		return nil, history.AsStatus(err)
 	}
 	created := vm.CreationTimestamp.Time
 	out.MonthToDate, out.CarbonGramsMonthToDate = history.Integrate(cost, created), history.Integrate(carbonGrams, created)

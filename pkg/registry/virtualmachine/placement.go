@@ -72,7 +72,11 @@ func (r *PlacementREST) Get(ctx context.Context, name string, _ *metav1.GetOptio
 	d, ok, err := placementrecord.Decode(newest.Annotations)
 	switch {
 	case err != nil:
-		return nil, err
+		// Anyone who may annotate the pod can break the record: the
+		// answer says so, as for a pod placed without the extender.
+		out.Degraded = true
+		out.Message = fmt.Sprintf("pod %s on %s carries a placement record that cannot be read: %v", newest.Name, newest.Spec.NodeName, err)
+		return out, nil
 	case !ok:
 		out.Degraded = true
 		out.Message = fmt.Sprintf("pod %s was placed on %s without HyperSDK's scheduler extender", newest.Name, newest.Spec.NodeName)

@@ -210,6 +210,29 @@ func dockerfileTargets(t *testing.T) map[string]*target {
 	return targets
 }
 
+// TestReplicasSpreadOverNodes: in every layout, every workload asks for
+// its replicas on different nodes (a spread over kubernetes.io/hostname of
+// its own pods), so two controllers, extenders, schedulers, API servers or
+// etcd members do not all go down with one node. The disruption budgets
+// guard against drains only.
+func TestReplicasSpreadOverNodes(t *testing.T) {
+	for _, dir := range layouts {
+		objs := render(t, dir)
+		for name, pod := range objs.pods {
+			spread := slices.ContainsFunc(pod.Spec.TopologySpreadConstraints, func(c corev1.TopologySpreadConstraint) bool {
+				if c.TopologyKey != corev1.LabelHostname || c.LabelSelector == nil {
+					return false
+				}
+				sel, err := metav1.LabelSelectorAsSelector(c.LabelSelector)
+				return err == nil && !sel.Empty() && sel.Matches(labels.Set(pod.Labels))
+			})
+			if !spread {
+				t.Errorf("%s: %s has no spread of its pods over kubernetes.io/hostname", dir, name)
+			}
+		}
+	}
+}
+
 // TestImagesMatchTheDockerfile: every HyperSDK image the manifests run has
 // a Dockerfile target on a distroless static base, as nonroot, whose binary
 // and entrypoint are what the sandbox's host node runs for that image; and

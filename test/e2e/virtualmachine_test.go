@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -209,6 +210,27 @@ func TestServerSideApplyCreatesVM(t *testing.T) {
 	if vm.Spec.CPUs != 4 || vm.Labels["app"] != "" || len(vm.ManagedFields) == 0 || vm.Annotations[kubevirt.ManagedFieldsAnnotation] != "" {
 		t.Errorf("after applying cpus 4 without the label: cpus %d, labels %v, managedFields %v, annotations %v; want 4, no app label, the applier's fields kept apart",
 			vm.Spec.CPUs, vm.Labels, vm.ManagedFields, vm.Annotations)
+	}
+	// kubectl diff (a dry-run apply) shows what an apply would change and
+	// nothing else: not the status, not the resourceVersion (the
+	// generation moves with the spec, as kube-apiserver's does).
+	if out, err := env.Kubectl(t, "diff", "--server-side", "-n", ns, "-f", changed); err != nil {
+		t.Errorf("kubectl diff of the manifest just applied: %v\n%s", err, out)
+	}
+	bigger := filepath.Join(t.TempDir(), "vm.yaml")
+	if err := os.WriteFile(bigger, []byte(strings.Replace(manifest, "cpus: 4", "cpus: 6", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := env.Kubectl(t, "diff", "--server-side", "-n", ns, "-f", bigger)
+	var changes []string
+	for _, line := range strings.Split(out, "\n") {
+		if (strings.HasPrefix(line, "-") || strings.HasPrefix(line, "+")) && !strings.HasPrefix(line, "---") && !strings.HasPrefix(line, "+++") &&
+			!strings.HasPrefix(strings.TrimSpace(line[1:]), "generation:") {
+			changes = append(changes, line[:1]+strings.TrimSpace(line[1:]))
+		}
+	}
+	if err == nil || !reflect.DeepEqual(changes, []string{"-cpus: 4", "+cpus: 6"}) {
+		t.Errorf("kubectl diff of cpus 4 to 6: %v, changes %q, want only the cpus line\n%s", err, changes, out)
 	}
 }
 

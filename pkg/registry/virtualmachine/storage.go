@@ -247,10 +247,24 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 			return nil, false, err
 		}
 		if len(options.DryRun) > 0 {
-			return updated, false, nil
+			return dryRunView(old, vm, updated), false, nil
 		}
 		return r.written(ctx, updated, version), false, nil
 	}
+}
+
+// dryRunView is what a dry-run update answers: the VM as it is (status,
+// resourceVersion), with the metadata, spec and generation the update would
+// write, so kubectl diff shows only what the update changes. written is the
+// view of the KubeVirt VM the dry run returned, made without the instance:
+// whether the VM runs is the request's.
+func dryRunView(old, requested, written *hypersdk.VirtualMachine) *hypersdk.VirtualMachine {
+	out := old.DeepCopy()
+	out.Labels, out.Annotations, out.ManagedFields = written.Labels, written.Annotations, written.ManagedFields
+	out.Generation = written.Generation
+	out.Spec = *written.Spec.DeepCopy()
+	out.Spec.Running = requested.Spec.Running
+	return out
 }
 
 // seenVersion is the KubeVirt VirtualMachine version a resourceVersion the

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -366,6 +367,42 @@ func TestChunkedTablesEveryKind(t *testing.T) {
 				t.Errorf("kubectl get %s --chunk-size=1 leaves out %s:\n%s", resource, name, out)
 			}
 		}
+	}
+}
+
+// TestStatusWritesKeepTheirFieldManager: a write to a policy's status is
+// recorded in its managedFields (subresource status), as for every kind
+// kube-apiserver serves, so server-side apply of the status can track who
+// owns what.
+func TestStatusWritesKeepTheirFieldManager(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "status-managers")
+	raw, err := os.ReadFile(filepath.Join(framework.RepoRoot(), "artifacts", "examples", "budget.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b v1alpha1.Budget
+	if err := yaml.UnmarshalStrict(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	budgets := env.HyperSDK.HypersdkV1alpha1().Budgets(ns)
+	created, err := budgets.Create(ctx, &b, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created.Status.Spent = 1
+	if _, err := budgets.UpdateStatus(ctx, created, metav1.UpdateOptions{FieldManager: "e2e-status-writer"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := budgets.Get(ctx, b.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(got.ManagedFields, func(m metav1.ManagedFieldsEntry) bool {
+		return m.Manager == "e2e-status-writer" && m.Subresource == "status"
+	}) {
+		t.Errorf("managedFields after a status write by e2e-status-writer: %+v", got.ManagedFields)
 	}
 }
 

@@ -148,7 +148,16 @@ func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 type statusStrategy struct{ strategy }
 
 func (s statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		s.kind.CopySpec(obj, old)
+		return
+	}
+	// The field manager has already added the status writer's entry: it
+	// stays, as CustomResourceDefinitions' status strategy keeps it.
+	managed := m.GetManagedFields()
 	s.kind.CopySpec(obj, old)
+	m.SetManagedFields(managed)
 }
 
 func (statusStrategy) ValidateUpdate(context.Context, runtime.Object, runtime.Object) field.ErrorList {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strconv"
 	"time"
@@ -309,24 +310,22 @@ func (s *Scheduler) start(ctx context.Context, b *v1alpha1.BackupSchedule, st *v
 	}
 	for len(st.Pending) > 0 && busy < limit {
 		vm := st.Pending[0]
-		name := snapshotName(b.Name, vm, st.LastScheduleTime.Time)
 		if err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "create",
 			Group: "hypersdk.io", Resource: "virtualmachines", Subresource: "snapshot", Name: vm}); err != nil {
 			return err
 		}
-		op := &v1alpha1.VMOperation{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: b.Namespace, Labels: map[string]string{LabelSchedule: b.Name}},
-			Spec: v1alpha1.VMOperationSpec{VMName: vm, Type: v1alpha1.VMOperationSnapshot,
-				Snapshot: &v1alpha1.SnapshotSpec{Name: name, Description: "backup schedule " + b.Name}},
+		name, err := s.startSnapshot(ctx, b, vm, snapshotName(b.Name, vm, st.LastScheduleTime.Time))
+		if errors.Is(err, errNameTaken) {
+			// "a" of VM "b-c" and "a-b" of VM "c" share names: the second
+			// to come takes one only it can make.
+			name, err = s.startSnapshot(ctx, b, vm, disambiguated(name, b.Name, vm))
 		}
-		_, err := s.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(b.Namespace).Create(ctx, op, metav1.CreateOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			// The VM went between the list and now: nothing to back up.
 			st.Pending = st.Pending[1:]
 			continue
-		case err != nil && !apierrors.IsAlreadyExists(err):
-			// AlreadyExists: created before a restart; followed from here.
+		case err != nil:
 			return fmt.Errorf("creating the snapshot operation of VM %s: %w", vm, err)
 		}
 		st.Pending = st.Pending[1:]
@@ -379,6 +378,40 @@ func (s *Scheduler) prune(ctx context.Context, b *v1alpha1.BackupSchedule, st *v
 	sort.SliceStable(kept, func(i, j int) bool { return kept[i].Slot.Before(&kept[j].Slot) })
 	st.Snapshots = kept
 	return firstErr
+}
+
+// errNameTaken is an operation of the name asked for that is not this
+// schedule's snapshot of this VM.
+var errNameTaken = errors.New("name taken by another operation")
+
+// startSnapshot creates the operation snapshotting vm as name for b, or
+// follows the one a run before a restart created; it returns the name.
+func (s *Scheduler) startSnapshot(ctx context.Context, b *v1alpha1.BackupSchedule, vm, name string) (string, error) {
+	ops := s.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(b.Namespace)
+	op := &v1alpha1.VMOperation{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: b.Namespace, Labels: map[string]string{LabelSchedule: b.Name}},
+		Spec: v1alpha1.VMOperationSpec{VMName: vm, Type: v1alpha1.VMOperationSnapshot,
+			Snapshot: &v1alpha1.SnapshotSpec{Name: name, Description: "backup schedule " + b.Name}},
+	}
+	_, err := ops.Create(ctx, op, metav1.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		return name, err
+	}
+	existing, err := ops.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return name, err
+	}
+	if existing.Labels[LabelSchedule] != b.Name || existing.Spec.VMName != vm || existing.Spec.Type != v1alpha1.VMOperationSnapshot {
+		return name, fmt.Errorf("operation %s: %w", name, errNameTaken)
+	}
+	return name, nil
+}
+
+// disambiguated is name with a suffix only schedule and vm give.
+func disambiguated(name, schedule, vm string) string {
+	h := fnv.New32a()
+	h.Write([]byte(schedule + "/" + vm))
+	return fmt.Sprintf("%s-%08x", name, h.Sum32())
 }
 
 // snapshotName is the name of a VM's snapshot (and of its operation) for

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
@@ -192,6 +194,53 @@ func TestBackupSchedule(t *testing.T) {
 	if first := after[0]; first < up.Unix()-5 || first < down.Unix()+8 {
 		t.Errorf("the scheduler was down %s to %s (slots every 4s); its first run was for the slot at %s, want the newest one",
 			down.Format(time.TimeOnly), up.Format(time.TimeOnly), time.Unix(first, 0).Format(time.TimeOnly))
+	}
+}
+
+// TestBackupSchedulesWhoseNamesMeet: schedule "a" of VM "b-c" and
+// schedule "a-b" of VM "c", on the same minute, would name their snapshots
+// alike ("a-b-c-<slot>"). Each schedule records a snapshot of its own VM,
+// never the other's.
+func TestBackupSchedulesWhoseNamesMeet(t *testing.T) {
+	t.Parallel() // mostly waiting for the minute
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "backup-names")
+	schedules := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns)
+	for _, c := range []struct{ schedule, vm string }{{"a", "b-c"}, {"a-b", "c"}} {
+		createKubeVirtVM(t, ns, kubevirtVM(c.vm, 1, "1Gi", map[string]string{"backup": c.schedule}))
+		if _, err := schedules.Create(ctx, &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: c.schedule},
+			Spec: v1alpha1.BackupScheduleSpec{VMSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"backup": c.schedule}},
+				Schedule: "* * * * *", Retention: v1alpha1.BackupRetention{KeepLast: ptr.To[int32](5)}}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		deleteScheduleOnCleanup(t, ns, c.schedule)
+	}
+	// The first slot is up to a minute away.
+	want := map[string]string{"a": "b-c", "a-b": "c"}
+	err := wait.PollUntilContextTimeout(ctx, time.Second, time.Minute+framework.Timeout, true, func(ctx context.Context) (bool, error) {
+		for schedule, vm := range want {
+			b, err := schedules.Get(ctx, schedule, metav1.GetOptions{})
+			if err != nil || len(b.Status.Snapshots) == 0 || b.Status.Snapshots[0].Phase != v1alpha1.VMOperationSucceeded {
+				return false, err
+			}
+			s := b.Status.Snapshots[0]
+			snap, err := env.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ns).Get(ctx, s.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			if s.VMName != vm || snap.Spec.Source.Name != vm {
+				return false, fmt.Errorf("schedule %s records snapshot %s as of VM %s; it is of VM %s, want %s", schedule, s.Name, s.VMName, snap.Spec.Source.Name, vm)
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		for schedule := range want {
+			b, _ := schedules.Get(ctx, schedule, metav1.GetOptions{})
+			t.Logf("schedule %s: %+v", schedule, b.Status)
+		}
+		t.Fatalf("each schedule's snapshot of its own VM: %v", err)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
@@ -80,17 +81,19 @@ func (s *Scaler) Run(ctx context.Context) error {
 		func(r record.EventRecorder) { s.recorder = r }, s.Pass)
 }
 
-// Pass applies every policy once, and gives HPAs whose policy is gone
-// their maximum back.
+// Pass applies every policy once, and gives their maximum back to HPAs
+// whose policy is gone or no longer selects them.
 func (s *Scaler) Pass(ctx context.Context) error {
 	policies, err := s.cfg.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing carbon scaling policies: %w", err)
 	}
-	live := map[string]bool{}
+	// The live policies' selectors; nil for one that cannot be read, which
+	// keeps its caps rather than guess.
+	live := map[string]labels.Selector{}
 	for i := range policies.Items {
 		p := &policies.Items[i]
-		live[p.Name] = true
+		live[p.Name], _ = metav1.LabelSelectorAsSelector(p.Spec.HPASelector)
 		if err := s.sync(ctx, p); err != nil {
 			klog.FromContext(ctx).Error(err, "Applying carbon scaling policy", "policy", p.Name)
 		}
@@ -101,10 +104,21 @@ func (s *Scaler) Pass(ctx context.Context) error {
 	}
 	for i := range hpas.Items {
 		hpa := &hpas.Items[i]
-		if by := hpa.Annotations[CappedByAnnotation]; by != "" && !live[by] {
-			if err := s.restore(ctx, hpa, fmt.Sprintf("carbon scaling policy %s is gone", by)); err != nil {
-				return err
-			}
+		by := hpa.Annotations[CappedByAnnotation]
+		if by == "" {
+			continue
+		}
+		why := ""
+		switch sel, ok := live[by]; {
+		case !ok:
+			why = fmt.Sprintf("carbon scaling policy %s is gone", by)
+		case sel != nil && !sel.Matches(labels.Set(hpa.Labels)):
+			why = fmt.Sprintf("carbon scaling policy %s no longer selects it", by)
+		default:
+			continue
+		}
+		if err := s.restore(ctx, hpa, why); err != nil {
+			return err
 		}
 	}
 	return nil

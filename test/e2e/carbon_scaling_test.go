@@ -180,6 +180,20 @@ func TestCarbonScalingPolicy(t *testing.T) {
 		return err == nil && len(evs.Items) > 0 && strings.Contains(evs.Items[0].Message, "gCO2eq/kWh"), err
 	})
 
+	// An HPA the policy no longer selects gets its maximum back, and keeps
+	// it whatever the grid does.
+	framework.Eventually(t, "HPA wide capped", func(ctx context.Context) (bool, error) {
+		hpa, err := hpas.Get(ctx, "wide", metav1.GetOptions{})
+		return err == nil && hpa.Annotations[carbonscaler.CappedByAnnotation] == ns, err
+	})
+	if _, err := hpas.Patch(ctx, "wide", types.MergePatchType, []byte(`{"metadata":{"labels":{"carbon":null}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "HPA wide, no longer selected, given its maximum back", func(ctx context.Context) (bool, error) {
+		hpa, err := hpas.Get(ctx, "wide", metav1.GetOptions{})
+		return err == nil && hpa.Spec.MaxReplicas == 10 && hpa.Annotations[carbonscaler.CappedByAnnotation] == "", err
+	})
+
 	// An override lifts every cap until it ends.
 	// Patches, not updates: the controller writes the status every pass, so
 	// a read-modify-write of the whole object would race it.

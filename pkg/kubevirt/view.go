@@ -38,6 +38,8 @@ func View(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance) *hypersdk.V
 		Labels:            meta.Labels,
 		Annotations:       annotations,
 		ManagedFields:     managed,
+		OwnerReferences:   meta.OwnerReferences,
+		Finalizers:        meta.Finalizers,
 	}
 	created := meta.CreationTimestamp
 	if vm.Spec.Template != nil {
@@ -213,11 +215,13 @@ func NewVirtualMachine(view *hypersdk.VirtualMachine) (*kvv1.VirtualMachine, err
 	}
 	vm := &kvv1.VirtualMachine{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:         view.Name,
-			GenerateName: view.GenerateName,
-			Namespace:    view.Namespace,
-			Labels:       view.Labels,
-			Annotations:  annotations,
+			Name:            view.Name,
+			GenerateName:    view.GenerateName,
+			Namespace:       view.Namespace,
+			Labels:          view.Labels,
+			Annotations:     annotations,
+			OwnerReferences: view.OwnerReferences,
+			Finalizers:      userFinalizers(view.Finalizers),
 		},
 		Spec: kvv1.VirtualMachineSpec{
 			Template: &kvv1.VirtualMachineInstanceTemplateSpec{

@@ -100,6 +100,8 @@ func (w *Writer) Update(ctx context.Context, view *hypersdk.VirtualMachine, seen
 			return err
 		}
 		vm.Labels, vm.Annotations = view.Labels, annotations
+		vm.OwnerReferences = view.OwnerReferences
+		vm.Finalizers = append(kubeVirtFinalizers(vm.Finalizers), userFinalizers(view.Finalizers)...)
 		if err := ApplySpec(vm, &view.Spec); err != nil {
 			return err
 		}

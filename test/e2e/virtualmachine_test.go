@@ -11,12 +11,15 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -232,6 +235,77 @@ func TestServerSideApplyCreatesVM(t *testing.T) {
 	if err == nil || !reflect.DeepEqual(changes, []string{"-cpus: 4", "+cpus: 6"}) {
 		t.Errorf("kubectl diff of cpus 4 to 6: %v, changes %q, want only the cpus line\n%s", err, changes, out)
 	}
+}
+
+// TestVirtualMachineOwnersAndFinalizers: ownerReferences and finalizers
+// set through hypersdk.io are the KubeVirt VM's: the garbage collector
+// deletes a VM whose owner is gone, and a finalizer holds a deleted VM until
+// it is taken off through the view.
+func TestVirtualMachineOwnersAndFinalizers(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "owners")
+	vms := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns)
+	kvms := env.KubeVirt.KubevirtV1().VirtualMachines(ns)
+	owner, err := env.Kube.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "owner"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := &v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "owned",
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID}}},
+		Spec: v1alpha1.VirtualMachineSpec{CPUs: 1, Memory: ptr.To(resourceQuantity("1Gi")), Image: "quay.io/containerdisks/fedora:41", Running: ptr.To(false)}}
+	created, err := vms.Create(ctx, vm, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(created.OwnerReferences) != 1 || created.OwnerReferences[0].UID != owner.UID {
+		t.Errorf("created VM's ownerReferences %v, want the ConfigMap", created.OwnerReferences)
+	}
+	if err := env.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, owner.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the garbage collector to delete the VM whose owner went", func(ctx context.Context) (bool, error) {
+		_, err := kvms.Get(ctx, "owned", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+
+	vm = &v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "kept"},
+		Spec: v1alpha1.VirtualMachineSpec{CPUs: 1, Memory: ptr.To(resourceQuantity("1Gi")), Image: "quay.io/containerdisks/fedora:41", Running: ptr.To(false)}}
+	if _, err := vms.Create(ctx, vm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := env.Kubectl(t, "patch", "hvm", "kept", "-n", ns, "--type=merge", "-p", `{"metadata":{"finalizers":["example.com/keep"]}}`); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if err := vms.Delete(ctx, "kept", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the deleted VM held by its finalizer", func(ctx context.Context) (bool, error) {
+		got, err := vms.Get(ctx, "kept", metav1.GetOptions{})
+		return err == nil && got.DeletionTimestamp != nil && slices.Contains(got.Finalizers, "example.com/keep"), err
+	})
+	if out, err := env.Kubectl(t, "patch", "hvm", "kept", "-n", ns, "--type=json", "-p",
+		`[{"op":"remove","path":"/metadata/finalizers/`+strconv.Itoa(finalizerIndex(t, ns, "kept", "example.com/keep"))+`"}]`); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	framework.Eventually(t, "the VM gone once its finalizer was taken off", func(ctx context.Context) (bool, error) {
+		_, err := kvms.Get(ctx, "kept", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+}
+
+// finalizerIndex is where f is among the finalizers of VM name.
+func finalizerIndex(t *testing.T, ns, name, f string) int {
+	t.Helper()
+	vm, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.Index(vm.Finalizers, f)
+	if i < 0 {
+		t.Fatalf("VM %s has finalizers %v, without %s", name, vm.Finalizers, f)
+	}
+	return i
 }
 
 // TestSelectorsFilterOnServer: field and label selectors are applied by the

@@ -479,14 +479,8 @@ func TestHistoryRecordedByTheController(t *testing.T) {
 func TestCarbonScalingPolicyActedOnAsDeployed(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
-	raw, err := os.ReadFile(filepath.Join(framework.RepoRoot(), "artifacts", "examples", "carbon-scaling-policy.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var policy v1alpha1.CarbonScalingPolicy
-	if err := yaml.UnmarshalStrict(raw, &policy); err != nil {
-		t.Fatal(err)
-	}
+	framework.DecodeExample(t, "carbon-scaling-policy", &policy)
 	policy.Name = "deploy-carbon-scaling"
 	policies := env.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies()
 	if _, err := policies.Create(ctx, &policy, metav1.CreateOptions{}); err != nil {
@@ -495,7 +489,8 @@ func TestCarbonScalingPolicyActedOnAsDeployed(t *testing.T) {
 	t.Cleanup(func() { _ = policies.Delete(context.Background(), policy.Name, metav1.DeleteOptions{}) })
 	// The shipped interval is a minute: wait for two passes at most.
 	var last *v1alpha1.CarbonScalingPolicy
-	err = wait.PollUntilContextTimeout(ctx, 2*time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
+		var err error
 		last, err = policies.Get(ctx, policy.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, err

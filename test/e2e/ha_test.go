@@ -322,14 +322,8 @@ func TestChunkedTablesEveryKind(t *testing.T) {
 		{"rebalance-policy", "rebalancepolicies", false}, {"vm-autoscaler", "virtualmachineautoscalers", true},
 	} {
 		example, resource, namespaced := kind.example, kind.resource+".hypersdk.io", kind.namespaced
-		raw, err := os.ReadFile(filepath.Join(framework.RepoRoot(), "artifacts", "examples", example+".yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
 		var obj map[string]any
-		if err := yaml.Unmarshal(raw, &obj); err != nil {
-			t.Fatal(err)
-		}
+		framework.DecodeExample(t, example, &obj)
 		metadata := obj["metadata"].(map[string]any)
 		var names []string
 		for _, suffix := range []string{"a", "b"} {
@@ -378,14 +372,8 @@ func TestStatusWritesKeepTheirFieldManager(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
 	ns := env.Namespace(t, "status-managers")
-	raw, err := os.ReadFile(filepath.Join(framework.RepoRoot(), "artifacts", "examples", "budget.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var b v1alpha1.Budget
-	if err := yaml.UnmarshalStrict(raw, &b); err != nil {
-		t.Fatal(err)
-	}
+	framework.DecodeExample(t, "budget", &b)
 	budgets := env.HyperSDK.HypersdkV1alpha1().Budgets(ns)
 	created, err := budgets.Create(ctx, &b, metav1.CreateOptions{})
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
@@ -50,6 +51,19 @@ const Timeout = 4 * time.Minute
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// DecodeExample reads the shipped example artifacts/examples/<name>.yaml
+// into obj, refusing fields obj does not have.
+func DecodeExample(t *testing.T, name string, obj any) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(RepoRoot(), "artifacts", "examples", name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(raw, obj); err != nil {
+		t.Fatalf("example %s: %v", name, err)
+	}
 }
 
 // ControlPlaneBinDir builds (once, cached outside the repo) and returns the

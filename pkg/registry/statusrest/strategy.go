@@ -6,6 +6,7 @@ import (
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
@@ -148,11 +149,7 @@ func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 type statusStrategy struct{ strategy }
 
 func (s statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
-	m, err := meta.Accessor(obj)
-	if err != nil {
-		s.kind.CopySpec(obj, old)
-		return
-	}
+	m := obj.(metav1.Object) // every hypersdk.io kind has ObjectMeta
 	// The field manager has already added the status writer's entry: it
 	// stays, as CustomResourceDefinitions' status strategy keeps it.
 	managed := m.GetManagedFields()

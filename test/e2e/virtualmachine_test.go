@@ -22,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
@@ -274,7 +275,16 @@ func TestVirtualMachineOwnersAndFinalizers(t *testing.T) {
 	if _, err := vms.Create(ctx, vm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := env.Kubectl(t, "patch", "hvm", "kept", "-n", ns, "--type=merge", "-p", `{"metadata":{"finalizers":["example.com/keep"]}}`); err != nil {
+	// A dry run answers the finalizer it would add, and adds nothing.
+	finalizer := []byte(`{"metadata":{"finalizers":["example.com/keep"]}}`)
+	dry, err := vms.Patch(ctx, "kept", types.MergePatchType, finalizer, metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil || !slices.Contains(dry.Finalizers, "example.com/keep") {
+		t.Errorf("dry-run patch of a finalizer: %v, finalizers %v; want it in the answer", err, dry.Finalizers)
+	}
+	if got, err := vms.Get(ctx, "kept", metav1.GetOptions{}); err != nil || slices.Contains(got.Finalizers, "example.com/keep") {
+		t.Errorf("after a dry run: %v, finalizers %v; want none added", err, got.Finalizers)
+	}
+	if out, err := env.Kubectl(t, "patch", "hvm", "kept", "-n", ns, "--type=merge", "-p", string(finalizer)); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if err := vms.Delete(ctx, "kept", metav1.DeleteOptions{}); err != nil {

@@ -261,6 +261,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 func dryRunView(old, requested, written *hypersdk.VirtualMachine) *hypersdk.VirtualMachine {
 	out := old.DeepCopy()
 	out.Labels, out.Annotations, out.ManagedFields = written.Labels, written.Annotations, written.ManagedFields
+	out.OwnerReferences, out.Finalizers = written.OwnerReferences, written.Finalizers
 	out.Generation = written.Generation
 	out.Spec = *written.Spec.DeepCopy()
 	out.Spec.Running = requested.Spec.Running

@@ -89,11 +89,18 @@ func TestPrecheckLinkedClone(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.says) {
 			t.Errorf("%s: %v, want it to say %q", tc.name, err, tc.says)
 		}
-		if apierrors.IsInvalid(err) {
-			causes := err.(apierrors.APIStatus).Status().Details.Causes
-			if len(causes) == 0 || causes[0].Field != "linkedClone" {
-				t.Errorf("%s: causes %+v, want linkedClone named", tc.name, causes)
-			}
+		if !apierrors.IsInvalid(err) {
+			continue
+		}
+		// A VMOperation's create names its own field; the clone
+		// subresource, whose body is the options alone, the options'.
+		details := err.(apierrors.APIStatus).Status().Details
+		if causes := details.Causes; details.Kind != "VMOperation" || len(causes) == 0 || causes[0].Field != "spec.clone.linkedClone" {
+			t.Errorf("%s: %s causes %+v, want VMOperation's spec.clone.linkedClone named", tc.name, details.Kind, causes)
+		}
+		details = p.Check(ThroughSubresource(context.Background()), tc.op).(apierrors.APIStatus).Status().Details
+		if causes := details.Causes; details.Kind != "VirtualMachineCloneOptions" || len(causes) == 0 || causes[0].Field != "linkedClone" {
+			t.Errorf("%s through the subresource: %s causes %+v, want VirtualMachineCloneOptions's linkedClone named", tc.name, details.Kind, causes)
 		}
 	}
 }

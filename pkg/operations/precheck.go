@@ -6,12 +6,14 @@ package operations
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -75,10 +77,43 @@ func (p *Prechecker) Check(ctx context.Context, op *hypersdk.VMOperation) error 
 	return p.check(ctx, op, vm, vmi)
 }
 
+// ThroughSubresource marks ctx as a request made on a VM's operation
+// subresource (POST virtualmachines/NAME/migrate), whose body is the options
+// alone: the prechecks then name the options' kind and fields ("targetNode"),
+// where a VMOperation's create is answered in its own terms
+// ("spec.migrate.targetNode").
+func ThroughSubresource(ctx context.Context) context.Context {
+	return context.WithValue(ctx, throughSubresourceKey{}, true)
+}
+
+type throughSubresourceKey struct{}
+
+// refusal names what a precheck refuses as the caller wrote it.
+type refusal struct {
+	kind schema.GroupKind
+	name string
+	// root is the path of the operation's options: nil for a subresource's
+	// body, spec.<type> in a VMOperation.
+	root *field.Path
+}
+
+func refusalOf(ctx context.Context, op *hypersdk.VMOperation) refusal {
+	if through, _ := ctx.Value(throughSubresourceKey{}).(bool); through {
+		return refusal{kind: hypersdk.Kind(optionsKind(op.Spec.Type)), name: op.Spec.VMName}
+	}
+	block := string(op.Spec.Type)
+	block = strings.ToLower(block[:1]) + block[1:] // AttachUSB: attachUSB
+	return refusal{kind: hypersdk.Kind("VMOperation"), name: op.Name, root: field.NewPath("spec", block)}
+}
+
+func (r refusal) invalid(errs field.ErrorList) error {
+	return apierrors.NewInvalid(r.kind, r.name, errs)
+}
+
 // check decides on op given its VM and instance (nil when stopped).
 func (p *Prechecker) check(ctx context.Context, op *hypersdk.VMOperation, vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance) error {
 	running := vmi != nil && vmi.Status.Phase == kvv1.Running && vmi.DeletionTimestamp == nil
-	kind := hypersdk.Kind(optionsKind(op.Spec.Type))
+	r := refusalOf(ctx, op)
 	conflict := func(msg string) error {
 		return apierrors.NewConflict(hypersdk.Resource("virtualmachines"), op.Spec.VMName, fmt.Errorf("%s", msg))
 	}
@@ -96,19 +131,19 @@ func (p *Prechecker) check(ctx context.Context, op *hypersdk.VMOperation, vm *kv
 			return conflict("VM is not running")
 		}
 	case hypersdk.VMOperationResize:
-		if errs := resizeLimits(vm, op.Spec.Resize); len(errs) > 0 {
-			return apierrors.NewInvalid(kind, op.Spec.VMName, errs)
+		if errs := resizeLimits(vm, op.Spec.Resize, r.root); len(errs) > 0 {
+			return r.invalid(errs)
 		}
 	case hypersdk.VMOperationMigrate:
 		if !running {
 			return conflict("VM is not running: only a running VM migrates")
 		}
-		if errs := p.checkMigrate(ctx, vm, vmi, op.Spec.Migrate); len(errs) > 0 {
-			return apierrors.NewInvalid(kind, op.Spec.VMName, errs)
+		if errs := p.checkMigrate(ctx, vm, vmi, op.Spec.Migrate, r.root); len(errs) > 0 {
+			return r.invalid(errs)
 		}
 	case hypersdk.VMOperationSnapshot:
 		if op.Spec.Snapshot.Quiesce && running && !agentConnected(vmi) {
-			return apierrors.NewInvalid(kind, op.Spec.VMName, field.ErrorList{field.Invalid(field.NewPath("quiesce"), true,
+			return r.invalid(field.ErrorList{field.Invalid(r.root.Child("quiesce"), true,
 				"the VM's guest agent is not connected, so its file systems cannot be frozen; install qemu-guest-agent in the guest, or omit quiesce for a crash-consistent snapshot")})
 		}
 		if name := op.Spec.Snapshot.Name; name != "" {
@@ -121,15 +156,15 @@ func (p *Prechecker) check(ctx context.Context, op *hypersdk.VMOperation, vm *kv
 			if vmi != nil {
 				return conflict("a linked clone shares the source's disks as they are: stop the VM first")
 			}
-			if errs := p.checkLinkedClone(ctx, op, vm); len(errs) > 0 {
-				return apierrors.NewInvalid(kind, op.Spec.VMName, errs)
+			if errs := p.checkLinkedClone(ctx, op, vm, r.root); len(errs) > 0 {
+				return r.invalid(errs)
 			}
 		}
-		return p.checkClone(ctx, op)
+		return p.checkClone(ctx, op, r)
 	case hypersdk.VMOperationRestore:
-		return p.checkRestore(ctx, op)
+		return p.checkRestore(ctx, op, r)
 	case hypersdk.VMOperationAttachUSB, hypersdk.VMOperationDetachUSB:
-		return p.checkUSBHotplug(ctx, op, vmi)
+		return p.checkUSBHotplug(ctx, op, vmi, r)
 	}
 	return nil
 }
@@ -139,9 +174,9 @@ func (p *Prechecker) check(ctx context.Context, op *hypersdk.VMOperation, vm *kv
 // snapshot, and every disk is on a claim whose storage class clones
 // copy-on-write (its CDI StorageProfile's cloneStrategy is csi-clone);
 // anything else would be a full copy, which is not what was asked.
-func (p *Prechecker) checkLinkedClone(ctx context.Context, op *hypersdk.VMOperation, vm *kvv1.VirtualMachine) field.ErrorList {
+func (p *Prechecker) checkLinkedClone(ctx context.Context, op *hypersdk.VMOperation, vm *kvv1.VirtualMachine, root *field.Path) field.ErrorList {
 	spec := op.Spec.Clone
-	path := field.NewPath("linkedClone")
+	path := root.Child("linkedClone")
 	if spec.TargetNamespace != "" && spec.TargetNamespace != op.Namespace {
 		return field.ErrorList{field.Invalid(path, true, "a linked clone stays in the source's namespace: CSI volume cloning does not cross namespaces; omit linkedClone for a full copy")}
 	}
@@ -219,7 +254,7 @@ func optionsKind(t hypersdk.VMOperationType) string {
 
 // resizeLimits refuses sizes above what the VM can ever have: its maxSockets
 // and maxGuest when set (hotplug bounds), and a hard ceiling otherwise.
-func resizeLimits(vm *kvv1.VirtualMachine, spec *hypersdk.ResizeSpec) field.ErrorList {
+func resizeLimits(vm *kvv1.VirtualMachine, spec *hypersdk.ResizeSpec, root *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	dom := vm.Spec.Template.Spec.Domain
 	if spec.CPUs != nil {
@@ -228,7 +263,7 @@ func resizeLimits(vm *kvv1.VirtualMachine, spec *hypersdk.ResizeSpec) field.Erro
 			limit = int32(cpu.MaxSockets * max(cpu.Cores, 1) * max(cpu.Threads, 1))
 		}
 		if *spec.CPUs > limit {
-			errs = append(errs, field.Invalid(field.NewPath("cpus"), *spec.CPUs, fmt.Sprintf("above the VM's maximum of %d", limit)))
+			errs = append(errs, field.Invalid(root.Child("cpus"), *spec.CPUs, fmt.Sprintf("above the VM's maximum of %d", limit)))
 		}
 	}
 	if spec.Memory != nil {
@@ -237,7 +272,7 @@ func resizeLimits(vm *kvv1.VirtualMachine, spec *hypersdk.ResizeSpec) field.Erro
 			limit = *m.MaxGuest
 		}
 		if spec.Memory.Cmp(limit) > 0 {
-			errs = append(errs, field.Invalid(field.NewPath("memory"), spec.Memory.String(), "above the VM's maximum of "+limit.String()))
+			errs = append(errs, field.Invalid(root.Child("memory"), spec.Memory.String(), "above the VM's maximum of "+limit.String()))
 		}
 	}
 	return errs
@@ -253,16 +288,16 @@ var (
 // checkMigrate: the VMI must be LiveMigratable unless cold migration is
 // allowed, and a named target node must exist, be schedulable and fit the
 // VM's pod.
-func (p *Prechecker) checkMigrate(ctx context.Context, vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance, spec *hypersdk.MigrateSpec) field.ErrorList {
+func (p *Prechecker) checkMigrate(ctx context.Context, vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance, spec *hypersdk.MigrateSpec, root *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if reason, msg := NotMigratable(vmi); reason != "" && !spec.AllowColdMigration {
-		errs = append(errs, field.Forbidden(field.NewPath("allowColdMigration"),
+		errs = append(errs, field.Forbidden(root.Child("allowColdMigration"),
 			fmt.Sprintf("cannot migrate live: %s: %s; set allowColdMigration to stop, move and start the VM", reason, msg)))
 	}
 	if spec.TargetNode == "" {
 		return errs
 	}
-	path := field.NewPath("targetNode")
+	path := root.Child("targetNode")
 	node, err := p.Kube.CoreV1().Nodes().Get(ctx, spec.TargetNode, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return append(errs, field.NotFound(path, spec.TargetNode))
@@ -347,7 +382,7 @@ func (p *Prechecker) fits(ctx context.Context, node *corev1.Node, vmi *kvv1.Virt
 
 // checkClone: the target namespace must exist, the target must not, and a
 // snapshot source must.
-func (p *Prechecker) checkClone(ctx context.Context, op *hypersdk.VMOperation) error {
+func (p *Prechecker) checkClone(ctx context.Context, op *hypersdk.VMOperation, r refusal) error {
 	spec := op.Spec.Clone
 	targetNS := spec.TargetNamespace
 	if targetNS == "" {
@@ -355,8 +390,7 @@ func (p *Prechecker) checkClone(ctx context.Context, op *hypersdk.VMOperation) e
 	}
 	if targetNS != op.Namespace {
 		if _, err := p.Kube.CoreV1().Namespaces().Get(ctx, targetNS, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-			return apierrors.NewInvalid(hypersdk.Kind(optionsKind(op.Spec.Type)), op.Spec.VMName, field.ErrorList{
-				field.NotFound(field.NewPath("targetNamespace"), targetNS)})
+			return r.invalid(field.ErrorList{field.NotFound(r.root.Child("targetNamespace"), targetNS)})
 		} else if err != nil {
 			return err
 		}

@@ -56,7 +56,7 @@ func TestResizeLimits(t *testing.T) {
 		{"no bound, absurd", vmWith(nil, nil), hypersdk.ResizeSpec{CPUs: ptr.To[int32](100000), Memory: q("10Ti")}, "cpus,memory"},
 	} {
 		var fields []string
-		for _, e := range resizeLimits(tc.vm, &tc.spec) {
+		for _, e := range resizeLimits(tc.vm, &tc.spec, nil) {
 			fields = append(fields, e.Field)
 		}
 		if got := strings.Join(fields, ","); got != tc.want {

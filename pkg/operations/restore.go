@@ -23,9 +23,8 @@ const roleRestart = "restart"
 
 // checkRestore: the snapshot must exist, be of this VM and be ready to use;
 // a new VM's name must be free.
-func (p *Prechecker) checkRestore(ctx context.Context, op *hypersdk.VMOperation) error {
+func (p *Prechecker) checkRestore(ctx context.Context, op *hypersdk.VMOperation, r refusal) error {
 	spec := op.Spec.Restore
-	kind := hypersdk.Kind(optionsKind(op.Spec.Type))
 	snap, err := p.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace).Get(ctx, spec.SnapshotName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return apierrors.NewNotFound(snapshotResource, spec.SnapshotName)
@@ -34,7 +33,7 @@ func (p *Prechecker) checkRestore(ctx context.Context, op *hypersdk.VMOperation)
 		return err
 	}
 	if snap.Spec.Source.Kind != "VirtualMachine" || snap.Spec.Source.Name != op.Spec.VMName {
-		return apierrors.NewInvalid(kind, op.Spec.VMName, field.ErrorList{field.Invalid(field.NewPath("snapshotName"), spec.SnapshotName,
+		return r.invalid(field.ErrorList{field.Invalid(r.root.Child("snapshotName"), spec.SnapshotName,
 			fmt.Sprintf("is a snapshot of %s %s, not of this VM", snap.Spec.Source.Kind, snap.Spec.Source.Name))})
 	}
 	if snap.Status == nil || !ptr.Deref(snap.Status.ReadyToUse, false) {
@@ -44,7 +43,7 @@ func (p *Prechecker) checkRestore(ctx context.Context, op *hypersdk.VMOperation)
 		return nil
 	}
 	if spec.TargetName == op.Spec.VMName {
-		return apierrors.NewInvalid(kind, op.Spec.VMName, field.ErrorList{field.Invalid(field.NewPath("targetName"), spec.TargetName,
+		return r.invalid(field.ErrorList{field.Invalid(r.root.Child("targetName"), spec.TargetName,
 			"is this VM: omit targetName to restore the VM itself")})
 	}
 	if _, err := p.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace).Get(ctx, spec.TargetName, metav1.GetOptions{}); err == nil {

@@ -118,36 +118,39 @@ func (e *Executor) unlistUSB(ctx context.Context, namespace, vmName, name string
 
 // checkUSBHotplug refuses a hot-plug or unplug that cannot work: on a VM
 // that is not running or has no client USB redirection (409, naming
-// spec.vmName), of a device KubeVirt does not permit or the VM's node does
-// not have, under a name already attached, beyond the guest's redirection
-// slots, or an unplug of a name not attached (422 naming the field).
-func (p *Prechecker) checkUSBHotplug(ctx context.Context, op *hypersdk.VMOperation, vmi *kvv1.VirtualMachineInstance) error {
-	vmField := field.NewPath("spec", "vmName")
+// spec.vmName in a VMOperation), of a device KubeVirt does not permit or the
+// VM's node does not have, under a name already attached, beyond the guest's
+// redirection slots, or an unplug of a name not attached (422 naming the
+// field).
+func (p *Prechecker) checkUSBHotplug(ctx context.Context, op *hypersdk.VMOperation, vmi *kvv1.VirtualMachineInstance, r refusal) error {
+	var vmField *field.Path // a subresource's VM is in its URL
+	if r.root != nil {
+		vmField = field.NewPath("spec", "vmName")
+	}
 	if vmi == nil || vmi.Status.Phase != kvv1.Running || vmi.DeletionTimestamp != nil {
 		return conflictOn(op, vmField, "VM is not running: USB hot-plug changes a running VM; list the device in spec.usbDevices for its next start")
 	}
 	if vmi.Spec.Domain.Devices.ClientPassthrough == nil {
 		return conflictOn(op, vmField, "VM has no USB redirection: KubeVirt hot-plugs USB devices only over client passthrough; set spec.usbRedirection (it applies at the next start)")
 	}
-	kind := hypersdk.Kind(optionsKind(op.Spec.Type))
 	listed := kubevirt.HotpluggedUSB(vmi.Annotations)
 	has := func(name string) bool {
 		return slices.ContainsFunc(listed, func(d hypersdk.USBDeviceRequest) bool { return d.Name == name })
 	}
 	if d := op.Spec.DetachUSB; d != nil {
 		if !has(d.Name) {
-			return apierrors.NewInvalid(kind, op.Spec.VMName, field.ErrorList{field.NotFound(field.NewPath("spec", "detachUSB", "name"), d.Name)})
+			return r.invalid(field.ErrorList{field.NotFound(r.root.Child("name"), d.Name)})
 		}
 		return nil
 	}
 	want := op.Spec.AttachUSB.Device
-	path := field.NewPath("spec", "attachUSB", "device")
+	path := r.root.Child("device")
 	var errs field.ErrorList
 	switch {
 	case has(want.Name):
 		errs = append(errs, field.Duplicate(path.Child("name"), want.Name))
 	case len(listed) >= guestUSBSlots:
-		errs = append(errs, field.TooMany(field.NewPath("spec", "attachUSB"), len(listed)+1, guestUSBSlots))
+		errs = append(errs, field.TooMany(path, len(listed)+1, guestUSBSlots))
 	}
 	kvs, err := p.KubeVirt.KubevirtV1().KubeVirts(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -163,7 +166,7 @@ func (p *Prechecker) checkUSBHotplug(ctx context.Context, op *hypersdk.VMOperati
 		errs = append(errs, field.NotFound(path, fmt.Sprintf("%s (node %s, where the VM runs, shows no such device in its USB feature labels)", kubevirt.USBID(want), node.Name)))
 	}
 	if len(errs) > 0 {
-		return apierrors.NewInvalid(kind, op.Spec.VMName, errs)
+		return r.invalid(errs)
 	}
 	return nil
 }
@@ -172,9 +175,12 @@ func (p *Prechecker) checkUSBHotplug(ctx context.Context, op *hypersdk.VMOperati
 // client passthrough; each hot-plugged device takes one.
 const guestUSBSlots = 4
 
-// conflictOn is a 409 whose cause names the field the conflict is about.
+// conflictOn is a 409 whose cause names the field the conflict is about,
+// if there is one.
 func conflictOn(op *hypersdk.VMOperation, f *field.Path, msg string) error {
 	err := apierrors.NewConflict(hypersdk.Resource("virtualmachines"), op.Spec.VMName, fmt.Errorf("%s", msg))
-	err.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: metav1.CauseTypeFieldValueInvalid, Field: f.String(), Message: msg}}
+	if f != nil {
+		err.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: metav1.CauseTypeFieldValueInvalid, Field: f.String(), Message: msg}}
+	}
 	return err
 }

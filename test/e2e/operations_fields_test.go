@@ -91,7 +91,7 @@ func TestSnapshotQuiesce(t *testing.T) {
 	if code != http.StatusUnprocessableEntity {
 		t.Fatalf("quiesced snapshot without an agent as a VMOperation: %d %v, want 422", code, err)
 	}
-	assertInvalid(t, err, "quiesce")
+	assertInvalid(t, err, "spec.snapshot.quiesce")
 
 	// Without quiesce it is taken, crash-consistent, and says so.
 	runOperation(t, ns, "bare", "snapshot", map[string]interface{}{"name": "crash"})
@@ -151,7 +151,7 @@ func TestLinkedClone(t *testing.T) {
 	if code != http.StatusUnprocessableEntity {
 		t.Fatalf("linked clone on a copying class as a VMOperation: %d %v, want 422", code, err)
 	}
-	assertInvalid(t, err, "linkedClone")
+	assertInvalid(t, err, "spec.clone.linkedClone")
 
 	runOperation(t, ns, "fast", "start", map[string]bool{})
 	code, _, err = post(t, env.HyperSDK, ns, "fast", "clone", []byte(`{"targetName":"hot-linked","linkedClone":true}`), false)

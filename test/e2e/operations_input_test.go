@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand"
 	"net/http"
 	"testing"
@@ -20,26 +21,33 @@ func TestOperationBadInput(t *testing.T) {
 	createKubeVirtVM(t, ns, kubevirtVM("exists", 1, "1Gi", nil))
 	runningVMI(t, ns, "target", "")
 
+	// Each bad request is refused the same way through the subresource and
+	// as a VMOperation, each in its own terms: a 422 names the options'
+	// kind and field (targetNode) for the one, the VMOperation's
+	// (spec.migrate.targetNode) for the other.
 	for _, tc := range []struct {
 		name, vm, sub string
 		body          interface{}
 		code          int
 		mention       string
+		field         string // a 422's cause, relative to the options
 	}{
-		{"unknown VM", "nope", "start", map[string]interface{}{}, http.StatusNotFound, "nope"},
-		{"unknown target node", "target", "migrate", map[string]interface{}{"targetNode": "node-999"}, http.StatusUnprocessableEntity, "targetNode"},
-		{"negative resize", "target", "resize", map[string]interface{}{"cpus": -2}, http.StatusUnprocessableEntity, "cpus"},
-		{"oversized resize", "target", "resize", map[string]interface{}{"cpus": 100000}, http.StatusUnprocessableEntity, "maximum"},
-		{"tiny memory", "target", "resize", map[string]interface{}{"memory": "100Mi"}, http.StatusUnprocessableEntity, "memory"},
-		{"clone target exists", "target", "clone", map[string]interface{}{"targetName": "exists"}, http.StatusConflict, "exists"},
-		{"clone without target", "target", "clone", map[string]interface{}{}, http.StatusUnprocessableEntity, "targetName"},
-		{"malformed JSON", "target", "resize", []byte(`{"cpus": 2`), http.StatusBadRequest, ""},
+		{"unknown VM", "nope", "start", map[string]interface{}{}, http.StatusNotFound, "nope", ""},
+		{"unknown target node", "target", "migrate", map[string]interface{}{"targetNode": "node-999"}, http.StatusUnprocessableEntity, "targetNode", "targetNode"},
+		{"negative resize", "target", "resize", map[string]interface{}{"cpus": -2}, http.StatusUnprocessableEntity, "cpus", "cpus"},
+		{"oversized resize", "target", "resize", map[string]interface{}{"cpus": 100000}, http.StatusUnprocessableEntity, "maximum", "cpus"},
+		{"tiny memory", "target", "resize", map[string]interface{}{"memory": "100Mi"}, http.StatusUnprocessableEntity, "memory", "memory"},
+		{"negative grace period", "target", "stop", map[string]interface{}{"gracePeriodSeconds": -1}, http.StatusUnprocessableEntity, "gracePeriodSeconds", "gracePeriodSeconds"},
+		{"clone target exists", "target", "clone", map[string]interface{}{"targetName": "exists"}, http.StatusConflict, "exists", ""},
+		{"clone without target", "target", "clone", map[string]interface{}{}, http.StatusUnprocessableEntity, "targetName", "targetName"},
+		{"clone into no namespace", "target", "clone", map[string]interface{}{"targetName": "c", "targetNamespace": "no-such-ns"}, http.StatusUnprocessableEntity, "no-such-ns", "targetNamespace"},
+		{"malformed JSON", "target", "resize", []byte(`{"cpus": 2`), http.StatusBadRequest, "", ""},
 		{"options of the wrong kind", "target", "migrate",
-			[]byte(`{"apiVersion":"hypersdk.io/v1alpha1","kind":"VirtualMachineResizeOptions","cpus":2}`), http.StatusBadRequest, "VirtualMachineResizeOptions"},
-		{"start a running VM", "target", "start", map[string]interface{}{}, http.StatusConflict, "already running"},
-		{"restore without a snapshot", "target", "restore", map[string]interface{}{}, http.StatusUnprocessableEntity, "snapshotName"},
-		{"restore an unknown snapshot", "target", "restore", map[string]interface{}{"snapshotName": "nosuch"}, http.StatusNotFound, "nosuch"},
-		{"restore as a bad name", "target", "restore", map[string]interface{}{"snapshotName": "s", "targetName": "Bad_Name"}, http.StatusUnprocessableEntity, "targetName"},
+			[]byte(`{"apiVersion":"hypersdk.io/v1alpha1","kind":"VirtualMachineResizeOptions","cpus":2}`), http.StatusBadRequest, "VirtualMachineResizeOptions", ""},
+		{"start a running VM", "target", "start", map[string]interface{}{}, http.StatusConflict, "already running", ""},
+		{"restore without a snapshot", "target", "restore", map[string]interface{}{}, http.StatusUnprocessableEntity, "snapshotName", "snapshotName"},
+		{"restore an unknown snapshot", "target", "restore", map[string]interface{}{"snapshotName": "nosuch"}, http.StatusNotFound, "nosuch", ""},
+		{"restore as a bad name", "target", "restore", map[string]interface{}{"snapshotName": "s", "targetName": "Bad_Name"}, http.StatusUnprocessableEntity, "targetName", "targetName"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, err := post(t, env.HyperSDK, ns, tc.vm, tc.sub, tc.body, false)
@@ -48,6 +56,21 @@ func TestOperationBadInput(t *testing.T) {
 			}
 			if err == nil || (tc.mention != "" && !containsFold(err.Error(), tc.mention)) {
 				t.Errorf("error %v does not name %q", err, tc.mention)
+			}
+			if tc.field != "" {
+				assertInvalidKind(t, err, "VirtualMachine"+operationType(tc.sub)+"Options", tc.field)
+			}
+			body, ok := tc.body.(map[string]interface{})
+			if !ok {
+				return // not JSON: the VMOperation's own decoding is another test's
+			}
+			raw, _ := json.Marshal(body)
+			code, err = createOperation(t, env.HyperSDK, ns, tc.vm, tc.sub, string(raw))
+			if code != tc.code {
+				t.Fatalf("as a VMOperation: status %d (%v), want %d", code, err, tc.code)
+			}
+			if tc.field != "" {
+				assertInvalidKind(t, err, "VMOperation", "spec."+operationBlock(tc.sub)+"."+tc.field)
 			}
 		})
 	}

@@ -202,10 +202,7 @@ func TestRBACMatrix(t *testing.T) {
 // sub, with body as its options, and returns the HTTP status.
 func createOperation(t *testing.T, c hypersdkclient.Interface, ns, vm, sub, body string) (int, error) {
 	t.Helper()
-	typ, block := strings.ToUpper(sub[:1])+sub[1:], sub
-	if usb, ok := strings.CutSuffix(sub, "usb"); ok { // attachusb: AttachUSB, attachUSB
-		typ, block = strings.ToUpper(usb[:1])+usb[1:]+"USB", usb+"USB"
-	}
+	typ, block := operationType(sub), operationBlock(sub)
 	data := fmt.Sprintf(`{"apiVersion":"hypersdk.io/v1alpha1","kind":"VMOperation","metadata":{"generateName":"direct-"},`+
 		`"spec":{"vmName":%q,"type":%q,%q:%s}}`, vm, typ, block, body)
 	res := c.HypersdkV1alpha1().RESTClient().Post().Namespace(ns).Resource("vmoperations").
@@ -213,6 +210,22 @@ func createOperation(t *testing.T, c hypersdkclient.Interface, ns, vm, sub, body
 	var code int
 	res.StatusCode(&code)
 	return code, res.Error()
+}
+
+// operationType is the VMOperation type of a subresource: attachusb is
+// AttachUSB.
+func operationType(sub string) string {
+	block := operationBlock(sub)
+	return strings.ToUpper(block[:1]) + block[1:]
+}
+
+// operationBlock is the field of a VMOperation's spec that holds a
+// subresource's options: attachusb's is attachUSB.
+func operationBlock(sub string) string {
+	if usb, ok := strings.CutSuffix(sub, "usb"); ok {
+		return usb + "USB"
+	}
+	return sub
 }
 
 // TestCrossNamespaceClone: an editor of one namespace who may not write

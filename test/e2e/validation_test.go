@@ -96,6 +96,16 @@ func TestInvalidOperationsAreRejected(t *testing.T) {
 	}
 }
 
+// assertInvalidKind: err is a 422 about kind whose causes name field or a
+// field in it.
+func assertInvalidKind(t *testing.T, err error, kind, field string) {
+	t.Helper()
+	assertInvalid(t, err, field)
+	if status, ok := err.(apierrors.APIStatus); ok && status.Status().Details != nil && status.Status().Details.Kind != kind {
+		t.Errorf("422 about kind %q, want %q", status.Status().Details.Kind, kind)
+	}
+}
+
 func assertInvalid(t *testing.T, err error, field string) {
 	t.Helper()
 	if !apierrors.IsInvalid(err) {

@@ -233,23 +233,44 @@ func ValidateVMOperationSpec(spec *hypersdk.VMOperationSpec, fldPath *field.Path
 		allErrs = append(allErrs, ValidateRestoreSpec(spec.Restore, fldPath.Child("restore"))...)
 	}
 	if spec.Stop != nil {
-		allErrs = append(allErrs, validateGracePeriod(spec.Stop.GracePeriodSeconds, fldPath.Child("stop", "gracePeriodSeconds"))...)
+		allErrs = append(allErrs, ValidateStopSpec(spec.Stop, fldPath.Child("stop"))...)
 	}
 	if spec.Restart != nil {
-		allErrs = append(allErrs, validateGracePeriod(spec.Restart.GracePeriodSeconds, fldPath.Child("restart", "gracePeriodSeconds"))...)
+		allErrs = append(allErrs, ValidateRestartSpec(spec.Restart, fldPath.Child("restart"))...)
 	}
 	if spec.AttachUSB != nil {
-		allErrs = append(allErrs, validateUSBDevice(spec.AttachUSB.Device, fldPath.Child("attachUSB", "device"))...)
+		allErrs = append(allErrs, ValidateAttachUSBSpec(spec.AttachUSB, fldPath.Child("attachUSB"))...)
 	}
 	if spec.DetachUSB != nil {
-		p := fldPath.Child("detachUSB", "name")
-		if spec.DetachUSB.Name == "" {
-			allErrs = append(allErrs, field.Required(p, "the attached device's name"))
-		} else {
-			for _, msg := range utilvalidation.IsDNS1123Label(spec.DetachUSB.Name) {
-				allErrs = append(allErrs, field.Invalid(p, spec.DetachUSB.Name, msg))
-			}
-		}
+		allErrs = append(allErrs, ValidateDetachUSBSpec(spec.DetachUSB, fldPath.Child("detachUSB"))...)
+	}
+	return allErrs
+}
+
+// ValidateStopSpec checks stop options.
+func ValidateStopSpec(spec *hypersdk.StopSpec, fldPath *field.Path) field.ErrorList {
+	return validateGracePeriod(spec.GracePeriodSeconds, fldPath.Child("gracePeriodSeconds"))
+}
+
+// ValidateRestartSpec checks restart options.
+func ValidateRestartSpec(spec *hypersdk.RestartSpec, fldPath *field.Path) field.ErrorList {
+	return validateGracePeriod(spec.GracePeriodSeconds, fldPath.Child("gracePeriodSeconds"))
+}
+
+// ValidateAttachUSBSpec checks the device a USB hot-plug asks for.
+func ValidateAttachUSBSpec(spec *hypersdk.AttachUSBSpec, fldPath *field.Path) field.ErrorList {
+	return validateUSBDevice(spec.Device, fldPath.Child("device"))
+}
+
+// ValidateDetachUSBSpec checks the name of the device to unplug.
+func ValidateDetachUSBSpec(spec *hypersdk.DetachUSBSpec, fldPath *field.Path) field.ErrorList {
+	p := fldPath.Child("name")
+	if spec.Name == "" {
+		return field.ErrorList{field.Required(p, "the attached device's name")}
+	}
+	var allErrs field.ErrorList
+	for _, msg := range utilvalidation.IsDNS1123Label(spec.Name) {
+		allErrs = append(allErrs, field.Invalid(p, spec.Name, msg))
 	}
 	return allErrs
 }

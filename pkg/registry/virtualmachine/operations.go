@@ -16,6 +16,7 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
+	ops "github.com/hypersdk/hypersdk/pkg/operations"
 )
 
 // OperationREST serves one operation subresource of virtualmachines (clone,
@@ -104,8 +105,7 @@ func NewOperationRESTs(operations rest.Creater, admit admission.Interface, objec
 				s.Stop = &spec
 			},
 			func(o runtime.Object) field.ErrorList {
-				return validation.ValidateVMOperationSpec(&hypersdk.VMOperationSpec{VMName: "x", Type: hypersdk.VMOperationStop,
-					Stop: &o.(*hypersdk.VirtualMachineStopOptions).StopSpec}, nil)
+				return validation.ValidateStopSpec(&o.(*hypersdk.VirtualMachineStopOptions).StopSpec, nil)
 			}),
 		"restart": mk(hypersdk.VMOperationRestart, func() runtime.Object { return &hypersdk.VirtualMachineRestartOptions{} },
 			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
@@ -113,8 +113,7 @@ func NewOperationRESTs(operations rest.Creater, admit admission.Interface, objec
 				s.Restart = &spec
 			},
 			func(o runtime.Object) field.ErrorList {
-				return validation.ValidateVMOperationSpec(&hypersdk.VMOperationSpec{VMName: "x", Type: hypersdk.VMOperationRestart,
-					Restart: &o.(*hypersdk.VirtualMachineRestartOptions).RestartSpec}, nil)
+				return validation.ValidateRestartSpec(&o.(*hypersdk.VirtualMachineRestartOptions).RestartSpec, nil)
 			}),
 		"attachusb": mk(hypersdk.VMOperationAttachUSB, func() runtime.Object { return &hypersdk.VirtualMachineAttachUSBOptions{} },
 			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
@@ -122,8 +121,7 @@ func NewOperationRESTs(operations rest.Creater, admit admission.Interface, objec
 				s.AttachUSB = &spec
 			},
 			func(o runtime.Object) field.ErrorList {
-				return validation.ValidateVMOperationSpec(&hypersdk.VMOperationSpec{VMName: "x", Type: hypersdk.VMOperationAttachUSB,
-					AttachUSB: &o.(*hypersdk.VirtualMachineAttachUSBOptions).AttachUSBSpec}, nil)
+				return validation.ValidateAttachUSBSpec(&o.(*hypersdk.VirtualMachineAttachUSBOptions).AttachUSBSpec, nil)
 			}),
 		"detachusb": mk(hypersdk.VMOperationDetachUSB, func() runtime.Object { return &hypersdk.VirtualMachineDetachUSBOptions{} },
 			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
@@ -131,8 +129,7 @@ func NewOperationRESTs(operations rest.Creater, admit admission.Interface, objec
 				s.DetachUSB = &spec
 			},
 			func(o runtime.Object) field.ErrorList {
-				return validation.ValidateVMOperationSpec(&hypersdk.VMOperationSpec{VMName: "x", Type: hypersdk.VMOperationDetachUSB,
-					DetachUSB: &o.(*hypersdk.VirtualMachineDetachUSBOptions).DetachUSBSpec}, nil)
+				return validation.ValidateDetachUSBSpec(&o.(*hypersdk.VirtualMachineDetachUSBOptions).DetachUSBSpec, nil)
 			}),
 	}
 }
@@ -155,6 +152,7 @@ func (r *OperationREST) Create(ctx context.Context, name string, obj runtime.Obj
 		}
 	}
 	ns, _ := genericapirequest.NamespaceFrom(ctx)
+	ctx = ops.ThroughSubresource(ctx)
 	op := &hypersdk.VMOperation{
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: fmt.Sprintf("%s-%s-", name, strings.ToLower(string(r.typ))),

@@ -205,7 +205,8 @@ type CloneSpec struct {
 	TargetName string
 	// TargetNamespace is the namespace of the new VM; defaults to the source's.
 	TargetNamespace string
-	// SnapshotRef clones from this VirtualMachineSnapshot instead of the VM.
+	// SnapshotRef clones from this VirtualMachineSnapshot of the VM, in its
+	// namespace, instead of from the VM as it is now.
 	SnapshotRef string
 	// LinkedClone shares the source's disks copy-on-write instead of
 	// copying them: each disk of the new VM is a CSI clone of the source's

@@ -1682,7 +1682,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CloneSpec(ref common.ReferenceCallba
 					},
 					"snapshotRef": {
 						SchemaProps: spec.SchemaProps{
-							Description: "SnapshotRef clones from this VirtualMachineSnapshot instead of the VM.",
+							Description: "SnapshotRef clones from this VirtualMachineSnapshot of the VM, in its namespace, instead of from the VM as it is now.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -5339,7 +5339,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCloneOptions(ref commo
 					},
 					"snapshotRef": {
 						SchemaProps: spec.SchemaProps{
-							Description: "SnapshotRef clones from this VirtualMachineSnapshot instead of the VM.",
+							Description: "SnapshotRef clones from this VirtualMachineSnapshot of the VM, in its namespace, instead of from the VM as it is now.",
 							Type:        []string{"string"},
 							Format:      "",
 						},

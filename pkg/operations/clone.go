@@ -126,6 +126,9 @@ func (e *Executor) cloneInNamespace(ctx context.Context, op *v1alpha1.VMOperatio
 	if apierrors.IsNotFound(err) {
 		source := &corev1.TypedLocalObjectReference{APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: op.Spec.VMName}
 		if spec.SnapshotRef != "" {
+			if failed, err := e.snapshotOfVM(ctx, op, spec.SnapshotRef); failed != nil || err != nil {
+				return step{failed: failed}, err
+			}
 			source = &corev1.TypedLocalObjectReference{APIGroup: ptr.To(snapshotv1.SchemeGroupVersion.Group), Kind: "VirtualMachineSnapshot", Name: spec.SnapshotRef}
 		}
 		_, err = clones.Create(ctx, &clonev1.VirtualMachineClone{
@@ -192,6 +195,9 @@ func (e *Executor) cloneAcross(ctx context.Context, op *v1alpha1.VMOperation, ta
 	snap, err := snaps.Get(ctx, snapName, metav1.GetOptions{})
 	if err != nil {
 		return step{}, err
+	}
+	if msg := notSnapshotOf(snap, op.Spec.VMName); msg != "" {
+		return step{failed: fmt.Errorf("snapshot %s %s", snapName, msg)}, nil
 	}
 	if snap.Status == nil || snap.Status.ReadyToUse == nil || !*snap.Status.ReadyToUse || snap.Status.VirtualMachineSnapshotContentName == nil {
 		if snap.Status != nil && snap.Status.Phase == snapshotv1.Failed {

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
+	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
@@ -246,7 +247,7 @@ func agentConnected(vmi *kvv1.VirtualMachineInstance) bool {
 	return false
 }
 
-var snapshotResource = kvv1.Resource("virtualmachinesnapshots")
+var snapshotResource = snapshotv1.SchemeGroupVersion.WithResource("virtualmachinesnapshots").GroupResource()
 
 func optionsKind(t hypersdk.VMOperationType) string {
 	return "VirtualMachine" + string(t) + "Options"
@@ -396,10 +397,14 @@ func (p *Prechecker) checkClone(ctx context.Context, op *hypersdk.VMOperation, r
 		}
 	}
 	if spec.SnapshotRef != "" {
-		if _, err := p.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace).Get(ctx, spec.SnapshotRef, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		snap, err := p.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace).Get(ctx, spec.SnapshotRef, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
 			return apierrors.NewNotFound(snapshotResource, spec.SnapshotRef)
 		} else if err != nil {
 			return err
+		}
+		if msg := notSnapshotOf(snap, op.Spec.VMName); msg != "" {
+			return r.invalid(field.ErrorList{field.Invalid(r.root.Child("snapshotRef"), spec.SnapshotRef, msg)})
 		}
 	}
 	if _, err := p.KubeVirt.KubevirtV1().VirtualMachines(targetNS).Get(ctx, spec.TargetName, metav1.GetOptions{}); err == nil {

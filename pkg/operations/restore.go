@@ -21,6 +21,17 @@ import (
 // it ends.
 const roleRestart = "restart"
 
+// notSnapshotOf says why snap is not a snapshot of VM vmName, or "". An
+// operation is authorized on its VM: a snapshot of another VM, which the
+// caller may have no rights on, is not its to restore or clone.
+func notSnapshotOf(snap *snapshotv1.VirtualMachineSnapshot, vmName string) string {
+	src := snap.Spec.Source
+	if ptr.Deref(src.APIGroup, "") != kvv1.GroupVersion.Group || src.Kind != "VirtualMachine" || src.Name != vmName {
+		return fmt.Sprintf("is a snapshot of %s %s, not of this VM", src.Kind, src.Name)
+	}
+	return ""
+}
+
 // checkRestore: the snapshot must exist, be of this VM and be ready to use;
 // a new VM's name must be free.
 func (p *Prechecker) checkRestore(ctx context.Context, op *hypersdk.VMOperation, r refusal) error {
@@ -32,9 +43,8 @@ func (p *Prechecker) checkRestore(ctx context.Context, op *hypersdk.VMOperation,
 	if err != nil {
 		return err
 	}
-	if snap.Spec.Source.Kind != "VirtualMachine" || snap.Spec.Source.Name != op.Spec.VMName {
-		return r.invalid(field.ErrorList{field.Invalid(r.root.Child("snapshotName"), spec.SnapshotName,
-			fmt.Sprintf("is a snapshot of %s %s, not of this VM", snap.Spec.Source.Kind, snap.Spec.Source.Name))})
+	if msg := notSnapshotOf(snap, op.Spec.VMName); msg != "" {
+		return r.invalid(field.ErrorList{field.Invalid(r.root.Child("snapshotName"), spec.SnapshotName, msg)})
 	}
 	if snap.Status == nil || !ptr.Deref(snap.Status.ReadyToUse, false) {
 		return apierrors.NewConflict(snapshotResource, spec.SnapshotName, fmt.Errorf("the snapshot is not ready to use"))
@@ -91,6 +101,9 @@ func (e *Executor) restore(ctx context.Context, op *v1alpha1.VMOperation) (step,
 	if apierrors.IsNotFound(err) {
 		if made != nil {
 			return step{failed: fmt.Errorf("VirtualMachineRestore %s was deleted before it completed", name)}, nil
+		}
+		if failed, err := e.snapshotOfVM(ctx, op, spec.SnapshotName); failed != nil || err != nil {
+			return step{failed: failed}, err
 		}
 		r, err = restores.Create(ctx, &snapshotv1.VirtualMachineRestore{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{ownerAnnotation: op.Name}},
@@ -154,4 +167,21 @@ func (e *Executor) restartAfterRestore(ctx context.Context, op *v1alpha1.VMOpera
 		return "", fmt.Errorf("starting VM %s again after the restore: %w", op.Spec.VMName, err)
 	}
 	return "started VM " + op.Spec.VMName + " again", nil
+}
+
+// snapshotOfVM checks again, as it acts, that snapshot name is of the
+// operation's VM: it may have been replaced since the operation was
+// admitted. A snapshot of another VM fails the operation.
+func (e *Executor) snapshotOfVM(ctx context.Context, op *v1alpha1.VMOperation, name string) (failed, err error) {
+	snap, err := e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("snapshot %s does not exist", name), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading snapshot %s: %w", name, err)
+	}
+	if msg := notSnapshotOf(snap, op.Spec.VMName); msg != "" {
+		return fmt.Errorf("snapshot %s %s", name, msg), nil
+	}
+	return nil, nil
 }

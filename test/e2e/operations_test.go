@@ -375,6 +375,23 @@ func TestOperationsSnapshotAndClone(t *testing.T) {
 	if _, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "copy-b", metav1.GetOptions{}); err != nil {
 		t.Errorf("clone from snapshot: %v", err)
 	}
+	// A snapshot of another VM is not this VM's to clone, in its namespace
+	// or across: a clone is authorized on its VM alone (copy-a here).
+	for _, body := range []string{`{"targetName":"stolen","snapshotRef":"golden-snap"}`,
+		fmt.Sprintf(`{"targetName":"stolen","snapshotRef":"golden-snap","targetNamespace":%q}`, other)} {
+		code, _, err := post(t, env.HyperSDK, ns, "copy-a", "clone", []byte(body), false)
+		if code != http.StatusUnprocessableEntity {
+			t.Errorf("clone of copy-a from golden's snapshot %s: %d (%v), want 422", body, code, err)
+		} else {
+			assertInvalidKind(t, err, "VirtualMachineCloneOptions", "snapshotRef")
+		}
+		code, err = createOperation(t, env.HyperSDK, ns, "copy-a", "clone", body)
+		if code != http.StatusUnprocessableEntity {
+			t.Errorf("clone of copy-a from golden's snapshot as a VMOperation %s: %d (%v), want 422", body, code, err)
+		} else {
+			assertInvalidKind(t, err, "VMOperation", "spec.clone.snapshotRef")
+		}
+	}
 	runOperation(t, ns, "golden", "clone", map[string]interface{}{"targetName": "copy-c", "targetNamespace": other, "powerOnAfter": true})
 	runningVMI(t, other, "copy-c", "")
 }

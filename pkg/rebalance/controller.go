@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -200,8 +201,12 @@ func (c *Controller) sync(ctx context.Context, cl *cluster, p *v1alpha1.Rebalanc
 		planned = err == nil
 	}
 	automatic := p.Spec.Mode == v1alpha1.RebalanceAutomatic
+	var maintenance map[string]string
 	if err == nil && automatic {
 		err = c.start(ctx, p, plan.Moves)
+		var terr error
+		maintenance, terr = c.mayTaint(ctx, p, plan.Maintenance)
+		err = errors.Join(err, terr)
 	}
 	st := p.Status.DeepCopy()
 	st.ObservedGeneration = p.Generation
@@ -251,7 +256,42 @@ func (c *Controller) sync(ctx context.Context, cl *cluster, p *v1alpha1.Rebalanc
 	if !planned {
 		return nil, false, err
 	}
-	return plan.Maintenance, true, err
+	return maintenance, true, err
+}
+
+// mayTaint is the part of want, the maintenance states of a plan, that p's
+// requester may bring about: a maintenance taint is an update of the node,
+// which the controller makes only for a requester allowed to update it
+// (asked of kube-apiserver with a SubjectAccessReview per node).
+func (c *Controller) mayTaint(ctx context.Context, p *v1alpha1.RebalancePolicy, want map[string]string) (map[string]string, error) {
+	if len(want) == 0 {
+		return want, nil
+	}
+	r := p.Spec.Requester
+	if r == nil || r.Username == "" {
+		return nil, apierrors.NewForbidden(v1alpha1.Resource("rebalancepolicies"), p.Name,
+			fmt.Errorf("the policy records no requester, so nobody can be held to have asked to taint nodes for maintenance"))
+	}
+	allowed := map[string]string{}
+	var refused []string
+	for _, node := range slices.Sorted(maps.Keys(want)) {
+		spec := operations.ReviewSpecOf(r)
+		spec.ResourceAttributes = &authorizationv1.ResourceAttributes{Verb: "update", Resource: "nodes", Name: node}
+		sar, err := c.cfg.Kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: *spec}, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("reviewing whether %s may taint node %s: %w", r.Username, node, err)
+		}
+		if !sar.Status.Allowed {
+			refused = append(refused, node)
+			continue
+		}
+		allowed[node] = want[node]
+	}
+	if len(refused) > 0 {
+		return allowed, apierrors.NewForbidden(corev1.Resource("nodes"), refused[0],
+			fmt.Errorf("%s may not update node(s) %s, so their maintenance taint is not set", r.Username, strings.Join(refused, ", ")))
+	}
+	return allowed, nil
 }
 
 // flights reads p's Migrate operations: those still running are in

@@ -568,11 +568,34 @@ func grantMigrate(t *testing.T, ns, vmNamespace string) {
 	}
 }
 
+// grantNodeUpdate lets service account author of ns update node (which is
+// what a maintenance taint is).
+func grantNodeUpdate(t *testing.T, ns, node string) {
+	t.Helper()
+	ctx := context.Background()
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-taint"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, ResourceNames: []string{node}, Verbs: []string{"update"}}}}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: ns + "-taint"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "author", Namespace: ns}}}
+	if _, err := env.Kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = env.Kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
+		_ = env.Kube.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
+	})
+}
+
 // TestRebalanceMaintenanceRefusedMove: a maintenance window is open on a
 // node with two VMs, one of which the policy's author may not migrate. The
 // other leaves, the refused one stays, and the node keeps its NoSchedule
 // taint pass after pass: one move that cannot start neither lifts the
-// window nor holds back the others.
+// window nor holds back the others. The taint is an update of the node:
+// until the author may make it, the controller does not make it either.
 func TestRebalanceMaintenanceRefusedMove(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
@@ -620,7 +643,25 @@ func TestRebalanceMaintenanceRefusedMove(t *testing.T) {
 		}
 		return fmt.Sprintf("%s has taints %v, want %s=%s:NoSchedule", kernel, n.Spec.Taints, rebalance.TaintKey, rebalance.MaintenanceOpen), nil
 	}
-	framework.Eventually(t, "mine moved off "+kernel+", theirs refused, the window held", func(ctx context.Context) (bool, error) {
+	framework.Eventually(t, "mine moved off "+kernel+", theirs refused, the node not tainted", func(ctx context.Context) (bool, error) {
+		p, err := rebalancePolicy(ctx, ns)
+		if err != nil {
+			return false, err
+		}
+		if c := meta.FindStatusCondition(p.Status.Conditions, rebalance.ConditionReady); c == nil || c.Reason != "Forbidden" ||
+			!strings.Contains(c.Message, "theirs") || !strings.Contains(c.Message, kernel) {
+			return false, fmt.Errorf("condition %+v, want Forbidden naming theirs and %s", c, kernel)
+		}
+		nodes, err := vmNodes(ctx, ns)
+		return err == nil && nodes["mine"] == spare, err
+	})
+	passesAfter(t, ns, time.Now())
+	if why, err := held(ctx); why == "" && err == nil {
+		t.Errorf("%s has the maintenance taint the policy's author may not set", kernel)
+	}
+
+	grantNodeUpdate(t, ns, kernel)
+	framework.Eventually(t, "theirs refused, the window held", func(ctx context.Context) (bool, error) {
 		if why, err := held(ctx); why != "" || err != nil {
 			return false, errors.Join(err, errors.New(why))
 		}
@@ -629,11 +670,10 @@ func TestRebalanceMaintenanceRefusedMove(t *testing.T) {
 			return false, err
 		}
 		if c := meta.FindStatusCondition(p.Status.Conditions, rebalance.ConditionReady); c == nil || c.Reason != "Forbidden" ||
-			!strings.Contains(c.Message, "theirs") {
-			return false, fmt.Errorf("condition %+v, want Forbidden naming theirs", c)
+			!strings.Contains(c.Message, "theirs") || strings.Contains(c.Message, kernel) {
+			return false, fmt.Errorf("condition %+v, want Forbidden naming theirs only", c)
 		}
-		nodes, err := vmNodes(ctx, ns)
-		return err == nil && nodes["mine"] == spare, err
+		return true, nil
 	})
 	passesAfter(t, ns, time.Now())
 	if why, err := held(ctx); why != "" || err != nil {

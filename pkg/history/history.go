@@ -35,6 +35,12 @@ type VMSample struct {
 	CarbonIntensity float64
 	// CostPerHour is in currency units per hour, 0 if unknown.
 	CostPerHour float64
+	// UsageRead and Priced say a running VM's usage came from a
+	// metrics.k8s.io reading (a launcher pod that has only just started
+	// has none yet) and its cost from a price of its node: without them
+	// those fields are 0 for want of the signal, not a measured 0. They
+	// are the recorder's at sampling time and are not stored.
+	UsageRead, Priced bool
 }
 
 // ClusterSample is the whole cluster at one recorder tick.

@@ -49,8 +49,8 @@ func (r *Sampler) Sample(ctx context.Context, t time.Time) (history.Batch, error
 			s.MemoryAllocatedBytes = float64(m.Value())
 		}
 		if vmi != nil && s.Node != "" {
-			u := podUsage[launcherKey{vmi.UID, s.Node}]
-			s.CPUUsageCores, s.MemoryUsageBytes = u.cpu, u.memory
+			u, read := podUsage[launcherKey{vmi.UID, s.Node}]
+			s.CPUUsageCores, s.MemoryUsageBytes, s.UsageRead = u.cpu, u.memory, read
 			if node, err := r.nodes.Get(s.Node); err == nil {
 				r.placeOnNode(ctx, &s, view, node, zones)
 			}
@@ -92,6 +92,7 @@ func (r *Sampler) placeOnNode(ctx context.Context, s *history.VMSample, view *hy
 	}
 	s.CostPerHour = cost.VMCostPerHour(pricing, s.CPUAllocatedCores, s.MemoryAllocatedBytes,
 		gpuCounts(view.Spec.GPUs, node), s.CPUUsageCores, s.MemoryUsageBytes)
+	s.Priced = true
 }
 
 // gpuCounts maps the VM's GPU requests (by resource name) to models, from

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -117,8 +119,10 @@ func (p *Provider) costPerHour(ctx context.Context, namespace string, want map[s
 	pool := want["pool"]
 	var total float64
 	var at metav1.Time
+	var pooled bool
+	var unpriced []string
 	for key, s := range samples {
-		if key.Namespace != namespace || s.Node == "" {
+		if key.Namespace != namespace {
 			continue
 		}
 		if pool != "" {
@@ -126,9 +130,26 @@ func (p *Provider) costPerHour(ctx context.Context, namespace string, want map[s
 			if !ok || !ownedByPool(vm, pool) {
 				continue
 			}
+			pooled = true
+		}
+		if s.Node == "" {
+			continue
+		}
+		if !s.Priced {
+			unpriced = append(unpriced, key.Name+" (node "+s.Node+")")
 		}
 		total += s.CostPerHour
 		at = metav1.NewTime(s.at)
+	}
+	// A pool of no VMs is a name nothing has; one whose VMs are stopped
+	// costs nothing. A running VM without a price is not free: the sum
+	// would be too low, so there is none.
+	if pool != "" && !pooled {
+		return nil, apierrors.NewNotFound(Pools, pool+" (no VMs)")
+	}
+	if len(unpriced) > 0 {
+		slices.Sort(unpriced)
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("vm_cost_per_hour: no price for VM %s: the price model does not cover its node", strings.Join(unpriced, ", ")))
 	}
 	if at.IsZero() {
 		at = metav1.NewTime(p.clock.Now())

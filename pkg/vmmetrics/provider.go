@@ -143,10 +143,11 @@ func (p *Provider) samples(ctx context.Context) (map[types.NamespacedName]vmSamp
 	return p.byName, nil
 }
 
-// value is metric of a running VM's sample; false when the VM does not run
-// (or has no allocation to divide by).
+// value is metric of a running VM's sample; false when the VM does not run,
+// has no usage reading yet (an autoscaler treats a missing value as such;
+// a 0 would read as an idle VM) or has no allocation to divide by.
 func value(metric string, s history.VMSample) (float64, bool) {
-	if s.Node == "" {
+	if s.Node == "" || !s.UsageRead {
 		return 0, false
 	}
 	switch metric {
@@ -177,10 +178,16 @@ func known(metric string, metrics []string) bool {
 // GetMetricByName answers one object's metric.
 func (p *Provider) GetMetricByName(ctx context.Context, name types.NamespacedName, info provider.CustomMetricInfo, metricSelector labels.Selector) (*custom_metrics.MetricValue, error) {
 	if info.GroupResource == Pools {
+		if !unlabelled(metricSelector) {
+			return nil, provider.NewMetricNotFoundForError(info.GroupResource, info.Metric, name.Name)
+		}
 		return p.poolMetric(ctx, name, info)
 	}
 	if !known(info.Metric, vmMetrics) || !vmResource(info.GroupResource) {
 		return nil, provider.NewMetricNotFoundError(info.GroupResource, info.Metric)
+	}
+	if !unlabelled(metricSelector) {
+		return nil, provider.NewMetricNotFoundForError(info.GroupResource, info.Metric, name.Name)
 	}
 	samples, err := p.samples(ctx)
 	if err != nil {
@@ -220,11 +227,14 @@ func (p *Provider) GetMetricBySelector(ctx context.Context, namespace string, se
 	if !known(info.Metric, vmMetrics) || !vmResource(info.GroupResource) {
 		return nil, provider.NewMetricNotFoundError(info.GroupResource, info.Metric)
 	}
+	list := &custom_metrics.MetricValueList{}
+	if !unlabelled(metricSelector) {
+		return list, nil
+	}
 	samples, err := p.samples(ctx)
 	if err != nil {
 		return nil, err
 	}
-	list := &custom_metrics.MetricValueList{}
 	if info.GroupResource == Pods {
 		pods, err := p.source.LauncherPods(namespace, selector)
 		if err != nil {
@@ -250,6 +260,12 @@ func (p *Provider) GetMetricBySelector(ctx context.Context, namespace string, se
 		}
 	}
 	return list, nil
+}
+
+// unlabelled says whether the series of a custom metric, which has no
+// labels of its own, match metricSelector (an HPA metric's selector).
+func unlabelled(metricSelector labels.Selector) bool {
+	return metricSelector == nil || metricSelector.Matches(labels.Set{})
 }
 
 func vmResource(gr schema.GroupResource) bool {

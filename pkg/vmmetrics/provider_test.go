@@ -69,8 +69,10 @@ func ptrTrue() *bool { t := true; return &t }
 func newFake() *fakeSource {
 	return &fakeSource{
 		batch: history.Batch{VMs: []history.VMSample{
-			{Namespace: "ns", Name: "web-0", Node: "n1", CPUUsageCores: 1, CPUAllocatedCores: 4, MemoryUsageBytes: 1 << 30, MemoryAllocatedBytes: 4 << 30, CostPerHour: 0.25},
-			{Namespace: "ns", Name: "web-1", Node: "n2", CPUUsageCores: 3, CPUAllocatedCores: 4, MemoryUsageBytes: 3 << 30, MemoryAllocatedBytes: 4 << 30, CostPerHour: 0.5},
+			{Namespace: "ns", Name: "web-0", Node: "n1", CPUUsageCores: 1, CPUAllocatedCores: 4, MemoryUsageBytes: 1 << 30, MemoryAllocatedBytes: 4 << 30, CostPerHour: 0.25,
+				UsageRead: true, Priced: true},
+			{Namespace: "ns", Name: "web-1", Node: "n2", CPUUsageCores: 3, CPUAllocatedCores: 4, MemoryUsageBytes: 3 << 30, MemoryAllocatedBytes: 4 << 30, CostPerHour: 0.5,
+				UsageRead: true, Priced: true},
 			{Namespace: "ns", Name: "stopped", CPUAllocatedCores: 2},
 		}},
 		vms: map[string]*kvv1.VirtualMachine{"ns/web-0": poolVM("web-0"), "ns/web-1": poolVM("web-1"),
@@ -127,6 +129,56 @@ func TestVMAndPoolMetrics(t *testing.T) {
 	}
 	if _, err := get(provider.CustomMetricInfo{GroupResource: Pools, Metric: CPUUtilization}, "other"); !apierrors.IsNotFound(err) {
 		t.Errorf("a pool without VMs: %v, want NotFound", err)
+	}
+}
+
+// TestMetricsNeedAReading: a VM that runs but whose launcher pod has no
+// metrics.k8s.io reading yet has no value (an HPA counts a missing pod as
+// such; a 0 would read as idle), by name, in lists and in its pool's average.
+func TestMetricsNeedAReading(t *testing.T) {
+	src := newFake()
+	src.batch.VMs[1].UsageRead, src.batch.VMs[1].CPUUsageCores, src.batch.VMs[1].MemoryUsageBytes = false, 0, 0
+	p := NewProvider(src, time.Minute, nil)
+	ctx := context.Background()
+	vm := provider.CustomMetricInfo{GroupResource: HyperSDKVMs, Namespaced: true, Metric: CPUUtilization}
+	if v, err := p.GetMetricByName(ctx, types.NamespacedName{Namespace: "ns", Name: "web-1"}, vm, labels.Everything()); !apierrors.IsNotFound(err) {
+		t.Errorf("a VM without a reading: %v (%v), want NotFound", v, err)
+	}
+	pods, err := p.GetMetricBySelector(ctx, "ns", labels.Everything(), provider.CustomMetricInfo{GroupResource: Pods, Namespaced: true, Metric: CPUUtilization}, labels.Everything())
+	if err != nil || len(pods.Items) != 1 || pods.Items[0].DescribedObject.Name != "virt-launcher-web-0-a" {
+		t.Errorf("pod metrics: %+v (%v), want web-0's pod only", pods, err)
+	}
+	pool, err := p.GetMetricByName(ctx, types.NamespacedName{Namespace: "ns", Name: "web"}, provider.CustomMetricInfo{GroupResource: Pools, Metric: CPUUtilization}, labels.Everything())
+	if err != nil || pool.Value.String() != "250m" {
+		t.Errorf("pool average: %v (%v), want web-0's 250m alone", pool, err)
+	}
+}
+
+// TestMetricSelector: the custom metrics have no labels, so a metric
+// selector that asks for one matches nothing, and one that asks for their
+// absence matches all.
+func TestMetricSelector(t *testing.T) {
+	p := NewProvider(newFake(), time.Minute, nil)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		selector string
+		want     int
+	}{{"", 2}, {"!team", 2}, {"team=a", 0}, {"team", 0}} {
+		sel, err := labels.Parse(tc.selector)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := p.GetMetricBySelector(ctx, "ns", labels.Everything(), provider.CustomMetricInfo{GroupResource: KubeVirtVMs, Namespaced: true, Metric: CPUUtilization}, sel)
+		if err != nil || len(list.Items) != tc.want {
+			t.Errorf("metric selector %q: %d values (%v), want %d", tc.selector, len(list.Items), err, tc.want)
+		}
+		for _, info := range []provider.CustomMetricInfo{{GroupResource: KubeVirtVMs, Namespaced: true, Metric: CPUUtilization}, {GroupResource: Pools, Namespaced: true, Metric: CPUUtilization}} {
+			name := map[bool]string{true: "web", false: "web-0"}[info.GroupResource == Pools]
+			_, err := p.GetMetricByName(ctx, types.NamespacedName{Namespace: "ns", Name: name}, info, sel)
+			if found := err == nil; found != (tc.want > 0) || (!found && !apierrors.IsNotFound(err)) {
+				t.Errorf("%s %s with metric selector %q: %v, want found=%v", info.GroupResource, name, tc.selector, err, tc.want > 0)
+			}
+		}
 	}
 }
 
@@ -188,11 +240,24 @@ func TestExternalMetrics(t *testing.T) {
 		{CarbonIntensity, "zone in (DE,FR)", fixed(t), http.StatusBadRequest},
 		{CostPerHour, "namespace=other", nil, http.StatusBadRequest},
 		{CostPerHour, "team=a", nil, http.StatusBadRequest},
+		{CostPerHour, "pool=nosuch", nil, http.StatusNotFound},
 	} {
 		src.carbon = tc.carbon
 		if _, err := p.GetExternalMetric(ctx, "ns", sel(tc.selector), provider.ExternalMetricInfo{Metric: tc.metric}); code(err) != tc.want {
 			t.Errorf("%s %s: %v, want %d", tc.metric, tc.selector, err, tc.want)
 		}
+	}
+	// A pool whose VMs are stopped costs nothing; a running VM without a
+	// price leaves the sum unknown, not low.
+	src.vms["ns/stopped"].OwnerReferences = poolVM("x").OwnerReferences
+	src.vms["ns/stopped"].OwnerReferences[0].Name = "idle"
+	if v, err := p.GetExternalMetric(ctx, "ns", sel("pool=idle"), provider.ExternalMetricInfo{Metric: CostPerHour}); err != nil || len(v.Items) != 1 || !v.Items[0].Value.IsZero() {
+		t.Errorf("cost of a pool of stopped VMs: %+v (%v), want 0", v, err)
+	}
+	src.batch.VMs[0].Priced = false
+	p = NewProvider(src, time.Minute, nil)
+	if v, err := p.GetExternalMetric(ctx, "ns", sel(""), provider.ExternalMetricInfo{Metric: CostPerHour}); code(err) != http.StatusServiceUnavailable {
+		t.Errorf("cost with an unpriced running VM: %+v (%v), want 503", v, err)
 	}
 	src.carbon = fixed(t)
 	for _, s := range []string{"zone=DE", "zone=DE,horizon=6h"} {

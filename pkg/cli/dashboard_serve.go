@@ -9,17 +9,35 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/pkg/dashboard"
 )
 
 // clusterStore is the clusters file the flags name, checked against the
-// user's kubeconfig.
+// user's kubeconfig; the connection flags apply as kubectl applies them.
 func (e *env) clusterStore(path string) *dashboard.ClusterStore {
-	return &dashboard.ClusterStore{Path: path, Kubeconfig: e.flags.ToRawKubeConfigLoader()}
+	f := e.flags
+	store := &dashboard.ClusterStore{Path: path, Kubeconfig: f.ToRawKubeConfigLoader(), Context: ptr.Deref(f.Context, ""),
+		Impersonation: clientcmdapi.AuthInfo{Impersonate: ptr.Deref(f.Impersonate, ""), ImpersonateUID: ptr.Deref(f.ImpersonateUID, "")}}
+	if f.ImpersonateGroup != nil {
+		store.Impersonation.ImpersonateGroups = *f.ImpersonateGroup
+	}
+	if f.ImpersonateUserExtra != nil {
+		for _, kv := range *f.ImpersonateUserExtra {
+			k, v, _ := strings.Cut(kv, "=")
+			if store.Impersonation.ImpersonateUserExtra == nil {
+				store.Impersonation.ImpersonateUserExtra = map[string][]string{}
+			}
+			store.Impersonation.ImpersonateUserExtra[k] = append(store.Impersonation.ImpersonateUserExtra[k], v)
+		}
+	}
+	return store
 }
 
 // serveDashboard runs the dashboard on a loopback address until ctx ends.

@@ -28,8 +28,26 @@ type ClusterStore struct {
 	// Path is the clusters file.
 	Path string
 	// Kubeconfig loads the user's kubeconfig (--kubeconfig, KUBECONFIG or
-	// ~/.kube/config, as kubectl does).
+	// ~/.kube/config, as kubectl does) with the command line's overrides
+	// (--context, --server, --token, --as...), which are the selected
+	// context's.
 	Kubeconfig clientcmd.ClientConfig
+	// Context is the context the command line selects (--context), "" for
+	// the kubeconfig's current one: the primary when there is no clusters
+	// file, and the one Kubeconfig's overrides apply to.
+	Context string
+	// Impersonation holds the command line's --as, --as-group, --as-uid and
+	// --as-user-extra, which apply to every cluster: whom the user asked to
+	// act as is who acts, whichever cluster a widget shows.
+	Impersonation clientcmdapi.AuthInfo
+}
+
+// selected is the context the command line selects.
+func (s *ClusterStore) selected(raw clientcmdapi.Config) string {
+	if s.Context != "" {
+		return s.Context
+	}
+	return raw.CurrentContext
 }
 
 // DefaultClustersFile is where kubectl hyper keeps the list unless told.
@@ -50,10 +68,11 @@ func (s *ClusterStore) Load() (ClusterList, error) {
 		if err != nil {
 			return ClusterList{}, fmt.Errorf("reading kubeconfig: %w", err)
 		}
-		if raw.CurrentContext == "" {
+		selected := s.selected(raw)
+		if selected == "" {
 			return ClusterList{}, nil
 		}
-		return ClusterList{Primary: raw.CurrentContext, Contexts: []string{raw.CurrentContext}}, nil
+		return ClusterList{Primary: selected, Contexts: []string{selected}}, nil
 	}
 	if err != nil {
 		return ClusterList{}, fmt.Errorf("reading clusters file: %w", err)
@@ -152,7 +171,12 @@ func (s *ClusterStore) change(f func(*ClusterList) error) error {
 	return nil
 }
 
-// contextConfig is the kubeconfig with context as the current one.
-func contextConfig(raw clientcmdapi.Config, context string) clientcmd.ClientConfig {
-	return clientcmd.NewNonInteractiveClientConfig(raw, context, &clientcmd.ConfigOverrides{}, nil)
+// contextConfig is the client configuration of context: with all the
+// command line's overrides for the context it selects, with its
+// impersonation alone for the others.
+func (s *ClusterStore) contextConfig(raw clientcmdapi.Config, context string) clientcmd.ClientConfig {
+	if context == s.selected(raw) {
+		return s.Kubeconfig
+	}
+	return clientcmd.NewNonInteractiveClientConfig(raw, context, &clientcmd.ConfigOverrides{AuthInfo: s.Impersonation}, nil)
 }

@@ -46,7 +46,7 @@ func (s *ClusterStore) Clusters() (ClusterList, map[string]Endpoint, error) {
 	}
 	out := make(map[string]Endpoint, len(l.Contexts))
 	for _, name := range l.Contexts {
-		cfg, err := contextConfig(raw, name).ClientConfig()
+		cfg, err := s.contextConfig(raw, name).ClientConfig()
 		if err != nil {
 			err = fmt.Errorf("kubeconfig context %s: %w", name, err)
 		}

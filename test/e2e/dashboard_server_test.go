@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -144,6 +145,42 @@ func TestDashboardServer(t *testing.T) {
 	}
 }
 
+// TestDashboardConnectionFlags: kubectl's connection flags hold for the
+// dashboard as for any kubectl command. Without a clusters file --context
+// is the primary; --as acts as that user on every cluster, so the admin's
+// context impersonating the viewer reads what the viewer may and no more.
+func TestDashboardConnectionFlags(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := env.Namespace(t, "dash-flags")
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	kubeconfig, _, admin := dashboardKubeconfig(t, ns)
+	noFile := filepath.Join(t.TempDir(), "none.yaml")
+
+	start, base, _ := startDashboard(t, ctx, kubeconfig, noFile, "--context", "viewer")
+	get := dashboardAPI(t, start, base)
+	framework.Eventually(t, "viewer, from --context, the primary and only cluster", func(ctx context.Context) (bool, error) {
+		h, order, err := clusterHealth(get)
+		return err == nil && len(order) == 1 && order[0] == "viewer" && h["viewer"].Primary && h["viewer"].Up, err
+	})
+
+	viewer := "system:serviceaccount:" + ns + ":viewer"
+	start, base, _ = startDashboard(t, ctx, kubeconfig, noFile, "--as", viewer)
+	get = dashboardAPI(t, start, base)
+	framework.Eventually(t, admin+" up as the viewer", func(ctx context.Context) (bool, error) {
+		h, order, err := clusterHealth(get)
+		return err == nil && len(order) == 1 && order[0] == admin && h[admin].Up, err
+	})
+	var vms v1alpha1.VirtualMachineList
+	if code, err := get("/k8s/"+admin+"/apis/hypersdk.io/v1alpha1/namespaces/"+ns+"/virtualmachines", &vms); err != nil || code != http.StatusOK {
+		t.Errorf("the viewer's namespace through the dashboard as the viewer: %d %v, want 200", code, err)
+	}
+	var secrets corev1.SecretList
+	if code, err := get("/k8s/"+admin+"/api/v1/namespaces/kube-system/secrets", &secrets); code != http.StatusForbidden {
+		t.Errorf("kube-system's secrets through the dashboard --as %s: %d (%d items, %v), want 403", viewer, code, len(secrets.Items), err)
+	}
+}
+
 // dashboardKubeconfig writes a kubeconfig with the sandbox's admin context
 // (current), "viewer" (the sandbox as a ServiceAccount bound to view in ns)
 // and "down" (a server that refuses connections), and names a clusters file
@@ -181,10 +218,10 @@ func hyperWith(t *testing.T, ctx context.Context, kubeconfig string, args ...str
 
 // startDashboard runs kubectl hyper dashboard until ctx ends and returns
 // the URL it printed, its base and its token.
-func startDashboard(t *testing.T, ctx context.Context, kubeconfig, clusters string) (start, base, token string) {
+func startDashboard(t *testing.T, ctx context.Context, kubeconfig, clusters string, flags ...string) (start, base, token string) {
 	t.Helper()
 	ctx, stop := context.WithCancel(ctx)
-	cmd := hyperCommand(ctx, "dashboard", "--clusters-file", clusters)
+	cmd := hyperCommand(ctx, append(flags, "dashboard", "--clusters-file", clusters)...)
 	cmd.Env = append(cmd.Env, "KUBECONFIG="+kubeconfig)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -35,6 +35,9 @@ type CarbonScalingPolicySpec struct {
 	// OverrideUntil lifts every cap until this time (an event that must
 	// scale whatever the grid), after which the bands apply again.
 	OverrideUntil *metav1.Time
+	// Requester is who last wrote the spec, set by the server; the
+	// controller caps only HPAs the requester may patch.
+	Requester *VMOperationRequester
 }
 
 // CarbonScalingBand is one step of the cap.

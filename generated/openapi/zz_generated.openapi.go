@@ -1527,12 +1527,18 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicySpec(ref common.R
 							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
+					"requester": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Requester is who last wrote the spec. The server sets it from the authenticated user; the controller caps only HPAs the requester may patch (giving an HPA its own maximum back needs no right).",
+							Ref:         ref(v1alpha1.VMOperationRequester{}.OpenAPIModelName()),
+						},
+					},
 				},
 				Required: []string{"hpaSelector", "zone", "bands"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.CarbonScalingBand{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.CarbonScalingBand{}.OpenAPIModelName(), v1alpha1.VMOperationRequester{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 

@@ -462,19 +462,17 @@ func (s *Scheduler) review(ctx context.Context, b *v1alpha1.BackupSchedule, attr
 		return apierrors.NewForbidden(v1alpha1.Resource("backupschedules"), b.Name,
 			fmt.Errorf("the schedule records no requester, so nobody can be held to have asked for its backups"))
 	}
-	spec := operations.ReviewSpecOf(r)
-	spec.ResourceAttributes = attrs
-	sar, err := s.cfg.Kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: *spec}, metav1.CreateOptions{})
+	allowed, reason, err := operations.Allowed(ctx, s.cfg.Kube, r, *attrs)
 	if err != nil {
-		return fmt.Errorf("reviewing access of %s: %w", r.Username, err)
+		return err
 	}
-	if !sar.Status.Allowed {
+	if !allowed {
 		res := attrs.Resource
 		if attrs.Subresource != "" {
 			res += "/" + attrs.Subresource
 		}
 		return apierrors.NewForbidden(v1alpha1.Resource("backupschedules"), b.Name,
-			fmt.Errorf("user %q cannot %s %s.%s %q in namespace %q: %s", r.Username, attrs.Verb, res, attrs.Group, attrs.Name, attrs.Namespace, sar.Status.Reason))
+			fmt.Errorf("user %q cannot %s %s.%s %q in namespace %q: %s", r.Username, attrs.Verb, res, attrs.Group, attrs.Name, attrs.Namespace, reason))
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -30,6 +31,7 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/pkg/carbon"
+	"github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/passloop"
 )
 
@@ -239,13 +241,26 @@ func capped(own, floor, percent int32) int32 {
 }
 
 // cap sets an HPA's maxReplicas to the band's share of its own maximum,
-// remembering that maximum on the HPA.
+// remembering that maximum on the HPA, if the policy's requester may patch
+// the HPA: the controller changes nothing its author could not.
 func (s *Scaler) cap(ctx context.Context, hpa *autoscalingv2.HorizontalPodAutoscaler, p *v1alpha1.CarbonScalingPolicy,
 	band v1alpha1.CarbonScalingBand, zone string, g float64) error {
 	orig := original(hpa)
 	want := capped(orig, ptr.Deref(hpa.Spec.MinReplicas, 1), band.MaxReplicasPercent)
 	if hpa.Spec.MaxReplicas == want && hpa.Annotations[CappedByAnnotation] == p.Name {
 		return nil
+	}
+	r := p.Spec.Requester
+	if r == nil || r.Username == "" {
+		return fmt.Errorf("not capped: the policy records no requester, so nobody can be held to have asked for it")
+	}
+	allowed, reason, err := operations.Allowed(ctx, s.cfg.Kube, r, authorizationv1.ResourceAttributes{Namespace: hpa.Namespace,
+		Verb: "patch", Group: autoscalingv2.GroupName, Resource: "horizontalpodautoscalers", Name: hpa.Name})
+	if err != nil {
+		return err
+	}
+	if !allowed {
+		return fmt.Errorf("not capped: %s, who wrote the policy, may not patch it (%s)", r.Username, reason)
 	}
 	got, err := s.patch(ctx, hpa, map[string]any{OriginalMaxAnnotation: strconv.Itoa(int(orig)), CappedByAnnotation: p.Name}, want)
 	if err != nil {

@@ -370,6 +370,19 @@ func (e *Executor) reviewRequester(ctx context.Context, op *v1alpha1.VMOperation
 	return Review(ctx, e.cfg.Kube, ReviewSpecOf(r), RequiredAccess(req))
 }
 
+// Allowed asks kube-apiserver, with a SubjectAccessReview, whether a
+// recorded requester may do what attrs describe: what a controller checks
+// before it acts for the author of a policy.
+func Allowed(ctx context.Context, kube kubernetes.Interface, r *v1alpha1.VMOperationRequester, attrs authorizationv1.ResourceAttributes) (bool, string, error) {
+	spec := ReviewSpecOf(r)
+	spec.ResourceAttributes = &attrs
+	sar, err := kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: *spec}, metav1.CreateOptions{})
+	if err != nil {
+		return false, "", fmt.Errorf("reviewing access of %s: %w", r.Username, err)
+	}
+	return sar.Status.Allowed, sar.Status.Reason, nil
+}
+
 // ReviewSpecOf is the SubjectAccessReview subject of a recorded requester.
 func ReviewSpecOf(r *v1alpha1.VMOperationRequester) *authorizationv1.SubjectAccessReviewSpec {
 	spec := &authorizationv1.SubjectAccessReviewSpec{User: r.Username, UID: r.UID, Groups: r.Groups}

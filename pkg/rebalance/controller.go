@@ -272,26 +272,24 @@ func (c *Controller) mayTaint(ctx context.Context, p *v1alpha1.RebalancePolicy, 
 		return nil, apierrors.NewForbidden(v1alpha1.Resource("rebalancepolicies"), p.Name,
 			fmt.Errorf("the policy records no requester, so nobody can be held to have asked to taint nodes for maintenance"))
 	}
-	allowed := map[string]string{}
+	may := map[string]string{}
 	var refused []string
 	for _, node := range slices.Sorted(maps.Keys(want)) {
-		spec := operations.ReviewSpecOf(r)
-		spec.ResourceAttributes = &authorizationv1.ResourceAttributes{Verb: "update", Resource: "nodes", Name: node}
-		sar, err := c.cfg.Kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: *spec}, metav1.CreateOptions{})
+		allowed, _, err := operations.Allowed(ctx, c.cfg.Kube, r, authorizationv1.ResourceAttributes{Verb: "update", Resource: "nodes", Name: node})
 		if err != nil {
-			return nil, fmt.Errorf("reviewing whether %s may taint node %s: %w", r.Username, node, err)
+			return nil, fmt.Errorf("may %s taint node %s: %w", r.Username, node, err)
 		}
-		if !sar.Status.Allowed {
+		if !allowed {
 			refused = append(refused, node)
 			continue
 		}
-		allowed[node] = want[node]
+		may[node] = want[node]
 	}
 	if len(refused) > 0 {
-		return allowed, apierrors.NewForbidden(corev1.Resource("nodes"), refused[0],
+		return may, apierrors.NewForbidden(corev1.Resource("nodes"), refused[0],
 			fmt.Errorf("%s may not update node(s) %s, so their maintenance taint is not set", r.Username, strings.Join(refused, ", ")))
 	}
-	return allowed, nil
+	return may, nil
 }
 
 // flights reads p's Migrate operations: those still running are in

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -232,4 +233,65 @@ func allSeen(seen map[string]map[int32]bool, want map[string][]int32) bool {
 		}
 	}
 	return true
+}
+
+// TestCarbonScalingPolicyAuthorRights: a policy caps only the HPAs its
+// author may patch. An author who may write CarbonScalingPolicies, and edit
+// one namespace, has a policy whose band is always in force: the HPA there
+// is capped, the one in a namespace it may not touch keeps its maximum, and
+// the policy's Ready condition names it.
+func TestCarbonScalingPolicyAuthorRights(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "carbon-author")
+	other := env.Namespace(t, "carbon-author-other")
+	author := policyAuthor(t, ns, "carbonscalingpolicies")
+	if _, err := env.Kube.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "author-edit"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "edit"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "author", Namespace: ns}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	label := map[string]string{"carbon-author": ns}
+	for _, hns := range []string{ns, other} {
+		if _, err := env.Kube.AutoscalingV2().HorizontalPodAutoscalers(hns).Create(ctx, &autoscalingv2.HorizontalPodAutoscaler{
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: label},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "pool.kubevirt.io/v1beta1", Kind: "VirtualMachinePool", Name: "web"},
+				MinReplicas:    ptr.To[int32](1), MaxReplicas: 10,
+			},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	policy, err := author.HypersdkV1alpha1().CarbonScalingPolicies().Create(ctx, &v1alpha1.CarbonScalingPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: ns},
+		Spec: v1alpha1.CarbonScalingPolicySpec{Zone: "ES", HPASelector: &metav1.LabelSelector{MatchLabels: label},
+			Bands: []v1alpha1.CarbonScalingBand{{AboveGramsPerKWh: 1, MaxReplicasPercent: 50}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = env.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies().Delete(context.Background(), ns, metav1.DeleteOptions{})
+	})
+	if r := policy.Spec.Requester; r == nil || r.Username != "system:serviceaccount:"+ns+":author" {
+		t.Errorf("requester %+v, want the author", r)
+	}
+	framework.Eventually(t, "the author's HPA capped, the other refused", func(ctx context.Context) (bool, error) {
+		p, err := env.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies().Get(ctx, ns, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		c := meta.FindStatusCondition(p.Status.Conditions, carbonscaler.ConditionReady)
+		if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, other+"/web") || !strings.Contains(c.Message, "may not patch") ||
+			strings.Contains(c.Message, ns+"/web") {
+			return false, fmt.Errorf("Ready condition %+v, want it to name %s/web alone", c, other)
+		}
+		mine, err := env.Kube.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, "web", metav1.GetOptions{})
+		return err == nil && mine.Spec.MaxReplicas == 5, err
+	})
+	theirs, err := env.Kube.AutoscalingV2().HorizontalPodAutoscalers(other).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil || theirs.Spec.MaxReplicas != 10 || theirs.Annotations[carbonscaler.CappedByAnnotation] != "" {
+		t.Errorf("the HPA the author may not patch: %v %+v %v, want maxReplicas 10 and no cap", err, theirs.Spec, theirs.Annotations)
+	}
 }

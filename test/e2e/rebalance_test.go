@@ -537,9 +537,16 @@ func TestRebalancePolicyValidation(t *testing.T) {
 // write RebalancePolicies and nothing else.
 func rebalanceAuthor(t *testing.T, ns string) hypersdkclient.Interface {
 	t.Helper()
+	return policyAuthor(t, ns, "rebalancepolicies")
+}
+
+// policyAuthor is a client for service account author of ns, which may
+// write the cluster-scoped hypersdk.io resource and nothing else.
+func policyAuthor(t *testing.T, ns, resource string) hypersdkclient.Interface {
+	t.Helper()
 	ctx := context.Background()
 	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-author"},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{v1alpha1.GroupName}, Resources: []string{"rebalancepolicies"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{v1alpha1.GroupName}, Resources: []string{resource},
 			Verbs: []string{"get", "list", "watch", "create", "update", "delete"}}}}
 	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: ns + "-author"},
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},

@@ -44,6 +44,11 @@ type CarbonScalingPolicySpec struct {
 	// OverrideUntil lifts every cap until this time (an event that must
 	// scale whatever the grid), after which the bands apply again.
 	OverrideUntil *metav1.Time `json:"overrideUntil,omitempty"`
+	// Requester is who last wrote the spec. The server sets it from the
+	// authenticated user; the controller caps only HPAs the requester may
+	// patch (giving an HPA its own maximum back needs no right).
+	// +optional
+	Requester *VMOperationRequester `json:"requester,omitempty"`
 }
 
 // CarbonScalingBand is one step of the cap.

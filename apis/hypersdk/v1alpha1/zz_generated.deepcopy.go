@@ -677,6 +677,11 @@ func (in *CarbonScalingPolicySpec) DeepCopyInto(out *CarbonScalingPolicySpec) {
 		in, out := &in.OverrideUntil, &out.OverrideUntil
 		*out = (*in).DeepCopy()
 	}
+	if in.Requester != nil {
+		in, out := &in.Requester, &out.Requester
+		*out = new(VMOperationRequester)
+		(*in).DeepCopyInto(*out)
+	}
 	return
 }
 

@@ -16,16 +16,23 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
 	"github.com/hypersdk/hypersdk/pkg/registry/tables"
+	"github.com/hypersdk/hypersdk/pkg/registry/vmoperation"
 )
 
 func policy(obj runtime.Object) *hypersdk.CarbonScalingPolicy {
 	return obj.(*hypersdk.CarbonScalingPolicy)
 }
 
-// kind: cluster admins write the spec, the controller the status.
+// kind: whoever writes the spec becomes its requester, whose rights bound
+// the HPAs it caps; the controller writes the status.
 var kind = statusrest.Kind{
 	ClearStatus: func(obj runtime.Object) { policy(obj).Status = hypersdk.CarbonScalingPolicyStatus{} },
-	Keep:        func(to, from runtime.Object) { policy(to).Status = policy(from).Status },
+	Keep: func(to, from runtime.Object) {
+		policy(to).Status, policy(to).Spec.Requester = policy(from).Status, policy(from).Spec.Requester
+	},
+	SpecWritten: func(ctx context.Context, obj runtime.Object) {
+		policy(obj).Spec.Requester = vmoperation.RequesterFrom(ctx)
+	},
 	CopySpec: func(to, from runtime.Object) {
 		policy(to).Spec, policy(to).ObjectMeta = policy(from).Spec, policy(from).ObjectMeta
 	},

@@ -42,6 +42,10 @@ type CarbonScalingPolicySpecApplyConfiguration struct {
 	// OverrideUntil lifts every cap until this time (an event that must
 	// scale whatever the grid), after which the bands apply again.
 	OverrideUntil *metav1.Time `json:"overrideUntil,omitempty"`
+	// Requester is who last wrote the spec. The server sets it from the
+	// authenticated user; the controller caps only HPAs the requester may
+	// patch (giving an HPA its own maximum back needs no right).
+	Requester *VMOperationRequesterApplyConfiguration `json:"requester,omitempty"`
 }
 
 // CarbonScalingPolicySpecApplyConfiguration constructs a declarative configuration of the CarbonScalingPolicySpec type for use with
@@ -84,5 +88,13 @@ func (b *CarbonScalingPolicySpecApplyConfiguration) WithBands(values ...*CarbonS
 // If called multiple times, the OverrideUntil field is set to the value of the last call.
 func (b *CarbonScalingPolicySpecApplyConfiguration) WithOverrideUntil(value metav1.Time) *CarbonScalingPolicySpecApplyConfiguration {
 	b.OverrideUntil = &value
+	return b
+}
+
+// WithRequester sets the Requester field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Requester field is set to the value of the last call.
+func (b *CarbonScalingPolicySpecApplyConfiguration) WithRequester(value *VMOperationRequesterApplyConfiguration) *CarbonScalingPolicySpecApplyConfiguration {
+	b.Requester = value
 	return b
 }

@@ -120,7 +120,7 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	vms := virtualmachine.NewREST(scheme, views, kubevirt.NewWriter(c.ExtraConfig.KubeVirt))
+	vms := virtualmachine.NewREST(scheme, views, kubevirt.NewWriter(c.ExtraConfig.KubeVirt), admit)
 	feeder := kubevirt.NewViewFeeder(c.ExtraConfig.KubeVirt, views)
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(hypersdk.GroupName, scheme, runtime.NewParameterCodec(scheme), c.ExtraConfig.Codecs)

@@ -22,6 +22,7 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
@@ -84,10 +85,23 @@ func (p *Prechecker) Check(ctx context.Context, op *hypersdk.VMOperation) error 
 // where a VMOperation's create is answered in its own terms
 // ("spec.migrate.targetNode").
 func ThroughSubresource(ctx context.Context) context.Context {
-	return context.WithValue(ctx, throughSubresourceKey{}, true)
+	return context.WithValue(ctx, requestKindKey{}, throughSubresource)
 }
 
-type throughSubresourceKey struct{}
+// ThroughVMUpdate marks ctx as an update of the VM itself (its spec.running,
+// spec.cpus or spec.memory), admitted as the operation it amounts to: the
+// prechecks then name the VM's fields ("spec.cpus").
+func ThroughVMUpdate(ctx context.Context) context.Context {
+	return context.WithValue(ctx, requestKindKey{}, throughVMUpdate)
+}
+
+type requestKindKey struct{}
+
+// How an operation was asked for, when not as a VMOperation.
+const (
+	throughSubresource = iota + 1
+	throughVMUpdate
+)
 
 // refusal names what a precheck refuses as the caller wrote it.
 type refusal struct {
@@ -99,8 +113,11 @@ type refusal struct {
 }
 
 func refusalOf(ctx context.Context, op *hypersdk.VMOperation) refusal {
-	if through, _ := ctx.Value(throughSubresourceKey{}).(bool); through {
+	switch through, _ := ctx.Value(requestKindKey{}).(int); through {
+	case throughSubresource:
 		return refusal{kind: hypersdk.Kind(optionsKind(op.Spec.Type)), name: op.Spec.VMName}
+	case throughVMUpdate: // a resize's fields are the VM's own
+		return refusal{kind: hypersdk.Kind("VirtualMachine"), name: op.Spec.VMName, root: field.NewPath("spec")}
 	}
 	block := string(op.Spec.Type)
 	block = strings.ToLower(block[:1]) + block[1:] // AttachUSB: attachUSB
@@ -259,7 +276,7 @@ func resizeLimits(vm *kvv1.VirtualMachine, spec *hypersdk.ResizeSpec, root *fiel
 	var errs field.ErrorList
 	dom := vm.Spec.Template.Spec.Domain
 	if spec.CPUs != nil {
-		limit := int32(MaxCPUs)
+		limit := int32(validation.MaxCPUs)
 		if cpu := dom.CPU; cpu != nil && cpu.MaxSockets > 0 {
 			limit = int32(cpu.MaxSockets * max(cpu.Cores, 1) * max(cpu.Threads, 1))
 		}
@@ -268,7 +285,7 @@ func resizeLimits(vm *kvv1.VirtualMachine, spec *hypersdk.ResizeSpec, root *fiel
 		}
 	}
 	if spec.Memory != nil {
-		limit := MaxMemory
+		limit := validation.MaxMemory
 		if m := dom.Memory; m != nil && m.MaxGuest != nil {
 			limit = *m.MaxGuest
 		}
@@ -278,13 +295,6 @@ func resizeLimits(vm *kvv1.VirtualMachine, spec *hypersdk.ResizeSpec, root *fiel
 	}
 	return errs
 }
-
-// Hard ceilings of a resize for VMs without hotplug bounds: KubeVirt's
-// largest supported guest.
-var (
-	MaxCPUs   = 512
-	MaxMemory = resource.MustParse("4Ti")
-)
 
 // checkMigrate: the VMI must be LiveMigratable unless cold migration is
 // allowed, and a named target node must exist, be schedulable and fit the

@@ -14,9 +14,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
 
@@ -210,6 +212,74 @@ func createOperation(t *testing.T, c hypersdkclient.Interface, ns, vm, sub, body
 	var code int
 	res.StatusCode(&code)
 	return code, res.Error()
+}
+
+// TestVirtualMachineUpdateIsTheOperation: an update of a VM that starts,
+// stops or resizes it is admitted as that operation: a user who may update
+// VMs but not stop or resize them is refused both (403, naming the
+// subresource) while other changes go through, and a resize beyond the VM's
+// hotplug bound is refused on spec.cpus as the resize subresource refuses
+// it on cpus.
+func TestVirtualMachineUpdateIsTheOperation(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "vm-update-op")
+	elastic := kubevirtVM("vm", 0, "2Gi", nil)
+	elastic.Spec.Template.Spec.Domain.CPU = &kvv1.CPU{Sockets: 2, Cores: 1, Threads: 1, MaxSockets: 8}
+	createKubeVirtVM(t, ns, elastic)
+	runningVMI(t, ns, "vm", "")
+
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-updater"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{v1alpha1.GroupName}, Resources: []string{"virtualmachines"},
+			Verbs: []string{"get", "list", "watch", "update", "patch"}}}}
+	if _, err := env.Kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Kube.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{}) })
+	updater := client(t, env.ServiceAccountToken(t, ns, "updater", role.Name)).HypersdkV1alpha1().VirtualMachines(ns)
+	patch := func(vms interface {
+		Patch(context.Context, string, types.PatchType, []byte, metav1.PatchOptions, ...string) (*v1alpha1.VirtualMachine, error)
+	}, body string, dryRun bool) error {
+		opts := metav1.PatchOptions{}
+		if dryRun {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		_, err := vms.Patch(ctx, "vm", types.MergePatchType, []byte(body), opts)
+		return err
+	}
+	framework.Eventually(t, "the updater's role in force", func(ctx context.Context) (bool, error) {
+		err := patch(updater, `{"metadata":{"labels":{"tier":"web"}}}`, false)
+		return err == nil, err
+	})
+	for body, sub := range map[string]string{`{"spec":{"running":false}}`: "virtualmachines/stop", `{"spec":{"cpus":4}}`: "virtualmachines/resize",
+		`{"spec":{"memory":"4Gi"}}`: "virtualmachines/resize"} {
+		for _, dryRun := range []bool{true, false} {
+			if err := patch(updater, body, dryRun); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), sub) {
+				t.Errorf("%s by a user who may update VMs but not %s (dry run %v): %v, want 403 naming it", body, sub, dryRun, err)
+			}
+		}
+	}
+	vm, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "vm", metav1.GetOptions{})
+	if err != nil || vm.Labels["tier"] != "web" || !kubevirt.WantsRunning(vm, nil) || vm.Spec.Template.Spec.Domain.CPU.Sockets != 2 {
+		t.Errorf("KubeVirt VM after the refused updates: %v labels %v running %v sockets %d, want the label and nothing else changed",
+			err, vm.Labels, kubevirt.WantsRunning(vm, nil), vm.Spec.Template.Spec.Domain.CPU.Sockets)
+	}
+
+	admin := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns)
+	err = patch(admin, `{"spec":{"cpus":16}}`, false)
+	assertInvalidKind(t, err, "VirtualMachine", "spec.cpus")
+	if err == nil || !strings.Contains(err.Error(), "maximum of 8") {
+		t.Errorf("cpus beyond maxSockets: %v, want the VM's maximum of 8 named", err)
+	}
+	code, _, err := post(t, env.HyperSDK, ns, "vm", "resize", map[string]interface{}{"cpus": 16}, true)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(fmt.Sprint(err), "maximum of 8") {
+		t.Errorf("the resize subresource for the same: %d %v, want 422 naming the maximum of 8", code, err)
+	}
+	err = patch(admin, `{"spec":{"cpus":100000}}`, true)
+	assertInvalidKind(t, err, "VirtualMachine", "spec.cpus")
+	if err := patch(admin, `{"spec":{"cpus":4}}`, false); err != nil {
+		t.Errorf("a resize within the bound by an admin: %v", err)
+	}
 }
 
 // operationType is the VMOperation type of a subresource: attachusb is

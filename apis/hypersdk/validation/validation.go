@@ -18,12 +18,18 @@ import (
 	gpuinfo "github.com/hypersdk/hypersdk/pkg/gpu"
 )
 
+// MaxCPUs is the most vCPUs of any VM (see MaxMemory).
+const MaxCPUs = 512
+
 var (
 	// minMemory is the smallest guest memory HyperSDK accepts: below it no
 	// general-purpose guest OS boots.
 	minMemory = resource.MustParse("1Gi")
 	// minDiskSize is the smallest blank disk: below it no guest installs.
 	minDiskSize = resource.MustParse("1Gi")
+	// MaxMemory is the most guest memory of any VM, with MaxCPUs: KubeVirt's
+	// largest supported guest. A VM's hotplug bounds may be lower.
+	MaxMemory = resource.MustParse("4Ti")
 
 	operationTypes = sets.New(
 		string(hypersdk.VMOperationClone), string(hypersdk.VMOperationMigrate), string(hypersdk.VMOperationResize),
@@ -53,13 +59,16 @@ func ValidateVirtualMachineUpdate(vm, old *hypersdk.VirtualMachine) field.ErrorL
 // ValidateVirtualMachineSpec checks the shape of a VM.
 func ValidateVirtualMachineSpec(spec *hypersdk.VirtualMachineSpec, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
-	if spec.CPUs < 1 {
-		allErrs = append(allErrs, field.Invalid(fldPath.Child("cpus"), spec.CPUs, "must be at least 1"))
+	if spec.CPUs < 1 || spec.CPUs > MaxCPUs {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("cpus"), spec.CPUs, fmt.Sprintf("must be between 1 and %d", MaxCPUs)))
 	}
-	if spec.Memory == nil {
+	switch {
+	case spec.Memory == nil:
 		allErrs = append(allErrs, field.Required(fldPath.Child("memory"), ""))
-	} else if spec.Memory.Cmp(minMemory) < 0 {
+	case spec.Memory.Cmp(minMemory) < 0:
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("memory"), spec.Memory.String(), "must be at least "+minMemory.String()))
+	case spec.Memory.Cmp(MaxMemory) > 0:
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("memory"), spec.Memory.String(), "must be at most "+MaxMemory.String()))
 	}
 	seen := sets.New[string]()
 	for i, gpu := range spec.GPUs {

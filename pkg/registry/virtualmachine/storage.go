@@ -18,9 +18,11 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage/names"
+	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+	ops "github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/viewcache"
 )
 
@@ -34,11 +36,18 @@ type Writer interface {
 	Delete(ctx context.Context, namespace, name string, uid types.UID, seen uint64, opts metav1.DeleteOptions) error
 }
 
+// Admitter decides whether the caller in ctx may have an operation carried
+// out (operations.Admission: the caller's rights, then the prechecks).
+type Admitter interface {
+	Admit(ctx context.Context, op *hypersdk.VMOperation) error
+}
+
 // REST serves virtualmachines from the view cache, which the KubeVirt feeder
 // fills (see kubevirt.JoinView).
 type REST struct {
 	cache    *viewcache.Cache
 	writer   Writer
+	admitter Admitter
 	strategy strategy
 	tableConvertor
 }
@@ -69,9 +78,11 @@ func NewCache() *viewcache.Cache {
 	})
 }
 
-// NewREST returns the storage of virtualmachines over a view cache.
-func NewREST(typer runtime.ObjectTyper, cache *viewcache.Cache, writer Writer) *REST {
-	return &REST{cache: cache, writer: writer, strategy: strategy{typer, names.SimpleNameGenerator}}
+// NewREST returns the storage of virtualmachines over a view cache. An
+// update that starts, stops or resizes the VM is admitted by admitter as
+// that operation would be.
+func NewREST(typer runtime.ObjectTyper, cache *viewcache.Cache, writer Writer, admitter Admitter) *REST {
+	return &REST{cache: cache, writer: writer, admitter: admitter, strategy: strategy{typer, names.SimpleNameGenerator}}
 }
 
 func equalIgnoringVersion(a, b viewcache.Object) bool {
@@ -233,6 +244,11 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 			}
 		}
 		vm.UID = old.UID
+		for _, op := range operationsOf(old, vm) {
+			if err := r.admitter.Admit(ops.ThroughVMUpdate(ctx), op); err != nil {
+				return nil, false, err
+			}
+		}
 		updated, version, err := r.writer.Update(ctx, vm, seen, options.DryRun)
 		var staleErr *kubevirt.StaleError
 		if errors.As(err, &staleErr) && vm.ResourceVersion == old.ResourceVersion && attempt < 3 {
@@ -251,6 +267,43 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		}
 		return r.written(ctx, updated, version), false, nil
 	}
+}
+
+// operationsOf are the operations an update of old to vm amounts to: a
+// start or stop when it changes whether the VM runs, a resize when it
+// changes its CPUs or memory. Each is admitted as if asked for through its
+// subresource (the caller's rights on it, its prechecks), so the VM's spec
+// is no way around what the operation would refuse.
+func operationsOf(old, vm *hypersdk.VirtualMachine) []*hypersdk.VMOperation {
+	op := func(typ hypersdk.VMOperationType) *hypersdk.VMOperation {
+		return &hypersdk.VMOperation{ObjectMeta: metav1.ObjectMeta{Namespace: vm.Namespace},
+			Spec: hypersdk.VMOperationSpec{VMName: vm.Name, Type: typ}}
+	}
+	var out []*hypersdk.VMOperation
+	if run := vm.Spec.Running; run != nil && *run != ptr.Deref(old.Spec.Running, true) {
+		if *run {
+			o := op(hypersdk.VMOperationStart)
+			o.Spec.Start = &hypersdk.StartSpec{}
+			out = append(out, o)
+		} else {
+			o := op(hypersdk.VMOperationStop)
+			o.Spec.Stop = &hypersdk.StopSpec{}
+			out = append(out, o)
+		}
+	}
+	resize := &hypersdk.ResizeSpec{}
+	if vm.Spec.CPUs != old.Spec.CPUs {
+		resize.CPUs = ptr.To(vm.Spec.CPUs)
+	}
+	if vm.Spec.Memory != nil && (old.Spec.Memory == nil || !vm.Spec.Memory.Equal(*old.Spec.Memory)) {
+		resize.Memory = vm.Spec.Memory
+	}
+	if resize.CPUs != nil || resize.Memory != nil {
+		o := op(hypersdk.VMOperationResize)
+		o.Spec.Resize = resize
+		out = append(out, o)
+	}
+	return out
 }
 
 // dryRunView is what a dry-run update answers: the VM as it is (status,

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
@@ -23,7 +25,7 @@ import (
 // user's kubeconfig; the connection flags apply as kubectl applies them.
 func (e *env) clusterStore(path string) *dashboard.ClusterStore {
 	f := e.flags
-	store := &dashboard.ClusterStore{Path: path, Kubeconfig: f.ToRawKubeConfigLoader(), Context: ptr.Deref(f.Context, ""),
+	store := &dashboard.ClusterStore{Path: path, Kubeconfig: e.freshKubeconfig, Context: ptr.Deref(f.Context, ""),
 		Impersonation: clientcmdapi.AuthInfo{Impersonate: ptr.Deref(f.Impersonate, ""), ImpersonateUID: ptr.Deref(f.ImpersonateUID, "")}}
 	if f.ImpersonateGroup != nil {
 		store.Impersonation.ImpersonateGroups = *f.ImpersonateGroup
@@ -38,6 +40,19 @@ func (e *env) clusterStore(path string) *dashboard.ClusterStore {
 		}
 	}
 	return store
+}
+
+// freshKubeconfig loads the kubeconfig anew with the command line's flags
+// (e.flags keeps the first it loads, and the dashboard reads it again as it
+// runs): a loader of flags that keep nothing, set as e.flags are.
+func (e *env) freshKubeconfig() clientcmd.ClientConfig {
+	f, g := genericclioptions.NewConfigFlags(false), e.flags
+	f.KubeConfig, f.ClusterName, f.AuthInfoName, f.Context, f.Namespace = g.KubeConfig, g.ClusterName, g.AuthInfoName, g.Context, g.Namespace
+	f.APIServer, f.TLSServerName, f.Insecure, f.CAFile, f.ProxyURL = g.APIServer, g.TLSServerName, g.Insecure, g.CAFile, g.ProxyURL
+	f.CertFile, f.KeyFile, f.BearerToken, f.Username, f.Password = g.CertFile, g.KeyFile, g.BearerToken, g.Username, g.Password
+	f.Impersonate, f.ImpersonateUID, f.ImpersonateGroup, f.ImpersonateUserExtra = g.Impersonate, g.ImpersonateUID, g.ImpersonateGroup, g.ImpersonateUserExtra
+	f.Timeout, f.DisableCompression = g.Timeout, g.DisableCompression
+	return f.ToRawKubeConfigLoader()
 }
 
 // serveDashboard runs the dashboard on a loopback address until ctx ends.

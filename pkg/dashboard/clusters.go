@@ -30,8 +30,9 @@ type ClusterStore struct {
 	// Kubeconfig loads the user's kubeconfig (--kubeconfig, KUBECONFIG or
 	// ~/.kube/config, as kubectl does) with the command line's overrides
 	// (--context, --server, --token, --as...), which are the selected
-	// context's.
-	Kubeconfig clientcmd.ClientConfig
+	// context's. Each call reads the files again: the dashboard follows
+	// changes to them as it runs.
+	Kubeconfig func() clientcmd.ClientConfig
 	// Context is the context the command line selects (--context), "" for
 	// the kubeconfig's current one: the primary when there is no clusters
 	// file, and the one Kubeconfig's overrides apply to.
@@ -64,7 +65,7 @@ func DefaultClustersFile() string {
 func (s *ClusterStore) Load() (ClusterList, error) {
 	data, err := os.ReadFile(s.Path)
 	if errors.Is(err, fs.ErrNotExist) {
-		raw, err := s.Kubeconfig.RawConfig()
+		raw, err := s.Kubeconfig().RawConfig()
 		if err != nil {
 			return ClusterList{}, fmt.Errorf("reading kubeconfig: %w", err)
 		}
@@ -87,7 +88,7 @@ func (s *ClusterStore) Load() (ClusterList, error) {
 // Add puts a kubeconfig context among the clusters; the first one added
 // becomes primary.
 func (s *ClusterStore) Add(context string) error {
-	raw, err := s.Kubeconfig.RawConfig()
+	raw, err := s.Kubeconfig().RawConfig()
 	if err != nil {
 		return fmt.Errorf("reading kubeconfig: %w", err)
 	}
@@ -171,12 +172,12 @@ func (s *ClusterStore) change(f func(*ClusterList) error) error {
 	return nil
 }
 
-// contextConfig is the client configuration of context: with all the
-// command line's overrides for the context it selects, with its
-// impersonation alone for the others.
-func (s *ClusterStore) contextConfig(raw clientcmdapi.Config, context string) clientcmd.ClientConfig {
+// contextConfig is the client configuration of context: loader, with all
+// the command line's overrides, for the context it selects; raw with the
+// command line's impersonation alone for the others.
+func (s *ClusterStore) contextConfig(loader clientcmd.ClientConfig, raw clientcmdapi.Config, context string) clientcmd.ClientConfig {
 	if context == s.selected(raw) {
-		return s.Kubeconfig
+		return loader
 	}
 	return clientcmd.NewNonInteractiveClientConfig(raw, context, &clientcmd.ConfigOverrides{AuthInfo: s.Impersonation}, nil)
 }

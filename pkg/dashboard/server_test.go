@@ -30,7 +30,9 @@ func testStore(t *testing.T, server string, contexts ...string) *ClusterStore {
 	if err := clientcmd.WriteToFile(*cfg, kubeconfig); err != nil {
 		t.Fatal(err)
 	}
-	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}, nil)
+	loader := func() clientcmd.ClientConfig {
+		return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}, nil)
+	}
 	return &ClusterStore{Path: filepath.Join(dir, "hypersdk", "clusters.yaml"), Kubeconfig: loader}
 }
 
@@ -59,6 +61,50 @@ func TestClusterStore(t *testing.T) {
 	}
 	if _, err := s.Load(); err == nil {
 		t.Error("a clusters file with an unknown field loaded")
+	}
+}
+
+// TestClusterStoreRevision: a context's endpoint changes revision when its
+// kubeconfig entries do (re-pointed at another server, its user's token
+// changed), so a running dashboard rebuilds it, and not otherwise.
+func TestClusterStoreRevision(t *testing.T) {
+	s := testStore(t, "https://127.0.0.1:1", "a", "b")
+	revisions := func() (string, string, string) {
+		t.Helper()
+		_, eps, err := s.Clusters()
+		if err != nil || eps["a"].Err != nil {
+			t.Fatalf("clusters: %v %+v", err, eps)
+		}
+		return eps["a"].Revision, eps["a"].Config.Host, eps["a"].Config.BearerToken
+	}
+	rev, host, _ := revisions()
+	if again, _, _ := revisions(); again != rev || rev == "" {
+		t.Errorf("revision %q then %q of an unchanged context, want one non-empty revision", rev, again)
+	}
+	path := s.Kubeconfig().ConfigAccess().GetExplicitFile()
+	for _, change := range []func(*clientcmdapi.Config){
+		func(c *clientcmdapi.Config) {
+			c.Clusters["other"] = &clientcmdapi.Cluster{Server: "https://127.0.0.1:2"}
+			c.Contexts["a"].Cluster = "other"
+		},
+		func(c *clientcmdapi.Config) { c.AuthInfos["u"].Token = "rotated" },
+	} {
+		cfg, err := clientcmd.LoadFromFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		change(cfg)
+		if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+			t.Fatal(err)
+		}
+		next, nextHost, token := revisions()
+		if next == rev {
+			t.Errorf("revision %q unchanged after the kubeconfig changed (host %s, token %s)", next, nextHost, token)
+		}
+		rev, host = next, nextHost
+	}
+	if host != "https://127.0.0.1:2" {
+		t.Errorf("host %s, want the re-pointed context's", host)
 	}
 }
 

@@ -1,10 +1,14 @@
 package dashboard
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"k8s.io/client-go/rest"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // Source says which clusters the dashboard shows and how to reach each:
@@ -40,17 +44,36 @@ func (s *ClusterStore) Clusters() (ClusterList, map[string]Endpoint, error) {
 	if err != nil {
 		return ClusterList{}, nil, err
 	}
-	raw, err := s.Kubeconfig.RawConfig()
+	loader := s.Kubeconfig()
+	raw, err := loader.RawConfig()
 	if err != nil {
 		return ClusterList{}, nil, fmt.Errorf("reading kubeconfig: %w", err)
 	}
 	out := make(map[string]Endpoint, len(l.Contexts))
 	for _, name := range l.Contexts {
-		cfg, err := s.contextConfig(raw, name).ClientConfig()
+		cfg, err := s.contextConfig(loader, raw, name).ClientConfig()
 		if err != nil {
 			err = fmt.Errorf("kubeconfig context %s: %w", name, err)
 		}
-		out[name] = Endpoint{Config: cfg, Err: err}
+		out[name] = Endpoint{Config: cfg, Err: err, Revision: contextRevision(raw, name)}
 	}
 	return l, out, nil
+}
+
+// contextRevision fingerprints the kubeconfig entries a context's client is
+// made from (the context, its cluster and its user), so a running dashboard
+// rebuilds the cluster when they change: a context pointed at another
+// server, or one fixed after it failed.
+func contextRevision(raw clientcmdapi.Config, name string) string {
+	c := raw.Contexts[name]
+	entries := []any{c}
+	if c != nil {
+		entries = append(entries, raw.Clusters[c.Cluster], raw.AuthInfos[c.AuthInfo])
+	}
+	data, err := json.Marshal(entries)
+	if err != nil {
+		data = []byte(err.Error())
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
 }

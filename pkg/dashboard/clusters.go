@@ -113,7 +113,7 @@ func (s *ClusterStore) Remove(context string) error {
 	return s.change(func(l *ClusterList) error {
 		i := slices.Index(l.Contexts, context)
 		if i < 0 {
-			return fmt.Errorf("cluster %q is not shown", context)
+			return fmt.Errorf("cluster %q: %w", context, ErrNotShown)
 		}
 		l.Contexts = slices.Delete(l.Contexts, i, i+1)
 		if l.Primary == context {
@@ -130,7 +130,7 @@ func (s *ClusterStore) Remove(context string) error {
 func (s *ClusterStore) Use(context string) error {
 	return s.change(func(l *ClusterList) error {
 		if !slices.Contains(l.Contexts, context) {
-			return fmt.Errorf("cluster %q is not shown: add it first", context)
+			return fmt.Errorf("cluster %q: %w: add it first", context, ErrNotShown)
 		}
 		l.Primary = context
 		return nil

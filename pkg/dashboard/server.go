@@ -383,6 +383,9 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrReadOnly):
 		writeError(w, http.StatusMethodNotAllowed, err)
 		return
+	case errors.Is(err, ErrNotShown):
+		writeError(w, http.StatusNotFound, err)
+		return
 	case err != nil:
 		writeError(w, http.StatusConflict, err)
 		return
@@ -439,6 +442,11 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 		names = slices.Clone(s.list.Contexts)
 	case "":
 	default:
+		if _, ok := s.clusters[want]; !ok {
+			s.mu.RUnlock()
+			writeError(w, http.StatusNotFound, fmt.Errorf("cluster %q: %w", want, ErrNotShown))
+			return
+		}
 		names = []string{want}
 	}
 	s.mu.RUnlock()

@@ -139,6 +139,7 @@ func TestServerGuard(t *testing.T) {
 		{"own origin", "127.0.0.1:8000", "http://127.0.0.1:8000", "secret", "/api/clusters", http.StatusOK},
 		{"IPv6 loopback", "[::1]:8000", "", "secret", "/", http.StatusOK},
 		{"cluster not shown", "127.0.0.1:8000", "", "secret", "/k8s/b/version", http.StatusNotFound},
+		{"summary of a cluster not shown", "127.0.0.1:8000", "", "secret", "/api/summary?cluster=b", http.StatusNotFound},
 	} {
 		if w := do(tc.host, tc.origin, tc.cookie, tc.target); w.Code != tc.want {
 			t.Errorf("%s: %d %s, want %d", tc.name, w.Code, w.Body, tc.want)
@@ -147,6 +148,17 @@ func TestServerGuard(t *testing.T) {
 	w := do("127.0.0.1:8000", "", "", "/?token=secret")
 	if c := w.Result().Cookies(); len(c) != 1 || c[0].Value != "secret" || !c[0].HttpOnly || c[0].SameSite != http.SameSiteStrictMode {
 		t.Errorf("cookie %+v", c)
+	}
+	for _, r := range []*http.Request{httptest.NewRequest(http.MethodDelete, "/api/clusters/b", nil),
+		httptest.NewRequest(http.MethodPut, "/api/primary", strings.NewReader(`{"context":"b"}`))} {
+		r.Host = "127.0.0.1:8000"
+		r.Header.Set("Origin", "http://127.0.0.1:8000")
+		r.AddCookie(&http.Cookie{Name: TokenCookie, Value: "secret"})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusNotFound {
+			t.Errorf("%s %s of a cluster not shown: %d %s, want 404", r.Method, r.URL, w.Code, w.Body)
+		}
 	}
 	var clusters []ClusterHealth
 	if err := json.Unmarshal(do("127.0.0.1:8000", "", "secret", "/api/clusters").Body.Bytes(), &clusters); err != nil ||

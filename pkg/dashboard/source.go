@@ -37,6 +37,9 @@ type Endpoint struct {
 // elsewhere, not through the dashboard.
 var ErrReadOnly = errors.New("the clusters cannot be changed from the dashboard")
 
+// ErrNotShown is the answer about a cluster the list does not have.
+var ErrNotShown = errors.New("not shown")
+
 // Clusters is the clusters file's list, each context's configuration from
 // the user's kubeconfig.
 func (s *ClusterStore) Clusters() (ClusterList, map[string]Endpoint, error) {

@@ -24,9 +24,18 @@ import (
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 )
 
-// TokenCookie carries the dashboard's token once the browser has opened
-// the URL with ?token= (local mode).
-const TokenCookie = "hypersdk-dashboard"
+// TokenCookie names the cookie that carries the dashboard's token once the
+// browser has opened the URL with ?token= (local mode), for the dashboard
+// at hostport. The name has the port: a browser sends a host's cookies to
+// every port, and two dashboards side by side would otherwise overwrite
+// each other's.
+func TokenCookie(hostport string) string {
+	_, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return "hypersdk-dashboard"
+	}
+	return "hypersdk-dashboard-" + port
+}
 
 // Server is the dashboard's HTTP server. In local mode (kubectl hyper
 // dashboard) it talks to each cluster with the user's own kubeconfig
@@ -283,12 +292,21 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			writeError(w, http.StatusForbidden, fmt.Errorf("origin %q is not the dashboard's", o))
 			return
 		}
+		// Another port of this host is the same site: SameSite cookies go
+		// with its links and image loads, which carry no Origin. A browser
+		// says where a request comes from; only the dashboard's own pages
+		// and the user (a typed or pasted URL) may use it.
+		if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+			writeError(w, http.StatusForbidden, fmt.Errorf("a request from a %s page: only the dashboard's own pages may use it", site))
+			return
+		}
+		cookie := TokenCookie(r.Host)
 		if t := r.URL.Query().Get("token"); r.Method == http.MethodGet && r.URL.Path == "/" && s.tokenMatches(t) {
-			http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: t, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			http.SetCookie(w, &http.Cookie{Name: cookie, Value: t, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
 		}
-		if c, err := r.Cookie(TokenCookie); err != nil || !s.tokenMatches(c.Value) {
+		if c, err := r.Cookie(cookie); err != nil || !s.tokenMatches(c.Value) {
 			writeError(w, http.StatusUnauthorized, errors.New("open the URL kubectl hyper dashboard printed: it carries the token"))
 			return
 		}

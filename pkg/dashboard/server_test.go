@@ -114,14 +114,17 @@ func TestServerGuard(t *testing.T) {
 	s := &Server{Source: testStore(t, "https://127.0.0.1:1", "a"), Token: "secret", Resync: time.Hour, Probe: time.Hour}
 	s.Start(t.Context())
 	h := s.Handler(UI())
-	do := func(host, origin, cookie, target string) *httptest.ResponseRecorder {
+	do := func(host, origin, cookie, target string, site ...string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodGet, target, nil)
 		r.Host = host
 		if origin != "" {
 			r.Header.Set("Origin", origin)
 		}
 		if cookie != "" {
-			r.AddCookie(&http.Cookie{Name: TokenCookie, Value: cookie})
+			r.AddCookie(&http.Cookie{Name: TokenCookie(host), Value: cookie})
+		}
+		if len(site) > 0 {
+			r.Header.Set("Sec-Fetch-Site", site[0])
 		}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
@@ -146,14 +149,33 @@ func TestServerGuard(t *testing.T) {
 		}
 	}
 	w := do("127.0.0.1:8000", "", "", "/?token=secret")
-	if c := w.Result().Cookies(); len(c) != 1 || c[0].Value != "secret" || !c[0].HttpOnly || c[0].SameSite != http.SameSiteStrictMode {
-		t.Errorf("cookie %+v", c)
+	if c := w.Result().Cookies(); len(c) != 1 || c[0].Name != "hypersdk-dashboard-8000" || c[0].Value != "secret" || !c[0].HttpOnly ||
+		c[0].SameSite != http.SameSiteStrictMode {
+		t.Errorf("cookie %+v, want hypersdk-dashboard-8000, HttpOnly, SameSite=Strict", c)
+	}
+	// A page on another port of the host is the same site: its links and
+	// images carry the cookie but no Origin; the browser's Sec-Fetch-Site
+	// tells them from the dashboard's own requests and the user's.
+	for site, want := range map[string]int{"same-site": http.StatusForbidden, "cross-site": http.StatusForbidden,
+		"same-origin": http.StatusOK, "none": http.StatusOK} {
+		if w := do("127.0.0.1:8000", "", "secret", "/api/clusters", site); w.Code != want {
+			t.Errorf("Sec-Fetch-Site %s: %d %s, want %d", site, w.Code, w.Body, want)
+		}
+	}
+	// The cookie of a dashboard on another port is not this one's.
+	r := httptest.NewRequest(http.MethodGet, "/api/clusters", nil)
+	r.Host = "127.0.0.1:8000"
+	r.AddCookie(&http.Cookie{Name: TokenCookie("127.0.0.1:9000"), Value: "secret"})
+	other := httptest.NewRecorder()
+	h.ServeHTTP(other, r)
+	if other.Code != http.StatusUnauthorized {
+		t.Errorf("another port's cookie: %d, want 401", other.Code)
 	}
 	for _, r := range []*http.Request{httptest.NewRequest(http.MethodDelete, "/api/clusters/b", nil),
 		httptest.NewRequest(http.MethodPut, "/api/primary", strings.NewReader(`{"context":"b"}`))} {
 		r.Host = "127.0.0.1:8000"
 		r.Header.Set("Origin", "http://127.0.0.1:8000")
-		r.AddCookie(&http.Cookie{Name: TokenCookie, Value: "secret"})
+		r.AddCookie(&http.Cookie{Name: TokenCookie(r.Host), Value: "secret"})
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		if w.Code != http.StatusNotFound {

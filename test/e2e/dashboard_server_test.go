@@ -92,7 +92,7 @@ func TestDashboardServer(t *testing.T) {
 	dial := func(cluster string) (io.ReadWriteCloser, int) {
 		u := strings.Replace(base, "http://", "ws://", 1) + "/k8s/" + cluster + "/apis/hypersdk.io/v1alpha1/namespaces/" + ns +
 			"/virtualmachines/web/console?protocol=plain"
-		header := http.Header{"Origin": {base}, "Cookie": {dashboard.TokenCookie + "=" + token}}
+		header := http.Header{"Origin": {base}, "Cookie": {dashboard.TokenCookie(strings.TrimPrefix(base, "http://")) + "=" + token}}
 		conn, resp, _ := (&websocket.Dialer{Subprotocols: []string{"binary"}}).Dial(u, header)
 		code := 0
 		if resp != nil {

@@ -544,23 +544,8 @@ func rebalanceAuthor(t *testing.T, ns string) hypersdkclient.Interface {
 // write the cluster-scoped hypersdk.io resource and nothing else.
 func policyAuthor(t *testing.T, ns, resource string) hypersdkclient.Interface {
 	t.Helper()
-	ctx := context.Background()
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-author"},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{v1alpha1.GroupName}, Resources: []string{resource},
-			Verbs: []string{"get", "list", "watch", "create", "update", "delete"}}}}
-	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: ns + "-author"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "author", Namespace: ns}}}
-	if _, err := env.Kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.Kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = env.Kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
-		_ = env.Kube.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
-	})
+	grantAuthor(t, ns, ns+"-author", rbacv1.PolicyRule{APIGroups: []string{v1alpha1.GroupName}, Resources: []string{resource},
+		Verbs: []string{"get", "list", "watch", "create", "update", "delete"}})
 	return client(t, env.ServiceAccountToken(t, ns, "author", ""))
 }
 
@@ -579,10 +564,17 @@ func grantMigrate(t *testing.T, ns, vmNamespace string) {
 // what a maintenance taint is).
 func grantNodeUpdate(t *testing.T, ns, node string) {
 	t.Helper()
+	grantAuthor(t, ns, ns+"-taint", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"nodes"}, ResourceNames: []string{node},
+		Verbs: []string{"update"}})
+}
+
+// grantAuthor gives service account author of ns rule across the cluster,
+// through a ClusterRole and binding named name, both gone after the test.
+func grantAuthor(t *testing.T, ns, name string, rule rbacv1.PolicyRule) {
+	t.Helper()
 	ctx := context.Background()
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-taint"},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, ResourceNames: []string{node}, Verbs: []string{"update"}}}}
-	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: ns + "-taint"},
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: []rbacv1.PolicyRule{rule}}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
 		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "author", Namespace: ns}}}
 	if _, err := env.Kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {

@@ -160,18 +160,19 @@ func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOpe
 		spec["running"], spec["runStrategy"] = nil, kvv1.RunStrategyAlways
 		did = append(did, "started VM "+op.Spec.VMName+" again")
 	}
-	if len(did) == 0 {
-		return "", nil
-	}
-	patch, err := json.Marshal(map[string]any{"spec": spec})
-	if err != nil {
-		return "", err
-	}
-	if _, err := vms.Patch(ctx, op.Spec.VMName, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return "", fmt.Errorf("undoing the cold migration of VM %s: %w", op.Spec.VMName, err)
+	if len(did) > 0 {
+		patch, err := json.Marshal(map[string]any{"spec": spec})
+		if err != nil {
+			return "", err
+		}
+		if _, err := vms.Patch(ctx, op.Spec.VMName, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("undoing the cold migration of VM %s: %w", op.Spec.VMName, err)
+		}
 	}
 	// An instance made while pinned keeps the pin: one that never got to
 	// run there goes, so KubeVirt makes it again from the unpinned template.
+	// Also when the VM was unpinned by an earlier run of this clean-up that
+	// stopped (a restart) before it got here.
 	vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
 	if err != nil {
 		return "", err
@@ -183,6 +184,7 @@ func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOpe
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return "", fmt.Errorf("replacing the instance of VM %s pinned to %s: %w", op.Spec.VMName, pin.Name, err)
 		}
+		did = append(did, "replaced the instance of VM "+op.Spec.VMName+" pinned to "+pin.Name)
 	}
 	return strings.Join(did, " and "), nil
 }

@@ -309,8 +309,10 @@ func Eventually(t *testing.T, what string, cond func(ctx context.Context) (bool,
 	var last error
 	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, Timeout, true, func(ctx context.Context) (bool, error) {
 		ok, err := cond(ctx)
-		if ctx.Err() == nil {
-			// The poll's own deadline would hide why the condition failed.
+		// The poll's own deadline would hide why the condition failed: a
+		// request cut short by it (or refused by client-go's rate limiter
+		// because its wait would pass it) says nothing about the condition.
+		if ctx.Err() == nil && (err == nil || !strings.Contains(err.Error(), "would exceed context deadline")) {
 			last = err
 		}
 		return ok, nil

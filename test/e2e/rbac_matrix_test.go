@@ -235,7 +235,9 @@ func TestVirtualMachineUpdateIsTheOperation(t *testing.T) {
 	if _, err := env.Kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = env.Kube.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = env.Kube.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
+	})
 	updater := client(t, env.ServiceAccountToken(t, ns, "updater", role.Name)).HypersdkV1alpha1().VirtualMachines(ns)
 	patch := func(vms interface {
 		Patch(context.Context, string, types.PatchType, []byte, metav1.PatchOptions, ...string) (*v1alpha1.VirtualMachine, error)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/console"
+	"github.com/hypersdk/hypersdk/pkg/operations"
 )
 
 // Verification results, phases and where they are recorded.
@@ -150,9 +151,16 @@ func (s *Scheduler) stepOperation(ctx context.Context, b *v1alpha1.BackupSchedul
 	ops := s.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(b.Namespace)
 	op, err := ops.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		if err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "create",
-			Group: "hypersdk.io", Resource: "virtualmachines", Subresource: subresource, Name: vm}); err != nil {
-			return err
+		// What admission will ask of the controller, asked of the author.
+		req := operations.Request{Namespace: b.Namespace, VMName: vm, Type: string(spec.Type)}
+		if spec.Restore != nil {
+			req.NewName = spec.Restore.TargetName
+		}
+		for _, a := range operations.RequiredAccess(req) {
+			if err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: a.Namespace, Verb: "create",
+				Group: "hypersdk.io", Resource: a.Resource, Subresource: a.Subresource, Name: a.Name}); err != nil {
+				return err
+			}
 		}
 		spec.VMName = vm
 		op, err = ops.Create(ctx, &v1alpha1.VMOperation{

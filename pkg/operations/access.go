@@ -22,9 +22,10 @@ type Request struct {
 	Namespace, VMName string
 	// Type is the operation type (Clone, Migrate, ...).
 	Type string
-	// CloneNamespace and CloneName name the VM a clone makes; empty for
-	// other types.
-	CloneNamespace, CloneName string
+	// NewNamespace and NewName name the VM the operation makes (a clone, or
+	// a restore into a new VM); NewName is empty for the others, and an
+	// empty NewNamespace is Namespace.
+	NewNamespace, NewName string
 }
 
 // Access is one permission a requester needs: the verb create on a
@@ -44,12 +45,18 @@ func (a Access) String() string {
 // RequiredAccess lists what a user must be allowed to do for an operation
 // to be carried out on their behalf, whichever way it was asked for (a POST
 // to the VM's subresource or a VMOperation created directly): create on the
-// subresource named after the type, and for a clone into another namespace,
-// create on virtualmachines there as well.
+// subresource named after the type, and for an operation that makes a new
+// VM (a clone, a restore into a new VM), create on virtualmachines where
+// that VM is made, in the source's namespace too: making a VM is the right
+// to create one, whatever the operation that makes it.
 func RequiredAccess(r Request) []Access {
 	out := []Access{{Namespace: r.Namespace, Resource: "virtualmachines", Subresource: strings.ToLower(r.Type), Name: r.VMName}}
-	if r.Type == string(hypersdk.VMOperationClone) && r.CloneNamespace != "" && r.CloneNamespace != r.Namespace {
-		out = append(out, Access{Namespace: r.CloneNamespace, Resource: "virtualmachines", Name: r.CloneName})
+	if r.NewName != "" {
+		ns := r.NewNamespace
+		if ns == "" {
+			ns = r.Namespace
+		}
+		out = append(out, Access{Namespace: ns, Resource: "virtualmachines", Name: r.NewName})
 	}
 	return out
 }
@@ -57,8 +64,11 @@ func RequiredAccess(r Request) []Access {
 // RequestOf describes an operation for RequiredAccess.
 func RequestOf(op *hypersdk.VMOperation) Request {
 	r := Request{Namespace: op.Namespace, VMName: op.Spec.VMName, Type: string(op.Spec.Type)}
-	if c := op.Spec.Clone; c != nil {
-		r.CloneNamespace, r.CloneName = c.TargetNamespace, c.TargetName
+	switch {
+	case op.Spec.Type == hypersdk.VMOperationClone && op.Spec.Clone != nil:
+		r.NewNamespace, r.NewName = op.Spec.Clone.TargetNamespace, op.Spec.Clone.TargetName
+	case op.Spec.Type == hypersdk.VMOperationRestore && op.Spec.Restore != nil:
+		r.NewName = op.Spec.Restore.TargetName
 	}
 	return r
 }

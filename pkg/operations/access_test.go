@@ -23,11 +23,24 @@ func TestRequiredAccess(t *testing.T) {
 	}{
 		{"migrate", Request{Namespace: "a", VMName: "vm", Type: "Migrate"},
 			[]Access{{Namespace: "a", Resource: "virtualmachines", Subresource: "migrate", Name: "vm"}}},
-		{"clone in place", Request{Namespace: "a", VMName: "vm", Type: "Clone", CloneName: "copy"},
-			[]Access{{Namespace: "a", Resource: "virtualmachines", Subresource: "clone", Name: "vm"}}},
-		{"clone into its own namespace, named", Request{Namespace: "a", VMName: "vm", Type: "Clone", CloneNamespace: "a", CloneName: "copy"},
-			[]Access{{Namespace: "a", Resource: "virtualmachines", Subresource: "clone", Name: "vm"}}},
-		{"clone across", Request{Namespace: "a", VMName: "vm", Type: "Clone", CloneNamespace: "b", CloneName: "copy"},
+		{"clone in place", Request{Namespace: "a", VMName: "vm", Type: "Clone", NewName: "copy"},
+			[]Access{
+				{Namespace: "a", Resource: "virtualmachines", Subresource: "clone", Name: "vm"},
+				{Namespace: "a", Resource: "virtualmachines", Name: "copy"},
+			}},
+		{"clone into its own namespace, named", Request{Namespace: "a", VMName: "vm", Type: "Clone", NewNamespace: "a", NewName: "copy"},
+			[]Access{
+				{Namespace: "a", Resource: "virtualmachines", Subresource: "clone", Name: "vm"},
+				{Namespace: "a", Resource: "virtualmachines", Name: "copy"},
+			}},
+		{"restore in place", Request{Namespace: "a", VMName: "vm", Type: "Restore"},
+			[]Access{{Namespace: "a", Resource: "virtualmachines", Subresource: "restore", Name: "vm"}}},
+		{"restore into a new VM", Request{Namespace: "a", VMName: "vm", Type: "Restore", NewName: "copy"},
+			[]Access{
+				{Namespace: "a", Resource: "virtualmachines", Subresource: "restore", Name: "vm"},
+				{Namespace: "a", Resource: "virtualmachines", Name: "copy"},
+			}},
+		{"clone across", Request{Namespace: "a", VMName: "vm", Type: "Clone", NewNamespace: "b", NewName: "copy"},
 			[]Access{
 				{Namespace: "a", Resource: "virtualmachines", Subresource: "clone", Name: "vm"},
 				{Namespace: "b", Resource: "virtualmachines", Name: "copy"},
@@ -60,7 +73,7 @@ func (a allowOnly) Authorize(_ context.Context, attrs authorizer.Attributes) (au
 func TestAuthorize(t *testing.T) {
 	ctx := context.Background()
 	alice := &user.DefaultInfo{Name: "alice"}
-	across := RequiredAccess(Request{Namespace: "a", VMName: "vm", Type: "Clone", CloneNamespace: "b", CloneName: "copy"})
+	across := RequiredAccess(Request{Namespace: "a", VMName: "vm", Type: "Clone", NewNamespace: "b", NewName: "copy"})
 	if err := Authorize(ctx, allowOnly{"a"}, alice, across[:1]); err != nil {
 		t.Errorf("allowed access refused: %v", err)
 	}
@@ -90,7 +103,7 @@ func TestReview(t *testing.T) {
 	})
 	requester := &authorizationv1.SubjectAccessReviewSpec{User: "alice", Groups: []string{"dev"}, UID: "1",
 		Extra: map[string]authorizationv1.ExtraValue{"scope": {"x"}}}
-	across := RequiredAccess(Request{Namespace: "a", VMName: "vm", Type: "Clone", CloneNamespace: "b", CloneName: "copy"})
+	across := RequiredAccess(Request{Namespace: "a", VMName: "vm", Type: "Clone", NewNamespace: "b", NewName: "copy"})
 	err := Review(ctx, kube, requester, across)
 	if !apierrors.IsForbidden(err) {
 		t.Fatalf("Review of a clone into b: %v, want 403", err)

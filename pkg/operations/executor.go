@@ -21,6 +21,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	hypersdkinformers "github.com/hypersdk/hypersdk/generated/informers/externalversions"
@@ -363,11 +364,11 @@ func (e *Executor) reviewRequester(ctx context.Context, op *v1alpha1.VMOperation
 		return apierrors.NewForbidden(v1alpha1.Resource("vmoperations"), op.Name,
 			errors.New("the operation records no requester, so nobody can be held to have asked for it"))
 	}
-	req := Request{Namespace: op.Namespace, VMName: op.Spec.VMName, Type: string(op.Spec.Type)}
-	if c := op.Spec.Clone; c != nil {
-		req.CloneNamespace, req.CloneName = c.TargetNamespace, c.TargetName
+	var in hypersdk.VMOperation
+	if err := v1alpha1.Convert_v1alpha1_VMOperation_To_hypersdk_VMOperation(op, &in, nil); err != nil {
+		return fmt.Errorf("reading operation %s: %w", op.Name, err)
 	}
-	return Review(ctx, e.cfg.Kube, ReviewSpecOf(r), RequiredAccess(req))
+	return Review(ctx, e.cfg.Kube, ReviewSpecOf(r), RequiredAccess(RequestOf(&in)))
 }
 
 // Allowed asks kube-apiserver, with a SubjectAccessReview, whether a

@@ -359,6 +359,61 @@ func TestCrossNamespaceClone(t *testing.T) {
 	}
 }
 
+// TestOperationsThatMakeAVMNeedCreate: a clone into the VM's own namespace
+// and a restore into a new VM make a VM, so a user allowed the subresources
+// but not to create VMs is refused both, both ways (403 naming
+// virtualmachines); given create on VMs, they are admitted.
+func TestOperationsThatMakeAVMNeedCreate(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "make-a-vm")
+	createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-operator"},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{v1alpha1.GroupName}, Resources: []string{"virtualmachines"}, Verbs: []string{"get", "list"}},
+			{APIGroups: []string{v1alpha1.GroupName}, Resources: []string{"virtualmachines/clone", "virtualmachines/restore", "vmoperations"},
+				Verbs: []string{"create"}},
+		}}
+	if _, err := env.Kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = env.Kube.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
+	})
+	operator := client(t, env.ServiceAccountToken(t, ns, "operator", role.Name))
+	framework.Eventually(t, "the operator's role in force", func(ctx context.Context) (bool, error) {
+		_, err := operator.HypersdkV1alpha1().VirtualMachines(ns).List(ctx, metav1.ListOptions{})
+		return err == nil, err
+	})
+	bodies := map[string]string{"clone": `{"targetName":"copy"}`, "restore": `{"snapshotName":"snap","targetName":"copy"}`}
+	for sub, body := range bodies {
+		code, _, err := post(t, operator, ns, "vm", sub, []byte(body), true)
+		if code != http.StatusForbidden || !strings.Contains(fmt.Sprint(err), `"virtualmachines"`) {
+			t.Errorf("%s %s through the subresource by a user who may not create VMs: %d (%v), want 403 naming virtualmachines", sub, body, code, err)
+		}
+		code, err = createOperation(t, operator, ns, "vm", sub, body)
+		if code != http.StatusForbidden || !strings.Contains(fmt.Sprint(err), `"virtualmachines"`) {
+			t.Errorf("%s %s as a VMOperation by a user who may not create VMs: %d (%v), want 403 naming virtualmachines", sub, body, code, err)
+		}
+	}
+
+	role.Rules[1].Resources = append(role.Rules[1].Resources, "virtualmachines")
+	if _, err := env.Kube.RbacV1().ClusterRoles().Update(ctx, role, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the clone to be admitted through the subresource", func(ctx context.Context) (bool, error) {
+		code, _, err := post(t, operator, ns, "vm", "clone", []byte(bodies["clone"]), true)
+		return code == http.StatusCreated, err
+	})
+	if code, err := createOperation(t, operator, ns, "vm", "clone", bodies["clone"]); code != http.StatusCreated {
+		t.Errorf("clone as a VMOperation by a user who may create VMs: %d (%v), want 201", code, err)
+	}
+	// Past authorization, the restore meets its precheck: there is no snapshot.
+	if code, _, err := post(t, operator, ns, "vm", "restore", []byte(bodies["restore"]), true); code == http.StatusForbidden {
+		t.Errorf("restore into a new VM by a user who may create VMs: %d (%v), want past authorization", code, err)
+	}
+}
+
 // TestAdmissionPolicyOnOperations: a ValidatingAdmissionPolicy on
 // vmoperations that forbids Restart in a namespace stops a Restart asked for
 // either way there, and nothing else.

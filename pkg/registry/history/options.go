@@ -77,6 +77,11 @@ func parseOptions(opts *hypersdk.VirtualMachineHistoryOptions, valid func(string
 		if err != nil {
 			return req, bad("step", "%q is not a duration such as 5m", opts.Step)
 		}
+		if window > 0 && step > window {
+			// The window ends on the first step boundary after now, so a
+			// step longer than it would leave the whole window in the future.
+			return req, bad("step", "%s is longer than the range of %s", opts.Step, strings.TrimSuffix(window.String(), "0m0s"))
+		}
 		req.query.Step = step
 	} else {
 		span := window

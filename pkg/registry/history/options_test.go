@@ -42,6 +42,8 @@ func TestParseOptions(t *testing.T) {
 		{name: "bad start", opts: hypersdk.VirtualMachineHistoryOptions{Start: "yesterday"}, badField: "start"},
 		{name: "end without start", opts: hypersdk.VirtualMachineHistoryOptions{End: "2026-11-25T10:00:00Z"}, badField: "start"},
 		{name: "bad step", opts: hypersdk.VirtualMachineHistoryOptions{Step: "often"}, badField: "step"},
+		{name: "step longer than the range", opts: hypersdk.VirtualMachineHistoryOptions{TimeRange: "1h", Step: "24h"}, badField: "step"},
+		{name: "step longer than the default range", opts: hypersdk.VirtualMachineHistoryOptions{Step: "2h"}, badField: "step"},
 		{name: "unknown field", opts: hypersdk.VirtualMachineHistoryOptions{Fields: []string{"cpuUsage,vms"}}, badField: "fields"},
 		{name: "unknown format", opts: hypersdk.VirtualMachineHistoryOptions{Format: "xml"}, badField: "format"},
 	} {

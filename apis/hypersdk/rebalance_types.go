@@ -76,7 +76,7 @@ type RebalancePolicySpec struct {
 	MaxInFlightPerNode int32
 	// Cooldown is how long a VM the policy moved stays put; it doubles with
 	// each further move the policy makes of it within a day, up to 24h.
-	// 1h by default, at least 10s.
+	// 1h by default, at least 10s and at most 24h.
 	Cooldown *metav1.Duration
 	// AllowColdMigration lets the policy move VMs that cannot migrate live
 	// (stop, move, start); only live-migratable VMs move otherwise. Moves

@@ -57,7 +57,8 @@ type GPURequest struct {
 	// type (nvidia.com/GRID_T4-8Q) or MIG profile (nvidia.com/mig-3g.20gb),
 	// which must fit its GPU's rules.
 	DeviceName string
-	// Count is how many GPUs of this model the guest gets. Defaults to 1.
+	// Count is how many GPUs of this model the guest gets. Defaults to 1;
+	// a VM has at most 16 GPUs in all.
 	Count int32
 }
 
@@ -265,7 +266,8 @@ type ResizeSpec struct {
 type SnapshotSpec struct {
 	// Name of the VirtualMachineSnapshot; generated from the VM name when empty.
 	Name string
-	// Description is kept on the snapshot as an annotation.
+	// Description is kept on the snapshot as an annotation; at most 1024
+	// bytes.
 	Description string
 	// Quiesce requires the guest file systems to be frozen while a running
 	// VM is snapshotted (KubeVirt freezes them through the guest agent). It

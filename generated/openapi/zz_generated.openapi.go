@@ -2526,7 +2526,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_GPURequest(ref common.ReferenceCallb
 					},
 					"count": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Count is how many GPUs of this model the guest gets. Defaults to 1.",
+							Description: "Count is how many GPUs of this model the guest gets. Defaults to 1; a VM has at most 16 GPUs in all.",
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},
@@ -3943,7 +3943,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicySpec(ref common.Refer
 					},
 					"cooldown": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Cooldown is how long a VM the policy moved stays put; it doubles with each further move the policy makes of it within a day, up to 24h. 1h by default, at least 10s.",
+							Description: "Cooldown is how long a VM the policy moved stays put; it doubles with each further move the policy makes of it within a day, up to 24h. 1h by default, at least 10s and at most 24h.",
 							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
 						},
 					},
@@ -4471,7 +4471,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_SnapshotSpec(ref common.ReferenceCal
 					},
 					"description": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Description is kept on the snapshot as an annotation.",
+							Description: "Description is kept on the snapshot as an annotation; at most 1024 bytes.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -6330,7 +6330,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineSnapshotOptions(ref co
 					},
 					"description": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Description is kept on the snapshot as an annotation.",
+							Description: "Description is kept on the snapshot as an annotation; at most 1024 bytes.",
 							Type:        []string{"string"},
 							Format:      "",
 						},

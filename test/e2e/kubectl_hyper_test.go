@@ -22,8 +22,10 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -592,6 +594,17 @@ func TestKubectlHyperTemplatesAndCreate(t *testing.T) {
 	dv, err := env.CDI.CdiV1beta1().DataVolumes(ns).Get(ctx, "installer-rootdisk", metav1.GetOptions{})
 	if err != nil || dv.Spec.Source == nil || dv.Spec.Source.Blank == nil || dv.Status.Phase != "Succeeded" {
 		t.Errorf("the blank disk's DataVolume: %v %+v %s", err, dv.Spec.Source, dv.Status.Phase)
+	}
+	// The disk is made once: a bigger size would show in the VM and never
+	// reach the DataVolume, so it is refused; an unchanged source passes.
+	_, err = env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Patch(ctx, "installer", types.MergePatchType,
+		[]byte(`{"spec":{"source":{"blank":{"size":"20Gi"}}}}`), metav1.PatchOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.source") {
+		t.Errorf("growing the blank disk through the VM: %v, want 422 naming spec.source", err)
+	}
+	if _, err = env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Patch(ctx, "installer", types.MergePatchType,
+		[]byte(`{"metadata":{"labels":{"disk":"blank"}},"spec":{"source":{"blank":{"size":"10240Mi"}}}}`), metav1.PatchOptions{}); err != nil {
+		t.Errorf("the same size written anew: %v", err)
 	}
 	_, errOut, code = hyper(t, "vm", "create", "tiny", "-n", ns, "--blank", "100Mi")
 	if code == 0 || !strings.Contains(errOut, "spec.source.blank.size") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {

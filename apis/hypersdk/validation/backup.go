@@ -47,6 +47,14 @@ func parseBackupSchedule(schedule string) (cron.Schedule, error) {
 	return firing(backupParser.Parse(schedule))
 }
 
+// everyAtLeastASecond reads the duration of an @every schedule itself:
+// robfig/cron raises anything under a second, zero and negative included,
+// to one second, which would snapshot every VM every second.
+func everyAtLeastASecond(schedule string) bool {
+	d, err := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(schedule, "@every")))
+	return err == nil && d >= time.Second
+}
+
 // ValidateBackupSchedule checks a BackupSchedule on create and update.
 func ValidateBackupSchedule(b *hypersdk.BackupSchedule) field.ErrorList {
 	allErrs := validateName(b.Name, field.NewPath("metadata", "name"))
@@ -62,7 +70,7 @@ func ValidateBackupSchedule(b *hypersdk.BackupSchedule) field.ErrorList {
 		allErrs = append(allErrs, field.Required(fldPath.Child("schedule"), "a five-field cron expression such as \"0 2 * * *\" or @every 6h"))
 	} else if s, err := parseBackupSchedule(spec.Schedule); err != nil {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("schedule"), spec.Schedule, err.Error()))
-	} else if every, ok := s.(cron.ConstantDelaySchedule); ok && every.Delay < time.Second {
+	} else if _, ok := s.(cron.ConstantDelaySchedule); ok && !everyAtLeastASecond(spec.Schedule) {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("schedule"), spec.Schedule, "@every must be at least 1s"))
 	}
 	if spec.TimeZone != "" {

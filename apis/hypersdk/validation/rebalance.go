@@ -25,6 +25,7 @@ const (
 	maxRebalanceInFlight   = 5
 	maxRebalancePerNode    = 2
 	minRebalanceCooldown   = 10 * time.Second
+	maxRebalanceCooldown   = 24 * time.Hour
 	minMaintenanceDuration = time.Minute
 	maxMaintenanceDuration = 7 * 24 * time.Hour
 	maxRebalanceHorizon    = 48 * time.Hour
@@ -48,6 +49,10 @@ func ValidateRebalancePolicy(p *hypersdk.RebalancePolicy) field.ErrorList {
 	allErrs = append(allErrs, inRange(spec.MaxInFlight, 1, maxRebalanceInFlight, fldPath.Child("maxInFlight"))...)
 	allErrs = append(allErrs, inRange(spec.MaxInFlightPerNode, 1, maxRebalancePerNode, fldPath.Child("maxInFlightPerNode"))...)
 	allErrs = append(allErrs, durationAtLeast(spec.Cooldown, minRebalanceCooldown, fldPath.Child("cooldown"))...)
+	if c := spec.Cooldown; c != nil && c.Duration > maxRebalanceCooldown {
+		// The backoff stops doubling at a day: a longer cooldown would be cut.
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("cooldown"), c.Duration.String(), "must be at most "+maxRebalanceCooldown.String()))
+	}
 	if spec.CarbonPricePerTonne < 0 {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("carbonPricePerTonne"), spec.CarbonPricePerTonne, "must not be negative"))
 	}

@@ -61,6 +61,9 @@ func TestValidateRebalancePolicy(t *testing.T) {
 		{"unknown mode, short cooldown", func(s *hypersdk.RebalancePolicySpec) {
 			s.Mode, s.Cooldown = "Sometimes", d(time.Second)
 		}, "spec.mode,spec.cooldown"},
+		// The backoff stops at a day: a week would be cut to it.
+		{"cooldown over a day", func(s *hypersdk.RebalancePolicySpec) { s.Cooldown = d(168 * time.Hour) }, "spec.cooldown"},
+		{"cooldown of a day", func(s *hypersdk.RebalancePolicySpec) { s.Cooldown = d(24 * time.Hour) }, ""},
 		{"drain without nodes, carbon threshold out of range", func(s *hypersdk.RebalancePolicySpec) {
 			s.Triggers[4].Drain.NodeSelector = nil
 			s.Triggers[1].Carbon.ThresholdPercent = 0
@@ -112,6 +115,29 @@ func TestValidatePlacementPolicyCostBudget(t *testing.T) {
 			Spec: hypersdk.PlacementPolicySpec{CostBudgetPercent: &tc.budget, CarbonPricePerTonne: tc.price}}
 		if got := fields(ValidatePlacementPolicy(p)); got != tc.want {
 			t.Errorf("budget %d, price %v: failing fields %q, want %q", tc.budget, tc.price, got, tc.want)
+		}
+	}
+}
+
+func TestValidatePlacementPolicyWeights(t *testing.T) {
+	w := func(v int32) *int32 { return &v }
+	for _, tc := range []struct {
+		name                        string
+		carbon, cost, pressure, gpu *int32
+		want                        string
+	}{
+		{"unset", nil, nil, nil, nil, ""},
+		{"carbon only", w(1), w(0), w(0), nil, ""},
+		{"pressure left to its default", w(0), w(0), nil, w(0), ""},
+		// A policy for GPU VMs may let GPU fit alone decide.
+		{"gpu only", w(0), w(0), w(0), w(5), ""},
+		{"all zero", w(0), w(0), w(0), w(0), "spec.carbonWeight"},
+		{"out of range", w(101), w(-1), nil, nil, "spec.carbonWeight,spec.costWeight"},
+	} {
+		p := &hypersdk.PlacementPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"},
+			Spec: hypersdk.PlacementPolicySpec{CarbonWeight: tc.carbon, CostWeight: tc.cost, PressureWeight: tc.pressure, GPUWeight: tc.gpu}}
+		if got := fields(ValidatePlacementPolicy(p)); got != tc.want {
+			t.Errorf("%s: failing fields %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

@@ -21,6 +21,15 @@ import (
 // MaxCPUs is the most vCPUs of any VM (see MaxMemory).
 const MaxCPUs = 512
 
+// MaxGPUs is the most GPUs of one VM, counted over spec.gpus: twice the
+// eight of the largest GPU servers, and a bound on what the API server
+// builds for the KubeVirt VM (one device entry per GPU).
+const MaxGPUs = 16
+
+// maxSnapshotDescription bounds a snapshot's description, which is kept in
+// an annotation of the snapshot (annotations share 256 KiB).
+const maxSnapshotDescription = 1024
+
 var (
 	// minMemory is the smallest guest memory HyperSDK accepts: below it no
 	// general-purpose guest OS boots.
@@ -50,9 +59,12 @@ func ValidateVirtualMachine(vm *hypersdk.VirtualMachine) field.ErrorList {
 	return append(allErrs, ValidateVirtualMachineSpec(&vm.Spec, field.NewPath("spec"))...)
 }
 
-// ValidateVirtualMachineUpdate checks a change to a VM.
+// ValidateVirtualMachineUpdate checks a change to a VM. Its source disk is
+// immutable: KubeVirt makes a DataVolume from its template once, so a new
+// size or source would show in the VM and never reach the disk it boots.
 func ValidateVirtualMachineUpdate(vm, old *hypersdk.VirtualMachine) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&vm.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	allErrs = append(allErrs, apimachineryvalidation.ValidateImmutableField(vm.Spec.Source, old.Spec.Source, field.NewPath("spec", "source"))...)
 	return append(allErrs, ValidateVirtualMachineSpec(&vm.Spec, field.NewPath("spec"))...)
 }
 
@@ -71,6 +83,7 @@ func ValidateVirtualMachineSpec(spec *hypersdk.VirtualMachineSpec, fldPath *fiel
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("memory"), spec.Memory.String(), "must be at most "+MaxMemory.String()))
 	}
 	seen := sets.New[string]()
+	total := 0
 	for i, gpu := range spec.GPUs {
 		p := fldPath.Child("gpus").Index(i)
 		if gpu.DeviceName == "" {
@@ -87,9 +100,14 @@ func ValidateVirtualMachineSpec(spec *hypersdk.VirtualMachineSpec, fldPath *fiel
 			}
 			seen.Insert(gpu.DeviceName)
 		}
-		if gpu.Count < 1 {
-			allErrs = append(allErrs, field.Invalid(p.Child("count"), gpu.Count, "must be at least 1"))
+		if gpu.Count < 1 || gpu.Count > MaxGPUs {
+			allErrs = append(allErrs, field.Invalid(p.Child("count"), gpu.Count, fmt.Sprintf("must be between 1 and %d", MaxGPUs)))
+		} else {
+			total += int(gpu.Count)
 		}
+	}
+	if total > MaxGPUs {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("gpus"), total, fmt.Sprintf("at most %d GPUs in all", MaxGPUs)))
 	}
 	allErrs = append(allErrs, validateUSBDevices(spec.USBDevices, fldPath.Child("usbDevices"))...)
 	switch {
@@ -328,7 +346,7 @@ func ValidateMigrateSpec(spec *hypersdk.MigrateSpec, fldPath *field.Path) field.
 func ValidateResizeSpec(spec *hypersdk.ResizeSpec, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	if spec.CPUs == nil && spec.Memory == nil {
-		allErrs = append(allErrs, field.Required(fldPath, "at least one of cpus and memory"))
+		allErrs = append(allErrs, field.Required(fldPath.Child("cpus"), "at least one of cpus and memory"))
 	}
 	if spec.CPUs != nil && *spec.CPUs < 1 {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("cpus"), *spec.CPUs, "must be at least 1"))
@@ -347,6 +365,9 @@ func ValidateSnapshotSpec(spec *hypersdk.SnapshotSpec, fldPath *field.Path) fiel
 	var allErrs field.ErrorList
 	if spec.Name != "" {
 		allErrs = append(allErrs, validateName(spec.Name, fldPath.Child("name"))...)
+	}
+	if len(spec.Description) > maxSnapshotDescription {
+		allErrs = append(allErrs, field.TooLong(fldPath.Child("description"), "", maxSnapshotDescription))
 	}
 	if spec.FailureDeadline != nil && spec.FailureDeadline.Duration < 0 {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("failureDeadline"), spec.FailureDeadline.Duration.String(), "must not be negative"))

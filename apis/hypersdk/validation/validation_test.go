@@ -55,7 +55,11 @@ func TestValidateVMOperation(t *testing.T) {
 			Clone: &hypersdk.CloneSpec{TargetName: "c", TargetNamespace: "Bad_NS", AnnotationFilters: []string{"!"}}},
 			"spec.clone.targetNamespace,spec.clone.annotationFilters[0]"},
 		{"resize nothing", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationResize,
-			Resize: &hypersdk.ResizeSpec{RestartPolicy: hypersdk.ResizeRestartIfNeeded}}, "spec.resize"},
+			Resize: &hypersdk.ResizeSpec{RestartPolicy: hypersdk.ResizeRestartIfNeeded}}, "spec.resize.cpus"},
+		{"snapshot description too long", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationSnapshot,
+			Snapshot: &hypersdk.SnapshotSpec{Description: strings.Repeat("x", 1025)}}, "spec.snapshot.description"},
+		{"snapshot description at the limit", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationSnapshot,
+			Snapshot: &hypersdk.SnapshotSpec{Description: strings.Repeat("x", 1024)}}, ""},
 		{"resize too small", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationResize,
 			Resize: &hypersdk.ResizeSpec{CPUs: ptr.To[int32](0), Memory: qty("512Mi"), RestartPolicy: "Sometimes"}},
 			"spec.resize.cpus,spec.resize.memory,spec.resize.restartPolicy"},
@@ -164,6 +168,11 @@ func TestValidateVirtualMachine(t *testing.T) {
 		{"bad gpus", hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &mem, Image: "img",
 			GPUs: []hypersdk.GPURequest{{DeviceName: "nvidia.com/T4", Count: 1}, {DeviceName: "nvidia.com/T4", Count: 0}, {Count: 1}}},
 			"spec.gpus[1].deviceName,spec.gpus[1].count,spec.gpus[2].deviceName"},
+		// One device entry per GPU is built for KubeVirt: a huge count must not reach it.
+		{"too many gpus", hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &mem, Image: "img",
+			GPUs: []hypersdk.GPURequest{{DeviceName: "nvidia.com/A100", Count: 2147483647}}}, "spec.gpus[0].count"},
+		{"too many gpus in all", hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &mem, Image: "img",
+			GPUs: []hypersdk.GPURequest{{DeviceName: "nvidia.com/A100", Count: 16}, {DeviceName: "nvidia.com/T4", Count: 1}}}, "spec.gpus"},
 		{"vGPU and MIG profiles", hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &mem, Image: "img",
 			GPUs: []hypersdk.GPURequest{{DeviceName: "nvidia.com/GRID_T4-8Q", Count: 1}, {DeviceName: "nvidia.com/mig-3g.20gb", Count: 1}}}, ""},
 		{"usb devices", hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &mem, Image: "img",
@@ -179,6 +188,38 @@ func TestValidateVirtualMachine(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := fields(ValidateVirtualMachine(vm(tc.spec))); got != tc.want {
+				t.Errorf("failing fields = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestValidateVirtualMachineUpdate: the source disk stays as made; the rest
+// of the spec may change within its own checks.
+func TestValidateVirtualMachineUpdate(t *testing.T) {
+	mem := resource.MustParse("2Gi")
+	blank := func(size string) *hypersdk.VirtualMachineSource {
+		return &hypersdk.VirtualMachineSource{Blank: &hypersdk.BlankDisk{Size: resource.MustParse(size)}}
+	}
+	old := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", ResourceVersion: "1"},
+		Spec: hypersdk.VirtualMachineSpec{CPUs: 2, Memory: &mem, Source: blank("20Gi")}}
+	for _, tc := range []struct {
+		name   string
+		change func(*hypersdk.VirtualMachineSpec)
+		want   string
+	}{
+		{"more CPUs", func(s *hypersdk.VirtualMachineSpec) { s.CPUs = 4 }, ""},
+		{"the same size written anew", func(s *hypersdk.VirtualMachineSpec) { s.Source = blank("20480Mi") }, ""},
+		{"a bigger blank disk", func(s *hypersdk.VirtualMachineSpec) { s.Source = blank("100Gi") }, "spec.source"},
+		{"another disk", func(s *hypersdk.VirtualMachineSpec) {
+			s.Source = &hypersdk.VirtualMachineSource{PersistentVolumeClaim: "other"}
+		}, "spec.source"},
+		{"an image instead", func(s *hypersdk.VirtualMachineSpec) { s.Source, s.Image = nil, "img" }, "spec.source"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vm := old.DeepCopy()
+			tc.change(&vm.Spec)
+			if got := fields(ValidateVirtualMachineUpdate(vm, old)); got != tc.want {
 				t.Errorf("failing fields = %q, want %q", got, tc.want)
 			}
 		})
@@ -280,6 +321,10 @@ func TestValidateBackupSchedule(t *testing.T) {
 	}{
 		{"valid", func(*hypersdk.BackupScheduleSpec) {}, ""},
 		{"descriptor", func(s *hypersdk.BackupScheduleSpec) { s.Schedule = "@every 6h" }, ""},
+		// robfig/cron would run these every second.
+		{"every zero", func(s *hypersdk.BackupScheduleSpec) { s.Schedule = "@every 0s" }, "spec.schedule"},
+		{"every negative", func(s *hypersdk.BackupScheduleSpec) { s.Schedule = "@every -6h" }, "spec.schedule"},
+		{"every half a second", func(s *hypersdk.BackupScheduleSpec) { s.Schedule = "@every 500ms" }, "spec.schedule"},
 		{"invalid cron and zone", func(s *hypersdk.BackupScheduleSpec) { s.Schedule, s.TimeZone = "61 * * * *", "Mars/Olympus" },
 			"spec.schedule,spec.timeZone"},
 		{"a date that never comes", func(s *hypersdk.BackupScheduleSpec) { s.Schedule = "0 2 31 4 *" }, "spec.schedule"},

@@ -28,7 +28,8 @@ type GPURequestApplyConfiguration struct {
 	// type (nvidia.com/GRID_T4-8Q) or MIG profile (nvidia.com/mig-3g.20gb),
 	// which must fit its GPU's rules.
 	DeviceName *string `json:"deviceName,omitempty"`
-	// Count is how many GPUs of this model the guest gets. Defaults to 1.
+	// Count is how many GPUs of this model the guest gets. Defaults to 1;
+	// a VM has at most 16 GPUs in all.
 	Count *int32 `json:"count,omitempty"`
 }
 

@@ -50,7 +50,7 @@ type RebalancePolicySpecApplyConfiguration struct {
 	MaxInFlightPerNode *int32 `json:"maxInFlightPerNode,omitempty"`
 	// Cooldown is how long a VM the policy moved stays put; it doubles with
 	// each further move the policy makes of it within a day, up to 24h.
-	// 1h by default, at least 10s.
+	// 1h by default, at least 10s and at most 24h.
 	Cooldown *metav1.Duration `json:"cooldown,omitempty"`
 	// AllowColdMigration lets the policy move VMs that cannot migrate live
 	// (stop, move, start); only live-migratable VMs move otherwise. Moves

@@ -29,7 +29,8 @@ import (
 type SnapshotSpecApplyConfiguration struct {
 	// Name of the VirtualMachineSnapshot; generated from the VM name when empty.
 	Name *string `json:"name,omitempty"`
-	// Description is kept on the snapshot as an annotation.
+	// Description is kept on the snapshot as an annotation; at most 1024
+	// bytes.
 	Description *string `json:"description,omitempty"`
 	// Quiesce requires the guest file systems to be frozen while a running
 	// VM is snapshotted (KubeVirt freezes them through the guest agent). It

@@ -829,3 +829,91 @@ func TestExecutorCollectsAfterTTL(t *testing.T) {
 		t.Fatalf("not collected after its TTL: %v %v", err, op)
 	}
 }
+
+// restoreSpec restores the VM in place from snapshot snap.
+func restoreSpec() v1alpha1.VMOperationSpec {
+	return v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationRestore, Restore: &v1alpha1.RestoreSpec{SnapshotName: "snap"}}
+}
+
+// completeRestore is a VirtualMachineRestore of vm, as KubeVirt leaves it
+// once done, made for the operation of that UID.
+func completeRestore(name, opUID string) *snapshotv1.VirtualMachineRestore {
+	return &snapshotv1.VirtualMachineRestore{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID("restore-of-" + opUID),
+			Annotations: map[string]string{ownerAnnotation: "restore", ownerUIDAnnotation: opUID}},
+		Spec: snapshotv1.VirtualMachineRestoreSpec{VirtualMachineSnapshotName: "snap",
+			Target: corev1.TypedLocalObjectReference{APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: "vm"}},
+		Status: &snapshotv1.VirtualMachineRestoreStatus{Complete: ptr.To(true)},
+	}
+}
+
+// TestExecutorRestoreMadeButNotRecorded: the executor stopped a VM, made
+// its restore and lost the status write that recorded it. The next
+// executor takes the restore for its own, starts the VM once it is done,
+// and does not stop it again when it runs.
+func TestExecutorRestoreMadeButNotRecorded(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted), completeRestore("hypersdk-restore", "uid-restore"))
+	key := h.create("restore", "vm", restoreSpec())
+	op := h.get(key)
+	op.Status.Phase = v1alpha1.VMOperationRunning
+	op.Status.Resources = []v1alpha1.ResourceReference{{Kind: "VirtualMachine", APIVersion: kvv1.GroupVersion.String(),
+		Namespace: "ns", Name: "vm", Role: roleRestart}}
+	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").UpdateStatus(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.refresh()
+	h.until(key, 3, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyAlways })
+	h.setVMI(testVMI("vm", "node-a", "vmi-restored"))
+	for i := 0; i < 3; i++ {
+		op, err := h.pass(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.runStrategy("vm"); got != kvv1.RunStrategyAlways {
+			t.Fatalf("pass %d after the VM ran again: run strategy %s, want Always (%s %q)", i, got, op.Status.Phase, op.Status.Message)
+		}
+		if op.Status.Phase.Final() {
+			if op.Status.Phase != v1alpha1.VMOperationSucceeded {
+				t.Fatalf("restore ended %s: %s", op.Status.Phase, op.Status.Message)
+			}
+			return
+		}
+	}
+	t.Fatalf("restore did not end: %+v", h.get(key).Status)
+}
+
+// TestExecutorLeftoversOfAnEarlierOperation: a restore or snapshot that an
+// earlier operation of the same name left is not this one's result: the
+// restore is made again, and the snapshot fails the operation rather than
+// count as taken.
+func TestExecutorLeftoversOfAnEarlierOperation(t *testing.T) {
+	snap := &snapshotv1.VirtualMachineSnapshot{
+		ObjectMeta: metav1.ObjectMeta{Name: "snap", Namespace: "ns", UID: "snap-uid"},
+		Spec:       snapshotv1.VirtualMachineSnapshotSpec{Source: corev1.TypedLocalObjectReference{APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: "vm"}},
+	}
+	t.Run("restore", func(t *testing.T) {
+		h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted), snap, completeRestore("hypersdk-restore", "uid-earlier"))
+		key := h.create("restore", "vm", restoreSpec())
+		op := h.until(key, 4, func(*v1alpha1.VMOperation) bool {
+			r, err := h.kv.SnapshotV1beta1().VirtualMachineRestores("ns").Get(h.ctx, "hypersdk-restore", metav1.GetOptions{})
+			return err == nil && r.Annotations[ownerUIDAnnotation] == "uid-restore"
+		})
+		if op.Status.Phase.Final() {
+			t.Fatalf("the restore ended on what an earlier operation left: %s %q", op.Status.Phase, op.Status.Message)
+		}
+	})
+	t.Run("snapshot", func(t *testing.T) {
+		earlier := &snapshotv1.VirtualMachineSnapshot{
+			ObjectMeta: metav1.ObjectMeta{Name: "hypersdk-snap", Namespace: "ns", UID: "earlier-uid",
+				Annotations: map[string]string{ownerAnnotation: "snap", ownerUIDAnnotation: "uid-earlier"}},
+			Spec:   snap.Spec,
+			Status: &snapshotv1.VirtualMachineSnapshotStatus{Phase: snapshotv1.Succeeded, ReadyToUse: ptr.To(true)},
+		}
+		h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), earlier)
+		key := h.create("snap", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationSnapshot, Snapshot: &v1alpha1.SnapshotSpec{}})
+		op := h.until(key, 3, ended)
+		if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "belongs to something else") {
+			t.Fatalf("snapshot over an earlier operation's: %s %q, want Failed naming it", op.Status.Phase, op.Status.Message)
+		}
+	})
+}

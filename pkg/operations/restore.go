@@ -96,17 +96,35 @@ func (e *Executor) restore(ctx context.Context, op *v1alpha1.VMOperation) (step,
 			return step{progress: 15, message: "stopping the VM to restore it"}, nil
 		}
 	}
+	if made == nil {
+		// Recorded before it is made, as a migration is: a restore this
+		// operation made but had not recorded (the executor restarted, or
+		// the status write lost) would otherwise be taken, once the VM runs
+		// again, for one still to come, and the VM stopped again for it.
+		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineRestore", APIVersion: snapshotv1.SchemeGroupVersion.String(),
+			Namespace: op.Namespace, Name: name, Role: roleTemporary})
+		return step{progress: 25, message: "requesting the restore"}, nil
+	}
 	restores := e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineRestores(op.Namespace)
 	r, err := restores.Get(ctx, name, metav1.GetOptions{})
+	if err == nil && r.Annotations[ownerUIDAnnotation] != string(op.UID) && (made.UID == "" || made.UID != r.UID) {
+		// Left by an earlier operation of the same name: its restore is not
+		// this one's. It goes, and the next pass makes this one's.
+		uid := r.UID
+		if err := restores.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
+			return step{}, fmt.Errorf("deleting the restore an earlier operation %s left: %w", op.Name, err)
+		}
+		return step{progress: 25, message: "requesting the restore"}, nil
+	}
 	if apierrors.IsNotFound(err) {
-		if made != nil {
+		if made.UID != "" {
 			return step{failed: fmt.Errorf("VirtualMachineRestore %s was deleted before it completed", name)}, nil
 		}
 		if failed, err := e.snapshotOfVM(ctx, op, spec.SnapshotName); failed != nil || err != nil {
 			return step{failed: failed}, err
 		}
 		r, err = restores.Create(ctx, &snapshotv1.VirtualMachineRestore{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{ownerAnnotation: op.Name}},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{ownerAnnotation: op.Name, ownerUIDAnnotation: string(op.UID)}},
 			Spec: snapshotv1.VirtualMachineRestoreSpec{
 				Target:                     corev1.TypedLocalObjectReference{APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: target},
 				VirtualMachineSnapshotName: spec.SnapshotName,
@@ -115,12 +133,14 @@ func (e *Executor) restore(ctx context.Context, op *v1alpha1.VMOperation) (step,
 		if err != nil {
 			return step{}, fmt.Errorf("creating restore: %w", err)
 		}
-		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineRestore", APIVersion: snapshotv1.SchemeGroupVersion.String(),
-			Namespace: op.Namespace, Name: name, UID: r.UID, Role: roleTemporary})
+		made.UID = r.UID
 		return step{progress: 30, message: "restore requested"}, nil
 	}
 	if err != nil {
 		return step{}, err
+	}
+	if made.UID == "" {
+		made.UID = r.UID // made on a pass whose status write was lost
 	}
 	if r.Status == nil || !ptr.Deref(r.Status.Complete, false) {
 		msg := "restoring snapshot " + spec.SnapshotName

@@ -492,7 +492,7 @@ func (e *Executor) snapshot(ctx context.Context, op *v1alpha1.VMOperation) (step
 	snaps := e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace)
 	snap, err := snaps.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		annotations := map[string]string{ownerAnnotation: op.Name}
+		annotations := map[string]string{ownerAnnotation: op.Name, ownerUIDAnnotation: string(op.UID)}
 		if spec.Description != "" {
 			annotations[snapshotDescriptionAnnot] = spec.Description
 		}
@@ -513,8 +513,16 @@ func (e *Executor) snapshot(ctx context.Context, op *v1alpha1.VMOperation) (step
 	if err != nil {
 		return step{}, err
 	}
-	if snap.Annotations[ownerAnnotation] != op.Name {
+	made := recorded(op, "VirtualMachineSnapshot", "snapshot")
+	if snap.Annotations[ownerUIDAnnotation] != string(op.UID) && (made == nil || made.UID != snap.UID) {
+		// Another's, or an earlier operation's of the same name: its
+		// snapshot is not this one's result.
 		return step{failed: fmt.Errorf("snapshot %s already exists and belongs to something else", name)}, nil
+	}
+	if made == nil {
+		// Made on a pass whose status write was lost.
+		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineSnapshot", APIVersion: snapshotv1.SchemeGroupVersion.String(),
+			Namespace: op.Namespace, Name: name, UID: snap.UID, Role: "snapshot"})
 	}
 	if snap.Status == nil {
 		return step{progress: 10, message: "snapshot requested"}, nil

@@ -69,6 +69,28 @@ func WantsRunning(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance) boo
 	return vm.Spec.Running != nil && *vm.Spec.Running
 }
 
+// RestartsWhenDeleted reports whether KubeVirt starts a VM again when its
+// instance is deleted: runStrategy Always (or the legacy running: true).
+// Under Manual, Once and RerunOnFailure a deleted instance stays gone, so a
+// restart made by deleting it would leave the VM stopped.
+func RestartsWhenDeleted(vm *kvv1.VirtualMachine) bool {
+	if vm.Spec.RunStrategy != nil {
+		return *vm.Spec.RunStrategy == kvv1.RunStrategyAlways
+	}
+	return vm.Spec.Running != nil && *vm.Spec.Running
+}
+
+// RunStrategyOf names how the VM runs, for messages.
+func RunStrategyOf(vm *kvv1.VirtualMachine) string {
+	switch {
+	case vm.Spec.RunStrategy != nil:
+		return string(*vm.Spec.RunStrategy)
+	case vm.Spec.Running != nil && *vm.Spec.Running:
+		return "running: true"
+	}
+	return "running: false"
+}
+
 func specFromTemplate(t *kvv1.VirtualMachineInstanceSpec, dvTemplates []kvv1.DataVolumeTemplateSpec) hypersdk.VirtualMachineSpec {
 	var spec hypersdk.VirtualMachineSpec
 	spec.CPUs = CPUCount(t.Domain.CPU)

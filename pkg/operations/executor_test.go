@@ -917,3 +917,66 @@ func TestExecutorLeftoversOfAnEarlierOperation(t *testing.T) {
 		}
 	})
 }
+
+// TestExecutorRestartNeedsAVMThatComesBack: KubeVirt starts a Manual (or
+// Once, or RerunOnFailure) VM's deleted instance no more, so the executor
+// refuses to restart it that way, and a VM stopped while it restarted ends
+// the operation instead of keeping it waiting.
+func TestExecutorRestartNeedsAVMThatComesBack(t *testing.T) {
+	restart := v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationRestart, Restart: &v1alpha1.RestartSpec{}}
+	for _, s := range []kvv1.VirtualMachineRunStrategy{kvv1.RunStrategyManual, kvv1.RunStrategyOnce, kvv1.RunStrategyRerunOnFailure} {
+		h := newHarness(t, ExecutorConfig{}, testVM("vm", s), testVMI("vm", "node-a", "vmi-1"))
+		op := h.until(h.create("restart", "vm", restart), 3, ended)
+		if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, string(s)) {
+			t.Errorf("restart of a %s VM ended %s %q, want Failed naming %s", s, op.Status.Phase, op.Status.Message, s)
+		}
+		if _, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{}); err != nil {
+			t.Errorf("the %s VM's instance after the refused restart: %v", s, err)
+		}
+	}
+
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
+	key := h.create("restart", "vm", restart)
+	h.until(key, 4, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "stopping the old instance" })
+	if err := h.e.setRunStrategy(h.ctx, "ns", "vm", kvv1.RunStrategyHalted); err != nil {
+		t.Fatal(err)
+	}
+	if op := h.until(key, 2, ended); op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "stopped while it restarted") {
+		t.Fatalf("restart of a VM stopped meanwhile ended %s %q", op.Status.Phase, op.Status.Message)
+	}
+}
+
+// TestExecutorResizeByRestart: a resize that restarts the VM ends when the
+// new instance runs at the new size, not in the moment between the old
+// instance and the new; a VM that would not come back is not touched.
+func TestExecutorResizeByRestart(t *testing.T) {
+	resize := v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationResize,
+		Resize: &v1alpha1.ResizeSpec{CPUs: ptr.To[int32](4), RestartPolicy: v1alpha1.ResizeRestartIfNeeded}}
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
+	key := h.create("resize", "vm", resize)
+	h.until(key, 5, func(*v1alpha1.VMOperation) bool {
+		_, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	})
+	for i := 0; i < 2; i++ {
+		if op, err := h.pass(key); err != nil || op.Status.Phase.Final() {
+			t.Fatalf("pass %d with no instance: %v %s %q, want still running", i, err, op.Status.Phase, op.Status.Message)
+		}
+	}
+	vmi := testVMI("vm", "node-b", "vmi-2")
+	vmi.Spec.Domain.CPU = &kvv1.CPU{Sockets: 4, Cores: 1, Threads: 1}
+	h.setVMI(vmi)
+	if op := h.until(key, 2, ended); op.Status.Phase != v1alpha1.VMOperationSucceeded || op.Status.Message != "resized with a restart" {
+		t.Fatalf("resize ended %s %q", op.Status.Phase, op.Status.Message)
+	}
+
+	h = newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyManual), testVMI("vm", "node-a", "vmi-1"))
+	op := h.until(h.create("resize", "vm", resize), 3, ended)
+	if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "Manual") {
+		t.Fatalf("resize of a Manual VM by restart ended %s %q, want Failed naming Manual", op.Status.Phase, op.Status.Message)
+	}
+	vm, err := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "vm", metav1.GetOptions{})
+	if err != nil || vm.Spec.Template.Spec.Domain.CPU.Sockets != 1 {
+		t.Fatalf("the Manual VM after the refused resize: %v, sockets %d, want 1", err, vm.Spec.Template.Spec.Domain.CPU.Sockets)
+	}
+}

@@ -148,9 +148,17 @@ func (p *Prechecker) check(ctx context.Context, op *hypersdk.VMOperation, vm *kv
 		if vmi == nil {
 			return conflict("VM is not running")
 		}
+		if !kubevirt.RestartsWhenDeleted(vm) {
+			return conflict(notRestartable(vm))
+		}
 	case hypersdk.VMOperationResize:
 		if errs := resizeLimits(vm, op.Spec.Resize, r.root); len(errs) > 0 {
 			return r.invalid(errs)
+		}
+		spec := op.Spec.Resize
+		if spec.RestartPolicy != hypersdk.ResizeRestartNever && restartsToResize(vm, vmi, spec.CPUs, spec.Memory, string(spec.RestartPolicy)) &&
+			!kubevirt.RestartsWhenDeleted(vm) {
+			return conflict(notRestartable(vm) + "; or resize it while it is stopped")
 		}
 	case hypersdk.VMOperationMigrate:
 		if !running {

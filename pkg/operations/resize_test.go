@@ -35,7 +35,7 @@ func TestHotpluggable(t *testing.T) {
 		{"no bounds", vmWith(&kvv1.CPU{Sockets: 2}, nil), v1alpha1.ResizeSpec{CPUs: ptr.To[int32](3)}, false},
 		{"no memory bound", vmWith(nil, &kvv1.Memory{Guest: q("2Gi")}), v1alpha1.ResizeSpec{Memory: q("3Gi")}, false},
 	} {
-		if got := hotpluggable(tc.vm, &tc.spec); got != tc.want {
+		if got := hotpluggable(tc.vm, tc.spec.CPUs, tc.spec.Memory); got != tc.want {
 			t.Errorf("%s: hotpluggable = %v, want %v", tc.name, got, tc.want)
 		}
 	}

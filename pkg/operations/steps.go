@@ -3,10 +3,12 @@ package operations
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -136,9 +138,16 @@ func (e *Executor) restart(ctx context.Context, op *v1alpha1.VMOperation) (step,
 		return step{}, err
 	}
 	old := recorded(op, "VirtualMachineInstance", "replaced")
+	vm, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace).Get(ctx, op.Spec.VMName, metav1.GetOptions{})
+	if err != nil {
+		return vmGone(err)
+	}
 	if old == nil {
 		if vmi == nil {
 			return step{failed: fmt.Errorf("VM %s is not running", op.Spec.VMName)}, nil
+		}
+		if !kubevirt.RestartsWhenDeleted(vm) {
+			return step{failed: errors.New(notRestartable(vm))}, nil
 		}
 		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineInstance", APIVersion: kvv1.GroupVersion.String(),
 			Namespace: vmi.Namespace, Name: vmi.Name, UID: vmi.UID, Role: "replaced"})
@@ -156,6 +165,9 @@ func (e *Executor) restart(ctx context.Context, op *v1alpha1.VMOperation) (step,
 			}
 		}
 		return step{progress: 20, message: "stopping the old instance"}, nil
+	}
+	if vmi == nil && !kubevirt.WantsRunning(vm, nil) {
+		return step{failed: fmt.Errorf("VM %s was stopped while it restarted (it runs under %s)", op.Spec.VMName, kubevirt.RunStrategyOf(vm))}, nil
 	}
 	p, msg := instanceProgress(vmi)
 	return step{progress: 20 + p*8/10, message: msg, done: running(vmi)}, nil
@@ -346,10 +358,12 @@ func (e *Executor) resize(ctx context.Context, op *v1alpha1.VMOperation) (step, 
 	}
 	applied := recorded(op, "VirtualMachine", "resized")
 	if applied == nil {
-		live := hotpluggable(vm, spec)
-		needsRestart := vmi != nil && (!live || spec.RestartPolicy == v1alpha1.ResizeRestartAlways)
+		needsRestart := restartsToResize(vm, vmi, spec.CPUs, spec.Memory, string(spec.RestartPolicy))
 		if needsRestart && spec.RestartPolicy == v1alpha1.ResizeRestartNever {
 			return step{failed: fmt.Errorf("the change cannot be applied live (maxSockets/maxGuest) and restartPolicy is Never")}, nil
+		}
+		if needsRestart && !kubevirt.RestartsWhenDeleted(vm) {
+			return step{failed: errors.New(notRestartable(vm))}, nil
 		}
 		dom := &vm.Spec.Template.Spec.Domain
 		if spec.CPUs != nil {
@@ -388,10 +402,15 @@ func (e *Executor) resize(ctx context.Context, op *v1alpha1.VMOperation) (step, 
 		}
 		return step{progress: 20, message: "VM spec changed (" + role + ")"}, nil
 	}
+	plan := recorded(op, "Plan", "plan")
 	if vmi == nil {
+		if plan != nil && plan.Name == "restart" && recorded(op, "VirtualMachineInstance", "replaced") != nil && kubevirt.WantsRunning(vm, nil) {
+			// Between the old instance and the new one.
+			return step{progress: 40, message: "restarting to apply the new size"}, nil
+		}
 		return step{progress: 100, message: "resized; applies when the VM starts", done: true}, nil
 	}
-	if plan := recorded(op, "Plan", "plan"); plan != nil && plan.Name == "restart" {
+	if plan != nil && plan.Name == "restart" {
 		return e.restartForResize(ctx, op, vmi)
 	}
 	if hasVMCondition(vm, kvv1.VirtualMachineRestartRequired) {
@@ -399,8 +418,11 @@ func (e *Executor) resize(ctx context.Context, op *v1alpha1.VMOperation) (step, 
 		if spec.RestartPolicy == v1alpha1.ResizeRestartNever {
 			return step{failed: fmt.Errorf("the cluster could not apply the change live and restartPolicy is Never; the VM is flagged RestartRequired")}, nil
 		}
+		if !kubevirt.RestartsWhenDeleted(vm) {
+			return step{failed: fmt.Errorf("the cluster could not apply the change live: %s; the VM is flagged RestartRequired", notRestartable(vm))}, nil
+		}
 		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineInstance", Namespace: vmi.Namespace, Name: vmi.Name, UID: vmi.UID, Role: "replaced"})
-		recorded(op, "Plan", "plan").Name = "restart"
+		plan.Name = "restart"
 		return step{progress: 40, message: "live update refused: restarting"}, nil
 	}
 	if sized(vmi, spec) {
@@ -428,22 +450,34 @@ func (e *Executor) restartForResize(ctx context.Context, op *v1alpha1.VMOperatio
 	return step{progress: 40 + p/2, message: msg}, nil
 }
 
+// restartsToResize: a running VM restarts for a resize its hotplug bounds
+// do not allow, or when the policy says Always.
+func restartsToResize(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance, cpus *int32, memory *resource.Quantity, policy string) bool {
+	return vmi != nil && (!hotpluggable(vm, cpus, memory) || policy == string(v1alpha1.ResizeRestartAlways))
+}
+
+// notRestartable says why a VM's instance is not restarted by deleting it.
+func notRestartable(vm *kvv1.VirtualMachine) string {
+	return fmt.Sprintf("VM %s runs under %s, so KubeVirt does not start it again once its instance is deleted and a restart would leave it stopped; stop and start it instead",
+		vm.Name, kubevirt.RunStrategyOf(vm))
+}
+
 // hotpluggable: within maxSockets (same cores and threads) and maxGuest.
-func hotpluggable(vm *kvv1.VirtualMachine, spec *v1alpha1.ResizeSpec) bool {
+func hotpluggable(vm *kvv1.VirtualMachine, cpus *int32, memory *resource.Quantity) bool {
 	dom := vm.Spec.Template.Spec.Domain
-	if spec.CPUs != nil {
+	if cpus != nil {
 		c := dom.CPU
 		if c == nil || c.MaxSockets == 0 {
 			return false
 		}
 		per := max(c.Cores, 1) * max(c.Threads, 1)
-		if uint32(*spec.CPUs)%per != 0 || uint32(*spec.CPUs)/per > c.MaxSockets {
+		if uint32(*cpus)%per != 0 || uint32(*cpus)/per > c.MaxSockets {
 			return false
 		}
 	}
-	if spec.Memory != nil {
+	if memory != nil {
 		m := dom.Memory
-		if m == nil || m.MaxGuest == nil || spec.Memory.Cmp(*m.MaxGuest) > 0 {
+		if m == nil || m.MaxGuest == nil || memory.Cmp(*m.MaxGuest) > 0 {
 			return false
 		}
 	}

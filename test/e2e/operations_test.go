@@ -472,3 +472,31 @@ func TestOperationCancel(t *testing.T) {
 		t.Errorf("after cancel the VM is %s on %s (%s), want it running on %s", after.UID, after.Status.NodeName, after.Status.Phase, before.Status.NodeName)
 	}
 }
+
+// TestRestartOfAVMThatWouldNotComeBack: a VM that KubeVirt does not start
+// again once its instance is deleted (runStrategy Once here) is refused a
+// restart, and a resize that needs one, both ways (409 naming its run
+// strategy), and its instance is left running.
+func TestRestartOfAVMThatWouldNotComeBack(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "run-once")
+	vm := kubevirtVM("vm", 1, "1Gi", nil)
+	vm.Spec.RunStrategy = ptr.To(kvv1.RunStrategyOnce)
+	createKubeVirtVM(t, ns, vm)
+	vmi := runningVMI(t, ns, "vm", "")
+	for sub, body := range map[string]string{"restart": `{}`, "resize": `{"cpus":2,"restartPolicy":"IfNeeded"}`} {
+		code, _, err := post(t, env.HyperSDK, ns, "vm", sub, []byte(body), false)
+		if code != http.StatusConflict || !strings.Contains(fmt.Sprint(err), "Once") {
+			t.Errorf("%s through the subresource: %d (%v), want 409 naming Once", sub, code, err)
+		}
+		code, err = createOperation(t, env.HyperSDK, ns, "vm", sub, body)
+		if code != http.StatusConflict || !strings.Contains(fmt.Sprint(err), "Once") {
+			t.Errorf("%s as a VMOperation: %d (%v), want 409 naming Once", sub, code, err)
+		}
+	}
+	got, err := env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "vm", metav1.GetOptions{})
+	if err != nil || got.UID != vmi.UID || got.DeletionTimestamp != nil {
+		t.Errorf("the instance after the refusals: %v, want %s untouched", err, vmi.UID)
+	}
+}

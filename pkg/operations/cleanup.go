@@ -14,6 +14,7 @@ import (
 	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
 const (
@@ -57,6 +58,13 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 	}
 	if op.Status.Phase != v1alpha1.VMOperationSucceeded && op.Spec.Type == v1alpha1.VMOperationMigrate {
 		if did, err := e.rollBackColdMigration(ctx, op); err != nil {
+			errs = append(errs, err)
+		} else if did != "" {
+			deleted = append(deleted, did)
+		}
+	}
+	if op.Status.Phase != v1alpha1.VMOperationSucceeded && op.Spec.Type == v1alpha1.VMOperationResize {
+		if did, err := e.rollBackResize(ctx, op); err != nil {
 			errs = append(errs, err)
 		} else if did != "" {
 			deleted = append(deleted, did)
@@ -133,6 +141,44 @@ func (e *Executor) rollBackClone(ctx context.Context, op *v1alpha1.VMOperation) 
 	return "VirtualMachine " + target.Namespace + "/" + target.Name, nil
 }
 
+// rollBackResize gives a VM whose resize failed or was cancelled its size
+// from before, when it still has the size the resize gave it (a change made
+// since is left alone). KubeVirt then applies it as it applied the resize:
+// live within the hotplug bounds, else at the next restart (the VM shows
+// RestartRequired). It returns what it did.
+func (e *Executor) rollBackResize(ctx context.Context, op *v1alpha1.VMOperation) (string, error) {
+	prev := recorded(op, "Size", "previous")
+	if prev == nil || recorded(op, "VirtualMachine", "resized") == nil {
+		return "", nil
+	}
+	vms := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace)
+	vm, err := vms.Get(ctx, op.Spec.VMName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading VM %s after its resize ended: %w", op.Spec.VMName, err)
+	}
+	dom := &vm.Spec.Template.Spec.Domain
+	spec := op.Spec.Resize
+	if spec.CPUs != nil && kubevirt.CPUCount(dom.CPU) != *spec.CPUs {
+		return "", nil
+	}
+	if g := kubevirt.GuestMemory(&vm.Spec.Template.Spec); spec.Memory != nil && (g == nil || g.Cmp(*spec.Memory) != 0) {
+		return "", nil
+	}
+	if err := applySize(dom, prev.Name); err != nil {
+		return "", err
+	}
+	if _, err := vms.Update(ctx, vm, metav1.UpdateOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("giving VM %s its size back: %w", op.Spec.VMName, err)
+	}
+	return "gave VM " + op.Spec.VMName + " its size back", nil
+}
+
 // rollBackColdMigration undoes what a failed or cancelled cold migration
 // did to the VM: the pin to the target node comes off, so the VM may run
 // anywhere again, and a VM it stopped is started, in one patch. It returns
@@ -158,7 +204,7 @@ func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOpe
 	}
 	if stopped {
 		spec["running"], spec["runStrategy"] = nil, kvv1.RunStrategyAlways
-		did = append(did, "started VM "+op.Spec.VMName+" again")
+		did = append(did, startedAgain(op))
 	}
 	if len(did) > 0 {
 		patch, err := json.Marshal(map[string]any{"spec": spec})

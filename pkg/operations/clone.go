@@ -27,7 +27,7 @@ func (e *Executor) clone(ctx context.Context, op *v1alpha1.VMOperation) (step, e
 	spec := op.Spec.Clone
 	targetNS := cloneNamespace(op)
 	if recorded(op, "VirtualMachine", "target") == nil {
-		return e.reserveTarget(ctx, op, targetNS)
+		return e.reserveTarget(ctx, op, targetNS, spec.TargetName, "cloning")
 	}
 	if recorded(op, "VirtualMachine", "clone") == nil {
 		var s step
@@ -73,15 +73,15 @@ func cloneNamespace(op *v1alpha1.VMOperation) string {
 	return op.Namespace
 }
 
-// reserveTarget claims the new VM's name for this operation before anything
-// is made, so of two operations cloning to one name exactly one goes on and
-// the other fails with a conflict; the claim is recorded in the status, so
-// it outlives an executor restart.
-func (e *Executor) reserveTarget(ctx context.Context, op *v1alpha1.VMOperation, targetNS string) (step, error) {
-	name := op.Spec.Clone.TargetName
+// reserveTarget claims the new VM's name for this operation (a clone, or a
+// restore into a new VM: what says it is doing) before anything is made, so
+// of two operations making one name exactly one goes on and the other fails
+// with a conflict; the claim is recorded in the status, so it outlives an
+// executor restart.
+func (e *Executor) reserveTarget(ctx context.Context, op *v1alpha1.VMOperation, targetNS, name, what string) (step, error) {
 	if holder, ok := e.reserved.target(cache.MetaObjectToName(op), targetNS, name); !ok {
 		return step{failed: apierrors.NewConflict(kvv1.Resource("virtualmachines"), targetNS+"/"+name,
-			fmt.Errorf("operation %s is already cloning to that name", holder))}, nil
+			fmt.Errorf("operation %s is already %s to that name", holder, what))}, nil
 	}
 	if _, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(targetNS).Get(ctx, name, metav1.GetOptions{}); err == nil {
 		return step{failed: apierrors.NewAlreadyExists(kvv1.Resource("virtualmachines"), targetNS+"/"+name)}, nil
@@ -90,7 +90,7 @@ func (e *Executor) reserveTarget(ctx context.Context, op *v1alpha1.VMOperation, 
 	}
 	record(op, v1alpha1.ResourceReference{Kind: "VirtualMachine", APIVersion: kvv1.GroupVersion.String(),
 		Namespace: targetNS, Name: name, Role: "target"})
-	return step{progress: 2, message: "cloning to " + targetNS + "/" + name}, nil
+	return step{progress: 2, message: what + " to " + targetNS + "/" + name}, nil
 }
 
 // temporary returns the recorded temporary object of a kind, recording it

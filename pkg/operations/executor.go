@@ -219,6 +219,13 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 			}
 			return err
 		}
+		if wait, err := e.vmTurn(op); err != nil {
+			return err
+		} else if wait != "" {
+			st.Phase, st.Message = v1alpha1.VMOperationPending, wait
+			e.queue.AddAfter(key, 2*time.Second)
+			break
+		}
 		if op.Spec.Type == v1alpha1.VMOperationMigrate {
 			wait, err := e.migrationSlot(ctx, updated)
 			if err != nil {
@@ -394,6 +401,42 @@ func ReviewSpecOf(r *v1alpha1.VMOperationRequester) *authorizationv1.SubjectAcce
 		spec.Extra[k] = authorizationv1.ExtraValue(v)
 	}
 	return spec
+}
+
+// vmTurn says which operation op waits for: the operations on one VM run
+// one at a time, in the order they were made (then by name), because each
+// acts on the VM's state as it finds it: a Stop while a cold migration has
+// the VM halted would see it stopped and succeed, and the migration would
+// then start it again. The order is the objects' own, so it holds across
+// restarts and workers.
+func (e *Executor) vmTurn(op *v1alpha1.VMOperation) (string, error) {
+	all, err := e.opLister.VMOperations(op.Namespace).List(labels.Everything())
+	if err != nil {
+		return "", fmt.Errorf("listing the operations of VM %s: %w", op.Spec.VMName, err)
+	}
+	var first *v1alpha1.VMOperation
+	for _, o := range all {
+		if o.UID == op.UID || o.Spec.VMName != op.Spec.VMName || o.Status.Phase.Final() {
+			continue
+		}
+		if o.Status.Phase == v1alpha1.VMOperationRunning || before(o, op) {
+			if first == nil || first.Status.Phase != v1alpha1.VMOperationRunning && (o.Status.Phase == v1alpha1.VMOperationRunning || before(o, first)) {
+				first = o
+			}
+		}
+	}
+	if first == nil {
+		return "", nil
+	}
+	return fmt.Sprintf("waiting for %s operation %s on VM %s to end", first.Spec.Type, first.Name, op.Spec.VMName), nil
+}
+
+// before orders operations by creation, then name.
+func before(a, b *v1alpha1.VMOperation) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Name < b.Name
 }
 
 // migrationSlot reserves a slot for a migration out of the node the VM runs

@@ -55,7 +55,7 @@ func newHarness(t *testing.T, cfg ExecutorConfig, kubevirtObjects ...runtime.Obj
 	h := &harness{
 		t: t, hyper: hyperfake.NewSimpleClientset(), kv: kvfake.NewSimpleClientset(kubevirtObjects...),
 		kube: kubefake.NewClientset(), cdi: cdifake.NewSimpleClientset(),
-		idx:   cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{}),
+		idx:   cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}),
 		clock: testingclock.NewFakeClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)),
 		ctx:   context.Background(),
 	}
@@ -758,12 +758,12 @@ func TestExecutorCloneForbiddenTarget(t *testing.T) {
 	}
 }
 
-// Two operations cloning to one name: the first reserves it, the second
-// fails with a conflict before it makes anything.
+// Two operations cloning two VMs to one name: the first reserves it, the
+// second fails with a conflict before it makes anything.
 func TestExecutorCloneSameTarget(t *testing.T) {
-	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted), testVM("vm2", kvv1.RunStrategyHalted))
 	first := h.create("first", "vm", cloneSpec("copy", "other"))
-	second := h.create("second", "vm", cloneSpec("copy", "other"))
+	second := h.create("second", "vm2", cloneSpec("copy", "other"))
 	h.until(first, 2, func(op *v1alpha1.VMOperation) bool { return recorded(op, "VirtualMachine", "target") != nil })
 	op := h.until(second, 3, ended)
 	cond := meta.FindStatusCondition(op.Status.Conditions, "Failed")
@@ -776,7 +776,7 @@ func TestExecutorCloneSameTarget(t *testing.T) {
 	}
 	// When the first ends, the name is free again.
 	h.e.reserved.release(first)
-	third := h.create("third", "vm", cloneSpec("copy", "other"))
+	third := h.create("third", "vm2", cloneSpec("copy", "other"))
 	h.until(third, 2, func(op *v1alpha1.VMOperation) bool { return recorded(op, "VirtualMachine", "target") != nil })
 }
 
@@ -978,5 +978,178 @@ func TestExecutorResizeByRestart(t *testing.T) {
 	vm, err := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "vm", metav1.GetOptions{})
 	if err != nil || vm.Spec.Template.Spec.Domain.CPU.Sockets != 1 {
 		t.Fatalf("the Manual VM after the refused resize: %v, sockets %d, want 1", err, vm.Spec.Template.Spec.Domain.CPU.Sockets)
+	}
+}
+
+// TestExecutorOneOperationAtATimePerVM: an operation waits, Pending, while
+// an earlier one on its VM has not ended, and starts once it has;
+// operations on other VMs do not wait.
+func TestExecutorOneOperationAtATimePerVM(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"),
+		testVM("other", kvv1.RunStrategyHalted))
+	restart := h.create("restart", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationRestart, Restart: &v1alpha1.RestartSpec{}})
+	h.clock.Step(time.Second)
+	stop := h.create("stop", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStop, Stop: &v1alpha1.StopSpec{}})
+	start := h.create("start", "other", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart, Start: &v1alpha1.StartSpec{}})
+	// The later one is looked at first: it still waits for the earlier.
+	for i := 0; i < 2; i++ {
+		if op, err := h.pass(stop); err != nil || op.Status.Phase != v1alpha1.VMOperationPending || !strings.Contains(op.Status.Message, "restart") {
+			t.Fatalf("stop pass %d while a restart of its VM is pending: %v %s %q", i, err, op.Status.Phase, op.Status.Message)
+		}
+	}
+	h.until(start, 1, phaseIs(v1alpha1.VMOperationRunning))
+	h.until(restart, 4, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "stopping the old instance" })
+	if op, err := h.pass(stop); err != nil || op.Status.Phase != v1alpha1.VMOperationPending {
+		t.Fatalf("stop while the restart runs: %v %s %q", err, op.Status.Phase, op.Status.Message)
+	}
+	if got := h.runStrategy("vm"); got != kvv1.RunStrategyAlways {
+		t.Fatalf("the waiting stop acted: run strategy %s", got)
+	}
+	h.setVMI(testVMI("vm", "node-b", "vmi-2"))
+	h.until(restart, 2, ended)
+	// Then the stop acts.
+	h.until(stop, 3, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
+}
+
+// TestExecutorRestoreIntoANewVMReservesItsName: KubeVirt restores onto a VM
+// of the target name when there is one, so a restore into a new VM claims
+// the name as a clone does: a second operation making that name fails with
+// a conflict, and a name taken meanwhile fails the restore before it is made.
+func TestExecutorRestoreIntoANewVMReservesItsName(t *testing.T) {
+	into := func(vm string) v1alpha1.VMOperationSpec {
+		return v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationRestore, Restore: &v1alpha1.RestoreSpec{SnapshotName: "snap-" + vm, TargetName: "copy"}}
+	}
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted), testVM("vm2", kvv1.RunStrategyHalted))
+	first := h.create("first", "vm", into("vm"))
+	second := h.create("second", "vm2", into("vm2"))
+	h.until(first, 2, func(op *v1alpha1.VMOperation) bool { return recorded(op, "VirtualMachine", "target") != nil })
+	op := h.until(second, 3, ended)
+	if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "ns/first is already restoring") {
+		t.Fatalf("second restore to the same name ended %s %q", op.Status.Phase, op.Status.Message)
+	}
+
+	h = newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted), testVM("copy", kvv1.RunStrategyHalted))
+	op = h.until(h.create("late", "vm", into("vm")), 3, ended)
+	if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "already exists") {
+		t.Fatalf("restore onto a name taken since admission ended %s %q", op.Status.Phase, op.Status.Message)
+	}
+	if list, err := h.kv.SnapshotV1beta1().VirtualMachineRestores("ns").List(h.ctx, metav1.ListOptions{}); err != nil || len(list.Items) != 0 {
+		t.Fatalf("restores made: %v %v, want none", err, list)
+	}
+}
+
+// TestExecutorFailedResizeGivesTheSizeBack: a resize that fails after it
+// changed the VM (the cluster could not hotplug, and restartPolicy is
+// Never) leaves the VM at its size from before, guest memory and memory
+// request included; one changed since is left alone.
+func TestExecutorFailedResizeGivesTheSizeBack(t *testing.T) {
+	for _, changedSince := range []bool{false, true} {
+		vm := testVM("vm", kvv1.RunStrategyAlways)
+		dom := &vm.Spec.Template.Spec.Domain
+		dom.CPU = &kvv1.CPU{Sockets: 2, Cores: 1, Threads: 1, MaxSockets: 8}
+		dom.Memory = &kvv1.Memory{Guest: ptr.To(resource.MustParse("2Gi")), MaxGuest: ptr.To(resource.MustParse("8Gi"))}
+		dom.Resources.Requests = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}
+		h := newHarness(t, ExecutorConfig{}, vm, testVMI("vm", "node-a", "vmi-1"))
+		key := h.create("resize", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationResize,
+			Resize: &v1alpha1.ResizeSpec{CPUs: ptr.To[int32](4), Memory: ptr.To(resource.MustParse("4Gi")), RestartPolicy: v1alpha1.ResizeRestartNever}})
+		h.until(key, 4, func(op *v1alpha1.VMOperation) bool { return recorded(op, "VirtualMachine", "resized") != nil })
+		got, err := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "vm", metav1.GetOptions{})
+		if err != nil || got.Spec.Template.Spec.Domain.CPU.Sockets != 4 {
+			t.Fatalf("VM after the resize was applied: %v %+v", err, got.Spec.Template.Spec.Domain.CPU)
+		}
+		got.Status.Conditions = []kvv1.VirtualMachineCondition{{Type: kvv1.VirtualMachineRestartRequired, Status: corev1.ConditionTrue}}
+		if changedSince {
+			got.Spec.Template.Spec.Domain.CPU.Sockets = 6
+		}
+		if _, err := h.kv.KubevirtV1().VirtualMachines("ns").Update(h.ctx, got, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if op := h.until(key, 2, ended); op.Status.Phase != v1alpha1.VMOperationFailed {
+			t.Fatalf("resize refused by the cluster ended %s %q", op.Status.Phase, op.Status.Message)
+		}
+		h.until(key, 1, func(*v1alpha1.VMOperation) bool { return true }) // the clean-up pass
+		got, err = h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "vm", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := got.Spec.Template.Spec.Domain
+		want := "2/1/1/2Gi/2Gi"
+		if changedSince {
+			want = "6/1/1/4Gi/4Gi"
+		}
+		if size := formatSize(&d); size != want {
+			t.Errorf("changed since %v: VM size after the failed resize %s, want %s", changedSince, size, want)
+		}
+	}
+}
+
+// TestExecutorColdMigrationThatCannotStart: a VM moved cold to a node it
+// does not start on fails the operation after coldMigrationTimeout, and the
+// clean-up takes the pin off and starts the VM again, so it is not left
+// down (holding a migration slot) for ever.
+func TestExecutorColdMigrationThatCannotStart(t *testing.T) {
+	vmi := testVMI("vm", "node-a", "vmi-1")
+	vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceIsMigratable,
+		Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"}}
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi)
+	key := h.create("cold", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationMigrate,
+		Migrate: &v1alpha1.MigrateSpec{TargetNode: "node-b", AllowColdMigration: true}})
+	h.until(key, 6, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
+	if err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Delete(h.ctx, "vm", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pinned := func() string {
+		vm, err := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "vm", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vm.Spec.Template.Spec.NodeSelector[hostnameLabel]
+	}
+	h.until(key, 2, func(*v1alpha1.VMOperation) bool { return pinned() == "node-b" })
+	if op, err := h.pass(key); err != nil || op.Status.Phase != v1alpha1.VMOperationRunning {
+		t.Fatalf("waiting for the instance on node-b: %v %s %q", err, op.Status.Phase, op.Status.Message)
+	}
+	h.clock.Step(coldMigrationTimeout + time.Second)
+	op := h.until(key, 1, ended)
+	if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "did not start on node-b") {
+		t.Fatalf("cold migration past its timeout ended %s %q", op.Status.Phase, op.Status.Message)
+	}
+	h.until(key, 1, func(*v1alpha1.VMOperation) bool { return true }) // the clean-up pass
+	if p, s := pinned(), h.runStrategy("vm"); p != "" || s != kvv1.RunStrategyAlways {
+		t.Fatalf("after the clean-up the VM is pinned to %q and %s, want unpinned and Always", p, s)
+	}
+}
+
+// TestExecutorRestoreGivesTheRunStrategyBack: a Manual VM that a restore in
+// place stopped is started under Always, and once it runs it is Manual
+// again, as it was.
+func TestExecutorRestoreGivesTheRunStrategyBack(t *testing.T) {
+	snap := &snapshotv1.VirtualMachineSnapshot{
+		ObjectMeta: metav1.ObjectMeta{Name: "snap", Namespace: "ns", UID: "snap-uid"},
+		Spec:       snapshotv1.VirtualMachineSnapshotSpec{Source: corev1.TypedLocalObjectReference{APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: "vm"}},
+	}
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyManual), testVMI("vm", "node-a", "vmi-1"), snap)
+	key := h.create("restore", "vm", restoreSpec())
+	h.until(key, 4, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
+	if err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Delete(h.ctx, "vm", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	restores := h.kv.SnapshotV1beta1().VirtualMachineRestores("ns")
+	h.until(key, 4, func(*v1alpha1.VMOperation) bool {
+		_, err := restores.Get(h.ctx, "hypersdk-restore", metav1.GetOptions{})
+		return err == nil
+	})
+	r, _ := restores.Get(h.ctx, "hypersdk-restore", metav1.GetOptions{})
+	r.Status = &snapshotv1.VirtualMachineRestoreStatus{Complete: ptr.To(true)}
+	if _, err := restores.Update(h.ctx, r, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.until(key, 2, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyAlways })
+	h.setVMI(testVMI("vm", "node-a", "vmi-2"))
+	if op := h.until(key, 2, ended); op.Status.Phase != v1alpha1.VMOperationSucceeded {
+		t.Fatalf("restore ended %s %q", op.Status.Phase, op.Status.Message)
+	}
+	if got := h.runStrategy("vm"); got != kvv1.RunStrategyManual {
+		t.Fatalf("run strategy after the restore %s, want Manual as before", got)
 	}
 }

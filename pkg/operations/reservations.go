@@ -10,18 +10,19 @@ import (
 )
 
 // reservations grants what operations must not share: migration slots, in
-// the cluster and out of one node, and the name of the VM a clone makes.
+// the cluster and out of one node, and the name of the VM a clone or a
+// restore into a new VM makes.
 // The executor's workers promote operations concurrently, and a count read
 // from the informer cache lags behind the grants just made, so grants are
 // made here, under one lock. Each grant is also written into the
-// operation's status (the migration's source node, the clone's target)
+// operation's status (the migration's source node, the new VM)
 // before the operation acts on it, so an executor that restarts rebuilds
 // the same grants from its cache (seed) and never grants one twice.
 type reservations struct {
 	mu                  sync.Mutex
 	maxCluster, maxNode int
 	migrations          map[cache.ObjectName]string // operation -> source node
-	targets             map[string]cache.ObjectName // "namespace/name" of a clone -> operation
+	targets             map[string]cache.ObjectName // "namespace/name" of a new VM (clone, restore) -> operation
 }
 
 func newReservations(maxCluster, maxNode int) *reservations {
@@ -75,7 +76,7 @@ func (r *reservations) migration(op cache.ObjectName, node string) (bool, string
 	return true, ""
 }
 
-// target reserves the VM name namespace/name for op's clone. It returns
+// target reserves the VM name namespace/name for the VM op makes. It returns
 // the operation holding it when that is another one.
 func (r *reservations) target(op cache.ObjectName, namespace, name string) (cache.ObjectName, bool) {
 	r.mu.Lock()

@@ -21,6 +21,28 @@ import (
 // it ends.
 const roleRestart = "restart"
 
+// recordRestart records, before the executor stops vm, that it starts it
+// again, and the run strategy vm had when that is not Always: the VM is
+// started under Always and given its own back once it runs (a Manual VM
+// keeps running under Manual, but would not start under it).
+func recordRestart(op *v1alpha1.VMOperation, vm *kvv1.VirtualMachine) {
+	record(op, v1alpha1.ResourceReference{Kind: "VirtualMachine", APIVersion: kvv1.GroupVersion.String(),
+		Namespace: op.Namespace, Name: op.Spec.VMName, Role: roleRestart})
+	if s := vm.Spec.RunStrategy; s != nil && *s != kvv1.RunStrategyAlways {
+		record(op, v1alpha1.ResourceReference{Kind: "RunStrategy", Name: string(*s), Role: "previous"})
+	}
+}
+
+// giveRunStrategyBack gives a VM the executor started again, now running,
+// the run strategy recordRestart recorded.
+func (e *Executor) giveRunStrategyBack(ctx context.Context, op *v1alpha1.VMOperation) error {
+	prev := recorded(op, "RunStrategy", "previous")
+	if prev == nil {
+		return nil
+	}
+	return e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.VirtualMachineRunStrategy(prev.Name))
+}
+
 // notSnapshotOf says why snap is not a snapshot of VM vmName, or "". An
 // operation is authorized on its VM: a snapshot of another VM, which the
 // caller may have no rights on, is not its to restore or clone.
@@ -79,6 +101,11 @@ func (e *Executor) restore(ctx context.Context, op *v1alpha1.VMOperation) (step,
 	}
 	name := kubevirtName(op)
 	made := recorded(op, "VirtualMachineRestore", roleTemporary)
+	if !inPlace && recorded(op, "VirtualMachine", "target") == nil {
+		// KubeVirt restores onto a VM of that name if one exists: the name
+		// must be free, and stay free of other operations' VMs.
+		return e.reserveTarget(ctx, op, op.Namespace, target, "restoring")
+	}
 	if inPlace && made == nil {
 		vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
 		if err != nil {
@@ -86,8 +113,11 @@ func (e *Executor) restore(ctx context.Context, op *v1alpha1.VMOperation) (step,
 		}
 		if vmi != nil {
 			if recorded(op, "VirtualMachine", roleRestart) == nil {
-				record(op, v1alpha1.ResourceReference{Kind: "VirtualMachine", APIVersion: kvv1.GroupVersion.String(),
-					Namespace: op.Namespace, Name: op.Spec.VMName, Role: roleRestart})
+				vm, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace).Get(ctx, op.Spec.VMName, metav1.GetOptions{})
+				if err != nil {
+					return vmGone(err)
+				}
+				recordRestart(op, vm)
 				return step{progress: 5, message: "stopping the VM to restore it"}, nil // persist the record before acting
 			}
 			if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.RunStrategyHalted); err != nil {
@@ -170,6 +200,9 @@ func (e *Executor) restore(ctx context.Context, op *v1alpha1.VMOperation) (step,
 	if !running(vmi) {
 		return step{progress: 70 + p*3/10, message: "restored snapshot " + spec.SnapshotName + "; starting: " + msg}, nil
 	}
+	if err := e.giveRunStrategyBack(ctx, op); err != nil {
+		return vmGone(err)
+	}
 	return step{progress: 100, message: "restored snapshot " + spec.SnapshotName + "; " + msg, done: true}, nil
 }
 
@@ -186,7 +219,18 @@ func (e *Executor) restartAfterRestore(ctx context.Context, op *v1alpha1.VMOpera
 		}
 		return "", fmt.Errorf("starting VM %s again after the restore: %w", op.Spec.VMName, err)
 	}
-	return "started VM " + op.Spec.VMName + " again", nil
+	return startedAgain(op), nil
+}
+
+// startedAgain says that the clean-up started the VM again, and under which
+// run strategy: Always, so it starts, even when it had another (the
+// executor gives that back only once it sees the VM run again).
+func startedAgain(op *v1alpha1.VMOperation) string {
+	msg := "started VM " + op.Spec.VMName + " again"
+	if prev := recorded(op, "RunStrategy", "previous"); prev != nil {
+		msg += " under runStrategy Always (it was " + prev.Name + ")"
+	}
+	return msg
 }
 
 // snapshotOfVM checks again, as it acts, that snapshot name is of the

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,6 +23,11 @@ import (
 )
 
 const hostnameLabel = "kubernetes.io/hostname"
+
+// coldMigrationTimeout bounds how long a cold migration keeps its VM down:
+// a VM pinned to a node it cannot start on would otherwise stay stopped,
+// and hold a migration slot, for ever.
+const coldMigrationTimeout = 15 * time.Minute
 
 // instanceProgress maps a VMI's phase to progress towards Running.
 func instanceProgress(vmi *kvv1.VirtualMachineInstance) (int32, string) {
@@ -290,14 +297,20 @@ func (e *Executor) coldMigrate(ctx context.Context, op *v1alpha1.VMOperation, vm
 				return vmGone(err)
 			}
 		}
+		if err := e.giveRunStrategyBack(ctx, op); err != nil {
+			return vmGone(err)
+		}
 		return step{progress: 100, message: "migrated cold to " + pin.Name, done: true}, nil
 	case pinned:
 		p, msg := instanceProgress(vmi)
+		if start := op.Status.StartTime; start != nil && e.cfg.Clock.Since(start.Time) > coldMigrationTimeout {
+			// The clean-up unpins the VM and starts it wherever it fits.
+			return step{failed: fmt.Errorf("VM %s did not start on %s within %s (%s)", op.Spec.VMName, pin.Name, coldMigrationTimeout, msg)}, nil
+		}
 		return step{progress: 50 + p*4/10, message: msg}, nil
 	case vmi != nil:
 		if recorded(op, "VirtualMachine", roleRestart) == nil {
-			record(op, v1alpha1.ResourceReference{Kind: "VirtualMachine", APIVersion: kvv1.GroupVersion.String(),
-				Namespace: op.Namespace, Name: op.Spec.VMName, Role: roleRestart})
+			recordRestart(op, vm)
 			return step{progress: 15, message: "stopping for a cold migration"}, nil // persist the record before acting
 		}
 		if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.RunStrategyHalted); err != nil {
@@ -366,6 +379,12 @@ func (e *Executor) resize(ctx context.Context, op *v1alpha1.VMOperation) (step, 
 			return step{failed: errors.New(notRestartable(vm))}, nil
 		}
 		dom := &vm.Spec.Template.Spec.Domain
+		if recorded(op, "Size", "previous") == nil {
+			// The size to go back to should the resize fail or be
+			// cancelled, persisted before the VM changes.
+			record(op, v1alpha1.ResourceReference{Kind: "Size", Name: formatSize(dom), Role: "previous"})
+			return step{progress: 10, message: "resizing"}, nil
+		}
 		if spec.CPUs != nil {
 			if dom.CPU == nil {
 				dom.CPU = &kvv1.CPU{}
@@ -448,6 +467,65 @@ func (e *Executor) restartForResize(ctx context.Context, op *v1alpha1.VMOperatio
 		return step{progress: 100, message: "resized with a restart", done: true}, nil
 	}
 	return step{progress: 40 + p/2, message: msg}, nil
+}
+
+// formatSize writes down a domain's CPU topology, guest memory and memory
+// request, as "sockets/cores/threads/guest/request" (empty when unset), for
+// rollBackResize.
+func formatSize(dom *kvv1.DomainSpec) string {
+	var cpu kvv1.CPU
+	if dom.CPU != nil {
+		cpu = *dom.CPU
+	}
+	guest, request := "", ""
+	if dom.Memory != nil && dom.Memory.Guest != nil {
+		guest = dom.Memory.Guest.String()
+	}
+	if q, ok := dom.Resources.Requests[corev1.ResourceMemory]; ok {
+		request = q.String()
+	}
+	return fmt.Sprintf("%d/%d/%d/%s/%s", cpu.Sockets, cpu.Cores, cpu.Threads, guest, request)
+}
+
+// applySize sets a size formatSize wrote down on dom.
+func applySize(dom *kvv1.DomainSpec, size string) error {
+	var sockets, cores, threads uint32
+	parts := strings.Split(size, "/")
+	if len(parts) != 5 {
+		return fmt.Errorf("recorded size %q: want sockets/cores/threads/guest/request", size)
+	}
+	if _, err := fmt.Sscanf(strings.Join(parts[:3], " "), "%d %d %d", &sockets, &cores, &threads); err != nil {
+		return fmt.Errorf("recorded size %q: %w", size, err)
+	}
+	if dom.CPU != nil || sockets+cores+threads > 0 {
+		if dom.CPU == nil {
+			dom.CPU = &kvv1.CPU{}
+		}
+		dom.CPU.Sockets, dom.CPU.Cores, dom.CPU.Threads = sockets, cores, threads
+	}
+	if parts[3] != "" {
+		q, err := resource.ParseQuantity(parts[3])
+		if err != nil {
+			return fmt.Errorf("recorded size %q: %w", size, err)
+		}
+		if dom.Memory == nil {
+			dom.Memory = &kvv1.Memory{}
+		}
+		dom.Memory.Guest = &q
+	} else if dom.Memory != nil {
+		dom.Memory.Guest = nil
+	}
+	if parts[4] != "" {
+		q, err := resource.ParseQuantity(parts[4])
+		if err != nil {
+			return fmt.Errorf("recorded size %q: %w", size, err)
+		}
+		if dom.Resources.Requests == nil {
+			dom.Resources.Requests = corev1.ResourceList{}
+		}
+		dom.Resources.Requests[corev1.ResourceMemory] = q
+	}
+	return nil
 }
 
 // restartsToResize: a running VM restarts for a resize its hotplug bounds

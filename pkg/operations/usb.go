@@ -85,6 +85,10 @@ func (e *Executor) detachUSB(ctx context.Context, op *v1alpha1.VMOperation) (ste
 		return step{progress: 30, message: fmt.Sprintf("asking the USB agent on %s to unplug %s", vmi.Status.NodeName, name)}, nil
 	}
 	if _, reported := kubevirt.HotplugStatus(vmi.Annotations)[name]; reported {
+		if start := op.Status.StartTime; start != nil && e.cfg.Clock.Since(start.Time) > usbAgentTimeout {
+			return step{failed: fmt.Errorf("no USB agent on node %s confirmed in %s that %s is unplugged; it is no longer listed for the VM",
+				vmi.Status.NodeName, usbAgentTimeout, name)}, nil
+		}
 		return step{progress: 60, message: fmt.Sprintf("waiting for the USB agent on %s to unplug %s", vmi.Status.NodeName, name)}, nil
 	}
 	return step{done: true, message: name + " detached"}, nil

@@ -107,6 +107,13 @@ type pending struct {
 // unknownNodeReason rules out a node the node cache has not seen yet.
 const unknownNodeReason = "node not known to the extender yet"
 
+// Unresolvable reports whether a node ruled out for reason would stay ruled
+// out after preemption (placement.PreemptionCannotHelp, or a node the
+// extender does not know): kube-scheduler then evicts nothing there.
+func Unresolvable(reason string) bool {
+	return reason == unknownNodeReason || placement.PreemptionCannotHelp(reason)
+}
+
 // zoneValue is a zone's carbon intensity, if known.
 type zoneValue struct {
 	v  float64

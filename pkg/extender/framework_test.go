@@ -2,6 +2,7 @@ package extender
 
 import (
 	"context"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -169,6 +170,7 @@ func TestCycleDecidesAsTheVerbs(t *testing.T) {
 
 	res := e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names})
 	passed := *res.NodeNames
+	failed := allFailed(res)
 	if len(res.FailedNodes) < 2 || len(passed) < 6 {
 		t.Fatalf("the filter passed %d nodes and failed %d: the case tests too little", len(passed), len(res.FailedNodes))
 	}
@@ -184,8 +186,8 @@ func TestCycleDecidesAsTheVerbs(t *testing.T) {
 	}
 	wg.Wait()
 	for i, n := range names {
-		if reasons[i] != res.FailedNodes[n] {
-			t.Errorf("%s: cycle's filter says %q, the extender's %q", n, reasons[i], res.FailedNodes[n])
+		if reasons[i] != failed[n] {
+			t.Errorf("%s: cycle's filter says %q, the extender's %q", n, reasons[i], failed[n])
 		}
 	}
 	c.Score(kept)
@@ -220,7 +222,7 @@ func TestCycleSpotNodes(t *testing.T) {
 	e, _, names := fleetExtender(t, 40, false)
 	pod := vmPod("vm", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")})
 	pod.Labels[AllowSpotLabel] = "false"
-	want := e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}).FailedNodes
+	want := allFailed(e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}))
 	c := e.NewCycle(ctx, pod)
 	var spot []string
 	for _, n := range names {
@@ -237,7 +239,7 @@ func TestCycleSpotNodes(t *testing.T) {
 	}
 
 	delete(pod.Labels, AllowSpotLabel)
-	want = e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}).FailedNodes
+	want = allFailed(e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}))
 	c = e.NewCycle(ctx, pod)
 	var passed []string
 	for _, n := range names {
@@ -334,5 +336,47 @@ func TestScoreRanksFiltersAssessment(t *testing.T) {
 	}
 	if _, ok := totals[late]; !ok {
 		t.Errorf("%s, never filtered, was not scored", late)
+	}
+}
+
+// allFailed joins the nodes a filter result rules out, resolvable by
+// preemption or not.
+func allFailed(res *extenderv1.ExtenderFilterResult) extenderv1.FailedNodesMap {
+	all := extenderv1.FailedNodesMap{}
+	maps.Copy(all, res.FailedNodes)
+	maps.Copy(all, res.FailedAndUnresolvableNodes)
+	return all
+}
+
+// TestFilterTellsWhatPreemptionCannotMend: nodes ruled out as spot for a VM
+// that forbids it, or unknown to the extender, go to
+// FailedAndUnresolvableNodes, so kube-scheduler evicts nothing there; a
+// node short of room stays in FailedNodes, which preemption may mend.
+func TestFilterTellsWhatPreemptionCannotMend(t *testing.T) {
+	ctx := context.Background()
+	e, _, names := fleetExtender(t, 60, false)
+	names = append(names, "node-not-seen")
+	pod := vmPod("big", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("24"), corev1.ResourceMemory: resource.MustParse("64Gi")})
+	pod.Labels[AllowSpotLabel] = "false"
+	res := e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names})
+	if got := res.FailedAndUnresolvableNodes["node-not-seen"]; got != unknownNodeReason {
+		t.Errorf("unknown node: unresolvable reason %q, want %q", got, unknownNodeReason)
+	}
+	spot, short := 0, 0
+	for n, reason := range res.FailedAndUnresolvableNodes {
+		if reason == placement.SpotNodeReason {
+			spot++
+		} else if n != "node-not-seen" {
+			t.Errorf("%s unresolvable for %q", n, reason)
+		}
+	}
+	for n, reason := range res.FailedNodes {
+		if !strings.HasPrefix(reason, "insufficient ") {
+			t.Errorf("%s resolvable for %q", n, reason)
+		}
+		short++
+	}
+	if spot == 0 || short == 0 {
+		t.Fatalf("%d spot and %d short nodes: the case tests too little", spot, short)
 	}
 }

@@ -45,10 +45,18 @@ func (e *Extender) Filter(ctx context.Context, args *extenderv1.ExtenderArgs) *e
 	p := e.evaluate(ctx, args.Pod, *args.NodeNames)
 	dropSpotFallbacks(&p.decision)
 	failed := make(extenderv1.FailedNodesMap, len(p.decision.Filtered))
+	var unresolvable extenderv1.FailedNodesMap
 	for _, f := range p.decision.Filtered {
+		if Unresolvable(f.Reason) {
+			if unresolvable == nil {
+				unresolvable = extenderv1.FailedNodesMap{}
+			}
+			unresolvable[f.Node] = f.Reason
+			continue
+		}
 		failed[f.Node] = f.Reason
 	}
-	e.metrics.filtered.Add(float64(len(failed)))
+	e.metrics.filtered.Add(float64(len(p.decision.Filtered)))
 	var names []string
 	chosen := e.cfg.ChooseInFilter && len(p.decision.Scores) > 1 && !weighsPreferences(args.Pod) &&
 		!e.nodes.avoidedByTaint(*args.NodeNames, args.Pod.Spec.Tolerations)
@@ -67,7 +75,7 @@ func (e *Extender) Filter(ctx context.Context, args *extenderv1.ExtenderArgs) *e
 	}
 	klog.FromContext(ctx).V(3).Info("Filtered", "pod", klog.KObj(args.Pod), "nodes", len(*args.NodeNames), "passed", len(p.decision.Scores),
 		"chosen", chosen, "policy", p.policyName)
-	return &extenderv1.ExtenderFilterResult{NodeNames: &names, FailedNodes: failed}
+	return &extenderv1.ExtenderFilterResult{NodeNames: &names, FailedNodes: failed, FailedAndUnresolvableNodes: unresolvable}
 }
 
 // dropSpotFallbacks moves the spot fallbacks of d from its scores, ranked

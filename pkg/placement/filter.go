@@ -3,6 +3,7 @@ package placement
 import (
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/hypersdk/hypersdk/pkg/cost"
 )
@@ -19,6 +20,18 @@ const SpotNodeReason = "spot node, and the VM does not allow spot capacity"
 // (the extender's filter) rules out a spot fallback: another node fits the
 // VM (NodeScore.SpotFallback).
 const SpotFallbackReason = "spot node, the VM does not allow spot capacity, and other nodes fit it"
+
+// carbonReasonPart is in every reason carbonReason gives.
+const carbonReasonPart = " carbon intensity "
+
+// PreemptionCannotHelp reports whether a node ruled out for reason stays
+// ruled out whatever runs on it: spot capacity the VM may not use, and a
+// zone above the policy's carbon maximum. Evicting pods from such a node
+// would free room the VM still could not take, so a scheduler should not
+// preempt there (the extender's FailedAndUnresolvableNodes).
+func PreemptionCannotHelp(reason string) bool {
+	return reason == SpotNodeReason || reason == SpotFallbackReason || strings.Contains(reason, carbonReasonPart)
+}
 
 // spotReason rejects spot nodes for VMs that forbid spot capacity.
 func spotReason(vm *VMRequest, n *NodeSnapshot) string {
@@ -82,7 +95,7 @@ func carbonReason(n *NodeSnapshot, p *Policy) string {
 	b := make([]byte, 0, 128)
 	b = append(b, "zone "...)
 	b = append(b, zone...)
-	b = append(b, " carbon intensity "...)
+	b = append(b, carbonReasonPart...)
 	b = appendNum(b, n.CarbonIntensity)
 	b = append(b, " g/kWh above policy maximum "...)
 	b = appendNum(b, p.MaxCarbonIntensity)

@@ -48,3 +48,27 @@ func TestFilters(t *testing.T) {
 		})
 	}
 }
+
+// TestPreemptionCannotHelp: spot and carbon reasons are for good; a node
+// short of room or over the utilisation maximum may be mended by eviction.
+func TestPreemptionCannotHelp(t *testing.T) {
+	p := &Policy{MaxCarbonIntensity: 250, MaxNodeUtilization: 80}
+	dirty := &NodeSnapshot{Zone: "ES", CarbonKnown: true, CarbonIntensity: 312}
+	small := &NodeSnapshot{AllocatableCPU: 2, AllocatableMemory: 8 * gibibyte}
+	vm := &VMRequest{CPUCores: 4, MemoryBytes: gibibyte}
+	for reason, want := range map[string]bool{
+		SpotNodeReason:                                    true,
+		SpotFallbackReason:                                true,
+		carbonReason(dirty, p):                            true,
+		fitReason(vm, small):                              false,
+		utilisationReason(90, 10, p):                      false,
+		gpuReason(GPURequest{Model: "A100", Count: 2}, 1): false,
+	} {
+		if reason == "" {
+			t.Fatal("a reason the case needs is empty")
+		}
+		if got := PreemptionCannotHelp(reason); got != want {
+			t.Errorf("PreemptionCannotHelp(%q) = %v, want %v", reason, got, want)
+		}
+	}
+}

@@ -192,6 +192,9 @@ func (p *Plugin) Filter(_ context.Context, state fwk.CycleState, _ *corev1.Pod, 
 		return fwk.AsStatus(err)
 	}
 	if reason := c.Filter(node.Node().Name); reason != "" {
+		if extender.Unresolvable(reason) {
+			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, reason)
+		}
 		return fwk.NewStatus(fwk.Unschedulable, reason)
 	}
 	return nil

@@ -185,16 +185,17 @@ func (e *Extender) Reserve(ctx context.Context, pod *corev1.Pod, node string) er
 	p, scored := e.decisions[pod.UID]
 	e.mu.Unlock()
 	chosen, ok := findScore(p.decision.Scores, node)
-	if !scored || !ok || !devicesStillFree(e.nodes, chosen, pod.UID) {
+	if !scored || !ok || !e.nodes.claim(pod, node, chosen.GPUDevices) {
 		again, c, err := e.evaluateOne(ctx, pod, node)
 		if err != nil {
 			return fmt.Errorf("reserving %s for %s/%s: %w", node, pod.Namespace, pod.Name, err)
 		}
-		chosen = c
+		if !e.nodes.claim(pod, node, c.GPUDevices) {
+			return fmt.Errorf("reserving %s for %s/%s: the GPUs picked there were taken meanwhile", node, pod.Namespace, pod.Name)
+		}
 		again.decision.Filtered = append(p.decision.Filtered, again.decision.Filtered...)
 		e.remember(pod.UID, again)
 	}
-	e.nodes.assume(pod, node, chosen.GPUDevices)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package extender
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"reflect"
 	"slices"
@@ -378,5 +379,60 @@ func TestFilterTellsWhatPreemptionCannotMend(t *testing.T) {
 	}
 	if spot == 0 || short == 0 {
 		t.Fatalf("%d spot and %d short nodes: the case tests too little", spot, short)
+	}
+}
+
+// TestBindsDoNotShareGPUs: through the HTTP verbs, two GPU pods scored
+// before either is bound are picked the same devices; their binds, which
+// kube-scheduler runs concurrently, give them different ones, and a bind
+// that fails frees what it took.
+func TestBindsDoNotShareGPUs(t *testing.T) {
+	ctx := context.Background()
+	e, kube, _ := fleetExtender(t, 6, false)
+	const node = "node-003" // gpu-a100x4: four NVLinked A100s
+	fail := map[string]bool{}
+	var bound []*corev1.Binding
+	kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "binding" {
+			return false, nil, nil
+		}
+		b := a.(k8stesting.CreateAction).GetObject().(*corev1.Binding)
+		if fail[b.Name] {
+			return true, nil, errors.New("etcd is down")
+		}
+		bound = append(bound, b)
+		return false, nil, nil
+	})
+	pods := map[string]*corev1.Pod{}
+	for _, name := range []string{"a", "b", "c"} {
+		pod := vmPod(name, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"),
+			"nvidia.com/GA100_A100_SXM4_40GB": resource.MustParse("2")})
+		pods[name] = pod
+		if _, err := kube.CoreV1().Pods("ns").Create(ctx, pod.DeepCopy(), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Prioritize(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &[]string{node}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bind := func(name string) error {
+		return e.Bind(ctx, &extenderv1.ExtenderBindingArgs{PodName: name, PodNamespace: "ns", PodUID: pods[name].UID, Node: node})
+	}
+	fail["a"] = true
+	if err := bind("a"); err == nil {
+		t.Fatal("a bind the API refused succeeded")
+	}
+	for _, name := range []string{"b", "c"} {
+		if err := bind(name); err != nil {
+			t.Fatalf("bind %s: %v", name, err)
+		}
+	}
+	if len(bound) != 2 {
+		t.Fatalf("%d bindings, want b's and c's", len(bound))
+	}
+	devB := strings.Split(bound[0].Annotations[gpu.AssignedAnnotation], ",")
+	devC := strings.Split(bound[1].Annotations[gpu.AssignedAnnotation], ",")
+	if len(devB) != 2 || len(devC) != 2 || slices.ContainsFunc(devC, func(id string) bool { return slices.Contains(devB, id) }) {
+		t.Fatalf("b bound with %v and c with %v: want two devices each, none shared", devB, devC)
 	}
 }

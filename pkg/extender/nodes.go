@@ -2,6 +2,7 @@ package extender
 
 import (
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -138,6 +139,10 @@ func (c *nodeCache) setPod(pod *corev1.Pod) {
 func (c *nodeCache) assume(pod *corev1.Pod, node string, devices []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.assumeLocked(pod, node, devices)
+}
+
+func (c *nodeCache) assumeLocked(pod *corev1.Pod, node string, devices []string) {
 	c.removePodLocked(pod.UID)
 	b := boundPod{node: node, devices: devices, assumed: true}
 	for _, ctr := range pod.Spec.Containers {
@@ -145,6 +150,30 @@ func (c *nodeCache) assume(pod *corev1.Pod, node string, devices []string) {
 		b.mem += ctr.Resources.Requests.Memory().AsApproximateFloat64()
 	}
 	c.addPodLocked(pod.UID, b)
+}
+
+// claim assumes pod onto node with devices, as assume does, when none of
+// the devices is held by another pod, checked and taken under one lock:
+// binds run concurrently, and two pods scored before either was bound may
+// have been picked the same devices. It reports whether it took them.
+func (c *nodeCache) claim(pod *corev1.Pod, node string, devices []string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.nodes[node]
+	if !ok {
+		return len(devices) == 0
+	}
+	own := c.pods[pod.UID]
+	for _, id := range devices {
+		if st.assigned[id] && (own.node != node || !slices.Contains(own.devices, id)) {
+			return false
+		}
+	}
+	if own.node == node && !own.assumed {
+		return true // already seen bound here
+	}
+	c.assumeLocked(pod, node, devices)
+	return true
 }
 
 // forget drops an assumption; a pod the cache has seen bound stays.

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	extenderv1 "k8s.io/kube-scheduler/extender/v1"
 
@@ -202,18 +200,21 @@ func scaleScore(total float64) int64 {
 // Bind binds the pod to the chosen node with the GPU devices the model picks
 // there, and records the decision on the pod in the same write.
 func (e *Extender) Bind(ctx context.Context, args *extenderv1.ExtenderBindingArgs) error {
+	pod, err := e.pod(ctx, args)
+	if err != nil {
+		return err
+	}
 	p, scored := e.recall(args.PodUID)
 	chosen, ok := findScore(p.decision.Scores, args.Node)
-	if !scored || !ok || !devicesStillFree(e.nodes, chosen, args.PodUID) {
+	if !scored || !ok || !e.nodes.claim(pod, args.Node, chosen.GPUDevices) {
 		// Not scored (e.g. a single feasible node skips prioritize), or the
-		// node changed since: score the chosen node now.
-		pod, err := e.pod(ctx, args)
-		if err != nil {
-			return err
-		}
+		// devices picked were taken since: score the chosen node now.
 		var again pending
 		if again, chosen, err = e.evaluateOne(ctx, pod, args.Node); err != nil {
 			return fmt.Errorf("binding %s/%s to %s: %w", args.PodNamespace, args.PodName, args.Node, err)
+		}
+		if !e.nodes.claim(pod, args.Node, chosen.GPUDevices) {
+			return fmt.Errorf("binding %s/%s to %s: the GPUs picked there were taken meanwhile", args.PodNamespace, args.PodName, args.Node)
 		}
 		if !scored {
 			// What the filter ruled out is still part of this decision.
@@ -236,6 +237,7 @@ func (e *Extender) Bind(ctx context.Context, args *extenderv1.ExtenderBindingArg
 		binding.Annotations[gpu.AssignedAnnotation] = strings.Join(chosen.GPUDevices, ",")
 	}
 	if err := e.cfg.Kube.CoreV1().Pods(args.PodNamespace).Bind(ctx, binding, metav1.CreateOptions{}); err != nil {
+		e.nodes.forget(args.PodUID)
 		return fmt.Errorf("binding %s/%s to %s: %w", args.PodNamespace, args.PodName, args.Node, err)
 	}
 	return nil
@@ -279,28 +281,6 @@ func findScore(scores []placement.NodeScore, node string) (placement.NodeScore, 
 		}
 	}
 	return placement.NodeScore{}, false
-}
-
-// devicesStillFree reports whether the devices chosen at scoring time are
-// still unassigned, or assigned to pod itself: another pod may have been
-// bound to them, or assumed onto them, since.
-func devicesStillFree(c *nodeCache, s placement.NodeScore, pod types.UID) bool {
-	if len(s.GPUDevices) == 0 {
-		return true
-	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	st, ok := c.nodes[s.Node]
-	if !ok {
-		return false
-	}
-	own := c.pods[pod]
-	for _, id := range s.GPUDevices {
-		if st.assigned[id] && (own.node != s.Node || !slices.Contains(own.devices, id)) {
-			return false
-		}
-	}
-	return true
 }
 
 // record is the decision as the placement subresource serves it: the best

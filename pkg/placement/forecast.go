@@ -3,6 +3,8 @@ package placement
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hypersdk/hypersdk/pkg/carbon"
@@ -26,10 +28,15 @@ func MeanIntensity(forecast []carbon.Intensity) (float64, error) {
 // ZoneIntensity is the intensity a placement scores a zone by: the mean of
 // the forecast over horizon when horizon is set and the provider has a
 // forecast, else the current value. The extender and the evaluation both
-// fill NodeSnapshot.CarbonIntensity with it.
+// fill NodeSnapshot.CarbonIntensity with it. A neutral placeholder (the
+// cached provider's answer when it has nothing from upstream) is no
+// measurement, so it is an error here: the zone's intensity is unknown,
+// which placement neither filters on nor takes for clean, and which the
+// callers report, rather than a world average competing with measured
+// zones (and tripping a policy's maxCarbonIntensity).
 func ZoneIntensity(ctx context.Context, p carbon.Provider, zone string, horizon time.Duration) (float64, error) {
 	if horizon > 0 {
-		if f, err := p.Forecast(ctx, zone, horizon); err == nil {
+		if f, err := p.Forecast(ctx, zone, horizon); err == nil && !slices.ContainsFunc(f, neutral) {
 			if mean, err := MeanIntensity(f); err == nil {
 				return mean, nil
 			}
@@ -39,5 +46,10 @@ func ZoneIntensity(ctx context.Context, p carbon.Provider, zone string, horizon 
 	if err != nil {
 		return 0, err
 	}
+	if neutral(in) {
+		return 0, fmt.Errorf("no carbon intensity for zone %q: the provider has only its neutral placeholder", zone)
+	}
 	return in.GramsPerKWh, nil
 }
+
+func neutral(in carbon.Intensity) bool { return in.Freshness == carbon.Neutral }

@@ -36,11 +36,12 @@ func TestMeanIntensity(t *testing.T) {
 // an error when forecast is nil).
 type stubProvider struct {
 	current  float64
+	fallback carbon.Freshness // of current
 	forecast []carbon.Intensity
 }
 
 func (s stubProvider) Current(context.Context, string) (carbon.Intensity, error) {
-	return carbon.Intensity{GramsPerKWh: s.current}, nil
+	return carbon.Intensity{GramsPerKWh: s.current, Freshness: s.fallback}, nil
 }
 
 func (s stubProvider) Forecast(context.Context, string, time.Duration) ([]carbon.Intensity, error) {
@@ -66,5 +67,21 @@ func TestZoneIntensity(t *testing.T) {
 		if err != nil || got != tc.expected {
 			t.Errorf("%s: got %v, %v; want %v", tc.name, got, err, tc.expected)
 		}
+	}
+}
+
+// TestZoneIntensityNeutralIsUnknown: the cached provider's neutral
+// placeholder is no measurement: ZoneIntensity says the zone is unknown
+// rather than score it as the world average; a stale value still counts.
+func TestZoneIntensityNeutralIsUnknown(t *testing.T) {
+	neutral := []carbon.Intensity{{GramsPerKWh: 475, Freshness: carbon.Neutral}, {GramsPerKWh: 475, Freshness: carbon.Neutral}}
+	if _, err := ZoneIntensity(context.Background(), stubProvider{current: 475, fallback: carbon.Neutral}, "ES", 0); err == nil {
+		t.Error("a neutral current value was taken for a measurement")
+	}
+	if got, err := ZoneIntensity(context.Background(), stubProvider{current: 120, forecast: neutral}, "ES", 2*time.Hour); err != nil || got != 120 {
+		t.Errorf("a neutral forecast with a measured current value: %v, %v; want the current 120", got, err)
+	}
+	if got, err := ZoneIntensity(context.Background(), stubProvider{current: 90, fallback: carbon.Stale}, "ES", 0); err != nil || got != 90 {
+		t.Errorf("a stale value: %v, %v; want 90", got, err)
 	}
 }

@@ -269,7 +269,7 @@ type and time until interrupted.`,
 			}
 			const resource = "vmoperations.hypersdk.io"
 			if !watchFlag {
-				return out.printFound(e.streams.Out, e.streams.ErrOut, ns, &v1alpha1.VMOperationList{}, items, opColumns, named, resource)
+				return out.printFound(e.streams.Out, e.streams.ErrOut, ns, items, opColumns, named, resource)
 			}
 			if err := named.missing(e.streams.ErrOut, items, resource); err != nil {
 				return err

@@ -131,9 +131,10 @@ type columns struct {
 }
 
 // print writes items in the chosen format: json, yaml and templates get a
-// list holding them (or the object itself when one was named), as kubectl
-// get does.
-func (o *output) print(w io.Writer, list runtime.Object, items []runtime.Object, cols columns) error {
+// v1 List holding them, each with its apiVersion and kind (or the object
+// itself when one was named), as kubectl get does, so the output can be
+// applied again.
+func (o *output) print(w io.Writer, items []runtime.Object, cols columns) error {
 	if err := o.sort(items); err != nil {
 		return err
 	}
@@ -153,8 +154,13 @@ func (o *output) print(w io.Writer, list runtime.Object, items []runtime.Object,
 		if o.single && len(items) == 1 {
 			return p.PrintObj(items[0], w) // as kubectl get NAME prints the object
 		}
-		if err := meta.SetList(list, items); err != nil {
-			return err
+		list := &metav1.List{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "List"}, Items: make([]runtime.RawExtension, len(items))}
+		for i, item := range items {
+			item = item.DeepCopyObject()
+			if err := o.setKind(item); err != nil {
+				return err
+			}
+			list.Items[i] = runtime.RawExtension{Object: item}
 		}
 		return p.PrintObj(list, w)
 	}
@@ -389,9 +395,9 @@ func (o *output) noneFound(errOut io.Writer, ns string, found int) {
 // printFound ends a get or list as kubectl get does: the items found are
 // printed, then each name not found is reported and fails the command, and
 // a list that found nothing says so.
-func (o *output) printFound(out, errOut io.Writer, ns string, list runtime.Object, items []runtime.Object, cols columns, named nameSet, resource string) error {
+func (o *output) printFound(out, errOut io.Writer, ns string, items []runtime.Object, cols columns, named nameSet, resource string) error {
 	if len(items) > 0 || len(named) == 0 {
-		if err := o.print(out, list, items, cols); err != nil {
+		if err := o.print(out, items, cols); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -70,7 +71,7 @@ func TestCSVHasHeaderAndNamespace(t *testing.T) {
 	*o.flags.OutputFormat = "csv"
 	o.allNamespaces = true
 	var b bytes.Buffer
-	if err := o.print(&b, &v1alpha1.VirtualMachineList{}, []runtime.Object{vm("a", 1, "1Gi")}, vmColumns); err != nil {
+	if err := o.print(&b, []runtime.Object{vm("a", 1, "1Gi")}, vmColumns); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&b).ReadAll()
@@ -97,7 +98,7 @@ func TestCustomColumns(t *testing.T) {
 		*o.flags.OutputFormat = "custom-columns=NAME:.metadata.name,CPUS:.spec.cpus,MEMORY:{.spec.memory}"
 		o.noHeaders = tc.noHeaders
 		var b bytes.Buffer
-		if err := o.print(&b, &v1alpha1.VirtualMachineList{}, items, vmColumns); err != nil {
+		if err := o.print(&b, items, vmColumns); err != nil {
 			t.Fatal(err)
 		}
 		var rows []string
@@ -112,5 +113,40 @@ func TestCustomColumns(t *testing.T) {
 	*o.flags.OutputFormat = "custom-columns"
 	if _, err := o.printer(); err == nil {
 		t.Error("-o custom-columns without columns was accepted")
+	}
+}
+
+// TestListPrintsAsKubectlGet: -o json of several objects is a v1 List whose
+// items say their apiVersion and kind, as kubectl get prints, so it can be
+// applied again; one named object is printed alone, with its kind.
+func TestListPrintsAsKubectlGet(t *testing.T) {
+	o := newOutput()
+	*o.flags.OutputFormat = "json"
+	var b bytes.Buffer
+	if err := o.print(&b, []runtime.Object{vm("a", 1, "1Gi"), vm("b", 2, "2Gi")}, vmColumns); err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		APIVersion, Kind string
+		Items            []struct{ APIVersion, Kind string }
+	}
+	if err := json.Unmarshal(b.Bytes(), &list); err != nil {
+		t.Fatal(err)
+	}
+	if list.APIVersion != "v1" || list.Kind != "List" || len(list.Items) != 2 {
+		t.Fatalf("list %+v, want a v1 List of two", list)
+	}
+	for i, item := range list.Items {
+		if item.APIVersion != "hypersdk.io/v1alpha1" || item.Kind != "VirtualMachine" {
+			t.Errorf("item %d says %q %q, want hypersdk.io/v1alpha1 VirtualMachine", i, item.APIVersion, item.Kind)
+		}
+	}
+	o.single = true
+	b.Reset()
+	if err := o.print(&b, []runtime.Object{vm("a", 1, "1Gi")}, vmColumns); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b.Bytes(), &list); err != nil || list.Kind != "VirtualMachine" {
+		t.Fatalf("one named VM prints as %q (%v), want VirtualMachine", list.Kind, err)
 	}
 }

@@ -60,7 +60,7 @@ by the API server; --vm is applied here to what it returns.`,
 				}
 			}
 			out.single = len(args) == 1
-			return out.printFound(e.streams.Out, e.streams.ErrOut, ns, &snapshotv1.VirtualMachineSnapshotList{}, items, snapshotColumns,
+			return out.printFound(e.streams.Out, e.streams.ErrOut, ns, items, snapshotColumns,
 				named, "virtualmachinesnapshots.snapshot.kubevirt.io")
 		},
 	}

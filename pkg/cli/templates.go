@@ -128,7 +128,7 @@ func newTemplateCommand(e *env) *cobra.Command {
 					vm.Name = n
 					items = append(items, vm)
 				}
-				return out.print(e.streams.Out, &v1alpha1.VirtualMachineList{}, items, vmColumns)
+				return out.print(e.streams.Out, items, vmColumns)
 			}
 			if err := out.sortRows(rows, func(r any) any { return r.(template).vm }); err != nil {
 				return err

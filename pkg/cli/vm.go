@@ -191,7 +191,7 @@ DELETED) and time, in any output format, until interrupted.`,
 				}
 			}
 			if !watchFlag {
-				return out.printFound(e.streams.Out, e.streams.ErrOut, ns, &v1alpha1.VirtualMachineList{}, items, vmColumns, named, vmResource)
+				return out.printFound(e.streams.Out, e.streams.ErrOut, ns, items, vmColumns, named, vmResource)
 			}
 			if err := named.missing(e.streams.ErrOut, items, vmResource); err != nil {
 				return err

@@ -116,12 +116,28 @@ func TestKubectlHyperList(t *testing.T) {
 	if got := vmNames(fromJSON.Items); !reflect.DeepEqual(got, want) {
 		t.Errorf("-o json with filters: %v, want %v", got, want)
 	}
-	if fromJSON.Kind != "VirtualMachineList" || fromJSON.APIVersion != "hypersdk.io/v1alpha1" {
-		t.Errorf("-o json prints kind %q apiVersion %q", fromJSON.Kind, fromJSON.APIVersion)
+	// As kubectl get prints a list: a v1 List of objects that say what
+	// they are.
+	if fromJSON.Kind != "List" || fromJSON.APIVersion != "v1" {
+		t.Errorf("-o json prints kind %q apiVersion %q, want a v1 List", fromJSON.Kind, fromJSON.APIVersion)
 	}
+	for _, vm := range fromJSON.Items {
+		if vm.Kind != "VirtualMachine" || vm.APIVersion != "hypersdk.io/v1alpha1" {
+			t.Errorf("-o json item %s says kind %q apiVersion %q", vm.Name, vm.Kind, vm.APIVersion)
+		}
+	}
+	asYAML := hyperOK(t, append(filters, "-o", "yaml")...)
 	var fromYAML v1alpha1.VirtualMachineList
-	if err := yaml.Unmarshal([]byte(hyperOK(t, append(filters, "-o", "yaml")...)), &fromYAML); err != nil {
+	if err := yaml.Unmarshal([]byte(asYAML), &fromYAML); err != nil {
 		t.Fatalf("-o yaml does not parse: %v", err)
+	}
+	// What it prints can be applied again.
+	listFile := filepath.Join(t.TempDir(), "vms.yaml")
+	if err := os.WriteFile(listFile, []byte(asYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := env.Kubectl(t, "apply", "--dry-run=server", "-f", listFile); err != nil {
+		t.Errorf("kubectl apply -f of -o yaml: %v\n%s", err, out)
 	}
 	if !reflect.DeepEqual(vmNames(fromYAML.Items), want) || !reflect.DeepEqual(fromYAML.Items[0].Spec, fromJSON.Items[0].Spec) {
 		t.Errorf("-o yaml does not round-trip to -o json's VMs: %v", vmNames(fromYAML.Items))

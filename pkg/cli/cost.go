@@ -95,9 +95,8 @@ func newCostReportCommand(e *env) *cobra.Command {
 		Long: `Show costreports/current of the namespace: each VM's cost per hour now, today's
 and the month's cost from history, and the grams of CO2eq of the same spans,
 then their total. -o csv gives the same rows for a spreadsheet; -o json or
-yaml the whole report. Amounts are in the price model's currency. Below, the same size (vCPUs, memory,
-GPUs) at the cheapest fitting on-demand instance type of each public cloud
-price list the server has, with the list's date (-o wide: its source).`,
+yaml the whole report. Amounts are in the price model's currency. For one
+VM's price at the public clouds, see kubectl hyper vm cost NAME.`,
 		Example: `  kubectl hyper cost -n team-a
   kubectl hyper cost -n team-a -o csv > team-a.csv`,
 		Args: cobra.NoArgs,

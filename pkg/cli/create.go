@@ -32,7 +32,9 @@ type vmFields struct {
 	blank, storageClass string
 	gpus                []string
 	labels              map[string]string
-	running             bool
+	// running is --running when given; nil keeps the template's (else
+	// stopped).
+	running *bool
 }
 
 const (
@@ -45,8 +47,8 @@ const (
 
 func newVMCreateCommand(e *env) *cobra.Command {
 	f := vmFields{}
-	var interactive, dryRun bool
-	var catalog string
+	var interactive, running bool
+	var dryRun, catalog string
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a VM from flags, a template, or an interactive form",
@@ -57,8 +59,14 @@ field on the terminal with defaults, checks the answers with the server (a
 dry run) and asks for confirmation; without a terminal it refuses.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if interactive && dryRun {
+			if dryRun != "none" && dryRun != "server" && dryRun != "client" {
+				return fmt.Errorf(`--dry-run=%q: must be "none", "server" or "client"`, dryRun)
+			}
+			if interactive && dryRun != "none" {
 				return errors.New("--dry-run with --interactive: the form already checks the VM with a server dry run, and answering no creates nothing")
+			}
+			if cmd.Flags().Changed("running") {
+				f.running = &running
 			}
 			if len(args) == 1 {
 				f.name = args[0]
@@ -81,8 +89,13 @@ dry run) and asks for confirmation; without a terminal it refuses.`,
 			if err != nil {
 				return err
 			}
+			if dryRun == "client" {
+				// As kubectl: built here, sent nowhere.
+				_, err = fmt.Fprintf(e.streams.Out, "virtualmachine.hypersdk.io/%s created (dry run)\n", vm.Name)
+				return err
+			}
 			opts := metav1.CreateOptions{}
-			if dryRun {
+			if dryRun == "server" {
 				opts.DryRun = []string{metav1.DryRunAll}
 			}
 			created, err := c.HypersdkV1alpha1().VirtualMachines(f.namespace).Create(ctx, vm, opts)
@@ -90,7 +103,7 @@ dry run) and asks for confirmation; without a terminal it refuses.`,
 				return err
 			}
 			suffix := "created"
-			if dryRun {
+			if dryRun == "server" {
 				suffix = "created (server dry run)"
 			}
 			_, err = fmt.Fprintf(e.streams.Out, "virtualmachine.hypersdk.io/%s %s\n", created.Name, suffix)
@@ -101,16 +114,17 @@ dry run) and asks for confirmation; without a terminal it refuses.`,
 	fl.Int32Var(&f.cpus, "cpus", 0, fmt.Sprintf("vCPUs (%d, or the template's, when not given).", defaultCPUs))
 	fl.StringVar(&f.memory, "memory", "", fmt.Sprintf("Guest memory, a quantity (%s, or the template's, when not given).", defaultMemory))
 	fl.StringVar(&f.image, "image", "", "Container disk image to boot from ("+defaultImage+" when no other source is given).")
-	fl.StringVar(&f.template, "template", "", "Start from this template; other flags override its fields.")
+	fl.StringVar(&f.template, "template", "", "Start from this template; other flags given override its fields (--gpu its GPUs).")
 	fl.StringVar(&f.claim, "claim", "", "Boot from this PersistentVolumeClaim.")
 	fl.StringVar(&f.dataVolume, "data-volume", "", "Boot from this DataVolume.")
 	fl.StringVar(&f.blank, "blank", "", "Give the VM a new empty disk of this size (e.g. 20Gi), to install a guest on.")
 	fl.StringVar(&f.storageClass, "storage-class", "", "Storage class of the --blank disk (the cluster's default when empty).")
 	fl.StringArrayVar(&f.gpus, "gpu", nil, "GPUs as model=count, e.g. nvidia.com/GA100_A100_SXM4_40GB=2 or nvidia.com/GRID_T4-8Q=1 (repeatable).")
 	fl.StringToStringVarP(&f.labels, "labels", "l", nil, "Labels, key=value,...")
-	fl.BoolVar(&f.running, "running", false, "Start the VM once created.")
+	fl.BoolVar(&running, "running", false, "Start the VM once created (the template's choice, else stopped, when not given).")
 	fl.BoolVarP(&interactive, "interactive", "i", false, "Ask for each field on the terminal.")
-	fl.BoolVar(&dryRun, "dry-run", false, "Have the server check the VM without creating it.")
+	fl.StringVar(&dryRun, "dry-run", "none", `"server" has the server check the VM without creating it; "client" only builds it; "none" creates it.`)
+	fl.Lookup("dry-run").NoOptDefVal = "server"
 	fl.StringVar(&catalog, "catalog-namespace", defaultTemplateHome, "Namespace of the template ConfigMaps.")
 	return cmd
 }
@@ -169,6 +183,9 @@ func (e *env) vmFrom(ctx context.Context, f *vmFields, catalog string) (*v1alpha
 	case vm.Spec.Image == "" && vm.Spec.Source == nil:
 		vm.Spec.Image = defaultImage
 	}
+	if len(f.gpus) > 0 {
+		vm.Spec.GPUs = nil // --gpu replaces the template's GPUs
+	}
 	for _, g := range f.gpus {
 		model, count, ok := strings.Cut(g, "=")
 		n, err := strconv.Atoi(count)
@@ -177,7 +194,12 @@ func (e *env) vmFrom(ctx context.Context, f *vmFields, catalog string) (*v1alpha
 		}
 		vm.Spec.GPUs = append(vm.Spec.GPUs, v1alpha1.GPURequest{DeviceName: model, Count: int32(n)})
 	}
-	vm.Spec.Running = ptr.To(f.running)
+	switch {
+	case f.running != nil:
+		vm.Spec.Running = ptr.To(*f.running)
+	case vm.Spec.Running == nil:
+		vm.Spec.Running = ptr.To(false)
+	}
 	return vm, nil
 }
 

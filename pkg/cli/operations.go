@@ -165,7 +165,7 @@ func postOperation(ctx context.Context, e *env, w *waitFlags, vm, sub string, bo
 		return err
 	}
 	fmt.Fprintf(e.streams.Out, "vmoperation.hypersdk.io/%s created\n", created.Name)
-	if !w.wait {
+	if !w.following() {
 		return nil
 	}
 	return w.follow(ctx, e, c, created)

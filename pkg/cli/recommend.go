@@ -36,8 +36,8 @@ to get recommendations without resizes.`,
 				sizeRow{"cpus", cpus(&rec.Current), cpus(rec.Target), cpus(rec.LowerBound), cpus(rec.UpperBound), quantity(rec.UncappedCPU)},
 				sizeRow{"memory", quantity(rec.Current.Memory), memoryOf(rec.Target), memoryOf(rec.LowerBound), memoryOf(rec.UpperBound), quantity(rec.UncappedMemory)},
 			}
-			if err := out.printRows(e.streams.Out, rows, sizeColumns, nil); err != nil {
-				return err
+			if err := out.printRows(e.streams.Out, rows, sizeColumns, nil); err != nil || out.format() == "csv" {
+				return err // csv is the rows only, so it parses
 			}
 			ev := rec.Evidence
 			window := "<none>"

@@ -36,8 +36,14 @@ func (w *waitFlags) addFlags(cmd *cobra.Command) {
 }
 
 func (w *waitFlags) addFollowFlags(cmd *cobra.Command) {
-	cmd.Flags().BoolVar(&w.showProgress, "show-progress", false, "While following, show phase, progress, message and elapsed time: a bar on a terminal, a line per change otherwise.")
-	cmd.Flags().DurationVar(&w.timeout, "timeout", 0, "Give up following after this long (0: no limit); the operation goes on.")
+	cmd.Flags().BoolVar(&w.showProgress, "show-progress", false, "While following, show phase, progress, message and elapsed time: a bar on a terminal, a line per change otherwise (implies --wait).")
+	cmd.Flags().DurationVar(&w.timeout, "timeout", 0, "Give up following after this long (0: no limit); the operation goes on (a limit implies --wait).")
+}
+
+// following reports whether the operation is to be followed: --wait, or a
+// flag that only means something while following.
+func (w *waitFlags) following() bool {
+	return w.wait || w.showProgress || w.timeout > 0
 }
 
 // follow watches op (relisting if the watch expires) until it ends,

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -180,6 +181,9 @@ func TestAutoscalerOffRecommends(t *testing.T) {
 		if !strings.Contains(table, want) {
 			t.Errorf("kubectl hyper vm recommend: no %q in\n%s", want, table)
 		}
+	}
+	if rows, err := csv.NewReader(strings.NewReader(hyperOK(t, "vm", "recommend", "steady", "-n", ns, "-o", "csv"))).ReadAll(); err != nil || len(rows) != 3 {
+		t.Errorf("kubectl hyper vm recommend -o csv: %d rows (%v), want a header, cpus and memory", len(rows), err)
 	}
 	if out := hyperOK(t, "vm", "recommend", "steady", "-n", ns, "-o", "json"); !strings.Contains(out, `"kind": "VirtualMachineRecommendation"`) {
 		t.Errorf("kubectl hyper vm recommend -o json:\n%s", out)

@@ -276,7 +276,8 @@ func TestKubectlHyperOperations(t *testing.T) {
 	createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
 	runningVMI(t, ns, "vm", "")
 
-	out := hyperOK(t, "vm", "stop", "vm", "-n", ns, "--wait", "--show-progress", "--timeout", "5m")
+	// --show-progress and --timeout mean following: they imply --wait.
+	out := hyperOK(t, "vm", "stop", "vm", "-n", ns, "--show-progress", "--timeout", "5m")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if !strings.HasPrefix(lines[0], "vmoperation.hypersdk.io/") || !strings.HasSuffix(lines[0], " created") {
 		t.Errorf("first line %q, want the operation created", lines[0])
@@ -567,9 +568,29 @@ func TestKubectlHyperTemplatesAndCreate(t *testing.T) {
 		t.Errorf("template get web-small: %v %+v", err, tmpl)
 	}
 
-	hyperOK(t, "vm", "create", "dry", "-n", ns, "--cpus", "2", "--dry-run")
-	if _, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Get(ctx, "dry", metav1.GetOptions{}); err == nil {
-		t.Error("a dry run made a VM")
+	for _, dry := range []string{"--dry-run", "--dry-run=server", "--dry-run=client"} {
+		hyperOK(t, "vm", "create", "dry", "-n", ns, "--cpus", "2", dry)
+		if _, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Get(ctx, "dry", metav1.GetOptions{}); err == nil {
+			t.Errorf("a dry run (%s) made a VM", dry)
+		}
+	}
+	if _, errOut, code := hyper(t, "vm", "create", "dry", "-n", ns, "--dry-run=maybe"); code == 0 || !strings.Contains(errOut, `"none", "server" or "client"`) {
+		t.Errorf("--dry-run=maybe: exit %d %q", code, errOut)
+	}
+	// A template that says running keeps it unless --running says otherwise.
+	if _, err := env.Kube.CoreV1().ConfigMaps(catalog).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "always-on", Labels: map[string]string{"hypersdk.io/vm-template": "true"}},
+		Data:       map[string]string{"template": "apiVersion: hypersdk.io/v1alpha1\nkind: VirtualMachine\nspec:\n  cpus: 1\n  memory: 1Gi\n  image: quay.io/containerdisks/centos-stream:9\n  running: true\n"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hyperOK(t, "vm", "create", "kept-on", "-n", ns, "--template", "always-on", "--catalog-namespace", catalog)
+	hyperOK(t, "vm", "create", "turned-off", "-n", ns, "--template", "always-on", "--catalog-namespace", catalog, "--running=false")
+	for name, want := range map[string]bool{"kept-on": true, "turned-off": false} {
+		vm, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil || vm.Spec.Running == nil || *vm.Spec.Running != want {
+			t.Errorf("%s from a running template: %v running %v, want %v", name, err, vm.Spec.Running, want)
+		}
 	}
 	hyperOK(t, "vm", "create", "from-flags", "-n", ns, "--cpus", "2", "--memory", "3Gi", "-l", "app=x")
 	hyperOK(t, "vm", "create", "from-template", "-n", ns, "--template", "web-small", "--catalog-namespace", catalog, "--cpus", "4", "--running")

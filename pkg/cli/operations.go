@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -226,9 +227,9 @@ func newOpListCommand(e *env, use string) *cobra.Command {
 		Short: "List operations, or get the named ones",
 		Long: `List operations, or get the named ones.
 
---vm and --phase are applied here to what the API server returns; -l is
-selected by the server. With --watch, every change is printed with its event
-type and time until interrupted.`,
+--vm, --phase and -l are selected by the API server. With --watch, every
+change is printed with its event type and time until interrupted; an
+operation that leaves the phase asked for is DELETED from the watch.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := out.printer(); err != nil {
 				return err
@@ -246,19 +247,28 @@ type and time until interrupted.`,
 			named := namesOf(args)
 			keep := func(obj runtime.Object) bool {
 				op, ok := obj.(*v1alpha1.VMOperation)
-				return ok && named.match(op.Name) && (vm == "" || op.Spec.VMName == vm) &&
-					(phase == "" || string(op.Status.Phase) == phase)
+				return ok && named.match(op.Name)
 			}
+			// --vm and --phase select on the server: a watch then says
+			// DELETED when an operation leaves the phase asked for.
+			var selected []fields.Selector
+			if vm != "" {
+				selected = append(selected, fields.OneTermEqualSelector("spec.vmName", vm))
+			}
+			if phase != "" {
+				selected = append(selected, fields.OneTermEqualSelector("status.phase", phase))
+			}
+			opts := metav1.ListOptions{LabelSelector: labels, FieldSelector: fields.AndSelectors(selected...).String()}
 			var list *v1alpha1.VMOperationList
 			out.single = len(args) == 1
-			if len(args) == 1 && labels == "" {
+			if len(args) == 1 && labels == "" && len(selected) == 0 && !watchFlag {
 				op, err := ops.Get(ctx, args[0], metav1.GetOptions{})
 				if err != nil {
 					return err
 				}
 				list = &v1alpha1.VMOperationList{Items: []v1alpha1.VMOperation{*op}}
 				list.ResourceVersion = op.ResourceVersion
-			} else if list, err = ops.List(ctx, metav1.ListOptions{LabelSelector: labels}); err != nil {
+			} else if list, err = ops.List(ctx, opts); err != nil {
 				return err
 			}
 			var items []runtime.Object
@@ -274,7 +284,10 @@ type and time until interrupted.`,
 			if err := named.missing(e.streams.ErrOut, items, resource); err != nil {
 				return err
 			}
-			w, err := ops.Watch(ctx, metav1.ListOptions{LabelSelector: labels, ResourceVersion: list.ResourceVersion, TimeoutSeconds: e.watchTimeout()})
+			// From the list's version, not a named object's own: that one
+			// may be older than the server's watch history reaches.
+			opts.ResourceVersion, opts.TimeoutSeconds = list.ResourceVersion, e.watchTimeout()
+			w, err := ops.Watch(ctx, opts)
 			if err != nil {
 				return err
 			}
@@ -286,8 +299,8 @@ type and time until interrupted.`,
 	out.addSortFlag(cmd, ".metadata.creationTimestamp")
 	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "List operations in every namespace.")
 	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "After listing, print every change until interrupted.")
-	cmd.Flags().StringVar(&vm, "vm", "", "Only operations on this VM (client-side).")
-	cmd.Flags().StringVar(&phase, "phase", "", "Only operations in this phase: Pending, Running, Succeeded, Failed, Cancelled (client-side).")
+	cmd.Flags().StringVar(&vm, "vm", "", "Only operations on this VM (server-side).")
+	cmd.Flags().StringVar(&phase, "phase", "", "Only operations in this phase: Pending, Running, Succeeded, Failed, Cancelled (server-side).")
 	cmd.Flags().StringVarP(&labels, "selector", "l", "", "Label selector (server-side).")
 	return cmd
 }

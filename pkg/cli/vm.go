@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -174,7 +175,10 @@ DELETED) and time, in any output format, until interrupted.`,
 			ctx := cmd.Context()
 			var list *v1alpha1.VirtualMachineList
 			out.single = len(args) == 1
-			if len(args) == 1 && opts.LabelSelector == "" && opts.FieldSelector == "" {
+			if len(args) == 1 && opts.LabelSelector == "" && opts.FieldSelector == "" && !watchFlag {
+				// A watch starts from a list's version instead: a named
+				// object's own may be older than the server's watch
+				// history reaches.
 				vm, err := vms.Get(ctx, args[0], metav1.GetOptions{})
 				if err != nil {
 					return err
@@ -280,7 +284,7 @@ func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Obje
 				return fmt.Errorf("the watch was closed by the server")
 			}
 			if ev.Type == watch.Error {
-				return fmt.Errorf("watch: %v", ev.Object)
+				return fmt.Errorf("watch: %w", apierrors.FromObject(ev.Object))
 			}
 			if ev.Type == watch.Bookmark || !keep(ev.Object) {
 				continue

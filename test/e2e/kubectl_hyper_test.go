@@ -267,6 +267,64 @@ func TestKubectlHyperWatch(t *testing.T) {
 	}
 }
 
+// TestKubectlHyperWatchPhase: op list --phase Running --watch shows an
+// operation while it runs and DELETED once it has left Running, as a
+// server-side field selector makes a watch do (filtered on the client, its
+// end was dropped and it looked Running for ever).
+func TestKubectlHyperWatchPhase(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx, cancel := context.WithTimeout(context.Background(), framework.Timeout)
+	defer cancel()
+	ns := env.Namespace(t, "hyper-watch-phase")
+	createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
+	runningVMI(t, ns, "vm", "")
+	cmd := hyperCommand(ctx, "op", "list", "-n", ns, "--phase", "Running", "--watch", "-o", "name")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	events := make(chan []string, 100)
+	go func() {
+		s := bufio.NewScanner(stdout)
+		for s.Scan() {
+			if f := strings.Fields(s.Text()); len(f) == 3 {
+				events <- f
+			}
+		}
+		close(events)
+	}()
+	// Operations until the watch shows one running (one that ended before
+	// the command listed is never shown); then that one must go.
+	var shown string
+	for i := 0; shown == "" && ctx.Err() == nil; i++ {
+		sub := []string{"stop", "start"}[i%2]
+		out := hyperOK(t, "vm", sub, "vm", "-n", ns, "--wait")
+		name := strings.TrimSuffix(strings.Split(out, "\n")[0], " created")
+		select {
+		case f, ok := <-events:
+			if !ok {
+				t.Fatalf("the watch ended: %s", stderr.String())
+			}
+			if f[2] == name && f[0] != "DELETED" {
+				shown = name
+			}
+		case <-time.After(5 * time.Second):
+		}
+	}
+	for f := range events {
+		if f[2] == shown && f[0] == "DELETED" {
+			return
+		}
+	}
+	t.Errorf("%s was shown running and never DELETED once it ended: %s", shown, stderr.String())
+}
+
 // TestKubectlHyperOperations: --wait --show-progress follows an operation to
 // Succeeded with exit code 0; an operation that fails exits non-zero with
 // its message; op list, get and wait see the operations.

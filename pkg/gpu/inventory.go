@@ -42,15 +42,34 @@ type Device struct {
 }
 
 // ParseInventory reads the inventory annotation of a node; a node without
-// one has no GPUs.
+// one has no GPUs. A device that does not give its numaNode is on an
+// unknown one (NUMAUnknown, not node 0, which would make every such device
+// look local to the others); IDs must be given and unique, as the devices
+// bound to pods are kept by ID.
 func ParseInventory(annotations map[string]string) ([]Device, error) {
 	raw, ok := annotations[InventoryAnnotation]
 	if !ok || raw == "" {
 		return nil, nil
 	}
-	var devices []Device
-	if err := json.Unmarshal([]byte(raw), &devices); err != nil {
+	var entries []json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &entries); err != nil {
 		return nil, fmt.Errorf("parsing annotation %s: %w", InventoryAnnotation, err)
+	}
+	devices := make([]Device, len(entries))
+	seen := make(map[string]bool, len(entries))
+	for i, e := range entries {
+		devices[i].NUMANode = NUMAUnknown
+		if err := json.Unmarshal(e, &devices[i]); err != nil {
+			return nil, fmt.Errorf("parsing annotation %s, device %d: %w", InventoryAnnotation, i, err)
+		}
+		switch id := devices[i].ID; {
+		case id == "":
+			return nil, fmt.Errorf("annotation %s, device %d: no id", InventoryAnnotation, i)
+		case seen[id]:
+			return nil, fmt.Errorf("annotation %s: device id %q given twice", InventoryAnnotation, id)
+		default:
+			seen[id] = true
+		}
 	}
 	return devices, nil
 }

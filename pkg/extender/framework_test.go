@@ -436,3 +436,44 @@ func TestBindsDoNotShareGPUs(t *testing.T) {
 		t.Fatalf("b bound with %v and c with %v: want two devices each, none shared", devB, devC)
 	}
 }
+
+// TestOtherPodsPassThrough: a pod that asks for /dev/kvm without being a
+// VM's launcher (Kata, Firecracker) is sent to the extender too; it passes
+// every node, scores alike everywhere and is bound plainly, without a
+// placement record or GPU devices.
+func TestOtherPodsPassThrough(t *testing.T) {
+	ctx := context.Background()
+	e, kube, names := fleetExtender(t, 40, false)
+	pod := vmPod("kata", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("24"), corev1.ResourceMemory: resource.MustParse("64Gi"),
+		"nvidia.com/GA100_A100_SXM4_40GB": resource.MustParse("2")})
+	pod.Labels = map[string]string{"app": "kata", AllowSpotLabel: "false"}
+	res := e.Filter(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names})
+	if res.NodeNames == nil || len(*res.NodeNames) != len(names) || len(res.FailedNodes)+len(res.FailedAndUnresolvableNodes) != 0 {
+		t.Fatalf("filter of a pod that is no VM: %d of %d nodes passed, %v failed", len(*res.NodeNames), len(names), allFailed(res))
+	}
+	scores, err := e.Prioritize(ctx, &extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names})
+	if err != nil || len(*scores) != len(names) {
+		t.Fatalf("prioritize: %v, %v", scores, err)
+	}
+	for _, s := range *scores {
+		if s.Score != 0 {
+			t.Errorf("%s scored %d for a pod that is no VM", s.Host, s.Score)
+		}
+	}
+	var bound *corev1.Binding
+	kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "binding" {
+			bound = a.(k8stesting.CreateAction).GetObject().(*corev1.Binding)
+		}
+		return false, nil, nil
+	})
+	if _, err := kube.CoreV1().Pods("ns").Create(ctx, pod.DeepCopy(), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Bind(ctx, &extenderv1.ExtenderBindingArgs{PodName: pod.Name, PodNamespace: "ns", PodUID: pod.UID, Node: names[0]}); err != nil {
+		t.Fatal(err)
+	}
+	if bound == nil || bound.Target.Name != names[0] || len(bound.Annotations) != 0 {
+		t.Fatalf("binding %+v, want a plain one to %s", bound, names[0])
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/gpu"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/placement"
 	"github.com/hypersdk/hypersdk/pkg/placementrecord"
 )
@@ -39,6 +40,9 @@ const AllowSpotLabel = "hypersdk.io/allow-spot"
 func (e *Extender) Filter(ctx context.Context, args *extenderv1.ExtenderArgs) *extenderv1.ExtenderFilterResult {
 	if args.Pod == nil || args.NodeNames == nil {
 		return &extenderv1.ExtenderFilterResult{Error: "filter needs a pod and node names (nodeCacheCapable: true)"}
+	}
+	if !isLauncher(args.Pod) {
+		return &extenderv1.ExtenderFilterResult{NodeNames: args.NodeNames} // not a VM: not the extender's business
 	}
 	p := e.evaluate(ctx, args.Pod, *args.NodeNames)
 	dropSpotFallbacks(&p.decision)
@@ -74,6 +78,13 @@ func (e *Extender) Filter(ctx context.Context, args *extenderv1.ExtenderArgs) *e
 	klog.FromContext(ctx).V(3).Info("Filtered", "pod", klog.KObj(args.Pod), "nodes", len(*args.NodeNames), "passed", len(p.decision.Scores),
 		"chosen", chosen, "policy", p.policyName)
 	return &extenderv1.ExtenderFilterResult{NodeNames: &names, FailedNodes: failed, FailedAndUnresolvableNodes: unresolvable}
+}
+
+// isLauncher reports whether pod is a VM's virt-launcher pod. Other pods
+// may ask for devices.kubevirt.io/kvm too (Kata, Firecracker), and so be
+// sent here; the placement model knows nothing of them.
+func isLauncher(pod *corev1.Pod) bool {
+	return pod.Labels[kubevirt.LauncherLabel] == kubevirt.LauncherLabelValue
 }
 
 // dropSpotFallbacks moves the spot fallbacks of d from its scores, ranked
@@ -125,6 +136,13 @@ func weighsPreferences(pod *corev1.Pod) bool {
 func (e *Extender) Prioritize(ctx context.Context, args *extenderv1.ExtenderArgs) (*extenderv1.HostPriorityList, error) {
 	if args.Pod == nil || args.NodeNames == nil {
 		return nil, fmt.Errorf("prioritize needs a pod and node names (nodeCacheCapable: true)")
+	}
+	if !isLauncher(args.Pod) {
+		out := make(extenderv1.HostPriorityList, len(*args.NodeNames))
+		for i, n := range *args.NodeNames {
+			out[i] = extenderv1.HostPriority{Host: n} // the same for every node: no say
+		}
+		return &out, nil
 	}
 	p, ok := e.score(ctx, args.Pod, *args.NodeNames)
 	out := make(extenderv1.HostPriorityList, 0, len(*args.NodeNames))
@@ -203,6 +221,17 @@ func (e *Extender) Bind(ctx context.Context, args *extenderv1.ExtenderBindingArg
 	pod, err := e.pod(ctx, args)
 	if err != nil {
 		return err
+	}
+	if !isLauncher(pod) {
+		// Not a VM: bound as kube-scheduler's own binder would.
+		err := e.cfg.Kube.CoreV1().Pods(args.PodNamespace).Bind(ctx, &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Namespace: args.PodNamespace, Name: args.PodName, UID: args.PodUID},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: args.Node},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("binding %s/%s to %s: %w", args.PodNamespace, args.PodName, args.Node, err)
+		}
+		return nil
 	}
 	p, scored := e.recall(args.PodUID)
 	chosen, ok := findScore(p.decision.Scores, args.Node)

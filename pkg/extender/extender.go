@@ -155,7 +155,7 @@ func New(cfg Config) (*Extender, error) {
 	e := &Extender{
 		cfg:               cfg,
 		nodes:             newNodeCache(cfg.Prices),
-		usage:             &usagePoller{client: cfg.Metrics, interval: cfg.UsageInterval, updated: m.usageUpdated},
+		usage:             &usagePoller{client: cfg.Metrics, interval: cfg.UsageInterval, updated: m.usageUpdated, clock: cfg.Clock},
 		metrics:           m,
 		kubeInformers:     cfg.Informers,
 		podInformers:      podInformers,

@@ -28,6 +28,7 @@ func Static(node *corev1.Node, prices cost.Model) placement.NodeSnapshot {
 	if p, err := prices.NodePrices(node); err == nil {
 		s.Pricing = p
 	} else {
+		s.PriceUnknown = true
 		klog.V(2).InfoS("Node not priced", "node", node.Name, "err", err)
 	}
 	if devices, err := gpu.NodeDevices(node); err == nil {

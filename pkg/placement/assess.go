@@ -50,6 +50,7 @@ func (e *evaluator) assess(n *NodeSnapshot) (NodeScore, gpuFit, string) {
 		Node:                 n.Name,
 		CarbonKnown:          n.CarbonKnown,
 		CostPerHour:          cost.VMCostPerHour(n.Pricing, vm.CPUCores, vm.MemoryBytes, e.gpuCosts, vm.UsageCPU, vm.UsageMemory),
+		PriceUnknown:         n.PriceUnknown,
 		PredictedUtilization: cpuPct,
 		UsageKnown:           n.UsageKnown,
 		SpotFallback:         spotFallback(vm, n),

@@ -15,8 +15,10 @@ type NodeScore struct {
 	// GramsCO2PerHour is the VM's estimated emission rate, if CarbonKnown.
 	GramsCO2PerHour float64
 	CarbonKnown     bool
-	// CostPerHour is the VM's price on the node in US dollars.
-	CostPerHour float64
+	// CostPerHour is the VM's price on the node in US dollars; zero and
+	// not compared with others' when PriceUnknown.
+	CostPerHour  float64
+	PriceUnknown bool
 	// PricedCostPerHour is CostPerHour plus the VM's emissions at the
 	// policy's carbon price (zero without one).
 	PricedCostPerHour float64

@@ -86,12 +86,14 @@ func (e *evaluator) normalize(scores []NodeScore) {
 		if s.CarbonKnown {
 			carbon.add(s.GramsCO2PerHour)
 		}
-		price.add(s.CostPerHour)
+		if !s.PriceUnknown {
+			price.add(s.CostPerHour)
+		}
 	}
 	if e.p.CarbonPricePerTonne > 0 {
 		e.pricedScores(scores, carbon.hi, fallbacksOnly)
 	}
-	if e.p.CostBudgetPercent != nil {
+	if e.p.CostBudgetPercent != nil && price.seen {
 		carbon = e.budget(scores, price.lo, fallbacksOnly)
 	}
 	for i := range scores {
@@ -99,7 +101,10 @@ func (e *evaluator) normalize(scores []NodeScore) {
 		if s.CarbonKnown {
 			s.Carbon = lowerIsBetter(s.GramsCO2PerHour, carbon.lo, carbon.hi)
 		}
-		s.Cost = lowerIsBetter(s.CostPerHour, price.lo, price.hi)
+		s.Cost = 0 // unknown: not taken for the cheapest
+		if !s.PriceUnknown {
+			s.Cost = lowerIsBetter(s.CostPerHour, price.lo, price.hi)
+		}
 		if s.OverBudget || !candidate(s, fallbacksOnly) {
 			// Outside the spans of the nodes in budget, or of the nodes
 			// the fallbacks give way to.
@@ -132,7 +137,7 @@ func (e *evaluator) budget(scores []NodeScore, cheapest float64, fallbacksOnly b
 		if !candidate(s, fallbacksOnly) {
 			continue
 		}
-		s.OverBudget = s.CostPerHour > limit
+		s.OverBudget = s.PriceUnknown || s.CostPerHour > limit
 		if !s.OverBudget && s.CarbonKnown {
 			carbon.add(s.GramsCO2PerHour)
 		}
@@ -186,11 +191,15 @@ func (e *evaluator) pricedScores(scores []NodeScore, dirtiest float64, fallbacks
 			grams = s.GramsCO2PerHour
 		}
 		s.PricedCostPerHour = s.CostPerHour + grams*perGram
-		if candidate(s, fallbacksOnly) {
+		if candidate(s, fallbacksOnly) && !s.PriceUnknown {
 			priced.add(s.PricedCostPerHour)
 		}
 	}
 	for i := range scores {
+		if scores[i].PriceUnknown {
+			scores[i].Priced = 0 // an unknown price is not the cheapest
+			continue
+		}
 		scores[i].Priced = min(maxScore, max(0, lowerIsBetter(scores[i].PricedCostPerHour, priced.lo, priced.hi)))
 	}
 }

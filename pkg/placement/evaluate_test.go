@@ -547,3 +547,28 @@ func TestEvaluateSpotFallback(t *testing.T) {
 		})
 	}
 }
+
+// TestUnpricedNodeIsNotFree: a node whose price is unknown (CostPerHour 0)
+// does not become the cheapest candidate, which under the default cost
+// budget put every priced node over budget and sent every VM to it; it is
+// over budget itself and ranks last on cost.
+func TestUnpricedNodeIsNotFree(t *testing.T) {
+	priced := func(name string, intensity float64) NodeSnapshot {
+		return NodeSnapshot{Name: name, Zone: name, AllocatableCPU: 16, AllocatableMemory: 64 * gibibyte,
+			CarbonIntensity: intensity, CarbonKnown: true, Pricing: cost.NodePricing{CPUCoreHour: 0.03, MemoryGiBHour: 0.004}}
+	}
+	unpriced := priced("unpriced", 100)
+	unpriced.Pricing, unpriced.PriceUnknown = cost.NodePricing{}, true
+	vm := VMRequest{CPUCores: 2, MemoryBytes: 4 * gibibyte}
+	for name, p := range map[string]Policy{"default": DefaultPolicy(), "weighted": WeightedPolicy()} {
+		d := Evaluate(vm, []NodeSnapshot{unpriced, priced("clean", 100), priced("dirty", 400)}, p)
+		if len(d.Scores) != 3 || d.Scores[0].Node != "clean" {
+			t.Fatalf("%s: ranked %+v, want clean first", name, d.Scores)
+		}
+		for _, s := range d.Scores {
+			if s.Node == "unpriced" && (s.Cost != 0 || (p.CostBudgetPercent != nil && !s.OverBudget)) {
+				t.Errorf("%s: the unpriced node scores cost %v, over budget %v", name, s.Cost, s.OverBudget)
+			}
+		}
+	}
+}

@@ -97,6 +97,10 @@ type NodeSnapshot struct {
 	CarbonIntensity float64
 	CarbonKnown     bool
 	Pricing         cost.NodePricing
+	// PriceUnknown says Pricing is not the node's: its labels do not price
+	// it (nodesnapshot reports why). Such a node is not taken for free:
+	// it ranks last on cost and is outside any cost budget.
+	PriceUnknown bool
 	// GPUs is the node's inventory (gpu.ParseInventory); placement considers
 	// at most the first 64 devices.
 	GPUs []gpu.Device

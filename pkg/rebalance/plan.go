@@ -572,8 +572,16 @@ func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, ran
 			}
 		}
 	}
-	// Savings never move a VM onto spot capacity it does not allow.
-	target, node, found := p.best(vm, ok, rank, false, keep)
+	// Savings never move a VM onto spot capacity it does not allow, nor
+	// onto a node whose price is unknown: the saving could not be stated.
+	priced := func(targets []placement.NodeScore) func(*placement.NodeScore) bool {
+		admit := func(*placement.NodeScore) bool { return true }
+		if keep != nil {
+			admit = keep(targets)
+		}
+		return func(t *placement.NodeScore) bool { return !t.PriceUnknown && admit(t) }
+	}
+	target, node, found := p.best(vm, ok, rank, false, priced)
 	if !found {
 		return
 	}
@@ -629,7 +637,9 @@ func rankDollars(a, b *placement.NodeScore) int {
 func costLimit(here float64, targets []placement.NodeScore, percent int32) float64 {
 	cheapest := here
 	for i := range targets {
-		cheapest = min(cheapest, targets[i].CostPerHour)
+		if !targets[i].PriceUnknown {
+			cheapest = min(cheapest, targets[i].CostPerHour)
+		}
 	}
 	return cheapest * (1 + float64(percent)/100) * (1 + 1e-9)
 }

@@ -632,3 +632,24 @@ func TestSavingsNeverMoveAVMOntoSpotItDoesNotAllow(t *testing.T) {
 		t.Errorf("moves = %q by carbon, want only the VM that allows spot off the dirty spot node", moves(plan))
 	}
 }
+
+// TestNoSavingsMoveOntoAnUnpricedNode: a node whose labels do not price it
+// is not taken for a free one: a cost move goes to the cheapest priced
+// node, and none goes to the unpriced one.
+func TestNoSavingsMoveOntoAnUnpricedNode(t *testing.T) {
+	trigger := v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceCost, Cost: &v1alpha1.CostTrigger{ThresholdPercent: 20}}
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("dear", "ES", 200, 40), node("unpriced", "ES", 200, 20), node("cheap", "ES", 200, 20)}}
+	in.Nodes[1].Snapshot.Pricing, in.Nodes[1].Snapshot.PriceUnknown = cost.NodePricing{}, true
+	in.Nodes[2].Snapshot.Pricing = cost.NodePricing{CPUCoreHour: 0.01, MemoryGiBHour: 0.001}
+	place(in, vm("a", "dear", 2, 1, 2))
+	s := spec(trigger)
+	s.CarbonPricePerTonne = 100
+	plan, err := Compute(s, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "a:dear->cheap" {
+		t.Errorf("moves = %q, want a to the cheapest priced node", got)
+	}
+}

@@ -141,6 +141,19 @@ func (e *Executor) rollBackClone(ctx context.Context, op *v1alpha1.VMOperation) 
 	return "VirtualMachine " + target.Namespace + "/" + target.Name, nil
 }
 
+// vmAfter reads the VM of an operation that has ended, for its clean-up:
+// nil when it is gone, and so has nothing to undo.
+func (e *Executor) vmAfter(ctx context.Context, op *v1alpha1.VMOperation) (*kvv1.VirtualMachine, error) {
+	vm, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace).Get(ctx, op.Spec.VMName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading VM %s after its %s ended: %w", op.Spec.VMName, strings.ToLower(string(op.Spec.Type)), err)
+	}
+	return vm, nil
+}
+
 // rollBackResize gives a VM whose resize failed or was cancelled its size
 // from before, when it still has the size the resize gave it (a change made
 // since is left alone). KubeVirt then applies it as it applied the resize:
@@ -152,12 +165,9 @@ func (e *Executor) rollBackResize(ctx context.Context, op *v1alpha1.VMOperation)
 		return "", nil
 	}
 	vms := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace)
-	vm, err := vms.Get(ctx, op.Spec.VMName, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("reading VM %s after its resize ended: %w", op.Spec.VMName, err)
+	vm, err := e.vmAfter(ctx, op)
+	if vm == nil || err != nil {
+		return "", err
 	}
 	dom := &vm.Spec.Template.Spec.Domain
 	spec := op.Spec.Resize
@@ -189,12 +199,9 @@ func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOpe
 		return "", nil
 	}
 	vms := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace)
-	vm, err := vms.Get(ctx, op.Spec.VMName, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("reading VM %s after its cold migration ended: %w", op.Spec.VMName, err)
+	vm, err := e.vmAfter(ctx, op)
+	if vm == nil || err != nil {
+		return "", err
 	}
 	spec := map[string]any{}
 	var did []string

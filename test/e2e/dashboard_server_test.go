@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -223,17 +222,9 @@ func startDashboard(t *testing.T, ctx context.Context, kubeconfig, clusters stri
 	ctx, stop := context.WithCancel(ctx)
 	cmd := hyperCommand(ctx, append(flags, "dashboard", "--clusters-file", clusters)...)
 	cmd.Env = append(cmd.Env, "KUBECONFIG="+kubeconfig)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// What the dashboard logged (its proxy's errors) is shown when the test
 	// fails; it is read only after the command has ended.
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdout, stderr := startPiped(t, cmd)
 	t.Cleanup(func() {
 		stop()
 		_ = cmd.Wait()

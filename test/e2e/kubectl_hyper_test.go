@@ -8,6 +8,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +41,22 @@ func hyperCommand(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(env.ControlPlaneBin, "kubectl"), append([]string{"hyper"}, args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig, "PATH="+env.BinDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	return cmd
+}
+
+// startPiped starts cmd, a command that runs until the test stops it, with
+// its stdout piped to the caller and its stderr kept for failure messages.
+func startPiped(t *testing.T, cmd *exec.Cmd) (io.ReadCloser, *bytes.Buffer) {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return stdout, &stderr
 }
 
 // hyper runs kubectl hyper to its end and returns stdout, stderr and the
@@ -210,15 +227,7 @@ func TestKubectlHyperWatch(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t, "hyper-watch")
 	cmd := hyperCommand(ctx, "vm", "list", "-n", ns, "--watch", "-o", "name")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdout, stderr := startPiped(t, cmd)
 	lines := make(chan string, 100)
 	go func() {
 		s := bufio.NewScanner(stdout)
@@ -279,15 +288,7 @@ func TestKubectlHyperWatchPhase(t *testing.T) {
 	createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
 	runningVMI(t, ns, "vm", "")
 	cmd := hyperCommand(ctx, "op", "list", "-n", ns, "--phase", "Running", "--watch", "-o", "name")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdout, stderr := startPiped(t, cmd)
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	events := make(chan []string, 100)
 	go func() {

@@ -22,6 +22,9 @@ func TestRefusals(t *testing.T) {
 		{[]string{"vm"}, 0, "Available Commands:", ""},
 		{[]string{"vm", "get", "web-1", "-A"}, 1, "", "error: a resource cannot be retrieved by name across all namespaces"},
 		{[]string{"op", "list", "op-1", "-A"}, 1, "", "error: a resource cannot be retrieved by name across all namespaces"},
+		{[]string{"snapshot", "list", "snap-1", "-A"}, 1, "", "error: a resource cannot be retrieved by name across all namespaces"},
+		{[]string{"vm", "top", "web-1", "-A"}, 1, "", "error: a resource cannot be retrieved by name across all namespaces"},
+		{[]string{"vm", "create", "web-1", "--dry-run=maybe"}, 1, "", `error: --dry-run="maybe": must be "none", "server" or "client"`},
 		{[]string{"vm", "create", "web-1", "--interactive", "--dry-run"}, 1, "", "error: --dry-run with --interactive"},
 	} {
 		streams, _, out, errOut := genericiooptions.NewTestIOStreams()

@@ -42,6 +42,9 @@ by the API server; --vm is applied here to what it returns.`,
 			if _, err := out.printer(); err != nil {
 				return err
 			}
+			if allNamespaces && len(args) > 0 {
+				return errNamedAcrossNamespaces
+			}
 			ns, kv, err := e.kubeVirtIn()
 			if err != nil {
 				return err

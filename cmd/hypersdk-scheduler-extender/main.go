@@ -92,11 +92,6 @@ func run() error {
 		}
 	}
 	handler := ext.Handler(reg)
-	if o.TLS.ClientCAFile != "" {
-		// Only kube-scheduler, with a certificate the client CA signed, may
-		// filter, score and bind; probes and scrapes need none.
-		handler = tlsserve.RequireClientCert(handler, "/filter", "/prioritize", "/bind")
-	}
 	if o.Profiling {
 		mux := http.NewServeMux()
 		mux.Handle("/", handler)
@@ -104,7 +99,15 @@ func run() error {
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		handler = mux
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	if o.TLS.ClientCAFile != "" {
+		// Only kube-scheduler, with a certificate the client CA signed, may
+		// filter, score and bind, or profile the process; probes and
+		// scrapes need none.
+		handler = tlsserve.RequireClientCert(handler, "/filter", "/prioritize", "/bind", "/debug/pprof/")
+	}
+	// A request is a few kilobytes sent at once: a client that trickles
+	// one, or holds an idle connection, does not keep it for ever.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/spf13/pflag"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
@@ -83,12 +84,15 @@ func (o *Options) Listener(ctx context.Context, ln net.Listener) (net.Listener, 
 	return tls.NewListener(ln, &tls.Config{GetConfigForClient: controller.GetConfigForClient}), nil
 }
 
-// RequireClientCert answers 401 on the given paths to requests that came
-// without a client certificate the client CA verified, and passes every
-// other request to h.
+// RequireClientCert answers 401 on the given paths (a path ending in / is
+// everything under it) to requests that came without a client certificate
+// the client CA verified, and passes every other request to h.
 func RequireClientCert(h http.Handler, paths ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if slices.Contains(paths, r.URL.Path) && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+		guarded := slices.ContainsFunc(paths, func(p string) bool {
+			return p == r.URL.Path || strings.HasSuffix(p, "/") && strings.HasPrefix(r.URL.Path, p)
+		})
+		if guarded && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
 			http.Error(w, "a client certificate signed by the client CA is required", http.StatusUnauthorized)
 			return
 		}

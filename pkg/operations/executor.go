@@ -2,8 +2,10 @@ package operations
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -45,6 +48,10 @@ const (
 	// with the error (about a minute with the queue's backoff).
 	maxAttempts     = 12
 	ownerAnnotation = "hypersdk.io/operation"
+	// Finalizer keeps a deleted operation until the executor has
+	// cancelled it and undone what it did (cleanUp): deleting one that was
+	// running would otherwise leave, say, its VM stopped and pinned.
+	Finalizer = "hypersdk.io/operation-cleanup"
 	// ownerUIDAnnotation tells the objects of an operation from those an
 	// earlier operation of the same name left behind.
 	ownerUIDAnnotation       = "hypersdk.io/operation-uid"
@@ -198,6 +205,9 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 		if err := e.cleanUp(ctx, op); err != nil {
 			return err
 		}
+		if op.DeletionTimestamp != nil {
+			return e.release(ctx, op)
+		}
 		return e.collect(ctx, op, key)
 	}
 	updated := op.DeepCopy()
@@ -205,12 +215,18 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 	now := metav1.NewTime(e.cfg.Clock.Now())
 
 	switch {
-	case op.Spec.Cancel:
+	case op.Spec.Cancel, op.DeletionTimestamp != nil:
+		// Deleted before it ended: cancelled, so the clean-up rolls back
+		// what it did before the finalizer lets the object go.
 		if err := e.cancel(ctx, updated); err != nil {
 			return err
 		}
-		st.Phase, st.Message, st.CompletionTime = v1alpha1.VMOperationCancelled, "cancelled", &now
-		setCondition(st, "Cancelled", metav1.ConditionTrue, "CancelRequested", "cancelled on request", now)
+		why := "cancelled on request"
+		if !op.Spec.Cancel {
+			why = "deleted before it ended"
+		}
+		st.Phase, st.Message, st.CompletionTime = v1alpha1.VMOperationCancelled, "cancelled: "+why, &now
+		setCondition(st, "Cancelled", metav1.ConditionTrue, "CancelRequested", why, now)
 	case st.Phase == "" || st.Phase == v1alpha1.VMOperationPending:
 		if err := e.reviewRequester(ctx, op); err != nil {
 			if failed := e.giveUp(key, err); failed != nil {
@@ -358,6 +374,29 @@ func (e *Executor) collect(ctx context.Context, op *v1alpha1.VMOperation, key ca
 		return nil
 	}
 	return err
+}
+
+// release takes Finalizer off a deleted operation whose clean-up is done,
+// so the object goes. The patch carries the resourceVersion read: one the
+// clean-up just wrote over conflicts, and the next pass, on the newer
+// version, takes it off.
+func (e *Executor) release(ctx context.Context, op *v1alpha1.VMOperation) error {
+	if !slices.Contains(op.Finalizers, Finalizer) {
+		return nil
+	}
+	rest := slices.DeleteFunc(slices.Clone(op.Finalizers), func(f string) bool { return f == Finalizer })
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"finalizers": rest, "resourceVersion": op.ResourceVersion}})
+	if err != nil {
+		return err
+	}
+	_, err = e.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(op.Namespace).Patch(ctx, op.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil // gone, or a newer version is coming through the informer
+	}
+	if err != nil {
+		return fmt.Errorf("releasing deleted operation %s: %w", op.Name, err)
+	}
+	return nil
 }
 
 // reviewRequester asks kube-apiserver whether the operation's requester may

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -1151,5 +1152,38 @@ func TestExecutorRestoreGivesTheRunStrategyBack(t *testing.T) {
 	}
 	if got := h.runStrategy("vm"); got != kvv1.RunStrategyManual {
 		t.Fatalf("run strategy after the restore %s, want Manual as before", got)
+	}
+}
+
+// TestExecutorDeletedWhileRunning: an operation deleted while it ran (its
+// finalizer holds the object) is cancelled, its clean-up undoes what it
+// did (a restore in place starts the VM it stopped), and only then is the
+// finalizer taken off.
+func TestExecutorDeletedWhileRunning(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
+	key := h.create("restore", "vm", restoreSpec())
+	op := h.get(key)
+	op.Finalizers = []string{Finalizer, "example.com/other"}
+	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.refresh()
+	h.until(key, 4, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
+	op = h.get(key)
+	op.DeletionTimestamp = ptr.To(metav1.NewTime(h.clock.Now()))
+	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.refresh()
+	op = h.until(key, 2, ended)
+	if op.Status.Phase != v1alpha1.VMOperationCancelled || !strings.Contains(op.Status.Message, "deleted") {
+		t.Fatalf("deleted while running: %s %q, want Cancelled", op.Status.Phase, op.Status.Message)
+	}
+	op = h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return !slices.Contains(op.Finalizers, Finalizer) })
+	if got := h.runStrategy("vm"); got != kvv1.RunStrategyAlways {
+		t.Errorf("the VM the deleted restore stopped is %s, want started again", got)
+	}
+	if !slices.Contains(op.Finalizers, "example.com/other") {
+		t.Errorf("finalizers %v: another's was taken off too", op.Finalizers)
 	}
 }

@@ -181,7 +181,17 @@ func TestOperationsMigrate(t *testing.T) {
 // start on the target (a taint it does not tolerate, which the precheck does
 // not look at) waits there stopped and pinned; cancelled, it takes the pin
 // off and starts the VM again, so it runs where it can.
-func TestOperationsColdMigrationCancelled(t *testing.T) {
+func TestOperationsColdMigrationCancelled(t *testing.T) { coldMigrationUndone(t, false) }
+
+// TestOperationsColdMigrationDeleted: the same cold migration deleted
+// instead of cancelled is undone the same way before the operation goes
+// (its finalizer holds it until the clean-up is done).
+func TestOperationsColdMigrationDeleted(t *testing.T) { coldMigrationUndone(t, true) }
+
+// coldMigrationUndone moves a VM cold to a node it cannot start on, then
+// cancels the operation (or deletes it), and waits for the VM unpinned and
+// running again elsewhere.
+func coldMigrationUndone(t *testing.T, deleted bool) {
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
 	ns := env.Namespace(t, "ops-cold-cancel")
@@ -214,14 +224,25 @@ func TestOperationsColdMigrationCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur.Spec.Cancel = true
-	if _, err := ops.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
+	if deleted {
+		if err := ops.Delete(ctx, op.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		cur.Spec.Cancel = true
+		if _, err := ops.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	framework.Eventually(t, "the cancelled cold migration undone: stuck unpinned and running", func(ctx context.Context) (bool, error) {
 		got, err := ops.Get(ctx, op.Name, metav1.GetOptions{})
-		if err != nil || got.Status.Phase != v1alpha1.VMOperationCancelled {
+		switch {
+		case deleted && apierrors.IsNotFound(err):
+			// Gone, which it may only be once undone: the checks below say.
+		case err != nil || got.Status.Phase != v1alpha1.VMOperationCancelled:
 			return false, errors.Join(err, fmt.Errorf("operation %s", got.Status.Phase))
+		case deleted:
+			return false, fmt.Errorf("operation %s still there (%v), finalizers %v", got.Name, got.DeletionTimestamp, got.Finalizers)
 		}
 		vm, err := vms.Get(ctx, "stuck", metav1.GetOptions{})
 		if err != nil {

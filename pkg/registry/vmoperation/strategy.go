@@ -20,6 +20,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
+	"github.com/hypersdk/hypersdk/pkg/operations"
 )
 
 // strategy is the create, update and delete behaviour of the main resource:
@@ -61,6 +62,9 @@ func (strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 		op.Labels = map[string]string{}
 	}
 	op.Labels[VMLabel], op.Labels[TypeLabel] = op.Spec.VMName, string(op.Spec.Type)
+	if !slices.Contains(op.Finalizers, operations.Finalizer) {
+		op.Finalizers = append(op.Finalizers, operations.Finalizer)
+	}
 }
 
 // RequesterFrom is the authenticated user of a request as a requester, nil

@@ -145,13 +145,18 @@ func (e *Executor) restart(ctx context.Context, op *v1alpha1.VMOperation) (step,
 		return step{}, err
 	}
 	old := recorded(op, "VirtualMachineInstance", "replaced")
-	vm, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace).Get(ctx, op.Spec.VMName, metav1.GetOptions{})
-	if err != nil {
-		return vmGone(err)
+	// The VM is read only where its run strategy decides, not on every
+	// pass of the wait for the new instance.
+	getVM := func() (*kvv1.VirtualMachine, error) {
+		return e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace).Get(ctx, op.Spec.VMName, metav1.GetOptions{})
 	}
 	if old == nil {
 		if vmi == nil {
 			return step{failed: fmt.Errorf("VM %s is not running", op.Spec.VMName)}, nil
+		}
+		vm, err := getVM()
+		if err != nil {
+			return vmGone(err)
 		}
 		if !kubevirt.RestartsWhenDeleted(vm) {
 			return step{failed: errors.New(notRestartable(vm))}, nil
@@ -173,8 +178,14 @@ func (e *Executor) restart(ctx context.Context, op *v1alpha1.VMOperation) (step,
 		}
 		return step{progress: 20, message: "stopping the old instance"}, nil
 	}
-	if vmi == nil && !kubevirt.WantsRunning(vm, nil) {
-		return step{failed: fmt.Errorf("VM %s was stopped while it restarted (it runs under %s)", op.Spec.VMName, kubevirt.RunStrategyOf(vm))}, nil
+	if vmi == nil {
+		vm, err := getVM()
+		if err != nil {
+			return vmGone(err)
+		}
+		if !kubevirt.WantsRunning(vm, nil) {
+			return step{failed: fmt.Errorf("VM %s was stopped while it restarted (it runs under %s)", op.Spec.VMName, kubevirt.RunStrategyOf(vm))}, nil
+		}
 	}
 	p, msg := instanceProgress(vmi)
 	return step{progress: 20 + p*8/10, message: msg, done: running(vmi)}, nil

@@ -28,7 +28,8 @@ const (
 )
 
 // cleanUp deletes, once an operation has ended, its temporary objects and,
-// unless it succeeded, the VM a clone had begun to make, and starts again a
+// unless it succeeded, the VM a clone or a restore into a new VM had begun
+// to make, and starts again a
 // VM a restore or a cold migration stopped (without the cold migration's
 // pin), so a failed or cancelled operation leaves nothing half done. A
 // delete that fails is reported in the CleanedUp condition and retried
@@ -39,21 +40,23 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 	}
 	var deleted []string
 	var errs []error
+	if op.Status.Phase != v1alpha1.VMOperationSucceeded {
+		// Before the temporary objects go, which it may need: the
+		// VirtualMachineClone says which restore made the clone's VM.
+		if gone, err := e.rollBackNewVM(ctx, op); err != nil {
+			errs = append(errs, err)
+		} else if gone != "" {
+			deleted = append(deleted, gone)
+		}
+	}
 	for _, ref := range op.Status.Resources {
-		if ref.Role != roleTemporary {
+		if ref.Role != roleTemporary || len(errs) > 0 {
 			continue
 		}
 		if err := e.deleteRef(ctx, ref); err != nil {
 			errs = append(errs, err)
 		} else {
 			deleted = append(deleted, ref.Kind+" "+ref.Name)
-		}
-	}
-	if op.Status.Phase != v1alpha1.VMOperationSucceeded && op.Spec.Type == v1alpha1.VMOperationClone {
-		if gone, err := e.rollBackClone(ctx, op); err != nil {
-			errs = append(errs, err)
-		} else if gone != "" {
-			deleted = append(deleted, gone)
 		}
 	}
 	if op.Status.Phase != v1alpha1.VMOperationSucceeded && op.Spec.Type == v1alpha1.VMOperationMigrate {
@@ -113,10 +116,12 @@ func (e *Executor) deleteRef(ctx context.Context, ref v1alpha1.ResourceReference
 	return nil
 }
 
-// rollBackClone deletes the VM a failed or cancelled clone made: the one it
-// recorded, or the one carrying its owner annotation (made before the
-// record was written). It returns what it deleted.
-func (e *Executor) rollBackClone(ctx context.Context, op *v1alpha1.VMOperation) (string, error) {
+// rollBackNewVM deletes the VM a failed or cancelled clone, or restore
+// into a new VM, had begun to make, and only that one: the operation
+// reserved the name while it was free, and the VM there now is the one it
+// recorded, or one made by it or for it (madeFor). A VM someone else made
+// under that name since is left alone. It returns what it deleted.
+func (e *Executor) rollBackNewVM(ctx context.Context, op *v1alpha1.VMOperation) (string, error) {
 	target := recorded(op, "VirtualMachine", "target")
 	if target == nil {
 		return "", nil
@@ -127,18 +132,46 @@ func (e *Executor) rollBackClone(ctx context.Context, op *v1alpha1.VMOperation) 
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("reading the clone %s/%s: %w", target.Namespace, target.Name, err)
+		return "", fmt.Errorf("reading the half-made VM %s/%s: %w", target.Namespace, target.Name, err)
 	}
-	made := recorded(op, "VirtualMachine", "clone")
-	if vm.Annotations[ownerAnnotation] != op.Namespace+"/"+op.Name && (made == nil || made.UID != vm.UID) {
-		return "", nil // not ours
+	if ours, err := e.madeFor(ctx, op, vm); err != nil || !ours {
+		return "", err
 	}
 	uid := vm.UID
 	err = vms.Delete(ctx, vm.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		return "", fmt.Errorf("deleting the half-made clone %s/%s: %w", target.Namespace, target.Name, err)
+		return "", fmt.Errorf("deleting the half-made VM %s/%s: %w", target.Namespace, target.Name, err)
 	}
 	return "VirtualMachine " + target.Namespace + "/" + target.Name, nil
+}
+
+// madeFor reports whether op made vm: it is the clone op recorded, or
+// carries op's owner annotation (a clone across namespaces, or a linked
+// one), or KubeVirt made it for op, restoring op's VirtualMachineRestore
+// or the restore op's VirtualMachineClone made (KubeVirt marks the VM with
+// the restore's name and UID; a clone's restore is known by its name).
+func (e *Executor) madeFor(ctx context.Context, op *v1alpha1.VMOperation, vm *kvv1.VirtualMachine) (bool, error) {
+	if vm.Annotations[ownerAnnotation] == op.Namespace+"/"+op.Name {
+		return true, nil
+	}
+	if made := recorded(op, "VirtualMachine", "clone"); made != nil && made.UID == vm.UID {
+		return true, nil
+	}
+	if r := recorded(op, "VirtualMachineRestore", roleTemporary); r != nil && kubevirt.RestoredBy(vm, r.Name, r.UID) {
+		return true, nil
+	}
+	c := recorded(op, "VirtualMachineClone", roleTemporary)
+	if c == nil {
+		return false, nil
+	}
+	clone, err := e.cfg.KubeVirt.CloneV1beta1().VirtualMachineClones(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading VirtualMachineClone %s/%s: %w", c.Namespace, c.Name, err)
+	}
+	return clone.Status.RestoreName != nil && kubevirt.RestoredBy(vm, *clone.Status.RestoreName, ""), nil
 }
 
 // vmAfter reads the VM of an operation that has ended, for its clean-up:

@@ -33,6 +33,7 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hyperfake "github.com/hypersdk/hypersdk/generated/clientset/versioned/fake"
 	listers "github.com/hypersdk/hypersdk/generated/listers/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
 // harness drives an Executor one pass at a time against fake clientsets.
@@ -1185,5 +1186,116 @@ func TestExecutorDeletedWhileRunning(t *testing.T) {
 	}
 	if !slices.Contains(op.Finalizers, "example.com/other") {
 		t.Errorf("finalizers %v: another's was taken off too", op.Finalizers)
+	}
+}
+
+// cancelOp sets spec.cancel, as a user would.
+func (h *harness) cancelOp(key cache.ObjectName) {
+	h.t.Helper()
+	op := h.get(key)
+	op.Spec.Cancel = true
+	if _, err := h.hyper.HypersdkV1alpha1().VMOperations(key.Namespace).Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+	h.refresh()
+}
+
+// madeByRestore is a stopped VM as KubeVirt's restore controller makes it,
+// marked with the restore's name and UID.
+func madeByRestore(name, restore string, uid types.UID) *kvv1.VirtualMachine {
+	vm := testVM(name, kvv1.RunStrategyHalted)
+	vm.Annotations = map[string]string{kubevirt.LastRestoreAnnotation: kubevirt.RestoreMark(restore, uid)}
+	return vm
+}
+
+// TestExecutorCancelledCopyIsDeleted: a clone within the namespace, or a
+// restore into a new VM, cancelled after KubeVirt made the new VM but
+// before the operation recorded it, deletes that VM; a VM of that name that
+// another restore made is left alone.
+func TestExecutorCancelledCopyIsDeleted(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		restore string // the restore that made the VM called copy
+		deletes bool
+	}{
+		{"the clone's restore made it", "tmp-restore-c1", true},
+		{"another restore made it", "tmp-restore-c2", false},
+	} {
+		t.Run("clone: "+tc.name, func(t *testing.T) {
+			h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+			key := h.create("clone", "vm", cloneSpec("copy", ""))
+			h.until(key, 4, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "clone requested" })
+			clones := h.kv.CloneV1beta1().VirtualMachineClones("ns")
+			c, err := clones.Get(h.ctx, "hypersdk-clone", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Status = clonev1.VirtualMachineCloneStatus{Phase: clonev1.RestoreInProgress, RestoreName: ptr.To("tmp-restore-c1")}
+			if _, err := clones.Update(h.ctx, c, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.kv.KubevirtV1().VirtualMachines("ns").Create(h.ctx, madeByRestore("copy", tc.restore, "r-1"), metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			h.cancelOp(key)
+			if op := h.until(key, 2, ended); op.Status.Phase != v1alpha1.VMOperationCancelled {
+				t.Fatalf("clone ended %s %q", op.Status.Phase, op.Status.Message)
+			}
+			h.until(key, 1, func(*v1alpha1.VMOperation) bool { return true }) // the pass after the end cleans up
+			if _, err := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "copy", metav1.GetOptions{}); apierrors.IsNotFound(err) != tc.deletes {
+				t.Errorf("the VM called copy after the clone was cancelled: %v, want deleted %v", err, tc.deletes)
+			}
+			if _, err := clones.Get(h.ctx, "hypersdk-clone", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				t.Errorf("VirtualMachineClone left: %v", err)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		name    string
+		uid     types.UID // of the restore that made the VM called copy
+		deletes bool
+	}{
+		{"its restore made it", "r-1", true},
+		{"an earlier restore of the same name made it", "r-0", false},
+	} {
+		t.Run("restore into a new VM: "+tc.name, func(t *testing.T) {
+			h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+			if _, err := h.kv.SnapshotV1beta1().VirtualMachineSnapshots("ns").Create(h.ctx, &snapshotv1.VirtualMachineSnapshot{
+				ObjectMeta: metav1.ObjectMeta{Name: "snap", Namespace: "ns"},
+				Spec: snapshotv1.VirtualMachineSnapshotSpec{Source: corev1.TypedLocalObjectReference{
+					APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: "vm"}},
+			}, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			spec := restoreSpec()
+			spec.Restore.TargetName = "copy"
+			key := h.create("restore", "vm", spec)
+			h.until(key, 4, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "restore requested" })
+			restores := h.kv.SnapshotV1beta1().VirtualMachineRestores("ns")
+			r, err := restores.Get(h.ctx, "hypersdk-restore", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.UID = "r-1" // the fake gives none
+			if _, err := restores.Update(h.ctx, r, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			h.until(key, 1, func(op *v1alpha1.VMOperation) bool {
+				ref := recorded(op, "VirtualMachineRestore", roleTemporary)
+				return ref != nil && ref.UID == "r-1"
+			})
+			if _, err := h.kv.KubevirtV1().VirtualMachines("ns").Create(h.ctx, madeByRestore("copy", "hypersdk-restore", tc.uid), metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			h.cancelOp(key)
+			if op := h.until(key, 2, ended); op.Status.Phase != v1alpha1.VMOperationCancelled {
+				t.Fatalf("restore ended %s %q", op.Status.Phase, op.Status.Message)
+			}
+			h.until(key, 1, func(*v1alpha1.VMOperation) bool { return true })
+			if _, err := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "copy", metav1.GetOptions{}); apierrors.IsNotFound(err) != tc.deletes {
+				t.Errorf("the VM called copy after the restore was cancelled: %v, want deleted %v", err, tc.deletes)
+			}
+		})
 	}
 }

@@ -244,10 +244,11 @@ func (s *Simulator) restoredVM(ctx context.Context, restore *snapshotv1.VirtualM
 	vms := s.cfg.KubeVirt.KubevirtV1().VirtualMachines(restore.Namespace)
 	target, err := vms.Get(ctx, restore.Spec.Target.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		annotations := map[string]string{lastRestoreAnnotation: string(restore.UID)}
+		annotations := map[string]string{}
 		for k, v := range source.Annotations {
 			annotations[k] = v
 		}
+		annotations[kubevirt.LastRestoreAnnotation] = kubevirt.RestoreMark(restore.Name, restore.UID)
 		vm := &kvv1.VirtualMachine{
 			ObjectMeta: metav1.ObjectMeta{Name: restore.Spec.Target.Name, Namespace: restore.Namespace,
 				Labels: source.Labels, Annotations: annotations},
@@ -266,7 +267,7 @@ func (s *Simulator) restoredVM(ctx context.Context, restore *snapshotv1.VirtualM
 	if err != nil {
 		return nil, err
 	}
-	if target.Annotations[lastRestoreAnnotation] == string(restore.UID) {
+	if kubevirt.RestoredBy(target, restore.Name, restore.UID) {
 		return target, s.restoreClaims(ctx, target, content, restore)
 	}
 	if vmiObj, running, _ := s.vmiInformer.GetIndexer().GetByKey(restore.Namespace + "/" + target.Name); running && !vmiObj.(*kvv1.VirtualMachineInstance).IsFinal() {
@@ -278,11 +279,9 @@ func (s *Simulator) restoredVM(ctx context.Context, restore *snapshotv1.VirtualM
 	if target.Annotations == nil {
 		target.Annotations = map[string]string{}
 	}
-	target.Annotations[lastRestoreAnnotation] = string(restore.UID)
+	target.Annotations[kubevirt.LastRestoreAnnotation] = kubevirt.RestoreMark(restore.Name, restore.UID)
 	return vms.Update(ctx, target, metav1.UpdateOptions{})
 }
-
-const lastRestoreAnnotation = "restore.kubevirt.io/lastRestoreUID"
 
 // restoredClaimName is the claim a restore makes for a volume, as
 // virt-controller names it.

@@ -155,18 +155,23 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 		slot, due := dueSlot(sched, last, now)
 		switch {
 		case due && !b.Spec.Suspend:
+			// The slot is taken only with its VMs listed: a list that
+			// fails leaves it due, and the next pass runs it.
+			var vms []string
+			if vms, err = s.selected(ctx, b); err != nil {
+				break
+			}
 			// A run still pending or waiting when the next slot comes is
 			// replaced by it: the newest state of each VM is what a backup
 			// is for.
 			st.LastScheduleTime = &metav1.Time{Time: slot}
 			st.Pending, st.CarbonPlan = nil, nil
-			var vms []string
-			if vms, err = s.selected(ctx, b); err == nil && b.Spec.CarbonWindow != nil {
+			if b.Spec.CarbonWindow != nil {
 				var c metav1.Condition
 				st.CarbonPlan, c = s.plan(ctx, b, slot, vms)
 				carbonCond = &c
 			}
-			if err == nil && (st.CarbonPlan == nil || st.CarbonPlan.StartedAt != nil) {
+			if st.CarbonPlan == nil || st.CarbonPlan.StartedAt != nil {
 				st.Pending = vms
 				st.Runs++
 			}
@@ -175,13 +180,21 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 			st.LastScheduleTime = &metav1.Time{Time: slot}
 			st.CarbonPlan = nil
 		case b.Spec.CarbonWindow != nil && st.CarbonPlan != nil && st.CarbonPlan.StartedAt == nil:
-			var start bool
-			if start, carbonCond = s.due(ctx, b, st.CarbonPlan, now); start {
-				st.Pending, err = s.selected(ctx, b)
-				st.Runs++
+			// As for a slot: the run starts only with its VMs listed.
+			plan := st.CarbonPlan.DeepCopy()
+			if start, c := s.due(ctx, b, plan, now); start {
+				var vms []string
+				if vms, err = s.selected(ctx, b); err == nil {
+					st.CarbonPlan, carbonCond = plan, c
+					st.Pending = vms
+					st.Runs++
+				}
 			}
 		}
-		st.NextScheduleTime = &metav1.Time{Time: sched.Next(now)}
+		if st.LastScheduleTime != nil {
+			last = st.LastScheduleTime.Time
+		}
+		st.NextScheduleTime = &metav1.Time{Time: nextSlot(sched, last, now)}
 	}
 	if err == nil {
 		err = s.start(ctx, b, st, rev)

@@ -36,3 +36,19 @@ func dueSlot(s cron.Schedule, last, now time.Time) (time.Time, bool) {
 	// the newest is within the last day.
 	return dueSlot(s, now.Add(-24*time.Hour), now)
 }
+
+// nextSlot is the first slot of s after now, counted from last as dueSlot
+// counts them: for @every d, last+k·d (robfig's Next would say now+d, a
+// time no run keeps and one that moves at every pass).
+func nextSlot(s cron.Schedule, last, now time.Time) time.Time {
+	every, ok := s.(cron.ConstantDelaySchedule)
+	if !ok {
+		return s.Next(now)
+	}
+	next := every.Next(last)
+	if next.After(now) {
+		return next
+	}
+	step := next.Sub(last)
+	return next.Add((now.Sub(next)/step + 1) * step)
+}

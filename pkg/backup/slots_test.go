@@ -47,3 +47,28 @@ func TestScheduleTimeZone(t *testing.T) {
 		t.Errorf("next 02:00 Europe/Madrid = %s UTC", got.UTC())
 	}
 }
+
+// TestNextSlot: the next slot is the one the schedule will run, and stays
+// the same from one pass to the next.
+func TestNextSlot(t *testing.T) {
+	base := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		schedule  string
+		last, now time.Duration // after base
+		want      time.Duration
+	}{
+		{"@every 24h", 0, 6 * time.Hour, 24 * time.Hour},
+		{"@every 24h", 0, 6*time.Hour + 10*time.Second, 24 * time.Hour},
+		{"@every 10s", 0, 95 * time.Second, 100 * time.Second},
+		{"@every 10s", 0, 90 * time.Second, 100 * time.Second},
+		{"0 9 * * *", 0, 6 * time.Hour, 24 * time.Hour},
+	} {
+		s, err := validation.ParseBackupSchedule(tc.schedule, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := nextSlot(s, base.Add(tc.last), base.Add(tc.now)); !got.Equal(base.Add(tc.want)) {
+			t.Errorf("%s from +%s at +%s: next +%s, want +%s", tc.schedule, tc.last, tc.now, got.Sub(base), tc.want)
+		}
+	}
+}

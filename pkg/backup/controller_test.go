@@ -1,0 +1,78 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	testingclock "k8s.io/utils/clock/testing"
+	kvv1 "kubevirt.io/api/core/v1"
+	kvfake "kubevirt.io/client-go/kubevirt/fake"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hyperfake "github.com/hypersdk/hypersdk/generated/clientset/versioned/fake"
+)
+
+// TestListFailureKeepsTheSlot: when the VMs cannot be listed as a slot
+// comes due, the slot stays due and the next pass runs it, rather than the
+// run being skipped with nothing pending.
+func TestListFailureKeepsTheSlot(t *testing.T) {
+	ctx := context.Background()
+	created := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	clock := testingclock.NewFakeClock(time.Date(2026, 12, 6, 2, 31, 0, 0, time.UTC)) // the 02:30 slot is due
+	sched := &v1alpha1.BackupSchedule{
+		ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns", CreationTimestamp: metav1.NewTime(created)},
+		Spec: v1alpha1.BackupScheduleSpec{Schedule: "30 2 * * *", Requester: &v1alpha1.VMOperationRequester{Username: "alice"}},
+	}
+	hyper := hyperfake.NewSimpleClientset(sched)
+	kv := kvfake.NewSimpleClientset(&kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"}})
+	failures := 1
+	kv.PrependReactor("list", "virtualmachines", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if failures > 0 {
+			failures--
+			return true, nil, errors.New("etcdserver: request timed out")
+		}
+		return false, nil, nil
+	})
+	kube := kubefake.NewClientset()
+	kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+		sar.Status.Allowed = true
+		return true, sar, nil
+	})
+	s, err := New(Config{Kube: kube, HyperSDK: hyper, KubeVirt: kv, Clock: clock, Interval: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass := func() *v1alpha1.BackupSchedule {
+		t.Helper()
+		cur, err := hyper.HypersdkV1alpha1().BackupSchedules("ns").Get(ctx, "nightly", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = s.sync(ctx, cur)
+		cur, err = hyper.HypersdkV1alpha1().BackupSchedules("ns").Get(ctx, "nightly", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cur
+	}
+	if got := pass(); got.Status.LastScheduleTime != nil || got.Status.Runs != 0 {
+		t.Fatalf("after a failed list: last schedule %v, %d runs; want the slot still due", got.Status.LastScheduleTime, got.Status.Runs)
+	}
+	clock.Step(10 * time.Second)
+	got := pass()
+	if got.Status.LastScheduleTime == nil || got.Status.Runs != 1 {
+		t.Fatalf("the next pass: last schedule %v, %d runs; want the 02:30 run", got.Status.LastScheduleTime, got.Status.Runs)
+	}
+	ops, err := hyper.HypersdkV1alpha1().VMOperations("ns").List(ctx, metav1.ListOptions{})
+	if err != nil || len(ops.Items) != 1 || ops.Items[0].Spec.VMName != "db" {
+		t.Fatalf("operations %v %v, want db's snapshot", ops, err)
+	}
+}

@@ -28,7 +28,7 @@ func TestListFailureKeepsTheSlot(t *testing.T) {
 	clock := testingclock.NewFakeClock(time.Date(2026, 12, 6, 2, 31, 0, 0, time.UTC)) // the 02:30 slot is due
 	sched := &v1alpha1.BackupSchedule{
 		ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns", CreationTimestamp: metav1.NewTime(created)},
-		Spec: v1alpha1.BackupScheduleSpec{Schedule: "30 2 * * *", Requester: &v1alpha1.VMOperationRequester{Username: "alice"}},
+		Spec:       v1alpha1.BackupScheduleSpec{Schedule: "30 2 * * *", Requester: &v1alpha1.VMOperationRequester{Username: "alice"}},
 	}
 	hyper := hyperfake.NewSimpleClientset(sched)
 	kv := kvfake.NewSimpleClientset(&kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"}})

@@ -169,7 +169,7 @@ func (f *Finder) find(ctx context.Context, p *v1alpha1.IdleVMPolicy, now time.Ti
 			return nil, err
 		}
 		slack := max(window/10, 2*f.cfg.SampleStep)
-		peak, ok := peakCPUPercent(samples, now.Add(-window), slack)
+		peak, ok := peakCPUPercent(samples, now.Add(-window), now, slack)
 		if !ok || peak >= float64(p.Spec.CPUThresholdPercent) {
 			continue
 		}
@@ -191,15 +191,17 @@ func (f *Finder) find(ctx context.Context, p *v1alpha1.IdleVMPolicy, now time.Ti
 }
 
 // peakCPUPercent is the highest CPU use, in percent of the allocation, of
-// samples that cover the window from start (the first within slack of it):
-// a VM recorded for only part of it is not known to be idle (ok false).
-func peakCPUPercent(samples []autoscaler.Sample, start time.Time, slack time.Duration) (float64, bool) {
-	if len(samples) == 0 || samples[0].Time.After(start.Add(slack)) {
+// samples that cover the window from start to end: the first within slack
+// of start, the last within slack of end, and no gap between two longer
+// than slack. A VM recorded for only part of the window is not known to be
+// idle (ok false): hours with no reading are not hours of no use.
+func peakCPUPercent(samples []autoscaler.Sample, start, end time.Time, slack time.Duration) (float64, bool) {
+	if len(samples) == 0 || samples[0].Time.After(start.Add(slack)) || samples[len(samples)-1].Time.Before(end.Add(-slack)) {
 		return 0, false
 	}
 	peak := 0.0
-	for _, s := range samples {
-		if s.Allocation.CPUs <= 0 {
+	for i, s := range samples {
+		if s.Allocation.CPUs <= 0 || i > 0 && s.Time.Sub(samples[i-1].Time) > slack {
 			return 0, false
 		}
 		peak = max(peak, 100*s.CPUCores/float64(s.Allocation.CPUs))

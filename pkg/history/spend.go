@@ -62,10 +62,11 @@ func Spent(rates []Point, since time.Time) []float64 {
 		case i+1 < len(rates) && rates[i+1].Time.Sub(p.Time) <= MaxSampleGap:
 			gap = rates[i+1].Time.Sub(p.Time)
 		}
-		if lived := p.Time.Sub(since); lived >= 0 && lived < gap {
-			gap = lived
+		lived := p.Time.Sub(since)
+		if lived <= 0 {
+			continue // all of it before since: another VM of that name, say
 		}
-		out[i] = p.Value * gap.Hours()
+		out[i] = p.Value * min(gap, lived).Hours()
 	}
 	return out
 }

@@ -13,6 +13,11 @@ func TestIntegrateNeverCountsBeforeSince(t *testing.T) {
 	if got := Integrate([]Point{{Time: at, Value: 3.6}}, at.Add(-20*time.Second)); math.Abs(got-0.02) > 1e-9 {
 		t.Errorf("spent %.6f, want 0.02 (3.6 per hour for 20s)", got)
 	}
+	// History is kept by name: a VM made again under a name counts nothing
+	// its namesake spent before it.
+	if got := Integrate([]Point{{Time: at.Add(-time.Hour), Value: 3.6}, {Time: at, Value: 3.6}}, at.Add(time.Minute)); got != 0 {
+		t.Errorf("spent %.6f before since, want 0", got)
+	}
 }
 
 // TestMonthToDate: a running total of what was spent, that starts again on

@@ -42,6 +42,9 @@ func equalities(sel labels.Selector) (map[string]string, error) {
 		if (r.Operator() != selection.Equals && r.Operator() != selection.DoubleEquals && r.Operator() != selection.In) || len(values) != 1 {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("metric label %q: only key=value selects these metrics", r.Key()))
 		}
+		if _, twice := out[r.Key()]; twice {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("metric label %q: given twice; one value selects these metrics", r.Key()))
+		}
 		out[r.Key()] = values[0]
 	}
 	return out, nil

@@ -238,6 +238,7 @@ func TestExternalMetrics(t *testing.T) {
 		{CarbonIntensity, "horizon=1h", fixed(t), http.StatusBadRequest},
 		{CarbonIntensity, "zone=XX", fixed(t), http.StatusNotFound},
 		{CarbonIntensity, "zone in (DE,FR)", fixed(t), http.StatusBadRequest},
+		{CarbonIntensity, "zone=XX,zone=DE", fixed(t), http.StatusBadRequest},
 		{CostPerHour, "namespace=other", nil, http.StatusBadRequest},
 		{CostPerHour, "team=a", nil, http.StatusBadRequest},
 		{CostPerHour, "pool=nosuch", nil, http.StatusNotFound},

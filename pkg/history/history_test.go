@@ -27,6 +27,9 @@ func TestValidate(t *testing.T) {
 		{"zero step", func(q *Query) { q.Step = 0 }, "step", "positive"},
 		{"negative step", func(q *Query) { q.Step = -time.Minute }, "step", "positive"},
 		{"sub-millisecond step", func(q *Query) { q.Step = 1500 * time.Microsecond }, "step", "milliseconds"},
+		{"sub-second step", func(q *Query) { q.Step = 1500 * time.Millisecond }, "step", "whole number of seconds"},
+		{"end a step after now", func(q *Query) { q.End = now.Add(q.Step) }, "", ""},
+		{"end in the future", func(q *Query) { q.End = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC) }, "end", "future"},
 		// 30 days at 1m is 43201 points.
 		{"too many points", func(q *Query) { q.Start, q.Step = now.Add(-30*day), time.Minute }, "step", "43201 points"},
 		{"unknown field", func(q *Query) { q.Fields = []string{FieldCPUUsage, "cpuUsge"} }, "fields", `"cpuUsge"`},

@@ -43,10 +43,11 @@ func AsStatus(err error) error {
 }
 
 // Validate checks q as an API server should before querying a store with
-// that retention, at time now: a range that ends after it starts and does
-// not reach before now-retention, a positive step of whole milliseconds,
-// at most maxPoints evaluation times (MaxPoints when maxPoints <= 0), and
-// known fields. A query with an empty Name is a cluster query and its fields
+// that retention, at time now: a range that ends after it starts, does
+// not reach before now-retention and ends no later than a step (or, for
+// clocks that disagree, a minute) after now, a step of whole seconds (the
+// times a point carries), at most maxPoints evaluation times (MaxPoints
+// when maxPoints <= 0), and known fields. A query with an empty Name is a cluster query and its fields
 // are cluster fields; otherwise it is a VM query. Errors are *QueryError.
 func Validate(q Query, retention time.Duration, now time.Time, maxPoints int) error {
 	kind := vmKind
@@ -55,6 +56,15 @@ func Validate(q Query, retention time.Duration, now time.Time, maxPoints int) er
 	}
 	if err := checkQuery(q, kind); err != nil {
 		return err
+	}
+	if q.Step%time.Second != 0 {
+		return &QueryError{Field: "step", Msg: fmt.Sprintf("%s is not a whole number of seconds, the precision of a point's time", q.Step)}
+	}
+	// Nothing is recorded after now, and a far end would make a month-to-date
+	// cost read every minute up to it.
+	if latest := now.Add(max(q.Step, time.Minute)); q.End.After(latest) {
+		return &QueryError{Field: "end", Msg: fmt.Sprintf("%s is in the future (latest %s)",
+			q.End.UTC().Format(time.RFC3339), latest.UTC().Format(time.RFC3339))}
 	}
 	if horizon := now.Add(-retention); q.Start.Before(horizon) {
 		return &QueryError{Field: "start", Msg: fmt.Sprintf("%s is older than the retention of %s (earliest %s)",

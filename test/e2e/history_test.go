@@ -238,6 +238,8 @@ func TestHistory(t *testing.T) {
 			{url.Values{"start": {now.Add(-40 * 24 * time.Hour).Format(time.RFC3339)}}, "start"},
 			{url.Values{"start": {now.Format(time.RFC3339)}, "end": {now.Add(-time.Hour).Format(time.RFC3339)}}, "end"},
 			{url.Values{"timeRange": {"30d"}, "step": {"1s"}}, "step"},
+			{url.Values{"timeRange": {"1h"}, "step": {"1500ms"}}, "step"},
+			{url.Values{"start": {now.Format(time.RFC3339)}, "end": {"9999-12-31T00:00:00Z"}, "step": {"1000000h"}}, "end"},
 			{url.Values{"fields": {"cpuUsage,bogus"}}, "fields"},
 			{url.Values{"format": {"xml"}}, "format"},
 		} {

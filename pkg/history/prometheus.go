@@ -32,8 +32,8 @@ type PrometheusOptions struct {
 	// URL of the Prometheus server (or anything serving its HTTP API).
 	URL    string
 	Source Source
-	// Retention should be the server's --storage.tsdb.retention.time.
-	// Default 15 days, Prometheus' own default.
+	// Retention is how long the server keeps samples. Zero asks the
+	// server (its --storage.tsdb.retention.time) when first needed.
 	Retention time.Duration
 	// RoundTripper carries the requests, for TLS or credentials. Default
 	// the client library's.
@@ -52,14 +52,16 @@ type PrometheusStore struct {
 	exporter *Exporter
 
 	mu           sync.Mutex
-	closedRanges *bool // learnt from the server's version; nil until known
+	closedRanges *bool         // learnt from the server's version; nil until known
+	retention    time.Duration // learnt from the server's flags; 0 until known
 }
+
+// defaultPrometheusRetention is Prometheus' own default retention, assumed
+// while the server cannot say.
+const defaultPrometheusRetention = 15 * 24 * time.Hour
 
 // NewPrometheusStore returns a store querying the server at opts.URL.
 func NewPrometheusStore(opts PrometheusOptions) (*PrometheusStore, error) {
-	if opts.Retention == 0 {
-		opts.Retention = 15 * 24 * time.Hour
-	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 30 * time.Second
 	}
@@ -81,7 +83,47 @@ func (s *PrometheusStore) Append(_ context.Context, b Batch) error {
 }
 
 // Retention is PrometheusOptions.Retention.
-func (s *PrometheusStore) Retention() time.Duration { return s.opts.Retention }
+//
+// Unless the options state it, it is the server's own: a store that took a
+// default for it answered a 30-day range from a Prometheus keeping one day
+// with a day of points, and cut month-to-date costs to that day unseen. It
+// is asked once (bounded by the query timeout); while the server cannot
+// answer, Prometheus' default of 15 days stands and the next call asks again.
+func (s *PrometheusStore) Retention() time.Duration {
+	if s.opts.Retention > 0 {
+		return s.opts.Retention
+	}
+	s.mu.Lock()
+	known := s.retention
+	s.mu.Unlock()
+	if known > 0 {
+		return known
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
+	defer cancel()
+	flags, err := s.api.Flags(ctx)
+	if err != nil {
+		klog.V(2).InfoS("Could not learn the Prometheus retention; assuming its default", "default", defaultPrometheusRetention, "err", err)
+		return defaultPrometheusRetention
+	}
+	learnt := retentionOf(flags)
+	s.mu.Lock()
+	s.retention = learnt
+	s.mu.Unlock()
+	return learnt
+}
+
+// retentionOf is the retention a Prometheus with those flags keeps: its
+// --storage.tsdb.retention.time, or the default when that is unset or zero
+// (a server limited by size only has no time limit to read, and the
+// default is the side that refuses rather than answers short).
+func retentionOf(flags promv1.FlagsResult) time.Duration {
+	d, err := model.ParseDuration(flags["storage.tsdb.retention.time"])
+	if err != nil || d <= 0 {
+		return defaultPrometheusRetention
+	}
+	return time.Duration(d)
+}
 
 // Close releases nothing: the HTTP client holds only idle connections.
 func (s *PrometheusStore) Close() error { return nil }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -258,5 +259,16 @@ func TestExporter(t *testing.T) {
 	}
 	if v := byName["hypersdk_cluster_vms_stopped"].GetMetric()[0].GetGauge().GetValue(); v != 1 {
 		t.Fatalf("stopped VMs %v, want 1", v)
+	}
+}
+
+func TestRetentionOf(t *testing.T) {
+	for flag, want := range map[string]time.Duration{
+		"1d": 24 * time.Hour, "40d": 40 * 24 * time.Hour, "2w": 14 * 24 * time.Hour,
+		"0s": defaultPrometheusRetention, "": defaultPrometheusRetention, "bogus": defaultPrometheusRetention,
+	} {
+		if got := retentionOf(promv1.FlagsResult{"storage.tsdb.retention.time": flag}); got != want {
+			t.Errorf("retention.time %q: %s, want %s", flag, got, want)
+		}
 	}
 }

@@ -107,9 +107,14 @@ func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLiteSt
 	return s, nil
 }
 
+// DefaultSQLiteRetention is how long SQLite keeps history by default: a
+// month and a day, so the month-to-date cost of the 31st of a month still
+// reads from its first (30 days cut half a day off it).
+const DefaultSQLiteRetention = 32 * 24 * time.Hour
+
 func sqliteDefaults(o SQLiteOptions) (SQLiteOptions, error) {
 	if o.Retention == 0 {
-		o.Retention = 30 * 24 * time.Hour
+		o.Retention = DefaultSQLiteRetention
 	}
 	if o.RawRetention == 0 {
 		o.RawRetention = 48 * time.Hour

@@ -46,7 +46,7 @@ type Options struct {
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Backend, "history-store", SQLite, "History store: sqlite (an embedded file) or prometheus (query_range on an existing Prometheus).")
 	fs.StringVar(&o.SQLitePath, "history-db", "hypersdk-history.db", "Path of the SQLite history file.")
-	fs.DurationVar(&o.Retention, "history-retention", 30*24*time.Hour, "How long SQLite keeps history.")
+	fs.DurationVar(&o.Retention, "history-retention", 0, "How long history is kept: with sqlite, how long it keeps it (default 32 days: a month-to-date cost needs the whole month); with prometheus, how long Prometheus keeps it (default: what Prometheus says).")
 	fs.DurationVar(&o.RawRetention, "history-raw-retention", 48*time.Hour, "How long SQLite keeps samples as recorded before downsampling them.")
 	fs.DurationVar(&o.DownsampleInterval, "history-downsample-interval", time.Hour, "Resolution of downsampled SQLite history.")
 	fs.StringVar(&o.PrometheusURL, "prometheus-url", "", "Base URL of Prometheus, for --history-store=prometheus.")
@@ -63,7 +63,11 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 func (o *Options) Open(ctx context.Context, readOnly bool) (history.Store, error) {
 	switch o.Backend {
 	case SQLite:
-		opts := history.SQLiteOptions{Retention: o.Retention, RawRetention: o.RawRetention,
+		retention := o.Retention
+		if retention == 0 {
+			retention = history.DefaultSQLiteRetention
+		}
+		opts := history.SQLiteOptions{Retention: retention, RawRetention: o.RawRetention,
 			DownsampleInterval: o.DownsampleInterval, ReadOnly: readOnly}
 		if readOnly {
 			return &lazySQLite{path: o.SQLitePath, opts: opts}, nil

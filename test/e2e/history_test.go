@@ -236,6 +236,7 @@ func TestHistory(t *testing.T) {
 		}{
 			{url.Values{"timeRange": {"2h"}}, "timeRange"},
 			{url.Values{"start": {now.Add(-40 * 24 * time.Hour).Format(time.RFC3339)}}, "start"},
+			{url.Values{"start": {now.Add(-33 * 24 * time.Hour).Format(time.RFC3339)}, "step": {"1h"}}, "start"},
 			{url.Values{"start": {now.Format(time.RFC3339)}, "end": {now.Add(-time.Hour).Format(time.RFC3339)}}, "end"},
 			{url.Values{"timeRange": {"30d"}, "step": {"1s"}}, "step"},
 			{url.Values{"timeRange": {"1h"}, "step": {"1500ms"}}, "step"},
@@ -303,6 +304,12 @@ func TestHistory(t *testing.T) {
 			}
 		}
 		checkVMHistory(t, fromProm, sampled)
+		// The store keeps what Prometheus keeps (40 days here), not a
+		// default: 35 days back is there to read, as it is not from SQLite.
+		back := url.Values{"start": {time.Now().UTC().Add(-35 * 24 * time.Hour).Format(time.RFC3339)}, "step": {"1h"}}
+		if code, _, body := getRaw(t, env.Admin, historyPath(ns, "steady", back), nil); code != http.StatusOK {
+			t.Errorf("35 days back from a Prometheus keeping 40: %d %s", code, body)
+		}
 	})
 }
 

@@ -19,6 +19,7 @@ package history
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -93,6 +94,16 @@ type Point struct {
 type Series struct {
 	Field  string
 	Points []Point
+}
+
+// Recorded is fields less the VM fields store has no series for: a
+// store that records only some says which by a Records method.
+func Recorded(store Store, fields []string) []string {
+	partial, ok := store.(interface{ Records(field string) bool })
+	if !ok {
+		return fields
+	}
+	return slices.DeleteFunc(slices.Clone(fields), func(f string) bool { return !partial.Records(f) })
 }
 
 // Store keeps usage history.

@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -139,6 +140,10 @@ func (s *PrometheusStore) QueryVM(ctx context.Context, q Query) ([]Series, error
 	fields := lookup(vmFieldTable, q.Fields)
 	exprs := make([]string, len(fields))
 	for i, f := range fields {
+		if !s.Records(f.name) {
+			// An empty series would read as a VM that cost nothing.
+			return nil, fmt.Errorf("%s is not in KubeVirt's metrics (--prometheus-source=kubevirt); HyperSDK's recorder records it: %w", f.name, ErrUnsupported)
+		}
 		if s.opts.Source == SourceKubeVirt {
 			exprs[i] = kubeVirtExpr(f.name, sel, rng)
 		} else {
@@ -150,6 +155,12 @@ func (s *PrometheusStore) QueryVM(ctx context.Context, q Query) ([]Series, error
 		return nil, fmt.Errorf("querying history of VM %s/%s: %w", q.Namespace, q.Name, err)
 	}
 	return series, nil
+}
+
+// Records reports whether the store has a series for a VM field: with
+// SourceKubeVirt, only the fields KubeVirt's metrics give.
+func (s *PrometheusStore) Records(field string) bool {
+	return s.opts.Source != SourceKubeVirt || kubeVirtExpr(field, "", "") != ""
 }
 
 // QueryCluster runs one range query per field; KubeVirt's series have no
@@ -209,6 +220,9 @@ func (s *PrometheusStore) run(ctx context.Context, fields, exprs []string, q Que
 func (s *PrometheusStore) queryRange(ctx context.Context, expr string, r promv1.Range) ([]Point, error) {
 	v, warnings, _, err := s.api.QueryRange(ctx, expr, r)
 	if err != nil {
+		if unreachable(err) {
+			return nil, fmt.Errorf("%w: Prometheus: query %s: %w", ErrUnavailable, expr, err)
+		}
 		return nil, fmt.Errorf("query %s: %w", expr, err)
 	}
 	if len(warnings) > 0 {
@@ -267,4 +281,15 @@ func closedRanges(version string) bool {
 	major, _, _ := strings.Cut(version, ".")
 	n, err := strconv.Atoi(strings.TrimPrefix(major, "v"))
 	return err == nil && n < 3
+}
+
+// unreachable reports whether err says Prometheus cannot answer now (it is
+// down, unreachable, failing or too slow) rather than that it refused the
+// query.
+func unreachable(err error) bool {
+	var apiErr *promv1.Error
+	if !errors.As(err, &apiErr) {
+		return true // the request never got an answer
+	}
+	return apiErr.Type == promv1.ErrServer || apiErr.Type == promv1.ErrTimeout
 }

@@ -17,6 +17,7 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // fakePrometheus answers the two endpoints the store uses in Prometheus'
@@ -144,7 +145,8 @@ func TestPrometheusKubeVirtSource(t *testing.T) {
 	f := &fakePrometheus{version: "3.0.0"}
 	s := startFake(t, f, SourceKubeVirt)
 	ctx := context.Background()
-	got, err := s.QueryVM(ctx, Query{Namespace: "ns", Name: "vm", Start: t0, End: t0.Add(time.Hour), Step: 5 * time.Minute})
+	fields := Recorded(s, VMFields)
+	got, err := s.QueryVM(ctx, Query{Namespace: "ns", Name: "vm", Start: t0, End: t0.Add(time.Hour), Step: 5 * time.Minute, Fields: fields})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,13 +164,18 @@ func TestPrometheusKubeVirtSource(t *testing.T) {
 	if q := f.seen(); !slices.Equal(q, want) {
 		t.Fatalf("queries:\n%s\nwant:\n%s", strings.Join(q, "\n"), strings.Join(want, "\n"))
 	}
-	// Carbon and cost have no KubeVirt series: empty, without a query.
-	if len(got) != len(VMFields) {
-		t.Fatalf("got %d series, want %d", len(got), len(VMFields))
+	if len(got) != len(want) {
+		t.Fatalf("got %d series, want %d", len(got), len(want))
 	}
-	for _, series := range got {
-		if len(series.Points) != 0 {
-			t.Fatalf("%s has points from an empty answer", series.Field)
+	// Carbon and cost have no KubeVirt series: asked for, they are refused
+	// (400), not answered empty (a VM that cost nothing).
+	for _, f := range []string{FieldCostPerHour, FieldCarbonIntensity} {
+		if slices.Contains(fields, f) {
+			t.Errorf("%s counted as recorded from KubeVirt's series", f)
+		}
+		_, err := s.QueryVM(ctx, Query{Namespace: "ns", Name: "vm", Start: t0, End: t0.Add(time.Hour), Step: 5 * time.Minute, Fields: []string{FieldCPUUsage, f}})
+		if !apierrors.IsBadRequest(AsStatus(err)) || !strings.Contains(err.Error(), f) {
+			t.Errorf("%s from KubeVirt's series: %v, want a 400 naming it", f, err)
 		}
 	}
 	_, err = s.QueryCluster(ctx, Query{Start: t0, End: t0.Add(time.Hour), Step: time.Minute})
@@ -192,6 +199,18 @@ func TestPrometheusErrors(t *testing.T) {
 	}
 	if n := len(f.seen()); n != 1 {
 		t.Fatalf("an invalid query reached the server (%d queries)", n)
+	}
+	// A Prometheus that is down is a store that cannot answer now: 503.
+	down, err := NewPrometheusStore(PrometheusOptions{URL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = down.QueryVM(ctx, Query{Namespace: "ns", Name: "vm", Start: t0, End: t0.Add(time.Hour), Step: time.Minute, Fields: []string{FieldCPUUsage}})
+	if !apierrors.IsServiceUnavailable(AsStatus(err)) {
+		t.Errorf("Prometheus down: %v, want 503", err)
+	}
+	if apierrors.IsServiceUnavailable(AsStatus(errors.New("x"))) {
+		t.Error("any error taken for unavailability")
 	}
 }
 

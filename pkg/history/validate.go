@@ -34,10 +34,14 @@ var ErrUnavailable = errors.New("history store unavailable")
 
 // AsStatus is err as an API server answers it: 503 Service Unavailable for
 // a store that cannot answer now, so clients retry and operators see why,
-// rather than a bare 500; any other error as it is.
+// 400 Bad Request for what this store cannot answer at all, rather than a
+// bare 500; any other error as it is.
 func AsStatus(err error) error {
-	if errors.Is(err, ErrUnavailable) {
+	switch {
+	case errors.Is(err, ErrUnavailable):
 		return apierrors.NewServiceUnavailable(err.Error())
+	case errors.Is(err, ErrUnsupported):
+		return apierrors.NewBadRequest(err.Error())
 	}
 	return err
 }

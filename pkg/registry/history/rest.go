@@ -111,7 +111,7 @@ func (r *VMREST) Connect(ctx context.Context, name string, options runtime.Objec
 	}
 	req.query.Namespace, req.query.Name = namespace, name
 	if req.query.Fields == nil {
-		req.query.Fields = history.VMFields
+		req.query.Fields = history.Recorded(r.cfg.Store, history.VMFields)
 	}
 	series, err := r.cfg.Store.QueryVM(ctx, req.query)
 	if err != nil {

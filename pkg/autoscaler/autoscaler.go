@@ -131,7 +131,15 @@ func (a *Autoscaler) sync(ctx context.Context, vma *v1alpha1.VirtualMachineAutos
 	now := a.cfg.Clock.Now()
 	vms, err := a.targets(ctx, vma)
 	if err != nil {
-		return a.writeStatus(ctx, vma, nil, now, metav1.ConditionFalse, "TargetNotFound", err.Error())
+		// The entries hold the recent changes that cooldown and the daily
+		// limit count: one failed read must not forget them. Only a target
+		// that is gone takes its entries with it.
+		kept := vma.Status.VirtualMachines
+		reason := "TargetUnreadable"
+		if apierrors.IsNotFound(err) {
+			kept, reason = nil, "TargetNotFound"
+		}
+		return a.writeStatus(ctx, vma, kept, now, metav1.ConditionFalse, reason, err.Error())
 	}
 	previous := map[string]v1alpha1.VirtualMachineRecommendationStatus{}
 	for _, s := range vma.Status.VirtualMachines {

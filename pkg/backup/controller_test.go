@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +13,9 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	testingclock "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
+	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
 	kvfake "kubevirt.io/client-go/kubevirt/fake"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
@@ -74,5 +77,32 @@ func TestListFailureKeepsTheSlot(t *testing.T) {
 	ops, err := hyper.HypersdkV1alpha1().VMOperations("ns").List(ctx, metav1.ListOptions{})
 	if err != nil || len(ops.Items) != 1 || ops.Items[0].Spec.VMName != "db" {
 		t.Fatalf("operations %v %v, want db's snapshot", ops, err)
+	}
+}
+
+// TestReplicationGoesPastASnapshotDeletedHere: a snapshot deleted here by
+// hand does not hold back the copies of the newer ones.
+func TestReplicationGoesPastASnapshotDeletedHere(t *testing.T) {
+	ctx := context.Background()
+	local := kvfake.NewSimpleClientset(
+		&snapshotv1.VirtualMachineSnapshot{ObjectMeta: metav1.ObjectMeta{Name: "new", Namespace: "ns"},
+			Status: &snapshotv1.VirtualMachineSnapshotStatus{ReadyToUse: ptr.To(true), VirtualMachineSnapshotContentName: ptr.To("content-new")}},
+		&snapshotv1.VirtualMachineSnapshotContent{ObjectMeta: metav1.ObjectMeta{Name: "content-new", Namespace: "ns"}},
+	)
+	remote := kvfake.NewSimpleClientset()
+	s := &Scheduler{cfg: Config{KubeVirt: local}}
+	b := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "offsite", Namespace: "ns"}}
+	st := &v1alpha1.BackupScheduleStatus{Snapshots: []v1alpha1.ScheduledSnapshot{
+		{Name: "old", Phase: v1alpha1.VMOperationSucceeded}, {Name: "new", Phase: v1alpha1.VMOperationSucceeded}}}
+	p := &peer{kv: remote, ns: "dr", host: "https://dr", reached: true}
+	cond := s.replicate(ctx, b, st, nil, p)
+	if !st.Snapshots[1].Replicated {
+		t.Fatalf("the newer snapshot was not copied: condition %+v", cond)
+	}
+	if _, err := remote.SnapshotV1beta1().VirtualMachineSnapshots("dr").Get(ctx, "new", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the copy on the other cluster: %v", err)
+	}
+	if cond == nil || cond.Status != metav1.ConditionTrue || !strings.Contains(cond.Message, "old, deleted here") {
+		t.Errorf("condition %+v, want True, naming old as deleted here", cond)
 	}
 }

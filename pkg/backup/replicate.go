@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -85,20 +86,41 @@ func (s *Scheduler) replicate(ctx context.Context, b *v1alpha1.BackupSchedule, s
 		cond.Message = err.Error()
 		return cond
 	}
+	// One snapshot that cannot be copied does not hold back the others.
+	var failed, gone []string
 	for i := range st.Snapshots {
 		snap := &st.Snapshots[i]
 		if snap.Phase != v1alpha1.VMOperationSucceeded || snap.Replicated {
 			continue
 		}
-		if err := s.copySnapshot(ctx, b.Namespace, snap.Name, p); err != nil {
-			cond.Message = fmt.Sprintf("copying snapshot %s to %s: %v", snap.Name, p.host, err)
-			return cond
+		err := s.copySnapshot(ctx, b.Namespace, snap.Name, p)
+		switch {
+		case apierrors.IsNotFound(err) && !s.localSnapshotExists(ctx, b.Namespace, snap.Name):
+			gone = append(gone, snap.Name) // deleted here: nothing to copy
+		case err != nil:
+			failed = append(failed, fmt.Sprintf("%s: %v", snap.Name, err))
+		default:
+			snap.Replicated = true
 		}
-		snap.Replicated = true
+	}
+	if len(failed) > 0 {
+		cond.Message = fmt.Sprintf("copying %d snapshots to %s failed: %s", len(failed), p.host, strings.Join(failed, "; "))
+		return cond
 	}
 	cond.Status, cond.Reason = metav1.ConditionTrue, "Copied"
 	cond.Message = fmt.Sprintf("every ready snapshot is in namespace %s of %s", p.ns, p.host)
+	if len(gone) > 0 {
+		cond.Message += fmt.Sprintf(" but %s, deleted here", strings.Join(gone, ", "))
+	}
 	return cond
+}
+
+// localSnapshotExists reports whether the schedule's snapshot is still in
+// this cluster; on an error reading it, it says yes, so the copy is tried
+// again rather than given up.
+func (s *Scheduler) localSnapshotExists(ctx context.Context, ns, name string) bool {
+	_, err := s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ns).Get(ctx, name, metav1.GetOptions{})
+	return !apierrors.IsNotFound(err)
 }
 
 // copySnapshot re-creates a snapshot's content and then the snapshot on

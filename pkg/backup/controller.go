@@ -196,8 +196,9 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 		}
 		st.NextScheduleTime = &metav1.Time{Time: nextSlot(sched, last, now)}
 	}
+	var refused error
 	if err == nil {
-		err = s.start(ctx, b, st, rev)
+		refused, err = s.start(ctx, b, st, rev)
 	}
 	if err == nil {
 		err = s.prune(ctx, b, st, now, rev, other)
@@ -208,6 +209,9 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 	var replicated *metav1.Condition
 	if err == nil && b.Spec.Replication != nil {
 		replicated = s.replicate(ctx, b, st, rev, other)
+	}
+	if err == nil && refused != nil {
+		err = fmt.Errorf("VMs left out of the run: %w", refused)
 	}
 	cond := metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: "Scheduled",
 		Message: fmt.Sprintf("%d snapshots kept, %d VMs waiting", len(st.Snapshots), len(st.Pending))}
@@ -309,8 +313,10 @@ func (s *Scheduler) follow(ctx context.Context, b *v1alpha1.BackupSchedule, st *
 }
 
 // start creates the pending VMs' Snapshot operations while fewer than
-// maxConcurrent of the schedule's snapshots are in progress.
-func (s *Scheduler) start(ctx context.Context, b *v1alpha1.BackupSchedule, st *v1alpha1.BackupScheduleStatus, rev *reviewer) error {
+// maxConcurrent of the schedule's snapshots are in progress. A VM the
+// requester may not snapshot is left out of the run, and its refusal
+// returned as refused, so the other VMs are still backed up (and pruned).
+func (s *Scheduler) start(ctx context.Context, b *v1alpha1.BackupSchedule, st *v1alpha1.BackupScheduleStatus, rev *reviewer) (refused, err error) {
 	busy := 0
 	for _, snap := range st.Snapshots {
 		if snap.Phase != v1alpha1.VMOperationSucceeded {
@@ -324,8 +330,12 @@ func (s *Scheduler) start(ctx context.Context, b *v1alpha1.BackupSchedule, st *v
 	for len(st.Pending) > 0 && busy < limit {
 		vm := st.Pending[0]
 		if err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "create",
-			Group: "hypersdk.io", Resource: "virtualmachines", Subresource: "snapshot", Name: vm}); err != nil {
-			return err
+			Group: "hypersdk.io", Resource: "virtualmachines", Subresource: "snapshot", Name: vm}); apierrors.IsForbidden(err) {
+			st.Pending = st.Pending[1:]
+			refused = errors.Join(refused, err)
+			continue
+		} else if err != nil {
+			return refused, err
 		}
 		name, err := s.startSnapshot(ctx, b, vm, snapshotName(b.Name, vm, st.LastScheduleTime.Time))
 		if errors.Is(err, errNameTaken) {
@@ -339,7 +349,7 @@ func (s *Scheduler) start(ctx context.Context, b *v1alpha1.BackupSchedule, st *v
 			st.Pending = st.Pending[1:]
 			continue
 		case err != nil:
-			return fmt.Errorf("creating the snapshot operation of VM %s: %w", vm, err)
+			return refused, fmt.Errorf("creating the snapshot operation of VM %s: %w", vm, err)
 		}
 		st.Pending = st.Pending[1:]
 		if !hasSnapshot(st, name) {
@@ -349,7 +359,7 @@ func (s *Scheduler) start(ctx context.Context, b *v1alpha1.BackupSchedule, st *v
 		}
 		busy++
 	}
-	return nil
+	return refused, nil
 }
 
 // prune deletes the schedule's succeeded snapshots its retention does not

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
@@ -104,5 +105,48 @@ func TestReplicationGoesPastASnapshotDeletedHere(t *testing.T) {
 	}
 	if cond == nil || cond.Status != metav1.ConditionTrue || !strings.Contains(cond.Message, "old, deleted here") {
 		t.Errorf("condition %+v, want True, naming old as deleted here", cond)
+	}
+}
+
+// TestAVMTheRequesterMayNotSnapshotIsLeftOut: the run backs up the VMs the
+// schedule's requester may snapshot, and reports the one it may not,
+// instead of stopping at it.
+func TestAVMTheRequesterMayNotSnapshotIsLeftOut(t *testing.T) {
+	ctx := context.Background()
+	created := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	clock := testingclock.NewFakeClock(time.Date(2026, 12, 6, 2, 31, 0, 0, time.UTC))
+	sched := &v1alpha1.BackupSchedule{
+		ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns", CreationTimestamp: metav1.NewTime(created)},
+		Spec:       v1alpha1.BackupScheduleSpec{Schedule: "30 2 * * *", Requester: &v1alpha1.VMOperationRequester{Username: "alice"}},
+	}
+	hyper := hyperfake.NewSimpleClientset(sched)
+	kv := kvfake.NewSimpleClientset(
+		&kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns"}},
+		&kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "ns"}})
+	kube := kubefake.NewClientset()
+	kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+		sar.Status.Allowed = sar.Spec.ResourceAttributes.Name == "b" // alice may snapshot b only
+		return true, sar, nil
+	})
+	s, err := New(Config{Kube: kube, HyperSDK: hyper, KubeVirt: kv, Clock: clock, Interval: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.sync(ctx, sched)
+	ops, err := hyper.HypersdkV1alpha1().VMOperations("ns").List(ctx, metav1.ListOptions{})
+	if err != nil || len(ops.Items) != 1 || ops.Items[0].Spec.VMName != "b" {
+		t.Fatalf("operations %v %v, want b's snapshot", ops, err)
+	}
+	got, err := hyper.HypersdkV1alpha1().BackupSchedules("ns").Get(ctx, "nightly", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := meta.FindStatusCondition(got.Status.Conditions, ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionFalse || ready.Reason != "Forbidden" || !strings.Contains(ready.Message, `"a"`) {
+		t.Errorf("Ready %+v, want False, Forbidden, naming a", ready)
+	}
+	if len(got.Status.Pending) != 0 {
+		t.Errorf("pending %v, want none", got.Status.Pending)
 	}
 }

@@ -103,7 +103,8 @@ type BackupVerificationProgress struct {
 	Phase     string
 	Started   metav1.Time
 	// Result and Message, once the check is done, while the scratch VM is
-	// deleted.
+	// deleted: Succeeded, Failed, or Cancelled when the schedule's
+	// verification was turned off first (nothing is recorded of it).
 	Result  string
 	Message string
 }

@@ -932,7 +932,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BackupVerificationProgress(ref commo
 					},
 					"result": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Result and Message, once the check is done, while the scratch VM is deleted.",
+							Description: "Result and Message, once the check is done, while the scratch VM is deleted: Succeeded, Failed, or Cancelled when the schedule's verification was turned off first (nothing is recorded of it).",
 							Type:        []string{"string"},
 							Format:      "",
 						},

@@ -231,6 +231,9 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 		carbonCond.ObservedGeneration, carbonCond.LastTransitionTime = b.Generation, metav1.NewTime(now)
 		meta.SetStatusCondition(&st.Conditions, *carbonCond)
 	}
+	if b.Spec.Verification == nil && st.Verifying == nil {
+		meta.RemoveStatusCondition(&st.Conditions, ConditionVerified)
+	}
 	switch {
 	case b.Spec.Replication == nil:
 		meta.RemoveStatusCondition(&st.Conditions, ConditionReplicated)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -148,5 +149,45 @@ func TestAVMTheRequesterMayNotSnapshotIsLeftOut(t *testing.T) {
 	}
 	if len(got.Status.Pending) != 0 {
 		t.Errorf("pending %v, want none", got.Status.Pending)
+	}
+}
+
+// TestVerificationTurnedOffIsNotAFailedBackup: a verification the schedule
+// stops asking for mid-way deletes its scratch VM and says nothing of the
+// snapshot: no Failed annotation, result or Verified condition.
+func TestVerificationTurnedOffIsNotAFailedBackup(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	kv := kvfake.NewSimpleClientset(
+		&snapshotv1.VirtualMachineSnapshot{ObjectMeta: metav1.ObjectMeta{Name: "snap", Namespace: "ns"}},
+		&kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "snap-verify", Namespace: "ns"}})
+	kube := kubefake.NewClientset()
+	kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+		sar.Status.Allowed = true
+		return true, sar, nil
+	})
+	s, err := New(Config{Kube: kube, HyperSDK: hyperfake.NewSimpleClientset(), KubeVirt: kv, Clock: testingclock.NewFakeClock(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns"},
+		Spec: v1alpha1.BackupScheduleSpec{Requester: &v1alpha1.VMOperationRequester{Username: "alice"}}}
+	st := &v1alpha1.BackupScheduleStatus{
+		Snapshots: []v1alpha1.ScheduledSnapshot{{Name: "snap", VMName: "db", Phase: v1alpha1.VMOperationSucceeded, Verify: true}},
+		Verifying: &v1alpha1.BackupVerificationProgress{Snapshot: "snap", VMName: "db", ScratchVM: "snap-verify", Phase: phaseStarting},
+	}
+	if err := s.verify(ctx, b, st, &reviewer{s: s, b: b, all: map[string]bool{}}, now); err != nil {
+		t.Fatal(err)
+	}
+	if st.Verifying != nil || st.LastVerification != nil || st.Snapshots[0].Verification != "" || meta.FindStatusCondition(st.Conditions, ConditionVerified) != nil {
+		t.Errorf("after verification was turned off: %+v", st)
+	}
+	if _, err := kv.KubevirtV1().VirtualMachines("ns").Get(ctx, "snap-verify", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the scratch VM: %v, want it deleted", err)
+	}
+	snap, err := kv.SnapshotV1beta1().VirtualMachineSnapshots("ns").Get(ctx, "snap", metav1.GetOptions{})
+	if err != nil || snap.Annotations[VerificationAnnotation] != "" {
+		t.Errorf("the snapshot: %v %v, want no verification recorded", snap.Annotations, err)
 	}
 }

@@ -28,6 +28,9 @@ import (
 const (
 	ResultSucceeded = "Succeeded"
 	ResultFailed    = "Failed"
+	// resultCancelled ends a verification turned off before it ended:
+	// only its scratch VM is cleaned up, and nothing is said of the backup.
+	resultCancelled = "Cancelled"
 
 	phaseRestoring = "Restoring"
 	phaseStarting  = "Starting"
@@ -92,7 +95,7 @@ func (s *Scheduler) verify(ctx context.Context, b *v1alpha1.BackupSchedule, st *
 		}
 	}
 	if v == nil && p.Phase != phaseCleaning {
-		fail(p, "verification was turned off")
+		p.Phase, p.Result, p.Message = phaseCleaning, resultCancelled, "verification was turned off"
 	}
 	var err error
 	looking := false
@@ -196,6 +199,12 @@ func (s *Scheduler) finishVerification(ctx context.Context, b *v1alpha1.BackupSc
 	err := s.cfg.KubeVirt.KubevirtV1().VirtualMachines(b.Namespace).Delete(ctx, p.ScratchVM, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting scratch VM %s: %w", p.ScratchVM, err)
+	}
+	if p.Result == resultCancelled {
+		// Not a failed backup: the snapshot, the metric and the Verified
+		// condition say nothing of a verification that never ended.
+		st.Verifying = nil
+		return nil
 	}
 	if err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "patch",
 		Group: "snapshot.kubevirt.io", Resource: "virtualmachinesnapshots", Name: p.Snapshot}); err != nil {

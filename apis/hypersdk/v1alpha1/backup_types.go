@@ -172,7 +172,8 @@ type BackupVerificationProgress struct {
 	// Started is when the verification began; its timeout counts from it.
 	Started metav1.Time `json:"started"`
 	// Result and Message, once the check is done, while the scratch VM is
-	// deleted.
+	// deleted: Succeeded, Failed, or Cancelled when the schedule's
+	// verification was turned off first (nothing is recorded of it).
 	// +optional
 	Result string `json:"result,omitempty"`
 	// Message, set with Result, says what the guest answered or why the

@@ -39,7 +39,8 @@ type BackupVerificationProgressApplyConfiguration struct {
 	// Started is when the verification began; its timeout counts from it.
 	Started *v1.Time `json:"started,omitempty"`
 	// Result and Message, once the check is done, while the scratch VM is
-	// deleted.
+	// deleted: Succeeded, Failed, or Cancelled when the schedule's
+	// verification was turned off first (nothing is recorded of it).
 	Result *string `json:"result,omitempty"`
 	// Message, set with Result, says what the guest answered or why the
 	// verification failed.

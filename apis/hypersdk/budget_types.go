@@ -3,6 +3,7 @@ package hypersdk
 import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -42,8 +43,16 @@ type BudgetStatus struct {
 	ObservedGeneration int64
 	// Month the figures are for, as 2006-01 (UTC).
 	Month string
-	// Spent is the month to date of the VMs in scope, from costreports.
+	// Spent is the month to date of the VMs in scope, from costreports,
+	// and what VMs that left the scope this month had spent in it.
 	Spent float64
+	// VirtualMachines are the VMs in scope at the last reading, with what
+	// each had spent this month.
+	VirtualMachines []BudgetVMSpend
+	// DepartedSpent is what the VMs that left the scope this month (deleted,
+	// or relabelled out of it) had spent when last counted; Spent includes
+	// it, so a deleted VM's spend still counts until the month ends.
+	DepartedSpent float64
 	// CostPerHour is what the VMs in scope cost per hour now.
 	CostPerHour float64
 	// Projected is the month's spend at its end if the VMs keep costing
@@ -58,6 +67,13 @@ type BudgetStatus struct {
 	// Conditions: Ready (the spend could be read), Exceeded (spent is at
 	// or above the amount) and Enforced (new VMs are being refused).
 	Conditions []metav1.Condition
+}
+
+// BudgetVMSpend is what one VM in a budget's scope spent this month.
+type BudgetVMSpend struct {
+	Name        string
+	UID         types.UID
+	MonthToDate float64
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

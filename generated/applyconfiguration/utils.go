@@ -68,6 +68,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &hypersdkv1alpha1.BudgetSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BudgetStatus"):
 		return &hypersdkv1alpha1.BudgetStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BudgetVMSpend"):
+		return &hypersdkv1alpha1.BudgetVMSpendApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CarbonCappedHPA"):
 		return &hypersdkv1alpha1.CarbonCappedHPAApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CarbonScalingBand"):

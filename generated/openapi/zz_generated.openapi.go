@@ -54,6 +54,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.BudgetList{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_BudgetList(ref),
 		v1alpha1.BudgetSpec{}.OpenAPIModelName():                         schema_hypersdk_apis_hypersdk_v1alpha1_BudgetSpec(ref),
 		v1alpha1.BudgetStatus{}.OpenAPIModelName():                       schema_hypersdk_apis_hypersdk_v1alpha1_BudgetStatus(ref),
+		v1alpha1.BudgetVMSpend{}.OpenAPIModelName():                      schema_hypersdk_apis_hypersdk_v1alpha1_BudgetVMSpend(ref),
 		v1alpha1.CarbonCappedHPA{}.OpenAPIModelName():                    schema_hypersdk_apis_hypersdk_v1alpha1_CarbonCappedHPA(ref),
 		v1alpha1.CarbonScalingBand{}.OpenAPIModelName():                  schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingBand(ref),
 		v1alpha1.CarbonScalingPolicy{}.OpenAPIModelName():                schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingPolicy(ref),
@@ -1214,8 +1215,36 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BudgetStatus(ref common.ReferenceCal
 					},
 					"spent": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Spent is the month to date of the VMs in scope, from costreports.",
+							Description: "Spent is the month to date of the VMs in scope, from costreports, and what VMs that left the scope this month had spent in it.",
 							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+					"virtualMachines": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"uid",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "VirtualMachines are the VMs in scope at the last reading, with what each had spent this month.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.BudgetVMSpend{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"departedSpent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "DepartedSpent is what the VMs that left the scope this month (deleted, or relabelled out of it) had spent when last counted; Spent includes it, so a deleted VM's spend still counts until the month ends.",
 							Type:        []string{"number"},
 							Format:      "double",
 						},
@@ -1294,7 +1323,45 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BudgetStatus(ref common.ReferenceCal
 			},
 		},
 		Dependencies: []string{
-			v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.BudgetVMSpend{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_hypersdk_apis_hypersdk_v1alpha1_BudgetVMSpend(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BudgetVMSpend is what one VM in a budget's scope spent this month.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name is the VM's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"uid": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UID tells a VM from another made later under its name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"monthToDate": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MonthToDate is what the VM had spent this month at the last reading.",
+							Default:     0,
+							Type:        []string{"number"},
+							Format:      "double",
+						},
+					},
+				},
+				Required: []string{"name", "uid", "monthToDate"},
+			},
+		},
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
@@ -110,9 +111,13 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 	st.ObservedGeneration = b.Generation
 	month := now.Format("2006-01")
 	if st.Month != month {
-		st.Month, st.Crossed = month, nil
+		st.Month, st.Crossed, st.VirtualMachines, st.DepartedSpent = month, nil, nil, 0
 	}
-	spent, perHour, err := k.spend(ctx, b, reports)
+	current, perHour, err := k.spend(ctx, b, reports)
+	var spent float64
+	if err == nil {
+		spent = ledger(st, current)
+	}
 	ready := metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: "SpendRead",
 		Message: "month to date read from costreports/current"}
 	enforcing := false
@@ -190,41 +195,65 @@ func setCondition(st *v1alpha1.BudgetStatus, b *v1alpha1.Budget, c metav1.Condit
 	meta.SetStatusCondition(&st.Conditions, c)
 }
 
-// spend is the month to date and the cost per hour of the VMs in b's
-// scope, from the namespace's cost report (read once per pass).
-func (k *Keeper) spend(ctx context.Context, b *v1alpha1.Budget, reports map[string]*v1alpha1.CostReport) (spent, perHour float64, err error) {
+// spend is what each VM in b's scope has spent this month and what they
+// all cost per hour, from the namespace's cost report (read once per pass)
+// joined by name with the VMs in scope, which say their UIDs.
+func (k *Keeper) spend(ctx context.Context, b *v1alpha1.Budget, reports map[string]*v1alpha1.CostReport) (vms []v1alpha1.BudgetVMSpend, perHour float64, err error) {
 	report, ok := reports[b.Namespace]
 	if !ok {
 		report = &v1alpha1.CostReport{}
 		if err := k.cfg.HyperSDK.HypersdkV1alpha1().RESTClient().Get().Namespace(b.Namespace).Resource("costreports").
 			Name("current").Do(ctx).Into(report); err != nil {
-			return 0, 0, fmt.Errorf("reading the cost report of %s: %w", b.Namespace, err)
+			return nil, 0, fmt.Errorf("reading the cost report of %s: %w", b.Namespace, err)
 		}
 		reports[b.Namespace] = report
 	}
-	inScope := func(string) bool { return true }
+	opts := metav1.ListOptions{}
 	if b.Spec.VMSelector != nil {
 		selector, err := metav1.LabelSelectorAsSelector(b.Spec.VMSelector)
 		if err != nil {
-			return 0, 0, err
+			return nil, 0, err
 		}
-		vms, err := k.cfg.HyperSDK.HypersdkV1alpha1().VirtualMachines(b.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
-		if err != nil {
-			return 0, 0, fmt.Errorf("listing the VMs of budget %s/%s: %w", b.Namespace, b.Name, err)
-		}
-		names := map[string]bool{}
-		for _, vm := range vms.Items {
-			names[vm.Name] = true
-		}
-		inScope = func(name string) bool { return names[name] }
+		opts.LabelSelector = selector.String()
+	}
+	list, err := k.cfg.HyperSDK.HypersdkV1alpha1().VirtualMachines(b.Namespace).List(ctx, opts)
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing the VMs of budget %s/%s: %w", b.Namespace, b.Name, err)
+	}
+	uids := map[string]types.UID{}
+	for _, vm := range list.Items {
+		uids[vm.Name] = vm.UID
 	}
 	for _, vm := range report.VirtualMachines {
-		if inScope(vm.Name) {
-			spent += vm.Amounts.MonthToDate
+		if uid, ok := uids[vm.Name]; ok {
+			vms = append(vms, v1alpha1.BudgetVMSpend{Name: vm.Name, UID: uid, MonthToDate: vm.Amounts.MonthToDate})
 			perHour += vm.Amounts.CostPerHour
 		}
 	}
-	return spent, perHour, nil
+	return vms, perHour, nil
+}
+
+// ledger records in st (whose month is the current one, and whose VMs are
+// of it) the VMs now in scope, and returns the month's spend: theirs, and
+// what the VMs that have left the scope since the last reading had spent
+// then, which counts until the month ends. A VM is known by its UID, so one
+// made again under a deleted one's name is another.
+func ledger(st *v1alpha1.BudgetStatus, current []v1alpha1.BudgetVMSpend) float64 {
+	now := map[types.UID]bool{}
+	for _, vm := range current {
+		now[vm.UID] = true
+	}
+	for _, vm := range st.VirtualMachines {
+		if !now[vm.UID] {
+			st.DepartedSpent += vm.MonthToDate
+		}
+	}
+	st.VirtualMachines = current
+	spent := st.DepartedSpent
+	for _, vm := range current {
+		spent += vm.MonthToDate
+	}
+	return spent
 }
 
 func (k *Keeper) event(b *v1alpha1.Budget, eventType, reason, format string, args ...any) {

@@ -132,6 +132,23 @@ func TestBudget(t *testing.T) {
 		t.Errorf("a VM outside the budget's scope: %v", err)
 	}
 
+	// Deleted, the VM that spent it still counts until the month ends: the
+	// refusal stays.
+	if err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Delete(ctx, "spender", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the deleted VM's spend kept", func(ctx context.Context) (bool, error) {
+		b, err := budgets.Get(ctx, "team-a", metav1.GetOptions{})
+		if err != nil || b.Status.DepartedSpent == 0 {
+			return false, err
+		}
+		if b.Status.Spent < amount.AsApproximateFloat64() || !meta.IsStatusConditionTrue(b.Status.Conditions, budget.ConditionExceeded) ||
+			!meta.IsStatusConditionTrue(b.Status.Conditions, budget.ConditionEnforced) {
+			return false, fmt.Errorf("after the VM that spent it was deleted: %+v", b.Status)
+		}
+		return true, nil
+	})
+
 	// Raised: the refusal is lifted. The controller writes the budget's
 	// status all along, so the raise starts from the latest version, as
 	// kubectl edit would.

@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // +genclient
@@ -55,9 +56,21 @@ type BudgetStatus struct {
 	// Month the figures are for, as 2006-01 (UTC).
 	// +optional
 	Month string `json:"month,omitempty"`
-	// Spent is the month to date of the VMs in scope, from costreports.
+	// Spent is the month to date of the VMs in scope, from costreports,
+	// and what VMs that left the scope this month had spent in it.
 	// +optional
 	Spent float64 `json:"spent"`
+	// VirtualMachines are the VMs in scope at the last reading, with what
+	// each had spent this month.
+	// +optional
+	// +listType=map
+	// +listMapKey=uid
+	VirtualMachines []BudgetVMSpend `json:"virtualMachines,omitempty"`
+	// DepartedSpent is what the VMs that left the scope this month (deleted,
+	// or relabelled out of it) had spent when last counted; Spent includes
+	// it, so a deleted VM's spend still counts until the month ends.
+	// +optional
+	DepartedSpent float64 `json:"departedSpent,omitempty"`
 	// CostPerHour is what the VMs in scope cost per hour now.
 	// +optional
 	CostPerHour float64 `json:"costPerHour"`
@@ -81,6 +94,16 @@ type BudgetStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// BudgetVMSpend is what one VM in a budget's scope spent this month.
+type BudgetVMSpend struct {
+	// Name is the VM's name.
+	Name string `json:"name"`
+	// UID tells a VM from another made later under its name.
+	UID types.UID `json:"uid"`
+	// MonthToDate is what the VM had spent this month at the last reading.
+	MonthToDate float64 `json:"monthToDate"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -122,6 +122,11 @@ func (in BudgetStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BudgetVMSpend) OpenAPIModelName() string {
+	return "io.hypersdk.apis.hypersdk.v1alpha1.BudgetVMSpend"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in CarbonCappedHPA) OpenAPIModelName() string {
 	return "io.hypersdk.apis.hypersdk.v1alpha1.CarbonCappedHPA"
 }

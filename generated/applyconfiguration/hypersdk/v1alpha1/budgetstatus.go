@@ -32,8 +32,16 @@ type BudgetStatusApplyConfiguration struct {
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
 	// Month the figures are for, as 2006-01 (UTC).
 	Month *string `json:"month,omitempty"`
-	// Spent is the month to date of the VMs in scope, from costreports.
+	// Spent is the month to date of the VMs in scope, from costreports,
+	// and what VMs that left the scope this month had spent in it.
 	Spent *float64 `json:"spent,omitempty"`
+	// VirtualMachines are the VMs in scope at the last reading, with what
+	// each had spent this month.
+	VirtualMachines []BudgetVMSpendApplyConfiguration `json:"virtualMachines,omitempty"`
+	// DepartedSpent is what the VMs that left the scope this month (deleted,
+	// or relabelled out of it) had spent when last counted; Spent includes
+	// it, so a deleted VM's spend still counts until the month ends.
+	DepartedSpent *float64 `json:"departedSpent,omitempty"`
 	// CostPerHour is what the VMs in scope cost per hour now.
 	CostPerHour *float64 `json:"costPerHour,omitempty"`
 	// Projected is the month's spend at its end if the VMs keep costing
@@ -77,6 +85,27 @@ func (b *BudgetStatusApplyConfiguration) WithMonth(value string) *BudgetStatusAp
 // If called multiple times, the Spent field is set to the value of the last call.
 func (b *BudgetStatusApplyConfiguration) WithSpent(value float64) *BudgetStatusApplyConfiguration {
 	b.Spent = &value
+	return b
+}
+
+// WithVirtualMachines adds the given value to the VirtualMachines field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the VirtualMachines field.
+func (b *BudgetStatusApplyConfiguration) WithVirtualMachines(values ...*BudgetVMSpendApplyConfiguration) *BudgetStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithVirtualMachines")
+		}
+		b.VirtualMachines = append(b.VirtualMachines, *values[i])
+	}
+	return b
+}
+
+// WithDepartedSpent sets the DepartedSpent field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the DepartedSpent field is set to the value of the last call.
+func (b *BudgetStatusApplyConfiguration) WithDepartedSpent(value float64) *BudgetStatusApplyConfiguration {
+	b.DepartedSpent = &value
 	return b
 }
 

@@ -250,6 +250,18 @@ func newRecorder(ctx context.Context, restCfg *rest.Config, cfg operations.Execu
 	})
 }
 
+// metricsHandler serves /metrics; with a client CA, only to clients with a
+// certificate it signed: the recorder's series name every VM of every
+// namespace with its usage and cost, which hypersdk.io's RBAC guards.
+func metricsHandler(tlsOpts *tlsserve.Options, gatherer prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	if tlsOpts.ClientCAFile != "" {
+		return tlsserve.RequireClientCert(mux, "/metrics")
+	}
+	return mux
+}
+
 // serveMetrics serves /metrics on address (over TLS when configured) until
 // ctx ends.
 func serveMetrics(ctx context.Context, address string, tlsOpts *tlsserve.Options, gatherer prometheus.Gatherer) error {
@@ -262,9 +274,7 @@ func serveMetrics(ctx context.Context, address string, tlsOpts *tlsserve.Options
 			return err
 		}
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: metricsHandler(tlsOpts, gatherer), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()

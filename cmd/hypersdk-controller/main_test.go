@@ -1,0 +1,24 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hypersdk/hypersdk/pkg/tlsserve"
+)
+
+// TestMetricsNeedAClientCertificateWithAClientCA: --client-ca-file makes
+// /metrics answer only clients with a certificate; without it, anyone.
+func TestMetricsNeedAClientCertificateWithAClientCA(t *testing.T) {
+	for ca, want := range map[string]int{"": http.StatusOK, "/etc/hypersdk/client-ca.crt": http.StatusUnauthorized} {
+		h := metricsHandler(&tlsserve.Options{ClientCAFile: ca}, prometheus.NewRegistry())
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		if rec.Code != want {
+			t.Errorf("client CA %q, no certificate: %d, want %d", ca, rec.Code, want)
+		}
+	}
+}

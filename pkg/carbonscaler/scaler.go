@@ -40,6 +40,9 @@ import (
 const (
 	OriginalMaxAnnotation = "hypersdk.io/original-max-replicas"
 	CappedByAnnotation    = "hypersdk.io/carbon-capped-by"
+	// CappedMaxAnnotation is the maxReplicas the cap wrote: one that
+	// differs from it is a person's edit since, and their new maximum.
+	CappedMaxAnnotation = "hypersdk.io/carbon-capped-max-replicas"
 )
 
 // Conditions of a policy.
@@ -227,8 +230,13 @@ func activeBand(bands []v1alpha1.CarbonScalingBand, g float64) int {
 	return active
 }
 
-// original is an HPA's own maximum: the one it had before a cap.
+// original is an HPA's own maximum: the one it had before a cap, or the
+// one a person set while it was capped (kubectl edit of maxReplicas), which
+// the cap then applies to and which comes back when the cap is lifted.
 func original(hpa *autoscalingv2.HorizontalPodAutoscaler) int32 {
+	if wrote, err := strconv.ParseInt(hpa.Annotations[CappedMaxAnnotation], 10, 32); err == nil && int32(wrote) != hpa.Spec.MaxReplicas {
+		return hpa.Spec.MaxReplicas
+	}
 	if v, err := strconv.ParseInt(hpa.Annotations[OriginalMaxAnnotation], 10, 32); err == nil && v > 0 {
 		return int32(v)
 	}
@@ -262,7 +270,8 @@ func (s *Scaler) cap(ctx context.Context, hpa *autoscalingv2.HorizontalPodAutosc
 	if !allowed {
 		return fmt.Errorf("not capped: %s, who wrote the policy, may not patch it (%s)", r.Username, reason)
 	}
-	got, err := s.patch(ctx, hpa, map[string]any{OriginalMaxAnnotation: strconv.Itoa(int(orig)), CappedByAnnotation: p.Name}, want)
+	got, err := s.patch(ctx, hpa, map[string]any{OriginalMaxAnnotation: strconv.Itoa(int(orig)), CappedByAnnotation: p.Name,
+		CappedMaxAnnotation: strconv.Itoa(int(want))}, want)
 	if err != nil {
 		return err
 	}
@@ -278,7 +287,7 @@ func (s *Scaler) restore(ctx context.Context, hpa *autoscalingv2.HorizontalPodAu
 	if hpa.Annotations[CappedByAnnotation] == "" {
 		return nil
 	}
-	got, err := s.patch(ctx, hpa, map[string]any{OriginalMaxAnnotation: nil, CappedByAnnotation: nil}, original(hpa))
+	got, err := s.patch(ctx, hpa, map[string]any{OriginalMaxAnnotation: nil, CappedByAnnotation: nil, CappedMaxAnnotation: nil}, original(hpa))
 	if err != nil {
 		return err
 	}

@@ -294,4 +294,22 @@ func TestCarbonScalingPolicyAuthorRights(t *testing.T) {
 	if err != nil || theirs.Spec.MaxReplicas != 10 || theirs.Annotations[carbonscaler.CappedByAnnotation] != "" {
 		t.Errorf("the HPA the author may not patch: %v %+v %v, want maxReplicas 10 and no cap", err, theirs.Spec, theirs.Annotations)
 	}
+
+	// A person raising the capped maximum (kubectl edit) sets the HPA's
+	// own: the cap applies to it, and it is what the HPA gets back.
+	hpas := env.Kube.AutoscalingV2().HorizontalPodAutoscalers(ns)
+	if _, err := hpas.Patch(ctx, "web", types.MergePatchType, []byte(`{"spec":{"maxReplicas":20}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the edited maximum capped in its turn", func(ctx context.Context) (bool, error) {
+		hpa, err := hpas.Get(ctx, "web", metav1.GetOptions{})
+		return err == nil && hpa.Spec.MaxReplicas == 10 && hpa.Annotations[carbonscaler.OriginalMaxAnnotation] == "20", err
+	})
+	if _, err := hpas.Patch(ctx, "web", types.MergePatchType, []byte(`{"metadata":{"labels":{"carbon-author":null}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the edited maximum given back", func(ctx context.Context) (bool, error) {
+		hpa, err := hpas.Get(ctx, "web", metav1.GetOptions{})
+		return err == nil && hpa.Spec.MaxReplicas == 20 && hpa.Annotations[carbonscaler.CappedByAnnotation] == "", err
+	})
 }

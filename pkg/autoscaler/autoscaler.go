@@ -326,7 +326,11 @@ func (a *Autoscaler) decide(ctx context.Context, vma *v1alpha1.VirtualMachineAut
 		Current:    current,
 		Running:    vmi != nil && vmi.DeletionTimestamp == nil,
 		HotplugMax: hotplugMax(vm),
-		InWindow:   open,
+		// A resize beyond the hotplug bounds is refused (see the Resize
+		// precheck): they are the VM's ceiling too.
+		Max:      hotplugMax(vm),
+		CPUStep:  cpuStep(vm),
+		InWindow: open,
 	}
 	for _, c := range changes {
 		s.Changes = append(s.Changes, c.Time)

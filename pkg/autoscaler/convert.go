@@ -43,6 +43,15 @@ func hotplugMax(vm *kvv1.VirtualMachine) rightsizing.Resources {
 	return r
 }
 
+// cpuStep is the vCPUs one socket of vm has: what a CPU hotplug adds.
+func cpuStep(vm *kvv1.VirtualMachine) int32 {
+	if vm.Spec.Template == nil || vm.Spec.Template.Spec.Domain.CPU == nil {
+		return 1
+	}
+	c := vm.Spec.Template.Spec.Domain.CPU
+	return int32(max(c.Cores, 1) * max(c.Threads, 1))
+}
+
 // limitsOf is minAllowed and maxAllowed, never below what a Resize accepts.
 func limitsOf(spec v1alpha1.VirtualMachineAutoscalerSpec) rightsizing.Limits {
 	l := rightsizing.Limits{Min: rightsizing.Resources{CPUs: 1, MemoryBytes: minMemoryBytes}}

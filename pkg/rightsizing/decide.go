@@ -41,6 +41,13 @@ type State struct {
 	// maxSockets and maxGuest); zero fields mean that resource cannot be
 	// hotplugged.
 	HotplugMax Resources
+	// Max is the largest allocation a resize may give the VM at all (a
+	// resize beyond maxSockets or maxGuest is refused); zero fields, no
+	// limit.
+	Max Resources
+	// CPUStep is the vCPUs a hotplugged socket adds (cores × threads): a
+	// live CPU count is a multiple of it. 0 or 1: any count.
+	CPUStep int32
 	// InWindow is true inside one of the policy's maintenance windows.
 	InWindow bool
 	// Changes are the times of the VM's previous changes, any order.
@@ -71,6 +78,7 @@ func Decide(now time.Time, p Policy, s State, e Estimate) Decision {
 	if p.Memory && e.Target.MemoryBytes > 0 && (s.Current.MemoryBytes < e.Lower.MemoryBytes || s.Current.MemoryBytes > e.Upper.MemoryBytes) {
 		to.MemoryBytes = e.Target.MemoryBytes
 	}
+	to = withinHotplug(s, to)
 	if to == s.Current {
 		return Decision{Reason: "current size is within the recommended bounds"}
 	}
@@ -124,9 +132,27 @@ func Decide(now time.Time, p Policy, s State, e Estimate) Decision {
 	return d
 }
 
-// hotpluggable: every changed resource stays within the hotplug maximum.
+// withinHotplug fits a target to what the VM can have: no more than its
+// Max, and, where CPUs hotplug, whole sockets, rounded up, so the change
+// stays live rather than waiting for a restart that would also change the
+// CPU topology.
+func withinHotplug(s State, to Resources) Resources {
+	if step := max(s.CPUStep, 1); to.CPUs != s.Current.CPUs && s.HotplugMax.CPUs > 0 && to.CPUs%step != 0 {
+		to.CPUs += step - to.CPUs%step
+	}
+	if s.Max.CPUs > 0 {
+		to.CPUs = min(to.CPUs, s.Max.CPUs)
+	}
+	if s.Max.MemoryBytes > 0 {
+		to.MemoryBytes = min(to.MemoryBytes, s.Max.MemoryBytes)
+	}
+	return to
+}
+
+// hotpluggable: every changed resource stays within the hotplug maximum,
+// CPUs in whole sockets.
 func hotpluggable(s State, to Resources) bool {
-	if to.CPUs != s.Current.CPUs && (s.HotplugMax.CPUs == 0 || to.CPUs > s.HotplugMax.CPUs) {
+	if to.CPUs != s.Current.CPUs && (s.HotplugMax.CPUs == 0 || to.CPUs > s.HotplugMax.CPUs || to.CPUs%max(s.CPUStep, 1) != 0) {
 		return false
 	}
 	if to.MemoryBytes != s.Current.MemoryBytes && (s.HotplugMax.MemoryBytes == 0 || to.MemoryBytes > s.HotplugMax.MemoryBytes) {

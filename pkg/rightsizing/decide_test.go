@@ -129,3 +129,21 @@ func TestDecideLiveOrRestart(t *testing.T) {
 		t.Errorf("hotpluggable shrink outside the window: %+v, want a live change", d)
 	}
 }
+
+// TestDecideFitsTheVMsHotplugBounds: a VM with two cores a socket takes
+// CPUs live in pairs, so a target between them rounds up and stays live;
+// and no target goes past the VM's maximum, which a resize refuses.
+func TestDecideFitsTheVMsHotplugBounds(t *testing.T) {
+	s := running(Resources{CPUs: 8, MemoryBytes: 8 * gib})
+	s.CPUStep = 2
+	three := Estimate{Target: Resources{CPUs: 3, MemoryBytes: 8 * gib}, Lower: Resources{CPUs: 2, MemoryBytes: 8 * gib}, Upper: Resources{CPUs: 5, MemoryBytes: 8 * gib}}
+	if d := Decide(t0, both(ModeLive), s, three); !d.Change || d.Restart || d.To.CPUs != 4 {
+		t.Errorf("3 vCPU with 2 a socket: %+v, want a live change to 4", d)
+	}
+	s = running(size4x8)
+	s.Max = s.HotplugMax
+	grow := Estimate{Target: Resources{CPUs: 12, MemoryBytes: 20 * gib}, Lower: Resources{CPUs: 10, MemoryBytes: 18 * gib}, Upper: Resources{CPUs: 16, MemoryBytes: 24 * gib}}
+	if d := Decide(t0, both(ModeLiveOrRestart), s, grow); !d.Change || d.Restart || d.To.CPUs != 8 || d.To.MemoryBytes != 16*gib {
+		t.Errorf("beyond the VM's maximum of 8 vCPU, 16Gi: %+v, want a live change to it", d)
+	}
+}

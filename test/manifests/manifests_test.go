@@ -231,6 +231,13 @@ func TestReplicasSpreadOverNodes(t *testing.T) {
 			}
 		}
 	}
+	// The HA layout's etcd members go one a node or not at all: two on one
+	// node lose quorum with it.
+	for _, c := range render(t, "artifacts/deploy/overlays/ha").pods["hypersdk-etcd"].Spec.TopologySpreadConstraints {
+		if c.TopologyKey == corev1.LabelHostname && c.WhenUnsatisfiable != corev1.DoNotSchedule {
+			t.Errorf("ha: etcd members spread %s over nodes, want %s", c.WhenUnsatisfiable, corev1.DoNotSchedule)
+		}
+	}
 }
 
 // TestImagesMatchTheDockerfile: every HyperSDK image the manifests run has

@@ -95,6 +95,11 @@ func (r *CostREST) CostOf(ctx context.Context, vm *hypersdk.VirtualMachine, now 
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return nil, err
+	case s.Node != "" && !s.Priced:
+		// A price the node does not give is unknown, not zero: a zero here
+		// would go into cost reports, budgets and dashboards as free.
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("VM %s/%s runs on node %s, which has no price "+
+			"(see its capacity type and hypersdk.io/price-per-hour annotation): its cost is unknown", namespace, name, s.Node))
 	default:
 		out.SampledAt = metav1.NewTime(at)
 		out.Node, out.Zone, out.CostPerHour, out.CarbonIntensity = s.Node, s.Zone, s.CostPerHour, s.CarbonIntensity

@@ -4,9 +4,14 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/history"
 )
 
@@ -57,5 +62,22 @@ func TestSpentIntegratesWhateverTheRecorderInterval(t *testing.T) {
 		if wantGrams := tc.want / 1.2 * gramsPerHour; math.Abs(gotGrams-wantGrams) > 0.02*wantGrams {
 			t.Errorf("every %s over %s: emitted %.4f g, want %.4f", tc.every, tc.span, gotGrams, wantGrams)
 		}
+	}
+}
+
+// sampleOf answers one sample for every VM.
+type sampleOf history.VMSample
+
+func (s sampleOf) VMSample(context.Context, string, string) (history.VMSample, time.Time, error) {
+	return history.VMSample(s), time.Now(), nil
+}
+
+// TestCostOfAVMOnAnUnpricedNodeIsUnknown: a running VM whose node has no
+// price has no cost to tell (503), rather than a cost of zero.
+func TestCostOfAVMOnAnUnpricedNodeIsUnknown(t *testing.T) {
+	r := &CostREST{sampler: sampleOf{Namespace: "ns", Name: "vm", Node: "n1", CPUAllocatedCores: 2}}
+	vm := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "vm"}}
+	if _, err := r.CostOf(context.Background(), vm, time.Now()); !apierrors.IsServiceUnavailable(err) || !strings.Contains(err.Error(), "n1") {
+		t.Errorf("cost on an unpriced node: %v, want 503 naming the node", err)
 	}
 }

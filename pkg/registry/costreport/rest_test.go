@@ -33,8 +33,11 @@ func (l vmList) List(context.Context, *metainternalversion.ListOptions) (runtime
 type costs map[string]float64
 
 func (c costs) CostOf(_ context.Context, vm *hypersdk.VirtualMachine, now time.Time) (*hypersdk.VirtualMachineCost, error) {
-	if vm.Name == "broken" {
+	switch vm.Name {
+	case "broken":
 		return nil, errors.New("history unavailable")
+	case "unpriced":
+		return nil, apierrors.NewServiceUnavailable("node n1 has no price")
 	}
 	v := c[vm.Name]
 	return &hypersdk.VirtualMachineCost{ObjectMeta: metav1.ObjectMeta{Name: vm.Name}, SampledAt: metav1.NewTime(now), Node: "n1",
@@ -86,5 +89,12 @@ func TestReportErrors(t *testing.T) {
 	// A VM whose cost cannot be read fails the report, not its total.
 	if _, err := r.Connect(ctx, Name, &hypersdk.CostReportOptions{}, nil); err == nil || !strings.Contains(err.Error(), "broken") {
 		t.Errorf("unreadable VM: %v, want an error naming it", err)
+	}
+	// An unknown cost keeps its status, which the API server answers only
+	// unwrapped: 503, not 500.
+	r = NewREST(vmList{"a", "unpriced"}, costs{"a": 1}, nil)
+	_, err = r.Connect(ctx, Name, &hypersdk.CostReportOptions{}, nil)
+	if _, isStatus := err.(*apierrors.StatusError); !isStatus || !apierrors.IsServiceUnavailable(err) || !strings.Contains(err.Error(), "ns/unpriced") {
+		t.Errorf("a VM of unknown cost: %#v, want a bare 503 Status naming it", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/apistatus"
 )
 
 // USB host passthrough in KubeVirt: the KubeVirt CR's
@@ -76,7 +77,7 @@ func resolveUSB(ctx context.Context, client Clientset, view *hypersdk.VirtualMac
 	}
 	list, err := client.KubevirtV1().KubeVirts(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("reading KubeVirt's permitted USB host devices: %w", err)
+		return nil, apistatus.Wrapf(err, "reading KubeVirt's permitted USB host devices")
 	}
 	resources := make([]string, len(devices))
 	var errs field.ErrorList

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/apistatus"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
@@ -158,11 +159,14 @@ func (p *Prechecker) checkUSBHotplug(ctx context.Context, op *hypersdk.VMOperati
 	}
 	kvs, err := p.KubeVirt.KubevirtV1().KubeVirts(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return fmt.Errorf("reading KubeVirt's permitted USB host devices: %w", err)
+		return apistatus.Wrapf(err, "reading KubeVirt's permitted USB host devices")
 	}
 	node, err := p.Kube.CoreV1().Nodes().Get(ctx, vmi.Status.NodeName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("node %s, where the VM's instance runs, is gone", vmi.Status.NodeName))
+	}
 	if err != nil {
-		return fmt.Errorf("reading node %s: %w", vmi.Status.NodeName, err)
+		return apistatus.Wrapf(err, "reading node %s", vmi.Status.NodeName)
 	}
 	if _, ok := kubevirt.USBResource(kvs.Items, want.Vendor, want.Product); !ok {
 		errs = append(errs, field.NotFound(path, kubevirt.USBID(want)+" (no permittedHostDevices.usb selector of the KubeVirt CR matches it)"))

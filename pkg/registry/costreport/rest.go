@@ -5,7 +5,6 @@ package costreport
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/apistatus"
 	historyrest "github.com/hypersdk/hypersdk/pkg/registry/history"
 )
 
@@ -109,7 +109,7 @@ func (r *REST) report(ctx context.Context, namespace string) (*hypersdk.CostRepo
 	for i := range vms {
 		c, err := r.coster.CostOf(ctx, &vms[i], now)
 		if err != nil {
-			return nil, withVM(err, namespace, vms[i].Name)
+			return nil, apistatus.Wrapf(err, "cost of VM %s/%s", namespace, vms[i].Name)
 		}
 		a := hypersdk.CostAmounts{CostPerHour: c.CostPerHour, Today: c.Today, MonthToDate: c.MonthToDate,
 			CarbonGramsPerHour: c.CarbonGramsPerHour, CarbonGramsToday: c.CarbonGramsToday, CarbonGramsMonthToDate: c.CarbonGramsMonthToDate}
@@ -117,19 +117,6 @@ func (r *REST) report(ctx context.Context, namespace string) (*hypersdk.CostRepo
 		out.Total = add(out.Total, a)
 	}
 	return out, nil
-}
-
-// withVM names the VM in err, keeping the Status err carries (a 503 for
-// an unknown price or an unreadable store): the API server answers only an
-// unwrapped Status as itself, and anything else as a 500.
-func withVM(err error, namespace, name string) error {
-	var status apierrors.APIStatus
-	if !errors.As(err, &status) {
-		return fmt.Errorf("cost of VM %s/%s: %w", namespace, name, err)
-	}
-	s := status.Status()
-	s.Message = fmt.Sprintf("cost of VM %s/%s: %s", namespace, name, s.Message)
-	return &apierrors.StatusError{ErrStatus: s}
 }
 
 func add(a, b hypersdk.CostAmounts) hypersdk.CostAmounts {

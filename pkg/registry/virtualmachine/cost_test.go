@@ -2,6 +2,7 @@ package virtualmachine
 
 import (
 	"context"
+	"errors"
 	"math"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,11 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/history"
@@ -79,5 +85,25 @@ func TestCostOfAVMOnAnUnpricedNodeIsUnknown(t *testing.T) {
 	vm := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "vm"}}
 	if _, err := r.CostOf(context.Background(), vm, time.Now()); !apierrors.IsServiceUnavailable(err) || !strings.Contains(err.Error(), "n1") {
 		t.Errorf("cost on an unpriced node: %v, want 503 naming the node", err)
+	}
+}
+
+// TestSavingsOnANodeThatIsGone: a VM whose last sample names a node since
+// deleted has savings that cannot be priced now (503), not a 404 that says
+// the VM is gone, nor a 500; and a node the server may not read keeps its
+// 403.
+func TestSavingsOnANodeThatIsGone(t *testing.T) {
+	rec := hypersdk.VirtualMachineRecommendationStatus{Target: &hypersdk.AutoscalerResources{CPUs: ptr.To[int32](2)}}
+	p := &Pricer{Sampler: sampleOf{Namespace: "ns", Name: "vm", Node: "gone", CPUAllocatedCores: 4, Priced: true}, Kube: kubefake.NewClientset()}
+	if _, err := p.savings(context.Background(), "ns", "vm", rec); !apierrors.IsServiceUnavailable(err) || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("node gone: %v, want 503 naming it", err)
+	}
+	kube := kubefake.NewClientset()
+	kube.PrependReactor("get", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, "gone", errors.New("no"))
+	})
+	p.Kube = kube
+	if _, err := p.savings(context.Background(), "ns", "vm", rec); !apierrors.IsForbidden(err) {
+		t.Errorf("node unreadable: %v, want its 403 kept", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/apistatus"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/placementrecord"
 )
@@ -51,7 +52,7 @@ func (r *PlacementREST) Get(ctx context.Context, name string, _ *metav1.GetOptio
 	sel := labels.SelectorFromSet(labels.Set{kubevirt.LauncherLabel: kubevirt.LauncherLabelValue, kubevirt.VMNameLabel: name})
 	pods, err := r.kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
-		return nil, fmt.Errorf("listing pods of VM %s/%s: %w", namespace, name, err)
+		return nil, apistatus.Wrapf(err, "listing pods of VM %s/%s", namespace, name)
 	}
 	out := &hypersdk.VirtualMachinePlacement{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
 	var newest *corev1.Pod

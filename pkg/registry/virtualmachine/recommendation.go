@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/apistatus"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 )
 
@@ -55,7 +56,7 @@ func (r *RecommendationREST) Get(ctx context.Context, name string, _ *metav1.Get
 	}
 	obj, err := r.autoscalers.List(ctx, &metainternalversion.ListOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("listing virtualmachineautoscalers in %s: %w", namespace, err)
+		return nil, apistatus.Wrapf(err, "listing virtualmachineautoscalers in %s", namespace)
 	}
 	list := obj.(*hypersdk.VirtualMachineAutoscalerList)
 	// The VM's own autoscaler first, then by name: the same answer every time.
@@ -111,12 +112,17 @@ func (p *Pricer) savings(ctx context.Context, namespace, name string, rec hypers
 		return nil, err
 	}
 	node, err := p.Kube.CoreV1().Nodes().Get(ctx, s.Node, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		// The VM's sample is older than its node: not this VM's 404.
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("node %s, where VM %s/%s ran at its last sample, is gone", s.Node, namespace, name))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("reading node %s to price VM %s/%s: %w", s.Node, namespace, name, err)
+		return nil, apistatus.Wrapf(err, "reading node %s to price VM %s/%s", s.Node, namespace, name)
 	}
 	prices, err := p.Prices.NodePrices(node)
 	if err != nil {
-		return nil, fmt.Errorf("prices of node %s: %w", s.Node, err)
+		// As virtualmachines/cost answers it: unknown, not a server fault.
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("node %s has no price: %v", s.Node, err))
 	}
 	perHour := func(size hypersdk.AutoscalerResources) float64 {
 		cpus, mem := s.CPUAllocatedCores, s.MemoryAllocatedBytes

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,5 +21,15 @@ func TestMetricsNeedAClientCertificateWithAClientCA(t *testing.T) {
 		if rec.Code != want {
 			t.Errorf("client CA %q, no certificate: %d, want %d", ca, rec.Code, want)
 		}
+	}
+}
+
+// TestIdleAloneNeedsARecordInterval: the idle finder reads history at the
+// recorder's step, so run alone it still needs a positive one.
+func TestIdleAloneNeedsARecordInterval(t *testing.T) {
+	o := newOptions()
+	o.Controllers, o.RecordInterval = []string{idleController}, 0
+	if err := o.validate(); err == nil || !strings.Contains(err.Error(), "--record-interval") {
+		t.Errorf("idle alone, --record-interval=0: %v, want it refused", err)
 	}
 }

@@ -205,7 +205,8 @@ func (o *options) validate() error {
 			errs = append(errs, fmt.Errorf("--autoscaler-strategy: unknown strategy %q (known: vm, vpa)", o.Autoscaler.Strategy))
 		}
 	}
-	if slices.Contains(on, recorderController) || slices.Contains(on, autoscalerController) {
+	// The autoscaler and the idle finder read history at the recorder's step.
+	if slices.Contains(on, recorderController) || slices.Contains(on, autoscalerController) || slices.Contains(on, idleController) {
 		if o.RecordInterval <= 0 {
 			errs = append(errs, fmt.Errorf("--record-interval must be positive, got %v", o.RecordInterval))
 		}

@@ -216,7 +216,7 @@ func bridge(ctx context.Context, e *env, viewer net.Conn, dial func(context.Cont
 	defer viewer.Close()
 	display, err := dial(ctx)
 	if err != nil {
-		fmt.Fprintln(e.streams.ErrOut, "error: "+oneLine(err))
+		fmt.Fprintln(e.streams.ErrOut, errorLine(err))
 		return
 	}
 	defer display.Close()

@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -361,7 +363,8 @@ func (n nameSet) notFound(items []runtime.Object, resource string) []error {
 	sort.Strings(absent)
 	errs := make([]error, len(absent))
 	for i, name := range absent {
-		errs[i] = fmt.Errorf("%s %q not found", resource, name)
+		// As the server says it, so it prints as kubectl prints a 404.
+		errs[i] = apierrors.NewNotFound(schema.ParseGroupResource(resource), name)
 	}
 	return errs
 }
@@ -373,7 +376,7 @@ func lastError(errOut io.Writer, errs []error) error {
 		return nil
 	}
 	for _, err := range errs[:len(errs)-1] {
-		fmt.Fprintln(errOut, "error: "+oneLine(err))
+		fmt.Fprintln(errOut, errorLine(err))
 	}
 	return errs[len(errs)-1]
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -32,10 +33,27 @@ func Run(streams genericiooptions.IOStreams, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := cmd.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(streams.ErrOut, "error: "+oneLine(err))
+		fmt.Fprintln(streams.ErrOut, errorLine(err))
 		return 1
 	}
 	return 0
+}
+
+// errorLine is an error as kubectl prints it: "Error from server
+// (NotFound): ..." for what the server answered, with its Status message,
+// "error: ..." for the rest.
+func errorLine(err error) string {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return "error: " + oneLine(err)
+	}
+	switch reason := status.Status().Reason; {
+	case reason == metav1.StatusReasonUnauthorized:
+		return "error: You must be logged in to the server (" + oneLine(err) + ")"
+	case reason != "":
+		return "Error from server (" + string(reason) + "): " + oneLine(err)
+	}
+	return "Error from server: " + oneLine(err)
 }
 
 // oneLine is an error as one line: an API error's Status message, which
@@ -56,7 +74,7 @@ func (e *env) deleteEach(names []string, kind string, del func(name string) erro
 	failed := 0
 	for _, name := range names {
 		if err := del(name); err != nil {
-			fmt.Fprintln(e.streams.ErrOut, "error: "+oneLine(err))
+			fmt.Fprintln(e.streams.ErrOut, errorLine(err))
 			failed++
 			continue
 		}

@@ -430,24 +430,27 @@ func TestKubectlHyperBadInput(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ns := env.Namespace(t, "hyper-bad")
 	createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
+	// As kubectl says them: what the server refused with its reason,
+	// the rest as an error.
+	const notFound, forbidden, local = "Error from server (NotFound): ", "Error from server (Forbidden): ", "error: "
 	for _, tc := range []struct {
-		name string
-		args []string
-		says string
+		name       string
+		args       []string
+		from, says string
 	}{
-		{"unknown VM", []string{"vm", "get", "nope", "-n", ns}, `"nope" not found`},
-		{"unknown VM for an operation", []string{"vm", "restart", "nope", "-n", ns}, `"nope" not found`},
-		{"bad quantity", []string{"vm", "list", "-n", ns, "--min-memory", "4Gx"}, "--min-memory"},
-		{"bad resize quantity", []string{"vm", "resize", "vm", "-n", ns, "--memory", "lots"}, "--memory"},
-		{"unknown output format", []string{"vm", "list", "-n", ns, "-o", "xml"}, `unknown output format "xml"`},
-		{"clone without target", []string{"vm", "clone", "vm", "-n", ns}, "--target is required"},
-		{"no permission", []string{"vm", "list", "-n", ns, "--as", "system:serviceaccount:" + ns + ":nobody"}, "forbidden"},
-		{"no permission to operate", []string{"vm", "stop", "vm", "-n", ns, "--as", "system:serviceaccount:" + ns + ":nobody"}, "cannot create"},
+		{"unknown VM", []string{"vm", "get", "nope", "-n", ns}, notFound, `"nope" not found`},
+		{"unknown VM for an operation", []string{"vm", "restart", "nope", "-n", ns}, notFound, `"nope" not found`},
+		{"bad quantity", []string{"vm", "list", "-n", ns, "--min-memory", "4Gx"}, local, "--min-memory"},
+		{"bad resize quantity", []string{"vm", "resize", "vm", "-n", ns, "--memory", "lots"}, local, "--memory"},
+		{"unknown output format", []string{"vm", "list", "-n", ns, "-o", "xml"}, local, `unknown output format "xml"`},
+		{"clone without target", []string{"vm", "clone", "vm", "-n", ns}, local, "--target is required"},
+		{"no permission", []string{"vm", "list", "-n", ns, "--as", "system:serviceaccount:" + ns + ":nobody"}, forbidden, "forbidden"},
+		{"no permission to operate", []string{"vm", "stop", "vm", "-n", ns, "--as", "system:serviceaccount:" + ns + ":nobody"}, forbidden, "cannot create"},
 	} {
 		out, errOut, code := hyper(t, tc.args...)
 		lines := strings.Split(strings.TrimRight(errOut, "\n"), "\n")
-		if code == 0 || len(lines) != 1 || !strings.HasPrefix(lines[0], "error: ") || !strings.Contains(lines[0], tc.says) {
-			t.Errorf("%s: exit %d, stderr %q, stdout %q; want one line saying %q", tc.name, code, errOut, out, tc.says)
+		if code == 0 || len(lines) != 1 || !strings.HasPrefix(lines[0], tc.from) || !strings.Contains(lines[0], tc.says) {
+			t.Errorf("%s: exit %d, stderr %q, stdout %q; want one line %q... saying %q", tc.name, code, errOut, out, tc.from, tc.says)
 		}
 	}
 }
@@ -465,7 +468,7 @@ func TestKubectlHyperGetSomeNotFound(t *testing.T) {
 	})
 	out, errOut, code := hyper(t, "vm", "get", "vm", "nope", "gone", "-n", ns, "-o", "name")
 	if lines := strings.Split(strings.TrimSpace(errOut), "\n"); code == 0 || out != "virtualmachine.hypersdk.io/vm\n" || len(lines) != 2 ||
-		!strings.Contains(lines[0], `"gone" not found`) || !strings.Contains(lines[1], `"nope" not found`) {
+		!strings.HasPrefix(lines[0], "Error from server (NotFound): ") || !strings.Contains(lines[0], `"gone" not found`) || !strings.Contains(lines[1], `"nope" not found`) {
 		t.Errorf("vm get vm nope gone: exit %d, stdout %q, stderr %q; want vm, then a line for each missing name", code, out, errOut)
 	}
 	empty := env.Namespace(t, "hyper-none")

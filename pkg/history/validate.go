@@ -47,12 +47,13 @@ func AsStatus(err error) error {
 }
 
 // Validate checks q as an API server should before querying a store with
-// that retention, at time now: a range that ends after it starts, does
-// not reach before now-retention and ends no later than a step (or, for
-// clocks that disagree, a minute) after now, a step of whole seconds (the
-// times a point carries), at most maxPoints evaluation times (MaxPoints
-// when maxPoints <= 0), and known fields. A query with an empty Name is a cluster query and its fields
-// are cluster fields; otherwise it is a VM query. Errors are *QueryError.
+// that retention, at time now: a range that ends after it starts, does not
+// reach before now-retention and ends no later than a step (or, for clocks
+// that disagree, a minute) after now, a step of whole seconds (the times a
+// point carries), at most maxPoints evaluation times (MaxPoints when
+// maxPoints <= 0), and known fields. A query with an empty Name is a
+// cluster query and its fields are cluster fields; otherwise it is a VM
+// query. Errors are *QueryError.
 func Validate(q Query, retention time.Duration, now time.Time, maxPoints int) error {
 	kind := vmKind
 	if q.Name == "" {

@@ -29,11 +29,10 @@ const (
 
 // cleanUp deletes, once an operation has ended, its temporary objects and,
 // unless it succeeded, the VM a clone or a restore into a new VM had begun
-// to make, and starts again a
-// VM a restore or a cold migration stopped (without the cold migration's
-// pin), so a failed or cancelled operation leaves nothing half done. A
-// delete that fails is reported in the CleanedUp condition and retried
-// with backoff.
+// to make, and starts again a VM a restore or a cold migration stopped
+// (without the cold migration's pin), so a failed or cancelled operation
+// leaves nothing half done. A delete that fails is reported in the
+// CleanedUp condition and retried with backoff.
 func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error {
 	if meta.IsStatusConditionTrue(op.Status.Conditions, conditionCleanedUp) {
 		return nil

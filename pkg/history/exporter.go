@@ -70,6 +70,9 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	for i, f := range vmFieldTable {
 		for j := range b.VMs {
 			v := &b.VMs[j]
+			if !f.has(v) {
+				continue // as SQLite keeps no value: a gap, not a 0
+			}
 			ch <- gauge(e.vmDescs[i], b, f.value(v), v.Namespace, v.Name, v.Node, v.Zone, v.Phase)
 		}
 	}

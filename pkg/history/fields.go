@@ -26,21 +26,28 @@ type field[S any] struct {
 	metric string
 	help   string
 	value  func(*S) float64
+	// known, when set, says whether a sample has the field at all: one it
+	// lacks is stored as NULL and not exported, so a missing reading is a
+	// gap in the series, never a 0.
+	known func(*S) bool
 }
+
+// has reports whether s has the field.
+func (f *field[S]) has(s *S) bool { return f.known == nil || f.known(s) }
 
 var vmFieldTable = []field[VMSample]{
 	{FieldCPUUsage, "cpu_usage", "hypersdk_vm_cpu_usage_cores", "CPU cores the VM used.",
-		func(s *VMSample) float64 { return s.CPUUsageCores }},
+		func(s *VMSample) float64 { return s.CPUUsageCores }, (*VMSample).usageKnown},
 	{FieldCPUAllocated, "cpu_allocated", "hypersdk_vm_cpu_allocated_cores", "CPU cores allocated to the VM.",
-		func(s *VMSample) float64 { return s.CPUAllocatedCores }},
+		func(s *VMSample) float64 { return s.CPUAllocatedCores }, nil},
 	{FieldMemoryUsage, "memory_usage", "hypersdk_vm_memory_usage_bytes", "Memory the VM used, bytes.",
-		func(s *VMSample) float64 { return s.MemoryUsageBytes }},
+		func(s *VMSample) float64 { return s.MemoryUsageBytes }, (*VMSample).usageKnown},
 	{FieldMemoryAllocated, "memory_allocated", "hypersdk_vm_memory_allocated_bytes", "Memory allocated to the VM, bytes.",
-		func(s *VMSample) float64 { return s.MemoryAllocatedBytes }},
+		func(s *VMSample) float64 { return s.MemoryAllocatedBytes }, nil},
 	{FieldCarbonIntensity, "carbon_intensity", "hypersdk_vm_carbon_intensity_grams_per_kwh", "Carbon intensity of the VM's zone, g CO2eq/kWh; 0 if unknown.",
-		func(s *VMSample) float64 { return s.CarbonIntensity }},
-	{FieldCostPerHour, "cost_per_hour", "hypersdk_vm_cost_per_hour", "Cost of the VM per hour; 0 if unknown.",
-		func(s *VMSample) float64 { return s.CostPerHour }},
+		func(s *VMSample) float64 { return s.CarbonIntensity }, nil},
+	{FieldCostPerHour, "cost_per_hour", "hypersdk_vm_cost_per_hour", "Cost of the VM per hour; absent while its node has no price.",
+		func(s *VMSample) float64 { return s.CostPerHour }, (*VMSample).priceKnown},
 }
 
 // The VM counts by phase are metrics of their own rather than one metric with
@@ -48,27 +55,27 @@ var vmFieldTable = []field[VMSample]{
 // counts a VM twice and each field maps to exactly one metric.
 var clusterFieldTable = []field[ClusterSample]{
 	{FieldVMs, "vms", "hypersdk_cluster_vms", "VMs in the cluster.",
-		func(s *ClusterSample) float64 { return s.VMs }},
+		func(s *ClusterSample) float64 { return s.VMs }, nil},
 	{FieldVMsRunning, "vms_running", "hypersdk_cluster_vms_running", "Running VMs.",
-		func(s *ClusterSample) float64 { return s.VMsRunning }},
+		func(s *ClusterSample) float64 { return s.VMsRunning }, nil},
 	{FieldVMsStopped, "vms_stopped", "hypersdk_cluster_vms_stopped", "Stopped VMs.",
-		func(s *ClusterSample) float64 { return s.VMsStopped }},
+		func(s *ClusterSample) float64 { return s.VMsStopped }, nil},
 	{FieldVMsOther, "vms_other", "hypersdk_cluster_vms_other", "VMs neither running nor stopped.",
-		func(s *ClusterSample) float64 { return s.VMsOther }},
+		func(s *ClusterSample) float64 { return s.VMsOther }, nil},
 	{FieldCPUUsage, "cpu_usage", "hypersdk_cluster_cpu_usage_cores", "CPU cores used by all VMs.",
-		func(s *ClusterSample) float64 { return s.CPUUsageCores }},
+		func(s *ClusterSample) float64 { return s.CPUUsageCores }, nil},
 	{FieldCPUAllocated, "cpu_allocated", "hypersdk_cluster_cpu_allocated_cores", "CPU cores allocated to all VMs.",
-		func(s *ClusterSample) float64 { return s.CPUAllocatedCores }},
+		func(s *ClusterSample) float64 { return s.CPUAllocatedCores }, nil},
 	{FieldMemoryUsage, "memory_usage", "hypersdk_cluster_memory_usage_bytes", "Memory used by all VMs, bytes.",
-		func(s *ClusterSample) float64 { return s.MemoryUsageBytes }},
+		func(s *ClusterSample) float64 { return s.MemoryUsageBytes }, nil},
 	{FieldMemoryAllocated, "memory_allocated", "hypersdk_cluster_memory_allocated_bytes", "Memory allocated to all VMs, bytes.",
-		func(s *ClusterSample) float64 { return s.MemoryAllocatedBytes }},
+		func(s *ClusterSample) float64 { return s.MemoryAllocatedBytes }, nil},
 	{FieldCarbonIntensity, "carbon_intensity", "hypersdk_cluster_carbon_intensity_grams_per_kwh", "Average carbon intensity of the VMs' zones, g CO2eq/kWh.",
-		func(s *ClusterSample) float64 { return s.CarbonIntensityAvg }},
+		func(s *ClusterSample) float64 { return s.CarbonIntensityAvg }, nil},
 	{FieldCostPerHour, "cost_per_hour", "hypersdk_cluster_cost_per_hour", "Cost of all VMs per hour.",
-		func(s *ClusterSample) float64 { return s.CostPerHour }},
+		func(s *ClusterSample) float64 { return s.CostPerHour }, nil},
 	{FieldCarbonEmissions, "carbon_emissions", "hypersdk_cluster_carbon_emissions_grams_per_hour", "Emission rate of all VMs, g CO2eq/h.",
-		func(s *ClusterSample) float64 { return s.CarbonGramsPerHour }},
+		func(s *ClusterSample) float64 { return s.CarbonGramsPerHour }, nil},
 }
 
 // VMFields are the VM series, in the order queries return them by default.

@@ -39,10 +39,17 @@ type VMSample struct {
 	// UsageRead and Priced say a running VM's usage came from a
 	// metrics.k8s.io reading (a launcher pod that has only just started
 	// has none yet) and its cost from a price of its node: without them
-	// those fields are 0 for want of the signal, not a measured 0. They
-	// are the recorder's at sampling time and are not stored.
+	// those fields are 0 for want of the signal, not a measured 0, and the
+	// stores keep no value for them (a gap in the series). A VM on no node
+	// uses and costs nothing, and that is known.
 	UsageRead, Priced bool
 }
+
+// usageKnown: the VM's usage is a reading, or it runs nowhere.
+func (s *VMSample) usageKnown() bool { return s.Node == "" || s.UsageRead }
+
+// priceKnown: the VM's cost is from its node's price, or it runs nowhere.
+func (s *VMSample) priceKnown() bool { return s.Node == "" || s.Priced }
 
 // ClusterSample is the whole cluster at one recorder tick.
 type ClusterSample struct {

@@ -227,8 +227,11 @@ func TestExporter(t *testing.T) {
 	at := t0.Add(90 * time.Second)
 	vms := []VMSample{
 		{Namespace: "a", Name: "one", Node: "n1", Zone: "z1", Phase: "Running", CPUUsageCores: 1.5, CPUAllocatedCores: 2,
-			MemoryUsageBytes: 100, MemoryAllocatedBytes: 200, CarbonIntensity: 300, CostPerHour: 0.25},
-		{Namespace: "b", Name: "two", Node: "n2", Zone: "z2", Phase: "Stopped"},
+			MemoryUsageBytes: 100, MemoryAllocatedBytes: 200, CarbonIntensity: 300, CostPerHour: 0.25, UsageRead: true, Priced: true},
+		{Namespace: "b", Name: "two", Zone: "z2", Phase: "Stopped"},
+		// Running, with neither a usage reading nor a price yet: no usage
+		// or cost gauge (a gap, as in SQLite), the others as usual.
+		{Namespace: "c", Name: "three", Node: "n3", Zone: "z1", Phase: "Running", CPUAllocatedCores: 1},
 	}
 	if err := s.Append(context.Background(), Batch{Time: at, VMs: vms, Cluster: ClusterSample{VMs: 2, VMsRunning: 1, VMsStopped: 1, CostPerHour: 0.25}}); err != nil {
 		t.Fatal(err)
@@ -264,6 +267,11 @@ func TestExporter(t *testing.T) {
 	cpu := byName["hypersdk_vm_cpu_usage_cores"].GetMetric()
 	if len(cpu) != 2 {
 		t.Fatalf("%d VM cpu series, want 2", len(cpu))
+	}
+	for metric, want := range map[string]int{"hypersdk_vm_memory_usage_bytes": 2, "hypersdk_vm_cost_per_hour": 2, "hypersdk_vm_cpu_allocated_cores": 3} {
+		if n := len(byName[metric].GetMetric()); n != want {
+			t.Errorf("%s: %d series, want %d", metric, n, want)
+		}
 	}
 	labels := map[string]string{}
 	for _, l := range cpu[0].GetLabel() {

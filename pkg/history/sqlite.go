@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -193,9 +194,9 @@ func (s *SQLiteStore) Append(ctx context.Context, b Batch) error {
 	return nil
 }
 
-const insertVMSample = `INSERT OR IGNORE INTO vm_samples (vm, ts, n, node, zone, phase,
-	cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour)
-	VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// insertVMSample takes the fields in vmFieldTable's order.
+var insertVMSample = fmt.Sprintf(`INSERT OR IGNORE INTO vm_samples (vm, ts, n, node, zone, phase, %s)
+	VALUES (?, ?, 1, ?, ?, ?%s)`, columns(vmFieldTable), strings.Repeat(", ?", len(vmFieldTable)))
 
 const insertClusterSample = `INSERT OR IGNORE INTO cluster_samples (ts, n,
 	vms, vms_running, vms_stopped, vms_other,
@@ -226,9 +227,11 @@ func (s *SQLiteStore) insert(ctx context.Context, ts int64, b Batch) (map[vmKey]
 		if !ok {
 			id = newIDs[k]
 		}
-		if _, err := stmt.ExecContext(ctx, id, ts, v.Node, v.Zone, v.Phase,
-			v.CPUUsageCores, v.CPUAllocatedCores, v.MemoryUsageBytes, v.MemoryAllocatedBytes,
-			v.CarbonIntensity, v.CostPerHour); err != nil {
+		args := []any{id, ts, v.Node, v.Zone, v.Phase}
+		for _, f := range vmFieldTable {
+			args = append(args, sql.NullFloat64{Float64: f.value(v), Valid: f.has(v)})
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return nil, fmt.Errorf("inserting sample of VM %s/%s: %w", v.Namespace, v.Name, err)
 		}
 	}

@@ -66,6 +66,29 @@ var migrations = []string{
 	// The cluster's emission rate. Rows written before it have none (NULL),
 	// not zero: their points are left out rather than drawn as no emissions.
 	`ALTER TABLE cluster_samples ADD COLUMN carbon_emissions REAL;`,
+	// A running VM's usage without a reading, and its cost on a node
+	// without a price, are NULL rather than 0, so a missing signal is a gap
+	// and averages (weightedAverages) leave it out. SQLite cannot drop a NOT
+	// NULL in place: the table is rebuilt, rows as they were.
+	`CREATE TABLE vm_samples_nullable (
+		vm INTEGER NOT NULL,
+		ts INTEGER NOT NULL,
+		n INTEGER NOT NULL,
+		node TEXT NOT NULL,
+		zone TEXT NOT NULL,
+		phase TEXT NOT NULL,
+		cpu_usage REAL,
+		cpu_allocated REAL NOT NULL,
+		memory_usage REAL,
+		memory_allocated REAL NOT NULL,
+		carbon_intensity REAL NOT NULL,
+		cost_per_hour REAL,
+		PRIMARY KEY (vm, ts)
+	) WITHOUT ROWID;
+	INSERT INTO vm_samples_nullable (vm, ts, n, node, zone, phase, cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour)
+		SELECT vm, ts, n, node, zone, phase, cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour FROM vm_samples;
+	DROP TABLE vm_samples;
+	ALTER TABLE vm_samples_nullable RENAME TO vm_samples;`,
 }
 
 // migrate brings the schema up to date. The version is read again inside

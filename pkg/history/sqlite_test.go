@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func tick(at time.Duration, v float64, vms ...string) Batch {
 	b := Batch{Time: t0.Add(at), Cluster: ClusterSample{VMs: v, CPUUsageCores: v}}
 	for _, name := range vms {
 		b.VMs = append(b.VMs, VMSample{Namespace: "ns", Name: name, Node: "node-a", Zone: "zone-1", Phase: "Running",
-			CPUUsageCores: v, MemoryUsageBytes: 10 * v})
+			CPUUsageCores: v, MemoryUsageBytes: 10 * v, UsageRead: true, Priced: true})
 	}
 	return b
 }
@@ -355,4 +356,66 @@ func TestSQLiteSeriesAddedLaterLeaveOlderRowsOut(t *testing.T) {
 		FieldVMs:             {{time.Minute, 1}, {3 * time.Minute, 1}},
 		FieldCarbonEmissions: {{3 * time.Minute, 30}},
 	})
+}
+
+// TestSQLiteMissingReadingsAreGaps: a running VM's usage without a reading
+// and its cost on an unpriced node are kept as no value, not 0: the series
+// have a gap there, and an average (a step, or the hourly downsampling)
+// counts the readings only. A file of the schema before (version 2) keeps
+// its rows through the migration.
+func TestSQLiteMissingReadingsAreGaps(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, migrations[0]+migrations[1]+"PRAGMA user_version = 2;"+
+		`INSERT INTO vms (id, namespace, name) VALUES (1, 'ns', 'vm');
+		INSERT INTO vm_samples VALUES (1, `+fmt.Sprint(t0.Add(time.Minute).UnixMilli())+`, 1, 'node-a', 'zone-1', 'Running', 2, 4, 20, 40, 100, 1);`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	clk := clocktesting.NewFakePassiveClock(t0.Add(2 * time.Minute))
+	s := openTest(t, path, SQLiteOptions{Retention: 10 * time.Hour, RawRetention: time.Hour, DownsampleInterval: time.Hour, Clock: clk})
+	// Minutes 2..60: a reading every odd minute (usage 4, priced at 2), none
+	// on the even ones.
+	for m := 2; m <= 60; m++ {
+		b := tick(time.Duration(m)*time.Minute, 4, "vm")
+		v := &b.VMs[0]
+		v.CostPerHour, v.UsageRead, v.Priced = 2, m%2 == 1, m%2 == 1
+		if !v.UsageRead {
+			v.CPUUsageCores, v.MemoryUsageBytes, v.CostPerHour = 0, 0, 0
+		}
+		clk.SetTime(t0.Add(time.Duration(m) * time.Minute))
+		mustAppend(t, s, b)
+	}
+	got, err := s.QueryVM(ctx, vmQuery("vm", time.Minute, 4*time.Minute, time.Minute, FieldCPUUsage, FieldCostPerHour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectSeries(t, got, map[string][]pt{
+		FieldCPUUsage:    {{time.Minute, 2}, {3 * time.Minute, 4}},
+		FieldCostPerHour: {{time.Minute, 1}, {3 * time.Minute, 2}},
+	})
+	// The hour, raw and then downsampled: the average of the readings.
+	for _, when := range []string{"raw", "downsampled"} {
+		if when == "downsampled" {
+			clk.SetTime(t0.Add(3 * time.Hour))
+			if err := s.Compact(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err = s.QueryVM(ctx, vmQuery("vm", time.Hour, time.Hour, time.Hour, FieldCPUUsage, FieldCostPerHour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Minute 1 (the migrated row, usage 2, cost 1) and the 29 odd
+		// minutes from 3 to 59 (usage 4, cost 2).
+		expectSeries(t, got, map[string][]pt{
+			FieldCPUUsage:    {{time.Hour, (2 + 29*4) / 30.0}},
+			FieldCostPerHour: {{time.Hour, (1 + 29*2) / 30.0}},
+		})
+	}
 }

@@ -45,12 +45,7 @@ func TestListFailureKeepsTheSlot(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	kube := kubefake.NewClientset()
-	kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
-		sar.Status.Allowed = true
-		return true, sar, nil
-	})
+	kube := reviewing(func(*authorizationv1.ResourceAttributes) bool { return true })
 	s, err := New(Config{Kube: kube, HyperSDK: hyper, KubeVirt: kv, Clock: clock, Interval: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -124,12 +119,7 @@ func TestAVMTheRequesterMayNotSnapshotIsLeftOut(t *testing.T) {
 	kv := kvfake.NewSimpleClientset(
 		&kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns"}},
 		&kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "ns"}})
-	kube := kubefake.NewClientset()
-	kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
-		sar.Status.Allowed = sar.Spec.ResourceAttributes.Name == "b" // alice may snapshot b only
-		return true, sar, nil
-	})
+	kube := reviewing(func(r *authorizationv1.ResourceAttributes) bool { return r.Name == "b" }) // alice may snapshot b only
 	s, err := New(Config{Kube: kube, HyperSDK: hyper, KubeVirt: kv, Clock: clock, Interval: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -161,12 +151,7 @@ func TestVerificationTurnedOffIsNotAFailedBackup(t *testing.T) {
 	kv := kvfake.NewSimpleClientset(
 		&snapshotv1.VirtualMachineSnapshot{ObjectMeta: metav1.ObjectMeta{Name: "snap", Namespace: "ns"}},
 		&kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "snap-verify", Namespace: "ns"}})
-	kube := kubefake.NewClientset()
-	kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
-		sar.Status.Allowed = true
-		return true, sar, nil
-	})
+	kube := reviewing(func(*authorizationv1.ResourceAttributes) bool { return true })
 	s, err := New(Config{Kube: kube, HyperSDK: hyperfake.NewSimpleClientset(), KubeVirt: kv, Clock: testingclock.NewFakeClock(now)})
 	if err != nil {
 		t.Fatal(err)
@@ -190,4 +175,15 @@ func TestVerificationTurnedOffIsNotAFailedBackup(t *testing.T) {
 	if err != nil || snap.Annotations[VerificationAnnotation] != "" {
 		t.Errorf("the snapshot: %v %v, want no verification recorded", snap.Annotations, err)
 	}
+}
+
+// reviewing is a clientset whose SubjectAccessReviews allow what allowed says.
+func reviewing(allowed func(*authorizationv1.ResourceAttributes) bool) *kubefake.Clientset {
+	kube := kubefake.NewClientset()
+	kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+		sar.Status.Allowed = allowed(sar.Spec.ResourceAttributes)
+		return true, sar, nil
+	})
+	return kube
 }

@@ -48,7 +48,7 @@ func firing(s cron.Schedule, err error) (cron.Schedule, error) {
 // ValidateVirtualMachineAutoscaler checks an autoscaler on create and update
 // (its spec; the status is the controller's).
 func ValidateVirtualMachineAutoscaler(a *hypersdk.VirtualMachineAutoscaler) field.ErrorList {
-	allErrs := validateName(a.Name, field.NewPath("metadata", "name"))
+	allErrs := validateLabelledName(a.Name, field.NewPath("metadata", "name"))
 	return append(allErrs, validateAutoscalerSpec(&a.Spec, field.NewPath("spec"))...)
 }
 

@@ -57,7 +57,7 @@ func everyAtLeastASecond(schedule string) bool {
 
 // ValidateBackupSchedule checks a BackupSchedule on create and update.
 func ValidateBackupSchedule(b *hypersdk.BackupSchedule) field.ErrorList {
-	allErrs := validateName(b.Name, field.NewPath("metadata", "name"))
+	allErrs := validateLabelledName(b.Name, field.NewPath("metadata", "name"))
 	spec, fldPath := &b.Spec, field.NewPath("spec")
 	sel := fldPath.Child("vmSelector")
 	switch {

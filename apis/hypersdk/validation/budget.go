@@ -11,7 +11,7 @@ import (
 
 // ValidateBudget checks a Budget on create and update.
 func ValidateBudget(b *hypersdk.Budget) field.ErrorList {
-	allErrs := validateName(b.Name, field.NewPath("metadata", "name"))
+	allErrs := validateLabelledName(b.Name, field.NewPath("metadata", "name"))
 	spec, fldPath := &b.Spec, field.NewPath("spec")
 	if spec.Amount.Sign() <= 0 {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("amount"), spec.Amount.String(), "must be above 0"))

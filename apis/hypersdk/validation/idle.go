@@ -18,7 +18,7 @@ const (
 
 // ValidateIdleVMPolicy checks an IdleVMPolicy on create and update.
 func ValidateIdleVMPolicy(p *hypersdk.IdleVMPolicy) field.ErrorList {
-	allErrs := validateName(p.Name, field.NewPath("metadata", "name"))
+	allErrs := validateLabelledName(p.Name, field.NewPath("metadata", "name"))
 	spec, fldPath := &p.Spec, field.NewPath("spec")
 	if spec.VMSelector != nil {
 		allErrs = append(allErrs, metav1validation.ValidateLabelSelector(spec.VMSelector, metav1validation.LabelSelectorValidationOptions{},

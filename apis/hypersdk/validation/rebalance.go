@@ -33,7 +33,7 @@ const (
 
 // ValidateRebalancePolicy checks a RebalancePolicy on create and update.
 func ValidateRebalancePolicy(p *hypersdk.RebalancePolicy) field.ErrorList {
-	allErrs := validateName(p.Name, field.NewPath("metadata", "name"))
+	allErrs := validateLabelledName(p.Name, field.NewPath("metadata", "name"))
 	spec, fldPath := &p.Spec, field.NewPath("spec")
 	if !rebalanceModes.Has(spec.Mode) {
 		allErrs = append(allErrs, field.NotSupported(fldPath.Child("mode"), spec.Mode, sets.List(rebalanceModes)))

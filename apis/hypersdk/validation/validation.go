@@ -405,6 +405,18 @@ func validateName(name string, fldPath *field.Path) field.ErrorList {
 	return allErrs
 }
 
+// validateLabelledName validates the name of a kind whose controller marks
+// what it makes with a label holding the name, and finds it again by that
+// label: a label value is at most 63 characters, so a longer name would
+// leave the controller unable to make or find anything.
+func validateLabelledName(name string, fldPath *field.Path) field.ErrorList {
+	allErrs := validateName(name, fldPath)
+	if len(allErrs) == 0 && len(name) > utilvalidation.LabelValueMaxLength {
+		allErrs = append(allErrs, field.TooLong(fldPath, name, utilvalidation.LabelValueMaxLength))
+	}
+	return allErrs
+}
+
 var (
 	usbID     = regexp.MustCompile(`^[0-9a-f]{4}$`)
 	usbClass  = regexp.MustCompile(`^[0-9a-f]{2}$`)

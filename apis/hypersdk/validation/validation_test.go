@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -423,5 +424,39 @@ func TestValidateIdleVMPolicy(t *testing.T) {
 				t.Errorf("failing fields = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestNamesThatLabelWhatTheyMake: the kinds whose controllers label what
+// they make with the object's name refuse a name longer than a label value
+// may be, and take one of exactly that length.
+func TestNamesThatLabelWhatTheyMake(t *testing.T) {
+	validate := map[string]func(name string) field.ErrorList{
+		"RebalancePolicy": func(name string) field.ErrorList {
+			return ValidateRebalancePolicy(&hypersdk.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: name}})
+		},
+		"BackupSchedule": func(name string) field.ErrorList {
+			return ValidateBackupSchedule(&hypersdk.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}})
+		},
+		"IdleVMPolicy": func(name string) field.ErrorList {
+			return ValidateIdleVMPolicy(&hypersdk.IdleVMPolicy{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}})
+		},
+		"VirtualMachineAutoscaler": func(name string) field.ErrorList {
+			return ValidateVirtualMachineAutoscaler(&hypersdk.VirtualMachineAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}})
+		},
+		"Budget": func(name string) field.ErrorList {
+			return ValidateBudget(&hypersdk.Budget{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}})
+		},
+	}
+	onName := func(errs field.ErrorList) bool {
+		return slices.ContainsFunc(errs, func(e *field.Error) bool { return e.Field == "metadata.name" })
+	}
+	for kind, v := range validate {
+		if errs := v(strings.Repeat("a", 63)); onName(errs) {
+			t.Errorf("%s: a name of 63 characters refused: %v", kind, errs)
+		}
+		if errs := v(strings.Repeat("a", 64)); !onName(errs) {
+			t.Errorf("%s: a name of 64 characters taken: %v", kind, errs)
+		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
@@ -40,6 +41,7 @@ type objects struct {
 	selector map[string]*metav1.LabelSelector
 	pdbs     []policyv1.PodDisruptionBudget
 	policies []networkingv1.NetworkPolicy
+	classes  map[string]schedulingv1.PriorityClass
 }
 
 func render(t *testing.T, dir string) objects {
@@ -52,7 +54,8 @@ func render(t *testing.T, dir string) objects {
 	if err != nil {
 		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, out)
 	}
-	objs := objects{pods: map[string]corev1.PodTemplateSpec{}, selector: map[string]*metav1.LabelSelector{}}
+	objs := objects{pods: map[string]corev1.PodTemplateSpec{}, selector: map[string]*metav1.LabelSelector{},
+		classes: map[string]schedulingv1.PriorityClass{}}
 	for _, doc := range strings.Split(string(out), "\n---\n") {
 		var head metav1.TypeMeta
 		if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
@@ -73,6 +76,10 @@ func render(t *testing.T, dir string) objects {
 			var p policyv1.PodDisruptionBudget
 			mustDecode(t, doc, &p)
 			objs.pdbs = append(objs.pdbs, p)
+		case "PriorityClass":
+			var c schedulingv1.PriorityClass
+			mustDecode(t, doc, &c)
+			objs.classes[c.Name] = c
 		case "NetworkPolicy":
 			var p networkingv1.NetworkPolicy
 			mustDecode(t, doc, &p)
@@ -165,6 +172,36 @@ func budgeted(pdbs []policyv1.PodDisruptionBudget, podLabels map[string]string) 
 		}
 	}
 	return false
+}
+
+// highestUserDefinablePriority is the most a PriorityClass outside the
+// system- classes may hold (kube-apiserver refuses more).
+const highestUserDefinablePriority = 1000000000
+
+// TestPodsArePreemptedLast: in every layout of artifacts/deploy, every pod
+// runs at a priority class the layout itself ships, above the default
+// priority (0) and below the cluster's own system classes, and that class
+// is no one else's default.
+func TestPodsArePreemptedLast(t *testing.T) {
+	for _, dir := range layouts {
+		if !strings.HasPrefix(dir, "artifacts/deploy") {
+			continue
+		}
+		objs := render(t, dir)
+		for name, pod := range objs.pods {
+			class, ok := objs.classes[pod.Spec.PriorityClassName]
+			switch {
+			case pod.Spec.PriorityClassName == "":
+				t.Errorf("%s: %s has no priority class", dir, name)
+			case !ok:
+				t.Errorf("%s: %s runs at priority class %q, which the layout does not ship", dir, name, pod.Spec.PriorityClassName)
+			case class.Value <= 0 || class.Value > highestUserDefinablePriority:
+				t.Errorf("%s: priority class %s has value %d, want above 0 and at most %d", dir, class.Name, class.Value, highestUserDefinablePriority)
+			case class.GlobalDefault:
+				t.Errorf("%s: priority class %s is the cluster's default", dir, class.Name)
+			}
+		}
+	}
 }
 
 // target is one stage of the Dockerfile that makes an image.

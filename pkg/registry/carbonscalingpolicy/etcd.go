@@ -74,7 +74,7 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ ru
 		if g := p.Status.GramsPerKWh; g != nil {
 			intensity = fmt.Sprint(*g)
 		}
-		if b := p.Status.ActiveBand; b != nil && int(*b) < len(p.Spec.Bands) {
+		if b := p.Status.ActiveBand; b != nil && *b >= 0 && int(*b) < len(p.Spec.Bands) {
 			band = fmt.Sprintf(">=%d: %d%%", p.Spec.Bands[*b].AboveGramsPerKWh, p.Spec.Bands[*b].MaxReplicasPercent)
 		}
 		return []interface{}{name, p.Spec.Zone, intensity, band, len(p.Status.HPAs), age}, nil

@@ -135,6 +135,14 @@ func TestInClusterForwardsTheUsersToken(t *testing.T) {
 	if w.Code != http.StatusOK || got == nil {
 		t.Fatalf("with login: %d %s", w.Code, w.Body)
 	}
+	// A saved dashboard frames the dashboard's own pages (dashboard.js
+	// makes an iframe per widget): they may be framed by the same origin,
+	// and by no other.
+	page := do(http.MethodGet, "/charts.html", "", "alice", nil)
+	if xfo, csp := page.Header().Get("X-Frame-Options"), page.Header().Get("Content-Security-Policy"); page.Code != http.StatusOK ||
+		xfo != "SAMEORIGIN" || csp != "frame-ancestors 'self'" {
+		t.Errorf("charts.html: %d, X-Frame-Options %q, Content-Security-Policy %q; want 200, SAMEORIGIN and frame-ancestors 'self'", page.Code, xfo, csp)
+	}
 	if a := got.Values("Authorization"); len(a) != 1 || a[0] != "Bearer alice" {
 		t.Errorf("the cluster got Authorization %q, want the user's token alone", a)
 	}

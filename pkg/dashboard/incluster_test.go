@@ -43,6 +43,8 @@ func TestEndpointFromKubeconfig(t *testing.T) {
 		"exec":        kubeconfigFor(t, "https://remote:6443", &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{Command: "sh"}}),
 		"act-as":      kubeconfigFor(t, "https://remote:6443", &clientcmdapi.AuthInfo{Impersonate: "admin"}),
 		"no server":   kubeconfigFor(t, "", nil),
+		"plain http":  kubeconfigFor(t, "http://remote:8080", nil),
+		"no scheme":   kubeconfigFor(t, "remote:8080", nil),
 		"empty":       nil,
 		"not yaml":    []byte("{"),
 	} {

@@ -82,8 +82,8 @@ func (s *SecretSource) Use(string) error    { return s.readOnly() }
 // EndpointFromKubeconfig reads the server and CA of a cluster Secret's
 // kubeconfig (its current context's cluster, or its only one). It refuses
 // a kubeconfig that carries credentials, which the dashboard would never
-// use, or that turns off verifying the server, to which every user's token
-// would then go unchecked.
+// use, that turns off verifying the server, to which every user's token
+// would then go unchecked, or whose server is not https.
 func EndpointFromKubeconfig(data []byte) (*rest.Config, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("no %q key", KubeconfigKey)
@@ -110,6 +110,8 @@ func EndpointFromKubeconfig(data []byte) (*rest.Config, error) {
 		return nil, errors.New("no cluster: want a current context or a single cluster")
 	case cluster.Server == "":
 		return nil, errors.New("the cluster has no server")
+	case !strings.HasPrefix(cluster.Server, "https://"):
+		return nil, fmt.Errorf("server %q is not an https:// address: the users' tokens would cross the network in the clear", cluster.Server)
 	case cluster.InsecureSkipTLSVerify:
 		return nil, errors.New("insecure-skip-tls-verify is set: the users' tokens would go to a server nobody verified")
 	case cluster.CertificateAuthority != "":

@@ -59,7 +59,10 @@ func (d *KubeVirtDialer) Dial(ctx context.Context, namespace, name string, kind 
 		url.PathEscape(namespace), url.PathEscape(name), kind)
 	header := http.Header{}
 	token := d.cfg.BearerToken
-	if token == "" && d.cfg.BearerTokenFile != "" {
+	if d.cfg.BearerTokenFile != "" {
+		// The file wins over the token in cfg, which rest.InClusterConfig
+		// read from it at start: a projected service-account token is
+		// rotated in place (client-go's own transport reads it again too).
 		data, err := os.ReadFile(d.cfg.BearerTokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("reading token file: %w", err)

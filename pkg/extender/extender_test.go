@@ -138,3 +138,35 @@ func TestNodeCacheSums(t *testing.T) {
 		t.Fatalf("after the pod finished: %+v", s)
 	}
 }
+
+// TestNodeCacheKeepsPodsOfARecreatedNode: a Node object deleted and made
+// again while its VM pods run still has their requests and GPU devices
+// counted, and their delete events later leave the sums at zero, not below.
+func TestNodeCacheKeepsPodsOfARecreatedNode(t *testing.T) {
+	c := newNodeCache(cost.DefaultModel())
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"},
+		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi")}}}
+	c.setNode(node)
+	gpuPod := launcher("a", "n1", "2", "gpu0")
+	c.setPod(gpuPod)
+	c.deleteNode("n1")
+	if _, reason := c.filterSnapshot("n1", nil, false); reason != unknownNodeReason {
+		t.Errorf("a deleted node: reason %q, want it unknown", reason)
+	}
+	c.setNode(node)
+	s, reason := c.filterSnapshot("n1", nil, false)
+	if reason != "" || s.RequestedCPU != 2 || !s.GPUsAssigned["gpu0"] {
+		t.Errorf("made again: %q, requested %v CPUs, devices %v; want the running pod's 2 CPUs and gpu0", reason, s.RequestedCPU, s.GPUsAssigned)
+	}
+	c.deletePod(gpuPod.UID)
+	if s, _ := c.filterSnapshot("n1", nil, false); s.RequestedCPU != 0 || len(s.GPUsAssigned) != 0 {
+		t.Errorf("after the pod went: requested %v CPUs, devices %v; want none", s.RequestedCPU, s.GPUsAssigned)
+	}
+	// A node gone with its last pod leaves nothing behind.
+	c.setPod(gpuPod)
+	c.deleteNode("n1")
+	c.deletePod(gpuPod.UID)
+	if len(c.nodes) != 0 {
+		t.Errorf("nodes kept: %v", c.nodes)
+	}
+}

@@ -29,6 +29,7 @@ type nodeState struct {
 	requestedCPU float64
 	requestedMem float64
 	assigned     map[string]bool // GPU device IDs bound to pods here
+	pods         int             // bound pods counted in the sums
 }
 
 // boundPod is what one bound pod adds to its node.
@@ -102,10 +103,23 @@ func (c *nodeCache) avoidedByTaint(names []string, tolerations []corev1.Tolerati
 	return false
 }
 
+// deleteNode forgets a node's own facts. The sums of the pods bound to it
+// stay while any is: a Node object deleted and made again (a kubelet
+// registering anew) still runs them, and their GPU devices are still
+// taken; their own delete events subtract them, and the last one drops
+// the node.
 func (c *nodeCache) deleteNode(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.nodes, name)
+	st, ok := c.nodes[name]
+	if !ok {
+		return
+	}
+	if st.pods == 0 {
+		delete(c.nodes, name)
+		return
+	}
+	st.static, st.preferAvoid = placement.NodeSnapshot{}, nil
 }
 
 // setPod counts a bound, unfinished pod on its node, or uncounts it. An
@@ -195,6 +209,7 @@ func (c *nodeCache) addPodLocked(uid types.UID, b boundPod) {
 	}
 	st.requestedCPU += b.cpu
 	st.requestedMem += b.mem
+	st.pods++
 	for _, id := range b.devices {
 		st.assigned[id] = true
 	}
@@ -215,8 +230,12 @@ func (c *nodeCache) removePodLocked(uid types.UID) {
 	if st, ok := c.nodes[b.node]; ok {
 		st.requestedCPU -= b.cpu
 		st.requestedMem -= b.mem
+		st.pods--
 		for _, id := range b.devices {
 			delete(st.assigned, id)
+		}
+		if st.pods == 0 && st.static.Name == "" {
+			delete(c.nodes, b.node) // the node is gone, and now its last pod
 		}
 	}
 }

@@ -84,11 +84,47 @@ func (c *Cycle) Filter(node string) string {
 	return reason
 }
 
+// PodChanges are pods kube-scheduler assesses one node without or with,
+// and no pod event has shown: the lower-priority pods a preemption would
+// evict, and the nominated pods it counts as there.
+type PodChanges struct {
+	removed []types.UID
+	added   []*corev1.Pod
+}
+
+// Remove counts pod as gone from the node.
+func (ch *PodChanges) Remove(pod *corev1.Pod) { ch.removed = append(ch.removed, pod.UID) }
+
+// Add counts pod as on the node.
+func (ch *PodChanges) Add(pod *corev1.Pod) { ch.added = append(ch.added, pod) }
+
+// Clone copies ch: kube-scheduler changes each copy of a cycle's state
+// apart.
+func (ch *PodChanges) Clone() *PodChanges {
+	return &PodChanges{removed: slices.Clone(ch.removed), added: slices.Clone(ch.added)}
+}
+
+// FilterWith is Filter of node as changes leave it. It is a what-if (will
+// evicting these pods make room?), so neither its score nor its reason is
+// kept for Score or the decision record.
+func (c *Cycle) FilterWith(node string, changes *PodChanges) string {
+	_, reason := c.assessWith(node, changes)
+	return reason
+}
+
 // assess assesses node as it is in the cache now.
 func (c *Cycle) assess(node string) (placement.NodeScore, string) {
+	return c.assessWith(node, nil)
+}
+
+// assessWith assesses node as changes, if any, leave it.
+func (c *Cycle) assessWith(node string, changes *PodChanges) (placement.NodeScore, string) {
 	snap, reason := c.e.nodes.filterSnapshot(node, c.usage, c.vm.NoSpot)
 	if reason != "" {
 		return placement.NodeScore{}, reason
+	}
+	if changes != nil {
+		c.e.nodes.apply(&snap, node, changes)
 	}
 	if snap.Zone != "" {
 		// A few zones serve every node: the first lookup of each is kept

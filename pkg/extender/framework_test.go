@@ -477,3 +477,51 @@ func TestOtherPodsPassThrough(t *testing.T) {
 		t.Fatalf("binding %+v, want a plain one to %s", bound, names[0])
 	}
 }
+
+// TestFilterWithPodsGone: on a node whose four GPUs two VM pods hold, a
+// third GPU VM does not fit; assessed as a preemption asks, with one of
+// them evicted, it does; the cycle's own view of the node is unchanged,
+// and a nominated pod counted there takes the room back.
+func TestFilterWithPodsGone(t *testing.T) {
+	ctx := context.Background()
+	e, _, _ := fleetExtender(t, 6, false)
+	const node = "node-003" // gpu-a100x4: four NVLinked A100s
+	gpuPod := func(name string) *corev1.Pod {
+		return vmPod(name, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"),
+			"nvidia.com/GA100_A100_SXM4_40GB": resource.MustParse("2")})
+	}
+	a, b := gpuPod("a"), gpuPod("b")
+	for _, pod := range []*corev1.Pod{a, b} {
+		c := e.NewCycle(ctx, pod)
+		if reason := c.Filter(node); reason != "" {
+			t.Fatalf("%s: %s", pod.Name, reason)
+		}
+		c.Score([]string{node})
+		if err := e.Reserve(ctx, pod, node); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := e.NewCycle(ctx, gpuPod("c"))
+	full := c.Filter(node)
+	if full == "" {
+		t.Fatal("a third pod fits a node whose four GPUs are held")
+	}
+	evicted := &PodChanges{}
+	evicted.Remove(a)
+	if reason := c.FilterWith(node, evicted); reason != "" {
+		t.Errorf("with a evicted: %q, want room", reason)
+	}
+	if reason := c.Filter(node); reason != full {
+		t.Errorf("after the what-if: %q, want %q as before", reason, full)
+	}
+	e.nodes.mu.RLock()
+	devices := strings.Join(e.nodes.pods[a.UID].devices, ",")
+	e.nodes.mu.RUnlock()
+	d := gpuPod("d")
+	d.Annotations = map[string]string{gpu.AssignedAnnotation: devices}
+	nominated := evicted.Clone()
+	nominated.Add(d)
+	if reason := c.FilterWith(node, nominated); reason == "" {
+		t.Error("with a evicted and d nominated onto its GPUs: room, want none")
+	}
+}

@@ -286,6 +286,46 @@ func (c *nodeCache) filterSnapshot(name string, usage map[string]nodeUsage, noSp
 	return snapshotOf(st, name, usage), ""
 }
 
+// apply changes snap, node's snapshot, as changes leave it: a removed pod
+// the cache counts there gives back its requests and GPU devices; an
+// added one takes its requests and the devices it was assigned, if any.
+// The sums are of VM pods, so other pods change nothing.
+func (c *nodeCache) apply(snap *placement.NodeSnapshot, node string, changes *PodChanges) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, uid := range changes.removed {
+		b, ok := c.pods[uid]
+		if !ok || b.node != node {
+			continue
+		}
+		snap.RequestedCPU -= b.cpu
+		snap.RequestedMemory -= b.mem
+		for _, id := range b.devices {
+			delete(snap.GPUsAssigned, id) // snap's own copy
+		}
+	}
+	for _, pod := range changes.added {
+		if !isLauncher(pod) {
+			continue
+		}
+		if b, ok := c.pods[pod.UID]; ok && b.node == node {
+			continue // counted already
+		}
+		for _, ctr := range pod.Spec.Containers {
+			snap.RequestedCPU += ctr.Resources.Requests.Cpu().AsApproximateFloat64()
+			snap.RequestedMemory += ctr.Resources.Requests.Memory().AsApproximateFloat64()
+		}
+		if ids := pod.Annotations[gpu.AssignedAnnotation]; ids != "" {
+			if snap.GPUsAssigned == nil {
+				snap.GPUsAssigned = map[string]bool{}
+			}
+			for _, id := range strings.Split(ids, ",") {
+				snap.GPUsAssigned[id] = true
+			}
+		}
+	}
+}
+
 func (c *nodeCache) snapshotLocked(name string, usage map[string]nodeUsage) (placement.NodeSnapshot, bool) {
 	st, ok := c.nodes[name]
 	if !ok || st.static.Name == "" {

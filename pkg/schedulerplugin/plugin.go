@@ -72,12 +72,13 @@ type Plugin struct {
 }
 
 var (
-	_ fwk.PreFilterPlugin = (*Plugin)(nil)
-	_ fwk.FilterPlugin    = (*Plugin)(nil)
-	_ fwk.PreScorePlugin  = (*Plugin)(nil)
-	_ fwk.ScorePlugin     = (*Plugin)(nil)
-	_ fwk.ReservePlugin   = (*Plugin)(nil)
-	_ fwk.BindPlugin      = (*Plugin)(nil)
+	_ fwk.PreFilterPlugin     = (*Plugin)(nil)
+	_ fwk.FilterPlugin        = (*Plugin)(nil)
+	_ fwk.PreFilterExtensions = (*Plugin)(nil)
+	_ fwk.PreScorePlugin      = (*Plugin)(nil)
+	_ fwk.ScorePlugin         = (*Plugin)(nil)
+	_ fwk.ReservePlugin       = (*Plugin)(nil)
+	_ fwk.BindPlugin          = (*Plugin)(nil)
 )
 
 // Factory returns the plugin's factory for app.WithPlugin. The options are
@@ -131,11 +132,29 @@ const (
 )
 
 // cycleState carries the pod's extender.Cycle between extension points.
-// Clones share it: the model reads no node state of the framework's, so a
-// preemption dry run's clone would assess a node exactly as the cycle did.
-type cycleState struct{ *extender.Cycle }
+// Clones share the Cycle: the model reads its own node state, not the
+// framework's, so what a preemption dry run changes on a node reaches it
+// only as changes.
+type cycleState struct {
+	*extender.Cycle
+	// changes are the pods kube-scheduler added to or removed from each
+	// node in this copy of the state: a preemption's victims, nominated
+	// pods.
+	changes map[string]*extender.PodChanges
+}
 
-func (s *cycleState) Clone() fwk.StateData { return s }
+// Clone shares the cycle and copies the changes: kube-scheduler changes
+// each copy apart (one per node a preemption tries).
+func (s *cycleState) Clone() fwk.StateData {
+	out := &cycleState{Cycle: s.Cycle}
+	if len(s.changes) > 0 {
+		out.changes = make(map[string]*extender.PodChanges, len(s.changes))
+		for node, ch := range s.changes {
+			out.changes[node] = ch.Clone()
+		}
+	}
+	return out
+}
 
 // scoreState holds the model's total per feasible node.
 type scoreState struct{ totals map[string]float64 }
@@ -177,13 +196,45 @@ func (p *Plugin) PreFilter(ctx context.Context, state fwk.CycleState, pod *corev
 		// yet; the pod is retried once they are.
 		return nil, fwk.NewStatus(fwk.Unschedulable, "HyperSDK placement caches are not synced yet")
 	}
-	state.Write(cycleKey, &cycleState{p.ext.NewCycle(ctx, pod)})
+	state.Write(cycleKey, &cycleState{Cycle: p.ext.NewCycle(ctx, pod)})
 	return nil, nil
 }
 
-// PreFilterExtensions is nil: the model does not weigh other pods being
-// added or removed (capacity is NodeResourcesFit's).
-func (p *Plugin) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
+// PreFilterExtensions lets kube-scheduler assess a node with pods removed
+// or added: the model counts the VM pods on each node (their CPU, memory
+// and GPU devices), so without them a preemption, which asks whether the
+// pod fits once lower-priority pods are gone, would never find room.
+func (p *Plugin) PreFilterExtensions() fwk.PreFilterExtensions { return p }
+
+// AddPod counts podInfo's pod on node in this copy of the cycle state.
+func (p *Plugin) AddPod(_ context.Context, state fwk.CycleState, pod *corev1.Pod, podInfo fwk.PodInfo, node fwk.NodeInfo) *fwk.Status {
+	return p.change(state, pod, node, func(ch *extender.PodChanges) { ch.Add(podInfo.GetPod()) })
+}
+
+// RemovePod counts podInfo's pod as gone from node in this copy of the
+// cycle state.
+func (p *Plugin) RemovePod(_ context.Context, state fwk.CycleState, pod *corev1.Pod, podInfo fwk.PodInfo, node fwk.NodeInfo) *fwk.Status {
+	return p.change(state, pod, node, func(ch *extender.PodChanges) { ch.Remove(podInfo.GetPod()) })
+}
+
+func (p *Plugin) change(state fwk.CycleState, pod *corev1.Pod, node fwk.NodeInfo, f func(*extender.PodChanges)) *fwk.Status {
+	if !isVM(pod) {
+		return nil
+	}
+	c, err := read[*cycleState](state, cycleKey)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	name := node.Node().Name
+	if c.changes == nil {
+		c.changes = map[string]*extender.PodChanges{}
+	}
+	if c.changes[name] == nil {
+		c.changes[name] = &extender.PodChanges{}
+	}
+	f(c.changes[name])
+	return nil
+}
 
 // Filter rules out the nodes the model finds infeasible, with its reason.
 func (p *Plugin) Filter(_ context.Context, state fwk.CycleState, _ *corev1.Pod, node fwk.NodeInfo) *fwk.Status {
@@ -191,7 +242,14 @@ func (p *Plugin) Filter(_ context.Context, state fwk.CycleState, _ *corev1.Pod, 
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	if reason := c.Filter(node.Node().Name); reason != "" {
+	name := node.Node().Name
+	var reason string
+	if ch := c.changes[name]; ch != nil {
+		reason = c.FilterWith(name, ch)
+	} else {
+		reason = c.Filter(name)
+	}
+	if reason != "" {
 		if extender.Unresolvable(reason) {
 			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, reason)
 		}

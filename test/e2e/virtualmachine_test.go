@@ -163,6 +163,25 @@ func TestVirtualMachineWriteThrough(t *testing.T) {
 		_, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "db", metav1.GetOptions{})
 		return err != nil && strings.Contains(err.Error(), "not found"), nil
 	})
+
+	// metadata.generateName names the VM, as for every kind: the KubeVirt
+	// VM and its instances' domain label get the name made.
+	generated, err := vms.Create(ctx, &v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{GenerateName: "batch-"},
+		Spec: v1alpha1.VirtualMachineSpec{CPUs: 1, Memory: ptr.To(resourceQuantity("1Gi")),
+			Image: "quay.io/containerdisks/ubuntu:24.04", Running: ptr.To(false)}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating a VM with generateName: %v", err)
+	}
+	if !strings.HasPrefix(generated.Name, "batch-") || len(generated.Name) <= len("batch-") {
+		t.Errorf("generated name %q, want batch- and a suffix", generated.Name)
+	}
+	kvm, err = env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, generated.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the KubeVirt VM %s: %v", generated.Name, err)
+	}
+	if got := kvm.Spec.Template.ObjectMeta.Labels["kubevirt.io/domain"]; got != generated.Name {
+		t.Errorf("domain label %q, want %q", got, generated.Name)
+	}
 }
 
 // TestServerSideApplyCreatesVM: kubectl apply --server-side of the shipped

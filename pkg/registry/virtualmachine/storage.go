@@ -182,8 +182,16 @@ func predicate(ctx context.Context, options *metainternalversion.ListOptions) vi
 
 // Create writes a new KubeVirt VirtualMachine and answers with its view.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	if objMeta, err := meta.Accessor(obj); err == nil {
-		rest.FillObjectMetaSystemFields(objMeta)
+	objMeta, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	rest.FillObjectMetaSystemFields(objMeta)
+	// A name from metadata.generateName is made here, as kube-apiserver's
+	// own storage makes it before BeforeCreate (which refuses a missing
+	// one), and so the KubeVirt VM gets the same name.
+	if objMeta.GetGenerateName() != "" && objMeta.GetName() == "" {
+		objMeta.SetName(r.strategy.GenerateName(objMeta.GetGenerateName()))
 	}
 	if err := rest.BeforeCreate(r.strategy, ctx, obj); err != nil {
 		return nil, err

@@ -286,8 +286,10 @@ func (sb *Sandbox) installArtifacts(ctx context.Context) error {
 	}
 	if !sb.cfg.Deploy {
 		// The USB agent is opt-in (a component); tests start it per node.
-		if _, err := sb.Kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(dir, usbAgentRBAC)); err != nil {
-			return err
+		for _, f := range []string{usbAgentRBAC, usbAgentAdmission} {
+			if _, err := sb.Kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(dir, f)); err != nil {
+				return err
+			}
 		}
 	}
 	_, err := sb.Kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(dir, "sandbox", "kubevirt-cr.yaml"))

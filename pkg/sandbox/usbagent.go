@@ -16,10 +16,13 @@ import (
 )
 
 // usbAgentManifest is the DaemonSet that runs hypersdk-usb-agent on every
-// node of a cluster, and usbAgentRBAC its identity and rights.
+// node of a cluster, usbAgentRBAC its identity and rights, and
+// usbAgentAdmission the policy that lets only hypersdk-controller list the
+// devices it lends.
 const (
-	usbAgentManifest = "deploy/components/usb-hotplug/daemonset.yaml"
-	usbAgentRBAC     = "deploy/components/usb-hotplug/rbac.yaml"
+	usbAgentManifest  = "deploy/components/usb-hotplug/daemonset.yaml"
+	usbAgentRBAC      = "deploy/components/usb-hotplug/rbac.yaml"
+	usbAgentAdmission = "deploy/components/usb-hotplug/admission.yaml"
 )
 
 // USBAgentArgs are hypersdk-usb-agent's arguments as the DaemonSet gives

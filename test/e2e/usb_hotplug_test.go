@@ -10,6 +10,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
@@ -88,6 +89,19 @@ func TestUSBHotplug(t *testing.T) {
 	}
 	if st := kubevirt.HotplugStatus(vmi.Annotations)["stick"]; st.Phase != kubevirt.USBAttached {
 		t.Errorf("the agent reports the stick %+v, want Attached", st)
+	}
+	// The list the agent lends from is hypersdk-controller's alone: not
+	// even a cluster admin writing the VMI adds a device to it (the
+	// component's admission policy), so no one skips attachusb's review.
+	listing := fmt.Sprintf(`[{"name":"key2","vendor":%q,"product":%q}]`, key.Vendor, key.Product)
+	forged, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"annotations": map[string]string{kubevirt.USBHotplugAnnotation: listing}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Patch(ctx, "hp", types.MergePatchType, forged, metav1.PatchOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "only hypersdk-controller lists USB devices") {
+		t.Errorf("listing a device on the VMI by hand: %v, want 403 from the admission policy", err)
 	}
 
 	// Refused, each with its field, before anything is created: through the

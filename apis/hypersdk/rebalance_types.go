@@ -68,14 +68,17 @@ type RebalancePolicySpec struct {
 	// Triggers are the reasons to move a VM; at least one, at most one of
 	// each type except Maintenance.
 	Triggers []RebalanceTrigger
-	// MaxInFlight bounds the policy's migrations running at once in the
-	// cluster: 1 to 5, 5 by default.
+	// MaxInFlight bounds the migrations running at once in the cluster,
+	// counting every Migrate operation (this policy's, another policy's or
+	// someone's): the policy starts none while this many run. 1 to 5, 5 by
+	// default.
 	MaxInFlight int32
-	// MaxInFlightPerNode bounds its migrations running at once out of or
-	// into one node: 1 to 2, 2 by default.
+	// MaxInFlightPerNode bounds the migrations running at once out of or
+	// into one node, counted the same way: 1 to 2, 2 by default.
 	MaxInFlightPerNode int32
-	// Cooldown is how long a VM the policy moved stays put; it doubles with
-	// each further move the policy makes of it within a day, up to 24h.
+	// Cooldown is how long a VM stays put after a migration (this
+	// policy's, another policy's or someone's); it doubles with each further
+	// migration of it within a day, up to 24h. Emptying a node ignores it.
 	// 1h by default, at least 10s and at most 24h.
 	Cooldown *metav1.Duration
 	// AllowColdMigration lets the policy move VMs that cannot migrate live
@@ -184,7 +187,8 @@ type RebalancePolicyStatus struct {
 	LastPassTime *metav1.Time
 	// Plan is the moves of the last pass, the ones started first.
 	Plan []RebalanceMove
-	// InFlight counts the policy's migrations still running.
+	// InFlight counts the migrations this policy started that are still
+	// running.
 	InFlight int32
 	// Armed remembers since when each trigger condition has held, for For
 	// and the carbon trigger's hysteresis.

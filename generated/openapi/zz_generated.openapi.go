@@ -3996,21 +3996,21 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicySpec(ref common.Refer
 					},
 					"maxInFlight": {
 						SchemaProps: spec.SchemaProps{
-							Description: "MaxInFlight bounds the policy's migrations running at once in the cluster: 1 to 5, 5 by default.",
+							Description: "MaxInFlight bounds the migrations running at once in the cluster, counting every Migrate operation (this policy's, another policy's or someone's): the policy starts none while this many run. 1 to 5, 5 by default.",
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},
 					},
 					"maxInFlightPerNode": {
 						SchemaProps: spec.SchemaProps{
-							Description: "MaxInFlightPerNode bounds its migrations running at once out of or into one node: 1 to 2, 2 by default.",
+							Description: "MaxInFlightPerNode bounds the migrations running at once out of or into one node, counted the same way: 1 to 2, 2 by default.",
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},
 					},
 					"cooldown": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Cooldown is how long a VM the policy moved stays put; it doubles with each further move the policy makes of it within a day, up to 24h. 1h by default, at least 10s and at most 24h.",
+							Description: "Cooldown is how long a VM stays put after a migration (this policy's, another policy's or someone's); it doubles with each further migration of it within a day, up to 24h. Emptying a node ignores it. 1h by default, at least 10s and at most 24h.",
 							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
 						},
 					},
@@ -4090,7 +4090,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_RebalancePolicyStatus(ref common.Ref
 					},
 					"inFlight": {
 						SchemaProps: spec.SchemaProps{
-							Description: "InFlight counts the policy's migrations still running.",
+							Description: "InFlight counts the migrations this policy started that are still running.",
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},

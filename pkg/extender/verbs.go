@@ -19,11 +19,9 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/placementrecord"
 )
 
-// AllowSpotLabel set to "true" on a VM's template (KubeVirt copies template
-// labels onto the virt-launcher pod) lets the VM run on spot capacity like
-// on any other; "false" keeps it off spot. Without it, a VM goes to a spot
-// node only when no other node fits it (placement.NodeScore.SpotFallback).
-const AllowSpotLabel = "hypersdk.io/allow-spot"
+// AllowSpotLabel is placement.AllowSpotLabel: the extender reads it from
+// the virt-launcher pod.
+const AllowSpotLabel = placement.AllowSpotLabel
 
 // Filter keeps the nodes the placement model finds feasible and gives the
 // reason for each other one. The scheduler runs with nodeCacheCapable, so

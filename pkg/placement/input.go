@@ -40,9 +40,11 @@ type VMRequest struct {
 	CPUCores    float64
 	MemoryBytes float64
 	GPUs        []GPURequest
-	// AllowSpot lets the VM run on spot capacity like on any other.
+	// AllowSpot lets the VM run on spot capacity like on any other
+	// (AllowSpotLabel "true").
 	AllowSpot bool
-	// NoSpot keeps the VM off spot capacity. A VM with neither runs on a
+	// NoSpot keeps the VM off spot capacity (AllowSpotLabel "false"). A
+	// VM with neither runs on a
 	// spot node only when no other node fits it (NodeScore.SpotFallback),
 	// where kube-scheduler would put it on an untainted spot node anyway.
 	NoSpot bool
@@ -111,3 +113,9 @@ type NodeSnapshot struct {
 	// DefaultPUE.
 	PUE float64
 }
+
+// AllowSpotLabel set to "true" on a VM's template (KubeVirt copies template
+// labels onto the virt-launcher pod) lets the VM run on spot capacity like
+// on any other; "false" keeps it off spot. Without it, a VM goes to a spot
+// node only when no other node fits it (NodeScore.SpotFallback).
+const AllowSpotLabel = "hypersdk.io/allow-spot"

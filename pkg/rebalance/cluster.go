@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
@@ -27,10 +28,16 @@ type cluster struct {
 	// nodeUsage is metrics.k8s.io's; nil when it could not be read.
 	nodeUsage    map[string][2]float64
 	nodeUsageErr error
+	// vmUsageErr says why the VMs' usage could not be read, if not.
+	vmUsageErr error
 	// vmUsage is each VM's launcher pod's usage, vmRequests its requests
 	// (what the scheduler extender places by), by namespace/name.
 	vmUsage, vmRequests map[string][2]float64
-	vmis                []kvv1.VirtualMachineInstance
+	// launchers are each VM's running launcher pod, by namespace/name:
+	// what a migration's target pod must fit is its tolerations and node
+	// affinity.
+	launchers map[string]*corev1.Pod
+	vmis      []kvv1.VirtualMachineInstance
 	// vms are the KubeVirt VMs by namespace/name, for labels and the
 	// exclusion annotation.
 	vms map[string]*kvv1.VirtualMachine
@@ -42,6 +49,12 @@ type cluster struct {
 	// starts are the VMs that started over the last DisplacementWindow,
 	// running or departed, as the controller saw them.
 	starts []Start
+	// migrations are every Migrate VMOperation, any policy's or anyone's,
+	// listed before the VM instances: one that ends between the two lists
+	// is still seen in flight, never as a finished move whose VM the
+	// instances still show on its old node. The pass adds what each policy
+	// starts, so the policies after it see those moves too.
+	migrations []v1alpha1.VMOperation
 }
 
 // running is where and when each running VM instance started, by UID.
@@ -66,7 +79,13 @@ type zoneIntensity struct {
 // read lists what every policy needs.
 func (c *Controller) read(ctx context.Context) (*cluster, error) {
 	cl := &cluster{requested: map[string][2]float64{}, vmUsage: map[string][2]float64{}, vmRequests: map[string][2]float64{},
-		vms: map[string]*kvv1.VirtualMachine{}, intensity: map[string]zoneIntensity{}}
+		launchers: map[string]*corev1.Pod{}, vms: map[string]*kvv1.VirtualMachine{}, intensity: map[string]zoneIntensity{}}
+	ops, err := c.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(metav1.NamespaceAll).List(ctx,
+		metav1.ListOptions{FieldSelector: "spec.type=" + string(v1alpha1.VMOperationMigrate)})
+	if err != nil {
+		return nil, fmt.Errorf("listing migrate operations: %w", err)
+	}
+	cl.migrations = ops.Items
 	nodes, err := c.cfg.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("listing nodes: %w", err)
@@ -89,8 +108,10 @@ func (c *Controller) read(ctx context.Context) (*cluster, error) {
 		sum := cl.requested[pod.Spec.NodeName]
 		cl.requested[pod.Spec.NodeName] = [2]float64{sum[0] + r[0], sum[1] + r[1]}
 		if vm := pod.Labels[kubevirt.VMNameLabel]; vm != "" && pod.Status.Phase == corev1.PodRunning {
-			// During a migration both pods run; either gives the requests.
+			// During a migration both pods run; either gives the requests,
+			// tolerations and affinity.
 			cl.vmRequests[pod.Namespace+"/"+vm] = r
+			cl.launchers[pod.Namespace+"/"+vm] = pod
 		}
 	}
 	if nm, err := c.cfg.Metrics.MetricsV1beta1().NodeMetricses().List(ctx, metav1.ListOptions{}); err != nil {
@@ -102,7 +123,9 @@ func (c *Controller) read(ctx context.Context) (*cluster, error) {
 		}
 	}
 	if pm, err := c.cfg.Metrics.MetricsV1beta1().PodMetricses(metav1.NamespaceAll).List(ctx,
-		metav1.ListOptions{LabelSelector: kubevirt.VMNameLabel}); err == nil {
+		metav1.ListOptions{LabelSelector: kubevirt.VMNameLabel}); err != nil {
+		cl.vmUsageErr = fmt.Errorf("reading VM usage from metrics.k8s.io: %w", err)
+	} else {
 		for _, m := range pm.Items {
 			u := cl.vmUsage[m.Namespace+"/"+m.Labels[kubevirt.VMNameLabel]]
 			for _, ctr := range m.Containers {
@@ -158,9 +181,13 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 			if cl.nodeUsageErr != nil {
 				missing = append(missing, cl.nodeUsageErr.Error())
 			}
+			if cl.vmUsageErr != nil {
+				missing = append(missing, cl.vmUsageErr.Error())
+			}
 		}
 	}
-	in = &Input{Now: c.cfg.Clock.Now(), Placement: placement.DefaultPolicy(), Armed: map[string]time.Time{}, Starts: cl.starts}
+	in = &Input{Now: c.cfg.Clock.Now(), Placement: placement.DefaultPolicy(), Armed: map[string]time.Time{}, Starts: cl.starts,
+		VMUsageUnknown: cl.vmUsageErr != nil}
 	for _, a := range p.Status.Armed {
 		in.Armed[a.Key] = a.Since.Time
 	}
@@ -184,7 +211,7 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 				missing = append(missing, fmt.Sprintf("carbon intensity of zone %s: %v", s.Zone, zi.err))
 			}
 		}
-		in.Nodes = append(in.Nodes, Node{Snapshot: s, Labels: node.Labels, Unschedulable: node.Spec.Unschedulable})
+		in.Nodes = append(in.Nodes, Node{Snapshot: s, Labels: node.Labels, Unschedulable: node.Spec.Unschedulable, Taints: node.Spec.Taints})
 	}
 	for i := range cl.vmis {
 		vmi := &cl.vmis[i]
@@ -202,9 +229,20 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 		// The instance's labels are its launcher pod's, which the
 		// extender selects the policy by.
 		pol, _ := placementpolicy.Select(cl.placement, vmi.Labels)
+		var tolerations []corev1.Toleration
+		var affinity *nodeaffinity.RequiredNodeAffinity
+		// The spot label is read where the extender reads it, on the
+		// launcher pod (the template's labels, as the instance has them).
+		podLabels := vmi.Labels
+		if pod := cl.launchers[key]; pod != nil {
+			a := nodeaffinity.GetRequiredNodeAffinity(pod)
+			tolerations, affinity, podLabels = pod.Spec.Tolerations, &a, pod.Labels
+		}
 		in.VMs = append(in.VMs, VM{Namespace: vmi.Namespace, Name: vmi.Name, Node: vmi.Status.NodeName,
+			Tolerations: tolerations, Affinity: affinity,
 			Request: placement.VMRequest{Namespace: vmi.Namespace, Name: vmi.Name, CPUCores: req[0],
-				MemoryBytes: req[1], Labels: vm.Labels, UsageCPU: u[0], UsageMemory: u[1]},
+				MemoryBytes: req[1], Labels: vm.Labels, UsageCPU: u[0], UsageMemory: u[1],
+				AllowSpot: podLabels[placement.AllowSpotLabel] == "true", NoSpot: podLabels[placement.AllowSpotLabel] == "false"},
 			LiveMigratable: reason == "",
 			Excluded:       vm.Annotations[v1alpha1.RebalanceExcludeAnnotation] == "true" || vmi.Annotations[v1alpha1.RebalanceExcludeAnnotation] == "true",
 			Started:        vmi.CreationTimestamp.Time,

@@ -192,21 +192,43 @@ func (c *Controller) saveStarts(ctx context.Context) {
 func (c *Controller) sync(ctx context.Context, cl *cluster, p *v1alpha1.RebalancePolicy) (map[string]string, bool, error) {
 	in, missing, err := c.input(ctx, cl, p)
 	var plan Plan
+	// shown are the moves of every attempt below: started, refused or
+	// failed to start.
+	var shown []v1alpha1.RebalanceMove
 	planned := false
-	if err == nil {
-		err = c.flights(ctx, p, cl, in)
-	}
-	if err == nil {
-		plan, err = Compute(&p.Spec, in)
-		planned = err == nil
-	}
 	automatic := p.Spec.Mode == v1alpha1.RebalanceAutomatic
+	// A move the requester may not make would take a slot of the limits
+	// at every pass, and the same VMs sort first every time: planned again
+	// without the refused VMs, the others get the slots.
+	var startErrs []error
+	for attempt := 1; err == nil; attempt++ {
+		in.InFlight = nil
+		flights(p, cl, in)
+		if plan, err = Compute(&p.Spec, in); err != nil {
+			break
+		}
+		planned = true
+		if !automatic {
+			shown = plan.Moves
+			break
+		}
+		refused, serr := c.start(ctx, cl, p, plan.Moves)
+		shown = append(shown, plan.Moves...)
+		startErrs = append(startErrs, serr)
+		if len(refused) == 0 || attempt == maxAttempts {
+			break
+		}
+		for i := range in.VMs {
+			if why, ok := refused[in.VMs[i].Namespace+"/"+in.VMs[i].Name]; ok {
+				in.VMs[i].Refused = why
+			}
+		}
+	}
 	var maintenance map[string]string
-	if err == nil && automatic {
-		err = c.start(ctx, p, plan.Moves)
+	if planned && automatic {
 		var terr error
 		maintenance, terr = c.mayTaint(ctx, p, plan.Maintenance)
-		err = errors.Join(err, terr)
+		err = errors.Join(append(startErrs, terr)...)
 	}
 	st := p.Status.DeepCopy()
 	st.ObservedGeneration = p.Generation
@@ -215,8 +237,13 @@ func (c *Controller) sync(ctx context.Context, cl *cluster, p *v1alpha1.Rebalanc
 	if planned {
 		// Also when starting the moves failed: the plan says what the
 		// policy wanted, the condition why it did not happen.
-		st.Plan, st.Armed = plan.Moves, armedList(plan.Armed)
-		st.InFlight = int32(len(in.InFlight))
+		st.Plan, st.Armed = shown, armedList(plan.Armed)
+		st.InFlight = 0
+		for _, f := range in.InFlight {
+			if f.Own {
+				st.InFlight++
+			}
+		}
 		for _, m := range plan.Moves {
 			if m.Operation != "" {
 				st.InFlight++
@@ -292,15 +319,12 @@ func (c *Controller) mayTaint(ctx context.Context, p *v1alpha1.RebalancePolicy, 
 	return may, nil
 }
 
-// flights reads p's Migrate operations: those still running are in
-// flight, and those of the last day put their VMs on a cooldown that
-// doubles with each move.
-func (c *Controller) flights(ctx context.Context, p *v1alpha1.RebalancePolicy, cl *cluster, in *Input) error {
-	ops, err := c.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(metav1.NamespaceAll).List(ctx,
-		metav1.ListOptions{LabelSelector: LabelPolicy + "=" + p.Name})
-	if err != nil {
-		return fmt.Errorf("listing the operations of rebalance policy %s: %w", p.Name, err)
-	}
+// flights reads the Migrate operations: those still running, whoever
+// started them, are in flight (their VMs stay put, their nodes' slots are
+// taken); those that ended within the last day put their VMs on a cooldown
+// that doubles with each move, so two policies, or a policy and a person,
+// do not move one VM back and forth.
+func flights(p *v1alpha1.RebalancePolicy, cl *cluster, in *Input) {
 	nodeOf := map[string]string{}
 	for i := range cl.vmis {
 		nodeOf[cl.vmis[i].Namespace+"/"+cl.vmis[i].Name] = cl.vmis[i].Status.NodeName
@@ -310,8 +334,8 @@ func (c *Controller) flights(ctx context.Context, p *v1alpha1.RebalancePolicy, c
 		count int
 	}
 	recent := map[string]history{}
-	for i := range ops.Items {
-		op := &ops.Items[i]
+	for i := range cl.migrations {
+		op := &cl.migrations[i]
 		key := op.Namespace + "/" + op.Spec.VMName
 		if !op.Status.Phase.Final() {
 			to := ""
@@ -322,7 +346,8 @@ func (c *Controller) flights(ctx context.Context, p *v1alpha1.RebalancePolicy, c
 			if from == "" {
 				from = nodeOf[key]
 			}
-			in.InFlight = append(in.InFlight, Flight{Namespace: op.Namespace, VMName: op.Spec.VMName, From: from, To: to})
+			in.InFlight = append(in.InFlight, Flight{Namespace: op.Namespace, VMName: op.Spec.VMName, From: from, To: to,
+				Own: op.Labels[LabelPolicy] == p.Name})
 			continue
 		}
 		at := op.CreationTimestamp.Time
@@ -346,26 +371,34 @@ func (c *Controller) flights(ctx context.Context, p *v1alpha1.RebalancePolicy, c
 			vm.CooldownUntil = h.last.Add(time.Duration(min(wait, float64(24*time.Hour))))
 		}
 	}
-	return nil
 }
 
+// maxAttempts bounds the plans of one pass: the first, and those made
+// again without the VMs the requester may not migrate.
+const maxAttempts = 3
+
 // start creates a Migrate VMOperation for each move, after asking whether
-// the policy's requester may migrate the VM. The name is the policy's, the
+// the policy's requester may migrate the VM; refused says, by
+// namespace/name, which VMs it may not. The name is the policy's, the
 // VM's and the pass's time, so a retried create after a lost answer finds
 // the first; the next pass finds the operation by its label and neither
-// repeats nor loses the move.
-func (c *Controller) start(ctx context.Context, p *v1alpha1.RebalancePolicy, moves []v1alpha1.RebalanceMove) error {
+// repeats nor loses the move. What it creates joins cl's migrations.
+func (c *Controller) start(ctx context.Context, cl *cluster, p *v1alpha1.RebalancePolicy, moves []v1alpha1.RebalanceMove) (refused map[string]string, err error) {
 	r := p.Spec.Requester
 	if len(moves) > 0 && (r == nil || r.Username == "") {
-		return apierrors.NewForbidden(v1alpha1.Resource("rebalancepolicies"), p.Name,
+		return nil, apierrors.NewForbidden(v1alpha1.Resource("rebalancepolicies"), p.Name,
 			fmt.Errorf("the policy records no requester, so nobody can be held to have asked to migrate VMs"))
 	}
 	// A move that cannot start does not hold back the others.
 	var errs []error
+	refused = map[string]string{}
 	for i := range moves {
 		m := &moves[i]
 		req := operations.Request{Namespace: m.Namespace, VMName: m.VMName, Type: string(v1alpha1.VMOperationMigrate)}
 		if err := operations.Review(ctx, c.cfg.Kube, operations.ReviewSpecOf(r), operations.RequiredAccess(req)); err != nil {
+			if apierrors.IsForbidden(err) {
+				refused[m.Namespace+"/"+m.VMName] = fmt.Sprintf("%s may not migrate it", r.Username)
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -379,19 +412,20 @@ func (c *Controller) start(ctx context.Context, p *v1alpha1.RebalancePolicy, mov
 			Spec: v1alpha1.VMOperationSpec{VMName: m.VMName, Type: v1alpha1.VMOperationMigrate,
 				Migrate: &v1alpha1.MigrateSpec{TargetNode: m.ToNode, AllowColdMigration: p.Spec.AllowColdMigration}},
 		}
-		_, err := c.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(m.Namespace).Create(ctx, op, metav1.CreateOptions{})
+		made, err := c.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(m.Namespace).Create(ctx, op, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			errs = append(errs, fmt.Errorf("migrating VM %s/%s: %w", m.Namespace, m.VMName, err))
 			continue
 		}
 		m.Operation = name
 		if err == nil {
+			cl.migrations = append(cl.migrations, *made)
 			c.moves.WithLabelValues(p.Name, string(m.Trigger)).Inc()
 			c.event(p, corev1.EventTypeNormal, ReasonMigrating, "VM %s/%s from %s to %s (%s): %s, operation %s",
 				m.Namespace, m.VMName, m.FromNode, m.ToNode, m.Trigger, m.Reason, name)
 		}
 	}
-	return errors.Join(errs...)
+	return refused, errors.Join(errs...)
 }
 
 // operationName is a DNS subdomain unique to the policy, the VM and the

@@ -8,9 +8,12 @@ import (
 	"slices"
 	"time"
 
-	"k8s.io/apimachinery/pkg/labels"
-
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+	"k8s.io/klog/v2"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/placement"
@@ -24,6 +27,11 @@ type Node struct {
 	Snapshot      placement.NodeSnapshot
 	Labels        map[string]string
 	Unschedulable bool
+	// Taints are the node's: a VM goes only where it tolerates those that
+	// keep pods off (NoSchedule, NoExecute), as kube-scheduler places the
+	// migration's target pod. They include other policies' maintenance
+	// taints and the node lifecycle controller's not-ready ones.
+	Taints []corev1.Taint
 }
 
 // VM is one running VM the policy selects, on a node in its scope.
@@ -34,19 +42,32 @@ type VM struct {
 	LiveMigratable bool
 	// Excluded VMs (hypersdk.io/rebalance-exclude) never move.
 	Excluded bool
+	// Refused, when set, says why the policy's requester may not migrate
+	// the VM: it stays, and leaves the limits' slots to others.
+	Refused string
 	// Started is when the VM's instance started, for its expected life.
 	Started time.Time
-	// CooldownUntil: the policy moved the VM lately and moves it for
-	// savings or pressure only after this; emptying a node ignores it.
+	// Tolerations and Affinity are its launcher pod's (Affinity holds its
+	// node selector too; nil takes every node): the target pod of a
+	// migration is the same pod elsewhere, so a node they rule out is no
+	// target.
+	Tolerations []corev1.Toleration
+	Affinity    *nodeaffinity.RequiredNodeAffinity
+	// CooldownUntil: the VM migrated lately (by any policy or person), and
+	// moves for savings or pressure only after this; emptying a node
+	// ignores it.
 	CooldownUntil time.Time
 	// Placement is the PlacementPolicy that governs the VM, mapped onto
 	// the model; Input.Placement when nil.
 	Placement *placement.Policy
 }
 
-// Flight is one of the policy's migrations still running.
+// Flight is a migration still running: the policy's, another's or
+// someone's.
 type Flight struct {
 	Namespace, VMName, From, To string
+	// Own says the policy being planned started it.
+	Own bool
 }
 
 // Input is everything one pass knows; Compute does no I/O.
@@ -55,6 +76,9 @@ type Input struct {
 	Nodes    []Node
 	VMs      []VM
 	InFlight []Flight
+	// VMUsageUnknown says the VMs' own usage could not be read: the
+	// pressure trigger cannot tell what a move relieves, and moves none.
+	VMUsageUnknown bool
 	// Armed is the status's record of since when each trigger condition
 	// has held.
 	Armed map[string]time.Time
@@ -297,6 +321,15 @@ func (p *planner) pressure(t *v1alpha1.PressureTrigger) {
 		bc, bm, _ := utilization(&b.Snapshot)
 		return cmp.Compare(max(bc, bm), max(ac, am))
 	})
+	if p.in.VMUsageUnknown && len(over) > 0 {
+		// What a move would take off the node is the VM's usage: without
+		// it every VM would seem to take nothing, and VMs would move until
+		// the limits ran out.
+		for _, st := range over {
+			p.plan.Held = append(p.plan.Held, fmt.Sprintf("node %s is over %v%% but the VMs' usage is unknown", st.Snapshot.Name, high))
+		}
+		return
+	}
 	for _, st := range over {
 		vms := slices.Clone(st.vms)
 		slices.SortStableFunc(vms, func(a, b *VM) int { return cmp.Compare(b.Request.UsageCPU, a.Request.UsageCPU) })
@@ -645,7 +678,8 @@ func costLimit(here float64, targets []placement.NodeScore, percent int32) float
 }
 
 // best is the target for vm among the nodes ok accepts that are not its
-// own, not being emptied, not cordoned and have a migration to spare, and
+// own, not being emptied, not cordoned, that vm fits and have a migration
+// to spare, and
 // keep, when set, admits given all feasible targets' scores. A spot node
 // the VM does not allow is a target only with fallback, and then only as
 // the scheduler would place the VM: when nothing else fits.
@@ -653,7 +687,8 @@ func (p *planner) best(vm *VM, ok func(*nodeState) bool, rank ranking, fallback 
 	cands := p.scratch[:0]
 	for _, name := range p.nodeNames() {
 		st := p.nodes[name]
-		if name == vm.Node || st.evacuate != "" || st.Unschedulable || st.flights >= int(p.spec.MaxInFlightPerNode) || !ok(st) {
+		if name == vm.Node || st.evacuate != "" || st.Unschedulable || st.flights >= int(p.spec.MaxInFlightPerNode) ||
+			!fits(vm, st.Node) || !ok(st) {
 			continue
 		}
 		cands = append(cands, st.Snapshot)
@@ -686,6 +721,23 @@ func (p *planner) best(vm *VM, ok func(*nodeState) bool, rank ranking, fallback 
 	return d.Scores[top], d.Scores[top].Node, true
 }
 
+// fits says whether kube-scheduler could put vm's target pod on n: every
+// taint that keeps pods off is tolerated, and the required node affinity
+// (and node selector) match.
+func fits(vm *VM, n *Node) bool {
+	keepsOff := func(t *corev1.Taint) bool {
+		return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute
+	}
+	if _, untolerated := corev1helpers.FindMatchingUntoleratedTaint(klog.Background(), n.Taints, vm.Tolerations, keepsOff, true); untolerated {
+		return false
+	}
+	if vm.Affinity == nil {
+		return true
+	}
+	match, err := vm.Affinity.Match(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Snapshot.Name, Labels: n.Labels}})
+	return err == nil && match
+}
+
 // movable: not excluded, not already moving, migratable (or cold moves
 // allowed), not cooling down (unless the node is being emptied), and the
 // limits leave room. Holds say why an otherwise due VM stays.
@@ -694,6 +746,9 @@ func (p *planner) movable(vm *VM, cooldown bool) bool {
 	switch {
 	case vm.Excluded:
 		p.hold(vm, "excluded by "+v1alpha1.RebalanceExcludeAnnotation)
+		return false
+	case vm.Refused != "":
+		p.hold(vm, vm.Refused)
 		return false
 	case p.moved[key]:
 		return false

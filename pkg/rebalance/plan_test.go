@@ -2,11 +2,14 @@ package rebalance
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/cost"
@@ -651,5 +654,95 @@ func TestNoSavingsMoveOntoAnUnpricedNode(t *testing.T) {
 	}
 	if got := moves(plan); got != "a:dear->cheap" {
 		t.Errorf("moves = %q, want a to the cheapest priced node", got)
+	}
+}
+
+// TestTargetsAreNodesTheVMFits: the least loaded, cleanest node is no
+// target while it carries a taint the VM does not tolerate (a control
+// plane's, another policy's maintenance window), and a node its required
+// affinity rules out is none either: kube-scheduler would refuse the
+// migration's target pod there.
+func TestTargetsAreNodesTheVMFits(t *testing.T) {
+	controlPlane := corev1.Taint{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}
+	input := func(v VM) *Input {
+		in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+			Nodes: []Node{node("hot", "ES", 200, 90), node("cp", "ES", 50, 5), node("worker", "ES", 200, 10)},
+			Armed: map[string]time.Time{pressureKey("hot"): now.Add(-time.Hour)}}
+		in.Nodes[1].Taints = []corev1.Taint{controlPlane}
+		in.Nodes[1].Labels["pool"], in.Nodes[2].Labels["pool"] = "system", "general"
+		place(in, v)
+		return in
+	}
+	affinity := func(pool string) *nodeaffinity.RequiredNodeAffinity {
+		a := nodeaffinity.GetRequiredNodeAffinity(&corev1.Pod{Spec: corev1.PodSpec{NodeSelector: map[string]string{"pool": pool}}})
+		return &a
+	}
+	tolerant := vm("busy", "hot", 8, 7, 4)
+	tolerant.Tolerations = []corev1.Toleration{{Key: controlPlane.Key, Operator: corev1.TolerationOpExists}}
+	pinned := vm("busy", "hot", 8, 7, 4)
+	pinned.Affinity = affinity("elsewhere")
+	for _, tc := range []struct {
+		name string
+		vm   VM
+		want string
+	}{
+		{"taint not tolerated", vm("busy", "hot", 8, 7, 4), "busy:hot->worker"},
+		{"taint tolerated", tolerant, "busy:hot->cp"},
+		{"affinity matches no node", pinned, ""},
+	} {
+		plan, err := Compute(spec(pressure(time.Minute)), input(tc.vm))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := moves(plan); got != tc.want {
+			t.Errorf("%s: moves %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestPressureWithoutVMUsageMovesNothing: with the VMs' usage unread (they
+// read as 0), no move would seem to relieve the node, and VMs would move
+// until the limits ran out; the trigger holds instead and says why.
+func TestPressureWithoutVMUsageMovesNothing(t *testing.T) {
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(), VMUsageUnknown: true,
+		Nodes: []Node{node("hot", "ES", 200, 90), node("cool", "ES", 200, 5), node("cold", "ES", 200, 5)},
+		Armed: map[string]time.Time{pressureKey("hot"): now.Add(-time.Hour)}}
+	for _, name := range []string{"a", "b", "c", "d"} {
+		place(in, vm(name, "hot", 2, 0, 2))
+	}
+	plan, err := Compute(spec(pressure(time.Minute)), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Moves) != 0 || len(plan.Held) != 1 || !strings.Contains(plan.Held[0], "usage is unknown") {
+		t.Errorf("moves %q, held %q; want none, and hot held for unknown usage", moves(plan), plan.Held)
+	}
+	if _, ok := plan.Armed[pressureKey("hot")]; !ok {
+		t.Errorf("armed %v: the load is still seen, only not relieved", plan.Armed)
+	}
+}
+
+// TestARefusedVMLeavesItsSlot: with one migration allowed at a time, a VM
+// the requester may not migrate (sorted first) is held and says why, and
+// the next VM takes the slot.
+func TestARefusedVMLeavesItsSlot(t *testing.T) {
+	drain := v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceDrain, Drain: &v1alpha1.DrainTrigger{
+		NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"retire": "yes"}}}}
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("old", "ES", 200, 40), node("new", "ES", 200, 10)}}
+	in.Nodes[0].Labels["retire"] = "yes"
+	in.Nodes[0].Unschedulable, in.Nodes[0].Snapshot.AllocatableCPU, in.Nodes[0].Snapshot.AllocatableMemory = true, 0, 0
+	forbidden := vm("a", "old", 2, 1, 2)
+	forbidden.Refused = "bob may not migrate it"
+	place(in, forbidden)
+	place(in, vm("b", "old", 2, 1, 2))
+	s := spec(drain)
+	s.MaxInFlight = 1
+	plan, err := Compute(s, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "b:old->new" || !slices.Contains(plan.Held, "ns/a: bob may not migrate it") {
+		t.Errorf("moves %q, held %q; want b moved and a held as refused", got, plan.Held)
 	}
 }

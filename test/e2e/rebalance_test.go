@@ -750,3 +750,89 @@ func TestRebalanceRequesterRights(t *testing.T) {
 		return err == nil && nodes["v"] == spare, err
 	})
 }
+
+// TestRebalanceTwoPoliciesMoveAVMOnce: two Automatic policies whose drain
+// triggers both want the same VM off a cordoned node, planned in the same
+// pass, start one migration between them; the second sees the first's
+// operation in flight (and then its VM on a cooldown) and neither moves
+// the VM again.
+func TestRebalanceTwoPoliciesMoveAVMOnce(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "rebalance-twice")
+	retiring, spare := ns+"-retiring", ns+"-spare"
+	rebalanceNode(t, ns, retiring, fleet.Zones[1], map[string]string{"hypersdk.io/e2e-retire": ns})
+	rebalanceVM(t, ns, "v", 2, "1Gi", 0.3, nil)
+	if vmi := runningVMI(t, ns, "v", ""); vmi.Status.NodeName != retiring {
+		t.Fatalf("VM v runs on %s, want %s", vmi.Status.NodeName, retiring)
+	}
+	rebalanceNode(t, ns, spare, fleet.Zones[1], nil)
+
+	scope := &metav1.LabelSelector{MatchLabels: map[string]string{rebalanceLabel: ns}}
+	policies := env.HyperSDK.HypersdkV1alpha1().RebalancePolicies()
+	names := []string{ns + "-a", ns + "-b"}
+	t0 := time.Now()
+	for _, name := range names {
+		if _, err := policies.Create(ctx, &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: v1alpha1.RebalancePolicySpec{Mode: v1alpha1.RebalanceAutomatic, VMSelector: scope, NodeSelector: scope,
+				Triggers: []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceDrain, Drain: &v1alpha1.DrainTrigger{
+					NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"hypersdk.io/e2e-retire": ns}}}}}}},
+			metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := policies.Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				t.Errorf("deleting rebalance policy %s: %v", name, err)
+			}
+		})
+	}
+	// Both policies are in every pass before the node is cordoned, so the
+	// pass that first sees the drain plans both.
+	for _, name := range names {
+		passesAfter(t, name, t0)
+	}
+	cordon := []byte(`{"spec":{"unschedulable":true}}`)
+	if _, err := env.Kube.CoreV1().Nodes().Patch(ctx, retiring, types.MergePatchType, cordon, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	migrateOps := func(ctx context.Context) ([]v1alpha1.VMOperation, error) {
+		ops, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		var out []v1alpha1.VMOperation
+		for _, op := range ops.Items {
+			if op.Spec.Type == v1alpha1.VMOperationMigrate {
+				out = append(out, op)
+			}
+		}
+		return out, nil
+	}
+	framework.Eventually(t, "v drained to "+spare, func(ctx context.Context) (bool, error) {
+		ops, err := migrateOps(ctx)
+		if err != nil || len(ops) == 0 || !ops[0].Status.Phase.Final() {
+			return false, err
+		}
+		nodes, err := vmNodes(ctx, ns)
+		return err == nil && nodes["v"] == spare, err
+	})
+	// Two more passes of each policy after the move: none starts another.
+	t1 := time.Now()
+	for _, name := range names {
+		passesAfter(t, name, t1)
+	}
+	ops, err := migrateOps(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 1 || ops[0].Status.Phase != v1alpha1.VMOperationSucceeded {
+		var got []string
+		for _, op := range ops {
+			got = append(got, fmt.Sprintf("%s by %s: %s", op.Name, op.Labels[rebalance.LabelPolicy], op.Status.Phase))
+		}
+		t.Errorf("migrate operations %v, want one that succeeded", got)
+	}
+	if migs, err := migrationsOf(ctx, ns); err != nil || migs["v"] != 1 {
+		t.Errorf("v migrated %d times (%v), want once", migs["v"], err)
+	}
+}

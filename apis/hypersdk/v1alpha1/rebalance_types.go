@@ -80,16 +80,19 @@ type RebalancePolicySpec struct {
 	// each type except Maintenance.
 	// +listType=atomic
 	Triggers []RebalanceTrigger `json:"triggers"`
-	// MaxInFlight bounds the policy's migrations running at once in the
-	// cluster: 1 to 5, 5 by default.
+	// MaxInFlight bounds the migrations running at once in the cluster,
+	// counting every Migrate operation (this policy's, another policy's or
+	// someone's): the policy starts none while this many run. 1 to 5, 5 by
+	// default.
 	// +optional
 	MaxInFlight int32 `json:"maxInFlight,omitempty"`
-	// MaxInFlightPerNode bounds its migrations running at once out of or
-	// into one node: 1 to 2, 2 by default.
+	// MaxInFlightPerNode bounds the migrations running at once out of or
+	// into one node, counted the same way: 1 to 2, 2 by default.
 	// +optional
 	MaxInFlightPerNode int32 `json:"maxInFlightPerNode,omitempty"`
-	// Cooldown is how long a VM the policy moved stays put; it doubles with
-	// each further move the policy makes of it within a day, up to 24h.
+	// Cooldown is how long a VM stays put after a migration (this
+	// policy's, another policy's or someone's); it doubles with each further
+	// migration of it within a day, up to 24h. Emptying a node ignores it.
 	// 1h by default, at least 10s and at most 24h.
 	// +optional
 	Cooldown *metav1.Duration `json:"cooldown,omitempty"`
@@ -239,7 +242,8 @@ type RebalancePolicyStatus struct {
 	// +optional
 	// +listType=atomic
 	Plan []RebalanceMove `json:"plan,omitempty"`
-	// InFlight counts the policy's migrations still running.
+	// InFlight counts the migrations this policy started that are still
+	// running.
 	// +optional
 	InFlight int32 `json:"inFlight,omitempty"`
 	// Armed remembers since when each trigger condition has held, for For

@@ -35,7 +35,8 @@ type RebalancePolicyStatusApplyConfiguration struct {
 	LastPassTime *v1.Time `json:"lastPassTime,omitempty"`
 	// Plan is the moves of the last pass, the ones started first.
 	Plan []RebalanceMoveApplyConfiguration `json:"plan,omitempty"`
-	// InFlight counts the policy's migrations still running.
+	// InFlight counts the migrations this policy started that are still
+	// running.
 	InFlight *int32 `json:"inFlight,omitempty"`
 	// Armed remembers since when each trigger condition has held, for For
 	// and the carbon trigger's hysteresis.

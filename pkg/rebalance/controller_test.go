@@ -1,0 +1,115 @@
+package rebalance
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/placement"
+)
+
+// TestFlightsCountEveryMigration: another policy's migration and one a
+// person asked for are in flight for the policy being planned as much as
+// its own, though its status counts only its own; and a migration anyone
+// made lately puts the VM on the policy's cooldown.
+func TestFlightsCountEveryMigration(t *testing.T) {
+	vmi := func(name, node string) kvv1.VirtualMachineInstance {
+		return kvv1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
+			Status: kvv1.VirtualMachineInstanceStatus{NodeName: node}}
+	}
+	migrate := func(vm, policy string, phase v1alpha1.VMOperationPhase, ended time.Time) v1alpha1.VMOperation {
+		op := v1alpha1.VMOperation{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: vm + "-" + policy},
+			Spec:   v1alpha1.VMOperationSpec{VMName: vm, Type: v1alpha1.VMOperationMigrate, Migrate: &v1alpha1.MigrateSpec{TargetNode: "n2"}},
+			Status: v1alpha1.VMOperationStatus{Phase: phase}}
+		if policy != "" {
+			op.Labels = map[string]string{LabelPolicy: policy}
+		}
+		if !ended.IsZero() {
+			op.Status.CompletionTime = &metav1.Time{Time: ended}
+		}
+		return op
+	}
+	cl := &cluster{vmis: []kvv1.VirtualMachineInstance{vmi("a", "n1"), vmi("b", "n1"), vmi("c", "n2"), vmi("d", "n1")},
+		migrations: []v1alpha1.VMOperation{
+			migrate("a", "other", v1alpha1.VMOperationPending, time.Time{}),
+			migrate("b", "", v1alpha1.VMOperationRunning, time.Time{}),
+			migrate("c", "", v1alpha1.VMOperationSucceeded, now.Add(-10*time.Minute)),
+			migrate("d", "mine", v1alpha1.VMOperationRunning, time.Time{}),
+		}}
+	p := &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "mine"}, Spec: *spec()}
+	in := &Input{Now: now}
+	for _, name := range []string{"a", "b", "c", "d"} {
+		in.VMs = append(in.VMs, vm(name, cl.vmis[0].Status.NodeName, 2, 1, 1))
+	}
+	flights(p, cl, in)
+	want := map[string]Flight{
+		"a": {Namespace: "ns", VMName: "a", From: "n1", To: "n2"},
+		"b": {Namespace: "ns", VMName: "b", From: "n1", To: "n2"},
+		"d": {Namespace: "ns", VMName: "d", From: "n1", To: "n2", Own: true},
+	}
+	if len(in.InFlight) != len(want) {
+		t.Errorf("in flight %+v, want a, b and d", in.InFlight)
+	}
+	for _, f := range in.InFlight {
+		if f != want[f.VMName] {
+			t.Errorf("flight %+v, want %+v", f, want[f.VMName])
+		}
+	}
+	if got, wantUntil := in.VMs[2].CooldownUntil, now.Add(50*time.Minute); !got.Equal(wantUntil) {
+		t.Errorf("c cools down until %v, want %v: an hour after the migration a person made", got, wantUntil)
+	}
+}
+
+// TestInputReadsTheLauncherPod: a VM's view comes from its running
+// launcher pod: its tolerations and node selector (so a target must fit
+// them) and the spot label, read as the extender reads it ("true" lets the
+// VM use spot nodes as targets like any other, "false" never).
+func TestInputReadsTheLauncherPod(t *testing.T) {
+	node := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{
+		corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi")}}}
+	vmi := func(name string) kvv1.VirtualMachineInstance {
+		return kvv1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
+			Status: kvv1.VirtualMachineInstanceStatus{NodeName: "n1", Phase: kvv1.Running}}
+	}
+	launcher := func(spot string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{placement.AllowSpotLabel: spot}},
+			Spec: corev1.PodSpec{NodeSelector: map[string]string{"pool": "a"},
+				Tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}}}}
+	}
+	cl := &cluster{nodes: []corev1.Node{node}, intensity: map[string]zoneIntensity{},
+		vmis: []kvv1.VirtualMachineInstance{vmi("spot"), vmi("on-demand"), vmi("unlabelled")},
+		vms: map[string]*kvv1.VirtualMachine{"ns/spot": {}, "ns/on-demand": {}, "ns/unlabelled": {}},
+		launchers: map[string]*corev1.Pod{"ns/spot": launcher("true"), "ns/on-demand": launcher("false")}}
+	c := &Controller{cfg: Config{Clock: clocktesting.NewFakeClock(now)}}
+	in, _, err := c.input(context.Background(), cl, &v1alpha1.RebalancePolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]VM{}
+	for _, vm := range in.VMs {
+		got[vm.Name] = vm
+	}
+	if r := got["spot"].Request; !r.AllowSpot || r.NoSpot {
+		t.Errorf("spot: allow %t, no %t; want allowed", r.AllowSpot, r.NoSpot)
+	}
+	if r := got["on-demand"].Request; r.AllowSpot || !r.NoSpot {
+		t.Errorf("on-demand: allow %t, no %t; want kept off spot", r.AllowSpot, r.NoSpot)
+	}
+	if r := got["unlabelled"].Request; r.AllowSpot || r.NoSpot || got["unlabelled"].Affinity != nil {
+		t.Errorf("unlabelled, without a launcher pod: allow %t, no %t, affinity %v; want neither and none", r.AllowSpot, r.NoSpot, got["unlabelled"].Affinity)
+	}
+	spot := got["spot"]
+	tainted := &Node{Snapshot: placement.NodeSnapshot{Name: "n2"}, Labels: map[string]string{"pool": "a"},
+		Taints: []corev1.Taint{{Key: "dedicated", Effect: corev1.TaintEffectNoSchedule}}}
+	elsewhere := &Node{Snapshot: placement.NodeSnapshot{Name: "n3"}, Labels: map[string]string{"pool": "b"}}
+	if !fits(&spot, tainted) || fits(&spot, elsewhere) {
+		t.Errorf("fits a tolerated taint in its pool %t, another pool %t; want true, false", fits(&spot, tainted), fits(&spot, elsewhere))
+	}
+}

@@ -193,8 +193,10 @@ func (p *Plugin) PreFilter(ctx context.Context, state fwk.CycleState, pod *corev
 	}
 	if !p.ext.HasSynced() {
 		// Scoring from half-filled caches would rule out nodes not seen
-		// yet; the pod is retried once they are.
-		return nil, fwk.NewStatus(fwk.Unschedulable, "HyperSDK placement caches are not synced yet")
+		// yet; the pod is retried once they are. Unresolvable: no
+		// preemption could help, and one would find no cycle to try
+		// nodes with.
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "HyperSDK placement caches are not synced yet")
 	}
 	state.Write(cycleKey, &cycleState{Cycle: p.ext.NewCycle(ctx, pod)})
 	return nil, nil

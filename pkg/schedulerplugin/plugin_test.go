@@ -7,9 +7,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
+	metricsfake "k8s.io/metrics/pkg/client/clientset/versioned/fake"
 
+	hypersdkfake "github.com/hypersdk/hypersdk/generated/clientset/versioned/fake"
+	"github.com/hypersdk/hypersdk/pkg/extender"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
@@ -48,5 +52,23 @@ func TestPreemptionChangesStayInTheirCopy(t *testing.T) {
 	}
 	if changes(tried) != 1 || changes(state) != 0 || changes(other) != 0 {
 		t.Errorf("nodes with changes: tried %d, cycle %d, other copy %d; want 1, 0, 0", changes(tried), changes(state), changes(other))
+	}
+}
+
+// TestNotSyncedIsUnresolvable: before its caches are synced the plugin
+// turns VM pods away as no preemption can help (DefaultPreemption would
+// otherwise try every node with a cycle state PreFilter never wrote, and
+// fail with an error at every attempt).
+func TestNotSyncedIsUnresolvable(t *testing.T) {
+	ext, err := extender.New(extender.Config{Kube: kubefake.NewClientset(), HyperSDK: hypersdkfake.NewClientset(),
+		Metrics: metricsfake.NewSimpleClientset()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns",
+		Labels: map[string]string{kubevirt.LauncherLabel: kubevirt.LauncherLabelValue}}}
+	_, st := (&Plugin{ext: ext}).PreFilter(context.Background(), framework.NewCycleState(), pod, nil)
+	if st.Code() != fwk.UnschedulableAndUnresolvable {
+		t.Errorf("unsynced: %v, want UnschedulableAndUnresolvable", st)
 	}
 }

@@ -191,7 +191,7 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 	for _, a := range p.Status.Armed {
 		in.Armed[a.Key] = a.Since.Time
 	}
-	inScope := map[string]bool{}
+	inScope, unknownZones := map[string]bool{}, map[string]bool{}
 	for i := range cl.nodes {
 		node := &cl.nodes[i]
 		if !nodeSel.Matches(labels.Set(node.Labels)) {
@@ -207,7 +207,10 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 		if s.Zone != "" {
 			zi := c.zoneIntensity(ctx, cl, s.Zone, carbonTrigger)
 			s.CarbonIntensity, s.CarbonKnown = zi.value, zi.err == nil
-			if zi.err != nil && carbonTrigger != nil {
+			if zi.err != nil && carbonTrigger != nil && !unknownZones[s.Zone] {
+				// Once per zone: a zone's outage would otherwise be said
+				// once per node, in a status rewritten at every pass.
+				unknownZones[s.Zone] = true
 				missing = append(missing, fmt.Sprintf("carbon intensity of zone %s: %v", s.Zone, zi.err))
 			}
 		}

@@ -113,3 +113,24 @@ func TestInputReadsTheLauncherPod(t *testing.T) {
 		t.Errorf("fits a tolerated taint in its pool %t, another pool %t; want true, false", fits(&spot, tainted), fits(&spot, elsewhere))
 	}
 }
+
+// TestInputNamesAnUnknownZoneOnce: a zone whose intensity cannot be read
+// is named once in the missing signals, however many nodes it has.
+func TestInputNamesAnUnknownZoneOnce(t *testing.T) {
+	var nodes []corev1.Node
+	for _, name := range []string{"a", "b", "c"} {
+		nodes = append(nodes, corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Labels: map[string]string{corev1.LabelTopologyRegion: "ES"}}})
+	}
+	cl := &cluster{nodes: nodes, intensity: map[string]zoneIntensity{}}
+	c := &Controller{cfg: Config{Clock: clocktesting.NewFakeClock(now)}} // no carbon source
+	p := &v1alpha1.RebalancePolicy{Spec: v1alpha1.RebalancePolicySpec{Triggers: []v1alpha1.RebalanceTrigger{
+		{Type: v1alpha1.RebalanceCarbon, Carbon: &v1alpha1.CarbonTrigger{}}}}}
+	_, missing, err := c.input(context.Background(), cl, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(missing) != 1 {
+		t.Errorf("missing %q, want zone ES named once", missing)
+	}
+}

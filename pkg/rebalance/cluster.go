@@ -191,7 +191,7 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 	for _, a := range p.Status.Armed {
 		in.Armed[a.Key] = a.Since.Time
 	}
-	inScope, unknownZones := map[string]bool{}, map[string]bool{}
+	inScope, unknownZones, nodeIndex := map[string]bool{}, map[string]bool{}, map[string]int{}
 	for i := range cl.nodes {
 		node := &cl.nodes[i]
 		if !nodeSel.Matches(labels.Set(node.Labels)) {
@@ -214,6 +214,7 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 				missing = append(missing, fmt.Sprintf("carbon intensity of zone %s: %v", s.Zone, zi.err))
 			}
 		}
+		nodeIndex[node.Name] = len(in.Nodes)
 		in.Nodes = append(in.Nodes, Node{Snapshot: s, Labels: node.Labels, Unschedulable: node.Spec.Unschedulable, Taints: node.Spec.Taints})
 	}
 	for i := range cl.vmis {
@@ -225,6 +226,9 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 		}
 		if len(vmi.Spec.Domain.Devices.GPUs) > 0 || len(vmi.Spec.Domain.Devices.HostDevices) > 0 {
 			// Passed-through devices pin a VM to its node's hardware.
+			if i, ok := nodeIndex[vmi.Status.NodeName]; ok {
+				in.Nodes[i].Pinned = append(in.Nodes[i].Pinned, key)
+			}
 			continue
 		}
 		req, u := cl.vmRequests[key], cl.vmUsage[key]

@@ -32,6 +32,10 @@ type Node struct {
 	// migration's target pod. They include other policies' maintenance
 	// taints and the node lifecycle controller's not-ready ones.
 	Taints []corev1.Taint
+	// Pinned are the VMs here (namespace/name) the policy selects but
+	// leaves out of every plan: passed-through GPUs or host devices pin
+	// them to the node's hardware. Emptying the node says they stay.
+	Pinned []string
 }
 
 // VM is one running VM the policy selects, on a node in its scope.
@@ -273,6 +277,9 @@ func (p *planner) evacuate() {
 		trigger := v1alpha1.RebalanceDrain
 		if _, ok := p.plan.Maintenance[name]; ok {
 			trigger = v1alpha1.RebalanceMaintenance
+		}
+		for _, vm := range st.Pinned {
+			p.plan.Held = append(p.plan.Held, fmt.Sprintf("%s: passed-through devices pin it to node %s, which is being emptied", vm, name))
 		}
 		for _, vm := range st.vms {
 			if !p.movable(vm, false) {

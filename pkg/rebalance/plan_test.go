@@ -746,3 +746,26 @@ func TestARefusedVMLeavesItsSlot(t *testing.T) {
 		t.Errorf("moves %q, held %q; want b moved and a held as refused", got, plan.Held)
 	}
 }
+
+// TestEmptyingANodeNamesThePinnedVMs: a VM with passed-through devices is
+// never moved, and a node being emptied says it stays rather than look
+// empty.
+func TestEmptyingANodeNamesThePinnedVMs(t *testing.T) {
+	drain := v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceDrain, Drain: &v1alpha1.DrainTrigger{
+		NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"retire": "yes"}}}}
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("old", "ES", 200, 40), node("new", "ES", 200, 10)}}
+	in.Nodes[0].Labels["retire"] = "yes"
+	in.Nodes[0].Unschedulable, in.Nodes[0].Snapshot.AllocatableCPU, in.Nodes[0].Snapshot.AllocatableMemory = true, 0, 0
+	in.Nodes[0].Pinned = []string{"ns/gpu"}
+	place(in, vm("plain", "old", 2, 1, 2))
+	plan, err := Compute(spec(drain), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "plain:old->new" || !slices.ContainsFunc(plan.Held, func(h string) bool {
+		return strings.HasPrefix(h, "ns/gpu: passed-through devices pin it to node old")
+	}) {
+		t.Errorf("moves %q, held %q; want plain moved and gpu named as staying", got, plan.Held)
+	}
+}

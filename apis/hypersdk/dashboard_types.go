@@ -18,9 +18,11 @@ type Dashboard struct {
 
 // DashboardSpec is the layout and what each widget shows.
 type DashboardSpec struct {
-	// Title is shown above the grid; the object's name when empty.
+	// Title is shown above the grid; the object's name when empty. At
+	// most 256 characters.
 	Title string
-	// Description says what the dashboard is for.
+	// Description says what the dashboard is for, in at most 4096
+	// characters.
 	Description string
 	// Columns is the width of the grid in cells: 1 to 24, 12 by default.
 	Columns int32
@@ -87,7 +89,9 @@ type DashboardWidget struct {
 	// VMSelector filters a VMList by label.
 	VMSelector *metav1.LabelSelector
 	// Cluster is the cluster the widget shows: the primary cluster when
-	// empty, every cluster (with per-cluster and aggregated totals) for "*".
+	// empty, every cluster (with per-cluster and aggregated totals) for "*",
+	// which a widget showing one VM (Console, VNC, the VMResources chart)
+	// may not take.
 	Cluster string
 	// TimeRange overrides the dashboard's for a chart.
 	TimeRange *DashboardTimeRange

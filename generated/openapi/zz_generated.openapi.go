@@ -2281,14 +2281,14 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_DashboardSpec(ref common.ReferenceCa
 				Properties: map[string]spec.Schema{
 					"title": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Title is shown above the grid; the object's name when empty.",
+							Description: "Title is shown above the grid; the object's name when empty. At most 256 characters.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
 					"description": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Description says what the dashboard is for.",
+							Description: "Description says what the dashboard is for, in at most 4096 characters.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -2450,7 +2450,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_DashboardWidget(ref common.Reference
 					},
 					"cluster": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Cluster is the cluster the widget shows: the primary cluster when empty, every cluster (with per-cluster and aggregated totals) for \"*\".",
+							Description: "Cluster is the cluster the widget shows: the primary cluster when empty, every cluster (with per-cluster and aggregated totals) for \"*\", which a widget showing one VM (Console, VNC, the VMResources chart) may not take.",
 							Type:        []string{"string"},
 							Format:      "",
 						},

@@ -22,10 +22,12 @@ type Dashboard struct {
 
 // DashboardSpec is the layout and what each widget shows.
 type DashboardSpec struct {
-	// Title is shown above the grid; the object's name when empty.
+	// Title is shown above the grid; the object's name when empty. At
+	// most 256 characters.
 	// +optional
 	Title string `json:"title,omitempty"`
-	// Description says what the dashboard is for.
+	// Description says what the dashboard is for, in at most 4096
+	// characters.
 	// +optional
 	Description string `json:"description,omitempty"`
 	// Columns is the width of the grid in cells: 1 to 24, 12 by default.
@@ -109,7 +111,9 @@ type DashboardWidget struct {
 	// +optional
 	VMSelector *metav1.LabelSelector `json:"vmSelector,omitempty"`
 	// Cluster is the cluster the widget shows: the primary cluster when
-	// empty, every cluster (with per-cluster and aggregated totals) for "*".
+	// empty, every cluster (with per-cluster and aggregated totals) for "*",
+	// which a widget showing one VM (Console, VNC, the VMResources chart)
+	// may not take.
 	// +optional
 	Cluster string `json:"cluster,omitempty"`
 	// TimeRange overrides the dashboard's for a chart.

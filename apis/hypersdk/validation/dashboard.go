@@ -31,6 +31,9 @@ const (
 	maxDashboardRows    = 1000
 	maxWidgetHeight     = 48
 	maxClusterName      = 253
+	// A title is one line above the grid, a description a paragraph.
+	maxDashboardTitle       = 256
+	maxDashboardDescription = 4096
 )
 
 // ValidateDashboard checks a dashboard's layout: widgets that fit the grid
@@ -38,6 +41,12 @@ const (
 func ValidateDashboard(d *hypersdk.Dashboard) field.ErrorList {
 	allErrs := validateName(d.Name, field.NewPath("metadata", "name"))
 	spec, fldPath := &d.Spec, field.NewPath("spec")
+	if len(spec.Title) > maxDashboardTitle {
+		allErrs = append(allErrs, field.TooLong(fldPath.Child("title"), spec.Title, maxDashboardTitle))
+	}
+	if len(spec.Description) > maxDashboardDescription {
+		allErrs = append(allErrs, field.TooLong(fldPath.Child("description"), spec.Description, maxDashboardDescription))
+	}
 	allErrs = append(allErrs, inRange(spec.Columns, 1, 24, fldPath.Child("columns"))...)
 	allErrs = append(allErrs, validateTimeRange(&spec.TimeRange, fldPath.Child("timeRange"))...)
 	widgets := fldPath.Child("widgets")
@@ -127,6 +136,10 @@ func validateWidget(w *hypersdk.DashboardWidget, columns int32, p *field.Path) f
 		allErrs = append(allErrs, field.Required(p.Child("vm", "name"), fmt.Sprintf("the VM a %s widget shows", widgetKind(w))))
 	case needsVM:
 		allErrs = append(allErrs, validateName(w.VM.Name, p.Child("vm", "name"))...)
+		if w.Cluster == "*" {
+			allErrs = append(allErrs, field.Invalid(p.Child("cluster"), w.Cluster,
+				fmt.Sprintf("a %s widget shows one VM, which is in one cluster: name the cluster, or leave it empty for the primary", widgetKind(w))))
+		}
 		if w.VM.Namespace != "" {
 			for _, msg := range apimachineryvalidation.ValidateNamespaceName(w.VM.Namespace, false) {
 				allErrs = append(allErrs, field.Invalid(p.Child("vm", "namespace"), w.VM.Namespace, msg))

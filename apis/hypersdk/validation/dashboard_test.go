@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +45,12 @@ func TestValidateDashboard(t *testing.T) {
 		}, "spec.widgets[0].vmSelector,spec.widgets[3].vmSelector.matchLabels"},
 		{"chart range on a list", func(s *hypersdk.DashboardSpec) { s.Widgets[3].TimeRange = &hypersdk.DashboardTimeRange{Last: "1h"} },
 			"spec.widgets[3].timeRange"},
+		{"one VM from every cluster", func(s *hypersdk.DashboardSpec) { s.Widgets[1].Cluster, s.Widgets[2].Cluster = "*", "*" },
+			"spec.widgets[1].cluster,spec.widgets[2].cluster"},
+		{"a VM of a named cluster", func(s *hypersdk.DashboardSpec) { s.Widgets[2].Cluster = "east" }, ""},
+		{"title and description too long", func(s *hypersdk.DashboardSpec) {
+			s.Title, s.Description = strings.Repeat("t", 257), strings.Repeat("d", 4097)
+		}, "spec.title,spec.description"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := &hypersdk.Dashboard{ObjectMeta: metav1.ObjectMeta{Name: "ops", Namespace: "team"}, Spec: hypersdk.DashboardSpec{

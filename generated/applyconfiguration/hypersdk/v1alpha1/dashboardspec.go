@@ -23,9 +23,11 @@ package v1alpha1
 //
 // DashboardSpec is the layout and what each widget shows.
 type DashboardSpecApplyConfiguration struct {
-	// Title is shown above the grid; the object's name when empty.
+	// Title is shown above the grid; the object's name when empty. At
+	// most 256 characters.
 	Title *string `json:"title,omitempty"`
-	// Description says what the dashboard is for.
+	// Description says what the dashboard is for, in at most 4096
+	// characters.
 	Description *string `json:"description,omitempty"`
 	// Columns is the width of the grid in cells: 1 to 24, 12 by default.
 	Columns *int32 `json:"columns,omitempty"`

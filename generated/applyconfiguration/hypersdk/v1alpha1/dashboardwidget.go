@@ -42,7 +42,9 @@ type DashboardWidgetApplyConfiguration struct {
 	// VMSelector filters a VMList by label.
 	VMSelector *v1.LabelSelectorApplyConfiguration `json:"vmSelector,omitempty"`
 	// Cluster is the cluster the widget shows: the primary cluster when
-	// empty, every cluster (with per-cluster and aggregated totals) for "*".
+	// empty, every cluster (with per-cluster and aggregated totals) for "*",
+	// which a widget showing one VM (Console, VNC, the VMResources chart)
+	// may not take.
 	Cluster *string `json:"cluster,omitempty"`
 	// TimeRange overrides the dashboard's for a chart.
 	TimeRange *DashboardTimeRangeApplyConfiguration `json:"timeRange,omitempty"`

@@ -20,8 +20,17 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/registry/tables"
 )
 
+// REST is the etcd storage of placementpolicies.
+type REST struct{ *genericregistry.Store }
+
+// Categories puts placementpolicies in `kubectl get hypersdk` with every
+// other kind of the group.
+func (*REST) Categories() []string { return []string{"hypersdk"} }
+
+var _ rest.CategoriesProvider = &REST{}
+
 // NewREST returns the etcd storage of placementpolicies.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*genericregistry.Store, error) {
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, error) {
 	s := strategy{scheme, names.SimpleNameGenerator}
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &hypersdk.PlacementPolicy{} },
@@ -36,7 +45,7 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*gen
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {
 		return nil, fmt.Errorf("completing placementpolicies storage: %w", err)
 	}
-	return store, nil
+	return &REST{store}, nil
 }
 
 // strategy validates policies; they have no status.

@@ -722,16 +722,23 @@ func TestPressureWithoutVMUsageMovesNothing(t *testing.T) {
 	}
 }
 
-// TestARefusedVMLeavesItsSlot: with one migration allowed at a time, a VM
-// the requester may not migrate (sorted first) is held and says why, and
-// the next VM takes the slot.
-func TestARefusedVMLeavesItsSlot(t *testing.T) {
+// drainingOld is a drain trigger with node "old" cordoned under it and
+// node "new" to take its VMs.
+func drainingOld() (v1alpha1.RebalanceTrigger, *Input) {
 	drain := v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceDrain, Drain: &v1alpha1.DrainTrigger{
 		NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"retire": "yes"}}}}
 	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
 		Nodes: []Node{node("old", "ES", 200, 40), node("new", "ES", 200, 10)}}
 	in.Nodes[0].Labels["retire"] = "yes"
 	in.Nodes[0].Unschedulable, in.Nodes[0].Snapshot.AllocatableCPU, in.Nodes[0].Snapshot.AllocatableMemory = true, 0, 0
+	return drain, in
+}
+
+// TestARefusedVMLeavesItsSlot: with one migration allowed at a time, a VM
+// the requester may not migrate (sorted first) is held and says why, and
+// the next VM takes the slot.
+func TestARefusedVMLeavesItsSlot(t *testing.T) {
+	drain, in := drainingOld()
 	forbidden := vm("a", "old", 2, 1, 2)
 	forbidden.Refused = "bob may not migrate it"
 	place(in, forbidden)
@@ -751,12 +758,7 @@ func TestARefusedVMLeavesItsSlot(t *testing.T) {
 // never moved, and a node being emptied says it stays rather than look
 // empty.
 func TestEmptyingANodeNamesThePinnedVMs(t *testing.T) {
-	drain := v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceDrain, Drain: &v1alpha1.DrainTrigger{
-		NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"retire": "yes"}}}}
-	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
-		Nodes: []Node{node("old", "ES", 200, 40), node("new", "ES", 200, 10)}}
-	in.Nodes[0].Labels["retire"] = "yes"
-	in.Nodes[0].Unschedulable, in.Nodes[0].Snapshot.AllocatableCPU, in.Nodes[0].Snapshot.AllocatableMemory = true, 0, 0
+	drain, in := drainingOld()
 	in.Nodes[0].Pinned = []string{"ns/gpu"}
 	place(in, vm("plain", "old", 2, 1, 2))
 	plan, err := Compute(spec(drain), in)

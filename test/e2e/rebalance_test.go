@@ -686,6 +686,20 @@ func TestRebalanceMaintenanceRefusedMove(t *testing.T) {
 	}
 }
 
+// retiringNodeWithVM makes a node labelled hypersdk.io/e2e-retire=ns (not
+// cordoned yet) running VM v, then a spare node in the same zone.
+func retiringNodeWithVM(t *testing.T, ns, zone string) (retiring, spare string) {
+	t.Helper()
+	retiring, spare = ns+"-retiring", ns+"-spare"
+	rebalanceNode(t, ns, retiring, zone, map[string]string{"hypersdk.io/e2e-retire": ns})
+	rebalanceVM(t, ns, "v", 2, "1Gi", 0.3, nil)
+	if vmi := runningVMI(t, ns, "v", ""); vmi.Status.NodeName != retiring {
+		t.Fatalf("VM v runs on %s, want %s", vmi.Status.NodeName, retiring)
+	}
+	rebalanceNode(t, ns, spare, zone, nil)
+	return retiring, spare
+}
+
 // TestRebalanceRequesterRights: a policy moves VMs only as far as its
 // author may migrate them. An author allowed to write RebalancePolicies but
 // not to migrate gets a Forbidden condition and no operation when its drain
@@ -697,13 +711,7 @@ func TestRebalanceRequesterRights(t *testing.T) {
 	ns := env.Namespace(t, "rebalance-rights")
 	author := rebalanceAuthor(t, ns)
 
-	retiring, spare := ns+"-retiring", ns+"-spare"
-	rebalanceNode(t, ns, retiring, fleet.Zones[2], map[string]string{"hypersdk.io/e2e-retire": ns})
-	rebalanceVM(t, ns, "v", 2, "1Gi", 0.3, nil)
-	if vmi := runningVMI(t, ns, "v", ""); vmi.Status.NodeName != retiring {
-		t.Fatalf("VM v runs on %s, want %s", vmi.Status.NodeName, retiring)
-	}
-	rebalanceNode(t, ns, spare, fleet.Zones[2], nil)
+	retiring, spare := retiringNodeWithVM(t, ns, fleet.Zones[2])
 	cordon := []byte(`{"spec":{"unschedulable":true}}`)
 	if _, err := env.Kube.CoreV1().Nodes().Patch(ctx, retiring, types.MergePatchType, cordon, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
@@ -760,13 +768,7 @@ func TestRebalanceTwoPoliciesMoveAVMOnce(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
 	ns := env.Namespace(t, "rebalance-twice")
-	retiring, spare := ns+"-retiring", ns+"-spare"
-	rebalanceNode(t, ns, retiring, fleet.Zones[1], map[string]string{"hypersdk.io/e2e-retire": ns})
-	rebalanceVM(t, ns, "v", 2, "1Gi", 0.3, nil)
-	if vmi := runningVMI(t, ns, "v", ""); vmi.Status.NodeName != retiring {
-		t.Fatalf("VM v runs on %s, want %s", vmi.Status.NodeName, retiring)
-	}
-	rebalanceNode(t, ns, spare, fleet.Zones[1], nil)
+	retiring, spare := retiringNodeWithVM(t, ns, fleet.Zones[1])
 
 	scope := &metav1.LabelSelector{MatchLabels: map[string]string{rebalanceLabel: ns}}
 	policies := env.HyperSDK.HypersdkV1alpha1().RebalancePolicies()

@@ -778,3 +778,59 @@ func TestDashboardVMListWidgetInBrowser(t *testing.T) {
 		return true, nil
 	})
 }
+
+// TestDashboardSaysWhyItHasNoClusters: with a clusters file it cannot read,
+// the dashboard's page says why (the file and the YAML error) instead of
+// staying empty.
+func TestDashboardSaysWhyItHasNoClusters(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t, "dash-broken")
+	kubeconfig, clusters, _ := dashboardKubeconfig(t, ns)
+	if err := os.WriteFile(clusters, []byte("contexts: {\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start, _, _ := startDashboard(t, ctx, kubeconfig, clusters)
+	browser := framework.NewBrowser(t)
+	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil {
+		t.Fatal(err)
+	}
+	var shown string
+	framework.Eventually(t, "the page saying why it shows no cluster", func(context.Context) (bool, error) {
+		var err error
+		shown, err = text(browser, `document.getElementById("clusters-error").textContent`)
+		return err == nil && strings.Contains(shown, "clusters file "+clusters), err
+	})
+	if !strings.Contains(shown, "yaml") {
+		t.Errorf("the page says %q, want the YAML error too", shown)
+	}
+}
+
+// TestDashboardChartsWithThePrimaryDown: on the charts of every cluster, a
+// primary cluster that does not answer is left out and named, as any other
+// is: the other clusters' history (and the window it gives) is still
+// drawn, for the charts from clusterhistories and from operations alike.
+func TestDashboardChartsWithThePrimaryDown(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t, "dash-primary-down")
+	kubeconfig, clusters, _ := dashboardKubeconfig(t, ns)
+	hyperWith(t, ctx, kubeconfig, "clusters", "add", "down", "--clusters-file", clusters) // beside the current context
+	hyperWith(t, ctx, kubeconfig, "clusters", "use", "down", "--clusters-file", clusters)
+	start, base, _ := startDashboard(t, ctx, kubeconfig, clusters)
+	browser := framework.NewBrowser(t)
+	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(browser, chromedp.Navigate(base+"/charts.html?"+url.Values{"cluster": {"*"}, "timeRange": {"1h"}}.Encode())); err != nil {
+		t.Fatal(err)
+	}
+	for _, chart := range []string{"CPUUsedVsAllocated", "Operations"} {
+		framework.Eventually(t, chart+" drawn without the primary", func(context.Context) (bool, error) {
+			got, err := text(browser, fmt.Sprintf(`(() => { const f = document.querySelector('figure[data-chart="%s"]');
+				return f ? f.dataset.state + " " + [...f.querySelectorAll("p.error")].map(p => p.textContent).join(" | ") : ""; })()`, chart))
+			if err != nil || strings.HasPrefix(got, "error") {
+				return false, fmt.Errorf("%s: %q (%v)", chart, got, err)
+			}
+			return strings.HasPrefix(got, "drawn ") && strings.Contains(got, "down: "), nil
+		})
+	}
+}

@@ -126,6 +126,11 @@ func TestDashboardChartsInBrowser(t *testing.T) {
 			if err := chartMatches(browser, c.chart, want); err != nil {
 				return false, err
 			}
+			if c.chart == "VMResources" {
+				if err := ownScales(browser, c.chart, want); err != nil {
+					return false, err
+				}
+			}
 		}
 		opsWant, migWant, err := operationRows(ctx, t, window)
 		if err != nil {
@@ -469,6 +474,37 @@ func chartMatches(browser context.Context, chart string, want [][]string, slack 
 	}
 	if shape != strings.Join(wantShape, " ") {
 		return fmt.Errorf("%s drawn as %q, want %q", chart, shape, strings.Join(wantShape, " "))
+	}
+	return nil
+}
+
+// ownScales checks that every series of chart above zero reaches the top
+// of the plot (charts.js's T, 10): a chart of several units scales each
+// series to itself, so none is flattened onto zero by another's larger
+// numbers (a VM's memory in bytes against its CPU in cores).
+func ownScales(browser context.Context, chart string, want [][]string) error {
+	tops, err := text(browser, fmt.Sprintf(`(() => { const f = document.querySelector('figure[data-chart="%s"]');
+		return [...f.querySelectorAll("path[data-series]")].map(p => p.dataset.series + ":" +
+			Math.min(...[...p.getAttribute("d").matchAll(/[ML][-\d.]+,([-\d.]+)/g)].map(m => +m[1]))).join(" "); })()`, chart))
+	if err != nil {
+		return err
+	}
+	var wantTops []string
+	for j, field := range want[0][1:] {
+		highest := 0.0
+		for _, row := range want[1:] {
+			if v, err := strconv.ParseFloat(row[j+1], 64); err == nil {
+				highest = max(highest, v)
+			}
+		}
+		if highest > 0 {
+			wantTops = append(wantTops, field+":10")
+		}
+	}
+	for _, w := range wantTops {
+		if !strings.Contains(" "+tops+" ", " "+w+" ") {
+			return fmt.Errorf("%s: highest vertex of each series %q, want %s at the top of the plot", chart, tops, w)
+		}
 	}
 	return nil
 }

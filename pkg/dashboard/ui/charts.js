@@ -52,17 +52,29 @@ const additive = new Set(["vms", "vmsRunning", "vmsStopped", "vmsOther", "cpuUsa
   "memoryAllocated", "costPerHour", "carbonEmissions", "costMonthToDate"]);
 
 // everyClusterHistory is the cluster history of every shown cluster for one
-// window (the first cluster's, asked of the others by start, end and step):
-// "<cluster> <field>" for each, then "all <field>", the sum at each time of
-// the clusters that have a point then, for the fields that add up. A
-// cluster that does not answer is left out and named in the chart's notes.
+// window (the first answering cluster's, asked of the others by start, end
+// and step): "<cluster> <field>" for each, then "all <field>", the sum at
+// each time of the clusters that have a point then, for the fields that
+// add up. A cluster that does not answer, the primary too, is left out and
+// named in the chart's notes; only when none answers is the chart an error.
 async function everyClusterHistory(fields) {
   const names = await shownClusters();
   if (!names.length) throw new Error("no cluster is shown");
   const path = (name) => `${clusterAPI(name)}/apis/hypersdk.io/v1alpha1/clusterhistories/cluster`;
-  const first = await history(path(names[0]), fields);
+  const answers = [];
+  let first;
+  for (const name of names) {
+    if (first) break;
+    try {
+      first = await history(path(name), fields);
+      answers.push({ status: "fulfilled", value: first });
+    } catch (e) {
+      answers.push({ status: "rejected", reason: e });
+    }
+  }
+  if (!first) throw new Error(answers.map((a, i) => `${names[i]}: ${a.reason.message}`).join("; "));
   const window = { start: new Date(first.window.start).toISOString(), end: new Date(first.window.end).toISOString(), step: first.window.step };
-  const answers = [{ status: "fulfilled", value: first }, ...await Promise.allSettled(names.slice(1).map((n) => history(path(n), fields, window)))];
+  answers.push(...await Promise.allSettled(names.slice(answers.length).map((n) => history(path(n), fields, window))));
   const out = { window: first.window, series: [], notes: [] };
   answers.forEach((a, i) => {
     if (a.status === "rejected") out.notes.push(`${names[i]}: ${a.reason.message}`);
@@ -270,8 +282,12 @@ const charts = [
       const vm = params.get("vm");
       if (!vm || !vm.includes("/")) throw new Error("choose a VM (namespace/name) above");
       const [ns, name] = vm.split("/");
-      return history(`${hyper}/namespaces/${encodeURIComponent(ns)}/virtualmachines/${encodeURIComponent(name)}/history`,
+      const h = await history(`${hyper}/namespaces/${encodeURIComponent(ns)}/virtualmachines/${encodeURIComponent(name)}/history`,
         ["cpuUsage", "memoryUsage", "carbonIntensity"]);
+      // Cores, bytes and gCO2eq/kWh: on one axis the bytes would flatten
+      // the others onto zero, so each series has a scale of its own.
+      for (const s of h.series) s.axis = "own";
+      return h;
     },
   },
 ];
@@ -339,22 +355,26 @@ function label(v) {
 
 // draw renders data as lines (series) or bars into an SVG.
 function draw(data) {
-  // Four legend entries a row, the rows past the first below the chart.
-  const legendRows = Math.max(1, Math.ceil((data.series?.length ?? 0) / 4));
+  // Four legend entries a row (one where a series writes its own scale
+  // in it), the rows past the first below the chart.
+  const perRow = data.series?.some((s) => s.axis === "own") ? 1 : 4;
+  const legendRows = Math.max(1, Math.ceil((data.series?.length ?? 0) / perRow));
   const height = H + (legendRows - 1) * 14;
   const svg = el("svg", { width: W, height, viewBox: `0 0 ${W} ${height}`, xmlns: svgNS });
   el("rect", { x: 0, y: 0, width: W, height, fill: "#fff" }, svg);
   if (data.heat) return drawHeat(svg, data.heat);
-  // Series with axis "right" are scaled to their own maximum, written at
-  // the top right.
-  const right = (s) => s.axis === "right";
+  // Series with axis "right" share a scale to their maximum, written at
+  // the top right; each with axis "own" has a scale to its own maximum,
+  // written in its legend (series of different units).
+  const right = (s) => s.axis === "right", own = (s) => s.axis === "own";
   const values = (keep) => (data.series ? data.series.filter(keep).flatMap((s) => s.points.map((p) => p[1])) : data.bars.map((b) => b[1]));
-  const max = Math.max(1e-9, ...values((s) => !right(s)));
+  const max = Math.max(1e-9, ...values((s) => !right(s) && !own(s)));
   const maxRight = Math.max(1e-9, ...values(right));
-  const y = (v, s) => T + (H - T - B) * (1 - v / (s && right(s) ? maxRight : max));
+  const maxOwn = (s) => Math.max(1e-9, ...s.points.map((p) => p[1]));
+  const y = (v, s) => T + (H - T - B) * (1 - v / (s && right(s) ? maxRight : s && own(s) ? maxOwn(s) : max));
   el("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#888" }, svg);
   el("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#888" }, svg);
-  el("text", { x: L - 4, y: T + 8, "text-anchor": "end" }, svg).textContent = label(max);
+  if (!data.series?.every(own)) el("text", { x: L - 4, y: T + 8, "text-anchor": "end" }, svg).textContent = label(max);
   el("text", { x: L - 4, y: H - B, "text-anchor": "end" }, svg).textContent = "0";
   if (data.series?.some(right)) el("text", { x: W - R, y: T + 8, "text-anchor": "end" }, svg).textContent = label(maxRight);
   if (data.series) {
@@ -370,8 +390,8 @@ function draw(data) {
       for (const p of s.points) {
         el("circle", { cx: x(p[0]).toFixed(1), cy: y(p[1], s).toFixed(1), r: 2, fill: colours[i % colours.length] }, svg);
       }
-      el("text", { x: L + 4 + (i % 4) * 125, y: H - 6 + Math.floor(i / 4) * 14, fill: colours[i % colours.length] }, svg).textContent =
-        s.name + (right(s) ? " (right)" : "");
+      el("text", { x: L + 4 + (i % perRow) * 125, y: H - 6 + Math.floor(i / perRow) * 14, fill: colours[i % colours.length] }, svg).textContent =
+        s.name + (right(s) ? " (right)" : own(s) ? ` (top ${label(maxOwn(s))}${s.unit ? " " + s.unit : ""})` : "");
     });
   } else {
     const bw = (W - L - R) / Math.max(1, data.bars.length);

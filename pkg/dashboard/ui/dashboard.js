@@ -2,7 +2,7 @@
 // by dragging: a widget's title bar moves it, its corner resizes it; Save
 // writes the object back (create or update, as the user), and the API
 // server validates it as it would a kubectl apply.
-import { clusterAPI, statusMessage } from "./listwatch.js";
+import { clusterAPI, getJSON, statusMessage } from "./listwatch.js";
 
 const params = new URLSearchParams(location.search);
 const namespace = params.get("namespace"), name = params.get("name");
@@ -20,7 +20,7 @@ function path() {
 
 async function load() {
   if (!cluster) {
-    const clusters = await (await fetch("/api/clusters")).json();
+    const clusters = await getJSON("/api/clusters");
     primary = clusters.find((c) => c.primary)?.name;
     cluster = primary;
   }

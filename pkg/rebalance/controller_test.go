@@ -84,8 +84,8 @@ func TestInputReadsTheLauncherPod(t *testing.T) {
 				Tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}}}}
 	}
 	cl := &cluster{nodes: []corev1.Node{node}, intensity: map[string]zoneIntensity{},
-		vmis: []kvv1.VirtualMachineInstance{vmi("spot"), vmi("on-demand"), vmi("unlabelled")},
-		vms: map[string]*kvv1.VirtualMachine{"ns/spot": {}, "ns/on-demand": {}, "ns/unlabelled": {}},
+		vmis:      []kvv1.VirtualMachineInstance{vmi("spot"), vmi("on-demand"), vmi("unlabelled")},
+		vms:       map[string]*kvv1.VirtualMachine{"ns/spot": {}, "ns/on-demand": {}, "ns/unlabelled": {}},
 		launchers: map[string]*corev1.Pod{"ns/spot": launcher("true"), "ns/on-demand": launcher("false")}}
 	c := &Controller{cfg: Config{Clock: clocktesting.NewFakeClock(now)}}
 	in, _, err := c.input(context.Background(), cl, &v1alpha1.RebalancePolicy{})

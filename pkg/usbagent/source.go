@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
@@ -24,11 +28,17 @@ type Source interface {
 }
 
 // Usbredirect lends real devices with usbredir's usbredirect tool (the
-// client virtctl usbredir runs): it opens the device by vendor:product and
-// connects to a local listener that is bridged to the guest's stream.
+// client virtctl usbredir runs): it opens the device and connects to a
+// local listener that is bridged to the guest's stream. A request with a
+// class or serial names its device by bus and address, found in sysfs:
+// usbredirect itself picks the first device of a vendor:product, which
+// with two alike (two security keys) may be the other one.
 type Usbredirect struct {
 	// Path is the usbredirect binary.
 	Path string
+	// SysfsDevices lists the node's USB devices; /sys/bus/usb/devices when
+	// empty.
+	SysfsDevices string
 	// ConnectTimeout bounds how long usbredirect may take to open the
 	// device and connect.
 	ConnectTimeout time.Duration
@@ -43,9 +53,13 @@ func (u Usbredirect) Lend(ctx context.Context, stream io.ReadWriter, d hypersdk.
 		return fmt.Errorf("listening for usbredirect: %w", err)
 	}
 	defer ln.Close()
+	device, err := u.deviceArg(d)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, u.Path, "--device", kubevirt.USBID(d), "--to", ln.Addr().String())
+	cmd := exec.CommandContext(ctx, u.Path, "--device", device, "--to", ln.Addr().String())
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", u.Path, err)
 	}
@@ -165,4 +179,50 @@ func writePacket(w io.Writer, typ uint32, payload []byte) error {
 	copy(buf[12:], payload)
 	_, err := w.Write(buf)
 	return err
+}
+
+// deviceArg is how usbredirect is told d: vendor:product when that is all
+// d asks for, else the bus and address (busnum-devnum) of the device in
+// sysfs whose vendor, product, class (of the device or of one of its
+// interfaces) and serial match.
+func (u Usbredirect) deviceArg(d hypersdk.USBDeviceRequest) (string, error) {
+	if d.Class == "" && d.Serial == "" {
+		return kubevirt.USBID(d), nil
+	}
+	root := u.SysfsDevices
+	if root == "" {
+		root = "/sys/bus/usb/devices"
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return "", fmt.Errorf("listing USB devices: %w", err)
+	}
+	attr := func(dir, name string) string {
+		b, _ := os.ReadFile(filepath.Join(root, dir, name))
+		return strings.TrimSpace(string(b))
+	}
+	for _, e := range entries {
+		dir := e.Name()
+		if strings.Contains(dir, ":") || attr(dir, "idVendor") != d.Vendor || attr(dir, "idProduct") != d.Product {
+			continue // an interface, or another device
+		}
+		if d.Serial != "" && attr(dir, "serial") != d.Serial {
+			continue
+		}
+		if d.Class != "" && attr(dir, "bDeviceClass") != d.Class {
+			interfaces, _ := filepath.Glob(filepath.Join(root, dir+":*", "bInterfaceClass"))
+			if !slices.ContainsFunc(interfaces, func(f string) bool {
+				b, _ := os.ReadFile(f)
+				return strings.TrimSpace(string(b)) == d.Class
+			}) {
+				continue
+			}
+		}
+		bus, dev := attr(dir, "busnum"), attr(dir, "devnum")
+		if bus == "" || dev == "" {
+			continue
+		}
+		return bus + "-" + dev, nil
+	}
+	return "", fmt.Errorf("no USB device %s (class %q, serial %q) on this node", kubevirt.USBID(d), d.Class, d.Serial)
 }

@@ -3,6 +3,8 @@ package usbagent
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -84,5 +86,47 @@ func TestDeviceConnect(t *testing.T) {
 	}
 	if _, err := deviceConnect(hypersdk.USBDeviceRequest{Vendor: "zz", Product: "0407"}); err == nil {
 		t.Error("a non-hexadecimal vendor was accepted")
+	}
+}
+
+// TestUsbredirectNamesTheDeviceAsked: two security keys alike but for
+// their serial: a request with a serial (or a class) gets the one device
+// that matches, by bus and address, where usbredirect given vendor:product
+// would open the first of them; a request with neither leaves the choice
+// to usbredirect, and one nothing matches is refused.
+func TestUsbredirectNamesTheDeviceAsked(t *testing.T) {
+	root := t.TempDir()
+	device := func(dir string, attrs map[string]string) {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range attrs {
+			if err := os.WriteFile(filepath.Join(root, dir, name), []byte(v+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	key := func(serial, devnum string) map[string]string {
+		return map[string]string{"idVendor": "1050", "idProduct": "0407", "serial": serial, "bDeviceClass": "00", "busnum": "1", "devnum": devnum}
+	}
+	device("1-1", key("A", "3"))
+	device("1-2", key("B", "7"))
+	device("1-2:1.0", map[string]string{"bInterfaceClass": "03"}) // B's HID interface
+	u := Usbredirect{SysfsDevices: root}
+	for _, tc := range []struct {
+		name string
+		d    hypersdk.USBDeviceRequest
+		want string
+	}{
+		{"serial B", hypersdk.USBDeviceRequest{Vendor: "1050", Product: "0407", Serial: "B"}, "1-7"},
+		{"serial A", hypersdk.USBDeviceRequest{Vendor: "1050", Product: "0407", Serial: "A"}, "1-3"},
+		{"an interface's class", hypersdk.USBDeviceRequest{Vendor: "1050", Product: "0407", Class: "03"}, "1-7"},
+		{"vendor and product alone", hypersdk.USBDeviceRequest{Vendor: "1050", Product: "0407"}, "1050:0407"},
+		{"no such serial", hypersdk.USBDeviceRequest{Vendor: "1050", Product: "0407", Serial: "C"}, ""},
+	} {
+		got, err := u.deviceArg(tc.d)
+		if got != tc.want || (tc.want == "") != (err != nil) {
+			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
+		}
 	}
 }

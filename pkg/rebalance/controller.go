@@ -136,7 +136,7 @@ func (c *Controller) Pass(ctx context.Context) error {
 	if len(list.Items) > 0 {
 		cl, err := c.read(ctx)
 		if err != nil {
-			return err
+			return errors.Join(err, c.unread(ctx, list.Items, err))
 		}
 		c.loadStarts(ctx)
 		cl.starts = c.starts.observe(c.cfg.Clock.Now(), cl.running())
@@ -160,6 +160,23 @@ func (c *Controller) Pass(ctx context.Context) error {
 	}
 	c.untainted = known && len(taints) == 0
 	return nil
+}
+
+// unread says on every policy that this pass could not read the cluster:
+// its Ready condition would otherwise stay True from the last pass that
+// could, over a plan nobody follows.
+func (c *Controller) unread(ctx context.Context, policies []v1alpha1.RebalancePolicy, cause error) error {
+	var errs []error
+	for i := range policies {
+		p := policies[i].DeepCopy()
+		meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{Type: ConditionReady, Status: metav1.ConditionFalse,
+			Reason: "ReadFailed", Message: strings.ReplaceAll(cause.Error(), "\n", "; "),
+			ObservedGeneration: p.Generation, LastTransitionTime: metav1.NewTime(c.cfg.Clock.Now())})
+		if _, err := c.cfg.HyperSDK.HypersdkV1alpha1().RebalancePolicies().UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			errs = append(errs, fmt.Errorf("writing the status of rebalance policy %s: %w", p.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // loadStarts adds the start log the last leader saved, if the controller

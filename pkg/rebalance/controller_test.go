@@ -2,16 +2,24 @@ package rebalance
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hyperfake "github.com/hypersdk/hypersdk/generated/clientset/versioned/fake"
 	"github.com/hypersdk/hypersdk/pkg/placement"
 )
 
@@ -132,5 +140,36 @@ func TestInputNamesAnUnknownZoneOnce(t *testing.T) {
 	}
 	if len(missing) != 1 {
 		t.Errorf("missing %q, want zone ES named once", missing)
+	}
+}
+
+// TestUnreadClusterIsNotReady: a pass that cannot read the cluster says so
+// on every policy; the Ready condition of the last good pass does not
+// stand over a plan nobody follows.
+func TestUnreadClusterIsNotReady(t *testing.T) {
+	policy := &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "p", Generation: 3},
+		Status: v1alpha1.RebalancePolicyStatus{Conditions: []metav1.Condition{{Type: ConditionReady,
+			Status: metav1.ConditionTrue, Reason: "Planned", Message: "0 moves planned, 0 in flight"}}}}
+	kube := kubefake.NewSimpleClientset()
+	kube.PrependReactor("list", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(corev1.Resource("nodes"), "", errors.New("RBAC says no"))
+	})
+	hyper := hyperfake.NewSimpleClientset(policy)
+	c, err := New(Config{Kube: kube, HyperSDK: hyper, Clock: clocktesting.NewFakeClock(time.Now())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.Pass(ctx); err == nil || !strings.Contains(err.Error(), "listing nodes") {
+		t.Fatalf("pass: %v, want the failed node list", err)
+	}
+	got, err := hyper.HypersdkV1alpha1().RebalancePolicies().Get(ctx, "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond := meta.FindStatusCondition(got.Status.Conditions, ConditionReady)
+	if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != "ReadFailed" ||
+		!strings.Contains(cond.Message, "RBAC says no") || cond.ObservedGeneration != 3 {
+		t.Fatalf("Ready after a pass that could not list nodes: %+v", cond)
 	}
 }

@@ -73,8 +73,11 @@ func launcherPod(vmi *kvv1.VirtualMachineInstance) *corev1.Pod {
 		},
 		Spec: corev1.PodSpec{
 			SchedulerName: vmi.Spec.SchedulerName,
-			NodeSelector:  nodeSelector,
-			Affinity:      vmi.Spec.Affinity.DeepCopy(),
+			// As virt-controller does: the VM's priority is its pod's, for
+			// preemption and eviction order.
+			PriorityClassName: vmi.Spec.PriorityClassName,
+			NodeSelector:      nodeSelector,
+			Affinity:          vmi.Spec.Affinity.DeepCopy(),
 			// The simulated nodes carry the fake-node taint; the pods of
 			// simulated VMs run there.
 			Tolerations:                   append(slices.Clone(vmi.Spec.Tolerations), fleet.FakeNodeToleration),

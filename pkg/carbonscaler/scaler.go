@@ -10,9 +10,11 @@ package carbonscaler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -132,15 +134,22 @@ func (s *Scaler) Pass(ctx context.Context) error {
 // sync applies one policy and writes what it did to its status.
 func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy) error {
 	now := metav1.NewTime(s.cfg.Clock.Now())
-	selector, err := metav1.LabelSelectorAsSelector(p.Spec.HPASelector)
+	hpas, err := s.selected(ctx, p)
 	if err != nil {
+		// The caps stay as they were; the status must not say they were
+		// just evaluated.
+		st := p.Status.DeepCopy()
+		st.ObservedGeneration = p.Generation
+		setCondition(st, p.Generation, ConditionReady, metav1.ConditionFalse, "ReadFailed", err.Error(), now)
+		updated := p.DeepCopy()
+		updated.Status = *st
+		if _, uerr := s.cfg.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies().UpdateStatus(ctx, updated, metav1.UpdateOptions{}); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("writing the status of carbon scaling policy %s: %w", p.Name, uerr))
+		}
 		return err
 	}
-	hpas, err := s.cfg.Kube.AutoscalingV2().HorizontalPodAutoscalers(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
-	if err != nil {
-		return fmt.Errorf("listing the HPAs policy %s selects: %w", p.Name, err)
-	}
-	st := v1alpha1.CarbonScalingPolicyStatus{ObservedGeneration: p.Generation, LastEvaluated: &now, Conditions: p.Status.Conditions}
+	// LastEvaluated moves only when the intensity is read.
+	st := v1alpha1.CarbonScalingPolicyStatus{ObservedGeneration: p.Generation, LastEvaluated: p.Status.LastEvaluated, Conditions: p.Status.Conditions}
 	override := p.Spec.OverrideUntil != nil && now.Before(p.Spec.OverrideUntil)
 	intensities := map[string]float64{}
 	var failures []string
@@ -161,13 +170,14 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy) erro
 		return in.GramsPerKWh, true
 	}
 	if g, ok := read(p.Spec.Zone); ok {
+		st.LastEvaluated = &now
 		st.GramsPerKWh = ptr.To(int32(math.Round(g)))
 		if b := activeBand(p.Spec.Bands, g); b >= 0 && !override {
 			st.ActiveBand = ptr.To(int32(b))
 		}
 	}
-	for i := range hpas.Items {
-		hpa := &hpas.Items[i]
+	for i := range hpas {
+		hpa := &hpas[i]
 		if by := hpa.Annotations[CappedByAnnotation]; by != "" && by != p.Name {
 			continue // another policy caps it
 		}
@@ -198,25 +208,41 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy) erro
 		st.HPAs = append(st.HPAs, entry)
 	}
 	if len(failures) > 0 {
-		setCondition(&st, ConditionReady, metav1.ConditionFalse, "Failed", fmt.Sprint(failures), now)
+		setCondition(&st, p.Generation, ConditionReady, metav1.ConditionFalse, "Failed", fmt.Sprint(failures), now)
 	} else {
-		setCondition(&st, ConditionReady, metav1.ConditionTrue, "Applied", fmt.Sprintf("%d HPAs evaluated", len(st.HPAs)), now)
+		setCondition(&st, p.Generation, ConditionReady, metav1.ConditionTrue, "Applied", fmt.Sprintf("%d HPAs evaluated", len(st.HPAs)), now)
 	}
 	switch {
 	case override:
-		setCondition(&st, ConditionCapping, metav1.ConditionFalse, "Override", "caps lifted until "+p.Spec.OverrideUntil.UTC().Format(time.RFC3339), now)
+		setCondition(&st, p.Generation, ConditionCapping, metav1.ConditionFalse, "Override", "caps lifted until "+p.Spec.OverrideUntil.UTC().Format(time.RFC3339), now)
 	case st.ActiveBand != nil:
 		b := p.Spec.Bands[*st.ActiveBand]
-		setCondition(&st, ConditionCapping, metav1.ConditionTrue, "BandInForce",
+		setCondition(&st, p.Generation, ConditionCapping, metav1.ConditionTrue, "BandInForce",
 			fmt.Sprintf("%d gCO2eq/kWh in %s is at or above %d: maxReplicas capped to %d%%", *st.GramsPerKWh, p.Spec.Zone, b.AboveGramsPerKWh, b.MaxReplicasPercent), now)
 	case st.GramsPerKWh != nil:
-		setCondition(&st, ConditionCapping, metav1.ConditionFalse, "Clean",
+		setCondition(&st, p.Generation, ConditionCapping, metav1.ConditionFalse, "Clean",
 			fmt.Sprintf("%d gCO2eq/kWh in %s is below %d", *st.GramsPerKWh, p.Spec.Zone, p.Spec.Bands[0].AboveGramsPerKWh), now)
+	default:
+		setCondition(&st, p.Generation, ConditionCapping, metav1.ConditionUnknown, "SignalMissing",
+			fmt.Sprintf("the intensity of %s could not be read: the HPAs keep the maximum they had", p.Spec.Zone), now)
 	}
 	updated := p.DeepCopy()
 	updated.Status = st
 	_, err = s.cfg.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies().UpdateStatus(ctx, updated, metav1.UpdateOptions{})
 	return err
+}
+
+// selected lists the HPAs p selects.
+func (s *Scaler) selected(ctx context.Context, p *v1alpha1.CarbonScalingPolicy) ([]autoscalingv2.HorizontalPodAutoscaler, error) {
+	selector, err := metav1.LabelSelectorAsSelector(p.Spec.HPASelector)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s's hpaSelector: %w", p.Name, err)
+	}
+	hpas, err := s.cfg.Kube.AutoscalingV2().HorizontalPodAutoscalers(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if err != nil {
+		return nil, fmt.Errorf("listing the HPAs policy %s selects: %w", p.Name, err)
+	}
+	return hpas.Items, nil
 }
 
 // activeBand is the index of the highest band g reaches, -1 for none.
@@ -310,6 +336,7 @@ func (s *Scaler) patch(ctx context.Context, hpa *autoscalingv2.HorizontalPodAuto
 	return s.cfg.Kube.AutoscalingV2().HorizontalPodAutoscalers(hpa.Namespace).Patch(ctx, hpa.Name, types.MergePatchType, body, metav1.PatchOptions{})
 }
 
-func setCondition(st *v1alpha1.CarbonScalingPolicyStatus, typ string, status metav1.ConditionStatus, reason, msg string, now metav1.Time) {
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, LastTransitionTime: now})
+func setCondition(st *v1alpha1.CarbonScalingPolicyStatus, generation int64, typ string, status metav1.ConditionStatus, reason, msg string, now metav1.Time) {
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: strings.ReplaceAll(msg, "\n", "; "),
+		ObservedGeneration: generation, LastTransitionTime: now})
 }

@@ -495,10 +495,20 @@ func TestCarbonScalingPolicyActedOnAsDeployed(t *testing.T) {
 		if err != nil {
 			return false, err
 		}
-		return last.Status.LastEvaluated != nil && meta.FindStatusCondition(last.Status.Conditions, carbonscaler.ConditionReady) != nil, nil
+		return last.Status.ObservedGeneration == last.Generation && meta.FindStatusCondition(last.Status.Conditions, carbonscaler.ConditionReady) != nil, nil
 	})
 	if err != nil {
 		t.Fatalf("the carbon scaling policy was never evaluated: %v; status %+v", err, last.Status)
+	}
+	// The shipped install names no carbon intensity source: the policy
+	// must say it has none, not look evaluated.
+	if last.Status.LastEvaluated == nil {
+		capping := meta.FindStatusCondition(last.Status.Conditions, carbonscaler.ConditionCapping)
+		ready := meta.FindStatusCondition(last.Status.Conditions, carbonscaler.ConditionReady)
+		if capping == nil || capping.Status != metav1.ConditionUnknown || ready.Status != metav1.ConditionFalse ||
+			!strings.Contains(ready.Message, "--carbon-provider") {
+			t.Errorf("no intensity read, yet Ready %+v and Capping %+v: want Ready False naming --carbon-provider, Capping Unknown", ready, capping)
+		}
 	}
 }
 

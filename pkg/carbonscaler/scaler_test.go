@@ -1,0 +1,103 @@
+package carbonscaler
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hyperfake "github.com/hypersdk/hypersdk/generated/clientset/versioned/fake"
+	"github.com/hypersdk/hypersdk/pkg/carbon"
+)
+
+// cappingPolicy is a policy whose last pass read 480 g/kWh in ES and capped
+// its HPAs.
+func cappingPolicy(evaluated time.Time) *v1alpha1.CarbonScalingPolicy {
+	at := metav1.NewTime(evaluated)
+	return &v1alpha1.CarbonScalingPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Generation: 2},
+		Spec: v1alpha1.CarbonScalingPolicySpec{Zone: "ES", HPASelector: &metav1.LabelSelector{},
+			Bands: []v1alpha1.CarbonScalingBand{{AboveGramsPerKWh: 300, MaxReplicasPercent: 50}}},
+		Status: v1alpha1.CarbonScalingPolicyStatus{ObservedGeneration: 2, LastEvaluated: &at, GramsPerKWh: ptr.To[int32](480), ActiveBand: ptr.To[int32](0),
+			Conditions: []metav1.Condition{
+				{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: "Applied", Message: "1 HPAs evaluated", LastTransitionTime: at},
+				{Type: ConditionCapping, Status: metav1.ConditionTrue, Reason: "BandInForce", Message: "480 gCO2eq/kWh in ES", LastTransitionTime: at},
+			}},
+	}
+}
+
+func policyAfterPass(t *testing.T, s *Scaler) *v1alpha1.CarbonScalingPolicy {
+	t.Helper()
+	got, err := s.cfg.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies().Get(context.Background(), "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestUnlistedHPAsAreNotReady: when the HPAs cannot be listed, the policy
+// says so instead of keeping the last pass's Ready and its time.
+func TestUnlistedHPAsAreNotReady(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	before := clk.Now().Add(-time.Hour)
+	kube := kubefake.NewSimpleClientset()
+	kube.PrependReactor("list", "horizontalpodautoscalers", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "autoscaling", Resource: "horizontalpodautoscalers"}, "",
+			errors.New("RBAC says no"))
+	})
+	provider, err := carbon.NewFixedProvider(clk, map[string]float64{"ES": 480})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Kube: kube, HyperSDK: hyperfake.NewSimpleClientset(cappingPolicy(before)), Carbon: provider, Clock: clk})
+	if err := s.Pass(context.Background()); err == nil {
+		t.Fatal("pass: no error, want the failed HPA list")
+	}
+	got := policyAfterPass(t, s)
+	ready := meta.FindStatusCondition(got.Status.Conditions, ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionFalse || ready.Reason != "ReadFailed" || !strings.Contains(ready.Message, "RBAC says no") {
+		t.Errorf("Ready after a pass that could not list the HPAs: %+v", ready)
+	}
+	if !got.Status.LastEvaluated.Time.Equal(before) {
+		t.Errorf("lastEvaluated %v, want the last pass's %v: nothing was evaluated", got.Status.LastEvaluated, before)
+	}
+}
+
+// TestUnreadIntensityIsNotCapping: when the policy's zone has no intensity,
+// Capping does not stay True from the last reading.
+func TestUnreadIntensityIsNotCapping(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	before := clk.Now().Add(-time.Hour)
+	provider, err := carbon.NewFixedProvider(clk, map[string]float64{"NO": 20}) // nothing for ES
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Kube: kubefake.NewSimpleClientset(), HyperSDK: hyperfake.NewSimpleClientset(cappingPolicy(before)), Carbon: provider, Clock: clk})
+	if err := s.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := policyAfterPass(t, s)
+	capping := meta.FindStatusCondition(got.Status.Conditions, ConditionCapping)
+	if capping == nil || capping.Status != metav1.ConditionUnknown || capping.Reason != "SignalMissing" || capping.ObservedGeneration != 2 {
+		t.Errorf("Capping with ES unreadable: %+v, want Unknown (SignalMissing)", capping)
+	}
+	if got.Status.GramsPerKWh != nil || got.Status.ActiveBand != nil || !got.Status.LastEvaluated.Time.Equal(before) {
+		t.Errorf("status with ES unreadable: %d g/kWh, band %v, evaluated %v; want none, none, %v",
+			ptr.Deref(got.Status.GramsPerKWh, -1), got.Status.ActiveBand, got.Status.LastEvaluated, before)
+	}
+	if ready := meta.FindStatusCondition(got.Status.Conditions, ConditionReady); ready == nil || ready.Status != metav1.ConditionFalse {
+		t.Errorf("Ready with ES unreadable: %+v, want False", ready)
+	}
+}

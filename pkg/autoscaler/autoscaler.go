@@ -134,12 +134,15 @@ func (a *Autoscaler) sync(ctx context.Context, vma *v1alpha1.VirtualMachineAutos
 		// The entries hold the recent changes that cooldown and the daily
 		// limit count: one failed read must not forget them. Only a target
 		// that is gone takes its entries with it.
+		// Nor is it a recommendation: lastEvaluated stays the time the
+		// kept targets were computed, which the recommendation subresource
+		// shows beside them.
 		kept := vma.Status.VirtualMachines
 		reason := "TargetUnreadable"
 		if apierrors.IsNotFound(err) {
 			kept, reason = nil, "TargetNotFound"
 		}
-		return a.writeStatus(ctx, vma, kept, now, metav1.ConditionFalse, reason, err.Error())
+		return a.writeStatus(ctx, vma, kept, vma.Status.LastEvaluated, now, metav1.ConditionFalse, reason, err.Error())
 	}
 	previous := map[string]v1alpha1.VirtualMachineRecommendationStatus{}
 	for _, s := range vma.Status.VirtualMachines {
@@ -171,14 +174,14 @@ func (a *Autoscaler) sync(ctx context.Context, vma *v1alpha1.VirtualMachineAutos
 	meta.SetStatusCondition(&vma.Status.Conditions, allowed)
 	switch {
 	case len(failures) > 0:
-		return a.writeStatus(ctx, vma, entries, now, metav1.ConditionFalse, "Failed", fmt.Sprint(failures))
+		return a.writeStatus(ctx, vma, entries, &metav1.Time{Time: now}, now, metav1.ConditionFalse, "Failed", fmt.Sprint(failures))
 	case len(vms) == 0:
-		return a.writeStatus(ctx, vma, entries, now, metav1.ConditionFalse, "NoVirtualMachines", "the target has no VMs")
+		return a.writeStatus(ctx, vma, entries, &metav1.Time{Time: now}, now, metav1.ConditionFalse, "NoVirtualMachines", "the target has no VMs")
 	case missing > 0:
-		return a.writeStatus(ctx, vma, entries, now, metav1.ConditionFalse, "NoUsageSamples",
+		return a.writeStatus(ctx, vma, entries, &metav1.Time{Time: now}, now, metav1.ConditionFalse, "NoUsageSamples",
 			fmt.Sprintf("%d of %d VMs have no usage samples in their history yet", missing, len(vms)))
 	}
-	return a.writeStatus(ctx, vma, entries, now, metav1.ConditionTrue, "Recommended", fmt.Sprintf("%d VMs", len(vms)))
+	return a.writeStatus(ctx, vma, entries, &metav1.Time{Time: now}, now, metav1.ConditionTrue, "Recommended", fmt.Sprintf("%d VMs", len(vms)))
 }
 
 // targets lists the VMs an autoscaler sizes, by name.
@@ -402,14 +405,14 @@ func (a *Autoscaler) resize(ctx context.Context, vma *v1alpha1.VirtualMachineAut
 	return created.Name, nil
 }
 
-// writeStatus replaces the autoscaler's status; a conflict is retried on
-// the next pass.
+// writeStatus replaces the autoscaler's status, saying the entries were
+// evaluated at evaluated; a conflict is retried on the next pass.
 func (a *Autoscaler) writeStatus(ctx context.Context, vma *v1alpha1.VirtualMachineAutoscaler,
-	entries []v1alpha1.VirtualMachineRecommendationStatus, now time.Time, cond metav1.ConditionStatus, reason, msg string) error {
+	entries []v1alpha1.VirtualMachineRecommendationStatus, evaluated *metav1.Time, now time.Time, cond metav1.ConditionStatus, reason, msg string) error {
 	out := vma.DeepCopy()
 	t := metav1.NewTime(now)
 	out.Status.ObservedGeneration = vma.Generation
-	out.Status.LastEvaluated = &t
+	out.Status.LastEvaluated = evaluated
 	out.Status.VirtualMachines = entries
 	meta.SetStatusCondition(&out.Status.Conditions, metav1.Condition{Type: ConditionRecommendationProvided,
 		Status: cond, Reason: reason, Message: msg, ObservedGeneration: vma.Generation, LastTransitionTime: t})

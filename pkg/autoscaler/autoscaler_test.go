@@ -18,7 +18,8 @@ import (
 
 // TestTargetReadFailureKeepsRecentChanges: a pass that cannot read its
 // target keeps the recent changes that cooldown and the daily limit count;
-// a target that is gone takes them with it.
+// a target that is gone takes them with it. Neither moves lastEvaluated,
+// which the recommendation subresource shows as the targets' age.
 func TestTargetReadFailureKeepsRecentChanges(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 6, 10, 5, 0, 0, time.UTC)
@@ -26,7 +27,8 @@ func TestTargetReadFailureKeepsRecentChanges(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"},
 		Spec:       v1alpha1.VirtualMachineAutoscalerSpec{TargetRef: v1alpha1.AutoscalerTargetRef{Kind: "VirtualMachine", Name: "vm"}},
 		Status: v1alpha1.VirtualMachineAutoscalerStatus{VirtualMachines: []v1alpha1.VirtualMachineRecommendationStatus{{
-			Name: "vm", Changes: []metav1.Time{metav1.NewTime(now.Add(-5 * time.Minute))}}}},
+			Name: "vm", Changes: []metav1.Time{metav1.NewTime(now.Add(-5 * time.Minute))}}},
+			LastEvaluated: &metav1.Time{Time: now.Add(-time.Hour)}},
 	}
 	for _, tc := range []struct {
 		name   string
@@ -55,6 +57,10 @@ func TestTargetReadFailureKeepsRecentChanges(t *testing.T) {
 			}
 			if kept := len(got.Status.VirtualMachines) == 1 && len(got.Status.VirtualMachines[0].Changes) == 1; kept != tc.kept {
 				t.Errorf("entries %+v, want the recent change kept: %v", got.Status.VirtualMachines, tc.kept)
+			}
+			// Nothing was recommended at this pass.
+			if !got.Status.LastEvaluated.Equal(vma.Status.LastEvaluated) {
+				t.Errorf("lastEvaluated %v, want the last recommendation's %v", got.Status.LastEvaluated, vma.Status.LastEvaluated)
 			}
 			if len(got.Status.Conditions) != 1 || got.Status.Conditions[0].Reason != tc.reason {
 				t.Errorf("conditions %+v, want reason %s", got.Status.Conditions, tc.reason)

@@ -111,7 +111,9 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 	st.ObservedGeneration = b.Generation
 	month := now.Format("2006-01")
 	if st.Month != month {
-		st.Month, st.Crossed, st.VirtualMachines, st.DepartedSpent = month, nil, nil, 0
+		// Nothing of the last month's figures is this month's, even when
+		// this month's cannot be read yet.
+		*st = v1alpha1.BudgetStatus{ObservedGeneration: b.Generation, Month: month, Conditions: st.Conditions}
 	}
 	current, perHour, err := k.spend(ctx, b, reports)
 	var spent float64
@@ -122,10 +124,15 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 		Message: "month to date read from costreports/current"}
 	enforcing := false
 	if err != nil {
-		// Without a figure nothing changes: the last one stands in status,
-		// and a refusal in place stays until the spend can be read.
+		// Without a figure nothing changes: the month's last one stands in
+		// status, and a refusal in place stays until the spend can be read
+		// (also into a new month: a budget fails closed).
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, "SpendUnavailable", err.Error()
 		enforcing = meta.IsStatusConditionTrue(b.Status.Conditions, ConditionEnforced)
+		if b.Status.Month != month {
+			setCondition(st, b, metav1.Condition{Type: ConditionExceeded, Status: metav1.ConditionUnknown, Reason: "SpendUnavailable",
+				Message: "the spend of " + month + " could not be read yet"}, now)
+		}
 	} else {
 		amount := b.Spec.Amount.AsApproximateFloat64()
 		for _, t := range account(st, b.Spec, spent, perHour, now) {

@@ -1,0 +1,54 @@
+package budget
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hyperfake "github.com/hypersdk/hypersdk/generated/clientset/versioned/fake"
+)
+
+// TestNewMonthUnreadCarriesNothingOver: at the first pass of a month whose
+// spend cannot be read, the budget shows none of the last month's figures
+// as this month's, and does not say it is exceeded.
+func TestNewMonthUnreadCarriesNothingOver(t *testing.T) {
+	b := &v1alpha1.Budget{ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: "ns", Generation: 1},
+		Spec: v1alpha1.BudgetSpec{Amount: resource.MustParse("100")},
+		Status: v1alpha1.BudgetStatus{Month: "2026-11", Spent: 120, Percent: 120, Projected: 130, CostPerHour: 0.5, Crossed: []int32{50, 80, 100},
+			VirtualMachines: []v1alpha1.BudgetVMSpend{{Name: "vm", MonthToDate: 120}},
+			Conditions: []metav1.Condition{{Type: ConditionExceeded, Status: metav1.ConditionTrue, Reason: "BudgetSpent",
+				Message: "120 of 100 spent in 2026-11"}}}}
+	hyper := hyperfake.NewSimpleClientset(b)
+	hyper.PrependReactor("list", "virtualmachines", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("hypersdk-apiserver is restarting")
+	})
+	k, err := New(Config{HyperSDK: hyper, Clock: clocktesting.NewFakeClock(time.Date(2026, 12, 1, 0, 5, 0, 0, time.UTC))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	reports := map[string]*v1alpha1.CostReport{"ns": {}}
+	if _, err := k.sync(ctx, b, reports); err == nil {
+		t.Fatal("sync: no error, want the failed VM list")
+	}
+	got, err := hyper.HypersdkV1alpha1().Budgets("ns").Get(ctx, "team", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := got.Status
+	if st.Month != "2026-12" || st.Spent != 0 || st.Percent != 0 || st.Projected != 0 || st.CostPerHour != 0 || len(st.Crossed) != 0 || len(st.VirtualMachines) != 0 {
+		t.Errorf("status of a new month not read yet: %+v, want 2026-12 and no figures", st)
+	}
+	if c := meta.FindStatusCondition(st.Conditions, ConditionExceeded); c == nil || c.Status != metav1.ConditionUnknown {
+		t.Errorf("Exceeded in a new month not read yet: %+v, want Unknown", c)
+	}
+}

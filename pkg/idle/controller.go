@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -112,7 +113,7 @@ func (f *Finder) sync(ctx context.Context, p *v1alpha1.IdleVMPolicy) error {
 	now := f.cfg.Clock.Now()
 	st := p.Status.DeepCopy()
 	st.ObservedGeneration = p.Generation
-	idle, err := f.find(ctx, p, now)
+	idle, unrecorded, err := f.find(ctx, p, now)
 	if err == nil {
 		err = f.stop(ctx, p, idle, now)
 	}
@@ -123,11 +124,18 @@ func (f *Finder) sync(ctx context.Context, p *v1alpha1.IdleVMPolicy) error {
 	f.idle.WithLabelValues(p.Namespace, p.Name).Set(float64(len(st.IdleVMs)))
 	cond := metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: "Checked",
 		Message: fmt.Sprintf("%d idle VMs", len(st.IdleVMs))}
-	if err != nil {
+	switch {
+	case err != nil:
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Failed", err.Error()
 		if apierrors.IsForbidden(err) {
 			cond.Reason = "Forbidden"
 		}
+	case len(unrecorded) > 0:
+		// Not one sample in the whole window of a VM that runs: the
+		// history is not being recorded, and "no idle VMs" would be a guess.
+		cond.Status, cond.Reason = metav1.ConditionFalse, "SignalMissing"
+		cond.Message = fmt.Sprintf("%d running VMs have no usage history in the last %s, so they were not judged (is the history recorder running?): %s; %s",
+			len(unrecorded), p.Spec.Window.Duration, strings.Join(unrecorded[:min(len(unrecorded), maxNamed)], ", "), cond.Message)
 	}
 	cond.ObservedGeneration, cond.LastTransitionTime = p.Generation, metav1.NewTime(now)
 	meta.SetStatusCondition(&st.Conditions, cond)
@@ -139,36 +147,44 @@ func (f *Finder) sync(ctx context.Context, p *v1alpha1.IdleVMPolicy) error {
 	return err
 }
 
+// maxNamed bounds the VMs a condition's message names.
+const maxNamed = 10
+
 // find lists the running VMs p selects that were idle for its whole
-// window, keeping when each was first found idle.
-func (f *Finder) find(ctx context.Context, p *v1alpha1.IdleVMPolicy, now time.Time) ([]v1alpha1.IdleVM, error) {
+// window, keeping when each was first found idle; and the running VMs
+// with no sample at all in the window, though they ran long enough to
+// have some.
+func (f *Finder) find(ctx context.Context, p *v1alpha1.IdleVMPolicy, now time.Time) (idle []v1alpha1.IdleVM, unrecorded []string, err error) {
 	opts := metav1.ListOptions{}
 	if p.Spec.VMSelector != nil {
 		selector, err := metav1.LabelSelectorAsSelector(p.Spec.VMSelector)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		opts.LabelSelector = selector.String()
 	}
 	vms, err := f.cfg.HyperSDK.HypersdkV1alpha1().VirtualMachines(p.Namespace).List(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("listing the VMs of idle VM policy %s/%s: %w", p.Namespace, p.Name, err)
+		return nil, nil, fmt.Errorf("listing the VMs of idle VM policy %s/%s: %w", p.Namespace, p.Name, err)
 	}
 	before := map[string]v1alpha1.IdleVM{}
 	for _, v := range p.Status.IdleVMs {
 		before[v.Name] = v
 	}
 	window := p.Spec.Window.Duration
-	var idle []v1alpha1.IdleVM
 	for _, vm := range vms.Items {
 		if vm.Status.Phase != v1alpha1.VirtualMachineRunning {
 			continue
 		}
 		samples, err := f.cfg.Samples.Samples(ctx, p.Namespace, vm.Name, now.Add(-window), now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		slack := max(window/10, 2*f.cfg.SampleStep)
+		if len(samples) == 0 && ranSince(&vm, now.Add(-slack)) {
+			unrecorded = append(unrecorded, vm.Name)
+			continue
+		}
 		peak, ok := peakCPUPercent(samples, now.Add(-window), now, slack)
 		if !ok || peak >= float64(p.Spec.CPUThresholdPercent) {
 			continue
@@ -187,7 +203,7 @@ func (f *Finder) find(ctx context.Context, p *v1alpha1.IdleVMPolicy, now time.Ti
 		}
 		idle = append(idle, entry)
 	}
-	return idle, nil
+	return idle, unrecorded, nil
 }
 
 // peakCPUPercent is the highest CPU use, in percent of the allocation, of
@@ -250,4 +266,11 @@ func (f *Finder) event(p *v1alpha1.IdleVMPolicy, eventType, reason, format strin
 	ref := &corev1.ObjectReference{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "IdleVMPolicy",
 		Namespace: p.Namespace, Name: p.Name, UID: p.UID}
 	f.recorder.Eventf(ref, eventType, reason, format, args...)
+}
+
+// ranSince reports whether vm has been Ready since t or before: long
+// enough for the history recorder to have sampled it.
+func ranSince(vm *v1alpha1.VirtualMachine, t time.Time) bool {
+	c := meta.FindStatusCondition(vm.Status.Conditions, "Ready")
+	return c != nil && c.Status == metav1.ConditionTrue && !c.LastTransitionTime.After(t)
 }

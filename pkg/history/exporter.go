@@ -77,7 +77,9 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for i, f := range clusterFieldTable {
-		ch <- gauge(e.clusterDescs[i], b, f.value(&b.Cluster))
+		if f.has(&b.Cluster) {
+			ch <- gauge(e.clusterDescs[i], b, f.value(&b.Cluster))
+		}
 	}
 }
 

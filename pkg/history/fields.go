@@ -44,8 +44,8 @@ var vmFieldTable = []field[VMSample]{
 		func(s *VMSample) float64 { return s.MemoryUsageBytes }, (*VMSample).usageKnown},
 	{FieldMemoryAllocated, "memory_allocated", "hypersdk_vm_memory_allocated_bytes", "Memory allocated to the VM, bytes.",
 		func(s *VMSample) float64 { return s.MemoryAllocatedBytes }, nil},
-	{FieldCarbonIntensity, "carbon_intensity", "hypersdk_vm_carbon_intensity_grams_per_kwh", "Carbon intensity of the VM's zone, g CO2eq/kWh; 0 if unknown.",
-		func(s *VMSample) float64 { return s.CarbonIntensity }, nil},
+	{FieldCarbonIntensity, "carbon_intensity", "hypersdk_vm_carbon_intensity_grams_per_kwh", "Carbon intensity of the VM's zone, g CO2eq/kWh; absent while it is not known.",
+		func(s *VMSample) float64 { return s.CarbonIntensity }, (*VMSample).intensityKnown},
 	{FieldCostPerHour, "cost_per_hour", "hypersdk_vm_cost_per_hour", "Cost of the VM per hour; absent while its node has no price.",
 		func(s *VMSample) float64 { return s.CostPerHour }, (*VMSample).priceKnown},
 }
@@ -71,11 +71,11 @@ var clusterFieldTable = []field[ClusterSample]{
 	{FieldMemoryAllocated, "memory_allocated", "hypersdk_cluster_memory_allocated_bytes", "Memory allocated to all VMs, bytes.",
 		func(s *ClusterSample) float64 { return s.MemoryAllocatedBytes }, nil},
 	{FieldCarbonIntensity, "carbon_intensity", "hypersdk_cluster_carbon_intensity_grams_per_kwh", "Average carbon intensity of the VMs' zones, g CO2eq/kWh.",
-		func(s *ClusterSample) float64 { return s.CarbonIntensityAvg }, nil},
-	{FieldCostPerHour, "cost_per_hour", "hypersdk_cluster_cost_per_hour", "Cost of all VMs per hour.",
-		func(s *ClusterSample) float64 { return s.CostPerHour }, nil},
-	{FieldCarbonEmissions, "carbon_emissions", "hypersdk_cluster_carbon_emissions_grams_per_hour", "Emission rate of all VMs, g CO2eq/h.",
-		func(s *ClusterSample) float64 { return s.CarbonGramsPerHour }, nil},
+		func(s *ClusterSample) float64 { return s.CarbonIntensityAvg }, (*ClusterSample).intensityKnown},
+	{FieldCostPerHour, "cost_per_hour", "hypersdk_cluster_cost_per_hour", "Cost of all VMs per hour; absent while a running VM's node has no price.",
+		func(s *ClusterSample) float64 { return s.CostPerHour }, (*ClusterSample).priceKnown},
+	{FieldCarbonEmissions, "carbon_emissions", "hypersdk_cluster_carbon_emissions_grams_per_hour", "Emission rate of all VMs, g CO2eq/h; absent while a running VM's intensity is not known.",
+		func(s *ClusterSample) float64 { return s.CarbonGramsPerHour }, (*ClusterSample).intensityKnown},
 }
 
 // VMFields are the VM series, in the order queries return them by default.

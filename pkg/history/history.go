@@ -32,7 +32,8 @@ type VMSample struct {
 
 	CPUUsageCores, CPUAllocatedCores       float64
 	MemoryUsageBytes, MemoryAllocatedBytes float64
-	// CarbonIntensity is in g CO2eq/kWh of the VM's zone, 0 if unknown.
+	// CarbonIntensity is in g CO2eq/kWh of the VM's zone, 0 if unknown
+	// (IntensityRead false).
 	CarbonIntensity float64
 	// CostPerHour is in currency units per hour, 0 if unknown.
 	CostPerHour float64
@@ -43,6 +44,9 @@ type VMSample struct {
 	// stores keep no value for them (a gap in the series). A VM on no node
 	// uses and costs nothing, and that is known.
 	UsageRead, Priced bool
+	// IntensityRead says a running VM's zone is known and its carbon
+	// intensity was read; without it the intensity is a gap, as above.
+	IntensityRead bool
 }
 
 // usageKnown: the VM's usage is a reading, or it runs nowhere.
@@ -50,6 +54,9 @@ func (s *VMSample) usageKnown() bool { return s.Node == "" || s.UsageRead }
 
 // priceKnown: the VM's cost is from its node's price, or it runs nowhere.
 func (s *VMSample) priceKnown() bool { return s.Node == "" || s.Priced }
+
+// intensityKnown: the VM's zone's intensity was read, or it runs nowhere.
+func (s *VMSample) intensityKnown() bool { return s.Node == "" || s.IntensityRead }
 
 // ClusterSample is the whole cluster at one recorder tick.
 type ClusterSample struct {
@@ -61,7 +68,18 @@ type ClusterSample struct {
 	CostPerHour        float64
 	// CarbonGramsPerHour is the VMs' summed emission rate, g CO2eq/h.
 	CarbonGramsPerHour float64
+	// Unpriced and IntensityUnknown count the running VMs without a price
+	// or a carbon intensity: with any, the sums they would be part of
+	// (cost, emissions, the average intensity) are not known, and the
+	// stores keep a gap rather than a sum that leaves them out. They are
+	// not stored. (A VM without a usage reading yet counts 0 in the usage
+	// sums: its launcher pod has only just started, and a failed metrics
+	// API read records no batch at all.)
+	Unpriced, IntensityUnknown int
 }
+
+func (s *ClusterSample) priceKnown() bool     { return s.Unpriced == 0 }
+func (s *ClusterSample) intensityKnown() bool { return s.IntensityUnknown == 0 }
 
 // Batch is everything recorded at one tick. Time is the tick time (the
 // recorder truncates wall time to its interval), so re-writing the same tick

@@ -227,7 +227,7 @@ func TestExporter(t *testing.T) {
 	at := t0.Add(90 * time.Second)
 	vms := []VMSample{
 		{Namespace: "a", Name: "one", Node: "n1", Zone: "z1", Phase: "Running", CPUUsageCores: 1.5, CPUAllocatedCores: 2,
-			MemoryUsageBytes: 100, MemoryAllocatedBytes: 200, CarbonIntensity: 300, CostPerHour: 0.25, UsageRead: true, Priced: true},
+			MemoryUsageBytes: 100, MemoryAllocatedBytes: 200, CarbonIntensity: 300, CostPerHour: 0.25, UsageRead: true, Priced: true, IntensityRead: true},
 		{Namespace: "b", Name: "two", Zone: "z2", Phase: "Stopped"},
 		// Running, with neither a usage reading nor a price yet: no usage
 		// or cost gauge (a gap, as in SQLite), the others as usual.
@@ -268,7 +268,9 @@ func TestExporter(t *testing.T) {
 	if len(cpu) != 2 {
 		t.Fatalf("%d VM cpu series, want 2", len(cpu))
 	}
-	for metric, want := range map[string]int{"hypersdk_vm_memory_usage_bytes": 2, "hypersdk_vm_cost_per_hour": 2, "hypersdk_vm_cpu_allocated_cores": 3} {
+	// three's zone has no intensity read either: a gap too.
+	for metric, want := range map[string]int{"hypersdk_vm_memory_usage_bytes": 2, "hypersdk_vm_cost_per_hour": 2, "hypersdk_vm_cpu_allocated_cores": 3,
+		"hypersdk_vm_carbon_intensity_grams_per_kwh": 2} {
 		if n := len(byName[metric].GetMetric()); n != want {
 			t.Errorf("%s: %d series, want %d", metric, n, want)
 		}

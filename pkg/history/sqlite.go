@@ -195,13 +195,12 @@ func (s *SQLiteStore) Append(ctx context.Context, b Batch) error {
 }
 
 // insertVMSample takes the fields in vmFieldTable's order.
-var insertVMSample = fmt.Sprintf(`INSERT OR IGNORE INTO vm_samples (vm, ts, n, node, zone, phase, %s)
-	VALUES (?, ?, 1, ?, ?, ?%s)`, columns(vmFieldTable), strings.Repeat(", ?", len(vmFieldTable)))
+var insertVMSample = fmt.Sprintf(`INSERT INTO vm_samples (vm, ts, n, node, zone, phase, %s)
+	VALUES (?, ?, 1, ?, ?, ?%s) ON CONFLICT DO NOTHING`, columns(vmFieldTable), strings.Repeat(", ?", len(vmFieldTable)))
 
-const insertClusterSample = `INSERT OR IGNORE INTO cluster_samples (ts, n,
-	vms, vms_running, vms_stopped, vms_other,
-	cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour, carbon_emissions)
-	VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// insertClusterSample takes the fields in clusterFieldTable's order.
+var insertClusterSample = fmt.Sprintf(`INSERT INTO cluster_samples (ts, n, %s)
+	VALUES (?, 1%s) ON CONFLICT DO NOTHING`, columns(clusterFieldTable), strings.Repeat(", ?", len(clusterFieldTable)))
 
 // insert writes the batch in one transaction and returns the ids it gave to
 // VMs it had not seen before.
@@ -235,11 +234,11 @@ func (s *SQLiteStore) insert(ctx context.Context, ts int64, b Batch) (map[vmKey]
 			return nil, fmt.Errorf("inserting sample of VM %s/%s: %w", v.Namespace, v.Name, err)
 		}
 	}
-	c := &b.Cluster
-	if _, err := tx.ExecContext(ctx, insertClusterSample, ts,
-		c.VMs, c.VMsRunning, c.VMsStopped, c.VMsOther,
-		c.CPUUsageCores, c.CPUAllocatedCores, c.MemoryUsageBytes, c.MemoryAllocatedBytes,
-		c.CarbonIntensityAvg, c.CostPerHour, c.CarbonGramsPerHour); err != nil {
+	args := []any{ts}
+	for _, f := range clusterFieldTable {
+		args = append(args, sql.NullFloat64{Float64: f.value(&b.Cluster), Valid: f.has(&b.Cluster)})
+	}
+	if _, err := tx.ExecContext(ctx, insertClusterSample, args...); err != nil {
 		return nil, fmt.Errorf("inserting cluster sample: %w", err)
 	}
 	if s.opts.BeforeCommit != nil {

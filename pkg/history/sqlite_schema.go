@@ -15,7 +15,8 @@ import (
 //     namespace and name.
 //   - vm_samples is keyed (vm, ts): one VM's history is one contiguous key
 //     range, which is what a per-VM range query reads, and the key makes
-//     re-appending a tick a no-op with INSERT OR IGNORE.
+//     re-appending a tick a no-op (ON CONFLICT DO NOTHING: any other
+//     constraint a row breaks is an error, not a row silently dropped).
 //   - ts is unix milliseconds. n is how many raw samples a row averages: 1
 //     for a raw row, more for a downsampled one (stored at the end of its
 //     interval), so queries average rows weighted by n and read raw and
@@ -89,6 +90,47 @@ var migrations = []string{
 		SELECT vm, ts, n, node, zone, phase, cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour FROM vm_samples;
 	DROP TABLE vm_samples;
 	ALTER TABLE vm_samples_nullable RENAME TO vm_samples;`,
+	// A VM's carbon intensity that could not be read, and the cluster's
+	// cost, emissions and average intensity when a running VM has no price
+	// or intensity, are NULL rather than 0 as well.
+	`CREATE TABLE vm_samples_v4 (
+		vm INTEGER NOT NULL,
+		ts INTEGER NOT NULL,
+		n INTEGER NOT NULL,
+		node TEXT NOT NULL,
+		zone TEXT NOT NULL,
+		phase TEXT NOT NULL,
+		cpu_usage REAL,
+		cpu_allocated REAL NOT NULL,
+		memory_usage REAL,
+		memory_allocated REAL NOT NULL,
+		carbon_intensity REAL,
+		cost_per_hour REAL,
+		PRIMARY KEY (vm, ts)
+	) WITHOUT ROWID;
+	INSERT INTO vm_samples_v4 (vm, ts, n, node, zone, phase, cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour)
+		SELECT vm, ts, n, node, zone, phase, cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour FROM vm_samples;
+	DROP TABLE vm_samples;
+	ALTER TABLE vm_samples_v4 RENAME TO vm_samples;
+	CREATE TABLE cluster_samples_v4 (
+		ts INTEGER PRIMARY KEY,
+		n INTEGER NOT NULL,
+		vms REAL NOT NULL,
+		vms_running REAL NOT NULL,
+		vms_stopped REAL NOT NULL,
+		vms_other REAL NOT NULL,
+		cpu_usage REAL NOT NULL,
+		cpu_allocated REAL NOT NULL,
+		memory_usage REAL NOT NULL,
+		memory_allocated REAL NOT NULL,
+		carbon_intensity REAL,
+		cost_per_hour REAL,
+		carbon_emissions REAL
+	);
+	INSERT INTO cluster_samples_v4 (ts, n, vms, vms_running, vms_stopped, vms_other, cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour, carbon_emissions)
+		SELECT ts, n, vms, vms_running, vms_stopped, vms_other, cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour, carbon_emissions FROM cluster_samples;
+	DROP TABLE cluster_samples;
+	ALTER TABLE cluster_samples_v4 RENAME TO cluster_samples;`,
 }
 
 // migrate brings the schema up to date. The version is read again inside

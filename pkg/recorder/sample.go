@@ -30,7 +30,7 @@ func (r *Sampler) Sample(ctx context.Context, t time.Time) (history.Batch, error
 	if err != nil {
 		return b, err
 	}
-	zones := map[string]float64{} // intensity by zone, looked up once per tick
+	zones := map[string]zoneIntensity{} // looked up once per tick
 	var carbonSum float64
 	var carbonVMs int
 	for _, obj := range r.vms.GetStore().List() {
@@ -55,7 +55,7 @@ func (r *Sampler) Sample(ctx context.Context, t time.Time) (history.Batch, error
 				r.placeOnNode(ctx, &s, view, node, zones)
 			}
 		}
-		if s.CarbonIntensity > 0 {
+		if s.IntensityRead {
 			carbonSum += s.CarbonIntensity
 			carbonVMs++
 		}
@@ -70,20 +70,20 @@ func (r *Sampler) Sample(ctx context.Context, t time.Time) (history.Batch, error
 
 // placeOnNode fills in what depends on the VM's node: zone, the zone's
 // carbon intensity and the VM's price per hour there.
-func (r *Sampler) placeOnNode(ctx context.Context, s *history.VMSample, view *hypersdk.VirtualMachine, node *corev1.Node, zones map[string]float64) {
+func (r *Sampler) placeOnNode(ctx context.Context, s *history.VMSample, view *hypersdk.VirtualMachine, node *corev1.Node, zones map[string]zoneIntensity) {
 	logger := klog.FromContext(ctx)
 	if zone, ok := carbon.ZoneOf(node.Labels, node.Annotations); ok {
 		s.Zone = zone
-		intensity, seen := zones[zone]
+		in, seen := zones[zone]
 		if !seen && r.cfg.Carbon != nil {
-			if in, err := r.cfg.Carbon.Current(ctx, zone); err == nil {
-				intensity = in.GramsPerKWh
+			if got, err := r.cfg.Carbon.Current(ctx, zone); err == nil {
+				in = zoneIntensity{got.GramsPerKWh, true}
 			} else {
 				logger.V(4).Info("No carbon intensity", "zone", zone, "err", err)
 			}
-			zones[zone] = intensity
+			zones[zone] = in
 		}
-		s.CarbonIntensity = intensity
+		s.CarbonIntensity, s.IntensityRead = in.v, in.ok
 	}
 	pricing, err := r.cfg.Prices.NodePrices(node)
 	if err != nil {
@@ -116,8 +116,22 @@ func gpuCounts(reqs []hypersdk.GPURequest, node *corev1.Node) []cost.GPUCount {
 	return out
 }
 
+// zoneIntensity is a zone's carbon intensity, if it could be read.
+type zoneIntensity struct {
+	v  float64
+	ok bool
+}
+
 // addToCluster adds one VM to the cluster totals.
 func addToCluster(c *history.ClusterSample, s history.VMSample) {
+	if s.Node != "" {
+		if !s.Priced {
+			c.Unpriced++
+		}
+		if !s.IntensityRead {
+			c.IntensityUnknown++
+		}
+	}
 	c.VMs++
 	switch hypersdk.VirtualMachinePhase(s.Phase) {
 	case hypersdk.VirtualMachineRunning, hypersdk.VirtualMachineMigrating:

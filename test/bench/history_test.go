@@ -170,7 +170,7 @@ func monthOfTicks(start time.Time, ticks int) []history.Batch {
 			mem := math.Round((2+0.5*math.Sin(phase+float64(v))+0.1*r.Float64())*(1<<30)/4096) * 4096
 			s := history.VMSample{Namespace: "month", Name: fmt.Sprintf("vm-%d", v), Node: fmt.Sprintf("node-%d", v%3), Zone: "zone-a", Phase: "Running",
 				CPUUsageCores: cpu, CPUAllocatedCores: 2, MemoryUsageBytes: mem, MemoryAllocatedBytes: 4 << 30, CarbonIntensity: carbon, CostPerHour: 0.096,
-				UsageRead: true, Priced: true}
+				UsageRead: true, Priced: true, IntensityRead: true}
 			b.VMs = append(b.VMs, s)
 			b.Cluster.VMs++
 			b.Cluster.VMsRunning++
@@ -216,7 +216,7 @@ func ingestTick(at time.Time, i int) history.Batch {
 			Node: fmt.Sprintf("node-%03d", v%500), Zone: fmt.Sprintf("zone-%d", v%3), Phase: "Running",
 			CPUUsageCores: float64((v+i)%200) / 100, CPUAllocatedCores: 2,
 			MemoryUsageBytes: float64((v+i)%1000) * (1 << 22), MemoryAllocatedBytes: 4 << 30,
-			CarbonIntensity: 200 + float64(v%3)*50, CostPerHour: 0.096, UsageRead: true, Priced: true}
+			CarbonIntensity: 200 + float64(v%3)*50, CostPerHour: 0.096, UsageRead: true, Priced: true, IntensityRead: true}
 	}
 	return batch
 }

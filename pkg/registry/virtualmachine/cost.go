@@ -142,10 +142,14 @@ func (r *CostREST) recorded(ctx context.Context, namespace, name string, from, n
 	}
 	intensity, allocated, used := at(series[1]), at(series[2]), at(series[3])
 	cost = series[0].Points
-	carbonGrams = make([]history.Point, len(cost))
-	for i, p := range cost {
-		carbonGrams[i] = history.Point{Time: p.Time,
-			Value: placement.RecordedVMGramsPerHour(intensity[p.Time], allocated[p.Time], used[p.Time])}
+	carbonGrams = make([]history.Point, 0, len(cost))
+	for _, p := range cost {
+		// A time without an intensity is a gap in the emissions too, not
+		// an hour that emitted nothing.
+		if g, ok := intensity[p.Time]; ok {
+			carbonGrams = append(carbonGrams, history.Point{Time: p.Time,
+				Value: placement.RecordedVMGramsPerHour(g, allocated[p.Time], used[p.Time])})
+		}
 	}
 	return cost, carbonGrams, nil
 }

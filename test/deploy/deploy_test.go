@@ -474,8 +474,9 @@ func TestHistoryRecordedByTheController(t *testing.T) {
 
 // TestCarbonScalingPolicyActedOnAsDeployed: the shipped controller runs
 // the carbon scaler (it runs every default controller but the recorder).
-// The CarbonScalingPolicy example is evaluated: its status says when, and
-// whether the intensity it needs could be read.
+// The CarbonScalingPolicy example is evaluated: its status says whether
+// the intensity it needs could be read (the shipped install names no
+// source), and when it was.
 func TestCarbonScalingPolicyActedOnAsDeployed(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()

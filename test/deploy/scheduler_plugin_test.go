@@ -22,8 +22,9 @@ import (
 // plugin build, running as its manifest says. A VM that chooses
 // hypersdk-scheduler is then bound by the HyperSDKPlacement plugin with the
 // decision recorded on its pod, and a pod that is not a VM's is bound by
-// the default binder without one. The default install is applied again
-// afterwards.
+// the default binder without one. A VM of higher priority preempts one of
+// lower priority (the plugin counts the victims kube-scheduler's dry run
+// removes). The default install is applied again afterwards.
 func TestVMPlacedByHyperSDKScheduler(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
@@ -123,4 +124,6 @@ func TestVMPlacedByHyperSDKScheduler(t *testing.T) {
 	if _, ok := bare.Annotations[placementrecord.Annotation]; ok {
 		t.Errorf("the plain pod carries a placement decision: HyperSDKPlacement bound a pod that is not a VM's")
 	}
+
+	env.CheckVMPreemption(t, env.Namespace(t, "plugin-preempt"), "hypersdk-scheduler")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -169,7 +170,7 @@ func (e *Executor) work(ctx context.Context) {
 		if quit {
 			return
 		}
-		if err := e.sync(ctx, key); err != nil {
+		if err := e.syncRecovering(ctx, key); err != nil {
 			klog.FromContext(ctx).V(2).Info("Retrying operation", "operation", key.String(), "err", err)
 			e.queue.AddRateLimited(key)
 		} else {
@@ -177,6 +178,20 @@ func (e *Executor) work(ctx context.Context) {
 		}
 		e.queue.Done(key)
 	}
+}
+
+// syncRecovering is sync, with a panic turned into an error that retries
+// the operation with backoff: a defect that one operation's state trips
+// must not take every controller of the process down with it, again at
+// every restart.
+func (e *Executor) syncRecovering(ctx context.Context, key cache.ObjectName) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic while executing operation %s: %v", key, r)
+			klog.FromContext(ctx).Error(err, "Operation pass panicked", "stack", string(debug.Stack()))
+		}
+	}()
+	return e.sync(ctx, key)
 }
 
 // step is what one pass learned: the new progress and message, and whether

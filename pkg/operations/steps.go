@@ -206,6 +206,11 @@ func (e *Executor) migrate(ctx context.Context, op *v1alpha1.VMOperation) (step,
 	if recorded(op, "VirtualMachine", "cold") != nil {
 		return e.coldMigrate(ctx, op, vmi)
 	}
+	if vmi == nil {
+		// Stopped by someone else while it was to move: there is nothing
+		// left to move live, and starting it is not this operation's call.
+		return step{failed: errors.New("the VM stopped before its live migration ended: it has no instance to move")}, nil
+	}
 	if reason, msg := NotMigratable(vmi); reason != "" && recorded(op, "VirtualMachineInstanceMigration", "migration") == nil {
 		if !op.Spec.Migrate.AllowColdMigration {
 			return step{failed: fmt.Errorf("cannot migrate live: %s: %s", reason, msg)}, nil
@@ -215,7 +220,8 @@ func (e *Executor) migrate(ctx context.Context, op *v1alpha1.VMOperation) (step,
 	}
 	migs := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(op.Namespace)
 	name := kubevirtName(op)
-	if recorded(op, "VirtualMachineInstanceMigration", "migration") == nil {
+	made := recorded(op, "VirtualMachineInstanceMigration", "migration")
+	if made == nil {
 		// Recorded before it is made, so a cancel always finds it, even
 		// when the status write after the create would have failed.
 		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachineInstanceMigration", APIVersion: kvv1.GroupVersion.String(),
@@ -233,6 +239,14 @@ func (e *Executor) migrate(ctx context.Context, op *v1alpha1.VMOperation) (step,
 		return step{progress: 5, message: "requesting the migration"}, nil
 	}
 	if apierrors.IsNotFound(err) {
+		if made.UID != "" {
+			// Deleted after it was made: deleting a migration is how
+			// KubeVirt's users abort one, so it is not made again.
+			if ms := vmi.Status.MigrationState; ms != nil && string(ms.MigrationUID) == string(made.UID) && ms.Completed && !ms.Failed {
+				return step{progress: 100, message: "migrated to " + ms.TargetNode, done: true}, nil
+			}
+			return step{failed: fmt.Errorf("VirtualMachineInstanceMigration %s was deleted before it completed", name)}, nil
+		}
 		selector := map[string]string{}
 		for k, v := range op.Spec.Migrate.NodeSelector {
 			selector[k] = v
@@ -240,7 +254,7 @@ func (e *Executor) migrate(ctx context.Context, op *v1alpha1.VMOperation) (step,
 		if op.Spec.Migrate.TargetNode != "" {
 			selector[hostnameLabel] = op.Spec.Migrate.TargetNode
 		}
-		_, err = migs.Create(ctx, &kvv1.VirtualMachineInstanceMigration{
+		created, err := migs.Create(ctx, &kvv1.VirtualMachineInstanceMigration{
 			ObjectMeta: metav1.ObjectMeta{Name: name,
 				Annotations: map[string]string{ownerAnnotation: op.Name, ownerUIDAnnotation: string(op.UID)}},
 			Spec: kvv1.VirtualMachineInstanceMigrationSpec{VMIName: op.Spec.VMName, AddedNodeSelector: selector},
@@ -248,10 +262,14 @@ func (e *Executor) migrate(ctx context.Context, op *v1alpha1.VMOperation) (step,
 		if err != nil {
 			return step{}, fmt.Errorf("creating migration: %w", err)
 		}
+		made.UID = created.UID
 		return step{progress: 5, message: "migration created"}, nil
 	}
 	if err != nil {
 		return step{}, err
+	}
+	if made.UID == "" {
+		made.UID = mig.UID // made on a pass whose status write was lost
 	}
 	progress := map[kvv1.VirtualMachineInstanceMigrationPhase]int32{
 		kvv1.MigrationPending: 10, kvv1.MigrationScheduling: 20, kvv1.MigrationScheduled: 35, kvv1.MigrationPreparingTarget: 50,

@@ -3,6 +3,7 @@ package operations
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -211,11 +212,68 @@ func (e *Executor) cloneAcross(ctx context.Context, op *v1alpha1.VMOperation, ta
 		return step{}, err
 	}
 	src := content.Spec.Source.VirtualMachine
+	if bound := namespaceBound(&src.Spec); len(bound) > 0 {
+		return step{failed: fmt.Errorf("the snapshot's VM names what a clone in %s would not get: %s", targetNS, strings.Join(bound, "; "))}, nil
+	}
 	vm := cloneOf(op, targetNS, src.ObjectMeta, src.Spec)
 	if err := withRestoredDisks(vm, content, op.Namespace); err != nil {
 		return step{failed: err}, nil
 	}
 	return e.createClone(ctx, op, vm)
+}
+
+// namespaceBound lists what in a VM's spec stays behind when it is cloned
+// into another namespace, besides its disks on claims (restored from the
+// snapshot): Secrets, ConfigMaps and ServiceAccounts it mounts or reads
+// credentials from, claims it uses otherwise, and host paths. In the target
+// namespace the clone would name that namespace's objects of those names,
+// made with hypersdk-controller's rights rather than the requester's (a
+// ServiceAccount's token, another team's Secret), or keep a path on the
+// nodes; so such a VM is not cloned across namespaces.
+func namespaceBound(spec *kvv1.VirtualMachineSpec) []string {
+	if spec.Template == nil {
+		return nil
+	}
+	var out []string
+	ref := func(volume, kind string, r *corev1.LocalObjectReference) {
+		if r != nil && r.Name != "" {
+			out = append(out, fmt.Sprintf("volume %s: %s %s", volume, kind, r.Name))
+		}
+	}
+	for _, v := range spec.Template.Spec.Volumes {
+		switch {
+		case v.Secret != nil:
+			out = append(out, fmt.Sprintf("volume %s: Secret %s", v.Name, v.Secret.SecretName))
+		case v.ConfigMap != nil:
+			out = append(out, fmt.Sprintf("volume %s: ConfigMap %s", v.Name, v.ConfigMap.Name))
+		case v.ServiceAccount != nil:
+			out = append(out, fmt.Sprintf("volume %s: ServiceAccount %s", v.Name, v.ServiceAccount.ServiceAccountName))
+		case v.HostDisk != nil:
+			out = append(out, fmt.Sprintf("volume %s: host path %s", v.Name, v.HostDisk.Path))
+		case v.Ephemeral != nil && v.Ephemeral.PersistentVolumeClaim != nil:
+			out = append(out, fmt.Sprintf("volume %s: PersistentVolumeClaim %s", v.Name, v.Ephemeral.PersistentVolumeClaim.ClaimName))
+		case v.MemoryDump != nil:
+			out = append(out, fmt.Sprintf("volume %s: PersistentVolumeClaim %s", v.Name, v.MemoryDump.ClaimName))
+		case v.CloudInitNoCloud != nil:
+			ref(v.Name, "Secret", v.CloudInitNoCloud.UserDataSecretRef)
+			ref(v.Name, "Secret", v.CloudInitNoCloud.NetworkDataSecretRef)
+		case v.CloudInitConfigDrive != nil:
+			ref(v.Name, "Secret", v.CloudInitConfigDrive.UserDataSecretRef)
+			ref(v.Name, "Secret", v.CloudInitConfigDrive.NetworkDataSecretRef)
+		case v.Sysprep != nil:
+			ref(v.Name, "Secret", v.Sysprep.Secret)
+			ref(v.Name, "ConfigMap", v.Sysprep.ConfigMap)
+		}
+	}
+	for _, c := range spec.Template.Spec.AccessCredentials {
+		switch {
+		case c.SSHPublicKey != nil && c.SSHPublicKey.Source.Secret != nil:
+			out = append(out, "access credential: Secret "+c.SSHPublicKey.Source.Secret.SecretName)
+		case c.UserPassword != nil && c.UserPassword.Source.Secret != nil:
+			out = append(out, "access credential: Secret "+c.UserPassword.Source.Secret.SecretName)
+		}
+	}
+	return out
 }
 
 // cloneOf is the VM a clone makes from a source's metadata and spec:

@@ -186,7 +186,7 @@ func (p *Prechecker) check(ctx context.Context, op *hypersdk.VMOperation, vm *kv
 				return r.invalid(errs)
 			}
 		}
-		return p.checkClone(ctx, op, r)
+		return p.checkClone(ctx, op, vm, r)
 	case hypersdk.VMOperationRestore:
 		return p.checkRestore(ctx, op, r)
 	case hypersdk.VMOperationAttachUSB, hypersdk.VMOperationDetachUSB:
@@ -400,8 +400,9 @@ func (p *Prechecker) fits(ctx context.Context, node *corev1.Node, vmi *kvv1.Virt
 }
 
 // checkClone: the target namespace must exist, the target must not, and a
-// snapshot source must.
-func (p *Prechecker) checkClone(ctx context.Context, op *hypersdk.VMOperation, r refusal) error {
+// snapshot source must; a VM naming objects of its namespace other than its
+// disks stays in it (namespaceBound).
+func (p *Prechecker) checkClone(ctx context.Context, op *hypersdk.VMOperation, vm *kvv1.VirtualMachine, r refusal) error {
 	spec := op.Spec.Clone
 	targetNS := spec.TargetNamespace
 	if targetNS == "" {
@@ -412,6 +413,11 @@ func (p *Prechecker) checkClone(ctx context.Context, op *hypersdk.VMOperation, r
 			return r.invalid(field.ErrorList{field.NotFound(r.root.Child("targetNamespace"), targetNS)})
 		} else if err != nil {
 			return err
+		}
+		if bound := namespaceBound(&vm.Spec); len(bound) > 0 {
+			return r.invalid(field.ErrorList{field.Invalid(r.root.Child("targetNamespace"), targetNS, fmt.Sprintf(
+				"the VM names objects of namespace %s that a clone in %s would not get, but that namespace's of the same names: %s; "+
+					"clone it within %s, or take them out of the VM first", op.Namespace, targetNS, strings.Join(bound, "; "), op.Namespace))})
 		}
 	}
 	if spec.SnapshotRef != "" {

@@ -133,6 +133,40 @@ func TestCloneIntoMissingNamespace(t *testing.T) {
 	}
 }
 
+// TestNamespaceBoundVMIsNotClonedAcross: a VM that mounts a
+// ServiceAccount's token is refused a clone into another namespace (where
+// it would get that namespace's ServiceAccount of that name), through the
+// subresource and as a VMOperation alike, with a 422 naming the field.
+func TestNamespaceBoundVMIsNotClonedAcross(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "ops-clone-bound")
+	other := env.Namespace(t, "ops-clone-bound-to")
+	vm := kubevirtVM("src", 1, "1Gi", nil)
+	vm.Spec.Template.Spec.Volumes = append(vm.Spec.Template.Spec.Volumes, kvv1.Volume{Name: "token",
+		VolumeSource: kvv1.VolumeSource{ServiceAccount: &kvv1.ServiceAccountVolumeSource{ServiceAccountName: "deployer"}}})
+	createKubeVirtVM(t, ns, vm)
+	refused := func(how string, err error, field string) {
+		t.Helper()
+		status, ok := err.(apierrors.APIStatus)
+		if !ok || status.Status().Code != http.StatusUnprocessableEntity || status.Status().Details == nil || len(status.Status().Details.Causes) != 1 ||
+			status.Status().Details.Causes[0].Field != field || !strings.Contains(status.Status().Details.Causes[0].Message, "ServiceAccount deployer") {
+			t.Errorf("%s: %v, want 422 naming %s and the ServiceAccount", how, err, field)
+		}
+	}
+	_, _, err := post(t, env.HyperSDK, ns, "src", "clone", map[string]interface{}{"targetName": "copy", "targetNamespace": other}, false)
+	refused("clone subresource", err, "targetNamespace")
+	_, err = env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Create(ctx, &v1alpha1.VMOperation{
+		ObjectMeta: metav1.ObjectMeta{Name: "clone"},
+		Spec: v1alpha1.VMOperationSpec{VMName: "src", Type: v1alpha1.VMOperationClone,
+			Clone: &v1alpha1.CloneSpec{TargetName: "copy", TargetNamespace: other}},
+	}, metav1.CreateOptions{})
+	refused("VMOperation", err, "spec.clone.targetNamespace")
+	if vms, err := env.KubeVirt.KubevirtV1().VirtualMachines(other).List(ctx, metav1.ListOptions{}); err != nil || len(vms.Items) != 0 {
+		t.Errorf("VMs in %s after the refusals: %v %v", other, vms, err)
+	}
+}
+
 // TestConcurrentClonesToOneName: three clones to one name posted at once
 // give exactly one VM and one Succeeded; the others are refused (409) or
 // fail with a conflict, and nothing temporary is left.

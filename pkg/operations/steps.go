@@ -718,9 +718,9 @@ func vmGone(err error) (step, error) {
 // cancel stops what can be stopped: a migration is aborted by deleting it,
 // a hot-plug by unlisting its device.
 func (e *Executor) cancel(ctx context.Context, op *v1alpha1.VMOperation) error {
-	if a := op.Spec.AttachUSB; a != nil {
-		// A cancelled hot-plug leaves nothing attached.
-		return e.unlistUSB(ctx, op.Namespace, op.Spec.VMName, a.Device.Name)
+	if op.Spec.AttachUSB != nil {
+		// A cancelled hot-plug leaves nothing of its own attached.
+		return e.unlistOwnUSB(ctx, op)
 	}
 	if ref := recorded(op, "VirtualMachineInstanceMigration", "migration"); ref != nil {
 		err := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(op.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{})

@@ -38,14 +38,21 @@ func (e *Executor) attachUSB(ctx context.Context, op *v1alpha1.VMOperation) (ste
 	}
 	listed := kubevirt.HotpluggedUSB(vmi.Annotations)
 	i := slices.IndexFunc(listed, func(d hypersdk.USBDeviceRequest) bool { return d.Name == want.Name })
+	mine := recorded(op, usbListedKind, usbListedRole) != nil
 	switch {
+	case i < 0 && !mine:
+		// Recorded before it is listed, so that a cancel takes off the
+		// list only what this operation put there, even when the status
+		// write after the listing would have failed.
+		record(op, v1alpha1.ResourceReference{Kind: usbListedKind, Name: want.Name, Role: usbListedRole})
+		return step{progress: 10, message: "attaching " + kubevirt.USBID(want) + " as " + want.Name}, nil
 	case i < 0:
 		if err := e.listUSB(ctx, vmi, append(listed, want)); err != nil {
 			return step{}, err
 		}
 		return step{progress: 20, message: fmt.Sprintf("asking the USB agent on %s to lend %s", vmi.Status.NodeName, kubevirt.USBID(want))}, nil
-	case listed[i] != want:
-		return step{failed: fmt.Errorf("another device is attached as %q", want.Name)}, nil
+	case listed[i] != want || !mine:
+		return step{failed: fmt.Errorf("another device or operation has attached %q", want.Name)}, nil
 	}
 	state := kubevirt.HotplugStatus(vmi.Annotations)[want.Name]
 	switch state.Phase {
@@ -93,6 +100,33 @@ func (e *Executor) detachUSB(ctx context.Context, op *v1alpha1.VMOperation) (ste
 		return step{progress: 60, message: fmt.Sprintf("waiting for the USB agent on %s to unplug %s", vmi.Status.NodeName, name)}, nil
 	}
 	return step{done: true, message: name + " detached"}, nil
+}
+
+// The record of a device an AttachUSB operation put on its VM's hot-plug
+// list.
+const (
+	usbListedKind = "USBDevice"
+	usbListedRole = "listed"
+)
+
+// unlistOwnUSB takes op's device off the hot-plug list if op listed it and
+// it is still the one listed under its name: a cancelled attach that never
+// got its turn must not unplug another operation's device of that name.
+func (e *Executor) unlistOwnUSB(ctx context.Context, op *v1alpha1.VMOperation) error {
+	if recorded(op, usbListedKind, usbListedRole) == nil {
+		return nil
+	}
+	want := hypersdk.USBDeviceRequest(op.Spec.AttachUSB.Device)
+	vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
+	if err != nil || vmi == nil {
+		return err
+	}
+	listed := kubevirt.HotpluggedUSB(vmi.Annotations)
+	kept := slices.DeleteFunc(slices.Clone(listed), func(d hypersdk.USBDeviceRequest) bool { return d == want })
+	if len(kept) == len(listed) {
+		return nil
+	}
+	return e.listUSB(ctx, vmi, kept)
 }
 
 // listUSB sets the instance's hot-plug list, failing on a concurrent change

@@ -1,0 +1,45 @@
+package operations
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+)
+
+func attachSpec(name, serial string) v1alpha1.VMOperationSpec {
+	return v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationAttachUSB, AttachUSB: &v1alpha1.AttachUSBSpec{
+		Device: v1alpha1.USBDeviceRequest{Name: name, Vendor: "1050", Product: "0407", Serial: serial}}}
+}
+
+// TestCancelledAttachLeavesAnothersDevice: two attaches under one name (both
+// admitted before either was listed); the second, waiting for its turn, is
+// cancelled, and the first one's device stays on the hot-plug list.
+func TestCancelledAttachLeavesAnothersDevice(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
+	first := h.create("first", "vm", attachSpec("key", "A1"))
+	h.until(first, 4, func(op *v1alpha1.VMOperation) bool { return op.Status.Progress == 20 })
+	second := h.create("second", "vm", attachSpec("key", "B2"))
+	if op, err := h.pass(second); err != nil || op.Status.Phase != v1alpha1.VMOperationPending {
+		t.Fatalf("the second attach: %v %+v, want it Pending behind the first", err, op.Status)
+	}
+	op := h.get(second)
+	op.Spec.Cancel = true
+	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.refresh()
+	if op := h.until(second, 2, ended); op.Status.Phase != v1alpha1.VMOperationCancelled {
+		t.Fatalf("the cancelled attach ended %+v", op.Status)
+	}
+	vmi, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if listed := kubevirt.HotpluggedUSB(vmi.Annotations); len(listed) != 1 || listed[0].Serial != "A1" {
+		t.Fatalf("hot-plug list after the second attach was cancelled: %+v, want the first's device", listed)
+	}
+}

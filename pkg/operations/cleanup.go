@@ -187,13 +187,15 @@ func (e *Executor) vmAfter(ctx context.Context, op *v1alpha1.VMOperation) (*kvv1
 }
 
 // rollBackResize gives a VM whose resize failed or was cancelled its size
-// from before, when it still has the size the resize gave it (a change made
-// since is left alone). KubeVirt then applies it as it applied the resize:
-// live within the hotplug bounds, else at the next restart (the VM shows
-// RestartRequired). It returns what it did.
+// from before, when it has the size the resize gives (a change made since
+// is left alone). That the resize was applied is not asked of the status:
+// the pass that applied it may have lost its status write, and the size
+// from before was recorded first. KubeVirt then applies it as it applied
+// the resize: live within the hotplug bounds, else at the next restart (the
+// VM shows RestartRequired). It returns what it did.
 func (e *Executor) rollBackResize(ctx context.Context, op *v1alpha1.VMOperation) (string, error) {
 	prev := recorded(op, "Size", "previous")
-	if prev == nil || recorded(op, "VirtualMachine", "resized") == nil {
+	if prev == nil {
 		return "", nil
 	}
 	vms := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace)

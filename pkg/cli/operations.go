@@ -234,8 +234,8 @@ operation that leaves the phase asked for is DELETED from the watch.`,
 			if _, err := out.printer(); err != nil {
 				return err
 			}
-			if allNamespaces && len(args) > 0 {
-				return errNamedAcrossNamespaces
+			if err := checkNamed(args, allNamespaces, vm != "" || phase != "" || labels != ""); err != nil {
+				return err
 			}
 			ns, c, err := e.clientIn()
 			if err != nil {

@@ -96,6 +96,21 @@ func (o *output) scope(ns string, allNamespaces bool) string {
 // means one object, and there is no path for one across namespaces.
 var errNamedAcrossNamespaces = errors.New("a resource cannot be retrieved by name across all namespaces")
 
+// checkNamed refuses names with -A, or with a selector or filter (an
+// object that is there but filtered out would otherwise read as not
+// found), as kubectl does.
+func checkNamed(names []string, allNamespaces, filtered bool) error {
+	switch {
+	case len(names) == 0:
+		return nil
+	case allNamespaces:
+		return errNamedAcrossNamespaces
+	case filtered:
+		return errors.New("name cannot be provided when a selector is specified")
+	}
+	return nil
+}
+
 func (o *output) format() string { return *o.flags.OutputFormat }
 
 func (o *output) table() bool {

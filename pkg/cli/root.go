@@ -56,15 +56,11 @@ func errorLine(err error) string {
 	return "Error from server: " + oneLine(err)
 }
 
-// oneLine is an error as one line: an API error's Status message, which
-// names the object and the field, else the error's text.
+// oneLine is an error's text as one line. An API error's text is its
+// Status message, which names the object and the field; what the command
+// wrapped it in (what it was reading, and where) stays in front of it.
 func oneLine(err error) string {
-	var status apierrors.APIStatus
-	msg := err.Error()
-	if errors.As(err, &status) && status.Status().Message != "" {
-		msg = status.Status().Message
-	}
-	return strings.Join(strings.Fields(msg), " ")
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 // deleteEach deletes every named object, as kubectl delete does: one that

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
@@ -24,6 +27,11 @@ func TestRefusals(t *testing.T) {
 		{[]string{"op", "list", "op-1", "-A"}, 1, "", "error: a resource cannot be retrieved by name across all namespaces"},
 		{[]string{"snapshot", "list", "snap-1", "-A"}, 1, "", "error: a resource cannot be retrieved by name across all namespaces"},
 		{[]string{"vm", "top", "web-1", "-A"}, 1, "", "error: a resource cannot be retrieved by name across all namespaces"},
+		{[]string{"vm", "get", "web-1", "-l", "tier=db"}, 1, "", "error: name cannot be provided when a selector is specified"},
+		{[]string{"vm", "list", "web-1", "--min-cpus", "2"}, 1, "", "error: name cannot be provided when a selector is specified"},
+		{[]string{"op", "list", "op-1", "--phase", "Running"}, 1, "", "error: name cannot be provided when a selector is specified"},
+		{[]string{"snapshot", "list", "snap-1", "--vm", "web-1"}, 1, "", "error: name cannot be provided when a selector is specified"},
+		{[]string{"vm", "top", "web-1", "-l", "tier=db"}, 1, "", "error: name cannot be provided when a selector is specified"},
 		{[]string{"vm", "create", "web-1", "--dry-run=maybe"}, 1, "", `error: --dry-run="maybe": must be "none", "server" or "client"`},
 		{[]string{"vm", "create", "web-1", "--interactive", "--dry-run"}, 1, "", "error: --dry-run with --interactive"},
 	} {
@@ -33,5 +41,19 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("kubectl hyper %s: exit %d, stdout %q, stderr %q; want exit %d, stdout with %q, stderr with %q",
 				strings.Join(tc.args, " "), code, out.String(), errOut.String(), tc.code, tc.out, tc.err)
 		}
+	}
+}
+
+// TestErrorLineKeepsContext: an API error the command wrapped is printed
+// with what the command was doing, after kubectl's "Error from server".
+func TestErrorLineKeepsContext(t *testing.T) {
+	err := fmt.Errorf("reading metrics.k8s.io: %w", apierrors.NewServiceUnavailable("the server is currently unable to handle the request"))
+	want := "Error from server (ServiceUnavailable): reading metrics.k8s.io: the server is currently unable to handle the request"
+	if got := errorLine(err); got != want {
+		t.Errorf("errorLine: %q, want %q", got, want)
+	}
+	if got := errorLine(apierrors.NewNotFound(schema.GroupResource{Group: "hypersdk.io", Resource: "virtualmachines"}, "web-1")); got !=
+		`Error from server (NotFound): virtualmachines.hypersdk.io "web-1" not found` {
+		t.Errorf("errorLine of a plain NotFound: %q", got)
 	}
 }

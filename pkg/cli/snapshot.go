@@ -42,8 +42,8 @@ by the API server; --vm is applied here to what it returns.`,
 			if _, err := out.printer(); err != nil {
 				return err
 			}
-			if allNamespaces && len(args) > 0 {
-				return errNamedAcrossNamespaces
+			if err := checkNamed(args, allNamespaces, vm != "" || labels != ""); err != nil {
+				return err
 			}
 			ns, kv, err := e.kubeVirtIn()
 			if err != nil {

@@ -52,8 +52,8 @@ command fails, as kubectl get does for names it cannot find.`,
 			if sortBy != "" && sortBy != "cpu" && sortBy != "memory" {
 				return fmt.Errorf("--sort-by %q: use cpu or memory", sortBy)
 			}
-			if allNamespaces && len(args) > 0 {
-				return errNamedAcrossNamespaces
+			if err := checkNamed(args, allNamespaces, labels != ""); err != nil {
+				return err
 			}
 			ns, c, err := e.clientIn()
 			if err != nil {

@@ -110,6 +110,11 @@ func (f *vmFilters) validate() error {
 	return nil
 }
 
+// any reports whether a filter is set.
+func (f *vmFilters) any() bool {
+	return f.labels != "" || f.status != "" || f.node != "" || f.minCPUs > 0 || f.minMemory != ""
+}
+
 // listOptions carries the server-side filters.
 func (f *vmFilters) listOptions() metav1.ListOptions {
 	var sel []fields.Selector
@@ -158,8 +163,8 @@ DELETED) and time, in any output format, until interrupted.`,
 			if _, err := out.printer(); err != nil {
 				return err
 			}
-			if allNamespaces && len(args) > 0 {
-				return errNamedAcrossNamespaces
+			if err := checkNamed(args, allNamespaces, filters.any()); err != nil {
+				return err
 			}
 			ns, c, err := e.clientIn()
 			if err != nil {

@@ -65,6 +65,13 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 			deleted = append(deleted, did)
 		}
 	}
+	if op.Status.Phase != v1alpha1.VMOperationSucceeded && op.Spec.Type == v1alpha1.VMOperationSnapshot {
+		if did, err := e.rollBackSnapshot(ctx, op); err != nil {
+			errs = append(errs, err)
+		} else if did != "" {
+			deleted = append(deleted, did)
+		}
+	}
 	if op.Status.Phase != v1alpha1.VMOperationSucceeded && op.Spec.Type == v1alpha1.VMOperationResize {
 		if did, err := e.rollBackResize(ctx, op); err != nil {
 			errs = append(errs, err)
@@ -184,6 +191,34 @@ func (e *Executor) vmAfter(ctx context.Context, op *v1alpha1.VMOperation) (*kvv1
 		return nil, fmt.Errorf("reading VM %s after its %s ended: %w", op.Spec.VMName, strings.ToLower(string(op.Spec.Type)), err)
 	}
 	return vm, nil
+}
+
+// rollBackSnapshot deletes the VirtualMachineSnapshot of a snapshot
+// operation that was cancelled or failed, if the operation made it: a
+// snapshot still being taken when the user asked for none, or one KubeVirt
+// failed, is not a result to keep. It returns what it did.
+func (e *Executor) rollBackSnapshot(ctx context.Context, op *v1alpha1.VMOperation) (string, error) {
+	name := op.Spec.Snapshot.Name
+	if name == "" {
+		name = kubevirtName(op)
+	}
+	snaps := e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace)
+	snap, err := snaps.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	made := recorded(op, "VirtualMachineSnapshot", "snapshot")
+	if snap.Annotations[ownerUIDAnnotation] != string(op.UID) && (made == nil || made.UID != snap.UID) {
+		return "", nil // another's of that name
+	}
+	uid := snap.UID
+	if err := snaps.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("deleting VirtualMachineSnapshot %s: %w", name, err)
+	}
+	return "VirtualMachineSnapshot " + name, nil
 }
 
 // rollBackResize gives a VM whose resize failed or was cancelled its size

@@ -20,6 +20,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 )
@@ -45,6 +46,10 @@ func Run(streams genericiooptions.IOStreams, args []string) int {
 func errorLine(err error) string {
 	var status apierrors.APIStatus
 	if !errors.As(err, &status) {
+		// A server that cannot be reached is said as kubectl says it.
+		if msg, ok := cmdutil.StandardErrorMessage(err); ok {
+			return msg
+		}
 		return "error: " + oneLine(err)
 	}
 	switch reason := status.Status().Reason; {

@@ -57,3 +57,15 @@ func TestErrorLineKeepsContext(t *testing.T) {
 		t.Errorf("errorLine of a plain NotFound: %q", got)
 	}
 }
+
+// TestUnreachableServer: a server that refuses the connection is said as
+// kubectl says it.
+func TestUnreachableServer(t *testing.T) {
+	streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("HOME", t.TempDir()) // no ~/.kube/config either
+	code := Run(streams, []string{"vm", "list", "-n", "default", "--server", "https://127.0.0.1:1", "--insecure-skip-tls-verify"})
+	if code == 0 || !strings.Contains(errOut.String(), "The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?") {
+		t.Errorf("vm list against a closed port: exit %d, stderr %q", code, errOut.String())
+	}
+}

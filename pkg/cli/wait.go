@@ -67,10 +67,22 @@ func (w *waitFlags) follow(ctx context.Context, e *env, c hypersdkclient.Interfa
 			return ops.Watch(ctx, o)
 		},
 	}
+	// The informer below retries a refused list or watch for ever, only
+	// logging it: asked once first, a refusal is the command's error, as
+	// kubectl wait's is.
+	list, err := lw.ListWithContext(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	probe, err := lw.WatchWithContext(ctx, metav1.ListOptions{ResourceVersion: list.(*v1alpha1.VMOperationList).ResourceVersion})
+	if err != nil {
+		return err
+	}
+	probe.Stop()
 	p := newProgress(e.streams.Out, w.showProgress)
 	last := op
 	quiet, ended := quietLoggerFor(ctx)
-	_, err := watchtools.UntilWithSync(quiet, lw, &v1alpha1.VMOperation{}, nil, func(ev watch.Event) (bool, error) {
+	_, err = watchtools.UntilWithSync(quiet, lw, &v1alpha1.VMOperation{}, nil, func(ev watch.Event) (bool, error) {
 		if ev.Type == watch.Deleted {
 			ended.Store(true)
 			return false, fmt.Errorf("operation %s was deleted before it ended", op.Name)

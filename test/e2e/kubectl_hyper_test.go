@@ -23,6 +23,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -365,6 +366,14 @@ func TestKubectlHyperOperations(t *testing.T) {
 	}
 	if got := hyperOK(t, "op", "list", "-n", ns, "--vm", "vm", "-o", "name"); strings.TrimSpace(got) != "vmoperation.hypersdk.io/"+opName {
 		t.Errorf("op list --vm vm: %q", got)
+	}
+	// One who may get operations but not list or watch them is refused at
+	// once, as by kubectl wait, instead of waiting for ever.
+	getter := "system:serviceaccount:" + ns + ":getter"
+	grant(t, ns, "getter", rbacv1.PolicyRule{APIGroups: []string{"hypersdk.io"}, Resources: []string{"vmoperations"}, Verbs: []string{"get"}}, getter)
+	if _, errOut, code := hyper(t, "op", "wait", opName, "-n", ns, "--as", getter); code == 0 ||
+		!strings.HasPrefix(errOut, "Error from server (Forbidden)") || !strings.Contains(errOut, "cannot list") {
+		t.Errorf("op wait without list: exit %d, stderr %q; want Forbidden at once", code, errOut)
 	}
 
 	// A clone whose VM an admission policy refuses in the target namespace
@@ -733,4 +742,20 @@ func TestKubectlHyperDeleteEach(t *testing.T) {
 		}
 		return true, nil
 	})
+}
+
+// grant gives user rule in ns, through a Role and RoleBinding named name
+// (the namespace takes them with it).
+func grant(t *testing.T, ns, name string, rule rbacv1.PolicyRule, user string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := env.Kube.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules: []rbacv1.PolicyRule{rule}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Kube.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
@@ -286,13 +287,13 @@ operation that leaves the phase asked for is DELETED from the watch.`,
 			}
 			// From the list's version, not a named object's own: that one
 			// may be older than the server's watch history reaches.
-			opts.ResourceVersion, opts.TimeoutSeconds = list.ResourceVersion, e.watchTimeout()
-			w, err := ops.Watch(ctx, opts)
-			if err != nil {
-				return err
+			opts.TimeoutSeconds = e.watchTimeout()
+			start := func(ctx context.Context, rv string) (watch.Interface, error) {
+				o := opts
+				o.ResourceVersion = rv
+				return ops.Watch(ctx, o)
 			}
-			defer w.Stop()
-			return watchEvents(ctx, e, out, items, w, opColumns, keep)
+			return watchEvents(ctx, e, out, items, list.ResourceVersion, start, opColumns, keep)
 		},
 	}
 	out.addFlags(cmd)

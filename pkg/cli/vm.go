@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -205,13 +206,13 @@ DELETED) and time, in any output format, until interrupted.`,
 			if err := named.missing(e.streams.ErrOut, items, vmResource); err != nil {
 				return err
 			}
-			opts.ResourceVersion, opts.TimeoutSeconds = list.ResourceVersion, e.watchTimeout()
-			w, err := vms.Watch(ctx, opts)
-			if err != nil {
-				return err
+			opts.TimeoutSeconds = e.watchTimeout()
+			start := func(ctx context.Context, rv string) (watch.Interface, error) {
+				o := opts
+				o.ResourceVersion = rv
+				return vms.Watch(ctx, o)
 			}
-			defer w.Stop()
-			return watchEvents(ctx, e, out, items, w, vmColumns, func(obj runtime.Object) bool {
+			return watchEvents(ctx, e, out, items, list.ResourceVersion, start, vmColumns, func(obj runtime.Object) bool {
 				vm, ok := obj.(*v1alpha1.VirtualMachine)
 				return ok && keep(vm)
 			})
@@ -249,12 +250,20 @@ var vmColumns = columns{
 	},
 }
 
+// startWatch starts a watch from a resourceVersion.
+type startWatch func(ctx context.Context, resourceVersion string) (watch.Interface, error)
+
+// rewatchPause is the least time between two watches the server ended.
+const rewatchPause = time.Second
+
 // watchEvents prints the listed items as ADDED (as kubectl get --watch
-// --output-watch-events does), then each event of w that keep accepts, with
-// its type and time, until ctx ends or --request-timeout passes. A watch
-// that ends by itself otherwise (the server's timeout) is an error, so a
-// script notices.
-func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Object, w watch.Interface, cols columns, keep func(runtime.Object) bool) error {
+// --output-watch-events does), then each event that keep accepts of a
+// watch started from the list's version rv, with its type and time, until
+// ctx ends or --request-timeout passes. A watch the server ends otherwise
+// (its own timeout, or a watcher it found too slow) is started again from
+// the last version seen, so no change is missed; one whose history no
+// longer reaches that version (410 Gone) is an error, so a script notices.
+func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Object, rv string, start startWatch, cols columns, keep func(runtime.Object) bool) error {
 	printer, err := out.printer()
 	if err != nil {
 		return err
@@ -277,6 +286,12 @@ func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Obje
 			return err
 		}
 	}
+	w, err := start(ctx, rv)
+	if err != nil {
+		return err
+	}
+	defer func() { w.Stop() }()
+	started := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -286,10 +301,25 @@ func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Obje
 				if e.requestTimeout() > 0 {
 					return nil // --request-timeout ended it, as it ends kubectl get --watch
 				}
-				return fmt.Errorf("the watch was closed by the server")
+				w.Stop()
+				if wait := rewatchPause - time.Since(started); wait > 0 {
+					select {
+					case <-ctx.Done():
+						return nil
+					case <-time.After(wait):
+					}
+				}
+				if w, err = start(ctx, rv); err != nil {
+					return err
+				}
+				started = time.Now()
+				continue
 			}
 			if ev.Type == watch.Error {
 				return fmt.Errorf("watch: %w", apierrors.FromObject(ev.Object))
+			}
+			if m, err := meta.Accessor(ev.Object); err == nil && m.GetResourceVersion() != "" {
+				rv = m.GetResourceVersion()
 			}
 			if ev.Type == watch.Bookmark || !keep(ev.Object) {
 				continue

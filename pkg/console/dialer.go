@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/gorilla/websocket"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 )
 
@@ -79,6 +82,13 @@ func (d *KubeVirtDialer) Dial(ctx context.Context, namespace, name string, kind 
 		if resp != nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
+			// KubeVirt (or kube-apiserver) refuses with a Status: its code
+			// and reason are the client's answer too.
+			var st metav1.Status
+			if json.Unmarshal(body, &st) == nil && st.Kind == "Status" && st.Code >= 400 {
+				st.Message = fmt.Sprintf("connecting to %s of %s/%s: %s", kind, namespace, name, st.Message)
+				return nil, &apierrors.StatusError{ErrStatus: st}
+			}
 			return nil, fmt.Errorf("connecting to %s of %s/%s: %s: %s", kind, namespace, name, resp.Status, strings.TrimSpace(string(body)))
 		}
 		return nil, fmt.Errorf("connecting to %s of %s/%s: %w", kind, namespace, name, err)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	apirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
@@ -55,7 +57,7 @@ func (b *Bridge) Serve(w http.ResponseWriter, req *http.Request, namespace, name
 	up, err := b.Dialer.Dial(ctx, namespace, name, kind)
 	if err != nil {
 		logger.Error(err, "Dialing guest")
-		http.Error(w, err.Error(), http.StatusBadGateway)
+		writeStatus(w, dialStatus(err))
 		return
 	}
 	defer up.Close()
@@ -68,13 +70,42 @@ func (b *Bridge) Serve(w http.ResponseWriter, req *http.Request, namespace, name
 	default:
 		opts, err := streamOptions(req)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			writeStatus(w, apierrors.NewBadRequest(err.Error()).ErrStatus)
 			return
 		}
 		remotecommand.ServeAttach(w, req, attacher{up}, name, "", "console", opts, 0, b.StreamCreationTimeout,
 			remotecommand.SupportedStreamingProtocols)
 	}
 	logger.V(2).Info("Console session ended")
+}
+
+// dialStatus is the answer to a client whose guest could not be reached:
+// KubeVirt's own refusal when it gave one (its code and reason, with where
+// it came from), else 503. A refusal of HyperSDK's own identity (401, 403)
+// is not the client's: 503 too.
+func dialStatus(err error) metav1.Status {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) && status.Status().Code >= 400 && !apierrors.IsUnauthorized(err) && !apierrors.IsForbidden(err) {
+		st := status.Status()
+		st.Message = err.Error()
+		return st
+	}
+	return apierrors.NewServiceUnavailable(err.Error()).ErrStatus
+}
+
+// writeStatus answers with st as a Kubernetes Status, as the API server
+// answers a request it refuses before the stream starts.
+func writeStatus(w http.ResponseWriter, st metav1.Status) {
+	st.Kind, st.APIVersion, st.Status = "Status", "v1", metav1.StatusFailure
+	body, err := json.Marshal(st)
+	if err != nil {
+		http.Error(w, st.Message, int(st.Code))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(int(st.Code))
+	_, _ = w.Write(body)
 }
 
 // streamOptions reads the streams a client asks for, with the API's query

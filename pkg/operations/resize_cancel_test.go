@@ -39,12 +39,7 @@ func TestCancelledResizeWhoseRecordWasLost(t *testing.T) {
 	if err != nil || vm.Spec.Template.Spec.Domain.CPU.Sockets != 4 {
 		t.Fatalf("VM after the resizing pass: %v %v, want 4 sockets", vm, err)
 	}
-	op := h.get(key)
-	op.Spec.Cancel = true
-	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	h.refresh()
+	h.cancel(key)
 	if op := h.until(key, 3, ended); op.Status.Phase != v1alpha1.VMOperationCancelled {
 		t.Fatalf("cancelled resize ended %+v", op.Status)
 	}

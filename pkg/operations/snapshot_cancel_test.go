@@ -19,12 +19,7 @@ func TestCancelledSnapshotLeavesNone(t *testing.T) {
 	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), other)
 	key := h.create("snap", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationSnapshot, Snapshot: &v1alpha1.SnapshotSpec{Name: "s1"}})
 	h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "snapshot requested" })
-	op := h.get(key)
-	op.Spec.Cancel = true
-	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	h.refresh()
+	h.cancel(key)
 	if op := h.until(key, 2, ended); op.Status.Phase != v1alpha1.VMOperationCancelled {
 		t.Fatalf("cancelled snapshot ended %+v", op.Status)
 	}

@@ -26,12 +26,7 @@ func TestCancelledAttachLeavesAnothersDevice(t *testing.T) {
 	if op, err := h.pass(second); err != nil || op.Status.Phase != v1alpha1.VMOperationPending {
 		t.Fatalf("the second attach: %v %+v, want it Pending behind the first", err, op.Status)
 	}
-	op := h.get(second)
-	op.Spec.Cancel = true
-	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	h.refresh()
+	h.cancel(second)
 	if op := h.until(second, 2, ended); op.Status.Phase != v1alpha1.VMOperationCancelled {
 		t.Fatalf("the cancelled attach ended %+v", op.Status)
 	}

@@ -219,7 +219,7 @@ func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interfac
 	if f.memory == "" {
 		f.memory = defaultMemory
 	}
-	source := "image"
+	source := initialSource(f)
 	if f.image == "" {
 		f.image = defaultImage
 	}
@@ -247,7 +247,7 @@ func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interfac
 		if f.memory, err = r.ask("Memory", f.memory); err != nil {
 			return err
 		}
-		if source, err = r.ask("Source (image, template, claim, blank)", source); err != nil {
+		if source, err = r.ask("Source (image, template, claim, data-volume, blank)", source); err != nil {
 			return err
 		}
 		if err := askSource(r, source, f); err != nil {
@@ -291,17 +291,35 @@ func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interfac
 	}
 }
 
+// initialSource is the form's first answer for the source: the one the
+// flags gave (--template, --claim, --data-volume, --blank), else an image.
+func initialSource(f *vmFields) string {
+	switch {
+	case f.template != "":
+		return "template"
+	case f.claim != "":
+		return "claim"
+	case f.dataVolume != "":
+		return "data-volume"
+	case f.blank != "":
+		return "blank"
+	}
+	return "image"
+}
+
 // askSource asks for what the chosen source needs and keeps only that
 // source in f.
 func askSource(r *prompter, source string, f *vmFields) error {
-	image, template, claim, blank := f.image, f.template, f.claim, f.blank
-	f.image, f.template, f.claim, f.blank = "", "", "", ""
+	image, template, claim, dataVolume, blank := f.image, f.template, f.claim, f.dataVolume, f.blank
+	f.image, f.template, f.claim, f.dataVolume, f.blank = "", "", "", "", ""
 	var err error
 	switch source {
 	case "template":
 		f.template, err = r.ask("Template", template)
 	case "claim":
 		f.claim, err = r.ask("Claim", claim)
+	case "data-volume":
+		f.dataVolume, err = r.ask("DataVolume", dataVolume)
 	case "blank":
 		if blank == "" {
 			blank = defaultBlankSize

@@ -47,3 +47,33 @@ func TestPrompterEndsWithItsContext(t *testing.T) {
 		t.Error("a question after the end of input was answered")
 	}
 }
+
+// TestFormStartsFromTheSourceFlags: the interactive form's source is the
+// one the flags gave, and keeping every answer keeps it; choosing another
+// drops it.
+func TestFormStartsFromTheSourceFlags(t *testing.T) {
+	for _, tc := range []struct {
+		flags  vmFields
+		answer string // to the source question; the next is Enter
+		want   vmFields
+	}{
+		{vmFields{claim: "pvc1", image: defaultImage}, "", vmFields{claim: "pvc1"}},
+		{vmFields{dataVolume: "dv1", image: defaultImage}, "", vmFields{dataVolume: "dv1"}},
+		{vmFields{template: "fedora", image: defaultImage}, "", vmFields{template: "fedora"}},
+		{vmFields{dataVolume: "dv1", image: defaultImage}, "image", vmFields{image: defaultImage}},
+	} {
+		f := tc.flags
+		source := initialSource(&f)
+		in, feed := io.Pipe()
+		go func() { io.WriteString(feed, tc.answer+"\n\n") }()
+		p := newPrompter(context.Background(), in, io.Discard)
+		answer, err := p.ask("Source", source)
+		if err == nil {
+			err = askSource(p, answer, &f)
+		}
+		feed.Close()
+		if err != nil || f.image != tc.want.image || f.template != tc.want.template || f.claim != tc.want.claim || f.dataVolume != tc.want.dataVolume {
+			t.Errorf("flags %+v, answer %q: %+v (%v), want %+v", tc.flags, tc.answer, f, err, tc.want)
+		}
+	}
+}

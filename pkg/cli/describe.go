@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 )
@@ -30,26 +31,27 @@ func newVMDescribeCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ops, err := c.HypersdkV1alpha1().VMOperations(ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				return err
-			}
+			// The VM's operations, selected by the server; as kubectl
+			// describe does with the events it cannot read, a refusal is
+			// shown in their place, not made the command's error.
+			ops, err := c.HypersdkV1alpha1().VMOperations(ns).List(ctx, metav1.ListOptions{
+				FieldSelector: fields.OneTermEqualSelector("spec.vmName", vm.Name).String()})
 			var mine []v1alpha1.VMOperation
-			for _, op := range ops.Items {
-				if op.Spec.VMName == vm.Name {
-					mine = append(mine, op)
+			if err == nil {
+				mine = ops.Items
+				sort.Slice(mine, func(i, j int) bool { return mine[j].CreationTimestamp.Before(&mine[i].CreationTimestamp) })
+				if len(mine) > recent {
+					mine = mine[:recent]
 				}
 			}
-			sort.Slice(mine, func(i, j int) bool { return mine[j].CreationTimestamp.Before(&mine[i].CreationTimestamp) })
-			if len(mine) > recent {
-				mine = mine[:recent]
-			}
-			return describe(e.streams.Out, vm, mine)
+			return describe(e.streams.Out, vm, mine, err)
 		},
 	}
 }
 
-func describe(out io.Writer, vm *v1alpha1.VirtualMachine, ops []v1alpha1.VMOperation) error {
+// describe prints vm and its latest operations, or why they could not be
+// listed (opsErr).
+func describe(out io.Writer, vm *v1alpha1.VirtualMachine, ops []v1alpha1.VMOperation, opsErr error) error {
 	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
 	line := func(k string, v interface{}) { fmt.Fprintf(w, "%s:\t%v\n", k, v) }
 	line("Name", vm.Name)
@@ -87,6 +89,10 @@ func describe(out io.Writer, vm *v1alpha1.VirtualMachine, ops []v1alpha1.VMOpera
 		return err
 	}
 	fmt.Fprintln(out, "Operations:")
+	if opsErr != nil {
+		fmt.Fprintf(out, "  <unable to list: %s>\n", oneLine(opsErr))
+		return nil
+	}
 	if len(ops) == 0 {
 		fmt.Fprintln(out, "  <none>")
 		return nil

@@ -370,10 +370,20 @@ func TestKubectlHyperOperations(t *testing.T) {
 	// One who may get operations but not list or watch them is refused at
 	// once, as by kubectl wait, instead of waiting for ever.
 	getter := "system:serviceaccount:" + ns + ":getter"
-	grant(t, ns, "getter", rbacv1.PolicyRule{APIGroups: []string{"hypersdk.io"}, Resources: []string{"vmoperations"}, Verbs: []string{"get"}}, getter)
+	grant(t, ns, "getter", rbacv1.PolicyRule{APIGroups: []string{"hypersdk.io"}, Resources: []string{"vmoperations", "virtualmachines"},
+		Verbs: []string{"get"}}, getter)
 	if _, errOut, code := hyper(t, "op", "wait", opName, "-n", ns, "--as", getter); code == 0 ||
 		!strings.HasPrefix(errOut, "Error from server (Forbidden)") || !strings.Contains(errOut, "cannot list") {
 		t.Errorf("op wait without list: exit %d, stderr %q; want Forbidden at once", code, errOut)
+	}
+	// describe shows the VM, and in place of its operations why they
+	// cannot be listed, as kubectl describe does with events.
+	if out, errOut, code := hyper(t, "vm", "describe", "vm", "-n", ns, "--as", getter); code != 0 ||
+		!strings.Contains(out, "Name:") || !strings.Contains(out, "<unable to list: ") {
+		t.Errorf("vm describe without listing operations: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if out := hyperOK(t, "vm", "describe", "vm", "-n", ns); !strings.Contains(out, opName) {
+		t.Errorf("vm describe: %q, want operation %s", out, opName)
 	}
 
 	// A clone whose VM an admission policy refuses in the target namespace

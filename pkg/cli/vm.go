@@ -281,7 +281,9 @@ func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Obje
 			return []string{"EVENT", "TIME"}, []any{string(ev.Type), now}
 		})
 	}
+	shown := map[string]bool{} // namespace/name of what is shown as there
 	for _, obj := range listed {
+		shown[objectKey(obj)] = true
 		if err := emit(watch.Event{Type: watch.Added, Object: obj}); err != nil {
 			return err
 		}
@@ -321,7 +323,23 @@ func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Obje
 			if m, err := meta.Accessor(ev.Object); err == nil && m.GetResourceVersion() != "" {
 				rv = m.GetResourceVersion()
 			}
-			if ev.Type == watch.Bookmark || !keep(ev.Object) {
+			if ev.Type == watch.Bookmark {
+				continue
+			}
+			// An object the filters no longer take leaves the watch as
+			// DELETED, and one they take again comes back as ADDED, as
+			// with the server's own filters.
+			key := objectKey(ev.Object)
+			switch {
+			case keep(ev.Object) && ev.Type != watch.Deleted:
+				if !shown[key] {
+					ev.Type = watch.Added
+				}
+				shown[key] = true
+			case shown[key]:
+				delete(shown, key)
+				ev.Type = watch.Deleted
+			default:
 				continue
 			}
 			if err := emit(ev); err != nil {
@@ -331,6 +349,15 @@ func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Obje
 	}
 }
 
+// objectKey is an object's namespace/name.
+func objectKey(obj runtime.Object) string {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return ""
+	}
+	return m.GetNamespace() + "/" + m.GetName()
+}
+
 // printEvent writes an event in an object format: {type, time, object} in
 // json (a line each) and yaml (a document each), "TYPE TIME kind/name" for
 // name, and the template's output for jsonpath and go-template.
@@ -338,6 +365,10 @@ func printEvent(w io.Writer, out *output, p printers.ResourcePrinter, ev watch.E
 	obj := ev.Object.DeepCopyObject()
 	if err := out.setKind(obj); err != nil {
 		return err
+	}
+	// As the json and yaml printers do: managedFields only when asked for.
+	if m, err := meta.Accessor(obj); err == nil && (out.flags.JSONYamlPrintFlags == nil || !out.flags.JSONYamlPrintFlags.ShowManagedFields) {
+		m.SetManagedFields(nil)
 	}
 	doc := map[string]interface{}{"type": ev.Type, "time": now, "object": obj}
 	switch out.format() {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -54,5 +55,51 @@ func TestWatchGoesOnWhenTheServerEndsIt(t *testing.T) {
 	}
 	if strings.Join(from, ",") != "10,11" {
 		t.Errorf("watches started from %v, want the list's 10, then the last event's 11", from)
+	}
+}
+
+// TestWatchFollowsTheClientSideFilters: a VM resized below --min-cpus
+// leaves the watch as DELETED and comes back as ADDED; JSON events carry no
+// managedFields unless asked.
+func TestWatchFollowsTheClientSideFilters(t *testing.T) {
+	t.Setenv("KUBECONFIG", "/nonexistent")
+	streams, _, stdout, _ := genericiooptions.NewTestIOStreams()
+	e := &env{flags: genericclioptions.NewConfigFlags(false), streams: streams}
+	out := newOutput()
+	*out.flags.OutputFormat = "json"
+	vm := func(cpus int32) *v1alpha1.VirtualMachine {
+		return &v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", ResourceVersion: "1",
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}, Spec: v1alpha1.VirtualMachineSpec{CPUs: cpus}}
+	}
+	w := watch.NewFake()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		w.Modify(vm(1)) // below the filter: leaves
+		w.Modify(vm(1)) // still below: nothing
+		w.Modify(vm(4)) // back
+		cancel()
+	}()
+	start := func(context.Context, string) (watch.Interface, error) { return w, nil }
+	keep := func(obj runtime.Object) bool { return obj.(*v1alpha1.VirtualMachine).Spec.CPUs >= 2 }
+	if err := watchEvents(ctx, e, out, []runtime.Object{vm(4)}, "1", start, vmColumns, keep); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var ev struct {
+			Type   string                  `json:"type"`
+			Object v1alpha1.VirtualMachine `json:"object"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if len(ev.Object.ManagedFields) != 0 {
+			t.Errorf("event %s carries managedFields", ev.Type)
+		}
+		types = append(types, ev.Type)
+	}
+	if strings.Join(types, ",") != "ADDED,DELETED,ADDED" {
+		t.Errorf("events %v, want ADDED, DELETED, ADDED", types)
 	}
 }

@@ -526,6 +526,15 @@ func TestKubectlHyperCompletion(t *testing.T) {
 	if got := strings.Fields(strings.Split(out, ":")[0]); !reflect.DeepEqual(got, []string{"beta"}) {
 		t.Errorf("completing vm delete alpha: %q", out)
 	}
+	// Through kubectl itself, which asks kubectl_complete-hyper on PATH.
+	ctx, cancel := context.WithTimeout(context.Background(), framework.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(env.ControlPlaneBin, "kubectl"), "__complete", "hyper", "vm", "start", "-n", ns, "")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig, "PATH="+env.BinDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	raw, err := cmd.Output()
+	if got := strings.Fields(strings.Split(string(raw), ":")[0]); err != nil || !reflect.DeepEqual(got, []string{"alpha", "beta"}) {
+		t.Errorf("kubectl __complete hyper vm start: %q (%v), want alpha and beta", raw, err)
+	}
 }
 
 // TestKubectlHyperHistoryAndPlacement: vm history and vm placement show

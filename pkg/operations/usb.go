@@ -38,7 +38,7 @@ func (e *Executor) attachUSB(ctx context.Context, op *v1alpha1.VMOperation) (ste
 	}
 	listed := kubevirt.HotpluggedUSB(vmi.Annotations)
 	i := slices.IndexFunc(listed, func(d hypersdk.USBDeviceRequest) bool { return d.Name == want.Name })
-	mine := recorded(op, usbListedKind, usbListedRole) != nil
+	mine := listedByOp(op)
 	switch {
 	case i < 0 && !mine:
 		// Recorded before it is listed, so that a cancel takes off the
@@ -50,7 +50,7 @@ func (e *Executor) attachUSB(ctx context.Context, op *v1alpha1.VMOperation) (ste
 		if err := e.listUSB(ctx, vmi, append(listed, want)); err != nil {
 			return step{}, err
 		}
-		return step{progress: 20, message: fmt.Sprintf("asking the USB agent on %s to lend %s", vmi.Status.NodeName, kubevirt.USBID(want))}, nil
+		return step{progress: usbListedProgress, message: fmt.Sprintf("asking the USB agent on %s to lend %s", vmi.Status.NodeName, kubevirt.USBID(want))}, nil
 	case listed[i] != want || !mine:
 		return step{failed: fmt.Errorf("another device or operation has attached %q", want.Name)}, nil
 	}
@@ -107,13 +107,23 @@ func (e *Executor) detachUSB(ctx context.Context, op *v1alpha1.VMOperation) (ste
 const (
 	usbListedKind = "USBDevice"
 	usbListedRole = "listed"
+	// usbListedProgress is an attach's progress once its device is listed.
+	usbListedProgress = 20
 )
+
+// listedByOp reports whether op put its device on the hot-plug list: it
+// recorded so, or, running from before attaches recorded it, it reached
+// the progress it reports once it has listed the device (an attach still
+// waiting for its turn has none).
+func listedByOp(op *v1alpha1.VMOperation) bool {
+	return recorded(op, usbListedKind, usbListedRole) != nil || op.Status.Progress >= usbListedProgress
+}
 
 // unlistOwnUSB takes op's device off the hot-plug list if op listed it and
 // it is still the one listed under its name: a cancelled attach that never
 // got its turn must not unplug another operation's device of that name.
 func (e *Executor) unlistOwnUSB(ctx context.Context, op *v1alpha1.VMOperation) error {
-	if recorded(op, usbListedKind, usbListedRole) == nil {
+	if !listedByOp(op) {
 		return nil
 	}
 	want := hypersdk.USBDeviceRequest(op.Spec.AttachUSB.Device)

@@ -1,6 +1,7 @@
 package operations
 
 import (
+	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,5 +37,32 @@ func TestCancelledAttachLeavesAnothersDevice(t *testing.T) {
 	}
 	if listed := kubevirt.HotpluggedUSB(vmi.Annotations); len(listed) != 1 || listed[0].Serial != "A1" {
 		t.Fatalf("hot-plug list after the second attach was cancelled: %+v, want the first's device", listed)
+	}
+}
+
+// TestAttachListedBeforeTheRecordStaysItsOwn: an attach that listed its
+// device before attaches recorded so (an upgrade in the middle of one) is
+// still the device's owner: it goes on, and its cancel unlists it.
+func TestAttachListedBeforeTheRecordStaysItsOwn(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
+	key := h.create("attach", "vm", attachSpec("key", "A1"))
+	op := h.until(key, 4, func(op *v1alpha1.VMOperation) bool { return op.Status.Progress == usbListedProgress })
+	// As the executor before the record left it: listed, progress 20, no record.
+	op.Status.Resources = slices.DeleteFunc(op.Status.Resources, func(r v1alpha1.ResourceReference) bool { return r.Kind == usbListedKind })
+	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").UpdateStatus(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.refresh()
+	if op, err := h.pass(key); err != nil || op.Status.Phase != v1alpha1.VMOperationRunning {
+		t.Fatalf("the attach after the upgrade: %v %+v, want it still running", err, op.Status)
+	}
+	h.cancel(key)
+	h.until(key, 2, ended)
+	vmi, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if listed := kubevirt.HotpluggedUSB(vmi.Annotations); len(listed) != 0 {
+		t.Fatalf("hot-plug list after the attach was cancelled: %+v, want it empty", listed)
 	}
 }

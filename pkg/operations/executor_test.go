@@ -125,18 +125,6 @@ func (h *harness) pass(key cache.ObjectName) (*v1alpha1.VMOperation, error) {
 	return h.get(key), err
 }
 
-// cancel asks for the operation to be cancelled, as a user's update of
-// spec.cancel does.
-func (h *harness) cancel(key cache.ObjectName) {
-	h.t.Helper()
-	op := h.get(key)
-	op.Spec.Cancel = true
-	if _, err := h.hyper.HypersdkV1alpha1().VMOperations(key.Namespace).Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
-		h.t.Fatal(err)
-	}
-	h.refresh()
-}
-
 func (h *harness) get(key cache.ObjectName) *v1alpha1.VMOperation {
 	h.t.Helper()
 	op, err := h.hyper.HypersdkV1alpha1().VMOperations(key.Namespace).Get(h.ctx, key.Name, metav1.GetOptions{})
@@ -410,7 +398,7 @@ func TestExecutorCancelDeletesMigration(t *testing.T) {
 	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
 	key := h.create("mig", "vm", migrateSpec())
 	h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "migration created" })
-	h.cancel(key)
+	h.cancelOp(key)
 	if op := h.until(key, 1, ended); op.Status.Phase != v1alpha1.VMOperationCancelled {
 		t.Fatalf("cancel ended %+v", op.Status)
 	}
@@ -1193,6 +1181,16 @@ func TestExecutorDeletedWhileRunning(t *testing.T) {
 	}
 	if !slices.Contains(op.Finalizers, "example.com/other") {
 		t.Errorf("finalizers %v: another's was taken off too", op.Finalizers)
+	}
+}
+
+// cleanUp runs the passes after an operation's end that clean up after it.
+func (h *harness) cleanUp(key cache.ObjectName) {
+	h.t.Helper()
+	for range 3 {
+		if _, err := h.pass(key); err != nil {
+			h.t.Fatal(err)
+		}
 	}
 }
 

@@ -39,15 +39,11 @@ func TestCancelledResizeWhoseRecordWasLost(t *testing.T) {
 	if err != nil || vm.Spec.Template.Spec.Domain.CPU.Sockets != 4 {
 		t.Fatalf("VM after the resizing pass: %v %v, want 4 sockets", vm, err)
 	}
-	h.cancel(key)
+	h.cancelOp(key)
 	if op := h.until(key, 3, ended); op.Status.Phase != v1alpha1.VMOperationCancelled {
 		t.Fatalf("cancelled resize ended %+v", op.Status)
 	}
-	for range 3 { // the clean-up, after the end
-		if _, err := h.pass(key); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.cleanUp(key)
 	vm, err = h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "vm", metav1.GetOptions{})
 	if err != nil || vm.Spec.Template.Spec.Domain.CPU.Sockets != 1 {
 		t.Fatalf("VM after the cancel: %+v %v, want its 1 socket back", vm.Spec.Template.Spec.Domain.CPU, err)

@@ -19,15 +19,11 @@ func TestCancelledSnapshotLeavesNone(t *testing.T) {
 	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), other)
 	key := h.create("snap", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationSnapshot, Snapshot: &v1alpha1.SnapshotSpec{Name: "s1"}})
 	h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "snapshot requested" })
-	h.cancel(key)
+	h.cancelOp(key)
 	if op := h.until(key, 2, ended); op.Status.Phase != v1alpha1.VMOperationCancelled {
 		t.Fatalf("cancelled snapshot ended %+v", op.Status)
 	}
-	for range 3 { // the clean-up, after the end
-		if _, err := h.pass(key); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.cleanUp(key)
 	snaps := h.kv.SnapshotV1beta1().VirtualMachineSnapshots("ns")
 	if _, err := snaps.Get(h.ctx, "s1", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the cancelled operation's snapshot: %v, want it deleted", err)

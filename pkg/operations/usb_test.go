@@ -27,7 +27,7 @@ func TestCancelledAttachLeavesAnothersDevice(t *testing.T) {
 	if op, err := h.pass(second); err != nil || op.Status.Phase != v1alpha1.VMOperationPending {
 		t.Fatalf("the second attach: %v %+v, want it Pending behind the first", err, op.Status)
 	}
-	h.cancel(second)
+	h.cancelOp(second)
 	if op := h.until(second, 2, ended); op.Status.Phase != v1alpha1.VMOperationCancelled {
 		t.Fatalf("the cancelled attach ended %+v", op.Status)
 	}
@@ -56,7 +56,7 @@ func TestAttachListedBeforeTheRecordStaysItsOwn(t *testing.T) {
 	if op, err := h.pass(key); err != nil || op.Status.Phase != v1alpha1.VMOperationRunning {
 		t.Fatalf("the attach after the upgrade: %v %+v, want it still running", err, op.Status)
 	}
-	h.cancel(key)
+	h.cancelOp(key)
 	h.until(key, 2, ended)
 	vmi, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{})
 	if err != nil {

@@ -141,12 +141,7 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy) erro
 		st := p.Status.DeepCopy()
 		st.ObservedGeneration = p.Generation
 		setCondition(st, p.Generation, ConditionReady, metav1.ConditionFalse, "ReadFailed", err.Error(), now)
-		updated := p.DeepCopy()
-		updated.Status = *st
-		if _, uerr := s.cfg.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies().UpdateStatus(ctx, updated, metav1.UpdateOptions{}); uerr != nil {
-			err = errors.Join(err, fmt.Errorf("writing the status of carbon scaling policy %s: %w", p.Name, uerr))
-		}
-		return err
+		return errors.Join(err, s.writeStatus(ctx, p, *st))
 	}
 	// LastEvaluated moves only when the intensity is read.
 	st := v1alpha1.CarbonScalingPolicyStatus{ObservedGeneration: p.Generation, LastEvaluated: p.Status.LastEvaluated, Conditions: p.Status.Conditions}
@@ -226,10 +221,17 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy) erro
 		setCondition(&st, p.Generation, ConditionCapping, metav1.ConditionUnknown, "SignalMissing",
 			fmt.Sprintf("the intensity of %s could not be read: the HPAs keep the maximum they had", p.Spec.Zone), now)
 	}
+	return s.writeStatus(ctx, p, st)
+}
+
+// writeStatus replaces p's status with st.
+func (s *Scaler) writeStatus(ctx context.Context, p *v1alpha1.CarbonScalingPolicy, st v1alpha1.CarbonScalingPolicyStatus) error {
 	updated := p.DeepCopy()
 	updated.Status = st
-	_, err = s.cfg.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies().UpdateStatus(ctx, updated, metav1.UpdateOptions{})
-	return err
+	if _, err := s.cfg.HyperSDK.HypersdkV1alpha1().CarbonScalingPolicies().UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("writing the status of carbon scaling policy %s: %w", p.Name, err)
+	}
+	return nil
 }
 
 // selected lists the HPAs p selects.

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
 	apirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
@@ -97,15 +98,7 @@ func dialStatus(err error) metav1.Status {
 // answers a request it refuses before the stream starts.
 func writeStatus(w http.ResponseWriter, st metav1.Status) {
 	st.Kind, st.APIVersion, st.Status = "Status", "v1", metav1.StatusFailure
-	body, err := json.Marshal(st)
-	if err != nil {
-		http.Error(w, st.Message, int(st.Code))
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(int(st.Code))
-	_, _ = w.Write(body)
+	responsewriters.WriteRawJSON(int(st.Code), st, w)
 }
 
 // streamOptions reads the streams a client asks for, with the API's query

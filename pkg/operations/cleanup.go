@@ -3,9 +3,12 @@ package operations
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,7 +28,17 @@ const (
 	// it made for itself (and, when it failed or was cancelled, the
 	// half-made result); False with the reason while a delete keeps failing.
 	conditionCleanedUp = "CleanedUp"
+	// reasonWaiting is CleanedUp False while the clean-up has done its part
+	// and waits for KubeVirt to do the rest.
+	reasonWaiting = "WaitingForKubeVirt"
 )
+
+// waitingError is a clean-up step that did what it does and waits for
+// KubeVirt to follow: the clean-up is not done, and runs again with
+// backoff, until it sees that KubeVirt did.
+type waitingError struct{ msg string }
+
+func (w waitingError) Error() string { return w.msg }
 
 // cleanUp deletes, once an operation has ended, its temporary objects and,
 // unless it succeeded, the VM a clone or a restore into a new VM had begun
@@ -59,10 +72,12 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 		}
 	}
 	if op.Status.Phase != v1alpha1.VMOperationSucceeded && op.Spec.Type == v1alpha1.VMOperationMigrate {
-		if did, err := e.rollBackColdMigration(ctx, op); err != nil {
-			errs = append(errs, err)
-		} else if did != "" {
+		did, err := e.rollBackColdMigration(ctx, op) // what it did, also while it waits
+		if did != "" {
 			deleted = append(deleted, did)
+		}
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if op.Status.Phase != v1alpha1.VMOperationSucceeded && op.Spec.Type == v1alpha1.VMOperationSnapshot {
@@ -91,11 +106,19 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 	}
 	updated := op.DeepCopy()
 	now := metav1.NewTime(e.cfg.Clock.Now())
-	err := utilerrors.NewAggregate(errs)
-	if err != nil {
+	var err error = utilerrors.NewAggregate(errs)
+	var waiting waitingError
+	if len(errs) == 1 && errors.As(errs[0], &waiting) {
+		err = waiting
+		setCondition(&updated.Status, conditionCleanedUp, metav1.ConditionFalse, reasonWaiting, strings.Join(append(deleted, err.Error()), "; "), now)
+	} else if err != nil {
 		setCondition(&updated.Status, conditionCleanedUp, metav1.ConditionFalse, "DeleteFailed", err.Error(), now)
 	} else {
 		setCondition(&updated.Status, conditionCleanedUp, metav1.ConditionTrue, "Deleted", fmt.Sprintf("deleted %v", deleted), now)
+	}
+	before, after := meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp), meta.FindStatusCondition(updated.Status.Conditions, conditionCleanedUp)
+	if before != nil && before.Status == after.Status && before.Reason == after.Reason && before.Message == after.Message {
+		return err // said already: a clean-up that waits writes only what changes
 	}
 	if _, uerr := e.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(op.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{}); uerr != nil && !apierrors.IsNotFound(uerr) {
 		return utilerrors.NewAggregate([]error{err, uerr})
@@ -262,6 +285,16 @@ func (e *Executor) rollBackResize(ctx context.Context, op *v1alpha1.VMOperation)
 // did to the VM: the pin to the target node comes off, so the VM may run
 // anywhere again, and a VM it stopped is started, in one patch. It returns
 // what it did.
+//
+// The pin is also on the instance made while the VM was pinned, and on its
+// virt-launcher pod, where taking it off the VM does not reach (KubeVirt's
+// LiveUpdate takes it off the instance's spec, not off the pod), and
+// KubeVirt may make one more from the pinned VM its informer last saw. So
+// the clean-up is done only once it sees the VM's instance running, or
+// with a launcher pod free to go anywhere; it replaces one that waits
+// pinned, and gives up waiting after coldMigrationTimeout. The patch is
+// made once: while the clean-up waits, the VM is the user's again (one
+// stopped meanwhile is left stopped).
 func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOperation) (string, error) {
 	pin, stopped := recorded(op, "Node", "target"), recorded(op, "VirtualMachine", roleRestart) != nil
 	if pin == nil && !stopped {
@@ -274,11 +307,13 @@ func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOpe
 	}
 	spec := map[string]any{}
 	var did []string
-	if pin != nil && vm.Spec.Template != nil && vm.Spec.Template.Spec.NodeSelector[hostnameLabel] == pin.Name {
+	cond := meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp)
+	waited := cond != nil && cond.Reason == reasonWaiting
+	if pin != nil && !waited && vm.Spec.Template != nil && vm.Spec.Template.Spec.NodeSelector[hostnameLabel] == pin.Name {
 		spec["template"] = map[string]any{"spec": map[string]any{"nodeSelector": map[string]any{hostnameLabel: nil}}}
 		did = append(did, "unpinned VM "+op.Spec.VMName+" from "+pin.Name)
 	}
-	if stopped {
+	if stopped && !waited {
 		spec["running"], spec["runStrategy"] = nil, kvv1.RunStrategyAlways
 		did = append(did, startedAgain(op))
 	}
@@ -287,26 +322,70 @@ func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOpe
 		if err != nil {
 			return "", err
 		}
-		if _, err := vms.Patch(ctx, op.Spec.VMName, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		patched, err := vms.Patch(ctx, op.Spec.VMName, types.MergePatchType, patch, metav1.PatchOptions{})
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		if err != nil {
 			return "", fmt.Errorf("undoing the cold migration of VM %s: %w", op.Spec.VMName, err)
 		}
+		vm = patched
 	}
-	// An instance made while pinned keeps the pin: one that never got to
-	// run there goes, so KubeVirt makes it again from the unpinned template.
-	// Also when the VM was unpinned by an earlier run of this clean-up that
-	// stopped (a restart) before it got here.
+	if pin == nil || !kubevirt.RestartsWhenDeleted(vm) {
+		if waited {
+			did = append(did, "VM "+op.Spec.VMName+" was stopped meanwhile")
+		}
+		return strings.Join(did, " and "), nil // no instance to wait for, or none to replace
+	}
 	vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
 	if err != nil {
 		return "", err
 	}
-	if vmi != nil && pin != nil && !running(vmi) && vmi.Spec.NodeSelector[hostnameLabel] == pin.Name {
-		uid := vmi.UID
-		err := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(op.Namespace).Delete(ctx, vmi.Name,
-			metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			return "", fmt.Errorf("replacing the instance of VM %s pinned to %s: %w", op.Spec.VMName, pin.Name, err)
+	wait := "waiting for KubeVirt to make the instance of VM " + op.Spec.VMName
+	if vmi != nil && vmi.DeletionTimestamp == nil {
+		pods, err := e.launcherPods(ctx, vmi)
+		if err != nil {
+			return "", err
 		}
-		did = append(did, "replaced the instance of VM "+op.Spec.VMName+" pinned to "+pin.Name)
+		pinned := vmi.Spec.NodeSelector[hostnameLabel] == pin.Name
+		free := false
+		for _, pod := range pods {
+			pinned = pinned || pod.Spec.NodeSelector[hostnameLabel] == pin.Name
+			free = free || pod.Spec.NodeSelector[hostnameLabel] != pin.Name
+		}
+		switch {
+		case running(vmi) || free && !pinned:
+			if waited {
+				did = append(did, "KubeVirt made the instance of VM "+op.Spec.VMName+" without the pin")
+			}
+			return strings.Join(did, " and "), nil
+		case pinned:
+			uid := vmi.UID
+			err = e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(op.Namespace).Delete(ctx, vmi.Name,
+				metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+				return "", fmt.Errorf("replacing the instance of VM %s pinned to %s: %w", op.Spec.VMName, pin.Name, err)
+			}
+			did = append(did, "deleted the instance of VM "+op.Spec.VMName+" made pinned to "+pin.Name)
+			wait = "waiting for KubeVirt to make it again"
+		default:
+			wait = "waiting for KubeVirt to make the launcher pod of VM " + op.Spec.VMName
+		}
 	}
-	return strings.Join(did, " and "), nil
+	if end := op.Status.CompletionTime; end != nil && e.cfg.Clock.Since(end.Time) > coldMigrationTimeout {
+		did = append(did, "gave up "+wait+" after "+coldMigrationTimeout.String())
+		return strings.Join(did, " and "), nil
+	}
+	return strings.Join(did, " and "), waitingError{wait}
+}
+
+// launcherPods lists the virt-launcher pods of an instance that are not
+// going.
+func (e *Executor) launcherPods(ctx context.Context, vmi *kvv1.VirtualMachineInstance) ([]corev1.Pod, error) {
+	list, err := e.cfg.Kube.CoreV1().Pods(vmi.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: kubevirt.CreatedByLabel + "=" + string(vmi.UID)})
+	if err != nil {
+		return nil, fmt.Errorf("listing the launcher pods of VM %s: %w", vmi.Name, err)
+	}
+	return slices.DeleteFunc(list.Items, func(p corev1.Pod) bool { return p.DeletionTimestamp != nil }), nil
 }

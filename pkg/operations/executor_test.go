@@ -1103,6 +1103,7 @@ func TestExecutorColdMigrationThatCannotStart(t *testing.T) {
 		return vm.Spec.Template.Spec.NodeSelector[hostnameLabel]
 	}
 	h.until(key, 2, func(*v1alpha1.VMOperation) bool { return pinned() == "node-b" })
+	h.setVMI(pendingVMI("vmi-2", "node-b"))
 	if op, err := h.pass(key); err != nil || op.Status.Phase != v1alpha1.VMOperationRunning {
 		t.Fatalf("waiting for the instance on node-b: %v %s %q", err, op.Status.Phase, op.Status.Message)
 	}
@@ -1111,9 +1112,185 @@ func TestExecutorColdMigrationThatCannotStart(t *testing.T) {
 	if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "did not start on node-b") {
 		t.Fatalf("cold migration past its timeout ended %s %q", op.Status.Phase, op.Status.Message)
 	}
-	h.until(key, 1, func(*v1alpha1.VMOperation) bool { return true }) // the clean-up pass
+	h.pass(key) // the clean-up pass: it waits for the instance, made again
 	if p, s := pinned(), h.runStrategy("vm"); p != "" || s != kvv1.RunStrategyAlways {
 		t.Fatalf("after the clean-up the VM is pinned to %q and %s, want unpinned and Always", p, s)
+	}
+	if _, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the instance made pinned to node-b, which cannot start there, is still there (%v)", err)
+	}
+}
+
+// pendingVMI is an instance of VM "vm" not (yet) running, pinned to node
+// unless that is empty.
+func pendingVMI(uid types.UID, node string) *kvv1.VirtualMachineInstance {
+	vmi := testVMI("vm", "", uid)
+	if node != "" {
+		vmi.Spec.NodeSelector = map[string]string{hostnameLabel: node}
+	}
+	vmi.Status.Phase = kvv1.Scheduling
+	return vmi
+}
+
+// TestExecutorColdMigrationCleanUpWaitsForKubeVirt: KubeVirt makes an
+// instance from the VM as its informer last saw it, so after the clean-up
+// unpinned the VM it may still make one pinned to a node it cannot start
+// on. The clean-up is not done (nor the finalizer of a deleted operation
+// taken off) until it sees an instance made without the pin, and it
+// replaces the pinned ones meanwhile; it does not start the VM again if
+// the user stops it while it waits.
+func TestExecutorColdMigrationCleanUpWaitsForKubeVirt(t *testing.T) {
+	vmi := testVMI("vm", "node-a", "vmi-1")
+	vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceIsMigratable,
+		Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"}}
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi)
+	key := h.create("cold", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationMigrate,
+		Migrate: &v1alpha1.MigrateSpec{TargetNode: "node-b", AllowColdMigration: true}})
+	op := h.get(key)
+	op.Finalizers = []string{Finalizer}
+	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.refresh()
+	h.until(key, 6, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
+	vmis := h.kv.KubevirtV1().VirtualMachineInstances("ns")
+	if err := vmis.Delete(h.ctx, "vm", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.until(key, 2, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyAlways })
+	// Deleted before KubeVirt made the pinned instance.
+	op = h.get(key)
+	op.DeletionTimestamp = ptr.To(metav1.NewTime(h.clock.Now()))
+	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.refresh()
+	h.until(key, 1, ended)
+	waiting := func(what string) {
+		t.Helper()
+		op, err := h.pass(key)
+		var w waitingError
+		if !errors.As(err, &w) {
+			t.Fatalf("%s: clean-up pass returned %v, want it waiting", what, err)
+		}
+		c := meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != reasonWaiting || !slices.Contains(op.Finalizers, Finalizer) {
+			t.Fatalf("%s: CleanedUp %+v, finalizers %v: want False %s and the finalizer kept", what, c, op.Finalizers, reasonWaiting)
+		}
+	}
+	waiting("no instance yet")
+	if vm, _ := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "vm", metav1.GetOptions{}); vm.Spec.Template.Spec.NodeSelector[hostnameLabel] != "" {
+		t.Fatalf("VM still pinned: %v", vm.Spec.Template.Spec.NodeSelector)
+	}
+	h.setVMI(pendingVMI("vmi-2", "node-b")) // made from the pinned VM KubeVirt saw last
+	waiting("a pinned instance")
+	if _, err := vmis.Get(h.ctx, "vm", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the pinned instance is still there (%v), want it deleted to be made again", err)
+	}
+	waiting("the instance not made again yet")
+	// Made pinned again, and LiveUpdate took the pin off its spec, not off
+	// its launcher pod.
+	h.setVMI(pendingVMI("vmi-3", ""))
+	h.launcherPod("vmi-3", "node-b")
+	waiting("an instance whose pod is pinned")
+	if _, err := vmis.Get(h.ctx, "vm", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the instance whose pod is pinned is still there (%v), want it deleted to be made again", err)
+	}
+	h.setVMI(pendingVMI("vmi-4", "")) // made again, without the pin
+	waiting("no launcher pod yet")
+	h.launcherPod("vmi-4", "")
+	op, err := h.pass(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp); c == nil || c.Status != metav1.ConditionTrue {
+		t.Fatalf("CleanedUp %+v once the instance is made unpinned, want True", c)
+	}
+	h.until(key, 2, func(op *v1alpha1.VMOperation) bool { return op == nil || !slices.Contains(op.Finalizers, Finalizer) })
+}
+
+// launcherPod stores a virt-launcher pod of instance uid, pinned to node
+// unless that is empty.
+func (h *harness) launcherPod(uid types.UID, node string) {
+	h.t.Helper()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "virt-launcher-" + string(uid), Namespace: "ns",
+		Labels: map[string]string{kubevirt.CreatedByLabel: string(uid)}}}
+	if node != "" {
+		pod.Spec.NodeSelector = map[string]string{hostnameLabel: node}
+	}
+	if _, err := h.kube.CoreV1().Pods("ns").Create(h.ctx, pod, metav1.CreateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// TestExecutorColdMigrationCleanUpGivesUp: a clean-up that waits for an
+// instance KubeVirt does not make is done after coldMigrationTimeout, and
+// says it gave up, so a deleted operation does not stay for ever.
+func TestExecutorColdMigrationCleanUpGivesUp(t *testing.T) {
+	vmi := testVMI("vm", "node-a", "vmi-1")
+	vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceIsMigratable,
+		Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"}}
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi)
+	key := h.create("cold", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationMigrate,
+		Migrate: &v1alpha1.MigrateSpec{TargetNode: "node-b", AllowColdMigration: true}})
+	h.until(key, 6, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
+	if err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Delete(h.ctx, "vm", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.until(key, 2, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyAlways })
+	h.cancelOp(key)
+	h.until(key, 1, ended)
+	if _, err := h.pass(key); err == nil {
+		t.Fatal("clean-up done with no instance made, want it waiting")
+	}
+	h.clock.Step(coldMigrationTimeout + time.Second)
+	op, err := h.pass(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp); c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "gave up") {
+		t.Errorf("CleanedUp %+v after waiting longer than %s, want True saying it gave up", c, coldMigrationTimeout)
+	}
+}
+
+// TestExecutorColdMigrationCleanUpLeavesAVMStoppedMeanwhile: the clean-up
+// starts the VM it stopped once; a user who stops it while the clean-up
+// waits for its instance has it stopped, and the clean-up is done.
+func TestExecutorColdMigrationCleanUpLeavesAVMStoppedMeanwhile(t *testing.T) {
+	vmi := testVMI("vm", "node-a", "vmi-1")
+	vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceIsMigratable,
+		Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"}}
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi)
+	key := h.create("cold", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationMigrate,
+		Migrate: &v1alpha1.MigrateSpec{TargetNode: "node-b", AllowColdMigration: true}})
+	h.until(key, 6, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
+	if err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Delete(h.ctx, "vm", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.until(key, 2, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyAlways })
+	h.cancelOp(key)
+	h.until(key, 1, ended)
+	if _, err := h.pass(key); err == nil {
+		t.Fatal("clean-up done with no instance made, want it waiting")
+	}
+	vms := h.kv.KubevirtV1().VirtualMachines("ns")
+	vm, err := vms.Get(h.ctx, "vm", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm.Spec.RunStrategy = ptr.To(kvv1.RunStrategyHalted)
+	if _, err := vms.Update(h.ctx, vm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	op, err := h.pass(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.runStrategy("vm"); got != kvv1.RunStrategyHalted {
+		t.Errorf("VM stopped by its user while the clean-up waited is %s, want Halted", got)
+	}
+	if c := meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("CleanedUp %+v, want True", c)
 	}
 }
 

@@ -207,7 +207,7 @@ func coldMigrationUndone(t *testing.T, deleted bool) {
 		t.Fatalf("POST stuck/migrate: %d %v", code, err)
 	}
 	vms := env.KubeVirt.KubevirtV1().VirtualMachines(ns)
-	framework.Eventually(t, "stuck stopped and pinned to "+target, func(ctx context.Context) (bool, error) {
+	framework.Eventually(t, "stuck stopped and pinned to "+target+", its new instance's pod waiting there", func(ctx context.Context) (bool, error) {
 		vm, err := vms.Get(ctx, "stuck", metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -217,7 +217,17 @@ func coldMigrationUndone(t *testing.T, deleted bool) {
 			got, _ := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, op.Name, metav1.GetOptions{})
 			return false, fmt.Errorf("stuck runs on %s; operation %s %d%%: %s", vmi.Status.NodeName, got.Status.Phase, got.Status.Progress, got.Status.Message)
 		}
-		return vm.Spec.Template.Spec.NodeSelector["kubernetes.io/hostname"] == target, nil
+		if err != nil || vm.Spec.Template.Spec.NodeSelector["kubernetes.io/hostname"] != target {
+			return false, nil
+		}
+		// Its launcher pod made, pinned: the clean-up must replace the
+		// instance, also once KubeVirt's LiveUpdate has taken the pin off
+		// the instance's spec (not off its pod).
+		pods, err := env.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubevirt.io/created-by=" + string(vmi.UID)})
+		if err != nil {
+			return false, err
+		}
+		return len(pods.Items) > 0 && pods.Items[0].Spec.NodeSelector["kubernetes.io/hostname"] == target, nil
 	})
 	ops := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns)
 	cur, err := ops.Get(ctx, op.Name, metav1.GetOptions{})

@@ -349,11 +349,13 @@ func fail(st *v1alpha1.VMOperationStatus, err error, now metav1.Time) {
 func (e *Executor) run(ctx context.Context, op *v1alpha1.VMOperation) (step, error) {
 	switch op.Spec.Type {
 	case v1alpha1.VMOperationStart:
-		return e.start(ctx, op)
+		s, err := e.start(ctx, op)
+		return e.withinRunTimeout(op, s, err)
 	case v1alpha1.VMOperationStop:
 		return e.stop(ctx, op)
 	case v1alpha1.VMOperationRestart:
-		return e.restart(ctx, op)
+		s, err := e.restart(ctx, op)
+		return e.withinRunTimeout(op, s, err)
 	case v1alpha1.VMOperationMigrate:
 		return e.migrate(ctx, op)
 	case v1alpha1.VMOperationResize:
@@ -370,6 +372,23 @@ func (e *Executor) run(ctx context.Context, op *v1alpha1.VMOperation) (step, err
 		return e.detachUSB(ctx, op)
 	}
 	return step{failed: fmt.Errorf("unknown operation type %q", op.Spec.Type)}, nil
+}
+
+// runTimeout bounds how long a start or a restart waits for the VM to run.
+// A VM that cannot be scheduled would otherwise keep its operation Running,
+// and every later operation on the VM waiting behind it, for ever.
+const runTimeout = 15 * time.Minute
+
+// withinRunTimeout fails a start or restart that has waited longer than
+// runTimeout. As a Deployment past its progress deadline, the VM is left
+// as it is, started: KubeVirt runs it once it can, and a stop gives up.
+func (e *Executor) withinRunTimeout(op *v1alpha1.VMOperation, s step, err error) (step, error) {
+	start := op.Status.StartTime
+	if err != nil || s.done || s.failed != nil || start == nil || e.cfg.Clock.Since(start.Time) <= runTimeout {
+		return s, err
+	}
+	return step{failed: fmt.Errorf("VM %s did not run within %s (%s); it stays started and runs once it can: stop it to give up",
+		op.Spec.VMName, runTimeout, s.message)}, nil
 }
 
 // collect deletes a finished operation once its TTL has passed.

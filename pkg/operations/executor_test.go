@@ -229,6 +229,33 @@ func TestExecutorStart(t *testing.T) {
 	}
 }
 
+// TestExecutorStartThatDoesNotRun: a start whose instance is not
+// scheduled fails after runTimeout, saying where it stopped, and leaves
+// the VM started; the next operation on the VM no longer waits behind it.
+func TestExecutorStartThatDoesNotRun(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+	key := h.create("start", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart, Start: &v1alpha1.StartSpec{}})
+	h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "waiting for the instance" })
+	h.setVMI(pendingVMI("vmi-1", ""))
+	stop := h.create("stop", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStop, Stop: &v1alpha1.StopSpec{}})
+	if op, err := h.pass(stop); err != nil || op.Status.Phase != v1alpha1.VMOperationPending {
+		t.Fatalf("stop while the start runs: %v %s %q, want Pending behind it", err, op.Status.Phase, op.Status.Message)
+	}
+	if op, err := h.pass(key); err != nil || op.Status.Phase != v1alpha1.VMOperationRunning {
+		t.Fatalf("start of an instance still scheduling: %v %s %q, want Running", err, op.Status.Phase, op.Status.Message)
+	}
+	h.clock.Step(runTimeout + time.Second)
+	op := h.until(key, 1, ended)
+	if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "did not run within") ||
+		!strings.Contains(op.Status.Message, "scheduling the instance") {
+		t.Fatalf("start past its timeout: %s %q, want Failed saying where it stopped", op.Status.Phase, op.Status.Message)
+	}
+	if got := h.runStrategy("vm"); got != kvv1.RunStrategyAlways {
+		t.Errorf("run strategy after the start timed out %s, want Always (left started)", got)
+	}
+	h.until(stop, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Phase == v1alpha1.VMOperationRunning || op.Status.Phase.Final() })
+}
+
 func TestExecutorStop(t *testing.T) {
 	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
 	key := h.create("stop", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStop, Stop: &v1alpha1.StopSpec{GracePeriodSeconds: ptr.To[int64](0)}})

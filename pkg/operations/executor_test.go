@@ -253,7 +253,9 @@ func TestExecutorStartThatDoesNotRun(t *testing.T) {
 	if got := h.runStrategy("vm"); got != kvv1.RunStrategyAlways {
 		t.Errorf("run strategy after the start timed out %s, want Always (left started)", got)
 	}
-	h.until(stop, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Phase == v1alpha1.VMOperationRunning || op.Status.Phase.Final() })
+	h.until(stop, 3, func(op *v1alpha1.VMOperation) bool {
+		return op.Status.Phase == v1alpha1.VMOperationRunning || op.Status.Phase.Final()
+	})
 }
 
 func TestExecutorStop(t *testing.T) {

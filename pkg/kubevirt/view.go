@@ -261,16 +261,17 @@ func NewVirtualMachine(view *hypersdk.VirtualMachine) (*kvv1.VirtualMachine, err
 			},
 		},
 	}
-	if err := ApplySpec(vm, &view.Spec); err != nil {
+	if err := ApplySpec(vm, nil, &view.Spec); err != nil {
 		return nil, err
 	}
 	return vm, nil
 }
 
-// ApplySpec writes a view's spec into a KubeVirt VM, changing only what the
-// view describes: CPU count, guest memory, GPUs, USB redirection, run
-// strategy and root disk.
-func ApplySpec(vm *kvv1.VirtualMachine, spec *hypersdk.VirtualMachineSpec) error {
+// ApplySpec writes a view's spec into a KubeVirt VM whose instance is vmi
+// (nil when there is none), changing only what the view describes and
+// differs: CPU count, guest memory, GPUs, USB redirection, run strategy
+// and root disk.
+func ApplySpec(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance, spec *hypersdk.VirtualMachineSpec) error {
 	if vm.Spec.Template == nil {
 		return fmt.Errorf("KubeVirt VirtualMachine %s/%s has no template", vm.Namespace, vm.Name)
 	}
@@ -292,20 +293,28 @@ func ApplySpec(vm *kvv1.VirtualMachine, spec *hypersdk.VirtualMachineSpec) error
 			t.Domain.Resources.Requests[corev1.ResourceMemory] = m.DeepCopy()
 		}
 	}
-	var gpus []kvv1.GPU
-	for _, g := range spec.GPUs {
-		for i := int32(0); i < g.Count; i++ {
-			gpus = append(gpus, kvv1.GPU{Name: fmt.Sprintf("gpu%d", len(gpus)), DeviceName: g.DeviceName})
+	if !sameGPUs(t.Domain.Devices.GPUs, spec.GPUs) {
+		// Rebuilt only when the counts change: the view does not describe
+		// the per-device fields (tags, virtual GPU options) it would drop.
+		var gpus []kvv1.GPU
+		for _, g := range spec.GPUs {
+			for i := int32(0); i < g.Count; i++ {
+				gpus = append(gpus, kvv1.GPU{Name: fmt.Sprintf("gpu%d", len(gpus)), DeviceName: g.DeviceName})
+			}
 		}
+		t.Domain.Devices.GPUs = gpus
 	}
-	t.Domain.Devices.GPUs = gpus
 	switch {
 	case !spec.USBRedirection:
 		t.Domain.Devices.ClientPassthrough = nil
 	case t.Domain.Devices.ClientPassthrough == nil:
 		t.Domain.Devices.ClientPassthrough = &kvv1.ClientPassthroughDevices{}
 	}
-	if spec.Running != nil {
+	// The run strategy is rewritten only when the view asks for another
+	// state than the one it showed: a label change on a Manual or
+	// RerunOnFailure VM keeps its strategy (and starts nothing).
+	unset := vm.Spec.RunStrategy == nil && vm.Spec.Running == nil
+	if spec.Running != nil && (unset || *spec.Running != WantsRunning(vm, vmi)) {
 		strategy := kvv1.RunStrategyHalted
 		if *spec.Running {
 			strategy = kvv1.RunStrategyAlways
@@ -315,6 +324,24 @@ func ApplySpec(vm *kvv1.VirtualMachine, spec *hypersdk.VirtualMachineSpec) error
 	}
 	applyRootDisk(vm, spec)
 	return nil
+}
+
+// sameGPUs reports whether a template's GPUs are the requests' count of
+// each device.
+func sameGPUs(have []kvv1.GPU, want []hypersdk.GPURequest) bool {
+	counts := map[string]int32{}
+	for _, g := range have {
+		counts[g.DeviceName]++
+	}
+	for _, r := range want {
+		counts[r.DeviceName] -= r.Count
+	}
+	for _, n := range counts {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // blankDisk is the blank disk a VM's template makes for the DataVolume

@@ -132,7 +132,7 @@ func TestApplySpecKeepsWhatTheViewDoesNotDescribe(t *testing.T) {
 		}},
 	}}
 	mem := resource.MustParse("4Gi")
-	if err := ApplySpec(vm, &hypersdk.VirtualMachineSpec{CPUs: 2, Memory: &mem, Image: "new", Running: ptr.To(false)}); err != nil {
+	if err := ApplySpec(vm, nil, &hypersdk.VirtualMachineSpec{CPUs: 2, Memory: &mem, Image: "new", Running: ptr.To(false)}); err != nil {
 		t.Fatal(err)
 	}
 	tmpl := vm.Spec.Template.Spec
@@ -201,7 +201,7 @@ func TestBlankDiskRoundTrip(t *testing.T) {
 	}}
 	blank := &hypersdk.BlankDisk{Size: resource.MustParse("20Gi"), StorageClassName: "fast"}
 	for i := 0; i < 2; i++ { // applying twice keeps one template
-		if err := ApplySpec(vm, &hypersdk.VirtualMachineSpec{Source: &hypersdk.VirtualMachineSource{Blank: blank}}); err != nil {
+		if err := ApplySpec(vm, nil, &hypersdk.VirtualMachineSpec{Source: &hypersdk.VirtualMachineSource{Blank: blank}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -214,5 +214,46 @@ func TestBlankDiskRoundTrip(t *testing.T) {
 	src := View(vm, nil).Spec.Source
 	if src == nil || src.Blank == nil || src.Blank.Size.String() != "20Gi" || src.Blank.StorageClassName != "fast" {
 		t.Errorf("view source %+v, want the blank disk back", src)
+	}
+}
+
+// TestApplySpecKeepsTheRunStrategyItShowed: a write through the view that
+// asks for the run state it showed (a label change, say) keeps a Manual or
+// RerunOnFailure strategy, so it starts nothing, and keeps what the view
+// does not describe of the GPUs; asking for another state sets Always or
+// Halted.
+func TestApplySpecKeepsTheRunStrategyItShowed(t *testing.T) {
+	finished := &kvv1.VirtualMachineInstance{Status: kvv1.VirtualMachineInstanceStatus{Phase: kvv1.Succeeded}}
+	for _, tc := range []struct {
+		name     string
+		strategy kvv1.VirtualMachineRunStrategy
+		vmi      *kvv1.VirtualMachineInstance
+		running  bool
+		want     kvv1.VirtualMachineRunStrategy
+	}{
+		{"RerunOnFailure, guest shut down, unchanged", kvv1.RunStrategyRerunOnFailure, finished, true, kvv1.RunStrategyRerunOnFailure},
+		{"Manual with an instance, unchanged", kvv1.RunStrategyManual, finished, true, kvv1.RunStrategyManual},
+		{"Manual without one, unchanged", kvv1.RunStrategyManual, nil, false, kvv1.RunStrategyManual},
+		{"Manual with an instance, stopped", kvv1.RunStrategyManual, finished, false, kvv1.RunStrategyHalted},
+		{"Halted, started", kvv1.RunStrategyHalted, nil, true, kvv1.RunStrategyAlways},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vm := &kvv1.VirtualMachine{Spec: kvv1.VirtualMachineSpec{RunStrategy: ptr.To(tc.strategy),
+				Template: &kvv1.VirtualMachineInstanceTemplateSpec{Spec: kvv1.VirtualMachineInstanceSpec{Domain: kvv1.DomainSpec{
+					CPU: &kvv1.CPU{Sockets: 1},
+					Devices: kvv1.Devices{GPUs: []kvv1.GPU{{Name: "a100", DeviceName: "nvidia.com/A100", Tag: "train"}}},
+				}}}}}
+			spec := specFromTemplate(&vm.Spec.Template.Spec, nil)
+			spec.Running = ptr.To(tc.running)
+			if err := ApplySpec(vm, tc.vmi, &spec); err != nil {
+				t.Fatal(err)
+			}
+			if got := ptr.Deref(vm.Spec.RunStrategy, ""); got != tc.want {
+				t.Errorf("runStrategy %s, want %s", got, tc.want)
+			}
+			if gpus := vm.Spec.Template.Spec.Domain.Devices.GPUs; len(gpus) != 1 || gpus[0].Tag != "train" || gpus[0].Name != "a100" {
+				t.Errorf("GPUs %+v, want the one GPU kept as it was", gpus)
+			}
+		})
 	}
 }

@@ -102,7 +102,16 @@ func (w *Writer) Update(ctx context.Context, view *hypersdk.VirtualMachine, seen
 		vm.Labels, vm.Annotations = view.Labels, annotations
 		vm.OwnerReferences = view.OwnerReferences
 		vm.Finalizers = append(kubeVirtFinalizers(vm.Finalizers), userFinalizers(view.Finalizers)...)
-		if err := ApplySpec(vm, &view.Spec); err != nil {
+		// Its instance, for the run state the view showed (Manual follows
+		// whether one runs).
+		vmi, err := w.client.KubevirtV1().VirtualMachineInstances(view.Namespace).Get(ctx, view.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			vmi = nil
+		case err != nil:
+			return err
+		}
+		if err := ApplySpec(vm, vmi, &view.Spec); err != nil {
 			return err
 		}
 		if err := applyUSB(vm, view.Spec.USBDevices, resources); err != nil {

@@ -240,7 +240,7 @@ func TestApplySpecKeepsTheRunStrategyItShowed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			vm := &kvv1.VirtualMachine{Spec: kvv1.VirtualMachineSpec{RunStrategy: ptr.To(tc.strategy),
 				Template: &kvv1.VirtualMachineInstanceTemplateSpec{Spec: kvv1.VirtualMachineInstanceSpec{Domain: kvv1.DomainSpec{
-					CPU: &kvv1.CPU{Sockets: 1},
+					CPU:     &kvv1.CPU{Sockets: 1},
 					Devices: kvv1.Devices{GPUs: []kvv1.GPU{{Name: "a100", DeviceName: "nvidia.com/A100", Tag: "train"}}},
 				}}}}}
 			spec := specFromTemplate(&vm.Spec.Template.Spec, nil)

@@ -128,11 +128,13 @@ func validateAutoscalerResources(r *hypersdk.AutoscalerResources, fldPath *field
 	if r == nil {
 		return nil
 	}
-	if r.CPUs != nil && *r.CPUs < 1 {
-		allErrs = append(allErrs, field.Invalid(fldPath.Child("cpus"), *r.CPUs, "must be at least 1"))
+	// Within what a resize accepts: beyond it every resize the autoscaler
+	// made would be refused.
+	if r.CPUs != nil && (*r.CPUs < 1 || *r.CPUs > MaxCPUs) {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("cpus"), *r.CPUs, fmt.Sprintf("must be between 1 and %d", MaxCPUs)))
 	}
-	if r.Memory != nil && r.Memory.Cmp(minMemory) < 0 {
-		allErrs = append(allErrs, field.Invalid(fldPath.Child("memory"), r.Memory.String(), "must be at least "+minMemory.String()))
+	if r.Memory != nil && (r.Memory.Cmp(minMemory) < 0 || r.Memory.Cmp(MaxMemory) > 0) {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("memory"), r.Memory.String(), "must be between "+minMemory.String()+" and "+MaxMemory.String()))
 	}
 	return allErrs
 }

@@ -74,7 +74,9 @@ func ValidateBackupSchedule(b *hypersdk.BackupSchedule) field.ErrorList {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("schedule"), spec.Schedule, "@every must be at least 1s"))
 	}
 	if spec.TimeZone != "" {
-		if _, err := time.LoadLocation(spec.TimeZone); err != nil {
+		// Local is the controller's own zone, which the user neither sees
+		// nor chooses.
+		if _, err := time.LoadLocation(spec.TimeZone); err != nil || spec.TimeZone == "Local" {
 			allErrs = append(allErrs, field.Invalid(fldPath.Child("timeZone"), spec.TimeZone, "not an IANA time zone such as Europe/Madrid"))
 		}
 	}

@@ -185,7 +185,8 @@ func validateCells(w *hypersdk.DashboardWidget, columns int32, p *field.Path) fi
 	if w.Column < 0 || (columns > 0 && w.Column >= columns) {
 		allErrs = append(allErrs, field.Invalid(p.Child("column"), w.Column, fmt.Sprintf("must be between 0 and %d (columns - 1)", columns-1)))
 	}
-	if w.Width < 1 || (columns > 0 && w.Column >= 0 && w.Column+w.Width > columns) {
+	// Compared without adding, which could overflow int32 past the check.
+	if w.Width < 1 || (columns > 0 && w.Column >= 0 && w.Width > columns-w.Column) {
 		allErrs = append(allErrs, field.Invalid(p.Child("width"), w.Width, fmt.Sprintf("must be at least 1 and end within the %d columns", columns)))
 	}
 	allErrs = append(allErrs, inRange(w.Row, 0, maxDashboardRows, p.Child("row"))...)

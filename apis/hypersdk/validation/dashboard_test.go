@@ -30,6 +30,9 @@ func TestValidateDashboard(t *testing.T) {
 		}, "spec.timeRange.end"},
 		{"overlapping widgets", func(s *hypersdk.DashboardSpec) { s.Widgets[1].Column = 3 }, "spec.widgets[1]"},
 		{"past the last column", func(s *hypersdk.DashboardSpec) { s.Widgets[2].Width = 13 }, "spec.widgets[2].width"},
+		// column + width would wrap to a negative number past the check.
+		{"width that overflows", func(s *hypersdk.DashboardSpec) { s.Widgets[2].Column, s.Widgets[2].Width = 1, 2147483647 },
+			"spec.widgets[2].width"},
 		{"negative position, no height", func(s *hypersdk.DashboardSpec) { s.Widgets[2].Row, s.Widgets[2].Height = -1, 0 },
 			"spec.widgets[2].row,spec.widgets[2].height"},
 		{"duplicate and bad names", func(s *hypersdk.DashboardSpec) { s.Widgets[1].Name, s.Widgets[2].Name = "cpu", "Big Console" },

@@ -5,7 +5,9 @@ package validation
 
 import (
 	"fmt"
+	"path"
 	"regexp"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -56,6 +58,11 @@ var (
 func ValidateVirtualMachine(vm *hypersdk.VirtualMachine) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMeta(&vm.ObjectMeta, true,
 		apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	// The name is a label value on the VM's operations and its instance
+	// (kubevirt.io/domain): a longer one could not be operated on nor run.
+	if len(vm.Name) > utilvalidation.LabelValueMaxLength {
+		allErrs = append(allErrs, field.TooLong(field.NewPath("metadata", "name"), vm.Name, utilvalidation.LabelValueMaxLength))
+	}
 	return append(allErrs, ValidateVirtualMachineSpec(&vm.Spec, field.NewPath("spec"))...)
 }
 
@@ -308,7 +315,7 @@ func ValidateCloneSpec(spec *hypersdk.CloneSpec, fldPath *field.Path) field.Erro
 	if spec.TargetName == "" {
 		allErrs = append(allErrs, field.Required(fldPath.Child("targetName"), "the name of the new virtual machine"))
 	} else {
-		allErrs = append(allErrs, validateName(spec.TargetName, fldPath.Child("targetName"))...)
+		allErrs = append(allErrs, validateLabelledName(spec.TargetName, fldPath.Child("targetName"))...)
 	}
 	if spec.TargetNamespace != "" {
 		for _, msg := range apimachineryvalidation.ValidateNamespaceName(spec.TargetNamespace, false) {
@@ -318,14 +325,19 @@ func ValidateCloneSpec(spec *hypersdk.CloneSpec, fldPath *field.Path) field.Erro
 	if spec.SnapshotRef != "" {
 		allErrs = append(allErrs, validateName(spec.SnapshotRef, fldPath.Child("snapshotRef"))...)
 	}
-	for i, f := range spec.LabelFilters {
-		if f == "" || f == "!" {
-			allErrs = append(allErrs, field.Invalid(fldPath.Child("labelFilters").Index(i), f, "must be a label key pattern"))
-		}
-	}
-	for i, f := range spec.AnnotationFilters {
-		if f == "" || f == "!" {
-			allErrs = append(allErrs, field.Invalid(fldPath.Child("annotationFilters").Index(i), f, "must be an annotation key pattern"))
+	allErrs = append(allErrs, validateKeyFilters(spec.LabelFilters, "label", fldPath.Child("labelFilters"))...)
+	return append(allErrs, validateKeyFilters(spec.AnnotationFilters, "annotation", fldPath.Child("annotationFilters"))...)
+}
+
+// validateKeyFilters checks clone filters: glob patterns of keys, "!"
+// negating. A malformed pattern matches nothing, so an exclusion the user
+// meant would silently not apply.
+func validateKeyFilters(filters []string, what string, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for i, f := range filters {
+		pattern := strings.TrimPrefix(f, "!")
+		if _, err := path.Match(pattern, ""); pattern == "" || err != nil {
+			allErrs = append(allErrs, field.Invalid(fldPath.Index(i), f, "must be a glob pattern of "+what+" keys, \"!\" before it to exclude them"))
 		}
 	}
 	return allErrs
@@ -385,7 +397,7 @@ func ValidateRestoreSpec(spec *hypersdk.RestoreSpec, fldPath *field.Path) field.
 		allErrs = append(allErrs, validateName(spec.SnapshotName, fldPath.Child("snapshotName"))...)
 	}
 	if spec.TargetName != "" {
-		allErrs = append(allErrs, validateName(spec.TargetName, fldPath.Child("targetName"))...)
+		allErrs = append(allErrs, validateLabelledName(spec.TargetName, fldPath.Child("targetName"))...)
 	}
 	return allErrs
 }

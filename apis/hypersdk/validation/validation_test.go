@@ -74,6 +74,15 @@ func TestValidateVMOperation(t *testing.T) {
 		{"restore without a snapshot, to a bad name", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationRestore,
 			Restore: &hypersdk.RestoreSpec{TargetName: "Bad_Name"}}, "spec.restore.snapshotName,spec.restore.targetName"},
 		{"restore without options", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationRestore}, "spec.restore"},
+		// The new VM's name is a label value on its operations and instance.
+		{"clone and restore to names too long to label", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationClone,
+			Clone: &hypersdk.CloneSpec{TargetName: strings.Repeat("a", 64)}}, "spec.clone.targetName"},
+		{"restore to a name too long to label", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationRestore,
+			Restore: &hypersdk.RestoreSpec{SnapshotName: "snap", TargetName: strings.Repeat("a", 64)}}, "spec.restore.targetName"},
+		// A malformed pattern matches nothing: the exclusion would not apply.
+		{"clone malformed filters", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationClone,
+			Clone: &hypersdk.CloneSpec{TargetName: "c", LabelFilters: []string{"*", "!secret-["}, AnnotationFilters: []string{"[a-"}}},
+			"spec.clone.labelFilters[1],spec.clone.annotationFilters[0]"},
 		{"attach a USB device", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationAttachUSB,
 			AttachUSB: &hypersdk.AttachUSBSpec{Device: hypersdk.USBDeviceRequest{Name: "stick", Vendor: "0781", Product: "5581", Class: "08"}}}, ""},
 		{"attach a bad filter", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationAttachUSB,
@@ -195,6 +204,20 @@ func TestValidateVirtualMachine(t *testing.T) {
 	}
 }
 
+// TestVirtualMachineNameIsALabelValue: a VM's name is a label value on its
+// operations and on its instance, so a name longer than 63 characters is
+// refused when the VM is made, not by every operation on it afterwards.
+func TestVirtualMachineNameIsALabelValue(t *testing.T) {
+	mem := resource.MustParse("2Gi")
+	for n, want := range map[int]string{63: "", 64: "metadata.name"} {
+		vm := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: strings.Repeat("a", n), Namespace: "ns"},
+			Spec: hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &mem, Image: "img"}}
+		if got := fields(ValidateVirtualMachine(vm)); got != want {
+			t.Errorf("name of %d characters: failing fields %q, want %q", n, got, want)
+		}
+	}
+}
+
 // TestValidateVirtualMachineUpdate: the source disk stays as made; the rest
 // of the spec may change within its own checks.
 func TestValidateVirtualMachineUpdate(t *testing.T) {
@@ -291,6 +314,11 @@ func TestValidateVirtualMachineAutoscaler(t *testing.T) {
 		{"bad target and mode", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
 			s.TargetRef, s.UpdateMode = hypersdk.AutoscalerTargetRef{Kind: "Pod"}, "Auto"
 		}, "spec.targetRef.kind,spec.targetRef.name,spec.updateMode"},
+		// Every resize the autoscaler made would be refused.
+		{"limits above what a resize accepts", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
+			s.MinAllowed = &hypersdk.AutoscalerResources{CPUs: ptr.To[int32](1000), Memory: gi("10Ti")}
+			s.MaxAllowed = &hypersdk.AutoscalerResources{CPUs: ptr.To[int32](2000), Memory: gi("20Ti")}
+		}, "spec.minAllowed.cpus,spec.minAllowed.memory,spec.maxAllowed.cpus,spec.maxAllowed.memory"},
 		{"limits below what a VM can have", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
 			s.MinAllowed = &hypersdk.AutoscalerResources{CPUs: ptr.To[int32](0), Memory: gi("64Mi")}
 			s.MaxChangesPerDay = ptr.To[int32](0)
@@ -329,6 +357,8 @@ func TestValidateBackupSchedule(t *testing.T) {
 		{"invalid cron and zone", func(s *hypersdk.BackupScheduleSpec) { s.Schedule, s.TimeZone = "61 * * * *", "Mars/Olympus" },
 			"spec.schedule,spec.timeZone"},
 		{"a date that never comes", func(s *hypersdk.BackupScheduleSpec) { s.Schedule = "0 2 31 4 *" }, "spec.schedule"},
+		// The controller's own zone, not one the user sees.
+		{"Local", func(s *hypersdk.BackupScheduleSpec) { s.TimeZone = "Local" }, "spec.timeZone"},
 		// spec.timeZone would override the prefix without a word.
 		{"time zone prefix", func(s *hypersdk.BackupScheduleSpec) { s.Schedule = "CRON_TZ=Europe/Madrid 0 2 * * *" }, "spec.schedule"},
 		{"retention zero everywhere", func(s *hypersdk.BackupScheduleSpec) {

@@ -138,10 +138,16 @@ func NewStatusStrategy(typer runtime.ObjectTyper) statusStrategy {
 	return statusStrategy{strategy{typer, names.SimpleNameGenerator}}
 }
 
+// PrepareForUpdate keeps the spec and all the metadata: a status write
+// that could drop the finalizer would let an operation go before its
+// clean-up. The field manager's entry for the status writer stays, as
+// CustomResourceDefinitions' status strategy keeps it.
 func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	op, prev := obj.(*hypersdk.VMOperation), old.(*hypersdk.VMOperation)
+	managed := op.ManagedFields
 	op.Spec = prev.Spec
-	op.Labels, op.Annotations = prev.Labels, prev.Annotations
+	op.ObjectMeta = *prev.ObjectMeta.DeepCopy()
+	op.ManagedFields = managed
 }
 
 func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {

@@ -51,3 +51,26 @@ func TestRequesterIsTheAuthenticatedUser(t *testing.T) {
 		t.Errorf("after update: requester %+v labels %v, want alice and the original labels", changed.Spec.Requester, changed.Labels)
 	}
 }
+
+// TestStatusWriteKeepsTheMetadata: vmoperations/status changes the status
+// only; a status write that drops the finalizer (or an owner) would let
+// the operation go before its clean-up.
+func TestStatusWriteKeepsTheMetadata(t *testing.T) {
+	prev := &hypersdk.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: "op", Namespace: "ns", ResourceVersion: "7",
+		Finalizers: []string{"hypersdk.io/operation-cleanup"}, Labels: map[string]string{VMLabel: "vm"},
+		OwnerReferences: []metav1.OwnerReference{{Kind: "RebalancePolicy", Name: "p", UID: "u"}}},
+		Spec: hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationStart, Start: &hypersdk.StartSpec{}}}
+	op := prev.DeepCopy()
+	op.Finalizers, op.OwnerReferences, op.Labels = nil, nil, map[string]string{"x": "y"}
+	op.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "executor", Subresource: "status"}}
+	op.Spec.VMName = "other"
+	op.Status.Phase = hypersdk.VMOperationRunning
+	NewStatusStrategy(nil).PrepareForUpdate(context.Background(), op, prev)
+	if len(op.Finalizers) != 1 || len(op.OwnerReferences) != 1 || op.Labels[VMLabel] != "vm" || op.Spec.VMName != "vm" {
+		t.Errorf("after a status write: finalizers %v, owners %v, labels %v, VM %q; want all as before",
+			op.Finalizers, op.OwnerReferences, op.Labels, op.Spec.VMName)
+	}
+	if op.Status.Phase != hypersdk.VMOperationRunning || len(op.ManagedFields) != 1 {
+		t.Errorf("status %q, managed fields %v: want the status written and its manager kept", op.Status.Phase, op.ManagedFields)
+	}
+}

@@ -37,11 +37,11 @@ func (s *Scheduler) plan(ctx context.Context, b *v1alpha1.BackupSchedule, slot t
 			return nil, carbonCondition(false, "NoZone", err.Error()+": the run started at its slot")
 		}
 	}
-	cur, err := s.cfg.Carbon.Current(ctx, zone)
+	cur, err := carbon.Read(ctx, s.cfg.Carbon, zone)
 	if err != nil {
 		return nil, carbonCondition(false, "NoSignal", fmt.Sprintf("carbon intensity of zone %s: %v: the run started at its slot", zone, err))
 	}
-	forecast, err := s.cfg.Carbon.Forecast(ctx, zone, w.Within.Duration)
+	forecast, err := carbon.ReadForecast(ctx, s.cfg.Carbon, zone, w.Within.Duration)
 	if err != nil || len(forecast) == 0 {
 		return nil, carbonCondition(false, "NoForecast", fmt.Sprintf("carbon forecast of zone %s: %v: the run started at its slot", zone, err))
 	}
@@ -92,7 +92,7 @@ func (s *Scheduler) currentOf(ctx context.Context, zone string) (carbon.Intensit
 	if s.cfg.Carbon == nil {
 		return carbon.Intensity{}, fmt.Errorf("no carbon provider")
 	}
-	return s.cfg.Carbon.Current(ctx, zone)
+	return carbon.Read(ctx, s.cfg.Carbon, zone)
 }
 
 // zoneOf is the grid zone of the nodes that run most of vms (ties: the

@@ -385,3 +385,28 @@ func TestFreshnessString(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRefusesThePlaceholder: Read and ReadForecast pass a reading
+// through (a stale one too, with its own hour) and turn the neutral
+// placeholder of a source that never answered into ErrNoReading.
+func TestReadRefusesThePlaceholder(t *testing.T) {
+	ctx := context.Background()
+	c, inner, clk := newCached(t, CacheOptions{})
+	inner.answer(0, ErrUnavailable)
+	if in, err := Read(ctx, c, "DE"); !errors.Is(err, ErrNoReading) {
+		t.Errorf("Read with no answer yet: %+v, %v; want ErrNoReading", in, err)
+	}
+	if f, err := ReadForecast(ctx, c, "DE", 3*time.Hour); !errors.Is(err, ErrNoReading) {
+		t.Errorf("ReadForecast with no answer yet: %+v, %v; want ErrNoReading", f, err)
+	}
+	inner.answer(200, nil)
+	clk.SetTime(clk.Now().Add(2 * time.Minute)) // past the retry interval
+	if in, err := Read(ctx, c, "DE"); err != nil || in.GramsPerKWh != 200 {
+		t.Errorf("Read once answered: %+v, %v; want 200", in, err)
+	}
+	inner.answer(0, ErrUnavailable)
+	clk.SetTime(clk.Now().Add(time.Hour))
+	if in, err := Read(ctx, c, "DE"); err != nil || in.Freshness != Stale || in.GramsPerKWh != 200 {
+		t.Errorf("Read while the source fails: %+v, %v; want the stale 200", in, err)
+	}
+}

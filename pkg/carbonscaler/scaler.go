@@ -156,7 +156,7 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy) erro
 			failures = append(failures, "no carbon intensity provider is configured (--carbon-provider)")
 			return 0, false
 		}
-		in, err := s.cfg.Carbon.Current(ctx, zone)
+		in, err := carbon.Read(ctx, s.cfg.Carbon, zone)
 		if err != nil {
 			failures = append(failures, fmt.Sprintf("zone %s: %v", zone, err))
 			return 0, false

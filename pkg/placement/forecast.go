@@ -3,8 +3,6 @@ package placement
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
 	"time"
 
 	"github.com/hypersdk/hypersdk/pkg/carbon"
@@ -36,20 +34,15 @@ func MeanIntensity(forecast []carbon.Intensity) (float64, error) {
 // zones (and tripping a policy's maxCarbonIntensity).
 func ZoneIntensity(ctx context.Context, p carbon.Provider, zone string, horizon time.Duration) (float64, error) {
 	if horizon > 0 {
-		if f, err := p.Forecast(ctx, zone, horizon); err == nil && !slices.ContainsFunc(f, neutral) {
+		if f, err := carbon.ReadForecast(ctx, p, zone, horizon); err == nil {
 			if mean, err := MeanIntensity(f); err == nil {
 				return mean, nil
 			}
 		}
 	}
-	in, err := p.Current(ctx, zone)
+	in, err := carbon.Read(ctx, p, zone)
 	if err != nil {
 		return 0, err
 	}
-	if neutral(in) {
-		return 0, fmt.Errorf("no carbon intensity for zone %q: the provider has only its neutral placeholder", zone)
-	}
 	return in.GramsPerKWh, nil
 }
-
-func neutral(in carbon.Intensity) bool { return in.Freshness == carbon.Neutral }

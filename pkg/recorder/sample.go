@@ -76,7 +76,8 @@ func (r *Sampler) placeOnNode(ctx context.Context, s *history.VMSample, view *hy
 		s.Zone = zone
 		in, seen := zones[zone]
 		if !seen && r.cfg.Carbon != nil {
-			if got, err := r.cfg.Carbon.Current(ctx, zone); err == nil {
+			// A neutral placeholder is no reading either: a gap.
+			if got, err := carbon.Read(ctx, r.cfg.Carbon, zone); err == nil {
 				in = zoneIntensity{got.GramsPerKWh, true}
 			} else {
 				logger.V(4).Info("No carbon intensity", "zone", zone, "err", err)

@@ -66,12 +66,15 @@ func (p *Provider) carbonIntensity(ctx context.Context, want map[string]string) 
 	}
 	labelSet := map[string]string{"zone": zone}
 	var grams float64
+	// The time of the reading: now for a current answer, the hour it was
+	// for when the provider serves its last one while the upstream fails.
+	at := p.clock.Now()
 	if h, ok := want["horizon"]; ok {
 		horizon, known := horizons[h]
 		if !known {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("horizon %q: use one of 1h, 6h, 24h", h))
 		}
-		forecast, err := cp.Forecast(ctx, zone, horizon)
+		forecast, err := carbon.ReadForecast(ctx, cp, zone, horizon)
 		if err != nil {
 			return nil, carbonError(zone, err)
 		}
@@ -84,14 +87,17 @@ func (p *Provider) carbonIntensity(ctx context.Context, want map[string]string) 
 		grams /= float64(len(forecast))
 		labelSet["horizon"] = h
 	} else {
-		current, err := cp.Current(ctx, zone)
+		current, err := carbon.Read(ctx, cp, zone)
 		if err != nil {
 			return nil, carbonError(zone, err)
+		}
+		if current.Freshness == carbon.Stale {
+			at = current.At
 		}
 		grams = current.GramsPerKWh
 	}
 	return &external_metrics.ExternalMetricValueList{Items: []external_metrics.ExternalMetricValue{{
-		MetricName: CarbonIntensity, MetricLabels: labelSet, Timestamp: metav1.NewTime(p.clock.Now()), Value: quantity(grams),
+		MetricName: CarbonIntensity, MetricLabels: labelSet, Timestamp: metav1.NewTime(at), Value: quantity(grams),
 	}}}, nil
 }
 

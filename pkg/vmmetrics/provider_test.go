@@ -277,3 +277,45 @@ func fixed(t *testing.T) carbon.Provider {
 	}
 	return p
 }
+
+// readings is a carbon provider that answers one reading, as a cached
+// provider does while its upstream fails; with err set, it fails.
+type readings struct {
+	in  carbon.Intensity
+	err error
+}
+
+func (r readings) Current(context.Context, string) (carbon.Intensity, error) { return r.in, r.err }
+func (r readings) Forecast(context.Context, string, time.Duration) ([]carbon.Intensity, error) {
+	return []carbon.Intensity{r.in, r.in}, r.err
+}
+
+// TestCarbonIntensityIsAReading: the cached provider's neutral
+// placeholder (a world average served when its source has never
+// answered) is no reading, so carbon_intensity answers 503 rather than a
+// number a scaler would act on; a stale reading is served with its own
+// time, not as now's.
+func TestCarbonIntensityIsAReading(t *testing.T) {
+	src := newFake()
+	p := NewProvider(src, time.Minute, nil)
+	ctx := context.Background()
+	sel, _ := labels.Parse("zone=DE")
+	withHorizon, _ := labels.Parse("zone=DE,horizon=6h")
+	cached, err := carbon.NewCachedProvider(readings{err: errors.New("connection refused")}, carbon.CacheOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.carbon = cached
+	for _, s := range []labels.Selector{sel, withHorizon} {
+		v, err := p.GetExternalMetric(ctx, "ns", s, provider.ExternalMetricInfo{Metric: CarbonIntensity})
+		if !apierrors.IsServiceUnavailable(err) {
+			t.Errorf("carbon_intensity %s from a source never read: %+v (%v), want 503", s, v, err)
+		}
+	}
+	hourAgo := time.Now().Add(-3 * time.Hour).Truncate(time.Hour)
+	src.carbon = readings{in: carbon.Intensity{Zone: "DE", At: hourAgo, GramsPerKWh: 300, Freshness: carbon.Stale}}
+	v, err := p.GetExternalMetric(ctx, "ns", sel, provider.ExternalMetricInfo{Metric: CarbonIntensity})
+	if err != nil || len(v.Items) != 1 || !v.Items[0].Timestamp.Time.Equal(hourAgo) || v.Items[0].Value.String() != "300" {
+		t.Errorf("stale carbon_intensity: %+v (%v), want 300 at %s", v, err, hourAgo)
+	}
+}

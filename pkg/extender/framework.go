@@ -86,17 +86,37 @@ func (c *Cycle) Filter(node string) string {
 
 // PodChanges are pods kube-scheduler assesses one node without or with,
 // and no pod event has shown: the lower-priority pods a preemption would
-// evict, and the nominated pods it counts as there.
+// evict, and the nominated pods it counts as there. They are the net
+// change: kube-scheduler removes every candidate victim, then adds each
+// back to see whether it may be spared, and removes it again if not.
 type PodChanges struct {
 	removed []types.UID
 	added   []*corev1.Pod
 }
 
-// Remove counts pod as gone from the node.
-func (ch *PodChanges) Remove(pod *corev1.Pod) { ch.removed = append(ch.removed, pod.UID) }
+// Remove counts pod as gone from the node: a pod added before is taken
+// out again, one removed already stays removed once.
+func (ch *PodChanges) Remove(pod *corev1.Pod) {
+	if i := slices.IndexFunc(ch.added, func(p *corev1.Pod) bool { return p.UID == pod.UID }); i >= 0 {
+		ch.added = slices.Delete(ch.added, i, i+1)
+		return
+	}
+	if !slices.Contains(ch.removed, pod.UID) {
+		ch.removed = append(ch.removed, pod.UID)
+	}
+}
 
-// Add counts pod as on the node.
-func (ch *PodChanges) Add(pod *corev1.Pod) { ch.added = append(ch.added, pod) }
+// Add counts pod as on the node: a pod removed before is back where the
+// cache has it, one added already is added once.
+func (ch *PodChanges) Add(pod *corev1.Pod) {
+	if i := slices.Index(ch.removed, pod.UID); i >= 0 {
+		ch.removed = slices.Delete(ch.removed, i, i+1)
+		return
+	}
+	if !slices.ContainsFunc(ch.added, func(p *corev1.Pod) bool { return p.UID == pod.UID }) {
+		ch.added = append(ch.added, pod)
+	}
+}
 
 // Clone copies ch: kube-scheduler changes each copy of a cycle's state
 // apart.

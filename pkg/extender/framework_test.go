@@ -524,4 +524,24 @@ func TestFilterWithPodsGone(t *testing.T) {
 	if reason := c.FilterWith(node, nominated); reason == "" {
 		t.Error("with a evicted and d nominated onto its GPUs: room, want none")
 	}
+	// Preemption tries to spare each victim: removed, added back, removed
+	// again when the node is then full.
+	spared := evicted.Clone()
+	spared.Add(a)
+	if reason := c.FilterWith(node, spared); reason == "" {
+		t.Error("with a evicted and added back: room, want the node full as it is")
+	}
+	spared.Remove(a)
+	spared.Remove(a)
+	if reason := c.FilterWith(node, spared); reason != "" {
+		t.Errorf("with a evicted again (twice): %q, want room", reason)
+	}
+	spared.Remove(b)
+	e.nodes.mu.RLock()
+	snap, _ := e.nodes.snapshotLocked(node, nil)
+	e.nodes.mu.RUnlock()
+	e.nodes.apply(&snap, node, spared)
+	if snap.RequestedCPU != 0 || len(snap.GPUsAssigned) != 0 {
+		t.Errorf("with a and b evicted, a twice: %v CPUs, GPUs %v requested; want none (each counted once)", snap.RequestedCPU, snap.GPUsAssigned)
+	}
 }

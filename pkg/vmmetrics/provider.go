@@ -177,6 +177,12 @@ func known(metric string, metrics []string) bool {
 
 // GetMetricByName answers one object's metric.
 func (p *Provider) GetMetricByName(ctx context.Context, name types.NamespacedName, info provider.CustomMetricInfo, metricSelector labels.Selector) (*custom_metrics.MetricValue, error) {
+	// Every metric here is namespaced, as ListAllMetrics says: asked for
+	// without a namespace, it is not there (rather than a pod of that name
+	// from any namespace).
+	if !info.Namespaced {
+		return nil, provider.NewMetricNotFoundError(info.GroupResource, info.Metric)
+	}
 	if info.GroupResource == Pools {
 		if !unlabelled(metricSelector) {
 			return nil, provider.NewMetricNotFoundForError(info.GroupResource, info.Metric, name.Name)
@@ -221,6 +227,9 @@ func (p *Provider) GetMetricByName(ctx context.Context, name types.NamespacedNam
 // GetMetricBySelector answers the metric of every object selector matches
 // that has it: launcher pods by their labels, VMs by their KubeVirt VM's.
 func (p *Provider) GetMetricBySelector(ctx context.Context, namespace string, selector labels.Selector, info provider.CustomMetricInfo, metricSelector labels.Selector) (*custom_metrics.MetricValueList, error) {
+	if !info.Namespaced {
+		return nil, provider.NewMetricNotFoundError(info.GroupResource, info.Metric) // namespaced only, as above
+	}
 	if info.GroupResource == Pools {
 		return nil, apierrors.NewBadRequest("pool metrics are read by pool name")
 	}

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 	kvv1 "kubevirt.io/api/core/v1"
@@ -100,6 +101,25 @@ func TestPodMetricsAreTheRunningPodsVM(t *testing.T) {
 	}
 }
 
+// TestMetricsAreNamespaced: the metrics are listed as namespaced; asked for
+// without a namespace (/pods/*/vm_cpu_utilization, /pods/NAME/...) they
+// are not found, rather than every namespace's pods or a pod of that name
+// from any namespace.
+func TestMetricsAreNamespaced(t *testing.T) {
+	p := NewProvider(newFake(), time.Minute, nil)
+	ctx := context.Background()
+	for _, gr := range []schema.GroupResource{Pods, HyperSDKVMs, KubeVirtVMs} {
+		info := provider.CustomMetricInfo{GroupResource: gr, Metric: CPUUtilization}
+		if list, err := p.GetMetricBySelector(ctx, "", labels.Everything(), info, labels.Everything()); !apierrors.IsNotFound(err) {
+			t.Errorf("%s across namespaces: %+v (%v), want not found", gr, list, err)
+		}
+	}
+	info := provider.CustomMetricInfo{GroupResource: Pods, Metric: CPUUtilization}
+	if v, err := p.GetMetricByName(ctx, types.NamespacedName{Name: "virt-launcher-web-0-a"}, info, labels.Everything()); !apierrors.IsNotFound(err) {
+		t.Errorf("a pod by name without its namespace: %+v (%v), want not found", v, err)
+	}
+}
+
 func TestVMAndPoolMetrics(t *testing.T) {
 	p := NewProvider(newFake(), time.Minute, nil)
 	ctx := context.Background()
@@ -115,19 +135,19 @@ func TestVMAndPoolMetrics(t *testing.T) {
 		name string
 		want string
 	}{
-		{provider.CustomMetricInfo{GroupResource: HyperSDKVMs, Metric: MemoryUtilization}, "web-1", "750m"},
-		{provider.CustomMetricInfo{GroupResource: KubeVirtVMs, Metric: MemoryWorkingSet}, "web-0", "1Gi"},
-		{provider.CustomMetricInfo{GroupResource: Pools, Metric: CPUUtilization}, "web", "500m"},
-		{provider.CustomMetricInfo{GroupResource: Pools, Metric: MemoryWorkingSet + SumSuffix}, "web", "4Gi"},
+		{provider.CustomMetricInfo{GroupResource: HyperSDKVMs, Namespaced: true, Metric: MemoryUtilization}, "web-1", "750m"},
+		{provider.CustomMetricInfo{GroupResource: KubeVirtVMs, Namespaced: true, Metric: MemoryWorkingSet}, "web-0", "1Gi"},
+		{provider.CustomMetricInfo{GroupResource: Pools, Namespaced: true, Metric: CPUUtilization}, "web", "500m"},
+		{provider.CustomMetricInfo{GroupResource: Pools, Namespaced: true, Metric: MemoryWorkingSet + SumSuffix}, "web", "4Gi"},
 	} {
 		if got, err := get(tc.info, tc.name); err != nil || got != tc.want {
 			t.Errorf("%s %s = %q (%v), want %s", tc.info, tc.name, got, err, tc.want)
 		}
 	}
-	if _, err := get(provider.CustomMetricInfo{GroupResource: HyperSDKVMs, Metric: CPUUtilization}, "stopped"); !apierrors.IsNotFound(err) {
+	if _, err := get(provider.CustomMetricInfo{GroupResource: HyperSDKVMs, Namespaced: true, Metric: CPUUtilization}, "stopped"); !apierrors.IsNotFound(err) {
 		t.Errorf("a stopped VM's metric: %v, want NotFound", err)
 	}
-	if _, err := get(provider.CustomMetricInfo{GroupResource: Pools, Metric: CPUUtilization}, "other"); !apierrors.IsNotFound(err) {
+	if _, err := get(provider.CustomMetricInfo{GroupResource: Pools, Namespaced: true, Metric: CPUUtilization}, "other"); !apierrors.IsNotFound(err) {
 		t.Errorf("a pool without VMs: %v, want NotFound", err)
 	}
 }
@@ -148,7 +168,7 @@ func TestMetricsNeedAReading(t *testing.T) {
 	if err != nil || len(pods.Items) != 1 || pods.Items[0].DescribedObject.Name != "virt-launcher-web-0-a" {
 		t.Errorf("pod metrics: %+v (%v), want web-0's pod only", pods, err)
 	}
-	pool, err := p.GetMetricByName(ctx, types.NamespacedName{Namespace: "ns", Name: "web"}, provider.CustomMetricInfo{GroupResource: Pools, Metric: CPUUtilization}, labels.Everything())
+	pool, err := p.GetMetricByName(ctx, types.NamespacedName{Namespace: "ns", Name: "web"}, provider.CustomMetricInfo{GroupResource: Pools, Namespaced: true, Metric: CPUUtilization}, labels.Everything())
 	if err != nil || pool.Value.String() != "250m" {
 		t.Errorf("pool average: %v (%v), want web-0's 250m alone", pool, err)
 	}
@@ -186,7 +206,7 @@ func TestOneSamplePerTTLAndErrorsAreNotZero(t *testing.T) {
 	src := newFake()
 	clk := clocktesting.NewFakeClock(time.Now())
 	p := NewProvider(src, 10*time.Second, clk)
-	info := provider.CustomMetricInfo{GroupResource: HyperSDKVMs, Metric: CPUUtilization}
+	info := provider.CustomMetricInfo{GroupResource: HyperSDKVMs, Namespaced: true, Metric: CPUUtilization}
 	name := types.NamespacedName{Namespace: "ns", Name: "web-0"}
 	for i := 0; i < 3; i++ {
 		if _, err := p.GetMetricByName(context.Background(), name, info, labels.Everything()); err != nil {

@@ -2,6 +2,7 @@ package placement
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strings"
 )
@@ -36,7 +37,11 @@ type rankKey struct {
 func rank(scores []NodeScore) {
 	keys := make([]rankKey, len(scores))
 	for i := range scores {
-		keys[i] = rankKey{total: scores[i].Total, cost: scores[i].CostPerHour, tier: tier(&scores[i]), i: i}
+		cost := scores[i].CostPerHour
+		if scores[i].PriceUnknown {
+			cost = math.Inf(1) // an unknown price is not a free node's
+		}
+		keys[i] = rankKey{total: scores[i].Total, cost: cost, tier: tier(&scores[i]), i: i}
 	}
 	slices.SortFunc(keys, func(a, b rankKey) int {
 		if c := cmp.Compare(a.tier, b.tier); c != 0 {

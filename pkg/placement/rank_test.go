@@ -19,6 +19,9 @@ func TestRank(t *testing.T) {
 		// total still wins over a lower price.
 		{"ties by price, then name", []NodeScore{{Node: "a", Total: 5, CostPerHour: 0.3}, {Node: "b", Total: 5, CostPerHour: 0.1},
 			{Node: "c", Total: 6, CostPerHour: 0.9}, {Node: "d", Total: 5, CostPerHour: 0.1}}, []string{"c", "b", "d", "a"}},
+		// An unknown price (0 in CostPerHour) is not the cheapest.
+		{"unknown price last in a tie", []NodeScore{{Node: "a", Total: 5, PriceUnknown: true}, {Node: "b", Total: 5, CostPerHour: 0.2},
+			{Node: "c", Total: 5, CostPerHour: 0.1}}, []string{"c", "b", "a"}},
 		// Two cycles: positions 0↔1 and 2→3→4→2.
 		{"several cycles", []NodeScore{{Node: "b", Total: 4}, {Node: "a", Total: 5}, {Node: "e", Total: 1}, {Node: "c", Total: 3}, {Node: "d", Total: 2}}, []string{"a", "b", "c", "d", "e"}},
 	} {

@@ -218,6 +218,31 @@ func TestVirtualMachineNameIsALabelValue(t *testing.T) {
 	}
 }
 
+// TestVirtualMachineUpdateRatchets: a VM made with KubeVirt that fails
+// checks only HyperSDK's create makes (128Mi of memory, no root disk the
+// view knows) may still be labelled or stopped through hypersdk.io; what an
+// update changes is checked.
+func TestVirtualMachineUpdateRatchets(t *testing.T) {
+	small := resource.MustParse("128Mi")
+	old := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "testvm", Namespace: "ns", ResourceVersion: "1"},
+		Spec: hypersdk.VirtualMachineSpec{CPUs: 1, Memory: &small, Running: ptr.To(true)}}
+	if got := fields(ValidateVirtualMachine(old)); got == "" {
+		t.Fatal("the KubeVirt example passes HyperSDK's create: the test needs one that does not")
+	}
+	labelled := old.DeepCopy()
+	labelled.Labels = map[string]string{"team": "a"}
+	labelled.Spec.Running = ptr.To(false)
+	if got := fields(ValidateVirtualMachineUpdate(labelled, old)); got != "" {
+		t.Errorf("labelled and stopped: failing fields %q, want none", got)
+	}
+	other := resource.MustParse("256Mi")
+	grown := old.DeepCopy()
+	grown.Spec.Memory = &other
+	if got := fields(ValidateVirtualMachineUpdate(grown, old)); got != "spec.memory" {
+		t.Errorf("memory changed to 256Mi: failing fields %q, want spec.memory", got)
+	}
+}
+
 // TestValidateVirtualMachineUpdate: the source disk stays as made; the rest
 // of the spec may change within its own checks.
 func TestValidateVirtualMachineUpdate(t *testing.T) {
@@ -233,6 +258,7 @@ func TestValidateVirtualMachineUpdate(t *testing.T) {
 		want   string
 	}{
 		{"more CPUs", func(s *hypersdk.VirtualMachineSpec) { s.CPUs = 4 }, ""},
+		{"too many CPUs", func(s *hypersdk.VirtualMachineSpec) { s.CPUs = 1000 }, "spec.cpus"},
 		{"the same size written anew", func(s *hypersdk.VirtualMachineSpec) { s.Source = blank("20480Mi") }, ""},
 		{"a bigger blank disk", func(s *hypersdk.VirtualMachineSpec) { s.Source = blank("100Gi") }, "spec.source"},
 		{"another disk", func(s *hypersdk.VirtualMachineSpec) {

@@ -2,7 +2,9 @@
 // scores nodes for virt-launcher pods with the placement model (carbon, cost,
 // pressure, GPU fit), binds them with the GPU devices it chose, and records
 // each decision on the pod for the placement subresource. Everything it reads
-// on a request comes from informers and pollers, never from an API call.
+// on a request comes from informers and pollers, never from an API call,
+// except the carbon provider's, which a request waits for at most
+// carbonWait, holding no lock.
 package extender
 
 import (
@@ -239,7 +241,7 @@ func (e *Extender) evaluate(ctx context.Context, pod *corev1.Pod, names []string
 	vm := e.vmRequest(pod)
 	pol, polName := selectPolicy(e.policies, pod.Labels)
 	zones := map[string]zoneValue{}
-	snaps, unknown := e.nodes.snapshots(names, e.usage.current(), e.intensities(ctx, pol.CarbonHorizon, zones))
+	snaps, unknown := e.nodes.snapshots(names, e.usage.current(), e.intensities(ctx, pol.CarbonHorizon, time.Now().Add(carbonWait), zones))
 	d := placement.Evaluate(vm, snaps, pol)
 	p := pending{at: e.cfg.Clock.Now(), decision: d, policy: pol, policyName: polName, zones: zones}
 	for _, n := range unknown {
@@ -248,16 +250,27 @@ func (e *Extender) evaluate(ctx context.Context, pod *corev1.Pod, names []string
 	return p
 }
 
+// carbonWait bounds how long a scheduling request waits for the carbon
+// intensities of its zones, all of them, well within kube-scheduler's
+// extender timeout.
+const carbonWait = time.Second
+
 // intensities memoises the zone intensity in memo for one request: a few
-// zones serve thousands of nodes.
-func (e *Extender) intensities(ctx context.Context, horizon time.Duration, memo map[string]zoneValue) func(string) (float64, bool) {
+// zones serve thousands of nodes. Its callers serialise calls. A zone not
+// read by deadline is unknown.
+func (e *Extender) intensities(ctx context.Context, horizon time.Duration, deadline time.Time, memo map[string]zoneValue) func(string) (float64, bool) {
 	return func(zone string) (float64, bool) {
 		if v, ok := memo[zone]; ok {
 			return v.v, v.ok
 		}
 		var v zoneValue
 		if e.cfg.Carbon != nil {
+			// A source that is slow to answer makes the zone unknown for
+			// this request, not the scheduler wait: the cached provider's
+			// fetch goes on, for the requests after.
+			ctx, cancel := context.WithDeadline(ctx, deadline)
 			intensity, err := placement.ZoneIntensity(ctx, e.cfg.Carbon, zone, horizon)
+			cancel()
 			if err != nil {
 				klog.FromContext(ctx).V(4).Info("No carbon intensity", "zone", zone, "err", err)
 			}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -42,11 +43,12 @@ type Cycle struct {
 	assessor   *placement.Assessor
 	usage      map[string]nodeUsage
 
-	mu        sync.Mutex
-	zones     map[string]zoneValue
-	intensity func(zone string) (float64, bool) // memoises into zones
-	failed    map[string]string                 // the model's reason, by node
-	passed    []placement.NodeScore             // by Filter, in the order of its calls
+	mu    sync.Mutex
+	zones map[string]zoneValue
+	// intensity looks a zone up, memoising into memo.
+	intensity func(memo map[string]zoneValue, zone string) (float64, bool)
+	failed    map[string]string     // the model's reason, by node
+	passed    []placement.NodeScore // by Filter, in the order of its calls
 	scored    bool
 }
 
@@ -58,7 +60,10 @@ func (e *Extender) NewCycle(ctx context.Context, pod *corev1.Pod) *Cycle {
 	c := &Cycle{e: e, pod: pod, vm: vm, policy: pol, policyName: polName, assessor: placement.NewAssessor(vm, pol),
 		usage: e.usage.current(), zones: map[string]zoneValue{}, failed: map[string]string{},
 		passed: make([]placement.NodeScore, 0, e.passedLast.Load()*9/8)}
-	c.intensity = e.intensities(ctx, pol.CarbonHorizon, c.zones)
+	deadline := time.Now().Add(carbonWait)
+	c.intensity = func(memo map[string]zoneValue, zone string) (float64, bool) {
+		return e.intensities(ctx, pol.CarbonHorizon, deadline, memo)(zone)
+	}
 	return c
 }
 
@@ -147,13 +152,28 @@ func (c *Cycle) assessWith(node string, changes *PodChanges) (placement.NodeScor
 		c.e.nodes.apply(&snap, node, changes)
 	}
 	if snap.Zone != "" {
-		// A few zones serve every node: the first lookup of each is kept
-		// for the cycle.
-		c.mu.Lock()
-		snap.CarbonIntensity, snap.CarbonKnown = c.intensity(snap.Zone)
-		c.mu.Unlock()
+		snap.CarbonIntensity, snap.CarbonKnown = c.zoneIntensity(snap.Zone)
 	}
 	return c.assessor.Assess(&snap)
+}
+
+// zoneIntensity is zone's intensity for the cycle: a few zones serve every
+// node, so the first lookup of each is kept. The lookup itself runs
+// without the cycle's lock, so parallel Filter calls do not queue behind
+// a carbon source that is slow to answer; two may both look a zone up.
+func (c *Cycle) zoneIntensity(zone string) (float64, bool) {
+	c.mu.Lock()
+	v, ok := c.zones[zone]
+	c.mu.Unlock()
+	if ok {
+		return v.v, v.ok
+	}
+	memo := map[string]zoneValue{}
+	grams, known := c.intensity(memo, zone)
+	c.mu.Lock()
+	c.zones[zone] = memo[zone]
+	c.mu.Unlock()
+	return grams, known
 }
 
 // Score ranks names, the nodes that passed every filter, as evaluating them

@@ -252,17 +252,21 @@ func (c *nodeCache) isGPU(name corev1.ResourceName) bool {
 func (c *nodeCache) snapshots(names []string, usage map[string]nodeUsage, intensity func(zone string) (float64, bool)) (out []placement.NodeSnapshot, unknown []string) {
 	out = make([]placement.NodeSnapshot, 0, len(names))
 	c.mu.RLock()
-	defer c.mu.RUnlock()
 	for _, name := range names {
 		s, ok := c.snapshotLocked(name, usage)
 		if !ok {
 			unknown = append(unknown, name)
 			continue
 		}
-		if s.Zone != "" {
-			s.CarbonIntensity, s.CarbonKnown = intensity(s.Zone)
-		}
 		out = append(out, s)
+	}
+	c.mu.RUnlock()
+	// Not under the lock: a zone's intensity may wait on the carbon
+	// source, and pod and node events, and binds, must not wait with it.
+	for i := range out {
+		if out[i].Zone != "" {
+			out[i].CarbonIntensity, out[i].CarbonKnown = intensity(out[i].Zone)
+		}
 	}
 	return out, unknown
 }

@@ -154,12 +154,13 @@ type NodeScore struct {
 	Cost     float64
 	Pressure float64
 	GPU      float64
-	// CarbonIntensity of the node's zone, gCO2eq/kWh.
-	CarbonIntensity float64
-	// GramsCO2PerHour the VM is estimated to cause there.
-	GramsCO2PerHour float64
-	// CostPerHour of the VM there.
-	CostPerHour float64
+	// CarbonIntensity of the node's zone, gCO2eq/kWh; nil when unknown.
+	CarbonIntensity *float64
+	// GramsCO2PerHour the VM is estimated to cause there; nil when the
+	// zone's intensity is unknown.
+	GramsCO2PerHour *float64
+	// CostPerHour of the VM there; nil when the node has no price.
+	CostPerHour *float64
 	// PredictedUtilization is the node's CPU load with the VM, percent.
 	PredictedUtilization float64
 	// OverBudget says the VM costs more here than the policy's cost

@@ -3247,24 +3247,21 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_NodeScore(ref common.ReferenceCallba
 					},
 					"carbonIntensity": {
 						SchemaProps: spec.SchemaProps{
-							Description: "CarbonIntensity of the node's zone, gCO2eq/kWh.",
-							Default:     0,
+							Description: "CarbonIntensity of the node's zone, gCO2eq/kWh; absent when the node has no zone or its intensity is unknown (not 0, which would read as the cleanest grid).",
 							Type:        []string{"number"},
 							Format:      "double",
 						},
 					},
 					"gramsCO2PerHour": {
 						SchemaProps: spec.SchemaProps{
-							Description: "GramsCO2PerHour the VM is estimated to cause there.",
-							Default:     0,
+							Description: "GramsCO2PerHour the VM is estimated to cause there; absent when the zone's intensity is unknown.",
 							Type:        []string{"number"},
 							Format:      "double",
 						},
 					},
 					"costPerHour": {
 						SchemaProps: spec.SchemaProps{
-							Description: "CostPerHour of the VM there.",
-							Default:     0,
+							Description: "CostPerHour of the VM there; absent when the node has no price (not 0, which would read as free).",
 							Type:        []string{"number"},
 							Format:      "double",
 						},
@@ -3311,7 +3308,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_NodeScore(ref common.ReferenceCallba
 						},
 					},
 				},
-				Required: []string{"node", "total", "carbon", "cost", "pressure", "carbonIntensity", "gramsCO2PerHour", "costPerHour", "predictedUtilization"},
+				Required: []string{"node", "total", "carbon", "cost", "pressure", "predictedUtilization"},
 			},
 		},
 	}

@@ -93,6 +93,15 @@ var seriesColumns = columns{
 
 func num(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 
+// knownNum is num of a figure the server may not know: <unknown> when it
+// does not.
+func knownNum(v *float64) string {
+	if v == nil {
+		return "<unknown>"
+	}
+	return num(*v)
+}
+
 func newVMPlacementCommand(e *env) *cobra.Command {
 	out := newOutput()
 	cmd := &cobra.Command{
@@ -154,6 +163,6 @@ var candidateColumns = columns{
 			mark = "*"
 		}
 		return []any{mark, r.Node, orNone(r.Zone), num(r.Total), num(r.Carbon), num(r.Cost), num(r.Pressure),
-			num(r.GramsCO2PerHour), num(r.CostPerHour)}
+			knownNum(r.GramsCO2PerHour), knownNum(r.CostPerHour)}
 	},
 }

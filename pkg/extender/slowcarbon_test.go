@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/hypersdk/hypersdk/pkg/carbon"
+	"github.com/hypersdk/hypersdk/pkg/placement"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 )
 
@@ -74,5 +75,23 @@ func TestSlowCarbonSourceHoldsNothing(t *testing.T) {
 		}
 	case <-deadline:
 		t.Fatal("the scheduling request waited for the carbon source")
+	}
+}
+
+// TestRecordLeavesUnknownsOut: the placement record of a node whose zone's
+// intensity and price are unknown has no figures for them, where 0 would
+// read as the cleanest and a free node; known ones are written.
+func TestRecordLeavesUnknownsOut(t *testing.T) {
+	e, _, names := fleetExtender(t, 6, false)
+	zone := e.nodes.zone(names[0])
+	unknown := e.toAPIScore(placement.NodeScore{Node: names[0], PriceUnknown: true}, map[string]zoneValue{zone: {}})
+	if unknown.CarbonIntensity != nil || unknown.GramsCO2PerHour != nil || unknown.CostPerHour != nil {
+		t.Errorf("record of unknowns: intensity %v, grams %v, cost %v; want none", unknown.CarbonIntensity, unknown.GramsCO2PerHour, unknown.CostPerHour)
+	}
+	known := e.toAPIScore(placement.NodeScore{Node: names[0], CarbonKnown: true, GramsCO2PerHour: 12.345, CostPerHour: 0.12345},
+		map[string]zoneValue{zone: {v: 150, ok: true}})
+	if known.CarbonIntensity == nil || *known.CarbonIntensity != 150 || known.GramsCO2PerHour == nil || *known.GramsCO2PerHour != 12.35 ||
+		known.CostPerHour == nil || *known.CostPerHour != 0.1235 {
+		t.Errorf("record of known figures: %+v", known)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	extenderv1 "k8s.io/kube-scheduler/extender/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/gpu"
@@ -341,14 +342,25 @@ func (e *Extender) record(pod, node string, p pending, chosen placement.NodeScor
 	return d
 }
 
+// toAPIScore is a score as the record shows it: what is unknown (the
+// zone's intensity, the node's price) is left out, not written as 0.
 func (e *Extender) toAPIScore(s placement.NodeScore, zones map[string]zoneValue) v1alpha1.NodeScore {
 	zone := e.nodes.zone(s.Node)
-	return v1alpha1.NodeScore{
+	out := v1alpha1.NodeScore{
 		Node: s.Node, Zone: zone, Total: round2(s.Total), Carbon: round2(s.Carbon), Cost: round2(s.Cost),
-		Pressure: round2(s.Pressure), GPU: round2(s.GPU), CarbonIntensity: round2(zones[zone].v),
-		GramsCO2PerHour: round2(s.GramsCO2PerHour), CostPerHour: math.Round(s.CostPerHour*1e4) / 1e4,
+		Pressure: round2(s.Pressure), GPU: round2(s.GPU),
 		PredictedUtilization: round2(s.PredictedUtilization), OverBudget: s.OverBudget, SpotFallback: s.SpotFallback, GPUDevices: s.GPUDevices,
 	}
+	if z, ok := zones[zone]; ok && z.ok {
+		out.CarbonIntensity = ptr.To(round2(z.v))
+	}
+	if s.CarbonKnown {
+		out.GramsCO2PerHour = ptr.To(round2(s.GramsCO2PerHour))
+	}
+	if !s.PriceUnknown {
+		out.CostPerHour = ptr.To(math.Round(s.CostPerHour*1e4) / 1e4)
+	}
+	return out
 }
 
 // round2 keeps two decimals: the record is for people and stays small.

@@ -129,6 +129,32 @@ func decision(t *testing.T, ns, name string) *v1alpha1.PlacementDecision {
 	return p.Decision
 }
 
+// intensityOf, costOf and gramsOf are figures of the record that every
+// sandbox node has (each zone an intensity, each node a price): absent,
+// the record says unknown where it should not.
+func intensityOf(t *testing.T, s v1alpha1.NodeScore) float64 {
+	t.Helper()
+	return figure(t, s, s.CarbonIntensity, "carbon intensity")
+}
+
+func costOf(t *testing.T, s v1alpha1.NodeScore) float64 {
+	t.Helper()
+	return figure(t, s, s.CostPerHour, "cost per hour")
+}
+
+func gramsOf(t *testing.T, s v1alpha1.NodeScore) float64 {
+	t.Helper()
+	return figure(t, s, s.GramsCO2PerHour, "gCO2 per hour")
+}
+
+func figure(t *testing.T, s v1alpha1.NodeScore, v *float64, what string) float64 {
+	t.Helper()
+	if v == nil {
+		t.Fatalf("the placement record has no %s for node %s (zone %q)", what, s.Node, s.Zone)
+	}
+	return *v
+}
+
 func chosen(t *testing.T, d *v1alpha1.PlacementDecision) v1alpha1.NodeScore {
 	t.Helper()
 	for _, c := range d.Candidates {
@@ -182,9 +208,9 @@ func TestPlacementFollowsCarbon(t *testing.T) {
 		}
 		// The chosen zone is the cleanest among the candidates at decision time.
 		for _, other := range d.Candidates {
-			if other.CarbonIntensity < c.CarbonIntensity {
+			if intensityOf(t, other) < intensityOf(t, c) {
 				t.Fatalf("%s went to %s (%s, %.1f g/kWh) although %s (%s) had %.1f g/kWh", name, c.Node, c.Zone,
-					c.CarbonIntensity, other.Node, other.Zone, other.CarbonIntensity)
+					intensityOf(t, c), other.Node, other.Zone, intensityOf(t, other))
 			}
 		}
 		if c.Carbon != 100 {
@@ -253,8 +279,8 @@ func TestPlacementCarbonLimit(t *testing.T) {
 	if d == nil || d.Policy != "clean-only" {
 		t.Fatalf("decision %+v, want one under policy clean-only", d)
 	}
-	if c := chosen(t, d); c.Zone != "NO" || c.CarbonIntensity > 80 {
-		t.Fatalf("VM placed on %s in %s at %.1f g/kWh, want a Norwegian node below 80", c.Node, c.Zone, c.CarbonIntensity)
+	if c := chosen(t, d); c.Zone != "NO" || intensityOf(t, c) > 80 {
+		t.Fatalf("VM placed on %s in %s at %.1f g/kWh, want a Norwegian node below 80", c.Node, c.Zone, intensityOf(t, c))
 	}
 	// Every Spanish and Californian node is ruled out: by the carbon limit,
 	// or first by another hard limit (a spot node, for this VM).
@@ -297,8 +323,8 @@ func TestPlacementFollowsCost(t *testing.T) {
 		t.Fatalf("VM without spot permission placed on spot node %s", c.Node)
 	}
 	for _, other := range d.Candidates {
-		if other.CostPerHour < c.CostPerHour {
-			t.Fatalf("chose %s at $%.4f/h over cheaper %s at $%.4f/h", c.Node, c.CostPerHour, other.Node, other.CostPerHour)
+		if costOf(t, other) < costOf(t, c) {
+			t.Fatalf("chose %s at $%.4f/h over cheaper %s at $%.4f/h", c.Node, costOf(t, c), other.Node, costOf(t, other))
 		}
 	}
 	for _, spot := range spotNodes {
@@ -313,7 +339,7 @@ func TestPlacementFollowsCost(t *testing.T) {
 	runningVMI(t, ns, "spot-ok", "")
 	d = decision(t, ns, "spot-ok")
 	if c := chosen(t, d); !slices.Contains(spotNodes, c.Node) {
-		t.Fatalf("VM allowing spot placed on on-demand %s ($%.4f/h); candidates %+v", c.Node, c.CostPerHour, d.Candidates)
+		t.Fatalf("VM allowing spot placed on on-demand %s ($%.4f/h); candidates %+v", c.Node, costOf(t, c), d.Candidates)
 	}
 
 	onlySpot := func(name string, labels map[string]string) {
@@ -370,15 +396,15 @@ func TestPlacementCostBudget(t *testing.T) {
 	const rounding = 1e-4
 	over := 0
 	for _, other := range d.Candidates {
-		dearer := other.CostPerHour > c.CostPerHour+rounding
+		dearer := costOf(t, other) > costOf(t, c)+rounding
 		switch {
-		case other.CostPerHour < c.CostPerHour-rounding:
-			t.Fatalf("chose %s at $%.4f/h over cheaper %s at $%.4f/h", c.Node, c.CostPerHour, other.Node, other.CostPerHour)
+		case costOf(t, other) < costOf(t, c)-rounding:
+			t.Fatalf("chose %s at $%.4f/h over cheaper %s at $%.4f/h", c.Node, costOf(t, c), other.Node, costOf(t, other))
 		case dearer != other.OverBudget || (dearer && other.Total != 0):
-			t.Fatalf("candidate %s at $%.4f/h (chosen $%.4f/h): over budget %v, total %v", other.Node, other.CostPerHour,
-				c.CostPerHour, other.OverBudget, other.Total)
-		case !dearer && other.GramsCO2PerHour < c.GramsCO2PerHour:
-			t.Fatalf("chose %s at %.2f g/h over %s at the same price and %.2f g/h", c.Node, c.GramsCO2PerHour, other.Node, other.GramsCO2PerHour)
+			t.Fatalf("candidate %s at $%.4f/h (chosen $%.4f/h): over budget %v, total %v", other.Node, costOf(t, other),
+				costOf(t, c), other.OverBudget, other.Total)
+		case !dearer && gramsOf(t, other) < gramsOf(t, c):
+			t.Fatalf("chose %s at %.2f g/h over %s at the same price and %.2f g/h", c.Node, gramsOf(t, c), other.Node, gramsOf(t, other))
 		}
 		if dearer {
 			over++

@@ -191,12 +191,19 @@ type NodeScore struct {
 	// GPU scores how the GPUs the VM would get are connected and how they
 	// pack (or spread) the server; VMs without GPUs have none.
 	GPU float64 `json:"gpu,omitempty"`
-	// CarbonIntensity of the node's zone, gCO2eq/kWh.
-	CarbonIntensity float64 `json:"carbonIntensity"`
-	// GramsCO2PerHour the VM is estimated to cause there.
-	GramsCO2PerHour float64 `json:"gramsCO2PerHour"`
-	// CostPerHour of the VM there.
-	CostPerHour float64 `json:"costPerHour"`
+	// CarbonIntensity of the node's zone, gCO2eq/kWh; absent when the node
+	// has no zone or its intensity is unknown (not 0, which would read as
+	// the cleanest grid).
+	// +optional
+	CarbonIntensity *float64 `json:"carbonIntensity,omitempty"`
+	// GramsCO2PerHour the VM is estimated to cause there; absent when the
+	// zone's intensity is unknown.
+	// +optional
+	GramsCO2PerHour *float64 `json:"gramsCO2PerHour,omitempty"`
+	// CostPerHour of the VM there; absent when the node has no price (not
+	// 0, which would read as free).
+	// +optional
+	CostPerHour *float64 `json:"costPerHour,omitempty"`
 	// PredictedUtilization is the node's CPU load with the VM, percent.
 	PredictedUtilization float64 `json:"predictedUtilization"`
 	// OverBudget says the VM costs more here than the policy's cost

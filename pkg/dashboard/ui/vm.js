@@ -62,8 +62,11 @@ async function showPlacement() {
     for (const c of d?.candidates ?? []) {
       const row = tb.insertRow();
       row.dataset.node = c.node;
-      for (const v of [c.node, c.zone, c.total, c.carbon, c.cost, c.pressure, c.gpu ?? 0, c.carbonIntensity, c.gramsCO2PerHour,
-        c.costPerHour, c.predictedUtilization]) cell(row, typeof v === "number" ? String(Math.round(v * 1000) / 1000) : v);
+      // The figures the record does not know are absent, not 0.
+      for (const v of [c.node, c.zone ?? "", c.total, c.carbon, c.cost, c.pressure, c.gpu ?? 0, c.carbonIntensity ?? "unknown",
+        c.gramsCO2PerHour ?? "unknown", c.costPerHour ?? "unknown", c.predictedUtilization]) {
+        cell(row, typeof v === "number" ? String(Math.round(v * 1000) / 1000) : v);
+      }
     }
   } catch (e) {
     note.textContent = e.message;

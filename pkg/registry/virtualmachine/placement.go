@@ -99,11 +99,23 @@ var placementColumns = []metav1.TableColumnDefinition{
 	{Name: "Cost", Type: "number"},
 	{Name: "Pressure", Type: "number"},
 	{Name: "GPU", Type: "number"},
-	{Name: "gCO2/h", Type: "number", Description: "Estimated emissions of the VM there"},
+	{Name: "gCO2/h", Type: "string", Description: "Estimated emissions of the VM there"},
 	{Name: "$/h", Type: "string", Description: "Price of the VM there"},
 	{Name: "Util%", Type: "number", Description: "Node CPU load with the VM"},
-	{Name: "Intensity", Type: "number", Priority: 1, Description: "Zone carbon intensity, gCO2eq/kWh"},
+	{Name: "Intensity", Type: "string", Priority: 1, Description: "Zone carbon intensity, gCO2eq/kWh"},
 	{Name: "GPUs", Type: "string", Priority: 1},
+}
+
+// known prints a figure the record may not know: <unknown> when it does
+// not; prices with four decimals.
+func known(v *float64, format byte) string {
+	switch {
+	case v == nil:
+		return "<unknown>"
+	case format == 'f':
+		return strconv.FormatFloat(*v, 'f', 4, 64)
+	}
+	return strconv.FormatFloat(*v, 'g', -1, 64)
 }
 
 // ConvertToTable prints one row per candidate node; a missing decision is
@@ -126,8 +138,8 @@ func (r *PlacementREST) ConvertToTable(_ context.Context, obj runtime.Object, _ 
 		}
 		gpus := strings.Join(c.GPUDevices, ",")
 		table.Rows = append(table.Rows, metav1.TableRow{Cells: []interface{}{node, c.Zone, c.Total, c.Carbon, c.Cost,
-			c.Pressure, c.GPU, c.GramsCO2PerHour, strconv.FormatFloat(c.CostPerHour, 'f', 4, 64), c.PredictedUtilization,
-			c.CarbonIntensity, gpus}, Object: runtime.RawExtension{Object: p}})
+			c.Pressure, c.GPU, known(c.GramsCO2PerHour, 'g'), known(c.CostPerHour, 'f'), c.PredictedUtilization,
+			known(c.CarbonIntensity, 'g'), gpus}, Object: runtime.RawExtension{Object: p}})
 	}
 	return table, nil
 }

@@ -43,7 +43,7 @@ func Evaluate(vm VMRequest, nodes []NodeSnapshot, p Policy) Decision {
 			// Every node's IDs share one growing array; a reallocation
 			// leaves earlier slices on the old, still valid, array.
 			start := len(ids)
-			ids = appendIDs(ids, n.GPUs, fit.devices)
+			ids = appendIDs(ids, fit.devs, fit.devices)
 			s.GPUDevices = ids[start:len(ids):len(ids)]
 		}
 		d.Scores = append(d.Scores, s)
@@ -237,7 +237,7 @@ func (a *Assessor) Assess(n *NodeSnapshot) (NodeScore, string) {
 		return NodeScore{}, reason
 	}
 	if e.wantsGPUs {
-		s.GPUDevices = appendIDs(nil, n.GPUs, fit.devices)
+		s.GPUDevices = appendIDs(nil, fit.devs, fit.devices)
 	}
 	return s, ""
 }

@@ -126,7 +126,8 @@ func (t *topology) init(devs []gpu.Device, assigned map[string]bool) {
 
 // gpuFit is where a VM's GPUs would go on a node.
 type gpuFit struct {
-	devices   uint64 // chosen, by index in NodeSnapshot.GPUs
+	devs      []gpu.Device // the node's devices the fit indexes: NodeSnapshot.GPUs, or its first 64 that matter
+	devices   uint64       // chosen, by index in devs
 	locality  Locality
 	freeAfter int
 	total     int
@@ -137,10 +138,13 @@ type gpuFit struct {
 // met it returns ok false, the request's index and how many matching
 // devices were free.
 func fitGPUs(devs []gpu.Device, assigned map[string]bool, reqs []GPURequest, policy GPUPolicy, costs []cost.GPUCount) (fit gpuFit, ok bool, failed, free int) {
-	devs = devs[:min(len(devs), maxDevices)]
+	total, dropped := len(devs), 0
+	if len(devs) > maxDevices {
+		devs, dropped = firstThatMatter(devs, assigned, reqs)
+	}
 	var t topology // on the stack: fitGPUs runs for every GPU node
 	t.init(devs, assigned)
-	fit = gpuFit{locality: LocalityNVLinkSameNUMA, total: len(devs)}
+	fit = gpuFit{devs: devs, locality: LocalityNVLinkSameNUMA, total: total}
 	avail := t.free
 	for i, r := range reqs {
 		costs[i] = cost.GPUCount{}
@@ -168,8 +172,41 @@ func fitGPUs(devs []gpu.Device, assigned map[string]bool, reqs []GPURequest, pol
 			}
 		}
 	}
-	fit.freeAfter = bits.OnesCount64(avail)
+	fit.freeAfter = bits.OnesCount64(avail) + dropped
 	return fit, true, 0, 0
+}
+
+// firstThatMatter keeps maxDevices of a node with more (time-sliced GPUs,
+// vGPU profiles of several boards): the free devices some request matches
+// first, so a VM is not refused a device past the bitsets' reach, then the
+// rest. It also returns how many free devices it left out.
+func firstThatMatter(devs []gpu.Device, assigned map[string]bool, reqs []GPURequest) ([]gpu.Device, int) {
+	wanted := func(d *gpu.Device) bool {
+		return !assigned[d.ID] && slices.ContainsFunc(reqs, func(r GPURequest) bool { return r.Count > 0 && r.matches(d) })
+	}
+	kept := make([]gpu.Device, 0, maxDevices)
+	for i := range devs {
+		if len(kept) < maxDevices && wanted(&devs[i]) {
+			kept = append(kept, devs[i])
+		}
+	}
+	for i := range devs {
+		if len(kept) < maxDevices && !wanted(&devs[i]) {
+			kept = append(kept, devs[i])
+		}
+	}
+	free := 0
+	for i := range devs {
+		if !assigned[devs[i].ID] {
+			free++
+		}
+	}
+	for i := range kept {
+		if !assigned[kept[i].ID] {
+			free--
+		}
+	}
+	return kept, free
 }
 
 // bestSet picks count devices from cand, which holds at least count. It

@@ -48,6 +48,50 @@ var vgpuT4x2 = []gpu.Device{
 	{ID: "gpu1-T4-8Q-1", Model: "T4", ResourceName: "nvidia.com/GRID_T4-8Q", NUMANode: gpu.NUMAUnknown, Parent: "gpu1", Profile: "T4-8Q"},
 }
 
+// timeSliced is n time-sliced shares of T4s, on no known NUMA node, then
+// one A100 (the last device).
+func timeSliced(n int) []gpu.Device {
+	devs := make([]gpu.Device, n, n+1)
+	for i := range devs {
+		devs[i] = gpu.Device{ID: fmt.Sprintf("t4-%d", i), Model: "T4", ResourceName: "nvidia.com/T4", NUMANode: gpu.NUMAUnknown}
+	}
+	return append(devs, gpu.Device{ID: "a100", Model: "A100", ResourceName: "nvidia.com/A100", NUMANode: gpu.NUMAUnknown})
+}
+
+// TestFitGPUsPastSixtyFour: a node with more devices than the bitsets hold
+// (time-sliced GPUs) still gives a VM a free device past the 64th, and
+// counts the ones it leaves out as free.
+func TestFitGPUsPastSixtyFour(t *testing.T) {
+	devs := timeSliced(80)
+	var taken []string
+	for i := range 70 {
+		taken = append(taken, fmt.Sprintf("t4-%d", i))
+	}
+	for _, tc := range []struct {
+		name      string
+		reqs      []GPURequest
+		want      []string
+		freeAfter int
+	}{
+		{"the first 70 shares taken", []GPURequest{{Model: "T4", Count: 2}}, []string{"t4-70", "t4-71"}, 9},
+		{"the device after them all", []GPURequest{{Model: "A100", Count: 1}}, []string{"a100"}, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			costs := make([]cost.GPUCount, len(tc.reqs))
+			fit, ok, failed, free := fitGPUs(devs, assigned(taken...), tc.reqs, GPUBinpack, costs)
+			if !ok {
+				t.Fatalf("refused: %s", gpuReason(tc.reqs[failed], free))
+			}
+			if got := appendIDs(nil, fit.devs, fit.devices); !slices.Equal(got, tc.want) {
+				t.Errorf("devices %v, want %v", got, tc.want)
+			}
+			if fit.freeAfter != tc.freeAfter || fit.total != len(devs) {
+				t.Errorf("%d of %d free after, want %d of %d", fit.freeAfter, fit.total, tc.freeAfter, len(devs))
+			}
+		})
+	}
+}
+
 func assigned(ids ...string) map[string]bool {
 	m := map[string]bool{}
 	for _, id := range ids {
@@ -124,7 +168,7 @@ func TestFitGPUs(t *testing.T) {
 			if reason != "" {
 				return
 			}
-			if got := appendIDs(nil, tc.devs, fit.devices); !slices.Equal(got, tc.want) {
+			if got := appendIDs(nil, fit.devs, fit.devices); !slices.Equal(got, tc.want) {
 				t.Errorf("devices %v, want %v", got, tc.want)
 			}
 			if fit.locality != tc.locality {

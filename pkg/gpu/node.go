@@ -49,6 +49,13 @@ func NodeDevices(node *corev1.Node) ([]Device, error) {
 	if raw, ok := node.Annotations[InventoryAnnotation]; ok && raw != "" {
 		return ParseInventory(node.Annotations)
 	}
+	return PublishedDevices(node)
+}
+
+// PublishedDevices returns a node's GPUs from what it publishes
+// (allocatable and GFD's labels) alone, as NodeDevices does without an
+// inventory: what a caller falls back to when the inventory is bad.
+func PublishedDevices(node *corev1.Node) ([]Device, error) {
 	var whole, shared []string
 	for name, q := range node.Status.Allocatable {
 		n := string(name)

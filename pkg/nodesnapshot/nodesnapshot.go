@@ -4,6 +4,8 @@
 package nodesnapshot
 
 import (
+	"errors"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
@@ -33,8 +35,14 @@ func Static(node *corev1.Node, prices cost.Model) placement.NodeSnapshot {
 	}
 	if devices, err := gpu.NodeDevices(node); err == nil {
 		s.GPUs = devices
+	} else if published, perr := gpu.PublishedDevices(node); perr == nil {
+		// A typo in the inventory must not make the node's GPUs vanish
+		// (every GPU VM refused there, where kube-scheduler counts them):
+		// what the node publishes stands in, without its topology.
+		s.GPUs = published
+		klog.ErrorS(err, "Bad GPU inventory: placing on the GPUs the node publishes", "node", node.Name, "annotation", gpu.InventoryAnnotation)
 	} else {
-		klog.V(2).InfoS("Ignoring bad GPU inventory", "node", node.Name, "err", err)
+		klog.ErrorS(errors.Join(err, perr), "Bad GPU inventory and published GPUs", "node", node.Name)
 	}
 	if node.Spec.Unschedulable {
 		// Cordoned nodes take nothing; kube-scheduler filters them too.

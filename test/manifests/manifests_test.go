@@ -24,6 +24,7 @@ import (
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/hypersdk/hypersdk/pkg/sandbox"
@@ -269,10 +270,12 @@ func TestReplicasSpreadOverNodes(t *testing.T) {
 		}
 	}
 	// The HA layout's etcd members go one a node or not at all: two on one
-	// node lose quorum with it.
+	// node lose quorum with it. maxSkew 1 allows 2/1 over two nodes: only
+	// minDomains of the member count keeps the third off them.
 	for _, c := range render(t, "artifacts/deploy/overlays/ha").pods["hypersdk-etcd"].Spec.TopologySpreadConstraints {
-		if c.TopologyKey == corev1.LabelHostname && c.WhenUnsatisfiable != corev1.DoNotSchedule {
-			t.Errorf("ha: etcd members spread %s over nodes, want %s", c.WhenUnsatisfiable, corev1.DoNotSchedule)
+		if c.TopologyKey == corev1.LabelHostname && (c.WhenUnsatisfiable != corev1.DoNotSchedule || c.MaxSkew != 1 || ptr.Deref(c.MinDomains, 1) < 3) {
+			t.Errorf("ha: etcd members spread %s over nodes, maxSkew %d, minDomains %v; want %s, 1, 3",
+				c.WhenUnsatisfiable, c.MaxSkew, ptr.Deref(c.MinDomains, 1), corev1.DoNotSchedule)
 		}
 	}
 }

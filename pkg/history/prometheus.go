@@ -150,7 +150,7 @@ func (s *PrometheusStore) QueryVM(ctx context.Context, q Query) ([]Series, error
 			exprs[i] = average(f.metric, sel, rng)
 		}
 	}
-	series, err := s.run(ctx, names(fields), exprs, q)
+	series, err := s.run(ctx, names(fields), exprs, q, rng)
 	if err != nil {
 		return nil, fmt.Errorf("querying history of VM %s/%s: %w", q.Namespace, q.Name, err)
 	}
@@ -178,7 +178,7 @@ func (s *PrometheusStore) QueryCluster(ctx context.Context, q Query) ([]Series, 
 	for i, f := range fields {
 		exprs[i] = average(f.metric, "", rng)
 	}
-	series, err := s.run(ctx, names(fields), exprs, q)
+	series, err := s.run(ctx, names(fields), exprs, q, rng)
 	if err != nil {
 		return nil, fmt.Errorf("querying cluster history: %w", err)
 	}
@@ -186,8 +186,12 @@ func (s *PrometheusStore) QueryCluster(ctx context.Context, q Query) ([]Series, 
 }
 
 // run evaluates the expressions concurrently, one series each; an empty
-// expression is a field without data.
-func (s *PrometheusStore) run(ctx context.Context, fields, exprs []string, q Query) ([]Series, error) {
+// expression is a field without data. Reading HyperSDK's recorder, it also
+// checks that Prometheus has the recorder's series over the range (windows
+// of rng): without them (a ServiceMonitor no Prometheus selects, a recorder
+// that never ran) every series is empty, and would read as VMs that used,
+// cost and emitted nothing.
+func (s *PrometheusStore) run(ctx context.Context, fields, exprs []string, q Query, rng string) ([]Series, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	r := promv1.Range{
@@ -197,6 +201,16 @@ func (s *PrometheusStore) run(ctx context.Context, fields, exprs []string, q Que
 	}
 	out := make([]Series, len(fields))
 	g, ctx := errgroup.WithContext(ctx)
+	if s.opts.Source == SourceHyperSDK {
+		g.Go(func() error {
+			points, err := s.queryRange(ctx, recorderPresence(rng), r)
+			if err == nil && len(points) == 0 {
+				err = fmt.Errorf("%w: Prometheus has no series of HyperSDK's recorder (%s) from %s to %s: it does not scrape it, or scraped it only outside that time",
+					ErrUnavailable, recorderMetric, q.Start.UTC().Format(time.RFC3339), q.End.UTC().Format(time.RFC3339))
+			}
+			return err
+		})
+	}
 	for i := range fields {
 		out[i] = Series{Field: fields[i], Points: []Point{}}
 		if exprs[i] == "" {
@@ -215,6 +229,16 @@ func (s *PrometheusStore) run(ctx context.Context, fields, exprs []string, q Que
 		return nil, err
 	}
 	return out, nil
+}
+
+// recorderMetric is a series the recorder exports at every sample, VMs or
+// none.
+const recorderMetric = "hypersdk_cluster_vms"
+
+// recorderPresence has a point wherever the recorder was scraped within the
+// window of rng before it.
+func recorderPresence(rng string) string {
+	return fmt.Sprintf("count(count_over_time(%s%s))", recorderMetric, rng)
 }
 
 func (s *PrometheusStore) queryRange(ctx context.Context, expr string, r promv1.Range) ([]Point, error) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,9 @@ type fakePrometheus struct {
 	version string
 	results map[string][][2]float64 // query -> [unix seconds, value] pairs
 	fail    string                  // an error for every query_range, if set
+	// unscraped: no series of the recorder, as when Prometheus does not
+	// scrape it; else its presence query has a point at every step.
+	unscraped bool
 
 	mu       sync.Mutex
 	queries  []string
@@ -57,6 +61,10 @@ func (f *fakePrometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		result := []any{}
+		if strings.HasPrefix(q, "count(count_over_time("+recorderMetric) && !f.unscraped {
+			start, _ := strconv.ParseFloat(r.Form.Get("start"), 64)
+			result = append(result, map[string]any{"metric": map[string]string{}, "values": []any{[]any{start, "1"}}})
+		}
 		if pairs, ok := f.results[q]; ok {
 			values := []any{}
 			for _, p := range pairs {
@@ -70,10 +78,17 @@ func (f *fakePrometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// seen is the field queries made, without the recorder's presence checks.
 func (f *fakePrometheus) seen() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Sorted(slices.Values(f.queries))
+	var qs []string
+	for _, q := range f.queries {
+		if !strings.HasPrefix(q, "count(count_over_time("+recorderMetric) {
+			qs = append(qs, q)
+		}
+	}
+	return slices.Sorted(slices.Values(qs))
 }
 
 func startFake(t *testing.T, f *fakePrometheus, source Source) *PrometheusStore {
@@ -211,6 +226,20 @@ func TestPrometheusErrors(t *testing.T) {
 	}
 	if apierrors.IsServiceUnavailable(AsStatus(errors.New("x"))) {
 		t.Error("any error taken for unavailability")
+	}
+	// A Prometheus that does not scrape the recorder has no series: a 503
+	// that says so, not empty history that reads as VMs costing nothing.
+	unscraped := startFake(t, &fakePrometheus{version: "3.0.0", unscraped: true}, SourceHyperSDK)
+	vmQuery := Query{Namespace: "ns", Name: "vm", Start: t0, End: t0.Add(time.Hour), Step: time.Minute, Fields: []string{FieldCPUUsage}}
+	clusterQuery := Query{Start: t0, End: t0.Add(time.Hour), Step: time.Minute, Fields: []string{FieldCPUUsage}}
+	for _, read := range []func() ([]Series, error){
+		func() ([]Series, error) { return unscraped.QueryVM(ctx, vmQuery) },
+		func() ([]Series, error) { return unscraped.QueryCluster(ctx, clusterQuery) },
+	} {
+		got, err := read()
+		if !apierrors.IsServiceUnavailable(AsStatus(err)) || !strings.Contains(err.Error(), recorderMetric) {
+			t.Errorf("Prometheus without the recorder's series: %v %v, want 503 naming them", got, err)
+		}
 	}
 }
 

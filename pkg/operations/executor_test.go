@@ -1114,12 +1114,7 @@ func TestExecutorFailedResizeGivesTheSizeBack(t *testing.T) {
 // clean-up takes the pin off and starts the VM again, so it is not left
 // down (holding a migration slot) for ever.
 func TestExecutorColdMigrationThatCannotStart(t *testing.T) {
-	vmi := testVMI("vm", "node-a", "vmi-1")
-	vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceIsMigratable,
-		Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"}}
-	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi)
-	key := h.create("cold", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationMigrate,
-		Migrate: &v1alpha1.MigrateSpec{TargetNode: "node-b", AllowColdMigration: true}})
+	h, key := coldMigration(t)
 	h.until(key, 6, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
 	if err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Delete(h.ctx, "vm", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -1161,6 +1156,41 @@ func pendingVMI(uid types.UID, node string) *kvv1.VirtualMachineInstance {
 	return vmi
 }
 
+// coldMigration is a migration of running VM "vm", whose disks cannot move
+// live, to node-b, cold migration allowed.
+func coldMigration(t *testing.T) (*harness, cache.ObjectName) {
+	t.Helper()
+	vmi := testVMI("vm", "node-a", "vmi-1")
+	vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceIsMigratable,
+		Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"}}
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi)
+	key := h.create("cold", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationMigrate,
+		Migrate: &v1alpha1.MigrateSpec{TargetNode: "node-b", AllowColdMigration: true}})
+	return h, key
+}
+
+// movingCold is a cold migration of VM "vm" to node-b, with finalizers on
+// the operation, that has stopped the VM, pinned it and started it again
+// there: KubeVirt has made no instance yet.
+func movingCold(t *testing.T, finalizers []string) (*harness, cache.ObjectName) {
+	t.Helper()
+	h, key := coldMigration(t)
+	if finalizers != nil {
+		op := h.get(key)
+		op.Finalizers = finalizers
+		if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		h.refresh()
+	}
+	h.until(key, 6, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
+	if err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Delete(h.ctx, "vm", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.until(key, 2, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyAlways })
+	return h, key
+}
+
 // TestExecutorColdMigrationCleanUpWaitsForKubeVirt: KubeVirt makes an
 // instance from the VM as its informer last saw it, so after the clean-up
 // unpinned the VM it may still make one pinned to a node it cannot start
@@ -1169,26 +1199,10 @@ func pendingVMI(uid types.UID, node string) *kvv1.VirtualMachineInstance {
 // replaces the pinned ones meanwhile; it does not start the VM again if
 // the user stops it while it waits.
 func TestExecutorColdMigrationCleanUpWaitsForKubeVirt(t *testing.T) {
-	vmi := testVMI("vm", "node-a", "vmi-1")
-	vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceIsMigratable,
-		Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"}}
-	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi)
-	key := h.create("cold", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationMigrate,
-		Migrate: &v1alpha1.MigrateSpec{TargetNode: "node-b", AllowColdMigration: true}})
-	op := h.get(key)
-	op.Finalizers = []string{Finalizer}
-	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	h.refresh()
-	h.until(key, 6, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
+	h, key := movingCold(t, []string{Finalizer})
 	vmis := h.kv.KubevirtV1().VirtualMachineInstances("ns")
-	if err := vmis.Delete(h.ctx, "vm", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	h.until(key, 2, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyAlways })
 	// Deleted before KubeVirt made the pinned instance.
-	op = h.get(key)
+	op := h.get(key)
 	op.DeletionTimestamp = ptr.To(metav1.NewTime(h.clock.Now()))
 	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").Update(h.ctx, op, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
@@ -1256,17 +1270,7 @@ func (h *harness) launcherPod(uid types.UID, node string) {
 // instance KubeVirt does not make is done after coldMigrationTimeout, and
 // says it gave up, so a deleted operation does not stay for ever.
 func TestExecutorColdMigrationCleanUpGivesUp(t *testing.T) {
-	vmi := testVMI("vm", "node-a", "vmi-1")
-	vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceIsMigratable,
-		Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"}}
-	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi)
-	key := h.create("cold", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationMigrate,
-		Migrate: &v1alpha1.MigrateSpec{TargetNode: "node-b", AllowColdMigration: true}})
-	h.until(key, 6, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
-	if err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Delete(h.ctx, "vm", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	h.until(key, 2, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyAlways })
+	h, key := movingCold(t, nil)
 	h.cancelOp(key)
 	h.until(key, 1, ended)
 	if _, err := h.pass(key); err == nil {
@@ -1286,17 +1290,7 @@ func TestExecutorColdMigrationCleanUpGivesUp(t *testing.T) {
 // starts the VM it stopped once; a user who stops it while the clean-up
 // waits for its instance has it stopped, and the clean-up is done.
 func TestExecutorColdMigrationCleanUpLeavesAVMStoppedMeanwhile(t *testing.T) {
-	vmi := testVMI("vm", "node-a", "vmi-1")
-	vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceIsMigratable,
-		Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"}}
-	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi)
-	key := h.create("cold", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationMigrate,
-		Migrate: &v1alpha1.MigrateSpec{TargetNode: "node-b", AllowColdMigration: true}})
-	h.until(key, 6, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
-	if err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Delete(h.ctx, "vm", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	h.until(key, 2, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyAlways })
+	h, key := movingCold(t, nil)
 	h.cancelOp(key)
 	h.until(key, 1, ended)
 	if _, err := h.pass(key); err == nil {

@@ -256,32 +256,37 @@ func (e *Extender) evaluate(ctx context.Context, pod *corev1.Pod, names []string
 const carbonWait = time.Second
 
 // intensities memoises the zone intensity in memo for one request: a few
-// zones serve thousands of nodes. Its callers serialise calls. A zone not
-// read by deadline is unknown.
+// zones serve thousands of nodes. Its callers serialise calls.
 func (e *Extender) intensities(ctx context.Context, horizon time.Duration, deadline time.Time, memo map[string]zoneValue) func(string) (float64, bool) {
 	return func(zone string) (float64, bool) {
-		if v, ok := memo[zone]; ok {
-			return v.v, v.ok
+		v, ok := memo[zone]
+		if !ok {
+			v = e.zoneIntensity(ctx, horizon, deadline, zone)
+			memo[zone] = v
 		}
-		var v zoneValue
-		if e.cfg.Carbon != nil {
-			// A source that is slow to answer makes the zone unknown for
-			// this request, not the scheduler wait: the cached provider's
-			// fetch goes on, for the requests after.
-			ctx, cancel := context.WithDeadline(ctx, deadline)
-			intensity, err := placement.ZoneIntensity(ctx, e.cfg.Carbon, zone, horizon)
-			cancel()
-			if err != nil {
-				klog.FromContext(ctx).V(4).Info("No carbon intensity", "zone", zone, "err", err)
-			}
-			v.v, v.ok = intensity, err == nil
-		}
-		if !v.ok {
-			e.metrics.carbonUnknown.WithLabelValues(zone).Inc()
-		}
-		memo[zone] = v
 		return v.v, v.ok
 	}
+}
+
+// zoneIntensity looks zone's intensity up; a zone not read by deadline is
+// unknown: a source that is slow to answer makes the zone unknown for this
+// request, not the scheduler wait, and the cached provider's fetch goes on
+// for the requests after.
+func (e *Extender) zoneIntensity(ctx context.Context, horizon time.Duration, deadline time.Time, zone string) zoneValue {
+	var v zoneValue
+	if e.cfg.Carbon != nil {
+		ctx, cancel := context.WithDeadline(ctx, deadline)
+		intensity, err := placement.ZoneIntensity(ctx, e.cfg.Carbon, zone, horizon)
+		cancel()
+		if err != nil {
+			klog.FromContext(ctx).V(4).Info("No carbon intensity", "zone", zone, "err", err)
+		}
+		v.v, v.ok = intensity, err == nil
+	}
+	if !v.ok {
+		e.metrics.carbonUnknown.WithLabelValues(zone).Inc()
+	}
+	return v
 }
 
 // vmRequest reads what placement needs from a virt-launcher pod.

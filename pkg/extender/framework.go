@@ -43,13 +43,12 @@ type Cycle struct {
 	assessor   *placement.Assessor
 	usage      map[string]nodeUsage
 
-	mu    sync.Mutex
-	zones map[string]zoneValue
-	// intensity looks a zone up, memoising into memo.
-	intensity func(memo map[string]zoneValue, zone string) (float64, bool)
-	failed    map[string]string     // the model's reason, by node
-	passed    []placement.NodeScore // by Filter, in the order of its calls
-	scored    bool
+	mu     sync.Mutex
+	zones  map[string]zoneValue
+	lookup func(zone string) zoneValue // a zone's intensity, not memoised
+	failed map[string]string           // the model's reason, by node
+	passed []placement.NodeScore       // by Filter, in the order of its calls
+	scored bool
 }
 
 // NewCycle starts pod's cycle with the policy that selects it and the
@@ -61,9 +60,7 @@ func (e *Extender) NewCycle(ctx context.Context, pod *corev1.Pod) *Cycle {
 		usage: e.usage.current(), zones: map[string]zoneValue{}, failed: map[string]string{},
 		passed: make([]placement.NodeScore, 0, e.passedLast.Load()*9/8)}
 	deadline := time.Now().Add(carbonWait)
-	c.intensity = func(memo map[string]zoneValue, zone string) (float64, bool) {
-		return e.intensities(ctx, pol.CarbonHorizon, deadline, memo)(zone)
-	}
+	c.lookup = func(zone string) zoneValue { return e.zoneIntensity(ctx, pol.CarbonHorizon, deadline, zone) }
 	return c
 }
 
@@ -168,12 +165,11 @@ func (c *Cycle) zoneIntensity(zone string) (float64, bool) {
 	if ok {
 		return v.v, v.ok
 	}
-	memo := map[string]zoneValue{}
-	grams, known := c.intensity(memo, zone)
+	v = c.lookup(zone)
 	c.mu.Lock()
-	c.zones[zone] = memo[zone]
+	c.zones[zone] = v
 	c.mu.Unlock()
-	return grams, known
+	return v.v, v.ok
 }
 
 // Score ranks names, the nodes that passed every filter, as evaluating them

@@ -28,8 +28,9 @@ type VirtualMachineCost struct {
 	CPUUsageCores        float64
 	MemoryAllocatedBytes float64
 	MemoryUsageBytes     float64
-	// CarbonIntensity of the VM's zone now, gCO2eq/kWh; 0 when unknown.
-	CarbonIntensity float64
+	// CarbonIntensity of the VM's zone now, gCO2eq/kWh; nil when the VM
+	// does not run or its zone has no reading.
+	CarbonIntensity *float64
 	// Today and MonthToDate are the cost recorded in history since 00:00
 	// UTC and since the first of the month (or the store's retention).
 	Today       float64
@@ -39,8 +40,9 @@ type VirtualMachineCost struct {
 	// over the same spans as the cost: the zone's intensity × the power of
 	// the VM's cores at their measured utilisation, on the default
 	// per-vCPU power model and PUE (pkg/placement), which history keeps
-	// no node power curve to refine.
-	CarbonGramsPerHour     float64
+	// no node power curve to refine. CarbonGramsPerHour is nil when the VM
+	// runs in a zone without a reading: unknown, not zero.
+	CarbonGramsPerHour     *float64
 	CarbonGramsToday       float64
 	CarbonGramsMonthToDate float64
 	// CloudComparison prices the VM's size (its vCPUs, memory and GPUs)
@@ -90,10 +92,11 @@ type CostReport struct {
 // CostAmounts are costs (in the price model's currency) and emissions
 // (gCO2eq) now, since 00:00 UTC and since the first of the month.
 type CostAmounts struct {
-	CostPerHour            float64
-	Today                  float64
-	MonthToDate            float64
-	CarbonGramsPerHour     float64
+	CostPerHour float64
+	Today       float64
+	MonthToDate float64
+	// CarbonGramsPerHour is nil when some VM's rate is unknown.
+	CarbonGramsPerHour     *float64
 	CarbonGramsToday       float64
 	CarbonGramsMonthToDate float64
 }

@@ -2024,8 +2024,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CostAmounts(ref common.ReferenceCall
 					},
 					"carbonGramsPerHour": {
 						SchemaProps: spec.SchemaProps{
-							Description: "CarbonGramsPerHour is the emission rate now, gCO2eq/h.",
-							Default:     0,
+							Description: "CarbonGramsPerHour is the emission rate now, gCO2eq/h; absent when it is unknown (for a total, when any VM's is).",
 							Type:        []string{"number"},
 							Format:      "double",
 						},
@@ -2047,7 +2046,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CostAmounts(ref common.ReferenceCall
 						},
 					},
 				},
-				Required: []string{"costPerHour", "today", "monthToDate", "carbonGramsPerHour", "carbonGramsToday", "carbonGramsMonthToDate"},
+				Required: []string{"costPerHour", "today", "monthToDate", "carbonGramsToday", "carbonGramsMonthToDate"},
 			},
 		},
 	}
@@ -5611,8 +5610,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref common.Refere
 					},
 					"carbonIntensity": {
 						SchemaProps: spec.SchemaProps{
-							Description: "CarbonIntensity of the VM's zone now, gCO2eq/kWh; 0 when unknown.",
-							Default:     0,
+							Description: "CarbonIntensity of the VM's zone now, gCO2eq/kWh; absent when the VM does not run or its zone has no reading.",
 							Type:        []string{"number"},
 							Format:      "double",
 						},
@@ -5635,8 +5633,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref common.Refere
 					},
 					"carbonGramsPerHour": {
 						SchemaProps: spec.SchemaProps{
-							Description: "CarbonGramsPerHour is the VM's emission rate now, gCO2eq/h: the zone's intensity × the power of the VM's cores at their measured utilisation, on the default per-vCPU power model and PUE (pkg/placement), which history keeps no node power curve to refine.",
-							Default:     0,
+							Description: "CarbonGramsPerHour is the VM's emission rate now, gCO2eq/h: the zone's intensity × the power of the VM's cores at their measured utilisation, on the default per-vCPU power model and PUE (pkg/placement), which history keeps no node power curve to refine. Absent when the VM runs in a zone without a reading: unknown, not zero. A VM that does not run emits 0.",
 							Type:        []string{"number"},
 							Format:      "double",
 						},
@@ -5676,7 +5673,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref common.Refere
 						},
 					},
 				},
-				Required: []string{"sampledAt", "costPerHour", "cpuAllocatedCores", "cpuUsageCores", "memoryAllocatedBytes", "memoryUsageBytes", "carbonIntensity", "today", "monthToDate", "carbonGramsPerHour", "carbonGramsToday", "carbonGramsMonthToDate"},
+				Required: []string{"sampledAt", "costPerHour", "cpuAllocatedCores", "cpuUsageCores", "memoryAllocatedBytes", "memoryUsageBytes", "today", "monthToDate", "carbonGramsToday", "carbonGramsMonthToDate"},
 			},
 		},
 		Dependencies: []string{

@@ -50,10 +50,10 @@ var costColumns = columns{
 	wide:  []string{"GCO2 TODAY", "GCO2 MONTH", "ZONE", "CPU ALLOC", "CPU USED", "MEM ALLOC", "MEM USED", "GCO2/KWH"},
 	row: func(obj any, wide bool) []any {
 		c := obj.(*v1alpha1.VirtualMachineCost)
-		row := []any{c.Name, orNone(c.Node), num(c.CostPerHour), num(c.Today), num(c.MonthToDate), num(c.CarbonGramsPerHour)}
+		row := []any{c.Name, orNone(c.Node), num(c.CostPerHour), num(c.Today), num(c.MonthToDate), knownNum(c.CarbonGramsPerHour)}
 		if wide {
 			row = append(row, num(c.CarbonGramsToday), num(c.CarbonGramsMonthToDate), orNone(c.Zone), num(c.CPUAllocatedCores), num(c.CPUUsageCores),
-				binaryBytes(c.MemoryAllocatedBytes), binaryBytes(c.MemoryUsageBytes), num(c.CarbonIntensity))
+				binaryBytes(c.MemoryAllocatedBytes), binaryBytes(c.MemoryUsageBytes), knownNum(c.CarbonIntensity))
 		}
 		return row
 	},
@@ -139,7 +139,7 @@ var costReportColumns = columns{
 		c := obj.(*v1alpha1.VirtualMachineCostEntry)
 		a := c.Amounts
 		return []any{c.Name, orNone(c.Node), num(a.CostPerHour), num(a.Today), num(a.MonthToDate),
-			num(a.CarbonGramsPerHour), num(a.CarbonGramsToday), num(a.CarbonGramsMonthToDate)}
+			knownNum(a.CarbonGramsPerHour), num(a.CarbonGramsToday), num(a.CarbonGramsMonthToDate)}
 	},
 }
 

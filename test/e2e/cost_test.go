@@ -128,7 +128,7 @@ func TestNamespaceCostReport(t *testing.T) {
 			return false, nil
 		}
 		for _, vm := range report.VirtualMachines {
-			if a := vm.Amounts; a.MonthToDate <= 0 || a.CarbonGramsMonthToDate <= 0 || a.CarbonGramsPerHour <= 0 {
+			if a := vm.Amounts; a.MonthToDate <= 0 || a.CarbonGramsMonthToDate <= 0 || a.CarbonGramsPerHour == nil || *a.CarbonGramsPerHour <= 0 {
 				return false, nil
 			}
 		}

@@ -572,7 +572,7 @@ func nowRows(ctx context.Context, t *testing.T, ns string, window url.Values) (n
 	})
 	topRows = [][]string{{"vm", "costPerHour", "carbonGramsPerHour", "cpuCores"}}
 	for _, e := range entries[:min(10, len(entries))] {
-		topRows = append(topRows, []string{e.Name, fmt.Sprint(e.Amounts.CostPerHour), fmt.Sprint(e.Amounts.CarbonGramsPerHour), fmt.Sprint(cpu[e.Name])})
+		topRows = append(topRows, []string{e.Name, fmt.Sprint(e.Amounts.CostPerHour), orEmpty(e.Amounts.CarbonGramsPerHour), fmt.Sprint(cpu[e.Name])})
 	}
 
 	start, err := time.Parse(time.RFC3339, window.Get("start"))
@@ -607,4 +607,13 @@ func nowRows(ctx context.Context, t *testing.T, ns string, window url.Values) (n
 		zoneRows = append(zoneRows, []string{z, strconv.Itoa(zones[z])})
 	}
 	return nodeRows, topRows, zoneRows, nil
+}
+
+// orEmpty prints an optional figure as the dashboard's CSV does: empty when
+// the server does not know it.
+func orEmpty(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(*v)
 }

@@ -37,8 +37,10 @@ type VirtualMachineCost struct {
 	// MemoryUsageBytes is the memory it uses now (metrics.k8s.io), in
 	// bytes.
 	MemoryUsageBytes float64 `json:"memoryUsageBytes"`
-	// CarbonIntensity of the VM's zone now, gCO2eq/kWh; 0 when unknown.
-	CarbonIntensity float64 `json:"carbonIntensity"`
+	// CarbonIntensity of the VM's zone now, gCO2eq/kWh; absent when the
+	// VM does not run or its zone has no reading.
+	// +optional
+	CarbonIntensity *float64 `json:"carbonIntensity,omitempty"`
 	// Today is the cost recorded in history since 00:00 UTC.
 	Today float64 `json:"today"`
 	// MonthToDate is the cost recorded in history since the first of the
@@ -48,7 +50,10 @@ type VirtualMachineCost struct {
 	// zone's intensity × the power of the VM's cores at their measured
 	// utilisation, on the default per-vCPU power model and PUE
 	// (pkg/placement), which history keeps no node power curve to refine.
-	CarbonGramsPerHour float64 `json:"carbonGramsPerHour"`
+	// Absent when the VM runs in a zone without a reading: unknown, not
+	// zero. A VM that does not run emits 0.
+	// +optional
+	CarbonGramsPerHour *float64 `json:"carbonGramsPerHour,omitempty"`
 	// CarbonGramsToday is what history recorded the VM emitted since
 	// 00:00 UTC, in gCO2eq, on the same model.
 	CarbonGramsToday float64 `json:"carbonGramsToday"`
@@ -126,8 +131,10 @@ type CostAmounts struct {
 	Today float64 `json:"today"`
 	// MonthToDate is the cost recorded since the first of the month.
 	MonthToDate float64 `json:"monthToDate"`
-	// CarbonGramsPerHour is the emission rate now, gCO2eq/h.
-	CarbonGramsPerHour float64 `json:"carbonGramsPerHour"`
+	// CarbonGramsPerHour is the emission rate now, gCO2eq/h; absent when
+	// it is unknown (for a total, when any VM's is).
+	// +optional
+	CarbonGramsPerHour *float64 `json:"carbonGramsPerHour,omitempty"`
 	// CarbonGramsToday is the gCO2eq recorded since 00:00 UTC.
 	CarbonGramsToday float64 `json:"carbonGramsToday"`
 	// CarbonGramsMonthToDate is the gCO2eq recorded since the first of the

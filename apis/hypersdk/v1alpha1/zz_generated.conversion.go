@@ -3303,10 +3303,10 @@ func autoConvert_v1alpha1_VirtualMachineCost_To_hypersdk_VirtualMachineCost(in *
 	out.CPUUsageCores = in.CPUUsageCores
 	out.MemoryAllocatedBytes = in.MemoryAllocatedBytes
 	out.MemoryUsageBytes = in.MemoryUsageBytes
-	out.CarbonIntensity = in.CarbonIntensity
+	out.CarbonIntensity = (*float64)(unsafe.Pointer(in.CarbonIntensity))
 	out.Today = in.Today
 	out.MonthToDate = in.MonthToDate
-	out.CarbonGramsPerHour = in.CarbonGramsPerHour
+	out.CarbonGramsPerHour = (*float64)(unsafe.Pointer(in.CarbonGramsPerHour))
 	out.CarbonGramsToday = in.CarbonGramsToday
 	out.CarbonGramsMonthToDate = in.CarbonGramsMonthToDate
 	out.CloudComparison = *(*[]hypersdk.CloudInstancePrice)(unsafe.Pointer(&in.CloudComparison))
@@ -3328,10 +3328,10 @@ func autoConvert_hypersdk_VirtualMachineCost_To_v1alpha1_VirtualMachineCost(in *
 	out.CPUUsageCores = in.CPUUsageCores
 	out.MemoryAllocatedBytes = in.MemoryAllocatedBytes
 	out.MemoryUsageBytes = in.MemoryUsageBytes
-	out.CarbonIntensity = in.CarbonIntensity
+	out.CarbonIntensity = (*float64)(unsafe.Pointer(in.CarbonIntensity))
 	out.Today = in.Today
 	out.MonthToDate = in.MonthToDate
-	out.CarbonGramsPerHour = in.CarbonGramsPerHour
+	out.CarbonGramsPerHour = (*float64)(unsafe.Pointer(in.CarbonGramsPerHour))
 	out.CarbonGramsToday = in.CarbonGramsToday
 	out.CarbonGramsMonthToDate = in.CarbonGramsMonthToDate
 	out.CloudComparison = *(*[]CloudInstancePrice)(unsafe.Pointer(&in.CloudComparison))

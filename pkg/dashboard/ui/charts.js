@@ -246,7 +246,9 @@ const charts = [
           const vm = pm.metadata.labels?.["vm.kubevirt.io/name"];
           if (vm) cpu.set(vm, (cpu.get(vm) ?? 0) + pm.containers.reduce((sum, c) => sum + quantity(c.usage.cpu), 0));
         }
-        return (report.virtualMachines ?? []).map((e) => [named(c, e.name), e.amounts.costPerHour, e.amounts.carbonGramsPerHour, cpu.get(e.name) ?? 0]);
+        // A rate the server does not know (a zone without a carbon reading)
+        // is absent: null, an empty cell, never 0.
+        return (report.virtualMachines ?? []).map((e) => [named(c, e.name), e.amounts.costPerHour, e.amounts.carbonGramsPerHour ?? null, cpu.get(e.name) ?? 0]);
       });
       const rows = ok.flatMap(([, rows]) => rows).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 10);
       return { heat: { key: "vm", columns: ["costPerHour", "carbonGramsPerHour", "cpuCores"], rows }, notes };
@@ -405,18 +407,19 @@ function draw(data) {
 }
 
 // drawHeat draws a table of numbers as cells shaded by each column's
-// largest value, with the numbers written in them.
+// largest value, with the numbers written in them. A null is an unknown
+// value: a grey cell that says so.
 function drawHeat(svg, heat) {
   const cw = (W - 120) / heat.columns.length, ch = Math.min(24, (H - 20) / Math.max(1, heat.rows.length));
   heat.columns.forEach((c, j) => { el("text", { x: 120 + j * cw + 4, y: 12 }, svg).textContent = c; });
-  const max = heat.columns.map((_, j) => Math.max(1e-9, ...heat.rows.map((r) => r[j + 1])));
+  const max = heat.columns.map((_, j) => Math.max(1e-9, ...heat.rows.map((r) => r[j + 1] ?? 0)));
   heat.rows.forEach((r, i) => {
     el("text", { x: 4, y: 20 + i * ch + ch * 0.7 }, svg).textContent = r[0];
     heat.columns.forEach((_, j) => {
-      const share = r[j + 1] / max[j];
-      el("rect", { x: 120 + j * cw, y: 20 + i * ch, width: cw - 2, height: ch - 2,
-        fill: `rgb(255, ${Math.round(240 - 200 * share)}, ${Math.round(220 - 200 * share)})`, "data-cell": `${r[0]}/${heat.columns[j]}` }, svg);
-      el("text", { x: 120 + j * cw + 4, y: 20 + i * ch + ch * 0.7 }, svg).textContent = label(r[j + 1]);
+      const v = r[j + 1], share = (v ?? 0) / max[j];
+      const fill = v == null ? "rgb(220, 220, 220)" : `rgb(255, ${Math.round(240 - 200 * share)}, ${Math.round(220 - 200 * share)})`;
+      el("rect", { x: 120 + j * cw, y: 20 + i * ch, width: cw - 2, height: ch - 2, fill, "data-cell": `${r[0]}/${heat.columns[j]}` }, svg);
+      el("text", { x: 120 + j * cw + 4, y: 20 + i * ch + ch * 0.7 }, svg).textContent = v == null ? "unknown" : label(v);
     });
   });
   return svg;

@@ -19,6 +19,7 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/apistatus"
@@ -105,7 +106,8 @@ func (r *REST) report(ctx context.Context, namespace string) (*hypersdk.CostRepo
 	vms := obj.(*hypersdk.VirtualMachineList).Items
 	sort.Slice(vms, func(i, j int) bool { return vms[i].Name < vms[j].Name })
 	now := r.clock.Now()
-	out := &hypersdk.CostReport{ObjectMeta: metav1.ObjectMeta{Name: Name, Namespace: namespace}, GeneratedAt: metav1.NewTime(now)}
+	out := &hypersdk.CostReport{ObjectMeta: metav1.ObjectMeta{Name: Name, Namespace: namespace}, GeneratedAt: metav1.NewTime(now),
+		Total: hypersdk.CostAmounts{CarbonGramsPerHour: ptr.To(0.0)}}
 	for i := range vms {
 		c, err := r.coster.CostOf(ctx, &vms[i], now)
 		if err != nil {
@@ -119,12 +121,16 @@ func (r *REST) report(ctx context.Context, namespace string) (*hypersdk.CostRepo
 	return out, nil
 }
 
+// add sums two amounts; a rate unknown in either is unknown in the sum.
 func add(a, b hypersdk.CostAmounts) hypersdk.CostAmounts {
-	return hypersdk.CostAmounts{
+	sum := hypersdk.CostAmounts{
 		CostPerHour: a.CostPerHour + b.CostPerHour, Today: a.Today + b.Today, MonthToDate: a.MonthToDate + b.MonthToDate,
-		CarbonGramsPerHour: a.CarbonGramsPerHour + b.CarbonGramsPerHour, CarbonGramsToday: a.CarbonGramsToday + b.CarbonGramsToday,
-		CarbonGramsMonthToDate: a.CarbonGramsMonthToDate + b.CarbonGramsMonthToDate,
+		CarbonGramsToday: a.CarbonGramsToday + b.CarbonGramsToday, CarbonGramsMonthToDate: a.CarbonGramsMonthToDate + b.CarbonGramsMonthToDate,
 	}
+	if a.CarbonGramsPerHour != nil && b.CarbonGramsPerHour != nil {
+		sum.CarbonGramsPerHour = ptr.To(*a.CarbonGramsPerHour + *b.CarbonGramsPerHour)
+	}
+	return sum
 }
 
 // csvHeader names the CSV columns: the JSON field names.
@@ -140,8 +146,14 @@ func writeCSV(w io.Writer, report *hypersdk.CostReport) error {
 	}
 	row := func(vm, node string, a hypersdk.CostAmounts) []string {
 		out := []string{vm, node}
-		for _, v := range []float64{a.CostPerHour, a.Today, a.MonthToDate, a.CarbonGramsPerHour, a.CarbonGramsToday, a.CarbonGramsMonthToDate} {
-			out = append(out, strconv.FormatFloat(v, 'g', -1, 64))
+		for _, v := range []*float64{&a.CostPerHour, &a.Today, &a.MonthToDate, a.CarbonGramsPerHour, &a.CarbonGramsToday, &a.CarbonGramsMonthToDate} {
+			// An unknown amount is an empty cell, as a spreadsheet reads
+			// a missing value, never 0.
+			cell := ""
+			if v != nil {
+				cell = strconv.FormatFloat(*v, 'g', -1, 64)
+			}
+			out = append(out, cell)
 		}
 		return out
 	}

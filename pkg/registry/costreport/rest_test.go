@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 )
@@ -40,8 +42,12 @@ func (c costs) CostOf(_ context.Context, vm *hypersdk.VirtualMachine, now time.T
 		return nil, apierrors.NewServiceUnavailable("node n1 has no price")
 	}
 	v := c[vm.Name]
-	return &hypersdk.VirtualMachineCost{ObjectMeta: metav1.ObjectMeta{Name: vm.Name}, SampledAt: metav1.NewTime(now), Node: "n1",
-		CostPerHour: v, Today: 2 * v, MonthToDate: 10 * v, CarbonGramsPerHour: 100 * v, CarbonGramsToday: 200 * v, CarbonGramsMonthToDate: 1000 * v}, nil
+	out := &hypersdk.VirtualMachineCost{ObjectMeta: metav1.ObjectMeta{Name: vm.Name}, SampledAt: metav1.NewTime(now), Node: "n1",
+		CostPerHour: v, Today: 2 * v, MonthToDate: 10 * v, CarbonGramsToday: 200 * v, CarbonGramsMonthToDate: 1000 * v}
+	if vm.Name != "dark" { // "dark" runs in a zone without a carbon reading
+		out.CarbonGramsPerHour = ptr.To(100 * v)
+	}
+	return out, nil
 }
 
 func TestReportSumsItsVMs(t *testing.T) {
@@ -54,8 +60,8 @@ func TestReportSumsItsVMs(t *testing.T) {
 	if len(report.VirtualMachines) != 2 || report.VirtualMachines[0].Name != "a" {
 		t.Fatalf("entries %+v, want a then b", report.VirtualMachines)
 	}
-	want := hypersdk.CostAmounts{CostPerHour: 0.75, Today: 1.5, MonthToDate: 7.5, CarbonGramsPerHour: 75, CarbonGramsToday: 150, CarbonGramsMonthToDate: 750}
-	if report.Total != want {
+	want := hypersdk.CostAmounts{CostPerHour: 0.75, Today: 1.5, MonthToDate: 7.5, CarbonGramsPerHour: ptr.To(75.0), CarbonGramsToday: 150, CarbonGramsMonthToDate: 750}
+	if !equality.Semantic.DeepEqual(report.Total, want) {
 		t.Errorf("total %+v, want %+v", report.Total, want)
 	}
 
@@ -72,6 +78,35 @@ func TestReportSumsItsVMs(t *testing.T) {
 	if len(rows) != 4 || strings.Join(rows[0], ",") != strings.Join(csvHeader, ",") ||
 		strings.Join(rows[1], ",") != "a,n1,0.25,0.5,2.5,25,50,250" || strings.Join(rows[3], ",") != "total,,0.75,1.5,7.5,75,150,750" {
 		t.Errorf("csv:\n%s", rec.Body.String())
+	}
+}
+
+// TestReportOfAnUnknownRate leaves out, rather than sums as 0, the rate of
+// a VM in a zone without a carbon reading, and every total it is part of.
+func TestReportOfAnUnknownRate(t *testing.T) {
+	ctx := genericapirequest.WithNamespace(context.Background(), "ns")
+	r := NewREST(vmList{"a", "dark"}, costs{"a": 0.25, "dark": 0.5}, nil)
+	report, err := r.report(ctx, "ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := report.Total.CarbonGramsPerHour; got != nil {
+		t.Errorf("total rate %v with one VM's unknown, want none", *got)
+	}
+	if report.Total.CostPerHour != 0.75 || report.Total.CarbonGramsToday != 150 {
+		t.Errorf("total %+v, want the known amounts summed", report.Total)
+	}
+	var b strings.Builder
+	if err := writeCSV(&b, report); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(b.String())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 || strings.Join(rows[1], ",") != "a,n1,0.25,0.5,2.5,25,50,250" ||
+		strings.Join(rows[2], ",") != "dark,n1,0.5,1,5,,100,500" || strings.Join(rows[3], ",") != "total,,0.75,1.5,7.5,,150,750" {
+		t.Errorf("csv:\n%s", b.String())
 	}
 }
 

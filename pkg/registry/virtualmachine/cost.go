@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/cloudprices"
@@ -93,6 +94,7 @@ func (r *CostREST) CostOf(ctx context.Context, vm *hypersdk.VirtualMachine, now 
 	s, at, err := r.sampler.VMSample(ctx, namespace, name)
 	switch {
 	case apierrors.IsNotFound(err):
+		out.CarbonGramsPerHour = ptr.To(0.0)
 	case err != nil:
 		return nil, err
 	case s.Node != "" && !s.Priced:
@@ -102,10 +104,18 @@ func (r *CostREST) CostOf(ctx context.Context, vm *hypersdk.VirtualMachine, now 
 			"(see its capacity type and hypersdk.io/price-per-hour annotation): its cost is unknown", namespace, name, s.Node))
 	default:
 		out.SampledAt = metav1.NewTime(at)
-		out.Node, out.Zone, out.CostPerHour, out.CarbonIntensity = s.Node, s.Zone, s.CostPerHour, s.CarbonIntensity
+		out.Node, out.Zone, out.CostPerHour = s.Node, s.Zone, s.CostPerHour
 		out.CPUAllocatedCores, out.CPUUsageCores = s.CPUAllocatedCores, s.CPUUsageCores
 		out.MemoryAllocatedBytes, out.MemoryUsageBytes = s.MemoryAllocatedBytes, s.MemoryUsageBytes
-		out.CarbonGramsPerHour = placement.RecordedVMGramsPerHour(s.CarbonIntensity, s.CPUAllocatedCores, s.CPUUsageCores)
+		switch {
+		case s.Node == "":
+			out.CarbonGramsPerHour = ptr.To(0.0)
+		case s.IntensityRead:
+			// Without a reading the rate is unknown, and left out: a 0
+			// would read as a VM that emits nothing.
+			out.CarbonIntensity = ptr.To(s.CarbonIntensity)
+			out.CarbonGramsPerHour = ptr.To(placement.RecordedVMGramsPerHour(s.CarbonIntensity, s.CPUAllocatedCores, s.CPUUsageCores))
+		}
 	}
 	day := now.UTC().Truncate(24 * time.Hour)
 	month := history.MonthStart(now)

@@ -88,6 +88,47 @@ func TestCostOfAVMOnAnUnpricedNodeIsUnknown(t *testing.T) {
 	}
 }
 
+// TestCostOfAVMInAZoneWithoutAReading: a running VM's emission rate and
+// intensity are absent, not 0, while its zone has no carbon reading; a VM
+// that does not run emits a known 0.
+func TestCostOfAVMInAZoneWithoutAReading(t *testing.T) {
+	ctx := context.Background()
+	store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	vm := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "vm"}}
+	for _, tc := range []struct {
+		name                string
+		sample              history.VMSample
+		intensity, gramsPer *float64
+	}{
+		{"no reading", history.VMSample{Node: "n1", Zone: "XX", CPUAllocatedCores: 2, CPUUsageCores: 1, Priced: true, CostPerHour: 1}, nil, nil},
+		{"a reading", history.VMSample{Node: "n1", Zone: "ES", CPUAllocatedCores: 2, CPUUsageCores: 1, Priced: true, CostPerHour: 1,
+			CarbonIntensity: 400, IntensityRead: true}, ptr.To(400.0), ptr.To(400 * 2 * (0.74 + 2.76*0.5) / 1000 * 1.135)},
+		{"not running", history.VMSample{}, nil, ptr.To(0.0)},
+	} {
+		tc.sample.Namespace, tc.sample.Name = "ns", "vm"
+		r := &CostREST{sampler: sampleOf(tc.sample), store: store}
+		got, err := r.CostOf(ctx, vm, time.Now())
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		same := func(a, b *float64) bool { return (a == nil) == (b == nil) && (a == nil || math.Abs(*a-*b) < 1e-9) }
+		if !same(got.CarbonIntensity, tc.intensity) || !same(got.CarbonGramsPerHour, tc.gramsPer) {
+			t.Errorf("%s: intensity %v, g/h %v; want %v, %v", tc.name, show(got.CarbonIntensity), show(got.CarbonGramsPerHour), show(tc.intensity), show(tc.gramsPer))
+		}
+	}
+}
+
+func show(v *float64) any {
+	if v == nil {
+		return "none"
+	}
+	return *v
+}
+
 // TestSavingsOnANodeThatIsGone: a VM whose last sample names a node since
 // deleted has savings that cannot be priced now (503), not a 404 that says
 // the VM is gone, nor a 500; and a node the server may not read keeps its

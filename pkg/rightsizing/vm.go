@@ -154,7 +154,8 @@ func (v *vm) since(t time.Time) (cpu, mem float64, alloc Resources) {
 	return cpu, mem, alloc
 }
 
-// Estimate recommends the allocation for the coming hours.
+// Estimate recommends the allocation for the coming hours, from the
+// history up to the last sample.
 //
 // Target: CPU covers the largest hourly peak of the last vmCPUHold, memory
 // that of the last week, each rounded up once to whole vCPUs and
@@ -170,7 +171,11 @@ func (v *vm) Estimate(now time.Time, lim Limits) (Estimate, bool) {
 	if v.count == 0 {
 		return Estimate{}, false
 	}
-	hour := now.Truncate(time.Hour)
+	// The windows end at the last sample, not now: hours without samples
+	// (a VM stopped, a recorder down, usage that could not be read) are no
+	// evidence of idleness, and a stopped VM is sized for its next start
+	// by what it used when it last ran.
+	hour := v.latest.Truncate(time.Hour)
 	cpu, _, _ := v.since(hour.Add(time.Hour - vmCPUHold))
 	weekCPU, mem, roomy := v.since(hour.Add(time.Hour - vmWeek))
 	days := min(v.latest.Sub(v.first).Hours()/24, 7)

@@ -49,6 +49,19 @@ func TestVMCPUShrinksAfterQuietHours(t *testing.T) {
 	}
 }
 
+// TestVMWithoutRecentSamples: hours without samples (a VM stopped over a
+// weekend) shrink nothing: the estimate is what the VM used when it last
+// ran.
+func TestVMWithoutRecentSamples(t *testing.T) {
+	r := newObservedVM(Resources{CPUs: 8, MemoryBytes: 8 * gib})
+	last := feed(r, t0, 5*time.Minute, 3*288, steady(6, 6*gib))
+	for _, quiet := range []time.Duration{5 * time.Hour, 60 * time.Hour, 8 * 24 * time.Hour} {
+		if e := mustEstimate(t, r, last.Add(quiet), Limits{}); e.Target != (Resources{CPUs: 6, MemoryBytes: 6 * gib}) {
+			t.Errorf("%s without samples: target %s, want 6 vCPU, 6Gi as when it last ran", quiet, e.Target)
+		}
+	}
+}
+
 // TestVMMemoryCoversTheWeek: memory holds the largest hourly peak of the
 // last 7 days.
 func TestVMMemoryCoversTheWeek(t *testing.T) {

@@ -53,6 +53,11 @@ type BudgetStatus struct {
 	// or relabelled out of it) had spent when last counted; Spent includes
 	// it, so a deleted VM's spend still counts until the month ends.
 	DepartedSpent float64
+	// OutOfScope are the VMs of DepartedSpent that still exist (relabelled
+	// out of the scope), with what they had spent when they left: one that
+	// comes back counts its month to date again, and its departed spend is
+	// taken back out, so no spend counts twice.
+	OutOfScope []BudgetVMSpend
 	// CostPerHour is what the VMs in scope cost per hour now.
 	CostPerHour float64
 	// Projected is the month's spend at its end if the VMs keep costing

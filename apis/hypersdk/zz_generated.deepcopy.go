@@ -543,6 +543,11 @@ func (in *BudgetStatus) DeepCopyInto(out *BudgetStatus) {
 		*out = make([]BudgetVMSpend, len(*in))
 		copy(*out, *in)
 	}
+	if in.OutOfScope != nil {
+		in, out := &in.OutOfScope, &out.OutOfScope
+		*out = make([]BudgetVMSpend, len(*in))
+		copy(*out, *in)
+	}
 	if in.Crossed != nil {
 		in, out := &in.Crossed, &out.Crossed
 		*out = make([]int32, len(*in))

@@ -1249,6 +1249,27 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BudgetStatus(ref common.ReferenceCal
 							Format:      "double",
 						},
 					},
+					"outOfScope": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"uid",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "OutOfScope are the VMs of departedSpent that still exist (relabelled out of the scope), with what they had spent when they left: one that comes back counts its month to date again, and its departed spend is taken back out, so no spend counts twice.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.BudgetVMSpend{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 					"costPerHour": {
 						SchemaProps: spec.SchemaProps{
 							Description: "CostPerHour is what the VMs in scope cost per hour now.",

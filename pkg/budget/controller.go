@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -106,7 +107,14 @@ func (k *Keeper) Pass(ctx context.Context) error {
 // thresholds, and refuses or allows new VMs. It reports whether b's
 // refusal is to stay.
 func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[string]*v1alpha1.CostReport) (bool, error) {
+	r, err := k.spend(ctx, b, reports)
 	now := k.cfg.Clock.Now().UTC()
+	if err == nil && !r.at.IsZero() {
+		// The month is the report's: one read before midnight and reused
+		// after it (reports are read once a pass) holds last month's
+		// figures.
+		now = r.at.UTC()
+	}
 	st := b.Status.DeepCopy()
 	st.ObservedGeneration = b.Generation
 	month := now.Format("2006-01")
@@ -115,10 +123,9 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 		// this month's cannot be read yet.
 		*st = v1alpha1.BudgetStatus{ObservedGeneration: b.Generation, Month: month, Conditions: st.Conditions}
 	}
-	current, perHour, err := k.spend(ctx, b, reports)
 	var spent float64
 	if err == nil {
-		spent = ledger(st, current)
+		spent = ledger(st, r.vms, r.existing)
 	}
 	ready := metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: "SpendRead",
 		Message: "month to date read from costreports/current"}
@@ -135,7 +142,7 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 		}
 	} else {
 		amount := b.Spec.Amount.AsApproximateFloat64()
-		for _, t := range account(st, b.Spec, spent, perHour, now) {
+		for _, t := range account(st, b.Spec, spent, r.perHour, now) {
 			k.event(b, corev1.EventTypeWarning, ReasonThresholdCrossed, "%d%% of %s spent in %s: %.6g, projected %.6g at the month's end",
 				t, b.Spec.Amount.String(), month, spent, st.Projected)
 		}
@@ -202,59 +209,98 @@ func setCondition(st *v1alpha1.BudgetStatus, b *v1alpha1.Budget, c metav1.Condit
 	meta.SetStatusCondition(&st.Conditions, c)
 }
 
+// reading is what the VMs of a budget's namespace had spent when its cost
+// report was made.
+type reading struct {
+	// vms are the VMs in scope and their month to date.
+	vms []v1alpha1.BudgetVMSpend
+	// existing are the UIDs of the namespace's VMs, in scope or not.
+	existing map[types.UID]bool
+	// perHour is what the VMs in scope cost per hour.
+	perHour float64
+	// at is when the report was made.
+	at time.Time
+}
+
 // spend is what each VM in b's scope has spent this month and what they
 // all cost per hour, from the namespace's cost report (read once per pass)
 // joined by name with the VMs in scope, which say their UIDs.
-func (k *Keeper) spend(ctx context.Context, b *v1alpha1.Budget, reports map[string]*v1alpha1.CostReport) (vms []v1alpha1.BudgetVMSpend, perHour float64, err error) {
+func (k *Keeper) spend(ctx context.Context, b *v1alpha1.Budget, reports map[string]*v1alpha1.CostReport) (*reading, error) {
 	report, ok := reports[b.Namespace]
 	if !ok {
 		report = &v1alpha1.CostReport{}
 		if err := k.cfg.HyperSDK.HypersdkV1alpha1().RESTClient().Get().Namespace(b.Namespace).Resource("costreports").
 			Name("current").Do(ctx).Into(report); err != nil {
-			return nil, 0, fmt.Errorf("reading the cost report of %s: %w", b.Namespace, err)
+			return nil, fmt.Errorf("reading the cost report of %s: %w", b.Namespace, err)
 		}
 		reports[b.Namespace] = report
 	}
-	opts := metav1.ListOptions{}
+	selector := labels.Everything()
 	if b.Spec.VMSelector != nil {
-		selector, err := metav1.LabelSelectorAsSelector(b.Spec.VMSelector)
-		if err != nil {
-			return nil, 0, err
+		var err error
+		if selector, err = metav1.LabelSelectorAsSelector(b.Spec.VMSelector); err != nil {
+			return nil, err
 		}
-		opts.LabelSelector = selector.String()
 	}
-	list, err := k.cfg.HyperSDK.HypersdkV1alpha1().VirtualMachines(b.Namespace).List(ctx, opts)
+	// Every VM of the namespace, in scope or not: the ledger needs to know
+	// which of those that left the scope still exist.
+	list, err := k.cfg.HyperSDK.HypersdkV1alpha1().VirtualMachines(b.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return nil, 0, fmt.Errorf("listing the VMs of budget %s/%s: %w", b.Namespace, b.Name, err)
+		return nil, fmt.Errorf("listing the VMs of budget %s/%s: %w", b.Namespace, b.Name, err)
 	}
 	uids := map[string]types.UID{}
+	r := &reading{existing: map[types.UID]bool{}, at: report.GeneratedAt.Time}
 	for _, vm := range list.Items {
-		uids[vm.Name] = vm.UID
+		r.existing[vm.UID] = true
+		if selector.Matches(labels.Set(vm.Labels)) {
+			uids[vm.Name] = vm.UID
+		}
 	}
 	for _, vm := range report.VirtualMachines {
 		if uid, ok := uids[vm.Name]; ok {
-			vms = append(vms, v1alpha1.BudgetVMSpend{Name: vm.Name, UID: uid, MonthToDate: vm.Amounts.MonthToDate})
-			perHour += vm.Amounts.CostPerHour
+			r.vms = append(r.vms, v1alpha1.BudgetVMSpend{Name: vm.Name, UID: uid, MonthToDate: vm.Amounts.MonthToDate})
+			r.perHour += vm.Amounts.CostPerHour
 		}
 	}
-	return vms, perHour, nil
+	return r, nil
 }
 
 // ledger records in st (whose month is the current one, and whose VMs are
 // of it) the VMs now in scope, and returns the month's spend: theirs, and
 // what the VMs that have left the scope since the last reading had spent
-// then, which counts until the month ends. A VM is known by its UID, so one
-// made again under a deleted one's name is another.
-func ledger(st *v1alpha1.BudgetStatus, current []v1alpha1.BudgetVMSpend) float64 {
+// then, which counts until the month ends. A VM in scope counts its whole
+// month to date, so one that comes back has what it had spent when it
+// left taken out of the departed spend; existing (the namespace's VMs, in
+// scope or not) says which of those that left can still come back. A VM
+// is known by its UID, so one made again under a deleted one's name is
+// another.
+func ledger(st *v1alpha1.BudgetStatus, current []v1alpha1.BudgetVMSpend, existing map[types.UID]bool) float64 {
 	now := map[types.UID]bool{}
 	for _, vm := range current {
 		now[vm.UID] = true
 	}
+	out := map[types.UID]v1alpha1.BudgetVMSpend{}
+	for _, vm := range st.OutOfScope {
+		out[vm.UID] = vm
+	}
 	for _, vm := range st.VirtualMachines {
 		if !now[vm.UID] {
 			st.DepartedSpent += vm.MonthToDate
+			out[vm.UID] = vm
 		}
 	}
+	for _, vm := range current {
+		if left, ok := out[vm.UID]; ok {
+			st.DepartedSpent = max(0, st.DepartedSpent-left.MonthToDate) // no rounding below nothing
+		}
+	}
+	st.OutOfScope = nil
+	for uid, vm := range out {
+		if existing[uid] && !now[uid] {
+			st.OutOfScope = append(st.OutOfScope, vm)
+		}
+	}
+	slices.SortFunc(st.OutOfScope, func(a, b v1alpha1.BudgetVMSpend) int { return strings.Compare(string(a.UID), string(b.UID)) })
 	st.VirtualMachines = current
 	spent := st.DepartedSpent
 	for _, vm := range current {

@@ -27,8 +27,48 @@ func TestLedgerKeepsWhatDepartedVMsSpent(t *testing.T) {
 		{[]v1alpha1.BudgetVMSpend{vm("big", "u3", 1), vm("small", "u2", 8)}, 104},
 		{[]v1alpha1.BudgetVMSpend{vm("big", "u3", 2), vm("small", "u2", 9)}, 106},
 	} {
-		if got := ledger(st, step.current); got != step.want {
+		existing := map[types.UID]bool{}
+		for _, vm := range step.current {
+			existing[vm.UID] = true
+		}
+		if got := ledger(st, step.current, existing); got != step.want {
 			t.Fatalf("reading %d: spent %g, want %g (status %+v)", i, got, step.want, st)
 		}
+	}
+}
+
+// TestLedgerCountsAVMThatComesBackOnce: a VM relabelled out of the scope
+// and back counts its month to date once, not once more for each time it
+// left; one deleted while out keeps what it had spent.
+func TestLedgerCountsAVMThatComesBackOnce(t *testing.T) {
+	st := &v1alpha1.BudgetStatus{}
+	vm := func(name, uid string, spent float64) v1alpha1.BudgetVMSpend {
+		return v1alpha1.BudgetVMSpend{Name: name, UID: types.UID(uid), MonthToDate: spent}
+	}
+	all := map[types.UID]bool{"u1": true, "u2": true}
+	for i, step := range []struct {
+		current  []v1alpha1.BudgetVMSpend
+		existing map[types.UID]bool
+		want     float64
+	}{
+		{[]v1alpha1.BudgetVMSpend{vm("db", "u1", 50), vm("web", "u2", 10)}, all, 60},
+		// db relabelled out: its 50 stays.
+		{[]v1alpha1.BudgetVMSpend{vm("web", "u2", 11)}, all, 61},
+		// and back, having spent 5 more meanwhile: its month to date
+		// counts, once.
+		{[]v1alpha1.BudgetVMSpend{vm("db", "u1", 55), vm("web", "u2", 12)}, all, 67},
+		// out and back again.
+		{[]v1alpha1.BudgetVMSpend{vm("web", "u2", 13)}, all, 68},
+		{[]v1alpha1.BudgetVMSpend{vm("db", "u1", 57), vm("web", "u2", 14)}, all, 71},
+		// web relabelled out, then deleted: its 14 stays.
+		{[]v1alpha1.BudgetVMSpend{vm("db", "u1", 58)}, all, 72},
+		{[]v1alpha1.BudgetVMSpend{vm("db", "u1", 59)}, map[types.UID]bool{"u1": true}, 73},
+	} {
+		if got := ledger(st, step.current, step.existing); got != step.want {
+			t.Fatalf("reading %d: spent %g, want %g (status %+v)", i, got, step.want, st)
+		}
+	}
+	if len(st.OutOfScope) != 0 {
+		t.Errorf("VMs out of scope %+v after the only one left was deleted, want none", st.OutOfScope)
 	}
 }

@@ -3,6 +3,7 @@ package budget
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
@@ -50,5 +52,38 @@ func TestNewMonthUnreadCarriesNothingOver(t *testing.T) {
 	}
 	if c := meta.FindStatusCondition(st.Conditions, ConditionExceeded); c == nil || c.Status != metav1.ConditionUnknown {
 		t.Errorf("Exceeded in a new month not read yet: %+v, want Unknown", c)
+	}
+}
+
+// TestReportMonthDecides: a cost report made before midnight, and reused
+// in the same pass after it, is last month's spend: it does not start the
+// new month with last month's figures.
+func TestReportMonthDecides(t *testing.T) {
+	b := &v1alpha1.Budget{ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: "ns", Generation: 1},
+		Spec:   v1alpha1.BudgetSpec{Amount: resource.MustParse("100"), Thresholds: []int32{80}},
+		Status: v1alpha1.BudgetStatus{Month: "2026-11", Spent: 70, Percent: 70}}
+	vm := &v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "u1"}}
+	hyper := hyperfake.NewSimpleClientset(b, vm)
+	k, err := New(Config{HyperSDK: hyper, Clock: clocktesting.NewFakeClock(time.Date(2026, 12, 1, 0, 0, 1, 0, time.UTC))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := record.NewFakeRecorder(10)
+	k.recorder = events
+	ctx := context.Background()
+	reports := map[string]*v1alpha1.CostReport{"ns": {GeneratedAt: metav1.NewTime(time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC)),
+		VirtualMachines: []v1alpha1.VirtualMachineCostEntry{{Name: "vm", Amounts: v1alpha1.CostAmounts{MonthToDate: 90}}}}}
+	if _, err := k.sync(ctx, b, reports); err != nil {
+		t.Fatal(err)
+	}
+	got, err := hyper.HypersdkV1alpha1().Budgets("ns").Get(ctx, "team", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := got.Status; st.Month != "2026-11" || st.Spent != 90 || !slices.Equal(st.Crossed, []int32{80}) {
+		t.Errorf("status %+v, want 90 spent in 2026-11, 80%% crossed", st)
+	}
+	if len(events.Events) != 1 {
+		t.Errorf("%d events, want the one crossing of 80%% in 2026-11", len(events.Events))
 	}
 }

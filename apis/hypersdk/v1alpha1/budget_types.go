@@ -71,6 +71,14 @@ type BudgetStatus struct {
 	// it, so a deleted VM's spend still counts until the month ends.
 	// +optional
 	DepartedSpent float64 `json:"departedSpent,omitempty"`
+	// OutOfScope are the VMs of departedSpent that still exist (relabelled
+	// out of the scope), with what they had spent when they left: one that
+	// comes back counts its month to date again, and its departed spend is
+	// taken back out, so no spend counts twice.
+	// +optional
+	// +listType=map
+	// +listMapKey=uid
+	OutOfScope []BudgetVMSpend `json:"outOfScope,omitempty"`
 	// CostPerHour is what the VMs in scope cost per hour now.
 	// +optional
 	CostPerHour float64 `json:"costPerHour"`

@@ -42,6 +42,11 @@ type BudgetStatusApplyConfiguration struct {
 	// or relabelled out of it) had spent when last counted; Spent includes
 	// it, so a deleted VM's spend still counts until the month ends.
 	DepartedSpent *float64 `json:"departedSpent,omitempty"`
+	// OutOfScope are the VMs of departedSpent that still exist (relabelled
+	// out of the scope), with what they had spent when they left: one that
+	// comes back counts its month to date again, and its departed spend is
+	// taken back out, so no spend counts twice.
+	OutOfScope []BudgetVMSpendApplyConfiguration `json:"outOfScope,omitempty"`
 	// CostPerHour is what the VMs in scope cost per hour now.
 	CostPerHour *float64 `json:"costPerHour,omitempty"`
 	// Projected is the month's spend at its end if the VMs keep costing
@@ -106,6 +111,19 @@ func (b *BudgetStatusApplyConfiguration) WithVirtualMachines(values ...*BudgetVM
 // If called multiple times, the DepartedSpent field is set to the value of the last call.
 func (b *BudgetStatusApplyConfiguration) WithDepartedSpent(value float64) *BudgetStatusApplyConfiguration {
 	b.DepartedSpent = &value
+	return b
+}
+
+// WithOutOfScope adds the given value to the OutOfScope field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the OutOfScope field.
+func (b *BudgetStatusApplyConfiguration) WithOutOfScope(values ...*BudgetVMSpendApplyConfiguration) *BudgetStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithOutOfScope")
+		}
+		b.OutOfScope = append(b.OutOfScope, *values[i])
+	}
 	return b
 }
 

@@ -72,6 +72,11 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 		}
 	}
 	if op.Status.Phase != v1alpha1.VMOperationSucceeded && op.Spec.Type == v1alpha1.VMOperationMigrate {
+		if did, err := e.abortMigration(ctx, op); err != nil {
+			errs = append(errs, err)
+		} else if did != "" {
+			deleted = append(deleted, did)
+		}
 		did, err := e.rollBackColdMigration(ctx, op) // what it did, also while it waits
 		if did != "" {
 			deleted = append(deleted, did)

@@ -436,6 +436,34 @@ func TestExecutorCancelDeletesMigration(t *testing.T) {
 	}
 }
 
+// TestExecutorFailedMigrationIsAborted: a migration the executor gives up
+// on while KubeVirt still migrates is aborted by the clean-up, as a cancel
+// aborts it: its slot is free, so nothing may migrate on uncounted.
+func TestExecutorFailedMigrationIsAborted(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
+	key := h.create("mig", "vm", migrateSpec())
+	h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "migration created" })
+	h.setMigrationPhase("mig", kvv1.MigrationRunning)
+	down := true
+	h.kv.PrependReactor("get", "virtualmachineinstances", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return down, nil, apierrors.NewServiceUnavailable("etcd is down")
+	})
+	var op *v1alpha1.VMOperation
+	for i := 0; i < maxAttempts && (op == nil || !ended(op)); i++ {
+		op, _ = h.pass(key)
+	}
+	if op.Status.Phase != v1alpha1.VMOperationFailed || h.e.reserved.migrationsInFlight() != 0 {
+		t.Fatalf("after %d failed passes: %+v, %d slots held; want Failed, none held", maxAttempts, op.Status, h.e.reserved.migrationsInFlight())
+	}
+	down = false
+	op = h.until(key, 2, func(op *v1alpha1.VMOperation) bool {
+		return meta.IsStatusConditionTrue(op.Status.Conditions, conditionCleanedUp)
+	})
+	if _, err := h.kv.KubevirtV1().VirtualMachineInstanceMigrations("ns").Get(h.ctx, "hypersdk-mig", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("migration after the operation failed: %v, want it aborted (clean-up %+v)", err, meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp))
+	}
+}
+
 func TestExecutorResizeStoppedVM(t *testing.T) {
 	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
 	key := h.create("resize", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationResize,

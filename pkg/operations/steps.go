@@ -722,11 +722,36 @@ func (e *Executor) cancel(ctx context.Context, op *v1alpha1.VMOperation) error {
 		// A cancelled hot-plug leaves nothing of its own attached.
 		return e.unlistOwnUSB(ctx, op)
 	}
-	if ref := recorded(op, "VirtualMachineInstanceMigration", "migration"); ref != nil {
-		err := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(op.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return err
-		}
+	_, err := e.abortMigration(ctx, op)
+	return err
+}
+
+// abortMigration deletes the VirtualMachineInstanceMigration the operation
+// made while it has not ended, which is how KubeVirt aborts one: an
+// operation that ends any other way than by its success (cancelled, or
+// failed while KubeVirt still migrates, say after its retries ran out) does
+// not leave a migration running that no slot counts. It returns what it
+// did.
+func (e *Executor) abortMigration(ctx context.Context, op *v1alpha1.VMOperation) (string, error) {
+	ref := recorded(op, "VirtualMachineInstanceMigration", "migration")
+	if ref == nil {
+		return "", nil
 	}
-	return nil
+	migs := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(op.Namespace)
+	mig, err := migs.Get(ctx, ref.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("reading VirtualMachineInstanceMigration %s: %w", ref.Name, err)
+	case mig.Annotations[ownerUIDAnnotation] != "" && mig.Annotations[ownerUIDAnnotation] != string(op.UID),
+		mig.Status.Phase == kvv1.MigrationSucceeded, mig.Status.Phase == kvv1.MigrationFailed:
+		return "", nil // another's, or ended
+	}
+	uid := mig.UID
+	if err := migs.Delete(ctx, ref.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil &&
+		!apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return "", fmt.Errorf("aborting VirtualMachineInstanceMigration %s: %w", ref.Name, err)
+	}
+	return "aborted VirtualMachineInstanceMigration " + ref.Name, nil
 }

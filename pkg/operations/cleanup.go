@@ -106,8 +106,19 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 			deleted = append(deleted, did)
 		}
 	}
+	if op.Status.Phase != v1alpha1.VMOperationSucceeded && len(errs) == 0 {
+		// After the VM was started again, and it is not waited for.
+		if did, err := e.runStrategyBackAfterCleanUp(ctx, op); err != nil {
+			errs = append(errs, err)
+		} else if did != "" {
+			deleted = append(deleted, did)
+		}
+	}
 	if len(deleted) == 0 && len(errs) == 0 {
-		return nil // nothing was made: no status to write
+		if !cleanUpWaited(op) {
+			return nil // nothing was made: no status to write
+		}
+		deleted = append(deleted, "nothing left to wait for") // a wait that ended says so
 	}
 	updated := op.DeepCopy()
 	now := metav1.NewTime(e.cfg.Clock.Now())
@@ -312,8 +323,7 @@ func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOpe
 	}
 	spec := map[string]any{}
 	var did []string
-	cond := meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp)
-	waited := cond != nil && cond.Reason == reasonWaiting
+	waited := cleanUpWaited(op)
 	if pin != nil && !waited && vm.Spec.Template != nil && vm.Spec.Template.Spec.NodeSelector[hostnameLabel] == pin.Name {
 		spec["template"] = map[string]any{"spec": map[string]any{"nodeSelector": map[string]any{hostnameLabel: nil}}}
 		did = append(did, "unpinned VM "+op.Spec.VMName+" from "+pin.Name)
@@ -382,6 +392,13 @@ func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOpe
 		return strings.Join(did, " and "), nil
 	}
 	return strings.Join(did, " and "), waitingError{wait}
+}
+
+// cleanUpWaited reports whether the clean-up of op has already done its
+// part and waited for KubeVirt: what it changes on the VM it changes once.
+func cleanUpWaited(op *v1alpha1.VMOperation) bool {
+	cond := meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp)
+	return cond != nil && cond.Reason == reasonWaiting
 }
 
 // launcherPods lists the virt-launcher pods of an instance that are not

@@ -1379,6 +1379,51 @@ func TestExecutorRestoreGivesTheRunStrategyBack(t *testing.T) {
 	}
 }
 
+// TestExecutorCancelledRestoreGivesTheRunStrategyBack: a Manual VM that a
+// cancelled restore in place had stopped is started again under Always by
+// the clean-up, which gives it Manual back once it runs; and a VM stopped
+// by its user while the clean-up waits stays stopped.
+func TestExecutorCancelledRestoreGivesTheRunStrategyBack(t *testing.T) {
+	snap := &snapshotv1.VirtualMachineSnapshot{
+		ObjectMeta: metav1.ObjectMeta{Name: "snap", Namespace: "ns", UID: "snap-uid"},
+		Spec:       snapshotv1.VirtualMachineSnapshotSpec{Source: corev1.TypedLocalObjectReference{APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: "vm"}},
+	}
+	for _, stopMeanwhile := range []bool{false, true} {
+		h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyManual), testVMI("vm", "node-a", "vmi-1"), snap)
+		key := h.create("restore", "vm", restoreSpec())
+		h.until(key, 4, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
+		if err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Delete(h.ctx, "vm", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		h.cancelOp(key)
+		h.until(key, 1, ended)
+		var w waitingError
+		if op, err := h.pass(key); !errors.As(err, &w) {
+			t.Fatalf("clean-up pass returned %v (%+v), want it waiting", err, op.Status)
+		}
+		if got := h.runStrategy("vm"); got != kvv1.RunStrategyAlways {
+			t.Fatalf("run strategy while the clean-up waits %s, want Always to start it", got)
+		}
+		want := kvv1.RunStrategyManual
+		if stopMeanwhile {
+			if err := h.e.setRunStrategy(h.ctx, "ns", "vm", kvv1.RunStrategyHalted); err != nil {
+				t.Fatal(err)
+			}
+			want = kvv1.RunStrategyHalted
+		} else {
+			h.setVMI(testVMI("vm", "node-a", "vmi-2"))
+		}
+		op, err := h.pass(key)
+		if err != nil || !meta.IsStatusConditionTrue(op.Status.Conditions, conditionCleanedUp) {
+			t.Fatalf("stopped meanwhile %v: clean-up pass %v, %+v; want it done", stopMeanwhile, err, op.Status.Conditions)
+		}
+		if got := h.runStrategy("vm"); got != want {
+			t.Errorf("stopped meanwhile %v: run strategy after the clean-up %s, want %s (%+v)", stopMeanwhile, got, want,
+				meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp))
+		}
+	}
+}
+
 // TestExecutorDeletedWhileRunning: an operation deleted while it ran (its
 // finalizer holds the object) is cancelled, its clean-up undoes what it
 // did (a restore in place starts the VM it stopped), and only then is the

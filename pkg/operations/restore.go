@@ -210,8 +210,8 @@ func (e *Executor) restore(ctx context.Context, op *v1alpha1.VMOperation) (step,
 // restore failed or was cancelled: the VM runs again as it was (or, when
 // the restore went through, as restored). It returns what it did.
 func (e *Executor) restartAfterRestore(ctx context.Context, op *v1alpha1.VMOperation) (string, error) {
-	if recorded(op, "VirtualMachine", roleRestart) == nil {
-		return "", nil
+	if recorded(op, "VirtualMachine", roleRestart) == nil || cleanUpWaited(op) {
+		return "", nil // nothing stopped, or started already: once, so a VM stopped since stays stopped
 	}
 	if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.RunStrategyAlways); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -224,13 +224,56 @@ func (e *Executor) restartAfterRestore(ctx context.Context, op *v1alpha1.VMOpera
 
 // startedAgain says that the clean-up started the VM again, and under which
 // run strategy: Always, so it starts, even when it had another (the
-// executor gives that back only once it sees the VM run again).
+// clean-up gives that back once it sees the VM run again,
+// runStrategyBackAfterCleanUp).
 func startedAgain(op *v1alpha1.VMOperation) string {
 	msg := "started VM " + op.Spec.VMName + " again"
 	if prev := recorded(op, "RunStrategy", "previous"); prev != nil {
 		msg += " under runStrategy Always (it was " + prev.Name + ")"
 	}
 	return msg
+}
+
+// runStrategyBackAfterCleanUp gives a VM that the clean-up of a failed or
+// cancelled restore or cold migration started again under Always the run
+// strategy it had, once it runs (a Manual VM would not start under its
+// own), or once coldMigrationTimeout has passed since the operation ended
+// without it running: the VM's spec is as it was either way. A VM whose
+// strategy someone changed since is theirs, and left alone.
+func (e *Executor) runStrategyBackAfterCleanUp(ctx context.Context, op *v1alpha1.VMOperation) (string, error) {
+	prev := recorded(op, "RunStrategy", "previous")
+	if prev == nil || recorded(op, "VirtualMachine", roleRestart) == nil {
+		return "", nil
+	}
+	vm, err := e.vmAfter(ctx, op)
+	if vm == nil || err != nil {
+		return "", err
+	}
+	if s := ptr.Deref(vm.Spec.RunStrategy, ""); s != kvv1.RunStrategyAlways {
+		if cleanUpWaited(op) {
+			return "VM " + op.Spec.VMName + " was given runStrategy " + string(s) + " meanwhile", nil
+		}
+		return "", nil
+	}
+	vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
+	if err != nil {
+		return "", err
+	}
+	did := "gave VM " + op.Spec.VMName + " its runStrategy " + prev.Name + " back"
+	if !running(vmi) {
+		end := op.Status.CompletionTime
+		if end == nil || e.cfg.Clock.Since(end.Time) <= coldMigrationTimeout {
+			return "", waitingError{"waiting for VM " + op.Spec.VMName + " to run before giving its runStrategy " + prev.Name + " back"}
+		}
+		did += " without seeing it run in " + coldMigrationTimeout.String()
+	}
+	if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.VirtualMachineRunStrategy(prev.Name)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("giving VM %s its runStrategy back: %w", op.Spec.VMName, err)
+	}
+	return did, nil
 }
 
 // snapshotOfVM checks again, as it acts, that snapshot name is of the

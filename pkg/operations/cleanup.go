@@ -277,24 +277,45 @@ func (e *Executor) rollBackResize(ctx context.Context, op *v1alpha1.VMOperation)
 	if vm == nil || err != nil {
 		return "", err
 	}
-	dom := &vm.Spec.Template.Spec.Domain
-	spec := op.Spec.Resize
-	if spec.CPUs != nil && kubevirt.CPUCount(dom.CPU) != *spec.CPUs {
-		return "", nil
-	}
-	if g := kubevirt.GuestMemory(&vm.Spec.Template.Spec); spec.Memory != nil && (g == nil || g.Cmp(*spec.Memory) != 0) {
-		return "", nil
-	}
-	if err := applySize(dom, prev.Name); err != nil {
-		return "", err
-	}
-	if _, err := vms.Update(ctx, vm, metav1.UpdateOptions{}); err != nil {
-		if apierrors.IsNotFound(err) {
-			return "", nil
+	var did []string
+	if hasNewSize(vm, op.Spec.Resize) {
+		if err := applySize(&vm.Spec.Template.Spec.Domain, prev.Name); err != nil {
+			return "", err
 		}
-		return "", fmt.Errorf("giving VM %s its size back: %w", op.Spec.VMName, err)
+		if vm, err = vms.Update(ctx, vm, metav1.UpdateOptions{}); err != nil {
+			if apierrors.IsNotFound(err) {
+				return "", nil
+			}
+			return "", fmt.Errorf("giving VM %s its size back: %w", op.Spec.VMName, err)
+		}
+		did = append(did, "gave VM "+op.Spec.VMName+" its size back")
 	}
-	return "gave VM " + op.Spec.VMName + " its size back", nil
+	// An instance the resize's restart made at the new size that does not
+	// run (it fits no node, say) would keep the VM down: once the VM no
+	// longer has that size, it is made again.
+	plan := recorded(op, "Plan", "plan")
+	if plan == nil || plan.Name != "restart" || hasNewSize(vm, op.Spec.Resize) || !kubevirt.RestartsWhenDeleted(vm) {
+		return strings.Join(did, " and "), nil
+	}
+	vmi, err := e.getVMI(ctx, op.Namespace, op.Spec.VMName)
+	if err != nil || vmi == nil || running(vmi) || vmi.DeletionTimestamp != nil || !sized(vmi, op.Spec.Resize) {
+		return strings.Join(did, " and "), err
+	}
+	uid := vmi.UID
+	err = e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(op.Namespace).Delete(ctx, vmi.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return "", fmt.Errorf("replacing the instance of VM %s made at the new size: %w", op.Spec.VMName, err)
+	}
+	return strings.Join(append(did, "replaced its instance made at the new size, which did not run"), " and "), nil
+}
+
+// hasNewSize reports whether vm's template has the size spec gives it.
+func hasNewSize(vm *kvv1.VirtualMachine, spec *v1alpha1.ResizeSpec) bool {
+	if spec.CPUs != nil && kubevirt.CPUCount(vm.Spec.Template.Spec.Domain.CPU) != *spec.CPUs {
+		return false
+	}
+	g := kubevirt.GuestMemory(&vm.Spec.Template.Spec)
+	return spec.Memory == nil || g != nil && g.Cmp(*spec.Memory) == 0
 }
 
 // rollBackColdMigration undoes what a failed or cancelled cold migration

@@ -352,14 +352,19 @@ func (e *Executor) run(ctx context.Context, op *v1alpha1.VMOperation) (step, err
 		s, err := e.start(ctx, op)
 		return e.withinRunTimeout(op, s, err)
 	case v1alpha1.VMOperationStop:
-		return e.stop(ctx, op)
+		s, err := e.stop(ctx, op)
+		return e.withinRunTimeout(op, s, err)
 	case v1alpha1.VMOperationRestart:
 		s, err := e.restart(ctx, op)
 		return e.withinRunTimeout(op, s, err)
 	case v1alpha1.VMOperationMigrate:
 		return e.migrate(ctx, op)
 	case v1alpha1.VMOperationResize:
-		return e.resize(ctx, op)
+		s, err := e.resize(ctx, op)
+		if plan := recorded(op, "Plan", "plan"); plan != nil && plan.Name == "restart" {
+			return e.withinRunTimeout(op, s, err)
+		}
+		return s, err
 	case v1alpha1.VMOperationSnapshot:
 		return e.snapshot(ctx, op)
 	case v1alpha1.VMOperationClone:
@@ -374,21 +379,35 @@ func (e *Executor) run(ctx context.Context, op *v1alpha1.VMOperation) (step, err
 	return step{failed: fmt.Errorf("unknown operation type %q", op.Spec.Type)}, nil
 }
 
-// runTimeout bounds how long a start or a restart waits for the VM to run.
-// A VM that cannot be scheduled would otherwise keep its operation Running,
-// and every later operation on the VM waiting behind it, for ever.
+// runTimeout bounds how long a start, a restart, or a resize by restart
+// waits for the VM to run, and a stop for it to stop (beyond its grace
+// period). A VM that cannot be scheduled, or an instance stuck on a node
+// that is gone, would otherwise keep its operation Running, and every
+// later operation on the VM waiting behind it, for ever.
 const runTimeout = 15 * time.Minute
 
-// withinRunTimeout fails a start or restart that has waited longer than
-// runTimeout. As a Deployment past its progress deadline, the VM is left
-// as it is, started: KubeVirt runs it once it can, and a stop gives up.
+// withinRunTimeout fails a start, restart, stop or resize by restart that
+// has waited longer than runTimeout. As a Deployment past its progress
+// deadline, a started or stopped VM is left as it is: KubeVirt runs or
+// stops it once it can. A resize's clean-up gives the VM its size back.
 func (e *Executor) withinRunTimeout(op *v1alpha1.VMOperation, s step, err error) (step, error) {
-	start := op.Status.StartTime
-	if err != nil || s.done || s.failed != nil || start == nil || e.cfg.Clock.Since(start.Time) <= runTimeout {
+	start, timeout := op.Status.StartTime, runTimeout
+	if op.Spec.Stop != nil && op.Spec.Stop.GracePeriodSeconds != nil {
+		timeout += time.Duration(*op.Spec.Stop.GracePeriodSeconds) * time.Second
+	}
+	if err != nil || s.done || s.failed != nil || start == nil || e.cfg.Clock.Since(start.Time) <= timeout {
 		return s, err
 	}
+	switch op.Spec.Type {
+	case v1alpha1.VMOperationStop:
+		return step{failed: fmt.Errorf("VM %s did not stop within %s (%s); it stays stopped and KubeVirt ends its instance once it can",
+			op.Spec.VMName, timeout, s.message)}, nil
+	case v1alpha1.VMOperationResize:
+		return step{failed: fmt.Errorf("VM %s did not run at its new size within %s (%s); it gets its size back",
+			op.Spec.VMName, timeout, s.message)}, nil
+	}
 	return step{failed: fmt.Errorf("VM %s did not run within %s (%s); it stays started and runs once it can: stop it to give up",
-		op.Spec.VMName, runTimeout, s.message)}, nil
+		op.Spec.VMName, timeout, s.message)}, nil
 }
 
 // collect deletes a finished operation once its TTL has passed.

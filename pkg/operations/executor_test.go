@@ -1035,6 +1035,62 @@ func TestExecutorResizeByRestart(t *testing.T) {
 	}
 }
 
+// TestExecutorResizeThatDoesNotRun: a resize by restart whose instance at
+// the new size does not run fails after runTimeout, and its clean-up gives
+// the VM its size back and has the instance made again at that size,
+// rather than leave the VM down.
+func TestExecutorResizeThatDoesNotRun(t *testing.T) {
+	resize := v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationResize,
+		Resize: &v1alpha1.ResizeSpec{CPUs: ptr.To[int32](4), RestartPolicy: v1alpha1.ResizeRestartIfNeeded}}
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
+	key := h.create("resize", "vm", resize)
+	h.until(key, 5, func(*v1alpha1.VMOperation) bool {
+		_, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	})
+	big := pendingVMI("vmi-2", "")
+	big.Spec.Domain.CPU = &kvv1.CPU{Sockets: 4, Cores: 1, Threads: 1}
+	h.setVMI(big)
+	if op, err := h.pass(key); err != nil || op.Status.Phase != v1alpha1.VMOperationRunning {
+		t.Fatalf("resize with its instance scheduling: %v %s %q, want Running", err, op.Status.Phase, op.Status.Message)
+	}
+	h.clock.Step(runTimeout + time.Second)
+	op := h.until(key, 1, ended)
+	if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "did not run at its new size within") {
+		t.Fatalf("resize past its timeout: %s %q, want Failed", op.Status.Phase, op.Status.Message)
+	}
+	op = h.until(key, 2, func(op *v1alpha1.VMOperation) bool {
+		return meta.IsStatusConditionTrue(op.Status.Conditions, conditionCleanedUp)
+	})
+	vm, err := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "vm", metav1.GetOptions{})
+	if err != nil || vm.Spec.Template.Spec.Domain.CPU.Sockets != 1 {
+		t.Fatalf("VM after the resize timed out: %v, sockets %d, want 1 as before", err, vm.Spec.Template.Spec.Domain.CPU.Sockets)
+	}
+	if _, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the instance at the new size after the clean-up: %v, want it deleted to be made again (%+v)", err,
+			meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp))
+	}
+}
+
+// TestExecutorStopThatDoesNotEnd: a stop whose instance never goes (its
+// node is gone, say) fails after runTimeout, the VM left Halted, so the
+// operations behind it on the VM do not wait for ever.
+func TestExecutorStopThatDoesNotEnd(t *testing.T) {
+	stuck := testVMI("vm", "node-a", "vmi-1")
+	stuck.DeletionTimestamp, stuck.Finalizers = ptr.To(metav1.NewTime(time.Now())), []string{"kubevirt.io/virtualMachineControllerFinalize"}
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), stuck)
+	key := h.create("stop", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStop, Stop: &v1alpha1.StopSpec{}})
+	h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "stopping the instance" })
+	h.clock.Step(runTimeout + time.Second)
+	op := h.until(key, 1, ended)
+	if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "did not stop within") {
+		t.Fatalf("stop past its timeout: %s %q, want Failed", op.Status.Phase, op.Status.Message)
+	}
+	if got := h.runStrategy("vm"); got != kvv1.RunStrategyHalted {
+		t.Errorf("run strategy after the stop timed out %s, want Halted", got)
+	}
+}
+
 // TestExecutorOneOperationAtATimePerVM: an operation waits, Pending, while
 // an earlier one on its VM has not ended, and starts once it has;
 // operations on other VMs do not wait.

@@ -213,12 +213,6 @@ func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interfac
 	}
 	w := e.streams.Out
 	r := newPrompter(ctx, in, w)
-	if f.cpus == 0 {
-		f.cpus = defaultCPUs
-	}
-	if f.memory == "" {
-		f.memory = defaultMemory
-	}
 	source := initialSource(f)
 	if f.image == "" {
 		f.image = defaultImage
@@ -234,6 +228,21 @@ func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interfac
 				return err
 			}
 		}
+		// The source first: a template's size is the size's default.
+		if source, err = r.ask("Source (image, template, claim, data-volume, blank)", source); err != nil {
+			return err
+		}
+		if err := askSource(r, source, f); err != nil {
+			return err
+		}
+		var from *v1alpha1.VirtualMachine
+		if f.template != "" {
+			// One that cannot be read is vmFrom's to report.
+			if ts, err := e.templates(ctx, catalog); err == nil {
+				from = ts[f.template].vm
+			}
+		}
+		formSize(f, from)
 		cpus, err := r.ask("CPUs", strconv.Itoa(int(f.cpus)))
 		if err != nil {
 			return err
@@ -245,12 +254,6 @@ func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interfac
 		}
 		f.cpus = int32(n)
 		if f.memory, err = r.ask("Memory", f.memory); err != nil {
-			return err
-		}
-		if source, err = r.ask("Source (image, template, claim, data-volume, blank)", source); err != nil {
-			return err
-		}
-		if err := askSource(r, source, f); err != nil {
 			return err
 		}
 		gpus, err := r.ask("GPUs (model=count, empty for none)", strings.Join(f.gpus, ","))
@@ -288,6 +291,27 @@ func (e *env) createInteractively(ctx context.Context, c hypersdkclient.Interfac
 		}
 		_, err = fmt.Fprintf(w, "virtualmachine.hypersdk.io/%s created\n", created.Name)
 		return err
+	}
+}
+
+// formSize gives the form's CPUs and memory, where no flag or earlier
+// answer did, the template's size, else HyperSDK's defaults: keeping them
+// keeps the template's size.
+func formSize(f *vmFields, template *v1alpha1.VirtualMachine) {
+	cpus, memory := int32(defaultCPUs), defaultMemory
+	if template != nil {
+		if template.Spec.CPUs > 0 {
+			cpus = template.Spec.CPUs
+		}
+		if template.Spec.Memory != nil {
+			memory = template.Spec.Memory.String()
+		}
+	}
+	if f.cpus == 0 {
+		f.cpus = cpus
+	}
+	if f.memory == "" {
+		f.memory = memory
 	}
 }
 

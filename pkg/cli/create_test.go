@@ -6,6 +6,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 )
 
 // TestPrompterEndsWithItsContext: a question waiting for a line that never
@@ -74,6 +79,29 @@ func TestFormStartsFromTheSourceFlags(t *testing.T) {
 		feed.Close()
 		if err != nil || f.image != tc.want.image || f.template != tc.want.template || f.claim != tc.want.claim || f.dataVolume != tc.want.dataVolume {
 			t.Errorf("flags %+v, answer %q: %+v (%v), want %+v", tc.flags, tc.answer, f, err, tc.want)
+		}
+	}
+}
+
+// TestFormSizeIsTheTemplates: the form's CPUs and memory default to the
+// template's size, so keeping every answer creates the template's VM, and
+// to HyperSDK's defaults without one; flags still decide.
+func TestFormSizeIsTheTemplates(t *testing.T) {
+	fedora := &v1alpha1.VirtualMachine{Spec: v1alpha1.VirtualMachineSpec{CPUs: 4, Memory: ptr.To(resource.MustParse("4Gi"))}}
+	for _, tc := range []struct {
+		flags    vmFields
+		template *v1alpha1.VirtualMachine
+		cpus     int32
+		memory   string
+	}{
+		{vmFields{template: "fedora"}, fedora, 4, "4Gi"},
+		{vmFields{}, nil, defaultCPUs, defaultMemory},
+		{vmFields{template: "fedora", cpus: 8, memory: "16Gi"}, fedora, 8, "16Gi"},
+	} {
+		f := tc.flags
+		formSize(&f, tc.template)
+		if f.cpus != tc.cpus || f.memory != tc.memory {
+			t.Errorf("flags %+v: form's size %d, %s; want %d, %s", tc.flags, f.cpus, f.memory, tc.cpus, tc.memory)
 		}
 	}
 }

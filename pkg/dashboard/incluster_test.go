@@ -3,6 +3,7 @@ package dashboard
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,12 @@ func TestInClusterForwardsTheUsersToken(t *testing.T) {
 	if xfo, csp := page.Header().Get("X-Frame-Options"), page.Header().Get("Content-Security-Policy"); page.Code != http.StatusOK ||
 		xfo != "SAMEORIGIN" || csp != "frame-ancestors 'self'" {
 		t.Errorf("charts.html: %d, X-Frame-Options %q, Content-Security-Policy %q; want 200, SAMEORIGIN and frame-ancestors 'self'", page.Code, xfo, csp)
+	}
+	// A cluster's answer (here, as a pod's proxy would answer a page) is
+	// served in a sandbox: it runs no script with the user's login.
+	if csp := w.Header().Values("Content-Security-Policy"); !slices.Contains(csp, "sandbox") || w.Header().Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("a cluster's answer came with Content-Security-Policy %q, X-Content-Type-Options %q; want sandbox, nosniff",
+			csp, w.Header().Get("X-Content-Type-Options"))
 	}
 	if a := got.Values("Authorization"); len(a) != 1 || a[0] != "Bearer alice" {
 		t.Errorf("the cluster got Authorization %q, want the user's token alone", a)

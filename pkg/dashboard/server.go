@@ -173,6 +173,15 @@ func newCluster(name string, ep Endpoint, forward bool) (*cluster, error) {
 			}
 		},
 		FlushInterval: -1, // watches stream
+		// What a cluster answers is data, never a page of the dashboard's
+		// origin: a pod's or a service's proxy subresource may answer HTML
+		// that, served from here, would run with the user's login. In a
+		// sandbox with no scripts, it cannot.
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Set("Content-Security-Policy", "sandbox")
+			resp.Header.Set("X-Content-Type-Options", "nosniff")
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			// A browser that went away (a watch it stopped) is no error.
 			if r.Context().Err() == nil {

@@ -179,10 +179,18 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 			// Suspended: the slot passes without a run.
 			st.LastScheduleTime = &metav1.Time{Time: slot}
 			st.CarbonPlan = nil
-		case b.Spec.CarbonWindow != nil && st.CarbonPlan != nil && st.CarbonPlan.StartedAt == nil:
-			// As for a slot: the run starts only with its VMs listed.
+		case st.CarbonPlan != nil && st.CarbonPlan.StartedAt == nil && !b.Spec.Suspend:
+			// A run waiting for a cleaner hour; suspended, it waits on (its
+			// slot was taken before). As for a slot: the run starts only
+			// with its VMs listed. A carbon window removed while the run
+			// waited starts it at once: its slot is taken, and nothing else
+			// would run it.
 			plan := st.CarbonPlan.DeepCopy()
-			if start, c := s.due(ctx, b, plan, now); start {
+			start, c := true, (*metav1.Condition)(nil)
+			if b.Spec.CarbonWindow != nil {
+				start, c = s.due(ctx, b, plan, now)
+			}
+			if start {
 				var vms []string
 				if vms, err = s.selected(ctx, b); err == nil {
 					st.CarbonPlan, carbonCond = plan, c

@@ -77,6 +77,63 @@ func TestListFailureKeepsTheSlot(t *testing.T) {
 	}
 }
 
+// TestWaitingRunSuspendedOrUnwindowed: a run waiting for a cleaner hour
+// does not start while the schedule is suspended, even at its hour; and it
+// starts at once when the carbon window is taken off, rather than being
+// dropped with the plan.
+func TestWaitingRunSuspendedOrUnwindowed(t *testing.T) {
+	ctx := context.Background()
+	created := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	clock := testingclock.NewFakeClock(time.Date(2026, 12, 6, 2, 31, 0, 0, time.UTC))
+	slot := time.Date(2026, 12, 6, 2, 30, 0, 0, time.UTC)
+	sched := &v1alpha1.BackupSchedule{
+		ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns", CreationTimestamp: metav1.NewTime(created)},
+		Spec: v1alpha1.BackupScheduleSpec{Schedule: "30 2 * * *", Requester: &v1alpha1.VMOperationRequester{Username: "alice"},
+			Suspend: true, CarbonWindow: &v1alpha1.BackupCarbonWindow{Within: metav1.Duration{Duration: 6 * time.Hour}, Zone: "NO"}},
+		Status: v1alpha1.BackupScheduleStatus{LastScheduleTime: &metav1.Time{Time: slot}, CarbonPlan: &v1alpha1.BackupCarbonPlan{
+			Slot: metav1.NewTime(slot), Zone: "NO", WindowStart: metav1.NewTime(slot), RunAt: metav1.NewTime(slot.Add(time.Hour))}},
+	}
+	hyper := hyperfake.NewSimpleClientset(sched)
+	kv := kvfake.NewSimpleClientset(&kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"}})
+	kube := reviewing(func(*authorizationv1.ResourceAttributes) bool { return true })
+	// The provider's hour is past the plan's: the run is due.
+	p := &hourProvider{now: slot.Add(2 * time.Hour), forecast: []float64{100}}
+	s, err := New(Config{Kube: kube, HyperSDK: hyper, KubeVirt: kv, Clock: clock, Interval: 10 * time.Second, Carbon: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schedules := hyper.HypersdkV1alpha1().BackupSchedules("ns")
+	pass := func(change func(*v1alpha1.BackupSchedule)) *v1alpha1.BackupSchedule {
+		t.Helper()
+		cur, err := schedules.Get(ctx, "nightly", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if change != nil {
+			change(cur)
+			if cur, err = schedules.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = s.sync(ctx, cur)
+		if cur, err = schedules.Get(ctx, "nightly", metav1.GetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return cur
+	}
+	if got := pass(nil); got.Status.Runs != 0 || len(got.Status.Pending) != 0 || got.Status.CarbonPlan == nil {
+		t.Fatalf("suspended at its hour: %d runs, pending %v, plan %v; want it still waiting", got.Status.Runs, got.Status.Pending, got.Status.CarbonPlan)
+	}
+	got := pass(func(b *v1alpha1.BackupSchedule) { b.Spec.Suspend, b.Spec.CarbonWindow = false, nil })
+	if got.Status.Runs != 1 || got.Status.CarbonPlan != nil {
+		t.Fatalf("carbon window taken off: %d runs, plan %v; want the waiting run started", got.Status.Runs, got.Status.CarbonPlan)
+	}
+	ops, err := hyper.HypersdkV1alpha1().VMOperations("ns").List(ctx, metav1.ListOptions{})
+	if err != nil || len(ops.Items) != 1 || ops.Items[0].Spec.VMName != "db" {
+		t.Fatalf("operations %v %v, want db's snapshot", ops, err)
+	}
+}
+
 // TestReplicationGoesPastASnapshotDeletedHere: a snapshot deleted here by
 // hand does not hold back the copies of the newer ones.
 func TestReplicationGoesPastASnapshotDeletedHere(t *testing.T) {

@@ -131,10 +131,11 @@ func (f *Finder) sync(ctx context.Context, p *v1alpha1.IdleVMPolicy) error {
 			cond.Reason = "Forbidden"
 		}
 	case len(unrecorded) > 0:
-		// Not one sample in the whole window of a VM that runs: the
-		// history is not being recorded, and "no idle VMs" would be a guess.
+		// No sample, or gaps, in the window of a VM that runs: the history
+		// is not (or was not) being recorded, and "no idle VMs" would be a
+		// guess.
 		cond.Status, cond.Reason = metav1.ConditionFalse, "SignalMissing"
-		cond.Message = fmt.Sprintf("%d running VMs have no usage history in the last %s, so they were not judged (is the history recorder running?): %s; %s",
+		cond.Message = fmt.Sprintf("%d running VMs have no usage history, or gaps in it, in the last %s, so they were not judged (is the history recorder running?): %s; %s",
 			len(unrecorded), p.Spec.Window.Duration, strings.Join(unrecorded[:min(len(unrecorded), maxNamed)], ", "), cond.Message)
 	}
 	cond.ObservedGeneration, cond.LastTransitionTime = p.Generation, metav1.NewTime(now)
@@ -153,7 +154,7 @@ const maxNamed = 10
 // find lists the running VMs p selects that were idle for its whole
 // window, keeping when each was first found idle; and the running VMs
 // with no sample at all in the window, though they ran long enough to
-// have some.
+// have some, or with gaps in a window they ran all through.
 func (f *Finder) find(ctx context.Context, p *v1alpha1.IdleVMPolicy, now time.Time) (idle []v1alpha1.IdleVM, unrecorded []string, err error) {
 	opts := metav1.ListOptions{}
 	if p.Spec.VMSelector != nil {
@@ -186,6 +187,12 @@ func (f *Finder) find(ctx context.Context, p *v1alpha1.IdleVMPolicy, now time.Ti
 			continue
 		}
 		peak, ok := peakCPUPercent(samples, now.Add(-window), now, slack)
+		if !ok && ranSince(&vm, now.Add(-window)) {
+			// It ran all through the window, and its history has gaps:
+			// hours not recorded, not hours of no use.
+			unrecorded = append(unrecorded, vm.Name)
+			continue
+		}
 		if !ok || peak >= float64(p.Spec.CPUThresholdPercent) {
 			continue
 		}

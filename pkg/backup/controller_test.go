@@ -234,6 +234,60 @@ func TestVerificationTurnedOffIsNotAFailedBackup(t *testing.T) {
 	}
 }
 
+// TestVerificationStepsAreItsOwn: a verification does not take the ended
+// step of an earlier verification of the same snapshot for its own (it
+// deletes it and makes its own), and one that times out while a step is
+// under way cancels it, so a restore that ends later leaves no scratch VM.
+func TestVerificationStepsAreItsOwn(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	earlier := &v1alpha1.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: "snap-verify-restore", Namespace: "ns", UID: "old",
+		Annotations: map[string]string{attemptAnnotation: now.Add(-time.Hour).Format(time.RFC3339)}},
+		Status: v1alpha1.VMOperationStatus{Phase: v1alpha1.VMOperationSucceeded}}
+	hyper := hyperfake.NewSimpleClientset(earlier)
+	kv := kvfake.NewSimpleClientset(&snapshotv1.VirtualMachineSnapshot{ObjectMeta: metav1.ObjectMeta{Name: "snap", Namespace: "ns"}})
+	kube := reviewing(func(*authorizationv1.ResourceAttributes) bool { return true })
+	clock := testingclock.NewFakeClock(now)
+	s, err := New(Config{Kube: kube, HyperSDK: hyper, KubeVirt: kv, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns"},
+		Spec: v1alpha1.BackupScheduleSpec{Requester: &v1alpha1.VMOperationRequester{Username: "alice"},
+			Verification: &v1alpha1.BackupVerification{ExpectedOutput: "login:", Timeout: metav1.Duration{Duration: 10 * time.Minute}}}}
+	st := &v1alpha1.BackupScheduleStatus{
+		Snapshots: []v1alpha1.ScheduledSnapshot{{Name: "snap", VMName: "db", Phase: v1alpha1.VMOperationSucceeded, Verify: true}},
+	}
+	rev := &reviewer{s: s, b: b, all: map[string]bool{}}
+	ops := hyper.HypersdkV1alpha1().VMOperations("ns")
+	for i := 0; i < 2; i++ {
+		if err := s.verify(ctx, b, st, rev, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st.Verifying == nil || st.Verifying.Phase != phaseRestoring {
+		t.Fatalf("verification %+v, want it restoring: the earlier restore is not its own", st.Verifying)
+	}
+	op, err := ops.Get(ctx, "snap-verify-restore", metav1.GetOptions{})
+	if err != nil || op.UID == "old" || op.Annotations[attemptAnnotation] != now.Format(time.RFC3339) {
+		t.Fatalf("the restore step: %v %+v, want one made for this verification", err, op)
+	}
+	// Past the timeout, the restore still running: it is cancelled.
+	op.Status.Phase = v1alpha1.VMOperationRunning
+	if _, err := ops.UpdateStatus(ctx, op, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.verify(ctx, b, st, rev, now.Add(11*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if op, err := ops.Get(ctx, "snap-verify-restore", metav1.GetOptions{}); err != nil || !op.Spec.Cancel {
+		t.Errorf("the restore step after the verification timed out: %v, cancel %v; want it cancelled", err, op.Spec.Cancel)
+	}
+	if st.Verifying != nil || st.Snapshots[0].Verification != ResultFailed {
+		t.Errorf("after the timeout: verifying %+v, snapshot %+v; want it done, Failed", st.Verifying, st.Snapshots[0])
+	}
+}
+
 // reviewing is a clientset whose SubjectAccessReviews allow what allowed says.
 func reviewing(allowed func(*authorizationv1.ResourceAttributes) bool) *kubefake.Clientset {
 	kube := kubefake.NewClientset()

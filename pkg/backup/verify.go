@@ -42,6 +42,10 @@ const (
 	// LabelVerification marks the operations of a schedule's
 	// verifications (not LabelSchedule: they are not snapshots).
 	LabelVerification = "hypersdk.io/backup-verification"
+	// attemptAnnotation says which verification of a snapshot an
+	// operation is a step of (attempt): the step names are the snapshot's,
+	// and one left by an earlier verification is not this one's.
+	attemptAnnotation = "hypersdk.io/backup-verification-started"
 	// VerificationAnnotation and VerificationMessageAnnotation record the
 	// result on the VirtualMachineSnapshot.
 	VerificationAnnotation        = "hypersdk.io/backup-verification"
@@ -142,6 +146,34 @@ func (s *Scheduler) verify(ctx context.Context, b *v1alpha1.BackupSchedule, st *
 	return s.finishVerification(ctx, b, st, rev, p, now)
 }
 
+// attempt names a verification of a snapshot by when it began.
+func attempt(p *v1alpha1.BackupVerificationProgress) string {
+	return p.Started.UTC().Format(time.RFC3339)
+}
+
+// cancelSteps cancels the verification's step operations that have not
+// ended.
+func (s *Scheduler) cancelSteps(ctx context.Context, namespace string, p *v1alpha1.BackupVerificationProgress) error {
+	ops := s.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(namespace)
+	for _, name := range []string{p.ScratchVM + "-restore", p.ScratchVM + "-start"} {
+		op, err := ops.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading verification step %s: %w", name, err)
+		}
+		if op.Status.Phase.Final() || op.Spec.Cancel {
+			continue
+		}
+		op.Spec.Cancel = true
+		if _, err := ops.Update(ctx, op, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("cancelling verification step %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 func fail(p *v1alpha1.BackupVerificationProgress, msg string) {
 	p.Phase, p.Result, p.Message = phaseCleaning, ResultFailed, msg
 }
@@ -153,6 +185,16 @@ func (s *Scheduler) stepOperation(ctx context.Context, b *v1alpha1.BackupSchedul
 	name, vm, subresource, next string, spec v1alpha1.VMOperationSpec) error {
 	ops := s.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(b.Namespace)
 	op, err := ops.Get(ctx, name, metav1.GetOptions{})
+	if err == nil && op.Annotations[attemptAnnotation] != attempt(p) {
+		// Left by an earlier verification of the snapshot (one turned off
+		// mid-way; ended operations stay a while): its result is not this
+		// one's. It goes, and the next pass makes this one's.
+		uid := op.UID
+		if err := ops.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting the %s operation an earlier verification left: %w", subresource, err)
+		}
+		return nil
+	}
 	if apierrors.IsNotFound(err) {
 		// What admission will ask of the controller, asked of the author.
 		req := operations.Request{Namespace: b.Namespace, VMName: vm, Type: string(spec.Type)}
@@ -167,8 +209,9 @@ func (s *Scheduler) stepOperation(ctx context.Context, b *v1alpha1.BackupSchedul
 		}
 		spec.VMName = vm
 		op, err = ops.Create(ctx, &v1alpha1.VMOperation{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelVerification: b.Name}},
-			Spec:       spec,
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelVerification: b.Name},
+				Annotations: map[string]string{attemptAnnotation: attempt(p)}},
+			Spec: spec,
 		}, metav1.CreateOptions{})
 		if apierrors.IsInvalid(err) || apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 			// Refused by its precheck (the snapshot gone, the name taken).
@@ -194,6 +237,12 @@ func (s *Scheduler) finishVerification(ctx context.Context, b *v1alpha1.BackupSc
 	p *v1alpha1.BackupVerificationProgress, now time.Time) error {
 	if err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "delete",
 		Group: "kubevirt.io", Resource: "virtualmachines", Name: p.ScratchVM}); err != nil {
+		return err
+	}
+	// A step still under way (a restore past the timeout) is cancelled:
+	// its clean-up deletes the scratch VM it would make, which is not
+	// there yet to delete here.
+	if err := s.cancelSteps(ctx, b.Namespace, p); err != nil {
 		return err
 	}
 	err := s.cfg.KubeVirt.KubevirtV1().VirtualMachines(b.Namespace).Delete(ctx, p.ScratchVM, metav1.DeleteOptions{})

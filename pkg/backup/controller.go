@@ -271,9 +271,23 @@ func (s *Scheduler) selected(ctx context.Context, b *v1alpha1.BackupSchedule) ([
 	if err != nil {
 		return nil, fmt.Errorf("listing the VMs of backup schedule %s: %w", b.Name, err)
 	}
+	// The scratch VMs of every schedule's verifications carry their
+	// source's labels, so another schedule on the same VMs would select
+	// them too, and keep their snapshots for ever (no newer one comes).
+	// (The operations informer follows snapshots only.)
+	scratch := map[string]bool{}
+	steps, err := s.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(b.Namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelVerification})
+	if err != nil {
+		return nil, fmt.Errorf("listing the verifications of namespace %s: %w", b.Namespace, err)
+	}
+	for _, op := range steps.Items {
+		if op.Spec.Restore != nil {
+			scratch[op.Spec.Restore.TargetName] = true
+		}
+	}
 	var names []string
 	for _, vm := range vms.Items {
-		if !isScratch(b.Name, vm.Name) {
+		if !isScratch(b.Name, vm.Name) && !scratch[vm.Name] {
 			names = append(names, vm.Name)
 		}
 	}

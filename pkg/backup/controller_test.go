@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -285,6 +286,28 @@ func TestVerificationStepsAreItsOwn(t *testing.T) {
 	}
 	if st.Verifying != nil || st.Snapshots[0].Verification != ResultFailed {
 		t.Errorf("after the timeout: verifying %+v, snapshot %+v; want it done, Failed", st.Verifying, st.Snapshots[0])
+	}
+}
+
+// TestScratchVMsAreNeverBackedUp: the scratch VM another schedule's
+// verification restored (with its source's labels) is not selected.
+func TestScratchVMsAreNeverBackedUp(t *testing.T) {
+	labelled := func(name string) *kvv1.VirtualMachine {
+		return &kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: map[string]string{"app": "db"}}}
+	}
+	step := &v1alpha1.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: "hourly-db-1796092800-verify-restore", Namespace: "ns",
+		Labels: map[string]string{LabelVerification: "hourly"}},
+		Spec: v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationRestore, VMName: "db",
+			Restore: &v1alpha1.RestoreSpec{SnapshotName: "hourly-db-1796092800", TargetName: "hourly-db-1796092800-verify"}}}
+	kv := kvfake.NewSimpleClientset(labelled("db"), labelled("hourly-db-1796092800-verify"))
+	s, err := New(Config{Kube: kubefake.NewClientset(), HyperSDK: hyperfake.NewSimpleClientset(step), KubeVirt: kv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	daily := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "daily", Namespace: "ns"},
+		Spec: v1alpha1.BackupScheduleSpec{VMSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}}}
+	if got, err := s.selected(context.Background(), daily); err != nil || !slices.Equal(got, []string{"db"}) {
+		t.Errorf("selected %v %v, want db alone", got, err)
 	}
 }
 

@@ -166,8 +166,8 @@ func (s *Scheduler) cancelSteps(ctx context.Context, namespace string, p *v1alph
 		if op.Status.Phase.Final() || op.Spec.Cancel {
 			continue
 		}
-		op.Spec.Cancel = true
-		if _, err := ops.Update(ctx, op, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		if _, err := ops.Patch(ctx, name, types.MergePatchType, []byte(`{"spec":{"cancel":true}}`), metav1.PatchOptions{}); err != nil &&
+			!apierrors.IsNotFound(err) {
 			return fmt.Errorf("cancelling verification step %s: %w", name, err)
 		}
 	}

@@ -290,7 +290,7 @@ operation that leaves the phase asked for is DELETED from the watch.`,
 			opts.TimeoutSeconds = e.watchTimeout()
 			start := func(ctx context.Context, rv string) (watch.Interface, error) {
 				o := opts
-				o.ResourceVersion = rv
+				o.ResourceVersion, o.AllowWatchBookmarks = rv, true
 				return ops.Watch(ctx, o)
 			}
 			return watchEvents(ctx, e, out, items, list.ResourceVersion, start, opColumns, keep)

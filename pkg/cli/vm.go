@@ -209,7 +209,7 @@ DELETED) and time, in any output format, until interrupted.`,
 			opts.TimeoutSeconds = e.watchTimeout()
 			start := func(ctx context.Context, rv string) (watch.Interface, error) {
 				o := opts
-				o.ResourceVersion = rv
+				o.ResourceVersion, o.AllowWatchBookmarks = rv, true
 				return vms.Watch(ctx, o)
 			}
 			return watchEvents(ctx, e, out, items, list.ResourceVersion, start, vmColumns, func(obj runtime.Object) bool {
@@ -259,14 +259,20 @@ const rewatchPause = time.Second
 // watchEvents prints the listed items as ADDED (as kubectl get --watch
 // --output-watch-events does), then each event that keep accepts of a
 // watch started from the list's version rv, with its type and time, until
-// ctx ends or --request-timeout passes. A watch the server ends otherwise
+// ctx ends or --request-timeout passes. A watch the server ends before
 // (its own timeout, or a watcher it found too slow) is started again from
-// the last version seen, so no change is missed; one whose history no
-// longer reaches that version (410 Gone) is an error, so a script notices.
+// the last version seen, which bookmarks keep recent, so no change is
+// missed; one whose history no longer reaches that version (410 Gone) is
+// an error, so a script notices.
 func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Object, rv string, start startWatch, cols columns, keep func(runtime.Object) bool) error {
 	printer, err := out.printer()
 	if err != nil {
 		return err
+	}
+	if t := e.requestTimeout(); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
 	}
 	headers := !out.noHeaders
 	emit := func(ev watch.Event) error {
@@ -300,7 +306,7 @@ func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Obje
 			return nil
 		case ev, ok := <-w.ResultChan():
 			if !ok {
-				if e.requestTimeout() > 0 {
+				if ctx.Err() != nil {
 					return nil // --request-timeout ended it, as it ends kubectl get --watch
 				}
 				w.Stop()

@@ -58,6 +58,39 @@ func TestWatchGoesOnWhenTheServerEndsIt(t *testing.T) {
 	}
 }
 
+// TestWatchGoesOnUntilTheRequestTimeout: with --request-timeout, a watch
+// the server ends before the timeout (a watcher it found too slow) is
+// started again, and the command ends cleanly when the timeout passes.
+func TestWatchGoesOnUntilTheRequestTimeout(t *testing.T) {
+	t.Setenv("KUBECONFIG", "/nonexistent")
+	streams, _, stdout, _ := genericiooptions.NewTestIOStreams()
+	flags := genericclioptions.NewConfigFlags(false)
+	*flags.Timeout = "2s"
+	e := &env{flags: flags, streams: streams}
+	out := newOutput()
+	*out.flags.OutputFormat = "name"
+	first, second := watch.NewFake(), watch.NewFake()
+	var from []string
+	start := func(_ context.Context, rv string) (watch.Interface, error) {
+		from = append(from, rv)
+		if len(from) == 1 {
+			return first, nil
+		}
+		return second, nil
+	}
+	go func() {
+		first.Add(&v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", ResourceVersion: "11"}})
+		first.Stop() // closed early by the server
+		second.Add(&v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "ns", ResourceVersion: "12"}})
+	}()
+	if err := watchEvents(context.Background(), e, out, nil, "10", start, vmColumns, func(runtime.Object) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	if got := stdout.String(); !strings.Contains(got, "virtualmachine.hypersdk.io/b") || strings.Join(from, ",") != "10,11" {
+		t.Errorf("output %q from watches at %v; want b, from a watch started again at 11", got, from)
+	}
+}
+
 // TestWatchFollowsTheClientSideFilters: a VM resized below --min-cpus
 // leaves the watch as DELETED and comes back as ADDED; JSON events carry no
 // managedFields unless asked.

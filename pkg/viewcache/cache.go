@@ -56,6 +56,12 @@ type Config struct {
 	WatchBuffer int
 	// NewBookmark returns an empty object of the cached kind, for bookmarks.
 	NewBookmark func() Object
+	// BookmarkInterval is how often a watch that allows bookmarks gets one
+	// at the cache's position (0: never), as kube-apiserver's watch cache
+	// sends them: a client whose filter matches few events then resumes
+	// from a recent position when its watch ends, not from one the history
+	// no longer covers (410 Gone).
+	BookmarkInterval time.Duration
 	// Equal reports whether two views are the same, ignoring
 	// resourceVersion; a source event that changes no view is no watch event.
 	Equal func(a, b Object) bool

@@ -239,6 +239,41 @@ func TestSendInitialEventsEndsWithBookmark(t *testing.T) {
 	}
 }
 
+// TestWatchGetsPeriodicBookmarks: a watch that allows bookmarks gets them
+// at the cache's position, also when its filter matches no event, so a
+// client can resume from there; one that does not allow them gets none.
+func TestWatchGetsPeriodicBookmarks(t *testing.T) {
+	c := synced(t, 10)
+	c.cfg.BookmarkInterval = 10 * time.Millisecond
+	none := func(Object) bool { return false }
+	quiet, err := c.Watch(context.Background(), none, WatchOptions{ResourceVersion: "100.100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Stop()
+	w, err := c.Watch(context.Background(), none, WatchOptions{ResourceVersion: "100.100", AllowBookmarks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	put(t, c, vmSrc, src("a", 101, "red"))
+	put(t, c, vmSrc, src("b", 102, "blue"))
+	for {
+		ev := recv(t, w)
+		if ev.Type != watch.Bookmark {
+			t.Fatalf("got %s, want only bookmarks", ev.Type)
+		}
+		if ev.Object.(metav1.Object).GetResourceVersion() == "102.100" {
+			break
+		}
+	}
+	select {
+	case ev := <-quiet.ResultChan():
+		t.Errorf("a watch that allows no bookmarks got %s", ev.Type)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
 // TestWatchFromNowWithoutInitialEvents: sendInitialEvents=false with no
 // version (or "0") is a watch of the changes from now on, as kube-apiserver
 // serves it, not a replay from nowhere.

@@ -3,6 +3,7 @@ package viewcache
 import (
 	"context"
 	"sync"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -17,7 +18,8 @@ type WatchOptions struct {
 	// bookmark annotated k8s.io/initial-events-end, as client-go's streaming
 	// list expects.
 	SendInitialEvents *bool
-	// AllowBookmarks permits the initial-events-end bookmark.
+	// AllowBookmarks permits the initial-events-end bookmark and the
+	// periodic ones (Config.BookmarkInterval).
 	AllowBookmarks bool
 }
 
@@ -75,10 +77,23 @@ func (c *Cache) Watch(ctx context.Context, match Predicate, opts WatchOptions) (
 		w.result <- watch.Event{Type: watch.Bookmark, Object: bm}
 	}
 	c.watchers[w] = struct{}{}
+	bookmarks := opts.AllowBookmarks && c.cfg.NewBookmark != nil && c.cfg.BookmarkInterval > 0
 	go func() {
-		select {
-		case <-ctx.Done():
-		case <-w.done:
+		var tick <-chan time.Time
+		if bookmarks {
+			t := time.NewTicker(c.cfg.BookmarkInterval)
+			defer t.Stop()
+			tick = t.C
+		}
+		for ended := false; !ended; {
+			select {
+			case <-ctx.Done():
+				ended = true
+			case <-w.done:
+				ended = true
+			case <-tick:
+				c.bookmark(w)
+			}
 		}
 		c.mu.Lock()
 		if _, ok := c.watchers[w]; ok {
@@ -88,6 +103,23 @@ func (c *Cache) Watch(ctx context.Context, match Predicate, opts WatchOptions) (
 		c.mu.Unlock()
 	}()
 	return w, nil
+}
+
+// bookmark sends w a bookmark at the cache's position, after every event
+// up to it; a watcher whose buffer is full goes without (it is behind, and
+// its next event moves it on).
+func (c *Cache) bookmark(w *watcher) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.watchers[w]; !ok || w.closed {
+		return
+	}
+	bm := c.cfg.NewBookmark()
+	bm.SetResourceVersion(c.pos.String())
+	select {
+	case w.result <- watch.Event{Type: watch.Bookmark, Object: bm}:
+	default:
+	}
 }
 
 type watcher struct {

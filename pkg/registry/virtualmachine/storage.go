@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -74,7 +75,9 @@ func NewCache() *viewcache.Cache {
 		Join:        kubevirt.JoinView,
 		History:     10000,
 		NewBookmark: func() viewcache.Object { return &hypersdk.VirtualMachine{} },
-		Equal:       equalIgnoringVersion,
+		// As kube-apiserver's watch cache: about once a minute.
+		BookmarkInterval: time.Minute,
+		Equal:            equalIgnoringVersion,
 	})
 }
 

@@ -156,6 +156,11 @@ func (p *Prechecker) check(ctx context.Context, op *hypersdk.VMOperation, vm *kv
 			return r.invalid(errs)
 		}
 		spec := op.Spec.Resize
+		if spec.RestartPolicy == hypersdk.ResizeRestartNever && restartsToResize(vm, vmi, spec.CPUs, spec.Memory, string(spec.RestartPolicy)) {
+			return r.invalid(field.ErrorList{field.Invalid(r.root.Child("restartPolicy"), spec.RestartPolicy,
+				"the running VM cannot take this size live (it is beyond its maxSockets or maxGuest, or not a whole number of sockets), "+
+					"and Never forbids the restart it needs")})
+		}
 		if spec.RestartPolicy != hypersdk.ResizeRestartNever && restartsToResize(vm, vmi, spec.CPUs, spec.Memory, string(spec.RestartPolicy)) &&
 			!kubevirt.RestartsWhenDeleted(vm) {
 			return conflict(notRestartable(vm) + "; or resize it while it is stopped")
@@ -290,6 +295,13 @@ func resizeLimits(vm *kvv1.VirtualMachine, spec *hypersdk.ResizeSpec, root *fiel
 		}
 		if *spec.CPUs > limit {
 			errs = append(errs, field.Invalid(root.Child("cpus"), *spec.CPUs, fmt.Sprintf("above the VM's maximum of %d", limit)))
+		} else if cpu := dom.CPU; cpu != nil && cpu.MaxSockets > 0 {
+			// CPUs are hot-plugged, and counted against maxSockets, a socket
+			// of cores × threads at a time.
+			if per := int32(max(cpu.Cores, 1) * max(cpu.Threads, 1)); *spec.CPUs%per != 0 {
+				errs = append(errs, field.Invalid(root.Child("cpus"), *spec.CPUs,
+					fmt.Sprintf("not a whole number of the VM's sockets of %d CPUs (cores × threads)", per)))
+			}
 		}
 	}
 	if spec.Memory != nil {

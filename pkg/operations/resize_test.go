@@ -52,6 +52,7 @@ func TestResizeLimits(t *testing.T) {
 	}{
 		{"at the bound", bounded, hypersdk.ResizeSpec{CPUs: ptr.To[int32](8), Memory: q("8Gi")}, ""},
 		{"above the bound", bounded, hypersdk.ResizeSpec{CPUs: ptr.To[int32](9), Memory: q("9Gi")}, "cpus,memory"},
+		{"not a whole socket", bounded, hypersdk.ResizeSpec{CPUs: ptr.To[int32](5)}, "cpus"},
 		{"no bound, sane", vmWith(nil, nil), hypersdk.ResizeSpec{CPUs: ptr.To[int32](64)}, ""},
 		{"no bound, absurd", vmWith(nil, nil), hypersdk.ResizeSpec{CPUs: ptr.To[int32](100000), Memory: q("10Ti")}, "cpus,memory"},
 	} {

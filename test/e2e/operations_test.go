@@ -366,12 +366,14 @@ func TestOperationsResize(t *testing.T) {
 
 	createKubeVirtVM(t, ns, kubevirtVM("rigid", 2, "2Gi", nil))
 	old := runningVMI(t, ns, "rigid", "")
-	// Without hotplug bounds, Never refuses and changes nothing.
-	code, op, err := post(t, env.HyperSDK, ns, "rigid", "resize", map[string]interface{}{"cpus": 3, "restartPolicy": "Never"}, false)
-	if err != nil || code != http.StatusCreated {
-		t.Fatalf("POST resize: %d %v", code, err)
+	// Without hotplug bounds, Never is refused, naming the field, and
+	// nothing changes.
+	code, _, err := post(t, env.HyperSDK, ns, "rigid", "resize", map[string]interface{}{"cpus": 3, "restartPolicy": "Never"}, false)
+	var status apierrors.APIStatus
+	if code != http.StatusUnprocessableEntity || !errors.As(err, &status) || status.Status().Details == nil ||
+		len(status.Status().Details.Causes) != 1 || !strings.HasSuffix(status.Status().Details.Causes[0].Field, "restartPolicy") {
+		t.Fatalf("POST resize that needs a restart with restartPolicy Never: %d %v, want 422 naming restartPolicy", code, err)
 	}
-	follow(t, op, v1alpha1.VMOperationFailed)
 	if vm, _ := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "rigid", metav1.GetOptions{}); vm.Spec.Template.Spec.Domain.CPU.Cores != 2 {
 		t.Errorf("a refused resize changed the VM")
 	}

@@ -334,8 +334,8 @@ func hasNewSize(vm *kvv1.VirtualMachine, spec *v1alpha1.ResizeSpec) bool {
 // stopped meanwhile is left stopped).
 func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOperation) (string, error) {
 	pin, stopped := recorded(op, "Node", "target"), recorded(op, "VirtualMachine", roleRestart) != nil
-	if pin == nil && !stopped {
-		return "", nil
+	if !stopped {
+		return "", nil // the VM is pinned only after it was stopped
 	}
 	vms := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace)
 	vm, err := e.vmAfter(ctx, op)

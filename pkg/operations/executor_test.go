@@ -1253,6 +1253,43 @@ func coldMigration(t *testing.T) (*harness, cache.ObjectName) {
 	return h, key
 }
 
+// TestExecutorColdMigrationOfAVMThatStopped: a VM whose guest shut down
+// after its cold migration was admitted is not stopped and started again
+// elsewhere: the migration fails, and the VM is left as it was.
+func TestExecutorColdMigrationOfAVMThatStopped(t *testing.T) {
+	for _, byItsUser := range []bool{false, true} {
+		h, key := coldMigration(t)
+		h.until(key, 4, func(op *v1alpha1.VMOperation) bool { return recorded(op, "VirtualMachine", "cold") != nil })
+		want := kvv1.RunStrategyAlways
+		if byItsUser {
+			want = kvv1.RunStrategyHalted
+			if err := h.e.setRunStrategy(h.ctx, "ns", "vm", want); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Delete(h.ctx, "vm", metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			vmi, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			vmi.Status.Phase = kvv1.Succeeded // the guest shut down
+			h.setVMI(vmi)
+		}
+		op := h.until(key, 4, ended)
+		if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "stopped before its cold migration") {
+			t.Fatalf("stopped by its user %v: cold migration ended %s %q, want Failed", byItsUser, op.Status.Phase, op.Status.Message)
+		}
+		h.until(key, 1, func(*v1alpha1.VMOperation) bool { return true }) // the clean-up pass
+		vm, err := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "vm", metav1.GetOptions{})
+		if err != nil || h.runStrategy("vm") != want || vm.Spec.Template.Spec.NodeSelector[hostnameLabel] != "" {
+			t.Errorf("stopped by its user %v: VM after: %v, run strategy %s, node selector %v; want it as it was (%s)",
+				byItsUser, err, h.runStrategy("vm"), vm.Spec.Template.Spec.NodeSelector, want)
+		}
+	}
+}
+
 // movingCold is a cold migration of VM "vm" to node-b, with finalizers on
 // the operation, that has stopped the VM, pinned it and started it again
 // there: KubeVirt has made no instance yet.

@@ -337,6 +337,11 @@ func (e *Executor) coldMigrate(ctx context.Context, op *v1alpha1.VMOperation, vm
 			return step{failed: fmt.Errorf("VM %s did not start on %s within %s (%s)", op.Spec.VMName, pin.Name, coldMigrationTimeout, msg)}, nil
 		}
 		return step{progress: 50 + p*4/10, message: msg}, nil
+	case recorded(op, "VirtualMachine", roleRestart) == nil && !running(vmi):
+		// Stopped (by its user, or its guest shut down) before the
+		// migration stopped it: starting it elsewhere is not this
+		// operation's call, as for a live migration.
+		return step{failed: errors.New("the VM stopped before its cold migration began: it is not started elsewhere")}, nil
 	case vmi != nil:
 		if recorded(op, "VirtualMachine", roleRestart) == nil {
 			recordRestart(op, vm)

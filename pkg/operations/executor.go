@@ -361,7 +361,7 @@ func (e *Executor) run(ctx context.Context, op *v1alpha1.VMOperation) (step, err
 		return e.migrate(ctx, op)
 	case v1alpha1.VMOperationResize:
 		s, err := e.resize(ctx, op)
-		if plan := recorded(op, "Plan", "plan"); plan != nil && plan.Name == "restart" {
+		if recorded(op, "Plan", "plan") != nil { // applied: live or by restart, it ends
 			return e.withinRunTimeout(op, s, err)
 		}
 		return s, err
@@ -379,15 +379,15 @@ func (e *Executor) run(ctx context.Context, op *v1alpha1.VMOperation) (step, err
 	return step{failed: fmt.Errorf("unknown operation type %q", op.Spec.Type)}, nil
 }
 
-// runTimeout bounds how long a start, a restart, or a resize by restart
-// waits for the VM to run, and a stop for it to stop (beyond its grace
+// runTimeout bounds how long a start, a restart, or a resize waits for the
+// VM to run at its size, and a stop for it to stop (beyond its grace
 // period). A VM that cannot be scheduled, or an instance stuck on a node
 // that is gone, would otherwise keep its operation Running, and every
 // later operation on the VM waiting behind it, for ever.
 const runTimeout = 15 * time.Minute
 
-// withinRunTimeout fails a start, restart, stop or resize by restart that
-// has waited longer than runTimeout. As a Deployment past its progress
+// withinRunTimeout fails a start, restart, stop or resize that has waited
+// longer than runTimeout. As a Deployment past its progress
 // deadline, a started or stopped VM is left as it is: KubeVirt runs or
 // stops it once it can. A resize's clean-up gives the VM its size back.
 func (e *Executor) withinRunTimeout(op *v1alpha1.VMOperation, s step, err error) (step, error) {

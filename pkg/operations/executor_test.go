@@ -1072,6 +1072,38 @@ func TestExecutorResizeThatDoesNotRun(t *testing.T) {
 	}
 }
 
+// TestExecutorResizeOfAVMFlaggedBefore: a VM flagged RestartRequired for an
+// earlier change is not taken to have refused a live resize: the resize
+// waits for the hotplug (the instance is not replaced), succeeds once the
+// guest has its size, and fails after runTimeout if it never does.
+func TestExecutorResizeOfAVMFlaggedBefore(t *testing.T) {
+	for _, hotplugged := range []bool{true, false} {
+		vm := testVM("vm", kvv1.RunStrategyAlways)
+		vm.Spec.Template.Spec.Domain.CPU = &kvv1.CPU{Sockets: 2, Cores: 1, Threads: 1, MaxSockets: 8}
+		vm.Status.Conditions = []kvv1.VirtualMachineCondition{{Type: kvv1.VirtualMachineRestartRequired, Status: corev1.ConditionTrue}}
+		h := newHarness(t, ExecutorConfig{}, vm, testVMI("vm", "node-a", "vmi-1"))
+		key := h.create("resize", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationResize,
+			Resize: &v1alpha1.ResizeSpec{CPUs: ptr.To[int32](4), RestartPolicy: v1alpha1.ResizeRestartIfNeeded}})
+		op := h.until(key, 5, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "hotplugging" })
+		if ref := recorded(op, "VirtualMachineInstance", "replaced"); ref != nil {
+			t.Fatalf("hotplugged %v: the instance is to be replaced (%+v), want the hotplug waited for", hotplugged, ref)
+		}
+		if hotplugged {
+			vmi := testVMI("vm", "node-a", "vmi-1")
+			vmi.Status.CurrentCPUTopology = &kvv1.CPUTopology{Sockets: 4, Cores: 1, Threads: 1}
+			h.setVMI(vmi)
+			if op := h.until(key, 2, ended); op.Status.Phase != v1alpha1.VMOperationSucceeded {
+				t.Errorf("hotplugged: resize ended %s %q, want Succeeded", op.Status.Phase, op.Status.Message)
+			}
+			continue
+		}
+		h.clock.Step(runTimeout + time.Second)
+		if op := h.until(key, 1, ended); op.Status.Phase != v1alpha1.VMOperationFailed {
+			t.Errorf("never hotplugged: resize ended %s %q, want Failed", op.Status.Phase, op.Status.Message)
+		}
+	}
+}
+
 // TestExecutorStopThatDoesNotEnd: a stop whose instance never goes (its
 // node is gone, say) fails after runTimeout, the VM left Halted, so the
 // operations behind it on the VM do not wait for ever.

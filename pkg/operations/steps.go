@@ -447,6 +447,11 @@ func (e *Executor) resize(ctx context.Context, op *v1alpha1.VMOperation) (step, 
 		if needsRestart {
 			role = "restart"
 		}
+		if hasVMCondition(vm, kvv1.VirtualMachineRestartRequired) {
+			// Flagged already, for another change: the flag does not say
+			// this one was refused live.
+			record(op, v1alpha1.ResourceReference{Kind: "Condition", Name: string(kvv1.VirtualMachineRestartRequired), Role: "before"})
+		}
 		record(op, v1alpha1.ResourceReference{Kind: "VirtualMachine", Namespace: vm.Namespace, Name: vm.Name, UID: vm.UID,
 			Role: "resized"})
 		record(op, v1alpha1.ResourceReference{Kind: "Plan", Name: role, Role: "plan"})
@@ -466,7 +471,7 @@ func (e *Executor) resize(ctx context.Context, op *v1alpha1.VMOperation) (step, 
 	if plan != nil && plan.Name == "restart" {
 		return e.restartForResize(ctx, op, vmi)
 	}
-	if hasVMCondition(vm, kvv1.VirtualMachineRestartRequired) {
+	if hasVMCondition(vm, kvv1.VirtualMachineRestartRequired) && recorded(op, "Condition", "before") == nil {
 		// The cluster could not hotplug after all.
 		if spec.RestartPolicy == v1alpha1.ResizeRestartNever {
 			return step{failed: fmt.Errorf("the cluster could not apply the change live and restartPolicy is Never; the VM is flagged RestartRequired")}, nil

@@ -53,6 +53,11 @@ const (
 	// cancelled it and undone what it did (cleanUp): deleting one that was
 	// running would otherwise leave, say, its VM stopped and pinned.
 	Finalizer = "hypersdk.io/operation-cleanup"
+	// CreatedAtAnnotation is when the API server created an operation, to
+	// the nanosecond (RFC 3339): creationTimestamp has whole seconds, and
+	// two operations on a VM made in one second run in the order they
+	// were made, not by their generated names.
+	CreatedAtAnnotation = "hypersdk.io/created-at"
 	// ownerUIDAnnotation tells the objects of an operation from those an
 	// earlier operation of the same name left behind.
 	ownerUIDAnnotation       = "hypersdk.io/operation-uid"
@@ -523,10 +528,18 @@ func (e *Executor) vmTurn(op *v1alpha1.VMOperation) (string, error) {
 	return fmt.Sprintf("waiting for %s operation %s on VM %s to end", first.Spec.Type, first.Name, op.Spec.VMName), nil
 }
 
-// before orders operations by creation, then name.
+// before orders operations by creation (to the nanosecond where both say
+// it), then name.
 func before(a, b *v1alpha1.VMOperation) bool {
-	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	ta, ea := time.Parse(time.RFC3339Nano, a.Annotations[CreatedAtAnnotation])
+	tb, eb := time.Parse(time.RFC3339Nano, b.Annotations[CreatedAtAnnotation])
+	switch {
+	case ea == nil && eb == nil && !ta.Equal(tb):
+		return ta.Before(tb)
+	case ea != nil || eb != nil:
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
 	}
 	return a.Name < b.Name
 }

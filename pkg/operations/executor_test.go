@@ -1104,6 +1104,24 @@ func TestExecutorResizeOfAVMFlaggedBefore(t *testing.T) {
 	}
 }
 
+// TestOperationsRunInTheOrderMade: two operations on a VM made in the same
+// second run in the order the API server stamped, whatever their names.
+func TestOperationsRunInTheOrderMade(t *testing.T) {
+	second := metav1.NewTime(time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC))
+	op := func(name, at string) *v1alpha1.VMOperation {
+		return &v1alpha1.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: second,
+			Annotations: map[string]string{CreatedAtAnnotation: at}}}
+	}
+	first, then := op("resize-zz", "2026-12-07T02:00:00.1Z"), op("resize-aa", "2026-12-07T02:00:00.9Z")
+	if !before(first, then) || before(then, first) {
+		t.Errorf("the one made first (named after) does not come first")
+	}
+	// Made before the stamp existed: creation, then name.
+	if old := op("resize-00", ""); !before(old, first) {
+		t.Errorf("without a stamp, the name does not decide a tie")
+	}
+}
+
 // TestExecutorStopThatDoesNotEnd: a stop whose instance never goes (its
 // node is gone, say) fails after runTimeout, the VM left Halted, so the
 // operations behind it on the VM do not wait for ever.

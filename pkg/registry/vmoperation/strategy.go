@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -62,6 +63,10 @@ func (strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 		op.Labels = map[string]string{}
 	}
 	op.Labels[VMLabel], op.Labels[TypeLabel] = op.Spec.VMName, string(op.Spec.Type)
+	if op.Annotations == nil {
+		op.Annotations = map[string]string{}
+	}
+	op.Annotations[operations.CreatedAtAnnotation] = time.Now().UTC().Format(time.RFC3339Nano)
 	if !slices.Contains(op.Finalizers, operations.Finalizer) {
 		op.Finalizers = append(op.Finalizers, operations.Finalizer)
 	}
@@ -98,6 +103,12 @@ func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 		op.Labels = map[string]string{}
 	}
 	op.Labels[VMLabel], op.Labels[TypeLabel] = prev.Labels[VMLabel], prev.Labels[TypeLabel]
+	if at, ok := prev.Annotations[operations.CreatedAtAnnotation]; ok {
+		if op.Annotations == nil {
+			op.Annotations = map[string]string{}
+		}
+		op.Annotations[operations.CreatedAtAnnotation] = at
+	}
 	if op.Spec.Cancel != prev.Spec.Cancel {
 		op.Generation = prev.Generation + 1
 	}

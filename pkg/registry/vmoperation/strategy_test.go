@@ -3,12 +3,14 @@ package vmoperation
 import (
 	"context"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/operations"
 )
 
 func TestRequesterIsTheAuthenticatedUser(t *testing.T) {
@@ -72,5 +74,25 @@ func TestStatusWriteKeepsTheMetadata(t *testing.T) {
 	}
 	if op.Status.Phase != hypersdk.VMOperationRunning || len(op.ManagedFields) != 1 {
 		t.Errorf("status %q, managed fields %v: want the status written and its manager kept", op.Status.Phase, op.ManagedFields)
+	}
+}
+
+// TestCreationIsStampedToTheNanosecond: the API server stamps when it made
+// an operation, whatever the client sent, and an update keeps the stamp.
+func TestCreationIsStampedToTheNanosecond(t *testing.T) {
+	s := NewStrategy(nil)
+	op := &hypersdk.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: "op", Namespace: "ns",
+		Annotations: map[string]string{operations.CreatedAtAnnotation: "2000-01-01T00:00:00Z"}},
+		Spec: hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationStart, Start: &hypersdk.StartSpec{}}}
+	s.PrepareForCreate(context.Background(), op)
+	at, err := time.Parse(time.RFC3339Nano, op.Annotations[operations.CreatedAtAnnotation])
+	if err != nil || time.Since(at) > time.Minute {
+		t.Fatalf("stamp %q (%v), want now", op.Annotations[operations.CreatedAtAnnotation], err)
+	}
+	changed := op.DeepCopy()
+	changed.Annotations = map[string]string{operations.CreatedAtAnnotation: "2000-01-01T00:00:00Z"}
+	s.PrepareForUpdate(context.Background(), changed, op)
+	if got := changed.Annotations[operations.CreatedAtAnnotation]; got != op.Annotations[operations.CreatedAtAnnotation] {
+		t.Errorf("stamp after an update that changed it: %q, want %q kept", got, op.Annotations[operations.CreatedAtAnnotation])
 	}
 }

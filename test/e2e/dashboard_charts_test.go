@@ -186,6 +186,11 @@ func TestDashboardChartsInBrowser(t *testing.T) {
 			t.Errorf("%s chart lacks this test's migration (%q):\n%s", chart, want, got)
 		}
 	}
+	// A name with a comma or a quote (a kubeconfig context's may have
+	// them) is one CSV cell.
+	if got, err := text(browser, `csvOf({bars: [['ctx "a", b', 1]]})`); err != nil || got != "label,value\n\"ctx \"\"a\"\", b\",1\n" {
+		t.Errorf("CSV of a name with a comma and quotes: %q %v", got, err)
+	}
 	// The migration counts are the cluster's: a parallel test's migration
 	// may share this one's 30 s point (seen: 2).
 	got, _ := text(browser, `chartCSV("Migrations")`)

@@ -428,14 +428,22 @@ function drawHeat(svg, heat) {
 // csv is a chart's numbers: time and one column per series, or label and
 // value per bar. Numbers are written as JavaScript prints them.
 function csv(data) {
-  if (data.bars) return ["label,value", ...data.bars.map(([k, v]) => `${k},${v}`)].join("\n") + "\n";
-  if (data.heat) return [[data.heat.key, ...data.heat.columns], ...data.heat.rows].map((r) => r.join(",")).join("\n") + "\n";
+  const line = (cells) => cells.map(csvCell).join(",");
+  if (data.bars) return [line(["label", "value"]), ...data.bars.map(line)].join("\n") + "\n";
+  if (data.heat) return [[data.heat.key, ...data.heat.columns], ...data.heat.rows].map(line).join("\n") + "\n";
   // A row per time any series has a point at; empty where one has none.
-  const rows = [["time", ...data.series.map((s) => s.name)].join(",")];
+  const rows = [line(["time", ...data.series.map((s) => s.name)])];
   const byTime = data.series.map((s) => new Map(s.points.map(([t, v]) => [t, v])));
   const times = [...new Set(data.series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
-  for (const t of times) rows.push([new Date(t).toISOString(), ...byTime.map((m) => m.get(t) ?? "")].join(","));
+  for (const t of times) rows.push(line([new Date(t).toISOString(), ...byTime.map((m) => m.get(t) ?? "")]));
   return rows.join("\n") + "\n";
+}
+
+// csvCell quotes a cell as RFC 4180 does when it holds a comma, a quote or
+// a line break: names (a kubeconfig context's, in all-clusters mode) may.
+function csvCell(v) {
+  const s = v == null ? "" : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 // png renders an SVG to a PNG data URL through a canvas.
@@ -460,6 +468,7 @@ function save(href, filename) {
 // Loaded charts by name, for the export buttons and the browser tests.
 const loaded = new Map();
 window.chartCSV = (name) => csv(loaded.get(name));
+window.csvOf = csv; // a chart's data as CSV, for scripts driving the page
 window.chartPNG = (name) => png(document.querySelector(`figure[data-chart="${name}"] svg`));
 
 async function show(chart, fig) {

@@ -161,7 +161,12 @@ func (p *Prechecker) check(ctx context.Context, op *hypersdk.VMOperation, vm *kv
 				"the running VM cannot take this size live (it is beyond its maxSockets or maxGuest, or not a whole number of sockets), "+
 					"and Never forbids the restart it needs")})
 		}
-		if spec.RestartPolicy != hypersdk.ResizeRestartNever && restartsToResize(vm, vmi, spec.CPUs, spec.Memory, string(spec.RestartPolicy)) &&
+		// A resize a VM update makes has no policy (the update writes the
+		// spec, and KubeVirt applies it live or at the next restart, as
+		// its own VM updates): only a resize that restarts needs a VM
+		// that comes back.
+		restarts := spec.RestartPolicy == hypersdk.ResizeRestartIfNeeded || spec.RestartPolicy == hypersdk.ResizeRestartAlways
+		if restarts && restartsToResize(vm, vmi, spec.CPUs, spec.Memory, string(spec.RestartPolicy)) &&
 			!kubevirt.RestartsWhenDeleted(vm) {
 			return conflict(notRestartable(vm) + "; or resize it while it is stopped")
 		}

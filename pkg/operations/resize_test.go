@@ -1,12 +1,17 @@
 package operations
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
+	kvfake "kubevirt.io/client-go/kubevirt/fake"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
@@ -63,5 +68,24 @@ func TestResizeLimits(t *testing.T) {
 		if got := strings.Join(fields, ","); got != tc.want {
 			t.Errorf("%s: failing fields %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestResizePrecheckOfAVMThatWouldNotComeBack: a resize of a running
+// Manual VM that needs a restart is refused (409) through the subresource,
+// whose restart would leave the VM stopped; the same change by a VM update
+// (no policy: KubeVirt flags RestartRequired, nothing restarts) is not.
+func TestResizePrecheckOfAVMThatWouldNotComeBack(t *testing.T) {
+	p := &Prechecker{Kube: kubefake.NewClientset(),
+		KubeVirt: kvfake.NewSimpleClientset(testVM("vm", kvv1.RunStrategyManual), testVMI("vm", "node-a", "vmi-1"))}
+	resize := func(policy hypersdk.ResizeRestartPolicy) *hypersdk.VMOperation {
+		return &hypersdk.VMOperation{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}, Spec: hypersdk.VMOperationSpec{VMName: "vm",
+			Type: hypersdk.VMOperationResize, Resize: &hypersdk.ResizeSpec{CPUs: ptr.To[int32](4), RestartPolicy: policy}}}
+	}
+	if err := p.Check(context.Background(), resize(hypersdk.ResizeRestartIfNeeded)); !apierrors.IsConflict(err) {
+		t.Errorf("resize by restart of a running Manual VM: %v, want 409", err)
+	}
+	if err := p.Check(context.Background(), resize("")); err != nil {
+		t.Errorf("the same change by a VM update: %v, want it admitted", err)
 	}
 }

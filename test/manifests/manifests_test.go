@@ -166,6 +166,38 @@ func TestPodsAreLockedDown(t *testing.T) {
 	}
 }
 
+// TestPlainMetricsOnlyToScrapers: in every layout, the plain-HTTP metrics
+// ports (the recorder's 8081, every VM's usage and cost; the controller's
+// 8080) are open to Prometheus pods alone, never to every pod.
+func TestPlainMetricsOnlyToScrapers(t *testing.T) {
+	plain := map[int32]bool{8080: true, 8081: true}
+	for _, dir := range layouts {
+		t.Run(dir, func(t *testing.T) {
+			opened := 0
+			for _, p := range render(t, dir).policies {
+				for _, rule := range p.Spec.Ingress {
+					for _, port := range rule.Ports {
+						if port.Port == nil || !plain[port.Port.IntVal] {
+							continue
+						}
+						opened++
+						scrapers := len(rule.From) > 0
+						for _, peer := range rule.From {
+							scrapers = scrapers && peer.PodSelector != nil && peer.PodSelector.MatchLabels["app.kubernetes.io/name"] == "prometheus" && peer.IPBlock == nil
+						}
+						if !scrapers {
+							t.Errorf("NetworkPolicy %s opens port %d to %v, want Prometheus pods alone", p.Name, port.Port.IntVal, rule.From)
+						}
+					}
+				}
+			}
+			if strings.HasPrefix(dir, "artifacts/deploy") && opened == 0 {
+				t.Error("no NetworkPolicy opens the metrics ports to Prometheus")
+			}
+		})
+	}
+}
+
 func budgeted(pdbs []policyv1.PodDisruptionBudget, podLabels map[string]string) bool {
 	for _, p := range pdbs {
 		if sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector); err == nil && sel.Matches(labels.Set(podLabels)) {

@@ -30,7 +30,6 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
-	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	hypersdkinformers "github.com/hypersdk/hypersdk/generated/informers/externalversions"
 	hypersdklisters "github.com/hypersdk/hypersdk/generated/listers/hypersdk/v1alpha1"
@@ -143,7 +142,7 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 	var carbonCond *metav1.Condition
 	rev := &reviewer{s: s, b: b, all: map[string]bool{}}
 	other := &peer{}
-	sched, err := validation.ParseBackupSchedule(b.Spec.Schedule, b.Spec.TimeZone)
+	sched, err := parseSchedule(b.Spec.Schedule, b.Spec.TimeZone)
 	if err == nil {
 		err = s.follow(ctx, b, st, now)
 	}

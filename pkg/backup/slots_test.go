@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -70,5 +71,53 @@ func TestNextSlot(t *testing.T) {
 		if got := nextSlot(s, base.Add(tc.last), base.Add(tc.now)); !got.Equal(base.Add(tc.want)) {
 			t.Errorf("%s from +%s at +%s: next +%s, want +%s", tc.schedule, tc.last, tc.now, got.Sub(base), tc.want)
 		}
+	}
+}
+
+// TestSlotsOnTheWallClock: across daylight-saving changes a schedule of
+// fixed times runs once a day, as cron daemons run it: once on the day a
+// time happens twice (its first occurrence), and on the day it does not
+// happen at all, at the first instant after it; a schedule every hour runs
+// on instants.
+func TestSlotsOnTheWallClock(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots := func(schedule string, from, to time.Time) []string {
+		t.Helper()
+		s, err := parseSchedule(schedule, "America/New_York")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for at := s.Next(from); !at.After(to); at = s.Next(at) {
+			out = append(out, at.UTC().Format(time.RFC3339))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name, schedule string
+		from, to       time.Time
+		want           []string
+	}{
+		{"clocks set back (01:30 twice)", "30 1 * * *", time.Date(2026, 10, 31, 12, 0, 0, 0, ny), time.Date(2026, 11, 2, 12, 0, 0, 0, ny),
+			[]string{"2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"}},
+		{"clocks set forward (no 02:30)", "30 2 * * *", time.Date(2026, 3, 7, 12, 0, 0, 0, ny), time.Date(2026, 3, 9, 12, 0, 0, 0, ny),
+			[]string{"2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z"}},
+		{"an ordinary day", "0 9 * * 1-5", time.Date(2026, 12, 7, 0, 0, 0, 0, ny), time.Date(2026, 12, 8, 12, 0, 0, 0, ny),
+			[]string{"2026-12-07T14:00:00Z", "2026-12-08T14:00:00Z"}},
+		{"every hour, clocks set back", "0 * * * *", time.Date(2026, 11, 1, 0, 30, 0, 0, ny), time.Date(2026, 11, 1, 2, 30, 0, 0, ny),
+			[]string{"2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z", "2026-11-01T07:00:00Z"}},
+	} {
+		if got := slots(tc.schedule, tc.from, tc.to); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: slots %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// A slot taken on the second pass through a repeated hour (by an
+	// earlier release) is not taken again.
+	s, _ := parseSchedule("30 1 * * *", "America/New_York")
+	if got := s.Next(time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC)); !got.Equal(time.Date(2026, 11, 2, 6, 30, 0, 0, time.UTC)) {
+		t.Errorf("after 01:00 EST on the day clocks are set back: %s, want the next day's 01:30", got.UTC())
 	}
 }

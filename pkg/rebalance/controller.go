@@ -205,7 +205,8 @@ func (c *Controller) saveStarts(ctx context.Context) {
 // sync plans p, starts its moves in Automatic mode and writes its status;
 // it returns the maintenance state of the nodes p taints, and whether that
 // is known. Once planned it is, even when a move or the status write
-// failed: a window stays closed to new VMs while one VM cannot leave.
+// failed (a window stays closed to new VMs while one VM cannot leave),
+// unless the check of the requester's right to taint failed.
 func (c *Controller) sync(ctx context.Context, cl *cluster, p *v1alpha1.RebalancePolicy) (map[string]string, bool, error) {
 	in, missing, err := c.input(ctx, cl, p)
 	var plan Plan
@@ -242,10 +243,15 @@ func (c *Controller) sync(ctx context.Context, cl *cluster, p *v1alpha1.Rebalanc
 		}
 	}
 	var maintenance map[string]string
+	taintsKnown := true
 	if planned && automatic {
 		var terr error
 		maintenance, terr = c.mayTaint(ctx, p, plan.Maintenance)
 		err = errors.Join(append(startErrs, terr)...)
+		// A check that failed says nothing of which taints are wanted:
+		// the pass leaves the maintenance taints as they are, rather than
+		// take them off nodes whose window is open. A refusal is an answer.
+		taintsKnown = terr == nil || apierrors.IsForbidden(terr)
 	}
 	st := p.Status.DeepCopy()
 	st.ObservedGeneration = p.Generation
@@ -300,7 +306,7 @@ func (c *Controller) sync(ctx context.Context, cl *cluster, p *v1alpha1.Rebalanc
 	if !planned {
 		return nil, false, err
 	}
-	return maintenance, true, err
+	return maintenance, taintsKnown, err
 }
 
 // mayTaint is the part of want, the maintenance states of a plan, that p's

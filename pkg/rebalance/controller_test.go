@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -171,5 +172,45 @@ func TestUnreadClusterIsNotReady(t *testing.T) {
 	if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != "ReadFailed" ||
 		!strings.Contains(cond.Message, "RBAC says no") || cond.ObservedGeneration != 3 {
 		t.Fatalf("Ready after a pass that could not list nodes: %+v", cond)
+	}
+}
+
+// TestFailedTaintCheckKeepsTheTaints: while a window is open, a check of
+// the requester's right to taint that fails (not a refusal) leaves the
+// maintenance taints as they are, rather than take them off and let new
+// VMs onto the nodes; a refusal is an answer.
+func TestFailedTaintCheckKeepsTheTaints(t *testing.T) {
+	node := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "old", Labels: map[string]string{"name": "old"}},
+		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi")}}}
+	p := &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: v1alpha1.RebalancePolicySpec{
+		Mode: v1alpha1.RebalanceAutomatic, Requester: &v1alpha1.VMOperationRequester{Username: "alice"},
+		Triggers: []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceMaintenance, Maintenance: &v1alpha1.MaintenanceTrigger{
+			Name: "kernel", Schedule: "0 10 * * *", Duration: metav1.Duration{Duration: time.Hour}, // open at 10:30
+			NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "old"}}}}}}}
+	for _, tc := range []struct {
+		name   string
+		answer func() (bool, error)
+		known  bool
+	}{
+		{"the check failed", func() (bool, error) { return false, errors.New("webhook authorizer timed out") }, false},
+		{"refused", func() (bool, error) { return false, nil }, true},
+		{"allowed", func() (bool, error) { return true, nil }, true},
+	} {
+		kube := kubefake.NewSimpleClientset()
+		kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			allowed, err := tc.answer()
+			sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+			sar.Status.Allowed = allowed
+			return true, sar, err
+		})
+		c, err := New(Config{Kube: kube, HyperSDK: hyperfake.NewSimpleClientset(p.DeepCopy()), Clock: clocktesting.NewFakeClock(now)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl := &cluster{nodes: []corev1.Node{node}, intensity: map[string]zoneIntensity{}, vms: map[string]*kvv1.VirtualMachine{}}
+		_, known, _ := c.sync(context.Background(), cl, p)
+		if known != tc.known {
+			t.Errorf("%s: the maintenance taints known %v, want %v", tc.name, known, tc.known)
+		}
 	}
 }

@@ -173,10 +173,13 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 		}
 	}
 	var carbonTrigger *v1alpha1.CarbonTrigger
+	carbonNeeded := false // the carbon and cost triggers weigh grams
 	for i := range p.Spec.Triggers {
 		switch t := &p.Spec.Triggers[i]; t.Type {
 		case v1alpha1.RebalanceCarbon:
-			carbonTrigger = t.Carbon
+			carbonTrigger, carbonNeeded = t.Carbon, true
+		case v1alpha1.RebalanceCost:
+			carbonNeeded = true
 		case v1alpha1.RebalancePressure:
 			if cl.nodeUsageErr != nil {
 				missing = append(missing, cl.nodeUsageErr.Error())
@@ -207,7 +210,7 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 		if s.Zone != "" {
 			zi := c.zoneIntensity(ctx, cl, s.Zone, carbonTrigger)
 			s.CarbonIntensity, s.CarbonKnown = zi.value, zi.err == nil
-			if zi.err != nil && carbonTrigger != nil && !unknownZones[s.Zone] {
+			if zi.err != nil && carbonNeeded && !unknownZones[s.Zone] {
 				// Once per zone: a zone's outage would otherwise be said
 				// once per node, in a status rewritten at every pass.
 				unknownZones[s.Zone] = true

@@ -133,14 +133,17 @@ func TestInputNamesAnUnknownZoneOnce(t *testing.T) {
 	}
 	cl := &cluster{nodes: nodes, intensity: map[string]zoneIntensity{}}
 	c := &Controller{cfg: Config{Clock: clocktesting.NewFakeClock(now)}} // no carbon source
-	p := &v1alpha1.RebalancePolicy{Spec: v1alpha1.RebalancePolicySpec{Triggers: []v1alpha1.RebalanceTrigger{
-		{Type: v1alpha1.RebalanceCarbon, Carbon: &v1alpha1.CarbonTrigger{}}}}}
-	_, missing, err := c.input(context.Background(), cl, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(missing) != 1 {
-		t.Errorf("missing %q, want zone ES named once", missing)
+	// The cost trigger weighs grams too (see planner.consider).
+	for _, trigger := range []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceCarbon, Carbon: &v1alpha1.CarbonTrigger{}},
+		{Type: v1alpha1.RebalanceCost, Cost: &v1alpha1.CostTrigger{}}} {
+		p := &v1alpha1.RebalancePolicy{Spec: v1alpha1.RebalancePolicySpec{Triggers: []v1alpha1.RebalanceTrigger{trigger}}}
+		_, missing, err := c.input(context.Background(), cl, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(missing) != 1 {
+			t.Errorf("%s trigger: missing %q, want zone ES named once", trigger.Type, missing)
+		}
 	}
 }
 

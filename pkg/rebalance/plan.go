@@ -612,6 +612,14 @@ func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, ran
 			}
 		}
 	}
+	// A cost move trades dollars against grams (no more grams without a
+	// carbon price, grams charged at it with one): where either side's
+	// intensity is unknown, its grams would read as 0 and the trade could
+	// not be told, so it is not made.
+	costMove := trigger == v1alpha1.RebalanceCost
+	if costMove && !here.CarbonKnown {
+		return
+	}
 	// Savings never move a VM onto spot capacity it does not allow, nor
 	// onto a node whose price is unknown: the saving could not be stated.
 	priced := func(targets []placement.NodeScore) func(*placement.NodeScore) bool {
@@ -619,7 +627,7 @@ func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, ran
 		if keep != nil {
 			admit = keep(targets)
 		}
-		return func(t *placement.NodeScore) bool { return !t.PriceUnknown && admit(t) }
+		return func(t *placement.NodeScore) bool { return !t.PriceUnknown && (!costMove || t.CarbonKnown) && admit(t) }
 	}
 	target, node, found := p.best(vm, ok, rank, false, priced)
 	if !found {

@@ -438,6 +438,10 @@ func TestCostMovesDoNotRaiseEmissionsWithoutACarbonPrice(t *testing.T) {
 	place(in, vm("a", "here", 2, 1, 2))
 	sameZone := node("cheapES", "ES", 200, 20)
 	sameZone.Snapshot.Pricing = cheap
+	// Zones whose intensity could not be read (node's CarbonKnown false).
+	dark := node("dark", "XX", 0, 20)
+	dark.Snapshot.Pricing = cheap
+	darkHere := node("here", "XX", 0, 40)
 	for _, tc := range []struct {
 		name  string
 		nodes []Node
@@ -451,6 +455,10 @@ func TestCostMovesDoNotRaiseEmissionsWithoutACarbonPrice(t *testing.T) {
 		{"the carbon price decides: $1 a tonne is less than the dollars saved", in.Nodes[:2], 1, "a:here->cheapest"},
 		// 2.4 g/h more against $0.046/h saved: a move pays below about $19,000 a tonne.
 		{"the carbon price decides: $100,000 a tonne is more", in.Nodes[:2], 100000, ""},
+		// Unknown grams are not 0 grams: the trade cannot be told.
+		{"the cheaper node's intensity is unknown", []Node{in.Nodes[0], dark}, 0, ""},
+		{"the same with a price on carbon", []Node{in.Nodes[0], dark}, 1, ""},
+		{"the VM's own intensity is unknown", []Node{darkHere, sameZone}, 1, ""},
 	} {
 		s := spec(trigger)
 		s.CarbonPricePerTonne = tc.price

@@ -208,7 +208,12 @@ func (b *Bridge) serveV5(w http.ResponseWriter, req *http.Request, up io.ReadWri
 		out = streams[3]
 	}
 	_, _ = out.Write(nil)
-	go func() { _, _ = io.Copy(io.Discard, streams[4]) }() // serial consoles have no size
+	go func() {
+		_, _ = io.Copy(io.Discard, streams[4]) // serial consoles have no size
+		// The resize stream ends with the client's connection, and so does
+		// the session: a silent guest would otherwise hold it open.
+		_ = up.Close()
+	}()
 	done := make(chan struct{})
 	go func() {
 		if opts.Stdin {
@@ -230,12 +235,29 @@ func (b *Bridge) serveV5(w http.ResponseWriter, req *http.Request, up io.ReadWri
 type attacher struct{ up io.ReadWriteCloser }
 
 func (a attacher) AttachContainer(ctx context.Context, _, _, _ string, in io.Reader, out, _ io.WriteCloser, _ bool, resize <-chan remotecommand.TerminalSize) error {
+	// The session ends when the client's connection does, which its resize
+	// stream (a terminal's) tells, or its request: the copy from a silent
+	// guest would otherwise hold it open. (A client without a terminal
+	// is only seen gone at the guest's next output.)
+	gone := make(chan struct{})
 	if resize != nil {
 		go func() {
 			for range resize { // serial consoles have no size
 			}
+			close(gone)
 		}()
 	}
+	ended := make(chan struct{})
+	defer close(ended)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-gone:
+		case <-ended:
+			return
+		}
+		_ = a.up.Close()
+	}()
 	if out == nil {
 		out = nopWriteCloser{io.Discard}
 	}

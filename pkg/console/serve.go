@@ -302,10 +302,10 @@ func pipe(ctx context.Context, a, b io.ReadWriteCloser) {
 	_ = b.Close()
 }
 
-// Ping sends a WebSocket ping.
+// Ping sends a WebSocket ping. It fails when it cannot be sent within 10
+// seconds, as when a Write is blocked on a peer that stopped reading: the
+// session then ends, rather than wait for TCP to give up on the peer.
 func (s *Stream) Ping() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second))
 }
 

@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
@@ -87,4 +90,46 @@ func mustParse(t *testing.T, raw string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// chattyGuest prints without end; closed is closed once the bridge closes
+// its end.
+type chattyGuest struct{ closed chan struct{} }
+
+func (g chattyGuest) Dial(context.Context, string, string, Kind) (io.ReadWriteCloser, error) {
+	bridge, guest := net.Pipe()
+	go func() {
+		line := make([]byte, 64<<10)
+		for {
+			if _, err := guest.Write(line); err != nil {
+				close(g.closed)
+				return
+			}
+		}
+	}()
+	return bridge, nil
+}
+
+// TestSessionEndsWithAClientThatStoppedReading: a plain WebSocket client
+// that stops reading (its network gone, say) while the guest prints is
+// found out by the next ping, which a write blocked on it does not hold
+// up, and the session ends.
+func TestSessionEndsWithAClientThatStoppedReading(t *testing.T) {
+	guest := chattyGuest{closed: make(chan struct{})}
+	b := NewBridge(guest)
+	b.PingInterval = 100 * time.Millisecond
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.Serve(w, r, "ns", "vm", VNC, true)
+	}))
+	defer srv.Close()
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/vnc", http.Header{"Sec-WebSocket-Protocol": {PlainProtocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close() // open, and never read
+	select {
+	case <-guest.closed:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the session outlived a client that stopped reading by a minute")
+	}
 }

@@ -8,6 +8,7 @@ package console
 import (
 	"io"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -72,10 +73,12 @@ func (s *Stream) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Close sends a normal closure and closes the connection.
+// Close sends a normal closure and closes the connection. It does not wait
+// for a Write blocked on a peer that stopped reading (gorilla allows
+// control messages and Close beside a writer): closing the connection is
+// what ends that Write.
 func (s *Stream) Close() error {
-	s.mu.Lock()
-	_ = s.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
-	s.mu.Unlock()
+	_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""),
+		time.Now().Add(time.Second))
 	return s.conn.Close()
 }

@@ -140,7 +140,7 @@ func (rb *rebalancer) pass(ctx context.Context, now time.Time, sim *Simulation, 
 	for _, k := range running {
 		vm := &sim.VMs[k]
 		byName[vm.Name] = k
-		v := rebalance.VM{Name: vm.Name, Node: c.Nodes[c.nodeOf[k]].Name, LiveMigratable: true, Started: vm.Arrival,
+		v := rebalance.VM{Name: vm.Name, Node: c.Nodes[c.nodeOf[k]].Name, LiveMigratable: true, UsageKnown: true, Started: vm.Arrival,
 			Request: placement.VMRequest{Name: vm.Name, CPUCores: float64(vm.CPUs), MemoryBytes: float64(vm.MemoryBytes()),
 				AllowSpot: vm.AllowSpot, UsageCPU: float64(vm.CPUs) * vm.Utilization}}
 		if h, ok := rb.moved[k]; ok && now.Sub(h.last) < 24*time.Hour {

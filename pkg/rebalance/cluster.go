@@ -30,9 +30,12 @@ type cluster struct {
 	nodeUsageErr error
 	// vmUsageErr says why the VMs' usage could not be read, if not.
 	vmUsageErr error
-	// vmUsage is each VM's launcher pod's usage, vmRequests its requests
-	// (what the scheduler extender places by), by namespace/name.
-	vmUsage, vmRequests map[string][2]float64
+	// podUsage is each launcher pod's usage, by namespace/pod name; vmPods
+	// are each VM's running launcher pods (two during a migration), and
+	// vmRequests its requests (what the scheduler extender places by), by
+	// namespace/VM name.
+	podUsage, vmRequests map[string][2]float64
+	vmPods               map[string][]*corev1.Pod
 	// launchers are each VM's running launcher pod, by namespace/name:
 	// what a migration's target pod must fit is its tolerations and node
 	// affinity.
@@ -78,7 +81,8 @@ type zoneIntensity struct {
 
 // read lists what every policy needs.
 func (c *Controller) read(ctx context.Context) (*cluster, error) {
-	cl := &cluster{requested: map[string][2]float64{}, vmUsage: map[string][2]float64{}, vmRequests: map[string][2]float64{},
+	cl := &cluster{requested: map[string][2]float64{}, podUsage: map[string][2]float64{}, vmRequests: map[string][2]float64{},
+		vmPods:    map[string][]*corev1.Pod{},
 		launchers: map[string]*corev1.Pod{}, vms: map[string]*kvv1.VirtualMachine{}, intensity: map[string]zoneIntensity{}}
 	ops, err := c.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(metav1.NamespaceAll).List(ctx,
 		metav1.ListOptions{FieldSelector: "spec.type=" + string(v1alpha1.VMOperationMigrate)})
@@ -112,6 +116,7 @@ func (c *Controller) read(ctx context.Context) (*cluster, error) {
 			// tolerations and affinity.
 			cl.vmRequests[pod.Namespace+"/"+vm] = r
 			cl.launchers[pod.Namespace+"/"+vm] = pod
+			cl.vmPods[pod.Namespace+"/"+vm] = append(cl.vmPods[pod.Namespace+"/"+vm], pod)
 		}
 	}
 	if nm, err := c.cfg.Metrics.MetricsV1beta1().NodeMetricses().List(ctx, metav1.ListOptions{}); err != nil {
@@ -127,12 +132,12 @@ func (c *Controller) read(ctx context.Context) (*cluster, error) {
 		cl.vmUsageErr = fmt.Errorf("reading VM usage from metrics.k8s.io: %w", err)
 	} else {
 		for _, m := range pm.Items {
-			u := cl.vmUsage[m.Namespace+"/"+m.Labels[kubevirt.VMNameLabel]]
+			var u [2]float64
 			for _, ctr := range m.Containers {
 				u[0] += ctr.Usage.Cpu().AsApproximateFloat64()
 				u[1] += ctr.Usage.Memory().AsApproximateFloat64()
 			}
-			cl.vmUsage[m.Namespace+"/"+m.Labels[kubevirt.VMNameLabel]] = u
+			cl.podUsage[m.Namespace+"/"+m.Name] = u
 		}
 	}
 	vmis, err := c.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
@@ -234,7 +239,8 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 			}
 			continue
 		}
-		req, u := cl.vmRequests[key], cl.vmUsage[key]
+		req := cl.vmRequests[key]
+		u, usageKnown := cl.vmUsageOn(key, vmi.Status.NodeName)
 		reason, _ := operations.NotMigratable(vmi)
 		// The instance's labels are its launcher pod's, which the
 		// extender selects the policy by.
@@ -253,6 +259,7 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 			Request: placement.VMRequest{Namespace: vmi.Namespace, Name: vmi.Name, CPUCores: req[0],
 				MemoryBytes: req[1], Labels: vm.Labels, UsageCPU: u[0], UsageMemory: u[1],
 				AllowSpot: podLabels[placement.AllowSpotLabel] == "true", NoSpot: podLabels[placement.AllowSpotLabel] == "false"},
+			UsageKnown:     usageKnown,
 			LiveMigratable: reason == "",
 			Excluded:       vm.Annotations[v1alpha1.RebalanceExcludeAnnotation] == "true" || vmi.Annotations[v1alpha1.RebalanceExcludeAnnotation] == "true",
 			Started:        vmi.CreationTimestamp.Time,
@@ -281,4 +288,20 @@ func (c *Controller) zoneIntensity(ctx context.Context, cl *cluster, zone string
 	zi := zoneIntensity{value: v, err: err}
 	cl.intensity[key] = zi
 	return zi
+}
+
+// vmUsageOn is the usage of VM key's launcher pod on node, the instance's:
+// during a migration the target's pod runs too, and is not the load the
+// source would shed. It is unknown until metrics.k8s.io has a sample of
+// that pod (one just started has none yet).
+func (cl *cluster) vmUsageOn(key, node string) ([2]float64, bool) {
+	for _, pod := range cl.vmPods[key] {
+		if pod.Spec.NodeName != node {
+			continue
+		}
+		if u, ok := cl.podUsage[pod.Namespace+"/"+pod.Name]; ok {
+			return u, true
+		}
+	}
+	return [2]float64{}, false
 }

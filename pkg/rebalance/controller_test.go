@@ -217,3 +217,21 @@ func TestFailedTaintCheckKeepsTheTaints(t *testing.T) {
 		}
 	}
 }
+
+// TestVMUsageIsItsInstancesPod: a VM's usage is its launcher pod's on the
+// instance's node (during a migration the target's pod runs too, and is
+// not load the source would shed), and unknown while metrics.k8s.io has no
+// sample of that pod.
+func TestVMUsageIsItsInstancesPod(t *testing.T) {
+	pod := func(name, node string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name}, Spec: corev1.PodSpec{NodeName: node}}
+	}
+	cl := &cluster{vmPods: map[string][]*corev1.Pod{"ns/moving": {pod("src", "n1"), pod("dst", "n2")}, "ns/fresh": {pod("new", "n1")}},
+		podUsage: map[string][2]float64{"ns/src": {1.5, 1 << 30}, "ns/dst": {0.2, 1 << 29}}}
+	if u, ok := cl.vmUsageOn("ns/moving", "n1"); !ok || u != [2]float64{1.5, 1 << 30} {
+		t.Errorf("migrating VM on n1: usage %v (%v), want its source pod's alone", u, ok)
+	}
+	if _, ok := cl.vmUsageOn("ns/fresh", "n1"); ok {
+		t.Error("a VM whose pod has no sample yet: usage known, want unknown")
+	}
+}

@@ -41,8 +41,10 @@ type Node struct {
 // VM is one running VM the policy selects, on a node in its scope.
 type VM struct {
 	Namespace, Name, Node string
-	// Request holds the VM's requests and measured usage.
+	// Request holds the VM's requests and measured usage; UsageKnown says
+	// the usage was measured (metrics.k8s.io has its launcher pod).
 	Request        placement.VMRequest
+	UsageKnown     bool
 	LiveMigratable bool
 	// Excluded VMs (hypersdk.io/rebalance-exclude) never move.
 	Excluded bool
@@ -346,6 +348,12 @@ func (p *planner) pressure(t *v1alpha1.PressureTrigger) {
 				break
 			}
 			if !p.movable(vm, true) {
+				continue
+			}
+			if !vm.UsageKnown {
+				// What moving it would take off the node is unknown: it
+				// could take nothing, and the next VM would move too.
+				p.hold(vm, fmt.Sprintf("node %s is over %v%% but the VM's usage is not measured yet", st.Snapshot.Name, high))
 				continue
 			}
 			stays := func(n *nodeState) bool {

@@ -41,7 +41,7 @@ func place(in *Input, vm VM) {
 }
 
 func vm(name, node string, cpus, usedCPU, memGiB float64) VM {
-	return VM{Namespace: "ns", Name: name, Node: node, LiveMigratable: true, Started: now.Add(-24 * time.Hour),
+	return VM{Namespace: "ns", Name: name, Node: node, LiveMigratable: true, UsageKnown: true, Started: now.Add(-24 * time.Hour),
 		Request: placement.VMRequest{Namespace: "ns", Name: name, CPUCores: cpus, MemoryBytes: memGiB * gib, UsageCPU: usedCPU}}
 }
 
@@ -727,6 +727,28 @@ func TestPressureWithoutVMUsageMovesNothing(t *testing.T) {
 	}
 	if _, ok := plan.Armed[pressureKey("hot")]; !ok {
 		t.Errorf("armed %v: the load is still seen, only not relieved", plan.Armed)
+	}
+}
+
+// TestPressureMovesOnlyVMsOfMeasuredUsage: a VM whose usage metrics.k8s.io
+// has not measured yet (its launcher just started) is held, not moved for
+// relief it may not give; the busiest measured VM moves.
+func TestPressureMovesOnlyVMsOfMeasuredUsage(t *testing.T) {
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("hot", "ES", 200, 90), node("cool", "ES", 200, 5)},
+		Armed: map[string]time.Time{pressureKey("hot"): now.Add(-time.Hour)}}
+	fresh := vm("fresh", "hot", 2, 0, 2)
+	fresh.UsageKnown = false
+	place(in, fresh)
+	place(in, vm("busy", "hot", 2, 1.8, 2))
+	plan, err := Compute(spec(pressure(time.Minute)), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "busy:hot->cool" || !slices.ContainsFunc(plan.Held, func(h string) bool {
+		return strings.HasPrefix(h, "ns/fresh:") && strings.Contains(h, "not measured")
+	}) {
+		t.Errorf("moves %q, held %q; want busy moved and fresh held", got, plan.Held)
 	}
 }
 

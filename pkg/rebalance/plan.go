@@ -749,7 +749,10 @@ func (p *planner) best(vm *VM, ok func(*nodeState) bool, rank ranking, fallback 
 // (and node selector) match.
 func fits(vm *VM, n *Node) bool {
 	keepsOff := func(t *corev1.Taint) bool {
-		return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute
+		// A maintenance taint keeps moves off even as PreferNoSchedule
+		// (draining): another policy is emptying the node, and would
+		// move the VM again.
+		return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute || t.Key == TaintKey
 	}
 	if _, untolerated := corev1helpers.FindMatchingUntoleratedTaint(klog.Background(), n.Taints, vm.Tolerations, keepsOff, true); untolerated {
 		return false

@@ -752,6 +752,28 @@ func TestPressureMovesOnlyVMsOfMeasuredUsage(t *testing.T) {
 	}
 }
 
+// TestNoMoveOntoANodeAnotherPolicyEmpties: a node another policy drains
+// for maintenance (PreferNoSchedule) is no target, unless the VM
+// tolerates the taint.
+func TestNoMoveOntoANodeAnotherPolicyEmpties(t *testing.T) {
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("hot", "ES", 200, 90), node("draining", "ES", 200, 5)},
+		Armed: map[string]time.Time{pressureKey("hot"): now.Add(-time.Hour)}}
+	in.Nodes[1].Taints = []corev1.Taint{taintFor(MaintenanceDraining)}
+	place(in, vm("busy", "hot", 2, 1.8, 2))
+	plan, err := Compute(spec(pressure(time.Minute)), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "" {
+		t.Errorf("moves %q, want none onto a node being drained", got)
+	}
+	in.VMs[0].Tolerations = []corev1.Toleration{{Key: TaintKey, Operator: corev1.TolerationOpExists}}
+	if plan, err = Compute(spec(pressure(time.Minute)), in); err != nil || moves(plan) != "busy:hot->draining" {
+		t.Errorf("a VM tolerating maintenance: moves %q (%v), want onto the node", moves(plan), err)
+	}
+}
+
 // drainingOld is a drain trigger with node "old" cordoned under it and
 // node "new" to take its VMs.
 func drainingOld() (v1alpha1.RebalanceTrigger, *Input) {

@@ -10,10 +10,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -452,10 +452,14 @@ func (c *Controller) start(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 }
 
 // operationName is a DNS subdomain unique to the policy, the VM and the
-// second.
+// second: the hash tells policy a with VM b-c from policy a-b with VM c,
+// and survives the cut of a long name, so a name taken already is this
+// policy's own move of this VM (made on a pass whose status write failed).
 func operationName(policy, vm string, now time.Time) string {
 	name := "rebalance-" + policy + "-" + vm
-	suffix := "-" + strconv.FormatInt(now.Unix(), 10)
+	h := fnv.New32a()
+	h.Write([]byte(policy + "/" + vm))
+	suffix := fmt.Sprintf("-%08x-%d", h.Sum32(), now.Unix())
 	if len(name)+len(suffix) > 253 {
 		name = name[:253-len(suffix)]
 	}

@@ -235,3 +235,19 @@ func TestVMUsageIsItsInstancesPod(t *testing.T) {
 		t.Error("a VM whose pod has no sample yet: usage known, want unknown")
 	}
 }
+
+// TestOperationNamesAreUnambiguous: moves of different policies and VMs
+// made in the same second never share a name, however names run together
+// or are cut.
+func TestOperationNamesAreUnambiguous(t *testing.T) {
+	long := strings.Repeat("x", 250)
+	for _, pair := range [][2][2]string{
+		{{"a", "b-c"}, {"a-b", "c"}},
+		{{long, "vm1"}, {long, "vm2"}},
+	} {
+		x, y := operationName(pair[0][0], pair[0][1], now), operationName(pair[1][0], pair[1][1], now)
+		if x == y || len(x) > 253 || len(y) > 253 {
+			t.Errorf("policy %.10s VM %s and policy %.10s VM %s: names %q and %q", pair[0][0], pair[0][1], pair[1][0], pair[1][1], x, y)
+		}
+	}
+}

@@ -232,8 +232,10 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 		if vmi.Status.Phase != kvv1.Running || !inScope[vmi.Status.NodeName] || vm == nil || !vmSel.Matches(labels.Set(vm.Labels)) {
 			continue
 		}
-		if len(vmi.Spec.Domain.Devices.GPUs) > 0 || len(vmi.Spec.Domain.Devices.HostDevices) > 0 {
-			// Passed-through devices pin a VM to its node's hardware.
+		if len(vmi.Spec.Domain.Devices.GPUs) > 0 || len(vmi.Spec.Domain.Devices.HostDevices) > 0 ||
+			len(kubevirt.HotpluggedUSB(vmi.Annotations)) > 0 {
+			// Passed-through devices pin a VM to its node's hardware, as
+			// do USB devices its node's agent lends it.
 			if i, ok := nodeIndex[vmi.Status.NodeName]; ok {
 				in.Nodes[i].Pinned = append(in.Nodes[i].Pinned, key)
 			}

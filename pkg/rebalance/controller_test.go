@@ -3,6 +3,7 @@ package rebalance
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hyperfake "github.com/hypersdk/hypersdk/generated/clientset/versioned/fake"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/placement"
 )
 
@@ -249,5 +251,29 @@ func TestOperationNamesAreUnambiguous(t *testing.T) {
 		if x == y || len(x) > 253 || len(y) > 253 {
 			t.Errorf("policy %.10s VM %s and policy %.10s VM %s: names %q and %q", pair[0][0], pair[0][1], pair[1][0], pair[1][1], x, y)
 		}
+	}
+}
+
+// TestVMsWithDevicesArePinned: a VM with GPUs, host devices or USB devices
+// its node's agent lends it stays on its node; the others may move.
+func TestVMsWithDevicesArePinned(t *testing.T) {
+	node := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
+	vmi := func(name string, annotations map[string]string) kvv1.VirtualMachineInstance {
+		return kvv1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Annotations: annotations},
+			Status: kvv1.VirtualMachineInstanceStatus{NodeName: "n1", Phase: kvv1.Running}}
+	}
+	gpu := vmi("gpu", nil)
+	gpu.Spec.Domain.Devices.GPUs = []kvv1.GPU{{Name: "g", DeviceName: "nvidia.com/T4"}}
+	cl := &cluster{nodes: []corev1.Node{node}, intensity: map[string]zoneIntensity{},
+		vmis: []kvv1.VirtualMachineInstance{gpu, vmi("usb", map[string]string{
+			kubevirt.USBHotplugAnnotation: `[{"name":"key","vendor":"0781","product":"5581"}]`}), vmi("plain", nil)},
+		vms: map[string]*kvv1.VirtualMachine{"ns/gpu": {}, "ns/usb": {}, "ns/plain": {}}}
+	c := &Controller{cfg: Config{Clock: clocktesting.NewFakeClock(now)}}
+	in, _, err := c.input(context.Background(), cl, &v1alpha1.RebalancePolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pinned := in.Nodes[0].Pinned; !slices.Equal(pinned, []string{"ns/gpu", "ns/usb"}) || len(in.VMs) != 1 || in.VMs[0].Name != "plain" {
+		t.Errorf("pinned %v, movable %d VMs; want gpu and usb pinned, plain movable", pinned, len(in.VMs))
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -15,28 +16,45 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 )
 
-// TestWatchGoesOnWhenTheServerEndsIt: a watch the server closes is started
-// again from the last version seen, and the events after it are printed.
-func TestWatchGoesOnWhenTheServerEndsIt(t *testing.T) {
-	t.Setenv("KUBECONFIG", "/nonexistent") // no --request-timeout
+// watchEnv is the plugin's environment with no kubeconfig, printing in
+// format, with --request-timeout timeout when not empty.
+func watchEnv(t *testing.T, format, timeout string) (*env, *output, *bytes.Buffer) {
+	t.Helper()
+	t.Setenv("KUBECONFIG", "/nonexistent")
 	streams, _, stdout, _ := genericiooptions.NewTestIOStreams()
-	e := &env{flags: genericclioptions.NewConfigFlags(false), streams: streams}
-	out := newOutput()
-	*out.flags.OutputFormat = "name"
-	vm := func(name, rv string) *v1alpha1.VirtualMachine {
-		return &v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", ResourceVersion: rv}}
+	flags := genericclioptions.NewConfigFlags(false)
+	if timeout != "" {
+		*flags.Timeout = timeout
 	}
-	first, second := watch.NewFake(), watch.NewFake()
-	var from []string
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	start := func(_ context.Context, rv string) (watch.Interface, error) {
-		from = append(from, rv)
-		if len(from) == 1 {
+	out := newOutput()
+	*out.flags.OutputFormat = format
+	return &env{flags: flags, streams: streams}, out, stdout
+}
+
+// twoWatches starts first, then second for every later start, recording
+// the versions they start from.
+func twoWatches() (first, second *watch.FakeWatcher, from *[]string, start startWatch) {
+	first, second, from = watch.NewFake(), watch.NewFake(), &[]string{}
+	start = func(_ context.Context, rv string) (watch.Interface, error) {
+		*from = append(*from, rv)
+		if len(*from) == 1 {
 			return first, nil
 		}
 		return second, nil
 	}
+	return first, second, from, start
+}
+
+// TestWatchGoesOnWhenTheServerEndsIt: a watch the server closes is started
+// again from the last version seen, and the events after it are printed.
+func TestWatchGoesOnWhenTheServerEndsIt(t *testing.T) {
+	e, out, stdout := watchEnv(t, "name", "")
+	vm := func(name, rv string) *v1alpha1.VirtualMachine {
+		return &v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", ResourceVersion: rv}}
+	}
+	first, second, from, start := twoWatches()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	go func() {
 		first.Add(vm("a", "11"))
 		first.Stop() // the server's timeout
@@ -53,8 +71,8 @@ func TestWatchGoesOnWhenTheServerEndsIt(t *testing.T) {
 			t.Errorf("output %q lacks %q", got, want)
 		}
 	}
-	if strings.Join(from, ",") != "10,11" {
-		t.Errorf("watches started from %v, want the list's 10, then the last event's 11", from)
+	if strings.Join(*from, ",") != "10,11" {
+		t.Errorf("watches started from %v, want the list's 10, then the last event's 11", *from)
 	}
 }
 
@@ -62,22 +80,8 @@ func TestWatchGoesOnWhenTheServerEndsIt(t *testing.T) {
 // the server ends before the timeout (a watcher it found too slow) is
 // started again, and the command ends cleanly when the timeout passes.
 func TestWatchGoesOnUntilTheRequestTimeout(t *testing.T) {
-	t.Setenv("KUBECONFIG", "/nonexistent")
-	streams, _, stdout, _ := genericiooptions.NewTestIOStreams()
-	flags := genericclioptions.NewConfigFlags(false)
-	*flags.Timeout = "2s"
-	e := &env{flags: flags, streams: streams}
-	out := newOutput()
-	*out.flags.OutputFormat = "name"
-	first, second := watch.NewFake(), watch.NewFake()
-	var from []string
-	start := func(_ context.Context, rv string) (watch.Interface, error) {
-		from = append(from, rv)
-		if len(from) == 1 {
-			return first, nil
-		}
-		return second, nil
-	}
+	e, out, stdout := watchEnv(t, "name", "2s")
+	first, second, from, start := twoWatches()
 	go func() {
 		first.Add(&v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", ResourceVersion: "11"}})
 		first.Stop() // closed early by the server
@@ -86,8 +90,8 @@ func TestWatchGoesOnUntilTheRequestTimeout(t *testing.T) {
 	if err := watchEvents(context.Background(), e, out, nil, "10", start, vmColumns, func(runtime.Object) bool { return true }); err != nil {
 		t.Fatal(err)
 	}
-	if got := stdout.String(); !strings.Contains(got, "virtualmachine.hypersdk.io/b") || strings.Join(from, ",") != "10,11" {
-		t.Errorf("output %q from watches at %v; want b, from a watch started again at 11", got, from)
+	if got := stdout.String(); !strings.Contains(got, "virtualmachine.hypersdk.io/b") || strings.Join(*from, ",") != "10,11" {
+		t.Errorf("output %q from watches at %v; want b, from a watch started again at 11", got, *from)
 	}
 }
 
@@ -95,11 +99,7 @@ func TestWatchGoesOnUntilTheRequestTimeout(t *testing.T) {
 // leaves the watch as DELETED and comes back as ADDED; JSON events carry no
 // managedFields unless asked.
 func TestWatchFollowsTheClientSideFilters(t *testing.T) {
-	t.Setenv("KUBECONFIG", "/nonexistent")
-	streams, _, stdout, _ := genericiooptions.NewTestIOStreams()
-	e := &env{flags: genericclioptions.NewConfigFlags(false), streams: streams}
-	out := newOutput()
-	*out.flags.OutputFormat = "json"
+	e, out, stdout := watchEnv(t, "json", "")
 	vm := func(cpus int32) *v1alpha1.VirtualMachine {
 		return &v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", ResourceVersion: "1",
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}, Spec: v1alpha1.VirtualMachineSpec{CPUs: cpus}}

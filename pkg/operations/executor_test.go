@@ -1000,18 +1000,31 @@ func TestExecutorRestartNeedsAVMThatComesBack(t *testing.T) {
 	}
 }
 
-// TestExecutorResizeByRestart: a resize that restarts the VM ends when the
-// new instance runs at the new size, not in the moment between the old
-// instance and the new; a VM that would not come back is not touched.
-func TestExecutorResizeByRestart(t *testing.T) {
-	resize := v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationResize,
+// resizeTo4ByRestart resizes to 4 CPUs, restarting if it must.
+func resizeTo4ByRestart() v1alpha1.VMOperationSpec {
+	return v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationResize,
 		Resize: &v1alpha1.ResizeSpec{CPUs: ptr.To[int32](4), RestartPolicy: v1alpha1.ResizeRestartIfNeeded}}
+}
+
+// restartingToResize is resizeTo4ByRestart of running VM "vm" (no hotplug
+// bounds), past the deletion of its old instance.
+func restartingToResize(t *testing.T) (*harness, cache.ObjectName) {
+	t.Helper()
 	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
-	key := h.create("resize", "vm", resize)
+	key := h.create("resize", "vm", resizeTo4ByRestart())
 	h.until(key, 5, func(*v1alpha1.VMOperation) bool {
 		_, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	})
+	return h, key
+}
+
+// TestExecutorResizeByRestart: a resize that restarts the VM ends when the
+// new instance runs at the new size, not in the moment between the old
+// instance and the new; a VM that would not come back is not touched.
+func TestExecutorResizeByRestart(t *testing.T) {
+	resize := resizeTo4ByRestart()
+	h, key := restartingToResize(t)
 	for i := 0; i < 2; i++ {
 		if op, err := h.pass(key); err != nil || op.Status.Phase.Final() {
 			t.Fatalf("pass %d with no instance: %v %s %q, want still running", i, err, op.Status.Phase, op.Status.Message)
@@ -1040,14 +1053,7 @@ func TestExecutorResizeByRestart(t *testing.T) {
 // the VM its size back and has the instance made again at that size,
 // rather than leave the VM down.
 func TestExecutorResizeThatDoesNotRun(t *testing.T) {
-	resize := v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationResize,
-		Resize: &v1alpha1.ResizeSpec{CPUs: ptr.To[int32](4), RestartPolicy: v1alpha1.ResizeRestartIfNeeded}}
-	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
-	key := h.create("resize", "vm", resize)
-	h.until(key, 5, func(*v1alpha1.VMOperation) bool {
-		_, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{})
-		return apierrors.IsNotFound(err)
-	})
+	h, key := restartingToResize(t)
 	big := pendingVMI("vmi-2", "")
 	big.Spec.Domain.CPU = &kvv1.CPU{Sockets: 4, Cores: 1, Threads: 1}
 	h.setVMI(big)

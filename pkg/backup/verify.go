@@ -105,10 +105,10 @@ func (s *Scheduler) verify(ctx context.Context, b *v1alpha1.BackupSchedule, st *
 	looking := false
 	switch p.Phase {
 	case phaseRestoring:
-		err = s.stepOperation(ctx, b, rev, p, p.ScratchVM+"-restore", p.VMName, "restore", phaseStarting,
+		err = s.stepOperation(ctx, b, rev, p, restoreStep(p), p.VMName, "restore", phaseStarting,
 			v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationRestore, Restore: &v1alpha1.RestoreSpec{SnapshotName: p.Snapshot, TargetName: p.ScratchVM}})
 	case phaseStarting:
-		err = s.stepOperation(ctx, b, rev, p, p.ScratchVM+"-start", p.ScratchVM, "start", phaseChecking,
+		err = s.stepOperation(ctx, b, rev, p, startStep(p), p.ScratchVM, "start", phaseChecking,
 			v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart, Start: &v1alpha1.StartSpec{}})
 	case phaseChecking:
 		if err = rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "get",
@@ -151,11 +151,16 @@ func attempt(p *v1alpha1.BackupVerificationProgress) string {
 	return p.Started.UTC().Format(time.RFC3339)
 }
 
+// restoreStep and startStep name the verification's two step operations:
+// the restore into the scratch VM, then its start.
+func restoreStep(p *v1alpha1.BackupVerificationProgress) string { return p.ScratchVM + "-restore" }
+func startStep(p *v1alpha1.BackupVerificationProgress) string   { return p.ScratchVM + "-start" }
+
 // cancelSteps cancels the verification's step operations that have not
 // ended.
 func (s *Scheduler) cancelSteps(ctx context.Context, namespace string, p *v1alpha1.BackupVerificationProgress) error {
 	ops := s.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(namespace)
-	for _, name := range []string{p.ScratchVM + "-restore", p.ScratchVM + "-start"} {
+	for _, name := range []string{restoreStep(p), startStep(p)} {
 		op, err := ops.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			continue

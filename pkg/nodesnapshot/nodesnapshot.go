@@ -17,8 +17,10 @@ import (
 
 // Static returns the parts of node's snapshot that change only with the
 // Node object: zone, capacity type, allocatable, prices and GPUs. A cordoned
-// node gets no allocatable, so that nothing fits on it. Requests, usage and
-// carbon intensity are the caller's to fill.
+// node keeps its allocatable: kube-scheduler has already filtered it out
+// for pods that do not tolerate the unschedulable taint, and the ones that
+// do may go there; the rebalancer reads Spec.Unschedulable itself. Requests,
+// usage and carbon intensity are the caller's to fill.
 func Static(node *corev1.Node, prices cost.Model) placement.NodeSnapshot {
 	s := placement.NodeSnapshot{Name: node.Name}
 	s.Zone, _ = carbon.ZoneOf(node.Labels, node.Annotations)
@@ -43,10 +45,6 @@ func Static(node *corev1.Node, prices cost.Model) placement.NodeSnapshot {
 		klog.ErrorS(err, "Bad GPU inventory: placing on the GPUs the node publishes", "node", node.Name, "annotation", gpu.InventoryAnnotation)
 	} else {
 		klog.ErrorS(errors.Join(err, perr), "Bad GPU inventory and published GPUs", "node", node.Name)
-	}
-	if node.Spec.Unschedulable {
-		// Cordoned nodes take nothing; kube-scheduler filters them too.
-		s.AllocatableCPU, s.AllocatableMemory = 0, 0
 	}
 	return s
 }

@@ -27,3 +27,20 @@ func TestBadInventoryKeepsThePublishedGPUs(t *testing.T) {
 		t.Errorf("GPUs of a node with a bad inventory and 4 published: %+v, want 4", s.GPUs)
 	}
 }
+
+// TestCordonedNodeKeepsItsRoom: kube-scheduler passes a cordoned node to
+// the extender only for a pod that tolerates node.kubernetes.io/unschedulable
+// (NodeUnschedulable filters it for the others), so the snapshot must not
+// take its room away and refuse that pod where kube-scheduler places it.
+func TestCordonedNodeKeepsItsRoom(t *testing.T) {
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "cordoned"},
+		Spec:       corev1.NodeSpec{Unschedulable: true},
+		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"),
+			corev1.ResourceMemory: resource.MustParse("64Gi")}},
+	}
+	s := Static(node, cost.DefaultModel())
+	if s.AllocatableCPU != 16 || s.AllocatableMemory != 64*(1<<30) {
+		t.Errorf("allocatable of a cordoned node: %v CPUs, %v bytes; want 16 and 64Gi", s.AllocatableCPU, s.AllocatableMemory)
+	}
+}

@@ -186,7 +186,7 @@ func TestDrainEmptiesOnlyCordonedMatchingNodes(t *testing.T) {
 	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
 		Nodes: []Node{node("a", "ES", 200, 40), node("b", "ES", 200, 40), node("c", "ES", 200, 40)}}
 	in.Nodes[0].Labels["retire"], in.Nodes[1].Labels["retire"] = "yes", "yes"
-	in.Nodes[0].Unschedulable, in.Nodes[0].Snapshot.AllocatableCPU, in.Nodes[0].Snapshot.AllocatableMemory = true, 0, 0
+	in.Nodes[0].Unschedulable = true
 	place(in, vm("on-a", "a", 2, 1, 2))
 	place(in, vm("on-b", "b", 2, 1, 2))
 	plan, err := Compute(spec(drain), in)
@@ -409,7 +409,7 @@ func TestEachVMIsRankedWithItsOwnPlacementPolicy(t *testing.T) {
 	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
 		Nodes: []Node{node("a", "ES", 200, 40), node("cheap-dirty", "PL", 600, 30), node("clean", "FR", 40, 30)}}
 	in.Nodes[0].Labels["retire"] = "yes"
-	in.Nodes[0].Unschedulable, in.Nodes[0].Snapshot.AllocatableCPU, in.Nodes[0].Snapshot.AllocatableMemory = true, 0, 0
+	in.Nodes[0].Unschedulable = true
 	in.Nodes[1].Snapshot.Pricing.CPUCoreHour = 0.01
 	ceiling := placement.DefaultPolicy()
 	ceiling.MaxCarbonIntensity = 100
@@ -782,7 +782,7 @@ func drainingOld() (v1alpha1.RebalanceTrigger, *Input) {
 	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
 		Nodes: []Node{node("old", "ES", 200, 40), node("new", "ES", 200, 10)}}
 	in.Nodes[0].Labels["retire"] = "yes"
-	in.Nodes[0].Unschedulable, in.Nodes[0].Snapshot.AllocatableCPU, in.Nodes[0].Snapshot.AllocatableMemory = true, 0, 0
+	in.Nodes[0].Unschedulable = true
 	return drain, in
 }
 

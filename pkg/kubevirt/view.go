@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -106,24 +107,47 @@ func specFromTemplate(t *kvv1.VirtualMachineInstanceSpec, dvTemplates []kvv1.Dat
 	}
 	sort.Slice(spec.GPUs, func(i, j int) bool { return spec.GPUs[i].DeviceName < spec.GPUs[j].DeviceName })
 	spec.USBRedirection = t.Domain.Devices.ClientPassthrough != nil
-	for _, v := range t.Volumes {
-		if v.Name != RootDiskName && len(t.Volumes) > 1 {
-			continue
-		}
-		switch {
-		case v.ContainerDisk != nil:
-			spec.Image = v.ContainerDisk.Image
-		case v.PersistentVolumeClaim != nil:
-			spec.Source = &hypersdk.VirtualMachineSource{PersistentVolumeClaim: v.PersistentVolumeClaim.ClaimName}
-		case v.DataVolume != nil:
-			spec.Source = &hypersdk.VirtualMachineSource{DataVolume: v.DataVolume.Name}
-			if blank := blankDisk(v.DataVolume.Name, dvTemplates); blank != nil {
-				spec.Source = &hypersdk.VirtualMachineSource{Blank: blank}
-			}
-		}
-		break
-	}
+	spec.Image, spec.Source = rootDisk(t, dvTemplates)
 	return spec
+}
+
+// rootVolume is the index of a template's root disk volume: the one named
+// rootdisk, else the only volume; -1 when there is none. Reads and writes
+// of the view's root disk both go through it, so that a write lands on
+// the volume the view showed.
+func rootVolume(t *kvv1.VirtualMachineInstanceSpec) int {
+	for i := range t.Volumes {
+		if t.Volumes[i].Name == RootDiskName {
+			return i
+		}
+	}
+	if len(t.Volumes) == 1 {
+		return 0
+	}
+	return -1
+}
+
+// rootDisk is the view of a template's root disk: a container disk image,
+// or a source (a claim, a DataVolume, or a blank disk the VM's own
+// DataVolume template makes, whatever that template is called).
+func rootDisk(t *kvv1.VirtualMachineInstanceSpec, dvTemplates []kvv1.DataVolumeTemplateSpec) (string, *hypersdk.VirtualMachineSource) {
+	i := rootVolume(t)
+	if i < 0 {
+		return "", nil
+	}
+	v := t.Volumes[i]
+	switch {
+	case v.ContainerDisk != nil:
+		return v.ContainerDisk.Image, nil
+	case v.PersistentVolumeClaim != nil:
+		return "", &hypersdk.VirtualMachineSource{PersistentVolumeClaim: v.PersistentVolumeClaim.ClaimName}
+	case v.DataVolume != nil:
+		if blank := blankDisk(v.DataVolume.Name, dvTemplates); blank != nil {
+			return "", &hypersdk.VirtualMachineSource{Blank: blank}
+		}
+		return "", &hypersdk.VirtualMachineSource{DataVolume: v.DataVolume.Name}
+	}
+	return "", nil
 }
 
 // CPUCount is the number of vCPUs a KubeVirt CPU topology gives the guest:
@@ -372,8 +396,17 @@ func blankDiskTemplate(name string, blank *hypersdk.BlankDisk) kvv1.DataVolumeTe
 	}
 }
 
+// applyRootDisk writes the view's root disk into vm when it differs from
+// the one the view shows. An unchanged disk is left exactly as it is: after
+// a restore or a clone its blank DataVolume template has another name than
+// <vm>-rootdisk, and a VM made outside HyperSDK may boot from a lone volume
+// of any name; writing them anew would boot the VM from a new empty disk
+// or attach its disk twice.
 func applyRootDisk(vm *kvv1.VirtualMachine, spec *hypersdk.VirtualMachineSpec) {
 	t := &vm.Spec.Template.Spec
+	if image, source := rootDisk(t, vm.Spec.DataVolumeTemplates); image == spec.Image && apiequality.Semantic.DeepEqual(source, spec.Source) {
+		return
+	}
 	var src kvv1.VolumeSource
 	switch {
 	case spec.Image != "":
@@ -400,11 +433,9 @@ func applyRootDisk(vm *kvv1.VirtualMachine, spec *hypersdk.VirtualMachineSpec) {
 	default:
 		return
 	}
-	for i := range t.Volumes {
-		if t.Volumes[i].Name == RootDiskName {
-			t.Volumes[i].VolumeSource = src
-			return
-		}
+	if i := rootVolume(t); i >= 0 {
+		t.Volumes[i].VolumeSource = src
+		return
 	}
 	t.Volumes = append(t.Volumes, kvv1.Volume{Name: RootDiskName, VolumeSource: src})
 }

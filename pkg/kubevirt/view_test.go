@@ -257,3 +257,51 @@ func TestApplySpecKeepsTheRunStrategyItShowed(t *testing.T) {
 		})
 	}
 }
+
+// TestUnchangedRootDiskIsLeftAlone: a write through the view (a label, a
+// start) keeps the root disk the view showed. After a restore or a clone,
+// KubeVirt names the blank root disk's DataVolume template
+// restore-<uid>-rootdisk; a VM made outside HyperSDK may boot from a lone
+// volume of another name. Writing either anew would boot the VM from a new
+// empty disk, or attach its disk a second time.
+func TestUnchangedRootDiskIsLeftAlone(t *testing.T) {
+	restored := &kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "installer"}, Spec: kvv1.VirtualMachineSpec{
+		DataVolumeTemplates: []kvv1.DataVolumeTemplateSpec{blankDiskTemplate("restore-u1-rootdisk", &hypersdk.BlankDisk{Size: resource.MustParse("20Gi")})},
+		Template: &kvv1.VirtualMachineInstanceTemplateSpec{Spec: kvv1.VirtualMachineInstanceSpec{
+			Volumes: []kvv1.Volume{{Name: RootDiskName, VolumeSource: kvv1.VolumeSource{DataVolume: &kvv1.DataVolumeSource{Name: "restore-u1-rootdisk"}}}},
+		}},
+	}}
+	lone := &kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "alpine"}, Spec: kvv1.VirtualMachineSpec{
+		Template: &kvv1.VirtualMachineInstanceTemplateSpec{Spec: kvv1.VirtualMachineInstanceSpec{
+			Volumes: []kvv1.Volume{{Name: "datavolumevolume", VolumeSource: kvv1.VolumeSource{DataVolume: &kvv1.DataVolumeSource{Name: "alpine-dv"}}}},
+		}},
+	}}
+	for _, vm := range []*kvv1.VirtualMachine{restored, lone} {
+		want := vm.DeepCopy()
+		spec := View(vm, nil).Spec
+		spec.Running = ptr.To(false)
+		if err := ApplySpec(vm, nil, &spec); err != nil {
+			t.Fatal(err)
+		}
+		if !equality.Semantic.DeepEqual(vm.Spec.Template.Spec.Volumes, want.Spec.Template.Spec.Volumes) ||
+			!equality.Semantic.DeepEqual(vm.Spec.DataVolumeTemplates, want.Spec.DataVolumeTemplates) {
+			t.Errorf("%s: volumes %+v and DataVolume templates %+v after writing its own view, want them unchanged",
+				vm.Name, vm.Spec.Template.Spec.Volumes, vm.Spec.DataVolumeTemplates)
+		}
+	}
+
+	// A new image on the lone volume goes to that volume, not to a second one.
+	disk := &kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "cd"}, Spec: kvv1.VirtualMachineSpec{
+		Template: &kvv1.VirtualMachineInstanceTemplateSpec{Spec: kvv1.VirtualMachineInstanceSpec{
+			Volumes: []kvv1.Volume{{Name: "boot", VolumeSource: kvv1.VolumeSource{ContainerDisk: &kvv1.ContainerDiskSource{Image: "old"}}}},
+		}},
+	}}
+	spec := View(disk, nil).Spec
+	spec.Image = "new"
+	if err := ApplySpec(disk, nil, &spec); err != nil {
+		t.Fatal(err)
+	}
+	if v := disk.Spec.Template.Spec.Volumes; len(v) != 1 || v[0].Name != "boot" || v[0].ContainerDisk.Image != "new" {
+		t.Errorf("volumes %+v, want volume boot with the new image", v)
+	}
+}

@@ -109,6 +109,9 @@ func (s *Scaler) Pass(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listing HorizontalPodAutoscalers: %w", err)
 	}
+	// One HPA whose restore keeps failing (an admission webhook refusing
+	// it) must not keep the ones listed after it capped.
+	var errs []error
 	for i := range hpas.Items {
 		hpa := &hpas.Items[i]
 		by := hpa.Annotations[CappedByAnnotation]
@@ -125,10 +128,10 @@ func (s *Scaler) Pass(ctx context.Context) error {
 			continue
 		}
 		if err := s.restore(ctx, hpa, why); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // sync applies one policy and writes what it did to its status.
@@ -182,19 +185,21 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy) erro
 		}
 		entry := v1alpha1.CarbonCappedHPA{Namespace: hpa.Namespace, Name: hpa.Name, Zone: zone,
 			OriginalMaxReplicas: original(hpa), MaxReplicas: hpa.Spec.MaxReplicas}
-		g, ok := read(zone)
-		if !ok {
-			st.HPAs = append(st.HPAs, entry) // caps stay as they were: no signal is no reason to scale
-			continue
-		}
-		band := activeBand(p.Spec.Bands, g)
-		switch {
-		case override && band >= 0:
+		if override {
+			// Lifting a cap needs no reading: an override holds when the
+			// carbon source is down too.
 			err = s.restore(ctx, hpa, fmt.Sprintf("override of policy %s until %s", p.Name, p.Spec.OverrideUntil.UTC().Format(time.RFC3339)))
-		case band < 0:
-			err = s.restore(ctx, hpa, fmt.Sprintf("zone %s is at %.0f gCO2eq/kWh, below policy %s's lowest band (%d)", zone, g, p.Name, p.Spec.Bands[0].AboveGramsPerKWh))
-		default:
-			err = s.cap(ctx, hpa, p, p.Spec.Bands[band], zone, g)
+		} else {
+			g, ok := read(zone)
+			if !ok {
+				st.HPAs = append(st.HPAs, entry) // caps stay as they were: no signal is no reason to scale
+				continue
+			}
+			if band := activeBand(p.Spec.Bands, g); band < 0 {
+				err = s.restore(ctx, hpa, fmt.Sprintf("zone %s is at %.0f gCO2eq/kWh, below policy %s's lowest band (%d)", zone, g, p.Name, p.Spec.Bands[0].AboveGramsPerKWh))
+			} else {
+				err = s.cap(ctx, hpa, p, p.Spec.Bands[band], zone, g)
+			}
 		}
 		if err != nil {
 			failures = append(failures, fmt.Sprintf("HPA %s/%s: %v", hpa.Namespace, hpa.Name, err))

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
@@ -99,5 +101,66 @@ func TestUnreadIntensityIsNotCapping(t *testing.T) {
 	}
 	if ready := meta.FindStatusCondition(got.Status.Conditions, ConditionReady); ready == nil || ready.Status != metav1.ConditionFalse {
 		t.Errorf("Ready with ES unreadable: %+v, want False", ready)
+	}
+}
+
+// cappedHPA is an HPA of its own maximum 10 that policy by capped at 5.
+func cappedHPA(name, by string) *autoscalingv2.HorizontalPodAutoscaler {
+	return &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Annotations: map[string]string{
+			CappedByAnnotation: by, OriginalMaxAnnotation: "10", CappedMaxAnnotation: "5"}},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MaxReplicas: 5},
+	}
+}
+
+func maxReplicas(t *testing.T, s *Scaler, name string) int32 {
+	t.Helper()
+	hpa, err := s.cfg.Kube.AutoscalingV2().HorizontalPodAutoscalers("ns").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hpa.Spec.MaxReplicas
+}
+
+// TestOverrideNeedsNoSignal: an override lifts the caps when the zone's
+// intensity cannot be read too; lifting a cap needs no reading, and the
+// status says the caps are lifted.
+func TestOverrideNeedsNoSignal(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	p := cappingPolicy(clk.Now().Add(-time.Hour))
+	p.Spec.OverrideUntil = &metav1.Time{Time: clk.Now().Add(time.Hour)}
+	provider, err := carbon.NewFixedProvider(clk, map[string]float64{"NO": 20}) // nothing for ES
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Kube: kubefake.NewSimpleClientset(cappedHPA("web", "p")), HyperSDK: hyperfake.NewSimpleClientset(p), Carbon: provider, Clock: clk})
+	s.recorder = record.NewFakeRecorder(10)
+	if err := s.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := maxReplicas(t, s, "web"); got != 10 {
+		t.Errorf("maxReplicas under an override with ES unreadable: %d, want its own 10", got)
+	}
+}
+
+// TestOneFailedRestoreHoldsNoOther: an HPA whose restore keeps failing
+// does not keep the HPAs listed after it capped.
+func TestOneFailedRestoreHoldsNoOther(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	kube := kubefake.NewSimpleClientset(cappedHPA("a", "gone"), cappedHPA("b", "gone"))
+	kube.PrependReactor("patch", "horizontalpodautoscalers", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.(k8stesting.PatchAction).GetName() == "a" {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "autoscaling", Resource: "horizontalpodautoscalers"}, "a",
+				errors.New("a webhook says no"))
+		}
+		return false, nil, nil
+	})
+	s := New(Config{Kube: kube, HyperSDK: hyperfake.NewSimpleClientset(), Clock: clk})
+	s.recorder = record.NewFakeRecorder(10)
+	if err := s.Pass(context.Background()); err == nil || !strings.Contains(err.Error(), "a webhook says no") {
+		t.Errorf("pass: %v, want a's refusal", err)
+	}
+	if got := maxReplicas(t, s, "b"); got != 10 {
+		t.Errorf("maxReplicas of b, whose policy is gone, after a's restore failed: %d, want 10", got)
 	}
 }

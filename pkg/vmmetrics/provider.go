@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -337,6 +338,7 @@ func (p *Provider) poolMetric(ctx context.Context, name types.NamespacedName, in
 	var total float64
 	var n int
 	var at time.Time
+	var unread []string
 	for key, s := range samples {
 		if key.Namespace != name.Namespace {
 			continue
@@ -349,7 +351,16 @@ func (p *Provider) poolMetric(ctx context.Context, name types.NamespacedName, in
 			total += v
 			n++
 			at = s.at
+		} else if s.Node != "" {
+			unread = append(unread, key.Name)
 		}
+	}
+	// The average of the VMs read stands for the pool; their sum without
+	// a running VM is too low, so there is none until it is read.
+	if sum && len(unread) > 0 {
+		slices.Sort(unread)
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("%s: no reading yet for running VM %s of pool %s",
+			info.Metric, strings.Join(unread, ", "), name.Name))
 	}
 	if n == 0 {
 		return nil, apierrors.NewNotFound(Pools, name.Name+" (no running VMs)")

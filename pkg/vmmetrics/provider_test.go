@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,6 +172,10 @@ func TestMetricsNeedAReading(t *testing.T) {
 	pool, err := p.GetMetricByName(ctx, types.NamespacedName{Namespace: "ns", Name: "web"}, provider.CustomMetricInfo{GroupResource: Pools, Namespaced: true, Metric: CPUUtilization}, labels.Everything())
 	if err != nil || pool.Value.String() != "250m" {
 		t.Errorf("pool average: %v (%v), want web-0's 250m alone", pool, err)
+	}
+	sum, err := p.GetMetricByName(ctx, types.NamespacedName{Namespace: "ns", Name: "web"}, provider.CustomMetricInfo{GroupResource: Pools, Namespaced: true, Metric: MemoryWorkingSet + SumSuffix}, labels.Everything())
+	if !apierrors.IsServiceUnavailable(err) || !strings.Contains(err.Error(), "web-1") {
+		t.Errorf("pool sum with web-1 unread: %v (%v), want 503 naming web-1: the sum of web-0 alone is too low", sum, err)
 	}
 }
 

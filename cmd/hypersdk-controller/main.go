@@ -257,7 +257,7 @@ func metricsHandler(tlsOpts *tlsserve.Options, gatherer prometheus.Gatherer) htt
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	if tlsOpts.ClientCAFile != "" {
-		return tlsserve.RequireClientCert(mux, "/metrics")
+		return tlsOpts.RequireClientCert(mux, "/metrics")
 	}
 	return mux
 }

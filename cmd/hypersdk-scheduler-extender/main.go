@@ -26,7 +26,6 @@ import (
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/extender"
-	"github.com/hypersdk/hypersdk/pkg/tlsserve"
 )
 
 func main() {
@@ -103,7 +102,7 @@ func run() error {
 		// Only kube-scheduler, with a certificate the client CA signed, may
 		// filter, score and bind, or profile the process; probes and
 		// scrapes need none.
-		handler = tlsserve.RequireClientCert(handler, "/filter", "/prioritize", "/bind", "/debug/pprof/")
+		handler = o.TLS.RequireClientCert(handler, "/filter", "/prioritize", "/bind", "/debug/pprof/")
 	}
 	// A request is a few kilobytes sent at once: a client that trickles
 	// one, or holds an idle connection, does not keep it for ever.

@@ -166,6 +166,7 @@ func (sb *Sandbox) startExtender(ctx context.Context, client kubernetes.Interfac
 		"--tls-cert-file=" + sb.extenderTLS.certFile,
 		"--tls-private-key-file=" + sb.extenderTLS.keyFile,
 		"--client-ca-file=" + sb.extenderTLS.caFile,
+		"--client-common-names=kube-scheduler",
 		"--usage-interval=2s",
 		// As kube-scheduler's own client: binds must not queue behind a rate limit.
 		"--kube-api-qps=5000",

@@ -65,7 +65,7 @@ func benchPost(b *testing.B, useTLS bool) {
 		url = "https://" + ln.Addr().String() + "/filter"
 	}
 	answer := bytes.Repeat([]byte("x"), 300)
-	srv := &http.Server{Handler: RequireClientCert(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{Handler: (&Options{}).RequireClientCert(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		_, _ = w.Write(answer)
 	}), "/never")}

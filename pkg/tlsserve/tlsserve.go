@@ -20,18 +20,25 @@ import (
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 )
 
-// Options name the certificate files.
+// Options name the certificate files and the clients allowed.
 type Options struct {
 	CertFile     string
 	KeyFile      string
 	ClientCAFile string
+	// ClientNames, when set, are the common names a client certificate
+	// must have where one is required. The client CA may sign certificates
+	// for other uses (HyperSDK's one CA signs etcd's clients too), and
+	// those must not pass for the client a path is for.
+	ClientNames []string
 }
 
-// AddFlags adds --tls-cert-file, --tls-private-key-file and --client-ca-file.
+// AddFlags adds --tls-cert-file, --tls-private-key-file, --client-ca-file
+// and --client-common-names.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.CertFile, "tls-cert-file", o.CertFile, "Serving certificate (PEM); serve plain HTTP when empty. Read again when it changes.")
 	fs.StringVar(&o.KeyFile, "tls-private-key-file", o.KeyFile, "Private key of --tls-cert-file.")
 	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, "CA bundle (PEM) that must have signed a client's certificate where one is required.")
+	fs.StringSliceVar(&o.ClientNames, "client-common-names", o.ClientNames, "Common names a client certificate must have where one is required; any the client CA signed when empty.")
 }
 
 // Validate returns every problem with the options.
@@ -42,6 +49,9 @@ func (o *Options) Validate() []error {
 	}
 	if o.ClientCAFile != "" && o.CertFile == "" {
 		errs = append(errs, errors.New("--client-ca-file needs --tls-cert-file: client certificates are only seen over TLS"))
+	}
+	if len(o.ClientNames) > 0 && o.ClientCAFile == "" {
+		errs = append(errs, errors.New("--client-common-names needs --client-ca-file"))
 	}
 	return errs
 }
@@ -86,14 +96,24 @@ func (o *Options) Listener(ctx context.Context, ln net.Listener) (net.Listener, 
 
 // RequireClientCert answers 401 on the given paths (a path ending in / is
 // everything under it) to requests that came without a client certificate
-// the client CA verified, and passes every other request to h.
-func RequireClientCert(h http.Handler, paths ...string) http.Handler {
+// the client CA verified, 403 to those whose certificate's common name is
+// not one of ClientNames (when set), and passes every other request to h.
+func (o *Options) RequireClientCert(h http.Handler, paths ...string) http.Handler {
+	names := slices.Clone(o.ClientNames)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		guarded := slices.ContainsFunc(paths, func(p string) bool {
 			return p == r.URL.Path || strings.HasSuffix(p, "/") && strings.HasPrefix(r.URL.Path, p)
 		})
-		if guarded && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+		if !guarded {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
 			http.Error(w, "a client certificate signed by the client CA is required", http.StatusUnauthorized)
+			return
+		}
+		if cn := r.TLS.VerifiedChains[0][0].Subject.CommonName; len(names) > 0 && !slices.Contains(names, cn) {
+			http.Error(w, fmt.Sprintf("client certificate %q may not call %s", cn, r.URL.Path), http.StatusForbidden)
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -3,6 +3,7 @@ package tlsserve
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -11,7 +12,7 @@ import (
 // TestRequireClientCert: the named paths, and everything under a path
 // ending in /, need a verified client certificate; other paths do not.
 func TestRequireClientCert(t *testing.T) {
-	h := RequireClientCert(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}), "/bind", "/debug/pprof/")
+	h := (&Options{}).RequireClientCert(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}), "/bind", "/debug/pprof/")
 	for path, want := range map[string]int{
 		"/bind": http.StatusUnauthorized, "/debug/pprof/": http.StatusUnauthorized, "/debug/pprof/heap": http.StatusUnauthorized,
 		"/bindings": http.StatusOK, "/healthz": http.StatusOK, "/metrics": http.StatusOK,
@@ -22,10 +23,40 @@ func TestRequireClientCert(t *testing.T) {
 			t.Errorf("%s without a certificate: %d, want %d", path, rec.Code, want)
 		}
 		req := httptest.NewRequest(http.MethodGet, path, nil)
-		req.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{{}}}}
+		req.TLS = verified("anyone")
 		rec = httptest.NewRecorder()
 		if h.ServeHTTP(rec, req); rec.Code != http.StatusOK {
 			t.Errorf("%s with a verified certificate: %d, want 200", path, rec.Code)
 		}
 	}
+}
+
+// TestClientNames: with --client-common-names, a certificate the client CA
+// signed for another use (HyperSDK's CA signs etcd's clients too) is
+// refused where one is required.
+func TestClientNames(t *testing.T) {
+	o := &Options{ClientNames: []string{"kube-scheduler"}}
+	h := o.RequireClientCert(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}), "/bind")
+	for _, c := range []struct {
+		cn, path string
+		want     int
+	}{
+		{"kube-scheduler", "/bind", http.StatusOK},
+		{"hypersdk-apiserver", "/bind", http.StatusForbidden},
+		{"hypersdk-etcd", "/bind", http.StatusForbidden},
+		{"hypersdk-etcd", "/healthz", http.StatusOK},
+	} {
+		req := httptest.NewRequest(http.MethodPost, c.path, nil)
+		req.TLS = verified(c.cn)
+		rec := httptest.NewRecorder()
+		if h.ServeHTTP(rec, req); rec.Code != c.want {
+			t.Errorf("%s with a certificate of %q: %d, want %d", c.path, c.cn, rec.Code, c.want)
+		}
+	}
+}
+
+// verified is a connection whose client certificate, of common name cn,
+// the client CA verified.
+func verified(cn string) *tls.ConnectionState {
+	return &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{{Subject: pkix.Name{CommonName: cn}}}}}
 }

@@ -321,6 +321,27 @@ func TestVMPlacedThroughTheExtenderOverTLS(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("filter without a client certificate: %s, want 401", resp.Status)
 	}
+	// The CA also signs the API server's etcd client certificate, which
+	// may not call the extender.
+	etcdClient, err := env.Kube.CoreV1().Secrets(system).Get(ctx, "hypersdk-etcd-client-tls", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(etcdClient.Data[corev1.TLSCertKey], etcdClient.Data[corev1.TLSPrivateKeyKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		InsecureSkipVerify: true, //nolint:gosec // only the refusal is checked
+		Certificates:       []tls.Certificate{pair},
+	}}}
+	if resp, err = other.Post(base+"/bind", "application/json", bytes.NewReader([]byte("{}"))); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("bind with the etcd client's certificate: %s, want 403", resp.Status)
+	}
 	// Plain HTTP is not served.
 	if resp, err := http.Get("http://" + svc.Spec.ClusterIP + ":443/readyz"); err == nil && resp.StatusCode == http.StatusOK {
 		t.Error("the extender answers plain HTTP")

@@ -175,26 +175,28 @@ type forecastEntry struct {
 
 // Current returns the zone's current intensity as CachedProvider documents.
 func (c *CachedProvider) Current(ctx context.Context, zone string) (Intensity, error) {
-	if err := ctx.Err(); err != nil {
-		return Intensity{}, fmt.Errorf("carbon intensity for zone %q: %w", zone, err)
-	}
 	c.mu.Lock()
 	due := c.due(c.current[zone].attempt, c.opts.Clock.Now())
 	c.mu.Unlock()
+	// Only a refresh needs the context: a caller whose deadline another
+	// zone's slow refresh used up still gets the zones cached.
 	if due {
-		err := c.refresh(ctx, "current\x00"+zone, func(ctx context.Context) {
-			v, err := c.inner.Current(ctx, zone)
-			c.metrics.requests.WithLabelValues(c.opts.Name, zone, resultLabel(err)).Inc()
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			e := c.current[zone]
-			e.record(c.opts.Clock.Now(), err)
-			if err == nil {
-				e.value = v
-				c.known[zone] = true
-			}
-			c.current[zone] = e
-		})
+		err := ctx.Err()
+		if err == nil {
+			err = c.refresh(ctx, "current\x00"+zone, func(ctx context.Context) {
+				v, err := c.inner.Current(ctx, zone)
+				c.metrics.requests.WithLabelValues(c.opts.Name, zone, resultLabel(err)).Inc()
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				e := c.current[zone]
+				e.record(c.opts.Clock.Now(), err)
+				if err == nil {
+					e.value = v
+					c.known[zone] = true
+				}
+				c.current[zone] = e
+			})
+		}
 		if err != nil {
 			return Intensity{}, fmt.Errorf("carbon intensity for zone %q: %w", zone, err)
 		}
@@ -228,27 +230,27 @@ func (c *CachedProvider) Forecast(ctx context.Context, zone string, horizon time
 	if err != nil {
 		return nil, fmt.Errorf("carbon forecast for zone %q: %w", zone, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("carbon forecast for zone %q: %w", zone, err)
-	}
 	key := forecastKey{zone: zone, hours: n}
 	c.mu.Lock()
 	due := c.due(c.forecasts[key].attempt, c.opts.Clock.Now())
 	c.mu.Unlock()
 	if due {
-		err := c.refresh(ctx, "forecast\x00"+zone+"\x00"+strconv.Itoa(n), func(ctx context.Context) {
-			vs, err := c.inner.Forecast(ctx, zone, horizon)
-			c.metrics.requests.WithLabelValues(c.opts.Name, zone, resultLabel(err)).Inc()
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			e := c.forecasts[key]
-			e.record(c.opts.Clock.Now(), err)
-			if err == nil {
-				e.values = vs
-				c.known[zone] = true
-			}
-			c.forecasts[key] = e
-		})
+		err := ctx.Err()
+		if err == nil {
+			err = c.refresh(ctx, "forecast\x00"+zone+"\x00"+strconv.Itoa(n), func(ctx context.Context) {
+				vs, err := c.inner.Forecast(ctx, zone, horizon)
+				c.metrics.requests.WithLabelValues(c.opts.Name, zone, resultLabel(err)).Inc()
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				e := c.forecasts[key]
+				e.record(c.opts.Clock.Now(), err)
+				if err == nil {
+					e.values = vs
+					c.known[zone] = true
+				}
+				c.forecasts[key] = e
+			})
+		}
 		if err != nil {
 			return nil, fmt.Errorf("carbon forecast for zone %q: %w", zone, err)
 		}

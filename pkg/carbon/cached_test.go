@@ -410,3 +410,31 @@ func TestReadRefusesThePlaceholder(t *testing.T) {
 		t.Errorf("Read while the source fails: %+v, %v; want the stale 200", in, err)
 	}
 }
+
+// TestCachedZonesNeedNoTime: a caller whose deadline is used up (another
+// zone's slow refresh, in the same scheduling request) still gets the
+// zones that are cached; only a zone due for a refresh fails.
+func TestCachedZonesNeedNoTime(t *testing.T) {
+	c, inner, clk := newCached(t, CacheOptions{})
+	if _, err := c.Current(context.Background(), "NO"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Forecast(context.Background(), "NO", 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	clk.SetTime(t0.Add(time.Minute))
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got, err := c.Current(done, "NO"); err != nil || got.GramsPerKWh != 100 {
+		t.Errorf("cached NO with the deadline gone: %+v, %v; want 100 g/kWh", got, err)
+	}
+	if got, err := c.Forecast(done, "NO", 2*time.Hour); err != nil || len(got) != 2 {
+		t.Errorf("cached NO forecast with the deadline gone: %+v, %v; want 2 hours", got, err)
+	}
+	if _, err := c.Current(done, "ES"); !errors.Is(err, context.Canceled) {
+		t.Errorf("ES, never read, with the deadline gone: %v, want context.Canceled", err)
+	}
+	if n := inner.callCount(); n != 2 {
+		t.Errorf("%d upstream calls, want the 2 before the deadline", n)
+	}
+}

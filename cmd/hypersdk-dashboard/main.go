@@ -102,17 +102,8 @@ func run() error {
 		return err
 	}
 	httpServer := &http.Server{Handler: srv.Handler(dashboard.UI()), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = httpServer.Shutdown(shutdown)
-	}()
 	klog.InfoS("Serving the dashboard", "address", ln.Addr().String(), "namespace", namespace, "selfSigned", !tlsOpts.Enabled())
-	if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return tlsserve.Serve(ctx, httpServer, ln, 5*time.Second)
 }
 
 // listen binds address with SO_REUSEPORT. In a pod's own network namespace

@@ -4,7 +4,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +25,7 @@ import (
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/extender"
+	"github.com/hypersdk/hypersdk/pkg/tlsserve"
 )
 
 func main() {
@@ -108,19 +108,10 @@ func run() error {
 	// one, or holds an idle connection, does not keep it for ever.
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	go func() {
 		if err := ext.Run(ctx); err != nil {
 			klog.ErrorS(err, "Extender caches")
 		}
 	}()
 	klog.InfoS("Serving scheduler extender", "address", ln.Addr().String(), "tls", o.TLS.Enabled(), "clientCertificates", o.TLS.ClientCAFile != "")
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return tlsserve.Serve(ctx, srv, ln, 5*time.Second)
 }

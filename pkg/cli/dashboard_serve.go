@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/pkg/dashboard"
+	"github.com/hypersdk/hypersdk/pkg/tlsserve"
 )
 
 // clusterStore is the clusters file the flags name, checked against the
@@ -75,17 +75,8 @@ func (e *env) serveDashboard(ctx context.Context, store *dashboard.ClusterStore,
 	defer cancel()
 	srv.Start(ctx)
 	httpServer := &http.Server{Handler: srv.Handler(dashboard.UI()), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
-		defer done()
-		_ = httpServer.Shutdown(shutdown)
-	}()
 	fmt.Fprintf(e.streams.Out, "Dashboard: http://%s/?token=%s\n", ln.Addr(), srv.Token)
-	if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return tlsserve.Serve(ctx, httpServer, ln, 5*time.Second)
 }
 
 func newClustersCommand(e *env) *cobra.Command {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
@@ -118,4 +119,26 @@ func (o *Options) RequireClientCert(h http.Handler, paths ...string) http.Handle
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// Serve serves srv on ln until ctx ends, then shuts srv down and returns
+// once the requests in flight are answered, or grace has passed.
+// http.Server.Serve returns as soon as Shutdown begins, so a process that
+// exits then cuts off what Shutdown is still draining (a scheduler's bind,
+// which kube-scheduler then does without the extender).
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
+	drained := make(chan error, 1)
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+		defer cancel()
+		drained <- srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	if err := <-drained; err != nil {
+		return fmt.Errorf("shutting down the server within %s: %w", grace, err)
+	}
+	return nil
 }

@@ -1,12 +1,16 @@
 package tlsserve
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestRequireClientCert: the named paths, and everything under a path
@@ -59,4 +63,51 @@ func TestClientNames(t *testing.T) {
 // the client CA verified.
 func verified(cn string) *tls.ConnectionState {
 	return &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{{Subject: pkix.Name{CommonName: cn}}}}}
+}
+
+// TestServeDrains: Serve returns only once a request in flight when ctx
+// ended has been answered.
+func TestServeDrains(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var answered atomic.Bool
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		close(entered)
+		<-release
+		answered.Store(true)
+	})}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, srv, ln, time.Minute) }()
+	reply := make(chan error, 1)
+	go func() {
+		resp, err := http.Post("http://"+ln.Addr().String()+"/bind", "application/json", nil)
+		if err == nil {
+			resp.Body.Close()
+		}
+		reply <- err
+	}()
+	<-entered
+	cancel()
+	// The handler is let go when Serve returns, or after a while: Serve
+	// must not return before it.
+	select {
+	case err := <-served:
+		close(release)
+		t.Fatalf("Serve returned (%v) with a request in flight", err)
+	case <-time.After(2 * time.Second):
+		close(release)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if !answered.Load() {
+		t.Error("Serve returned before the request in flight was answered")
+	}
+	if err := <-reply; err != nil {
+		t.Errorf("the request in flight: %v", err)
+	}
 }

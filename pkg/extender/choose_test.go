@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -110,5 +111,21 @@ func TestChooseInFilter(t *testing.T) {
 	tolerating.Spec.Tolerations = []corev1.Toleration{{Key: "maintenance", Operator: corev1.TolerationOpExists}}
 	if got := filter(tolerating, names); len(got) != 1 {
 		t.Errorf("tolerated PreferNoSchedule taint: filter kept %d nodes, want the best alone", len(got))
+	}
+}
+
+// TestFailedBindIsCounted: a bind that fails is answered (kube-scheduler
+// reads the error from the result) but counted as failed, not ok: with an
+// ignorable extender kube-scheduler then binds the pod without HyperSDK.
+func TestFailedBindIsCounted(t *testing.T) {
+	e, _, names := fleetExtender(t, 3, false)
+	h := e.Handler(prometheus.NewRegistry())
+	var res extenderv1.ExtenderBindingResult
+	post(t, h, "/bind", extenderv1.ExtenderBindingArgs{PodName: "gone", PodNamespace: "ns", PodUID: "u", Node: names[0]}, &res)
+	if res.Error == "" {
+		t.Fatal("bind of a pod that does not exist: no error")
+	}
+	if failed, ok := testutil.ToFloat64(e.metrics.requests.WithLabelValues("bind", "failed")), testutil.ToFloat64(e.metrics.requests.WithLabelValues("bind", "ok")); failed != 1 || ok != 0 {
+		t.Errorf("bind requests: %v failed, %v ok; want 1 failed", failed, ok)
 	}
 }

@@ -31,7 +31,10 @@ func (e *Extender) Handler(gatherer prometheus.Gatherer) http.Handler {
 	mux.HandleFunc("POST /bind", verb(e, "bind", func(ctx context.Context, args *extenderv1.ExtenderBindingArgs) (any, error) {
 		res := &extenderv1.ExtenderBindingResult{}
 		if err := e.Bind(ctx, args); err != nil {
-			klog.FromContext(ctx).Info("Bind failed", "pod", args.PodNamespace+"/"+args.PodName, "node", args.Node, "err", err)
+			// kube-scheduler binds the pod itself when an ignorable
+			// extender's bind fails, without the decision or the GPUs.
+			klog.FromContext(ctx).Error(err, "Bind failed: kube-scheduler binds the pod without HyperSDK's decision if the extender is ignorable",
+				"pod", args.PodNamespace+"/"+args.PodName, "node", args.Node)
 			res.Error = err.Error()
 		}
 		return res, nil
@@ -77,6 +80,10 @@ func verb[A any](e *Extender, name string, fn func(context.Context, *A) (any, er
 			result = "error"
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
+		}
+		if b, ok := out.(*extenderv1.ExtenderBindingResult); ok && b.Error != "" {
+			// Answered, but the pod was not bound: not an "ok".
+			result = "failed"
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if err := json.NewEncoder(w).Encode(out); err != nil {

@@ -112,9 +112,13 @@ func (r *CostREST) CostOf(ctx context.Context, vm *hypersdk.VirtualMachine, now 
 			out.CarbonGramsPerHour = ptr.To(0.0)
 		case s.IntensityRead:
 			// Without a reading the rate is unknown, and left out: a 0
-			// would read as a VM that emits nothing.
+			// would read as a VM that emits nothing. The power drawn
+			// follows the CPU in use, so an unread usage leaves the rate
+			// unknown too (a launcher pod metrics.k8s.io has not seen).
 			out.CarbonIntensity = ptr.To(s.CarbonIntensity)
-			out.CarbonGramsPerHour = ptr.To(placement.RecordedVMGramsPerHour(s.CarbonIntensity, s.CPUAllocatedCores, s.CPUUsageCores))
+			if s.UsageRead {
+				out.CarbonGramsPerHour = ptr.To(placement.RecordedVMGramsPerHour(s.CarbonIntensity, s.CPUAllocatedCores, s.CPUUsageCores))
+			}
 		}
 	}
 	day := now.UTC().Truncate(24 * time.Hour)
@@ -154,11 +158,14 @@ func (r *CostREST) recorded(ctx context.Context, namespace, name string, from, n
 	cost = series[0].Points
 	carbonGrams = make([]history.Point, 0, len(cost))
 	for _, p := range cost {
-		// A time without an intensity is a gap in the emissions too, not
-		// an hour that emitted nothing.
-		if g, ok := intensity[p.Time]; ok {
+		// A time without an intensity or a usage is a gap in the
+		// emissions too, not an hour that emitted nothing (or drew idle
+		// power only).
+		g, read := intensity[p.Time]
+		u, measured := used[p.Time]
+		if read && measured {
 			carbonGrams = append(carbonGrams, history.Point{Time: p.Time,
-				Value: placement.RecordedVMGramsPerHour(g, allocated[p.Time], used[p.Time])})
+				Value: placement.RecordedVMGramsPerHour(g, allocated[p.Time], u)})
 		}
 	}
 	return cost, carbonGrams, nil

@@ -104,9 +104,12 @@ func TestCostOfAVMInAZoneWithoutAReading(t *testing.T) {
 		sample              history.VMSample
 		intensity, gramsPer *float64
 	}{
-		{"no reading", history.VMSample{Node: "n1", Zone: "XX", CPUAllocatedCores: 2, CPUUsageCores: 1, Priced: true, CostPerHour: 1}, nil, nil},
-		{"a reading", history.VMSample{Node: "n1", Zone: "ES", CPUAllocatedCores: 2, CPUUsageCores: 1, Priced: true, CostPerHour: 1,
+		{"no reading", history.VMSample{Node: "n1", Zone: "XX", CPUAllocatedCores: 2, CPUUsageCores: 1, UsageRead: true, Priced: true, CostPerHour: 1}, nil, nil},
+		{"a reading", history.VMSample{Node: "n1", Zone: "ES", CPUAllocatedCores: 2, CPUUsageCores: 1, UsageRead: true, Priced: true, CostPerHour: 1,
 			CarbonIntensity: 400, IntensityRead: true}, ptr.To(400.0), ptr.To(400 * 2 * (0.74 + 2.76*0.5) / 1000 * 1.135)},
+		// The power drawn follows the CPU in use: unread, it is unknown.
+		{"usage not read", history.VMSample{Node: "n1", Zone: "ES", CPUAllocatedCores: 2, Priced: true, CostPerHour: 1,
+			CarbonIntensity: 400, IntensityRead: true}, ptr.To(400.0), nil},
 		{"not running", history.VMSample{}, nil, ptr.To(0.0)},
 	} {
 		tc.sample.Namespace, tc.sample.Name = "ns", "vm"
@@ -146,5 +149,45 @@ func TestSavingsOnANodeThatIsGone(t *testing.T) {
 	p.Kube = kube
 	if _, err := p.savings(context.Background(), "ns", "vm", rec); !apierrors.IsForbidden(err) {
 		t.Errorf("node unreadable: %v, want its 403 kept", err)
+	}
+}
+
+// TestUnmeasuredMinutesEmitNothingKnown: recorded minutes of a running VM
+// whose usage was not read are a gap in its emissions, not minutes at 0%
+// CPU (idle power only).
+func TestUnmeasuredMinutesEmitNothingKnown(t *testing.T) {
+	ctx := context.Background()
+	store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	now := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	first := now.Add(-20 * time.Minute)
+	for at := first.Add(time.Minute); !at.After(now); at = at.Add(time.Minute) {
+		measured := at.After(first.Add(10 * time.Minute))
+		s := history.VMSample{Namespace: "ns", Name: "vm", Node: "n1", Zone: "ES", Priced: true, CostPerHour: 1.2,
+			CarbonIntensity: 400, IntensityRead: true, CPUAllocatedCores: 2, UsageRead: measured}
+		if measured {
+			s.CPUUsageCores = 1
+		}
+		if err := store.Append(ctx, history.Batch{Time: at, VMs: []history.VMSample{s}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cost, carbonGrams, err := (&CostREST{store: store}).recorded(ctx, "ns", "vm", first, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cost) < 19 {
+		t.Fatalf("%d cost points, want the 20 minutes'", len(cost))
+	}
+	for _, p := range carbonGrams {
+		if !p.Time.After(first.Add(10 * time.Minute)) {
+			t.Errorf("emissions at %s, a minute whose usage was not read: %v g/h", p.Time.Sub(first), p.Value)
+		}
+	}
+	if len(carbonGrams) < 9 {
+		t.Errorf("%d emission points, want the 10 measured minutes'", len(carbonGrams))
 	}
 }

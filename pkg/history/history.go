@@ -55,8 +55,12 @@ func (s *VMSample) usageKnown() bool { return s.Node == "" || s.UsageRead }
 // priceKnown: the VM's cost is from its node's price, or it runs nowhere.
 func (s *VMSample) priceKnown() bool { return s.Node == "" || s.Priced }
 
-// intensityKnown: the VM's zone's intensity was read, or it runs nowhere.
-func (s *VMSample) intensityKnown() bool { return s.Node == "" || s.IntensityRead }
+// intensityKnown: the VM's zone's intensity was read. A VM that runs
+// nowhere has no zone, so no intensity: a 0 there would pull the VM's
+// average intensity down, and, averaged into a downsampled hour it ran part
+// of, its emissions (its allocation already counts the hour's stopped part
+// as 0).
+func (s *VMSample) intensityKnown() bool { return s.IntensityRead }
 
 // ClusterSample is the whole cluster at one recorder tick.
 type ClusterSample struct {
@@ -80,6 +84,10 @@ type ClusterSample struct {
 
 func (s *ClusterSample) priceKnown() bool     { return s.Unpriced == 0 }
 func (s *ClusterSample) intensityKnown() bool { return s.IntensityUnknown == 0 }
+
+// averageKnown: the average intensity of the VMs' zones has VMs to average
+// over, and every running one's was read.
+func (s *ClusterSample) averageKnown() bool { return s.intensityKnown() && s.VMsRunning > 0 }
 
 // Batch is everything recorded at one tick. Time is the tick time (the
 // recorder truncates wall time to its interval), so re-writing the same tick

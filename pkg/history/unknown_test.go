@@ -68,3 +68,34 @@ func TestUnknownSignalsAreGaps(t *testing.T) {
 		}
 	}
 }
+
+// TestNoZoneNoIntensity: a stopped VM has no zone, so no intensity (not a
+// known 0 that would pull its average down), and a cluster where nothing
+// runs has no average intensity; its emissions are a known 0.
+func TestNoZoneNoIntensity(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "h.db"), SQLiteOptions{Clock: clocktesting.NewFakePassiveClock(t0.Add(time.Hour))})
+	running := VMSample{Namespace: "ns", Name: "vm", Node: "n", Zone: "ES", Phase: "Running", CPUAllocatedCores: 2, CPUUsageCores: 1,
+		UsageRead: true, Priced: true, CarbonIntensity: 400, IntensityRead: true}
+	stopped := VMSample{Namespace: "ns", Name: "vm", Phase: "Stopped"}
+	mustAppend(t, s, Batch{Time: t0.Add(time.Minute), VMs: []VMSample{running},
+		Cluster: ClusterSample{VMs: 1, VMsRunning: 1, CarbonIntensityAvg: 400, CarbonGramsPerHour: 10}})
+	mustAppend(t, s, Batch{Time: t0.Add(2 * time.Minute), VMs: []VMSample{stopped}, Cluster: ClusterSample{VMs: 1, VMsStopped: 1}})
+	got, err := s.QueryVM(ctx, vmQuery("vm", time.Minute, 2*time.Minute, time.Minute, FieldCarbonIntensity, FieldCPUAllocated))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectSeries(t, got, map[string][]pt{
+		FieldCarbonIntensity: {{time.Minute, 400}},
+		FieldCPUAllocated:    {{time.Minute, 2}, {2 * time.Minute, 0}},
+	})
+	got, err = s.QueryCluster(ctx, Query{Start: t0.Add(time.Minute), End: t0.Add(2 * time.Minute), Step: time.Minute,
+		Fields: []string{FieldCarbonIntensity, FieldCarbonEmissions}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectSeries(t, got, map[string][]pt{
+		FieldCarbonIntensity: {{time.Minute, 400}},
+		FieldCarbonEmissions: {{time.Minute, 10}, {2 * time.Minute, 0}},
+	})
+}

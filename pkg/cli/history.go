@@ -83,10 +83,11 @@ var seriesColumns = columns{
 	names: []string{"FIELD", "UNIT", "POINTS", "AVG", "MIN", "MAX", "P95", "LAST"},
 	row: func(obj any, _ bool) []any {
 		s := obj.(*v1alpha1.HistorySeries)
-		last := "<none>"
-		if n := len(s.Points); n > 0 {
-			last = num(s.Points[n-1].Value)
+		if len(s.Points) == 0 {
+			// The trend of no points is zeros, not a series at 0.
+			return []any{s.Field, s.Unit, 0, "<none>", "<none>", "<none>", "<none>", "<none>"}
 		}
+		last := num(s.Points[len(s.Points)-1].Value)
 		return []any{s.Field, s.Unit, len(s.Points), num(s.Trend.Avg), num(s.Trend.Min), num(s.Trend.Max), num(s.Trend.P95), last}
 	},
 }

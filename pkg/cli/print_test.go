@@ -150,3 +150,20 @@ func TestListPrintsAsKubectlGet(t *testing.T) {
 		t.Fatalf("one named VM prints as %q (%v), want VirtualMachine", list.Kind, err)
 	}
 }
+
+// TestEmptySeriesHasNoTrend: a series without points (a VM on an unpriced
+// node has no costPerHour) prints no trend, not a trend of zeros that
+// reads as free.
+func TestEmptySeriesHasNoTrend(t *testing.T) {
+	row := seriesColumns.row(&v1alpha1.HistorySeries{Field: "costPerHour", Unit: "$/h"}, false)
+	for i, cell := range row[3:] {
+		if cell != "<none>" {
+			t.Errorf("column %s of an empty series: %v, want <none>", seriesColumns.names[3+i], cell)
+		}
+	}
+	row = seriesColumns.row(&v1alpha1.HistorySeries{Field: "cpuUsage", Points: []v1alpha1.HistoryPoint{{Value: 0}},
+		Trend: v1alpha1.HistoryTrend{Count: 1}}, false)
+	if row[3] != "0" || row[7] != "0" {
+		t.Errorf("a series of one 0: avg %v, last %v; want 0 and 0", row[3], row[7])
+	}
+}

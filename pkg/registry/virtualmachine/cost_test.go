@@ -43,14 +43,14 @@ func TestSpentIntegratesWhateverTheRecorderInterval(t *testing.T) {
 		first := now.Add(-tc.span)
 		// An hour without samples, then the span with them.
 		for at := first.Add(-3 * time.Hour); at.Before(first.Add(-2 * time.Hour)); at = at.Add(tc.every) {
-			if err := store.Append(ctx, history.Batch{Time: at, VMs: []history.VMSample{{Namespace: "ns", Name: "vm", CostPerHour: 1.2,
-				CarbonIntensity: 400, CPUAllocatedCores: 2, CPUUsageCores: 1}}}); err != nil {
+			if err := store.Append(ctx, history.Batch{Time: at, VMs: []history.VMSample{{Namespace: "ns", Name: "vm", Node: "n1", Priced: true, CostPerHour: 1.2,
+				CarbonIntensity: 400, IntensityRead: true, CPUAllocatedCores: 2, CPUUsageCores: 1, UsageRead: true}}}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for at := first.Add(tc.every); !at.After(now); at = at.Add(tc.every) {
-			if err := store.Append(ctx, history.Batch{Time: at, VMs: []history.VMSample{{Namespace: "ns", Name: "vm", CostPerHour: 1.2,
-				CarbonIntensity: 400, CPUAllocatedCores: 2, CPUUsageCores: 1}}}); err != nil {
+			if err := store.Append(ctx, history.Batch{Time: at, VMs: []history.VMSample{{Namespace: "ns", Name: "vm", Node: "n1", Priced: true, CostPerHour: 1.2,
+				CarbonIntensity: 400, IntensityRead: true, CPUAllocatedCores: 2, CPUUsageCores: 1, UsageRead: true}}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -189,5 +189,27 @@ func TestUnmeasuredMinutesEmitNothingKnown(t *testing.T) {
 	}
 	if len(carbonGrams) < 9 {
 		t.Errorf("%d emission points, want the 10 measured minutes'", len(carbonGrams))
+	}
+}
+
+// TestPlacementTableWithoutADecision: a VM without a placement decision
+// has one row with the reason and no figures (<none>), not scores and
+// emissions of 0.
+func TestPlacementTableWithoutADecision(t *testing.T) {
+	table, err := (&PlacementREST{}).ConvertToTable(context.Background(), &hypersdk.VirtualMachinePlacement{Message: "placed without HyperSDK's scheduler extender"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(table.Rows) != 1 || len(table.Rows[0].Cells) != len(table.ColumnDefinitions) {
+		t.Fatalf("rows %+v, want one of %d cells", table.Rows, len(table.ColumnDefinitions))
+	}
+	cells := table.Rows[0].Cells
+	if node, _ := cells[0].(string); !strings.Contains(node, "without HyperSDK's scheduler extender") {
+		t.Errorf("node cell %q, want the reason", cells[0])
+	}
+	for i, c := range cells[1:] {
+		if c != "<none>" {
+			t.Errorf("column %s: %v, want <none>", table.ColumnDefinitions[i+1].Name, c)
+		}
 	}
 }

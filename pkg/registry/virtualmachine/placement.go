@@ -127,8 +127,17 @@ func (r *PlacementREST) ConvertToTable(_ context.Context, obj runtime.Object, _ 
 	}
 	table := &metav1.Table{ColumnDefinitions: placementColumns}
 	if p.Decision == nil {
-		table.Rows = append(table.Rows, metav1.TableRow{Cells: []interface{}{"<none>", p.Message, 0, 0, 0, 0, 0, 0, "", 0, 0, ""},
-			Object: runtime.RawExtension{Object: p}})
+		// No scores to show, not scores of 0: every figure is <none>, as
+		// kubectl prints a value that is not there, and the reason goes
+		// with the node.
+		cells := make([]interface{}, len(placementColumns))
+		for i := range cells {
+			cells[i] = "<none>"
+		}
+		if p.Message != "" {
+			cells[0] = "<none>: " + p.Message
+		}
+		table.Rows = append(table.Rows, metav1.TableRow{Cells: cells, Object: runtime.RawExtension{Object: p}})
 		return table, nil
 	}
 	for _, c := range p.Decision.Candidates {

@@ -5,6 +5,7 @@ package carbonflags
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -35,8 +36,12 @@ type Options struct {
 	BaseURL            string
 	Token              string
 	Username, Password string
-	Regions            map[string]string
-	TTL, MaxStale      time.Duration
+	// TokenFile and PasswordFile hold Token and Password instead (a
+	// mounted Secret), so that the credential is not in the pod spec or
+	// the process's command line.
+	TokenFile, PasswordFile string
+	Regions                 map[string]string
+	TTL, MaxStale           time.Duration
 }
 
 // AddFlags adds the options to fs.
@@ -51,6 +56,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Token, "carbon-api-token", "", "Electricity Maps auth token.")
 	fs.StringVar(&o.Username, "carbon-api-username", "", "WattTime user name.")
 	fs.StringVar(&o.Password, "carbon-api-password", "", "WattTime password.")
+	fs.StringVar(&o.TokenFile, "carbon-api-token-file", "", "File holding --carbon-api-token (a mounted Secret); read at start.")
+	fs.StringVar(&o.PasswordFile, "carbon-api-password-file", "", "File holding --carbon-api-password (a mounted Secret); read at start.")
 	fs.StringToStringVar(&o.Regions, "carbon-regions", nil, "Zone=region pairs for WattTime regions or Carbon Aware SDK locations.")
 	fs.DurationVar(&o.TTL, "carbon-cache-ttl", 0, "How long a live answer is reused; the cache's default when zero.")
 	fs.DurationVar(&o.MaxStale, "carbon-max-stale", 0, "How long the last good answer stands in for a failing provider; the cache's default when zero.")
@@ -65,8 +72,10 @@ func (o *Options) Provider(reg prometheus.Registerer) (carbon.Provider, error) {
 	case carbon.KindTrace:
 		return o.replay()
 	}
-	spec := carbon.ProviderSpec{Kind: o.Kind, BaseURL: o.BaseURL, Token: o.Token, Username: o.Username,
-		Password: o.Password, Regions: o.Regions}
+	spec, err := o.spec()
+	if err != nil {
+		return nil, err
+	}
 	if o.Kind == carbon.KindFixed {
 		spec.Fixed = map[string]float64{}
 		for zone, v := range o.Fixed {
@@ -87,6 +96,32 @@ func (o *Options) Provider(reg prometheus.Registerer) (carbon.Provider, error) {
 		return nil, err
 	}
 	return cached, nil
+}
+
+// spec is the live or fixed provider's specification, with the
+// credentials read from their files when given there.
+func (o *Options) spec() (carbon.ProviderSpec, error) {
+	spec := carbon.ProviderSpec{Kind: o.Kind, BaseURL: o.BaseURL, Token: o.Token, Username: o.Username,
+		Password: o.Password, Regions: o.Regions}
+	for _, c := range []struct {
+		flag, file string
+		into       *string
+	}{{"--carbon-api-token", o.TokenFile, &spec.Token}, {"--carbon-api-password", o.PasswordFile, &spec.Password}} {
+		if c.file == "" {
+			continue
+		}
+		if *c.into != "" {
+			return spec, fmt.Errorf("%s and %s-file: give one", c.flag, c.flag)
+		}
+		raw, err := os.ReadFile(c.file)
+		if err != nil {
+			return spec, fmt.Errorf("%s-file: %w", c.flag, err)
+		}
+		if *c.into = strings.TrimSpace(string(raw)); *c.into == "" {
+			return spec, fmt.Errorf("%s-file: %s is empty", c.flag, c.file)
+		}
+	}
+	return spec, nil
 }
 
 // replay loads every trace of SimStart's year from TraceDir and replays them

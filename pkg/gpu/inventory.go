@@ -45,7 +45,9 @@ type Device struct {
 // one has no GPUs. A device that does not give its numaNode is on an
 // unknown one (NUMAUnknown, not node 0, which would make every such device
 // look local to the others); IDs must be given and unique, as the devices
-// bound to pods are kept by ID.
+// bound to pods are kept by ID; and each device names its resource, which
+// is how a VM's request finds it (without, the node would seem to have no
+// GPUs of any resource, and every GPU VM be refused there).
 func ParseInventory(annotations map[string]string) ([]Device, error) {
 	raw, ok := annotations[InventoryAnnotation]
 	if !ok || raw == "" {
@@ -67,6 +69,8 @@ func ParseInventory(annotations map[string]string) ([]Device, error) {
 			return nil, fmt.Errorf("annotation %s, device %d: no id", InventoryAnnotation, i)
 		case seen[id]:
 			return nil, fmt.Errorf("annotation %s: device id %q given twice", InventoryAnnotation, id)
+		case devices[i].ResourceName == "":
+			return nil, fmt.Errorf("annotation %s, device %q: no resourceName", InventoryAnnotation, id)
 		default:
 			seen[id] = true
 		}

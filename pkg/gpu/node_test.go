@@ -117,14 +117,16 @@ func TestNodeDevicesFromPublishedShapes(t *testing.T) {
 }
 
 // TestParseInventory: a device without numaNode is on an unknown NUMA node,
-// not node 0; devices without an ID, or with one given twice, are refused.
+// not node 0; devices without an ID, or with one given twice, or without
+// a resource name, are refused.
 func TestParseInventory(t *testing.T) {
 	parse := func(v string) ([]Device, error) { return ParseInventory(map[string]string{InventoryAnnotation: v}) }
-	devs, err := parse(`[{"id":"gpu0","model":"A100"},{"id":"gpu1","model":"A100","numaNode":0}]`)
+	devs, err := parse(`[{"id":"gpu0","model":"A100","resourceName":"nvidia.com/A100"},{"id":"gpu1","model":"A100","resourceName":"nvidia.com/A100","numaNode":0}]`)
 	if err != nil || len(devs) != 2 || devs[0].NUMANode != NUMAUnknown || devs[1].NUMANode != 0 {
 		t.Fatalf("devices %+v, %v: want gpu0 on an unknown NUMA node and gpu1 on node 0", devs, err)
 	}
-	for _, bad := range []string{`[{"model":"A100"}]`, `[{"id":"gpu0"},{"id":"gpu0"}]`, `{"id":"gpu0"}`} {
+	for _, bad := range []string{`[{"model":"A100"}]`, `[{"id":"gpu0","resourceName":"nvidia.com/A100"},{"id":"gpu0","resourceName":"nvidia.com/A100"}]`,
+		`{"id":"gpu0"}`, `[{"id":"gpu0","model":"A100","numaNode":0}]`} {
 		if _, err := parse(bad); err == nil {
 			t.Errorf("%s was accepted", bad)
 		}

@@ -15,16 +15,18 @@ import (
 // annotation does not parse keeps the GPUs it publishes in allocatable (no
 // topology), rather than none, which would refuse every GPU VM there.
 func TestBadInventoryKeepsThePublishedGPUs(t *testing.T) {
-	node := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: "gpu-node", Annotations: map[string]string{gpu.InventoryAnnotation: `[{"model":"A100"}]`}},
-		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"),
-			corev1.ResourceMemory: resource.MustParse("128Gi"), "nvidia.com/gpu": resource.MustParse("4")}},
-	}
-	if _, err := gpu.NodeDevices(node); err == nil {
-		t.Fatal("the inventory parses: the test needs one that does not")
-	}
-	if s := Static(node, cost.DefaultModel()); len(s.GPUs) != 4 {
-		t.Errorf("GPUs of a node with a bad inventory and 4 published: %+v, want 4", s.GPUs)
+	for _, inventory := range []string{`[{"model":"A100"}]`, `[{"id":"gpu0","model":"A100","numaNode":0}]`} {
+		node := &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: "gpu-node", Annotations: map[string]string{gpu.InventoryAnnotation: inventory}},
+			Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"),
+				corev1.ResourceMemory: resource.MustParse("128Gi"), "nvidia.com/gpu": resource.MustParse("4")}},
+		}
+		if _, err := gpu.NodeDevices(node); err == nil {
+			t.Fatalf("inventory %s parses: the test needs one that does not", inventory)
+		}
+		if s := Static(node, cost.DefaultModel()); len(s.GPUs) != 4 {
+			t.Errorf("GPUs of a node with inventory %s and 4 published: %+v, want 4", inventory, s.GPUs)
+		}
 	}
 }
 

@@ -205,8 +205,8 @@ func (s *PrometheusStore) run(ctx context.Context, fields, exprs []string, q Que
 		g.Go(func() error {
 			points, err := s.queryRange(ctx, recorderPresence(rng), r)
 			if err == nil && len(points) == 0 {
-				err = fmt.Errorf("%w: Prometheus has no series of HyperSDK's recorder (%s) from %s to %s: it does not scrape it, or scraped it only outside that time",
-					ErrUnavailable, recorderMetric, q.Start.UTC().Format(time.RFC3339), q.End.UTC().Format(time.RFC3339))
+				err = fmt.Errorf("%w: %w: Prometheus has no series of HyperSDK's recorder (%s) from %s to %s: it does not scrape it, or scraped it only outside that time",
+					ErrUnavailable, ErrNotRecorded, recorderMetric, q.Start.UTC().Format(time.RFC3339), q.End.UTC().Format(time.RFC3339))
 			}
 			return err
 		})

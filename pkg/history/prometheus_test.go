@@ -245,8 +245,8 @@ func TestPrometheusErrors(t *testing.T) {
 		func() ([]Series, error) { return unscraped.QueryCluster(ctx, clusterQuery) },
 	} {
 		got, err := read()
-		if !apierrors.IsServiceUnavailable(AsStatus(err)) || !strings.Contains(err.Error(), recorderMetric) {
-			t.Errorf("Prometheus without the recorder's series: %v %v, want 503 naming them", got, err)
+		if !apierrors.IsServiceUnavailable(AsStatus(err)) || !strings.Contains(err.Error(), recorderMetric) || !errors.Is(err, ErrNotRecorded) {
+			t.Errorf("Prometheus without the recorder's series: %v %v, want 503 naming them (ErrNotRecorded)", got, err)
 		}
 	}
 }

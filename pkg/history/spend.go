@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -20,12 +21,17 @@ const (
 
 // ReadRates reads q's fields at IntegrationStep over (from, to], in queries
 // of at most MaxPoints each, through query (a Store's QueryVM or
-// QueryCluster); each field's points come back joined, in time order.
+// QueryCluster); each field's points come back joined, in time order. A
+// query whose range holds nothing of the recorder (ErrNotRecorded: it was
+// installed later that month) adds no points, as long as another one holds
+// something; when none does, that is the error.
 func ReadRates(ctx context.Context, query func(context.Context, Query) ([]Series, error), q Query, from, to time.Time) ([]Series, error) {
 	out := make([]Series, len(q.Fields))
 	for i, f := range q.Fields {
 		out[i].Field = f
 	}
+	var notRecorded error
+	recorded := false
 	chunk := IntegrationStep * (MaxPoints - 1)
 	for start := from.Truncate(IntegrationStep).Add(IntegrationStep); !start.After(to); start = start.Add(chunk) {
 		q.Start, q.End, q.Step = start, start.Add(chunk-IntegrationStep), IntegrationStep
@@ -33,9 +39,14 @@ func ReadRates(ctx context.Context, query func(context.Context, Query) ([]Series
 			q.End = to
 		}
 		series, err := query(ctx, q)
+		if errors.Is(err, ErrNotRecorded) {
+			notRecorded = err
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
+		recorded = true
 		for _, s := range series {
 			for i := range out {
 				if out[i].Field == s.Field {
@@ -43,6 +54,9 @@ func ReadRates(ctx context.Context, query func(context.Context, Query) ([]Series
 				}
 			}
 		}
+	}
+	if !recorded && notRecorded != nil {
+		return nil, notRecorded
 	}
 	return out, nil
 }

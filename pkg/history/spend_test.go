@@ -1,6 +1,9 @@
 package history
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -44,5 +47,28 @@ func TestMonthToDate(t *testing.T) {
 		if !got[i].Time.Equal(times[i]) || math.Abs(got[i].Value-want[i]) > 1e-9 {
 			t.Errorf("at %s: %v, want %v", times[i].Format(time.RFC3339), got[i].Value, want[i])
 		}
+	}
+}
+
+// TestReadRatesOverPartlyRecordedRanges: a month read in several queries,
+// whose first ranges the recorder did not run in (it was installed on the
+// 12th), is the points of the others, not an error; when no range holds
+// anything of the recorder, that is the error.
+func TestReadRatesOverPartlyRecordedRanges(t *testing.T) {
+	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	to := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
+	installed := time.Date(2026, 3, 12, 0, 0, 0, 0, time.UTC)
+	query := func(_ context.Context, q Query) ([]Series, error) {
+		if q.End.Before(installed) {
+			return nil, fmt.Errorf("%w: %w: no recorder series from %s to %s", ErrUnavailable, ErrNotRecorded, q.Start, q.End)
+		}
+		return []Series{{Field: FieldCostPerHour, Points: []Point{{Time: q.End, Value: 1}}}}, nil
+	}
+	got, err := ReadRates(context.Background(), query, Query{Fields: []string{FieldCostPerHour}}, from, to)
+	if err != nil || len(got) != 1 || len(got[0].Points) == 0 {
+		t.Fatalf("a month recorded from the 12th: %+v, %v; want the points recorded", got, err)
+	}
+	if _, err := ReadRates(context.Background(), query, Query{Fields: []string{FieldCostPerHour}}, from, installed.Add(-24*time.Hour)); !errors.Is(err, ErrNotRecorded) {
+		t.Errorf("a range before the recorder ran: %v, want ErrNotRecorded", err)
 	}
 }

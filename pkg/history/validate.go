@@ -32,6 +32,12 @@ var ErrUnsupported = errors.New("not supported by this history backend")
 // or server is missing): an error, never an empty answer.
 var ErrUnavailable = errors.New("history store unavailable")
 
+// ErrNotRecorded is wrapped, with ErrUnavailable, by a store that answers
+// but holds nothing of the recorder over the range asked: it did not run
+// then (installed later, or down). A read over several ranges takes such a
+// range as empty when another one holds the recorder's series.
+var ErrNotRecorded = errors.New("nothing recorded")
+
 // AsStatus is err as an API server answers it: 503 Service Unavailable for
 // a store that cannot answer now, so clients retry and operators see why,
 // 400 Bad Request for what this store cannot answer at all, rather than a

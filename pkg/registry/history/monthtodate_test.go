@@ -50,3 +50,39 @@ func TestClusterCostMonthToDate(t *testing.T) {
 		t.Errorf("costMonthToDate %v, want 13 points from 3.4 to 4", mtd)
 	}
 }
+
+// TestMonthToDateBeyondRetention: over 30 days on the 15th, the points of
+// the month before began before the store's retention (32 days): their
+// month-to-date would sum only part of it, so they are left out, while
+// this month's are there.
+func TestMonthToDateBeyondRetention(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
+	clock := clocktesting.NewFakePassiveClock(now)
+	store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	for at := now.Add(-time.Hour); !at.After(now); at = at.Add(time.Minute) {
+		if err := store.Append(ctx, history.Batch{Time: at, Cluster: history.ClusterSample{VMs: 1, CostPerHour: 6}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := NewClusterREST(Config{Store: store, Clock: clock})
+	q := history.Query{Start: now.Add(-30 * 24 * time.Hour), End: now, Step: 6 * time.Hour, Fields: []string{history.FieldCostMonthToDate}}
+	series, err := r.clusterSeries(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	march := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	points := series[0].Points
+	for _, p := range points {
+		if p.Time.Before(march) {
+			t.Errorf("costMonthToDate at %s, of a month that began before the retention: %v", p.Time, p.Value)
+		}
+	}
+	if len(points) == 0 || !points[len(points)-1].Time.Equal(now) || math.Abs(points[len(points)-1].Value-6) > 0.2 {
+		t.Errorf("costMonthToDate %v, want March's points ending at about 6 now", points)
+	}
+}

@@ -163,7 +163,8 @@ func (r *ClusterREST) Connect(ctx context.Context, name string, options runtime.
 
 // clusterSeries asks the store for the recorded fields of q and computes
 // the derived ones: costMonthToDate from a minute-by-minute costPerHour since
-// the first of the window's first month (or the retention's start).
+// the first of each point's month (points of a month that began before the
+// store's retention are left out).
 func (r *ClusterREST) clusterSeries(ctx context.Context, q history.Query) ([]history.Series, error) {
 	recorded := slices.DeleteFunc(slices.Clone(q.Fields), func(f string) bool { return slices.Contains(history.DerivedClusterFields, f) })
 	var out []history.Series
@@ -179,19 +180,24 @@ func (r *ClusterREST) clusterSeries(ctx context.Context, q history.Query) ([]his
 	if !slices.Contains(q.Fields, history.FieldCostMonthToDate) {
 		return out, nil
 	}
-	from := history.MonthStart(q.Start)
-	if horizon := r.cfg.Clock.Now().Add(-r.cfg.Store.Retention()).Add(history.IntegrationStep); from.Before(horizon) {
-		from = horizon
-	}
-	rates, err := history.ReadRates(ctx, r.cfg.Store.QueryCluster, history.Query{Fields: []string{history.FieldCostPerHour}}, from, q.End)
-	if err != nil {
-		return nil, err
-	}
 	times, err := history.EvaluationTimes(q)
 	if err != nil {
 		return nil, err
 	}
-	return append(out, history.Series{Field: history.FieldCostMonthToDate, Points: history.MonthToDate(rates[0].Points, times)}), nil
+	// A point whose month began before the store's retention would sum
+	// part of its month: it is left out (a gap), not shown as the month's.
+	horizon := r.cfg.Clock.Now().Add(-r.cfg.Store.Retention()).Add(history.IntegrationStep)
+	times = slices.DeleteFunc(times, func(t time.Time) bool { return history.MonthStart(t).Before(horizon) })
+	mtd := history.Series{Field: history.FieldCostMonthToDate, Points: []history.Point{}}
+	if len(times) > 0 {
+		rates, err := history.ReadRates(ctx, r.cfg.Store.QueryCluster, history.Query{Fields: []string{history.FieldCostPerHour}},
+			history.MonthStart(times[0]), q.End)
+		if err != nil {
+			return nil, err
+		}
+		mtd.Points = history.MonthToDate(rates[0].Points, times)
+	}
+	return append(out, mtd), nil
 }
 
 // parse reads the options and checks them against the store's limits.

@@ -221,6 +221,7 @@ func (o *options) validate() error {
 		errs = append(errs, errors.New("--leader-elect needs --leader-elect-namespace and --leader-elect-identity"))
 	}
 	errs = append(errs, o.Metrics.Validate()...)
+	errs = append(errs, o.History.Validate()...)
 	return utilerrors.NewAggregate(errs)
 }
 

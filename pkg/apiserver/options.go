@@ -119,6 +119,7 @@ func (o *Options) Validate() error {
 	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst < 1 {
 		errs = append(errs, fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive, got %g and %d", o.KubeAPIQPS, o.KubeAPIBurst))
 	}
+	errs = append(errs, o.History.Validate()...)
 	return utilerrors.NewAggregate(errs)
 }
 

@@ -113,6 +113,14 @@ func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLiteSt
 // reads from its first (30 days cut half a day off it).
 const DefaultSQLiteRetention = 32 * 24 * time.Hour
 
+// Validate returns what is wrong with the options, with their defaults
+// filled in, as OpenSQLite would find it: for a server to refuse at start
+// what would otherwise fail every read.
+func (o SQLiteOptions) Validate() error {
+	_, err := sqliteDefaults(o)
+	return err
+}
+
 func sqliteDefaults(o SQLiteOptions) (SQLiteOptions, error) {
 	if o.Retention == 0 {
 		o.Retention = DefaultSQLiteRetention

@@ -181,8 +181,14 @@ func checkSchema(ctx context.Context, db *sql.DB) error {
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return fmt.Errorf("reading schema version: %w", err)
 	}
-	if version != len(migrations) {
-		return fmt.Errorf("schema version is %d, this binary reads %d: the writer migrates the file when it opens it", version, len(migrations))
+	switch {
+	case version < len(migrations):
+		// The writer of a newer version has not opened it yet (a rollout):
+		// a store that cannot answer now, not a server error.
+		return fmt.Errorf("%w: schema version is %d, this binary reads %d: the writer migrates the file when it opens it",
+			ErrUnavailable, version, len(migrations))
+	case version > len(migrations):
+		return fmt.Errorf("schema version is %d, newer than this binary reads (%d)", version, len(migrations))
 	}
 	return nil
 }

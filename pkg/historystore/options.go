@@ -55,6 +55,47 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	_ = fs.MarkHidden("fault-kill-in-write")
 }
 
+// Validate returns every problem with the options, so that a server
+// refuses them at start rather than failing every history read.
+func (o *Options) Validate() []error {
+	var errs []error
+	switch o.Backend {
+	case SQLite:
+		if err := o.sqliteOptions(false).Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("--history-retention, --history-raw-retention, --history-downsample-interval: %w", err))
+		}
+	case Prometheus:
+		if o.PrometheusURL == "" {
+			errs = append(errs, errors.New("--prometheus-url is required with --history-store=prometheus"))
+		}
+		if _, err := o.source(); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--history-store %q: want %s or %s", o.Backend, SQLite, Prometheus))
+	}
+	return errs
+}
+
+func (o *Options) sqliteOptions(readOnly bool) history.SQLiteOptions {
+	retention := o.Retention
+	if retention == 0 {
+		retention = history.DefaultSQLiteRetention
+	}
+	return history.SQLiteOptions{Retention: retention, RawRetention: o.RawRetention,
+		DownsampleInterval: o.DownsampleInterval, ReadOnly: readOnly}
+}
+
+func (o *Options) source() (history.Source, error) {
+	switch o.PrometheusSource {
+	case "hypersdk":
+		return history.SourceHyperSDK, nil
+	case "kubevirt":
+		return history.SourceKubeVirt, nil
+	}
+	return 0, fmt.Errorf("--prometheus-source %q: want hypersdk or kubevirt", o.PrometheusSource)
+}
+
 // Open opens the chosen store. A reader (readOnly) of a SQLite file that
 // the recorder has not created yet gets a store that opens it on first use
 // and until then answers every query with history.ErrUnavailable, never
@@ -63,12 +104,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 func (o *Options) Open(ctx context.Context, readOnly bool) (history.Store, error) {
 	switch o.Backend {
 	case SQLite:
-		retention := o.Retention
-		if retention == 0 {
-			retention = history.DefaultSQLiteRetention
-		}
-		opts := history.SQLiteOptions{Retention: retention, RawRetention: o.RawRetention,
-			DownsampleInterval: o.DownsampleInterval, ReadOnly: readOnly}
+		opts := o.sqliteOptions(readOnly)
 		if readOnly {
 			return &lazySQLite{path: o.SQLitePath, opts: opts}, nil
 		}
@@ -80,14 +116,9 @@ func (o *Options) Open(ctx context.Context, readOnly bool) (history.Store, error
 		if o.PrometheusURL == "" {
 			return nil, errors.New("--prometheus-url is required with --history-store=prometheus")
 		}
-		var src history.Source
-		switch o.PrometheusSource {
-		case "hypersdk":
-			src = history.SourceHyperSDK
-		case "kubevirt":
-			src = history.SourceKubeVirt
-		default:
-			return nil, fmt.Errorf("--prometheus-source %q: want hypersdk or kubevirt", o.PrometheusSource)
+		src, err := o.source()
+		if err != nil {
+			return nil, err
 		}
 		return history.NewPrometheusStore(history.PrometheusOptions{URL: o.PrometheusURL, Source: src, Retention: o.Retention})
 	}

@@ -29,7 +29,11 @@ type nodeState struct {
 	requestedCPU float64
 	requestedMem float64
 	assigned     map[string]bool // GPU device IDs bound to pods here
-	pods         int             // bound pods counted in the sums
+	// unnamed counts, per GPU resource, devices bound to pods here that
+	// say not which (placed without the extender: while it was down, by
+	// another scheduler, before HyperSDK was installed).
+	unnamed map[string]int64
+	pods    int // bound pods counted in the sums
 }
 
 // boundPod is what one bound pod adds to its node.
@@ -37,6 +41,7 @@ type boundPod struct {
 	node     string
 	cpu, mem float64
 	devices  []string
+	unnamed  map[string]int64 // GPUs by resource, when devices are not named
 	// assumed marks a pod the scheduler has reserved a node for and not
 	// yet bound (see assume): the pod cache has not seen it there.
 	assumed bool
@@ -142,8 +147,32 @@ func (c *nodeCache) setPod(pod *corev1.Pod) {
 	}
 	if ids := pod.Annotations[gpu.AssignedAnnotation]; ids != "" {
 		b.devices = strings.Split(ids, ",")
+	} else {
+		b.unnamed = c.gpuRequestsLocked(pod)
 	}
 	c.addPodLocked(pod.UID, b)
+}
+
+// gpuRequestsLocked counts the GPUs a pod asks for, by resource. An
+// extended resource is asked for by its limit, which its request equals
+// when given.
+func (c *nodeCache) gpuRequestsLocked(pod *corev1.Pod) map[string]int64 {
+	var out map[string]int64
+	for _, ctr := range pod.Spec.Containers {
+		for name := range c.gpuResources {
+			q, ok := ctr.Resources.Limits[name]
+			if !ok {
+				q = ctr.Resources.Requests[name]
+			}
+			if q.Value() > 0 {
+				if out == nil {
+					out = map[string]int64{}
+				}
+				out[string(name)] += q.Value()
+			}
+		}
+	}
+	return out
 }
 
 // assume counts a pod on node with the GPU devices chosen for it before
@@ -213,6 +242,12 @@ func (c *nodeCache) addPodLocked(uid types.UID, b boundPod) {
 	for _, id := range b.devices {
 		st.assigned[id] = true
 	}
+	for r, n := range b.unnamed {
+		if st.unnamed == nil {
+			st.unnamed = map[string]int64{}
+		}
+		st.unnamed[r] += n
+	}
 }
 
 func (c *nodeCache) deletePod(uid types.UID) {
@@ -233,6 +268,11 @@ func (c *nodeCache) removePodLocked(uid types.UID) {
 		st.pods--
 		for _, id := range b.devices {
 			delete(st.assigned, id)
+		}
+		for r, n := range b.unnamed {
+			if st.unnamed[r] -= n; st.unnamed[r] <= 0 {
+				delete(st.unnamed, r)
+			}
 		}
 		if st.pods == 0 && st.static.Name == "" {
 			delete(c.nodes, b.node) // the node is gone, and now its last pod
@@ -342,9 +382,22 @@ func (c *nodeCache) snapshotLocked(name string, usage map[string]nodeUsage) (pla
 func snapshotOf(st *nodeState, name string, usage map[string]nodeUsage) placement.NodeSnapshot {
 	s := st.static
 	s.RequestedCPU, s.RequestedMemory = st.requestedCPU, st.requestedMem
-	if len(st.assigned) > 0 {
+	if len(st.assigned) > 0 || len(st.unnamed) > 0 {
 		// A copy: pod events change the map after the lock is released.
 		s.GPUsAssigned = maps.Clone(st.assigned)
+		if s.GPUsAssigned == nil {
+			s.GPUsAssigned = map[string]bool{}
+		}
+		// Devices taken by pods that do not say which: as many of the
+		// resource's free devices count as taken, the last ones, so that
+		// the free count (and the fit and score built on it) is right.
+		for r, n := range st.unnamed {
+			for i := len(s.GPUs) - 1; i >= 0 && n > 0; i-- {
+				if d := s.GPUs[i]; d.ResourceName == r && !s.GPUsAssigned[d.ID] {
+					s.GPUsAssigned[d.ID], n = true, n-1
+				}
+			}
+		}
 	}
 	if u, ok := usage[name]; ok {
 		s.UsageCPU, s.UsageMemory, s.UsageKnown = u.cpu, u.mem, true

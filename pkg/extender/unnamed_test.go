@@ -1,0 +1,48 @@
+package extender
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/hypersdk/hypersdk/pkg/cost"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
+)
+
+// TestGPUsOfPodsPlacedWithoutTheExtender: a VM pod bound without the
+// extender (it was down, or another scheduler placed it) says not which
+// GPUs it has; as many of the node's devices of its resource count as
+// taken, so the next GPU VM does not see them free, and they are free
+// again when the pod goes.
+func TestGPUsOfPodsPlacedWithoutTheExtender(t *testing.T) {
+	c := newNodeCache(cost.DefaultModel())
+	var node *corev1.Node
+	for _, fn := range fleet.Plan(30) {
+		if o := fn.Object(); node == nil && !o.Status.Allocatable.Name("nvidia.com/GA100_A100_SXM4_40GB", resource.DecimalSI).IsZero() {
+			node = o
+		}
+	}
+	if node == nil {
+		t.Fatal("no A100 server in the fleet")
+	}
+	c.setNode(node)
+	s, _ := c.snapshotLocked(node.Name, nil)
+	total := len(s.GPUs)
+	if total < 4 || len(s.GPUsAssigned) != 0 {
+		t.Fatalf("A100 server: %d GPUs, %d taken; want at least 4 free", total, len(s.GPUsAssigned))
+	}
+	pod := vmPod("elsewhere", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("32Gi")})
+	pod.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"nvidia.com/GA100_A100_SXM4_40GB": resource.MustParse("2")}
+	pod.Spec.NodeName = node.Name
+	c.setPod(pod)
+	s, _ = c.snapshotLocked(node.Name, nil)
+	if len(s.GPUsAssigned) != 2 {
+		t.Errorf("with a pod of 2 unnamed GPUs: %d of %d taken, want 2", len(s.GPUsAssigned), total)
+	}
+	c.deletePod(pod.UID)
+	s, _ = c.snapshotLocked(node.Name, nil)
+	if len(s.GPUsAssigned) != 0 {
+		t.Errorf("after the pod went: %d taken, want 0", len(s.GPUsAssigned))
+	}
+}

@@ -57,14 +57,16 @@ func parseOptions(opts *hypersdk.VirtualMachineHistoryOptions, valid func(string
 		}
 		window = d
 	case opts.Start != "":
+		// Whole seconds: points are stamped and shown to the second, so a
+		// fraction would shift every bucket away from its stamp.
 		start, err := time.Parse(time.RFC3339, opts.Start)
-		if err != nil {
-			return req, bad("start", "%q is not an RFC3339 time", opts.Start)
+		if err != nil || start.Nanosecond() != 0 {
+			return req, bad("start", "%q is not an RFC3339 time in whole seconds", opts.Start)
 		}
 		req.query.Start = start
 		if opts.End != "" {
-			if end, err = time.Parse(time.RFC3339, opts.End); err != nil {
-				return req, bad("end", "%q is not an RFC3339 time", opts.End)
+			if end, err = time.Parse(time.RFC3339, opts.End); err != nil || end.Nanosecond() != 0 {
+				return req, bad("end", "%q is not an RFC3339 time in whole seconds", opts.End)
 			}
 		}
 	case opts.End != "":

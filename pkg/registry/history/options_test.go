@@ -40,6 +40,8 @@ func TestParseOptions(t *testing.T) {
 		{name: "unknown range", opts: hypersdk.VirtualMachineHistoryOptions{TimeRange: "2h"}, badField: "timeRange"},
 		{name: "range and start", opts: hypersdk.VirtualMachineHistoryOptions{TimeRange: "1h", Start: "2026-11-25T10:00:00Z"}, badField: "timeRange"},
 		{name: "bad start", opts: hypersdk.VirtualMachineHistoryOptions{Start: "yesterday"}, badField: "start"},
+		{name: "start between seconds", opts: hypersdk.VirtualMachineHistoryOptions{Start: "2026-11-25T10:00:00.5Z"}, badField: "start"},
+		{name: "end between seconds", opts: hypersdk.VirtualMachineHistoryOptions{Start: "2026-11-25T10:00:00Z", End: "2026-11-25T11:00:00.25Z"}, badField: "end"},
 		{name: "end without start", opts: hypersdk.VirtualMachineHistoryOptions{End: "2026-11-25T10:00:00Z"}, badField: "start"},
 		{name: "bad step", opts: hypersdk.VirtualMachineHistoryOptions{Step: "often"}, badField: "step"},
 		{name: "step longer than the range", opts: hypersdk.VirtualMachineHistoryOptions{TimeRange: "1h", Step: "24h"}, badField: "step"},

@@ -71,13 +71,7 @@ func (a *Auditor) Run(ctx context.Context) error {
 	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    check,
 		UpdateFunc: func(_, obj any) { check(obj) },
-		DeleteFunc: func(obj any) {
-			if pod, ok := obj.(*corev1.Pod); ok {
-				a.mu.Lock()
-				delete(a.seen, pod.UID)
-				a.mu.Unlock()
-			}
-		},
+		DeleteFunc: func(obj any) { a.forget(obj) },
 	}); err != nil {
 		return err
 	}
@@ -85,6 +79,19 @@ func (a *Auditor) Run(ctx context.Context) error {
 	<-ctx.Done()
 	factory.Shutdown()
 	return nil
+}
+
+// forget drops a deleted pod from the pods reported, also when the
+// informer missed its deletion and hands over its last known state.
+func (a *Auditor) forget(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		a.mu.Lock()
+		delete(a.seen, pod.UID)
+		a.mu.Unlock()
+	}
 }
 
 // check reports a bound pod that carries no placement decision, once.

@@ -55,7 +55,18 @@ type PrometheusStore struct {
 	mu           sync.Mutex
 	closedRanges *bool         // learnt from the server's version; nil until known
 	retention    time.Duration // learnt from the server's flags; 0 until known
+	// retentionRetry is when to ask the server's flags again after it
+	// could not answer: every read asks for the retention, and a server
+	// that hangs must not hold each of them.
+	retentionRetry time.Time
 }
+
+// retentionTimeout bounds the flags request (not the caller's context:
+// Retention has none); retentionBackoff is how long a failure stands.
+const (
+	retentionTimeout = 5 * time.Second
+	retentionBackoff = time.Minute
+)
 
 // defaultPrometheusRetention is Prometheus' own default retention, assumed
 // while the server cannot say.
@@ -88,23 +99,30 @@ func (s *PrometheusStore) Append(_ context.Context, b Batch) error {
 // Unless the options state it, it is the server's own: a store that took a
 // default for it answered a 30-day range from a Prometheus keeping one day
 // with a day of points, and cut month-to-date costs to that day unseen. It
-// is asked once (bounded by the query timeout); while the server cannot
-// answer, Prometheus' default of 15 days stands and the next call asks again.
+// is asked once (within retentionTimeout); while the server cannot answer,
+// Prometheus' default of 15 days stands, and it is asked again a minute
+// later.
 func (s *PrometheusStore) Retention() time.Duration {
 	if s.opts.Retention > 0 {
 		return s.opts.Retention
 	}
 	s.mu.Lock()
-	known := s.retention
+	known, retry := s.retention, s.retentionRetry
 	s.mu.Unlock()
 	if known > 0 {
 		return known
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
+	if time.Now().Before(retry) {
+		return defaultPrometheusRetention
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), min(s.opts.Timeout, retentionTimeout))
 	defer cancel()
 	flags, err := s.api.Flags(ctx)
 	if err != nil {
 		klog.V(2).InfoS("Could not learn the Prometheus retention; assuming its default", "default", defaultPrometheusRetention, "err", err)
+		s.mu.Lock()
+		s.retentionRetry = time.Now().Add(retentionBackoff)
+		s.mu.Unlock()
 		return defaultPrometheusRetention
 	}
 	learnt := retentionOf(flags)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -337,5 +338,31 @@ func TestRetentionOf(t *testing.T) {
 		if got := retentionOf(promv1.FlagsResult{"storage.tsdb.retention.time": flag}); got != want {
 			t.Errorf("retention.time %q: %s, want %s", flag, got, want)
 		}
+	}
+}
+
+// TestRetentionOfAServerThatCannotSay: a Prometheus whose flags cannot be
+// read gives the default retention, and is not asked again at every read
+// (each would wait for it) but after a while.
+func TestRetentionOfAServerThatCannotSay(t *testing.T) {
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/status/flags" {
+			asked.Add(1)
+		}
+		http.Error(w, "no", http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	s, err := NewPrometheusStore(PrometheusOptions{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if got := s.Retention(); got != defaultPrometheusRetention {
+			t.Errorf("retention of a server that cannot say: %s, want the default", got)
+		}
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("flags asked %d times over 3 reads, want once", n)
 	}
 }

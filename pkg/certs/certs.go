@@ -252,7 +252,16 @@ func (r *Rotator) stale(ca *pki.CA, crt Certificate, s *corev1.Secret) string {
 	if leaf.Subject.CommonName != crt.CommonName || !slices.Equal(leaf.DNSNames, crt.DNSNames) {
 		return "names differ"
 	}
+	if slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) != slices.Contains(crt.Usages, "server") ||
+		slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) != slices.Contains(crt.Usages, "client") {
+		return "usages differ"
+	}
 	lifetime := leaf.NotAfter.Sub(leaf.NotBefore)
+	if lifetime > r.cfg.Validity.Duration+time.Hour {
+		// Shortened in the configuration: a certificate issued for longer
+		// would otherwise stand until a third of its old validity is left.
+		return "issued for longer than the configured validity"
+	}
 	if r.clock.Now().After(leaf.NotAfter.Add(-lifetime / 3)) {
 		return "less than a third of its validity is left"
 	}

@@ -3,6 +3,7 @@ package certs
 import (
 	"context"
 	"crypto/x509"
+	"slices"
 	"testing"
 	"time"
 
@@ -111,6 +112,26 @@ func TestRotatorIssuesRenewsAndSetsBundles(t *testing.T) {
 	}
 	if get("hypersdk-ca").ResourceVersion != ca.ResourceVersion {
 		t.Error("the CA was replaced while valid")
+	}
+
+	// New usages, or a shorter validity, in the configuration are a new
+	// certificate too, not one that waits for a third of its old validity.
+	// (Back to now: at 61 days every certificate issued on the real clock
+	// is due anyway.)
+	clk.SetTime(now)
+	cfg.Certificates[0].Usages = append(cfg.Certificates[0].Usages, "client")
+	if err := NewRotator(cfg, kube, agg, clk).Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := leaf(t, get("apiserver-tls")).ExtKeyUsage; !slices.Contains(got, x509.ExtKeyUsageClientAuth) || !slices.Contains(got, x509.ExtKeyUsageServerAuth) {
+		t.Errorf("usages after the configuration added client: %v, want server and client", got)
+	}
+	cfg.Validity.Duration = 24 * time.Hour
+	if err := NewRotator(cfg, kube, agg, clk).Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l := leaf(t, get("apiserver-tls")); l.NotAfter.Sub(l.NotBefore) > 25*time.Hour {
+		t.Errorf("validity after the configuration shortened it to 24h: %s", l.NotAfter.Sub(l.NotBefore))
 	}
 }
 

@@ -147,6 +147,12 @@ func load(fsys fs.FS, dir string) ([]List, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The comparison ranks instances of every list by price: one
+		// currency, or the order says nothing.
+		if len(lists) > 0 && l.Currency != lists[0].Currency {
+			return nil, fmt.Errorf("price list %s is in %s and %s in %s: every list must be in one currency",
+				path.Base(p), l.Currency, path.Base(paths[0]), lists[0].Currency)
+		}
 		lists = append(lists, l)
 	}
 	return lists, nil

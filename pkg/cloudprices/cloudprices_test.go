@@ -72,4 +72,12 @@ func TestParseRefusesIncompleteLists(t *testing.T) {
 	if err != nil || len(lists) != 1 || lists[0].Instances[0].Type != "big" {
 		t.Fatalf("the user's own list: %+v, %v", lists, err)
 	}
+	// Lists in two currencies cannot be ranked by price together.
+	euros := strings.Replace(head, "USD", "EUR", 1)
+	if err := os.WriteFile(filepath.Join(dir, "eu.csv"), []byte(euros+cols+"small,2,4,0,,0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadDir(dir); err == nil || !strings.Contains(err.Error(), "one currency") {
+		t.Errorf("lists in EUR and USD: %v, want an error naming the currencies", err)
+	}
 }

@@ -44,14 +44,18 @@ var boardMemoryGB = map[string][]int64{
 	"V100": {16, 32}, "A100": {40, 80}, "H100": {80, 94}, "H200": {141},
 }
 
-// migInstances is how many instances of a MIG profile with this many
-// compute slices one GPU holds: seven slices, and the placement rules of
-// A100/H100 leave room for three 2-slice and two 3-slice instances.
-var migInstances = map[int]int{1: 7, 2: 3, 3: 2, 4: 1, 7: 1}
-
-// migMemorySlices is the memory slices (of eight) that go with a MIG
-// profile's compute slices.
-var migMemorySlices = map[int]int64{1: 1, 2: 2, 3: 4, 4: 4, 7: 8}
+// migProfiles are the MIG profiles of each board size, as NVIDIA's MIG
+// user guide lists them, with how many instances of each one GPU holds.
+// The memory in a name is not a fixed share of the board (a 1-slice
+// instance takes one or two memory slices, and the 94 and 141 GB boards'
+// slices are rounded), so the names are listed, not derived.
+var migProfiles = map[int64]map[string]int{
+	24:  {"1g.6gb": 4, "2g.12gb": 2, "4g.24gb": 1},                                             // A30
+	40:  {"1g.5gb": 7, "1g.10gb": 4, "2g.10gb": 3, "3g.20gb": 2, "4g.20gb": 1, "7g.40gb": 1},   // A100 40 GB
+	80:  {"1g.10gb": 7, "1g.20gb": 4, "2g.20gb": 3, "3g.40gb": 2, "4g.40gb": 1, "7g.80gb": 1},  // A100, H100 80 GB
+	94:  {"1g.12gb": 7, "1g.24gb": 4, "2g.24gb": 3, "3g.47gb": 2, "4g.47gb": 1, "7g.94gb": 1},  // H100 94 GB
+	141: {"1g.18gb": 7, "1g.35gb": 4, "2g.35gb": 3, "3g.71gb": 2, "4g.71gb": 1, "7g.141gb": 1}, // H200
+}
 
 // ParseProfile reads a shared-GPU profile from an extended resource name
 // (with or without the nvidia.com/ prefix). ok is false for names that are
@@ -63,13 +67,12 @@ func ParseProfile(resource string) (p Profile, ok bool, err error) {
 		c, _ := strconv.Atoi(m[1])
 		gb, _ := strconv.ParseInt(m[2], 10, 64)
 		p = Profile{Name: fmt.Sprintf("%dg.%dgb", c, gb), MemoryGB: gb, ComputeSlices: c}
-		if _, ok := migInstances[c]; !ok {
-			return p, true, fmt.Errorf("MIG profile %s: %d compute slices, want one of 1, 2, 3, 4 or 7", p.Name, c)
+		for _, profiles := range migProfiles {
+			if _, ok := profiles[p.migName()]; ok {
+				return p, true, nil
+			}
 		}
-		if !slices.ContainsFunc(migBoardGB, func(board int64) bool { return p.migFits(board) }) {
-			return p, true, fmt.Errorf("MIG profile %s: no GPU pairs %d compute slices with %d GB", p.Name, c, gb)
-		}
-		return p, true, nil
+		return p, true, fmt.Errorf("MIG profile %s: no GPU has it (pairs %d compute slices with %d GB)", p.Name, c, gb)
 	}
 	m := vgpuName.FindStringSubmatch(name)
 	if m == nil {
@@ -95,10 +98,11 @@ func ParseProfile(resource string) (p Profile, ok bool, err error) {
 // PerGPU is how many instances of p one GPU with boardGB of memory holds.
 func (p Profile) PerGPU(boardGB int64) (int, error) {
 	if p.ComputeSlices > 0 {
-		if !p.migFits(boardGB) {
-			return 0, fmt.Errorf("profile %s does not fit a %d GB GPU's MIG slices", p.Name, boardGB)
+		n, ok := migProfiles[boardGB][p.migName()]
+		if !ok {
+			return 0, fmt.Errorf("profile %s is not a MIG profile of a %d GB GPU", p.Name, boardGB)
 		}
-		return migInstances[p.ComputeSlices], nil
+		return n, nil
 	}
 	if p.MemoryGB <= 0 || boardGB%p.MemoryGB != 0 {
 		return 0, fmt.Errorf("profile %s does not divide a %d GB GPU", p.Name, boardGB)
@@ -106,16 +110,9 @@ func (p Profile) PerGPU(boardGB int64) (int, error) {
 	return int(boardGB / p.MemoryGB), nil
 }
 
-// migFits reports whether p's memory is what its compute slices get on a
-// board of boardGB (an eighth of the memory per memory slice, rounded down
-// to whole GB as NVIDIA names them: 40 GB boards have 5 GB slices).
-func (p Profile) migFits(boardGB int64) bool {
-	mem, ok := migMemorySlices[p.ComputeSlices]
-	return ok && p.MemoryGB == mem*(boardGB/8)
-}
-
-// migBoardGB are the board sizes MIG runs on.
-var migBoardGB = []int64{40, 80}
+// migName is the MIG profile p is or is backed by (a MIG-backed vGPU type
+// A100-3-20C runs on a 3g.20gb instance).
+func (p Profile) migName() string { return fmt.Sprintf("%dg.%dgb", p.ComputeSlices, p.MemoryGB) }
 
 // boardGB picks the nominal memory of a model's board: the size closest to
 // what the driver reports (labelMiB), the only size if there is one.

@@ -21,6 +21,14 @@ func TestParseProfile(t *testing.T) {
 		{"nvidia.com/mig-1g.5gb", Profile{Name: "1g.5gb", MemoryGB: 5, ComputeSlices: 1}, true, false, map[int64]int{40: 7}},
 		{"nvidia.com/mig-2g.20gb", Profile{Name: "2g.20gb", MemoryGB: 20, ComputeSlices: 2}, true, false, map[int64]int{80: 3}},
 		{"nvidia.com/mig-7g.40gb", Profile{Name: "7g.40gb", MemoryGB: 40, ComputeSlices: 7}, true, false, map[int64]int{40: 1}},
+		// One compute slice with two memory slices; the same name on 40 and
+		// 80 GB boards; the rounded slices of 94 and 141 GB boards; A30's
+		// four slices.
+		{"nvidia.com/mig-1g.20gb", Profile{Name: "1g.20gb", MemoryGB: 20, ComputeSlices: 1}, true, false, map[int64]int{80: 4}},
+		{"nvidia.com/mig-1g.10gb", Profile{Name: "1g.10gb", MemoryGB: 10, ComputeSlices: 1}, true, false, map[int64]int{40: 4, 80: 7}},
+		{"nvidia.com/mig-3g.47gb", Profile{Name: "3g.47gb", MemoryGB: 47, ComputeSlices: 3}, true, false, map[int64]int{94: 2}},
+		{"nvidia.com/mig-7g.141gb", Profile{Name: "7g.141gb", MemoryGB: 141, ComputeSlices: 7}, true, false, map[int64]int{141: 1}},
+		{"nvidia.com/mig-1g.6gb", Profile{Name: "1g.6gb", MemoryGB: 6, ComputeSlices: 1}, true, false, map[int64]int{24: 4}},
 		// Whole GPUs are not profiles.
 		{"nvidia.com/GA100_A100_SXM4_40GB", Profile{}, false, false, nil},
 		{"nvidia.com/TU104GL_Tesla_T4", Profile{}, false, false, nil},
@@ -30,6 +38,7 @@ func TestParseProfile(t *testing.T) {
 		{"nvidia.com/GRID_Z9-4Q", Profile{Name: "Z9-4Q", Model: "Z9", MemoryGB: 4}, true, true, nil},
 		{"nvidia.com/mig-5g.25gb", Profile{Name: "5g.25gb", MemoryGB: 25, ComputeSlices: 5}, true, true, nil},
 		{"nvidia.com/mig-3g.10gb", Profile{Name: "3g.10gb", MemoryGB: 10, ComputeSlices: 3}, true, true, nil},
+		{"nvidia.com/mig-2g.15gb", Profile{Name: "2g.15gb", MemoryGB: 15, ComputeSlices: 2}, true, true, nil},
 	} {
 		t.Run(tc.resource, func(t *testing.T) {
 			p, ok, err := ParseProfile(tc.resource)

@@ -327,7 +327,11 @@ func (e *Extender) record(pod, node string, p pending, chosen placement.NodeScor
 		if i >= e.cfg.Candidates {
 			break
 		}
-		included = included || s.Node == node
+		if s.Node == node {
+			// The chosen node as bound: scored again at bind when the
+			// devices first picked there were taken meanwhile.
+			s, included = chosen, true
+		}
 		d.Candidates = append(d.Candidates, e.toAPIScore(s, p.zones))
 	}
 	if !included {

@@ -1,12 +1,14 @@
 package extender
 
 import (
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/hypersdk/hypersdk/pkg/cost"
+	"github.com/hypersdk/hypersdk/pkg/placement"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 )
 
@@ -44,5 +46,21 @@ func TestGPUsOfPodsPlacedWithoutTheExtender(t *testing.T) {
 	s, _ = c.snapshotLocked(node.Name, nil)
 	if len(s.GPUsAssigned) != 0 {
 		t.Errorf("after the pod went: %d taken, want 0", len(s.GPUsAssigned))
+	}
+}
+
+// TestRecordShowsTheChosenNodeAsBound: when the devices first picked on the
+// chosen node were taken and it was scored again at bind, its candidate
+// entry shows the devices bound, as the record's own list does.
+func TestRecordShowsTheChosenNodeAsBound(t *testing.T) {
+	e, _, _ := fleetExtender(t, 3, false)
+	first := placement.NodeScore{Node: "n1", GPUDevices: []string{"gpu0", "gpu1"}}
+	other := placement.NodeScore{Node: "n2"}
+	again := placement.NodeScore{Node: "n1", GPUDevices: []string{"gpu2", "gpu3"}}
+	var p pending
+	p.decision.Scores = []placement.NodeScore{first, other}
+	d := e.record("pod", "n1", p, again)
+	if got := d.Candidates[0].GPUDevices; len(d.Candidates) != 2 || !slices.Equal(got, again.GPUDevices) || !slices.Equal(d.GPUDevices, again.GPUDevices) {
+		t.Errorf("record: devices %v, chosen candidate's %v; want both %v", d.GPUDevices, got, again.GPUDevices)
 	}
 }

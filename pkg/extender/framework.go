@@ -265,8 +265,19 @@ func (e *Extender) Reserve(ctx context.Context, pod *corev1.Pod, node string) er
 		if !e.nodes.claim(pod, node, c.GPUDevices) {
 			return fmt.Errorf("reserving %s for %s/%s: the GPUs picked there were taken meanwhile", node, pod.Namespace, pod.Name)
 		}
-		again.decision.Filtered = append(p.decision.Filtered, again.decision.Filtered...)
-		e.remember(pod.UID, again)
+		if !scored {
+			e.remember(pod.UID, again)
+			return nil
+		}
+		// The other candidates stand, for the record; node's entry is
+		// what it was reserved with.
+		p.decision.Scores = slices.Clone(p.decision.Scores)
+		if i := slices.IndexFunc(p.decision.Scores, func(s placement.NodeScore) bool { return s.Node == node }); i >= 0 {
+			p.decision.Scores[i] = c
+		} else {
+			p.decision.Scores = append(p.decision.Scores, c)
+		}
+		e.remember(pod.UID, p)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package extender
 
 import (
+	"context"
 	"slices"
 	"testing"
 
@@ -62,5 +63,43 @@ func TestRecordShowsTheChosenNodeAsBound(t *testing.T) {
 	d := e.record("pod", "n1", p, again)
 	if got := d.Candidates[0].GPUDevices; len(d.Candidates) != 2 || !slices.Equal(got, again.GPUDevices) || !slices.Equal(d.GPUDevices, again.GPUDevices) {
 		t.Errorf("record: devices %v, chosen candidate's %v; want both %v", d.GPUDevices, got, again.GPUDevices)
+	}
+}
+
+// TestReserveAgainKeepsTheCandidates: when the devices scored for the
+// chosen node were taken before Reserve and the node is evaluated again,
+// the decision keeps the other candidates (the record shows them) and has
+// the node as reserved.
+func TestReserveAgainKeepsTheCandidates(t *testing.T) {
+	ctx := context.Background()
+	e, _, _ := fleetExtender(t, 12, false)
+	const chosen, other = "node-003", "node-009" // both gpu-a100x4
+	newPod := func(name string) *corev1.Pod {
+		return vmPod(name, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"),
+			"nvidia.com/GA100_A100_SXM4_40GB": resource.MustParse("2")})
+	}
+	pod := newPod("p")
+	c := e.NewCycle(ctx, pod)
+	for _, n := range []string{chosen, other} {
+		if reason := c.Filter(n); reason != "" {
+			t.Fatalf("%s: %s", n, reason)
+		}
+	}
+	c.Score([]string{chosen, other})
+	e.mu.Lock()
+	scored, _ := findScore(e.decisions[pod.UID].decision.Scores, chosen)
+	e.mu.Unlock()
+	if len(scored.GPUDevices) != 2 || !e.nodes.claim(newPod("q"), chosen, scored.GPUDevices) {
+		t.Fatalf("scored devices %v could not be taken by another pod", scored.GPUDevices)
+	}
+	if err := e.Reserve(ctx, pod, chosen); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	scores := e.decisions[pod.UID].decision.Scores
+	e.mu.Unlock()
+	reserved, ok := findScore(scores, chosen)
+	if _, kept := findScore(scores, other); !kept || !ok || slices.Equal(reserved.GPUDevices, scored.GPUDevices) {
+		t.Errorf("decision after Reserve evaluated %s again: %+v; want %s kept and %s with other devices than %v", chosen, scores, other, chosen, scored.GPUDevices)
 	}
 }

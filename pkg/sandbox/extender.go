@@ -46,8 +46,10 @@ func (sb *Sandbox) writeExtenderTLS() (*extenderTLS, error) {
 	if t.caFile, err = ca.WriteCA(dir, "ca"); err != nil {
 		return nil, err
 	}
+	// The Service's name, as in the cluster: artifacts/scheduler's
+	// configuration checks the certificate against it (serverName).
 	serving, err := ca.Issue(pki.Leaf{CommonName: extenderName, Server: true,
-		DNSNames: []string{"localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1")}})
+		DNSNames: []string{"localhost", "hypersdk-scheduler-extender.hypersdk-system.svc"}, IPs: []net.IP{net.ParseIP("127.0.0.1")}})
 	if err != nil {
 		return nil, err
 	}

@@ -75,12 +75,15 @@ const (
 //     the hour containing now (for forecasts, for each requested hour).
 //   - After a failure the upstream is not asked again for RetryInterval;
 //     fallbacks are served meanwhile.
+//   - A caller whose ctx ends before the request does gets what is held as
+//     if the request had failed (the request goes on for the next caller),
+//     and one that finds the value fresh gets it whatever its ctx.
 //   - Forecasts, fresh or stale, are trimmed to the hours from the one
 //     containing now; if nothing is left, Neutral is served.
 //
-// So a call returns an error only if ctx ends first, the horizon is invalid,
-// or the upstream says ErrUnknownZone for a zone that has never had an
-// answer, so typos in zone names surface rather than turning into neutral
+// So a call returns an error only if ctx ends before the first answer for
+// the zone, the horizon is invalid, or the upstream says ErrUnknownZone for
+// a zone that has never had an answer, so typos in zone names surface rather than turning into neutral
 // values. Other failures for never-seen zones, e.g. an upstream outage at
 // start-up, serve Neutral.
 type CachedProvider struct {
@@ -179,7 +182,9 @@ func (c *CachedProvider) Current(ctx context.Context, zone string) (Intensity, e
 	due := c.due(c.current[zone].attempt, c.opts.Clock.Now())
 	c.mu.Unlock()
 	// Only a refresh needs the context: a caller whose deadline another
-	// zone's slow refresh used up still gets the zones cached.
+	// zone's slow refresh used up still gets the zones cached, and one that
+	// cannot wait for a refresh gets the value it would replace (late).
+	late := false
 	if due {
 		err := ctx.Err()
 		if err == nil {
@@ -198,7 +203,13 @@ func (c *CachedProvider) Current(ctx context.Context, zone string) (Intensity, e
 			})
 		}
 		if err != nil {
-			return Intensity{}, fmt.Errorf("carbon intensity for zone %q: %w", zone, err)
+			c.mu.Lock()
+			held := !c.current[zone].okAt.IsZero()
+			c.mu.Unlock()
+			if !held {
+				return Intensity{}, fmt.Errorf("carbon intensity for zone %q: %w", zone, err)
+			}
+			late = true
 		}
 	}
 
@@ -209,6 +220,9 @@ func (c *CachedProvider) Current(ctx context.Context, zone string) (Intensity, e
 	f, err := c.policy(e.attempt, known, now)
 	if err != nil {
 		return Intensity{}, err
+	}
+	if late {
+		f = c.lateFreshness(e.attempt, now, f)
 	}
 	v := e.value
 	if f == Neutral {
@@ -234,6 +248,7 @@ func (c *CachedProvider) Forecast(ctx context.Context, zone string, horizon time
 	c.mu.Lock()
 	due := c.due(c.forecasts[key].attempt, c.opts.Clock.Now())
 	c.mu.Unlock()
+	late := false
 	if due {
 		err := ctx.Err()
 		if err == nil {
@@ -252,7 +267,13 @@ func (c *CachedProvider) Forecast(ctx context.Context, zone string, horizon time
 			})
 		}
 		if err != nil {
-			return nil, fmt.Errorf("carbon forecast for zone %q: %w", zone, err)
+			c.mu.Lock()
+			held := !c.forecasts[key].okAt.IsZero()
+			c.mu.Unlock()
+			if !held {
+				return nil, fmt.Errorf("carbon forecast for zone %q: %w", zone, err)
+			}
+			late = true
 		}
 	}
 
@@ -263,6 +284,9 @@ func (c *CachedProvider) Forecast(ctx context.Context, zone string, horizon time
 	f, err := c.policy(e.attempt, known, now)
 	if err != nil {
 		return nil, err
+	}
+	if late {
+		f = c.lateFreshness(e.attempt, now, f)
 	}
 	var out []Intensity
 	if f != Neutral {
@@ -307,6 +331,17 @@ func (c *CachedProvider) policy(a attempt, known bool, now time.Time) (Freshness
 		return Stale, nil
 	}
 	return Neutral, nil
+}
+
+// lateFreshness is the freshness of an entry due for a refresh that the
+// caller could not wait for (its deadline came first; the refresh goes on
+// for the next caller): its last good value, Stale within MaxStale of when
+// it was fetched, as if the refresh had failed, and Neutral after.
+func (c *CachedProvider) lateFreshness(a attempt, now time.Time, f Freshness) Freshness {
+	if now.Sub(a.okAt) <= c.opts.MaxStale {
+		return max(f, Stale)
+	}
+	return Neutral
 }
 
 // refresh runs fetch once for all concurrent callers of key and waits for it

@@ -182,7 +182,10 @@ func TestCachedProviderErrorPolicy(t *testing.T) {
 		{"known zone reported unknown: stale", true, context.Background(), unknown, Stale, nil, 2},
 		{"never-seen zone during outage: neutral", false, context.Background(), ErrUnavailable, Neutral, nil, 1},
 		{"never-seen zone without data: neutral", false, context.Background(), ErrNoData, Neutral, nil, 1},
-		{"cancelled context: error even for a known zone", true, cancelled, ErrUnavailable, 0, context.Canceled, 1},
+		// No time to refresh: the value held, as a failed refresh would
+		// leave it; a zone never read has none to give.
+		{"cancelled context: a known zone's last value, stale", true, cancelled, ErrUnavailable, Stale, nil, 1},
+		{"cancelled context: error for a zone never read", false, cancelled, ErrUnavailable, 0, context.Canceled, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, inner, clk := newCached(t, CacheOptions{})
@@ -413,7 +416,8 @@ func TestReadRefusesThePlaceholder(t *testing.T) {
 
 // TestCachedZonesNeedNoTime: a caller whose deadline is used up (another
 // zone's slow refresh, in the same scheduling request) still gets the
-// zones that are cached; only a zone due for a refresh fails.
+// zones that are cached, fresh or, when due for a refresh, stale; only a
+// zone never read fails.
 func TestCachedZonesNeedNoTime(t *testing.T) {
 	c, inner, clk := newCached(t, CacheOptions{})
 	if _, err := c.Current(context.Background(), "NO"); err != nil {
@@ -436,5 +440,21 @@ func TestCachedZonesNeedNoTime(t *testing.T) {
 	}
 	if n := inner.callCount(); n != 2 {
 		t.Errorf("%d upstream calls, want the 2 before the deadline", n)
+	}
+
+	// Past the TTL, a caller with no time left for the refresh gets the
+	// value held, as Stale (as if the refresh had failed), not an error
+	// that would make the zone unknown.
+	clk.SetTime(t0.Add(6 * time.Minute))
+	if got, err := c.Current(done, "NO"); err != nil || got.GramsPerKWh != 100 || got.Freshness != Stale {
+		t.Errorf("NO due for a refresh, the deadline gone: %+v, %v; want 100 g/kWh, stale", got, err)
+	}
+	if got, err := c.Forecast(done, "NO", 2*time.Hour); err != nil || len(got) == 0 || got[0].Freshness != Stale {
+		t.Errorf("NO forecast due for a refresh, the deadline gone: %+v, %v; want it, stale", got, err)
+	}
+	// Beyond MaxStale, what is held is no reading.
+	clk.SetTime(t0.Add(7 * time.Hour))
+	if got, err := c.Current(done, "NO"); err != nil || got.Freshness != Neutral {
+		t.Errorf("NO past MaxStale, the deadline gone: %+v, %v; want the neutral placeholder", got, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -33,17 +34,35 @@ const (
 	Spot     CapacityType = "spot"
 )
 
-// CapacityTypeOf reads CapacityTypeLabel; a missing or empty label means
-// on-demand.
+// cloudSpotLabels are what managed node pools and autoscalers label spot
+// (preemptible) nodes with: read when CapacityTypeLabel is not set, so that
+// such nodes are spot without relabelling them.
+var cloudSpotLabels = []struct{ key, value string }{
+	{"karpenter.sh/capacity-type", "spot"},
+	{"eks.amazonaws.com/capacityType", "SPOT"},
+	{"cloud.google.com/gke-spot", "true"},
+	{"cloud.google.com/gke-preemptible", "true"},
+	{"kubernetes.azure.com/scalesetpriority", "spot"},
+}
+
+// CapacityTypeOf reads CapacityTypeLabel (in any case); without it, a
+// cloud's spot label (cloudSpotLabels) makes the node spot, and anything
+// else on-demand.
 func CapacityTypeOf(node *corev1.Node) (CapacityType, error) {
-	switch v := CapacityType(node.Labels[CapacityTypeLabel]); v {
-	case "", OnDemand:
+	v, set := node.Labels[CapacityTypeLabel]
+	if !set || v == "" {
+		for _, l := range cloudSpotLabels {
+			if node.Labels[l.key] == l.value {
+				return Spot, nil
+			}
+		}
 		return OnDemand, nil
-	case Spot:
-		return Spot, nil
-	default:
-		return "", fmt.Errorf("node %q: label %s=%q, want %q or %q", node.Name, CapacityTypeLabel, v, OnDemand, Spot)
 	}
+	switch ct := CapacityType(strings.ToLower(v)); ct {
+	case OnDemand, Spot:
+		return ct, nil
+	}
+	return "", fmt.Errorf("node %q: label %s=%q, want %q or %q", node.Name, CapacityTypeLabel, v, OnDemand, Spot)
 }
 
 // overrides are the prices a node's annotations state; set reports which.

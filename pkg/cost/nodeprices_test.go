@@ -209,7 +209,8 @@ func TestCapacityTypeOf(t *testing.T) {
 		{label: "", set: true, want: OnDemand},
 		{label: "on-demand", set: true, want: OnDemand},
 		{label: "spot", set: true, want: Spot},
-		{label: "Spot", set: true, wantErr: true},
+		{label: "Spot", set: true, want: Spot}, // as clouds spell it
+		{label: "preemptible", set: true, wantErr: true},
 	} {
 		labels := map[string]string{}
 		if tc.set {

@@ -26,6 +26,11 @@ func Static(node *corev1.Node, prices cost.Model) placement.NodeSnapshot {
 	s.Zone, _ = carbon.ZoneOf(node.Labels, node.Annotations)
 	if ct, err := cost.CapacityTypeOf(node); err == nil {
 		s.CapacityType = ct
+	} else {
+		// A capacity type that cannot be read may be spot: a VM that must
+		// not run on spot is kept off it, as off spot nodes.
+		s.CapacityType = cost.Spot
+		klog.ErrorS(err, "Unreadable capacity type: placing as on a spot node", "node", node.Name)
 	}
 	s.AllocatableCPU = node.Status.Allocatable.Cpu().AsApproximateFloat64()
 	s.AllocatableMemory = node.Status.Allocatable.Memory().AsApproximateFloat64()

@@ -46,3 +46,32 @@ func TestCordonedNodeKeepsItsRoom(t *testing.T) {
 		t.Errorf("allocatable of a cordoned node: %v CPUs, %v bytes; want 16 and 64Gi", s.AllocatableCPU, s.AllocatableMemory)
 	}
 }
+
+// TestSpotNodes: spot is read from HyperSDK's label in any case, from the
+// clouds' own spot labels without it, and a value that cannot be read
+// counts as spot, so a VM that must not run on spot is kept off it.
+func TestSpotNodes(t *testing.T) {
+	for _, tc := range []struct {
+		labels map[string]string
+		want   cost.CapacityType
+	}{
+		{nil, cost.OnDemand},
+		{map[string]string{cost.CapacityTypeLabel: "spot"}, cost.Spot},
+		{map[string]string{cost.CapacityTypeLabel: "Spot"}, cost.Spot},
+		{map[string]string{cost.CapacityTypeLabel: "On-Demand"}, cost.OnDemand},
+		{map[string]string{cost.CapacityTypeLabel: "preemptible"}, cost.Spot},
+		{map[string]string{"karpenter.sh/capacity-type": "spot"}, cost.Spot},
+		{map[string]string{"eks.amazonaws.com/capacityType": "SPOT"}, cost.Spot},
+		{map[string]string{"cloud.google.com/gke-spot": "true"}, cost.Spot},
+		{map[string]string{"kubernetes.azure.com/scalesetpriority": "spot"}, cost.Spot},
+		{map[string]string{"karpenter.sh/capacity-type": "on-demand"}, cost.OnDemand},
+		// HyperSDK's own label decides over a cloud's.
+		{map[string]string{cost.CapacityTypeLabel: "on-demand", "cloud.google.com/gke-spot": "true"}, cost.OnDemand},
+	} {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: tc.labels},
+			Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("32Gi")}}}
+		if got := Static(node, cost.DefaultModel()).CapacityType; got != tc.want {
+			t.Errorf("labels %v: capacity type %q, want %q", tc.labels, got, tc.want)
+		}
+	}
+}

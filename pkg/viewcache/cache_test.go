@@ -640,3 +640,31 @@ func TestRelistResetsHistory(t *testing.T) {
 		t.Errorf("watch from before the relist: %v, want 410", err)
 	}
 }
+
+// TestSourceLoadedAfterAnEventOfTheOther: a VM event recorded while the
+// instances were still being listed does not make the instance that list
+// then loads missing from views replayed later (a resumed watch, a page of
+// a list).
+func TestSourceLoadedAfterAnEventOfTheOther(t *testing.T) {
+	c := newCache(100)
+	if err := c.Replace(vmSrc, map[string]Object{"ns/a": src("a", 100, "m1")}, 100); err != nil {
+		t.Fatal(err)
+	}
+	put(t, c, vmSrc, src("a", 101, "m2")) // before the instances have loaded
+	if err := c.Replace(vmiSrc, map[string]Object{"ns/a": src("a", 90, "i1")}, 90); err != nil {
+		t.Fatal(err)
+	}
+	held := c.Position()
+	put(t, c, vmSrc, src("a", 102, "m3"))
+
+	w, err := c.Watch(context.Background(), nil, WatchOptions{ResourceVersion: held.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	ev := recv(t, w)
+	assertEvent(t, ev, watch.Modified, "a", "")
+	if got := ev.Object.(metav1.Object).GetLabels(); got["vm"] != "m3" || got["vmi"] != "i1" {
+		t.Errorf("resumed watch: a with labels %v, want vm m3 and its instance i1", got)
+	}
+}

@@ -47,11 +47,11 @@ func sideAt(recs []*record, src int, v uint64, cur Object) Object {
 		return last.sides[src]
 	case next != nil:
 		return next.before
-	case len(recs) > 0:
-		// No event of this source for the key in history: every record
-		// carries the same, unchanged object.
-		return recs[0].sides[src]
 	}
+	// No event of this source for the key in history: its object has not
+	// changed at any position history covers, so it is the current one.
+	// Not a record's copy of it: a record made before this source first
+	// loaded holds nil for it.
 	return cur
 }
 

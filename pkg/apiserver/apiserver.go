@@ -131,9 +131,11 @@ func (c completedConfig) New() (*Server, error) {
 		"vmoperations/status": operationStatus,
 	}
 	objects := admission.NewObjectInterfacesFromScheme(scheme)
-	for name, sub := range virtualmachine.NewOperationRESTs(operations, c.GenericConfig.AdmissionControl, objects) {
+	subresources := virtualmachine.NewOperationRESTs(operations, c.GenericConfig.AdmissionControl, objects)
+	for name, sub := range subresources {
 		storage["virtualmachines/"+name] = sub
 	}
+	operations.AdmitAsSubresource(virtualmachine.SubresourceAdmission(subresources))
 	bridge := console.NewBridge(console.NewKubeVirtDialer(c.ExtraConfig.ClientConfig))
 	storage["virtualmachines/console"] = virtualmachine.NewConsoleREST(vms, bridge, console.Serial)
 	storage["virtualmachines/vnc"] = virtualmachine.NewConsoleREST(vms, bridge, console.VNC)

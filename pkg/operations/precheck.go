@@ -95,6 +95,13 @@ func ThroughVMUpdate(ctx context.Context) context.Context {
 	return context.WithValue(ctx, requestKindKey{}, throughVMUpdate)
 }
 
+// AskedDirectly reports whether ctx is a VMOperation's own create, neither
+// a subresource's nor a VM update's.
+func AskedDirectly(ctx context.Context) bool {
+	_, marked := ctx.Value(requestKindKey{}).(int)
+	return !marked
+}
+
 type requestKindKey struct{}
 
 // How an operation was asked for, when not as a VMOperation.

@@ -503,3 +503,71 @@ func upgradeStatus(t *testing.T, token, raw string) int {
 	}
 	return code
 }
+
+// TestAdmissionPolicyOnASubresource: a ValidatingAdmissionPolicy written
+// for virtualmachines/migrate holds for a Migrate created as a VMOperation
+// too: the operation meets the subresource's admission with the options
+// its spec holds.
+func TestAdmissionPolicyOnASubresource(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "guarded")
+	if _, err := env.Kube.CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType,
+		[]byte(`{"metadata":{"labels":{"e2e.hypersdk.io/guard-migrations":"true"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
+	runningVMI(t, ns, "vm", "")
+	name := "guard-migrations-" + ns
+	policies := env.Kube.AdmissionregistrationV1()
+	if _, err := policies.ValidatingAdmissionPolicies().Create(ctx, &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule: admissionregistrationv1.Rule{APIGroups: []string{"hypersdk.io"}, APIVersions: []string{"*"},
+						Resources: []string{"virtualmachines/migrate"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{
+				Expression: "!has(object.targetNode) || object.targetNode != 'node-000'",
+				Message:    "no migrations onto node-000 here",
+			}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = policies.ValidatingAdmissionPolicies().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	if _, err := policies.ValidatingAdmissionPolicyBindings().Create(ctx, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"e2e.hypersdk.io/guard-migrations": "true"}}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = policies.ValidatingAdmissionPolicyBindings().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+
+	// hypersdk-apiserver learns of the policy through its informers.
+	framework.Eventually(t, "the policy to refuse a migration onto node-000 through the subresource", func(ctx context.Context) (bool, error) {
+		_, _, err := post(t, env.HyperSDK, ns, "vm", "migrate", []byte(`{"targetNode":"node-000"}`), true)
+		return err != nil && strings.Contains(err.Error(), "no migrations onto node-000 here"), nil
+	})
+	if _, err := createOperation(t, env.HyperSDK, ns, "vm", "migrate", `{"targetNode":"node-000"}`); err == nil ||
+		!strings.Contains(err.Error(), "no migrations onto node-000 here") {
+		t.Errorf("Migrate onto node-000 as a VMOperation under the subresource's policy: %v, want refused by the policy", err)
+	}
+	if _, err := createOperation(t, env.HyperSDK, ns, "vm", "migrate", `{"targetNode":"node-001"}`); err != nil &&
+		strings.Contains(err.Error(), "no migrations onto node-000 here") {
+		t.Errorf("Migrate onto node-001 as a VMOperation: refused by the policy (%v)", err)
+	}
+}

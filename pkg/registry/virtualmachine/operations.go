@@ -26,11 +26,14 @@ import (
 // operation is created through the vmoperations storage with the admission
 // of a VMOperation create, so it meets exactly the checks of one posted
 // directly: admission plugins and policies on vmoperations, the requester's
-// access and the prechecks.
+// access and the prechecks; and one posted directly meets the validating
+// admission of this subresource (SubresourceAdmission).
 type OperationREST struct {
+	name       string // of the subresource: migrate
 	typ        hypersdk.VMOperationType
 	newOptions func() runtime.Object
 	toSpec     func(runtime.Object, *hypersdk.VMOperationSpec)
+	fromSpec   func(*hypersdk.VMOperationSpec) runtime.Object
 	validate   func(runtime.Object) field.ErrorList
 	operations rest.Creater
 	admit      admission.Interface
@@ -47,90 +50,93 @@ var (
 // is the server's admission chain (nil admits everything), objects its
 // conversions.
 func NewOperationRESTs(operations rest.Creater, admit admission.Interface, objects admission.ObjectInterfaces) map[string]*OperationREST {
-	mk := func(typ hypersdk.VMOperationType, newOptions func() runtime.Object,
-		toSpec func(runtime.Object, *hypersdk.VMOperationSpec), validate func(runtime.Object) field.ErrorList) *OperationREST {
-		return &OperationREST{typ: typ, newOptions: newOptions, toSpec: toSpec, validate: validate,
-			operations: operations, admit: admit, objects: objects}
+	subs := map[string]*OperationREST{
+		"clone": subresource(hypersdk.VMOperationClone, func(o *hypersdk.VirtualMachineCloneOptions) *hypersdk.CloneSpec { return &o.CloneSpec },
+			func(s *hypersdk.VMOperationSpec) **hypersdk.CloneSpec { return &s.Clone }, validation.ValidateCloneSpec),
+		"migrate": subresource(hypersdk.VMOperationMigrate, func(o *hypersdk.VirtualMachineMigrateOptions) *hypersdk.MigrateSpec { return &o.MigrateSpec },
+			func(s *hypersdk.VMOperationSpec) **hypersdk.MigrateSpec { return &s.Migrate }, validation.ValidateMigrateSpec),
+		"resize": subresource(hypersdk.VMOperationResize, func(o *hypersdk.VirtualMachineResizeOptions) *hypersdk.ResizeSpec { return &o.ResizeSpec },
+			func(s *hypersdk.VMOperationSpec) **hypersdk.ResizeSpec { return &s.Resize }, validation.ValidateResizeSpec),
+		"snapshot": subresource(hypersdk.VMOperationSnapshot, func(o *hypersdk.VirtualMachineSnapshotOptions) *hypersdk.SnapshotSpec { return &o.SnapshotSpec },
+			func(s *hypersdk.VMOperationSpec) **hypersdk.SnapshotSpec { return &s.Snapshot }, validation.ValidateSnapshotSpec),
+		"restore": subresource(hypersdk.VMOperationRestore, func(o *hypersdk.VirtualMachineRestoreOptions) *hypersdk.RestoreSpec { return &o.RestoreSpec },
+			func(s *hypersdk.VMOperationSpec) **hypersdk.RestoreSpec { return &s.Restore }, validation.ValidateRestoreSpec),
+		"start": subresource(hypersdk.VMOperationStart, func(o *hypersdk.VirtualMachineStartOptions) *hypersdk.StartSpec { return &o.StartSpec },
+			func(s *hypersdk.VMOperationSpec) **hypersdk.StartSpec { return &s.Start }, nil),
+		"stop": subresource(hypersdk.VMOperationStop, func(o *hypersdk.VirtualMachineStopOptions) *hypersdk.StopSpec { return &o.StopSpec },
+			func(s *hypersdk.VMOperationSpec) **hypersdk.StopSpec { return &s.Stop }, validation.ValidateStopSpec),
+		"restart": subresource(hypersdk.VMOperationRestart, func(o *hypersdk.VirtualMachineRestartOptions) *hypersdk.RestartSpec { return &o.RestartSpec },
+			func(s *hypersdk.VMOperationSpec) **hypersdk.RestartSpec { return &s.Restart }, validation.ValidateRestartSpec),
+		"attachusb": subresource(hypersdk.VMOperationAttachUSB, func(o *hypersdk.VirtualMachineAttachUSBOptions) *hypersdk.AttachUSBSpec { return &o.AttachUSBSpec },
+			func(s *hypersdk.VMOperationSpec) **hypersdk.AttachUSBSpec { return &s.AttachUSB }, validation.ValidateAttachUSBSpec),
+		"detachusb": subresource(hypersdk.VMOperationDetachUSB, func(o *hypersdk.VirtualMachineDetachUSBOptions) *hypersdk.DetachUSBSpec { return &o.DetachUSBSpec },
+			func(s *hypersdk.VMOperationSpec) **hypersdk.DetachUSBSpec { return &s.DetachUSB }, validation.ValidateDetachUSBSpec),
 	}
-	return map[string]*OperationREST{
-		"clone": mk(hypersdk.VMOperationClone, func() runtime.Object { return &hypersdk.VirtualMachineCloneOptions{} },
-			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
-				spec := o.(*hypersdk.VirtualMachineCloneOptions).CloneSpec
-				s.Clone = &spec
-			},
-			func(o runtime.Object) field.ErrorList {
-				return validation.ValidateCloneSpec(&o.(*hypersdk.VirtualMachineCloneOptions).CloneSpec, nil)
-			}),
-		"migrate": mk(hypersdk.VMOperationMigrate, func() runtime.Object { return &hypersdk.VirtualMachineMigrateOptions{} },
-			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
-				spec := o.(*hypersdk.VirtualMachineMigrateOptions).MigrateSpec
-				s.Migrate = &spec
-			},
-			func(o runtime.Object) field.ErrorList {
-				return validation.ValidateMigrateSpec(&o.(*hypersdk.VirtualMachineMigrateOptions).MigrateSpec, nil)
-			}),
-		"resize": mk(hypersdk.VMOperationResize, func() runtime.Object { return &hypersdk.VirtualMachineResizeOptions{} },
-			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
-				spec := o.(*hypersdk.VirtualMachineResizeOptions).ResizeSpec
-				s.Resize = &spec
-			},
-			func(o runtime.Object) field.ErrorList {
-				return validation.ValidateResizeSpec(&o.(*hypersdk.VirtualMachineResizeOptions).ResizeSpec, nil)
-			}),
-		"snapshot": mk(hypersdk.VMOperationSnapshot, func() runtime.Object { return &hypersdk.VirtualMachineSnapshotOptions{} },
-			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
-				spec := o.(*hypersdk.VirtualMachineSnapshotOptions).SnapshotSpec
-				s.Snapshot = &spec
-			},
-			func(o runtime.Object) field.ErrorList {
-				return validation.ValidateSnapshotSpec(&o.(*hypersdk.VirtualMachineSnapshotOptions).SnapshotSpec, nil)
-			}),
-		"restore": mk(hypersdk.VMOperationRestore, func() runtime.Object { return &hypersdk.VirtualMachineRestoreOptions{} },
-			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
-				spec := o.(*hypersdk.VirtualMachineRestoreOptions).RestoreSpec
-				s.Restore = &spec
-			},
-			func(o runtime.Object) field.ErrorList {
-				return validation.ValidateRestoreSpec(&o.(*hypersdk.VirtualMachineRestoreOptions).RestoreSpec, nil)
-			}),
-		"start": mk(hypersdk.VMOperationStart, func() runtime.Object { return &hypersdk.VirtualMachineStartOptions{} },
-			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
-				spec := o.(*hypersdk.VirtualMachineStartOptions).StartSpec
-				s.Start = &spec
-			},
-			func(runtime.Object) field.ErrorList { return nil }),
-		"stop": mk(hypersdk.VMOperationStop, func() runtime.Object { return &hypersdk.VirtualMachineStopOptions{} },
-			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
-				spec := o.(*hypersdk.VirtualMachineStopOptions).StopSpec
-				s.Stop = &spec
-			},
-			func(o runtime.Object) field.ErrorList {
-				return validation.ValidateStopSpec(&o.(*hypersdk.VirtualMachineStopOptions).StopSpec, nil)
-			}),
-		"restart": mk(hypersdk.VMOperationRestart, func() runtime.Object { return &hypersdk.VirtualMachineRestartOptions{} },
-			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
-				spec := o.(*hypersdk.VirtualMachineRestartOptions).RestartSpec
-				s.Restart = &spec
-			},
-			func(o runtime.Object) field.ErrorList {
-				return validation.ValidateRestartSpec(&o.(*hypersdk.VirtualMachineRestartOptions).RestartSpec, nil)
-			}),
-		"attachusb": mk(hypersdk.VMOperationAttachUSB, func() runtime.Object { return &hypersdk.VirtualMachineAttachUSBOptions{} },
-			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
-				spec := o.(*hypersdk.VirtualMachineAttachUSBOptions).AttachUSBSpec
-				s.AttachUSB = &spec
-			},
-			func(o runtime.Object) field.ErrorList {
-				return validation.ValidateAttachUSBSpec(&o.(*hypersdk.VirtualMachineAttachUSBOptions).AttachUSBSpec, nil)
-			}),
-		"detachusb": mk(hypersdk.VMOperationDetachUSB, func() runtime.Object { return &hypersdk.VirtualMachineDetachUSBOptions{} },
-			func(o runtime.Object, s *hypersdk.VMOperationSpec) {
-				spec := o.(*hypersdk.VirtualMachineDetachUSBOptions).DetachUSBSpec
-				s.DetachUSB = &spec
-			},
-			func(o runtime.Object) field.ErrorList {
-				return validation.ValidateDetachUSBSpec(&o.(*hypersdk.VirtualMachineDetachUSBOptions).DetachUSBSpec, nil)
-			}),
+	for name, sub := range subs {
+		sub.name, sub.operations, sub.admit, sub.objects = name, operations, admit, objects
+	}
+	return subs
+}
+
+// subresource is the storage of one operation subresource whose options O
+// carry the spec S that the VMOperation holds in its field of the type.
+func subresource[O any, S any, PO interface {
+	*O
+	runtime.Object
+}](typ hypersdk.VMOperationType, optionsSpec func(PO) *S, operationSpec func(*hypersdk.VMOperationSpec) **S,
+	validate func(*S, *field.Path) field.ErrorList) *OperationREST {
+	return &OperationREST{
+		typ:        typ,
+		newOptions: func() runtime.Object { return PO(new(O)) },
+		toSpec: func(o runtime.Object, s *hypersdk.VMOperationSpec) {
+			spec := *optionsSpec(o.(PO))
+			*operationSpec(s) = &spec
+		},
+		fromSpec: func(s *hypersdk.VMOperationSpec) runtime.Object {
+			o := PO(new(O))
+			if spec := *operationSpec(s); spec != nil {
+				*optionsSpec(o) = *spec
+			}
+			return o
+		},
+		validate: func(o runtime.Object) field.ErrorList {
+			if validate == nil {
+				return nil
+			}
+			return validate(optionsSpec(o.(PO)), nil)
+		},
+	}
+}
+
+// SubresourceAdmission returns the validating admission that a VMOperation
+// created directly meets as the POST of its virtualmachines/<type>
+// subresource would, with the options its spec holds: admission policies
+// and webhooks written for a subresource hold however the operation is
+// asked for. (The subresource meets vmoperations' admission too, so
+// either way meets both.)
+func SubresourceAdmission(subs map[string]*OperationREST) func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error {
+	byType := map[hypersdk.VMOperationType]*OperationREST{}
+	for _, sub := range subs {
+		byType[sub.typ] = sub
+	}
+	return func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error {
+		sub, ok := byType[op.Spec.Type]
+		if !ok || sub.admit == nil {
+			return nil
+		}
+		validating, ok := sub.admit.(admission.ValidationInterface)
+		if !ok || !validating.Handles(admission.Create) {
+			return nil
+		}
+		caller, _ := genericapirequest.UserFrom(ctx)
+		createOptions := &metav1.CreateOptions{}
+		if dryRun {
+			createOptions.DryRun = []string{metav1.DryRunAll}
+		}
+		attrs := admission.NewAttributesRecord(sub.fromSpec(&op.Spec), nil,
+			v1alpha1.SchemeGroupVersion.WithKind(fmt.Sprintf("VirtualMachine%sOptions", sub.typ)), op.Namespace, op.Spec.VMName,
+			v1alpha1.SchemeGroupVersion.WithResource("virtualmachines"), sub.name, admission.Create, createOptions, dryRun, caller)
+		return validating.Validate(ctx, attrs, sub.objects)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	ops "github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
 	"github.com/hypersdk/hypersdk/pkg/registry/tables"
 )
@@ -26,7 +27,8 @@ type Admitter interface {
 // REST is the etcd storage of vmoperations.
 type REST struct {
 	*genericregistry.Store
-	admitter Admitter
+	admitter      Admitter
+	asSubresource func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error
 }
 
 var (
@@ -66,26 +68,41 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, admit
 // Create stores a new operation once the caller's admission and the
 // admitter accept it. The strategy has set its requester by then.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	return r.Store.Create(ctx, obj, r.admitting(createValidation), options)
+	return r.Store.Create(ctx, obj, r.admitting(createValidation, len(options.DryRun) > 0), options)
 }
 
 // Update changes an operation; when it creates one (server-side apply of a
 // new object), the admitter checks it as Create does.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, objInfo, r.admitting(createValidation), updateValidation, forceAllowCreate, options)
+	return r.Store.Update(ctx, name, objInfo, r.admitting(createValidation, len(options.DryRun) > 0), updateValidation, forceAllowCreate, options)
 }
 
-// admitting runs the request's own create validation (validating admission)
+// AdmitAsSubresource, when set, runs on an operation created directly the
+// validating admission of the virtualmachines/<type> POST that asks for the
+// same (virtualmachine.SubresourceAdmission): a policy on either resource
+// holds both ways.
+func (r *REST) AdmitAsSubresource(admit func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error) {
+	r.asSubresource = admit
+}
+
+// admitting runs the request's own create validation (validating
+// admission), that of the subresource for an operation created directly,
 // and then the admitter.
-func (r *REST) admitting(validate rest.ValidateObjectFunc) rest.ValidateObjectFunc {
+func (r *REST) admitting(validate rest.ValidateObjectFunc, dryRun bool) rest.ValidateObjectFunc {
 	return func(ctx context.Context, obj runtime.Object) error {
 		if validate != nil {
 			if err := validate(ctx, obj); err != nil {
 				return err
 			}
 		}
-		return r.admitter.Admit(ctx, obj.(*hypersdk.VMOperation))
+		op := obj.(*hypersdk.VMOperation)
+		if r.asSubresource != nil && ops.AskedDirectly(ctx) {
+			if err := r.asSubresource(ctx, op, dryRun); err != nil {
+				return err
+			}
+		}
+		return r.admitter.Admit(ctx, op)
 	}
 }
 

@@ -93,7 +93,7 @@ bench:
 
 # kubectl-hyper's release archives and the krew manifest for them, in
 # _output/krew (TAG is the version; KREW_BASE_URL where the archives go).
-krew:
+krew: ui
 	$(GO) run ./hack/krew -version $(TAG) $(if $(KREW_BASE_URL),-base-url $(KREW_BASE_URL)) -out _output/krew
 
 verify:
@@ -103,10 +103,11 @@ verify:
 generate:
 	hack/update-codegen.sh
 
-# Needs a container runtime (docker or a compatible CLI). Push them, then
+# Needs a container runtime (docker or a compatible CLI); the build context
+# carries pkg/dashboard/ui/vendor, which ui fills. Push them, then
 # point artifacts/deploy at them: kustomize edit set image
 # ghcr.io/hypersdk/hypersdk-apiserver=$(REGISTRY)/hypersdk-apiserver:$(TAG) ...
-images:
+images: ui
 	@for image in $(IMAGES); do \
 		echo docker build --target $$image -t $(REGISTRY)/$$image:$(TAG) . ; \
 		docker build --target $$image -t $(REGISTRY)/$$image:$(TAG) . || exit 1; \

@@ -179,7 +179,8 @@ func (sb *Sandbox) startExtender(ctx context.Context, client kubernetes.Interfac
 }
 
 // StartExtender starts the extender (again, after KillExtender) and waits
-// for /readyz.
+// for /readyz, at most StartTimeout: an extender whose caches never sync
+// fails the start, naming its log, rather than hanging it.
 func (sb *Sandbox) StartExtender(ctx context.Context) error {
 	p, err := sb.supervise(extenderName, filepath.Join(sb.cfg.BinDir, extenderName), sb.extenderArgs)
 	if err != nil {
@@ -187,6 +188,8 @@ func (sb *Sandbox) StartExtender(ctx context.Context) error {
 	}
 	sb.extender = p
 	hc := sb.ExtenderHTTPClient()
+	ctx, cancel := context.WithTimeout(ctx, sb.cfg.StartTimeout)
+	defer cancel()
 	return p.Current().WaitFor(ctx, "/readyz", func(ctx context.Context) error {
 		return process.GetOK(ctx, hc, sb.ExtenderURL()+"/readyz")
 	})

@@ -5,7 +5,9 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -34,6 +36,7 @@ import (
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/pki"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/controlplane"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/hostnode"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/process"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/simclock"
@@ -122,8 +125,38 @@ type Sandbox struct {
 	metricsPort  int // hypersdk-controller's /metrics
 }
 
+// Validate returns what is wrong with the configuration, before anything
+// starts: a negative fleet panics once the control plane is up, and a zone
+// without a trace for the year leaves its nodes without a carbon intensity
+// for the sandbox's whole life.
+func (cfg Config) Validate() error {
+	var errs []error
+	if cfg.Nodes < 0 || cfg.VMs < 0 {
+		errs = append(errs, fmt.Errorf("nodes (%d) and VMs (%d) must not be negative", cfg.Nodes, cfg.VMs))
+	}
+	if cfg.Speed < 0 {
+		errs = append(errs, fmt.Errorf("speed %g: simulated time cannot run backwards", cfg.Speed))
+	}
+	if cfg.StartTimeout < 0 {
+		errs = append(errs, fmt.Errorf("start timeout %s must not be negative", cfg.StartTimeout))
+	}
+	if cfg.CarbonDir != "" {
+		year := cmp.Or(cfg.SimStart, DefaultSimStart).Year()
+		for _, zone := range fleet.Zones {
+			path := filepath.Join(cfg.CarbonDir, fmt.Sprintf("%s_%d_hourly.csv", zone, year))
+			if _, err := os.Stat(path); err != nil {
+				errs = append(errs, fmt.Errorf("no carbon trace of zone %s for %d, the simulated start's year: %w", zone, year, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Start brings up the sandbox. On error it stops whatever it had started.
 func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sandbox configuration: %w", err)
+	}
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = 3 * time.Minute
 	}

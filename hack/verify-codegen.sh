@@ -7,9 +7,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "${tmp}"' EXIT
 
-# Copy the tracked and new files, not build output.
+# Copy the tracked and new files, not build output; a tracked file deleted
+# from the work tree (and not yet from the index) is left out, as the tree
+# is what is checked.
 cd "${root}"
-git ls-files --cached --others --exclude-standard -z | xargs -0 cp --parents -t "${tmp}"
+git ls-files --cached --others --exclude-standard -z |
+  while IFS= read -r -d '' f; do if [[ -e "${f}" ]]; then printf '%s\0' "${f}"; fi; done |
+  xargs -0 cp --parents -t "${tmp}"
 "${tmp}/hack/update-codegen.sh"
 
 status=0

@@ -147,9 +147,11 @@ func TestNodePrices(t *testing.T) {
 			wantErr: `label hypersdk.io/capacity-type="reserved"`,
 		},
 		{
-			name:    "bad inventory",
-			node:    node(t, 4, 8, nil, nil, map[string]string{gpu.InventoryAnnotation: "{"}),
-			wantErr: "parsing annotation hypersdk.io/gpu-devices",
+			// A bad inventory: the GPUs the node publishes are priced, as
+			// placement reads them (none here), not no price at all.
+			name: "bad inventory",
+			node: node(t, 4, 8, nil, nil, map[string]string{gpu.InventoryAnnotation: "{"}),
+			want: NodePricing{CPUCoreHour: 0.04, MemoryGiBHour: 0.005, DefaultGPUHour: 1},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package cost
 
 import (
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,7 +32,14 @@ func shapeOf(node *corev1.Node) (shape, error) {
 	}
 	devices, err := gpu.NodeDevices(node)
 	if err != nil {
-		return shape{}, fmt.Errorf("node %q: %w", node.Name, err)
+		// As placement does (nodesnapshot): a typo in the inventory must
+		// not leave every VM of the node without a price; what the node
+		// publishes stands in.
+		published, perr := gpu.PublishedDevices(node)
+		if perr != nil {
+			return shape{}, fmt.Errorf("node %q: %w", node.Name, errors.Join(err, perr))
+		}
+		devices = published
 	}
 	for i, d := range devices {
 		s.gpus = addGPU(s.gpus, d.Model, gpu.Share(devices, i))

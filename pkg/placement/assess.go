@@ -56,7 +56,7 @@ func (e *evaluator) assess(n *NodeSnapshot) (NodeScore, gpuFit, string) {
 		SpotFallback:         spotFallback(vm, n),
 	}
 	if n.CarbonKnown {
-		watts := VMPowerWatts(n.Power, n.AllocatableCPU, vm.CPUCores, e.vmUtil)
+		watts := VMPowerWatts(n.Power, n.AllocatableCPU, vmPowerCPUs(vm), e.vmUtil)
 		s.GramsCO2PerHour = GramsCO2PerHour(n.CarbonIntensity, watts, n.PUE)
 	}
 	switch {

@@ -60,11 +60,19 @@ func GramsCO2PerHour(intensity, watts, pue float64) float64 {
 	return intensity * watts / 1000 * pue
 }
 
-// vmCPUUtilization is the expected utilisation of the VM's cores: measured
-// for a running VM, otherwise 1, the most the VM can draw.
+// vmPowerCPUs is the cores a VM draws power on: its request, or the cores
+// it is measured using when more. A request can be a fraction of the
+// guest's vCPUs (KubeVirt's cpuAllocationRatio asks for 100m per vCPU by
+// default), and a VM that runs 3 cores on a request of 0.4 draws the power
+// of 3, as history and the cost's max(request, usage) count it.
+func vmPowerCPUs(vm *VMRequest) float64 { return max(vm.CPUCores, vm.UsageCPU) }
+
+// vmCPUUtilization is the expected utilisation of the VM's power cores
+// (vmPowerCPUs): measured for a running VM, otherwise 1, the most the VM
+// can draw.
 func vmCPUUtilization(vm *VMRequest) float64 {
-	if vm.UsageCPU > 0 && vm.CPUCores > 0 {
-		return min(1, vm.UsageCPU/vm.CPUCores)
+	if cores := vmPowerCPUs(vm); vm.UsageCPU > 0 && cores > 0 {
+		return min(1, vm.UsageCPU/cores)
 	}
 	return 1
 }

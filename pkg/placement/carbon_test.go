@@ -59,7 +59,7 @@ func TestVMCPUUtilization(t *testing.T) {
 	}{
 		{"new VM draws its most", VMRequest{CPUCores: 4}, 1},
 		{"running VM", VMRequest{CPUCores: 4, UsageCPU: 1}, 0.25},
-		{"bursting above request", VMRequest{CPUCores: 4, UsageCPU: 6}, 1},
+		{"bursting above request", VMRequest{CPUCores: 4, UsageCPU: 6}, 1}, // of its 6 power cores
 		{"no cores", VMRequest{UsageCPU: 1}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -67,5 +67,22 @@ func TestVMCPUUtilization(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPowerOfAVMUsingMoreThanItsRequest: a VM whose pod asks for a
+// fraction of its vCPUs (KubeVirt's cpuAllocationRatio) and uses 3 cores
+// emits as 3 busy cores do, as history counts it, not as its request's
+// 0.4 cores do.
+func TestPowerOfAVMUsingMoreThanItsRequest(t *testing.T) {
+	vm := VMRequest{CPUCores: 0.4, MemoryBytes: 4 << 30, UsageCPU: 3}
+	node := NodeSnapshot{Name: "n", AllocatableCPU: 16, AllocatableMemory: 64 << 30, CarbonKnown: true, CarbonIntensity: 300}
+	d := Evaluate(vm, []NodeSnapshot{node}, DefaultPolicy())
+	if len(d.Scores) != 1 {
+		t.Fatalf("scores %+v", d.Scores)
+	}
+	want := RecordedVMGramsPerHour(300, 3, 3)
+	if got := d.Scores[0].GramsCO2PerHour; !approx(got, want) {
+		t.Errorf("g/h of 3 busy cores on a request of 0.4: %v, want %v (as history counts them)", got, want)
 	}
 }

@@ -192,6 +192,14 @@ func Start(ctx context.Context, cfg Config) (_ *ControlPlane, err error) {
 	if err := cp.waitDefaultServiceAccount(ctx); err != nil {
 		return nil, err
 	}
+	// And a scheduler to place them: one that exited (a configuration it
+	// refuses, a port taken) fails the start here, naming its log, rather
+	// than every pod staying Pending.
+	if cfg.Scheduler {
+		if err := cp.waitScheduler(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return cp, nil
 }
 
@@ -324,6 +332,11 @@ func (cp *ControlPlane) RestartSchedulerAs(ctx context.Context, binary, schedule
 		return err
 	}
 	cp.procs = append(cp.procs, p)
+	return cp.waitScheduler(ctx)
+}
+
+// waitScheduler waits, at most StartTimeout, for kube-scheduler's /readyz.
+func (cp *ControlPlane) waitScheduler(ctx context.Context) error {
 	// /readyz is open to anyone; the certificate is self-signed.
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	defer client.CloseIdleConnections()

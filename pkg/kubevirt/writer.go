@@ -2,6 +2,7 @@ package kubevirt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -32,6 +33,11 @@ type StaleError struct {
 	*apierrors.StatusError
 	// Current is the VirtualMachine's resourceVersion now.
 	Current uint64
+	// Admitted says the VirtualMachine changed after the operations the
+	// update amounts to were admitted against it (Update's admitted), not
+	// after the client's version: the update is to be admitted again on
+	// what it is now, whatever version the client sent.
+	Admitted bool
 }
 
 func stale(name string, seen, current uint64) *StaleError {
@@ -75,9 +81,13 @@ func (w *Writer) Create(ctx context.Context, view *hypersdk.VirtualMachine, dryR
 // resourceVersion. seen is the VirtualMachine version the view was made
 // from: a VirtualMachine that has changed since is a StaleError. With seen 0
 // (the client asked for an unconditional update) the write is retried on
-// conflicts, each time on a fresh read. The view's UID, when set, must be
-// the VirtualMachine's (a precondition against a replaced VM).
-func (w *Writer) Update(ctx context.Context, view *hypersdk.VirtualMachine, seen uint64, dryRun []string) (*hypersdk.VirtualMachine, uint64, error) {
+// conflicts, each time on a fresh read. admitted, when not 0, is the
+// VirtualMachine version the start, stop or resize the update amounts to
+// was admitted against (the cached view's): a VirtualMachine changed since
+// is a StaleError marked Admitted, since that admission may not hold for
+// it. The view's UID, when set, must be the VirtualMachine's (a
+// precondition against a replaced VM).
+func (w *Writer) Update(ctx context.Context, view *hypersdk.VirtualMachine, seen, admitted uint64, dryRun []string) (*hypersdk.VirtualMachine, uint64, error) {
 	vms := w.client.KubevirtV1().VirtualMachines(view.Namespace)
 	resources, err := resolveUSB(ctx, w.client, view)
 	if err != nil {
@@ -94,6 +104,10 @@ func (w *Writer) Update(ctx context.Context, view *hypersdk.VirtualMachine, seen
 		}
 		if current := Version(vm); seen > 0 && current > seen {
 			return stale(view.Name, seen, current)
+		} else if admitted > 0 && current > admitted {
+			s := stale(view.Name, admitted, current)
+			s.Admitted = true
+			return s
 		}
 		annotations, err := joinManagedFields(view.Annotations, view.ManagedFields)
 		if err != nil {
@@ -127,7 +141,12 @@ func (w *Writer) Update(ctx context.Context, view *hypersdk.VirtualMachine, seen
 		return err
 	}
 	if seen == 0 {
-		err = retry.RetryOnConflict(retry.DefaultRetry, write)
+		// Conflicts of the write itself, not a stale admission: that one
+		// the caller admits again.
+		err = retry.OnError(retry.DefaultRetry, func(err error) bool {
+			var s *StaleError
+			return apierrors.IsConflict(err) && !(errors.As(err, &s) && s.Admitted)
+		}, write)
 	} else {
 		err = write()
 	}

@@ -33,7 +33,7 @@ import (
 // a *kubevirt.StaleError. Each returns the VirtualMachine's new version.
 type Writer interface {
 	Create(ctx context.Context, view *hypersdk.VirtualMachine, dryRun []string) (*hypersdk.VirtualMachine, uint64, error)
-	Update(ctx context.Context, view *hypersdk.VirtualMachine, seen uint64, dryRun []string) (*hypersdk.VirtualMachine, uint64, error)
+	Update(ctx context.Context, view *hypersdk.VirtualMachine, seen, admitted uint64, dryRun []string) (*hypersdk.VirtualMachine, uint64, error)
 	Delete(ctx context.Context, namespace, name string, uid types.UID, seen uint64, opts metav1.DeleteOptions) error
 }
 
@@ -255,16 +255,27 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 			}
 		}
 		vm.UID = old.UID
-		for _, op := range operationsOf(old, vm) {
+		operations := operationsOf(old, vm)
+		for _, op := range operations {
 			if err := r.admitter.Admit(ops.ThroughVMUpdate(ctx), op); err != nil {
 				return nil, false, err
 			}
 		}
-		updated, version, err := r.writer.Update(ctx, vm, seen, options.DryRun)
+		// Admitted against the cached view: the write must find the VM as
+		// that view had it, or admit again (another replica, or KubeVirt,
+		// may have started or stopped it since).
+		var admitted uint64
+		if len(operations) > 0 {
+			if admitted, err = seenVersion(old.ResourceVersion); err != nil {
+				return nil, false, err
+			}
+		}
+		updated, version, err := r.writer.Update(ctx, vm, seen, admitted, options.DryRun)
 		var staleErr *kubevirt.StaleError
-		if errors.As(err, &staleErr) && vm.ResourceVersion == old.ResourceVersion && attempt < 3 {
-			// The request was computed from the cache's view, which was behind
-			// KubeVirt: once the cache has caught up, compute it again.
+		if errors.As(err, &staleErr) && (staleErr.Admitted || vm.ResourceVersion == old.ResourceVersion) && attempt < 3 {
+			// The request was computed, or admitted, from the cache's view,
+			// which was behind KubeVirt: once the cache has caught up,
+			// compute it again.
 			if err := r.cache.WaitForSource(ctx, kubevirt.SourceVM, staleErr.Current); err != nil {
 				return nil, false, staleErr
 			}

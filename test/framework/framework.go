@@ -133,9 +133,18 @@ func Setup(ctx context.Context, options ...func(*sandbox.Config)) (_ *Env, _ fun
 			unlock()
 		}
 	}()
+	// What a run killed before its clean-up left (a timeout, Ctrl-C): no
+	// sandbox runs without the lock, so none of it is in use.
+	removeStale()
 	tmp, err := os.MkdirTemp("", "hypersdk-e2e-")
 	if err != nil {
 		return nil, nil, err
+	}
+	if os.Getenv("HYPERSDK_E2E_KEEP") != "" {
+		// Kept on purpose, for a look afterwards: not stale.
+		if err := os.WriteFile(filepath.Join(tmp, keptMarker), nil, 0o644); err != nil {
+			return nil, nil, err
+		}
 	}
 	binDir := filepath.Join(tmp, "bin")
 	if err := BuildBinaries(binDir); err != nil {
@@ -194,6 +203,25 @@ func Setup(ctx context.Context, options ...func(*sandbox.Config)) (_ *Env, _ fun
 		return nil, nil, err
 	}
 	return env, stop, nil
+}
+
+// keptMarker marks a sandbox directory kept with HYPERSDK_E2E_KEEP.
+const keptMarker = ".kept"
+
+// removeStale removes the sandbox directories of earlier runs that did not
+// remove their own (killed by go test's timeout, or interrupted): each holds
+// every command's binary and etcd's data. Those kept on purpose stay. The
+// caller holds the sandbox lock.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "hypersdk-e2e-*"))
+	for _, dir := range dirs {
+		if _, err := os.Stat(filepath.Join(dir, keptMarker)); err == nil {
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			fmt.Fprintf(os.Stderr, "removing the stale sandbox directory %s: %v\n", dir, err)
+		}
+	}
 }
 
 // lockSandbox takes this machine's sandbox lock, waiting for it, and

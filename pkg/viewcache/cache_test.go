@@ -668,26 +668,3 @@ func TestSourceLoadedAfterAnEventOfTheOther(t *testing.T) {
 		t.Errorf("resumed watch: a with labels %v, want vm m3 and its instance i1", got)
 	}
 }
-
-// TestWatchFromAViewWithoutASide: the version of a VM without an instance
-// (0 for the instances) is one to watch from, as kube-apiserver's of any
-// object it returns is: the instance that comes later is an event.
-func TestWatchFromAViewWithoutASide(t *testing.T) {
-	c := synced(t, 100)
-	put(t, c, vmSrc, src("a", 101, "m1"))
-	view, ok := c.Get("ns/a")
-	if !ok || !strings.HasSuffix(view.GetResourceVersion(), ".0") {
-		t.Fatalf("view of a VM without an instance: %v, %v; want one stamped 0 for the instances", view, ok)
-	}
-	w, err := c.Watch(context.Background(), nil, WatchOptions{ResourceVersion: view.GetResourceVersion()})
-	if err != nil {
-		t.Fatalf("watch from the version of a VM without an instance: %v", err)
-	}
-	defer w.Stop()
-	put(t, c, vmiSrc, src("a", 101, "i1"))
-	ev := recv(t, w)
-	assertEvent(t, ev, watch.Modified, "a", "")
-	if got := ev.Object.(metav1.Object).GetLabels()["vmi"]; got != "i1" {
-		t.Errorf("event after the instance came: vmi label %q, want i1", got)
-	}
-}

@@ -37,17 +37,6 @@ func (c *Cache) Watch(ctx context.Context, match Predicate, opts WatchOptions) (
 		initial = *opts.SendInitialEvents
 	}
 	if from != nil {
-		// A view without one of its sides (a VM with no instance) is
-		// stamped 0 for it: its holder has seen none of that side, which
-		// holds at every position of that source the cache covers, so the
-		// watch starts from the oldest, not with a 410.
-		c.mu.RLock()
-		for i := range from {
-			if from[i] == 0 {
-				from[i] = c.floor[i]
-			}
-		}
-		c.mu.RUnlock()
 		if err := c.waitFor(ctx, from); err != nil {
 			return nil, err
 		}

@@ -163,9 +163,15 @@ func (r *CostREST) recorded(ctx context.Context, namespace, name string, from, n
 		// power only).
 		g, read := intensity[p.Time]
 		u, measured := used[p.Time]
-		if read && measured {
+		switch a, ok := allocated[p.Time]; {
+		case ok && a == 0:
+			// Stopped: no zone, so no intensity, and no emissions: a
+			// known 0, not a gap the next running minute would be
+			// charged for.
+			carbonGrams = append(carbonGrams, history.Point{Time: p.Time})
+		case read && measured:
 			carbonGrams = append(carbonGrams, history.Point{Time: p.Time,
-				Value: placement.RecordedVMGramsPerHour(g, allocated[p.Time], u)})
+				Value: placement.RecordedVMGramsPerHour(g, a, u)})
 		}
 	}
 	return cost, carbonGrams, nil

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/history"
+	"github.com/hypersdk/hypersdk/pkg/placement"
 )
 
 // TestSpentIntegratesWhateverTheRecorderInterval: a VM at 1.2 per hour costs
@@ -211,5 +212,39 @@ func TestPlacementTableWithoutADecision(t *testing.T) {
 		if c != "<none>" {
 			t.Errorf("column %s: %v, want <none>", table.ColumnDefinitions[i+1].Name, c)
 		}
+	}
+}
+
+// TestStoppedMinutesEmitZero: the minutes a VM was stopped are emissions of
+// 0, not a gap that the first minute after its start is charged for.
+func TestStoppedMinutesEmitZero(t *testing.T) {
+	ctx := context.Background()
+	store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	now := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	first := now.Add(-60 * time.Minute)
+	running := history.VMSample{Namespace: "ns", Name: "vm", Node: "n1", Zone: "ES", Priced: true, CostPerHour: 1.2,
+		CarbonIntensity: 400, IntensityRead: true, CPUAllocatedCores: 2, CPUUsageCores: 1, UsageRead: true}
+	stopped := history.VMSample{Namespace: "ns", Name: "vm", Phase: "Stopped"}
+	for at := first.Add(time.Minute); !at.After(now); at = at.Add(time.Minute) {
+		s := running
+		if at.After(first.Add(10*time.Minute)) && !at.After(first.Add(55*time.Minute)) {
+			s = stopped // 45 minutes
+		}
+		if err := store.Append(ctx, history.Batch{Time: at, VMs: []history.VMSample{s}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, carbonGrams, err := (&CostREST{store: store}).recorded(ctx, "ns", "vm", first, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 15 running minutes of 2 half-busy cores at 400 g/kWh.
+	want := 15.0 / 60 * placement.RecordedVMGramsPerHour(400, 2, 1)
+	if got := history.Integrate(carbonGrams, first.Add(-time.Hour)); math.Abs(got-want) > 0.1*want {
+		t.Errorf("emissions over 15 running minutes around a 45-minute stop: %.4f g, want %.4f", got, want)
 	}
 }

@@ -148,27 +148,32 @@ func (c *nodeCache) setPod(pod *corev1.Pod) {
 	if ids := pod.Annotations[gpu.AssignedAnnotation]; ids != "" {
 		b.devices = strings.Split(ids, ",")
 	} else {
-		b.unnamed = c.gpuRequestsLocked(pod)
+		b.unnamed = deviceRequests(pod)
 	}
 	c.addPodLocked(pod.UID, b)
 }
 
-// gpuRequestsLocked counts the GPUs a pod asks for, by resource. An
-// extended resource is asked for by its limit, which its request equals
-// when given.
-func (c *nodeCache) gpuRequestsLocked(pod *corev1.Pod) map[string]int64 {
+// deviceRequests counts the extended resources a pod asks for, by name
+// (by its limit, which its request equals when given). Which of them are
+// GPUs is not known here (the node naming them may not have been seen yet):
+// a snapshot counts those a node's devices have.
+func deviceRequests(pod *corev1.Pod) map[string]int64 {
 	var out map[string]int64
 	for _, ctr := range pod.Spec.Containers {
-		for name := range c.gpuResources {
-			q, ok := ctr.Resources.Limits[name]
-			if !ok {
-				q = ctr.Resources.Requests[name]
+		asked := map[corev1.ResourceName]int64{}
+		for _, list := range []corev1.ResourceList{ctr.Resources.Limits, ctr.Resources.Requests} {
+			for name, q := range list {
+				if strings.Contains(string(name), "/") { // not cpu, memory and the like
+					asked[name] = max(asked[name], q.Value())
+				}
 			}
-			if q.Value() > 0 {
+		}
+		for name, n := range asked {
+			if n > 0 {
 				if out == nil {
 					out = map[string]int64{}
 				}
-				out[string(name)] += q.Value()
+				out[string(name)] += n
 			}
 		}
 	}

@@ -112,7 +112,7 @@ func specFromTemplate(t *kvv1.VirtualMachineInstanceSpec, dvTemplates []kvv1.Dat
 }
 
 // rootVolume is the index of a template's root disk volume: the one named
-// rootdisk, else the only volume; -1 when there is none. Reads and writes
+// rootdisk, else the only volume when it is a disk; -1 when there is none. Reads and writes
 // of the view's root disk both go through it, so that a write lands on
 // the volume the view showed.
 func rootVolume(t *kvv1.VirtualMachineInstanceSpec) int {
@@ -122,7 +122,11 @@ func rootVolume(t *kvv1.VirtualMachineInstanceSpec) int {
 		}
 	}
 	if len(t.Volumes) == 1 {
-		return 0
+		// A lone disk, not a lone cloud-init or config volume, which a
+		// new image must not replace.
+		if v := t.Volumes[0]; v.ContainerDisk != nil || v.PersistentVolumeClaim != nil || v.DataVolume != nil {
+			return 0
+		}
 	}
 	return -1
 }

@@ -304,4 +304,20 @@ func TestUnchangedRootDiskIsLeftAlone(t *testing.T) {
 	if v := disk.Spec.Template.Spec.Volumes; len(v) != 1 || v[0].Name != "boot" || v[0].ContainerDisk.Image != "new" {
 		t.Errorf("volumes %+v, want volume boot with the new image", v)
 	}
+
+	// A lone volume that is not a disk (cloud-init) is kept, and the image
+	// gets a root disk of its own.
+	initOnly := &kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "init"}, Spec: kvv1.VirtualMachineSpec{
+		Template: &kvv1.VirtualMachineInstanceTemplateSpec{Spec: kvv1.VirtualMachineInstanceSpec{
+			Volumes: []kvv1.Volume{{Name: "cloudinit", VolumeSource: kvv1.VolumeSource{CloudInitNoCloud: &kvv1.CloudInitNoCloudSource{UserData: "#cloud-config"}}}},
+		}},
+	}}
+	spec = View(initOnly, nil).Spec
+	spec.Image = "new"
+	if err := ApplySpec(initOnly, nil, &spec); err != nil {
+		t.Fatal(err)
+	}
+	if v := initOnly.Spec.Template.Spec.Volumes; len(v) != 2 || v[0].CloudInitNoCloud == nil || v[1].Name != RootDiskName || v[1].ContainerDisk == nil {
+		t.Errorf("volumes %+v, want cloud-init kept and a rootdisk with the image", v)
+	}
 }

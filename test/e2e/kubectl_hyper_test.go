@@ -545,7 +545,10 @@ func TestKubectlHyperHistoryAndPlacement(t *testing.T) {
 	createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
 	vmi := runningVMI(t, ns, "vm", "")
 	var h v1alpha1.VirtualMachineHistory
-	framework.Eventually(t, "recorded cpuUsage points", func(ctx context.Context) (bool, error) {
+	// A reading of the running VM: a tick recorded before the VM had a
+	// node holds usage 0 for both, and the sort below needs memory's
+	// average above the CPU's.
+	framework.Eventually(t, "recorded usage of the running VM", func(ctx context.Context) (bool, error) {
 		out, errOut, code := hyper(t, "vm", "history", "vm", "-n", ns, "--range", "1h", "--fields", "cpuUsage,memoryUsage", "-o", "json")
 		if code != 0 {
 			return false, fmt.Errorf("%s", errOut)
@@ -554,7 +557,7 @@ func TestKubectlHyperHistoryAndPlacement(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &h); err != nil {
 			return false, err
 		}
-		return len(h.Series) == 2 && len(h.Series[0].Points) > 0, nil
+		return len(h.Series) == 2 && len(h.Series[0].Points) > 0 && h.Series[1].Trend.Max > 0, nil
 	})
 	if h.Kind != "VirtualMachineHistory" || h.Series[0].Field != "cpuUsage" {
 		t.Errorf("history -o json: kind %q, series %q", h.Kind, h.Series[0].Field)

@@ -94,11 +94,7 @@ func TestCostOfAVMOnAnUnpricedNodeIsUnknown(t *testing.T) {
 // that does not run emits a known 0.
 func TestCostOfAVMInAZoneWithoutAReading(t *testing.T) {
 	ctx := context.Background()
-	store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openStore(t)
 	vm := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "vm"}}
 	for _, tc := range []struct {
 		name                string
@@ -158,11 +154,7 @@ func TestSavingsOnANodeThatIsGone(t *testing.T) {
 // CPU (idle power only).
 func TestUnmeasuredMinutesEmitNothingKnown(t *testing.T) {
 	ctx := context.Background()
-	store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openStore(t)
 	now := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
 	first := now.Add(-20 * time.Minute)
 	for at := first.Add(time.Minute); !at.After(now); at = at.Add(time.Minute) {
@@ -219,11 +211,7 @@ func TestPlacementTableWithoutADecision(t *testing.T) {
 // 0, not a gap that the first minute after its start is charged for.
 func TestStoppedMinutesEmitZero(t *testing.T) {
 	ctx := context.Background()
-	store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openStore(t)
 	now := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
 	first := now.Add(-60 * time.Minute)
 	running := history.VMSample{Namespace: "ns", Name: "vm", Node: "n1", Zone: "ES", Priced: true, CostPerHour: 1.2,
@@ -247,4 +235,15 @@ func TestStoppedMinutesEmitZero(t *testing.T) {
 	if got := history.Integrate(carbonGrams, first.Add(-time.Hour)); math.Abs(got-want) > 0.1*want {
 		t.Errorf("emissions over 15 running minutes around a 45-minute stop: %.4f g, want %.4f", got, want)
 	}
+}
+
+// openStore is an empty SQLite history store, closed when t ends.
+func openStore(t *testing.T) *history.SQLiteStore {
+	t.Helper()
+	store, err := history.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -429,46 +428,8 @@ func TestAdmissionPolicyOnOperations(t *testing.T) {
 		createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
 		runningVMI(t, ns, "vm", "")
 	}
-	name := "freeze-restarts-" + frozen
-	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
-			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
-			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
-				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
-					Rule: admissionregistrationv1.Rule{APIGroups: []string{"hypersdk.io"}, APIVersions: []string{"*"},
-						Resources: []string{"vmoperations"}},
-				},
-			}}},
-			Validations: []admissionregistrationv1.Validation{{
-				Expression: "object.spec.type != 'Restart'",
-				Message:    "restarts are frozen here",
-			}},
-		},
-	}
-	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
-			PolicyName:        name,
-			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
-			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
-				MatchLabels: map[string]string{"e2e.hypersdk.io/freeze-restarts": "true"}}},
-		},
-	}
-	policies := env.Kube.AdmissionregistrationV1()
-	if _, err := policies.ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = policies.ValidatingAdmissionPolicies().Delete(context.Background(), name, metav1.DeleteOptions{})
-	})
-	if _, err := policies.ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = policies.ValidatingAdmissionPolicyBindings().Delete(context.Background(), name, metav1.DeleteOptions{})
-	})
+	denyCreates(t, "freeze-restarts-"+frozen, "hypersdk.io", "vmoperations", "object.spec.type != 'Restart'",
+		"restarts are frozen here", map[string]string{"e2e.hypersdk.io/freeze-restarts": "true"})
 
 	// hypersdk-apiserver learns of the policy through its informers.
 	var directErr error
@@ -518,44 +479,9 @@ func TestAdmissionPolicyOnASubresource(t *testing.T) {
 	}
 	createKubeVirtVM(t, ns, kubevirtVM("vm", 1, "1Gi", nil))
 	runningVMI(t, ns, "vm", "")
-	name := "guard-migrations-" + ns
-	policies := env.Kube.AdmissionregistrationV1()
-	if _, err := policies.ValidatingAdmissionPolicies().Create(ctx, &admissionregistrationv1.ValidatingAdmissionPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
-			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
-			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
-				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
-					Rule: admissionregistrationv1.Rule{APIGroups: []string{"hypersdk.io"}, APIVersions: []string{"*"},
-						Resources: []string{"virtualmachines/migrate"}},
-				},
-			}}},
-			Validations: []admissionregistrationv1.Validation{{
-				Expression: "!has(object.targetNode) || object.targetNode != 'node-000'",
-				Message:    "no migrations onto node-000 here",
-			}},
-		},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = policies.ValidatingAdmissionPolicies().Delete(context.Background(), name, metav1.DeleteOptions{})
-	})
-	if _, err := policies.ValidatingAdmissionPolicyBindings().Create(ctx, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
-			PolicyName:        name,
-			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
-			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
-				MatchLabels: map[string]string{"e2e.hypersdk.io/guard-migrations": "true"}}},
-		},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = policies.ValidatingAdmissionPolicyBindings().Delete(context.Background(), name, metav1.DeleteOptions{})
-	})
+	denyCreates(t, "guard-migrations-"+ns, "hypersdk.io", "virtualmachines/migrate",
+		"!has(object.targetNode) || object.targetNode != 'node-000'", "no migrations onto node-000 here",
+		map[string]string{"e2e.hypersdk.io/guard-migrations": "true"})
 
 	// hypersdk-apiserver learns of the policy through its informers.
 	framework.Eventually(t, "the policy to refuse a migration onto node-000 through the subresource", func(ctx context.Context) (bool, error) {

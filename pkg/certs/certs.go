@@ -63,6 +63,19 @@ type Certificate struct {
 	DNSNames   []string `json:"dnsNames,omitempty"`
 	// Usages are server and/or client.
 	Usages []string `json:"usages"`
+	// CASecret holds the CA that signs this certificate, made like the
+	// configuration's own; that one when empty. A server that trusts every
+	// client certificate of its CA (etcd) needs a CA of its own, or every
+	// client certificate HyperSDK hands out would reach it.
+	CASecret string `json:"caSecret,omitempty"`
+}
+
+// caOf is the Secret of the CA that signs crt.
+func (c *Config) caOf(crt Certificate) string {
+	if crt.CASecret != "" {
+		return crt.CASecret
+	}
+	return c.CASecret
 }
 
 // LoadConfig reads a Config from a YAML or JSON file and validates it.
@@ -93,13 +106,19 @@ func (c *Config) Validate() field.ErrorList {
 	if c.Validity.Duration < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("validity"), c.Validity.Duration.String(), "must not be negative"))
 	}
-	seen := map[string]bool{c.CASecret: true}
+	cas := map[string]bool{c.CASecret: true}
+	for _, crt := range c.Certificates {
+		cas[c.caOf(crt)] = true
+	}
+	seen := map[string]bool{}
 	for i, crt := range c.Certificates {
 		p := field.NewPath("certificates").Index(i)
 		if crt.Secret == "" {
 			errs = append(errs, field.Required(p.Child("secret"), ""))
 		} else if seen[crt.Secret] {
 			errs = append(errs, field.Duplicate(p.Child("secret"), crt.Secret))
+		} else if cas[crt.Secret] {
+			errs = append(errs, field.Invalid(p.Child("secret"), crt.Secret, "is the Secret of a CA"))
 		}
 		seen[crt.Secret] = true
 		if crt.CommonName == "" {
@@ -151,13 +170,23 @@ func (r *Rotator) Run(ctx context.Context) {
 
 // Sync makes every Secret and caBundle current once.
 func (r *Rotator) Sync(ctx context.Context) error {
-	ca, err := r.ensureCA(ctx)
+	ca, err := r.ensureCA(ctx, r.cfg.CASecret)
 	if err != nil {
 		return err
 	}
+	cas := map[string]*pki.CA{r.cfg.CASecret: ca}
 	var errs []error
 	for _, crt := range r.cfg.Certificates {
-		if err := r.ensureLeaf(ctx, ca, crt); err != nil {
+		name := r.cfg.caOf(crt)
+		signer, ok := cas[name]
+		if !ok {
+			if signer, err = r.ensureCA(ctx, name); err != nil {
+				errs = append(errs, fmt.Errorf("CA secret %s/%s: %w", r.cfg.Namespace, name, err))
+				continue
+			}
+			cas[name] = signer
+		}
+		if err := r.ensureLeaf(ctx, signer, crt); err != nil {
 			errs = append(errs, fmt.Errorf("secret %s/%s: %w", r.cfg.Namespace, crt.Secret, err))
 		}
 	}
@@ -169,9 +198,11 @@ func (r *Rotator) Sync(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (r *Rotator) ensureCA(ctx context.Context) (*pki.CA, error) {
+// ensureCA returns the CA kept in the Secret name, made (named as its
+// Secret) when missing, unreadable or expired.
+func (r *Rotator) ensureCA(ctx context.Context, name string) (*pki.CA, error) {
 	secrets := r.kube.CoreV1().Secrets(r.cfg.Namespace)
-	s, err := secrets.Get(ctx, r.cfg.CASecret, metav1.GetOptions{})
+	s, err := secrets.Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		s = nil
@@ -184,7 +215,7 @@ func (r *Rotator) ensureCA(ctx context.Context) (*pki.CA, error) {
 		}
 		klog.FromContext(ctx).Info("Replacing the CA", "secret", klog.KObj(s), "reason", loadErr)
 	}
-	ca, err := pki.NewCA("hypersdk-ca")
+	ca, err := pki.NewCA(name)
 	if err != nil {
 		return nil, err
 	}
@@ -193,16 +224,12 @@ func (r *Rotator) ensureCA(ctx context.Context) (*pki.CA, error) {
 		return nil, err
 	}
 	data := map[string][]byte{CertKey: ca.CertPEM(), KeyKey: keyPEM, CAKey: ca.CertPEM()}
-	if err := r.write(ctx, s, r.cfg.CASecret, data); err != nil {
+	if err := r.write(ctx, s, name, data); err != nil {
 		return nil, err
 	}
-	klog.FromContext(ctx).Info("Made a CA", "secret", klog.KRef(r.cfg.Namespace, r.cfg.CASecret), "notAfter", ca.Cert.NotAfter)
+	klog.FromContext(ctx).Info("Made a CA", "secret", klog.KRef(r.cfg.Namespace, name), "notAfter", ca.Cert.NotAfter)
 	// Read it back: another writer may have won, and its CA is the one in use.
-	return r.ensureCAFromSecret(ctx)
-}
-
-func (r *Rotator) ensureCAFromSecret(ctx context.Context) (*pki.CA, error) {
-	s, err := r.kube.CoreV1().Secrets(r.cfg.Namespace).Get(ctx, r.cfg.CASecret, metav1.GetOptions{})
+	s, err = secrets.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return nil, err
 	}

@@ -142,4 +142,57 @@ func TestConfigValidation(t *testing.T) {
 	if len(errs) != 2 || errs[0].Field != "certificates[2].secret" || errs[1].Field != "certificates[2].usages[0]" {
 		t.Errorf("Validate = %v, want a duplicate secret and an unknown usage", errs)
 	}
+	cfg = testConfig()
+	cfg.Certificates[1].CASecret = "apiserver-tls"
+	if errs := cfg.Validate(); len(errs) != 1 || errs[0].Field != "certificates[0].secret" {
+		t.Errorf("Validate = %v, want the leaf whose Secret is a CA's refused", errs)
+	}
+}
+
+// TestCertificatesOfAnotherCA: a certificate with a CA of its own is signed
+// by that CA alone, so a server trusting that CA (etcd) refuses the
+// certificates of the configuration's CA, and the other way round.
+func TestCertificatesOfAnotherCA(t *testing.T) {
+	ctx := context.Background()
+	kube := fake.NewClientset()
+	agg := aggregatorfake.NewSimpleClientset(&apiregistrationv1.APIService{ObjectMeta: metav1.ObjectMeta{Name: "v1alpha1.hypersdk.io"}})
+	cfg := testConfig()
+	cfg.Certificates = append(cfg.Certificates, Certificate{Secret: "etcd-client", CommonName: "hypersdk-apiserver", Usages: []string{"client"}, CASecret: "etcd-ca"})
+	now := time.Now()
+	if err := NewRotator(cfg, kube, agg, clocktesting.NewFakeClock(now)).Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	get := func(name string) *corev1.Secret {
+		s, err := kube.CoreV1().Secrets("hypersdk-system").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("secret %s: %v", name, err)
+		}
+		return s
+	}
+	pool := func(secret string) *x509.CertPool {
+		p := x509.NewCertPool()
+		p.AppendCertsFromPEM(get(secret).Data[CertKey])
+		return p
+	}
+	verifies := func(leafSecret, caSecret string) bool {
+		_, err := leaf(t, get(leafSecret)).Verify(x509.VerifyOptions{Roots: pool(caSecret),
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: now})
+		return err == nil
+	}
+	if !verifies("etcd-client", "etcd-ca") || verifies("etcd-client", "hypersdk-ca") {
+		t.Error("the etcd client certificate is not signed by the etcd CA alone")
+	}
+	if !verifies("scheduler-client", "hypersdk-ca") || verifies("scheduler-client", "etcd-ca") {
+		t.Error("the scheduler's client certificate is not signed by HyperSDK's CA alone")
+	}
+	if got, want := string(get("etcd-client").Data[CAKey]), string(get("etcd-ca").Data[CertKey]); got != want {
+		t.Error("the etcd client's Secret does not bundle its own CA")
+	}
+	if cn := leaf(t, get("etcd-ca")).Subject.CommonName; cn != "etcd-ca" {
+		t.Errorf("the second CA is named %q, want its Secret's name", cn)
+	}
+	svc, _ := agg.ApiregistrationV1().APIServices().Get(ctx, "v1alpha1.hypersdk.io", metav1.GetOptions{})
+	if string(svc.Spec.CABundle) != string(get("hypersdk-ca").Data[CertKey]) {
+		t.Error("the APIService's caBundle is not the configuration's CA")
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,6 +31,7 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/autoscaler"
 	"github.com/hypersdk/hypersdk/pkg/carbonscaler"
+	"github.com/hypersdk/hypersdk/pkg/pki"
 	"github.com/hypersdk/hypersdk/pkg/placementrecord"
 	"github.com/hypersdk/hypersdk/pkg/sandbox"
 	"github.com/hypersdk/hypersdk/test/framework"
@@ -321,13 +324,21 @@ func TestVMPlacedThroughTheExtenderOverTLS(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("filter without a client certificate: %s, want 401", resp.Status)
 	}
-	// The CA also signs the API server's etcd client certificate, which
-	// may not call the extender.
-	etcdClient, err := env.Kube.CoreV1().Secrets(system).Get(ctx, "hypersdk-etcd-client-tls", metav1.GetOptions{})
+	// HyperSDK's CA signs other client certificates than kube-scheduler's;
+	// one with another name may not bind.
+	caSecret, err := env.Kube.CoreV1().Secrets(system).Get(ctx, "hypersdk-ca", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pair, err := tls.X509KeyPair(etcdClient.Data[corev1.TLSCertKey], etcdClient.Data[corev1.TLSPrivateKeyKey])
+	ca, err := pki.LoadCA(caSecret.Data[corev1.TLSCertKey], caSecret.Data[corev1.TLSPrivateKeyKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	someone, err := ca.Issue(pki.Leaf{CommonName: "someone-else", Client: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(someone.CertPEM, someone.KeyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +351,7 @@ func TestVMPlacedThroughTheExtenderOverTLS(t *testing.T) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("bind with the etcd client's certificate: %s, want 403", resp.Status)
+		t.Errorf("bind with a certificate of HyperSDK's CA for someone-else: %s, want 403", resp.Status)
 	}
 	// Plain HTTP is not served.
 	if resp, err := http.Get("http://" + svc.Spec.ClusterIP + ":443/readyz"); err == nil && resp.StatusCode == http.StatusOK {
@@ -368,6 +379,55 @@ func TestVMPlacedThroughTheExtenderOverTLS(t *testing.T) {
 	}
 	if pod.Spec.SchedulerName != "hypersdk-scheduler" || pod.Spec.NodeName == sandbox.HostNodeName {
 		t.Errorf("pod scheduled by %q on %s, want hypersdk-scheduler on a fleet node", pod.Spec.SchedulerName, pod.Spec.NodeName)
+	}
+}
+
+// TestEtcdLetsInOnlyItsOwnClients: etcd trusts every client certificate
+// its CA signed, so that CA signs only hypersdk-apiserver's and etcd's own:
+// kube-scheduler's certificate, of HyperSDK's CA, is refused by etcd, and
+// the API server's is let in.
+func TestEtcdLetsInOnlyItsOwnClients(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	svc, err := env.Kube.CoreV1().Services(system).Get(ctx, "hypersdk-etcd-client", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "https://" + net.JoinHostPort(svc.Spec.ClusterIP, "2379") + "/version"
+	clientOf := func(secret string) *http.Client {
+		s, err := env.Kube.CoreV1().Secrets(system).Get(ctx, secret, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair, err := tls.X509KeyPair(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey])
+		if err != nil {
+			t.Fatal(err)
+		}
+		etcdCA, err := env.Kube.CoreV1().Secrets(system).Get(ctx, "hypersdk-etcd-client-tls", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(etcdCA.Data["ca.crt"]) {
+			t.Fatal("hypersdk-etcd-client-tls has no ca.crt")
+		}
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			RootCAs: roots, ServerName: "hypersdk-etcd-client.hypersdk-system.svc", Certificates: []tls.Certificate{pair},
+		}}}
+	}
+	apiserver := clientOf("hypersdk-etcd-client-tls")
+	framework.Eventually(t, "etcd answering hypersdk-apiserver's certificate through its Service", func(ctx context.Context) (bool, error) {
+		resp, err := apiserver.Get(url)
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("/version: %s", resp.Status)
+	})
+	resp, err := clientOf("hypersdk-scheduler-client-tls").Get(url)
+	if err == nil {
+		resp.Body.Close()
+		t.Errorf("etcd answered kube-scheduler's certificate: %s, want the handshake refused", resp.Status)
 	}
 }
 

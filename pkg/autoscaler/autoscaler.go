@@ -56,7 +56,8 @@ type Config struct {
 	NewRecommender func() rightsizing.Recommender
 	// Interval between passes.
 	Interval time.Duration
-	// Window is how far back the history is read when a VM is first seen.
+	// Window is how far back the history is read: all of it when a VM is
+	// first seen, and never further back later.
 	Window time.Duration
 	Clock  clock.Clock
 }
@@ -290,7 +291,15 @@ func (a *Autoscaler) feed(ctx context.Context, vma *v1alpha1.VirtualMachineAutos
 		}
 		t = &tracked{rec: a.cfg.NewRecommender(), readUpTo: start}
 	}
-	samples, err := a.cfg.Samples.Samples(ctx, vm.Namespace, vm.Name, t.readUpTo, now)
+	// Read on from the last sample kept, but never from before the window:
+	// a VM stopped (or never started) for longer has no sample to advance
+	// the mark (its zeros are dropped), and the history store refuses
+	// starts older than its retention.
+	from := t.readUpTo
+	if floor := now.Add(-a.cfg.Window); from.Before(floor) {
+		from = floor
+	}
+	samples, err := a.cfg.Samples.Samples(ctx, vm.Namespace, vm.Name, from, now)
 	if err != nil {
 		return nil, err
 	}

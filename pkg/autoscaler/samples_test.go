@@ -1,13 +1,16 @@
 package autoscaler
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/history"
+	"github.com/hypersdk/hypersdk/pkg/rightsizing"
 )
 
 func TestJoinPairsPointsAndDropsStoppedOnes(t *testing.T) {
@@ -30,5 +33,34 @@ func TestLimitsNeverBelowWhatAResizeAccepts(t *testing.T) {
 	l := limitsOf(v1alpha1.VirtualMachineAutoscalerSpec{MinAllowed: &v1alpha1.AutoscalerResources{CPUs: &zero}})
 	if l.Min.CPUs != 1 || l.Min.MemoryBytes != 1<<30 || l.Max.CPUs != 0 {
 		t.Errorf("limits = %+v, want at least 1 vCPU and 1Gi, no maximum", l)
+	}
+}
+
+// startsRecorder is a SampleSource with no samples that records the
+// starts it was asked for.
+type startsRecorder struct{ starts []time.Time }
+
+func (r *startsRecorder) Samples(_ context.Context, _, _ string, start, _ time.Time) ([]Sample, error) {
+	r.starts = append(r.starts, start)
+	return nil, nil
+}
+
+// TestReadsNeverStartBeforeTheWindow: a VM that records no sample (stopped,
+// so its zeros are dropped) does not hold the read mark back: a pass 40
+// days later reads only the window, which the store still keeps.
+func TestReadsNeverStartBeforeTheWindow(t *testing.T) {
+	src := &startsRecorder{}
+	window := 8 * 24 * time.Hour
+	a := New(Config{Samples: src, Window: window, NewRecommender: rightsizing.NewVM})
+	vma := &v1alpha1.VirtualMachineAutoscaler{ObjectMeta: metav1.ObjectMeta{UID: "u"}}
+	vm := &kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns"}}
+	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	for _, at := range []time.Time{now, now.Add(40 * 24 * time.Hour)} {
+		if _, err := a.feed(context.Background(), vma, vm, at); err != nil {
+			t.Fatal(err)
+		}
+		if got := src.starts[len(src.starts)-1]; got.Before(at.Add(-window)) {
+			t.Errorf("pass at %s read from %s, before the %s window", at, got, window)
+		}
 	}
 }

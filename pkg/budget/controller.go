@@ -133,9 +133,10 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 	if err != nil {
 		// Without a figure nothing changes: the month's last one stands in
 		// status, and a refusal in place stays until the spend can be read
-		// (also into a new month: a budget fails closed).
+		// (also into a new month: a budget fails closed), unless the
+		// budget no longer asks for one.
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, "SpendUnavailable", err.Error()
-		enforcing = meta.IsStatusConditionTrue(b.Status.Conditions, ConditionEnforced)
+		enforcing = b.Spec.Enforce && meta.IsStatusConditionTrue(b.Status.Conditions, ConditionEnforced)
 		if b.Status.Month != month {
 			setCondition(st, b, metav1.Condition{Type: ConditionExceeded, Status: metav1.ConditionUnknown, Reason: "SpendUnavailable",
 				Message: "the spend of " + month + " could not be read yet"}, now)
@@ -273,15 +274,24 @@ func (k *Keeper) spend(ctx context.Context, b *v1alpha1.Budget, reports map[stri
 // left taken out of the departed spend; existing (the namespace's VMs, in
 // scope or not) says which of those that left can still come back. A VM
 // is known by its UID, so one made again under a deleted one's name is
-// another.
+// another. A VM's month to date only grows within a month, so a reading
+// below the last one recorded (the history store no longer keeps the
+// month's first days: Prometheus keeps 15 by default) is taken as the
+// last one: a budget's spend never falls back mid-month.
 func ledger(st *v1alpha1.BudgetStatus, current []v1alpha1.BudgetVMSpend, existing map[types.UID]bool) float64 {
-	now := map[types.UID]bool{}
-	for _, vm := range current {
-		now[vm.UID] = true
-	}
 	out := map[types.UID]v1alpha1.BudgetVMSpend{}
 	for _, vm := range st.OutOfScope {
 		out[vm.UID] = vm
+	}
+	last := map[types.UID]float64{}
+	for _, vm := range slices.Concat(st.OutOfScope, st.VirtualMachines) {
+		last[vm.UID] = vm.MonthToDate
+	}
+	current = slices.Clone(current)
+	now := map[types.UID]bool{}
+	for i, vm := range current {
+		now[vm.UID] = true
+		current[i].MonthToDate = max(vm.MonthToDate, last[vm.UID])
 	}
 	for _, vm := range st.VirtualMachines {
 		if !now[vm.UID] {

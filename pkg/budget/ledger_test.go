@@ -72,3 +72,30 @@ func TestLedgerCountsAVMThatComesBackOnce(t *testing.T) {
 		t.Errorf("VMs out of scope %+v after the only one left was deleted, want none", st.OutOfScope)
 	}
 }
+
+// TestLedgerNeverFallsBack: a VM's month to date read lower than before
+// (the store's retention cut the month's first days) keeps the higher
+// figure, in scope and after coming back into it.
+func TestLedgerNeverFallsBack(t *testing.T) {
+	st := &v1alpha1.BudgetStatus{}
+	vm := func(name, uid string, spent float64) v1alpha1.BudgetVMSpend {
+		return v1alpha1.BudgetVMSpend{Name: name, UID: types.UID(uid), MonthToDate: spent}
+	}
+	all := map[types.UID]bool{"u1": true, "u2": true}
+	for i, step := range []struct {
+		current []v1alpha1.BudgetVMSpend
+		want    float64
+	}{
+		{[]v1alpha1.BudgetVMSpend{vm("db", "u1", 95), vm("web", "u2", 10)}, 105},
+		// The store forgot the month's first days.
+		{[]v1alpha1.BudgetVMSpend{vm("db", "u1", 40), vm("web", "u2", 11)}, 106},
+		{[]v1alpha1.BudgetVMSpend{vm("db", "u1", 96), vm("web", "u2", 12)}, 108},
+		// db relabelled out, and back with a shorter memory.
+		{[]v1alpha1.BudgetVMSpend{vm("web", "u2", 13)}, 109},
+		{[]v1alpha1.BudgetVMSpend{vm("db", "u1", 50), vm("web", "u2", 14)}, 110},
+	} {
+		if got := ledger(st, step.current, all); got != step.want {
+			t.Fatalf("reading %d: spent %g, want %g (status %+v)", i, got, step.want, st)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -85,5 +86,29 @@ func TestReportMonthDecides(t *testing.T) {
 	}
 	if len(events.Events) != 1 {
 		t.Errorf("%d events, want the one crossing of 80%% in 2026-11", len(events.Events))
+	}
+}
+
+// TestEnforceOffLiftsARefusalWhileUnread: a refusal stays while the spend
+// cannot be read, but not once the budget's author turned enforce off.
+func TestEnforceOffLiftsARefusalWhileUnread(t *testing.T) {
+	for _, enforce := range []bool{true, false} {
+		b := &v1alpha1.Budget{ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: "ns", Generation: 2},
+			Spec: v1alpha1.BudgetSpec{Amount: resource.MustParse("100"), Enforce: enforce},
+			Status: v1alpha1.BudgetStatus{Month: "2026-12", Spent: 120, Conditions: []metav1.Condition{{Type: ConditionEnforced,
+				Status: metav1.ConditionTrue, Reason: "NewVMsRefused"}}}}
+		hyper := hyperfake.NewSimpleClientset(b)
+		hyper.PrependReactor("list", "virtualmachines", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, errors.New("hypersdk-apiserver is restarting")
+		})
+		k, err := New(Config{Kube: fake.NewClientset(), HyperSDK: hyper, Clock: clocktesting.NewFakeClock(time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.recorder = record.NewFakeRecorder(10)
+		refusing, _ := k.sync(context.Background(), b, map[string]*v1alpha1.CostReport{"ns": {}})
+		if refusing != enforce {
+			t.Errorf("enforce %v, spend unread: refusal kept %v, want %v", enforce, refusing, enforce)
+		}
 	}
 }

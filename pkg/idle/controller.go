@@ -8,6 +8,7 @@ package idle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -177,6 +178,12 @@ func (f *Finder) find(ctx context.Context, p *v1alpha1.IdleVMPolicy, now time.Ti
 		if vm.Status.Phase != v1alpha1.VirtualMachineRunning {
 			continue
 		}
+		if vm.CreationTimestamp.After(now.Add(-window)) {
+			// History is kept by name: a VM made again under a deleted
+			// one's name would be judged, and stopped, on the old one's
+			// samples. A VM younger than the window is not judged yet.
+			continue
+		}
 		samples, err := f.cfg.Samples.Samples(ctx, p.Namespace, vm.Name, now.Add(-window), now)
 		if err != nil {
 			return nil, nil, err
@@ -234,8 +241,10 @@ func peakCPUPercent(samples []autoscaler.Sample, start, end time.Time, slack tim
 
 // stop creates the Stop operations of the idle VMs whose time has come.
 // The operation's name is the policy's, the VM's and when it was first
-// found idle, so a restart in between neither loses nor repeats it.
+// found idle, so a restart in between neither loses nor repeats it. A VM
+// that cannot be stopped (its author may not) holds back no other.
 func (f *Finder) stop(ctx context.Context, p *v1alpha1.IdleVMPolicy, idle []v1alpha1.IdleVM, now time.Time) error {
+	var errs []error
 	for i := range idle {
 		v := &idle[i]
 		if v.StopAt == nil || now.Before(v.StopAt.Time) || v.Operation != "" {
@@ -248,7 +257,8 @@ func (f *Finder) stop(ctx context.Context, p *v1alpha1.IdleVMPolicy, idle []v1al
 		}
 		req := operations.Request{Namespace: p.Namespace, VMName: v.Name, Type: string(v1alpha1.VMOperationStop)}
 		if err := operations.Review(ctx, f.cfg.Kube, operations.ReviewSpecOf(r), operations.RequiredAccess(req)); err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		name := "idle-" + p.Name + "-" + v.Name + "-" + strconv.FormatInt(v.Since.Unix(), 10)
 		op := &v1alpha1.VMOperation{
@@ -257,7 +267,8 @@ func (f *Finder) stop(ctx context.Context, p *v1alpha1.IdleVMPolicy, idle []v1al
 		}
 		_, err := f.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(p.Namespace).Create(ctx, op, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("stopping idle VM %s/%s: %w", p.Namespace, v.Name, err)
+			errs = append(errs, fmt.Errorf("stopping idle VM %s/%s: %w", p.Namespace, v.Name, err))
+			continue
 		}
 		v.Operation = name
 		if err == nil {
@@ -266,7 +277,7 @@ func (f *Finder) stop(ctx context.Context, p *v1alpha1.IdleVMPolicy, idle []v1al
 				v.Name, v.Since.UTC().Format(time.RFC3339), name)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (f *Finder) event(p *v1alpha1.IdleVMPolicy, eventType, reason, format string, args ...any) {

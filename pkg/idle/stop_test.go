@@ -1,0 +1,123 @@
+package idle
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hyperfake "github.com/hypersdk/hypersdk/generated/clientset/versioned/fake"
+	"github.com/hypersdk/hypersdk/pkg/autoscaler"
+	"github.com/hypersdk/hypersdk/pkg/rightsizing"
+)
+
+// quiet is a history of 1% CPU use every minute, whatever the VM.
+type quiet struct{}
+
+func (quiet) Samples(_ context.Context, _, _ string, start, end time.Time) ([]autoscaler.Sample, error) {
+	var out []autoscaler.Sample
+	for at := start.Truncate(time.Minute).Add(time.Minute); !at.After(end); at = at.Add(time.Minute) {
+		out = append(out, autoscaler.Sample{Sample: rightsizing.Sample{Time: at, CPUCores: 0.02}, Allocation: rightsizing.Resources{CPUs: 2}})
+	}
+	return out, nil
+}
+
+// stopPolicy stops VMs idle for a day at once, as alice asked.
+func stopPolicy(idle ...v1alpha1.IdleVM) *v1alpha1.IdleVMPolicy {
+	return &v1alpha1.IdleVMPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Generation: 1},
+		Spec: v1alpha1.IdleVMPolicySpec{Window: &metav1.Duration{Duration: 24 * time.Hour}, CPUThresholdPercent: 5,
+			Action: v1alpha1.IdleActionStop, GracePeriod: &metav1.Duration{},
+			Requester: &v1alpha1.VMOperationRequester{Username: "alice"}},
+		Status: v1alpha1.IdleVMPolicyStatus{IdleVMs: idle}}
+}
+
+func runningVM(name string, created time.Time) *v1alpha1.VirtualMachine {
+	return &v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", CreationTimestamp: metav1.NewTime(created)},
+		Status: v1alpha1.VirtualMachineStatus{Phase: v1alpha1.VirtualMachineRunning, Conditions: []metav1.Condition{{
+			Type: "Ready", Status: metav1.ConditionTrue, Reason: "Ready", LastTransitionTime: metav1.NewTime(created)}}}}
+}
+
+// reviewing answers access reviews: allowed for every VM but those named.
+func reviewing(denied ...string) *fake.Clientset {
+	kube := fake.NewClientset()
+	kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+		sar.Status.Allowed = true
+		for _, d := range denied {
+			if sar.Spec.ResourceAttributes.Name == d {
+				sar.Status.Allowed = false
+			}
+		}
+		return true, sar, nil
+	})
+	return kube
+}
+
+func operationsOf(t *testing.T, hyper *hyperfake.Clientset) map[string]bool {
+	t.Helper()
+	ops, err := hyper.HypersdkV1alpha1().VMOperations("ns").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := map[string]bool{}
+	for _, op := range ops.Items {
+		stopped[op.Spec.VMName] = true
+	}
+	return stopped
+}
+
+// TestAVMMadeAgainIsNotJudgedOnTheOldOnesHistory: history is kept by name,
+// so a VM made ten minutes ago under the name of an idle VM deleted since
+// would read as idle for the whole window, and be stopped at once.
+func TestAVMMadeAgainIsNotJudgedOnTheOldOnesHistory(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	policy := stopPolicy(v1alpha1.IdleVM{Name: "web", Since: metav1.NewTime(now.Add(-48 * time.Hour))})
+	hyper := hyperfake.NewSimpleClientset(policy.DeepCopy(), runningVM("web", now.Add(-10*time.Minute)))
+	f, err := New(Config{Kube: reviewing(), HyperSDK: hyper, Samples: quiet{}, SampleStep: time.Minute, Clock: clocktesting.NewFakeClock(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.recorder = record.NewFakeRecorder(10)
+	if err := f.sync(context.Background(), policy); err != nil {
+		t.Fatal(err)
+	}
+	if stopped := operationsOf(t, hyper); stopped["web"] {
+		t.Error("a VM made ten minutes ago was stopped as idle for a day")
+	}
+	got, err := hyper.HypersdkV1alpha1().IdleVMPolicies("ns").Get(context.Background(), "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Status.IdleVMs) != 0 {
+		t.Errorf("idle VMs %+v, want none: the only VM is younger than the window", got.Status.IdleVMs)
+	}
+}
+
+// TestOneVMNotStoppedHoldsBackNoOther: the author may not stop one idle
+// VM; the others are stopped all the same, and the policy says why the
+// one was not.
+func TestOneVMNotStoppedHoldsBackNoOther(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	policy := stopPolicy()
+	old := now.Add(-72 * time.Hour)
+	hyper := hyperfake.NewSimpleClientset(policy.DeepCopy(), runningVM("a", old), runningVM("b", old))
+	f, err := New(Config{Kube: reviewing("a"), HyperSDK: hyper, Samples: quiet{}, SampleStep: time.Minute, Clock: clocktesting.NewFakeClock(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.recorder = record.NewFakeRecorder(10)
+	if err := f.sync(context.Background(), policy); err == nil {
+		t.Error("sync: no error, want the refusal to stop a")
+	}
+	if stopped := operationsOf(t, hyper); stopped["a"] || !stopped["b"] {
+		t.Errorf("stopped %v, want b only", stopped)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
 // TestExecutorMigrationOfAStoppedVMFails: a VM stopped by someone else
@@ -63,5 +64,23 @@ func TestExecutorSurvivesAPanickingPass(t *testing.T) {
 	})
 	if err := h.e.syncRecovering(h.ctx, key); err == nil || !strings.Contains(err.Error(), "a defect") {
 		t.Fatalf("a panicking pass returned %v, want its panic as an error", err)
+	}
+}
+
+// TestExecutorNoLiveMigrationWithHotpluggedUSB: a VM with a USB device
+// lent by its node's agent does not migrate live (the target node's agent
+// would lend another device); it fails, saying to detach first, unless a
+// cold migration is allowed.
+func TestExecutorNoLiveMigrationWithHotpluggedUSB(t *testing.T) {
+	vmi := testVMI("vm", "node-a", "vmi-1")
+	vmi.Annotations = map[string]string{kubevirt.USBHotplugAnnotation: `[{"name":"key","vendor":"1050","product":"0407"}]`}
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi)
+	key := h.create("mig", "vm", migrateSpec())
+	op := h.until(key, 3, ended)
+	if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "USB devices key") {
+		t.Errorf("live migration of a VM with a hot-plugged USB device ended %s: %q, want Failed naming the device", op.Status.Phase, op.Status.Message)
+	}
+	if migs, err := h.kv.KubevirtV1().VirtualMachineInstanceMigrations("ns").List(h.ctx, metav1.ListOptions{}); err != nil || len(migs.Items) != 0 {
+		t.Errorf("migrations %v (%v), want none", migs, err)
 	}
 }

@@ -365,12 +365,25 @@ func (p *Prechecker) checkMigrate(ctx context.Context, vm *kvv1.VirtualMachine, 
 	return errs
 }
 
-// NotMigratable returns KubeVirt's reason when a VMI cannot migrate live.
+// NotMigratable returns why a VMI cannot migrate live: KubeVirt's reason,
+// or USB devices hot-plugged into it. KubeVirt would move those VMs (it
+// takes lent devices for a client's), the list of devices with them, and
+// the target node's agent would lend that node's device, another one than
+// the one asked for. A cold migration ends the instance, and its devices
+// with it.
 func NotMigratable(vmi *kvv1.VirtualMachineInstance) (reason, message string) {
 	for _, c := range vmi.Status.Conditions {
 		if c.Type == kvv1.VirtualMachineInstanceIsMigratable && c.Status != corev1.ConditionTrue {
 			return c.Reason, c.Message
 		}
+	}
+	if usb := kubevirt.HotpluggedUSB(vmi.Annotations); len(usb) > 0 {
+		names := make([]string, len(usb))
+		for i, d := range usb {
+			names[i] = d.Name
+		}
+		return "USBHotplugged", fmt.Sprintf("the USB devices %s are lent by its node; detach them first (a cold migration leaves them behind)",
+			strings.Join(names, ", "))
 	}
 	return "", ""
 }

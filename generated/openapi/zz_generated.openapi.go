@@ -4661,7 +4661,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_USBDeviceRequest(ref common.Referenc
 					},
 					"serial": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Serial is the device's serial number; it needs class, and NFD configured to label devices with their serial.",
+							Description: "Serial is the device's serial number, at most 38 characters (the rest of NFD's 63-character label name is taken); it needs class, and NFD configured to label devices with their serial.",
 							Type:        []string{"string"},
 							Format:      "",
 						},

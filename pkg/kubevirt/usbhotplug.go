@@ -109,7 +109,8 @@ func NodeHasUSB(labels map[string]string, d hypersdk.USBDeviceRequest) bool {
 		if !ok {
 			continue
 		}
-		fields := strings.Split(strings.TrimSuffix(rest, ".present"), "_")
+		// The serial is last and may itself hold '_'.
+		fields := strings.SplitN(strings.TrimSuffix(rest, ".present"), "_", 4)
 		if len(fields) < 3 || fields[1] != d.Vendor || fields[2] != d.Product {
 			continue
 		}

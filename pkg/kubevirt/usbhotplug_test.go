@@ -80,6 +80,7 @@ func TestNodeHasUSB(t *testing.T) {
 	labels := map[string]string{
 		NFDUSBLabel("08", "0781", "5581", ""):      "true",
 		NFDUSBLabel("03", "1050", "0407", "X1"):    "true",
+		NFDUSBLabel("03", "1050", "0407", "AB_CD"): "true",
 		"feature.node.kubernetes.io/cpu-cpuid.AVX": "true",
 	}
 	for _, tc := range []struct {
@@ -92,6 +93,8 @@ func TestNodeHasUSB(t *testing.T) {
 		{hypersdk.USBDeviceRequest{Vendor: "0781", Product: "5581", Class: "08", Serial: "S"}, false},
 		{hypersdk.USBDeviceRequest{Vendor: "1050", Product: "0407", Class: "03", Serial: "X1"}, true},
 		{hypersdk.USBDeviceRequest{Vendor: "1050", Product: "0407", Class: "03", Serial: "X2"}, false},
+		{hypersdk.USBDeviceRequest{Vendor: "1050", Product: "0407", Class: "03", Serial: "AB_CD"}, true},
+		{hypersdk.USBDeviceRequest{Vendor: "1050", Product: "0407", Class: "03", Serial: "AB"}, false},
 		{hypersdk.USBDeviceRequest{Vendor: "dead", Product: "beef"}, false},
 	} {
 		if got := NodeHasUSB(labels, tc.d); got != tc.want {

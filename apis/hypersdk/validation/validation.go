@@ -445,9 +445,12 @@ func validateLabelledName(name string, fldPath *field.Path) field.ErrorList {
 }
 
 var (
-	usbID     = regexp.MustCompile(`^[0-9a-f]{4}$`)
-	usbClass  = regexp.MustCompile(`^[0-9a-f]{2}$`)
-	usbSerial = regexp.MustCompile(`^[A-Za-z0-9._-]{1,63}$`)
+	usbID    = regexp.MustCompile(`^[0-9a-f]{4}$`)
+	usbClass = regexp.MustCompile(`^[0-9a-f]{2}$`)
+	// A serial is the last part of NFD's label name,
+	// usb-<class>_<vendor>_<product>_<serial>.present, which a label
+	// allows 63 characters: 38 are left for it.
+	usbSerial = regexp.MustCompile(`^[A-Za-z0-9._-]{1,38}$`)
 )
 
 // validateUSBDevices checks USB filters: IDs in the lower-case hexadecimal
@@ -490,7 +493,7 @@ func validateUSBDevice(d hypersdk.USBDeviceRequest, p *field.Path) field.ErrorLi
 	case d.Serial != "" && d.Class == "":
 		allErrs = append(allErrs, field.Required(p.Child("class"), "a serial filter needs the class: NFD's label names it first"))
 	case d.Serial != "" && !usbSerial.MatchString(d.Serial):
-		allErrs = append(allErrs, field.Invalid(p.Child("serial"), d.Serial, "must be 1-63 letters, digits, '.', '_' or '-'"))
+		allErrs = append(allErrs, field.Invalid(p.Child("serial"), d.Serial, "must be 1-38 letters, digits, '.', '_' or '-' (NFD's label name holds it)"))
 	}
 	return allErrs
 }

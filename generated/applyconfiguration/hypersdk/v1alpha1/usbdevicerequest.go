@@ -35,8 +35,9 @@ type USBDeviceRequestApplyConfiguration struct {
 	// Class is the USB device class, two hexadecimal digits (08: mass
 	// storage), as NFD's usb-<class>_<vendor>_<product> labels name it.
 	Class *string `json:"class,omitempty"`
-	// Serial is the device's serial number; it needs class, and NFD
-	// configured to label devices with their serial.
+	// Serial is the device's serial number, at most 38 characters (the
+	// rest of NFD's 63-character label name is taken); it needs class, and
+	// NFD configured to label devices with their serial.
 	Serial *string `json:"serial,omitempty"`
 }
 

@@ -66,6 +66,19 @@ type session struct {
 	done   chan struct{}
 	// state is the last report; empty while connecting. Guarded by Agent.mu.
 	state kubevirt.USBHotplugState
+	// lent says the device reached this instance, in this session or an
+	// earlier one: a stream that breaks then (virt-handler or the API
+	// server restarting) is lent again, retryAt on, after retries tries.
+	// Guarded by Agent.mu.
+	lent    bool
+	retries int
+	retryAt time.Time
+}
+
+// relendBackoff is how long a device that was lent and dropped waits
+// before the retries'th try to lend it again.
+func relendBackoff(retries int) time.Duration {
+	return min(time.Second<<min(retries, 6), time.Minute)
 }
 
 // New returns an agent for cfg.NodeName; Run starts it.
@@ -74,7 +87,9 @@ func New(cfg Config) *Agent {
 	onNode := func(o *metav1.ListOptions) { o.LabelSelector = nodeNameLabel + "=" + cfg.NodeName }
 	a := &Agent{
 		cfg: cfg,
-		informer: cache.NewSharedIndexInformer(&cache.ListWatch{
+		// A client that declares it cannot stream a watch's initial list
+		// (a fake) is listed first.
+		informer: cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
 			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 				onNode(&o)
 				return vmis.List(ctx, o)
@@ -83,7 +98,7 @@ func New(cfg Config) *Agent {
 				onNode(&o)
 				return vmis.Watch(ctx, o)
 			},
-		}, &kvv1.VirtualMachineInstance{}, 0, cache.Indexers{}),
+		}, cfg.KubeVirt), &kvv1.VirtualMachineInstance{}, 0, cache.Indexers{}),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[cache.ObjectName](100*time.Millisecond, 30*time.Second),
 			workqueue.TypedRateLimitingQueueConfig[cache.ObjectName]{Name: "usb-hotplug"}),
@@ -162,18 +177,26 @@ func (a *Agent) sync(ctx context.Context, key cache.ObjectName) error {
 	}
 	for name, s := range current {
 		if d, ok := want[name]; ok && d == s.device && s.uid == vmi.UID {
+			if ended(s) && s.lent {
+				// Still listed, once lent and dropped since: the guest
+				// lost it without an unplug. Failures before the first
+				// attach stay final: the executor unlists those.
+				if wait := time.Until(s.retryAt); wait > 0 {
+					a.queue.AddAfter(key, wait)
+				} else {
+					current[name] = a.start(ctx, key, vmi, d, s)
+				}
+			}
 			continue
 		}
 		s.cancel()
-		select {
-		case <-s.done:
+		if ended(s) {
 			delete(current, name)
-		default: // still unplugging: reported until it ends
-		}
+		} // else still unplugging: reported until it ends
 	}
 	for name, d := range want {
 		if _, ok := current[name]; !ok {
-			current[name] = a.start(ctx, key, vmi, d)
+			current[name] = a.start(ctx, key, vmi, d, nil)
 		}
 	}
 	report := map[string]kubevirt.USBHotplugState{}
@@ -201,17 +224,33 @@ func (a *Agent) sync(ctx context.Context, key cache.ObjectName) error {
 	return err
 }
 
-// start lends d to the instance in a session of its own. Called with a.mu
-// held.
-func (a *Agent) start(ctx context.Context, key cache.ObjectName, vmi *kvv1.VirtualMachineInstance, d hypersdk.USBDeviceRequest) *session {
+// ended says whether s's session is over.
+func ended(s *session) bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// start lends d to the instance in a session of its own, again after the
+// session prev when it is not nil. Called with a.mu held.
+func (a *Agent) start(ctx context.Context, key cache.ObjectName, vmi *kvv1.VirtualMachineInstance, d hypersdk.USBDeviceRequest, prev *session) *session {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &session{device: d, uid: vmi.UID, cancel: cancel, done: make(chan struct{})}
+	if prev != nil {
+		s.state, s.lent, s.retries = prev.state, prev.lent, prev.retries+1
+	}
 	log := klog.FromContext(ctx).WithValues("vmi", key, "device", d.Name, "id", kubevirt.USBID(d))
 	go func() {
 		defer a.queue.Add(key)
 		defer close(s.done)
 		err := a.lend(ctx, key, d, func() {
 			log.Info("Device attached")
+			a.mu.Lock()
+			s.lent, s.retries = true, 0
+			a.mu.Unlock()
 			a.report(key, s, kubevirt.USBHotplugState{Phase: kubevirt.USBAttached})
 		})
 		if ctx.Err() != nil {
@@ -219,6 +258,9 @@ func (a *Agent) start(ctx context.Context, key cache.ObjectName, vmi *kvv1.Virtu
 			return
 		}
 		log.Error(err, "Lending the device failed")
+		a.mu.Lock()
+		s.retryAt = time.Now().Add(relendBackoff(s.retries))
+		a.mu.Unlock()
 		a.report(key, s, kubevirt.USBHotplugState{Phase: kubevirt.USBFailed, Message: err.Error()})
 	}()
 	return s

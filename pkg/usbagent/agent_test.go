@@ -1,0 +1,92 @@
+package usbagent
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	kvv1 "kubevirt.io/api/core/v1"
+	kvfake "kubevirt.io/client-go/kubevirt/fake"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/console"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
+)
+
+// listFirst is KubeVirt's fake clientset, which cannot stream a watch's
+// initial list, saying so.
+type listFirst struct{ *kvfake.Clientset }
+
+func (listFirst) IsWatchListSemanticsUnSupported() bool { return true }
+
+// pipeDialer opens a stream that goes nowhere.
+type pipeDialer struct{}
+
+func (pipeDialer) Dial(context.Context, string, string, console.Kind) (io.ReadWriteCloser, error) {
+	ours, theirs := net.Pipe()
+	go func() { _, _ = io.Copy(io.Discard, theirs) }()
+	return ours, nil
+}
+
+// droppingSource attaches every device; its first stream breaks right
+// after, the later ones hold until unplugged.
+type droppingSource struct {
+	mu    sync.Mutex
+	lends int
+}
+
+func (s *droppingSource) Lend(ctx context.Context, _ io.ReadWriter, _ hypersdk.USBDeviceRequest, attached func()) error {
+	s.mu.Lock()
+	s.lends++
+	first := s.lends == 1
+	s.mu.Unlock()
+	attached()
+	if first {
+		return errors.New("websocket: close 1006 (abnormal closure)")
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (s *droppingSource) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lends
+}
+
+// TestADroppedDeviceIsLentAgain: a device whose stream breaks after it was
+// attached (virt-handler restarting) is lent again while it is listed, and
+// reported Attached again, not left Failed with the guest without it.
+func TestADroppedDeviceIsLentAgain(t *testing.T) {
+	key := hypersdk.USBDeviceRequest{Name: "key", Vendor: "1050", Product: "0407"}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a",
+		Labels: map[string]string{kubevirt.NFDUSBLabel("03", "1050", "0407", ""): "true"}}}
+	vmi := &kvv1.VirtualMachineInstance{
+		ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "vmi-1",
+			Labels:      map[string]string{nodeNameLabel: "node-a"},
+			Annotations: map[string]string{kubevirt.USBHotplugAnnotation: `[{"name":"key","vendor":"1050","product":"0407"}]`}},
+		Status: kvv1.VirtualMachineInstanceStatus{Phase: kvv1.Running, NodeName: "node-a"},
+	}
+	kv := kvfake.NewSimpleClientset(vmi)
+	src := &droppingSource{}
+	a := New(Config{Kube: fake.NewClientset(node), KubeVirt: listFirst{kv}, Dialer: pipeDialer{}, NodeName: "node-a", Source: src})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	waitFor(t, "the device lent a second time", func() bool { return src.count() >= 2 })
+	waitFor(t, "the device reported Attached again", func() bool {
+		got, err := kv.KubevirtV1().VirtualMachineInstances("ns").Get(context.Background(), "vm", metav1.GetOptions{})
+		return err == nil && kubevirt.HotplugStatus(got.Annotations)[key.Name].Phase == kubevirt.USBAttached && src.count() >= 2
+	})
+}

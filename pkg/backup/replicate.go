@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
 
@@ -53,7 +55,14 @@ func (s *Scheduler) reach(ctx context.Context, b *v1alpha1.BackupSchedule, rev *
 		if err != nil {
 			return fmt.Errorf("reading the replication Secret %s: %w", r.KubeconfigSecret, err)
 		}
-		cfg, err := clientcmd.RESTConfigFromKubeConfig(sec.Data[kubeconfigKey])
+		kubeconfig, err := clientcmd.Load(sec.Data[kubeconfigKey])
+		if err != nil {
+			return fmt.Errorf("the %q key of Secret %s is not a kubeconfig: %w", kubeconfigKey, r.KubeconfigSecret, err)
+		}
+		if err := inlineOnly(kubeconfig); err != nil {
+			return fmt.Errorf("the kubeconfig of Secret %s: %w", r.KubeconfigSecret, err)
+		}
+		cfg, err := clientcmd.NewDefaultClientConfig(*kubeconfig, &clientcmd.ConfigOverrides{}).ClientConfig()
 		if err != nil {
 			return fmt.Errorf("the %q key of Secret %s is not a kubeconfig: %w", kubeconfigKey, r.KubeconfigSecret, err)
 		}
@@ -67,6 +76,32 @@ func (s *Scheduler) reach(ctx context.Context, b *v1alpha1.BackupSchedule, rev *
 		return nil
 	}()
 	return p.err
+}
+
+// inlineOnly refuses a kubeconfig that names files or runs programs: those
+// would be hypersdk-controller's own (its service account token is a file
+// in its pod), sent to whatever server the Secret's author wrote.
+func inlineOnly(c *clientcmdapi.Config) error {
+	var refused []string
+	for name, a := range c.AuthInfos {
+		for field, set := range map[string]bool{"tokenFile": a.TokenFile != "", "client-certificate": a.ClientCertificate != "",
+			"client-key": a.ClientKey != "", "exec": a.Exec != nil, "auth-provider": a.AuthProvider != nil} {
+			if set {
+				refused = append(refused, fmt.Sprintf("users[%s].%s", name, field))
+			}
+		}
+	}
+	for name, cl := range c.Clusters {
+		if cl.CertificateAuthority != "" {
+			refused = append(refused, fmt.Sprintf("clusters[%s].certificate-authority", name))
+		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	slices.Sort(refused)
+	return fmt.Errorf("%s: only inline credentials are used (token, client-certificate-data, client-key-data, certificate-authority-data): "+
+		"files and programs would be hypersdk-controller's own", strings.Join(refused, ", "))
 }
 
 // replicate copies the schedule's ready snapshots that are not on the other

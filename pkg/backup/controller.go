@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+	clonev1 "kubevirt.io/api/clone/v1beta1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
@@ -395,11 +396,17 @@ func (s *Scheduler) prune(ctx context.Context, b *v1alpha1.BackupSchedule, st *v
 		return fmt.Errorf("time zone of the retention periods: %w", err)
 	}
 	drop := expired(st.Snapshots, b.Spec.Retention, loc, now)
+	inUse := map[string]bool{}
+	if len(drop) > 0 {
+		if inUse, err = s.snapshotsInUse(ctx, b.Namespace); err != nil {
+			return err
+		}
+	}
 	snaps := s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(b.Namespace)
 	kept := st.Snapshots[:0]
 	var firstErr error
 	for _, snap := range st.Snapshots {
-		if !drop[snap.Name] || firstErr != nil || (st.Verifying != nil && st.Verifying.Snapshot == snap.Name) {
+		if !drop[snap.Name] || firstErr != nil || inUse[snap.Name] || (st.Verifying != nil && st.Verifying.Snapshot == snap.Name) {
 			kept = append(kept, snap)
 			continue
 		}
@@ -425,6 +432,51 @@ func (s *Scheduler) prune(ctx context.Context, b *v1alpha1.BackupSchedule, st *v
 	sort.SliceStable(kept, func(i, j int) bool { return kept[i].Slot.Before(&kept[j].Slot) })
 	st.Snapshots = kept
 	return firstErr
+}
+
+// snapshotsInUse names the snapshots of namespace that a restore or a
+// clone still reads: VMOperations not ended, and KubeVirt's own restores
+// and clones not ended (made by users directly). Retention keeps them
+// until they are done: deleting one would lose the restore point a user
+// chose, halfway through.
+func (s *Scheduler) snapshotsInUse(ctx context.Context, namespace string) (map[string]bool, error) {
+	inUse := map[string]bool{}
+	ops, err := s.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing the operations that may read snapshots: %w", err)
+	}
+	for _, op := range ops.Items {
+		switch op.Status.Phase {
+		case v1alpha1.VMOperationSucceeded, v1alpha1.VMOperationFailed, v1alpha1.VMOperationCancelled:
+			continue
+		}
+		if r := op.Spec.Restore; r != nil && op.Spec.Type == v1alpha1.VMOperationRestore {
+			inUse[r.SnapshotName] = true
+		}
+		if c := op.Spec.Clone; c != nil && op.Spec.Type == v1alpha1.VMOperationClone && c.SnapshotRef != "" {
+			inUse[c.SnapshotRef] = true
+		}
+	}
+	restores, err := s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineRestores(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing the restores that may read snapshots: %w", err)
+	}
+	for _, r := range restores.Items {
+		if r.Status == nil || r.Status.Complete == nil || !*r.Status.Complete {
+			inUse[r.Spec.VirtualMachineSnapshotName] = true
+		}
+	}
+	clones, err := s.cfg.KubeVirt.CloneV1beta1().VirtualMachineClones(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing the clones that may read snapshots: %w", err)
+	}
+	for _, c := range clones.Items {
+		if src := c.Spec.Source; src != nil && src.Kind == "VirtualMachineSnapshot" &&
+			c.Status.Phase != clonev1.Succeeded && c.Status.Phase != clonev1.Failed {
+			inUse[src.Name] = true
+		}
+	}
+	return inUse, nil
 }
 
 // errNameTaken is an operation of the name asked for that is not this

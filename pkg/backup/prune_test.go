@@ -1,0 +1,72 @@
+package backup
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	clonev1 "kubevirt.io/api/clone/v1beta1"
+	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
+	kvfake "kubevirt.io/client-go/kubevirt/fake"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	hyperfake "github.com/hypersdk/hypersdk/generated/clientset/versioned/fake"
+)
+
+// TestRetentionKeepsSnapshotsBeingRead: a snapshot past its retention
+// that a restore or a clone still reads (asked for through HyperSDK or
+// made in KubeVirt directly) is kept until that ends; unread, it goes.
+func TestRetentionKeepsSnapshotsBeingRead(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		hyper []runtime.Object
+		kv    []runtime.Object
+		keeps bool
+	}{
+		{"nothing reads it", nil, nil, false},
+		{"a restore operation running", []runtime.Object{&v1alpha1.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "ns"},
+			Spec:   v1alpha1.VMOperationSpec{VMName: "db", Type: v1alpha1.VMOperationRestore, Restore: &v1alpha1.RestoreSpec{SnapshotName: "old"}},
+			Status: v1alpha1.VMOperationStatus{Phase: v1alpha1.VMOperationRunning}}}, nil, true},
+		{"a restore operation that ended", []runtime.Object{&v1alpha1.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "ns"},
+			Spec:   v1alpha1.VMOperationSpec{VMName: "db", Type: v1alpha1.VMOperationRestore, Restore: &v1alpha1.RestoreSpec{SnapshotName: "old"}},
+			Status: v1alpha1.VMOperationStatus{Phase: v1alpha1.VMOperationSucceeded}}}, nil, false},
+		{"a clone operation pending", []runtime.Object{&v1alpha1.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "ns"},
+			Spec: v1alpha1.VMOperationSpec{VMName: "db", Type: v1alpha1.VMOperationClone,
+				Clone: &v1alpha1.CloneSpec{TargetName: "copy", SnapshotRef: "old"}}}}, nil, true},
+		{"KubeVirt's own restore, not complete", nil, []runtime.Object{&snapshotv1.VirtualMachineRestore{
+			ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "ns"},
+			Spec:       snapshotv1.VirtualMachineRestoreSpec{VirtualMachineSnapshotName: "old"}}}, true},
+		{"KubeVirt's own clone, in progress", nil, []runtime.Object{&clonev1.VirtualMachineClone{
+			ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "ns"},
+			Spec:       clonev1.VirtualMachineCloneSpec{Source: &corev1.TypedLocalObjectReference{Kind: "VirtualMachineSnapshot", Name: "old"}},
+			Status:     clonev1.VirtualMachineCloneStatus{Phase: clonev1.RestoreInProgress}}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			snap := func(name string) *snapshotv1.VirtualMachineSnapshot {
+				return &snapshotv1.VirtualMachineSnapshot{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns",
+					Annotations: map[string]string{operationAnnotation: name}}}
+			}
+			kv := kvfake.NewSimpleClientset(append([]runtime.Object{snap("old"), snap("new")}, tc.kv...)...)
+			s := &Scheduler{cfg: Config{KubeVirt: kv, HyperSDK: hyperfake.NewSimpleClientset(tc.hyper...)}}
+			b := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns"},
+				Spec: v1alpha1.BackupScheduleSpec{Retention: v1alpha1.BackupRetention{KeepLast: ptr.To[int32](1)}}}
+			st := &v1alpha1.BackupScheduleStatus{Snapshots: []v1alpha1.ScheduledSnapshot{
+				{Name: "old", VMName: "db", Operation: "old", Phase: v1alpha1.VMOperationSucceeded, Slot: metav1.NewTime(now.Add(-48 * time.Hour))},
+				{Name: "new", VMName: "db", Operation: "new", Phase: v1alpha1.VMOperationSucceeded, Slot: metav1.NewTime(now.Add(-24 * time.Hour))}}}
+			rev := &reviewer{all: map[string]bool{"delete snapshot.kubevirt.io/virtualmachinesnapshots/": true}}
+			if err := s.prune(ctx, b, st, now, rev, nil); err != nil {
+				t.Fatal(err)
+			}
+			_, err := kv.SnapshotV1beta1().VirtualMachineSnapshots("ns").Get(ctx, "old", metav1.GetOptions{})
+			if kept := err == nil; kept != tc.keeps {
+				t.Errorf("old snapshot kept: %v, want %v", kept, tc.keeps)
+			}
+		})
+	}
+}

@@ -114,22 +114,33 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 			deleted = append(deleted, did)
 		}
 	}
+	nothing := false
 	if len(deleted) == 0 && len(errs) == 0 {
-		if !cleanUpWaited(op) {
-			return nil // nothing was made: no status to write
+		switch {
+		case cleanUpWaited(op):
+			deleted = append(deleted, "nothing left to wait for") // a wait that ended says so
+		case len(op.Status.Resources) == 0:
+			return nil // nothing was recorded, so nothing can be undone later either: no status to write
+		default:
+			// Said, so it is not looked at again: what the records name
+			// may by then be another operation's doing (a later resize to
+			// the same size), which a later pass would undo.
+			nothing = true
 		}
-		deleted = append(deleted, "nothing left to wait for") // a wait that ended says so
 	}
 	updated := op.DeepCopy()
 	now := metav1.NewTime(e.cfg.Clock.Now())
 	var err error = utilerrors.NewAggregate(errs)
 	var waiting waitingError
-	if len(errs) == 1 && errors.As(errs[0], &waiting) {
+	switch {
+	case len(errs) == 1 && errors.As(errs[0], &waiting):
 		err = waiting
 		setCondition(&updated.Status, conditionCleanedUp, metav1.ConditionFalse, reasonWaiting, strings.Join(append(deleted, err.Error()), "; "), now)
-	} else if err != nil {
+	case err != nil:
 		setCondition(&updated.Status, conditionCleanedUp, metav1.ConditionFalse, "DeleteFailed", err.Error(), now)
-	} else {
+	case nothing:
+		setCondition(&updated.Status, conditionCleanedUp, metav1.ConditionTrue, "NothingToUndo", "nothing was left to delete or undo", now)
+	default:
 		setCondition(&updated.Status, conditionCleanedUp, metav1.ConditionTrue, "Deleted", fmt.Sprintf("deleted %v", deleted), now)
 	}
 	before, after := meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp), meta.FindStatusCondition(updated.Status.Conditions, conditionCleanedUp)

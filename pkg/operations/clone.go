@@ -306,6 +306,16 @@ func cloneOf(op *v1alpha1.VMOperation, targetNS string, src metav1.ObjectMeta, s
 // waits for its disks.
 func (e *Executor) createClone(ctx context.Context, op *v1alpha1.VMOperation, vm *kvv1.VirtualMachine) (step, error) {
 	vms := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(vm.Namespace)
+	if _, err := vms.Get(ctx, vm.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		if taken, err := e.disksTaken(ctx, vm); err != nil || taken != "" {
+			if err != nil {
+				return step{}, err
+			}
+			return step{failed: fmt.Errorf("the clone's disk %s already exists: it is not this clone's to use", taken)}, nil
+		}
+	} else if err != nil {
+		return step{}, fmt.Errorf("reading the clone %s/%s: %w", vm.Namespace, vm.Name, err)
+	}
 	created, err := vms.Create(ctx, vm, metav1.CreateOptions{})
 	if err != nil {
 		if !apierrors.IsAlreadyExists(err) {
@@ -318,6 +328,30 @@ func (e *Executor) createClone(ctx context.Context, op *v1alpha1.VMOperation, vm
 		created = existing
 	}
 	return e.disksCopied(ctx, created)
+}
+
+// disksTaken names a DataVolume or claim in the clone's namespace that has
+// the name of one of its disk templates, or is "". KubeVirt adopts a
+// DataVolume of a template's name, so the clone would run on (and a
+// rollback would delete) another's disk.
+func (e *Executor) disksTaken(ctx context.Context, vm *kvv1.VirtualMachine) (string, error) {
+	for _, t := range vm.Spec.DataVolumeTemplates {
+		_, err := e.cfg.CDI.CdiV1beta1().DataVolumes(vm.Namespace).Get(ctx, t.Name, metav1.GetOptions{})
+		if err == nil {
+			return "DataVolume " + vm.Namespace + "/" + t.Name, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("reading DataVolume %s/%s: %w", vm.Namespace, t.Name, err)
+		}
+		_, err = e.cfg.Kube.CoreV1().PersistentVolumeClaims(vm.Namespace).Get(ctx, t.Name, metav1.GetOptions{})
+		if err == nil {
+			return "PersistentVolumeClaim " + vm.Namespace + "/" + t.Name, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("reading PersistentVolumeClaim %s/%s: %w", vm.Namespace, t.Name, err)
+		}
+	}
+	return "", nil
 }
 
 // cloneLinked makes the new VM beside a stopped source with each disk a CSI

@@ -160,3 +160,33 @@ func TestExecutorLinkedCloneOfStartedSource(t *testing.T) {
 		t.Fatalf("clone made: %v", err)
 	}
 }
+
+// A clone whose disk would have the name of a DataVolume already in the
+// namespace (another's) fails before it makes anything: KubeVirt would
+// adopt that DataVolume, and the clone would boot, or its rollback delete,
+// another's disk.
+func TestExecutorCloneDoesNotTakeAnothersDisk(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, claimVM("vm", "vm-root"))
+	if _, err := h.kube.CoreV1().PersistentVolumeClaims("ns").Create(h.ctx, claimOf("vm-root", "csi"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.cdi.CdiV1beta1().DataVolumes("ns").Create(h.ctx, &cdiv1.DataVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: "copy-root", Namespace: "ns"}, Status: cdiv1.DataVolumeStatus{Phase: cdiv1.Succeeded},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	spec := cloneSpec("copy", "")
+	spec.Clone.LinkedClone = true
+	key := h.create("clone", "vm", spec)
+	op := h.until(key, 4, ended)
+	if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "DataVolume ns/copy-root already exists") {
+		t.Errorf("clone onto another's DataVolume ended %s %q, want Failed naming it", op.Status.Phase, op.Status.Message)
+	}
+	if _, err := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "copy", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the clone's VM: %v, want none made", err)
+	}
+	h.cleanUp(key)
+	if _, err := h.cdi.CdiV1beta1().DataVolumes("ns").Get(h.ctx, "copy-root", metav1.GetOptions{}); err != nil {
+		t.Errorf("the other DataVolume after the clean-up: %v, want it kept", err)
+	}
+}

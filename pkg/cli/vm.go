@@ -317,10 +317,13 @@ func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Obje
 					case <-time.After(wait):
 					}
 				}
-				if w, err = start(ctx, rv); err != nil {
+				// The deferred Stop is of w: a failed start (nil watch) must
+				// not replace it.
+				next, err := start(ctx, rv)
+				if err != nil {
 					return err
 				}
-				started = time.Now()
+				w, started = next, time.Now()
 				continue
 			}
 			if ev.Type == watch.Error {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -134,5 +135,25 @@ func TestWatchFollowsTheClientSideFilters(t *testing.T) {
 	}
 	if strings.Join(types, ",") != "ADDED,DELETED,ADDED" {
 		t.Errorf("events %v, want ADDED, DELETED, ADDED", types)
+	}
+}
+
+// TestWatchThatCannotStartAgainIsAnError: a watch the server ended and
+// that cannot be started again (410 Gone: the history no longer reaches
+// the version) ends the command with that error, not a panic.
+func TestWatchThatCannotStartAgainIsAnError(t *testing.T) {
+	e, out, _ := watchEnv(t, "name", "")
+	first := watch.NewFake()
+	starts := 0
+	start := func(context.Context, string) (watch.Interface, error) {
+		if starts++; starts == 1 {
+			return first, nil
+		}
+		return nil, apierrors.NewResourceExpired("too old resource version: 10 (25)")
+	}
+	go first.Stop()
+	err := watchEvents(context.Background(), e, out, nil, "10", start, vmColumns, func(runtime.Object) bool { return true })
+	if !apierrors.IsResourceExpired(err) {
+		t.Errorf("watchEvents: %v, want the 410", err)
 	}
 }

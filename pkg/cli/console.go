@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -95,32 +93,38 @@ func (d *detachReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// sizeQueue reports the terminal's size at start and after every SIGWINCH.
+// sizeQueue reports the terminal's size at start and after every change.
 type sizeQueue struct {
 	sizes chan remotecommand.TerminalSize
 }
 
 func newSizeQueue(ctx context.Context, f *os.File) *sizeQueue {
 	q := &sizeQueue{sizes: make(chan remotecommand.TerminalSize, 1)}
-	winch := make(chan os.Signal, 1)
-	signal.Notify(winch, syscall.SIGWINCH)
+	var last remotecommand.TerminalSize
 	send := func() {
-		if w, h, err := term.GetSize(int(f.Fd())); err == nil {
-			select {
-			case q.sizes <- remotecommand.TerminalSize{Width: uint16(w), Height: uint16(h)}:
-			default: // the last size not yet taken will do
-			}
+		w, h, err := term.GetSize(int(f.Fd()))
+		if err != nil {
+			return
+		}
+		size := remotecommand.TerminalSize{Width: uint16(w), Height: uint16(h)}
+		if size == last {
+			return
+		}
+		last = size
+		select {
+		case q.sizes <- size:
+		default: // the last size not yet taken will do
 		}
 	}
 	send()
+	changes := sizeChanges(ctx)
 	go func() {
-		defer signal.Stop(winch)
 		for {
 			select {
 			case <-ctx.Done():
 				close(q.sizes)
 				return
-			case <-winch:
+			case <-changes:
 				send()
 			}
 		}

@@ -97,6 +97,8 @@ func TestInClusterForwardsTheUsersToken(t *testing.T) {
 	var got http.Header
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = r.Header.Clone()
+		// As a service behind the proxy subresource could answer.
+		http.SetCookie(w, &http.Cookie{Name: UserCookie, Value: "mallory", Path: "/"})
 		_, _ = w.Write([]byte("{}"))
 	}))
 	defer api.Close()
@@ -151,6 +153,9 @@ func TestInClusterForwardsTheUsersToken(t *testing.T) {
 	if csp := w.Header().Values("Content-Security-Policy"); !slices.Contains(csp, "sandbox") || w.Header().Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("a cluster's answer came with Content-Security-Policy %q, X-Content-Type-Options %q; want sandbox, nosniff",
 			csp, w.Header().Get("X-Content-Type-Options"))
+	}
+	if c := w.Header().Values("Set-Cookie"); len(c) != 0 {
+		t.Errorf("a cluster's answer set cookies of the dashboard's origin: %q", c)
 	}
 	if a := got.Values("Authorization"); len(a) != 1 || a[0] != "Bearer alice" {
 		t.Errorf("the cluster got Authorization %q, want the user's token alone", a)

@@ -178,6 +178,10 @@ func newCluster(name string, ep Endpoint, forward bool) (*cluster, error) {
 		// that, served from here, would run with the user's login. In a
 		// sandbox with no scripts, it cannot.
 		ModifyResponse: func(resp *http.Response) error {
+			// Nor does it set the dashboard's cookies: a service behind
+			// the proxy subresource could otherwise log the viewer in as
+			// someone else, or overwrite their token.
+			resp.Header.Del("Set-Cookie")
 			resp.Header.Set("Content-Security-Policy", "sandbox")
 			resp.Header.Set("X-Content-Type-Options", "nosniff")
 			return nil

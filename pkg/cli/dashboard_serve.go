@@ -25,7 +25,19 @@ import (
 // user's kubeconfig; the connection flags apply as kubectl applies them.
 func (e *env) clusterStore(path string) *dashboard.ClusterStore {
 	f := e.flags
-	store := &dashboard.ClusterStore{Path: path, Kubeconfig: e.freshKubeconfig, Context: ptr.Deref(f.Context, ""),
+	// The context the command line's credentials go to is the one selected
+	// now: the kubeconfig is read again while the dashboard runs, and a
+	// current-context changed meanwhile (kubectl config use-context in
+	// another terminal) must not take --token and the like to another
+	// cluster.
+	context := ptr.Deref(f.Context, "")
+	if context == "" {
+		if raw, err := f.ToRawKubeConfigLoader().RawConfig(); err == nil {
+			context = raw.CurrentContext
+		}
+	}
+	fresh := func() clientcmd.ClientConfig { return e.freshKubeconfig(context) }
+	store := &dashboard.ClusterStore{Path: path, Kubeconfig: fresh, Context: context,
 		Impersonation: clientcmdapi.AuthInfo{Impersonate: ptr.Deref(f.Impersonate, ""), ImpersonateUID: ptr.Deref(f.ImpersonateUID, "")}}
 	if f.ImpersonateGroup != nil {
 		store.Impersonation.ImpersonateGroups = *f.ImpersonateGroup
@@ -45,9 +57,9 @@ func (e *env) clusterStore(path string) *dashboard.ClusterStore {
 // freshKubeconfig loads the kubeconfig anew with the command line's flags
 // (e.flags keeps the first it loads, and the dashboard reads it again as it
 // runs): a loader of flags that keep nothing, set as e.flags are.
-func (e *env) freshKubeconfig() clientcmd.ClientConfig {
+func (e *env) freshKubeconfig(context string) clientcmd.ClientConfig {
 	f, g := genericclioptions.NewConfigFlags(false), e.flags
-	f.KubeConfig, f.ClusterName, f.AuthInfoName, f.Context, f.Namespace = g.KubeConfig, g.ClusterName, g.AuthInfoName, g.Context, g.Namespace
+	f.KubeConfig, f.ClusterName, f.AuthInfoName, f.Context, f.Namespace = g.KubeConfig, g.ClusterName, g.AuthInfoName, &context, g.Namespace
 	f.APIServer, f.TLSServerName, f.Insecure, f.CAFile, f.ProxyURL = g.APIServer, g.TLSServerName, g.Insecure, g.CAFile, g.ProxyURL
 	f.CertFile, f.KeyFile, f.BearerToken, f.Username, f.Password = g.CertFile, g.KeyFile, g.BearerToken, g.Username, g.Password
 	f.Impersonate, f.ImpersonateUID, f.ImpersonateGroup, f.ImpersonateUserExtra = g.Impersonate, g.ImpersonateUID, g.ImpersonateGroup, g.ImpersonateUserExtra

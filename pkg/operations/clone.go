@@ -246,6 +246,8 @@ func namespaceBound(spec *kvv1.VirtualMachineSpec) []string {
 			out = append(out, fmt.Sprintf("volume %s: Secret %s", v.Name, v.Secret.SecretName))
 		case v.ConfigMap != nil:
 			out = append(out, fmt.Sprintf("volume %s: ConfigMap %s", v.Name, v.ConfigMap.Name))
+		case v.ContainerDisk != nil && v.ContainerDisk.ImagePullSecret != "":
+			out = append(out, fmt.Sprintf("volume %s: image pull Secret %s", v.Name, v.ContainerDisk.ImagePullSecret))
 		case v.ServiceAccount != nil:
 			out = append(out, fmt.Sprintf("volume %s: ServiceAccount %s", v.Name, v.ServiceAccount.ServiceAccountName))
 		case v.HostDisk != nil:
@@ -264,6 +266,10 @@ func namespaceBound(spec *kvv1.VirtualMachineSpec) []string {
 			ref(v.Name, "Secret", v.Sysprep.Secret)
 			ref(v.Name, "ConfigMap", v.Sysprep.ConfigMap)
 		}
+	}
+	if fw := spec.Template.Spec.Domain.Firmware; fw != nil && fw.KernelBoot != nil && fw.KernelBoot.Container != nil &&
+		fw.KernelBoot.Container.ImagePullSecret != "" {
+		out = append(out, "kernel boot: image pull Secret "+fw.KernelBoot.Container.ImagePullSecret)
 	}
 	for _, c := range spec.Template.Spec.AccessCredentials {
 		switch {

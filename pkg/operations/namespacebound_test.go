@@ -24,8 +24,12 @@ func TestExecutorKeepsNamespaceBoundVMsHome(t *testing.T) {
 		{Name: "token", VolumeSource: kvv1.VolumeSource{ServiceAccount: &kvv1.ServiceAccountVolumeSource{ServiceAccountName: "deployer"}}},
 		{Name: "creds", VolumeSource: kvv1.VolumeSource{CloudInitConfigDrive: &kvv1.CloudInitConfigDriveSource{
 			UserDataSecretRef: &corev1.LocalObjectReference{Name: "db-password"}}}},
+		{Name: "root", VolumeSource: kvv1.VolumeSource{ContainerDisk: &kvv1.ContainerDiskSource{Image: "registry.example/os", ImagePullSecret: "regcred"}}},
 	}
-	if got := namespaceBound(&source.Spec); fmt.Sprint(got) != "[volume token: ServiceAccount deployer volume creds: Secret db-password]" {
+	source.Spec.Template.Spec.Domain.Firmware = &kvv1.Firmware{KernelBoot: &kvv1.KernelBoot{
+		Container: &kvv1.KernelBootContainer{Image: "registry.example/kernel", ImagePullSecret: "kernelcred"}}}
+	if got := namespaceBound(&source.Spec); fmt.Sprint(got) != "[volume token: ServiceAccount deployer volume creds: Secret db-password "+
+		"volume root: image pull Secret regcred kernel boot: image pull Secret kernelcred]" {
 		t.Errorf("namespace-bound parts %q", got)
 	}
 	h := newHarness(t, ExecutorConfig{}, source)

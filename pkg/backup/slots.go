@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -18,7 +19,7 @@ func parseSchedule(schedule, timeZone string) (cron.Schedule, error) {
 	if err != nil {
 		return nil, err
 	}
-	return onWallClock(s), nil
+	return onWallClock(s, schedule), nil
 }
 
 // onWallClock runs a schedule of fixed times on its zone's wall clock, as
@@ -29,16 +30,21 @@ func parseSchedule(schedule, timeZone string) (cron.Schedule, error) {
 // 01:30 schedule in America/New_York runs twice and a 02:30 one not at
 // all. A schedule with a wildcard hour or minute (every hour, */15) runs
 // on instants, as cron runs it: it has no fixed time to repeat or lose.
-func onWallClock(s cron.Schedule) cron.Schedule {
+func onWallClock(s cron.Schedule, schedule string) cron.Schedule {
 	spec, ok := s.(*cron.SpecSchedule)
 	if !ok || spec.Location == time.UTC || spec.Hour&wildcard != 0 || spec.Minute&wildcard != 0 {
+		return s
+	}
+	// robfig/cron drops the bit for a step above one ("*/15"), which cron
+	// daemons still count as a wildcard: read it from the text.
+	if f := strings.Fields(schedule); len(f) == 5 && (strings.HasPrefix(f[0], "*") || strings.HasPrefix(f[1], "*")) {
 		return s
 	}
 	return wallClock{spec: spec}
 }
 
-// wildcard is the bit robfig/cron sets in a field written with "*" (also
-// in a "*/n" step).
+// wildcard is the bit robfig/cron sets in a field written with "*" (but
+// not in a "*/n" step with n above one).
 const wildcard = 1 << 63
 
 type wallClock struct{ spec *cron.SpecSchedule }

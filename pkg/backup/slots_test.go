@@ -109,6 +109,9 @@ func TestSlotsOnTheWallClock(t *testing.T) {
 			[]string{"2026-12-07T14:00:00Z", "2026-12-08T14:00:00Z"}},
 		{"every hour, clocks set back", "0 * * * *", time.Date(2026, 11, 1, 0, 30, 0, 0, ny), time.Date(2026, 11, 1, 2, 30, 0, 0, ny),
 			[]string{"2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z", "2026-11-01T07:00:00Z"}},
+		{"every 15 minutes of some hours, clocks set back", "*/15 0-3 * * *", time.Date(2026, 11, 1, 0, 50, 0, 0, ny), time.Date(2026, 11, 1, 7, 10, 0, 0, time.UTC),
+			[]string{"2026-11-01T05:00:00Z", "2026-11-01T05:15:00Z", "2026-11-01T05:30:00Z", "2026-11-01T05:45:00Z",
+				"2026-11-01T06:00:00Z", "2026-11-01T06:15:00Z", "2026-11-01T06:30:00Z", "2026-11-01T06:45:00Z", "2026-11-01T07:00:00Z"}},
 	} {
 		if got := slots(tc.schedule, tc.from, tc.to); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: slots %v, want %v", tc.name, got, tc.want)

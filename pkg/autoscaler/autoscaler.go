@@ -339,8 +339,9 @@ func (a *Autoscaler) decide(ctx context.Context, vma *v1alpha1.VirtualMachineAut
 		Running:    vmi != nil && vmi.DeletionTimestamp == nil,
 		HotplugMax: hotplugMax(vm),
 		// A resize beyond the hotplug bounds is refused (see the Resize
-		// precheck): they are the VM's ceiling too.
-		Max:      hotplugMax(vm),
+		// precheck): they are the VM's ceiling too, as is maxAllowed, which
+		// rounding to whole sockets must not pass either.
+		Max:      ceiling(hotplugMax(vm), limitsOf(vma.Spec).Max),
 		CPUStep:  cpuStep(vm),
 		InWindow: open,
 	}
@@ -348,6 +349,17 @@ func (a *Autoscaler) decide(ctx context.Context, vma *v1alpha1.VirtualMachineAut
 		s.Changes = append(s.Changes, c.Time)
 	}
 	return rightsizing.Decide(now, policyOf(vma.Spec), s, est), nil
+}
+
+// ceiling is the lower of two maxima per resource, zero being none.
+func ceiling(a, b rightsizing.Resources) rightsizing.Resources {
+	lower := func(x, y int64) int64 {
+		if x == 0 || (y != 0 && y < x) {
+			return y
+		}
+		return x
+	}
+	return rightsizing.Resources{CPUs: int32(lower(int64(a.CPUs), int64(b.CPUs))), MemoryBytes: lower(a.MemoryBytes, b.MemoryBytes)}
 }
 
 // unfinishedOperation names a Resize this autoscaler made on vm that has

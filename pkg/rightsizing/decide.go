@@ -133,12 +133,18 @@ func Decide(now time.Time, p Policy, s State, e Estimate) Decision {
 }
 
 // withinHotplug fits a target to what the VM can have: no more than its
-// Max, and, where CPUs hotplug, whole sockets, rounded up, so the change
-// stays live rather than waiting for a restart that would also change the
-// CPU topology.
+// Max, and, where CPUs hotplug, whole sockets, rounded up (down when up
+// would pass Max), so the change stays live rather than waiting for a
+// restart that would also change the CPU topology.
 func withinHotplug(s State, to Resources) Resources {
 	if step := max(s.CPUStep, 1); to.CPUs != s.Current.CPUs && s.HotplugMax.CPUs > 0 && to.CPUs%step != 0 {
-		to.CPUs += step - to.CPUs%step
+		up, down := to.CPUs+step-to.CPUs%step, to.CPUs-to.CPUs%step
+		switch {
+		case s.Max.CPUs == 0 || up <= s.Max.CPUs:
+			to.CPUs = up
+		case down > 0:
+			to.CPUs = down
+		}
 	}
 	if s.Max.CPUs > 0 {
 		to.CPUs = min(to.CPUs, s.Max.CPUs)

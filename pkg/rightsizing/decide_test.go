@@ -140,6 +140,13 @@ func TestDecideFitsTheVMsHotplugBounds(t *testing.T) {
 	if d := Decide(t0, both(ModeLive), s, three); !d.Change || d.Restart || d.To.CPUs != 4 {
 		t.Errorf("3 vCPU with 2 a socket: %+v, want a live change to 4", d)
 	}
+	// maxAllowed of 5 with 2 a socket: down to 4, not up to 6.
+	s.Max = Resources{CPUs: 5}
+	five := Estimate{Target: Resources{CPUs: 5, MemoryBytes: 8 * gib}, Lower: Resources{CPUs: 5, MemoryBytes: 8 * gib}, Upper: Resources{CPUs: 5, MemoryBytes: 8 * gib}}
+	s.Current = Resources{CPUs: 2, MemoryBytes: 8 * gib}
+	if d := Decide(t0, both(ModeLive), s, five); !d.Change || d.To.CPUs != 4 {
+		t.Errorf("5 vCPU with 2 a socket, at most 5: %+v, want a live change to 4", d)
+	}
 	s = running(size4x8)
 	s.Max = s.HotplugMax
 	grow := Estimate{Target: Resources{CPUs: 12, MemoryBytes: 20 * gib}, Lower: Resources{CPUs: 10, MemoryBytes: 18 * gib}, Upper: Resources{CPUs: 16, MemoryBytes: 24 * gib}}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -166,6 +167,19 @@ func (e *env) vmFrom(ctx context.Context, f *vmFields, catalog string) (*v1alpha
 		vm.Spec.Memory = &q
 	case vm.Spec.Memory == nil:
 		vm.Spec.Memory = ptr.To(resource.MustParse(defaultMemory))
+	}
+	var sources []string
+	for flag, v := range map[string]string{"--image": f.image, "--claim": f.claim, "--data-volume": f.dataVolume, "--blank": f.blank} {
+		if v != "" {
+			sources = append(sources, flag)
+		}
+	}
+	if len(sources) > 1 {
+		slices.Sort(sources)
+		return nil, fmt.Errorf("%s: a VM boots from one source; give one of --image, --claim, --data-volume and --blank", strings.Join(sources, " and "))
+	}
+	if f.storageClass != "" && f.blank == "" {
+		return nil, errors.New("--storage-class is the class of the --blank disk: give --blank too")
 	}
 	switch {
 	case f.blank != "":

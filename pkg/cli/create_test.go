@@ -105,3 +105,23 @@ func TestFormSizeIsTheTemplates(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateTakesOneSource: two boot sources, or a storage class without
+// the blank disk it is for, are refused rather than one silently dropped.
+func TestCreateTakesOneSource(t *testing.T) {
+	e := &env{}
+	for _, tc := range []struct {
+		f    vmFields
+		want string
+	}{
+		{vmFields{name: "web", image: "quay.io/x", blank: "20Gi"}, "--blank and --image"},
+		{vmFields{name: "web", image: "quay.io/x", claim: "root"}, "--claim and --image"},
+		{vmFields{name: "web", claim: "root", storageClass: "fast"}, "--storage-class"},
+		{vmFields{name: "web", blank: "20Gi", storageClass: "fast"}, ""},
+	} {
+		_, err := e.vmFrom(context.Background(), &tc.f, "")
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v: %v, want %q", tc.f, err, tc.want)
+		}
+	}
+}

@@ -336,10 +336,13 @@ func newOpCancelCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = c.HypersdkV1alpha1().VMOperations(ns).Patch(cmd.Context(), args[0], types.MergePatchType,
+			op, err := c.HypersdkV1alpha1().VMOperations(ns).Patch(cmd.Context(), args[0], types.MergePatchType,
 				[]byte(`{"spec":{"cancel":true}}`), metav1.PatchOptions{})
 			if err != nil {
 				return err
+			}
+			if op.Status.Phase.Final() {
+				return fmt.Errorf("operation %s already %s: there is nothing to cancel", op.Name, op.Status.Phase)
 			}
 			fmt.Fprintf(e.streams.Out, "vmoperation.hypersdk.io/%s cancel requested\n", args[0])
 			return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -82,7 +83,16 @@ func (w *waitFlags) follow(ctx context.Context, e *env, c hypersdkclient.Interfa
 	p := newProgress(e.streams.Out, w.showProgress)
 	last := op
 	quiet, ended := quietLoggerFor(ctx)
-	_, err = watchtools.UntilWithSync(quiet, lw, &v1alpha1.VMOperation{}, nil, func(ev watch.Event) (bool, error) {
+	// An operation gone before the informer's first list (deleted when its
+	// time to live passed) would never send an event.
+	gone := func(store cache.Store) (bool, error) {
+		if _, exists, err := store.GetByKey(op.Namespace + "/" + op.Name); err != nil || exists {
+			return false, err
+		}
+		ended.Store(true)
+		return false, apierrors.NewNotFound(v1alpha1.Resource("vmoperations"), op.Name)
+	}
+	_, err = watchtools.UntilWithSync(quiet, cache.ToListWatcherWithWatchListSemantics(lw, c), &v1alpha1.VMOperation{}, gone, func(ev watch.Event) (bool, error) {
 		if ev.Type == watch.Deleted {
 			ended.Store(true)
 			return false, fmt.Errorf("operation %s was deleted before it ended", op.Name)

@@ -113,6 +113,9 @@ func TestKubectlHyperMigrate(t *testing.T) {
 	if _, errOut, code := hyper(t, "op", "wait", op, "-n", ns); code == 0 || !strings.Contains(errOut, "Cancelled") {
 		t.Errorf("op wait on a cancelled operation: exit %d, %q; want non-zero naming Cancelled", code, errOut)
 	}
+	if _, errOut, code := hyper(t, "op", "cancel", op, "-n", ns); code == 0 || !strings.Contains(errOut, "already Cancelled") {
+		t.Errorf("op cancel of an operation that ended: exit %d, %q; want non-zero saying it already ended", code, errOut)
+	}
 
 	hyperOK(t, "vm", "migrate", "mover", "-n", ns, "--wait")
 	vmi, err = env.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "mover", metav1.GetOptions{})

@@ -114,8 +114,15 @@ func (f *Finder) sync(ctx context.Context, p *v1alpha1.IdleVMPolicy) error {
 	now := f.cfg.Clock.Now()
 	st := p.Status.DeepCopy()
 	st.ObservedGeneration = p.Generation
-	idle, unrecorded, err := f.find(ctx, p, now)
-	if err == nil {
+	var idle []v1alpha1.IdleVM
+	var unrecorded []string
+	var err error
+	if window, least := p.Spec.Window.Duration, 2*f.cfg.SampleStep; window < least {
+		// The history has a sample every SampleStep: a shorter window
+		// holds one at most, and every VM would read as unrecorded.
+		err = fmt.Errorf("%w: spec.window %s holds fewer than two history samples (recorded every %s), so no VM can be judged; use at least %s",
+			errWindowTooShort, window, f.cfg.SampleStep, least)
+	} else if idle, unrecorded, err = f.find(ctx, p, now); err == nil {
 		err = f.stop(ctx, p, idle, now)
 	}
 	if err == nil || idle != nil {
@@ -128,8 +135,11 @@ func (f *Finder) sync(ctx context.Context, p *v1alpha1.IdleVMPolicy) error {
 	switch {
 	case err != nil:
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Failed", err.Error()
-		if apierrors.IsForbidden(err) {
+		switch {
+		case apierrors.IsForbidden(err):
 			cond.Reason = "Forbidden"
+		case errors.Is(err, errWindowTooShort):
+			cond.Reason = "WindowTooShort"
 		}
 	case len(unrecorded) > 0:
 		// No sample, or gaps, in the window of a VM that runs: the history
@@ -148,6 +158,9 @@ func (f *Finder) sync(ctx context.Context, p *v1alpha1.IdleVMPolicy) error {
 	}
 	return err
 }
+
+// errWindowTooShort is a policy whose window the history cannot fill.
+var errWindowTooShort = errors.New("window too short")
 
 // maxNamed bounds the VMs a condition's message names.
 const maxNamed = 10

@@ -2,10 +2,12 @@ package idle
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -119,5 +121,31 @@ func TestOneVMNotStoppedHoldsBackNoOther(t *testing.T) {
 	}
 	if stopped := operationsOf(t, hyper); stopped["a"] || !stopped["b"] {
 		t.Errorf("stopped %v, want b only", stopped)
+	}
+}
+
+// TestAWindowShorterThanTheHistoryStep: a window that holds fewer than two
+// history samples judges no VM and says why, rather than reporting every
+// running VM as unrecorded.
+func TestAWindowShorterThanTheHistoryStep(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	policy := stopPolicy()
+	policy.Spec.Window = &metav1.Duration{Duration: time.Minute}
+	hyper := hyperfake.NewSimpleClientset(policy.DeepCopy(), runningVM("web", now.Add(-72*time.Hour)))
+	f, err := New(Config{Kube: reviewing(), HyperSDK: hyper, Samples: quiet{}, SampleStep: 5 * time.Minute, Clock: clocktesting.NewFakeClock(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.recorder = record.NewFakeRecorder(10)
+	_ = f.sync(context.Background(), policy)
+	got, err := hyper.HypersdkV1alpha1().IdleVMPolicies("ns").Get(context.Background(), "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := meta.FindStatusCondition(got.Status.Conditions, ConditionReady); c == nil || c.Reason != "WindowTooShort" || !strings.Contains(c.Message, "10m0s") {
+		t.Errorf("Ready %+v, want WindowTooShort asking for 10m0s", c)
+	}
+	if stopped := operationsOf(t, hyper); len(stopped) != 0 {
+		t.Errorf("stopped %v on a window the history cannot fill", stopped)
 	}
 }

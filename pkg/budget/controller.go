@@ -127,6 +127,10 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 	if err == nil {
 		spent = ledger(st, r.vms, r.existing)
 	}
+	// Events are announced once the status that records them (Crossed,
+	// Enforced) is written: a write that fails is done again next pass,
+	// and so would they be.
+	var announce []func()
 	ready := metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: "SpendRead",
 		Message: "month to date read from costreports/current"}
 	enforcing := false
@@ -144,8 +148,10 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 	} else {
 		amount := b.Spec.Amount.AsApproximateFloat64()
 		for _, t := range account(st, b.Spec, spent, r.perHour, now) {
-			k.event(b, corev1.EventTypeWarning, ReasonThresholdCrossed, "%d%% of %s spent in %s: %.6g, projected %.6g at the month's end",
-				t, b.Spec.Amount.String(), month, spent, st.Projected)
+			announce = append(announce, func() {
+				k.event(b, corev1.EventTypeWarning, ReasonThresholdCrossed, "%d%% of %s spent in %s: %.6g, projected %.6g at the month's end",
+					t, b.Spec.Amount.String(), month, spent, st.Projected)
+			})
 		}
 		k.metrics.set(b, st)
 		exceeded := metav1.Condition{Type: ConditionExceeded, Status: metav1.ConditionFalse, Reason: "WithinBudget",
@@ -167,7 +173,9 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 			enforced.Status, enforced.Reason = metav1.ConditionTrue, "NewVMsRefused"
 			enforced.Message = fmt.Sprintf("new VMs in scope are refused until %s ends or the amount is raised", month)
 			if !meta.IsStatusConditionTrue(b.Status.Conditions, ConditionEnforced) {
-				k.event(b, corev1.EventTypeWarning, ReasonEnforced, "%s spent in %s: new VMs in scope are refused", b.Spec.Amount.String(), month)
+				announce = append(announce, func() {
+					k.event(b, corev1.EventTypeWarning, ReasonEnforced, "%s spent in %s: new VMs in scope are refused", b.Spec.Amount.String(), month)
+				})
 			}
 		} else {
 			enforced.Reason, enforced.Message = "RefusalFailed", werr.Error()
@@ -180,6 +188,9 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 	// swept: a budget that should refuse never stops refusing on an error.
 	if _, uerr := k.cfg.HyperSDK.HypersdkV1alpha1().Budgets(b.Namespace).UpdateStatus(ctx, out, metav1.UpdateOptions{}); uerr != nil {
 		return enforcing, fmt.Errorf("writing the status of budget %s/%s: %w", b.Namespace, b.Name, uerr)
+	}
+	for _, a := range announce {
+		a()
 	}
 	if err != nil {
 		return enforcing, err

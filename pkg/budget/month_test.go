@@ -112,3 +112,42 @@ func TestEnforceOffLiftsARefusalWhileUnread(t *testing.T) {
 		}
 	}
 }
+
+// TestThresholdAnnouncedOnceWhenAStatusWriteFails: a pass whose status
+// write fails (a conflict with a spec edit) did not record the crossing,
+// so it announced nothing; the next pass records and announces it, once.
+func TestThresholdAnnouncedOnceWhenAStatusWriteFails(t *testing.T) {
+	b := &v1alpha1.Budget{ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: "ns", Generation: 1},
+		Spec:   v1alpha1.BudgetSpec{Amount: resource.MustParse("100"), Thresholds: []int32{80}},
+		Status: v1alpha1.BudgetStatus{Month: "2026-12"}}
+	vm := &v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "u1"}}
+	hyper := hyperfake.NewSimpleClientset(b, vm)
+	failed := false
+	hyper.PrependReactor("update", "budgets", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "status" && !failed {
+			failed = true
+			return true, nil, errors.New("the object has been modified")
+		}
+		return false, nil, nil
+	})
+	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	k, err := New(Config{Kube: fake.NewClientset(), HyperSDK: hyper, Clock: clocktesting.NewFakeClock(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := record.NewFakeRecorder(10)
+	k.recorder = events
+	report := func() map[string]*v1alpha1.CostReport {
+		return map[string]*v1alpha1.CostReport{"ns": {GeneratedAt: metav1.NewTime(now),
+			VirtualMachines: []v1alpha1.VirtualMachineCostEntry{{Name: "vm", Amounts: v1alpha1.CostAmounts{MonthToDate: 90}}}}}
+	}
+	if _, err := k.sync(context.Background(), b, report()); err == nil {
+		t.Fatal("first pass: no error, want the failed status write")
+	}
+	if _, err := k.sync(context.Background(), b, report()); err != nil {
+		t.Fatal(err)
+	}
+	if len(events.Events) != 1 {
+		t.Errorf("%d events, want the crossing of 80%% announced once", len(events.Events))
+	}
+}

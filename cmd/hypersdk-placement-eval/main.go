@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.Float64Var(&o.load, "load", 0.55, "Mean share of the fleet's CPUs that running VMs request, in (0, 1].")
 	fs.StringVar(&o.format, "format", "table", "Output format: table or csv.")
 	fs.BoolVar(&o.gpuNodes, "gpu-nodes", true, "Keep the plan's GPU servers in the fleet. Nothing taints them in the sandbox, so CPU VMs may land on them; false leaves them out, as if tainted for GPU VMs.")
-	fs.StringVar(&o.windows, "windows", "", "Evaluate every 30-day window starting on the first of each month in a range, such as 2022-01..2023-12, with and without GPU servers, at loads 0.55 and 0.8, and print one row each and a summary (--start, --days, --load and --gpu-nodes are then ignored).")
+	fs.StringVar(&o.windows, "windows", "", "Evaluate every 30-day window starting on the first of each month in a range, such as 2022-01..2023-12, with and without GPU servers, at loads 0.55 and 0.8, and print one row each and a summary (--start, --load and --gpu-nodes are then ignored; --days is each window's length, 30 by default).")
 	fs.StringVar(&o.plot, "plot", "", "Write the carbon/cost trade-off curve of the carbon price sweep to this PNG file (averaged over the windows evaluated).")
 	if err := fs.Parse(args); err != nil {
 		return err

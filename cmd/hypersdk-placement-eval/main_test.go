@@ -180,3 +180,20 @@ func TestSummaryCountsCasesMeetingTheLine(t *testing.T) {
 		t.Errorf("hypersdk row %q: want 14 columns, 4 cases within the cap, 82%% of the moving oracle's saving and 2 meeting the line", row)
 	}
 }
+
+// TestHindsightShareOnlyWithinBudget: the per-case share of the hindsight
+// price is n/a when no price kept it within the budget (its row is then
+// its cheapest run, over the cap).
+func TestHindsightShareOnlyWithinBudget(t *testing.T) {
+	for _, within := range []bool{true, false} {
+		win := &evaluation.Window{CappedWithinBudget: true, HindsightWithinBudget: within, Results: []evaluation.Result{
+			{Strategy: "default-scheduler", Usage: evaluation.Usage{CPUHours: 1, Dollars: 100, Grams: 1000}},
+			{Strategy: "oracle-capped+5%", Usage: evaluation.Usage{CPUHours: 1, Dollars: 105, Grams: 800}},
+			{Strategy: "oracle-capped+5%+moves", Usage: evaluation.Usage{CPUHours: 1, Dollars: 105, Grams: 780}},
+			{Strategy: "hindsight-price+5%", Usage: evaluation.Usage{CPUHours: 1, Dollars: 110, Grams: 800}},
+		}}
+		if got := share(hindsightShare(win, win.Hindsight())); (got == "n/a") == within {
+			t.Errorf("hindsight within the budget %v: share %s", within, got)
+		}
+	}
+}

@@ -71,7 +71,7 @@ func (o *options) runWindows(ctx context.Context, out, errOut io.Writer) error {
 					share(win.CappedShare(h)), share(win.Share(h, win.BoundGrams)),
 					capped.Rejected, pct(capped.Dollars, base.Dollars), pct(capped.Grams, base.Grams), perTonne(win.CappedWithinBudget, win.CappedGramsPerDollar),
 					pct(moving.Dollars, base.Dollars), pct(moving.Grams, base.Grams), moving.Migrations,
-					pct(hindsight.Dollars, base.Dollars), pct(hindsight.Grams, base.Grams), share(win.CappedShare(hindsight)),
+					pct(hindsight.Dollars, base.Dollars), pct(hindsight.Grams, base.Grams), share(hindsightShare(win, hindsight)),
 					perTonne(win.HindsightWithinBudget, win.HindsightGramsPerDollar),
 					pct(win.BoundGrams, base.Grams), leftOut)
 			}
@@ -254,4 +254,14 @@ func parseMonths(s string) (time.Time, time.Time, error) {
 		return time.Time{}, time.Time{}, fmt.Errorf("--windows %q: want YYYY-MM..YYYY-MM, first month not after the last", s)
 	}
 	return from, to, nil
+}
+
+// hindsightShare is the share of the capped oracle's saving the hindsight
+// price captures, NaN (n/a) when no price kept it within the budget: its
+// row is then its cheapest run's, which is not a run within the line.
+func hindsightShare(win *evaluation.Window, hindsight evaluation.Result) float64 {
+	if !win.HindsightWithinBudget {
+		return math.NaN()
+	}
+	return win.CappedShare(hindsight)
 }

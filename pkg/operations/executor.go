@@ -391,15 +391,25 @@ func (e *Executor) run(ctx context.Context, op *v1alpha1.VMOperation) (step, err
 // later operation on the VM waiting behind it, for ever.
 const runTimeout = 15 * time.Minute
 
+// runTimeoutOf is op's runTimeout plus the grace period its stop or
+// restart gives the guest to shut down.
+func runTimeoutOf(op *v1alpha1.VMOperation) time.Duration {
+	timeout := runTimeout
+	if op.Spec.Stop != nil && op.Spec.Stop.GracePeriodSeconds != nil {
+		timeout += time.Duration(*op.Spec.Stop.GracePeriodSeconds) * time.Second
+	}
+	if op.Spec.Restart != nil && op.Spec.Restart.GracePeriodSeconds != nil {
+		timeout += time.Duration(*op.Spec.Restart.GracePeriodSeconds) * time.Second
+	}
+	return timeout
+}
+
 // withinRunTimeout fails a start, restart, stop or resize that has waited
 // longer than runTimeout. As a Deployment past its progress
 // deadline, a started or stopped VM is left as it is: KubeVirt runs or
 // stops it once it can. A resize's clean-up gives the VM its size back.
 func (e *Executor) withinRunTimeout(op *v1alpha1.VMOperation, s step, err error) (step, error) {
-	start, timeout := op.Status.StartTime, runTimeout
-	if op.Spec.Stop != nil && op.Spec.Stop.GracePeriodSeconds != nil {
-		timeout += time.Duration(*op.Spec.Stop.GracePeriodSeconds) * time.Second
-	}
+	start, timeout := op.Status.StartTime, runTimeoutOf(op)
 	if err != nil || s.done || s.failed != nil || start == nil || e.cfg.Clock.Since(start.Time) <= timeout {
 		return s, err
 	}

@@ -1726,3 +1726,17 @@ func TestExecutorCancelledCopyIsDeleted(t *testing.T) {
 		})
 	}
 }
+
+// TestRunTimeoutCountsTheGracePeriod: a stop or a restart that gives the
+// guest an hour to shut down is not failed after a quarter of it.
+func TestRunTimeoutCountsTheGracePeriod(t *testing.T) {
+	hour := ptr.To[int64](3600)
+	for _, spec := range []v1alpha1.VMOperationSpec{
+		{Type: v1alpha1.VMOperationStop, Stop: &v1alpha1.StopSpec{GracePeriodSeconds: hour}},
+		{Type: v1alpha1.VMOperationRestart, Restart: &v1alpha1.RestartSpec{GracePeriodSeconds: hour}},
+	} {
+		if got := runTimeoutOf(&v1alpha1.VMOperation{Spec: spec}); got != runTimeout+time.Hour {
+			t.Errorf("%s with an hour's grace period: timeout %s, want %s", spec.Type, got, runTimeout+time.Hour)
+		}
+	}
+}

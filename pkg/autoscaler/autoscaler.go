@@ -341,6 +341,7 @@ func (a *Autoscaler) decide(ctx context.Context, vma *v1alpha1.VirtualMachineAut
 		// A resize beyond the hotplug bounds is refused (see the Resize
 		// precheck): they are the VM's ceiling too, as is maxAllowed, which
 		// rounding to whole sockets must not pass either.
+		Min:      limitsOf(vma.Spec).Min,
 		Max:      ceiling(hotplugMax(vm), limitsOf(vma.Spec).Max),
 		CPUStep:  cpuStep(vm),
 		InWindow: open,

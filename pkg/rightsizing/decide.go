@@ -41,10 +41,12 @@ type State struct {
 	// maxSockets and maxGuest); zero fields mean that resource cannot be
 	// hotplugged.
 	HotplugMax Resources
-	// Max is the largest allocation a resize may give the VM at all (a
-	// resize beyond maxSockets or maxGuest is refused); zero fields, no
-	// limit.
-	Max Resources
+	// Min and Max are the smallest and largest allocation a resize may
+	// give the VM at all (the policy's minAllowed and maxAllowed; a resize
+	// beyond maxSockets or maxGuest is refused); zero fields, no limit.
+	// They bound what changes: a resource the policy leaves alone keeps its
+	// size, inside them or not.
+	Min, Max Resources
 	// CPUStep is the vCPUs a hotplugged socket adds (cores × threads): a
 	// live CPU count is a multiple of it. 0 or 1: any count.
 	CPUStep int32
@@ -142,14 +144,14 @@ func withinHotplug(s State, to Resources) Resources {
 		switch {
 		case s.Max.CPUs == 0 || up <= s.Max.CPUs:
 			to.CPUs = up
-		case down > 0:
+		case down > 0 && down >= s.Min.CPUs:
 			to.CPUs = down
 		}
 	}
-	if s.Max.CPUs > 0 {
+	if s.Max.CPUs > 0 && to.CPUs != s.Current.CPUs {
 		to.CPUs = min(to.CPUs, s.Max.CPUs)
 	}
-	if s.Max.MemoryBytes > 0 {
+	if s.Max.MemoryBytes > 0 && to.MemoryBytes != s.Current.MemoryBytes {
 		to.MemoryBytes = min(to.MemoryBytes, s.Max.MemoryBytes)
 	}
 	return to

@@ -147,6 +147,18 @@ func TestDecideFitsTheVMsHotplugBounds(t *testing.T) {
 	if d := Decide(t0, both(ModeLive), s, five); !d.Change || d.To.CPUs != 4 {
 		t.Errorf("5 vCPU with 2 a socket, at most 5: %+v, want a live change to 4", d)
 	}
+	// Not below minAllowed either: 5 exactly, which takes a restart.
+	s.Min = Resources{CPUs: 5}
+	if d := Decide(t0, both(ModeLive), s, five); d.Change || d.To.CPUs != 5 {
+		t.Errorf("5 vCPU with 2 a socket, at least and at most 5: %+v, want 5 (no live change)", d)
+	}
+	s.Min = Resources{}
+	// A resource the policy leaves alone keeps its size, above the
+	// maximum or not.
+	s.Max = Resources{CPUs: 5, MemoryBytes: 4 * gib}
+	if d := Decide(t0, Policy{Mode: ModeLive, CPU: true}, s, five); d.To.MemoryBytes != 8*gib {
+		t.Errorf("CPU only, memory above its maximum: %+v, want memory left at 8Gi", d)
+	}
 	s = running(size4x8)
 	s.Max = s.HotplugMax
 	grow := Estimate{Target: Resources{CPUs: 12, MemoryBytes: 20 * gib}, Lower: Resources{CPUs: 10, MemoryBytes: 18 * gib}, Upper: Resources{CPUs: 16, MemoryBytes: 24 * gib}}

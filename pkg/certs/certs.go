@@ -1,10 +1,10 @@
 // Package certs keeps HyperSDK's certificates in Secrets for clusters without
-// cert-manager: a CA made on first start and kept in a Secret, leaf
-// certificates it signs (serving certificates of hypersdk-apiserver, etcd and
+// cert-manager: CAs made on first start and kept in Secrets, leaf
+// certificates they sign (serving certificates of hypersdk-apiserver, etcd and
 // the scheduler extender, client certificates of hypersdk-apiserver towards
-// etcd and of kube-scheduler towards the extender), each renewed well before
-// it expires, and the caBundle of HyperSDK's APIServices kept equal to the
-// CA. It is the pattern of open-policy-agent/cert-controller; in HyperSDK
+// etcd and of kube-scheduler towards the extender; etcd's from a CA of its
+// own), each renewed well before it expires, and the caBundle of
+// HyperSDK's APIServices kept equal to the configuration's CA. It is the pattern of open-policy-agent/cert-controller; in HyperSDK
 // the leader of hypersdk-controller runs it, so one writer owns the Secrets
 // and the servers only read them, as mounted files they reload on change.
 package certs

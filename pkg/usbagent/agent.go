@@ -70,10 +70,16 @@ type session struct {
 	// earlier one: a stream that breaks then (virt-handler or the API
 	// server restarting) is lent again, retryAt on, after retries tries.
 	// Guarded by Agent.mu.
-	lent    bool
-	retries int
-	retryAt time.Time
+	lent       bool
+	retries    int
+	retryAt    time.Time
+	attachedAt time.Time
 }
+
+// relendSettled is how long a device lent again stays attached before its
+// tries count from one again: a stream the other side drops at once is
+// not lent every second for ever.
+const relendSettled = time.Minute
 
 // relendBackoff is how long a device that was lent and dropped waits
 // before the retries'th try to lend it again.
@@ -177,7 +183,7 @@ func (a *Agent) sync(ctx context.Context, key cache.ObjectName) error {
 	}
 	for name, s := range current {
 		if d, ok := want[name]; ok && d == s.device && s.uid == vmi.UID {
-			if ended(s) && s.lent {
+			if ended(s) && s.lent && ctx.Err() == nil {
 				// Still listed, once lent and dropped since: the guest
 				// lost it without an unplug. Failures before the first
 				// attach stay final: the executor unlists those.
@@ -249,7 +255,7 @@ func (a *Agent) start(ctx context.Context, key cache.ObjectName, vmi *kvv1.Virtu
 		err := a.lend(ctx, key, d, func() {
 			log.Info("Device attached")
 			a.mu.Lock()
-			s.lent, s.retries = true, 0
+			s.lent, s.attachedAt = true, time.Now()
 			a.mu.Unlock()
 			a.report(key, s, kubevirt.USBHotplugState{Phase: kubevirt.USBAttached})
 		})
@@ -259,6 +265,9 @@ func (a *Agent) start(ctx context.Context, key cache.ObjectName, vmi *kvv1.Virtu
 		}
 		log.Error(err, "Lending the device failed")
 		a.mu.Lock()
+		if !s.attachedAt.IsZero() && time.Since(s.attachedAt) >= relendSettled {
+			s.retries = 0
+		}
 		s.retryAt = time.Now().Add(relendBackoff(s.retries))
 		a.mu.Unlock()
 		a.report(key, s, kubevirt.USBHotplugState{Phase: kubevirt.USBFailed, Message: err.Error()})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -29,6 +30,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	clonev1 "kubevirt.io/api/clone/v1beta1"
+	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
@@ -462,7 +464,7 @@ func (s *Scheduler) snapshotsInUse(ctx context.Context, namespace string) (map[s
 		return nil, fmt.Errorf("listing the restores that may read snapshots: %w", err)
 	}
 	for _, r := range restores.Items {
-		if r.Status == nil || r.Status.Complete == nil || !*r.Status.Complete {
+		if !restoreEnded(&r) {
 			inUse[r.Spec.VirtualMachineSnapshotName] = true
 		}
 	}
@@ -477,6 +479,24 @@ func (s *Scheduler) snapshotsInUse(ctx context.Context, namespace string) (map[s
 		}
 	}
 	return inUse, nil
+}
+
+// restoreEnded says whether KubeVirt is done with a restore: complete, or
+// failed (a failed one never completes, and would keep its snapshot for
+// ever).
+func restoreEnded(r *snapshotv1.VirtualMachineRestore) bool {
+	if r.Status == nil {
+		return false
+	}
+	if r.Status.Complete != nil && *r.Status.Complete {
+		return true
+	}
+	for _, c := range r.Status.Conditions {
+		if c.Type == snapshotv1.ConditionFailure && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 // errNameTaken is an operation of the name asked for that is not this

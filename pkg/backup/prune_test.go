@@ -41,6 +41,11 @@ func TestRetentionKeepsSnapshotsBeingRead(t *testing.T) {
 		{"KubeVirt's own restore, not complete", nil, []runtime.Object{&snapshotv1.VirtualMachineRestore{
 			ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "ns"},
 			Spec:       snapshotv1.VirtualMachineRestoreSpec{VirtualMachineSnapshotName: "old"}}}, true},
+		{"KubeVirt's own restore, failed", nil, []runtime.Object{&snapshotv1.VirtualMachineRestore{
+			ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "ns"},
+			Spec:       snapshotv1.VirtualMachineRestoreSpec{VirtualMachineSnapshotName: "old"},
+			Status: &snapshotv1.VirtualMachineRestoreStatus{Complete: ptr.To(false), Conditions: []snapshotv1.Condition{
+				{Type: snapshotv1.ConditionFailure, Status: corev1.ConditionTrue}}}}}, false},
 		{"KubeVirt's own clone, in progress", nil, []runtime.Object{&clonev1.VirtualMachineClone{
 			ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "ns"},
 			Spec:       clonev1.VirtualMachineCloneSpec{Source: &corev1.TypedLocalObjectReference{Kind: "VirtualMachineSnapshot", Name: "old"}},

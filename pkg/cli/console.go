@@ -111,9 +111,16 @@ func newSizeQueue(ctx context.Context, f *os.File) *sizeQueue {
 			return
 		}
 		last = size
-		select {
-		case q.sizes <- size:
-		default: // the last size not yet taken will do
+		for {
+			select {
+			case q.sizes <- size:
+				return
+			default: // a size not yet taken is stale now: replace it
+				select {
+				case <-q.sizes:
+				default:
+				}
+			}
 		}
 	}
 	send()

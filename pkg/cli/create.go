@@ -350,6 +350,9 @@ func initialSource(f *vmFields) string {
 func askSource(r *prompter, source string, f *vmFields) error {
 	image, template, claim, dataVolume, blank := f.image, f.template, f.claim, f.dataVolume, f.blank
 	f.image, f.template, f.claim, f.dataVolume, f.blank = "", "", "", "", ""
+	if source != "blank" {
+		f.storageClass = "" // the class of a blank disk: none is asked for
+	}
 	var err error
 	switch source {
 	case "template":

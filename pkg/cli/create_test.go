@@ -66,6 +66,8 @@ func TestFormStartsFromTheSourceFlags(t *testing.T) {
 		{vmFields{dataVolume: "dv1", image: defaultImage}, "", vmFields{dataVolume: "dv1"}},
 		{vmFields{template: "fedora", image: defaultImage}, "", vmFields{template: "fedora"}},
 		{vmFields{dataVolume: "dv1", image: defaultImage}, "image", vmFields{image: defaultImage}},
+		// A storage class given for a blank disk goes with it.
+		{vmFields{blank: "20Gi", storageClass: "fast", image: defaultImage}, "image", vmFields{image: defaultImage}},
 	} {
 		f := tc.flags
 		source := initialSource(&f)
@@ -77,7 +79,8 @@ func TestFormStartsFromTheSourceFlags(t *testing.T) {
 			err = askSource(p, answer, &f)
 		}
 		feed.Close()
-		if err != nil || f.image != tc.want.image || f.template != tc.want.template || f.claim != tc.want.claim || f.dataVolume != tc.want.dataVolume {
+		if err != nil || f.image != tc.want.image || f.template != tc.want.template || f.claim != tc.want.claim || f.dataVolume != tc.want.dataVolume ||
+			f.storageClass != tc.want.storageClass {
 			t.Errorf("flags %+v, answer %q: %+v (%v), want %+v", tc.flags, tc.answer, f, err, tc.want)
 		}
 	}

@@ -336,13 +336,16 @@ func newOpCancelCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			op, err := c.HypersdkV1alpha1().VMOperations(ns).Patch(cmd.Context(), args[0], types.MergePatchType,
-				[]byte(`{"spec":{"cancel":true}}`), metav1.PatchOptions{})
+			ops := c.HypersdkV1alpha1().VMOperations(ns)
+			op, err := ops.Get(cmd.Context(), args[0], metav1.GetOptions{})
 			if err != nil {
 				return err
 			}
 			if op.Status.Phase.Final() {
 				return fmt.Errorf("operation %s already %s: there is nothing to cancel", op.Name, op.Status.Phase)
+			}
+			if _, err := ops.Patch(cmd.Context(), args[0], types.MergePatchType, []byte(`{"spec":{"cancel":true}}`), metav1.PatchOptions{}); err != nil {
+				return err
 			}
 			fmt.Fprintf(e.streams.Out, "vmoperation.hypersdk.io/%s cancel requested\n", args[0])
 			return nil

@@ -85,9 +85,14 @@ func (w *waitFlags) follow(ctx context.Context, e *env, c hypersdkclient.Interfa
 	quiet, ended := quietLoggerFor(ctx)
 	// An operation gone before the informer's first list (deleted when its
 	// time to live passed) would never send an event.
+	// The informer's list may be served from a cache a little behind, so
+	// one missing there is read from the server before it is called gone.
 	gone := func(store cache.Store) (bool, error) {
 		if _, exists, err := store.GetByKey(op.Namespace + "/" + op.Name); err != nil || exists {
 			return false, err
+		}
+		if _, err := ops.Get(ctx, op.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return false, nil // there, or unreadable: its events will tell
 		}
 		ended.Store(true)
 		return false, apierrors.NewNotFound(v1alpha1.Resource("vmoperations"), op.Name)

@@ -119,8 +119,10 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 		switch {
 		case cleanUpWaited(op):
 			deleted = append(deleted, "nothing left to wait for") // a wait that ended says so
-		case len(op.Status.Resources) == 0:
-			return nil // nothing was recorded, so nothing can be undone later either: no status to write
+		case len(op.Status.Resources) == 0 || op.Status.Phase == v1alpha1.VMOperationSucceeded:
+			// Nothing recorded, or a success (whose records nothing undoes):
+			// nothing can be undone later either, no status to write.
+			return nil
 		default:
 			// Said, so it is not looked at again: what the records name
 			// may by then be another operation's doing (a later resize to

@@ -429,7 +429,11 @@ func TestKubectlHyperRestore(t *testing.T) {
 	// VirtualMachineRestore is left.
 	out = hyperOK(t, "vm", "restore", "orig", "-n", ns, "--snapshot", "s1")
 	op := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(out), "vmoperation.hypersdk.io/"), " created")
-	hyperOK(t, "op", "cancel", op, "-n", ns)
+	// The restore may have ended before the cancel reaches it: op cancel
+	// then says so and fails, and what follows holds all the same.
+	if _, errOut, code := hyper(t, "op", "cancel", op, "-n", ns); code != 0 && !strings.Contains(errOut, "already Succeeded") {
+		t.Fatalf("op cancel of the restore: exit %d, %q", code, errOut)
+	}
 	framework.Eventually(t, "the cancelled restore to end with the VM running and nothing left", func(ctx context.Context) (bool, error) {
 		got, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, op, metav1.GetOptions{})
 		if err != nil || got.Status.CompletionTime == nil {

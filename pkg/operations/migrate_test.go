@@ -1,15 +1,23 @@
 package operations
 
 import (
+	"context"
+	"maps"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	kvv1 "kubevirt.io/api/core/v1"
+	kvfake "kubevirt.io/client-go/kubevirt/fake"
 
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
@@ -82,5 +90,95 @@ func TestExecutorNoLiveMigrationWithHotpluggedUSB(t *testing.T) {
 	}
 	if migs, err := h.kv.KubevirtV1().VirtualMachineInstanceMigrations("ns").List(h.ctx, metav1.ListOptions{}); err != nil || len(migs.Items) != 0 {
 		t.Errorf("migrations %v (%v), want none", migs, err)
+	}
+}
+
+// migrationNode is a ready node KubeVirt may schedule VMs on, with room,
+// the labels and the taints given.
+func migrationNode(name string, labels map[string]string, taints ...corev1.Taint) *corev1.Node {
+	l := map[string]string{"kubevirt.io/schedulable": "true"}
+	maps.Copy(l, labels)
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l},
+		Spec: corev1.NodeSpec{Taints: taints},
+		Status: corev1.NodeStatus{
+			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi")},
+			Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}
+}
+
+// TestColdMigrationPicksANodeTheVMMayRunOn: a cold migration without a
+// target node pins the VM only to a node its pod tolerates and whose
+// labels match its nodeSelector; a named target it may not run on is
+// refused with the field.
+func TestColdMigrationPicksANodeTheVMMayRunOn(t *testing.T) {
+	dedicated := corev1.Taint{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule}
+	nodes := func() []runtime.Object {
+		return []runtime.Object{
+			migrationNode("node-a", map[string]string{"disk": "ssd"}),
+			migrationNode("node-b", map[string]string{"disk": "ssd"}, dedicated),
+			migrationNode("node-c", nil),
+			migrationNode("node-d", map[string]string{"disk": "ssd"}),
+		}
+	}
+	for _, tc := range []struct {
+		name       string
+		tolerate   bool
+		objects    []runtime.Object
+		wantTarget string
+		wantFail   string
+	}{
+		{name: "only the node it tolerates and matches", objects: nodes(), wantTarget: "node-d"},
+		{name: "none it may run on", objects: nodes()[:3], wantFail: "no other node that VM vm may run on"},
+		{name: "the launcher pod tolerates the taint", tolerate: true, objects: nodes()[:3], wantTarget: "node-b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vmi := testVMI("vm", "node-a", "vmi-1")
+			vmi.Spec.NodeSelector = map[string]string{"disk": "ssd"}
+			vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceIsMigratable,
+				Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"}}
+			h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi)
+			for _, n := range tc.objects {
+				if _, err := h.kube.CoreV1().Nodes().Create(h.ctx, n.(*corev1.Node), metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.tolerate {
+				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "virt-launcher-vm-x", Namespace: "ns",
+					Labels: map[string]string{kubevirt.VMNameLabel: "vm"}},
+					Spec:   corev1.PodSpec{NodeName: "node-a", NodeSelector: vmi.Spec.NodeSelector, Tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}}},
+					Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+				if _, err := h.kube.CoreV1().Pods("ns").Create(h.ctx, pod, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			key := h.create("cold", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationMigrate,
+				Migrate: &v1alpha1.MigrateSpec{AllowColdMigration: true}})
+			op := h.until(key, 4, func(op *v1alpha1.VMOperation) bool {
+				return recorded(op, "Node", "target") != nil || op.Status.Phase == v1alpha1.VMOperationFailed
+			})
+			if tc.wantFail != "" {
+				if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, tc.wantFail) {
+					t.Fatalf("cold migration with no node to go to: %s %q, want failed with %q", op.Status.Phase, op.Status.Message, tc.wantFail)
+				}
+				return
+			}
+			if got := recorded(op, "Node", "target"); got == nil || got.Name != tc.wantTarget {
+				t.Fatalf("cold migration target %+v (%s %q), want %s", got, op.Status.Phase, op.Status.Message, tc.wantTarget)
+			}
+		})
+	}
+
+	vmi := testVMI("vm", "node-a", "vmi-1")
+	vmi.Spec.NodeSelector = map[string]string{"disk": "ssd"}
+	p := &Prechecker{Kube: kubefake.NewClientset(nodes()...), KubeVirt: kvfake.NewSimpleClientset(testVM("vm", kvv1.RunStrategyAlways), vmi)}
+	for target, want := range map[string]string{"node-b": "does not tolerate the node's taint dedicated=gpu:NoSchedule",
+		"node-c": "does not match the VM's nodeSelector", "node-d": ""} {
+		err := p.Check(context.Background(), &hypersdk.VMOperation{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}, Spec: hypersdk.VMOperationSpec{VMName: "vm",
+			Type: hypersdk.VMOperationMigrate, Migrate: &hypersdk.MigrateSpec{TargetNode: target}}})
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("migrate to %s: %v, want it admitted", target, err)
+		case want != "" && (!apierrors.IsInvalid(err) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "targetNode")):
+			t.Errorf("migrate to %s: %v, want 422 on targetNode saying %q", target, err, want)
+		}
 	}
 }

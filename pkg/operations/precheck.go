@@ -16,6 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
 	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
@@ -359,10 +362,52 @@ func (p *Prechecker) checkMigrate(ctx context.Context, vm *kvv1.VirtualMachine, 
 			errs = append(errs, field.Invalid(path, spec.TargetNode, fmt.Sprintf("node does not match nodeSelector %s=%s", k, v)))
 		}
 	}
+	launcher, err := p.launcher(ctx, vmi)
+	if err != nil {
+		return append(errs, field.InternalError(path, err))
+	}
+	if msg := admits(node, launcher); msg != "" {
+		errs = append(errs, field.Invalid(path, spec.TargetNode, msg))
+	}
 	if msg := p.fits(ctx, node, vmi); msg != "" {
 		errs = append(errs, field.Invalid(path, spec.TargetNode, msg))
 	}
 	return errs
+}
+
+// launcher returns the VM's running launcher pod, whose tolerations and
+// node affinity the pod on another node gets too, or, while none runs, a
+// pod with the instance's.
+func (p *Prechecker) launcher(ctx context.Context, vmi *kvv1.VirtualMachineInstance) (*corev1.Pod, error) {
+	pods, err := p.Kube.CoreV1().Pods(vmi.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: kubevirt.VMNameLabel + "=" + vmi.Name,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the VM's launcher pods: %w", err)
+	}
+	for i := range pods.Items {
+		if pod := &pods.Items[i]; pod.Status.Phase == corev1.PodRunning && pod.Spec.NodeName == vmi.Status.NodeName {
+			return pod, nil
+		}
+	}
+	return &corev1.Pod{Spec: corev1.PodSpec{NodeSelector: vmi.Spec.NodeSelector, Affinity: vmi.Spec.Affinity,
+		Tolerations: vmi.Spec.Tolerations}}, nil
+}
+
+// admits reports why node would not take pod, for a NoSchedule or
+// NoExecute taint it does not tolerate or its nodeSelector and required
+// node affinity, or "". A VM pinned to such a node would wait there.
+func admits(node *corev1.Node, pod *corev1.Pod) string {
+	keepsOff := func(t *corev1.Taint) bool {
+		return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute
+	}
+	if t, untolerated := corev1helpers.FindMatchingUntoleratedTaint(klog.Background(), node.Spec.Taints, pod.Spec.Tolerations, keepsOff, true); untolerated {
+		return fmt.Sprintf("the VM does not tolerate the node's taint %s", t.ToString())
+	}
+	if match, err := nodeaffinity.GetRequiredNodeAffinity(pod).Match(node); err != nil || !match {
+		return "the node does not match the VM's nodeSelector or required node affinity"
+	}
+	return ""
 }
 
 // NotMigratable returns why a VMI cannot migrate live: KubeVirt's reason,

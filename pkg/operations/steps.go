@@ -363,7 +363,8 @@ func (e *Executor) coldMigrate(ctx context.Context, op *v1alpha1.VMOperation, vm
 }
 
 // pickNode chooses a schedulable node other than source, with the labels
-// of the operation's nodeSelector, with room for the VM.
+// of the operation's nodeSelector, that the VM's pod tolerates and may run
+// on, with room for the VM.
 func (e *Executor) pickNode(ctx context.Context, op *v1alpha1.VMOperation, vmi *kvv1.VirtualMachineInstance, source string) (string, error) {
 	if vmi == nil {
 		return "", fmt.Errorf("VM %s stopped before a target was chosen", op.Spec.VMName)
@@ -377,16 +378,20 @@ func (e *Executor) pickNode(ctx context.Context, op *v1alpha1.VMOperation, vmi *
 		return "", err
 	}
 	p := &Prechecker{Kube: e.cfg.Kube, KubeVirt: e.cfg.KubeVirt}
+	launcher, err := p.launcher(ctx, vmi)
+	if err != nil {
+		return "", err
+	}
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
-		if n.Name != source && !n.Spec.Unschedulable && nodeReady(n) && p.fits(ctx, n, vmi) == "" {
+		if n.Name != source && !n.Spec.Unschedulable && nodeReady(n) && admits(n, launcher) == "" && p.fits(ctx, n, vmi) == "" {
 			return n.Name, nil
 		}
 	}
 	if len(op.Spec.Migrate.NodeSelector) > 0 {
-		return "", fmt.Errorf("no other node with labels %s has room for VM %s", labels.Set(op.Spec.Migrate.NodeSelector), op.Spec.VMName)
+		return "", fmt.Errorf("no other node with labels %s that VM %s may run on (its tolerations, nodeSelector and affinity) has room for it", labels.Set(op.Spec.Migrate.NodeSelector), op.Spec.VMName)
 	}
-	return "", fmt.Errorf("no other node has room for VM %s", op.Spec.VMName)
+	return "", fmt.Errorf("no other node that VM %s may run on (its tolerations, nodeSelector and affinity) has room for it", op.Spec.VMName)
 }
 
 // resize changes CPUs and memory: live when the VM's hotplug bounds allow,

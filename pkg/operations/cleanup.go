@@ -65,7 +65,7 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 		if ref.Role != roleTemporary || len(errs) > 0 {
 			continue
 		}
-		if err := e.deleteRef(ctx, ref); err != nil {
+		if err := e.deleteRef(ctx, op, ref); err != nil {
 			errs = append(errs, err)
 		} else {
 			deleted = append(deleted, ref.Kind+" "+ref.Name)
@@ -155,20 +155,36 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 	return err
 }
 
-// deleteRef deletes a recorded temporary object; one already gone is fine.
-func (e *Executor) deleteRef(ctx context.Context, ref v1alpha1.ResourceReference) error {
+// deleteRef deletes a recorded temporary object if op made it; one already
+// gone, or someone else's of that name, is fine.
+func (e *Executor) deleteRef(ctx context.Context, op *v1alpha1.VMOperation, ref v1alpha1.ResourceReference) error {
+	var obj metav1.Object
+	var del func(metav1.DeleteOptions) error
 	var err error
 	switch ref.Kind {
 	case "VirtualMachineSnapshot":
-		err = e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ref.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{})
+		c := e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(ref.Namespace)
+		obj, err = c.Get(ctx, ref.Name, metav1.GetOptions{})
+		del = func(o metav1.DeleteOptions) error { return c.Delete(ctx, ref.Name, o) }
 	case "VirtualMachineRestore":
-		err = e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineRestores(ref.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{})
+		c := e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineRestores(ref.Namespace)
+		obj, err = c.Get(ctx, ref.Name, metav1.GetOptions{})
+		del = func(o metav1.DeleteOptions) error { return c.Delete(ctx, ref.Name, o) }
 	case "VirtualMachineClone":
-		err = e.cfg.KubeVirt.CloneV1beta1().VirtualMachineClones(ref.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{})
+		c := e.cfg.KubeVirt.CloneV1beta1().VirtualMachineClones(ref.Namespace)
+		obj, err = c.Get(ctx, ref.Name, metav1.GetOptions{})
+		del = func(o metav1.DeleteOptions) error { return c.Delete(ctx, ref.Name, o) }
 	default:
 		return fmt.Errorf("no way to delete a temporary %s", ref.Kind)
 	}
-	if err != nil && !apierrors.IsNotFound(err) {
+	if err == nil {
+		if !madeBy(op, obj, &ref) {
+			return nil
+		}
+		uid := obj.GetUID()
+		err = del(metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	}
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) { // a conflict: made again since, by someone else
 		return fmt.Errorf("deleting %s %s/%s: %w", ref.Kind, ref.Namespace, ref.Name, err)
 	}
 	return nil

@@ -109,6 +109,35 @@ func temporary(op *v1alpha1.VMOperation, kind, apiVersion, name string) (*v1alph
 	return &op.Status.Resources[len(op.Status.Resources)-1], true
 }
 
+// madeBy tells whether op made obj: obj carries op's UID, as an
+// annotation or an owner reference, or is the object op recorded.
+func madeBy(op *v1alpha1.VMOperation, obj metav1.Object, ref *v1alpha1.ResourceReference) bool {
+	if obj.GetAnnotations()[ownerUIDAnnotation] == string(op.UID) || (ref != nil && ref.UID != "" && ref.UID == obj.GetUID()) {
+		return true
+	}
+	for _, o := range obj.GetOwnerReferences() {
+		if o.UID == op.UID {
+			return true
+		}
+	}
+	return false
+}
+
+// notMadeBy handles a temporary object of op's name that op did not make.
+// One an earlier operation of the same name left goes, and the next pass
+// makes op's own; anything else is someone's, which op neither uses nor
+// deletes: op fails.
+func notMadeBy(op *v1alpha1.VMOperation, obj metav1.Object, kind string, del func(metav1.DeleteOptions) error) (step, error) {
+	if obj.GetAnnotations()[ownerAnnotation] != op.Name {
+		return step{failed: fmt.Errorf("%s %s already exists and is not this operation's", kind, obj.GetName())}, nil
+	}
+	uid := obj.GetUID()
+	if err := del(metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
+		return step{}, fmt.Errorf("deleting the %s an earlier operation %s left: %w", kind, op.Name, err)
+	}
+	return step{progress: 5, message: "removing the " + kind + " an earlier operation of this name left"}, nil
+}
+
 // ownedBy makes op the owner of what it creates for itself, so the garbage
 // collector removes it with the operation should cleanUp never run.
 func ownedBy(op *v1alpha1.VMOperation) []metav1.OwnerReference {
@@ -124,6 +153,9 @@ func (e *Executor) cloneInNamespace(ctx context.Context, op *v1alpha1.VMOperatio
 	}
 	name := ref.Name
 	c, err := clones.Get(ctx, name, metav1.GetOptions{})
+	if err == nil && !madeBy(op, c, ref) {
+		return notMadeBy(op, c, "VirtualMachineClone", func(o metav1.DeleteOptions) error { return clones.Delete(ctx, name, o) })
+	}
 	if apierrors.IsNotFound(err) {
 		source := &corev1.TypedLocalObjectReference{APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: op.Spec.VMName}
 		if spec.SnapshotRef != "" {
@@ -133,7 +165,8 @@ func (e *Executor) cloneInNamespace(ctx context.Context, op *v1alpha1.VMOperatio
 			source = &corev1.TypedLocalObjectReference{APIGroup: ptr.To(snapshotv1.SchemeGroupVersion.Group), Kind: "VirtualMachineSnapshot", Name: spec.SnapshotRef}
 		}
 		_, err = clones.Create(ctx, &clonev1.VirtualMachineClone{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{ownerAnnotation: op.Name}, OwnerReferences: ownedBy(op)},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{ownerAnnotation: op.Name, ownerUIDAnnotation: string(op.UID)},
+				OwnerReferences: ownedBy(op)},
 			Spec: clonev1.VirtualMachineCloneSpec{
 				Source:            source,
 				Target:            &corev1.TypedLocalObjectReference{APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: spec.TargetName},
@@ -179,9 +212,12 @@ func (e *Executor) cloneAcross(ctx context.Context, op *v1alpha1.VMOperation, ta
 			return step{progress: 5, message: "snapshotting the source"}, nil
 		}
 		snapName = ref.Name
-		if _, err := snaps.Get(ctx, snapName, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		if snap, err := snaps.Get(ctx, snapName, metav1.GetOptions{}); err == nil && !madeBy(op, snap, ref) {
+			return notMadeBy(op, snap, "VirtualMachineSnapshot", func(o metav1.DeleteOptions) error { return snaps.Delete(ctx, snapName, o) })
+		} else if apierrors.IsNotFound(err) {
 			_, err := snaps.Create(ctx, &snapshotv1.VirtualMachineSnapshot{
-				ObjectMeta: metav1.ObjectMeta{Name: snapName, Annotations: map[string]string{ownerAnnotation: op.Name}, OwnerReferences: ownedBy(op)},
+				ObjectMeta: metav1.ObjectMeta{Name: snapName, Annotations: map[string]string{ownerAnnotation: op.Name, ownerUIDAnnotation: string(op.UID)},
+					OwnerReferences: ownedBy(op)},
 				Spec: snapshotv1.VirtualMachineSnapshotSpec{Source: corev1.TypedLocalObjectReference{
 					APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: op.Spec.VMName}},
 			}, metav1.CreateOptions{})

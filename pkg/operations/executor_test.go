@@ -972,6 +972,60 @@ func TestExecutorLeftoversOfAnEarlierOperation(t *testing.T) {
 	})
 }
 
+// TestExecutorLeavesAnothersObjectOfItsName: a VirtualMachineClone,
+// VirtualMachineSnapshot or VirtualMachineRestore named as the operation
+// would name its own, made by someone else, is neither taken for the
+// operation's (its result is not this operation's) nor deleted by its
+// clean-up: the operation fails naming it.
+func TestExecutorLeavesAnothersObjectOfItsName(t *testing.T) {
+	snap := &snapshotv1.VirtualMachineSnapshot{
+		ObjectMeta: metav1.ObjectMeta{Name: "snap", Namespace: "ns", UID: "snap-uid"},
+		Spec:       snapshotv1.VirtualMachineSnapshotSpec{Source: corev1.TypedLocalObjectReference{APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: "vm"}},
+	}
+	theirs := metav1.ObjectMeta{Name: "hypersdk-op", Namespace: "ns", UID: "theirs"}
+	restore := completeRestore("hypersdk-op", "")
+	restore.ObjectMeta = theirs
+	clone := &clonev1.VirtualMachineClone{ObjectMeta: theirs, Status: clonev1.VirtualMachineCloneStatus{Phase: clonev1.Succeeded}}
+	snapshot := snap.DeepCopy()
+	snapshot.ObjectMeta = theirs
+	snapshot.Status = &snapshotv1.VirtualMachineSnapshotStatus{Phase: snapshotv1.Succeeded, ReadyToUse: ptr.To(true)}
+	for _, tc := range []struct {
+		kind   string
+		object runtime.Object
+		spec   v1alpha1.VMOperationSpec
+		get    func(h *harness) error
+	}{
+		{"VirtualMachineRestore", restore, restoreSpec(), func(h *harness) error {
+			_, err := h.kv.SnapshotV1beta1().VirtualMachineRestores("ns").Get(h.ctx, "hypersdk-op", metav1.GetOptions{})
+			return err
+		}},
+		{"VirtualMachineClone", clone, cloneSpec("copy", ""), func(h *harness) error {
+			_, err := h.kv.CloneV1beta1().VirtualMachineClones("ns").Get(h.ctx, "hypersdk-op", metav1.GetOptions{})
+			return err
+		}},
+		{"VirtualMachineSnapshot", snapshot, cloneSpec("copy", "other"), func(h *harness) error {
+			_, err := h.kv.SnapshotV1beta1().VirtualMachineSnapshots("ns").Get(h.ctx, "hypersdk-op", metav1.GetOptions{})
+			return err
+		}},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted), snap, tc.object)
+			if _, err := h.kube.CoreV1().Namespaces().Create(h.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "other"}}, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			key := h.create("op", "vm", tc.spec)
+			op := h.until(key, 6, ended)
+			if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, tc.kind+" hypersdk-op already exists") {
+				t.Fatalf("operation over another's %s ended %s %q, want Failed naming it", tc.kind, op.Status.Phase, op.Status.Message)
+			}
+			h.until(key, 1, func(*v1alpha1.VMOperation) bool { return true }) // the pass after the end cleans up
+			if err := tc.get(h); err != nil {
+				t.Fatalf("another's %s after the operation's clean-up: %v", tc.kind, err)
+			}
+		})
+	}
+}
+
 // TestExecutorRestartNeedsAVMThatComesBack: KubeVirt starts a Manual (or
 // Once, or RerunOnFailure) VM's deleted instance no more, so the executor
 // refuses to restart it that way, and a VM stopped while it restarted ends

@@ -137,14 +137,8 @@ func (e *Executor) restore(ctx context.Context, op *v1alpha1.VMOperation) (step,
 	}
 	restores := e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineRestores(op.Namespace)
 	r, err := restores.Get(ctx, name, metav1.GetOptions{})
-	if err == nil && r.Annotations[ownerUIDAnnotation] != string(op.UID) && (made.UID == "" || made.UID != r.UID) {
-		// Left by an earlier operation of the same name: its restore is not
-		// this one's. It goes, and the next pass makes this one's.
-		uid := r.UID
-		if err := restores.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
-			return step{}, fmt.Errorf("deleting the restore an earlier operation %s left: %w", op.Name, err)
-		}
-		return step{progress: 25, message: "requesting the restore"}, nil
+	if err == nil && !madeBy(op, r, made) {
+		return notMadeBy(op, r, "VirtualMachineRestore", func(o metav1.DeleteOptions) error { return restores.Delete(ctx, name, o) })
 	}
 	if apierrors.IsNotFound(err) {
 		if made.UID != "" {

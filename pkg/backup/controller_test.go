@@ -289,6 +289,57 @@ func TestVerificationStepsAreItsOwn(t *testing.T) {
 	}
 }
 
+// TestVerificationIsOwnedByItsSchedule: what a verification makes, its
+// step operations and the scratch VM once restored, is owned by the
+// schedule, so deleting the schedule mid-way leaves nothing running; and
+// the scratch VM is owned only as far as the author may delete it.
+func TestVerificationIsOwnedByItsSchedule(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	for _, mayDelete := range []bool{true, false} {
+		hyper := hyperfake.NewSimpleClientset()
+		kv := kvfake.NewSimpleClientset(&snapshotv1.VirtualMachineSnapshot{ObjectMeta: metav1.ObjectMeta{Name: "snap", Namespace: "ns"}},
+			&kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "snap-verify", Namespace: "ns"}})
+		kube := reviewing(func(a *authorizationv1.ResourceAttributes) bool { return mayDelete || a.Verb != "delete" })
+		s, err := New(Config{Kube: kube, HyperSDK: hyper, KubeVirt: kv, Clock: testingclock.NewFakeClock(now)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns", UID: "schedule-uid"},
+			Spec: v1alpha1.BackupScheduleSpec{Requester: &v1alpha1.VMOperationRequester{Username: "alice"},
+				Verification: &v1alpha1.BackupVerification{ExpectedOutput: "login:", Timeout: metav1.Duration{Duration: 10 * time.Minute}}}}
+		st := &v1alpha1.BackupScheduleStatus{
+			Snapshots: []v1alpha1.ScheduledSnapshot{{Name: "snap", VMName: "db", Phase: v1alpha1.VMOperationSucceeded, Verify: true}},
+			Verifying: &v1alpha1.BackupVerificationProgress{Snapshot: "snap", VMName: "db", ScratchVM: "snap-verify", Phase: phaseStarting,
+				Started: metav1.NewTime(now)},
+		}
+		err = s.verify(ctx, b, st, &reviewer{s: s, b: b, all: map[string]bool{}}, now)
+		owned := func(refs []metav1.OwnerReference) bool {
+			return len(refs) == 1 && refs[0].UID == b.UID && refs[0].Kind == "BackupSchedule"
+		}
+		vm, gerr := kv.KubevirtV1().VirtualMachines("ns").Get(ctx, "snap-verify", metav1.GetOptions{})
+		if gerr != nil {
+			t.Fatal(gerr)
+		}
+		start, serr := hyper.HypersdkV1alpha1().VMOperations("ns").Get(ctx, "snap-verify-start", metav1.GetOptions{})
+		if !mayDelete {
+			if err == nil || len(vm.OwnerReferences) != 0 || !apierrors.IsNotFound(serr) {
+				t.Errorf("author who may not delete the scratch VM: %v, owners %+v, start step %v; want refused, no owner, no start", err, vm.OwnerReferences, serr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !owned(vm.OwnerReferences) {
+			t.Errorf("scratch VM owners %+v, want the schedule", vm.OwnerReferences)
+		}
+		if serr != nil || !owned(start.OwnerReferences) {
+			t.Errorf("start step %v owners %+v, want the schedule", serr, start.OwnerReferences)
+		}
+	}
+}
+
 // TestScratchVMsAreNeverBackedUp: the scratch VM another schedule's
 // verification restored (with its source's labels) is not selected.
 func TestScratchVMsAreNeverBackedUp(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -108,6 +109,9 @@ func (s *Scheduler) verify(ctx context.Context, b *v1alpha1.BackupSchedule, st *
 		err = s.stepOperation(ctx, b, rev, p, restoreStep(p), p.VMName, "restore", phaseStarting,
 			v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationRestore, Restore: &v1alpha1.RestoreSpec{SnapshotName: p.Snapshot, TargetName: p.ScratchVM}})
 	case phaseStarting:
+		if err = s.ownScratch(ctx, b, rev, p); err != nil {
+			break
+		}
 		err = s.stepOperation(ctx, b, rev, p, startStep(p), p.ScratchVM, "start", phaseChecking,
 			v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart, Start: &v1alpha1.StartSpec{}})
 	case phaseChecking:
@@ -215,7 +219,7 @@ func (s *Scheduler) stepOperation(ctx context.Context, b *v1alpha1.BackupSchedul
 		spec.VMName = vm
 		op, err = ops.Create(ctx, &v1alpha1.VMOperation{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelVerification: b.Name},
-				Annotations: map[string]string{attemptAnnotation: attempt(p)}},
+				Annotations: map[string]string{attemptAnnotation: attempt(p)}, OwnerReferences: ownedBy(b)},
 			Spec: spec,
 		}, metav1.CreateOptions{})
 		if apierrors.IsInvalid(err) || apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
@@ -232,6 +236,39 @@ func (s *Scheduler) stepOperation(ctx context.Context, b *v1alpha1.BackupSchedul
 		p.Phase = next
 	case v1alpha1.VMOperationFailed, v1alpha1.VMOperationCancelled:
 		fail(p, fmt.Sprintf("%s: %s", subresource, op.Status.Message))
+	}
+	return nil
+}
+
+// ownedBy makes the schedule the owner of what its verification makes, so
+// the garbage collector removes it with the schedule, deleted mid-way: a
+// step operation (whose clean-up removes the scratch VM a restore had begun)
+// and the scratch VM.
+func ownedBy(b *v1alpha1.BackupSchedule) []metav1.OwnerReference {
+	return []metav1.OwnerReference{{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "BackupSchedule", Name: b.Name, UID: b.UID}}
+}
+
+// ownScratch makes the schedule the scratch VM's owner, once its restore
+// made it and before it starts, as far as the author may delete it.
+func (s *Scheduler) ownScratch(ctx context.Context, b *v1alpha1.BackupSchedule, rev *reviewer, p *v1alpha1.BackupVerificationProgress) error {
+	vms := s.cfg.KubeVirt.KubevirtV1().VirtualMachines(b.Namespace)
+	vm, err := vms.Get(ctx, p.ScratchVM, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil // the start step says so
+	}
+	if err != nil {
+		return fmt.Errorf("reading scratch VM %s: %w", p.ScratchVM, err)
+	}
+	if slices.ContainsFunc(vm.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == b.UID }) {
+		return nil
+	}
+	if err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "delete",
+		Group: "kubevirt.io", Resource: "virtualmachines", Name: p.ScratchVM}); err != nil {
+		return err
+	}
+	vm.OwnerReferences = append(vm.OwnerReferences, ownedBy(b)...)
+	if _, err := vms.Update(ctx, vm, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("making schedule %s the owner of scratch VM %s: %w", b.Name, p.ScratchVM, err)
 	}
 	return nil
 }

@@ -1339,6 +1339,42 @@ func TestExecutorColdMigrationThatCannotStart(t *testing.T) {
 	}
 }
 
+// TestExecutorVMThatDoesNotStop: a restore in place or a cold migration
+// whose VM's instance does not end (stuck on a node that is gone) fails
+// after runTimeout instead of waiting for ever, and its clean-up asks for
+// the VM to run again.
+func TestExecutorVMThatDoesNotStop(t *testing.T) {
+	snap := &snapshotv1.VirtualMachineSnapshot{
+		ObjectMeta: metav1.ObjectMeta{Name: "snap", Namespace: "ns", UID: "snap-uid"},
+		Spec:       snapshotv1.VirtualMachineSnapshotSpec{Source: corev1.TypedLocalObjectReference{APIGroup: ptr.To(kvv1.GroupVersion.Group), Kind: "VirtualMachine", Name: "vm"}},
+	}
+	for name, spec := range map[string]v1alpha1.VMOperationSpec{
+		"restore": restoreSpec(),
+		"cold":    {Type: v1alpha1.VMOperationMigrate, Migrate: &v1alpha1.MigrateSpec{TargetNode: "node-b", AllowColdMigration: true}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			vmi := testVMI("vm", "node-a", "vmi-1")
+			vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceIsMigratable,
+				Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"}}
+			h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi, snap)
+			key := h.create(name, "vm", spec)
+			h.until(key, 6, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
+			if op, err := h.pass(key); err != nil || op.Status.Phase.Final() {
+				t.Fatalf("waiting for the VM to stop: %v %s %q", err, op.Status.Phase, op.Status.Message)
+			}
+			h.clock.Step(runTimeout + time.Second)
+			op := h.until(key, 1, ended)
+			if op.Status.Phase != v1alpha1.VMOperationFailed || !strings.Contains(op.Status.Message, "did not stop within") {
+				t.Fatalf("%s of a VM that does not stop ended %s %q, want Failed saying so", name, op.Status.Phase, op.Status.Message)
+			}
+			h.pass(key) // the clean-up
+			if s := h.runStrategy("vm"); s != kvv1.RunStrategyAlways {
+				t.Fatalf("after the clean-up the VM runs under %s, want Always", s)
+			}
+		})
+	}
+}
+
 // pendingVMI is an instance of VM "vm" not (yet) running, pinned to node
 // unless that is empty.
 func pendingVMI(uid types.UID, node string) *kvv1.VirtualMachineInstance {

@@ -120,6 +120,9 @@ func (e *Executor) restore(ctx context.Context, op *v1alpha1.VMOperation) (step,
 				recordRestart(op, vm)
 				return step{progress: 5, message: "stopping the VM to restore it"}, nil // persist the record before acting
 			}
+			if failed := e.stoppedInTime(op, vmi); failed != nil {
+				return step{failed: failed}, nil
+			}
 			if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.RunStrategyHalted); err != nil {
 				return vmGone(err)
 			}

@@ -347,6 +347,9 @@ func (e *Executor) coldMigrate(ctx context.Context, op *v1alpha1.VMOperation, vm
 			recordRestart(op, vm)
 			return step{progress: 15, message: "stopping for a cold migration"}, nil // persist the record before acting
 		}
+		if failed := e.stoppedInTime(op, vmi); failed != nil {
+			return step{failed: failed}, nil
+		}
 		if err := e.setRunStrategy(ctx, op.Namespace, op.Spec.VMName, kvv1.RunStrategyHalted); err != nil {
 			return vmGone(err)
 		}
@@ -360,6 +363,19 @@ func (e *Executor) coldMigrate(ctx context.Context, op *v1alpha1.VMOperation, vm
 		return vmGone(err)
 	}
 	return step{progress: 50, message: "starting on " + pin.Name}, nil
+}
+
+// stoppedInTime fails an operation that stops its VM first (a restore in
+// place, a cold migration) when the instance has not ended within
+// runTimeout of the operation's start: an instance stuck on a node that is
+// gone would keep it, and every later operation on the VM, waiting for
+// ever. The clean-up starts the VM again.
+func (e *Executor) stoppedInTime(op *v1alpha1.VMOperation, vmi *kvv1.VirtualMachineInstance) error {
+	start := op.Status.StartTime
+	if start == nil || e.cfg.Clock.Since(start.Time) <= runTimeout {
+		return nil
+	}
+	return fmt.Errorf("VM %s did not stop within %s (instance %s); it is started again", op.Spec.VMName, runTimeout, vmi.Status.Phase)
 }
 
 // pickNode chooses a schedulable node other than source, with the labels

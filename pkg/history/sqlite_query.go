@@ -14,6 +14,9 @@ func (s *SQLiteStore) QueryVM(ctx context.Context, q Query) ([]Series, error) {
 		return nil, err
 	}
 	fields := lookup(vmFieldTable, q.Fields)
+	if err := s.recorded(ctx, q); err != nil {
+		return nil, fmt.Errorf("querying history of VM %s/%s: %w", q.Namespace, q.Name, err)
+	}
 	var id int64
 	err := s.db.QueryRowContext(ctx, `SELECT id FROM vms WHERE namespace = ? AND name = ?`, q.Namespace, q.Name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -35,11 +38,34 @@ func (s *SQLiteStore) QueryCluster(ctx context.Context, q Query) ([]Series, erro
 		return nil, err
 	}
 	fields := lookup(clusterFieldTable, q.Fields)
+	if err := s.recorded(ctx, q); err != nil {
+		return nil, fmt.Errorf("querying cluster history: %w", err)
+	}
 	rows, err := s.buckets(ctx, "cluster_samples", "", nil, weightedAverages(fields), len(fields), q)
 	if err != nil {
 		return nil, fmt.Errorf("querying cluster history: %w", err)
 	}
 	return bucketed(fields, rows, q), nil
+}
+
+// recorded returns ErrNotRecorded when the recorder stored nothing over
+// q's buckets: every batch holds a cluster sample, so without one the
+// recorder did not run then (installed later, or down), and empty series
+// would read as VMs that used, cost and emitted nothing. Prometheus'
+// store says the same of the recorder's series.
+func (s *SQLiteStore) recorded(ctx context.Context, q Query) error {
+	start, step := q.Start.UnixMilli(), q.Step.Milliseconds()
+	last := start + (q.End.UnixMilli()-start)/step*step
+	var one int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM cluster_samples WHERE ts > ? AND ts <= ? LIMIT 1`, start-step, last).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %w: the recorder stored nothing from %s to %s: it did not run then",
+			ErrUnavailable, ErrNotRecorded, q.Start.UTC().Format(time.RFC3339), q.End.UTC().Format(time.RFC3339))
+	}
+	if err != nil {
+		return fmt.Errorf("reading whether the recorder ran: %w", err)
+	}
+	return nil
 }
 
 // bucket is one evaluation time with a value per requested column; a column

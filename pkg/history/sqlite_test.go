@@ -192,14 +192,12 @@ func TestSQLiteReadOnlyStoreSeesWriterAppends(t *testing.T) {
 	w := openTest(t, path, SQLiteOptions{Clock: clk})
 	r := openTest(t, path, SQLiteOptions{Clock: clk, ReadOnly: true})
 	q := vmQuery("vm", time.Second, time.Second, time.Second, FieldCPUUsage)
-	got, err := r.QueryVM(ctx, q)
-	if err != nil {
-		t.Fatal(err)
+	if _, err := r.QueryVM(ctx, q); !errors.Is(err, ErrNotRecorded) || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("before the recorder stored anything: %v, want ErrNotRecorded", err)
 	}
-	expectSeries(t, got, map[string][]pt{FieldCPUUsage: {}})
 
 	mustAppend(t, w, tick(time.Second, 3, "vm"))
-	got, err = r.QueryVM(ctx, q)
+	got, err := r.QueryVM(ctx, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +205,31 @@ func TestSQLiteReadOnlyStoreSeesWriterAppends(t *testing.T) {
 	if err := r.Append(ctx, tick(2*time.Second, 1, "vm")); err == nil {
 		t.Fatal("a read-only store accepted an append")
 	}
+}
+
+// TestSQLiteNothingRecordedIsAnError: over a range where the recorder
+// stored nothing (it was down), a VM's and the cluster's history is
+// ErrNotRecorded, as from Prometheus, not empty series that read as VMs
+// that used and cost nothing; a VM the recorder never saw, in a range it
+// ran, has empty series.
+func TestSQLiteNothingRecordedIsAnError(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "h.db"), SQLiteOptions{Clock: clocktesting.NewFakePassiveClock(t0)})
+	mustAppend(t, s, tick(time.Second, 3, "vm"))
+	later := vmQuery("vm", 10*time.Second, 20*time.Second, time.Second, FieldCPUUsage)
+	if _, err := s.QueryVM(ctx, later); !errors.Is(err, ErrNotRecorded) {
+		t.Errorf("VM history while the recorder was down: %v, want ErrNotRecorded", err)
+	}
+	cluster := later
+	cluster.Namespace, cluster.Name, cluster.Fields = "", "", []string{FieldCostPerHour}
+	if _, err := s.QueryCluster(ctx, cluster); !errors.Is(err, ErrNotRecorded) {
+		t.Errorf("cluster history while the recorder was down: %v, want ErrNotRecorded", err)
+	}
+	got, err := s.QueryVM(ctx, vmQuery("other", time.Second, time.Second, time.Second, FieldCPUUsage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectSeries(t, got, map[string][]pt{FieldCPUUsage: {}})
 }
 
 func TestSQLiteRetentionAndDownsampling(t *testing.T) {

@@ -95,6 +95,14 @@ func TestCostOfAVMOnAnUnpricedNodeIsUnknown(t *testing.T) {
 func TestCostOfAVMInAZoneWithoutAReading(t *testing.T) {
 	ctx := context.Background()
 	store := openStore(t)
+	// The recorder ran this month (a store it never wrote to is 503).
+	now := time.Now()
+	if now.UTC().Day() == 1 && now.UTC().Hour() == 0 && now.UTC().Minute() < 3 {
+		now = now.Add(3 * time.Minute) // a sample 2 minutes before is of this month
+	}
+	if err := store.Append(ctx, history.Batch{Time: now.Add(-2 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
 	vm := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "vm"}}
 	for _, tc := range []struct {
 		name                string
@@ -111,7 +119,7 @@ func TestCostOfAVMInAZoneWithoutAReading(t *testing.T) {
 	} {
 		tc.sample.Namespace, tc.sample.Name = "ns", "vm"
 		r := &CostREST{sampler: sampleOf(tc.sample), store: store}
-		got, err := r.CostOf(ctx, vm, time.Now())
+		got, err := r.CostOf(ctx, vm, now)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}

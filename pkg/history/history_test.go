@@ -30,6 +30,8 @@ func TestValidate(t *testing.T) {
 		{"sub-second step", func(q *Query) { q.Step = 1500 * time.Millisecond }, "step", "whole number of seconds"},
 		{"end a step after now", func(q *Query) { q.End = now.Add(q.Step) }, "", ""},
 		{"end in the future", func(q *Query) { q.End = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC) }, "end", "future"},
+		// One point of a step of centuries: the end still may not be far off.
+		{"end far off under a huge step", func(q *Query) { q.Start, q.End, q.Step = now.Add(-time.Hour), now.Add(8760*time.Hour), 8761*time.Hour }, "end", "future"},
 		// 30 days at 1m is 43201 points.
 		{"too many points", func(q *Query) { q.Start, q.Step = now.Add(-30*day), time.Minute }, "step", "43201 points"},
 		{"unknown field", func(q *Query) { q.Fields = []string{FieldCPUUsage, "cpuUsge"} }, "fields", `"cpuUsge"`},

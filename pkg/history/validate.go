@@ -52,10 +52,13 @@ func AsStatus(err error) error {
 	return err
 }
 
+// maxAhead bounds how far after now a query may end, however long its step.
+const maxAhead = 24 * time.Hour
+
 // Validate checks q as an API server should before querying a store with
 // that retention, at time now: a range that ends after it starts, does not
 // reach before now-retention and ends no later than a step (or, for clocks
-// that disagree, a minute) after now, a step of whole seconds (the times a
+// that disagree, a minute; a day at most) after now, a step of whole seconds (the times a
 // point carries), at most maxPoints evaluation times (MaxPoints when
 // maxPoints <= 0), and known fields. A query with an empty Name is a
 // cluster query and its fields are cluster fields; otherwise it is a VM
@@ -72,8 +75,8 @@ func Validate(q Query, retention time.Duration, now time.Time, maxPoints int) er
 		return &QueryError{Field: "step", Msg: fmt.Sprintf("%s is not a whole number of seconds, the precision of a point's time", q.Step)}
 	}
 	// Nothing is recorded after now, and a far end would make a month-to-date
-	// cost read every minute up to it.
-	if latest := now.Add(max(q.Step, time.Minute)); q.End.After(latest) {
+	// cost read every minute up to it: at most a step (a day at most) ahead.
+	if latest := now.Add(min(max(q.Step, time.Minute), maxAhead)); q.End.After(latest) {
 		return &QueryError{Field: "end", Msg: fmt.Sprintf("%s is in the future (latest %s)",
 			q.End.UTC().Format(time.RFC3339), latest.UTC().Format(time.RFC3339))}
 	}

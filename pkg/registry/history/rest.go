@@ -190,8 +190,13 @@ func (r *ClusterREST) clusterSeries(ctx context.Context, q history.Query) ([]his
 	times = slices.DeleteFunc(times, func(t time.Time) bool { return history.MonthStart(t).Before(horizon) })
 	mtd := history.Series{Field: history.FieldCostMonthToDate, Points: []history.Point{}}
 	if len(times) > 0 {
+		// Nothing is recorded after now: reading up to it is enough.
+		to := q.End
+		if now := r.cfg.Clock.Now(); to.After(now) {
+			to = now
+		}
 		rates, err := history.ReadRates(ctx, r.cfg.Store.QueryCluster, history.Query{Fields: []string{history.FieldCostPerHour}},
-			history.MonthStart(times[0]), q.End)
+			history.MonthStart(times[0]), to)
 		if err != nil {
 			return nil, err
 		}

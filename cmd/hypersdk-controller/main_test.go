@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -31,5 +32,10 @@ func TestIdleAloneNeedsARecordInterval(t *testing.T) {
 	o.Controllers, o.RecordInterval = []string{idleController}, 0
 	if err := o.validate(); err == nil || !strings.Contains(err.Error(), "--record-interval") {
 		t.Errorf("idle alone, --record-interval=0: %v, want it refused", err)
+	}
+	// Samples two hours apart would read as outages, each spending a minute.
+	o.RecordInterval = 2 * time.Hour
+	if err := o.validate(); err == nil || !strings.Contains(err.Error(), "--record-interval must be at most") {
+		t.Errorf("--record-interval=2h: %v, want it refused", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/hypersdk/hypersdk/pkg/carbonflags"
+	"github.com/hypersdk/hypersdk/pkg/history"
 	"github.com/hypersdk/hypersdk/pkg/historystore"
 	"github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/recorder"
@@ -209,6 +210,11 @@ func (o *options) validate() error {
 	if slices.Contains(on, recorderController) || slices.Contains(on, autoscalerController) || slices.Contains(on, idleController) {
 		if o.RecordInterval <= 0 {
 			errs = append(errs, fmt.Errorf("--record-interval must be positive, got %v", o.RecordInterval))
+		}
+		// Samples further apart read as outages: spend would count a
+		// minute for each.
+		if limit := history.MaxSampleGap - history.IntegrationStep; o.RecordInterval > limit {
+			errs = append(errs, fmt.Errorf("--record-interval must be at most %v, got %v", limit, o.RecordInterval))
 		}
 	}
 	if o.Executor.Workers < 1 || o.Executor.MaxMigrations < 1 || o.Executor.MaxMigrationsPerNode < 1 {

@@ -141,6 +141,11 @@ func sqliteDefaults(o SQLiteOptions) (SQLiteOptions, error) {
 		return o, fmt.Errorf("history raw retention %s is longer than retention %s", o.RawRetention, o.Retention)
 	case o.DownsampleInterval < time.Millisecond || o.DownsampleInterval%time.Millisecond != 0:
 		return o, fmt.Errorf("history downsample interval %s is not a positive whole number of milliseconds", o.DownsampleInterval)
+	case o.DownsampleInterval > MaxSampleGap-IntegrationStep:
+		// Rows further apart would read as outages, and each would count
+		// for a minute of spend rather than its interval.
+		return o, fmt.Errorf("history downsample interval %s is longer than %s, the longest gap between samples that is not an outage",
+			o.DownsampleInterval, MaxSampleGap-IntegrationStep)
 	}
 	return o, nil
 }

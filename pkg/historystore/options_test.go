@@ -25,6 +25,7 @@ func TestValidate(t *testing.T) {
 		{nil, ""},
 		{[]string{"--history-retention=24h"}, "--history-raw-retention"},
 		{[]string{"--history-downsample-interval=0.5ms"}, "downsample interval"},
+		{[]string{"--history-downsample-interval=2h"}, "longest gap between samples"},
 		{[]string{"--history-store=influx"}, `"influx"`},
 		{[]string{"--history-store=prometheus"}, "--prometheus-url"},
 		{[]string{"--history-store=prometheus", "--prometheus-url=http://p:9090", "--prometheus-source=vm"}, "--prometheus-source"},

@@ -87,12 +87,12 @@ type sqlStep struct {
 // Node, zone and phase are bare columns beside max(ts), for which SQLite
 // takes the values of the row holding the maximum.
 func downsampleVMs(interval, from, to int64) []sqlStep {
-	cols := columns(vmFieldTable)
+	cols := columns(vmFieldTable) + ", " + counts(vmFieldTable)
 	return []sqlStep{
 		{"averaging VM samples", fmt.Sprintf(`CREATE TEMP TABLE downsampled AS
-			SELECT vm, (ts + ?1 - 1) / ?1 * ?1 AS bucket, sum(n) AS n, node, zone, phase, max(ts) AS last, %s
+			SELECT vm, (ts + ?1 - 1) / ?1 * ?1 AS bucket, sum(n) AS n, node, zone, phase, max(ts) AS last, %s, %s
 			FROM vms CROSS JOIN vm_samples ON vm_samples.vm = vms.id
-			WHERE ts > ?2 AND ts <= ?3 GROUP BY vm, bucket`, weightedAverages(vmFieldTable)),
+			WHERE ts > ?2 AND ts <= ?3 GROUP BY vm, bucket`, weightedAverages(vmFieldTable), countSums(vmFieldTable)),
 			[]any{interval, from, to}},
 		{"deleting averaged VM samples", `DELETE FROM vm_samples WHERE vm IN (SELECT id FROM vms) AND ts > ? AND ts <= ?`, []any{from, to}},
 		{"storing VM averages", fmt.Sprintf(`INSERT INTO vm_samples (vm, ts, n, node, zone, phase, %[1]s)
@@ -103,11 +103,11 @@ func downsampleVMs(interval, from, to int64) []sqlStep {
 
 // downsampleCluster is downsampleVMs for the cluster's rows.
 func downsampleCluster(interval, from, to int64) []sqlStep {
-	cols := columns(clusterFieldTable)
+	cols := columns(clusterFieldTable) + ", " + counts(clusterFieldTable)
 	return []sqlStep{
 		{"averaging cluster samples", fmt.Sprintf(`CREATE TEMP TABLE downsampled AS
-			SELECT (ts + ?1 - 1) / ?1 * ?1 AS bucket, sum(n) AS n, %s
-			FROM cluster_samples WHERE ts > ?2 AND ts <= ?3 GROUP BY bucket`, weightedAverages(clusterFieldTable)),
+			SELECT (ts + ?1 - 1) / ?1 * ?1 AS bucket, sum(n) AS n, %s, %s
+			FROM cluster_samples WHERE ts > ?2 AND ts <= ?3 GROUP BY bucket`, weightedAverages(clusterFieldTable), countSums(clusterFieldTable)),
 			[]any{interval, from, to}},
 		{"deleting averaged cluster samples", `DELETE FROM cluster_samples WHERE ts > ? AND ts <= ?`, []any{from, to}},
 		{"storing cluster averages", fmt.Sprintf(`INSERT INTO cluster_samples (ts, n, %[1]s)
@@ -126,15 +126,39 @@ func columns[S any](table []field[S]) string {
 }
 
 // weightedAverages is the select list averaging each column over rows
-// weighted by n, the raw samples each row stands for. Rows where a column is
-// NULL (written before it existed) do not count towards its average, which
-// is NULL when no row has it (SQLite's x/0 is NULL).
+// weighted by the raw samples each row stands for that had the column:
+// its count column (<column>_n) on a downsampled row, else n (a raw row
+// stands for one sample, and rows downsampled before count columns
+// existed for n). Rows where a column is NULL (unread, or written before
+// it existed) do not count towards its average, which is NULL when no row
+// has it (SQLite's x/0 is NULL).
 func weightedAverages[S any](table []field[S]) string {
 	avgs := make([]string, len(table))
 	for i, f := range table {
-		avgs[i] = fmt.Sprintf("sum(%[1]s * n) / sum(n * (%[1]s IS NOT NULL)) AS %[1]s", f.column)
+		avgs[i] = fmt.Sprintf("sum(%[1]s * coalesce(%[1]s_n, n)) / sum(coalesce(%[1]s_n, n) * (%[1]s IS NOT NULL)) AS %[1]s", f.column)
 	}
 	return strings.Join(avgs, ", ")
+}
+
+// counts lists the count columns of table (see weightedAverages).
+func counts[S any](table []field[S]) string {
+	cols := make([]string, len(table))
+	for i, f := range table {
+		cols[i] = f.column + "_n"
+	}
+	return strings.Join(cols, ", ")
+}
+
+// countSums is the select list of the raw samples that had each column,
+// for a downsampled row's count columns: without them, a row standing for
+// an hour of which one minute had a reading would weigh that reading as
+// the hour's.
+func countSums[S any](table []field[S]) string {
+	sums := make([]string, len(table))
+	for i, f := range table {
+		sums[i] = fmt.Sprintf("sum(coalesce(%[1]s_n, n) * (%[1]s IS NOT NULL)) AS %[1]s_n", f.column)
+	}
+	return strings.Join(sums, ", ")
 }
 
 // floorDiv is a/b rounded towards minus infinity, for b > 0.

@@ -131,6 +131,25 @@ var migrations = []string{
 		SELECT ts, n, vms, vms_running, vms_stopped, vms_other, cpu_usage, cpu_allocated, memory_usage, memory_allocated, carbon_intensity, cost_per_hour, carbon_emissions FROM cluster_samples;
 	DROP TABLE cluster_samples;
 	ALTER TABLE cluster_samples_v4 RENAME TO cluster_samples;`,
+	// How many raw samples that had each column a downsampled row stands
+	// for (weightedAverages); NULL on raw rows, which stand for one.
+	`ALTER TABLE vm_samples ADD COLUMN cpu_usage_n INTEGER;
+	ALTER TABLE vm_samples ADD COLUMN cpu_allocated_n INTEGER;
+	ALTER TABLE vm_samples ADD COLUMN memory_usage_n INTEGER;
+	ALTER TABLE vm_samples ADD COLUMN memory_allocated_n INTEGER;
+	ALTER TABLE vm_samples ADD COLUMN carbon_intensity_n INTEGER;
+	ALTER TABLE vm_samples ADD COLUMN cost_per_hour_n INTEGER;
+	ALTER TABLE cluster_samples ADD COLUMN vms_n INTEGER;
+	ALTER TABLE cluster_samples ADD COLUMN vms_running_n INTEGER;
+	ALTER TABLE cluster_samples ADD COLUMN vms_stopped_n INTEGER;
+	ALTER TABLE cluster_samples ADD COLUMN vms_other_n INTEGER;
+	ALTER TABLE cluster_samples ADD COLUMN cpu_usage_n INTEGER;
+	ALTER TABLE cluster_samples ADD COLUMN cpu_allocated_n INTEGER;
+	ALTER TABLE cluster_samples ADD COLUMN memory_usage_n INTEGER;
+	ALTER TABLE cluster_samples ADD COLUMN memory_allocated_n INTEGER;
+	ALTER TABLE cluster_samples ADD COLUMN carbon_intensity_n INTEGER;
+	ALTER TABLE cluster_samples ADD COLUMN cost_per_hour_n INTEGER;
+	ALTER TABLE cluster_samples ADD COLUMN carbon_emissions_n INTEGER;`,
 }
 
 // migrate brings the schema up to date. The version is read again inside

@@ -232,6 +232,41 @@ func TestSQLiteNothingRecordedIsAnError(t *testing.T) {
 	expectSeries(t, got, map[string][]pt{FieldCPUUsage: {}})
 }
 
+// TestSQLiteDownsampledGapsKeepTheirWeight: an hour whose samples mostly
+// lack a reading is weighed, once downsampled, by the samples that had one,
+// so a longer step gives what the raw samples gave.
+func TestSQLiteDownsampledGapsKeepTheirWeight(t *testing.T) {
+	ctx := context.Background()
+	clk := clocktesting.NewFakePassiveClock(t0)
+	s := openTest(t, filepath.Join(t.TempDir(), "h.db"), SQLiteOptions{
+		Retention: 10 * time.Hour, RawRetention: time.Hour, DownsampleInterval: time.Hour, Clock: clk,
+	})
+	q := vmQuery("vm", 2*time.Hour, 2*time.Hour, 2*time.Hour, FieldCPUUsage)
+	// Hour 1: four ticks, one with a reading of 4; hour 2: four of 1.
+	for i := 1; i <= 8; i++ {
+		at := time.Duration(i) * 15 * time.Minute
+		b := tick(at, 1, "vm")
+		if i <= 4 {
+			b.VMs[0].CPUUsageCores, b.VMs[0].UsageRead = 4, i == 1
+		}
+		mustAppend(t, s, b)
+	}
+	raw, err := s.QueryVM(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectSeries(t, raw, map[string][]pt{FieldCPUUsage: {{2 * time.Hour, 1.6}}}) // (4 + 4·1) / 5
+	clk.SetTime(t0.Add(4 * time.Hour))
+	if err := s.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.QueryVM(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectSeries(t, got, map[string][]pt{FieldCPUUsage: {{2 * time.Hour, 1.6}}})
+}
+
 func TestSQLiteRetentionAndDownsampling(t *testing.T) {
 	ctx := context.Background()
 	clk := clocktesting.NewFakePassiveClock(t0)

@@ -2,6 +2,7 @@ package extender
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -104,14 +105,22 @@ func launcher(uid, node string, cpu string, devices string) *corev1.Pod {
 	}
 	if devices != "" {
 		p.Annotations = map[string]string{gpu.AssignedAnnotation: devices}
+		n := int64(len(strings.Split(devices, ",")))
+		p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"nvidia.com/gpu": *resource.NewQuantity(n, resource.DecimalSI)}
 	}
 	return p
+}
+
+// gpuNodeAllocatable is what a node of 16 CPUs, 64Gi and 4 GPUs has.
+func gpuNodeAllocatable() corev1.ResourceList {
+	return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi"),
+		"nvidia.com/gpu": resource.MustParse("4")}
 }
 
 func TestNodeCacheSums(t *testing.T) {
 	c := newNodeCache(cost.DefaultModel())
 	c.setNode(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{"topology.kubernetes.io/region": "NO"}},
-		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi")}}})
+		Status: corev1.NodeStatus{Allocatable: gpuNodeAllocatable()}})
 	a := launcher("a", "n1", "2", "gpu0,gpu1")
 	c.setPod(a)
 	c.setPod(launcher("b", "n1", "500m", ""))
@@ -144,8 +153,7 @@ func TestNodeCacheSums(t *testing.T) {
 // counted, and their delete events later leave the sums at zero, not below.
 func TestNodeCacheKeepsPodsOfARecreatedNode(t *testing.T) {
 	c := newNodeCache(cost.DefaultModel())
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"},
-		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi")}}}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: corev1.NodeStatus{Allocatable: gpuNodeAllocatable()}}
 	c.setNode(node)
 	gpuPod := launcher("a", "n1", "2", "gpu0")
 	c.setPod(gpuPod)

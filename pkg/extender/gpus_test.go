@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/hypersdk/hypersdk/pkg/cost"
+	"github.com/hypersdk/hypersdk/pkg/gpu"
 	"github.com/hypersdk/hypersdk/pkg/placement"
 	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 )
@@ -48,6 +49,74 @@ func TestGPUsOfPodsPlacedWithoutTheExtender(t *testing.T) {
 	s, _ = c.snapshotLocked(node.Name, nil)
 	if len(s.GPUsAssigned) != 0 {
 		t.Errorf("after the pod went: %d taken, want 0", len(s.GPUsAssigned))
+	}
+}
+
+// a100Node is the first A100 server of the sandbox's fleet.
+func a100Node(t *testing.T) *corev1.Node {
+	t.Helper()
+	for _, fn := range fleet.Plan(30) {
+		if o := fn.Object(); !o.Status.Allocatable.Name("nvidia.com/GA100_A100_SXM4_40GB", resource.DecimalSI).IsZero() {
+			return o
+		}
+	}
+	t.Fatal("no A100 server in the fleet")
+	return nil
+}
+
+// TestGPUsNamedButNotAskedForAreFree: a pod's annotation names its GPUs,
+// and whoever may make or change a pod writes it: devices count as held
+// only as far as the pod asks for their resource, so a pod naming every
+// GPU of a node without asking for any holds none, and one asking for one
+// holds one.
+func TestGPUsNamedButNotAskedForAreFree(t *testing.T) {
+	c := newNodeCache(cost.DefaultModel())
+	node := a100Node(t)
+	c.setNode(node)
+	forged := vmPod("forged", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1m")})
+	forged.Spec.NodeName, forged.Annotations = node.Name, map[string]string{gpu.AssignedAnnotation: "gpu0,gpu1,gpu2,gpu3"}
+	c.setPod(forged)
+	if s, _ := c.snapshotLocked(node.Name, nil); len(s.GPUsAssigned) != 0 {
+		t.Errorf("a pod naming 4 GPUs, asking for none, holds %v; want none", s.GPUsAssigned)
+	}
+	one := vmPod("one", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")})
+	one.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"nvidia.com/GA100_A100_SXM4_40GB": resource.MustParse("1")}
+	one.Spec.NodeName, one.Annotations = node.Name, map[string]string{gpu.AssignedAnnotation: "gpu2,gpu3"}
+	c.setPod(one)
+	if s, _ := c.snapshotLocked(node.Name, nil); len(s.GPUsAssigned) != 1 || !s.GPUsAssigned["gpu2"] {
+		t.Errorf("a pod naming 2 GPUs, asking for 1, holds %v; want gpu2 alone", s.GPUsAssigned)
+	}
+	// Bound pods naming it: the extender's claim of gpu2 for another fails,
+	// of gpu0 succeeds.
+	other := vmPod("other", nil)
+	if c.claim(other, node.Name, []string{"gpu2"}) {
+		t.Error("claimed gpu2, held by a pod asking for it")
+	}
+	if !c.claim(other, node.Name, []string{"gpu0"}) {
+		t.Error("could not claim gpu0, named only by a pod not asking for it")
+	}
+}
+
+// TestPreemptionGivesBackGPUsOfPodsPlacedWithoutTheExtender: a victim
+// that names no devices (placed by another scheduler) gives its GPUs back
+// when preemption removes it, as one that names them does.
+func TestPreemptionGivesBackGPUsOfPodsPlacedWithoutTheExtender(t *testing.T) {
+	c := newNodeCache(cost.DefaultModel())
+	node := a100Node(t)
+	c.setNode(node)
+	victim := vmPod("victim", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8")})
+	victim.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"nvidia.com/GA100_A100_SXM4_40GB": resource.MustParse("4")}
+	victim.Spec.NodeName = node.Name
+	c.setPod(victim)
+	snap, _ := c.snapshotLocked(node.Name, nil)
+	if len(snap.GPUsAssigned) != 4 {
+		t.Fatalf("with the victim: %v held, want 4", snap.GPUsAssigned)
+	}
+	var changes PodChanges
+	changes.Remove(victim)
+	c.apply(&snap, node.Name, &changes)
+	if len(snap.GPUsAssigned) != 0 || snap.RequestedCPU != 0 {
+		t.Errorf("with the victim removed: %v held, %v CPUs; want none", snap.GPUsAssigned, snap.RequestedCPU)
 	}
 }
 

@@ -28,20 +28,28 @@ type nodeState struct {
 	preferAvoid  []corev1.Taint // PreferNoSchedule taints, which kube-scheduler scores
 	requestedCPU float64
 	requestedMem float64
-	assigned     map[string]bool // GPU device IDs bound to pods here
-	// unnamed counts, per GPU resource, devices bound to pods here that
-	// say not which (placed without the extender: while it was down, by
-	// another scheduler, before HyperSDK was installed).
+	// named holds the pods here whose annotation names their GPU devices
+	// (gpusHeld checks the names against what they ask for).
+	named map[types.UID]gpuClaim
+	// unnamed counts, per extended resource, what the pods here that name
+	// no devices ask for (placed without the extender: while it was down,
+	// by another scheduler, before HyperSDK was installed).
 	unnamed map[string]int64
 	pods    int // bound pods counted in the sums
+}
+
+// gpuClaim is a pod's hold on its node's GPUs: the devices its annotation
+// names and the extended resources it asks for.
+type gpuClaim struct {
+	devices  []string
+	requests map[string]int64
 }
 
 // boundPod is what one bound pod adds to its node.
 type boundPod struct {
 	node     string
 	cpu, mem float64
-	devices  []string
-	unnamed  map[string]int64 // GPUs by resource, when devices are not named
+	gpuClaim
 	// assumed marks a pod the scheduler has reserved a node for and not
 	// yet bound (see assume): the pod cache has not seen it there.
 	assumed bool
@@ -83,7 +91,7 @@ func (c *nodeCache) setNode(node *corev1.Node) {
 	}
 	st, ok := c.nodes[node.Name]
 	if !ok {
-		st = &nodeState{assigned: map[string]bool{}}
+		st = &nodeState{}
 		c.nodes[node.Name] = st
 	}
 	st.static, st.preferAvoid = s, preferAvoid
@@ -145,12 +153,20 @@ func (c *nodeCache) setPod(pod *corev1.Pod) {
 		b.cpu += ctr.Resources.Requests.Cpu().AsApproximateFloat64()
 		b.mem += ctr.Resources.Requests.Memory().AsApproximateFloat64()
 	}
-	if ids := pod.Annotations[gpu.AssignedAnnotation]; ids != "" {
-		b.devices = strings.Split(ids, ",")
-	} else {
-		b.unnamed = deviceRequests(pod)
-	}
+	b.gpuClaim = claimOf(pod)
 	c.addPodLocked(pod.UID, b)
+}
+
+// claimOf is what pod holds of its node's GPUs: what it asks for, and the
+// devices its annotation names, which count only as far as it asks for
+// their resource (gpusHeld): the annotation is the pod's own, which whoever
+// may make or change a pod writes.
+func claimOf(pod *corev1.Pod) gpuClaim {
+	cl := gpuClaim{requests: deviceRequests(pod)}
+	if ids := pod.Annotations[gpu.AssignedAnnotation]; ids != "" {
+		cl.devices = strings.Split(ids, ",")
+	}
+	return cl
 }
 
 // deviceRequests counts the extended resources a pod asks for, by name
@@ -192,7 +208,7 @@ func (c *nodeCache) assume(pod *corev1.Pod, node string, devices []string) {
 
 func (c *nodeCache) assumeLocked(pod *corev1.Pod, node string, devices []string) {
 	c.removePodLocked(pod.UID)
-	b := boundPod{node: node, devices: devices, assumed: true}
+	b := boundPod{node: node, gpuClaim: gpuClaim{devices: devices, requests: deviceRequests(pod)}, assumed: true}
 	for _, ctr := range pod.Spec.Containers {
 		b.cpu += ctr.Resources.Requests.Cpu().AsApproximateFloat64()
 		b.mem += ctr.Resources.Requests.Memory().AsApproximateFloat64()
@@ -212,8 +228,9 @@ func (c *nodeCache) claim(pod *corev1.Pod, node string, devices []string) bool {
 		return len(devices) == 0
 	}
 	own := c.pods[pod.UID]
+	held := gpusHeld(st.static.GPUs, st.named, nil, func(uid types.UID) bool { return uid == pod.UID && own.node == node })
 	for _, id := range devices {
-		if st.assigned[id] && (own.node != node || !slices.Contains(own.devices, id)) {
+		if held[id] {
 			return false
 		}
 	}
@@ -238,16 +255,20 @@ func (c *nodeCache) addPodLocked(uid types.UID, b boundPod) {
 	st, ok := c.nodes[b.node]
 	if !ok {
 		// The pod's node event may come later; keep the sums meanwhile.
-		st = &nodeState{assigned: map[string]bool{}}
+		st = &nodeState{}
 		c.nodes[b.node] = st
 	}
 	st.requestedCPU += b.cpu
 	st.requestedMem += b.mem
 	st.pods++
-	for _, id := range b.devices {
-		st.assigned[id] = true
+	if len(b.devices) > 0 {
+		if st.named == nil {
+			st.named = map[types.UID]gpuClaim{}
+		}
+		st.named[uid] = b.gpuClaim
+		return
 	}
-	for r, n := range b.unnamed {
+	for r, n := range b.requests {
 		if st.unnamed == nil {
 			st.unnamed = map[string]int64{}
 		}
@@ -271,12 +292,13 @@ func (c *nodeCache) removePodLocked(uid types.UID) {
 		st.requestedCPU -= b.cpu
 		st.requestedMem -= b.mem
 		st.pods--
-		for _, id := range b.devices {
-			delete(st.assigned, id)
-		}
-		for r, n := range b.unnamed {
-			if st.unnamed[r] -= n; st.unnamed[r] <= 0 {
-				delete(st.unnamed, r)
+		if len(b.devices) > 0 {
+			delete(st.named, uid)
+		} else {
+			for r, n := range b.requests {
+				if st.unnamed[r] -= n; st.unnamed[r] <= 0 {
+					delete(st.unnamed, r)
+				}
 			}
 		}
 		if st.pods == 0 && st.static.Name == "" {
@@ -337,22 +359,32 @@ func (c *nodeCache) filterSnapshot(name string, usage map[string]nodeUsage, noSp
 
 // apply changes snap, node's snapshot, as changes leave it: a removed pod
 // the cache counts there gives back its requests and GPU devices; an
-// added one takes its requests and the devices it was assigned, if any.
-// The sums are of VM pods, so other pods change nothing.
+// added one takes its requests and the devices it holds (claimOf). The
+// sums are of VM pods, so other pods change nothing.
 func (c *nodeCache) apply(snap *placement.NodeSnapshot, node string, changes *PodChanges) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	st := c.nodes[node]
+	if st == nil {
+		return
+	}
+	gone := map[types.UID]bool{}
+	unnamed := maps.Clone(st.unnamed)
 	for _, uid := range changes.removed {
 		b, ok := c.pods[uid]
 		if !ok || b.node != node {
 			continue
 		}
+		gone[uid] = true
 		snap.RequestedCPU -= b.cpu
 		snap.RequestedMemory -= b.mem
-		for _, id := range b.devices {
-			delete(snap.GPUsAssigned, id) // snap's own copy
+		if len(b.devices) == 0 {
+			for r, n := range b.requests {
+				unnamed[r] -= n
+			}
 		}
 	}
+	named, cloned := st.named, false
 	for _, pod := range changes.added {
 		if !isLauncher(pod) {
 			continue
@@ -364,15 +396,25 @@ func (c *nodeCache) apply(snap *placement.NodeSnapshot, node string, changes *Po
 			snap.RequestedCPU += ctr.Resources.Requests.Cpu().AsApproximateFloat64()
 			snap.RequestedMemory += ctr.Resources.Requests.Memory().AsApproximateFloat64()
 		}
-		if ids := pod.Annotations[gpu.AssignedAnnotation]; ids != "" {
-			if snap.GPUsAssigned == nil {
-				snap.GPUsAssigned = map[string]bool{}
+		cl := claimOf(pod)
+		if len(cl.devices) == 0 {
+			if unnamed == nil {
+				unnamed = map[string]int64{}
 			}
-			for _, id := range strings.Split(ids, ",") {
-				snap.GPUsAssigned[id] = true
+			for r, n := range cl.requests {
+				unnamed[r] += n
+			}
+			continue
+		}
+		if !cloned {
+			named, cloned = maps.Clone(st.named), true // st's own is the cache's
+			if named == nil {
+				named = map[types.UID]gpuClaim{}
 			}
 		}
+		named[pod.UID] = cl
 	}
+	snap.GPUsAssigned = gpusHeld(snap.GPUs, named, unnamed, func(uid types.UID) bool { return gone[uid] })
 }
 
 func (c *nodeCache) snapshotLocked(name string, usage map[string]nodeUsage) (placement.NodeSnapshot, bool) {
@@ -387,27 +429,61 @@ func (c *nodeCache) snapshotLocked(name string, usage map[string]nodeUsage) (pla
 func snapshotOf(st *nodeState, name string, usage map[string]nodeUsage) placement.NodeSnapshot {
 	s := st.static
 	s.RequestedCPU, s.RequestedMemory = st.requestedCPU, st.requestedMem
-	if len(st.assigned) > 0 || len(st.unnamed) > 0 {
-		// A copy: pod events change the map after the lock is released.
-		s.GPUsAssigned = maps.Clone(st.assigned)
-		if s.GPUsAssigned == nil {
-			s.GPUsAssigned = map[string]bool{}
-		}
-		// Devices taken by pods that do not say which: as many of the
-		// resource's free devices count as taken, the last ones, so that
-		// the free count (and the fit and score built on it) is right.
-		for r, n := range st.unnamed {
-			for i := len(s.GPUs) - 1; i >= 0 && n > 0; i-- {
-				if d := s.GPUs[i]; d.ResourceName == r && !s.GPUsAssigned[d.ID] {
-					s.GPUsAssigned[d.ID], n = true, n-1
-				}
-			}
-		}
+	if len(st.named) > 0 || len(st.unnamed) > 0 {
+		s.GPUsAssigned = gpusHeld(s.GPUs, st.named, st.unnamed, nil)
 	}
 	if u, ok := usage[name]; ok {
 		s.UsageCPU, s.UsageMemory, s.UsageKnown = u.cpu, u.mem, true
 	}
 	return s
+}
+
+// gpusHeld returns the devices of gpus that pods hold (a new map: pod
+// events change the cache's after its lock is released). A pod that names
+// its devices holds those of a resource it asks for, as many as it asks
+// for; what it asks for beyond them counts with unnamed, the requests of
+// pods that name none: as many of the resource's free devices count as
+// held, the last ones, so that the free count (and the fit and score built
+// on it) is right. Claims of the pods skip says are skipped.
+func gpusHeld(gpus []gpu.Device, named map[types.UID]gpuClaim, unnamed map[string]int64, skip func(types.UID) bool) map[string]bool {
+	held := map[string]bool{}
+	var left map[string]int64
+	for uid, cl := range named {
+		if skip != nil && skip(uid) {
+			continue
+		}
+		used := map[string]int64{}
+		for _, id := range cl.devices {
+			i := slices.IndexFunc(gpus, func(d gpu.Device) bool { return d.ID == id })
+			if i < 0 || used[gpus[i].ResourceName] >= cl.requests[gpus[i].ResourceName] {
+				continue
+			}
+			held[id] = true
+			used[gpus[i].ResourceName]++
+		}
+		for r, n := range cl.requests {
+			if n > used[r] {
+				if left == nil {
+					left = maps.Clone(unnamed)
+					if left == nil {
+						left = map[string]int64{}
+					}
+				}
+				left[r] += n - used[r]
+			}
+		}
+	}
+	if left == nil {
+		left = unnamed
+	}
+	for r, n := range left {
+		for i := len(gpus) - 1; i >= 0 && n > 0; i-- {
+			if d := gpus[i]; d.ResourceName == r && !held[d.ID] {
+				held[d.ID], n = true, n-1
+			}
+		}
+	}
+	return held
 }
 
 // zone returns a node's carbon zone, empty if unknown.

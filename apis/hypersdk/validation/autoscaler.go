@@ -3,6 +3,7 @@ package validation
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -26,8 +27,15 @@ const maxWindows = 20
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
 
 // ParseWindowSchedule parses a maintenance window's schedule as the
-// controller does.
-func ParseWindowSchedule(s string) (cron.Schedule, error) { return firing(cronParser.Parse(s)) }
+// controller does, in UTC. A CRON_TZ= or TZ= prefix is refused: robfig/cron
+// would run it in that zone, skipping or repeating windows at its daylight
+// saving changes (and panics on one without a schedule after it).
+func ParseWindowSchedule(s string) (cron.Schedule, error) {
+	if strings.HasPrefix(s, "CRON_TZ=") || strings.HasPrefix(s, "TZ=") {
+		return nil, errors.New("a time zone prefix is not read here: windows are in UTC")
+	}
+	return firing(cronParser.Parse(s))
+}
 
 // firing passes a parsed schedule on unless no date matches it ("0 2 30 2
 // *"): robfig/cron's Next then answers the zero time, which every caller

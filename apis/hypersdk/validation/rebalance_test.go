@@ -41,6 +41,13 @@ func TestValidateRebalancePolicy(t *testing.T) {
 		{"window on a date that never comes", func(s *hypersdk.RebalancePolicySpec) {
 			s.Triggers[3].Maintenance.Schedule = "0 2 30 2 *"
 		}, "spec.triggers[3].maintenance.schedule"},
+		// robfig/cron panics on the first and runs the second in Berlin.
+		{"time zone prefix alone", func(s *hypersdk.RebalancePolicySpec) {
+			s.Triggers[3].Maintenance.Schedule = "CRON_TZ=UTC"
+		}, "spec.triggers[3].maintenance.schedule"},
+		{"time zone prefix", func(s *hypersdk.RebalancePolicySpec) {
+			s.Triggers[3].Maintenance.Schedule = "CRON_TZ=Europe/Berlin 30 2 * * *"
+		}, "spec.triggers[3].maintenance.schedule"},
 		{"two windows of one name", func(s *hypersdk.RebalancePolicySpec) {
 			s.Triggers = append(s.Triggers, hypersdk.RebalanceTrigger{Type: hypersdk.RebalanceMaintenance, Maintenance: window()})
 		}, "spec.triggers[5].maintenance.name"},

@@ -331,6 +331,9 @@ func TestValidateVirtualMachineAutoscaler(t *testing.T) {
 		{"empty window", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
 			s.MaintenanceWindows[0] = hypersdk.MaintenanceWindow{Schedule: "every night"}
 		}, "spec.maintenanceWindows[0].schedule,spec.maintenanceWindows[0].duration"},
+		{"window in a time zone", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
+			s.MaintenanceWindows[0].Schedule = "TZ=Europe/Madrid 0 2 * * *"
+		}, "spec.maintenanceWindows[0].schedule"},
 		{"window on a date that never comes", func(s *hypersdk.VirtualMachineAutoscalerSpec) {
 			s.MaintenanceWindows[0].Schedule = "0 2 30 2 *"
 		}, "spec.maintenanceWindows[0].schedule"},

@@ -417,9 +417,19 @@ func ValidateRestoreSpec(spec *hypersdk.RestoreSpec, fldPath *field.Path) field.
 	return allErrs
 }
 
+// maxGracePeriodSeconds bounds a stop's or restart's grace period: the
+// operation waits that long on top of its run timeout (and a number of
+// seconds near int64's limit overflowed that wait), and every later
+// operation on the VM waits behind it.
+const maxGracePeriodSeconds = 24 * 60 * 60
+
 func validateGracePeriod(seconds *int64, fldPath *field.Path) field.ErrorList {
-	if seconds != nil && *seconds < 0 {
+	switch {
+	case seconds == nil:
+	case *seconds < 0:
 		return field.ErrorList{field.Invalid(fldPath, *seconds, "must not be negative")}
+	case *seconds > maxGracePeriodSeconds:
+		return field.ErrorList{field.Invalid(fldPath, *seconds, fmt.Sprintf("must be at most %d (a day)", maxGracePeriodSeconds))}
 	}
 	return nil
 }

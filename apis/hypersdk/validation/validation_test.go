@@ -66,6 +66,8 @@ func TestValidateVMOperation(t *testing.T) {
 			"spec.resize.cpus,spec.resize.memory,spec.resize.restartPolicy"},
 		{"negative grace", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationStop,
 			Stop: &hypersdk.StopSpec{GracePeriodSeconds: ptr.To[int64](-1)}}, "spec.stop.gracePeriodSeconds"},
+		{"grace of centuries", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationRestart,
+			Restart: &hypersdk.RestartSpec{GracePeriodSeconds: ptr.To[int64](1e10)}}, "spec.restart.gracePeriodSeconds"},
 		{"migrate bad selector", hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationMigrate,
 			Migrate: &hypersdk.MigrateSpec{TargetNode: "node_1", NodeSelector: map[string]string{"a/b/c": "x"}}},
 			"spec.migrate.targetNode,spec.migrate.nodeSelector"},

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -598,5 +601,18 @@ func record(op *v1alpha1.VMOperation, ref v1alpha1.ResourceReference) {
 }
 
 // kubevirtName is the name of a KubeVirt object an operation creates: the
-// same on every pass, so creation is idempotent.
-func kubevirtName(op *v1alpha1.VMOperation) string { return "hypersdk-" + op.Name }
+// same on every pass, so creation is idempotent. KubeVirt writes a
+// migration's name into a label value (its PodDisruptionBudget's
+// kubevirt.io/migrationName), which holds 63 characters at most, and
+// retries a longer one for ever: a longer name is cut, and told apart from
+// others cut alike by a hash of the whole.
+func kubevirtName(op *v1alpha1.VMOperation) string {
+	name := "hypersdk-" + op.Name
+	if len(name) <= validation.LabelValueMaxLength {
+		return name
+	}
+	h := fnv.New32a()
+	h.Write([]byte(op.Name))
+	suffix := fmt.Sprintf("-%08x", h.Sum32())
+	return strings.TrimRight(name[:validation.LabelValueMaxLength-len(suffix)], "-.") + suffix
+}

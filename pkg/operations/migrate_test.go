@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	kvv1 "kubevirt.io/api/core/v1"
@@ -180,5 +181,30 @@ func TestColdMigrationPicksANodeTheVMMayRunOn(t *testing.T) {
 		case want != "" && (!apierrors.IsInvalid(err) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "targetNode")):
 			t.Errorf("migrate to %s: %v, want 422 on targetNode saying %q", target, err, want)
 		}
+	}
+}
+
+// TestKubeVirtNamesAreLabelValues: KubeVirt writes a migration's name into
+// a label value; an operation's long name gives a name that fits, the same
+// on every pass, and other than another long name's of the same start.
+func TestKubeVirtNamesAreLabelValues(t *testing.T) {
+	named := func(name string) string {
+		return kubevirtName(&v1alpha1.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	}
+	if got := named("db-migrate-abcde"); got != "hypersdk-db-migrate-abcde" {
+		t.Errorf("short name: %q, want it as it was", got)
+	}
+	long := strings.Repeat("a", 44) + ".-migrate-abcde" // cut after the dot
+	a, b := named(long), named(long+"f")
+	for _, n := range []string{a, b} {
+		if errs := validation.IsValidLabelValue(n); len(errs) > 0 {
+			t.Errorf("%q: %v", n, errs)
+		}
+		if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
+			t.Errorf("%q: %v", n, errs)
+		}
+	}
+	if a == b || a != named(long) {
+		t.Errorf("long names give %q and %q: want them apart, and each the same every time", a, b)
 	}
 }

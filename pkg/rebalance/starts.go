@@ -54,7 +54,15 @@ type loggedStart struct {
 // and returns the starts it remembers, running or not. An instance keeps
 // the node it was first seen on: a migration is no arrival.
 func (l *startLog) observe(now time.Time, running map[types.UID]Start) []Start {
-	l.add(running)
+	// An instance that started before the window is neither logged nor
+	// forgotten again on every pass (which would save the log each time).
+	recent := make(map[types.UID]Start, len(running))
+	for uid, s := range running {
+		if now.Sub(s.At) <= DisplacementWindow {
+			recent[uid] = s
+		}
+	}
+	l.add(recent)
 	starts := make([]Start, 0, len(l.seen))
 	for uid, s := range l.seen {
 		if now.Sub(s.At) > DisplacementWindow {

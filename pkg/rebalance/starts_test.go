@@ -38,6 +38,19 @@ func TestStartLogKeepsDepartedStartsForTheWindow(t *testing.T) {
 	}
 }
 
+// TestStartLogOfLongRunningVMsDoesNotChange: an instance running since
+// before the window is not logged, so each pass does not add it, forget
+// it again and rewrite the saved log.
+func TestStartLogOfLongRunningVMsDoesNotChange(t *testing.T) {
+	var l startLog
+	old := map[types.UID]Start{"old": {Node: "n1", At: now.Add(-2 * DisplacementWindow), CPUCores: 2}}
+	l.observe(now, old)
+	l.changed = false // saved
+	if got := l.observe(now.Add(time.Minute), old); len(got) != 0 || l.changed {
+		t.Errorf("a VM running since before the window: starts %v, changed %v; want none, unchanged", got, l.changed)
+	}
+}
+
 // The log saves only when it changed, oldest first, at most
 // maxSavedStarts of the newest.
 func TestStartLogEntries(t *testing.T) {

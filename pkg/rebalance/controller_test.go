@@ -220,6 +220,32 @@ func TestFailedTaintCheckKeepsTheTaints(t *testing.T) {
 	}
 }
 
+// TestTaintGoesOnPastANodeThatFails: a node whose update fails holds back
+// no other: the open window's taint still comes off the nodes after it.
+func TestTaintGoesOnPastANodeThatFails(t *testing.T) {
+	tainted := func(name string) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.NodeSpec{Taints: []corev1.Taint{taintFor(MaintenanceOpen)}}}
+	}
+	kube := kubefake.NewSimpleClientset(tainted("a"), tainted("b"))
+	kube.PrependReactor("update", "nodes", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.(k8stesting.UpdateAction).GetObject().(*corev1.Node).Name == "a" {
+			return true, nil, errors.New("denied by a webhook")
+		}
+		return false, nil, nil
+	})
+	c, err := New(Config{Kube: kube, HyperSDK: hyperfake.NewSimpleClientset(), Clock: clocktesting.NewFakeClock(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.taint(context.Background(), map[string]string{}, false); err == nil || !strings.Contains(err.Error(), "node a") {
+		t.Errorf("taint: %v, want the error of node a", err)
+	}
+	b, err := kube.CoreV1().Nodes().Get(context.Background(), "b", metav1.GetOptions{})
+	if err != nil || len(b.Spec.Taints) != 0 {
+		t.Errorf("node b after the window: %v %v, want its taint off", b.Spec.Taints, err)
+	}
+}
+
 // TestVMUsageIsItsInstancesPod: a VM's usage is its launcher pod's on the
 // instance's node (during a migration the target's pod runs too, and is
 // not load the source would shed), and unknown while metrics.k8s.io has no

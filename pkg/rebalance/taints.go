@@ -2,9 +2,11 @@ package rebalance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 )
@@ -32,6 +34,9 @@ func (c *Controller) taint(ctx context.Context, want map[string]string, keep boo
 	if err != nil {
 		return fmt.Errorf("listing nodes: %w", err)
 	}
+	// A node that fails holds back no other: an open window's taint left
+	// on a node behind it would keep VMs off it long after the window.
+	var errs []error
 	for i := range nodes.Items {
 		node := &nodes.Items[i]
 		state, wanted := want[node.Name]
@@ -57,11 +62,11 @@ func (c *Controller) taint(ctx context.Context, want map[string]string, keep boo
 			_, err = c.cfg.Kube.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
 			return err
 		})
-		if err != nil {
-			return fmt.Errorf("setting the maintenance taint of node %s: %w", node.Name, err)
+		if err != nil && !apierrors.IsNotFound(err) { // a node gone needs no taint
+			errs = append(errs, fmt.Errorf("setting the maintenance taint of node %s: %w", node.Name, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func maintenanceTaint(node *corev1.Node) (corev1.Taint, bool) {

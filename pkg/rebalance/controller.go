@@ -356,7 +356,7 @@ func flights(p *v1alpha1.RebalancePolicy, cl *cluster, in *Input) {
 		last  time.Time
 		count int
 	}
-	recent := map[string]history{}
+	recent, failed := map[string]history{}, map[string]history{}
 	for i := range cl.migrations {
 		op := &cl.migrations[i]
 		key := op.Namespace + "/" + op.Spec.VMName
@@ -380,12 +380,18 @@ func flights(p *v1alpha1.RebalancePolicy, cl *cluster, in *Input) {
 		if in.Now.Sub(at) > 24*time.Hour {
 			continue
 		}
-		h := recent[key]
-		h.count++
-		if at.After(h.last) {
-			h.last = at
+		count := func(m map[string]history) {
+			h := m[key]
+			h.count++
+			if at.After(h.last) {
+				h.last = at
+			}
+			m[key] = h
 		}
-		recent[key] = h
+		count(recent)
+		if op.Status.Phase == v1alpha1.VMOperationFailed || op.Status.Phase == v1alpha1.VMOperationCancelled {
+			count(failed)
+		}
 	}
 	for i := range in.VMs {
 		vm := &in.VMs[i]
@@ -393,8 +399,22 @@ func flights(p *v1alpha1.RebalancePolicy, cl *cluster, in *Input) {
 			wait := float64(p.Spec.Cooldown.Duration) * math.Pow(2, float64(h.count-1))
 			vm.CooldownUntil = h.last.Add(time.Duration(min(wait, float64(24*time.Hour))))
 		}
+		if h, ok := failed[vm.Namespace+"/"+vm.Name]; ok {
+			wait := float64(failureBackoff) * math.Pow(2, float64(h.count-1))
+			vm.BackoffUntil = h.last.Add(time.Duration(min(wait, float64(maxFailureBackoff))))
+		}
 	}
 }
+
+// failureBackoff is how long a VM whose migration failed (or was
+// cancelled) waits before the next, doubling with each failure of the
+// last day up to maxFailureBackoff: also when its node is being emptied,
+// which ignores the cooldown, so a VM that cannot move is not tried every
+// pass, holding its node's slot and piling up failed operations.
+const (
+	failureBackoff    = time.Minute
+	maxFailureBackoff = time.Hour
+)
 
 // maxAttempts bounds the plans of one pass: the first, and those made
 // again without the VMs the requester may not migrate.

@@ -63,6 +63,9 @@ type VM struct {
 	// moves for savings or pressure only after this; emptying a node
 	// ignores it.
 	CooldownUntil time.Time
+	// BackoffUntil: the VM's last migration failed or was cancelled, and
+	// it moves for no reason before this (failureBackoff).
+	BackoffUntil time.Time
 	// Placement is the PlacementPolicy that governs the VM, mapped onto
 	// the model; Input.Placement when nil.
 	Placement *placement.Policy
@@ -780,6 +783,9 @@ func (p *planner) movable(vm *VM, cooldown bool) bool {
 		return false
 	case !vm.LiveMigratable && !p.spec.AllowColdMigration:
 		p.hold(vm, "cannot migrate live and the policy does not allow cold migration")
+		return false
+	case p.in.Now.Before(vm.BackoffUntil):
+		p.hold(vm, "its last migration failed: tried again from "+vm.BackoffUntil.UTC().Format(time.RFC3339))
 		return false
 	case cooldown && p.in.Now.Before(vm.CooldownUntil):
 		return false

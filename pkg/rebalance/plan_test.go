@@ -198,6 +198,43 @@ func TestDrainEmptiesOnlyCordonedMatchingNodes(t *testing.T) {
 	}
 }
 
+// TestAVMWhoseMigrationFailedWaits: emptying a node ignores the cooldown,
+// but a VM whose last migration failed waits out its backoff (held, named),
+// and the next VM on the node moves meanwhile; failures of the last day
+// double the backoff.
+func TestAVMWhoseMigrationFailedWaits(t *testing.T) {
+	drain := v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceDrain, Drain: &v1alpha1.DrainTrigger{
+		NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"retire": "yes"}}}}
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("a", "ES", 200, 40), node("b", "ES", 200, 40)}}
+	in.Nodes[0].Labels["retire"], in.Nodes[0].Unschedulable = "yes", true
+	place(in, vm("failing", "a", 2, 1, 2))
+	place(in, vm("other", "a", 2, 1, 2))
+	failedAt := func(ago time.Duration) v1alpha1.VMOperation {
+		return v1alpha1.VMOperation{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "m"},
+			Spec:   v1alpha1.VMOperationSpec{VMName: "failing", Type: v1alpha1.VMOperationMigrate, Migrate: &v1alpha1.MigrateSpec{}},
+			Status: v1alpha1.VMOperationStatus{Phase: v1alpha1.VMOperationFailed, CompletionTime: &metav1.Time{Time: now.Add(-ago)}}}
+	}
+	p := &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: *spec(drain)}
+	p.Spec.MaxInFlightPerNode = 1
+	flights(p, &cluster{migrations: []v1alpha1.VMOperation{failedAt(3 * time.Minute), failedAt(30 * time.Second)}}, in)
+	if want := now.Add(90 * time.Second); !in.VMs[0].BackoffUntil.Equal(want) {
+		t.Errorf("after two failures, the last 30s ago: backoff until %v, want %v (two minutes after it)", in.VMs[0].BackoffUntil, want)
+	}
+	plan, err := Compute(&p.Spec, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "other:a->b" {
+		t.Errorf("moves = %q, want other alone, the failing VM waiting", got)
+	}
+	if !slices.ContainsFunc(plan.Held, func(h string) bool {
+		return strings.HasPrefix(h, "ns/failing:") && strings.Contains(h, "last migration failed")
+	}) {
+		t.Errorf("held %+v, want the failing VM named", plan.Held)
+	}
+}
+
 func carbonTrigger(forDur time.Duration) v1alpha1.RebalanceTrigger {
 	return v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceCarbon, Carbon: &v1alpha1.CarbonTrigger{
 		ThresholdPercent: 30, For: &metav1.Duration{Duration: forDur}}}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
 )
 
 // Labels that NVIDIA GPU feature discovery (GFD, part of the GPU Operator)
@@ -72,10 +73,13 @@ func PublishedDevices(node *corev1.Node) ([]Device, error) {
 	slices.Sort(shared)
 	product := node.Labels[ProductLabel]
 	var labelMiB int64
-	if v := node.Labels[MemoryLabel]; v != "" {
+	if v := node.Labels[MemoryLabel]; v != "" && len(whole) > 0 {
 		var err error
-		if labelMiB, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return nil, fmt.Errorf("label %s=%q: %w", MemoryLabel, v, err)
+		if labelMiB, err = strconv.ParseInt(v, 10, 64); err != nil || labelMiB < 0 {
+			// One label set by hand ("40GB") takes the node's GPUs, and
+			// its price, away from every VM: the memory is unknown instead.
+			klog.Background().Info("Ignoring a GPU memory label that is not a number of MiB", "node", node.Name, "label", MemoryLabel, "value", v)
+			labelMiB = 0
 		}
 	}
 	var devices []Device

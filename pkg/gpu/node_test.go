@@ -108,10 +108,13 @@ func TestNodeDevicesFromPublishedShapes(t *testing.T) {
 			t.Fatalf("got %+v, %v", devs, err)
 		}
 	})
-	t.Run("bad label is an error", func(t *testing.T) {
-		n := gpuNode(map[string]string{ProductLabel: "Tesla-T4", MemoryLabel: "lots"}, nil, map[string]string{"nvidia.com/TU104GL_Tesla_T4": "1"})
-		if _, err := NodeDevices(n); err == nil {
-			t.Fatal("no error for a bad memory label")
+	// A label set by hand does not take the node's GPUs (and its price)
+	// away: their memory is unknown.
+	t.Run("bad label leaves the memory unknown", func(t *testing.T) {
+		n := gpuNode(map[string]string{ProductLabel: "Tesla-T4", MemoryLabel: "40GB"}, nil, map[string]string{"nvidia.com/gpu": "2"})
+		devs, err := NodeDevices(n)
+		if err != nil || len(devs) != 2 || devs[0].MemoryMiB != 0 {
+			t.Fatalf("got %+v, %v; want 2 devices of unknown memory", devs, err)
 		}
 	})
 }

@@ -53,6 +53,18 @@ func NodeDevices(node *corev1.Node) ([]Device, error) {
 	return PublishedDevices(node)
 }
 
+// wholeGPU tells a whole GPU's resource among NVIDIA's others: the device
+// plugin's nvidia.com/gpu, and the sandbox device plugin's PCI names, which
+// begin with the chip's (GA100_A100_SXM4_40GB, TU104GL_Tesla_T4), in
+// capitals. The network operator's resources (rdma_shared_device_a,
+// mlnx_sriov_rdma) are NICs: counted as GPUs, they would price the node's
+// GPUs at a fraction of their cost and make every VM with such a NIC a GPU
+// VM.
+func wholeGPU(resource string) bool {
+	name := strings.TrimPrefix(resource, vendorPrefix)
+	return name == "gpu" || name != "" && name[0] >= 'A' && name[0] <= 'Z'
+}
+
 // PublishedDevices returns a node's GPUs from what it publishes
 // (allocatable and GFD's labels) alone, as NodeDevices does without an
 // inventory: what a caller falls back to when the inventory is bad.
@@ -65,7 +77,7 @@ func PublishedDevices(node *corev1.Node) ([]Device, error) {
 		}
 		if _, ok, _ := ParseProfile(n); ok {
 			shared = append(shared, n)
-		} else {
+		} else if wholeGPU(n) {
 			whole = append(whole, n)
 		}
 	}

@@ -108,6 +108,15 @@ func TestNodeDevicesFromPublishedShapes(t *testing.T) {
 			t.Fatalf("got %+v, %v", devs, err)
 		}
 	})
+	// NVIDIA's network operator publishes NICs under nvidia.com/ too.
+	t.Run("NICs are not GPUs", func(t *testing.T) {
+		n := gpuNode(nil, nil, map[string]string{"nvidia.com/GA100_A100_SXM4_40GB": "8", "nvidia.com/rdma_shared_device_a": "63",
+			"nvidia.com/mlnx_sriov_rdma": "4"})
+		devs, err := NodeDevices(n)
+		if err != nil || len(devs) != 8 || devs[7].ResourceName != "nvidia.com/GA100_A100_SXM4_40GB" {
+			t.Fatalf("got %d devices (%v), want the 8 A100s", len(devs), err)
+		}
+	})
 	// A label set by hand does not take the node's GPUs (and its price)
 	// away: their memory is unknown.
 	t.Run("bad label leaves the memory unknown", func(t *testing.T) {

@@ -129,3 +129,45 @@ func TestFailedBindIsCounted(t *testing.T) {
 		t.Errorf("bind requests: %v failed, %v ok; want 1 failed", failed, ok)
 	}
 }
+
+// TestBindAfterAnotherAttemptUsesThatAttempt: a scheduling attempt that
+// filtered and prioritized but never bound (a PreBind failed) leaves its
+// decision behind; the next attempt, filtered to one node (so not
+// prioritized), binds with its own evaluation, not the earlier one's.
+func TestBindAfterAnotherAttemptUsesThatAttempt(t *testing.T) {
+	e, kube, names := fleetExtender(t, 30, false)
+	var bound []*corev1.Binding
+	kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "binding" {
+			bound = append(bound, a.(k8stesting.CreateAction).GetObject().(*corev1.Binding))
+		}
+		return false, nil, nil
+	})
+	h := e.Handler(prometheus.NewRegistry())
+	pod := vmPod("retried", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi"),
+		"devices.kubevirt.io/kvm": resource.MustParse("1")})
+	if _, err := kube.CoreV1().Pods("ns").Create(context.Background(), pod.DeepCopy(), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var filtered extenderv1.ExtenderFilterResult
+	post(t, h, "/filter", extenderv1.ExtenderArgs{Pod: pod, NodeNames: &names}, &filtered)
+	var scores extenderv1.HostPriorityList
+	post(t, h, "/prioritize", extenderv1.ExtenderArgs{Pod: pod, NodeNames: filtered.NodeNames}, &scores)
+	if len(scores) < 2 {
+		t.Fatalf("first attempt scored %d nodes, want several", len(scores))
+	}
+	only := []string{(*filtered.NodeNames)[len(*filtered.NodeNames)-1]}
+	post(t, h, "/filter", extenderv1.ExtenderArgs{Pod: pod, NodeNames: &only}, &filtered)
+	var res extenderv1.ExtenderBindingResult
+	post(t, h, "/bind", extenderv1.ExtenderBindingArgs{PodName: pod.Name, PodNamespace: "ns", PodUID: pod.UID, Node: only[0]}, &res)
+	if res.Error != "" || len(bound) != 1 {
+		t.Fatalf("bind: %q, %d bindings", res.Error, len(bound))
+	}
+	d, ok, err := placementrecord.Decode(bound[0].Annotations)
+	if err != nil || !ok {
+		t.Fatalf("decision annotation: ok %t, %v", ok, err)
+	}
+	if len(d.Candidates) != 1 || d.Candidates[0].Node != only[0] {
+		t.Errorf("recorded candidates %+v, want %s alone, the second attempt's", d.Candidates, only[0])
+	}
+}

@@ -309,21 +309,26 @@ func (e *Extender) vmRequest(pod *corev1.Pod) placement.VMRequest {
 	return vm
 }
 
-// remember keeps a pod's last scoring for its bind, dropping old entries.
+// remember keeps a pod's last scoring for its bind, dropping old entries
+// and the pod's filter evaluation, which the bind then does not need.
 func (e *Extender) remember(uid types.UID, p pending) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.sweepLocked(p.at)
 	e.decisions[uid] = p
+	delete(e.filtered, uid)
 }
 
 // rememberFiltered keeps a pod's filter evaluation for its prioritize and
-// for the record of its decision.
+// for the record of its decision. A filter begins a scheduling attempt: a
+// decision of an earlier one that never bound (a PreBind failed) is not
+// this one's, which may skip prioritize (a single feasible node).
 func (e *Extender) rememberFiltered(uid types.UID, p pending) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.sweepLocked(p.at)
 	e.filtered[uid] = p
+	delete(e.decisions, uid)
 }
 
 // filteredFor returns and forgets the pod's filter evaluation.

@@ -40,7 +40,11 @@ type cluster struct {
 	// what a migration's target pod must fit is its tolerations and node
 	// affinity.
 	launchers map[string]*corev1.Pod
-	vmis      []kvv1.VirtualMachineInstance
+	// boundTo are the nodes each VM's bound launcher pods are on, running
+	// or not, by namespace/name: a migration's target pod counts in its
+	// node's requests from its bind on.
+	boundTo map[string][]string
+	vmis    []kvv1.VirtualMachineInstance
 	// vms are the KubeVirt VMs by namespace/name, for labels and the
 	// exclusion annotation.
 	vms map[string]*kvv1.VirtualMachine
@@ -83,6 +87,7 @@ type zoneIntensity struct {
 func (c *Controller) read(ctx context.Context) (*cluster, error) {
 	cl := &cluster{requested: map[string][2]float64{}, podUsage: map[string][2]float64{}, vmRequests: map[string][2]float64{},
 		vmPods:    map[string][]*corev1.Pod{},
+		boundTo:   map[string][]string{},
 		launchers: map[string]*corev1.Pod{}, vms: map[string]*kvv1.VirtualMachine{}, intensity: map[string]zoneIntensity{}}
 	ops, err := c.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(metav1.NamespaceAll).List(ctx,
 		metav1.ListOptions{FieldSelector: "spec.type=" + string(v1alpha1.VMOperationMigrate)})
@@ -111,6 +116,9 @@ func (c *Controller) read(ctx context.Context) (*cluster, error) {
 		}
 		sum := cl.requested[pod.Spec.NodeName]
 		cl.requested[pod.Spec.NodeName] = [2]float64{sum[0] + r[0], sum[1] + r[1]}
+		if vm := pod.Labels[kubevirt.VMNameLabel]; vm != "" {
+			cl.boundTo[pod.Namespace+"/"+vm] = append(cl.boundTo[pod.Namespace+"/"+vm], pod.Spec.NodeName)
+		}
 		if vm := pod.Labels[kubevirt.VMNameLabel]; vm != "" && pod.Status.Phase == corev1.PodRunning {
 			// During a migration both pods run; either gives the requests,
 			// tolerations and affinity.

@@ -370,7 +370,7 @@ func flights(p *v1alpha1.RebalancePolicy, cl *cluster, in *Input) {
 				from = nodeOf[key]
 			}
 			in.InFlight = append(in.InFlight, Flight{Namespace: op.Namespace, VMName: op.Spec.VMName, From: from, To: to,
-				Own: op.Labels[LabelPolicy] == p.Name})
+				Own: op.Labels[LabelPolicy] == p.Name, Booked: slices.Contains(cl.boundTo[key], to)})
 			continue
 		}
 		at := op.CreationTimestamp.Time

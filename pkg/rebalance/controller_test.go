@@ -53,7 +53,9 @@ func TestFlightsCountEveryMigration(t *testing.T) {
 			migrate("b", "", v1alpha1.VMOperationRunning, time.Time{}),
 			migrate("c", "", v1alpha1.VMOperationSucceeded, now.Add(-10*time.Minute)),
 			migrate("d", "mine", v1alpha1.VMOperationRunning, time.Time{}),
-		}}
+		},
+		// b's target pod is bound to n2 already.
+		boundTo: map[string][]string{"ns/b": {"n1", "n2"}, "ns/d": {"n1"}}}
 	p := &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "mine"}, Spec: *spec()}
 	in := &Input{Now: now}
 	for _, name := range []string{"a", "b", "c", "d"} {
@@ -62,7 +64,7 @@ func TestFlightsCountEveryMigration(t *testing.T) {
 	flights(p, cl, in)
 	want := map[string]Flight{
 		"a": {Namespace: "ns", VMName: "a", From: "n1", To: "n2"},
-		"b": {Namespace: "ns", VMName: "b", From: "n1", To: "n2"},
+		"b": {Namespace: "ns", VMName: "b", From: "n1", To: "n2", Booked: true},
 		"d": {Namespace: "ns", VMName: "d", From: "n1", To: "n2", Own: true},
 	}
 	if len(in.InFlight) != len(want) {

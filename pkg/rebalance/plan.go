@@ -77,6 +77,10 @@ type Flight struct {
 	Namespace, VMName, From, To string
 	// Own says the policy being planned started it.
 	Own bool
+	// Booked says a pod of the VM is bound to To, so To's requests count
+	// the VM already; until then the planner books them there itself, or
+	// two moves could both count on the room the first one takes.
+	Booked bool
 }
 
 // Input is everything one pass knows; Compute does no I/O.
@@ -198,6 +202,10 @@ func Compute(spec *v1alpha1.RebalancePolicySpec, in *Input) (Plan, error) {
 			if dst, ok := p.nodes[f.To]; ok {
 				dst.Snapshot.UsageCPU += vm.Request.UsageCPU
 				dst.Snapshot.UsageMemory += vm.Request.UsageMemory
+				if !f.Booked {
+					dst.Snapshot.RequestedCPU += vm.Request.CPUCores
+					dst.Snapshot.RequestedMemory += vm.Request.MemoryBytes
+				}
 			}
 		}
 	}

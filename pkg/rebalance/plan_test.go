@@ -235,6 +235,34 @@ func TestAVMWhoseMigrationFailedWaits(t *testing.T) {
 	}
 }
 
+// TestAMigrationNotYetOnItsTargetTakesItsRoom: an in-flight migration
+// whose target pod is not bound yet counts on its target's requests, so
+// the next move does not count on the same room; once bound (Booked), the
+// node's requests hold it already.
+func TestAMigrationNotYetOnItsTargetTakesItsRoom(t *testing.T) {
+	drain := v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceDrain, Drain: &v1alpha1.DrainTrigger{
+		NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"retire": "yes"}}}}
+	for _, booked := range []bool{false, true} {
+		in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+			Nodes: []Node{node("old", "ES", 200, 40), node("new", "ES", 200, 10)}}
+		in.Nodes[0].Labels["retire"], in.Nodes[0].Unschedulable = "yes", true
+		in.Nodes[1].Snapshot.RequestedCPU = 9
+		place(in, vm("b", "old", 4, 1, 2))
+		place(in, vm("c", "old", 4, 1, 2))
+		if booked {
+			in.Nodes[1].Snapshot.RequestedCPU += 4 // b's target pod, bound
+		}
+		in.InFlight = []Flight{{Namespace: "ns", VMName: "b", From: "old", To: "new", Booked: booked}}
+		plan, err := Compute(spec(drain), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := moves(plan); got != "" {
+			t.Errorf("booked %v: moves = %q, want none: b's move takes new's last 4 free cores", booked, got)
+		}
+	}
+}
+
 func carbonTrigger(forDur time.Duration) v1alpha1.RebalanceTrigger {
 	return v1alpha1.RebalanceTrigger{Type: v1alpha1.RebalanceCarbon, Carbon: &v1alpha1.CarbonTrigger{
 		ThresholdPercent: 30, For: &metav1.Duration{Duration: forDur}}}

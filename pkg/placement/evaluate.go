@@ -72,9 +72,11 @@ func Rescore(vm VMRequest, scores []NodeScore, p Policy) {
 func (e *evaluator) normalize(scores []NodeScore) {
 	fallbacksOnly := true
 	for i := range scores {
+		// Over budget is a judgement across these scores: one made across
+		// others (Rescore of a subset) does not hold.
+		scores[i].OverBudget = false
 		if !scores[i].SpotFallback {
 			fallbacksOnly = false
-			break
 		}
 	}
 	var carbon, price span

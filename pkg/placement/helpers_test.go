@@ -14,7 +14,9 @@ type rankingCase struct {
 
 // rankingCases: the default policy, a carbon price, and GPUs.
 func rankingCases() []rankingCase {
-	priced := DefaultPolicy()
+	// A carbon price replaces the default's cost budget (Validate refuses
+	// both): as PlacementPolicy.ToPolicy builds it.
+	priced := WeightedPolicy()
 	priced.CarbonPricePerTonne = 400
 	budgeted, budget := DefaultPolicy(), 10.0
 	budgeted.CostBudgetPercent = &budget

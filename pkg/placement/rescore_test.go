@@ -75,3 +75,30 @@ func TestRescoreEqualsEvaluatingTheSubset(t *testing.T) {
 		})
 	}
 }
+
+// TestRescoreJudgesTheBudgetAgain: nodes over budget among all the
+// candidates (unpriced ones are) may be scored normally among a subset
+// with no priced node at all, as evaluating that subset alone does.
+func TestRescoreJudgesTheBudgetAgain(t *testing.T) {
+	nodes := benchNodes(3)
+	nodes[1].PriceUnknown, nodes[2].PriceUnknown = true, true
+	vm := VMRequest{CPUCores: 4, MemoryBytes: 16 << 30}
+	all := Evaluate(vm, nodes, DefaultPolicy())
+	var subset []NodeScore
+	for _, s := range all.Scores {
+		if s.PriceUnknown {
+			if !s.OverBudget {
+				t.Fatalf("unpriced %s among priced nodes: not over budget", s.Node)
+			}
+			subset = append(subset, s)
+		}
+	}
+	Rescore(vm, subset, DefaultPolicy())
+	want := Evaluate(vm, nodes[1:], DefaultPolicy()).Scores
+	for i := range want {
+		if subset[i].Node != want[i].Node || subset[i].OverBudget != want[i].OverBudget || subset[i].Total != want[i].Total {
+			t.Errorf("rank %d: Rescore %s over budget %v total %v; Evaluate %s %v %v", i, subset[i].Node, subset[i].OverBudget, subset[i].Total,
+				want[i].Node, want[i].OverBudget, want[i].Total)
+		}
+	}
+}

@@ -393,6 +393,26 @@ func flights(p *v1alpha1.RebalancePolicy, cl *cluster, in *Input) {
 			count(failed)
 		}
 	}
+	// Migrations made in KubeVirt directly (virtctl migrate, a node drain's
+	// evictions): in flight too, and a cooldown once ended.
+	moving := map[string]bool{}
+	for _, f := range in.InFlight {
+		moving[f.Namespace+"/"+f.VMName] = true
+	}
+	for i := range cl.vmis {
+		vmi := &cl.vmis[i]
+		key, ms := vmi.Namespace+"/"+vmi.Name, vmi.Status.MigrationState
+		switch {
+		case ms == nil || ms.StartTimestamp == nil:
+		case !ms.Completed && !moving[key]:
+			in.InFlight = append(in.InFlight, Flight{Namespace: vmi.Namespace, VMName: vmi.Name, From: ms.SourceNode, To: ms.TargetNode,
+				Booked: slices.Contains(cl.boundTo[key], ms.TargetNode)})
+		case ms.Completed && ms.EndTimestamp != nil && in.Now.Sub(ms.EndTimestamp.Time) <= 24*time.Hour:
+			if _, ok := recent[key]; !ok {
+				recent[key] = history{last: ms.EndTimestamp.Time, count: 1}
+			}
+		}
+	}
 	for i := range in.VMs {
 		vm := &in.VMs[i]
 		if h, ok := recent[vm.Namespace+"/"+vm.Name]; ok {

@@ -80,6 +80,31 @@ func TestFlightsCountEveryMigration(t *testing.T) {
 	}
 }
 
+// TestFlightsCountKubeVirtsOwnMigrations: a migration made in KubeVirt
+// directly (virtctl migrate, a drain's evictions) is in flight, and puts
+// its VM on a cooldown once ended, as an operation's does.
+func TestFlightsCountKubeVirtsOwnMigrations(t *testing.T) {
+	migrating := func(name string, started time.Time, ended *time.Time) kvv1.VirtualMachineInstance {
+		ms := &kvv1.VirtualMachineInstanceMigrationState{StartTimestamp: &metav1.Time{Time: started}, SourceNode: "n1", TargetNode: "n3"}
+		if ended != nil {
+			ms.Completed, ms.EndTimestamp = true, &metav1.Time{Time: *ended}
+		}
+		return kvv1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
+			Status: kvv1.VirtualMachineInstanceStatus{NodeName: "n1", MigrationState: ms}}
+	}
+	ended := now.Add(-10 * time.Minute)
+	cl := &cluster{vmis: []kvv1.VirtualMachineInstance{migrating("moving", now.Add(-time.Minute), nil), migrating("moved", now.Add(-20*time.Minute), &ended)}}
+	p := &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "mine"}, Spec: *spec()}
+	in := &Input{Now: now, VMs: []VM{vm("moving", "n1", 2, 1, 1), vm("moved", "n3", 2, 1, 1)}}
+	flights(p, cl, in)
+	if want := (Flight{Namespace: "ns", VMName: "moving", From: "n1", To: "n3"}); len(in.InFlight) != 1 || in.InFlight[0] != want {
+		t.Errorf("in flight %+v, want %+v", in.InFlight, want)
+	}
+	if got, want := in.VMs[1].CooldownUntil, ended.Add(time.Hour); !got.Equal(want) {
+		t.Errorf("moved cools down until %v, want %v", got, want)
+	}
+}
+
 // TestInputReadsTheLauncherPod: a VM's view comes from its running
 // launcher pod: its tolerations and node selector (so a target must fit
 // them) and the spot label, read as the extender reads it ("true" lets the

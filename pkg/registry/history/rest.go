@@ -10,6 +10,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -101,7 +102,12 @@ func (r *VMREST) NewConnectOptions() (runtime.Object, bool, string) {
 // handler runs, so clients get a Kubernetes Status.
 func (r *VMREST) Connect(ctx context.Context, name string, options runtime.Object, _ rest.Responder) (http.Handler, error) {
 	namespace := genericapirequest.NamespaceValue(ctx)
-	if _, err := r.vms.Get(ctx, name, &metav1.GetOptions{}); err != nil {
+	vm, err := r.vms.Get(ctx, name, &metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	meta, err := apimeta.Accessor(vm)
+	if err != nil {
 		return nil, err
 	}
 	gr := hypersdk.Resource("virtualmachines")
@@ -116,6 +122,12 @@ func (r *VMREST) Connect(ctx context.Context, name string, options runtime.Objec
 	series, err := r.cfg.Store.QueryVM(ctx, req.query)
 	if err != nil {
 		return nil, history.AsStatus(fmt.Errorf("querying history of VM %s/%s: %w", namespace, name, err))
+	}
+	// History is kept by name: a VM made again under a deleted one's name
+	// is not shown the other's.
+	created := meta.GetCreationTimestamp().Time
+	for i := range series {
+		series[i].Points = slices.DeleteFunc(series[i].Points, func(p history.Point) bool { return p.Time.Before(created) })
 	}
 	obj := &hypersdk.VirtualMachineHistory{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},

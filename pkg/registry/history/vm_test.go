@@ -1,0 +1,61 @@
+package history
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/pkg/history"
+)
+
+// vmOf answers every Get with vm.
+type vmOf struct{ vm *hypersdk.VirtualMachine }
+
+func (g vmOf) Get(context.Context, string, *metav1.GetOptions) (runtime.Object, error) {
+	return g.vm, nil
+}
+
+// TestAVMMadeAgainHasNoneOfTheOldOnesHistory: history is kept by name; a
+// VM made again under a deleted one's name is not shown the points from
+// before it was made.
+func TestAVMMadeAgainHasNoneOfTheOldOnesHistory(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	clock := clocktesting.NewFakePassiveClock(now)
+	store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	for at := now.Add(-50 * time.Minute); !at.After(now); at = at.Add(10 * time.Minute) {
+		if err := store.Append(ctx, history.Batch{Time: at, VMs: []history.VMSample{{Namespace: "ns", Name: "vm", Phase: "Running",
+			CPUAllocatedCores: 2}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vm := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "vm",
+		CreationTimestamp: metav1.NewTime(now.Add(-25 * time.Minute))}}
+	r := NewVMREST(Config{Store: store, Clock: clock}, vmOf{vm})
+	h, err := r.Connect(genericapirequest.WithNamespace(ctx, "ns"), "vm", &hypersdk.VirtualMachineHistoryOptions{
+		TimeRange: "1h", Step: "10m", Fields: []string{history.FieldCPUAllocated}, Format: "csv"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	rows := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
+	// A header, then 07:40, 07:50 and 08:00: the VM was made at 07:35.
+	if len(rows) != 4 || !strings.HasPrefix(rows[1], "2026-12-02T07:40:00Z") {
+		t.Errorf("history of the VM made at 07:35:\n%s\nwant the points from 07:40 on", rec.Body.String())
+	}
+}

@@ -123,6 +123,7 @@ func TestColdMigrationPicksANodeTheVMMayRunOn(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		tolerate   bool
+		pinned     bool
 		objects    []runtime.Object
 		wantTarget string
 		wantFail   string
@@ -130,6 +131,9 @@ func TestColdMigrationPicksANodeTheVMMayRunOn(t *testing.T) {
 		{name: "only the node it tolerates and matches", objects: nodes(), wantTarget: "node-d"},
 		{name: "none it may run on", objects: nodes()[:3], wantFail: "no other node that VM vm may run on"},
 		{name: "the launcher pod tolerates the taint", tolerate: true, objects: nodes()[:3], wantTarget: "node-b"},
+		// Started pinned to its node by the last cold migration: this one
+		// sets another pin.
+		{name: "pinned by the last cold migration", pinned: true, objects: nodes(), wantTarget: "node-d"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vmi := testVMI("vm", "node-a", "vmi-1")
@@ -142,11 +146,17 @@ func TestColdMigrationPicksANodeTheVMMayRunOn(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if tc.tolerate {
+			if tc.tolerate || tc.pinned {
 				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "virt-launcher-vm-x", Namespace: "ns",
 					Labels: map[string]string{kubevirt.VMNameLabel: "vm"}},
-					Spec:   corev1.PodSpec{NodeName: "node-a", NodeSelector: vmi.Spec.NodeSelector, Tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}}},
+					Spec:   corev1.PodSpec{NodeName: "node-a", NodeSelector: maps.Clone(vmi.Spec.NodeSelector)},
 					Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+				if tc.tolerate {
+					pod.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}}
+				}
+				if tc.pinned {
+					pod.Spec.NodeSelector[hostnameLabel] = "node-a"
+				}
 				if _, err := h.kube.CoreV1().Pods("ns").Create(h.ctx, pod, metav1.CreateOptions{}); err != nil {
 					t.Fatal(err)
 				}

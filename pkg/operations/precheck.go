@@ -366,6 +366,9 @@ func (p *Prechecker) checkMigrate(ctx context.Context, vm *kvv1.VirtualMachine, 
 	if err != nil {
 		return append(errs, field.InternalError(path, err))
 	}
+	if reason, _ := NotMigratable(vmi); reason != "" {
+		launcher = unpinned(launcher)
+	}
 	if msg := admits(node, launcher); msg != "" {
 		errs = append(errs, field.Invalid(path, spec.TargetNode, msg))
 	}
@@ -392,6 +395,18 @@ func (p *Prechecker) launcher(ctx context.Context, vmi *kvv1.VirtualMachineInsta
 	}
 	return &corev1.Pod{Spec: corev1.PodSpec{NodeSelector: vmi.Spec.NodeSelector, Affinity: vmi.Spec.Affinity,
 		Tolerations: vmi.Spec.Tolerations}}, nil
+}
+
+// unpinned is pod without the node name in its nodeSelector: a cold
+// migration sets that in the VM's template, in place of the one the VM was
+// last started with (the previous cold migration's, say).
+func unpinned(pod *corev1.Pod) *corev1.Pod {
+	if _, ok := pod.Spec.NodeSelector[hostnameLabel]; !ok {
+		return pod
+	}
+	pod = pod.DeepCopy()
+	delete(pod.Spec.NodeSelector, hostnameLabel)
+	return pod
 }
 
 // admits reports why node would not take pod, for a NoSchedule or

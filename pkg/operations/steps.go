@@ -398,6 +398,7 @@ func (e *Executor) pickNode(ctx context.Context, op *v1alpha1.VMOperation, vmi *
 	if err != nil {
 		return "", err
 	}
+	launcher = unpinned(launcher)
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
 		if n.Name != source && !n.Spec.Unschedulable && nodeReady(n) && admits(n, launcher) == "" && p.fits(ctx, n, vmi) == "" {

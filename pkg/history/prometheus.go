@@ -300,6 +300,10 @@ func (s *PrometheusStore) rangeFor(ctx context.Context, step time.Duration) stri
 	known := s.closedRanges
 	s.mu.Unlock()
 	if known == nil {
+		// Within the store's timeout: a Prometheus that hangs here would
+		// hold every request until its own deadline.
+		ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+		defer cancel()
 		info, err := s.api.Buildinfo(ctx)
 		if err != nil {
 			klog.FromContext(ctx).V(2).Info("Could not learn the Prometheus version; assuming left-open ranges", "err", err)

@@ -366,3 +366,37 @@ func TestRetentionOfAServerThatCannotSay(t *testing.T) {
 		t.Errorf("flags asked %d times over 3 reads, want once", n)
 	}
 }
+
+// TestPrometheusVersionLookupIsBounded: a Prometheus whose buildinfo
+// endpoint hangs holds a query no longer than the store's timeout.
+func TestPrometheusVersionLookupIsBounded(t *testing.T) {
+	f := &fakePrometheus{version: "3.0.0"}
+	release, cancel := context.WithCancel(context.Background())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/status/buildinfo" {
+			select {
+			case <-release.Done():
+			case <-r.Context().Done():
+			}
+			return
+		}
+		f.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(cancel)
+	s, err := NewPrometheusStore(PrometheusOptions{URL: srv.URL, Source: SourceHyperSDK, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.QueryVM(context.Background(), Query{Namespace: "ns", Name: "vm", Start: time.Unix(3600, 0), End: time.Unix(7200, 0),
+			Step: time.Minute, Fields: []string{FieldCPUUsage}})
+		done <- err
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute): // the store's timeout is 200ms
+		t.Fatal("a query waited on a Prometheus whose version lookup hangs")
+	}
+}

@@ -278,8 +278,21 @@ func (f *Finder) stop(ctx context.Context, p *v1alpha1.IdleVMPolicy, idle []v1al
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.Namespace, Labels: map[string]string{LabelPolicy: p.Name}},
 			Spec:       v1alpha1.VMOperationSpec{VMName: v.Name, Type: v1alpha1.VMOperationStop},
 		}
-		_, err := f.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(p.Namespace).Create(ctx, op, metav1.CreateOptions{})
-		if err != nil && !apierrors.IsAlreadyExists(err) {
+		ops := f.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(p.Namespace)
+		_, err := ops.Create(ctx, op, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			// Made on a pass whose status write failed, or another's of the
+			// same name (policy a-b with VM c, policy a with VM b-c).
+			got, gerr := ops.Get(ctx, name, metav1.GetOptions{})
+			switch {
+			case gerr != nil:
+				errs = append(errs, fmt.Errorf("stopping idle VM %s/%s: reading operation %s: %w", p.Namespace, v.Name, name, gerr))
+				continue
+			case got.Spec.VMName != v.Name || got.Spec.Type != v1alpha1.VMOperationStop || got.Labels[LabelPolicy] != p.Name:
+				errs = append(errs, fmt.Errorf("stopping idle VM %s/%s: operation %s exists and is not this policy's stop of it", p.Namespace, v.Name, name))
+				continue
+			}
+		} else if err != nil {
 			errs = append(errs, fmt.Errorf("stopping idle VM %s/%s: %w", p.Namespace, v.Name, err))
 			continue
 		}

@@ -2,6 +2,7 @@ package idle
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +148,31 @@ func TestAWindowShorterThanTheHistoryStep(t *testing.T) {
 	}
 	if stopped := operationsOf(t, hyper); len(stopped) != 0 {
 		t.Errorf("stopped %v on a window the history cannot fill", stopped)
+	}
+}
+
+// TestAnotherPolicysOperationOfTheSameNameIsNotTaken: policy "p" with VM
+// "b-c" and policy "p-b" with VM "c" name their stops alike; the second
+// does not take the first's for its own (its VM would run on, recorded as
+// stopped).
+func TestAnotherPolicysOperationOfTheSameNameIsNotTaken(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	since := now.Add(-48 * time.Hour)
+	policy := stopPolicy(v1alpha1.IdleVM{Name: "c", Since: metav1.NewTime(since), StopAt: &metav1.Time{Time: since}})
+	policy.Name = "p-b"
+	theirs := &v1alpha1.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: "idle-p-b-c-" + strconv.FormatInt(since.Unix(), 10), Namespace: "ns",
+		Labels: map[string]string{LabelPolicy: "p"}}, Spec: v1alpha1.VMOperationSpec{VMName: "b-c", Type: v1alpha1.VMOperationStop}}
+	hyper := hyperfake.NewSimpleClientset(policy.DeepCopy(), theirs)
+	f, err := New(Config{Kube: reviewing(), HyperSDK: hyper, Samples: quiet{}, SampleStep: time.Minute, Clock: clocktesting.NewFakeClock(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.recorder = record.NewFakeRecorder(10)
+	idle := policy.Status.IdleVMs
+	if err := f.stop(context.Background(), policy, idle, now); err == nil || !strings.Contains(err.Error(), "not this policy's") {
+		t.Errorf("stop: %v, want the name taken by another's operation named", err)
+	}
+	if idle[0].Operation != "" {
+		t.Errorf("VM c recorded as stopped by %s, another policy's stop of b-c", idle[0].Operation)
 	}
 }

@@ -86,6 +86,25 @@ func HotplugPatch(resourceVersion string, devices []hypersdk.USBDeviceRequest) (
 	}})
 }
 
+// WithStatus adds to patch (HotplugPatch's) the VMI's hot-plug report set
+// to status.
+func WithStatus(patch []byte, status map[string]USBHotplugState) ([]byte, error) {
+	var p map[string]map[string]interface{}
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return nil, err
+	}
+	var value interface{}
+	if len(status) > 0 {
+		raw, err := json.Marshal(status)
+		if err != nil {
+			return nil, err
+		}
+		value = string(raw)
+	}
+	p["metadata"]["annotations"].(map[string]interface{})[USBHotplugStatusAnnotation] = value
+	return json.Marshal(p)
+}
+
 // HotplugStatusPatch is the merge patch that sets a VMI's hot-plug report.
 func HotplugStatusPatch(status map[string]USBHotplugState) ([]byte, error) {
 	var value interface{}

@@ -47,7 +47,7 @@ func (e *Executor) attachUSB(ctx context.Context, op *v1alpha1.VMOperation) (ste
 		record(op, v1alpha1.ResourceReference{Kind: usbListedKind, Name: want.Name, Role: usbListedRole})
 		return step{progress: 10, message: "attaching " + kubevirt.USBID(want) + " as " + want.Name}, nil
 	case i < 0:
-		if err := e.listUSB(ctx, vmi, append(listed, want)); err != nil {
+		if err := e.listUSB(ctx, vmi, append(listed, want), want.Name); err != nil {
 			return step{}, err
 		}
 		return step{progress: usbListedProgress, message: fmt.Sprintf("asking the USB agent on %s to lend %s", vmi.Status.NodeName, kubevirt.USBID(want))}, nil
@@ -141,10 +141,28 @@ func (e *Executor) unlistOwnUSB(ctx context.Context, op *v1alpha1.VMOperation) e
 
 // listUSB sets the instance's hot-plug list, failing on a concurrent change
 // (the pass is retried on a fresh read).
-func (e *Executor) listUSB(ctx context.Context, vmi *kvv1.VirtualMachineInstance, devices []hypersdk.USBDeviceRequest) error {
+//
+// A device listed anew has no report yet: one under its name is of an
+// earlier device the agent did not clear (it was down when that one was
+// unplugged), and would read as this one attached with no agent to lend
+// it. It goes in the same write.
+func (e *Executor) listUSB(ctx context.Context, vmi *kvv1.VirtualMachineInstance, devices []hypersdk.USBDeviceRequest, fresh ...string) error {
 	patch, err := kubevirt.HotplugPatch(vmi.ResourceVersion, devices)
 	if err != nil {
 		return err
+	}
+	status := kubevirt.HotplugStatus(vmi.Annotations)
+	stale := false
+	for _, name := range fresh {
+		if _, ok := status[name]; ok {
+			delete(status, name)
+			stale = true
+		}
+	}
+	if stale {
+		if patch, err = kubevirt.WithStatus(patch, status); err != nil {
+			return err
+		}
 	}
 	_, err = e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstances(vmi.Namespace).Patch(ctx, vmi.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	return err

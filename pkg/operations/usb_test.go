@@ -1,6 +1,7 @@
 package operations
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 
@@ -64,5 +65,39 @@ func TestAttachListedBeforeTheRecordStaysItsOwn(t *testing.T) {
 	}
 	if listed := kubevirt.HotpluggedUSB(vmi.Annotations); len(listed) != 0 {
 		t.Fatalf("hot-plug list after the attach was cancelled: %+v, want it empty", listed)
+	}
+}
+
+// TestAttachDoesNotReadAnEarlierDevicesReport: the agent was down when a
+// device of the same name was unplugged, so its report still says
+// Attached; a new attach of that name clears it as it lists the device,
+// and waits for the agent rather than succeeding at once.
+func TestAttachDoesNotReadAnEarlierDevicesReport(t *testing.T) {
+	vmi := testVMI("vm", "node-a", "vmi-1")
+	stale, err := kubevirt.HotplugStatusPatch(map[string]kubevirt.USBHotplugState{"key": {Phase: kubevirt.USBAttached},
+		"other": {Phase: kubevirt.USBAttached}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Metadata struct{ Annotations map[string]string } `json:"metadata"`
+	}
+	if err := json.Unmarshal(stale, &p); err != nil {
+		t.Fatal(err)
+	}
+	vmi.Annotations = p.Metadata.Annotations
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi)
+	key := h.create("attach", "vm", attachSpec("key", "A1"))
+	h.until(key, 4, func(op *v1alpha1.VMOperation) bool { return op.Status.Progress == usbListedProgress })
+	op, err := h.pass(key)
+	if err != nil || op.Status.Phase.Final() {
+		t.Fatalf("the attach after its device was listed: %v %s %q, want it waiting for the agent", err, op.Status.Phase, op.Status.Message)
+	}
+	got, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status := kubevirt.HotplugStatus(got.Annotations); len(status) != 1 || status["other"].Phase != kubevirt.USBAttached {
+		t.Errorf("hot-plug report %+v, want only the other device's", status)
 	}
 }

@@ -125,7 +125,11 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 	}
 	var spent float64
 	if err == nil {
-		spent = ledger(st, r.vms, r.existing)
+		var since time.Duration
+		if st.LastUpdateTime != nil {
+			since = now.Sub(st.LastUpdateTime.Time)
+		}
+		spent = ledger(st, r.vms, r.existing, r.rates, since)
 	}
 	// Events are announced once the status that records them (Crossed,
 	// Enforced) is written: a write that fails is done again next pass,
@@ -140,7 +144,10 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 		// (also into a new month: a budget fails closed), unless the
 		// budget no longer asks for one.
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, "SpendUnavailable", err.Error()
-		enforcing = b.Spec.Enforce && meta.IsStatusConditionTrue(b.Status.Conditions, ConditionEnforced)
+		// A refusal whose last update failed (RefusalFailed) is still in
+		// place while the month's last figure says the budget is spent.
+		enforcing = b.Spec.Enforce && (meta.IsStatusConditionTrue(b.Status.Conditions, ConditionEnforced) ||
+			b.Status.Month == month && b.Status.Spent >= b.Spec.Amount.AsApproximateFloat64())
 		if b.Status.Month != month {
 			setCondition(st, b, metav1.Condition{Type: ConditionExceeded, Status: metav1.ConditionUnknown, Reason: "SpendUnavailable",
 				Message: "the spend of " + month + " could not be read yet"}, now)
@@ -228,8 +235,9 @@ type reading struct {
 	vms []v1alpha1.BudgetVMSpend
 	// existing are the UIDs of the namespace's VMs, in scope or not.
 	existing map[types.UID]bool
-	// perHour is what the VMs in scope cost per hour.
+	// perHour is what the VMs in scope cost per hour; rates, each one's.
 	perHour float64
+	rates   map[types.UID]float64
 	// at is when the report was made.
 	at time.Time
 }
@@ -261,7 +269,7 @@ func (k *Keeper) spend(ctx context.Context, b *v1alpha1.Budget, reports map[stri
 		return nil, fmt.Errorf("listing the VMs of budget %s/%s: %w", b.Namespace, b.Name, err)
 	}
 	uids := map[string]types.UID{}
-	r := &reading{existing: map[types.UID]bool{}, at: report.GeneratedAt.Time}
+	r := &reading{existing: map[types.UID]bool{}, rates: map[types.UID]float64{}, at: report.GeneratedAt.Time}
 	for _, vm := range list.Items {
 		r.existing[vm.UID] = true
 		if selector.Matches(labels.Set(vm.Labels)) {
@@ -272,6 +280,7 @@ func (k *Keeper) spend(ctx context.Context, b *v1alpha1.Budget, reports map[stri
 		if uid, ok := uids[vm.Name]; ok {
 			r.vms = append(r.vms, v1alpha1.BudgetVMSpend{Name: vm.Name, UID: uid, MonthToDate: vm.Amounts.MonthToDate})
 			r.perHour += vm.Amounts.CostPerHour
+			r.rates[uid] = vm.Amounts.CostPerHour
 		}
 	}
 	return r, nil
@@ -285,11 +294,18 @@ func (k *Keeper) spend(ctx context.Context, b *v1alpha1.Budget, reports map[stri
 // left taken out of the departed spend; existing (the namespace's VMs, in
 // scope or not) says which of those that left can still come back. A VM
 // is known by its UID, so one made again under a deleted one's name is
-// another. A VM's month to date only grows within a month, so a reading
-// below the last one recorded (the history store no longer keeps the
-// month's first days: Prometheus keeps 15 by default) is taken as the
-// last one: a budget's spend never falls back mid-month.
-func ledger(st *v1alpha1.BudgetStatus, current []v1alpha1.BudgetVMSpend, existing map[types.UID]bool) float64 {
+// another.
+//
+// Once the history store no longer keeps the month's first days
+// (Prometheus keeps 15 by default), a VM's month to date is read over what
+// it keeps: a reading that slides with the days, and stays flat for a VM
+// that costs the same every day. So a VM in scope at the last reading, a
+// little while ago (since, at most maxExtrapolation), is taken to have
+// spent at least its last figure plus its cost per hour now (rates) since
+// then; a reading above that is taken as it is. A budget's spend never
+// falls back mid-month, and keeps growing with what its VMs cost.
+func ledger(st *v1alpha1.BudgetStatus, current []v1alpha1.BudgetVMSpend, existing map[types.UID]bool,
+	rates map[types.UID]float64, since time.Duration) float64 {
 	out := map[types.UID]v1alpha1.BudgetVMSpend{}
 	for _, vm := range st.OutOfScope {
 		out[vm.UID] = vm
@@ -298,11 +314,22 @@ func ledger(st *v1alpha1.BudgetStatus, current []v1alpha1.BudgetVMSpend, existin
 	for _, vm := range slices.Concat(st.OutOfScope, st.VirtualMachines) {
 		last[vm.UID] = vm.MonthToDate
 	}
+	inScope := map[types.UID]bool{}
+	for _, vm := range st.VirtualMachines {
+		inScope[vm.UID] = true
+	}
+	if since < 0 || since > maxExtrapolation {
+		since = 0
+	}
 	current = slices.Clone(current)
 	now := map[types.UID]bool{}
 	for i, vm := range current {
 		now[vm.UID] = true
-		current[i].MonthToDate = max(vm.MonthToDate, last[vm.UID])
+		least := last[vm.UID]
+		if inScope[vm.UID] {
+			least += rates[vm.UID] * since.Hours()
+		}
+		current[i].MonthToDate = max(vm.MonthToDate, least)
 	}
 	for _, vm := range st.VirtualMachines {
 		if !now[vm.UID] {
@@ -329,6 +356,12 @@ func ledger(st *v1alpha1.BudgetStatus, current []v1alpha1.BudgetVMSpend, existin
 	}
 	return spent
 }
+
+// maxExtrapolation bounds how long ago the last reading may be for a VM's
+// cost per hour now to stand for what it spent since: after a longer gap
+// (the keeper was down) only the reading counts, which may miss what the
+// history store no longer keeps of that gap.
+const maxExtrapolation = time.Hour
 
 func (k *Keeper) event(b *v1alpha1.Budget, eventType, reason, format string, args ...any) {
 	ref := &corev1.ObjectReference{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "Budget",

@@ -1,7 +1,9 @@
 package budget
 
 import (
+	"math"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -31,7 +33,7 @@ func TestLedgerKeepsWhatDepartedVMsSpent(t *testing.T) {
 		for _, vm := range step.current {
 			existing[vm.UID] = true
 		}
-		if got := ledger(st, step.current, existing); got != step.want {
+		if got := ledger(st, step.current, existing, nil, 0); got != step.want {
 			t.Fatalf("reading %d: spent %g, want %g (status %+v)", i, got, step.want, st)
 		}
 	}
@@ -64,7 +66,7 @@ func TestLedgerCountsAVMThatComesBackOnce(t *testing.T) {
 		{[]v1alpha1.BudgetVMSpend{vm("db", "u1", 58)}, all, 72},
 		{[]v1alpha1.BudgetVMSpend{vm("db", "u1", 59)}, map[types.UID]bool{"u1": true}, 73},
 	} {
-		if got := ledger(st, step.current, step.existing); got != step.want {
+		if got := ledger(st, step.current, step.existing, nil, 0); got != step.want {
 			t.Fatalf("reading %d: spent %g, want %g (status %+v)", i, got, step.want, st)
 		}
 	}
@@ -94,8 +96,33 @@ func TestLedgerNeverFallsBack(t *testing.T) {
 		{[]v1alpha1.BudgetVMSpend{vm("web", "u2", 13)}, 109},
 		{[]v1alpha1.BudgetVMSpend{vm("db", "u1", 50), vm("web", "u2", 14)}, 110},
 	} {
-		if got := ledger(st, step.current, all); got != step.want {
+		if got := ledger(st, step.current, all, nil, 0); got != step.want {
 			t.Fatalf("reading %d: spent %g, want %g (status %+v)", i, got, step.want, st)
+		}
+	}
+}
+
+// TestLedgerGrowsPastTheStoresRetention: from about the 16th, with
+// Prometheus' 15 days, a VM that costs the same every day reads the same
+// month to date every time (the window slides); the ledger adds what it
+// costs per hour since the last reading, as long as that was lately, so
+// the budget's spend keeps growing with the month.
+func TestLedgerGrowsPastTheStoresRetention(t *testing.T) {
+	st := &v1alpha1.BudgetStatus{VirtualMachines: []v1alpha1.BudgetVMSpend{{Name: "db", UID: "u1", MonthToDate: 15}}}
+	all := map[types.UID]bool{"u1": true}
+	flat := []v1alpha1.BudgetVMSpend{{Name: "db", UID: "u1", MonthToDate: 15}}
+	rates := map[types.UID]float64{"u1": 1} // $1 an hour
+	for i, step := range []struct {
+		since time.Duration
+		want  float64
+	}{
+		{30 * time.Minute, 15.5},
+		{30 * time.Minute, 16},
+		// After a gap longer than maxExtrapolation only readings count.
+		{3 * time.Hour, 16},
+	} {
+		if got := ledger(st, flat, all, rates, step.since); math.Abs(got-step.want) > 1e-9 {
+			t.Errorf("reading %d, %s after the last: spent %g, want %g", i, step.since, got, step.want)
 		}
 	}
 }

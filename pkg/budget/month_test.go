@@ -113,6 +113,28 @@ func TestEnforceOffLiftsARefusalWhileUnread(t *testing.T) {
 	}
 }
 
+// TestAFailedRefusalStaysWhileUnread: the last pass found the budget spent
+// but could not update its refusal (RefusalFailed, the one in place kept);
+// a pass that cannot read the spend keeps it too, rather than sweep it.
+func TestAFailedRefusalStaysWhileUnread(t *testing.T) {
+	b := &v1alpha1.Budget{ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: "ns", Generation: 2},
+		Spec: v1alpha1.BudgetSpec{Amount: resource.MustParse("100"), Enforce: true},
+		Status: v1alpha1.BudgetStatus{Month: "2026-12", Spent: 120, Conditions: []metav1.Condition{{Type: ConditionEnforced,
+			Status: metav1.ConditionFalse, Reason: "RefusalFailed"}}}}
+	hyper := hyperfake.NewSimpleClientset(b)
+	hyper.PrependReactor("list", "virtualmachines", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("hypersdk-apiserver is restarting")
+	})
+	k, err := New(Config{Kube: fake.NewClientset(), HyperSDK: hyper, Clock: clocktesting.NewFakeClock(time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.recorder = record.NewFakeRecorder(10)
+	if refusing, _ := k.sync(context.Background(), b, map[string]*v1alpha1.CostReport{"ns": {}}); !refusing {
+		t.Error("spent, refusal update failed, spend now unread: refusal swept, want it kept")
+	}
+}
+
 // TestThresholdAnnouncedOnceWhenAStatusWriteFails: a pass whose status
 // write fails (a conflict with a spec edit) did not record the crossing,
 // so it announced nothing; the next pass records and announces it, once.

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
@@ -233,6 +234,12 @@ func coldMigrationUndone(t *testing.T, deleted bool) {
 		}
 		return len(pods.Items) > 0 && pods.Items[0].Spec.NodeSelector["kubernetes.io/hostname"] == target, nil
 	})
+	// Stopping it by its spec now would race the migration, whose clean-up
+	// starts it again: refused, naming the operation.
+	if _, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns).Patch(ctx, "stuck", types.MergePatchType,
+		[]byte(`{"spec":{"running":false}}`), metav1.PatchOptions{}); !apierrors.IsConflict(err) || !strings.Contains(err.Error(), op.Name) {
+		t.Errorf("spec.running false while %s is under way: %v, want 409 naming it", op.Name, err)
+	}
 	ops := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns)
 	cur, err := ops.Get(ctx, op.Name, metav1.GetOptions{})
 	if err != nil {

@@ -283,6 +283,43 @@ func TestVirtualMachineUpdateIsTheOperation(t *testing.T) {
 	}
 }
 
+// TestAdmissionPolicyOnASubresourceHoldsForAVMUpdate: a policy written for
+// virtualmachines/resize holds for a change of the VM's spec.cpus too,
+// which amounts to that resize.
+func TestAdmissionPolicyOnASubresourceHoldsForAVMUpdate(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ctx := context.Background()
+	ns := env.Namespace(t, "guarded-resize")
+	if _, err := env.Kube.CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType,
+		[]byte(`{"metadata":{"labels":{"e2e.hypersdk.io/guard-resizes":"true"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	elastic := kubevirtVM("vm", 0, "2Gi", nil)
+	elastic.Spec.Template.Spec.Domain.CPU = &kvv1.CPU{Sockets: 2, Cores: 1, Threads: 1, MaxSockets: 8}
+	createKubeVirtVM(t, ns, elastic)
+	runningVMI(t, ns, "vm", "")
+	denyCreates(t, "guard-resizes-"+ns, "hypersdk.io", "virtualmachines/resize",
+		"!has(object.cpus) || object.cpus <= 4", "at most 4 CPUs here", map[string]string{"e2e.hypersdk.io/guard-resizes": "true"})
+	framework.Eventually(t, "the policy to refuse 6 CPUs through the subresource", func(ctx context.Context) (bool, error) {
+		_, _, err := post(t, env.HyperSDK, ns, "vm", "resize", map[string]interface{}{"cpus": 6}, true)
+		return err != nil && strings.Contains(err.Error(), "at most 4 CPUs here"), nil
+	})
+	vms := env.HyperSDK.HypersdkV1alpha1().VirtualMachines(ns)
+	for _, dryRun := range []bool{true, false} {
+		opts := metav1.PatchOptions{}
+		if dryRun {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		if _, err := vms.Patch(ctx, "vm", types.MergePatchType, []byte(`{"spec":{"cpus":6}}`), opts); err == nil ||
+			!strings.Contains(err.Error(), "at most 4 CPUs here") {
+			t.Errorf("spec.cpus 6 under the resize subresource's policy (dry run %v): %v, want refused by the policy", dryRun, err)
+		}
+	}
+	if _, err := vms.Patch(ctx, "vm", types.MergePatchType, []byte(`{"spec":{"cpus":4}}`), metav1.PatchOptions{}); err != nil {
+		t.Errorf("spec.cpus 4, which the policy allows: %v", err)
+	}
+}
+
 // operationType is the VMOperation type of a subresource: attachusb is
 // AttachUSB.
 func operationType(sub string) string {

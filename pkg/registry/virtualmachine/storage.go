@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -49,6 +50,11 @@ type REST struct {
 	cache    *viewcache.Cache
 	writer   Writer
 	admitter Admitter
+	// asSubresource, when set, is the validating admission of the
+	// subresource each operation an update amounts to (SubresourceAdmission).
+	asSubresource func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error
+	// underWay, when set, returns an operation on the VM not yet ended.
+	underWay func(ctx context.Context, namespace, vm string) (*hypersdk.VMOperation, error)
 	strategy strategy
 	tableConvertor
 }
@@ -86,6 +92,23 @@ func NewCache() *viewcache.Cache {
 // that operation would be.
 func NewREST(typer runtime.ObjectTyper, cache *viewcache.Cache, writer Writer, admitter Admitter) *REST {
 	return &REST{cache: cache, writer: writer, admitter: admitter, strategy: strategy{typer, names.SimpleNameGenerator}}
+}
+
+// AdmitAsSubresource makes an update that starts, stops or resizes the VM
+// meet the validating admission of that operation's subresource too
+// (SubresourceAdmission): a policy written for virtualmachines/resize holds
+// for spec.cpus as for the subresource and a VMOperation.
+func (r *REST) AdmitAsSubresource(admit func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error) {
+	r.asSubresource = admit
+}
+
+// OrderAfter makes an update that starts, stops or resizes the VM wait
+// for nothing: it is refused (409) while underWay returns an operation on
+// the VM, which the change would race (a stop a cold migration's clean-up
+// then undoes, a resize an earlier queued one then overwrites). The
+// operation subresources queue behind it instead.
+func (r *REST) OrderAfter(underWay func(ctx context.Context, namespace, vm string) (*hypersdk.VMOperation, error)) {
+	r.underWay = underWay
 }
 
 func equalIgnoringVersion(a, b viewcache.Object) bool {
@@ -256,9 +279,26 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		}
 		vm.UID = old.UID
 		operations := operationsOf(old, vm)
+		if len(operations) > 0 && r.underWay != nil {
+			busy, err := r.underWay(ctx, vm.Namespace, vm.Name)
+			if err != nil {
+				return nil, false, err
+			}
+			if busy != nil {
+				sub := strings.ToLower(string(operations[0].Spec.Type))
+				return nil, false, apierrors.NewConflict(hypersdk.Resource("virtualmachines"), vm.Name,
+					fmt.Errorf("operation %s (%s) is under way on the VM and this change would race it: wait for it to end, or POST virtualmachines/%s/%s, which waits its turn",
+						busy.Name, busy.Spec.Type, vm.Name, sub))
+			}
+		}
 		for _, op := range operations {
 			if err := r.admitter.Admit(ops.ThroughVMUpdate(ctx), op); err != nil {
 				return nil, false, err
+			}
+			if r.asSubresource != nil {
+				if err := r.asSubresource(ctx, op, len(options.DryRun) > 0); err != nil {
+					return nil, false, err
+				}
 			}
 		}
 		// Admitted against the cached view: the write must find the VM as

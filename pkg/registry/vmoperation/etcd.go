@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -104,6 +107,30 @@ func (r *REST) admitting(validate rest.ValidateObjectFunc, dryRun bool) rest.Val
 		}
 		return r.admitter.Admit(ctx, op)
 	}
+}
+
+// UnderWay returns an operation on VM vm of namespace that has not ended,
+// the oldest, or nil: read from storage, not as any caller.
+func (r *REST) UnderWay(ctx context.Context, namespace, vm string) (*hypersdk.VMOperation, error) {
+	sel, err := labels.ValidatedSelectorFromSet(labels.Set{VMLabel: vm})
+	if err != nil {
+		return nil, nil // a name no label holds: no operation could be on it
+	}
+	obj, err := r.Store.List(genericapirequest.WithNamespace(ctx, namespace), &metainternalversion.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, fmt.Errorf("listing the operations of VM %s/%s: %w", namespace, vm, err)
+	}
+	var oldest *hypersdk.VMOperation
+	for i, op := range obj.(*hypersdk.VMOperationList).Items {
+		if op.Spec.VMName != vm || op.Status.Phase == hypersdk.VMOperationSucceeded || op.Status.Phase == hypersdk.VMOperationFailed ||
+			op.Status.Phase == hypersdk.VMOperationCancelled {
+			continue
+		}
+		if oldest == nil || op.CreationTimestamp.Before(&oldest.CreationTimestamp) {
+			oldest = &obj.(*hypersdk.VMOperationList).Items[i]
+		}
+	}
+	return oldest, nil
 }
 
 // ShortNames lets `kubectl get vmop` work.

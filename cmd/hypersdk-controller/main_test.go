@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,5 +38,28 @@ func TestIdleAloneNeedsARecordInterval(t *testing.T) {
 	o.RecordInterval = 2 * time.Hour
 	if err := o.validate(); err == nil || !strings.Contains(err.Error(), "--record-interval must be at most") {
 		t.Errorf("--record-interval=2h: %v, want it refused", err)
+	}
+}
+
+// TestControllersFlag: '*' gives the defaults wherever it stands, and the
+// last entry naming a controller decides: "-rebalance,*" runs no
+// rebalancer, and "*,-recorder" with "recorder" appended (the prometheus
+// component's patch) runs the recorder.
+func TestControllersFlag(t *testing.T) {
+	for _, tc := range []struct {
+		flags []string
+		on    string
+		want  bool
+	}{
+		{[]string{"-rebalance", "*"}, "rebalance", false},
+		{[]string{"*", "-rebalance"}, "rebalance", false},
+		{[]string{"*", "-recorder", "recorder"}, "recorder", true},
+		{[]string{"*"}, "executor", true},
+	} {
+		o := newOptions()
+		o.Controllers = tc.flags
+		if got := slices.Contains(o.enabled(), tc.on); got != tc.want {
+			t.Errorf("--controllers=%s: %s on %v, want %v", strings.Join(tc.flags, ","), tc.on, got, tc.want)
+		}
 	}
 }

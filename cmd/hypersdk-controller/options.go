@@ -153,13 +153,19 @@ func (o *options) flags() cliflag.NamedFlagSets {
 	return fss
 }
 
-// enabled returns the controllers --controllers selects.
+// enabled returns the controllers --controllers selects: '*' the
+// defaults wherever it stands, then each named one in order, 'name' on
+// and '-name' off, the last one naming a controller deciding (a patch
+// appends "recorder" to "*,-recorder"). So "-rebalance,*" runs no
+// rebalancer, as kube-controller-manager reads it.
 func (o *options) enabled() []string {
 	var on []string
+	if slices.Contains(o.Controllers, "*") {
+		on = slices.Clone(defaultControllers)
+	}
 	for _, c := range o.Controllers {
 		switch {
 		case c == "*":
-			on = append(on, defaultControllers...)
 		case strings.HasPrefix(c, "-"):
 			on = slices.DeleteFunc(on, func(s string) bool { return s == c[1:] })
 		default:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -74,7 +75,21 @@ func (o *options) validate() error {
 		errs = append(errs, fmt.Errorf("--decision-candidates must be at least 1, got %d", o.Extender.Candidates))
 	}
 	errs = append(errs, o.TLS.Validate()...)
+	if host, _, err := net.SplitHostPort(o.BindAddress); err == nil && !loopback(host) && (!o.TLS.Enabled() || o.TLS.ClientCAFile == "") {
+		// /bind binds any pending pod to any node with the extender's
+		// rights: beyond this host only kube-scheduler may call it.
+		errs = append(errs, fmt.Errorf("--bind-address=%s is reachable from other hosts: serve TLS (--tls-cert-file) and verify kube-scheduler's client certificate (--client-ca-file)", o.BindAddress))
+	}
 	return utilerrors.NewAggregate(errs)
+}
+
+// loopback reports whether host (an IP or a name) is this host alone.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func addAll(fs *pflag.FlagSet, fss cliflag.NamedFlagSets) {

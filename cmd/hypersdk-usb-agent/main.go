@@ -46,6 +46,9 @@ func run() error {
 	if *nodeName == "" {
 		return errors.New("--node-name (or $NODE_NAME) is required")
 	}
+	if *connectTimeout <= 0 {
+		return fmt.Errorf("--usbredirect-connect-timeout must be positive, got %v: every lend would time out at once", *connectTimeout)
+	}
 	cfg := usbagent.Config{NodeName: *nodeName}
 	switch *source {
 	case "usbredirect":

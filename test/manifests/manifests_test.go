@@ -183,10 +183,12 @@ func TestPlainMetricsOnlyToScrapers(t *testing.T) {
 						opened++
 						scrapers := len(rule.From) > 0
 						for _, peer := range rule.From {
-							scrapers = scrapers && peer.PodSelector != nil && peer.PodSelector.MatchLabels["app.kubernetes.io/name"] == "prometheus" && peer.IPBlock == nil
+							// Both: a pod label alone is any tenant's to give.
+							scrapers = scrapers && peer.PodSelector != nil && peer.PodSelector.MatchLabels["app.kubernetes.io/name"] == "prometheus" &&
+								peer.NamespaceSelector != nil && peer.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "" && peer.IPBlock == nil
 						}
 						if !scrapers {
-							t.Errorf("NetworkPolicy %s opens port %d to %v, want Prometheus pods alone", p.Name, port.Port.IntVal, rule.From)
+							t.Errorf("NetworkPolicy %s opens port %d to %v, want Prometheus pods of one namespace alone", p.Name, port.Port.IntVal, rule.From)
 						}
 					}
 				}

@@ -75,6 +75,9 @@ const (
 //     the hour containing now (for forecasts, for each requested hour).
 //   - After a failure the upstream is not asked again for RetryInterval;
 //     fallbacks are served meanwhile.
+//   - A current value is also judged by the hour it is for, whenever it was
+//     fetched (an upstream's feed may lag): Stale when that hour began more
+//     than two hours ago, Neutral past MaxStale beyond that.
 //   - A caller whose ctx ends before the request does gets what is held as
 //     if the request had failed (the request goes on for the next caller),
 //     and one that finds the value fresh gets it whatever its ctx.
@@ -224,6 +227,7 @@ func (c *CachedProvider) Current(ctx context.Context, zone string) (Intensity, e
 	if late {
 		f = c.lateFreshness(e.attempt, now, f)
 	}
+	f = max(f, byAge(e.value.At, now, c.opts.MaxStale))
 	v := e.value
 	if f == Neutral {
 		v = Intensity{Zone: zone, At: now.UTC().Truncate(resolution), GramsPerKWh: c.opts.Neutral}
@@ -235,6 +239,25 @@ func (c *CachedProvider) Current(ctx context.Context, zone string) (Intensity, e
 	c.metrics.intensity.WithLabelValues(c.opts.Name, zone).Set(v.GramsPerKWh)
 	c.countFallback(zone, v.Freshness)
 	return v, nil
+}
+
+// maxFreshAge is how old the hour a current value is for may be and the
+// value still be the current one: the hour before now's (an upstream
+// publishes an hour once it has ended, or late into the next).
+const maxFreshAge = 2 * resolution
+
+// byAge judges a current value by the hour it is for (at), whenever it was
+// fetched: an upstream whose feed for the zone lags answers "latest" with
+// an hour long past, which is not the current one. Past maxStale (beyond
+// the age a current value may have), or for no hour at all, it is Neutral.
+func byAge(at, now time.Time, maxStale time.Duration) Freshness {
+	switch age := now.Sub(at); {
+	case at.IsZero() || age > maxStale+maxFreshAge:
+		return Neutral
+	case age > maxFreshAge:
+		return Stale
+	}
+	return Fresh
 }
 
 // Forecast returns the zone's forecast as CachedProvider documents. Each

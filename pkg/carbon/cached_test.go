@@ -458,3 +458,42 @@ func TestCachedZonesNeedNoTime(t *testing.T) {
 		t.Errorf("NO past MaxStale, the deadline gone: %+v, %v; want the neutral placeholder", got, err)
 	}
 }
+
+// lagging answers every Current with the hour lag before now's.
+type lagging struct {
+	clock *clocktesting.FakePassiveClock
+	lag   time.Duration
+}
+
+func (l *lagging) Current(_ context.Context, zone string) (Intensity, error) {
+	return Intensity{Zone: zone, At: l.clock.Now().Truncate(time.Hour).Add(-l.lag), GramsPerKWh: 302}, nil
+}
+
+func (l *lagging) Forecast(context.Context, string, time.Duration) ([]Intensity, error) {
+	return nil, ErrNoData
+}
+
+// TestCachedProviderJudgesTheHourNotTheFetch: an upstream whose feed for
+// the zone lags answers "latest" with an hour long past; fetched just now,
+// it is not the current hour's value: stale past two hours, neutral past
+// MaxStale, and fresh when it is the last hour's.
+func TestCachedProviderJudgesTheHourNotTheFetch(t *testing.T) {
+	for _, tc := range []struct {
+		lag  time.Duration
+		want Freshness
+	}{
+		{time.Hour, Fresh},
+		{5 * time.Hour, Stale},
+		{10 * time.Hour, Neutral},
+	} {
+		clk := clocktesting.NewFakePassiveClock(t0)
+		c, err := NewCachedProvider(&lagging{clock: clk, lag: tc.lag}, CacheOptions{Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Current(context.Background(), "DE")
+		if err != nil || got.Freshness != tc.want {
+			t.Errorf("latest value %s behind: %+v, %v; want %s", tc.lag, got, err, tc.want)
+		}
+	}
+}

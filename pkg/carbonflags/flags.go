@@ -140,8 +140,10 @@ func (o *Options) replay() (carbon.Provider, error) {
 	return TraceReplay(o.TraceDir, start, epoch, o.Speed)
 }
 
-// TraceReplay replays the traces of start's year found in dir.
+// TraceReplay replays the traces of start's year (in UTC, as the traces
+// are) found in dir.
 func TraceReplay(dir string, start, epoch time.Time, speed float64) (*carbon.TraceProvider, error) {
+	start = start.UTC()
 	paths, err := filepath.Glob(filepath.Join(dir, fmt.Sprintf("*_%d_hourly.csv", start.Year())))
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -51,5 +52,19 @@ func TestCredentialsFromFiles(t *testing.T) {
 		if _, err := parse(append([]string{"--carbon-provider=electricitymaps"}, tc.args...)...).spec(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error saying %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestTraceReplayYearIsUTCs: the traces are in UTC, so a start given with
+// an offset replays the year it is in UTC: half past midnight on New
+// Year's Day in Madrid is still 2022 there.
+func TestTraceReplayYearIsUTCs(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ES_2023_hourly.csv"), []byte("not read\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2023, 1, 1, 0, 30, 0, 0, time.FixedZone("CET", 3600))
+	if _, err := TraceReplay(dir, start, time.Now(), 1); err == nil || !strings.Contains(err.Error(), "no carbon traces for 2022") {
+		t.Errorf("replay from %s: %v, want the 2022 traces asked for", start, err)
 	}
 }

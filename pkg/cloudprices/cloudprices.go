@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"sort"
@@ -108,7 +109,8 @@ func instance(row []string) (Instance, error) {
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return Instance{}, err
 	}
-	if row[0] == "" || vcpus <= 0 || mem <= 0 || gpus < 0 || price <= 0 || (gpus > 0) != (row[4] != "") {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	if row[0] == "" || vcpus <= 0 || !finite(mem) || mem <= 0 || gpus < 0 || !finite(price) || price <= 0 || (gpus > 0) != (row[4] != "") {
 		return Instance{}, fmt.Errorf("instance %q: want a name, vcpus, memory and a price above zero, and a GPU model exactly when gpus > 0", row[0])
 	}
 	return Instance{Type: row[0], VCPUs: vcpus, MemoryGiB: mem, GPUs: gpus, GPUModel: row[4], PerHour: price}, nil

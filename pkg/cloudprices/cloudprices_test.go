@@ -55,6 +55,8 @@ func TestParseRefusesIncompleteLists(t *testing.T) {
 		"other columns":     {head + "type,cpu,mem,price\na,2,4,0.1\n", "CSV header"},
 		"GPU without model": {head + cols + "a,2,4,1,,0.1\n", "GPU model"},
 		"free instance":     {head + cols + "a,2,4,0,,0\n", "price above zero"},
+		"NaN price":         {head + cols + "a,2,4,0,,NaN\n", "price above zero"},
+		"endless memory":    {head + cols + "a,2,+Inf,0,,0.1\n", "memory"},
 		"no instances":      {head + cols, "no instance types"},
 	} {
 		if _, err := Parse(strings.NewReader(tc.text), name); err == nil || !strings.Contains(err.Error(), tc.want) {

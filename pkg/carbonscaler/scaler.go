@@ -98,10 +98,11 @@ func (s *Scaler) Pass(ctx context.Context) error {
 	// The live policies' selectors; nil for one that cannot be read, which
 	// keeps its caps rather than guess.
 	live := map[string]labels.Selector{}
+	zones, zerr := s.nodeZones(ctx)
 	for i := range policies.Items {
 		p := &policies.Items[i]
 		live[p.Name], _ = metav1.LabelSelectorAsSelector(p.Spec.HPASelector)
-		if err := s.sync(ctx, p); err != nil {
+		if err := s.sync(ctx, p, zones, zerr); err != nil {
 			klog.FromContext(ctx).Error(err, "Applying carbon scaling policy", "policy", p.Name)
 		}
 	}
@@ -135,7 +136,27 @@ func (s *Scaler) Pass(ctx context.Context) error {
 }
 
 // sync applies one policy and writes what it did to its status.
-func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy) error {
+// nodeZones returns the carbon zones of the cluster's nodes.
+func (s *Scaler) nodeZones(ctx context.Context) (map[string]bool, error) {
+	nodes, err := s.cfg.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes for their carbon zones: %w", err)
+	}
+	zones := map[string]bool{}
+	for _, n := range nodes.Items {
+		if z, ok := carbon.ZoneOf(n.Labels, n.Annotations); ok {
+			zones[z] = true
+		}
+	}
+	return zones, nil
+}
+
+// sync applies p to the HPAs it selects. An HPA's own zone (its
+// hypersdk.io/carbon-zone annotation) is read only when it is a node's
+// (zones; zerr says why they are unknown): whoever may annotate an HPA
+// would otherwise have the shared carbon provider asked for any number of
+// names, spending its rate limit and the metrics' series.
+func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy, zones map[string]bool, zerr error) error {
 	now := metav1.NewTime(s.cfg.Clock.Now())
 	hpas, err := s.selected(ctx, p)
 	if err != nil {
@@ -185,6 +206,15 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy) erro
 		}
 		entry := v1alpha1.CarbonCappedHPA{Namespace: hpa.Namespace, Name: hpa.Name, Zone: zone,
 			OriginalMaxReplicas: original(hpa), MaxReplicas: hpa.Spec.MaxReplicas}
+		if zone != p.Spec.Zone && !zones[zone] && !override {
+			why := fmt.Sprintf("no node is in zone %q", zone)
+			if zerr != nil {
+				why = zerr.Error()
+			}
+			failures = append(failures, fmt.Sprintf("HPA %s/%s: its %s annotation is not read: %s", hpa.Namespace, hpa.Name, carbon.ZoneKey, why))
+			st.HPAs = append(st.HPAs, entry) // caps stay as they were, as without a signal
+			continue
+		}
 		if override {
 			// Lifting a cap needs no reading: an override holds when the
 			// carbon source is down too.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -162,5 +163,50 @@ func TestOneFailedRestoreHoldsNoOther(t *testing.T) {
 	}
 	if got := maxReplicas(t, s, "b"); got != 10 {
 		t.Errorf("maxReplicas of b, whose policy is gone, after a's restore failed: %d, want 10", got)
+	}
+}
+
+// countingProvider counts the zones it is asked for.
+type countingProvider struct {
+	carbon.Provider
+	asked map[string]int
+}
+
+func (c *countingProvider) Current(ctx context.Context, zone string) (carbon.Intensity, error) {
+	c.asked[zone]++
+	return c.Provider.Current(ctx, zone)
+}
+
+// TestHPAZonesAreNodesZones: an HPA's own zone (its annotation, which
+// whoever may edit it writes) is read only when a node is in it: the
+// shared provider is not asked for made-up zones, and the HPA keeps its
+// maximum, the policy saying why.
+func TestHPAZonesAreNodesZones(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	fixed, err := carbon.NewFixedProvider(clk, map[string]float64{"ES": 480, "NO": 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider := &countingProvider{Provider: fixed, asked: map[string]int{}}
+	hpa := func(name, zone string) *autoscalingv2.HorizontalPodAutoscaler {
+		return &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name,
+			Annotations: map[string]string{carbon.ZoneKey: zone}}, Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MaxReplicas: 10}}
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{carbon.ZoneKey: "NO"}}}
+	kube := kubefake.NewSimpleClientset(node, hpa("in-no", "NO"), hpa("made-up", "x1"))
+	s := New(Config{Kube: kube, HyperSDK: hyperfake.NewSimpleClientset(cappingPolicy(clk.Now().Add(-time.Hour))), Carbon: provider, Clock: clk})
+	s.recorder = record.NewFakeRecorder(10)
+	if err := s.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if provider.asked["x1"] != 0 || provider.asked["NO"] == 0 {
+		t.Errorf("zones asked %v, want NO and not x1", provider.asked)
+	}
+	if got := maxReplicas(t, s, "made-up"); got != 10 {
+		t.Errorf("the HPA of a made-up zone: maxReplicas %d, want its 10", got)
+	}
+	ready := meta.FindStatusCondition(policyAfterPass(t, s).Status.Conditions, ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionFalse || !strings.Contains(ready.Message, `no node is in zone "x1"`) {
+		t.Errorf("Ready %+v, want False naming the made-up zone", ready)
 	}
 }

@@ -270,6 +270,9 @@ func (e *Executor) rollBackSnapshot(ctx context.Context, op *v1alpha1.VMOperatio
 	if name == "" {
 		name = kubevirtName(op)
 	}
+	if made := recorded(op, "VirtualMachineSnapshot", "snapshot"); made != nil {
+		name = made.Name // as recorded: one made before names were cut keeps its own
+	}
 	snaps := e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace)
 	snap, err := snaps.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {

@@ -1373,6 +1373,20 @@ func TestExecutorVMThatDoesNotStop(t *testing.T) {
 			}
 		})
 	}
+	// A guest given half an hour to shut down is given it.
+	vmi := testVMI("vm", "node-a", "vmi-1")
+	vmi.Spec.TerminationGracePeriodSeconds = ptr.To[int64](1800)
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi, snap)
+	key := h.create("restore", "vm", restoreSpec())
+	h.until(key, 6, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
+	h.clock.Step(runTimeout + time.Second)
+	if op, err := h.pass(key); err != nil || op.Status.Phase.Final() {
+		t.Fatalf("within the guest's grace period: %v %s %q, want it still stopping", err, op.Status.Phase, op.Status.Message)
+	}
+	h.clock.Step(30 * time.Minute)
+	if op := h.until(key, 1, ended); op.Status.Phase != v1alpha1.VMOperationFailed {
+		t.Fatalf("past runTimeout and the grace period: %s %q, want Failed", op.Status.Phase, op.Status.Message)
+	}
 }
 
 // pendingVMI is an instance of VM "vm" not (yet) running, pinned to node

@@ -131,16 +131,19 @@ func TestColdMigrationPicksANodeTheVMMayRunOn(t *testing.T) {
 		{name: "only the node it tolerates and matches", objects: nodes(), wantTarget: "node-d"},
 		{name: "none it may run on", objects: nodes()[:3], wantFail: "no other node that VM vm may run on"},
 		{name: "the launcher pod tolerates the taint", tolerate: true, objects: nodes()[:3], wantTarget: "node-b"},
-		// Started pinned to its node by the last cold migration: this one
-		// sets another pin.
-		{name: "pinned by the last cold migration", pinned: true, objects: nodes(), wantTarget: "node-d"},
+		// Its pod pinned to its node by the last migration, with KubeVirt's
+		// selectors of the CPU it started on: the move sets its own pin, and
+		// KubeVirt its own selectors.
+		{name: "pinned by the last migration", pinned: true, objects: nodes(), wantTarget: "node-d"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vmi := testVMI("vm", "node-a", "vmi-1")
 			vmi.Spec.NodeSelector = map[string]string{"disk": "ssd"}
 			vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceIsMigratable,
 				Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"}}
-			h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), vmi)
+			vm := testVM("vm", kvv1.RunStrategyAlways)
+			vm.Spec.Template.Spec.NodeSelector = map[string]string{"disk": "ssd"} // it starts again from its template
+			h := newHarness(t, ExecutorConfig{}, vm, vmi)
 			for _, n := range tc.objects {
 				if _, err := h.kube.CoreV1().Nodes().Create(h.ctx, n.(*corev1.Node), metav1.CreateOptions{}); err != nil {
 					t.Fatal(err)
@@ -156,6 +159,7 @@ func TestColdMigrationPicksANodeTheVMMayRunOn(t *testing.T) {
 				}
 				if tc.pinned {
 					pod.Spec.NodeSelector[hostnameLabel] = "node-a"
+					pod.Spec.NodeSelector["host-model-cpu.node.kubevirt.io/Skylake"] = "true"
 				}
 				if _, err := h.kube.CoreV1().Pods("ns").Create(h.ctx, pod, metav1.CreateOptions{}); err != nil {
 					t.Fatal(err)
@@ -178,9 +182,14 @@ func TestColdMigrationPicksANodeTheVMMayRunOn(t *testing.T) {
 		})
 	}
 
+	// Live, from the instance's spec: its pod's pin, left by an earlier
+	// migration to a named node, is the migration's to set.
 	vmi := testVMI("vm", "node-a", "vmi-1")
 	vmi.Spec.NodeSelector = map[string]string{"disk": "ssd"}
-	p := &Prechecker{Kube: kubefake.NewClientset(nodes()...), KubeVirt: kvfake.NewSimpleClientset(testVM("vm", kvv1.RunStrategyAlways), vmi)}
+	launcher := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "virt-launcher-vm-x", Namespace: "ns", Labels: map[string]string{kubevirt.VMNameLabel: "vm"}},
+		Spec:   corev1.PodSpec{NodeName: "node-a", NodeSelector: map[string]string{"disk": "ssd", hostnameLabel: "node-a"}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	p := &Prechecker{Kube: kubefake.NewClientset(append(nodes(), launcher)...), KubeVirt: kvfake.NewSimpleClientset(testVM("vm", kvv1.RunStrategyAlways), vmi)}
 	for target, want := range map[string]string{"node-b": "does not tolerate the node's taint dedicated=gpu:NoSchedule",
 		"node-c": "does not match the VM's nodeSelector", "node-d": ""} {
 		err := p.Check(context.Background(), &hypersdk.VMOperation{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}, Spec: hypersdk.VMOperationSpec{VMName: "vm",

@@ -6,6 +6,7 @@ package operations
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -362,14 +363,17 @@ func (p *Prechecker) checkMigrate(ctx context.Context, vm *kvv1.VirtualMachine, 
 			errs = append(errs, field.Invalid(path, spec.TargetNode, fmt.Sprintf("node does not match nodeSelector %s=%s", k, v)))
 		}
 	}
-	launcher, err := p.launcher(ctx, vmi)
+	// A live migration's target pod is built from the instance's spec, a
+	// cold one's from the VM's template.
+	from := &vmi.Spec
+	if reason, _ := NotMigratable(vmi); reason != "" && vm.Spec.Template != nil {
+		from = &vm.Spec.Template.Spec
+	}
+	target, err := p.targetPod(ctx, vmi, from)
 	if err != nil {
 		return append(errs, field.InternalError(path, err))
 	}
-	if reason, _ := NotMigratable(vmi); reason != "" {
-		launcher = unpinned(launcher)
-	}
-	if msg := admits(node, launcher); msg != "" {
+	if msg := admits(node, target); msg != "" {
 		errs = append(errs, field.Invalid(path, spec.TargetNode, msg))
 	}
 	if msg := p.fits(ctx, node, vmi); msg != "" {
@@ -378,10 +382,17 @@ func (p *Prechecker) checkMigrate(ctx context.Context, vm *kvv1.VirtualMachine, 
 	return errs
 }
 
-// launcher returns the VM's running launcher pod, whose tolerations and
-// node affinity the pod on another node gets too, or, while none runs, a
-// pod with the instance's.
-func (p *Prechecker) launcher(ctx context.Context, vmi *kvv1.VirtualMachineInstance) (*corev1.Pod, error) {
+// targetPod is what the VM's pod on another node must fit: the
+// nodeSelector and required node affinity of spec (the instance's for a
+// live migration, the template's for a cold one) but the node name, which
+// the migration sets itself (a target node overrides it; an earlier cold
+// migration left one on the instance), and the tolerations of the running
+// launcher pod (the instance's while none runs). Not the launcher pod's
+// selectors: KubeVirt adds per-launch ones (a host-model CPU's) and the
+// node an earlier migration was sent to.
+func (p *Prechecker) targetPod(ctx context.Context, vmi *kvv1.VirtualMachineInstance, spec *kvv1.VirtualMachineInstanceSpec) (*corev1.Pod, error) {
+	pod := &corev1.Pod{Spec: corev1.PodSpec{NodeSelector: maps.Clone(spec.NodeSelector), Affinity: spec.Affinity, Tolerations: spec.Tolerations}}
+	delete(pod.Spec.NodeSelector, hostnameLabel)
 	pods, err := p.Kube.CoreV1().Pods(vmi.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: kubevirt.VMNameLabel + "=" + vmi.Name,
 	})
@@ -389,24 +400,11 @@ func (p *Prechecker) launcher(ctx context.Context, vmi *kvv1.VirtualMachineInsta
 		return nil, fmt.Errorf("listing the VM's launcher pods: %w", err)
 	}
 	for i := range pods.Items {
-		if pod := &pods.Items[i]; pod.Status.Phase == corev1.PodRunning && pod.Spec.NodeName == vmi.Status.NodeName {
-			return pod, nil
+		if l := &pods.Items[i]; l.Status.Phase == corev1.PodRunning && l.Spec.NodeName == vmi.Status.NodeName {
+			pod.Spec.Tolerations = l.Spec.Tolerations
 		}
 	}
-	return &corev1.Pod{Spec: corev1.PodSpec{NodeSelector: vmi.Spec.NodeSelector, Affinity: vmi.Spec.Affinity,
-		Tolerations: vmi.Spec.Tolerations}}, nil
-}
-
-// unpinned is pod without the node name in its nodeSelector: a cold
-// migration sets that in the VM's template, in place of the one the VM was
-// last started with (the previous cold migration's, say).
-func unpinned(pod *corev1.Pod) *corev1.Pod {
-	if _, ok := pod.Spec.NodeSelector[hostnameLabel]; !ok {
-		return pod
-	}
-	pod = pod.DeepCopy()
-	delete(pod.Spec.NodeSelector, hostnameLabel)
-	return pod
+	return pod, nil
 }
 
 // admits reports why node would not take pod, for a NoSchedule or

@@ -101,6 +101,9 @@ func (e *Executor) restore(ctx context.Context, op *v1alpha1.VMOperation) (step,
 	}
 	name := kubevirtName(op)
 	made := recorded(op, "VirtualMachineRestore", roleTemporary)
+	if made != nil {
+		name = made.Name // as recorded: one made before names were cut keeps its own
+	}
 	if !inPlace && recorded(op, "VirtualMachine", "target") == nil {
 		// KubeVirt restores onto a VM of that name if one exists: the name
 		// must be free, and stay free of other operations' VMs.

@@ -221,6 +221,9 @@ func (e *Executor) migrate(ctx context.Context, op *v1alpha1.VMOperation) (step,
 	migs := e.cfg.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(op.Namespace)
 	name := kubevirtName(op)
 	made := recorded(op, "VirtualMachineInstanceMigration", "migration")
+	if made != nil {
+		name = made.Name // as recorded: one made before names were cut keeps its own
+	}
 	if made == nil {
 		// Recorded before it is made, so a cancel always finds it, even
 		// when the status write after the create would have failed.
@@ -371,11 +374,13 @@ func (e *Executor) coldMigrate(ctx context.Context, op *v1alpha1.VMOperation, vm
 // gone would keep it, and every later operation on the VM, waiting for
 // ever. The clean-up starts the VM again.
 func (e *Executor) stoppedInTime(op *v1alpha1.VMOperation, vmi *kvv1.VirtualMachineInstance) error {
+	// A guest given longer to shut down is given it.
+	timeout := runTimeout + time.Duration(ptr.Deref(vmi.Spec.TerminationGracePeriodSeconds, 0))*time.Second
 	start := op.Status.StartTime
-	if start == nil || e.cfg.Clock.Since(start.Time) <= runTimeout {
+	if start == nil || e.cfg.Clock.Since(start.Time) <= timeout {
 		return nil
 	}
-	return fmt.Errorf("VM %s did not stop within %s (instance %s); it is started again", op.Spec.VMName, runTimeout, vmi.Status.Phase)
+	return fmt.Errorf("VM %s did not stop within %s (instance %s); it is started again", op.Spec.VMName, timeout, vmi.Status.Phase)
 }
 
 // pickNode chooses a schedulable node other than source, with the labels
@@ -394,14 +399,21 @@ func (e *Executor) pickNode(ctx context.Context, op *v1alpha1.VMOperation, vmi *
 		return "", err
 	}
 	p := &Prechecker{Kube: e.cfg.Kube, KubeVirt: e.cfg.KubeVirt}
-	launcher, err := p.launcher(ctx, vmi)
+	vm, err := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(op.Namespace).Get(ctx, op.Spec.VMName, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("reading VM %s: %w", op.Spec.VMName, err)
+	}
+	from := &vmi.Spec
+	if vm.Spec.Template != nil {
+		from = &vm.Spec.Template.Spec // it starts again from its template
+	}
+	target, err := p.targetPod(ctx, vmi, from)
 	if err != nil {
 		return "", err
 	}
-	launcher = unpinned(launcher)
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
-		if n.Name != source && !n.Spec.Unschedulable && nodeReady(n) && admits(n, launcher) == "" && p.fits(ctx, n, vmi) == "" {
+		if n.Name != source && !n.Spec.Unschedulable && nodeReady(n) && admits(n, target) == "" && p.fits(ctx, n, vmi) == "" {
 			return n.Name, nil
 		}
 	}
@@ -661,6 +673,9 @@ func (e *Executor) snapshot(ctx context.Context, op *v1alpha1.VMOperation) (step
 	name := spec.Name
 	if name == "" {
 		name = kubevirtName(op)
+	}
+	if made := recorded(op, "VirtualMachineSnapshot", "snapshot"); made != nil {
+		name = made.Name // as recorded: one made before names were cut keeps its own
 	}
 	snaps := e.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(op.Namespace)
 	snap, err := snaps.Get(ctx, name, metav1.GetOptions{})

@@ -402,14 +402,22 @@ func flights(p *v1alpha1.RebalancePolicy, cl *cluster, in *Input) {
 	for i := range cl.vmis {
 		vmi := &cl.vmis[i]
 		key, ms := vmi.Namespace+"/"+vmi.Name, vmi.Status.MigrationState
+		// Moving while it started and has not ended, as KubeVirt's own
+		// isMigrating reads it: a failed or aborted one ends (Failed, an
+		// end time) without being Completed.
 		switch {
 		case ms == nil || ms.StartTimestamp == nil:
-		case !ms.Completed && !moving[key]:
-			in.InFlight = append(in.InFlight, Flight{Namespace: vmi.Namespace, VMName: vmi.Name, From: ms.SourceNode, To: ms.TargetNode,
-				Booked: slices.Contains(cl.boundTo[key], ms.TargetNode)})
-		case ms.Completed && ms.EndTimestamp != nil && in.Now.Sub(ms.EndTimestamp.Time) <= 24*time.Hour:
+		case ms.EndTimestamp == nil:
+			if !moving[key] {
+				in.InFlight = append(in.InFlight, Flight{Namespace: vmi.Namespace, VMName: vmi.Name, From: ms.SourceNode, To: ms.TargetNode,
+					Booked: slices.Contains(cl.boundTo[key], ms.TargetNode)})
+			}
+		case in.Now.Sub(ms.EndTimestamp.Time) <= 24*time.Hour:
 			if _, ok := recent[key]; !ok {
 				recent[key] = history{last: ms.EndTimestamp.Time, count: 1}
+			}
+			if _, ok := failed[key]; !ok && ms.Failed {
+				failed[key] = history{last: ms.EndTimestamp.Time, count: 1}
 			}
 		}
 	}

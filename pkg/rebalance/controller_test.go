@@ -93,10 +93,17 @@ func TestFlightsCountKubeVirtsOwnMigrations(t *testing.T) {
 			Status: kvv1.VirtualMachineInstanceStatus{NodeName: "n1", MigrationState: ms}}
 	}
 	ended := now.Add(-10 * time.Minute)
-	cl := &cluster{vmis: []kvv1.VirtualMachineInstance{migrating("moving", now.Add(-time.Minute), nil), migrating("moved", now.Add(-20*time.Minute), &ended)}}
+	// KubeVirt ends a failed migration without Completed.
+	failedOne := migrating("failed", now.Add(-20*time.Minute), nil)
+	failedOne.Status.MigrationState.Failed, failedOne.Status.MigrationState.EndTimestamp = true, &metav1.Time{Time: ended}
+	cl := &cluster{vmis: []kvv1.VirtualMachineInstance{migrating("moving", now.Add(-time.Minute), nil), migrating("moved", now.Add(-20*time.Minute), &ended),
+		failedOne}}
 	p := &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "mine"}, Spec: *spec()}
-	in := &Input{Now: now, VMs: []VM{vm("moving", "n1", 2, 1, 1), vm("moved", "n3", 2, 1, 1)}}
+	in := &Input{Now: now, VMs: []VM{vm("moving", "n1", 2, 1, 1), vm("moved", "n3", 2, 1, 1), vm("failed", "n1", 2, 1, 1)}}
 	flights(p, cl, in)
+	if want := ended.Add(failureBackoff); !in.VMs[2].BackoffUntil.Equal(want) {
+		t.Errorf("failed backs off until %v, want %v", in.VMs[2].BackoffUntil, want)
+	}
 	if want := (Flight{Namespace: "ns", VMName: "moving", From: "n1", To: "n3"}); len(in.InFlight) != 1 || in.InFlight[0] != want {
 		t.Errorf("in flight %+v, want %+v", in.InFlight, want)
 	}

@@ -56,13 +56,14 @@ func NodeDevices(node *corev1.Node) ([]Device, error) {
 // wholeGPU tells a whole GPU's resource among NVIDIA's others: the device
 // plugin's nvidia.com/gpu, and the sandbox device plugin's PCI names, which
 // begin with the chip's (GA100_A100_SXM4_40GB, TU104GL_Tesla_T4), in
-// capitals. The network operator's resources (rdma_shared_device_a,
-// mlnx_sriov_rdma) are NICs: counted as GPUs, they would price the node's
-// GPUs at a fraction of their cost and make every VM with such a NIC a GPU
-// VM.
+// capitals, or are the PCI device ID in hex (2335) when its pci.ids does
+// not know the card. The network operator's resources
+// (rdma_shared_device_a, mlnx_sriov_rdma), in lower case, are NICs:
+// counted as GPUs, they would price the node's GPUs at a fraction of their
+// cost and make every VM with such a NIC a GPU VM.
 func wholeGPU(resource string) bool {
 	name := strings.TrimPrefix(resource, vendorPrefix)
-	return name == "gpu" || name != "" && name[0] >= 'A' && name[0] <= 'Z'
+	return name == "gpu" || name != "" && (name[0] >= 'A' && name[0] <= 'Z' || name[0] >= '0' && name[0] <= '9')
 }
 
 // PublishedDevices returns a node's GPUs from what it publishes

@@ -110,11 +110,12 @@ func TestNodeDevicesFromPublishedShapes(t *testing.T) {
 	})
 	// NVIDIA's network operator publishes NICs under nvidia.com/ too.
 	t.Run("NICs are not GPUs", func(t *testing.T) {
+		// A card its pci.ids does not know is named by its device ID.
 		n := gpuNode(nil, nil, map[string]string{"nvidia.com/GA100_A100_SXM4_40GB": "8", "nvidia.com/rdma_shared_device_a": "63",
-			"nvidia.com/mlnx_sriov_rdma": "4"})
+			"nvidia.com/mlnx_sriov_rdma": "4", "nvidia.com/2335": "2"})
 		devs, err := NodeDevices(n)
-		if err != nil || len(devs) != 8 || devs[7].ResourceName != "nvidia.com/GA100_A100_SXM4_40GB" {
-			t.Fatalf("got %d devices (%v), want the 8 A100s", len(devs), err)
+		if err != nil || len(devs) != 10 || devs[0].ResourceName != "nvidia.com/2335" || devs[9].ResourceName != "nvidia.com/GA100_A100_SXM4_40GB" {
+			t.Fatalf("got %d devices (%v), want the 2 unnamed and the 8 A100s", len(devs), err)
 		}
 	})
 	// A label set by hand does not take the node's GPUs (and its price)

@@ -14,7 +14,7 @@ import (
 func inWindow(now time.Time, windows []v1alpha1.MaintenanceWindow) (bool, error) {
 	now = now.UTC()
 	for i, w := range windows {
-		s, err := validation.ParseWindowSchedule(w.Schedule)
+		s, err := validation.ParseStoredWindowSchedule(w.Schedule)
 		if err != nil {
 			return false, fmt.Errorf("maintenanceWindows[%d].schedule: %w", i, err)
 		}

@@ -12,7 +12,7 @@ import (
 // (MaintenanceOpen), opens within its DrainBefore (MaintenanceDraining) or
 // neither (""), with the reason its nodes are emptied.
 func windowState(now time.Time, m *v1alpha1.MaintenanceTrigger) (state, reason string, err error) {
-	s, err := validation.ParseWindowSchedule(m.Schedule)
+	s, err := validation.ParseStoredWindowSchedule(m.Schedule)
 	if err != nil {
 		return "", "", fmt.Errorf("maintenance window %s: %w", m.Name, err)
 	}

@@ -37,6 +37,18 @@ func ParseWindowSchedule(s string) (cron.Schedule, error) {
 	return firing(cronParser.Parse(s))
 }
 
+// ParseStoredWindowSchedule parses a schedule already stored, as the
+// controllers run it: one stored with a time zone prefix, before
+// ParseWindowSchedule refused them, keeps running in its zone rather than
+// stop its policy's every pass (a stored one always has a schedule after
+// the prefix: one without made the parser panic, and was never stored).
+func ParseStoredWindowSchedule(s string) (cron.Schedule, error) {
+	if zone, rest, ok := strings.Cut(s, " "); ok && (strings.HasPrefix(zone, "CRON_TZ=") || strings.HasPrefix(zone, "TZ=")) && rest != "" {
+		return firing(cronParser.Parse(s))
+	}
+	return ParseWindowSchedule(s)
+}
+
 // firing passes a parsed schedule on unless no date matches it ("0 2 30 2
 // *"): robfig/cron's Next then answers the zero time, which every caller
 // would take for a time long past, so a maintenance window would count as

@@ -148,3 +148,22 @@ func TestValidatePlacementPolicyWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredWindowSchedulesInAZoneRun: a window stored with a time zone
+// prefix before they were refused keeps running in its zone; one without
+// a schedule after the prefix is an error, not a panic.
+func TestStoredWindowSchedulesInAZoneRun(t *testing.T) {
+	s, err := ParseStoredWindowSchedule("CRON_TZ=Europe/Madrid 0 2 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next := s.Next(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)); !next.Equal(time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)) {
+		t.Errorf("next window at %v, want 01:00 UTC (02:00 in Madrid)", next.UTC())
+	}
+	if _, err := ParseStoredWindowSchedule("CRON_TZ=UTC"); err == nil {
+		t.Error("a prefix alone: no error")
+	}
+	if _, err := ParseWindowSchedule("CRON_TZ=Europe/Madrid 0 2 * * *"); err == nil {
+		t.Error("a new schedule with a prefix: no error")
+	}
+}

@@ -279,6 +279,18 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		}
 		vm.UID = old.UID
 		operations := operationsOf(old, vm)
+		for _, op := range operations {
+			if err := r.admitter.Admit(ops.ThroughVMUpdate(ctx), op); err != nil {
+				return nil, false, err
+			}
+			if r.asSubresource != nil {
+				if err := r.asSubresource(ctx, op, len(options.DryRun) > 0); err != nil {
+					return nil, false, err
+				}
+			}
+		}
+		// After authorization: a caller refused the operation learns
+		// nothing of another's.
 		if len(operations) > 0 && r.underWay != nil {
 			busy, err := r.underWay(ctx, vm.Namespace, vm.Name)
 			if err != nil {
@@ -289,16 +301,6 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 				return nil, false, apierrors.NewConflict(hypersdk.Resource("virtualmachines"), vm.Name,
 					fmt.Errorf("operation %s (%s) is under way on the VM and this change would race it: wait for it to end, or POST virtualmachines/%s/%s, which waits its turn",
 						busy.Name, busy.Spec.Type, vm.Name, sub))
-			}
-		}
-		for _, op := range operations {
-			if err := r.admitter.Admit(ops.ThroughVMUpdate(ctx), op); err != nil {
-				return nil, false, err
-			}
-			if r.asSubresource != nil {
-				if err := r.asSubresource(ctx, op, len(options.DryRun) > 0); err != nil {
-					return nil, false, err
-				}
 			}
 		}
 		// Admitted against the cached view: the write must find the VM as

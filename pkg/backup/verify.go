@@ -266,8 +266,13 @@ func (s *Scheduler) ownScratch(ctx context.Context, b *v1alpha1.BackupSchedule, 
 		Group: "kubevirt.io", Resource: "virtualmachines", Name: p.ScratchVM}); err != nil {
 		return err
 	}
-	vm.OwnerReferences = append(vm.OwnerReferences, ownedBy(b)...)
-	if _, err := vms.Update(ctx, vm, metav1.UpdateOptions{}); err != nil {
+	// Only the owners, as they were read: a merge patch replaces the list.
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": vm.ResourceVersion,
+		"ownerReferences": append(vm.OwnerReferences, ownedBy(b)...)}})
+	if err != nil {
+		return err
+	}
+	if _, err := vms.Patch(ctx, p.ScratchVM, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("making schedule %s the owner of scratch VM %s: %w", b.Name, p.ScratchVM, err)
 	}
 	return nil

@@ -93,13 +93,9 @@ func WithStatus(patch []byte, status map[string]USBHotplugState) ([]byte, error)
 	if err := json.Unmarshal(patch, &p); err != nil {
 		return nil, err
 	}
-	var value interface{}
-	if len(status) > 0 {
-		raw, err := json.Marshal(status)
-		if err != nil {
-			return nil, err
-		}
-		value = string(raw)
+	value, err := statusValue(status)
+	if err != nil {
+		return nil, err
 	}
 	p["metadata"]["annotations"].(map[string]interface{})[USBHotplugStatusAnnotation] = value
 	return json.Marshal(p)
@@ -107,17 +103,26 @@ func WithStatus(patch []byte, status map[string]USBHotplugState) ([]byte, error)
 
 // HotplugStatusPatch is the merge patch that sets a VMI's hot-plug report.
 func HotplugStatusPatch(status map[string]USBHotplugState) ([]byte, error) {
-	var value interface{}
-	if len(status) > 0 {
-		raw, err := json.Marshal(status)
-		if err != nil {
-			return nil, err
-		}
-		value = string(raw)
+	value, err := statusValue(status)
+	if err != nil {
+		return nil, err
 	}
 	return json.Marshal(map[string]interface{}{"metadata": map[string]interface{}{
 		"annotations": map[string]interface{}{USBHotplugStatusAnnotation: value},
 	}})
+}
+
+// statusValue is the report annotation's value in a merge patch: nil, which
+// removes it, for an empty report.
+func statusValue(status map[string]USBHotplugState) (interface{}, error) {
+	if len(status) == 0 {
+		return nil, nil
+	}
+	raw, err := json.Marshal(status)
+	if err != nil {
+		return nil, err
+	}
+	return string(raw), nil
 }
 
 // NodeHasUSB says whether a node's NFD labels show a device d matches: its

@@ -354,9 +354,11 @@ func TestKubectlHyperConnectionFlags(t *testing.T) {
 		t.Errorf("--context nosuch: exit %d, %q", code, errOut)
 	}
 
-	out := hyperOK(t, "vm", "list", "-n", ns, "--watch", "--request-timeout", "3s", "--no-headers")
+	// Long enough for the list before the watch on a loaded machine (3s
+	// ran out in the list once, with every e2e test beside it).
+	out := hyperOK(t, "vm", "list", "-n", ns, "--watch", "--request-timeout", "15s", "--no-headers")
 	if f := strings.Fields(out); len(f) < 3 || f[0] != "ADDED" || f[2] != "here" {
-		t.Errorf("vm list --watch --request-timeout 3s: %q, want the VM as ADDED and a clean end", out)
+		t.Errorf("vm list --watch --request-timeout 15s: %q, want the VM as ADDED and a clean end", out)
 	}
 	if _, errOut, code := hyper(t, "vm", "list", "-n", ns, "--request-timeout", "soon"); code == 0 || !strings.Contains(errOut, "Invalid timeout value") ||
 		strings.Count(strings.TrimSpace(errOut), "\n") != 0 {

@@ -138,7 +138,9 @@ func TestColdMigrationPicksANodeTheVMMayRunOn(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vmi := testVMI("vm", "node-a", "vmi-1")
-			vmi.Spec.NodeSelector = map[string]string{"disk": "ssd"}
+			// Started before its template's selector changed: it starts
+			// again from the template.
+			vmi.Spec.NodeSelector = map[string]string{"disk": "hdd"}
 			vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceIsMigratable,
 				Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"}}
 			vm := testVM("vm", kvv1.RunStrategyAlways)
@@ -189,16 +191,28 @@ func TestColdMigrationPicksANodeTheVMMayRunOn(t *testing.T) {
 	launcher := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "virt-launcher-vm-x", Namespace: "ns", Labels: map[string]string{kubevirt.VMNameLabel: "vm"}},
 		Spec:   corev1.PodSpec{NodeName: "node-a", NodeSelector: map[string]string{"disk": "ssd", hostnameLabel: "node-a"}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning}}
-	p := &Prechecker{Kube: kubefake.NewClientset(append(nodes(), launcher)...), KubeVirt: kvfake.NewSimpleClientset(testVM("vm", kvv1.RunStrategyAlways), vmi)}
-	for target, want := range map[string]string{"node-b": "does not tolerate the node's taint dedicated=gpu:NoSchedule",
-		"node-c": "does not match the VM's nodeSelector", "node-d": ""} {
-		err := p.Check(context.Background(), &hypersdk.VMOperation{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}, Spec: hypersdk.VMOperationSpec{VMName: "vm",
-			Type: hypersdk.VMOperationMigrate, Migrate: &hypersdk.MigrateSpec{TargetNode: target}}})
+	noKubeVirt := migrationNode("node-e", map[string]string{"disk": "ssd"})
+	delete(noKubeVirt.Labels, "kubevirt.io/schedulable")
+	// Pinned in its own spec (a cold migration's start): KubeVirt keeps the
+	// instance's selectors over a live migration's.
+	pinned := vmi.DeepCopy()
+	pinned.Name, pinned.Spec.NodeSelector = "pinned", map[string]string{"disk": "ssd", hostnameLabel: "node-a"}
+	p := &Prechecker{Kube: kubefake.NewClientset(append(nodes(), launcher, noKubeVirt)...),
+		KubeVirt: kvfake.NewSimpleClientset(testVM("vm", kvv1.RunStrategyAlways), vmi, testVM("pinned", kvv1.RunStrategyAlways), pinned)}
+	for _, tc := range []struct{ vm, target, want string }{
+		{"vm", "node-b", "does not tolerate the node's taint dedicated=gpu:NoSchedule"},
+		{"vm", "node-c", "does not match the VM's nodeSelector"},
+		{"vm", "node-e", "KubeVirt does not run VMs on the node"},
+		{"vm", "node-d", ""},
+		{"pinned", "node-d", "does not match the VM's nodeSelector"},
+	} {
+		err := p.Check(context.Background(), &hypersdk.VMOperation{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}, Spec: hypersdk.VMOperationSpec{VMName: tc.vm,
+			Type: hypersdk.VMOperationMigrate, Migrate: &hypersdk.MigrateSpec{TargetNode: tc.target}}})
 		switch {
-		case want == "" && err != nil:
-			t.Errorf("migrate to %s: %v, want it admitted", target, err)
-		case want != "" && (!apierrors.IsInvalid(err) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "targetNode")):
-			t.Errorf("migrate to %s: %v, want 422 on targetNode saying %q", target, err, want)
+		case tc.want == "" && err != nil:
+			t.Errorf("migrate %s to %s: %v, want it admitted", tc.vm, tc.target, err)
+		case tc.want != "" && (!apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "targetNode")):
+			t.Errorf("migrate %s to %s: %v, want 422 on targetNode saying %q", tc.vm, tc.target, err, tc.want)
 		}
 	}
 }

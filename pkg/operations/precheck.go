@@ -358,18 +358,22 @@ func (p *Prechecker) checkMigrate(ctx context.Context, vm *kvv1.VirtualMachine, 
 	if node.Spec.Unschedulable || !nodeReady(node) {
 		return append(errs, field.Invalid(path, spec.TargetNode, "node is not schedulable"))
 	}
+	if node.Labels[schedulableLabel] != "true" {
+		// KubeVirt's every launcher pod selects it: no virt-handler there.
+		return append(errs, field.Invalid(path, spec.TargetNode, "KubeVirt does not run VMs on the node (no "+schedulableLabel+"=true)"))
+	}
 	for k, v := range spec.NodeSelector {
 		if node.Labels[k] != v {
 			errs = append(errs, field.Invalid(path, spec.TargetNode, fmt.Sprintf("node does not match nodeSelector %s=%s", k, v)))
 		}
 	}
 	// A live migration's target pod is built from the instance's spec, a
-	// cold one's from the VM's template.
-	from := &vmi.Spec
+	// cold one's from the VM's template, which the move pins itself.
+	from, cold := &vmi.Spec, false
 	if reason, _ := NotMigratable(vmi); reason != "" && vm.Spec.Template != nil {
-		from = &vm.Spec.Template.Spec
+		from, cold = &vm.Spec.Template.Spec, true
 	}
-	target, err := p.targetPod(ctx, vmi, from)
+	target, err := p.targetPod(ctx, vmi, from, cold)
 	if err != nil {
 		return append(errs, field.InternalError(path, err))
 	}
@@ -384,15 +388,18 @@ func (p *Prechecker) checkMigrate(ctx context.Context, vm *kvv1.VirtualMachine, 
 
 // targetPod is what the VM's pod on another node must fit: the
 // nodeSelector and required node affinity of spec (the instance's for a
-// live migration, the template's for a cold one) but the node name, which
-// the migration sets itself (a target node overrides it; an earlier cold
-// migration left one on the instance), and the tolerations of the running
-// launcher pod (the instance's while none runs). Not the launcher pod's
-// selectors: KubeVirt adds per-launch ones (a host-model CPU's) and the
-// node an earlier migration was sent to.
-func (p *Prechecker) targetPod(ctx context.Context, vmi *kvv1.VirtualMachineInstance, spec *kvv1.VirtualMachineInstanceSpec) (*corev1.Pod, error) {
+// live migration, the template's for a cold one, cold, whose node pin the
+// move sets itself), and the tolerations of the running launcher pod (the
+// spec's while none runs). Not the launcher pod's selectors: they carry the
+// node an earlier migration was sent to (KubeVirt's target pods take the
+// migration's node selector) and KubeVirt's per-launch CPU selectors. A
+// live migration keeps the instance's own pin: KubeVirt keeps the
+// instance's selectors over the migration's.
+func (p *Prechecker) targetPod(ctx context.Context, vmi *kvv1.VirtualMachineInstance, spec *kvv1.VirtualMachineInstanceSpec, cold bool) (*corev1.Pod, error) {
 	pod := &corev1.Pod{Spec: corev1.PodSpec{NodeSelector: maps.Clone(spec.NodeSelector), Affinity: spec.Affinity, Tolerations: spec.Tolerations}}
-	delete(pod.Spec.NodeSelector, hostnameLabel)
+	if cold {
+		delete(pod.Spec.NodeSelector, hostnameLabel)
+	}
 	pods, err := p.Kube.CoreV1().Pods(vmi.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: kubevirt.VMNameLabel + "=" + vmi.Name,
 	})

@@ -24,6 +24,9 @@ import (
 
 const hostnameLabel = "kubernetes.io/hostname"
 
+// schedulableLabel marks the nodes KubeVirt runs VMs on (virt-handler's).
+const schedulableLabel = "kubevirt.io/schedulable"
+
 // coldMigrationTimeout bounds how long a cold migration keeps its VM down:
 // a VM pinned to a node it cannot start on would otherwise stay stopped,
 // and hold a migration slot, for ever.
@@ -390,7 +393,7 @@ func (e *Executor) pickNode(ctx context.Context, op *v1alpha1.VMOperation, vmi *
 	if vmi == nil {
 		return "", fmt.Errorf("VM %s stopped before a target was chosen", op.Spec.VMName)
 	}
-	want := labels.Set{"kubevirt.io/schedulable": "true"}
+	want := labels.Set{schedulableLabel: "true"}
 	for k, v := range op.Spec.Migrate.NodeSelector {
 		want[k] = v
 	}
@@ -407,7 +410,7 @@ func (e *Executor) pickNode(ctx context.Context, op *v1alpha1.VMOperation, vmi *
 	if vm.Spec.Template != nil {
 		from = &vm.Spec.Template.Spec // it starts again from its template
 	}
-	target, err := p.targetPod(ctx, vmi, from)
+	target, err := p.targetPod(ctx, vmi, from, true)
 	if err != nil {
 		return "", err
 	}

@@ -403,8 +403,8 @@ func flights(p *v1alpha1.RebalancePolicy, cl *cluster, in *Input) {
 		vmi := &cl.vmis[i]
 		key, ms := vmi.Namespace+"/"+vmi.Name, vmi.Status.MigrationState
 		// Moving while it started and has not ended, as KubeVirt's own
-		// isMigrating reads it: a failed or aborted one ends (Failed, an
-		// end time) without being Completed.
+		// isMigrating reads it: a failed or aborted one has an end time
+		// too, whether or not it is marked Completed.
 		switch {
 		case ms == nil || ms.StartTimestamp == nil:
 		case ms.EndTimestamp == nil:

@@ -93,7 +93,8 @@ func TestFlightsCountKubeVirtsOwnMigrations(t *testing.T) {
 			Status: kvv1.VirtualMachineInstanceStatus{NodeName: "n1", MigrationState: ms}}
 	}
 	ended := now.Add(-10 * time.Minute)
-	// KubeVirt ends a failed migration without Completed.
+	// A failed migration has an end time; Completed or not (the
+	// sandbox's simulator leaves it unset), it is no longer moving.
 	failedOne := migrating("failed", now.Add(-20*time.Minute), nil)
 	failedOne.Status.MigrationState.Failed, failedOne.Status.MigrationState.EndTimestamp = true, &metav1.Time{Time: ended}
 	cl := &cluster{vmis: []kvv1.VirtualMachineInstance{migrating("moving", now.Add(-time.Minute), nil), migrating("moved", now.Add(-20*time.Minute), &ended),
@@ -113,19 +114,21 @@ func TestFlightsCountKubeVirtsOwnMigrations(t *testing.T) {
 }
 
 // TestInputReadsTheLauncherPod: a VM's view comes from its running
-// launcher pod: its tolerations and node selector (so a target must fit
-// them) and the spot label, read as the extender reads it ("true" lets the
-// VM use spot nodes as targets like any other, "false" never).
+// launcher pod's tolerations and spot label, read as the extender reads it
+// ("true" lets the VM use spot nodes as targets like any other, "false"
+// never), and its instance's node selector (so a target must fit them):
+// not the launcher pod's, which holds the node the last move sent it to.
 func TestInputReadsTheLauncherPod(t *testing.T) {
 	node := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{
 		corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi")}}}
 	vmi := func(name string) kvv1.VirtualMachineInstance {
 		return kvv1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
+			Spec:   kvv1.VirtualMachineInstanceSpec{NodeSelector: map[string]string{"pool": "a"}},
 			Status: kvv1.VirtualMachineInstanceStatus{NodeName: "n1", Phase: kvv1.Running}}
 	}
 	launcher := func(spot string) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{placement.AllowSpotLabel: spot}},
-			Spec: corev1.PodSpec{NodeSelector: map[string]string{"pool": "a"},
+			Spec: corev1.PodSpec{NodeSelector: map[string]string{"pool": "a", corev1.LabelHostname: "n1"},
 				Tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}}}}
 	}
 	cl := &cluster{nodes: []corev1.Node{node}, intensity: map[string]zoneIntensity{},
@@ -147,8 +150,8 @@ func TestInputReadsTheLauncherPod(t *testing.T) {
 	if r := got["on-demand"].Request; r.AllowSpot || !r.NoSpot {
 		t.Errorf("on-demand: allow %t, no %t; want kept off spot", r.AllowSpot, r.NoSpot)
 	}
-	if r := got["unlabelled"].Request; r.AllowSpot || r.NoSpot || got["unlabelled"].Affinity != nil {
-		t.Errorf("unlabelled, without a launcher pod: allow %t, no %t, affinity %v; want neither and none", r.AllowSpot, r.NoSpot, got["unlabelled"].Affinity)
+	if r := got["unlabelled"].Request; r.AllowSpot || r.NoSpot || got["unlabelled"].Tolerations != nil {
+		t.Errorf("unlabelled, without a launcher pod: allow %t, no %t, tolerations %v; want neither and none", r.AllowSpot, r.NoSpot, got["unlabelled"].Tolerations)
 	}
 	spot := got["spot"]
 	tainted := &Node{Snapshot: placement.NodeSnapshot{Name: "n2"}, Labels: map[string]string{"pool": "a"},

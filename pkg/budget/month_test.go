@@ -97,20 +97,27 @@ func TestEnforceOffLiftsARefusalWhileUnread(t *testing.T) {
 			Spec: v1alpha1.BudgetSpec{Amount: resource.MustParse("100"), Enforce: enforce},
 			Status: v1alpha1.BudgetStatus{Month: "2026-12", Spent: 120, Conditions: []metav1.Condition{{Type: ConditionEnforced,
 				Status: metav1.ConditionTrue, Reason: "NewVMsRefused"}}}}
-		hyper := hyperfake.NewSimpleClientset(b)
-		hyper.PrependReactor("list", "virtualmachines", func(k8stesting.Action) (bool, runtime.Object, error) {
-			return true, nil, errors.New("hypersdk-apiserver is restarting")
-		})
-		k, err := New(Config{Kube: fake.NewClientset(), HyperSDK: hyper, Clock: clocktesting.NewFakeClock(time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		k.recorder = record.NewFakeRecorder(10)
-		refusing, _ := k.sync(context.Background(), b, map[string]*v1alpha1.CostReport{"ns": {}})
-		if refusing != enforce {
+		if refusing := syncUnread(t, b); refusing != enforce {
 			t.Errorf("enforce %v, spend unread: refusal kept %v, want %v", enforce, refusing, enforce)
 		}
 	}
+}
+
+// syncUnread runs a pass over b, on 7 December, whose VMs cannot be listed
+// (the spend unread), and reports whether b's refusal is to stay.
+func syncUnread(t *testing.T, b *v1alpha1.Budget) bool {
+	t.Helper()
+	hyper := hyperfake.NewSimpleClientset(b)
+	hyper.PrependReactor("list", "virtualmachines", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("hypersdk-apiserver is restarting")
+	})
+	k, err := New(Config{Kube: fake.NewClientset(), HyperSDK: hyper, Clock: clocktesting.NewFakeClock(time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.recorder = record.NewFakeRecorder(10)
+	refusing, _ := k.sync(context.Background(), b, map[string]*v1alpha1.CostReport{"ns": {}})
+	return refusing
 }
 
 // TestAFailedRefusalStaysWhileUnread: the last pass found the budget spent
@@ -121,16 +128,7 @@ func TestAFailedRefusalStaysWhileUnread(t *testing.T) {
 		Spec: v1alpha1.BudgetSpec{Amount: resource.MustParse("100"), Enforce: true},
 		Status: v1alpha1.BudgetStatus{Month: "2026-12", Spent: 120, Conditions: []metav1.Condition{{Type: ConditionEnforced,
 			Status: metav1.ConditionFalse, Reason: "RefusalFailed"}}}}
-	hyper := hyperfake.NewSimpleClientset(b)
-	hyper.PrependReactor("list", "virtualmachines", func(k8stesting.Action) (bool, runtime.Object, error) {
-		return true, nil, errors.New("hypersdk-apiserver is restarting")
-	})
-	k, err := New(Config{Kube: fake.NewClientset(), HyperSDK: hyper, Clock: clocktesting.NewFakeClock(time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.recorder = record.NewFakeRecorder(10)
-	if refusing, _ := k.sync(context.Background(), b, map[string]*v1alpha1.CostReport{"ns": {}}); !refusing {
+	if refusing := syncUnread(t, b); !refusing {
 		t.Error("spent, refusal update failed, spend now unread: refusal swept, want it kept")
 	}
 }

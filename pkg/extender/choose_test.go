@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	extenderv1 "k8s.io/kube-scheduler/extender/v1"
 
@@ -26,13 +27,7 @@ import (
 // tolerate, leaves the ranking to prioritize.
 func TestChooseInFilter(t *testing.T) {
 	e, kube, names := fleetExtender(t, 30, true)
-	var bound []*corev1.Binding
-	kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if a.GetSubresource() == "binding" {
-			bound = append(bound, a.(k8stesting.CreateAction).GetObject().(*corev1.Binding))
-		}
-		return false, nil, nil
-	})
+	bound := recordBindings(kube)
 	h := e.Handler(prometheus.NewRegistry())
 	newPod := func(name string) *corev1.Pod {
 		return vmPod(name, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi"),
@@ -67,10 +62,10 @@ func TestChooseInFilter(t *testing.T) {
 	if res.Error != "" {
 		t.Fatal(res.Error)
 	}
-	if len(bound) != 1 || bound[0].Target.Name != got[0] {
-		t.Fatalf("bindings %+v, want one to %s", bound, got[0])
+	if len(*bound) != 1 || (*bound)[0].Target.Name != got[0] {
+		t.Fatalf("bindings %+v, want one to %s", *bound, got[0])
 	}
-	d, ok, err := placementrecord.Decode(bound[0].Annotations)
+	d, ok, err := placementrecord.Decode((*bound)[0].Annotations)
 	if err != nil || !ok {
 		t.Fatalf("decision annotation: ok %t, %v", ok, err)
 	}
@@ -136,13 +131,7 @@ func TestFailedBindIsCounted(t *testing.T) {
 // prioritized), binds with its own evaluation, not the earlier one's.
 func TestBindAfterAnotherAttemptUsesThatAttempt(t *testing.T) {
 	e, kube, names := fleetExtender(t, 30, false)
-	var bound []*corev1.Binding
-	kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if a.GetSubresource() == "binding" {
-			bound = append(bound, a.(k8stesting.CreateAction).GetObject().(*corev1.Binding))
-		}
-		return false, nil, nil
-	})
+	bound := recordBindings(kube)
 	h := e.Handler(prometheus.NewRegistry())
 	pod := vmPod("retried", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi"),
 		"devices.kubevirt.io/kvm": resource.MustParse("1")})
@@ -160,14 +149,26 @@ func TestBindAfterAnotherAttemptUsesThatAttempt(t *testing.T) {
 	post(t, h, "/filter", extenderv1.ExtenderArgs{Pod: pod, NodeNames: &only}, &filtered)
 	var res extenderv1.ExtenderBindingResult
 	post(t, h, "/bind", extenderv1.ExtenderBindingArgs{PodName: pod.Name, PodNamespace: "ns", PodUID: pod.UID, Node: only[0]}, &res)
-	if res.Error != "" || len(bound) != 1 {
-		t.Fatalf("bind: %q, %d bindings", res.Error, len(bound))
+	if res.Error != "" || len(*bound) != 1 {
+		t.Fatalf("bind: %q, %d bindings", res.Error, len(*bound))
 	}
-	d, ok, err := placementrecord.Decode(bound[0].Annotations)
+	d, ok, err := placementrecord.Decode((*bound)[0].Annotations)
 	if err != nil || !ok {
 		t.Fatalf("decision annotation: ok %t, %v", ok, err)
 	}
 	if len(d.Candidates) != 1 || d.Candidates[0].Node != only[0] {
 		t.Errorf("recorded candidates %+v, want %s alone, the second attempt's", d.Candidates, only[0])
 	}
+}
+
+// recordBindings collects the bindings created through kube.
+func recordBindings(kube *fake.Clientset) *[]*corev1.Binding {
+	var bound []*corev1.Binding
+	kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "binding" {
+			bound = append(bound, a.(k8stesting.CreateAction).GetObject().(*corev1.Binding))
+		}
+		return false, nil, nil
+	})
+	return &bound
 }

@@ -18,14 +18,7 @@ import (
 func TestClusterCostMonthToDate(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
-	// The store's clock too: on the real one, samples at a fixed date fall
-	// into the downsampled past two days later, and Append refuses them.
-	clock := clocktesting.NewFakePassiveClock(now)
-	store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	clock, store := storeAt(t, now)
 	// 6 per hour every 10s for the last 40 minutes: 4 so far this month.
 	for at := now.Add(-40 * time.Minute).Add(10 * time.Second); !at.After(now); at = at.Add(10 * time.Second) {
 		if err := store.Append(ctx, history.Batch{Time: at, Cluster: history.ClusterSample{VMs: 1, CostPerHour: 6}}); err != nil {
@@ -58,12 +51,7 @@ func TestClusterCostMonthToDate(t *testing.T) {
 func TestMonthToDateBeyondRetention(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
-	clock := clocktesting.NewFakePassiveClock(now)
-	store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	clock, store := storeAt(t, now)
 	for at := now.Add(-time.Hour); !at.After(now); at = at.Add(time.Minute) {
 		if err := store.Append(ctx, history.Batch{Time: at, Cluster: history.ClusterSample{VMs: 1, CostPerHour: 6}}); err != nil {
 			t.Fatal(err)
@@ -85,4 +73,18 @@ func TestMonthToDateBeyondRetention(t *testing.T) {
 	if len(points) == 0 || !points[len(points)-1].Time.Equal(now) || math.Abs(points[len(points)-1].Value-6) > 0.2 {
 		t.Errorf("costMonthToDate %v, want March's points ending at about 6 now", points)
 	}
+}
+
+// storeAt opens a SQLite history store whose clock stands at now: on the
+// real one, samples at a fixed date fall into the downsampled past two
+// days later, and Append refuses them.
+func storeAt(t *testing.T, now time.Time) (*clocktesting.FakePassiveClock, *history.SQLiteStore) {
+	t.Helper()
+	clock := clocktesting.NewFakePassiveClock(now)
+	store, err := history.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return clock, store
 }

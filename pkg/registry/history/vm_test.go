@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
-	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/history"
@@ -31,12 +29,7 @@ func (g vmOf) Get(context.Context, string, *metav1.GetOptions) (runtime.Object, 
 func TestAVMMadeAgainHasNoneOfTheOldOnesHistory(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
-	clock := clocktesting.NewFakePassiveClock(now)
-	store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"), history.SQLiteOptions{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	clock, store := storeAt(t, now)
 	for at := now.Add(-50 * time.Minute); !at.After(now); at = at.Add(10 * time.Minute) {
 		if err := store.Append(ctx, history.Batch{Time: at, VMs: []history.VMSample{{Namespace: "ns", Name: "vm", Phase: "Running",
 			CPUAllocatedCores: 2}}}); err != nil {

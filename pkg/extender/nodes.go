@@ -369,7 +369,13 @@ func (c *nodeCache) apply(snap *placement.NodeSnapshot, node string, changes *Po
 		return
 	}
 	gone := map[types.UID]bool{}
-	unnamed := maps.Clone(st.unnamed)
+	// GPUs' holders are recounted below, on nodes that have any.
+	gpus := len(snap.GPUs) > 0
+	var unnamed map[string]int64
+	if gpus {
+		unnamed = map[string]int64{}
+		maps.Copy(unnamed, st.unnamed)
+	}
 	for _, uid := range changes.removed {
 		b, ok := c.pods[uid]
 		if !ok || b.node != node {
@@ -378,7 +384,7 @@ func (c *nodeCache) apply(snap *placement.NodeSnapshot, node string, changes *Po
 		gone[uid] = true
 		snap.RequestedCPU -= b.cpu
 		snap.RequestedMemory -= b.mem
-		if len(b.devices) == 0 {
+		if gpus && len(b.devices) == 0 {
 			for r, n := range b.requests {
 				unnamed[r] -= n
 			}
@@ -396,11 +402,11 @@ func (c *nodeCache) apply(snap *placement.NodeSnapshot, node string, changes *Po
 			snap.RequestedCPU += ctr.Resources.Requests.Cpu().AsApproximateFloat64()
 			snap.RequestedMemory += ctr.Resources.Requests.Memory().AsApproximateFloat64()
 		}
+		if !gpus {
+			continue
+		}
 		cl := claimOf(pod)
 		if len(cl.devices) == 0 {
-			if unnamed == nil {
-				unnamed = map[string]int64{}
-			}
 			for r, n := range cl.requests {
 				unnamed[r] += n
 			}
@@ -414,7 +420,9 @@ func (c *nodeCache) apply(snap *placement.NodeSnapshot, node string, changes *Po
 		}
 		named[pod.UID] = cl
 	}
-	snap.GPUsAssigned = gpusHeld(snap.GPUs, named, unnamed, func(uid types.UID) bool { return gone[uid] })
+	if gpus {
+		snap.GPUsAssigned = gpusHeld(snap.GPUs, named, unnamed, func(uid types.UID) bool { return gone[uid] })
+	}
 }
 
 func (c *nodeCache) snapshotLocked(name string, usage map[string]nodeUsage) (placement.NodeSnapshot, bool) {
@@ -446,6 +454,9 @@ func snapshotOf(st *nodeState, name string, usage map[string]nodeUsage) placemen
 // held, the last ones, so that the free count (and the fit and score built
 // on it) is right. Claims of the pods skip says are skipped.
 func gpusHeld(gpus []gpu.Device, named map[types.UID]gpuClaim, unnamed map[string]int64, skip func(types.UID) bool) map[string]bool {
+	if len(gpus) == 0 {
+		return nil // most nodes: nothing to hold, and filters ask for every node
+	}
 	held := map[string]bool{}
 	var left map[string]int64
 	for uid, cl := range named {

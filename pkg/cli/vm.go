@@ -321,6 +321,9 @@ func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Obje
 				// not replace it.
 				next, err := start(ctx, rv)
 				if err != nil {
+					if ctx.Err() != nil {
+						return nil // the timeout passed while it started again
+					}
 					return err
 				}
 				w, started = next, time.Now()

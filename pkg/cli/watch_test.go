@@ -157,3 +157,27 @@ func TestWatchThatCannotStartAgainIsAnError(t *testing.T) {
 		t.Errorf("watchEvents: %v, want the 410", err)
 	}
 }
+
+// TestWatchStartedAgainAsTheTimeoutPasses: a watch the server ended just
+// before --request-timeout, whose new start fails because the timeout
+// passed meanwhile (client-go answers a bare context deadline exceeded),
+// ends the command cleanly, as the timeout does anywhere else.
+func TestWatchStartedAgainAsTheTimeoutPasses(t *testing.T) {
+	e, out, _ := watchEnv(t, "name", "2s")
+	first := watch.NewFake()
+	starts := 0
+	start := func(ctx context.Context, _ string) (watch.Interface, error) {
+		if starts++; starts == 1 {
+			return first, nil
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	go first.Stop()
+	if err := watchEvents(context.Background(), e, out, nil, "10", start, vmColumns, func(runtime.Object) bool { return true }); err != nil {
+		t.Errorf("watchEvents: %v, want a clean end at the timeout", err)
+	}
+	if starts != 2 {
+		t.Errorf("%d starts, want the watch started again once", starts)
+	}
+}

@@ -241,3 +241,36 @@ func TestKubeVirtNamesAreLabelValues(t *testing.T) {
 		t.Errorf("long names give %q and %q: want them apart, and each the same every time", a, b)
 	}
 }
+
+// TestTargetPodOfALiveAndAColdMove: a live move's target pod keeps the
+// instance's own node pin (KubeVirt keeps it over the migration's), a cold
+// one drops the template's (the move sets its own); the running launcher
+// pod's tolerations replace the spec's.
+func TestTargetPodOfALiveAndAColdMove(t *testing.T) {
+	vmi := testVMI("vm", "node-a", "vmi-1")
+	vmi.Spec.NodeSelector = map[string]string{hostnameLabel: "node-a", "disk": "ssd"}
+	vm := testVM("vm", kvv1.RunStrategyAlways)
+	vm.Spec.Template.Spec.NodeSelector = map[string]string{hostnameLabel: "node-a", "disk": "hdd"}
+	vm.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Key: "spec", Operator: corev1.TolerationOpExists}}
+
+	spec, cold := MigrationSpec(vmi, vm)
+	if live := TargetPod(spec, cold, nil); cold || !maps.Equal(live.Spec.NodeSelector, vmi.Spec.NodeSelector) {
+		t.Errorf("live move (cold %v): selector %v, want the instance's %v", cold, live.Spec.NodeSelector, vmi.Spec.NodeSelector)
+	}
+	vmi.Status.Conditions = []kvv1.VirtualMachineInstanceCondition{{Type: kvv1.VirtualMachineInstanceIsMigratable, Status: corev1.ConditionFalse, Reason: "DisksNotLiveMigratable"}}
+	spec, cold = MigrationSpec(vmi, vm)
+	pod := TargetPod(spec, cold, nil)
+	if want := map[string]string{"disk": "hdd"}; !cold || !maps.Equal(pod.Spec.NodeSelector, want) {
+		t.Errorf("cold move (cold %v): selector %v, want the template's without its pin, %v", cold, pod.Spec.NodeSelector, want)
+	}
+	if len(pod.Spec.Tolerations) != 1 || pod.Spec.Tolerations[0].Key != "spec" {
+		t.Errorf("no launcher pod: tolerations %v, want the spec's", pod.Spec.Tolerations)
+	}
+	if vm.Spec.Template.Spec.NodeSelector[hostnameLabel] != "node-a" {
+		t.Errorf("the template's own selector lost its pin: %v", vm.Spec.Template.Spec.NodeSelector)
+	}
+	launcher := &corev1.Pod{Spec: corev1.PodSpec{Tolerations: []corev1.Toleration{{Key: "launcher", Operator: corev1.TolerationOpExists}}}}
+	if pod := TargetPod(spec, cold, launcher); len(pod.Spec.Tolerations) != 1 || pod.Spec.Tolerations[0].Key != "launcher" {
+		t.Errorf("tolerations %v, want the launcher pod's", pod.Spec.Tolerations)
+	}
+}

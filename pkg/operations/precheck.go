@@ -367,12 +367,7 @@ func (p *Prechecker) checkMigrate(ctx context.Context, vm *kvv1.VirtualMachine, 
 			errs = append(errs, field.Invalid(path, spec.TargetNode, fmt.Sprintf("node does not match nodeSelector %s=%s", k, v)))
 		}
 	}
-	// A live migration's target pod is built from the instance's spec, a
-	// cold one's from the VM's template, which the move pins itself.
-	from, cold := &vmi.Spec, false
-	if reason, _ := NotMigratable(vmi); reason != "" && vm.Spec.Template != nil {
-		from, cold = &vm.Spec.Template.Spec, true
-	}
+	from, cold := MigrationSpec(vmi, vm)
 	target, err := p.targetPod(ctx, vmi, from, cold)
 	if err != nil {
 		return append(errs, field.InternalError(path, err))
@@ -386,32 +381,51 @@ func (p *Prechecker) checkMigrate(ctx context.Context, vm *kvv1.VirtualMachine, 
 	return errs
 }
 
-// targetPod is what the VM's pod on another node must fit: the
+// MigrationSpec is the spec a migration's target pod is built from: the
+// instance's for a live migration, the VM's template for a cold one (cold),
+// which the move pins itself.
+func MigrationSpec(vmi *kvv1.VirtualMachineInstance, vm *kvv1.VirtualMachine) (spec *kvv1.VirtualMachineInstanceSpec, cold bool) {
+	if reason, _ := NotMigratable(vmi); reason != "" && vm != nil && vm.Spec.Template != nil {
+		return &vm.Spec.Template.Spec, true
+	}
+	return &vmi.Spec, false
+}
+
+// TargetPod is what the VM's pod on another node must fit: the
 // nodeSelector and required node affinity of spec (the instance's for a
 // live migration, the template's for a cold one, cold, whose node pin the
-// move sets itself), and the tolerations of the running launcher pod (the
-// spec's while none runs). Not the launcher pod's selectors: they carry the
-// node an earlier migration was sent to (KubeVirt's target pods take the
-// migration's node selector) and KubeVirt's per-launch CPU selectors. A
-// live migration keeps the instance's own pin: KubeVirt keeps the
-// instance's selectors over the migration's.
-func (p *Prechecker) targetPod(ctx context.Context, vmi *kvv1.VirtualMachineInstance, spec *kvv1.VirtualMachineInstanceSpec, cold bool) (*corev1.Pod, error) {
+// move sets itself), and the tolerations of launcher, the running launcher
+// pod (the spec's while none runs). Not the launcher pod's selectors: they
+// carry the node an earlier migration was sent to (KubeVirt's target pods
+// take the migration's node selector) and KubeVirt's per-launch CPU
+// selectors. A live migration keeps the instance's own pin: KubeVirt keeps
+// the instance's selectors over the migration's.
+func TargetPod(spec *kvv1.VirtualMachineInstanceSpec, cold bool, launcher *corev1.Pod) *corev1.Pod {
 	pod := &corev1.Pod{Spec: corev1.PodSpec{NodeSelector: maps.Clone(spec.NodeSelector), Affinity: spec.Affinity, Tolerations: spec.Tolerations}}
 	if cold {
 		delete(pod.Spec.NodeSelector, hostnameLabel)
 	}
+	if launcher != nil {
+		pod.Spec.Tolerations = launcher.Spec.Tolerations
+	}
+	return pod
+}
+
+// targetPod is TargetPod with the VM's launcher pod on its node.
+func (p *Prechecker) targetPod(ctx context.Context, vmi *kvv1.VirtualMachineInstance, spec *kvv1.VirtualMachineInstanceSpec, cold bool) (*corev1.Pod, error) {
 	pods, err := p.Kube.CoreV1().Pods(vmi.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: kubevirt.VMNameLabel + "=" + vmi.Name,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing the VM's launcher pods: %w", err)
 	}
+	var launcher *corev1.Pod
 	for i := range pods.Items {
 		if l := &pods.Items[i]; l.Status.Phase == corev1.PodRunning && l.Spec.NodeName == vmi.Status.NodeName {
-			pod.Spec.Tolerations = l.Spec.Tolerations
+			launcher = l
 		}
 	}
-	return pod, nil
+	return TargetPod(spec, cold, launcher), nil
 }
 
 // admits reports why node would not take pod, for a NoSchedule or

@@ -3,7 +3,6 @@ package rebalance
 import (
 	"context"
 	"fmt"
-	"maps"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -256,34 +255,23 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 		// The instance's labels are its launcher pod's, which the
 		// extender selects the policy by.
 		pol, _ := placementpolicy.Select(cl.placement, vmi.Labels)
-		// What a target must fit: the instance's node selector and
-		// affinity, which KubeVirt builds a live migration's target pod
-		// from (the template's, without the node pin the move sets, for a
-		// cold one), and the launcher pod's tolerations. Not the launcher
-		// pod's selectors: after a move they hold the node it was sent to,
-		// and no other node would fit the VM again.
-		from := &vmi.Spec
-		if reason != "" && vm.Spec.Template != nil {
-			from = &vm.Spec.Template.Spec
-		}
-		selector := maps.Clone(from.NodeSelector)
-		if from != &vmi.Spec {
-			delete(selector, corev1.LabelHostname)
-		}
-		tolerations := from.Tolerations
+		// What a target must fit: what KubeVirt builds the target pod
+		// from, and the launcher pod's tolerations.
+		from, cold := operations.MigrationSpec(vmi, vm)
+		target := operations.TargetPod(from, cold, cl.launchers[key])
 		var affinity *nodeaffinity.RequiredNodeAffinity
-		if len(selector) > 0 || from.Affinity != nil {
-			a := nodeaffinity.GetRequiredNodeAffinity(&corev1.Pod{Spec: corev1.PodSpec{NodeSelector: selector, Affinity: from.Affinity}})
+		if len(target.Spec.NodeSelector) > 0 || target.Spec.Affinity != nil {
+			a := nodeaffinity.GetRequiredNodeAffinity(target)
 			affinity = &a
 		}
 		// The spot label is read where the extender reads it, on the
 		// launcher pod (the template's labels, as the instance has them).
 		podLabels := vmi.Labels
 		if pod := cl.launchers[key]; pod != nil {
-			tolerations, podLabels = pod.Spec.Tolerations, pod.Labels
+			podLabels = pod.Labels
 		}
 		in.VMs = append(in.VMs, VM{Namespace: vmi.Namespace, Name: vmi.Name, Node: vmi.Status.NodeName,
-			Tolerations: tolerations, Affinity: affinity,
+			Tolerations: target.Spec.Tolerations, Affinity: affinity,
 			Request: placement.VMRequest{Namespace: vmi.Namespace, Name: vmi.Name, CPUCores: req[0],
 				MemoryBytes: req[1], Labels: vm.Labels, UsageCPU: u[0], UsageMemory: u[1],
 				AllowSpot: podLabels[placement.AllowSpotLabel] == "true", NoSpot: podLabels[placement.AllowSpotLabel] == "false"},

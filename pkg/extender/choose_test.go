@@ -1,7 +1,10 @@
 package extender
 
 import (
+	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 
@@ -171,4 +174,22 @@ func recordBindings(kube *fake.Clientset) *[]*corev1.Binding {
 		return false, nil, nil
 	})
 	return &bound
+}
+
+// TestPrioritizeWithoutAPodIsTheCallersMistake: a prioritize call lacking
+// the pod or the node names is a 400 counted as a bad request, not an
+// extender error (a 500).
+func TestPrioritizeWithoutAPodIsTheCallersMistake(t *testing.T) {
+	e, _, _ := fleetExtender(t, 3, false)
+	h := e.Handler(prometheus.NewRegistry())
+	for _, body := range []string{`{}`, `{"pod":{"metadata":{"name":"p"}}}`} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/prioritize", bytes.NewReader([]byte(body))))
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("prioritize %s: %d %s, want 400", body, rec.Code, rec.Body)
+		}
+	}
+	if n := testutil.ToFloat64(e.metrics.requests.WithLabelValues("prioritize", "bad_request")); n != 2 {
+		t.Errorf("%v prioritize calls counted as bad requests, want 2", n)
+	}
 }

@@ -3,6 +3,7 @@ package extender
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -51,6 +52,10 @@ func (e *Extender) Handler(gatherer prometheus.Gatherer) http.Handler {
 	return mux
 }
 
+// errBadArguments marks a call whose arguments lack what the verb needs:
+// the caller's mistake (a 400), not the extender's.
+var errBadArguments = errors.New("bad arguments")
+
 // verb decodes the arguments, times the call and encodes the answer. A
 // decoding error is a 400; kube-scheduler treats any non-200 as the
 // extender failing, which ignorable turns into "schedule without us".
@@ -76,6 +81,11 @@ func verb[A any](e *Extender, name string, fn func(context.Context, *A) (any, er
 			return
 		}
 		out, err := fn(r.Context(), &args)
+		if errors.Is(err, errBadArguments) {
+			result = "bad_request"
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		if err != nil {
 			result = "error"
 			http.Error(w, err.Error(), http.StatusInternalServerError)

@@ -134,7 +134,7 @@ func weighsPreferences(pod *corev1.Pod) bool {
 // weighted total (0..100), and keeps the result for the bind.
 func (e *Extender) Prioritize(ctx context.Context, args *extenderv1.ExtenderArgs) (*extenderv1.HostPriorityList, error) {
 	if args.Pod == nil || args.NodeNames == nil {
-		return nil, fmt.Errorf("prioritize needs a pod and node names (nodeCacheCapable: true)")
+		return nil, fmt.Errorf("%w: prioritize needs a pod and node names (nodeCacheCapable: true)", errBadArguments)
 	}
 	if !isLauncher(args.Pod) {
 		out := make(extenderv1.HostPriorityList, len(*args.NodeNames))

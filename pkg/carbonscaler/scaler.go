@@ -171,7 +171,7 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy, zone
 	st := v1alpha1.CarbonScalingPolicyStatus{ObservedGeneration: p.Generation, LastEvaluated: p.Status.LastEvaluated, Conditions: p.Status.Conditions}
 	override := p.Spec.OverrideUntil != nil && now.Before(p.Spec.OverrideUntil)
 	intensities := map[string]float64{}
-	var failures []string
+	var failures, stale []string
 	read := func(zone string) (float64, bool) {
 		if g, ok := intensities[zone]; ok {
 			return g, true
@@ -186,6 +186,9 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy, zone
 			return 0, false
 		}
 		intensities[zone] = in.GramsPerKWh
+		if in.Freshness == carbon.Stale {
+			stale = append(stale, fmt.Sprintf("zone %s (the reading for %s)", zone, in.At.UTC().Format(time.RFC3339)))
+		}
 		return in.GramsPerKWh, true
 	}
 	if g, ok := read(p.Spec.Zone); ok {
@@ -239,6 +242,11 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy, zone
 	}
 	if len(failures) > 0 {
 		setCondition(&st, p.Generation, ConditionReady, metav1.ConditionFalse, "Failed", fmt.Sprint(failures), now)
+	} else if len(stale) > 0 {
+		// Acted on, as a value a few hours old still tells a clean grid
+		// from a dirty one, but said: the source has stopped answering.
+		setCondition(&st, p.Generation, ConditionReady, metav1.ConditionTrue, "AppliedOnStaleReadings",
+			fmt.Sprintf("%d HPAs evaluated on the last readings before the carbon source stopped answering: %s", len(st.HPAs), strings.Join(stale, ", ")), now)
 	} else {
 		setCondition(&st, p.Generation, ConditionReady, metav1.ConditionTrue, "Applied", fmt.Sprintf("%d HPAs evaluated", len(st.HPAs)), now)
 	}

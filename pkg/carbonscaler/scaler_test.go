@@ -210,3 +210,37 @@ func TestHPAZonesAreNodesZones(t *testing.T) {
 		t.Errorf("Ready %+v, want False naming the made-up zone", ready)
 	}
 }
+
+// staleProvider serves its provider's readings as the cache serves the last
+// good one while the source fails: Stale, for the hour before.
+type staleProvider struct{ carbon.Provider }
+
+func (s staleProvider) Current(ctx context.Context, zone string) (carbon.Intensity, error) {
+	in, err := s.Provider.Current(ctx, zone)
+	in.Freshness, in.At = carbon.Stale, in.At.Add(-3*time.Hour)
+	return in, err
+}
+
+// TestStaleReadingsAreSaid: a pass on the last readings before the carbon
+// source stopped answering still holds the caps (a value hours old still
+// tells a dirty grid), but Ready says it was stale and of which hour, not Applied.
+func TestStaleReadingsAreSaid(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	fixed, err := carbon.NewFixedProvider(clk, map[string]float64{"ES": 480})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hpa := cappedHPA("web", "p") // capped by the last pass, as the reading still wants
+	s := New(Config{Kube: kubefake.NewSimpleClientset(hpa), HyperSDK: hyperfake.NewSimpleClientset(cappingPolicy(clk.Now().Add(-time.Hour))),
+		Carbon: staleProvider{fixed}, Clock: clk})
+	if err := s.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := maxReplicas(t, s, "web"); got != 5 {
+		t.Errorf("maxReplicas %d on a stale 480 g/kWh, want the cap of 5 kept", got)
+	}
+	ready := meta.FindStatusCondition(policyAfterPass(t, s).Status.Conditions, ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionTrue || ready.Reason != "AppliedOnStaleReadings" || !strings.Contains(ready.Message, "zone ES") {
+		t.Errorf("Ready on stale readings: %+v, want True, AppliedOnStaleReadings, naming zone ES", ready)
+	}
+}

@@ -1,10 +1,12 @@
 package dashboard
 
 import (
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,7 +100,7 @@ func TestInClusterForwardsTheUsersToken(t *testing.T) {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = r.Header.Clone()
 		// As a service behind the proxy subresource could answer.
-		http.SetCookie(w, &http.Cookie{Name: UserCookie, Value: "mallory", Path: "/"})
+		http.SetCookie(w, &http.Cookie{Name: UserCookieFor("home"), Value: "mallory", Path: "/"})
 		_, _ = w.Write([]byte("{}"))
 	}))
 	defer api.Close()
@@ -117,7 +119,7 @@ func TestInClusterForwardsTheUsersToken(t *testing.T) {
 			r.Header.Set("Origin", origin)
 		}
 		if token != "" {
-			r.AddCookie(&http.Cookie{Name: UserCookie, Value: token})
+			r.AddCookie(&http.Cookie{Name: UserCookieFor("home"), Value: token})
 		}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
@@ -179,10 +181,112 @@ func TestInClusterForwardsTheUsersToken(t *testing.T) {
 		t.Errorf("login with a token holding ';': %d, cookies %v, asked the cluster: %v", w.Code, w.Result().Cookies(), got != nil)
 	}
 	r := httptest.NewRequest(http.MethodPut, "/api/primary", strings.NewReader(`{"context":"home"}`))
-	r.AddCookie(&http.Cookie{Name: UserCookie, Value: "alice"})
+	r.AddCookie(&http.Cookie{Name: UserCookieFor("home"), Value: "alice"})
 	w = httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	if w.Code != http.StatusMethodNotAllowed {
 		t.Errorf("changing the clusters from the in-cluster dashboard: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestInClusterTokensStayWithTheirCluster: the token a user logged in with
+// for the dashboard's own cluster goes to no other cluster of the list
+// (which may be someone else's), not even for the health the page polls;
+// another cluster asks for its own login, checked with it, and then gets
+// that token alone.
+func TestInClusterTokensStayWithTheirCluster(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string][]string{} // server -> Authorization headers
+	serve := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			seen[name] = append(seen[name], r.Header.Get("Authorization"))
+			mu.Unlock()
+			if r.URL.Path == "/apis/authentication.k8s.io/v1/selfsubjectreviews" {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusCreated)
+				_, _ = w.Write([]byte(`{"kind":"SelfSubjectReview","apiVersion":"authentication.k8s.io/v1","status":{"userInfo":{"username":"bob"}}}`))
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{}`))
+		}
+	}
+	home := httptest.NewServer(serve("home"))
+	defer home.Close()
+	west := httptest.NewTLSServer(serve("west"))
+	defer west.Close()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: west.Certificate().Raw})
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: west.URL, CertificateAuthorityData: ca}
+	cfg.Contexts["x"] = &clientcmdapi.Context{Cluster: "c"}
+	cfg.CurrentContext = "x"
+	kubeconfig, err := clientcmd.Write(*cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	if err := idx.Add(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "west", Namespace: "dash", ResourceVersion: "1",
+		Labels: map[string]string{ClusterLabel: ""}}, Data: map[string][]byte{KubeconfigKey: kubeconfig}}); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{InCluster: true, Resync: time.Hour, Source: &SecretSource{Local: "home",
+		LocalConfig: &rest.Config{Host: home.URL}, Namespace: "dash", Secrets: corelisters.NewSecretLister(idx).Secrets("dash")}}
+	s.Start(t.Context())
+	h := s.Handler(UI())
+	do := func(r *http.Request, cookies map[string]string) *httptest.ResponseRecorder {
+		r.Host = "dashboard.example"
+		for cluster, token := range cookies {
+			r.AddCookie(&http.Cookie{Name: UserCookieFor(cluster), Value: token})
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+
+	alice := map[string]string{"home": "alice"}
+	w := do(httptest.NewRequest(http.MethodGet, "/api/clusters", nil), alice)
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "/login?cluster=west") {
+		t.Errorf("clusters with a login for home only: %d %s, want west saying where to log in", w.Code, w.Body)
+	}
+	do(httptest.NewRequest(http.MethodGet, "/k8s/west/api", nil), alice)
+	mu.Lock()
+	if slices.Contains(seen["west"], "Bearer alice") || !slices.Contains(seen["home"], "Bearer alice") {
+		t.Errorf("Authorization seen by west %q, by home %q: home's token went to west, or not to home", seen["west"], seen["home"])
+	}
+	mu.Unlock()
+
+	login := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader("cluster=west&token=bob"))
+	login.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w = do(login, nil)
+	var cookie *http.Cookie
+	for _, c := range w.Result().Cookies() {
+		if c.Name == UserCookieFor("west") {
+			cookie = c
+		}
+	}
+	if w.Code != http.StatusSeeOther || cookie == nil || cookie.Value != "bob" {
+		t.Fatalf("login to west: %d, cookies %v, want bob's token in west's cookie", w.Code, w.Result().Cookies())
+	}
+	mu.Lock()
+	checked := slices.Contains(seen["west"], "Bearer bob") && !slices.Contains(seen["home"], "Bearer bob")
+	seen = map[string][]string{}
+	mu.Unlock()
+	if !checked {
+		t.Errorf("bob's token was not checked with west alone")
+	}
+	both := map[string]string{"home": "alice", "west": "bob"}
+	if w := do(httptest.NewRequest(http.MethodGet, "/k8s/west/api", nil), both); w.Code != http.StatusOK {
+		t.Errorf("west with its login: %d %s", w.Code, w.Body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if a := seen["west"]; len(a) != 1 || a[0] != "Bearer bob" {
+		t.Errorf("west got Authorization %q, want bob's token alone", a)
+	}
+	nosuch := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader("cluster=nosuch&token=bob"))
+	nosuch.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if w := do(nosuch, nil); w.Code != http.StatusNotFound || len(w.Result().Cookies()) != 0 {
+		t.Errorf("login to a cluster the dashboard does not show: %d, cookies %v", w.Code, w.Result().Cookies())
 	}
 }

@@ -16,19 +16,37 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// UserCookie carries, in in-cluster mode, the bearer token the user logged
-// in with. The browser cannot send an Authorization header on a WebSocket
-// (the consoles), but it sends a cookie; HttpOnly keeps the token from the
-// page's scripts, Secure from plain HTTP, SameSite=Strict from other sites.
+// UserCookie begins the names of the cookies that carry, in in-cluster
+// mode, the bearer tokens the user logged in with, one per cluster
+// (UserCookieFor): a token goes to the cluster it was checked with and to
+// no other, which may belong to someone else. The browser cannot send an
+// Authorization header on a WebSocket (the consoles), but it sends a
+// cookie; HttpOnly keeps the token from the page's scripts, Secure from
+// plain HTTP, SameSite=Strict from other sites.
 const UserCookie = "hypersdk-dashboard-user"
 
-// userToken is the bearer token r carries, "" if none.
-func userToken(r *http.Request) string {
-	c, err := r.Cookie(UserCookie)
+// UserCookieFor is the cookie carrying the user's token for cluster.
+func UserCookieFor(cluster string) string {
+	return UserCookie + "." + cluster
+}
+
+// userToken is the bearer token r carries for cluster, "" if none.
+func userToken(r *http.Request, cluster string) string {
+	c, err := r.Cookie(UserCookieFor(cluster))
 	if err != nil {
 		return ""
 	}
 	return c.Value
+}
+
+// loggedIn says r carries a token for some cluster.
+func loggedIn(r *http.Request) bool {
+	for _, c := range r.Cookies() {
+		if strings.HasPrefix(c.Name, UserCookie+".") && c.Value != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // guardInCluster (in-cluster mode) lets through requests from the
@@ -48,7 +66,7 @@ func (s *Server) guardInCluster(next http.Handler) http.Handler {
 				return
 			}
 		}
-		if r.URL.Path == "/login" || r.URL.Path == "/healthz" || userToken(r) != "" {
+		if r.URL.Path == "/login" || r.URL.Path == "/healthz" || loggedIn(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -64,70 +82,83 @@ var loginTemplate = template.Must(template.New("login").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>HyperSDK dashboard: log in</title></head>
 <body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
 <h1>HyperSDK dashboard</h1>
-<p>Log in with your own bearer token for the cluster: every request goes to the clusters with it, so you see and may do exactly what your RBAC allows.
-A ServiceAccount's token comes from <code>kubectl create token NAME</code>. The browser keeps it in a cookie until it closes.</p>
-{{if .}}<p id="error" style="color: #b00">{{.}}</p>{{end}}
+<p>Log in{{with .Cluster}} to cluster <b>{{.}}</b>{{end}} with your own bearer token for it: every request goes to that cluster with it, and to no other, so you see and may do there exactly what your RBAC allows.
+A ServiceAccount's token comes from <code>kubectl create token NAME</code>. The browser keeps it in a cookie until it closes.
+Another cluster of the dashboard asks for its own token: log in to it at <code>/login?cluster=NAME</code>.</p>
+{{with .Problem}}<p id="error" style="color: #b00">{{.}}</p>{{end}}
 <form method="post" action="/login">
+<input type="hidden" name="cluster" value="{{.Cluster}}">
 <textarea name="token" rows="6" cols="80" autocomplete="off" spellcheck="false" required></textarea><br>
 <button type="submit">Log in</button>
 </form>
 </body></html>
 `))
 
-func (s *Server) loginPage(w http.ResponseWriter, _ *http.Request) {
-	writeLoginPage(w, http.StatusOK, "")
+// loginView is what the login page shows: the cluster the token is for
+// ("" for the primary) and what went wrong.
+type loginView struct{ Cluster, Problem string }
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	writeLoginPage(w, http.StatusOK, loginView{Cluster: r.URL.Query().Get("cluster")})
 }
 
-func writeLoginPage(w http.ResponseWriter, code int, problem string) {
+func writeLoginPage(w http.ResponseWriter, code int, v loginView) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	if err := loginTemplate.Execute(w, problem); err != nil {
+	if err := loginTemplate.Execute(w, v); err != nil {
 		klog.V(2).InfoS("Writing the login page", "err", err)
 	}
 }
 
-// login checks the token with the primary cluster (a SelfSubjectReview, as
-// the user) before the browser keeps it, so a mistyped token is told at
-// once rather than as errors on every view.
+// login checks the token with the cluster it is for (the form's cluster,
+// else the primary; a SelfSubjectReview, as the user) before the browser
+// keeps it for that cluster alone, so a mistyped token is told at once
+// rather than as errors on every view.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		writeLoginPage(w, http.StatusBadRequest, "Unreadable form: "+err.Error())
+		writeLoginPage(w, http.StatusBadRequest, loginView{Problem: "Unreadable form: " + err.Error()})
 		return
 	}
+	asked := r.PostForm.Get("cluster")
+	fail := func(code int, problem string) { writeLoginPage(w, code, loginView{Cluster: asked, Problem: problem}) }
 	token := strings.TrimSpace(r.PostForm.Get("token"))
 	switch {
 	case token == "":
-		writeLoginPage(w, http.StatusBadRequest, "No token given.")
+		fail(http.StatusBadRequest, "No token given.")
 		return
 	case strings.ContainsFunc(token, notInCookie):
 		// net/http would drop such bytes and keep a different token.
-		writeLoginPage(w, http.StatusBadRequest, `This token has characters a cookie cannot hold (spaces, quotes, semicolons, backslashes or non-ASCII): no bearer token has them.`)
+		fail(http.StatusBadRequest, `This token has characters a cookie cannot hold (spaces, quotes, semicolons, backslashes or non-ASCII): no bearer token has them.`)
 		return
 	}
-	c, name := s.lookup("")
-	if c == nil || c.config == nil {
-		writeLoginPage(w, http.StatusBadGateway, fmt.Sprintf("Cannot check the token: the primary cluster %q cannot be reached.", name))
+	c, name := s.lookup(asked)
+	switch {
+	case c == nil && asked != "":
+		fail(http.StatusNotFound, fmt.Sprintf("The dashboard shows no cluster %q.", asked))
+		return
+	case c == nil || c.config == nil:
+		fail(http.StatusBadGateway, fmt.Sprintf("Cannot check the token: cluster %q cannot be reached.", name))
 		return
 	}
 	cfg := rest.CopyConfig(c.bounded)
 	cfg.BearerToken = token
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		writeLoginPage(w, http.StatusInternalServerError, err.Error())
+		fail(http.StatusInternalServerError, err.Error())
 		return
 	}
 	review, err := kube.AuthenticationV1().SelfSubjectReviews().Create(r.Context(), &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
 	switch {
 	case apierrors.IsUnauthorized(err):
-		writeLoginPage(w, http.StatusUnauthorized, fmt.Sprintf("Cluster %s does not accept this token.", name))
+		fail(http.StatusUnauthorized, fmt.Sprintf("Cluster %s does not accept this token.", name))
 		return
 	case err != nil:
-		writeLoginPage(w, http.StatusBadGateway, fmt.Sprintf("Cannot check the token with cluster %s: %v", name, err))
+		fail(http.StatusBadGateway, fmt.Sprintf("Cannot check the token with cluster %s: %v", name, err))
 		return
 	}
 	klog.InfoS("Dashboard login", "cluster", name, "user", review.Status.UserInfo.Username)
-	http.SetCookie(w, &http.Cookie{Name: UserCookie, Value: token, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: UserCookieFor(name), Value: token, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

@@ -168,8 +168,8 @@ func newCluster(name string, ep Endpoint, forward bool) (*cluster, error) {
 			for _, h := range []string{"Authorization", "Proxy-Authorization", "Cookie", "Origin"} {
 				r.Out.Header.Del(h)
 			}
-			if forward {
-				r.Out.Header.Set("Authorization", "Bearer "+userToken(r.In))
+			if t := userToken(r.In, name); forward && t != "" {
+				r.Out.Header.Set("Authorization", "Bearer "+t)
 			}
 		},
 		FlushInterval: -1, // watches stream
@@ -207,13 +207,15 @@ func newCluster(name string, ep Endpoint, forward bool) (*cluster, error) {
 }
 
 // readerFor is the client for the dashboard's own reads on behalf of r:
-// the user's kubeconfig credentials, or the token r carries.
+// the user's kubeconfig credentials, or the token r carries for c.
 func (c *cluster) readerFor(r *http.Request) (hypersdkclient.Interface, error) {
 	if !c.forward {
 		return c.client, nil
 	}
 	cfg := rest.CopyConfig(c.bounded)
-	cfg.BearerToken = userToken(r)
+	if cfg.BearerToken = userToken(r, c.name); cfg.BearerToken == "" {
+		return nil, fmt.Errorf("not logged in to cluster %s: log in at /login?cluster=%s", c.name, url.QueryEscape(c.name))
+	}
 	return hypersdkclient.NewForConfig(cfg)
 }
 

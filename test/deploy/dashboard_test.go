@@ -49,7 +49,7 @@ func (d *dashboardClient) do(t *testing.T, method, path, token string, body io.R
 		req.Header[k] = v
 	}
 	if token != "" {
-		req.AddCookie(&http.Cookie{Name: dashboard.UserCookie, Value: token})
+		req.AddCookie(&http.Cookie{Name: dashboard.UserCookieFor("in-cluster"), Value: token})
 	}
 	resp, err := d.hc.Do(req)
 	if err != nil {
@@ -220,7 +220,7 @@ func TestDashboardInCluster(t *testing.T) {
 	resp := login(viewer)
 	var cookie *http.Cookie
 	for _, c := range resp.Cookies() {
-		if c.Name == dashboard.UserCookie {
+		if c.Name == dashboard.UserCookieFor("in-cluster") {
 			cookie = c
 		}
 	}

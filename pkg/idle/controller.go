@@ -188,6 +188,15 @@ func (f *Finder) find(ctx context.Context, p *v1alpha1.IdleVMPolicy, now time.Ti
 	}
 	window := p.Spec.Window.Duration
 	for _, vm := range vms.Items {
+		if vm.Status.Phase == v1alpha1.VirtualMachineMigrating {
+			// Running, moving (a rebalancer may move it often): it stays
+			// idle since when it was found so, and is not stopped mid-move.
+			if entry, seen := before[vm.Name]; seen {
+				entry.StopAt = nil
+				idle = append(idle, entry)
+			}
+			continue
+		}
 		if vm.Status.Phase != v1alpha1.VirtualMachineRunning {
 			continue
 		}

@@ -176,3 +176,45 @@ func TestAnotherPolicysOperationOfTheSameNameIsNotTaken(t *testing.T) {
 		t.Errorf("VM c recorded as stopped by %s, another policy's stop of b-c", idle[0].Operation)
 	}
 }
+
+// TestAMovingVMStaysIdleSinceWhenItWasFound: a pass that sees an idle VM
+// migrating keeps when it was found idle (a VM moved often would else never
+// reach its grace period), and stops it only once it runs again.
+func TestAMovingVMStaysIdleSinceWhenItWasFound(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	since := metav1.NewTime(now.Add(-20 * time.Hour))
+	policy := stopPolicy(v1alpha1.IdleVM{Name: "web", Since: since})
+	policy.Spec.GracePeriod = &metav1.Duration{Duration: 21 * time.Hour}
+	vm := runningVM("web", now.Add(-72*time.Hour))
+	vm.Status.Phase = v1alpha1.VirtualMachineMigrating
+	hyper := hyperfake.NewSimpleClientset(policy.DeepCopy(), vm)
+	clk := clocktesting.NewFakeClock(now.Add(2 * time.Hour)) // past the grace period
+	f, err := New(Config{Kube: reviewing(), HyperSDK: hyper, Samples: quiet{}, SampleStep: time.Minute, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.recorder = record.NewFakeRecorder(10)
+	if err := f.sync(context.Background(), policy); err != nil {
+		t.Fatal(err)
+	}
+	got, err := hyper.HypersdkV1alpha1().IdleVMPolicies("ns").Get(context.Background(), "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Status.IdleVMs) != 1 || !got.Status.IdleVMs[0].Since.Equal(&since) {
+		t.Fatalf("idle VMs while web migrates: %+v, want web idle since %v", got.Status.IdleVMs, since)
+	}
+	if operationsOf(t, hyper)["web"] {
+		t.Error("web was stopped mid-move")
+	}
+	vm.Status.Phase = v1alpha1.VirtualMachineRunning
+	if _, err := hyper.HypersdkV1alpha1().VirtualMachines("ns").Update(context.Background(), vm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sync(context.Background(), got); err != nil {
+		t.Fatal(err)
+	}
+	if !operationsOf(t, hyper)["web"] {
+		t.Error("web, idle past its grace period and running again, was not stopped")
+	}
+}

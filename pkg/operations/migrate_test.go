@@ -96,13 +96,16 @@ func TestExecutorNoLiveMigrationWithHotpluggedUSB(t *testing.T) {
 
 // migrationNode is a ready node KubeVirt may schedule VMs on, with room,
 // the labels and the taints given.
+// kvmResource is KubeVirt's device plugin's, which every launcher pod asks for.
+const kvmResource = "devices.kubevirt.io/kvm"
+
 func migrationNode(name string, labels map[string]string, taints ...corev1.Taint) *corev1.Node {
 	l := map[string]string{"kubevirt.io/schedulable": "true"}
 	maps.Copy(l, labels)
 	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l},
 		Spec: corev1.NodeSpec{Taints: taints},
 		Status: corev1.NodeStatus{
-			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi")},
+			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi"), kvmResource: resource.MustParse("1k")},
 			Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}
 }
 
@@ -189,20 +192,24 @@ func TestColdMigrationPicksANodeTheVMMayRunOn(t *testing.T) {
 	vmi := testVMI("vm", "node-a", "vmi-1")
 	vmi.Spec.NodeSelector = map[string]string{"disk": "ssd"}
 	launcher := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "virt-launcher-vm-x", Namespace: "ns", Labels: map[string]string{kubevirt.VMNameLabel: "vm"}},
-		Spec:   corev1.PodSpec{NodeName: "node-a", NodeSelector: map[string]string{"disk": "ssd", hostnameLabel: "node-a"}},
+		Spec: corev1.PodSpec{NodeName: "node-a", NodeSelector: map[string]string{"disk": "ssd", hostnameLabel: "node-a"},
+			Containers: []corev1.Container{{Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{kvmResource: resource.MustParse("1")}}}}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning}}
 	noKubeVirt := migrationNode("node-e", map[string]string{"disk": "ssd"})
 	delete(noKubeVirt.Labels, "kubevirt.io/schedulable")
+	noDevice := migrationNode("node-f", map[string]string{"disk": "ssd"}) // its virt-handler down
+	delete(noDevice.Status.Allocatable, kvmResource)
 	// Pinned in its own spec (a cold migration's start): KubeVirt keeps the
 	// instance's selectors over a live migration's.
 	pinned := vmi.DeepCopy()
 	pinned.Name, pinned.Spec.NodeSelector = "pinned", map[string]string{"disk": "ssd", hostnameLabel: "node-a"}
-	p := &Prechecker{Kube: kubefake.NewClientset(append(nodes(), launcher, noKubeVirt)...),
+	p := &Prechecker{Kube: kubefake.NewClientset(append(nodes(), launcher, noKubeVirt, noDevice)...),
 		KubeVirt: kvfake.NewSimpleClientset(testVM("vm", kvv1.RunStrategyAlways), vmi, testVM("pinned", kvv1.RunStrategyAlways), pinned)}
 	for _, tc := range []struct{ vm, target, want string }{
 		{"vm", "node-b", "does not tolerate the node's taint dedicated=gpu:NoSchedule"},
 		{"vm", "node-c", "does not match the VM's nodeSelector"},
 		{"vm", "node-e", "KubeVirt does not run VMs on the node"},
+		{"vm", "node-f", "not enough devices.kubevirt.io/kvm"},
 		{"vm", "node-d", ""},
 		{"pinned", "node-d", "does not match the VM's nodeSelector"},
 	} {

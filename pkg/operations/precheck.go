@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -375,7 +376,7 @@ func (p *Prechecker) checkMigrate(ctx context.Context, vm *kvv1.VirtualMachine, 
 	if msg := admits(node, target); msg != "" {
 		errs = append(errs, field.Invalid(path, spec.TargetNode, msg))
 	}
-	if msg := p.fits(ctx, node, vmi); msg != "" {
+	if msg := p.fits(ctx, node, vmi, target); msg != "" {
 		errs = append(errs, field.Invalid(path, spec.TargetNode, msg))
 	}
 	return errs
@@ -399,7 +400,8 @@ func MigrationSpec(vmi *kvv1.VirtualMachineInstance, vm *kvv1.VirtualMachine) (s
 // carry the node an earlier migration was sent to (KubeVirt's target pods
 // take the migration's node selector) and KubeVirt's per-launch CPU
 // selectors. A live migration keeps the instance's own pin: KubeVirt keeps
-// the instance's selectors over the migration's.
+// the instance's selectors over the migration's. Its requests are the
+// launcher pod's extended resources.
 func TargetPod(spec *kvv1.VirtualMachineInstanceSpec, cold bool, launcher *corev1.Pod) *corev1.Pod {
 	pod := &corev1.Pod{Spec: corev1.PodSpec{NodeSelector: maps.Clone(spec.NodeSelector), Affinity: spec.Affinity, Tolerations: spec.Tolerations}}
 	if cold {
@@ -407,8 +409,32 @@ func TargetPod(spec *kvv1.VirtualMachineInstanceSpec, cold bool, launcher *corev
 	}
 	if launcher != nil {
 		pod.Spec.Tolerations = launcher.Spec.Tolerations
+		// KubeVirt's device plugins' resources (devices.kubevirt.io/kvm,
+		// tun, ...) the target pod asks for again: a node without them
+		// would keep it pending.
+		extended := corev1.ResourceList{}
+		for _, c := range launcher.Spec.Containers {
+			for name, q := range c.Resources.Requests {
+				if !extendedResource(name) {
+					continue
+				}
+				sum := extended[name]
+				sum.Add(q)
+				extended[name] = sum
+			}
+		}
+		if len(extended) > 0 {
+			pod.Spec.Containers = []corev1.Container{{Resources: corev1.ResourceRequirements{Requests: extended}}}
+		}
 	}
 	return pod
+}
+
+// extendedResource: a resource of a device plugin's domain, neither a
+// native one (no domain) nor one of kubernetes.io's.
+func extendedResource(name corev1.ResourceName) bool {
+	n := string(name)
+	return strings.Contains(n, "/") && !strings.Contains(n, "kubernetes.io/")
 }
 
 // targetPod is TargetPod with the VM's launcher pod on its node.
@@ -476,8 +502,9 @@ func nodeReady(n *corev1.Node) bool {
 	return false
 }
 
-// fits reports why node lacks room for the VM's launcher pod, or "".
-func (p *Prechecker) fits(ctx context.Context, node *corev1.Node, vmi *kvv1.VirtualMachineInstance) string {
+// fits reports why node lacks room for the VM's launcher pod (its CPU and
+// memory, and the extended resources target asks for), or "".
+func (p *Prechecker) fits(ctx context.Context, node *corev1.Node, vmi *kvv1.VirtualMachineInstance, target *corev1.Pod) string {
 	pods, err := p.Kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
 		FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node.Name).String(),
 	})
@@ -494,6 +521,15 @@ func (p *Prechecker) fits(ctx context.Context, node *corev1.Node, vmi *kvv1.Virt
 				sum := used[name]
 				sum.Add(q)
 				used[name] = sum
+			}
+		}
+	}
+	for _, c := range target.Spec.Containers {
+		for _, name := range slices.Sorted(maps.Keys(c.Resources.Requests)) {
+			free := node.Status.Allocatable[name].DeepCopy()
+			free.Sub(used[name])
+			if need := c.Resources.Requests[name]; free.Cmp(need) < 0 {
+				return fmt.Sprintf("not enough %s: %s free, the VM needs %s", name, free.String(), need.String())
 			}
 		}
 	}

@@ -416,7 +416,7 @@ func (e *Executor) pickNode(ctx context.Context, op *v1alpha1.VMOperation, vmi *
 	}
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
-		if n.Name != source && !n.Spec.Unschedulable && nodeReady(n) && admits(n, target) == "" && p.fits(ctx, n, vmi) == "" {
+		if n.Name != source && !n.Spec.Unschedulable && nodeReady(n) && admits(n, target) == "" && p.fits(ctx, n, vmi, target) == "" {
 			return n.Name, nil
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
@@ -179,8 +180,8 @@ func TestOperationsMigrate(t *testing.T) {
 }
 
 // TestOperationsColdMigrationCancelled: a cold migration whose VM cannot
-// start on the target (a taint it does not tolerate, which the precheck does
-// not look at) waits there stopped and pinned; cancelled, it takes the pin
+// start on the target (no room for another pod, which the precheck does not
+// look at) waits there stopped and pinned; cancelled, it takes the pin
 // off and starts the VM again, so it runs where it can.
 func TestOperationsColdMigrationCancelled(t *testing.T) { coldMigrationUndone(t, false) }
 
@@ -200,12 +201,12 @@ func coldMigrationUndone(t *testing.T, deleted bool) {
 	before := runningVMI(t, ns, "stuck", "")
 	target := ns + "-blocked"
 	typ := fleet.General[1]
-	// No KubeVirt device there (its virt-handler down): the precheck, which
-	// weighs CPU, memory, taints and affinity, admits the move, and the
-	// VM's pod waits on the node.
+	// No room for another pod there: the precheck, which weighs CPU,
+	// memory, devices, taints and affinity but not the node's pod count,
+	// admits the move, and the VM's pod waits on the node.
 	addNode(t, fleet.Node{Name: target, Zone: fleet.Zones[1], Type: typ, Price: typ.Price}, func(n *corev1.Node) {
-		delete(n.Status.Capacity, fleet.KVMResource)
-		delete(n.Status.Allocatable, fleet.KVMResource)
+		n.Status.Capacity[corev1.ResourcePods] = resource.MustParse("0")
+		n.Status.Allocatable[corev1.ResourcePods] = resource.MustParse("0")
 	})
 	code, op, err := post(t, env.HyperSDK, ns, "stuck", "migrate", map[string]interface{}{"allowColdMigration": true, "targetNode": target}, false)
 	if err != nil || code != http.StatusCreated {

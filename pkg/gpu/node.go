@@ -86,7 +86,7 @@ func PublishedDevices(node *corev1.Node) ([]Device, error) {
 	slices.Sort(shared)
 	product := node.Labels[ProductLabel]
 	var labelMiB int64
-	if v := node.Labels[MemoryLabel]; v != "" && len(whole) > 0 {
+	if v := node.Labels[MemoryLabel]; v != "" {
 		var err error
 		if labelMiB, err = strconv.ParseInt(v, 10, 64); err != nil || labelMiB < 0 {
 			// One label set by hand ("40GB") takes the node's GPUs, and
@@ -114,6 +114,14 @@ func PublishedDevices(node *corev1.Node) ([]Device, error) {
 			linkAll(devices[first:])
 		}
 	}
+	// A shared GPU's board memory, which tells how many instances of a
+	// profile one holds: the label's, else the product name's (an
+	// NVIDIA-A100-SXM4-80GB node in MIG mode publishes no whole GPU).
+	boardMiB := labelMiB
+	if m := memoryToken.FindStringSubmatch(product); boardMiB == 0 && m != nil {
+		gb, _ := strconv.ParseInt(m[1], 10, 64)
+		boardMiB = gb << 10
+	}
 	physical := len(devices)
 	for _, name := range shared {
 		count, err := deviceCount(node, name)
@@ -126,7 +134,7 @@ func PublishedDevices(node *corev1.Node) ([]Device, error) {
 			d.Model = ModelOf(product)
 		}
 		perGPU := 1
-		if board, ok := boardGB(d.Model, labelMiB); ok && err == nil {
+		if board, ok := boardGB(d.Model, boardMiB); ok && err == nil {
 			if k, err := p.PerGPU(board); err == nil {
 				perGPU = k
 			}

@@ -148,3 +148,22 @@ func TestParseInventory(t *testing.T) {
 		t.Errorf("no annotation: %v %v, want no GPUs", devs, err)
 	}
 }
+
+// TestMIGInstancesOfAnA100With80GB: a node in MIG mode publishes only its
+// instances; the board's memory, from its label or else its product name,
+// says how many one GPU holds (seven 1g.10gb on 80 GB, not the 40 GB
+// board's four), and so each instance's share and its parent.
+func TestMIGInstancesOfAnA100With80GB(t *testing.T) {
+	for name, labels := range map[string]map[string]string{
+		"memory label": {ProductLabel: "NVIDIA-A100-SXM4-80GB", MemoryLabel: "81920"},
+		"product name": {ProductLabel: "NVIDIA-A100-SXM4-80GB"},
+	} {
+		devs, err := NodeDevices(gpuNode(labels, nil, map[string]string{"nvidia.com/mig-1g.10gb": "14"}))
+		if err != nil || len(devs) != 14 {
+			t.Fatalf("%s: %d devices, %v; want 14", name, len(devs), err)
+		}
+		if devs[6].Parent != "gpu0" || devs[7].Parent != "gpu1" || devs[13].Parent != "gpu1" {
+			t.Errorf("%s: parents %s, %s, %s of instances 6, 7, 13; want gpu0, gpu1, gpu1 (seven a GPU)", name, devs[6].Parent, devs[7].Parent, devs[13].Parent)
+		}
+	}
+}

@@ -67,13 +67,14 @@ type Autoscaler struct {
 	cfg Config
 
 	mu sync.Mutex
-	// vms holds a recommender per autoscaler UID and VM name.
+	// vms holds a recommender per autoscaler UID and VM UID: a VM made
+	// again under a deleted one's name (a pool's member replaced) is
+	// another VM, not to be sized on the old one's peaks.
 	vms map[vmKey]*tracked
 }
 
 type vmKey struct {
-	autoscaler types.UID
-	vm         string
+	autoscaler, vm types.UID
 }
 
 // tracked is one VM's recommender and how far its history was read.
@@ -165,6 +166,7 @@ func (a *Autoscaler) sync(ctx context.Context, vma *v1alpha1.VirtualMachineAutos
 		}
 		entries = append(entries, entry)
 	}
+	a.forgetOthers(vma.UID, vms)
 	allowed := metav1.Condition{Type: ConditionResizeAllowed, Status: metav1.ConditionTrue, Reason: "Allowed",
 		Message: "the requester may resize every VM the autoscaler resized or would resize"}
 	if len(forbidden) > 0 {
@@ -183,6 +185,22 @@ func (a *Autoscaler) sync(ctx context.Context, vma *v1alpha1.VirtualMachineAutos
 			fmt.Sprintf("%d of %d VMs have no usage samples in their history yet", missing, len(vms)))
 	}
 	return a.writeStatus(ctx, vma, entries, &metav1.Time{Time: now}, now, metav1.ConditionTrue, "Recommended", fmt.Sprintf("%d VMs", len(vms)))
+}
+
+// forgetOthers drops the recommenders of autoscaler's VMs that are no
+// longer among vms (deleted, or made again under their name).
+func (a *Autoscaler) forgetOthers(autoscaler types.UID, vms []*kvv1.VirtualMachine) {
+	current := map[types.UID]bool{}
+	for _, vm := range vms {
+		current[vm.UID] = true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k := range a.vms {
+		if k.autoscaler == autoscaler && !current[k.vm] {
+			delete(a.vms, k)
+		}
+	}
 }
 
 // targets lists the VMs an autoscaler sizes, by name.
@@ -280,7 +298,7 @@ func (a *Autoscaler) evaluate(ctx context.Context, vma *v1alpha1.VirtualMachineA
 // feed reads the VM's history since the last pass (the whole window the
 // first time, also after a restart) into its recommender.
 func (a *Autoscaler) feed(ctx context.Context, vma *v1alpha1.VirtualMachineAutoscaler, vm *kvv1.VirtualMachine, now time.Time) (*tracked, error) {
-	key := vmKey{vma.UID, vm.Name}
+	key := vmKey{vma.UID, vm.UID}
 	a.mu.Lock()
 	t := a.vms[key]
 	a.mu.Unlock()

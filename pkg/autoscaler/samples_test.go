@@ -64,3 +64,35 @@ func TestReadsNeverStartBeforeTheWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestAVMMadeAgainIsReadAfresh: a VM deleted and made again under its name
+// gets a recommender of its own, which reads the history from its creation,
+// not on from the old one's.
+func TestAVMMadeAgainIsReadAfresh(t *testing.T) {
+	src := &startsRecorder{}
+	a := New(Config{Samples: src, Window: 8 * 24 * time.Hour, NewRecommender: rightsizing.NewVM})
+	vma := &v1alpha1.VirtualMachineAutoscaler{ObjectMeta: metav1.ObjectMeta{UID: "u"}}
+	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	old := &kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "old",
+		CreationTimestamp: metav1.NewTime(now.Add(-30 * 24 * time.Hour))}}
+	if _, err := a.feed(context.Background(), vma, old, now); err != nil {
+		t.Fatal(err)
+	}
+	again := &kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "new",
+		CreationTimestamp: metav1.NewTime(now.Add(50 * time.Minute))}}
+	t2, err := a.feed(context.Background(), vma, again, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := src.starts[1]; !got.Equal(again.CreationTimestamp.Time) {
+		t.Errorf("the VM made again was read from %s, want from its creation %s", got, again.CreationTimestamp.Time)
+	}
+	if t1, _ := a.feed(context.Background(), vma, old, now.Add(time.Hour)); t1 == t2 {
+		t.Error("the old VM and the new one share a recommender")
+	}
+	// A pass that finds the new one alone forgets the old one's.
+	a.forgetOthers(vma.UID, []*kvv1.VirtualMachine{again})
+	if _, kept := a.vms[vmKey{vma.UID, old.UID}]; kept || len(a.vms) != 1 {
+		t.Errorf("recommenders %v after the old VM went, want the new one's alone", a.vms)
+	}
+}

@@ -200,9 +200,18 @@ func (a *Agent) sync(ctx context.Context, key cache.ObjectName) error {
 			delete(current, name)
 		} // else still unplugging: reported until it ends
 	}
+	reported := kubevirt.HotplugStatus(vmi.Annotations) // vmi is set: want is not empty
 	for name, d := range want {
 		if _, ok := current[name]; !ok {
-			current[name] = a.start(ctx, key, vmi, d, nil)
+			var prev *session
+			if st := reported[name]; st.Phase == kubevirt.USBAttached {
+				// Lent by this agent before it started again (an upgrade
+				// rolling it with virt-handler): a failed lend is retried
+				// as a dropped one is, not final, and the guest is
+				// reported to have it until the new session says.
+				prev = &session{state: st, lent: true, retries: -1}
+			}
+			current[name] = a.start(ctx, key, vmi, d, prev)
 		}
 	}
 	report := map[string]kubevirt.USBHotplugState{}

@@ -90,3 +90,54 @@ func TestADroppedDeviceIsLentAgain(t *testing.T) {
 		return err == nil && kubevirt.HotplugStatus(got.Annotations)[key.Name].Phase == kubevirt.USBAttached && src.count() >= 2
 	})
 }
+
+// failingFirstSource fails its first lend before attaching (virt-handler
+// restarting), then attaches and holds until unplugged.
+type failingFirstSource struct{ droppingSource }
+
+func (s *failingFirstSource) Lend(ctx context.Context, _ io.ReadWriter, _ hypersdk.USBDeviceRequest, attached func()) error {
+	s.mu.Lock()
+	s.lends++
+	first := s.lends == 1
+	s.mu.Unlock()
+	if first {
+		return errors.New("dial: connection refused")
+	}
+	attached()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestAnAgentStartedAgainLendsWhatItHadLent: an agent started again finds
+// a device reported attached; a first lend that fails (virt-handler
+// restarting beside it) is retried, not final, and the device ends up
+// attached again.
+func TestAnAgentStartedAgainLendsWhatItHadLent(t *testing.T) {
+	key := hypersdk.USBDeviceRequest{Name: "key", Vendor: "1050", Product: "0407"}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a",
+		Labels: map[string]string{kubevirt.NFDUSBLabel("03", "1050", "0407", ""): "true"}}}
+	vmi := &kvv1.VirtualMachineInstance{
+		ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "vmi-1",
+			Labels: map[string]string{nodeNameLabel: "node-a"},
+			Annotations: map[string]string{kubevirt.USBHotplugAnnotation: `[{"name":"key","vendor":"1050","product":"0407"}]`,
+				kubevirt.USBHotplugStatusAnnotation: `{"key":{"phase":"Attached"}}`}},
+		Status: kvv1.VirtualMachineInstanceStatus{Phase: kvv1.Running, NodeName: "node-a"},
+	}
+	if kubevirt.HotplugStatus(vmi.Annotations)["key"].Phase != kubevirt.USBAttached {
+		t.Fatalf("the test's status annotation does not read as Attached: %v", kubevirt.HotplugStatus(vmi.Annotations))
+	}
+	kv := kvfake.NewSimpleClientset(vmi)
+	src := &failingFirstSource{}
+	a := New(Config{Kube: fake.NewClientset(node), KubeVirt: listFirst{kv}, Dialer: pipeDialer{}, NodeName: "node-a", Source: src})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitFor(t, "the device lent again after the first lend failed", func() bool {
+		got, err := kv.KubevirtV1().VirtualMachineInstances("ns").Get(context.Background(), "vm", metav1.GetOptions{})
+		return err == nil && kubevirt.HotplugStatus(got.Annotations)[key.Name].Phase == kubevirt.USBAttached && src.count() >= 2
+	})
+}

@@ -259,6 +259,11 @@ operation that leaves the phase asked for is DELETED from the watch.`,
 			if phase != "" {
 				selected = append(selected, fields.OneTermEqualSelector("status.phase", phase))
 			}
+			if len(args) == 1 {
+				// As kubectl get NAME --watch: the server then authorizes
+				// the one name (a Role's resourceNames), and sends no other.
+				selected = append(selected, fields.OneTermEqualSelector("metadata.name", args[0]))
+			}
 			opts := metav1.ListOptions{LabelSelector: labels, FieldSelector: fields.AndSelectors(selected...).String()}
 			var list *v1alpha1.VMOperationList
 			out.single = len(args) == 1

@@ -174,6 +174,11 @@ DELETED) and time, in any output format, until interrupted.`,
 			ns = out.scope(ns, allNamespaces)
 			vms := c.HypersdkV1alpha1().VirtualMachines(ns)
 			opts := filters.listOptions()
+			if len(args) == 1 {
+				// As kubectl get NAME --watch: the server then authorizes
+				// the one name (a Role's resourceNames), and sends no other.
+				opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", args[0]).String()
+			}
 			named := namesOf(args)
 			keep := func(vm *v1alpha1.VirtualMachine) bool {
 				return named.match(vm.Name) && filters.match(vm)
@@ -296,6 +301,9 @@ func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Obje
 	}
 	w, err := start(ctx, rv)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // the timeout passed while it started
+		}
 		return err
 	}
 	defer func() { w.Stop() }()
@@ -330,6 +338,11 @@ func watchEvents(ctx context.Context, e *env, out *output, listed []runtime.Obje
 				continue
 			}
 			if ev.Type == watch.Error {
+				if ctx.Err() != nil {
+					// Cancelled (an interrupt): client-go reports the
+					// stream it cut as an error event.
+					return nil
+				}
 				return fmt.Errorf("watch: %w", apierrors.FromObject(ev.Object))
 			}
 			if m, err := meta.Accessor(ev.Object); err == nil && m.GetResourceVersion() != "" {

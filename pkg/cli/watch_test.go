@@ -180,4 +180,32 @@ func TestWatchStartedAgainAsTheTimeoutPasses(t *testing.T) {
 	if starts != 2 {
 		t.Errorf("%d starts, want the watch started again once", starts)
 	}
+	// The first start as well.
+	e, out, _ = watchEnv(t, "name", "1s")
+	late := func(ctx context.Context, _ string) (watch.Interface, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	if err := watchEvents(context.Background(), e, out, nil, "10", late, vmColumns, func(runtime.Object) bool { return true }); err != nil {
+		t.Errorf("watchEvents whose first start meets the timeout: %v, want a clean end", err)
+	}
+}
+
+// TestInterruptedWatchEndsCleanly: an interrupt cancels the watch, and
+// client-go reports the stream it cut as an error event; the command ends
+// as interrupted, not with that error.
+func TestInterruptedWatchEndsCleanly(t *testing.T) {
+	e, out, _ := watchEnv(t, "name", "")
+	// Both ready when the loop next looks: it picks one at random, so
+	// the case is tried often enough to meet both orders.
+	for range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		w := watch.NewFakeWithChanSize(1, false)
+		w.Error(&metav1.Status{Status: metav1.StatusFailure, Message: "unable to decode an event from the watch stream: context canceled"})
+		start := func(context.Context, string) (watch.Interface, error) { return w, nil }
+		if err := watchEvents(ctx, e, out, nil, "10", start, vmColumns, func(runtime.Object) bool { return true }); err != nil {
+			t.Fatalf("interrupted watch: %v, want a clean end", err)
+		}
+	}
 }

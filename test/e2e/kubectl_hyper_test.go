@@ -375,6 +375,18 @@ func TestKubectlHyperOperations(t *testing.T) {
 		!strings.HasPrefix(errOut, "Error from server (Forbidden)") || !strings.Contains(errOut, "cannot list") {
 		t.Errorf("op wait without list: exit %d, stderr %q; want Forbidden at once", code, errOut)
 	}
+	// One whose Role names the VM and the operation watches them by name,
+	// as with kubectl get NAME --watch: the list and the watch select the
+	// name, which the server authorizes.
+	byName := "system:serviceaccount:" + ns + ":by-name"
+	grant(t, ns, "by-name", rbacv1.PolicyRule{APIGroups: []string{"hypersdk.io"}, Resources: []string{"vmoperations", "virtualmachines"},
+		ResourceNames: []string{"vm", opName}, Verbs: []string{"get", "list", "watch"}}, byName)
+	for _, args := range [][]string{{"vm", "get", "vm"}, {"op", "get", opName}} {
+		out, errOut, code := hyper(t, append(args, "-n", ns, "--as", byName, "--watch", "--request-timeout", "10s", "--no-headers")...)
+		if f := strings.Fields(out); code != 0 || len(f) < 3 || f[0] != "ADDED" || f[2] != args[2] {
+			t.Errorf("%s --watch as one whose Role names it: exit %d, stdout %q, stderr %q; want it ADDED and a clean end", strings.Join(args, " "), code, out, errOut)
+		}
+	}
 	// describe shows the VM, and in place of its operations why they
 	// cannot be listed, as kubectl describe does with events.
 	if out, errOut, code := hyper(t, "vm", "describe", "vm", "-n", ns, "--as", getter); code != 0 ||

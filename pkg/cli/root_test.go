@@ -34,6 +34,8 @@ func TestRefusals(t *testing.T) {
 		{[]string{"vm", "top", "web-1", "-l", "tier=db"}, 1, "", "error: name cannot be provided when a selector is specified"},
 		{[]string{"vm", "create", "web-1", "--dry-run=maybe"}, 1, "", `error: --dry-run="maybe": must be "none", "server" or "client"`},
 		{[]string{"vm", "create", "web-1", "--interactive", "--dry-run"}, 1, "", "error: --dry-run with --interactive"},
+		{[]string{"vm", "stop", "web-1", "--timeout=-1s"}, 1, "", `invalid argument "-1s" for "--timeout" flag: must not be negative`},
+		{[]string{"op", "wait", "op-1", "--timeout", "soon"}, 1, "", `invalid argument "soon" for "--timeout" flag`},
 	} {
 		streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 		code := Run(streams, append(tc.args, "--kubeconfig", "/nonexistent"))

@@ -38,7 +38,31 @@ func (w *waitFlags) addFlags(cmd *cobra.Command) {
 
 func (w *waitFlags) addFollowFlags(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&w.showProgress, "show-progress", false, "While following, show phase, progress, message and elapsed time: a bar on a terminal, a line per change otherwise (implies --wait).")
-	cmd.Flags().DurationVar(&w.timeout, "timeout", 0, "Give up following after this long (0: no limit); the operation goes on (a limit implies --wait).")
+	cmd.Flags().Var((*nonNegative)(&w.timeout), "timeout", "Give up following after this long (0: no limit); the operation goes on (a limit implies --wait).")
+}
+
+// nonNegative is a duration flag that refuses a negative value when parsed:
+// --timeout=-1s would else follow nothing and exit 0, as if it had waited.
+type nonNegative time.Duration
+
+func (n *nonNegative) String() string {
+	if *n == 0 {
+		return "0" // no limit, which the help leaves unsaid as pflag's own durations do
+	}
+	return time.Duration(*n).String()
+}
+func (n *nonNegative) Type() string { return "duration" }
+
+func (n *nonNegative) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if d < 0 {
+		return errors.New("must not be negative")
+	}
+	*n = nonNegative(d)
+	return nil
 }
 
 // following reports whether the operation is to be followed: --wait, or a
@@ -71,17 +95,32 @@ func (w *waitFlags) follow(ctx context.Context, e *env, c hypersdkclient.Interfa
 	// The informer below retries a refused list or watch for ever, only
 	// logging it: asked once first, a refusal is the command's error, as
 	// kubectl wait's is.
+	last := op
+	// Why following ended early: --timeout passed, or an interrupt.
+	cut := func() error {
+		why := "interrupted"
+		if w.timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			why = fmt.Sprintf("gave up after %s", w.timeout)
+		}
+		return fmt.Errorf("%s waiting for operation %s, which goes on (%s %d%%: %s)", why, op.Name,
+			orNone(string(last.Status.Phase)), last.Status.Progress, orNone(last.Status.Message))
+	}
 	list, err := lw.ListWithContext(ctx, metav1.ListOptions{})
 	if err != nil {
+		if ctx.Err() != nil {
+			return cut()
+		}
 		return err
 	}
 	probe, err := lw.WatchWithContext(ctx, metav1.ListOptions{ResourceVersion: list.(*v1alpha1.VMOperationList).ResourceVersion})
 	if err != nil {
+		if ctx.Err() != nil {
+			return cut()
+		}
 		return err
 	}
 	probe.Stop()
 	p := newProgress(e.streams.Out, w.showProgress)
-	last := op
 	quiet, ended := quietLoggerFor(ctx)
 	// An operation gone before the informer's first list (deleted when its
 	// time to live passed) would never send an event.
@@ -114,12 +153,7 @@ func (w *waitFlags) follow(ctx context.Context, e *env, c hypersdkclient.Interfa
 	})
 	p.done()
 	if wait.Interrupted(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		why := "interrupted"
-		if w.timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			why = fmt.Sprintf("gave up after %s", w.timeout)
-		}
-		return fmt.Errorf("%s waiting for operation %s, which goes on (%s %d%%: %s)", why, op.Name,
-			orNone(string(last.Status.Phase)), last.Status.Progress, orNone(last.Status.Message))
+		return cut()
 	}
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -291,16 +292,23 @@ func TestVerificationStepsAreItsOwn(t *testing.T) {
 
 // TestVerificationIsOwnedByItsSchedule: what a verification makes, its
 // step operations and the scratch VM once restored, is owned by the
-// schedule, so deleting the schedule mid-way leaves nothing running; and
-// the scratch VM is owned only as far as the author may delete it.
+// schedule, so deleting the schedule mid-way leaves nothing running; the
+// scratch VM's pods carry the verification's label, not the source's (which
+// a Service selects), and its interfaces no fixed MAC; and all that only as
+// far as the author may delete and patch the scratch VM: else it does not
+// start.
 func TestVerificationIsOwnedByItsSchedule(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
-	for _, mayDelete := range []bool{true, false} {
+	for _, denied := range []string{"", "delete", "patch"} {
 		hyper := hyperfake.NewSimpleClientset()
-		kv := kvfake.NewSimpleClientset(&snapshotv1.VirtualMachineSnapshot{ObjectMeta: metav1.ObjectMeta{Name: "snap", Namespace: "ns"}},
-			&kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "snap-verify", Namespace: "ns"}})
-		kube := reviewing(func(a *authorizationv1.ResourceAttributes) bool { return mayDelete || a.Verb != "delete" })
+		scratch := &kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "snap-verify", Namespace: "ns"},
+			Spec: kvv1.VirtualMachineSpec{Template: &kvv1.VirtualMachineInstanceTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "db", "kubevirt.io/domain": "db"}},
+				Spec: kvv1.VirtualMachineInstanceSpec{Domain: kvv1.DomainSpec{Devices: kvv1.Devices{Interfaces: []kvv1.Interface{
+					{Name: "default", MacAddress: "02:00:00:00:00:01"}}}}}}}}
+		kv := kvfake.NewSimpleClientset(&snapshotv1.VirtualMachineSnapshot{ObjectMeta: metav1.ObjectMeta{Name: "snap", Namespace: "ns"}}, scratch)
+		kube := reviewing(func(a *authorizationv1.ResourceAttributes) bool { return a.Verb != denied })
 		s, err := New(Config{Kube: kube, HyperSDK: hyper, KubeVirt: kv, Clock: testingclock.NewFakeClock(now)})
 		if err != nil {
 			t.Fatal(err)
@@ -321,10 +329,12 @@ func TestVerificationIsOwnedByItsSchedule(t *testing.T) {
 		if gerr != nil {
 			t.Fatal(gerr)
 		}
+		labels, mac := vm.Spec.Template.ObjectMeta.Labels, vm.Spec.Template.Spec.Domain.Devices.Interfaces[0].MacAddress
 		start, serr := hyper.HypersdkV1alpha1().VMOperations("ns").Get(ctx, "snap-verify-start", metav1.GetOptions{})
-		if !mayDelete {
-			if err == nil || len(vm.OwnerReferences) != 0 || !apierrors.IsNotFound(serr) {
-				t.Errorf("author who may not delete the scratch VM: %v, owners %+v, start step %v; want refused, no owner, no start", err, vm.OwnerReferences, serr)
+		if denied != "" {
+			if err == nil || len(vm.OwnerReferences) != 0 || labels["app"] != "db" || !apierrors.IsNotFound(serr) {
+				t.Errorf("author who may not %s the scratch VM: %v, owners %+v, pod labels %v, start step %v; want refused, unchanged, no start",
+					denied, err, vm.OwnerReferences, labels, serr)
 			}
 			continue
 		}
@@ -333,6 +343,9 @@ func TestVerificationIsOwnedByItsSchedule(t *testing.T) {
 		}
 		if !owned(vm.OwnerReferences) {
 			t.Errorf("scratch VM owners %+v, want the schedule", vm.OwnerReferences)
+		}
+		if want := map[string]string{LabelVerification: "nightly"}; !maps.Equal(labels, want) || mac != "" {
+			t.Errorf("scratch VM's pod labels %v, MAC %q; want %v alone and no fixed MAC", labels, mac, want)
 		}
 		if serr != nil || !owned(start.OwnerReferences) {
 			t.Errorf("start step %v owners %+v, want the schedule", serr, start.OwnerReferences)

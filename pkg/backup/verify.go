@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/console"
@@ -249,7 +250,12 @@ func ownedBy(b *v1alpha1.BackupSchedule) []metav1.OwnerReference {
 }
 
 // ownScratch makes the schedule the scratch VM's owner, once its restore
-// made it and before it starts, as far as the author may delete it.
+// made it and before it starts, as far as the author may delete it; and
+// keeps the copy off the source's network identity, as far as the author may
+// patch it: its pods get the verification's label in place of the source's
+// (a Service selecting the source would send it production traffic, whose
+// writes go with the copy) and its interfaces lose their fixed MAC
+// addresses (which the running source holds).
 func (s *Scheduler) ownScratch(ctx context.Context, b *v1alpha1.BackupSchedule, rev *reviewer, p *v1alpha1.BackupVerificationProgress) error {
 	vms := s.cfg.KubeVirt.KubevirtV1().VirtualMachines(b.Namespace)
 	vm, err := vms.Get(ctx, p.ScratchVM, metav1.GetOptions{})
@@ -259,23 +265,74 @@ func (s *Scheduler) ownScratch(ctx context.Context, b *v1alpha1.BackupSchedule, 
 	if err != nil {
 		return fmt.Errorf("reading scratch VM %s: %w", p.ScratchVM, err)
 	}
-	if slices.ContainsFunc(vm.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == b.UID }) {
+	// A merge patch replaces lists: the owners and interfaces go whole, as
+	// they were read (the resourceVersion holds them to that).
+	meta := map[string]any{"resourceVersion": vm.ResourceVersion}
+	patch := map[string]any{"metadata": meta}
+	if !slices.ContainsFunc(vm.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == b.UID }) {
+		if err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "delete",
+			Group: "kubevirt.io", Resource: "virtualmachines", Name: p.ScratchVM}); err != nil {
+			return err
+		}
+		meta["ownerReferences"] = append(vm.OwnerReferences, ownedBy(b)...)
+	}
+	if isolation := scratchIsolation(vm, b.Name); isolation != nil {
+		if err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "patch",
+			Group: "kubevirt.io", Resource: "virtualmachines", Name: p.ScratchVM}); err != nil {
+			return err
+		}
+		patch["spec"] = isolation
+	}
+	if len(patch) == 1 && len(meta) == 1 {
 		return nil
 	}
-	if err := rev.review(ctx, &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: "delete",
-		Group: "kubevirt.io", Resource: "virtualmachines", Name: p.ScratchVM}); err != nil {
-		return err
-	}
-	// Only the owners, as they were read: a merge patch replaces the list.
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": vm.ResourceVersion,
-		"ownerReferences": append(vm.OwnerReferences, ownedBy(b)...)}})
+	data, err := json.Marshal(patch)
 	if err != nil {
 		return err
 	}
-	if _, err := vms.Patch(ctx, p.ScratchVM, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		return fmt.Errorf("making schedule %s the owner of scratch VM %s: %w", b.Name, p.ScratchVM, err)
+	if _, err := vms.Patch(ctx, p.ScratchVM, types.MergePatchType, data, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("making schedule %s the owner of scratch VM %s, and its pods the verification's: %w", b.Name, p.ScratchVM, err)
 	}
 	return nil
+}
+
+// scratchIsolation is the merge patch of a scratch VM's spec that gives its
+// pods the verification's label alone and its interfaces no fixed MAC
+// address, or nil when it has them already.
+func scratchIsolation(vm *kvv1.VirtualMachine, schedule string) map[string]any {
+	if vm.Spec.Template == nil {
+		return nil
+	}
+	want := map[string]string{LabelVerification: schedule}
+	labels := map[string]any{}
+	for k := range vm.Spec.Template.ObjectMeta.Labels {
+		if _, keep := want[k]; !keep {
+			labels[k] = nil // a merge patch removes a key set to null
+		}
+	}
+	for k, v := range want {
+		if vm.Spec.Template.ObjectMeta.Labels[k] != v {
+			labels[k] = v
+		}
+	}
+	ifaces := slices.Clone(vm.Spec.Template.Spec.Domain.Devices.Interfaces)
+	fixedMAC := false
+	for i := range ifaces {
+		if ifaces[i].MacAddress != "" {
+			ifaces[i].MacAddress, fixedMAC = "", true
+		}
+	}
+	if len(labels) == 0 && !fixedMAC {
+		return nil
+	}
+	template := map[string]any{}
+	if len(labels) > 0 {
+		template["metadata"] = map[string]any{"labels": labels}
+	}
+	if fixedMAC {
+		template["spec"] = map[string]any{"domain": map[string]any{"devices": map[string]any{"interfaces": ifaces}}}
+	}
+	return map[string]any{"template": template}
 }
 
 // finishVerification deletes the scratch VM, then records the result on the

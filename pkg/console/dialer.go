@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/gorilla/websocket"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -39,13 +40,19 @@ type Dialer interface {
 // protocol virt-api speaks.
 type KubeVirtDialer struct {
 	cfg *rest.Config
+	// handshake bounds the WebSocket upgrade: a console request has no
+	// deadline of its own (it is long-running), so a virt-api that never
+	// answers would hold it, and a USB agent's session, for ever.
+	handshake time.Duration
 }
 
 var _ Dialer = &KubeVirtDialer{}
 
 // NewKubeVirtDialer dials with cfg's server and credentials (client
 // certificates, bearer token or token file).
-func NewKubeVirtDialer(cfg *rest.Config) *KubeVirtDialer { return &KubeVirtDialer{cfg: cfg} }
+func NewKubeVirtDialer(cfg *rest.Config) *KubeVirtDialer {
+	return &KubeVirtDialer{cfg: cfg, handshake: 30 * time.Second}
+}
 
 // Dial connects to the console or VNC display of a running VMI.
 func (d *KubeVirtDialer) Dial(ctx context.Context, namespace, name string, kind Kind) (io.ReadWriteCloser, error) {
@@ -75,7 +82,7 @@ func (d *KubeVirtDialer) Dial(ctx context.Context, namespace, name string, kind 
 	if token != "" {
 		header.Set("Authorization", "Bearer "+token)
 	}
-	dialer := websocket.Dialer{TLSClientConfig: tlsCfg, Subprotocols: []string{"plain.kubevirt.io"},
+	dialer := websocket.Dialer{TLSClientConfig: tlsCfg, Subprotocols: []string{"plain.kubevirt.io"}, HandshakeTimeout: d.handshake,
 		ReadBufferSize: frameBuffer, WriteBufferSize: frameBuffer, WriteBufferPool: writeBuffers}
 	conn, resp, err := dialer.DialContext(ctx, u.String(), header)
 	if err != nil {

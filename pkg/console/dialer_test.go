@@ -1,11 +1,13 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/rest"
 )
@@ -37,5 +39,32 @@ func TestDialReadsTheTokenFileEachTime(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != "Bearer rotated" || got[1] != "Bearer rotated-again" {
 		t.Errorf("Authorization sent %q, want the file's token at each dial", got)
+	}
+}
+
+// TestDialGivesUpOnAnUnansweredUpgrade: a virt-api that takes the
+// connection and never answers the upgrade is an error once the handshake
+// timeout passes, not a console request (which has no deadline) held for
+// ever.
+func TestDialGivesUpOnAnUnansweredUpgrade(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // never answers
+	}))
+	defer api.Close()
+	defer api.CloseClientConnections()
+	d := NewKubeVirtDialer(&rest.Config{Host: api.URL})
+	d.handshake = 200 * time.Millisecond
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Dial(context.Background(), "ns", "vm", VNC)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("dial with no answer: no error")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("dial with no answer still waiting after 30s")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
 	apirequest "k8s.io/apiserver/pkg/endpoints/request"
@@ -55,6 +56,39 @@ func NewBridge(dialer Dialer) *Bridge {
 func (b *Bridge) Serve(w http.ResponseWriter, req *http.Request, namespace, name string, kind Kind, plain bool) {
 	ctx := req.Context()
 	logger := klog.FromContext(ctx).WithValues("vmi", klog.KRef(namespace, name), "kind", kind)
+	// What the client asks for is checked before the guest is dialed:
+	// KubeVirt gives a console or display to its newest client, so a
+	// request that would fail anyway must not take it from the one there.
+	subprotocols := wsProtocols(req)
+	var serve func(up io.ReadWriteCloser)
+	switch {
+	case plain || kind != Serial || hasAny(subprotocols, "plain.kubevirt.io", "binary", PlainProtocol):
+		if !wsstream.IsWebSocketRequest(req) {
+			writeStatus(w, apierrors.NewBadRequest("a WebSocket upgrade is needed").ErrStatus)
+			return
+		}
+		serve = func(up io.ReadWriteCloser) { b.servePlain(ctx, w, req, up) }
+	case wsstream.IsWebSocketRequest(req) && hasAny(subprotocols, v5Protocol):
+		if _, err := streamOptions(req); err != nil {
+			writeStatus(w, apierrors.NewBadRequest(err.Error()).ErrStatus)
+			return
+		}
+		serve = func(up io.ReadWriteCloser) { b.serveV5(w, req, up) }
+	default:
+		opts, err := streamOptions(req)
+		if err != nil {
+			writeStatus(w, apierrors.NewBadRequest(err.Error()).ErrStatus)
+			return
+		}
+		if !httpstream.IsUpgradeRequest(req) {
+			writeStatus(w, apierrors.NewBadRequest("a WebSocket or SPDY upgrade is needed").ErrStatus)
+			return
+		}
+		serve = func(up io.ReadWriteCloser) {
+			remotecommand.ServeAttach(w, req, attacher{up}, name, "", "console", opts, 0, b.StreamCreationTimeout,
+				remotecommand.SupportedStreamingProtocols)
+		}
+	}
 	up, err := b.Dialer.Dial(ctx, namespace, name, kind)
 	if err != nil {
 		logger.Error(err, "Dialing guest")
@@ -62,21 +96,7 @@ func (b *Bridge) Serve(w http.ResponseWriter, req *http.Request, namespace, name
 		return
 	}
 	defer up.Close()
-	subprotocols := wsProtocols(req)
-	switch {
-	case plain || kind != Serial || hasAny(subprotocols, "plain.kubevirt.io", "binary", PlainProtocol):
-		b.servePlain(ctx, w, req, up)
-	case wsstream.IsWebSocketRequest(req) && hasAny(subprotocols, v5Protocol):
-		b.serveV5(w, req, up)
-	default:
-		opts, err := streamOptions(req)
-		if err != nil {
-			writeStatus(w, apierrors.NewBadRequest(err.Error()).ErrStatus)
-			return
-		}
-		remotecommand.ServeAttach(w, req, attacher{up}, name, "", "console", opts, 0, b.StreamCreationTimeout,
-			remotecommand.SupportedStreamingProtocols)
-	}
+	serve(up)
 	logger.V(2).Info("Console session ended")
 }
 
@@ -157,6 +177,15 @@ func (b *Bridge) servePlain(ctx context.Context, w http.ResponseWriter, req *htt
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if b.PingInterval > 0 {
+		// A client that went away without closing is seen by its missing
+		// pongs: writing pings succeeds as long as a proxy in between
+		// (kube-apiserver's) holds the connection, and a silent guest (an
+		// idle display) writes nothing that would fail.
+		alive := func() error { return conn.SetReadDeadline(time.Now().Add(3 * b.PingInterval)) }
+		if alive() != nil {
+			return
+		}
+		conn.SetPongHandler(func(string) error { return alive() })
 		go func() {
 			t := time.NewTicker(b.PingInterval)
 			defer t.Stop()

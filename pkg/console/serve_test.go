@@ -133,3 +133,27 @@ func TestSessionEndsWithAClientThatStoppedReading(t *testing.T) {
 		t.Fatal("the session outlived a client that stopped reading by a minute")
 	}
 }
+
+// TestSessionEndsWithAGoneClientOfASilentGuest: a client that answers no
+// pings (gone without closing, behind a proxy that holds its connection)
+// ends the session although the guest, an idle display, writes nothing
+// that would fail.
+func TestSessionEndsWithAGoneClientOfASilentGuest(t *testing.T) {
+	guest := silentGuest{typed: make(chan struct{}), closed: make(chan struct{})}
+	b := NewBridge(guest)
+	b.PingInterval = 100 * time.Millisecond
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.Serve(w, r, "ns", "vm", VNC, true)
+	}))
+	defer srv.Close()
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/vnc", http.Header{"Sec-WebSocket-Protocol": {PlainProtocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close() // open, never reading, so never answering a ping
+	select {
+	case <-guest.closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the session outlived by 30s a client that answered no ping")
+	}
+}

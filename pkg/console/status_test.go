@@ -45,11 +45,52 @@ func TestUnreachableGuestIsAStatus(t *testing.T) {
 		{errors.New("dial tcp: connection refused"), http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable},
 	} {
 		rec := httptest.NewRecorder()
-		NewBridge(failingDialer{tc.err}).Serve(rec, httptest.NewRequest(http.MethodGet, "/vnc", nil), "ns", "vm", VNC, true)
+		req := httptest.NewRequest(http.MethodGet, "/vnc", nil)
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		NewBridge(failingDialer{tc.err}).Serve(rec, req, "ns", "vm", VNC, true)
 		var st metav1.Status
 		if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || rec.Code != tc.code || st.Kind != "Status" ||
 			st.Code != int32(tc.code) || st.Reason != tc.reason || !strings.Contains(st.Message, tc.err.Error()) {
 			t.Errorf("dial failing with %v: %d %q (%v), want a %d Status with reason %s and the message", tc.err, rec.Code, rec.Body.String(), err, tc.code, tc.reason)
+		}
+	}
+}
+
+// countingDialer counts its dials, which fail.
+type countingDialer struct{ dials *int }
+
+func (d countingDialer) Dial(context.Context, string, string, Kind) (io.ReadWriteCloser, error) {
+	*d.dials++
+	return nil, errors.New("not dialed in this test")
+}
+
+// TestBadRequestsDoNotDialTheGuest: KubeVirt gives a console or display to
+// its newest client, so a request that cannot become a session (no
+// upgrade, no stream asked for) is a 400 before the guest is dialed, and
+// takes the console from nobody.
+func TestBadRequestsDoNotDialTheGuest(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		kind    Kind
+		target  string
+		upgrade string
+	}{
+		{"a serial console read with GET", Serial, "/console", ""},
+		{"a serial console asking for no stream", Serial, "/console", "SPDY/3.1"},
+		{"a display read with GET", VNC, "/vnc", ""},
+	} {
+		dials := 0
+		req := httptest.NewRequest(http.MethodGet, tc.target, nil)
+		if tc.upgrade != "" {
+			req.Header.Set("Connection", "Upgrade")
+			req.Header.Set("Upgrade", tc.upgrade)
+		}
+		rec := httptest.NewRecorder()
+		NewBridge(countingDialer{&dials}).Serve(rec, req, "ns", "vm", tc.kind, false)
+		var st metav1.Status
+		if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || rec.Code != http.StatusBadRequest || st.Reason != metav1.StatusReasonBadRequest || dials != 0 {
+			t.Errorf("%s: %d %q, %d dials; want a 400 Status and no dial", tc.name, rec.Code, rec.Body.String(), dials)
 		}
 	}
 }

@@ -533,11 +533,12 @@ func (sb *Sandbox) directConfig(a *aggregated) *rest.Config {
 // StartAPIServerReplica starts another hypersdk-apiserver with the same
 // flags, store and certificate on a port of its own (not behind the
 // APIService), as a second replica would run, and returns a configuration
-// that reaches it directly once it is ready. It stops with the sandbox.
-func (sb *Sandbox) StartAPIServerReplica(ctx context.Context) (*rest.Config, error) {
+// that reaches it directly once it is ready, and stop, which stops it (else
+// it stops with the sandbox).
+func (sb *Sandbox) StartAPIServerReplica(ctx context.Context) (cfg *rest.Config, stop func(), err error) {
 	ports, err := process.FreePorts(1)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	replica := *sb.apiServer
 	replica.name = apiServerName + "-" + strconv.Itoa(ports[0])
@@ -545,12 +546,14 @@ func (sb *Sandbox) StartAPIServerReplica(ctx context.Context) (*rest.Config, err
 	replica.apiServices = nil
 	replica.args = append(slices.Clone(sb.apiServer.args), "--secure-port="+strconv.Itoa(ports[0]))
 	if err := sb.run(&replica); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	stop = func() { replica.proc.Stop(10 * time.Second) }
 	if err := sb.waitAvailable(ctx, &replica); err != nil {
-		return nil, err
+		stop()
+		return nil, nil, err
 	}
-	return sb.directConfig(&replica), nil
+	return sb.directConfig(&replica), stop, nil
 }
 
 func (sb *Sandbox) writeServiceAccountKubeconfig(ctx context.Context, client kubernetes.Interface, name, path string) error {

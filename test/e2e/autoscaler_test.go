@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
 
@@ -290,12 +291,16 @@ func TestAutoscalerLiveOrRestart(t *testing.T) {
 	}
 
 	// Open a window now: every minute, for an hour.
-	cur, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachineAutoscalers(ns).Get(ctx, "window", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cur.Spec.MaintenanceWindows[0].Schedule = "* * * * *"
-	if _, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachineAutoscalers(ns).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+	// Read again on a conflict: the controller writes the status every pass.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachineAutoscalers(ns).Get(ctx, "window", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.MaintenanceWindows[0].Schedule = "* * * * *"
+		_, err = env.HyperSDK.HypersdkV1alpha1().VirtualMachineAutoscalers(ns).Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	entry := vmEntry(t, ns, "window", "a Resize operation in the window", func(e v1alpha1.VirtualMachineRecommendationStatus) bool { return e.Operation != "" })
@@ -389,9 +394,16 @@ func TestAutoscalerValidationAndAuthority(t *testing.T) {
 	}
 	// The requester is the server's to set: a client cannot name someone
 	// else, and whoever changes the spec becomes it.
-	forged := got.DeepCopy()
-	forged.Spec.Requester.Username = "system:admin"
-	kept, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachineAutoscalers(ns).Update(ctx, forged, metav1.UpdateOptions{})
+	var kept *v1alpha1.VirtualMachineAutoscaler
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		forged, err := env.HyperSDK.HypersdkV1alpha1().VirtualMachineAutoscalers(ns).Get(ctx, "sneaky", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		forged.Spec.Requester.Username = "system:admin"
+		kept, err = env.HyperSDK.HypersdkV1alpha1().VirtualMachineAutoscalers(ns).Update(ctx, forged, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil || kept.Spec.Requester.Username != got.Spec.Requester.Username {
 		t.Errorf("an update naming another requester: %v, requester %+v", err, kept.Spec.Requester)
 	}

@@ -384,7 +384,7 @@ func TestBackupVerification(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "checked"},
 		Spec: v1alpha1.BackupScheduleSpec{
 			VMSelector:    &metav1.LabelSelector{MatchLabels: labels},
-			Schedule:      "@every 10s",
+			Schedule:      "@every 30s",
 			Retention:     v1alpha1.BackupRetention{KeepLast: ptr.To[int32](1)},
 			MaxConcurrent: ptr.To[int32](2),
 			Verification: &v1alpha1.BackupVerification{Command: "uname -s", Username: "fedora", ExpectedOutput: "Linux",
@@ -410,22 +410,43 @@ func TestBackupVerification(t *testing.T) {
 			}
 		}
 	})
-	// One run is enough: suspend once its snapshots are made.
+	// One run is enough: suspend as soon as it has begun (it goes on
+	// suspended), so that no second run prunes its snapshots (keepLast 1)
+	// or verifies before them, however slow the machine.
 	var first map[string]string // VM -> snapshot
-	framework.Eventually(t, "the first run's snapshots", func(ctx context.Context) (bool, error) {
+	framework.Eventually(t, "the first run begun", func(ctx context.Context) (bool, error) {
 		b, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(ctx, "checked", metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
 		first = map[string]string{}
 		for _, s := range b.Status.Snapshots {
-			if s.Phase == v1alpha1.VMOperationSucceeded && s.Verify {
+			if s.Verify {
 				first[s.VMName] = s.Name
 			}
 		}
-		return len(first) == 2, nil
+		if len(first) != 2 {
+			return false, fmt.Errorf("snapshots %+v", b.Status.Snapshots)
+		}
+		return true, nil
 	})
 	setSuspend(t, ns, "checked", true)
+	framework.Eventually(t, "the first run's snapshots made", func(ctx context.Context) (bool, error) {
+		b, err := env.HyperSDK.HypersdkV1alpha1().BackupSchedules(ns).Get(ctx, "checked", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		made := 0
+		for _, s := range b.Status.Snapshots {
+			if s.Phase == v1alpha1.VMOperationSucceeded && s.Name == first[s.VMName] {
+				made++
+			}
+		}
+		if made != 2 {
+			return false, fmt.Errorf("snapshots %+v, want %v made", b.Status.Snapshots, first)
+		}
+		return true, nil
+	})
 	verified := func(vm, want string) {
 		t.Helper()
 		framework.Eventually(t, "the verification of "+vm+"'s snapshot", func(ctx context.Context) (bool, error) {

@@ -192,8 +192,10 @@ func TestRebalancePressure(t *testing.T) {
 		}
 	}
 
-	p.Spec.Mode = v1alpha1.RebalanceAutomatic
-	if _, err := env.HyperSDK.HypersdkV1alpha1().RebalancePolicies().Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+	// A patch: the controller writes the status every pass, which a
+	// read-then-update would meet as a conflict.
+	if _, err := env.HyperSDK.HypersdkV1alpha1().RebalancePolicies().Patch(ctx, p.Name, types.MergePatchType,
+		[]byte(`{"spec":{"mode":"`+string(v1alpha1.RebalanceAutomatic)+`"}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	maxRunning, killed := 0, false

@@ -91,7 +91,7 @@ func (v *vm) Name() string { return "vm" }
 
 // Method says how the target is computed, for the recommendation's evidence.
 func (v *vm) Method() string {
-	return "CPU: largest hourly peak of the current and last 3 hours; memory: largest hourly peak of the last 7 days; " +
+	return "CPU: largest hourly peak of the current and last 3 hours with samples (no shrink on fewer); memory: largest hourly peak of the last 7 days; " +
 		"rounded up to whole vCPUs and 128Mi, no margin; a saturated VM grows to its week's peak or doubles, up to its original size"
 }
 
@@ -154,11 +154,29 @@ func (v *vm) since(t time.Time) (cpu, mem float64, alloc Resources) {
 	return cpu, mem, alloc
 }
 
+// lastHours returns the largest CPU peak of the current hour and the
+// complete hours before it that have samples, n hours in all at most, none
+// older than horizon before the current one; and how many hours that was.
+// Hours without samples are skipped: no evidence of idleness.
+func (v *vm) lastHours(n int, horizon time.Duration) (cpu float64, hours int) {
+	cpu, hours = v.current.cpu, 1
+	floor := v.current.start.Add(-horizon)
+	for k := 1; k <= v.filled && hours < n; k++ {
+		h := v.hours[(v.next-k+len(v.hours))%len(v.hours)]
+		if h.start.Before(floor) {
+			break
+		}
+		cpu, hours = max(cpu, h.cpu), hours+1
+	}
+	return cpu, hours
+}
+
 // Estimate recommends the allocation for the coming hours, from the
 // history up to the last sample.
 //
-// Target: CPU covers the largest hourly peak of the last vmCPUHold, memory
-// that of the last week, each rounded up once to whole vCPUs and
+// Target: CPU covers the largest hourly peak of the last vmCPUHold hours
+// with samples (within the week; with fewer of them, it does not shrink),
+// memory that of the last week, each rounded up once to whole vCPUs and
 // MemoryStep. Lower is the target: the VM grows as soon as it needs to.
 // Upper is the target for CPU (shrinking by a whole vCPU is worth a
 // change) and target·(1 + 1/d) for memory, d the days of history up to 7:
@@ -176,7 +194,8 @@ func (v *vm) Estimate(now time.Time, lim Limits) (Estimate, bool) {
 	// evidence of idleness, and a stopped VM is sized for its next start
 	// by what it used when it last ran.
 	hour := v.latest.Truncate(time.Hour)
-	cpu, _, _ := v.since(hour.Add(time.Hour - vmCPUHold))
+	held := int(vmCPUHold / time.Hour)
+	cpu, observed := v.lastHours(held, vmWeek)
 	weekCPU, mem, roomy := v.since(hour.Add(time.Hour - vmWeek))
 	days := min(v.latest.Sub(v.first).Hours()/24, 7)
 	e := Estimate{CPUCores: cpu, MemoryBytes: mem, Samples: v.count, First: v.first, Last: v.latest, Confidence: days / 7}
@@ -187,6 +206,12 @@ func (v *vm) Estimate(now time.Time, lim Limits) (Estimate, bool) {
 	}
 	if !v.hasAlloc {
 		return e, true
+	}
+	// Fewer quiet hours seen than CPU holds for (a VM just made, or
+	// started again after a week stopped): no evidence to shrink CPU on.
+	if observed < held && e.Target.CPUs < v.alloc.CPUs {
+		keep := lim.clamp(Resources{CPUs: v.alloc.CPUs, MemoryBytes: e.Target.MemoryBytes}).CPUs
+		e.Target.CPUs, e.Upper.CPUs = max(e.Target.CPUs, keep), max(e.Upper.CPUs, keep)
 	}
 
 	// Censored usage: grow in one change.

@@ -200,7 +200,10 @@ func (a *Agent) sync(ctx context.Context, key cache.ObjectName) error {
 			delete(current, name)
 		} // else still unplugging: reported until it ends
 	}
-	reported := kubevirt.HotplugStatus(vmi.Annotations) // vmi is set: want is not empty
+	var reported map[string]kubevirt.USBHotplugState
+	if vmi != nil { // gone (deleted, or off this node): nothing is wanted
+		reported = kubevirt.HotplugStatus(vmi.Annotations)
+	}
 	for name, d := range want {
 		if _, ok := current[name]; !ok {
 			var prev *session

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
 	kvv1 "kubevirt.io/api/core/v1"
 	kvfake "kubevirt.io/client-go/kubevirt/fake"
 
@@ -93,7 +94,10 @@ func TestADroppedDeviceIsLentAgain(t *testing.T) {
 
 // failingFirstSource fails its first lend before attaching (virt-handler
 // restarting), then attaches and holds until unplugged.
-type failingFirstSource struct{ droppingSource }
+type failingFirstSource struct {
+	droppingSource
+	unplugged int
+}
 
 func (s *failingFirstSource) Lend(ctx context.Context, _ io.ReadWriter, _ hypersdk.USBDeviceRequest, attached func()) error {
 	s.mu.Lock()
@@ -105,6 +109,9 @@ func (s *failingFirstSource) Lend(ctx context.Context, _ io.ReadWriter, _ hypers
 	}
 	attached()
 	<-ctx.Done()
+	s.mu.Lock()
+	s.unplugged++
+	s.mu.Unlock()
 	return ctx.Err()
 }
 
@@ -140,4 +147,21 @@ func TestAnAgentStartedAgainLendsWhatItHadLent(t *testing.T) {
 		got, err := kv.KubevirtV1().VirtualMachineInstances("ns").Get(context.Background(), "vm", metav1.GetOptions{})
 		return err == nil && kubevirt.HotplugStatus(got.Annotations)[key.Name].Phase == kubevirt.USBAttached && src.count() >= 2
 	})
+	// The instance deleted: its session ends, and the agent goes on (the
+	// pass after the session's end finds no instance).
+	if err := kv.KubevirtV1().VirtualMachineInstances("ns").Delete(context.Background(), "vm", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the device unplugged with its instance gone", func() bool {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		return src.unplugged >= 1
+	})
+	a.queue.Add(cache.ObjectName{Namespace: "ns", Name: "vm"})
+	waitFor(t, "the agent's queue drained after the instance went", func() bool { return a.queue.Len() == 0 })
+	select {
+	case err := <-done:
+		t.Fatalf("the agent stopped after an instance went: %v", err)
+	default:
+	}
 }

@@ -259,12 +259,13 @@ operation that leaves the phase asked for is DELETED from the watch.`,
 			if phase != "" {
 				selected = append(selected, fields.OneTermEqualSelector("status.phase", phase))
 			}
-			if len(args) == 1 {
+			opts := metav1.ListOptions{LabelSelector: labels, FieldSelector: fields.AndSelectors(selected...).String()}
+			if len(args) == 1 && watchFlag {
 				// As kubectl get NAME --watch: the server then authorizes
 				// the one name (a Role's resourceNames), and sends no other.
-				selected = append(selected, fields.OneTermEqualSelector("metadata.name", args[0]))
+				// Without --watch one name is a get.
+				opts.FieldSelector = fields.AndSelectors(append(selected, fields.OneTermEqualSelector("metadata.name", args[0]))...).String()
 			}
-			opts := metav1.ListOptions{LabelSelector: labels, FieldSelector: fields.AndSelectors(selected...).String()}
 			var list *v1alpha1.VMOperationList
 			out.single = len(args) == 1
 			if len(args) == 1 && labels == "" && len(selected) == 0 && !watchFlag {

@@ -174,9 +174,10 @@ DELETED) and time, in any output format, until interrupted.`,
 			ns = out.scope(ns, allNamespaces)
 			vms := c.HypersdkV1alpha1().VirtualMachines(ns)
 			opts := filters.listOptions()
-			if len(args) == 1 {
+			if len(args) == 1 && watchFlag {
 				// As kubectl get NAME --watch: the server then authorizes
 				// the one name (a Role's resourceNames), and sends no other.
+				// Without --watch one name is a get.
 				opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", args[0]).String()
 			}
 			named := namesOf(args)

@@ -382,9 +382,14 @@ func TestKubectlHyperOperations(t *testing.T) {
 	grant(t, ns, "by-name", rbacv1.PolicyRule{APIGroups: []string{"hypersdk.io"}, Resources: []string{"vmoperations", "virtualmachines"},
 		ResourceNames: []string{"vm", opName}, Verbs: []string{"get", "list", "watch"}}, byName)
 	for _, args := range [][]string{{"vm", "get", "vm"}, {"op", "get", opName}} {
-		out, errOut, code := hyper(t, append(args, "-n", ns, "--as", byName, "--watch", "--request-timeout", "10s", "--no-headers")...)
+		out, errOut, code := hyper(t, append(args, "-n", ns, "--as", byName, "--watch", "--request-timeout", "15s", "--no-headers")...)
 		if f := strings.Fields(out); code != 0 || len(f) < 3 || f[0] != "ADDED" || f[2] != args[2] {
 			t.Errorf("%s --watch as one whose Role names it: exit %d, stdout %q, stderr %q; want it ADDED and a clean end", strings.Join(args, " "), code, out, errOut)
+		}
+		// Without --watch, one name is a get: get alone is enough, as for
+		// kubectl get NAME.
+		if out, errOut, code := hyper(t, append(args, "-n", ns, "--as", getter, "-o", "name")...); code != 0 || !strings.HasSuffix(strings.TrimSpace(out), "/"+args[2]) {
+			t.Errorf("%s as one who may only get it: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, errOut)
 		}
 	}
 	// describe shows the VM, and in place of its operations why they

@@ -34,6 +34,9 @@ func TestDashboardCredentialsStayWithTheirContext(t *testing.T) {
 	*flags.BearerToken = "cli"
 	streams, _, _, _ := genericiooptions.NewTestIOStreams()
 	store := (&env{flags: flags, streams: streams}).clusterStore(filepath.Join(dir, "clusters.yaml"))
+	if err := store.Add("b"); err != nil { // both shown
+		t.Fatal(err)
+	}
 
 	write("b") // kubectl config use-context b, in another terminal
 	list, eps, err := store.Clusters()
@@ -42,6 +45,9 @@ func TestDashboardCredentialsStayWithTheirContext(t *testing.T) {
 	}
 	if list.Primary != "a" {
 		t.Errorf("primary %q after the current context changed, want a, selected at start", list.Primary)
+	}
+	if len(eps) != 2 || eps["b"].Config == nil {
+		t.Fatalf("endpoints %v, want a's and b's", eps)
 	}
 	for name, ep := range eps {
 		if ep.Config == nil {

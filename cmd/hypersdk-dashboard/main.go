@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -61,6 +62,11 @@ func run() error {
 	}
 	if (tlsOpts.CertFile == "") != (tlsOpts.KeyFile == "") {
 		return errors.New("--tls-cert-file and --tls-private-key-file go together")
+	}
+	if errs := validation.IsDNS1123Subdomain(local); len(errs) > 0 {
+		// It names the login cookie of that cluster (and the Secrets' names
+		// the others'): a browser drops a cookie whose name is not a token.
+		return fmt.Errorf("--cluster-name %q: %s", local, strings.Join(errs, "; "))
 	}
 	if namespace == "" {
 		data, err := os.ReadFile(namespaceFile)

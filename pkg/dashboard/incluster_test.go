@@ -100,7 +100,7 @@ func TestInClusterForwardsTheUsersToken(t *testing.T) {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = r.Header.Clone()
 		// As a service behind the proxy subresource could answer.
-		http.SetCookie(w, &http.Cookie{Name: UserCookieFor("home"), Value: "mallory", Path: "/"})
+		http.SetCookie(w, &http.Cookie{Name: UserCookieFor("dashboard.example", "home"), Value: "mallory", Path: "/"})
 		_, _ = w.Write([]byte("{}"))
 	}))
 	defer api.Close()
@@ -119,7 +119,7 @@ func TestInClusterForwardsTheUsersToken(t *testing.T) {
 			r.Header.Set("Origin", origin)
 		}
 		if token != "" {
-			r.AddCookie(&http.Cookie{Name: UserCookieFor("home"), Value: token})
+			r.AddCookie(&http.Cookie{Name: UserCookieFor("dashboard.example", "home"), Value: token})
 		}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
@@ -181,7 +181,8 @@ func TestInClusterForwardsTheUsersToken(t *testing.T) {
 		t.Errorf("login with a token holding ';': %d, cookies %v, asked the cluster: %v", w.Code, w.Result().Cookies(), got != nil)
 	}
 	r := httptest.NewRequest(http.MethodPut, "/api/primary", strings.NewReader(`{"context":"home"}`))
-	r.AddCookie(&http.Cookie{Name: UserCookieFor("home"), Value: "alice"})
+	r.Host = "dashboard.example"
+	r.AddCookie(&http.Cookie{Name: UserCookieFor("dashboard.example", "home"), Value: "alice"})
 	w = httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	if w.Code != http.StatusMethodNotAllowed {
@@ -237,7 +238,7 @@ func TestInClusterTokensStayWithTheirCluster(t *testing.T) {
 	do := func(r *http.Request, cookies map[string]string) *httptest.ResponseRecorder {
 		r.Host = "dashboard.example"
 		for cluster, token := range cookies {
-			r.AddCookie(&http.Cookie{Name: UserCookieFor(cluster), Value: token})
+			r.AddCookie(&http.Cookie{Name: UserCookieFor("dashboard.example", cluster), Value: token})
 		}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
@@ -249,7 +250,10 @@ func TestInClusterTokensStayWithTheirCluster(t *testing.T) {
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "/login?cluster=west") {
 		t.Errorf("clusters with a login for home only: %d %s, want west saying where to log in", w.Code, w.Body)
 	}
-	do(httptest.NewRequest(http.MethodGet, "/k8s/west/api", nil), alice)
+	if w := do(httptest.NewRequest(http.MethodGet, "/k8s/west/api", nil), alice); w.Code != http.StatusUnauthorized ||
+		!strings.Contains(w.Body.String(), "/login?cluster=west") {
+		t.Errorf("west through the proxy with a login for home only: %d %s, want 401 saying where to log in", w.Code, w.Body)
+	}
 	mu.Lock()
 	if slices.Contains(seen["west"], "Bearer alice") || !slices.Contains(seen["home"], "Bearer alice") {
 		t.Errorf("Authorization seen by west %q, by home %q: home's token went to west, or not to home", seen["west"], seen["home"])
@@ -261,7 +265,7 @@ func TestInClusterTokensStayWithTheirCluster(t *testing.T) {
 	w = do(login, nil)
 	var cookie *http.Cookie
 	for _, c := range w.Result().Cookies() {
-		if c.Name == UserCookieFor("west") {
+		if c.Name == UserCookieFor("dashboard.example", "west") {
 			cookie = c
 		}
 	}
@@ -283,6 +287,19 @@ func TestInClusterTokensStayWithTheirCluster(t *testing.T) {
 	defer mu.Unlock()
 	if a := seen["west"]; len(a) != 1 || a[0] != "Bearer bob" {
 		t.Errorf("west got Authorization %q, want bob's token alone", a)
+	}
+	// Another dashboard on another port of the same host (browsers send a
+	// host's cookies to every port): its cookies are not this one's.
+	other := httptest.NewRequest(http.MethodGet, "/k8s/home/api", nil)
+	other.Host = "dashboard.example:9443"
+	other.AddCookie(&http.Cookie{Name: UserCookieFor("dashboard.example:8443", "home"), Value: "prod-admin"})
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, other)
+	if w.Code != http.StatusUnauthorized {
+		t.Errorf("a request carrying only another port's dashboard's login: %d, want 401", w.Code)
+	}
+	if UserCookieFor("dashboard.example:8443", "home") == UserCookieFor("dashboard.example:9443", "home") {
+		t.Error("two ports of a host share a login cookie")
 	}
 	nosuch := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader("cluster=nosuch&token=bob"))
 	nosuch.Header.Set("Content-Type", "application/x-www-form-urlencoded")

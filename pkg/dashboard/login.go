@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,32 +18,41 @@ import (
 )
 
 // UserCookie begins the names of the cookies that carry, in in-cluster
-// mode, the bearer tokens the user logged in with, one per cluster
-// (UserCookieFor): a token goes to the cluster it was checked with and to
-// no other, which may belong to someone else. The browser cannot send an
+// mode, the bearer tokens the user logged in with, one per cluster and
+// dashboard (UserCookieFor): a token goes to the cluster it was checked
+// with and to no other, which may belong to someone else. The browser cannot send an
 // Authorization header on a WebSocket (the consoles), but it sends a
 // cookie; HttpOnly keeps the token from the page's scripts, Secure from
 // plain HTTP, SameSite=Strict from other sites.
 const UserCookie = "hypersdk-dashboard-user"
 
-// UserCookieFor is the cookie carrying the user's token for cluster.
-func UserCookieFor(cluster string) string {
+// UserCookieFor is the cookie carrying the user's token for cluster, on
+// the dashboard at host (the Host a request names). Browsers send a host's
+// cookies to each of its ports: two dashboards port-forwarded side by side
+// (production on localhost:8443, staging on localhost:9443) would else
+// each receive, and forward to their cluster of that name, the other's
+// token.
+func UserCookieFor(host, cluster string) string {
+	if _, port, err := net.SplitHostPort(host); err == nil && port != "" {
+		return UserCookie + "-" + port + "." + cluster
+	}
 	return UserCookie + "." + cluster
 }
 
 // userToken is the bearer token r carries for cluster, "" if none.
 func userToken(r *http.Request, cluster string) string {
-	c, err := r.Cookie(UserCookieFor(cluster))
+	c, err := r.Cookie(UserCookieFor(r.Host, cluster))
 	if err != nil {
 		return ""
 	}
 	return c.Value
 }
 
-// loggedIn says r carries a token for some cluster.
+// loggedIn says r carries a token for some cluster of this dashboard.
 func loggedIn(r *http.Request) bool {
+	prefix := UserCookieFor(r.Host, "")
 	for _, c := range r.Cookies() {
-		if strings.HasPrefix(c.Name, UserCookie+".") && c.Value != "" {
+		if strings.HasPrefix(c.Name, prefix) && c.Value != "" {
 			return true
 		}
 	}
@@ -158,7 +168,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	klog.InfoS("Dashboard login", "cluster", name, "user", review.Status.UserInfo.Username)
-	http.SetCookie(w, &http.Cookie{Name: UserCookieFor(name), Value: token, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: UserCookieFor(r.Host, name), Value: token, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

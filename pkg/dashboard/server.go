@@ -168,8 +168,8 @@ func newCluster(name string, ep Endpoint, forward bool) (*cluster, error) {
 			for _, h := range []string{"Authorization", "Proxy-Authorization", "Cookie", "Origin"} {
 				r.Out.Header.Del(h)
 			}
-			if t := userToken(r.In, name); forward && t != "" {
-				r.Out.Header.Set("Authorization", "Bearer "+t)
+			if forward {
+				r.Out.Header.Set("Authorization", "Bearer "+userToken(r.In, name))
 			}
 		},
 		FlushInterval: -1, // watches stream
@@ -443,6 +443,11 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("cluster %q is not shown", name))
 	case c.proxy == nil:
 		writeError(w, http.StatusBadGateway, errors.New(c.status().Error))
+	case c.forward && userToken(r, c.name) == "":
+		// Not logged in to this cluster: said here, not sent on as an
+		// anonymous request that the cluster would refuse without saying
+		// where to log in.
+		writeError(w, http.StatusUnauthorized, fmt.Errorf("not logged in to cluster %s: log in at /login?cluster=%s", c.name, url.QueryEscape(c.name)))
 	default:
 		c.proxy.ServeHTTP(w, r)
 	}

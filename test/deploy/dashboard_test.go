@@ -49,7 +49,7 @@ func (d *dashboardClient) do(t *testing.T, method, path, token string, body io.R
 		req.Header[k] = v
 	}
 	if token != "" {
-		req.AddCookie(&http.Cookie{Name: dashboard.UserCookieFor("in-cluster"), Value: token})
+		req.AddCookie(&http.Cookie{Name: dashboard.UserCookieFor(req.Host, "in-cluster"), Value: token})
 	}
 	resp, err := d.hc.Do(req)
 	if err != nil {
@@ -220,7 +220,7 @@ func TestDashboardInCluster(t *testing.T) {
 	resp := login(viewer)
 	var cookie *http.Cookie
 	for _, c := range resp.Cookies() {
-		if c.Name == dashboard.UserCookieFor("in-cluster") {
+		if c.Name == dashboard.UserCookieFor(strings.TrimPrefix(d.base, "https://"), "in-cluster") {
 			cookie = c
 		}
 	}
@@ -293,15 +293,45 @@ func TestDashboardInCluster(t *testing.T) {
 		return byName, list, nil
 	}
 	// Each replica lists the Secrets on its own; the Service picks one per
-	// connection, so wait until answers agree.
-	framework.Eventually(t, "three clusters, the new one up and the leaky one refused", func(context.Context) (bool, error) {
+	// connection, so wait until answers agree. The token of the login goes
+	// to the cluster it was checked with alone: the new one asks for its
+	// own login.
+	framework.Eventually(t, "three clusters, the new one asking for a login and the leaky one refused", func(context.Context) (bool, error) {
 		byName, list, err := clusters(viewer)
 		if err != nil {
 			return false, err
 		}
 		again, leaky, home := byName["again"], byName["leaky"], byName["in-cluster"]
-		return len(list) == 3 && list[0].Name == "in-cluster" && home.Up && home.HyperSDK && again.Up && again.HyperSDK && !leaky.Up &&
+		return len(list) == 3 && list[0].Name == "in-cluster" && home.Up && home.HyperSDK && !again.Up &&
+			strings.Contains(again.Error, "/login?cluster=again") && !leaky.Up &&
 			strings.Contains(leaky.Error, "carries credentials"), fmt.Errorf("clusters %+v", list)
+	})
+	host := strings.TrimPrefix(d.base, "https://")
+	var againCookie *http.Cookie
+	framework.Eventually(t, "the viewer logged in to the new cluster", func(context.Context) (bool, error) {
+		resp, body := d.do(t, http.MethodPost, "/login", "", strings.NewReader(url.Values{"cluster": {"again"}, "token": {viewer}}.Encode()),
+			http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
+		for _, c := range resp.Cookies() {
+			if c.Name == dashboard.UserCookieFor(host, "again") {
+				againCookie = c
+			}
+		}
+		// A replica that has not listed the Secret yet does not know it.
+		return resp.StatusCode == http.StatusSeeOther && againCookie != nil, fmt.Errorf("login to again: %s %s", resp.Status, body)
+	})
+	both := http.Header{"Cookie": {againCookie.Name + "=" + againCookie.Value}}
+	framework.Eventually(t, "the new cluster up with its login", func(context.Context) (bool, error) {
+		resp, body := d.do(t, http.MethodGet, "/api/clusters", viewer, nil, both)
+		var list []dashboard.ClusterHealth
+		if err := json.Unmarshal([]byte(body), &list); err != nil || resp.StatusCode != http.StatusOK {
+			return false, fmt.Errorf("%s %s: %v", resp.Status, body, err)
+		}
+		for _, c := range list {
+			if c.Name == "again" {
+				return c.Up && c.HyperSDK, fmt.Errorf("clusters %+v", list)
+			}
+		}
+		return false, fmt.Errorf("clusters %+v", list)
 	})
 
 	// The VMs the viewer may list, per cluster and over all: the same
@@ -312,7 +342,7 @@ func TestDashboardInCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	framework.Eventually(t, "the summary counts the VM in both clusters", func(context.Context) (bool, error) {
-		resp, body := d.do(t, http.MethodGet, "/api/summary?cluster=*&namespace="+ns, viewer, nil, nil)
+		resp, body := d.do(t, http.MethodGet, "/api/summary?cluster=*&namespace="+ns, viewer, nil, both)
 		var sum dashboard.Summary
 		if err := json.Unmarshal([]byte(body), &sum); err != nil || resp.StatusCode != http.StatusOK {
 			return false, fmt.Errorf("%s %s: %v", resp.Status, body, err)

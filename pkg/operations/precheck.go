@@ -415,7 +415,7 @@ func TargetPod(spec *kvv1.VirtualMachineInstanceSpec, cold bool, launcher *corev
 		extended := corev1.ResourceList{}
 		for _, c := range launcher.Spec.Containers {
 			for name, q := range c.Resources.Requests {
-				if !extendedResource(name) {
+				if !ExtendedResource(name) {
 					continue
 				}
 				sum := extended[name]
@@ -430,9 +430,9 @@ func TargetPod(spec *kvv1.VirtualMachineInstanceSpec, cold bool, launcher *corev
 	return pod
 }
 
-// extendedResource: a resource of a device plugin's domain, neither a
+// ExtendedResource: a resource of a device plugin's domain, neither a
 // native one (no domain) nor one of kubernetes.io's.
-func extendedResource(name corev1.ResourceName) bool {
+func ExtendedResource(name corev1.ResourceName) bool {
 	n := string(name)
 	return strings.Contains(n, "/") && !strings.Contains(n, "kubernetes.io/")
 }

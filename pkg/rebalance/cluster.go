@@ -3,6 +3,8 @@ package rebalance
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -231,7 +233,14 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 			}
 		}
 		nodeIndex[node.Name] = len(in.Nodes)
-		in.Nodes = append(in.Nodes, Node{Snapshot: s, Labels: node.Labels, Unschedulable: node.Spec.Unschedulable, Taints: node.Spec.Taints})
+		devices := map[corev1.ResourceName]bool{}
+		for name, q := range node.Status.Allocatable {
+			if operations.ExtendedResource(name) && !q.IsZero() {
+				devices[name] = true
+			}
+		}
+		in.Nodes = append(in.Nodes, Node{Snapshot: s, Labels: node.Labels, Unschedulable: node.Spec.Unschedulable, Taints: node.Spec.Taints,
+			Devices: devices})
 	}
 	for i := range cl.vmis {
 		vmi := &cl.vmis[i]
@@ -270,7 +279,11 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 		if pod := cl.launchers[key]; pod != nil {
 			podLabels = pod.Labels
 		}
-		in.VMs = append(in.VMs, VM{Namespace: vmi.Namespace, Name: vmi.Name, Node: vmi.Status.NodeName,
+		var devices []corev1.ResourceName
+		for _, c := range target.Spec.Containers {
+			devices = append(devices, slices.Collect(maps.Keys(c.Resources.Requests))...)
+		}
+		in.VMs = append(in.VMs, VM{Namespace: vmi.Namespace, Name: vmi.Name, Node: vmi.Status.NodeName, Devices: devices,
 			Tolerations: target.Spec.Tolerations, Affinity: affinity,
 			Request: placement.VMRequest{Namespace: vmi.Namespace, Name: vmi.Name, CPUCores: req[0],
 				MemoryBytes: req[1], Labels: vm.Labels, UsageCPU: u[0], UsageMemory: u[1],

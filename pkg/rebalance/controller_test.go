@@ -119,8 +119,9 @@ func TestFlightsCountKubeVirtsOwnMigrations(t *testing.T) {
 // never), and its instance's node selector (so a target must fit them):
 // not the launcher pod's, which holds the node the last move sent it to.
 func TestInputReadsTheLauncherPod(t *testing.T) {
+	const kvm = corev1.ResourceName("devices.kubevirt.io/kvm")
 	node := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{
-		corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi")}}}
+		corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi"), kvm: resource.MustParse("1k")}}}
 	vmi := func(name string) kvv1.VirtualMachineInstance {
 		return kvv1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
 			Spec:   kvv1.VirtualMachineInstanceSpec{NodeSelector: map[string]string{"pool": "a"}},
@@ -129,7 +130,9 @@ func TestInputReadsTheLauncherPod(t *testing.T) {
 	launcher := func(spot string) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{placement.AllowSpotLabel: spot}},
 			Spec: corev1.PodSpec{NodeSelector: map[string]string{"pool": "a", corev1.LabelHostname: "n1"},
-				Tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}}}}
+				Tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}},
+				Containers: []corev1.Container{{Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+					corev1.ResourceCPU: resource.MustParse("2"), kvm: resource.MustParse("1")}}}}}}
 	}
 	cl := &cluster{nodes: []corev1.Node{node}, intensity: map[string]zoneIntensity{},
 		vmis:      []kvv1.VirtualMachineInstance{vmi("spot"), vmi("on-demand"), vmi("unlabelled")},
@@ -154,11 +157,17 @@ func TestInputReadsTheLauncherPod(t *testing.T) {
 		t.Errorf("unlabelled, without a launcher pod: allow %t, no %t, tolerations %v; want neither and none", r.AllowSpot, r.NoSpot, got["unlabelled"].Tolerations)
 	}
 	spot := got["spot"]
+	if len(in.Nodes) != 1 || !in.Nodes[0].Devices[kvm] {
+		t.Fatalf("node devices %v, want the node's kvm", in.Nodes)
+	}
 	tainted := &Node{Snapshot: placement.NodeSnapshot{Name: "n2"}, Labels: map[string]string{"pool": "a"},
-		Taints: []corev1.Taint{{Key: "dedicated", Effect: corev1.TaintEffectNoSchedule}}}
-	elsewhere := &Node{Snapshot: placement.NodeSnapshot{Name: "n3"}, Labels: map[string]string{"pool": "b"}}
-	if !fits(&spot, tainted) || fits(&spot, elsewhere) {
-		t.Errorf("fits a tolerated taint in its pool %t, another pool %t; want true, false", fits(&spot, tainted), fits(&spot, elsewhere))
+		Taints: []corev1.Taint{{Key: "dedicated", Effect: corev1.TaintEffectNoSchedule}}, Devices: in.Nodes[0].Devices}
+	elsewhere := &Node{Snapshot: placement.NodeSnapshot{Name: "n3"}, Labels: map[string]string{"pool": "b"}, Devices: in.Nodes[0].Devices}
+	// Its virt-handler down: no KubeVirt device for the target pod.
+	noDevice := &Node{Snapshot: placement.NodeSnapshot{Name: "n4"}, Labels: map[string]string{"pool": "a"}}
+	if !fits(&spot, tainted) || fits(&spot, elsewhere) || fits(&spot, noDevice) {
+		t.Errorf("fits a tolerated taint in its pool %t, another pool %t, a node without kvm %t; want true, false, false",
+			fits(&spot, tainted), fits(&spot, elsewhere), fits(&spot, noDevice))
 	}
 }
 

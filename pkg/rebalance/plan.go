@@ -32,6 +32,10 @@ type Node struct {
 	// migration's target pod. They include other policies' maintenance
 	// taints and the node lifecycle controller's not-ready ones.
 	Taints []corev1.Taint
+	// Devices are the device plugins' resources the node has some of
+	// (devices.kubevirt.io/kvm, ...): a node without virt-handler's has
+	// none, and a VM's target pod there would wait.
+	Devices map[corev1.ResourceName]bool
 	// Pinned are the VMs here (namespace/name) the policy selects but
 	// leaves out of every plan: passed-through GPUs or host devices pin
 	// them to the node's hardware. Emptying the node says they stay.
@@ -41,6 +45,8 @@ type Node struct {
 // VM is one running VM the policy selects, on a node in its scope.
 type VM struct {
 	Namespace, Name, Node string
+	// Devices are the device plugins' resources its target pod asks for.
+	Devices []corev1.ResourceName
 	// Request holds the VM's requests and measured usage; UsageKnown says
 	// the usage was measured (metrics.k8s.io has its launcher pod).
 	Request        placement.VMRequest
@@ -756,8 +762,8 @@ func (p *planner) best(vm *VM, ok func(*nodeState) bool, rank ranking, fallback 
 }
 
 // fits says whether kube-scheduler could put vm's target pod on n: every
-// taint that keeps pods off is tolerated, and the required node affinity
-// (and node selector) match.
+// taint that keeps pods off is tolerated, the node has the devices it asks
+// for, and the required node affinity (and node selector) match.
 func fits(vm *VM, n *Node) bool {
 	keepsOff := func(t *corev1.Taint) bool {
 		// A maintenance taint keeps moves off even as PreferNoSchedule
@@ -767,6 +773,11 @@ func fits(vm *VM, n *Node) bool {
 	}
 	if _, untolerated := corev1helpers.FindMatchingUntoleratedTaint(klog.Background(), n.Taints, vm.Tolerations, keepsOff, true); untolerated {
 		return false
+	}
+	for _, d := range vm.Devices {
+		if !n.Devices[d] {
+			return false
+		}
 	}
 	if vm.Affinity == nil {
 		return true

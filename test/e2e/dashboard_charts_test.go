@@ -274,7 +274,7 @@ func TestDashboardChartsInBrowser(t *testing.T) {
 			select {
 			case page = <-done:
 				read = true
-			default:
+			case <-time.After(50 * time.Millisecond): // leave the machine to the page
 			}
 		}
 		if err := sample(); err != nil {

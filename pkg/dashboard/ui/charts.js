@@ -41,7 +41,7 @@ async function history(path, fields, window) {
   q.set("fields", fields.join(","));
   const h = await getJSON(`${path}?${q}`);
   return {
-    window: { start: Date.parse(h.window.start), end: Date.parse(h.window.end), step: h.window.step },
+    window: { start: Date.parse(h.window.start), end: Date.parse(h.window.end), step: h.window.step, stepMs: parseDuration(h.window.step ?? "") },
     series: h.series.map((s) => ({ name: s.field, unit: s.unit, points: s.points.map((p) => [Date.parse(p.time), p.value]) })),
   };
 }
@@ -81,12 +81,19 @@ async function everyClusterHistory(fields) {
     else for (const s of a.value.series) out.series.push({ ...s, name: `${names[i]} ${s.name}` });
   });
   for (const field of fields.filter((f) => additive.has(f))) {
-    const sum = new Map();
-    for (const a of answers) {
-      if (a.status !== "fulfilled") continue;
-      for (const [t, v] of a.value.series.find((s) => s.name === field)?.points ?? []) sum.set(t, (sum.get(t) ?? 0) + v);
+    // A sum only where every answering cluster has a point: one missing
+    // (a gap in its history) would read as a drop of the whole.
+    const sum = new Map(), count = new Map();
+    // Clusters whose series has no point at all (a field an older server
+    // lacks, carbon of a zone without readings) do not blank the sum.
+    const answering = answers.filter((a) => a.status === "fulfilled" && a.value.series.find((s) => s.name === field)?.points.length);
+    for (const a of answering) {
+      for (const [t, v] of a.value.series.find((s) => s.name === field).points) {
+        sum.set(t, (sum.get(t) ?? 0) + v);
+        count.set(t, (count.get(t) ?? 0) + 1);
+      }
     }
-    out.series.push({ name: `all ${field}`, points: [...sum].sort((a, b) => a[0] - b[0]) });
+    out.series.push({ name: `all ${field}`, points: [...sum].filter(([t]) => count.get(t) === answering.length).sort((a, b) => a[0] - b[0]) });
   }
   return out;
 }
@@ -222,7 +229,9 @@ const charts = [
         const byName = [...all.items].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
         return byName.map((n) => {
           const name = n.metadata.name, u = used.get(name);
-          if (!u) throw new Error(`metrics.k8s.io has no usage of node ${name}`);
+          // A node metrics-server has not read yet (just joined, not
+          // ready) is unknown, not an error of the whole chart.
+          if (!u) return [named(c, name), null, null];
           return [named(c, name), percent(quantity(u.cpu), quantity(n.status.allocatable.cpu)),
             percent(quantity(u.memory), quantity(n.status.allocatable.memory))];
         });
@@ -247,8 +256,10 @@ const charts = [
           if (vm) cpu.set(vm, (cpu.get(vm) ?? 0) + pm.containers.reduce((sum, c) => sum + quantity(c.usage.cpu), 0));
         }
         // A rate the server does not know (a zone without a carbon reading)
-        // is absent: null, an empty cell, never 0.
-        return (report.virtualMachines ?? []).map((e) => [named(c, e.name), e.amounts.costPerHour, e.amounts.carbonGramsPerHour ?? null, cpu.get(e.name) ?? 0]);
+        // is absent: null, an empty cell, never 0; so is the CPU of a VM
+        // on a node whose launcher pod metrics-server has not read (a
+        // stopped VM, on no node, uses none).
+        return (report.virtualMachines ?? []).map((e) => [named(c, e.name), e.amounts.costPerHour, e.amounts.carbonGramsPerHour ?? null, cpu.get(e.name) ?? (e.node ? null : 0)]);
       });
       const rows = ok.flatMap(([, rows]) => rows).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 10);
       return { heat: { key: "vm", columns: ["costPerHour", "carbonGramsPerHour", "cpuCores"], rows }, notes };
@@ -312,7 +323,8 @@ async function forecasts(w) {
   const horizons = [["", 0], ["1h", 3600e3], ["6h", 6 * 3600e3], ["24h", 24 * 3600e3]].filter(([, ms]) => ms <= w.end - w.start);
   const ns = encodeURIComponent(params.get("namespace") || "default");
   return Promise.all(zones.map(async (zone) => ({
-    name: `${zone} forecast`, unit: "gCO2eq/kWh", points: await Promise.all(horizons.map(async ([horizon, ms]) => {
+    // Points hours apart by design, drawn joined (no history step).
+    name: `${zone} forecast`, unit: "gCO2eq/kWh", continuous: true, points: await Promise.all(horizons.map(async ([horizon, ms]) => {
       const sel = horizon ? `zone=${zone},horizon=${horizon}` : `zone=${zone}`;
       const m = await getJSON(`${api}/apis/external.metrics.k8s.io/v1beta1/namespaces/${ns}/carbon_intensity?labelSelector=${encodeURIComponent(sel)}`);
       if (!m.items?.length) throw new Error(`external.metrics.k8s.io has no carbon_intensity for ${sel}`);
@@ -384,8 +396,12 @@ function draw(data) {
     const x = (t) => L + (W - L - R) * (end > start ? (t - start) / (end - start) : 0);
     el("text", { x: L, y: H - B + 14 }, svg).textContent = new Date(start).toISOString().slice(0, 16).replace("T", " ");
     el("text", { x: W - R, y: H - B + 14, "text-anchor": "end" }, svg).textContent = new Date(end).toISOString().slice(0, 16).replace("T", " ");
+    // Points further apart than a step and a half have a gap between them
+    // (no sample: a VM stopped, a recorder down), drawn as one, not as a
+    // line across it.
+    const gap = data.window.stepMs > 0 ? 1.5 * data.window.stepMs : Infinity;
     data.series.forEach((s, i) => {
-      const d = s.points.map((p, j) => `${j ? "L" : "M"}${x(p[0]).toFixed(1)},${y(p[1], s).toFixed(1)}`).join("");
+      const d = s.points.map((p, j) => `${j && (s.continuous || !(p[0] - s.points[j - 1][0] > gap)) ? "L" : "M"}${x(p[0]).toFixed(1)},${y(p[1], s).toFixed(1)}`).join("");
       el("path", { d: d || "M0,0", fill: "none", stroke: colours[i % colours.length], "stroke-width": 1.5,
         "data-series": s.name, "data-points": s.points.length }, svg);
       // A dot per point, so that a lone point (a window of one step) shows.

@@ -284,10 +284,10 @@ func TestInClusterTokensStayWithTheirCluster(t *testing.T) {
 		t.Errorf("west with its login: %d %s", w.Code, w.Body)
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	if a := seen["west"]; len(a) != 1 || a[0] != "Bearer bob" {
 		t.Errorf("west got Authorization %q, want bob's token alone", a)
 	}
+	mu.Unlock()
 	// Another dashboard on another port of the same host (browsers send a
 	// host's cookies to every port): its cookies are not this one's.
 	other := httptest.NewRequest(http.MethodGet, "/k8s/home/api", nil)
@@ -300,6 +300,24 @@ func TestInClusterTokensStayWithTheirCluster(t *testing.T) {
 	}
 	if UserCookieFor("dashboard.example:8443", "home") == UserCookieFor("dashboard.example:9443", "home") {
 		t.Error("two ports of a host share a login cookie")
+	}
+	// From a sibling subdomain (same-site: the cookie comes along): an
+	// image load through the proxy is refused; following a link to a page
+	// is not.
+	for _, tc := range []struct {
+		path, mode string
+		code       int
+	}{
+		{"/k8s/home/api/v1/namespaces/x/services/app:80/proxy/admin/reset", "no-cors", http.StatusForbidden},
+		{"/k8s/home/api", "navigate", http.StatusForbidden},
+		{"/", "navigate", http.StatusOK},
+	} {
+		r := httptest.NewRequest(http.MethodGet, tc.path, nil)
+		r.Header.Set("Sec-Fetch-Site", "same-site")
+		r.Header.Set("Sec-Fetch-Mode", tc.mode)
+		if w := do(r, alice); w.Code != tc.code {
+			t.Errorf("GET %s (%s) from a same-site page: %d, want %d", tc.path, tc.mode, w.Code, tc.code)
+		}
 	}
 	nosuch := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader("cluster=nosuch&token=bob"))
 	nosuch.Header.Set("Content-Type", "application/x-www-form-urlencoded")

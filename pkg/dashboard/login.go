@@ -76,6 +76,15 @@ func (s *Server) guardInCluster(next http.Handler) http.Handler {
 				return
 			}
 		}
+		// SameSite=Strict still sends the cookie from a sibling subdomain
+		// or another port of the host (same-site), with links and image
+		// loads that carry no Origin: such a request may open a page of the
+		// dashboard, nothing else (a GET through the proxy could reach a
+		// service's proxy subresource as the user).
+		if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" && !pageRequest(r) {
+			writeError(w, http.StatusForbidden, fmt.Errorf("a request from a %s page: only the dashboard's own pages may use it", site))
+			return
+		}
 		if r.URL.Path == "/login" || r.URL.Path == "/healthz" || loggedIn(r) {
 			next.ServeHTTP(w, r)
 			return
@@ -86,6 +95,13 @@ func (s *Server) guardInCluster(next http.Handler) http.Handler {
 		}
 		writeError(w, http.StatusUnauthorized, errors.New("log in at /login with your bearer token"))
 	})
+}
+
+// pageRequest: a browser opening one of the dashboard's pages (following a
+// link to it), which shows what the user may see and does nothing.
+func pageRequest(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Mode") == "navigate" &&
+		(r.URL.Path == "/" || r.URL.Path == "/login" || strings.HasSuffix(r.URL.Path, ".html"))
 }
 
 var loginTemplate = template.Must(template.New("login").Parse(`<!doctype html>

@@ -583,7 +583,11 @@ func nowRows(ctx context.Context, t *testing.T, ns string, window url.Values) (n
 	zoneOf := map[string]string{}
 	for _, n := range nodes.Items {
 		zoneOf[n.Name] = n.Labels["topology.kubernetes.io/zone"]
-		u := used[n.Name]
+		u, read := used[n.Name]
+		if !read { // not read by metrics-server yet: unknown, an empty cell
+			nodeRows = append(nodeRows, []string{n.Name, "", ""})
+			continue
+		}
 		nodeRows = append(nodeRows, []string{n.Name,
 			fmt.Sprint(share(u.Cpu().AsApproximateFloat64(), n.Status.Allocatable.Cpu().AsApproximateFloat64())),
 			fmt.Sprint(share(u.Memory().AsApproximateFloat64(), n.Status.Allocatable.Memory().AsApproximateFloat64()))})
@@ -616,7 +620,12 @@ func nowRows(ctx context.Context, t *testing.T, ns string, window url.Values) (n
 	})
 	topRows = [][]string{{"vm", "costPerHour", "carbonGramsPerHour", "cpuCores"}}
 	for _, e := range entries[:min(10, len(entries))] {
-		topRows = append(topRows, []string{e.Name, fmt.Sprint(e.Amounts.CostPerHour), orEmpty(e.Amounts.CarbonGramsPerHour), fmt.Sprint(cpu[e.Name])})
+		cores, read := cpu[e.Name]
+		cell := fmt.Sprint(cores) // a VM on no node uses none
+		if !read && e.Node != "" {
+			cell = "" // running, its launcher pod not read yet: unknown
+		}
+		topRows = append(topRows, []string{e.Name, fmt.Sprint(e.Amounts.CostPerHour), orEmpty(e.Amounts.CarbonGramsPerHour), cell})
 	}
 
 	start, err := time.Parse(time.RFC3339, window.Get("start"))

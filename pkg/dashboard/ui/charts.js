@@ -53,9 +53,9 @@ const additive = new Set(["vms", "vmsRunning", "vmsStopped", "vmsOther", "cpuUsa
 
 // everyClusterHistory is the cluster history of every shown cluster for one
 // window (the first answering cluster's, asked of the others by start, end
-// and step): "<cluster> <field>" for each, then "all <field>", the sum at
-// each time of the clusters that have a point then, for the fields that
-// add up. A cluster that does not answer, the primary too, is left out and
+// and step): "<cluster> <field>" for each, then "all <field>", for the
+// fields that add up, the sum at each time every cluster with points of
+// that field has one. A cluster that does not answer, the primary too, is left out and
 // named in the chart's notes; only when none answers is the chart an error.
 async function everyClusterHistory(fields) {
   const names = await shownClusters();
@@ -396,10 +396,11 @@ function draw(data) {
     const x = (t) => L + (W - L - R) * (end > start ? (t - start) / (end - start) : 0);
     el("text", { x: L, y: H - B + 14 }, svg).textContent = new Date(start).toISOString().slice(0, 16).replace("T", " ");
     el("text", { x: W - R, y: H - B + 14, "text-anchor": "end" }, svg).textContent = new Date(end).toISOString().slice(0, 16).replace("T", " ");
-    // Points further apart than a step and a half have a gap between them
-    // (no sample: a VM stopped, a recorder down), drawn as one, not as a
-    // line across it.
-    const gap = data.window.stepMs > 0 ? 1.5 * data.window.stepMs : Infinity;
+    // Points further apart than the longest the history's own sums bridge
+    // (MaxSampleGap, 1h1m, and a step: a recorder samples every 5 minutes,
+    // so steps shorter than that leave some empty) have a gap between them
+    // (a VM stopped, a recorder down), drawn as one, not as a line across.
+    const gap = data.window.stepMs > 0 ? Math.max(1.5 * data.window.stepMs, 61 * 60e3 + data.window.stepMs) : Infinity;
     data.series.forEach((s, i) => {
       const d = s.points.map((p, j) => `${j && (s.continuous || !(p[0] - s.points[j - 1][0] > gap)) ? "L" : "M"}${x(p[0]).toFixed(1)},${y(p[1], s).toFixed(1)}`).join("");
       el("path", { d: d || "M0,0", fill: "none", stroke: colours[i % colours.length], "stroke-width": 1.5,

@@ -42,7 +42,7 @@ func TestRotatorIssuesRenewsAndSetsBundles(t *testing.T) {
 	ctx := context.Background()
 	kube := fake.NewClientset()
 	agg := aggregatorfake.NewSimpleClientset(&apiregistrationv1.APIService{ObjectMeta: metav1.ObjectMeta{Name: "v1alpha1.hypersdk.io"}})
-	now := time.Now() // certificates are issued on the real clock
+	now := time.Now() // certificates are issued on the real clock, and verified on it (their notBefore is a whole second)
 	clk := clocktesting.NewFakeClock(now)
 	r := NewRotator(testConfig(), kube, agg, clk)
 	get := func(name string) *corev1.Secret {
@@ -61,10 +61,10 @@ func TestRotatorIssuesRenewsAndSetsBundles(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(ca.Data[CertKey])
 	server, client := leaf(t, get("apiserver-tls")), leaf(t, get("scheduler-client"))
-	if _, err := server.Verify(x509.VerifyOptions{Roots: roots, DNSName: "hypersdk-apiserver.hypersdk-system.svc", CurrentTime: now}); err != nil {
+	if _, err := server.Verify(x509.VerifyOptions{Roots: roots, DNSName: "hypersdk-apiserver.hypersdk-system.svc", CurrentTime: time.Now()}); err != nil {
 		t.Errorf("serving certificate does not verify for its name: %v", err)
 	}
-	if _, err := client.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: now}); err != nil {
+	if _, err := client.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: time.Now()}); err != nil {
 		t.Errorf("client certificate does not verify for client auth: %v", err)
 	}
 	if string(get("apiserver-tls").Data[CAKey]) != string(ca.Data[CertKey]) {
@@ -176,7 +176,7 @@ func TestCertificatesOfAnotherCA(t *testing.T) {
 	}
 	verifies := func(leafSecret, caSecret string) bool {
 		_, err := leaf(t, get(leafSecret)).Verify(x509.VerifyOptions{Roots: pool(caSecret),
-			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: now})
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: time.Now()})
 		return err == nil
 	}
 	if !verifies("etcd-client", "etcd-ca") || verifies("etcd-client", "hypersdk-ca") {

@@ -91,7 +91,7 @@ func (v *vm) Name() string { return "vm" }
 
 // Method says how the target is computed, for the recommendation's evidence.
 func (v *vm) Method() string {
-	return "CPU: largest hourly peak of the current and last 3 hours with samples (no shrink on fewer); memory: largest hourly peak of the last 7 days; " +
+	return "CPU: largest hourly peak of the current and last 3 hours with samples; memory: largest hourly peak of the last 7 days; " +
 		"rounded up to whole vCPUs and 128Mi, no margin; a saturated VM grows to its week's peak or doubles, up to its original size"
 }
 
@@ -175,8 +175,7 @@ func (v *vm) lastHours(n int, horizon time.Duration) (cpu float64, hours int) {
 // history up to the last sample.
 //
 // Target: CPU covers the largest hourly peak of the last vmCPUHold hours
-// with samples (within the week; with fewer of them, it does not shrink),
-// memory that of the last week, each rounded up once to whole vCPUs and
+// with samples (within the week), memory that of the last week, each rounded up once to whole vCPUs and
 // MemoryStep. Lower is the target: the VM grows as soon as it needs to.
 // Upper is the target for CPU (shrinking by a whole vCPU is worth a
 // change) and target·(1 + 1/d) for memory, d the days of history up to 7:
@@ -195,7 +194,7 @@ func (v *vm) Estimate(now time.Time, lim Limits) (Estimate, bool) {
 	// by what it used when it last ran.
 	hour := v.latest.Truncate(time.Hour)
 	held := int(vmCPUHold / time.Hour)
-	cpu, observed := v.lastHours(held, vmWeek)
+	cpu, _ := v.lastHours(held, vmWeek)
 	weekCPU, mem, roomy := v.since(hour.Add(time.Hour - vmWeek))
 	days := min(v.latest.Sub(v.first).Hours()/24, 7)
 	e := Estimate{CPUCores: cpu, MemoryBytes: mem, Samples: v.count, First: v.first, Last: v.latest, Confidence: days / 7}
@@ -206,12 +205,6 @@ func (v *vm) Estimate(now time.Time, lim Limits) (Estimate, bool) {
 	}
 	if !v.hasAlloc {
 		return e, true
-	}
-	// Fewer quiet hours seen than CPU holds for (a VM just made, or
-	// started again after a week stopped): no evidence to shrink CPU on.
-	if observed < held && e.Target.CPUs < v.alloc.CPUs {
-		keep := lim.clamp(Resources{CPUs: v.alloc.CPUs, MemoryBytes: e.Target.MemoryBytes}).CPUs
-		e.Target.CPUs, e.Upper.CPUs = max(e.Target.CPUs, keep), max(e.Upper.CPUs, keep)
 	}
 
 	// Censored usage: grow in one change.

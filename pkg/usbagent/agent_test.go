@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"sync"
 	"testing"
@@ -61,29 +62,46 @@ func (s *droppingSource) count() int {
 	return s.lends
 }
 
+// keyVMI is a running instance on node-a with the YubiKey "key" listed for
+// hot-plug, and the annotations extra.
+func keyVMI(extra map[string]string) *kvv1.VirtualMachineInstance {
+	annotations := map[string]string{kubevirt.USBHotplugAnnotation: `[{"name":"key","vendor":"1050","product":"0407"}]`}
+	maps.Copy(annotations, extra)
+	return &kvv1.VirtualMachineInstance{
+		ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "vmi-1",
+			Labels: map[string]string{nodeNameLabel: "node-a"}, Annotations: annotations},
+		Status: kvv1.VirtualMachineInstanceStatus{Phase: kvv1.Running, NodeName: "node-a"},
+	}
+}
+
+// runAgent runs an agent of node-a, whose feature labels show the YubiKey,
+// over vmi and src until the test ends; done receives what Run returns.
+func runAgent(t *testing.T, vmi *kvv1.VirtualMachineInstance, src Source) (*kvfake.Clientset, *Agent, <-chan error) {
+	t.Helper()
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a",
+		Labels: map[string]string{kubevirt.NFDUSBLabel("03", "1050", "0407", ""): "true"}}}
+	kv := kvfake.NewSimpleClientset(vmi)
+	a := New(Config{Kube: fake.NewClientset(node), KubeVirt: listFirst{kv}, Dialer: pipeDialer{}, NodeName: "node-a", Source: src})
+	ctx, cancel := context.WithCancel(context.Background())
+	done, stopped := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		done <- a.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-stopped
+	})
+	return kv, a, done
+}
+
 // TestADroppedDeviceIsLentAgain: a device whose stream breaks after it was
 // attached (virt-handler restarting) is lent again while it is listed, and
 // reported Attached again, not left Failed with the guest without it.
 func TestADroppedDeviceIsLentAgain(t *testing.T) {
 	key := hypersdk.USBDeviceRequest{Name: "key", Vendor: "1050", Product: "0407"}
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a",
-		Labels: map[string]string{kubevirt.NFDUSBLabel("03", "1050", "0407", ""): "true"}}}
-	vmi := &kvv1.VirtualMachineInstance{
-		ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "vmi-1",
-			Labels:      map[string]string{nodeNameLabel: "node-a"},
-			Annotations: map[string]string{kubevirt.USBHotplugAnnotation: `[{"name":"key","vendor":"1050","product":"0407"}]`}},
-		Status: kvv1.VirtualMachineInstanceStatus{Phase: kvv1.Running, NodeName: "node-a"},
-	}
-	kv := kvfake.NewSimpleClientset(vmi)
 	src := &droppingSource{}
-	a := New(Config{Kube: fake.NewClientset(node), KubeVirt: listFirst{kv}, Dialer: pipeDialer{}, NodeName: "node-a", Source: src})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	kv, _, _ := runAgent(t, keyVMI(nil), src)
 
 	waitFor(t, "the device lent a second time", func() bool { return src.count() >= 2 })
 	waitFor(t, "the device reported Attached again", func() bool {
@@ -121,28 +139,12 @@ func (s *failingFirstSource) Lend(ctx context.Context, _ io.ReadWriter, _ hypers
 // attached again.
 func TestAnAgentStartedAgainLendsWhatItHadLent(t *testing.T) {
 	key := hypersdk.USBDeviceRequest{Name: "key", Vendor: "1050", Product: "0407"}
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a",
-		Labels: map[string]string{kubevirt.NFDUSBLabel("03", "1050", "0407", ""): "true"}}}
-	vmi := &kvv1.VirtualMachineInstance{
-		ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "vmi-1",
-			Labels: map[string]string{nodeNameLabel: "node-a"},
-			Annotations: map[string]string{kubevirt.USBHotplugAnnotation: `[{"name":"key","vendor":"1050","product":"0407"}]`,
-				kubevirt.USBHotplugStatusAnnotation: `{"key":{"phase":"Attached"}}`}},
-		Status: kvv1.VirtualMachineInstanceStatus{Phase: kvv1.Running, NodeName: "node-a"},
-	}
+	vmi := keyVMI(map[string]string{kubevirt.USBHotplugStatusAnnotation: `{"key":{"phase":"Attached"}}`})
 	if kubevirt.HotplugStatus(vmi.Annotations)["key"].Phase != kubevirt.USBAttached {
 		t.Fatalf("the test's status annotation does not read as Attached: %v", kubevirt.HotplugStatus(vmi.Annotations))
 	}
-	kv := kvfake.NewSimpleClientset(vmi)
 	src := &failingFirstSource{}
-	a := New(Config{Kube: fake.NewClientset(node), KubeVirt: listFirst{kv}, Dialer: pipeDialer{}, NodeName: "node-a", Source: src})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	kv, a, done := runAgent(t, vmi, src)
 	waitFor(t, "the device lent again after the first lend failed", func() bool {
 		got, err := kv.KubevirtV1().VirtualMachineInstances("ns").Get(context.Background(), "vm", metav1.GetOptions{})
 		return err == nil && kubevirt.HotplugStatus(got.Annotations)[key.Name].Phase == kubevirt.USBAttached && src.count() >= 2

@@ -110,22 +110,31 @@ func (g chattyGuest) Dial(context.Context, string, string, Kind) (io.ReadWriteCl
 	return bridge, nil
 }
 
+// idleVNCClient opens a plain WebSocket VNC session to guest through a
+// bridge pinging every 100 ms, and returns the client's connection, which
+// the caller neither reads nor closes until it is done.
+func idleVNCClient(t *testing.T, guest Dialer) *websocket.Conn {
+	t.Helper()
+	b := NewBridge(guest)
+	b.PingInterval = 100 * time.Millisecond
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.Serve(w, r, "ns", "vm", VNC, true)
+	}))
+	t.Cleanup(srv.Close)
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/vnc", http.Header{"Sec-WebSocket-Protocol": {PlainProtocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
 // TestSessionEndsWithAClientThatStoppedReading: a plain WebSocket client
 // that stops reading (its network gone, say) while the guest prints is
 // found out by the next ping, which a write blocked on it does not hold
 // up, and the session ends.
 func TestSessionEndsWithAClientThatStoppedReading(t *testing.T) {
 	guest := chattyGuest{closed: make(chan struct{})}
-	b := NewBridge(guest)
-	b.PingInterval = 100 * time.Millisecond
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b.Serve(w, r, "ns", "vm", VNC, true)
-	}))
-	defer srv.Close()
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/vnc", http.Header{"Sec-WebSocket-Protocol": {PlainProtocol}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := idleVNCClient(t, guest)
 	defer conn.Close() // open, and never read
 	select {
 	case <-guest.closed:
@@ -140,16 +149,7 @@ func TestSessionEndsWithAClientThatStoppedReading(t *testing.T) {
 // that would fail.
 func TestSessionEndsWithAGoneClientOfASilentGuest(t *testing.T) {
 	guest := silentGuest{typed: make(chan struct{}), closed: make(chan struct{})}
-	b := NewBridge(guest)
-	b.PingInterval = 100 * time.Millisecond
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b.Serve(w, r, "ns", "vm", VNC, true)
-	}))
-	defer srv.Close()
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/vnc", http.Header{"Sec-WebSocket-Protocol": {PlainProtocol}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := idleVNCClient(t, guest)
 	defer conn.Close() // open, never reading, so never answering a ping
 	select {
 	case <-guest.closed:

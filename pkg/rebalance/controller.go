@@ -155,11 +155,7 @@ func (c *Controller) Pass(ctx context.Context) error {
 			}
 		}
 	}
-	if err := c.taint(ctx, taints, !known); err != nil {
-		return err
-	}
-	c.untainted = known && len(taints) == 0
-	return nil
+	return c.taint(ctx, taints, !known)
 }
 
 // unread says on every policy that this pass could not read the cluster:

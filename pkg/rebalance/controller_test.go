@@ -292,6 +292,40 @@ func TestTaintGoesOnPastANodeThatFails(t *testing.T) {
 	}
 }
 
+// TestTaintsOfAHalfWrittenWindowComeOff: a window whose taint reached one
+// node and failed on another leaves the first tainted; once no policy is
+// left, the next pass takes that taint off (it used to skip the nodes,
+// remembering an earlier pass that had left none).
+func TestTaintsOfAHalfWrittenWindowComeOff(t *testing.T) {
+	ctx := context.Background()
+	kube := kubefake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "b"}})
+	refuseA := true
+	kube.PrependReactor("update", "nodes", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if refuseA && a.(k8stesting.UpdateAction).GetObject().(*corev1.Node).Name == "a" {
+			return true, nil, errors.New("denied by a webhook")
+		}
+		return false, nil, nil
+	})
+	c, err := New(Config{Kube: kube, HyperSDK: hyperfake.NewSimpleClientset(), Clock: clocktesting.NewFakeClock(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Pass(ctx); err != nil { // no policy, no taint
+		t.Fatal(err)
+	}
+	if err := c.taint(ctx, map[string]string{"a": MaintenanceOpen, "b": MaintenanceOpen}, false); err == nil {
+		t.Fatal("taint: no error, want node a's")
+	}
+	refuseA = false
+	if err := c.Pass(ctx); err != nil { // the policy deleted
+		t.Fatal(err)
+	}
+	b, err := kube.CoreV1().Nodes().Get(ctx, "b", metav1.GetOptions{})
+	if err != nil || len(b.Spec.Taints) != 0 {
+		t.Errorf("node b once no policy is left: %v %v, want its taint off", b.Spec.Taints, err)
+	}
+}
+
 // TestVMUsageIsItsInstancesPod: a VM's usage is its launcher pod's on the
 // instance's node (during a migration the target's pod runs too, and is
 // not load the source would shed), and unknown while metrics.k8s.io has no

@@ -28,8 +28,12 @@ func taintFor(state string) corev1.Taint {
 
 // taint gives the nodes in want their maintenance taint and takes it off
 // every other node, unless keep says some policy could not tell which
-// nodes it wants.
+// nodes it wants. It notes whether no node is left with a taint, so passes
+// without policies can skip the nodes.
 func (c *Controller) taint(ctx context.Context, want map[string]string, keep bool) error {
+	// Until every write below succeeds, a node may hold a taint nobody
+	// wants any more (a window's first node written, the second refused).
+	c.untainted = false
 	nodes, err := c.cfg.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing nodes: %w", err)
@@ -66,6 +70,7 @@ func (c *Controller) taint(ctx context.Context, want map[string]string, keep boo
 			errs = append(errs, fmt.Errorf("setting the maintenance taint of node %s: %w", node.Name, err))
 		}
 	}
+	c.untainted = len(errs) == 0 && !keep && len(want) == 0
 	return errors.Join(errs...)
 }
 

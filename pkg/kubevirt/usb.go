@@ -98,16 +98,19 @@ func resolveUSB(ctx context.Context, client Clientset, view *hypersdk.VirtualMac
 // applyUSB writes a view's USB devices into vm, resources[i] being the
 // resource of devices[i]: a hostDevices entry each, the filters on the
 // template, and the NFD labels their class and serial need as a node
-// selector. Host devices and labels the view does not own stay.
+// selector. Host devices and labels the view does not own stay: the view
+// owns those its annotation lists, not every one named like them (a VM
+// made in KubeVirt may pass a USB device through itself).
 func applyUSB(vm *kvv1.VirtualMachine, devices []hypersdk.USBDeviceRequest, resources []string) error {
 	t := vm.Spec.Template
 	d := &t.Spec.Domain.Devices
+	owned := USBDevicesOf(t.ObjectMeta.Annotations)
 	d.HostDevices = slices.DeleteFunc(d.HostDevices, func(h kvv1.HostDevice) bool {
-		return strings.HasPrefix(h.Name, usbHostDevicePrefix)
+		return slices.ContainsFunc(owned, func(u hypersdk.USBDeviceRequest) bool { return h.Name == USBHostDeviceName(u.Name) })
 	})
-	for k := range t.Spec.NodeSelector {
-		if strings.HasPrefix(k, nfdUSBLabelPrefix) {
-			delete(t.Spec.NodeSelector, k)
+	for _, u := range owned {
+		if u.Class != "" {
+			delete(t.Spec.NodeSelector, NFDUSBLabel(u.Class, u.Vendor, u.Product, u.Serial))
 		}
 	}
 	if len(devices) == 0 {

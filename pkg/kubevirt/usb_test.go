@@ -27,7 +27,8 @@ func TestUSBResource(t *testing.T) {
 
 // TestUSBRoundTrip: a view's USB devices become hostDevices, a node
 // selector for the class filter and the template annotation, read back as
-// the same view; a later write without them removes only what they added.
+// the same view; a later write without them removes only what they added,
+// and a USB device the VM's author passed through in KubeVirt stays.
 func TestUSBRoundTrip(t *testing.T) {
 	mem := resource.MustParse("1Gi")
 	devices := []hypersdk.USBDeviceRequest{{Name: "stick", Vendor: "0781", Product: "5581", Class: "08"},
@@ -39,17 +40,21 @@ func TestUSBRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmpl := &vm.Spec.Template.Spec
-	tmpl.Domain.Devices.HostDevices = []kvv1.HostDevice{{Name: "nic", DeviceName: "intel.com/sriov"}}
-	tmpl.NodeSelector = map[string]string{"zone": "a"}
+	// A device and a selector the VM's author set in KubeVirt, named as the
+	// view's would be: not the view's.
+	theirs := kvv1.HostDevice{Name: "usb-storage", DeviceName: "kubevirt.io/storage"}
+	theirLabel := "feature.node.kubernetes.io/usb-08_0781_5567.present"
+	tmpl.Domain.Devices.HostDevices = []kvv1.HostDevice{{Name: "nic", DeviceName: "intel.com/sriov"}, theirs}
+	tmpl.NodeSelector = map[string]string{"zone": "a", theirLabel: "true"}
 	if err := applyUSB(vm, devices, []string{"kubevirt.io/sandisk", "kubevirt.io/yubikey"}); err != nil {
 		t.Fatal(err)
 	}
-	want := []kvv1.HostDevice{{Name: "nic", DeviceName: "intel.com/sriov"}, {Name: "usb-stick", DeviceName: "kubevirt.io/sandisk"},
+	want := []kvv1.HostDevice{{Name: "nic", DeviceName: "intel.com/sriov"}, theirs, {Name: "usb-stick", DeviceName: "kubevirt.io/sandisk"},
 		{Name: "usb-key", DeviceName: "kubevirt.io/yubikey"}}
 	if !reflect.DeepEqual(tmpl.Domain.Devices.HostDevices, want) {
 		t.Errorf("hostDevices %+v", tmpl.Domain.Devices.HostDevices)
 	}
-	if !reflect.DeepEqual(tmpl.NodeSelector, map[string]string{"zone": "a",
+	if !reflect.DeepEqual(tmpl.NodeSelector, map[string]string{"zone": "a", theirLabel: "true",
 		"feature.node.kubernetes.io/usb-08_0781_5581.present": "true"}) {
 		t.Errorf("nodeSelector %v", tmpl.NodeSelector)
 	}
@@ -59,7 +64,7 @@ func TestUSBRoundTrip(t *testing.T) {
 	if err := applyUSB(vm, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if len(tmpl.Domain.Devices.HostDevices) != 1 || !reflect.DeepEqual(tmpl.NodeSelector, map[string]string{"zone": "a"}) ||
+	if !reflect.DeepEqual(tmpl.Domain.Devices.HostDevices, want[:2]) || !reflect.DeepEqual(tmpl.NodeSelector, map[string]string{"zone": "a", theirLabel: "true"}) ||
 		View(vm, nil).Spec.USBDevices != nil {
 		t.Errorf("after removing the USB devices: %+v, %v, %+v", tmpl.Domain.Devices.HostDevices, tmpl.NodeSelector,
 			View(vm, nil).Spec.USBDevices)

@@ -169,6 +169,22 @@ func CPUCount(cpu *kvv1.CPU) int32 {
 	return n
 }
 
+// SetCPUCount gives the topology n vCPUs. Sockets are the unit KubeVirt
+// hotplugs, so the count goes there and the cores and threads per socket
+// stay, when n is a multiple of them; otherwise it becomes n sockets of
+// one core and one thread.
+func SetCPUCount(dom *kvv1.DomainSpec, n uint32) {
+	if dom.CPU == nil {
+		dom.CPU = &kvv1.CPU{}
+	}
+	c := dom.CPU
+	per := max(c.Cores, 1) * max(c.Threads, 1)
+	if n%per != 0 {
+		c.Cores, c.Threads, per = 1, 1, 1
+	}
+	c.Sockets = n / per
+}
+
 // GuestMemory is the memory the guest sees: domain.memory.guest, else the
 // memory request, as KubeVirt defaults it.
 func GuestMemory(t *kvv1.VirtualMachineInstanceSpec) *resource.Quantity {
@@ -305,11 +321,7 @@ func ApplySpec(vm *kvv1.VirtualMachine, vmi *kvv1.VirtualMachineInstance, spec *
 	}
 	t := &vm.Spec.Template.Spec
 	if spec.CPUs > 0 && CPUCount(t.Domain.CPU) != spec.CPUs {
-		if t.Domain.CPU == nil {
-			t.Domain.CPU = &kvv1.CPU{}
-		}
-		// Sockets are the unit KubeVirt hotplugs, so the count goes there.
-		t.Domain.CPU.Sockets, t.Domain.CPU.Cores, t.Domain.CPU.Threads = uint32(spec.CPUs), 1, 1
+		SetCPUCount(&t.Domain, uint32(spec.CPUs))
 	}
 	if spec.Memory != nil {
 		if t.Domain.Memory == nil {

@@ -117,6 +117,28 @@ func TestNewVirtualMachineRoundTrip(t *testing.T) {
 
 // TestApplySpecKeepsWhatTheViewDoesNotDescribe: a write through the view
 // leaves the rest of a hand-written KubeVirt VM alone.
+// TestApplySpecResizesBySockets: a new CPU count through the view keeps the
+// cores and threads of a socket when it can (sockets are what KubeVirt
+// hotplugs, up to maxSockets), as the resize operation does.
+func TestApplySpecResizesBySockets(t *testing.T) {
+	for _, tc := range []struct {
+		cpus int32
+		want kvv1.CPU
+	}{
+		{6, kvv1.CPU{Sockets: 3, Cores: 2, MaxSockets: 4}},
+		{5, kvv1.CPU{Sockets: 5, Cores: 1, Threads: 1, MaxSockets: 4}},
+	} {
+		vm := &kvv1.VirtualMachine{Spec: kvv1.VirtualMachineSpec{Template: &kvv1.VirtualMachineInstanceTemplateSpec{
+			Spec: kvv1.VirtualMachineInstanceSpec{Domain: kvv1.DomainSpec{CPU: &kvv1.CPU{Sockets: 2, Cores: 2, MaxSockets: 4}}}}}}
+		if err := ApplySpec(vm, nil, &hypersdk.VirtualMachineSpec{CPUs: tc.cpus}); err != nil {
+			t.Fatal(err)
+		}
+		if got := *vm.Spec.Template.Spec.Domain.CPU; !equality.Semantic.DeepEqual(got, tc.want) {
+			t.Errorf("%d vCPUs: %+v, want %+v", tc.cpus, got, tc.want)
+		}
+	}
+}
+
 func TestApplySpecKeepsWhatTheViewDoesNotDescribe(t *testing.T) {
 	vm := &kvv1.VirtualMachine{Spec: kvv1.VirtualMachineSpec{
 		Running: ptr.To(true),

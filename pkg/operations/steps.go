@@ -457,14 +457,7 @@ func (e *Executor) resize(ctx context.Context, op *v1alpha1.VMOperation) (step, 
 			return step{progress: 10, message: "resizing"}, nil
 		}
 		if spec.CPUs != nil {
-			if dom.CPU == nil {
-				dom.CPU = &kvv1.CPU{}
-			}
-			cores, threads := max(dom.CPU.Cores, 1), max(dom.CPU.Threads, 1)
-			dom.CPU.Sockets = uint32(*spec.CPUs) / (cores * threads)
-			if dom.CPU.Sockets*cores*threads != uint32(*spec.CPUs) {
-				dom.CPU.Sockets, dom.CPU.Cores, dom.CPU.Threads = uint32(*spec.CPUs), 1, 1
-			}
+			kubevirt.SetCPUCount(dom, uint32(*spec.CPUs))
 		}
 		if spec.Memory != nil {
 			if dom.Memory == nil {

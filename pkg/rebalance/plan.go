@@ -666,7 +666,10 @@ func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, ran
 	}
 }
 
-// scoreHere is how vm scores on its own node, the node taken without it.
+// scoreHere is how vm scores on its own node, the node taken without it,
+// and without its policy's limits: a zone gone dirtier than the VM's
+// MaxCarbonIntensity, or a node busier than its MaxNodeUtilization, is a
+// node the VM is on and most needs to leave.
 func (p *planner) scoreHere(vm *VM, src *nodeState) (placement.NodeScore, bool) {
 	s := src.Snapshot
 	s.RequestedCPU -= vm.Request.CPUCores
@@ -676,7 +679,9 @@ func (p *planner) scoreHere(vm *VM, src *nodeState) (placement.NodeScore, bool) 
 	if src.Unschedulable {
 		return placement.NodeScore{}, false
 	}
-	d := placement.Evaluate(vm.Request, []placement.NodeSnapshot{s}, p.policyOf(vm))
+	policy := p.policyOf(vm)
+	policy.MaxCarbonIntensity, policy.MaxNodeUtilization = 0, 0
+	d := placement.Evaluate(vm.Request, []placement.NodeSnapshot{s}, policy)
 	if len(d.Scores) == 0 {
 		return placement.NodeScore{}, false
 	}

@@ -303,6 +303,28 @@ func TestCarbonMovesOnlyWhenTheSavingBeatsTheMigration(t *testing.T) {
 	}
 }
 
+// TestAVMPastItsCarbonCeilingMoves: a VM whose policy caps the intensity
+// of its zone, which has since risen past the cap, is the VM a carbon move
+// is most for: its own node is scored without that limit (it used to be
+// filtered out, and the VM skipped without a word).
+func TestAVMPastItsCarbonCeilingMoves(t *testing.T) {
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("dirty", "PL", 500, 40), node("clean", "NO", 30, 40)},
+		Armed: map[string]time.Time{carbonKey("PL", "NO"): now.Add(-2 * time.Hour)}}
+	ceiling := placement.DefaultPolicy()
+	ceiling.MaxCarbonIntensity = 300
+	capped := vm("capped", "dirty", 8, 8, 1)
+	capped.Placement = &ceiling
+	place(in, capped)
+	plan, err := Compute(spec(carbonTrigger(time.Hour)), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moves(plan); got != "capped:dirty->clean" {
+		t.Errorf("moves = %q, want capped:dirty->clean", got)
+	}
+}
+
 // A cost budget lets a carbon move go to the cleanest node within the
 // budget over the VM's cheapest option, and nowhere when every cleaner node
 // is over it.

@@ -97,6 +97,11 @@ func (p *NodePricing) scaleToNodePrice(s shape, o overrides) error {
 		add(o.hasGPU, o.gpu, p.GPU(g.Model), g.Count)
 	}
 	rest := o.node - fixed
+	// Decimal prices are not exact in binary: 3 cores at $0.1 add up to a
+	// hair over a $0.3 node, which is not a node priced below its parts.
+	if rest < 0 && -rest <= 1e-9*o.node {
+		rest = 0
+	}
 	if rest < 0 {
 		return fmt.Errorf("annotated component prices add up to $%.4f/h, more than the node price $%.4f/h in %s", fixed, o.node, PriceAnnotation)
 	}

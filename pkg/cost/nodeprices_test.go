@@ -127,6 +127,12 @@ func TestNodePrices(t *testing.T) {
 			want: NodePricing{CPUCoreHour: 0.1, MemoryGiBHour: 0.01, DefaultGPUHour: 1},
 		},
 		{
+			// 3 × 0.1 is 0.30000000000000004 in binary.
+			name: "components adding up to the whole price",
+			node: node(t, 3, 8, nil, nil, map[string]string{PriceAnnotation: "0.3", CPUPriceAnnotation: "0.1", MemoryPriceAnnotation: "0"}),
+			want: NodePricing{CPUCoreHour: 0.1, MemoryGiBHour: 0, DefaultGPUHour: 1},
+		},
+		{
 			name:    "components above whole price",
 			node:    node(t, 4, 8, nil, nil, map[string]string{PriceAnnotation: "0.1", CPUPriceAnnotation: "1"}),
 			wantErr: "more than the node price",

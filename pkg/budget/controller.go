@@ -206,13 +206,17 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 }
 
 // account writes the month's spend into st (whose month is now's) and
-// returns the thresholds it reaches for the first time this month.
+// returns the thresholds it reaches for the first time this month at this
+// amount.
 func account(st *v1alpha1.BudgetStatus, spec v1alpha1.BudgetSpec, spent, perHour float64, now time.Time) []int32 {
 	nextMonth := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
 	st.Spent, st.CostPerHour = spent, perHour
 	st.Projected = spent + perHour*nextMonth.Sub(now).Hours()
 	st.Percent = 100 * spent / spec.Amount.AsApproximateFloat64()
 	st.LastUpdateTime = &metav1.Time{Time: now}
+	// A threshold the spend no longer reaches (the amount was raised) is
+	// not crossed any more, and is announced again when it is.
+	st.Crossed = slices.DeleteFunc(st.Crossed, func(t int32) bool { return st.Percent < float64(t) })
 	var newly []int32
 	for _, t := range spec.Thresholds {
 		if st.Percent >= float64(t) && !slices.Contains(st.Crossed, t) {

@@ -30,4 +30,13 @@ func TestAccount(t *testing.T) {
 	if newly := account(st, spec, 100, 2.5, now.Add(4*time.Hour)); fmt.Sprint(newly) != "[100]" || math.Abs(st.Projected-120) > 1e-9 {
 		t.Errorf("100 spent at 2.5 per hour, 8 hours left: newly %v, projected %g; want [100], 120", newly, st.Projected)
 	}
+	// The amount raised to 200: 50% is still reached, 80 and 100 are not,
+	// and are announced again when they are.
+	spec.Amount = resource.MustParse("200")
+	if newly := account(st, spec, 110, 1, now.Add(5*time.Hour)); len(newly) != 0 || fmt.Sprint(st.Crossed) != "[50]" {
+		t.Errorf("110 of 200 spent: newly %v, crossed %v; want nothing new, [50]", newly, st.Crossed)
+	}
+	if newly := account(st, spec, 160, 1, now.Add(6*time.Hour)); fmt.Sprint(newly) != "[80]" {
+		t.Errorf("160 of 200 spent: newly crossed %v, want [80]", newly)
+	}
 }

@@ -102,7 +102,10 @@ func (l *startLog) load(ctx context.Context, kube kubernetes.Interface, namespac
 	default:
 		var saved []loggedStart
 		if err := json.Unmarshal([]byte(cm.Data[startsKey]), &saved); err != nil {
-			return fmt.Errorf("decoding the start log %s/%s: %w", namespace, StartsConfigMap, err)
+			// Read again it would say the same: it is replaced by the starts
+			// observed from now on, as if there had been none.
+			l.loaded, l.changed = true, true
+			return fmt.Errorf("decoding the start log %s/%s, which the next save replaces: %w", namespace, StartsConfigMap, err)
 		}
 		starts := make(map[types.UID]Start, len(saved))
 		for _, s := range saved {

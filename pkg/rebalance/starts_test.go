@@ -2,12 +2,16 @@ package rebalance
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 )
 
 func TestStartLogKeepsDepartedStartsForTheWindow(t *testing.T) {
@@ -94,5 +98,29 @@ func TestStartLogSavesOnlyOnceLoaded(t *testing.T) {
 	}
 	if !l.changed {
 		t.Error("a save before the log was read back marked it saved")
+	}
+}
+
+// A saved log that cannot be decoded is replaced by the next save, not
+// read and refused again at every pass.
+func TestAnUnreadableStartLogIsReplaced(t *testing.T) {
+	ctx := context.Background()
+	kube := kubefake.NewSimpleClientset(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: StartsConfigMap, Namespace: "hypersdk-system"},
+		Data: map[string]string{startsKey: "garbage"}})
+	var l startLog
+	l.observe(now, map[types.UID]Start{"a": {Node: "n1", At: now, CPUCores: 1}})
+	if err := l.load(ctx, kube, "hypersdk-system"); err == nil {
+		t.Fatal("load of garbage: no error")
+	}
+	if err := l.save(ctx, kube, "hypersdk-system"); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := kube.CoreV1().ConfigMaps("hypersdk-system").Get(ctx, StartsConfigMap, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved []loggedStart
+	if err := json.Unmarshal([]byte(cm.Data[startsKey]), &saved); err != nil || len(saved) != 1 || saved[0].UID != "a" {
+		t.Errorf("start log after the save: %q (%v), want the start of a", cm.Data[startsKey], err)
 	}
 }

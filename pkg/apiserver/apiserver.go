@@ -136,7 +136,8 @@ func (c completedConfig) New() (*Server, error) {
 		storage["virtualmachines/"+name] = sub
 	}
 	operations.AdmitAsSubresource(virtualmachine.SubresourceAdmission(subresources))
-	vms.AdmitAsSubresource(virtualmachine.SubresourceAdmission(subresources))
+	vms.AdmitAs(virtualmachine.SubresourceAdmission(subresources),
+		virtualmachine.OperationAdmission(c.GenericConfig.AdmissionControl, objects))
 	vms.OrderAfter(operations.UnderWay)
 	bridge := console.NewBridge(console.NewKubeVirtDialer(c.ExtraConfig.ClientConfig))
 	storage["virtualmachines/console"] = virtualmachine.NewConsoleREST(vms, bridge, console.Serial)

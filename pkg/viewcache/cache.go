@@ -73,6 +73,9 @@ type Config struct {
 type entry struct {
 	sides []Object // one object per source, nil where absent
 	view  Object   // the joined view, nil when there is none
+	// changed is the view's own versions when it last changed as Equal
+	// sees it: later source events changed nothing a client sees.
+	changed Position
 }
 
 // record is one applied source event, kept so that a watch or list at an
@@ -287,6 +290,9 @@ func (c *Cache) update(key string, e *entry, rv string) {
 	default:
 		ev = event{typ: watch.Modified, prev: prev, obj: view}
 	}
+	if view != nil {
+		e.changed, _ = ParsePosition(view.GetResourceVersion(), c.cfg.Sources)
+	}
 	if rv == "" {
 		rv = c.pos.String()
 	}
@@ -374,6 +380,20 @@ func (c *Cache) Get(key string) (Object, bool) {
 		return nil, false
 	}
 	return e.view.DeepCopyObject().(Object), true
+}
+
+// Changed returns the own versions of the view under key when it last
+// changed as Config.Equal sees it, or false. A client holding the view at
+// those versions or later holds what the cache holds now, whatever source
+// events (a status the view does not show) came since.
+func (c *Cache) Changed(key string) (Position, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.entries[key]
+	if !ok || e.view == nil || e.changed == nil {
+		return nil, false
+	}
+	return e.changed.clone(), true
 }
 
 // Side returns a copy of what source src last gave for key, or false.

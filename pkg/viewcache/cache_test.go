@@ -165,6 +165,27 @@ func TestWatchFromNowSendsStateThenChanges(t *testing.T) {
 	assertEvent(t, recv(t, w), watch.Deleted, "a", "104.103")
 }
 
+// TestChangedIsTheLastVisibleChange: a source event that changes nothing
+// the view shows moves the view's own versions, not where it last changed.
+func TestChangedIsTheLastVisibleChange(t *testing.T) {
+	c := synced(t, 10)
+	apply(t, c, vmSrc, src("a", 101, "m1"), false)
+	apply(t, c, vmiSrc, src("a", 102, "i1"), false)
+	apply(t, c, vmSrc, src("a", 103, "m1"), false) // same view
+	got, _ := c.Get("ns/a")
+	changed, ok := c.Changed("ns/a")
+	if !ok || !changed.Equal(Position{101, 102}) || got.GetResourceVersion() != "103.102" {
+		t.Errorf("changed at %v (%v), view at %s; want 101.102 and 103.102", changed, ok, got.GetResourceVersion())
+	}
+	apply(t, c, vmSrc, src("a", 104, "m2"), false)
+	if changed, _ := c.Changed("ns/a"); !changed.Equal(Position{104, 102}) {
+		t.Errorf("after a visible change: changed at %v, want 104.102", changed)
+	}
+	if _, ok := c.Changed("ns/none"); ok {
+		t.Error("a key without a view has a change")
+	}
+}
+
 func TestWatchPredicateTransitions(t *testing.T) {
 	c := synced(t, 10)
 	apply(t, c, vmSrc, src("a", 101, "blue"), false)

@@ -285,7 +285,8 @@ func TestVirtualMachineUpdateIsTheOperation(t *testing.T) {
 
 // TestAdmissionPolicyOnASubresourceHoldsForAVMUpdate: a policy written for
 // virtualmachines/resize holds for a change of the VM's spec.cpus too,
-// which amounts to that resize.
+// which amounts to that resize, and one written for vmoperations for a
+// change of spec.running, which amounts to a Stop.
 func TestAdmissionPolicyOnASubresourceHoldsForAVMUpdate(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	ctx := context.Background()
@@ -317,6 +318,26 @@ func TestAdmissionPolicyOnASubresourceHoldsForAVMUpdate(t *testing.T) {
 	}
 	if _, err := vms.Patch(ctx, "vm", types.MergePatchType, []byte(`{"spec":{"cpus":4}}`), metav1.PatchOptions{}); err != nil {
 		t.Errorf("spec.cpus 4, which the policy allows: %v", err)
+	}
+
+	denyCreates(t, "guard-stops-"+ns, "hypersdk.io", "vmoperations", "object.spec.type != 'Stop'", "no stops here",
+		map[string]string{"e2e.hypersdk.io/guard-resizes": "true"})
+	framework.Eventually(t, "the policy to refuse a Stop through the subresource", func(ctx context.Context) (bool, error) {
+		_, _, err := post(t, env.HyperSDK, ns, "vm", "stop", []byte("{}"), true)
+		return err != nil && strings.Contains(err.Error(), "no stops here"), nil
+	})
+	for _, dryRun := range []bool{true, false} {
+		opts := metav1.PatchOptions{}
+		if dryRun {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		if _, err := vms.Patch(ctx, "vm", types.MergePatchType, []byte(`{"spec":{"running":false}}`), opts); err == nil ||
+			!strings.Contains(err.Error(), "no stops here") {
+			t.Errorf("spec.running false under a policy on vmoperations (dry run %v): %v, want refused by the policy", dryRun, err)
+		}
+	}
+	if vm, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, "vm", metav1.GetOptions{}); err != nil || !kubevirt.WantsRunning(vm, nil) {
+		t.Errorf("KubeVirt VM after the refused stops: %v, running %v; want it left running", err, err == nil && kubevirt.WantsRunning(vm, nil))
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	kvv1 "kubevirt.io/api/core/v1"
 
@@ -181,6 +182,33 @@ func TestVirtualMachineWriteThrough(t *testing.T) {
 	}
 	if got := kvm.Spec.Template.ObjectMeta.Labels["kubevirt.io/domain"]; got != generated.Name {
 		t.Errorf("domain label %q, want %q", got, generated.Name)
+	}
+
+	// KubeVirt writing what the view does not show (a condition of the VM's
+	// own status) sends no watch event, so a client fed by a watch keeps
+	// the copy it had: an update from it is not stale.
+	held, err := vms.Get(ctx, generated.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		kvm, err := env.KubeVirt.KubevirtV1().VirtualMachines(ns).Get(ctx, generated.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		kvm.Status.Conditions = append(kvm.Status.Conditions, kvv1.VirtualMachineCondition{Type: "E2EUnseen", Status: corev1.ConditionTrue})
+		_, err = env.KubeVirt.KubevirtV1().VirtualMachines(ns).UpdateStatus(ctx, kvm, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the view to hold KubeVirt's status write", func(ctx context.Context) (bool, error) {
+		now, err := vms.Get(ctx, generated.Name, metav1.GetOptions{})
+		return err == nil && now.ResourceVersion != held.ResourceVersion, err
+	})
+	held.Labels = map[string]string{"seen": "before-the-status"}
+	if _, err := vms.Update(ctx, held, metav1.UpdateOptions{}); err != nil {
+		t.Errorf("update from the copy held before a status write the view does not show: %v, want it applied", err)
 	}
 }
 

@@ -140,6 +140,27 @@ func SubresourceAdmission(subs map[string]*OperationREST) func(ctx context.Conte
 	}
 }
 
+// OperationAdmission is the validating admission of a VMOperation create,
+// for an operation a VM update amounts to: a policy written for
+// vmoperations holds on that route too. Mutating admission has no part
+// there (the update writes the VM, not the operation).
+func OperationAdmission(admit admission.Interface, objects admission.ObjectInterfaces) func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error {
+	return func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error {
+		validating, ok := admit.(admission.ValidationInterface)
+		if !ok || !validating.Handles(admission.Create) {
+			return nil
+		}
+		caller, _ := genericapirequest.UserFrom(ctx)
+		createOptions := &metav1.CreateOptions{}
+		if dryRun {
+			createOptions.DryRun = []string{metav1.DryRunAll}
+		}
+		attrs := admission.NewAttributesRecord(op, nil, v1alpha1.SchemeGroupVersion.WithKind("VMOperation"), op.Namespace, op.Name,
+			v1alpha1.SchemeGroupVersion.WithResource("vmoperations"), "", admission.Create, createOptions, dryRun, caller)
+		return validating.Validate(ctx, attrs, objects)
+	}
+}
+
 // New returns an empty options object of this subresource's kind.
 func (r *OperationREST) New() runtime.Object { return r.newOptions() }
 

@@ -50,9 +50,9 @@ type REST struct {
 	cache    *viewcache.Cache
 	writer   Writer
 	admitter Admitter
-	// asSubresource, when set, is the validating admission of the
-	// subresource each operation an update amounts to (SubresourceAdmission).
-	asSubresource func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error
+	// admitAs are the validating admissions each operation an update
+	// amounts to meets on the other routes (AdmitAs).
+	admitAs []func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error
 	// underWay, when set, returns an operation on the VM not yet ended.
 	underWay func(ctx context.Context, namespace, vm string) (*hypersdk.VMOperation, error)
 	strategy strategy
@@ -94,12 +94,14 @@ func NewREST(typer runtime.ObjectTyper, cache *viewcache.Cache, writer Writer, a
 	return &REST{cache: cache, writer: writer, admitter: admitter, strategy: strategy{typer, names.SimpleNameGenerator}}
 }
 
-// AdmitAsSubresource makes an update that starts, stops or resizes the VM
-// meet the validating admission of that operation's subresource too
-// (SubresourceAdmission): a policy written for virtualmachines/resize holds
-// for spec.cpus as for the subresource and a VMOperation.
-func (r *REST) AdmitAsSubresource(admit func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error) {
-	r.asSubresource = admit
+// AdmitAs makes an update that starts, stops or resizes the VM meet, for
+// each operation it amounts to, the validating admission of that
+// operation's subresource (SubresourceAdmission) and of a VMOperation
+// created directly (OperationAdmission): a policy written for
+// virtualmachines/resize or for vmoperations holds for spec.cpus as on
+// those routes.
+func (r *REST) AdmitAs(admits ...func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error) {
+	r.admitAs = admits
 }
 
 // OrderAfter makes an update that starts, stops or resizes the VM wait
@@ -269,6 +271,17 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		if err != nil {
 			return nil, false, err
 		}
+		current, err := seenVersion(old.ResourceVersion)
+		if err != nil {
+			return nil, false, err
+		}
+		// KubeVirt writes the VM's status often, which the view does not
+		// show and sends no watch event for: a client fed by a watch holds
+		// the last version it was sent. Held since the view's last visible
+		// change, it is the view the cache holds now.
+		if changed, ok := r.cache.Changed(viewcache.Key(old.Namespace, old.Name)); ok && vm.ResourceVersion != "" && seen >= changed[kubevirt.SourceVM] {
+			seen = max(seen, current)
+		}
 		if err := rest.BeforeUpdate(r.strategy, ctx, obj, oldObj); err != nil {
 			return nil, false, err
 		}
@@ -283,8 +296,8 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 			if err := r.admitter.Admit(ops.ThroughVMUpdate(ctx), op); err != nil {
 				return nil, false, err
 			}
-			if r.asSubresource != nil {
-				if err := r.asSubresource(ctx, op, len(options.DryRun) > 0); err != nil {
+			for _, admit := range r.admitAs {
+				if err := admit(ctx, op, len(options.DryRun) > 0); err != nil {
 					return nil, false, err
 				}
 			}
@@ -314,7 +327,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		}
 		updated, version, err := r.writer.Update(ctx, vm, seen, admitted, options.DryRun)
 		var staleErr *kubevirt.StaleError
-		if errors.As(err, &staleErr) && (staleErr.Admitted || vm.ResourceVersion == old.ResourceVersion) && attempt < 3 {
+		if errors.As(err, &staleErr) && (staleErr.Admitted || seen == current) && attempt < 3 {
 			// The request was computed, or admitted, from the cache's view,
 			// which was behind KubeVirt: once the cache has caught up,
 			// compute it again.

@@ -378,8 +378,13 @@ func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOpe
 	var did []string
 	waited := cleanUpWaited(op)
 	if pin != nil && !waited && vm.Spec.Template != nil && vm.Spec.Template.Spec.NodeSelector[hostnameLabel] == pin.Name {
-		spec["template"] = map[string]any{"spec": map[string]any{"nodeSelector": map[string]any{hostnameLabel: nil}}}
-		did = append(did, "unpinned VM "+op.Spec.VMName+" from "+pin.Name)
+		if own := recorded(op, "Node", rolePreviousPin); own != nil {
+			spec["template"] = map[string]any{"spec": map[string]any{"nodeSelector": map[string]any{hostnameLabel: own.Name}}}
+			did = append(did, "pinned VM "+op.Spec.VMName+" to "+own.Name+" again")
+		} else {
+			spec["template"] = map[string]any{"spec": map[string]any{"nodeSelector": map[string]any{hostnameLabel: nil}}}
+			did = append(did, "unpinned VM "+op.Spec.VMName+" from "+pin.Name)
+		}
 	}
 	if stopped && !waited {
 		spec["running"], spec["runStrategy"] = nil, kvv1.RunStrategyAlways

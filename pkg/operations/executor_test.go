@@ -1305,10 +1305,27 @@ func TestExecutorFailedResizeGivesTheSizeBack(t *testing.T) {
 
 // TestExecutorColdMigrationThatCannotStart: a VM moved cold to a node it
 // does not start on fails the operation after coldMigrationTimeout, and the
-// clean-up takes the pin off and starts the VM again, so it is not left
-// down (holding a migration slot) for ever.
+// clean-up takes the pin off (or gives back the one the VM's author had
+// set) and starts the VM again, so it is not left down (holding a
+// migration slot) for ever.
 func TestExecutorColdMigrationThatCannotStart(t *testing.T) {
+	for _, own := range []string{"", "node-a"} {
+		t.Run("pinned to "+own, func(t *testing.T) { coldMigrationThatCannotStart(t, own) })
+	}
+}
+
+func coldMigrationThatCannotStart(t *testing.T, own string) {
 	h, key := coldMigration(t)
+	if own != "" {
+		vm, err := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "vm", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vm.Spec.Template.Spec.NodeSelector = map[string]string{hostnameLabel: own}
+		if _, err := h.kv.KubevirtV1().VirtualMachines("ns").Update(h.ctx, vm, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h.until(key, 6, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
 	if err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Delete(h.ctx, "vm", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -1331,11 +1348,50 @@ func TestExecutorColdMigrationThatCannotStart(t *testing.T) {
 		t.Fatalf("cold migration past its timeout ended %s %q", op.Status.Phase, op.Status.Message)
 	}
 	h.pass(key) // the clean-up pass: it waits for the instance, made again
-	if p, s := pinned(), h.runStrategy("vm"); p != "" || s != kvv1.RunStrategyAlways {
-		t.Fatalf("after the clean-up the VM is pinned to %q and %s, want unpinned and Always", p, s)
+	if p, s := pinned(), h.runStrategy("vm"); p != own || s != kvv1.RunStrategyAlways {
+		t.Fatalf("after the clean-up the VM is pinned to %q and %s, want pinned to %q and Always", p, s, own)
 	}
 	if _, err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Get(h.ctx, "vm", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the instance made pinned to node-b, which cannot start there, is still there (%v)", err)
+	}
+}
+
+// TestExecutorColdMigrationKeepsItsAuthorsPin: a VM moved cold runs
+// unpinned on its target, unless its author had pinned it: then it stays
+// pinned, to the node it moved to.
+func TestExecutorColdMigrationKeepsItsAuthorsPin(t *testing.T) {
+	for own, want := range map[string]string{"": "", "node-a": "node-b"} {
+		h, key := coldMigration(t)
+		vms := h.kv.KubevirtV1().VirtualMachines("ns")
+		if own != "" {
+			vm, err := vms.Get(h.ctx, "vm", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			vm.Spec.Template.Spec.NodeSelector = map[string]string{hostnameLabel: own}
+			if _, err := vms.Update(h.ctx, vm, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pinned := func() string {
+			vm, err := vms.Get(h.ctx, "vm", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return vm.Spec.Template.Spec.NodeSelector[hostnameLabel]
+		}
+		h.until(key, 6, func(*v1alpha1.VMOperation) bool { return h.runStrategy("vm") == kvv1.RunStrategyHalted })
+		if err := h.kv.KubevirtV1().VirtualMachineInstances("ns").Delete(h.ctx, "vm", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		h.until(key, 3, func(*v1alpha1.VMOperation) bool { return pinned() == "node-b" })
+		h.setVMI(testVMI("vm", "node-b", "vmi-2"))
+		if op := h.until(key, 2, ended); op.Status.Phase != v1alpha1.VMOperationSucceeded {
+			t.Fatalf("pinned to %q: cold migration ended %s %q", own, op.Status.Phase, op.Status.Message)
+		}
+		if p := pinned(); p != want {
+			t.Errorf("VM pinned to %q before its cold migration: pinned to %q after, want %q", own, p, want)
+		}
 	}
 }
 

@@ -24,6 +24,10 @@ import (
 
 const hostnameLabel = "kubernetes.io/hostname"
 
+// rolePreviousPin records the node a VM moved cold was pinned to by its
+// author (its template's kubernetes.io/hostname), which the move replaces.
+const rolePreviousPin = "previous-pin"
+
 // schedulableLabel marks the nodes KubeVirt runs VMs on (virt-handler's).
 const schedulableLabel = "kubevirt.io/schedulable"
 
@@ -325,8 +329,9 @@ func (e *Executor) coldMigrate(ctx context.Context, op *v1alpha1.VMOperation, vm
 	pinned := vm.Spec.Template.Spec.NodeSelector[hostnameLabel] == pin.Name
 	switch {
 	case running(vmi) && vmi.Status.NodeName == pin.Name:
-		if pinned {
-			// Take the pin off again, so the VM may move later.
+		if pinned && recorded(op, "Node", rolePreviousPin) == nil {
+			// Take the pin off again, so the VM may move later. A VM its
+			// author had pinned stays pinned, to the node it moved to.
 			patch := fmt.Sprintf(`{"spec":{"template":{"spec":{"nodeSelector":{%q:null}}}}}`, hostnameLabel)
 			if _, err := vms.Patch(ctx, op.Spec.VMName, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 				return vmGone(err)
@@ -360,6 +365,13 @@ func (e *Executor) coldMigrate(ctx context.Context, op *v1alpha1.VMOperation, vm
 			return vmGone(err)
 		}
 		return step{progress: 20, message: "stopping for a cold migration"}, nil
+	}
+	if own := vm.Spec.Template.Spec.NodeSelector[hostnameLabel]; own != "" && recorded(op, "Node", rolePreviousPin) == nil {
+		// The pin the VM's author set, which the move replaces: given back
+		// should the move fail or be cancelled. Persisted before the VM
+		// changes.
+		record(op, v1alpha1.ResourceReference{Kind: "Node", Name: own, Role: rolePreviousPin})
+		return step{progress: 45, message: "starting on " + pin.Name}, nil
 	}
 	patch, _ := json.Marshal(map[string]interface{}{"spec": map[string]interface{}{
 		"runStrategy": kvv1.RunStrategyAlways,

@@ -64,6 +64,10 @@ type cluster struct {
 	// instances still show on its old node. The pass adds what each policy
 	// starts, so the policies after it see those moves too.
 	migrations []v1alpha1.VMOperation
+	// pending are the VirtualMachineInstanceMigrations not ended, anyone's
+	// (virtctl migrate, a node drain's evictions): KubeVirt may hold one
+	// back before the instance says it moves, and it takes a slot then too.
+	pending []kvv1.VirtualMachineInstanceMigration
 }
 
 // running is where and when each running VM instance started, by UID.
@@ -155,6 +159,15 @@ func (c *Controller) read(ctx context.Context) (*cluster, error) {
 		return nil, fmt.Errorf("listing VM instances: %w", err)
 	}
 	cl.vmis = vmis.Items
+	vmims, err := c.cfg.KubeVirt.KubevirtV1().VirtualMachineInstanceMigrations(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing VM instance migrations: %w", err)
+	}
+	for _, m := range vmims.Items {
+		if m.Status.Phase != kvv1.MigrationSucceeded && m.Status.Phase != kvv1.MigrationFailed {
+			cl.pending = append(cl.pending, m)
+		}
+	}
 	vms, err := c.cfg.KubeVirt.KubevirtV1().VirtualMachines(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("listing VMs: %w", err)

@@ -338,8 +338,8 @@ func (c *Controller) mayTaint(ctx context.Context, p *v1alpha1.RebalancePolicy, 
 	return may, nil
 }
 
-// flights reads the Migrate operations: those still running, whoever
-// started them, are in flight (their VMs stay put, their nodes' slots are
+// flights reads the Migrate operations and KubeVirt's own migrations:
+// those still running, whoever started them, are in flight (their VMs stay put, their nodes' slots are
 // taken); those that ended within the last day put their VMs on a cooldown
 // that doubles with each move, so two policies, or a policy and a person,
 // do not move one VM back and forth.
@@ -407,6 +407,15 @@ func flights(p *v1alpha1.RebalancePolicy, cl *cluster, in *Input) {
 			if !moving[key] {
 				in.InFlight = append(in.InFlight, Flight{Namespace: vmi.Namespace, VMName: vmi.Name, From: ms.SourceNode, To: ms.TargetNode,
 					Booked: slices.Contains(cl.boundTo[key], ms.TargetNode)})
+				moving[key] = true
+			} else if ms.TargetNode != "" {
+				// An operation that named no target: KubeVirt's choice
+				// takes that node's slot.
+				for j := range in.InFlight {
+					if f := &in.InFlight[j]; f.Namespace+"/"+f.VMName == key && f.To == "" {
+						f.To, f.Booked = ms.TargetNode, slices.Contains(cl.boundTo[key], ms.TargetNode)
+					}
+				}
 			}
 		case in.Now.Sub(ms.EndTimestamp.Time) <= 24*time.Hour:
 			if _, ok := recent[key]; !ok {
@@ -415,6 +424,15 @@ func flights(p *v1alpha1.RebalancePolicy, cl *cluster, in *Input) {
 			if _, ok := failed[key]; !ok && ms.Failed {
 				failed[key] = history{last: ms.EndTimestamp.Time, count: 1}
 			}
+		}
+	}
+	for i := range cl.pending {
+		m := &cl.pending[i]
+		if key := m.Namespace + "/" + m.Spec.VMIName; !moving[key] {
+			// Not begun yet: its source's slot is taken, its target not
+			// known.
+			in.InFlight = append(in.InFlight, Flight{Namespace: m.Namespace, VMName: m.Spec.VMIName, From: nodeOf[key]})
+			moving[key] = true
 		}
 	}
 	for i := range in.VMs {

@@ -111,6 +111,24 @@ func TestFlightsCountKubeVirtsOwnMigrations(t *testing.T) {
 	if got, want := in.VMs[1].CooldownUntil, ended.Add(time.Hour); !got.Equal(want) {
 		t.Errorf("moved cools down until %v, want %v", got, want)
 	}
+
+	// A migration KubeVirt holds back (its instance does not say it moves
+	// yet) takes its source's slot; a Migrate operation that named no
+	// target takes the slot of the node KubeVirt chose.
+	queued := kvv1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "queued"},
+		Status: kvv1.VirtualMachineInstanceStatus{NodeName: "n2"}}
+	asked := migrating("asked", now.Add(-time.Minute), nil)
+	cl = &cluster{vmis: []kvv1.VirtualMachineInstance{queued, asked},
+		pending: []kvv1.VirtualMachineInstanceMigration{{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "m1"},
+			Spec: kvv1.VirtualMachineInstanceMigrationSpec{VMIName: "queued"}, Status: kvv1.VirtualMachineInstanceMigrationStatus{Phase: kvv1.MigrationPending}}},
+		migrations: []v1alpha1.VMOperation{{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "op"},
+			Spec: v1alpha1.VMOperationSpec{VMName: "asked", Type: v1alpha1.VMOperationMigrate, Migrate: &v1alpha1.MigrateSpec{}}}}}
+	in = &Input{Now: now, VMs: []VM{vm("queued", "n2", 2, 1, 1), vm("asked", "n1", 2, 1, 1)}}
+	flights(p, cl, in)
+	want := []Flight{{Namespace: "ns", VMName: "asked", From: "n1", To: "n3"}, {Namespace: "ns", VMName: "queued", From: "n2"}}
+	if !slices.Equal(in.InFlight, want) {
+		t.Errorf("in flight %+v, want %+v", in.InFlight, want)
+	}
 }
 
 // TestInputReadsTheLauncherPod: a VM's view comes from its running

@@ -452,7 +452,7 @@ func (e *Executor) withLinkedDisks(ctx context.Context, vm *kvv1.VirtualMachine)
 		}
 		name := vm.Name + "-" + v.Name
 		linked = append(linked, kvv1.DataVolumeTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: claim.Labels},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: claim.Labels, Annotations: bindImmediately()},
 			Spec: cdiv1.DataVolumeSpec{
 				Source: &cdiv1.DataVolumeSource{PVC: &cdiv1.DataVolumeSourcePVC{Namespace: vm.Namespace, Name: claimName}},
 				Storage: &cdiv1.StorageSpec{AccessModes: claim.Spec.AccessModes, Resources: claim.Spec.Resources,
@@ -508,7 +508,7 @@ func withRestoredDisks(vm *kvv1.VirtualMachine, content *snapshotv1.VirtualMachi
 		claim := b.PersistentVolumeClaim.Spec
 		name := vm.Name + "-" + v.Name
 		restored = append(restored, kvv1.DataVolumeTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: b.PersistentVolumeClaim.Labels},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: b.PersistentVolumeClaim.Labels, Annotations: bindImmediately()},
 			Spec: cdiv1.DataVolumeSpec{
 				Source: &cdiv1.DataVolumeSource{Snapshot: &cdiv1.DataVolumeSourceSnapshot{Namespace: sourceNS, Name: *b.VolumeSnapshotName}},
 				Storage: &cdiv1.StorageSpec{AccessModes: claim.AccessModes, Resources: claim.Resources,
@@ -519,6 +519,19 @@ func withRestoredDisks(vm *kvv1.VirtualMachine, content *snapshotv1.VirtualMachi
 	}
 	vm.Spec.DataVolumeTemplates = keepTemplates(restored, vm.Spec.DataVolumeTemplates, replaced)
 	return nil
+}
+
+// bindImmediatelyAnnotation asks CDI to populate a DataVolume whose storage
+// class binds on first consumer before any pod consumes it.
+const bindImmediatelyAnnotation = "cdi.kubevirt.io/storage.bind.immediate.requested"
+
+// bindImmediately are the annotations of the DataVolumes a clone copies its
+// disks into. The clone waits for them before it powers the new VM on (the
+// snapshot they come from must stay until then), so on a storage class that
+// binds on first consumer nothing would ever consume them and the clone
+// would wait for ever.
+func bindImmediately() map[string]string {
+	return map[string]string{bindImmediatelyAnnotation: "true"}
 }
 
 // disksCopied waits for the DataVolumes of a cloned VM to be populated:

@@ -745,6 +745,12 @@ func TestExecutorCloneAcrossNamespacesWithDisks(t *testing.T) {
 			dvt.Spec.Storage == nil || dvt.Spec.Storage.Resources.Requests.Storage().String() != "10Gi" {
 			t.Errorf("DataVolume template %s: %+v", dvt.Name, dvt.Spec)
 		}
+		// The clone waits for its disks before it powers the VM on: on a
+		// storage class that binds on first consumer they must not wait
+		// for it.
+		if dvt.Annotations[bindImmediatelyAnnotation] != "true" {
+			t.Errorf("DataVolume template %s annotations %v, want %s", dvt.Name, dvt.Annotations, bindImmediatelyAnnotation)
+		}
 	}
 	// The disks are still being copied: the snapshot stays.
 	if _, err := h.kv.SnapshotV1beta1().VirtualMachineSnapshots("ns").Get(h.ctx, "hypersdk-clone", metav1.GetOptions{}); err != nil {

@@ -124,7 +124,8 @@ func TestExecutorLinkedClone(t *testing.T) {
 		t.Fatalf("linked clone volumes %+v", v)
 	}
 	if d := vm.Spec.DataVolumeTemplates; len(d) != 1 || d[0].Spec.Source == nil || d[0].Spec.Source.PVC == nil ||
-		d[0].Spec.Source.PVC.Name != "vm-root" || ptr.Deref(d[0].Spec.Storage.StorageClassName, "") != "csi" {
+		d[0].Spec.Source.PVC.Name != "vm-root" || ptr.Deref(d[0].Spec.Storage.StorageClassName, "") != "csi" ||
+		d[0].Annotations[bindImmediatelyAnnotation] != "true" {
 		t.Fatalf("linked clone DataVolume templates %+v", d)
 	}
 	if vm.Annotations[linkedCloneAnnotation] != "ns/vm" || ptr.Deref(vm.Spec.RunStrategy, "") != kvv1.RunStrategyHalted {

@@ -144,8 +144,22 @@ func (r *REST) ShortNames() []string { return []string{"hvm"} }
 // Categories puts VMs in `kubectl get hypersdk`.
 func (r *REST) Categories() []string { return []string{"hypersdk"} }
 
+// unsynced is the answer before the view holds every VM: until KubeVirt's
+// VMs and instances have both been listed, an empty list or a 404 would be
+// a wrong answer, not an empty one. (The server is not ready until then,
+// but not every client goes through a readiness-gated Service.)
+func (r *REST) unsynced() error {
+	if r.cache.Synced() {
+		return nil
+	}
+	return apierrors.NewServiceUnavailable("the VM view has not listed KubeVirt's VirtualMachines and instances yet; try again")
+}
+
 // Get returns one VM.
 func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+	if err := r.unsynced(); err != nil {
+		return nil, err
+	}
 	ns, _ := genericapirequest.NamespaceFrom(ctx)
 	obj, ok := r.cache.Get(viewcache.Key(ns, name))
 	if !ok {
@@ -158,6 +172,9 @@ func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runt
 // which are applied here, on the server. limit and continue page the list;
 // every page is at the position of the first, on any replica.
 func (r *REST) List(ctx context.Context, options *metainternalversion.ListOptions) (runtime.Object, error) {
+	if err := r.unsynced(); err != nil {
+		return nil, err
+	}
 	opts := viewcache.ListOptions{Match: predicate(ctx, options)}
 	if options != nil {
 		opts.ResourceVersion = options.ResourceVersion
@@ -179,6 +196,9 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 
 // Watch streams changes of the VMs that match.
 func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptions) (watch.Interface, error) {
+	if err := r.unsynced(); err != nil {
+		return nil, err
+	}
 	opts := viewcache.WatchOptions{}
 	if options != nil {
 		opts.ResourceVersion = options.ResourceVersion

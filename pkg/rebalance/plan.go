@@ -160,6 +160,10 @@ type planner struct {
 	// arrivalRate and zoneFree are per zone, computed when first needed;
 	// add forgets zoneFree, which each move changes.
 	arrivalRate, zoneFree map[string]float64
+	// high is the Pressure trigger's high threshold, 0 without one: a
+	// carbon or cost move that pushed its target over it would be undone
+	// by the next pressure move.
+	high float64
 }
 
 // nodeState is a node as the moves planned so far leave it.
@@ -224,6 +228,11 @@ func Compute(spec *v1alpha1.RebalancePolicySpec, in *Input) (Plan, error) {
 		return Plan{}, err
 	}
 	p.evacuate()
+	for _, t := range spec.Triggers {
+		if t.Type == v1alpha1.RebalancePressure && t.Pressure != nil {
+			p.high = float64(t.Pressure.HighThresholdPercent)
+		}
+	}
 	for i := range spec.Triggers {
 		t := &spec.Triggers[i]
 		switch t.Type {
@@ -654,7 +663,7 @@ func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, ran
 		}
 		return func(t *placement.NodeScore) bool { return !t.PriceUnknown && (!costMove || t.CarbonKnown) && admit(t) }
 	}
-	target, node, found := p.best(vm, ok, rank, false, priced)
+	target, node, found := p.best(vm, func(n *nodeState) bool { return ok(n) && p.staysUnderPressure(n, vm) }, rank, false, priced)
 	if !found {
 		return
 	}
@@ -664,6 +673,20 @@ func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, ran
 	if yes, why := worth(s); yes {
 		p.add(vm, node, trigger, why, target)
 	}
+}
+
+// staysUnderPressure reports whether n, with vm's usage added, stays at or
+// below the policy's Pressure high threshold (always, without one, or
+// while n's usage is unknown).
+func (p *planner) staysUnderPressure(n *nodeState, vm *VM) bool {
+	if p.high == 0 {
+		return true
+	}
+	s := n.Snapshot
+	s.UsageCPU += vm.Request.UsageCPU
+	s.UsageMemory += vm.Request.UsageMemory
+	cpu, mem, known := utilization(&s)
+	return !known || cpu <= p.high && mem <= p.high
 }
 
 // scoreHere is how vm scores on its own node, the node taken without it,

@@ -325,6 +325,31 @@ func TestAVMPastItsCarbonCeilingMoves(t *testing.T) {
 	}
 }
 
+// TestCarbonMovesStayUnderThePressureThreshold: in a policy with a Pressure
+// trigger, a carbon move does not push its target over the high threshold
+// (a pressure move would then take a VM off it again).
+func TestCarbonMovesStayUnderThePressureThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		triggers []v1alpha1.RebalanceTrigger
+		want     string
+	}{
+		{[]v1alpha1.RebalanceTrigger{carbonTrigger(time.Hour)}, "v:dirty->clean"},
+		{[]v1alpha1.RebalanceTrigger{pressure(time.Hour), carbonTrigger(time.Hour)}, ""},
+	} {
+		in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+			Nodes: []Node{node("dirty", "PL", 700, 40), node("clean", "NO", 30, 60)},
+			Armed: map[string]time.Time{carbonKey("PL", "NO"): now.Add(-2 * time.Hour)}}
+		place(in, vm("v", "dirty", 2, 2, 1)) // 9.6 + 2 of 16 CPUs on clean: 72.5%
+		plan, err := Compute(spec(tc.triggers...), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := moves(plan); got != tc.want {
+			t.Errorf("%d triggers: moves %q, want %q", len(tc.triggers), got, tc.want)
+		}
+	}
+}
+
 // A cost budget lets a carbon move go to the cleanest node within the
 // budget over the VM's cheapest option, and nowhere when every cleaner node
 // is over it.

@@ -137,7 +137,7 @@ func (c completedConfig) New() (*Server, error) {
 	}
 	operations.AdmitAsSubresource(virtualmachine.SubresourceAdmission(subresources))
 	vms.AdmitAs(virtualmachine.SubresourceAdmission(subresources),
-		virtualmachine.OperationAdmission(c.GenericConfig.AdmissionControl, objects))
+		virtualmachine.OperationAdmission(c.GenericConfig.AdmissionControl, objects, operations.CreateStrategy))
 	vms.OrderAfter(operations.UnderWay)
 	bridge := console.NewBridge(console.NewKubeVirtDialer(c.ExtraConfig.ClientConfig))
 	storage["virtualmachines/console"] = virtualmachine.NewConsoleREST(vms, bridge, console.Serial)

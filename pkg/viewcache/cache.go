@@ -73,9 +73,11 @@ type Config struct {
 type entry struct {
 	sides []Object // one object per source, nil where absent
 	view  Object   // the joined view, nil when there is none
-	// changed is the view's own versions when it last changed as Equal
-	// sees it: later source events changed nothing a client sees.
-	changed Position
+	// applied is, per source, the version of the last event of key applied
+	// (its deletion's for a side gone, where the view's own version says
+	// 0); changed is applied when the view last changed as Equal sees it:
+	// later source events changed nothing a client sees.
+	applied, changed Position
 }
 
 // record is one applied source event, kept so that a watch or list at an
@@ -180,8 +182,9 @@ func (c *Cache) Replace(src int, objs map[string]Object, rv uint64) error {
 	defer c.mu.Unlock()
 	if !c.synced[src] {
 		for key, obj := range objs {
+			v, _ := resourceVersion(obj) // as join reads it
 			e := c.entry(key)
-			e.sides[src] = obj
+			e.sides[src], e.applied[src] = obj, v
 			c.update(key, e, "")
 		}
 		c.pos[src] = max(c.pos[src], rv)
@@ -256,7 +259,7 @@ func (c *Cache) apply(src int, key string, obj Object, deleted bool, rv uint64) 
 	} else {
 		e.sides[src] = obj
 	}
-	c.pos[src] = rv
+	c.pos[src], e.applied[src] = rv, rv
 	r := &record{src: src, rv: rv, key: key, before: before, sides: append([]Object(nil), e.sides...), cut: c.pos.clone()}
 	c.history = append(c.history, r)
 	if over := len(c.history) - c.cfg.History; over > 0 {
@@ -290,9 +293,7 @@ func (c *Cache) update(key string, e *entry, rv string) {
 	default:
 		ev = event{typ: watch.Modified, prev: prev, obj: view}
 	}
-	if view != nil {
-		e.changed, _ = ParsePosition(view.GetResourceVersion(), c.cfg.Sources)
-	}
+	e.changed = e.applied.clone()
 	if rv == "" {
 		rv = c.pos.String()
 	}
@@ -332,7 +333,7 @@ func hasAny(sides []Object) bool {
 func (c *Cache) entry(key string) *entry {
 	e, ok := c.entries[key]
 	if !ok {
-		e = &entry{sides: make([]Object, c.cfg.Sources)}
+		e = &entry{sides: make([]Object, c.cfg.Sources), applied: make(Position, c.cfg.Sources)}
 		c.entries[key] = e
 	}
 	return e
@@ -382,10 +383,12 @@ func (c *Cache) Get(key string) (Object, bool) {
 	return e.view.DeepCopyObject().(Object), true
 }
 
-// Changed returns the own versions of the view under key when it last
-// changed as Config.Equal sees it, or false. A client holding the view at
-// those versions or later holds what the cache holds now, whatever source
-// events (a status the view does not show) came since.
+// Changed returns, per source, the version of the last event of key
+// applied when its view last changed as Config.Equal sees it (a deletion's
+// for a side gone), or false. A client holding the view at a position at
+// least that (a watch event's, or a get's own versions) holds what the
+// cache holds now, whatever source events (a status the view does not
+// show) came since.
 func (c *Cache) Changed(key string) (Position, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

@@ -181,6 +181,13 @@ func TestChangedIsTheLastVisibleChange(t *testing.T) {
 	if changed, _ := c.Changed("ns/a"); !changed.Equal(Position{104, 102}) {
 		t.Errorf("after a visible change: changed at %v, want 104.102", changed)
 	}
+	// The instance gone: the view's own versions say 0 for it, the change
+	// is the deletion's.
+	apply(t, c, vmiSrc, src("a", 105, "i1"), true)
+	got, _ = c.Get("ns/a")
+	if changed, _ := c.Changed("ns/a"); !changed.Equal(Position{104, 105}) || got.GetResourceVersion() != "104.0" {
+		t.Errorf("after the instance went: changed at %v, view at %s; want 104.105 and 104.0", changed, got.GetResourceVersion())
+	}
 	if _, ok := c.Changed("ns/none"); ok {
 		t.Error("a key without a view has a change")
 	}

@@ -62,6 +62,9 @@ func (r *ConsoleREST) NewConnectOptions() (runtime.Object, bool, string) {
 // Connect checks that the VM runs and hands the connection to the bridge.
 func (r *ConsoleREST) Connect(ctx context.Context, name string, options runtime.Object, _ rest.Responder) (http.Handler, error) {
 	opts := options.(*hypersdk.VirtualMachineConsoleOptions)
+	if err := r.vms.unsynced(); err != nil {
+		return nil, err
+	}
 	ns, _ := genericapirequest.NamespaceFrom(ctx)
 	obj, ok := r.vms.cache.Get(viewcache.Key(ns, name))
 	if !ok {

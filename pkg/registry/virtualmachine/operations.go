@@ -142,13 +142,22 @@ func SubresourceAdmission(subs map[string]*OperationREST) func(ctx context.Conte
 
 // OperationAdmission is the validating admission of a VMOperation create,
 // for an operation a VM update amounts to: a policy written for
-// vmoperations holds on that route too. Mutating admission has no part
-// there (the update writes the VM, not the operation).
-func OperationAdmission(admit admission.Interface, objects admission.ObjectInterfaces) func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error {
+// vmoperations holds on that route too. It sees the operation as a create
+// of the subresource's would (named after the VM and its type, then
+// prepared by the vmoperations strategy: labels, requester, phase).
+// Mutating admission has no part there (the update writes the VM, not the
+// operation).
+func OperationAdmission(admit admission.Interface, objects admission.ObjectInterfaces, prepare rest.RESTCreateStrategy) func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error {
 	return func(ctx context.Context, op *hypersdk.VMOperation, dryRun bool) error {
 		validating, ok := admit.(admission.ValidationInterface)
 		if !ok || !validating.Handles(admission.Create) {
 			return nil
+		}
+		op = op.DeepCopy()
+		op.GenerateName = fmt.Sprintf("%s-%s-", op.Spec.VMName, strings.ToLower(string(op.Spec.Type)))
+		prepare.PrepareForCreate(ctx, op)
+		if op.Name == "" {
+			op.Name = prepare.GenerateName(op.GenerateName)
 		}
 		caller, _ := genericapirequest.UserFrom(ctx)
 		createOptions := &metav1.CreateOptions{}

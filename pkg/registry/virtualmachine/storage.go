@@ -298,9 +298,12 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		// KubeVirt writes the VM's status often, which the view does not
 		// show and sends no watch event for: a client fed by a watch holds
 		// the last version it was sent. Held since the view's last visible
-		// change, it is the view the cache holds now.
-		if changed, ok := r.cache.Changed(viewcache.Key(old.Namespace, old.Name)); ok && vm.ResourceVersion != "" && seen >= changed[kubevirt.SourceVM] {
-			seen = max(seen, current)
+		// change, on both sides (an instance gone changes what the view
+		// shows, not the VM's version), it is the view the cache holds now.
+		if held, err := viewcache.ParsePosition(vm.ResourceVersion, kubevirt.ViewSources); err == nil {
+			if changed, ok := r.cache.Changed(viewcache.Key(old.Namespace, old.Name)); ok && held.AtLeast(changed) {
+				seen = max(seen, current)
+			}
 		}
 		if err := rest.BeforeUpdate(r.strategy, ctx, obj, oldObj); err != nil {
 			return nil, false, err

@@ -118,6 +118,11 @@ func applyUSB(vm *kvv1.VirtualMachine, devices []hypersdk.USBDeviceRequest, reso
 		return nil
 	}
 	for i, u := range devices {
+		if slices.ContainsFunc(d.HostDevices, func(h kvv1.HostDevice) bool { return h.Name == USBHostDeviceName(u.Name) }) {
+			return apierrors.NewInvalid(hypersdk.Kind("VirtualMachine"), vm.Name, field.ErrorList{field.Duplicate(
+				field.NewPath("spec", "usbDevices").Index(i).Child("name"),
+				fmt.Sprintf("%s (the KubeVirt VM has a host device %s of its own)", u.Name, USBHostDeviceName(u.Name)))})
+		}
 		d.HostDevices = append(d.HostDevices, kvv1.HostDevice{Name: USBHostDeviceName(u.Name), DeviceName: resources[i]})
 		if u.Class != "" {
 			if t.Spec.NodeSelector == nil {

@@ -2,8 +2,10 @@ package kubevirt
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -63,6 +65,12 @@ func TestUSBRoundTrip(t *testing.T) {
 	}
 	if err := applyUSB(vm, nil, nil); err != nil {
 		t.Fatal(err)
+	}
+	// A device of the view named as one of the author's is refused, naming
+	// the field.
+	clash := []hypersdk.USBDeviceRequest{{Name: "storage", Vendor: "0781", Product: "5581"}}
+	if err := applyUSB(vm, clash, []string{"kubevirt.io/sandisk"}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.usbDevices[0].name") {
+		t.Errorf("a view device named as the author's host device: %v, want 422 naming spec.usbDevices[0].name", err)
 	}
 	if !reflect.DeepEqual(tmpl.Domain.Devices.HostDevices, want[:2]) || !reflect.DeepEqual(tmpl.NodeSelector, map[string]string{"zone": "a", theirLabel: "true"}) ||
 		View(vm, nil).Spec.USBDevices != nil {

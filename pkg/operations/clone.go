@@ -465,10 +465,16 @@ func (e *Executor) withLinkedDisks(ctx context.Context, vm *kvv1.VirtualMachine)
 	return nil
 }
 
-// keepTemplates is the new templates and those of the source not replaced.
+// keepTemplates is the new templates and those of the source not replaced,
+// each to be bound immediately: the clone waits for them all.
 func keepTemplates(added, source []kvv1.DataVolumeTemplateSpec, replaced map[string]bool) []kvv1.DataVolumeTemplateSpec {
 	for _, t := range source {
 		if !replaced[t.Name] {
+			t = *t.DeepCopy()
+			if t.Annotations == nil {
+				t.Annotations = map[string]string{}
+			}
+			t.Annotations[bindImmediatelyAnnotation] = "true"
 			added = append(added, t)
 		}
 	}

@@ -163,8 +163,16 @@ func (c *Controller) read(ctx context.Context) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing VM instance migrations: %w", err)
 	}
+	instances := map[string]bool{}
+	for i := range cl.vmis {
+		instances[cl.vmis[i].Namespace+"/"+cl.vmis[i].Name] = true
+	}
 	for _, m := range vmims.Items {
-		if m.Status.Phase != kvv1.MigrationSucceeded && m.Status.Phase != kvv1.MigrationFailed {
+		// One being deleted is being aborted (or was never begun), and one
+		// whose instance is gone moves nothing: KubeVirt fails them. One
+		// that did begin is in flight by its instance's migration state.
+		if m.Status.Phase != kvv1.MigrationSucceeded && m.Status.Phase != kvv1.MigrationFailed &&
+			m.DeletionTimestamp == nil && instances[m.Namespace+"/"+m.Spec.VMIName] {
 			cl.pending = append(cl.pending, m)
 		}
 	}

@@ -190,6 +190,18 @@ func (c *Cache) Replace(src int, objs map[string]Object, rv uint64) error {
 		c.pos[src] = max(c.pos[src], rv)
 		c.floor[src] = c.pos[src]
 		c.synced[src] = true
+		// A side a listed source does not have may have gone before the
+		// list, unseen: as far as this cache knows, it went then.
+		for _, e := range c.entries {
+			for s := range e.sides {
+				if c.synced[s] && e.sides[s] == nil && e.applied[s] < c.floor[s] {
+					e.applied[s] = c.floor[s]
+					if e.changed != nil {
+						e.changed[s] = max(e.changed[s], c.floor[s])
+					}
+				}
+			}
+		}
 		c.moved()
 		return nil
 	}
@@ -383,20 +395,26 @@ func (c *Cache) Get(key string) (Object, bool) {
 	return e.view.DeepCopyObject().(Object), true
 }
 
-// Changed returns, per source, the version of the last event of key
-// applied when its view last changed as Config.Equal sees it (a deletion's
-// for a side gone), or false. A client holding the view at a position at
-// least that (a watch event's, or a get's own versions) holds what the
-// cache holds now, whatever source events (a status the view does not
-// show) came since.
-func (c *Cache) Changed(key string) (Position, bool) {
+// Holds reports whether a client holding the view of key at position held
+// (a watch event's, or a get's own versions) holds what the cache holds
+// now, whatever source events (a status the view does not show) came
+// since: for every source, held has reached the event applied when the
+// view last changed as Config.Equal sees it (a deletion's for a side
+// gone, as far as this cache knows), or held had no side of that source
+// (own version 0) and there is none now.
+func (c *Cache) Holds(key string, held Position) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	e, ok := c.entries[key]
-	if !ok || e.view == nil || e.changed == nil {
-		return nil, false
+	if !ok || e.view == nil || e.changed == nil || len(held) != len(e.changed) {
+		return false
 	}
-	return e.changed.clone(), true
+	for s, v := range e.changed {
+		if held[s] < v && (held[s] != 0 || e.sides[s] != nil) {
+			return false
+		}
+	}
+	return true
 }
 
 // Side returns a copy of what source src last gave for key, or false.

@@ -165,31 +165,51 @@ func TestWatchFromNowSendsStateThenChanges(t *testing.T) {
 	assertEvent(t, recv(t, w), watch.Deleted, "a", "104.103")
 }
 
-// TestChangedIsTheLastVisibleChange: a source event that changes nothing
-// the view shows moves the view's own versions, not where it last changed.
-func TestChangedIsTheLastVisibleChange(t *testing.T) {
+// TestHoldsUntilAVisibleChange: a client holds the cache's view of a key
+// until a source event changes what the view shows: events that change
+// nothing it shows (a status it does not read) leave its copy current,
+// an instance gone does not, and a copy without an instance stays current
+// while there is none.
+func TestHoldsUntilAVisibleChange(t *testing.T) {
 	c := synced(t, 10)
 	apply(t, c, vmSrc, src("a", 101, "m1"), false)
 	apply(t, c, vmiSrc, src("a", 102, "i1"), false)
+	held := Position{101, 102}
 	apply(t, c, vmSrc, src("a", 103, "m1"), false) // same view
+	if got, _ := c.Get("ns/a"); !c.Holds("ns/a", held) || got.GetResourceVersion() != "103.102" {
+		t.Errorf("after an event the view does not show: holds %v (view at %s), want true", c.Holds("ns/a", held), got.GetResourceVersion())
+	}
+	apply(t, c, vmiSrc, src("a", 104, "i1"), true) // the instance gone
+	if c.Holds("ns/a", held) {
+		t.Error("a copy from before the instance went holds the view")
+	}
 	got, _ := c.Get("ns/a")
-	changed, ok := c.Changed("ns/a")
-	if !ok || !changed.Equal(Position{101, 102}) || got.GetResourceVersion() != "103.102" {
-		t.Errorf("changed at %v (%v), view at %s; want 101.102 and 103.102", changed, ok, got.GetResourceVersion())
+	current, _ := ParsePosition(got.GetResourceVersion(), 2)
+	apply(t, c, vmSrc, src("a", 105, "m1"), false) // same view
+	if !c.Holds("ns/a", current) || !c.Holds("ns/a", Position{105, 104}) {
+		t.Errorf("a get's copy (%v) or a watch's after the instance went: not held", current)
 	}
-	apply(t, c, vmSrc, src("a", 104, "m2"), false)
-	if changed, _ := c.Changed("ns/a"); !changed.Equal(Position{104, 102}) {
-		t.Errorf("after a visible change: changed at %v, want 104.102", changed)
+	if c.Holds("ns/none", current) {
+		t.Error("a key without a view is held")
 	}
-	// The instance gone: the view's own versions say 0 for it, the change
-	// is the deletion's.
-	apply(t, c, vmiSrc, src("a", 105, "i1"), true)
-	got, _ = c.Get("ns/a")
-	if changed, _ := c.Changed("ns/a"); !changed.Equal(Position{104, 105}) || got.GetResourceVersion() != "104.0" {
-		t.Errorf("after the instance went: changed at %v, view at %s; want 104.105 and 104.0", changed, got.GetResourceVersion())
+}
+
+// TestHoldsAfterAListMissedADeletion: a cache that lists after an instance
+// went takes it to have gone at the list, so a copy from before (another
+// replica's) does not hold the view.
+func TestHoldsAfterAListMissedADeletion(t *testing.T) {
+	c := newCache(10)
+	if err := c.Replace(vmSrc, map[string]Object{"ns/a": src("a", 101, "m1")}, 110); err != nil {
+		t.Fatal(err)
 	}
-	if _, ok := c.Changed("ns/none"); ok {
-		t.Error("a key without a view has a change")
+	if err := c.Replace(vmiSrc, map[string]Object{}, 120); err != nil {
+		t.Fatal(err)
+	}
+	if c.Holds("ns/a", Position{101, 102}) {
+		t.Error("a copy with an instance the list did not see holds the view")
+	}
+	if !c.Holds("ns/a", Position{101, 0}) || !c.Holds("ns/a", Position{110, 120}) {
+		t.Error("a copy without an instance, or the list's own position, does not hold the view")
 	}
 }
 

@@ -300,10 +300,9 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		// the last version it was sent. Held since the view's last visible
 		// change, on both sides (an instance gone changes what the view
 		// shows, not the VM's version), it is the view the cache holds now.
-		if held, err := viewcache.ParsePosition(vm.ResourceVersion, kubevirt.ViewSources); err == nil {
-			if changed, ok := r.cache.Changed(viewcache.Key(old.Namespace, old.Name)); ok && held.AtLeast(changed) {
-				seen = max(seen, current)
-			}
+		if held, err := viewcache.ParsePosition(vm.ResourceVersion, kubevirt.ViewSources); err == nil &&
+			r.cache.Holds(viewcache.Key(old.Namespace, old.Name), held) {
+			seen = max(seen, current)
 		}
 		if err := rest.BeforeUpdate(r.strategy, ctx, obj, oldObj); err != nil {
 			return nil, false, err

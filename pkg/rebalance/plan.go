@@ -677,10 +677,14 @@ func (p *planner) consider(vm *VM, src *nodeState, ok func(*nodeState) bool, ran
 
 // staysUnderPressure reports whether n, with vm's usage added, stays at or
 // below the policy's Pressure high threshold (always, without one, or
-// while n's usage is unknown).
+// while n's usage is unknown). A VM whose usage is not measured yet could
+// take n anywhere: it is not moved there.
 func (p *planner) staysUnderPressure(n *nodeState, vm *VM) bool {
 	if p.high == 0 {
 		return true
+	}
+	if !vm.UsageKnown || p.in.VMUsageUnknown {
+		return false
 	}
 	s := n.Snapshot
 	s.UsageCPU += vm.Request.UsageCPU

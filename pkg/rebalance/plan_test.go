@@ -348,6 +348,17 @@ func TestCarbonMovesStayUnderThePressureThreshold(t *testing.T) {
 			t.Errorf("%d triggers: moves %q, want %q", len(tc.triggers), got, tc.want)
 		}
 	}
+	// A VM whose usage is not measured yet does not move for carbon under
+	// a Pressure trigger: it could push the target anywhere.
+	in := &Input{Now: now, Placement: placement.DefaultPolicy(),
+		Nodes: []Node{node("dirty", "PL", 700, 40), node("clean", "NO", 30, 10)},
+		Armed: map[string]time.Time{carbonKey("PL", "NO"): now.Add(-2 * time.Hour)}}
+	fresh := vm("fresh", "dirty", 2, 0, 1)
+	fresh.UsageKnown = false
+	place(in, fresh)
+	if plan, err := Compute(spec(pressure(time.Hour), carbonTrigger(time.Hour)), in); err != nil || len(plan.Moves) != 0 {
+		t.Errorf("a VM of unknown usage: moves %q (%v), want none", moves(plan), err)
+	}
 }
 
 // A cost budget lets a carbon move go to the cleanest node within the

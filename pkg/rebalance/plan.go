@@ -386,10 +386,7 @@ func (p *planner) pressure(t *v1alpha1.PressureTrigger) {
 				if !under[n.Snapshot.Name] {
 					return false
 				}
-				s := n.Snapshot
-				s.UsageCPU += vm.Request.UsageCPU
-				s.UsageMemory += vm.Request.UsageMemory
-				c, m, _ := utilization(&s)
+				c, m, _ := utilizationWith(n, vm)
 				return c <= high && m <= high
 			}
 			score, target, ok := p.best(vm, stays, rankPlacement, true, nil)
@@ -686,11 +683,16 @@ func (p *planner) staysUnderPressure(n *nodeState, vm *VM) bool {
 	if !vm.UsageKnown || p.in.VMUsageUnknown {
 		return false
 	}
+	cpu, mem, known := utilizationWith(n, vm)
+	return !known || cpu <= p.high && mem <= p.high
+}
+
+// utilizationWith is n's utilization with vm's usage added.
+func utilizationWith(n *nodeState, vm *VM) (cpu, mem float64, known bool) {
 	s := n.Snapshot
 	s.UsageCPU += vm.Request.UsageCPU
 	s.UsageMemory += vm.Request.UsageMemory
-	cpu, mem, known := utilization(&s)
-	return !known || cpu <= p.high && mem <= p.high
+	return utilization(&s)
 }
 
 // scoreHere is how vm scores on its own node, the node taken without it,

@@ -156,10 +156,10 @@ func (v *vm) since(t time.Time) (cpu, mem float64, alloc Resources) {
 
 // lastHours returns the largest CPU peak of the current hour and the
 // complete hours before it that have samples, n hours in all at most, none
-// older than horizon before the current one; and how many hours that was.
-// Hours without samples are skipped: no evidence of idleness.
-func (v *vm) lastHours(n int, horizon time.Duration) (cpu float64, hours int) {
-	cpu, hours = v.current.cpu, 1
+// older than horizon before the current one. Hours without samples are
+// skipped: no evidence of idleness.
+func (v *vm) lastHours(n int, horizon time.Duration) float64 {
+	cpu, hours := v.current.cpu, 1
 	floor := v.current.start.Add(-horizon)
 	for k := 1; k <= v.filled && hours < n; k++ {
 		h := v.hours[(v.next-k+len(v.hours))%len(v.hours)]
@@ -168,15 +168,15 @@ func (v *vm) lastHours(n int, horizon time.Duration) (cpu float64, hours int) {
 		}
 		cpu, hours = max(cpu, h.cpu), hours+1
 	}
-	return cpu, hours
+	return cpu
 }
 
 // Estimate recommends the allocation for the coming hours, from the
 // history up to the last sample.
 //
 // Target: CPU covers the largest hourly peak of the last vmCPUHold hours
-// with samples (within the week), memory that of the last week, each rounded up once to whole vCPUs and
-// MemoryStep. Lower is the target: the VM grows as soon as it needs to.
+// with samples (within the week), memory that of the last week, each
+// rounded up once to whole vCPUs and MemoryStep. Lower is the target: the VM grows as soon as it needs to.
 // Upper is the target for CPU (shrinking by a whole vCPU is worth a
 // change) and target·(1 + 1/d) for memory, d the days of history up to 7:
 // VPA's upper-bound widening, counted in days of history rather than in
@@ -194,7 +194,7 @@ func (v *vm) Estimate(now time.Time, lim Limits) (Estimate, bool) {
 	// by what it used when it last ran.
 	hour := v.latest.Truncate(time.Hour)
 	held := int(vmCPUHold / time.Hour)
-	cpu, _ := v.lastHours(held, vmWeek)
+	cpu := v.lastHours(held, vmWeek)
 	weekCPU, mem, roomy := v.since(hour.Add(time.Hour - vmWeek))
 	days := min(v.latest.Sub(v.first).Hours()/24, 7)
 	e := Estimate{CPUCores: cpu, MemoryBytes: mem, Samples: v.count, First: v.first, Last: v.latest, Confidence: days / 7}

@@ -301,7 +301,8 @@ func optionsKind(t hypersdk.VMOperationType) string {
 }
 
 // resizeLimits refuses sizes above what the VM can ever have: its maxSockets
-// and maxGuest when set (hotplug bounds), and a hard ceiling otherwise.
+// and maxGuest when set (hotplug bounds), and a hard ceiling otherwise; and
+// memory above the memory limit its author set.
 func resizeLimits(vm *kvv1.VirtualMachine, spec *hypersdk.ResizeSpec, root *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	dom := vm.Spec.Template.Spec.Domain
@@ -328,6 +329,11 @@ func resizeLimits(vm *kvv1.VirtualMachine, spec *hypersdk.ResizeSpec, root *fiel
 		}
 		if spec.Memory.Cmp(limit) > 0 {
 			errs = append(errs, field.Invalid(root.Child("memory"), spec.Memory.String(), "above the VM's maximum of "+limit.String()))
+		} else if ceiling, ok := dom.Resources.Limits[corev1.ResourceMemory]; ok && spec.Memory.Cmp(ceiling) > 0 {
+			// KubeVirt refuses a guest larger than the memory limit its
+			// author set; raising the limit is the author's call.
+			errs = append(errs, field.Invalid(root.Child("memory"), spec.Memory.String(),
+				"above the VM's memory limit of "+ceiling.String()+" (spec.template.spec.domain.resources.limits.memory)"))
 		}
 	}
 	return errs

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,6 +50,8 @@ func TestHotpluggable(t *testing.T) {
 func TestResizeLimits(t *testing.T) {
 	q := func(s string) *resource.Quantity { v := resource.MustParse(s); return &v }
 	bounded := vmWith(&kvv1.CPU{Sockets: 2, Cores: 2, MaxSockets: 4}, &kvv1.Memory{Guest: q("2Gi"), MaxGuest: q("8Gi")})
+	limited := vmWith(nil, &kvv1.Memory{Guest: q("2Gi"), MaxGuest: q("8Gi")})
+	limited.Spec.Template.Spec.Domain.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("4Gi")}
 	for _, tc := range []struct {
 		name string
 		vm   *kvv1.VirtualMachine
@@ -60,6 +63,8 @@ func TestResizeLimits(t *testing.T) {
 		{"not a whole socket", bounded, hypersdk.ResizeSpec{CPUs: ptr.To[int32](5)}, "cpus"},
 		{"no bound, sane", vmWith(nil, nil), hypersdk.ResizeSpec{CPUs: ptr.To[int32](64)}, ""},
 		{"no bound, absurd", vmWith(nil, nil), hypersdk.ResizeSpec{CPUs: ptr.To[int32](100000), Memory: q("10Ti")}, "cpus,memory"},
+		{"within the memory limit", limited, hypersdk.ResizeSpec{Memory: q("4Gi")}, ""},
+		{"above the memory limit", limited, hypersdk.ResizeSpec{Memory: q("5Gi")}, "memory"},
 	} {
 		var fields []string
 		for _, e := range resizeLimits(tc.vm, &tc.spec, nil) {

@@ -40,6 +40,16 @@ type waitingError struct{ msg string }
 
 func (w waitingError) Error() string { return w.msg }
 
+// waitsOnly reports whether every error of a clean-up is a wait.
+func waitsOnly(errs []error) bool {
+	for _, err := range errs {
+		if !errors.As(err, new(waitingError)) {
+			return false
+		}
+	}
+	return len(errs) > 0
+}
+
 // cleanUp deletes, once an operation has ended, its temporary objects and,
 // unless it succeeded, the VM a clone or a restore into a new VM had begun
 // to make, and starts again a VM a restore or a cold migration stopped
@@ -72,12 +82,14 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 		}
 	}
 	if op.Status.Phase != v1alpha1.VMOperationSucceeded && op.Spec.Type == v1alpha1.VMOperationMigrate {
-		if did, err := e.abortMigration(ctx, op); err != nil {
-			errs = append(errs, err)
-		} else if did != "" {
+		did, err := e.abortMigration(ctx, op) // what it did, also while it waits
+		if did != "" {
 			deleted = append(deleted, did)
 		}
-		did, err := e.rollBackColdMigration(ctx, op) // what it did, also while it waits
+		if err != nil {
+			errs = append(errs, err)
+		}
+		did, err = e.rollBackColdMigration(ctx, op) // what it did, also while it waits
 		if did != "" {
 			deleted = append(deleted, did)
 		}
@@ -133,10 +145,13 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 	updated := op.DeepCopy()
 	now := metav1.NewTime(e.cfg.Clock.Now())
 	var err error = utilerrors.NewAggregate(errs)
-	var waiting waitingError
 	switch {
-	case len(errs) == 1 && errors.As(errs[0], &waiting):
-		err = waiting
+	case waitsOnly(errs):
+		var waits []string
+		for _, w := range errs {
+			waits = append(waits, w.Error())
+		}
+		err = waitingError{strings.Join(waits, "; ")}
 		setCondition(&updated.Status, conditionCleanedUp, metav1.ConditionFalse, reasonWaiting, strings.Join(append(deleted, err.Error()), "; "), now)
 	case err != nil:
 		setCondition(&updated.Status, conditionCleanedUp, metav1.ConditionFalse, "DeleteFailed", err.Error(), now)
@@ -450,6 +465,25 @@ func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOpe
 		return strings.Join(did, " and "), nil
 	}
 	return strings.Join(did, " and "), waitingError{wait}
+}
+
+// cleaningUp reports whether op ended without success and its clean-up is
+// not done: until then it may still act on the VM.
+func cleaningUp(op *v1alpha1.VMOperation) bool {
+	if !op.Status.Phase.Final() || op.Status.Phase == v1alpha1.VMOperationSucceeded {
+		return false
+	}
+	if cond := meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp); cond != nil {
+		return cond.Status != metav1.ConditionTrue
+	}
+	return len(op.Status.Resources) > 0 // a clean-up with nothing recorded has nothing to do, and says nothing
+}
+
+// aborting reports whether op is a migration that ended without success
+// whose VirtualMachineInstanceMigration KubeVirt may still be aborting: it
+// keeps its slot until the clean-up saw the migration end.
+func aborting(op *v1alpha1.VMOperation) bool {
+	return op.Spec.Type == v1alpha1.VMOperationMigrate && recorded(op, "VirtualMachineInstanceMigration", "migration") != nil && cleaningUp(op)
 }
 
 // cleanUpWaited reports whether the clean-up of op has already done its

@@ -224,10 +224,13 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 		return err
 	}
 	if op.Status.Phase.Final() {
-		e.reserved.release(key)
+		if !aborting(op) {
+			e.reserved.release(key)
+		}
 		if err := e.cleanUp(ctx, op); err != nil {
 			return err
 		}
+		e.reserved.release(key) // its migration, if it had one, is over
 		if op.DeletionTimestamp != nil {
 			return e.release(ctx, op)
 		}
@@ -315,7 +318,9 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 		return nil
 	}
 	if err == nil && st.Phase.Final() {
-		e.reserved.release(key) // at once: waiting migrations need the slot
+		if !aborting(updated) {
+			e.reserved.release(key) // at once: waiting migrations need the slot
+		}
 		e.metrics.finished(op, st.Phase, now.Time)
 	}
 	return err
@@ -517,26 +522,36 @@ func ReviewSpecOf(r *v1alpha1.VMOperationRequester) *authorizationv1.SubjectAcce
 // one at a time, in the order they were made (then by name), because each
 // acts on the VM's state as it finds it: a Stop while a cold migration has
 // the VM halted would see it stopped and succeed, and the migration would
-// then start it again. The order is the objects' own, so it holds across
+// then start it again. One that failed or was cancelled counts until its
+// clean-up is done, which may still act on the VM (give back a pin, a size,
+// a run strategy). The order is the objects' own, so it holds across
 // restarts and workers.
 func (e *Executor) vmTurn(op *v1alpha1.VMOperation) (string, error) {
 	all, err := e.opLister.VMOperations(op.Namespace).List(labels.Everything())
 	if err != nil {
 		return "", fmt.Errorf("listing the operations of VM %s: %w", op.Spec.VMName, err)
 	}
+	// One that ended without success acts on the VM until its clean-up is
+	// done (gives its pin, size or run strategy back): as one running.
+	acting := func(o *v1alpha1.VMOperation) bool {
+		return o.Status.Phase == v1alpha1.VMOperationRunning || cleaningUp(o)
+	}
 	var first *v1alpha1.VMOperation
 	for _, o := range all {
-		if o.UID == op.UID || o.Spec.VMName != op.Spec.VMName || o.Status.Phase.Final() {
+		if o.UID == op.UID || o.Spec.VMName != op.Spec.VMName || o.Status.Phase.Final() && !cleaningUp(o) {
 			continue
 		}
-		if o.Status.Phase == v1alpha1.VMOperationRunning || before(o, op) {
-			if first == nil || first.Status.Phase != v1alpha1.VMOperationRunning && (o.Status.Phase == v1alpha1.VMOperationRunning || before(o, first)) {
+		if acting(o) || before(o, op) {
+			if first == nil || !acting(first) && (acting(o) || before(o, first)) {
 				first = o
 			}
 		}
 	}
-	if first == nil {
+	switch {
+	case first == nil:
 		return "", nil
+	case first.Status.Phase.Final():
+		return fmt.Sprintf("waiting for the clean-up of %s operation %s on VM %s", first.Spec.Type, first.Name, op.Spec.VMName), nil
 	}
 	return fmt.Sprintf("waiting for %s operation %s on VM %s to end", first.Spec.Type, first.Name, op.Spec.VMName), nil
 }

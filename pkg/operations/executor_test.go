@@ -438,7 +438,7 @@ func TestExecutorCancelDeletesMigration(t *testing.T) {
 
 // TestExecutorFailedMigrationIsAborted: a migration the executor gives up
 // on while KubeVirt still migrates is aborted by the clean-up, as a cancel
-// aborts it: its slot is free, so nothing may migrate on uncounted.
+// aborts it, and holds its slot until then, so nothing migrates uncounted.
 func TestExecutorFailedMigrationIsAborted(t *testing.T) {
 	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"))
 	key := h.create("mig", "vm", migrateSpec())
@@ -452,15 +452,105 @@ func TestExecutorFailedMigrationIsAborted(t *testing.T) {
 	for i := 0; i < maxAttempts && (op == nil || !ended(op)); i++ {
 		op, _ = h.pass(key)
 	}
-	if op.Status.Phase != v1alpha1.VMOperationFailed || h.e.reserved.migrationsInFlight() != 0 {
-		t.Fatalf("after %d failed passes: %+v, %d slots held; want Failed, none held", maxAttempts, op.Status, h.e.reserved.migrationsInFlight())
+	if op.Status.Phase != v1alpha1.VMOperationFailed || h.e.reserved.migrationsInFlight() != 1 {
+		t.Fatalf("after %d failed passes: %+v, %d slots held; want Failed, its slot held", maxAttempts, op.Status, h.e.reserved.migrationsInFlight())
 	}
 	down = false
-	op = h.until(key, 2, func(op *v1alpha1.VMOperation) bool {
-		return meta.IsStatusConditionTrue(op.Status.Conditions, conditionCleanedUp)
-	})
+	for range 3 {
+		op, _ = h.pass(key)
+	}
+	if !meta.IsStatusConditionTrue(op.Status.Conditions, conditionCleanedUp) || h.e.reserved.migrationsInFlight() != 0 {
+		t.Fatalf("clean-up %+v, %d slots held; want done, none held", meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp), h.e.reserved.migrationsInFlight())
+	}
 	if _, err := h.kv.KubevirtV1().VirtualMachineInstanceMigrations("ns").Get(h.ctx, "hypersdk-mig", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("migration after the operation failed: %v, want it aborted (clean-up %+v)", err, meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp))
+	}
+}
+
+// TestExecutorAbortedMigrationHoldsItsSlot: a cancelled migration counts
+// against the limits until KubeVirt has aborted it (its finalizer keeps the
+// VirtualMachineInstanceMigration until then), also across a restart.
+func TestExecutorAbortedMigrationHoldsItsSlot(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{MaxMigrations: 1}, testVM("vm", kvv1.RunStrategyAlways), testVMI("vm", "node-a", "vmi-1"),
+		testVM("vm2", kvv1.RunStrategyAlways), testVMI("vm2", "node-b", "vmi-2"))
+	key := h.create("mig", "vm", migrateSpec())
+	h.until(key, 3, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "migration created" })
+	h.setMigrationPhase("mig", kvv1.MigrationRunning)
+	// KubeVirt's finalizer: a delete marks the migration until the source
+	// has aborted it.
+	aborted := false
+	h.kv.PrependReactor("delete", "virtualmachineinstancemigrations", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if aborted {
+			return false, nil, nil
+		}
+		obj, err := h.kv.Tracker().Get(a.GetResource(), a.GetNamespace(), a.(k8stesting.DeleteAction).GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		mig := obj.(*kvv1.VirtualMachineInstanceMigration).DeepCopy()
+		mig.DeletionTimestamp = ptr.To(metav1.NewTime(h.clock.Now()))
+		return true, nil, h.kv.Tracker().Update(a.GetResource(), mig, a.GetNamespace())
+	})
+	h.cancelOp(key)
+	h.until(key, 1, ended)
+	for range 3 {
+		h.pass(key) // waits, an error for the queue's backoff
+	}
+	if cond := meta.FindStatusCondition(h.get(key).Status.Conditions, conditionCleanedUp); cond == nil || cond.Reason != reasonWaiting {
+		t.Fatalf("clean-up %+v, want it waiting for KubeVirt", cond)
+	}
+	next := h.create("mig2", "vm2", migrateSpec())
+	if op, _ := h.pass(next); op.Status.Phase != v1alpha1.VMOperationPending || !strings.Contains(op.Status.Message, "in the cluster (limit 1)") {
+		t.Fatalf("a migration while the cancelled one is aborted: %s %q, want it waiting for the slot", op.Status.Phase, op.Status.Message)
+	}
+	restarted := newHarness(t, ExecutorConfig{MaxMigrations: 1})
+	all, _ := h.e.opLister.List(labels.Everything())
+	restarted.e.reserved.seed(all)
+	if n := restarted.e.reserved.migrationsInFlight(); n != 1 {
+		t.Errorf("a restarted executor holds %d slots, want the aborting migration's", n)
+	}
+	aborted = true // the finalizer comes off
+	if err := h.kv.KubevirtV1().VirtualMachineInstanceMigrations("ns").Delete(h.ctx, "hypersdk-mig", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.cleanUp(key)
+	if !meta.IsStatusConditionTrue(h.get(key).Status.Conditions, conditionCleanedUp) || h.e.reserved.migrationsInFlight() != 0 {
+		t.Fatalf("after KubeVirt aborted: clean-up %+v, %d slots held", meta.FindStatusCondition(h.get(key).Status.Conditions, conditionCleanedUp),
+			h.e.reserved.migrationsInFlight())
+	}
+	if op, _ := h.pass(next); op.Status.Phase != v1alpha1.VMOperationRunning {
+		t.Fatalf("the waiting migration: %s %q, want it running", op.Status.Phase, op.Status.Message)
+	}
+}
+
+// TestExecutorNextOperationWaitsForTheCleanUp: an operation that failed
+// acts on the VM until its clean-up is done (gives its size, pin or run
+// strategy back), so the VM's next operation waits for that too.
+func TestExecutorNextOperationWaitsForTheCleanUp(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+	failed := h.create("resize", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationResize,
+		Resize: &v1alpha1.ResizeSpec{CPUs: ptr.To[int32](4)}})
+	op := h.get(failed)
+	op.Status.Phase, op.Status.CompletionTime = v1alpha1.VMOperationFailed, ptr.To(metav1.NewTime(h.clock.Now()))
+	op.Status.Resources = []v1alpha1.ResourceReference{{Kind: "Size", Name: "1 CPUs", Role: "previous"}}
+	meta.SetStatusCondition(&op.Status.Conditions, metav1.Condition{Type: conditionCleanedUp, Status: metav1.ConditionFalse, Reason: "DeleteFailed"})
+	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").UpdateStatus(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Step(time.Second)
+	next := h.create("start", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart})
+	if op, err := h.pass(next); err != nil || op.Status.Phase != v1alpha1.VMOperationPending ||
+		op.Status.Message != "waiting for the clean-up of Resize operation resize on VM vm" {
+		t.Fatalf("the next operation while the failed one cleans up: %s %q (%v), want it waiting", op.Status.Phase, op.Status.Message, err)
+	}
+	op = h.get(failed)
+	meta.SetStatusCondition(&op.Status.Conditions, metav1.Condition{Type: conditionCleanedUp, Status: metav1.ConditionTrue, Reason: "Deleted"})
+	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").UpdateStatus(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.refresh()
+	if op, err := h.pass(next); err != nil || op.Status.Phase != v1alpha1.VMOperationRunning {
+		t.Fatalf("the next operation once the clean-up is done: %s %q (%v), want it running", op.Status.Phase, op.Status.Message, err)
 	}
 }
 

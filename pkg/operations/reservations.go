@@ -33,12 +33,13 @@ func newReservations(maxCluster, maxNode int) *reservations {
 	}
 }
 
-// seed takes over the grants that unfinished operations recorded.
+// seed takes over the grants that unfinished operations recorded, and
+// those of migrations still being aborted.
 func (r *reservations) seed(ops []*v1alpha1.VMOperation) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, op := range ops {
-		if op.Status.Phase.Final() {
+		if op.Status.Phase.Final() && !aborting(op) {
 			continue
 		}
 		key := cache.MetaObjectToName(op)

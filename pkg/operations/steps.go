@@ -778,6 +778,9 @@ func (e *Executor) cancel(ctx context.Context, op *v1alpha1.VMOperation) error {
 		return e.unlistOwnUSB(ctx, op)
 	}
 	_, err := e.abortMigration(ctx, op)
+	if errors.As(err, new(waitingError)) {
+		return nil // asked; the clean-up waits for it, holding the slot
+	}
 	return err
 }
 
@@ -785,8 +788,10 @@ func (e *Executor) cancel(ctx context.Context, op *v1alpha1.VMOperation) error {
 // made while it has not ended, which is how KubeVirt aborts one: an
 // operation that ends any other way than by its success (cancelled, or
 // failed while KubeVirt still migrates, say after its retries ran out) does
-// not leave a migration running that no slot counts. It returns what it
-// did.
+// not leave a migration running that no slot counts. KubeVirt keeps the
+// object (its finalizer) until the source has aborted, so it waits for it
+// to go or end (a waitingError), for at most coldMigrationTimeout after the
+// operation ended. It returns what it did.
 func (e *Executor) abortMigration(ctx context.Context, op *v1alpha1.VMOperation) (string, error) {
 	ref := recorded(op, "VirtualMachineInstanceMigration", "migration")
 	if ref == nil {
@@ -803,10 +808,17 @@ func (e *Executor) abortMigration(ctx context.Context, op *v1alpha1.VMOperation)
 		mig.Status.Phase == kvv1.MigrationSucceeded, mig.Status.Phase == kvv1.MigrationFailed:
 		return "", nil // another's, or ended
 	}
+	wait := waitingError{"waiting for KubeVirt to abort VirtualMachineInstanceMigration " + ref.Name}
+	if mig.DeletionTimestamp != nil {
+		if end := op.Status.CompletionTime; end != nil && e.cfg.Clock.Since(end.Time) > coldMigrationTimeout {
+			return "gave up " + wait.msg + " after " + coldMigrationTimeout.String(), nil
+		}
+		return "", wait
+	}
 	uid := mig.UID
 	if err := migs.Delete(ctx, ref.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil &&
 		!apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return "", fmt.Errorf("aborting VirtualMachineInstanceMigration %s: %w", ref.Name, err)
 	}
-	return "aborted VirtualMachineInstanceMigration " + ref.Name, nil
+	return "aborted VirtualMachineInstanceMigration " + ref.Name, wait
 }

@@ -3,6 +3,7 @@ package placement
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/hypersdk/hypersdk/pkg/carbon"
@@ -33,16 +34,29 @@ func MeanIntensity(forecast []carbon.Intensity) (float64, error) {
 // callers report, rather than a world average competing with measured
 // zones (and tripping a policy's maxCarbonIntensity).
 func ZoneIntensity(ctx context.Context, p carbon.Provider, zone string, horizon time.Duration) (float64, error) {
+	in, err := ZoneReading(ctx, p, zone, horizon)
+	return in.GramsPerKWh, err
+}
+
+// ZoneReading is ZoneIntensity with how far to trust it: Stale when the
+// value, or a forecast point it averages, is the last answer a cached
+// provider kept after its source stopped answering; At is the hour of the
+// current value, or of the forecast's first point.
+func ZoneReading(ctx context.Context, p carbon.Provider, zone string, horizon time.Duration) (carbon.Intensity, error) {
 	if horizon > 0 {
 		if f, err := carbon.ReadForecast(ctx, p, zone, horizon); err == nil {
 			if mean, err := MeanIntensity(f); err == nil {
-				return mean, nil
+				out := carbon.Intensity{Zone: zone, At: f[0].At, GramsPerKWh: mean}
+				if slices.ContainsFunc(f, func(in carbon.Intensity) bool { return in.Freshness == carbon.Stale }) {
+					out.Freshness = carbon.Stale
+				}
+				return out, nil
 			}
 		}
 	}
 	in, err := carbon.Read(ctx, p, zone)
 	if err != nil {
-		return 0, err
+		return carbon.Intensity{}, err
 	}
-	return in.GramsPerKWh, nil
+	return in, nil
 }

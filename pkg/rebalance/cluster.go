@@ -15,6 +15,7 @@ import (
 	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/nodesnapshot"
 	"github.com/hypersdk/hypersdk/pkg/operations"
@@ -87,6 +88,10 @@ func (cl *cluster) running() map[types.UID]Start {
 type zoneIntensity struct {
 	value float64
 	err   error
+	// stale says the value is the last reading before the carbon source
+	// stopped answering, for the hour at.
+	stale bool
+	at    time.Time
 }
 
 // read lists what every policy needs.
@@ -196,16 +201,20 @@ func (c *Controller) read(ctx context.Context) (*cluster, error) {
 // input builds a policy's view: the nodes it selects with their requests,
 // usage and zone intensity, and the running VMs on them it selects.
 // missing lists signals a trigger needs that could not be read.
-func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.RebalancePolicy) (in *Input, missing []string, err error) {
+//
+// stale names the zones whose intensity is a reading kept after the carbon
+// source stopped answering, when the carbon or cost trigger weighs it: the
+// plan stands on it, and says so.
+func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.RebalancePolicy) (in *Input, missing, stale []string, err error) {
 	nodeSel, vmSel := labels.Everything(), labels.Everything()
 	if p.Spec.NodeSelector != nil {
 		if nodeSel, err = metav1.LabelSelectorAsSelector(p.Spec.NodeSelector); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if p.Spec.VMSelector != nil {
 		if vmSel, err = metav1.LabelSelectorAsSelector(p.Spec.VMSelector); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	var carbonTrigger *v1alpha1.CarbonTrigger
@@ -230,7 +239,7 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 	for _, a := range p.Status.Armed {
 		in.Armed[a.Key] = a.Since.Time
 	}
-	inScope, unknownZones, nodeIndex := map[string]bool{}, map[string]bool{}, map[string]int{}
+	inScope, unknownZones, staleZones, nodeIndex := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]int{}
 	for i := range cl.nodes {
 		node := &cl.nodes[i]
 		if !nodeSel.Matches(labels.Set(node.Labels)) {
@@ -251,6 +260,10 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 				// once per node, in a status rewritten at every pass.
 				unknownZones[s.Zone] = true
 				missing = append(missing, fmt.Sprintf("carbon intensity of zone %s: %v", s.Zone, zi.err))
+			}
+			if zi.err == nil && zi.stale && carbonNeeded && !staleZones[s.Zone] {
+				staleZones[s.Zone] = true
+				stale = append(stale, fmt.Sprintf("zone %s (the reading for %s)", s.Zone, zi.at.UTC().Format(time.RFC3339)))
 			}
 		}
 		nodeIndex[node.Name] = len(in.Nodes)
@@ -316,7 +329,7 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 			Placement:      &pol,
 		})
 	}
-	return in, missing, nil
+	return in, missing, stale, nil
 }
 
 // zoneIntensity is the intensity the carbon trigger compares a zone by:
@@ -334,8 +347,8 @@ func (c *Controller) zoneIntensity(ctx context.Context, cl *cluster, zone string
 	if zi, ok := cl.intensity[key]; ok {
 		return zi
 	}
-	v, err := placement.ZoneIntensity(ctx, c.cfg.Carbon, zone, horizon)
-	zi := zoneIntensity{value: v, err: err}
+	v, err := placement.ZoneReading(ctx, c.cfg.Carbon, zone, horizon)
+	zi := zoneIntensity{value: v.GramsPerKWh, err: err, stale: v.Freshness == carbon.Stale, at: v.At}
 	cl.intensity[key] = zi
 	return zi
 }

@@ -204,7 +204,7 @@ func (c *Controller) saveStarts(ctx context.Context) {
 // failed (a window stays closed to new VMs while one VM cannot leave),
 // unless the check of the requester's right to taint failed.
 func (c *Controller) sync(ctx context.Context, cl *cluster, p *v1alpha1.RebalancePolicy) (map[string]string, bool, error) {
-	in, missing, err := c.input(ctx, cl, p)
+	in, missing, stale, err := c.input(ctx, cl, p)
 	var plan Plan
 	// shown are the moves of every attempt below: started, refused or
 	// failed to start.
@@ -288,6 +288,9 @@ func (c *Controller) sync(ctx context.Context, cl *cluster, p *v1alpha1.Rebalanc
 	case len(missing) > 0:
 		cond.Status, cond.Reason = metav1.ConditionFalse, "SignalMissing"
 		cond.Message = strings.Join(missing, "; ") + "; " + cond.Message
+	case len(stale) > 0:
+		cond.Reason = "PlannedOnStaleReadings"
+		cond.Message = "carbon intensity from the last readings before the source stopped answering: " + strings.Join(stale, ", ") + "; " + cond.Message
 	}
 	cond.ObservedGeneration, cond.LastTransitionTime = p.Generation, metav1.NewTime(now)
 	meta.SetStatusCondition(&st.Conditions, cond)

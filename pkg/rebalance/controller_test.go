@@ -22,6 +22,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hyperfake "github.com/hypersdk/hypersdk/generated/clientset/versioned/fake"
+	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/placement"
 )
@@ -157,7 +158,7 @@ func TestInputReadsTheLauncherPod(t *testing.T) {
 		vms:       map[string]*kvv1.VirtualMachine{"ns/spot": {}, "ns/on-demand": {}, "ns/unlabelled": {}},
 		launchers: map[string]*corev1.Pod{"ns/spot": launcher("true"), "ns/on-demand": launcher("false")}}
 	c := &Controller{cfg: Config{Clock: clocktesting.NewFakeClock(now)}}
-	in, _, err := c.input(context.Background(), cl, &v1alpha1.RebalancePolicy{})
+	in, _, _, err := c.input(context.Background(), cl, &v1alpha1.RebalancePolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func TestInputNamesAnUnknownZoneOnce(t *testing.T) {
 	for _, trigger := range []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceCarbon, Carbon: &v1alpha1.CarbonTrigger{}},
 		{Type: v1alpha1.RebalanceCost, Cost: &v1alpha1.CostTrigger{}}} {
 		p := &v1alpha1.RebalancePolicy{Spec: v1alpha1.RebalancePolicySpec{Triggers: []v1alpha1.RebalanceTrigger{trigger}}}
-		_, missing, err := c.input(context.Background(), cl, p)
+		_, missing, _, err := c.input(context.Background(), cl, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -393,11 +394,66 @@ func TestVMsWithDevicesArePinned(t *testing.T) {
 			kubevirt.USBHotplugAnnotation: `[{"name":"key","vendor":"0781","product":"5581"}]`}), vmi("plain", nil)},
 		vms: map[string]*kvv1.VirtualMachine{"ns/gpu": {}, "ns/usb": {}, "ns/plain": {}}}
 	c := &Controller{cfg: Config{Clock: clocktesting.NewFakeClock(now)}}
-	in, _, err := c.input(context.Background(), cl, &v1alpha1.RebalancePolicy{})
+	in, _, _, err := c.input(context.Background(), cl, &v1alpha1.RebalancePolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pinned := in.Nodes[0].Pinned; !slices.Equal(pinned, []string{"ns/gpu", "ns/usb"}) || len(in.VMs) != 1 || in.VMs[0].Name != "plain" {
 		t.Errorf("pinned %v, movable %d VMs; want gpu and usb pinned, plain movable", pinned, len(in.VMs))
+	}
+}
+
+// staleProvider serves its provider's readings as the cached provider
+// serves the last good one while the source fails: Stale, hours old.
+type staleProvider struct{ carbon.Provider }
+
+func (s staleProvider) Current(ctx context.Context, zone string) (carbon.Intensity, error) {
+	in, err := s.Provider.Current(ctx, zone)
+	in.Freshness, in.At = carbon.Stale, in.At.Add(-3*time.Hour)
+	return in, err
+}
+
+// TestAPlanOnStaleReadingsSaysSo: a plan whose carbon intensities are the
+// last readings before the source stopped answering says so in Ready,
+// naming each zone once, as a missing reading is said.
+func TestAPlanOnStaleReadingsSaysSo(t *testing.T) {
+	var nodes []corev1.Node
+	for _, name := range []string{"a", "b"} {
+		nodes = append(nodes, corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{corev1.LabelTopologyRegion: "ES"}}})
+	}
+	p := &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: v1alpha1.RebalancePolicySpec{Mode: v1alpha1.RebalanceDryRun,
+		Triggers: []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceCarbon, Carbon: &v1alpha1.CarbonTrigger{}}}}}
+	for _, tc := range []struct {
+		name   string
+		stale  bool
+		reason string
+	}{{"fresh", false, "Planned"}, {"stale", true, "PlannedOnStaleReadings"}} {
+		clk := clocktesting.NewFakeClock(now)
+		var source carbon.Provider
+		fixed, err := carbon.NewFixedProvider(clk, map[string]float64{"ES": 480})
+		if source = fixed; err != nil {
+			t.Fatal(err)
+		}
+		if tc.stale {
+			source = staleProvider{fixed}
+		}
+		hyper := hyperfake.NewSimpleClientset(p.DeepCopy())
+		c, err := New(Config{Kube: kubefake.NewSimpleClientset(), HyperSDK: hyper, Carbon: source, Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl := &cluster{nodes: nodes, intensity: map[string]zoneIntensity{}, vms: map[string]*kvv1.VirtualMachine{}}
+		if _, _, err := c.sync(context.Background(), cl, p); err != nil {
+			t.Fatal(err)
+		}
+		got, err := hyper.HypersdkV1alpha1().RebalancePolicies().Get(context.Background(), "p", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cond := meta.FindStatusCondition(got.Status.Conditions, ConditionReady)
+		if cond == nil || cond.Status != metav1.ConditionTrue || cond.Reason != tc.reason ||
+			tc.stale && strings.Count(cond.Message, "zone ES") != 1 {
+			t.Errorf("%s readings: Ready %+v, want True %s naming zone ES once when stale", tc.name, cond, tc.reason)
+		}
 	}
 }

@@ -69,6 +69,10 @@ type BudgetStatus struct {
 	Crossed []int32
 	// LastUpdateTime is when the spend was last read.
 	LastUpdateTime *metav1.Time
+	// CountedFrom is set when the month's spend misses what the VMs spent
+	// before it: the history store no longer kept the month's first days
+	// when the budget read its spend, with no reading of its own before.
+	CountedFrom *metav1.Time
 	// Conditions: Ready (the spend could be read), Exceeded (spent is at
 	// or above the amount) and Enforced (new VMs are being refused).
 	Conditions []metav1.Condition

@@ -32,9 +32,12 @@ type VirtualMachineCost struct {
 	// does not run or its zone has no reading.
 	CarbonIntensity *float64
 	// Today and MonthToDate are the cost recorded in history since 00:00
-	// UTC and since the first of the month (or the store's retention).
+	// UTC and since the first of the month, or since MonthToDateFrom.
 	Today       float64
 	MonthToDate float64
+	// MonthToDateFrom is set when the history store no longer keeps the
+	// month's first days: the month-to-date figures count from here.
+	MonthToDateFrom *metav1.Time
 	// CarbonGramsPerHour is the VM's emission rate now, gCO2eq/h, and
 	// CarbonGramsToday and CarbonGramsMonthToDate what history recorded
 	// over the same spans as the cost: the zone's intensity × the power of
@@ -95,6 +98,9 @@ type CostAmounts struct {
 	CostPerHour float64
 	Today       float64
 	MonthToDate float64
+	// MonthToDateFrom is set when the history store no longer keeps the
+	// month's first days (for a total, the latest of its VMs').
+	MonthToDateFrom *metav1.Time
 	// CarbonGramsPerHour is nil when some VM's rate is unknown.
 	CarbonGramsPerHour     *float64
 	CarbonGramsToday       float64

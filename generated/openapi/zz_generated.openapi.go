@@ -1319,6 +1319,12 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BudgetStatus(ref common.ReferenceCal
 							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
+					"countedFrom": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CountedFrom is set when the month's spend misses what the VMs spent before it: the history store (Prometheus keeps 15 days by default) no longer kept the month's first days when the budget read its spend, and the budget had not read it since before then (it was made, or its keeper was down, later in the month). Ready says so too.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
 					"conditions": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
@@ -2037,10 +2043,16 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CostAmounts(ref common.ReferenceCall
 					},
 					"monthToDate": {
 						SchemaProps: spec.SchemaProps{
-							Description: "MonthToDate is the cost recorded since the first of the month.",
+							Description: "MonthToDate is the cost recorded since the first of the month, or since monthToDateFrom.",
 							Default:     0,
 							Type:        []string{"number"},
 							Format:      "double",
+						},
+					},
+					"monthToDateFrom": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MonthToDateFrom is set when the history store no longer keeps the month's first days: the month-to-date figures count from here (for a total, the latest of its VMs').",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
 					"carbonGramsPerHour": {
@@ -2070,6 +2082,8 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CostAmounts(ref common.ReferenceCall
 				Required: []string{"costPerHour", "today", "monthToDate", "carbonGramsToday", "carbonGramsMonthToDate"},
 			},
 		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -5646,10 +5660,16 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_VirtualMachineCost(ref common.Refere
 					},
 					"monthToDate": {
 						SchemaProps: spec.SchemaProps{
-							Description: "MonthToDate is the cost recorded in history since the first of the month (or as far back as the store keeps).",
+							Description: "MonthToDate is the cost recorded in history since the first of the month, or since monthToDateFrom.",
 							Default:     0,
 							Type:        []string{"number"},
 							Format:      "double",
+						},
+					},
+					"monthToDateFrom": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MonthToDateFrom is set when the history store no longer keeps the month's first days: the month-to-date figures count from here.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
 					"carbonGramsPerHour": {

@@ -130,6 +130,11 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 			since = now.Sub(st.LastUpdateTime.Time)
 		}
 		spent = ledger(st, r.vms, r.existing, r.rates, since)
+		if r.from != nil && !carries(since) && (st.CountedFrom == nil || st.CountedFrom.Before(r.from)) {
+			// No reading of the budget's own from before the store's
+			// horizon carries the spend before it.
+			st.CountedFrom = r.from.DeepCopy()
+		}
 	}
 	// Events are announced once the status that records them (Crossed,
 	// Enforced) is written: a write that fails is done again next pass,
@@ -137,6 +142,11 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 	var announce []func()
 	ready := metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: "SpendRead",
 		Message: "month to date read from costreports/current"}
+	if st.CountedFrom != nil {
+		ready.Reason = "SpendPartial"
+		ready.Message += fmt.Sprintf("; spend before %s may be missing: the history store no longer kept it when the budget read the month's spend",
+			st.CountedFrom.UTC().Format(time.RFC3339))
+	}
 	enforcing := false
 	if err != nil {
 		// Without a figure nothing changes: the month's last one stands in
@@ -244,6 +254,9 @@ type reading struct {
 	rates   map[types.UID]float64
 	// at is when the report was made.
 	at time.Time
+	// from is set when the history store no longer kept the month's first
+	// days: the latest time from which a VM's month to date counts.
+	from *metav1.Time
 }
 
 // spend is what each VM in b's scope has spent this month and what they
@@ -285,6 +298,9 @@ func (k *Keeper) spend(ctx context.Context, b *v1alpha1.Budget, reports map[stri
 			r.vms = append(r.vms, v1alpha1.BudgetVMSpend{Name: vm.Name, UID: uid, MonthToDate: vm.Amounts.MonthToDate})
 			r.perHour += vm.Amounts.CostPerHour
 			r.rates[uid] = vm.Amounts.CostPerHour
+			if from := vm.Amounts.MonthToDateFrom; from != nil && (r.from == nil || r.from.Before(from)) {
+				r.from = from
+			}
 		}
 	}
 	return r, nil
@@ -322,7 +338,7 @@ func ledger(st *v1alpha1.BudgetStatus, current []v1alpha1.BudgetVMSpend, existin
 	for _, vm := range st.VirtualMachines {
 		inScope[vm.UID] = true
 	}
-	if since < 0 || since > maxExtrapolation {
+	if !carries(since) {
 		since = 0
 	}
 	current = slices.Clone(current)
@@ -360,6 +376,10 @@ func ledger(st *v1alpha1.BudgetStatus, current []v1alpha1.BudgetVMSpend, existin
 	}
 	return spent
 }
+
+// carries reports whether the last reading, since ago, carries a VM's spend
+// forward to now (see ledger).
+func carries(since time.Duration) bool { return since > 0 && since <= maxExtrapolation }
 
 // maxExtrapolation bounds how long ago the last reading may be for a VM's
 // cost per hour now to stand for what it spent since: after a longer gap

@@ -171,3 +171,50 @@ func TestThresholdAnnouncedOnceWhenAStatusWriteFails(t *testing.T) {
 		t.Errorf("%d events, want the crossing of 80%% announced once", len(events.Events))
 	}
 }
+
+// TestSpendCutByTheStoresRetentionIsSaid: a budget that first reads the
+// month's spend once the history store no longer keeps the month's first
+// days says from when it counts (countedFrom, Ready SpendPartial), for the
+// rest of the month; one that has read it every pass since carries it.
+func TestSpendCutByTheStoresRetentionIsSaid(t *testing.T) {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	from := metav1.NewTime(now.Add(-15 * 24 * time.Hour))
+	for _, tc := range []struct {
+		name    string
+		last    *metav1.Time
+		partial bool
+	}{
+		{"first reading of the month", nil, true},
+		{"read a minute ago", &metav1.Time{Time: now.Add(-time.Minute)}, false},
+		{"read two hours ago", &metav1.Time{Time: now.Add(-2 * time.Hour)}, true},
+	} {
+		b := &v1alpha1.Budget{ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: "ns", Generation: 1},
+			Spec: v1alpha1.BudgetSpec{Amount: resource.MustParse("100")}}
+		if tc.last != nil {
+			b.Status = v1alpha1.BudgetStatus{Month: "2026-11", Spent: 40, LastUpdateTime: tc.last,
+				VirtualMachines: []v1alpha1.BudgetVMSpend{{Name: "vm", UID: "u1", MonthToDate: 40}}}
+		}
+		vm := &v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "u1"}}
+		hyper := hyperfake.NewSimpleClientset(b, vm)
+		k, err := New(Config{HyperSDK: hyper, Clock: clocktesting.NewFakeClock(now)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.recorder = record.NewFakeRecorder(10)
+		ctx := context.Background()
+		reports := map[string]*v1alpha1.CostReport{"ns": {GeneratedAt: metav1.NewTime(now),
+			VirtualMachines: []v1alpha1.VirtualMachineCostEntry{{Name: "vm", Amounts: v1alpha1.CostAmounts{MonthToDate: 30, MonthToDateFrom: &from}}}}}
+		if _, err := k.sync(ctx, b, reports); err != nil {
+			t.Fatal(err)
+		}
+		got, err := hyper.HypersdkV1alpha1().Budgets("ns").Get(ctx, "team", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ready := meta.FindStatusCondition(got.Status.Conditions, ConditionReady)
+		said := got.Status.CountedFrom != nil && got.Status.CountedFrom.Equal(&from) && ready != nil && ready.Reason == "SpendPartial"
+		if said != tc.partial || !tc.partial && (got.Status.CountedFrom != nil || ready == nil || ready.Reason != "SpendRead") {
+			t.Errorf("%s: countedFrom %v, Ready %+v; want the cut said: %t", tc.name, got.Status.CountedFrom, ready, tc.partial)
+		}
+	}
+}

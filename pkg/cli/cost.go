@@ -2,9 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 )
@@ -29,7 +31,11 @@ price list the server has, with the list's date (-o wide: its source).`,
 			if done || err != nil {
 				return err
 			}
-			if err := out.printRows(e.streams.Out, []any{cost}, costColumns, nil); err != nil || out.format() == "csv" || len(cost.CloudComparison) == 0 {
+			if err := out.printRows(e.streams.Out, []any{cost}, costColumns, nil); err != nil {
+				return err
+			}
+			warnMonthToDateFrom(e, cost.MonthToDateFrom)
+			if out.format() == "csv" || len(cost.CloudComparison) == 0 {
 				return err
 			}
 			// The same size at public clouds' list prices, cheapest first.
@@ -125,7 +131,11 @@ VM's price at the public clouds, see kubectl hyper vm cost NAME.`,
 				return err
 			}
 			rows = append(rows, &v1alpha1.VirtualMachineCostEntry{Name: "TOTAL", Amounts: report.Total})
-			return out.printRows(e.streams.Out, rows, costReportColumns, nil)
+			if err := out.printRows(e.streams.Out, rows, costReportColumns, nil); err != nil {
+				return err
+			}
+			warnMonthToDateFrom(e, report.Total.MonthToDateFrom)
+			return nil
 		},
 	}
 	out.addFlags(cmd)
@@ -141,6 +151,15 @@ var costReportColumns = columns{
 		return []any{c.Name, orNone(c.Node), num(a.CostPerHour), num(a.Today), num(a.MonthToDate),
 			knownNum(a.CarbonGramsPerHour), num(a.CarbonGramsToday), num(a.CarbonGramsMonthToDate)}
 	},
+}
+
+// warnMonthToDateFrom says, on stderr, from when a month to date the
+// history store cut counts.
+func warnMonthToDateFrom(e *env, from *metav1.Time) {
+	if from != nil {
+		fmt.Fprintf(e.streams.ErrOut, "Warning: MONTH TO DATE counts from %s: the history store no longer keeps the month's first days\n",
+			from.UTC().Format(time.RFC3339))
+	}
 }
 
 // binaryBytes prints bytes as a quantity (2Gi).

@@ -44,8 +44,12 @@ type VirtualMachineCost struct {
 	// Today is the cost recorded in history since 00:00 UTC.
 	Today float64 `json:"today"`
 	// MonthToDate is the cost recorded in history since the first of the
-	// month (or as far back as the store keeps).
+	// month, or since monthToDateFrom.
 	MonthToDate float64 `json:"monthToDate"`
+	// MonthToDateFrom is set when the history store no longer keeps the
+	// month's first days: the month-to-date figures count from here.
+	// +optional
+	MonthToDateFrom *metav1.Time `json:"monthToDateFrom,omitempty"`
 	// CarbonGramsPerHour is the VM's emission rate now, gCO2eq/h: the
 	// zone's intensity × the power of the VM's cores at their measured
 	// utilisation, on the default per-vCPU power model and PUE
@@ -129,8 +133,14 @@ type CostAmounts struct {
 	CostPerHour float64 `json:"costPerHour"`
 	// Today is the cost recorded since 00:00 UTC.
 	Today float64 `json:"today"`
-	// MonthToDate is the cost recorded since the first of the month.
+	// MonthToDate is the cost recorded since the first of the month, or
+	// since monthToDateFrom.
 	MonthToDate float64 `json:"monthToDate"`
+	// MonthToDateFrom is set when the history store no longer keeps the
+	// month's first days: the month-to-date figures count from here (for
+	// a total, the latest of its VMs').
+	// +optional
+	MonthToDateFrom *metav1.Time `json:"monthToDateFrom,omitempty"`
 	// CarbonGramsPerHour is the emission rate now, gCO2eq/h; absent when
 	// it is unknown (for a total, when any VM's is).
 	// +optional

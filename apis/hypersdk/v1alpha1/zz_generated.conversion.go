@@ -3306,6 +3306,7 @@ func autoConvert_v1alpha1_VirtualMachineCost_To_hypersdk_VirtualMachineCost(in *
 	out.CarbonIntensity = (*float64)(unsafe.Pointer(in.CarbonIntensity))
 	out.Today = in.Today
 	out.MonthToDate = in.MonthToDate
+	out.MonthToDateFrom = (*v1.Time)(unsafe.Pointer(in.MonthToDateFrom))
 	out.CarbonGramsPerHour = (*float64)(unsafe.Pointer(in.CarbonGramsPerHour))
 	out.CarbonGramsToday = in.CarbonGramsToday
 	out.CarbonGramsMonthToDate = in.CarbonGramsMonthToDate
@@ -3331,6 +3332,7 @@ func autoConvert_hypersdk_VirtualMachineCost_To_v1alpha1_VirtualMachineCost(in *
 	out.CarbonIntensity = (*float64)(unsafe.Pointer(in.CarbonIntensity))
 	out.Today = in.Today
 	out.MonthToDate = in.MonthToDate
+	out.MonthToDateFrom = (*v1.Time)(unsafe.Pointer(in.MonthToDateFrom))
 	out.CarbonGramsPerHour = (*float64)(unsafe.Pointer(in.CarbonGramsPerHour))
 	out.CarbonGramsToday = in.CarbonGramsToday
 	out.CarbonGramsMonthToDate = in.CarbonGramsMonthToDate

@@ -113,7 +113,7 @@ func (r *REST) report(ctx context.Context, namespace string) (*hypersdk.CostRepo
 		if err != nil {
 			return nil, apistatus.Wrapf(err, "cost of VM %s/%s", namespace, vms[i].Name)
 		}
-		a := hypersdk.CostAmounts{CostPerHour: c.CostPerHour, Today: c.Today, MonthToDate: c.MonthToDate,
+		a := hypersdk.CostAmounts{CostPerHour: c.CostPerHour, Today: c.Today, MonthToDate: c.MonthToDate, MonthToDateFrom: c.MonthToDateFrom,
 			CarbonGramsPerHour: c.CarbonGramsPerHour, CarbonGramsToday: c.CarbonGramsToday, CarbonGramsMonthToDate: c.CarbonGramsMonthToDate}
 		out.VirtualMachines = append(out.VirtualMachines, hypersdk.VirtualMachineCostEntry{Name: vms[i].Name, Node: c.Node, Amounts: a})
 		out.Total = add(out.Total, a)
@@ -121,11 +121,16 @@ func (r *REST) report(ctx context.Context, namespace string) (*hypersdk.CostRepo
 	return out, nil
 }
 
-// add sums two amounts; a rate unknown in either is unknown in the sum.
+// add sums two amounts; a rate unknown in either is unknown in the sum, and
+// the sum's month to date counts from the later of the two.
 func add(a, b hypersdk.CostAmounts) hypersdk.CostAmounts {
 	sum := hypersdk.CostAmounts{
 		CostPerHour: a.CostPerHour + b.CostPerHour, Today: a.Today + b.Today, MonthToDate: a.MonthToDate + b.MonthToDate,
 		CarbonGramsToday: a.CarbonGramsToday + b.CarbonGramsToday, CarbonGramsMonthToDate: a.CarbonGramsMonthToDate + b.CarbonGramsMonthToDate,
+		MonthToDateFrom: a.MonthToDateFrom,
+	}
+	if b.MonthToDateFrom != nil && (a.MonthToDateFrom == nil || a.MonthToDateFrom.Before(b.MonthToDateFrom)) {
+		sum.MonthToDateFrom = b.MonthToDateFrom
 	}
 	if a.CarbonGramsPerHour != nil && b.CarbonGramsPerHour != nil {
 		sum.CarbonGramsPerHour = ptr.To(*a.CarbonGramsPerHour + *b.CarbonGramsPerHour)

@@ -133,3 +133,27 @@ func TestReportErrors(t *testing.T) {
 		t.Errorf("a VM of unknown cost: %#v, want a bare 503 Status naming it", err)
 	}
 }
+
+// TestTotalCountsFromTheLatestCut: a total's month to date counts from the
+// latest time any of its VMs' counts from (the history store's retention
+// cut them), and from the first of the month when none is cut.
+func TestTotalCountsFromTheLatestCut(t *testing.T) {
+	early, late := metav1.NewTime(time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)), metav1.NewTime(time.Date(2026, 11, 6, 0, 0, 0, 0, time.UTC))
+	for _, tc := range []struct {
+		name string
+		vms  []*metav1.Time
+		want *metav1.Time
+	}{
+		{"none cut", []*metav1.Time{nil, nil}, nil},
+		{"one cut", []*metav1.Time{nil, &early}, &early},
+		{"the latest", []*metav1.Time{&late, nil, &early}, &late},
+	} {
+		var total hypersdk.CostAmounts
+		for _, from := range tc.vms {
+			total = add(total, hypersdk.CostAmounts{MonthToDate: 1, MonthToDateFrom: from})
+		}
+		if !equality.Semantic.DeepEqual(total.MonthToDateFrom, tc.want) || total.MonthToDate != float64(len(tc.vms)) {
+			t.Errorf("%s: total from %v (%v), want %v", tc.name, total.MonthToDateFrom, total.MonthToDate, tc.want)
+		}
+	}
+}

@@ -128,16 +128,26 @@ func (r *CostREST) CostOf(ctx context.Context, vm *hypersdk.VirtualMachine, now 
 		return nil, history.AsStatus(err)
 	}
 	created := vm.CreationTimestamp.Time
+	if from := r.horizon(now); month.Before(from) && created.Before(from) {
+		// What the VM spent before the store's retention is not in it.
+		out.MonthToDateFrom = &metav1.Time{Time: from}
+	}
 	out.MonthToDate, out.CarbonGramsMonthToDate = history.Integrate(cost, created), history.Integrate(carbonGrams, created)
 	out.Today = history.Integrate(history.After(cost, day), created)
 	out.CarbonGramsToday = history.Integrate(history.After(carbonGrams, day), created)
 	return out, nil
 }
 
+// horizon is how far back the history store keeps the VM's rates, to the
+// first whole integration step.
+func (r *CostREST) horizon(now time.Time) time.Time {
+	return now.Add(-r.store.Retention()).Add(history.IntegrationStep)
+}
+
 // recorded reads the VM's cost and emission rates (per hour) over (from,
 // now], one point a minute (history.ReadRates).
 func (r *CostREST) recorded(ctx context.Context, namespace, name string, from, now time.Time) (cost, carbonGrams []history.Point, err error) {
-	if horizon := now.Add(-r.store.Retention()).Add(history.IntegrationStep); from.Before(horizon) {
+	if horizon := r.horizon(now); from.Before(horizon) {
 		from = horizon
 	}
 	series, err := history.ReadRates(ctx, r.store.QueryVM, history.Query{Namespace: namespace, Name: name,

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
@@ -254,4 +255,44 @@ func openStore(t *testing.T) *history.SQLiteStore {
 	}
 	t.Cleanup(func() { store.Close() })
 	return store
+}
+
+// TestMonthToDateCutByRetentionSaysSo: once the history store no longer
+// keeps the month's first days, the month to date of a VM older than its
+// horizon says from when it counts; a VM made since, or a month still
+// within the retention, counts the whole month.
+func TestMonthToDateCutByRetentionSaysSo(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		now      time.Time
+		created  time.Time
+		wantFrom bool
+	}{
+		{"the 20th", time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC), time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), true},
+		{"the 20th, a VM of the 18th", time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC), time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC), false},
+		{"the 5th", time.Date(2026, 11, 5, 12, 0, 0, 0, time.UTC), time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), false},
+	} {
+		store, err := history.OpenSQLite(ctx, filepath.Join(t.TempDir(), "h.db"),
+			history.SQLiteOptions{Retention: 7 * 24 * time.Hour, Clock: clocktesting.NewFakePassiveClock(tc.now)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		for at := tc.now.Add(-time.Hour); !at.After(tc.now); at = at.Add(time.Minute) {
+			s := history.VMSample{Namespace: "ns", Name: "vm", Node: "n1", Zone: "ES", Priced: true, CostPerHour: 1, CPUAllocatedCores: 2}
+			if err := store.Append(ctx, history.Batch{Time: at, VMs: []history.VMSample{s}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		vm := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "vm", CreationTimestamp: metav1.NewTime(tc.created)}}
+		got, err := (&CostREST{sampler: sampleOf{Namespace: "ns", Name: "vm"}, store: store}).CostOf(ctx, vm, tc.now)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		wantFrom := tc.now.Add(-7 * 24 * time.Hour).Add(history.IntegrationStep)
+		if tc.wantFrom && (got.MonthToDateFrom == nil || !got.MonthToDateFrom.Time.Equal(wantFrom)) || !tc.wantFrom && got.MonthToDateFrom != nil {
+			t.Errorf("%s: monthToDateFrom %v, want it set (%s): %t", tc.name, got.MonthToDateFrom, wantFrom, tc.wantFrom)
+		}
+	}
 }

@@ -58,6 +58,12 @@ type BudgetStatusApplyConfiguration struct {
 	Crossed []int32 `json:"crossed,omitempty"`
 	// LastUpdateTime is when the spend was last read.
 	LastUpdateTime *v1.Time `json:"lastUpdateTime,omitempty"`
+	// CountedFrom is set when the month's spend misses what the VMs spent
+	// before it: the history store (Prometheus keeps 15 days by default)
+	// no longer kept the month's first days when the budget read its
+	// spend, and the budget had not read it since before then (it was
+	// made, or its keeper was down, later in the month). Ready says so too.
+	CountedFrom *v1.Time `json:"countedFrom,omitempty"`
 	// Conditions: Ready (the spend could be read), Exceeded (spent is at
 	// or above the amount) and Enforced (new VMs are being refused).
 	Conditions []metav1.ConditionApplyConfiguration `json:"conditions,omitempty"`
@@ -166,6 +172,14 @@ func (b *BudgetStatusApplyConfiguration) WithCrossed(values ...int32) *BudgetSta
 // If called multiple times, the LastUpdateTime field is set to the value of the last call.
 func (b *BudgetStatusApplyConfiguration) WithLastUpdateTime(value v1.Time) *BudgetStatusApplyConfiguration {
 	b.LastUpdateTime = &value
+	return b
+}
+
+// WithCountedFrom sets the CountedFrom field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the CountedFrom field is set to the value of the last call.
+func (b *BudgetStatusApplyConfiguration) WithCountedFrom(value v1.Time) *BudgetStatusApplyConfiguration {
+	b.CountedFrom = &value
 	return b
 }
 

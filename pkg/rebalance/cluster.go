@@ -53,6 +53,9 @@ type cluster struct {
 	vms map[string]*kvv1.VirtualMachine
 	// intensity caches zone intensities by zone and horizon.
 	intensity map[string]zoneIntensity
+	// emptying are the nodes the Automatic policies' maintenance windows
+	// empty now, with their state, whether or not their taint is written.
+	emptying map[string]string
 	// placement are the PlacementPolicies: each VM is ranked with the one
 	// the scheduler extender would place it with.
 	placement []*v1alpha1.PlacementPolicy
@@ -273,7 +276,15 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 				devices[name] = true
 			}
 		}
-		in.Nodes = append(in.Nodes, Node{Snapshot: s, Labels: node.Labels, Unschedulable: node.Spec.Unschedulable, Taints: node.Spec.Taints,
+		taints := node.Spec.Taints
+		if state, ok := cl.emptying[node.Name]; ok && !slices.ContainsFunc(taints, func(t corev1.Taint) bool { return t.Key == TaintKey }) {
+			// Another policy empties it (or this one), and the taint that
+			// says so is not written: its requester may not, or the write
+			// failed, or this is the window's first pass. Moves keep off it
+			// all the same.
+			taints = append(slices.Clone(taints), taintFor(state))
+		}
+		in.Nodes = append(in.Nodes, Node{Snapshot: s, Labels: node.Labels, Unschedulable: node.Spec.Unschedulable, Taints: taints,
 			Devices: devices})
 	}
 	for i := range cl.vmis {
@@ -367,4 +378,40 @@ func (cl *cluster) vmUsageOn(key, node string) ([2]float64, bool) {
 		}
 	}
 	return [2]float64{}, false
+}
+
+// emptying are the nodes the Automatic policies' maintenance windows empty
+// at now, with their state (open over draining). A policy whose windows
+// cannot be read is left out: its own pass says why.
+func emptying(policies []v1alpha1.RebalancePolicy, nodes []corev1.Node, now time.Time) map[string]string {
+	out := map[string]string{}
+	for i := range policies {
+		p := &policies[i]
+		if p.Spec.Mode != v1alpha1.RebalanceAutomatic {
+			continue
+		}
+		sel := labels.Everything()
+		if p.Spec.NodeSelector != nil {
+			var err error
+			if sel, err = metav1.LabelSelectorAsSelector(p.Spec.NodeSelector); err != nil {
+				continue
+			}
+		}
+		inScope := map[string]labels.Set{}
+		for _, n := range nodes {
+			if sel.Matches(labels.Set(n.Labels)) {
+				inScope[n.Name] = n.Labels
+			}
+		}
+		windows, err := windowNodes(&p.Spec, now, inScope)
+		if err != nil {
+			continue
+		}
+		for name, w := range windows {
+			if out[name] != MaintenanceOpen {
+				out[name] = w.state
+			}
+		}
+	}
+	return out
 }

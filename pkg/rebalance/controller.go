@@ -138,6 +138,7 @@ func (c *Controller) Pass(ctx context.Context) error {
 		if err != nil {
 			return errors.Join(err, c.unread(ctx, list.Items, err))
 		}
+		cl.emptying = emptying(list.Items, cl.nodes, c.cfg.Clock.Now())
 		c.loadStarts(ctx)
 		cl.starts = c.starts.observe(c.cfg.Clock.Now(), cl.running())
 		c.saveStarts(ctx)

@@ -457,3 +457,43 @@ func TestAPlanOnStaleReadingsSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// TestAnotherPolicysUntaintedWindowKeepsMovesOff: a node an Automatic
+// policy's open window empties takes no VM from another policy's moves,
+// also while its taint is not written (its requester may not, the write
+// failed, the window's first pass); a DryRun policy's window empties
+// nothing.
+func TestAnotherPolicysUntaintedWindowKeepsMovesOff(t *testing.T) {
+	nodes := []corev1.Node{
+		{ObjectMeta: metav1.ObjectMeta{Name: "old", Labels: map[string]string{"name": "old"}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "new", Labels: map[string]string{"name": "new"}}},
+	}
+	window := v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "kernel"}, Spec: v1alpha1.RebalancePolicySpec{
+		Mode: v1alpha1.RebalanceAutomatic,
+		Triggers: []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceMaintenance, Maintenance: &v1alpha1.MaintenanceTrigger{
+			Name: "kernel", Schedule: "0 10 * * *", Duration: metav1.Duration{Duration: time.Hour}, // open at 10:30
+			NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "old"}}}}}}}
+	dryRun := *window.DeepCopy()
+	dryRun.Spec.Mode = v1alpha1.RebalanceDryRun
+	pressure := &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "pressure"}}
+	c := &Controller{cfg: Config{Clock: clocktesting.NewFakeClock(now)}}
+	for _, tc := range []struct {
+		name    string
+		windows []v1alpha1.RebalancePolicy
+		oldFits bool
+	}{{"Automatic", []v1alpha1.RebalancePolicy{window}, false}, {"DryRun", []v1alpha1.RebalancePolicy{dryRun}, true}} {
+		cl := &cluster{nodes: nodes, intensity: map[string]zoneIntensity{}, vms: map[string]*kvv1.VirtualMachine{}}
+		cl.emptying = emptying(append(tc.windows, *pressure), cl.nodes, now)
+		in, _, _, err := c.input(context.Background(), cl, pressure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fitsOn := map[string]bool{}
+		for i := range in.Nodes {
+			fitsOn[in.Nodes[i].Snapshot.Name] = fits(&VM{}, &in.Nodes[i])
+		}
+		if fitsOn["old"] != tc.oldFits || !fitsOn["new"] {
+			t.Errorf("%s window: a VM fits on old %t, new %t; want %t, true", tc.name, fitsOn["old"], fitsOn["new"], tc.oldFits)
+		}
+	}
+}

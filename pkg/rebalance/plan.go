@@ -249,45 +249,30 @@ func Compute(spec *v1alpha1.RebalancePolicySpec, in *Input) (Plan, error) {
 
 // markEvacuations finds the nodes maintenance windows and drains empty.
 func (p *planner) markEvacuations() error {
+	nodes := make(map[string]labels.Set, len(p.nodes))
+	for name, st := range p.nodes {
+		nodes[name] = st.Labels
+	}
+	windows, err := windowNodes(p.spec, p.in.Now, nodes)
+	if err != nil {
+		return err
+	}
+	for name, w := range windows {
+		p.plan.Maintenance[name] = w.state
+		p.nodes[name].evacuate = w.reason
+	}
 	for i := range p.spec.Triggers {
 		t := &p.spec.Triggers[i]
-		var sel labels.Selector
-		var err error
-		switch {
-		case t.Type == v1alpha1.RebalanceMaintenance && t.Maintenance != nil:
-			sel, err = metav1.LabelSelectorAsSelector(t.Maintenance.NodeSelector)
-		case t.Type == v1alpha1.RebalanceDrain && t.Drain != nil:
-			sel, err = metav1.LabelSelectorAsSelector(t.Drain.NodeSelector)
-		default:
+		if t.Type != v1alpha1.RebalanceDrain || t.Drain == nil {
 			continue
 		}
+		sel, err := metav1.LabelSelectorAsSelector(t.Drain.NodeSelector)
 		if err != nil {
 			return fmt.Errorf("triggers[%d] node selector: %w", i, err)
 		}
-		state, reason := "", ""
-		if t.Type == v1alpha1.RebalanceMaintenance {
-			if state, reason, err = windowState(p.in.Now, t.Maintenance); err != nil {
-				return fmt.Errorf("triggers[%d]: %w", i, err)
-			}
-			if state == "" {
-				continue
-			}
-		}
 		for _, name := range p.nodeNames() {
-			st := p.nodes[name]
-			if !sel.Matches(labels.Set(st.Labels)) {
-				continue
-			}
-			if t.Type == v1alpha1.RebalanceDrain {
-				if !st.Unschedulable {
-					continue
-				}
-				reason = "node " + name + " is cordoned for draining"
-			} else if p.plan.Maintenance[name] != MaintenanceOpen {
-				p.plan.Maintenance[name] = state
-			}
-			if st.evacuate == "" {
-				st.evacuate = reason
+			if st := p.nodes[name]; st.Unschedulable && st.evacuate == "" && sel.Matches(labels.Set(st.Labels)) {
+				st.evacuate = "node " + name + " is cordoned for draining"
 			}
 		}
 	}

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 )
@@ -31,4 +34,45 @@ func windowState(now time.Time, m *v1alpha1.MaintenanceTrigger) (state, reason s
 		return MaintenanceDraining, fmt.Sprintf("maintenance window %s opens at %s", m.Name, next.Format(time.RFC3339)), nil
 	}
 	return "", "", nil
+}
+
+// window is a node's maintenance state, and why it is emptied.
+type window struct{ state, reason string }
+
+// windowNodes are the nodes, among nodes (by name, with their labels), that
+// spec's maintenance windows empty at now: open wins over draining, and a
+// node is emptied for its first window's reason.
+func windowNodes(spec *v1alpha1.RebalancePolicySpec, now time.Time, nodes map[string]labels.Set) (map[string]window, error) {
+	out := map[string]window{}
+	for i := range spec.Triggers {
+		t := &spec.Triggers[i]
+		if t.Type != v1alpha1.RebalanceMaintenance || t.Maintenance == nil {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(t.Maintenance.NodeSelector)
+		if err != nil {
+			return nil, fmt.Errorf("triggers[%d] node selector: %w", i, err)
+		}
+		state, reason, err := windowState(now, t.Maintenance)
+		if err != nil {
+			return nil, fmt.Errorf("triggers[%d]: %w", i, err)
+		}
+		if state == "" {
+			continue
+		}
+		for name, l := range nodes {
+			if !sel.Matches(l) {
+				continue
+			}
+			w, ok := out[name]
+			if !ok {
+				w.reason = reason
+			}
+			if w.state != MaintenanceOpen {
+				w.state = state
+			}
+			out[name] = w
+		}
+	}
+	return out, nil
 }

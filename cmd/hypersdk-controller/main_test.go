@@ -26,6 +26,20 @@ func TestMetricsNeedAClientCertificateWithAClientCA(t *testing.T) {
 	}
 }
 
+// TestMetricsAddressIsAHostPort: an IPv6 address without brackets is
+// refused at start, naming the flag; the manifest's [$(POD_IP)]:8080 is
+// one on either family.
+func TestMetricsAddressIsAHostPort(t *testing.T) {
+	for addr, ok := range map[string]bool{"fd00::7:8080": false, "[fd00::7]:8080": true, "[10.0.0.7]:8080": true, "": true} {
+		o := newOptions()
+		o.MetricsAddress = addr
+		err := o.validate()
+		if refused := err != nil && strings.Contains(err.Error(), "--metrics-bind-address"); refused == ok {
+			t.Errorf("--metrics-bind-address=%q: %v, want accepted %t", addr, err, ok)
+		}
+	}
+}
+
 // TestIdleAloneNeedsARecordInterval: the idle finder reads history at the
 // recorder's step, so run alone it still needs a positive one.
 func TestIdleAloneNeedsARecordInterval(t *testing.T) {

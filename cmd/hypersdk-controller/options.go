@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -179,6 +180,9 @@ func (o *options) enabled() []string {
 // validate returns every problem with the options at once.
 func (o *options) validate() error {
 	var errs []error
+	if _, _, err := net.SplitHostPort(o.MetricsAddress); err != nil && o.MetricsAddress != "" {
+		errs = append(errs, fmt.Errorf("--metrics-bind-address=%s: %w (an IPv6 address goes in brackets: [fd00::1]:8080)", o.MetricsAddress, err))
+	}
 	for _, c := range o.Controllers {
 		if name := strings.TrimPrefix(c, "-"); c != "*" && !slices.Contains(allControllers, name) {
 			errs = append(errs, fmt.Errorf("--controllers: unknown controller %q (known: %s)", name, strings.Join(allControllers, ", ")))

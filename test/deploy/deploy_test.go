@@ -697,7 +697,7 @@ func TestOverlaysDryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	deploy := filepath.Join(env.ArtifactsDir(), "deploy")
-	for _, dir := range []string{"base", ".", "overlays/cert-manager", "overlays/prometheus", "overlays/ha", "overlays/scheduler-plugin"} {
+	for _, dir := range []string{"base", ".", "overlays/cert-manager", "overlays/prometheus", "overlays/ha", "overlays/scheduler-plugin", "overlays/ipv6"} {
 		t.Run(dir, func(t *testing.T) {
 			cmd := exec.Command(filepath.Join(env.ControlPlaneBin, "kubectl"), "--kubeconfig="+env.Kubeconfig,
 				"apply", "--dry-run=server", "--server-side", "--force-conflicts", "-k", filepath.Join(deploy, dir))

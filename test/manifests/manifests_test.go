@@ -9,6 +9,8 @@ import (
 	"bufio"
 	"debug/elf"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +37,7 @@ import (
 // in-cluster dashboard's.
 var layouts = []string{"artifacts/deploy", "artifacts/deploy/base", "artifacts/deploy/overlays/cert-manager",
 	"artifacts/deploy/overlays/prometheus", "artifacts/deploy/overlays/ha", "artifacts/deploy/overlays/scheduler-plugin",
-	"artifacts/dashboard"}
+	"artifacts/deploy/overlays/ipv6", "artifacts/dashboard"}
 
 type objects struct {
 	pods     map[string]corev1.PodTemplateSpec // by workload name
@@ -198,6 +200,81 @@ func TestPlainMetricsOnlyToScrapers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPodIPArgsParseOnTheirFamily: every argument that puts the pod's IP
+// in an address parses the way its program reads it. HyperSDK's own
+// programs take [$(POD_IP)]:port or a bare $(POD_IP), which read the same
+// on both families; etcd reads its listen flags as URLs, which take an
+// IPv6 address only in brackets and an IPv4 one only without, so they
+// are checked on the layout's family (IPv6 in overlays/ipv6).
+func TestPodIPArgsParseOnTheirFamily(t *testing.T) {
+	v4, v6 := "10.0.0.7", "fd00::7"
+	for _, dir := range layouts {
+		t.Run(dir, func(t *testing.T) {
+			family := v4
+			if strings.HasSuffix(dir, "/ipv6") {
+				family = v6
+			}
+			for name, pod := range render(t, dir).pods {
+				for _, c := range pod.Spec.Containers {
+					for _, arg := range slices.Concat(c.Command, c.Args) {
+						flag, value, ok := strings.Cut(arg, "=")
+						if !ok || !strings.Contains(value, "$(POD_IP)") {
+							continue
+						}
+						families := []string{v4, v6}
+						if strings.HasPrefix(flag, "--listen-") {
+							families = []string{family}
+						}
+						for _, ip := range families {
+							if err := podIPArg(flag, value, ip); err != nil {
+								t.Errorf("%s/%s: %s with pod IP %s: %v", name, c.Name, arg, ip, err)
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// podIPArg parses value, with the pod IP ip, as its flag's program does:
+// etcd's --listen-*-urls as URLs whose host is an IP, a value that is only
+// the pod IP as one, and any other as host:port with an IP host
+// (net.Listen's). Which it is comes from the manifest, not the expanded
+// value: fd00::7:8080 is an IPv6 address too.
+func podIPArg(flag, template, ip string) error {
+	value := strings.ReplaceAll(template, "$(POD_IP)", ip)
+	var hosts []string
+	switch {
+	case strings.HasPrefix(flag, "--listen-"):
+		for _, raw := range strings.Split(value, ",") {
+			u, err := url.Parse(raw)
+			if err != nil {
+				return err
+			}
+			host, _, err := net.SplitHostPort(u.Host)
+			if err != nil {
+				return err
+			}
+			hosts = append(hosts, host)
+		}
+	case template == "$(POD_IP)":
+		hosts = append(hosts, value)
+	default:
+		host, _, err := net.SplitHostPort(value)
+		if err != nil {
+			return err
+		}
+		hosts = append(hosts, host)
+	}
+	for _, h := range hosts {
+		if net.ParseIP(h) == nil {
+			return fmt.Errorf("host %q is no IP", h)
+		}
+	}
+	return nil
 }
 
 func budgeted(pdbs []policyv1.PodDisruptionBudget, podLabels map[string]string) bool {

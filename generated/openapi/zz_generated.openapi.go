@@ -1454,7 +1454,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_CarbonScalingBand(ref common.Referen
 				Properties: map[string]spec.Schema{
 					"aboveGramsPerKWh": {
 						SchemaProps: spec.SchemaProps{
-							Description: "AboveGramsPerKWh is the intensity, in gCO2eq/kWh, from which the band applies.",
+							Description: "AboveGramsPerKWh is the intensity, in gCO2eq/kWh, from which the band applies; once in force, it is lifted below 90% of it.",
 							Default:     0,
 							Type:        []string{"integer"},
 							Format:      "int32",

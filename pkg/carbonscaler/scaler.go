@@ -194,7 +194,7 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy, zone
 	if g, ok := read(p.Spec.Zone); ok {
 		st.LastEvaluated = &now
 		st.GramsPerKWh = ptr.To(int32(math.Round(g)))
-		if b := activeBand(p.Spec.Bands, g); b >= 0 && !override {
+		if b := bandFor(p.Spec.Bands, g, int(ptr.Deref(p.Status.ActiveBand, -1))); b >= 0 && !override {
 			st.ActiveBand = ptr.To(int32(b))
 		}
 	}
@@ -228,8 +228,9 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy, zone
 				st.HPAs = append(st.HPAs, entry) // caps stay as they were: no signal is no reason to scale
 				continue
 			}
-			if band := activeBand(p.Spec.Bands, g); band < 0 {
-				err = s.restore(ctx, hpa, fmt.Sprintf("zone %s is at %.0f gCO2eq/kWh, below policy %s's lowest band (%d)", zone, g, p.Name, p.Spec.Bands[0].AboveGramsPerKWh))
+			if band := bandFor(p.Spec.Bands, g, cappedBand(hpa, p)); band < 0 {
+				err = s.restore(ctx, hpa, fmt.Sprintf("zone %s is at %.0f gCO2eq/kWh, below policy %s's lowest band (%d)", zone, g,
+					p.Name, p.Spec.Bands[0].AboveGramsPerKWh))
 			} else {
 				err = s.cap(ctx, hpa, p, p.Spec.Bands[band], zone, g)
 			}
@@ -256,7 +257,8 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy, zone
 	case st.ActiveBand != nil:
 		b := p.Spec.Bands[*st.ActiveBand]
 		setCondition(&st, p.Generation, ConditionCapping, metav1.ConditionTrue, "BandInForce",
-			fmt.Sprintf("%d gCO2eq/kWh in %s is at or above %d: maxReplicas capped to %d%%", *st.GramsPerKWh, p.Spec.Zone, b.AboveGramsPerKWh, b.MaxReplicasPercent), now)
+			fmt.Sprintf("%d gCO2eq/kWh in %s: the band from %d (lifted below %.0f) is in force: maxReplicas capped to %d%%", *st.GramsPerKWh, p.Spec.Zone,
+				b.AboveGramsPerKWh, float64(b.AboveGramsPerKWh)*(1-ReleaseFraction), b.MaxReplicasPercent), now)
 	case st.GramsPerKWh != nil:
 		setCondition(&st, p.Generation, ConditionCapping, metav1.ConditionFalse, "Clean",
 			fmt.Sprintf("%d gCO2eq/kWh in %s is below %d", *st.GramsPerKWh, p.Spec.Zone, p.Spec.Bands[0].AboveGramsPerKWh), now)
@@ -299,6 +301,44 @@ func activeBand(bands []v1alpha1.CarbonScalingBand, g float64) int {
 		}
 	}
 	return active
+}
+
+// ReleaseFraction is how far below a band's threshold the intensity must
+// fall for the band's cap to lift (to a lower band's, or none): an
+// intensity that hovers at a threshold (five-minute readings) would
+// otherwise cap and lift the HPAs at every pass, restarting pods each
+// time. Rising into a band caps at once.
+const ReleaseFraction = 0.1
+
+// bandFor is the band an intensity of g puts an HPA (or the policy) in that
+// was in band current (-1: none): the highest band g reaches, or a higher
+// one it was in whose threshold g is not ReleaseFraction below.
+func bandFor(bands []v1alpha1.CarbonScalingBand, g float64, current int) int {
+	b := activeBand(bands, g)
+	for k := min(current, len(bands)-1); k > b; k-- {
+		if g >= float64(bands[k].AboveGramsPerKWh)*(1-ReleaseFraction) {
+			return k
+		}
+	}
+	return b
+}
+
+// cappedBand is the band whose cap p holds hpa at (the highest, should two
+// give the same maximum), -1 if p does not cap it.
+func cappedBand(hpa *autoscalingv2.HorizontalPodAutoscaler, p *v1alpha1.CarbonScalingPolicy) int {
+	if hpa.Annotations[CappedByAnnotation] != p.Name {
+		return -1
+	}
+	wrote, err := strconv.ParseInt(hpa.Annotations[CappedMaxAnnotation], 10, 32)
+	if err != nil {
+		return -1
+	}
+	for k := len(p.Spec.Bands) - 1; k >= 0; k-- {
+		if capped(original(hpa), ptr.Deref(hpa.Spec.MinReplicas, 1), p.Spec.Bands[k].MaxReplicasPercent) == int32(wrote) {
+			return k
+		}
+	}
+	return -1
 }
 
 // original is an HPA's own maximum: the one it had before a cap, or the

@@ -244,3 +244,36 @@ func TestStaleReadingsAreSaid(t *testing.T) {
 		t.Errorf("Ready on stale readings: %+v, want True, AppliedOnStaleReadings, naming zone ES", ready)
 	}
 }
+
+// TestACapLiftsOnlyWellBelowItsBand: an intensity that falls just under a
+// band's threshold keeps its cap (and the policy's band), so one that
+// hovers there does not cap and lift at every pass; one a tenth below
+// lifts it. An HPA not capped is not capped under the threshold.
+func TestACapLiftsOnlyWellBelowItsBand(t *testing.T) {
+	for _, tc := range []struct {
+		g          float64
+		capped     int32 // maxReplicas of the HPA capped before
+		band       *int32
+		uncappedTo int32
+	}{{290, 5, ptr.To[int32](0), 10}, {271, 5, ptr.To[int32](0), 10}, {269, 10, nil, 10}} {
+		clk := clocktesting.NewFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+		provider, err := carbon.NewFixedProvider(clk, map[string]float64{"ES": tc.g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "fresh"},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MaxReplicas: 10}}
+		s := New(Config{Kube: kubefake.NewSimpleClientset(cappedHPA("web", "p"), fresh),
+			HyperSDK: hyperfake.NewSimpleClientset(cappingPolicy(clk.Now().Add(-time.Minute))), Carbon: provider, Clock: clk})
+		s.recorder = record.NewFakeRecorder(10)
+		if err := s.Pass(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		band := policyAfterPass(t, s).Status.ActiveBand
+		if got, fresh := maxReplicas(t, s, "web"), maxReplicas(t, s, "fresh"); got != tc.capped || fresh != tc.uncappedTo ||
+			(band == nil) != (tc.band == nil) || band != nil && *band != *tc.band {
+			t.Errorf("at %.0f g/kWh under a band from 300: capped HPA %d, uncapped HPA %d, band %v; want %d, %d, %v",
+				tc.g, got, fresh, ptr.Deref(band, -1), tc.capped, tc.uncappedTo, ptr.Deref(tc.band, -1))
+		}
+	}
+}

@@ -61,8 +61,8 @@ func upcomingBands(t *testing.T, zone string) []int32 {
 				above = true
 			case v > float64(lo):
 				middle = true
-			case above || middle:
-				back = true
+			case (above || middle) && v < float64(lo)*(1-carbonscaler.ReleaseFraction):
+				back = true // a cap lifts only this far below its band
 			}
 		}
 		if above && middle && back {

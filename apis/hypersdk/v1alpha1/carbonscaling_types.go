@@ -54,7 +54,7 @@ type CarbonScalingPolicySpec struct {
 // CarbonScalingBand is one step of the cap.
 type CarbonScalingBand struct {
 	// AboveGramsPerKWh is the intensity, in gCO2eq/kWh, from which the
-	// band applies.
+	// band applies; once in force, it is lifted below 90% of it.
 	AboveGramsPerKWh int32 `json:"aboveGramsPerKWh"`
 	// MaxReplicasPercent is the cap, in percent of the HPA's own
 	// maxReplicas (rounded up, and never below its minReplicas).

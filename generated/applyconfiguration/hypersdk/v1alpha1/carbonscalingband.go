@@ -24,7 +24,7 @@ package v1alpha1
 // CarbonScalingBand is one step of the cap.
 type CarbonScalingBandApplyConfiguration struct {
 	// AboveGramsPerKWh is the intensity, in gCO2eq/kWh, from which the
-	// band applies.
+	// band applies; once in force, it is lifted below 90% of it.
 	AboveGramsPerKWh *int32 `json:"aboveGramsPerKWh,omitempty"`
 	// MaxReplicasPercent is the cap, in percent of the HPA's own
 	// maxReplicas (rounded up, and never below its minReplicas).

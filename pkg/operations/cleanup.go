@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	clonev1 "kubevirt.io/api/clone/v1beta1"
 	kvv1 "kubevirt.io/api/core/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
@@ -218,7 +219,7 @@ func (e *Executor) rollBackNewVM(ctx context.Context, op *v1alpha1.VMOperation) 
 	vms := e.cfg.KubeVirt.KubevirtV1().VirtualMachines(target.Namespace)
 	vm, err := vms.Get(ctx, target.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return "", nil
+		return "", e.cloneStillMaking(ctx, op)
 	}
 	if err != nil {
 		return "", fmt.Errorf("reading the half-made VM %s/%s: %w", target.Namespace, target.Name, err)
@@ -232,6 +233,30 @@ func (e *Executor) rollBackNewVM(ctx context.Context, op *v1alpha1.VMOperation) 
 		return "", fmt.Errorf("deleting the half-made VM %s/%s: %w", target.Namespace, target.Name, err)
 	}
 	return "VirtualMachine " + target.Namespace + "/" + target.Name, nil
+}
+
+// cloneStillMaking is a waitingError while KubeVirt may still make the VM
+// of op's VirtualMachineClone: its restore has begun and not ended, so the
+// VM may come after the clean-up looked, and deleting the clone then would
+// leave that VM behind, no longer known as op's. It waits at most
+// coldMigrationTimeout after the operation ended.
+func (e *Executor) cloneStillMaking(ctx context.Context, op *v1alpha1.VMOperation) error {
+	c := recorded(op, "VirtualMachineClone", roleTemporary)
+	if c == nil {
+		return nil
+	}
+	clone, err := e.cfg.KubeVirt.CloneV1beta1().VirtualMachineClones(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading VirtualMachineClone %s/%s: %w", c.Namespace, c.Name, err)
+	case clone.Status.Phase != clonev1.CreatingTargetVM && clone.Status.Phase != clonev1.RestoreInProgress:
+		return nil
+	case op.Status.CompletionTime != nil && e.cfg.Clock.Since(op.Status.CompletionTime.Time) > coldMigrationTimeout:
+		return nil // its restore is taken to be stuck; deleting the clone stops it
+	}
+	return waitingError{"waiting for KubeVirt to make the VM of VirtualMachineClone " + c.Name + ", to delete it"}
 }
 
 // madeFor reports whether op made vm: it is the clone op recorded, or

@@ -1934,6 +1934,49 @@ func TestExecutorCancelledCopyIsDeleted(t *testing.T) {
 		})
 	}
 
+	// Cancelled while KubeVirt's restore is still to make the VM: the
+	// clean-up waits for it, then deletes it and the clone, rather than
+	// delete the clone first and leave the VM its restore goes on to make.
+	t.Run("clone: its restore makes it after the cancel", func(t *testing.T) {
+		h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+		key := h.create("clone", "vm", cloneSpec("copy", ""))
+		h.until(key, 4, func(op *v1alpha1.VMOperation) bool { return op.Status.Message == "clone requested" })
+		clones := h.kv.CloneV1beta1().VirtualMachineClones("ns")
+		setPhase := func(phase clonev1.VirtualMachineClonePhase) {
+			c, err := clones.Get(h.ctx, "hypersdk-clone", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Status = clonev1.VirtualMachineCloneStatus{Phase: phase, RestoreName: ptr.To("tmp-restore-c1")}
+			if _, err := clones.Update(h.ctx, c, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setPhase(clonev1.RestoreInProgress)
+		h.cancelOp(key)
+		h.until(key, 2, ended)
+		for range 2 {
+			h.pass(key) // waits, an error for the queue's backoff
+		}
+		if _, err := clones.Get(h.ctx, "hypersdk-clone", metav1.GetOptions{}); err != nil {
+			t.Fatalf("VirtualMachineClone while its restore runs: %v, want it kept", err)
+		}
+		if cond := meta.FindStatusCondition(h.get(key).Status.Conditions, conditionCleanedUp); cond == nil || cond.Reason != reasonWaiting {
+			t.Fatalf("clean-up %+v, want it waiting for KubeVirt", cond)
+		}
+		if _, err := h.kv.KubevirtV1().VirtualMachines("ns").Create(h.ctx, madeByRestore("copy", "tmp-restore-c1", "r-1"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		setPhase(clonev1.Succeeded)
+		h.cleanUp(key)
+		if _, err := h.kv.KubevirtV1().VirtualMachines("ns").Get(h.ctx, "copy", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the VM the cancelled clone's restore made: %v, want it deleted", err)
+		}
+		if _, err := clones.Get(h.ctx, "hypersdk-clone", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("VirtualMachineClone left: %v", err)
+		}
+	})
+
 	for _, tc := range []struct {
 		name    string
 		uid     types.UID // of the restore that made the VM called copy

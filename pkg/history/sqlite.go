@@ -160,11 +160,28 @@ func (s *SQLiteStore) init(ctx context.Context) error {
 	if err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'compacted_until'`).Scan(&s.compactedUntil); err != nil {
 		return fmt.Errorf("reading compaction horizon: %w", err)
 	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'retention_ms'`, s.opts.Retention.Milliseconds()); err != nil {
+		return fmt.Errorf("recording the retention: %w", err)
+	}
 	return nil
 }
 
-// Retention is SQLiteOptions.Retention.
-func (s *SQLiteStore) Retention() time.Duration { return s.opts.Retention }
+// Retention is how long the store keeps history: the writer's
+// SQLiteOptions.Retention. A reader asks the file what its writer last
+// recorded, since the writer prunes by its own (a reader's own stands in
+// while the file cannot say).
+func (s *SQLiteStore) Retention() time.Duration {
+	if !s.opts.ReadOnly {
+		return s.opts.Retention
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), busyTimeout)
+	defer cancel()
+	var ms int64
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'retention_ms'`).Scan(&ms); err != nil || ms <= 0 {
+		return s.opts.Retention
+	}
+	return time.Duration(ms) * time.Millisecond
+}
 
 // Close closes the database.
 func (s *SQLiteStore) Close() error {

@@ -46,7 +46,7 @@ type Options struct {
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Backend, "history-store", SQLite, "History store: sqlite (an embedded file) or prometheus (query_range on an existing Prometheus).")
 	fs.StringVar(&o.SQLitePath, "history-db", "hypersdk-history.db", "Path of the SQLite history file.")
-	fs.DurationVar(&o.Retention, "history-retention", 0, "How long history is kept: with sqlite, how long it keeps it (default 32 days: a month-to-date cost needs the whole month); with prometheus, how long Prometheus keeps it (default: what Prometheus says).")
+	fs.DurationVar(&o.Retention, "history-retention", 0, "How long history is kept: with sqlite, how long the writer (the recorder) keeps it (default 32 days: a month-to-date cost needs the whole month), which readers take from the file once it says; with prometheus, how long Prometheus keeps it (default: what Prometheus says).")
 	fs.DurationVar(&o.RawRetention, "history-raw-retention", 48*time.Hour, "How long SQLite keeps samples as recorded before downsampling them.")
 	fs.DurationVar(&o.DownsampleInterval, "history-downsample-interval", time.Hour, "Resolution of downsampled SQLite history.")
 	fs.StringVar(&o.PrometheusURL, "prometheus-url", "", "Base URL of Prometheus, for --history-store=prometheus.")
@@ -176,7 +176,15 @@ func (l *lazySQLite) QueryCluster(ctx context.Context, q history.Query) ([]histo
 	return s.QueryCluster(ctx, q)
 }
 
-func (l *lazySQLite) Retention() time.Duration { return l.opts.Retention }
+// Retention is the writer's, once the file exists (see
+// history.SQLiteStore.Retention).
+func (l *lazySQLite) Retention() time.Duration {
+	s, err := l.open(context.Background())
+	if err != nil {
+		return l.opts.Retention
+	}
+	return s.Retention()
+}
 
 func (l *lazySQLite) Close() error {
 	l.mu.Lock()

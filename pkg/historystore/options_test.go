@@ -75,3 +75,30 @@ func TestReaderBeforeTheWriterMigrates(t *testing.T) {
 		t.Errorf("reading a file of an older schema: %v, want ErrUnavailable", err)
 	}
 }
+
+// TestReaderTakesTheWritersRetention: a reader tells how far back the file
+// holds history by the retention its writer prunes with, recorded in the
+// file, not by its own flag; before the file exists its own stands in.
+func TestReaderTakesTheWritersRetention(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	o := &Options{Backend: SQLite, SQLitePath: path, Retention: 32 * 24 * time.Hour, RawRetention: 48 * time.Hour, DownsampleInterval: time.Hour}
+	r, err := o.Open(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := r.Retention(); got != 32*24*time.Hour {
+		t.Errorf("retention before the file exists: %s, want the reader's own 768h", got)
+	}
+	for _, writer := range []time.Duration{7 * 24 * time.Hour, 10 * 24 * time.Hour} { // the recorder restarted with another
+		w, err := history.OpenSQLite(ctx, path, history.SQLiteOptions{Retention: writer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Retention(); got != writer {
+			t.Errorf("retention read while the writer keeps %s: %s", writer, got)
+		}
+		w.Close()
+	}
+}

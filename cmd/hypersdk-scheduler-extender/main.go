@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+	"k8s.io/utils/clock"
 
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
 	"github.com/hypersdk/hypersdk/pkg/cost"
@@ -103,6 +104,10 @@ func run() error {
 		// filter, score and bind, or profile the process; probes and
 		// scrapes need none.
 		handler = o.TLS.RequireClientCert(handler, "/filter", "/prioritize", "/bind", "/debug/pprof/")
+		// A kube-scheduler configured by hand holds a copy of its client
+		// certificate that nothing renews: said before it expires, since
+		// the scheduler skips an ignorable extender it cannot call.
+		handler = tlsserve.NewClientCertExpiry(reg, clock.RealClock{}).Handler(handler)
 	}
 	// A request is a few kilobytes sent at once: a client that trickles
 	// one, or holds an idle connection, does not keep it for ever.

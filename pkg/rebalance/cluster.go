@@ -381,13 +381,15 @@ func (cl *cluster) vmUsageOn(key, node string) ([2]float64, bool) {
 }
 
 // emptying are the nodes the Automatic policies' maintenance windows empty
-// at now, with their state (open over draining). A policy whose windows
-// cannot be read is left out: its own pass says why.
-func emptying(policies []v1alpha1.RebalancePolicy, nodes []corev1.Node, now time.Time) map[string]string {
+// at now, with their state (open over draining), among those each policy's
+// requester was allowed to taint at its last pass (tainters). A policy
+// whose windows cannot be read is left out: its own pass says why.
+func emptying(policies []v1alpha1.RebalancePolicy, nodes []corev1.Node, now time.Time, tainters map[string]tainter) map[string]string {
 	out := map[string]string{}
 	for i := range policies {
 		p := &policies[i]
-		if p.Spec.Mode != v1alpha1.RebalanceAutomatic {
+		t, ok := tainters[p.Name]
+		if p.Spec.Mode != v1alpha1.RebalanceAutomatic || !ok || p.Spec.Requester == nil || t.requester != p.Spec.Requester.Username {
 			continue
 		}
 		sel := labels.Everything()
@@ -408,7 +410,7 @@ func emptying(policies []v1alpha1.RebalancePolicy, nodes []corev1.Node, now time
 			continue
 		}
 		for name, w := range windows {
-			if out[name] != MaintenanceOpen {
+			if t.nodes[name] && out[name] != MaintenanceOpen {
 				out[name] = w.state
 			}
 		}

@@ -88,6 +88,17 @@ type Controller struct {
 	untainted bool
 	// starts remembers recent VM starts: arrivals, departed ones too.
 	starts startLog
+	// tainters are, by policy, the nodes its requester was allowed to taint
+	// at its last pass: only their windows keep other policies' moves off
+	// while the taint is not written, so nobody fences nodes off from
+	// others without the right to.
+	tainters map[string]tainter
+}
+
+// tainter is the nodes a requester may taint (update).
+type tainter struct {
+	requester string
+	nodes     map[string]bool
 }
 
 // New returns a rebalancer; Run starts it.
@@ -95,7 +106,7 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
-	c := &Controller{cfg: cfg,
+	c := &Controller{cfg: cfg, tainters: map[string]tainter{},
 		moves: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hypersdk_rebalance_migrations_total",
 			Help: "Migrate VMOperations a RebalancePolicy started, by trigger."}, []string{"policy", "trigger"}),
 		planned: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hypersdk_rebalance_planned_moves",
@@ -138,7 +149,12 @@ func (c *Controller) Pass(ctx context.Context) error {
 		if err != nil {
 			return errors.Join(err, c.unread(ctx, list.Items, err))
 		}
-		cl.emptying = emptying(list.Items, cl.nodes, c.cfg.Clock.Now())
+		for name := range c.tainters {
+			if !slices.ContainsFunc(list.Items, func(p v1alpha1.RebalancePolicy) bool { return p.Name == name }) {
+				delete(c.tainters, name)
+			}
+		}
+		cl.emptying = emptying(list.Items, cl.nodes, c.cfg.Clock.Now(), c.tainters)
 		c.loadStarts(ctx)
 		cl.starts = c.starts.observe(c.cfg.Clock.Now(), cl.running())
 		c.saveStarts(ctx)
@@ -152,6 +168,9 @@ func (c *Controller) Pass(ctx context.Context) error {
 			for node, state := range maintenance {
 				if taints[node] != MaintenanceOpen {
 					taints[node] = state
+				}
+				if cl.emptying[node] != MaintenanceOpen { // for the policies after it
+					cl.emptying[node] = state
 				}
 			}
 		}
@@ -335,6 +354,11 @@ func (c *Controller) mayTaint(ctx context.Context, p *v1alpha1.RebalancePolicy, 
 		}
 		may[node] = want[node]
 	}
+	allowed := map[string]bool{}
+	for node := range may {
+		allowed[node] = true
+	}
+	c.tainters[p.Name] = tainter{requester: r.Username, nodes: allowed}
 	if len(refused) > 0 {
 		return may, apierrors.NewForbidden(corev1.Resource("nodes"), refused[0],
 			fmt.Errorf("%s may not update node(s) %s, so their maintenance taint is not set", r.Username, strings.Join(refused, ", ")))

@@ -282,6 +282,10 @@ func TestFailedTaintCheckKeepsTheTaints(t *testing.T) {
 		if known != tc.known {
 			t.Errorf("%s: the maintenance taints known %v, want %v", tc.name, known, tc.known)
 		}
+		// Only a node its requester may taint fences other policies off.
+		if may := c.tainters["p"].nodes["old"]; may != (tc.name == "allowed") {
+			t.Errorf("%s: alice recorded as allowed to taint node old: %v", tc.name, may)
+		}
 	}
 }
 
@@ -460,16 +464,16 @@ func TestAPlanOnStaleReadingsSaysSo(t *testing.T) {
 
 // TestAnotherPolicysUntaintedWindowKeepsMovesOff: a node an Automatic
 // policy's open window empties takes no VM from another policy's moves,
-// also while its taint is not written (its requester may not, the write
-// failed, the window's first pass); a DryRun policy's window empties
-// nothing.
+// also while its taint is not written (the write failed, the window's
+// first pass), when its requester may taint it; one whose requester may
+// not fences nothing off, nor does a DryRun policy's window.
 func TestAnotherPolicysUntaintedWindowKeepsMovesOff(t *testing.T) {
 	nodes := []corev1.Node{
 		{ObjectMeta: metav1.ObjectMeta{Name: "old", Labels: map[string]string{"name": "old"}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "new", Labels: map[string]string{"name": "new"}}},
 	}
 	window := v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "kernel"}, Spec: v1alpha1.RebalancePolicySpec{
-		Mode: v1alpha1.RebalanceAutomatic,
+		Mode: v1alpha1.RebalanceAutomatic, Requester: &v1alpha1.VMOperationRequester{Username: "alice"},
 		Triggers: []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceMaintenance, Maintenance: &v1alpha1.MaintenanceTrigger{
 			Name: "kernel", Schedule: "0 10 * * *", Duration: metav1.Duration{Duration: time.Hour}, // open at 10:30
 			NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "old"}}}}}}}
@@ -477,13 +481,23 @@ func TestAnotherPolicysUntaintedWindowKeepsMovesOff(t *testing.T) {
 	dryRun.Spec.Mode = v1alpha1.RebalanceDryRun
 	pressure := &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "pressure"}}
 	c := &Controller{cfg: Config{Clock: clocktesting.NewFakeClock(now)}}
+	alice := map[string]tainter{"kernel": {requester: "alice", nodes: map[string]bool{"old": true}}}
 	for _, tc := range []struct {
-		name    string
-		windows []v1alpha1.RebalancePolicy
-		oldFits bool
-	}{{"Automatic", []v1alpha1.RebalancePolicy{window}, false}, {"DryRun", []v1alpha1.RebalancePolicy{dryRun}, true}} {
+		name     string
+		windows  []v1alpha1.RebalancePolicy
+		tainters map[string]tainter
+		oldFits  bool
+	}{
+		{"Automatic", []v1alpha1.RebalancePolicy{window}, alice, false},
+		{"Automatic, its requester may not taint", []v1alpha1.RebalancePolicy{window},
+			map[string]tainter{"kernel": {requester: "alice", nodes: map[string]bool{}}}, true},
+		{"Automatic, its requester's rights not asked yet", []v1alpha1.RebalancePolicy{window}, map[string]tainter{}, true},
+		{"Automatic, written by another since", []v1alpha1.RebalancePolicy{window},
+			map[string]tainter{"kernel": {requester: "bob", nodes: map[string]bool{"old": true}}}, true},
+		{"DryRun", []v1alpha1.RebalancePolicy{dryRun}, alice, true},
+	} {
 		cl := &cluster{nodes: nodes, intensity: map[string]zoneIntensity{}, vms: map[string]*kvv1.VirtualMachine{}}
-		cl.emptying = emptying(append(tc.windows, *pressure), cl.nodes, now)
+		cl.emptying = emptying(append(tc.windows, *pressure), cl.nodes, now, tc.tainters)
 		in, _, _, err := c.input(context.Background(), cl, pressure)
 		if err != nil {
 			t.Fatal(err)

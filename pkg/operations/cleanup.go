@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -493,9 +494,15 @@ func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOpe
 }
 
 // cleaningUp reports whether op ended without success and its clean-up is
-// not done: until then it may still act on the VM.
-func cleaningUp(op *v1alpha1.VMOperation) bool {
+// not done at now: until then it may still act on the VM. Its waits for
+// KubeVirt end within coldMigrationTimeout of the operation's end; one that
+// keeps failing (a refused delete, a conflict each time) holds the VM's
+// other operations, and a migration slot, no longer than that either.
+func cleaningUp(op *v1alpha1.VMOperation, now time.Time) bool {
 	if !op.Status.Phase.Final() || op.Status.Phase == v1alpha1.VMOperationSucceeded {
+		return false
+	}
+	if end := op.Status.CompletionTime; end != nil && now.Sub(end.Time) > coldMigrationTimeout {
 		return false
 	}
 	if cond := meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp); cond != nil {
@@ -504,11 +511,17 @@ func cleaningUp(op *v1alpha1.VMOperation) bool {
 	return len(op.Status.Resources) > 0 // a clean-up with nothing recorded has nothing to do, and says nothing
 }
 
-// aborting reports whether op is a migration that ended without success
-// whose VirtualMachineInstanceMigration KubeVirt may still be aborting: it
-// keeps its slot until the clean-up saw the migration end.
-func aborting(op *v1alpha1.VMOperation) bool {
-	return op.Spec.Type == v1alpha1.VMOperationMigrate && recorded(op, "VirtualMachineInstanceMigration", "migration") != nil && cleaningUp(op)
+// holdsGrants reports whether op, ended without success, keeps its
+// reservations while its clean-up runs: a migration whose
+// VirtualMachineInstanceMigration KubeVirt may still be aborting keeps its
+// slot, and a clone or a restore into a new VM keeps the new VM's name,
+// which its clean-up may still have to delete the VM of.
+func holdsGrants(op *v1alpha1.VMOperation, now time.Time) bool {
+	if !cleaningUp(op, now) {
+		return false
+	}
+	return op.Spec.Type == v1alpha1.VMOperationMigrate && recorded(op, "VirtualMachineInstanceMigration", "migration") != nil ||
+		recorded(op, "VirtualMachine", "target") != nil
 }
 
 // cleanUpWaited reports whether the clean-up of op has already done its

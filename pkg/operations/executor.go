@@ -163,7 +163,7 @@ func (e *Executor) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listing operations: %w", err)
 	}
-	e.reserved.seed(all)
+	e.reserved.seed(all, e.cfg.Clock.Now())
 	logger.Info("Executing VM operations")
 	for i := 0; i < e.cfg.Workers; i++ {
 		go wait.UntilWithContext(ctx, e.work, time.Second)
@@ -224,13 +224,13 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 		return err
 	}
 	if op.Status.Phase.Final() {
-		if !aborting(op) {
+		if !holdsGrants(op, e.cfg.Clock.Now()) {
 			e.reserved.release(key)
 		}
 		if err := e.cleanUp(ctx, op); err != nil {
 			return err
 		}
-		e.reserved.release(key) // its migration, if it had one, is over
+		e.reserved.release(key) // cleaned up: what it held is free
 		if op.DeletionTimestamp != nil {
 			return e.release(ctx, op)
 		}
@@ -318,7 +318,7 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 		return nil
 	}
 	if err == nil && st.Phase.Final() {
-		if !aborting(updated) {
+		if !holdsGrants(updated, now.Time) {
 			e.reserved.release(key) // at once: waiting migrations need the slot
 		}
 		e.metrics.finished(op, st.Phase, now.Time)
@@ -533,12 +533,13 @@ func (e *Executor) vmTurn(op *v1alpha1.VMOperation) (string, error) {
 	}
 	// One that ended without success acts on the VM until its clean-up is
 	// done (gives its pin, size or run strategy back): as one running.
+	now := e.cfg.Clock.Now()
 	acting := func(o *v1alpha1.VMOperation) bool {
-		return o.Status.Phase == v1alpha1.VMOperationRunning || cleaningUp(o)
+		return o.Status.Phase == v1alpha1.VMOperationRunning || cleaningUp(o, now)
 	}
 	var first *v1alpha1.VMOperation
 	for _, o := range all {
-		if o.UID == op.UID || o.Spec.VMName != op.Spec.VMName || o.Status.Phase.Final() && !cleaningUp(o) {
+		if o.UID == op.UID || o.Spec.VMName != op.Spec.VMName || o.Status.Phase.Final() && !cleaningUp(o, now) {
 			continue
 		}
 		if acting(o) || before(o, op) {

@@ -405,7 +405,7 @@ func TestExecutorMigrationLimits(t *testing.T) {
 	// A new executor (a restart) takes over the grants from the statuses.
 	restarted := newHarness(t, ExecutorConfig{MaxMigrations: 3, MaxMigrationsPerNode: 2})
 	all, _ := h.e.opLister.List(labels.Everything())
-	restarted.e.reserved.seed(all)
+	restarted.e.reserved.seed(all, h.clock.Now())
 	if n := restarted.e.reserved.migrationsInFlight(); n != 3 {
 		t.Errorf("a restarted executor holds %d slots, want the 3 recorded", n)
 	}
@@ -505,7 +505,7 @@ func TestExecutorAbortedMigrationHoldsItsSlot(t *testing.T) {
 	}
 	restarted := newHarness(t, ExecutorConfig{MaxMigrations: 1})
 	all, _ := h.e.opLister.List(labels.Everything())
-	restarted.e.reserved.seed(all)
+	restarted.e.reserved.seed(all, h.clock.Now())
 	if n := restarted.e.reserved.migrationsInFlight(); n != 1 {
 		t.Errorf("a restarted executor holds %d slots, want the aborting migration's", n)
 	}
@@ -525,32 +525,45 @@ func TestExecutorAbortedMigrationHoldsItsSlot(t *testing.T) {
 
 // TestExecutorNextOperationWaitsForTheCleanUp: an operation that failed
 // acts on the VM until its clean-up is done (gives its size, pin or run
-// strategy back), so the VM's next operation waits for that too.
+// strategy back), so the VM's next operation waits for that too, but not
+// for ever for one that keeps failing.
 func TestExecutorNextOperationWaitsForTheCleanUp(t *testing.T) {
-	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
-	failed := h.create("resize", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationResize,
-		Resize: &v1alpha1.ResizeSpec{CPUs: ptr.To[int32](4)}})
-	op := h.get(failed)
-	op.Status.Phase, op.Status.CompletionTime = v1alpha1.VMOperationFailed, ptr.To(metav1.NewTime(h.clock.Now()))
-	op.Status.Resources = []v1alpha1.ResourceReference{{Kind: "Size", Name: "1 CPUs", Role: "previous"}}
-	meta.SetStatusCondition(&op.Status.Conditions, metav1.Condition{Type: conditionCleanedUp, Status: metav1.ConditionFalse, Reason: "DeleteFailed"})
-	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").UpdateStatus(h.ctx, op, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	h.clock.Step(time.Second)
-	next := h.create("start", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart})
-	if op, err := h.pass(next); err != nil || op.Status.Phase != v1alpha1.VMOperationPending ||
-		op.Status.Message != "waiting for the clean-up of Resize operation resize on VM vm" {
-		t.Fatalf("the next operation while the failed one cleans up: %s %q (%v), want it waiting", op.Status.Phase, op.Status.Message, err)
-	}
-	op = h.get(failed)
-	meta.SetStatusCondition(&op.Status.Conditions, metav1.Condition{Type: conditionCleanedUp, Status: metav1.ConditionTrue, Reason: "Deleted"})
-	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").UpdateStatus(h.ctx, op, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	h.refresh()
-	if op, err := h.pass(next); err != nil || op.Status.Phase != v1alpha1.VMOperationRunning {
-		t.Fatalf("the next operation once the clean-up is done: %s %q (%v), want it running", op.Status.Phase, op.Status.Message, err)
+	for _, tc := range []struct {
+		name string
+		ends func(h *harness, failed cache.ObjectName)
+	}{
+		{"cleaned up", func(h *harness, failed cache.ObjectName) {
+			op := h.get(failed)
+			meta.SetStatusCondition(&op.Status.Conditions, metav1.Condition{Type: conditionCleanedUp, Status: metav1.ConditionTrue, Reason: "Deleted"})
+			if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").UpdateStatus(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			h.refresh()
+		}},
+		{"still failing past the bound", func(h *harness, _ cache.ObjectName) { h.clock.Step(coldMigrationTimeout) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
+			failed := h.create("resize", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationResize,
+				Resize: &v1alpha1.ResizeSpec{CPUs: ptr.To[int32](4)}})
+			op := h.get(failed)
+			op.Status.Phase, op.Status.CompletionTime = v1alpha1.VMOperationFailed, ptr.To(metav1.NewTime(h.clock.Now()))
+			op.Status.Resources = []v1alpha1.ResourceReference{{Kind: "Size", Name: "1 CPUs", Role: "previous"}}
+			meta.SetStatusCondition(&op.Status.Conditions, metav1.Condition{Type: conditionCleanedUp, Status: metav1.ConditionFalse, Reason: "DeleteFailed"})
+			if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").UpdateStatus(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			h.clock.Step(time.Second)
+			next := h.create("start", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationStart})
+			if op, err := h.pass(next); err != nil || op.Status.Phase != v1alpha1.VMOperationPending ||
+				op.Status.Message != "waiting for the clean-up of Resize operation resize on VM vm" {
+				t.Fatalf("the next operation while the failed one cleans up: %s %q (%v), want it waiting", op.Status.Phase, op.Status.Message, err)
+			}
+			tc.ends(h, failed)
+			if op, err := h.pass(next); err != nil || op.Status.Phase != v1alpha1.VMOperationRunning {
+				t.Fatalf("the next operation once the clean-up is %s: %s %q (%v), want it running", tc.name, op.Status.Phase, op.Status.Message, err)
+			}
+		})
 	}
 }
 
@@ -1964,6 +1977,18 @@ func TestExecutorCancelledCopyIsDeleted(t *testing.T) {
 		if cond := meta.FindStatusCondition(h.get(key).Status.Conditions, conditionCleanedUp); cond == nil || cond.Reason != reasonWaiting {
 			t.Fatalf("clean-up %+v, want it waiting for KubeVirt", cond)
 		}
+		// The name stays the cancelled clone's, also across a restart: the VM
+		// its restore makes there is the clean-up's to delete.
+		other := cache.ObjectName{Namespace: "ns", Name: "other"}
+		if holder, ok := h.e.reserved.target(other, "ns", "copy"); ok || holder != key {
+			t.Errorf("name copy while the cancelled clone cleans up: granted to another %v (held by %v)", ok, holder)
+		}
+		restarted := newHarness(t, ExecutorConfig{})
+		all, _ := h.e.opLister.List(labels.Everything())
+		restarted.e.reserved.seed(all, h.clock.Now())
+		if _, ok := restarted.e.reserved.target(other, "ns", "copy"); ok {
+			t.Error("name copy granted to another after a restart while the cancelled clone cleans up")
+		}
 		if _, err := h.kv.KubevirtV1().VirtualMachines("ns").Create(h.ctx, madeByRestore("copy", "tmp-restore-c1", "r-1"), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -1974,6 +1999,9 @@ func TestExecutorCancelledCopyIsDeleted(t *testing.T) {
 		}
 		if _, err := clones.Get(h.ctx, "hypersdk-clone", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("VirtualMachineClone left: %v", err)
+		}
+		if _, ok := h.e.reserved.target(other, "ns", "copy"); !ok {
+			t.Error("name copy still held once the cancelled clone cleaned up")
 		}
 	})
 

@@ -3,6 +3,7 @@ package operations
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"k8s.io/client-go/tools/cache"
 
@@ -34,12 +35,12 @@ func newReservations(maxCluster, maxNode int) *reservations {
 }
 
 // seed takes over the grants that unfinished operations recorded, and
-// those of migrations still being aborted.
-func (r *reservations) seed(ops []*v1alpha1.VMOperation) {
+// those ended ones still hold at now (holdsGrants).
+func (r *reservations) seed(ops []*v1alpha1.VMOperation, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, op := range ops {
-		if op.Status.Phase.Final() && !aborting(op) {
+		if op.Status.Phase.Final() && !holdsGrants(op, now) {
 			continue
 		}
 		key := cache.MetaObjectToName(op)

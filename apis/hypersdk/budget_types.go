@@ -71,7 +71,7 @@ type BudgetStatus struct {
 	LastUpdateTime *metav1.Time
 	// CountedFrom is set when the month's spend misses what the VMs spent
 	// before it: the history store no longer kept the month's first days
-	// when the budget read its spend, with no reading of its own before.
+	// when the budget read a VM's spend, with no reading of its own before.
 	CountedFrom *metav1.Time
 	// Conditions: Ready (the spend could be read), Exceeded (spent is at
 	// or above the amount) and Enforced (new VMs are being refused).

@@ -1321,7 +1321,7 @@ func schema_hypersdk_apis_hypersdk_v1alpha1_BudgetStatus(ref common.ReferenceCal
 					},
 					"countedFrom": {
 						SchemaProps: spec.SchemaProps{
-							Description: "CountedFrom is set when the month's spend misses what the VMs spent before it: the history store (Prometheus keeps 15 days by default) no longer kept the month's first days when the budget read its spend, and the budget had not read it since before then (it was made, or its keeper was down, later in the month). Ready says so too.",
+							Description: "CountedFrom is set when the month's spend misses what the VMs spent before it: the history store (Prometheus keeps 15 days by default) no longer kept the month's first days when the budget read a VM's spend, and the budget had not read that VM's since before then (the budget was made, or its keeper was down, later in the month, or the VM was relabelled into its scope). Ready says so too.",
 							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},

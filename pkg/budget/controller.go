@@ -129,11 +129,18 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 		if st.LastUpdateTime != nil {
 			since = now.Sub(st.LastUpdateTime.Time)
 		}
+		counted := map[types.UID]bool{}
+		for _, vm := range st.VirtualMachines {
+			counted[vm.UID] = carries(since)
+		}
 		spent = ledger(st, r.vms, r.existing, r.rates, since)
-		if r.from != nil && !carries(since) && (st.CountedFrom == nil || st.CountedFrom.Before(r.from)) {
-			// No reading of the budget's own from before the store's
-			// horizon carries the spend before it.
-			st.CountedFrom = r.from.DeepCopy()
+		for uid, from := range r.cut {
+			// No reading of the budget's own carries the spend before the
+			// store's horizon: the budget's first of the month, one after a
+			// gap, or a VM new to the scope (relabelled into it).
+			if !counted[uid] && (st.CountedFrom == nil || st.CountedFrom.Before(from)) {
+				st.CountedFrom = from.DeepCopy()
+			}
 		}
 	}
 	// Events are announced once the status that records them (Crossed,
@@ -254,9 +261,9 @@ type reading struct {
 	rates   map[types.UID]float64
 	// at is when the report was made.
 	at time.Time
-	// from is set when the history store no longer kept the month's first
-	// days: the latest time from which a VM's month to date counts.
-	from *metav1.Time
+	// cut are the VMs whose month to date the history store's retention
+	// cut, and from when it counts.
+	cut map[types.UID]*metav1.Time
 }
 
 // spend is what each VM in b's scope has spent this month and what they
@@ -286,7 +293,7 @@ func (k *Keeper) spend(ctx context.Context, b *v1alpha1.Budget, reports map[stri
 		return nil, fmt.Errorf("listing the VMs of budget %s/%s: %w", b.Namespace, b.Name, err)
 	}
 	uids := map[string]types.UID{}
-	r := &reading{existing: map[types.UID]bool{}, rates: map[types.UID]float64{}, at: report.GeneratedAt.Time}
+	r := &reading{existing: map[types.UID]bool{}, rates: map[types.UID]float64{}, at: report.GeneratedAt.Time, cut: map[types.UID]*metav1.Time{}}
 	for _, vm := range list.Items {
 		r.existing[vm.UID] = true
 		if selector.Matches(labels.Set(vm.Labels)) {
@@ -298,8 +305,8 @@ func (k *Keeper) spend(ctx context.Context, b *v1alpha1.Budget, reports map[stri
 			r.vms = append(r.vms, v1alpha1.BudgetVMSpend{Name: vm.Name, UID: uid, MonthToDate: vm.Amounts.MonthToDate})
 			r.perHour += vm.Amounts.CostPerHour
 			r.rates[uid] = vm.Amounts.CostPerHour
-			if from := vm.Amounts.MonthToDateFrom; from != nil && (r.from == nil || r.from.Before(from)) {
-				r.from = from
+			if from := vm.Amounts.MonthToDateFrom; from != nil {
+				r.cut[uid] = from
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
@@ -182,17 +183,19 @@ func TestSpendCutByTheStoresRetentionIsSaid(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		last    *metav1.Time
+		inScope types.UID // at the last reading
 		partial bool
 	}{
-		{"first reading of the month", nil, true},
-		{"read a minute ago", &metav1.Time{Time: now.Add(-time.Minute)}, false},
-		{"read two hours ago", &metav1.Time{Time: now.Add(-2 * time.Hour)}, true},
+		{"first reading of the month", nil, "", true},
+		{"read a minute ago", &metav1.Time{Time: now.Add(-time.Minute)}, "u1", false},
+		{"read two hours ago", &metav1.Time{Time: now.Add(-2 * time.Hour)}, "u1", true},
+		{"read a minute ago, the VM new to the scope", &metav1.Time{Time: now.Add(-time.Minute)}, "u2", true},
 	} {
 		b := &v1alpha1.Budget{ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: "ns", Generation: 1},
 			Spec: v1alpha1.BudgetSpec{Amount: resource.MustParse("100")}}
 		if tc.last != nil {
 			b.Status = v1alpha1.BudgetStatus{Month: "2026-11", Spent: 40, LastUpdateTime: tc.last,
-				VirtualMachines: []v1alpha1.BudgetVMSpend{{Name: "vm", UID: "u1", MonthToDate: 40}}}
+				VirtualMachines: []v1alpha1.BudgetVMSpend{{Name: "vm", UID: tc.inScope, MonthToDate: 40}}}
 		}
 		vm := &v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "u1"}}
 		hyper := hyperfake.NewSimpleClientset(b, vm)

@@ -60,9 +60,10 @@ type BudgetStatusApplyConfiguration struct {
 	LastUpdateTime *v1.Time `json:"lastUpdateTime,omitempty"`
 	// CountedFrom is set when the month's spend misses what the VMs spent
 	// before it: the history store (Prometheus keeps 15 days by default)
-	// no longer kept the month's first days when the budget read its
-	// spend, and the budget had not read it since before then (it was
-	// made, or its keeper was down, later in the month). Ready says so too.
+	// no longer kept the month's first days when the budget read a VM's
+	// spend, and the budget had not read that VM's since before then (the
+	// budget was made, or its keeper was down, later in the month, or the
+	// VM was relabelled into its scope). Ready says so too.
 	CountedFrom *v1.Time `json:"countedFrom,omitempty"`
 	// Conditions: Ready (the spend could be read), Exceeded (spent is at
 	// or above the amount) and Enforced (new VMs are being refused).

@@ -75,12 +75,16 @@ func (o *options) validate() error {
 		errs = append(errs, fmt.Errorf("--decision-candidates must be at least 1, got %d", o.Extender.Candidates))
 	}
 	errs = append(errs, o.TLS.Validate()...)
-	if host, _, err := net.SplitHostPort(o.BindAddress); err != nil && o.BindAddress != "" {
-		errs = append(errs, fmt.Errorf("--bind-address=%s: %w (an IPv6 address goes in brackets: [fd00::1]:8443)", o.BindAddress, err))
-	} else if !loopback(host) && (!o.TLS.Enabled() || o.TLS.ClientCAFile == "") {
-		// /bind binds any pending pod to any node with the extender's
-		// rights: beyond this host only kube-scheduler may call it.
-		errs = append(errs, fmt.Errorf("--bind-address=%s is reachable from other hosts: serve TLS (--tls-cert-file) and verify kube-scheduler's client certificate (--client-ca-file)", o.BindAddress))
+	if o.BindAddress != "" {
+		host, _, err := net.SplitHostPort(o.BindAddress)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--bind-address=%s: %w (an IPv6 address goes in brackets: [fd00::1]:8443)", o.BindAddress, err))
+		case !loopback(host) && (!o.TLS.Enabled() || o.TLS.ClientCAFile == ""):
+			// /bind binds any pending pod to any node with the extender's
+			// rights: beyond this host only kube-scheduler may call it.
+			errs = append(errs, fmt.Errorf("--bind-address=%s is reachable from other hosts: serve TLS (--tls-cert-file) and verify kube-scheduler's client certificate (--client-ca-file)", o.BindAddress))
+		}
 	}
 	return utilerrors.NewAggregate(errs)
 }

@@ -45,3 +45,13 @@ func TestAnAddressThatIsNoHostPortIsRefused(t *testing.T) {
 		t.Errorf("--bind-address=fd00::7:8443: %v, want it refused", err)
 	}
 }
+
+// TestAnEmptyAddressIsSaidOnce: no --bind-address is one error, not also
+// an address reachable from other hosts.
+func TestAnEmptyAddressIsSaidOnce(t *testing.T) {
+	o := newOptions()
+	o.BindAddress = ""
+	if err := o.validate(); err == nil || err.Error() != "--bind-address is required" {
+		t.Errorf("no --bind-address: %v, want it said once", err)
+	}
+}

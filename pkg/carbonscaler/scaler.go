@@ -387,7 +387,7 @@ func (s *Scaler) cap(ctx context.Context, hpa *autoscalingv2.HorizontalPodAutosc
 		return err
 	}
 	s.recorder.Eventf(got, corev1.EventTypeNormal, "CarbonCapped",
-		"Zone %s is at %.0f gCO2eq/kWh, at or above %d (policy %s): maxReplicas %d -> %d (%d%% of %d)",
+		"Zone %s is at %.0f gCO2eq/kWh: the band from %d of policy %s is in force: maxReplicas %d -> %d (%d%% of %d)",
 		zone, g, band.AboveGramsPerKWh, p.Name, hpa.Spec.MaxReplicas, want, band.MaxReplicasPercent, orig)
 	*hpa = *got
 	return nil

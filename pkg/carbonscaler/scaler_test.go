@@ -277,3 +277,21 @@ func TestACapLiftsOnlyWellBelowItsBand(t *testing.T) {
 		}
 	}
 }
+
+// TestBandFor: rising into a band caps at once; a band in force holds
+// until the intensity is a tenth below it, and falling through several
+// bands lands on the highest one still within its margin.
+func TestBandFor(t *testing.T) {
+	bands := []v1alpha1.CarbonScalingBand{{AboveGramsPerKWh: 200}, {AboveGramsPerKWh: 300}, {AboveGramsPerKWh: 400}}
+	for _, tc := range []struct {
+		g             float64
+		current, want int
+	}{
+		{450, -1, 2}, {310, 0, 1}, {190, -1, -1}, // rising, or none
+		{370, 2, 2}, {359, 2, 1}, {280, 2, 1}, {269, 2, 0}, {185, 0, 0}, {179, 0, -1}, // falling
+	} {
+		if got := bandFor(bands, tc.g, tc.current); got != tc.want {
+			t.Errorf("at %.0f from band %d: band %d, want %d", tc.g, tc.current, got, tc.want)
+		}
+	}
+}

@@ -160,7 +160,12 @@ func (s *SQLiteStore) init(ctx context.Context) error {
 	if err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'compacted_until'`).Scan(&s.compactedUntil); err != nil {
 		return fmt.Errorf("reading compaction horizon: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'retention_ms'`, s.opts.Retention.Milliseconds()); err != nil {
+	// The writer's retention, at every open: a reader (hypersdk-apiserver)
+	// tells what the file still holds by it, not by a flag of its own that
+	// may say otherwise. A row, not a schema version: readers and writers
+	// of other versions read the file as before.
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('retention_ms', ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, s.opts.Retention.Milliseconds()); err != nil {
 		return fmt.Errorf("recording the retention: %w", err)
 	}
 	return nil

@@ -150,10 +150,6 @@ var migrations = []string{
 	ALTER TABLE cluster_samples ADD COLUMN carbon_intensity_n INTEGER;
 	ALTER TABLE cluster_samples ADD COLUMN cost_per_hour_n INTEGER;
 	ALTER TABLE cluster_samples ADD COLUMN carbon_emissions_n INTEGER;`,
-	// The writer's retention, which it writes at every open: a reader
-	// (hypersdk-apiserver) tells what the file still holds by it, not by a
-	// flag of its own that may say otherwise. 0 until the writer opens it.
-	`INSERT INTO meta (key, value) VALUES ('retention_ms', 0);`,
 }
 
 // migrate brings the schema up to date. The version is read again inside

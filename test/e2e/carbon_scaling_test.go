@@ -59,8 +59,8 @@ func upcomingBands(t *testing.T, zone string) []int32 {
 			switch {
 			case v > float64(hi):
 				above = true
-			case v > float64(lo):
-				middle = true
+			case v > float64(lo) && v < float64(hi)*(1-carbonscaler.ReleaseFraction):
+				middle = true // the first band's, also coming down from the second
 			case (above || middle) && v < float64(lo)*(1-carbonscaler.ReleaseFraction):
 				back = true // a cap lifts only this far below its band
 			}

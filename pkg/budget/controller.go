@@ -129,8 +129,11 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 		if st.LastUpdateTime != nil {
 			since = now.Sub(st.LastUpdateTime.Time)
 		}
+		// The VMs whose spend a reading of the budget's own carries: those
+		// in scope at the last one, and those that left the scope since
+		// the month began (ledger keeps their figure).
 		counted := map[types.UID]bool{}
-		for _, vm := range st.VirtualMachines {
+		for _, vm := range slices.Concat(st.VirtualMachines, st.OutOfScope) {
 			counted[vm.UID] = carries(since)
 		}
 		spent = ledger(st, r.vms, r.existing, r.rates, since)

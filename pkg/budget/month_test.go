@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,12 +191,16 @@ func TestSpendCutByTheStoresRetentionIsSaid(t *testing.T) {
 		{"read a minute ago", &metav1.Time{Time: now.Add(-time.Minute)}, "u1", false},
 		{"read two hours ago", &metav1.Time{Time: now.Add(-2 * time.Hour)}, "u1", true},
 		{"read a minute ago, the VM new to the scope", &metav1.Time{Time: now.Add(-time.Minute)}, "u2", true},
+		{"read a minute ago, the VM back in the scope", &metav1.Time{Time: now.Add(-time.Minute)}, "out:u1", false},
 	} {
 		b := &v1alpha1.Budget{ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: "ns", Generation: 1},
 			Spec: v1alpha1.BudgetSpec{Amount: resource.MustParse("100")}}
 		if tc.last != nil {
 			b.Status = v1alpha1.BudgetStatus{Month: "2026-11", Spent: 40, LastUpdateTime: tc.last,
 				VirtualMachines: []v1alpha1.BudgetVMSpend{{Name: "vm", UID: tc.inScope, MonthToDate: 40}}}
+			if uid, out := strings.CutPrefix(string(tc.inScope), "out:"); out { // relabelled out of the scope, then back
+				b.Status.VirtualMachines, b.Status.OutOfScope = nil, []v1alpha1.BudgetVMSpend{{Name: "vm", UID: types.UID(uid), MonthToDate: 40}}
+			}
 		}
 		vm := &v1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "u1"}}
 		hyper := hyperfake.NewSimpleClientset(b, vm)

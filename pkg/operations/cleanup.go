@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,6 +32,10 @@ const (
 	// reasonWaiting is CleanedUp False while the clean-up has done its part
 	// and waits for KubeVirt to do the rest.
 	reasonWaiting = "WaitingForKubeVirt"
+	// reasonGaveUp is CleanedUp False for good: a step kept failing for
+	// coldMigrationTimeout after the operation ended, and the clean-up no
+	// longer acts on the VM, so the VM's next operations may.
+	reasonGaveUp = "GaveUp"
 )
 
 // waitingError is a clean-up step that did what it does and waits for
@@ -57,9 +60,11 @@ func waitsOnly(errs []error) bool {
 // to make, and starts again a VM a restore or a cold migration stopped
 // (without the cold migration's pin), so a failed or cancelled operation
 // leaves nothing half done. A delete that fails is reported in the
-// CleanedUp condition and retried with backoff.
+// CleanedUp condition and retried with backoff, until coldMigrationTimeout
+// after the end: then it gives up, and says so.
 func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error {
-	if meta.IsStatusConditionTrue(op.Status.Conditions, conditionCleanedUp) {
+	if cond := meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp); cond != nil &&
+		(cond.Status == metav1.ConditionTrue || cond.Reason == reasonGaveUp) {
 		return nil
 	}
 	var deleted []string
@@ -155,6 +160,10 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 		}
 		err = waitingError{strings.Join(waits, "; ")}
 		setCondition(&updated.Status, conditionCleanedUp, metav1.ConditionFalse, reasonWaiting, strings.Join(append(deleted, err.Error()), "; "), now)
+	case err != nil && op.Status.CompletionTime != nil && now.Sub(op.Status.CompletionTime.Time) > coldMigrationTimeout:
+		setCondition(&updated.Status, conditionCleanedUp, metav1.ConditionFalse, reasonGaveUp,
+			fmt.Sprintf("gave up %s after the end: %v", coldMigrationTimeout, err), now)
+		err = nil
 	case err != nil:
 		setCondition(&updated.Status, conditionCleanedUp, metav1.ConditionFalse, "DeleteFailed", err.Error(), now)
 	case nothing:
@@ -494,19 +503,15 @@ func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOpe
 }
 
 // cleaningUp reports whether op ended without success and its clean-up is
-// not done at now: until then it may still act on the VM. Its waits for
-// KubeVirt end within coldMigrationTimeout of the operation's end; one that
-// keeps failing (a refused delete, a conflict each time) holds the VM's
-// other operations, and a migration slot, no longer than that either.
-func cleaningUp(op *v1alpha1.VMOperation, now time.Time) bool {
+// not done: until then it may still act on the VM. Its waits for KubeVirt
+// end within coldMigrationTimeout of the operation's end, and a step that
+// keeps failing gives up then (reasonGaveUp).
+func cleaningUp(op *v1alpha1.VMOperation) bool {
 	if !op.Status.Phase.Final() || op.Status.Phase == v1alpha1.VMOperationSucceeded {
 		return false
 	}
-	if end := op.Status.CompletionTime; end != nil && now.Sub(end.Time) > coldMigrationTimeout {
-		return false
-	}
 	if cond := meta.FindStatusCondition(op.Status.Conditions, conditionCleanedUp); cond != nil {
-		return cond.Status != metav1.ConditionTrue
+		return cond.Status != metav1.ConditionTrue && cond.Reason != reasonGaveUp
 	}
 	return len(op.Status.Resources) > 0 // a clean-up with nothing recorded has nothing to do, and says nothing
 }
@@ -516,8 +521,8 @@ func cleaningUp(op *v1alpha1.VMOperation, now time.Time) bool {
 // VirtualMachineInstanceMigration KubeVirt may still be aborting keeps its
 // slot, and a clone or a restore into a new VM keeps the new VM's name,
 // which its clean-up may still have to delete the VM of.
-func holdsGrants(op *v1alpha1.VMOperation, now time.Time) bool {
-	if !cleaningUp(op, now) {
+func holdsGrants(op *v1alpha1.VMOperation) bool {
+	if !cleaningUp(op) {
 		return false
 	}
 	return op.Spec.Type == v1alpha1.VMOperationMigrate && recorded(op, "VirtualMachineInstanceMigration", "migration") != nil ||

@@ -163,7 +163,7 @@ func (e *Executor) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listing operations: %w", err)
 	}
-	e.reserved.seed(all, e.cfg.Clock.Now())
+	e.reserved.seed(all)
 	logger.Info("Executing VM operations")
 	for i := 0; i < e.cfg.Workers; i++ {
 		go wait.UntilWithContext(ctx, e.work, time.Second)
@@ -224,7 +224,7 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 		return err
 	}
 	if op.Status.Phase.Final() {
-		if !holdsGrants(op, e.cfg.Clock.Now()) {
+		if !holdsGrants(op) {
 			e.reserved.release(key)
 		}
 		if err := e.cleanUp(ctx, op); err != nil {
@@ -318,7 +318,7 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 		return nil
 	}
 	if err == nil && st.Phase.Final() {
-		if !holdsGrants(updated, now.Time) {
+		if !holdsGrants(updated) {
 			e.reserved.release(key) // at once: waiting migrations need the slot
 		}
 		e.metrics.finished(op, st.Phase, now.Time)
@@ -533,13 +533,12 @@ func (e *Executor) vmTurn(op *v1alpha1.VMOperation) (string, error) {
 	}
 	// One that ended without success acts on the VM until its clean-up is
 	// done (gives its pin, size or run strategy back): as one running.
-	now := e.cfg.Clock.Now()
 	acting := func(o *v1alpha1.VMOperation) bool {
-		return o.Status.Phase == v1alpha1.VMOperationRunning || cleaningUp(o, now)
+		return o.Status.Phase == v1alpha1.VMOperationRunning || cleaningUp(o)
 	}
 	var first *v1alpha1.VMOperation
 	for _, o := range all {
-		if o.UID == op.UID || o.Spec.VMName != op.Spec.VMName || o.Status.Phase.Final() && !cleaningUp(o, now) {
+		if o.UID == op.UID || o.Spec.VMName != op.Spec.VMName || o.Status.Phase.Final() && !cleaningUp(o) {
 			continue
 		}
 		if acting(o) || before(o, op) {

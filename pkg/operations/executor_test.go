@@ -405,7 +405,7 @@ func TestExecutorMigrationLimits(t *testing.T) {
 	// A new executor (a restart) takes over the grants from the statuses.
 	restarted := newHarness(t, ExecutorConfig{MaxMigrations: 3, MaxMigrationsPerNode: 2})
 	all, _ := h.e.opLister.List(labels.Everything())
-	restarted.e.reserved.seed(all, h.clock.Now())
+	restarted.e.reserved.seed(all)
 	if n := restarted.e.reserved.migrationsInFlight(); n != 3 {
 		t.Errorf("a restarted executor holds %d slots, want the 3 recorded", n)
 	}
@@ -505,7 +505,7 @@ func TestExecutorAbortedMigrationHoldsItsSlot(t *testing.T) {
 	}
 	restarted := newHarness(t, ExecutorConfig{MaxMigrations: 1})
 	all, _ := h.e.opLister.List(labels.Everything())
-	restarted.e.reserved.seed(all, h.clock.Now())
+	restarted.e.reserved.seed(all)
 	if n := restarted.e.reserved.migrationsInFlight(); n != 1 {
 		t.Errorf("a restarted executor holds %d slots, want the aborting migration's", n)
 	}
@@ -525,8 +525,9 @@ func TestExecutorAbortedMigrationHoldsItsSlot(t *testing.T) {
 
 // TestExecutorNextOperationWaitsForTheCleanUp: an operation that failed
 // acts on the VM until its clean-up is done (gives its size, pin or run
-// strategy back), so the VM's next operation waits for that too, but not
-// for ever for one that keeps failing.
+// strategy back), so the VM's next operation waits for that too; a clean-up
+// that keeps failing gives up, and stops acting on the VM, 15 minutes after
+// the end, when the next one goes.
 func TestExecutorNextOperationWaitsForTheCleanUp(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -540,7 +541,23 @@ func TestExecutorNextOperationWaitsForTheCleanUp(t *testing.T) {
 			}
 			h.refresh()
 		}},
-		{"still failing past the bound", func(h *harness, _ cache.ObjectName) { h.clock.Step(coldMigrationTimeout) }},
+		{"still failing past the bound", func(h *harness, failed cache.ObjectName) {
+			h.kv.PrependReactor("get", "virtualmachines", func(k8stesting.Action) (bool, runtime.Object, error) {
+				return true, nil, apierrors.NewInternalError(errors.New("etcd is slow"))
+			})
+			for _, step := range []time.Duration{0, coldMigrationTimeout} {
+				h.clock.Step(step)
+				if _, err := h.pass(failed); err == nil == (step == 0) {
+					t.Fatalf("the clean-up pass %s after the end: %v", step, err)
+				}
+			}
+			if cond := meta.FindStatusCondition(h.get(failed).Status.Conditions, conditionCleanedUp); cond == nil || cond.Reason != reasonGaveUp {
+				t.Fatalf("clean-up past the bound: %+v, want it given up", cond)
+			}
+			if _, err := h.pass(failed); err != nil {
+				t.Fatalf("a clean-up that gave up acts again: %v", err)
+			}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
@@ -1985,7 +2002,7 @@ func TestExecutorCancelledCopyIsDeleted(t *testing.T) {
 		}
 		restarted := newHarness(t, ExecutorConfig{})
 		all, _ := h.e.opLister.List(labels.Everything())
-		restarted.e.reserved.seed(all, h.clock.Now())
+		restarted.e.reserved.seed(all)
 		if _, ok := restarted.e.reserved.target(other, "ns", "copy"); ok {
 			t.Error("name copy granted to another after a restart while the cancelled clone cleans up")
 		}

@@ -3,7 +3,6 @@ package operations
 import (
 	"fmt"
 	"sync"
-	"time"
 
 	"k8s.io/client-go/tools/cache"
 
@@ -35,12 +34,12 @@ func newReservations(maxCluster, maxNode int) *reservations {
 }
 
 // seed takes over the grants that unfinished operations recorded, and
-// those ended ones still hold at now (holdsGrants).
-func (r *reservations) seed(ops []*v1alpha1.VMOperation, now time.Time) {
+// those ended ones still hold (holdsGrants).
+func (r *reservations) seed(ops []*v1alpha1.VMOperation) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, op := range ops {
-		if op.Status.Phase.Final() && !holdsGrants(op, now) {
+		if op.Status.Phase.Final() && !holdsGrants(op) {
 			continue
 		}
 		key := cache.MetaObjectToName(op)

@@ -278,10 +278,9 @@ func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.Rebalan
 		}
 		taints := node.Spec.Taints
 		if state, ok := cl.emptying[node.Name]; ok && !slices.ContainsFunc(taints, func(t corev1.Taint) bool { return t.Key == TaintKey }) {
-			// Another policy empties it (or this one), and the taint that
-			// says so is not written: its requester may not, or the write
-			// failed, or this is the window's first pass. Moves keep off it
-			// all the same.
+			// A policy empties it (another, or this one) whose requester
+			// may taint it, and the taint is not on it: its write failed.
+			// Moves keep off it all the same.
 			taints = append(slices.Clone(taints), taintFor(state))
 		}
 		in.Nodes = append(in.Nodes, Node{Snapshot: s, Labels: node.Labels, Unschedulable: node.Spec.Unschedulable, Taints: taints,

@@ -169,9 +169,6 @@ func (c *Controller) Pass(ctx context.Context) error {
 				if taints[node] != MaintenanceOpen {
 					taints[node] = state
 				}
-				if cl.emptying[node] != MaintenanceOpen { // for the policies after it
-					cl.emptying[node] = state
-				}
 			}
 		}
 	}

@@ -242,19 +242,14 @@ func coldMigrationUndone(t *testing.T, deleted bool) {
 		t.Errorf("spec.running false while %s is under way: %v, want 409 naming it", op.Name, err)
 	}
 	ops := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns)
-	cur, err := ops.Get(ctx, op.Name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if deleted {
 		if err := ops.Delete(ctx, op.Name, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-	} else {
-		cur.Spec.Cancel = true
-		if _, err := ops.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+	} else if _, err := ops.Patch(ctx, op.Name, types.MergePatchType, []byte(`{"spec":{"cancel":true}}`), metav1.PatchOptions{}); err != nil {
+		// A patch, not a read-modify-write: the executor writes the
+		// status as the operation goes, and an update would race it.
+		t.Fatal(err)
 	}
 	framework.Eventually(t, "the cancelled cold migration undone: stuck unpinned and running", func(ctx context.Context) (bool, error) {
 		got, err := ops.Get(ctx, op.Name, metav1.GetOptions{})
@@ -499,12 +494,9 @@ func TestOperationCancel(t *testing.T) {
 		cur, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, op.Name, metav1.GetOptions{})
 		return err == nil && strings.Contains(cur.Status.Message, "Scheduling"), err
 	})
-	cur, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Get(ctx, op.Name, metav1.GetOptions{})
+	// A patch: an update of what a get read would race the status writes.
+	cur, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Patch(ctx, op.Name, types.MergePatchType, []byte(`{"spec":{"cancel":true}}`), metav1.PatchOptions{})
 	if err != nil {
-		t.Fatal(err)
-	}
-	cur.Spec.Cancel = true
-	if cur, err = env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	follow(t, cur, v1alpha1.VMOperationCancelled)

@@ -160,7 +160,7 @@ func (e *Executor) cleanUp(ctx context.Context, op *v1alpha1.VMOperation) error 
 		}
 		err = waitingError{strings.Join(waits, "; ")}
 		setCondition(&updated.Status, conditionCleanedUp, metav1.ConditionFalse, reasonWaiting, strings.Join(append(deleted, err.Error()), "; "), now)
-	case err != nil && op.Status.CompletionTime != nil && now.Sub(op.Status.CompletionTime.Time) > coldMigrationTimeout:
+	case err != nil && e.waitedOut(op):
 		setCondition(&updated.Status, conditionCleanedUp, metav1.ConditionFalse, reasonGaveUp,
 			fmt.Sprintf("gave up %s after the end: %v", coldMigrationTimeout, err), now)
 		err = nil
@@ -263,7 +263,7 @@ func (e *Executor) cloneStillMaking(ctx context.Context, op *v1alpha1.VMOperatio
 		return fmt.Errorf("reading VirtualMachineClone %s/%s: %w", c.Namespace, c.Name, err)
 	case clone.Status.Phase != clonev1.CreatingTargetVM && clone.Status.Phase != clonev1.RestoreInProgress:
 		return nil
-	case op.Status.CompletionTime != nil && e.cfg.Clock.Since(op.Status.CompletionTime.Time) > coldMigrationTimeout:
+	case e.waitedOut(op):
 		return nil // its restore is taken to be stuck; deleting the clone stops it
 	}
 	return waitingError{"waiting for KubeVirt to make the VM of VirtualMachineClone " + c.Name + ", to delete it"}
@@ -495,7 +495,7 @@ func (e *Executor) rollBackColdMigration(ctx context.Context, op *v1alpha1.VMOpe
 			wait = "waiting for KubeVirt to make the launcher pod of VM " + op.Spec.VMName
 		}
 	}
-	if end := op.Status.CompletionTime; end != nil && e.cfg.Clock.Since(end.Time) > coldMigrationTimeout {
+	if e.waitedOut(op) {
 		did = append(did, "gave up "+wait+" after "+coldMigrationTimeout.String())
 		return strings.Join(did, " and "), nil
 	}
@@ -527,6 +527,13 @@ func holdsGrants(op *v1alpha1.VMOperation) bool {
 	}
 	return op.Spec.Type == v1alpha1.VMOperationMigrate && recorded(op, "VirtualMachineInstanceMigration", "migration") != nil ||
 		recorded(op, "VirtualMachine", "target") != nil
+}
+
+// waitedOut reports whether op ended more than coldMigrationTimeout ago:
+// how long its clean-up waits for KubeVirt, or retries a step that fails.
+func (e *Executor) waitedOut(op *v1alpha1.VMOperation) bool {
+	end := op.Status.CompletionTime
+	return end != nil && e.cfg.Clock.Since(end.Time) > coldMigrationTimeout
 }
 
 // cleanUpWaited reports whether the clean-up of op has already done its

@@ -261,8 +261,7 @@ func (e *Executor) runStrategyBackAfterCleanUp(ctx context.Context, op *v1alpha1
 	}
 	did := "gave VM " + op.Spec.VMName + " its runStrategy " + prev.Name + " back"
 	if !running(vmi) {
-		end := op.Status.CompletionTime
-		if end == nil || e.cfg.Clock.Since(end.Time) <= coldMigrationTimeout {
+		if !e.waitedOut(op) {
 			return "", waitingError{"waiting for VM " + op.Spec.VMName + " to run before giving its runStrategy " + prev.Name + " back"}
 		}
 		did += " without seeing it run in " + coldMigrationTimeout.String()

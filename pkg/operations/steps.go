@@ -810,7 +810,7 @@ func (e *Executor) abortMigration(ctx context.Context, op *v1alpha1.VMOperation)
 	}
 	wait := waitingError{"waiting for KubeVirt to abort VirtualMachineInstanceMigration " + ref.Name}
 	if mig.DeletionTimestamp != nil {
-		if end := op.Status.CompletionTime; end != nil && e.cfg.Clock.Since(end.Time) > coldMigrationTimeout {
+		if e.waitedOut(op) {
 			return "gave up " + wait.msg + " after " + coldMigrationTimeout.String(), nil
 		}
 		return "", wait

@@ -28,6 +28,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hypersdkclient "github.com/hypersdk/hypersdk/generated/clientset/versioned"
+	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/passloop"
 )
 
@@ -176,13 +177,13 @@ func (k *Keeper) sync(ctx context.Context, b *v1alpha1.Budget, reports map[strin
 		amount := b.Spec.Amount.AsApproximateFloat64()
 		for _, t := range account(st, b.Spec, spent, r.perHour, now) {
 			announce = append(announce, func() {
-				k.event(b, corev1.EventTypeWarning, ReasonThresholdCrossed, "%d%% of %s spent in %s: %.6g, projected %.6g at the month's end",
-					t, b.Spec.Amount.String(), month, spent, st.Projected)
+				k.event(b, corev1.EventTypeWarning, ReasonThresholdCrossed, "%d%% of %s spent in %s: %s, projected %s at the month's end",
+					t, b.Spec.Amount.String(), month, cost.FormatAmount(spent), cost.FormatAmount(st.Projected))
 			})
 		}
 		k.metrics.set(b, st)
 		exceeded := metav1.Condition{Type: ConditionExceeded, Status: metav1.ConditionFalse, Reason: "WithinBudget",
-			Message: fmt.Sprintf("%.6g of %s spent in %s", spent, b.Spec.Amount.String(), month)}
+			Message: fmt.Sprintf("%s of %s spent in %s", cost.FormatAmount(spent), b.Spec.Amount.String(), month)}
 		if spent >= amount {
 			exceeded.Status, exceeded.Reason = metav1.ConditionTrue, "BudgetSpent"
 		}

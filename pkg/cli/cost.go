@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/cost"
 )
 
 func newVMCostCommand(e *env) *cobra.Command {
@@ -26,22 +27,22 @@ price list the server has, with the list's date (-o wide: its source).`,
 		Args:              exactlyOneVM,
 		ValidArgsFunction: completeVMs(e),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cost := &v1alpha1.VirtualMachineCost{}
-			_, done, err := e.getVMSubresource(cmd.Context(), out, args[0], "cost", cost)
+			vmCost := &v1alpha1.VirtualMachineCost{}
+			_, done, err := e.getVMSubresource(cmd.Context(), out, args[0], "cost", vmCost)
 			if done || err != nil {
 				return err
 			}
-			if err := out.printRows(e.streams.Out, []any{cost}, costColumns, nil); err != nil {
+			if err := out.printRows(e.streams.Out, []any{vmCost}, costColumns, nil); err != nil {
 				return err
 			}
-			warnMonthToDateFrom(e, cost.MonthToDateFrom)
-			if out.format() == "csv" || len(cost.CloudComparison) == 0 {
+			warnMonthToDateFrom(e, vmCost.MonthToDateFrom)
+			if out.format() == "csv" || len(vmCost.CloudComparison) == 0 {
 				return err
 			}
 			// The same size at public clouds' list prices, cheapest first.
-			rows := make([]any, len(cost.CloudComparison))
-			for i := range cost.CloudComparison {
-				rows[i] = cloudRow{price: &cost.CloudComparison[i], here: cost.CostPerHour}
+			rows := make([]any, len(vmCost.CloudComparison))
+			for i := range vmCost.CloudComparison {
+				rows[i] = cloudRow{price: &vmCost.CloudComparison[i], here: vmCost.CostPerHour}
 			}
 			fmt.Fprintln(e.streams.Out)
 			return out.printRows(e.streams.Out, rows, cloudColumns, nil)
@@ -56,7 +57,8 @@ var costColumns = columns{
 	wide:  []string{"GCO2 TODAY", "GCO2 MONTH", "ZONE", "CPU ALLOC", "CPU USED", "MEM ALLOC", "MEM USED", "GCO2/KWH"},
 	row: func(obj any, wide bool) []any {
 		c := obj.(*v1alpha1.VirtualMachineCost)
-		row := []any{c.Name, orNone(c.Node), num(c.CostPerHour), num(c.Today), num(c.MonthToDate), knownNum(c.CarbonGramsPerHour)}
+		row := []any{c.Name, orNone(c.Node), cost.FormatAmount(c.CostPerHour), cost.FormatAmount(c.Today), cost.FormatAmount(c.MonthToDate),
+			knownNum(c.CarbonGramsPerHour)}
 		if wide {
 			row = append(row, num(c.CarbonGramsToday), num(c.CarbonGramsMonthToDate), orNone(c.Zone), num(c.CPUAllocatedCores), num(c.CPUUsageCores),
 				binaryBytes(c.MemoryAllocatedBytes), binaryBytes(c.MemoryUsageBytes), knownNum(c.CarbonIntensity))
@@ -85,7 +87,7 @@ var cloudColumns = columns{
 			vs = fmt.Sprintf("%+.0f%%", (p.PricePerHour/r.here-1)*100)
 		}
 		row := []any{p.Cloud, p.Region, p.InstanceType, p.VCPUs, binaryBytes(float64(p.MemoryBytes)), gpus,
-			num(p.PricePerHour) + " " + p.Currency, vs, p.PriceListDate}
+			cost.FormatAmount(p.PricePerHour) + " " + p.Currency, vs, p.PriceListDate}
 		if wide {
 			row = append(row, p.Source)
 		}
@@ -148,7 +150,7 @@ var costReportColumns = columns{
 	row: func(obj any, _ bool) []any {
 		c := obj.(*v1alpha1.VirtualMachineCostEntry)
 		a := c.Amounts
-		return []any{c.Name, orNone(c.Node), num(a.CostPerHour), num(a.Today), num(a.MonthToDate),
+		return []any{c.Name, orNone(c.Node), cost.FormatAmount(a.CostPerHour), cost.FormatAmount(a.Today), cost.FormatAmount(a.MonthToDate),
 			knownNum(a.CarbonGramsPerHour), num(a.CarbonGramsToday), num(a.CarbonGramsMonthToDate)}
 	},
 }

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
+	"github.com/hypersdk/hypersdk/pkg/cost"
 )
 
 func newVMRecommendCommand(e *env) *cobra.Command {
@@ -52,7 +53,7 @@ to get recommendations without resizes.`,
 			}
 			if sv := r.Savings; sv != nil {
 				fmt.Fprintf(e.streams.Out, "Saving:      %s per month (%s per hour now, %s at the target, on %s)\n",
-					num(sv.MonthlySaving), num(sv.CurrentCostPerHour), num(sv.TargetCostPerHour), sv.Node)
+					cost.FormatAmount(sv.MonthlySaving), cost.FormatAmount(sv.CurrentCostPerHour), cost.FormatAmount(sv.TargetCostPerHour), sv.Node)
 			}
 			_, err = fmt.Fprintf(e.streams.Out, "Action:      %s\n", orNone(rec.Action))
 			return err

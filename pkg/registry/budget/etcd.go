@@ -14,6 +14,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
+	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
 	"github.com/hypersdk/hypersdk/pkg/registry/tables"
 )
@@ -60,7 +61,7 @@ var columns = []metav1.TableColumnDefinition{
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
 	return tables.Of(obj, columns, func(obj runtime.Object, _ metav1.Object, name, age string) ([]interface{}, error) {
 		b := budget(obj)
-		return []interface{}{name, b.Spec.Amount.String(), fmt.Sprintf("%.4g", b.Status.Spent), fmt.Sprintf("%.0f%%", b.Status.Percent),
-			fmt.Sprintf("%.4g", b.Status.Projected), b.Spec.Enforce, age}, nil
+		return []interface{}{name, b.Spec.Amount.String(), cost.FormatAmount(b.Status.Spent), fmt.Sprintf("%.0f%%", b.Status.Percent),
+			cost.FormatAmount(b.Status.Projected), b.Spec.Enforce, age}, nil
 	})
 }

@@ -289,7 +289,7 @@ func (s *Scheduler) selected(ctx context.Context, b *v1alpha1.BackupSchedule) ([
 	}
 	var names []string
 	for _, vm := range vms.Items {
-		if !isScratch(b.Name, vm.Name) && !scratch[vm.Name] {
+		if !ownedByASchedule(&vm) && !scratch[vm.Name] {
 			names = append(names, vm.Name)
 		}
 	}
@@ -406,9 +406,13 @@ func (s *Scheduler) prune(ctx context.Context, b *v1alpha1.BackupSchedule, st *v
 	}
 	snaps := s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(b.Namespace)
 	kept := st.Snapshots[:0]
+	// One snapshot that cannot go (its copy's cluster unreachable, a
+	// delete refused) does not keep the others: the status would grow by a
+	// run every slot until it passed etcd's size limit.
 	var firstErr error
+	failed := 0
 	for _, snap := range st.Snapshots {
-		if !drop[snap.Name] || firstErr != nil || inUse[snap.Name] || (st.Verifying != nil && st.Verifying.Snapshot == snap.Name) {
+		if !drop[snap.Name] || inUse[snap.Name] || (st.Verifying != nil && st.Verifying.Snapshot == snap.Name) {
 			kept = append(kept, snap)
 			continue
 		}
@@ -426,13 +430,18 @@ func (s *Scheduler) prune(ctx context.Context, b *v1alpha1.BackupSchedule, st *v
 			continue
 		}
 		if err != nil {
-			firstErr = err
+			if failed++; firstErr == nil {
+				firstErr = err
+			}
 			kept = append(kept, snap)
 		}
 	}
 	// Oldest first, as the API documents.
 	sort.SliceStable(kept, func(i, j int) bool { return kept[i].Slot.Before(&kept[j].Slot) })
 	st.Snapshots = kept
+	if failed > 1 {
+		return fmt.Errorf("%w (and %d more snapshots past their retention)", firstErr, failed-1)
+	}
 	return firstErr
 }
 

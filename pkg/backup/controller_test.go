@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	testingclock "k8s.io/utils/clock/testing"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	hyperfake "github.com/hypersdk/hypersdk/generated/clientset/versioned/fake"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 )
 
 // TestListFailureKeepsTheSlot: when the VMs cannot be listed as a slot
@@ -209,13 +211,14 @@ func TestVerificationTurnedOffIsNotAFailedBackup(t *testing.T) {
 	now := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
 	kv := kvfake.NewSimpleClientset(
 		&snapshotv1.VirtualMachineSnapshot{ObjectMeta: metav1.ObjectMeta{Name: "snap", Namespace: "ns"}},
-		&kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "snap-verify", Namespace: "ns"}})
+		&kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "snap-verify", Namespace: "ns",
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "hypersdk.io/v1alpha1", Kind: "BackupSchedule", Name: "nightly", UID: "nightly-uid"}}}})
 	kube := reviewing(func(*authorizationv1.ResourceAttributes) bool { return true })
 	s, err := New(Config{Kube: kube, HyperSDK: hyperfake.NewSimpleClientset(), KubeVirt: kv, Clock: testingclock.NewFakeClock(now)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns"},
+	b := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns", UID: "nightly-uid"},
 		Spec: v1alpha1.BackupScheduleSpec{Requester: &v1alpha1.VMOperationRequester{Username: "alice"}}}
 	st := &v1alpha1.BackupScheduleStatus{
 		Snapshots: []v1alpha1.ScheduledSnapshot{{Name: "snap", VMName: "db", Phase: v1alpha1.VMOperationSucceeded, Verify: true}},
@@ -233,6 +236,80 @@ func TestVerificationTurnedOffIsNotAFailedBackup(t *testing.T) {
 	snap, err := kv.SnapshotV1beta1().VirtualMachineSnapshots("ns").Get(ctx, "snap", metav1.GetOptions{})
 	if err != nil || snap.Annotations[VerificationAnnotation] != "" {
 		t.Errorf("the snapshot: %v %v, want no verification recorded", snap.Annotations, err)
+	}
+}
+
+// TestAVMNamedLikeTheScratchVMIsLeftAlone: a VM that has the scratch VM's
+// name but that the verification did not make is neither deleted when the
+// verification ends nor waited on: its restore, refused because the name is
+// taken, fails the verification at once. The scratch VM the verification's
+// restore made, not yet the schedule's, is deleted.
+func TestAVMNamedLikeTheScratchVMIsLeftAlone(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	b := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns", UID: "nightly-uid"},
+		Spec: v1alpha1.BackupScheduleSpec{Requester: &v1alpha1.VMOperationRequester{Username: "alice"},
+			Verification: &v1alpha1.BackupVerification{ExpectedOutput: "login:", Timeout: metav1.Duration{Duration: 10 * time.Minute}}}}
+	progress := func(phase string) *v1alpha1.BackupVerificationProgress {
+		return &v1alpha1.BackupVerificationProgress{Snapshot: "snap", VMName: "db", ScratchVM: "snap-verify", Phase: phase,
+			Started: metav1.NewTime(now.Add(-time.Minute))}
+	}
+	for _, tc := range []struct {
+		name     string
+		p        *v1alpha1.BackupVerificationProgress
+		vm       *kvv1.VirtualMachine
+		step     *v1alpha1.VMOperation
+		deleted  bool
+		taken    bool
+		failedAt string
+	}{
+		{name: "a user's VM, the restore refused", p: progress(phaseRestoring), taken: true,
+			vm: &kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "snap-verify", Namespace: "ns", UID: "user"}}},
+		{name: "a user's VM, made while the verification checked", p: progress(phaseChecking),
+			vm: &kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "snap-verify", Namespace: "ns", UID: "user"}}},
+		{name: "the restore's VM, not yet the schedule's", p: progress(phaseStarting), deleted: true,
+			vm: &kvv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "snap-verify", Namespace: "ns", UID: "scratch",
+				Annotations: map[string]string{kubevirt.LastRestoreAnnotation: kubevirt.RestoreMark("restore-1", "r1")}}},
+			step: &v1alpha1.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: "snap-verify-restore", Namespace: "ns",
+				Annotations: map[string]string{attemptAnnotation: now.Add(-time.Minute).UTC().Format(time.RFC3339)}},
+				Status: v1alpha1.VMOperationStatus{Phase: v1alpha1.VMOperationSucceeded,
+					Resources: []v1alpha1.ResourceReference{{Kind: "VirtualMachineRestore", Name: "restore-1", UID: "r1", Role: "temporary"}}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var objs []runtime.Object
+			if tc.step != nil {
+				objs = append(objs, tc.step)
+			}
+			hyper := hyperfake.NewSimpleClientset(objs...)
+			if tc.taken {
+				hyper.PrependReactor("create", "vmoperations", func(k8stesting.Action) (bool, runtime.Object, error) {
+					return true, nil, apierrors.NewAlreadyExists(schema.GroupResource{Group: "hypersdk.io", Resource: "virtualmachines"}, "ns/snap-verify")
+				})
+			}
+			kv := kvfake.NewSimpleClientset(&snapshotv1.VirtualMachineSnapshot{ObjectMeta: metav1.ObjectMeta{Name: "snap", Namespace: "ns"}}, tc.vm)
+			kube := reviewing(func(*authorizationv1.ResourceAttributes) bool { return true })
+			s, err := New(Config{Kube: kube, HyperSDK: hyper, KubeVirt: kv, Clock: testingclock.NewFakeClock(now)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := &v1alpha1.BackupScheduleStatus{
+				Snapshots: []v1alpha1.ScheduledSnapshot{{Name: "snap", VMName: "db", Phase: v1alpha1.VMOperationSucceeded, Verify: true}},
+				Verifying: tc.p,
+			}
+			if !tc.taken {
+				fail(tc.p, "no login: on the console")
+			}
+			if err := s.verify(ctx, b, st, &reviewer{s: s, b: b, all: map[string]bool{}}, now); err != nil {
+				t.Fatal(err)
+			}
+			if st.Verifying != nil || st.LastVerification == nil || st.LastVerification.Result != ResultFailed {
+				t.Errorf("verifying %+v, last %+v; want a failed verification, ended", st.Verifying, st.LastVerification)
+			}
+			_, err = kv.KubevirtV1().VirtualMachines("ns").Get(ctx, "snap-verify", metav1.GetOptions{})
+			if tc.deleted != apierrors.IsNotFound(err) {
+				t.Errorf("the VM named snap-verify: %v; want it deleted: %v", err, tc.deleted)
+			}
+		})
 	}
 }
 
@@ -363,15 +440,19 @@ func TestScratchVMsAreNeverBackedUp(t *testing.T) {
 		Labels: map[string]string{LabelVerification: "hourly"}},
 		Spec: v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationRestore, VMName: "db",
 			Restore: &v1alpha1.RestoreSpec{SnapshotName: "hourly-db-1796092800", TargetName: "hourly-db-1796092800-verify"}}}
-	kv := kvfake.NewSimpleClientset(labelled("db"), labelled("hourly-db-1796092800-verify"))
+	// A user's VM may be named like a scratch VM; a scratch VM whose step
+	// operation is gone is still its schedule's.
+	owned := labelled("weekly-db-1796000000-verify")
+	owned.OwnerReferences = []metav1.OwnerReference{{APIVersion: "hypersdk.io/v1alpha1", Kind: "BackupSchedule", Name: "weekly", UID: "w"}}
+	kv := kvfake.NewSimpleClientset(labelled("db"), labelled("hourly-db-1796092800-verify"), labelled("daily-api-verify"), owned)
 	s, err := New(Config{Kube: kubefake.NewClientset(), HyperSDK: hyperfake.NewSimpleClientset(step), KubeVirt: kv})
 	if err != nil {
 		t.Fatal(err)
 	}
 	daily := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "daily", Namespace: "ns"},
 		Spec: v1alpha1.BackupScheduleSpec{VMSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}}}
-	if got, err := s.selected(context.Background(), daily); err != nil || !slices.Equal(got, []string{"db"}) {
-		t.Errorf("selected %v %v, want db alone", got, err)
+	if got, err := s.selected(context.Background(), daily); err != nil || !slices.Equal(got, []string{"daily-api-verify", "db"}) {
+		t.Errorf("selected %v %v, want daily-api-verify and db", got, err)
 	}
 }
 

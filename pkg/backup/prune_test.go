@@ -2,12 +2,17 @@ package backup
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 	clonev1 "kubevirt.io/api/clone/v1beta1"
 	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
@@ -73,5 +78,45 @@ func TestRetentionKeepsSnapshotsBeingRead(t *testing.T) {
 				t.Errorf("old snapshot kept: %v, want %v", kept, tc.keeps)
 			}
 		})
+	}
+}
+
+// TestRetentionGoesOnPastAFailedDelete: a snapshot past its retention that
+// cannot be deleted is kept and said, and the others past it still go.
+func TestRetentionGoesOnPastAFailedDelete(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	snap := func(name string) *snapshotv1.VirtualMachineSnapshot {
+		return &snapshotv1.VirtualMachineSnapshot{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns",
+			Annotations: map[string]string{operationAnnotation: name}}}
+	}
+	kv := kvfake.NewSimpleClientset(snap("oldest"), snap("old"), snap("new"))
+	kv.PrependReactor("delete", "virtualmachinesnapshots", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.(k8stesting.DeleteAction).GetName() == "oldest" {
+			return true, nil, errors.New("etcdserver: request timed out")
+		}
+		return false, nil, nil
+	})
+	s := &Scheduler{cfg: Config{KubeVirt: kv, HyperSDK: hyperfake.NewSimpleClientset()}}
+	b := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns"},
+		Spec: v1alpha1.BackupScheduleSpec{Retention: v1alpha1.BackupRetention{KeepLast: ptr.To[int32](1)}}}
+	st := &v1alpha1.BackupScheduleStatus{}
+	for i, name := range []string{"oldest", "old", "new"} {
+		st.Snapshots = append(st.Snapshots, v1alpha1.ScheduledSnapshot{Name: name, VMName: "db", Operation: name,
+			Phase: v1alpha1.VMOperationSucceeded, Slot: metav1.NewTime(now.Add(time.Duration(i-3) * 24 * time.Hour))})
+	}
+	rev := &reviewer{all: map[string]bool{"delete snapshot.kubevirt.io/virtualmachinesnapshots/": true}}
+	if err := s.prune(ctx, b, st, now, rev, nil); err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("prune: %v, want the failed delete said", err)
+	}
+	var names []string
+	for _, snap := range st.Snapshots {
+		names = append(names, snap.Name)
+	}
+	if !slices.Equal(names, []string{"oldest", "new"}) {
+		t.Errorf("status keeps %v, want oldest (its delete failed) and new", names)
+	}
+	if _, err := kv.SnapshotV1beta1().VirtualMachineSnapshots("ns").Get(ctx, "old", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("snapshot old: %v, want it deleted past the failed one", err)
 	}
 }

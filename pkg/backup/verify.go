@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/console"
+	"github.com/hypersdk/hypersdk/pkg/kubevirt"
 	"github.com/hypersdk/hypersdk/pkg/operations"
 )
 
@@ -71,10 +73,40 @@ func scratchName(snapshot string) string {
 	return snapshot[:63-len(scratchSuffix)-11] + "-" + hex.EncodeToString(sum[:])[:10] + scratchSuffix
 }
 
-// isScratch: VMs a schedule restored for verification carry the source's
-// labels, so they would be selected; they are never backed up.
-func isScratch(schedule, vm string) bool {
-	return strings.HasPrefix(vm, schedule+"-") && strings.HasSuffix(vm, scratchSuffix)
+// ownedByASchedule: a scratch VM, once its verification took it, is owned
+// by its schedule; it carries the source's labels, so it would be selected,
+// and is never backed up. A VM is not known for one by its name: a user's
+// VM may be called anything.
+func ownedByASchedule(vm *kvv1.VirtualMachine) bool {
+	return slices.ContainsFunc(vm.OwnerReferences, func(o metav1.OwnerReference) bool {
+		return o.Kind == "BackupSchedule" && o.APIVersion == v1alpha1.SchemeGroupVersion.String()
+	})
+}
+
+// madeByVerification reports whether vm is the scratch VM of verification
+// p: the schedule owns it, or KubeVirt made it for this verification's
+// restore step (before the schedule took it). Anything else of that name is
+// someone else's and is left alone.
+func (s *Scheduler) madeByVerification(ctx context.Context, b *v1alpha1.BackupSchedule, p *v1alpha1.BackupVerificationProgress, vm *kvv1.VirtualMachine) (bool, error) {
+	if slices.ContainsFunc(vm.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == b.UID }) {
+		return true, nil
+	}
+	op, err := s.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(b.Namespace).Get(ctx, restoreStep(p), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading verification step %s: %w", restoreStep(p), err)
+	}
+	if op.Annotations[attemptAnnotation] != attempt(p) {
+		return false, nil
+	}
+	for _, r := range op.Status.Resources {
+		if r.Kind == "VirtualMachineRestore" && kubevirt.RestoredBy(vm, r.Name, r.UID) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // verify moves the schedule's verification one step: it picks the next
@@ -223,7 +255,7 @@ func (s *Scheduler) stepOperation(ctx context.Context, b *v1alpha1.BackupSchedul
 				Annotations: map[string]string{attemptAnnotation: attempt(p)}, OwnerReferences: ownedBy(b)},
 			Spec: spec,
 		}, metav1.CreateOptions{})
-		if apierrors.IsInvalid(err) || apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		if apierrors.IsInvalid(err) || apierrors.IsNotFound(err) || apierrors.IsConflict(err) || takenTarget(err) {
 			// Refused by its precheck (the snapshot gone, the name taken).
 			fail(p, fmt.Sprintf("%s: %v", subresource, err))
 			return nil
@@ -239,6 +271,14 @@ func (s *Scheduler) stepOperation(ctx context.Context, b *v1alpha1.BackupSchedul
 		fail(p, fmt.Sprintf("%s: %s", subresource, op.Status.Message))
 	}
 	return nil
+}
+
+// takenTarget: the precheck found a VM of the scratch VM's name already
+// there (a step operation of the same name, made meanwhile, is not that).
+func takenTarget(err error) bool {
+	var status apierrors.APIStatus
+	return apierrors.IsAlreadyExists(err) && errors.As(err, &status) && status.Status().Details != nil &&
+		status.Status().Details.Kind == "virtualmachines"
 }
 
 // ownedBy makes the schedule the owner of what its verification makes, so
@@ -349,9 +389,8 @@ func (s *Scheduler) finishVerification(ctx context.Context, b *v1alpha1.BackupSc
 	if err := s.cancelSteps(ctx, b.Namespace, p); err != nil {
 		return err
 	}
-	err := s.cfg.KubeVirt.KubevirtV1().VirtualMachines(b.Namespace).Delete(ctx, p.ScratchVM, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting scratch VM %s: %w", p.ScratchVM, err)
+	if err := s.deleteScratch(ctx, b, p); err != nil {
+		return err
 	}
 	if p.Result == resultCancelled {
 		// Not a failed backup: the snapshot, the metric and the Verified
@@ -365,7 +404,7 @@ func (s *Scheduler) finishVerification(ctx context.Context, b *v1alpha1.BackupSc
 	}
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
 		VerificationAnnotation: p.Result, VerificationMessageAnnotation: p.Message}}})
-	_, err = s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(b.Namespace).Patch(ctx, p.Snapshot, types.MergePatchType, patch, metav1.PatchOptions{})
+	_, err := s.cfg.KubeVirt.SnapshotV1beta1().VirtualMachineSnapshots(b.Namespace).Patch(ctx, p.Snapshot, types.MergePatchType, patch, metav1.PatchOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("recording the verification on snapshot %s: %w", p.Snapshot, err)
 	}
@@ -389,6 +428,30 @@ func (s *Scheduler) finishVerification(ctx context.Context, b *v1alpha1.BackupSc
 	s.metrics.verifications.WithLabelValues(b.Namespace, b.Name, strings.ToLower(p.Result)).Inc()
 	if s.recorder != nil {
 		s.recorder.Eventf(scheduleRef(b), eventType, reason, "Snapshot %s of VM %s: %s", p.Snapshot, p.VMName, p.Message)
+	}
+	return nil
+}
+
+// deleteScratch deletes the verification's scratch VM, if it is the
+// verification's: a restore refused because a VM of that name was there
+// made none, and the VM there is not the schedule's to delete.
+func (s *Scheduler) deleteScratch(ctx context.Context, b *v1alpha1.BackupSchedule, p *v1alpha1.BackupVerificationProgress) error {
+	vms := s.cfg.KubeVirt.KubevirtV1().VirtualMachines(b.Namespace)
+	vm, err := vms.Get(ctx, p.ScratchVM, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading scratch VM %s: %w", p.ScratchVM, err)
+	}
+	ours, err := s.madeByVerification(ctx, b, p, vm)
+	if err != nil || !ours {
+		return err
+	}
+	uid := vm.UID
+	err = vms.Delete(ctx, p.ScratchVM, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting scratch VM %s: %w", p.ScratchVM, err)
 	}
 	return nil
 }

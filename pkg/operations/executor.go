@@ -223,6 +223,9 @@ func (e *Executor) sync(ctx context.Context, key cache.ObjectName) error {
 	if err != nil {
 		return err
 	}
+	if op.Status.Phase.Final() && op.Status.CompletionTime == nil {
+		return e.stampEnd(ctx, op, key)
+	}
 	if op.Status.Phase.Final() {
 		if !holdsGrants(op) {
 			e.reserved.release(key)
@@ -595,6 +598,29 @@ func (e *Executor) migrationSlot(ctx context.Context, op *v1alpha1.VMOperation) 
 
 func setCondition(st *v1alpha1.VMOperationStatus, typ string, status metav1.ConditionStatus, reason, msg string, now metav1.Time) {
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, LastTransitionTime: now})
+}
+
+// stampEnd gives an operation that ended without a completion time (its
+// status written by another client: this executor always sets one) the time
+// its final condition says, or now. The clean-up's bounds, the grants and
+// the TTL count from it; without one, a clean-up that kept failing held the
+// VM's next operations for ever and the operation was never collected.
+func (e *Executor) stampEnd(ctx context.Context, op *v1alpha1.VMOperation, key cache.ObjectName) error {
+	updated := op.DeepCopy()
+	end := metav1.NewTime(e.cfg.Clock.Now())
+	if c := meta.FindStatusCondition(op.Status.Conditions, string(op.Status.Phase)); c != nil && c.Status == metav1.ConditionTrue {
+		end = c.LastTransitionTime
+	}
+	updated.Status.CompletionTime = &end
+	_, err := e.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(op.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		e.queue.Add(key) // a newer version is coming through the informer
+		return nil
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("recording when operation %s ended: %w", key, err)
+	}
+	return nil
 }
 
 // recorded finds a recorded reference by kind and role.

@@ -584,6 +584,35 @@ func TestExecutorNextOperationWaitsForTheCleanUp(t *testing.T) {
 	}
 }
 
+// TestExecutorEndWithoutCompletionTimeIsStamped: an operation whose status
+// another client ended without a completion time gets the time of its final
+// condition, and the clean-up bound and the TTL count from it (without it,
+// it was never collected and a failing clean-up never gave up).
+func TestExecutorEndWithoutCompletionTimeIsStamped(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{TTL: time.Hour}, testVM("vm", kvv1.RunStrategyHalted))
+	key := h.create("resize", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationResize,
+		Resize: &v1alpha1.ResizeSpec{CPUs: ptr.To[int32](4)}})
+	ended := metav1.NewTime(h.clock.Now().Add(-2 * time.Hour).Truncate(time.Second))
+	op := h.get(key)
+	op.Status.Phase = v1alpha1.VMOperationFailed
+	meta.SetStatusCondition(&op.Status.Conditions, metav1.Condition{Type: "Failed", Status: metav1.ConditionTrue, Reason: "OperationFailed",
+		LastTransitionTime: ended})
+	if _, err := h.hyper.HypersdkV1alpha1().VMOperations("ns").UpdateStatus(h.ctx, op, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.refresh()
+	op, err := h.pass(key)
+	if err != nil || op == nil {
+		t.Fatalf("after a pass: %v %v, want the operation kept", err, op)
+	}
+	if op.Status.CompletionTime == nil || !op.Status.CompletionTime.Equal(&ended) {
+		t.Fatalf("completion %v; want the Failed condition's time %v", op.Status.CompletionTime, ended)
+	}
+	if op, err := h.pass(key); err != nil || op != nil {
+		t.Fatalf("ended two hours ago with a TTL of one: %v %v, want it collected", err, op)
+	}
+}
+
 func TestExecutorResizeStoppedVM(t *testing.T) {
 	h := newHarness(t, ExecutorConfig{}, testVM("vm", kvv1.RunStrategyHalted))
 	key := h.create("resize", "vm", v1alpha1.VMOperationSpec{Type: v1alpha1.VMOperationResize,

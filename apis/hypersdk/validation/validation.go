@@ -213,6 +213,12 @@ func ValidateVMOperationStatusUpdate(op, old *hypersdk.VMOperation) field.ErrorL
 		allErrs = append(allErrs, field.Forbidden(statusPath.Child("phase"),
 			fmt.Sprintf("operation already ended %s", old.Status.Phase)))
 	}
+	// The clean-up's bounds and the TTL count from the end: an operation
+	// that ends, or ended, without it would be kept and wait for ever.
+	// (One already ended without it stays writable: the executor sets it.)
+	if IsFinal(st.Phase) && st.CompletionTime == nil && (!IsFinal(old.Status.Phase) || old.Status.CompletionTime != nil) {
+		allErrs = append(allErrs, field.Required(statusPath.Child("completionTime"), "an operation that ended records when"))
+	}
 	allErrs = append(allErrs, metav1validation.ValidateConditions(st.Conditions, statusPath.Child("conditions"))...)
 	return allErrs
 }

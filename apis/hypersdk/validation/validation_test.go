@@ -126,9 +126,18 @@ func TestValidateVMOperationUpdate(t *testing.T) {
 func TestValidateVMOperationStatusUpdate(t *testing.T) {
 	old := op(hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationStart, Start: &hypersdk.StartSpec{}})
 	old.ResourceVersion = "1"
+	ended := metav1.NewTime(time.Date(2026, 12, 7, 23, 0, 0, 0, time.UTC))
 	withStatus := func(o *hypersdk.VMOperation, phase hypersdk.VMOperationPhase, progress int32) *hypersdk.VMOperation {
 		n := o.DeepCopy()
 		n.Status.Phase, n.Status.Progress = phase, progress
+		if IsFinal(phase) {
+			n.Status.CompletionTime = &ended
+		}
+		return n
+	}
+	endless := func(o *hypersdk.VMOperation) *hypersdk.VMOperation {
+		n := o.DeepCopy()
+		n.Status.CompletionTime = nil
 		return n
 	}
 	for _, tc := range []struct {
@@ -142,6 +151,11 @@ func TestValidateVMOperationStatusUpdate(t *testing.T) {
 		{"negative", old, withStatus(old, hypersdk.VMOperationRunning, -1), "status.progress"},
 		{"unknown phase", old, withStatus(old, "Paused", 10), "status.phase"},
 		{"back from final", withStatus(old, hypersdk.VMOperationFailed, 50), withStatus(old, hypersdk.VMOperationRunning, 50), "status.phase"},
+		{"ends without when", old, endless(withStatus(old, hypersdk.VMOperationSucceeded, 100)), "status.completionTime"},
+		{"forgets when it ended", withStatus(old, hypersdk.VMOperationFailed, 50), endless(withStatus(old, hypersdk.VMOperationFailed, 50)), "status.completionTime"},
+		{"ended without when, written again", endless(withStatus(old, hypersdk.VMOperationFailed, 50)),
+			endless(withStatus(old, hypersdk.VMOperationFailed, 60)), ""},
+		{"ended without when, given it", endless(withStatus(old, hypersdk.VMOperationFailed, 50)), withStatus(old, hypersdk.VMOperationFailed, 50), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := fields(ValidateVMOperationStatusUpdate(tc.new, tc.old)); got != tc.want {

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"sort"
 	"strconv"
 	"time"
@@ -368,7 +367,7 @@ func (s *Scheduler) start(ctx context.Context, b *v1alpha1.BackupSchedule, st *v
 		if errors.Is(err, errNameTaken) {
 			// "a" of VM "b-c" and "a-b" of VM "c" share names: the second
 			// to come takes one only it can make.
-			name, err = s.startSnapshot(ctx, b, vm, disambiguated(name, b.Name, vm))
+			name, err = s.startSnapshot(ctx, b, vm, operations.Disambiguated(name, b.Name, vm))
 		}
 		switch {
 		case apierrors.IsNotFound(err):
@@ -533,13 +532,6 @@ func (s *Scheduler) startSnapshot(ctx context.Context, b *v1alpha1.BackupSchedul
 		return name, fmt.Errorf("operation %s: %w", name, errNameTaken)
 	}
 	return name, nil
-}
-
-// disambiguated is name with a suffix only schedule and vm give.
-func disambiguated(name, schedule, vm string) string {
-	h := fnv.New32a()
-	h.Write([]byte(schedule + "/" + vm))
-	return fmt.Sprintf("%s-%08x", name, h.Sum32())
 }
 
 // snapshotName is the name of a VM's snapshot (and of its operation) for

@@ -282,37 +282,48 @@ func (f *Finder) stop(ctx context.Context, p *v1alpha1.IdleVMPolicy, idle []v1al
 			errs = append(errs, err)
 			continue
 		}
-		name := "idle-" + p.Name + "-" + v.Name + "-" + strconv.FormatInt(v.Since.Unix(), 10)
-		op := &v1alpha1.VMOperation{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.Namespace, Labels: map[string]string{LabelPolicy: p.Name}},
-			Spec:       v1alpha1.VMOperationSpec{VMName: v.Name, Type: v1alpha1.VMOperationStop},
-		}
-		ops := f.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(p.Namespace)
-		_, err := ops.Create(ctx, op, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			// Made on a pass whose status write failed, or another's of the
-			// same name (policy a-b with VM c, policy a with VM b-c).
-			got, gerr := ops.Get(ctx, name, metav1.GetOptions{})
-			switch {
-			case gerr != nil:
-				errs = append(errs, fmt.Errorf("stopping idle VM %s/%s: reading operation %s: %w", p.Namespace, v.Name, name, gerr))
-				continue
-			case got.Spec.VMName != v.Name || got.Spec.Type != v1alpha1.VMOperationStop || got.Labels[LabelPolicy] != p.Name:
-				errs = append(errs, fmt.Errorf("stopping idle VM %s/%s: operation %s exists and is not this policy's stop of it", p.Namespace, v.Name, name))
-				continue
-			}
-		} else if err != nil {
+		name, made, err := f.makeStop(ctx, p, v)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("stopping idle VM %s/%s: %w", p.Namespace, v.Name, err))
 			continue
 		}
 		v.Operation = name
-		if err == nil {
+		if made {
 			f.stopped.WithLabelValues(p.Namespace, p.Name).Inc()
 			f.event(p, corev1.EventTypeNormal, ReasonStopped, "VM %s idle since %s: stopped by operation %s",
 				v.Name, v.Since.UTC().Format(time.RFC3339), name)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// makeStop makes the policy's Stop operation of idle VM v, once: a pass
+// whose status write failed finds it again by its name. Policy "a" with VM
+// "b-c" and policy "a-b" with VM "c" name their stops alike; the second to
+// come takes a name only it makes. made says whether this call made it.
+func (f *Finder) makeStop(ctx context.Context, p *v1alpha1.IdleVMPolicy, v *v1alpha1.IdleVM) (name string, made bool, err error) {
+	ops := f.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(p.Namespace)
+	plain := "idle-" + p.Name + "-" + v.Name + "-" + strconv.FormatInt(v.Since.Unix(), 10)
+	for _, name := range []string{plain, operations.Disambiguated(plain, p.Name, v.Name)} {
+		_, err := ops.Create(ctx, &v1alpha1.VMOperation{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.Namespace, Labels: map[string]string{LabelPolicy: p.Name}},
+			Spec:       v1alpha1.VMOperationSpec{VMName: v.Name, Type: v1alpha1.VMOperationStop},
+		}, metav1.CreateOptions{})
+		if err == nil {
+			return name, true, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return "", false, err
+		}
+		got, err := ops.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return "", false, fmt.Errorf("reading operation %s: %w", name, err)
+		}
+		if got.Spec.VMName == v.Name && got.Spec.Type == v1alpha1.VMOperationStop && got.Labels[LabelPolicy] == p.Name {
+			return name, false, nil
+		}
+	}
+	return "", false, fmt.Errorf("operations %s and its disambiguated name exist and are not this policy's stop of it", plain)
 }
 
 func (f *Finder) event(p *v1alpha1.IdleVMPolicy, eventType, reason, format string, args ...any) {

@@ -171,11 +171,13 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy, zone
 	st := v1alpha1.CarbonScalingPolicyStatus{ObservedGeneration: p.Generation, LastEvaluated: p.Status.LastEvaluated, Conditions: p.Status.Conditions}
 	override := p.Spec.OverrideUntil != nil && now.Before(p.Spec.OverrideUntil)
 	intensities := map[string]float64{}
+	unread := map[string]bool{} // asked once a pass, said once
 	var failures, stale []string
 	read := func(zone string) (float64, bool) {
-		if g, ok := intensities[zone]; ok {
-			return g, true
+		if g, ok := intensities[zone]; ok || unread[zone] {
+			return g, ok
 		}
+		unread[zone] = true
 		if s.cfg.Carbon == nil {
 			failures = append(failures, "no carbon intensity provider is configured (--carbon-provider)")
 			return 0, false
@@ -185,6 +187,7 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy, zone
 			failures = append(failures, fmt.Sprintf("zone %s: %v", zone, err))
 			return 0, false
 		}
+		delete(unread, zone)
 		intensities[zone] = in.GramsPerKWh
 		if in.Freshness == carbon.Stale {
 			stale = append(stale, fmt.Sprintf("zone %s (the reading for %s)", zone, in.At.UTC().Format(time.RFC3339)))
@@ -194,7 +197,7 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy, zone
 	if g, ok := read(p.Spec.Zone); ok {
 		st.LastEvaluated = &now
 		st.GramsPerKWh = ptr.To(int32(math.Round(g)))
-		if b := bandFor(p.Spec.Bands, g, int(ptr.Deref(p.Status.ActiveBand, -1))); b >= 0 && !override {
+		if b := bandFor(p.Spec.Bands, g, heldBand(p, hpas)); b >= 0 && !override {
 			st.ActiveBand = ptr.To(int32(b))
 		}
 	}
@@ -321,6 +324,23 @@ func bandFor(bands []v1alpha1.CarbonScalingBand, g float64, current int) int {
 		}
 	}
 	return b
+}
+
+// heldBand is the band p was holding: the one its status names, or, after
+// a pass that could not read the intensity (whose status names none), the
+// highest that p's caps on its own zone's HPAs hold them at. Without it the
+// status said Clean while the caps, kept above the lifting margin, held.
+func heldBand(p *v1alpha1.CarbonScalingPolicy, hpas []autoscalingv2.HorizontalPodAutoscaler) int {
+	if p.Status.ActiveBand != nil {
+		return int(*p.Status.ActiveBand)
+	}
+	held := -1
+	for i := range hpas {
+		if z := hpas[i].Annotations[carbon.ZoneKey]; z == "" || z == p.Spec.Zone {
+			held = max(held, cappedBand(&hpas[i], p))
+		}
+	}
+	return held
 }
 
 // cappedBand is the band whose cap p holds hpa at (the highest, should two

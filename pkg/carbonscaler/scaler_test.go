@@ -278,6 +278,45 @@ func TestACapLiftsOnlyWellBelowItsBand(t *testing.T) {
 	}
 }
 
+// TestBandHeldAcrossAFailedRead: after a pass that could not read the
+// intensity, a reading between the band's lifting margin and its threshold
+// keeps both the caps and the band in the status (the caps are its record).
+func TestBandHeldAcrossAFailedRead(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	fixed, err := carbon.NewFixedProvider(clk, map[string]float64{"NO": 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := &countingProvider{Provider: fixed, asked: map[string]int{}}
+	s := New(Config{Kube: kubefake.NewSimpleClientset(cappedHPA("web", "p"), cappedHPA("api", "p")),
+		HyperSDK: hyperfake.NewSimpleClientset(cappingPolicy(clk.Now().Add(-time.Minute))), Carbon: elsewhere, Clock: clk})
+	s.recorder = record.NewFakeRecorder(10)
+	if err := s.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := policyAfterPass(t, s)
+	if band := p.Status.ActiveBand; band != nil {
+		t.Fatalf("band %d after a failed read, want none named", *band)
+	}
+	// The zone that cannot be read is asked for, and said, once a pass.
+	if ready := meta.FindStatusCondition(p.Status.Conditions, ConditionReady); elsewhere.asked["ES"] != 1 || ready == nil ||
+		strings.Count(ready.Message, "zone ES") != 1 {
+		t.Errorf("ES asked %d times, Ready %+v; want once, said once", elsewhere.asked["ES"], ready)
+	}
+	if s.cfg.Carbon, err = carbon.NewFixedProvider(clk, map[string]float64{"ES": 285}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Step(time.Minute)
+	if err := s.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p = policyAfterPass(t, s)
+	capping := meta.FindStatusCondition(p.Status.Conditions, ConditionCapping)
+	if got := maxReplicas(t, s, "web"); got != 5 || ptr.Deref(p.Status.ActiveBand, -1) != 0 || capping == nil || capping.Reason != "BandInForce" {
+		t.Errorf("at 285 g/kWh after a failed read: maxReplicas %d, band %d, capping %+v; want 5, band 0 in force", got, ptr.Deref(p.Status.ActiveBand, -1), capping)
+	}
+}
+
 // TestBandFor: rising into a band caps at once; a band in force holds
 // until the intensity is a tenth below it, and falling through several
 // bands lands on the highest one still within its margin.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -36,19 +37,28 @@ const Reason = "PlacementDegraded"
 type Auditor struct {
 	kube     kubernetes.Interface
 	degraded prometheus.Counter
+	running  prometheus.Gauge
 
 	mu   sync.Mutex
-	seen map[types.UID]bool // pods already reported
+	seen map[types.UID]bool // degraded pods known, reported or not
+	// since is when this auditor began: a pod bound before it was reported
+	// by the one before (a restart, another leader), or by none while none
+	// ran; the gauge counts it either way, the event and the counter do not.
+	since time.Time
 }
 
-// New returns an auditor whose counter is registered with reg (if not nil).
+// New returns an auditor whose metrics are registered with reg (if not nil).
 func New(kube kubernetes.Interface, reg prometheus.Registerer) (*Auditor, error) {
 	a := &Auditor{kube: kube, seen: map[types.UID]bool{},
 		degraded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hypersdk_placement_degraded_total",
-			Help: "virt-launcher pods bound without a decision of HyperSDK's scheduler extender.",
+			Help: "virt-launcher pods bound without a decision of HyperSDK's scheduler extender, since this controller began.",
+		}),
+		running: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hypersdk_placement_degraded_pods",
+			Help: "virt-launcher pods existing now that were bound without a decision of HyperSDK's scheduler extender.",
 		})}
-	if err := promutil.Register(reg, a.degraded); err != nil {
+	if err := promutil.Register(reg, a.degraded, a.running); err != nil {
 		return nil, fmt.Errorf("placement audit: %w", err)
 	}
 	return a, nil
@@ -56,6 +66,9 @@ func New(kube kubernetes.Interface, reg prometheus.Registerer) (*Auditor, error)
 
 // Run watches until ctx ends.
 func (a *Auditor) Run(ctx context.Context) error {
+	a.mu.Lock()
+	a.since = time.Now()
+	a.mu.Unlock()
 	factory := informers.NewSharedInformerFactoryWithOptions(a.kube, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = kubevirt.LauncherSelector }))
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
@@ -90,11 +103,13 @@ func (a *Auditor) forget(obj any) {
 	if pod, ok := obj.(*corev1.Pod); ok {
 		a.mu.Lock()
 		delete(a.seen, pod.UID)
+		a.running.Set(float64(len(a.seen)))
 		a.mu.Unlock()
 	}
 }
 
-// check reports a bound pod that carries no placement decision, once.
+// check reports a bound pod that carries no placement decision, once: at
+// its binding, not again at every start of the controller.
 func (a *Auditor) check(ctx context.Context, recorder record.EventRecorder, pod *corev1.Pod) {
 	if pod.Spec.NodeName == "" || !requestsKVM(pod) {
 		return
@@ -108,7 +123,12 @@ func (a *Auditor) check(ctx context.Context, recorder record.EventRecorder, pod 
 		return
 	}
 	a.seen[pod.UID] = true
+	a.running.Set(float64(len(a.seen)))
+	before := boundAt(pod).Before(a.since)
 	a.mu.Unlock()
+	if before {
+		return
+	}
 	a.degraded.Inc()
 	msg := fmt.Sprintf("pod %s was bound to %s without HyperSDK's scheduler extender: carbon, cost, pressure and GPU topology were not considered",
 		pod.Name, pod.Spec.NodeName)
@@ -120,6 +140,17 @@ func (a *Auditor) check(ctx context.Context, recorder record.EventRecorder, pod 
 		}
 	}
 	recorder.Event(ref, corev1.EventTypeWarning, Reason, msg)
+}
+
+// boundAt is when the pod was bound to its node: its PodScheduled
+// condition's time, else its creation.
+func boundAt(pod *corev1.Pod) time.Time {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionTrue && !c.LastTransitionTime.IsZero() {
+			return c.LastTransitionTime.Time
+		}
+	}
+	return pod.CreationTimestamp.Time
 }
 
 // kvmResource is what the extender manages: only pods asking for it are

@@ -124,7 +124,9 @@ func (a *Auditor) check(ctx context.Context, recorder record.EventRecorder, pod 
 	}
 	a.seen[pod.UID] = true
 	a.running.Set(float64(len(a.seen)))
-	before := boundAt(pod).Before(a.since)
+	// The binding's time is to the second: one in this auditor's first
+	// second counts as after it.
+	before := boundAt(pod).Before(a.since.Truncate(time.Second))
 	a.mu.Unlock()
 	if before {
 		return

@@ -765,10 +765,12 @@ func TestPlacementWithoutExtender(t *testing.T) {
 			FieldSelector: "reason=PlacementDegraded,involvedObject.name=unguided"})
 		return err == nil && len(events.Items) > 0, err
 	})
-	framework.Eventually(t, "hypersdk_placement_degraded_total above 0", func(ctx context.Context) (bool, error) {
-		v, err := scrape(ctx, http.DefaultClient, env.ControllerMetricsURL(), "hypersdk_placement_degraded_total")
-		return err == nil && v > 0, err
-	})
+	for _, metric := range []string{"hypersdk_placement_degraded_total", "hypersdk_placement_degraded_pods"} {
+		framework.Eventually(t, metric+" above 0", func(ctx context.Context) (bool, error) {
+			v, err := scrape(ctx, http.DefaultClient, env.ControllerMetricsURL(), metric)
+			return err == nil && v > 0, err
+		})
+	}
 }
 
 // scrape reads one unlabelled sample from a Prometheus text endpoint.

@@ -201,6 +201,14 @@ func (c *Controller) read(ctx context.Context) (*cluster, error) {
 	return cl, nil
 }
 
+// selectorOrEverything is ls as a selector; none selects everything.
+func selectorOrEverything(ls *metav1.LabelSelector) (labels.Selector, error) {
+	if ls == nil {
+		return labels.Everything(), nil
+	}
+	return metav1.LabelSelectorAsSelector(ls)
+}
+
 // input builds a policy's view: the nodes it selects with their requests,
 // usage and zone intensity, and the running VMs on them it selects.
 // missing lists signals a trigger needs that could not be read.
@@ -209,16 +217,13 @@ func (c *Controller) read(ctx context.Context) (*cluster, error) {
 // source stopped answering, when the carbon or cost trigger weighs it: the
 // plan stands on it, and says so.
 func (c *Controller) input(ctx context.Context, cl *cluster, p *v1alpha1.RebalancePolicy) (in *Input, missing, stale []string, err error) {
-	nodeSel, vmSel := labels.Everything(), labels.Everything()
-	if p.Spec.NodeSelector != nil {
-		if nodeSel, err = metav1.LabelSelectorAsSelector(p.Spec.NodeSelector); err != nil {
-			return nil, nil, nil, err
-		}
+	nodeSel, err := selectorOrEverything(p.Spec.NodeSelector)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	if p.Spec.VMSelector != nil {
-		if vmSel, err = metav1.LabelSelectorAsSelector(p.Spec.VMSelector); err != nil {
-			return nil, nil, nil, err
-		}
+	vmSel, err := selectorOrEverything(p.Spec.VMSelector)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	var carbonTrigger *v1alpha1.CarbonTrigger
 	carbonNeeded := false // the carbon and cost triggers weigh grams
@@ -377,42 +382,4 @@ func (cl *cluster) vmUsageOn(key, node string) ([2]float64, bool) {
 		}
 	}
 	return [2]float64{}, false
-}
-
-// emptying are the nodes the Automatic policies' maintenance windows empty
-// at now, with their state (open over draining), among those each policy's
-// requester was allowed to taint at its last pass (tainters). A policy
-// whose windows cannot be read is left out: its own pass says why.
-func emptying(policies []v1alpha1.RebalancePolicy, nodes []corev1.Node, now time.Time, tainters map[string]tainter) map[string]string {
-	out := map[string]string{}
-	for i := range policies {
-		p := &policies[i]
-		t, ok := tainters[p.Name]
-		if p.Spec.Mode != v1alpha1.RebalanceAutomatic || !ok || p.Spec.Requester == nil || t.requester != p.Spec.Requester.Username {
-			continue
-		}
-		sel := labels.Everything()
-		if p.Spec.NodeSelector != nil {
-			var err error
-			if sel, err = metav1.LabelSelectorAsSelector(p.Spec.NodeSelector); err != nil {
-				continue
-			}
-		}
-		inScope := map[string]labels.Set{}
-		for _, n := range nodes {
-			if sel.Matches(labels.Set(n.Labels)) {
-				inScope[n.Name] = n.Labels
-			}
-		}
-		windows, err := windowNodes(&p.Spec, now, inScope)
-		if err != nil {
-			continue
-		}
-		for name, w := range windows {
-			if t.nodes[name] && out[name] != MaintenanceOpen {
-				out[name] = w.state
-			}
-		}
-	}
-	return out
 }

@@ -88,17 +88,20 @@ type Controller struct {
 	untainted bool
 	// starts remembers recent VM starts: arrivals, departed ones too.
 	starts startLog
-	// tainters are, by policy, the nodes its requester was allowed to taint
-	// at its last pass: only their windows keep other policies' moves off
-	// while the taint is not written, so nobody fences nodes off from
-	// others without the right to.
+	// tainters are, by policy, this pass's answers to whether its requester
+	// may taint the nodes its windows empty: only windows on nodes it may
+	// taint keep other policies' moves off while the taint is not written,
+	// so nobody fences nodes off from others without the right to.
 	tainters map[string]tainter
 }
 
-// tainter is the nodes a requester may taint (update).
+// tainter is what a policy's requester may do to the nodes its windows
+// empty, asked once a pass: may[node] is whether it may taint (update) the
+// node (absent: not asked); err, a check that failed, leaves the nodes
+// after it unknown.
 type tainter struct {
-	requester string
-	nodes     map[string]bool
+	may map[string]bool
+	err error
 }
 
 // New returns a rebalancer; Run starts it.
@@ -149,12 +152,7 @@ func (c *Controller) Pass(ctx context.Context) error {
 		if err != nil {
 			return errors.Join(err, c.unread(ctx, list.Items, err))
 		}
-		for name := range c.tainters {
-			if !slices.ContainsFunc(list.Items, func(p v1alpha1.RebalancePolicy) bool { return p.Name == name }) {
-				delete(c.tainters, name)
-			}
-		}
-		cl.emptying = emptying(list.Items, cl.nodes, c.cfg.Clock.Now(), c.tainters)
+		cl.emptying = c.fence(ctx, list.Items, cl.nodes, c.cfg.Clock.Now())
 		c.loadStarts(ctx)
 		cl.starts = c.starts.observe(c.cfg.Clock.Now(), cl.running())
 		c.saveStarts(ctx)
@@ -338,29 +336,48 @@ func (c *Controller) mayTaint(ctx context.Context, p *v1alpha1.RebalancePolicy, 
 		return nil, apierrors.NewForbidden(v1alpha1.Resource("rebalancepolicies"), p.Name,
 			fmt.Errorf("the policy records no requester, so nobody can be held to have asked to taint nodes for maintenance"))
 	}
+	nodes := slices.Sorted(maps.Keys(want))
+	t := c.taintRights(ctx, p, nodes)
+	if t.err != nil {
+		return nil, t.err
+	}
 	may := map[string]string{}
 	var refused []string
-	for _, node := range slices.Sorted(maps.Keys(want)) {
-		allowed, _, err := operations.Allowed(ctx, c.cfg.Kube, r, authorizationv1.ResourceAttributes{Verb: "update", Resource: "nodes", Name: node})
-		if err != nil {
-			return nil, fmt.Errorf("may %s taint node %s: %w", r.Username, node, err)
-		}
-		if !allowed {
+	for _, node := range nodes {
+		if !t.may[node] {
 			refused = append(refused, node)
 			continue
 		}
 		may[node] = want[node]
 	}
-	allowed := map[string]bool{}
-	for node := range may {
-		allowed[node] = true
-	}
-	c.tainters[p.Name] = tainter{requester: r.Username, nodes: allowed}
 	if len(refused) > 0 {
 		return may, apierrors.NewForbidden(corev1.Resource("nodes"), refused[0],
 			fmt.Errorf("%s may not update node(s) %s, so their maintenance taint is not set", r.Username, strings.Join(refused, ", ")))
 	}
 	return may, nil
+}
+
+// taintRights asks, once a pass, whether p's requester may taint (update)
+// each of nodes; answers this pass already has are not asked again.
+func (c *Controller) taintRights(ctx context.Context, p *v1alpha1.RebalancePolicy, nodes []string) tainter {
+	t, ok := c.tainters[p.Name]
+	if !ok {
+		t = tainter{may: map[string]bool{}}
+	}
+	r := p.Spec.Requester
+	for _, node := range nodes {
+		if _, asked := t.may[node]; asked || t.err != nil {
+			continue
+		}
+		allowed, _, err := operations.Allowed(ctx, c.cfg.Kube, r, authorizationv1.ResourceAttributes{Verb: "update", Resource: "nodes", Name: node})
+		if err != nil {
+			t.err = fmt.Errorf("may %s taint node %s: %w", r.Username, node, err)
+			break
+		}
+		t.may[node] = allowed
+	}
+	c.tainters[p.Name] = t
+	return t
 }
 
 // flights reads the Migrate operations and KubeVirt's own migrations:

@@ -283,7 +283,7 @@ func TestFailedTaintCheckKeepsTheTaints(t *testing.T) {
 			t.Errorf("%s: the maintenance taints known %v, want %v", tc.name, known, tc.known)
 		}
 		// Only a node its requester may taint fences other policies off.
-		if may := c.tainters["p"].nodes["old"]; may != (tc.name == "allowed") {
+		if may := c.tainters["p"].may["old"]; may != (tc.name == "allowed") {
 			t.Errorf("%s: alice recorded as allowed to taint node old: %v", tc.name, may)
 		}
 	}
@@ -480,24 +480,36 @@ func TestAnotherPolicysUntaintedWindowKeepsMovesOff(t *testing.T) {
 	dryRun := *window.DeepCopy()
 	dryRun.Spec.Mode = v1alpha1.RebalanceDryRun
 	pressure := &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "pressure"}}
-	c := &Controller{cfg: Config{Clock: clocktesting.NewFakeClock(now)}}
-	alice := map[string]tainter{"kernel": {requester: "alice", nodes: map[string]bool{"old": true}}}
+	allow := func(user string) (bool, error) { return user == "alice", nil }
 	for _, tc := range []struct {
-		name     string
-		windows  []v1alpha1.RebalancePolicy
-		tainters map[string]tainter
-		oldFits  bool
+		name    string
+		windows []v1alpha1.RebalancePolicy
+		answer  func(user string) (bool, error)
+		oldFits bool
 	}{
-		{"Automatic", []v1alpha1.RebalancePolicy{window}, alice, false},
+		// A fresh controller: the first pass after a start fences too.
+		{"Automatic", []v1alpha1.RebalancePolicy{window}, allow, false},
 		{"Automatic, its requester may not taint", []v1alpha1.RebalancePolicy{window},
-			map[string]tainter{"kernel": {requester: "alice", nodes: map[string]bool{}}}, true},
-		{"Automatic, its requester's rights not asked yet", []v1alpha1.RebalancePolicy{window}, map[string]tainter{}, true},
-		{"Automatic, written by another since", []v1alpha1.RebalancePolicy{window},
-			map[string]tainter{"kernel": {requester: "bob", nodes: map[string]bool{"old": true}}}, true},
-		{"DryRun", []v1alpha1.RebalancePolicy{dryRun}, alice, true},
+			func(string) (bool, error) { return false, nil }, true},
+		{"Automatic, the check failed", []v1alpha1.RebalancePolicy{window},
+			func(string) (bool, error) { return false, errors.New("webhook authorizer timed out") }, true},
+		{"DryRun", []v1alpha1.RebalancePolicy{dryRun}, allow, true},
 	} {
+		kube := kubefake.NewSimpleClientset()
+		reviews := 0
+		kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			reviews++
+			sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+			allowed, err := tc.answer(sar.Spec.User)
+			sar.Status.Allowed = allowed
+			return true, sar, err
+		})
+		c, err := New(Config{Kube: kube, HyperSDK: hyperfake.NewSimpleClientset(), Clock: clocktesting.NewFakeClock(now)})
+		if err != nil {
+			t.Fatal(err)
+		}
 		cl := &cluster{nodes: nodes, intensity: map[string]zoneIntensity{}, vms: map[string]*kvv1.VirtualMachine{}}
-		cl.emptying = emptying(append(tc.windows, *pressure), cl.nodes, now, tc.tainters)
+		cl.emptying = c.fence(context.Background(), append(tc.windows, *pressure), cl.nodes, now)
 		in, _, _, err := c.input(context.Background(), cl, pressure)
 		if err != nil {
 			t.Fatal(err)
@@ -509,5 +521,41 @@ func TestAnotherPolicysUntaintedWindowKeepsMovesOff(t *testing.T) {
 		if fitsOn["old"] != tc.oldFits || !fitsOn["new"] {
 			t.Errorf("%s window: a VM fits on old %t, new %t; want %t, true", tc.name, fitsOn["old"], fitsOn["new"], tc.oldFits)
 		}
+		if tc.windows[0].Spec.Mode != v1alpha1.RebalanceAutomatic {
+			continue
+		}
+		// The window's own pass takes this pass's answer: asked once.
+		if _, err := c.mayTaint(context.Background(), &tc.windows[0], map[string]string{"old": MaintenanceOpen}); reviews != 1 || err == nil == tc.oldFits {
+			t.Errorf("%s window: %d reviews, taint check %v; want one, refused or failed only where old fits", tc.name, reviews, err)
+		}
+	}
+}
+
+// TestATaintersRightsAreAskedEveryPass: who may taint is asked again at
+// every pass, so a policy rewritten by another requester (or whose
+// requester lost the right) stops fencing nodes at once.
+func TestATaintersRightsAreAskedEveryPass(t *testing.T) {
+	nodes := []corev1.Node{{ObjectMeta: metav1.ObjectMeta{Name: "old", Labels: map[string]string{"name": "old"}}}}
+	window := v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "kernel"}, Spec: v1alpha1.RebalancePolicySpec{
+		Mode: v1alpha1.RebalanceAutomatic, Requester: &v1alpha1.VMOperationRequester{Username: "alice"},
+		Triggers: []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceMaintenance, Maintenance: &v1alpha1.MaintenanceTrigger{
+			Name: "kernel", Schedule: "0 10 * * *", Duration: metav1.Duration{Duration: time.Hour}, // open at 10:30
+			NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "old"}}}}}}}
+	kube := kubefake.NewSimpleClientset()
+	kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+		sar.Status.Allowed = sar.Spec.User == "alice"
+		return true, sar, nil
+	})
+	c, err := New(Config{Kube: kube, HyperSDK: hyperfake.NewSimpleClientset(), Clock: clocktesting.NewFakeClock(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.fence(context.Background(), []v1alpha1.RebalancePolicy{window}, nodes, now); got["old"] != MaintenanceOpen {
+		t.Fatalf("alice's open window fences %v, want old open", got)
+	}
+	window.Spec.Requester = &v1alpha1.VMOperationRequester{Username: "bob"}
+	if got := c.fence(context.Background(), []v1alpha1.RebalancePolicy{window}, nodes, now); len(got) != 0 {
+		t.Errorf("the window rewritten by bob, who may not taint, fences %v, want nothing", got)
 	}
 }

@@ -1,9 +1,13 @@
 package rebalance
 
 import (
+	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -75,4 +79,43 @@ func windowNodes(spec *v1alpha1.RebalancePolicySpec, now time.Time, nodes map[st
 		}
 	}
 	return out, nil
+}
+
+// fence is the nodes the Automatic policies' maintenance windows empty at
+// now, with their state (open over draining), among those each policy's
+// requester may taint. It asks before any policy plans, so that every
+// policy's moves keep off them from the first pass (after a start, or of
+// a new window) also where the taint is not on the node yet, and asks
+// again every pass, for the requester written now. A policy whose windows
+// cannot be read is left out: its own pass says why.
+func (c *Controller) fence(ctx context.Context, policies []v1alpha1.RebalancePolicy, nodes []corev1.Node, now time.Time) map[string]string {
+	c.tainters = map[string]tainter{}
+	out := map[string]string{}
+	for i := range policies {
+		p := &policies[i]
+		if p.Spec.Mode != v1alpha1.RebalanceAutomatic || p.Spec.Requester == nil || p.Spec.Requester.Username == "" {
+			continue
+		}
+		sel, err := selectorOrEverything(p.Spec.NodeSelector)
+		if err != nil {
+			continue
+		}
+		inScope := map[string]labels.Set{}
+		for _, n := range nodes {
+			if sel.Matches(labels.Set(n.Labels)) {
+				inScope[n.Name] = n.Labels
+			}
+		}
+		windows, err := windowNodes(&p.Spec, now, inScope)
+		if err != nil || len(windows) == 0 {
+			continue
+		}
+		t := c.taintRights(ctx, p, slices.Sorted(maps.Keys(windows)))
+		for name, w := range windows {
+			if t.may[name] && out[name] != MaintenanceOpen {
+				out[name] = w.state
+			}
+		}
+	}
+	return out
 }

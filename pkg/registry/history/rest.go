@@ -123,11 +123,8 @@ func (r *VMREST) Connect(ctx context.Context, name string, options runtime.Objec
 	if err != nil {
 		return nil, history.AsStatus(fmt.Errorf("querying history of VM %s/%s: %w", namespace, name, err))
 	}
-	// History is kept by name: a VM made again under a deleted one's name
-	// is not shown the other's.
-	created := meta.GetCreationTimestamp().Time
-	for i := range series {
-		series[i].Points = slices.DeleteFunc(series[i].Points, func(p history.Point) bool { return p.Time.Before(created) })
+	if series, err = sinceCreation(ctx, r.cfg.Store, req.query, meta.GetCreationTimestamp().Time, series); err != nil {
+		return nil, history.AsStatus(fmt.Errorf("querying history of VM %s/%s: %w", namespace, name, err))
 	}
 	obj := &hypersdk.VirtualMachineHistory{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
@@ -136,6 +133,55 @@ func (r *VMREST) Connect(ctx context.Context, name string, options runtime.Objec
 	}
 	filename := fmt.Sprintf("vm-%s-history-%s.csv", name, r.cfg.Clock.Now().UTC().Format(time.DateOnly))
 	return r.cfg.handler(req, obj, obj.Series, filename), nil
+}
+
+// sinceCreation is series, the answer to q, from when the VM was created:
+// history is kept by name, so a VM made again under a deleted one's name is
+// not shown the other's. The points up to its creation go, and the first
+// one after it, whose step began before it, is answered again over the part
+// of its step since then (its step would else average in the deleted VM's
+// samples: most of a day at a step of a day), or goes when that part is
+// under a second (the creation time is to the second).
+func sinceCreation(ctx context.Context, store history.Store, q history.Query, created time.Time, series []history.Series) ([]history.Series, error) {
+	for i := range series {
+		series[i].Points = slices.DeleteFunc(series[i].Points, func(p history.Point) bool { return !p.Time.After(created) })
+	}
+	first := q.Start // the first evaluation time after created
+	if !created.Before(q.Start) {
+		first = q.Start.Add((created.Sub(q.Start)/q.Step + 1) * q.Step)
+	}
+	if first.After(q.End) || !first.Add(-q.Step).Before(created) {
+		return series, nil
+	}
+	var since map[string]history.Point
+	if part := first.Sub(created); part >= time.Second {
+		pq := q
+		pq.Start, pq.End, pq.Step = first, first, part
+		partial, err := store.QueryVM(ctx, pq)
+		if err != nil {
+			return nil, fmt.Errorf("the first step since the VM was created: %w", err)
+		}
+		since = map[string]history.Point{}
+		for _, s := range partial {
+			for _, p := range s.Points {
+				if p.Time.Equal(first) {
+					since[s.Field] = p
+				}
+			}
+		}
+	}
+	for i := range series {
+		ps := series[i].Points
+		if len(ps) == 0 || !ps[0].Time.Equal(first) {
+			continue
+		}
+		if p, ok := since[series[i].Field]; ok {
+			ps[0] = p
+		} else {
+			series[i].Points = ps[1:]
+		}
+	}
+	return series, nil
 }
 
 func (r *ClusterREST) New() runtime.Object      { return &hypersdk.ClusterHistory{} }

@@ -52,3 +52,47 @@ func TestAVMMadeAgainHasNoneOfTheOldOnesHistory(t *testing.T) {
 		t.Errorf("history of the VM made at 07:35:\n%s\nwant the points from 07:40 on", rec.Body.String())
 	}
 }
+
+// TestTheFirstPointOfAVMMadeAgainIsItsOwn: the first point after a VM of a
+// deleted one's name was made averages its own samples only, over the part
+// of the step since then, not the deleted VM's of the step's start; a VM
+// with no predecessor keeps that first point too.
+func TestTheFirstPointOfAVMMadeAgainIsItsOwn(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	created := now.Add(-25 * time.Minute) // 07:35
+	for _, tc := range []struct {
+		name   string
+		before bool // a deleted VM of the same name ran before 07:35
+	}{{"made again", true}, {"new", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock, store := storeAt(t, now)
+			for at := now.Add(-time.Hour); !at.After(now); at = at.Add(time.Minute) {
+				cores := 2.0
+				if at.Before(created) {
+					if !tc.before {
+						continue
+					}
+					cores = 8
+				}
+				if err := store.Append(ctx, history.Batch{Time: at, VMs: []history.VMSample{{Namespace: "ns", Name: "vm", Phase: "Running",
+					CPUAllocatedCores: cores}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			vm := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "vm", CreationTimestamp: metav1.NewTime(created)}}
+			r := NewVMREST(Config{Store: store, Clock: clock}, vmOf{vm})
+			h, err := r.Connect(genericapirequest.WithNamespace(ctx, "ns"), "vm", &hypersdk.VirtualMachineHistoryOptions{
+				TimeRange: "1h", Step: "10m", Fields: []string{history.FieldCPUAllocated}, Format: "csv"}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			rows := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
+			if len(rows) != 4 || rows[1] != "2026-12-02T07:40:00Z,2" {
+				t.Errorf("history of the VM made at 07:35:\n%s\nwant 07:40 at its own 2 cores, then 07:50 and 08:00", rec.Body.String())
+			}
+		})
+	}
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/hypersdk/hypersdk/apis/hypersdk/v1alpha1"
 	"github.com/hypersdk/hypersdk/pkg/carbon"
 	"github.com/hypersdk/hypersdk/pkg/placementrecord"
+	"github.com/hypersdk/hypersdk/pkg/sandbox/fleet"
 	"github.com/hypersdk/hypersdk/test/framework"
 )
 
@@ -312,6 +313,47 @@ func TestDashboardChartsInBrowser(t *testing.T) {
 					return false, fmt.Errorf("zone %s%s: %v in the chart, the API gave %v meanwhile", zone, horizon, got[i], seen[zone+horizon])
 				}
 			}
+		}
+		return true, nil
+	})
+
+	// A node in a zone the carbon source does not know: its forecasts are
+	// named as missing, and the other zones' are drawn all the same.
+	typ := fleet.General[0]
+	addNode(t, fleet.Node{Name: "dash-unknown-zone", Zone: "ZZ-E2E", Type: typ, Price: typ.Price}, func(n *corev1.Node) {
+		// No VM of another test lands on it meanwhile.
+		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: "hypersdk.io/e2e-dashboard", Effect: corev1.TaintEffectNoSchedule})
+	})
+	framework.Eventually(t, "the carbon chart drawn without the unknown zone's forecasts, which it names", func(ctx context.Context) (bool, error) {
+		if err := chromedp.Do(browser, chromedp.Navigate(forecastPage)); err != nil {
+			return false, err
+		}
+		if loaded, err := waitText(browser, `document.body.dataset.charts || ""`, "loaded"); !loaded {
+			return false, fmt.Errorf("the page did not load its charts: %v", err)
+		}
+		state, err := text(browser, `document.querySelector('figure[data-chart="CarbonIntensity"]').dataset.state`)
+		if err != nil {
+			return false, err
+		}
+		notes, err := text(browser, `[...document.querySelectorAll('figure[data-chart="CarbonIntensity"] p.error')].map((p) => p.textContent).join("\n")`)
+		if err != nil {
+			return false, err
+		}
+		if state != "drawn" || !strings.Contains(notes, "ZZ-E2E now:") || !strings.Contains(notes, "ZZ-E2E 24h:") {
+			return false, fmt.Errorf("carbon chart %s, notes %q: want it drawn, naming zone ZZ-E2E's missing forecasts", state, notes)
+		}
+		out, err := text(browser, `chartCSV("CarbonIntensity")`)
+		if err != nil {
+			return false, err
+		}
+		header, _, _ := strings.Cut(out, "\n")
+		for _, zone := range zones {
+			if !strings.Contains(header, zone+" forecast") {
+				return false, fmt.Errorf("carbon chart columns %q, want zone %s's forecast still", header, zone)
+			}
+		}
+		if strings.Contains(header, "ZZ-E2E") {
+			return false, fmt.Errorf("carbon chart columns %q: a column for the zone with no forecast", header)
 		}
 		return true, nil
 	})

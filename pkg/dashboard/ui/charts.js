@@ -162,10 +162,18 @@ const charts = [
     // now, each zone's intensity now and forecast.
     name: "CarbonIntensity", title: "Grid carbon intensity: the VMs' zones, and each zone now and forecast (g CO2eq/kWh)", load: async () => {
       const h = await clusterHistory(["carbonIntensity"]);
+      h.notes ??= [];
+      if (h.series.every((s) => !s.points.length)) {
+        // Not a clean grid: the average is unknown while no VM runs or a
+        // running VM's zone has no reading.
+        h.notes.push("no carbonIntensity in this window: it is unknown while no VM runs or while a running VM's zone has no reading");
+      }
       if (params.get("end") || allClusters) return h;
-      const zones = await forecasts(h.window);
-      h.series.push(...zones);
-      h.window.end = Math.max(h.window.end, ...zones.flatMap((s) => s.points.map((p) => p[0])));
+      // One zone or horizon that does not answer is named; the rest is drawn.
+      const { series, notes } = await forecasts(h.window);
+      h.series.push(...series);
+      h.notes.push(...notes);
+      h.window.end = Math.max(h.window.end, ...series.flatMap((s) => s.points.map((p) => p[0])));
       return h;
     },
   },
@@ -317,20 +325,31 @@ function carbonZone(node) {
 // its mean forecast over the next 1h, 6h and 24h (external.metrics.k8s.io's
 // carbon_intensity{zone, horizon}), each drawn at the end of its horizon,
 // for the horizons no longer than the window (so the past keeps at least
-// half of the chart).
+// half of the chart). A zone or horizon that does not answer is left out
+// and named in notes, rather than taking the history's series with it.
 async function forecasts(w) {
-  const zones = [...new Set((await nodes(cluster)).items.map(carbonZone).filter(Boolean))].sort();
+  let zones;
+  try {
+    zones = [...new Set((await nodes(cluster)).items.map(carbonZone).filter(Boolean))].sort();
+  } catch (e) {
+    return { series: [], notes: [`no forecasts: the nodes' zones could not be read: ${e.message}`] };
+  }
   const horizons = [["", 0], ["1h", 3600e3], ["6h", 6 * 3600e3], ["24h", 24 * 3600e3]].filter(([, ms]) => ms <= w.end - w.start);
   const ns = encodeURIComponent(params.get("namespace") || "default");
-  return Promise.all(zones.map(async (zone) => ({
+  const read = (zone) => Promise.allSettled(horizons.map(async ([horizon, ms]) => {
+    const sel = horizon ? `zone=${zone},horizon=${horizon}` : `zone=${zone}`;
+    const m = await getJSON(`${api}/apis/external.metrics.k8s.io/v1beta1/namespaces/${ns}/carbon_intensity?labelSelector=${encodeURIComponent(sel)}`);
+    if (!m.items?.length) throw new Error(`external.metrics.k8s.io has no carbon_intensity for ${sel}`);
+    return [w.end + ms, quantity(m.items[0].value)];
+  }));
+  const series = [], notes = [];
+  (await Promise.all(zones.map(read))).forEach((answers, z) => {
+    const points = [];
+    answers.forEach((a, i) => (a.status === "fulfilled" ? points.push(a.value) : notes.push(`${zones[z]} ${horizons[i][0] || "now"}: ${a.reason.message}`)));
     // Points hours apart by design, drawn joined (no history step).
-    name: `${zone} forecast`, unit: "gCO2eq/kWh", continuous: true, points: await Promise.all(horizons.map(async ([horizon, ms]) => {
-      const sel = horizon ? `zone=${zone},horizon=${horizon}` : `zone=${zone}`;
-      const m = await getJSON(`${api}/apis/external.metrics.k8s.io/v1beta1/namespaces/${ns}/carbon_intensity?labelSelector=${encodeURIComponent(sel)}`);
-      if (!m.items?.length) throw new Error(`external.metrics.k8s.io has no carbon_intensity for ${sel}`);
-      return [w.end + ms, quantity(m.items[0].value)];
-    })),
-  })));
+    if (points.length) series.push({ name: `${zones[z]} forecast`, unit: "gCO2eq/kWh", continuous: true, points });
+  });
+  return { series, notes };
 }
 
 // quantity reads a Kubernetes quantity (250m, 16, 1536Mi, 2e3) as a number.

@@ -9,6 +9,7 @@ package autoscaler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -251,6 +252,19 @@ func (a *Autoscaler) evaluate(ctx context.Context, vma *v1alpha1.VirtualMachineA
 		return entry, nil
 	}
 	entry.Evidence.WindowStart, entry.Evidence.WindowEnd = &metav1.Time{Time: est.First}, &metav1.Time{Time: est.Last}
+	// A pass whose status write was lost (a conflict, or a restart between
+	// the create and the write) made a change the status does not count:
+	// without it the cooldown and the daily limit would let the next pass
+	// resize again at once.
+	ops, err := a.operationsOn(ctx, vma, vm.Name)
+	if err != nil {
+		entry.Action = err.Error()
+		return entry, err
+	}
+	if missed, newest := missedChanges(ops, prev, now); len(missed) > 0 {
+		entry.Changes = append(entry.Changes, missed...)
+		entry.Operation = newest
+	}
 	target, lower, upper := resourcesOut(est.Target), resourcesOut(est.Lower), resourcesOut(est.Upper)
 	entry.Target, entry.LowerBound, entry.UpperBound = &target, &lower, &upper
 	cpu := resource.NewMilliQuantity(int64(est.CPUCores*1000+0.5), resource.DecimalSI)
@@ -266,17 +280,7 @@ func (a *Autoscaler) evaluate(ctx context.Context, vma *v1alpha1.VirtualMachineA
 	if !d.Change {
 		return entry, nil
 	}
-	unfinished, err := a.unfinishedOperation(ctx, vma, vm.Name)
-	if err != nil {
-		entry.Action = err.Error()
-		return entry, err
-	}
-	if unfinished != nil {
-		if entry.Operation != unfinished.Name {
-			// Its pass's status write was lost: the change counts as made then.
-			entry.Operation = unfinished.Name
-			entry.Changes = append(entry.Changes, unfinished.CreationTimestamp)
-		}
+	if unfinished := unfinishedOf(ops); unfinished != nil {
 		entry.Action = "waiting for operation " + unfinished.Name + " to finish before: " + d.Reason
 		return entry, nil
 	}
@@ -381,28 +385,60 @@ func ceiling(a, b rightsizing.Resources) rightsizing.Resources {
 	return rightsizing.Resources{CPUs: int32(lower(int64(a.CPUs), int64(b.CPUs))), MemoryBytes: lower(a.MemoryBytes, b.MemoryBytes)}
 }
 
-// unfinishedOperation names a Resize this autoscaler made on vm that has
-// not finished, found by the autoscaler's label rather than by the name in
-// its status: a pass whose status write was lost (a conflict, or a restart
-// between the create and the write) recorded no name, and the next pass
-// must not start a second resize beside the first.
-func (a *Autoscaler) unfinishedOperation(ctx context.Context, vma *v1alpha1.VirtualMachineAutoscaler, vm string) (*v1alpha1.VMOperation, error) {
+// operationsOn are the Resizes this autoscaler made on vm, found by the
+// autoscaler's label rather than by the name in its status: a pass whose
+// status write was lost recorded no name.
+func (a *Autoscaler) operationsOn(ctx context.Context, vma *v1alpha1.VirtualMachineAutoscaler, vm string) ([]v1alpha1.VMOperation, error) {
 	ops, err := a.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(vma.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: labels.SelectorFromSet(labels.Set{LabelAutoscaler: vma.Name}).String()})
 	if err != nil {
 		return nil, fmt.Errorf("listing the operations of autoscaler %s/%s: %w", vma.Namespace, vma.Name, err)
 	}
-	for i, op := range ops.Items {
-		if op.Spec.VMName != vm {
-			continue
+	return slices.DeleteFunc(ops.Items, func(op v1alpha1.VMOperation) bool { return op.Spec.VMName != vm }), nil
+}
+
+// unfinishedOf is one of ops that has not finished: the next pass must not
+// start a second resize beside it.
+func unfinishedOf(ops []v1alpha1.VMOperation) *v1alpha1.VMOperation {
+	for i := range ops {
+		if !ops[i].Status.Phase.Final() {
+			return &ops[i]
 		}
-		switch op.Status.Phase {
-		case v1alpha1.VMOperationSucceeded, v1alpha1.VMOperationFailed, v1alpha1.VMOperationCancelled:
-			continue
-		}
-		return &ops.Items[i], nil
 	}
-	return nil, nil
+	return nil
+}
+
+// missedChanges are the changes of ops, finished or not, that prev does not
+// count: made within the last day, after its last change, and not its
+// operation. newest names the latest of them.
+func missedChanges(ops []v1alpha1.VMOperation, prev v1alpha1.VirtualMachineRecommendationStatus, now time.Time) (missed []metav1.Time, newest string) {
+	var last, newestAt time.Time
+	for _, c := range prev.Changes {
+		if c.After(last) {
+			last = c.Time
+		}
+	}
+	for i := range ops {
+		at := createdAt(&ops[i])
+		if ops[i].Name == prev.Operation || !at.After(last) || now.Sub(at) >= 24*time.Hour {
+			continue
+		}
+		missed = append(missed, metav1.Time{Time: at})
+		if at.After(newestAt) {
+			newestAt, newest = at, ops[i].Name
+		}
+	}
+	slices.SortFunc(missed, func(a, b metav1.Time) int { return a.Compare(b.Time) })
+	return missed, newest
+}
+
+// createdAt is when the API server made op, to the nanosecond where it
+// stamped it.
+func createdAt(op *v1alpha1.VMOperation) time.Time {
+	if t, err := time.Parse(time.RFC3339Nano, op.Annotations[operations.CreatedAtAnnotation]); err == nil {
+		return t
+	}
+	return op.CreationTimestamp.Time
 }
 
 // mayResize asks kube-apiserver whether the autoscaler's requester may

@@ -55,6 +55,19 @@ func Version(m metav1.Object) uint64 {
 	return v
 }
 
+// Current reads the KubeVirt VirtualMachine: its resourceVersion, and
+// whether it is there.
+func (w *Writer) Current(ctx context.Context, namespace, name string) (uint64, bool, error) {
+	vm, err := w.client.KubevirtV1().VirtualMachines(namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, translate(err, name)
+	}
+	return Version(vm), true, nil
+}
+
 // Create creates the KubeVirt VM of a view and returns the view of what was
 // created and the VirtualMachine's resourceVersion.
 func (w *Writer) Create(ctx context.Context, view *hypersdk.VirtualMachine, dryRun []string) (*hypersdk.VirtualMachine, uint64, error) {

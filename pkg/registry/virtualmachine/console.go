@@ -14,7 +14,6 @@ import (
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/console"
-	"github.com/hypersdk/hypersdk/pkg/viewcache"
 )
 
 // ConsoleREST serves virtualmachines/console, virtualmachines/vnc and
@@ -66,9 +65,9 @@ func (r *ConsoleREST) Connect(ctx context.Context, name string, options runtime.
 		return nil, err
 	}
 	ns, _ := genericapirequest.NamespaceFrom(ctx)
-	obj, ok := r.vms.cache.Get(viewcache.Key(ns, name))
-	if !ok {
-		return nil, apierrors.NewNotFound(hypersdk.Resource("virtualmachines"), name)
+	obj, err := r.vms.lookup(ctx, ns, name)
+	if err != nil {
+		return nil, err
 	}
 	vm := obj.(*hypersdk.VirtualMachine)
 	if vm.Status.Phase != hypersdk.VirtualMachineRunning && vm.Status.Phase != hypersdk.VirtualMachineMigrating {

@@ -36,6 +36,9 @@ type Writer interface {
 	Create(ctx context.Context, view *hypersdk.VirtualMachine, dryRun []string) (*hypersdk.VirtualMachine, uint64, error)
 	Update(ctx context.Context, view *hypersdk.VirtualMachine, seen, admitted uint64, dryRun []string) (*hypersdk.VirtualMachine, uint64, error)
 	Delete(ctx context.Context, namespace, name string, uid types.UID, seen uint64, opts metav1.DeleteOptions) error
+	// Current reads the KubeVirt VirtualMachine now: its version, and
+	// whether it is there.
+	Current(ctx context.Context, namespace, name string) (uint64, bool, error)
 }
 
 // Admitter decides whether the caller in ctx may have an operation carried
@@ -161,11 +164,33 @@ func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runt
 		return nil, err
 	}
 	ns, _ := genericapirequest.NamespaceFrom(ctx)
-	obj, ok := r.cache.Get(viewcache.Key(ns, name))
-	if !ok {
-		return nil, apierrors.NewNotFound(hypersdk.Resource("virtualmachines"), name)
+	return r.lookup(ctx, ns, name)
+}
+
+// lookup is the view of a VM. A VM the cache does not hold may have been
+// made just now, through another replica or before this one's watch
+// brought it (a client creating then reading or deleting it would be told
+// 404, and kubectl delete --ignore-not-found would leave it): KubeVirt is
+// asked, and a VM it has is answered once the cache holds that version.
+func (r *REST) lookup(ctx context.Context, ns, name string) (runtime.Object, error) {
+	key := viewcache.Key(ns, name)
+	if obj, ok := r.cache.Get(key); ok {
+		return obj, nil
 	}
-	return obj, nil
+	version, exists, err := r.writer.Current(ctx, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		if err := r.cache.WaitForSource(ctx, kubevirt.SourceVM, version); err != nil {
+			return nil, err
+		}
+		// Caught up with KubeVirt as read: a VM not there now went since.
+		if obj, ok := r.cache.Get(key); ok {
+			return obj, nil
+		}
+	}
+	return nil, apierrors.NewNotFound(hypersdk.Resource("virtualmachines"), name)
 }
 
 // List returns the VMs that match the request's namespace and selectors,

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/hypersdk/hypersdk/pkg/cost"
 	"github.com/hypersdk/hypersdk/pkg/gpu"
@@ -171,5 +172,21 @@ func TestReserveAgainKeepsTheCandidates(t *testing.T) {
 	reserved, ok := findScore(scores, chosen)
 	if _, kept := findScore(scores, other); !kept || !ok || slices.Equal(reserved.GPUDevices, scored.GPUDevices) {
 		t.Errorf("decision after Reserve evaluated %s again: %+v; want %s kept and %s with other devices than %v", chosen, scores, other, chosen, scored.GPUDevices)
+	}
+}
+
+// TestADeviceNamedTwiceIsHeldOnce: two pods naming the same device (two
+// extender replicas each claimed it before seeing the other's bind) hold
+// two devices between them, not one: the node's free count stays right.
+func TestADeviceNamedTwiceIsHeldOnce(t *testing.T) {
+	const r = "nvidia.com/A100"
+	gpus := []gpu.Device{{ID: "gpu0", ResourceName: r}, {ID: "gpu1", ResourceName: r}, {ID: "gpu2", ResourceName: r}}
+	named := map[types.UID]gpuClaim{
+		"a": {devices: []string{"gpu0"}, requests: map[string]int64{r: 1}},
+		"b": {devices: []string{"gpu0"}, requests: map[string]int64{r: 1}},
+	}
+	held := gpusHeld(gpus, named, nil, nil)
+	if len(held) != 2 || !held["gpu0"] {
+		t.Errorf("held %v, want gpu0 and one more", held)
 	}
 }

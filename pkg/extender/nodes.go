@@ -452,7 +452,8 @@ func snapshotOf(st *nodeState, name string, usage map[string]nodeUsage) placemen
 // for; what it asks for beyond them counts with unnamed, the requests of
 // pods that name none: as many of the resource's free devices count as
 // held, the last ones, so that the free count (and the fit and score built
-// on it) is right. Claims of the pods skip says are skipped.
+// on it) is right; so does a device named by a second pod. Claims of the
+// pods skip says are skipped.
 func gpusHeld(gpus []gpu.Device, named map[types.UID]gpuClaim, unnamed map[string]int64, skip func(types.UID) bool) map[string]bool {
 	if len(gpus) == 0 {
 		return nil // most nodes: nothing to hold, and filters ask for every node
@@ -466,7 +467,11 @@ func gpusHeld(gpus []gpu.Device, named map[types.UID]gpuClaim, unnamed map[strin
 		used := map[string]int64{}
 		for _, id := range cl.devices {
 			i := slices.IndexFunc(gpus, func(d gpu.Device) bool { return d.ID == id })
-			if i < 0 || used[gpus[i].ResourceName] >= cl.requests[gpus[i].ResourceName] {
+			// A device another pod names too (two extender replicas that
+			// each claimed it before seeing the other's bind) is held once;
+			// the second claim counts as unnamed, so the free count stays
+			// right and the next placements do not take one device more.
+			if i < 0 || held[id] || used[gpus[i].ResourceName] >= cl.requests[gpus[i].ResourceName] {
 				continue
 			}
 			held[id] = true

@@ -204,11 +204,11 @@ func (s *PrometheusStore) QueryCluster(ctx context.Context, q Query) ([]Series, 
 }
 
 // run evaluates the expressions concurrently, one series each; an empty
-// expression is a field without data. Reading HyperSDK's recorder, it also
-// checks that Prometheus has the recorder's series over the range (windows
-// of rng): without them (a ServiceMonitor no Prometheus selects, a recorder
-// that never ran) every series is empty, and would read as VMs that used,
-// cost and emitted nothing.
+// expression is a field without data. It also checks that Prometheus has
+// the source's series over the range (windows of rng): without them (a
+// ServiceMonitor no Prometheus selects, a recorder that never ran, a
+// Prometheus that does not scrape KubeVirt) every series is empty, and
+// would read as VMs that used, cost and emitted nothing.
 func (s *PrometheusStore) run(ctx context.Context, fields, exprs []string, q Query, rng string) ([]Series, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
@@ -219,16 +219,18 @@ func (s *PrometheusStore) run(ctx context.Context, fields, exprs []string, q Que
 	}
 	out := make([]Series, len(fields))
 	g, ctx := errgroup.WithContext(ctx)
-	if s.opts.Source == SourceHyperSDK {
-		g.Go(func() error {
-			points, err := s.queryRange(ctx, recorderPresence(rng), r)
-			if err == nil && len(points) == 0 {
-				err = fmt.Errorf("%w: %w: Prometheus has no series of HyperSDK's recorder (%s) from %s to %s: it does not scrape it, or scraped it only outside that time",
-					ErrUnavailable, ErrNotRecorded, recorderMetric, q.Start.UTC().Format(time.RFC3339), q.End.UTC().Format(time.RFC3339))
-			}
-			return err
-		})
+	metric, exporter := recorderMetric, "HyperSDK's recorder"
+	if s.opts.Source == SourceKubeVirt {
+		metric, exporter = kubeVirtMetric, "KubeVirt's virt-handler"
 	}
+	g.Go(func() error {
+		points, err := s.queryRange(ctx, presence(metric, rng), r)
+		if err == nil && len(points) == 0 {
+			err = fmt.Errorf("%w: %w: Prometheus has no series of %s (%s) from %s to %s: it does not scrape it, or scraped it only outside that time",
+				ErrUnavailable, ErrNotRecorded, exporter, metric, q.Start.UTC().Format(time.RFC3339), q.End.UTC().Format(time.RFC3339))
+		}
+		return err
+	})
 	for i := range fields {
 		out[i] = Series{Field: fields[i], Points: []Point{}}
 		if exprs[i] == "" {
@@ -249,14 +251,19 @@ func (s *PrometheusStore) run(ctx context.Context, fields, exprs []string, q Que
 	return out, nil
 }
 
-// recorderMetric is a series the recorder exports at every sample, VMs or
-// none.
-const recorderMetric = "hypersdk_cluster_vms"
+const (
+	// recorderMetric is a series the recorder exports at every sample, VMs
+	// or none.
+	recorderMetric = "hypersdk_cluster_vms"
+	// kubeVirtMetric is a series every virt-handler (the exporter of the
+	// kubevirt_vmi_* series) exports, VMs or none: its version.
+	kubeVirtMetric = "kubevirt_info"
+)
 
-// recorderPresence has a point wherever the recorder was scraped within the
-// window of rng before it.
-func recorderPresence(rng string) string {
-	return fmt.Sprintf("count(count_over_time(%s%s))", recorderMetric, rng)
+// presence has a point wherever metric was scraped within the window of
+// rng before it.
+func presence(metric, rng string) string {
+	return fmt.Sprintf("count(count_over_time(%s%s))", metric, rng)
 }
 
 func (s *PrometheusStore) queryRange(ctx context.Context, expr string, r promv1.Range) ([]Point, error) {

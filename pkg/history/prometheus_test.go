@@ -62,7 +62,7 @@ func (f *fakePrometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		result := []any{}
-		if strings.HasPrefix(q, "count(count_over_time("+recorderMetric) && !f.unscraped {
+		if presenceCheck(q) && !f.unscraped {
 			start, _ := strconv.ParseFloat(r.Form.Get("start"), 64)
 			result = append(result, map[string]any{"metric": map[string]string{}, "values": []any{[]any{start, "1"}}})
 		}
@@ -79,13 +79,18 @@ func (f *fakePrometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// seen is the field queries made, without the recorder's presence checks.
+// presenceCheck reports whether q is a check that the source is scraped.
+func presenceCheck(q string) bool {
+	return strings.HasPrefix(q, "count(count_over_time("+recorderMetric) || strings.HasPrefix(q, "count(count_over_time("+kubeVirtMetric)
+}
+
+// seen is the field queries made, without the presence checks.
 func (f *fakePrometheus) seen() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var qs []string
 	for _, q := range f.queries {
-		if !strings.HasPrefix(q, "count(count_over_time("+recorderMetric) {
+		if !presenceCheck(q) {
 			qs = append(qs, q)
 		}
 	}
@@ -249,6 +254,12 @@ func TestPrometheusErrors(t *testing.T) {
 		if !apierrors.IsServiceUnavailable(AsStatus(err)) || !strings.Contains(err.Error(), recorderMetric) || !errors.Is(err, ErrNotRecorded) {
 			t.Errorf("Prometheus without the recorder's series: %v %v, want 503 naming them (ErrNotRecorded)", got, err)
 		}
+	}
+	// Likewise reading KubeVirt's own series from a Prometheus that does not
+	// scrape KubeVirt.
+	got, err := startFake(t, &fakePrometheus{version: "3.0.0", unscraped: true}, SourceKubeVirt).QueryVM(ctx, vmQuery)
+	if !apierrors.IsServiceUnavailable(AsStatus(err)) || !strings.Contains(err.Error(), kubeVirtMetric) || !errors.Is(err, ErrNotRecorded) {
+		t.Errorf("Prometheus without KubeVirt's series: %v %v, want 503 naming them (ErrNotRecorded)", got, err)
 	}
 }
 

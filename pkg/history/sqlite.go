@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -18,7 +19,7 @@ import (
 
 // SQLiteOptions configure a SQLiteStore; zero values take the defaults.
 type SQLiteOptions struct {
-	// Retention is how long samples are kept at all. Default 30 days.
+	// Retention is how long samples are kept at all. Default DefaultSQLiteRetention (32 days).
 	Retention time.Duration
 	// RawRetention is how long samples are kept as recorded; older ones are
 	// replaced by per-DownsampleInterval averages. Default 48 hours.
@@ -59,6 +60,10 @@ type SQLiteStore struct {
 	ids            map[vmKey]int64
 	compactedUntil int64 // unix ms
 	lastCompact    time.Time
+
+	// readRetention is the writer's retention as a reader last read it
+	// (ms; 0 until read).
+	readRetention atomic.Int64
 }
 
 type vmKey struct{ namespace, name string }
@@ -173,8 +178,9 @@ func (s *SQLiteStore) init(ctx context.Context) error {
 
 // Retention is how long the store keeps history: the writer's
 // SQLiteOptions.Retention. A reader asks the file what its writer last
-// recorded, since the writer prunes by its own (a reader's own stands in
-// while the file cannot say).
+// recorded, since the writer prunes by its own; while the file cannot say
+// (busy past the timeout under load), the answer it last gave stands in,
+// and the reader's own only before any (or for a writer that records none).
 func (s *SQLiteStore) Retention() time.Duration {
 	if !s.opts.ReadOnly {
 		return s.opts.Retention
@@ -182,7 +188,13 @@ func (s *SQLiteStore) Retention() time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), busyTimeout)
 	defer cancel()
 	var ms int64
-	if err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'retention_ms'`).Scan(&ms); err != nil || ms <= 0 {
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'retention_ms'`).Scan(&ms)
+	switch {
+	case err == nil && ms > 0:
+		s.readRetention.Store(ms)
+	case err != nil && !errors.Is(err, sql.ErrNoRows) && s.readRetention.Load() > 0:
+		ms = s.readRetention.Load()
+	default:
 		return s.opts.Retention
 	}
 	return time.Duration(ms) * time.Millisecond

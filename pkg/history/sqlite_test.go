@@ -477,3 +477,22 @@ func TestSQLiteMissingReadingsAreGaps(t *testing.T) {
 		})
 	}
 }
+
+// TestReaderKeepsTheWritersRetentionWhileTheFileCannotSay: a reader that
+// cannot read the file's retention (busy past the timeout) answers the
+// writer's as it last read it, not its own flag's.
+func TestReaderKeepsTheWritersRetentionWhileTheFileCannotSay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	openTest(t, path, SQLiteOptions{Retention: 7 * 24 * time.Hour})
+	r, err := OpenSQLite(context.Background(), path, SQLiteOptions{ReadOnly: true, Retention: 32 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Retention(); got != 7*24*time.Hour {
+		t.Fatalf("retention read: %s, want the writer's 168h", got)
+	}
+	r.Close() // every read fails from now on
+	if got := r.Retention(); got != 7*24*time.Hour {
+		t.Errorf("retention while the file cannot be read: %s, want the writer's as last read, 168h", got)
+	}
+}

@@ -209,15 +209,17 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 	if err == nil {
 		refused, err = s.start(ctx, b, st, rev)
 	}
-	if err == nil {
-		err = s.prune(ctx, b, st, now, rev, other)
-	}
-	if err == nil {
-		err = s.verify(ctx, b, st, rev, now)
-	}
 	var replicated *metav1.Condition
-	if err == nil && b.Spec.Replication != nil {
-		replicated = s.replicate(ctx, b, st, rev, other)
+	if err == nil {
+		// A snapshot that cannot be pruned (its copy's cluster unreachable,
+		// a delete refused) holds back neither the verification nor the
+		// replication of the others; Ready says why it stays.
+		pruned := s.prune(ctx, b, st, now, rev, other)
+		err = s.verify(ctx, b, st, rev, now)
+		if err == nil && b.Spec.Replication != nil {
+			replicated = s.replicate(ctx, b, st, rev, other)
+		}
+		err = errors.Join(pruned, err)
 	}
 	if err == nil && refused != nil {
 		err = fmt.Errorf("VMs left out of the run: %w", refused)

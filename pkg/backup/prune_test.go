@@ -8,11 +8,14 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
+	testingclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	clonev1 "kubevirt.io/api/clone/v1beta1"
 	snapshotv1 "kubevirt.io/api/snapshot/v1beta1"
@@ -118,5 +121,48 @@ func TestRetentionGoesOnPastAFailedDelete(t *testing.T) {
 	}
 	if _, err := kv.SnapshotV1beta1().VirtualMachineSnapshots("ns").Get(ctx, "old", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("snapshot old: %v, want it deleted past the failed one", err)
+	}
+}
+
+// TestAFailedPruneHoldsBackNoVerification: a snapshot past its retention
+// that cannot be deleted does not keep the schedule from verifying the
+// others; Ready says why it stays.
+func TestAFailedPruneHoldsBackNoVerification(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	snap := func(name string) *snapshotv1.VirtualMachineSnapshot {
+		return &snapshotv1.VirtualMachineSnapshot{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns",
+			Annotations: map[string]string{operationAnnotation: name}}}
+	}
+	kv := kvfake.NewSimpleClientset(snap("old"), snap("new"))
+	kv.PrependReactor("delete", "virtualmachinesnapshots", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("etcdserver: request timed out")
+	})
+	b := &v1alpha1.BackupSchedule{
+		ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns", CreationTimestamp: metav1.NewTime(now.Add(-time.Minute))},
+		Spec: v1alpha1.BackupScheduleSpec{Schedule: "30 2 * * *", Requester: &v1alpha1.VMOperationRequester{Username: "alice"},
+			Retention:    v1alpha1.BackupRetention{KeepLast: ptr.To[int32](1)},
+			Verification: &v1alpha1.BackupVerification{ExpectedOutput: "login:", Timeout: metav1.Duration{Duration: 10 * time.Minute}}},
+		Status: v1alpha1.BackupScheduleStatus{Snapshots: []v1alpha1.ScheduledSnapshot{
+			{Name: "old", VMName: "db", Operation: "old", Phase: v1alpha1.VMOperationSucceeded, Slot: metav1.NewTime(now.Add(-48 * time.Hour))},
+			{Name: "new", VMName: "db", Operation: "new", Phase: v1alpha1.VMOperationSucceeded, Slot: metav1.NewTime(now.Add(-24 * time.Hour)), Verify: true}}},
+	}
+	hyper := hyperfake.NewSimpleClientset(b)
+	kube := reviewing(func(*authorizationv1.ResourceAttributes) bool { return true })
+	s, err := New(Config{Kube: kube, HyperSDK: hyper, KubeVirt: kv, Clock: testingclock.NewFakeClock(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.sync(ctx, b.DeepCopy())
+	got, err := hyper.HypersdkV1alpha1().BackupSchedules("ns").Get(ctx, "nightly", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := got.Status.Verifying; v == nil || v.Snapshot != "new" {
+		t.Errorf("verifying %+v, want snapshot new's verification begun", v)
+	}
+	if ready := meta.FindStatusCondition(got.Status.Conditions, ConditionReady); ready == nil || ready.Status != metav1.ConditionFalse ||
+		!strings.Contains(ready.Message, "timed out") {
+		t.Errorf("Ready %+v, want False saying why old stays", ready)
 	}
 }

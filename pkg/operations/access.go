@@ -152,3 +152,11 @@ func (a *Admission) Admit(ctx context.Context, op *hypersdk.VMOperation) error {
 	}
 	return a.Precheck.Check(ctx, op)
 }
+
+// AdmitCancel returns nil when the caller in ctx may cancel op: it may ask
+// for an operation of op's type on op's VM (create on its subresource), the
+// right the cancel's undoing stands for.
+func (a *Admission) AdmitCancel(ctx context.Context, op *hypersdk.VMOperation) error {
+	caller, _ := genericapirequest.UserFrom(ctx)
+	return Authorize(ctx, a.Authorizer, caller, RequiredAccess(RequestOf(op))[:1])
+}

@@ -8,11 +8,15 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/hypersdk/hypersdk/apis/hypersdk"
 )
 
 func TestRequiredAccess(t *testing.T) {
@@ -88,6 +92,25 @@ func TestAuthorize(t *testing.T) {
 		if err := Authorize(ctx, allowOnly{"a"}, caller, across[:1]); !apierrors.IsForbidden(err) {
 			t.Errorf("no user (%v): %v, want 403", caller, err)
 		}
+	}
+}
+
+// TestAdmitCancel: cancelling an operation needs what asking for it needs,
+// on its VM: create on the subresource of its type.
+func TestAdmitCancel(t *testing.T) {
+	clone := &hypersdk.VMOperation{ObjectMeta: metav1.ObjectMeta{Name: "op", Namespace: "a"},
+		Spec: hypersdk.VMOperationSpec{VMName: "vm", Type: hypersdk.VMOperationClone,
+			Clone: &hypersdk.CloneSpec{TargetNamespace: "b", TargetName: "copy"}}}
+	a := &Admission{Authorizer: allowOnly{"a"}}
+	alice := genericapirequest.WithUser(context.Background(), &user.DefaultInfo{Name: "alice"})
+	if err := a.AdmitCancel(alice, clone); err != nil {
+		t.Errorf("cancel by a caller who may clone vm: %v", err)
+	}
+	elsewhere := clone.DeepCopy()
+	elsewhere.Namespace = "c"
+	err := a.AdmitCancel(alice, elsewhere)
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `"virtualmachines/clone"`) {
+		t.Errorf("cancel by a caller who may not clone vm: %v, want 403 naming virtualmachines/clone", err)
 	}
 }
 

@@ -197,6 +197,28 @@ func TestRBACMatrix(t *testing.T) {
 	if _, err := env.HyperSDK.HypersdkV1alpha1().RebalancePolicies().Create(context.Background(), rebalancePolicy, dryRun); err != nil {
 		t.Errorf("a cluster admin creating a RebalancePolicy: %v", err)
 	}
+
+	// Cancelling an operation (spec.cancel, as kubectl hyper op cancel
+	// patches it) needs what asking for it needs as well as patch: a
+	// migration waiting for a target is cancelled by admin, not by edit, who
+	// may patch vmoperations but not migrate, nor by hypersdk:migrate, who
+	// may not patch them.
+	waiting, err := env.HyperSDK.HypersdkV1alpha1().VMOperations(ns).Create(context.Background(), &v1alpha1.VMOperation{
+		ObjectMeta: metav1.ObjectMeta{Name: "waiting"},
+		Spec: v1alpha1.VMOperationSpec{VMName: "vm", Type: v1alpha1.VMOperationMigrate,
+			Migrate: &v1alpha1.MigrateSpec{NodeSelector: map[string]string{"hypersdk.io/no-such-label": "x"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancels := map[string]bool{"admin": true}
+	for _, role := range roles {
+		_, err := client(t, tokens[role]).HypersdkV1alpha1().VMOperations(ns).Patch(context.Background(), waiting.Name, types.MergePatchType,
+			[]byte(`{"spec":{"cancel":true}}`), metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}})
+		if got := !apierrors.IsForbidden(err); got != cancels[role] || got && err != nil {
+			t.Errorf("role %q cancelling a migration: %v, want allowed=%v", role, err, cancels[role])
+		}
+	}
 }
 
 // createOperation creates (as a dry run) a VMOperation of the type named by

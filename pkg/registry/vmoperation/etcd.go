@@ -14,6 +14,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
+	"github.com/hypersdk/hypersdk/apis/hypersdk/validation"
 	ops "github.com/hypersdk/hypersdk/pkg/operations"
 	"github.com/hypersdk/hypersdk/pkg/registry/statusrest"
 	"github.com/hypersdk/hypersdk/pkg/registry/tables"
@@ -23,8 +24,11 @@ import (
 // and whether it can be, before it is stored. Every way an operation is
 // created passes it: a POST of a VMOperation, server-side apply, and the
 // operation subresources of virtualmachines, which create through this REST.
+// AdmitCancel decides whether the caller may cancel one (set spec.cancel):
+// whoever may ask for it, as the executor then undoes it with its own rights.
 type Admitter interface {
 	Admit(ctx context.Context, op *hypersdk.VMOperation) error
+	AdmitCancel(ctx context.Context, op *hypersdk.VMOperation) error
 }
 
 // REST is the etcd storage of vmoperations.
@@ -78,7 +82,27 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 // new object), the admitter checks it as Create does.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, objInfo, r.admitting(createValidation, len(options.DryRun) > 0), updateValidation, forceAllowCreate, options)
+	return r.Store.Update(ctx, name, objInfo, r.admitting(createValidation, len(options.DryRun) > 0), r.cancelling(updateValidation), forceAllowCreate, options)
+}
+
+// cancelling runs the request's own update validation and, for an update
+// that cancels an operation not ended, the admitter's check of the caller:
+// a cancel (kubectl hyper op cancel, a patch of spec.cancel) needs what
+// asking for the operation needs, not only the right to update
+// vmoperations.
+func (r *REST) cancelling(validate rest.ValidateObjectUpdateFunc) rest.ValidateObjectUpdateFunc {
+	return func(ctx context.Context, obj, old runtime.Object) error {
+		if validate != nil {
+			if err := validate(ctx, obj, old); err != nil {
+				return err
+			}
+		}
+		op, prev := obj.(*hypersdk.VMOperation), old.(*hypersdk.VMOperation)
+		if !op.Spec.Cancel || prev.Spec.Cancel || validation.IsFinal(prev.Status.Phase) {
+			return nil
+		}
+		return r.admitter.AdmitCancel(ctx, prev)
+	}
 }
 
 // AdmitAsSubresource, when set, runs on an operation created directly the

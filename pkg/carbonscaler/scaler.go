@@ -197,9 +197,15 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy, zone
 	if g, ok := read(p.Spec.Zone); ok {
 		st.LastEvaluated = &now
 		st.GramsPerKWh = ptr.To(int32(math.Round(g)))
-		if b := bandFor(p.Spec.Bands, g, heldBand(p, hpas)); b >= 0 && !override {
+		if b := bandFor(p.Spec.Bands, g, int(ptr.Deref(p.Status.ActiveBand, -1))); b >= 0 && !override {
 			st.ActiveBand = ptr.To(int32(b))
 		}
+	} else if !override {
+		// Unread, the caps stay as they were, and so does the band in
+		// force: the next reading is judged from it (else a reading within
+		// the band's lifting margin would be said Clean while the caps,
+		// judged each from their own, held).
+		st.ActiveBand = p.Status.ActiveBand
 	}
 	for i := range hpas {
 		hpa := &hpas[i]
@@ -257,17 +263,17 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy, zone
 	switch {
 	case override:
 		setCondition(&st, p.Generation, ConditionCapping, metav1.ConditionFalse, "Override", "caps lifted until "+p.Spec.OverrideUntil.UTC().Format(time.RFC3339), now)
+	case st.GramsPerKWh == nil:
+		setCondition(&st, p.Generation, ConditionCapping, metav1.ConditionUnknown, "SignalMissing",
+			fmt.Sprintf("the intensity of %s could not be read: the HPAs keep the maximum they had", p.Spec.Zone), now)
 	case st.ActiveBand != nil:
 		b := p.Spec.Bands[*st.ActiveBand]
 		setCondition(&st, p.Generation, ConditionCapping, metav1.ConditionTrue, "BandInForce",
 			fmt.Sprintf("%d gCO2eq/kWh in %s: the band from %d (lifted below %.0f) is in force: maxReplicas capped to %d%%", *st.GramsPerKWh, p.Spec.Zone,
 				b.AboveGramsPerKWh, float64(b.AboveGramsPerKWh)*(1-ReleaseFraction), b.MaxReplicasPercent), now)
-	case st.GramsPerKWh != nil:
+	default:
 		setCondition(&st, p.Generation, ConditionCapping, metav1.ConditionFalse, "Clean",
 			fmt.Sprintf("%d gCO2eq/kWh in %s is below %d", *st.GramsPerKWh, p.Spec.Zone, p.Spec.Bands[0].AboveGramsPerKWh), now)
-	default:
-		setCondition(&st, p.Generation, ConditionCapping, metav1.ConditionUnknown, "SignalMissing",
-			fmt.Sprintf("the intensity of %s could not be read: the HPAs keep the maximum they had", p.Spec.Zone), now)
 	}
 	return s.writeStatus(ctx, p, st)
 }
@@ -324,23 +330,6 @@ func bandFor(bands []v1alpha1.CarbonScalingBand, g float64, current int) int {
 		}
 	}
 	return b
-}
-
-// heldBand is the band p was holding: the one its status names, or, after
-// a pass that could not read the intensity (whose status names none), the
-// highest that p's caps on its own zone's HPAs hold them at. Without it the
-// status said Clean while the caps, kept above the lifting margin, held.
-func heldBand(p *v1alpha1.CarbonScalingPolicy, hpas []autoscalingv2.HorizontalPodAutoscaler) int {
-	if p.Status.ActiveBand != nil {
-		return int(*p.Status.ActiveBand)
-	}
-	held := -1
-	for i := range hpas {
-		if z := hpas[i].Annotations[carbon.ZoneKey]; z == "" || z == p.Spec.Zone {
-			held = max(held, cappedBand(&hpas[i], p))
-		}
-	}
-	return held
 }
 
 // cappedBand is the band whose cap p holds hpa at (the highest, should two

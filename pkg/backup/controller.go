@@ -288,6 +288,20 @@ func (s *Scheduler) selected(ctx context.Context, b *v1alpha1.BackupSchedule) ([
 			scratch[op.Spec.Restore.TargetName] = true
 		}
 	}
+	// A verification under way names its scratch VM also once its steps
+	// are gone (collected a day after they ended, while a clean-up the
+	// author may not do waits), before the schedule owns it.
+	verifying := []*v1alpha1.BackupSchedule{b}
+	if s.schedules != nil {
+		if others, err := s.schedules.BackupSchedules(b.Namespace).List(labels.Everything()); err == nil {
+			verifying = append(verifying, others...)
+		}
+	}
+	for _, o := range verifying {
+		if v := o.Status.Verifying; v != nil {
+			scratch[v.ScratchVM] = true
+		}
+	}
 	var names []string
 	for _, vm := range vms.Items {
 		if !ownedByASchedule(&vm) && !scratch[vm.Name] {

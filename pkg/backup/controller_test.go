@@ -444,13 +444,17 @@ func TestScratchVMsAreNeverBackedUp(t *testing.T) {
 	// operation is gone is still its schedule's.
 	owned := labelled("weekly-db-1796000000-verify")
 	owned.OwnerReferences = []metav1.OwnerReference{{APIVersion: "hypersdk.io/v1alpha1", Kind: "BackupSchedule", Name: "weekly", UID: "w"}}
-	kv := kvfake.NewSimpleClientset(labelled("db"), labelled("hourly-db-1796092800-verify"), labelled("daily-api-verify"), owned)
+	kv := kvfake.NewSimpleClientset(labelled("db"), labelled("hourly-db-1796092800-verify"), labelled("daily-api-verify"), owned,
+		labelled("daily-db-1795000000-verify"))
 	s, err := New(Config{Kube: kubefake.NewClientset(), HyperSDK: hyperfake.NewSimpleClientset(step), KubeVirt: kv})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its own verification's scratch VM, its steps gone and not owned yet.
 	daily := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "daily", Namespace: "ns"},
-		Spec: v1alpha1.BackupScheduleSpec{VMSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}}}
+		Spec: v1alpha1.BackupScheduleSpec{VMSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}},
+		Status: v1alpha1.BackupScheduleStatus{Verifying: &v1alpha1.BackupVerificationProgress{Snapshot: "daily-db-1795000000",
+			VMName: "db", ScratchVM: "daily-db-1795000000-verify", Phase: phaseCleaning}}}
 	if got, err := s.selected(context.Background(), daily); err != nil || !slices.Equal(got, []string{"daily-api-verify", "db"}) {
 		t.Errorf("selected %v %v, want daily-api-verify and db", got, err)
 	}

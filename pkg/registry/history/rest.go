@@ -158,9 +158,11 @@ func sinceCreation(ctx context.Context, store history.Store, q history.Query, cr
 		pq := q
 		pq.Start, pq.End, pq.Step = first, first, part
 		partial, err := store.QueryVM(ctx, pq)
-		if err != nil {
+		if err != nil && !errors.Is(err, history.ErrNotRecorded) {
 			return nil, fmt.Errorf("the first step since the VM was created: %w", err)
 		}
+		// Nothing recorded in that part (a recorder sampling every few
+		// minutes): the VM has no samples of its own there.
 		since = map[string]history.Point{}
 		for _, s := range partial {
 			for _, p := range s.Points {

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -41,10 +40,6 @@ type Auditor struct {
 
 	mu   sync.Mutex
 	seen map[types.UID]bool // degraded pods known, reported or not
-	// since is when this auditor began: a pod bound before it was reported
-	// by the one before (a restart, another leader), or by none while none
-	// ran; the gauge counts it either way, the event and the counter do not.
-	since time.Time
 }
 
 // New returns an auditor whose metrics are registered with reg (if not nil).
@@ -66,9 +61,6 @@ func New(kube kubernetes.Interface, reg prometheus.Registerer) (*Auditor, error)
 
 // Run watches until ctx ends.
 func (a *Auditor) Run(ctx context.Context) error {
-	a.mu.Lock()
-	a.since = time.Now()
-	a.mu.Unlock()
 	factory := informers.NewSharedInformerFactoryWithOptions(a.kube, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = kubevirt.LauncherSelector }))
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
@@ -76,14 +68,14 @@ func (a *Auditor) Run(ctx context.Context) error {
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "hypersdk-controller"})
 	inf := factory.Core().V1().Pods().Informer()
-	check := func(obj any) {
+	check := func(obj any, listed bool) {
 		if pod, ok := obj.(*corev1.Pod); ok {
-			a.check(ctx, recorder, pod)
+			a.check(ctx, recorder, pod, listed)
 		}
 	}
-	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 		AddFunc:    check,
-		UpdateFunc: func(_, obj any) { check(obj) },
+		UpdateFunc: func(_, obj any) { check(obj, false) },
 		DeleteFunc: func(obj any) { a.forget(obj) },
 	}); err != nil {
 		return err
@@ -108,9 +100,12 @@ func (a *Auditor) forget(obj any) {
 	}
 }
 
-// check reports a bound pod that carries no placement decision, once: at
-// its binding, not again at every start of the controller.
-func (a *Auditor) check(ctx context.Context, recorder record.EventRecorder, pod *corev1.Pod) {
+// check reports a bound pod that carries no placement decision, once: when
+// it is seen bound, not again at every start of the controller. A pod
+// already bound in the informer's first list (listed) was reported by the
+// controller before (a restart, another leader), or bound while none ran;
+// the gauge counts it, the event and the counter do not.
+func (a *Auditor) check(ctx context.Context, recorder record.EventRecorder, pod *corev1.Pod, listed bool) {
 	if pod.Spec.NodeName == "" || !requestsKVM(pod) {
 		return
 	}
@@ -124,11 +119,8 @@ func (a *Auditor) check(ctx context.Context, recorder record.EventRecorder, pod 
 	}
 	a.seen[pod.UID] = true
 	a.running.Set(float64(len(a.seen)))
-	// The binding's time is to the second: one in this auditor's first
-	// second counts as after it.
-	before := boundAt(pod).Before(a.since.Truncate(time.Second))
 	a.mu.Unlock()
-	if before {
+	if listed {
 		return
 	}
 	a.degraded.Inc()
@@ -142,17 +134,6 @@ func (a *Auditor) check(ctx context.Context, recorder record.EventRecorder, pod 
 		}
 	}
 	recorder.Event(ref, corev1.EventTypeWarning, Reason, msg)
-}
-
-// boundAt is when the pod was bound to its node: its PodScheduled
-// condition's time, else its creation.
-func boundAt(pod *corev1.Pod) time.Time {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionTrue && !c.LastTransitionTime.IsZero() {
-			return c.LastTransitionTime.Time
-		}
-	}
-	return pod.CreationTimestamp.Time
 }
 
 // kvmResource is what the extender manages: only pods asking for it are

@@ -3,7 +3,6 @@ package placementaudit
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -39,39 +38,36 @@ func TestForgetsPodsDeletedUnseen(t *testing.T) {
 }
 
 // TestABindingIsReportedOnce: a pod bound without the extender is reported
-// (event and counter) by the controller that saw it bound, not again by the
-// one after a restart or a change of leader, which counts it in the gauge of
-// degraded pods alone; a pod bound after that one began is reported.
+// (event and counter) by the controller that sees it bound, not again by
+// the one after a restart or a change of leader, which finds it in its
+// informer's first list and counts it in the gauge of degraded pods alone;
+// a pod bound after that list is reported.
 func TestABindingIsReportedOnce(t *testing.T) {
-	bound := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-	pod := func(uid string, at time.Time) *corev1.Pod {
+	pod := func(uid string) *corev1.Pod {
 		return &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "virt-launcher-" + uid, UID: types.UID(uid), CreationTimestamp: metav1.NewTime(at.Add(-time.Second))},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "virt-launcher-" + uid, UID: types.UID(uid)},
 			Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "compute", Resources: corev1.ResourceRequirements{
 				Limits: corev1.ResourceList{kvmResource: resource.MustParse("1")}}}}},
-			Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(at)}}},
 		}
 	}
 	for _, tc := range []struct {
 		name           string
-		since          time.Time
+		listed         bool // bound when the informer first listed
 		events, counts int
 	}{
-		{"the controller running at the binding", bound.Add(-time.Hour), 1, 1},
-		{"the controller started after it", bound.Add(time.Hour), 0, 0},
+		{"seen bound", false, 1, 1},
+		{"bound in the first list", true, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAuditor(t)
-			a.since = tc.since
 			rec := record.NewFakeRecorder(10)
-			for range 2 { // the informer's add, then an update
-				a.check(context.Background(), rec, pod("a", bound))
-			}
+			a.check(context.Background(), rec, pod("a"), tc.listed)
+			a.check(context.Background(), rec, pod("a"), false) // an update
 			if len(rec.Events) != tc.events || int(testutil.ToFloat64(a.degraded)) != tc.counts || testutil.ToFloat64(a.running) != 1 {
 				t.Errorf("%d events, counter %v, gauge %v; want %d, %d, 1", len(rec.Events), testutil.ToFloat64(a.degraded),
 					testutil.ToFloat64(a.running), tc.events, tc.counts)
 			}
-			a.check(context.Background(), rec, pod("b", tc.since.Add(time.Minute)))
+			a.check(context.Background(), rec, pod("b"), false)
 			if len(rec.Events) != tc.events+1 || int(testutil.ToFloat64(a.degraded)) != tc.counts+1 || testutil.ToFloat64(a.running) != 2 {
 				t.Errorf("a pod bound since: %d events, counter %v, gauge %v; want %d, %d, 2", len(rec.Events),
 					testutil.ToFloat64(a.degraded), testutil.ToFloat64(a.running), tc.events+1, tc.counts+1)

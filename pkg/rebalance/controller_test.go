@@ -559,3 +559,34 @@ func TestATaintersRightsAreAskedEveryPass(t *testing.T) {
 		t.Errorf("the window rewritten by bob, who may not taint, fences %v, want nothing", got)
 	}
 }
+
+// TestAFailedRightsCheckFencesNothing: a window whose requester's rights
+// could not all be checked fences none of its nodes that pass, also not
+// those answered before the check failed.
+func TestAFailedRightsCheckFencesNothing(t *testing.T) {
+	nodes := []corev1.Node{
+		{ObjectMeta: metav1.ObjectMeta{Name: "a", Labels: map[string]string{"name": "old"}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "b", Labels: map[string]string{"name": "old"}}},
+	}
+	window := v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "kernel"}, Spec: v1alpha1.RebalancePolicySpec{
+		Mode: v1alpha1.RebalanceAutomatic, Requester: &v1alpha1.VMOperationRequester{Username: "alice"},
+		Triggers: []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceMaintenance, Maintenance: &v1alpha1.MaintenanceTrigger{
+			Name: "kernel", Schedule: "0 10 * * *", Duration: metav1.Duration{Duration: time.Hour}, // open at 10:30
+			NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "old"}}}}}}}
+	kube := kubefake.NewSimpleClientset()
+	kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+		if sar.Spec.ResourceAttributes.Name == "b" {
+			return true, nil, errors.New("webhook authorizer timed out")
+		}
+		sar.Status.Allowed = true
+		return true, sar, nil
+	})
+	c, err := New(Config{Kube: kube, HyperSDK: hyperfake.NewSimpleClientset(), Clock: clocktesting.NewFakeClock(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.fence(context.Background(), []v1alpha1.RebalancePolicy{window}, nodes, now); len(got) != 0 {
+		t.Errorf("fenced %v after a failed check, want nothing", got)
+	}
+}

@@ -111,6 +111,9 @@ func (c *Controller) fence(ctx context.Context, policies []v1alpha1.RebalancePol
 			continue
 		}
 		t := c.taintRights(ctx, p, slices.Sorted(maps.Keys(windows)))
+		if t.err != nil {
+			continue // nothing known of its rights: it fences nothing this pass
+		}
 		for name, w := range windows {
 			if t.may[name] && out[name] != MaintenanceOpen {
 				out[name] = w.state

@@ -154,8 +154,10 @@ func (a *Autoscaler) sync(ctx context.Context, vma *v1alpha1.VirtualMachineAutos
 	var entries []v1alpha1.VirtualMachineRecommendationStatus
 	missing := 0
 	var failures, forbidden []string
+	// This autoscaler's resizes, listed once a pass for all its VMs.
+	ops, opsErr := a.operations(ctx, vma)
 	for _, vm := range vms {
-		entry, err := a.evaluate(ctx, vma, vm, previous[vm.Name], now)
+		entry, err := a.evaluate(ctx, vma, vm, previous[vm.Name], ops, opsErr, now)
 		switch {
 		case apierrors.IsForbidden(err):
 			forbidden = append(forbidden, err.Error())
@@ -233,9 +235,10 @@ func (a *Autoscaler) targets(ctx context.Context, vma *v1alpha1.VirtualMachineAu
 }
 
 // evaluate feeds one VM's new samples to its recommender, recommends, and
-// acts on the recommendation as the policy allows.
+// acts on the recommendation as the policy allows. ops are the autoscaler's
+// resizes (opsErr, why they could not be listed).
 func (a *Autoscaler) evaluate(ctx context.Context, vma *v1alpha1.VirtualMachineAutoscaler, vm *kvv1.VirtualMachine,
-	prev v1alpha1.VirtualMachineRecommendationStatus, now time.Time) (v1alpha1.VirtualMachineRecommendationStatus, error) {
+	prev v1alpha1.VirtualMachineRecommendationStatus, ops []v1alpha1.VMOperation, opsErr error, now time.Time) (v1alpha1.VirtualMachineRecommendationStatus, error) {
 	current := sizeOf(vm)
 	entry := v1alpha1.VirtualMachineRecommendationStatus{Name: vm.Name, Current: resourcesOut(current),
 		Operation: prev.Operation, Changes: recent(prev.Changes, now)}
@@ -256,11 +259,11 @@ func (a *Autoscaler) evaluate(ctx context.Context, vma *v1alpha1.VirtualMachineA
 	// the create and the write) made a change the status does not count:
 	// without it the cooldown and the daily limit would let the next pass
 	// resize again at once.
-	ops, err := a.operationsOn(ctx, vma, vm.Name)
-	if err != nil {
-		entry.Action = err.Error()
-		return entry, err
+	if opsErr != nil {
+		entry.Action = opsErr.Error()
+		return entry, opsErr
 	}
+	ops = slices.DeleteFunc(slices.Clone(ops), func(op v1alpha1.VMOperation) bool { return op.Spec.VMName != vm.Name })
 	if missed, newest := missedChanges(ops, prev, now); len(missed) > 0 {
 		entry.Changes = append(entry.Changes, missed...)
 		entry.Operation = newest
@@ -385,16 +388,16 @@ func ceiling(a, b rightsizing.Resources) rightsizing.Resources {
 	return rightsizing.Resources{CPUs: int32(lower(int64(a.CPUs), int64(b.CPUs))), MemoryBytes: lower(a.MemoryBytes, b.MemoryBytes)}
 }
 
-// operationsOn are the Resizes this autoscaler made on vm, found by the
-// autoscaler's label rather than by the name in its status: a pass whose
+// operations are the Resizes this autoscaler made, found by the
+// autoscaler's label rather than by the names in its status: a pass whose
 // status write was lost recorded no name.
-func (a *Autoscaler) operationsOn(ctx context.Context, vma *v1alpha1.VirtualMachineAutoscaler, vm string) ([]v1alpha1.VMOperation, error) {
+func (a *Autoscaler) operations(ctx context.Context, vma *v1alpha1.VirtualMachineAutoscaler) ([]v1alpha1.VMOperation, error) {
 	ops, err := a.cfg.HyperSDK.HypersdkV1alpha1().VMOperations(vma.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: labels.SelectorFromSet(labels.Set{LabelAutoscaler: vma.Name}).String()})
 	if err != nil {
 		return nil, fmt.Errorf("listing the operations of autoscaler %s/%s: %w", vma.Namespace, vma.Name, err)
 	}
-	return slices.DeleteFunc(ops.Items, func(op v1alpha1.VMOperation) bool { return op.Spec.VMName != vm }), nil
+	return ops.Items, nil
 }
 
 // unfinishedOf is one of ops that has not finished: the next pass must not

@@ -37,7 +37,11 @@ func TestUnfinishedOperationIsFoundByLabel(t *testing.T) {
 	vma := &v1alpha1.VirtualMachineAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"}}
 	ctx := context.Background()
 
-	ops, err := a.operationsOn(ctx, vma, "a")
+	onA := func() ([]v1alpha1.VMOperation, error) {
+		ops, err := a.operations(ctx, vma)
+		return slices.DeleteFunc(ops, func(op v1alpha1.VMOperation) bool { return op.Spec.VMName != "a" }), err
+	}
+	ops, err := onA()
 	if got := unfinishedOf(ops); err != nil || got != nil {
 		t.Fatalf("with only finished resizes of a and others' running: got %v (%v), want none", got, err)
 	}
@@ -45,7 +49,7 @@ func TestUnfinishedOperationIsFoundByLabel(t *testing.T) {
 		resizeOp("lost", "web", "a", v1alpha1.VMOperationPending, now), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	ops, err = a.operationsOn(ctx, vma, "a")
+	ops, err = onA()
 	if got := unfinishedOf(ops); err != nil || got == nil || got.Name != "lost" {
 		t.Fatalf("with a pending resize of a whose name the status lost: got %v (%v), want lost", got, err)
 	}

@@ -210,6 +210,7 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 		refused, err = s.start(ctx, b, st, rev)
 	}
 	var replicated *metav1.Condition
+	forbidden := false
 	if err == nil {
 		// A snapshot that cannot be pruned (its copy's cluster unreachable,
 		// a delete refused) holds back neither the verification nor the
@@ -219,6 +220,7 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 		if err == nil && b.Spec.Replication != nil {
 			replicated = s.replicate(ctx, b, st, rev, other)
 		}
+		forbidden = apierrors.IsForbidden(pruned) || apierrors.IsForbidden(err)
 		err = errors.Join(pruned, err)
 	}
 	if err == nil && refused != nil {
@@ -228,7 +230,7 @@ func (s *Scheduler) sync(ctx context.Context, b *v1alpha1.BackupSchedule) error 
 		Message: fmt.Sprintf("%d snapshots kept, %d VMs waiting", len(st.Snapshots), len(st.Pending))}
 	if err != nil {
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Failed", err.Error()
-		if apierrors.IsForbidden(err) {
+		if forbidden || apierrors.IsForbidden(err) {
 			cond.Reason = "Forbidden"
 		}
 	}

@@ -126,8 +126,21 @@ func TestRetentionGoesOnPastAFailedDelete(t *testing.T) {
 
 // TestAFailedPruneHoldsBackNoVerification: a snapshot past its retention
 // that cannot be deleted does not keep the schedule from verifying the
-// others; Ready says why it stays.
+// others; Ready says why it stays, and a verification step its author may
+// not take still reads Forbidden.
 func TestAFailedPruneHoldsBackNoVerification(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		restores bool // the author may restore
+		reason   string
+	}{{"allowed", true, "Failed"}, {"the restore refused", false, "Forbidden"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			failedPruneThenVerify(t, tc.restores, tc.reason)
+		})
+	}
+}
+
+func failedPruneThenVerify(t *testing.T, restores bool, reason string) {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	snap := func(name string) *snapshotv1.VirtualMachineSnapshot {
@@ -136,7 +149,7 @@ func TestAFailedPruneHoldsBackNoVerification(t *testing.T) {
 	}
 	kv := kvfake.NewSimpleClientset(snap("old"), snap("new"))
 	kv.PrependReactor("delete", "virtualmachinesnapshots", func(k8stesting.Action) (bool, runtime.Object, error) {
-		return true, nil, errors.New("etcdserver: request timed out")
+		return true, nil, apierrors.NewInternalError(errors.New("etcdserver: request timed out"))
 	})
 	b := &v1alpha1.BackupSchedule{
 		ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns", CreationTimestamp: metav1.NewTime(now.Add(-time.Minute))},
@@ -148,7 +161,7 @@ func TestAFailedPruneHoldsBackNoVerification(t *testing.T) {
 			{Name: "new", VMName: "db", Operation: "new", Phase: v1alpha1.VMOperationSucceeded, Slot: metav1.NewTime(now.Add(-24 * time.Hour)), Verify: true}}},
 	}
 	hyper := hyperfake.NewSimpleClientset(b)
-	kube := reviewing(func(*authorizationv1.ResourceAttributes) bool { return true })
+	kube := reviewing(func(a *authorizationv1.ResourceAttributes) bool { return restores || a.Subresource != "restore" })
 	s, err := New(Config{Kube: kube, HyperSDK: hyper, KubeVirt: kv, Clock: testingclock.NewFakeClock(now)})
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +175,7 @@ func TestAFailedPruneHoldsBackNoVerification(t *testing.T) {
 		t.Errorf("verifying %+v, want snapshot new's verification begun", v)
 	}
 	if ready := meta.FindStatusCondition(got.Status.Conditions, ConditionReady); ready == nil || ready.Status != metav1.ConditionFalse ||
-		!strings.Contains(ready.Message, "timed out") {
-		t.Errorf("Ready %+v, want False saying why old stays", ready)
+		ready.Reason != reason || !strings.Contains(ready.Message, "timed out") {
+		t.Errorf("Ready %+v, want False (%s) saying why old stays", ready, reason)
 	}
 }

@@ -200,11 +200,12 @@ func (s *Scaler) sync(ctx context.Context, p *v1alpha1.CarbonScalingPolicy, zone
 		if b := bandFor(p.Spec.Bands, g, int(ptr.Deref(p.Status.ActiveBand, -1))); b >= 0 && !override {
 			st.ActiveBand = ptr.To(int32(b))
 		}
-	} else if !override {
+	} else if !override && p.Status.ObservedGeneration == p.Generation {
 		// Unread, the caps stay as they were, and so does the band in
 		// force: the next reading is judged from it (else a reading within
 		// the band's lifting margin would be said Clean while the caps,
-		// judged each from their own, held).
+		// judged each from their own, held). Not across a change of the
+		// bands: the index would name another.
 		st.ActiveBand = p.Status.ActiveBand
 	}
 	for i := range hpas {

@@ -104,6 +104,17 @@ func TestUnreadIntensityIsNotCapping(t *testing.T) {
 	if ready := meta.FindStatusCondition(got.Status.Conditions, ConditionReady); ready == nil || ready.Status != metav1.ConditionFalse {
 		t.Errorf("Ready with ES unreadable: %+v, want False", ready)
 	}
+
+	// Bands changed since the last pass: the index named another band.
+	edited := cappingPolicy(before)
+	edited.Generation = 3
+	s = New(Config{Kube: kubefake.NewSimpleClientset(), HyperSDK: hyperfake.NewSimpleClientset(edited), Carbon: provider, Clock: clk})
+	if err := s.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if band := policyAfterPass(t, s).Status.ActiveBand; band != nil {
+		t.Errorf("band %d kept across an edit of the policy while ES is unreadable, want none", *band)
+	}
 }
 
 // cappedHPA is an HPA of its own maximum 10 that policy by capped at 5.

@@ -472,11 +472,7 @@ func TestAnotherPolicysUntaintedWindowKeepsMovesOff(t *testing.T) {
 		{ObjectMeta: metav1.ObjectMeta{Name: "old", Labels: map[string]string{"name": "old"}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "new", Labels: map[string]string{"name": "new"}}},
 	}
-	window := v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "kernel"}, Spec: v1alpha1.RebalancePolicySpec{
-		Mode: v1alpha1.RebalanceAutomatic, Requester: &v1alpha1.VMOperationRequester{Username: "alice"},
-		Triggers: []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceMaintenance, Maintenance: &v1alpha1.MaintenanceTrigger{
-			Name: "kernel", Schedule: "0 10 * * *", Duration: metav1.Duration{Duration: time.Hour}, // open at 10:30
-			NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "old"}}}}}}}
+	window := kernelWindow()
 	dryRun := *window.DeepCopy()
 	dryRun.Spec.Mode = v1alpha1.RebalanceDryRun
 	pressure := &v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "pressure"}}
@@ -536,11 +532,7 @@ func TestAnotherPolicysUntaintedWindowKeepsMovesOff(t *testing.T) {
 // requester lost the right) stops fencing nodes at once.
 func TestATaintersRightsAreAskedEveryPass(t *testing.T) {
 	nodes := []corev1.Node{{ObjectMeta: metav1.ObjectMeta{Name: "old", Labels: map[string]string{"name": "old"}}}}
-	window := v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "kernel"}, Spec: v1alpha1.RebalancePolicySpec{
-		Mode: v1alpha1.RebalanceAutomatic, Requester: &v1alpha1.VMOperationRequester{Username: "alice"},
-		Triggers: []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceMaintenance, Maintenance: &v1alpha1.MaintenanceTrigger{
-			Name: "kernel", Schedule: "0 10 * * *", Duration: metav1.Duration{Duration: time.Hour}, // open at 10:30
-			NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "old"}}}}}}}
+	window := kernelWindow()
 	kube := kubefake.NewSimpleClientset()
 	kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
@@ -568,11 +560,7 @@ func TestAFailedRightsCheckFencesNothing(t *testing.T) {
 		{ObjectMeta: metav1.ObjectMeta{Name: "a", Labels: map[string]string{"name": "old"}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "b", Labels: map[string]string{"name": "old"}}},
 	}
-	window := v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "kernel"}, Spec: v1alpha1.RebalancePolicySpec{
-		Mode: v1alpha1.RebalanceAutomatic, Requester: &v1alpha1.VMOperationRequester{Username: "alice"},
-		Triggers: []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceMaintenance, Maintenance: &v1alpha1.MaintenanceTrigger{
-			Name: "kernel", Schedule: "0 10 * * *", Duration: metav1.Duration{Duration: time.Hour}, // open at 10:30
-			NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "old"}}}}}}}
+	window := kernelWindow()
 	kube := kubefake.NewSimpleClientset()
 	kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
@@ -589,4 +577,14 @@ func TestAFailedRightsCheckFencesNothing(t *testing.T) {
 	if got := c.fence(context.Background(), []v1alpha1.RebalancePolicy{window}, nodes, now); len(got) != 0 {
 		t.Errorf("fenced %v after a failed check, want nothing", got)
 	}
+}
+
+// kernelWindow is alice's Automatic policy whose maintenance window, open
+// at now (10:30), empties the nodes labelled name=old.
+func kernelWindow() v1alpha1.RebalancePolicy {
+	return v1alpha1.RebalancePolicy{ObjectMeta: metav1.ObjectMeta{Name: "kernel"}, Spec: v1alpha1.RebalancePolicySpec{
+		Mode: v1alpha1.RebalanceAutomatic, Requester: &v1alpha1.VMOperationRequester{Username: "alice"},
+		Triggers: []v1alpha1.RebalanceTrigger{{Type: v1alpha1.RebalanceMaintenance, Maintenance: &v1alpha1.MaintenanceTrigger{
+			Name: "kernel", Schedule: "0 10 * * *", Duration: metav1.Duration{Duration: time.Hour}, // open at 10:30
+			NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "old"}}}}}}}
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/hypersdk/hypersdk/apis/hypersdk"
 	"github.com/hypersdk/hypersdk/pkg/history"
@@ -36,20 +37,10 @@ func TestAVMMadeAgainHasNoneOfTheOldOnesHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	vm := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "vm",
-		CreationTimestamp: metav1.NewTime(now.Add(-25 * time.Minute))}}
-	r := NewVMREST(Config{Store: store, Clock: clock}, vmOf{vm})
-	h, err := r.Connect(genericapirequest.WithNamespace(ctx, "ns"), "vm", &hypersdk.VirtualMachineHistoryOptions{
-		TimeRange: "1h", Step: "10m", Fields: []string{history.FieldCPUAllocated}, Format: "csv"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	rows := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
+	rows := cpuAllocatedCSV(t, store, clock, now.Add(-25*time.Minute))
 	// A header, then 07:40, 07:50 and 08:00: the VM was made at 07:35.
 	if len(rows) != 4 || !strings.HasPrefix(rows[1], "2026-12-02T07:40:00Z") {
-		t.Errorf("history of the VM made at 07:35:\n%s\nwant the points from 07:40 on", rec.Body.String())
+		t.Errorf("history of the VM made at 07:35:\n%s\nwant the points from 07:40 on", strings.Join(rows, "\n"))
 	}
 }
 
@@ -88,19 +79,26 @@ func TestTheFirstPointOfAVMMadeAgainIsItsOwn(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			vm := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "vm", CreationTimestamp: metav1.NewTime(created)}}
-			r := NewVMREST(Config{Store: store, Clock: clock}, vmOf{vm})
-			h, err := r.Connect(genericapirequest.WithNamespace(ctx, "ns"), "vm", &hypersdk.VirtualMachineHistoryOptions{
-				TimeRange: "1h", Step: "10m", Fields: []string{history.FieldCPUAllocated}, Format: "csv"}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-			rows := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
+			rows := cpuAllocatedCSV(t, store, clock, created)
 			if rows[1] != tc.first || !strings.HasPrefix(rows[len(rows)-1], "2026-12-02T08:00:00Z,2") {
-				t.Errorf("history of the VM made at 07:35:\n%s\nwant from %s at its own 2 cores to 08:00", rec.Body.String(), tc.first)
+				t.Errorf("history of the VM made at 07:35:\n%s\nwant from %s at its own 2 cores to 08:00", strings.Join(rows, "\n"), tc.first)
 			}
 		})
 	}
+}
+
+// cpuAllocatedCSV is the last hour of ns/vm's cpuAllocated, in 10-minute
+// steps, as CSV rows, for a VM made at created.
+func cpuAllocatedCSV(t *testing.T, store history.Store, clock *clocktesting.FakePassiveClock, created time.Time) []string {
+	t.Helper()
+	vm := &hypersdk.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "vm", CreationTimestamp: metav1.NewTime(created)}}
+	r := NewVMREST(Config{Store: store, Clock: clock}, vmOf{vm})
+	h, err := r.Connect(genericapirequest.WithNamespace(context.Background(), "ns"), "vm", &hypersdk.VirtualMachineHistoryOptions{
+		TimeRange: "1h", Step: "10m", Fields: []string{history.FieldCPUAllocated}, Format: "csv"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	return strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
 }

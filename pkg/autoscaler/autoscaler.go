@@ -422,7 +422,7 @@ func missedChanges(ops []v1alpha1.VMOperation, prev v1alpha1.VirtualMachineRecom
 		}
 	}
 	for i := range ops {
-		at := createdAt(&ops[i])
+		at, _ := operations.CreatedAt(&ops[i])
 		if ops[i].Name == prev.Operation || !at.After(last) || now.Sub(at) >= 24*time.Hour {
 			continue
 		}
@@ -433,15 +433,6 @@ func missedChanges(ops []v1alpha1.VMOperation, prev v1alpha1.VirtualMachineRecom
 	}
 	slices.SortFunc(missed, func(a, b metav1.Time) int { return a.Compare(b.Time) })
 	return missed, newest
-}
-
-// createdAt is when the API server made op, to the nanosecond where it
-// stamped it.
-func createdAt(op *v1alpha1.VMOperation) time.Time {
-	if t, err := time.Parse(time.RFC3339Nano, op.Annotations[operations.CreatedAtAnnotation]); err == nil {
-		return t
-	}
-	return op.CreationTimestamp.Time
 }
 
 // mayResize asks kube-apiserver whether the autoscaler's requester may

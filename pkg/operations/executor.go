@@ -559,15 +559,24 @@ func (e *Executor) vmTurn(op *v1alpha1.VMOperation) (string, error) {
 	return fmt.Sprintf("waiting for %s operation %s on VM %s to end", first.Spec.Type, first.Name, op.Spec.VMName), nil
 }
 
+// CreatedAt is when the API server made op: the nanosecond it stamped
+// (stamped true), else its creationTimestamp, to the second.
+func CreatedAt(op *v1alpha1.VMOperation) (at time.Time, stamped bool) {
+	if t, err := time.Parse(time.RFC3339Nano, op.Annotations[CreatedAtAnnotation]); err == nil {
+		return t, true
+	}
+	return op.CreationTimestamp.Time, false
+}
+
 // before orders operations by creation (to the nanosecond where both say
 // it), then name.
 func before(a, b *v1alpha1.VMOperation) bool {
-	ta, ea := time.Parse(time.RFC3339Nano, a.Annotations[CreatedAtAnnotation])
-	tb, eb := time.Parse(time.RFC3339Nano, b.Annotations[CreatedAtAnnotation])
+	ta, sa := CreatedAt(a)
+	tb, sb := CreatedAt(b)
 	switch {
-	case ea == nil && eb == nil && !ta.Equal(tb):
+	case sa && sb && !ta.Equal(tb):
 		return ta.Before(tb)
-	case ea != nil || eb != nil:
+	case !sa || !sb:
 		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 			return a.CreationTimestamp.Before(&b.CreationTimestamp)
 		}
